@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Common conventions (STYLE.md 3, 4, 6, 7).
+ *
+ * Error convention: every function returns int; 0 or a positive count on
+ * success, -errno on failure. Library code never prints and never exits.
+ * Output parameters are written only on success. Destructors accept NULL.
+ */
+#ifndef TWOFOLD_COMMON_H
+#define TWOFOLD_COMMON_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define TF_EXPORT __attribute__((visibility("default")))
+#define TF_WUR __attribute__((warn_unused_result))
+#define TF_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
+#define TF_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define TF_UNUSED __attribute__((unused))
+#define TF_NORETURN __attribute__((noreturn))
+
+#define TF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define TF_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TF_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Returns -errno from a libc call that sets errno (never 0 by accident). */
+static inline int tf_negerrno(void) { return errno > 0 ? -errno : -EIO; }
+
+/* ---- scope-bound resources (crun, systemd) ---- */
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+static inline void tf_freep(void *p)
+{
+	free(*(void **)p);
+	*(void **)p = NULL;
+}
+static inline void tf_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+	*fd = -1;
+}
+#define _cleanup_free_ _cleanup_(tf_freep)
+#define _cleanup_close_ _cleanup_(tf_closep)
+
+/* Hand ownership on: returns the value and empties the variable. */
+#define steal_pointer(pp)                                                      \
+	({                                                                     \
+		__auto_type _p = *(pp);                                        \
+		*(pp) = NULL;                                                  \
+		_p;                                                            \
+	})
+#define steal_fd(fdp)                                                          \
+	({                                                                     \
+		int _fd = *(fdp);                                              \
+		*(fdp) = -1;                                                   \
+		_fd;                                                           \
+	})
+
+/* ---- small helpers (util.c) ---- */
+
+/* Constant-time comparison; returns 0 if equal (libsodium semantics). */
+TF_WUR int tf_memeq_ct(const void *a, const void *b, size_t len);
+
+/* Wipe memory the compiler may not elide. */
+void tf_memzero(void *p, size_t len);
+
+/* Read/write exactly len bytes, retrying on EINTR and short transfers. */
+TF_WUR ssize_t tf_read_full(int fd, void *buf, size_t len);
+TF_WUR int tf_write_full(int fd, const void *buf, size_t len);
+
+/* Read a whole small file (at most max bytes; -EFBIG beyond) into a fresh
+ * NUL-terminated buffer. dirfd may be AT_FDCWD. */
+TF_WUR int tf_read_file_at(int dirfd, const char *path, size_t max,
+			   char **out, size_t *outlen);
+
+/* Create the directory and parents (mode for the new ones). */
+TF_WUR int tf_mkdir_p(const char *path, mode_t mode);
+
+/* Strict decimal parsers: whole string, in range, no sign surprises. */
+TF_WUR int tf_parse_u64(const char *s, uint64_t max, uint64_t *out);
+/* Sizes like 1G, 512M, 4096, 64K (powers of 1024). */
+TF_WUR int tf_parse_size(const char *s, uint64_t *out);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t tf_now_ns(void);
+
+/* Fault injection for crash-safety tests: if TWOFOLD_FAULT names this
+ * point, the process kills itself with SIGKILL right here, as a power cut
+ * or `kill -9` would. Used only at documented points in state changes. */
+void tf_fault_point(const char *name);
+
+/* Safe string copy; returns -ENAMETOOLONG when it does not fit. */
+TF_WUR int tf_strlcpy(char *dst, const char *src, size_t cap);
+
+/* Persona and other names: [a-z][a-z0-9_-]{0,31}. */
+bool tf_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Device configuration: <state>/device.conf, an INI-style text file written
+ * by `twofold init` and edited by administrators. The parser is bounded
+ * (TF_CONFIG_MAX bytes, fixed-size tables) and fuzzed (fuzz/fuzz_config.c).
+ *
+ *   version = 1
+ *   suite = intl
+ *   [persona personal]
+ *   uid_base = 1000000
+ *   ...
+ *   [device camera]
+ *   path = /dev/video0
+ *
+ * See docs/twofold-config.5.md for every key.
+ */
+#ifndef TWOFOLD_CONFIG_H
+#define TWOFOLD_CONFIG_H
+
+#include <limits.h>
+
+#include "twofold/common.h"
+
+#define TF_CONFIG_VERSION 1 /* what this build writes and reads */
+#define TF_CONFIG_MAX (64 * 1024)
+#define TF_PERSONA_MAX 8
+#define TF_DEVICE_MAX 16
+#define TF_NAME_MAX 32      /* persona and device names, without NUL */
+#define TF_CFG_PATH_MAX 256 /* paths in the config */
+#define TF_UID_COUNT_DEFAULT 65536u
+#define TF_APP_UID_DEFAULT 1000u
+
+enum tf_device_class {
+	TF_DEV_DISPLAY = 1,
+	TF_DEV_INPUT,
+	TF_DEV_AUDIO,
+	TF_DEV_CAMERA,
+	TF_DEV_MICROPHONE,
+};
+
+struct tf_persona_cfg {
+	char name[TF_NAME_MAX + 1];
+	uint32_t uid_base;  /* host uid of persona uid 0 */
+	uint32_t uid_count; /* size of the mapped range */
+	char base[TF_CFG_PATH_MAX]; /* "" = host /usr,/bin,/lib*,/etc */
+	uint64_t memory_max;        /* bytes, 0 = unlimited */
+	uint64_t pids_max;          /* 0 = unlimited */
+	uint32_t cpu_weight;        /* 1..10000 when foreground (cgroup v2 scale) */
+	bool credential;            /* SP wrapped by credential + device secret */
+	bool autostart;             /* start with the daemon (if keys allow) */
+	uint32_t lock_evict_after;  /* seconds after lock until evict, 0 = never */
+};
+
+struct tf_device_cfg {
+	char name[TF_NAME_MAX + 1];
+	enum tf_device_class cls;
+	char path[TF_CFG_PATH_MAX]; /* host device node */
+};
+
+struct tf_config {
+	uint32_t version;
+	char suite[16];
+	char foreground[TF_NAME_MAX + 1]; /* persona foreground at start */
+	uint32_t background_cpu_weight;   /* cgroup v2 scale 1..10000 */
+	/* storage */
+	uint64_t storage_size;          /* bytes of the ext4 image */
+	char storage_dir[TF_CFG_PATH_MAX]; /* "" = image in the state dir */
+	/* recognition */
+	uint32_t pin_min_digits;
+	uint32_t passphrase_min_chars;
+	uint32_t throttle_free_tries;  /* failures with no wait */
+	uint32_t throttle_max_failures; /* then crypto-erase */
+	uint32_t throttle_base_delay;  /* seconds, doubled per failure */
+	uint32_t kdf_target_ms;
+	uint32_t kdf_min_mem_mib;
+	char tpm_tcti[TF_CFG_PATH_MAX]; /* "" = no TPM */
+	size_t n_personas;
+	struct tf_persona_cfg personas[TF_PERSONA_MAX];
+	size_t n_devices;
+	struct tf_device_cfg devices[TF_DEVICE_MAX];
+};
+
+/* Defaults: personas "personal" (device-bound) and "secure" (credential). */
+TF_EXPORT void tf_config_default(struct tf_config *c);
+
+/* Parse and validate. On error returns -EINVAL (or -EPROTONOSUPPORT for a
+ * version newer than TF_CONFIG_VERSION) and writes "line N: what" to err. */
+TF_EXPORT TF_WUR int tf_config_parse(const char *text, size_t len,
+				     struct tf_config *out, char *err,
+				     size_t errlen);
+
+/* Semantic checks shared by parse and init: unique names, disjoint uid
+ * ranges, known suite, base paths exist (check_paths). */
+TF_EXPORT TF_WUR int tf_config_validate(const struct tf_config *c,
+					bool check_paths, char *err,
+					size_t errlen);
+
+/* Serialize (malloc'd, NUL-terminated). */
+TF_EXPORT TF_WUR int tf_config_format(const struct tf_config *c, char **out);
+
+TF_EXPORT const struct tf_persona_cfg *
+tf_config_persona(const struct tf_config *c, const char *name);
+
+TF_EXPORT const char *tf_device_class_name(enum tf_device_class cls);
+TF_EXPORT int tf_device_class_parse(const char *s); /* -EINVAL if unknown */
+
+#endif

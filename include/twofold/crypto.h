@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Crypto suites (DESIGN.md "Crypto suites"). One vtable per suite; the rest
+ * of twofold calls only the tf_* wrappers below, never a library directly.
+ *
+ *   intl: libsodium  XChaCha20-Poly1305, BLAKE2b, HKDF(HMAC-SHA-512 via
+ *         libsodium's crypto_auth_hmacsha512), Ed25519, X25519, Argon2id
+ *   gm:   libgcrypt  SM4-GCM, SM3, HKDF-SM3; OpenSSL 3.0 SM2 signatures with
+ *         an explicit user ID; ECDH on the SM2 curve + SM3 KDF; Argon2id
+ *         (libsodium)
+ *
+ * Keys are opaque handles tagged with their suite and usage; the secret
+ * bytes live in tf_secure_alloc memory. Using a key with the wrong suite or
+ * for the wrong purpose fails with -EINVAL.
+ */
+#ifndef TWOFOLD_CRYPTO_H
+#define TWOFOLD_CRYPTO_H
+
+#include "twofold/common.h"
+
+enum tf_suite_id {
+	TF_SUITE_INTL = 1,
+	TF_SUITE_GM = 2,
+};
+
+enum tf_key_use {
+	TF_KEY_AEAD = 1, /* 32-byte symmetric key */
+	TF_KEY_SIGN = 2, /* signing private key */
+	TF_KEY_KX = 3,   /* key-agreement private key */
+};
+
+#define TF_KEY_BYTES 32      /* AEAD keys, KDF outputs used as keys */
+#define TF_HASH_BYTES 32     /* tf_hash output (BLAKE2b-256 / SM3) */
+#define TF_SALT_BYTES 16     /* tf_pwhash salt */
+#define TF_PK_MAX 65         /* largest public key (SM2 uncompressed 04||x||y) */
+#define TF_SIG_MAX 72        /* largest signature (SM2 DER) */
+#define TF_KX_BYTES 32       /* shared secret after KDF */
+#define TF_SM2_DEFAULT_ID "1234567812345678"
+
+/*
+ * Sealed blob wire format (every suite):
+ *   "TFSB" | u8 format version (1) | u8 suite id | u16 0 | nonce | ct | tag
+ * The first 8 bytes plus the nonce are the blob header; the header and the
+ * caller's associated data are both bound into the AEAD associated data, so
+ * a blob sealed under one suite never opens under the other, and changing a
+ * header byte fails authentication.
+ */
+#define TF_BLOB_MAGIC "TFSB"
+#define TF_BLOB_VERSION 1
+#define TF_BLOB_FIXED_HDR 8
+#define TF_SEAL_OVERHEAD_MAX (TF_BLOB_FIXED_HDR + 24 + 16)
+
+struct tf_key;
+
+struct tf_suite {
+	uint8_t id;
+	const char *name; /* "intl" or "gm" */
+	const char *description;
+	size_t aead_nonce_bytes;
+	size_t aead_tag_bytes;
+	size_t pk_bytes;
+	/* raw AEAD: c gets mlen bytes, tag written separately */
+	int (*aead_encrypt)(uint8_t *c, uint8_t *tag, const uint8_t *m,
+			    size_t mlen, const uint8_t *ad, size_t adlen,
+			    const uint8_t *nonce, const uint8_t *key);
+	int (*aead_decrypt)(uint8_t *m, const uint8_t *c, size_t clen,
+			    const uint8_t *tag, const uint8_t *ad, size_t adlen,
+			    const uint8_t *nonce, const uint8_t *key);
+	int (*hash)(uint8_t out[TF_HASH_BYTES], const uint8_t *m, size_t mlen);
+	int (*hkdf)(uint8_t *out, size_t outlen, const uint8_t *ikm,
+		    size_t ikmlen, const uint8_t *salt, size_t saltlen,
+		    const uint8_t *info, size_t infolen);
+	/* signing: sk is opaque to callers (serialized private key bytes) */
+	int (*sign_keygen)(uint8_t *sk, size_t *sklen, uint8_t *pk);
+	int (*sign)(uint8_t *sig, size_t *siglen, const uint8_t *m,
+		    size_t mlen, const uint8_t *sk, size_t sklen);
+	int (*verify)(const uint8_t *sig, size_t siglen, const uint8_t *m,
+		      size_t mlen, const uint8_t *pk);
+	int (*kx_keygen)(uint8_t *sk, size_t *sklen, uint8_t *pk);
+	int (*kx)(uint8_t out[TF_KX_BYTES], const uint8_t *sk, size_t sklen,
+		  const uint8_t *peer_pk);
+	int (*selftest)(char *why, size_t whylen);
+};
+
+/* Initialise the libraries (libsodium, libgcrypt secure memory, OpenSSL).
+ * Idempotent, thread-unsafe: call from main before anything else. */
+TF_EXPORT TF_WUR int tf_crypto_init(void);
+
+/* NULL for an unknown name/id. */
+TF_EXPORT const struct tf_suite *tf_suite_by_name(const char *name);
+TF_EXPORT const struct tf_suite *tf_suite_by_id(uint8_t id);
+
+/* Known-answer tests for one suite (and the shared Argon2id vector). On
+ * failure returns -EBADMSG and writes a one-line reason into why. */
+TF_EXPORT TF_WUR int tf_crypto_selftest(const struct tf_suite *s, char *why,
+					size_t whylen);
+
+/* ---- keys ---- */
+TF_EXPORT TF_WUR int tf_key_generate(const struct tf_suite *s,
+				     enum tf_key_use use, struct tf_key **out);
+/* AEAD keys only: import exactly TF_KEY_BYTES. */
+TF_EXPORT TF_WUR int tf_key_import(const struct tf_suite *s,
+				   enum tf_key_use use, const uint8_t *bytes,
+				   size_t len, struct tf_key **out);
+TF_EXPORT void tf_key_free(struct tf_key *k);
+TF_EXPORT const struct tf_suite *tf_key_suite(const struct tf_key *k);
+/* Public half of a SIGN/KX key: writes s->pk_bytes bytes. */
+TF_EXPORT TF_WUR int tf_key_public(const struct tf_key *k, uint8_t *pk,
+				   size_t pkcap);
+static inline void tf_key_freep(struct tf_key **k)
+{
+	tf_key_free(*k);
+	*k = NULL;
+}
+#define _cleanup_key_ _cleanup_(tf_key_freep)
+
+/* ---- sealed blobs ---- */
+TF_EXPORT size_t tf_seal_overhead(const struct tf_suite *s);
+/* out must have ptlen + tf_seal_overhead() bytes; fresh random nonce. */
+TF_EXPORT TF_WUR int tf_seal(const struct tf_key *k, const uint8_t *ad,
+			     size_t adlen, const uint8_t *pt, size_t ptlen,
+			     uint8_t *out, size_t outcap, size_t *outlen);
+/* -EBADMSG on authentication failure; -EPROTONOSUPPORT when the blob names
+ * another suite than the key's; -EINVAL on a malformed/truncated blob. */
+TF_EXPORT TF_WUR int tf_open(const struct tf_key *k, const uint8_t *ad,
+			     size_t adlen, const uint8_t *blob, size_t bloblen,
+			     uint8_t *pt, size_t ptcap, size_t *ptlen);
+
+/* ---- hashing and derivation ---- */
+TF_EXPORT TF_WUR int tf_hash(const struct tf_suite *s,
+			     uint8_t out[TF_HASH_BYTES], const uint8_t *m,
+			     size_t mlen);
+/* HKDF with the suite's hash (extract+expand). */
+TF_EXPORT TF_WUR int tf_kdf(const struct tf_suite *s, uint8_t *out,
+			    size_t outlen, const uint8_t *ikm, size_t ikmlen,
+			    const uint8_t *salt, size_t saltlen,
+			    const uint8_t *info, size_t infolen);
+/* Derive an AEAD key handle directly (the key bytes never leave secmem). */
+TF_EXPORT TF_WUR int tf_kdf_key(const struct tf_suite *s,
+				const uint8_t *ikm, size_t ikmlen,
+				const uint8_t *info, size_t infolen,
+				struct tf_key **out);
+
+/* Argon2id (both suites). opslimit = passes, memlimit in bytes. */
+TF_EXPORT TF_WUR int tf_pwhash(uint8_t *out, size_t outlen, const uint8_t *pw,
+			       size_t pwlen,
+			       const uint8_t salt[TF_SALT_BYTES],
+			       uint64_t opslimit, size_t memlimit);
+
+/* ---- signatures and key agreement ---- */
+TF_EXPORT TF_WUR int tf_sign(const struct tf_key *sk, const uint8_t *m,
+			     size_t mlen, uint8_t *sig, size_t sigcap,
+			     size_t *siglen);
+/* 0 valid, -EBADMSG invalid. */
+TF_EXPORT TF_WUR int tf_verify(const struct tf_suite *s, const uint8_t *pk,
+			       const uint8_t *m, size_t mlen,
+			       const uint8_t *sig, size_t siglen);
+TF_EXPORT TF_WUR int tf_kx(const struct tf_key *sk, const uint8_t *peer_pk,
+			   uint8_t out[TF_KX_BYTES]);
+
+/* Fill with cryptographically secure random bytes (getrandom). */
+TF_EXPORT TF_WUR int tf_random(void *buf, size_t len);
+
+#endif
