@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Sandbox primitives: cgroups (one per persona under a per-daemon group),
+ * privilege/capability drop, no_new_privs, Landlock and seccomp.
+ *
+ * The persona module builds containers from these; the daemon decides the
+ * names. Conventions: common.h (0/positive on success, -errno on failure,
+ * outputs written only on success, destructors accept NULL).
+ */
+#ifndef TWOFOLD_SANDBOX_H
+#define TWOFOLD_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "twofold/common.h"
+
+/* ---- cgroups: one cgroup per persona under a per-device group ---- */
+
+enum tf_cg_layout {
+	TF_CG_UNIFIED = 1, /* pure v2 at /sys/fs/cgroup */
+	TF_CG_HYBRID = 2,  /* v1 controllers + v2 at /sys/fs/cgroup/unified */
+};
+
+/* 0 = unlimited/default. cpu_weight is on the v2 scale 1..10000 (v1 hosts
+ * get cpu.shares = weight * 1024 / 100, clamped to 2..262144). */
+struct tf_cg_limits {
+	uint64_t memory_max;
+	uint64_t pids_max;
+	uint32_t cpu_weight;
+};
+
+/* One device rule: type 'c' (char) or 'b' (block). */
+struct tf_cg_dev {
+	char type;
+	uint32_t major, minor;
+	bool allow;
+};
+
+struct tf_cgroup; /* opaque */
+
+/* Where cgroups live on this host (from statfs of /sys/fs/cgroup). */
+TF_EXPORT TF_WUR int tf_cgroup_layout(enum tf_cg_layout *out);
+
+/* group like "twofold-1a2b3c4d" (unique per daemon instance), persona a
+ * tf_name_valid() name. Creates group/persona in every hierarchy it uses,
+ * applies lim (may be NULL) and a default-deny device policy that allows the
+ * basic devices. -EEXIST if it exists (call tf_cgroup_remove_stale first).
+ * Never leaves a half-made cgroup behind. */
+TF_EXPORT TF_WUR int tf_cgroup_create(const char *group, const char *persona,
+				      const struct tf_cg_limits *lim,
+				      struct tf_cgroup **out);
+/* Open an existing one (stale cleanup, daemon restart). -ENOENT if absent. */
+TF_EXPORT TF_WUR int tf_cgroup_open(const char *group, const char *persona,
+				    struct tf_cgroup **out);
+/* Write pid into every hierarchy's cgroup.procs. */
+TF_EXPORT TF_WUR int tf_cgroup_attach(struct tf_cgroup *cg, pid_t pid);
+/* O_DIRECTORY fd of the v2 cgroup dir (owned by the handle), for clone3
+ * CLONE_INTO_CGROUP; -1 if none. */
+TF_EXPORT int tf_cgroup_v2_fd(const struct tf_cgroup *cg);
+/* Freeze/thaw; waits (bounded, -ETIMEDOUT) until the kernel reports it. */
+TF_EXPORT TF_WUR int tf_cgroup_freeze(struct tf_cgroup *cg, bool frozen);
+/* SIGKILL every process, also frozen ones; waits (bounded) until empty. */
+TF_EXPORT TF_WUR int tf_cgroup_kill(struct tf_cgroup *cg);
+/* Kill if needed, rmdir in every hierarchy, free the handle (always, also
+ * on failure). */
+TF_EXPORT int tf_cgroup_destroy(struct tf_cgroup *cg);
+/* Free the handle only. */
+TF_EXPORT void tf_cgroup_free(struct tf_cgroup *cg);
+/* Kill + rmdir everything under group in every hierarchy, then the group
+ * dirs themselves (daemon start after kill -9). 0 also if nothing existed. */
+TF_EXPORT TF_WUR int tf_cgroup_remove_stale(const char *group);
+TF_EXPORT TF_WUR int tf_cgroup_set_cpu_weight(struct tf_cgroup *cg,
+					      uint32_t weight);
+/* Count of processes (>= 0). */
+TF_EXPORT TF_WUR int tf_cgroup_nprocs(const struct tf_cgroup *cg);
+TF_EXPORT TF_WUR int tf_cgroup_memory_current(const struct tf_cgroup *cg,
+					      uint64_t *bytes);
+TF_EXPORT TF_WUR int tf_cgroup_frozen(const struct tf_cgroup *cg, bool *frozen);
+/* The full device policy of the cgroup: default deny; allows the basic
+ * devices (null, zero, full, random, urandom, tty, ptmx, pts = major 136)
+ * plus devs with allow=true; devs with allow=false are denied even if basic.
+ * Called again at every foreground switch; replaces the policy atomically
+ * (v1: the kernel applies each line; v2: BPF program replaced in one call). */
+TF_EXPORT TF_WUR int tf_cgroup_device_set(struct tf_cgroup *cg,
+					  const struct tf_cg_dev *devs,
+					  size_t n);
+/* Lower level, also used by the tests on hybrid hosts: load the device
+ * policy as a BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to the v2
+ * cgroup of cg (works on any cgroup2 dir, with or without controllers),
+ * replacing the one this handle attached before. */
+TF_EXPORT TF_WUR int tf_cgroup_device_set_bpf(struct tf_cgroup *cg,
+					      const struct tf_cg_dev *devs,
+					      size_t n);
+
+/* ---- applied to the calling process, in a launched app, in this order,
+ *      last steps before exec ---- */
+
+/* setgroups(0) + setresgid + setresuid, then prove it: try to get uid/gid 0
+ * back and abort() if that works (OpenSSH uidswap.c). Capability steps that
+ * need CAP_SETPCAP (bounding set, securebits) cannot be done after the uid
+ * change, so this does them just before setresuid and clears the remaining
+ * sets right after it; tf_caps_drop_all() that follows then only verifies
+ * and clears what is left. Needs CAP_SETUID/SETGID/SETPCAP (root, or root
+ * in the persona's user namespace). */
+TF_EXPORT TF_WUR int tf_privs_drop(uid_t uid, gid_t gid);
+/* Empty all capability sets incl. bounding and ambient (libcap); securebits
+ * NOROOT | NO_SETUID_FIXUP | NO_CAP_AMBIENT_RAISE, all locked. Idempotent:
+ * steps already done (by tf_privs_drop) are skipped, so it succeeds without
+ * privilege once they are; -EPERM if a needed step is impossible. */
+TF_EXPORT TF_WUR int tf_caps_drop_all(void);
+/* PR_SET_NO_NEW_PRIVS. */
+TF_EXPORT TF_WUR int tf_nnp_set(void);
+/* Landlock: read/exec everywhere, write only under the writable dirs
+ * (missing ones are skipped). Returns the ABI version used (> 0), 0 when
+ * Landlock is unavailable (best effort), -errno on real failure. */
+TF_EXPORT TF_WUR int tf_landlock_apply(const char *const *writable, size_t n);
+/* Default-allow seccomp filter denying the syscalls listed in
+ * docs/seccomp.md (EPERM; ENOSYS for clone3 so libc falls back to clone,
+ * whose flags the filter can inspect). Syscalls of a foreign arch (i386,
+ * x32 on x86-64) get EPERM... policy in docs/seccomp.md. Call after
+ * tf_nnp_set() (or with CAP_SYS_ADMIN). */
+TF_EXPORT TF_WUR int tf_seccomp_apply_default(void);
+
+#endif
