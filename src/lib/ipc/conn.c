@@ -1,2 +1,173 @@
 /* SPDX-License-Identifier: ISC */
-#include "twofold/common.h"
+/* Framing of messages over SOCK_SEQPACKET, with SCM_RIGHTS on the header. */
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "twofold/ipc.h"
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) |
+	       ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+int tf_msg_send(int sock, const struct tf_msgbuf *b, const int *fds,
+		size_t nfds)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * TF_MSG_FDS_MAX)];
+	} ctl;
+	size_t off = 0;
+
+	if (b->err)
+		return b->err;
+	if (nfds > TF_MSG_FDS_MAX)
+		return -EINVAL;
+	while (off < b->len) {
+		size_t chunk = TF_MIN(b->len - off, (size_t)TF_FRAG_MAX);
+		struct iovec iov = {.iov_base = b->data + off, .iov_len = chunk};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		ssize_t n;
+
+		if (off == 0 && nfds > 0) {
+			struct cmsghdr *c;
+			memset(&ctl, 0, sizeof(ctl));
+			mh.msg_control = ctl.buf;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+			c = CMSG_FIRSTHDR(&mh);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+		}
+		do
+			n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return tf_negerrno();
+		if ((size_t)n != chunk)
+			return -EIO; /* SEQPACKET sends whole records */
+		off += chunk;
+	}
+	return 0;
+}
+
+void tf_msg_reader_init(struct tf_msg_reader *r, size_t max)
+{
+	memset(r, 0, sizeof(*r));
+	r->max = max;
+	for (size_t i = 0; i < TF_MSG_FDS_MAX; i++)
+		r->fds[i] = -1;
+}
+
+void tf_msg_reader_reset(struct tf_msg_reader *r)
+{
+	size_t max = r->max;
+
+	for (size_t i = 0; i < r->nfds; i++)
+		if (r->fds[i] >= 0)
+			close(r->fds[i]);
+	free(r->buf);
+	tf_msg_reader_init(r, max);
+}
+
+static void take_fds(struct tf_msg_reader *r, struct msghdr *mh, bool first,
+		     bool *bad)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t n;
+		int *p;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		p = (int *)CMSG_DATA(c);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, p + i, sizeof(fd));
+			/* fds only on the first datagram, at most 3 */
+			if (!first || r->nfds >= TF_MSG_FDS_MAX) {
+				close(fd);
+				*bad = true;
+			} else {
+				r->fds[r->nfds++] = fd;
+			}
+		}
+	}
+	if (mh->msg_flags & MSG_CTRUNC)
+		*bad = true;
+}
+
+int tf_msg_reader_step(int sock, struct tf_msg_reader *r)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * (TF_MSG_FDS_MAX + 1))];
+	} ctl;
+	uint8_t hdr[TF_FRAG_MAX];
+	struct iovec iov;
+	struct msghdr mh;
+	bool first = r->buf == NULL, bad = false;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	if (first) {
+		iov.iov_base = hdr;
+		iov.iov_len = sizeof(hdr);
+	} else {
+		iov.iov_base = r->buf + r->have;
+		iov.iov_len = r->total - r->have;
+	}
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : tf_negerrno();
+	take_fds(r, &mh, first, &bad);
+	if (n == 0)
+		return -ECONNRESET;
+	if (bad || (mh.msg_flags & MSG_TRUNC))
+		return -EBADMSG;
+	if (first) {
+		uint32_t body;
+		size_t total;
+
+		if ((size_t)n < TF_MSG_HDR_BYTES)
+			return -EBADMSG;
+		body = le32(hdr + 8);
+		total = (size_t)body + TF_MSG_HDR_BYTES;
+		if (body > r->max || total > r->max)
+			return -EMSGSIZE;
+		if ((size_t)n > total)
+			return -EBADMSG;
+		r->buf = malloc(total ? total : 1);
+		if (r->buf == NULL)
+			return -ENOMEM;
+		memcpy(r->buf, hdr, (size_t)n);
+		r->total = total;
+		r->have = (size_t)n;
+	} else {
+		r->have += (size_t)n;
+	}
+	return r->have == r->total ? 1 : 0;
+}
+
+int tf_msg_recv(int sock, struct tf_msg_reader *r)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = sock, .events = POLLIN};
+		int rc = tf_msg_reader_step(sock, r);
+
+		if (rc != 0)
+			return rc;
+		/* wait for the next datagram without busy-looping */
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return tf_negerrno();
+	}
+}

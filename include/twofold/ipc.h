@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Control protocol between `twofold` and `twofoldd` (docs/protocol.md).
+ *
+ * Transport: AF_UNIX SOCK_SEQPACKET. A message is one header datagram
+ * followed by as many continuation datagrams as its length needs (each at
+ * most TF_FRAG_MAX bytes), so a message can exceed the socket buffer while
+ * datagram boundaries still delimit it. File descriptors (stdio for `run`)
+ * ride on the header datagram as SCM_RIGHTS.
+ *
+ *   header (12 bytes, little endian):
+ *     u16 magic 0x4654 ("TF") | u8 version (1) | u8 flags (0)
+ *     u16 type | u16 reserved (0) | u32 body length
+ *   body: attributes, each  u16 attr | u16 reserved (0) | u32 len | value
+ *     strings carry their terminating NUL (checked: exactly one, at the end)
+ *     u32/i32 values are exactly 4 bytes
+ *
+ * Every field is checked; anything unexpected is rejected with -EBADMSG
+ * (malformed), -EMSGSIZE (over a bound) or -EPROTONOSUPPORT (version).
+ */
+#ifndef TWOFOLD_IPC_H
+#define TWOFOLD_IPC_H
+
+#include <sys/types.h>
+
+#include "twofold/common.h"
+
+#define TF_PROTO_MAGIC 0x4654u
+#define TF_PROTO_VERSION 1
+#define TF_MSG_HDR_BYTES 12
+#define TF_FRAG_MAX (32u * 1024)
+#define TF_MSG_MAX (4u << 20)  /* one message, body included */
+#define TF_ATTR_MAX 70000      /* attributes in one message */
+#define TF_STR_MAX (128u * 1024) /* one string (the kernel's MAX_ARG_STRLEN) */
+#define TF_ARGV_TOTAL_MAX (2u << 20) /* argv + env of `run`, in all */
+#define TF_MSG_FDS_MAX 3
+
+enum tf_msg_type {
+	/* requests (CLI -> daemon) */
+	TF_REQ_PING = 1,
+	TF_REQ_STATUS = 2,
+	TF_REQ_PERSONA_START = 3,
+	TF_REQ_PERSONA_STOP = 4,
+	TF_REQ_PERSONA_RESTART = 5,
+	TF_REQ_RUN = 6,
+	TF_REQ_SIGNAL = 7, /* forward a signal to the app of this connection */
+	TF_REQ_SWITCH = 8,
+	TF_REQ_ENROLL = 9,
+	TF_REQ_UNLOCK = 10,
+	TF_REQ_LOCK = 11,
+	TF_REQ_TYPE_MAX = 11,
+	/* replies (daemon -> CLI) */
+	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
+	TF_REP_STARTED = 0x8002, /* run: the app is running */
+	TF_REP_EXITED = 0x8003,  /* run: the app ended: EXIT */
+};
+
+enum tf_attr {
+	TF_A_PERSONA = 1, /* str */
+	TF_A_ARG = 2,     /* str, repeated, in order */
+	TF_A_ENV = 3,     /* str "KEY=VALUE", repeated */
+	TF_A_CWD = 4,     /* str */
+	TF_A_UID = 5,     /* u32 */
+	TF_A_FLAGS = 6,   /* u32, request-specific TF_F_* */
+	TF_A_SECRET = 7,  /* str: credential (old, or only) — wiped after use */
+	TF_A_SECRET_NEW = 8, /* str: new credential */
+	TF_A_SIGNAL = 9,  /* u32 */
+	TF_A_ERRNO = 10,  /* i32, 0 or -errno */
+	TF_A_MESSAGE = 11, /* str: one-line error */
+	TF_A_TEXT = 12,   /* str: human output */
+	TF_A_JSON = 13,   /* str: machine output */
+	TF_A_EXIT = 14,   /* i32: exit code (128+N for a signal) */
+	TF_A_PID = 15,    /* u32 */
+	TF_A_ATTR_MAX = 15,
+};
+
+/* request flags */
+#define TF_F_JSON 0x1u    /* status: the caller wants JSON */
+#define TF_F_EVICT 0x2u   /* lock: evict the keys too */
+#define TF_F_HAVE_TTY 0x4u /* run: stdin is a terminal */
+
+/* ---- building ---- */
+struct tf_msgbuf {
+	uint8_t *data;
+	size_t len, cap;
+	int err; /* first error; checked once at the end */
+	bool secret; /* wipe on free: the body holds a credential */
+};
+
+void tf_msgbuf_init(struct tf_msgbuf *b, uint16_t type);
+void tf_msgbuf_put(struct tf_msgbuf *b, uint16_t attr, const void *v,
+		   size_t len);
+void tf_msgbuf_put_str(struct tf_msgbuf *b, uint16_t attr, const char *s);
+void tf_msgbuf_put_u32(struct tf_msgbuf *b, uint16_t attr, uint32_t v);
+void tf_msgbuf_put_i32(struct tf_msgbuf *b, uint16_t attr, int32_t v);
+/* Finalise the header; returns b->err or 0. */
+TF_WUR int tf_msgbuf_finish(struct tf_msgbuf *b);
+void tf_msgbuf_free(struct tf_msgbuf *b);
+
+/* ---- parsing ---- */
+struct tf_attr_ref {
+	uint16_t type;
+	uint32_t len;
+	const uint8_t *val;
+};
+
+struct tf_msg {
+	uint16_t type;
+	size_t n_attrs;
+	struct tf_attr_ref *attrs; /* malloc'd, points into the buffer */
+};
+
+/* Parse a complete message (header + body). On success msg->attrs must be
+ * released with tf_msg_clear. */
+TF_WUR int tf_msg_parse(const uint8_t *buf, size_t len, struct tf_msg *msg);
+void tf_msg_clear(struct tf_msg *msg);
+
+const char *tf_msg_str(const struct tf_msg *m, uint16_t attr);
+TF_WUR int tf_msg_u32(const struct tf_msg *m, uint16_t attr, uint32_t *out);
+TF_WUR int tf_msg_i32(const struct tf_msg *m, uint16_t attr, int32_t *out);
+size_t tf_msg_count(const struct tf_msg *m, uint16_t attr);
+
+/* ---- transport ---- */
+/* Send a finished message, with fds (may be NULL/0) on the first datagram. */
+TF_WUR int tf_msg_send(int sock, const struct tf_msgbuf *b, const int *fds,
+		       size_t nfds);
+
+/* Incremental receiver for non-blocking sockets. */
+struct tf_msg_reader {
+	uint8_t *buf;
+	size_t have, total;
+	int fds[TF_MSG_FDS_MAX];
+	size_t nfds;
+	size_t max; /* bound for this side: TF_MSG_MAX */
+};
+void tf_msg_reader_init(struct tf_msg_reader *r, size_t max);
+/* Reads at most one datagram. Returns 1 when a whole message is in
+ * r->buf[0..r->total), 0 when more is needed (EAGAIN), -ECONNRESET when
+ * the peer closed, other -errno on a malformed/oversized message. */
+TF_WUR int tf_msg_reader_step(int sock, struct tf_msg_reader *r);
+/* Forget the current message (closes fds not taken), ready for the next. */
+void tf_msg_reader_reset(struct tf_msg_reader *r);
+
+/* Blocking receive of one whole message (CLI side). */
+TF_WUR int tf_msg_recv(int sock, struct tf_msg_reader *r);
+
+/* The control socket path for a state dir (NULL = /run/twofold/control). */
+TF_WUR int tf_control_path(const char *state_dir, char *buf, size_t cap);
+
+#endif
