@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Key hierarchy, credentials and throttling (DESIGN.md "Storage and keys",
+ * the shape of Android FBE + Gatekeeper). docs/keys.md has the file formats,
+ * the throttle schedule and the crash-safety argument.
+ *
+ *   credential -> Argon2id(salt, cost) ----------------+
+ *   device secret (<state>/device.secret) -------------+-> HKDF -> KEK
+ *   hash(<state>/keys/<persona>/discardable) ----------+
+ *   KEK -> open keys/<persona>/sp.{device,credential} -> SP (32 bytes)
+ *   HKDF(SP, "fscrypt" || persona) -> 64-byte fscrypt master key
+ *
+ * Throttling: the failure counter is written and fsync'd BEFORE a credential
+ * is checked; the first throttle_free_tries failures cost no wait, then
+ * throttle_base_delay seconds doubling per failure (capped at one day);
+ * after throttle_max_failures the persona is crypto-erased.
+ */
+#ifndef TWOFOLD_KEYS_H
+#define TWOFOLD_KEYS_H
+
+#include "twofold/common.h"
+#include "twofold/config.h"
+
+struct tf_suite;
+struct tf_keystore;
+
+#define TF_DEVSECRET_FILE "device.secret"
+#define TF_DEVSECRET_BYTES 32
+#define TF_DEVSECRET_FILE_BYTES 40 /* "TFDS" | ver | suite | u16 0 | 32 */
+#define TF_KEYS_FSKEY_BYTES 64     /* == TF_FSCRYPT_KEY_BYTES (storage.h) */
+#define TF_CRED_MAX 256            /* bytes of a PIN or passphrase */
+#define TF_EVENTS_LOG "events.log" /* in the state directory */
+
+/* ---- device secret (crypto-free: linked into the CLI for `init`) ---- */
+
+/* Flags for tf_devsecret_create. */
+#define TF_DEVSECRET_FORCE 1u /* replace an existing secret (destroys keys!) */
+
+/* Create <state>/device.secret (0600) with 32 getrandom bytes. -EEXIST if
+ * one exists and TF_DEVSECRET_FORCE is not given. */
+TF_EXPORT TF_WUR int tf_devsecret_create(int statefd, uint8_t suite_id,
+					 unsigned flags);
+/* Load it: secret gets TF_DEVSECRET_BYTES (pass tf_secure_alloc memory).
+ * -ENOENT missing; -EBADMSG wrong magic or size; -EPROTONOSUPPORT newer
+ * format version; -EPERM group/other may access it (hint: chmod 0600). */
+TF_EXPORT TF_WUR int tf_devsecret_load(int statefd, uint8_t *suite_id,
+				       uint8_t *secret);
+
+/* ---- keystore ---- */
+
+/* Loads the device secret (its suite must be s: else -EPROTO), creates
+ * <state>/keys (0700). cfg is copied. */
+TF_EXPORT TF_WUR int tf_keystore_open(int state_dirfd,
+				      const struct tf_suite *s,
+				      const struct tf_config *cfg,
+				      struct tf_keystore **out);
+TF_EXPORT void tf_keystore_close(struct tf_keystore *ks);
+
+/* Throttle clock. The wait is measured on CLOCK_BOOTTIME within one boot
+ * (the wall clock can be set back or forward, BOOTTIME cannot); after a
+ * reboot (boot_id changed) only the time since boot counts, which is never
+ * more than the real time since the last failure. Tests inject a clock. */
+struct tf_keys_clock {
+	uint8_t boot_id[16];  /* /proc/sys/kernel/random/boot_id */
+	uint64_t boottime_ns; /* CLOCK_BOOTTIME */
+};
+/* Use *c instead of the real clock from now on (NULL: real clock again). */
+TF_EXPORT void tf_keystore_set_clock(struct tf_keystore *ks,
+				     const struct tf_keys_clock *c);
+
+enum tf_persona_keystate {
+	TF_KS_NONE = 0,   /* no key material: may be created */
+	TF_KS_DEVICE,     /* SP wrapped by the device secret (sp.device) */
+	TF_KS_CREDENTIAL, /* SP wrapped by credential + device (sp.credential) */
+	TF_KS_ERASED,     /* crypto-erased; may be created again */
+};
+TF_EXPORT TF_WUR int tf_keys_state(struct tf_keystore *ks, const char *persona,
+				   enum tf_persona_keystate *st);
+
+/* Flags for creating key material. */
+#define TF_KEYS_DATA_NONEMPTY 1u /* caller: the persona's data dir has data;
+				    never create a new key over it (-EEXIST) */
+
+/* -EEXIST if any key material exists (or TF_KEYS_DATA_NONEMPTY). */
+TF_EXPORT TF_WUR int tf_keys_create_device_bound(struct tf_keystore *ks,
+						 const char *persona,
+						 unsigned flags);
+TF_EXPORT TF_WUR int
+tf_keys_unlock_device_bound(struct tf_keystore *ks, const char *persona,
+			    uint8_t fskey[static TF_KEYS_FSKEY_BYTES]);
+
+struct tf_throttle_info {
+	uint32_t failures;     /* counted failures since the last success */
+	uint32_t tries_left;   /* before the persona is crypto-erased */
+	uint32_t wait_seconds; /* before the next try is accepted */
+	bool erased;
+};
+
+enum tf_cred_kind {
+	TF_CRED_PIN = 1,        /* digits only */
+	TF_CRED_PASSPHRASE = 2, /* anything else (printable, UTF-8 ok) */
+};
+/* Returns the kind (> 0) or -EINVAL with a one-line reason in why, e.g.
+ * "PIN too short: at least 6 digits". */
+TF_EXPORT TF_WUR int tf_credential_check_form(const struct tf_config *cfg,
+					      const uint8_t *cred, size_t len,
+					      char *why, size_t whylen);
+
+/* First enrollment: old_cred NULL; creates SP (-EEXIST as for
+ * create_device_bound). Change: old_cred required and checked through the
+ * same throttle as unlock (-EACCES/-EAGAIN/-ENOKEY, ti filled); only SP's
+ * wrapping changes, the fscrypt key stays the same. -EINVAL (with no try
+ * counted) if new_cred has the wrong form: call tf_credential_check_form
+ * first for the reason. */
+TF_EXPORT TF_WUR int tf_keys_enroll(struct tf_keystore *ks,
+				    const char *persona, unsigned flags,
+				    const uint8_t *old_cred, size_t old_len,
+				    const uint8_t *new_cred, size_t new_len,
+				    struct tf_throttle_info *ti);
+
+/* 0 and fskey on success (counter reset). Errors:
+ *   -EACCES   wrong credential (ti: tries left, wait before the next)
+ *   -EAGAIN   still waiting (ti->wait_seconds), nothing checked or counted
+ *   -ENOKEY   crypto-erased (also returned by the try that erased it)
+ *   -ENOENT   no credential enrolled; -EINVAL persona is device-bound
+ *   -EBADMSG  a key file is damaged (nothing rewritten)
+ * kdf_ns (may be NULL) gets the time spent in Argon2id. */
+TF_EXPORT TF_WUR int tf_keys_unlock(struct tf_keystore *ks,
+				    const char *persona, const uint8_t *cred,
+				    size_t len,
+				    uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
+				    struct tf_throttle_info *ti,
+				    uint64_t *kdf_ns);
+
+/* Crypto-erase now (remote wipe): record it in events.log with why. */
+TF_EXPORT TF_WUR int tf_keys_erase(struct tf_keystore *ks, const char *persona,
+				   const char *why);
+
+TF_EXPORT TF_WUR int tf_keys_throttle_info(struct tf_keystore *ks,
+					   const char *persona,
+					   struct tf_throttle_info *ti);
+
+#endif
