@@ -110,7 +110,9 @@ TF_EXPORT TF_WUR TF_NONNULL(2, 3) int tf_fscrypt_add_key(
 
 /*
  * Give the empty directory dir_fd the v2 policy (AES-256-XTS, AES-256-CTS,
- * PAD_32) for key `id`, which must have been added (-ENOKEY otherwise).
+ * PAD_32) for key `id`, which must be present in the filesystem keyring
+ * (-ENOKEY otherwise; checked here because the kernel waives that check for
+ * CAP_FOWNER callers such as the daemon).
  * 0 if the directory already has exactly this policy; -EEXIST if it has a
  * different one; -ENOTEMPTY if it is an unencrypted non-empty directory.
  */

@@ -78,6 +78,18 @@ int tf_fscrypt_set_policy(int dir_fd,
 			  const uint8_t id[static TF_FSCRYPT_ID_BYTES])
 {
 	struct fscrypt_policy_v2 p;
+	enum tf_key_status st;
+	int r;
+
+	/* The kernel only insists that a v2 key was added when the caller
+	 * lacks CAP_FOWNER (fscrypt.rst, ENOKEY); the daemon has it, and a
+	 * policy for a key we do not hold would be a directory nobody can
+	 * use, so check ourselves. */
+	r = tf_fscrypt_key_status(dir_fd, id, &st);
+	if (r < 0)
+		return r;
+	if (st != TF_KEY_PRESENT)
+		return -ENOKEY;
 	our_policy(&p, id);
 	/* The kernel itself returns 0 when the directory already has exactly
 	 * this policy and EEXIST when it has another one (fscrypt.rst,
