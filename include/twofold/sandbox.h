@@ -32,6 +32,11 @@ struct tf_cg_limits {
 	uint32_t cpu_weight;
 };
 
+/* Major or minor that matches any number ("c 136:*" for all ptys). */
+#define TF_CG_DEV_ANY UINT32_MAX
+/* At most this many rules per tf_cgroup_device_set call. */
+#define TF_CG_DEV_MAX 256
+
 /* One device rule: type 'c' (char) or 'b' (block). */
 struct tf_cg_dev {
 	char type;
