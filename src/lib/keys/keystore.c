@@ -1,0 +1,1106 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The key store: per-persona wrapped secrets, the credential throttle and
+ * crypto-erase. docs/keys.md is the long form of the comments here.
+ *
+ * Files in <state>/keys/<persona>/ (dir 0700, files 0600, all written with
+ * tf_atomic_write_at so a crash leaves the old or the new file):
+ *   sp.device | sp.credential   wrapped SP (format in internal.h)
+ *   discardable                 4 KiB random, hashed into the KEK
+ *   discardable.new             only during creation (see create_sp)
+ *   throttle                    failure counter, last failure, erased flag
+ * Every operation holds flock(LOCK_EX) on the persona directory, so two
+ * daemons (or a daemon and a test) cannot interleave counter updates.
+ */
+#include <fcntl.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "twofold/atomicfile.h"
+#include "twofold/crypto.h"
+#include "twofold/secmem.h"
+#include "src/lib/keys/internal.h"
+
+#define F_SP_DEVICE "sp.device"
+#define F_SP_CRED "sp.credential"
+#define F_DISCARD "discardable"
+#define F_DISCARD_NEW "discardable.new"
+#define F_THROTTLE "throttle"
+#define KEYS_DIR "keys"
+#define AD_LABEL "twofold-sp-v1"
+#define KEK_LABEL "twofold kek"
+#define FSCRYPT_LABEL "fscrypt"
+#define KDF_MEM_MIB_CALIB_MAX 1024u /* calibration never goes above 1 GiB */
+
+struct tf_keystore {
+	int statefd;
+	int keysfd;
+	const struct tf_suite *s;
+	struct tf_config cfg;
+	uint8_t *devsecret; /* TF_DEVSECRET_BYTES, secmem */
+	bool fixed_clock;
+	struct tf_keys_clock clock;
+};
+
+/* ---------------------------------------------------------------- util */
+
+static int file_exists(int dfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : tf_negerrno();
+}
+
+/* Read a bounded key file into buf (cap must be max + 1): a larger file, a
+ * symlink or a non-regular file is damage, not something to follow. */
+static int read_key_file(int dfd, const char *name, uint8_t *buf, size_t cap,
+			 size_t *len)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	ssize_t n;
+
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return errno == ELOOP ? -EBADMSG : tf_negerrno();
+	if (fstat(fd, &st) < 0)
+		return tf_negerrno();
+	if (!S_ISREG(st.st_mode))
+		return -EBADMSG;
+	n = tf_read_full(fd, buf, cap);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n >= cap)
+		return -EBADMSG;
+	*len = (size_t)n;
+	return 0;
+}
+
+static int read_boot_id(uint8_t id[16])
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len, j = 0;
+	int r;
+
+	r = tf_read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64,
+			    &text, &len);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < len && j < 32; i++) {
+		char c = text[i];
+		int v;
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else
+			continue; /* dashes, newline */
+		if (j % 2 == 0)
+			id[j / 2] = (uint8_t)(v << 4);
+		else
+			id[j / 2] |= (uint8_t)v;
+		j++;
+	}
+	return j == 32 ? 0 : -EIO;
+}
+
+static int get_clock(struct tf_keystore *ks, struct tf_keys_clock *c)
+{
+	struct timespec ts;
+	int r;
+
+	if (ks->fixed_clock) {
+		*c = ks->clock;
+		return 0;
+	}
+	r = read_boot_id(c->boot_id);
+	if (r < 0)
+		return r;
+	/* CLOCK_BOOTTIME counts suspend and cannot be set (unlike REALTIME),
+	 * so neither `date -s` nor a suspended phone shortens a wait */
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+		return tf_negerrno();
+	c->boottime_ns = (uint64_t)ts.tv_sec * 1000000000ull +
+			 (uint64_t)ts.tv_nsec;
+	return 0;
+}
+
+/* ------------------------------------------------------------ throttle */
+
+static int throttle_load(int dfd, struct tf_throttle_rec *t)
+{
+	uint8_t buf[TF_THROTTLE_BYTES + 1];
+	size_t len;
+	int r;
+
+	r = read_key_file(dfd, F_THROTTLE, buf, sizeof(buf), &len);
+	if (r == -ENOENT) {
+		memset(t, 0, sizeof(*t));
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	return tf_keys_throttle_parse(buf, len, t);
+}
+
+static int throttle_store(int dfd, const struct tf_throttle_rec *t)
+{
+	uint8_t buf[TF_THROTTLE_BYTES];
+
+	tf_keys_throttle_format(t, buf);
+	return tf_atomic_write_at(dfd, F_THROTTLE, buf, sizeof(buf), 0600);
+}
+
+/* Seconds since the last failure that we can prove have passed. */
+static uint64_t elapsed_s(const struct tf_throttle_rec *t,
+			  const struct tf_keys_clock *now)
+{
+	if (memcmp(t->boot_id, now->boot_id, sizeof(now->boot_id)) != 0)
+		/* rebooted since: only the time since this boot is certain;
+		 * rebooting never shortens a wait */
+		return now->boottime_ns / 1000000000ull;
+	if (now->boottime_ns < t->last_ns)
+		return 0;
+	return (now->boottime_ns - t->last_ns) / 1000000000ull;
+}
+
+static void throttle_info(const struct tf_keystore *ks,
+			  const struct tf_throttle_rec *t,
+			  const struct tf_keys_clock *now,
+			  struct tf_throttle_info *ti)
+{
+	uint32_t max = ks->cfg.throttle_max_failures;
+	uint64_t delay = 0, el;
+
+	memset(ti, 0, sizeof(*ti));
+	ti->failures = t->failures;
+	ti->erased = t->erased;
+	ti->tries_left = (!t->erased && max > t->failures) ? max - t->failures
+							   : 0;
+	if (t->erased || t->failures == 0)
+		return;
+	delay = tf_keys_throttle_delay(t->failures,
+				       ks->cfg.throttle_free_tries,
+				       ks->cfg.throttle_base_delay);
+	el = elapsed_s(t, now);
+	ti->wait_seconds = delay > el ? (uint32_t)(delay - el) : 0;
+}
+
+/* ------------------------------------------------------- crypto-erase */
+
+/* Overwrite in place, fsync, unlink. On flash the overwrite may land
+ * elsewhere (FTL); that is why the KEK also depends on the discardable file:
+ * a stale copy of a wrapped SP is useless once any one input is gone. */
+static int destroy_file(int dfd, const char *name)
+{
+	_cleanup_close_ int fd = -1;
+	uint8_t junk[4096];
+	struct stat st;
+	int r;
+
+	fd = openat(dfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		off_t off = 0;
+		while (off < st.st_size) {
+			size_t n = (size_t)TF_MIN((off_t)sizeof(junk),
+						  st.st_size - off);
+			if (tf_random(junk, n) < 0 ||
+			    pwrite(fd, junk, n, off) != (ssize_t)n)
+				break;
+			off += (off_t)n;
+		}
+		(void)fsync(fd);
+	}
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
+		r = tf_negerrno();
+		return r;
+	}
+	return 0;
+}
+
+/* Remove every file of the persona but the throttle record. */
+static int destroy_key_files(int dfd)
+{
+	_cleanup_close_ int dup_fd = -1;
+	DIR *d;
+	struct dirent *de;
+	int r, ret = 0;
+
+	/* discardable first: once it is gone, SP is unrecoverable */
+	r = destroy_file(dfd, F_DISCARD);
+	if (r < 0)
+		ret = r;
+	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dup_fd < 0)
+		return tf_negerrno();
+	d = fdopendir(dup_fd);
+	if (d == NULL)
+		return tf_negerrno();
+	dup_fd = -1; /* owned by d now */
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, F_THROTTLE))
+			continue;
+		r = destroy_file(dfd, de->d_name);
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	closedir(d);
+	r = tf_fsync_dir_at(dfd, NULL);
+	return ret < 0 ? ret : r;
+}
+
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+static int log_event(struct tf_keystore *ks, const char *persona,
+		     const char *what)
+{
+	_cleanup_close_ int fd = -1;
+	char line[512], stamp[32], safe[256];
+	struct tm tm;
+	time_t now = time(NULL);
+	int n;
+
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
+	snprintf(safe, sizeof(safe), "%s", what);
+	sanitize(safe);
+	n = snprintf(line, sizeof(line), "%s %s %s\n", stamp, persona, safe);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -ENAMETOOLONG;
+	fd = openat(ks->statefd, TF_EVENTS_LOG,
+		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+			    O_NOCTTY,
+		    0600);
+	if (fd < 0)
+		return tf_negerrno();
+	if (tf_write_full(fd, line, (size_t)n) < 0 || fsync(fd) < 0)
+		return tf_negerrno();
+	return tf_fsync_dir_at(ks->statefd, NULL);
+}
+
+/* Order: the erased flag is durable first (from then on nothing unlocks
+ * and the next access finishes the job), then the event, then the files. */
+static int do_erase(struct tf_keystore *ks, int dfd, const char *persona,
+		    struct tf_throttle_rec *t, const char *what)
+{
+	int r;
+
+	if (!t->erased) {
+		t->erased = true;
+		r = throttle_store(dfd, t);
+		if (r < 0)
+			return r;
+		r = log_event(ks, persona, what);
+		if (r < 0)
+			return r;
+	}
+	return destroy_key_files(dfd);
+}
+
+/* ------------------------------------------------------- persona dir */
+
+static int open_persona(struct tf_keystore *ks, const char *persona,
+			bool create, int *out)
+{
+	_cleanup_close_ int fd = -1;
+
+	if (!tf_name_valid(persona))
+		return -EINVAL;
+	if (create && mkdirat(ks->keysfd, persona, 0700) < 0) {
+		if (errno != EEXIST)
+			return tf_negerrno();
+	} else if (create) {
+		int r = tf_fsync_dir_at(ks->keysfd, NULL);
+		if (r < 0)
+			return r;
+	}
+	fd = openat(ks->keysfd, persona,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return tf_negerrno();
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return tf_negerrno();
+	*out = steal_fd(&fd);
+	return 0;
+}
+
+/* Determine the state, finishing an interrupted creation or erase. */
+static int load_state(struct tf_keystore *ks, int dfd,
+		      enum tf_persona_keystate *st, struct tf_throttle_rec *t)
+{
+	int has_dev, has_cred, has_disc, has_new, r;
+
+	r = throttle_load(dfd, t);
+	if (r < 0)
+		return r;
+	if (t->erased) {
+		r = destroy_key_files(dfd);
+		if (r < 0)
+			return r;
+		*st = TF_KS_ERASED;
+		return 0;
+	}
+	has_dev = file_exists(dfd, F_SP_DEVICE);
+	has_cred = file_exists(dfd, F_SP_CRED);
+	has_disc = file_exists(dfd, F_DISCARD);
+	has_new = file_exists(dfd, F_DISCARD_NEW);
+	if (has_dev < 0 || has_cred < 0 || has_disc < 0 || has_new < 0)
+		return TF_MIN(TF_MIN(has_dev, has_cred), TF_MIN(has_disc, has_new));
+	if ((has_dev || has_cred) && !has_disc && has_new) {
+		/* crashed after the wrapped SP was committed, before the
+		 * discardable file got its final name: roll forward */
+		if (renameat(dfd, F_DISCARD_NEW, dfd, F_DISCARD) < 0)
+			return tf_negerrno();
+		r = tf_fsync_dir_at(dfd, NULL);
+		if (r < 0)
+			return r;
+		has_disc = 1;
+	}
+	if (has_dev && has_cred)
+		return -EBADMSG;
+	if ((has_dev || has_cred) && !has_disc)
+		return -EBADMSG; /* SP without its discardable: unrecoverable */
+	if (has_disc && !has_dev && !has_cred)
+		return -EBADMSG; /* the wrapped SP is gone: never replace it */
+	*st = has_cred ? TF_KS_CREDENTIAL : has_dev ? TF_KS_DEVICE : TF_KS_NONE;
+	return 0;
+}
+
+/* ------------------------------------------------------ wrap / unwrap */
+
+static int discard_hash(struct tf_keystore *ks, int dfd,
+			uint8_t out[TF_HASH_BYTES])
+{
+	_cleanup_secure_ uint8_t *buf = NULL;
+	const uint8_t *rnd;
+	size_t len;
+	int r;
+
+	buf = tf_secure_alloc(TF_DISCARD_FILE_BYTES + 1);
+	if (buf == NULL)
+		return -ENOMEM;
+	r = read_key_file(dfd, F_DISCARD, buf, TF_DISCARD_FILE_BYTES + 1, &len);
+	if (r == -ENOENT)
+		return -EBADMSG;
+	if (r < 0)
+		return r;
+	r = tf_keys_discard_parse(buf, len, &rnd);
+	if (r < 0)
+		return r;
+	return tf_hash(ks->s, out, rnd, TF_DISCARD_RANDOM);
+}
+
+/* KEK = HKDF(devsecret || pwhash-or-empty || hash(discardable),
+ *            info = "twofold kek" 0 persona 0 protector) */
+static int derive_kek(struct tf_keystore *ks, const char *persona,
+		      uint8_t protector, const uint8_t *pw,
+		      const uint8_t dhash[TF_HASH_BYTES], struct tf_key **kek)
+{
+	_cleanup_secure_ uint8_t *ikm = NULL;
+	uint8_t info[64];
+	size_t ilen = 0, plen = strlen(persona);
+
+	ikm = tf_secure_alloc(TF_DEVSECRET_BYTES + TF_KEY_BYTES +
+			      TF_HASH_BYTES);
+	if (ikm == NULL)
+		return -ENOMEM;
+	memcpy(ikm + ilen, ks->devsecret, TF_DEVSECRET_BYTES);
+	ilen += TF_DEVSECRET_BYTES;
+	if (pw != NULL) {
+		memcpy(ikm + ilen, pw, TF_KEY_BYTES);
+		ilen += TF_KEY_BYTES;
+	}
+	memcpy(ikm + ilen, dhash, TF_HASH_BYTES);
+	ilen += TF_HASH_BYTES;
+
+	memcpy(info, KEK_LABEL, sizeof(KEK_LABEL)); /* with its NUL */
+	memcpy(info + sizeof(KEK_LABEL), persona, plen + 1);
+	info[sizeof(KEK_LABEL) + plen + 1] = protector;
+	return tf_kdf_key(ks->s, ikm, ilen, info, sizeof(KEK_LABEL) + plen + 2,
+			  kek);
+}
+
+/* AD = "twofold-sp-v1" 0 persona 0 protector || file header (kind, salt,
+ * Argon2id costs, lengths): editing any of them fails authentication. */
+static size_t build_ad(uint8_t ad[128], const char *persona, uint8_t prot,
+		       const uint8_t hdr[TF_SPBLOB_HDR])
+{
+	size_t plen = strlen(persona), n = 0;
+
+	memcpy(ad, AD_LABEL, sizeof(AD_LABEL));
+	n += sizeof(AD_LABEL);
+	memcpy(ad + n, persona, plen + 1);
+	n += plen + 1;
+	ad[n++] = prot;
+	memcpy(ad + n, hdr, TF_SPBLOB_HDR);
+	return n + TF_SPBLOB_HDR;
+}
+
+static int pwhash(const uint8_t *cred, size_t len, const struct tf_spblob *b,
+		  uint8_t out[TF_KEY_BYTES], uint64_t *ns)
+{
+	uint64_t t0 = tf_now_ns();
+	int r;
+
+	r = tf_pwhash(out, TF_KEY_BYTES, cred, len, b->salt, b->opslimit,
+		      (size_t)b->mem_kib * 1024u);
+	if (ns)
+		*ns += tf_now_ns() - t0;
+	return r;
+}
+
+static int seal_sp(struct tf_keystore *ks, const char *persona,
+		   struct tf_spblob *b, const uint8_t *pw,
+		   const uint8_t dhash[TF_HASH_BYTES], const uint8_t *sp,
+		   uint8_t out[TF_SPBLOB_MAX], size_t *outlen)
+{
+	_cleanup_key_ struct tf_key *kek = NULL;
+	size_t sealed_len = TF_SP_BYTES + tf_seal_overhead(ks->s), n;
+	uint8_t ad[128];
+	size_t adlen;
+	int r;
+
+	if (sealed_len > TF_SPBLOB_SEALED_MAX)
+		return -EINVAL;
+	b->suite_id = ks->s->id;
+	tf_keys_spblob_header(b, sealed_len, out);
+	adlen = build_ad(ad, persona, b->protector, out);
+	r = derive_kek(ks, persona, b->protector, pw, dhash, &kek);
+	if (r < 0)
+		return r;
+	r = tf_seal(kek, ad, adlen, sp, TF_SP_BYTES, out + TF_SPBLOB_HDR,
+		    TF_SPBLOB_SEALED_MAX, &n);
+	if (r < 0)
+		return r;
+	if (n != sealed_len)
+		return -EINVAL;
+	*outlen = TF_SPBLOB_HDR + n;
+	return 0;
+}
+
+/* Always the full AEAD open: a wrong key costs the same as a right one
+ * (the Argon2id before it dominates anyway). */
+static int open_sp(struct tf_keystore *ks, const char *persona,
+		   const struct tf_spblob *b, const uint8_t *pw,
+		   const uint8_t dhash[TF_HASH_BYTES], uint8_t *sp)
+{
+	_cleanup_key_ struct tf_key *kek = NULL;
+	uint8_t hdr[TF_SPBLOB_HDR], ad[128];
+	size_t adlen, n;
+	int r;
+
+	tf_keys_spblob_header(b, b->sealed_len, hdr);
+	adlen = build_ad(ad, persona, b->protector, hdr);
+	r = derive_kek(ks, persona, b->protector, pw, dhash, &kek);
+	if (r < 0)
+		return r;
+	r = tf_open(kek, ad, adlen, b->sealed, b->sealed_len, sp, TF_SP_BYTES,
+		    &n);
+	if (r == -EINVAL || r == -EPROTONOSUPPORT)
+		return -EBADMSG; /* malformed inner blob: damage */
+	if (r < 0)
+		return r; /* -EBADMSG: authentication failed */
+	if (n != TF_SP_BYTES)
+		return -EBADMSG;
+	return 0;
+}
+
+static int load_spblob(struct tf_keystore *ks, int dfd, const char *name,
+		       struct tf_spblob *b)
+{
+	uint8_t buf[TF_SPBLOB_MAX + 1];
+	size_t len;
+	int r;
+
+	r = read_key_file(dfd, name, buf, sizeof(buf), &len);
+	if (r == -ENOENT)
+		return -EBADMSG; /* load_state saw it: it vanished since */
+	if (r < 0)
+		return r;
+	r = tf_keys_spblob_parse(buf, len, b);
+	if (r < 0)
+		return r;
+	if (b->suite_id != ks->s->id)
+		return -EBADMSG;
+	return 0;
+}
+
+static int fskey_from_sp(struct tf_keystore *ks, const char *persona,
+			 const uint8_t *sp, uint8_t *fskey)
+{
+	_cleanup_secure_ uint8_t *tmp = NULL;
+	uint8_t info[sizeof(FSCRYPT_LABEL) + TF_NAME_MAX];
+	size_t plen = strlen(persona);
+	int r;
+
+	tmp = tf_secure_alloc(TF_KEYS_FSKEY_BYTES);
+	if (tmp == NULL)
+		return -ENOMEM;
+	/* info = "fscrypt" || persona (DESIGN.md key hierarchy) */
+	memcpy(info, FSCRYPT_LABEL, sizeof(FSCRYPT_LABEL) - 1);
+	memcpy(info + sizeof(FSCRYPT_LABEL) - 1, persona, plen);
+	r = tf_kdf(ks->s, tmp, TF_KEYS_FSKEY_BYTES, sp, TF_SP_BYTES, NULL, 0,
+		   info, sizeof(FSCRYPT_LABEL) - 1 + plen);
+	if (r < 0)
+		return r;
+	memcpy(fskey, tmp, TF_KEYS_FSKEY_BYTES);
+	return 0;
+}
+
+/* Argon2id cost for this machine: memory from kdf_min_mem_mib, doubled
+ * while one pass stays under a quarter of the target (more memory is the
+ * better defence against GPUs), then as many passes as fit the target. */
+static int calibrate(struct tf_keystore *ks, uint32_t *ops, uint32_t *mem_kib)
+{
+	static const uint8_t pw[] = "calibration", salt[TF_SALT_BYTES] = {0};
+	_cleanup_secure_ uint8_t *out = NULL;
+	uint64_t target = (uint64_t)TF_MAX(ks->cfg.kdf_target_ms, 1u) *
+			  1000000ull;
+	uint32_t mib = TF_MAX(ks->cfg.kdf_min_mem_mib, 1u);
+	uint64_t t, p;
+	int r;
+
+	mib = TF_MIN(mib, TF_KDF_MEM_KIB_MAX / 1024u);
+	out = tf_secure_alloc(TF_KEY_BYTES);
+	if (out == NULL)
+		return -ENOMEM;
+	for (;;) {
+		uint64_t t0 = tf_now_ns();
+		r = tf_pwhash(out, TF_KEY_BYTES, pw, sizeof(pw) - 1, salt, 1,
+			      (size_t)mib << 20);
+		if (r < 0)
+			return r;
+		t = TF_MAX(tf_now_ns() - t0, 1ull);
+		if (t * 4 > target || mib * 2 > KDF_MEM_MIB_CALIB_MAX ||
+		    mib * 2 > TF_KDF_MEM_KIB_MAX / 1024u)
+			break;
+		mib *= 2;
+	}
+	p = target / t;
+	*ops = (uint32_t)TF_MIN(TF_MAX(p, (uint64_t)TF_KDF_OPS_MIN),
+				(uint64_t)TF_KDF_OPS_MAX);
+	*mem_kib = mib * 1024u;
+	return 0;
+}
+
+/* ------------------------------------------------------------ creation */
+
+static int write_discard_new(struct tf_keystore *ks, int dfd,
+			     uint8_t dhash[TF_HASH_BYTES])
+{
+	_cleanup_secure_ uint8_t *buf = NULL;
+	int r;
+
+	buf = tf_secure_alloc(TF_DISCARD_FILE_BYTES);
+	if (buf == NULL)
+		return -ENOMEM;
+	memcpy(buf, TF_DISCARD_MAGIC, 4);
+	buf[4] = TF_DISCARD_VERSION;
+	r = tf_random(buf + 8, TF_DISCARD_RANDOM);
+	if (r < 0)
+		return r;
+	r = tf_hash(ks->s, dhash, buf + 8, TF_DISCARD_RANDOM);
+	if (r < 0)
+		return r;
+	return tf_atomic_write_at(dfd, F_DISCARD_NEW, buf,
+				  TF_DISCARD_FILE_BYTES, 0600);
+}
+
+/*
+ * Create SP and its first wrapping. Commit point: the atomic appearance of
+ * sp.<protector>. Before it, nothing can have been encrypted under the new
+ * key, so a leftover discardable.new is garbage; after it, load_state rolls
+ * discardable.new forward to discardable.
+ */
+static int create_sp(struct tf_keystore *ks, int dfd, const char *persona,
+		     unsigned flags, uint8_t protector, uint8_t kind,
+		     const uint8_t *cred, size_t credlen)
+{
+	_cleanup_secure_ uint8_t *sp = NULL, *pw = NULL;
+	struct tf_throttle_rec t;
+	enum tf_persona_keystate st;
+	struct tf_spblob b;
+	uint8_t dhash[TF_HASH_BYTES], blob[TF_SPBLOB_MAX];
+	size_t bloblen;
+	int r;
+
+	if (flags & ~TF_KEYS_DATA_NONEMPTY)
+		return -EINVAL;
+	/* damaged key material (-EBADMSG) is never replaced either */
+	r = load_state(ks, dfd, &st, &t);
+	if (r < 0)
+		return r;
+	if (st == TF_KS_DEVICE || st == TF_KS_CREDENTIAL)
+		return -EEXIST;
+	if (flags & TF_KEYS_DATA_NONEMPTY)
+		return -EEXIST;
+	r = destroy_file(dfd, F_DISCARD_NEW);
+	if (r < 0)
+		return r;
+	/* a fresh persona starts with a fresh counter (and not erased) */
+	memset(&t, 0, sizeof(t));
+	r = throttle_store(dfd, &t);
+	if (r < 0)
+		return r;
+
+	sp = tf_secure_alloc(TF_SP_BYTES);
+	pw = tf_secure_alloc(TF_KEY_BYTES);
+	if (sp == NULL || pw == NULL)
+		return -ENOMEM;
+	r = tf_random(sp, TF_SP_BYTES);
+	if (r < 0)
+		return r;
+	r = write_discard_new(ks, dfd, dhash);
+	if (r < 0)
+		return r;
+
+	memset(&b, 0, sizeof(b));
+	b.protector = protector;
+	b.kind = kind;
+	if (protector == TF_PROT_CREDENTIAL) {
+		r = calibrate(ks, &b.opslimit, &b.mem_kib);
+		if (r < 0)
+			return r;
+		r = tf_random(b.salt, sizeof(b.salt));
+		if (r < 0)
+			return r;
+		r = pwhash(cred, credlen, &b, pw, NULL);
+		if (r < 0)
+			return r;
+	}
+	r = seal_sp(ks, persona, &b, protector == TF_PROT_CREDENTIAL ? pw : NULL,
+		    dhash, sp, blob, &bloblen);
+	if (r < 0)
+		return r;
+	tf_fault_point("enroll-before-commit");
+	r = tf_atomic_write_at(dfd,
+			       protector == TF_PROT_CREDENTIAL ? F_SP_CRED
+							       : F_SP_DEVICE,
+			       blob, bloblen, 0600);
+	if (r < 0)
+		return r;
+	tf_fault_point("enroll-after-commit");
+	if (renameat(dfd, F_DISCARD_NEW, dfd, F_DISCARD) < 0)
+		return tf_negerrno();
+	return tf_fsync_dir_at(dfd, NULL);
+}
+
+/* ------------------------------------------- throttled credential check */
+
+/*
+ * The Gatekeeper order: refuse during a wait (not counted); count the try
+ * and make it durable; only then run Argon2id + AEAD; reset on success.
+ * Killing the daemon anywhere after the count leaves the try counted.
+ */
+static int cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
+			const uint8_t *cred, size_t len, uint8_t *sp,
+			struct tf_throttle_info *ti, uint64_t *kdf_ns)
+{
+	_cleanup_secure_ uint8_t *pw = NULL;
+	struct tf_throttle_rec t;
+	struct tf_keys_clock now;
+	enum tf_persona_keystate st;
+	struct tf_throttle_info info;
+	struct tf_spblob b;
+	uint8_t dhash[TF_HASH_BYTES];
+	int r, ro;
+
+	if (len > TF_CRED_MAX)
+		return -EINVAL;
+	r = load_state(ks, dfd, &st, &t);
+	if (r < 0)
+		return r;
+	r = get_clock(ks, &now);
+	if (r < 0)
+		return r;
+	if (st == TF_KS_ERASED) {
+		throttle_info(ks, &t, &now, &info);
+		if (ti)
+			*ti = info;
+		return -ENOKEY;
+	}
+	if (st == TF_KS_NONE)
+		return -ENOENT;
+	if (st == TF_KS_DEVICE)
+		return -EINVAL;
+	if (t.failures >= ks->cfg.throttle_max_failures) {
+		/* a try was counted, then the daemon died before erasing */
+		r = do_erase(ks, dfd, persona, &t,
+			     "crypto-erased after too many failed attempts");
+		if (r < 0)
+			return r;
+		throttle_info(ks, &t, &now, &info);
+		if (ti)
+			*ti = info;
+		return -ENOKEY;
+	}
+	throttle_info(ks, &t, &now, &info);
+	if (info.wait_seconds > 0) {
+		if (ti)
+			*ti = info;
+		return -EAGAIN;
+	}
+	/* damage is reported before counting: it cannot be guessed against */
+	r = load_spblob(ks, dfd, F_SP_CRED, &b);
+	if (r < 0)
+		return r;
+	r = discard_hash(ks, dfd, dhash);
+	if (r < 0)
+		return r;
+	pw = tf_secure_alloc(TF_KEY_BYTES);
+	if (pw == NULL)
+		return -ENOMEM;
+
+	t.failures++;
+	t.last_ns = now.boottime_ns;
+	memcpy(t.boot_id, now.boot_id, sizeof(t.boot_id));
+	r = throttle_store(dfd, &t); /* fsync'd file and directory */
+	if (r < 0)
+		return r;
+	tf_fault_point("unlock-after-count");
+
+	r = pwhash(cred, len, &b, pw, kdf_ns);
+	if (r < 0)
+		return r;
+	ro = open_sp(ks, persona, &b, pw, dhash, sp);
+	if (ro == 0) {
+		memset(&t, 0, sizeof(t));
+		r = throttle_store(dfd, &t);
+		if (r < 0) {
+			tf_memzero(sp, TF_SP_BYTES);
+			return r;
+		}
+		throttle_info(ks, &t, &now, &info);
+		if (ti)
+			*ti = info;
+		return 0;
+	}
+	if (ro != -EBADMSG)
+		return ro; /* not a verdict (ENOMEM...): the try stays counted */
+	if (t.failures >= ks->cfg.throttle_max_failures) {
+		char what[96];
+		snprintf(what, sizeof(what),
+			 "crypto-erased after %u failed attempts", t.failures);
+		r = do_erase(ks, dfd, persona, &t, what);
+		if (r < 0)
+			return r;
+		throttle_info(ks, &t, &now, &info);
+		if (ti)
+			*ti = info;
+		return -ENOKEY;
+	}
+	throttle_info(ks, &t, &now, &info);
+	if (ti)
+		*ti = info;
+	return -EACCES;
+}
+
+/* ---------------------------------------------------------- public API */
+
+int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
+		     const struct tf_config *cfg, struct tf_keystore **out)
+{
+	_cleanup_secure_ uint8_t *secret = NULL;
+	_cleanup_close_ int sfd = -1, kfd = -1;
+	struct tf_keystore *ks;
+	uint8_t sid;
+	int r;
+
+	if (s == NULL || cfg == NULL)
+		return -EINVAL;
+	sfd = fcntl(state_dirfd, F_DUPFD_CLOEXEC, 3);
+	if (sfd < 0)
+		return tf_negerrno();
+	secret = tf_secure_alloc(TF_DEVSECRET_BYTES);
+	if (secret == NULL)
+		return -ENOMEM;
+	r = tf_devsecret_load(sfd, &sid, secret);
+	if (r < 0)
+		return r;
+	if (sid != s->id)
+		return -EPROTO;
+	if (mkdirat(sfd, KEYS_DIR, 0700) < 0 && errno != EEXIST)
+		return tf_negerrno();
+	kfd = openat(sfd, KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+					    O_NOFOLLOW);
+	if (kfd < 0)
+		return tf_negerrno();
+	ks = calloc(1, sizeof(*ks));
+	if (ks == NULL)
+		return -ENOMEM;
+	ks->statefd = steal_fd(&sfd);
+	ks->keysfd = steal_fd(&kfd);
+	ks->s = s;
+	ks->cfg = *cfg;
+	ks->devsecret = steal_pointer(&secret);
+	*out = ks;
+	return 0;
+}
+
+void tf_keystore_close(struct tf_keystore *ks)
+{
+	if (ks == NULL)
+		return;
+	tf_secure_free(ks->devsecret);
+	tf_closep(&ks->keysfd);
+	tf_closep(&ks->statefd);
+	free(ks);
+}
+
+void tf_keystore_set_clock(struct tf_keystore *ks,
+			   const struct tf_keys_clock *c)
+{
+	ks->fixed_clock = c != NULL;
+	if (c != NULL)
+		ks->clock = *c;
+}
+
+int tf_keys_state(struct tf_keystore *ks, const char *persona,
+		  enum tf_persona_keystate *st)
+{
+	_cleanup_close_ int dfd = -1;
+	struct tf_throttle_rec t;
+	int r;
+
+	r = open_persona(ks, persona, false, &dfd);
+	if (r == -ENOENT) {
+		*st = TF_KS_NONE;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	return load_state(ks, dfd, st, &t);
+}
+
+int tf_keys_create_device_bound(struct tf_keystore *ks, const char *persona,
+				unsigned flags)
+{
+	_cleanup_close_ int dfd = -1;
+	int r;
+
+	r = open_persona(ks, persona, true, &dfd);
+	if (r < 0)
+		return r;
+	return create_sp(ks, dfd, persona, flags, TF_PROT_DEVICE, 0, NULL, 0);
+}
+
+int tf_keys_unlock_device_bound(struct tf_keystore *ks, const char *persona,
+				uint8_t fskey[static TF_KEYS_FSKEY_BYTES])
+{
+	_cleanup_secure_ uint8_t *sp = NULL;
+	_cleanup_close_ int dfd = -1;
+	enum tf_persona_keystate st;
+	struct tf_throttle_rec t;
+	struct tf_spblob b;
+	uint8_t dhash[TF_HASH_BYTES];
+	int r;
+
+	r = open_persona(ks, persona, false, &dfd);
+	if (r < 0)
+		return r;
+	r = load_state(ks, dfd, &st, &t);
+	if (r < 0)
+		return r;
+	switch (st) {
+	case TF_KS_NONE: return -ENOENT;
+	case TF_KS_ERASED: return -ENOKEY;
+	case TF_KS_CREDENTIAL: return -EINVAL;
+	case TF_KS_DEVICE: break;
+	}
+	r = load_spblob(ks, dfd, F_SP_DEVICE, &b);
+	if (r < 0)
+		return r;
+	if (b.protector != TF_PROT_DEVICE)
+		return -EBADMSG;
+	r = discard_hash(ks, dfd, dhash);
+	if (r < 0)
+		return r;
+	sp = tf_secure_alloc(TF_SP_BYTES);
+	if (sp == NULL)
+		return -ENOMEM;
+	r = open_sp(ks, persona, &b, NULL, dhash, sp);
+	if (r < 0)
+		return r;
+	return fskey_from_sp(ks, persona, sp, fskey);
+}
+
+int tf_credential_check_form(const struct tf_config *cfg, const uint8_t *cred,
+			     size_t len, char *why, size_t whylen)
+{
+	bool digits = len > 0;
+	size_t chars = 0;
+
+#define WHY(...)                                                               \
+	do {                                                                   \
+		if (why != NULL && whylen > 0)                                 \
+			snprintf(why, whylen, __VA_ARGS__);                    \
+		return -EINVAL;                                                \
+	} while (0)
+
+	if (len > TF_CRED_MAX)
+		WHY("credential too long: at most %d bytes", TF_CRED_MAX);
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = cred[i];
+		if (c < 0x20 || c == 0x7f)
+			WHY("credential contains a control character");
+		if (c < '0' || c > '9')
+			digits = false;
+		if ((c & 0xc0) != 0x80) /* count UTF-8 characters, not bytes */
+			chars++;
+	}
+	if (digits) {
+		if (len < cfg->pin_min_digits)
+			WHY("PIN too short: at least %u digits",
+			    cfg->pin_min_digits);
+		return TF_CRED_PIN;
+	}
+	if (chars < cfg->passphrase_min_chars)
+		WHY("passphrase too short: at least %u characters (or a PIN "
+		    "of at least %u digits)",
+		    cfg->passphrase_min_chars, cfg->pin_min_digits);
+	return TF_CRED_PASSPHRASE;
+#undef WHY
+}
+
+int tf_keys_enroll(struct tf_keystore *ks, const char *persona,
+		   unsigned flags, const uint8_t *old_cred, size_t old_len,
+		   const uint8_t *new_cred, size_t new_len,
+		   struct tf_throttle_info *ti)
+{
+	_cleanup_secure_ uint8_t *sp = NULL, *pw = NULL;
+	_cleanup_close_ int dfd = -1;
+	struct tf_spblob b;
+	uint8_t dhash[TF_HASH_BYTES], blob[TF_SPBLOB_MAX];
+	size_t bloblen;
+	int kind, r;
+
+	if (new_cred == NULL)
+		return -EINVAL;
+	kind = tf_credential_check_form(&ks->cfg, new_cred, new_len, NULL, 0);
+	if (kind < 0)
+		return kind;
+	r = open_persona(ks, persona, true, &dfd);
+	if (r < 0)
+		return r;
+	if (old_cred == NULL)
+		return create_sp(ks, dfd, persona, flags, TF_PROT_CREDENTIAL,
+				 (uint8_t)kind, new_cred, new_len);
+
+	sp = tf_secure_alloc(TF_SP_BYTES);
+	pw = tf_secure_alloc(TF_KEY_BYTES);
+	if (sp == NULL || pw == NULL)
+		return -ENOMEM;
+	r = cred_attempt(ks, dfd, persona, old_cred, old_len, sp, ti, NULL);
+	if (r < 0)
+		return r;
+	/* same SP (so the same fscrypt key), same discardable; new salt and
+	 * costs under the new credential */
+	r = discard_hash(ks, dfd, dhash);
+	if (r < 0)
+		return r;
+	memset(&b, 0, sizeof(b));
+	b.protector = TF_PROT_CREDENTIAL;
+	b.kind = (uint8_t)kind;
+	r = calibrate(ks, &b.opslimit, &b.mem_kib);
+	if (r < 0)
+		return r;
+	r = tf_random(b.salt, sizeof(b.salt));
+	if (r < 0)
+		return r;
+	r = pwhash(new_cred, new_len, &b, pw, NULL);
+	if (r < 0)
+		return r;
+	r = seal_sp(ks, persona, &b, pw, dhash, sp, blob, &bloblen);
+	if (r < 0)
+		return r;
+	tf_fault_point("change-before-commit");
+	/* the rename inside is the commit: old or new, never neither */
+	r = tf_atomic_write_at(dfd, F_SP_CRED, blob, bloblen, 0600);
+	if (r < 0)
+		return r;
+	tf_fault_point("change-after-commit");
+	return 0;
+}
+
+int tf_keys_unlock(struct tf_keystore *ks, const char *persona,
+		   const uint8_t *cred, size_t len,
+		   uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
+		   struct tf_throttle_info *ti, uint64_t *kdf_ns)
+{
+	_cleanup_secure_ uint8_t *sp = NULL;
+	_cleanup_close_ int dfd = -1;
+	uint64_t ns = 0;
+	int r;
+
+	if (cred == NULL)
+		return -EINVAL;
+	r = open_persona(ks, persona, false, &dfd);
+	if (r < 0)
+		return r;
+	sp = tf_secure_alloc(TF_SP_BYTES);
+	if (sp == NULL)
+		return -ENOMEM;
+	r = cred_attempt(ks, dfd, persona, cred, len, sp, ti, &ns);
+	if (kdf_ns)
+		*kdf_ns = ns;
+	if (r < 0)
+		return r;
+	return fskey_from_sp(ks, persona, sp, fskey);
+}
+
+int tf_keys_erase(struct tf_keystore *ks, const char *persona, const char *why)
+{
+	_cleanup_close_ int dfd = -1;
+	struct tf_throttle_rec t;
+	char what[160];
+	int r;
+
+	r = open_persona(ks, persona, true, &dfd);
+	if (r < 0)
+		return r;
+	r = throttle_load(dfd, &t);
+	if (r < 0)
+		memset(&t, 0, sizeof(t)); /* erase even over a damaged record */
+	snprintf(what, sizeof(what), "crypto-erased: %s",
+		 why != NULL ? why : "requested");
+	return do_erase(ks, dfd, persona, &t, what);
+}
+
+int tf_keys_throttle_info(struct tf_keystore *ks, const char *persona,
+			  struct tf_throttle_info *ti)
+{
+	_cleanup_close_ int dfd = -1;
+	struct tf_throttle_rec t;
+	struct tf_keys_clock now;
+	int r;
+
+	r = open_persona(ks, persona, false, &dfd);
+	if (r == -ENOENT) {
+		memset(&t, 0, sizeof(t));
+		memset(&now, 0, sizeof(now));
+	} else if (r < 0) {
+		return r;
+	} else {
+		r = throttle_load(dfd, &t);
+		if (r < 0)
+			return r;
+		r = get_clock(ks, &now);
+		if (r < 0)
+			return r;
+	}
+	throttle_info(ks, &t, &now, ti);
+	return 0;
+}
