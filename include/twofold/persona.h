@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Persona containers: one long-lived container per persona (DESIGN.md
+ * "Process model"). tf_persona_start() builds it once (user, mount, pid,
+ * ipc, uts, net and cgroup namespaces, a read-only root, the persona's
+ * private writable dirs, a cgroup); tf_persona_exec() enters the running
+ * container to launch an app, it never builds a sandbox per launch.
+ *
+ * Process shape:
+ *
+ *   twofoldd ──clone3──> init (pid 1 of the persona's pid ns, no caps,
+ *      │                       PR_SET_PDEATHSIG(SIGKILL): dies with the daemon)
+ *      └──────────────────> app (pid N of the persona's pid ns; a direct child
+ *                                of the daemon, via CLONE_PARENT, so the daemon
+ *                                waits on its pidfd and gets its exit status)
+ *
+ * Contract for the caller (the daemon):
+ *  - Reap app children through the pidfds tf_persona_exec() returns, by
+ *    pid or pidfd (waitid(P_PIDFD)), never with waitpid(-1): start/exec/stop
+ *    reap their own helper processes by pid and tolerate ECHILD.
+ *  - An app's zombie keeps the persona's pid namespace alive (the kernel's
+ *    zap_pid_ns_processes() waits for every pid of the namespace to be
+ *    released, also for children whose parent is outside). So
+ *    tf_persona_stop() reaps the app zombies it launched that are still
+ *    unreaped; their exit status is then lost (the daemon sees ECHILD and
+ *    reports them as killed by stop).
+ *  - Apps do not survive a daemon restart: init dies with the daemon
+ *    (PR_SET_PDEATHSIG, tied to the calling *thread*: call start from the
+ *    daemon's main thread) and with it the whole pid namespace. On start the
+ *    daemon calls tf_persona_cleanup_stale() and starts the personas again.
+ *    Mounts need no cleanup: they live only in the persona's mount namespace.
+ *  - The calls fork with raw clone3(), which skips libc's atfork handlers;
+ *    the children use no malloc, but the daemon should call these from a
+ *    single-threaded process anyway.
+ *
+ * Conventions: common.h (0/positive on success, -errno on failure, outputs
+ * written only on success, destructors accept NULL).
+ */
+#ifndef TWOFOLD_PERSONA_H
+#define TWOFOLD_PERSONA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "twofold/common.h"
+#include "twofold/config.h"
+
+/* Length of the optional error message buffer of tf_persona_start(). */
+#define TF_PERSONA_ERR_MAX 256
+
+struct tf_persona; /* runtime handle */
+
+struct tf_persona_spec {
+	/* name, uid_base, uid_count (>= TF_APP_UID_DEFAULT + 1), base,
+	 * memory_max, pids_max, cpu_weight */
+	const struct tf_persona_cfg *cfg;
+	/* Host path of the persona's writable data dir (must exist). Its
+	 * subdirs home, var, tmp, run are created when missing; see
+	 * tf_persona_start(). */
+	const char *data_dir;
+	/* e.g. "twofold-1a2b3c4d", unique per daemon instance */
+	const char *cgroup_group;
+	/* foreground device nodes, bound into the persona's /dev at the same
+	 * path (missing host nodes are skipped); the cgroup device policy
+	 * allows them only while the persona is foreground */
+	const struct tf_device_cfg *devices;
+	size_t n_devices;
+	bool foreground;
+	uint32_t background_cpu_weight; /* 0 = leave the default */
+};
+
+/*
+ * Build and start the persona; returns when its init runs and the whole
+ * setup is complete, or fails with -errno and (when err != NULL) a reason in
+ * err ("base /x does not exist"), leaving nothing behind (no process, no
+ * cgroup). Data dir layout, created on first start (owner as seen inside):
+ *   home      root 0755      /home
+ *   home/app  1000 0700      /home/app, the default cwd of apps
+ *   var       1000 0755      /var
+ *   tmp       root 1777      /tmp
+ *   run       root 0755      /run  (run/user/1000: 1000 0700)
+ * -EEXIST when the cgroup exists (run tf_persona_cleanup_stale() first).
+ */
+TF_EXPORT TF_WUR int tf_persona_start(const struct tf_persona_spec *spec,
+				      struct tf_persona **out, char *err,
+				      size_t errlen);
+
+/* init's pidfd, for the daemon's epoll (readable when init exits). Owned
+ * by the handle. */
+TF_EXPORT int tf_persona_pidfd(const struct tf_persona *p);
+TF_EXPORT pid_t tf_persona_init_pid(const struct tf_persona *p);
+TF_EXPORT const char *tf_persona_name(const struct tf_persona *p);
+
+struct tf_exec_spec {
+	char *const *argv; /* argv[0] is searched in envp's PATH if no '/' */
+	char *const *envp; /* passed exactly as given */
+	const char *cwd;   /* NULL = /home/app */
+	uid_t uid;	   /* inside the persona, e.g. TF_APP_UID_DEFAULT */
+	gid_t gid;
+	int fds[3]; /* become 0, 1, 2; -1 = /dev/null */
+};
+
+/*
+ * Launch an app in the running persona. On success *pid_out is the app's
+ * host pid (a child of the caller) and *pidfd_out its pidfd (O_CLOEXEC,
+ * owned by the caller). When the command cannot be executed the app's
+ * errno comes back: -ENOENT (not found), -EACCES, -ENOEXEC, ...; the app
+ * has then already been reaped.
+ */
+TF_EXPORT TF_WUR int tf_persona_exec(struct tf_persona *p,
+				     const struct tf_exec_spec *x,
+				     pid_t *pid_out, int *pidfd_out);
+
+/* Freeze (screen lock) or thaw every process of the persona. */
+TF_EXPORT TF_WUR int tf_persona_freeze(struct tf_persona *p, bool frozen);
+
+/* Device policy: the foreground devices are allowed only when fg; cpu
+ * weight cfg->cpu_weight when fg, background_cpu_weight otherwise. */
+TF_EXPORT TF_WUR int tf_persona_set_foreground(struct tf_persona *p, bool fg);
+
+struct tf_persona_stats {
+	int nprocs;
+	uint64_t memory_bytes;
+	bool frozen;
+};
+TF_EXPORT TF_WUR int tf_persona_stats(const struct tf_persona *p,
+				      struct tf_persona_stats *st);
+
+/* Kill everything, reap init (and unreaped apps, see above), destroy the
+ * cgroup; always frees p. Returns the first error met. NULL is a no-op. */
+TF_EXPORT int tf_persona_stop(struct tf_persona *p);
+
+/* Daemon start after a crash or kill -9: remove every cgroup of the group
+ * (killing what is left in them). */
+TF_EXPORT TF_WUR int tf_persona_cleanup_stale(const char *cgroup_group);
+
+#endif
