@@ -27,8 +27,8 @@ struct tf_keystore;
 #define TF_DEVSECRET_FILE "device.secret"
 #define TF_DEVSECRET_BYTES 32
 #define TF_DEVSECRET_FILE_BYTES 40 /* "TFDS" | ver | suite | u16 0 | 32 */
-#define TF_KEYS_FSKEY_BYTES 64     /* == TF_FSCRYPT_KEY_BYTES (storage.h) */
-#define TF_CRED_MAX 256            /* bytes of a PIN or passphrase */
+#define TF_KEYS_FSKEY_BYTES 64	   /* == TF_FSCRYPT_KEY_BYTES (storage.h) */
+#define TF_CRED_MAX 256		   /* bytes of a PIN or passphrase */
 #define TF_EVENTS_LOG "events.log" /* in the state directory */
 
 /* ---- device secret (crypto-free: linked into the CLI for `init`) ---- */
@@ -50,8 +50,7 @@ TF_EXPORT TF_WUR int tf_devsecret_load(int statefd, uint8_t *suite_id,
 
 /* Loads the device secret (its suite must be s: else -EPROTO), creates
  * <state>/keys (0700). cfg is copied. */
-TF_EXPORT TF_WUR int tf_keystore_open(int state_dirfd,
-				      const struct tf_suite *s,
+TF_EXPORT TF_WUR int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 				      const struct tf_config *cfg,
 				      struct tf_keystore **out);
 TF_EXPORT void tf_keystore_close(struct tf_keystore *ks);
@@ -69,16 +68,17 @@ TF_EXPORT void tf_keystore_set_clock(struct tf_keystore *ks,
 				     const struct tf_keys_clock *c);
 
 enum tf_persona_keystate {
-	TF_KS_NONE = 0,   /* no key material: may be created */
-	TF_KS_DEVICE,     /* SP wrapped by the device secret (sp.device) */
+	TF_KS_NONE = 0,	  /* no key material: may be created */
+	TF_KS_DEVICE,	  /* SP wrapped by the device secret (sp.device) */
 	TF_KS_CREDENTIAL, /* SP wrapped by credential + device (sp.credential) */
-	TF_KS_ERASED,     /* crypto-erased; may be created again */
+	TF_KS_ERASED,	  /* crypto-erased; may be created again */
 };
 TF_EXPORT TF_WUR int tf_keys_state(struct tf_keystore *ks, const char *persona,
 				   enum tf_persona_keystate *st);
 
 /* Flags for creating key material. */
-#define TF_KEYS_DATA_NONEMPTY 1u /* caller: the persona's data dir has data;
+#define TF_KEYS_DATA_NONEMPTY                                                  \
+	1u /* caller: the persona's data dir has data;
 				    never create a new key over it (-EEXIST) */
 
 /* -EEXIST if any key material exists (or TF_KEYS_DATA_NONEMPTY). */
@@ -97,7 +97,7 @@ struct tf_throttle_info {
 };
 
 enum tf_cred_kind {
-	TF_CRED_PIN = 1,        /* digits only */
+	TF_CRED_PIN = 1,	/* digits only */
 	TF_CRED_PASSPHRASE = 2, /* anything else (printable, UTF-8 ok) */
 };
 /* Returns the kind (> 0) or -EINVAL with a one-line reason in why, e.g.
@@ -112,10 +112,10 @@ TF_EXPORT TF_WUR int tf_credential_check_form(const struct tf_config *cfg,
  * wrapping changes, the fscrypt key stays the same. -EINVAL (with no try
  * counted) if new_cred has the wrong form: call tf_credential_check_form
  * first for the reason. */
-TF_EXPORT TF_WUR int tf_keys_enroll(struct tf_keystore *ks,
-				    const char *persona, unsigned flags,
-				    const uint8_t *old_cred, size_t old_len,
-				    const uint8_t *new_cred, size_t new_len,
+TF_EXPORT TF_WUR int tf_keys_enroll(struct tf_keystore *ks, const char *persona,
+				    unsigned flags, const uint8_t *old_cred,
+				    size_t old_len, const uint8_t *new_cred,
+				    size_t new_len,
 				    struct tf_throttle_info *ti);
 
 /* 0 and fskey on success (counter reset). Errors:
@@ -125,9 +125,8 @@ TF_EXPORT TF_WUR int tf_keys_enroll(struct tf_keystore *ks,
  *   -ENOENT   no credential enrolled; -EINVAL persona is device-bound
  *   -EBADMSG  a key file is damaged (nothing rewritten)
  * kdf_ns (may be NULL) gets the time spent in Argon2id. */
-TF_EXPORT TF_WUR int tf_keys_unlock(struct tf_keystore *ks,
-				    const char *persona, const uint8_t *cred,
-				    size_t len,
+TF_EXPORT TF_WUR int tf_keys_unlock(struct tf_keystore *ks, const char *persona,
+				    const uint8_t *cred, size_t len,
 				    uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
 				    struct tf_throttle_info *ti,
 				    uint64_t *kdf_ns);

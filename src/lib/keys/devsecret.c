@@ -30,8 +30,8 @@ static int fill_random(uint8_t *buf, size_t len)
 	return 0;
 }
 
-int tf_keys_devsecret_parse(const uint8_t *buf, size_t len,
-			    uint8_t *suite_id, uint8_t *secret)
+int tf_keys_devsecret_parse(const uint8_t *buf, size_t len, uint8_t *suite_id,
+			    uint8_t *secret)
 {
 	if (len != TF_DEVSECRET_FILE_BYTES ||
 	    memcmp(buf, TF_DEVSECRET_MAGIC, 4) != 0)

@@ -66,13 +66,13 @@ int tf_keys_spblob_parse(const uint8_t *buf, size_t len, struct tf_spblob *out)
 	case TF_PROT_CREDENTIAL:
 		if (b.kind != TF_CRED_PIN && b.kind != TF_CRED_PASSPHRASE)
 			return -EBADMSG;
-		if (b.opslimit < TF_KDF_OPS_MIN || b.opslimit > TF_KDF_OPS_MAX ||
+		if (b.opslimit < TF_KDF_OPS_MIN ||
+		    b.opslimit > TF_KDF_OPS_MAX ||
 		    b.mem_kib < TF_KDF_MEM_KIB_MIN ||
 		    b.mem_kib > TF_KDF_MEM_KIB_MAX)
 			return -EBADMSG;
 		break;
-	default:
-		return -EBADMSG;
+	default: return -EBADMSG;
 	}
 	memcpy(b.sealed, buf + TF_SPBLOB_HDR, sealed_len);
 	b.sealed_len = sealed_len;

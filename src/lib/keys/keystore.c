@@ -126,8 +126,8 @@ static int get_clock(struct tf_keystore *ks, struct tf_keys_clock *c)
 	 * so neither `date -s` nor a suspended phone shortens a wait */
 	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
 		return tf_negerrno();
-	c->boottime_ns = (uint64_t)ts.tv_sec * 1000000000ull +
-			 (uint64_t)ts.tv_nsec;
+	c->boottime_ns =
+		(uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	return 0;
 }
 
@@ -181,12 +181,11 @@ static void throttle_info(const struct tf_keystore *ks,
 	memset(ti, 0, sizeof(*ti));
 	ti->failures = t->failures;
 	ti->erased = t->erased;
-	ti->tries_left = (!t->erased && max > t->failures) ? max - t->failures
-							   : 0;
+	ti->tries_left =
+		(!t->erased && max > t->failures) ? max - t->failures : 0;
 	if (t->erased || t->failures == 0)
 		return;
-	delay = tf_keys_throttle_delay(t->failures,
-				       ks->cfg.throttle_free_tries,
+	delay = tf_keys_throttle_delay(t->failures, ks->cfg.throttle_free_tries,
 				       ks->cfg.throttle_base_delay);
 	el = elapsed_s(t, now);
 	ti->wait_seconds = delay > el ? (uint32_t)(delay - el) : 0;
@@ -358,7 +357,8 @@ static int load_state(struct tf_keystore *ks, int dfd,
 	has_disc = file_exists(dfd, F_DISCARD);
 	has_new = file_exists(dfd, F_DISCARD_NEW);
 	if (has_dev < 0 || has_cred < 0 || has_disc < 0 || has_new < 0)
-		return TF_MIN(TF_MIN(has_dev, has_cred), TF_MIN(has_disc, has_new));
+		return TF_MIN(TF_MIN(has_dev, has_cred),
+			      TF_MIN(has_disc, has_new));
 	if ((has_dev || has_cred) && !has_disc && has_new) {
 		/* crashed after the wrapped SP was committed, before the
 		 * discardable file got its final name: roll forward */
@@ -567,8 +567,8 @@ static int calibrate(struct tf_keystore *ks, uint32_t *ops, uint32_t *mem_kib)
 {
 	static const uint8_t pw[] = "calibration", salt[TF_SALT_BYTES] = {0};
 	_cleanup_secure_ uint8_t *out = NULL;
-	uint64_t target = (uint64_t)TF_MAX(ks->cfg.kdf_target_ms, 1u) *
-			  1000000ull;
+	uint64_t target =
+		(uint64_t)TF_MAX(ks->cfg.kdf_target_ms, 1u) * 1000000ull;
 	uint32_t mib = TF_MAX(ks->cfg.kdf_min_mem_mib, 1u);
 	uint64_t t, p;
 	int r;
@@ -681,15 +681,15 @@ static int create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 		if (r < 0)
 			return r;
 	}
-	r = seal_sp(ks, persona, &b, protector == TF_PROT_CREDENTIAL ? pw : NULL,
-		    dhash, sp, blob, &bloblen);
+	r = seal_sp(ks, persona, &b,
+		    protector == TF_PROT_CREDENTIAL ? pw : NULL, dhash, sp,
+		    blob, &bloblen);
 	if (r < 0)
 		return r;
 	tf_fault_point("enroll-before-commit");
-	r = tf_atomic_write_at(dfd,
-			       protector == TF_PROT_CREDENTIAL ? F_SP_CRED
-							       : F_SP_DEVICE,
-			       blob, bloblen, 0600);
+	r = tf_atomic_write_at(
+		dfd, protector == TF_PROT_CREDENTIAL ? F_SP_CRED : F_SP_DEVICE,
+		blob, bloblen, 0600);
 	if (r < 0)
 		return r;
 	tf_fault_point("enroll-after-commit");
@@ -834,8 +834,8 @@ int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 		return -EPROTO;
 	if (mkdirat(sfd, KEYS_DIR, 0700) < 0 && errno != EEXIST)
 		return tf_negerrno();
-	kfd = openat(sfd, KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-					    O_NOFOLLOW);
+	kfd = openat(sfd, KEYS_DIR,
+		     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (kfd < 0)
 		return tf_negerrno();
 	ks = calloc(1, sizeof(*ks));
@@ -975,8 +975,8 @@ int tf_credential_check_form(const struct tf_config *cfg, const uint8_t *cred,
 #undef WHY
 }
 
-int tf_keys_enroll(struct tf_keystore *ks, const char *persona,
-		   unsigned flags, const uint8_t *old_cred, size_t old_len,
+int tf_keys_enroll(struct tf_keystore *ks, const char *persona, unsigned flags,
+		   const uint8_t *old_cred, size_t old_len,
 		   const uint8_t *new_cred, size_t new_len,
 		   struct tf_throttle_info *ti)
 {

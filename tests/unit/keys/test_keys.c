@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests of src/lib/keys: device secret, wrapped SP, throttle schedule,
+ * crypto-erase, credential change and crash safety at every fault point.
+ * Each test gets its own temporary state directory and tiny Argon2id costs
+ * (kdf_min_mem_mib = 1, kdf_target_ms = 1); the throttle clock is injected.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "twofold/crypto.h"
+#include "twofold/keys.h"
+#include "src/lib/keys/internal.h"
+
+#define PIN_A "123456"
+#define PIN_B "987654321"
+#define PASS_C "correct horse battery"
+
+struct fx {
+	char dir[64];
+	int statefd;
+	struct tf_config cfg;
+	const struct tf_suite *s;
+	struct tf_keystore *ks;
+	struct tf_keys_clock clk;
+};
+
+static int rm_cb(const char *p, const struct stat *st, int flag,
+		 struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void fx_open(struct fx *f)
+{
+	assert_int_equal(tf_keystore_open(f->statefd, f->s, &f->cfg, &f->ks),
+			 0);
+	tf_keystore_set_clock(f->ks, &f->clk);
+}
+
+static void fx_reopen(struct fx *f)
+{
+	tf_keystore_close(f->ks);
+	f->ks = NULL;
+	fx_open(f);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(tf_crypto_init(), 0);
+	f->s = tf_suite_by_name("intl");
+	assert_non_null(f->s);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/tf-keys-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->statefd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(f->statefd >= 0);
+	tf_config_default(&f->cfg);
+	f->cfg.kdf_min_mem_mib = 1;
+	f->cfg.kdf_target_ms = 1;
+	memset(f->clk.boot_id, 0xab, sizeof(f->clk.boot_id));
+	f->clk.boottime_ns = 1000ull * 1000000000ull;
+	assert_int_equal(tf_devsecret_create(f->statefd, f->s->id, 0), 0);
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tf_keystore_close(f->ks);
+	close(f->statefd);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void advance(struct fx *f, uint64_t seconds)
+{
+	f->clk.boottime_ns += seconds * 1000000000ull;
+	tf_keystore_set_clock(f->ks, &f->clk);
+}
+
+static int unlock(struct fx *f, const char *persona, const char *cred,
+		  uint8_t key[64], struct tf_throttle_info *ti)
+{
+	uint64_t ns = 0;
+
+	return tf_keys_unlock(f->ks, persona, (const uint8_t *)cred,
+			      strlen(cred), key, ti, &ns);
+}
+
+static int enroll(struct fx *f, const char *persona, const char *old,
+		  const char *neu, struct tf_throttle_info *ti)
+{
+	return tf_keys_enroll(f->ks, persona, 0, (const uint8_t *)old,
+			      old ? strlen(old) : 0, (const uint8_t *)neu,
+			      strlen(neu), ti);
+}
+
+static size_t file_read(struct fx *f, const char *rel, uint8_t *buf, size_t cap)
+{
+	char p[128];
+	int fd;
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return (size_t)-1;
+	n = read(fd, buf, cap);
+	close(fd);
+	assert_true(n >= 0);
+	return (size_t)n;
+}
+
+static void file_write(struct fx *f, const char *rel, const uint8_t *buf,
+		       size_t len)
+{
+	char p[128];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+static bool file_exists_rel(struct fx *f, const char *rel)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+	return access(p, F_OK) == 0;
+}
+
+static uint32_t disk_failures(struct fx *f, const char *persona)
+{
+	uint8_t buf[TF_THROTTLE_BYTES + 1];
+	struct tf_throttle_rec t;
+	char rel[64];
+	size_t n;
+
+	snprintf(rel, sizeof(rel), "keys/%s/throttle", persona);
+	n = file_read(f, rel, buf, sizeof(buf));
+	if (n == (size_t)-1)
+		return 0;
+	assert_int_equal(tf_keys_throttle_parse(buf, n, &t), 0);
+	return t.failures;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_devsecret_formats(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[64], secret[TF_DEVSECRET_BYTES], sid;
+	size_t n;
+
+	assert_int_equal(tf_devsecret_create(f->statefd, 1, 0), -EEXIST);
+	n = file_read(f, TF_DEVSECRET_FILE, buf, sizeof(buf));
+	assert_int_equal(n, TF_DEVSECRET_FILE_BYTES);
+	assert_memory_equal(buf, "TFDS\x01\x01\x00\x00", 8);
+	assert_int_equal(tf_devsecret_load(f->statefd, &sid, secret), 0);
+	assert_int_equal(sid, f->s->id);
+	assert_memory_equal(secret, buf + 8, 32);
+
+	/* perms wider than 0600 */
+	assert_int_equal(fchmodat(f->statefd, TF_DEVSECRET_FILE, 0640, 0), 0);
+	assert_int_equal(tf_devsecret_load(f->statefd, &sid, secret), -EPERM);
+	assert_int_equal(fchmodat(f->statefd, TF_DEVSECRET_FILE, 0600, 0), 0);
+	/* truncated, too long, wrong magic, newer version */
+	file_write(f, TF_DEVSECRET_FILE, buf, 39);
+	assert_int_equal(tf_devsecret_load(f->statefd, &sid, secret), -EBADMSG);
+	file_write(f, TF_DEVSECRET_FILE, buf, 41);
+	assert_int_equal(tf_devsecret_load(f->statefd, &sid, secret), -EBADMSG);
+	buf[0] = 'X';
+	file_write(f, TF_DEVSECRET_FILE, buf, 40);
+	assert_int_equal(tf_devsecret_load(f->statefd, &sid, secret), -EBADMSG);
+	buf[0] = 'T';
+	buf[4] = 2;
+	file_write(f, TF_DEVSECRET_FILE, buf, 40);
+	assert_int_equal(tf_devsecret_load(f->statefd, &sid, secret),
+			 -EPROTONOSUPPORT);
+	/* force replaces; a suite mismatch refuses to open the keystore */
+	assert_int_equal(tf_devsecret_create(f->statefd, TF_SUITE_GM,
+					     TF_DEVSECRET_FORCE),
+			 0);
+	struct tf_keystore *ks2 = NULL;
+	assert_int_equal(tf_keystore_open(f->statefd, f->s, &f->cfg, &ks2),
+			 -EPROTO);
+	assert_null(ks2);
+	assert_int_equal(unlinkat(f->statefd, TF_DEVSECRET_FILE, 0), 0);
+	assert_int_equal(tf_devsecret_load(f->statefd, &sid, secret), -ENOENT);
+}
+
+static void test_device_bound(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k1[64], k2[64], k3[64];
+	enum tf_persona_keystate st;
+
+	assert_int_equal(tf_keys_state(f->ks, "personal", &st), 0);
+	assert_int_equal(st, TF_KS_NONE);
+	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "personal", k1),
+			 -ENOENT);
+	assert_int_equal(tf_keys_create_device_bound(f->ks, "personal", 0), 0);
+	assert_int_equal(tf_keys_state(f->ks, "personal", &st), 0);
+	assert_int_equal(st, TF_KS_DEVICE);
+	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "personal", k1), 0);
+	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "personal", k2), 0);
+	assert_memory_equal(k1, k2, 64);
+	fx_reopen(f);
+	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "personal", k3), 0);
+	assert_memory_equal(k1, k3, 64);
+	assert_false(file_exists_rel(f, "keys/personal/discardable.new"));
+
+	/* never over existing key material, never over existing data */
+	assert_int_equal(tf_keys_create_device_bound(f->ks, "personal", 0),
+			 -EEXIST);
+	assert_int_equal(enroll(f, "personal", NULL, PIN_A, NULL), -EEXIST);
+	assert_int_equal(tf_keys_create_device_bound(f->ks, "other",
+						     TF_KEYS_DATA_NONEMPTY),
+			 -EEXIST);
+	assert_int_equal(tf_keys_state(f->ks, "other", &st), 0);
+	assert_int_equal(st, TF_KS_NONE);
+	/* a credential unlock of a device-bound persona is a usage error */
+	assert_int_equal(unlock(f, "personal", PIN_A, k2, NULL), -EINVAL);
+	assert_int_equal(tf_keys_create_device_bound(f->ks, "../x", 0),
+			 -EINVAL);
+}
+
+static void test_enroll_unlock(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k1[64], k2[64], dev[64];
+	struct tf_throttle_info ti;
+	enum tf_persona_keystate st;
+
+	assert_int_equal(unlock(f, "secure", PIN_A, k1, &ti), -ENOENT);
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	assert_int_equal(tf_keys_state(f->ks, "secure", &st), 0);
+	assert_int_equal(st, TF_KS_CREDENTIAL);
+	assert_int_equal(unlock(f, "secure", PIN_A, k1, &ti), 0);
+	assert_int_equal(ti.failures, 0);
+	fx_reopen(f);
+	assert_int_equal(unlock(f, "secure", PIN_A, k2, &ti), 0);
+	assert_memory_equal(k1, k2, 64);
+	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "secure", dev),
+			 -EINVAL);
+	assert_int_equal(enroll(f, "secure", NULL, PIN_B, NULL), -EEXIST);
+	assert_int_equal(tf_keys_create_device_bound(f->ks, "secure", 0),
+			 -EEXIST);
+
+	/* the stored blob records kind and the calibrated costs */
+	uint8_t buf[TF_SPBLOB_MAX + 1];
+	struct tf_spblob b;
+	size_t n = file_read(f, "keys/secure/sp.credential", buf, sizeof(buf));
+	assert_int_equal(tf_keys_spblob_parse(buf, n, &b), 0);
+	assert_int_equal(b.protector, TF_PROT_CREDENTIAL);
+	assert_int_equal(b.kind, TF_CRED_PIN);
+	assert_true(b.opslimit >= 1);
+	assert_true(b.mem_kib >= 1024);
+}
+
+static void test_wrong_pin_counts(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	assert_int_equal(unlock(f, "secure", "000000", k, &ti), -EACCES);
+	assert_int_equal(ti.failures, 1);
+	assert_int_equal(ti.tries_left, f->cfg.throttle_max_failures - 1);
+	assert_int_equal(ti.wait_seconds, 0);
+	assert_int_equal(disk_failures(f, "secure"), 1);
+	fx_reopen(f); /* the counter is on disk, not in the keystore */
+	assert_int_equal(tf_keys_throttle_info(f->ks, "secure", &ti), 0);
+	assert_int_equal(ti.failures, 1);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	assert_int_equal(disk_failures(f, "secure"), 0);
+}
+
+/* The count is durable before the check: a child killed right after the
+ * count (before Argon2id) with the RIGHT PIN still leaves failures = 1. */
+static void test_count_before_check(void **state)
+{
+	struct fx *f = *state;
+	struct tf_throttle_info ti;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tf_keystore *ks = NULL;
+		uint8_t k[64];
+		setenv("TWOFOLD_FAULT", "unlock-after-count", 1);
+		if (tf_keystore_open(f->statefd, f->s, &f->cfg, &ks) < 0)
+			_exit(2);
+		tf_keystore_set_clock(ks, &f->clk);
+		int r = tf_keys_unlock(ks, "secure", (const uint8_t *)PIN_A,
+				       strlen(PIN_A), k, NULL, NULL);
+		_exit(r == 0 ? 3 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(disk_failures(f, "secure"), 1);
+	assert_int_equal(tf_keys_throttle_info(f->ks, "secure", &ti), 0);
+	assert_int_equal(ti.failures, 1);
+}
+
+static void test_schedule(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+
+	assert_int_equal(f->cfg.throttle_free_tries, 5);
+	assert_int_equal(f->cfg.throttle_base_delay, 30);
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	for (uint32_t i = 1; i <= 4; i++) {
+		assert_int_equal(unlock(f, "secure", "111111", k, &ti),
+				 -EACCES);
+		assert_int_equal(ti.failures, i);
+		assert_int_equal(ti.wait_seconds, 0);
+	}
+	assert_int_equal(unlock(f, "secure", "111111", k, &ti), -EACCES);
+	assert_int_equal(ti.failures, 5);
+	assert_int_equal(ti.wait_seconds, 30);
+	/* during the wait: refused unchecked (even the right PIN), not
+	 * counted */
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EAGAIN);
+	assert_int_equal(ti.wait_seconds, 30);
+	assert_int_equal(ti.failures, 5);
+	assert_int_equal(disk_failures(f, "secure"), 5);
+	advance(f, 29);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EAGAIN);
+	assert_int_equal(ti.wait_seconds, 1);
+	assert_int_equal(ti.tries_left, f->cfg.throttle_max_failures - 5);
+	advance(f, 1);
+	assert_int_equal(unlock(f, "secure", "111111", k, &ti), -EACCES);
+	assert_int_equal(ti.wait_seconds, 60);
+	advance(f, 60);
+	assert_int_equal(unlock(f, "secure", "111111", k, &ti), -EACCES);
+	assert_int_equal(ti.wait_seconds, 120);
+	assert_int_equal(ti.failures, 7);
+	/* survives a reopen of the keystore */
+	fx_reopen(f);
+	advance(f, 20);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EAGAIN);
+	assert_int_equal(ti.wait_seconds, 100);
+	/* after a reboot only the time since boot counts */
+	f->clk.boot_id[0] ^= 1;
+	f->clk.boottime_ns = 10ull * 1000000000ull;
+	tf_keystore_set_clock(f->ks, &f->clk);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EAGAIN);
+	assert_int_equal(ti.wait_seconds, 110);
+	advance(f, 110);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	assert_int_equal(ti.failures, 0);
+	/* cap */
+	assert_int_equal(tf_keys_throttle_delay(5, 5, 30), 30);
+	assert_int_equal(tf_keys_throttle_delay(6, 5, 30), 60);
+	assert_int_equal(tf_keys_throttle_delay(4, 5, 30), 0);
+	assert_int_equal(tf_keys_throttle_delay(19, 5, 30), 86400);
+	assert_int_equal(tf_keys_throttle_delay(1000, 5, 30), 86400);
+}
+
+static void test_max_failures_erase(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64], log[4096];
+	struct tf_throttle_info ti;
+	enum tf_persona_keystate st;
+	int r;
+
+	f->cfg.throttle_max_failures = 7;
+	f->cfg.throttle_base_delay = 1;
+	fx_reopen(f);
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	for (uint32_t i = 1; i <= 7; i++) {
+		advance(f, 86400);
+		r = unlock(f, "secure", "222222", k, &ti);
+		if (i < 7) {
+			assert_int_equal(r, -EACCES);
+			assert_int_equal(ti.tries_left, 7 - i);
+		} else {
+			assert_int_equal(r, -ENOKEY);
+			assert_true(ti.erased);
+			assert_int_equal(ti.tries_left, 0);
+		}
+	}
+	advance(f, 86400);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -ENOKEY);
+	assert_true(ti.erased);
+	assert_false(file_exists_rel(f, "keys/secure/sp.credential"));
+	assert_false(file_exists_rel(f, "keys/secure/discardable"));
+	assert_int_equal(tf_keys_state(f->ks, "secure", &st), 0);
+	assert_int_equal(st, TF_KS_ERASED);
+	size_t n = file_read(f, TF_EVENTS_LOG, log, sizeof(log) - 1);
+	assert_true(n != (size_t)-1);
+	log[n] = '\0';
+	assert_non_null(
+		strstr((char *)log,
+		       " secure crypto-erased after 7 failed attempts\n"));
+	/* a new persona key may be created afterwards (data wiped first) */
+	assert_int_equal(tf_keys_enroll(f->ks, "secure", TF_KEYS_DATA_NONEMPTY,
+					NULL, 0, (const uint8_t *)PIN_B,
+					strlen(PIN_B), NULL),
+			 -EEXIST);
+	assert_int_equal(enroll(f, "secure", NULL, PIN_B, NULL), 0);
+	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), 0);
+}
+
+static void test_remote_erase(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64], log[4096];
+
+	assert_int_equal(tf_keys_create_device_bound(f->ks, "personal", 0), 0);
+	assert_int_equal(tf_keys_erase(f->ks, "personal", "remote wipe\nx"), 0);
+	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "personal", k),
+			 -ENOKEY);
+	assert_false(file_exists_rel(f, "keys/personal/sp.device"));
+	size_t n = file_read(f, TF_EVENTS_LOG, log, sizeof(log) - 1);
+	log[n] = '\0';
+	assert_non_null(strstr((char *)log,
+			       " personal crypto-erased: remote wipe?x\n"));
+}
+
+static void test_change_credential(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k1[64], k2[64];
+	struct tf_throttle_info ti;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	assert_int_equal(unlock(f, "secure", PIN_A, k1, &ti), 0);
+	/* without / with a wrong old credential */
+	assert_int_equal(enroll(f, "secure", NULL, PASS_C, NULL), -EEXIST);
+	assert_int_equal(enroll(f, "secure", "999999", PASS_C, &ti), -EACCES);
+	assert_int_equal(ti.failures, 1);
+	/* a new credential of the wrong form costs no try */
+	assert_int_equal(enroll(f, "secure", PIN_A, "12", &ti), -EINVAL);
+	assert_int_equal(disk_failures(f, "secure"), 1);
+	assert_int_equal(enroll(f, "secure", PIN_A, PASS_C, &ti), 0);
+	assert_int_equal(disk_failures(f, "secure"), 0);
+	assert_int_equal(unlock(f, "secure", PIN_A, k2, &ti), -EACCES);
+	assert_int_equal(unlock(f, "secure", PASS_C, k2, &ti), 0);
+	assert_memory_equal(k1, k2, 64);
+}
+
+static void test_damaged(void **state)
+{
+	struct fx *f = *state;
+	uint8_t orig[TF_SPBLOB_MAX + 1], now[TF_SPBLOB_MAX + 1], k[64];
+	struct tf_throttle_info ti;
+	enum tf_persona_keystate st;
+	size_t n, m;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	n = file_read(f, "keys/secure/sp.credential", orig, sizeof(orig));
+	/* truncated */
+	file_write(f, "keys/secure/sp.credential", orig, n - 1);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EBADMSG);
+	assert_int_equal(disk_failures(f, "secure"), 0);
+	m = file_read(f, "keys/secure/sp.credential", now, sizeof(now));
+	assert_int_equal(m, n - 1);
+	assert_memory_equal(orig, now, m);
+	/* refusing to create over it (a wrapped key file is there) */
+	assert_int_equal(enroll(f, "secure", NULL, PIN_B, NULL), -EEXIST);
+	m = file_read(f, "keys/secure/sp.credential", now, sizeof(now));
+	assert_int_equal(m, n - 1);
+	/* absurd Argon2id memory cost is refused, not allocated */
+	memcpy(now, orig, n);
+	now[15] = 0x7f;
+	file_write(f, "keys/secure/sp.credential", now, n);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EBADMSG);
+	/* wrapped key gone but discardable left: damaged, never recreated */
+	assert_int_equal(unlinkat(f->statefd, "keys/secure/sp.credential", 0),
+			 0);
+	assert_int_equal(tf_keys_state(f->ks, "secure", &st), -EBADMSG);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EBADMSG);
+	assert_int_equal(enroll(f, "secure", NULL, PIN_B, NULL), -EBADMSG);
+	/* restore: unlocks again */
+	file_write(f, "keys/secure/sp.credential", orig, n);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	/* discardable damaged */
+	uint8_t d[16] = "TFDC";
+	file_write(f, "keys/secure/discardable", d, sizeof(d));
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EBADMSG);
+	assert_int_equal(disk_failures(f, "secure"), 0);
+
+	/* device-bound: a flipped ciphertext bit is damage */
+	assert_int_equal(tf_keys_create_device_bound(f->ks, "personal", 0), 0);
+	n = file_read(f, "keys/personal/sp.device", orig, sizeof(orig));
+	orig[n - 1] ^= 1;
+	file_write(f, "keys/personal/sp.device", orig, n);
+	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "personal", k),
+			 -EBADMSG);
+	/* a damaged throttle record refuses rather than resets */
+	uint8_t t[8] = "TFTH";
+	file_write(f, "keys/personal/throttle", t, sizeof(t));
+	assert_int_equal(tf_keys_state(f->ks, "personal", &st), -EBADMSG);
+}
+
+static void copy_rel(struct fx *f, const char *from, const char *to)
+{
+	uint8_t buf[TF_DISCARD_FILE_BYTES + 1];
+	size_t n = file_read(f, from, buf, sizeof(buf));
+
+	assert_true(n != (size_t)-1);
+	file_write(f, to, buf, n);
+}
+
+static void test_persona_binding(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+
+	assert_int_equal(tf_keys_create_device_bound(f->ks, "alpha", 0), 0);
+	assert_int_equal(tf_keys_create_device_bound(f->ks, "beta", 0), 0);
+	copy_rel(f, "keys/alpha/sp.device", "keys/beta/sp.device");
+	copy_rel(f, "keys/alpha/discardable", "keys/beta/discardable");
+	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "beta", k),
+			 -EBADMSG);
+	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "alpha", k), 0);
+
+	assert_int_equal(enroll(f, "gamma", NULL, PIN_A, NULL), 0);
+	assert_int_equal(enroll(f, "delta", NULL, PIN_A, NULL), 0);
+	copy_rel(f, "keys/gamma/sp.credential", "keys/delta/sp.credential");
+	copy_rel(f, "keys/gamma/discardable", "keys/delta/discardable");
+	assert_int_equal(unlock(f, "delta", PIN_A, k, &ti), -EACCES);
+	assert_int_equal(unlock(f, "gamma", PIN_A, k, &ti), 0);
+}
+
+static void test_check_form(void **state)
+{
+	struct fx *f = *state;
+	char why[128];
+	uint8_t big[TF_CRED_MAX + 1];
+
+	assert_int_equal(tf_credential_check_form(&f->cfg,
+						  (const uint8_t *)"12345", 5,
+						  why, sizeof(why)),
+			 -EINVAL);
+	assert_string_equal(why, "PIN too short: at least 6 digits");
+	assert_int_equal(tf_credential_check_form(&f->cfg,
+						  (const uint8_t *)"123456", 6,
+						  why, sizeof(why)),
+			 TF_CRED_PIN);
+	assert_int_equal(tf_credential_check_form(&f->cfg,
+						  (const uint8_t *)"12345a", 6,
+						  why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "passphrase too short"));
+	assert_int_equal(
+		tf_credential_check_form(&f->cfg, (const uint8_t *)PASS_C,
+					 strlen(PASS_C), why, sizeof(why)),
+		TF_CRED_PASSPHRASE);
+	assert_int_equal(tf_credential_check_form(&f->cfg,
+						  (const uint8_t *)"1234\n5678",
+						  9, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "control character"));
+	memset(big, '7', sizeof(big));
+	assert_int_equal(tf_credential_check_form(&f->cfg, big, sizeof(big),
+						  why, sizeof(why)),
+			 -EINVAL);
+	assert_int_equal(tf_credential_check_form(&f->cfg, big, TF_CRED_MAX,
+						  why, sizeof(why)),
+			 TF_CRED_PIN);
+	/* UTF-8: ten characters, twenty bytes */
+	const char *u = "\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4"
+			"\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4";
+	assert_int_equal(tf_credential_check_form(&f->cfg, (const uint8_t *)u,
+						  strlen(u), why, sizeof(why)),
+			 TF_CRED_PASSPHRASE);
+	assert_int_equal(tf_credential_check_form(&f->cfg, (const uint8_t *)u,
+						  strlen(u) - 2, why,
+						  sizeof(why)),
+			 -EINVAL);
+}
+
+/* Run op in a child with TWOFOLD_FAULT=point; it must die by SIGKILL. */
+static void crash_child(struct fx *f, const char *point, const char *old,
+			const char *neu)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tf_keystore *ks = NULL;
+		/* its own keystore: the parent's secrets are MADV_WIPEONFORK */
+		setenv("TWOFOLD_FAULT", point, 1);
+		if (tf_keystore_open(f->statefd, f->s, &f->cfg, &ks) < 0)
+			_exit(2);
+		tf_keystore_set_clock(ks, &f->clk);
+		int r = tf_keys_enroll(ks, "secure", 0, (const uint8_t *)old,
+				       old ? strlen(old) : 0,
+				       (const uint8_t *)neu, strlen(neu), NULL);
+		_exit(r == 0 ? 3 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
+static void test_crash_enroll(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+	enum tf_persona_keystate st;
+
+	crash_child(f, "enroll-before-commit", NULL, PIN_A);
+	/* nothing committed: no key, and creating one is allowed */
+	assert_int_equal(tf_keys_state(f->ks, "secure", &st), 0);
+	assert_int_equal(st, TF_KS_NONE);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -ENOENT);
+	crash_child(f, "enroll-after-commit", NULL, PIN_A);
+	/* committed: the new credential unlocks (rolled forward) */
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	assert_true(file_exists_rel(f, "keys/secure/discardable"));
+	assert_false(file_exists_rel(f, "keys/secure/discardable.new"));
+}
+
+static void test_crash_change(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k0[64], k[64];
+	struct tf_throttle_info ti;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	assert_int_equal(unlock(f, "secure", PIN_A, k0, &ti), 0);
+	crash_child(f, "change-before-commit", PIN_A, PIN_B);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	assert_memory_equal(k0, k, 64);
+	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), -EACCES);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	crash_child(f, "change-after-commit", PIN_A, PIN_B);
+	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), 0);
+	assert_memory_equal(k0, k, 64);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EACCES);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_devsecret_formats),  T(test_device_bound),
+		T(test_enroll_unlock),	    T(test_wrong_pin_counts),
+		T(test_count_before_check), T(test_schedule),
+		T(test_max_failures_erase), T(test_remote_erase),
+		T(test_change_credential),  T(test_damaged),
+		T(test_persona_binding),    T(test_check_form),
+		T(test_crash_enroll),	    T(test_crash_change),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
