@@ -118,14 +118,17 @@ TF_EXPORT TF_WUR int tf_privs_drop(uid_t uid, gid_t gid);
 TF_EXPORT TF_WUR int tf_caps_drop_all(void);
 /* PR_SET_NO_NEW_PRIVS. */
 TF_EXPORT TF_WUR int tf_nnp_set(void);
-/* Landlock: read/exec everywhere, write only under the writable dirs
- * (missing ones are skipped). Returns the ABI version used (> 0), 0 when
- * Landlock is unavailable (best effort), -errno on real failure. */
+/* Landlock: read/exec everywhere, write (create, remove, rename, truncate)
+ * only beneath the writable paths (absolute; missing ones are skipped; a
+ * path may also be a single file such as /dev/null or /dev/tty, which then
+ * gets read/write only: without it, writing even /dev/null is refused).
+ * Returns the ABI version used (> 0), 0 when Landlock is unavailable (best
+ * effort), -errno on real failure. Call after tf_nnp_set(). */
 TF_EXPORT TF_WUR int tf_landlock_apply(const char *const *writable, size_t n);
 /* Default-allow seccomp filter denying the syscalls listed in
  * docs/seccomp.md (EPERM; ENOSYS for clone3 so libc falls back to clone,
  * whose flags the filter can inspect). Syscalls of a foreign arch (i386,
- * x32 on x86-64) get EPERM... policy in docs/seccomp.md. Call after
+ * x32 on x86-64) kill the process (docs/seccomp.md). Call after
  * tf_nnp_set() (or with CAP_SYS_ADMIN). */
 TF_EXPORT TF_WUR int tf_seccomp_apply_default(void);
 

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Landlock, by raw syscalls: Debian 12 has no liblandlock, and the three
+ * syscalls with two structs are all there is to it.
+ *
+ * Policy: read and execute everywhere, write (create, remove, rename,
+ * truncate) only beneath the given paths. The handled rights are lowered to
+ * what the running kernel's ABI knows, as the kernel's
+ * samples/landlock/sandboxer.c does: asking a kernel to handle a right it
+ * does not know fails with EINVAL.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/landlock.h>
+
+#include "twofold/sandbox.h"
+
+/* Rights newer than the Debian 12 kernel headers (6.1) */
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER (1ULL << 13) /* ABI 2, Linux 5.19 */
+#endif
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* ABI 3, Linux 6.2 */
+#endif
+#ifndef LANDLOCK_CREATE_RULESET_VERSION
+#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
+#endif
+
+#define LL_READ                                                                \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE |           \
+	 LANDLOCK_ACCESS_FS_READ_DIR)
+#define LL_WRITE_ABI1                                                          \
+	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |       \
+	 LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |       \
+	 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |           \
+	 LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |         \
+	 LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM)
+/* rights that make sense on a non-directory (a rule on a file) */
+#define LL_FILE                                                                \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE |           \
+	 LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
+
+/* Not handled on purpose: IOCTL_DEV (ABI 5) would also need granting on
+ * every tty and device an app uses, which the device cgroup already
+ * polices; network (ABI 4) and scopes (ABI 6) are the persona's netns and
+ * pid/ipc namespaces' job. */
+
+static uint64_t handled_for_abi(int abi)
+{
+	uint64_t h = LL_READ | LL_WRITE_ABI1;
+
+	if (abi >= 2)
+		h |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		h |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	return h;
+}
+
+/* The ABI 1 struct: only the fs field. The kernel takes a struct shorter
+ * than its own (copy_min_struct_from_user), newer fields read as 0. */
+struct ll_ruleset_attr {
+	uint64_t handled_access_fs;
+};
+
+static long ll_create(const struct ll_ruleset_attr *a, size_t size,
+		      uint32_t flags)
+{
+	return syscall(__NR_landlock_create_ruleset, a, size, flags);
+}
+
+static int ll_add_path(int ruleset, const char *path, uint64_t access)
+{
+	struct landlock_path_beneath_attr pb;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return tf_negerrno();
+	if (fstat(fd, &st) < 0)
+		return tf_negerrno();
+	if (!S_ISDIR(st.st_mode))
+		access &= LL_FILE; /* the kernel rejects dir rights on files */
+	memset(&pb, 0, sizeof(pb));
+	pb.allowed_access = access;
+	pb.parent_fd = fd;
+	if (syscall(__NR_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+		    &pb, 0) < 0)
+		return tf_negerrno();
+	return 0;
+}
+
+int tf_landlock_apply(const char *const *writable, size_t n)
+{
+	struct ll_ruleset_attr attr;
+	_cleanup_close_ int rs = -1;
+	uint64_t handled;
+	long abi;
+	int r;
+
+	if (n && !writable)
+		return -EINVAL;
+	abi = ll_create(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 0) {
+		/* not built in (ENOSYS) or not enabled at boot (EOPNOTSUPP):
+		 * best effort, the caller logs it */
+		if (errno == ENOSYS || errno == EOPNOTSUPP)
+			return 0;
+		return tf_negerrno();
+	}
+	handled = handled_for_abi((int)abi);
+	memset(&attr, 0, sizeof(attr));
+	attr.handled_access_fs = handled;
+	rs = (int)ll_create(&attr, sizeof(attr), 0);
+	if (rs < 0)
+		return tf_negerrno();
+
+	r = ll_add_path(rs, "/", LL_READ & handled);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (!writable[i] || writable[i][0] != '/')
+			return -EINVAL;
+		r = ll_add_path(rs, writable[i], handled);
+		if (r == -ENOENT)
+			continue; /* documented: missing dirs are skipped */
+		if (r < 0)
+			return r;
+	}
+	/* needs no_new_privs (or CAP_SYS_ADMIN): tf_nnp_set comes first */
+	if (syscall(__NR_landlock_restrict_self, rs, 0) < 0)
+		return tf_negerrno();
+	return (int)abi;
+}
