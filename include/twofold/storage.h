@@ -53,7 +53,8 @@ struct tf_storage;
  * by itself with the last unmount, even if the daemon is killed) and mount
  * it at `mountpoint` (an existing directory) as ext4, nosuid, nodev,
  * errors=remount-ro. Refuses (-EINVAL) an image without the ext4 encrypt
- * feature. -ENXIO "no free loop device" when none can be had. Never leaves
+ * feature. -ENXIO "no free loop device" when none can be had (-EBUSY when
+ * every free one was taken by someone else first, 16 times). Never leaves
  * a loop device attached on failure.
  */
 TF_EXPORT TF_WUR TF_NONNULL(1, 2,
@@ -150,7 +151,8 @@ TF_EXPORT TF_WUR TF_NONNULL(2) int tf_fscrypt_remove_key(
  * while its status is not ABSENT (a file is still open: the caller has
  * killed the persona's processes, but their exit may lag) sleep with backoff
  * (10 ms doubling, at most 200 ms) and remove again, at most max_tries
- * removals. *tries_out (may be NULL) gets the number of removals used.
+ * removals. On success *tries_out (may be NULL) gets the number of
+ * removals used.
  * -EBUSY if the key never reached ABSENT. A key already absent is success.
  */
 TF_EXPORT TF_WUR TF_NONNULL(2) int tf_fscrypt_evict(
