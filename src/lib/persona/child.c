@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The persona's init: the child cloned by tf_persona_start() into fresh
+ * user, mount, pid, ipc, uts and net namespaces. It assembles the root
+ * filesystem, pivots into it, sets the hostname and loopback, drops every
+ * capability and then only reaps children until told to stop.
+ *
+ * This runs in a raw clone3() child of the daemon: no malloc, no stdio
+ * streams, no config reading; everything it needs is in struct tf_p_setup.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <grp.h>
+
+#include "internal.h"
+
+/* The new root is assembled on a tmpfs mounted over /tmp of the child's
+ * private copy of the host mount tree (nothing propagates back, see below);
+ * pivot_root then makes it "/". */
+#define NEWROOT "/tmp"
+
+/* Default base: the host's system dirs, bound read-only. On merged-/usr
+ * systems (Debian 12) bin, lib, sbin... are symlinks into usr: those are
+ * recreated as symlinks, not bound. */
+static const char *const host_base[] = {
+	"usr", "bin", "lib", "lib64", "lib32", "libx32", "sbin", "etc",
+};
+#define N_BASE TF_ARRAY_SIZE(host_base)
+
+/* Persona-private writable dirs, bound from the data dir. */
+static const char *const data_dirs[] = {"home", "var", "tmp", "run"};
+#define N_DATA TF_ARRAY_SIZE(data_dirs)
+
+/* Host nodes bound into /dev like bubblewrap does: mknod is not allowed in
+ * a user namespace, and mounts made there are implicitly nodev anyway. */
+static const char *const dev_nodes[] = {"null",	  "zero",    "full",
+					"random", "urandom", "tty"};
+#define N_DEV TF_ARRAY_SIZE(dev_nodes)
+
+static int status_fd = -1;
+
+static TF_NORETURN TF_PRINTF(2, 3) void fail(int err, const char *fmt, ...)
+{
+	struct tf_p_status st = {.err = err > 0 ? -err : err};
+	va_list ap;
+
+	if (st.err == 0)
+		st.err = -EIO;
+	va_start(ap, fmt);
+	(void)vsnprintf(st.msg, sizeof(st.msg), fmt, ap);
+	va_end(ap);
+	if (tf_write_full(status_fd, &st, sizeof(st)) < 0) {
+		/* nothing left to tell it with */
+	}
+	_exit(1);
+}
+
+#define CHECK(expr, ...)                                                       \
+	do {                                                                   \
+		if ((expr) < 0)                                                \
+			fail(errno, __VA_ARGS__);                              \
+	} while (0)
+
+static int clone_tree(const char *path)
+{
+	return open_tree(AT_FDCWD, path,
+			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+				 AT_SYMLINK_NOFOLLOW);
+}
+
+/* Attach a detached tree at dirfd/name and apply attrs to it and below. */
+static void attach(int tree, int dirfd, const char *name, uint64_t attrs,
+		   const char *what)
+{
+	struct mount_attr a = {.attr_set = attrs};
+
+	CHECK(move_mount(tree, "", dirfd, name, MOVE_MOUNT_F_EMPTY_PATH),
+	      "bind %s: %m", what);
+	close(tree);
+	if (attrs != 0)
+		CHECK(mount_setattr(dirfd, name, AT_RECURSIVE, &a, sizeof(a)),
+		      "make %s read-only/nosuid: %m", what);
+}
+
+static void mkdir_at(int dirfd, const char *name, mode_t mode)
+{
+	if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
+		fail(errno, "mkdir %s: %m", name);
+}
+
+/* mkdir -p of the parents of rel (a path below dirfd). */
+static void mkdir_parents_at(int dirfd, const char *rel)
+{
+	char buf[TF_CFG_PATH_MAX];
+
+	if (tf_strlcpy(buf, rel, sizeof(buf)) < 0)
+		fail(-ENAMETOOLONG, "device path too long");
+	for (char *s = strchr(buf, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir_at(dirfd, buf, 0755);
+		*s = '/';
+	}
+}
+
+static void touch_at(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name,
+			O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0 && errno != EEXIST)
+		fail(errno, "create mount point /dev/%s: %m", name);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void reset_signals(void)
+{
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Drop every capability: the init only reaps children and, on SIGTERM,
+ * exits; the kernel then SIGKILLs the rest of the pid namespace
+ * (zap_pid_ns_processes), so it needs no CAP_KILL either. */
+static void drop_caps(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	for (unsigned long c = 0; c < 64; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			fail(errno, "drop bounding cap %lu: %m", c);
+	CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0),
+	      "clear ambient caps: %m");
+	memset(data, 0, sizeof(data));
+	CHECK(syscall(SYS_capset, &hdr, data), "capset: %m");
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs: %m");
+}
+
+static void loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	CHECK(fd, "socket: %m");
+	memset(&ifr, 0, sizeof(ifr));
+	if (tf_strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name)) < 0) {
+		/* cannot happen: checked lengths */
+	}
+	CHECK(ioctl(fd, SIOCGIFFLAGS, &ifr), "get lo flags: %m");
+	ifr.ifr_flags |= IFF_UP;
+	CHECK(ioctl(fd, SIOCSIFFLAGS, &ifr), "bring lo up: %m");
+	close(fd);
+}
+
+static TF_NORETURN void init_loop(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked signals are queued even for a pid-1 (SIGNAL_UNKILLABLE)
+	 * task, which otherwise drops signals with the default action. */
+	(void)sigprocmask(SIG_BLOCK, &set, NULL);
+	{
+		struct tf_p_status ok = {.err = 0};
+		if (tf_write_full(status_fd, &ok, sizeof(ok)) < 0) {
+			/* nothing left to tell it with */
+		}
+		close(status_fd);
+	}
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+
+		if (sig == SIGCHLD) {
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		} else if (sig > 0) {
+			/* Everything of the persona's uid; the kernel kills
+			 * the rest when pid 1 exits. */
+			(void)kill(-1, SIGKILL);
+			while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+				;
+			_exit(0);
+		}
+	}
+}
+
+void tf_p_child_main(const struct tf_p_setup *s)
+{
+	int base_fd[N_BASE], data_fd[N_DATA], dev_fd[N_DEV];
+	int fg_fd[TF_DEVICE_MAX];
+	char link[N_BASE][PATH_MAX];
+	char path[PATH_MAX];
+	int rootfd, devfd, basefd = -1;
+	char go;
+
+	status_fd = s->status_fd;
+	reset_signals();
+	/* The persona dies with the daemon (documented: apps do not survive
+	 * a daemon restart). Set before "go", so a parent that died before
+	 * this point is noticed as EOF on the sync pipe. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (read(s->sync_fd, &go, 1) != 1)
+		_exit(1);
+	close(s->sync_fd);
+
+	/* Now in the persona's cgroups (CLONE_INTO_CGROUP / attach by the
+	 * parent): a cgroup namespace made here is rooted at them, so the
+	 * persona sees "/" and not the host's cgroup paths. */
+	CHECK(unshare(CLONE_NEWCGROUP), "cgroup namespace: %m");
+
+	/* Clone the host trees we bind while our fsuid is still host root:
+	 * the mount namespace is owned by the new user namespace, where our
+	 * capabilities do not cover host-root-owned 0700 dirs on the way to
+	 * the data dir, but owner permission does. open_tree(OPEN_TREE_CLONE)
+	 * needs the source in our own mount namespace, so it is done here,
+	 * not in the parent. */
+	if (s->base) {
+		basefd = clone_tree(s->base);
+		CHECK(basefd, "base %s: %m", s->base);
+	}
+	for (size_t i = 0; i < N_BASE; i++) {
+		struct stat st;
+
+		base_fd[i] = -1;
+		link[i][0] = '\0';
+		if (s->base)
+			continue;
+		snprintf(path, sizeof(path), "/%s", host_base[i]);
+		if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* this host does not have it */
+		if (S_ISLNK(st.st_mode)) {
+			ssize_t n =
+				readlink(path, link[i], sizeof(link[i]) - 1);
+			CHECK(n, "readlink %s: %m", path);
+			link[i][n] = '\0';
+		} else if (S_ISDIR(st.st_mode)) {
+			base_fd[i] = clone_tree(path);
+			CHECK(base_fd[i], "bind %s: %m", path);
+		}
+	}
+	for (size_t i = 0; i < N_DATA; i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->data_dir,
+			 data_dirs[i]);
+		data_fd[i] = clone_tree(path);
+		CHECK(data_fd[i], "bind %s: %m", path);
+	}
+	for (size_t i = 0; i < N_DEV; i++) {
+		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+		dev_fd[i] = clone_tree(path);
+		if (dev_fd[i] < 0 && errno != ENOENT && errno != ENXIO)
+			fail(errno, "bind %s: %m", path);
+	}
+	for (size_t i = 0; i < s->p->n_devs; i++) {
+		fg_fd[i] = clone_tree(s->p->devs[i].path);
+		/* a hot-pluggable device may be absent right now: skip */
+		if (fg_fd[i] < 0 && errno != ENOENT && errno != ENXIO)
+			fail(errno, "bind %s: %m", s->p->devs[i].path);
+	}
+
+	/* Become the persona's root (host uid_base). The parent (host root)
+	 * wrote the maps, so /proc/PID/setgroups stays "allow": that lets us
+	 * drop the daemon's supplementary groups here, which would otherwise
+	 * keep host group access (kgid 0!) in the persona. setgroups in the
+	 * namespace needs CAP_SETGID there and can only pick gids of the
+	 * persona's own range, so "deny" would protect nothing (the "deny"
+	 * rule is for maps written by unprivileged users, who could drop a
+	 * group used as a negative ACL). */
+	CHECK(setgroups(0, NULL), "setgroups: %m");
+	CHECK(setresgid(0, 0, 0), "setresgid: %m");
+	CHECK(setresuid(0, 0, 0), "setresuid: %m");
+
+	/* Copied mounts of a namespace made in a new user namespace are
+	 * already slaves; make them private so not even host events reach
+	 * us, and nothing of ours could ever propagate back. */
+	CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
+	      "make / private: %m");
+
+	if (basefd >= 0) {
+		CHECK(move_mount(basefd, "", AT_FDCWD, NEWROOT,
+				 MOVE_MOUNT_F_EMPTY_PATH),
+		      "mount base %s: %m", s->base);
+		close(basefd);
+	} else {
+		CHECK(mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV,
+			    "mode=0755,size=256k"),
+		      "root tmpfs: %m");
+	}
+	rootfd = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(rootfd, "open new root: %m");
+	if (s->base) {
+		/* read-only even for the persona's root; the writable dirs
+		 * are mounted on top below */
+		struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY |
+						   MOUNT_ATTR_NOSUID |
+						   MOUNT_ATTR_NODEV};
+		CHECK(mount_setattr(rootfd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+				    &a, sizeof(a)),
+		      "make base read-only: %m");
+	}
+
+	for (size_t i = 0; i < N_BASE; i++) {
+		if (link[i][0]) {
+			CHECK(symlinkat(link[i], rootfd, host_base[i]),
+			      "symlink /%s: %m", host_base[i]);
+		} else if (base_fd[i] >= 0) {
+			mkdir_at(rootfd, host_base[i], 0755);
+			attach(base_fd[i], rootfd, host_base[i],
+			       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+				       MOUNT_ATTR_NODEV,
+			       host_base[i]);
+		}
+	}
+	for (size_t i = 0; i < N_DATA; i++) {
+		if (!s->base)
+			mkdir_at(rootfd, data_dirs[i], 0755);
+		attach(data_fd[i], rootfd, data_dirs[i],
+		       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, data_dirs[i]);
+	}
+
+	/* /dev: a small tmpfs with the bound host nodes */
+	if (!s->base)
+		mkdir_at(rootfd, "dev", 0755);
+	CHECK(mount("tmpfs", NEWROOT "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+		    "mode=0755,size=64k"),
+	      "/dev tmpfs: %m");
+	devfd = open(NEWROOT "/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(devfd, "open /dev: %m");
+	for (size_t i = 0; i < N_DEV; i++) {
+		if (dev_fd[i] < 0)
+			continue;
+		touch_at(devfd, dev_nodes[i]);
+		attach(dev_fd[i], devfd, dev_nodes[i], 0, dev_nodes[i]);
+	}
+	for (size_t i = 0; i < s->p->n_devs; i++) {
+		const char *rel = s->p->devs[i].path + strlen("/dev/");
+
+		if (fg_fd[i] < 0)
+			continue;
+		mkdir_parents_at(devfd, rel);
+		touch_at(devfd, rel);
+		attach(fg_fd[i], devfd, rel, 0, s->p->devs[i].path);
+	}
+	{
+		static const char *const links[][2] = {
+			{"pts/ptmx", "ptmx"},
+			{"/proc/self/fd", "fd"},
+			{"/proc/self/fd/0", "stdin"},
+			{"/proc/self/fd/1", "stdout"},
+			{"/proc/self/fd/2", "stderr"},
+		};
+		for (size_t i = 0; i < TF_ARRAY_SIZE(links); i++)
+			CHECK(symlinkat(links[i][0], devfd, links[i][1]),
+			      "symlink /dev/%s: %m", links[i][1]);
+	}
+	mkdir_at(devfd, "pts", 0755);
+	mkdir_at(devfd, "shm", 01777);
+	mkdir_at(devfd, "mqueue", 0755);
+	/* A new devpts instance: the persona's ptys are invisible to the host
+	 * and the other persona. gid=5 (tty) is in the persona's gid map
+	 * (uid_count > 5 is checked by start). */
+	CHECK(mount("devpts", NEWROOT "/dev/pts", "devpts",
+		    MS_NOSUID | MS_NOEXEC,
+		    "newinstance,ptmxmode=0666,mode=620,gid=5"),
+	      "devpts: %m");
+	CHECK(mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+		    "mode=1777"),
+	      "/dev/shm: %m");
+	/* mqueue of the new ipc namespace (mounting binds the caller's) */
+	CHECK(mount("mqueue", NEWROOT "/dev/mqueue", "mqueue",
+		    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
+	      "/dev/mqueue: %m");
+	{
+		struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+		CHECK(mount_setattr(devfd, "", AT_EMPTY_PATH, &a, sizeof(a)),
+		      "make /dev read-only: %m");
+	}
+	close(devfd);
+
+	/* A fresh /proc of the new pid namespace: we are its pid 1. It must
+	 * be mounted while the host's /proc is still visible in this mount
+	 * namespace: the kernel only lets a user namespace mount proc when a
+	 * fully visible one exists (mount_too_revealing()). */
+	if (!s->base)
+		mkdir_at(rootfd, "proc", 0555);
+	CHECK(mount("proc", NEWROOT "/proc", "proc",
+		    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
+	      "/proc: %m");
+	/* No host /sys: an empty dir for programs that stat it. */
+	if (!s->base)
+		mkdir_at(rootfd, "sys", 0555);
+
+	if (!s->base) {
+		struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+		CHECK(mount_setattr(rootfd, "", AT_EMPTY_PATH, &a, sizeof(a)),
+		      "make / read-only: %m");
+	}
+
+	/* pivot_root(".", ".") stacks the old root on top of the new one;
+	 * the lazy umount then drops the whole host tree from this
+	 * namespace (no old-root dir needed in a read-only root). */
+	CHECK(fchdir(rootfd), "chdir new root: %m");
+	close(rootfd);
+	CHECK(syscall(SYS_pivot_root, ".", "."), "pivot_root: %m");
+	CHECK(umount2(".", MNT_DETACH), "umount old root: %m");
+	CHECK(chdir("/"), "chdir /: %m");
+
+	CHECK(sethostname(s->name, strlen(s->name)), "sethostname: %m");
+	loopback_up();
+
+	/* stdio to /dev/null; close everything inherited but the status
+	 * pipe (the parent moved it to fd >= 3). */
+	{
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		CHECK(nul, "open /dev/null: %m");
+		for (int fd = 0; fd < 3; fd++)
+			CHECK(dup2(nul, fd), "dup2: %m");
+		if (status_fd > 3)
+			(void)close_range(3, (unsigned)status_fd - 1, 0);
+		(void)close_range((unsigned)status_fd + 1, ~0U, 0);
+	}
+	drop_caps();
+	init_loop();
+}

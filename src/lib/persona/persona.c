@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Persona lifecycle: start (data dir, cgroup, clone3 of the init with its
+ * uid map), freeze, foreground, stats, stop, stale cleanup.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* How long start waits for the init to report, and stop for it to exit. */
+#define START_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 10000
+
+#define PERSONA_NS_FLAGS                                                       \
+	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |           \
+	 CLONE_NEWUTS | CLONE_NEWNET)
+
+static TF_PRINTF(3, 4) int seterr(char *err, size_t errlen, const char *fmt,
+				  ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		(void)vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+pid_t tf_p_clone3(uint64_t flags, int cgroup_fd, int *pidfd_out)
+{
+	struct clone_args args;
+	int pidfd = -1;
+	long r;
+
+	memset(&args, 0, sizeof(args));
+	args.flags = flags;
+	args.exit_signal = SIGCHLD;
+	if (flags & CLONE_PIDFD)
+		args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	if (flags & CLONE_INTO_CGROUP)
+		args.cgroup = (uint64_t)cgroup_fd;
+	r = syscall(SYS_clone3, &args, sizeof(args));
+	if (r < 0)
+		return tf_negerrno();
+	if (r > 0 && pidfd_out)
+		*pidfd_out = pidfd;
+	return (pid_t)r;
+}
+
+/* Create dir name below dirfd when missing, owned by uid/gid (host ids)
+ * with mode. An existing one is left as the persona made it; but it must be
+ * a real directory: the data dir is persona-writable, so a symlink planted
+ * there must not make us chown or bind a host path (O_NOFOLLOW). */
+static int ensure_dir(int dirfd, const char *name, uid_t uid, gid_t gid,
+		      mode_t mode, int *fd_out)
+{
+	_cleanup_close_ int fd = -1;
+
+	if (mkdirat(dirfd, name, 0700) == 0) {
+		fd = openat(dirfd, name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return tf_negerrno();
+		/* chmod after mkdir: the umask must not decide 1777 */
+		if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0)
+			return tf_negerrno();
+	} else if (errno == EEXIST) {
+		fd = openat(dirfd, name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return errno == ELOOP ? -ENOTDIR : tf_negerrno();
+	} else {
+		return tf_negerrno();
+	}
+	if (fd_out)
+		*fd_out = steal_fd(&fd);
+	return 0;
+}
+
+static int prepare_data_dir(const struct tf_persona_spec *spec, char *err,
+			    size_t errlen)
+{
+	const uid_t root = spec->cfg->uid_base;
+	const uid_t app = spec->cfg->uid_base + TF_APP_UID_DEFAULT;
+	_cleanup_close_ int dfd = -1, home = -1, run = -1, user = -1;
+	int r;
+
+	dfd = open(spec->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = tf_negerrno();
+		seterr(err, errlen, "data dir %s: %s", spec->data_dir,
+		       strerror(-r));
+		return r;
+	}
+#define ENSURE(d, n, u, m, out)                                                \
+	do {                                                                   \
+		r = ensure_dir(d, n, u, u, m, out);                            \
+		if (r < 0) {                                                   \
+			seterr(err, errlen, "data dir %s: %s: %s",             \
+			       spec->data_dir, n, strerror(-r));               \
+			return r;                                              \
+		}                                                              \
+	} while (0)
+	ENSURE(dfd, "home", root, 0755, &home);
+	ENSURE(home, "app", app, 0700, NULL);
+	ENSURE(dfd, "var", app, 0755, NULL);
+	ENSURE(dfd, "tmp", root, 01777, NULL);
+	ENSURE(dfd, "run", root, 0755, &run);
+	ENSURE(run, "user", root, 0755, &user);
+	ENSURE(user, "1000", app, 0700, NULL);
+#undef ENSURE
+	return 0;
+}
+
+static int check_base(const char *base, char *err, size_t errlen)
+{
+	static const char *const need[] = {"home", "var", "tmp",
+					   "run",  "dev", "proc"};
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	fd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int r = tf_negerrno();
+		seterr(err, errlen, "base %s: %s", base, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < TF_ARRAY_SIZE(need); i++) {
+		if (fstatat(fd, need[i], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode)) {
+			seterr(err, errlen,
+			       "base %s has no /%s directory (mount point)",
+			       base, need[i]);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+static int resolve_devices(struct tf_persona *p,
+			   const struct tf_persona_spec *spec, char *err,
+			   size_t errlen)
+{
+	if (spec->n_devices > TF_DEVICE_MAX) {
+		seterr(err, errlen, "too many devices");
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < spec->n_devices; i++) {
+		const char *path = spec->devices[i].path;
+		struct tf_p_dev *d = &p->devs[p->n_devs];
+		struct stat st;
+
+		if (strncmp(path, "/dev/", 5) != 0 || strstr(path, "/..") ||
+		    strstr(path, "//") || path[5] == '\0') {
+			seterr(err, errlen, "device %s: path %s not under /dev",
+			       spec->devices[i].name, path);
+			return -EINVAL;
+		}
+		if (stat(path, &st) < 0) {
+			if (errno == ENOENT)
+				continue; /* absent now; skipped */
+			return tf_negerrno();
+		}
+		if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+			seterr(err, errlen,
+			       "device %s: %s is not a device node",
+			       spec->devices[i].name, path);
+			return -EINVAL;
+		}
+		if (tf_strlcpy(d->path, path, sizeof(d->path)) < 0)
+			return -ENAMETOOLONG;
+		d->type = S_ISCHR(st.st_mode) ? 'c' : 'b';
+		d->major = major(st.st_rdev);
+		d->minor = minor(st.st_rdev);
+		p->n_devs++;
+	}
+	return 0;
+}
+
+static int apply_foreground(struct tf_persona *p, bool fg)
+{
+	struct tf_cg_dev devs[TF_DEVICE_MAX];
+	uint32_t w = fg ? p->cpu_weight : p->bg_weight;
+	int r;
+
+	for (size_t i = 0; i < p->n_devs; i++)
+		devs[i] = (struct tf_cg_dev){.type = p->devs[i].type,
+					     .major = p->devs[i].major,
+					     .minor = p->devs[i].minor,
+					     .allow = fg};
+	r = tf_cgroup_device_set(p->cg, devs, p->n_devs);
+	if (r < 0)
+		return r;
+	if (w) {
+		r = tf_cgroup_set_cpu_weight(p->cg, w);
+		if (r < 0)
+			return r;
+	}
+	p->foreground = fg;
+	return 0;
+}
+
+static int write_map(pid_t pid, const char *file, uint32_t base, uint32_t count)
+{
+	char path[64], line[64];
+	_cleanup_close_ int fd = -1;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	n = snprintf(line, sizeof(line), "0 %u %u\n", base, count);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tf_negerrno();
+	/* the kernel takes the whole map in one write */
+	if (write(fd, line, (size_t)n) != n)
+		return tf_negerrno();
+	return 0;
+}
+
+/* Wait until fd is readable; -ETIMEDOUT after ms. */
+static int wait_readable(int fd, int ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	uint64_t end = tf_now_ns() + (uint64_t)ms * 1000000u;
+
+	for (;;) {
+		uint64_t now = tf_now_ns();
+		int r;
+
+		if (now >= end)
+			return -ETIMEDOUT;
+		r = poll(&pfd, 1, (int)((end - now) / 1000000u) + 1);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return tf_negerrno();
+	}
+}
+
+static void kill_and_reap(pid_t pid, int pidfd)
+{
+	siginfo_t si;
+
+	(void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	(void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+	(void)pid;
+}
+
+int tf_persona_start(const struct tf_persona_spec *spec,
+		     struct tf_persona **out, char *err, size_t errlen)
+{
+	const struct tf_persona_cfg *cfg;
+	_cleanup_free_ struct tf_persona *p = NULL;
+	_cleanup_close_ int sync_r = -1, sync_w = -1, st_r = -1, st_w = -1;
+	struct tf_cg_limits lim;
+	struct tf_p_setup setup;
+	struct tf_p_status st;
+	enum tf_cg_layout layout;
+	uint64_t flags;
+	int pidfd = -1, cgfd, r;
+	pid_t pid;
+	int fds[2];
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!spec || !spec->cfg || !spec->data_dir || !spec->cgroup_group ||
+	    !out)
+		return -EINVAL;
+	cfg = spec->cfg;
+	if (!tf_name_valid(cfg->name)) {
+		seterr(err, errlen, "invalid persona name");
+		return -EINVAL;
+	}
+	/* The persona's root, its tty group (gid 5) and the app user must be
+	 * mapped; uid_base 0 would map the persona's root to host root. */
+	if (cfg->uid_base == 0 || cfg->uid_count <= TF_APP_UID_DEFAULT ||
+	    (uint64_t)cfg->uid_base + cfg->uid_count > UINT32_MAX) {
+		seterr(err, errlen,
+		       "persona %s: uid range %u+%u must be above 0 and hold "
+		       "uid %u",
+		       cfg->name, cfg->uid_base, cfg->uid_count,
+		       TF_APP_UID_DEFAULT);
+		return -EINVAL;
+	}
+	if (cfg->base[0] && (r = check_base(cfg->base, err, errlen)) < 0)
+		return r;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pidfd = -1;
+	if (tf_strlcpy(p->name, cfg->name, sizeof(p->name)) < 0) {
+		/* cannot happen: checked lengths */
+	}
+	p->cpu_weight = cfg->cpu_weight;
+	p->bg_weight = spec->background_cpu_weight;
+	r = resolve_devices(p, spec, err, errlen);
+	if (r < 0)
+		return r;
+	r = prepare_data_dir(spec, err, errlen);
+	if (r < 0)
+		return r;
+
+	r = tf_cgroup_layout(&layout);
+	if (r < 0) {
+		seterr(err, errlen, "cgroup layout: %s", strerror(-r));
+		return r;
+	}
+	p->hybrid = layout == TF_CG_HYBRID;
+	lim = (struct tf_cg_limits){.memory_max = cfg->memory_max,
+				    .pids_max = cfg->pids_max,
+				    .cpu_weight = cfg->cpu_weight};
+	r = tf_cgroup_create(spec->cgroup_group, cfg->name, &lim, &p->cg);
+	if (r < 0) {
+		seterr(err, errlen, "cgroup %s/%s: %s%s", spec->cgroup_group,
+		       cfg->name, strerror(-r),
+		       r == -EEXIST ? " (stale: clean up first)" : "");
+		return r;
+	}
+	r = apply_foreground(p, spec->foreground);
+	if (r < 0) {
+		seterr(err, errlen, "cgroup device policy: %s", strerror(-r));
+		goto fail_cg;
+	}
+
+	/* fds >= 3: the child points 0..2 at /dev/null and must not clobber
+	 * the pipe when the daemon runs with closed stdio */
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		goto fail_errno;
+	sync_r = fcntl(fds[0], F_DUPFD_CLOEXEC, 3);
+	sync_w = fcntl(fds[1], F_DUPFD_CLOEXEC, 3);
+	close(fds[0]);
+	close(fds[1]);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		goto fail_errno;
+	st_r = fcntl(fds[0], F_DUPFD_CLOEXEC, 3);
+	st_w = fcntl(fds[1], F_DUPFD_CLOEXEC, 3);
+	close(fds[0]);
+	close(fds[1]);
+	if (sync_r < 0 || sync_w < 0 || st_r < 0 || st_w < 0)
+		goto fail_errno;
+
+	setup = (struct tf_p_setup){.name = p->name,
+				    .base = cfg->base[0] ? cfg->base : NULL,
+				    .data_dir = spec->data_dir,
+				    .p = p,
+				    .sync_fd = sync_r,
+				    .status_fd = st_w};
+	flags = PERSONA_NS_FLAGS | CLONE_PIDFD;
+	cgfd = tf_cgroup_v2_fd(p->cg);
+	if (cgfd >= 0)
+		flags |= CLONE_INTO_CGROUP;
+	pid = tf_p_clone3(flags, cgfd, &pidfd);
+	if (pid < 0) {
+		r = pid;
+		seterr(err, errlen, "clone3: %s", strerror(-r));
+		goto fail_cg;
+	}
+	if (pid == 0) {
+		close(sync_w);
+		close(st_r);
+		tf_p_child_main(&setup);
+	}
+	close(steal_fd(&sync_r));
+	close(steal_fd(&st_w));
+
+	r = write_map(pid, "uid_map", cfg->uid_base, cfg->uid_count);
+	if (r >= 0)
+		r = write_map(pid, "gid_map", cfg->uid_base, cfg->uid_count);
+	if (r < 0) {
+		seterr(err, errlen, "uid/gid map: %s", strerror(-r));
+		goto fail_child;
+	}
+	/* hybrid hosts: CLONE_INTO_CGROUP only placed it in the v2 cgroup;
+	 * the v1 controllers need the pid before the child goes on */
+	if (p->hybrid || cgfd < 0) {
+		r = tf_cgroup_attach(p->cg, pid);
+		if (r < 0) {
+			seterr(err, errlen, "cgroup attach: %s", strerror(-r));
+			goto fail_child;
+		}
+	}
+	if (tf_write_full(sync_w, "g", 1) < 0)
+		goto fail_child_errno;
+	close(steal_fd(&sync_w));
+
+	r = wait_readable(st_r, START_TIMEOUT_MS);
+	if (r < 0) {
+		seterr(err, errlen, "persona init did not report: %s",
+		       strerror(-r));
+		goto fail_child;
+	}
+	memset(&st, 0, sizeof(st));
+	if (tf_read_full(st_r, &st, sizeof(st)) != (ssize_t)sizeof(st)) {
+		r = -EIO;
+		seterr(err, errlen, "persona init died during setup");
+		goto fail_child;
+	}
+	if (st.err != 0) {
+		r = st.err < 0 ? st.err : -EIO;
+		st.msg[sizeof(st.msg) - 1] = '\0';
+		seterr(err, errlen, "persona %s setup: %s", cfg->name, st.msg);
+		goto fail_child;
+	}
+	p->init_pid = pid;
+	p->pidfd = pidfd;
+	*out = steal_pointer(&p);
+	return 0;
+
+fail_child_errno:
+	r = tf_negerrno();
+fail_child:
+	kill_and_reap(pid, pidfd);
+	close(pidfd);
+	goto fail_cg;
+fail_errno:
+	r = tf_negerrno();
+fail_cg:
+	(void)tf_cgroup_destroy(steal_pointer(&p->cg));
+	return r;
+}
+
+int tf_persona_pidfd(const struct tf_persona *p)
+{
+	return p ? p->pidfd : -1;
+}
+
+pid_t tf_persona_init_pid(const struct tf_persona *p)
+{
+	return p ? p->init_pid : -1;
+}
+
+const char *tf_persona_name(const struct tf_persona *p)
+{
+	return p ? p->name : NULL;
+}
+
+int tf_persona_freeze(struct tf_persona *p, bool frozen)
+{
+	if (!p)
+		return -EINVAL;
+	return tf_cgroup_freeze(p->cg, frozen);
+}
+
+int tf_persona_set_foreground(struct tf_persona *p, bool fg)
+{
+	if (!p)
+		return -EINVAL;
+	return apply_foreground(p, fg);
+}
+
+int tf_persona_stats(const struct tf_persona *p, struct tf_persona_stats *st)
+{
+	struct tf_persona_stats s = {0};
+	int r;
+
+	if (!p || !st)
+		return -EINVAL;
+	r = tf_cgroup_nprocs(p->cg);
+	if (r < 0)
+		return r;
+	s.nprocs = r;
+	r = tf_cgroup_memory_current(p->cg, &s.memory_bytes);
+	if (r < 0 && r != -ENOENT && r != -EOPNOTSUPP)
+		return r;
+	r = tf_cgroup_frozen(p->cg, &s.frozen);
+	if (r < 0 && r != -ENOENT && r != -EOPNOTSUPP)
+		return r;
+	*st = s;
+	return 0;
+}
+
+static bool pidfd_exited(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+int tf_p_track_app(struct tf_persona *p, int pidfd)
+{
+	size_t j = 0;
+	int dup;
+
+	/* prune apps that exited (the daemon reaps them) */
+	for (size_t i = 0; i < p->n_apps; i++) {
+		if (pidfd_exited(p->apps[i]))
+			close(p->apps[i]);
+		else
+			p->apps[j++] = p->apps[i];
+	}
+	p->n_apps = j;
+	if (p->n_apps == p->cap_apps) {
+		size_t ncap = p->cap_apps ? p->cap_apps * 2 : 16;
+		int *n = reallocarray(p->apps, ncap, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->apps = n;
+		p->cap_apps = ncap;
+	}
+	dup = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+	if (dup < 0)
+		return tf_negerrno();
+	p->apps[p->n_apps++] = dup;
+	return 0;
+}
+
+/* Reap launched apps that are zombies now (WNOHANG): until they are
+ * released, the kernel keeps the dying init in zap_pid_ns_processes(). */
+static void reap_apps(struct tf_persona *p)
+{
+	for (size_t i = 0; i < p->n_apps; i++) {
+		siginfo_t si;
+
+		if (p->apps[i] < 0)
+			continue;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PIDFD, (id_t)p->apps[i], &si, WEXITED | WNOHANG) <
+			    0 ||
+		    si.si_pid != 0) {
+			/* reaped now, or by the daemon already (ECHILD) */
+			close(p->apps[i]);
+			p->apps[i] = -1;
+		}
+	}
+}
+
+int tf_persona_stop(struct tf_persona *p)
+{
+	uint64_t end;
+	siginfo_t si;
+	int r = 0, q;
+
+	if (!p)
+		return 0;
+	/* SIGKILL everything in the cgroup, frozen or not; init included */
+	q = tf_cgroup_kill(p->cg);
+	if (q < 0)
+		r = q;
+	(void)pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+	end = tf_now_ns() + (uint64_t)STOP_TIMEOUT_MS * 1000000u;
+	for (;;) {
+		reap_apps(p);
+		if (wait_readable(p->pidfd, 5) == 0)
+			break;
+		if (tf_now_ns() >= end) {
+			if (r == 0)
+				r = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG) < 0 &&
+	    errno != ECHILD && r == 0)
+		r = tf_negerrno();
+	q = tf_cgroup_destroy(steal_pointer(&p->cg));
+	if (q < 0 && r == 0)
+		r = q;
+	for (size_t i = 0; i < p->n_apps; i++)
+		if (p->apps[i] >= 0)
+			close(p->apps[i]);
+	free(p->apps);
+	close(p->pidfd);
+	free(p);
+	return r;
+}
+
+int tf_persona_cleanup_stale(const char *cgroup_group)
+{
+	if (!cgroup_group)
+		return -EINVAL;
+	return tf_cgroup_remove_stale(cgroup_group);
+}
