@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * libFuzzer target for the key-file parsers of src/lib/keys: device.secret,
+ * sp.device / sp.credential, discardable, throttle. Every parser gets the
+ * same input; a file that parses must serialize back to the same bytes
+ * (the formats have no slack), which catches a parser that accepts more
+ * than the writer can produce.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/lib/keys/internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t secret[TF_DEVSECRET_BYTES], sid;
+	struct tf_spblob b;
+	struct tf_throttle_rec t;
+	const uint8_t *rnd;
+
+	if (tf_keys_devsecret_parse(data, size, &sid, secret) == 0) {
+		if (size != TF_DEVSECRET_FILE_BYTES ||
+		    memcmp(secret, data + 8, sizeof(secret)) != 0)
+			abort();
+	}
+	if (tf_keys_spblob_parse(data, size, &b) == 0) {
+		uint8_t hdr[TF_SPBLOB_HDR];
+		tf_keys_spblob_header(&b, b.sealed_len, hdr);
+		if (size != TF_SPBLOB_HDR + b.sealed_len ||
+		    memcmp(hdr, data, TF_SPBLOB_HDR) != 0 ||
+		    memcmp(b.sealed, data + TF_SPBLOB_HDR, b.sealed_len) != 0)
+			abort();
+	}
+	if (tf_keys_discard_parse(data, size, &rnd) == 0) {
+		if (rnd != data + 8 || size != TF_DISCARD_FILE_BYTES)
+			abort();
+	}
+	if (tf_keys_throttle_parse(data, size, &t) == 0) {
+		uint8_t out[TF_THROTTLE_BYTES];
+		tf_keys_throttle_format(&t, out);
+		if (size != TF_THROTTLE_BYTES || memcmp(out, data, size) != 0)
+			abort();
+	}
+	return 0;
+}
