@@ -28,7 +28,10 @@
 #define TF_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Returns -errno from a libc call that sets errno (never 0 by accident). */
-static inline int tf_negerrno(void) { return errno > 0 ? -errno : -EIO; }
+static inline int tf_negerrno(void)
+{
+	return errno > 0 ? -errno : -EIO;
+}
 
 /* ---- scope-bound resources (crun, systemd) ---- */
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -78,8 +81,8 @@ TF_WUR int tf_write_full(int fd, const void *buf, size_t len);
 
 /* Read a whole small file (at most max bytes; -EFBIG beyond) into a fresh
  * NUL-terminated buffer. dirfd may be AT_FDCWD. */
-TF_WUR int tf_read_file_at(int dirfd, const char *path, size_t max,
-			   char **out, size_t *outlen);
+TF_WUR int tf_read_file_at(int dirfd, const char *path, size_t max, char **out,
+			   size_t *outlen);
 
 /* Create the directory and parents (mode for the new ones). */
 TF_WUR int tf_mkdir_p(const char *path, mode_t mode);

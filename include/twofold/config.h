@@ -25,7 +25,7 @@
 #define TF_CONFIG_MAX (64 * 1024)
 #define TF_PERSONA_MAX 8
 #define TF_DEVICE_MAX 16
-#define TF_NAME_MAX 32      /* persona and device names, without NUL */
+#define TF_NAME_MAX 32	    /* persona and device names, without NUL */
 #define TF_CFG_PATH_MAX 256 /* paths in the config */
 #define TF_UID_COUNT_DEFAULT 65536u
 #define TF_APP_UID_DEFAULT 1000u
@@ -40,15 +40,16 @@ enum tf_device_class {
 
 struct tf_persona_cfg {
 	char name[TF_NAME_MAX + 1];
-	uint32_t uid_base;  /* host uid of persona uid 0 */
-	uint32_t uid_count; /* size of the mapped range */
+	uint32_t uid_base;	    /* host uid of persona uid 0 */
+	uint32_t uid_count;	    /* size of the mapped range */
 	char base[TF_CFG_PATH_MAX]; /* "" = host /usr,/bin,/lib*,/etc */
-	uint64_t memory_max;        /* bytes, 0 = unlimited */
-	uint64_t pids_max;          /* 0 = unlimited */
-	uint32_t cpu_weight;        /* 1..10000 when foreground (cgroup v2 scale) */
-	bool credential;            /* SP wrapped by credential + device secret */
-	bool autostart;             /* start with the daemon (if keys allow) */
-	uint32_t lock_evict_after;  /* seconds after lock until evict, 0 = never */
+	uint64_t memory_max;	    /* bytes, 0 = unlimited */
+	uint64_t pids_max;	    /* 0 = unlimited */
+	uint32_t cpu_weight; /* 1..10000 when foreground (cgroup v2 scale) */
+	bool credential;     /* SP wrapped by credential + device secret */
+	bool autostart;	     /* start with the daemon (if keys allow) */
+	uint32_t
+		lock_evict_after; /* seconds after lock until evict, 0 = never */
 };
 
 struct tf_device_cfg {
@@ -61,16 +62,16 @@ struct tf_config {
 	uint32_t version;
 	char suite[16];
 	char foreground[TF_NAME_MAX + 1]; /* persona foreground at start */
-	uint32_t background_cpu_weight;   /* cgroup v2 scale 1..10000 */
+	uint32_t background_cpu_weight;	  /* cgroup v2 scale 1..10000 */
 	/* storage */
-	uint64_t storage_size;          /* bytes of the ext4 image */
+	uint64_t storage_size;		   /* bytes of the ext4 image */
 	char storage_dir[TF_CFG_PATH_MAX]; /* "" = image in the state dir */
 	/* recognition */
 	uint32_t pin_min_digits;
 	uint32_t passphrase_min_chars;
-	uint32_t throttle_free_tries;  /* failures with no wait */
+	uint32_t throttle_free_tries;	/* failures with no wait */
 	uint32_t throttle_max_failures; /* then crypto-erase */
-	uint32_t throttle_base_delay;  /* seconds, doubled per failure */
+	uint32_t throttle_base_delay;	/* seconds, doubled per failure */
 	uint32_t kdf_target_ms;
 	uint32_t kdf_min_mem_mib;
 	char tpm_tcti[TF_CFG_PATH_MAX]; /* "" = no TPM */

@@ -29,8 +29,8 @@
 #define TF_PROTO_VERSION 1
 #define TF_MSG_HDR_BYTES 12
 #define TF_FRAG_MAX (32u * 1024)
-#define TF_MSG_MAX (4u << 20)  /* one message, body included */
-#define TF_ATTR_MAX 70000      /* attributes in one message */
+#define TF_MSG_MAX (4u << 20)	 /* one message, body included */
+#define TF_ATTR_MAX 70000	 /* attributes in one message */
 #define TF_STR_MAX (128u * 1024) /* one string (the kernel's MAX_ARG_STRLEN) */
 #define TF_ARGV_TOTAL_MAX (2u << 20) /* argv + env of `run`, in all */
 #define TF_MSG_FDS_MAX 3
@@ -50,40 +50,41 @@ enum tf_msg_type {
 	TF_REQ_LOCK = 11,
 	TF_REQ_TYPE_MAX = 11,
 	/* replies (daemon -> CLI) */
-	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
+	TF_REP_RESULT = 0x8001,	 /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	TF_REP_STARTED = 0x8002, /* run: the app is running */
-	TF_REP_EXITED = 0x8003,  /* run: the app ended: EXIT */
+	TF_REP_EXITED = 0x8003,	 /* run: the app ended: EXIT */
 };
 
 enum tf_attr {
 	TF_A_PERSONA = 1, /* str */
-	TF_A_ARG = 2,     /* str, repeated, in order */
-	TF_A_ENV = 3,     /* str "KEY=VALUE", repeated */
-	TF_A_CWD = 4,     /* str */
-	TF_A_UID = 5,     /* u32 */
-	TF_A_FLAGS = 6,   /* u32, request-specific TF_F_* */
-	TF_A_SECRET = 7,  /* str: credential (old, or only) — wiped after use */
+	TF_A_ARG = 2,	  /* str, repeated, in order */
+	TF_A_ENV = 3,	  /* str "KEY=VALUE", repeated */
+	TF_A_CWD = 4,	  /* str */
+	TF_A_UID = 5,	  /* u32 */
+	TF_A_FLAGS = 6,	  /* u32, request-specific TF_F_* */
+	TF_A_SECRET = 7, /* str: credential (old, or only) — wiped after use */
 	TF_A_SECRET_NEW = 8, /* str: new credential */
-	TF_A_SIGNAL = 9,  /* u32 */
-	TF_A_ERRNO = 10,  /* i32, 0 or -errno */
-	TF_A_MESSAGE = 11, /* str: one-line error */
-	TF_A_TEXT = 12,   /* str: human output */
-	TF_A_JSON = 13,   /* str: machine output */
-	TF_A_EXIT = 14,   /* i32: exit code (128+N for a signal) */
-	TF_A_PID = 15,    /* u32 */
+	TF_A_SIGNAL = 9,     /* u32 */
+	TF_A_ERRNO = 10,     /* i32, 0 or -errno */
+	TF_A_MESSAGE = 11,   /* str: one-line error */
+	TF_A_TEXT = 12,	     /* str: human output */
+	TF_A_JSON = 13,	     /* str: machine output */
+	TF_A_EXIT = 14,	     /* i32: exit code (128+N for a signal) */
+	TF_A_PID = 15,	     /* u32 */
 	TF_A_ATTR_MAX = 15,
 };
 
 /* request flags */
-#define TF_F_JSON 0x1u    /* status: the caller wants JSON */
-#define TF_F_EVICT 0x2u   /* lock: evict the keys too */
+#define TF_F_JSON 0x1u	   /* status: the caller wants JSON */
+#define TF_F_EVICT 0x2u	   /* lock: evict the keys too */
 #define TF_F_HAVE_TTY 0x4u /* run: stdin is a terminal */
+#define TF_F_LIST 0x8u	   /* status: one "NAME STATE [foreground]" line each */
 
 /* ---- building ---- */
 struct tf_msgbuf {
 	uint8_t *data;
 	size_t len, cap;
-	int err; /* first error; checked once at the end */
+	int err;     /* first error; checked once at the end */
 	bool secret; /* wipe on free: the body holds a credential */
 };
 
@@ -116,8 +117,8 @@ TF_WUR int tf_msg_parse(const uint8_t *buf, size_t len, struct tf_msg *msg);
 void tf_msg_clear(struct tf_msg *msg);
 
 const char *tf_msg_str(const struct tf_msg *m, uint16_t attr);
-TF_WUR int tf_msg_u32(const struct tf_msg *m, uint16_t attr, uint32_t *out);
-TF_WUR int tf_msg_i32(const struct tf_msg *m, uint16_t attr, int32_t *out);
+int tf_msg_u32(const struct tf_msg *m, uint16_t attr, uint32_t *out);
+int tf_msg_i32(const struct tf_msg *m, uint16_t attr, int32_t *out);
 size_t tf_msg_count(const struct tf_msg *m, uint16_t attr);
 
 /* ---- transport ---- */

@@ -11,7 +11,12 @@
 
 #include "twofold/common.h"
 
-enum tf_log_level { TF_LOG_ERR = 3, TF_LOG_WARN = 4, TF_LOG_INFO = 6, TF_LOG_DEBUG = 7 };
+enum tf_log_level {
+	TF_LOG_ERR = 3,
+	TF_LOG_WARN = 4,
+	TF_LOG_INFO = 6,
+	TF_LOG_DEBUG = 7
+};
 
 #define TF_LOG_LINE_MAX 1024
 

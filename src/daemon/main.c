@@ -1,1 +1,180 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofoldd: the one root daemon per device. It holds every secret, owns the
+ * personas and answers a fixed table of requests on the control socket
+ * (dispatch.c). Start-up order matters and is fail-closed:
+ *   1. harden the process (no core dumps, SIGPIPE ignored)
+ *   2. crypto known-answer tests; any failure refuses to start
+ *   3. load and validate the state directory
+ *   4. clean up what a killed predecessor left (cgroups, mounts)
+ *   5. storage, keys, personas
+ *   6. serve
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tf_config.h"
+#include "twofold/crypto.h"
+#include "twofold/log.h"
+#include "twofold/secmem.h"
+#include "daemon.h"
+
+int tfd_serve(struct tfd *d);
+TF_WUR int tfd_server_open(struct tfd *d);
+void tfd_server_close(struct tfd *d);
+TF_WUR int tfd_load_state(struct tfd *d, char *err, size_t errlen);
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: twofoldd [--state DIR] [--verbose]\n"
+		"       twofoldd --selftest\n"
+		"\n"
+		"The twofold daemon: owns the personas and every key, serves\n"
+		"the control socket, runs in the foreground (log to stderr).\n"
+		"\n"
+		"  -s, --state DIR   state directory made by `twofold init`\n"
+		"                    (default: $TWOFOLD_STATE, else\n"
+		"                    /var/lib/twofold; the socket is then\n"
+		"                    /run/twofold/control, else DIR/control)\n"
+		"  -v, --verbose     debug logging\n"
+		"      --selftest    run the crypto known-answer tests, exit\n"
+		"  -h, --help        this text\n"
+		"  -V, --version     print the version\n");
+}
+
+static int run_selftest(bool verbose)
+{
+	static const char *suites[] = {"intl", "gm"};
+	int failed = 0;
+
+	for (size_t i = 0; i < TF_ARRAY_SIZE(suites); i++) {
+		const struct tf_suite *s = tf_suite_by_name(suites[i]);
+		char why[256] = "";
+		uint64_t t0 = tf_now_ns();
+		int r = s ? tf_crypto_selftest(s, why, sizeof(why)) : -ENOSYS;
+		uint64_t dt = tf_now_ns() - t0;
+
+		if (r < 0) {
+			printf("FAIL %-5s %s\n", suites[i],
+			       why[0] ? why : strerror(-r));
+			failed++;
+		} else {
+			printf("ok   %-5s known-answer tests passed (%.1f "
+			       "ms)\n",
+			       suites[i], (double)dt / 1e6);
+		}
+	}
+	if (verbose)
+		printf("%d suite(s) failed\n", failed);
+	return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"state", required_argument, NULL, 's'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"selftest", no_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct tfd d;
+	const char *state = NULL;
+	bool verbose = false, selftest = false;
+	char err[512] = "";
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "s:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': state = optarg; break;
+		case 'v': verbose = true; break;
+		case 'T': selftest = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("twofoldd %s\n", TF_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "twofoldd: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	tf_log_init("twofoldd", verbose ? TF_LOG_DEBUG : TF_LOG_INFO);
+
+	/* Secrets live here: no core dumps, no ptrace by same-uid peers. */
+	if (tf_secmem_harden_process() < 0) {
+		tf_err("cannot disable core dumps: %s", strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	r = tf_crypto_init();
+	if (r < 0) {
+		tf_err("crypto libraries failed to initialise: %s",
+		       strerror(-r));
+		return 1;
+	}
+	if (selftest)
+		return run_selftest(true);
+
+	/* Fail closed: a suite whose known answers are wrong never runs. */
+	{
+		const struct tf_suite *suites[] = {tf_suite_by_name("intl"),
+						   tf_suite_by_name("gm")};
+		for (size_t i = 0; i < TF_ARRAY_SIZE(suites); i++) {
+			char why[256] = "";
+			if (suites[i] == NULL ||
+			    tf_crypto_selftest(suites[i], why, sizeof(why)) <
+				    0) {
+				tf_err("crypto self-test failed, refusing to "
+				       "start: %s",
+				       why[0] ? why : "suite missing");
+				return 1;
+			}
+		}
+	}
+
+	if (state == NULL)
+		state = secure_getenv("TWOFOLD_STATE");
+	r = tf_strlcpy(d.state_dir, state ? state : "/var/lib/twofold",
+		       sizeof(d.state_dir));
+	if (r < 0) {
+		tf_err("state directory path too long");
+		return 1;
+	}
+	d.started_ns = tf_now_ns();
+	d.state = TFD_STARTING;
+	r = tfd_load_state(&d, err, sizeof(err));
+	if (r < 0) {
+		tf_err("%s", err);
+		return 1;
+	}
+	r = tfd_server_open(&d);
+	if (r < 0) {
+		tf_err("cannot listen on %s: %s", d.sock_path, strerror(-r));
+		return 1;
+	}
+	r = tfd_personas_setup(&d, err, sizeof(err));
+	if (r < 0) {
+		tf_err("%s", err);
+		tfd_personas_shutdown(&d);
+		tfd_server_close(&d);
+		return 1;
+	}
+	d.state = TFD_READY;
+	tf_info("ready: state %s, suite %s, socket %s", d.state_dir,
+		d.cfg.suite, d.sock_path);
+	r = tfd_serve(&d);
+	d.state = TFD_STOPPING;
+	tfd_personas_shutdown(&d);
+	tfd_server_close(&d);
+	tf_info("stopped");
+	return r < 0 ? 1 : 0;
+}

@@ -59,8 +59,8 @@ int tf_atomic_write_at(int dirfd, const char *name, const void *data,
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%08x", name, rnd) >=
 	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		    mode);
+	fd = openat(dirfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return tf_negerrno();
 	/* the umask must not widen or narrow what the caller asked for */

@@ -15,8 +15,8 @@
 #define LINE_MAX_LEN 512
 
 static const char *const device_class_names[] = {
-	[TF_DEV_DISPLAY] = "display", [TF_DEV_INPUT] = "input",
-	[TF_DEV_AUDIO] = "audio",     [TF_DEV_CAMERA] = "camera",
+	[TF_DEV_DISPLAY] = "display",	    [TF_DEV_INPUT] = "input",
+	[TF_DEV_AUDIO] = "audio",	    [TF_DEV_CAMERA] = "camera",
 	[TF_DEV_MICROPHONE] = "microphone",
 };
 
@@ -400,7 +400,8 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 
 	if (strcmp(c->suite, "intl") != 0 && strcmp(c->suite, "gm") != 0)
 		return fail(err, errlen,
-			    "unknown suite '%.15s' (known: intl, gm)", c->suite);
+			    "unknown suite '%.15s' (known: intl, gm)",
+			    c->suite);
 	if (c->n_personas < 2)
 		return fail(err, errlen,
 			    "at least two personas are needed (have %zu)",
@@ -413,7 +414,8 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 			    "throttle_free_tries must be below "
 			    "throttle_max_failures");
 	if (c->storage_dir[0] != '\0' && c->storage_dir[0] != '/')
-		return fail(err, errlen, "storage_dir must be an absolute path");
+		return fail(err, errlen,
+			    "storage_dir must be an absolute path");
 	for (size_t i = 0; i < c->n_personas; i++) {
 		const struct tf_persona_cfg *p = &c->personas[i];
 		uint64_t end = (uint64_t)p->uid_base + p->uid_count;
@@ -462,7 +464,8 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 				    d->name);
 		if (d->path[0] != '/')
 			return fail(err, errlen,
-				    "device %s: path must be absolute", d->name);
+				    "device %s: path must be absolute",
+				    d->name);
 		if (check_paths &&
 		    (stat(d->path, &st) < 0 ||
 		     !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))))

@@ -152,10 +152,14 @@ int tf_parse_size(const char *s, uint64_t *out)
 		return -EINVAL;
 	memcpy(num, s, len + 1);
 	switch (num[len - 1]) {
-	case 'K': case 'k': shift = 10; break;
-	case 'M': case 'm': shift = 20; break;
-	case 'G': case 'g': shift = 30; break;
-	case 'T': case 't': shift = 40; break;
+	case 'K':
+	case 'k': shift = 10; break;
+	case 'M':
+	case 'm': shift = 20; break;
+	case 'G':
+	case 'g': shift = 30; break;
+	case 'T':
+	case 't': shift = 40; break;
 	default: break;
 	}
 	if (shift)
@@ -200,8 +204,8 @@ bool tf_name_valid(const char *name)
 	if (name == NULL || !(name[0] >= 'a' && name[0] <= 'z'))
 		return false;
 	for (const char *p = name; *p; p++, len++) {
-		bool ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-			  *p == '-' || *p == '_';
+		bool ok = (*p >= 'a' && *p <= 'z') ||
+			  (*p >= '0' && *p <= '9') || *p == '-' || *p == '_';
 		if (!ok || len >= 32)
 			return false;
 	}

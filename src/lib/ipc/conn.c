@@ -8,8 +8,8 @@
 
 static uint32_t le32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) |
-	       ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
 }
 
 int tf_msg_send(int sock, const struct tf_msgbuf *b, const int *fds,
@@ -27,7 +27,8 @@ int tf_msg_send(int sock, const struct tf_msgbuf *b, const int *fds,
 		return -EINVAL;
 	while (off < b->len) {
 		size_t chunk = TF_MIN(b->len - off, (size_t)TF_FRAG_MAX);
-		struct iovec iov = {.iov_base = b->data + off, .iov_len = chunk};
+		struct iovec iov = {.iov_base = b->data + off,
+				    .iov_len = chunk};
 		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 		ssize_t n;
 

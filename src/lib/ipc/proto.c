@@ -27,8 +27,8 @@ static uint16_t get_le16(const uint8_t *p)
 }
 static uint32_t get_le32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) |
-	       ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
 }
 
 void tf_msgbuf_init(struct tf_msgbuf *b, uint16_t type)
@@ -149,17 +149,14 @@ static bool attr_ok(uint16_t type, const uint8_t *v, uint32_t len)
 	case TF_A_SECRET_NEW:
 	case TF_A_MESSAGE:
 	case TF_A_TEXT:
-	case TF_A_JSON:
-		return str_ok(v, len);
+	case TF_A_JSON: return str_ok(v, len);
 	case TF_A_UID:
 	case TF_A_FLAGS:
 	case TF_A_SIGNAL:
 	case TF_A_ERRNO:
 	case TF_A_EXIT:
-	case TF_A_PID:
-		return len == 4;
-	default:
-		return false;
+	case TF_A_PID: return len == 4;
+	default: return false;
 	}
 }
 

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: ISC */
+/* twofold CLI internals: one file per verb, a table in main.c. */
+#ifndef TWOFOLD_CLI_H
+#define TWOFOLD_CLI_H
+
+#include <stdio.h>
+
+#include "twofold/common.h"
+#include "twofold/ipc.h"
+
+/* Exit codes (README "Exit status"). */
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+struct cli {
+	const char *state_dir; /* NULL: /var/lib/twofold */
+	bool state_given;      /* --state or TWOFOLD_STATE */
+	bool json;
+	const char *verb;
+};
+
+struct cli_verb {
+	const char *name;
+	int (*fn)(struct cli *cli, int argc, char **argv);
+	const char *summary;
+	void (*help)(FILE *f);
+};
+
+/* Errors: "twofold: VERB: what failed (what to do)". */
+void cli_err(const struct cli *cli, const char *fmt, ...) TF_PRINTF(2, 3);
+int cli_usage_err(const struct cli *cli, const struct cli_verb *v,
+		  const char *fmt, ...) TF_PRINTF(3, 4);
+
+/* Connect to the daemon; on failure prints the one-line error and returns
+ * -errno. */
+TF_WUR int cli_connect(const struct cli *cli);
+
+/* Send b (and fds) and wait for the final TF_REP_RESULT. Prints the
+ * daemon's message on failure. Returns the daemon's errno (0 ok). *reply
+ * (optional) receives the parsed reply and its buffer (free with
+ * cli_reply_free). */
+struct cli_reply {
+	struct tf_msg_reader rd;
+	struct tf_msg msg;
+	int32_t err;
+	const char *message, *text, *json;
+};
+TF_WUR int cli_request(const struct cli *cli, struct tf_msgbuf *b,
+		       struct cli_reply *reply);
+void cli_reply_free(struct cli_reply *r);
+
+/* A simple request naming one persona, printing the daemon's message. */
+int cli_persona_request(const struct cli *cli, uint16_t type,
+			const char *persona, uint32_t flags);
+
+/* Credential input: from the terminal without echo, or one line of stdin.
+ * Returns a tf_secure_alloc'd NUL-terminated string or NULL (error
+ * printed). */
+char *cli_read_secret(const struct cli *cli, const char *prompt,
+		      bool from_stdin);
+
+/* The state of one persona as the daemon reports it ("running", ...);
+ * writes "" if unknown. */
+TF_WUR int cli_persona_state(const struct cli *cli, const char *persona,
+			     char *state, size_t cap);
+
+/* Read the next reply on an open connection. */
+TF_WUR int cli_read_reply(const struct cli *cli, int fd, struct cli_reply *rep);
+
+#define TF_CRED_BUF 257 /* TF_CRED_MAX (keys.h) + NUL */
+
+/* enroll/unlock: a request carrying credentials (buffer wiped). */
+int cli_secret_request(struct cli *cli, uint16_t type, const char *persona,
+		       const char *old, const char *new_);
+
+/* verbs */
+#define VERB(n)                                                                \
+	int verb_##n(struct cli *cli, int argc, char **argv);                  \
+	void help_##n(FILE *f)
+VERB(init);
+VERB(status);
+VERB(selftest);
+VERB(persona);
+VERB(run);
+VERB(switch);
+VERB(enroll);
+VERB(unlock);
+VERB(lock);
+#undef VERB
+
+/* true if argv has -h/--help before "--" */
+bool cli_wants_help(int argc, char **argv);
+
+#endif

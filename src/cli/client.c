@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: ISC */
+/* Talking to twofoldd, and reading credentials. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+
+#include "twofold/secmem.h"
+#include "cli.h"
+
+static const char *state_hint(const struct cli *cli)
+{
+	return cli->state_dir ? cli->state_dir : "/var/lib/twofold";
+}
+
+int cli_connect(const struct cli *cli)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char path[sizeof(sa.sun_path)];
+	int fd, r;
+
+	r = tf_control_path(cli->state_given ? cli->state_dir : NULL, path,
+			    sizeof(path));
+	if (r < 0) {
+		cli_err(cli, "state directory path too long for a socket "
+			     "(at most 99 bytes)");
+		return r;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = tf_negerrno();
+		cli_err(cli, "cannot create a socket: %s", strerror(-r));
+		return r;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = tf_negerrno();
+		close(fd);
+		if (r == -ENOENT || r == -ECONNREFUSED)
+			cli_err(cli,
+				"twofoldd is not running (start it with: "
+				"twofoldd --state %s)",
+				state_hint(cli));
+		else if (r == -EACCES)
+			cli_err(cli,
+				"permission denied on %s (twofold needs "
+				"root)",
+				path);
+		else
+			cli_err(cli, "cannot connect to %s: %s", path,
+				strerror(-r));
+		return r;
+	}
+	return fd;
+}
+
+void cli_reply_free(struct cli_reply *r)
+{
+	tf_msg_clear(&r->msg);
+	tf_msg_reader_reset(&r->rd);
+}
+
+/* Wait for a message of one of the reply types on fd. */
+static int read_reply(const struct cli *cli, int fd, struct cli_reply *rep)
+{
+	int r;
+
+	tf_msg_reader_init(&rep->rd, TF_MSG_MAX);
+	r = tf_msg_recv(fd, &rep->rd);
+	if (r == -ECONNRESET) {
+		cli_err(cli, "twofoldd closed the connection (see its log)");
+		return r;
+	}
+	if (r < 0) {
+		cli_err(cli, "bad reply from twofoldd: %s", strerror(-r));
+		return r;
+	}
+	r = tf_msg_parse(rep->rd.buf, rep->rd.total, &rep->msg);
+	if (r < 0) {
+		cli_err(cli, "malformed reply from twofoldd");
+		tf_msg_reader_reset(&rep->rd);
+		return r;
+	}
+	rep->err = 0;
+	tf_msg_i32(&rep->msg, TF_A_ERRNO, &rep->err);
+	rep->message = tf_msg_str(&rep->msg, TF_A_MESSAGE);
+	rep->text = tf_msg_str(&rep->msg, TF_A_TEXT);
+	rep->json = tf_msg_str(&rep->msg, TF_A_JSON);
+	return 0;
+}
+
+int cli_read_reply(const struct cli *cli, int fd, struct cli_reply *rep)
+{
+	return read_reply(cli, fd, rep);
+}
+
+int cli_request(const struct cli *cli, struct tf_msgbuf *b,
+		struct cli_reply *reply)
+{
+	struct cli_reply local;
+	struct cli_reply *rep = reply ? reply : &local;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	r = tf_msgbuf_finish(b);
+	if (r < 0) {
+		cli_err(cli, "request too large: %s", strerror(-r));
+		return r;
+	}
+	fd = cli_connect(cli);
+	if (fd < 0)
+		return fd;
+	r = tf_msg_send(fd, b, NULL, 0);
+	if (r < 0) {
+		cli_err(cli, "cannot send to twofoldd: %s", strerror(-r));
+		return r;
+	}
+	r = read_reply(cli, fd, rep);
+	if (r < 0)
+		return r;
+	if (rep->err < 0)
+		cli_err(cli, "%s",
+			rep->message ? rep->message : strerror(-rep->err));
+	r = rep->err;
+	if (rep == &local)
+		cli_reply_free(&local);
+	return r;
+}
+
+int cli_persona_request(const struct cli *cli, uint16_t type,
+			const char *persona, uint32_t flags)
+{
+	struct cli_reply rep;
+	struct tf_msgbuf b;
+	int r;
+
+	tf_msgbuf_init(&b, type);
+	tf_msgbuf_put_str(&b, TF_A_PERSONA, persona);
+	if (flags)
+		tf_msgbuf_put_u32(&b, TF_A_FLAGS, flags);
+	r = cli_request(cli, &b, &rep);
+	tf_msgbuf_free(&b);
+	if (r == 0 && rep.message)
+		printf("%s\n", rep.message);
+	if (r == 0 || rep.rd.buf)
+		cli_reply_free(&rep);
+	return r == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+int cli_persona_state(const struct cli *cli, const char *persona, char *state,
+		      size_t cap)
+{
+	struct cli_reply rep;
+	struct tf_msgbuf b;
+	const char *line;
+	size_t plen = strlen(persona);
+	int r;
+
+	state[0] = '\0';
+	tf_msgbuf_init(&b, TF_REQ_STATUS);
+	tf_msgbuf_put_u32(&b, TF_A_FLAGS, TF_F_LIST);
+	r = cli_request(cli, &b, &rep);
+	tf_msgbuf_free(&b);
+	if (r < 0)
+		return r;
+	/* list form: one "NAME STATE [foreground]" line per persona */
+	for (line = rep.text; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		if (strncmp(line, persona, plen) == 0 && line[plen] == ' ') {
+			const char *s = line + plen + 1;
+			size_t n = strcspn(s, " \n");
+			snprintf(state, cap, "%.*s", (int)n, s);
+			break;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	cli_reply_free(&rep);
+	return 0;
+}
+
+char *cli_read_secret(const struct cli *cli, const char *prompt,
+		      bool from_stdin)
+{
+	char *buf = tf_secure_alloc(TF_CRED_BUF);
+	struct termios old, noecho;
+	bool restore = false;
+	_cleanup_close_ int tty = -1;
+	int in = STDIN_FILENO;
+	size_t n = 0;
+
+	if (buf == NULL) {
+		cli_err(cli, "out of memory");
+		return NULL;
+	}
+	if (!from_stdin) {
+		tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+		if (tty < 0) {
+			cli_err(cli, "no terminal to read the credential from "
+				     "(use --pin-stdin)");
+			tf_secure_free(buf);
+			return NULL;
+		}
+		in = tty;
+		if (tcgetattr(tty, &old) == 0) {
+			noecho = old;
+			noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+			noecho.c_lflag |= ICANON;
+			restore = tcsetattr(tty, TCSAFLUSH, &noecho) == 0;
+		}
+		(void)!write(tty, prompt, strlen(prompt));
+	}
+	/* byte by byte, so nothing past the line is consumed from stdin */
+	for (;;) {
+		char ch;
+		ssize_t k = read(in, &ch, 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0 || ch == '\n')
+			break;
+		if (n + 1 >= TF_CRED_BUF) {
+			n = TF_CRED_BUF; /* too long: rejected below */
+			break;
+		}
+		buf[n++] = ch;
+	}
+	if (restore) {
+		tcsetattr(tty, TCSAFLUSH, &old);
+		(void)!write(tty, "\n", 1);
+	}
+	if (n >= TF_CRED_BUF) {
+		cli_err(cli, "credential longer than %d bytes",
+			TF_CRED_BUF - 1);
+		tf_secure_free(buf);
+		return NULL;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (n == 0) {
+		cli_err(cli, "empty credential");
+		tf_secure_free(buf);
+		return NULL;
+	}
+	return buf;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: ISC */
+#include "cli.h"
+
+void help_switch(FILE *f)
+{
+	fprintf(f, "usage: twofold switch PERSONA\n\n"
+		   "Make PERSONA the foreground persona: only it may open the\n"
+		   "foreground devices (display, input, audio, camera,\n"
+		   "microphone) and it gets the full CPU weight. The other\n"
+		   "personas keep running in the background.\n");
+}
+
+int verb_switch(struct cli *cli, int argc, char **argv)
+{
+	if (argc != 2)
+		return cli_usage_err(cli, NULL, "needs one persona");
+	return cli_persona_request(cli, TF_REQ_SWITCH, argv[1], 0);
+}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: ISC */
+/* twofoldd internals (docs/ARCHITECTURE.md). */
+#ifndef TWOFOLDD_DAEMON_H
+#define TWOFOLDD_DAEMON_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+#include "twofold/config.h"
+#include "twofold/ipc.h"
+
+#define TFD_CONN_MAX 64
+
+/* Daemon-wide state: the first column of the dispatch table. */
+enum tfd_state {
+	TFD_STARTING = 1u << 0,
+	TFD_READY = 1u << 1,
+	TFD_STOPPING = 1u << 2,
+};
+
+/* Persona states: the second column of the dispatch table. */
+enum tfd_pstate {
+	TFD_P_STOPPED =
+		1u << 0, /* not running; keys may or may not be loaded */
+	TFD_P_RUNNING = 1u << 1, /* running (foreground or background) */
+	TFD_P_FROZEN = 1u << 2,	 /* screen-locked: frozen, keys stay */
+	TFD_P_EVICTED = 1u << 3, /* locked down: processes gone, key removed */
+	TFD_P_NOKEY = 1u << 4,	 /* needs a credential: `twofold enroll` */
+	TFD_P_ERASED = 1u << 5,	 /* crypto-erased after too many failures */
+	TFD_P_ANY = 0x3f,
+};
+
+struct tf_persona;
+struct tf_storage;
+struct tf_keystore;
+
+struct tfd_persona {
+	const struct tf_persona_cfg *cfg;
+	enum tfd_pstate state;
+	struct tf_persona *rt; /* running container, NULL otherwise */
+	bool foreground;
+	bool key_loaded; /* fscrypt key present in the kernel */
+	uint8_t key_id[16];
+	uint64_t locked_at_ns; /* when frozen, for lock_evict_after */
+	char data_dir[PATH_MAX];
+	char last_error[160];
+};
+
+/* What an epoll event refers to. */
+enum tfd_src {
+	TFD_SRC_LISTEN,
+	TFD_SRC_SIGNAL,
+	TFD_SRC_CONN,
+	TFD_SRC_APP,
+	TFD_SRC_INIT,
+	TFD_SRC_TIMER
+};
+
+struct tfd_conn {
+	enum tfd_src src; /* TFD_SRC_CONN; must stay first */
+	int fd;
+	uid_t uid;
+	pid_t pid;
+	struct tf_msg_reader rd;
+	/* `run` in progress */
+	struct {
+		enum tfd_src src; /* TFD_SRC_APP; must stay first */
+		struct tfd_conn *conn;
+		pid_t pid;
+		int pidfd;
+	} app;
+	bool closing;
+};
+
+struct tfd {
+	char state_dir[PATH_MAX];
+	int state_fd;
+	struct tf_config cfg;
+	const void *suite; /* const struct tf_suite * */
+	enum tfd_state state;
+	int listen_fd, epoll_fd, signal_fd, timer_fd;
+	char sock_path[108];
+	char cg_group[48];
+	uid_t owner_uid; /* besides root, who may talk to us */
+	size_t n_personas;
+	struct tfd_persona personas[TF_PERSONA_MAX];
+	struct {
+		enum tfd_src src;
+		size_t idx;
+	} init_src[TF_PERSONA_MAX];
+	struct tfd_conn *conns[TFD_CONN_MAX];
+	struct tf_storage *storage;
+	struct tf_keystore *ks;
+	bool use_storage; /* encrypted storage active (issue 4) */
+	uint64_t started_ns;
+};
+
+/* A reply under construction: result errno + one-line message + output. */
+struct tfd_reply {
+	int err;
+	char msg[512];
+	char *text;    /* malloc'd human output */
+	char *json;    /* malloc'd machine output */
+	int exit_code; /* for run failures (127 command not found), -1 unset */
+};
+
+void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
+	TF_PRINTF(3, 4);
+
+/* dispatch.c */
+typedef void (*tfd_handler)(struct tfd *d, struct tfd_conn *c,
+			    const struct tf_msg *m, struct tfd_persona *p,
+			    struct tfd_reply *rep);
+void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m);
+const char *tfd_pstate_name(enum tfd_pstate s);
+struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name);
+
+/* server.c */
+int tfd_send_reply(struct tfd_conn *c, uint16_t type,
+		   const struct tfd_reply *rep);
+void tfd_conn_close(struct tfd *d, struct tfd_conn *c);
+TF_WUR int tfd_epoll_add(struct tfd *d, int fd, void *tag);
+
+/* handlers */
+void tfd_req_ping(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		  struct tfd_persona *, struct tfd_reply *);
+void tfd_req_status(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		    struct tfd_persona *, struct tfd_reply *);
+void tfd_req_start(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		   struct tfd_persona *, struct tfd_reply *);
+void tfd_req_stop(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		  struct tfd_persona *, struct tfd_reply *);
+void tfd_req_restart(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		     struct tfd_persona *, struct tfd_reply *);
+void tfd_req_run(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		 struct tfd_persona *, struct tfd_reply *);
+void tfd_req_signal(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		    struct tfd_persona *, struct tfd_reply *);
+void tfd_req_switch(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		    struct tfd_persona *, struct tfd_reply *);
+void tfd_req_enroll(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		    struct tfd_persona *, struct tfd_reply *);
+void tfd_req_unlock(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		    struct tfd_persona *, struct tfd_reply *);
+void tfd_req_lock(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		  struct tfd_persona *, struct tfd_reply *);
+
+/* personas.c: lifecycle used by handlers and start-up */
+TF_WUR int tfd_personas_setup(struct tfd *d, char *err, size_t errlen);
+TF_WUR int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
+			     size_t errlen);
+int tfd_persona_stop(struct tfd *d, struct tfd_persona *p);
+void tfd_persona_init_exited(struct tfd *d, size_t idx);
+void tfd_app_exited(struct tfd *d, struct tfd_conn *c);
+void tfd_personas_shutdown(struct tfd *d);
+void tfd_timer_tick(struct tfd *d);
+int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns);
+int tfd_dir_has_data(const char *path);
+TF_WUR int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
+				const uint8_t *fskey, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The dispatch table (OpenSSH monitor.c's mon_dispatch pattern): the daemon
+ * answers only the request types listed here. Each entry says in which
+ * daemon states it is allowed, whether it names a persona and in which
+ * persona states, and which attributes it may carry. Everything else is
+ * refused before any handler runs, with a message that says what to do.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "twofold/log.h"
+#include "daemon.h"
+
+#define A(x) (1u << (x))
+
+struct tfd_req_def {
+	uint16_t type;
+	const char *name;
+	tfd_handler fn;
+	unsigned daemon_states;
+	bool persona;		 /* TF_A_PERSONA required */
+	unsigned persona_states; /* allowed states of that persona */
+	uint32_t attrs;		 /* allowed attributes */
+};
+
+static const struct tfd_req_def table[] = {
+	{TF_REQ_PING, "ping", tfd_req_ping, TFD_READY, false, 0, 0},
+	{TF_REQ_STATUS, "status", tfd_req_status, TFD_READY, false, 0,
+	 A(TF_A_FLAGS)},
+	{TF_REQ_PERSONA_START, "start", tfd_req_start, TFD_READY, true,
+	 TFD_P_STOPPED, A(TF_A_PERSONA)},
+	{TF_REQ_PERSONA_STOP, "stop", tfd_req_stop, TFD_READY, true,
+	 TFD_P_RUNNING | TFD_P_FROZEN, A(TF_A_PERSONA)},
+	{TF_REQ_PERSONA_RESTART, "restart", tfd_req_restart, TFD_READY, true,
+	 TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_STOPPED, A(TF_A_PERSONA)},
+	{TF_REQ_RUN, "run", tfd_req_run, TFD_READY, true, TFD_P_RUNNING,
+	 A(TF_A_PERSONA) | A(TF_A_ARG) | A(TF_A_ENV) | A(TF_A_CWD) |
+		 A(TF_A_UID) | A(TF_A_FLAGS)},
+	{TF_REQ_SIGNAL, "signal", tfd_req_signal, TFD_READY, false, 0,
+	 A(TF_A_SIGNAL)},
+	{TF_REQ_SWITCH, "switch", tfd_req_switch, TFD_READY, true,
+	 TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_STOPPED | TFD_P_EVICTED |
+		 TFD_P_NOKEY,
+	 A(TF_A_PERSONA)},
+	{TF_REQ_ENROLL, "enroll", tfd_req_enroll, TFD_READY, true,
+	 TFD_P_NOKEY | TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_EVICTED |
+		 TFD_P_STOPPED,
+	 A(TF_A_PERSONA) | A(TF_A_SECRET) | A(TF_A_SECRET_NEW)},
+	{TF_REQ_UNLOCK, "unlock", tfd_req_unlock, TFD_READY, true,
+	 TFD_P_FROZEN | TFD_P_EVICTED | TFD_P_STOPPED,
+	 A(TF_A_PERSONA) | A(TF_A_SECRET)},
+	{TF_REQ_LOCK, "lock", tfd_req_lock, TFD_READY, true,
+	 TFD_P_RUNNING | TFD_P_FROZEN, A(TF_A_PERSONA) | A(TF_A_FLAGS)},
+};
+
+const char *tfd_pstate_name(enum tfd_pstate s)
+{
+	switch (s) {
+	case TFD_P_STOPPED: return "stopped";
+	case TFD_P_RUNNING: return "running";
+	case TFD_P_FROZEN: return "frozen";
+	case TFD_P_EVICTED: return "locked";
+	case TFD_P_NOKEY: return "no-credential";
+	case TFD_P_ERASED: return "erased";
+	default: return "unknown";
+	}
+}
+
+struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_personas; i++)
+		if (strcmp(d->personas[i].cfg->name, name) == 0)
+			return &d->personas[i];
+	return NULL;
+}
+
+/* Why a request is not allowed in the persona's state, and what to type. */
+static void explain_state(const struct tfd_req_def *def,
+			  const struct tfd_persona *p, struct tfd_reply *rep)
+{
+	const char *n = p->cfg->name;
+
+	switch (p->state) {
+	case TFD_P_STOPPED:
+		if (p->cfg->credential)
+			tfd_reply_err(rep, -ESRCH,
+				      "%s is not running; unlock it with: "
+				      "twofold unlock %s",
+				      n, n);
+		else
+			tfd_reply_err(rep, -ESRCH,
+				      "%s is stopped; start it with: twofold "
+				      "persona start %s",
+				      n, n);
+		break;
+	case TFD_P_RUNNING:
+		if (def->type == TF_REQ_UNLOCK)
+			tfd_reply_err(rep, -EALREADY, "%s is already unlocked",
+				      n);
+		else
+			tfd_reply_err(rep, -EALREADY, "%s is already running",
+				      n);
+		break;
+	case TFD_P_FROZEN:
+	case TFD_P_EVICTED:
+		tfd_reply_err(rep, -EACCES,
+			      "%s is locked; unlock it with: twofold unlock %s",
+			      n, n);
+		break;
+	case TFD_P_NOKEY:
+		tfd_reply_err(rep, -ENOKEY,
+			      "%s has no credential yet; set one with: twofold "
+			      "enroll %s",
+			      n, n);
+		break;
+	case TFD_P_ERASED:
+		tfd_reply_err(rep, -ENOKEY,
+			      "%s was crypto-erased after too many failed "
+			      "attempts; its data is gone",
+			      n);
+		break;
+	default:
+		tfd_reply_err(rep, -EINVAL, "%s: %s not allowed now", n,
+			      def->name);
+	}
+}
+
+void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
+{
+	const struct tfd_req_def *def = NULL;
+	struct tfd_reply rep = {.exit_code = -1};
+	struct tfd_persona *p = NULL;
+
+	for (size_t i = 0; i < TF_ARRAY_SIZE(table); i++)
+		if (table[i].type == m->type) {
+			def = &table[i];
+			break;
+		}
+	if (def == NULL) {
+		tfd_reply_err(&rep, -EOPNOTSUPP, "unknown request type %u",
+			      m->type);
+		goto reply;
+	}
+	if (!(def->daemon_states & d->state)) {
+		tfd_reply_err(&rep, -EAGAIN, "%s: twofoldd is %s", def->name,
+			      d->state == TFD_STOPPING ? "shutting down"
+						       : "starting");
+		goto reply;
+	}
+	for (size_t i = 0; i < m->n_attrs; i++) {
+		uint16_t t = m->attrs[i].type;
+		if (t > 31 || !(def->attrs & A(t))) {
+			tfd_reply_err(&rep, -EBADMSG,
+				      "malformed request: %s does not take "
+				      "attribute %u",
+				      def->name, t);
+			goto reply;
+		}
+	}
+	if (def->persona) {
+		const char *name = tf_msg_str(m, TF_A_PERSONA);
+		if (name == NULL || tf_msg_count(m, TF_A_PERSONA) != 1) {
+			tfd_reply_err(&rep, -EBADMSG,
+				      "malformed request: %s needs one persona",
+				      def->name);
+			goto reply;
+		}
+		p = tf_name_valid(name) ? tfd_persona_find(d, name) : NULL;
+		if (p == NULL) {
+			char esc[80];
+			tf_escape(name, strlen(name), esc, sizeof(esc));
+			tfd_reply_err(&rep, -ENOENT,
+				      "unknown persona '%s' (see: twofold "
+				      "persona list)",
+				      esc);
+			goto reply;
+		}
+		if (!(def->persona_states & p->state)) {
+			explain_state(def, p, &rep);
+			goto reply;
+		}
+	}
+	tf_debug("request %s from uid %u pid %d%s%s", def->name, c->uid, c->pid,
+		 p ? " persona " : "", p ? p->cfg->name : "");
+	def->fn(d, c, m, p, &rep);
+	/* a handler that took over the connection (run) replies itself */
+	if (rep.err == 1)
+		goto out;
+reply:
+	if (rep.err < 0 && def != NULL)
+		tf_info("%s: %s", def->name, rep.msg);
+	tfd_send_reply(c, TF_REP_RESULT, &rep);
+out:
+	free(rep.text);
+	free(rep.json);
+}

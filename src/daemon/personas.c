@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Persona lifecycle in the daemon: storage and keys at start-up, start,
+ * stop, lock (freeze), evict (kill + remove the fscrypt key), and the
+ * timer that turns a lock into an evict.
+ *
+ * Data directory of persona P: <storage root>/personas/P, an fscrypt v2
+ * directory whose key is derived from P's persona secret (keys.h).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "twofold/atomicfile.h"
+#include "twofold/crypto.h"
+#include "twofold/keys.h"
+#include "twofold/log.h"
+#include "twofold/persona.h"
+#include "twofold/secmem.h"
+#include "twofold/storage.h"
+#include "daemon.h"
+
+#define EVICT_MAX_TRIES 200
+
+/* 1 if dir exists and has entries, 0 if missing or empty, -errno. */
+int tfd_dir_has_data(const char *path)
+{
+	DIR *dir = opendir(path);
+	struct dirent *e;
+	int r = 0;
+
+	if (dir == NULL)
+		return errno == ENOENT ? 0 : tf_negerrno();
+	while ((e = readdir(dir)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			r = 1;
+			break;
+		}
+	closedir(dir);
+	return r;
+}
+
+static int storage_fd(struct tfd *d)
+{
+	return tf_storage_root_fd(d->storage);
+}
+
+/*
+ * Put the fscrypt key into the kernel and make sure the data directory
+ * exists with exactly this key's policy. A directory that exists without a
+ * policy, or with another key's, is refused: never silently encrypt (or
+ * re-key) existing data.
+ */
+int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
+			 const uint8_t *fskey, char *err, size_t errlen)
+{
+	_cleanup_close_ int dfd = -1;
+	uint8_t id[TF_FSCRYPT_ID_BYTES], have[TF_FSCRYPT_ID_BYTES];
+	bool created = false;
+	int r;
+
+	r = tf_fscrypt_add_key(storage_fd(d), fskey, id);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot add the fscrypt key: %s",
+			 p->cfg->name, strerror(-r));
+		return r;
+	}
+	memcpy(p->key_id, id, sizeof(id));
+	p->key_loaded = true;
+	if (mkdir(p->data_dir, 0711) == 0)
+		created = true;
+	else if (errno != EEXIST)
+		return tf_negerrno();
+	dfd = open(p->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return tf_negerrno();
+	r = tf_fscrypt_get_policy_id(dfd, have);
+	if (r == -ENODATA && (created || tfd_dir_has_data(p->data_dir) == 0)) {
+		r = tf_fscrypt_set_policy(dfd, id);
+		if (r < 0) {
+			snprintf(err, errlen, "%s: cannot encrypt %s: %s",
+				 p->cfg->name, p->data_dir, strerror(-r));
+			return r;
+		}
+		return tf_fsync_dir_at(dfd, NULL);
+	}
+	if (r == -ENODATA) {
+		snprintf(err, errlen,
+			 "%s: %s holds unencrypted data; refusing to use it",
+			 p->cfg->name, p->data_dir);
+		return -EEXIST;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot read the policy of %s: %s",
+			 p->cfg->name, p->data_dir, strerror(-r));
+		return r;
+	}
+	if (tf_memeq_ct(have, id, sizeof(id)) != 0) {
+		snprintf(err, errlen,
+			 "%s: %s is encrypted with another key; refusing to "
+			 "use it",
+			 p->cfg->name, p->data_dir);
+		return -EKEYREJECTED;
+	}
+	return 0;
+}
+
+static int setup_device_bound(struct tfd *d, struct tfd_persona *p, char *err,
+			      size_t errlen)
+{
+	_cleanup_secure_ uint8_t *fskey = NULL;
+	enum tf_persona_keystate ks;
+	int r;
+
+	r = tf_keys_state(d->ks, p->cfg->name, &ks);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot read key state: %s",
+			 p->cfg->name, strerror(-r));
+		return r;
+	}
+	if (ks == TF_KS_NONE || ks == TF_KS_ERASED) {
+		int has = tfd_dir_has_data(p->data_dir);
+		r = tf_keys_create_device_bound(d->ks, p->cfg->name,
+						has > 0 ? TF_KEYS_DATA_NONEMPTY
+							: 0);
+		if (r == -EEXIST) {
+			snprintf(err, errlen,
+				 "%s: data exists in %s but its key is "
+				 "missing; refusing to create a new key over "
+				 "existing data",
+				 p->cfg->name, p->data_dir);
+			return r;
+		}
+		if (r < 0) {
+			snprintf(err, errlen, "%s: cannot create its key: %s",
+				 p->cfg->name, strerror(-r));
+			return r;
+		}
+		tf_info("%s: new persona secret created", p->cfg->name);
+	} else if (ks != TF_KS_DEVICE) {
+		snprintf(err, errlen,
+			 "%s: its key needs a credential but the config says "
+			 "credential = no",
+			 p->cfg->name);
+		return -EINVAL;
+	}
+	fskey = tf_secure_alloc(TF_KEYS_FSKEY_BYTES);
+	if (fskey == NULL)
+		return -ENOMEM;
+	r = tf_keys_unlock_device_bound(d->ks, p->cfg->name, fskey);
+	if (r < 0) {
+		snprintf(err, errlen,
+			 "%s: cannot unwrap its key (%s): device secret or "
+			 "wrapped key file (keys/%s/) damaged",
+			 p->cfg->name, strerror(-r), p->cfg->name);
+		return r;
+	}
+	return tfd_load_key_and_dir(d, p, fskey, err, errlen);
+}
+
+int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
+{
+	const struct tf_suite *suite = tf_suite_by_name(d->cfg.suite);
+	char mnt[PATH_MAX + 16], img[PATH_MAX + 16], dir[PATH_MAX - 64];
+	int r;
+
+	d->suite = suite;
+	/* 1. what a killed predecessor left behind */
+	r = tf_persona_cleanup_stale(d->cg_group);
+	if (r < 0)
+		tf_warn("cleaning up stale cgroups of %s: %s", d->cg_group,
+			strerror(-r));
+	snprintf(mnt, sizeof(mnt), "%s/mnt", d->state_dir);
+	snprintf(img, sizeof(img), "%s/storage.img", d->state_dir);
+	if (d->cfg.storage_dir[0] == '\0') {
+		r = tf_storage_cleanup_stale(mnt);
+		if (r < 0)
+			tf_warn("cleaning up stale mount %s: %s", mnt,
+				strerror(-r));
+	}
+
+	/* 2. storage */
+	if (d->cfg.storage_dir[0] != '\0') {
+		r = tf_storage_attach_dir(d->cfg.storage_dir, &d->storage, err,
+					  errlen);
+	} else {
+		if (access(img, F_OK) < 0) {
+			snprintf(err, errlen,
+				 "%s has no storage image (create it with: "
+				 "twofold --state %s init)",
+				 d->state_dir, d->state_dir);
+			return -ENOENT;
+		}
+		if (mkdir(mnt, 0700) < 0 && errno != EEXIST)
+			return tf_negerrno();
+		r = tf_storage_attach(img, mnt, &d->storage, err, errlen);
+	}
+	if (r < 0)
+		return r;
+	if (snprintf(dir, sizeof(dir), "%s/personas",
+		     tf_storage_root(d->storage)) >= (int)sizeof(dir)) {
+		snprintf(err, errlen, "storage path too long");
+		return -ENAMETOOLONG;
+	}
+	if (mkdir(dir, 0711) < 0 && errno != EEXIST)
+		return tf_negerrno();
+
+	/* 3. keys */
+	r = tf_keystore_open(d->state_fd, suite, &d->cfg, &d->ks);
+	if (r < 0) {
+		switch (r) {
+		case -ENOENT:
+			snprintf(err, errlen,
+				 "%s/device.secret is missing; the keys cannot "
+				 "be opened (if this is a new device: twofold "
+				 "--state %s init --force)",
+				 d->state_dir, d->state_dir);
+			break;
+		case -EPERM:
+			snprintf(err, errlen,
+				 "%s/device.secret is readable by others; fix "
+				 "with: chmod 600 %s/device.secret",
+				 d->state_dir, d->state_dir);
+			break;
+		case -EPROTO:
+			snprintf(err, errlen,
+				 "%s/device.secret belongs to another suite "
+				 "than device.conf (%s)",
+				 d->state_dir, d->cfg.suite);
+			break;
+		case -EPROTONOSUPPORT:
+			snprintf(err, errlen,
+				 "%s/device.secret was written by a newer "
+				 "twofold; upgrade twofold",
+				 d->state_dir);
+			break;
+		default:
+			snprintf(err, errlen,
+				 "%s/device.secret is damaged or unreadable "
+				 "(%s)",
+				 d->state_dir, strerror(-r));
+		}
+		return r;
+	}
+
+	/* 4. personas */
+	d->n_personas = d->cfg.n_personas;
+	for (size_t i = 0; i < d->n_personas; i++) {
+		struct tfd_persona *p = &d->personas[i];
+		enum tf_persona_keystate ks;
+
+		p->cfg = &d->cfg.personas[i];
+		p->foreground = strcmp(p->cfg->name, d->cfg.foreground) == 0;
+		d->init_src[i].src = TFD_SRC_INIT;
+		d->init_src[i].idx = i;
+		snprintf(p->data_dir, sizeof(p->data_dir), "%s/%s", dir,
+			 p->cfg->name);
+		if (!p->cfg->credential) {
+			r = setup_device_bound(d, p, err, errlen);
+			if (r < 0)
+				return r;
+			p->state = TFD_P_STOPPED;
+			continue;
+		}
+		r = tf_keys_state(d->ks, p->cfg->name, &ks);
+		if (r < 0) {
+			snprintf(err, errlen, "%s: cannot read key state: %s",
+				 p->cfg->name, strerror(-r));
+			return r;
+		}
+		p->state = ks == TF_KS_CREDENTIAL ? TFD_P_EVICTED
+			   : ks == TF_KS_ERASED	  ? TFD_P_ERASED
+			   : ks == TF_KS_NONE	  ? TFD_P_NOKEY
+						  : TFD_P_STOPPED;
+		if (ks == TF_KS_DEVICE) {
+			snprintf(err, errlen,
+				 "%s: the config says credential = yes but its "
+				 "key is device-bound; enroll is needed",
+				 p->cfg->name);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < d->n_personas; i++) {
+		struct tfd_persona *p = &d->personas[i];
+		if (p->state == TFD_P_STOPPED && p->cfg->autostart) {
+			r = tfd_persona_start(d, p, err, errlen);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
+		      size_t errlen)
+{
+	struct tf_persona_spec spec = {
+		.cfg = p->cfg,
+		.data_dir = p->data_dir,
+		.cgroup_group = d->cg_group,
+		.devices = d->cfg.devices,
+		.n_devices = d->cfg.n_devices,
+		.foreground = p->foreground,
+		.background_cpu_weight = d->cfg.background_cpu_weight,
+	};
+	size_t idx = (size_t)(p - d->personas);
+	uint64_t t0 = tf_now_ns();
+	int r;
+
+	r = tf_persona_start(&spec, &p->rt, err, errlen);
+	if (r < 0)
+		return r;
+	r = tfd_epoll_add(d, tf_persona_pidfd(p->rt), &d->init_src[idx]);
+	if (r < 0) {
+		tf_persona_stop(p->rt);
+		p->rt = NULL;
+		snprintf(err, errlen, "%s: cannot watch its init: %s",
+			 p->cfg->name, strerror(-r));
+		return r;
+	}
+	p->state = TFD_P_RUNNING;
+	tf_info("%s: started (init pid %d, %.1f ms)%s", p->cfg->name,
+		tf_persona_init_pid(p->rt), (double)(tf_now_ns() - t0) / 1e6,
+		p->foreground ? ", foreground" : "");
+	return 0;
+}
+
+int tfd_persona_stop(struct tfd *d, struct tfd_persona *p)
+{
+	int r;
+
+	if (p->rt == NULL)
+		return 0;
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, tf_persona_pidfd(p->rt), NULL);
+	r = tf_persona_stop(p->rt);
+	p->rt = NULL;
+	if (p->state == TFD_P_RUNNING || p->state == TFD_P_FROZEN)
+		p->state = TFD_P_STOPPED;
+	tf_info("%s: stopped", p->cfg->name);
+	return r;
+}
+
+/* The persona's init died on its own (killed from outside, or a bug):
+ * tear down what is left and say so; the persona is stopped. */
+void tfd_persona_init_exited(struct tfd *d, size_t idx)
+{
+	struct tfd_persona *p;
+
+	if (idx >= d->n_personas)
+		return;
+	p = &d->personas[idx];
+	if (p->rt == NULL)
+		return;
+	tf_warn("%s: its init exited unexpectedly; persona stopped",
+		p->cfg->name);
+	tfd_persona_stop(d, p);
+}
+
+/*
+ * Evict (full lock-down): kill every process, sync, remove the fscrypt key
+ * and retry until the kernel says ABSENT. Returns the time it took.
+ */
+int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns)
+{
+	uint64_t t0 = tf_now_ns();
+	unsigned tries = 0;
+	int r;
+
+	tfd_persona_stop(d, p);
+	if (p->key_loaded) {
+		r = tf_fscrypt_evict(storage_fd(d), p->key_id, EVICT_MAX_TRIES,
+				     &tries);
+		if (r < 0) {
+			tf_err("%s: fscrypt key still present after %u tries: "
+			       "%s",
+			       p->cfg->name, tries, strerror(-r));
+			return r;
+		}
+		p->key_loaded = false;
+	}
+	p->state = TFD_P_EVICTED;
+	if (ns)
+		*ns = tf_now_ns() - t0;
+	tf_info("%s: evicted in %.1f ms (%u tries)", p->cfg->name,
+		(double)(tf_now_ns() - t0) / 1e6, tries);
+	return 0;
+}
+
+void tfd_personas_shutdown(struct tfd *d)
+{
+	for (size_t i = 0; i < d->n_personas; i++) {
+		struct tfd_persona *p = &d->personas[i];
+		tfd_persona_stop(d, p);
+		/* the keys leave the kernel with the daemon: after a restart
+		 * the credential is needed again */
+		if (p->key_loaded && d->storage &&
+		    tf_fscrypt_evict(storage_fd(d), p->key_id, EVICT_MAX_TRIES,
+				     NULL) < 0)
+			tf_err("%s: fscrypt key still present at exit",
+			       p->cfg->name);
+		p->key_loaded = false;
+	}
+	if (d->storage) {
+		int r = tf_storage_detach(d->storage);
+		if (r < 0)
+			tf_warn("detaching storage: %s", strerror(-r));
+		d->storage = NULL;
+	}
+	tf_keystore_close(d->ks);
+	d->ks = NULL;
+}
+
+void tfd_timer_tick(struct tfd *d)
+{
+	uint64_t now = tf_now_ns();
+
+	for (size_t i = 0; i < d->n_personas; i++) {
+		struct tfd_persona *p = &d->personas[i];
+		uint64_t after =
+			(uint64_t)p->cfg->lock_evict_after * 1000000000ull;
+
+		if (p->state != TFD_P_FROZEN || after == 0)
+			continue;
+		if (now - p->locked_at_ns >= after) {
+			tf_info("%s: locked for %u s, evicting", p->cfg->name,
+				p->cfg->lock_evict_after);
+			tfd_persona_evict(d, p, NULL);
+		}
+	}
+}
+
+/* ---- requests ---- */
+
+void tfd_req_start(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		   struct tfd_persona *p, struct tfd_reply *rep)
+{
+	char err[256] = "";
+	int r;
+
+	if (p->cfg->credential && !p->key_loaded) {
+		tfd_reply_err(rep, -EACCES,
+			      "%s is locked; unlock it with: twofold unlock %s",
+			      p->cfg->name, p->cfg->name);
+		return;
+	}
+	r = tfd_persona_start(d, p, err, sizeof(err));
+	if (r < 0)
+		tfd_reply_err(rep, r, "%s", err[0] ? err : strerror(-r));
+	else
+		tfd_reply_err(rep, 0, "%s started", p->cfg->name);
+}
+
+void tfd_req_stop(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		  struct tfd_persona *p, struct tfd_reply *rep)
+{
+	int r = tfd_persona_stop(d, p);
+
+	if (r < 0)
+		tfd_reply_err(rep, r, "%s: stop incomplete: %s", p->cfg->name,
+			      strerror(-r));
+	else
+		tfd_reply_err(rep, 0, "%s stopped", p->cfg->name);
+}
+
+void tfd_req_restart(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		     struct tfd_persona *p, struct tfd_reply *rep)
+{
+	int r = tfd_persona_stop(d, p);
+
+	if (r < 0) {
+		tfd_reply_err(rep, r, "%s: stop incomplete: %s", p->cfg->name,
+			      strerror(-r));
+		return;
+	}
+	tfd_req_start(d, c, m, p, rep);
+	if (rep->err == 0)
+		tfd_reply_err(rep, 0, "%s restarted", p->cfg->name);
+}
+
+void tfd_req_switch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		    struct tfd_persona *p, struct tfd_reply *rep)
+{
+	int r, first = 0;
+
+	/* background first, so no instant has two foreground personas */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < d->n_personas; i++) {
+			struct tfd_persona *q = &d->personas[i];
+			bool fg = q == p;
+			if (fg != (pass == 1))
+				continue;
+			q->foreground = fg;
+			if (q->rt == NULL)
+				continue;
+			r = tf_persona_set_foreground(q->rt, fg);
+			if (r < 0 && first == 0)
+				first = r;
+		}
+	if (first < 0) {
+		tfd_reply_err(rep, first, "switch to %s incomplete: %s",
+			      p->cfg->name, strerror(-first));
+		return;
+	}
+	if (p->state == TFD_P_RUNNING)
+		tfd_reply_err(rep, 0, "%s is now foreground", p->cfg->name);
+	else
+		tfd_reply_err(rep, 0,
+			      "%s is now foreground (it is %s; unlock it with: "
+			      "twofold unlock %s)",
+			      p->cfg->name, tfd_pstate_name(p->state),
+			      p->cfg->name);
+}

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * enroll, unlock, lock: the requests that carry or guard a credential.
+ * Credentials arrive in the request buffer, are copied into secure memory
+ * at once and the request buffer is wiped by the caller (server.c) after
+ * dispatch. No credential byte is ever logged or echoed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "twofold/keys.h"
+#include "twofold/log.h"
+#include "twofold/persona.h"
+#include "twofold/secmem.h"
+#include "twofold/storage.h"
+#include "daemon.h"
+
+static void throttle_msg(struct tfd_reply *rep, int r, const char *what,
+			 const char *name, const struct tf_throttle_info *ti)
+{
+	switch (r) {
+	case -EACCES:
+		if (ti->wait_seconds)
+			tfd_reply_err(rep, r,
+				      "%s %s: wrong credential; %u tries left; "
+				      "wait %u s before the next",
+				      what, name, ti->tries_left,
+				      ti->wait_seconds);
+		else
+			tfd_reply_err(rep, r,
+				      "%s %s: wrong credential; %u tries left",
+				      what, name, ti->tries_left);
+		break;
+	case -EAGAIN:
+		tfd_reply_err(rep, r,
+			      "%s %s: too many failed attempts; wait %u s "
+			      "(%u tries left)",
+			      what, name, ti->wait_seconds, ti->tries_left);
+		break;
+	case -ENOKEY:
+		tfd_reply_err(rep, r,
+			      "%s %s: crypto-erased after too many failed "
+			      "attempts; its data is gone",
+			      what, name);
+		break;
+	case -ENOENT:
+		tfd_reply_err(rep, r,
+			      "%s %s: no credential set; set one with: twofold "
+			      "enroll %s",
+			      what, name, name);
+		break;
+	case -EBADMSG:
+		tfd_reply_err(rep, r,
+			      "%s %s: wrapped key file damaged (keys/%s/); "
+			      "refusing to create a new key over existing "
+			      "data",
+			      what, name, name);
+		break;
+	default: tfd_reply_err(rep, r, "%s %s: %s", what, name, strerror(-r));
+	}
+}
+
+void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		    struct tfd_persona *p, struct tfd_reply *rep)
+{
+	const char *oldc = tf_msg_str(m, TF_A_SECRET);
+	const char *newc = tf_msg_str(m, TF_A_SECRET_NEW);
+	struct tf_throttle_info ti = {0};
+	char why[160] = "";
+	int r;
+
+	if (!p->cfg->credential) {
+		tfd_reply_err(rep, -EINVAL,
+			      "%s is bound to this device and takes no "
+			      "credential (config: credential = no)",
+			      p->cfg->name);
+		return;
+	}
+	if (newc == NULL) {
+		tfd_reply_err(rep, -EBADMSG,
+			      "malformed request: no credential");
+		return;
+	}
+	r = tf_credential_check_form(&d->cfg, (const uint8_t *)newc,
+				     strlen(newc), why, sizeof(why));
+	if (r < 0) {
+		tfd_reply_err(rep, -EINVAL, "enroll %s: %s", p->cfg->name, why);
+		return;
+	}
+	if (p->state != TFD_P_NOKEY && p->state != TFD_P_ERASED &&
+	    oldc == NULL) {
+		tfd_reply_err(rep, -EACCES,
+			      "enroll %s: a credential is set; changing it "
+			      "needs the old one",
+			      p->cfg->name);
+		return;
+	}
+	{
+		int has = 0;
+		if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
+			/* first enrolment: never over data we can't read */
+			has = tfd_dir_has_data(p->data_dir);
+			oldc = NULL;
+		}
+		r = tf_keys_enroll(d->ks, p->cfg->name,
+				   has > 0 ? TF_KEYS_DATA_NONEMPTY : 0,
+				   (const uint8_t *)oldc,
+				   oldc ? strlen(oldc) : 0,
+				   (const uint8_t *)newc, strlen(newc), &ti);
+	}
+	if (r == -EEXIST) {
+		tfd_reply_err(rep, r,
+			      "enroll %s: data exists in %s but no key for it; "
+			      "refusing to create a new key over existing data",
+			      p->cfg->name, p->data_dir);
+		return;
+	}
+	if (r < 0) {
+		throttle_msg(rep, r, "enroll", p->cfg->name, &ti);
+		if (r == -ENOKEY) {
+			tfd_persona_evict(d, p, NULL);
+			p->state = TFD_P_ERASED;
+		}
+		return;
+	}
+	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
+		p->state = TFD_P_EVICTED;
+		tfd_reply_err(rep, 0,
+			      "%s: credential set; unlock it with: twofold "
+			      "unlock %s",
+			      p->cfg->name, p->cfg->name);
+	} else {
+		tfd_reply_err(rep, 0, "%s: credential changed", p->cfg->name);
+	}
+}
+
+void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		    struct tfd_persona *p, struct tfd_reply *rep)
+{
+	const char *cred = tf_msg_str(m, TF_A_SECRET);
+	_cleanup_secure_ uint8_t *fskey = NULL;
+	struct tf_throttle_info ti = {0};
+	uint64_t t0 = tf_now_ns(), kdf_ns = 0, rest_ns;
+	char err[256] = "";
+	int r;
+
+	if (!p->cfg->credential) {
+		tfd_reply_err(rep, -EINVAL,
+			      "%s is bound to this device and needs no unlock; "
+			      "start it with: twofold persona start %s",
+			      p->cfg->name, p->cfg->name);
+		return;
+	}
+	if (cred == NULL) {
+		tfd_reply_err(rep, -EBADMSG,
+			      "malformed request: no credential");
+		return;
+	}
+	fskey = tf_secure_alloc(TF_KEYS_FSKEY_BYTES);
+	if (fskey == NULL) {
+		tfd_reply_err(rep, -ENOMEM, "out of memory");
+		return;
+	}
+	r = tf_keys_unlock(d->ks, p->cfg->name, (const uint8_t *)cred,
+			   strlen(cred), fskey, &ti, &kdf_ns);
+	if (r < 0) {
+		throttle_msg(rep, r, "unlock", p->cfg->name, &ti);
+		if (r == -ENOKEY) {
+			tf_warn("%s: crypto-erased after %u failed attempts",
+				p->cfg->name, ti.failures);
+			tfd_persona_evict(d, p, NULL);
+			p->state = TFD_P_ERASED;
+		}
+		return;
+	}
+	if (p->state == TFD_P_FROZEN) {
+		/* screen lock: the keys stayed; thaw */
+		r = tf_persona_freeze(p->rt, false);
+		if (r < 0) {
+			tfd_reply_err(rep, r, "unlock %s: cannot thaw: %s",
+				      p->cfg->name, strerror(-r));
+			return;
+		}
+		p->state = TFD_P_RUNNING;
+	} else {
+		r = tfd_load_key_and_dir(d, p, fskey, err, sizeof(err));
+		if (r == 0)
+			r = tfd_persona_start(d, p, err, sizeof(err));
+		if (r < 0) {
+			tfd_reply_err(rep, r, "unlock %s: %s", p->cfg->name,
+				      err[0] ? err : strerror(-r));
+			return;
+		}
+	}
+	rest_ns = tf_now_ns() - t0 - kdf_ns;
+	tfd_reply_err(
+		rep, 0, "%s unlocked (key derivation %.0f ms, rest %.1f ms)",
+		p->cfg->name, (double)kdf_ns / 1e6, (double)rest_ns / 1e6);
+}
+
+void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		  struct tfd_persona *p, struct tfd_reply *rep)
+{
+	uint32_t flags = 0;
+	uint64_t ns = 0;
+	int r;
+
+	tf_msg_u32(m, TF_A_FLAGS, &flags);
+	if (!p->cfg->credential) {
+		tfd_reply_err(rep, -EINVAL,
+			      "%s has no credential, so it cannot be unlocked "
+			      "again; stop it with: twofold persona stop %s",
+			      p->cfg->name, p->cfg->name);
+		return;
+	}
+	if (flags & TF_F_EVICT) {
+		r = tfd_persona_evict(d, p, &ns);
+		if (r < 0)
+			tfd_reply_err(rep, r, "lock %s --evict: %s",
+				      p->cfg->name, strerror(-r));
+		else
+			tfd_reply_err(rep, 0,
+				      "%s locked down: processes killed and "
+				      "key removed in %.1f ms",
+				      p->cfg->name, (double)ns / 1e6);
+		return;
+	}
+	if (p->state == TFD_P_FROZEN) {
+		tfd_reply_err(rep, 0, "%s is already locked", p->cfg->name);
+		return;
+	}
+	r = tf_persona_freeze(p->rt, true);
+	if (r < 0) {
+		tfd_reply_err(rep, r, "lock %s: cannot freeze: %s",
+			      p->cfg->name, strerror(-r));
+		return;
+	}
+	p->state = TFD_P_FROZEN;
+	p->locked_at_ns = tf_now_ns();
+	if (p->cfg->lock_evict_after)
+		tfd_reply_err(rep, 0,
+			      "%s locked (keys are removed after %u s locked)",
+			      p->cfg->name, p->cfg->lock_evict_after);
+	else
+		tfd_reply_err(rep, 0, "%s locked", p->cfg->name);
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: ISC */
+/* ping and status. Status is built here in both forms (text and JSON) so
+ * the CLI stays a thin printer. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tf_config.h"
+#include "twofold/persona.h"
+#include "twofold/storage.h"
+#include "daemon.h"
+
+void tfd_req_ping(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		  struct tfd_persona *p, struct tfd_reply *rep)
+{
+	tfd_reply_err(rep, 0, "twofoldd %s is serving %s", TF_VERSION,
+		      d->state_dir);
+}
+
+static void human_bytes(uint64_t b, char *buf, size_t cap)
+{
+	if (b >= (1ull << 30))
+		snprintf(buf, cap, "%.1f GiB", (double)b / (1 << 30));
+	else if (b >= (1ull << 20))
+		snprintf(buf, cap, "%.1f MiB", (double)b / (1 << 20));
+	else
+		snprintf(buf, cap, "%.0f KiB", (double)b / 1024);
+}
+
+/* JSON string: persona names and paths are validated/ours, but escape
+ * anyway so the output is always well-formed. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static const char *hint(const struct tfd_persona *p)
+{
+	switch (p->state) {
+	case TFD_P_NOKEY: return "set a credential: twofold enroll";
+	case TFD_P_EVICTED: return "unlock: twofold unlock";
+	case TFD_P_FROZEN: return "unlock: twofold unlock";
+	case TFD_P_STOPPED:
+		return p->cfg->credential ? "unlock: twofold unlock"
+					  : "start: twofold persona start";
+	default: return NULL;
+	}
+}
+
+void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		    struct tfd_persona *unused, struct tfd_reply *rep)
+{
+	char *text = NULL, *json = NULL;
+	size_t tlen = 0, jlen = 0;
+	FILE *t = open_memstream(&text, &tlen);
+	FILE *j = open_memstream(&json, &jlen);
+	uint64_t freeb = 0;
+	uint32_t flags = 0;
+
+	if (t == NULL || j == NULL) {
+		if (t)
+			fclose(t);
+		if (j)
+			fclose(j);
+		free(text);
+		free(json);
+		tfd_reply_err(rep, -ENOMEM, "out of memory");
+		return;
+	}
+	if (d->storage && tf_storage_free_bytes(d->storage, &freeb) < 0)
+		freeb = 0;
+	if (tf_msg_u32(m, TF_A_FLAGS, &flags) == 0 && (flags & TF_F_LIST)) {
+		for (size_t i = 0; i < d->n_personas; i++)
+			fprintf(t, "%s %s%s\n", d->personas[i].cfg->name,
+				tfd_pstate_name(d->personas[i].state),
+				d->personas[i].foreground ? " foreground" : "");
+		fclose(t);
+		fclose(j);
+		free(json);
+		rep->text = text;
+		rep->err = 0;
+		return;
+	}
+	fprintf(t, "twofoldd %s  state %s  suite %s  up %.0f s\n", TF_VERSION,
+		d->state_dir, d->cfg.suite,
+		(double)(tf_now_ns() - d->started_ns) / 1e9);
+	fprintf(t, "%-12s %-14s %-4s %6s %10s\n", "PERSONA", "STATE", "FG",
+		"PROCS", "MEMORY");
+	fprintf(j, "{\"version\":\"%s\",\"state_dir\":", TF_VERSION);
+	json_str(j, d->state_dir);
+	fprintf(j,
+		",\"suite\":\"%s\",\"uptime_s\":%.0f,"
+		"\"storage_free_bytes\":%llu,\"personas\":[",
+		d->cfg.suite, (double)(tf_now_ns() - d->started_ns) / 1e9,
+		(unsigned long long)freeb);
+	for (size_t i = 0; i < d->n_personas; i++) {
+		const struct tfd_persona *p = &d->personas[i];
+		struct tf_persona_stats st = {0};
+		char procs[16] = "-", mem[24] = "-";
+		const char *h = hint(p);
+		bool have = p->rt && tf_persona_stats(p->rt, &st) == 0;
+
+		if (have) {
+			snprintf(procs, sizeof(procs), "%d", st.nprocs);
+			human_bytes(st.memory_bytes, mem, sizeof(mem));
+		}
+		fprintf(t, "%-12s %-14s %-4s %6s %10s", p->cfg->name,
+			tfd_pstate_name(p->state), p->foreground ? "*" : "",
+			procs, mem);
+		if (h)
+			fprintf(t, "  (%s %s)", h, p->cfg->name);
+		fputc('\n', t);
+		fprintf(j, "%s{\"name\":", i ? "," : "");
+		json_str(j, p->cfg->name);
+		fprintf(j,
+			",\"state\":\"%s\",\"foreground\":%s,"
+			"\"credential\":%s,\"key_loaded\":%s",
+			tfd_pstate_name(p->state),
+			p->foreground ? "true" : "false",
+			p->cfg->credential ? "true" : "false",
+			p->key_loaded ? "true" : "false");
+		if (have)
+			fprintf(j, ",\"processes\":%d,\"memory_bytes\":%llu",
+				st.nprocs, (unsigned long long)st.memory_bytes);
+		if (p->rt)
+			fprintf(j, ",\"init_pid\":%d",
+				tf_persona_init_pid(p->rt));
+		fputc('}', j);
+	}
+	fprintf(j, "]}\n");
+	fclose(t);
+	fclose(j);
+	rep->text = text;
+	rep->json = json;
+	rep->err = 0;
+}

@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Control socket and event loop. One thread, one epoll set: the listening
+ * socket, a signalfd (SIGTERM/SIGINT/SIGHUP), a 1 s timerfd (lock->evict
+ * timeouts), every client connection, the pidfd of every app started with
+ * `run`, and the pidfd of every persona init.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+
+#include "twofold/log.h"
+#include "daemon.h"
+
+void tfd_server_close(struct tfd *d);
+int tfd_server_open(struct tfd *d);
+int tfd_serve(struct tfd *d);
+int tfd_load_state(struct tfd *d, char *err, size_t errlen);
+
+static struct {
+	enum tfd_src src;
+} listen_tag = {TFD_SRC_LISTEN}, signal_tag = {TFD_SRC_SIGNAL},
+  timer_tag = {TFD_SRC_TIMER};
+
+void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	rep->err = err;
+	va_start(ap, fmt);
+	vsnprintf(rep->msg, sizeof(rep->msg), fmt, ap);
+	va_end(ap);
+}
+
+int tfd_epoll_add(struct tfd *d, int fd, void *tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+
+	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return tf_negerrno();
+	return 0;
+}
+
+/* FNV-1a: only to give each state directory its own cgroup name. */
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+int tfd_load_state(struct tfd *d, char *err, size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	char real[PATH_MAX], perr[256] = "";
+	size_t len;
+	int r;
+
+	d->state_fd = open(d->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->state_fd < 0) {
+		r = tf_negerrno();
+		if (r == -ENOENT)
+			snprintf(err, errlen,
+				 "state directory %s does not exist (create "
+				 "it with: twofold --state %s init)",
+				 d->state_dir, d->state_dir);
+		else
+			snprintf(err, errlen,
+				 "cannot open state directory "
+				 "%s: %s",
+				 d->state_dir, strerror(-r));
+		return r;
+	}
+	if (realpath(d->state_dir, real) == NULL)
+		return tf_negerrno();
+	r = tf_read_file_at(d->state_fd, "device.conf", TF_CONFIG_MAX, &text,
+			    &len);
+	if (r == -ENOENT) {
+		snprintf(err, errlen,
+			 "%s has no device.conf (create it with: twofold "
+			 "--state %s init)",
+			 d->state_dir, d->state_dir);
+		return r;
+	}
+	if (r == -EFBIG) {
+		snprintf(err, errlen, "%s/device.conf is larger than %d bytes",
+			 d->state_dir, TF_CONFIG_MAX);
+		return r;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s/device.conf: %s",
+			 d->state_dir, strerror(-r));
+		return r;
+	}
+	r = tf_config_parse(text, len, &d->cfg, perr, sizeof(perr));
+	if (r < 0) {
+		snprintf(err, errlen, "%s/device.conf: %s%s", d->state_dir,
+			 perr,
+			 r == -EPROTONOSUPPORT ? "; upgrade twofold" : "");
+		return r;
+	}
+	r = tf_config_validate(&d->cfg, true, perr, sizeof(perr));
+	if (r < 0) {
+		snprintf(err, errlen, "%s/device.conf: %s", d->state_dir, perr);
+		return r;
+	}
+	snprintf(d->cg_group, sizeof(d->cg_group), "twofold-%08x",
+		 name_hash(real));
+	d->owner_uid = geteuid();
+	return 0;
+}
+
+static bool default_state(const struct tfd *d)
+{
+	return strcmp(d->state_dir, "/var/lib/twofold") == 0 &&
+	       secure_getenv("TWOFOLD_STATE") == NULL;
+}
+
+/* Is a live daemon answering on this path? */
+static bool socket_alive(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+}
+
+int tfd_server_open(struct tfd *d)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct itimerspec its = {.it_interval = {1, 0}, .it_value = {1, 0}};
+	sigset_t mask;
+	mode_t old;
+	int r;
+
+	r = tf_control_path(default_state(d) ? NULL : d->state_dir,
+			    d->sock_path, sizeof(d->sock_path));
+	if (r < 0)
+		return r;
+	if (default_state(d) && (r = tf_mkdir_p("/run/twofold", 0700)) < 0)
+		return r;
+	if (socket_alive(d->sock_path)) {
+		tf_err("another twofoldd is already serving %s", d->sock_path);
+		return -EADDRINUSE;
+	}
+	unlink(d->sock_path); /* stale from a killed predecessor */
+	d->listen_fd = socket(AF_UNIX,
+			      SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (d->listen_fd < 0)
+		return tf_negerrno();
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->sock_path);
+	/* umask makes the socket 0600 from the moment it exists */
+	old = umask(0177);
+	r = bind(d->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0)
+		return tf_negerrno();
+	if (chmod(d->sock_path, 0600) < 0)
+		return tf_negerrno();
+	if (listen(d->listen_fd, 64) < 0)
+		return tf_negerrno();
+
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epoll_fd < 0)
+		return tf_negerrno();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return tf_negerrno();
+	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d->signal_fd < 0)
+		return tf_negerrno();
+	d->timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->timer_fd < 0)
+		return tf_negerrno();
+	if (timerfd_settime(d->timer_fd, 0, &its, NULL) < 0)
+		return tf_negerrno();
+	if ((r = tfd_epoll_add(d, d->listen_fd, &listen_tag)) < 0 ||
+	    (r = tfd_epoll_add(d, d->signal_fd, &signal_tag)) < 0 ||
+	    (r = tfd_epoll_add(d, d->timer_fd, &timer_tag)) < 0)
+		return r;
+	return 0;
+}
+
+void tfd_server_close(struct tfd *d)
+{
+	for (size_t i = 0; i < TFD_CONN_MAX; i++)
+		if (d->conns[i])
+			tfd_conn_close(d, d->conns[i]);
+	if (d->listen_fd > 0) {
+		close(d->listen_fd);
+		unlink(d->sock_path);
+		d->listen_fd = -1;
+	}
+}
+
+int tfd_send_reply(struct tfd_conn *c, uint16_t type,
+		   const struct tfd_reply *rep)
+{
+	struct tf_msgbuf b;
+	int r;
+
+	tf_msgbuf_init(&b, type);
+	tf_msgbuf_put_i32(&b, TF_A_ERRNO, rep->err);
+	if (rep->msg[0])
+		tf_msgbuf_put_str(&b, TF_A_MESSAGE, rep->msg);
+	if (rep->text)
+		tf_msgbuf_put_str(&b, TF_A_TEXT, rep->text);
+	if (rep->json)
+		tf_msgbuf_put_str(&b, TF_A_JSON, rep->json);
+	if (rep->exit_code >= 0)
+		tf_msgbuf_put_i32(&b, TF_A_EXIT, rep->exit_code);
+	r = tf_msgbuf_finish(&b);
+	if (r == 0)
+		r = tf_msg_send(c->fd, &b, NULL, 0);
+	tf_msgbuf_free(&b);
+	return r;
+}
+
+void tfd_conn_close(struct tfd *d, struct tfd_conn *c)
+{
+	for (size_t i = 0; i < TFD_CONN_MAX; i++)
+		if (d->conns[i] == c)
+			d->conns[i] = NULL;
+	if (c->app.pidfd >= 0) {
+		/* the caller went away (terminal closed, CLI killed): the app
+		 * gets a hangup like any program whose terminal disappears */
+		tf_debug("client gone, sending SIGHUP to app %d", c->app.pid);
+		kill(-c->app.pid, SIGHUP);
+		/* keep watching the app so it is reaped; it has no conn now */
+		c->app.conn = NULL;
+		c->closing = true;
+	}
+	if (c->fd >= 0) {
+		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->rd.buf)
+		tf_memzero(c->rd.buf, c->rd.total);
+	tf_msg_reader_reset(&c->rd);
+	if (c->app.pidfd < 0)
+		free(c);
+	/* else freed by tfd_app_exited once the app is reaped */
+}
+
+static void accept_one(struct tfd *d)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct tfd_conn *c;
+	size_t slot = TFD_CONN_MAX;
+	int fd;
+
+	fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < TFD_CONN_MAX; i++)
+		if (d->conns[i] == NULL) {
+			slot = i;
+			break;
+		}
+	if (slot == TFD_CONN_MAX ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		tf_warn("refusing a client: %s",
+			slot == TFD_CONN_MAX ? "too many connections"
+					     : "no peer credentials");
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->src = TFD_SRC_CONN;
+	c->fd = fd;
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	c->app.src = TFD_SRC_APP;
+	c->app.pidfd = -1;
+	c->app.conn = c;
+	tf_msg_reader_init(&c->rd, TF_MSG_MAX);
+	if (tfd_epoll_add(d, fd, c) < 0) {
+		close(fd);
+		free(c);
+		return;
+	}
+	d->conns[slot] = c;
+}
+
+/* SO_PEERCRED is checked on every request, not only at accept: the socket
+ * is 0600, so this is the second wall, and it also stops an fd passed on to
+ * another process from being used by a different user. */
+static bool peer_allowed(struct tfd *d, struct tfd_conn *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	return cred.uid == 0 || cred.uid == d->owner_uid;
+}
+
+static void conn_readable(struct tfd *d, struct tfd_conn *c)
+{
+	struct tfd_reply rep = {.exit_code = -1};
+	struct tf_msg m;
+	int r;
+
+	r = tf_msg_reader_step(c->fd, &c->rd);
+	if (r == 0)
+		return;
+	if (r == -ECONNRESET) {
+		tfd_conn_close(d, c);
+		return;
+	}
+	if (r < 0) {
+		if (r == -EMSGSIZE)
+			tfd_reply_err(&rep, r, "request larger than %u bytes",
+				      TF_MSG_MAX);
+		else
+			tfd_reply_err(&rep, r, "malformed request");
+		tf_warn("client pid %d: %s", c->pid, rep.msg);
+		tfd_send_reply(c, TF_REP_RESULT, &rep);
+		tfd_conn_close(d, c);
+		return;
+	}
+	if (!peer_allowed(d, c)) {
+		tfd_reply_err(&rep, -EPERM,
+			      "permission denied: only root may "
+			      "control twofoldd");
+		tfd_send_reply(c, TF_REP_RESULT, &rep);
+		tfd_conn_close(d, c);
+		return;
+	}
+	r = tf_msg_parse(c->rd.buf, c->rd.total, &m);
+	if (r < 0) {
+		if (r == -EPROTONOSUPPORT)
+			tfd_reply_err(&rep, r,
+				      "unsupported protocol version (this "
+				      "twofoldd speaks %d)",
+				      TF_PROTO_VERSION);
+		else
+			tfd_reply_err(&rep, r, "malformed request");
+		tf_warn("client pid %d: %s", c->pid, rep.msg);
+		tfd_send_reply(c, TF_REP_RESULT, &rep);
+		tfd_conn_close(d, c);
+		return;
+	}
+	tfd_dispatch(d, c, &m);
+	tf_msg_clear(&m);
+	/* the request may have carried a credential: wipe it now */
+	if (c->rd.buf)
+		tf_memzero(c->rd.buf, c->rd.total);
+	if (c->closing) {
+		tfd_conn_close(d, c);
+		return;
+	}
+	tf_msg_reader_reset(&c->rd);
+}
+
+int tfd_serve(struct tfd *d)
+{
+	struct epoll_event evs[16];
+
+	for (;;) {
+		int n = epoll_wait(d->epoll_fd, evs, TF_ARRAY_SIZE(evs), -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return tf_negerrno();
+		}
+		for (int i = 0; i < n; i++) {
+			enum tfd_src *src = evs[i].data.ptr;
+			switch (*src) {
+			case TFD_SRC_LISTEN: accept_one(d); break;
+			case TFD_SRC_SIGNAL: {
+				struct signalfd_siginfo si;
+				if (read(d->signal_fd, &si, sizeof(si)) ==
+				    sizeof(si)) {
+					tf_info("signal %u: shutting down",
+						si.ssi_signo);
+					return 0;
+				}
+				break;
+			}
+			case TFD_SRC_TIMER: {
+				uint64_t ticks;
+				if (read(d->timer_fd, &ticks, sizeof(ticks)) >
+				    0)
+					tfd_timer_tick(d);
+				break;
+			}
+			case TFD_SRC_CONN:
+				conn_readable(d, (struct tfd_conn *)src);
+				break;
+			case TFD_SRC_APP: {
+				/* app.src is a member of struct tfd_conn */
+				struct tfd_conn *c =
+					(struct tfd_conn
+						 *)((char *)src -
+						    offsetof(struct tfd_conn,
+							     app));
+				tfd_app_exited(d, c);
+				break;
+			}
+			case TFD_SRC_INIT: {
+				/* tag is &d->init_src[i] */
+				size_t idx = (size_t)((char *)src -
+						      (char *)d->init_src) /
+					     sizeof(d->init_src[0]);
+				tfd_persona_init_exited(d, idx);
+				break;
+			}
+			}
+		}
+	}
+}
