@@ -136,14 +136,22 @@ static int build(scmp_filter_ctx ctx)
 			return r;
 	}
 	/* personality: only PER_LINUX (0) and the query 0xffffffff; other
-	 * personas (READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE, ...) weaken
-	 * exploit mitigations */
-	{
-		struct scmp_arg_cmp c[2] = {
-			{0, SCMP_CMP_NE, 0, 0},
-			{0, SCMP_CMP_NE, 0xffffffffULL, 0},
-		};
-		r = add(ctx, eperm, SCMP_SYS(personality), 2, c);
+	 * personalities (READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE, ...) weaken
+	 * exploit mitigations. libseccomp 2.5 allows one comparison per
+	 * argument in a rule, so "x != 0 && x != 0xffffffff" (on the low 32
+	 * bits, which is all the kernel reads) is written as a union of
+	 * single masked compares: bit 31 clear and some bit k set, or bit 31
+	 * set and some bit k clear. 62 tiny rules, run only for personality.
+	 */
+	for (unsigned k = 0; k < 31; k++) {
+		uint64_t bk = 1ULL << k, b31 = 1ULL << 31;
+		struct scmp_arg_cmp set = {0, SCMP_CMP_MASKED_EQ, bk | b31, bk};
+		struct scmp_arg_cmp clr = {0, SCMP_CMP_MASKED_EQ, bk | b31,
+					   b31};
+		r = add(ctx, eperm, SCMP_SYS(personality), 1, &set);
+		if (r < 0)
+			return r;
+		r = add(ctx, eperm, SCMP_SYS(personality), 1, &clr);
 		if (r < 0)
 			return r;
 	}
