@@ -49,7 +49,8 @@ TF_EXPORT TF_WUR int tf_devsecret_load(int statefd, uint8_t *suite_id,
 /* ---- keystore ---- */
 
 /* Loads the device secret (its suite must be s: else -EPROTO), creates
- * <state>/keys (0700). cfg is copied. */
+ * <state>/keys (0700). cfg is copied. -EOPNOTSUPP if cfg->tpm_tcti is set
+ * (TPM sealing is not implemented yet). */
 TF_EXPORT TF_WUR int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 				      const struct tf_config *cfg,
 				      struct tf_keystore **out);

@@ -821,6 +821,10 @@ int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 
 	if (s == NULL || cfg == NULL)
 		return -EINVAL;
+	/* TPM sealing of the device secret is not implemented: refuse rather
+	 * than silently run with less protection than the admin asked for */
+	if (cfg->tpm_tcti[0] != '\0')
+		return -EOPNOTSUPP;
 	sfd = fcntl(state_dirfd, F_DUPFD_CLOEXEC, 3);
 	if (sfd < 0)
 		return tf_negerrno();
