@@ -606,6 +606,32 @@ static void test_check_form(void **state)
 			 -EINVAL);
 }
 
+/* The whole hierarchy under the gm suite (SM4-GCM, SM3, HKDF-SM3). */
+static void test_gm_suite(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k1[64], k2[64], k3[64];
+	struct tf_throttle_info ti;
+
+	tf_keystore_close(f->ks);
+	f->ks = NULL;
+	f->s = tf_suite_by_name("gm");
+	assert_non_null(f->s);
+	assert_int_equal(
+		tf_devsecret_create(f->statefd, f->s->id, TF_DEVSECRET_FORCE),
+		0);
+	fx_open(f);
+	assert_int_equal(tf_keys_create_device_bound(f->ks, "personal", 0), 0);
+	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "personal", k1), 0);
+	assert_int_equal(enroll(f, "secure", NULL, PASS_C, NULL), 0);
+	assert_int_equal(unlock(f, "secure", PASS_C, k2, &ti), 0);
+	assert_int_equal(unlock(f, "secure", PIN_A, k3, &ti), -EACCES);
+	assert_int_equal(enroll(f, "secure", PASS_C, PIN_B, &ti), 0);
+	assert_int_equal(unlock(f, "secure", PIN_B, k3, &ti), 0);
+	assert_memory_equal(k2, k3, 64);
+	assert_memory_not_equal(k1, k2, 64);
+}
+
 /* Run op in a child with TWOFOLD_FAULT=point; it must die by SIGKILL. */
 static void crash_child(struct fx *f, const char *point, const char *old,
 			const char *neu)
@@ -679,7 +705,8 @@ int main(void)
 		T(test_max_failures_erase), T(test_remote_erase),
 		T(test_change_credential),  T(test_damaged),
 		T(test_persona_binding),    T(test_check_form),
-		T(test_crash_enroll),	    T(test_crash_change),
+		T(test_gm_suite),	    T(test_crash_enroll),
+		T(test_crash_change),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
