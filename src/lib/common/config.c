@@ -298,6 +298,7 @@ int tf_config_parse(const char *text, size_t len, struct tf_config *out,
 	/* a file lists its personas explicitly; defaults fill their keys */
 	c->n_personas = 0;
 	c->version = 0;
+	c->foreground[0] = '\0';
 
 	while (pos < len) {
 		size_t e = pos, linelen;
@@ -386,6 +387,10 @@ int tf_config_parse(const char *text, size_t len, struct tf_config *out,
 	if (c->version == 0)
 		return fail(err, errlen, "missing 'version = %d'",
 			    TF_CONFIG_VERSION);
+	/* no foreground line: the first persona listed */
+	if (c->foreground[0] == '\0' && c->n_personas > 0)
+		snprintf(c->foreground, sizeof(c->foreground), "%s",
+			 c->personas[0].name);
 	r = tf_config_validate(c, false, err, errlen);
 	if (r < 0)
 		return r;
@@ -406,9 +411,6 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 		return fail(err, errlen,
 			    "at least two personas are needed (have %zu)",
 			    c->n_personas);
-	if (tf_config_persona(c, c->foreground) == NULL)
-		return fail(err, errlen, "foreground names no persona: %s",
-			    c->foreground);
 	if (c->throttle_free_tries >= c->throttle_max_failures)
 		return fail(err, errlen,
 			    "throttle_free_tries must be below "
@@ -457,6 +459,9 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 					    p->name, p->base);
 		}
 	}
+	if (tf_config_persona(c, c->foreground) == NULL)
+		return fail(err, errlen, "foreground names no persona: %s",
+			    c->foreground);
 	for (size_t i = 0; i < c->n_devices; i++) {
 		const struct tf_device_cfg *d = &c->devices[i];
 		if (d->cls == 0)

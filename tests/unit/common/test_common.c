@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: ISC */
+/* Unit tests: util, secure memory, atomic files, config parser. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "twofold/atomicfile.h"
+#include "twofold/config.h"
+#include "twofold/log.h"
+#include "twofold/secmem.h"
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tf-common-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_memeq_ct(void **state)
+{
+	assert_int_equal(tf_memeq_ct("abcd", "abcd", 4), 0);
+	assert_int_equal(tf_memeq_ct("abcd", "abce", 4), -1);
+	assert_int_equal(tf_memeq_ct("\x80", "\x00", 1), -1);
+	assert_int_equal(tf_memeq_ct("", "", 0), 0);
+}
+
+static void test_parse(void **state)
+{
+	uint64_t v;
+	assert_int_equal(tf_parse_u64("42", 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(tf_parse_u64("101", 100, &v), -ERANGE);
+	assert_int_equal(tf_parse_u64("-1", 100, &v), -EINVAL);
+	assert_int_equal(tf_parse_u64("1x", 100, &v), -EINVAL);
+	assert_int_equal(tf_parse_u64("", 100, &v), -EINVAL);
+	assert_int_equal(
+		tf_parse_u64("99999999999999999999999", UINT64_MAX, &v),
+		-ERANGE);
+	assert_int_equal(tf_parse_size("1G", &v), 0);
+	assert_int_equal(v, 1ull << 30);
+	assert_int_equal(tf_parse_size("512M", &v), 0);
+	assert_int_equal(v, 512ull << 20);
+	assert_int_equal(tf_parse_size("G", &v), -EINVAL);
+	assert_int_equal(tf_parse_size("99999999999T", &v), -ERANGE);
+	assert_true(tf_name_valid("personal"));
+	assert_true(tf_name_valid("a-b_9"));
+	assert_false(tf_name_valid("9a"));
+	assert_false(tf_name_valid("A"));
+	assert_false(tf_name_valid("a/b"));
+	assert_false(tf_name_valid(""));
+	assert_false(tf_name_valid("abcdefghijabcdefghijabcdefghijabc"));
+}
+
+static void test_secmem(void **state)
+{
+	unsigned char *p = tf_secure_alloc(100);
+	assert_non_null(p);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(p[i], 0);
+	memset(p, 0xaa, 100);
+	tf_secure_free(p);
+	tf_secure_free(NULL);
+	assert_null(tf_secure_alloc(0));
+}
+
+/* writing past the end of a secret lands on a guard page and faults */
+static void test_secmem_guard(void **state)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		volatile unsigned char *p = tf_secure_alloc(4096);
+		signal(SIGSEGV, SIG_DFL); /* not cmocka's handler */
+		for (size_t i = 0; i < 2 * 4096; i++)
+			p[i] = 1;
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSEGV);
+}
+
+static void test_atomic_write(void **state)
+{
+	char path[128], *out = NULL;
+	size_t len;
+	struct stat st;
+	int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(dfd >= 0);
+	assert_int_equal(tf_atomic_write_at(dfd, "f", "one", 3, 0600), 0);
+	assert_int_equal(tf_atomic_write_at(dfd, "f", "second", 6, 0640), 0);
+	assert_int_equal(tf_read_file_at(dfd, "f", 100, &out, &len), 0);
+	assert_int_equal(len, 6);
+	assert_string_equal(out, "second");
+	free(out);
+	assert_int_equal(fstatat(dfd, "f", &st, 0), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	/* no temp files left */
+	snprintf(path, sizeof(path), "ls %s | wc -l | grep -qx 1", tmpdir);
+	assert_int_equal(system(path), 0);
+	assert_int_equal(tf_read_file_at(dfd, "f", 3, &out, &len), -EFBIG);
+	assert_int_equal(tf_read_file_at(dfd, "nope", 3, &out, &len), -ENOENT);
+	assert_int_equal(tf_unlink_durable_at(dfd, "f"), 0);
+	close(dfd);
+}
+
+/* A crash between temp write and rename must leave the old content. */
+static void test_atomic_crash(void **state)
+{
+	int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *out = NULL;
+	size_t len;
+	pid_t pid;
+	int st;
+
+	assert_int_equal(tf_atomic_write_at(dfd, "g", "old", 3, 0600), 0);
+	pid = fork();
+	if (pid == 0) {
+		/* child: write a temp like tf_atomic_write does, then die */
+		int fd =
+			openat(dfd, "g.tmp.deadbeef", O_WRONLY | O_CREAT, 0600);
+		(void)!write(fd, "new-partial", 11);
+		kill(getpid(), SIGKILL);
+	}
+	waitpid(pid, &st, 0);
+	assert_int_equal(tf_read_file_at(dfd, "g", 100, &out, &len), 0);
+	assert_string_equal(out, "old");
+	free(out);
+	close(dfd);
+}
+
+static const char good_conf[] = "version = 1\n"
+				"suite = gm\n"
+				"# comment\n"
+				"foreground = b\n"
+				"[persona a]\n"
+				"uid_base = 100000\n"
+				"memory_max = 1G\n"
+				"[persona b]\n"
+				"uid_base = 200000\n"
+				"credential = yes\n"
+				"[device camera]\n"
+				"path = /dev/null\n";
+
+static void test_config_good(void **state)
+{
+	struct tf_config c;
+	char err[256] = "", *text = NULL;
+
+	assert_int_equal(tf_config_parse(good_conf, strlen(good_conf), &c, err,
+					 sizeof(err)),
+			 0);
+	assert_string_equal(c.suite, "gm");
+	assert_int_equal(c.n_personas, 2);
+	assert_int_equal(c.personas[0].memory_max, 1ull << 30);
+	assert_true(c.personas[1].credential);
+	assert_int_equal(c.n_devices, 1);
+	assert_int_equal(c.devices[0].cls, TF_DEV_CAMERA);
+	assert_int_equal(tf_config_validate(&c, true, err, sizeof(err)), 0);
+	/* round trip */
+	assert_int_equal(tf_config_format(&c, &text), 0);
+	{
+		struct tf_config c2;
+		assert_int_equal(tf_config_parse(text, strlen(text), &c2, err,
+						 sizeof(err)),
+				 0);
+		assert_memory_equal(c.personas, c2.personas,
+				    sizeof(c.personas));
+	}
+	free(text);
+	/* defaults validate and format/parse too */
+	tf_config_default(&c);
+	assert_int_equal(tf_config_validate(&c, true, err, sizeof(err)), 0);
+}
+
+struct bad {
+	const char *text, *want;
+	int err;
+};
+
+static void test_config_bad(void **state)
+{
+	static const struct bad cases[] = {
+		{"version = 2\nwhatever = 1\n", "newer twofold",
+		 -EPROTONOSUPPORT},
+		{"suite = intl\n[persona a]\nuid_base=100000\n[persona "
+		 "b]\nuid_base=200000\n",
+		 "missing 'version", -EINVAL},
+		{"version = 1\nsuite = rot13\n[persona a]\nuid_base=100000\n"
+		 "[persona b]\nuid_base=200000\n",
+		 "unknown suite", -EINVAL},
+		{"version = 1\n[persona a]\nuid_base=100000\n[persona "
+		 "b]\nuid_base=150000\n",
+		 "overlapping uid ranges", -EINVAL},
+		{"version = 1\n[persona a]\nuid_base=100000\n", "at least two",
+		 -EINVAL},
+		{"version = 1\nbogus = 1\n", "line 2: unknown key", -EINVAL},
+		{"version = 1\n[persona A]\n", "line 2: invalid name", -EINVAL},
+		{"version = 1\n[persona a\n", "line 2: malformed section",
+		 -EINVAL},
+		{"version = 1\nnoequals\n", "line 2: expected key = value",
+		 -EINVAL},
+		{"version = 1\nbackground_cpu_weight = 0\n",
+		 "line 2: invalid value", -EINVAL},
+		{"version = 1\n[persona a]\nuid_base=100\n[persona "
+		 "b]\nuid_base=200000\n",
+		 "at least 65536", -EINVAL},
+		{"version = 1\n[persona a]\nuid_base=100000\nbase = "
+		 "/nonexistent-x\n"
+		 "[persona b]\nuid_base=200000\n",
+		 NULL, 0 /* parses; validate with paths fails, below */},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tf_config c;
+		char err[256] = "";
+		int r = tf_config_parse(cases[i].text, strlen(cases[i].text),
+					&c, err, sizeof(err));
+		if (cases[i].want == NULL) {
+			assert_int_equal(r, 0);
+			assert_int_equal(
+				tf_config_validate(&c, true, err, sizeof(err)),
+				-EINVAL);
+			assert_non_null(strstr(err, "does not exist"));
+			continue;
+		}
+		if (r != cases[i].err || strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu: r=%d err='%s'", i, r, err);
+	}
+}
+
+static void test_config_bounds(void **state)
+{
+	struct tf_config c;
+	char err[256];
+	size_t n = TF_CONFIG_MAX + 10;
+	char *big = malloc(n);
+
+	memset(big, '#', n);
+	assert_int_equal(tf_config_parse(big, n, &c, err, sizeof(err)),
+			 -EINVAL);
+	memset(big, 'a', 1000);
+	assert_int_equal(tf_config_parse(big, 1000, &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "longer than"));
+	memcpy(big, "version = 1\n\0\n", 14);
+	assert_int_equal(tf_config_parse(big, 14, &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "NUL"));
+	free(big);
+}
+
+static void test_escape(void **state)
+{
+	char out[64];
+	tf_escape("a\nb\x1b[31m\\", 9, out, sizeof(out));
+	assert_string_equal(out, "a\\x0ab\\x1b[31m\\x5c");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_memeq_ct),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_secmem),
+		cmocka_unit_test(test_secmem_guard),
+		cmocka_unit_test_setup_teardown(test_atomic_write, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_crash, setup,
+						teardown),
+		cmocka_unit_test(test_config_good),
+		cmocka_unit_test(test_config_bad),
+		cmocka_unit_test(test_config_bounds),
+		cmocka_unit_test(test_escape),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
