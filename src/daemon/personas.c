@@ -372,6 +372,7 @@ int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns)
 	int r;
 
 	tfd_persona_stop(d, p);
+	tf_fault_point("evict-after-kill");
 	if (p->key_loaded) {
 		r = tf_fscrypt_evict(storage_fd(d), p->key_id, EVICT_MAX_TRIES,
 				     &tries);
@@ -382,6 +383,7 @@ int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns)
 			return r;
 		}
 		p->key_loaded = false;
+		tf_fault_point("evict-after-remove");
 	}
 	p->state = TFD_P_EVICTED;
 	if (ns)

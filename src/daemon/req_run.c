@@ -21,7 +21,7 @@
 
 static const char *const default_env[] = {
 	"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
-	"HOME=/home",
+	"HOME=/home/app",
 	"LANG=C.UTF-8",
 };
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole test suite: install, build, run every test (unit, integration,
+# fuzz corpora) as root; the unit tests and corpora again under
+# ASan+UBSan; clang-format. Last line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+	echo "twofold: the tests exercise namespaces, fscrypt, cgroups and" \
+	     "seccomp and must run as root (sudo bash tools/test.sh)" >&2
+	exit 1
+fi
+bash tools/deps.sh || exit 1
+
+passed=0; failed=0
+count() { # count meson's JSON test log: one result per test program
+	local log=$1 p f
+	read -r p f < <(python3 - "$log" <<'PY'
+import json, sys
+p = f = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line).get("result")
+    if r in ("OK", "EXPECTEDFAIL"): p += 1
+    elif r == "SKIP": pass
+    else: f += 1
+print(p, f)
+PY
+)
+	passed=$((passed + p)); failed=$((failed + f))
+}
+
+echo "== build"
+[ -d build ] || meson setup build >/dev/null || exit 1
+meson compile -C build || exit 1
+
+echo "== tests (unit, integration, fuzz corpora)"
+meson test -C build --print-errorlogs --num-processes 2
+count build/meson-logs/testlog.json
+
+echo "== unit tests and fuzz corpora under ASan+UBSan"
+[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined \
+	-Db_lundef=false -Dbenchmarks=false >/dev/null || exit 1
+meson compile -C build-asan || exit 1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	meson test -C build-asan --suite unit --suite fuzz --print-errorlogs \
+	--num-processes 2
+count build-asan/meson-logs/testlog.json
+
+echo "== clang-format"
+bad=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror 2>&1 | grep -c 'error:' || true)
+if [ "$bad" -eq 0 ]; then
+	passed=$((passed + 1)); echo "clang-format: ok"
+else
+	failed=$((failed + 1))
+	git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror 2>&1 | head -20
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
