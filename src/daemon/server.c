@@ -336,6 +336,11 @@ static void conn_readable(struct tfd *d, struct tfd_conn *c)
 		if (r == -EMSGSIZE)
 			tfd_reply_err(&rep, r, "request larger than %u bytes",
 				      TF_MSG_MAX);
+		else if (r == -EPROTONOSUPPORT)
+			tfd_reply_err(&rep, r,
+				      "unsupported protocol version (this "
+				      "twofoldd speaks %d)",
+				      TF_PROTO_VERSION);
 		else
 			tfd_reply_err(&rep, r, "malformed request");
 		tf_warn("client pid %d: %s", c->pid, rep.msg);

@@ -139,8 +139,13 @@ int tf_msg_reader_step(int sock, struct tf_msg_reader *r)
 		uint32_t body;
 		size_t total;
 
-		if ((size_t)n < TF_MSG_HDR_BYTES)
+		/* the magic and version first: a stray client's bytes are
+		 * "malformed", not a (huge) length */
+		if ((size_t)n < TF_MSG_HDR_BYTES ||
+		    (hdr[0] | (hdr[1] << 8)) != TF_PROTO_MAGIC)
 			return -EBADMSG;
+		if (hdr[2] != TF_PROTO_VERSION)
+			return -EPROTONOSUPPORT;
 		body = le32(hdr + 8);
 		total = (size_t)body + TF_MSG_HDR_BYTES;
 		if (body > r->max || total > r->max)

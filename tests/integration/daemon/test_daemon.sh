@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Integration: state directory, daemon start-up, control socket and bad
+# input (issue 2). TAP. Runs as root; cleans up after itself.
+set -u
+T=${TWOFOLD:?}; D=${TWOFOLDD:?}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+RAW="$PY $HERE/rawclient.py"
+S=$(mktemp -d /tmp/tfd.XXXXXX)
+DPID=
+n=0; fails=0
+ok() { n=$((n+1)); echo "ok $n - $1"; }
+nok() { n=$((n+1)); fails=$((fails+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "rc=${rc:-} out=${out:-}"; fi; }
+# expect NAME RC SUBSTRING: the last run's exit code and output
+expect() { if [ "$rc" -eq "$2" ] && grep -qF -- "$3" <<<"$out"; then ok "$1"; else nok "$1" "rc=$rc out=$out"; fi; }
+stop_daemon() {
+	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
+		kill "$DPID"; wait "$DPID" 2>/dev/null
+	fi
+	DPID=
+}
+cleanup() {
+	stop_daemon
+	mountpoint -q "$S/mnt" 2>/dev/null && umount -l "$S/mnt"
+	rm -rf "$S" "$S.log"
+}
+trap cleanup EXIT
+start_daemon() {
+	"$D" --state "$S" 2>>"$S.log" & DPID=$!
+	for _ in $(seq 100); do
+		[ -S "$S/control" ] && "$T" --state "$S" status >/dev/null 2>&1 && return 0
+		kill -0 "$DPID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+# expect CMD...: run, capture stderr+exit code
+run() { out=$("$@" 2>&1); rc=$?; }
+
+
+# --- CLI basics
+run "$T" --version; check "twofold --version" [ $rc -eq 0 ]
+run "$T" bogusverb; check "unknown verb exits 2" [ $rc -eq 2 ]
+for v in init status selftest persona run switch enroll unlock lock; do
+	"$T" "$v" --help >/dev/null 2>&1 || { nok "--help for $v"; continue 2; }
+done
+ok "every verb has --help"
+run "$T" selftest
+expect "selftest passes intl" 0 "ok   intl"
+expect "selftest passes gm" 0 "ok   gm"
+
+# --- init
+run "$T" --state "$S" status
+expect "status without daemon: how to start, exit 1" 1 "twofoldd is not running (start it with: twofoldd --state"
+check "status without daemon: one line" [ "$(wc -l <<<"$out")" -eq 1 ]
+run "$T" --state "$S" init --suite rot13
+expect "init with an unknown suite: usage error" 2 "unknown suite"
+run "$T" --state "$S" init --size 64M
+check "init creates the state" [ $rc -eq 0 -a -f "$S/device.conf" -a -f "$S/storage.img" ]
+check "device secret is mode 0600, 40 bytes" [ "$(stat -c %a:%s "$S/device.secret")" = "600:40" ]
+check "storage image is sparse" [ "$(stat -c %b "$S/storage.img")" -lt 65536 ]
+sum=$(cat "$S/device.secret" | md5sum)
+run "$T" --state "$S" init
+expect "init refuses an existing state" 1 "already initialised"
+check "refused init changed nothing" [ "$(md5sum < "$S/device.secret")" = "$sum" ]
+
+# --- bad state files: the daemon refuses with one clear line
+cp "$S/device.conf" "$S/conf.good"; cp "$S/device.secret" "$S/secret.good"
+daemon_refuses() { # name, expected-substring
+	"$D" --state "$S" >"$S.out" 2>&1; local rc=$?
+	if [ $rc -ne 0 ] && grep -q "$2" "$S.out" && [ "$(wc -l <"$S.out")" -eq 1 ]; then ok "$1"
+	else nok "$1" "rc=$rc: $(cat "$S.out")"; fi
+}
+echo "garbage line" >>"$S/device.conf"
+daemon_refuses "corrupted device.conf names the line" "device.conf: line [0-9]*: expected key = value"
+sed 's/^version = 1/version = 7/' "$S/conf.good" >"$S/device.conf"
+daemon_refuses "device.conf from a newer version" "written by a newer twofold"
+sed 's/^suite = intl/suite = rot13/' "$S/conf.good" >"$S/device.conf"
+daemon_refuses "unknown suite in device.conf" "unknown suite"
+head -c 20 "$S/conf.good" >"$S/device.conf"
+daemon_refuses "truncated device.conf" "device.conf"
+cp "$S/conf.good" "$S/device.conf"
+head -c 17 "$S/secret.good" >"$S/device.secret"
+daemon_refuses "truncated device secret" "device.secret"
+cp "$S/secret.good" "$S/device.secret"; chmod 644 "$S/device.secret"
+daemon_refuses "device secret readable by others" "chmod 600"
+chmod 600 "$S/device.secret"
+"$D" --state "$S/nonexistent" >"$S.out" 2>&1
+check "missing state directory says how to create it" grep -q "twofold --state $S/nonexistent init" "$S.out"
+check "no mount left after refused starts" bash -c "! mountpoint -q $S/mnt"
+
+# --- running daemon
+if start_daemon; then ok "daemon starts"; else nok "daemon starts" "$(tail -3 "$S.log")"; fi
+check "control socket is mode 0600" [ "$(stat -c %a "$S/control")" = "600" ]
+"$D" --state "$S" >"$S.out" 2>&1
+check "a second daemon on the same state refuses" grep -q "already serving" "$S.out"
+run $RAW "$S/control" garbage
+check "garbage request: malformed" grep -q "malformed request" <<<"$out"
+run $RAW "$S/control" oversize
+check "oversized request refused" grep -q "request larger than" <<<"$out"
+run $RAW "$S/control" halfclose
+run $RAW "$S/control" badversion
+check "other protocol version refused" grep -q "unsupported protocol version" <<<"$out"
+run $RAW "$S/control" badtype
+check "unknown request type refused" grep -q "malformed request" <<<"$out"
+run $RAW "$S/control" badattr
+check "attribute not allowed for the request" grep -q "does not take attribute" <<<"$out"
+run "$T" --state "$S" status
+expect "daemon still serving after bad clients" 0 "personal"
+# second wall: SO_PEERCRED, even if the socket mode were wrong
+# (the state dir is 0700 and the socket 0600: open both for this check)
+chmod 711 "$S"; chmod 666 "$S/control"
+run setpriv --reuid=65534 --regid=65534 --clear-groups $PY "$HERE/rawclient.py" "$S/control" ping
+chmod 600 "$S/control"; chmod 700 "$S"
+check "non-root peer refused by SO_PEERCRED" grep -q "only root may control" <<<"$out"
+run setpriv --reuid=65534 --regid=65534 --clear-groups "$T" --state "$S" status
+expect "non-root CLI gets permission denied" 1 "permission denied"
+run "$T" --state "$S" --json status
+check "status --json is valid JSON" $PY -c 'import json,sys; json.loads(sys.argv[1])' "$out"
+run "$T" --state "$S" persona start nosuch
+expect "unknown persona: clear error" 1 "unknown persona 'nosuch'"
+kill "$DPID"; wait "$DPID"; rc=$?; DPID=
+check "SIGTERM: clean exit 0" [ $rc -eq 0 ]
+check "SIGTERM: socket removed, storage unmounted" bash -c "[ ! -e $S/control ] && ! mountpoint -q $S/mnt"
+check "SIGTERM: no loop device left on the image" bash -c "[ -z \"\$(losetup -j $S/storage.img)\" ]"
+
+# --- gm suite end to end
+rm -rf "$S"/*
+run "$T" --state "$S" init --suite gm --size 64M
+if start_daemon && "$T" --state "$S" run personal -- true; then ok "gm suite: daemon starts, personal runs"
+else nok "gm suite: daemon starts, personal runs" "$(tail -3 "$S.log")"; fi
+stop_daemon
+
+echo "1..$n"
+exit $((fails > 0))
