@@ -15,6 +15,28 @@
 #include "twofold/storage.h"
 #include "daemon.h"
 
+/*
+ * Move a credential out of the request buffer into secure memory and wipe
+ * the request's copy at once. This must happen before anything forks: a
+ * persona's init and launcher are forks of the daemon, and plain heap is
+ * copied into them (secure memory is MADV_WIPEONFORK).
+ */
+static char *take_secret(const struct tf_msg *m, uint16_t attr)
+{
+	const char *s = tf_msg_str(m, attr);
+	size_t len;
+	char *copy;
+
+	if (s == NULL)
+		return NULL;
+	len = strlen(s);
+	copy = tf_secure_alloc(len + 1);
+	if (copy != NULL)
+		memcpy(copy, s, len + 1);
+	tf_memzero((char *)s, len);
+	return copy;
+}
+
 static void throttle_msg(struct tfd_reply *rep, int r, const char *what,
 			 const char *name, const struct tf_throttle_info *ti)
 {
@@ -63,8 +85,8 @@ static void throttle_msg(struct tfd_reply *rep, int r, const char *what,
 void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		    struct tfd_persona *p, struct tfd_reply *rep)
 {
-	const char *oldc = tf_msg_str(m, TF_A_SECRET);
-	const char *newc = tf_msg_str(m, TF_A_SECRET_NEW);
+	_cleanup_secure_ char *oldc = take_secret(m, TF_A_SECRET);
+	_cleanup_secure_ char *newc = take_secret(m, TF_A_SECRET_NEW);
 	struct tf_throttle_info ti = {0};
 	char why[160] = "";
 	int r;
@@ -100,6 +122,7 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
 			/* first enrolment: never over data we can't read */
 			has = tfd_dir_has_data(p->data_dir);
+			tf_secure_free(oldc);
 			oldc = NULL;
 		}
 		r = tf_keys_enroll(d->ks, p->cfg->name,
@@ -137,7 +160,7 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		    struct tfd_persona *p, struct tfd_reply *rep)
 {
-	const char *cred = tf_msg_str(m, TF_A_SECRET);
+	_cleanup_secure_ char *cred = take_secret(m, TF_A_SECRET);
 	_cleanup_secure_ uint8_t *fskey = NULL;
 	struct tf_throttle_info ti = {0};
 	uint64_t t0 = tf_now_ns(), kdf_ns = 0, rest_ns;
