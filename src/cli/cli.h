@@ -74,6 +74,11 @@ TF_WUR int cli_read_reply(const struct cli *cli, int fd, struct cli_reply *rep);
 int cli_secret_request(struct cli *cli, uint16_t type, const char *persona,
 		       const char *old, const char *new_);
 
+/* Parse "VERB PERSONA [FLAG]": 0, or the usage exit code (printed). */
+int cli_parse_persona_args(const struct cli *cli, int argc, char **argv,
+			   const char *flag, bool *flag_set,
+			   const char **persona);
+
 /* verbs */
 #define VERB(n)                                                                \
 	int verb_##n(struct cli *cli, int argc, char **argv);                  \

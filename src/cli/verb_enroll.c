@@ -26,49 +26,6 @@ void help_enroll(FILE *f)
 		"               changing\n");
 }
 
-static int parse_args(struct cli *cli, int argc, char **argv,
-		      const char **persona, bool *from_stdin)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--pin-stdin") == 0)
-			*from_stdin = true;
-		else if (argv[i][0] == '-')
-			return cli_usage_err(cli, NULL, "unknown option '%s'",
-					     argv[i]);
-		else if (*persona == NULL)
-			*persona = argv[i];
-		else
-			return cli_usage_err(
-				cli, NULL, "unexpected argument '%s'", argv[i]);
-	}
-	if (*persona == NULL)
-		return cli_usage_err(cli, NULL, "needs one persona");
-	return 0;
-}
-
-int cli_secret_request(struct cli *cli, uint16_t type, const char *persona,
-		       const char *old, const char *new_)
-{
-	struct tf_msgbuf b;
-	struct cli_reply rep;
-	int r;
-
-	tf_msgbuf_init(&b, type);
-	b.secret = true; /* wiped on free, and on every growth */
-	tf_msgbuf_put_str(&b, TF_A_PERSONA, persona);
-	if (old)
-		tf_msgbuf_put_str(&b, TF_A_SECRET, old);
-	if (new_)
-		tf_msgbuf_put_str(&b, TF_A_SECRET_NEW, new_);
-	r = cli_request(cli, &b, &rep);
-	tf_msgbuf_free(&b);
-	if (r == 0 && rep.message)
-		printf("%s\n", rep.message);
-	if (rep.rd.buf)
-		cli_reply_free(&rep);
-	return r == 0 ? EXIT_OK : EXIT_FAIL;
-}
-
 int verb_enroll(struct cli *cli, int argc, char **argv)
 {
 	const char *persona = NULL;
@@ -79,7 +36,8 @@ int verb_enroll(struct cli *cli, int argc, char **argv)
 	char state[32];
 	int r;
 
-	r = parse_args(cli, argc, argv, &persona, &from_stdin);
+	r = cli_parse_persona_args(cli, argc, argv, "--pin-stdin", &from_stdin,
+				   &persona);
 	if (r)
 		return r;
 	/* ask the daemon first: unknown persona, daemon down, or a change */

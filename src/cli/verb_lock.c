@@ -23,22 +23,13 @@ void help_lock(FILE *f)
 
 int verb_lock(struct cli *cli, int argc, char **argv)
 {
-	const char *persona = NULL;
-	uint32_t flags = 0;
+	const char *persona;
+	bool evict = false;
+	int r = cli_parse_persona_args(cli, argc, argv, "--evict", &evict,
+				       &persona);
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--evict") == 0)
-			flags |= TF_F_EVICT;
-		else if (argv[i][0] == '-')
-			return cli_usage_err(cli, NULL, "unknown option '%s'",
-					     argv[i]);
-		else if (persona == NULL)
-			persona = argv[i];
-		else
-			return cli_usage_err(
-				cli, NULL, "unexpected argument '%s'", argv[i]);
-	}
-	if (persona == NULL)
-		return cli_usage_err(cli, NULL, "needs one persona");
-	return cli_persona_request(cli, TF_REQ_LOCK, persona, flags);
+	if (r)
+		return r;
+	return cli_persona_request(cli, TF_REQ_LOCK, persona,
+				   evict ? TF_F_EVICT : 0);
 }

@@ -25,20 +25,11 @@ int verb_unlock(struct cli *cli, int argc, char **argv)
 	_cleanup_secure_ char *cred = NULL;
 	int fd;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--pin-stdin") == 0)
-			from_stdin = true;
-		else if (argv[i][0] == '-')
-			return cli_usage_err(cli, NULL, "unknown option '%s'",
-					     argv[i]);
-		else if (persona == NULL)
-			persona = argv[i];
-		else
-			return cli_usage_err(
-				cli, NULL, "unexpected argument '%s'", argv[i]);
-	}
-	if (persona == NULL)
-		return cli_usage_err(cli, NULL, "needs one persona");
+	int r = cli_parse_persona_args(cli, argc, argv, "--pin-stdin",
+				       &from_stdin, &persona);
+
+	if (r)
+		return r;
 	/* fail fast (daemon down) before asking for a secret */
 	fd = cli_connect(cli);
 	if (fd < 0)

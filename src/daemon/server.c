@@ -332,44 +332,15 @@ static void conn_readable(struct tfd *d, struct tfd_conn *c)
 		tfd_conn_close(d, c);
 		return;
 	}
-	if (r < 0) {
-		if (r == -EMSGSIZE)
-			tfd_reply_err(&rep, r, "request larger than %u bytes",
-				      TF_MSG_MAX);
-		else if (r == -EPROTONOSUPPORT)
-			tfd_reply_err(&rep, r,
-				      "unsupported protocol version (this "
-				      "twofoldd speaks %d)",
-				      TF_PROTO_VERSION);
-		else
-			tfd_reply_err(&rep, r, "malformed request");
-		tf_warn("client pid %d: %s", c->pid, rep.msg);
-		tfd_send_reply(c, TF_REP_RESULT, &rep);
-		tfd_conn_close(d, c);
-		return;
-	}
+	if (r < 0)
+		goto refuse;
 	if (!peer_allowed(d, c)) {
-		tfd_reply_err(&rep, -EPERM,
-			      "permission denied: only root may "
-			      "control twofoldd");
-		tfd_send_reply(c, TF_REP_RESULT, &rep);
-		tfd_conn_close(d, c);
-		return;
+		r = -EPERM;
+		goto refuse;
 	}
 	r = tf_msg_parse(c->rd.buf, c->rd.total, &m);
-	if (r < 0) {
-		if (r == -EPROTONOSUPPORT)
-			tfd_reply_err(&rep, r,
-				      "unsupported protocol version (this "
-				      "twofoldd speaks %d)",
-				      TF_PROTO_VERSION);
-		else
-			tfd_reply_err(&rep, r, "malformed request");
-		tf_warn("client pid %d: %s", c->pid, rep.msg);
-		tfd_send_reply(c, TF_REP_RESULT, &rep);
-		tfd_conn_close(d, c);
-		return;
-	}
+	if (r < 0)
+		goto refuse;
 	tfd_dispatch(d, c, &m);
 	tf_msg_clear(&m);
 	/* the request may have carried a credential: wipe it now */
@@ -380,6 +351,31 @@ static void conn_readable(struct tfd *d, struct tfd_conn *c)
 		return;
 	}
 	tf_msg_reader_reset(&c->rd);
+	return;
+
+refuse:
+	/* one answer, then the connection goes: its framing is not trusted */
+	switch (r) {
+	case -EMSGSIZE:
+		tfd_reply_err(&rep, r, "request larger than %u bytes",
+			      TF_MSG_MAX);
+		break;
+	case -EPROTONOSUPPORT:
+		tfd_reply_err(&rep, r,
+			      "unsupported protocol version (this twofoldd "
+			      "speaks %d)",
+			      TF_PROTO_VERSION);
+		break;
+	case -EPERM:
+		tfd_reply_err(&rep, r,
+			      "permission denied: only root may control "
+			      "twofoldd");
+		break;
+	default: tfd_reply_err(&rep, r, "malformed request"); break;
+	}
+	tf_warn("client pid %d: %s", c->pid, rep.msg);
+	tfd_send_reply(c, TF_REP_RESULT, &rep);
+	tfd_conn_close(d, c);
 }
 
 int tfd_serve(struct tfd *d)
