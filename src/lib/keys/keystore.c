@@ -9,6 +9,9 @@
  *   discardable                 4 KiB random, hashed into the KEK
  *   discardable.new             only during creation (see create_sp)
  *   throttle                    failure counter, last failure, erased flag
+ *   tpm.credential              TPM object whose data is mixed into the KEK
+ *                               (credential personas with a TPM; tpm.c)
+ *   tpm.credential.new          only during a credential change
  * Every operation holds flock(LOCK_EX) on the persona directory, so two
  * daemons (or a daemon and a test) cannot interleave counter updates.
  */
@@ -24,12 +27,17 @@
 #include "twofold/crypto.h"
 #include "twofold/secmem.h"
 #include "src/lib/keys/internal.h"
+#include "src/lib/keys/tpm.h"
 
 #define F_SP_DEVICE "sp.device"
 #define F_SP_CRED "sp.credential"
 #define F_DISCARD "discardable"
 #define F_DISCARD_NEW "discardable.new"
 #define F_THROTTLE "throttle"
+#define F_TPM_CRED "tpm.credential"
+#define F_TPM_CRED_NEW "tpm.credential.new"
+#define F_DEVSECRET_TPM TF_DEVSECRET_FILE ".tpm"
+#define TPM_AUTH_LABEL "twofold tpm auth"
 #define KEYS_DIR "keys"
 #define AD_LABEL "twofold-sp-v1"
 #define KEK_LABEL "twofold kek"
@@ -403,18 +411,20 @@ static int discard_hash(struct tf_keystore *ks, int dfd,
 	return tf_hash(ks->s, out, rnd, TF_DISCARD_RANDOM);
 }
 
-/* KEK = HKDF(devsecret || pwhash-or-empty || hash(discardable),
+/* KEK = HKDF(devsecret || pwhash-or-empty || tpm-secret-or-empty ||
+ *            hash(discardable),
  *            info = "twofold kek" 0 persona 0 protector) */
 static int derive_kek(struct tf_keystore *ks, const char *persona,
 		      uint8_t protector, const uint8_t *pw,
-		      const uint8_t dhash[TF_HASH_BYTES], struct tf_key **kek)
+		      const uint8_t *tpmsec, const uint8_t dhash[TF_HASH_BYTES],
+		      struct tf_key **kek)
 {
 	_cleanup_secure_ uint8_t *ikm = NULL;
 	uint8_t info[64];
 	size_t ilen = 0, plen = strlen(persona);
 
 	ikm = tf_secure_alloc(TF_DEVSECRET_BYTES + TF_KEY_BYTES +
-			      TF_HASH_BYTES);
+			      TF_TPM_SECRET_BYTES + TF_HASH_BYTES);
 	if (ikm == NULL)
 		return -ENOMEM;
 	memcpy(ikm + ilen, ks->devsecret, TF_DEVSECRET_BYTES);
@@ -422,6 +432,12 @@ static int derive_kek(struct tf_keystore *ks, const char *persona,
 	if (pw != NULL) {
 		memcpy(ikm + ilen, pw, TF_KEY_BYTES);
 		ilen += TF_KEY_BYTES;
+	}
+	/* the TPM-held secret of a credential persona: without the TPM (and
+	 * its dictionary-attack counter) the KEK cannot be computed */
+	if (tpmsec != NULL) {
+		memcpy(ikm + ilen, tpmsec, TF_TPM_SECRET_BYTES);
+		ilen += TF_TPM_SECRET_BYTES;
 	}
 	memcpy(ikm + ilen, dhash, TF_HASH_BYTES);
 	ilen += TF_HASH_BYTES;
@@ -464,8 +480,9 @@ static int pwhash(const uint8_t *cred, size_t len, const struct tf_spblob *b,
 
 static int seal_sp(struct tf_keystore *ks, const char *persona,
 		   struct tf_spblob *b, const uint8_t *pw,
-		   const uint8_t dhash[TF_HASH_BYTES], const uint8_t *sp,
-		   uint8_t out[TF_SPBLOB_MAX], size_t *outlen)
+		   const uint8_t *tpmsec, const uint8_t dhash[TF_HASH_BYTES],
+		   const uint8_t *sp, uint8_t out[TF_SPBLOB_MAX],
+		   size_t *outlen)
 {
 	_cleanup_key_ struct tf_key *kek = NULL;
 	size_t sealed_len = TF_SP_BYTES + tf_seal_overhead(ks->s), n;
@@ -478,7 +495,7 @@ static int seal_sp(struct tf_keystore *ks, const char *persona,
 	b->suite_id = ks->s->id;
 	tf_keys_spblob_header(b, sealed_len, out);
 	adlen = build_ad(ad, persona, b->protector, out);
-	r = derive_kek(ks, persona, b->protector, pw, dhash, &kek);
+	r = derive_kek(ks, persona, b->protector, pw, tpmsec, dhash, &kek);
 	if (r < 0)
 		return r;
 	r = tf_seal(kek, ad, adlen, sp, TF_SP_BYTES, out + TF_SPBLOB_HDR,
@@ -495,7 +512,8 @@ static int seal_sp(struct tf_keystore *ks, const char *persona,
  * (the Argon2id before it dominates anyway). */
 static int open_sp(struct tf_keystore *ks, const char *persona,
 		   const struct tf_spblob *b, const uint8_t *pw,
-		   const uint8_t dhash[TF_HASH_BYTES], uint8_t *sp)
+		   const uint8_t *tpmsec, const uint8_t dhash[TF_HASH_BYTES],
+		   uint8_t *sp)
 {
 	_cleanup_key_ struct tf_key *kek = NULL;
 	uint8_t hdr[TF_SPBLOB_HDR], ad[128];
@@ -504,7 +522,7 @@ static int open_sp(struct tf_keystore *ks, const char *persona,
 
 	tf_keys_spblob_header(b, b->sealed_len, hdr);
 	adlen = build_ad(ad, persona, b->protector, hdr);
-	r = derive_kek(ks, persona, b->protector, pw, dhash, &kek);
+	r = derive_kek(ks, persona, b->protector, pw, tpmsec, dhash, &kek);
 	if (r < 0)
 		return r;
 	r = tf_open(kek, ad, adlen, b->sealed, b->sealed_len, sp, TF_SP_BYTES,
@@ -596,6 +614,111 @@ static int calibrate(struct tf_keystore *ks, uint32_t *ops, uint32_t *mem_kib)
 	return 0;
 }
 
+/* ------------------------------------------------- TPM (credential) */
+
+/* userAuth of a persona's TPM object: HKDF over the Argon2id output, so
+ * the TPM checks (and counts) every credential guess itself. */
+static int tpm_auth(struct tf_keystore *ks, const uint8_t *pw,
+		    uint8_t auth[TF_TPM_AUTH_BYTES])
+{
+	return tf_kdf(ks->s, auth, TF_TPM_AUTH_BYTES, pw, TF_KEY_BYTES, NULL, 0,
+		      (const uint8_t *)TPM_AUTH_LABEL,
+		      sizeof(TPM_AUTH_LABEL) - 1);
+}
+
+/* Seal fresh random tpmsec (TF_TPM_SECRET_BYTES) in a DA-protected object
+ * whose auth derives from pw, linked to the salt of the sp.credential it
+ * goes with, and write it atomically as name. */
+static int tpm_cred_create(struct tf_keystore *ks, int dfd, const char *name,
+			   const uint8_t salt[TF_SALT_BYTES], const uint8_t *pw,
+			   uint8_t *tpmsec)
+{
+	_cleanup_(tf_tpm_closep) struct tf_tpm *t = NULL;
+	_cleanup_secure_ uint8_t *auth = NULL;
+	uint8_t file[TF_TPM_FILE_MAX];
+	size_t flen;
+	int r;
+
+	auth = tf_secure_alloc(TF_TPM_AUTH_BYTES);
+	if (auth == NULL)
+		return -ENOMEM;
+	r = tf_random(tpmsec, TF_TPM_SECRET_BYTES);
+	if (r < 0)
+		return r;
+	r = tpm_auth(ks, pw, auth);
+	if (r < 0)
+		return r;
+	r = tf_tpm_open(ks->cfg.tpm_tcti, &t);
+	if (r < 0)
+		return r;
+	r = tf_tpm_seal(t, TF_TPM_KIND_CREDENTIAL, salt, tpmsec,
+			TF_TPM_SECRET_BYTES, auth, TF_TPM_AUTH_BYTES, file,
+			sizeof(file), &flen);
+	if (r < 0)
+		return r;
+	return tf_atomic_write_at(dfd, name, file, flen, 0600);
+}
+
+static int tpm_file_read(int dfd, const char *name, uint8_t kind_want,
+			 uint8_t *file, size_t cap, size_t *flen,
+			 uint8_t link[TF_TPM_LINK_BYTES])
+{
+	uint8_t kind;
+	int r;
+
+	r = read_key_file(dfd, name, file, cap, flen);
+	if (r < 0)
+		return r;
+	r = tf_tpm_file_parse(file, *flen, &kind, link);
+	if (r < 0)
+		return r;
+	return kind == kind_want ? 0 : -EBADMSG;
+}
+
+/*
+ * Find the TPM object that goes with sp.credential (its link is the
+ * blob's salt); *flen = 0 when the persona has none (enrolled without a
+ * TPM). A credential change writes tpm.credential.new, commits
+ * sp.credential, then renames; the link says which side of the commit a
+ * crash left us on: roll forward if .new matches, else discard it.
+ */
+static int tpm_cred_find(int dfd, const uint8_t salt[TF_SALT_BYTES],
+			 uint8_t file[TF_TPM_FILE_MAX + 1], size_t *flen)
+{
+	uint8_t link[TF_TPM_LINK_BYTES];
+	size_t len;
+	int r;
+
+	r = tpm_file_read(dfd, F_TPM_CRED_NEW, TF_TPM_KIND_CREDENTIAL, file,
+			  TF_TPM_FILE_MAX + 1, &len, link);
+	if (r == 0 && memcmp(link, salt, TF_SALT_BYTES) == 0) {
+		if (renameat(dfd, F_TPM_CRED_NEW, dfd, F_TPM_CRED) < 0)
+			return tf_negerrno();
+		r = tf_fsync_dir_at(dfd, NULL);
+		if (r < 0)
+			return r;
+	} else if (r != -ENOENT) {
+		r = destroy_file(dfd, F_TPM_CRED_NEW);
+		if (r < 0)
+			return r;
+		r = tf_fsync_dir_at(dfd, NULL);
+		if (r < 0)
+			return r;
+	}
+	r = tpm_file_read(dfd, F_TPM_CRED, TF_TPM_KIND_CREDENTIAL, file,
+			  TF_TPM_FILE_MAX + 1, &len, link);
+	if (r == -ENOENT) {
+		*flen = 0;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (memcmp(link, salt, TF_SALT_BYTES) != 0)
+		return -EBADMSG; /* belongs to another wrapping of SP */
+	*flen = len;
+	return 0;
+}
+
 /* ------------------------------------------------------------ creation */
 
 static int write_discard_new(struct tf_keystore *ks, int dfd,
@@ -629,7 +752,7 @@ static int create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 		     unsigned flags, uint8_t protector, uint8_t kind,
 		     const uint8_t *cred, size_t credlen)
 {
-	_cleanup_secure_ uint8_t *sp = NULL, *pw = NULL;
+	_cleanup_secure_ uint8_t *sp = NULL, *pw = NULL, *tpmsec = NULL;
 	struct tf_throttle_rec t;
 	enum tf_persona_keystate st;
 	struct tf_spblob b;
@@ -647,7 +770,12 @@ static int create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 		return -EEXIST;
 	if (flags & TF_KEYS_DATA_NONEMPTY)
 		return -EEXIST;
+	/* leftovers of a creation that crashed before its commit */
 	r = destroy_file(dfd, F_DISCARD_NEW);
+	if (r == 0)
+		r = destroy_file(dfd, F_TPM_CRED_NEW);
+	if (r == 0)
+		r = destroy_file(dfd, F_TPM_CRED);
 	if (r < 0)
 		return r;
 	/* a fresh persona starts with a fresh counter (and not erased) */
@@ -680,10 +808,20 @@ static int create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 		r = pwhash(cred, credlen, &b, pw, NULL);
 		if (r < 0)
 			return r;
+		if (ks->cfg.tpm_tcti[0] != '\0') {
+			/* before the commit: sp.credential needs it */
+			tpmsec = tf_secure_alloc(TF_TPM_SECRET_BYTES);
+			if (tpmsec == NULL)
+				return -ENOMEM;
+			r = tpm_cred_create(ks, dfd, F_TPM_CRED, b.salt, pw,
+					    tpmsec);
+			if (r < 0)
+				return r;
+		}
 	}
 	r = seal_sp(ks, persona, &b,
-		    protector == TF_PROT_CREDENTIAL ? pw : NULL, dhash, sp,
-		    blob, &bloblen);
+		    protector == TF_PROT_CREDENTIAL ? pw : NULL, tpmsec, dhash,
+		    sp, blob, &bloblen);
 	if (r < 0)
 		return r;
 	tf_fault_point("enroll-before-commit");
@@ -709,13 +847,15 @@ static int cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 			const uint8_t *cred, size_t len, uint8_t *sp,
 			struct tf_throttle_info *ti, uint64_t *kdf_ns)
 {
-	_cleanup_secure_ uint8_t *pw = NULL;
-	struct tf_throttle_rec t;
+	_cleanup_secure_ uint8_t *pw = NULL, *tpmsec = NULL, *auth = NULL;
+	_cleanup_(tf_tpm_closep) struct tf_tpm *tpm = NULL;
+	struct tf_throttle_rec t, before;
 	struct tf_keys_clock now;
 	enum tf_persona_keystate st;
 	struct tf_throttle_info info;
 	struct tf_spblob b;
-	uint8_t dhash[TF_HASH_BYTES];
+	uint8_t dhash[TF_HASH_BYTES], tfile[TF_TPM_FILE_MAX + 1];
+	size_t tlen, slen;
 	int r, ro;
 
 	if (len > TF_CRED_MAX)
@@ -763,7 +903,28 @@ static int cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	pw = tf_secure_alloc(TF_KEY_BYTES);
 	if (pw == NULL)
 		return -ENOMEM;
+	r = tpm_cred_find(dfd, b.salt, tfile, &tlen);
+	if (r < 0)
+		return r;
+	if (tlen > 0) {
+		/* TPM-bound: reach the TPM and load the object (no auth
+		 * needed) before counting, so an absent or foreign TPM is
+		 * reported without costing a try */
+		if (ks->cfg.tpm_tcti[0] == '\0')
+			return -ENODEV;
+		tpmsec = tf_secure_alloc(TF_TPM_SECRET_BYTES);
+		auth = tf_secure_alloc(TF_TPM_AUTH_BYTES);
+		if (tpmsec == NULL || auth == NULL)
+			return -ENOMEM;
+		r = tf_tpm_open(ks->cfg.tpm_tcti, &tpm);
+		if (r < 0)
+			return r;
+		r = tf_tpm_load(tpm, tfile, tlen);
+		if (r < 0)
+			return r;
+	}
 
+	before = t;
 	t.failures++;
 	t.last_ns = now.boottime_ns;
 	memcpy(t.boot_id, now.boot_id, sizeof(t.boot_id));
@@ -775,7 +936,34 @@ static int cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	r = pwhash(cred, len, &b, pw, kdf_ns);
 	if (r < 0)
 		return r;
-	ro = open_sp(ks, persona, &b, pw, dhash, sp);
+	ro = 0;
+	if (tpm != NULL) {
+		r = tpm_auth(ks, pw, auth);
+		if (r < 0)
+			return r;
+		/* the TPM checks the auth and counts a wrong one in its own
+		 * dictionary-attack counter (TPM_RC_AUTH_FAIL) */
+		ro = tf_tpm_unseal(tpm, auth, TF_TPM_AUTH_BYTES, tpmsec,
+				   TF_TPM_SECRET_BYTES, &slen);
+		if (ro == 0 && slen != TF_TPM_SECRET_BYTES)
+			ro = -EBADMSG;
+		else if (ro == -EACCES)
+			ro = -EBADMSG; /* wrong credential: the verdict below */
+		else if (ro == -EBUSY) {
+			/* TPM lockout: nothing was checked, so the try is not
+			 * held against the user (undo the count) */
+			r = throttle_store(dfd, &before);
+			if (r < 0)
+				return r;
+			throttle_info(ks, &before, &now, &info);
+			if (ti)
+				*ti = info;
+			return -EBUSY;
+		} else if (ro < 0)
+			return ro; /* not a verdict: the try stays counted */
+	}
+	if (ro == 0)
+		ro = open_sp(ks, persona, &b, pw, tpmsec, dhash, sp);
 	if (ro == 0) {
 		memset(&t, 0, sizeof(t));
 		r = throttle_store(dfd, &t);
@@ -808,6 +996,133 @@ static int cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	return -EACCES;
 }
 
+/* ------------------------------------------------ TPM (device secret) */
+
+/* Unseal device.secret.tpm: the sealed data is the whole 40-byte
+ * device.secret file, so the suite check stays the same. */
+static int devsecret_unseal(struct tf_tpm *t, int sfd, uint8_t *plain,
+			    uint8_t *suite_id, uint8_t *secret)
+{
+	uint8_t file[TF_TPM_FILE_MAX + 1];
+	size_t flen, plen;
+	int r;
+
+	r = tpm_file_read(sfd, F_DEVSECRET_TPM, TF_TPM_KIND_DEVSECRET, file,
+			  sizeof(file), &flen, NULL);
+	if (r == -ENOENT)
+		return -EBADMSG; /* it was there a moment ago */
+	if (r < 0)
+		return r;
+	r = tf_tpm_load(t, file, flen);
+	if (r < 0)
+		return r;
+	r = tf_tpm_unseal(t, NULL, 0, plain, TF_DEVSECRET_FILE_BYTES, &plen);
+	if (r == -EACCES)
+		return -EBADMSG; /* empty auth refused: not our object */
+	if (r < 0)
+		return r;
+	return tf_keys_devsecret_parse(plain, plen, suite_id, secret);
+}
+
+/*
+ * The device secret with a TPM: device.secret.tpm holds it sealed. The
+ * first open after `twofold init` migrates the plaintext device.secret:
+ * seal, prove the sealed copy unseals to the same bytes, commit it
+ * atomically, then destroy the plaintext. A crash between the commit and
+ * the unlink leaves both; the next open finishes the job if they agree.
+ */
+static int devsecret_tpm(int sfd, const char *tcti, uint8_t *suite_id,
+			 uint8_t *secret)
+{
+	_cleanup_(tf_tpm_closep) struct tf_tpm *t = NULL;
+	_cleanup_secure_ uint8_t *plain = NULL, *other = NULL;
+	uint8_t file[TF_TPM_FILE_MAX];
+	int has_tpm, has_plain, r;
+	uint8_t sid, sid2;
+	size_t flen;
+
+	has_tpm = file_exists(sfd, F_DEVSECRET_TPM);
+	if (has_tpm < 0)
+		return has_tpm;
+	has_plain = file_exists(sfd, TF_DEVSECRET_FILE);
+	if (has_plain < 0)
+		return has_plain;
+	if (!has_tpm && !has_plain)
+		return -ENOENT;
+	plain = tf_secure_alloc(TF_DEVSECRET_FILE_BYTES);
+	other = tf_secure_alloc(TF_DEVSECRET_BYTES);
+	if (plain == NULL || other == NULL)
+		return -ENOMEM;
+	r = tf_tpm_open(tcti, &t);
+	if (r < 0)
+		return r;
+
+	if (has_tpm) {
+		r = devsecret_unseal(t, sfd, plain, &sid, secret);
+		if (r < 0)
+			return r;
+		if (has_plain) {
+			r = tf_devsecret_load(sfd, &sid2, other);
+			if (r < 0)
+				return r;
+			/* two different secrets: refuse to guess which one
+			 * the keys were made with */
+			if (sid != sid2 ||
+			    tf_memeq_ct(other, secret, TF_DEVSECRET_BYTES) != 0)
+				return -EEXIST;
+			r = destroy_file(sfd, TF_DEVSECRET_FILE);
+			if (r == 0)
+				r = tf_fsync_dir_at(sfd, NULL);
+			if (r < 0)
+				return r;
+		}
+		*suite_id = sid;
+		return 0;
+	}
+
+	r = tf_devsecret_load(sfd, &sid, other);
+	if (r < 0)
+		return r;
+	memcpy(plain, TF_DEVSECRET_MAGIC, 4);
+	plain[4] = TF_DEVSECRET_VERSION;
+	plain[5] = sid;
+	plain[6] = plain[7] = 0;
+	memcpy(plain + 8, other, TF_DEVSECRET_BYTES);
+	r = tf_tpm_seal(t, TF_TPM_KIND_DEVSECRET, NULL, plain,
+			TF_DEVSECRET_FILE_BYTES, NULL, 0, file, sizeof(file),
+			&flen);
+	if (r < 0)
+		return r;
+	/* never destroy the only copy on the word of a seal alone */
+	r = tf_tpm_load(t, file, flen);
+	if (r < 0)
+		return r;
+	{
+		uint8_t check[TF_DEVSECRET_FILE_BYTES];
+		size_t clen = 0;
+		r = tf_tpm_unseal(t, NULL, 0, check, sizeof(check), &clen);
+		if (r == 0 && (clen != TF_DEVSECRET_FILE_BYTES ||
+			       tf_memeq_ct(check, plain, clen) != 0))
+			r = -EIO;
+		tf_memzero(check, sizeof(check));
+		if (r < 0)
+			return r;
+	}
+	tf_fault_point("tpm-migrate-before-commit");
+	r = tf_atomic_write_at(sfd, F_DEVSECRET_TPM, file, flen, 0600);
+	if (r < 0)
+		return r;
+	tf_fault_point("tpm-migrate-after-commit");
+	r = destroy_file(sfd, TF_DEVSECRET_FILE);
+	if (r == 0)
+		r = tf_fsync_dir_at(sfd, NULL);
+	if (r < 0)
+		return r;
+	memcpy(secret, other, TF_DEVSECRET_BYTES);
+	*suite_id = sid;
+	return 0;
+}
+
 /* ---------------------------------------------------------- public API */
 
 int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
@@ -821,17 +1136,16 @@ int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 
 	if (s == NULL || cfg == NULL)
 		return -EINVAL;
-	/* TPM sealing of the device secret is not implemented: refuse rather
-	 * than silently run with less protection than the admin asked for */
-	if (cfg->tpm_tcti[0] != '\0')
-		return -EOPNOTSUPP;
 	sfd = fcntl(state_dirfd, F_DUPFD_CLOEXEC, 3);
 	if (sfd < 0)
 		return tf_negerrno();
 	secret = tf_secure_alloc(TF_DEVSECRET_BYTES);
 	if (secret == NULL)
 		return -ENOMEM;
-	r = tf_devsecret_load(sfd, &sid, secret);
+	if (cfg->tpm_tcti[0] != '\0')
+		r = devsecret_tpm(sfd, cfg->tpm_tcti, &sid, secret);
+	else
+		r = tf_devsecret_load(sfd, &sid, secret);
 	if (r < 0)
 		return r;
 	if (sid != s->id)
@@ -935,7 +1249,7 @@ int tf_keys_unlock_device_bound(struct tf_keystore *ks, const char *persona,
 	sp = tf_secure_alloc(TF_SP_BYTES);
 	if (sp == NULL)
 		return -ENOMEM;
-	r = open_sp(ks, persona, &b, NULL, dhash, sp);
+	r = open_sp(ks, persona, &b, NULL, NULL, dhash, sp);
 	if (r < 0)
 		return r;
 	return fskey_from_sp(ks, persona, sp, fskey);
@@ -984,7 +1298,7 @@ int tf_keys_enroll(struct tf_keystore *ks, const char *persona, unsigned flags,
 		   const uint8_t *new_cred, size_t new_len,
 		   struct tf_throttle_info *ti)
 {
-	_cleanup_secure_ uint8_t *sp = NULL, *pw = NULL;
+	_cleanup_secure_ uint8_t *sp = NULL, *pw = NULL, *tpmsec = NULL;
 	_cleanup_close_ int dfd = -1;
 	struct tf_spblob b;
 	uint8_t dhash[TF_HASH_BYTES], blob[TF_SPBLOB_MAX];
@@ -1027,7 +1341,19 @@ int tf_keys_enroll(struct tf_keystore *ks, const char *persona, unsigned flags,
 	r = pwhash(new_cred, new_len, &b, pw, NULL);
 	if (r < 0)
 		return r;
-	r = seal_sp(ks, persona, &b, pw, dhash, sp, blob, &bloblen);
+	if (ks->cfg.tpm_tcti[0] != '\0') {
+		/* a new TPM object under the new credential, linked to the
+		 * new salt; tpm_cred_find rolls it forward once the commit
+		 * below has happened, and discards it otherwise */
+		tpmsec = tf_secure_alloc(TF_TPM_SECRET_BYTES);
+		if (tpmsec == NULL)
+			return -ENOMEM;
+		r = tpm_cred_create(ks, dfd, F_TPM_CRED_NEW, b.salt, pw,
+				    tpmsec);
+		if (r < 0)
+			return r;
+	}
+	r = seal_sp(ks, persona, &b, pw, tpmsec, dhash, sp, blob, &bloblen);
 	if (r < 0)
 		return r;
 	tf_fault_point("change-before-commit");
@@ -1036,6 +1362,13 @@ int tf_keys_enroll(struct tf_keystore *ks, const char *persona, unsigned flags,
 	if (r < 0)
 		return r;
 	tf_fault_point("change-after-commit");
+	if (tpmsec != NULL) {
+		if (renameat(dfd, F_TPM_CRED_NEW, dfd, F_TPM_CRED) < 0)
+			return tf_negerrno();
+		return tf_fsync_dir_at(dfd, NULL);
+	}
+	/* enrolled with a TPM, changed without one (cred_attempt refuses
+	 * that, -ENODEV): nothing to do */
 	return 0;
 }
 

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * TPM 2.0 sealing (tpm.h has the contract, docs/keys.md "TPM" the design).
+ * libtss2 does the protocol, sessions and marshalling; what is ours is the
+ * choice of templates, the file around the marshalled blobs and the mapping
+ * of TPM response codes to errno values.
+ */
+#include <string.h>
+
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "src/lib/keys/tpm.h"
+
+struct tf_tpm {
+	TSS2_TCTI_CONTEXT *tcti;
+	ESYS_CONTEXT *esys;
+	ESYS_TR primary;
+	ESYS_TR session;
+	ESYS_TR object; /* loaded by tf_tpm_load, or ESYS_TR_NONE */
+};
+
+/* TPM 2.0 Part 2, 6.6 "TPM_RC": format-one codes carry the handle,
+ * session or parameter number in bits 6 and 8..11; strip them so the
+ * base code can be compared. */
+static TSS2_RC rc_base(TSS2_RC rc)
+{
+	rc &= 0xfff;
+	if (rc & TPM2_RC_FMT1)
+		return rc & (TPM2_RC_FMT1 | 0x3f);
+	return rc;
+}
+
+/* A TPM answer, directly or relayed by a resource manager (tabrmd). */
+static bool rc_is_tpm(TSS2_RC rc)
+{
+	return (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER ||
+	       (rc & TSS2_RC_LAYER_MASK) == TSS2_RESMGR_TPM_RC_LAYER;
+}
+
+/* Errors of the transport (TCTI layer, or ESYS reporting a lost
+ * connection) mean "not reachable"; the caller names the TCTI. */
+static int rc_errno(TSS2_RC rc)
+{
+	if (rc == TSS2_RC_SUCCESS)
+		return 0;
+	if (!rc_is_tpm(rc)) {
+		switch (rc & 0xffff) { /* the base code below the layer */
+		case TSS2_BASE_RC_IO_ERROR:
+		case TSS2_BASE_RC_NO_CONNECTION:
+		case TSS2_BASE_RC_TRY_AGAIN: return -EHOSTUNREACH;
+		default:
+			return (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER
+				       ? -EHOSTUNREACH
+				       : -EIO;
+		}
+	}
+	switch (rc_base(rc)) {
+	case TPM2_RC_AUTH_FAIL: /* DA-protected object: counted */
+	case TPM2_RC_BAD_AUTH: /* TPMA_OBJECT_NODA object */ return -EACCES;
+	case TPM2_RC_LOCKOUT: return -EBUSY;
+	case TPM2_RC_INTEGRITY:
+	case TPM2_RC_BINDING:
+	case TPM2_RC_SIZE:
+	case TPM2_RC_KEY:
+	case TPM2_RC_VALUE: return -EBADMSG;
+	case TPM2_RC_RETRY:
+	case TPM2_RC_YIELDED:
+	case TPM2_RC_TESTING: return -EAGAIN;
+	default: return -EIO;
+	}
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+void tf_tpm_close(struct tf_tpm *t)
+{
+	if (t == NULL)
+		return;
+	if (t->esys != NULL) {
+		/* transient objects and sessions would otherwise fill the
+		 * TPM's few slots (a hardware TPM has 3); errors are moot */
+		if (t->object != ESYS_TR_NONE)
+			(void)Esys_FlushContext(t->esys, t->object);
+		if (t->session != ESYS_TR_NONE)
+			(void)Esys_FlushContext(t->esys, t->session);
+		if (t->primary != ESYS_TR_NONE)
+			(void)Esys_FlushContext(t->esys, t->primary);
+		Esys_Finalize(&t->esys);
+	}
+	if (t->tcti != NULL)
+		Tss2_TctiLdr_Finalize(&t->tcti);
+	free(t);
+}
+
+/*
+ * The primary: an ECC NIST P-256 restricted decryption (storage) key with
+ * AES-128-CFB, the shape of the TCG "TPM 2.0 Provisioning Guidance" SRK
+ * template, with an empty unique field. The TPM derives it from the owner
+ * seed, so the same template gives the same key every time; ECC because a
+ * P-256 primary takes milliseconds where RSA-2048 takes seconds.
+ */
+static const TPM2B_PUBLIC primary_template = {
+	.publicArea =
+		{
+			.type = TPM2_ALG_ECC,
+			.nameAlg = TPM2_ALG_SHA256,
+			.objectAttributes =
+				TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+				TPMA_OBJECT_SENSITIVEDATAORIGIN |
+				TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA |
+				TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT,
+			.parameters.eccDetail =
+				{
+					.symmetric =
+						{
+							.algorithm =
+								TPM2_ALG_AES,
+							.keyBits.aes = 128,
+							.mode.aes =
+								TPM2_ALG_CFB,
+						},
+					.scheme.scheme = TPM2_ALG_NULL,
+					.curveID = TPM2_ECC_NIST_P256,
+					.kdf.scheme = TPM2_ALG_NULL,
+				},
+		},
+};
+
+int tf_tpm_open(const char *tcti, struct tf_tpm **out)
+{
+	static const TPMT_SYM_DEF sym = {
+		.algorithm = TPM2_ALG_AES,
+		.keyBits.aes = 128,
+		.mode.aes = TPM2_ALG_CFB,
+	};
+	const TPM2B_SENSITIVE_CREATE insens = {0};
+	const TPM2B_DATA outside = {0};
+	const TPML_PCR_SELECTION pcrs = {0};
+	struct tf_tpm *t;
+	TSS2_RC rc;
+	int r;
+
+	if (tcti == NULL || tcti[0] == '\0')
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	t->primary = t->session = t->object = ESYS_TR_NONE;
+	rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
+	if (rc != TSS2_RC_SUCCESS) {
+		/* an unknown TCTI name and a refused connection look the same
+		 * from here: both mean the configured TPM is not there */
+		r = -EHOSTUNREACH;
+		goto fail;
+	}
+	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = rc_errno(rc);
+		goto fail;
+	}
+	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
+				ESYS_TR_NONE, ESYS_TR_NONE, &insens,
+				&primary_template, &outside, &pcrs, &t->primary,
+				NULL, NULL, NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = rc_errno(rc);
+		if (r == -EBADMSG)
+			r = -EIO;
+		goto fail;
+	}
+	/* TPM 2.0 Part 1, 19.6 "Salted sessions": the session key comes from
+	 * a secret encrypted to the primary, so an observer of the bus learns
+	 * neither the session key nor the encrypted parameters */
+	rc = Esys_StartAuthSession(t->esys, t->primary, ESYS_TR_NONE,
+				   ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				   NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256,
+				   &t->session);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = rc_errno(rc);
+		goto fail;
+	}
+	rc = Esys_TRSess_SetAttributes(t->esys, t->session,
+				       TPMA_SESSION_CONTINUESESSION |
+					       TPMA_SESSION_DECRYPT |
+					       TPMA_SESSION_ENCRYPT,
+				       0xff);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = rc_errno(rc);
+		goto fail;
+	}
+	*out = t;
+	return 0;
+fail:
+	tf_tpm_close(t);
+	return r;
+}
+
+int tf_tpm_file_parse(const uint8_t *file, size_t len, uint8_t *kind,
+		      uint8_t link[TF_TPM_LINK_BYTES])
+{
+	TPM2B_PUBLIC pub;
+	TPM2B_PRIVATE priv;
+	size_t publen, privlen, off;
+
+	if (len < TF_TPM_HDR || len > TF_TPM_FILE_MAX ||
+	    memcmp(file, TF_TPM_MAGIC, 4) != 0)
+		return -EBADMSG;
+	if (file[4] > TF_TPM_VERSION)
+		return -EPROTONOSUPPORT;
+	if (file[4] != TF_TPM_VERSION || file[6] || file[7] ||
+	    (file[5] != TF_TPM_KIND_DEVSECRET &&
+	     file[5] != TF_TPM_KIND_CREDENTIAL))
+		return -EBADMSG;
+	publen = get16(file + 24);
+	privlen = get16(file + 26);
+	if (TF_TPM_HDR + publen + privlen != len)
+		return -EBADMSG;
+	/* the marshalled structures must fill their fields exactly */
+	off = 0;
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(file + TF_TPM_HDR, publen, &off,
+					   &pub) != TSS2_RC_SUCCESS ||
+	    off != publen)
+		return -EBADMSG;
+	off = 0;
+	if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(file + TF_TPM_HDR + publen, privlen,
+					    &off, &priv) != TSS2_RC_SUCCESS ||
+	    off != privlen)
+		return -EBADMSG;
+	if (pub.publicArea.type != TPM2_ALG_KEYEDHASH)
+		return -EBADMSG;
+	if (kind != NULL)
+		*kind = file[5];
+	if (link != NULL)
+		memcpy(link, file + 8, TF_TPM_LINK_BYTES);
+	return 0;
+}
+
+int tf_tpm_seal(struct tf_tpm *t, uint8_t kind,
+		const uint8_t link[TF_TPM_LINK_BYTES], const uint8_t *data,
+		size_t len, const uint8_t *auth, size_t authlen, uint8_t *file,
+		size_t cap, size_t *filelen)
+{
+	TPM2B_SENSITIVE_CREATE sens;
+	TPM2B_PUBLIC tmpl;
+	const TPM2B_DATA outside = {0};
+	const TPML_PCR_SELECTION pcrs = {0};
+	TPM2B_PRIVATE *priv = NULL;
+	TPM2B_PUBLIC *pub = NULL;
+	size_t publen = 0, privlen = 0;
+	TSS2_RC rc;
+	int r;
+
+	if (len == 0 || len > TF_TPM_DATA_MAX || cap < TF_TPM_FILE_MAX ||
+	    authlen > sizeof(sens.sensitive.userAuth.buffer) ||
+	    (kind != TF_TPM_KIND_DEVSECRET && kind != TF_TPM_KIND_CREDENTIAL))
+		return -EINVAL;
+	memset(&tmpl, 0, sizeof(tmpl));
+	tmpl.publicArea.type = TPM2_ALG_KEYEDHASH;
+	tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
+	/* fixedTPM|fixedParent: cannot be duplicated to another TPM;
+	 * userWithAuth: the auth value (not a policy) authorizes unseal.
+	 * The device secret gets NODA: its auth is empty, and a lockout
+	 * caused by PIN guesses must not stop the device-bound persona from
+	 * starting. Credential objects are DA-protected (TPM 2.0 Part 1,
+	 * 19.7 "Dictionary attack protection"): each wrong auth counts. */
+	tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM |
+					   TPMA_OBJECT_FIXEDPARENT |
+					   TPMA_OBJECT_USERWITHAUTH;
+	if (kind == TF_TPM_KIND_DEVSECRET)
+		tmpl.publicArea.objectAttributes |= TPMA_OBJECT_NODA;
+	tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme =
+		TPM2_ALG_NULL;
+
+	memset(&sens, 0, sizeof(sens));
+	memcpy(sens.sensitive.data.buffer, data, len);
+	sens.sensitive.data.size = (uint16_t)len;
+	if (auth != NULL && authlen > 0) {
+		memcpy(sens.sensitive.userAuth.buffer, auth, authlen);
+		sens.sensitive.userAuth.size = (uint16_t)authlen;
+	}
+	/* the primary's auth is empty; the session carries it (and encrypts
+	 * inSensitive, the first parameter) */
+	rc = Esys_Create(t->esys, t->primary, t->session, ESYS_TR_NONE,
+			 ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, &priv,
+			 &pub, NULL, NULL, NULL);
+	tf_memzero(&sens, sizeof(sens));
+	if (rc != TSS2_RC_SUCCESS) {
+		r = rc_errno(rc);
+		goto out;
+	}
+	memset(file, 0, TF_TPM_HDR);
+	if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, file + TF_TPM_HDR,
+					 cap - TF_TPM_HDR,
+					 &publen) != TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPM2B_PRIVATE_Marshal(priv, file + TF_TPM_HDR + publen,
+					  cap - TF_TPM_HDR - publen,
+					  &privlen) != TSS2_RC_SUCCESS ||
+	    publen > UINT16_MAX || privlen > UINT16_MAX ||
+	    TF_TPM_HDR + publen + privlen > TF_TPM_FILE_MAX) {
+		r = -EOVERFLOW;
+		goto out;
+	}
+	memcpy(file, TF_TPM_MAGIC, 4);
+	file[4] = TF_TPM_VERSION;
+	file[5] = kind;
+	if (link != NULL)
+		memcpy(file + 8, link, TF_TPM_LINK_BYTES);
+	put16(file + 24, (uint16_t)publen);
+	put16(file + 26, (uint16_t)privlen);
+	*filelen = TF_TPM_HDR + publen + privlen;
+	r = 0;
+out:
+	Esys_Free(priv);
+	Esys_Free(pub);
+	return r;
+}
+
+int tf_tpm_load(struct tf_tpm *t, const uint8_t *file, size_t len)
+{
+	TPM2B_PUBLIC pub;
+	TPM2B_PRIVATE priv;
+	size_t publen, off = 0;
+	TSS2_RC rc;
+	int r;
+
+	r = tf_tpm_file_parse(file, len, NULL, NULL);
+	if (r < 0)
+		return r;
+	publen = get16(file + 24);
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(file + TF_TPM_HDR, publen, &off,
+					   &pub) != TSS2_RC_SUCCESS)
+		return -EBADMSG;
+	off = 0;
+	if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(file + TF_TPM_HDR + publen,
+					    len - TF_TPM_HDR - publen, &off,
+					    &priv) != TSS2_RC_SUCCESS)
+		return -EBADMSG;
+	if (t->object != ESYS_TR_NONE) {
+		(void)Esys_FlushContext(t->esys, t->object);
+		t->object = ESYS_TR_NONE;
+	}
+	rc = Esys_Load(t->esys, t->primary, t->session, ESYS_TR_NONE,
+		       ESYS_TR_NONE, &priv, &pub, &t->object);
+	if (rc != TSS2_RC_SUCCESS) {
+		t->object = ESYS_TR_NONE;
+		r = rc_errno(rc);
+		/* the private part is encrypted and integrity-protected with
+		 * keys from the parent's seed: any TPM error here means the
+		 * blob is not this TPM's (or was altered) */
+		return r == -EHOSTUNREACH || r == -EAGAIN ? r : -EBADMSG;
+	}
+	return 0;
+}
+
+int tf_tpm_unseal(struct tf_tpm *t, const uint8_t *auth, size_t authlen,
+		  uint8_t *data, size_t cap, size_t *len)
+{
+	TPM2B_AUTH a;
+	TPM2B_SENSITIVE_DATA *out = NULL;
+	TSS2_RC rc;
+	int r;
+
+	if (t->object == ESYS_TR_NONE || authlen > sizeof(a.buffer))
+		return -EINVAL;
+	memset(&a, 0, sizeof(a));
+	if (auth != NULL && authlen > 0) {
+		memcpy(a.buffer, auth, authlen);
+		a.size = (uint16_t)authlen;
+	}
+	rc = Esys_TR_SetAuth(t->esys, t->object, &a);
+	tf_memzero(&a, sizeof(a));
+	if (rc != TSS2_RC_SUCCESS)
+		return rc_errno(rc);
+	/* TPMA_SESSION_ENCRYPT on the session: outData comes back encrypted */
+	rc = Esys_Unseal(t->esys, t->object, t->session, ESYS_TR_NONE,
+			 ESYS_TR_NONE, &out);
+	if (rc != TSS2_RC_SUCCESS)
+		return rc_errno(rc);
+	if (out->size > cap) {
+		r = -EBADMSG;
+	} else {
+		memcpy(data, out->buffer, out->size);
+		*len = out->size;
+		r = 0;
+	}
+	tf_memzero(out, sizeof(*out));
+	Esys_Free(out);
+	return r;
+}
