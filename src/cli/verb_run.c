@@ -29,7 +29,9 @@ void help_run(FILE *f)
 		"Ctrl-C and other terminal signals are passed on to it.\n\n"
 		"Exit status: the app's; 128+N if a signal N ended it; 127 "
 		"if\n"
-		"CMD is not found in the persona; 1 if it could not start.\n"
+		"CMD is not found in the persona; 126 if it cannot be "
+		"executed;\n"
+		"1 if it could not start.\n"
 		"Bounds: one argument or variable at most %u bytes; all of\n"
 		"them together at most %u bytes.\n",
 		TF_STR_MAX - 1, TF_ARGV_TOTAL_MAX);
@@ -108,7 +110,7 @@ int verb_run(struct cli *cli, int argc, char **argv)
 	static const int relayed[] = {SIGINT,	SIGTERM, SIGHUP, SIGQUIT,
 				      SIGWINCH, SIGUSR1, SIGUSR2};
 	const char *persona = NULL, *cwd = NULL;
-	const char *envs[4096];
+	const char *envs[4094]; /* + TERM, LANG: the daemon takes 4096 */
 	size_t nenv = 0, total = 0;
 	struct tf_msgbuf b;
 	uint64_t uid = 0;

@@ -74,6 +74,7 @@ struct tfd_conn {
 
 struct tfd {
 	char state_dir[PATH_MAX];
+	bool state_given; /* --state or TWOFOLD_STATE: socket in state dir */
 	int state_fd;
 	struct tf_config cfg;
 	const void *suite; /* const struct tf_suite * */
@@ -156,6 +157,11 @@ void tfd_personas_shutdown(struct tfd *d);
 void tfd_timer_tick(struct tfd *d);
 int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns);
 int tfd_dir_has_data(const char *path);
+/* Remove a persona's (unreadable) data after a crypto-erase. */
+int tfd_persona_wipe_data(struct tfd_persona *p);
+/* Stop; a credential-bound persona is evicted too (its key leaves the
+ * kernel), so only `unlock` brings it back. */
+int tfd_persona_stop_or_evict(struct tfd *d, struct tfd_persona *p);
 TF_WUR int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
 				const uint8_t *fskey, char *err, size_t errlen);
 

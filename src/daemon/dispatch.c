@@ -32,8 +32,10 @@ static const struct tfd_req_def table[] = {
 	 TFD_P_STOPPED, A(TF_A_PERSONA)},
 	{TF_REQ_PERSONA_STOP, "stop", tfd_req_stop, TFD_READY, true,
 	 TFD_P_RUNNING | TFD_P_FROZEN, A(TF_A_PERSONA)},
+	/* not FROZEN: a restart must not turn a screen lock into a running
+	 * persona; unlock first */
 	{TF_REQ_PERSONA_RESTART, "restart", tfd_req_restart, TFD_READY, true,
-	 TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_STOPPED, A(TF_A_PERSONA)},
+	 TFD_P_RUNNING | TFD_P_STOPPED, A(TF_A_PERSONA)},
 	{TF_REQ_RUN, "run", tfd_req_run, TFD_READY, true, TFD_P_RUNNING,
 	 A(TF_A_PERSONA) | A(TF_A_ARG) | A(TF_A_ENV) | A(TF_A_CWD) |
 		 A(TF_A_UID) | A(TF_A_FLAGS)},
@@ -45,7 +47,7 @@ static const struct tfd_req_def table[] = {
 	 A(TF_A_PERSONA)},
 	{TF_REQ_ENROLL, "enroll", tfd_req_enroll, TFD_READY, true,
 	 TFD_P_NOKEY | TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_EVICTED |
-		 TFD_P_STOPPED,
+		 TFD_P_STOPPED | TFD_P_ERASED,
 	 A(TF_A_PERSONA) | A(TF_A_SECRET) | A(TF_A_SECRET_NEW)},
 	{TF_REQ_UNLOCK, "unlock", tfd_req_unlock, TFD_READY, true,
 	 TFD_P_FROZEN | TFD_P_EVICTED | TFD_P_STOPPED,

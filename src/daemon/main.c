@@ -56,7 +56,8 @@ static int run_selftest(bool verbose)
 		const struct tf_suite *s = tf_suite_by_name(suites[i]);
 		char why[256] = "";
 		uint64_t t0 = tf_now_ns();
-		int r = s ? tf_crypto_selftest(s, why, sizeof(why)) : -ENOSYS;
+		int r = s ? tf_crypto_selftest_full(s, why, sizeof(why))
+			  : -ENOSYS;
 		uint64_t dt = tf_now_ns() - t0;
 
 		if (r < 0) {
@@ -141,8 +142,12 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (state == NULL)
+	if (state == NULL) {
 		state = secure_getenv("TWOFOLD_STATE");
+		if (state != NULL && state[0] == '\0')
+			state = NULL;
+	}
+	d.state_given = state != NULL;
 	r = tf_strlcpy(d.state_dir, state ? state : "/var/lib/twofold",
 		       sizeof(d.state_dir));
 	if (r < 0) {
@@ -158,7 +163,8 @@ int main(int argc, char **argv)
 	}
 	r = tfd_server_open(&d);
 	if (r < 0) {
-		tf_err("cannot listen on %s: %s", d.sock_path, strerror(-r));
+		tf_err("cannot listen on the control socket of %s: %s",
+		       d.state_dir, strerror(-r));
 		return 1;
 	}
 	r = tfd_personas_setup(&d, err, sizeof(err));

@@ -8,6 +8,7 @@
  * directory whose key is derived from P's persona secret (keys.h).
  */
 #include <dirent.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -163,6 +164,31 @@ static int setup_device_bound(struct tfd *d, struct tfd_persona *p, char *err,
 	return tfd_load_key_and_dir(d, p, fskey, err, errlen);
 }
 
+/*
+ * A killed predecessor may have left a credential-bound persona's key in
+ * the kernel (with storage_dir there is no unmount to drop it). It must
+ * not stay: the persona is "locked" until the next unlock.
+ */
+static void drop_stale_key(struct tfd *d, struct tfd_persona *p)
+{
+	_cleanup_close_ int dfd = -1;
+	uint8_t id[TF_FSCRYPT_ID_BYTES];
+	enum tf_key_status st;
+
+	dfd = open(p->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || tf_fscrypt_get_policy_id(dfd, id) < 0)
+		return;
+	if (tf_fscrypt_key_status(storage_fd(d), id, &st) < 0 ||
+	    st == TF_KEY_ABSENT)
+		return;
+	if (tf_fscrypt_evict(storage_fd(d), id, EVICT_MAX_TRIES, NULL) < 0)
+		tf_err("%s: a stale key is still in the kernel", p->cfg->name);
+	else
+		tf_warn("%s: removed a key a previous twofoldd left in the "
+			"kernel",
+			p->cfg->name);
+}
+
 int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 {
 	const struct tf_suite *suite = tf_suite_by_name(d->cfg.suite);
@@ -248,7 +274,12 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 		return r;
 	}
 
-	/* 4. personas */
+	/* 4. personas; foreground devices may be hot-plugged later */
+	for (size_t i = 0; i < d->cfg.n_devices; i++)
+		if (access(d->cfg.devices[i].path, F_OK) < 0)
+			tf_warn("device %s: %s does not exist (yet); it is "
+				"skipped until a persona restarts",
+				d->cfg.devices[i].name, d->cfg.devices[i].path);
 	d->n_personas = d->cfg.n_personas;
 	for (size_t i = 0; i < d->n_personas; i++) {
 		struct tfd_persona *p = &d->personas[i];
@@ -279,11 +310,14 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 						  : TFD_P_STOPPED;
 		if (ks == TF_KS_DEVICE) {
 			snprintf(err, errlen,
-				 "%s: the config says credential = yes but its "
-				 "key is device-bound; enroll is needed",
+				 "%s: its key is bound to the device but the "
+				 "config says credential = yes; set credential "
+				 "= no for it in device.conf (changing a "
+				 "persona's protection is not supported)",
 				 p->cfg->name);
 			return -EINVAL;
 		}
+		drop_stale_key(d, p);
 	}
 	for (size_t i = 0; i < d->n_personas; i++) {
 		struct tfd_persona *p = &d->personas[i];
@@ -358,7 +392,7 @@ void tfd_persona_init_exited(struct tfd *d, size_t idx)
 		return;
 	tf_warn("%s: its init exited unexpectedly; persona stopped",
 		p->cfg->name);
-	tfd_persona_stop(d, p);
+	tfd_persona_stop_or_evict(d, p);
 }
 
 /*
@@ -390,6 +424,33 @@ int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns)
 		*ns = tf_now_ns() - t0;
 	tf_info("%s: evicted in %.1f ms (%u tries)", p->cfg->name,
 		(double)(tf_now_ns() - t0) / 1e6, tries);
+	return 0;
+}
+
+int tfd_persona_stop_or_evict(struct tfd *d, struct tfd_persona *p)
+{
+	if (p->cfg->credential)
+		return tfd_persona_evict(d, p, NULL);
+	return tfd_persona_stop(d, p);
+}
+
+static int wipe_one(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	/* names are ciphertext without the key; removal still works */
+	if (remove(path) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int tfd_persona_wipe_data(struct tfd_persona *p)
+{
+	if (access(p->data_dir, F_OK) < 0)
+		return 0;
+	if (nftw(p->data_dir, wipe_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		return tf_negerrno();
 	return 0;
 }
 
@@ -460,11 +521,16 @@ void tfd_req_start(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 void tfd_req_stop(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		  struct tfd_persona *p, struct tfd_reply *rep)
 {
-	int r = tfd_persona_stop(d, p);
+	int r = tfd_persona_stop_or_evict(d, p);
 
 	if (r < 0)
 		tfd_reply_err(rep, r, "%s: stop incomplete: %s", p->cfg->name,
 			      strerror(-r));
+	else if (p->cfg->credential)
+		tfd_reply_err(rep, 0,
+			      "%s stopped and locked (start it again with: "
+			      "twofold unlock %s)",
+			      p->cfg->name, p->cfg->name);
 	else
 		tfd_reply_err(rep, 0, "%s stopped", p->cfg->name);
 }

@@ -37,6 +37,21 @@ static char *take_secret(const struct tf_msg *m, uint16_t attr)
 	return copy;
 }
 
+/* After a crypto-erase: nothing of the persona may run or stay readable;
+ * its data, now ciphertext nobody can decrypt, is removed so a new
+ * enrolment starts empty. */
+static void erased(struct tfd *d, struct tfd_persona *p)
+{
+	int r;
+
+	tfd_persona_evict(d, p, NULL);
+	p->state = TFD_P_ERASED;
+	r = tfd_persona_wipe_data(p);
+	if (r < 0)
+		tf_warn("%s: removing its erased data: %s", p->cfg->name,
+			strerror(-r));
+}
+
 static void throttle_msg(struct tfd_reply *rep, int r, const char *what,
 			 const char *name, const struct tf_throttle_info *ti)
 {
@@ -120,7 +135,10 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	{
 		int has = 0;
 		if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
-			/* first enrolment: never over data we can't read */
+			/* first enrolment: never over data we can't read; an
+			 * erased persona's leftovers are unreadable anyway */
+			if (p->state == TFD_P_ERASED)
+				tfd_persona_wipe_data(p);
 			has = tfd_dir_has_data(p->data_dir);
 			tf_secure_free(oldc);
 			oldc = NULL;
@@ -140,10 +158,8 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	if (r < 0) {
 		throttle_msg(rep, r, "enroll", p->cfg->name, &ti);
-		if (r == -ENOKEY) {
-			tfd_persona_evict(d, p, NULL);
-			p->state = TFD_P_ERASED;
-		}
+		if (r == -ENOKEY)
+			erased(d, p);
 		return;
 	}
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
@@ -191,8 +207,7 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		if (r == -ENOKEY) {
 			tf_warn("%s: crypto-erased after %u failed attempts",
 				p->cfg->name, ti.failures);
-			tfd_persona_evict(d, p, NULL);
-			p->state = TFD_P_ERASED;
+			erased(d, p);
 		}
 		return;
 	}

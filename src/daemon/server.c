@@ -122,8 +122,7 @@ int tfd_load_state(struct tfd *d, char *err, size_t errlen)
 
 static bool default_state(const struct tfd *d)
 {
-	return strcmp(d->state_dir, "/var/lib/twofold") == 0 &&
-	       secure_getenv("TWOFOLD_STATE") == NULL;
+	return !d->state_given;
 }
 
 /* Is a live daemon answering on this path? */

@@ -471,9 +471,10 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 			return fail(err, errlen,
 				    "device %s: path must be absolute",
 				    d->name);
-		if (check_paths &&
-		    (stat(d->path, &st) < 0 ||
-		     !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))))
+		/* a missing node is fine (hot-plugged later); an existing
+		 * file that is not a device node is a mistake */
+		if (check_paths && stat(d->path, &st) == 0 &&
+		    !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
 			return fail(err, errlen,
 				    "device %s: %.200s is not a device node",
 				    d->name, d->path);
