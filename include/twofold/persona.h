@@ -10,20 +10,29 @@
  *
  *   twofoldd ──clone3──> init (pid 1 of the persona's pid ns, no caps,
  *      │                       PR_SET_PDEATHSIG(SIGKILL): dies with the daemon)
+ *      ├──clone3──> launcher (host pid ns, persona's cgroups and other
+ *      │                       namespaces; one per persona, forked at start;
+ *      │                       clones each app on request)
  *      └──────────────────> app (pid N of the persona's pid ns; a direct child
- *                                of the daemon, via CLONE_PARENT, so the daemon
- *                                waits on its pidfd and gets its exit status)
+ *                                of the daemon, via CLONE_PARENT from the
+ *                                launcher, so the daemon waits on its pidfd
+ *                                and gets its exit status)
  *
  * Contract for the caller (the daemon):
  *  - Reap app children through the pidfds tf_persona_exec() returns, by
  *    pid or pidfd (waitid(P_PIDFD)), never with waitpid(-1): start/exec/stop
- *    reap their own helper processes by pid and tolerate ECHILD.
+ *    reap their own helper processes (the launcher included: it is the
+ *    daemon's child too) by pid or pidfd and tolerate ECHILD.
  *  - An app's zombie keeps the persona's pid namespace alive (the kernel's
  *    zap_pid_ns_processes() waits for every pid of the namespace to be
  *    released, also for children whose parent is outside). So
  *    tf_persona_stop() reaps the app zombies it launched that are still
  *    unreaped; their exit status is then lost (the daemon sees ECHILD and
  *    reports them as killed by stop).
+ *  - The launcher is a fork of the daemon: secrets must be in
+ *    tf_secure_alloc() memory (MADV_WIPEONFORK) so that they do not follow
+ *    it. It keeps only its socket. If it dies, the next tf_persona_exec()
+ *    starts a new one.
  *  - Apps do not survive a daemon restart: init dies with the daemon
  *    (PR_SET_PDEATHSIG, tied to the calling *thread*: call start from the
  *    daemon's main thread) and with it the whole pid namespace. On start the
@@ -103,11 +112,14 @@ struct tf_exec_spec {
 };
 
 /*
- * Launch an app in the running persona. On success *pid_out is the app's
+ * Launch an app in the running persona (one message to the persona's
+ * launcher, which clones it; no setns, no cgroup write). On success *pid_out is the app's
  * host pid (a child of the caller) and *pidfd_out its pidfd (O_CLOEXEC,
  * owned by the caller). When the command cannot be executed the app's
  * errno comes back: -ENOENT (not found), -EACCES, -ENOEXEC, ...; the app
- * has then already been reaped.
+ * has then already been reaped. -E2BIG when argv + envp + cwd exceed
+ * 4 MiB or 131072 strings; -ECONNRESET when the launcher died during the
+ * launch (a new one is started by the next call).
  */
 TF_EXPORT TF_WUR int tf_persona_exec(struct tf_persona *p,
 				     const struct tf_exec_spec *x,
@@ -121,12 +133,19 @@ TF_EXPORT TF_WUR int tf_persona_freeze(struct tf_persona *p, bool frozen);
 TF_EXPORT TF_WUR int tf_persona_set_foreground(struct tf_persona *p, bool fg);
 
 struct tf_persona_stats {
+	/* processes of the persona: its init and every app and their
+	 * children (the daemon's launcher, also in the cgroup, is left out) */
 	int nprocs;
 	uint64_t memory_bytes;
 	bool frozen;
 };
 TF_EXPORT TF_WUR int tf_persona_stats(const struct tf_persona *p,
 				      struct tf_persona_stats *st);
+
+/* Host pid of the persona's launcher (for tests); -1 if none. After the
+ * launcher died, the old pid until the next tf_persona_exec() replaced it
+ * (the zombie is not reaped before, so the pid cannot be reused). */
+TF_EXPORT pid_t tf_persona_launcher_pid(const struct tf_persona *p);
 
 /* Kill everything, reap init (and unreaped apps, see above), destroy the
  * cgroup; always frees p. Returns the first error met. NULL is a no-op. */

@@ -1,22 +1,20 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Launch an app into a running persona (DESIGN.md: enter, never build a
- * sandbox per launch):
+ * sandbox per launch), through the persona's launcher (launcher.c):
  *
- *   daemon ──clone3(CLONE_INTO_CGROUP)──> helper
- *             helper: [hybrid: wait until the daemon attached it to the v1
- *                     controllers] setns(init's pidfd, all namespaces);
- *                     clone(CLONE_PARENT) ──> app; report the app's pid;
- *                     exit
- *             app (pid N in the persona, child of the daemon): setsid, fds,
- *                     drop privileges, chdir, caps, nnp, Landlock, seccomp,
- *                     execve
+ *   daemon:   one message (argv, env, cwd, ids; stdio fds and the write
+ *             end of an exec-error pipe by SCM_RIGHTS)
+ *   launcher: clone(CLONE_PARENT) -> app; reply with the app's host pid
+ *   app:      (pid N in the persona, child of the daemon) setsid, fds,
+ *             drop privileges, chdir, caps, nnp, Landlock, seccomp, execve
+ *   daemon:   pidfd_open(app); read the pipe: EOF without an error means
+ *             execve succeeded (the pipe is O_CLOEXEC in the app)
  *
- * setns() into a pid namespace only applies to children, hence the helper.
- * CLONE_PARENT makes the app the daemon's own child, so the daemon gets a
- * race-free pidfd (pidfd_open on an unreaped child) and its exit status.
- * A CLOEXEC pipe carries the pid and, if execve fails, its errno: EOF
- * without an error means execve succeeded.
+ * The daemon reads the exec result itself (it holds the pipe's read end)
+ * instead of having the launcher relay it: the launcher is free again as
+ * soon as the app is cloned, and the daemon learns the app's pid before
+ * anything else can go wrong.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,31 +22,26 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-enum { MSG_PID = 1, MSG_ERR = 2 };
-struct exec_msg {
-	int type;
-	int val;
-};
-
-#define ENTER_FLAGS                                                            \
-	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |           \
-	 CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP)
+/* How long exec waits to reap a launcher that died under it. */
+#define REAP_TIMEOUT_MS 1000
 
 /* Where apps may write (Landlock); DAC and the read-only mounts decide
  * the rest. /dev for /dev/null, /dev/pts, /dev/shm. */
 static const char *const writable[] = {"/home", "/tmp", "/var", "/run", "/dev"};
 
-static TF_NORETURN void report(int fd, int type, int val)
+static TF_NORETURN void report(int fd, int err)
 {
-	struct exec_msg m = {.type = type, .val = val};
+	struct tf_p_exec_msg m = {.err = err};
 
 	if (tf_write_full(fd, &m, sizeof(m)) < 0) {
 		/* nothing left to tell it with */
@@ -109,34 +102,34 @@ static int exec_search(const char *file, char *const argv[], char *const envp[])
 	return eacces ? -EACCES : -ENOENT;
 }
 
-static TF_NORETURN void app_main(const struct tf_exec_spec *x, int msg_fd)
+void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 {
 	int t[3];
 	int r;
 
 	if (setsid() < 0)
-		report(msg_fd, MSG_ERR, tf_negerrno());
+		report(msg_fd, tf_negerrno());
 	/* dup first, then onto 0..2: a given fd may itself be 0, 1 or 2 */
 	for (int i = 0; i < 3; i++) {
 		t[i] = x->fds[i] >= 0 ? fcntl(x->fds[i], F_DUPFD_CLOEXEC, 3)
 				      : open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (t[i] < 0)
-			report(msg_fd, MSG_ERR, tf_negerrno());
+			report(msg_fd, tf_negerrno());
 	}
 	for (int i = 0; i < 3; i++)
 		if (dup2(t[i], i) < 0)
-			report(msg_fd, MSG_ERR, tf_negerrno());
+			report(msg_fd, tf_negerrno());
 	/* Every other fd is closed by execve: CLOSE_RANGE_CLOEXEC instead of
 	 * closing now keeps msg_fd usable to report an exec failure. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		report(msg_fd, MSG_ERR, tf_negerrno());
+		report(msg_fd, tf_negerrno());
 
 	r = tf_privs_drop(x->uid, x->gid);
 	if (r < 0)
-		report(msg_fd, MSG_ERR, r);
+		report(msg_fd, r);
 	/* after the drop: the app may only start where it could go itself */
 	if (chdir(x->cwd ? x->cwd : "/home/app") < 0)
-		report(msg_fd, MSG_ERR, tf_negerrno());
+		report(msg_fd, tf_negerrno());
 	r = tf_caps_drop_all();
 	if (r >= 0)
 		r = tf_nnp_set();
@@ -145,50 +138,9 @@ static TF_NORETURN void app_main(const struct tf_exec_spec *x, int msg_fd)
 	if (r >= 0)
 		r = tf_seccomp_apply_default(); /* last: it may deny the above */
 	if (r < 0)
-		report(msg_fd, MSG_ERR, r);
+		report(msg_fd, r);
 	r = exec_search(x->argv[0], x->argv, x->envp);
-	report(msg_fd, MSG_ERR, r);
-}
-
-static void reset_signals(void)
-{
-	struct sigaction sa = {.sa_handler = SIG_DFL};
-	sigset_t none;
-
-	/* handlers would not survive execve, but SIG_IGN and the mask do */
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-static TF_NORETURN void helper_main(const struct tf_persona *p,
-				    const struct tf_exec_spec *x, int sync_fd,
-				    int msg_fd)
-{
-	char go;
-	long app;
-
-	if (sync_fd >= 0 && read(sync_fd, &go, 1) != 1)
-		_exit(1);
-	reset_signals();
-	/* one call, all namespaces, atomically (pidfd setns, Linux 5.8) */
-	if (setns(p->pidfd, ENTER_FLAGS) < 0)
-		report(msg_fd, MSG_ERR, tf_negerrno());
-	app = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0,
-		      NULL, NULL, 0);
-	if (app < 0)
-		report(msg_fd, MSG_ERR, tf_negerrno());
-	if (app == 0)
-		app_main(x, msg_fd);
-	/* clone() returned the pid in our (host) pid namespace */
-	{
-		struct exec_msg m = {.type = MSG_PID, .val = (int)app};
-		if (tf_write_full(msg_fd, &m, sizeof(m)) < 0) {
-			/* nothing left to tell it with */
-		}
-	}
-	_exit(0);
+	report(msg_fd, r);
 }
 
 static void reap_pid(pid_t pid)
@@ -197,64 +149,188 @@ static void reap_pid(pid_t pid)
 		;
 }
 
+/* argv, envp and cwd as NUL-terminated strings in one buffer; bounded
+ * like the launcher checks it. */
+static int serialize(const struct tf_exec_spec *x, struct tf_p_launch_hdr *h,
+		     char **out)
+{
+	size_t len = 0, argc = 0, envc = 0;
+	char *buf, *w;
+
+	for (char *const *a = x->argv; *a; a++, argc++)
+		len += strlen(*a) + 1;
+	for (char *const *e = x->envp; *e; e++, envc++)
+		len += strlen(*e) + 1;
+	if (x->cwd)
+		len += strlen(x->cwd) + 1;
+	if (len > TF_P_LAUNCH_MAX || argc + envc > TF_P_LAUNCH_STRS_MAX)
+		return -E2BIG;
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	w = buf;
+	for (char *const *a = x->argv; *a; a++)
+		w = stpcpy(w, *a) + 1;
+	for (char *const *e = x->envp; *e; e++)
+		w = stpcpy(w, *e) + 1;
+	if (x->cwd)
+		w = stpcpy(w, x->cwd) + 1;
+	*h = (struct tf_p_launch_hdr){.magic = TF_P_LAUNCH_MAGIC,
+				      .len = (uint32_t)len,
+				      .argc = (uint32_t)argc,
+				      .envc = (uint32_t)envc,
+				      .uid = x->uid,
+				      .gid = x->gid,
+				      .flags = x->cwd ? TF_P_L_CWD : 0};
+	*out = buf;
+	return 0;
+}
+
+static int send_all(int sock, struct msghdr *mh)
+{
+	ssize_t n;
+
+	do
+		n = sendmsg(sock, mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	/* SOCK_SEQPACKET: a message goes whole or not at all */
+	return n < 0 ? tf_negerrno() : 0;
+}
+
+/* The launch request: header + first chunk + fds, then the rest. */
+static int send_launch(int sock, const struct tf_p_launch_hdr *h,
+		       const char *buf, const int *fds, size_t nfds)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} cbuf;
+	size_t first = h->len < TF_P_LAUNCH_CHUNK ? h->len : TF_P_LAUNCH_CHUNK;
+	struct iovec iov[2] = {{.iov_base = (void *)h, .iov_len = sizeof(*h)},
+			       {.iov_base = (void *)buf, .iov_len = first}};
+	struct msghdr mh = {.msg_iov = iov,
+			    .msg_iovlen = 2,
+			    .msg_control = cbuf.b,
+			    .msg_controllen = CMSG_SPACE(sizeof(int) * nfds)};
+	struct cmsghdr *c;
+	int r;
+
+	memset(&cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	r = send_all(sock, &mh);
+	for (size_t off = first; r == 0 && off < h->len;) {
+		size_t n = h->len - off;
+
+		if (n > TF_P_LAUNCH_CHUNK)
+			n = TF_P_LAUNCH_CHUNK;
+		iov[0] = (struct iovec){.iov_base = (void *)(buf + off),
+					.iov_len = n};
+		mh = (struct msghdr){.msg_iov = iov, .msg_iovlen = 1};
+		r = send_all(sock, &mh);
+		off += n;
+	}
+	return r;
+}
+
+static int recv_reply(int sock, struct tf_p_launch_reply *rep)
+{
+	ssize_t n;
+
+	do
+		n = recv(sock, rep, sizeof(*rep), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return tf_negerrno();
+	if (n == 0)
+		return -ECONNRESET; /* the launcher died */
+	return n == (ssize_t)sizeof(*rep) ? 0 : -EPROTO;
+}
+
+/* A dead launcher is reaped and replaced: one fork, the slow v1 cgroup
+ * attach and a setns, as at start. */
+static int respawn(struct tf_persona *p)
+{
+	int r;
+
+	tf_p_launcher_stop(p, REAP_TIMEOUT_MS);
+	r = tf_p_launcher_spawn(p, p->pidfd);
+	if (r < 0)
+		return r;
+	return tf_p_launcher_go(p);
+}
+
+static bool launcher_gone(int err)
+{
+	return err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN ||
+	       err == -ECONNREFUSED;
+}
+
 int tf_persona_exec(struct tf_persona *p, const struct tf_exec_spec *x,
 		    pid_t *pid_out, int *pidfd_out)
 {
-	_cleanup_close_ int msg_r = -1, msg_w = -1, sync_r = -1, sync_w = -1;
-	struct exec_msg m;
-	pid_t helper, app = 0;
-	int err = 0, cgfd, pidfd, r, fds[2];
-	uint64_t flags = 0;
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int err_r = -1, err_w = -1;
+	struct tf_p_launch_hdr h;
+	struct tf_p_launch_reply rep;
+	struct tf_p_exec_msg m;
+	int fds[4], pfd[2], err = 0, pidfd, r;
+	size_t nfds = 0;
+	ssize_t n;
+	pid_t app;
 
 	if (!p || !x || !x->argv || !x->argv[0] || !x->envp || !pid_out ||
 	    !pidfd_out)
 		return -EINVAL;
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return tf_negerrno();
-	msg_r = fds[0];
-	msg_w = fds[1];
-	if (p->hybrid) {
-		if (pipe2(fds, O_CLOEXEC) < 0)
-			return tf_negerrno();
-		sync_r = fds[0];
-		sync_w = fds[1];
-	}
-	cgfd = tf_cgroup_v2_fd(p->cg);
-	if (cgfd >= 0)
-		flags |= CLONE_INTO_CGROUP;
-	helper = tf_p_clone3(flags, cgfd, NULL);
-	if (helper < 0)
-		return helper;
-	if (helper == 0) {
-		helper_main(p, x, sync_r, msg_w);
-	}
-	close(steal_fd(&msg_w));
-	close(steal_fd(&sync_r));
-	if (p->hybrid) {
-		/* v1 controllers (memory, pids, freezer, devices) take the
-		 * pid before the helper enters; the app inherits them */
-		r = tf_cgroup_attach(p->cg, helper);
-		if (r < 0 || tf_write_full(sync_w, "g", 1) < 0) {
-			if (r >= 0)
-				r = tf_negerrno();
-			(void)kill(helper, SIGKILL);
-			reap_pid(helper);
-			return r;
+	r = serialize(x, &h, &buf);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < 3; i++)
+		if (x->fds[i] >= 0) {
+			h.flags |= TF_P_L_FD(i);
+			fds[nfds++] = x->fds[i];
 		}
-		close(steal_fd(&sync_w));
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return tf_negerrno();
+	err_r = pfd[0];
+	err_w = pfd[1];
+	fds[nfds++] = err_w;
+
+	if (!tf_p_launcher_alive(p) && (r = respawn(p)) < 0)
+		return r;
+	r = send_launch(p->launcher_sock, &h, buf, fds, nfds);
+	if (launcher_gone(r)) {
+		/* it died while idle (nothing was cloned: it clones only
+		 * after the whole request): replace it, once */
+		r = respawn(p);
+		if (r == 0)
+			r = send_launch(p->launcher_sock, &h, buf, fds, nfds);
 	}
-	for (;;) {
-		ssize_t n = tf_read_full(msg_r, &m, sizeof(m));
-		if (n != (ssize_t)sizeof(m))
-			break; /* EOF: the helper is gone and the app exec'd */
-		if (m.type == MSG_PID && m.val > 0)
-			app = m.val;
-		else if (m.type == MSG_ERR && err == 0)
-			err = m.val < 0 ? m.val : -EIO;
+	if (r < 0)
+		return r;
+	close(steal_fd(&err_w));
+	r = recv_reply(p->launcher_sock, &rep);
+	if (r < 0) {
+		/* It died during the launch: an app it may have cloned is
+		 * lost to us (the next exec respawns the launcher; stop's
+		 * cgroup.kill ends such an app). */
+		tf_p_launcher_stop(p, REAP_TIMEOUT_MS);
+		return r;
 	}
-	reap_pid(helper);
-	if (app <= 0)
-		return err ? err : -EIO;
+	if (rep.err < 0)
+		return rep.err;
+	if (rep.pid <= 0)
+		return -EPROTO;
+	app = rep.pid;
+
+	n = tf_read_full(err_r, &m, sizeof(m));
+	if (n == (ssize_t)sizeof(m))
+		err = m.err < 0 ? m.err : -EIO;
+	else if (n != 0)
+		err = n < 0 ? (int)n : -EIO;
 	if (err) {
 		reap_pid(app);
 		return err;

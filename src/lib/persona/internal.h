@@ -3,6 +3,8 @@
 #ifndef TWOFOLD_PERSONA_INTERNAL_H
 #define TWOFOLD_PERSONA_INTERNAL_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "twofold/common.h"
@@ -31,6 +33,11 @@ struct tf_persona {
 	 * (see persona.h); pruned as apps exit */
 	int *apps;
 	size_t n_apps, cap_apps;
+	/* the persona's launcher (launcher.c): a child of the daemon, in the
+	 * persona's cgroups and (for its children) namespaces; -1 = none */
+	pid_t launcher_pid;
+	int launcher_pidfd;
+	int launcher_sock; /* SOCK_SEQPACKET, the daemon's end */
 };
 
 /* What the init child needs; filled by the parent before clone3 so the
@@ -58,5 +65,61 @@ pid_t tf_p_clone3(uint64_t flags, int cgroup_fd, int *pidfd_out);
 
 /* Remember an app's pidfd (dup) for stop; prunes exited ones. */
 int tf_p_track_app(struct tf_persona *p, int pidfd);
+
+/* Wait until fd is readable; -ETIMEDOUT after ms. */
+int tf_p_wait_readable(int fd, int ms);
+
+/* ---- launcher protocol (daemon <-> launcher, launcher.c, exec.c) ----
+ *
+ * One SOCK_SEQPACKET socketpair per persona. Launch request: a first
+ * message of struct tf_p_launch_hdr followed by the first (at most
+ * TF_P_LAUNCH_CHUNK) bytes of the payload, carrying by SCM_RIGHTS the
+ * present stdio fds (in order 0, 1, 2; flags say which) and, last, the
+ * write end of the exec-error pipe; the rest of the payload follows in
+ * messages of at most TF_P_LAUNCH_CHUNK bytes (a message must fit the
+ * socket's send buffer, 208 KiB by default, so a 2 MiB argv is split).
+ * Payload: argc NUL-terminated argv strings, envc env strings, then the
+ * cwd if TF_P_L_CWD. Reply: struct tf_p_launch_reply. */
+#define TF_P_LAUNCH_MAGIC 0x74664c31u	/* "tfL1" */
+#define TF_P_GO_MAGIC 0x74664731u	/* "tfG1": setns now (start) */
+#define TF_P_LAUNCH_MAX (4u << 20)	/* payload bytes */
+#define TF_P_LAUNCH_STRS_MAX (1u << 17) /* argc + envc */
+#define TF_P_LAUNCH_CHUNK (64u * 1024)
+#define TF_P_L_CWD 0x1u
+#define TF_P_L_FD(i) (0x10u << (i)) /* stdio fd i is attached */
+
+struct tf_p_launch_hdr {
+	uint32_t magic;
+	uint32_t len; /* payload bytes in all messages */
+	uint32_t argc, envc;
+	uint32_t uid, gid;
+	uint32_t flags;
+};
+
+struct tf_p_launch_reply {
+	int32_t err; /* 0: the app was cloned, its exec result follows on the
+			pipe; < 0: nothing was started */
+	int32_t pid; /* the app's host pid */
+};
+
+/* Written by the app to the exec-error pipe when it cannot exec; EOF
+ * without it means execve succeeded. */
+struct tf_p_exec_msg {
+	int32_t err;
+};
+
+/* Fork the launcher into the persona's cgroups (v1 attach included); it
+ * then waits for tf_p_launcher_go(). init_pidfd: the persona's init. */
+int tf_p_launcher_spawn(struct tf_persona *p, int init_pidfd);
+/* Let it enter the persona's namespaces (init must be set up by now) and
+ * wait until it reports; stops it on failure. */
+int tf_p_launcher_go(struct tf_persona *p);
+/* Close the socket, SIGKILL, reap (by pidfd, bounded by ms). */
+void tf_p_launcher_stop(struct tf_persona *p, int ms);
+/* true while the launcher process has not exited */
+bool tf_p_launcher_alive(const struct tf_persona *p);
+
+/* The app's side of a launch, in the launcher's child. Never returns. */
+TF_NORETURN void tf_p_app_main(const struct tf_exec_spec *x, int err_fd);
 
 #endif

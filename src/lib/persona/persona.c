@@ -234,8 +234,7 @@ static int write_map(pid_t pid, const char *file, uint32_t base, uint32_t count)
 	return 0;
 }
 
-/* Wait until fd is readable; -ETIMEDOUT after ms. */
-static int wait_readable(int fd, int ms)
+int tf_p_wait_readable(int fd, int ms)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	uint64_t end = tf_now_ns() + (uint64_t)ms * 1000000u;
@@ -306,6 +305,9 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	if (!p)
 		return -ENOMEM;
 	p->pidfd = -1;
+	p->launcher_pid = -1;
+	p->launcher_pidfd = -1;
+	p->launcher_sock = -1;
 	if (tf_strlcpy(p->name, cfg->name, sizeof(p->name)) < 0) {
 		/* cannot happen: checked lengths */
 	}
@@ -401,7 +403,17 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 		goto fail_child_errno;
 	close(steal_fd(&sync_w));
 
-	r = wait_readable(st_r, START_TIMEOUT_MS);
+	/* The launcher (launcher.c) forks while init builds the persona;
+	 * attaching it right after init also keeps its v1 cgroup.procs write
+	 * cheap (rcu_sync of cgroup_threadgroup_rwsem still in its writer
+	 * state from init's attach). It enters the persona after init's OK. */
+	r = tf_p_launcher_spawn(p, pidfd);
+	if (r < 0) {
+		seterr(err, errlen, "persona launcher: %s", strerror(-r));
+		goto fail_child;
+	}
+
+	r = tf_p_wait_readable(st_r, START_TIMEOUT_MS);
 	if (r < 0) {
 		seterr(err, errlen, "persona init did not report: %s",
 		       strerror(-r));
@@ -419,6 +431,12 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 		seterr(err, errlen, "persona %s setup: %s", cfg->name, st.msg);
 		goto fail_child;
 	}
+	r = tf_p_launcher_go(p);
+	if (r < 0) {
+		seterr(err, errlen, "persona launcher: entering %s: %s",
+		       cfg->name, strerror(-r));
+		goto fail_child;
+	}
 	p->init_pid = pid;
 	p->pidfd = pidfd;
 	*out = steal_pointer(&p);
@@ -427,6 +445,7 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 fail_child_errno:
 	r = tf_negerrno();
 fail_child:
+	tf_p_launcher_stop(p, STOP_TIMEOUT_MS);
 	kill_and_reap(pid, pidfd);
 	close(pidfd);
 	goto fail_cg;
@@ -476,6 +495,9 @@ int tf_persona_stats(const struct tf_persona *p, struct tf_persona_stats *st)
 	r = tf_cgroup_nprocs(p->cg);
 	if (r < 0)
 		return r;
+	/* the launcher is in the cgroup but is no process of the persona */
+	if (r > 0 && tf_p_launcher_alive(p))
+		r--;
 	s.nprocs = r;
 	r = tf_cgroup_memory_current(p->cg, &s.memory_bytes);
 	if (r < 0 && r != -ENOENT && r != -EOPNOTSUPP)
@@ -554,11 +576,13 @@ int tf_persona_stop(struct tf_persona *p)
 	q = tf_cgroup_kill(p->cg);
 	if (q < 0)
 		r = q;
+	/* killed with the cgroup (or now, if that failed); our child: reap */
+	tf_p_launcher_stop(p, STOP_TIMEOUT_MS);
 	(void)pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
 	end = tf_now_ns() + (uint64_t)STOP_TIMEOUT_MS * 1000000u;
 	for (;;) {
 		reap_apps(p);
-		if (wait_readable(p->pidfd, 5) == 0)
+		if (tf_p_wait_readable(p->pidfd, 5) == 0)
 			break;
 		if (tf_now_ns() >= end) {
 			if (r == 0)
