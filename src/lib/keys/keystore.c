@@ -1108,6 +1108,8 @@ static int devsecret_tpm(int sfd, const char *tcti, uint8_t *suite_id,
 		if (r < 0)
 			return r;
 	}
+	/* nothing of ours stays loaded in the TPM across the commit */
+	tf_tpm_close(steal_pointer(&t));
 	tf_fault_point("tpm-migrate-before-commit");
 	r = tf_atomic_write_at(sfd, F_DEVSECRET_TPM, file, flen, 0600);
 	if (r < 0)

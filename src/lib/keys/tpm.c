@@ -226,7 +226,10 @@ int tf_tpm_file_parse(const uint8_t *file, size_t len, uint8_t *kind,
 	privlen = get16(file + 26);
 	if (TF_TPM_HDR + publen + privlen != len)
 		return -EBADMSG;
-	/* the marshalled structures must fill their fields exactly */
+	/* the marshalled structures must fill their fields exactly; MU
+	 * refuses to unmarshal into a TPM2B whose size is not zero */
+	memset(&pub, 0, sizeof(pub));
+	memset(&priv, 0, sizeof(priv));
 	off = 0;
 	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(file + TF_TPM_HDR, publen, &off,
 					   &pub) != TSS2_RC_SUCCESS ||
@@ -338,6 +341,8 @@ int tf_tpm_load(struct tf_tpm *t, const uint8_t *file, size_t len)
 	if (r < 0)
 		return r;
 	publen = get16(file + 24);
+	memset(&pub, 0, sizeof(pub));
+	memset(&priv, 0, sizeof(priv));
 	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(file + TF_TPM_HDR, publen, &off,
 					   &pub) != TSS2_RC_SUCCESS)
 		return -EBADMSG;
@@ -354,11 +359,14 @@ int tf_tpm_load(struct tf_tpm *t, const uint8_t *file, size_t len)
 		       ESYS_TR_NONE, &priv, &pub, &t->object);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->object = ESYS_TR_NONE;
-		r = rc_errno(rc);
 		/* the private part is encrypted and integrity-protected with
-		 * keys from the parent's seed: any TPM error here means the
-		 * blob is not this TPM's (or was altered) */
-		return r == -EHOSTUNREACH || r == -EAGAIN ? r : -EBADMSG;
+		 * keys from the parent's seed: a format-one error (about a
+		 * handle or parameter) means the blob is not this TPM's or was
+		 * altered; warnings (e.g. TPM_RC_OBJECT_MEMORY) are not */
+		if (rc_is_tpm(rc) && (rc & TPM2_RC_FMT1))
+			return -EBADMSG;
+		r = rc_errno(rc);
+		return r == -EBADMSG ? -EIO : r;
 	}
 	return 0;
 }
@@ -385,6 +393,10 @@ int tf_tpm_unseal(struct tf_tpm *t, const uint8_t *auth, size_t authlen,
 	/* TPMA_SESSION_ENCRYPT on the session: outData comes back encrypted */
 	rc = Esys_Unseal(t->esys, t->object, t->session, ESYS_TR_NONE,
 			 ESYS_TR_NONE, &out);
+	/* one use per load: the TPM has few transient slots (3 on common
+	 * hardware) and without a resource manager nothing frees them */
+	(void)Esys_FlushContext(t->esys, t->object);
+	t->object = ESYS_TR_NONE;
 	if (rc != TSS2_RC_SUCCESS)
 		return rc_errno(rc);
 	if (out->size > cap) {

@@ -68,7 +68,8 @@ TF_WUR int tf_tpm_file_parse(const uint8_t *file, size_t len, uint8_t *kind,
  * -EHOSTUNREACH: the TPM went away. One object at a time per tf_tpm. */
 TF_WUR int tf_tpm_load(struct tf_tpm *t, const uint8_t *file, size_t len);
 
-/* Unseal the loaded object. -EACCES wrong auth (TPM_RC_AUTH_FAIL /
+/* Unseal the loaded object (and flush it: load again for another try).
+ * -EACCES wrong auth (TPM_RC_AUTH_FAIL /
  * TPM_RC_BAD_AUTH; counted by the TPM for DA-protected objects); -EBUSY
  * the TPM is in dictionary-attack lockout (nothing was checked). */
 TF_WUR int tf_tpm_unseal(struct tf_tpm *t, const uint8_t *auth, size_t authlen,
