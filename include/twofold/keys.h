@@ -5,7 +5,9 @@
  * the throttle schedule and the crash-safety argument.
  *
  *   credential -> Argon2id(salt, cost) ----------------+
- *   device secret (<state>/device.secret) -------------+-> HKDF -> KEK
+ *   device secret (<state>/device.secret) -------------+
+ *   [TPM: Unseal(keys/<persona>/tpm.credential,        +-> HKDF -> KEK
+ *         auth = HKDF(Argon2id output)), 32 bytes] ----+
  *   hash(<state>/keys/<persona>/discardable) ----------+
  *   KEK -> open keys/<persona>/sp.{device,credential} -> SP (32 bytes)
  *   HKDF(SP, "fscrypt" || persona) -> 64-byte fscrypt master key
@@ -14,6 +16,12 @@
  * is checked; the first throttle_free_tries failures cost no wait, then
  * throttle_base_delay seconds doubling per failure (capped at one day);
  * after throttle_max_failures the persona is crypto-erased.
+ *
+ * Optional TPM 2.0 (config tpm_tcti, docs/keys.md "TPM"): the device secret
+ * is sealed in <state>/device.secret.tpm (migrated from the plaintext file
+ * on the first open), and a credential persona's KEK also needs 32 bytes
+ * the TPM unseals only for the right credential, counting wrong ones in its
+ * dictionary-attack counter.
  */
 #ifndef TWOFOLD_KEYS_H
 #define TWOFOLD_KEYS_H
@@ -48,9 +56,20 @@ TF_EXPORT TF_WUR int tf_devsecret_load(int statefd, uint8_t *suite_id,
 
 /* ---- keystore ---- */
 
+#define TF_DEVSECRET_TPM_FILE "device.secret.tpm"
+
 /* Loads the device secret (its suite must be s: else -EPROTO), creates
- * <state>/keys (0700). cfg is copied. -EOPNOTSUPP if cfg->tpm_tcti is set
- * (TPM sealing is not implemented yet). */
+ * <state>/keys (0700). cfg is copied.
+ * With cfg->tpm_tcti set, the secret comes from TF_DEVSECRET_TPM_FILE
+ * (unsealed by that TPM); a plaintext device.secret is sealed into it and
+ * then wiped. Extra errors then:
+ *   -EHOSTUNREACH  "TPM at <tcti> not reachable" (nothing changed)
+ *   -EBADMSG       device.secret.tpm does not belong to this TPM (or is
+ *                  damaged)
+ *   -EEXIST        device.secret and device.secret.tpm both exist and
+ *                  hold different secrets: remove the wrong one
+ *   -EACCES        the TPM's owner hierarchy has an auth value
+ *   -EIO           the TPM refused otherwise */
 TF_EXPORT TF_WUR int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 				      const struct tf_config *cfg,
 				      struct tf_keystore **out);
@@ -124,7 +143,14 @@ TF_EXPORT TF_WUR int tf_keys_enroll(struct tf_keystore *ks, const char *persona,
  *   -EAGAIN   still waiting (ti->wait_seconds), nothing checked or counted
  *   -ENOKEY   crypto-erased (also returned by the try that erased it)
  *   -ENOENT   no credential enrolled; -EINVAL persona is device-bound
- *   -EBADMSG  a key file is damaged (nothing rewritten)
+ *   -EBADMSG  a key file is damaged (nothing rewritten), or tpm.credential
+ *             was sealed by another TPM (no try counted)
+ * With a TPM-bound persona (docs/keys.md "TPM"), also:
+ *   -EBUSY    the TPM is in dictionary-attack lockout; wait for its
+ *             recovery time (nothing checked, no try counted)
+ *   -EHOSTUNREACH  the TPM is not reachable (no try counted)
+ *   -ENODEV   the persona is TPM-bound but no tpm_tcti is configured
+ * The same apply to tf_keys_enroll with old_cred (a change).
  * kdf_ns (may be NULL) gets the time spent in Argon2id. */
 TF_EXPORT TF_WUR int tf_keys_unlock(struct tf_keystore *ks, const char *persona,
 				    const uint8_t *cred, size_t len,

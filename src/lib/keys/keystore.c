@@ -36,7 +36,7 @@
 #define F_THROTTLE "throttle"
 #define F_TPM_CRED "tpm.credential"
 #define F_TPM_CRED_NEW "tpm.credential.new"
-#define F_DEVSECRET_TPM TF_DEVSECRET_FILE ".tpm"
+#define F_DEVSECRET_TPM TF_DEVSECRET_TPM_FILE
 #define TPM_AUTH_LABEL "twofold tpm auth"
 #define KEYS_DIR "keys"
 #define AD_LABEL "twofold-sp-v1"

@@ -403,11 +403,10 @@ static void test_tpm_down(void **state)
 	ks_open_tpm(f, &f->tpm);
 	tf_keystore_close(f->ks);
 	f->ks = NULL;
-	port = f->tpm.port;
-	swtpm_stop(&f->tpm);
+	swtpm_stop(&f->tpm); /* after the migration: the sealed file stays */
 	assert_int_equal(tf_keystore_open(f->statefd, f->s, &f->cfg, &f->ks),
 			 -EHOSTUNREACH);
-	(void)port;
+	assert_null(f->ks);
 }
 
 /* Credential persona: the right PIN unlocks; a wrong one fails and the
@@ -481,6 +480,12 @@ static void test_legacy_and_overhead(void **state)
 		      "%.2f ms without TPM part, %.2f ms with\n",
 		      (double)t_plain / rounds / 1e6,
 		      (double)t_tpm / rounds / 1e6);
+
+	/* and the one-time cost at start: unsealing the device secret */
+	t0 = tf_now_ns();
+	ks_open_tpm(f, &f->tpm);
+	print_message("tf_keystore_open with TPM (unseal): %.2f ms\n",
+		      (double)(tf_now_ns() - t0) / 1e6);
 
 	/* a change binds it to the TPM, same key */
 	assert_int_equal(tf_keys_enroll(f->ks, "plain", 0,
