@@ -680,6 +680,160 @@ static void test_isolation(const char *data_a, const char *data_b)
 	kill_app(&b_sleep);
 }
 
+static unsigned long ns_ino(pid_t pid, const char *ns)
+{
+	char p[64];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)pid, ns);
+	return stat(p, &st) < 0 ? 0 : (unsigned long)st.st_ino;
+}
+
+static bool exited(int pidfd, int ms)
+{
+	struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+	return poll(&pf, 1, ms) == 1;
+}
+
+/* The launcher: where it stands, that launches go through it in a row,
+ * big requests, and what happens when it is killed. */
+static void test_launcher(void)
+{
+	char out[256], path[64], *txt = NULL, **big = NULL;
+	pid_t lp = tf_persona_launcher_pid(pa), lp2;
+	struct tf_persona_stats st;
+	int r, lfd, bad = 0, nfd = 0;
+	size_t len;
+
+	ok(lp > 0, "A has a launcher (pid %d)", (int)lp);
+	if (lp <= 0)
+		return;
+	ok(ns_ino(lp, "pid") == ns_ino(getpid(), "pid") &&
+		   ns_ino(lp, "pid_for_children") ==
+			   ns_ino(tf_persona_init_pid(pa), "pid"),
+	   "launcher: host pid ns (invisible in A), children born in A's");
+	ok(ns_ino(lp, "mnt") == ns_ino(tf_persona_init_pid(pa), "mnt") &&
+		   ns_ino(lp, "user") ==
+			   ns_ino(tf_persona_init_pid(pa), "user"),
+	   "launcher is in A's mount and user namespaces");
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)lp);
+	ok(tf_read_file_at(AT_FDCWD, path, 65536, &txt, &len) == 0 &&
+		   strstr(txt, "/tfa\n") != NULL,
+	   "launcher is in A's cgroup");
+	free(txt);
+	txt = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)lp);
+	{
+		DIR *d = opendir(path);
+		struct dirent *e;
+		while (d && (e = readdir(d)))
+			if (e->d_name[0] != '.')
+				nfd++;
+		if (d)
+			closedir(d);
+	}
+	ok(nfd == 4, "launcher holds 4 fds (0-2 /dev/null, its socket): %d",
+	   nfd);
+	r = tf_persona_stats(pa, &st);
+	ok(r == 0 && st.nprocs == 1,
+	   "idle A: 1 process (init; the launcher is not counted): %d",
+	   st.nprocs);
+
+	for (int i = 0; i < 50; i++) {
+		char arg[16];
+		snprintf(arg, sizeof(arg), "%d", i);
+		r = RUN(pa, 1000, out, "exit", arg);
+		if (r != i)
+			bad++;
+	}
+	ok(bad == 0, "50 launches in a row, each exit status right (%d bad)",
+	   bad);
+	ok(tf_persona_launcher_pid(pa) == lp, "same launcher for all of them");
+
+	/* 8 x 100 KiB of environment: sent in several messages */
+	big = calloc(10, sizeof(*big));
+	for (int i = 0; big && i < 8; i++) {
+		big[i] = malloc(100 * 1024);
+		if (!big[i])
+			break;
+		memset(big[i], 'x', 100 * 1024 - 1);
+		big[i][100 * 1024 - 1] = '\0';
+		memcpy(big[i], "BIG", 3);
+		big[i][3] = (char)('0' + i);
+		big[i][4] = '=';
+	}
+	if (big && big[7]) {
+		char *argv[] = {"/tmp/tfhelper", "--helper", "exit", "5", NULL};
+		struct tf_exec_spec x = {.argv = argv,
+					 .envp = big,
+					 .uid = 1000,
+					 .gid = 1000,
+					 .fds = {-1, -1, -1}};
+		pid_t pid;
+		int pidfd;
+		siginfo_t si = {0};
+
+		r = tf_persona_exec(pa, &x, &pid, &pidfd);
+		if (r == 0) {
+			waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+			close(pidfd);
+		}
+		ok(r == 0 && si.si_code == CLD_EXITED && si.si_status == 5,
+		   "800 KiB environment goes through (%d, status %d)", r,
+		   si.si_status);
+		/* over the 4 MiB bound: refused before it is sent */
+		argv[3] = NULL;
+		for (int i = 0; i < 8; i++)
+			big[i] = realloc(big[i], 600 * 1024);
+		for (int i = 0; i < 8; i++) {
+			if (!big[i])
+				break;
+			memset(big[i] + 5, 'y', 600 * 1024 - 6);
+			big[i][600 * 1024 - 1] = '\0';
+		}
+		r = tf_persona_exec(pa, &x, &pid, &pidfd);
+		ok(r == -E2BIG, "4.8 MiB environment: -E2BIG (%d)", r);
+		if (r == 0)
+			close(pidfd);
+	} else {
+		ok(false, "allocate a big environment");
+	}
+	for (int i = 0; big && i < 8; i++)
+		free(big[i]);
+	free(big);
+	r = RUN(pa, 1000, out, "exit", "6");
+	ok(r == 6, "the launcher still works after both (%d)", r);
+
+	/* kill it: the next launch gets a new one */
+	lfd = pidfd_open(lp, 0);
+	ok(lfd >= 0 && pidfd_send_signal(lfd, SIGKILL, NULL, 0) == 0 &&
+		   exited(lfd, 5000),
+	   "launcher killed");
+	r = tf_persona_stats(pa, &st);
+	ok(r == 0 && st.nprocs == 1, "A without launcher: 1 process (%d)",
+	   st.nprocs);
+	r = RUN(pa, 1000, out, "exit", "7");
+	lp2 = tf_persona_launcher_pid(pa);
+	ok(r == 7, "launch after the launcher died works (%d)", r);
+	ok(lp2 > 0 && lp2 != lp, "with a new launcher (%d, was %d)", (int)lp2,
+	   (int)lp);
+	ok(lfd >= 0 && pidfd_send_signal(lfd, 0, NULL, 0) < 0 && errno == ESRCH,
+	   "the dead launcher was reaped");
+	ok(ns_ino(lp2, "pid_for_children") ==
+		   ns_ino(tf_persona_init_pid(pa), "pid"),
+	   "the new launcher's children are born in A");
+	r = RUN(pa, 1000, out, "status");
+	ok(r == 0 && strstr(out, "CapEff:\t0000000000000000") &&
+		   strstr(out, "NoNewPrivs:\t1") &&
+		   strstr(out, "Seccomp:\t2") &&
+		   strstr(out, "Uid:\t1000\t1000\t1000\t1000") &&
+		   !strcmp(strstr(out, "fds: "), "fds: 0 1 2"),
+	   "app of the new launcher: uid 1000, no caps, nnp, seccomp, "
+	   "fds 0-2");
+	if (lfd >= 0)
+		close(lfd);
+}
+
 static bool cgroup_gone(const char *name, bool whole_group)
 {
 	static const char *const h[] = {"unified", "memory", "pids", "freezer",
@@ -716,6 +870,7 @@ static bool host_mounts_mention(const char *s)
 static void test_stop(void)
 {
 	int fa = fcntl(tf_persona_pidfd(pa), F_DUPFD_CLOEXEC, 3);
+	int la = pidfd_open(tf_persona_launcher_pid(pa), 0);
 	struct app left;
 	int r;
 
@@ -729,6 +884,10 @@ static void test_stop(void)
 	ok(pidfd_send_signal(fa, 0, NULL, 0) < 0 && errno == ESRCH,
 	   "A's init is gone");
 	close(fa);
+	ok(la >= 0 && pidfd_send_signal(la, 0, NULL, 0) < 0 && errno == ESRCH,
+	   "A's launcher is gone and reaped");
+	if (la >= 0)
+		close(la);
 	if (left.pidfd >= 0) {
 		ok(pidfd_send_signal(left.pidfd, 0, NULL, 0) < 0 &&
 			   errno == ESRCH,
@@ -775,6 +934,7 @@ int main(int argc, char **argv)
 	pb = start("tfb", base + 0x20000u, &cb, data_b);
 	if (pa && pb) {
 		test_isolation(data_a, data_b);
+		test_launcher();
 		test_stop();
 	}
 	cleanup();
