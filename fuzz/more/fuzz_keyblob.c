@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for the key-file parsers of src/lib/keys: device.secret,
- * sp.device / sp.credential, discardable, throttle. Every parser gets the
+ * sp.device / sp.credential, discardable, throttle, and the TPM object
+ * files (device.secret.tpm, tpm.credential). Every parser gets the
  * same input; a file that parses must serialize back to the same bytes
  * (the formats have no slack), which catches a parser that accepts more
  * than the writer can produce.
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "src/lib/keys/internal.h"
+#include "src/lib/keys/tpm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,6 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		tf_keys_throttle_format(&t, out);
 		if (size != TF_THROTTLE_BYTES || memcmp(out, data, size) != 0)
 			abort();
+	}
+	{
+		uint8_t kind, link[TF_TPM_LINK_BYTES];
+		/* parse only: the TPM checks the marshalled parts it loads */
+		if (tf_tpm_file_parse(data, size, &kind, link) == 0 &&
+		    kind != 1 && kind != 2)
+			abort(); /* only the two kinds we write may parse */
 	}
 	return 0;
 }

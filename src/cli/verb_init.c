@@ -61,7 +61,8 @@ static bool daemon_alive(const char *state)
 static int erase_state(int dfd)
 {
 	static const char *files[] = {"device.conf", "device.secret",
-				      "storage.img", "events.log"};
+				      "device.secret.tpm", "storage.img",
+				      "events.log"};
 	_cleanup_close_ int kfd = -1;
 
 	for (size_t i = 0; i < TF_ARRAY_SIZE(files); i++)

@@ -115,6 +115,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* libtss2 logs to stderr by itself; twofoldd reports TPM errors in
+	 * its own words (and never lets a library print around it) */
+	setenv("TSS2_LOG", "all+NONE", 1);
 
 	r = tf_crypto_init();
 	if (r < 0) {

@@ -119,6 +119,13 @@ static int setup_device_bound(struct tfd *d, struct tfd_persona *p, char *err,
 	int r;
 
 	r = tf_keys_state(d->ks, p->cfg->name, &ks);
+	if (r == -EBADMSG) {
+		snprintf(err, errlen,
+			 "%s: keys/%s/ is incomplete or damaged; refusing to "
+			 "create a new key over existing data",
+			 p->cfg->name, p->cfg->name);
+		return r;
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "%s: cannot read key state: %s",
 			 p->cfg->name, strerror(-r));
@@ -265,11 +272,33 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 				 "twofold; upgrade twofold",
 				 d->state_dir);
 			break;
+		case -EHOSTUNREACH:
+			snprintf(err, errlen,
+				 "TPM at %s not reachable (tpm_tcti in "
+				 "device.conf)",
+				 d->cfg.tpm_tcti);
+			break;
+		case -EEXIST:
+			snprintf(err, errlen,
+				 "%s has both device.secret and "
+				 "device.secret.tpm and they differ; refusing "
+				 "to guess which one protects the keys",
+				 d->state_dir);
+			break;
+		case -EACCES:
+			snprintf(err, errlen,
+				 "the TPM's owner hierarchy has a password; "
+				 "twofold needs it empty");
+			break;
 		default:
 			snprintf(err, errlen,
-				 "%s/device.secret is damaged or unreadable "
-				 "(%s)",
-				 d->state_dir, strerror(-r));
+				 "%s/device.secret%s is damaged or unreadable "
+				 "(%s)%s",
+				 d->state_dir, d->cfg.tpm_tcti[0] ? ".tpm" : "",
+				 strerror(-r),
+				 d->cfg.tpm_tcti[0]
+					 ? ", or sealed by another TPM"
+					 : "");
 		}
 		return r;
 	}

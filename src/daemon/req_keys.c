@@ -86,6 +86,25 @@ static void throttle_msg(struct tfd_reply *rep, int r, const char *what,
 			      "enroll %s",
 			      what, name, name);
 		break;
+	case -EBUSY:
+		tfd_reply_err(rep, r,
+			      "%s %s: the TPM is in dictionary-attack lockout; "
+			      "wait and try again (this try was not counted)",
+			      what, name);
+		break;
+	case -EHOSTUNREACH:
+		tfd_reply_err(rep, r,
+			      "%s %s: the TPM is not reachable; nothing was "
+			      "checked or counted",
+			      what, name);
+		break;
+	case -ENODEV:
+		tfd_reply_err(
+			rep, r,
+			"%s %s: its key is bound to a TPM but device.conf "
+			"names none (tpm_tcti)",
+			what, name);
+		break;
 	case -EBADMSG:
 		tfd_reply_err(rep, r,
 			      "%s %s: wrapped key file damaged (keys/%s/); "

@@ -176,9 +176,17 @@ void tfd_app_exited(struct tfd *d, struct tfd_conn *c)
 	struct tfd_reply rep = {.exit_code = -1};
 
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)c->app.pidfd, &si, WEXITED | WNOHANG) < 0 ||
-	    si.si_pid == 0)
-		return;
+	if (waitid(P_PIDFD, (id_t)c->app.pidfd, &si, WEXITED | WNOHANG) < 0) {
+		/* ECHILD: already reaped by tf_persona_stop (a persona stop
+		 * or evict kills every process and reaps leftover apps so
+		 * init can finish); it died of that SIGKILL */
+		if (errno != ECHILD)
+			return;
+		si.si_code = CLD_KILLED;
+		si.si_status = SIGKILL;
+	} else if (si.si_pid == 0) {
+		return; /* not yet reapable */
+	}
 	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->app.pidfd, NULL);
 	close(c->app.pidfd);
 	c->app.pidfd = -1;

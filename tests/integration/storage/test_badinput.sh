@@ -68,7 +68,7 @@ mv "$K/personal/sp.device" "$S/sp.device.good"
 daemon_fg
 check "missing personal key with data: daemon refuses to start" test "$DRC" != 0
 diag "$OUT"
-todo "... saying it will not create a new key over existing data" \
+check "... saying it will not create a new key over existing data" \
 	has "refusing to create a new key over existing data" "$OUT"
 check "... and no new key was created" test ! -e "$K/personal/sp.device"
 # the whole keys/personal directory gone

@@ -127,8 +127,8 @@ check "unlock after restart: still erased" has "crypto-erased" "$out"
 # docs/keys.md: an erased persona can get a new key once its data is wiped
 out=$(pin enroll 333333)
 diag "enroll after erase: $out"
-todo "new enroll after erase is possible" has "credential set" "$out"
+check "new enroll after erase is possible" has "credential set" "$out"
 out=$(pin unlock 333333)
-todo "new credential unlocks an empty secure" has "secure unlocked" "$out"
+check "new credential unlocks an empty secure" has "secure unlocked" "$out"
 got=$(tf run secure -- sh -c 'ls -A /home/app' 2>&1)
-todo "secure starts empty after re-enroll" test -z "$got"
+check "secure starts empty after re-enroll" test -z "$got"
