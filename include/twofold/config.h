@@ -75,6 +75,7 @@ struct tf_config {
 	uint32_t kdf_target_ms;
 	uint32_t kdf_min_mem_mib;
 	char tpm_tcti[TF_CFG_PATH_MAX]; /* "" = no TPM */
+	bool cgroup_favor_dynmods; /* set the host's cgroup2 favordynmods */
 	size_t n_personas;
 	struct tf_persona_cfg personas[TF_PERSONA_MAX];
 	size_t n_devices;

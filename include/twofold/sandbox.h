@@ -49,6 +49,10 @@ struct tf_cgroup; /* opaque */
 /* Where cgroups live on this host (from statfs of /sys/fs/cgroup). */
 TF_EXPORT TF_WUR int tf_cgroup_layout(enum tf_cg_layout *out);
 
+/* Switch the host's cgroup2 mount to favordynmods (cheap task migration,
+ * dearer fork/exit; host-wide). 1 = switched, 0 = already on, -errno. */
+TF_EXPORT TF_WUR int tf_cgroup_favor_dynmods(void);
+
 /* group like "twofold-1a2b3c4d" (unique per daemon instance), persona a
  * tf_name_valid() name. Creates group/persona in every hierarchy it uses,
  * applies lim (may be NULL) and a default-deny device policy that allows the

@@ -22,6 +22,7 @@
 #include "twofold/keys.h"
 #include "twofold/log.h"
 #include "twofold/persona.h"
+#include "twofold/sandbox.h"
 #include "twofold/secmem.h"
 #include "twofold/storage.h"
 #include "daemon.h"
@@ -215,6 +216,16 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 		if (r < 0)
 			tf_warn("cleaning up stale mount %s: %s", mnt,
 				strerror(-r));
+	}
+
+	if (d->cfg.cgroup_favor_dynmods) {
+		r = tf_cgroup_favor_dynmods();
+		if (r < 0)
+			tf_warn("cannot set cgroup favordynmods: %s",
+				strerror(-r));
+		else if (r > 0)
+			tf_info("cgroup2 remounted with favordynmods "
+				"(cgroup_favor_dynmods = yes)");
 	}
 
 	/* 2. storage */

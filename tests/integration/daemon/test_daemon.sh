@@ -20,8 +20,18 @@ stop_daemon() {
 	fi
 	DPID=
 }
+FDM_WAS=$(awk '$3 == "cgroup2" {print $4}' /proc/mounts | head -1)
+restore_fdm() { # put the host's cgroup2 favordynmods back as it was
+	case $FDM_WAS in *favordynmods*) return ;; esac
+	local mp=$(awk '$3 == "cgroup2" {print $2}' /proc/mounts | head -1)
+	local opts=$(awk '$3 == "cgroup2" {print $4}' /proc/mounts | head -1)
+	case $opts in *favordynmods*) ;; *) return ;; esac
+	opts=$(echo "$FDM_WAS" | sed 's/^rw,\?//; s/relatime,\?//')
+	$PY -c 'import ctypes,sys; l=ctypes.CDLL("libc.so.6"); sys.exit(l.mount(None, sys.argv[1].encode(), None, 32, sys.argv[2].encode()))' "$mp" "$opts"
+}
 cleanup() {
 	stop_daemon
+	restore_fdm
 	mountpoint -q "$S/mnt" 2>/dev/null && umount -l "$S/mnt"
 	rm -rf "$S" "$S.log"
 }
@@ -131,6 +141,24 @@ run "$T" --state "$S" init --suite gm --size 64M
 if start_daemon && "$T" --state "$S" run personal -- true; then ok "gm suite: daemon starts, personal runs"
 else nok "gm suite: daemon starts, personal runs" "$(tail -3 "$S.log")"; fi
 stop_daemon
+
+# --- cgroup_favor_dynmods = yes: the daemon switches the host's cgroup2
+case $FDM_WAS in
+*favordynmods*) ok "favordynmods already set on this host # SKIP" ;;
+*)
+	sed -i "s/^cgroup_favor_dynmods = no/cgroup_favor_dynmods = yes/" "$S/device.conf"
+	if start_daemon; then
+		check "cgroup_favor_dynmods = yes sets favordynmods" \
+			grep -q "cgroup2 .*favordynmods" /proc/mounts
+	else
+		nok "cgroup_favor_dynmods = yes sets favordynmods" "$(tail -2 "$S.log")"
+	fi
+	stop_daemon
+	restore_fdm
+	check "host favordynmods restored after the test" \
+		bash -c "! grep -q 'cgroup2 .*favordynmods' /proc/mounts"
+	;;
+esac
 
 echo "1..$n"
 exit $((fails > 0))
