@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "twofold/persona.h"
 
@@ -98,6 +99,34 @@ int main(int argc, char **argv)
 		close(pidfd);
 	}
 	row("exec /bin/true to exit", t, n);
+	/* Launches spaced out like real use: on hybrid hosts a cgroup v1
+	 * cgroup.procs write after a quiet spell waits for an RCU grace period
+	 * (rcu_sync of cgroup_threadgroup_rwsem); back to back it does not. */
+	for (size_t i = 0; i < nstart; i++) {
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC), pidfd;
+		struct tf_exec_spec x = {.argv = targv,
+					 .envp = env,
+					 .uid = 1000,
+					 .gid = 1000,
+					 .fds = {nul, nul, nul}};
+		siginfo_t si;
+		pid_t pid;
+		uint64_t t0;
+
+		usleep(50000);
+		t0 = tf_now_ns();
+		r = tf_persona_exec(p, &x, &pid, &pidfd);
+		if (r == 0)
+			(void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+		t[i] = tf_now_ns() - t0;
+		close(nul);
+		if (r < 0) {
+			fprintf(stderr, "exec: %d\n", r);
+			goto out;
+		}
+		close(pidfd);
+	}
+	row("exec to exit, 50 ms idle before", t, nstart);
 	{
 		char path[64], *txt = NULL, *l;
 		size_t len;
