@@ -102,13 +102,22 @@ TF_EXPORT int tf_persona_pidfd(const struct tf_persona *p);
 TF_EXPORT pid_t tf_persona_init_pid(const struct tf_persona *p);
 TF_EXPORT const char *tf_persona_name(const struct tf_persona *p);
 
+enum tf_exec_stage {
+	TF_EXEC_STAGE_EXEC = 0,	 /* execve / PATH search (-ENOENT: not found) */
+	TF_EXEC_STAGE_CWD = 1,	 /* chdir to the working directory */
+	TF_EXEC_STAGE_SETUP = 2, /* stdio, privileges, Landlock, seccomp */
+};
+
 struct tf_exec_spec {
 	char *const *argv; /* argv[0] is searched in envp's PATH if no '/' */
 	char *const *envp; /* passed exactly as given */
-	const char *cwd;   /* NULL = /home/app */
+	const char *cwd;   /* NULL = /home/app for TF_APP_UID_DEFAULT, else / */
 	uid_t uid;	   /* inside the persona, e.g. TF_APP_UID_DEFAULT */
 	gid_t gid;
 	int fds[3]; /* become 0, 1, 2; -1 = /dev/null */
+	/* optional: on an app-side failure, which step failed, so the caller
+	 * can tell "no such directory" from "no such command" */
+	enum tf_exec_stage *stage_out;
 };
 
 /*

@@ -136,4 +136,16 @@ TF_EXPORT TF_WUR int tf_landlock_apply(const char *const *writable, size_t n);
  * tf_nnp_set() (or with CAP_SYS_ADMIN). */
 TF_EXPORT TF_WUR int tf_seccomp_apply_default(void);
 
+/* The same filter as compiled BPF, to build once (e.g. in a launcher) and
+ * load cheaply in each app: tf_seccomp_apply_default() is exactly
+ * tf_seccomp_default_prog() + tf_seccomp_load_prog(). */
+struct sock_filter;
+struct tf_seccomp_prog {
+	struct sock_filter *insns;
+	size_t len;
+};
+TF_EXPORT TF_WUR int tf_seccomp_default_prog(struct tf_seccomp_prog *out);
+TF_EXPORT TF_WUR int tf_seccomp_load_prog(const struct tf_seccomp_prog *p);
+TF_EXPORT void tf_seccomp_prog_free(struct tf_seccomp_prog *p);
+
 #endif

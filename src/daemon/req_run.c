@@ -59,6 +59,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	const char *env[ENV_MAX + TF_ARRAY_SIZE(default_env) + 1];
 	struct tf_exec_spec x;
 	uint32_t uid = TF_APP_UID_DEFAULT;
+	enum tf_exec_stage stage = TF_EXEC_STAGE_EXEC;
 	pid_t pid;
 	int pidfd, r;
 
@@ -124,9 +125,25 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	x.cwd = tf_msg_str(m, TF_A_CWD);
 	x.uid = uid;
 	x.gid = uid;
+	x.stage_out = &stage;
 	for (int i = 0; i < 3; i++)
 		x.fds[i] = c->rd.fds[i];
 	r = tf_persona_exec(p->rt, &x, &pid, &pidfd);
+	if (r < 0 && stage == TF_EXEC_STAGE_CWD) {
+		char esc[96];
+		const char *cwd = x.cwd ? x.cwd : "/home/app";
+		tf_escape(cwd, strlen(cwd), esc, sizeof(esc));
+		tfd_reply_err(rep, r, "cannot change to %s in persona %s: %s",
+			      esc, p->cfg->name, strerror(-r));
+		return;
+	}
+	if (r < 0 && stage == TF_EXEC_STAGE_SETUP) {
+		tfd_reply_err(rep, r,
+			      "run in %s: the app's sandbox setup "
+			      "failed: %s",
+			      p->cfg->name, strerror(-r));
+		return;
+	}
 	if (r == -ENOENT) {
 		char esc[96];
 		tf_escape(argv[0], strlen(argv[0]), esc, sizeof(esc));

@@ -39,14 +39,31 @@
  * the rest. /dev for /dev/null, /dev/pts, /dev/shm. */
 static const char *const writable[] = {"/home", "/tmp", "/var", "/run", "/dev"};
 
-static TF_NORETURN void report(int fd, int err)
+static TF_NORETURN void report_at(int fd, int err, enum tf_exec_stage st)
 {
-	struct tf_p_exec_msg m = {.err = err};
+	struct tf_p_exec_msg m = {.err = err, .stage = (int32_t)st};
 
 	if (tf_write_full(fd, &m, sizeof(m)) < 0) {
 		/* nothing left to tell it with */
 	}
 	_exit(127);
+}
+
+static TF_NORETURN void report(int fd, int err)
+{
+	report_at(fd, err, TF_EXEC_STAGE_SETUP);
+}
+
+/* The app's seccomp program, compiled once in the launcher (a fork of it
+ * inherits the copy): loading it costs microseconds; compiling it with
+ * libseccomp costs ~0.5 ms per launch. */
+static struct tf_seccomp_prog app_filter;
+
+void tf_p_app_prepare(void)
+{
+	if (app_filter.insns == NULL &&
+	    tf_seccomp_default_prog(&app_filter) < 0)
+		app_filter.insns = NULL; /* apps compile it themselves */
 }
 
 /* execvpe() searches the *caller's* PATH (environ); an app must be found
@@ -127,20 +144,25 @@ void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 	r = tf_privs_drop(x->uid, x->gid);
 	if (r < 0)
 		report(msg_fd, r);
-	/* after the drop: the app may only start where it could go itself */
-	if (chdir(x->cwd ? x->cwd : "/home/app") < 0)
-		report(msg_fd, tf_negerrno());
+	/* after the drop: the app may only start where it could go itself;
+	 * /home/app belongs to the app user (0700), others start in / */
+	if (chdir(x->cwd			 ? x->cwd
+		  : x->uid == TF_APP_UID_DEFAULT ? "/home/app"
+						 : "/") < 0)
+		report_at(msg_fd, tf_negerrno(), TF_EXEC_STAGE_CWD);
 	r = tf_caps_drop_all();
 	if (r >= 0)
 		r = tf_nnp_set();
 	if (r >= 0)
 		r = tf_landlock_apply(writable, TF_ARRAY_SIZE(writable));
+	/* last: it may deny the above */
 	if (r >= 0)
-		r = tf_seccomp_apply_default(); /* last: it may deny the above */
+		r = app_filter.insns ? tf_seccomp_load_prog(&app_filter)
+				     : tf_seccomp_apply_default();
 	if (r < 0)
 		report(msg_fd, r);
 	r = exec_search(x->argv[0], x->argv, x->envp);
-	report(msg_fd, r);
+	report_at(msg_fd, r, TF_EXEC_STAGE_EXEC);
 }
 
 static void reap_pid(pid_t pid)
@@ -327,9 +349,11 @@ int tf_persona_exec(struct tf_persona *p, const struct tf_exec_spec *x,
 	app = rep.pid;
 
 	n = tf_read_full(err_r, &m, sizeof(m));
-	if (n == (ssize_t)sizeof(m))
+	if (n == (ssize_t)sizeof(m)) {
 		err = m.err < 0 ? m.err : -EIO;
-	else if (n != 0)
+		if (x->stage_out)
+			*x->stage_out = (enum tf_exec_stage)m.stage;
+	} else if (n != 0)
 		err = n < 0 ? (int)n : -EIO;
 	if (err) {
 		reap_pid(app);

@@ -106,7 +106,11 @@ struct tf_p_launch_reply {
  * without it means execve succeeded. */
 struct tf_p_exec_msg {
 	int32_t err;
+	int32_t stage; /* enum tf_exec_stage */
 };
+
+/* Build the app seccomp program once (launcher start); apps load it. */
+void tf_p_app_prepare(void);
 
 /* Fork the launcher into the persona's cgroups (v1 attach included); it
  * then waits for tf_p_launcher_go(). init_pidfd: the persona's init. */

@@ -309,6 +309,8 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 	ip = fcntl(init_pidfd, F_DUPFD_CLOEXEC, 3);
 	if (s < 0 || ip < 0)
 		_exit(1);
+	/* compiled once here; every app forked from us loads it */
+	tf_p_app_prepare();
 	/* nothing of the daemon's: control socket, other personas', keys */
 	close_all_but(s < ip ? s : ip, s < ip ? ip : s);
 	if (open("/dev/null", O_RDWR | O_CLOEXEC) != 0 || dup2(0, 1) != 1 ||
