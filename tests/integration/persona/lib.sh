@@ -145,6 +145,7 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT
 
 # End of a test: the plan line, exit 1 if any check failed.
 finish() {

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 APP_BG=
-EXTRA_CLEANUP='[ -n "$APP_BG" ] && kill -KILL $APP_BG 2>/dev/null; wait $APP_BG 2>/dev/null'
+EXTRA_CLEANUP='[ -n "$APP_BG" ] && { kill -KILL $APP_BG; wait $APP_BG; } 2>/dev/null'
 
 jget() {
 	tf status --json | python3 -c 'import json, sys

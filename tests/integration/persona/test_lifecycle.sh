@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 APP_BG=
-EXTRA_CLEANUP='[ -n "$APP_BG" ] && kill -KILL $APP_BG 2>/dev/null; wait $APP_BG 2>/dev/null'
+EXTRA_CLEANUP='[ -n "$APP_BG" ] && { kill -KILL $APP_BG; wait $APP_BG; } 2>/dev/null'
 
 setup_state
 start_daemon || {
@@ -67,8 +67,8 @@ if kill -0 "$APP_BG" 2>/dev/null; then
 else
 	wait "$APP_BG"
 	r=$?
-	todo $((r != 137)) "the running app's 'twofold run' returns (137) at stop" \
-		"tf_persona_stop reaps the app, the daemon never replies" "got $r"
+	# racy bug: when the daemon reaps the app first, the reply comes
+	ok $((r != 137)) "the running app's 'twofold run' returns (137) at stop" "got $r"
 fi
 APP_BG=
 alive=
