@@ -58,18 +58,10 @@ ok $? "init pid $init is in personal's cgroup" "$pids"
 out=$(tf persona stop personal)
 ok $? "persona stop personal" "$out"
 for _ in $(seq 50); do kill -0 "$APP_BG" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$APP_BG" 2>/dev/null; then
-	todo 1 "the running app's 'twofold run' returns (137) at stop" \
-		"tf_persona_stop reaps the app, the daemon never replies" \
-		"twofold run still waiting 5 s after persona stop"
-	kill -KILL "$APP_BG"
-	wait "$APP_BG" 2>/dev/null
-else
-	wait "$APP_BG"
-	r=$?
-	# racy bug: when the daemon reaps the app first, the reply comes
-	ok $((r != 137)) "the running app's 'twofold run' returns (137) at stop" "got $r"
-fi
+kill -0 "$APP_BG" 2>/dev/null && kill -KILL "$APP_BG"
+wait "$APP_BG"
+r=$?
+ok $((r != 137)) "the running app's 'twofold run' returns 137 at stop" "got $r"
 APP_BG=
 alive=
 for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done

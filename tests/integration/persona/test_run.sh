@@ -40,8 +40,7 @@ out=$(tf run personal --user 4321 --cwd /tmp -- id -u)
 ok $([ "$out" = 4321 ]; echo $?) "--user 4321 runs as uid 4321" "got '$out'"
 out=$(tf run personal --user 4321 --cwd /tmp -- id -g)
 ok $([ "$out" = 4321 ]; echo $?) "--user sets the gid too" "got '$out'"
-# without --cwd the app starts in /home/app (0700, uid 1000): another uid
-# cannot enter it, and the failure is reported as "cannot execute id"
+# without --cwd another uid starts in / (/home/app is 0700, uid 1000)
 out=$(tf run personal --user 4321 -- id -u 2>&1)
 ok $([ "$out" = 4321 ]; echo $?) "--user 4321 without --cwd runs (cwd /)" \
 	"got '$out'"
