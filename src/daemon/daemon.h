@@ -153,6 +153,8 @@ TF_WUR int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 int tfd_persona_stop(struct tfd *d, struct tfd_persona *p);
 void tfd_persona_init_exited(struct tfd *d, size_t idx);
 void tfd_app_exited(struct tfd *d, struct tfd_conn *c);
+/* Signal a `run` app's process group if it is still ours to signal. */
+int tfd_app_signal(struct tfd_conn *c, int sig);
 void tfd_personas_shutdown(struct tfd *d);
 void tfd_timer_tick(struct tfd *d);
 int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns);

@@ -187,6 +187,28 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	rep->err = 1; /* replied; the exit status follows */
 }
 
+/*
+ * Signal the app's process group (it leads its own session). Only while it
+ * is still our unreaped child: until we reap it its pid cannot be reused,
+ * but a persona stop reaps leftover apps itself, and after that kill(-pid)
+ * could hit a stranger.
+ */
+int tfd_app_signal(struct tfd_conn *c, int sig)
+{
+	siginfo_t si;
+
+	if (c->app.pidfd < 0)
+		return -ESRCH;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)c->app.pidfd, &si,
+		   WEXITED | WNOHANG | WNOWAIT) < 0)
+		return -ESRCH; /* reaped elsewhere */
+	if (kill(-c->app.pid, sig) < 0 &&
+	    syscall(SYS_pidfd_send_signal, c->app.pidfd, sig, NULL, 0) < 0)
+		return tf_negerrno();
+	return 0;
+}
+
 void tfd_app_exited(struct tfd *d, struct tfd_conn *c)
 {
 	siginfo_t si;
@@ -248,9 +270,7 @@ void tfd_req_signal(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      "no app is running on this connection");
 		return;
 	}
-	/* the app leads its own session and process group (setsid) */
-	if (kill(-c->app.pid, (int)sig) < 0)
-		(void)syscall(SYS_pidfd_send_signal, c->app.pidfd, (int)sig,
-			      NULL, 0);
+	if (tfd_app_signal(c, (int)sig) < 0)
+		tf_debug("signal %u: the app is gone", sig);
 	rep->err = 1; /* no reply: the client is waiting for the exit */
 }

@@ -242,7 +242,8 @@ void tfd_conn_close(struct tfd *d, struct tfd_conn *c)
 		/* the caller went away (terminal closed, CLI killed): the app
 		 * gets a hangup like any program whose terminal disappears */
 		tf_debug("client gone, sending SIGHUP to app %d", c->app.pid);
-		kill(-c->app.pid, SIGHUP);
+		if (tfd_app_signal(c, SIGHUP) < 0)
+			tf_debug("app %d already gone", c->app.pid);
 		/* keep watching the app so it is reaped; it has no conn now */
 		c->app.conn = NULL;
 		c->closing = true;

@@ -298,6 +298,14 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	CHECK(setgroups(0, NULL), "setgroups: %m");
 	CHECK(setresgid(0, 0, 0), "setresgid: %m");
 	CHECK(setresuid(0, 0, 0), "setresuid: %m");
+	/* The kernel clears the parent-death signal whenever the euid or
+	 * fsuid changes (commit_creds): we just went from host uid 0 to
+	 * uid_base, so arm it again, or a SIGKILLed daemon would leave this
+	 * persona running. (Its parent is outside our pid namespace, so
+	 * getppid() cannot tell whether it died in between; the sync pipe
+	 * read above already proved it was alive a few syscalls ago, and
+	 * the ready message on status_fd below fails with EPIPE if not.) */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
 	/* Copied mounts of a namespace made in a new user namespace are
 	 * already slaves; make them private so not even host events reach

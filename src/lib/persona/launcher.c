@@ -328,6 +328,13 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 	/* one call, all namespaces, atomically (pidfd setns, Linux 5.8) */
 	if (setns(ip, ENTER_FLAGS) < 0)
 		err = tf_negerrno();
+	/* entering a user namespace changes our credentials, and the kernel
+	 * may clear the parent-death signal on such a change: arm it again,
+	 * and check the daemon did not die in between (we are still in the
+	 * host pid namespace, so getppid() tells) */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(1);
 	close(ip);
 	reply(s, err, 0);
 	if (err)
