@@ -446,6 +446,8 @@ int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns)
 	int r;
 
 	tfd_persona_stop(d, p);
+	tf_debug("%s: processes gone after %.1f ms", p->cfg->name,
+		 (double)(tf_now_ns() - t0) / 1e6);
 	tf_fault_point("evict-after-kill");
 	if (p->key_loaded) {
 		r = tf_fscrypt_evict(storage_fd(d), p->key_id, EVICT_MAX_TRIES,

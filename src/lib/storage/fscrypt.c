@@ -149,10 +149,10 @@ int tf_fscrypt_remove_key(int fs_fd,
 	return 0;
 }
 
-static void sleep_ms(unsigned ms)
+static void sleep_us(unsigned us)
 {
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000L};
+	struct timespec ts = {.tv_sec = us / 1000000,
+			      .tv_nsec = (long)(us % 1000000) * 1000L};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -160,7 +160,7 @@ static void sleep_ms(unsigned ms)
 int tf_fscrypt_evict(int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
 		     unsigned max_tries, unsigned *tries_out)
 {
-	unsigned delay_ms = 10, tries = 0;
+	unsigned delay_us = 500, tries = 0;
 	int r;
 
 	if (max_tries == 0)
@@ -189,11 +189,16 @@ int tf_fscrypt_evict(int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
 			break;
 		/* INCOMPLETELY_REMOVED: some inode of the key is still in use
 		 * (a killed process whose exit has not finished closing its
-		 * files). Removing again retries evicting those inodes. */
+		 * files). Removing again retries evicting those inodes.
+		 * Seen on 6.18 right after a persona stop: the dead persona's
+		 * mount namespace, whose bind mounts pin the encrypted
+		 * directories, is torn down asynchronously a few ms after its
+		 * last process; short first waits catch that without
+		 * oversleeping (0.5 ms doubling, at most 100 ms a wait). */
 		if (tries >= max_tries)
 			return -EBUSY;
-		sleep_ms(delay_ms);
-		delay_ms = TF_MIN(delay_ms * 2, 200u);
+		sleep_us(delay_us);
+		delay_us = TF_MIN(delay_us * 2, 100000u);
 	}
 	if (tries_out)
 		*tries_out = tries;
