@@ -136,6 +136,14 @@ TF_EXPORT TF_WUR int tf_landlock_apply(const char *const *writable, size_t n);
  * tf_nnp_set() (or with CAP_SYS_ADMIN). */
 TF_EXPORT TF_WUR int tf_seccomp_apply_default(void);
 
+/* Landlock in two steps, so a launcher builds the ruleset once (paths
+ * resolved in its mount namespace) and each app only restricts itself:
+ * tf_landlock_apply() is exactly prepare + restrict. prepare gives fd -1
+ * and abi 0 where Landlock is unavailable; the fd is O_CLOEXEC. */
+TF_EXPORT TF_WUR int tf_landlock_prepare(const char *const *writable, size_t n,
+					 int *fd_out, int *abi_out);
+TF_EXPORT TF_WUR int tf_landlock_restrict(int ruleset_fd);
+
 /* The same filter as compiled BPF, to build once (e.g. in a launcher) and
  * load cheaply in each app: tf_seccomp_apply_default() is exactly
  * tf_seccomp_default_prog() + tf_seccomp_load_prog(). */

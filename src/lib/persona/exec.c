@@ -58,12 +58,26 @@ static TF_NORETURN void report(int fd, int err)
  * inherits the copy): loading it costs microseconds; compiling it with
  * libseccomp costs ~0.5 ms per launch. */
 static struct tf_seccomp_prog app_filter;
+/* Likewise the Landlock ruleset: built once in the launcher (inside the
+ * persona's mount namespace, so the paths are the persona's), each app
+ * only restricts itself with it. -2: not prepared, apps build their own. */
+static int app_ruleset = -2;
 
 void tf_p_app_prepare(void)
 {
 	if (app_filter.insns == NULL &&
 	    tf_seccomp_default_prog(&app_filter) < 0)
 		app_filter.insns = NULL; /* apps compile it themselves */
+}
+
+void tf_p_app_prepare_fs(void)
+{
+	int fd, abi;
+
+	if (app_ruleset == -2 &&
+	    tf_landlock_prepare(writable, TF_ARRAY_SIZE(writable), &fd, &abi) ==
+		    0)
+		app_ruleset = fd;
 }
 
 /* execvpe() searches the *caller's* PATH (environ); an app must be found
@@ -154,7 +168,10 @@ void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 	if (r >= 0)
 		r = tf_nnp_set();
 	if (r >= 0)
-		r = tf_landlock_apply(writable, TF_ARRAY_SIZE(writable));
+		r = app_ruleset != -2
+			    ? tf_landlock_restrict(app_ruleset)
+			    : tf_landlock_apply(writable,
+						TF_ARRAY_SIZE(writable));
 	/* last: it may deny the above */
 	if (r >= 0)
 		r = app_filter.insns ? tf_seccomp_load_prog(&app_filter)

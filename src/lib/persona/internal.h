@@ -111,6 +111,9 @@ struct tf_p_exec_msg {
 
 /* Build the app seccomp program once (launcher start); apps load it. */
 void tf_p_app_prepare(void);
+/* Build the app Landlock ruleset once, after the launcher entered the
+ * persona's mount namespace (the paths are the persona's). */
+void tf_p_app_prepare_fs(void);
 
 /* Fork the launcher into the persona's cgroups (v1 attach included); it
  * then waits for tf_p_launcher_go(). init_pidfd: the persona's init. */

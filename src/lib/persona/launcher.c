@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -202,6 +203,25 @@ static int parse(const struct tf_p_launch_hdr *h, char *buf, char ***argv_out,
 	return 0;
 }
 
+struct app_arg {
+	const struct tf_exec_spec *x;
+	int err_fd;
+	int sock;
+};
+
+#define APP_STACK_BYTES (256u * 1024u)
+static void *app_stack_top;
+
+static int app_entry(void *arg)
+{
+	const struct app_arg *a = arg;
+
+	/* the fd table is our own (no CLONE_FILES): this closes only the
+	 * app's copy of the launcher socket */
+	close(a->sock);
+	tf_p_app_main(a->x, a->err_fd);
+}
+
 /* One launch: the first message (already received: msg, n bytes, fds) and
  * its continuation. Returns the app's pid or -errno. */
 static int launch(int sock, const char *msg, size_t n, int *fds, int *nfds,
@@ -258,15 +278,20 @@ static int launch(int sock, const char *msg, size_t n, int *fds, int *nfds,
 
 	/* CLONE_PARENT: the app is the daemon's child (its pidfd, its exit
 	 * status); born in our pid_for_children, i.e. the persona's pid ns,
-	 * and in our cgroups. No setns, no cgroup write per launch. */
-	app = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0,
-		      NULL, NULL, 0);
+	 * and in our cgroups. No setns, no cgroup write per launch.
+	 * CLONE_VM|CLONE_VFORK (posix_spawn's way): no page tables copied and
+	 * no copy-on-write faults; we are suspended until the app execs or
+	 * exits, and we are single-threaded, so the app may use our heap
+	 * (what it allocates it frees before exec). Its own stack: */
+	{
+		struct app_arg a = {
+			.x = &x, .err_fd = fds[*nfds - 1], .sock = sock};
+		app = clone(app_entry, app_stack_top,
+			    CLONE_PARENT | CLONE_VM | CLONE_VFORK | SIGCHLD,
+			    &a);
+	}
 	if (app < 0)
 		return tf_negerrno();
-	if (app == 0) {
-		close(sock);
-		tf_p_app_main(&x, fds[*nfds - 1]);
-	}
 	return (int)app;
 }
 
@@ -311,6 +336,16 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 		_exit(1);
 	/* compiled once here; every app forked from us loads it */
 	tf_p_app_prepare();
+	{
+		/* the apps' stack (they run in our memory until exec), with a
+		 * guard page below it */
+		char *st = mmap(NULL, APP_STACK_BYTES + 4096,
+				PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (st == MAP_FAILED || mprotect(st, 4096, PROT_NONE) < 0)
+			_exit(1);
+		app_stack_top = st + 4096 + APP_STACK_BYTES;
+	}
 	/* nothing of the daemon's: control socket, other personas', keys */
 	close_all_but(s < ip ? s : ip, s < ip ? ip : s);
 	if (open("/dev/null", O_RDWR | O_CLOEXEC) != 0 || dup2(0, 1) != 1 ||
@@ -336,6 +371,8 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 	if (getppid() != parent)
 		_exit(1);
 	close(ip);
+	if (err == 0)
+		tf_p_app_prepare_fs();
 	reply(s, err, 0);
 	if (err)
 		_exit(1);

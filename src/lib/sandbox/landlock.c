@@ -94,7 +94,8 @@ static int ll_add_path(int ruleset, const char *path, uint64_t access)
 	return 0;
 }
 
-int tf_landlock_apply(const char *const *writable, size_t n)
+int tf_landlock_prepare(const char *const *writable, size_t n, int *fd_out,
+			int *abi_out)
 {
 	struct ll_ruleset_attr attr;
 	_cleanup_close_ int rs = -1;
@@ -108,8 +109,11 @@ int tf_landlock_apply(const char *const *writable, size_t n)
 	if (abi < 0) {
 		/* not built in (ENOSYS) or not enabled at boot (EOPNOTSUPP):
 		 * best effort, the caller logs it */
-		if (errno == ENOSYS || errno == EOPNOTSUPP)
+		if (errno == ENOSYS || errno == EOPNOTSUPP) {
+			*fd_out = -1;
+			*abi_out = 0;
 			return 0;
+		}
 		return tf_negerrno();
 	}
 	handled = handled_for_abi((int)abi);
@@ -131,8 +135,30 @@ int tf_landlock_apply(const char *const *writable, size_t n)
 		if (r < 0)
 			return r;
 	}
+	*fd_out = steal_fd(&rs);
+	*abi_out = (int)abi;
+	return 0;
+}
+
+int tf_landlock_restrict(int ruleset_fd)
+{
+	if (ruleset_fd < 0)
+		return 0; /* Landlock unavailable: best effort */
 	/* needs no_new_privs (or CAP_SYS_ADMIN): tf_nnp_set comes first */
-	if (syscall(__NR_landlock_restrict_self, rs, 0) < 0)
+	if (syscall(__NR_landlock_restrict_self, ruleset_fd, 0) < 0)
 		return tf_negerrno();
-	return (int)abi;
+	return 0;
+}
+
+int tf_landlock_apply(const char *const *writable, size_t n)
+{
+	int fd, abi, r;
+
+	r = tf_landlock_prepare(writable, n, &fd, &abi);
+	if (r < 0)
+		return r;
+	r = tf_landlock_restrict(fd);
+	if (fd >= 0)
+		close(fd);
+	return r < 0 ? r : abi;
 }
