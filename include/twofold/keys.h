@@ -158,6 +158,19 @@ TF_EXPORT TF_WUR int tf_keys_unlock(struct tf_keystore *ks, const char *persona,
 				    struct tf_throttle_info *ti,
 				    uint64_t *kdf_ns);
 
+/* As tf_keys_unlock; with TF_KEYS_LATE_RESET a success leaves the failure
+ * counter as the pre-check write left it (this try counted) and the caller
+ * resets it with tf_keys_reset_failures() after answering, which takes an
+ * fsync'd write off the unlock's critical path. A crash in between leaves
+ * one extra counted try: the safe side. */
+#define TF_KEYS_LATE_RESET 1u
+TF_EXPORT TF_WUR int tf_keys_unlock_ex(
+	struct tf_keystore *ks, const char *persona, const uint8_t *cred,
+	size_t len, uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
+	struct tf_throttle_info *ti, uint64_t *kdf_ns, unsigned flags);
+TF_EXPORT TF_WUR int tf_keys_reset_failures(struct tf_keystore *ks,
+					    const char *persona);
+
 /* Crypto-erase now (remote wipe): record it in events.log with why. */
 TF_EXPORT TF_WUR int tf_keys_erase(struct tf_keystore *ks, const char *persona,
 				   const char *why);

@@ -103,6 +103,9 @@ struct tfd_reply {
 	char *text;    /* malloc'd human output */
 	char *json;    /* malloc'd machine output */
 	int exit_code; /* for run failures (127 command not found), -1 unset */
+	/* work that must not delay the answer: run after it was sent */
+	void (*after)(struct tfd *d, struct tfd_persona *p);
+	struct tfd_persona *after_p;
 };
 
 void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)

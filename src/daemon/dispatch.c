@@ -193,6 +193,8 @@ reply:
 	if (rep.err < 0 && def != NULL)
 		tf_info("%s: %s", def->name, rep.msg);
 	tfd_send_reply(c, TF_REP_RESULT, &rep);
+	if (rep.after != NULL)
+		rep.after(d, rep.after_p);
 out:
 	free(rep.text);
 	free(rep.json);

@@ -192,6 +192,16 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 }
 
+static void reset_failures(struct tfd *d, struct tfd_persona *p)
+{
+	int r = tf_keys_reset_failures(d->ks, p->cfg->name);
+
+	if (r < 0)
+		tf_warn("%s: resetting the failure counter: %s (the next "
+			"unlock starts with one try counted)",
+			p->cfg->name, strerror(-r));
+}
+
 void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		    struct tfd_persona *p, struct tfd_reply *rep)
 {
@@ -219,8 +229,9 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		tfd_reply_err(rep, -ENOMEM, "out of memory");
 		return;
 	}
-	r = tf_keys_unlock(d->ks, p->cfg->name, (const uint8_t *)cred,
-			   strlen(cred), fskey, &ti, &kdf_ns);
+	r = tf_keys_unlock_ex(d->ks, p->cfg->name, (const uint8_t *)cred,
+			      strlen(cred), fskey, &ti, &kdf_ns,
+			      TF_KEYS_LATE_RESET);
 	if (r < 0) {
 		throttle_msg(rep, r, "unlock", p->cfg->name, &ti);
 		if (r == -ENOKEY) {
@@ -230,6 +241,9 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		}
 		return;
 	}
+	/* the credential was right: reset the counter once answered */
+	rep->after = reset_failures;
+	rep->after_p = p;
 	if (p->state == TFD_P_FROZEN) {
 		/* screen lock: the keys stayed; thaw */
 		r = tf_persona_freeze(p->rt, false);
@@ -240,9 +254,16 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		}
 		p->state = TFD_P_RUNNING;
 	} else {
+		uint64_t t1 = tf_now_ns(), t2;
 		r = tfd_load_key_and_dir(d, p, fskey, err, sizeof(err));
+		t2 = tf_now_ns();
 		if (r == 0)
 			r = tfd_persona_start(d, p, err, sizeof(err));
+		tf_debug("unlock %s: credential check %.1f ms besides the KDF, "
+			 "key load %.1f ms, persona start %.1f ms",
+			 p->cfg->name, (double)(t1 - t0 - kdf_ns) / 1e6,
+			 (double)(t2 - t1) / 1e6,
+			 (double)(tf_now_ns() - t2) / 1e6);
 		if (r < 0) {
 			tfd_reply_err(rep, r, "unlock %s: %s", p->cfg->name,
 				      err[0] ? err : strerror(-r));

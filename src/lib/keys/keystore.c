@@ -860,7 +860,8 @@ static int create_sp(struct tf_keystore *ks, int dfd, const char *persona,
  */
 static int cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 			const uint8_t *cred, size_t len, uint8_t *sp,
-			struct tf_throttle_info *ti, uint64_t *kdf_ns)
+			struct tf_throttle_info *ti, uint64_t *kdf_ns,
+			bool late_reset)
 {
 	_cleanup_secure_ uint8_t *pw = NULL, *tpmsec = NULL, *auth = NULL;
 	_cleanup_(tf_tpm_closep) struct tf_tpm *tpm = NULL;
@@ -981,7 +982,10 @@ static int cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 		ro = open_sp(ks, persona, &b, pw, tpmsec, dhash, sp);
 	if (ro == 0) {
 		memset(&t, 0, sizeof(t));
-		r = throttle_store(dfd, &t);
+		/* late_reset: the caller resets the counter with
+		 * tf_keys_reset_failures() once it has answered; until then
+		 * the try stays counted on disk (the safe side) */
+		r = late_reset ? 0 : throttle_store(dfd, &t);
 		if (r < 0) {
 			tf_memzero(sp, TF_SP_BYTES);
 			return r;
@@ -1338,7 +1342,8 @@ int tf_keys_enroll(struct tf_keystore *ks, const char *persona, unsigned flags,
 	pw = tf_secure_alloc(TF_KEY_BYTES);
 	if (sp == NULL || pw == NULL)
 		return -ENOMEM;
-	r = cred_attempt(ks, dfd, persona, old_cred, old_len, sp, ti, NULL);
+	r = cred_attempt(ks, dfd, persona, old_cred, old_len, sp, ti, NULL,
+			 false);
 	if (r < 0)
 		return r;
 	/* same SP (so the same fscrypt key), same discardable; new salt and
@@ -1394,6 +1399,33 @@ int tf_keys_unlock(struct tf_keystore *ks, const char *persona,
 		   uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
 		   struct tf_throttle_info *ti, uint64_t *kdf_ns)
 {
+	return tf_keys_unlock_ex(ks, persona, cred, len, fskey, ti, kdf_ns, 0);
+}
+
+int tf_keys_reset_failures(struct tf_keystore *ks, const char *persona)
+{
+	_cleanup_close_ int dfd = -1;
+	struct tf_throttle_rec t;
+	int r;
+
+	r = open_persona(ks, persona, false, &dfd);
+	if (r < 0)
+		return r;
+	r = throttle_load(dfd, &t);
+	if (r < 0)
+		return r;
+	if (t.failures == 0)
+		return 0;
+	memset(&t, 0, sizeof(t));
+	return throttle_store(dfd, &t);
+}
+
+int tf_keys_unlock_ex(struct tf_keystore *ks, const char *persona,
+		      const uint8_t *cred, size_t len,
+		      uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
+		      struct tf_throttle_info *ti, uint64_t *kdf_ns,
+		      unsigned flags)
+{
 	_cleanup_secure_ uint8_t *sp = NULL;
 	_cleanup_close_ int dfd = -1;
 	uint64_t ns = 0;
@@ -1407,7 +1439,8 @@ int tf_keys_unlock(struct tf_keystore *ks, const char *persona,
 	sp = tf_secure_alloc(TF_SP_BYTES);
 	if (sp == NULL)
 		return -ENOMEM;
-	r = cred_attempt(ks, dfd, persona, cred, len, sp, ti, &ns);
+	r = cred_attempt(ks, dfd, persona, cred, len, sp, ti, &ns,
+			 (flags & TF_KEYS_LATE_RESET) != 0);
 	if (kdf_ns)
 		*kdf_ns = ns;
 	if (r < 0)
