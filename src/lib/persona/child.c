@@ -129,7 +129,10 @@ static void touch_at(int dirfd, const char *name)
 		close(fd);
 }
 
-static void reset_signals(void)
+/* Default dispositions and an empty mask for every signal: a fork of the
+ * daemon inherits its blocked mask (signalfd) and any SIG_IGN, and so would
+ * every process started from it. Shared with the launcher. */
+void tf_p_reset_signals(void)
 {
 	struct sigaction sa = {.sa_handler = SIG_DFL};
 	sigset_t none;
@@ -223,7 +226,7 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	char go;
 
 	status_fd = s->status_fd;
-	reset_signals();
+	tf_p_reset_signals();
 	/* The persona dies with the daemon (documented: apps do not survive
 	 * a daemon restart). Set before "go", so a parent that died before
 	 * this point is noticed as EOF on the sync pipe. */

@@ -111,6 +111,8 @@ struct tf_p_exec_msg {
 
 /* Build the app seccomp program once (launcher start); apps load it. */
 void tf_p_app_prepare(void);
+/* SIG_DFL for every signal, empty mask (children of the daemon). */
+void tf_p_reset_signals(void);
 /* Build the app Landlock ruleset once, after the launcher entered the
  * persona's mount namespace (the paths are the persona's). */
 void tf_p_app_prepare_fs(void);

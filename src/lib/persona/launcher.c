@@ -73,19 +73,6 @@
  * (the daemon respawns it). */
 #define E_DESYNC (-EPROTO)
 
-static void reset_signals(void)
-{
-	struct sigaction sa = {.sa_handler = SIG_DFL};
-	sigset_t none;
-
-	/* apps inherit these: handlers would not survive execve, but SIG_IGN
-	 * and the mask (the daemon blocks signals for its signalfd) do */
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 /* Close every fd but a and b (a < b). */
 static void close_all_but(int a, int b)
 {
@@ -324,7 +311,7 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 	int s, ip, err = 0;
 	ssize_t n;
 
-	reset_signals();
+	tf_p_reset_signals();
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)
 		_exit(1); /* the daemon died before PDEATHSIG was set */
