@@ -634,14 +634,15 @@ int tf_cgroup_v2_fd(const struct tf_cgroup *cg)
 	return cg ? cg->fd[H_V2] : -1;
 }
 
-int tf_cgroup_open(const char *group, const char *persona,
-		   struct tf_cgroup **out)
+/* The common start of open and create: check the names, find each
+ * hierarchy's base, allocate the handle. On success the caller owns both
+ * bases[] and *cg_out. */
+static int cg_begin(const char *group, const char *persona, void *out,
+		    char *bases[H_N], struct tf_cgroup **cg_out)
 {
-	_cleanup_(cg_freep) struct tf_cgroup *cg = NULL;
-	char *bases[H_N];
+	struct tf_cgroup *cg;
 	enum tf_cg_layout lay;
-	bool any = false;
-	int h, r;
+	int r;
 
 	if (!name_ok(group) || !tf_name_valid(persona) || !out)
 		return -EINVAL;
@@ -654,6 +655,21 @@ int tf_cgroup_open(const char *group, const char *persona,
 		return -ENOMEM;
 	}
 	cg->layout = lay;
+	*cg_out = cg;
+	return 0;
+}
+
+int tf_cgroup_open(const char *group, const char *persona,
+		   struct tf_cgroup **out)
+{
+	_cleanup_(cg_freep) struct tf_cgroup *cg = NULL;
+	char *bases[H_N];
+	bool any = false;
+	int h, r;
+
+	r = cg_begin(group, persona, out, bases, &cg);
+	if (r < 0)
+		return r;
 	for (h = 0; h < H_N; h++) {
 		_cleanup_free_ char *p = NULL;
 		if (!bases[h])
@@ -754,21 +770,12 @@ int tf_cgroup_create(const char *group, const char *persona,
 	char *bases[H_N];
 	int basefd[H_N], groupfd[H_N];
 	bool made_group[H_N] = {0}, made_persona[H_N] = {0};
-	enum tf_cg_layout lay;
 	bool any = false;
 	int h, r;
 
-	if (!name_ok(group) || !tf_name_valid(persona) || !out)
-		return -EINVAL;
-	r = cg_bases(bases, &lay);
+	r = cg_begin(group, persona, out, bases, &cg);
 	if (r < 0)
 		return r;
-	cg = cg_new(group, persona);
-	if (!cg) {
-		bases_free(bases);
-		return -ENOMEM;
-	}
-	cg->layout = lay;
 	for (h = 0; h < H_N; h++)
 		basefd[h] = groupfd[h] = -1;
 
@@ -781,7 +788,7 @@ int tf_cgroup_create(const char *group, const char *persona,
 			basefd[h] = -1;
 			goto fail;
 		}
-		if (lay == TF_CG_UNIFIED) {
+		if (cg->layout == TF_CG_UNIFIED) {
 			r = v2_enable_controllers(basefd[h]);
 			if (r < 0)
 				goto fail;
@@ -798,7 +805,7 @@ int tf_cgroup_create(const char *group, const char *persona,
 			groupfd[h] = -1;
 			goto fail;
 		}
-		if (lay == TF_CG_UNIFIED) {
+		if (cg->layout == TF_CG_UNIFIED) {
 			r = v2_enable_controllers(groupfd[h]);
 			if (r < 0)
 				goto fail;
