@@ -758,6 +758,34 @@ static int write_discard_new(struct tf_keystore *ks, int dfd,
 }
 
 /*
+ * A fresh credential protector in b (its costs calibrated now, a new
+ * salt) and pw = Argon2id(cred) under it; with a TPM also a new TPM object
+ * (file tpm_file) whose secret goes to *tpmsec (secure memory). Shared by
+ * the first enrolment and a credential change.
+ */
+static int new_cred_protector(struct tf_keystore *ks, int dfd,
+			      const uint8_t *cred, size_t len,
+			      const char *tpm_file, struct tf_spblob *b,
+			      uint8_t *pw, uint8_t **tpmsec)
+{
+	int r;
+
+	r = calibrate(ks, &b->opslimit, &b->mem_kib);
+	if (r < 0)
+		return r;
+	r = tf_random(b->salt, sizeof(b->salt));
+	if (r < 0)
+		return r;
+	r = pwhash(cred, len, b, pw, NULL);
+	if (r < 0 || ks->cfg.tpm_tcti[0] == '\0')
+		return r;
+	*tpmsec = tf_secure_alloc(TF_TPM_SECRET_BYTES);
+	if (*tpmsec == NULL)
+		return -ENOMEM;
+	return tpm_cred_create(ks, dfd, tpm_file, b->salt, pw, *tpmsec);
+}
+
+/*
  * Create SP and its first wrapping. Commit point: the atomic appearance of
  * sp.<protector>. Before it, nothing can have been encrypted under the new
  * key, so a leftover discardable.new is garbage; after it, load_state rolls
@@ -814,25 +842,11 @@ static int create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 	b.protector = protector;
 	b.kind = kind;
 	if (protector == TF_PROT_CREDENTIAL) {
-		r = calibrate(ks, &b.opslimit, &b.mem_kib);
+		/* before the commit: sp.credential needs the TPM object */
+		r = new_cred_protector(ks, dfd, cred, credlen, F_TPM_CRED, &b,
+				       pw, &tpmsec);
 		if (r < 0)
 			return r;
-		r = tf_random(b.salt, sizeof(b.salt));
-		if (r < 0)
-			return r;
-		r = pwhash(cred, credlen, &b, pw, NULL);
-		if (r < 0)
-			return r;
-		if (ks->cfg.tpm_tcti[0] != '\0') {
-			/* before the commit: sp.credential needs it */
-			tpmsec = tf_secure_alloc(TF_TPM_SECRET_BYTES);
-			if (tpmsec == NULL)
-				return -ENOMEM;
-			r = tpm_cred_create(ks, dfd, F_TPM_CRED, b.salt, pw,
-					    tpmsec);
-			if (r < 0)
-				return r;
-		}
 	}
 	r = seal_sp(ks, persona, &b,
 		    protector == TF_PROT_CREDENTIAL ? pw : NULL, tpmsec, dhash,
@@ -1354,27 +1368,13 @@ int tf_keys_enroll(struct tf_keystore *ks, const char *persona, unsigned flags,
 	memset(&b, 0, sizeof(b));
 	b.protector = TF_PROT_CREDENTIAL;
 	b.kind = (uint8_t)kind;
-	r = calibrate(ks, &b.opslimit, &b.mem_kib);
+	/* a new TPM object under the new credential, linked to the new
+	 * salt; tpm_cred_find rolls it forward once the commit below has
+	 * happened, and discards it otherwise */
+	r = new_cred_protector(ks, dfd, new_cred, new_len, F_TPM_CRED_NEW, &b,
+			       pw, &tpmsec);
 	if (r < 0)
 		return r;
-	r = tf_random(b.salt, sizeof(b.salt));
-	if (r < 0)
-		return r;
-	r = pwhash(new_cred, new_len, &b, pw, NULL);
-	if (r < 0)
-		return r;
-	if (ks->cfg.tpm_tcti[0] != '\0') {
-		/* a new TPM object under the new credential, linked to the
-		 * new salt; tpm_cred_find rolls it forward once the commit
-		 * below has happened, and discards it otherwise */
-		tpmsec = tf_secure_alloc(TF_TPM_SECRET_BYTES);
-		if (tpmsec == NULL)
-			return -ENOMEM;
-		r = tpm_cred_create(ks, dfd, F_TPM_CRED_NEW, b.salt, pw,
-				    tpmsec);
-		if (r < 0)
-			return r;
-	}
 	r = seal_sp(ks, persona, &b, pw, tpmsec, dhash, sp, blob, &bloblen);
 	if (r < 0)
 		return r;
