@@ -75,10 +75,8 @@ enum tf_attr {
 };
 
 /* request flags */
-#define TF_F_JSON 0x1u	   /* status: the caller wants JSON */
-#define TF_F_EVICT 0x2u	   /* lock: evict the keys too */
-#define TF_F_HAVE_TTY 0x4u /* run: stdin is a terminal */
-#define TF_F_LIST 0x8u	   /* status: one "NAME STATE [foreground]" line each */
+#define TF_F_EVICT 0x2u /* lock: evict the keys too */
+#define TF_F_LIST 0x8u	/* status: one "NAME STATE [foreground]" line each */
 
 /* ---- building ---- */
 struct tf_msgbuf {
