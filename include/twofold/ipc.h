@@ -50,9 +50,10 @@ enum tf_msg_type {
 	TF_REQ_LOCK = 11,
 	TF_REQ_TYPE_MAX = 11,
 	/* replies (daemon -> CLI) */
-	TF_REP_RESULT = 0x8001,	 /* final answer: ERRNO, MESSAGE, TEXT, JSON */
-	TF_REP_STARTED = 0x8002, /* run: the app is running */
-	TF_REP_EXITED = 0x8003,	 /* run: the app ended: EXIT */
+	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
+	/* 0x8002 reserved (was STARTED: no client used it, and it cost a
+	 * wake-up of the client on every launch) */
+	TF_REP_EXITED = 0x8003, /* run: the app ended: EXIT */
 };
 
 enum tf_attr {

@@ -115,6 +115,16 @@ TF_EXPORT TF_WUR int tf_cgroup_device_set_bpf(struct tf_cgroup *cg,
  * and clears what is left. Needs CAP_SETUID/SETGID/SETPCAP (root, or root
  * in the persona's user namespace). */
 TF_EXPORT TF_WUR int tf_privs_drop(uid_t uid, gid_t gid);
+/* Once, in a process whose children will call tf_privs_drop_locked() (a
+ * persona's launcher): clear the ambient set, empty the bounding set, then
+ * lock securebits NOROOT | NO_SETUID_FIXUP | NO_CAP_AMBIENT_RAISE. The
+ * effective and permitted sets stay (the children need CAP_SETUID etc.).
+ * Needs CAP_SETPCAP; clone() children inherit all of it. */
+TF_EXPORT TF_WUR int tf_caps_lock(void);
+/* tf_privs_drop() for a child of a tf_caps_lock() process: skips the
+ * bounding-set work (41 prctls per launch), -EPERM if the securebits show
+ * tf_caps_lock() did not run. Same proof, same abort(). */
+TF_EXPORT TF_WUR int tf_privs_drop_locked(uid_t uid, gid_t gid);
 /* Empty all capability sets incl. bounding and ambient (libcap); securebits
  * NOROOT | NO_SETUID_FIXUP | NO_CAP_AMBIENT_RAISE, all locked. Idempotent:
  * steps already done (by tf_privs_drop) are skipped, so it succeeds without

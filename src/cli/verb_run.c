@@ -95,7 +95,7 @@ static int wait_for_exit(struct cli *cli, int fd, const sigset_t *mask)
 			cli_reply_free(&rep);
 			return code;
 		}
-		cli_reply_free(&rep); /* STARTED, or a stray result */
+		cli_reply_free(&rep); /* a stray reply */
 	}
 }
 

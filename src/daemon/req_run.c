@@ -180,11 +180,9 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	/* the app owns its copies of the stdio fds now; drop ours */
 	tf_msg_reader_reset(&c->rd);
-	{
-		struct tfd_reply started = {.exit_code = -1};
-		tfd_send_reply(c, TF_REP_STARTED, &started);
-	}
-	rep->err = 1; /* replied; the exit status follows */
+	/* No reply until it exits (EXITED): a "started" message would wake
+	 * the client for nothing while the app starts. */
+	rep->err = 1;
 }
 
 /*

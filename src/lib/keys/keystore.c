@@ -394,7 +394,7 @@ static int discard_hash(struct tf_keystore *ks, int dfd,
 {
 	_cleanup_secure_ uint8_t *buf = NULL;
 	const uint8_t *rnd;
-	size_t len;
+	size_t len = 0; /* -O3 cannot see read_key_file sets it */
 	int r;
 
 	buf = tf_secure_alloc(TF_DISCARD_FILE_BYTES + 1);

@@ -7,7 +7,8 @@
  *             end of an exec-error pipe by SCM_RIGHTS)
  *   launcher: clone(CLONE_PARENT) -> app; reply with the app's host pid
  *   app:      (pid N in the persona, child of the daemon) setsid, fds,
- *             drop privileges, chdir, caps, nnp, Landlock, seccomp, execve
+ *             setgroups/setresgid/setresuid, chdir, execve; capabilities,
+ *             nnp, Landlock and seccomp it inherits from the launcher
  *   daemon:   pidfd_open(app); read the pipe: EOF without an error means
  *             execve succeeded (the pipe is O_CLOEXEC in the app)
  *
@@ -54,30 +55,52 @@ static TF_NORETURN void report(int fd, int err)
 	report_at(fd, err, TF_EXEC_STAGE_SETUP);
 }
 
-/* The app's seccomp program, compiled once in the launcher (a fork of it
- * inherits the copy): loading it costs microseconds; compiling it with
- * libseccomp costs ~0.5 ms per launch. */
+/*
+ * What is the same for every app is done once, by the launcher to itself
+ * (after it entered the persona), and every app inherits it through
+ * clone(); per launch only the uid change and exec remain:
+ *  - capabilities: ambient set cleared, bounding set emptied, securebits
+ *    locked (tf_caps_lock). Its effective set in the persona's user ns
+ *    stays: an app needs CAP_SETUID/SETGID to become its user;
+ *  - no_new_privs;
+ *  - Landlock, with the ruleset built here, in the persona's mount ns:
+ *    the launcher and its apps share one domain;
+ *  - the app seccomp filter (docs/seccomp.md).
+ * The launcher loses nothing it needs: after setns it only receives
+ * messages, clones, closes fds and replies. A compromised launcher is held
+ * by the same filter and Landlock as an app. Done per app, this was ~170
+ * syscalls, a Landlock domain and a BPF load on every launch.
+ */
 static struct tf_seccomp_prog app_filter;
-/* Likewise the Landlock ruleset: built once in the launcher (inside the
- * persona's mount namespace, so the paths are the persona's), each app
- * only restricts itself with it. -2: not prepared, apps build their own. */
-static int app_ruleset = -2;
 
-void tf_p_app_prepare(void)
+int tf_p_launcher_prepare(void)
 {
-	if (app_filter.insns == NULL &&
-	    tf_seccomp_default_prog(&app_filter) < 0)
-		app_filter.insns = NULL; /* apps compile it themselves */
+	/* libseccomp's build and compile (~0.5 ms): done while the persona
+	 * is still being built, before the launcher may enter it */
+	return app_filter.insns ? 0 : tf_seccomp_default_prog(&app_filter);
 }
 
-void tf_p_app_prepare_fs(void)
+int tf_p_launcher_harden(void)
 {
-	int fd, abi;
+	int ruleset = -1, abi, r;
 
-	if (app_ruleset == -2 &&
-	    tf_landlock_prepare(writable, TF_ARRAY_SIZE(writable), &fd, &abi) ==
-		    0)
-		app_ruleset = fd;
+	if (app_filter.insns == NULL)
+		return -EINVAL; /* tf_p_launcher_prepare() first */
+	r = tf_landlock_prepare(writable, TF_ARRAY_SIZE(writable), &ruleset,
+				&abi);
+	if (r == 0)
+		r = tf_caps_lock();
+	if (r == 0)
+		r = tf_nnp_set();
+	if (r == 0)
+		r = tf_landlock_restrict(ruleset); /* -1: unavailable, skip */
+	/* last: it may deny the above */
+	if (r == 0)
+		r = tf_seccomp_load_prog(&app_filter);
+	tf_seccomp_prog_free(&app_filter);
+	if (ruleset >= 0)
+		close(ruleset);
+	return r;
 }
 
 /* execvpe() searches the *caller's* PATH (environ); an app must be found
@@ -155,7 +178,9 @@ void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		report(msg_fd, tf_negerrno());
 
-	r = tf_privs_drop(x->uid, x->gid);
+	/* capabilities, nnp, Landlock and seccomp come from the launcher
+	 * (tf_p_launcher_harden); the uid change is ours */
+	r = tf_privs_drop_locked(x->uid, x->gid);
 	if (r < 0)
 		report(msg_fd, r);
 	/* after the drop: the app may only start where it could go itself;
@@ -164,20 +189,6 @@ void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 		  : x->uid == TF_APP_UID_DEFAULT ? "/home/app"
 						 : "/") < 0)
 		report_at(msg_fd, tf_negerrno(), TF_EXEC_STAGE_CWD);
-	r = tf_caps_drop_all();
-	if (r >= 0)
-		r = tf_nnp_set();
-	if (r >= 0)
-		r = app_ruleset != -2
-			    ? tf_landlock_restrict(app_ruleset)
-			    : tf_landlock_apply(writable,
-						TF_ARRAY_SIZE(writable));
-	/* last: it may deny the above */
-	if (r >= 0)
-		r = app_filter.insns ? tf_seccomp_load_prog(&app_filter)
-				     : tf_seccomp_apply_default();
-	if (r < 0)
-		report(msg_fd, r);
 	r = exec_search(x->argv[0], x->argv, x->envp);
 	report_at(msg_fd, r, TF_EXEC_STAGE_EXEC);
 }

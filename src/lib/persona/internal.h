@@ -109,13 +109,14 @@ struct tf_p_exec_msg {
 	int32_t stage; /* enum tf_exec_stage */
 };
 
-/* Build the app seccomp program once (launcher start); apps load it. */
-void tf_p_app_prepare(void);
 /* SIG_DFL for every signal, empty mask (children of the daemon). */
 void tf_p_reset_signals(void);
-/* Build the app Landlock ruleset once, after the launcher entered the
- * persona's mount namespace (the paths are the persona's). */
-void tf_p_app_prepare_fs(void);
+/* In the launcher, at start: compile the app seccomp filter. */
+int tf_p_launcher_prepare(void);
+/* In the launcher, once, after it entered the persona's namespaces:
+ * apply to itself the capability lock, no_new_privs, Landlock and seccomp
+ * every app inherits (exec.c). */
+int tf_p_launcher_harden(void);
 
 /* Fork the launcher into the persona's cgroups (v1 attach included); it
  * then waits for tf_p_launcher_go(). init_pidfd: the persona's init. */

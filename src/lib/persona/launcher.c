@@ -27,6 +27,10 @@
  *    pid ns, which is what the daemon needs.
  *  - credentials: host uid 0; setns(CLONE_NEWUSER) gave it every
  *    capability in the persona's user ns and took those it had on the host.
+ *    Then it hardens itself as an app would (exec.c tf_p_launcher_harden:
+ *    empty bounding set, locked securebits, no_new_privs, Landlock, the app
+ *    seccomp filter), so apps inherit all that and a launch does not
+ *    repeat it.
  *    Apps (host uid_base+1000, no capabilities) can neither see nor signal
  *    it, nor ptrace it: it is not dumpable, so ptrace would need
  *    CAP_SYS_PTRACE in its mm's user ns, the host's.
@@ -308,7 +312,7 @@ static TF_NORETURN void launcher_loop(int sock)
 static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 {
 	uint32_t go = 0;
-	int s, ip, err = 0;
+	int s, ip, prep, err = 0;
 	ssize_t n;
 
 	tf_p_reset_signals();
@@ -321,8 +325,8 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 	ip = fcntl(init_pidfd, F_DUPFD_CLOEXEC, 3);
 	if (s < 0 || ip < 0)
 		_exit(1);
-	/* compiled once here; every app forked from us loads it */
-	tf_p_app_prepare();
+	/* failure is reported after the go message, like a setns failure */
+	prep = tf_p_launcher_prepare();
 	{
 		/* the apps' stack (they run in our memory until exec), with a
 		 * guard page below it */
@@ -348,7 +352,9 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 	if (n != (ssize_t)sizeof(go) || go != TF_P_GO_MAGIC)
 		_exit(0);
 	/* one call, all namespaces, atomically (pidfd setns, Linux 5.8) */
-	if (setns(ip, ENTER_FLAGS) < 0)
+	if (prep < 0)
+		err = prep;
+	else if (setns(ip, ENTER_FLAGS) < 0)
 		err = tf_negerrno();
 	/* entering a user namespace changes our credentials, and the kernel
 	 * may clear the parent-death signal on such a change: arm it again,
@@ -359,7 +365,7 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 		_exit(1);
 	close(ip);
 	if (err == 0)
-		tf_p_app_prepare_fs();
+		err = tf_p_launcher_harden();
 	reply(s, err, 0);
 	if (err)
 		_exit(1);

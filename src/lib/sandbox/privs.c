@@ -2,7 +2,10 @@
 /*
  * Dropping identity and capabilities in a launched app, the last steps
  * before exec (STYLE.md 2): tf_privs_drop, tf_caps_drop_all, tf_nnp_set,
- * then tf_landlock_apply and tf_seccomp_apply_default.
+ * then tf_landlock_apply and tf_seccomp_apply_default. A persona's
+ * launcher splits this: what is the same for every app (tf_caps_lock, nnp,
+ * Landlock, seccomp) it does once to itself; each app it clones inherits
+ * that and only changes its ids (tf_privs_drop_locked).
  */
 #include <grp.h>
 #include <stdlib.h>
@@ -91,7 +94,12 @@ int tf_caps_drop_all(void)
 	return caps_all_empty() ? 0 : -EPERM;
 }
 
-int tf_privs_drop(uid_t uid, gid_t gid)
+int tf_caps_lock(void)
+{
+	return caps_prepare();
+}
+
+static int privs_drop(uid_t uid, gid_t gid, bool locked)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
@@ -106,11 +114,22 @@ int tf_privs_drop(uid_t uid, gid_t gid)
 		return tf_negerrno();
 	if (setresgid(gid, gid, gid) < 0)
 		return tf_negerrno();
-	/* bounding set and securebits need CAP_SETPCAP, which the uid
-	 * change takes away; so they happen now (see sandbox.h) */
-	r = caps_prepare();
-	if (r < 0)
-		return r;
+	if (locked) {
+		/* An ancestor ran tf_caps_lock(): bounding and ambient sets
+		 * are inherited empty. It sets the securebits last, only once
+		 * the bounding set is empty, so they are the sign that it
+		 * did; without them the caller is wrong: refuse. */
+		int sb = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+
+		if (sb < 0 || ((unsigned)sb & TF_SECBITS) != TF_SECBITS)
+			return -EPERM;
+	} else {
+		/* bounding set and securebits need CAP_SETPCAP, which the uid
+		 * change takes away; so they happen now (see sandbox.h) */
+		r = caps_prepare();
+		if (r < 0)
+			return r;
+	}
 	if (setresuid(uid, uid, uid) < 0)
 		return tf_negerrno();
 	/* NO_SETUID_FIXUP kept the sets across setresuid; empty them */
@@ -134,7 +153,22 @@ int tf_privs_drop(uid_t uid, gid_t gid)
 		abort();
 	if (!caps_all_empty())
 		abort();
+	/* the bounding set limits what an exec can grant: spot-check the
+	 * capabilities that matter most (all 41 would cost 41 syscalls) */
+	if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0 ||
+	    prctl(PR_CAPBSET_READ, CAP_SETUID, 0, 0, 0) != 0)
+		abort();
 	return 0;
+}
+
+int tf_privs_drop(uid_t uid, gid_t gid)
+{
+	return privs_drop(uid, gid, false);
+}
+
+int tf_privs_drop_locked(uid_t uid, gid_t gid)
+{
+	return privs_drop(uid, gid, true);
 }
 
 int tf_nnp_set(void)

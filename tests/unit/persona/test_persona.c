@@ -732,11 +732,19 @@ static void test_launcher(void)
 		if (d)
 			closedir(d);
 	}
-	/* 0-2 on /dev/null, its socket, and the apps' Landlock ruleset
-	 * (built once; only where Landlock is available) */
-	ok(nfd == 4 + (landlock_available() ? 1 : 0),
-	   "launcher holds 0-2, its socket and the Landlock ruleset: %d fds",
-	   nfd);
+	/* 0-2 on /dev/null and its socket (the Landlock ruleset it built
+	 * is closed once the launcher restricted itself) */
+	ok(nfd == 4, "launcher holds 0-2 and its socket: %d fds", nfd);
+	/* it hardened itself as an app would; apps inherit this */
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)lp);
+	ok(tf_read_file_at(AT_FDCWD, path, 65536, &txt, &len) == 0 &&
+		   strstr(txt, "\nNoNewPrivs:\t1\n") &&
+		   strstr(txt, "\nSeccomp:\t2\n") &&
+		   strstr(txt, "\nCapBnd:\t0000000000000000\n") &&
+		   strstr(txt, "\nCapAmb:\t0000000000000000\n"),
+	   "launcher: no_new_privs, seccomp filter, empty bounding set");
+	free(txt);
+	txt = NULL;
 	r = tf_persona_stats(pa, &st);
 	ok(r == 0 && st.nprocs == 1,
 	   "idle A: 1 process (init; the launcher is not counted): %d",

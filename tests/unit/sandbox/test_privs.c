@@ -131,6 +131,54 @@ static void test_caps_only(void **state)
 	assert_int_equal(run_child(child_caps_only, NULL), 0);
 }
 
+/* The launcher's split: tf_caps_lock() once in a parent (which keeps its
+ * effective set), tf_privs_drop_locked() in each child. */
+static void child_locked(void *arg)
+{
+	pid_t pid;
+	int st;
+
+	/* without the lock the cheap drop refuses */
+	pid = fork();
+	CHECK(1, pid >= 0);
+	if (pid == 0)
+		_exit(tf_privs_drop_locked(1000, 1000) == -EPERM ? 0 : 1);
+	CHECK(2, waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+			 WEXITSTATUS(st) == 0);
+
+	CHECK(3, tf_caps_lock() == 0);
+	CHECK(4, status_is("CapBnd", "0000000000000000"));
+	CHECK(5, status_is("CapAmb", "0000000000000000"));
+	/* the parent can still do privileged things */
+	CHECK(6, !status_is("CapEff", "0000000000000000"));
+	pid = fork();
+	CHECK(7, pid >= 0);
+	if (pid == 0) {
+		if (tf_privs_drop_locked(1000, 1000) != 0)
+			_exit(1);
+		if (!status_is("CapEff", "0000000000000000") ||
+		    !status_is("CapPrm", "0000000000000000") ||
+		    !status_is("CapInh", "0000000000000000") ||
+		    !status_is("CapBnd", "0000000000000000") ||
+		    !status_is("CapAmb", "0000000000000000"))
+			_exit(2);
+		if (getuid() != 1000 || getgid() != 1000 || setuid(0) != -1 ||
+		    setresgid(0, 0, 0) != -1)
+			_exit(3);
+		if (prctl(PR_SET_SECUREBITS, 0) != -1)
+			_exit(4);
+		_exit(0);
+	}
+	CHECK(8, waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	CHECK(9, WEXITSTATUS(st) == 0);
+	CHECK(10, tf_privs_drop_locked(0, 1000) == -EINVAL);
+}
+
+static void test_privs_locked(void **state)
+{
+	assert_int_equal(run_child(child_locked, NULL), 0);
+}
+
 struct ll_dirs {
 	char a[64], b[64];
 };
@@ -229,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_privs_drop),
 		cmocka_unit_test(test_privs_bad_args),
 		cmocka_unit_test(test_caps_only),
+		cmocka_unit_test(test_privs_locked),
 		cmocka_unit_test(test_landlock),
 		cmocka_unit_test(test_landlock_needs_nnp),
 	};
