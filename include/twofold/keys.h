@@ -158,16 +158,29 @@ TF_EXPORT TF_WUR int tf_keys_unlock(struct tf_keystore *ks, const char *persona,
 				    struct tf_throttle_info *ti,
 				    uint64_t *kdf_ns);
 
-/* As tf_keys_unlock; with TF_KEYS_LATE_RESET a success leaves the failure
- * counter as the pre-check write left it (this try counted) and the caller
- * resets it with tf_keys_reset_failures() after answering, which takes an
- * fsync'd write off the unlock's critical path. A crash in between leaves
- * one extra counted try: the safe side. */
+/* As tf_keys_unlock, with options (NULL: none).
+ * TF_KEYS_LATE_RESET: a success leaves the failure counter as the
+ * pre-check write left it (this try counted) and the caller resets it with
+ * tf_keys_reset_failures() after answering, which takes an fsync'd write
+ * off the unlock's critical path. A crash in between leaves one extra
+ * counted try: the safe side.
+ * during_kdf: called once while Argon2id runs, on a helper thread (after
+ * the pre-check count is written), so the caller can prepare what a
+ * success will need (twofoldd creates the persona's cgroup). It must not
+ * fork, must not touch what the calling thread uses, and touches no
+ * secret; it has returned when this does. */
 #define TF_KEYS_LATE_RESET 1u
-TF_EXPORT TF_WUR int tf_keys_unlock_ex(
-	struct tf_keystore *ks, const char *persona, const uint8_t *cred,
-	size_t len, uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
-	struct tf_throttle_info *ti, uint64_t *kdf_ns, unsigned flags);
+struct tf_keys_unlock_opts {
+	unsigned flags;
+	void (*during_kdf)(void *arg);
+	void *arg;
+};
+TF_EXPORT TF_WUR int
+tf_keys_unlock_ex(struct tf_keystore *ks, const char *persona,
+		  const uint8_t *cred, size_t len,
+		  uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
+		  struct tf_throttle_info *ti, uint64_t *kdf_ns,
+		  const struct tf_keys_unlock_opts *opts);
 TF_EXPORT TF_WUR int tf_keys_reset_failures(struct tf_keystore *ks,
 					    const char *persona);
 

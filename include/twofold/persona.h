@@ -61,6 +61,8 @@
 
 struct tf_persona; /* runtime handle */
 
+struct tf_cgroup; /* sandbox.h */
+
 struct tf_persona_spec {
 	/* name, uid_base, uid_count (>= TF_APP_UID_DEFAULT + 1), base,
 	 * memory_max, pids_max, cpu_weight */
@@ -78,7 +80,18 @@ struct tf_persona_spec {
 	size_t n_devices;
 	bool foreground;
 	uint32_t background_cpu_weight; /* 0 = leave the default */
+	/* Optional: the persona's cgroup, made ahead by
+	 * tf_persona_cgroup_create() (e.g. while a credential is checked).
+	 * tf_persona_start() takes it over whatever it returns. */
+	struct tf_cgroup *cg;
 };
+
+/* Create the persona's cgroup with the limits of spec->cfg, as
+ * tf_persona_start() would, so that it can be done ahead. Makes no process:
+ * safe on a helper thread. -EEXIST when it exists. */
+TF_EXPORT TF_WUR int
+tf_persona_cgroup_create(const struct tf_persona_spec *spec,
+			 struct tf_cgroup **out);
 
 /*
  * Build and start the persona; returns when its init runs and the whole

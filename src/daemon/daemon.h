@@ -44,6 +44,9 @@ struct tfd_persona {
 	uint64_t locked_at_ns; /* when frozen, for lock_evict_after */
 	char data_dir[PATH_MAX];
 	char last_error[160];
+	/* its cgroup, made while an unlock's KDF ran; the next start takes
+	 * it, a failed unlock removes it */
+	struct tf_cgroup *pre_cg;
 };
 
 /* What an epoll event refers to. */

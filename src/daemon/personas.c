@@ -381,6 +381,7 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 		.n_devices = d->cfg.n_devices,
 		.foreground = p->foreground,
 		.background_cpu_weight = d->cfg.background_cpu_weight,
+		.cg = steal_pointer(&p->pre_cg), /* taken over */
 	};
 	size_t idx = (size_t)(p - d->personas);
 	uint64_t t0 = tf_now_ns();

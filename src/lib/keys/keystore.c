@@ -17,6 +17,7 @@
  */
 #include <fcntl.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -872,11 +873,58 @@ static int create_sp(struct tf_keystore *ks, int dfd, const char *persona,
  * and make it durable; only then run Argon2id + AEAD; reset on success.
  * Killing the daemon anywhere after the count leaves the try counted.
  */
+/*
+ * The count-before-check write (temp file, fsync, rename, fsync of the
+ * directory: ~1 ms here) runs on a helper thread while this thread runs the
+ * KDF. The rule is that the count is durable before the *verdict*, and the
+ * verdict (opening SP) comes only after the join; Argon2id alone tells
+ * nothing, and a daemon killed during it has learnt nothing. The helper
+ * touches no secret, and then runs the caller's during_kdf hook. The thread
+ * is joined before cred_attempt returns, so the process is single-threaded
+ * again before anything can fork. If no thread can be made, the same work
+ * runs here, before the KDF.
+ */
+struct count_job {
+	pthread_t th;
+	bool threaded;
+	int dfd;
+	const struct tf_throttle_rec *t;
+	const struct tf_keys_unlock_opts *o;
+	int r;
+};
+
+static void *count_main(void *arg)
+{
+	struct count_job *j = arg;
+
+	j->r = throttle_store(j->dfd, j->t); /* fsync'd file and directory */
+	if (j->o && j->o->during_kdf)
+		j->o->during_kdf(j->o->arg);
+	return NULL;
+}
+
+static void count_start(struct count_job *j)
+{
+	j->threaded = pthread_create(&j->th, NULL, count_main, j) == 0;
+	if (!j->threaded)
+		(void)count_main(j);
+}
+
+static int count_finish(struct count_job *j)
+{
+	if (j->threaded && pthread_join(j->th, NULL) != 0)
+		abort(); /* joining our own joinable thread cannot fail */
+	j->threaded = false;
+	return j->r;
+}
+
 static int cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 			const uint8_t *cred, size_t len, uint8_t *sp,
 			struct tf_throttle_info *ti, uint64_t *kdf_ns,
-			bool late_reset)
+			const struct tf_keys_unlock_opts *o)
 {
+	bool late_reset = o && (o->flags & TF_KEYS_LATE_RESET);
+	struct count_job job;
 	_cleanup_secure_ uint8_t *pw = NULL, *tpmsec = NULL, *auth = NULL;
 	_cleanup_(tf_tpm_closep) struct tf_tpm *tpm = NULL;
 	struct tf_throttle_rec t, before;
@@ -958,12 +1006,13 @@ static int cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	t.failures++;
 	t.last_ns = now.boottime_ns;
 	memcpy(t.boot_id, now.boot_id, sizeof(t.boot_id));
-	r = throttle_store(dfd, &t); /* fsync'd file and directory */
-	if (r < 0)
-		return r;
-	tf_fault_point("unlock-after-count");
-
+	job = (struct count_job){.dfd = dfd, .t = &t, .o = o};
+	count_start(&job);
 	r = pwhash(cred, len, &b, pw, kdf_ns);
+	ro = count_finish(&job);
+	if (ro < 0)
+		return ro; /* not counted: no verdict */
+	tf_fault_point("unlock-after-count");
 	if (r < 0)
 		return r;
 	ro = 0;
@@ -1357,7 +1406,7 @@ int tf_keys_enroll(struct tf_keystore *ks, const char *persona, unsigned flags,
 	if (sp == NULL || pw == NULL)
 		return -ENOMEM;
 	r = cred_attempt(ks, dfd, persona, old_cred, old_len, sp, ti, NULL,
-			 false);
+			 NULL);
 	if (r < 0)
 		return r;
 	/* same SP (so the same fscrypt key), same discardable; new salt and
@@ -1399,7 +1448,8 @@ int tf_keys_unlock(struct tf_keystore *ks, const char *persona,
 		   uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
 		   struct tf_throttle_info *ti, uint64_t *kdf_ns)
 {
-	return tf_keys_unlock_ex(ks, persona, cred, len, fskey, ti, kdf_ns, 0);
+	return tf_keys_unlock_ex(ks, persona, cred, len, fskey, ti, kdf_ns,
+				 NULL);
 }
 
 int tf_keys_reset_failures(struct tf_keystore *ks, const char *persona)
@@ -1424,7 +1474,7 @@ int tf_keys_unlock_ex(struct tf_keystore *ks, const char *persona,
 		      const uint8_t *cred, size_t len,
 		      uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
 		      struct tf_throttle_info *ti, uint64_t *kdf_ns,
-		      unsigned flags)
+		      const struct tf_keys_unlock_opts *o)
 {
 	_cleanup_secure_ uint8_t *sp = NULL;
 	_cleanup_close_ int dfd = -1;
@@ -1439,8 +1489,7 @@ int tf_keys_unlock_ex(struct tf_keystore *ks, const char *persona,
 	sp = tf_secure_alloc(TF_SP_BYTES);
 	if (sp == NULL)
 		return -ENOMEM;
-	r = cred_attempt(ks, dfd, persona, cred, len, sp, ti, &ns,
-			 (flags & TF_KEYS_LATE_RESET) != 0);
+	r = cred_attempt(ks, dfd, persona, cred, len, sp, ti, &ns, o);
 	if (kdf_ns)
 		*kdf_ns = ns;
 	if (r < 0)

@@ -262,9 +262,37 @@ static void kill_and_reap(pid_t pid, int pidfd)
 	(void)pid;
 }
 
+static struct tf_cg_limits limits_of(const struct tf_persona_cfg *cfg)
+{
+	return (struct tf_cg_limits){.memory_max = cfg->memory_max,
+				     .pids_max = cfg->pids_max,
+				     .cpu_weight = cfg->cpu_weight};
+}
+
+int tf_persona_cgroup_create(const struct tf_persona_spec *spec,
+			     struct tf_cgroup **out)
+{
+	struct tf_cg_limits lim;
+
+	if (!spec || !spec->cfg || !spec->cgroup_group || !out)
+		return -EINVAL;
+	if (!tf_name_valid(spec->cfg->name))
+		return -EINVAL;
+	lim = limits_of(spec->cfg);
+	return tf_cgroup_create(spec->cgroup_group, spec->cfg->name, &lim, out);
+}
+
+static void cg_destroyp(struct tf_cgroup **cg)
+{
+	if (*cg)
+		(void)tf_cgroup_destroy(steal_pointer(cg));
+}
+
 int tf_persona_start(const struct tf_persona_spec *spec,
 		     struct tf_persona **out, char *err, size_t errlen)
 {
+	/* ours whatever happens (persona.h) */
+	_cleanup_(cg_destroyp) struct tf_cgroup *pre = spec ? spec->cg : NULL;
 	const struct tf_persona_cfg *cfg;
 	_cleanup_free_ struct tf_persona *p = NULL;
 	_cleanup_close_ int sync_r = -1, sync_w = -1, st_r = -1, st_w = -1;
@@ -326,10 +354,13 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 		return r;
 	}
 	p->hybrid = layout == TF_CG_HYBRID;
-	lim = (struct tf_cg_limits){.memory_max = cfg->memory_max,
-				    .pids_max = cfg->pids_max,
-				    .cpu_weight = cfg->cpu_weight};
-	r = tf_cgroup_create(spec->cgroup_group, cfg->name, &lim, &p->cg);
+	lim = limits_of(cfg);
+	r = 0;
+	if (pre)
+		p->cg = steal_pointer(&pre);
+	else
+		r = tf_cgroup_create(spec->cgroup_group, cfg->name, &lim,
+				     &p->cg);
 	if (r < 0) {
 		seterr(err, errlen, "cgroup %s/%s: %s%s", spec->cgroup_group,
 		       cfg->name, strerror(-r),

@@ -5,7 +5,7 @@
 # persistence across a daemon crash, credential form and change checks, and
 # the crypto-erase at the maximum.
 . "$(dirname "$0")/lib.sh"
-echo "1..40"
+echo "1..41"
 
 init_state 64M || { nok "init"; exit 1; }
 set_conf throttle_free_tries 2
@@ -55,6 +55,12 @@ check "change with a wrong old PIN: key file unchanged" \
 out=$(pin unlock 999999)
 check "failure F: tries left and a wait of B (1 s)" \
 	has "wrong credential; 3 tries left; wait 1 s" "$out"
+# the unlock makes secure's cgroup while the KDF runs: a wrong PIN must
+# leave none behind (the group is named from the state dir: read it from
+# the cgroup of a child of the daemon, personal's init or launcher)
+grp=$(for c in $(pgrep -P "$DPID"); do sed -n 's|^0::/\(twofold-[0-9a-f]*\)/.*|\1|p' /proc/$c/cgroup; done | head -n1)
+check "wrong PIN: no cgroup of secure left behind ($grp)" \
+	eval '[ -n "$grp" ] && ! ls -d /sys/fs/cgroup/*/"$grp"/secure /sys/fs/cgroup/"$grp"/secure 2>/dev/null | grep -q .'
 out=$(pin unlock 999999)
 check "immediate retry: refused, not counted" \
 	has "too many failed attempts; wait 1 s (3 tries left)" "$out"

@@ -7,6 +7,7 @@
  */
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -305,7 +306,8 @@ static void test_wrong_pin_counts(void **state)
 }
 
 /* The count is durable before the check: a child killed right after the
- * count (before Argon2id) with the RIGHT PIN still leaves failures = 1. */
+ * count (written while Argon2id ran, before the verdict) with the RIGHT
+ * PIN still leaves failures = 1. */
 static void test_count_before_check(void **state)
 {
 	struct fx *f = *state;
@@ -333,6 +335,58 @@ static void test_count_before_check(void **state)
 	assert_int_equal(disk_failures(f, "secure"), 1);
 	assert_int_equal(tf_keys_throttle_info(f->ks, "secure", &ti), 0);
 	assert_int_equal(ti.failures, 1);
+}
+
+struct hook_seen {
+	struct fx *f;
+	pthread_t caller;
+	int calls;
+	bool other_thread;
+	uint32_t disk_count;
+};
+
+static void hook(void *arg)
+{
+	struct hook_seen *h = arg;
+
+	h->calls++;
+	h->other_thread = !pthread_equal(pthread_self(), h->caller);
+	h->disk_count = disk_failures(h->f, "secure");
+}
+
+/* tf_keys_unlock_ex: the during_kdf hook runs once, on another thread,
+ * after the try is counted on disk; LATE_RESET leaves the count for the
+ * caller to reset. */
+static void test_unlock_ex_hook(void **state)
+{
+	struct fx *f = *state;
+	struct hook_seen h = {.f = f, .caller = pthread_self()};
+	struct tf_keys_unlock_opts o = {
+		.flags = TF_KEYS_LATE_RESET, .during_kdf = hook, .arg = &h};
+	struct tf_throttle_info ti;
+	uint8_t k[64], k2[64];
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	assert_int_equal(tf_keys_unlock_ex(f->ks, "secure",
+					   (const uint8_t *)"000000", 6, k, &ti,
+					   NULL, &o),
+			 -EACCES);
+	assert_int_equal(h.calls, 1);
+	assert_true(h.other_thread);
+	assert_int_equal(h.disk_count, 1);
+	assert_int_equal(tf_keys_unlock_ex(f->ks, "secure",
+					   (const uint8_t *)PIN_A,
+					   strlen(PIN_A), k, &ti, NULL, &o),
+			 0);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(h.disk_count, 2);
+	/* late reset: still counted until the caller resets */
+	assert_int_equal(disk_failures(f, "secure"), 2);
+	assert_int_equal(tf_keys_reset_failures(f->ks, "secure"), 0);
+	assert_int_equal(disk_failures(f, "secure"), 0);
+	/* same key as the plain call */
+	assert_int_equal(unlock(f, "secure", PIN_A, k2, NULL), 0);
+	assert_memory_equal(k, k2, sizeof(k));
 }
 
 static void test_schedule(void **state)
@@ -702,13 +756,21 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_devsecret_formats),  T(test_device_bound),
-		T(test_enroll_unlock),	    T(test_wrong_pin_counts),
-		T(test_count_before_check), T(test_schedule),
-		T(test_max_failures_erase), T(test_remote_erase),
-		T(test_change_credential),  T(test_damaged),
-		T(test_persona_binding),    T(test_check_form),
-		T(test_gm_suite),	    T(test_crash_enroll),
+		T(test_devsecret_formats),
+		T(test_device_bound),
+		T(test_enroll_unlock),
+		T(test_wrong_pin_counts),
+		T(test_count_before_check),
+		T(test_unlock_ex_hook),
+		T(test_schedule),
+		T(test_max_failures_erase),
+		T(test_remote_erase),
+		T(test_change_credential),
+		T(test_damaged),
+		T(test_persona_binding),
+		T(test_check_form),
+		T(test_gm_suite),
+		T(test_crash_enroll),
 		T(test_crash_change),
 #undef T
 	};
