@@ -37,8 +37,13 @@
 #define REAP_TIMEOUT_MS 1000
 
 /* Where apps may write (Landlock); DAC and the read-only mounts decide
- * the rest. /dev for /dev/null, /dev/pts, /dev/shm. */
-static const char *const writable[] = {"/home", "/tmp", "/var", "/run", "/dev"};
+ * the rest. /dev for /dev/null, /dev/pts, /dev/shm. /dev/mqueue for POSIX
+ * message queues: mq_open() works on the ipc namespace's internal mount of
+ * the mqueue fs, beneath no other rule, but the persona's /dev/mqueue is
+ * the same superblock, so a rule on its root covers the queues (the
+ * persona's own: it has its own ipc namespace). */
+static const char *const writable[] = {"/home", "/tmp", "/var",
+				       "/run",	"/dev", "/dev/mqueue"};
 
 static TF_NORETURN void report_at(int fd, int err, enum tf_exec_stage st)
 {
