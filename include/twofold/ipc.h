@@ -51,8 +51,10 @@ enum tf_msg_type {
 	TF_REQ_TYPE_MAX = 11,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
-	/* 0x8002 reserved (was STARTED: no client used it, and it cost a
-	 * wake-up of the client on every launch) */
+	/* was STARTED ("the app is running"): no longer sent (it cost the
+	 * client a wake-up per launch, and no client used it); still parsed,
+	 * so that a new CLI ignores it from an older daemon */
+	TF_REP_RESERVED_STARTED = 0x8002,
 	TF_REP_EXITED = 0x8003, /* run: the app ended: EXIT */
 };
 

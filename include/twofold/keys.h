@@ -164,11 +164,13 @@ TF_EXPORT TF_WUR int tf_keys_unlock(struct tf_keystore *ks, const char *persona,
  * tf_keys_reset_failures() after answering, which takes an fsync'd write
  * off the unlock's critical path. A crash in between leaves one extra
  * counted try: the safe side.
- * during_kdf: called once while Argon2id runs, on a helper thread (after
- * the pre-check count is written), so the caller can prepare what a
- * success will need (twofoldd creates the persona's cgroup). It must not
- * fork, must not touch what the calling thread uses, and touches no
- * secret; it has returned when this does. */
+ * during_kdf: called once while Argon2id runs, on a helper thread after
+ * the pre-check count write (whether or not that write succeeded; if no
+ * thread can be made, on the calling thread before the KDF), so the
+ * caller can prepare what a success will need (twofoldd creates the
+ * persona's cgroup, and removes it on any failure). It must not fork,
+ * must not touch what the calling thread uses, and touches no secret; it
+ * has returned when this does. */
 #define TF_KEYS_LATE_RESET 1u
 struct tf_keys_unlock_opts {
 	unsigned flags;

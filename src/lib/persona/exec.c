@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -63,20 +64,30 @@ static TF_NORETURN void report(int fd, int err)
 /*
  * What is the same for every app is done once, by the launcher to itself
  * (after it entered the persona), and every app inherits it through
- * clone(); per launch only the uid change and exec remain:
+ * clone(); per launch only the uid change, a Landlock domain and exec
+ * remain:
  *  - capabilities: ambient set cleared, bounding set emptied, securebits
  *    locked (tf_caps_lock). Its effective set in the persona's user ns
  *    stays: an app needs CAP_SETUID/SETGID to become its user;
  *  - no_new_privs;
- *  - Landlock, with the ruleset built here, in the persona's mount ns:
- *    the launcher and its apps share one domain;
+ *  - Landlock, with the ruleset built here, in the persona's mount ns. The
+ *    launcher restricts itself with it, and each app restricts itself
+ *    again with the same ruleset (one syscall): a domain of its own,
+ *    nested in the launcher's. Landlock lets a process ptrace (and open
+ *    /proc/PID/mem of) only processes in its own or a nested domain, so
+ *    sibling domains keep one app out of another's memory even at the same
+ *    uid; one shared domain would not;
  *  - the app seccomp filter (docs/seccomp.md).
  * The launcher loses nothing it needs: after setns it only receives
- * messages, clones, closes fds and replies. A compromised launcher is held
- * by the same filter and Landlock as an app. Done per app, this was ~170
- * syscalls, a Landlock domain and a BPF load on every launch.
+ * messages, clones, closes fds and replies. A compromised launcher is
+ * confined by the same filter and Landlock rules (it still runs as host
+ * uid 0 outside the persona's pid namespace; docs/threat-model.md). Done
+ * per app, this was ~170 syscalls and a BPF load on every launch.
  */
 static struct tf_seccomp_prog app_filter;
+/* the ruleset, kept (O_CLOEXEC: apps lose it at exec); -1 without
+ * Landlock */
+static int app_ruleset = -1;
 
 int tf_p_launcher_prepare(void)
 {
@@ -87,24 +98,22 @@ int tf_p_launcher_prepare(void)
 
 int tf_p_launcher_harden(void)
 {
-	int ruleset = -1, abi, r;
+	int abi, r;
 
 	if (app_filter.insns == NULL)
 		return -EINVAL; /* tf_p_launcher_prepare() first */
-	r = tf_landlock_prepare(writable, TF_ARRAY_SIZE(writable), &ruleset,
+	r = tf_landlock_prepare(writable, TF_ARRAY_SIZE(writable), &app_ruleset,
 				&abi);
 	if (r == 0)
 		r = tf_caps_lock();
 	if (r == 0)
 		r = tf_nnp_set();
 	if (r == 0)
-		r = tf_landlock_restrict(ruleset); /* -1: unavailable, skip */
+		r = tf_landlock_restrict(app_ruleset); /* -1: unavailable */
 	/* last: it may deny the above */
 	if (r == 0)
 		r = tf_seccomp_load_prog(&app_filter);
 	tf_seccomp_prog_free(&app_filter);
-	if (ruleset >= 0)
-		close(ruleset);
 	return r;
 }
 
@@ -184,7 +193,15 @@ void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 		report(msg_fd, tf_negerrno());
 
 	/* capabilities, nnp, Landlock and seccomp come from the launcher
-	 * (tf_p_launcher_harden); the uid change is ours */
+	 * (tf_p_launcher_harden); check the two a mistake there would leave
+	 * silently missing, then a Landlock domain of our own and the uid
+	 * change */
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 ||
+	    prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2)
+		report(msg_fd, -EPERM);
+	r = tf_landlock_restrict(app_ruleset);
+	if (r < 0)
+		report(msg_fd, r);
 	r = tf_privs_drop_locked(x->uid, x->gid);
 	if (r < 0)
 		report(msg_fd, r);
