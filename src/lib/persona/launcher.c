@@ -25,8 +25,10 @@
  *    host's pid ns, invisible from the persona, while its children are born
  *    inside. clone() returns their pid in the launcher's, i.e. the host's,
  *    pid ns, which is what the daemon needs.
- *  - credentials: host uid 0; setns(CLONE_NEWUSER) gave it every
- *    capability in the persona's user ns and took those it had on the host.
+ *  - credentials: setns(CLONE_NEWUSER) gave it every capability in the
+ *    persona's user ns and took those it had on the host; it then becomes
+ *    the persona's root (host uid uid_base), so nothing of host uid 0 is
+ *    left to it.
  *    Then it hardens itself as an app would (exec.c tf_p_launcher_harden:
  *    empty bounding set, locked securebits, no_new_privs, Landlock, the app
  *    seccomp filter), so apps inherit all that and a launch does not
@@ -47,6 +49,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -356,10 +359,20 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 		err = prep;
 	else if (setns(ip, ENTER_FLAGS) < 0)
 		err = tf_negerrno();
-	/* entering a user namespace changes our credentials, and the kernel
-	 * may clear the parent-death signal on such a change: arm it again,
-	 * and check the daemon did not die in between (we are still in the
-	 * host pid namespace, so getppid() tells) */
+	/* Become the persona's root: host uid uid_base instead of host uid 0.
+	 * Our capabilities are those setns gave us in the persona's user
+	 * namespace, kept by the change (the new euid is that namespace's
+	 * root); what goes is host root's identity: no more signalling host
+	 * root's processes (we are in the host pid namespace) or owner access
+	 * to host root's files in the read-only base. */
+	if (err == 0 && (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 ||
+			 setresuid(0, 0, 0) < 0))
+		err = tf_negerrno();
+	/* entering a user namespace and changing ids change our credentials,
+	 * which clears the parent-death signal and the dumpable flag: set
+	 * them again, and check the daemon did not die in between (we are
+	 * still in the host pid namespace, so getppid() tells) */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)
 		_exit(1);

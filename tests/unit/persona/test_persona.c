@@ -272,6 +272,7 @@ static TF_PRINTF(2, 3) void ok(bool cond, const char *fmt, ...)
 static char state_dir[] = "/tmp/tf-persona-test-XXXXXX";
 static char group[64];
 static struct tf_persona *pa, *pb;
+static uint32_t a_uid_base; /* pa's */
 static char *const env[] = {"PATH=/usr/bin:/bin", "HOME=/home/app", NULL};
 
 static int copy_self(const char *dst)
@@ -791,6 +792,19 @@ static void test_launcher(void)
 		   strstr(txt, "\nCapBnd:\t0000000000000000\n") &&
 		   strstr(txt, "\nCapAmb:\t0000000000000000\n"),
 	   "launcher: no_new_privs, seccomp filter, empty bounding set");
+	/* and it is the persona's root, not host root: real, effective and
+	 * saved uid/gid are A's uid_base on the host */
+	{
+		char want[64];
+		const char *u = strstr(txt, "\nUid:\t"),
+			   *g = strstr(txt, "\nGid:\t");
+		snprintf(want, sizeof(want), "%u\t%u\t%u\t", a_uid_base,
+			 a_uid_base, a_uid_base);
+		ok(u && g && !strncmp(u + 6, want, strlen(want)) &&
+			   !strncmp(g + 6, want, strlen(want)),
+		   "launcher runs as A's root (host uid %u), not host root",
+		   a_uid_base);
+	}
 	free(txt);
 	txt = NULL;
 	r = tf_persona_stats(pa, &st);
@@ -989,6 +1003,7 @@ int main(int argc, char **argv)
 	snprintf(data_a, sizeof(data_a), "%s/a", state_dir);
 	snprintf(data_b, sizeof(data_b), "%s/b", state_dir);
 
+	a_uid_base = base;
 	pa = start("tfa", base, &ca, data_a);
 	pb = start("tfb", base + 0x20000u, &cb, data_b);
 	if (pa && pb) {
