@@ -409,7 +409,11 @@ int tf_persona_exec(struct tf_persona *p, const struct tf_exec_spec *x,
 		reap_pid(app);
 		return err;
 	}
-	/* race-free: the app is our child and nobody reaped it yet */
+	/* race-free: the app is our child and nobody reaped it yet. Opened
+	 * here, not by the app and passed up: a file keeps its opener's
+	 * credentials, an app's hold its Landlock domain, and that pins the
+	 * persona's data directories (an evict would find them busy while
+	 * we keep the pidfd). */
 	pidfd = pidfd_open(app, 0);
 	if (pidfd < 0) {
 		r = tf_negerrno();
