@@ -870,10 +870,9 @@ static int create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 
 /*
  * The Gatekeeper order: refuse during a wait (not counted); count the try
- * and make it durable; only then run Argon2id + AEAD; reset on success.
+ * and make it durable; only then open SP (the verdict); reset on success.
  * Killing the daemon anywhere after the count leaves the try counted.
- */
-/*
+ *
  * The count-before-check write (temp file, fsync, rename, fsync of the
  * directory: ~1 ms here) runs on a helper thread while this thread runs the
  * KDF. The rule is that the count is durable before the *verdict*, and the

@@ -80,9 +80,9 @@ static TF_NORETURN void report(int fd, int err)
  *  - the app seccomp filter (docs/seccomp.md).
  * The launcher loses nothing it needs: after setns it only receives
  * messages, clones, closes fds and replies. A compromised launcher is
- * confined by the same filter and Landlock rules (it still runs as host
- * uid 0 outside the persona's pid namespace; docs/threat-model.md). Done
- * per app, this was ~170 syscalls and a BPF load on every launch.
+ * confined by the same filter and Landlock rules, and is the persona's
+ * root, not host root (launcher.c; docs/threat-model.md). Done per app,
+ * this was ~170 syscalls and a BPF load on every launch.
  */
 static struct tf_seccomp_prog app_filter;
 /* the ruleset, kept (O_CLOEXEC: apps lose it at exec); -1 without

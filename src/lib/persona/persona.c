@@ -262,13 +262,6 @@ static void kill_and_reap(pid_t pid, int pidfd)
 	(void)pid;
 }
 
-static struct tf_cg_limits limits_of(const struct tf_persona_cfg *cfg)
-{
-	return (struct tf_cg_limits){.memory_max = cfg->memory_max,
-				     .pids_max = cfg->pids_max,
-				     .cpu_weight = cfg->cpu_weight};
-}
-
 int tf_persona_cgroup_create(const struct tf_persona_spec *spec,
 			     struct tf_cgroup **out)
 {
@@ -278,7 +271,9 @@ int tf_persona_cgroup_create(const struct tf_persona_spec *spec,
 		return -EINVAL;
 	if (!tf_name_valid(spec->cfg->name))
 		return -EINVAL;
-	lim = limits_of(spec->cfg);
+	lim = (struct tf_cg_limits){.memory_max = spec->cfg->memory_max,
+				    .pids_max = spec->cfg->pids_max,
+				    .cpu_weight = spec->cfg->cpu_weight};
 	return tf_cgroup_create(spec->cgroup_group, spec->cfg->name, &lim, out);
 }
 
@@ -296,7 +291,6 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	const struct tf_persona_cfg *cfg;
 	_cleanup_free_ struct tf_persona *p = NULL;
 	_cleanup_close_ int sync_r = -1, sync_w = -1, st_r = -1, st_w = -1;
-	struct tf_cg_limits lim;
 	struct tf_p_setup setup;
 	struct tf_p_status st;
 	enum tf_cg_layout layout;
@@ -354,13 +348,11 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 		return r;
 	}
 	p->hybrid = layout == TF_CG_HYBRID;
-	lim = limits_of(cfg);
 	r = 0;
 	if (pre)
 		p->cg = steal_pointer(&pre);
 	else
-		r = tf_cgroup_create(spec->cgroup_group, cfg->name, &lim,
-				     &p->cg);
+		r = tf_persona_cgroup_create(spec, &p->cg);
 	if (r < 0) {
 		seterr(err, errlen, "cgroup %s/%s: %s%s", spec->cgroup_group,
 		       cfg->name, strerror(-r),
