@@ -26,6 +26,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef __GLIBC__
+/* The CLI, which links this file for `twofold init`, may be built with musl
+ * (src/cli/meson.build). musl 1.2.3 (Debian 12) has neither a statx() nor a
+ * close_range() wrapper: the raw system calls with the kernel's structure. */
+#include <linux/stat.h>
+#include <sys/syscall.h>
+
+static int statx(int dirfd, const char *path, int flags, unsigned mask,
+		 struct statx *stx)
+{
+	return (int)syscall(SYS_statx, dirfd, path, flags, mask, stx);
+}
+
+static int close_range(unsigned first, unsigned last, int flags)
+{
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+#endif
+
 #include "twofold/storage.h"
 #include "storage-internal.h"
 

@@ -56,6 +56,12 @@ for v in init status selftest persona run switch enroll unlock lock; do
 	"$T" "$v" --help >/dev/null 2>&1 || { nok "--help for $v"; continue 2; }
 done
 ok "every verb has --help"
+# the launch path's start-up: no dynamic loader, still position-independent
+if [ "${TWOFOLD_CLI_STATIC:-0}" = 1 ]; then
+	hdr=$(LC_ALL=C readelf -hld "$T" 2>&1)
+	check "CLI is static-pie (PIE, no interpreter, no shared library)" \
+		eval 'grep -q "Type: *DYN" <<<"$hdr" && ! grep -qE "INTERP|NEEDED" <<<"$hdr"'
+fi
 run "$T" selftest
 expect "selftest passes intl" 0 "ok   intl"
 expect "selftest passes gm" 0 "ok   gm"
