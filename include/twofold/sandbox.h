@@ -121,6 +121,11 @@ TF_EXPORT TF_WUR int tf_privs_drop(uid_t uid, gid_t gid);
  * effective and permitted sets stay (the children need CAP_SETUID etc.).
  * Needs CAP_SETPCAP; clone() children inherit all of it. */
 TF_EXPORT TF_WUR int tf_caps_lock(void);
+/* After tf_caps_lock(): keep only CAP_SETUID and CAP_SETGID, permitted and
+ * effective (what tf_privs_drop_locked() in a child needs), drop every
+ * other capability and the inheritable set; -EPERM if anything else is
+ * left afterwards. */
+TF_EXPORT TF_WUR int tf_caps_keep_setid(void);
 /* tf_privs_drop() for a child of a tf_caps_lock() process: skips the
  * bounding-set work (41 prctls per launch), -EPERM if the securebits show
  * tf_caps_lock() did not run. Same proof, same abort(). */

@@ -67,8 +67,9 @@ static TF_NORETURN void report(int fd, int err)
  * clone(); per launch only the uid change, a Landlock domain and exec
  * remain:
  *  - capabilities: ambient set cleared, bounding set emptied, securebits
- *    locked (tf_caps_lock). Its effective set in the persona's user ns
- *    stays: an app needs CAP_SETUID/SETGID to become its user;
+ *    locked (tf_caps_lock); of its sets in the persona's user ns only
+ *    CAP_SETUID and CAP_SETGID stay (tf_caps_keep_setid): what an app
+ *    needs to become its user;
  *  - no_new_privs;
  *  - Landlock, with the ruleset built here, in the persona's mount ns. The
  *    launcher restricts itself with it, and each app restricts itself
@@ -106,6 +107,8 @@ int tf_p_launcher_harden(void)
 				&abi);
 	if (r == 0)
 		r = tf_caps_lock();
+	if (r == 0)
+		r = tf_caps_keep_setid();
 	if (r == 0)
 		r = tf_nnp_set();
 	if (r == 0)

@@ -30,9 +30,9 @@
  *    the persona's root (host uid uid_base), so nothing of host uid 0 is
  *    left to it.
  *    Then it hardens itself as an app would (exec.c tf_p_launcher_harden:
- *    empty bounding set, locked securebits, no_new_privs, Landlock, the app
- *    seccomp filter), so apps inherit all that and a launch does not
- *    repeat it.
+ *    empty bounding set, locked securebits, only CAP_SETUID/SETGID left,
+ *    no_new_privs, Landlock, the app seccomp filter), so apps inherit all
+ *    that and a launch does not repeat it.
  *    Apps (host uid_base+1000, no capabilities) can neither see nor signal
  *    it, nor ptrace it: it is not dumpable, so ptrace would need
  *    CAP_SYS_PTRACE in its mm's user ns, the host's.

@@ -99,6 +99,28 @@ int tf_caps_lock(void)
 	return caps_prepare();
 }
 
+int tf_caps_keep_setid(void)
+{
+	static const cap_value_t keep[] = {CAP_SETUID, CAP_SETGID};
+	cap_t want = cap_init(), cur = NULL;
+	int r = 0;
+
+	if (!want)
+		return -ENOMEM;
+	if (cap_set_flag(want, CAP_PERMITTED, 2, keep, CAP_SET) < 0 ||
+	    cap_set_flag(want, CAP_EFFECTIVE, 2, keep, CAP_SET) < 0 ||
+	    cap_set_proc(want) < 0)
+		r = tf_negerrno();
+	if (r == 0) {
+		cur = cap_get_proc();
+		if (!cur || cap_compare(cur, want) != 0)
+			r = -EPERM;
+	}
+	cap_free(cur);
+	cap_free(want);
+	return r;
+}
+
 static int privs_drop(uid_t uid, gid_t gid, bool locked)
 {
 	uid_t ru, eu, su;

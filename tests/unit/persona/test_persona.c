@@ -790,8 +790,12 @@ static void test_launcher(void)
 		   strstr(txt, "\nNoNewPrivs:\t1\n") &&
 		   strstr(txt, "\nSeccomp:\t2\n") &&
 		   strstr(txt, "\nCapBnd:\t0000000000000000\n") &&
-		   strstr(txt, "\nCapAmb:\t0000000000000000\n"),
-	   "launcher: no_new_privs, seccomp filter, empty bounding set");
+		   strstr(txt, "\nCapAmb:\t0000000000000000\n") &&
+		   strstr(txt, "\nCapInh:\t0000000000000000\n") &&
+		   strstr(txt, "\nCapPrm:\t00000000000000c0\n") &&
+		   strstr(txt, "\nCapEff:\t00000000000000c0\n"),
+	   "launcher: no_new_privs, seccomp filter, empty bounding set, "
+	   "only CAP_SETUID and CAP_SETGID");
 	/* and it is the persona's root, not host root: real, effective and
 	 * saved uid/gid are A's uid_base on the host */
 	{

@@ -131,8 +131,9 @@ static void test_caps_only(void **state)
 	assert_int_equal(run_child(child_caps_only, NULL), 0);
 }
 
-/* The launcher's split: tf_caps_lock() once in a parent (which keeps its
- * effective set), tf_privs_drop_locked() in each child. */
+/* The launcher's split: tf_caps_lock() and tf_caps_keep_setid() once in a
+ * parent (which keeps CAP_SETUID/SETGID), tf_privs_drop_locked() in each
+ * child. */
 static void child_locked(void *arg)
 {
 	pid_t pid;
@@ -151,6 +152,21 @@ static void child_locked(void *arg)
 	CHECK(5, status_is("CapAmb", "0000000000000000"));
 	/* the parent can still do privileged things */
 	CHECK(6, !status_is("CapEff", "0000000000000000"));
+	/* as the launcher does: keep only what the children need */
+	CHECK(11, tf_caps_keep_setid() == 0);
+	CHECK(12, status_is("CapEff", "00000000000000c0") &&
+			  status_is("CapPrm", "00000000000000c0") &&
+			  status_is("CapInh", "0000000000000000"));
+	{
+		/* chown to another owner needs CAP_CHOWN, even for root */
+		char tmp[] = "/tmp/tfprivs.XXXXXX";
+		int fd = mkstemp(tmp);
+
+		CHECK(13, fd >= 0);
+		unlink(tmp);
+		CHECK(14, fchown(fd, 1, 1) < 0 && errno == EPERM);
+		close(fd);
+	}
 	pid = fork();
 	CHECK(7, pid >= 0);
 	if (pid == 0) {
