@@ -32,6 +32,10 @@ void cli_err(const struct cli *cli, const char *fmt, ...) TF_PRINTF(2, 3);
 int cli_usage_err(const struct cli *cli, const struct cli_verb *v,
 		  const char *fmt, ...) TF_PRINTF(3, 4);
 
+/* Make the executable's PT_GNU_RELRO range read-only where the C
+ * library's start-up does not (musl static-pie; relro.c). -errno. */
+TF_WUR int cli_relro_protect(void);
+
 /* Connect to the daemon; on failure prints the one-line error and returns
  * -errno. */
 TF_WUR int cli_connect(const struct cli *cli);

@@ -95,8 +95,15 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct cli cli = {0};
-	int c;
+	int c = cli_relro_protect();
 
+	if (c < 0) {
+		fprintf(stderr,
+			"twofold: cannot make relocated data read-only: "
+			"%s\n",
+			strerror(-c));
+		return EXIT_FAIL;
+	}
 	/* "+": stop at the verb; each verb parses its own options */
 	while ((c = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
 		switch (c) {

@@ -26,24 +26,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef __GLIBC__
 /* The CLI, which links this file for `twofold init`, may be built with musl
- * (src/cli/meson.build). musl 1.2.3 (Debian 12) has neither a statx() nor a
- * close_range() wrapper: the raw system calls with the kernel's structure. */
+ * (src/cli/meson.build); musl before 1.2.5 (Debian 12 has 1.2.3) has
+ * neither a statx() nor a close_range() wrapper. The raw system calls work
+ * with every libc; the structure comes from the kernel's header when libc
+ * has none. */
+#ifndef STATX_BASIC_STATS
 #include <linux/stat.h>
+#endif
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000 /* linux/stat.h, Linux 5.8 */
+#endif
 #include <sys/syscall.h>
 
-static int statx(int dirfd, const char *path, int flags, unsigned mask,
-		 struct statx *stx)
+static int tf_sys_statx(int dirfd, const char *path, int flags, unsigned mask,
+			struct statx *stx)
 {
 	return (int)syscall(SYS_statx, dirfd, path, flags, mask, stx);
 }
 
-static int close_range(unsigned first, unsigned last, int flags)
+static int tf_sys_close_range(unsigned first, unsigned last, int flags)
 {
 	return (int)syscall(SYS_close_range, first, last, flags);
 }
-#endif
 
 #include "twofold/storage.h"
 #include "storage-internal.h"
@@ -175,7 +180,7 @@ static int run_mkfs(const char *mkfs, const char *image, char *out,
 		signal(SIGPIPE, SIG_DFL);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		close_range(3, ~0u, 0);
+		tf_sys_close_range(3, ~0u, 0);
 		execve(mkfs, (char *const *)argv, (char *const *)envp);
 		_exit(127);
 	}
@@ -387,8 +392,8 @@ static int loop_attach(int image_fd, char *dev, size_t devcap, char *err,
 static bool is_mount_root(const char *path)
 {
 	struct statx stx;
-	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS,
-		  &stx) < 0)
+	if (tf_sys_statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS,
+			 &stx) < 0)
 		return false;
 	return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
 	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);

@@ -136,6 +136,15 @@ run "$T" --state "$S" --json status
 check "status --json is valid JSON" $PY -c 'import json,sys; json.loads(sys.argv[1])' "$out"
 run "$T" --state "$S" persona start nosuch
 expect "unknown persona: clear error" 1 "unknown persona 'nosuch'"
+# relocated data (GOT, function-pointer tables) is read-only at run time:
+# musl's static start-up leaves that to main() (src/cli/relro.c)
+if [ "${TWOFOLD_CLI_STATIC:-0}" = 1 ]; then
+	"$T" --state "$S" run personal -- sleep 1 & cpid=$!
+	sleep 0.3
+	check "CLI's RELRO pages are read-only while it runs" \
+		$PY "$HERE/relro.py" "$cpid" "$T"
+	wait "$cpid"
+fi
 kill "$DPID"; wait "$DPID"; rc=$?; DPID=
 check "SIGTERM: clean exit 0" [ $rc -eq 0 ]
 check "SIGTERM: socket removed, storage unmounted" bash -c "[ ! -e $S/control ] && ! mountpoint -q $S/mnt"
