@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: install, build, run every test (unit, integration,
 # fuzz corpora) as root; the unit tests and corpora again under
-# ASan+UBSan; clang-format. Last line: "N passed, N failed".
+# ASan+UBSan; the CLI-facing integration tests with the glibc CLI;
+# clang-format. Last line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -49,6 +50,17 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C build-asan --suite unit --suite fuzz --no-suite persona \
 	--print-errorlogs --num-processes 2
 count build-asan/meson-logs/testlog.json
+
+echo "== the CLI-facing integration tests again with the glibc CLI"
+# build/ links the CLI with musl when musl-gcc is there; clang, sanitizer
+# and cross builds fall back to glibc (src/cli/meson.build): keep that
+# variant tested end to end too
+[ -d build-glibc ] || meson setup build-glibc -Dcli_libc=glibc \
+	-Dbenchmarks=false >/dev/null || exit 1
+meson compile -C build-glibc || exit 1
+meson test -C build-glibc --print-errorlogs daemon persona_run \
+	persona_badinput storage_badinput
+count build-glibc/meson-logs/testlog.json
 
 echo "== clang-format"
 bad=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror 2>&1 | grep -c 'error:' || true)
