@@ -56,6 +56,12 @@ enum tf_msg_type {
 	 * so that a new CLI ignores it from an older daemon */
 	TF_REP_RESERVED_STARTED = 0x8002,
 	TF_REP_EXITED = 0x8003, /* run: the app ended: EXIT */
+	/* run with a pty: the app started; the pty's master comes as the
+	 * one SCM_RIGHTS fd (the CLI relays between it and its terminal) */
+	TF_REP_PTY = 0x8004,
+	/* run: the app was stopped (e.g. Ctrl-Z in its pty): the CLI stops
+	 * itself and, once continued, sends SIGNAL SIGCONT */
+	TF_REP_STOPPED = 0x8005,
 };
 
 enum tf_attr {
@@ -80,6 +86,13 @@ enum tf_attr {
 /* request flags */
 #define TF_F_EVICT 0x2u /* lock: evict the keys too */
 #define TF_F_LIST 0x8u	/* status: one "NAME STATE [foreground]" line each */
+/* run: stdio slot i is not passed but is the slave of a pty the daemon
+ * makes in the persona (TF_REP_PTY); the other slots are passed, in order */
+#define TF_F_PTY(i) (0x10u << (i))
+#define TF_F_PTY_ANY (TF_F_PTY(0) | TF_F_PTY(1) | TF_F_PTY(2))
+/* run: a background service: what the app leaves running is not killed
+ * when it exits (its run cgroup stays until empty or the persona stops) */
+#define TF_F_SERVICE 0x80u
 
 /* ---- building ---- */
 struct tf_msgbuf {
@@ -134,6 +147,17 @@ struct tf_msg_reader {
 	int fds[TF_MSG_FDS_MAX];
 	size_t nfds;
 	size_t max; /* bound for this side: TF_MSG_MAX */
+	/* Credentials of the sender of every datagram of this message
+	 * (SCM_CREDENTIALS; the receiving socket needs SO_PASSCRED and
+	 * want_creds set). The kernel stamps them at send time, so they
+	 * name whoever wrote the message, not whoever made the connection
+	 * (SO_PEERCRED): an fd passed on to another process speaks with
+	 * that process's identity. creds_ok: every datagram carried them
+	 * and all agree. */
+	bool want_creds;
+	bool creds_ok;
+	uid_t cred_uid;
+	pid_t cred_pid;
 };
 void tf_msg_reader_init(struct tf_msg_reader *r, size_t max);
 /* Reads at most one datagram. Returns 1 when a whole message is in

@@ -128,10 +128,50 @@ struct tf_exec_spec {
 	uid_t uid;	   /* inside the persona, e.g. TF_APP_UID_DEFAULT */
 	gid_t gid;
 	int fds[3]; /* become 0, 1, 2; -1 = /dev/null */
+	/* TF_EXEC_CTTY: fds[ctty] is a terminal of the persona's own devpts
+	 * (tf_persona_open_pty), which becomes the app's controlling
+	 * terminal. TF_EXEC_CGROUP: the app is born in the cgroup v2
+	 * directory cgroup_fd (tf_persona_run_cgroup), not the persona's. */
+	unsigned flags;
+	int ctty;
+	int cgroup_fd;
 	/* optional: on an app-side failure, which step failed, so the caller
 	 * can tell "no such directory" from "no such command" */
 	enum tf_exec_stage *stage_out;
 };
+
+#define TF_EXEC_CTTY 0x1u
+#define TF_EXEC_CGROUP 0x2u
+
+/*
+ * A pseudo-terminal inside the persona's own devpts instance (so it counts
+ * against that instance's max= and is invisible to the host and the other
+ * persona), its slave owned by uid (inside the persona) and the tty group,
+ * mode 0620. A persona never gets a host terminal: `twofold run -t` relays
+ * between the caller's terminal and *master. Both fds O_CLOEXEC, owned by
+ * the caller.
+ */
+TF_EXPORT TF_WUR int tf_persona_open_pty(struct tf_persona *p, uid_t uid,
+					 int *master, int *slave);
+
+/*
+ * A cgroup of its own for one `run` (every process it starts lives there):
+ * <persona's v2 cgroup>/run-<n>, created empty, its cgroup.procs owned by
+ * the persona's root so that the launcher may clone into it
+ * (CLONE_INTO_CGROUP, no cgroup write per launch). *fd: O_RDONLY directory
+ * fd (O_CLOEXEC, the caller's); name: "run-<n>". -EOPNOTSUPP without a
+ * cgroup v2 hierarchy.
+ */
+TF_EXPORT TF_WUR int tf_persona_run_cgroup(struct tf_persona *p, int *fd,
+					   char name[static 32]);
+/* End of a run: kill every process left in its cgroup (cgroup.kill) when
+ * kill is set, and remove the cgroup if it is empty now; a populated one
+ * is removed by a later tf_persona_sweep_run_cgroups(). */
+TF_EXPORT int tf_persona_run_cgroup_end(struct tf_persona *p, const char *name,
+					bool kill);
+/* Remove every run cgroup of the persona that is empty (a background
+ * service's, once it ended). Cheap; the daemon calls it from its timer. */
+TF_EXPORT void tf_persona_sweep_run_cgroups(struct tf_persona *p);
 
 /*
  * Launch an app in the running persona (one message to the persona's

@@ -3,6 +3,8 @@
  * twofold: the command-line front end. It holds no keys and links no
  * crypto library; every privileged action is a request to twofoldd.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
@@ -95,7 +97,17 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct cli cli = {0};
-	int c = cli_relro_protect();
+	int c;
+
+	/* Before anything opens a descriptor: a closed 0, 1 or 2
+	 * (`twofold run ... <&-`, common in scripts and services) would be
+	 * filled by our next open -- the control socket -- and `run` passes
+	 * 0..2 to the app: an app holding root's connection to twofoldd. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			return EXIT_FAIL;
+	c = cli_relro_protect();
 
 	if (c < 0) {
 		fprintf(stderr,

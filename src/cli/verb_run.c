@@ -4,29 +4,51 @@
  * library, no config parsing): build one request, pass our stdio to the
  * daemon, relay signals, exit with the app's status.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 
 #include "cli.h"
 
 void help_run(FILE *f)
 {
 	fprintf(f,
-		"usage: twofold run PERSONA [--user UID] [--cwd DIR] "
-		"[--env K=V]...\n"
-		"                   -- CMD [ARGS...]\n\n"
-		"Run CMD inside the running PERSONA with this terminal's "
-		"stdin,\n"
-		"stdout and stderr. The app runs as UID inside the persona\n"
-		"(default 1000), with no capabilities, no_new_privs, the "
-		"seccomp\n"
-		"filter and Landlock, and a clean environment: PATH, HOME,\n"
-		"LANG, TERM (from here) and each --env, nothing else.\n"
-		"Ctrl-C and other terminal signals are passed on to it.\n\n"
+		"usage: twofold run PERSONA [-t|-T] [--service] [--user UID]\n"
+		"                   [--cwd DIR] [--env K=V]... -- CMD "
+		"[ARGS...]\n\n"
+		"Run CMD inside the running PERSONA. The app runs as UID "
+		"inside\n"
+		"the persona (default 1000), with no capabilities, "
+		"no_new_privs,\n"
+		"the seccomp filter and Landlock, and a clean environment: "
+		"PATH,\n"
+		"HOME, LANG, TERM (from here) and each --env, nothing else.\n\n"
+		"A persona never gets this terminal. When stdin, stdout or "
+		"stderr\n"
+		"is a terminal (or with -t), the app gets a pseudo-terminal of "
+		"the\n"
+		"persona's own as its controlling terminal, and twofold "
+		"relays\n"
+		"keystrokes, output and window size (the app's job control "
+		"works\n"
+		"there; Ctrl-Z of the app suspends this command, fg resumes "
+		"it).\n"
+		"Non-terminal stdio (files, pipes) is passed as it is.\n\n"
+		"  -t, --tty       a pty even when no stdio is a terminal\n"
+		"  -T, --no-tty    no pty: terminals are relayed through "
+		"pipes\n"
+		"      --service   a background service: what CMD leaves "
+		"running\n"
+		"                  is not killed when it exits (otherwise "
+		"every\n"
+		"                  process of the run is killed then)\n"
+		"  -u, --user UID  -C, --cwd DIR  -e, --env NAME=VALUE\n\n"
 		"Exit status: the app's; 128+N if a signal N ended it; 127 "
 		"if\n"
 		"CMD is not found in the persona; 126 if it cannot be "
@@ -51,8 +73,175 @@ static int send_signal(int fd, int sig)
 	return r;
 }
 
-/* Relay signals until the app's exit status arrives. */
-static int wait_for_exit(struct cli *cli, int fd, const sigset_t *mask)
+/*
+ * The relay: byte channels between our stdio (or our terminal) and the
+ * app's pty master or pipes. Each channel has one buffer; we read from its
+ * source only when the buffer is empty and write when the target is
+ * writable, so a slow reader never blocks the loop (signals, the exit).
+ */
+#define RELAY_BUF 4096
+#define RELAY_MAX 4
+
+struct chan {
+	int from, to;
+	bool eof_to_pty; /* stdin -> pty master: EOF becomes VEOF */
+	bool closed;
+	size_t len, off;
+	char buf[RELAY_BUF];
+};
+
+struct run_io {
+	struct chan ch[RELAY_MAX];
+	size_t n;
+	int master;	      /* pty master, or -1 */
+	int term;	      /* our terminal in raw mode, or -1 */
+	int winsz_from;	      /* a terminal of ours to copy the size of */
+	struct termios saved; /* term's modes, restored at the end */
+	int close_after[3];   /* our ends of pipes the app got */
+};
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void raw_on(struct run_io *io)
+{
+	struct termios raw = io->saved;
+
+	if (io->term < 0)
+		return;
+	cfmakeraw(&raw);
+	(void)tcsetattr(io->term, TCSADRAIN, &raw);
+}
+
+static void raw_off(const struct run_io *io)
+{
+	if (io->term >= 0)
+		(void)tcsetattr(io->term, TCSADRAIN, &io->saved);
+}
+
+static void copy_winsize(const struct run_io *io)
+{
+	struct winsize ws;
+
+	if (io->master >= 0 && io->winsz_from >= 0 &&
+	    ioctl(io->winsz_from, TIOCGWINSZ, &ws) == 0)
+		(void)ioctl(io->master, TIOCSWINSZ, &ws);
+}
+
+static void add_chan(struct run_io *io, int from, int to, bool eof_to_pty)
+{
+	struct chan *c = &io->ch[io->n++];
+
+	memset(c, 0, sizeof(*c));
+	c->from = from;
+	c->to = to;
+	c->eof_to_pty = eof_to_pty;
+}
+
+/* One step of a channel after poll; false once it is finished. */
+static void chan_step(struct chan *c, short rev_from, short rev_to)
+{
+	ssize_t n;
+
+	if (c->closed)
+		return;
+	if (c->len == 0 && (rev_from & (POLLIN | POLLHUP | POLLERR))) {
+		n = read(c->from, c->buf, sizeof(c->buf));
+		if (n > 0) {
+			c->len = (size_t)n;
+			c->off = 0;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			/* EOF, or EIO: the pty's slave side is gone */
+			if (c->eof_to_pty) {
+				/* the app sees end of input as at a
+				 * terminal: the EOF character */
+				c->buf[0] = 4; /* VEOF default, ^D */
+				c->len = 1;
+				c->off = 0;
+				c->eof_to_pty = false;
+				c->from = -1;
+				return;
+			}
+			c->closed = true;
+			return;
+		}
+	}
+	if (c->len && (rev_to & (POLLOUT | POLLERR | POLLHUP))) {
+		n = write(c->to, c->buf + c->off, c->len - c->off);
+		if (n > 0) {
+			c->off += (size_t)n;
+			if (c->off == c->len)
+				c->len = 0;
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			c->closed = true; /* reader gone: drop the rest */
+		}
+	}
+	if (c->from < 0 && c->len == 0)
+		c->closed = true;
+}
+
+/* Run the channels once with a poll of timeout ms, plus the daemon and
+ * signal fds (their revents returned). */
+static int relay_poll(struct run_io *io, int fd, int sfd, int ms, short *rev_fd,
+		      short *rev_sfd)
+{
+	struct pollfd p[2 + 2 * RELAY_MAX];
+	size_t k = 2;
+	int r;
+
+	p[0] = (struct pollfd){.fd = fd, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+	for (size_t i = 0; i < io->n; i++) {
+		struct chan *c = &io->ch[i];
+		bool rd = !c->closed && c->len == 0 && c->from >= 0;
+		bool wr = !c->closed && c->len > 0;
+		p[k++] = (struct pollfd){.fd = rd ? c->from : -1,
+					 .events = POLLIN};
+		p[k++] = (struct pollfd){.fd = wr ? c->to : -1,
+					 .events = POLLOUT};
+	}
+	r = poll(p, k, ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (size_t i = 0; i < io->n; i++)
+		chan_step(&io->ch[i], p[2 + 2 * i].revents,
+			  p[3 + 2 * i].revents);
+	*rev_fd = p[0].revents;
+	*rev_sfd = p[1].revents;
+	return r;
+}
+
+/* After the exit: what the app wrote before it ended is still in the pty
+ * or the pipes; copy it out (bounded: a service may keep a pipe open). */
+static void drain(struct run_io *io, int sfd)
+{
+	uint64_t end = tf_now_ns() + 500000000ull;
+
+	for (size_t i = 0; i < io->n; i++)
+		if (io->ch[i].eof_to_pty || io->ch[i].to == io->master ||
+		    (io->ch[i].from >= 0 && io->ch[i].from <= 2))
+			io->ch[i].closed = true; /* no more input */
+	for (;;) {
+		bool open = false;
+		short a, b;
+
+		for (size_t i = 0; i < io->n; i++)
+			open |= !io->ch[i].closed;
+		if (!open || tf_now_ns() >= end)
+			break;
+		if (relay_poll(io, -1, -1, 50, &a, &b) == 0)
+			break; /* nothing more within 50 ms */
+	}
+}
+
+/* Relay until the app's exit status arrives. */
+static int wait_for_exit(struct cli *cli, int fd, const sigset_t *mask,
+			 struct run_io *io)
 {
 	_cleanup_close_ int sfd = signalfd(-1, mask, SFD_CLOEXEC);
 
@@ -61,33 +250,57 @@ static int wait_for_exit(struct cli *cli, int fd, const sigset_t *mask)
 		return EXIT_FAIL;
 	}
 	for (;;) {
-		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
-				      {.fd = sfd, .events = POLLIN}};
 		struct cli_reply rep;
 		int32_t code = EXIT_FAIL;
+		short rfd = 0, rsig = 0;
+		int r = relay_poll(io, fd, sfd, -1, &rfd, &rsig);
 
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			cli_err(cli, "poll: %s", strerror(errno));
+		if (r < 0) {
+			cli_err(cli, "poll: %s", strerror(-r));
 			return EXIT_FAIL;
 		}
-		if (p[1].revents & POLLIN) {
+		if (rsig & POLLIN) {
 			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				(void)send_signal(fd, (int)si.ssi_signo);
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				int sig = (int)si.ssi_signo;
+				if (sig == SIGWINCH && io->master >= 0)
+					copy_winsize(io); /* the pty tells */
+				else if (sig == SIGTSTP) {
+					/* we were asked to stop: give the
+					 * terminal back first */
+					raw_off(io);
+					raise(SIGSTOP);
+					raw_on(io);
+					copy_winsize(io);
+				} else
+					(void)send_signal(fd, sig);
+			}
 		}
-		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (!(rfd & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		memset(&rep, 0, sizeof(rep));
 		if (cli_read_reply(cli, fd, &rep) < 0)
 			return EXIT_FAIL;
+		if (rep.msg.type == TF_REP_STOPPED) {
+			/* the app stopped (Ctrl-Z in it): stop too, so the
+			 * shell that ran us gets its terminal back; `fg`
+			 * continues us, and we continue the app */
+			cli_reply_free(&rep);
+			raw_off(io);
+			raise(SIGSTOP);
+			raw_on(io);
+			copy_winsize(io);
+			(void)send_signal(fd, SIGCONT);
+			continue;
+		}
 		if (rep.msg.type == TF_REP_EXITED) {
 			tf_msg_i32(&rep.msg, TF_A_EXIT, &code);
 			cli_reply_free(&rep);
+			drain(io, sfd);
 			return code;
 		}
 		if (rep.msg.type == TF_REP_RESULT && rep.err < 0) {
+			raw_off(io);
 			cli_err(cli, "%s",
 				rep.message ? rep.message : strerror(-rep.err));
 			if (tf_msg_i32(&rep.msg, TF_A_EXIT, &code) < 0)
@@ -99,31 +312,71 @@ static int wait_for_exit(struct cli *cli, int fd, const sigset_t *mask)
 	}
 }
 
+/* Wait for the daemon's TF_REP_PTY (the app started) and take its fd. */
+static int take_pty(struct cli *cli, int fd, int *master)
+{
+	struct cli_reply rep;
+	int32_t code = EXIT_FAIL;
+
+	memset(&rep, 0, sizeof(rep));
+	if (cli_read_reply(cli, fd, &rep) < 0)
+		return EXIT_FAIL;
+	if (rep.msg.type == TF_REP_PTY && rep.rd.nfds == 1) {
+		*master = rep.rd.fds[0];
+		rep.rd.fds[0] = -1; /* ours now */
+		cli_reply_free(&rep);
+		return 0;
+	}
+	if (rep.msg.type == TF_REP_RESULT && rep.err < 0) {
+		cli_err(cli, "%s",
+			rep.message ? rep.message : strerror(-rep.err));
+		if (tf_msg_i32(&rep.msg, TF_A_EXIT, &code) < 0)
+			code = EXIT_FAIL;
+	} else {
+		cli_err(cli, "unexpected reply from twofoldd");
+	}
+	cli_reply_free(&rep);
+	return code;
+}
+
 int verb_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"user", required_argument, NULL, 'u'},
 		{"cwd", required_argument, NULL, 'C'},
 		{"env", required_argument, NULL, 'e'},
+		{"tty", no_argument, NULL, 't'},
+		{"no-tty", no_argument, NULL, 'T'},
+		{"service", no_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
-	static const int relayed[] = {SIGINT,	SIGTERM, SIGHUP, SIGQUIT,
-				      SIGWINCH, SIGUSR1, SIGUSR2};
+	static const int relayed[] = {SIGINT,	SIGTERM, SIGHUP,  SIGQUIT,
+				      SIGWINCH, SIGUSR1, SIGUSR2, SIGTSTP};
 	const char *persona = NULL, *cwd = NULL;
 	const char *envs[4094]; /* + TERM, LANG: the daemon takes 4096 */
 	size_t nenv = 0, total = 0;
 	struct tf_msgbuf b;
 	uint64_t uid = 0;
-	bool have_uid = false;
-	const int fds[3] = {0, 1, 2};
+	bool have_uid = false, service = false;
+	int tty_mode = -1; /* -1: when a stdio fd is a terminal */
+	struct run_io io = {.master = -1,
+			    .term = -1,
+			    .winsz_from = -1,
+			    .close_after = {-1, -1, -1}};
+	int fds[3], nfds = 0, devnull = -1;
+	uint32_t flags = 0;
+	bool tty[3];
 	sigset_t mask;
 	int c, fd, r, cmd;
 
 	/* "+": options end at the first non-option (PERSONA or CMD) */
 	for (;;) {
-		while ((c = getopt_long(argc, argv, "+u:C:e:", opts, NULL)) !=
+		while ((c = getopt_long(argc, argv, "+u:C:e:tT", opts, NULL)) !=
 		       -1) {
 			switch (c) {
+			case 't': tty_mode = 1; break;
+			case 'T': tty_mode = 0; break;
+			case 'S': service = true; break;
 			case 'u':
 				if (tf_parse_u64(optarg, UINT32_MAX, &uid) < 0)
 					return cli_usage_err(cli, NULL,
@@ -169,7 +422,59 @@ int verb_run(struct cli *cli, int argc, char **argv)
 				     "%s -- CMD)",
 				     persona);
 
+	if (service && tty_mode == 1)
+		return cli_usage_err(cli, NULL,
+				     "--service and --tty: a background "
+				     "service has no terminal");
+
+	/* Which stdio slots get what. A terminal is never passed: it
+	 * becomes the app's pty (relayed), or with -T a pipe (relayed), or
+	 * for a service /dev/null (nobody relays after we return). */
+	for (int i = 0; i < 3; i++)
+		tty[i] = isatty(i);
+	if (tty_mode == -1)
+		tty_mode = !service && (tty[0] || tty[1] || tty[2]);
+	for (int i = 0; i < 3; i++) {
+		int p[2];
+
+		if (tty_mode == 1 &&
+		    (tty[i] || !(tty[0] || tty[1] || tty[2]))) {
+			flags |= TF_F_PTY(i);
+			continue;
+		}
+		if (!tty[i]) {
+			fds[nfds++] = i;
+			continue;
+		}
+		if (service) {
+			if (devnull < 0)
+				devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+			if (devnull < 0) {
+				cli_err(cli, "/dev/null: %s", strerror(errno));
+				return EXIT_FAIL;
+			}
+			fds[nfds++] = devnull;
+			continue;
+		}
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			cli_err(cli, "pipe: %s", strerror(errno));
+			return EXIT_FAIL;
+		}
+		/* the app's end goes to the daemon, ours is relayed */
+		fds[nfds++] = i == 0 ? p[0] : p[1];
+		io.close_after[i] = i == 0 ? p[0] : p[1];
+		set_nonblock(i == 0 ? p[1] : p[0]);
+		if (i == 0)
+			add_chan(&io, 0, p[1], false);
+		else
+			add_chan(&io, p[0], i, false);
+	}
+	if (service)
+		flags |= TF_F_SERVICE;
+
 	tf_msgbuf_init(&b, TF_REQ_RUN);
+	if (flags)
+		tf_msgbuf_put_u32(&b, TF_A_FLAGS, flags);
 	tf_msgbuf_put_str(&b, TF_A_PERSONA, persona);
 	if (have_uid)
 		tf_msgbuf_put_u32(&b, TF_A_UID, (uint32_t)uid);
@@ -235,14 +540,53 @@ int verb_run(struct cli *cli, int argc, char **argv)
 		tf_msgbuf_free(&b);
 		return EXIT_FAIL;
 	}
-	r = tf_msg_send(fd, &b, fds, 3);
+	r = tf_msg_send(fd, &b, fds, (size_t)nfds);
 	tf_msgbuf_free(&b);
+	/* the app has the pipes' other ends now */
+	for (int i = 0; i < 3; i++)
+		if (io.close_after[i] >= 0)
+			close(io.close_after[i]);
+	if (devnull >= 0)
+		close(devnull);
 	if (r < 0) {
 		cli_err(cli, "cannot send to twofoldd: %s", strerror(-r));
 		close(fd);
 		return EXIT_FAIL;
 	}
-	r = wait_for_exit(cli, fd, &mask);
+	if (flags & TF_F_PTY_ANY) {
+		int out;
+
+		r = take_pty(cli, fd, &io.master);
+		if (r != 0) {
+			close(fd);
+			return r;
+		}
+		set_nonblock(io.master);
+		for (int i = 0; i < 3; i++)
+			if (tty[i] && io.winsz_from < 0)
+				io.winsz_from = i;
+		if ((flags & TF_F_PTY(0)) && tty[0] &&
+		    tcgetattr(0, &io.saved) == 0) {
+			/* the app's terminal starts with the user's modes;
+			 * ours goes raw, so that every key (Ctrl-C, Ctrl-Z)
+			 * reaches the app's pty and acts there */
+			(void)tcsetattr(io.master, TCSANOW, &io.saved);
+			io.term = 0;
+		}
+		copy_winsize(&io);
+		raw_on(&io);
+		if (flags & TF_F_PTY(0))
+			add_chan(&io, 0, io.master, true);
+		out = (flags & TF_F_PTY(1))   ? 1
+		      : (flags & TF_F_PTY(2)) ? 2
+		      : tty[0]		      ? 0
+					      : 1;
+		add_chan(&io, io.master, out, false);
+	}
+	r = wait_for_exit(cli, fd, &mask, &io);
+	raw_off(&io);
+	if (io.master >= 0)
+		close(io.master); /* hangs up whatever still holds the slave */
 	close(fd);
 	return r;
 }

@@ -71,6 +71,11 @@ struct tfd_conn {
 		struct tfd_conn *conn;
 		pid_t pid;
 		int pidfd;
+		/* its run cgroup ("" none) and persona; killed at exit
+		 * unless a service */
+		char cg[32];
+		struct tfd_persona *p;
+		bool service;
 	} app;
 	bool closing;
 };
@@ -125,6 +130,10 @@ struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name);
 /* server.c */
 int tfd_send_reply(struct tfd_conn *c, uint16_t type,
 		   const struct tfd_reply *rep);
+/* The same with descriptors (SCM_RIGHTS) on the reply. */
+int tfd_send_reply_fds(struct tfd_conn *c, uint16_t type,
+		       const struct tfd_reply *rep, const int *fds,
+		       size_t nfds);
 void tfd_conn_close(struct tfd *d, struct tfd_conn *c);
 TF_WUR int tfd_epoll_add(struct tfd *d, int fd, void *tag);
 
@@ -159,6 +168,11 @@ TF_WUR int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 int tfd_persona_stop(struct tfd *d, struct tfd_persona *p);
 void tfd_persona_init_exited(struct tfd *d, size_t idx);
 void tfd_app_exited(struct tfd *d, struct tfd_conn *c);
+/* SIGCHLD: tell each CLI whose app stopped (req_run.c). */
+void tfd_apps_sigchld(struct tfd *d);
+/* Every second: remove finished run cgroups, reap children nobody tracks
+ * (req_run.c). */
+void tfd_run_tick(struct tfd *d);
 /* Signal a `run` app's process group if it is still ours to signal. */
 int tfd_app_signal(struct tfd_conn *c, int sig);
 void tfd_personas_shutdown(struct tfd *d);

@@ -6,10 +6,15 @@
  * nothing of the daemon's or the caller's environment leaks in except what
  * the request lists (the CLI sends TERM, LANG and each --env).
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -51,9 +56,28 @@ static void env_set(const char **env, size_t *n, const char *entry)
 	env[(*n)++] = entry;
 }
 
+/* A terminal (of the host: the CLI's) answers TCGETS. */
+static bool is_terminal(int fd)
+{
+	struct termios t;
+
+	return ioctl(fd, TCGETS, &t) == 0;
+}
+
+static void close_fdp(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		 struct tfd_persona *p, struct tfd_reply *rep)
 {
+	_cleanup_close_ int master = -1, slave = -1, cgfd = -1;
+	char cg[32] = "";
+	uint32_t flags = 0;
+	size_t npty = 0;
 	size_t nargs = tf_msg_count(m, TF_A_ARG), nenv = 0, ai = 0, total = 0;
 	_cleanup_free_ const char **argv = NULL;
 	const char *env[ENV_MAX + TF_ARRAY_SIZE(default_env) + 1];
@@ -72,12 +96,37 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		tfd_reply_err(rep, -EINVAL, "run: no command given");
 		return;
 	}
-	if (c->rd.nfds != 3) {
-		tfd_reply_err(rep, -EBADMSG,
-			      "malformed request: run needs the caller's "
-			      "stdin, stdout and stderr");
+	(void)tf_msg_u32(m, TF_A_FLAGS, &flags);
+	if (flags & ~(TF_F_PTY_ANY | TF_F_SERVICE)) {
+		tfd_reply_err(rep, -EINVAL, "run: unknown flags 0x%x", flags);
 		return;
 	}
+	for (int i = 0; i < 3; i++)
+		npty += !!(flags & TF_F_PTY(i));
+	if (npty && (flags & TF_F_SERVICE)) {
+		tfd_reply_err(rep, -EINVAL,
+			      "run: a background service has no terminal");
+		return;
+	}
+	if (c->rd.nfds != 3 - npty) {
+		tfd_reply_err(rep, -EBADMSG,
+			      "malformed request: run needs the caller's "
+			      "stdin, stdout and stderr (or a pty for them)");
+		return;
+	}
+	/* A persona never gets a host terminal: whoever holds one can read
+	 * the next keystrokes typed into it (a PIN) and TIOCSETD/TCSETS it,
+	 * and a detached app keeps it after `run` returns. The CLI relays
+	 * through a pty of the persona's own instead (-t). */
+	for (size_t i = 0; i < c->rd.nfds; i++)
+		if (is_terminal(c->rd.fds[i])) {
+			tfd_reply_err(rep, -ENOTTY,
+				      "run: refusing to hand a terminal to "
+				      "an app in %s; use a pty: twofold run "
+				      "-t",
+				      p->cfg->name);
+			return;
+		}
 	if (tf_msg_count(m, TF_A_ENV) > ENV_MAX) {
 		tfd_reply_err(rep, -E2BIG, "run: more than %d --env entries",
 			      ENV_MAX);
@@ -126,9 +175,48 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	x.uid = uid;
 	x.gid = uid;
 	x.stage_out = &stage;
-	for (int i = 0; i < 3; i++)
-		x.fds[i] = c->rd.fds[i];
+	if (npty) {
+		r = tf_persona_open_pty(p->rt, uid, &master, &slave);
+		if (r < 0) {
+			tfd_reply_err(rep, r,
+				      "run in %s: cannot allocate a terminal: "
+				      "%s",
+				      p->cfg->name,
+				      r == -ENOSPC ? "the persona's pty limit "
+						     "is reached"
+						   : strerror(-r));
+			return;
+		}
+	}
+	for (int i = 0, j = 0; i < 3; i++) {
+		if (flags & TF_F_PTY(i)) {
+			x.fds[i] = slave;
+			if (!(x.flags & TF_EXEC_CTTY)) {
+				x.flags |= TF_EXEC_CTTY;
+				x.ctty = i;
+			}
+		} else {
+			x.fds[i] = c->rd.fds[j++];
+		}
+	}
+	/* every process of this run lives in a cgroup of its own, killed
+	 * when the run ends (no v2 hierarchy: the persona's, unkilled) */
+	r = tf_persona_run_cgroup(p->rt, &cgfd, cg);
+	if (r < 0 && r != -EOPNOTSUPP) {
+		tfd_reply_err(rep, r, "run in %s: cannot make its cgroup: %s",
+			      p->cfg->name, strerror(-r));
+		return;
+	}
+	if (cgfd >= 0) {
+		x.flags |= TF_EXEC_CGROUP;
+		x.cgroup_fd = cgfd;
+	}
 	r = tf_persona_exec(p->rt, &x, &pid, &pidfd);
+	/* the app has its own copies now */
+	close_fdp(&slave);
+	close_fdp(&cgfd);
+	if (r < 0 && cg[0])
+		(void)tf_persona_run_cgroup_end(p->rt, cg, true);
 	if (r < 0 && stage == TF_EXEC_STAGE_CWD) {
 		char esc[96];
 		const char *cwd = x.cwd ? x.cwd : "/home/app";
@@ -168,6 +256,9 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	c->app.pid = pid;
 	c->app.pidfd = pidfd;
 	c->app.conn = c;
+	c->app.p = p;
+	c->app.service = (flags & TF_F_SERVICE) != 0;
+	memcpy(c->app.cg, cg, sizeof(cg));
 	if (tfd_epoll_add(d, pidfd, &c->app.src) < 0) {
 		/* cannot watch it: do not leave an unsupervised app */
 		kill(-pid, SIGKILL);
@@ -175,11 +266,21 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		waitid(P_PIDFD, (id_t)pidfd, NULL, WEXITED);
 		close(pidfd);
 		c->app.pidfd = -1;
+		if (cg[0])
+			(void)tf_persona_run_cgroup_end(p->rt, cg, true);
+		c->app.cg[0] = '\0';
 		tfd_reply_err(rep, -ENOMEM, "run: cannot watch the app");
 		return;
 	}
 	/* the app owns its copies of the stdio fds now; drop ours */
 	tf_msg_reader_reset(&c->rd);
+	if (master >= 0) {
+		/* the CLI relays; we keep no copy, so once the CLI closes it
+		 * the kernel hangs the slave up for every holder */
+		struct tfd_reply pr = {.exit_code = -1};
+		if (tfd_send_reply_fds(c, TF_REP_PTY, &pr, &master, 1) < 0)
+			tf_debug("run: the client left before its pty came");
+	}
 	/* No reply until it exits (EXITED): a "started" message would wake
 	 * the client for nothing while the app starts. */
 	rep->err = 1;
@@ -232,11 +333,20 @@ void tfd_app_exited(struct tfd *d, struct tfd_conn *c)
 	else
 		rep.exit_code = 128 + si.si_status;
 	tf_debug("app %d exited: %d", c->app.pid, rep.exit_code);
-	if (c->fd < 0) {
-		free(c); /* the client left earlier */
-		return;
+	if (c->fd >= 0)
+		tfd_send_reply(c, TF_REP_EXITED, &rep);
+	/* The run is over: what it left behind (a detached child holding
+	 * its terminal or its pipes) goes too, unless it is a service. */
+	if (c->app.cg[0] && c->app.p && c->app.p->rt) {
+		int r = tf_persona_run_cgroup_end(c->app.p->rt, c->app.cg,
+						  !c->app.service);
+		if (r < 0)
+			tf_warn("%s: ending the run cgroup %s: %s",
+				c->app.p->cfg->name, c->app.cg, strerror(-r));
 	}
-	tfd_send_reply(c, TF_REP_EXITED, &rep);
+	c->app.cg[0] = '\0';
+	if (c->fd < 0)
+		free(c); /* the client left earlier */
 }
 
 void tfd_req_signal(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
@@ -271,4 +381,130 @@ void tfd_req_signal(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	if (tfd_app_signal(c, (int)sig) < 0)
 		tf_debug("signal %u: the app is gone", sig);
 	rep->err = 1; /* no reply: the client is waiting for the exit */
+}
+
+void tfd_apps_sigchld(struct tfd *d)
+{
+	for (size_t i = 0; i < TFD_CONN_MAX; i++) {
+		struct tfd_conn *c = d->conns[i];
+		siginfo_t si;
+
+		if (c == NULL || c->app.pidfd < 0 || c->fd < 0)
+			continue;
+		memset(&si, 0, sizeof(si));
+		/* consumes the stop report; exits stay for tfd_app_exited */
+		if (waitid(P_PIDFD, (id_t)c->app.pidfd, &si,
+			   WSTOPPED | WNOHANG) < 0 ||
+		    si.si_pid == 0 || si.si_code != CLD_STOPPED)
+			continue;
+		{
+			struct tfd_reply rep = {.exit_code = -1};
+			tf_debug("app %d stopped by signal %d", c->app.pid,
+				 si.si_status);
+			(void)tfd_send_reply(c, TF_REP_STOPPED, &rep);
+		}
+	}
+}
+
+static bool pid_is_ours(const struct tfd *d, pid_t pid)
+{
+	for (size_t i = 0; i < d->n_personas; i++) {
+		const struct tf_persona *rt = d->personas[i].rt;
+		if (rt && (tf_persona_init_pid(rt) == pid ||
+			   tf_persona_launcher_pid(rt) == pid))
+			return true;
+	}
+	return false;
+}
+
+/* A zombie child: 'Z' in /proc/PID/stat (after the comm in parens). */
+static bool is_zombie(pid_t pid)
+{
+	char path[40], buf[512], *rp;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] == 'Z';
+}
+
+/*
+ * Defence in depth against children nobody reaps. Every app is our child
+ * (CLONE_PARENT from the launcher) and is reaped through its pidfd the
+ * moment it exits; an app cannot make more children of ours (the app
+ * seccomp layer denies CLONE_PARENT). Should an unknown child ever exist,
+ * its zombie would keep a dying persona's init in zap_pid_ns_processes()
+ * and stop/evict would hang. So: a zombie that was already a zombie one
+ * tick ago, and is no init or launcher (reaped by their own code), is
+ * reaped here. Tracked apps never wait that long: their pidfd event comes
+ * first.
+ */
+static void reap_untracked(struct tfd *d)
+{
+	static pid_t seen[64];
+	static size_t n_seen;
+	pid_t now[64];
+	size_t n_now = 0;
+	DIR *tasks = opendir("/proc/self/task");
+	struct dirent *t;
+
+	if (tasks == NULL)
+		return;
+	while ((t = readdir(tasks)) != NULL) {
+		char path[64], buf[4096];
+		_cleanup_close_ int fd = -1;
+		ssize_t n;
+
+		if (t->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/children",
+			 t->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+			continue;
+		buf[n] = '\0';
+		for (char *s = buf, *e; *s; s = e) {
+			long pid = strtol(s, &e, 10);
+			bool was = false;
+
+			if (e == s)
+				break;
+			if (pid <= 0 || !is_zombie((pid_t)pid) ||
+			    pid_is_ours(d, (pid_t)pid))
+				continue;
+			for (size_t i = 0; i < n_seen; i++)
+				was |= seen[i] == (pid_t)pid;
+			if (was) {
+				siginfo_t si;
+				memset(&si, 0, sizeof(si));
+				if (waitid(P_PID, (id_t)pid, &si,
+					   WEXITED | WNOHANG) == 0 &&
+				    si.si_pid)
+					tf_warn("reaped child %ld that no "
+						"request tracked",
+						pid);
+			} else if (n_now < TF_ARRAY_SIZE(now)) {
+				now[n_now++] = (pid_t)pid;
+			}
+		}
+	}
+	closedir(tasks);
+	memcpy(seen, now, n_now * sizeof(now[0]));
+	n_seen = n_now;
+}
+
+void tfd_run_tick(struct tfd *d)
+{
+	for (size_t i = 0; i < d->n_personas; i++)
+		if (d->personas[i].rt)
+			tf_persona_sweep_run_cgroups(d->personas[i].rt);
+	reap_untracked(d);
 }

@@ -180,6 +180,9 @@ int tfd_server_open(struct tfd *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	/* apps are our children (the launcher clones them CLONE_PARENT): a
+	 * stopped one is told to its CLI (job control), see req_run.c */
+	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return tf_negerrno();
 	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -213,6 +216,12 @@ void tfd_server_close(struct tfd *d)
 int tfd_send_reply(struct tfd_conn *c, uint16_t type,
 		   const struct tfd_reply *rep)
 {
+	return tfd_send_reply_fds(c, type, rep, NULL, 0);
+}
+
+int tfd_send_reply_fds(struct tfd_conn *c, uint16_t type,
+		       const struct tfd_reply *rep, const int *fds, size_t nfds)
+{
 	struct tf_msgbuf b;
 	int r;
 
@@ -228,7 +237,7 @@ int tfd_send_reply(struct tfd_conn *c, uint16_t type,
 		tf_msgbuf_put_i32(&b, TF_A_EXIT, rep->exit_code);
 	r = tf_msgbuf_finish(&b);
 	if (r == 0)
-		r = tf_msg_send(c->fd, &b, NULL, 0);
+		r = tf_msg_send(c->fd, &b, fds, nfds);
 	tf_msgbuf_free(&b);
 	return r;
 }
@@ -298,6 +307,21 @@ static void accept_one(struct tfd *d)
 	c->app.pidfd = -1;
 	c->app.conn = c;
 	tf_msg_reader_init(&c->rd, TF_MSG_MAX);
+	/* every request is authorised by the credentials stamped on its own
+	 * datagrams (peer_allowed); datagrams queued before this call carry
+	 * them too (the kernel adds them while the socket is not accepted) */
+	{
+		int one = 1;
+		if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) <
+		    0) {
+			tf_warn("refusing a client: SO_PASSCRED: %s",
+				strerror(errno));
+			close(fd);
+			free(c);
+			return;
+		}
+	}
+	c->rd.want_creds = true;
 	if (tfd_epoll_add(d, fd, c) < 0) {
 		close(fd);
 		free(c);
@@ -306,9 +330,20 @@ static void accept_one(struct tfd *d)
 	d->conns[slot] = c;
 }
 
-/* SO_PEERCRED is checked on every request, not only at accept: the socket
- * is 0600, so this is the second wall, and it also stops an fd passed on to
- * another process from being used by a different user. */
+static bool uid_allowed(const struct tfd *d, uid_t uid)
+{
+	return uid == 0 || uid == d->owner_uid;
+}
+
+/*
+ * Who may ask: the socket is 0600 (the first wall). Then every request is
+ * authorised by the credentials of whoever *sent* it (SCM_CREDENTIALS,
+ * stamped by the kernel on each datagram at send time), not only by who
+ * connected (SO_PEERCRED, fixed at connect): a root CLI's connection that
+ * leaked into an app — an inherited fd, one passed as stdio — speaks with
+ * the app's identity (a uid of the persona's range) and is refused. Both
+ * must be allowed.
+ */
 static bool peer_allowed(struct tfd *d, struct tfd_conn *c)
 {
 	struct ucred cred;
@@ -316,7 +351,38 @@ static bool peer_allowed(struct tfd *d, struct tfd_conn *c)
 
 	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	return cred.uid == 0 || cred.uid == d->owner_uid;
+	return uid_allowed(d, cred.uid) && c->rd.creds_ok &&
+	       uid_allowed(d, c->rd.cred_uid);
+}
+
+/* Is fd a socket connected to (or bound at) our control socket? Such an
+ * fd must never be handed to an app: it would be a line to the daemon
+ * from inside a persona. */
+static bool is_our_socket(const struct tfd *d, int fd)
+{
+	struct sockaddr_un sa;
+	socklen_t len;
+	int domain;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return false;
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+	    domain != AF_UNIX)
+		return false;
+	for (int peer = 0; peer < 2; peer++) {
+		memset(&sa, 0, sizeof(sa));
+		len = sizeof(sa);
+		if ((peer ? getpeername(fd, (struct sockaddr *)&sa, &len)
+			  : getsockname(fd, (struct sockaddr *)&sa, &len)) < 0)
+			continue;
+		if (len > offsetof(struct sockaddr_un, sun_path) &&
+		    strncmp(sa.sun_path, d->sock_path, sizeof(sa.sun_path)) ==
+			    0)
+			return true;
+	}
+	return false;
 }
 
 static void conn_readable(struct tfd *d, struct tfd_conn *c)
@@ -338,6 +404,11 @@ static void conn_readable(struct tfd *d, struct tfd_conn *c)
 		r = -EPERM;
 		goto refuse;
 	}
+	for (size_t i = 0; i < c->rd.nfds; i++)
+		if (is_our_socket(d, c->rd.fds[i])) {
+			r = -ELOOP;
+			goto refuse;
+		}
 	r = tf_msg_parse(c->rd.buf, c->rd.total, &m);
 	if (r < 0)
 		goto refuse;
@@ -371,6 +442,11 @@ refuse:
 			      "permission denied: only root may control "
 			      "twofoldd");
 		break;
+	case -ELOOP:
+		tfd_reply_err(&rep, r,
+			      "refused: a passed descriptor is a connection to "
+			      "twofoldd itself");
+		break;
 	default: tfd_reply_err(&rep, r, "malformed request"); break;
 	}
 	tf_warn("client pid %d: %s", c->pid, rep.msg);
@@ -395,19 +471,28 @@ int tfd_serve(struct tfd *d)
 			case TFD_SRC_LISTEN: accept_one(d); break;
 			case TFD_SRC_SIGNAL: {
 				struct signalfd_siginfo si;
-				if (read(d->signal_fd, &si, sizeof(si)) ==
-				    sizeof(si)) {
+				bool chld = false;
+				while (read(d->signal_fd, &si, sizeof(si)) ==
+				       sizeof(si)) {
+					if (si.ssi_signo == SIGCHLD) {
+						chld = true;
+						continue;
+					}
 					tf_info("signal %u: shutting down",
 						si.ssi_signo);
 					return 0;
 				}
+				if (chld)
+					tfd_apps_sigchld(d);
 				break;
 			}
 			case TFD_SRC_TIMER: {
 				uint64_t ticks;
 				if (read(d->timer_fd, &ticks, sizeof(ticks)) >
-				    0)
+				    0) {
 					tfd_timer_tick(d);
+					tfd_run_tick(d);
+				}
 				break;
 			}
 			case TFD_SRC_CONN:

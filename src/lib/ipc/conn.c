@@ -66,21 +66,50 @@ void tf_msg_reader_init(struct tf_msg_reader *r, size_t max)
 void tf_msg_reader_reset(struct tf_msg_reader *r)
 {
 	size_t max = r->max;
+	bool want = r->want_creds;
 
 	for (size_t i = 0; i < r->nfds; i++)
 		if (r->fds[i] >= 0)
 			close(r->fds[i]);
 	free(r->buf);
 	tf_msg_reader_init(r, max);
+	r->want_creds = want;
+}
+
+/* One datagram's sender credentials: the first sets them, every later one
+ * must carry the same uid and pid, or the message is not creds_ok. */
+static void take_creds(struct tf_msg_reader *r, const struct cmsghdr *c,
+		       bool first, bool *seen)
+{
+	struct ucred uc;
+
+	if (c->cmsg_len != CMSG_LEN(sizeof(uc)))
+		return;
+	memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+	*seen = true;
+	if (first) {
+		r->cred_uid = uc.uid;
+		r->cred_pid = uc.pid;
+		r->creds_ok = true;
+	} else if (uc.uid != r->cred_uid || uc.pid != r->cred_pid) {
+		r->creds_ok = false;
+	}
 }
 
 static void take_fds(struct tf_msg_reader *r, struct msghdr *mh, bool first,
 		     bool *bad)
 {
+	bool seen = false;
+
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		size_t n;
 		int *p;
 
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_CREDENTIALS) {
+			take_creds(r, c, first, &seen);
+			continue;
+		}
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -99,13 +128,17 @@ static void take_fds(struct tf_msg_reader *r, struct msghdr *mh, bool first,
 	}
 	if (mh->msg_flags & MSG_CTRUNC)
 		*bad = true;
+	/* a datagram without credentials: nobody vouches for it */
+	if (r->want_creds && !seen)
+		r->creds_ok = false;
 }
 
 int tf_msg_reader_step(int sock, struct tf_msg_reader *r)
 {
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * (TF_MSG_FDS_MAX + 1))];
+		char buf[CMSG_SPACE(sizeof(int) * (TF_MSG_FDS_MAX + 1)) +
+			 CMSG_SPACE(sizeof(struct ucred))];
 	} ctl;
 	uint8_t hdr[TF_FRAG_MAX];
 	struct iovec iov;

@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -190,6 +191,11 @@ void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 	for (int i = 0; i < 3; i++)
 		if (dup2(t[i], i) < 0)
 			report(msg_fd, tf_negerrno());
+	/* our session's controlling terminal: a pty of the persona's own
+	 * devpts (run.c), so job control works inside and nothing reaches a
+	 * host terminal */
+	if ((x->flags & TF_EXEC_CTTY) && ioctl(x->ctty, TIOCSCTTY, 0) < 0)
+		report(msg_fd, tf_negerrno());
 	/* Every other fd is closed by execve: CLOSE_RANGE_CLOEXEC instead of
 	 * closing now keeps msg_fd usable to report an exec failure. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
@@ -277,7 +283,7 @@ static int send_launch(int sock, const struct tf_p_launch_hdr *h,
 		       const char *buf, const int *fds, size_t nfds)
 {
 	union {
-		char b[CMSG_SPACE(sizeof(int) * 4)];
+		char b[CMSG_SPACE(sizeof(int) * 5)];
 		struct cmsghdr align;
 	} cbuf;
 	size_t first = h->len < TF_P_LAUNCH_CHUNK ? h->len : TF_P_LAUNCH_CHUNK;
@@ -352,7 +358,7 @@ int tf_persona_exec(struct tf_persona *p, const struct tf_exec_spec *x,
 	struct tf_p_launch_hdr h;
 	struct tf_p_launch_reply rep;
 	struct tf_p_exec_msg m;
-	int fds[4], pfd[2], err = 0, pidfd, r;
+	int fds[5], pfd[2], err = 0, pidfd, r;
 	size_t nfds = 0;
 	ssize_t n;
 	pid_t app;
@@ -368,6 +374,15 @@ int tf_persona_exec(struct tf_persona *p, const struct tf_exec_spec *x,
 			h.flags |= TF_P_L_FD(i);
 			fds[nfds++] = x->fds[i];
 		}
+	if (x->flags & TF_EXEC_CTTY) {
+		if (x->ctty < 0 || x->ctty > 2 || x->fds[x->ctty] < 0)
+			return -EINVAL;
+		h.flags |= TF_P_L_CTTY(x->ctty);
+	}
+	if (x->flags & TF_EXEC_CGROUP) {
+		h.flags |= TF_P_L_CG;
+		fds[nfds++] = x->cgroup_fd;
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return tf_negerrno();
 	err_r = pfd[0];

@@ -38,6 +38,12 @@ struct tf_persona {
 	pid_t launcher_pid;
 	int launcher_pidfd;
 	int launcher_sock; /* SOCK_SEQPACKET, the daemon's end */
+	/* host uid of the persona's root: owner of what its launcher may
+	 * write (run cgroups' cgroup.procs), base of its app uids */
+	uid_t uid_base;
+	/* O_PATH fd of the persona's /dev/pts (its own devpts instance), for
+	 * ptys made by the daemon; -1 until the init is set up */
+	int pts_fd;
 };
 
 /* What the init child needs; filled by the parent before clone3 so the
@@ -63,6 +69,10 @@ TF_NORETURN void tf_p_child_main(const struct tf_p_setup *s);
 /* raw clone3 (glibc 2.36 has no wrapper); fork-like when stack is 0 */
 pid_t tf_p_clone3(uint64_t flags, int cgroup_fd, int *pidfd_out);
 
+/* At the end of a start (init set up): the persona's /dev/pts for ptys,
+ * its cgroup.procs handed to its root for run cgroups (run.c). */
+int tf_p_run_setup(struct tf_persona *p);
+
 /* Remember an app's pidfd (dup) for stop; prunes exited ones. */
 int tf_p_track_app(struct tf_persona *p, int pidfd);
 
@@ -87,6 +97,11 @@ int tf_p_wait_readable(int fd, int ms);
 #define TF_P_LAUNCH_CHUNK (64u * 1024)
 #define TF_P_L_CWD 0x1u
 #define TF_P_L_FD(i) (0x10u << (i)) /* stdio fd i is attached */
+/* a cgroup dir fd follows the stdio fds: clone the app into it */
+#define TF_P_L_CG 0x100u
+/* stdio fd i is the app's controlling terminal (TIOCSCTTY) */
+#define TF_P_L_CTTY(i) (0x1000u << (i))
+#define TF_P_L_CTTY_ANY (TF_P_L_CTTY(0) | TF_P_L_CTTY(1) | TF_P_L_CTTY(2))
 
 struct tf_p_launch_hdr {
 	uint32_t magic;

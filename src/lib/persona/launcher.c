@@ -73,8 +73,8 @@
 /* How long the daemon waits for the launcher to enter the persona. */
 #define GO_TIMEOUT_MS 10000
 
-/* stdio fds and the exec-error pipe */
-#define LAUNCH_FDS 4
+/* stdio fds, a run cgroup and the exec-error pipe */
+#define LAUNCH_FDS 5
 
 /* Errors that lose the message stream: the launcher replies, then exits
  * (the daemon respawns it). */
@@ -216,6 +216,71 @@ static int app_entry(void *arg)
 	tf_p_app_main(a->x, a->err_fd);
 }
 
+/*
+ * clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP ...) on our app stack.
+ * glibc has no clone3 wrapper, and with CLONE_VM the child cannot return
+ * through syscall() (it runs on a fresh stack with no frame to return
+ * to), so the child's first instructions call fn(arg) here, as clone()
+ * does for clone(2). Everything but rax, rcx and r11 survives the syscall
+ * in the child, so fn and arg ride in callee-saved registers. Other
+ * architectures take the fork-like path (no CLONE_VM: page tables are
+ * copied, the vfork wait stays).
+ */
+#if defined(__x86_64__)
+static long clone3_vm(struct clone_args *ca, int (*fn)(void *), void *arg)
+{
+	register void *r12 __asm__("r12") = (void *)fn;
+	register void *r13 __asm__("r13") = arg;
+	long ret;
+
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 /* child: new stack (16-byte aligned top), no frame */
+			 "xor %%ebp, %%ebp\n\t"
+			 "mov %%r13, %%rdi\n\t"
+			 "call *%%r12\n\t"
+			 "mov %%eax, %%edi\n\t"
+			 "mov $60, %%eax\n\t" /* exit */
+			 "syscall\n\t"
+			 "hlt\n\t"
+			 "1:\n\t"
+			 : "=a"(ret)
+			 : "0"((long)SYS_clone3), "D"(ca), "S"(sizeof(*ca)),
+			   "r"(r12), "r"(r13)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#endif
+
+static long clone_into_cgroup(int cgfd, int (*fn)(void *), void *arg)
+{
+	struct clone_args ca;
+	long r;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_PARENT | CLONE_VFORK | CLONE_INTO_CGROUP;
+	/* clone3 refuses an exit_signal with CLONE_PARENT: the child takes
+	 * ours, SIGCHLD (the daemon made us with it) */
+	ca.exit_signal = 0;
+	ca.cgroup = (uint64_t)cgfd;
+#if defined(__x86_64__)
+	ca.flags |= CLONE_VM;
+	ca.stack =
+		(uint64_t)(uintptr_t)((char *)app_stack_top - APP_STACK_BYTES);
+	ca.stack_size = APP_STACK_BYTES;
+	r = clone3_vm(&ca, fn, arg);
+	if (r < 0)
+		return (errno = (int)-r, -1);
+	return r;
+#else
+	r = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (r == 0)
+		_exit(fn(arg));
+	return r;
+#endif
+}
+
 /* One launch: the first message (already received: msg, n bytes, fds) and
  * its continuation. Returns the app's pid or -errno. */
 static int launch(int sock, const char *msg, size_t n, int *fds, int *nfds,
@@ -257,11 +322,24 @@ static int launch(int sock, const char *msg, size_t n, int *fds, int *nfds,
 	memset(&x, 0, sizeof(x));
 	for (int i = 0; i < 3; i++)
 		nstd += !!(h.flags & TF_P_L_FD(i));
-	/* the stdio fds that are present, in order, then the error pipe */
-	if ((size_t)*nfds != nstd + 1)
+	/* the stdio fds that are present, in order, a run cgroup, then the
+	 * error pipe */
+	if ((size_t)*nfds != nstd + 1 + !!(h.flags & TF_P_L_CG))
 		return -EINVAL;
 	for (int i = 0, j = 0; i < 3; i++)
 		x.fds[i] = (h.flags & TF_P_L_FD(i)) ? fds[j++] : -1;
+	if (h.flags & TF_P_L_CG) {
+		x.flags |= TF_EXEC_CGROUP;
+		x.cgroup_fd = fds[nstd];
+	}
+	for (int i = 0; i < 3; i++)
+		if (h.flags & TF_P_L_CTTY(i)) {
+			/* one terminal, and it must be a passed stdio fd */
+			if ((x.flags & TF_EXEC_CTTY) || x.fds[i] < 0)
+				return -EINVAL;
+			x.flags |= TF_EXEC_CTTY;
+			x.ctty = i;
+		}
 	r = parse(&h, buf, &argv, &envp, &x.cwd);
 	if (r < 0)
 		return r;
@@ -280,9 +358,19 @@ static int launch(int sock, const char *msg, size_t n, int *fds, int *nfds,
 	{
 		struct app_arg a = {
 			.x = &x, .err_fd = fds[*nfds - 1], .sock = sock};
-		app = clone(app_entry, app_stack_top,
-			    CLONE_PARENT | CLONE_VM | CLONE_VFORK | SIGCHLD,
-			    &a);
+		app = -1;
+		errno = ENOSYS;
+		if (x.flags & TF_EXEC_CGROUP)
+			app = clone_into_cgroup(x.cgroup_fd, app_entry, &a);
+		/* no clone3 (a kernel before 5.7, or a filter that hides
+		 * it): the app stays in the persona's cgroup; the daemon
+		 * still reaps and signals it, only the run's leftovers are
+		 * not killed at its end */
+		if (app < 0 && errno == ENOSYS)
+			app = clone(app_entry, app_stack_top,
+				    CLONE_PARENT | CLONE_VM | CLONE_VFORK |
+					    SIGCHLD,
+				    &a);
 	}
 	if (app < 0)
 		return tf_negerrno();

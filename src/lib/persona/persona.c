@@ -330,6 +330,8 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	p->launcher_pid = -1;
 	p->launcher_pidfd = -1;
 	p->launcher_sock = -1;
+	p->pts_fd = -1;
+	p->uid_base = cfg->uid_base;
 	if (tf_strlcpy(p->name, cfg->name, sizeof(p->name)) < 0) {
 		/* cannot happen: checked lengths */
 	}
@@ -461,6 +463,13 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 		goto fail_child;
 	}
 	p->init_pid = pid;
+	r = tf_p_run_setup(p);
+	if (r < 0) {
+		seterr(err, errlen,
+		       "persona %s: its /dev/pts or run cgroups: %s", cfg->name,
+		       strerror(-r));
+		goto fail_child;
+	}
 	p->pidfd = pidfd;
 	*out = steal_pointer(&p);
 	return 0;
@@ -468,6 +477,8 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 fail_child_errno:
 	r = tf_negerrno();
 fail_child:
+	if (p->pts_fd >= 0)
+		close(p->pts_fd);
 	tf_p_launcher_stop(p, STOP_TIMEOUT_MS);
 	kill_and_reap(pid, pidfd);
 	close(pidfd);
@@ -623,6 +634,8 @@ int tf_persona_stop(struct tf_persona *p)
 		if (p->apps[i] >= 0)
 			close(p->apps[i]);
 	free(p->apps);
+	if (p->pts_fd >= 0)
+		close(p->pts_fd);
 	close(p->pidfd);
 	free(p);
 	return r;

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * What one `twofold run` gets besides its app: a terminal of the persona's
+ * own (never the host's) and a cgroup of its own, killed when the run ends.
+ *
+ * Terminal: the pty is allocated in the persona's devpts instance (the
+ * init mounted it with newinstance and max=), reached through the init's
+ * root (/proc/PID/root, resolved once at start into an O_PATH fd). The
+ * daemon opens the master there, so the pty counts against the persona's
+ * pty limit, has a name only inside the persona, and the slave is made
+ * the app's controlling terminal (exec.c); the CLI relays bytes between
+ * its own terminal and the master. Before this the app got the CLI's tty:
+ * a detached app kept it after `run` returned, read the next keystrokes
+ * (a PIN typed at `twofold unlock`), and could TIOCSETD/TCSETS it.
+ *
+ * cgroup: <persona v2 cgroup>/run-<n>. The launcher clones the app
+ * straight into it (clone3 CLONE_INTO_CGROUP): a migration by cgroup.procs
+ * write would take cgroup_threadgroup_rwsem for writing, whose first use
+ * after a quiet spell waits for an RCU grace period (~11 ms, launcher.c).
+ * CLONE_INTO_CGROUP checks write access to cgroup.procs of the target and
+ * of the common ancestor with the caller's credentials (as a cgroup.procs
+ * write would), so both files belong to the persona's root, the
+ * launcher's identity. Only v2: on a hybrid host the v1 controllers keep
+ * the persona's limits (children count against their parent), and
+ * cgroup.kill is v2.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41) /* Linux 4.13 */
+#endif
+
+/* gid of "tty" inside every persona (the init's devpts gid=5) */
+#define PERSONA_TTY_GID 5
+
+int tf_p_run_setup(struct tf_persona *p)
+{
+	char path[64];
+	int cg;
+
+	snprintf(path, sizeof(path), "/proc/%d/root/dev/pts", (int)p->init_pid);
+	/* resolved now, while init is known to be set up and alive; the fd
+	 * pins that devpts mount, whatever happens to the path later */
+	p->pts_fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (p->pts_fd < 0)
+		return tf_negerrno();
+	cg = tf_cgroup_v2_fd(p->cg);
+	if (cg >= 0 && fchownat(cg, "cgroup.procs", p->uid_base, p->uid_base,
+				AT_SYMLINK_NOFOLLOW) < 0)
+		return tf_negerrno();
+	return 0;
+}
+
+int tf_persona_open_pty(struct tf_persona *p, uid_t uid, int *master,
+			int *slave)
+{
+	_cleanup_close_ int m = -1, s = -1;
+	const int unlock = 0;
+
+	if (!p || !master || !slave || p->pts_fd < 0)
+		return -EINVAL;
+	/* "ptmx" of this devpts instance: a new pty there */
+	m = openat(p->pts_fd, "ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return tf_negerrno(); /* ENOSPC: the persona's max= is reached */
+	if (ioctl(m, TIOCSPTLCK, &unlock) < 0)
+		return tf_negerrno();
+	/* the slave by the master, not by a path in the persona's /dev */
+	s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		return tf_negerrno();
+	/* as login(1) would: the user's, group tty, 0620. Host ids: the
+	 * persona's range. */
+	if (fchown(s, p->uid_base + uid, p->uid_base + PERSONA_TTY_GID) < 0 ||
+	    fchmod(s, 0620) < 0)
+		return tf_negerrno();
+	*master = steal_fd(&m);
+	*slave = steal_fd(&s);
+	return 0;
+}
+
+static uint64_t run_seq;
+
+int tf_persona_run_cgroup(struct tf_persona *p, int *fd, char name[static 32])
+{
+	_cleanup_close_ int d = -1;
+	char n[32];
+	int cg;
+
+	if (!p || !fd)
+		return -EINVAL;
+	cg = tf_cgroup_v2_fd(p->cg);
+	if (cg < 0)
+		return -EOPNOTSUPP;
+	/* process-wide, so a name never repeats across persona restarts: an
+	 * old run's end can never touch a new run's cgroup */
+	snprintf(n, sizeof(n), "run-%llu", (unsigned long long)++run_seq);
+	if (mkdirat(cg, n, 0755) < 0)
+		return tf_negerrno();
+	d = openat(cg, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d < 0 || fchownat(d, "cgroup.procs", p->uid_base, p->uid_base,
+			      AT_SYMLINK_NOFOLLOW) < 0) {
+		int r = tf_negerrno();
+		(void)unlinkat(cg, n, AT_REMOVEDIR);
+		return r;
+	}
+	memcpy(name, n, sizeof(n));
+	*fd = steal_fd(&d);
+	return 0;
+}
+
+static bool run_name(const char *n)
+{
+	if (strncmp(n, "run-", 4) != 0 || n[4] == '\0')
+		return false;
+	for (n += 4; *n; n++)
+		if (*n < '0' || *n > '9')
+			return false;
+	return true;
+}
+
+int tf_persona_run_cgroup_end(struct tf_persona *p, const char *name, bool kill)
+{
+	int cg;
+
+	if (!p || !name || !run_name(name))
+		return -EINVAL;
+	cg = tf_cgroup_v2_fd(p->cg);
+	if (cg < 0)
+		return -EOPNOTSUPP;
+	if (kill) {
+		_cleanup_close_ int dfd = -1, kfd = -1;
+
+		dfd = openat(cg, name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			return errno == ENOENT ? 0 : tf_negerrno();
+		kfd = openat(dfd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+		if (kfd < 0 || write(kfd, "1", 1) != 1)
+			return tf_negerrno();
+	}
+	/* killed tasks leave the cgroup as they exit: usually already gone,
+	 * else the sweep removes it */
+	if (unlinkat(cg, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return errno == EBUSY ? 0 : tf_negerrno();
+	return 0;
+}
+
+void tf_persona_sweep_run_cgroups(struct tf_persona *p)
+{
+	DIR *dir;
+	struct dirent *e;
+	int cg, fd;
+
+	if (!p || (cg = tf_cgroup_v2_fd(p->cg)) < 0)
+		return;
+	fd = openat(cg, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	/* rmdir refuses a populated cgroup: trying is the check */
+	while ((e = readdir(dir)) != NULL)
+		if (e->d_type == DT_DIR && run_name(e->d_name))
+			(void)unlinkat(cg, e->d_name, AT_REMOVEDIR);
+	closedir(dir);
+}
