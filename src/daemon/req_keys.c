@@ -302,6 +302,10 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		if (r < 0) {
 			tfd_reply_err(rep, r, "unlock %s: %s", p->cfg->name,
 				      err[0] ? err : strerror(-r));
+			/* fail closed: a key added for a persona that did
+			 * not start leaves the kernel again */
+			if (p->key_loaded && p->rt == NULL)
+				(void)tfd_persona_evict(d, p, NULL);
 			return;
 		}
 	}
@@ -327,15 +331,48 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		return;
 	}
 	if (flags & TF_F_EVICT) {
+		if (p->state == TFD_P_EVICTED && !p->key_loaded &&
+		    !p->evict_pending) {
+			tfd_reply_err(rep, 0,
+				      "%s is already locked down (its key is "
+				      "not in the kernel)",
+				      p->cfg->name);
+			return;
+		}
 		r = tfd_persona_evict(d, p, &ns);
 		if (r < 0)
-			tfd_reply_err(rep, r, "lock %s --evict: %s",
-				      p->cfg->name, strerror(-r));
+			tfd_reply_err(rep, r,
+				      "lock %s --evict: %s is locked, but "
+				      "removing its key is pending (%s); "
+				      "twofoldd keeps retrying every second "
+				      "(see: twofold status)",
+				      p->cfg->name, p->cfg->name,
+				      tfd_evict_reason(p));
+		else if (p->evict_sync_err < 0)
+			tfd_reply_err(rep, 0,
+				      "%s locked down: processes killed and "
+				      "key removed in %.1f ms (syncing its "
+				      "files failed: %s; recent writes may be "
+				      "lost)",
+				      p->cfg->name, (double)ns / 1e6,
+				      strerror(-p->evict_sync_err));
 		else
 			tfd_reply_err(rep, 0,
 				      "%s locked down: processes killed and "
 				      "key removed in %.1f ms",
 				      p->cfg->name, (double)ns / 1e6);
+		return;
+	}
+	if (p->state == TFD_P_EVICTED) {
+		tfd_reply_err(rep, 0, "%s is already locked", p->cfg->name);
+		return;
+	}
+	if (p->state == TFD_P_STOPPED) {
+		tfd_reply_err(rep, -ESRCH,
+			      "%s is not running, so there is nothing to "
+			      "freeze; to remove its key: twofold lock %s "
+			      "--evict",
+			      p->cfg->name, p->cfg->name);
 		return;
 	}
 	if (p->state == TFD_P_FROZEN) {
