@@ -342,12 +342,10 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		r = tfd_persona_evict(d, p, &ns);
 		if (r < 0)
 			tfd_reply_err(rep, r,
-				      "lock %s --evict: %s is locked, but "
-				      "removing its key is pending (%s); "
-				      "twofoldd keeps retrying every second "
-				      "(see: twofold status)",
-				      p->cfg->name, p->cfg->name,
-				      tfd_evict_reason(p));
+				      "%s is locked, but removing its key is "
+				      "pending (%s); twofoldd keeps retrying "
+				      "every second (see: twofold status)",
+				      p->cfg->name, tfd_evict_reason(p));
 		else if (p->evict_sync_err < 0)
 			tfd_reply_err(rep, 0,
 				      "%s locked down: processes killed and "

@@ -179,7 +179,10 @@ int tf_fscrypt_evict_ex(int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
 	 * write error shows up here rather than as lost data. A failing sync
 	 * (the host file system under a sparse image filled up: EIO) must
 	 * not keep the key in: it is recorded and the removal goes on. */
-	if (tf_fscrypt_syncfs_hook(fs_fd) < 0) {
+	if (tf_fault_injected("evict-syncfs-eio")) {
+		out.sync_err = -EIO;
+		first_err = out.sync_err;
+	} else if (tf_fscrypt_syncfs_hook(fs_fd) < 0) {
 		out.sync_err = tf_negerrno();
 		first_err = out.sync_err;
 	}
