@@ -10,7 +10,7 @@
 # it) until the background retry finds the key gone; an unlock during the
 # pending removal adds the key again and works.
 . "$(dirname "$0")/lib.sh"
-echo "1..32"
+echo "1..33"
 
 SEC=$S/mnt/personas/secure
 HOSTFS=
@@ -102,6 +102,13 @@ out=$(pin unlock 111111)
 check "unlock secure" has "secure unlocked" "$out"
 sleep 1000 3<"$SEC/home/app/kept" &
 HOLDER=$!
+# the child opens the file after the fork: wait until it holds it
+for _ in $(seq 50); do
+	[ -e "/proc/$HOLDER/fd/3" ] && [ "$(readlink "/proc/$HOLDER/fd/3")" = "$SEC/home/app/kept" ] && break
+	sleep 0.1
+done
+check "control: a host process holds a secure file open" \
+	test "$(readlink "/proc/$HOLDER/fd/3")" = "$SEC/home/app/kept"
 out=$(tf lock secure --evict 2>&1)
 rc=$?
 check "lock --evict with a host holder: exit 1, says pending" \
