@@ -219,8 +219,8 @@ static int run_mkfs(const char *mkfs, const char *image, char *out,
  * inside the image. fallocate mode 0 keeps data already written and only
  * fills holes, so this is safe on an image in use.
  */
-static int allocate_image(int fd, const char *path, uint64_t size, char *err,
-			  size_t errlen)
+static int allocate_image(int fd, const char *path, uint64_t size,
+			  const char *hint, char *err, size_t errlen)
 {
 	struct stat st;
 	struct statfs sfs;
@@ -241,12 +241,10 @@ static int allocate_image(int fd, const char *path, uint64_t size, char *err,
 				: 0;
 		fail(err, errlen,
 		     "the host file system lacks the space for the storage "
-		     "image %s: it needs %llu MiB more, %llu MiB are free; "
-		     "free "
-		     "some space or choose a smaller --size",
+		     "image %s: it needs %llu MiB more, %llu MiB are free; %s",
 		     path,
 		     (unsigned long long)((size - have + (1 << 20) - 1) >> 20),
-		     (unsigned long long)(freeb >> 20));
+		     (unsigned long long)(freeb >> 20), hint);
 	} else if (r == -EOPNOTSUPP) {
 		fail(err, errlen,
 		     "the host file system of %s cannot allocate the image "
@@ -297,7 +295,9 @@ int tf_storage_image_create(const char *path, uint64_t size, char *err,
 	}
 	/* Allocated, not sparse (allocate_image says why); before mkfs, so a
 	 * host without the space fails at once and leaves no file. */
-	r = allocate_image(fd, path, size, err, errlen);
+	r = allocate_image(fd, path, size,
+			   "free some space or choose a smaller --size", err,
+			   errlen);
 	if (r < 0)
 		goto out_unlink;
 	r = run_mkfs(mkfs, path, output, MKFS_OUTPUT_MAX, &status);
@@ -320,7 +320,9 @@ int tf_storage_image_create(const char *path, uint64_t size, char *err,
 	}
 	/* mkfs may still have punched a hole (zeroing by PUNCH_HOLE where
 	 * ZERO_RANGE is unsupported): fill it again. */
-	r = allocate_image(fd, path, size, err, errlen);
+	r = allocate_image(fd, path, size,
+			   "free some space or choose a smaller --size", err,
+			   errlen);
 	if (r < 0)
 		goto out_unlink;
 	/* mkfs syncs its own writes; make the file's metadata durable too. */
@@ -355,7 +357,10 @@ int tf_storage_image_allocate(const char *path, char *err, size_t errlen)
 	}
 	if ((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size)
 		return 0;
-	r = allocate_image(fd, path, (uint64_t)st.st_size, err, errlen);
+	r = allocate_image(fd, path, (uint64_t)st.st_size,
+			   "free some space on the host or move the state "
+			   "directory",
+			   err, errlen);
 	if (r < 0)
 		return r;
 	if (fsync(fd) < 0) {

@@ -10,7 +10,7 @@
 # it) until the background retry finds the key gone; an unlock during the
 # pending removal adds the key again and works.
 . "$(dirname "$0")/lib.sh"
-echo "1..33"
+echo "1..37"
 
 SEC=$S/mnt/personas/secure
 HOSTFS=
@@ -77,6 +77,21 @@ out=$(pin unlock 111111)
 check "unlock again" has "secure unlocked" "$out"
 got=$(tf run secure -- cat /home/app/kept 2>&1)
 check "data written before the fill reads back" test "$got" = kept
+stop_daemon
+
+# ---- 1b. an old, sparse image on a host without the space ----
+fallocate -d "$S/storage.img" # dig holes: as sparse as an old image
+check "control: the image is sparse now" \
+	test $(($(stat -c %b "$S/storage.img") * 512)) -lt $((48 << 20))
+dd if=/dev/zero of="$S/fill" bs=1M >/dev/null 2>&1
+daemon_fg
+check "daemon refuses to start: the host lacks the space for the image" \
+	eval '[ $DRC = 1 ] && has "lacks the space" "$OUT" && has "MiB more" "$OUT"'
+diag "$OUT"
+rm -f "$S/fill"
+check "with the space back the daemon starts" start_daemon
+check "and the image is allocated" \
+	test $(($(stat -c %b "$S/storage.img") * 512)) -ge $((48 << 20))
 stop_daemon
 
 # ---- 2. injected syncfs failure ----
