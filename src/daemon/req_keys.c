@@ -330,15 +330,25 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      p->cfg->name, p->cfg->name);
 		return;
 	}
-	if (flags & TF_F_EVICT) {
-		if (p->state == TFD_P_EVICTED && !p->key_loaded &&
-		    !p->evict_pending) {
-			tfd_reply_err(rep, 0,
-				      "%s is already locked down (its key is "
-				      "not in the kernel)",
+	/* locked already: only a lock-down whose key removal is pending
+	 * (or a key somehow still loaded) has anything left to do */
+	if (p->state == TFD_P_EVICTED &&
+	    !((flags & TF_F_EVICT) && (p->key_loaded || p->evict_pending))) {
+		if (p->evict_pending)
+			tfd_reply_err(rep, -EACCES,
+				      "%s is locked (lock-down still removing "
+				      "its key: %s); unlock it with: twofold "
+				      "unlock %s",
+				      p->cfg->name, tfd_evict_reason(p),
 				      p->cfg->name);
-			return;
-		}
+		else
+			tfd_reply_err(rep, -EACCES,
+				      "%s is locked; unlock it with: twofold "
+				      "unlock %s",
+				      p->cfg->name, p->cfg->name);
+		return;
+	}
+	if (flags & TF_F_EVICT) {
 		r = tfd_persona_evict(d, p, &ns);
 		if (r < 0)
 			tfd_reply_err(rep, r,
@@ -359,10 +369,6 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 				      "%s locked down: processes killed and "
 				      "key removed in %.1f ms",
 				      p->cfg->name, (double)ns / 1e6);
-		return;
-	}
-	if (p->state == TFD_P_EVICTED) {
-		tfd_reply_err(rep, 0, "%s is already locked", p->cfg->name);
 		return;
 	}
 	if (p->state == TFD_P_STOPPED) {
