@@ -100,6 +100,10 @@ uint64_t tf_now_ns(void);
  * point, the process kills itself with SIGKILL right here, as a power cut
  * or `kill -9` would. Used only at documented points in state changes. */
 void tf_fault_point(const char *name);
+/* The same switch for an error path rather than a crash: true if
+ * TWOFOLD_FAULT names this point, and the caller then fails as documented
+ * there (e.g. "evict-syncfs-eio": the evict's syncfs returns EIO). */
+bool tf_fault_injected(const char *name);
 
 /* Safe string copy; returns -ENAMETOOLONG when it does not fit. */
 TF_WUR int tf_strlcpy(char *dst, const char *src, size_t cap);

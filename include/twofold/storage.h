@@ -27,7 +27,7 @@
 #define TF_FSCRYPT_KEY_BYTES 64 /* FSCRYPT_MAX_KEY_SIZE; AES-256-XTS needs 64 */
 #define TF_FSCRYPT_ID_BYTES 16	/* FSCRYPT_KEY_IDENTIFIER_SIZE */
 
-/* Default size of the embedded image (sparse, so it costs nothing up front). */
+/* Default size of the embedded image (allocated in full by init). */
 #define TF_STORAGE_IMAGE_DEFAULT_BYTES (UINT64_C(1) << 30)
 /* Smallest image we create: ext4 with a journal needs a few MiB. */
 #define TF_STORAGE_IMAGE_MIN_BYTES (UINT64_C(16) << 20)
@@ -35,7 +35,8 @@
 /* ---- the storage: image or directory ---- */
 
 /*
- * Create a sparse image file of `size` bytes at `path` (O_EXCL: an existing
+ * Create an image file of `size` bytes, every block allocated on the host
+ * (fallocate: a sparse image would fail with EIO when the host fills up) at `path` (O_EXCL: an existing
  * file is never overwritten, -EEXIST) and format it ext4 with the encrypt
  * feature (mkfs.ext4 run with a clean environment). -ENOENT with
  * "mkfs.ext4 not found; install e2fsprogs" when mkfs.ext4 is missing. The
@@ -45,6 +46,17 @@ TF_EXPORT TF_WUR TF_NONNULL(1) int tf_storage_image_create(const char *path,
 							   uint64_t size,
 							   char *err,
 							   size_t errlen);
+
+/*
+ * Allocate the holes of an existing (older, sparse) image so its blocks are
+ * reserved on the host. 0 if it was fully allocated already, 1 if it has
+ * been allocated now; -ENOSPC with "... needs N MiB more, M MiB are free"
+ * when the host lacks the space, -EOPNOTSUPP when its file system cannot
+ * allocate.
+ */
+TF_EXPORT TF_WUR TF_NONNULL(1) int tf_storage_image_allocate(const char *path,
+							     char *err,
+							     size_t errlen);
 
 struct tf_storage;
 
@@ -146,15 +158,36 @@ TF_EXPORT TF_WUR TF_NONNULL(2) int tf_fscrypt_remove_key(
 	int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
 	bool *files_busy);
 
+/* What an evict did, for the caller's message and state. */
+struct tf_fscrypt_evict_info {
+	unsigned tries;		   /* removals attempted */
+	int sync_err;		   /* 0, or -errno of the syncfs before them */
+	int remove_err;		   /* 0, or the last -errno of a removal */
+	enum tf_key_status status; /* last status read (0: unreadable) */
+};
+
 /*
  * The lock-down loop of an evict: sync the filesystem, remove the key, and
  * while its status is not ABSENT (a file is still open: the caller has
  * killed the persona's processes, but their exit may lag) sleep with backoff
- * (10 ms doubling, at most 200 ms) and remove again, at most max_tries
- * removals. On success *tries_out (may be NULL) gets the number of
- * removals used.
- * -EBUSY if the key never reached ABSENT. A key already absent is success.
+ * (0.5 ms doubling, at most 100 ms) and remove again, at most max_tries
+ * removals and, if budget_ms is not 0, for at most budget_ms.
+ *
+ * Fail closed: a failing syncfs (EIO when the host file system under the
+ * image is full) or a failing removal never skips the next removal; every
+ * error is recorded in *info. Returns 0 only when the key is ABSENT and
+ * nothing failed; otherwise the first error (sync, removal), or -EBUSY if
+ * the key is still INCOMPLETELY_REMOVED (files busy) when the tries or the
+ * budget run out. *info is always written: info->status == TF_KEY_ABSENT
+ * says whether the key is gone whatever the return value.
  */
+TF_EXPORT TF_WUR TF_NONNULL(2, 5) int tf_fscrypt_evict_ex(
+	int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
+	unsigned max_tries, unsigned budget_ms,
+	struct tf_fscrypt_evict_info *info);
+
+/* tf_fscrypt_evict_ex without a time budget; on success *tries_out (may be
+ * NULL) gets the number of removals used. */
 TF_EXPORT TF_WUR TF_NONNULL(2) int tf_fscrypt_evict(
 	int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
 	unsigned max_tries, unsigned *tries_out);

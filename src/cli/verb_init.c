@@ -30,8 +30,10 @@ void help_init(FILE *f)
 		"0600),\n"
 		"device.conf describing the personas `personal` and `secure`, "
 		"and\n"
-		"an ext4 image with the encrypt feature (sparse) for their "
-		"data.\n"
+		"an ext4 image with the encrypt feature for their data (its "
+		"whole\n"
+		"size is allocated on the host now, so a full host cannot "
+		"break it).\n"
 		"\n"
 		"  --suite intl|gm  crypto suite (default intl: libsodium; gm: "
 		"SM2/SM3/SM4)\n"
@@ -246,8 +248,10 @@ int verb_init(struct cli *cli, int argc, char **argv)
 		if (storage)
 			printf("storage in %s\n", storage);
 		else
-			printf("storage %.1f GiB image (sparse)\n",
-			       (double)size / (1 << 30));
+			printf("storage %.1f %s image (allocated)\n",
+			       size >= (1ull << 30) ? (double)size / (1 << 30)
+						    : (double)size / (1 << 20),
+			       size >= (1ull << 30) ? "GiB" : "MiB");
 		printf("next: twofoldd --state %s\n", state);
 	}
 	return EXIT_OK;

@@ -40,6 +40,12 @@ struct tfd_persona {
 	struct tf_persona *rt; /* running container, NULL otherwise */
 	bool foreground;
 	bool key_loaded; /* fscrypt key present in the kernel */
+	/* lock-down could not finish removing the key (files busy, I/O
+	 * error): the persona stays EVICTED, only unlock leaves that, and
+	 * the 1 s timer retries the removal until the kernel says ABSENT */
+	bool evict_pending;
+	int evict_err;	    /* why it is pending (-EBUSY: files busy) */
+	int evict_sync_err; /* the last evict's syncfs error, 0 if none */
 	uint8_t key_id[16];
 	uint64_t locked_at_ns; /* when frozen, for lock_evict_after */
 	char data_dir[PATH_MAX];
@@ -178,6 +184,12 @@ int tfd_app_signal(struct tfd_conn *c, int sig);
 void tfd_personas_shutdown(struct tfd *d);
 void tfd_timer_tick(struct tfd *d);
 int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns);
+/* Remove p's key (budget_ms of retries, 0: one try); 0 when ABSENT, else
+ * evict_pending is set and the timer retries. */
+int tfd_evict_key(struct tfd *d, struct tfd_persona *p, unsigned budget_ms,
+		  unsigned *tries);
+/* Why p's key removal is pending: "files busy" or the error. */
+const char *tfd_evict_reason(const struct tfd_persona *p);
 int tfd_dir_has_data(const char *path);
 /* Remove a persona's (unreadable) data after a crypto-erase. */
 int tfd_persona_wipe_data(struct tfd_persona *p);

@@ -52,8 +52,12 @@ static const struct tfd_req_def table[] = {
 	{TF_REQ_UNLOCK, "unlock", tfd_req_unlock, TFD_READY, true,
 	 TFD_P_FROZEN | TFD_P_EVICTED | TFD_P_STOPPED,
 	 A(TF_A_PERSONA) | A(TF_A_SECRET)},
+	/* every state a key can be loaded in: a lock-down must reach a
+	 * persona that is stopped with its key, or whose removal is
+	 * pending (the handler refuses a plain lock where nothing runs) */
 	{TF_REQ_LOCK, "lock", tfd_req_lock, TFD_READY, true,
-	 TFD_P_RUNNING | TFD_P_FROZEN, A(TF_A_PERSONA) | A(TF_A_FLAGS)},
+	 TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_STOPPED | TFD_P_EVICTED,
+	 A(TF_A_PERSONA) | A(TF_A_FLAGS)},
 };
 
 const char *tfd_pstate_name(enum tfd_pstate s)
@@ -106,6 +110,14 @@ static void explain_state(const struct tfd_req_def *def,
 		break;
 	case TFD_P_FROZEN:
 	case TFD_P_EVICTED:
+		if (p->evict_pending) {
+			tfd_reply_err(rep, -EACCES,
+				      "%s is locked (lock-down still removing "
+				      "its key: %s); unlock it with: twofold "
+				      "unlock %s",
+				      n, tfd_evict_reason(p), n);
+			break;
+		}
 		tfd_reply_err(rep, -EACCES,
 			      "%s is locked; unlock it with: twofold unlock %s",
 			      n, n);

@@ -27,7 +27,18 @@
 #include "twofold/storage.h"
 #include "daemon.h"
 
+/*
+ * How long a lock-down may wait for the kernel to finish removing a key,
+ * in the request path (the daemon is single-threaded: nothing else is
+ * answered meanwhile). A normal evict needs 1-3 removals and ~65-80 ms
+ * with 100 processes on this 2-vCPU VM, most of it the kill; what is still
+ * busy after a second is a file held open from outside the persona, which
+ * only its holder can end. The 1 s timer retries from then on.
+ */
+#define EVICT_BUDGET_MS 1000
 #define EVICT_MAX_TRIES 200
+/* At daemon exit nothing else waits on us; allow a little more. */
+#define EVICT_EXIT_BUDGET_MS 2000
 
 /* 1 if dir exists and has entries, 0 if missing or empty, -errno. */
 int tfd_dir_has_data(const char *path)
@@ -74,6 +85,15 @@ int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
 	}
 	memcpy(p->key_id, id, sizeof(id));
 	p->key_loaded = true;
+	/* re-adding a key whose removal was pending (files busy) makes it
+	 * fully present again (fscrypt.rst, FS_IOC_ADD_ENCRYPTION_KEY):
+	 * nothing is left to retry */
+	if (p->evict_pending) {
+		tf_info("%s: key added again; its pending removal is cancelled",
+			p->cfg->name);
+		p->evict_pending = false;
+		p->evict_err = 0;
+	}
 	if (mkdir(p->data_dir, 0711) == 0)
 		created = true;
 	else if (errno != EEXIST)
@@ -189,8 +209,12 @@ static void drop_stale_key(struct tfd *d, struct tfd_persona *p)
 	if (tf_fscrypt_key_status(storage_fd(d), id, &st) < 0 ||
 	    st == TF_KEY_ABSENT)
 		return;
-	if (tf_fscrypt_evict(storage_fd(d), id, EVICT_MAX_TRIES, NULL) < 0)
-		tf_err("%s: a stale key is still in the kernel", p->cfg->name);
+	memcpy(p->key_id, id, sizeof(id));
+	p->key_loaded = true;
+	if (tfd_evict_key(d, p, EVICT_BUDGET_MS, NULL) < 0)
+		tf_err("%s: a stale key is still in the kernel; retrying in "
+		       "the background",
+		       p->cfg->name);
 	else
 		tf_warn("%s: removed a key a previous twofoldd left in the "
 			"kernel",
@@ -242,6 +266,16 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 		}
 		if (mkdir(mnt, 0700) < 0 && errno != EEXIST)
 			return tf_negerrno();
+		/* an image made sparse (before twofold allocated it) would
+		 * fail with EIO once the host fills up: allocate it, or
+		 * refuse to start while the host lacks the space */
+		r = tf_storage_image_allocate(img, err, errlen);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			tf_info("%s was sparse; its blocks are now allocated "
+				"on the host",
+				img);
 		r = tf_storage_attach(img, mnt, &d->storage, err, errlen);
 	}
 	if (r < 0)
@@ -436,35 +470,93 @@ void tfd_persona_init_exited(struct tfd *d, size_t idx)
 	tfd_persona_stop_or_evict(d, p);
 }
 
+const char *tfd_evict_reason(const struct tfd_persona *p)
+{
+	if (p->evict_err == -EBUSY || p->evict_err == 0)
+		return "files busy";
+	return strerror(-p->evict_err);
+}
+
+/*
+ * Remove p's fscrypt key, retrying for up to budget_ms (0: one removal, no
+ * wait). Fail closed: 0 only when the kernel says ABSENT (key_loaded and
+ * evict_pending cleared); anything else sets evict_pending, with the
+ * reason in evict_err, and tfd_timer_tick retries every second until the
+ * key is gone or an unlock adds it again.
+ */
+int tfd_evict_key(struct tfd *d, struct tfd_persona *p, unsigned budget_ms,
+		  unsigned *tries)
+{
+	struct tf_fscrypt_evict_info info = {0};
+	bool was_pending = p->evict_pending;
+	int r;
+
+	if (!p->key_loaded && !p->evict_pending)
+		return 0;
+	if (d->storage == NULL)
+		return -ENODEV;
+	r = tf_fscrypt_evict_ex(storage_fd(d), p->key_id,
+				budget_ms ? EVICT_MAX_TRIES : 1, budget_ms,
+				&info);
+	if (tries)
+		*tries = info.tries;
+	p->evict_sync_err = info.sync_err;
+	if (info.sync_err < 0)
+		tf_warn("%s: syncing its files before the key removal failed: "
+			"%s; writes not yet on disk may be lost",
+			p->cfg->name, strerror(-info.sync_err));
+	if (info.status == TF_KEY_ABSENT) {
+		if (was_pending)
+			tf_info("%s: its key removal finished: the key is out "
+				"of the kernel",
+				p->cfg->name);
+		p->key_loaded = false;
+		p->evict_pending = false;
+		p->evict_err = 0;
+		return 0;
+	}
+	/* INCOMPLETELY_REMOVED (a file is held open, most likely from
+	 * outside the persona), PRESENT after a failed removal, or
+	 * unreadable: the key may still decrypt, so the persona stays
+	 * locked and the removal is retried */
+	p->evict_pending = true;
+	p->evict_err = r < 0 ? r : -EBUSY;
+	if (!was_pending)
+		tf_err("%s: key still in the kernel after %u removals (%s); "
+		       "the persona stays locked and twofoldd retries every "
+		       "second",
+		       p->cfg->name, info.tries, tfd_evict_reason(p));
+	return p->evict_err;
+}
+
 /*
  * Evict (full lock-down): kill every process, sync, remove the fscrypt key
- * and retry until the kernel says ABSENT. Returns the time it took.
+ * and retry for up to EVICT_BUDGET_MS until the kernel says ABSENT. Fail
+ * closed: the persona is locked (EVICTED) from the first step on, and
+ * neither a failing kill nor a failing sync skips the removal. Returns 0
+ * when the key is ABSENT; otherwise the removal is pending (evict_pending)
+ * and the error says why. *ns (may be NULL) gets the time it took.
  */
 int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns)
 {
 	uint64_t t0 = tf_now_ns();
 	unsigned tries = 0;
-	int r;
+	int rs, r;
 
-	tfd_persona_stop(d, p);
+	rs = tfd_persona_stop(d, p);
+	p->state = TFD_P_EVICTED;
+	if (rs < 0)
+		tf_err("%s: stopping it failed (%s); removing its key anyway",
+		       p->cfg->name, strerror(-rs));
 	tf_debug("%s: processes gone after %.1f ms", p->cfg->name,
 		 (double)(tf_now_ns() - t0) / 1e6);
 	tf_fault_point("evict-after-kill");
-	if (p->key_loaded) {
-		r = tf_fscrypt_evict(storage_fd(d), p->key_id, EVICT_MAX_TRIES,
-				     &tries);
-		if (r < 0) {
-			tf_err("%s: fscrypt key still present after %u tries: "
-			       "%s",
-			       p->cfg->name, tries, strerror(-r));
-			return r;
-		}
-		p->key_loaded = false;
-		tf_fault_point("evict-after-remove");
-	}
-	p->state = TFD_P_EVICTED;
+	r = tfd_evict_key(d, p, EVICT_BUDGET_MS, &tries);
 	if (ns)
 		*ns = tf_now_ns() - t0;
+	if (r < 0)
+		return r;
+	tf_fault_point("evict-after-remove");
 	tf_info("%s: evicted in %.1f ms (%u tries)", p->cfg->name,
 		(double)(tf_now_ns() - t0) / 1e6, tries);
 	return 0;
@@ -501,15 +593,17 @@ void tfd_personas_shutdown(struct tfd *d)
 {
 	for (size_t i = 0; i < d->n_personas; i++) {
 		struct tfd_persona *p = &d->personas[i];
-		tfd_persona_stop(d, p);
+		/* a failing stop never keeps the key in */
+		(void)tfd_persona_stop(d, p);
 		/* the keys leave the kernel with the daemon: after a restart
 		 * the credential is needed again */
-		if (p->key_loaded && d->storage &&
-		    tf_fscrypt_evict(storage_fd(d), p->key_id, EVICT_MAX_TRIES,
-				     NULL) < 0)
-			tf_err("%s: fscrypt key still present at exit",
-			       p->cfg->name);
+		if (d->storage &&
+		    tfd_evict_key(d, p, EVICT_EXIT_BUDGET_MS, NULL) < 0)
+			tf_err("%s: fscrypt key still in the kernel at exit "
+			       "(%s); the next twofoldd removes it",
+			       p->cfg->name, tfd_evict_reason(p));
 		p->key_loaded = false;
+		p->evict_pending = false;
 	}
 	if (d->storage) {
 		int r = tf_storage_detach(d->storage);
@@ -530,6 +624,10 @@ void tfd_timer_tick(struct tfd *d)
 		uint64_t after =
 			(uint64_t)p->cfg->lock_evict_after * 1000000000ull;
 
+		if (p->evict_pending) {
+			(void)tfd_evict_key(d, p, 0, NULL);
+			continue;
+		}
 		if (p->state != TFD_P_FROZEN || after == 0)
 			continue;
 		if (now - p->locked_at_ns >= after) {
@@ -548,6 +646,13 @@ void tfd_req_start(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	char err[256] = "";
 	int r;
 
+	if (p->evict_pending) {
+		tfd_reply_err(rep, -EACCES,
+			      "%s is locked (lock-down still removing its key: "
+			      "%s); unlock it with: twofold unlock %s",
+			      p->cfg->name, tfd_evict_reason(p), p->cfg->name);
+		return;
+	}
 	if (p->cfg->credential && !p->key_loaded) {
 		tfd_reply_err(rep, -EACCES,
 			      "%s is locked; unlock it with: twofold unlock %s",
@@ -566,7 +671,13 @@ void tfd_req_stop(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 {
 	int r = tfd_persona_stop_or_evict(d, p);
 
-	if (r < 0)
+	if (r < 0 && p->evict_pending)
+		tfd_reply_err(rep, r,
+			      "%s stopped and locked, but removing its key is "
+			      "pending (%s); twofoldd keeps retrying every "
+			      "second (see: twofold status)",
+			      p->cfg->name, tfd_evict_reason(p));
+	else if (r < 0)
 		tfd_reply_err(rep, r, "%s: stop incomplete: %s", p->cfg->name,
 			      strerror(-r));
 	else if (p->cfg->credential)
@@ -581,16 +692,26 @@ void tfd_req_stop(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 void tfd_req_restart(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		     struct tfd_persona *p, struct tfd_reply *rep)
 {
-	int r = tfd_persona_stop(d, p);
+	int r;
 
+	if (p->evict_pending) {
+		tfd_req_start(d, c, m, p, rep); /* refuses, saying why */
+		return;
+	}
+	r = tfd_persona_stop(d, p);
 	if (r < 0) {
 		tfd_reply_err(rep, r, "%s: stop incomplete: %s", p->cfg->name,
 			      strerror(-r));
+		/* never "stopped with the key loaded" for a credential */
+		if (p->cfg->credential)
+			(void)tfd_persona_evict(d, p, NULL);
 		return;
 	}
 	tfd_req_start(d, c, m, p, rep);
 	if (rep->err == 0)
 		tfd_reply_err(rep, 0, "%s restarted", p->cfg->name);
+	else if (p->cfg->credential)
+		(void)tfd_persona_evict(d, p, NULL);
 }
 
 void tfd_req_switch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,

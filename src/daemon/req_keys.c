@@ -302,6 +302,10 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		if (r < 0) {
 			tfd_reply_err(rep, r, "unlock %s: %s", p->cfg->name,
 				      err[0] ? err : strerror(-r));
+			/* fail closed: a key added for a persona that did
+			 * not start leaves the kernel again */
+			if (p->key_loaded && p->rt == NULL)
+				(void)tfd_persona_evict(d, p, NULL);
 			return;
 		}
 	}
@@ -326,16 +330,53 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      p->cfg->name, p->cfg->name);
 		return;
 	}
+	/* locked already: only a lock-down whose key removal is pending
+	 * (or a key somehow still loaded) has anything left to do */
+	if (p->state == TFD_P_EVICTED &&
+	    !((flags & TF_F_EVICT) && (p->key_loaded || p->evict_pending))) {
+		if (p->evict_pending)
+			tfd_reply_err(rep, -EACCES,
+				      "%s is locked (lock-down still removing "
+				      "its key: %s); unlock it with: twofold "
+				      "unlock %s",
+				      p->cfg->name, tfd_evict_reason(p),
+				      p->cfg->name);
+		else
+			tfd_reply_err(rep, -EACCES,
+				      "%s is locked; unlock it with: twofold "
+				      "unlock %s",
+				      p->cfg->name, p->cfg->name);
+		return;
+	}
 	if (flags & TF_F_EVICT) {
 		r = tfd_persona_evict(d, p, &ns);
 		if (r < 0)
-			tfd_reply_err(rep, r, "lock %s --evict: %s",
-				      p->cfg->name, strerror(-r));
+			tfd_reply_err(rep, r,
+				      "%s is locked, but removing its key is "
+				      "pending (%s); twofoldd keeps retrying "
+				      "every second (see: twofold status)",
+				      p->cfg->name, tfd_evict_reason(p));
+		else if (p->evict_sync_err < 0)
+			tfd_reply_err(rep, 0,
+				      "%s locked down: processes killed and "
+				      "key removed in %.1f ms (syncing its "
+				      "files failed: %s; recent writes may be "
+				      "lost)",
+				      p->cfg->name, (double)ns / 1e6,
+				      strerror(-p->evict_sync_err));
 		else
 			tfd_reply_err(rep, 0,
 				      "%s locked down: processes killed and "
 				      "key removed in %.1f ms",
 				      p->cfg->name, (double)ns / 1e6);
+		return;
+	}
+	if (p->state == TFD_P_STOPPED) {
+		tfd_reply_err(rep, -ESRCH,
+			      "%s is not running, so there is nothing to "
+			      "freeze; to remove its key: twofold lock %s "
+			      "--evict",
+			      p->cfg->name, p->cfg->name);
 		return;
 	}
 	if (p->state == TFD_P_FROZEN) {

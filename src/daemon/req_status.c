@@ -47,7 +47,10 @@ static const char *hint(const struct tfd_persona *p)
 {
 	switch (p->state) {
 	case TFD_P_NOKEY: return "set a credential: twofold enroll";
-	case TFD_P_EVICTED: return "unlock: twofold unlock";
+	case TFD_P_EVICTED:
+		return p->evict_pending ? "evict: pending, retrying; unlock: "
+					  "twofold unlock"
+					: "unlock: twofold unlock";
 	case TFD_P_FROZEN: return "unlock: twofold unlock";
 	case TFD_P_STOPPED:
 		return p->cfg->credential ? "unlock: twofold unlock"
@@ -128,6 +131,12 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			p->foreground ? "true" : "false",
 			p->cfg->credential ? "true" : "false",
 			p->key_loaded ? "true" : "false");
+		fprintf(j, ",\"evict_pending\":%s",
+			p->evict_pending ? "true" : "false");
+		if (p->evict_pending) {
+			fputs(",\"evict_error\":", j);
+			json_str(j, tfd_evict_reason(p));
+		}
 		if (have)
 			fprintf(j, ",\"processes\":%d,\"memory_bytes\":%llu",
 				st.nprocs, (unsigned long long)st.memory_bytes);

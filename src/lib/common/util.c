@@ -187,6 +187,13 @@ void tf_fault_point(const char *name)
 		kill(getpid(), SIGKILL);
 }
 
+bool tf_fault_injected(const char *name)
+{
+	const char *want = secure_getenv("TWOFOLD_FAULT");
+
+	return want != NULL && strcmp(want, name) == 0;
+}
+
 int tf_strlcpy(char *dst, const char *src, size_t cap)
 {
 	size_t len = strlen(src);

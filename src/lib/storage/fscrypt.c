@@ -19,6 +19,7 @@
 
 #include "twofold/secmem.h"
 #include "twofold/storage.h"
+#include "storage-internal.h"
 
 _Static_assert(TF_FSCRYPT_ID_BYTES == FSCRYPT_KEY_IDENTIFIER_SIZE,
 	       "fscrypt identifier size");
@@ -157,34 +158,56 @@ static void sleep_us(unsigned us)
 		;
 }
 
-int tf_fscrypt_evict(int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
-		     unsigned max_tries, unsigned *tries_out)
+/* Test hook (storage-internal.h): the unit tests make syncfs fail to prove
+ * that a sync error never keeps the key in the kernel. */
+int (*tf_fscrypt_syncfs_hook)(int fd) = syncfs;
+
+int tf_fscrypt_evict_ex(int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
+			unsigned max_tries, unsigned budget_ms,
+			struct tf_fscrypt_evict_info *info)
 {
-	unsigned delay_us = 500, tries = 0;
-	int r;
+	struct tf_fscrypt_evict_info out = {0};
+	uint64_t deadline = tf_now_ns() + (uint64_t)budget_ms * 1000000ull;
+	unsigned delay_us = 500;
+	int first_err = 0;
 
 	if (max_tries == 0)
 		max_tries = 1;
 	/* The kernel syncs the filesystem inside the remove (fscrypt's
 	 * try_to_lock_encrypted_files), but an explicit syncfs first means
 	 * dirty data is written while the key is surely still there, and a
-	 * write error shows up here rather than as lost data. */
-	if (syncfs(fs_fd) < 0)
-		return tf_negerrno();
-
+	 * write error shows up here rather than as lost data. A failing sync
+	 * (the host file system under a sparse image filled up: EIO) must
+	 * not keep the key in: it is recorded and the removal goes on. */
+	if (tf_fault_injected("evict-syncfs-eio")) {
+		out.sync_err = -EIO;
+		first_err = out.sync_err;
+	} else if (tf_fscrypt_syncfs_hook(fs_fd) < 0) {
+		out.sync_err = tf_negerrno();
+		first_err = out.sync_err;
+	}
 	for (;;) {
 		enum tf_key_status st;
 		bool busy = false;
+		int r;
 
-		tries++;
+		out.tries++;
 		r = tf_fscrypt_remove_key(fs_fd, id, &busy);
-		/* ENOKEY: not (or no longer) in the keyring; the status below
-		 * tells whether that is really ABSENT. */
-		if (r < 0 && r != -ENOKEY)
-			return r;
+		/* ENOKEY: not (or no longer) in the keyring. Any other error
+		 * (EIO from the kernel's own sync) may come after the secret
+		 * was wiped: the status below says what really happened. */
+		if (r < 0 && r != -ENOKEY) {
+			out.remove_err = r;
+			if (first_err == 0)
+				first_err = r;
+		}
 		r = tf_fscrypt_key_status(fs_fd, id, &st);
-		if (r < 0)
-			return r;
+		if (r < 0) {
+			out.status = 0;
+			*info = out;
+			return first_err ? first_err : r;
+		}
+		out.status = st;
 		if (st == TF_KEY_ABSENT)
 			break;
 		/* INCOMPLETELY_REMOVED: some inode of the key is still in use
@@ -195,12 +218,32 @@ int tf_fscrypt_evict(int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
 		 * directories, is torn down asynchronously a few ms after its
 		 * last process; short first waits catch that without
 		 * oversleeping (0.5 ms doubling, at most 100 ms a wait). */
-		if (tries >= max_tries)
-			return -EBUSY;
+		if (out.tries >= max_tries ||
+		    (budget_ms > 0 && tf_now_ns() >= deadline)) {
+			*info = out;
+			return first_err ? first_err : -EBUSY;
+		}
+		if (budget_ms > 0) {
+			uint64_t now = tf_now_ns();
+			uint64_t left =
+				now < deadline ? (deadline - now) / 1000 : 1;
+			if (left < delay_us)
+				delay_us = (unsigned)TF_MAX(left, 1u);
+		}
 		sleep_us(delay_us);
 		delay_us = TF_MIN(delay_us * 2, 100000u);
 	}
-	if (tries_out)
-		*tries_out = tries;
-	return 0;
+	*info = out;
+	return first_err;
+}
+
+int tf_fscrypt_evict(int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
+		     unsigned max_tries, unsigned *tries_out)
+{
+	struct tf_fscrypt_evict_info info;
+	int r = tf_fscrypt_evict_ex(fs_fd, id, max_tries, 0, &info);
+
+	if (r == 0 && tries_out)
+		*tries_out = info.tries;
+	return r;
 }

@@ -13,4 +13,8 @@ extern const char *tf_storage_mkfs_search_path;
 
 #define TF_STORAGE_MKFS_SEARCH_PATH_DEFAULT "/usr/sbin:/sbin:/usr/bin:/bin"
 
+/* syncfs(2) as tf_fscrypt_evict_ex calls it; tests point it at a failing
+ * function to prove a sync error never skips the key removal. */
+extern int (*tf_fscrypt_syncfs_hook)(int fd);
+
 #endif

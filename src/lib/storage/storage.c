@@ -139,20 +139,23 @@ static int run_mkfs(const char *mkfs, const char *image, char *out,
 	 * lazy_itable_init=0 / lazy_journal_init=0: initialise everything now
 	 * (mkfs zeroes by punching holes in a file, so the image stays sparse)
 	 * instead of having the kernel's ext4lazyinit thread write the inode
-	 * tables in the background after every first mount. */
-	const char *argv[] = {"mkfs.ext4",
-			      "-q",
-			      "-F",
-			      "-b",
-			      "4096",
-			      "-O",
-			      "encrypt",
-			      "-L",
-			      "twofold",
-			      "-E",
-			      "lazy_itable_init=0,lazy_journal_init=0",
-			      image,
-			      NULL};
+	 * tables in the background after every first mount. nodiscard: mke2fs
+	 * "discards" a file by punching holes, which would undo the
+	 * allocation tf_storage_image_create made. */
+	const char *argv[] = {
+		"mkfs.ext4",
+		"-q",
+		"-F",
+		"-b",
+		"4096",
+		"-O",
+		"encrypt",
+		"-L",
+		"twofold",
+		"-E",
+		"lazy_itable_init=0,lazy_journal_init=0,nodiscard",
+		image,
+		NULL};
 	/* Clean environment: no MKE2FS_CONFIG, MKE2FS_* or locale from the
 	 * caller changes what we format. */
 	const char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
@@ -207,6 +210,54 @@ static int run_mkfs(const char *mkfs, const char *image, char *out,
 	return 0;
 }
 
+/*
+ * Allocate every block of the image file on the host file system. A sparse
+ * image fails late and badly: when the host fills up (and a persona can
+ * fill it by writing), the loop device gets EIO on write-back, ext4 remounts
+ * read-only and syncfs fails in the middle of a lock-down. With the blocks
+ * allocated up front the only "disk full" a persona can meet is ENOSPC
+ * inside the image. fallocate mode 0 keeps data already written and only
+ * fills holes, so this is safe on an image in use.
+ */
+static int allocate_image(int fd, const char *path, uint64_t size,
+			  const char *hint, char *err, size_t errlen)
+{
+	struct stat st;
+	struct statfs sfs;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return tf_negerrno();
+	if ((uint64_t)st.st_blocks * 512 >= size)
+		return 0;
+	if (fallocate(fd, 0, 0, (off_t)size) == 0)
+		return 0;
+	r = tf_negerrno();
+	if (r == -ENOSPC || r == -EDQUOT) {
+		uint64_t have = (uint64_t)st.st_blocks * 512;
+		uint64_t freeb =
+			fstatfs(fd, &sfs) == 0
+				? (uint64_t)sfs.f_bavail * (uint64_t)sfs.f_bsize
+				: 0;
+		fail(err, errlen,
+		     "the host file system lacks the space for the storage "
+		     "image %s: it needs %llu MiB more, %llu MiB are free; %s",
+		     path,
+		     (unsigned long long)((size - have + (1 << 20) - 1) >> 20),
+		     (unsigned long long)(freeb >> 20), hint);
+	} else if (r == -EOPNOTSUPP) {
+		fail(err, errlen,
+		     "the host file system of %s cannot allocate the image "
+		     "(fallocate unsupported); put the state directory on "
+		     "ext4, xfs, btrfs or tmpfs",
+		     path);
+	} else {
+		fail(err, errlen, "allocate the storage image %s: %s", path,
+		     strerror(-r));
+	}
+	return r;
+}
+
 int tf_storage_image_create(const char *path, uint64_t size, char *err,
 			    size_t errlen)
 {
@@ -242,12 +293,13 @@ int tf_storage_image_create(const char *path, uint64_t size, char *err,
 		fail(err, errlen, "create image %s: %s", path, strerror(-r));
 		return r;
 	}
-	/* Sparse: ftruncate allocates nothing; the image grows as it is used. */
-	if (ftruncate(fd, (off_t)size) < 0) {
-		r = tf_negerrno();
-		fail(err, errlen, "size image %s: %s", path, strerror(-r));
+	/* Allocated, not sparse (allocate_image says why); before mkfs, so a
+	 * host without the space fails at once and leaves no file. */
+	r = allocate_image(fd, path, size,
+			   "free some space or choose a smaller --size", err,
+			   errlen);
+	if (r < 0)
 		goto out_unlink;
-	}
 	r = run_mkfs(mkfs, path, output, MKFS_OUTPUT_MAX, &status);
 	if (r < 0) {
 		fail(err, errlen, "run %s: %s", mkfs, strerror(-r));
@@ -266,6 +318,13 @@ int tf_storage_image_create(const char *path, uint64_t size, char *err,
 		r = -EIO;
 		goto out_unlink;
 	}
+	/* mkfs may still have punched a hole (zeroing by PUNCH_HOLE where
+	 * ZERO_RANGE is unsupported): fill it again. */
+	r = allocate_image(fd, path, size,
+			   "free some space or choose a smaller --size", err,
+			   errlen);
+	if (r < 0)
+		goto out_unlink;
 	/* mkfs syncs its own writes; make the file's metadata durable too. */
 	if (fsync(fd) < 0) {
 		r = tf_negerrno();
@@ -277,6 +336,39 @@ int tf_storage_image_create(const char *path, uint64_t size, char *err,
 out_unlink:
 	unlink(path);
 	return r;
+}
+
+int tf_storage_image_allocate(const char *path, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	int r;
+
+	if (fd < 0) {
+		r = tf_negerrno();
+		fail(err, errlen, "open image %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0)
+		return tf_negerrno();
+	if (!S_ISREG(st.st_mode)) {
+		fail(err, errlen, "image %s is not a regular file", path);
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size)
+		return 0;
+	r = allocate_image(fd, path, (uint64_t)st.st_size,
+			   "free some space on the host or move the state "
+			   "directory",
+			   err, errlen);
+	if (r < 0)
+		return r;
+	if (fsync(fd) < 0) {
+		r = tf_negerrno();
+		fail(err, errlen, "sync image %s: %s", path, strerror(-r));
+		return r;
+	}
+	return 1;
 }
 
 /* ---- attach ---- */

@@ -261,7 +261,7 @@ static int make_encrypted_dir(struct fx *f, const char *name,
 
 /* ---- tests ---- */
 
-static void test_image_create_sparse_and_exclusive(void **state)
+static void test_image_create_allocated_and_exclusive(void **state)
 {
 	struct fx *f = *state;
 	struct stat st, st2;
@@ -270,8 +270,12 @@ static void test_image_create_sparse_and_exclusive(void **state)
 	make_image(f);
 	assert_int_equal(stat(f->img, &st), 0);
 	assert_int_equal((uint64_t)st.st_size, IMG_BYTES);
-	/* sparse: mkfs wrote metadata only (about 4 MiB of 64 here) */
-	assert_true((uint64_t)st.st_blocks * 512 < IMG_BYTES / 4);
+	/* allocated, not sparse: a full host must never turn into EIO on
+	 * the loop device (and a failed sync in a lock-down) */
+	assert_true((uint64_t)st.st_blocks * 512 >= IMG_BYTES);
+	/* and allocating again finds nothing to do */
+	assert_int_equal(tf_storage_image_allocate(f->img, err, sizeof(err)),
+			 0);
 
 	/* never overwrites: -EEXIST and the file is the same one */
 	assert_int_equal(
@@ -644,6 +648,97 @@ static void test_busy_file_then_evict(void **state)
 	assert_int_equal(WEXITSTATUS(wst), 0);
 }
 
+static int failing_syncfs(int fd)
+{
+	(void)fd;
+	errno = EIO;
+	return -1;
+}
+
+/* A sync error (the host under a sparse image filled up) must never keep
+ * the key in the kernel: it is reported, and the key is removed anyway. */
+static void test_evict_sync_error_still_removes(void **state)
+{
+	struct fx *f = *state;
+	uint8_t key[TF_FSCRYPT_KEY_BYTES], id[TF_FSCRYPT_ID_BYTES];
+	struct tf_fscrypt_evict_info info;
+	enum tf_key_status st;
+
+	make_image(f);
+	attach(f);
+	int root = tf_storage_root_fd(f->s);
+	int dfd = make_encrypted_dir(f, "data", key, id);
+	write_file_at(dfd, canary_name, canary_text);
+	close(dfd);
+
+	tf_fscrypt_syncfs_hook = failing_syncfs;
+	int r = tf_fscrypt_evict_ex(root, id, 50, 1000, &info);
+	tf_fscrypt_syncfs_hook = syncfs;
+	assert_int_equal(r, -EIO);
+	assert_int_equal(info.sync_err, -EIO);
+	assert_int_equal(info.status, TF_KEY_ABSENT);
+	assert_true(info.tries >= 1);
+	assert_int_equal(tf_fscrypt_key_status(root, id, &st), 0);
+	assert_int_equal(st, TF_KEY_ABSENT);
+}
+
+/* A time budget bounds the evict of a busy key; the status says it is
+ * still incompletely removed, and a later evict finishes it. A key in
+ * that state can be added again (an unlock during a pending removal). */
+static void test_evict_budget_and_readd(void **state)
+{
+	struct fx *f = *state;
+	uint8_t key[TF_FSCRYPT_KEY_BYTES], id[TF_FSCRYPT_ID_BYTES],
+		id2[TF_FSCRYPT_ID_BYTES];
+	struct tf_fscrypt_evict_info info;
+	enum tf_key_status st;
+	int pfd[2];
+	char c;
+
+	make_image(f);
+	attach(f);
+	int root = tf_storage_root_fd(f->s);
+	int dfd = make_encrypted_dir(f, "data", key, id);
+	write_file_at(dfd, canary_name, canary_text);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	f->child = fork();
+	assert_true(f->child >= 0);
+	if (f->child == 0) {
+		int fd = openat(dfd, canary_name, O_RDONLY | O_CLOEXEC);
+		(void)!write(pfd[1], fd >= 0 ? "y" : "n", 1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	assert_int_equal(c, 'y');
+
+	/* many tries allowed, but only 100 ms */
+	assert_int_equal(tf_fscrypt_evict_ex(root, id, 100000, 100, &info),
+			 -EBUSY);
+	assert_int_equal(info.status, TF_KEY_INCOMPLETELY_REMOVED);
+	assert_int_equal(info.sync_err, 0);
+
+	/* re-adding makes it present again; the file is readable */
+	assert_int_equal(tf_fscrypt_add_key(root, key, id2), 0);
+	assert_memory_equal(id, id2, sizeof(id));
+	assert_int_equal(tf_fscrypt_key_status(root, id, &st), 0);
+	assert_int_equal(st, TF_KEY_PRESENT);
+	check_file_at(dfd, canary_name, canary_text);
+	close(dfd);
+
+	/* one try, no wait: still busy */
+	assert_int_equal(tf_fscrypt_evict_ex(root, id, 1, 0, &info), -EBUSY);
+	assert_int_equal(info.tries, 1);
+	assert_int_equal(info.status, TF_KEY_INCOMPLETELY_REMOVED);
+	assert_int_equal(kill(f->child, SIGKILL), 0);
+	assert_int_equal(waitpid(f->child, NULL, 0), f->child);
+	f->child = -1;
+	assert_int_equal(tf_fscrypt_evict_ex(root, id, 100, 1000, &info), 0);
+	assert_int_equal(info.status, TF_KEY_ABSENT);
+}
+
 static void test_full_image_enospc(void **state)
 {
 	struct fx *f = *state;
@@ -739,7 +834,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
-			test_image_create_sparse_and_exclusive, setup,
+			test_image_create_allocated_and_exclusive, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_mkfs_missing, setup,
 						teardown),
@@ -757,6 +852,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_canary_encrypted_at_rest,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_file_then_evict,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_evict_sync_error_still_removes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_budget_and_readd,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_image_enospc, setup,
 						teardown),
