@@ -114,6 +114,11 @@ struct tfd_reply {
 void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
 	TF_PRINTF(3, 4);
 
+/* statecheck.c: start-up refusals; err gets one line naming the first
+ * bad path (or the other process) and the fix */
+TF_WUR int tfd_check_state_perms(const struct tfd *d, char *err, size_t errlen);
+TF_WUR int tfd_check_uid_ranges(const struct tfd *d, char *err, size_t errlen);
+
 /* dispatch.c */
 typedef void (*tfd_handler)(struct tfd *d, struct tfd_conn *c,
 			    const struct tf_msg *m, struct tfd_persona *p,

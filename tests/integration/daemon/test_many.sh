@@ -22,7 +22,8 @@ trap cleanup EXIT
 tf() { "$T" --state "$S" "$@"; }
 
 tf init --size 64M >/dev/null || { echo "Bail out! init failed"; exit 1; }
-printf '\n[persona games]\nuid_base = 1131072\nmemory_max = 256M\n' >>"$S/device.conf"
+# above the slots init picks ranges from (TF_UID_SLOT_*), so no overlap
+printf '\n[persona games]\nuid_base = 2200000000\nmemory_max = 256M\n' >>"$S/device.conf"
 "$D" --state "$S" 2>"$S.log" & DPID=$!
 for _ in $(seq 100); do tf status >/dev/null 2>&1 && break; sleep 0.05; done
 
