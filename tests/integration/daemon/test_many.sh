@@ -33,7 +33,7 @@ check "the third one starts with the daemon" grep -q "^games running" <<<"$out"
 out=$(tf run games -- hostname 2>&1)
 check "its hostname is its name" [ "$out" = games ]
 out=$(tf run games -- cat /proc/self/uid_map 2>&1)
-check "its own host uid range" grep -Eq "^ +0 +1131072 +65536$" <<<"$out"
+check "its own host uid range" grep -Eq "^ +0 +2200000000 +65536$" <<<"$out"
 a=$(tf run games -- readlink /proc/self/ns/pid)
 b=$(tf run personal -- readlink /proc/self/ns/pid)
 check "its own pid namespace" [ -n "$a" -a "$a" != "$b" ]
