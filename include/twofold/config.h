@@ -82,6 +82,18 @@ struct tf_config {
 	struct tf_device_cfg devices[TF_DEVICE_MAX];
 };
 
+/* Host uid slots for `init`: each device gets TF_UID_SLOT_SPAN uids (its
+ * two default personas, 65536 each) at TF_UID_SLOT_FIRST + slot * span,
+ * slot < TF_UID_SLOTS; the last slot ends below 2^31. */
+#define TF_UID_SLOT_FIRST (1u << 20)
+#define TF_UID_SLOT_SPAN (2u * TF_UID_COUNT_DEFAULT)
+#define TF_UID_SLOTS 16000u
+
+/* The first uid of slot number probe for the device whose state directory
+ * has the real path key: a hash of key picks the first slot, probe walks
+ * on from there (to step over a slot that is taken). Not a secret. */
+TF_EXPORT uint32_t tf_config_uid_slot_base(const char *key, uint32_t probe);
+
 /* Defaults: personas "personal" (device-bound) and "secure" (credential). */
 TF_EXPORT void tf_config_default(struct tf_config *c);
 

@@ -114,6 +114,9 @@ TF_EXPORT TF_WUR int tf_persona_start(const struct tf_persona_spec *spec,
 TF_EXPORT int tf_persona_pidfd(const struct tf_persona *p);
 TF_EXPORT pid_t tf_persona_init_pid(const struct tf_persona *p);
 TF_EXPORT const char *tf_persona_name(const struct tf_persona *p);
+/* O_DIRECTORY fd of the persona's v2 cgroup (owned by the persona), to
+ * list its processes; -1 if none. */
+TF_EXPORT int tf_persona_cgroup_fd(const struct tf_persona *p);
 
 enum tf_exec_stage {
 	TF_EXEC_STAGE_EXEC = 0,	 /* execve / PATH search (-ENOENT: not found) */

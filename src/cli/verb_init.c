@@ -8,10 +8,14 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "twofold/atomicfile.h"
 #include "twofold/config.h"
@@ -103,6 +107,52 @@ static int erase_state(int dfd)
 	return tf_fsync_dir_at(dfd, NULL);
 }
 
+/* Does [base, base + n) meet a range in an /etc/subuid-style file (the
+ * uids useradd hands to users for their own containers)? */
+static bool subid_overlap(const char *file, uint64_t base, uint64_t n)
+{
+	_cleanup_free_ char *text = NULL;
+	char *line, *save = NULL;
+	size_t len;
+
+	if (tf_read_file_at(AT_FDCWD, file, 1 << 20, &text, &len) < 0)
+		return false;
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long start, count;
+		char *c = strchr(line, ':');
+		if (c == NULL ||
+		    sscanf(c + 1, "%llu:%llu", &start, &count) != 2)
+			continue;
+		if (start < base + n && base < start + count)
+			return true;
+	}
+	return false;
+}
+
+/* Give the new device's personas host uids no other device on this host
+ * is likely to use: every device written with the same defaults would
+ * map its personas onto the same host uids, and persona A of one device
+ * could then signal, ptrace and own the files of persona A of the other.
+ * The slot comes from a hash of the state directory's real path (two
+ * state directories pick different slots but for a 1/16000 chance, which
+ * twofoldd's start-up check catches); a slot that meets a user's subuid
+ * range is skipped. */
+static void pick_uid_ranges(struct tf_config *cfg, const char *real)
+{
+	uint32_t base = tf_config_uid_slot_base(real, 0);
+
+	for (uint32_t probe = 1; probe < TF_UID_SLOTS; probe++) {
+		if (!subid_overlap("/etc/subuid", base, TF_UID_SLOT_SPAN) &&
+		    !subid_overlap("/etc/subgid", base, TF_UID_SLOT_SPAN))
+			break;
+		base = tf_config_uid_slot_base(real, probe);
+	}
+	for (size_t i = 0; i < cfg->n_personas && i < 2; i++)
+		cfg->personas[i].uid_base =
+			base + (uint32_t)i * TF_UID_COUNT_DEFAULT;
+}
+
 int verb_init(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -173,6 +223,27 @@ int verb_init(struct cli *cli, int argc, char **argv)
 	if (dfd < 0) {
 		cli_err(cli, "cannot open %s: %s", state, strerror(errno));
 		return EXIT_FAIL;
+	}
+	/* tf_mkdir_p leaves an existing directory as it was; the daemon
+	 * refuses one that is not root-only (statecheck.c), and a 0755 one
+	 * once exposed a running persona's files. Also the mount point, if
+	 * an earlier version left it open. */
+	if (fchown(dfd, geteuid(), getegid()) < 0 || fchmod(dfd, 0700) < 0) {
+		cli_err(cli, "cannot make %s root-only (chmod 700): %s", state,
+			strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (fstatat(dfd, "mnt", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode) && (st.st_mode & 077))
+		(void)fchmodat(dfd, "mnt", 0700, 0);
+	{
+		char real[PATH_MAX];
+		if (realpath(state, real) == NULL) {
+			cli_err(cli, "cannot resolve %s: %s", state,
+				strerror(errno));
+			return EXIT_FAIL;
+		}
+		pick_uid_ranges(&cfg, real);
 	}
 	if (fstatat(dfd, "device.conf", &st, 0) == 0) {
 		if (!force) {

@@ -125,6 +125,21 @@ struct tfd_reply {
 void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
 	TF_PRINTF(3, 4);
 
+/* statecheck.c: start-up refusals; err gets one line naming the first
+ * bad path (or the other process) and the fix */
+TF_WUR int tfd_check_state_perms(const struct tfd *d, char *err, size_t errlen);
+TF_WUR int tfd_check_uid_ranges(const struct tfd *d, char *err, size_t errlen);
+
+/* foreground.c: the foreground is a running persona or none. move puts
+ * every other persona in the background (revoking their device fds), then
+ * gives `to` (NULL: nobody) the foreground; settle moves it off a persona
+ * that no longer runs. Call settle after anything that changes a state. */
+TF_WUR int tfd_foreground_move(struct tfd *d, struct tfd_persona *to);
+void tfd_foreground_settle(struct tfd *d);
+/* revoke.c: revoke p's open fds of the foreground devices (evdev); the
+ * count revoked, or -errno */
+int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p);
+
 /* dispatch.c */
 typedef void (*tfd_handler)(struct tfd *d, struct tfd_conn *c,
 			    const struct tf_msg *m, struct tfd_persona *p,

@@ -41,10 +41,10 @@ static const struct tfd_req_def table[] = {
 		 A(TF_A_UID) | A(TF_A_FLAGS)},
 	{TF_REQ_SIGNAL, "signal", tfd_req_signal, TFD_READY, false, 0,
 	 A(TF_A_SIGNAL)},
+	/* only RUNNING: a locked persona never gets the foreground devices
+	 * (foreground.c); unlock it first */
 	{TF_REQ_SWITCH, "switch", tfd_req_switch, TFD_READY, true,
-	 TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_STOPPED | TFD_P_EVICTED |
-		 TFD_P_NOKEY,
-	 A(TF_A_PERSONA)},
+	 TFD_P_RUNNING, A(TF_A_PERSONA)},
 	{TF_REQ_ENROLL, "enroll", tfd_req_enroll, TFD_READY, true,
 	 TFD_P_NOKEY | TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_EVICTED |
 		 TFD_P_STOPPED | TFD_P_ERASED,
@@ -110,12 +110,20 @@ static void explain_state(const struct tfd_req_def *def,
 		break;
 	case TFD_P_FROZEN:
 	case TFD_P_EVICTED:
+<<<<<<< HEAD
 		if (p->evict_pending) {
 			tfd_reply_err(rep, -EACCES,
 				      "%s is locked (lock-down still removing "
 				      "its key: %s); unlock it with: twofold "
 				      "unlock %s",
 				      n, tfd_evict_reason(p), n);
+=======
+		if (def->type == TF_REQ_SWITCH) {
+			tfd_reply_err(rep, -EACCES,
+				      "%s is locked; unlock it first: twofold "
+				      "unlock %s",
+				      n, n);
+>>>>>>> h-state
 			break;
 		}
 		tfd_reply_err(rep, -EACCES,
@@ -198,6 +206,8 @@ void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
 	tf_debug("request %s from uid %u pid %d%s%s", def->name, c->uid, c->pid,
 		 p ? " persona " : "", p ? p->cfg->name : "");
 	def->fn(d, c, m, p, &rep);
+	/* a lock, evict or stop may have taken the foreground's persona */
+	tfd_foreground_settle(d);
 	/* a handler that took over the connection (run) replies itself */
 	if (rep.err == 1)
 		goto out;

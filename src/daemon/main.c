@@ -5,7 +5,8 @@
  * (dispatch.c). Start-up order matters and is fail-closed:
  *   1. harden the process (no core dumps, SIGPIPE ignored)
  *   2. crypto known-answer tests; any failure refuses to start
- *   3. load and validate the state directory
+ *   3. load and validate the state directory; refuse unsafe modes and
+ *      owners (statecheck.c) and host uid ranges another namespace maps
  *   4. clean up what a killed predecessor left (cgroups, mounts)
  *   5. storage, keys, personas
  *   6. serve
@@ -160,6 +161,8 @@ int main(int argc, char **argv)
 	d.started_ns = tf_now_ns();
 	d.state = TFD_STARTING;
 	r = tfd_load_state(&d, err, sizeof(err));
+	if (r == 0)
+		r = tfd_check_state_perms(&d, err, sizeof(err));
 	if (r < 0) {
 		tf_err("%s", err);
 		return 1;
@@ -168,6 +171,14 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		tf_err("cannot listen on the control socket of %s: %s",
 		       d.state_dir, strerror(-r));
+		return 1;
+	}
+	/* after the socket: a second daemon on this state dir has been
+	 * turned away there, with the better message */
+	r = tfd_check_uid_ranges(&d, err, sizeof(err));
+	if (r < 0) {
+		tf_err("%s", err);
+		tfd_server_close(&d);
 		return 1;
 	}
 	r = tfd_personas_setup(&d, err, sizeof(err));

@@ -401,6 +401,7 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 				return r;
 		}
 	}
+	tfd_foreground_settle(d); /* `foreground =` may name a locked one */
 	return 0;
 }
 
@@ -468,6 +469,7 @@ void tfd_persona_init_exited(struct tfd *d, size_t idx)
 	tf_warn("%s: its init exited unexpectedly; persona stopped",
 		p->cfg->name);
 	tfd_persona_stop_or_evict(d, p);
+	tfd_foreground_settle(d);
 }
 
 const char *tfd_evict_reason(const struct tfd_persona *p)
@@ -636,6 +638,7 @@ void tfd_timer_tick(struct tfd *d)
 			tfd_persona_evict(d, p, NULL);
 		}
 	}
+	tfd_foreground_settle(d);
 }
 
 /* ---- requests ---- */
@@ -717,33 +720,14 @@ void tfd_req_restart(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 void tfd_req_switch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		    struct tfd_persona *p, struct tfd_reply *rep)
 {
-	int r, first = 0;
+	/* the dispatch table lets only a running persona get here: a locked
+	 * one must never hold the foreground devices (foreground.c) */
+	int r = tfd_foreground_move(d, p);
 
-	/* background first, so no instant has two foreground personas */
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < d->n_personas; i++) {
-			struct tfd_persona *q = &d->personas[i];
-			bool fg = q == p;
-			if (fg != (pass == 1))
-				continue;
-			q->foreground = fg;
-			if (q->rt == NULL)
-				continue;
-			r = tf_persona_set_foreground(q->rt, fg);
-			if (r < 0 && first == 0)
-				first = r;
-		}
-	if (first < 0) {
-		tfd_reply_err(rep, first, "switch to %s incomplete: %s",
-			      p->cfg->name, strerror(-first));
+	if (r < 0) {
+		tfd_reply_err(rep, r, "switch to %s incomplete: %s",
+			      p->cfg->name, strerror(-r));
 		return;
 	}
-	if (p->state == TFD_P_RUNNING)
-		tfd_reply_err(rep, 0, "%s is now foreground", p->cfg->name);
-	else
-		tfd_reply_err(rep, 0,
-			      "%s is now foreground (it is %s; unlock it with: "
-			      "twofold unlock %s)",
-			      p->cfg->name, tfd_pstate_name(p->state),
-			      p->cfg->name);
+	tfd_reply_err(rep, 0, "%s is now foreground", p->cfg->name);
 }

@@ -71,6 +71,16 @@ void tf_config_default(struct tf_config *c)
 	persona_default(&c->personas[1], "secure", 1065536, true);
 }
 
+uint32_t tf_config_uid_slot_base(const char *key, uint32_t probe)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a 64 */
+
+	for (; *key; key++)
+		h = (h ^ (uint8_t)*key) * 1099511628211ull;
+	return TF_UID_SLOT_FIRST +
+	       (uint32_t)((h + probe) % TF_UID_SLOTS) * TF_UID_SLOT_SPAN;
+}
+
 const struct tf_persona_cfg *tf_config_persona(const struct tf_config *c,
 					       const char *name)
 {

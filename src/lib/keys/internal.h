@@ -36,6 +36,13 @@ TF_WUR int tf_keys_devsecret_parse(const uint8_t *buf, size_t len,
 #define TF_KDF_MEM_KIB_MIN 1024u
 #define TF_KDF_MEM_KIB_MAX (4096u * 1024u)
 
+/* Argon2id costs for this machine from cfg's kdf_target_ms and
+ * kdf_min_mem_mib, measured on the calling thread's CPU time so other load
+ * does not lower them; never below kdf_min_mem_mib and TF_KDF_OPS_MIN.
+ * (keystore.c; exposed for the unit tests.) */
+TF_WUR int tf_keys_calibrate(const struct tf_config *cfg, uint32_t *ops,
+			     uint32_t *mem_kib);
+
 enum tf_protector {
 	TF_PROT_DEVICE = 1,
 	TF_PROT_CREDENTIAL = 2,

@@ -500,6 +500,11 @@ pid_t tf_persona_init_pid(const struct tf_persona *p)
 	return p ? p->init_pid : -1;
 }
 
+int tf_persona_cgroup_fd(const struct tf_persona *p)
+{
+	return p && p->cg ? tf_cgroup_v2_fd(p->cg) : -1;
+}
+
 const char *tf_persona_name(const struct tf_persona *p)
 {
 	return p ? p->name : NULL;

@@ -573,6 +573,16 @@ int tf_storage_attach(const char *image, const char *mountpoint,
 		fail(err, errlen, "open %s: %s", mp, strerror(-r));
 		goto out_umount;
 	}
+	/* mkfs leaves the root 0755, and the mount hides the 0700 of the
+	 * mount point: without this a host user could walk into a running
+	 * persona's unencrypted-while-unlocked files (personas/<p>/tmp).
+	 * The persona's init clones its data dir with host-root fsuid, as
+	 * owner, so 0700 here does not stand in its way. */
+	if (fchmod(rfd, 0700) < 0) {
+		r = tf_negerrno();
+		fail(err, errlen, "chmod 700 %s: %s", mp, strerror(-r));
+		goto out_umount;
+	}
 	/* The superblock said "encrypt"; make sure the running kernel agrees
 	 * (CONFIG_FS_ENCRYPTION): an unencrypted root gives ENODATA. */
 	{

@@ -33,7 +33,7 @@ cleanup() {
 	stop_daemon
 	restore_fdm
 	mountpoint -q "$S/mnt" 2>/dev/null && umount -l "$S/mnt"
-	rm -rf "$S" "$S.log"
+	rm -rf "$S" "$S.log" "$S.out"
 }
 trap cleanup EXIT
 start_daemon() {

@@ -22,7 +22,8 @@ trap cleanup EXIT
 tf() { "$T" --state "$S" "$@"; }
 
 tf init --size 64M >/dev/null || { echo "Bail out! init failed"; exit 1; }
-printf '\n[persona games]\nuid_base = 1131072\nmemory_max = 256M\n' >>"$S/device.conf"
+# above the slots init picks ranges from (TF_UID_SLOT_*), so no overlap
+printf '\n[persona games]\nuid_base = 2200000000\nmemory_max = 256M\n' >>"$S/device.conf"
 "$D" --state "$S" 2>"$S.log" & DPID=$!
 for _ in $(seq 100); do tf status >/dev/null 2>&1 && break; sleep 0.05; done
 
@@ -32,7 +33,7 @@ check "the third one starts with the daemon" grep -q "^games running" <<<"$out"
 out=$(tf run games -- hostname 2>&1)
 check "its hostname is its name" [ "$out" = games ]
 out=$(tf run games -- cat /proc/self/uid_map 2>&1)
-check "its own host uid range" grep -Eq "^ +0 +1131072 +65536$" <<<"$out"
+check "its own host uid range" grep -Eq "^ +0 +2200000000 +65536$" <<<"$out"
 a=$(tf run games -- readlink /proc/self/ns/pid)
 b=$(tf run personal -- readlink /proc/self/ns/pid)
 check "its own pid namespace" [ -n "$a" -a "$a" != "$b" ]

@@ -115,8 +115,11 @@ ok $? "base = /nonexistent: no socket, nothing mounted"
 
 # overlapping uid ranges
 cp "$S/device.conf.good" "$S/device.conf"
-sed -i '/^\[persona secure\]/,/^uid_base/ s/^uid_base = .*/uid_base = 1010000/' "$S/device.conf"
-grep -q "uid_base = 1010000" "$S/device.conf" || diag "sed did not change uid_base"
+# (init picks each device's ranges: overlap secure with personal's)
+pbase=$(awk '/^\[persona personal\]/{p=1} p && /^uid_base/{print $3; exit}' "$S/device.conf")
+obase=$((pbase + 10000))
+sed -i "/^\[persona secure\]/,/^uid_base/ s/^uid_base = .*/uid_base = $obase/" "$S/device.conf"
+grep -q "uid_base = $obase" "$S/device.conf" || diag "sed did not change uid_base"
 err=$(timeout 30 "$TWOFOLDD" --state "$S" 2>&1)
 r=$?
 ok $((r == 0 || r == 124)) "overlapping uid ranges: daemon refuses to start" "got $r"

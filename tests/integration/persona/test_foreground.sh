@@ -71,6 +71,56 @@ out=$(try secure)
 echo "$out" | grep -q "Operation not permitted"
 ok $? "restarted background secure is still refused" "$out"
 
+# --- a locked persona never holds the foreground
+unlock() { printf '123456\n' | tf unlock secure --pin-stdin >/dev/null; }
+tf switch secure >/dev/null
+out=$(tf lock secure)
+ok $? "lock the foreground secure" "$out"
+ok $([ "$(fg_of)" = personal ]; echo $?) "lock: the foreground moves to personal" "$(tf persona list)"
+out=$(try personal)
+ok $([ "$out" = ok ]; echo $?) "lock: personal can open the camera" "$out"
+err=$(tf switch secure 2>&1)
+rc=$?
+ok $([ $rc -ne 0 ] && [ "${err##*: switch: }" = "secure is locked; unlock it first: twofold unlock secure" ]; echo $?) \
+	"switch to the locked secure is refused" "rc=$rc: $err"
+ok $([ "$(fg_of)" = personal ]; echo $?) "refused switch: personal stays foreground" "$(tf persona list)"
+unlock
+ok $([ "$(fg_of)" = personal ]; echo $?) "unlock does not take the foreground back" "$(tf persona list)"
+out=$(try secure)
+echo "$out" | grep -q "Operation not permitted"
+ok $? "unlocked background secure still cannot open the camera" "$out"
+
+tf switch secure >/dev/null
+out=$(tf lock secure --evict)
+ok $? "evict the foreground secure" "$out"
+ok $([ "$(fg_of)" = personal ]; echo $?) "evict: the foreground moves to personal" "$(tf persona list)"
+out=$(try personal)
+ok $([ "$out" = ok ]; echo $?) "evict: personal can open the camera" "$out"
+err=$(tf switch secure 2>&1)
+ok $([ $? -ne 0 ] && grep -q "secure is locked; unlock it first" <<<"$err"; echo $?) \
+	"switch to the evicted secure is refused" "$err"
+unlock
+ok $([ "$(fg_of)" = personal ]; echo $?) "evicted then unlocked: personal keeps the foreground" "$(tf persona list)"
+
+# --- an fd opened in the foreground is found when the persona leaves it
+# (the node is not evdev, so it is reported as not revocable; this host
+# has no input devices and no uinput to exercise EVIOCREVOKE itself)
+tf run personal -- sh -c "exec 3> $CAM; echo held; exec sleep 60" >"$S.hold" 2>&1 &
+HOLD=$!
+EXTRA_CLEANUP='rm -f "$CAM"; kill $HOLD 2>/dev/null'
+for _ in $(seq 100); do grep -q held "$S.hold" 2>/dev/null && break; sleep 0.05; done
+tf switch secure >/dev/null
+for _ in $(seq 40); do grep -q "personal: pid [0-9]* keeps fd 3 of $CAM open" "$DLOG" && break; sleep 0.05; done
+grep -q "personal: pid [0-9]* keeps fd 3 of $CAM open in the background" "$DLOG"
+ok $? "switch finds the fd personal holds on the camera" "$(tail -5 "$DLOG")"
+pid=$(grep -o "personal: pid [0-9]* keeps fd 3 of $CAM" "$DLOG" | tail -1 | awk '{print $3}')
+ok $([ -n "$pid" ] && [ "$(stat -Lc %t:%T "/proc/$pid/fd/3" 2>/dev/null)" = a:c8 ]; echo $?) \
+	"the pid named holds the camera on fd 3" "pid=$pid"
+kill $HOLD 2>/dev/null
+wait $HOLD 2>/dev/null
+rm -f "$S.hold"
+tf switch personal >/dev/null
+
 # switching to an unknown persona changes nothing
 err=$(tf switch nosuch 2>&1)
 ok $([ $? = 1 ] && [ "$(fg_of)" = personal ]; echo $?) \

@@ -248,6 +248,37 @@ static void test_config_bad(void **state)
 	}
 }
 
+/* init's per-device uid slots: aligned, inside 2^20..2^31, valid for the
+ * config check, and different for different state directories. */
+static void test_uid_slots(void **state)
+{
+	static const char *dirs[] = {"/var/lib/twofold", "/tmp/tfp.AAAAAA",
+				     "/tmp/tfp.AAAAAB", "/srv/dev2"};
+	uint32_t base[4];
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		struct tf_config c;
+		base[i] = tf_config_uid_slot_base(dirs[i], 0);
+		assert_int_equal(
+			(base[i] - TF_UID_SLOT_FIRST) % TF_UID_SLOT_SPAN, 0);
+		assert_true(base[i] >= TF_UID_SLOT_FIRST);
+		assert_true((uint64_t)base[i] + TF_UID_SLOT_SPAN <= 1ull << 31);
+		tf_config_default(&c);
+		c.personas[0].uid_base = base[i];
+		c.personas[1].uid_base = base[i] + TF_UID_COUNT_DEFAULT;
+		assert_int_equal(
+			tf_config_validate(&c, false, err, sizeof(err)), 0);
+		for (size_t j = 0; j < i; j++)
+			assert_int_not_equal(base[i], base[j]);
+	}
+	/* probing walks to the next slot, wrapping at the end */
+	assert_int_not_equal(tf_config_uid_slot_base(dirs[0], 1), base[0]);
+	assert_int_equal(tf_config_uid_slot_base(dirs[0], TF_UID_SLOTS),
+			 base[0]);
+}
+
 static void test_config_bounds(void **state)
 {
 	struct tf_config c;
@@ -290,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_config_good),
 		cmocka_unit_test(test_config_bad),
 		cmocka_unit_test(test_config_bounds),
+		cmocka_unit_test(test_uid_slots),
 		cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -752,6 +754,93 @@ static void test_crash_change(void **state)
 	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EACCES);
 }
 
+/* ---- calibration measures CPU time, not wall time ---- */
+
+/* Pin this process to one CPU it may use and start n children that spin
+ * on that CPU too: a calibration on the wall clock would see each pass
+ * take about n + 1 times longer. Returns the old affinity in *old. */
+static void burn_start(pid_t *pids, int n, cpu_set_t *old)
+{
+	cpu_set_t one;
+	int cpu = 0;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(*old), old), 0);
+	while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, old))
+		cpu++;
+	assert_true(cpu < CPU_SETSIZE);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			volatile unsigned long x = 0;
+			alarm(120); /* never outlive a crashed test */
+			for (;;)
+				x++;
+		}
+	}
+}
+
+static void burn_stop(pid_t *pids, int n, const cpu_set_t *old)
+{
+	for (int i = 0; i < n; i++) {
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
+	}
+	assert_int_equal(sched_setaffinity(0, sizeof(*old), old), 0);
+}
+
+static void test_calibrate_under_load(void **state)
+{
+	struct tf_config cfg;
+	uint32_t ops0, mem0, ops1, mem1;
+	uint64_t cost0, cost1;
+	pid_t pids[3];
+	cpu_set_t old;
+
+	(void)state;
+	tf_config_default(&cfg);
+	cfg.kdf_min_mem_mib = 4;
+	cfg.kdf_target_ms = 160;
+	assert_int_equal(tf_keys_calibrate(&cfg, &ops0, &mem0), 0);
+	burn_start(pids, 3, &old);
+	int r = tf_keys_calibrate(&cfg, &ops1, &mem1);
+	burn_stop(pids, 3, &old);
+	assert_int_equal(r, 0);
+	/* Granularity: memory moves in doublings and the passes are rounded,
+	 * so allow a factor 2 either way; wall-clock calibration under three
+	 * spinners on the same CPU lands at about a quarter. */
+	cost0 = (uint64_t)ops0 * mem0;
+	cost1 = (uint64_t)ops1 * mem1;
+	print_message("calibrated: idle %u x %u KiB, loaded %u x %u KiB\n",
+		      ops0, mem0, ops1, mem1);
+	assert_true(mem1 * 2 >= mem0 && mem1 <= mem0 * 2);
+	assert_true(cost1 * 2 >= cost0 && cost1 <= cost0 * 2);
+}
+
+static void test_calibrate_floor(void **state)
+{
+	struct tf_config cfg;
+	uint32_t ops, mem;
+	pid_t pids[2];
+	cpu_set_t old;
+
+	(void)state;
+	tf_config_default(&cfg);
+	assert_int_equal(cfg.kdf_min_mem_mib, 64); /* the shipped floor */
+	/* A target far below one pass: the floor decides, load or not. */
+	cfg.kdf_min_mem_mib = 8;
+	cfg.kdf_target_ms = 1;
+	burn_start(pids, 2, &old);
+	int r = tf_keys_calibrate(&cfg, &ops, &mem);
+	burn_stop(pids, 2, &old);
+	assert_int_equal(r, 0);
+	assert_int_equal(mem, 8u * 1024u);
+	assert_true(ops >= TF_KDF_OPS_MIN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,6 +862,8 @@ int main(void)
 		T(test_crash_enroll),
 		T(test_crash_change),
 #undef T
+		cmocka_unit_test(test_calibrate_under_load),
+		cmocka_unit_test(test_calibrate_floor),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Revoke what a persona going to the background still holds open of the
+ * foreground devices. The device cgroup only checks open(): an fd opened
+ * while in the foreground keeps working after `switch`, so a background
+ * persona could keep reading the keyboard or the microphone.
+ *
+ * For every process of the persona (its cgroup tree's cgroup.procs) we walk
+ * /proc/PID/fd, stat each target and compare st_rdev with the configured
+ * foreground devices. A match is copied into the daemon with pidfd_getfd
+ * (the same open file description, not a new open); for an evdev node
+ * EVIOCREVOKE on the copy revokes that description for every fd that
+ * shares it, so the app's reads fail with ENODEV from then on.
+ *
+ * Residual: other character devices (ALSA, V4L2, DRM, hidraw) have no
+ * revoke ioctl. They are logged (pid, fd, device) and stay usable until the
+ * app closes them; docs/threat-model.md lists this.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/input.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "twofold/log.h"
+#include "twofold/persona.h"
+#include "daemon.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef EVIOCREVOKE /* linux/input.h of Linux >= 3.12 */
+#define EVIOCREVOKE _IOW('E', 0x91, int)
+#endif
+#define INPUT_MAJOR_NR 13 /* linux/major.h INPUT_MAJOR: evdev lives here */
+#define CG_DEPTH_MAX 8	  /* the persona's cgroup has at most a few levels */
+
+struct fgdev {
+	dev_t rdev;
+	const char *path;
+};
+
+struct scan {
+	struct tfd *d;
+	struct tfd_persona *p;
+	struct fgdev dev[TF_DEVICE_MAX];
+	size_t n_dev;
+	unsigned revoked, kept;
+};
+
+static const struct fgdev *match(const struct scan *s, dev_t rdev)
+{
+	for (size_t i = 0; i < s->n_dev; i++)
+		if (s->dev[i].rdev == rdev)
+			return &s->dev[i];
+	return NULL;
+}
+
+/* One fd of pid whose target is a foreground device: revoke or report. */
+static void handle_fd(struct scan *s, pid_t pid, int pidfd, int fd,
+		      const struct fgdev *dev)
+{
+	_cleanup_close_ int copy = -1;
+	struct stat st;
+	int version;
+
+	copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (copy < 0) {
+		if (errno != ESRCH && errno != EBADF) /* exited, closed */
+			tf_warn("%s: pid %d fd %d (%s): pidfd_getfd: %s",
+				s->p->cfg->name, pid, fd, dev->path,
+				strerror(errno));
+		return;
+	}
+	/* the app may have closed and reused fd since we looked */
+	if (fstat(copy, &st) < 0 || !S_ISCHR(st.st_mode) ||
+	    st.st_rdev != dev->rdev)
+		return;
+	if (major(st.st_rdev) == INPUT_MAJOR_NR &&
+	    ioctl(copy, EVIOCGVERSION, &version) == 0) {
+		if (ioctl(copy, EVIOCREVOKE, NULL) == 0) {
+			s->revoked++;
+			tf_info("%s: revoked pid %d's fd %d of %s (input)",
+				s->p->cfg->name, pid, fd, dev->path);
+			return;
+		}
+		tf_warn("%s: pid %d fd %d (%s): EVIOCREVOKE: %s",
+			s->p->cfg->name, pid, fd, dev->path, strerror(errno));
+	}
+	s->kept++;
+	tf_info("%s: pid %d keeps fd %d of %s open in the background (not "
+		"an input device: no revoke for it)",
+		s->p->cfg->name, pid, fd, dev->path);
+}
+
+static void scan_pid(struct scan *s, pid_t pid)
+{
+	_cleanup_close_ int pidfd = -1;
+	char path[64];
+	struct dirent *e;
+	DIR *fds;
+
+	/* pin the process first: a pid reused after this fails getfd */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	fds = opendir(path);
+	if (fds == NULL)
+		return;
+	while ((e = readdir(fds)) != NULL) {
+		const struct fgdev *dev;
+		struct stat st;
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || *end != '\0')
+			continue;
+		/* stat follows the magic link to the open file itself */
+		if (fstatat(dirfd(fds), e->d_name, &st, 0) < 0 ||
+		    !S_ISCHR(st.st_mode))
+			continue;
+		dev = match(s, st.st_rdev);
+		if (dev != NULL)
+			handle_fd(s, pid, pidfd, (int)fd, dev);
+	}
+	closedir(fds);
+}
+
+/* Every pid in cgroup dir cgfd and below. */
+static void scan_cgroup(struct scan *s, int cgfd, int depth)
+{
+	_cleanup_free_ char *procs = NULL;
+	char *line, *save = NULL;
+	struct dirent *e;
+	size_t len;
+	DIR *dir;
+	int fd;
+
+	if (tf_read_file_at(cgfd, "cgroup.procs", 1 << 20, &procs, &len) == 0)
+		for (line = strtok_r(procs, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			long pid = strtol(line, NULL, 10);
+			if (pid > 0)
+				scan_pid(s, (pid_t)pid);
+		}
+	if (depth >= CG_DEPTH_MAX)
+		return;
+	fd = openat(cgfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dir = fdopendir(fd);
+	if (dir == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(dir)) != NULL) {
+		_cleanup_close_ int sub = -1;
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		sub = openat(dirfd(dir), e->d_name,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (sub >= 0)
+			scan_cgroup(s, sub, depth + 1);
+	}
+	closedir(dir);
+}
+
+int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p)
+{
+	struct scan s = {.d = d, .p = p};
+	int cgfd;
+
+	if (p->rt == NULL)
+		return 0; /* no processes */
+	for (size_t i = 0; i < d->cfg.n_devices; i++) {
+		struct stat st;
+		if (stat(d->cfg.devices[i].path, &st) < 0 ||
+		    !S_ISCHR(st.st_mode))
+			continue; /* not plugged in: nothing can be open */
+		s.dev[s.n_dev].rdev = st.st_rdev;
+		s.dev[s.n_dev].path = d->cfg.devices[i].path;
+		s.n_dev++;
+	}
+	if (s.n_dev == 0)
+		return 0;
+	cgfd = tf_persona_cgroup_fd(p->rt);
+	if (cgfd < 0)
+		return -ENOENT;
+	scan_cgroup(&s, cgfd, 0);
+	if (s.revoked || s.kept)
+		tf_info("%s went to the background: %u device fd(s) revoked, "
+			"%u not revocable",
+			p->cfg->name, s.revoked, s.kept);
+	return (int)s.revoked;
+}
