@@ -110,20 +110,19 @@ static void explain_state(const struct tfd_req_def *def,
 		break;
 	case TFD_P_FROZEN:
 	case TFD_P_EVICTED:
-<<<<<<< HEAD
+		if (def->type == TF_REQ_SWITCH) {
+			tfd_reply_err(rep, -EACCES,
+				      "%s is locked; unlock it first: twofold "
+				      "unlock %s",
+				      n, n);
+			break;
+		}
 		if (p->evict_pending) {
 			tfd_reply_err(rep, -EACCES,
 				      "%s is locked (lock-down still removing "
 				      "its key: %s); unlock it with: twofold "
 				      "unlock %s",
 				      n, tfd_evict_reason(p), n);
-=======
-		if (def->type == TF_REQ_SWITCH) {
-			tfd_reply_err(rep, -EACCES,
-				      "%s is locked; unlock it first: twofold "
-				      "unlock %s",
-				      n, n);
->>>>>>> h-state
 			break;
 		}
 		tfd_reply_err(rep, -EACCES,
