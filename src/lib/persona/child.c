@@ -5,7 +5,8 @@
  * filesystem, pivots into it, sets the hostname and loopback, drops every
  * capability and then only reaps children until told to stop.
  *
- * This runs in a raw clone3() child of the daemon: no malloc, no stdio
+ * This runs in a raw clone3() child of the spawner (spawner.c; the
+ * daemon's child by CLONE_PARENT): no malloc, no stdio
  * streams, no config reading; everything it needs is in struct tf_p_setup.
  */
 #include <errno.h>
@@ -232,6 +233,7 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	 * this point is noticed as EOF on the sync pipe. */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)prctl(PR_SET_NAME, (unsigned long)"tf-init", 0, 0, 0);
 	if (read(s->sync_fd, &go, 1) != 1)
 		_exit(1);
 	close(s->sync_fd);
@@ -399,10 +401,18 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	/* A new devpts instance: the persona's ptys are invisible to the host
 	 * and the other persona. gid=5 (tty) is in the persona's gid map
 	 * (uid_count > 5 is checked by start). */
-	CHECK(mount("devpts", NEWROOT "/dev/pts", "devpts",
-		    MS_NOSUID | MS_NOEXEC,
-		    "newinstance,ptmxmode=0666,mode=620,gid=5"),
-	      "devpts: %m");
+	{
+		/* max=: a persona cannot exhaust the host-wide pty pool
+		 * (kernel.pty.max) and leave the other without a terminal */
+		char opts[96];
+
+		snprintf(opts, sizeof(opts),
+			 "newinstance,ptmxmode=0666,mode=620,gid=5,max=%u",
+			 s->pty_max ? s->pty_max : TF_PTY_MAX_DEFAULT);
+		CHECK(mount("devpts", NEWROOT "/dev/pts", "devpts",
+			    MS_NOSUID | MS_NOEXEC, opts),
+		      "devpts: %m");
+	}
 	CHECK(mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
 		    "mode=1777"),
 	      "/dev/shm: %m");
