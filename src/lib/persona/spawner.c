@@ -33,15 +33,18 @@
  * fail with -EOWNERDEAD ("restart twofoldd").
  *
  * Process titles: the children are forks, so their /proc/PID/cmdline would
- * be the daemon's argv (its path, its state dir). The spawner points its
- * argument area (PR_SET_MM_ARG_START/END, needs CAP_SYS_RESOURCE in the
- * init user namespace, which the children no longer have) at a buffer of
- * its own and writes the child's title there before each clone.
+ * be the daemon's argv (its path, its state dir). The spawner writes the
+ * child's title over its copy of the argument (and environment) strings
+ * before each clone, setproctitle(3)'s way. (PR_SET_MM_ARG_START to a
+ * buffer of its own would avoid the length limit, but needs
+ * CAP_SYS_RESOURCE, which a container's root may lack.) Titles longer than
+ * the daemon's argv + environ are cut.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -71,8 +74,9 @@ static pid_t spawner_pid = -1;
 static bool spawner_lost;
 static bool direct_ok;
 
-/* the spawner's title buffer: its argument area once set up */
-static char title[96];
+/* the spawner's argument area (the daemon's argv, its copy), for titles */
+static char *title_area;
+static size_t title_len, title_arg_len;
 
 /* Close every fd but 0, 1, 2 and a, b. */
 static void keep_only(int a, int b)
@@ -110,31 +114,61 @@ static TF_NORETURN void child(const struct tf_p_spawn_req *q, int fd0, int fd1,
 	tf_p_child_main(&s);
 }
 
-/* Point the argument area at title[] (once, in the spawner). The kernel
- * checks arg_start <= arg_end for each call: title[] is in .bss, below the
- * stack, where the old area is, so set the start first. */
+/* Find the argument and environment strings (fields 48..51 of
+ * /proc/self/stat, Linux 3.5) to write the title over them. */
 static void title_setup(void)
 {
-	(void)prctl(PR_SET_MM, PR_SET_MM_ARG_START, (unsigned long)title, 0, 0);
-	(void)prctl(PR_SET_MM, PR_SET_MM_ARG_END,
-		    (unsigned long)(title + sizeof(title)), 0, 0);
-	/* the environment (the daemon's) neither */
-	(void)prctl(PR_SET_MM, PR_SET_MM_ENV_START,
-		    (unsigned long)(title + sizeof(title)), 0, 0);
-	(void)prctl(PR_SET_MM, PR_SET_MM_ENV_END,
-		    (unsigned long)(title + sizeof(title)), 0, 0);
+	char buf[1024];
+	unsigned long v[4] = {0};
+	ssize_t n;
+	char *q;
+	int fd, field = 2;
+
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	q = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (!q)
+		return;
+	for (char *t = strtok(q + 1, " \n"); t; t = strtok(NULL, " \n")) {
+		field++;
+		if (field >= 48 && field <= 51)
+			v[field - 48] = strtoul(t, NULL, 10);
+	}
+	if (v[0] == 0 || v[1] <= v[0])
+		return;
+	title_area = (char *)v[0];
+	title_len = title_arg_len = (size_t)(v[1] - v[0]);
+	/* the environment strings directly follow: use them too (the
+	 * spawner and its children need no environment; the launcher gets
+	 * each app's from the daemon) */
+	if (v[2] == v[1] && v[3] > v[2]) {
+		clearenv();
+		title_len = (size_t)(v[3] - v[0]);
+	}
 }
 
-/* cmdline shows up to arg_end; end it at the title's NUL, so that ps shows
- * no trailing padding. */
+/* setproctitle(3)'s way: /proc/PID/cmdline reads the argument area; when
+ * the last byte of the argv strings is not NUL, the kernel shows the area
+ * (argv and environ) up to the first NUL (get_mm_proctitle), so the title
+ * shows without padding, and the rest of the old strings is wiped. */
 static void title_set(const char *a, const char *b)
 {
-	int n = snprintf(title, sizeof(title), "%s%s%s", a, b[0] ? " " : "", b);
+	int n;
 
-	if (n < 0 || (size_t)n >= sizeof(title))
-		n = (int)sizeof(title) - 1;
-	(void)prctl(PR_SET_MM, PR_SET_MM_ARG_END,
-		    (unsigned long)(title + n + 1), 0, 0);
+	if (!title_area || title_len < 3)
+		return;
+	memset(title_area, 0, title_len);
+	n = snprintf(title_area, title_len - 1, "%s%s%s", a, b[0] ? " " : "",
+		     b);
+	(void)n;
+	if (title_area[title_arg_len - 1] == '\0')
+		title_area[title_arg_len - 1] = ' ';
 }
 
 static pid_t spawn_here(const struct tf_p_spawn_req *q, int fd0, int fd1,
