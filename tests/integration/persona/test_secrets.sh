@@ -118,4 +118,17 @@ diag "daemon: $out"
 echo "$out" | grep -q 'devsecret=[1-9]'
 ok $? "the scan finds the device secret in the daemon (needle check)" "$out"
 
+# A dead spawner is not re-forked from the (secret-holding) daemon: the
+# next persona start fails with a clear error; the daemon keeps serving.
+kill -KILL "$spawner"
+out=$(tf persona restart personal 2>&1)
+r=$?
+ok $([ $r != 0 ]; echo $?) "after the spawner died, persona restart fails" "$out"
+echo "$out" | grep -q "spawner died; restart twofoldd"
+ok $? "... saying the spawner died" "$out"
+ps -o comm= --ppid "$DPID" | grep -qx tf-spawner
+ok $([ $? != 0 ]; echo $?) "no new spawner was forked" "$(ps -o pid,comm --ppid "$DPID")"
+tf status >/dev/null 2>&1
+ok $? "the daemon still answers"
+
 finish
