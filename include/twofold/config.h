@@ -28,6 +28,7 @@
 #define TF_NAME_MAX 32	    /* persona and device names, without NUL */
 #define TF_CFG_PATH_MAX 256 /* paths in the config */
 #define TF_UID_COUNT_DEFAULT 65536u
+#define TF_PTY_MAX_DEFAULT 256u /* devpts max= per persona */
 #define TF_APP_UID_DEFAULT 1000u
 
 enum tf_device_class {
@@ -50,6 +51,7 @@ struct tf_persona_cfg {
 	bool autostart;	     /* start with the daemon (if keys allow) */
 	uint32_t
 		lock_evict_after; /* seconds after lock until evict, 0 = never */
+	uint32_t pty_max; /* ptys the persona may open (its devpts max=) */
 };
 
 struct tf_device_cfg {

@@ -8,9 +8,11 @@
  *
  * Process shape:
  *
- *   twofoldd ──clone3──> init (pid 1 of the persona's pid ns, no caps,
+ *   twofoldd ──fork at start──> spawner (never holds a secret; clones the
+ *      │                          next two with CLONE_PARENT, see below)
+ *      ├──(spawner)──> init (pid 1 of the persona's pid ns, no caps,
  *      │                       PR_SET_PDEATHSIG(SIGKILL): dies with the daemon)
- *      ├──clone3──> launcher (host pid ns, persona's cgroups and other
+ *      ├──(spawner)──> launcher (host pid ns, persona's cgroups and other
  *      │                       namespaces; one per persona, forked at start;
  *      │                       clones each app on request)
  *      └──────────────────> app (pid N of the persona's pid ns; a direct child
@@ -29,18 +31,18 @@
  *    tf_persona_stop() reaps the app zombies it launched that are still
  *    unreaped; their exit status is then lost (the daemon sees ECHILD and
  *    reports them as killed by stop).
- *  - The launcher is a fork of the daemon: secrets must be in
- *    tf_secure_alloc() memory (MADV_WIPEONFORK) so that they do not follow
- *    it. It keeps only its socket. If it dies, the next tf_persona_exec()
- *    starts a new one.
+ *  - Call tf_persona_spawner_start() first thing in main(): inits and
+ *    launchers are forks of the spawner, not of the caller, so none of the
+ *    caller's secrets follows them. They are still the caller's children
+ *    (CLONE_PARENT). The launcher keeps only its socket. If it dies, the
+ *    next tf_persona_exec() starts a new one.
  *  - Apps do not survive a daemon restart: init dies with the daemon
  *    (PR_SET_PDEATHSIG, tied to the calling *thread*: call start from the
  *    daemon's main thread) and with it the whole pid namespace. On start the
  *    daemon calls tf_persona_cleanup_stale() and starts the personas again.
  *    Mounts need no cleanup: they live only in the persona's mount namespace.
- *  - The calls fork with raw clone3(), which skips libc's atfork handlers;
- *    the children use no malloc, but the daemon should call these from a
- *    single-threaded process anyway.
+ *  - The spawner forks with raw clone3(), which skips libc's atfork
+ *    handlers: call tf_persona_spawner_start() while single-threaded.
  *
  * Conventions: common.h (0/positive on success, -errno on failure, outputs
  * written only on success, destructors accept NULL).
@@ -60,6 +62,24 @@
 #define TF_PERSONA_ERR_MAX 256
 
 struct tf_persona; /* runtime handle */
+
+/*
+ * Fork the persona spawner (spawner.c): the clean process every persona
+ * init and launcher is cloned from, so that none of them holds a copy of
+ * the caller's memory. Call it first thing in main(), single-threaded,
+ * before anything secret was read (a key, a PIN, a request); tf_persona_
+ * start() and tf_persona_exec() use it from then on. It dies with the
+ * caller's thread (PDEATHSIG). If it dies, persona starts (and launcher
+ * respawns) fail with -EOWNERDEAD ("the persona spawner died; restart
+ * twofoldd"); it is never forked again. -EALREADY on a second call.
+ */
+TF_EXPORT TF_WUR int tf_persona_spawner_start(void);
+/* For tests that call tf_persona_start() without a spawner: let the calls
+ * fork the caller directly (as if it held no secret). Without this or a
+ * spawner, tf_persona_start() fails with -ENOTCONN. */
+TF_EXPORT void tf_persona_spawner_direct(void);
+/* The spawner's pid, -1 when none runs. */
+TF_EXPORT pid_t tf_persona_spawner_pid(void);
 
 struct tf_cgroup; /* sandbox.h */
 

@@ -3,6 +3,7 @@
  * twofoldd: the one root daemon per device. It holds every secret, owns the
  * personas and answers a fixed table of requests on the control socket
  * (dispatch.c). Start-up order matters and is fail-closed:
+ *   0. fork the persona spawner, while the process holds no secret
  *   1. harden the process (no core dumps, SIGPIPE ignored)
  *   2. crypto known-answer tests; any failure refuses to start
  *   3. load and validate the state directory; refuse unsafe modes and
@@ -21,6 +22,7 @@
 #include "tf_config.h"
 #include "twofold/crypto.h"
 #include "twofold/log.h"
+#include "twofold/persona.h"
 #include "twofold/secmem.h"
 #include "daemon.h"
 
@@ -109,6 +111,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	tf_log_init("twofoldd", verbose ? TF_LOG_DEBUG : TF_LOG_INFO);
+
+	/* Before anything secret is read (keys, device secret, requests):
+	 * persona inits and launchers are cloned from this clean fork, never
+	 * from the daemon's memory (persona.h). */
+	if (!selftest) {
+		r = tf_persona_spawner_start();
+		if (r < 0) {
+			tf_err("cannot fork the persona spawner: %s",
+			       strerror(-r));
+			return 1;
+		}
+	}
 
 	/* Secrets live here: no core dumps, no ptrace by same-uid peers. */
 	if (tf_secmem_harden_process() < 0) {

@@ -49,6 +49,7 @@ static void persona_default(struct tf_persona_cfg *p, const char *name,
 	p->credential = credential;
 	p->autostart = true;
 	p->lock_evict_after = credential ? 300 : 0;
+	p->pty_max = TF_PTY_MAX_DEFAULT;
 }
 
 void tf_config_default(struct tf_config *c)
@@ -218,6 +219,8 @@ static int set_persona(struct tf_persona_cfg *p, const char *k, const char *v)
 		return parse_bool(v, &p->autostart);
 	if (!strcmp(k, "lock_evict_after"))
 		return parse_u32(v, 0, 7 * 86400, &p->lock_evict_after);
+	if (!strcmp(k, "pty_max"))
+		return parse_u32(v, 1, 65536, &p->pty_max);
 	return -ENOENT;
 }
 
@@ -549,11 +552,13 @@ int tf_config_format(const struct tf_config *c, char **out)
 			"cpu_weight = %u\n"
 			"credential = %s\n"
 			"autostart = %s\n"
-			"lock_evict_after = %u\n",
+			"lock_evict_after = %u\n"
+			"pty_max = %u\n",
 			(unsigned long long)p->memory_max,
 			(unsigned long long)p->pids_max, p->cpu_weight,
 			p->credential ? "yes" : "no",
-			p->autostart ? "yes" : "no", p->lock_evict_after);
+			p->autostart ? "yes" : "no", p->lock_evict_after,
+			p->pty_max);
 	}
 	for (size_t i = 0; i < c->n_devices; i++)
 		fprintf(f, "\n[device %s]\nclass = %s\npath = %s\n",

@@ -71,6 +71,10 @@ void tf_msg_reader_reset(struct tf_msg_reader *r)
 	for (size_t i = 0; i < r->nfds; i++)
 		if (r->fds[i] >= 0)
 			close(r->fds[i]);
+	/* a request may carry a credential (take_secret wipes its copy in
+	 * place, but not every handler runs): no secret in freed heap */
+	if (r->buf)
+		tf_memzero(r->buf, r->total);
 	free(r->buf);
 	tf_msg_reader_init(r, max);
 	r->want_creds = want;
@@ -133,14 +137,14 @@ static void take_fds(struct tf_msg_reader *r, struct msghdr *mh, bool first,
 		r->creds_ok = false;
 }
 
-int tf_msg_reader_step(int sock, struct tf_msg_reader *r)
+static int reader_step(int sock, struct tf_msg_reader *r, uint8_t *hdr,
+		       size_t hdr_len, size_t *got)
 {
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int) * (TF_MSG_FDS_MAX + 1)) +
 			 CMSG_SPACE(sizeof(struct ucred))];
 	} ctl;
-	uint8_t hdr[TF_FRAG_MAX];
 	struct iovec iov;
 	struct msghdr mh;
 	bool first = r->buf == NULL, bad = false;
@@ -149,7 +153,7 @@ int tf_msg_reader_step(int sock, struct tf_msg_reader *r)
 	memset(&mh, 0, sizeof(mh));
 	if (first) {
 		iov.iov_base = hdr;
-		iov.iov_len = sizeof(hdr);
+		iov.iov_len = hdr_len;
 	} else {
 		iov.iov_base = r->buf + r->have;
 		iov.iov_len = r->total - r->have;
@@ -163,6 +167,8 @@ int tf_msg_reader_step(int sock, struct tf_msg_reader *r)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : tf_negerrno();
+	if (first)
+		*got = TF_MIN((size_t)n, hdr_len);
 	take_fds(r, &mh, first, &bad);
 	if (n == 0)
 		return -ECONNRESET;
@@ -195,6 +201,19 @@ int tf_msg_reader_step(int sock, struct tf_msg_reader *r)
 		r->have += (size_t)n;
 	}
 	return r->have == r->total ? 1 : 0;
+}
+
+int tf_msg_reader_step(int sock, struct tf_msg_reader *r)
+{
+	uint8_t hdr[TF_FRAG_MAX];
+	size_t got = 0;
+	int rc = reader_step(sock, r, hdr, sizeof(hdr), &got);
+
+	/* The first datagram lands here: an unlock request carries the PIN.
+	 * The stack is reused and, before the spawner, was copied into every
+	 * fork; wipe what was received (only that: keep it cheap). */
+	tf_memzero(hdr, got);
+	return rc;
 }
 
 int tf_msg_recv(int sock, struct tf_msg_reader *r)

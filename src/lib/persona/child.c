@@ -5,7 +5,8 @@
  * filesystem, pivots into it, sets the hostname and loopback, drops every
  * capability and then only reaps children until told to stop.
  *
- * This runs in a raw clone3() child of the daemon: no malloc, no stdio
+ * This runs in a raw clone3() child of the spawner (spawner.c; the
+ * daemon's child by CLONE_PARENT): no malloc, no stdio
  * streams, no config reading; everything it needs is in struct tf_p_setup.
  */
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
+#include <sys/random.h>
 
 #include "internal.h"
 
@@ -35,13 +37,20 @@
  * pivot_root then makes it "/". */
 #define NEWROOT "/tmp"
 
-/* Default base: the host's system dirs, bound read-only. On merged-/usr
+/* Default base: the host's system dirs, read-only. On merged-/usr
  * systems (Debian 12) bin, lib, sbin... are symlinks into usr: those are
- * recreated as symlinks, not bound. */
+ * recreated as symlinks, not bound. usr and etc are not bound but seen
+ * through an overlay of the persona's own (see mount_overlays()). */
 static const char *const host_base[] = {
 	"usr", "bin", "lib", "lib64", "lib32", "libx32", "sbin", "etc",
 };
 #define N_BASE TF_ARRAY_SIZE(host_base)
+
+/* Seen through a read-only overlayfs per persona instead of a bind. */
+static bool overlaid(const char *name)
+{
+	return !strcmp(name, "usr") || !strcmp(name, "etc");
+}
 
 /* Persona-private writable dirs, bound from the data dir. */
 static const char *const data_dirs[] = {"home", "var", "tmp", "run"};
@@ -127,6 +136,137 @@ static void touch_at(int dirfd, const char *name)
 		fail(errno, "create mount point /dev/%s: %m", name);
 	if (fd >= 0)
 		close(fd);
+}
+
+/* The persona's own layer over the host's /etc: its users and groups, not
+ * the host's names; its host name; and whiteouts over the host's secrets
+ * and host-user lists (unreadable anyway: host-root owned and unmapped,
+ * but not even their names should show). */
+static const char etc_passwd[] =
+	"root:x:0:0:root:/:/bin/sh\n"
+	"app:x:1000:1000:app:/home/app:/bin/sh\n"
+	"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+static const char etc_group[] = "root:x:0:\n"
+				"tty:x:5:\n"
+				"app:x:1000:\n"
+				"nogroup:x:65534:\n";
+static const char *const etc_hidden[] = {
+	"shadow",
+	"shadow-",
+	"gshadow",
+	"gshadow-",
+	"passwd-",
+	"group-",
+	"subuid",
+	"subuid-",
+	"subgid",
+	"subgid-",
+	"ssh/ssh_host_rsa_key",
+	"ssh/ssh_host_ecdsa_key",
+	"ssh/ssh_host_ed25519_key",
+	"ssh/ssh_host_dsa_key",
+};
+
+static void write_at(int dirfd, const char *name, const char *data, size_t len)
+{
+	int fd = openat(dirfd, name,
+			O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+			0644);
+
+	CHECK(fd, "create /etc/%s: %m", name);
+	if (tf_write_full(fd, data, len) < 0)
+		fail(errno, "write /etc/%s: %m", name);
+	close(fd);
+}
+
+static void fill_etc_layer(const struct tf_p_setup *s, int etc)
+{
+	char buf[160];
+	int n;
+
+	write_at(etc, "passwd", etc_passwd, sizeof(etc_passwd) - 1);
+	write_at(etc, "group", etc_group, sizeof(etc_group) - 1);
+	n = snprintf(buf, sizeof(buf), "%s\n", s->name);
+	write_at(etc, "hostname", buf, (size_t)n);
+	n = snprintf(buf, sizeof(buf),
+		     "127.0.0.1\tlocalhost\n::1\tlocalhost\n"
+		     "127.0.1.1\t%s\n",
+		     s->name);
+	write_at(etc, "hosts", buf, (size_t)n);
+	/* the host's machine-id would tie both personas to one device */
+	{
+		uint8_t id[16];
+		static const char hex[] = "0123456789abcdef";
+
+		if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
+			fail(errno, "getrandom: %m");
+		for (size_t i = 0; i < sizeof(id); i++) {
+			buf[2 * i] = hex[id[i] >> 4];
+			buf[2 * i + 1] = hex[id[i] & 15];
+		}
+		buf[32] = '\n';
+		write_at(etc, "machine-id", buf, 33);
+	}
+	mkdir_at(etc, "ssh", 0755);
+	/* an overlayfs whiteout is a 0/0 char device; a user namespace may
+	 * make those (Linux 5.8) */
+	for (size_t i = 0; i < TF_ARRAY_SIZE(etc_hidden); i++)
+		CHECK(mknodat(etc, etc_hidden[i], S_IFCHR | 0000, 0),
+		      "whiteout /etc/%s: %m", etc_hidden[i]);
+}
+
+/*
+ * /usr and /etc through a read-only overlayfs of this persona (mounted in
+ * its user namespace, Linux 5.11): the files are the host's, but the
+ * inodes the persona sees are the overlay's own. With a plain bind both
+ * personas shared the host inodes, so inotify on /usr/bin/X told one
+ * persona when the other ran X, and inotify or flock on any shared file
+ * was a covert channel between them. fsnotify marks and flocks attach to
+ * the overlay inode; kernel 6.18 shows neither the other persona's
+ * accesses nor its locks (tests/integration/persona/test_shared.sh).
+ * Read-only without an upper dir needs two lower layers: an empty dir
+ * under /usr, the persona's layer (fill_etc_layer) over /etc. The layers
+ * live on a staging tmpfs that is detached again: the overlay holds them.
+ */
+static void mount_overlays(const struct tf_p_setup *s, int rootfd,
+			   const bool *ov)
+{
+	static const char stage[] = NEWROOT "/.tf-layers";
+	char opts[PATH_MAX + 64];
+	int sfd, etc;
+
+	mkdir_at(rootfd, ".tf-layers", 0700);
+	CHECK(mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		    "mode=0755,size=64k"),
+	      "overlay layers tmpfs: %m");
+	sfd = open(stage, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(sfd, "open overlay layers: %m");
+	mkdir_at(sfd, "empty", 0755);
+	mkdir_at(sfd, "etc", 0755);
+	etc = openat(sfd, "etc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(etc, "open /etc layer: %m");
+	fill_etc_layer(s, etc);
+	close(etc);
+	close(sfd);
+	for (size_t i = 0; i < N_BASE; i++) {
+		char dst[64];
+
+		if (!ov[i])
+			continue;
+		if (!strcmp(host_base[i], "etc"))
+			snprintf(opts, sizeof(opts), "ro,lowerdir=%s/etc:/etc",
+				 stage);
+		else
+			snprintf(opts, sizeof(opts), "ro,lowerdir=/%s:%s/empty",
+				 host_base[i], stage);
+		snprintf(dst, sizeof(dst), NEWROOT "/%s", host_base[i]);
+		CHECK(mount("overlay", dst, "overlay",
+			    MS_RDONLY | MS_NOSUID | MS_NODEV, opts),
+		      "overlay /%s: %m", host_base[i]);
+	}
+	CHECK(umount2(stage, MNT_DETACH), "detach overlay layers: %m");
+	CHECK(unlinkat(rootfd, ".tf-layers", AT_REMOVEDIR),
+	      "remove overlay layers dir: %m");
 }
 
 /* Default dispositions and an empty mask for every signal: a fork of the
@@ -221,6 +361,7 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	int base_fd[N_BASE], data_fd[N_DATA], dev_fd[N_DEV];
 	int fg_fd[TF_DEVICE_MAX];
 	char link[N_BASE][PATH_MAX];
+	bool ov[N_BASE];
 	char path[PATH_MAX];
 	int rootfd, devfd, basefd = -1;
 	char go;
@@ -232,6 +373,7 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	 * this point is noticed as EOF on the sync pipe. */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)prctl(PR_SET_NAME, (unsigned long)"tf-init", 0, 0, 0);
 	if (read(s->sync_fd, &go, 1) != 1)
 		_exit(1);
 	close(s->sync_fd);
@@ -255,6 +397,7 @@ void tf_p_child_main(const struct tf_p_setup *s)
 		struct stat st;
 
 		base_fd[i] = -1;
+		ov[i] = false;
 		link[i][0] = '\0';
 		if (s->base)
 			continue;
@@ -266,6 +409,8 @@ void tf_p_child_main(const struct tf_p_setup *s)
 				readlink(path, link[i], sizeof(link[i]) - 1);
 			CHECK(n, "readlink %s: %m", path);
 			link[i][n] = '\0';
+		} else if (S_ISDIR(st.st_mode) && overlaid(host_base[i])) {
+			ov[i] = true;
 		} else if (S_ISDIR(st.st_mode)) {
 			base_fd[i] = clone_tree(path);
 			CHECK(base_fd[i], "bind %s: %m", path);
@@ -343,6 +488,8 @@ void tf_p_child_main(const struct tf_p_setup *s)
 		if (link[i][0]) {
 			CHECK(symlinkat(link[i], rootfd, host_base[i]),
 			      "symlink /%s: %m", host_base[i]);
+		} else if (ov[i]) {
+			mkdir_at(rootfd, host_base[i], 0755);
 		} else if (base_fd[i] >= 0) {
 			mkdir_at(rootfd, host_base[i], 0755);
 			attach(base_fd[i], rootfd, host_base[i],
@@ -351,6 +498,8 @@ void tf_p_child_main(const struct tf_p_setup *s)
 			       host_base[i]);
 		}
 	}
+	if (!s->base)
+		mount_overlays(s, rootfd, ov);
 	for (size_t i = 0; i < N_DATA; i++) {
 		if (!s->base)
 			mkdir_at(rootfd, data_dirs[i], 0755);
@@ -399,10 +548,18 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	/* A new devpts instance: the persona's ptys are invisible to the host
 	 * and the other persona. gid=5 (tty) is in the persona's gid map
 	 * (uid_count > 5 is checked by start). */
-	CHECK(mount("devpts", NEWROOT "/dev/pts", "devpts",
-		    MS_NOSUID | MS_NOEXEC,
-		    "newinstance,ptmxmode=0666,mode=620,gid=5"),
-	      "devpts: %m");
+	{
+		/* max=: a persona cannot exhaust the host-wide pty pool
+		 * (kernel.pty.max) and leave the other without a terminal */
+		char opts[96];
+
+		snprintf(opts, sizeof(opts),
+			 "newinstance,ptmxmode=0666,mode=620,gid=5,max=%u",
+			 s->pty_max ? s->pty_max : TF_PTY_MAX_DEFAULT);
+		CHECK(mount("devpts", NEWROOT "/dev/pts", "devpts",
+			    MS_NOSUID | MS_NOEXEC, opts),
+		      "devpts: %m");
+	}
 	CHECK(mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
 		    "mode=1777"),
 	      "/dev/shm: %m");

@@ -3,6 +3,7 @@
 #ifndef TWOFOLD_PERSONA_INTERNAL_H
 #define TWOFOLD_PERSONA_INTERNAL_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -53,6 +54,7 @@ struct tf_p_setup {
 	const char *base; /* NULL = the host's /usr, /bin, /lib*, /etc */
 	const char *data_dir;
 	const struct tf_persona *p; /* devs */
+	uint32_t pty_max;	    /* devpts max= of the persona */
 	int sync_fd;   /* parent -> child: 1 byte "go" after uid map + attach */
 	int status_fd; /* child -> parent: struct tf_p_status */
 };
@@ -72,6 +74,42 @@ pid_t tf_p_clone3(uint64_t flags, int cgroup_fd, int *pidfd_out);
 /* At the end of a start (init set up): the persona's /dev/pts for ptys,
  * its cgroup.procs handed to its root for run cgroups (run.c). */
 int tf_p_run_setup(struct tf_persona *p);
+
+/* ---- spawner protocol (daemon <-> spawner, spawner.c) ----
+ *
+ * One request per message, fds by SCM_RIGHTS: for an init fd0 = the sync
+ * pipe's read end, fd1 = the status pipe's write end; for a launcher fd0 =
+ * its socket, fd1 = the init's pidfd; then the v2 cgroup dir fd when flags
+ * has CLONE_INTO_CGROUP. Reply: err, pid, and the child's pidfd. */
+#define TF_P_SPAWN_MAGIC 0x74665331u /* "tfS1" */
+enum { TF_P_SPAWN_INIT = 1, TF_P_SPAWN_LAUNCHER = 2 };
+
+struct tf_p_spawn_req {
+	uint32_t magic;
+	uint32_t kind;
+	uint64_t flags; /* namespaces, CLONE_INTO_CGROUP */
+	char name[TF_NAME_MAX + 1];
+	char base[TF_CFG_PATH_MAX]; /* "" = the host's system dirs */
+	char data_dir[PATH_MAX];
+	uint32_t pty_max;
+	uint32_t n_devs;
+	struct tf_p_dev devs[TF_DEVICE_MAX];
+};
+
+/* Clone an init or a launcher as the caller's child, through the spawner
+ * (or, after tf_persona_spawner_direct(), directly). Returns its pid and
+ * its pidfd; -EOWNERDEAD when the spawner died, -ENOTCONN when none was
+ * started. */
+pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
+		 int *pidfd_out);
+
+/* A request for p's init (base, data_dir) or launcher (NULLs). */
+int tf_p_fill_spawn_req(struct tf_p_spawn_req *q, uint32_t kind,
+			const struct tf_persona *p, const char *base,
+			const char *data_dir, uint32_t pty_max);
+
+/* The launcher's side (launcher.c), in the spawned child. */
+TF_NORETURN void tf_p_launcher_child(int sock, int init_pidfd, pid_t parent);
 
 /* Remember an app's pidfd (dup) for stop; prunes exited ones. */
 int tf_p_track_app(struct tf_persona *p, int pidfd);

@@ -4,7 +4,8 @@
  * that already stands where every app must be born, so that a launch is
  * one message and one clone():
  *
- *   twofoldd ──clone3(CLONE_INTO_CGROUP)──> launcher: [v1 cgroup.procs
+ *   twofoldd ─(spawner: clone3(CLONE_PARENT|CLONE_INTO_CGROUP))─> launcher:
+ *      │                                    [v1 cgroup.procs
  *      │                                    writes by the daemon, once]
  *      │                                    setns(init, all ns), once;
  *      │                                    then, per launch message:
@@ -36,16 +37,16 @@
  *    Apps (host uid_base+1000, no capabilities) can neither see nor signal
  *    it, nor ptrace it: it is not dumpable, so ptrace would need
  *    CAP_SYS_PTRACE in its mm's user ns, the host's.
- *  - memory: a fork of the daemon; tf_secure_alloc() memory is
- *    MADV_WIPEONFORK, so no secret follows it.
+ *  - memory: a fork of the spawner (spawner.c), which never held a
+ *    secret; only its pid and parent are the daemon's (CLONE_PARENT).
  *  - fds: its socket only (0-2 on the host's /dev/null, so that every fd
  *    it receives is >= 3).
  *  - lifetime: dies with the daemon (PR_SET_PDEATHSIG), on EOF of its
  *    socket, and with the persona (cgroup.kill). A dead launcher is
  *    respawned by the next tf_persona_exec().
  *
- * It runs in a raw clone3() child of the (single-threaded) daemon, so
- * malloc is safe here.
+ * It runs in a raw clone3() child of the (single-threaded) spawner
+ * (spawner.c), so malloc is safe here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -473,25 +474,33 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 	launcher_loop(s);
 }
 
+void tf_p_launcher_child(int sock, int init_pidfd, pid_t parent)
+{
+	launcher_main(sock, init_pidfd, parent);
+}
+
 int tf_p_launcher_spawn(struct tf_persona *p, int init_pidfd)
 {
 	_cleanup_close_ int s0 = -1, s1 = -1;
-	uint64_t flags = CLONE_PIDFD;
-	pid_t pid, parent = getpid();
+	struct tf_p_spawn_req q;
+	pid_t pid;
 	int sv[2], cgfd, pidfd = -1, r;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return tf_negerrno();
 	s0 = sv[0];
 	s1 = sv[1];
+	r = tf_p_fill_spawn_req(&q, TF_P_SPAWN_LAUNCHER, p, NULL, NULL, 0);
+	if (r < 0)
+		return r;
 	cgfd = tf_cgroup_v2_fd(p->cg);
 	if (cgfd >= 0)
-		flags |= CLONE_INTO_CGROUP;
-	pid = tf_p_clone3(flags, cgfd, &pidfd);
+		q.flags |= CLONE_INTO_CGROUP;
+	/* cloned by the spawner (spawner.c) as our child: launcher_main's
+	 * parent is us */
+	pid = tf_p_spawn(&q, s1, init_pidfd, cgfd, &pidfd);
 	if (pid < 0)
 		return pid;
-	if (pid == 0)
-		launcher_main(s1, init_pidfd, parent);
 	p->launcher_pid = pid;
 	p->launcher_pidfd = pidfd;
 	p->launcher_sock = steal_fd(&s0);

@@ -51,7 +51,9 @@ pid_t tf_p_clone3(uint64_t flags, int cgroup_fd, int *pidfd_out)
 
 	memset(&args, 0, sizeof(args));
 	args.flags = flags;
-	args.exit_signal = SIGCHLD;
+	/* clone3 refuses an exit signal with CLONE_PARENT: the child takes
+	 * the caller's own (SIGCHLD, to the common parent) */
+	args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
 	if (flags & CLONE_PIDFD)
 		args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	if (flags & CLONE_INTO_CGROUP)
@@ -262,6 +264,49 @@ static void kill_and_reap(pid_t pid, int pidfd)
 	(void)pid;
 }
 
+int tf_p_fill_spawn_req(struct tf_p_spawn_req *q, uint32_t kind,
+			const struct tf_persona *p, const char *base,
+			const char *data_dir, uint32_t pty_max)
+{
+	memset(q, 0, sizeof(*q));
+	q->magic = TF_P_SPAWN_MAGIC;
+	q->kind = kind;
+	q->pty_max = pty_max ? pty_max : TF_PTY_MAX_DEFAULT;
+	if (tf_strlcpy(q->name, p->name, sizeof(q->name)) < 0 ||
+	    tf_strlcpy(q->base, base ? base : "", sizeof(q->base)) < 0 ||
+	    tf_strlcpy(q->data_dir, data_dir ? data_dir : "",
+		       sizeof(q->data_dir)) < 0)
+		return -ENAMETOOLONG;
+	q->n_devs = (uint32_t)p->n_devs;
+	memcpy(q->devs, p->devs, sizeof(q->devs));
+	return 0;
+}
+
+static int fill_spawn_req(struct tf_p_spawn_req *q, uint32_t kind,
+			  const struct tf_persona *p,
+			  const struct tf_persona_cfg *cfg,
+			  const char *data_dir)
+{
+	return tf_p_fill_spawn_req(q, kind, p, cfg->base, data_dir,
+				   cfg->pty_max);
+}
+
+static void seterr_spawn(char *err, size_t errlen, const char *what, int r)
+{
+	if (r == -EOWNERDEAD)
+		seterr(err, errlen,
+		       "%s: the persona spawner died; restart "
+		       "twofoldd",
+		       what);
+	else if (r == -ENOTCONN)
+		seterr(err, errlen,
+		       "%s: no persona spawner (the daemon must "
+		       "call tf_persona_spawner_start() first)",
+		       what);
+	else
+		seterr(err, errlen, "%s: clone: %s", what, strerror(-r));
+}
+
 int tf_persona_cgroup_create(const struct tf_persona_spec *spec,
 			     struct tf_cgroup **out)
 {
@@ -291,10 +336,9 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	const struct tf_persona_cfg *cfg;
 	_cleanup_free_ struct tf_persona *p = NULL;
 	_cleanup_close_ int sync_r = -1, sync_w = -1, st_r = -1, st_w = -1;
-	struct tf_p_setup setup;
+	struct tf_p_spawn_req q;
 	struct tf_p_status st;
 	enum tf_cg_layout layout;
-	uint64_t flags;
 	int pidfd = -1, cgfd, r;
 	pid_t pid;
 	int fds[2];
@@ -384,26 +428,22 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	if (sync_r < 0 || sync_w < 0 || st_r < 0 || st_w < 0)
 		goto fail_errno;
 
-	setup = (struct tf_p_setup){.name = p->name,
-				    .base = cfg->base[0] ? cfg->base : NULL,
-				    .data_dir = spec->data_dir,
-				    .p = p,
-				    .sync_fd = sync_r,
-				    .status_fd = st_w};
-	flags = PERSONA_NS_FLAGS | CLONE_PIDFD;
-	cgfd = tf_cgroup_v2_fd(p->cg);
-	if (cgfd >= 0)
-		flags |= CLONE_INTO_CGROUP;
-	pid = tf_p_clone3(flags, cgfd, &pidfd);
-	if (pid < 0) {
-		r = pid;
-		seterr(err, errlen, "clone3: %s", strerror(-r));
+	r = fill_spawn_req(&q, TF_P_SPAWN_INIT, p, cfg, spec->data_dir);
+	if (r < 0) {
+		seterr(err, errlen, "data dir %s: path too long",
+		       spec->data_dir);
 		goto fail_cg;
 	}
-	if (pid == 0) {
-		close(sync_w);
-		close(st_r);
-		tf_p_child_main(&setup);
+	q.flags = PERSONA_NS_FLAGS;
+	cgfd = tf_cgroup_v2_fd(p->cg);
+	if (cgfd >= 0)
+		q.flags |= CLONE_INTO_CGROUP;
+	/* cloned by the spawner, never from our (secret-holding) memory */
+	pid = tf_p_spawn(&q, sync_r, st_w, cgfd, &pidfd);
+	if (pid < 0) {
+		r = pid;
+		seterr_spawn(err, errlen, "persona init", r);
+		goto fail_cg;
 	}
 	close(steal_fd(&sync_r));
 	close(steal_fd(&st_w));
@@ -434,7 +474,7 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	 * state from init's attach). It enters the persona after init's OK. */
 	r = tf_p_launcher_spawn(p, pidfd);
 	if (r < 0) {
-		seterr(err, errlen, "persona launcher: %s", strerror(-r));
+		seterr_spawn(err, errlen, "persona launcher", r);
 		goto fail_child;
 	}
 

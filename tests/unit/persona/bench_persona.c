@@ -56,6 +56,9 @@ int main(int argc, char **argv)
 	size_t nstart = n < 50 ? n : 50;
 	int r = 0;
 
+	if (tf_persona_spawner_start() < 0)
+		return 1;
+
 	if (!t || !mkdtemp(dir))
 		return 1;
 	snprintf(data, sizeof(data), "%s/data", dir);

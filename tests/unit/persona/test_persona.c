@@ -994,6 +994,11 @@ int main(int argc, char **argv)
 		printf("1..0 # SKIP needs root\n");
 		return 0;
 	}
+	/* as the daemon does: inits and launchers come from the spawner */
+	if (tf_persona_spawner_start() < 0) {
+		printf("Bail out! tf_persona_spawner_start\n");
+		return 1;
+	}
 	if (!mkdtemp(state_dir)) {
 		printf("Bail out! mkdtemp\n");
 		return 1;
