@@ -58,6 +58,7 @@
 #define X86_64(n) (-1)
 #endif
 
+/* clang-format off: the tables read best grouped, several to a line */
 #define S(x)                                                                   \
 	{                                                                      \
 #x, SCMP_SYS(x)                                                \
@@ -487,6 +488,7 @@ static const struct tf_seccomp_sys deny_enosys[] = {
 	S(get_kernel_syms),
 	S(query_module),
 };
+/* clang-format on */
 
 const struct tf_seccomp_sys *tf_seccomp_list(enum tf_seccomp_list which,
 					     size_t *n)
