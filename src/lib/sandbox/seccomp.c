@@ -488,6 +488,60 @@ static const struct tf_seccomp_sys deny_enosys[] = {
 	S(get_kernel_syms),
 	S(query_module),
 };
+
+/* ioctl requests denied with EPERM (compared on their low 32 bits) */
+#define V(x)                                                                   \
+	{                                                                      \
+#x, x                                                          \
+	}
+static const struct tf_seccomp_val bad_ioctls[] = {
+	V(TIOCSTI),   /* push input into a terminal: injects commands */
+	V(TIOCLINUX), /* console selection paste etc. */
+	V(TIOCCONS),  /* redirect the console's output to this tty */
+	V(TIOCSETD),  /* line discipline: reaches rarely used ldisc code */
+	/* fscrypt: keys live in the superblock, shared by every persona on
+	 * it; the daemon alone adds and removes them */
+	V(FS_IOC_ADD_ENCRYPTION_KEY), V(FS_IOC_REMOVE_ENCRYPTION_KEY),
+	V(FS_IOC_REMOVE_ENCRYPTION_KEY_ALL_USERS),
+	V(FS_IOC_GET_ENCRYPTION_KEY_STATUS), /* is a persona unlocked */
+	V(FS_IOC_SET_ENCRYPTION_POLICY),     /* v1 and v2: one number */
+	V(FS_IOC_GET_ENCRYPTION_PWSALT),     /* writes a salt if none */
+};
+
+/* prctl options allowed; any other gets EINVAL */
+static const struct tf_seccomp_val prctl_ok[] = {
+	V(PR_SET_NAME),
+	V(PR_GET_NAME),
+	V(PR_SET_PDEATHSIG),
+	V(PR_GET_PDEATHSIG),
+	V(PR_SET_DUMPABLE),
+	V(PR_GET_DUMPABLE),
+	V(PR_SET_NO_NEW_PRIVS),
+	V(PR_GET_NO_NEW_PRIVS),
+	V(PR_GET_SECCOMP),
+	V(PR_SET_SECCOMP),
+	V(PR_CAPBSET_READ),
+	V(PR_CAPBSET_DROP),
+	V(PR_GET_SECUREBITS),
+	V(PR_CAP_AMBIENT),
+	V(PR_GET_KEEPCAPS),
+	V(PR_SET_KEEPCAPS),
+	V(PR_SET_TIMERSLACK),
+	V(PR_GET_TIMERSLACK),
+	V(PR_SET_CHILD_SUBREAPER),
+	V(PR_GET_CHILD_SUBREAPER),
+	V(PR_SET_THP_DISABLE),
+	V(PR_GET_THP_DISABLE),
+	V(PR_SET_VMA),
+	V(PR_GET_TID_ADDRESS),
+	V(PR_GET_TSC),
+	V(PR_MCE_KILL_GET),
+	V(PR_GET_SPECULATION_CTRL),
+	V(PR_SET_SPECULATION_CTRL),
+	V(PR_SET_MDWE),
+	V(PR_GET_MDWE),
+	V(PR_SET_PTRACER),
+};
 /* clang-format on */
 
 const struct tf_seccomp_sys *tf_seccomp_list(enum tf_seccomp_list which,
@@ -498,6 +552,19 @@ const struct tf_seccomp_sys *tf_seccomp_list(enum tf_seccomp_list which,
 	case TF_SC_FILTERED: *n = TF_ARRAY_SIZE(filtered); return filtered;
 	case TF_SC_EPERM: *n = TF_ARRAY_SIZE(deny_eperm); return deny_eperm;
 	case TF_SC_ENOSYS: *n = TF_ARRAY_SIZE(deny_enosys); return deny_enosys;
+	}
+	*n = 0;
+	return NULL;
+}
+
+const struct tf_seccomp_val *tf_seccomp_vals(enum tf_seccomp_vals which,
+					     size_t *n)
+{
+	switch (which) {
+	case TF_SC_IOCTL_EPERM:
+		*n = TF_ARRAY_SIZE(bad_ioctls);
+		return bad_ioctls;
+	case TF_SC_PRCTL_OK: *n = TF_ARRAY_SIZE(prctl_ok); return prctl_ok;
 	}
 	*n = 0;
 	return NULL;
@@ -601,56 +668,10 @@ static int build_args(scmp_filter_ctx ctx)
 		CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
 		CLONE_NEWUSER, CLONE_NEWPID,	CLONE_NEWNET, CLONE_NEWTIME,
 	};
-	static const uint64_t bad_ioctls[] = {
-		TIOCSTI,   /* push input into a terminal: injects commands */
-		TIOCLINUX, /* console selection paste etc. */
-		TIOCCONS,  /* redirect the console's output to this tty */
-		TIOCSETD,  /* line discipline: loads tty ldisc code paths */
-		/* fscrypt: keys live in the superblock, shared by every
-		 * persona on it; the daemon alone adds and removes them */
-		FS_IOC_ADD_ENCRYPTION_KEY, FS_IOC_REMOVE_ENCRYPTION_KEY,
-		FS_IOC_REMOVE_ENCRYPTION_KEY_ALL_USERS,
-		FS_IOC_GET_ENCRYPTION_KEY_STATUS, /* is a persona unlocked */
-		FS_IOC_SET_ENCRYPTION_POLICY,	  /* v1 and v2: one number */
-		FS_IOC_GET_ENCRYPTION_PWSALT,	  /* writes a salt if none */
-	};
 	/* sorted */
 	static const uint64_t families[] = {AF_UNIX, AF_INET, AF_INET6,
 					    AF_NETLINK};
 	static const uint64_t pair_families[] = {AF_UNIX};
-	static const uint64_t prctl_ok[] = {
-		PR_SET_PDEATHSIG,
-		PR_GET_PDEATHSIG,
-		PR_GET_DUMPABLE,
-		PR_SET_DUMPABLE,
-		PR_GET_KEEPCAPS,
-		PR_SET_KEEPCAPS,
-		PR_SET_NAME,
-		PR_GET_NAME,
-		PR_GET_SECCOMP,
-		PR_SET_SECCOMP,
-		PR_CAPBSET_READ,
-		PR_CAPBSET_DROP,
-		PR_GET_TSC,
-		PR_GET_SECUREBITS,
-		PR_SET_TIMERSLACK,
-		PR_GET_TIMERSLACK,
-		PR_MCE_KILL_GET,
-		PR_SET_CHILD_SUBREAPER,
-		PR_GET_CHILD_SUBREAPER,
-		PR_SET_NO_NEW_PRIVS,
-		PR_GET_NO_NEW_PRIVS,
-		PR_GET_TID_ADDRESS,
-		PR_SET_THP_DISABLE,
-		PR_GET_THP_DISABLE,
-		PR_CAP_AMBIENT,
-		PR_GET_SPECULATION_CTRL,
-		PR_SET_SPECULATION_CTRL,
-		PR_SET_MDWE,
-		PR_GET_MDWE,
-		PR_SET_VMA,
-		PR_SET_PTRACER,
-	};
 	uint64_t ok[TF_ARRAY_SIZE(prctl_ok)];
 	uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
 	uint32_t eaf = SCMP_ACT_ERRNO(EAFNOSUPPORT);
@@ -668,7 +689,7 @@ static int build_args(scmp_filter_ctx ctx)
 	 * as the kernel does */
 	for (size_t i = 0; i < TF_ARRAY_SIZE(bad_ioctls); i++) {
 		struct scmp_arg_cmp c = {1, SCMP_CMP_MASKED_EQ, 0xffffffffULL,
-					 bad_ioctls[i] & 0xffffffffULL};
+					 bad_ioctls[i].val & 0xffffffffULL};
 		r = add(ctx, eperm, SCMP_SYS(ioctl), 1, &c);
 		if (r < 0)
 			return r;
@@ -696,7 +717,8 @@ static int build_args(scmp_filter_ctx ctx)
 	/* prctl: the options on the list; the rest get EINVAL, the kernel's
 	 * answer to an option it does not have, which callers probing for
 	 * optional features already handle */
-	memcpy(ok, prctl_ok, sizeof(ok));
+	for (size_t i = 0; i < TF_ARRAY_SIZE(ok); i++)
+		ok[i] = prctl_ok[i].val;
 	for (size_t i = 1; i < TF_ARRAY_SIZE(ok); i++)
 		for (size_t j = i; j > 0 && ok[j - 1] > ok[j]; j--) {
 			uint64_t t = ok[j];

@@ -22,6 +22,20 @@ enum tf_seccomp_list {
 
 const struct tf_seccomp_sys *tf_seccomp_list(enum tf_seccomp_list which,
 					     size_t *n);
+/* Argument values with a name: ioctl requests denied, prctl options
+ * allowed. */
+struct tf_seccomp_val {
+	const char *name;
+	unsigned long val;
+};
+
+enum tf_seccomp_vals {
+	TF_SC_IOCTL_EPERM,
+	TF_SC_PRCTL_OK,
+};
+
+const struct tf_seccomp_val *tf_seccomp_vals(enum tf_seccomp_vals which,
+					     size_t *n);
 /* The native syscall number, or -1 when this arch has no such syscall. */
 int tf_seccomp_sys_nr(const struct tf_seccomp_sys *s);
 

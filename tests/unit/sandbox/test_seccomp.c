@@ -9,9 +9,12 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/fscrypt.h>
 #include <linux/kcmp.h>
 #include <linux/netlink.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -890,14 +893,242 @@ static void test_doc_tables(void **state)
 			}
 		}
 	}
+	/* the named argument values: compared by name only */
+	static const struct {
+		const char *tag;
+		enum tf_seccomp_vals list;
+	} vtables[] = {{"ioctl-eperm", TF_SC_IOCTL_EPERM},
+		       {"prctl-allow", TF_SC_PRCTL_OK}};
+	for (size_t t = 0; t < TF_ARRAY_SIZE(vtables); t++) {
+		size_t nd = doc_names(doc, vtables[t].tag, names,
+				      TF_ARRAY_SIZE(names));
+		size_t nc;
+		const struct tf_seccomp_val *c =
+			tf_seccomp_vals(vtables[t].list, &nc);
+
+		for (size_t i = 0; i < nc; i++)
+			if (!has_name(names, nd, c[i].name)) {
+				fprintf(stderr,
+					"# %s: in seccomp.c, not in "
+					"docs/seccomp.md\n",
+					c[i].name);
+				ok = false;
+			}
+		for (size_t i = 0; i < nd; i++) {
+			bool found = false;
+
+			for (size_t j = 0; j < nc && !found; j++)
+				found = strcmp(names[i], c[j].name) == 0;
+			if (!found) {
+				fprintf(stderr,
+					"# %s: in docs/seccomp.md (%s), "
+					"not in seccomp.c\n",
+					names[i], vtables[t].tag);
+				ok = false;
+			}
+		}
+	}
 	free(doc);
 	assert_true(ok);
+}
+
+/* A classic BPF interpreter for what libseccomp emits (and the splice's
+ * jumps), to run the compiled programs on calls that are not safe to make
+ * for real. */
+static uint32_t bpf_run(const struct tf_seccomp_prog *p,
+			const struct seccomp_data *d)
+{
+	uint32_t a = 0, mem[BPF_MEMWORDS] = {0};
+
+	for (size_t pc = 0; pc < p->len; pc++) {
+		const struct sock_filter *f = &p->insns[pc];
+		uint32_t k = f->k;
+
+		switch (f->code) {
+		case BPF_LD | BPF_W | BPF_ABS:
+			assert_true(k % 4 == 0 && k < sizeof(*d));
+			memcpy(&a, (const char *)d + k, 4);
+			break;
+		case BPF_LD | BPF_MEM:
+			assert_true(k < BPF_MEMWORDS);
+			a = mem[k];
+			break;
+		case BPF_ST:
+			assert_true(k < BPF_MEMWORDS);
+			mem[k] = a;
+			break;
+		case BPF_ALU | BPF_AND | BPF_K: a &= k; break;
+		case BPF_JMP | BPF_JA: pc += k; break;
+		case BPF_JMP | BPF_JEQ | BPF_K:
+			pc += a == k ? f->jt : f->jf;
+			break;
+		case BPF_JMP | BPF_JGT | BPF_K:
+			pc += a > k ? f->jt : f->jf;
+			break;
+		case BPF_JMP | BPF_JGE | BPF_K:
+			pc += a >= k ? f->jt : f->jf;
+			break;
+		case BPF_JMP | BPF_JSET | BPF_K:
+			pc += (a & k) ? f->jt : f->jf;
+			break;
+		case BPF_RET | BPF_K: return k;
+		default: fail_msg("BPF opcode %#x at %zu", f->code, pc);
+		}
+	}
+	fail_msg("BPF program ran off its end");
+	return 0;
+}
+
+/* What the kernel does with a stack of filters: the most restrictive
+ * action wins (for equal actions, the newest filter's). */
+static uint32_t verdict(const struct tf_seccomp_prog *layers, int n, long nr,
+			uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	struct seccomp_data d = {
+		.nr = (int)nr, .arch = AUDIT_ARCH_X86_64, .args = {a0, a1, a2}};
+	uint32_t best = SECCOMP_RET_ALLOW;
+
+	for (int i = n - 1; i >= 0; i--) {
+		uint32_t r = bpf_run(&layers[i], &d);
+
+		if ((int32_t)(r & SECCOMP_RET_ACTION_FULL) <
+		    (int32_t)(best & SECCOMP_RET_ACTION_FULL))
+			best = r;
+	}
+	return best;
+}
+
+#define RET_ERRNO(e) (SECCOMP_RET_ERRNO | (e))
+
+/* Every allowed syscall passes both layers, every other one gets its
+ * errno; the argument filters give what docs/seccomp.md says. */
+static void test_bpf_verdicts(void **state)
+{
+	struct tf_seccomp_prog l[2] = {{0}};
+	size_t n;
+	const struct tf_seccomp_val *v;
+
+#if !defined(__x86_64__)
+	skip();
+#endif
+	assert_int_equal(tf_seccomp_default_prog(&l[0]), 0);
+	assert_int_equal(tf_seccomp_app_layer_prog(&l[1]), 0);
+	for (long nr = 0; nr < 1024; nr++) {
+		uint32_t want;
+
+		if (in_list(TF_SC_FILTERED, nr))
+			continue;
+		want = in_list(TF_SC_ALLOW, nr)	  ? SECCOMP_RET_ALLOW
+		       : in_list(TF_SC_EPERM, nr) ? RET_ERRNO(EPERM)
+						  : RET_ERRNO(ENOSYS);
+		if (verdict(l, 2, nr, 0, 0, 0) != want)
+			fail_msg("syscall %ld: %#x, want %#x", nr,
+				 verdict(l, 2, nr, 0, 0, 0), want);
+		assert_int_equal(verdict(l, 1, nr, 0, 0, 0), want);
+	}
+	/* clone: the launcher's flags pass layer 1 only */
+	const uint64_t launch = CLONE_PARENT | CLONE_VM | CLONE_VFORK | SIGCHLD;
+	assert_int_equal(verdict(l, 1, SYS_clone, launch, 0, 0),
+			 SECCOMP_RET_ALLOW);
+	assert_int_equal(verdict(l, 2, SYS_clone, launch, 0, 0),
+			 RET_ERRNO(EPERM));
+	assert_int_equal(verdict(l, 2, SYS_clone, SIGCHLD, 0, 0),
+			 SECCOMP_RET_ALLOW);
+	assert_int_equal(
+		verdict(l, 1, SYS_clone, CLONE_NEWTIME | SIGCHLD, 0, 0),
+		RET_ERRNO(EPERM));
+	assert_int_equal(verdict(l, 1, SYS_clone3, 0, 0, 0), SECCOMP_RET_ALLOW);
+	assert_int_equal(verdict(l, 2, SYS_clone3, 0, 0, 0), RET_ERRNO(ENOSYS));
+	/* socket families, every one below 64 and some above */
+	for (uint64_t fam = 0; fam < 70; fam++) {
+		bool okf = fam == AF_UNIX || fam == AF_INET ||
+			   fam == AF_INET6 || fam == AF_NETLINK;
+
+		assert_int_equal(verdict(l, 2, SYS_socket, fam, SOCK_STREAM, 0),
+				 okf ? SECCOMP_RET_ALLOW
+				     : RET_ERRNO(EAFNOSUPPORT));
+		assert_int_equal(verdict(l, 2, SYS_socketpair, fam, 1, 0),
+				 fam == AF_UNIX ? SECCOMP_RET_ALLOW
+						: RET_ERRNO(EAFNOSUPPORT));
+	}
+	assert_int_equal(verdict(l, 2, SYS_socket, AF_NETLINK, SOCK_RAW,
+				 NETLINK_SOCK_DIAG),
+			 RET_ERRNO(EAFNOSUPPORT));
+	assert_int_equal(verdict(l, 2, SYS_socket, (1ULL << 32) | AF_INET,
+				 SOCK_STREAM, 0),
+			 RET_ERRNO(EAFNOSUPPORT));
+	/* prctl: the listed options, and nothing near them */
+	v = tf_seccomp_vals(TF_SC_PRCTL_OK, &n);
+	for (uint64_t opt = 0; opt < 128; opt++) {
+		bool listed = false;
+
+		for (size_t i = 0; i < n; i++)
+			listed |= v[i].val == opt;
+		assert_int_equal(verdict(l, 2, SYS_prctl, opt, 0, 0),
+				 listed ? SECCOMP_RET_ALLOW
+					: RET_ERRNO(EINVAL));
+	}
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(verdict(l, 2, SYS_prctl, v[i].val, 0, 0),
+				 SECCOMP_RET_ALLOW);
+		/* the big ones ('SVMA', 'Yama') alone, not their neighbours */
+		if (v[i].val > 127) {
+			assert_int_equal(
+				verdict(l, 2, SYS_prctl, v[i].val + 1, 0, 0),
+				RET_ERRNO(EINVAL));
+			assert_int_equal(
+				verdict(l, 2, SYS_prctl, v[i].val - 1, 0, 0),
+				RET_ERRNO(EINVAL));
+		}
+		assert_int_equal(
+			verdict(l, 2, SYS_prctl, v[i].val | (1ULL << 32), 0, 0),
+			RET_ERRNO(EINVAL));
+	}
+	/* ioctl: the listed requests on their low 32 bits */
+	v = tf_seccomp_vals(TF_SC_IOCTL_EPERM, &n);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(verdict(l, 2, SYS_ioctl, 0, v[i].val, 0),
+				 RET_ERRNO(EPERM));
+		assert_int_equal(verdict(l, 2, SYS_ioctl, 0,
+					 0xffffffff00000000ULL | v[i].val, 0),
+				 RET_ERRNO(EPERM));
+		/* a neighbour that is not listed reaches the driver */
+		for (uint64_t bit = 1; bit < (1ULL << 32); bit <<= 1) {
+			bool listed = false;
+
+			for (size_t j = 0; j < n; j++)
+				listed |= v[j].val == (v[i].val ^ bit);
+			if (!listed)
+				assert_int_equal(verdict(l, 2, SYS_ioctl, 0,
+							 v[i].val ^ bit, 0),
+						 SECCOMP_RET_ALLOW);
+		}
+	}
+	assert_int_equal(verdict(l, 2, SYS_ioctl, 0, TIOCSCTTY, 0),
+			 SECCOMP_RET_ALLOW);
+	/* personality */
+	assert_int_equal(verdict(l, 2, SYS_personality, 0, 0, 0),
+			 SECCOMP_RET_ALLOW);
+	assert_int_equal(verdict(l, 2, SYS_personality, 0xffffffff, 0, 0),
+			 SECCOMP_RET_ALLOW);
+	assert_int_equal(
+		verdict(l, 2, SYS_personality, READ_IMPLIES_EXEC, 0, 0),
+		RET_ERRNO(EPERM));
+	/* a foreign arch */
+	{
+		struct seccomp_data d = {.nr = 20, .arch = AUDIT_ARCH_I386};
+
+		assert_int_equal(bpf_run(&l[0], &d), SECCOMP_RET_KILL_PROCESS);
+	}
+	tf_seccomp_prog_free(&l[0]);
+	tf_seccomp_prog_free(&l[1]);
 }
 
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_doc_tables),
+		cmocka_unit_test(test_bpf_verdicts),
 		cmocka_unit_test(test_denied),
 		cmocka_unit_test(test_allowed),
 		cmocka_unit_test(test_badarch),
