@@ -144,10 +144,11 @@ TF_EXPORT TF_WUR int tf_nnp_set(void);
  * Returns the ABI version used (> 0), 0 when Landlock is unavailable (best
  * effort), -errno on real failure. Call after tf_nnp_set(). */
 TF_EXPORT TF_WUR int tf_landlock_apply(const char *const *writable, size_t n);
-/* Default-allow seccomp filter denying the syscalls listed in
- * docs/seccomp.md (EPERM; ENOSYS for clone3 so libc falls back to clone,
- * whose flags the filter can inspect). Syscalls of a foreign arch (i386,
- * x32 on x86-64) kill the process (docs/seccomp.md). Call after
+/* The app seccomp policy (docs/seccomp.md): an allowlist with default
+ * ENOSYS, argument filters on clone, socket, socketpair, ioctl, prctl and
+ * personality, EPERM for the listed denials; syscalls of a foreign arch
+ * (i386, x32 on x86-64) kill the process. Loads both layers:
+ * tf_seccomp_default_prog() and tf_seccomp_app_layer_prog(). Call after
  * tf_nnp_set() (or with CAP_SYS_ADMIN). */
 TF_EXPORT TF_WUR int tf_seccomp_apply_default(void);
 
@@ -159,15 +160,21 @@ TF_EXPORT TF_WUR int tf_landlock_prepare(const char *const *writable, size_t n,
 					 int *fd_out, int *abi_out);
 TF_EXPORT TF_WUR int tf_landlock_restrict(int ruleset_fd);
 
-/* The same filter as compiled BPF, to build once (e.g. in a launcher) and
- * load cheaply in each app: tf_seccomp_apply_default() is exactly
- * tf_seccomp_default_prog() + tf_seccomp_load_prog(). */
+/* The same filters as compiled BPF, to build once (e.g. in a launcher) and
+ * load cheaply in each app (no libseccomp call per load).
+ * tf_seccomp_default_prog(): the first layer, which a launcher loads on
+ * itself and its apps inherit; it still allows clone(CLONE_PARENT) and
+ * clone3, which the launcher needs. tf_seccomp_app_layer_prog(): a tiny
+ * second layer each app loads on top before exec (after its uid change):
+ * clone(CLONE_PARENT) -> EPERM, clone3 -> ENOSYS, the rest allowed (the
+ * first layer decides it); the kernel runs both, the strictest wins. */
 struct sock_filter;
 struct tf_seccomp_prog {
 	struct sock_filter *insns;
 	size_t len;
 };
 TF_EXPORT TF_WUR int tf_seccomp_default_prog(struct tf_seccomp_prog *out);
+TF_EXPORT TF_WUR int tf_seccomp_app_layer_prog(struct tf_seccomp_prog *out);
 TF_EXPORT TF_WUR int tf_seccomp_load_prog(const struct tf_seccomp_prog *p);
 TF_EXPORT void tf_seccomp_prog_free(struct tf_seccomp_prog *p);
 

@@ -79,7 +79,8 @@ static TF_NORETURN void report(int fd, int err)
  *    /proc/PID/mem of) only processes in its own or a nested domain, so
  *    sibling domains keep one app out of another's memory even at the same
  *    uid; one shared domain would not;
- *  - the app seccomp filter (docs/seccomp.md).
+ *  - the app seccomp filter (docs/seccomp.md); each app adds the small
+ *    second layer on top before exec.
  * The launcher loses nothing it needs: after setns it only receives
  * messages, clones, closes fds and replies. A compromised launcher is
  * confined by the same filter and Landlock rules, and is the persona's
@@ -87,22 +88,32 @@ static TF_NORETURN void report(int fd, int err)
  * this was ~170 syscalls and a BPF load on every launch.
  */
 static struct tf_seccomp_prog app_filter;
+/* the second layer each app loads before exec (clone(CLONE_PARENT) and
+ * clone3, which the launcher needs, taken away); kept: apps run in our
+ * memory (CLONE_VM) until they exec */
+static struct tf_seccomp_prog app_layer;
 /* the ruleset, kept (O_CLOEXEC: apps lose it at exec); -1 without
  * Landlock */
 static int app_ruleset = -1;
 
 int tf_p_launcher_prepare(void)
 {
+	int r = 0;
+
 	/* libseccomp's build and compile (~0.5 ms): done while the persona
 	 * is still being built, before the launcher may enter it */
-	return app_filter.insns ? 0 : tf_seccomp_default_prog(&app_filter);
+	if (!app_filter.insns)
+		r = tf_seccomp_default_prog(&app_filter);
+	if (r == 0 && !app_layer.insns)
+		r = tf_seccomp_app_layer_prog(&app_layer);
+	return r;
 }
 
 int tf_p_launcher_harden(void)
 {
 	int abi, r;
 
-	if (app_filter.insns == NULL)
+	if (app_filter.insns == NULL || app_layer.insns == NULL)
 		return -EINVAL; /* tf_p_launcher_prepare() first */
 	r = tf_landlock_prepare(writable, TF_ARRAY_SIZE(writable), &app_ruleset,
 				&abi);
@@ -220,6 +231,10 @@ void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 		  : x->uid == TF_APP_UID_DEFAULT ? "/home/app"
 						 : "/") < 0)
 		report_at(msg_fd, tf_negerrno(), TF_EXEC_STAGE_CWD);
+	/* last: the second seccomp layer (precompiled: one syscall) */
+	r = tf_seccomp_load_prog(&app_layer);
+	if (r < 0)
+		report(msg_fd, r);
 	r = exec_search(x->argv[0], x->argv, x->envp);
 	report_at(msg_fd, r, TF_EXEC_STAGE_EXEC);
 }

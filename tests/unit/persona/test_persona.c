@@ -101,6 +101,21 @@ static int helper(int argc, char **argv)
 				return 2;
 			printf("%lu\n", (unsigned long)st.st_ino);
 		}
+	} else if (!strcmp(cmd, "escape")) {
+		/* the app seccomp layers: a child of the daemon, a clone3
+		 * whose flags nobody checks, the host's vsock port space */
+		long c = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+		int e1 = errno, e2, e3;
+
+		if (c == 0)
+			_exit(0);
+		errno = 0;
+		(void)syscall(SYS_clone3, NULL, 0);
+		e2 = errno;
+		errno = 0;
+		(void)socket(40 /* AF_VSOCK */, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		e3 = errno;
+		printf("%ld %d %d %d", c, e1, e2, e3);
 	} else if (!strcmp(cmd, "hostname")) {
 		struct utsname u;
 		uname(&u);
@@ -114,6 +129,7 @@ static int helper(int argc, char **argv)
 			if (!strncmp(line, "CapEff:", 7) ||
 			    !strncmp(line, "NoNewPrivs:", 11) ||
 			    !strncmp(line, "Seccomp:", 8) ||
+			    !strncmp(line, "Seccomp_filters:", 16) ||
 			    !strncmp(line, "Uid:", 4))
 				fputs(line, stdout);
 		if (f)
@@ -538,11 +554,18 @@ static void test_isolation(const char *data_a, const char *data_b)
 	   "app CapEff is 0");
 	ok(strstr(a_out, "NoNewPrivs:\t1") != NULL, "app NoNewPrivs is 1");
 	ok(strstr(a_out, "Seccomp:\t2") != NULL, "app Seccomp is 2 (filter)");
+	ok(strstr(a_out, "Seccomp_filters:\t2") != NULL,
+	   "app has both seccomp layers (launcher's and its own)");
 	ok(strstr(a_out, "Uid:\t1000\t1000\t1000\t1000") != NULL,
 	   "app runs as uid 1000 inside");
 	ok(strstr(a_out, "fds: 0 1 2") != NULL &&
 		   !strcmp(strstr(a_out, "fds: "), "fds: 0 1 2"),
 	   "app has only fds 0 1 2");
+	r = RUN(pa, 1000, a_out, "escape");
+	ok(r == 0 && !strcmp(a_out, "-1 1 38 97"),
+	   "app: clone(CLONE_PARENT) EPERM, clone3 ENOSYS, AF_VSOCK "
+	   "EAFNOSUPPORT (%s)",
+	   a_out);
 	if (n_failed)
 		printf("# %s\n", a_out);
 
