@@ -170,6 +170,17 @@ int tfd_server_open(struct tfd *d)
 		return tf_negerrno();
 	if (chmod(d->sock_path, 0600) < 0)
 		return tf_negerrno();
+	/* Accepted sockets inherit SO_PASSCRED at accept: set per connection
+	 * after accept4() it would leave a window in which a datagram arrives
+	 * without credentials (refused as unauthenticated). Datagrams queued
+	 * before the accept carry them anyway (the kernel stamps them while
+	 * the receiving socket is not accepted yet). */
+	{
+		int one = 1;
+		if (setsockopt(d->listen_fd, SOL_SOCKET, SO_PASSCRED, &one,
+			       sizeof(one)) < 0)
+			return tf_negerrno();
+	}
 	if (listen(d->listen_fd, 64) < 0)
 		return tf_negerrno();
 
