@@ -234,8 +234,12 @@ int verb_init(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (fstatat(dfd, "mnt", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISDIR(st.st_mode) && (st.st_mode & 077))
-		(void)fchmodat(dfd, "mnt", 0700, 0);
+	    S_ISDIR(st.st_mode) && (st.st_mode & 077) &&
+	    fchmodat(dfd, "mnt", 0700, 0) < 0) {
+		cli_err(cli, "cannot make %s/mnt root-only (chmod 700): %s",
+			state, strerror(errno));
+		return EXIT_FAIL;
+	}
 	{
 		char real[PATH_MAX];
 		if (realpath(state, real) == NULL) {
