@@ -85,6 +85,7 @@ static int send_signal(int fd, int sig)
 struct chan {
 	int from, to;
 	bool eof_to_pty; /* stdin -> pty master: EOF becomes VEOF */
+	bool to_pty;	 /* keystrokes into the app's pty (job control) */
 	bool closed;
 	size_t len, off;
 	char buf[RELAY_BUF];
@@ -143,6 +144,36 @@ static void add_chan(struct run_io *io, int from, int to, bool eof_to_pty)
 	c->eof_to_pty = eof_to_pty;
 }
 
+/* host pid of the app (its process group), from the PTY reply; the
+ * daemon connection, for SIGNAL requests out of the relay */
+static pid_t app_pgrp;
+static int ctl_fd = -1;
+
+/*
+ * A suspend key (VSUSP, with ISIG on) typed while the app itself is the
+ * foreground of its pty: the kernel would drop the SIGTSTP, since the app
+ * leads its own session with a parent (the daemon) outside it, i.e. an
+ * orphaned process group. Ask for SIGSTOP instead, which job control then
+ * reports (STOPPED): Ctrl-Z suspends `twofold run -- cat` as it would
+ * `cat`. With a shell in the pty, its job is the foreground and the key
+ * goes through for the shell to handle. Returns true when consumed.
+ */
+static bool suspend_key(const struct chan *c)
+{
+	struct termios t;
+	pid_t fg;
+
+	if (!c->to_pty || app_pgrp <= 0 || c->len != 1 ||
+	    tcgetattr(c->to, &t) < 0 || !(t.c_lflag & ISIG) ||
+	    t.c_cc[VSUSP] == _POSIX_VDISABLE ||
+	    (unsigned char)c->buf[0] != t.c_cc[VSUSP])
+		return false;
+	if (ioctl(c->to, TIOCGPGRP, &fg) < 0 || fg != app_pgrp)
+		return false;
+	(void)send_signal(ctl_fd, SIGSTOP);
+	return true;
+}
+
 /* One step of a channel after poll; false once it is finished. */
 static void chan_step(struct chan *c, short rev_from, short rev_to)
 {
@@ -155,6 +186,8 @@ static void chan_step(struct chan *c, short rev_from, short rev_to)
 		if (n > 0) {
 			c->len = (size_t)n;
 			c->off = 0;
+			if (suspend_key(c))
+				c->len = 0;
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			/* EOF, or EIO: the pty's slave side is gone */
 			if (c->eof_to_pty) {
@@ -322,6 +355,9 @@ static int take_pty(struct cli *cli, int fd, int *master)
 	if (cli_read_reply(cli, fd, &rep) < 0)
 		return EXIT_FAIL;
 	if (rep.msg.type == TF_REP_PTY && rep.rd.nfds == 1) {
+		uint32_t pid = 0;
+		if (tf_msg_u32(&rep.msg, TF_A_PID, &pid) == 0)
+			app_pgrp = (pid_t)pid;
 		*master = rep.rd.fds[0];
 		rep.rd.fds[0] = -1; /* ours now */
 		cli_reply_free(&rep);
@@ -575,8 +611,11 @@ int verb_run(struct cli *cli, int argc, char **argv)
 		}
 		copy_winsize(&io);
 		raw_on(&io);
-		if (flags & TF_F_PTY(0))
+		if (flags & TF_F_PTY(0)) {
 			add_chan(&io, 0, io.master, true);
+			io.ch[io.n - 1].to_pty = true;
+		}
+		ctl_fd = fd;
 		out = (flags & TF_F_PTY(1))   ? 1
 		      : (flags & TF_F_PTY(2)) ? 2
 		      : tty[0]		      ? 0

@@ -117,6 +117,7 @@ struct tfd_reply {
 	char *text;    /* malloc'd human output */
 	char *json;    /* malloc'd machine output */
 	int exit_code; /* for run failures (127 command not found), -1 unset */
+	pid_t pid; /* PTY: the app's host pid (its process group), 0 unset */
 	/* work that must not delay the answer: run after it was sent */
 	void (*after)(struct tfd *d, struct tfd_persona *p);
 	struct tfd_persona *after_p;

@@ -277,7 +277,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	if (master >= 0) {
 		/* the CLI relays; we keep no copy, so once the CLI closes it
 		 * the kernel hangs the slave up for every holder */
-		struct tfd_reply pr = {.exit_code = -1};
+		struct tfd_reply pr = {.exit_code = -1, .pid = pid};
 		if (tfd_send_reply_fds(c, TF_REP_PTY, &pr, &master, 1) < 0)
 			tf_debug("run: the client left before its pty came");
 	}
@@ -365,6 +365,11 @@ void tfd_req_signal(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	case SIGTERM:
 	case SIGHUP:
 	case SIGTSTP:
+	/* Ctrl-Z at a pty whose foreground is the app itself: the app
+	 * leads its own session and its parent (we) is outside it, so its
+	 * process group is orphaned and the kernel drops SIGTSTP for it;
+	 * the CLI asks for SIGSTOP instead (job control as at a shell) */
+	case SIGSTOP:
 	case SIGCONT:
 	case SIGWINCH:
 	case SIGUSR1:

@@ -93,9 +93,15 @@ def h(s, f):
 signal.signal(signal.SIGTSTP, h)
 print("READY", flush=True)
 print("READ=" + sys.stdin.readline().strip(), flush=True)')
-echo "$out" | grep -q '\[cli stopped\]' && echo "$out" | grep -q CONTINUED &&
-	echo "$out" | grep -q 'READ=after'
+echo "$out" | grep -q '\[cli stopped\]' && echo "$out" | grep -q 'READ=after'
 ok $? "Ctrl-Z suspends the app and the CLI, fg resumes them" "$out"
+
+# ... also for an app that does not handle it (its process group is
+# orphaned, the kernel drops SIGTSTP for it: the CLI asks for SIGSTOP)
+out=$($PTY "wait:READY;send:\x1a;checkstop;cont;sleep:0.5;send:again\n;wait:again;send:\x04" -- \
+	"$TWOFOLD" --state "$S" run personal -- sh -c 'echo READY; exec cat')
+echo "$out" | grep -q '\[cli stopped\]' && echo "$out" | grep -q 'status 0'
+ok $? "Ctrl-Z suspends a plain app (cat) too, fg resumes it" "$out"
 
 # an inner shell's job control works on its own pty
 out=$($PTY "wait:\$ ;send:sleep 30\n;sleep:0.5;send:\x1a;sleep:0.5;send:jobs\n;sleep:0.3;send:kill -9 %1\n;sleep:0.3;send:exit 0\n;sleep:0.3;send:exit 0\n" -- \
