@@ -97,6 +97,9 @@ SYSCALLS = [
     # after the option; EINVAL is the filter's answer for an unlisted one
     ("prctl_set_mm", lambda: sc(157, 35, 1, 0, 0, 0)),
     ("chroot", lambda: sc(161, BAD)),
+    # getpid through the x32 ABI (__X32_SYSCALL_BIT): the filter kills
+    # the caller (SIGSYS), so the child reports nothing
+    ("x32_getpid", lambda: in_child(lambda: sc(0x40000000 | 39))),
 ]
 
 
@@ -126,6 +129,9 @@ def m_ioctls(args):
     print("TIOCGWINSZ", ioc(tty, TIOCGWINSZ, ws))
     c = ctypes.c_char(b"#")
     print("TIOCSTI", ioc(tty, TIOCSTI, ctypes.byref(c)))
+    # the same request with high bits set: the kernel uses the low 32
+    print("TIOCSTI_hibits", sc(16, tty, (1 << 32) | TIOCSTI,
+                               ctypes.addressof(c)))
     ld = ctypes.c_int(0)  # N_TTY: the kernel lets the owner set it
     print("TIOCSETD", ioc(tty, TIOCSETD, ctypes.byref(ld)))
     # on /dev/null: the kernel says ENOTTY; the filter says EPERM first

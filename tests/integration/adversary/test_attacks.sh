@@ -78,19 +78,21 @@ for p in personal secure; do
 	expect "$out" EPERM "$p" $EPERM_CALLS
 	expect "$out" ENOSYS "$p" $ENOSYS_CALLS
 	expect "$out" EINVAL "$p" prctl_set_mm
+	expect "$out" CHILD-DIED "$p (SIGSYS)" x32_getpid
 done
 host=$(nobody syscalls)
 differs "$host" EPERM "each EPERM syscall" $EPERM_CALLS
 differs "$host" ENOSYS "each ENOSYS syscall" $ENOSYS_CALLS
 differs "$host" EINVAL "prctl(PR_SET_MM)" prctl_set_mm
+differs "$host" CHILD-DIED "an x32 syscall" x32_getpid
 
 # ioctls on the app's own pty and its data dir (fd 0 is the pty)
 for p in personal secure; do
 	out=$($PTY "wait:REMOVE_KEY" -- "$TWOFOLD" --state "$S" run "$p" -- \
 		python3 -c "$ADV" ioctls /home/app 2>&1 | tr -d '\r')
 	expect "$out" OK "$p" TIOCGWINSZ GET_POLICY_EX
-	expect "$out" EPERM "$p" TIOCSTI TIOCSETD TIOCCONS GET_KEY_STATUS \
-		ADD_KEY REMOVE_KEY
+	expect "$out" EPERM "$p" TIOCSTI TIOCSTI_hibits TIOCSETD TIOCCONS \
+		GET_KEY_STATUS ADD_KEY REMOVE_KEY
 	echo "$out" | grep -q '^#'
 	ok $([ $? != 0 ]; echo $?) "$p: nothing was pushed into the pty's input" "$out"
 done
@@ -98,7 +100,7 @@ done
 # dir: every ioctl reaches the kernel and works (ADD_KEY adds a random
 # key, REMOVE_KEY removes that one again)
 host=$($PTY "wait:REMOVE_KEY" -- "$HPY" "$here/adv.py" ioctls "$S/mnt/personas/secure" 2>&1 | tr -d '\r')
-differs "$host" EPERM "each ioctl (as root on the host)" TIOCSTI TIOCSETD \
+differs "$host" EPERM "each ioctl (as root on the host)" TIOCSTI TIOCSTI_hibits TIOCSETD \
 	TIOCCONS GET_KEY_STATUS ADD_KEY REMOVE_KEY
 out=$(tf run secure -- sh -c 'echo x >/home/app/.probe && cat /home/app/.probe' 2>&1)
 ok $([ "$out" = x ]; echo $?) "secure's storage still works after the control" "$out"
@@ -287,6 +289,12 @@ sleep 0.5
 b=$(hb personal /tmp/hbs)
 ok $([ "$a" != "$b" ]; echo $?) "control: with --service the same daemon is still alive" "heartbeat $a -> $b"
 
+# the persona's root (uid 0 inside) is not an app's to ask for
+out=$(tf run --user 0 personal -- echo RAN-AS-ROOT 2>&1)
+r=$?
+ok $([ $r != 0 ] && ! echo "$out" | grep -q RAN-AS-ROOT; echo $?) \
+	"run --user 0 (the persona's root) is refused" "rc $r: $out"
+
 # ---- 7. descriptors, the daemon, signals -----------------------------
 exec 7</etc/hostname 9<>"$T/x"
 for p in personal secure; do
@@ -296,6 +304,8 @@ for p in personal secure; do
 	out=$($PTY "wait:fd 2" -- "$TWOFOLD" --state "$S" run "$p" -- python3 -c "$ADV" fds 2>&1 | tr -d '\r')
 	ok $(echo "$out" | grep -q '^fds 0 1 2$'; echo $?) "$p: ... also with a pty" "$out"
 done
+out=$("$HPY" "$here/adv.py" fds </dev/null 2>&1)
+ok $(echo "$out" | grep -q '^fds 0 1 2 7 9$'; echo $?) "control: on the host the same listing shows 7 and 9" "$out"
 out=$(tf run --service personal -- python3 -c "$ADV" fds </dev/null 2>&1)
 ok $(echo "$out" | grep -q '^fds 0 1 2$'; echo $?) "personal --service: fds 0 1 2 only" "$out"
 exec 7<&- 9<&-
