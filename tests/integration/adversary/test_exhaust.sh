@@ -51,7 +51,7 @@ secure_runs() {
 }
 
 # ---- a fork bomb in personal ----------------------------------------
-run_bg "$T/bomb" personal -- python3 -c "$ADV" forkbomb 100000 60
+run_bg "$T/bomb" personal -- python3 -c "$ADV" forkbomb 1000 60
 BOMB=$BGPID
 wait_for "$T/bomb" '^forked' 400
 out=$(cat "$T/bomb")
