@@ -62,7 +62,12 @@ for step in filter(None, script.split(";")):
         os.close(fd)
         closed = True
 pump(20)
-w = os.waitpid(pid, os.WNOHANG)
+# the terminal's EOF can come before the command's exit: give it 10 s
+for _ in range(200):
+    w = os.waitpid(pid, os.WNOHANG)
+    if w[0] != 0:
+        break
+    time.sleep(0.05)
 if w[0] == 0:
     os.kill(pid, signal.SIGKILL)  # stuck: say so instead of hanging
     out += b"\n[timeout]\n"
