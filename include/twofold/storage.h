@@ -89,25 +89,7 @@ TF_EXPORT TF_NONNULL(1) const char *tf_storage_root(const struct tf_storage *s);
 TF_EXPORT TF_NONNULL(1) int tf_storage_root_fd(const struct tf_storage *s);
 
 /*
- * Make the directory `subdir` of s (created 0711 if missing) visible at
- * `target` (an existing directory, not a mount point: -EBUSY) by a bind
- * mount, nosuid and nodev. This is how each persona's own image keeps the
- * path <state>/mnt/personas/NAME: fscrypt cannot encrypt a file system's
- * root, so the data lives one level down. At most one per storage;
- * tf_storage_detach unmounts it before the storage itself.
- */
-TF_EXPORT TF_WUR TF_NONNULL(1, 2, 3) int tf_storage_publish(
-	struct tf_storage *s, const char *subdir, const char *target, char *err,
-	size_t errlen);
-
-/* Undo tf_storage_publish (0 if nothing is published). -EBUSY if a file
- * was still open there: the bind has then been detached lazily, and the
- * target is free for a new tf_storage_publish all the same. */
-TF_EXPORT TF_WUR TF_NONNULL(1) int tf_storage_unpublish(struct tf_storage *s);
-
-/*
- * Unmount the tf_storage_publish bind (if any), sync and unmount (image)
- * or just close (directory), then free. Accepts
+ * Sync and unmount (image) or just close (directory), then free. Accepts
  * NULL. Always frees. Returns -EBUSY if the filesystem was still in use
  * after a few tries: it has then been lazily detached (MNT_DETACH) and the
  * loop device clears itself when the last user goes away.

@@ -4,13 +4,13 @@
  * stop, lock (freeze), evict (kill + remove the fscrypt key), and the
  * timer that turns a lock into an evict.
  *
- * Data directory of persona P: <state>/mnt/personas/P, an fscrypt v2
- * directory whose key is derived from P's persona secret (keys.h). Each
- * persona has a file system of its own (<state>/storage/P.img mounted at
- * <state>/fs/P, its directory data/ bound onto that path), so one persona
- * filling its blocks, inodes or journal leaves the others untouched.
- * storage_dir, and state directories made with one storage.img, keep the
- * older shape: one file system, <root>/personas/P on it.
+ * Data directory of persona P: an fscrypt v2 directory whose key is
+ * derived from P's persona secret (keys.h). Each persona has a file system
+ * of its own (<state>/storage/P.img mounted at <state>/fs/P, data dir
+ * <state>/fs/P/data: fscrypt cannot encrypt a file system's root), so one
+ * persona filling its blocks, inodes or journal leaves the others
+ * untouched. storage_dir, and state directories made with one storage.img,
+ * keep the older shape: one file system, <root>/personas/P on it.
  */
 #include <dirent.h>
 #include <ftw.h>
@@ -251,14 +251,11 @@ static void cleanup_stale(const struct tfd *d, const char *dir,
 		tf_warn("cleaning up stale mount %s: %s", path, strerror(-r));
 }
 
-/* A killed predecessor's mounts: each persona's bind and image, and the
- * shared image of the older layout. The binds go first: each holds its
- * image's superblock. Unmounting a mount that was busy detaches it
- * lazily; its autoclear loop device goes with the last user. */
+/* A killed predecessor's mounts: each persona's image, and the shared
+ * image of the older layout. A mount that is busy is detached lazily; its
+ * autoclear loop device goes with the last user. */
 static void cleanup_stale_mounts(struct tfd *d)
 {
-	for (size_t i = 0; i < d->cfg.n_personas; i++)
-		cleanup_stale(d, "mnt/personas", d->cfg.personas[i].name);
 	cleanup_stale(d, "mnt", NULL);
 	for (size_t i = 0; i < d->cfg.n_personas; i++)
 		cleanup_stale(d, "fs", d->cfg.personas[i].name);
@@ -291,18 +288,37 @@ static int mkdir_state(const struct tfd *d, const char *dir, const char *name,
 	return 0;
 }
 
-/* Persona p's own image: <state>/storage/P.img mounted at <state>/fs/P,
- * its data/ bound onto <state>/mnt/personas/P (the data dir). */
+/*
+ * <state>/mnt/personas/P -> ../../fs/P/data, where the data dir was in
+ * the shared layout, so tools and scripts that know that path keep
+ * working. twofoldd never follows it. Not a bind mount: a mount whose
+ * root is the encrypted directory pins its inode, and the key's removal
+ * would stay INCOMPLETELY_REMOVED forever (seen on 6.18).
+ */
+static void link_old_path(const struct tfd *d, const char *name)
+{
+	char link[PATH_MAX], target[TF_NAME_MAX + 16];
+
+	if (state_path(d, link, sizeof(link), "mnt/personas", name, NULL) < 0)
+		return;
+	snprintf(target, sizeof(target), "../../fs/%s/data", name);
+	if (symlink(target, link) < 0 && errno != EEXIST)
+		tf_warn("cannot link %s to %s: %s", link, target,
+			strerror(errno));
+}
+
+/* Persona p's own image: <state>/storage/P.img mounted at <state>/fs/P. */
 static int attach_own_image(struct tfd *d, struct tfd_persona *p, char *err,
 			    size_t errlen)
 {
 	const char *name = p->cfg->name;
-	char img[PATH_MAX], fs[PATH_MAX], pub[PATH_MAX];
+	char img[PATH_MAX], fs[PATH_MAX];
 	int r;
 
 	if (state_path(d, img, sizeof(img), "storage", name, ".img") < 0 ||
 	    state_path(d, fs, sizeof(fs), "fs", name, NULL) < 0 ||
-	    state_path(d, pub, sizeof(pub), "mnt/personas", name, NULL) < 0) {
+	    snprintf(p->data_dir, sizeof(p->data_dir), "%s/data", fs) >=
+		    (int)sizeof(p->data_dir)) {
 		snprintf(err, errlen, "%s: storage path too long", name);
 		return -ENAMETOOLONG;
 	}
@@ -315,10 +331,8 @@ static int attach_own_image(struct tfd *d, struct tfd_persona *p, char *err,
 		return -ENOENT;
 	}
 	r = mkdir_state(d, "fs", name, 0700);
-	if (r == 0)
-		r = mkdir_state(d, "mnt/personas", name, 0700);
 	if (r < 0) {
-		snprintf(err, errlen, "%s: cannot create its mount points: %s",
+		snprintf(err, errlen, "%s: cannot create its mount point: %s",
 			 name, strerror(-r));
 		return r;
 	}
@@ -329,10 +343,7 @@ static int attach_own_image(struct tfd *d, struct tfd_persona *p, char *err,
 	if (r < 0)
 		return r;
 	p->storage_own = true;
-	r = tf_storage_publish(p->storage, "data", pub, err, errlen);
-	if (r < 0)
-		return r;
-	snprintf(p->data_dir, sizeof(p->data_dir), "%s", pub);
+	link_old_path(d, name);
 	return 0;
 }
 
@@ -411,7 +422,7 @@ static int setup_storage(struct tfd *d, char *err, size_t errlen)
 	if (r == 0)
 		r = mkdir_state(d, "mnt", NULL, 0700);
 	if (r == 0)
-		r = mkdir_state(d, "mnt/personas", NULL, 0711);
+		r = mkdir_state(d, "mnt/personas", NULL, 0700);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot create the mount points in %s: %s",
 			 d->state_dir, strerror(-r));
@@ -750,33 +761,11 @@ static int wipe_one(const char *path, const struct stat *st, int flag,
 
 int tfd_persona_wipe_data(struct tfd_persona *p)
 {
-	char src[PATH_MAX], err[256] = "";
-	int r;
-
-	if (!p->storage_own) {
-		if (access(p->data_dir, F_OK) < 0)
-			return 0;
-		if (nftw(p->data_dir, wipe_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
-			return tf_negerrno();
+	if (access(p->data_dir, F_OK) < 0)
 		return 0;
-	}
-	/* The data dir is a bind of <fs>/data, which must go too (a new
-	 * key needs a new, empty directory for its policy), and a mount
-	 * point cannot be removed: unbind, remove, bind a fresh one. */
-	if (snprintf(src, sizeof(src), "%s/data",
-		     tf_storage_root(p->storage)) >= (int)sizeof(src))
-		return -ENAMETOOLONG;
-	r = tf_storage_unpublish(p->storage);
-	if (r < 0 && r != -EBUSY)
-		return r;
-	if (access(src, F_OK) == 0 &&
-	    nftw(src, wipe_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+	if (nftw(p->data_dir, wipe_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
 		return tf_negerrno();
-	r = tf_storage_publish(p->storage, "data", p->data_dir, err,
-			       sizeof(err));
-	if (r < 0)
-		tf_err("%s: %s", p->cfg->name, err);
-	return r;
+	return 0;
 }
 
 void tfd_personas_shutdown(struct tfd *d)

@@ -76,7 +76,6 @@ struct tf_storage {
 	char *root;   /* mount point (image) or the given directory */
 	int root_fd;  /* O_DIRECTORY on root */
 	bool mounted; /* we mounted it (image); detach unmounts */
-	char *bind;   /* tf_storage_publish's bind mount, or NULL */
 };
 
 TF_PRINTF(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...);
@@ -700,67 +699,6 @@ int tf_storage_free_bytes(const struct tf_storage *s, uint64_t *out)
 	return 0;
 }
 
-int tf_storage_publish(struct tf_storage *s, const char *subdir,
-		       const char *target, char *err, size_t errlen)
-{
-	_cleanup_free_ char *tp = NULL, *src = NULL;
-	int r;
-
-	if (s->bind) {
-		fail(err, errlen, "%s is already published at %s", s->root,
-		     s->bind);
-		return -EBUSY;
-	}
-	if (subdir[0] == '\0' || strchr(subdir, '/') ||
-	    !strcmp(subdir, ".") || !strcmp(subdir, "..")) {
-		fail(err, errlen, "invalid directory name '%s'", subdir);
-		return -EINVAL;
-	}
-	/* 0711 like every persona data dir: the persona's init walks
-	 * through it as the host root; nobody else may list it */
-	if (mkdirat(s->root_fd, subdir, 0711) < 0 && errno != EEXIST) {
-		r = tf_negerrno();
-		fail(err, errlen, "create %s/%s: %s", s->root, subdir,
-		     strerror(-r));
-		return r;
-	}
-	tp = realpath(target, NULL);
-	if (!tp) {
-		r = tf_negerrno();
-		fail(err, errlen, "mount point %s: %s", target, strerror(-r));
-		return r;
-	}
-	if (is_mount_root(tp)) {
-		fail(err, errlen,
-		     "%s is already a mount point; a previous daemon may have "
-		     "crashed",
-		     tp);
-		return -EBUSY;
-	}
-	if (asprintf(&src, "%s/%s", s->root, subdir) < 0) {
-		src = NULL;
-		return -ENOMEM;
-	}
-	/* A bind mount carries the flags of the mount it comes from
-	 * (nosuid, nodev); the remount says so explicitly, so the target
-	 * never depends on how the source was mounted. */
-	if (mount(src, tp, NULL, MS_BIND, NULL) < 0) {
-		r = tf_negerrno();
-		fail(err, errlen, "bind %s on %s: %s", src, tp, strerror(-r));
-		return r;
-	}
-	if (mount(NULL, tp, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV,
-		  NULL) < 0) {
-		r = tf_negerrno();
-		fail(err, errlen, "remount %s nosuid,nodev: %s", tp,
-		     strerror(-r));
-		(void)umount2(tp, MNT_DETACH | UMOUNT_NOFOLLOW);
-		return r;
-	}
-	s->bind = steal_pointer(&tp);
-	return 0;
-}
-
 /* Unmount, retrying while busy (a process exiting may still hold a file for
  * a moment); finally detach lazily and report -EBUSY. */
 static int umount_retry(const char *mp)
@@ -777,33 +715,11 @@ static int umount_retry(const char *mp)
 	return -EBUSY;
 }
 
-int tf_storage_unpublish(struct tf_storage *s)
-{
-	int r;
-
-	if (!s->bind)
-		return 0;
-	r = umount_retry(s->bind);
-	/* -EBUSY: detached lazily; the path is free all the same */
-	if (r < 0 && r != -EBUSY)
-		return r;
-	free(s->bind);
-	s->bind = NULL;
-	return r;
-}
-
 int tf_storage_detach(struct tf_storage *s)
 {
 	int r = 0;
 	if (!s)
 		return 0;
-	/* the bind first: it holds the same superblock as the mount */
-	if (s->bind) {
-		int u = umount_retry(s->bind);
-		if (u < 0)
-			r = u;
-		free(s->bind);
-	}
 	if (s->root_fd >= 0) {
 		if (syncfs(s->root_fd) < 0)
 			r = tf_negerrno();
