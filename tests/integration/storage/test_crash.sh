@@ -51,8 +51,10 @@ restart_clean() {
 		*) diag "old persona pid $p still running"; return 1 ;;
 		esac
 	done
-	[ "$(grep -c " $S/mnt " /proc/self/mountinfo)" = 1 ] || return 1
-	[ "$(losetup -j "$S/storage.img" | wc -l)" = 1 ]
+	for p in personal secure; do
+		[ "$(grep -c " $S/fs/$p " /proc/self/mountinfo)" = 1 ] || return 1
+		[ "$(losetup -j "$S/storage/$p.img" | wc -l)" = 1 ] || return 1
+	done
 }
 unlocks() { has "secure unlocked" "$(pin unlock "$1")"; }
 
