@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 echo "1..43"
 
-SEC=$S/mnt/personas/secure
+SEC=$S/fs/secure/data
 OLD_PIDS=
 fresh() {
 	stop_daemon

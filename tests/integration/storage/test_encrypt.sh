@@ -9,7 +9,7 @@ echo "1..20"
 
 CONTENT=CANARY_CONTENT_xyz
 NAME=CANARY_NAME_xyz
-SEC=$S/mnt/personas/secure
+SEC=$S/fs/secure/data
 
 init_state 64M || { nok "init"; exit 1; }
 ok "init"

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 echo "1..37"
 
-SEC=$S/mnt/personas/secure
+SEC=$S/fs/secure/data
 HOSTFS=
 HOLDER=
 
