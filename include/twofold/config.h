@@ -125,8 +125,7 @@ TF_EXPORT TF_WUR int tf_config_format(const struct tf_config *c, char **out);
  * equal share (rounded down to 1 MiB) of the top-level storage_size minus
  * the sizes given explicitly. 0 when nothing is left for it.
  */
-TF_EXPORT uint64_t tf_config_storage_share(const struct tf_config *c,
-					   size_t i);
+TF_EXPORT uint64_t tf_config_storage_share(const struct tf_config *c, size_t i);
 
 TF_EXPORT const struct tf_persona_cfg *
 tf_config_persona(const struct tf_config *c, const char *name);

@@ -79,8 +79,8 @@ static bool daemon_alive(const char *state)
 static int erase_images(int dfd)
 {
 	_cleanup_close_ int sfd =
-		openat(dfd, "storage", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-					       O_NOFOLLOW);
+		openat(dfd, "storage",
+		       O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	struct dirent *e;
 	DIR *ds;
 
@@ -264,9 +264,8 @@ static int init_images(struct cli *cli, const char *state)
 
 	if (cfg == NULL)
 		return EXIT_FAIL;
-	if (dfd < 0 ||
-	    tf_read_file_at(dfd, "device.conf", TF_CONFIG_MAX, &text, &len) <
-		    0) {
+	if (dfd < 0 || tf_read_file_at(dfd, "device.conf", TF_CONFIG_MAX, &text,
+				       &len) < 0) {
 		cli_err(cli,
 			"%s is not initialised (create it with: twofold "
 			"--state %s init)",
@@ -313,8 +312,7 @@ static int init_images(struct cli *cli, const char *state)
 	if (made == 0)
 		printf("every persona of %s has its storage image\n", state);
 	else if ((r = tf_fsync_dir_at(dfd, "storage")) < 0) {
-		cli_err(cli, "cannot sync %s/storage: %s", state,
-			strerror(-r));
+		cli_err(cli, "cannot sync %s/storage: %s", state, strerror(-r));
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;

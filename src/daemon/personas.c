@@ -402,8 +402,8 @@ static int setup_storage(struct tfd *d, char *err, size_t errlen)
 	if (d->cfg.storage_dir[0] != '\0')
 		return attach_shared(d, NULL, err, errlen);
 	if (fstatat(d->state_fd, "storage", &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (state_path(d, img, sizeof(img), "storage.img", NULL,
-			       NULL) < 0)
+		if (state_path(d, img, sizeof(img), "storage.img", NULL, NULL) <
+		    0)
 			return -ENAMETOOLONG;
 		if (access(img, F_OK) < 0) {
 			snprintf(err, errlen,
@@ -424,7 +424,8 @@ static int setup_storage(struct tfd *d, char *err, size_t errlen)
 	if (r == 0)
 		r = mkdir_state(d, "mnt/personas", NULL, 0700);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot create the mount points in %s: %s",
+		snprintf(err, errlen,
+			 "cannot create the mount points in %s: %s",
 			 d->state_dir, strerror(-r));
 		return r;
 	}

@@ -180,8 +180,7 @@ static int check_storage(const struct tfd *d, const struct stat *state,
 		snprintf(path, sizeof(path), "%s/%s", d->state_dir, name);
 		/* a missing image is refused later, with the command that
 		 * makes it */
-		r = check_at(d->state_fd, name, path, false, true, err,
-			     errlen);
+		r = check_at(d->state_fd, name, path, false, true, err, errlen);
 		if (r < 0)
 			return r;
 	}

@@ -6,7 +6,7 @@
 # one image, but this kernel (6.18 without CONFIG_QFMT_V2) refuses to
 # mount an ext4 with the quota feature.
 . "$(dirname "$0")/lib.sh"
-echo "1..14"
+echo "1..21"
 
 init_state 64M || { nok "init"; exit 1; }
 ok "init"
@@ -54,3 +54,26 @@ check "status --json: each persona's storage is its own" \
 	eval '[ "$(grep -o "\"storage_shared\":false" <<<"$json" | wc -l)" = 2 ]'
 stop_daemon
 check "stop: no loop device left on the images" test -z "$(state_loops)"
+
+# ---- an older state directory: one storage.img for every persona ----
+# made by hand the way an older `twofold init` did; it keeps working,
+# shared, with a warning
+rm -rf "$S/storage" "$S/fs" "$S/mnt" "$S/keys"
+fallocate -l 64M "$S/storage.img" && chmod 600 "$S/storage.img" &&
+	mkfs.ext4 -q -F -b 4096 -O encrypt "$S/storage.img"
+check "control: an older layout (storage.img, no storage/)" \
+	test -f "$S/storage.img" -a ! -e "$S/storage"
+: >"$S.log"
+check "daemon starts on it" start_daemon
+check "... warning that the storage is shared" \
+	grep -q "storage is shared by all personas.*init --force for separate storage" "$S.log"
+check "... mounted at mnt, as before" mountpoint -q "$S/mnt"
+out=$(tf run personal -- sh -c 'echo old > /home/app/f && cat /home/app/f' 2>&1)
+check "personal runs and writes on it" test "$out" = old
+json=$(tf status --json 2>&1)
+check "status --json: the storage is shared" \
+	eval '[ "$(grep -o "\"storage_shared\":true" <<<"$json" | wc -l)" -ge 1 ]'
+out=$(tf init --images 2>&1)
+check "init --images refuses it, naming init --force" \
+	has "re-create it with twofold --state $S init --force" "$out"
+stop_daemon
