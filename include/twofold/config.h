@@ -52,6 +52,9 @@ struct tf_persona_cfg {
 	uint32_t
 		lock_evict_after; /* seconds after lock until evict, 0 = never */
 	uint32_t pty_max; /* ptys the persona may open (its devpts max=) */
+	/* bytes of its own storage image; 0 = an equal share of what the
+	 * top-level storage_size leaves (tf_config_storage_share) */
+	uint64_t storage_size;
 };
 
 struct tf_device_cfg {
@@ -66,7 +69,7 @@ struct tf_config {
 	char foreground[TF_NAME_MAX + 1]; /* persona foreground at start */
 	uint32_t background_cpu_weight;	  /* cgroup v2 scale 1..10000 */
 	/* storage */
-	uint64_t storage_size;		   /* bytes of the ext4 image */
+	uint64_t storage_size; /* bytes of all images together (init) */
 	char storage_dir[TF_CFG_PATH_MAX]; /* "" = image in the state dir */
 	/* recognition */
 	uint32_t pin_min_digits;
@@ -113,6 +116,16 @@ TF_EXPORT TF_WUR int tf_config_validate(const struct tf_config *c,
 
 /* Serialize (malloc'd, NUL-terminated). */
 TF_EXPORT TF_WUR int tf_config_format(const struct tf_config *c, char **out);
+
+/* Smallest storage image of one persona: ext4 with a journal. */
+#define TF_STORAGE_SHARE_MIN (UINT64_C(16) << 20)
+
+/*
+ * Size of persona i's storage image: its own storage_size, or else an
+ * equal share (rounded down to 1 MiB) of the top-level storage_size minus
+ * the sizes given explicitly. 0 when nothing is left for it.
+ */
+TF_EXPORT uint64_t tf_config_storage_share(const struct tf_config *c, size_t i);
 
 TF_EXPORT const struct tf_persona_cfg *
 tf_config_persona(const struct tf_config *c, const char *name);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * twofold init: create a device state directory. Crash-safe by order: the
- * storage image first, then the device secret, then device.conf last —
+ * storage images first (storage/<persona>.img, one per persona, so one
+ * cannot fill another's blocks, inodes or journal), then the device
+ * secret, then device.conf last —
  * device.conf's presence is what "initialised" means, so a crash midway
  * leaves a directory that `init` (or `init --force`) simply redoes.
  */
@@ -29,26 +31,35 @@ void help_init(FILE *f)
 		"usage: twofold [--state DIR] init [--suite intl|gm] "
 		"[--size SIZE]\n"
 		"                                  [--storage DIR] [--force]\n"
+		"       twofold [--state DIR] init --images\n"
 		"\n"
 		"Create the state directory: a random device secret (mode "
 		"0600),\n"
 		"device.conf describing the personas `personal` and `secure`, "
 		"and\n"
-		"an ext4 image with the encrypt feature for their data (its "
-		"whole\n"
-		"size is allocated on the host now, so a full host cannot "
-		"break it).\n"
+		"one ext4 image with the encrypt feature per persona "
+		"(storage/NAME.img;\n"
+		"their whole size is allocated on the host now, so a full host "
+		"cannot\n"
+		"break them, and one persona cannot fill another's).\n"
 		"\n"
 		"  --suite intl|gm  crypto suite (default intl: libsodium; gm: "
 		"SM2/SM3/SM4)\n"
-		"  --size SIZE      storage image size, e.g. 1G, 512M (default "
-		"1G)\n"
+		"  --size SIZE      all images together, split equally, e.g. "
+		"1G, 512M\n"
+		"                   (default 1G; at least 16M per persona)\n"
 		"  --storage DIR    use DIR on an fscrypt-capable ext4 instead "
-		"of an image\n"
+		"of images\n"
+		"                   (shared by the personas)\n"
 		"  --force          erase an existing state directory and "
 		"start over\n"
 		"                   (destroys every persona's keys and "
-		"data)\n");
+		"data)\n"
+		"  --images         create the missing image of each persona "
+		"in\n"
+		"                   device.conf (after adding a persona), "
+		"sized by its\n"
+		"                   storage_size\n");
 }
 
 static bool daemon_alive(const char *state)
@@ -63,17 +74,52 @@ static bool daemon_alive(const char *state)
 	return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 }
 
+/* storage/<persona>.img: remove every image (names init wrote) and the
+ * directory. */
+static int erase_images(int dfd)
+{
+	_cleanup_close_ int sfd =
+		openat(dfd, "storage",
+		       O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct dirent *e;
+	DIR *ds;
+
+	if (sfd < 0)
+		return errno == ENOENT ? 0 : tf_negerrno();
+	ds = fdopendir(dup(sfd));
+	if (ds == NULL)
+		return tf_negerrno();
+	while ((e = readdir(ds)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (len > 4 && !strcmp(e->d_name + len - 4, ".img") &&
+		    unlinkat(sfd, e->d_name, 0) < 0 && errno != ENOENT) {
+			int r = tf_negerrno();
+			closedir(ds);
+			return r;
+		}
+	}
+	closedir(ds);
+	if (unlinkat(dfd, "storage", AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return tf_negerrno();
+	return 0;
+}
+
 /* Remove what init creates, and what the daemon adds under keys/. */
 static int erase_state(int dfd)
 {
+	/* storage.img: the one shared image of an older state directory */
 	static const char *files[] = {"device.conf", "device.secret",
 				      "device.secret.tpm", "storage.img",
 				      "events.log"};
 	_cleanup_close_ int kfd = -1;
+	int r;
 
 	for (size_t i = 0; i < TF_ARRAY_SIZE(files); i++)
 		if (unlinkat(dfd, files[i], 0) < 0 && errno != ENOENT)
 			return tf_negerrno();
+	r = erase_images(dfd);
+	if (r < 0)
+		return r;
 	kfd = openat(dfd, "keys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (kfd >= 0) {
 		/* keys/<persona>/<files>: two levels, names we wrote */
@@ -153,6 +199,125 @@ static void pick_uid_ranges(struct tf_config *cfg, const char *real)
 			base + (uint32_t)i * TF_UID_COUNT_DEFAULT;
 }
 
+/* Create <state>/storage/<persona>.img of persona i (its storage_size
+ * share), unless it exists and keep_existing. 1 if created, 0 if kept. */
+static int create_image(struct cli *cli, int dfd, const char *state,
+			const struct tf_config *cfg, size_t i,
+			bool keep_existing)
+{
+	const struct tf_persona_cfg *p = &cfg->personas[i];
+	uint64_t size = tf_config_storage_share(cfg, i);
+	char img[PATH_MAX + 64], rel[TF_NAME_MAX + 16], err[512] = "";
+	struct stat st;
+	int r;
+
+	snprintf(rel, sizeof(rel), "storage/%s.img", p->name);
+	snprintf(img, sizeof(img), "%s/%s", state, rel);
+	if (fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (keep_existing)
+			return 0;
+		/* an image left by a crash before device.conf was written */
+		if (unlinkat(dfd, rel, 0) < 0) {
+			cli_err(cli, "cannot replace %s: %s", img,
+				strerror(errno));
+			return -errno;
+		}
+	}
+	if (size < TF_STORAGE_SHARE_MIN) {
+		cli_err(cli,
+			"persona %s: its storage image would be below 16 MiB; "
+			"raise storage_size (the total) or set its own "
+			"storage_size in %s/device.conf",
+			p->name, state);
+		return -EINVAL;
+	}
+	r = tf_storage_image_create(img, size, err, sizeof(err));
+	if (r < 0) {
+		cli_err(cli, "%s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	return 1;
+}
+
+static int mkdir_storage(struct cli *cli, int dfd, const char *state)
+{
+	if (mkdirat(dfd, "storage", 0700) < 0 && errno != EEXIST) {
+		cli_err(cli, "cannot create %s/storage: %s", state,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* init --images: a persona added to device.conf gets its image; nothing
+ * that exists is touched. */
+static int init_images(struct cli *cli, const char *state)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ struct tf_config *cfg = calloc(1, sizeof(*cfg));
+	_cleanup_close_ int dfd =
+		open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char err[512] = "";
+	struct stat st;
+	size_t len;
+	int made = 0, r;
+
+	if (cfg == NULL)
+		return EXIT_FAIL;
+	if (dfd < 0 || tf_read_file_at(dfd, "device.conf", TF_CONFIG_MAX, &text,
+				       &len) < 0) {
+		cli_err(cli,
+			"%s is not initialised (create it with: twofold "
+			"--state %s init)",
+			state, state);
+		return EXIT_FAIL;
+	}
+	r = tf_config_parse(text, len, cfg, err, sizeof(err));
+	if (r < 0) {
+		cli_err(cli, "%s/device.conf: %s", state, err);
+		return EXIT_FAIL;
+	}
+	if (cfg->storage_dir[0]) {
+		cli_err(cli,
+			"%s keeps persona data in storage_dir %s; it has no "
+			"images",
+			state, cfg->storage_dir);
+		return EXIT_FAIL;
+	}
+	if (fstatat(dfd, "storage", &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    fstatat(dfd, "storage.img", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		cli_err(cli,
+			"%s has one storage.img shared by all personas; "
+			"re-create it with twofold --state %s init --force for "
+			"separate storage (erases every persona)",
+			state, state);
+		return EXIT_FAIL;
+	}
+	if (mkdir_storage(cli, dfd, state) < 0)
+		return EXIT_FAIL;
+	for (size_t i = 0; i < cfg->n_personas; i++) {
+		r = create_image(cli, dfd, state, cfg, i, true);
+		if (r < 0)
+			return EXIT_FAIL;
+		if (r > 0) {
+			made++;
+			printf("created %s/storage/%s.img (%llu MiB, "
+			       "allocated)\n",
+			       state, cfg->personas[i].name,
+			       (unsigned long long)(tf_config_storage_share(
+							    cfg, i) >>
+						    20));
+		}
+	}
+	if (made == 0)
+		printf("every persona of %s has its storage image\n", state);
+	else if ((r = tf_fsync_dir_at(dfd, "storage")) < 0) {
+		cli_err(cli, "cannot sync %s/storage: %s", state, strerror(-r));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
 int verb_init(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -160,6 +325,7 @@ int verb_init(struct cli *cli, int argc, char **argv)
 		{"size", required_argument, NULL, 'z'},
 		{"storage", required_argument, NULL, 'd'},
 		{"force", no_argument, NULL, 'f'},
+		{"images", no_argument, NULL, 'i'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *state =
@@ -168,9 +334,9 @@ int verb_init(struct cli *cli, int argc, char **argv)
 	_cleanup_free_ char *conf = NULL;
 	_cleanup_close_ int dfd = -1;
 	struct tf_config cfg;
-	char err[512] = "", img[4200];
+	char err[512] = "";
 	uint64_t size = 1ull << 30;
-	bool force = false;
+	bool force = false, images = false, size_given = false;
 	struct stat st;
 	int c, r;
 
@@ -179,15 +345,18 @@ int verb_init(struct cli *cli, int argc, char **argv)
 		case 'S': suite = optarg; break;
 		case 'z':
 			if (tf_parse_size(optarg, &size) < 0 ||
-			    size < TF_STORAGE_IMAGE_MIN_BYTES)
+			    size < TF_STORAGE_IMAGE_MIN_BYTES ||
+			    size > (1ull << 44))
 				return cli_usage_err(cli, NULL,
 						     "invalid --size '%s' "
 						     "(e.g. 1G, 512M; at least "
-						     "16M)",
+						     "16M per persona)",
 						     optarg);
+			size_given = true;
 			break;
 		case 'd': storage = optarg; break;
 		case 'f': force = true; break;
+		case 'i': images = true; break;
 		default: return cli_usage_err(cli, NULL, "unknown option");
 		}
 	}
@@ -201,6 +370,13 @@ int verb_init(struct cli *cli, int argc, char **argv)
 	if (storage && storage[0] != '/')
 		return cli_usage_err(cli, NULL,
 				     "--storage needs an absolute path");
+	if (images && (force || storage || size_given || optind != argc ||
+		       strcmp(suite, "intl") != 0))
+		return cli_usage_err(cli, NULL,
+				     "--images takes no other option (sizes "
+				     "come from device.conf)");
+	if (images)
+		return init_images(cli, state);
 
 	tf_config_default(&cfg);
 	snprintf(cfg.suite, sizeof(cfg.suite), "%s", suite);
@@ -208,6 +384,18 @@ int verb_init(struct cli *cli, int argc, char **argv)
 	if (storage)
 		snprintf(cfg.storage_dir, sizeof(cfg.storage_dir), "%s",
 			 storage);
+	/* --size is the total: each persona's share is written to
+	 * device.conf, so the file says what each image is, and a persona
+	 * added later gets what the total leaves (init --images) */
+	for (size_t i = 0; storage == NULL && i < cfg.n_personas; i++) {
+		uint64_t share = tf_config_storage_share(&cfg, i);
+		if (share < TF_STORAGE_SHARE_MIN)
+			return cli_usage_err(cli, NULL,
+					     "--size is too small: each of the "
+					     "%zu personas needs at least 16M",
+					     cfg.n_personas);
+		cfg.personas[i].storage_size = share;
+	}
 	r = tf_config_validate(&cfg, true, err, sizeof(err));
 	if (r < 0) {
 		cli_err(cli, "%s", err);
@@ -282,16 +470,22 @@ int verb_init(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (storage == NULL) {
-		snprintf(img, sizeof(img), "%s/storage.img", state);
-		/* an image left by a crash before device.conf was written */
+		/* a shared image left by an older init: the daemon would
+		 * otherwise not know which layout is meant */
 		if (unlinkat(dfd, "storage.img", 0) < 0 && errno != ENOENT) {
-			cli_err(cli, "cannot replace %s: %s", img,
+			cli_err(cli, "cannot remove %s/storage.img: %s", state,
 				strerror(errno));
 			return EXIT_FAIL;
 		}
-		r = tf_storage_image_create(img, size, err, sizeof(err));
+		if (mkdir_storage(cli, dfd, state) < 0)
+			return EXIT_FAIL;
+		for (size_t i = 0; i < cfg.n_personas; i++)
+			if (create_image(cli, dfd, state, &cfg, i, false) < 0)
+				return EXIT_FAIL;
+		r = tf_fsync_dir_at(dfd, "storage");
 		if (r < 0) {
-			cli_err(cli, "%s", err[0] ? err : strerror(-r));
+			cli_err(cli, "cannot sync %s/storage: %s", state,
+				strerror(-r));
 			return EXIT_FAIL;
 		}
 	}
@@ -321,9 +515,10 @@ int verb_init(struct cli *cli, int argc, char **argv)
 		       "secure, ",
 		       state, suite);
 		if (storage)
-			printf("storage in %s\n", storage);
+			printf("storage in %s (shared)\n", storage);
 		else
-			printf("storage %.1f %s image (allocated)\n",
+			printf("storage %.1f %s in one allocated image per "
+			       "persona\n",
 			       size >= (1ull << 30) ? (double)size / (1 << 30)
 						    : (double)size / (1 << 20),
 			       size >= (1ull << 30) ? "GiB" : "MiB");

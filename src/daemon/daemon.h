@@ -49,6 +49,12 @@ struct tfd_persona {
 	uint8_t key_id[16];
 	uint64_t locked_at_ns; /* when frozen, for lock_evict_after */
 	char data_dir[PATH_MAX];
+	/* the file system data_dir is on, which every fscrypt ioctl of this
+	 * persona uses (the key goes into its superblock's keyring): its own
+	 * image's, or d->storage when all personas share one (storage_dir,
+	 * or a state directory made with a single storage.img) */
+	struct tf_storage *storage;
+	bool storage_own; /* storage is this persona's: detach it */
 	char last_error[160];
 	/* its cgroup, made while an unlock's KDF ran; the next start takes
 	 * it, a failed unlock removes it */
@@ -104,7 +110,7 @@ struct tfd {
 		size_t idx;
 	} init_src[TF_PERSONA_MAX];
 	struct tfd_conn *conns[TFD_CONN_MAX];
-	struct tf_storage *storage;
+	struct tf_storage *storage; /* the shared storage, or NULL */
 	struct tf_keystore *ks;
 	bool use_storage; /* encrypted storage active (issue 4) */
 	uint64_t started_ns;

@@ -4,8 +4,13 @@
  * stop, lock (freeze), evict (kill + remove the fscrypt key), and the
  * timer that turns a lock into an evict.
  *
- * Data directory of persona P: <storage root>/personas/P, an fscrypt v2
- * directory whose key is derived from P's persona secret (keys.h).
+ * Data directory of persona P: an fscrypt v2 directory whose key is
+ * derived from P's persona secret (keys.h). Each persona has a file system
+ * of its own (<state>/storage/P.img mounted at <state>/fs/P, data dir
+ * <state>/fs/P/data: fscrypt cannot encrypt a file system's root), so one
+ * persona filling its blocks, inodes or journal leaves the others
+ * untouched. storage_dir, and state directories made with one storage.img,
+ * keep the older shape: one file system, <root>/personas/P on it.
  */
 #include <dirent.h>
 #include <ftw.h>
@@ -58,9 +63,10 @@ int tfd_dir_has_data(const char *path)
 	return r;
 }
 
-static int storage_fd(struct tfd *d)
+/* Any fd on p's own file system: its fscrypt keyring is the one to use. */
+static int storage_fd(const struct tfd_persona *p)
 {
-	return tf_storage_root_fd(d->storage);
+	return tf_storage_root_fd(p->storage);
 }
 
 /*
@@ -77,7 +83,7 @@ int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
 	bool created = false;
 	int r;
 
-	r = tf_fscrypt_add_key(storage_fd(d), fskey, id);
+	r = tf_fscrypt_add_key(storage_fd(p), fskey, id);
 	if (r < 0) {
 		snprintf(err, errlen, "%s: cannot add the fscrypt key: %s",
 			 p->cfg->name, strerror(-r));
@@ -206,7 +212,7 @@ static void drop_stale_key(struct tfd *d, struct tfd_persona *p)
 	dfd = open(p->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || tf_fscrypt_get_policy_id(dfd, id) < 0)
 		return;
-	if (tf_fscrypt_key_status(storage_fd(d), id, &st) < 0 ||
+	if (tf_fscrypt_key_status(storage_fd(p), id, &st) < 0 ||
 	    st == TF_KEY_ABSENT)
 		return;
 	memcpy(p->key_id, id, sizeof(id));
@@ -221,61 +227,145 @@ static void drop_stale_key(struct tfd *d, struct tfd_persona *p)
 			p->cfg->name);
 }
 
-int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
+/* <state>/dir[/name[suffix]]; ENAMETOOLONG past cap. */
+static int state_path(const struct tfd *d, char *out, size_t cap,
+		      const char *dir, const char *name, const char *suffix)
 {
-	const struct tf_suite *suite = tf_suite_by_name(d->cfg.suite);
-	char mnt[PATH_MAX + 16], img[PATH_MAX + 16], dir[PATH_MAX - 64];
+	int n = snprintf(out, cap, "%s/%s%s%s%s", d->state_dir, dir,
+			 name ? "/" : "", name ? name : "",
+			 name && suffix ? suffix : "");
+
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static void cleanup_stale(const struct tfd *d, const char *dir,
+			  const char *name)
+{
+	char path[PATH_MAX];
 	int r;
 
-	d->suite = suite;
-	/* 1. what a killed predecessor left behind */
-	r = tf_persona_cleanup_stale(d->cg_group);
+	if (state_path(d, path, sizeof(path), dir, name, NULL) < 0)
+		return;
+	r = tf_storage_cleanup_stale(path);
 	if (r < 0)
-		tf_warn("cleaning up stale cgroups of %s: %s", d->cg_group,
-			strerror(-r));
-	snprintf(mnt, sizeof(mnt), "%s/mnt", d->state_dir);
-	snprintf(img, sizeof(img), "%s/storage.img", d->state_dir);
-	if (d->cfg.storage_dir[0] == '\0') {
-		r = tf_storage_cleanup_stale(mnt);
-		if (r < 0)
-			tf_warn("cleaning up stale mount %s: %s", mnt,
-				strerror(-r));
-	}
+		tf_warn("cleaning up stale mount %s: %s", path, strerror(-r));
+}
 
-	if (d->cfg.cgroup_favor_dynmods) {
-		r = tf_cgroup_favor_dynmods();
-		if (r < 0)
-			tf_warn("cannot set cgroup favordynmods: %s",
-				strerror(-r));
-		else if (r > 0)
-			tf_info("cgroup2 remounted with favordynmods "
-				"(cgroup_favor_dynmods = yes)");
-	}
+/* A killed predecessor's mounts: each persona's image, and the shared
+ * image of the older layout. A mount that is busy is detached lazily; its
+ * autoclear loop device goes with the last user. */
+static void cleanup_stale_mounts(struct tfd *d)
+{
+	cleanup_stale(d, "mnt", NULL);
+	for (size_t i = 0; i < d->cfg.n_personas; i++)
+		cleanup_stale(d, "fs", d->cfg.personas[i].name);
+}
 
-	/* 2. storage */
-	if (d->cfg.storage_dir[0] != '\0') {
+/* An image made sparse (before twofold allocated it) would fail with EIO
+ * once the host fills up: allocate it, or refuse to start while the host
+ * lacks the space. */
+static int allocate_image(const char *img, char *err, size_t errlen)
+{
+	int r = tf_storage_image_allocate(img, err, errlen);
+
+	if (r > 0)
+		tf_info("%s was sparse; its blocks are now allocated on the "
+			"host",
+			img);
+	return r < 0 ? r : 0;
+}
+
+static int mkdir_state(const struct tfd *d, const char *dir, const char *name,
+		       mode_t mode)
+{
+	char path[PATH_MAX];
+	int r = state_path(d, path, sizeof(path), dir, name, NULL);
+
+	if (r < 0)
+		return r;
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return tf_negerrno();
+	return 0;
+}
+
+/*
+ * <state>/mnt/personas/P -> ../../fs/P/data, where the data dir was in
+ * the shared layout, so tools and scripts that know that path keep
+ * working. twofoldd never follows it. Not a bind mount: a mount whose
+ * root is the encrypted directory pins its inode, and the key's removal
+ * would stay INCOMPLETELY_REMOVED forever (seen on 6.18).
+ */
+static void link_old_path(const struct tfd *d, const char *name)
+{
+	char link[PATH_MAX], target[TF_NAME_MAX + 16];
+
+	if (state_path(d, link, sizeof(link), "mnt/personas", name, NULL) < 0)
+		return;
+	snprintf(target, sizeof(target), "../../fs/%s/data", name);
+	if (symlink(target, link) < 0 && errno != EEXIST)
+		tf_warn("cannot link %s to %s: %s", link, target,
+			strerror(errno));
+}
+
+/* Persona p's own image: <state>/storage/P.img mounted at <state>/fs/P. */
+static int attach_own_image(struct tfd *d, struct tfd_persona *p, char *err,
+			    size_t errlen)
+{
+	const char *name = p->cfg->name;
+	char img[PATH_MAX], fs[PATH_MAX];
+	int r;
+
+	if (state_path(d, img, sizeof(img), "storage", name, ".img") < 0 ||
+	    state_path(d, fs, sizeof(fs), "fs", name, NULL) < 0 ||
+	    snprintf(p->data_dir, sizeof(p->data_dir), "%s/data", fs) >=
+		    (int)sizeof(p->data_dir)) {
+		snprintf(err, errlen, "%s: storage path too long", name);
+		return -ENAMETOOLONG;
+	}
+	if (access(img, F_OK) < 0) {
+		snprintf(err, errlen,
+			 "%s: its storage image %s is missing (create the "
+			 "missing images with: twofold --state %s init "
+			 "--images)",
+			 name, img, d->state_dir);
+		return -ENOENT;
+	}
+	r = mkdir_state(d, "fs", name, 0700);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot create its mount point: %s",
+			 name, strerror(-r));
+		return r;
+	}
+	r = allocate_image(img, err, errlen);
+	if (r < 0)
+		return r;
+	r = tf_storage_attach(img, fs, &p->storage, err, errlen);
+	if (r < 0)
+		return r;
+	p->storage_own = true;
+	link_old_path(d, name);
+	return 0;
+}
+
+/* One file system for every persona: storage_dir, or the single
+ * storage.img of a state directory made before images were per persona. */
+static int attach_shared(struct tfd *d, const char *img, char *err,
+			 size_t errlen)
+{
+	char mnt[PATH_MAX], dir[PATH_MAX - 64];
+	int r;
+
+	if (img == NULL) {
 		r = tf_storage_attach_dir(d->cfg.storage_dir, &d->storage, err,
 					  errlen);
 	} else {
-		if (access(img, F_OK) < 0) {
-			snprintf(err, errlen,
-				 "%s has no storage image (create it with: "
-				 "twofold --state %s init)",
-				 d->state_dir, d->state_dir);
-			return -ENOENT;
-		}
+		if (state_path(d, mnt, sizeof(mnt), "mnt", NULL, NULL) < 0)
+			return -ENAMETOOLONG;
 		if (mkdir(mnt, 0700) < 0 && errno != EEXIST)
 			return tf_negerrno();
-		/* an image made sparse (before twofold allocated it) would
-		 * fail with EIO once the host fills up: allocate it, or
-		 * refuse to start while the host lacks the space */
-		r = tf_storage_image_allocate(img, err, errlen);
+		r = allocate_image(img, err, errlen);
 		if (r < 0)
 			return r;
-		if (r > 0)
-			tf_info("%s was sparse; its blocks are now allocated "
-				"on the host",
-				img);
 		r = tf_storage_attach(img, mnt, &d->storage, err, errlen);
 	}
 	if (r < 0)
@@ -287,6 +377,98 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 	}
 	if (mkdir(dir, 0711) < 0 && errno != EEXIST)
 		return tf_negerrno();
+	for (size_t i = 0; i < d->cfg.n_personas; i++) {
+		struct tfd_persona *p = &d->personas[i];
+		p->storage = d->storage;
+		p->storage_own = false;
+		snprintf(p->data_dir, sizeof(p->data_dir), "%s/%s", dir,
+			 p->cfg->name);
+	}
+	return 0;
+}
+
+/*
+ * Which layout: storage_dir (shared), <state>/storage/ (an image per
+ * persona), or an older <state>/storage.img (shared, with a warning: one
+ * persona can fill it for the others). A missing image is refused with
+ * the command that makes it; nothing here creates or formats one.
+ */
+static int setup_storage(struct tfd *d, char *err, size_t errlen)
+{
+	char img[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (d->cfg.storage_dir[0] != '\0')
+		return attach_shared(d, NULL, err, errlen);
+	if (fstatat(d->state_fd, "storage", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (state_path(d, img, sizeof(img), "storage.img", NULL, NULL) <
+		    0)
+			return -ENAMETOOLONG;
+		if (access(img, F_OK) < 0) {
+			snprintf(err, errlen,
+				 "%s has no storage images (create them with: "
+				 "twofold --state %s init)",
+				 d->state_dir, d->state_dir);
+			return -ENOENT;
+		}
+		tf_warn("storage is shared by all personas (%s): one can "
+			"fill it for the others; re-create with twofold "
+			"--state %s init --force for separate storage",
+			img, d->state_dir);
+		return attach_shared(d, img, err, errlen);
+	}
+	r = mkdir_state(d, "fs", NULL, 0700);
+	if (r == 0)
+		r = mkdir_state(d, "mnt", NULL, 0700);
+	if (r == 0)
+		r = mkdir_state(d, "mnt/personas", NULL, 0700);
+	if (r < 0) {
+		snprintf(err, errlen,
+			 "cannot create the mount points in %s: %s",
+			 d->state_dir, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < d->cfg.n_personas; i++) {
+		r = attach_own_image(d, &d->personas[i], err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
+{
+	const struct tf_suite *suite = tf_suite_by_name(d->cfg.suite);
+	int r;
+
+	d->suite = suite;
+	/* 1. what a killed predecessor left behind */
+	r = tf_persona_cleanup_stale(d->cg_group);
+	if (r < 0)
+		tf_warn("cleaning up stale cgroups of %s: %s", d->cg_group,
+			strerror(-r));
+	if (d->cfg.storage_dir[0] == '\0')
+		cleanup_stale_mounts(d);
+
+	if (d->cfg.cgroup_favor_dynmods) {
+		r = tf_cgroup_favor_dynmods();
+		if (r < 0)
+			tf_warn("cannot set cgroup favordynmods: %s",
+				strerror(-r));
+		else if (r > 0)
+			tf_info("cgroup2 remounted with favordynmods "
+				"(cgroup_favor_dynmods = yes)");
+	}
+
+	/* 2. storage; n_personas is set from here on, so that a failure
+	 * half-way detaches what was attached (tfd_personas_shutdown) */
+	d->n_personas = d->cfg.n_personas;
+	for (size_t i = 0; i < d->n_personas; i++)
+		d->personas[i].cfg = &d->cfg.personas[i];
+	r = setup_storage(d, err, errlen);
+	if (r < 0)
+		return r;
 
 	/* 3. keys */
 	r = tf_keystore_open(d->state_fd, suite, &d->cfg, &d->ks);
@@ -354,17 +536,13 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 			tf_warn("device %s: %s does not exist (yet); it is "
 				"skipped until a persona restarts",
 				d->cfg.devices[i].name, d->cfg.devices[i].path);
-	d->n_personas = d->cfg.n_personas;
 	for (size_t i = 0; i < d->n_personas; i++) {
 		struct tfd_persona *p = &d->personas[i];
 		enum tf_persona_keystate ks;
 
-		p->cfg = &d->cfg.personas[i];
 		p->foreground = strcmp(p->cfg->name, d->cfg.foreground) == 0;
 		d->init_src[i].src = TFD_SRC_INIT;
 		d->init_src[i].idx = i;
-		snprintf(p->data_dir, sizeof(p->data_dir), "%s/%s", dir,
-			 p->cfg->name);
 		if (!p->cfg->credential) {
 			r = setup_device_bound(d, p, err, errlen);
 			if (r < 0)
@@ -495,9 +673,9 @@ int tfd_evict_key(struct tfd *d, struct tfd_persona *p, unsigned budget_ms,
 
 	if (!p->key_loaded && !p->evict_pending)
 		return 0;
-	if (d->storage == NULL)
+	if (p->storage == NULL)
 		return -ENODEV;
-	r = tf_fscrypt_evict_ex(storage_fd(d), p->key_id,
+	r = tf_fscrypt_evict_ex(storage_fd(p), p->key_id,
 				budget_ms ? EVICT_MAX_TRIES : 1, budget_ms,
 				&info);
 	if (tries)
@@ -599,13 +777,21 @@ void tfd_personas_shutdown(struct tfd *d)
 		(void)tfd_persona_stop(d, p);
 		/* the keys leave the kernel with the daemon: after a restart
 		 * the credential is needed again */
-		if (d->storage &&
+		if (p->storage &&
 		    tfd_evict_key(d, p, EVICT_EXIT_BUDGET_MS, NULL) < 0)
 			tf_err("%s: fscrypt key still in the kernel at exit "
 			       "(%s); the next twofoldd removes it",
 			       p->cfg->name, tfd_evict_reason(p));
 		p->key_loaded = false;
 		p->evict_pending = false;
+		if (p->storage_own) {
+			int r = tf_storage_detach(p->storage);
+			if (r < 0)
+				tf_warn("%s: detaching its storage: %s",
+					p->cfg->name, strerror(-r));
+		}
+		p->storage = NULL;
+		p->storage_own = false;
 	}
 	if (d->storage) {
 		int r = tf_storage_detach(d->storage);

@@ -79,8 +79,16 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		tfd_reply_err(rep, -ENOMEM, "out of memory");
 		return;
 	}
+	/* shared storage: its free bytes; an image per persona: the sum
+	 * (each persona's own is in its entry) */
 	if (d->storage && tf_storage_free_bytes(d->storage, &freeb) < 0)
 		freeb = 0;
+	for (size_t i = 0; d->storage == NULL && i < d->n_personas; i++) {
+		uint64_t f = 0;
+		if (d->personas[i].storage_own &&
+		    tf_storage_free_bytes(d->personas[i].storage, &f) == 0)
+			freeb += f;
+	}
 	if (tf_msg_u32(m, TF_A_FLAGS, &flags) == 0 && (flags & TF_F_LIST)) {
 		for (size_t i = 0; i < d->n_personas; i++)
 			fprintf(t, "%s %s%s\n", d->personas[i].cfg->name,
@@ -136,6 +144,16 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		if (p->evict_pending) {
 			fputs(",\"evict_error\":", j);
 			json_str(j, tfd_evict_reason(p));
+		}
+		{
+			uint64_t f = 0;
+			if (p->storage &&
+			    tf_storage_free_bytes(p->storage, &f) == 0)
+				fprintf(j,
+					",\"storage_free_bytes\":%llu,"
+					"\"storage_shared\":%s",
+					(unsigned long long)f,
+					p->storage_own ? "false" : "true");
 		}
 		if (have)
 			fprintf(j, ",\"processes\":%d,\"memory_bytes\":%llu",

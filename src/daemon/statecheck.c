@@ -3,8 +3,9 @@
  * Start-up checks that refuse to run on an unsafe host state
  * (docs/twofoldd.8.md "Refusals"):
  *
- * tfd_check_state_perms: the state directory, the image mount point and
- * every key file must be owned by root (or the daemon's euid) and closed
+ * tfd_check_state_perms: the state directory, the image mount points
+ * (mnt/, fs/ and fs/<persona>), the images in storage/ and every key
+ * file must be owned by root (or the daemon's euid) and closed
  * to group and others. A 0755 state dir once let a host user read a
  * running persona's files under <state>/mnt; a 0644 device.secret would
  * hand every persona's keys to any local user. We refuse rather than
@@ -141,6 +142,61 @@ static int check_keys(int statefd, const char *state, char *err, size_t errlen)
 	return r < 0 ? r : 0;
 }
 
+/* A mount point in the state dir: judged only while nothing is mounted
+ * on it (st_dev is the state dir's); a killed predecessor's mount is
+ * removed by the set-up, and a mounted image's root is made 0700. */
+static int check_mount_point(const struct tfd *d, const struct stat *state,
+			     const char *name, char *err, size_t errlen)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", d->state_dir, name);
+	if (fstatat(d->state_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (S_ISDIR(st.st_mode) && st.st_dev != state->st_dev)
+		return 0;
+	return check_one(path, &st, true, err, errlen);
+}
+
+/* The per-persona layout: storage/ and its images (ciphertext, but
+ * nobody else's to read or replace), fs/ and each persona's mount point
+ * under it. */
+static int check_storage(const struct tfd *d, const struct stat *state,
+			 char *err, size_t errlen)
+{
+	char path[PATH_MAX * 2], name[TF_NAME_MAX + 16];
+	int r;
+
+	if (d->cfg.storage_dir[0] != '\0')
+		return 0;
+	snprintf(path, sizeof(path), "%s/storage", d->state_dir);
+	r = check_at(d->state_fd, "storage", path, true, true, err, errlen);
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < d->cfg.n_personas; i++) {
+		snprintf(name, sizeof(name), "storage/%s.img",
+			 d->cfg.personas[i].name);
+		snprintf(path, sizeof(path), "%s/%s", d->state_dir, name);
+		/* a missing image is refused later, with the command that
+		 * makes it */
+		r = check_at(d->state_fd, name, path, false, true, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	snprintf(path, sizeof(path), "%s/fs", d->state_dir);
+	r = check_at(d->state_fd, "fs", path, true, true, err, errlen);
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < d->cfg.n_personas; i++) {
+		snprintf(name, sizeof(name), "fs/%s", d->cfg.personas[i].name);
+		r = check_mount_point(d, state, name, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int tfd_check_state_perms(const struct tfd *d, char *err, size_t errlen)
 {
 	static const char *secrets[] = {"device.secret", "device.secret.tpm"};
@@ -164,6 +220,9 @@ int tfd_check_state_perms(const struct tfd *d, char *err, size_t errlen)
 		if (r < 0)
 			return r;
 	}
+	r = check_storage(d, &st, err, errlen);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < TF_ARRAY_SIZE(secrets); i++) {
 		snprintf(path, sizeof(path), "%s/%s", d->state_dir, secrets[i]);
 		r = check_at(d->state_fd, secrets[i], path, false, true, err,

@@ -82,6 +82,25 @@ uint32_t tf_config_uid_slot_base(const char *key, uint32_t probe)
 	       (uint32_t)((h + probe) % TF_UID_SLOTS) * TF_UID_SLOT_SPAN;
 }
 
+uint64_t tf_config_storage_share(const struct tf_config *c, size_t i)
+{
+	uint64_t given = 0, rest;
+	size_t open = 0;
+
+	if (i >= c->n_personas)
+		return 0;
+	if (c->personas[i].storage_size)
+		return c->personas[i].storage_size;
+	for (size_t j = 0; j < c->n_personas; j++) {
+		given += c->personas[j].storage_size;
+		open += c->personas[j].storage_size == 0;
+	}
+	if (given >= c->storage_size)
+		return 0;
+	rest = (c->storage_size - given) / open;
+	return rest & ~((UINT64_C(1) << 20) - 1);
+}
+
 const struct tf_persona_cfg *tf_config_persona(const struct tf_config *c,
 					       const char *name)
 {
@@ -221,6 +240,13 @@ static int set_persona(struct tf_persona_cfg *p, const char *k, const char *v)
 		return parse_u32(v, 0, 7 * 86400, &p->lock_evict_after);
 	if (!strcmp(k, "pty_max"))
 		return parse_u32(v, 1, 65536, &p->pty_max);
+	if (!strcmp(k, "storage_size")) {
+		if (tf_parse_size(v, &sz) < 0 ||
+		    (sz != 0 && sz < TF_STORAGE_SHARE_MIN) || sz > (1ull << 44))
+			return -EINVAL;
+		p->storage_size = sz;
+		return 0;
+	}
 	return -ENOENT;
 }
 
@@ -559,6 +585,9 @@ int tf_config_format(const struct tf_config *c, char **out)
 			p->credential ? "yes" : "no",
 			p->autostart ? "yes" : "no", p->lock_evict_after,
 			p->pty_max);
+		if (p->storage_size)
+			fprintf(f, "storage_size = %llu\n",
+				(unsigned long long)p->storage_size);
 	}
 	for (size_t i = 0; i < c->n_devices; i++)
 		fprintf(f, "\n[device %s]\nclass = %s\npath = %s\n",

@@ -29,10 +29,12 @@ restore_fdm() { # put the host's cgroup2 favordynmods back as it was
 	opts=$(echo "$FDM_WAS" | sed 's/^rw,\?//; s/relatime,\?//')
 	$PY -c 'import ctypes,sys; l=ctypes.CDLL("libc.so.6"); sys.exit(l.mount(None, sys.argv[1].encode(), None, 32, sys.argv[2].encode()))' "$mp" "$opts"
 }
+state_mounts() { awk -v s="$(realpath "$S")/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r; }
+image_loops() { for i in "$S"/storage/*.img; do losetup -j "$i"; done; }
 cleanup() {
 	stop_daemon
 	restore_fdm
-	mountpoint -q "$S/mnt" 2>/dev/null && umount -l "$S/mnt"
+	for m in $(state_mounts); do umount -l "$m"; done
 	rm -rf "$S" "$S.log" "$S.out"
 }
 trap cleanup EXIT
@@ -73,9 +75,9 @@ check "status without daemon: one line" [ "$(wc -l <<<"$out")" -eq 1 ]
 run "$T" --state "$S" init --suite rot13
 expect "init with an unknown suite: usage error" 2 "unknown suite"
 run "$T" --state "$S" init --size 64M
-check "init creates the state" [ $rc -eq 0 -a -f "$S/device.conf" -a -f "$S/storage.img" ]
+check "init creates the state" [ $rc -eq 0 -a -f "$S/device.conf" -a -f "$S/storage/personal.img" -a -f "$S/storage/secure.img" ]
 check "device secret is mode 0600, 40 bytes" [ "$(stat -c %a:%s "$S/device.secret")" = "600:40" ]
-check "storage image is allocated, not sparse" [ "$(stat -c %b "$S/storage.img")" -ge 131072 ]
+check "storage images are allocated, not sparse" [ "$(stat -c %b "$S/storage/personal.img")" -ge 65536 -a "$(stat -c %b "$S/storage/secure.img")" -ge 65536 ]
 sum=$(cat "$S/device.secret" | md5sum)
 run "$T" --state "$S" init
 expect "init refuses an existing state" 1 "already initialised"
@@ -104,7 +106,7 @@ daemon_refuses "device secret readable by others" "chmod 600"
 chmod 600 "$S/device.secret"
 "$D" --state "$S/nonexistent" >"$S.out" 2>&1
 check "missing state directory says how to create it" grep -q "twofold --state $S/nonexistent init" "$S.out"
-check "no mount left after refused starts" bash -c "! mountpoint -q $S/mnt"
+check "no mount left after refused starts" [ -z "$(state_mounts)" ]
 
 # --- running daemon
 if start_daemon; then ok "daemon starts"; else nok "daemon starts" "$(tail -3 "$S.log")"; fi
@@ -147,8 +149,8 @@ if [ "${TWOFOLD_CLI_STATIC:-0}" = 1 ]; then
 fi
 kill "$DPID"; wait "$DPID"; rc=$?; DPID=
 check "SIGTERM: clean exit 0" [ $rc -eq 0 ]
-check "SIGTERM: socket removed, storage unmounted" bash -c "[ ! -e $S/control ] && ! mountpoint -q $S/mnt"
-check "SIGTERM: no loop device left on the image" bash -c "[ -z \"\$(losetup -j $S/storage.img)\" ]"
+check "SIGTERM: socket removed, storage unmounted" [ ! -e "$S/control" -a -z "$(state_mounts)" ]
+check "SIGTERM: no loop device left on the images" [ -z "$(image_loops)" ]
 
 # --- gm suite end to end
 rm -rf "$S"/*

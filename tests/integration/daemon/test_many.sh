@@ -15,15 +15,24 @@ cleanup() {
 	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
 		kill "$DPID"; wait "$DPID" 2>/dev/null
 	fi
-	mountpoint -q "$S/mnt" 2>/dev/null && umount -l "$S/mnt"
+	for m in $(state_mounts); do umount -l "$m"; done
 	rm -rf "$S" "$S.log"
 }
+state_mounts() { awk -v s="$(realpath "$S")/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r; }
 trap cleanup EXIT
 tf() { "$T" --state "$S" "$@"; }
 
 tf init --size 64M >/dev/null || { echo "Bail out! init failed"; exit 1; }
 # above the slots init picks ranges from (TF_UID_SLOT_*), so no overlap
-printf '\n[persona games]\nuid_base = 2200000000\nmemory_max = 256M\n' >>"$S/device.conf"
+printf '\n[persona games]\nuid_base = 2200000000\nmemory_max = 256M\nstorage_size = 24M\n' >>"$S/device.conf"
+# a persona added to device.conf needs its own image first
+out=$("$D" --state "$S" 2>&1)
+check "a new persona without its image: refused, naming the command" \
+	grep -q "games: its storage image .*/storage/games.img is missing (create the missing images with: twofold --state $S init --images)" <<<"$out"
+out=$(tf init --images 2>&1)
+check "init --images creates only the missing one" \
+	bash -c "[ \"\$(wc -l <<<'$out')\" = 1 ] && grep -q 'games.img (24 MiB' <<<'$out'"
+check "... allocated, 24 MiB" [ "$(stat -c %s "$S/storage/games.img")" = $((24 << 20)) ]
 "$D" --state "$S" 2>"$S.log" & DPID=$!
 for _ in $(seq 100); do tf status >/dev/null 2>&1 && break; sleep 0.05; done
 
@@ -47,6 +56,6 @@ check "it is foreground, personal is not" \
 	bash -c "grep -q '^games running foreground' <<<'$out' && ! grep -q '^personal .*foreground' <<<'$out'"
 kill "$DPID"; wait "$DPID"; r=$?; DPID=
 check "clean exit" [ $r -eq 0 ]
-check "nothing mounted afterwards" bash -c "! mountpoint -q $S/mnt"
+check "nothing mounted afterwards" [ -z "$(state_mounts)" ]
 echo "1..$n"
 exit $((fails > 0))

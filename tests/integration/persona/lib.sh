@@ -134,11 +134,16 @@ cleanup() {
 		for d in $(find /sys/fs/cgroup -type d -name "$grp" 2>/dev/null); do
 			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 		done
-		while mountpoint -q "$S/mnt" 2>/dev/null; do
-			umount "$S/mnt" 2>/dev/null || umount -l "$S/mnt" || break
+		# each persona's image at fs/NAME, or the older shared one
+		# at mnt (storage/NAME.img, storage.img)
+		for d in $(awk -v s="$(realpath "$S")/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+			umount "$d" 2>/dev/null || umount -l "$d"
 		done
-		for l in $(losetup -j "$S/storage.img" 2>/dev/null | cut -d: -f1); do
-			losetup -d "$l"
+		for d in "$S"/storage/*.img "$S/storage.img"; do
+			[ -f "$d" ] || continue
+			for l in $(losetup -j "$d" 2>/dev/null | cut -d: -f1); do
+				losetup -d "$l"
+			done
 		done
 		rm -rf "$S" "$S.log"
 	fi

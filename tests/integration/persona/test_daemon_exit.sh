@@ -17,7 +17,7 @@ print(p.get(sys.argv[2], ""))' "$1" "$2"
 }
 all_pids() { for d in $(cg_dirs); do find "$d" -name cgroup.procs -exec cat {} +; done | sort -un; }
 mounts_under_state() { awk -v s="$(realpath "$S")" 'index($2, s) == 1 { print $2 }' /proc/self/mounts; }
-loops() { losetup -j "$S/storage.img"; }
+loops() { for i in "$S"/storage/*.img; do losetup -j "$i"; done; }
 # live (not zombie) processes among PIDS: after the daemon's SIGKILL its
 # dead children are reparented and may stay zombies until reaped
 alive_of() {
@@ -34,7 +34,7 @@ nothing_left() {
 	m=$(mounts_under_state)
 	ok $([ -z "$m" ]; echo $?) "$1: no mount under the state dir" "$m"
 	l=$(loops)
-	ok $([ -z "$l" ]; echo $?) "$1: no loop device backs storage.img" "$l"
+	ok $([ -z "$l" ]; echo $?) "$1: no loop device backs an image" "$l"
 	c=$(cg_dirs)
 	ok $([ -z "$c" ]; echo $?) "$1: no cgroup dir $(cg_group_of "$S")" "$c"
 	a=$(alive_of "$2")
@@ -88,10 +88,10 @@ start_daemon
 ok $? "twofoldd starts again after a SIGKILL"
 ok $([ "$(jget personal state)" = running ]; echo $?) "personal running again"
 ok $([ "$(jget secure state)" = locked ]; echo $?) "secure is locked (keys left with the daemon)"
-n=$(awk -v s="$(realpath "$S")/mnt" '$2 == s' /proc/self/mounts | wc -l)
-ok $([ "$n" = 1 ]; echo $?) "exactly one mount of the storage (stale one cleaned)" "got $n"
+n=$(awk -v s="$(realpath "$S")/fs/" 'index($2, s) == 1' /proc/self/mounts | wc -l)
+ok $([ "$n" = 2 ]; echo $?) "exactly one mount of each persona's storage (stale ones cleaned)" "got $n"
 l=$(loops | wc -l)
-ok $([ "$l" = 1 ]; echo $?) "exactly one loop device for storage.img" "$(loops)"
+ok $([ "$l" = 2 ]; echo $?) "exactly one loop device for each image" "$(loops)"
 for _ in $(seq 20); do [ -z "$(alive_of "$pids")" ] && break; sleep 0.1; done
 stale=$(alive_of "$pids")
 ok $([ -z "$stale" ]; echo $?) "no old process is left after the restart" "$stale"

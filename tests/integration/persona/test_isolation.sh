@@ -50,9 +50,9 @@ ok $((!$?)) "secure does not see personal's file"
 tf run secure -- sh -c 'echo s > /tmp/only-secure'
 tf run personal -- test -e /tmp/only-secure
 ok $((!$?)) "personal does not see secure's /tmp"
-[ -e "$S/mnt/personas/secure" ]
-ok $? "host: secure's data dir exists at $S/mnt/personas/secure"
-tf run personal -- ls "$S/mnt/personas/secure" >/dev/null 2>&1
+[ -d "$S/fs/secure/data" ] && [ -d "$S/mnt/personas/secure" ]
+ok $? "host: secure's data dir exists at $S/fs/secure/data (and at the old path)"
+tf run personal -- sh -c "ls $S/fs/secure/data || ls $S/mnt/personas/secure" >/dev/null 2>&1
 ok $((!$?)) "secure's host data dir is not reachable from personal"
 tf run personal -- ls "$S" >/dev/null 2>&1
 ok $((!$?)) "the host state dir is not reachable from personal"

@@ -24,14 +24,18 @@ cleanup_s2() {
 	for d in $(find /sys/fs/cgroup -type d -name "$grp" 2>/dev/null); do
 		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
-	while mountpoint -q "$S2/mnt" 2>/dev/null; do
-		umount "$S2/mnt" 2>/dev/null || umount -l "$S2/mnt" || break
+	for d in $(mounts_of "$S2" | sort -r); do
+		umount "$d" 2>/dev/null || umount -l "$d"
 	done
-	for l in $(losetup -j "$S2/storage.img" 2>/dev/null | cut -d: -f1); do
-		losetup -d "$l"
+	for d in "$S2"/storage/*.img; do
+		[ -f "$d" ] || continue
+		for l in $(losetup -j "$d" 2>/dev/null | cut -d: -f1); do
+			losetup -d "$l"
+		done
 	done
 	rm -rf "$S2" "$S2.log"
 }
+mounts_of() { awk -v s="$(realpath "$1")/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts; }
 one_line() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ]; }
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 uid_base_of() { # STATE PERSONA
@@ -43,7 +47,7 @@ refused() {
 	err=$(timeout 30 "$TWOFOLDD" --state "$S" 2>&1)
 	r=$?
 	[ "$r" -ne 0 ] && [ "$r" -ne 124 ] && one_line "$err" &&
-		grep -qF -- "$what" <<<"$err" && ! mountpoint -q "$S/mnt"
+		grep -qF -- "$what" <<<"$err" && [ -z "$(mounts_of "$S")" ]
 	ok $? "refuses: $2" "rc=$r: $err"
 }
 
@@ -60,6 +64,15 @@ chmod 600 "$S/device.secret"
 mkdir -m 755 "$S/mnt" 2>/dev/null || chmod 755 "$S/mnt"
 refused "chmod 700 $S/mnt" "mount point 0755"
 chmod 700 "$S/mnt"
+chmod 644 "$S/storage/secure.img"
+refused "chmod 600 $S/storage/secure.img" "a persona's image 0644"
+chmod 600 "$S/storage/secure.img"
+chmod 755 "$S/storage"
+refused "chmod 700 $S/storage" "the image directory 0755"
+chmod 700 "$S/storage"
+mkdir -p -m 700 "$S/fs" && mkdir -p -m 755 "$S/fs/personal" && chmod 755 "$S/fs/personal"
+refused "chmod 700 $S/fs/personal" "a persona's mount point 0755"
+chmod 700 "$S/fs/personal"
 
 # --- init over an existing open directory closes it
 S2=$(mktemp -d /tmp/tfp2.XXXXXX)
@@ -92,7 +105,8 @@ ok $([ "$(grep -c 'personal .*running' <<<"$out")" -eq 2 ]; echo $?) \
 	"two daemons run their personal personas side by side" "$out $(tail -3 "$S2.log")"
 
 # --- the image root is closed to host users, even past an open state dir
-ok $([ "$(stat -c %a "$S/mnt")" = 700 ]; echo $?) "mounted image root is 0700" "$(stat -c %a "$S/mnt")"
+ok $([ "$(stat -c %a "$S/fs/personal")" = 700 ] && mountpoint -q "$S/fs/personal"; echo $?) \
+	"personal's mounted image root is 0700" "$(stat -c %a "$S/fs/personal")"
 tf run personal -- sh -c 'echo private > /tmp/tf-statecheck' ||
 	diag "could not write a file in personal"
 f=$S/mnt/personas/personal/tmp/tf-statecheck
@@ -100,6 +114,8 @@ f=$S/mnt/personas/personal/tmp/tf-statecheck
 chmod 755 "$S" # as an earlier init left it; the daemon is already running
 nobody ls "$S/mnt" >/dev/null 2>&1
 ok $([ $? -ne 0 ]; echo $?) "a host user cannot list <state>/mnt"
+nobody ls "$S/fs/personal" >/dev/null 2>&1
+ok $([ $? -ne 0 ]; echo $?) "a host user cannot list <state>/fs/personal"
 nobody cat "$f" >/dev/null 2>&1
 ok $([ $? -ne 0 ]; echo $?) "a host user cannot read a persona's /tmp file"
 nobody ls "$S/mnt/personas/personal/tmp" >/dev/null 2>&1
@@ -120,7 +136,7 @@ pid=$(grep -o 'by process [0-9]*' <<<"$err" | grep -o '[0-9]*$')
 	grep -q "host uids $((p1 + 100))\.\.$((p1 + 100 + 65535)) of persona personal are already mapped by process" <<<"$err" &&
 	[ -n "$pid" ] && grep -q "$p1" "/proc/$pid/uid_map"
 ok $? "overlapping a running device's range: refused naming the process" "rc=$r: $err"
-! mountpoint -q "$S2/mnt"
+[ -z "$(mounts_of "$S2")" ]
 ok $? "refused before mounting anything"
 
 # --- key files: mode and owner (the daemon stopped first)

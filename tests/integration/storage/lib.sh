@@ -98,6 +98,21 @@ init_state() {
 }
 set_conf() { sed -i "s/^$1 = .*/$1 = $2/" "$S/device.conf"; }
 
+# The mounts of the state dir (each persona's image at fs/NAME, or the
+# shared image of the older layout at mnt) and the loop devices of its
+# images (storage/NAME.img, or storage.img).
+state_mounts() {
+	awk -v s="$(realpath "$S")/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r
+}
+state_loops() {
+	local i
+	for i in "$S"/storage/*.img "$S/storage.img"; do
+		[ -f "$i" ] && losetup -j "$i" -O NAME -n 2>/dev/null
+	done
+}
+# The image of persona $1 (storage/NAME.img).
+img() { echo "$S/storage/$1.img"; }
+
 cleanup() {
 	local p
 	for p in $BG_PIDS; do kill -KILL "$p" 2>/dev/null; done
@@ -105,15 +120,13 @@ cleanup() {
 	if [ -n "$DPID" ]; then
 		stop_daemon
 	fi
-	# a daemon that died by SIGKILL leaves its cgroups and mount: a
+	# a daemon that died by SIGKILL leaves its cgroups and mounts: a
 	# clean start + stop removes them (that is what the daemon promises)
-	if mountpoint -q "$S/mnt" 2>/dev/null && [ -f "$S/device.conf" ]; then
+	if [ -n "$(state_mounts)" ] && [ -f "$S/device.conf" ]; then
 		if start_daemon; then stop_daemon; fi
 	fi
-	if mountpoint -q "$S/mnt" 2>/dev/null; then umount -l "$S/mnt"; fi
-	for p in $(losetup -j "$S/storage.img" -O NAME -n 2>/dev/null); do
-		losetup -d "$p" 2>/dev/null
-	done
+	for p in $(state_mounts); do umount -l "$p"; done
+	for p in $(state_loops); do losetup -d "$p" 2>/dev/null; done
 	if [ "${KEEP_STATE:-0}" = 1 ]; then
 		echo "# state kept in $S (log $S.log)"
 	else

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 echo "1..43"
 
-SEC=$S/mnt/personas/secure
+SEC=$S/fs/secure/data
 OLD_PIDS=
 fresh() {
 	stop_daemon
@@ -51,8 +51,10 @@ restart_clean() {
 		*) diag "old persona pid $p still running"; return 1 ;;
 		esac
 	done
-	[ "$(grep -c " $S/mnt " /proc/self/mountinfo)" = 1 ] || return 1
-	[ "$(losetup -j "$S/storage.img" | wc -l)" = 1 ]
+	for p in personal secure; do
+		[ "$(grep -c " $S/fs/$p " /proc/self/mountinfo)" = 1 ] || return 1
+		[ "$(losetup -j "$S/storage/$p.img" | wc -l)" = 1 ] || return 1
+	done
 }
 unlocks() { has "secure unlocked" "$(pin unlock "$1")"; }
 

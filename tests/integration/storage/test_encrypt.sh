@@ -9,7 +9,7 @@ echo "1..20"
 
 CONTENT=CANARY_CONTENT_xyz
 NAME=CANARY_NAME_xyz
-SEC=$S/mnt/personas/secure
+SEC=$S/fs/secure/data
 
 init_state 64M || { nok "init"; exit 1; }
 ok "init"
@@ -21,8 +21,8 @@ check "unlock secure" has "secure unlocked" "$out"
 
 tf run secure -- sh -c "echo $CONTENT > /home/app/$NAME"
 check "canary written from inside secure" test $? = 0
-# positive control: plaintext on the same filesystem outside persona dirs
-echo HOSTPLAIN_CONTROL_qwe >"$S/mnt/host_control"
+# positive control: plaintext on secure's file system outside its data dir
+echo HOSTPLAIN_CONTROL_qwe >"$S/fs/secure/host_control"
 
 # a process inside secure holds the canary open across the evict
 tf run secure -- sh -c "exec 3</home/app/$NAME; sleep 1000" \
@@ -65,11 +65,11 @@ check "run client of a process killed by evict exits (daemon reports it)" \
 sync
 echo 3 >/proc/sys/vm/drop_caches
 check "positive control: host plaintext is found in the raw image" \
-	test "$(grep -c HOSTPLAIN_CONTROL_qwe "$S/storage.img")" -gt 0
+	test "$(grep -c HOSTPLAIN_CONTROL_qwe "$S/storage/secure.img")" -gt 0
 check "raw image has no plaintext of the content" \
-	test "$(grep -c $CONTENT "$S/storage.img")" = 0
+	test "$(grep -c $CONTENT "$S/storage/secure.img")" = 0
 check "raw image has no plaintext of the file name" \
-	test "$(grep -c $NAME "$S/storage.img")" = 0
+	test "$(grep -c $NAME "$S/storage/secure.img")" = 0
 check "lsattr shows the E (encrypted) flag" \
 	grep -Eq '^[^ ]*E[^ ]* ' <<<"$(lsattr -d "$SEC")"
 

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 echo "1..37"
 
-SEC=$S/mnt/personas/secure
+SEC=$S/fs/secure/data
 HOSTFS=
 HOLDER=
 
@@ -49,8 +49,8 @@ HOSTFS=$S
 mount -t tmpfs -o size=96M,mode=0700 tfevict "$S" || { nok "mount tmpfs"; exit 1; }
 ok "state directory on a 96 MiB tmpfs"
 init_state 48M
-check "init --size 48M allocates the image" \
-	test $(($(stat -c %b "$S/storage.img") * 512)) -ge $((48 << 20))
+check "init --size 48M allocates secure's 24M image" \
+	test $(($(stat -c %b "$S/storage/secure.img") * 512)) -ge $((24 << 20))
 check "daemon starts" start_daemon
 out=$(pin enroll 111111)
 check "enroll secure" has "credential set" "$out"
@@ -80,9 +80,9 @@ check "data written before the fill reads back" test "$got" = kept
 stop_daemon
 
 # ---- 1b. an old, sparse image on a host without the space ----
-fallocate -d "$S/storage.img" # dig holes: as sparse as an old image
+fallocate -d "$S/storage/secure.img" # dig holes: as sparse as an old image
 check "control: the image is sparse now" \
-	test $(($(stat -c %b "$S/storage.img") * 512)) -lt $((48 << 20))
+	test $(($(stat -c %b "$S/storage/secure.img") * 512)) -lt $((24 << 20))
 dd if=/dev/zero of="$S/fill" bs=1M >/dev/null 2>&1
 daemon_fg
 check "daemon refuses to start: the host lacks the space for the image" \
@@ -91,7 +91,7 @@ diag "$OUT"
 rm -f "$S/fill"
 check "with the space back the daemon starts" start_daemon
 check "and the image is allocated" \
-	test $(($(stat -c %b "$S/storage.img") * 512)) -ge $((48 << 20))
+	test $(($(stat -c %b "$S/storage/secure.img") * 512)) -ge $((24 << 20))
 stop_daemon
 
 # ---- 2. injected syncfs failure ----

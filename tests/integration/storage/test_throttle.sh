@@ -15,7 +15,7 @@ set_conf pin_min_digits 6
 ok "init (F=2, M=5, B=1 s)"
 check "daemon starts" start_daemon
 K=$S/keys/secure
-SEC=$S/mnt/personas/secure
+SEC=$S/fs/secure/data
 
 out=$(pin unlock 111111)
 check "unlock without a credential: tells to enroll" \

@@ -279,6 +279,57 @@ static void test_uid_slots(void **state)
 			 base[0]);
 }
 
+/* Each persona's image: its own storage_size, or an equal share (1 MiB
+ * granules) of what the total leaves; a round trip keeps the sizes. */
+static void test_storage_share(void **state)
+{
+	static const char conf[] = "version = 1\n"
+				   "storage_size = 100M\n"
+				   "[persona a]\nuid_base = 100000\n"
+				   "[persona b]\nuid_base = 200000\n"
+				   "storage_size = 40M\n"
+				   "[persona c]\nuid_base = 300000\n";
+	struct tf_config c;
+	char err[256] = "", *text = NULL;
+
+	(void)state;
+	tf_config_default(&c);
+	assert_int_equal(tf_config_storage_share(&c, 0), 512ull << 20);
+	assert_int_equal(tf_config_storage_share(&c, 1), 512ull << 20);
+	assert_int_equal(tf_config_storage_share(&c, 2), 0);
+	c.storage_size = (64ull << 20) + 5; /* rounded down to 1 MiB */
+	assert_int_equal(tf_config_storage_share(&c, 0), 32ull << 20);
+
+	assert_int_equal(
+		tf_config_parse(conf, strlen(conf), &c, err, sizeof(err)), 0);
+	assert_int_equal(tf_config_storage_share(&c, 1), 40ull << 20);
+	assert_int_equal(tf_config_storage_share(&c, 0), 30ull << 20);
+	assert_int_equal(tf_config_storage_share(&c, 2), 30ull << 20);
+	c.personas[0].storage_size = 60ull << 20; /* nothing left for c */
+	assert_int_equal(tf_config_storage_share(&c, 2), 0);
+	assert_int_equal(tf_config_format(&c, &text), 0);
+	assert_non_null(strstr(text, "\n[persona a]\n"));
+	assert_non_null(strstr(text, "storage_size = 62914560\n"));
+	{
+		struct tf_config c2;
+		assert_int_equal(tf_config_parse(text, strlen(text), &c2, err,
+						 sizeof(err)),
+				 0);
+		assert_int_equal(c2.personas[0].storage_size, 60ull << 20);
+		assert_int_equal(c2.personas[2].storage_size, 0);
+	}
+	free(text);
+	/* below 16 MiB (0 means "a share") is refused */
+	{
+		static const char small[] = "version = 1\n[persona a]\n"
+					    "storage_size = 8M\n";
+		assert_int_equal(tf_config_parse(small, strlen(small), &c, err,
+						 sizeof(err)),
+				 -EINVAL);
+	}
+	assert_non_null(strstr(err, "line 3: invalid value for storage_size"));
+}
+
 static void test_config_bounds(void **state)
 {
 	struct tf_config c;
@@ -321,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_config_good),
 		cmocka_unit_test(test_config_bad),
 		cmocka_unit_test(test_config_bounds),
+		cmocka_unit_test(test_storage_share),
 		cmocka_unit_test(test_uid_slots),
 		cmocka_unit_test(test_escape),
 	};
