@@ -10,6 +10,10 @@
 #include "twofold/ipc.h"
 
 #define TFD_CONN_MAX 64
+#define TFD_ORPHAN_MAX 256
+/* how long an orphaned run's app has to act on SIGHUP before its run
+ * cgroup is killed */
+#define TFD_ORPHAN_GRACE_NS (2ull * 1000000000ull)
 
 /* Daemon-wide state: the first column of the dispatch table. */
 enum tfd_state {
@@ -88,6 +92,7 @@ struct tfd_conn {
 		char cg[32];
 		struct tfd_persona *p;
 		bool service;
+		uint64_t kill_at_ns; /* orphaned: when its run is killed */
 	} app;
 	bool closing;
 };
@@ -110,6 +115,8 @@ struct tfd {
 		size_t idx;
 	} init_src[TF_PERSONA_MAX];
 	struct tfd_conn *conns[TFD_CONN_MAX];
+	/* runs whose client left (not services): killed after a grace */
+	struct tfd_conn *orphans[TFD_ORPHAN_MAX];
 	struct tf_storage *storage; /* the shared storage, or NULL */
 	struct tf_keystore *ks;
 	bool use_storage; /* encrypted storage active (issue 4) */
@@ -198,9 +205,12 @@ void tfd_persona_init_exited(struct tfd *d, size_t idx);
 void tfd_app_exited(struct tfd *d, struct tfd_conn *c);
 /* SIGCHLD: tell each CLI whose app stopped (req_run.c). */
 void tfd_apps_sigchld(struct tfd *d);
-/* Every second: remove finished run cgroups, reap children nobody tracks
- * (req_run.c). */
+/* Every second: remove finished run cgroups, reap children nobody tracks,
+ * kill orphaned runs whose grace is over (req_run.c). */
 void tfd_run_tick(struct tfd *d);
+/* A run whose client left: killed at the next tick after the grace (or
+ * now, when the list is full). */
+void tfd_orphan_add(struct tfd *d, struct tfd_conn *c);
 /* Signal a `run` app's process group if it is still ours to signal. */
 int tfd_app_signal(struct tfd_conn *c, int sig);
 void tfd_personas_shutdown(struct tfd *d);

@@ -132,7 +132,14 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      ENV_MAX);
 		return;
 	}
-	if (tf_msg_u32(m, TF_A_UID, &uid) == 0 && uid >= p->cfg->uid_count) {
+	if (tf_msg_u32(m, TF_A_UID, &uid) == 0 && uid == 0) {
+		tfd_reply_err(rep, -EINVAL,
+			      "run: user 0 is %s's root, which no app runs as "
+			      "(use an ordinary uid, 1 to %u)",
+			      p->cfg->name, p->cfg->uid_count - 1);
+		return;
+	}
+	if (uid >= p->cfg->uid_count) {
 		tfd_reply_err(rep, -EINVAL,
 			      "run: user %u is outside %s's %u ids", uid,
 			      p->cfg->name, p->cfg->uid_count);
@@ -308,6 +315,13 @@ int tfd_app_signal(struct tfd_conn *c, int sig)
 	return 0;
 }
 
+static void orphan_forget(struct tfd *d, struct tfd_conn *c)
+{
+	for (size_t i = 0; i < TFD_ORPHAN_MAX; i++)
+		if (d->orphans[i] == c)
+			d->orphans[i] = NULL;
+}
+
 void tfd_app_exited(struct tfd *d, struct tfd_conn *c)
 {
 	siginfo_t si;
@@ -345,8 +359,10 @@ void tfd_app_exited(struct tfd *d, struct tfd_conn *c)
 				c->app.p->cfg->name, c->app.cg, strerror(-r));
 	}
 	c->app.cg[0] = '\0';
-	if (c->fd < 0)
+	if (c->fd < 0) {
+		orphan_forget(d, c);
 		free(c); /* the client left earlier */
+	}
 }
 
 void tfd_req_signal(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
@@ -386,6 +402,43 @@ void tfd_req_signal(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	if (tfd_app_signal(c, (int)sig) < 0)
 		tf_debug("signal %u: the app is gone", sig);
 	rep->err = 1; /* no reply: the client is waiting for the exit */
+}
+
+/* Kill everything of a run (its cgroup; without one, its process group).
+ * Its app's pidfd then fires and tfd_app_exited reaps it. */
+static void kill_run(struct tfd_conn *c)
+{
+	if (c->app.cg[0] && c->app.p && c->app.p->rt &&
+	    tf_persona_run_cgroup_end(c->app.p->rt, c->app.cg, true) == 0)
+		return;
+	(void)tfd_app_signal(c, SIGKILL);
+}
+
+void tfd_orphan_add(struct tfd *d, struct tfd_conn *c)
+{
+	c->app.kill_at_ns = tf_now_ns() + TFD_ORPHAN_GRACE_NS;
+	for (size_t i = 0; i < TFD_ORPHAN_MAX; i++)
+		if (d->orphans[i] == NULL) {
+			d->orphans[i] = c;
+			return;
+		}
+	kill_run(c); /* no room to wait: no grace */
+}
+
+static void orphans_tick(struct tfd *d)
+{
+	uint64_t now = tf_now_ns();
+
+	for (size_t i = 0; i < TFD_ORPHAN_MAX; i++) {
+		struct tfd_conn *c = d->orphans[i];
+		if (c == NULL || now < c->app.kill_at_ns)
+			continue;
+		tf_info("run of app %d: its client left %.0f s ago; killing "
+			"what is left of it",
+			c->app.pid, (double)TFD_ORPHAN_GRACE_NS / 1e9);
+		d->orphans[i] = NULL;
+		kill_run(c);
+	}
 }
 
 void tfd_apps_sigchld(struct tfd *d)
@@ -511,5 +564,6 @@ void tfd_run_tick(struct tfd *d)
 	for (size_t i = 0; i < d->n_personas; i++)
 		if (d->personas[i].rt)
 			tf_persona_sweep_run_cgroups(d->personas[i].rt);
+	orphans_tick(d);
 	reap_untracked(d);
 }

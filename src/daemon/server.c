@@ -266,6 +266,11 @@ void tfd_conn_close(struct tfd *d, struct tfd_conn *c)
 		tf_debug("client gone, sending SIGHUP to app %d", c->app.pid);
 		if (tfd_app_signal(c, SIGHUP) < 0)
 			tf_debug("app %d already gone", c->app.pid);
+		/* the run is over for its owner: unless it is a service, what
+		 * is left is killed after a short grace for SIGHUP handlers
+		 * (tfd_run_tick) */
+		if (!c->app.service)
+			tfd_orphan_add(d, c);
 		/* keep watching the app so it is reaped; it has no conn now */
 		c->app.conn = NULL;
 		c->closing = true;
