@@ -187,6 +187,9 @@ TF_EXPORT TF_WUR int tf_persona_open_pty(struct tf_persona *p, uid_t uid,
  */
 TF_EXPORT TF_WUR int tf_persona_run_cgroup(struct tf_persona *p, int *fd,
 					   char name[static 32]);
+/* Make the next run's cgroup now, so that tf_persona_run_cgroup() only
+ * hands it out: call it when nothing waits (after a launch). */
+TF_EXPORT int tf_persona_run_cgroup_prepare(struct tf_persona *p);
 /* End of a run: kill every process left in its cgroup (cgroup.kill) when
  * kill is set, and remove the cgroup if it is empty now; a populated one
  * is removed by a later tf_persona_sweep_run_cgroups(). */

@@ -288,6 +288,8 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		if (tfd_send_reply_fds(c, TF_REP_PTY, &pr, &master, 1) < 0)
 			tf_debug("run: the client left before its pty came");
 	}
+	/* the next run's cgroup, while this app starts on the other CPU */
+	(void)tf_persona_run_cgroup_prepare(p->rt);
 	/* No reply until it exits (EXITED): a "started" message would wake
 	 * the client for nothing while the app starts. */
 	rep->err = 1;

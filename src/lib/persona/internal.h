@@ -45,6 +45,9 @@ struct tf_persona {
 	/* O_PATH fd of the persona's /dev/pts (its own devpts instance), for
 	 * ptys made by the daemon; -1 until the init is set up */
 	int pts_fd;
+	/* the next run's cgroup, made ahead (off the launch path); -1 none */
+	int spare_cg_fd;
+	char spare_cg[32];
 };
 
 /* What the init child needs; filled by the parent before clone3 so the

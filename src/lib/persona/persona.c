@@ -375,6 +375,7 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	p->launcher_pidfd = -1;
 	p->launcher_sock = -1;
 	p->pts_fd = -1;
+	p->spare_cg_fd = -1;
 	p->uid_base = cfg->uid_base;
 	if (tf_strlcpy(p->name, cfg->name, sizeof(p->name)) < 0) {
 		/* cannot happen: checked lengths */
@@ -681,6 +682,8 @@ int tf_persona_stop(struct tf_persona *p)
 	free(p->apps);
 	if (p->pts_fd >= 0)
 		close(p->pts_fd);
+	if (p->spare_cg_fd >= 0)
+		close(p->spare_cg_fd);
 	close(p->pidfd);
 	free(p);
 	return r;
