@@ -56,8 +56,9 @@ enum tf_msg_type {
 	 * so that a new CLI ignores it from an older daemon */
 	TF_REP_RESERVED_STARTED = 0x8002,
 	TF_REP_EXITED = 0x8003, /* run: the app ended: EXIT */
-	/* run with a pty: the app started; the pty's master comes as the
-	 * one SCM_RIGHTS fd (the CLI relays between it and its terminal) */
+	/* run with a pty: the pty's master as the one SCM_RIGHTS fd (the CLI
+	 * relays between it and its terminal); sent just before the launch,
+	 * so a RESULT with the launch's error may follow */
 	TF_REP_PTY = 0x8004,
 	/* run: the app was stopped (e.g. Ctrl-Z in its pty): the CLI stops
 	 * itself and, once continued, sends SIGNAL SIGCONT */

@@ -144,9 +144,7 @@ static void add_chan(struct run_io *io, int from, int to, bool eof_to_pty)
 	c->eof_to_pty = eof_to_pty;
 }
 
-/* host pid of the app (its process group), from the PTY reply; the
- * daemon connection, for SIGNAL requests out of the relay */
-static pid_t app_pgrp;
+/* the daemon connection, for SIGNAL requests out of the relay */
 static int ctl_fd = -1;
 
 /*
@@ -161,14 +159,16 @@ static int ctl_fd = -1;
 static bool suspend_key(const struct chan *c)
 {
 	struct termios t;
-	pid_t fg;
+	pid_t fg, sid;
 
-	if (!c->to_pty || app_pgrp <= 0 || c->len != 1 ||
-	    tcgetattr(c->to, &t) < 0 || !(t.c_lflag & ISIG) ||
-	    t.c_cc[VSUSP] == _POSIX_VDISABLE ||
+	if (!c->to_pty || c->len != 1 || tcgetattr(c->to, &t) < 0 ||
+	    !(t.c_lflag & ISIG) || t.c_cc[VSUSP] == _POSIX_VDISABLE ||
 	    (unsigned char)c->buf[0] != t.c_cc[VSUSP])
 		return false;
-	if (ioctl(c->to, TIOCGPGRP, &fg) < 0 || fg != app_pgrp)
+	/* the foreground group is the session's leader's own: the app's
+	 * (on the master, both ioctls answer for the slave) */
+	if (ioctl(c->to, TIOCGPGRP, &fg) < 0 ||
+	    ioctl(c->to, TIOCGSID, &sid) < 0 || fg != sid)
 		return false;
 	(void)send_signal(ctl_fd, SIGSTOP);
 	return true;
@@ -355,9 +355,6 @@ static int take_pty(struct cli *cli, int fd, int *master)
 	if (cli_read_reply(cli, fd, &rep) < 0)
 		return EXIT_FAIL;
 	if (rep.msg.type == TF_REP_PTY && rep.rd.nfds == 1) {
-		uint32_t pid = 0;
-		if (tf_msg_u32(&rep.msg, TF_A_PID, &pid) == 0)
-			app_pgrp = (pid_t)pid;
 		*master = rep.rd.fds[0];
 		rep.rd.fds[0] = -1; /* ours now */
 		cli_reply_free(&rep);

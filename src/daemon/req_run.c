@@ -218,6 +218,16 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		x.flags |= TF_EXEC_CGROUP;
 		x.cgroup_fd = cgfd;
 	}
+	if (master >= 0) {
+		/* The CLI relays; we keep no copy, so once the CLI closes it
+		 * the kernel hangs the slave up for every holder. Sent before
+		 * the launch: the CLI sets up its relay while the app starts
+		 * (a launch failure follows as the RESULT it waits for). */
+		struct tfd_reply pr = {.exit_code = -1};
+		if (tfd_send_reply_fds(c, TF_REP_PTY, &pr, &master, 1) < 0)
+			tf_debug("run: the client left before its pty came");
+		close_fdp(&master);
+	}
 	r = tf_persona_exec(p->rt, &x, &pid, &pidfd);
 	/* the app has its own copies now */
 	close_fdp(&slave);
@@ -281,13 +291,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	/* the app owns its copies of the stdio fds now; drop ours */
 	tf_msg_reader_reset(&c->rd);
-	if (master >= 0) {
-		/* the CLI relays; we keep no copy, so once the CLI closes it
-		 * the kernel hangs the slave up for every holder */
-		struct tfd_reply pr = {.exit_code = -1, .pid = pid};
-		if (tfd_send_reply_fds(c, TF_REP_PTY, &pr, &master, 1) < 0)
-			tf_debug("run: the client left before its pty came");
-	}
+
 	/* the next run's cgroup, while this app starts on the other CPU */
 	(void)tf_persona_run_cgroup_prepare(p->rt);
 	/* No reply until it exits (EXITED): a "started" message would wake

@@ -246,8 +246,6 @@ int tfd_send_reply_fds(struct tfd_conn *c, uint16_t type,
 		tf_msgbuf_put_str(&b, TF_A_JSON, rep->json);
 	if (rep->exit_code >= 0)
 		tf_msgbuf_put_i32(&b, TF_A_EXIT, rep->exit_code);
-	if (rep->pid > 0)
-		tf_msgbuf_put_u32(&b, TF_A_PID, (uint32_t)rep->pid);
 	r = tf_msgbuf_finish(&b);
 	if (r == 0)
 		r = tf_msg_send(c->fd, &b, fds, nfds);
