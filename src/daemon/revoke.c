@@ -12,13 +12,17 @@
  * EVIOCREVOKE on the copy revokes that description for every fd that
  * shares it, so the app's reads fail with ENODEV from then on.
  *
- * Residual: other character devices (ALSA, V4L2, DRM, hidraw) have no
- * revoke ioctl. They are logged (pid, fd, device) and stay usable until the
- * app closes them; docs/threat-model.md lists this.
+ * Other character devices (ALSA, V4L2, DRM, hidraw) have no revoke ioctl,
+ * and a process cannot be frozen alone (the freezer is per cgroup, and its
+ * siblings could SIGCONT a SIGSTOP): the holder is killed, logged with
+ * pid, fd and device. Fail closed: a background persona never keeps a
+ * microphone or camera open; an app that wants one again opens it when
+ * its persona is foreground.
  */
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/input.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -33,6 +37,9 @@
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
 #endif
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
@@ -96,9 +103,14 @@ static void handle_fd(struct scan *s, pid_t pid, int pidfd, int fd,
 			s->p->cfg->name, pid, fd, dev->path, strerror(errno));
 	}
 	s->kept++;
-	tf_info("%s: pid %d keeps fd %d of %s open in the background (not "
-		"an input device: no revoke for it)",
-		s->p->cfg->name, pid, fd, dev->path);
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
+		tf_warn("%s: killed pid %d: it held fd %d of %s into the "
+			"background (no revoke for that device)",
+			s->p->cfg->name, pid, fd, dev->path);
+	else if (errno != ESRCH)
+		tf_err("%s: pid %d keeps fd %d of %s in the background: "
+		       "cannot kill it: %s",
+		       s->p->cfg->name, pid, fd, dev->path, strerror(errno));
 }
 
 static void scan_pid(struct scan *s, pid_t pid)
@@ -198,7 +210,7 @@ int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p)
 	scan_cgroup(&s, cgfd, 0);
 	if (s.revoked || s.kept)
 		tf_info("%s went to the background: %u device fd(s) revoked, "
-			"%u not revocable",
+			"%u holder(s) of devices without a revoke killed",
 			p->cfg->name, s.revoked, s.kept);
 	return (int)s.revoked;
 }
