@@ -100,8 +100,9 @@ int tf_p_launcher_prepare(void)
 {
 	int r = 0;
 
-	/* libseccomp's build and compile (~0.5 ms): done while the persona
-	 * is still being built, before the launcher may enter it */
+	/* libseccomp's build and compile: normally done once by the spawner,
+	 * whose forks the launchers are (spawner.c); else here, while the
+	 * persona is still being built, before the launcher may enter it */
 	if (!app_filter.insns)
 		r = tf_seccomp_default_prog(&app_filter);
 	if (r == 0 && !app_layer.insns)
