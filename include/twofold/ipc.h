@@ -141,6 +141,16 @@ size_t tf_msg_count(const struct tf_msg *m, uint16_t attr);
 TF_WUR int tf_msg_send(int sock, const struct tf_msgbuf *b, const int *fds,
 		       size_t nfds);
 
+/* SCM_RIGHTS, the one place (the control protocol, the launcher and the
+ * spawner use them; async-signal-safe, so usable in raw clone children).
+ * tf_cmsg_put_fds: attach n fds to mh as one control message in buf, which
+ * must hold CMSG_SPACE(n * sizeof(int)) bytes. tf_cmsg_take_fds: append
+ * every SCM_RIGHTS fd of a received mh to fds[*n..max); one beyond max is
+ * closed, and that or cut control data (MSG_CTRUNC) gives -EPROTO. */
+struct msghdr;
+void tf_cmsg_put_fds(struct msghdr *mh, void *buf, const int *fds, size_t n);
+TF_WUR int tf_cmsg_take_fds(struct msghdr *mh, int *fds, size_t max, size_t *n);
+
 /* Incremental receiver for non-blocking sockets. */
 struct tf_msg_reader {
 	uint8_t *buf;

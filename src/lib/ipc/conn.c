@@ -12,6 +12,47 @@ static uint32_t le32(const uint8_t *p)
 	       ((uint32_t)p[3] << 24);
 }
 
+void tf_cmsg_put_fds(struct msghdr *mh, void *buf, const int *fds, size_t n)
+{
+	struct cmsghdr *c;
+
+	memset(buf, 0, CMSG_SPACE(sizeof(int) * n));
+	mh->msg_control = buf;
+	mh->msg_controllen = CMSG_SPACE(sizeof(int) * n);
+	c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+}
+
+int tf_cmsg_take_fds(struct msghdr *mh, int *fds, size_t max, size_t *n)
+{
+	int err = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t cnt;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < cnt; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (*n < max) {
+				fds[(*n)++] = fd;
+			} else {
+				close(fd);
+				err = -EPROTO;
+			}
+		}
+	}
+	if (mh->msg_flags & MSG_CTRUNC)
+		err = -EPROTO;
+	return err;
+}
+
 int tf_msg_send(int sock, const struct tf_msgbuf *b, const int *fds,
 		size_t nfds)
 {
@@ -32,17 +73,8 @@ int tf_msg_send(int sock, const struct tf_msgbuf *b, const int *fds,
 		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 		ssize_t n;
 
-		if (off == 0 && nfds > 0) {
-			struct cmsghdr *c;
-			memset(&ctl, 0, sizeof(ctl));
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-			c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-		}
+		if (off == 0 && nfds > 0)
+			tf_cmsg_put_fds(&mh, ctl.buf, fds, nfds);
 		do
 			n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 		while (n < 0 && errno == EINTR);
@@ -105,32 +137,13 @@ static void take_fds(struct tf_msg_reader *r, struct msghdr *mh, bool first,
 {
 	bool seen = false;
 
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		size_t n;
-		int *p;
-
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
 		if (c->cmsg_level == SOL_SOCKET &&
-		    c->cmsg_type == SCM_CREDENTIALS) {
+		    c->cmsg_type == SCM_CREDENTIALS)
 			take_creds(r, c, first, &seen);
-			continue;
-		}
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		p = (int *)CMSG_DATA(c);
-		for (size_t i = 0; i < n; i++) {
-			int fd;
-			memcpy(&fd, p + i, sizeof(fd));
-			/* fds only on the first datagram, at most 3 */
-			if (!first || r->nfds >= TF_MSG_FDS_MAX) {
-				close(fd);
-				*bad = true;
-			} else {
-				r->fds[r->nfds++] = fd;
-			}
-		}
-	}
-	if (mh->msg_flags & MSG_CTRUNC)
+	/* fds only on the first datagram, at most TF_MSG_FDS_MAX */
+	if (tf_cmsg_take_fds(mh, r->fds, first ? TF_MSG_FDS_MAX : 0, &r->nfds) <
+	    0)
 		*bad = true;
 	/* a datagram without credentials: nobody vouches for it */
 	if (r->want_creds && !seen)

@@ -305,19 +305,10 @@ static int send_launch(int sock, const struct tf_p_launch_hdr *h,
 	size_t first = h->len < TF_P_LAUNCH_CHUNK ? h->len : TF_P_LAUNCH_CHUNK;
 	struct iovec iov[2] = {{.iov_base = (void *)h, .iov_len = sizeof(*h)},
 			       {.iov_base = (void *)buf, .iov_len = first}};
-	struct msghdr mh = {.msg_iov = iov,
-			    .msg_iovlen = 2,
-			    .msg_control = cbuf.b,
-			    .msg_controllen = CMSG_SPACE(sizeof(int) * nfds)};
-	struct cmsghdr *c;
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 	int r;
 
-	memset(&cbuf, 0, sizeof(cbuf));
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-	memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	tf_cmsg_put_fds(&mh, cbuf.b, fds, nfds);
 	r = send_all(sock, &mh);
 	for (size_t off = first; r == 0 && off < h->len;) {
 		size_t n = h->len - off;

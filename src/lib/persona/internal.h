@@ -10,6 +10,7 @@
 
 #include "twofold/common.h"
 #include "twofold/config.h"
+#include "twofold/ipc.h"
 #include "twofold/persona.h"
 #include "twofold/sandbox.h"
 

@@ -103,35 +103,6 @@ static void reply(int sock, int err, pid_t pid)
 		_exit(0); /* the daemon is gone */
 }
 
-/* Take the SCM_RIGHTS fds of a received message; -EPROTO when there were
- * more than room (all are closed then) or the control data was cut. */
-static int take_fds(struct msghdr *mh, int *fds, int max, int *n)
-{
-	int err = 0;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		size_t cnt;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < cnt; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (*n < max)
-				fds[(*n)++] = fd;
-			else {
-				close(fd);
-				err = -EPROTO;
-			}
-		}
-	}
-	if (mh->msg_flags & MSG_CTRUNC)
-		err = -EPROTO;
-	return err;
-}
-
 static ssize_t recv_msg(int sock, void *buf, size_t len, int *fds, int max,
 			int *nfds, int *fd_err)
 {
@@ -153,8 +124,13 @@ static ssize_t recv_msg(int sock, void *buf, size_t len, int *fds, int max,
 		_exit(1);
 	if (n == 0)
 		_exit(0); /* the daemon closed its end: stop */
-	if (take_fds(&mh, fds, max, nfds) < 0 || (mh.msg_flags & MSG_TRUNC))
-		*fd_err = E_DESYNC;
+	{
+		size_t got = (size_t)*nfds;
+		if (tf_cmsg_take_fds(&mh, fds, (size_t)max, &got) < 0 ||
+		    (mh.msg_flags & MSG_TRUNC))
+			*fd_err = E_DESYNC;
+		*nfds = (int)got;
+	}
 	return n;
 }
 

@@ -208,18 +208,8 @@ static void send_reply(int sock, int err, pid_t pid, int pidfd)
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n;
 
-	if (pidfd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.b;
-		mh.msg_controllen = sizeof(cbuf.b);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
-	}
+	if (pidfd >= 0)
+		tf_cmsg_put_fds(&mh, cbuf.b, &pidfd, 1);
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -249,25 +239,17 @@ static ssize_t recv_fds(int sock, void *buf, size_t len, int *fds, int max,
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return n < 0 ? tf_negerrno() : 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
-	     c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0;
-		     i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int fd;
+	{
+		/* more fds than room (the extra closed) counts as cut too */
+		size_t got = 0;
+		int bad = tf_cmsg_take_fds(&mh, fds, (size_t)max, &got);
 
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (*nfds >= 0 && *nfds < max)
-				fds[(*nfds)++] = fd;
-			else
-				close(fd);
+		*nfds = (int)got;
+		if (bad < 0 || (mh.msg_flags & MSG_TRUNC)) {
+			for (int i = 0; i < *nfds; i++)
+				close(fds[i]);
+			*nfds = -1;
 		}
-	}
-	if (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
-		for (int i = 0; i < *nfds; i++)
-			close(fds[i]);
-		*nfds = -1;
 	}
 	return n;
 }
@@ -393,12 +375,8 @@ pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
 	int fds[3] = {fd0, fd1, cgfd}, rfd[1], nr;
 	int nfds = 2 + !!(q->flags & CLONE_INTO_CGROUP);
 	struct iovec iov = {.iov_base = (void *)q, .iov_len = sizeof(*q)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = cbuf.b,
-			    .msg_controllen = CMSG_SPACE(sizeof(int) * nfds)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct spawn_reply rep;
-	struct cmsghdr *c;
 	ssize_t n;
 	int r;
 
@@ -411,12 +389,7 @@ pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
 		return spawn_here(q, fd0, fd1, cgfd, false, getpid(),
 				  pidfd_out);
 	}
-	memset(&cbuf, 0, sizeof(cbuf));
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-	memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	tf_cmsg_put_fds(&mh, cbuf.b, fds, (size_t)nfds);
 	do
 		n = sendmsg(spawner_sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
