@@ -163,6 +163,10 @@ struct tf_exec_spec {
 	enum tf_exec_stage *stage_out;
 };
 
+/* gid of "tty" inside every persona (its devpts gid=5, as on the host):
+ * ptys are group tty 0620, so no app runs with it */
+#define TF_PERSONA_TTY_GID 5
+
 #define TF_EXEC_CTTY 0x1u
 #define TF_EXEC_CGROUP 0x2u
 

@@ -272,6 +272,16 @@ static void drain(struct run_io *io, int sfd)
 	}
 }
 
+/* Is there job control to give the terminal back to: one of our stdio is
+ * a terminal whose foreground process group is ours? */
+static bool job_control(void)
+{
+	for (int i = 0; i < 3; i++)
+		if (isatty(i) && tcgetpgrp(i) == getpgrp())
+			return true;
+	return false;
+}
+
 /* Relay until the app's exit status arrives. */
 static int wait_for_exit(struct cli *cli, int fd, const sigset_t *mask,
 			 struct run_io *io)
@@ -317,12 +327,18 @@ static int wait_for_exit(struct cli *cli, int fd, const sigset_t *mask,
 		if (rep.msg.type == TF_REP_STOPPED) {
 			/* the app stopped (Ctrl-Z in it): stop too, so the
 			 * shell that ran us gets its terminal back; `fg`
-			 * continues us, and we continue the app */
+			 * continues us, and we continue the app. Only with a
+			 * user at a terminal whose foreground we are: without
+			 * job control (a script, a service) nobody would ever
+			 * continue us, and an app could freeze its caller;
+			 * then the app is simply continued. */
 			cli_reply_free(&rep);
-			raw_off(io);
-			raise(SIGSTOP);
-			raw_on(io);
-			copy_winsize(io);
+			if (job_control()) {
+				raw_off(io);
+				raise(SIGSTOP);
+				raw_on(io);
+				copy_winsize(io);
+			}
 			(void)send_signal(fd, SIGCONT);
 			continue;
 		}

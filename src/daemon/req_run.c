@@ -15,6 +15,7 @@
 #include <termios.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -62,6 +63,20 @@ static bool is_terminal(int fd)
 	struct termios t;
 
 	return ioctl(fd, TCGETS, &t) == 0;
+}
+
+/* What may be an app's stdio: a regular file, a pipe, a socket, a
+ * character device (/dev/null); not a directory (a handle on a host tree:
+ * listing, stat of `..`), not a block device, not an O_PATH handle. */
+static bool stdio_kind_ok(int fd)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || (fl & O_PATH) || fstat(fd, &st) < 0)
+		return false;
+	return S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) ||
+	       S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode);
 }
 
 static void close_fdp(int *fd)
@@ -119,6 +134,14 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	 * and a detached app keeps it after `run` returns. The CLI relays
 	 * through a pty of the persona's own instead (-t). */
 	for (size_t i = 0; i < c->rd.nfds; i++)
+		if (!stdio_kind_ok(c->rd.fds[i])) {
+			tfd_reply_err(rep, -EINVAL,
+				      "run: stdin, stdout and stderr must be "
+				      "files, pipes, sockets or /dev/null (not "
+				      "a directory or a block device)");
+			return;
+		}
+	for (size_t i = 0; i < c->rd.nfds; i++)
 		if (is_terminal(c->rd.fds[i])) {
 			tfd_reply_err(rep, -ENOTTY,
 				      "run: refusing to hand a terminal to "
@@ -132,11 +155,17 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      ENV_MAX);
 		return;
 	}
-	if (tf_msg_u32(m, TF_A_UID, &uid) == 0 && uid == 0) {
+	/* the app's gid is its uid: 0 would be the persona's root group, 5
+	 * its tty group, which may write every pty of the persona (each
+	 * run's, and so the terminal of the user behind it) */
+	if (tf_msg_u32(m, TF_A_UID, &uid) == 0 &&
+	    (uid == 0 || uid == TF_PERSONA_TTY_GID)) {
 		tfd_reply_err(rep, -EINVAL,
-			      "run: user 0 is %s's root, which no app runs as "
-			      "(use an ordinary uid, 1 to %u)",
-			      p->cfg->name, p->cfg->uid_count - 1);
+			      "run: user %u is %s's %s, which no app runs as "
+			      "(use an ordinary uid, 1 to %u, not %u)",
+			      uid, p->cfg->name,
+			      uid == 0 ? "root" : "tty group",
+			      p->cfg->uid_count - 1, TF_PERSONA_TTY_GID);
 		return;
 	}
 	if (uid >= p->cfg->uid_count) {
@@ -472,6 +501,15 @@ void tfd_apps_sigchld(struct tfd *d)
 
 static bool pid_is_ours(const struct tfd *d, pid_t pid)
 {
+	/* a running request's app: reaped by its own pidfd event, which
+	 * must get its status (the tick can come first in one batch) */
+	for (size_t i = 0; i < TFD_CONN_MAX; i++)
+		if (d->conns[i] && d->conns[i]->app.pidfd >= 0 &&
+		    d->conns[i]->app.pid == pid)
+			return true;
+	for (size_t i = 0; i < TFD_ORPHAN_MAX; i++)
+		if (d->orphans[i] && d->orphans[i]->app.pid == pid)
+			return true;
 	for (size_t i = 0; i < d->n_personas; i++) {
 		const struct tf_persona *rt = d->personas[i].rt;
 		if (rt && (tf_persona_init_pid(rt) == pid ||
@@ -481,23 +519,17 @@ static bool pid_is_ours(const struct tfd *d, pid_t pid)
 	return false;
 }
 
-/* A zombie child: 'Z' in /proc/PID/stat (after the comm in parens). */
+/* A child that has exited as a whole and waits to be reaped. Not 'Z' in
+ * /proc/PID/stat: that shows as soon as the main thread has exited while
+ * other threads still run (kernel 6.18). */
 static bool is_zombie(pid_t pid)
 {
-	char path[40], buf[512], *rp;
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
+	siginfo_t si;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' && rp[2] == 'Z';
+	memset(&si, 0, sizeof(si));
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+		       0 &&
+	       si.si_pid == pid;
 }
 
 /*

@@ -40,9 +40,6 @@
 #define TIOCGPTPEER _IO('T', 0x41) /* Linux 4.13 */
 #endif
 
-/* gid of "tty" inside every persona (the init's devpts gid=5) */
-#define PERSONA_TTY_GID 5
-
 int tf_p_run_setup(struct tf_persona *p)
 {
 	char path[64];
@@ -81,7 +78,8 @@ int tf_persona_open_pty(struct tf_persona *p, uid_t uid, int *master,
 		return tf_negerrno();
 	/* as login(1) would: the user's, group tty, 0620. Host ids: the
 	 * persona's range. */
-	if (fchown(s, p->uid_base + uid, p->uid_base + PERSONA_TTY_GID) < 0 ||
+	if (fchown(s, p->uid_base + uid, p->uid_base + TF_PERSONA_TTY_GID) <
+		    0 ||
 	    fchmod(s, 0620) < 0)
 		return tf_negerrno();
 	*master = steal_fd(&m);
