@@ -27,8 +27,9 @@
  * CLONE_INTO_CGROUP combine with it (kernel 6.18).
  *
  * The spawner is single-threaded, not dumpable, dies with the daemon
- * (PDEATHSIG) and keeps one fd, its socket. It allocates nothing. It is
- * never re-forked: once the daemon has read a secret, a new fork of it
+ * (PDEATHSIG) and keeps one fd, its socket. It allocates only at its
+ * start: the app seccomp programs, compiled once for every launcher to
+ * inherit (exec.c tf_p_launcher_prepare). It is never re-forked: once the daemon has read a secret, a new fork of it
  * would carry that secret; a dead spawner makes every later persona start
  * fail with -EOWNERDEAD ("restart twofoldd").
  *
