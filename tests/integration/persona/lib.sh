@@ -116,37 +116,41 @@ enroll_unlock_secure() {
 		printf '123456\n' | tf unlock secure --pin-stdin >/dev/null
 }
 
+# Remove what a (possibly killed) daemon on state dir $1 left behind:
+# processes in its cgroups (only its own: the group name is derived from
+# the state dir), the cgroups, every mount below the dir (each persona's
+# image at fs/NAME, or the older shared one at mnt), the loop devices, the
+# dir and its log. Also used for a second state dir by some tests.
+cleanup_state() {
+	local st=$1 d l grp
+	[ -n "$st" ] && [ -d "$st" ] || return 0
+	grp=$(cg_group_of "$st")
+	for d in $(find /sys/fs/cgroup -type d -name "$grp" 2>/dev/null); do
+		find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null |
+			xargs -r kill -KILL 2>/dev/null
+	done
+	sleep 0.1
+	for d in $(find /sys/fs/cgroup -type d -name "$grp" 2>/dev/null); do
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	for d in $(awk -v s="$(realpath "$st")/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+		umount "$d" 2>/dev/null || umount -l "$d"
+	done
+	for d in "$st"/storage/*.img "$st/storage.img"; do
+		[ -f "$d" ] || continue
+		for l in $(losetup -j "$d" 2>/dev/null | cut -d: -f1); do
+			losetup -d "$l"
+		done
+	done
+	rm -rf "$st" "$st.log"
+}
+
 cleanup() {
-	local rc=$? d grp
+	local rc=$?
 	set +e
 	[ -n "$EXTRA_CLEANUP" ] && eval "$EXTRA_CLEANUP"
 	stop_daemon
-	if [ -n "$S" ] && [ -d "$S" ]; then
-		# what a killed daemon may have left: processes in our cgroups
-		# (only ours: the group name is derived from our state dir),
-		# the cgroups, the mount, the loop device
-		grp=$(cg_group_of "$S")
-		for d in $(find /sys/fs/cgroup -type d -name "$grp" 2>/dev/null); do
-			find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null |
-				xargs -r kill -KILL 2>/dev/null
-		done
-		sleep 0.1
-		for d in $(find /sys/fs/cgroup -type d -name "$grp" 2>/dev/null); do
-			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-		done
-		# each persona's image at fs/NAME, or the older shared one
-		# at mnt (storage/NAME.img, storage.img)
-		for d in $(awk -v s="$(realpath "$S")/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-			umount "$d" 2>/dev/null || umount -l "$d"
-		done
-		for d in "$S"/storage/*.img "$S/storage.img"; do
-			[ -f "$d" ] || continue
-			for l in $(losetup -j "$d" 2>/dev/null | cut -d: -f1); do
-				losetup -d "$l"
-			done
-		done
-		rm -rf "$S" "$S.log"
-	fi
+	cleanup_state "$S"
 	exit "$rc"
 }
 trap cleanup EXIT

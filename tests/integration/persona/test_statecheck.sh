@@ -13,27 +13,7 @@ D2PID=
 EXTRA_CLEANUP='cleanup_s2'
 cleanup_s2() {
 	[ -n "$D2PID" ] && kill -TERM "$D2PID" 2>/dev/null && wait "$D2PID" 2>/dev/null
-	[ -n "$S2" ] && [ -d "$S2" ] || return 0
-	local grp d l
-	grp=$(cg_group_of "$S2")
-	for d in $(find /sys/fs/cgroup -type d -name "$grp" 2>/dev/null); do
-		find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null |
-			xargs -r kill -KILL 2>/dev/null
-	done
-	sleep 0.1
-	for d in $(find /sys/fs/cgroup -type d -name "$grp" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-	done
-	for d in $(mounts_of "$S2" | sort -r); do
-		umount "$d" 2>/dev/null || umount -l "$d"
-	done
-	for d in "$S2"/storage/*.img; do
-		[ -f "$d" ] || continue
-		for l in $(losetup -j "$d" 2>/dev/null | cut -d: -f1); do
-			losetup -d "$l"
-		done
-	done
-	rm -rf "$S2" "$S2.log"
+	cleanup_state "$S2"
 }
 mounts_of() { awk -v s="$(realpath "$1")/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts; }
 one_line() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ]; }
