@@ -39,7 +39,7 @@ TF_WUR int tf_keys_devsecret_parse(const uint8_t *buf, size_t len,
 /* Argon2id costs for this machine from cfg's kdf_target_ms and
  * kdf_min_mem_mib, measured on the calling thread's CPU time so other load
  * does not lower them; never below kdf_min_mem_mib and TF_KDF_OPS_MIN.
- * (keystore.c; exposed for the unit tests.) */
+ * (calibrate.c; exposed for the unit tests.) */
 TF_WUR int tf_keys_calibrate(const struct tf_config *cfg, uint32_t *ops,
 			     uint32_t *mem_kib);
 
@@ -99,5 +99,145 @@ void tf_keys_throttle_format(const struct tf_throttle_rec *t,
 #define TF_THROTTLE_CAP 86400u
 uint32_t tf_keys_throttle_delay(uint32_t failures, uint32_t free_tries,
 				uint32_t base);
+
+/* ==================================================================
+ * The key store's shared internals (keystore.c and the files it is split
+ * into by job; all hidden by -fvisibility=hidden, none exported):
+ *   keystore.c         open/close, persona directory and state, public API
+ *   wrap.c             KEK derivation, AD, seal/open of SP, fscrypt key
+ *   create.c           SP creation and its first wrapping, discardable
+ *   protector_device.c device-bound unlock
+ *   protector_cred.c   credential protector: new, throttled attempt, change
+ *   tpm_bind.c         the key store's TPM glue (tpm.c is the TPM layer)
+ *   throttle.c         throttle record, clock, count-before-check thread
+ *   erase.c            destroying key files, crypto-erase
+ *   events.c           the events.log writer
+ *   calibrate.c        Argon2id calibration
+ * ================================================================== */
+
+#include <pthread.h>
+
+#include "src/lib/keys/tpm.h"
+
+/* Files in <state>/keys/<persona>/ (keystore.c says what each is for). */
+#define F_SP_DEVICE "sp.device"
+#define F_SP_CRED "sp.credential"
+#define F_DISCARD "discardable"
+#define F_DISCARD_NEW "discardable.new"
+#define F_THROTTLE "throttle"
+#define F_TPM_CRED "tpm.credential"
+#define F_TPM_CRED_NEW "tpm.credential.new"
+#define F_DEVSECRET_TPM TF_DEVSECRET_TPM_FILE
+
+struct tf_keystore {
+	int statefd;
+	int keysfd;
+	const struct tf_suite *s;
+	struct tf_config cfg;
+	uint8_t *devsecret; /* TF_DEVSECRET_BYTES, secmem */
+	bool fixed_clock;
+	struct tf_keys_clock clock;
+};
+
+/* keystore.c: files and the persona directory */
+TF_WUR int tf_ks_file_exists(int dfd, const char *name);
+TF_WUR int tf_ks_read_key_file(int dfd, const char *name, uint8_t *buf,
+			       size_t cap, size_t *len);
+TF_WUR int tf_ks_open_persona(struct tf_keystore *ks, const char *persona,
+			      bool create, int *out);
+TF_WUR int tf_ks_load_state(struct tf_keystore *ks, int dfd,
+			    enum tf_persona_keystate *st,
+			    struct tf_throttle_rec *t);
+
+/* wrap.c */
+TF_WUR int tf_ks_discard_hash(struct tf_keystore *ks, int dfd,
+			      uint8_t out[TF_HASH_BYTES]);
+TF_WUR int tf_ks_pwhash(const uint8_t *cred, size_t len,
+			const struct tf_spblob *b, uint8_t out[TF_KEY_BYTES],
+			uint64_t *ns);
+TF_WUR int tf_ks_seal_sp(struct tf_keystore *ks, const char *persona,
+			 struct tf_spblob *b, const uint8_t *pw,
+			 const uint8_t *tpmsec,
+			 const uint8_t dhash[TF_HASH_BYTES], const uint8_t *sp,
+			 uint8_t out[TF_SPBLOB_MAX], size_t *outlen);
+TF_WUR int tf_ks_open_sp(struct tf_keystore *ks, const char *persona,
+			 const struct tf_spblob *b, const uint8_t *pw,
+			 const uint8_t *tpmsec,
+			 const uint8_t dhash[TF_HASH_BYTES], uint8_t *sp);
+TF_WUR int tf_ks_load_spblob(struct tf_keystore *ks, int dfd, const char *name,
+			     struct tf_spblob *b);
+TF_WUR int tf_ks_fskey_from_sp(struct tf_keystore *ks, const char *persona,
+			       const uint8_t *sp, uint8_t *fskey);
+
+/* create.c */
+TF_WUR int tf_ks_create_sp(struct tf_keystore *ks, int dfd, const char *persona,
+			   unsigned flags, uint8_t protector, uint8_t kind,
+			   const uint8_t *cred, size_t credlen);
+
+/* protector_device.c */
+TF_WUR int tf_ks_device_unlock(struct tf_keystore *ks, int dfd,
+			       const char *persona,
+			       uint8_t fskey[static TF_KEYS_FSKEY_BYTES]);
+
+/* protector_cred.c */
+TF_WUR int tf_ks_new_cred_protector(struct tf_keystore *ks, int dfd,
+				    const uint8_t *cred, size_t len,
+				    const char *tpm_file, struct tf_spblob *b,
+				    uint8_t *pw, uint8_t **tpmsec);
+TF_WUR int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd,
+			      const char *persona, const uint8_t *cred,
+			      size_t len, uint8_t *sp,
+			      struct tf_throttle_info *ti, uint64_t *kdf_ns,
+			      const struct tf_keys_unlock_opts *o);
+TF_WUR int tf_ks_cred_change(struct tf_keystore *ks, int dfd,
+			     const char *persona, uint8_t kind,
+			     const uint8_t *old_cred, size_t old_len,
+			     const uint8_t *new_cred, size_t new_len,
+			     struct tf_throttle_info *ti);
+
+/* tpm_bind.c */
+TF_WUR int tf_ks_tpm_auth(struct tf_keystore *ks, const uint8_t *pw,
+			  uint8_t auth[TF_TPM_AUTH_BYTES]);
+TF_WUR int tf_ks_tpm_cred_create(struct tf_keystore *ks, int dfd,
+				 const char *name,
+				 const uint8_t salt[TF_SALT_BYTES],
+				 const uint8_t *pw, uint8_t *tpmsec);
+TF_WUR int tf_ks_tpm_cred_find(int dfd, const uint8_t salt[TF_SALT_BYTES],
+			       uint8_t file[TF_TPM_FILE_MAX + 1], size_t *flen);
+TF_WUR int tf_ks_devsecret_tpm(int sfd, const char *tcti, uint8_t *suite_id,
+			       uint8_t *secret);
+
+/* throttle.c */
+TF_WUR int tf_ks_get_clock(struct tf_keystore *ks, struct tf_keys_clock *c);
+TF_WUR int tf_ks_throttle_load(int dfd, struct tf_throttle_rec *t);
+TF_WUR int tf_ks_throttle_store(int dfd, const struct tf_throttle_rec *t);
+void tf_ks_throttle_info(const struct tf_keystore *ks,
+			 const struct tf_throttle_rec *t,
+			 const struct tf_keys_clock *now,
+			 struct tf_throttle_info *ti);
+
+/* The count-before-check write of tf_ks_cred_attempt (protector_cred.c
+ * says why it may overlap the KDF): stores t durably on a helper thread,
+ * then runs o->during_kdf; finish joins and returns the store's result. */
+struct tf_ks_count_job {
+	pthread_t th;
+	bool threaded;
+	int dfd;
+	const struct tf_throttle_rec *t;
+	const struct tf_keys_unlock_opts *o;
+	int r;
+};
+void tf_ks_count_start(struct tf_ks_count_job *j);
+TF_WUR int tf_ks_count_finish(struct tf_ks_count_job *j);
+
+/* erase.c */
+TF_WUR int tf_ks_destroy_file(int dfd, const char *name);
+TF_WUR int tf_ks_destroy_key_files(int dfd);
+TF_WUR int tf_ks_do_erase(struct tf_keystore *ks, int dfd, const char *persona,
+			  struct tf_throttle_rec *t, const char *what);
+
+/* events.c */
+TF_WUR int tf_ks_log_event(struct tf_keystore *ks, const char *persona,
+			   const char *what);
 
 #endif

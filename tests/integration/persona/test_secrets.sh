@@ -21,7 +21,7 @@ start_daemon || {
 	exit 1
 }
 
-# Argon2id(PIN) as the keystore computes it (keystore.c pwhash, crypto.c
+# Argon2id(PIN) as the keystore computes it (wrap.c tf_ks_pwhash, crypto.c
 # tf_pwhash): libsodium crypto_pwhash ARGON2ID13, 32 bytes, with the
 # opslimit, mem_kib and salt of the sp.credential header (docs/keys.md:
 # "TFSP" ver prot suite kind | le32 opslimit | le32 mem_kib | salt[16]).

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The credential protector: a fresh one (calibrated costs, new salt, TPM
+ * object), the throttled attempt, and the credential change.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "twofold/atomicfile.h"
+#include "twofold/crypto.h"
+#include "twofold/secmem.h"
+#include "src/lib/keys/internal.h"
+#include "src/lib/keys/tpm.h"
+
+/*
+ * A fresh credential protector in b (its costs calibrated now, a new
+ * salt) and pw = Argon2id(cred) under it; with a TPM also a new TPM object
+ * (file tpm_file) whose secret goes to *tpmsec (secure memory). Shared by
+ * the first enrolment and a credential change.
+ */
+int tf_ks_new_cred_protector(struct tf_keystore *ks, int dfd,
+			     const uint8_t *cred, size_t len,
+			     const char *tpm_file, struct tf_spblob *b,
+			     uint8_t *pw, uint8_t **tpmsec)
+{
+	int r;
+
+	r = tf_keys_calibrate(&ks->cfg, &b->opslimit, &b->mem_kib);
+	if (r < 0)
+		return r;
+	r = tf_random(b->salt, sizeof(b->salt));
+	if (r < 0)
+		return r;
+	r = tf_ks_pwhash(cred, len, b, pw, NULL);
+	if (r < 0 || ks->cfg.tpm_tcti[0] == '\0')
+		return r;
+	*tpmsec = tf_secure_alloc(TF_TPM_SECRET_BYTES);
+	if (*tpmsec == NULL)
+		return -ENOMEM;
+	return tf_ks_tpm_cred_create(ks, dfd, tpm_file, b->salt, pw, *tpmsec);
+}
+/* ------------------------------------------- throttled credential check */
+
+/*
+ * The Gatekeeper order: refuse during a wait (not counted); count the try
+ * and make it durable; only then open SP (the verdict); reset on success.
+ * Killing the daemon anywhere after the count leaves the try counted.
+ *
+ * The count-before-check write (temp file, fsync, rename, fsync of the
+ * directory: ~1 ms here) runs on a helper thread while this thread runs the
+ * KDF. The rule is that the count is durable before the *verdict*, and the
+ * verdict (opening SP) comes only after the join; Argon2id alone tells
+ * nothing, and a daemon killed during it has learnt nothing. The helper
+ * touches no secret, and then runs the caller's during_kdf hook. The thread
+ * is joined before this function returns, so the process is
+ * single-threaded again before anything can fork. If no thread can be
+ * made, the same work runs here, before the KDF (throttle.c).
+ */
+int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
+		       const uint8_t *cred, size_t len, uint8_t *sp,
+		       struct tf_throttle_info *ti, uint64_t *kdf_ns,
+		       const struct tf_keys_unlock_opts *o)
+{
+	bool late_reset = o && (o->flags & TF_KEYS_LATE_RESET);
+	struct tf_ks_count_job job;
+	_cleanup_secure_ uint8_t *pw = NULL, *tpmsec = NULL, *auth = NULL;
+	_cleanup_(tf_tpm_closep) struct tf_tpm *tpm = NULL;
+	struct tf_throttle_rec t, before;
+	struct tf_keys_clock now;
+	enum tf_persona_keystate st;
+	struct tf_throttle_info info;
+	struct tf_spblob b;
+	uint8_t dhash[TF_HASH_BYTES], tfile[TF_TPM_FILE_MAX + 1];
+	size_t tlen, slen;
+	int r, ro;
+
+	if (len > TF_CRED_MAX)
+		return -EINVAL;
+	r = tf_ks_load_state(ks, dfd, &st, &t);
+	if (r < 0)
+		return r;
+	r = tf_ks_get_clock(ks, &now);
+	if (r < 0)
+		return r;
+	if (st == TF_KS_ERASED) {
+		tf_ks_throttle_info(ks, &t, &now, &info);
+		if (ti)
+			*ti = info;
+		return -ENOKEY;
+	}
+	if (st == TF_KS_NONE)
+		return -ENOENT;
+	if (st == TF_KS_DEVICE)
+		return -EINVAL;
+	if (t.failures >= ks->cfg.throttle_max_failures) {
+		/* a try was counted, then the daemon died before erasing */
+		r = tf_ks_do_erase(
+			ks, dfd, persona, &t,
+			"crypto-erased after too many failed attempts");
+		if (r < 0)
+			return r;
+		tf_ks_throttle_info(ks, &t, &now, &info);
+		if (ti)
+			*ti = info;
+		return -ENOKEY;
+	}
+	tf_ks_throttle_info(ks, &t, &now, &info);
+	if (info.wait_seconds > 0) {
+		if (ti)
+			*ti = info;
+		return -EAGAIN;
+	}
+	/* damage is reported before counting: it cannot be guessed against */
+	r = tf_ks_load_spblob(ks, dfd, F_SP_CRED, &b);
+	if (r < 0)
+		return r;
+	r = tf_ks_discard_hash(ks, dfd, dhash);
+	if (r < 0)
+		return r;
+	pw = tf_secure_alloc(TF_KEY_BYTES);
+	if (pw == NULL)
+		return -ENOMEM;
+	r = tf_ks_tpm_cred_find(dfd, b.salt, tfile, &tlen);
+	if (r < 0)
+		return r;
+	if (tlen > 0) {
+		/* TPM-bound: reach the TPM and load the object (no auth
+		 * needed) before counting, so an absent or foreign TPM is
+		 * reported without costing a try */
+		if (ks->cfg.tpm_tcti[0] == '\0')
+			return -ENODEV;
+		tpmsec = tf_secure_alloc(TF_TPM_SECRET_BYTES);
+		auth = tf_secure_alloc(TF_TPM_AUTH_BYTES);
+		if (tpmsec == NULL || auth == NULL)
+			return -ENOMEM;
+		r = tf_tpm_open(ks->cfg.tpm_tcti, &tpm);
+		if (r < 0)
+			return r;
+		r = tf_tpm_load(tpm, tfile, tlen);
+		if (r < 0)
+			return r;
+	}
+
+	before = t;
+	t.failures++;
+	t.last_ns = now.boottime_ns;
+	memcpy(t.boot_id, now.boot_id, sizeof(t.boot_id));
+	job = (struct tf_ks_count_job){.dfd = dfd, .t = &t, .o = o};
+	tf_ks_count_start(&job);
+	r = tf_ks_pwhash(cred, len, &b, pw, kdf_ns);
+	ro = tf_ks_count_finish(&job);
+	if (ro < 0)
+		return ro; /* not counted: no verdict */
+	tf_fault_point("unlock-after-count");
+	if (r < 0)
+		return r;
+	ro = 0;
+	if (tpm != NULL) {
+		r = tf_ks_tpm_auth(ks, pw, auth);
+		if (r < 0)
+			return r;
+		/* the TPM checks the auth and counts a wrong one in its own
+		 * dictionary-attack counter (TPM_RC_AUTH_FAIL) */
+		ro = tf_tpm_unseal(tpm, auth, TF_TPM_AUTH_BYTES, tpmsec,
+				   TF_TPM_SECRET_BYTES, &slen);
+		if (ro == 0 && slen != TF_TPM_SECRET_BYTES)
+			ro = -EBADMSG;
+		else if (ro == -EACCES)
+			ro = -EBADMSG; /* wrong credential: the verdict below */
+		else if (ro == -EBUSY) {
+			/* TPM lockout: nothing was checked, so the try is not
+			 * held against the user (undo the count) */
+			r = tf_ks_throttle_store(dfd, &before);
+			if (r < 0)
+				return r;
+			tf_ks_throttle_info(ks, &before, &now, &info);
+			if (ti)
+				*ti = info;
+			return -EBUSY;
+		} else if (ro < 0)
+			return ro; /* not a verdict: the try stays counted */
+	}
+	if (ro == 0)
+		ro = tf_ks_open_sp(ks, persona, &b, pw, tpmsec, dhash, sp);
+	if (ro == 0) {
+		memset(&t, 0, sizeof(t));
+		/* late_reset: the caller resets the counter with
+		 * tf_keys_reset_failures() once it has answered; until then
+		 * the try stays counted on disk (the safe side) */
+		r = late_reset ? 0 : tf_ks_throttle_store(dfd, &t);
+		if (r < 0) {
+			tf_memzero(sp, TF_SP_BYTES);
+			return r;
+		}
+		tf_ks_throttle_info(ks, &t, &now, &info);
+		if (ti)
+			*ti = info;
+		return 0;
+	}
+	if (ro != -EBADMSG)
+		return ro; /* not a verdict (ENOMEM...): the try stays counted */
+	if (t.failures >= ks->cfg.throttle_max_failures) {
+		char what[96];
+		snprintf(what, sizeof(what),
+			 "crypto-erased after %u failed attempts", t.failures);
+		r = tf_ks_do_erase(ks, dfd, persona, &t, what);
+		if (r < 0)
+			return r;
+		tf_ks_throttle_info(ks, &t, &now, &info);
+		if (ti)
+			*ti = info;
+		return -ENOKEY;
+	}
+	tf_ks_throttle_info(ks, &t, &now, &info);
+	if (ti)
+		*ti = info;
+	return -EACCES;
+}
+
+/*
+ * A credential change: the old credential is a throttled attempt like an
+ * unlock; then SP is wrapped afresh under the new one (kind: enum
+ * tf_cred_kind, checked by the caller). dfd as for tf_ks_cred_attempt.
+ */
+int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
+		      uint8_t kind, const uint8_t *old_cred, size_t old_len,
+		      const uint8_t *new_cred, size_t new_len,
+		      struct tf_throttle_info *ti)
+{
+	_cleanup_secure_ uint8_t *sp = NULL, *pw = NULL, *tpmsec = NULL;
+	struct tf_spblob b;
+	uint8_t dhash[TF_HASH_BYTES], blob[TF_SPBLOB_MAX];
+	size_t bloblen;
+	int r;
+
+	sp = tf_secure_alloc(TF_SP_BYTES);
+	pw = tf_secure_alloc(TF_KEY_BYTES);
+	if (sp == NULL || pw == NULL)
+		return -ENOMEM;
+	r = tf_ks_cred_attempt(ks, dfd, persona, old_cred, old_len, sp, ti,
+			       NULL, NULL);
+	if (r < 0)
+		return r;
+	/* same SP (so the same fscrypt key), same discardable; new salt and
+	 * costs under the new credential */
+	r = tf_ks_discard_hash(ks, dfd, dhash);
+	if (r < 0)
+		return r;
+	memset(&b, 0, sizeof(b));
+	b.protector = TF_PROT_CREDENTIAL;
+	b.kind = kind;
+	/* a new TPM object under the new credential, linked to the new
+	 * salt; tf_ks_tpm_cred_find rolls it forward once the commit below has
+	 * happened, and discards it otherwise */
+	r = tf_ks_new_cred_protector(ks, dfd, new_cred, new_len, F_TPM_CRED_NEW,
+				     &b, pw, &tpmsec);
+	if (r < 0)
+		return r;
+	r = tf_ks_seal_sp(ks, persona, &b, pw, tpmsec, dhash, sp, blob,
+			  &bloblen);
+	if (r < 0)
+		return r;
+	tf_fault_point("change-before-commit");
+	/* the rename inside is the commit: old or new, never neither */
+	r = tf_atomic_write_at(dfd, F_SP_CRED, blob, bloblen, 0600);
+	if (r < 0)
+		return r;
+	tf_fault_point("change-after-commit");
+	if (tpmsec != NULL) {
+		if (renameat(dfd, F_TPM_CRED_NEW, dfd, F_TPM_CRED) < 0)
+			return tf_negerrno();
+		return tf_fsync_dir_at(dfd, NULL);
+	}
+	/* enrolled with a TPM, changed without one (tf_ks_cred_attempt refuses
+	 * that, -ENODEV): nothing to do */
+	return 0;
+}
