@@ -29,10 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (tf_keys_spblob_parse(data, size, &b) == 0) {
 		uint8_t hdr[TF_SPBLOB_HDR];
-		tf_keys_spblob_header(&b, b.sealed_len, hdr);
-		if (size != TF_SPBLOB_HDR + b.sealed_len ||
-		    memcmp(hdr, data, TF_SPBLOB_HDR) != 0 ||
-		    memcmp(b.sealed, data + TF_SPBLOB_HDR, b.sealed_len) != 0)
+		size_t hl = tf_keys_spblob_header(&b, b.sealed_len, hdr);
+		if (size != hl + b.sealed_len || memcmp(hdr, data, hl) != 0 ||
+		    memcmp(b.sealed, data + hl, b.sealed_len) != 0)
 			abort();
 	}
 	if (tf_keys_discard_parse(data, size, &rnd) == 0) {

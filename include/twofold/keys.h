@@ -186,9 +186,29 @@ tf_keys_unlock_ex(struct tf_keystore *ks, const char *persona,
 TF_EXPORT TF_WUR int tf_keys_reset_failures(struct tf_keystore *ks,
 					    const char *persona);
 
-/* Crypto-erase now (remote wipe): record it in events.log with why. */
+/* Crypto-erase now (remote wipe): set the erased flag, destroy the key
+ * files, then record it in events.log with why. An error (a failed write,
+ * fsync or discard) is returned; the persona stays erased (nothing
+ * unlocks) and the next access of it resumes the destroy. */
 TF_EXPORT TF_WUR int tf_keys_erase(struct tf_keystore *ks, const char *persona,
 				   const char *why);
+
+/* How the last erase or credential change destroyed key files:
+ * "overwrite+secdiscard", "overwrite+discard" (the device has no secure
+ * discard: loop, most VMs), "overwrite" (no discard: tmpfs, no block
+ * device, an extent shared with other data) or "none" (nothing yet). For
+ * logs; never an error. */
+TF_EXPORT const char *tf_keys_destroy_method(const struct tf_keystore *ks);
+
+/* 1 if the file system of dirfd is ext3/ext4 mounted data=journal (file
+ * data goes through the journal, so an overwritten key file survives
+ * there and crypto-erase is not dependable), 0 if not, -errno if
+ * /proc/self/mountinfo cannot be read. Crypto-free (tf_base: `twofold
+ * init` uses it). */
+TF_EXPORT TF_WUR int tf_keys_fs_journals_data(int dirfd);
+#define TF_KEYS_JOURNAL_WARNING                                                \
+	"state directory is on ext4 data=journal: overwritten key files "      \
+	"survive in the journal; crypto-erase is not dependable there"
 
 TF_EXPORT TF_WUR int tf_keys_throttle_info(struct tf_keystore *ks,
 					   const char *persona,

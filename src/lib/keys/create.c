@@ -12,8 +12,8 @@
 #include "twofold/secmem.h"
 #include "src/lib/keys/internal.h"
 
-static int write_discard_new(struct tf_keystore *ks, int dfd,
-			     uint8_t dhash[TF_HASH_BYTES])
+int tf_ks_write_discard(struct tf_keystore *ks, int dfd, const char *name,
+			uint8_t dhash[TF_HASH_BYTES])
 {
 	_cleanup_secure_ uint8_t *buf = NULL;
 	int r;
@@ -29,8 +29,7 @@ static int write_discard_new(struct tf_keystore *ks, int dfd,
 	r = tf_hash(ks->s, dhash, buf + 8, TF_DISCARD_RANDOM);
 	if (r < 0)
 		return r;
-	return tf_atomic_write_at(dfd, F_DISCARD_NEW, buf,
-				  TF_DISCARD_FILE_BYTES, 0600);
+	return tf_atomic_write_at(dfd, name, buf, TF_DISCARD_FILE_BYTES, 0600);
 }
 /*
  * Create SP and its first wrapping. Commit point: the atomic appearance of
@@ -81,11 +80,11 @@ int tf_ks_create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 	r = tf_random(sp, TF_SP_BYTES);
 	if (r < 0)
 		return r;
-	r = write_discard_new(ks, dfd, dhash);
+	r = tf_ks_write_discard(ks, dfd, F_DISCARD_NEW, dhash);
 	if (r < 0)
 		return r;
 
-	memset(&b, 0, sizeof(b));
+	memset(&b, 0, sizeof(b)); /* generation 0: discardable */
 	b.protector = protector;
 	b.kind = kind;
 	if (protector == TF_PROT_CREDENTIAL) {

@@ -34,16 +34,22 @@ static void put_le64(uint8_t *p, uint64_t v)
 int tf_keys_spblob_parse(const uint8_t *buf, size_t len, struct tf_spblob *out)
 {
 	struct tf_spblob b;
-	size_t sealed_len;
+	size_t sealed_len, hlen;
 
-	if (len < TF_SPBLOB_HDR || len > TF_SPBLOB_MAX ||
+	if (len < TF_SPBLOB_HDR_V1 || len > TF_SPBLOB_MAX ||
 	    memcmp(buf, TF_SPBLOB_MAGIC, 4) != 0)
 		return -EBADMSG;
 	if (buf[4] > TF_SPBLOB_VERSION)
 		return -EPROTONOSUPPORT;
-	if (buf[4] != TF_SPBLOB_VERSION)
+	if (buf[4] != 1 && buf[4] != 2)
+		return -EBADMSG;
+	/* version 1 has no generation: it is generation 0 (discardable) */
+	hlen = buf[4] == 1 ? TF_SPBLOB_HDR_V1 : TF_SPBLOB_HDR;
+	if (len < hlen)
 		return -EBADMSG;
 	memset(&b, 0, sizeof(b));
+	b.version = buf[4];
+	b.generation = buf[4] == 1 ? 0 : get_le32(buf + 36);
 	b.protector = buf[5];
 	b.suite_id = buf[6];
 	b.kind = buf[7];
@@ -51,16 +57,18 @@ int tf_keys_spblob_parse(const uint8_t *buf, size_t len, struct tf_spblob *out)
 	b.mem_kib = get_le32(buf + 12);
 	memcpy(b.salt, buf + 16, TF_SALT_BYTES);
 	sealed_len = get_le32(buf + 32);
-	if (sealed_len != len - TF_SPBLOB_HDR)
+	if (sealed_len != len - hlen)
 		return -EBADMSG;
 	/* the sealed part must at least hold the tf_seal header + SP */
 	if (sealed_len < TF_BLOB_FIXED_HDR + TF_SP_BYTES ||
-	    memcmp(buf + TF_SPBLOB_HDR, TF_BLOB_MAGIC, 4) != 0 ||
-	    buf[TF_SPBLOB_HDR + 5] != b.suite_id)
+	    memcmp(buf + hlen, TF_BLOB_MAGIC, 4) != 0 ||
+	    buf[hlen + 5] != b.suite_id)
 		return -EBADMSG;
 	switch (b.protector) {
 	case TF_PROT_DEVICE:
-		if (b.kind != 0 || b.opslimit != 0 || b.mem_kib != 0)
+		/* a device protector is never rotated: generation 0 */
+		if (b.kind != 0 || b.opslimit != 0 || b.mem_kib != 0 ||
+		    b.generation != 0)
 			return -EBADMSG;
 		break;
 	case TF_PROT_CREDENTIAL:
@@ -74,17 +82,17 @@ int tf_keys_spblob_parse(const uint8_t *buf, size_t len, struct tf_spblob *out)
 		break;
 	default: return -EBADMSG;
 	}
-	memcpy(b.sealed, buf + TF_SPBLOB_HDR, sealed_len);
+	memcpy(b.sealed, buf + hlen, sealed_len);
 	b.sealed_len = sealed_len;
 	*out = b;
 	return 0;
 }
 
-void tf_keys_spblob_header(const struct tf_spblob *b, size_t sealed_len,
-			   uint8_t hdr[static TF_SPBLOB_HDR])
+size_t tf_keys_spblob_header(const struct tf_spblob *b, size_t sealed_len,
+			     uint8_t hdr[static TF_SPBLOB_HDR])
 {
 	memcpy(hdr, TF_SPBLOB_MAGIC, 4);
-	hdr[4] = TF_SPBLOB_VERSION;
+	hdr[4] = b->version;
 	hdr[5] = b->protector;
 	hdr[6] = b->suite_id;
 	hdr[7] = b->kind;
@@ -92,6 +100,10 @@ void tf_keys_spblob_header(const struct tf_spblob *b, size_t sealed_len,
 	put_le32(hdr + 12, b->mem_kib);
 	memcpy(hdr + 16, b->salt, TF_SALT_BYTES);
 	put_le32(hdr + 32, (uint32_t)sealed_len);
+	if (b->version == 1)
+		return TF_SPBLOB_HDR_V1;
+	put_le32(hdr + 36, b->generation);
+	return TF_SPBLOB_HDR;
 }
 
 int tf_keys_discard_parse(const uint8_t *buf, size_t len,
@@ -116,10 +128,13 @@ int tf_keys_throttle_parse(const uint8_t *buf, size_t len,
 		return -EBADMSG;
 	if (buf[4] > TF_THROTTLE_VERSION)
 		return -EPROTONOSUPPORT;
-	if (buf[4] != TF_THROTTLE_VERSION || (buf[5] & ~TF_THROTTLE_ERASED) ||
-	    buf[6] || buf[7] || get_le32(buf + 12) != 0)
+	if (buf[4] != TF_THROTTLE_VERSION ||
+	    (buf[5] & ~(TF_THROTTLE_ERASED | TF_THROTTLE_UNRECORDED)) ||
+	    buf[5] == TF_THROTTLE_UNRECORDED || buf[6] || buf[7] ||
+	    get_le32(buf + 12) != 0)
 		return -EBADMSG;
 	t.erased = buf[5] & TF_THROTTLE_ERASED;
+	t.unrecorded = buf[5] & TF_THROTTLE_UNRECORDED;
 	t.failures = get_le32(buf + 8);
 	t.last_ns = get_le64(buf + 16);
 	memcpy(t.boot_id, buf + 24, sizeof(t.boot_id));
@@ -134,6 +149,8 @@ void tf_keys_throttle_format(const struct tf_throttle_rec *t,
 	memcpy(out, TF_THROTTLE_MAGIC, 4);
 	out[4] = TF_THROTTLE_VERSION;
 	out[5] = t->erased ? TF_THROTTLE_ERASED : 0;
+	if (t->erased && t->unrecorded)
+		out[5] |= TF_THROTTLE_UNRECORDED;
 	put_le32(out + 8, t->failures);
 	put_le64(out + 16, t->last_ns);
 	memcpy(out + 24, t->boot_id, sizeof(t->boot_id));

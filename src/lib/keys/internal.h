@@ -20,11 +20,15 @@ TF_WUR int tf_keys_devsecret_parse(const uint8_t *buf, size_t len,
 /* ---- wrapped SP: sp.device / sp.credential ----
  *   "TFKP" | u8 ver | u8 protector | u8 suite | u8 cred kind |
  *   u32 opslimit | u32 memlimit KiB | salt[16] | u32 sealed_len |
+ *   (version 2:) u32 generation |
  *   sealed (tf_seal blob of the 32-byte SP)
- * The first TF_SPBLOB_HDR bytes are bound into the AEAD associated data. */
+ * The header (36 bytes in version 1, 40 in version 2) is bound into the
+ * AEAD associated data. The generation names the discardable file the
+ * blob is paired with (tf_ks_discard_name); version 1 is generation 0. */
 #define TF_SPBLOB_MAGIC "TFKP"
-#define TF_SPBLOB_VERSION 1
-#define TF_SPBLOB_HDR 36
+#define TF_SPBLOB_VERSION 2
+#define TF_SPBLOB_HDR_V1 36
+#define TF_SPBLOB_HDR 40 /* the largest (current) header */
 #define TF_SP_BYTES 32
 #define TF_SPBLOB_SEALED_MAX (TF_SP_BYTES + TF_SEAL_OVERHEAD_MAX)
 #define TF_SPBLOB_MAX (TF_SPBLOB_HDR + TF_SPBLOB_SEALED_MAX)
@@ -49,6 +53,8 @@ enum tf_protector {
 };
 
 struct tf_spblob {
+	uint8_t version; /* 1 or 2; tf_ks_seal_sp writes TF_SPBLOB_VERSION */
+	uint32_t generation;
 	uint8_t protector; /* enum tf_protector */
 	uint8_t suite_id;
 	uint8_t kind; /* 0 for device; enum tf_cred_kind */
@@ -61,9 +67,10 @@ struct tf_spblob {
 
 TF_WUR int tf_keys_spblob_parse(const uint8_t *buf, size_t len,
 				struct tf_spblob *out);
-/* Writes the TF_SPBLOB_HDR header bytes (the AD part). */
-void tf_keys_spblob_header(const struct tf_spblob *b, size_t sealed_len,
-			   uint8_t hdr[static TF_SPBLOB_HDR]);
+/* Writes the header bytes of b->version (the AD part); returns their
+ * number (TF_SPBLOB_HDR_V1 or TF_SPBLOB_HDR). */
+size_t tf_keys_spblob_header(const struct tf_spblob *b, size_t sealed_len,
+			     uint8_t hdr[static TF_SPBLOB_HDR]);
 
 /* ---- discardable: "TFDC" | u8 ver | 3 x 0 | 4096 random bytes ---- */
 #define TF_DISCARD_MAGIC "TFDC"
@@ -75,16 +82,19 @@ TF_WUR int tf_keys_discard_parse(const uint8_t *buf, size_t len,
 				 const uint8_t **random);
 
 /* ---- throttle:
- *   "TFTH" | u8 ver | u8 flags (1 = erased) | u16 0 | u32 failures |
+ *   "TFTH" | u8 ver | u8 flags (1 = erased, 2 = erase not yet recorded) |
+ *   u16 0 | u32 failures |
  *   u32 0 | u64 boottime_ns of the last failure | boot_id[16]  (40 bytes) */
 #define TF_THROTTLE_MAGIC "TFTH"
 #define TF_THROTTLE_VERSION 1
 #define TF_THROTTLE_BYTES 40
 #define TF_THROTTLE_ERASED 1u
+#define TF_THROTTLE_UNRECORDED 2u /* only with ERASED: the event is due */
 
 struct tf_throttle_rec {
 	uint32_t failures;
 	bool erased;
+	bool unrecorded; /* erased, the event not yet in events.log */
 	uint64_t last_ns;
 	uint8_t boot_id[16];
 };
@@ -122,12 +132,21 @@ uint32_t tf_keys_throttle_delay(uint32_t failures, uint32_t free_tries,
 /* Files in <state>/keys/<persona>/ (keystore.c says what each is for). */
 #define F_SP_DEVICE "sp.device"
 #define F_SP_CRED "sp.credential"
-#define F_DISCARD "discardable"
+#define F_DISCARD "discardable" /* generation 0; N > 0: "discardable.N" */
 #define F_DISCARD_NEW "discardable.new"
+#define F_SP_CRED_OLD "sp.credential.old" /* only during a change */
 #define F_THROTTLE "throttle"
 #define F_TPM_CRED "tpm.credential"
 #define F_TPM_CRED_NEW "tpm.credential.new"
 #define F_DEVSECRET_TPM TF_DEVSECRET_TPM_FILE
+
+/* How a file's blocks were destroyed (erase.c), weakest first. */
+enum tf_destroy_how {
+	TF_DESTROY_NONE = 0, /* nothing to destroy */
+	TF_DESTROY_OVERWRITE,
+	TF_DESTROY_DISCARD,
+	TF_DESTROY_SECDISCARD,
+};
 
 struct tf_keystore {
 	int statefd;
@@ -137,6 +156,10 @@ struct tf_keystore {
 	uint8_t *devsecret; /* TF_DEVSECRET_BYTES, secmem */
 	bool fixed_clock;
 	struct tf_keys_clock clock;
+	/* the persona tf_ks_open_persona opened last (for the event of an
+	 * erase that tf_ks_load_state resumes) */
+	char persona[TF_NAME_MAX + 1];
+	enum tf_destroy_how last_destroy; /* of the last erase or change */
 };
 
 /* keystore.c: files and the persona directory */
@@ -149,8 +172,11 @@ TF_WUR int tf_ks_load_state(struct tf_keystore *ks, int dfd,
 			    enum tf_persona_keystate *st,
 			    struct tf_throttle_rec *t);
 
-/* wrap.c */
-TF_WUR int tf_ks_discard_hash(struct tf_keystore *ks, int dfd,
+/* wrap.c; the discardable of generation gen: F_DISCARD for 0, else
+ * "discardable.<gen>" (name: at least TF_DISCARD_NAME_MAX bytes) */
+#define TF_DISCARD_NAME_MAX 32
+void tf_ks_discard_name(uint32_t gen, char name[TF_DISCARD_NAME_MAX]);
+TF_WUR int tf_ks_discard_hash(struct tf_keystore *ks, int dfd, uint32_t gen,
 			      uint8_t out[TF_HASH_BYTES]);
 TF_WUR int tf_ks_pwhash(const uint8_t *cred, size_t len,
 			const struct tf_spblob *b, uint8_t out[TF_KEY_BYTES],
@@ -169,6 +195,9 @@ TF_WUR int tf_ks_load_spblob(struct tf_keystore *ks, int dfd, const char *name,
 TF_WUR int tf_ks_fskey_from_sp(struct tf_keystore *ks, const char *persona,
 			       const uint8_t *sp, uint8_t *fskey);
 
+/* create.c; write_discard: 4 KiB fresh random as name, its hash to dhash */
+TF_WUR int tf_ks_write_discard(struct tf_keystore *ks, int dfd,
+			       const char *name, uint8_t dhash[TF_HASH_BYTES]);
 /* create.c */
 TF_WUR int tf_ks_create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 			   unsigned flags, uint8_t protector, uint8_t kind,
@@ -232,7 +261,14 @@ TF_WUR int tf_ks_count_finish(struct tf_ks_count_job *j);
 
 /* erase.c */
 TF_WUR int tf_ks_destroy_file(int dfd, const char *name);
+TF_WUR int tf_ks_destroy_file_how(int dfd, const char *name,
+				  enum tf_destroy_how *how);
 TF_WUR int tf_ks_destroy_key_files(int dfd);
+TF_WUR int tf_ks_destroy_key_files_how(int dfd, enum tf_destroy_how *how);
+/* keystore.c: destroy every file of a generation other than gen (other
+ * discardables, sp.credential.old); only called with gen's pair intact */
+TF_WUR int tf_ks_destroy_dead_generations(struct tf_keystore *ks, int dfd,
+					  uint32_t gen);
 TF_WUR int tf_ks_do_erase(struct tf_keystore *ks, int dfd, const char *persona,
 			  struct tf_throttle_rec *t, const char *what);
 

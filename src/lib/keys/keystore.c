@@ -6,8 +6,11 @@
  * Files in <state>/keys/<persona>/ (dir 0700, files 0600, all written with
  * tf_atomic_write_at so a crash leaves the old or the new file):
  *   sp.device | sp.credential   wrapped SP (format in internal.h)
- *   discardable                 4 KiB random, hashed into the KEK
+ *   discardable[.N]             4 KiB random, hashed into the KEK; the
+ *                               wrapped SP's generation N names it (no
+ *                               suffix for 0); a change makes N + 1
  *   discardable.new             only during creation (see tf_ks_create_sp)
+ *   sp.credential.old           only during a change (protector_cred.c)
  *   throttle                    failure counter, last failure, erased flag
  *   tpm.credential              TPM object whose data is mixed into the KEK
  *                               (credential personas with a TPM; tpm.c)
@@ -18,8 +21,10 @@
  * This file opens the store, finds a persona's state and holds the public
  * entry points; the jobs behind them are in the files internal.h lists.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -91,21 +96,150 @@ int tf_ks_open_persona(struct tf_keystore *ks, const char *persona, bool create,
 	while (flock(fd, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return tf_negerrno();
+	snprintf(ks->persona, sizeof(ks->persona), "%s", persona);
 	*out = steal_fd(&fd);
 	return 0;
 }
 
-/* Determine the state, finishing an interrupted creation or erase. */
+/* "discardable" (generation 0) or "discardable.<N>", N > 0 in canonical
+ * decimal; not "discardable.new". */
+static bool discard_gen_name(const char *name, uint32_t *gen)
+{
+	size_t fl = strlen(F_DISCARD);
+	unsigned long long v = 0;
+	const char *p;
+
+	if (strncmp(name, F_DISCARD, fl) != 0)
+		return false;
+	if (name[fl] == '\0') {
+		*gen = 0;
+		return true;
+	}
+	if (name[fl] != '.' || name[fl + 1] < '1' || name[fl + 1] > '9')
+		return false;
+	for (p = name + fl + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*gen = (uint32_t)v;
+	return true;
+}
+
+/* Which discardables are there: *any (of any generation), *has_gen (of gen). */
+static int scan_discards(int dfd, uint32_t gen, bool *any, bool *has_gen)
+{
+	_cleanup_close_ int dup_fd = -1;
+	struct dirent *de;
+	uint32_t g;
+	DIR *d;
+
+	*any = *has_gen = false;
+	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dup_fd < 0)
+		return tf_negerrno();
+	d = fdopendir(dup_fd);
+	if (d == NULL)
+		return tf_negerrno();
+	dup_fd = -1; /* owned by d now */
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!discard_gen_name(de->d_name, &g))
+			continue;
+		*any = true;
+		if (g == gen)
+			*has_gen = true;
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * The leftovers of a credential change (protector_cred.c): the
+ * discardables of other generations (the old one after the commit, the
+ * unused new one of a change that crashed before it) and
+ * sp.credential.old. Only called when gen's pair is intact, so what is
+ * destroyed here can open nothing that still matters.
+ */
+int tf_ks_destroy_dead_generations(struct tf_keystore *ks, int dfd,
+				   uint32_t gen)
+{
+	_cleanup_close_ int dup_fd = -1;
+	enum tf_destroy_how how, acc = TF_DESTROY_NONE;
+	struct stat cur, old;
+	struct dirent *de;
+	uint32_t g;
+	DIR *d;
+	int r, ret = 0;
+
+	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dup_fd < 0)
+		return tf_negerrno();
+	d = fdopendir(dup_fd);
+	if (d == NULL)
+		return tf_negerrno();
+	dup_fd = -1; /* owned by d now */
+	while ((de = readdir(d)) != NULL) {
+		bool dead = discard_gen_name(de->d_name, &g) && g != gen;
+		/* discardable.new belongs to generation 0's creation only */
+		dead = dead || (gen != 0 && !strcmp(de->d_name, F_DISCARD_NEW));
+		if (!dead)
+			continue;
+		r = tf_ks_destroy_file_how(dfd, de->d_name, &how);
+		if (r < 0 && ret == 0)
+			ret = r;
+		if (how != TF_DESTROY_NONE &&
+		    (acc == TF_DESTROY_NONE || how < acc))
+			acc = how;
+	}
+	closedir(d);
+	if (ret < 0)
+		return ret;
+	/* sp.credential.old: a second link to the live blob before the
+	 * commit (only unlinked), the old blob itself after it (destroyed) */
+	if (fstatat(dfd, F_SP_CRED_OLD, &old, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (fstatat(dfd, F_SP_CRED, &cur, AT_SYMLINK_NOFOLLOW) < 0)
+			return tf_negerrno();
+		if (cur.st_dev == old.st_dev && cur.st_ino == old.st_ino) {
+			r = tf_unlink_durable_at(dfd, F_SP_CRED_OLD);
+		} else {
+			r = tf_ks_destroy_file_how(dfd, F_SP_CRED_OLD, &how);
+			if (how != TF_DESTROY_NONE &&
+			    (acc == TF_DESTROY_NONE || how < acc))
+				acc = how;
+		}
+		if (r < 0)
+			return r;
+	} else if (errno != ENOENT) {
+		return tf_negerrno();
+	}
+	if (acc != TF_DESTROY_NONE)
+		ks->last_destroy = acc;
+	return 0;
+}
+
+/* Determine the state, finishing an interrupted creation, change or
+ * erase. */
 int tf_ks_load_state(struct tf_keystore *ks, int dfd,
 		     enum tf_persona_keystate *st, struct tf_throttle_rec *t)
 {
-	int has_dev, has_cred, has_disc, has_new, r;
+	int has_dev, has_cred, has_new, r;
+	bool any_disc, has_disc;
+	struct tf_spblob b;
+	uint32_t gen = 0;
+	bool gen_known = false;
 
 	r = tf_ks_throttle_load(dfd, t);
 	if (r < 0)
 		return r;
 	if (t->erased) {
-		r = tf_ks_destroy_key_files(dfd);
+		/* resume: destroy what is left, then record it if that had
+		 * not been done (erase.c says why in that order) */
+		r = tf_ks_do_erase(ks, dfd, ks->persona, t,
+				   "crypto-erased (finished after an "
+				   "interruption)");
 		if (r < 0)
 			return r;
 		*st = TF_KS_ERASED;
@@ -113,12 +247,32 @@ int tf_ks_load_state(struct tf_keystore *ks, int dfd,
 	}
 	has_dev = tf_ks_file_exists(dfd, F_SP_DEVICE);
 	has_cred = tf_ks_file_exists(dfd, F_SP_CRED);
-	has_disc = tf_ks_file_exists(dfd, F_DISCARD);
 	has_new = tf_ks_file_exists(dfd, F_DISCARD_NEW);
-	if (has_dev < 0 || has_cred < 0 || has_disc < 0 || has_new < 0)
-		return TF_MIN(TF_MIN(has_dev, has_cred),
-			      TF_MIN(has_disc, has_new));
-	if ((has_dev || has_cred) && !has_disc && has_new) {
+	if (has_dev < 0 || has_cred < 0 || has_new < 0)
+		return TF_MIN(TF_MIN(has_dev, has_cred), has_new);
+	if (has_dev && has_cred)
+		return -EBADMSG;
+	if (has_dev || has_cred) {
+		/* the generation says which discardable goes with it; a
+		 * blob that does not parse is reported by the unlock itself,
+		 * and then nothing is rolled forward or destroyed */
+		r = tf_ks_load_spblob(ks, dfd,
+				      has_cred ? F_SP_CRED : F_SP_DEVICE, &b);
+		if (r == 0) {
+			gen = b.generation;
+			gen_known = true;
+		} else if (r != -EBADMSG && r != -EPROTONOSUPPORT) {
+			return r;
+		}
+	}
+	r = scan_discards(dfd, gen, &any_disc, &has_disc);
+	if (r < 0)
+		return r;
+	if (!gen_known && (has_dev || has_cred)) {
+		*st = has_cred ? TF_KS_CREDENTIAL : TF_KS_DEVICE;
+		return 0;
+	}
+	if ((has_dev || has_cred) && gen == 0 && !has_disc && has_new) {
 		/* crashed after the wrapped SP was committed, before the
 		 * discardable file got its final name: roll forward */
 		if (renameat(dfd, F_DISCARD_NEW, dfd, F_DISCARD) < 0)
@@ -126,14 +280,19 @@ int tf_ks_load_state(struct tf_keystore *ks, int dfd,
 		r = tf_fsync_dir_at(dfd, NULL);
 		if (r < 0)
 			return r;
-		has_disc = 1;
+		has_disc = true;
 	}
-	if (has_dev && has_cred)
-		return -EBADMSG;
 	if ((has_dev || has_cred) && !has_disc)
 		return -EBADMSG; /* SP without its discardable: unrecoverable */
-	if (has_disc && !has_dev && !has_cred)
+	if (any_disc && !has_dev && !has_cred)
 		return -EBADMSG; /* the wrapped SP is gone: never replace it */
+	if (has_dev || has_cred) {
+		/* a change committed before a crash (the old generation) or
+		 * not (the unused new one): either way, dead now */
+		r = tf_ks_destroy_dead_generations(ks, dfd, gen);
+		if (r < 0)
+			return r;
+	}
 	*st = has_cred ? TF_KS_CREDENTIAL : has_dev ? TF_KS_DEVICE : TF_KS_NONE;
 	return 0;
 }

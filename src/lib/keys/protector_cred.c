@@ -115,7 +115,7 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	r = tf_ks_load_spblob(ks, dfd, F_SP_CRED, &b);
 	if (r < 0)
 		return r;
-	r = tf_ks_discard_hash(ks, dfd, dhash);
+	r = tf_ks_discard_hash(ks, dfd, b.generation, dhash);
 	if (r < 0)
 		return r;
 	pw = tf_secure_alloc(TF_KEY_BYTES);
@@ -221,7 +221,16 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 /*
  * A credential change: the old credential is a throttled attempt like an
  * unlock; then SP is wrapped afresh under the new one (kind: enum
- * tf_cred_kind, checked by the caller). dfd as for tf_ks_cred_attempt.
+ * tf_cred_kind, checked by the caller) as a new protector of the next
+ * generation: a new discardable (discardable.<gen + 1>), new salt and
+ * costs, a new TPM object. Commit point: the atomic write of sp.credential
+ * (it names the new generation). Before it the old pair is intact (old
+ * credential unlocks); after it the new pair is (new credential unlocks);
+ * then the old generation is destroyed, and what a crash leaves of it is
+ * destroyed at the next access (tf_ks_destroy_dead_generations). The old
+ * blob is kept as a second link, sp.credential.old, across the commit, so
+ * that its blocks are destroyed too instead of only freed by the rename.
+ * dfd as for tf_ks_cred_attempt.
  */
 int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
 		      uint8_t kind, const uint8_t *old_cred, size_t old_len,
@@ -229,8 +238,10 @@ int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
 		      struct tf_throttle_info *ti)
 {
 	_cleanup_secure_ uint8_t *sp = NULL, *pw = NULL, *tpmsec = NULL;
-	struct tf_spblob b;
+	struct tf_spblob b, old;
 	uint8_t dhash[TF_HASH_BYTES], blob[TF_SPBLOB_MAX];
+	char dname[TF_DISCARD_NAME_MAX], oldname[TF_DISCARD_NAME_MAX];
+	enum tf_destroy_how how;
 	size_t bloblen;
 	int r;
 
@@ -242,14 +253,23 @@ int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
 			       NULL, NULL);
 	if (r < 0)
 		return r;
-	/* same SP (so the same fscrypt key), same discardable; new salt and
-	 * costs under the new credential */
-	r = tf_ks_discard_hash(ks, dfd, dhash);
+	/* same SP (so the same fscrypt key); everything else new */
+	r = tf_ks_load_spblob(ks, dfd, F_SP_CRED, &old);
 	if (r < 0)
 		return r;
+	if (old.generation == UINT32_MAX)
+		return -EOVERFLOW;
 	memset(&b, 0, sizeof(b));
 	b.protector = TF_PROT_CREDENTIAL;
 	b.kind = kind;
+	b.generation = old.generation + 1;
+	tf_ks_discard_name(b.generation, dname);
+	tf_ks_discard_name(old.generation, oldname);
+	/* tf_ks_cred_attempt's load_state destroyed the leftovers of an
+	 * earlier crashed change, so dname is fresh */
+	r = tf_ks_write_discard(ks, dfd, dname, dhash);
+	if (r < 0)
+		return r;
 	/* a new TPM object under the new credential, linked to the new
 	 * salt; tf_ks_tpm_cred_find rolls it forward once the commit below has
 	 * happened, and discards it otherwise */
@@ -261,13 +281,32 @@ int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
 			  &bloblen);
 	if (r < 0)
 		return r;
+	/* the old blob's second name: after the rename it is the only one,
+	 * and the old bytes can be overwritten in place */
+	if (linkat(dfd, F_SP_CRED, dfd, F_SP_CRED_OLD, 0) < 0)
+		return tf_negerrno();
 	tf_fault_point("change-before-commit");
 	/* the rename inside is the commit: old or new, never neither */
 	r = tf_atomic_write_at(dfd, F_SP_CRED, blob, bloblen, 0600);
 	if (r < 0)
 		return r;
 	tf_fault_point("change-after-commit");
+	/* destroy the old generation: its discardable first (without it
+	 * the old blob, wherever a copy survives, opens nothing) */
+	r = tf_ks_destroy_file_how(dfd, oldname, &how);
+	if (r < 0)
+		return r;
+	ks->last_destroy = how;
+	tf_fault_point("change-after-destroy-discard");
+	r = tf_ks_destroy_dead_generations(ks, dfd, b.generation);
+	if (r < 0)
+		return r;
 	if (tpmsec != NULL) {
+		/* the old TPM object: destroyed in place, not only freed by
+		 * the rename (a crash in between rolls .new forward) */
+		r = tf_ks_destroy_file(dfd, F_TPM_CRED);
+		if (r < 0)
+			return r;
 		if (renameat(dfd, F_TPM_CRED_NEW, dfd, F_TPM_CRED) < 0)
 			return tf_negerrno();
 		return tf_fsync_dir_at(dfd, NULL);

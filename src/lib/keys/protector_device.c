@@ -32,7 +32,7 @@ int tf_ks_device_unlock(struct tf_keystore *ks, int dfd, const char *persona,
 		return r;
 	if (b.protector != TF_PROT_DEVICE)
 		return -EBADMSG;
-	r = tf_ks_discard_hash(ks, dfd, dhash);
+	r = tf_ks_discard_hash(ks, dfd, b.generation, dhash);
 	if (r < 0)
 		return r;
 	sp = tf_secure_alloc(TF_SP_BYTES);

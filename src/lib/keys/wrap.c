@@ -5,6 +5,7 @@
  * that binds a wrapped SP to its persona, protector and file header; seal
  * and open of SP; the fscrypt key from SP. docs/keys.md "Key hierarchy".
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "twofold/crypto.h"
@@ -15,10 +16,19 @@
 #define KEK_LABEL "twofold kek"
 #define FSCRYPT_LABEL "fscrypt"
 
-int tf_ks_discard_hash(struct tf_keystore *ks, int dfd,
+void tf_ks_discard_name(uint32_t gen, char name[TF_DISCARD_NAME_MAX])
+{
+	if (gen == 0)
+		snprintf(name, TF_DISCARD_NAME_MAX, "%s", F_DISCARD);
+	else
+		snprintf(name, TF_DISCARD_NAME_MAX, "%s.%u", F_DISCARD, gen);
+}
+
+int tf_ks_discard_hash(struct tf_keystore *ks, int dfd, uint32_t gen,
 		       uint8_t out[TF_HASH_BYTES])
 {
 	_cleanup_secure_ uint8_t *buf = NULL;
+	char name[TF_DISCARD_NAME_MAX];
 	const uint8_t *rnd;
 	size_t len = 0; /* -O3 cannot see tf_ks_read_key_file sets it */
 	int r;
@@ -26,7 +36,8 @@ int tf_ks_discard_hash(struct tf_keystore *ks, int dfd,
 	buf = tf_secure_alloc(TF_DISCARD_FILE_BYTES + 1);
 	if (buf == NULL)
 		return -ENOMEM;
-	r = tf_ks_read_key_file(dfd, F_DISCARD, buf, TF_DISCARD_FILE_BYTES + 1,
+	tf_ks_discard_name(gen, name);
+	r = tf_ks_read_key_file(dfd, name, buf, TF_DISCARD_FILE_BYTES + 1,
 				&len);
 	if (r == -ENOENT)
 		return -EBADMSG;
@@ -77,9 +88,10 @@ static int derive_kek(struct tf_keystore *ks, const char *persona,
 }
 
 /* AD = "twofold-sp-v1" 0 persona 0 protector || file header (kind, salt,
- * Argon2id costs, lengths): editing any of them fails authentication. */
+ * Argon2id costs, lengths, generation): editing any of them fails
+ * authentication. */
 static size_t build_ad(uint8_t ad[128], const char *persona, uint8_t prot,
-		       const uint8_t hdr[TF_SPBLOB_HDR])
+		       const uint8_t *hdr, size_t hlen)
 {
 	size_t plen = strlen(persona), n = 0;
 
@@ -88,8 +100,8 @@ static size_t build_ad(uint8_t ad[128], const char *persona, uint8_t prot,
 	memcpy(ad + n, persona, plen + 1);
 	n += plen + 1;
 	ad[n++] = prot;
-	memcpy(ad + n, hdr, TF_SPBLOB_HDR);
-	return n + TF_SPBLOB_HDR;
+	memcpy(ad + n, hdr, hlen);
+	return n + hlen;
 }
 
 int tf_ks_pwhash(const uint8_t *cred, size_t len, const struct tf_spblob *b,
@@ -113,24 +125,25 @@ int tf_ks_seal_sp(struct tf_keystore *ks, const char *persona,
 	_cleanup_key_ struct tf_key *kek = NULL;
 	size_t sealed_len = TF_SP_BYTES + tf_seal_overhead(ks->s), n;
 	uint8_t ad[128];
-	size_t adlen;
+	size_t adlen, hlen;
 	int r;
 
 	if (sealed_len > TF_SPBLOB_SEALED_MAX)
 		return -EINVAL;
 	b->suite_id = ks->s->id;
-	tf_keys_spblob_header(b, sealed_len, out);
-	adlen = build_ad(ad, persona, b->protector, out);
+	b->version = TF_SPBLOB_VERSION; /* b->generation: the caller's */
+	hlen = tf_keys_spblob_header(b, sealed_len, out);
+	adlen = build_ad(ad, persona, b->protector, out, hlen);
 	r = derive_kek(ks, persona, b->protector, pw, tpmsec, dhash, &kek);
 	if (r < 0)
 		return r;
-	r = tf_seal(kek, ad, adlen, sp, TF_SP_BYTES, out + TF_SPBLOB_HDR,
+	r = tf_seal(kek, ad, adlen, sp, TF_SP_BYTES, out + hlen,
 		    TF_SPBLOB_SEALED_MAX, &n);
 	if (r < 0)
 		return r;
 	if (n != sealed_len)
 		return -EINVAL;
-	*outlen = TF_SPBLOB_HDR + n;
+	*outlen = hlen + n;
 	return 0;
 }
 
@@ -143,11 +156,11 @@ int tf_ks_open_sp(struct tf_keystore *ks, const char *persona,
 {
 	_cleanup_key_ struct tf_key *kek = NULL;
 	uint8_t hdr[TF_SPBLOB_HDR], ad[128];
-	size_t adlen, n;
+	size_t adlen, n, hlen;
 	int r;
 
-	tf_keys_spblob_header(b, b->sealed_len, hdr);
-	adlen = build_ad(ad, persona, b->protector, hdr);
+	hlen = tf_keys_spblob_header(b, b->sealed_len, hdr);
+	adlen = build_ad(ad, persona, b->protector, hdr, hlen);
 	r = derive_kek(ks, persona, b->protector, pw, tpmsec, dhash, &kek);
 	if (r < 0)
 		return r;
