@@ -748,10 +748,190 @@ static void test_crash_change(void **state)
 	assert_memory_equal(k0, k, 64);
 	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), -EACCES);
 	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	/* the unused new generation was destroyed by that access */
+	assert_false(file_exists_rel(f, "keys/secure/discardable.1"));
+	assert_false(file_exists_rel(f, "keys/secure/sp.credential.old"));
+	assert_true(file_exists_rel(f, "keys/secure/discardable"));
 	crash_child(f, "change-after-commit", PIN_A, PIN_B);
+	/* committed, the old generation still on disk until the next access */
+	assert_true(file_exists_rel(f, "keys/secure/discardable"));
+	assert_true(file_exists_rel(f, "keys/secure/discardable.1"));
+	assert_true(file_exists_rel(f, "keys/secure/sp.credential.old"));
 	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), 0);
 	assert_memory_equal(k0, k, 64);
+	assert_false(file_exists_rel(f, "keys/secure/discardable"));
+	assert_false(file_exists_rel(f, "keys/secure/sp.credential.old"));
 	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EACCES);
+	/* generation 1 -> 2, killed between the two destroy steps */
+	crash_child(f, "change-after-destroy-discard", PIN_B, PIN_A);
+	assert_false(file_exists_rel(f, "keys/secure/discardable.1"));
+	assert_true(file_exists_rel(f, "keys/secure/sp.credential.old"));
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	assert_memory_equal(k0, k, 64);
+	assert_false(file_exists_rel(f, "keys/secure/sp.credential.old"));
+	assert_true(file_exists_rel(f, "keys/secure/discardable.2"));
+	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), -EACCES);
+	/* and one that completes: only generation 3 is left */
+	assert_int_equal(enroll(f, "secure", PIN_A, PIN_B, &ti), 0);
+	assert_false(file_exists_rel(f, "keys/secure/discardable.2"));
+	assert_true(file_exists_rel(f, "keys/secure/discardable.3"));
+	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), 0);
+	assert_memory_equal(k0, k, 64);
+}
+
+/* A change revokes the old credential: the old discardable is gone, so
+ * the old sp.credential (as a thief would carve it from the disk) opens
+ * nothing with the old PIN, and putting it back destroys nothing. */
+static void test_change_revokes(void **state)
+{
+	struct fx *f = *state;
+	uint8_t oldsp[TF_SPBLOB_MAX + 1], newsp[TF_SPBLOB_MAX + 1];
+	uint8_t k0[64], k[64];
+	struct tf_throttle_info ti;
+	struct tf_spblob b;
+	size_t no, nn;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	assert_int_equal(unlock(f, "secure", PIN_A, k0, &ti), 0);
+	no = file_read(f, "keys/secure/sp.credential", oldsp, sizeof(oldsp));
+	assert_int_equal(tf_keys_spblob_parse(oldsp, no, &b), 0);
+	assert_int_equal(b.version, 2);
+	assert_int_equal(b.generation, 0);
+	assert_int_equal(enroll(f, "secure", PIN_A, PIN_B, &ti), 0);
+	nn = file_read(f, "keys/secure/sp.credential", newsp, sizeof(newsp));
+	assert_int_equal(tf_keys_spblob_parse(newsp, nn, &b), 0);
+	assert_int_equal(b.generation, 1);
+	assert_false(file_exists_rel(f, "keys/secure/discardable"));
+	assert_false(file_exists_rel(f, "keys/secure/sp.credential.old"));
+	assert_true(file_exists_rel(f, "keys/secure/discardable.1"));
+	/* the old blob back: its discardable is gone (damage, not a guess) */
+	file_write(f, "keys/secure/sp.credential", oldsp, no);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EBADMSG);
+	assert_int_equal(disk_failures(f, "secure"), 0);
+	file_write(f, "keys/secure/sp.credential", newsp, nn);
+	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), 0);
+	assert_memory_equal(k0, k, 64);
+	assert_true(strcmp(tf_keys_destroy_method(f->ks), "none") != 0);
+	/* the old blob paired with the new discardable under the old
+	 * generation's name: the KEK differs, a wrong credential (and the
+	 * pair that is complete decides: generation 1 is now the dead one) */
+	file_write(f, "keys/secure/sp.credential", oldsp, no);
+	copy_rel(f, "keys/secure/discardable.1", "keys/secure/discardable");
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EACCES);
+	assert_false(file_exists_rel(f, "keys/secure/discardable.1"));
+}
+
+/* A version-1 sp.credential (no generation field) is generation 0, paired
+ * with discardable; it unlocks, and a change moves it to version 2. */
+static void test_spblob_v1(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k0[64], k[64], dhash[TF_HASH_BYTES], blob[TF_SPBLOB_MAX];
+	uint8_t pw[TF_KEY_BYTES], sp[TF_SP_BYTES], buf[TF_SPBLOB_MAX + 1];
+	struct tf_throttle_info ti;
+	struct tf_spblob b;
+	size_t len, n;
+	int dfd;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	assert_int_equal(unlock(f, "secure", PIN_A, k0, &ti), 0);
+	/* rewrap the same SP as version 1 with the internals */
+	assert_int_equal(tf_ks_open_persona(f->ks, "secure", false, &dfd), 0);
+	assert_int_equal(tf_ks_load_spblob(f->ks, dfd, F_SP_CRED, &b), 0);
+	assert_int_equal(tf_ks_discard_hash(f->ks, dfd, 0, dhash), 0);
+	assert_int_equal(tf_ks_pwhash((const uint8_t *)PIN_A, strlen(PIN_A), &b,
+				      pw, NULL),
+			 0);
+	assert_int_equal(
+		tf_ks_open_sp(f->ks, "secure", &b, pw, NULL, dhash, sp), 0);
+	b.version = 1;
+	assert_int_equal(tf_ks_seal_sp(f->ks, "secure", &b, pw, NULL, dhash, sp,
+				       blob, &len),
+			 0);
+	close(dfd);
+	assert_int_equal(blob[4], 1);
+	assert_int_equal(len, TF_SPBLOB_HDR_V1 + b.sealed_len);
+	file_write(f, "keys/secure/sp.credential", blob, len);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	assert_memory_equal(k0, k, 64);
+	assert_int_equal(enroll(f, "secure", PIN_A, PIN_B, &ti), 0);
+	n = file_read(f, "keys/secure/sp.credential", buf, sizeof(buf));
+	assert_int_equal(tf_keys_spblob_parse(buf, n, &b), 0);
+	assert_int_equal(b.version, 2);
+	assert_int_equal(b.generation, 1);
+	assert_false(file_exists_rel(f, "keys/secure/discardable"));
+	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), 0);
+	assert_memory_equal(k0, k, 64);
+}
+
+static bool log_has(struct fx *f, const char *what)
+{
+	uint8_t log[4096];
+	size_t n = file_read(f, TF_EVENTS_LOG, log, sizeof(log) - 1);
+
+	if (n == (size_t)-1)
+		return false;
+	log[n] = '\0';
+	return strstr((char *)log, what) != NULL;
+}
+
+/* A write error while destroying is reported, never ignored: the persona
+ * is erased from the first step (nothing unlocks), the event is recorded
+ * only once the files are gone, and the next access finishes the job. */
+static void test_erase_write_error(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+	enum tf_persona_keystate st;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	setenv("TWOFOLD_FAULT", "erase-write-eio", 1);
+	assert_int_equal(tf_keys_erase(f->ks, "secure", "test wipe"), -EIO);
+	assert_true(file_exists_rel(f, "keys/secure/discardable"));
+	assert_false(log_has(f, "crypto-erased"));
+	/* still failing: the unlock is refused with the error, no key */
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EIO);
+	unsetenv("TWOFOLD_FAULT");
+	assert_int_equal(tf_keys_erase(f->ks, "secure", "test wipe"), 0);
+	assert_false(file_exists_rel(f, "keys/secure/discardable"));
+	assert_false(file_exists_rel(f, "keys/secure/sp.credential"));
+	assert_true(log_has(f, " secure crypto-erased: test wipe\n"));
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -ENOKEY);
+	assert_int_equal(tf_keys_state(f->ks, "secure", &st), 0);
+	assert_int_equal(st, TF_KS_ERASED);
+}
+
+/* Killed after the erased flag, before any file is destroyed: the next
+ * access destroys them and records the event. */
+static void test_crash_erase(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tf_keystore *ks = NULL;
+		setenv("TWOFOLD_FAULT", "erase-after-flag", 1);
+		if (tf_keystore_open(f->statefd, f->s, &f->cfg, &ks) < 0)
+			_exit(2);
+		_exit(tf_keys_erase(ks, "secure", "crash") == 0 ? 3 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_true(file_exists_rel(f, "keys/secure/discardable"));
+	assert_false(log_has(f, "crypto-erased"));
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -ENOKEY);
+	assert_false(file_exists_rel(f, "keys/secure/discardable"));
+	assert_false(file_exists_rel(f, "keys/secure/sp.credential"));
+	assert_true(log_has(f, " secure crypto-erased (finished after an "
+			       "interruption)\n"));
+	assert_int_equal(disk_failures(f, "secure"), 0);
 }
 
 /* ---- calibration measures CPU time, not wall time ---- */
@@ -861,6 +1041,10 @@ int main(void)
 		T(test_gm_suite),
 		T(test_crash_enroll),
 		T(test_crash_change),
+		T(test_change_revokes),
+		T(test_spblob_v1),
+		T(test_erase_write_error),
+		T(test_crash_erase),
 #undef T
 		cmocka_unit_test(test_calibrate_under_load),
 		cmocka_unit_test(test_calibrate_floor),
