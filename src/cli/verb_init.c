@@ -496,6 +496,11 @@ int verb_init(struct cli *cli, int argc, char **argv)
 			strerror(-r));
 		return EXIT_FAIL;
 	}
+	/* a warning, not a refusal: the device works, only an erase of it
+	 * is not dependable (docs/keys.md "Crypto-erase") */
+	if (tf_keys_fs_journals_data(dfd) > 0)
+		fprintf(stderr, "twofold: warning: %s\n",
+			TF_KEYS_JOURNAL_WARNING);
 	r = tf_config_format(&cfg, &conf);
 	if (r == 0)
 		r = tf_atomic_write_at(dfd, "device.conf", conf, strlen(conf),

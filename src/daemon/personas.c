@@ -529,6 +529,9 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 		}
 		return r;
 	}
+	r = tf_keys_fs_journals_data(d->state_fd);
+	if (r > 0)
+		tf_warn("%s", TF_KEYS_JOURNAL_WARNING);
 
 	/* 4. personas; foreground devices may be hot-plugged later */
 	for (size_t i = 0; i < d->cfg.n_devices; i++)

@@ -189,6 +189,8 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      "unlock %s",
 			      p->cfg->name, p->cfg->name);
 	} else {
+		tf_info("%s: credential changed; the old one destroyed by %s",
+			p->cfg->name, tf_keys_destroy_method(d->ks));
 		tfd_reply_err(rep, 0, "%s: credential changed", p->cfg->name);
 	}
 }
@@ -269,8 +271,10 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		drop_pre_cg(p);
 		throttle_msg(rep, r, "unlock", p->cfg->name, &ti);
 		if (r == -ENOKEY) {
-			tf_warn("%s: crypto-erased after %u failed attempts",
-				p->cfg->name, ti.failures);
+			tf_warn("%s: crypto-erased after %u failed attempts "
+				"(key files destroyed by %s)",
+				p->cfg->name, ti.failures,
+				tf_keys_destroy_method(d->ks));
 			erased(d, p);
 		}
 		return;
