@@ -169,6 +169,18 @@ if make_fs "$W/img2" "$S" data=journal; then
 	start_daemon
 	check "daemon start on data=journal: warns in its log" \
 		grep -q "crypto-erase is not dependable there" "$S.log"
+	# what the warning is about (a fact, not a check): after a change,
+	# is the destroyed discardable still in the journal?
+	pin enroll 111111 >/dev/null
+	cp "$S/keys/secure/discardable" "$W/disc.J"
+	printf '111111\n222222\n' | tf enroll secure --pin-stdin >/dev/null 2>&1
+	unmount_state
+	sync
+	if found_in "$W/disc.J" "$W/img2" 8; then
+		diag "data=journal: the destroyed discardable IS still in the image (journal)"
+	else
+		diag "data=journal: the destroyed discardable is not in the image"
+	fi
 else
 	nok "init on data=journal: warns (no data=journal fs)"
 	nok "daemon start on data=journal: warns (no data=journal fs)"
