@@ -63,6 +63,12 @@ struct tf_device_cfg {
 	char path[TF_CFG_PATH_MAX]; /* host device node */
 };
 
+/* The floors below which offline guessing of a PIN gets cheap: Argon2id
+ * memory (MiB) and PIN length. A device.conf under either is refused
+ * unless it says allow_weak_credentials = yes. */
+#define TF_KDF_MEM_MIB_SAFE 64u
+#define TF_PIN_DIGITS_SAFE 6u
+
 struct tf_config {
 	uint32_t version;
 	char suite[16];
@@ -79,6 +85,9 @@ struct tf_config {
 	uint32_t throttle_base_delay;	/* seconds, doubled per failure */
 	uint32_t kdf_target_ms;
 	uint32_t kdf_min_mem_mib;
+	/* kdf_min_mem_mib below TF_KDF_MEM_MIB_SAFE or pin_min_digits below
+	 * TF_PIN_DIGITS_SAFE are refused unless this is set (tests only) */
+	bool allow_weak_credentials;
 	char tpm_tcti[TF_CFG_PATH_MAX]; /* "" = no TPM */
 	bool cgroup_favor_dynmods; /* set the host's cgroup2 favordynmods */
 	size_t n_personas;

@@ -4,6 +4,7 @@
 #define TWOFOLDD_DAEMON_H
 
 #include <limits.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "twofold/config.h"
@@ -222,6 +223,11 @@ int tfd_evict_key(struct tfd *d, struct tfd_persona *p, unsigned budget_ms,
 		  unsigned *tries);
 /* Why p's key removal is pending: "files busy" or the error. */
 const char *tfd_evict_reason(const struct tfd_persona *p);
+
+/* status_guess.c: what bounds offline guessing without a TPM */
+double tfd_gpu_guesses_per_s(uint32_t passes, uint64_t mem_kib);
+void tfd_human_duration(double s, char *buf, size_t cap);
+void tfd_status_guessing(const struct tfd *d, FILE *t, FILE *j);
 int tfd_dir_has_data(const char *path);
 /* Remove a persona's (unreadable) data after a crypto-erase. */
 int tfd_persona_wipe_data(struct tfd_persona *p);

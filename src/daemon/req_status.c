@@ -163,7 +163,9 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 				tf_persona_init_pid(p->rt));
 		fputc('}', j);
 	}
-	fprintf(j, "]}\n");
+	fputc(']', j);
+	tfd_status_guessing(d, t, j);
+	fputs("}\n", j);
 	fclose(t);
 	fclose(j);
 	rep->text = text;

@@ -201,6 +201,8 @@ static int set_top(struct tf_config *c, const char *k, const char *v)
 		return parse_u32(v, 1, 60000, &c->kdf_target_ms);
 	if (!strcmp(k, "kdf_min_mem_mib"))
 		return parse_u32(v, 1, 4096, &c->kdf_min_mem_mib);
+	if (!strcmp(k, "allow_weak_credentials"))
+		return parse_bool(v, &c->allow_weak_credentials);
 	if (!strcmp(k, "tpm_tcti"))
 		return parse_str(v, c->tpm_tcti, sizeof(c->tpm_tcti));
 	if (!strcmp(k, "cgroup_favor_dynmods"))
@@ -456,6 +458,25 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 		return fail(err, errlen,
 			    "throttle_free_tries must be below "
 			    "throttle_max_failures");
+	/* Without a TPM the Argon2id cost and the PIN length are all that
+	 * bound a thief who copied the disk: refuse settings that make that
+	 * cheap, unless the file says it knows (the tests' 8 MiB KDF). */
+	if (!c->allow_weak_credentials &&
+	    c->kdf_min_mem_mib < TF_KDF_MEM_MIB_SAFE)
+		return fail(
+			err, errlen,
+			"kdf_min_mem_mib = %u is below %u MiB: offline "
+			"guessing becomes cheap; set "
+			"allow_weak_credentials = yes to force (tests only)",
+			c->kdf_min_mem_mib, TF_KDF_MEM_MIB_SAFE);
+	if (!c->allow_weak_credentials &&
+	    c->pin_min_digits < TF_PIN_DIGITS_SAFE)
+		return fail(
+			err, errlen,
+			"pin_min_digits = %u is below %u: a short PIN "
+			"falls to offline guessing; set "
+			"allow_weak_credentials = yes to force (tests only)",
+			c->pin_min_digits, TF_PIN_DIGITS_SAFE);
 	if (c->storage_dir[0] != '\0' && c->storage_dir[0] != '/')
 		return fail(err, errlen,
 			    "storage_dir must be an absolute path");
@@ -550,10 +571,15 @@ int tf_config_format(const struct tf_config *c, char **out)
 		"throttle_max_failures = %u\n"
 		"throttle_base_delay = %u\n"
 		"kdf_target_ms = %u\n"
-		"kdf_min_mem_mib = %u\n",
+		"kdf_min_mem_mib = %u\n"
+		"# yes: accept kdf_min_mem_mib < %u or pin_min_digits < %u "
+		"(tests only)\n"
+		"allow_weak_credentials = %s\n",
 		c->pin_min_digits, c->passphrase_min_chars,
 		c->throttle_free_tries, c->throttle_max_failures,
-		c->throttle_base_delay, c->kdf_target_ms, c->kdf_min_mem_mib);
+		c->throttle_base_delay, c->kdf_target_ms, c->kdf_min_mem_mib,
+		TF_KDF_MEM_MIB_SAFE, TF_PIN_DIGITS_SAFE,
+		c->allow_weak_credentials ? "yes" : "no");
 	if (c->tpm_tcti[0])
 		fprintf(f, "tpm_tcti = %s\n", c->tpm_tcti);
 	fprintf(f,

@@ -222,6 +222,19 @@ static void test_config_bad(void **state)
 		 -EINVAL},
 		{"version = 1\nbackground_cpu_weight = 0\n",
 		 "line 2: invalid value", -EINVAL},
+		/* weak credential settings: refused, unless forced */
+		{"version = 1\nkdf_min_mem_mib = 1\n[persona a]\n"
+		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
+		 "kdf_min_mem_mib = 1 is below 64 MiB: offline guessing "
+		 "becomes "
+		 "cheap; set allow_weak_credentials = yes to force (tests "
+		 "only)",
+		 -EINVAL},
+		{"version = 1\npin_min_digits = 4\n[persona a]\n"
+		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
+		 "pin_min_digits = 4 is below 6", -EINVAL},
+		{"version = 1\nallow_weak_credentials = maybe\n",
+		 "line 2: invalid value for allow_weak_credentials", -EINVAL},
 		{"version = 1\n[persona a]\nuid_base=100\n[persona "
 		 "b]\nuid_base=200000\n",
 		 "at least 65536", -EINVAL},
@@ -246,6 +259,42 @@ static void test_config_bad(void **state)
 		if (r != cases[i].err || strstr(err, cases[i].want) == NULL)
 			fail_msg("case %zu: r=%d err='%s'", i, r, err);
 	}
+}
+
+/* allow_weak_credentials = yes lets the tests' cheap KDF and short PIN
+ * through, and survives a format/parse round trip; the shipped defaults
+ * are at the floors and need no forcing. */
+static void test_config_weak_forced(void **state)
+{
+	static const char text[] = "version = 1\n"
+				   "kdf_min_mem_mib = 8\n"
+				   "pin_min_digits = 4\n"
+				   "allow_weak_credentials = yes\n"
+				   "[persona a]\nuid_base = 100000\n"
+				   "[persona b]\nuid_base = 200000\n";
+	struct tf_config c, c2;
+	char err[256] = "", *out = NULL;
+
+	(void)state;
+	tf_config_default(&c);
+	assert_false(c.allow_weak_credentials);
+	assert_true(c.kdf_min_mem_mib >= TF_KDF_MEM_MIB_SAFE);
+	assert_true(c.pin_min_digits >= TF_PIN_DIGITS_SAFE);
+	if (tf_config_parse(text, strlen(text), &c, err, sizeof(err)) != 0)
+		fail_msg("forced weak config refused: %s", err);
+	assert_true(c.allow_weak_credentials);
+	assert_int_equal(c.kdf_min_mem_mib, 8);
+	assert_int_equal(tf_config_format(&c, &out), 0);
+	assert_non_null(strstr(out, "allow_weak_credentials = yes\n"));
+	assert_int_equal(
+		tf_config_parse(out, strlen(out), &c2, err, sizeof(err)), 0);
+	assert_true(c2.allow_weak_credentials);
+	free(out);
+	/* validate (the daemon's second check) refuses the same in memory */
+	c.allow_weak_credentials = false;
+	assert_int_equal(tf_config_validate(&c, false, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "kdf_min_mem_mib = 8 is below 64 MiB"));
 }
 
 /* init's per-device uid slots: aligned, inside 2^20..2^31, valid for the
@@ -371,6 +420,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_config_good),
 		cmocka_unit_test(test_config_bad),
+		cmocka_unit_test(test_config_weak_forced),
 		cmocka_unit_test(test_config_bounds),
 		cmocka_unit_test(test_storage_share),
 		cmocka_unit_test(test_uid_slots),
