@@ -190,6 +190,12 @@ TF_EXPORT TF_WUR int tf_keys_reset_failures(struct tf_keystore *ks,
 TF_EXPORT TF_WUR int tf_keys_erase(struct tf_keystore *ks, const char *persona,
 				   const char *why);
 
+/* The Argon2id costs stored in the persona's sp.credential (what one
+ * offline guess costs a thief with a copy of the disk). -ENOENT: no
+ * credential enrolled; -EBADMSG: the blob is damaged. */
+TF_EXPORT TF_WUR int tf_keys_kdf_cost(struct tf_keystore *ks,
+				      const char *persona, uint32_t *opslimit,
+				      uint32_t *mem_kib);
 TF_EXPORT TF_WUR int tf_keys_throttle_info(struct tf_keystore *ks,
 					   const char *persona,
 					   struct tf_throttle_info *ti);

@@ -9,6 +9,8 @@
  */
 #include <stdio.h>
 
+#include "twofold/keys.h"
+
 #include "daemon.h"
 
 /*
@@ -45,41 +47,49 @@ void tfd_human_duration(double s, char *buf, size_t cap)
 
 /* Text lines after the persona table, and ",\"offline_guessing\":[...]"
  * and ",\"allow_weak_credentials\":..." inside the top-level JSON object.
- * The costs are the floor the configuration allows (kdf_min_mem_mib, one
- * pass): calibration never stores less, so the real cost per guess is at
- * least this and the real rate at most the one printed. */
+ * The costs are those stored in the persona's sp.credential (what a guess
+ * against a copy of the disk really costs); before enrolment, the floor the
+ * configuration allows (kdf_min_mem_mib, one pass): calibration never
+ * stores less, so the rate printed is then an upper bound. */
 void tfd_status_guessing(const struct tfd *d, FILE *t, FILE *j)
 {
 	const struct tf_config *cfg = &d->cfg;
-	uint64_t mem_kib = (uint64_t)cfg->kdf_min_mem_mib * 1024u;
-	uint32_t passes = 1, digits = cfg->pin_min_digits;
-	double rate = tfd_gpu_guesses_per_s(passes, mem_kib), space = 1;
+	uint32_t digits = cfg->pin_min_digits;
+	double space = 1;
 	bool first = true;
 	char when[32];
 
 	for (uint32_t i = 0; i < digits; i++)
 		space *= 10;
-	tfd_human_duration(space / rate, when, sizeof(when));
 	fputs(",\"offline_guessing\":[", j);
 	for (size_t i = 0; i < d->n_personas; i++) {
 		const struct tfd_persona *p = &d->personas[i];
+		uint32_t passes = 1, mem_kib = cfg->kdf_min_mem_mib * 1024u;
+		const char *src = "the configured floor";
+		double rate;
 
 		if (!p->cfg->credential || cfg->tpm_tcti[0] != '\0')
 			continue;
+		if (d->ks && tf_keys_kdf_cost(d->ks, p->cfg->name, &passes,
+					      &mem_kib) == 0)
+			src = "as enrolled";
+		rate = tfd_gpu_guesses_per_s(passes, mem_kib);
+		tfd_human_duration(space / rate, when, sizeof(when));
 		fprintf(t,
 			"%s: no TPM: a copy of the disk allows offline "
 			"guessing at up to ~%.0f guesses/s per GPU (Argon2id "
-			"%u MiB, %u pass%s, the configured floor); a "
-			"%u-digit PIN falls in at most ~%s\n",
-			p->cfg->name, rate, cfg->kdf_min_mem_mib, passes,
-			passes == 1 ? "" : "es", digits, when);
+			"%u MiB, %u pass%s, %s); a %u-digit PIN falls in at "
+			"most ~%s\n",
+			p->cfg->name, rate, mem_kib / 1024u, passes,
+			passes == 1 ? "" : "es", src, digits, when);
 		fprintf(j,
 			"%s{\"persona\":\"%s\",\"tpm\":false,"
-			"\"kdf_mem_kib\":%llu,\"kdf_passes\":%u,"
+			"\"kdf_mem_kib\":%u,\"kdf_passes\":%u,"
+			"\"kdf_enrolled\":%s,"
 			"\"gpu_guesses_per_s\":%.0f,\"pin_digits\":%u,"
 			"\"pin_exhausted_s\":%.0f}",
-			first ? "" : ",", p->cfg->name,
-			(unsigned long long)mem_kib, passes, rate, digits,
+			first ? "" : ",", p->cfg->name, mem_kib, passes,
+			src[0] == 'a' ? "true" : "false", rate, digits,
 			space / rate);
 		first = false;
 	}

@@ -376,6 +376,27 @@ int tf_keys_erase(struct tf_keystore *ks, const char *persona, const char *why)
 	return tf_ks_do_erase(ks, dfd, persona, &t, what);
 }
 
+int tf_keys_kdf_cost(struct tf_keystore *ks, const char *persona,
+		     uint32_t *opslimit, uint32_t *mem_kib)
+{
+	_cleanup_close_ int dfd = -1;
+	struct tf_spblob b;
+	int r;
+
+	r = tf_ks_open_persona(ks, persona, false, &dfd);
+	if (r < 0)
+		return r;
+	if (tf_ks_file_exists(dfd, F_SP_CRED) <= 0)
+		return -ENOENT;
+	r = tf_ks_load_spblob(ks, dfd, F_SP_CRED, &b);
+	if (r < 0)
+		return r;
+	*opslimit = b.opslimit;
+	*mem_kib = b.mem_kib;
+	tf_memzero(&b, sizeof(b));
+	return 0;
+}
+
 int tf_keys_throttle_info(struct tf_keystore *ks, const char *persona,
 			  struct tf_throttle_info *ti)
 {
