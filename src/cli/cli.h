@@ -96,6 +96,7 @@ VERB(switch);
 VERB(enroll);
 VERB(unlock);
 VERB(lock);
+VERB(wipe);
 #undef VERB
 
 /* true if argv has -h/--help before "--" */
