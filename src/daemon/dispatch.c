@@ -48,7 +48,7 @@ static const struct tfd_req_def table[] = {
 	{TF_REQ_ENROLL, "enroll", tfd_req_enroll, TFD_READY, true,
 	 TFD_P_NOKEY | TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_EVICTED |
 		 TFD_P_STOPPED | TFD_P_ERASED,
-	 A(TF_A_PERSONA) | A(TF_A_SECRET) | A(TF_A_SECRET_NEW)},
+	 A(TF_A_PERSONA) | A(TF_A_SECRET) | A(TF_A_SECRET_NEW) | A(TF_A_FLAGS)},
 	{TF_REQ_UNLOCK, "unlock", tfd_req_unlock, TFD_READY, true,
 	 TFD_P_FROZEN | TFD_P_EVICTED | TFD_P_STOPPED,
 	 A(TF_A_PERSONA) | A(TF_A_SECRET)},

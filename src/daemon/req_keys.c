@@ -69,6 +69,29 @@ bool tfd_erased_by_failures(struct tfd *d, const struct tfd_persona *p)
 	       by_failures(d, &ti);
 }
 
+/*
+ * The duress credential is answered like a wrong one (-EACCES, the same
+ * message) and the keystore has erased the persona on disk already; the
+ * daemon learns it only here. Every -EACCES asks, so a wrong credential
+ * and the duress one cost the same before the answer. The rest (kill,
+ * key removal, data) runs after the answer is sent (rep->after), so the
+ * answer does not come later either.
+ */
+static bool erased_by_duress(struct tfd *d, struct tfd_persona *p, int r)
+{
+	enum tf_persona_keystate st;
+
+	return r == -EACCES && tf_keys_state(d->ks, p->cfg->name, &st) == 0 &&
+	       st == TF_KS_ERASED;
+}
+
+static void erased_after_answer(struct tfd *d, struct tfd_persona *p)
+{
+	/* the daemon log does not say why either: events.log does */
+	tf_warn("%s: crypto-erased", p->cfg->name);
+	erased(d, p);
+}
+
 static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
 			 const char *what, const char *name,
 			 const struct tf_throttle_info *ti)
@@ -138,6 +161,62 @@ static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
 	}
 }
 
+/* enroll --duress: SECRET the current credential, SECRET_NEW the duress
+ * one (docs/keys.md "Duress credential"). */
+static void enroll_duress(struct tfd *d, struct tfd_persona *p,
+			  struct tfd_reply *rep, const char *cur,
+			  const char *dur)
+{
+	const char *n = p->cfg->name;
+	struct tf_throttle_info ti = {0};
+	char why[160] = "";
+	int r;
+
+	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
+		tfd_reply_err(rep, -ENOKEY,
+			      "enroll %s --duress: %s has no credential; set "
+			      "one first with: twofold enroll %s",
+			      n, n, n);
+		return;
+	}
+	if (cur == NULL) {
+		tfd_reply_err(rep, -EACCES,
+			      "enroll %s --duress: needs the current "
+			      "credential",
+			      n);
+		return;
+	}
+	r = tf_credential_check_form(&d->cfg, (const uint8_t *)dur, strlen(dur),
+				     why, sizeof(why));
+	if (r < 0) {
+		tfd_reply_err(rep, -EINVAL, "enroll %s --duress: %s", n, why);
+		return;
+	}
+	r = tf_keys_set_duress(d->ks, n, (const uint8_t *)cur, strlen(cur),
+			       (const uint8_t *)dur, strlen(dur), &ti);
+	if (r == -EEXIST) {
+		tfd_reply_err(rep, -EINVAL,
+			      "enroll %s --duress: duress PIN must differ from "
+			      "the PIN; nothing changed",
+			      n);
+		return;
+	}
+	if (r < 0) {
+		throttle_msg(d, rep, r, "enroll", n, &ti);
+		if (r == -ENOKEY)
+			erased(d, p);
+		else if (erased_by_duress(d, p, r)) {
+			rep->after = erased_after_answer;
+			rep->after_p = p;
+		}
+		return;
+	}
+	tfd_reply_err(rep, 0,
+		      "%s: duress credential set; entered at unlock it "
+		      "crypto-erases %s at once",
+		      n, n);
+}
+
 void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		    struct tfd_persona *p, struct tfd_reply *rep)
 {
@@ -145,6 +224,8 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	_cleanup_secure_ char *newc = take_secret(m, TF_A_SECRET_NEW);
 	struct tf_throttle_info ti = {0};
 	char why[160] = "";
+	uint32_t flags = 0;
+	int had_duress = 0;
 	int r;
 
 	if (!p->cfg->credential) {
@@ -157,6 +238,17 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	if (newc == NULL) {
 		tfd_reply_err(rep, -EBADMSG,
 			      "malformed request: no credential");
+		return;
+	}
+	(void)tf_msg_u32(m, TF_A_FLAGS, &flags);
+	if (flags & ~TF_F_DURESS) {
+		tfd_reply_err(rep, -EBADMSG,
+			      "malformed request: enroll takes no flags "
+			      "but duress");
+		return;
+	}
+	if (flags & TF_F_DURESS) {
+		enroll_duress(d, p, rep, oldc, newc);
 		return;
 	}
 	r = tf_credential_check_form(&d->cfg, (const uint8_t *)newc,
@@ -183,6 +275,10 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			has = tfd_dir_has_data(p->data_dir);
 			tf_secure_free(oldc);
 			oldc = NULL;
+		} else {
+			/* a change removes the duress credential (bound to
+			 * the old salt): say so if there was one */
+			had_duress = tf_keys_has_duress(d->ks, p->cfg->name);
 		}
 		r = tf_keys_enroll(d->ks, p->cfg->name,
 				   has > 0 ? TF_KEYS_DATA_NONEMPTY : 0,
@@ -201,6 +297,18 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		throttle_msg(d, rep, r, "enroll", p->cfg->name, &ti);
 		if (r == -ENOKEY)
 			erased(d, p);
+		else if (erased_by_duress(d, p, r)) {
+			rep->after = erased_after_answer;
+			rep->after_p = p;
+		}
+		return;
+	}
+	if (had_duress > 0) {
+		tfd_reply_err(rep, 0,
+			      "%s: credential changed; the duress PIN was "
+			      "removed; set it again with: twofold enroll %s "
+			      "--duress",
+			      p->cfg->name, p->cfg->name);
 		return;
 	}
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
@@ -293,6 +401,9 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			tf_warn("%s: crypto-erased after %u failed attempts",
 				p->cfg->name, ti.failures);
 			erased(d, p);
+		} else if (erased_by_duress(d, p, r)) {
+			rep->after = erased_after_answer;
+			rep->after_p = p;
 		}
 		return;
 	}
