@@ -5,7 +5,7 @@
 # idle_evict_after and the duress PIN. No timing assertions: the timers
 # are polled with a generous bound.
 . "$(dirname "$0")/lib.sh"
-echo "1..43"
+echo "1..68"
 
 # set_pconf PERSONA KEY VALUE: a key of one [persona] section
 set_pconf() {
@@ -139,3 +139,68 @@ check "personal still running" test "$(state personal)" = running
 out=$(pin unlock 222222)
 check "idle_evict_after: unlock works again" has "secure unlocked" "$out"
 tf lock secure --evict >/dev/null 2>&1
+
+# ---- duress credential
+stop_daemon
+set_pconf secure idle_evict_after 0
+check "daemon restarts" start_daemon
+# dpin CURRENT DURESS: enroll --duress through stdin (two lines)
+dpin() { printf '%s\n%s\n' "$1" "$2" | tf enroll secure --duress --pin-stdin 2>&1; }
+out=$(dpin 222222 222222)
+rc=$?
+check "duress PIN equal to the PIN: refused, clear error" \
+	eval '[ $rc = 1 ] && has "duress PIN must differ from the PIN" "$out"'
+out=$(dpin 222222 12)
+check "duress PIN of the wrong form: refused" has "PIN too short" "$out"
+check "... nothing written" test ! -e "$K/duress"
+out=$(dpin 999999 55555555)
+check "wrong current PIN: refused and counted" \
+	has "wrong credential; 5 tries left" "$out"
+out=$(dpin 222222 55555555)
+check "enroll secure --duress" has "duress credential set" "$out"
+check "keys/secure/duress written, 0600" \
+	eval '[ "$(stat -c %a "$K/duress")" = 600 ]'
+check "status does not tell that a duress PIN is set" \
+	eval '! tf status | grep -qi duress && ! tf --json status | grep -qi duress'
+# a change removes it, and says so
+out=$(printf '222222\n333333\n' | tf enroll secure --pin-stdin 2>&1)
+check "credential change: says the duress PIN was removed" \
+	has "credential changed; the duress PIN was removed; set it again with: twofold enroll secure --duress" "$out"
+check "... keys/secure/duress gone" test ! -e "$K/duress"
+out=$(pin unlock 55555555)
+check "old duress PIN after the change: only a wrong PIN" \
+	has "wrong credential" "$out"
+check "... secure not erased" test "$(state secure)" = locked
+out=$(dpin 333333 55555555)
+check "duress set again under the new PIN" has "duress credential set" "$out"
+out=$(pin unlock 333333)
+check "the right PIN still unlocks" has "secure unlocked" "$out"
+tf run secure -- sh -c 'echo DURESS_CANARY > /home/app/canary'
+tf lock secure >/dev/null 2>&1
+check "screen-locked (frozen, key loaded)" test "$(state secure)" = frozen
+out_w=$(pin unlock 000000)
+rc_w=$?
+out_d=$(pin unlock 55555555)
+rc_d=$?
+diag "wrong:  $out_w"
+diag "duress: $out_d"
+# the wrong try left 5 tries, the duress try (counted as well) 4
+check "duress PIN: answered exactly like a wrong PIN (message)" \
+	eval '[ "${out_w/5 tries/4 tries}" = "$out_d" ]'
+check "duress PIN: answered exactly like a wrong PIN (exit status 1)" \
+	eval '[ $rc_w = 1 ] && [ $rc_d = 1 ]'
+check "duress PIN: secure erased (polled)" wait_state secure erased 10
+check "... its key out of the kernel" \
+	eval 'tf --json status | grep -q "\"name\":\"secure\",\"state\":\"erased\",\"foreground\":[a-z]*,\"credential\":true,\"key_loaded\":false"'
+check "... its key files gone" \
+	test -z "$(ls "$K" | grep -E '^(sp\.|discardable|duress)')"
+check "... its data gone" eval '! grep -rq DURESS_CANARY "$S/fs/secure" 2>/dev/null'
+check "events.log records the duress" \
+	grep -Eq '^[0-9T:Z-]+ secure crypto-erased: duress credential entered$' "$S/events.log"
+out=$(pin unlock 333333)
+check "after the duress: the right PIN fails; the reply does not tell the cause" \
+	eval 'has "secure was crypto-erased; its data is gone" "$out" && ! has duress "$out" && ! has "too many" "$out"'
+check "the daemon log does not tell the cause either" \
+	eval '! grep -qi "duress credential entered" "$S.log"'
+check "personal untouched" \
+	eval '[ "$(tf run personal -- cat /home/app/keep 2>&1)" = PERSONAL_DATA ]'
