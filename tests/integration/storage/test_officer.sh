@@ -46,16 +46,17 @@ ra=$(tf --json status | grep -o '"reauth_in_s":[0-9]*' | cut -d: -f2)
 check "status --json: reauth_in_s ($ra) at most 72 h" \
 	eval '[ -n "$ra" ] && [ "$ra" -le 259200 ] && [ "$ra" -gt 258000 ]'
 
-out=$(tf wipe secure </dev/null 2>&1)
+# setsid: no controlling terminal even when the suite runs on one (the
+# CLI would ask there)
+out=$(setsid -w "$TWOFOLD" --state "$S" wipe secure </dev/null 2>&1)
 rc=$?
 check "wipe without --yes and no terminal: refused, clear error" \
 	eval '[ $rc = 1 ] && has "no terminal to confirm on; nothing wiped (pass --yes" "$out"'
 check "... secure still running" test "$(state secure)" = running
-# setsid: no controlling terminal even when the suite runs on one
 out=$(setsid -w "$TWOFOLD" --state "$S" wipe secure 2>&1 </dev/null)
 rc=$?
-check "wipe under setsid (no terminal): refused" \
-	eval '[ $rc = 1 ] && has "no terminal" "$out"'
+check "... and again: nothing was wiped in between (exit 1)" \
+	eval '[ $rc = 1 ] && has "no terminal" "$out" && [ "$(state secure)" = running ]'
 out=$(tf wipe personal --yes 2>&1)
 rc=$?
 check "wipe personal: refused with a clear error" \
