@@ -48,7 +48,10 @@ enum tf_msg_type {
 	TF_REQ_ENROLL = 9,
 	TF_REQ_UNLOCK = 10,
 	TF_REQ_LOCK = 11,
-	TF_REQ_TYPE_MAX = 11,
+	/* crypto-erase a credential persona (root only): `twofold wipe`,
+	 * and later the fleet's remote wipe */
+	TF_REQ_WIPE = 12,
+	TF_REQ_TYPE_MAX = 12,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	/* was STARTED ("the app is running"): no longer sent (it cost the
@@ -94,6 +97,8 @@ enum tf_attr {
 /* run: a background service: what the app leaves running is not killed
  * when it exits (its run cgroup stays until empty or the persona stops) */
 #define TF_F_SERVICE 0x80u
+/* enroll: SECRET_NEW is the duress credential (SECRET the current one) */
+#define TF_F_DURESS 0x100u
 
 /* ---- building ---- */
 struct tf_msgbuf {

@@ -272,6 +272,13 @@ int cli_parse_persona_args(const struct cli *cli, int argc, char **argv,
 int cli_secret_request(struct cli *cli, uint16_t type, const char *persona,
 		       const char *old, const char *new_)
 {
+	return cli_secret_request_flags(cli, type, persona, old, new_, 0);
+}
+
+int cli_secret_request_flags(struct cli *cli, uint16_t type,
+			     const char *persona, const char *old,
+			     const char *new_, uint32_t flags)
+{
 	struct tf_msgbuf b;
 	struct cli_reply rep;
 	int r;
@@ -283,6 +290,8 @@ int cli_secret_request(struct cli *cli, uint16_t type, const char *persona,
 		tf_msgbuf_put_str(&b, TF_A_SECRET, old);
 	if (new_)
 		tf_msgbuf_put_str(&b, TF_A_SECRET_NEW, new_);
+	if (flags)
+		tf_msgbuf_put_u32(&b, TF_A_FLAGS, flags);
 	r = cli_request(cli, &b, &rep);
 	tf_msgbuf_free(&b);
 	if (r == 0 && rep.message)

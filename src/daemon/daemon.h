@@ -53,6 +53,11 @@ struct tfd_persona {
 	int evict_sync_err; /* the last evict's syncfs error, 0 if none */
 	uint8_t key_id[16];
 	uint64_t locked_at_ns; /* when frozen, for lock_evict_after */
+	/* CLOCK_BOOTTIME (tfd_boot_ns) of the last successful credential
+	 * unlock, for reauth_after, and of the last second it was the
+	 * foreground (or its unlock), for idle_evict_after (reauth.c) */
+	uint64_t auth_bt_ns;
+	uint64_t active_bt_ns;
 	char data_dir[PATH_MAX];
 	/* the file system data_dir is on, which every fscrypt ioctl of this
 	 * persona uses (the key goes into its superblock's keyring): its own
@@ -196,6 +201,27 @@ void tfd_req_unlock(struct tfd *, struct tfd_conn *, const struct tf_msg *,
 		    struct tfd_persona *, struct tfd_reply *);
 void tfd_req_lock(struct tfd *, struct tfd_conn *, const struct tf_msg *,
 		  struct tfd_persona *, struct tfd_reply *);
+void tfd_req_wipe(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		  struct tfd_persona *, struct tfd_reply *);
+/* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
+ * a wipe, a remote wipe or the duress credential, which replies and
+ * status do not tell apart (events.log does). */
+bool tfd_erased_by_failures(struct tfd *d, const struct tfd_persona *p);
+
+/* reauth.c: reauth_after and idle_evict_after, on CLOCK_BOOTTIME (time
+ * suspended counts: a phone left suspended for three days needs the
+ * credential when it wakes). */
+uint64_t tfd_boot_ns(void);
+
+/* A credential unlock of p succeeded now: both clocks restart. */
+void tfd_reauth_stamp(struct tfd_persona *p);
+/* From tfd_timer_tick, every second: evict p if its reauth_after or
+ * idle_evict_after is over; true if it did (or tried to). */
+bool tfd_reauth_tick(struct tfd *d, struct tfd_persona *p);
+/* Seconds until p is evicted by reauth_after / idle_evict_after, or -1
+ * when that timer does not run for p now. */
+int64_t tfd_reauth_left_s(const struct tfd_persona *p);
+int64_t tfd_idle_left_s(const struct tfd_persona *p);
 
 /* personas.c: lifecycle used by handlers and start-up */
 TF_WUR int tfd_personas_setup(struct tfd *d, char *err, size_t errlen);

@@ -816,6 +816,8 @@ void tfd_timer_tick(struct tfd *d)
 			(void)tfd_evict_key(d, p, 0, NULL);
 			continue;
 		}
+		if (tfd_reauth_tick(d, p)) /* reauth.c, CLOCK_BOOTTIME */
+			continue;
 		if (p->state != TFD_P_FROZEN || after == 0)
 			continue;
 		if (now - p->locked_at_ns >= after) {

@@ -174,6 +174,11 @@ static void test_config_good(void **state)
 	assert_int_equal(c.n_personas, 2);
 	assert_int_equal(c.personas[0].memory_max, 1ull << 30);
 	assert_true(c.personas[1].credential);
+	/* reauth_after: 72 h for a credential persona not naming it, off
+	 * for a device-bound one; idle_evict_after off */
+	assert_int_equal(c.personas[0].reauth_after, 0);
+	assert_int_equal(c.personas[1].reauth_after, 72u * 3600);
+	assert_int_equal(c.personas[1].idle_evict_after, 0);
 	assert_int_equal(c.n_devices, 1);
 	assert_int_equal(c.devices[0].cls, TF_DEV_CAMERA);
 	assert_int_equal(tf_config_validate(&c, true, err, sizeof(err)), 0);
@@ -238,6 +243,17 @@ static void test_config_bad(void **state)
 		{"version = 1\n[persona a]\nuid_base=100\n[persona "
 		 "b]\nuid_base=200000\n",
 		 "at least 65536", -EINVAL},
+		{"version = 1\n[persona a]\nuid_base=100000\nreauth_after = "
+		 "60\n[persona b]\nuid_base=200000\n",
+		 "reauth_after and idle_evict_after need credential = yes",
+		 -EINVAL},
+		{"version = 1\n[persona a]\nuid_base=100000\ncredential = "
+		 "yes\nreauth_after = 2592001\n[persona b]\nuid_base=200000\n",
+		 "line 5: invalid value for reauth_after", -EINVAL},
+		{"version = 1\n[persona a]\nuid_base=100000\n[persona b]\n"
+		 "uid_base=200000\ncredential = yes\nidle_evict_after = "
+		 "604801\n",
+		 "line 7: invalid value for idle_evict_after", -EINVAL},
 		{"version = 1\n[persona a]\nuid_base=100000\nbase = "
 		 "/nonexistent-x\n"
 		 "[persona b]\nuid_base=200000\n",
