@@ -192,7 +192,10 @@ char *cli_read_secret(const struct cli *cli, const char *prompt,
 	size_t n = 0;
 
 	if (buf == NULL) {
-		cli_err(cli, "out of memory");
+		cli_err(cli,
+			"cannot lock memory for the credential: %s (raise "
+			"RLIMIT_MEMLOCK: ulimit -l)",
+			strerror(errno));
 		return NULL;
 	}
 	if (!from_stdin) {

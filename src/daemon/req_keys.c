@@ -113,6 +113,12 @@ static void throttle_msg(struct tfd_reply *rep, int r, const char *what,
 			      "data",
 			      what, name, name);
 		break;
+	case -ENOMEM:
+		tfd_reply_err(rep, r,
+			      "%s %s: out of memory or of locked memory for "
+			      "secrets (raise RLIMIT_MEMLOCK)",
+			      what, name);
+		break;
 	default: tfd_reply_err(rep, r, "%s %s: %s", what, name, strerror(-r));
 	}
 }
@@ -254,7 +260,11 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	fskey = tf_secure_alloc(TF_KEYS_FSKEY_BYTES);
 	if (fskey == NULL) {
-		tfd_reply_err(rep, -ENOMEM, "out of memory");
+		r = tf_negerrno();
+		tfd_reply_err(rep, r,
+			      "cannot lock secret memory: %s (raise "
+			      "RLIMIT_MEMLOCK)",
+			      strerror(-r));
 		return;
 	}
 	/* a frozen persona is only thawed; any other is started */
