@@ -131,7 +131,8 @@ int main(int argc, char **argv)
 	}
 	/* secure memory fails closed (secmem.h): find out now, not at the
 	 * first unlock, when the memlock limit leaves us none */
-	r = tf_secmem_probe();
+	d.rxbuf = tf_secure_alloc(TF_FRAG_MAX);
+	r = d.rxbuf != NULL ? tf_secmem_probe() : tf_negerrno();
 	if (r < 0) {
 		tf_err("cannot lock secret memory: %s (raise RLIMIT_MEMLOCK)",
 		       strerror(-r));

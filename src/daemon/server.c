@@ -323,6 +323,7 @@ static void accept_one(struct tfd *d)
 	c->app.pidfd = -1;
 	c->app.conn = c;
 	tf_msg_reader_init(&c->rd, TF_MSG_MAX);
+	c->rd.sbuf = d->rxbuf; /* see struct tfd */
 	/* every request is authorised by the credentials stamped on its own
 	 * datagrams (peer_allowed); datagrams queued before this call carry
 	 * them too (the kernel adds them while the socket is not accepted) */

@@ -118,6 +118,13 @@ diag "daemon: $out"
 echo "$out" | grep -q 'devsecret=[1-9]'
 ok $? "the scan finds the device secret in the daemon (needle check)" "$out"
 
+# The credential goes straight into secure memory (the receive buffer of
+# requests, the CLI's PIN and request buffers): in the daemon, every
+# mapping but the secure-memory ones holds no PIN, no Argon2id output and
+# no device secret after the unlocks.
+out=$(python3 "$here/memscan.py" --skip-secmem "${needles[@]}" "$DPID" 2>&1)
+ok $? "no secret in the daemon outside its secure memory" "$out"
+
 # A dead spawner is not re-forked from the (secret-holding) daemon: the
 # next persona start fails with a clear error; the daemon keeps serving.
 kill -KILL "$spawner"
