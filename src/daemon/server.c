@@ -429,6 +429,8 @@ static void conn_readable(struct tfd *d, struct tfd_conn *c)
 	r = tf_msg_parse(c->rd.buf, c->rd.total, &m);
 	if (r < 0)
 		goto refuse;
+	if (tf_msg_str(&m, TF_A_SECRET) != NULL) /* test_secrets.sh */
+		tf_fault_point("credential-parsed");
 	tfd_dispatch(d, c, &m);
 	tf_msg_clear(&m);
 	/* the request may have carried a credential: wipe it now */
