@@ -2,6 +2,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include "twofold/secmem.h"
 
@@ -16,6 +17,14 @@ struct secmem_hdr {
 static size_t page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* mlock(2) itself: the sanitizers' runtime replaces the libc mlock with a
+ * no-op that reports success, which would make an ASan build hand out
+ * unlocked "secure" memory without a word. */
+static int lock_pages(void *p, size_t len)
+{
+	return (int)syscall(SYS_mlock, p, len);
 }
 
 /*
@@ -50,7 +59,7 @@ void *tf_secure_alloc(size_t len)
 	 * mlock fails under RLIMIT_MEMLOCK without CAP_IPC_LOCK (EPERM at a
 	 * limit of 0, else ENOMEM); MADV_WIPEONFORK needs Linux 4.14. The
 	 * caller reports errno. */
-	if (mlock(base + ps, inner) < 0 ||
+	if (lock_pages(base + ps, inner) < 0 ||
 	    madvise(base + ps, inner, MADV_DONTDUMP) < 0 ||
 	    madvise(base + ps, inner, MADV_WIPEONFORK) < 0) {
 		int e = errno;
