@@ -121,6 +121,13 @@ struct tfd {
 		size_t idx;
 	} init_src[TF_PERSONA_MAX];
 	struct tfd_conn *conns[TFD_CONN_MAX];
+	/* The secure receive area of every control connection (tf_msg_reader
+	 * sbuf, TF_FRAG_MAX bytes): a request that is one datagram (every
+	 * one that carries a credential) is received and parsed in it and it
+	 * is wiped after each. One is enough: the loop reads and dispatches
+	 * a whole one-datagram request in one go, so no two requests ever
+	 * hold it at once; allocated at start, so no cost per connection. */
+	uint8_t *rxbuf;
 	/* runs whose client left (not services): killed after a grace */
 	struct tfd_conn *orphans[TFD_ORPHAN_MAX];
 	struct tf_storage *storage; /* the shared storage, or NULL */

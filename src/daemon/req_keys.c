@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * enroll, unlock, lock: the requests that carry or guard a credential.
- * Credentials arrive in the request buffer, are copied into secure memory
- * at once and the request buffer is wiped by the caller (server.c) after
- * dispatch. No credential byte is ever logged or echoed.
+ * Credentials arrive in the daemon's secure receive buffer (struct tfd
+ * rxbuf), are used where they lie, and the buffer is wiped by the caller
+ * (server.c) after dispatch. No credential byte is ever copied, logged or
+ * echoed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,25 +18,32 @@
 #include "daemon.h"
 
 /*
- * Move a credential out of the request buffer into secure memory and wipe
- * the request's copy at once. This must happen before anything forks: a
- * persona's init and launcher are forks of the daemon, and plain heap is
- * copied into them (secure memory is MADV_WIPEONFORK).
+ * The credential attr of m, used where it lies: the request was received
+ * and parsed in the secure receive buffer (mlock'd, not dumped, wiped on
+ * fork and after this request), so no copy of it is made. A request that
+ * is not there (longer than one datagram, so in the heap) may not carry
+ * one: its copy is wiped and -EMSGSIZE returned. *out = NULL if absent.
  */
-static char *take_secret(const struct tf_msg *m, uint16_t attr)
+static int get_secret(const struct tfd_conn *c, const struct tf_msg *m,
+		      uint16_t attr, const char **out)
 {
-	const char *s = tf_msg_str(m, attr);
-	size_t len;
-	char *copy;
+	*out = tf_msg_str(m, attr);
+	if (*out != NULL && (c == NULL || !c->rd.secure)) {
+		tf_memzero((char *)*out, strlen(*out));
+		*out = NULL;
+		return -EMSGSIZE;
+	}
+	return 0;
+}
 
-	if (s == NULL)
-		return NULL;
-	len = strlen(s);
-	copy = tf_secure_alloc(len + 1);
-	if (copy != NULL)
-		memcpy(copy, s, len + 1);
-	tf_memzero((char *)s, len);
-	return copy;
+static bool secret_ok(struct tfd_reply *rep, int r)
+{
+	if (r < 0)
+		tfd_reply_err(rep, r,
+			      "malformed request: a credential in a request "
+			      "longer than %u bytes",
+			      TF_FRAG_MAX);
+	return r >= 0;
 }
 
 /* After a crypto-erase: nothing of the persona may run or stay readable;
@@ -157,6 +165,12 @@ static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
 			      "data",
 			      what, name, name);
 		break;
+	case -ENOMEM:
+		tfd_reply_err(rep, r,
+			      "%s %s: out of memory or of locked memory for "
+			      "secrets (raise RLIMIT_MEMLOCK)",
+			      what, name);
+		break;
 	default: tfd_reply_err(rep, r, "%s %s: %s", what, name, strerror(-r));
 	}
 }
@@ -220,14 +234,18 @@ static void enroll_duress(struct tfd *d, struct tfd_persona *p,
 void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		    struct tfd_persona *p, struct tfd_reply *rep)
 {
-	_cleanup_secure_ char *oldc = take_secret(m, TF_A_SECRET);
-	_cleanup_secure_ char *newc = take_secret(m, TF_A_SECRET_NEW);
+	const char *oldc = NULL, *newc = NULL;
 	struct tf_throttle_info ti = {0};
 	char why[160] = "";
 	uint32_t flags = 0;
 	int had_duress = 0;
 	int r;
 
+	r = get_secret(c, m, TF_A_SECRET, &oldc);
+	if (r == 0)
+		r = get_secret(c, m, TF_A_SECRET_NEW, &newc);
+	if (!secret_ok(rep, r))
+		return;
 	if (!p->cfg->credential) {
 		tfd_reply_err(rep, -EINVAL,
 			      "%s is bound to this device and takes no "
@@ -273,7 +291,6 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			if (p->state == TFD_P_ERASED)
 				tfd_persona_wipe_data(p);
 			has = tfd_dir_has_data(p->data_dir);
-			tf_secure_free(oldc);
 			oldc = NULL;
 		} else {
 			/* a change removes the duress credential (bound to
@@ -362,13 +379,16 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 {
 	struct precreate pre = {.d = d, .p = p};
 	struct tf_keys_unlock_opts opts = {.flags = TF_KEYS_LATE_RESET};
-	_cleanup_secure_ char *cred = take_secret(m, TF_A_SECRET);
 	_cleanup_secure_ uint8_t *fskey = NULL;
 	struct tf_throttle_info ti = {0};
 	uint64_t t0 = tf_now_ns(), kdf_ns = 0, rest_ns;
+	const char *cred = NULL;
 	char err[256] = "";
 	int r;
 
+	r = get_secret(c, m, TF_A_SECRET, &cred);
+	if (!secret_ok(rep, r))
+		return;
 	if (!p->cfg->credential) {
 		tfd_reply_err(rep, -EINVAL,
 			      "%s is bound to this device and needs no unlock; "
@@ -383,7 +403,11 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	fskey = tf_secure_alloc(TF_KEYS_FSKEY_BYTES);
 	if (fskey == NULL) {
-		tfd_reply_err(rep, -ENOMEM, "out of memory");
+		r = tf_negerrno();
+		tfd_reply_err(rep, r,
+			      "cannot lock secret memory: %s (raise "
+			      "RLIMIT_MEMLOCK)",
+			      strerror(-r));
 		return;
 	}
 	/* a frozen persona is only thawed; any other is started */

@@ -8,8 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -97,6 +101,102 @@ static void test_secmem_guard(void **state)
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFSIGNALED(st));
 	assert_int_equal(WTERMSIG(st), SIGSEGV);
+}
+
+/* Drop CAP_IPC_LOCK from the effective set (root bypasses RLIMIT_MEMLOCK
+ * with it); raw capset, the test links no libcap. */
+static int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -1;
+	d[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+/* Fails closed: with no memory it may lock, no secure memory at all
+ * (before, the pages were handed out unlocked). */
+static void test_secmem_fails_closed(void **state)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {0, 0};
+		void *p;
+		if (drop_ipc_lock() < 0 || setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+			_exit(2);
+		errno = 0;
+		p = tf_secure_alloc(100);
+		if (p != NULL)
+			_exit(3);
+		if (errno != EPERM && errno != ENOMEM)
+			_exit(4);
+		if (tf_secmem_probe() >= 0)
+			_exit(5);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* The VmFlags of the mapping holding p (/proc/self/smaps), or "". */
+static void vmflags_of(const void *p, char *out, size_t cap)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	bool in = false;
+
+	out[0] = '\0';
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(out, cap, "%s", line + 8);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* The kernel took every request: locked (lo), not in core dumps (dd),
+ * wiped in a fork child (wf); and a child does read zeros. */
+static void test_secmem_flags(void **state)
+{
+	unsigned char *p = tf_secure_alloc(64);
+	char flags[512];
+	pid_t pid;
+	int st;
+
+	assert_non_null(p);
+	memset(p, 0xaa, 64);
+	vmflags_of(p, flags, sizeof(flags));
+	assert_non_null(strstr(flags, " lo"));
+	assert_non_null(strstr(flags, " dd"));
+	assert_non_null(strstr(flags, " wf"));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (int i = 0; i < 64; i++)
+			if (p[i] != 0)
+				_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(p[0], 0xaa); /* the parent keeps its copy */
+	tf_secure_free(p);
 }
 
 static void test_atomic_write(void **state)
@@ -430,6 +530,8 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_secmem),
 		cmocka_unit_test(test_secmem_guard),
+		cmocka_unit_test(test_secmem_fails_closed),
+		cmocka_unit_test(test_secmem_flags),
 		cmocka_unit_test_setup_teardown(test_atomic_write, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_crash, setup,
