@@ -130,6 +130,17 @@ int tf_ks_load_state(struct tf_keystore *ks, int dfd,
 	}
 	if (has_dev && has_cred)
 		return -EBADMSG;
+	if (has_cred) {
+		/* every creation writes the counter before the credential's
+		 * blob, and it is only ever replaced by rename: a credential
+		 * without one means somebody deleted it to reset the count
+		 * (docs/keys.md "Throttle schedule"). Refuse; never restart
+		 * the count at zero. */
+		int has_thr = tf_ks_file_exists(dfd, F_THROTTLE);
+
+		if (has_thr <= 0)
+			return has_thr < 0 ? has_thr : -EBADMSG;
+	}
 	if ((has_dev || has_cred) && !has_disc)
 		return -EBADMSG; /* SP without its discardable: unrecoverable */
 	if (has_disc && !has_dev && !has_cred)
