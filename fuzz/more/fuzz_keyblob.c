@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for the key-file parsers of src/lib/keys: device.secret,
- * sp.device / sp.credential, discardable, throttle, and the TPM object
+ * sp.device / sp.credential, discardable, throttle, duress, and the TPM object
  * files (device.secret.tpm, tpm.credential). Every parser gets the
  * same input; a file that parses must serialize back to the same bytes
  * (the formats have no slack), which catches a parser that accepts more
@@ -42,6 +42,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t out[TF_THROTTLE_BYTES];
 		tf_keys_throttle_format(&t, out);
 		if (size != TF_THROTTLE_BYTES || memcmp(out, data, size) != 0)
+			abort();
+	}
+	{
+		/* duress: fixed size, no slack; link and tag are the bytes */
+		uint8_t link[TF_SALT_BYTES], tag[TF_DURESS_TAG_BYTES];
+		if (tf_keys_duress_parse(data, size, link, tag) == 0 &&
+		    (size != TF_DURESS_FILE_BYTES ||
+		     memcmp(data, TF_DURESS_MAGIC, 4) != 0 ||
+		     memcmp(link, data + 8, sizeof(link)) != 0 ||
+		     memcmp(tag, data + 8 + sizeof(link), sizeof(tag)) != 0))
 			abort();
 	}
 	{

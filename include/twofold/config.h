@@ -30,6 +30,11 @@
 #define TF_UID_COUNT_DEFAULT 65536u
 #define TF_PTY_MAX_DEFAULT 256u /* devpts max= per persona */
 #define TF_APP_UID_DEFAULT 1000u
+/* reauth_after of a credential persona: 72 h, as Android requires of a
+ * primary credential; at most 30 days */
+#define TF_REAUTH_DEFAULT (72u * 3600u)
+#define TF_REAUTH_MAX (30u * 86400u)
+#define TF_IDLE_EVICT_MAX (7u * 86400u)
 
 enum tf_device_class {
 	TF_DEV_DISPLAY = 1,
@@ -52,6 +57,13 @@ struct tf_persona_cfg {
 	uint32_t
 		lock_evict_after; /* seconds after lock until evict, 0 = never */
 	uint32_t pty_max; /* ptys the persona may open (its devpts max=) */
+	/* seconds after the last credential unlock until the persona is
+	 * evicted and needs the credential again; 0 = never (credential
+	 * personas only; default TF_REAUTH_DEFAULT for them) */
+	uint32_t reauth_after;
+	/* seconds a running credential persona may go without being the
+	 * foreground before it is evicted; 0 = never */
+	uint32_t idle_evict_after;
 	/* bytes of its own storage image; 0 = an equal share of what the
 	 * top-level storage_size leaves (tf_config_storage_share) */
 	uint64_t storage_size;
@@ -62,6 +74,12 @@ struct tf_device_cfg {
 	enum tf_device_class cls;
 	char path[TF_CFG_PATH_MAX]; /* host device node */
 };
+
+/* The floors below which offline guessing of a PIN gets cheap: Argon2id
+ * memory (MiB) and PIN length. A device.conf under either is refused
+ * unless it says allow_weak_credentials = yes. */
+#define TF_KDF_MEM_MIB_SAFE 64u
+#define TF_PIN_DIGITS_SAFE 6u
 
 struct tf_config {
 	uint32_t version;
@@ -79,6 +97,9 @@ struct tf_config {
 	uint32_t throttle_base_delay;	/* seconds, doubled per failure */
 	uint32_t kdf_target_ms;
 	uint32_t kdf_min_mem_mib;
+	/* kdf_min_mem_mib below TF_KDF_MEM_MIB_SAFE or pin_min_digits below
+	 * TF_PIN_DIGITS_SAFE are refused unless this is set (tests only) */
+	bool allow_weak_credentials;
 	char tpm_tcti[TF_CFG_PATH_MAX]; /* "" = no TPM */
 	bool cgroup_favor_dynmods; /* set the host's cgroup2 favordynmods */
 	size_t n_personas;

@@ -48,7 +48,10 @@ enum tf_msg_type {
 	TF_REQ_ENROLL = 9,
 	TF_REQ_UNLOCK = 10,
 	TF_REQ_LOCK = 11,
-	TF_REQ_TYPE_MAX = 11,
+	/* crypto-erase a credential persona (root only): `twofold wipe`,
+	 * and later the fleet's remote wipe */
+	TF_REQ_WIPE = 12,
+	TF_REQ_TYPE_MAX = 12,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	/* was STARTED ("the app is running"): no longer sent (it cost the
@@ -94,6 +97,8 @@ enum tf_attr {
 /* run: a background service: what the app leaves running is not killed
  * when it exits (its run cgroup stays until empty or the persona stops) */
 #define TF_F_SERVICE 0x80u
+/* enroll: SECRET_NEW is the duress credential (SECRET the current one) */
+#define TF_F_DURESS 0x100u
 
 /* ---- building ---- */
 struct tf_msgbuf {
@@ -101,9 +106,15 @@ struct tf_msgbuf {
 	size_t len, cap;
 	int err;     /* first error; checked once at the end */
 	bool secret; /* wipe on free: the body holds a credential */
+	bool secmem; /* data is tf_secure_alloc'd, cap fixed (no growth) */
 };
 
 void tf_msgbuf_init(struct tf_msgbuf *b, uint16_t type);
+/* A message that will hold a credential: built in secure memory of a fixed
+ * cap (<= TF_FRAG_MAX, so it is sent as one datagram), never grown (no
+ * copy is left behind in the heap); b->err = -errno if no secure memory,
+ * -EMSGSIZE if it would exceed cap. */
+void tf_msgbuf_init_secret(struct tf_msgbuf *b, uint16_t type, size_t cap);
 void tf_msgbuf_put(struct tf_msgbuf *b, uint16_t attr, const void *v,
 		   size_t len);
 void tf_msgbuf_put_str(struct tf_msgbuf *b, uint16_t attr, const char *s);
@@ -169,6 +180,14 @@ struct tf_msg_reader {
 	bool creds_ok;
 	uid_t cred_uid;
 	pid_t cred_pid;
+	/* Optional secure receive area (the owner's, tf_secure_alloc'd, at
+	 * least TF_FRAG_MAX bytes; kept across reset): the first datagram is
+	 * received straight into it, and a message that is that one datagram
+	 * stays there (buf == sbuf, secure = true) — so a credential in a
+	 * request never touches the stack or the heap. A longer message is
+	 * copied to the heap and sbuf wiped. reset wipes, never frees it. */
+	uint8_t *sbuf;
+	bool secure;
 };
 void tf_msg_reader_init(struct tf_msg_reader *r, size_t max);
 /* Reads at most one datagram. Returns 1 when a whole message is in

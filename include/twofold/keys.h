@@ -186,6 +186,41 @@ tf_keys_unlock_ex(struct tf_keystore *ks, const char *persona,
 TF_EXPORT TF_WUR int tf_keys_reset_failures(struct tf_keystore *ks,
 					    const char *persona);
 
+/* ---- duress credential (docs/keys.md "Duress credential") ---- */
+
+#define TF_DURESS_FILE "duress" /* keys/<persona>/duress */
+
+/* Set (or replace) the duress credential of persona. cred is the current
+ * credential, checked through the same throttle as an unlock (-EACCES,
+ * -EAGAIN, -ENOKEY, ..., ti filled); duress must have a credential's form
+ * (-EINVAL) and differ from cred (-EEXIST: "duress PIN must differ from
+ * the PIN"); neither of those two costs a try. The verifier is bound to
+ * the salt and Argon2id costs of the current sp.credential, so a later
+ * credential change removes it (tf_keys_enroll).
+ *
+ * Entered at tf_keys_unlock* (or as the old credential of tf_keys_enroll),
+ * the duress credential crypto-erases the persona at once
+ * ("crypto-erased: duress credential entered" in events.log) and the
+ * answer is exactly that of a wrong credential: -EACCES with ti as for a
+ * wrong try (-ENOKEY if that try was the last anyway). The caller learns
+ * of the erase only from tf_keys_state (TF_KS_ERASED) afterwards. */
+TF_EXPORT TF_WUR int tf_keys_set_duress(struct tf_keystore *ks,
+					const char *persona,
+					const uint8_t *cred, size_t len,
+					const uint8_t *duress, size_t dlen,
+					struct tf_throttle_info *ti);
+/* 1 if persona has a duress credential bound to its current credential,
+ * 0 if not, -errno. */
+TF_EXPORT TF_WUR int tf_keys_has_duress(struct tf_keystore *ks,
+					const char *persona);
+
+/* The Argon2id costs stored in the persona's sp.credential (what one
+ * offline guess costs a thief with a copy of the disk). -ENOENT: no
+ * credential enrolled; -EBADMSG: the blob is damaged. */
+TF_EXPORT TF_WUR int tf_keys_kdf_cost(struct tf_keystore *ks,
+				      const char *persona, uint32_t *opslimit,
+				      uint32_t *mem_kib);
+
 /* Crypto-erase now (remote wipe): set the erased flag, destroy the key
  * files, then record it in events.log with why. An error (a failed write,
  * fsync or discard) is returned; the persona stays erased (nothing

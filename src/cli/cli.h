@@ -77,6 +77,10 @@ TF_WUR int cli_read_reply(const struct cli *cli, int fd, struct cli_reply *rep);
 /* enroll/unlock: a request carrying credentials (buffer wiped). */
 int cli_secret_request(struct cli *cli, uint16_t type, const char *persona,
 		       const char *old, const char *new_);
+/* The same with request flags (enroll --duress: TF_F_DURESS). */
+int cli_secret_request_flags(struct cli *cli, uint16_t type,
+			     const char *persona, const char *old,
+			     const char *new_, uint32_t flags);
 
 /* Parse "VERB PERSONA [FLAG]": 0, or the usage exit code (printed). */
 int cli_parse_persona_args(const struct cli *cli, int argc, char **argv,
@@ -96,6 +100,7 @@ VERB(switch);
 VERB(enroll);
 VERB(unlock);
 VERB(lock);
+VERB(wipe);
 #undef VERB
 
 /* true if argv has -h/--help before "--" */

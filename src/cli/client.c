@@ -192,7 +192,10 @@ char *cli_read_secret(const struct cli *cli, const char *prompt,
 	size_t n = 0;
 
 	if (buf == NULL) {
-		cli_err(cli, "out of memory");
+		cli_err(cli,
+			"cannot lock memory for the credential: %s (raise "
+			"RLIMIT_MEMLOCK: ulimit -l)",
+			strerror(errno));
 		return NULL;
 	}
 	if (!from_stdin) {
@@ -272,17 +275,35 @@ int cli_parse_persona_args(const struct cli *cli, int argc, char **argv,
 int cli_secret_request(struct cli *cli, uint16_t type, const char *persona,
 		       const char *old, const char *new_)
 {
+	return cli_secret_request_flags(cli, type, persona, old, new_, 0);
+}
+
+int cli_secret_request_flags(struct cli *cli, uint16_t type,
+			     const char *persona, const char *old,
+			     const char *new_, uint32_t flags)
+{
 	struct tf_msgbuf b;
 	struct cli_reply rep;
 	int r;
 
-	tf_msgbuf_init(&b, type);
-	b.secret = true; /* wiped on free, and on every growth */
+	/* in secure memory, one datagram, never grown: the only copy of the
+	 * credential besides the one cli_read_secret read it into (the
+	 * daemon accepts a credential only in a one-datagram request) */
+	tf_msgbuf_init_secret(&b, type, TF_FRAG_MAX);
+	if (b.err < 0) {
+		cli_err(cli,
+			"cannot lock memory for the credential: %s (raise "
+			"RLIMIT_MEMLOCK: ulimit -l)",
+			strerror(-b.err));
+		return EXIT_FAIL;
+	}
 	tf_msgbuf_put_str(&b, TF_A_PERSONA, persona);
 	if (old)
 		tf_msgbuf_put_str(&b, TF_A_SECRET, old);
 	if (new_)
 		tf_msgbuf_put_str(&b, TF_A_SECRET_NEW, new_);
+	if (flags)
+		tf_msgbuf_put_u32(&b, TF_A_FLAGS, flags);
 	r = cli_request(cli, &b, &rep);
 	tf_msgbuf_free(&b);
 	if (r == 0 && rep.message)

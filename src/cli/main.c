@@ -29,6 +29,8 @@ static const struct cli_verb verbs[] = {
 	 help_unlock},
 	{"lock", verb_lock, "lock a persona (--evict: remove its keys)",
 	 help_lock},
+	{"wipe", verb_wipe, "crypto-erase a credential-bound persona now",
+	 help_wipe},
 };
 
 static void usage(FILE *f)

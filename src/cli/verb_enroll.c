@@ -13,7 +13,8 @@
 void help_enroll(FILE *f)
 {
 	fprintf(f,
-		"usage: twofold enroll PERSONA [--pin-stdin]\n\n"
+		"usage: twofold enroll PERSONA [--pin-stdin]\n"
+		"       twofold enroll PERSONA --duress [--pin-stdin]\n\n"
 		"Set the credential of a credential-bound persona (a PIN of "
 		"at\n"
 		"least pin_min_digits digits, or a passphrase of at least\n"
@@ -23,7 +24,17 @@ void help_enroll(FILE *f)
 		"  --pin-stdin  read from standard input instead of the "
 		"terminal:\n"
 		"               one line (new), or two lines (old, new) when\n"
-		"               changing\n");
+		"               changing, or (current, duress) with "
+		"--duress\n"
+		"  --duress     set the duress credential: entered at unlock, "
+		"it\n"
+		"               crypto-erases the persona at once and is "
+		"answered\n"
+		"               like a wrong one. Asks for the current "
+		"credential,\n"
+		"               then the duress one twice; it must differ from "
+		"the\n"
+		"               credential. A credential change removes it.\n");
 }
 
 int verb_enroll(struct cli *cli, int argc, char **argv)
@@ -36,6 +47,17 @@ int verb_enroll(struct cli *cli, int argc, char **argv)
 	char state[32];
 	int r;
 
+	bool duress = false;
+
+	/* "--duress" is taken out first; the rest is PERSONA [--pin-stdin] */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--duress") == 0) {
+			duress = true;
+			for (int k = i; k + 1 < argc; k++)
+				argv[k] = argv[k + 1];
+			argc--;
+			i--;
+		}
 	r = cli_parse_persona_args(cli, argc, argv, "--pin-stdin", &from_stdin,
 				   &persona);
 	if (r)
@@ -50,13 +72,23 @@ int verb_enroll(struct cli *cli, int argc, char **argv)
 	}
 	change = strcmp(state, "no-credential") != 0 &&
 		 strcmp(state, "erased") != 0;
+	if (duress && !change) {
+		cli_err(cli,
+			"%s has no credential to add a duress credential to; "
+			"set one first with: twofold enroll %s",
+			persona, persona);
+		return EXIT_FAIL;
+	}
 	if (change) {
 		old = cli_read_secret(
 			cli, "current PIN or passphrase: ", from_stdin);
 		if (old == NULL)
 			return EXIT_FAIL;
 	}
-	new1 = cli_read_secret(cli, "new PIN or passphrase: ", from_stdin);
+	new1 = cli_read_secret(cli,
+			       duress ? "duress PIN or passphrase: "
+				      : "new PIN or passphrase: ",
+			       from_stdin);
 	if (new1 == NULL)
 		return EXIT_FAIL;
 	if (!from_stdin) {
@@ -69,5 +101,6 @@ int verb_enroll(struct cli *cli, int argc, char **argv)
 			return EXIT_FAIL;
 		}
 	}
-	return cli_secret_request(cli, TF_REQ_ENROLL, persona, old, new1);
+	return cli_secret_request_flags(cli, TF_REQ_ENROLL, persona, old, new1,
+					duress ? TF_F_DURESS : 0);
 }

@@ -4,6 +4,7 @@
 #define TWOFOLDD_DAEMON_H
 
 #include <limits.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "twofold/config.h"
@@ -52,6 +53,11 @@ struct tfd_persona {
 	int evict_sync_err; /* the last evict's syncfs error, 0 if none */
 	uint8_t key_id[16];
 	uint64_t locked_at_ns; /* when frozen, for lock_evict_after */
+	/* CLOCK_BOOTTIME (tfd_boot_ns) of the last successful credential
+	 * unlock, for reauth_after, and of the last second it was the
+	 * foreground (or its unlock), for idle_evict_after (reauth.c) */
+	uint64_t auth_bt_ns;
+	uint64_t active_bt_ns;
 	char data_dir[PATH_MAX];
 	/* the file system data_dir is on, which every fscrypt ioctl of this
 	 * persona uses (the key goes into its superblock's keyring): its own
@@ -115,6 +121,13 @@ struct tfd {
 		size_t idx;
 	} init_src[TF_PERSONA_MAX];
 	struct tfd_conn *conns[TFD_CONN_MAX];
+	/* The secure receive area of every control connection (tf_msg_reader
+	 * sbuf, TF_FRAG_MAX bytes): a request that is one datagram (every
+	 * one that carries a credential) is received and parsed in it and it
+	 * is wiped after each. One is enough: the loop reads and dispatches
+	 * a whole one-datagram request in one go, so no two requests ever
+	 * hold it at once; allocated at start, so no cost per connection. */
+	uint8_t *rxbuf;
 	/* runs whose client left (not services): killed after a grace */
 	struct tfd_conn *orphans[TFD_ORPHAN_MAX];
 	struct tf_storage *storage; /* the shared storage, or NULL */
@@ -195,6 +208,27 @@ void tfd_req_unlock(struct tfd *, struct tfd_conn *, const struct tf_msg *,
 		    struct tfd_persona *, struct tfd_reply *);
 void tfd_req_lock(struct tfd *, struct tfd_conn *, const struct tf_msg *,
 		  struct tfd_persona *, struct tfd_reply *);
+void tfd_req_wipe(struct tfd *, struct tfd_conn *, const struct tf_msg *,
+		  struct tfd_persona *, struct tfd_reply *);
+/* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
+ * a wipe, a remote wipe or the duress credential, which replies and
+ * status do not tell apart (events.log does). */
+bool tfd_erased_by_failures(struct tfd *d, const struct tfd_persona *p);
+
+/* reauth.c: reauth_after and idle_evict_after, on CLOCK_BOOTTIME (time
+ * suspended counts: a phone left suspended for three days needs the
+ * credential when it wakes). */
+uint64_t tfd_boot_ns(void);
+
+/* A credential unlock of p succeeded now: both clocks restart. */
+void tfd_reauth_stamp(struct tfd_persona *p);
+/* From tfd_timer_tick, every second: evict p if its reauth_after or
+ * idle_evict_after is over; true if it did (or tried to). */
+bool tfd_reauth_tick(struct tfd *d, struct tfd_persona *p);
+/* Seconds until p is evicted by reauth_after / idle_evict_after, or -1
+ * when that timer does not run for p now. */
+int64_t tfd_reauth_left_s(const struct tfd_persona *p);
+int64_t tfd_idle_left_s(const struct tfd_persona *p);
 
 /* personas.c: lifecycle used by handlers and start-up */
 TF_WUR int tfd_personas_setup(struct tfd *d, char *err, size_t errlen);
@@ -222,6 +256,11 @@ int tfd_evict_key(struct tfd *d, struct tfd_persona *p, unsigned budget_ms,
 		  unsigned *tries);
 /* Why p's key removal is pending: "files busy" or the error. */
 const char *tfd_evict_reason(const struct tfd_persona *p);
+
+/* status_guess.c: what bounds offline guessing without a TPM */
+double tfd_gpu_guesses_per_s(uint32_t passes, uint64_t mem_kib);
+void tfd_human_duration(double s, char *buf, size_t cap);
+void tfd_status_guessing(const struct tfd *d, FILE *t, FILE *j);
 int tfd_dir_has_data(const char *path);
 /* Remove a persona's (unreadable) data after a crypto-erase. */
 int tfd_persona_wipe_data(struct tfd_persona *p);

@@ -48,7 +48,7 @@ static const struct tfd_req_def table[] = {
 	{TF_REQ_ENROLL, "enroll", tfd_req_enroll, TFD_READY, true,
 	 TFD_P_NOKEY | TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_EVICTED |
 		 TFD_P_STOPPED | TFD_P_ERASED,
-	 A(TF_A_PERSONA) | A(TF_A_SECRET) | A(TF_A_SECRET_NEW)},
+	 A(TF_A_PERSONA) | A(TF_A_SECRET) | A(TF_A_SECRET_NEW) | A(TF_A_FLAGS)},
 	{TF_REQ_UNLOCK, "unlock", tfd_req_unlock, TFD_READY, true,
 	 TFD_P_FROZEN | TFD_P_EVICTED | TFD_P_STOPPED,
 	 A(TF_A_PERSONA) | A(TF_A_SECRET)},
@@ -58,6 +58,11 @@ static const struct tfd_req_def table[] = {
 	{TF_REQ_LOCK, "lock", tfd_req_lock, TFD_READY, true,
 	 TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_STOPPED | TFD_P_EVICTED,
 	 A(TF_A_PERSONA) | A(TF_A_FLAGS)},
+	/* every state: a wipe (and a remote wipe, which retries) must
+	 * reach a persona whatever it is doing; the handler refuses a
+	 * device-bound persona and anyone but root */
+	{TF_REQ_WIPE, "wipe", tfd_req_wipe, TFD_READY, true, TFD_P_ANY,
+	 A(TF_A_PERSONA)},
 };
 
 const char *tfd_pstate_name(enum tfd_pstate s)
@@ -82,7 +87,7 @@ struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)
 }
 
 /* Why a request is not allowed in the persona's state, and what to type. */
-static void explain_state(const struct tfd_req_def *def,
+static void explain_state(struct tfd *d, const struct tfd_req_def *def,
 			  const struct tfd_persona *p, struct tfd_reply *rep)
 {
 	const char *n = p->cfg->name;
@@ -136,10 +141,13 @@ static void explain_state(const struct tfd_req_def *def,
 			      n, n);
 		break;
 	case TFD_P_ERASED:
+		/* the cause only when it was the counter (see
+		 * tfd_erased_by_failures) */
 		tfd_reply_err(rep, -ENOKEY,
-			      "%s was crypto-erased after too many failed "
-			      "attempts; its data is gone",
-			      n);
+			      "%s was crypto-erased%s; its data is gone", n,
+			      tfd_erased_by_failures(d, p)
+				      ? " after too many failed attempts"
+				      : "");
 		break;
 	default:
 		tfd_reply_err(rep, -EINVAL, "%s: %s not allowed now", n,
@@ -198,7 +206,7 @@ void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
 			goto reply;
 		}
 		if (!(def->persona_states & p->state)) {
-			explain_state(def, p, &rep);
+			explain_state(d, def, p, &rep);
 			goto reply;
 		}
 	}

@@ -129,6 +129,15 @@ int main(int argc, char **argv)
 		tf_err("cannot disable core dumps: %s", strerror(errno));
 		return 1;
 	}
+	/* secure memory fails closed (secmem.h): find out now, not at the
+	 * first unlock, when the memlock limit leaves us none */
+	d.rxbuf = tf_secure_alloc(TF_FRAG_MAX);
+	r = d.rxbuf != NULL ? tf_secmem_probe() : tf_negerrno();
+	if (r < 0) {
+		tf_err("cannot lock secret memory: %s (raise RLIMIT_MEMLOCK)",
+		       strerror(-r));
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* libtss2 logs to stderr by itself; twofoldd reports TPM errors in
 	 * its own words (and never lets a library print around it) */

@@ -185,9 +185,21 @@ static int setup_device_bound(struct tfd *d, struct tfd_persona *p, char *err,
 		return -EINVAL;
 	}
 	fskey = tf_secure_alloc(TF_KEYS_FSKEY_BYTES);
-	if (fskey == NULL)
-		return -ENOMEM;
+	if (fskey == NULL) {
+		r = tf_negerrno();
+		snprintf(err, errlen,
+			 "%s: cannot lock secret memory: %s (raise "
+			 "RLIMIT_MEMLOCK)",
+			 p->cfg->name, strerror(-r));
+		return r;
+	}
 	r = tf_keys_unlock_device_bound(d->ks, p->cfg->name, fskey);
+	if (r == -ENOMEM) {
+		snprintf(err, errlen,
+			 "%s: cannot unwrap its key: out of (locked) memory",
+			 p->cfg->name);
+		return r;
+	}
 	if (r < 0) {
 		snprintf(err, errlen,
 			 "%s: cannot unwrap its key (%s): device secret or "
@@ -819,6 +831,8 @@ void tfd_timer_tick(struct tfd *d)
 			(void)tfd_evict_key(d, p, 0, NULL);
 			continue;
 		}
+		if (tfd_reauth_tick(d, p)) /* reauth.c, CLOCK_BOOTTIME */
+			continue;
 		if (p->state != TFD_P_FROZEN || after == 0)
 			continue;
 		if (now - p->locked_at_ns >= after) {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * enroll, unlock, lock: the requests that carry or guard a credential.
- * Credentials arrive in the request buffer, are copied into secure memory
- * at once and the request buffer is wiped by the caller (server.c) after
- * dispatch. No credential byte is ever logged or echoed.
+ * Credentials arrive in the daemon's secure receive buffer (struct tfd
+ * rxbuf), are used where they lie, and the buffer is wiped by the caller
+ * (server.c) after dispatch. No credential byte is ever copied, logged or
+ * echoed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,25 +18,32 @@
 #include "daemon.h"
 
 /*
- * Move a credential out of the request buffer into secure memory and wipe
- * the request's copy at once. This must happen before anything forks: a
- * persona's init and launcher are forks of the daemon, and plain heap is
- * copied into them (secure memory is MADV_WIPEONFORK).
+ * The credential attr of m, used where it lies: the request was received
+ * and parsed in the secure receive buffer (mlock'd, not dumped, wiped on
+ * fork and after this request), so no copy of it is made. A request that
+ * is not there (longer than one datagram, so in the heap) may not carry
+ * one: its copy is wiped and -EMSGSIZE returned. *out = NULL if absent.
  */
-static char *take_secret(const struct tf_msg *m, uint16_t attr)
+static int get_secret(const struct tfd_conn *c, const struct tf_msg *m,
+		      uint16_t attr, const char **out)
 {
-	const char *s = tf_msg_str(m, attr);
-	size_t len;
-	char *copy;
+	*out = tf_msg_str(m, attr);
+	if (*out != NULL && (c == NULL || !c->rd.secure)) {
+		tf_memzero((char *)*out, strlen(*out));
+		*out = NULL;
+		return -EMSGSIZE;
+	}
+	return 0;
+}
 
-	if (s == NULL)
-		return NULL;
-	len = strlen(s);
-	copy = tf_secure_alloc(len + 1);
-	if (copy != NULL)
-		memcpy(copy, s, len + 1);
-	tf_memzero((char *)s, len);
-	return copy;
+static bool secret_ok(struct tfd_reply *rep, int r)
+{
+	if (r < 0)
+		tfd_reply_err(rep, r,
+			      "malformed request: a credential in a request "
+			      "longer than %u bytes",
+			      TF_FRAG_MAX);
+	return r >= 0;
 }
 
 /* After a crypto-erase: nothing of the persona may run or stay readable;
@@ -53,8 +61,48 @@ static void erased(struct tfd *d, struct tfd_persona *p)
 			strerror(-r));
 }
 
-static void throttle_msg(struct tfd_reply *rep, int r, const char *what,
-			 const char *name, const struct tf_throttle_info *ti)
+/* The erasing try keeps its count in the (erased) record: only the
+ * counter's erase reaches throttle_max_failures; a wipe or the duress
+ * credential leaves fewer. */
+static bool by_failures(const struct tfd *d, const struct tf_throttle_info *ti)
+{
+	return ti->erased && ti->failures >= d->cfg.throttle_max_failures;
+}
+
+bool tfd_erased_by_failures(struct tfd *d, const struct tfd_persona *p)
+{
+	struct tf_throttle_info ti = {0};
+
+	return tf_keys_throttle_info(d->ks, p->cfg->name, &ti) == 0 &&
+	       by_failures(d, &ti);
+}
+
+/*
+ * The duress credential is answered like a wrong one (-EACCES, the same
+ * message) and the keystore has erased the persona on disk already; the
+ * daemon learns it only here. Every -EACCES asks, so a wrong credential
+ * and the duress one cost the same before the answer. The rest (kill,
+ * key removal, data) runs after the answer is sent (rep->after), so the
+ * answer does not come later either.
+ */
+static bool erased_by_duress(struct tfd *d, struct tfd_persona *p, int r)
+{
+	enum tf_persona_keystate st;
+
+	return r == -EACCES && tf_keys_state(d->ks, p->cfg->name, &st) == 0 &&
+	       st == TF_KS_ERASED;
+}
+
+static void erased_after_answer(struct tfd *d, struct tfd_persona *p)
+{
+	/* the daemon log does not say why either: events.log does */
+	tf_warn("%s: crypto-erased", p->cfg->name);
+	erased(d, p);
+}
+
+static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
+			 const char *what, const char *name,
+			 const struct tf_throttle_info *ti)
 {
 	switch (r) {
 	case -EACCES:
@@ -76,10 +124,14 @@ static void throttle_msg(struct tfd_reply *rep, int r, const char *what,
 			      what, name, ti->wait_seconds, ti->tries_left);
 		break;
 	case -ENOKEY:
-		tfd_reply_err(rep, r,
-			      "%s %s: crypto-erased after too many failed "
-			      "attempts; its data is gone",
-			      what, name);
+		/* the cause only when it is the counter: a wipe, a remote
+		 * wipe and the duress credential look the same on screen
+		 * (events.log has the cause) */
+		tfd_reply_err(
+			rep, r, "%s %s: crypto-erased%s; its data is gone",
+			what, name,
+			by_failures(d, ti) ? " after too many failed attempts"
+					   : "");
 		break;
 	case -ENOENT:
 		tfd_reply_err(rep, r,
@@ -113,19 +165,87 @@ static void throttle_msg(struct tfd_reply *rep, int r, const char *what,
 			      "data",
 			      what, name, name);
 		break;
+	case -ENOMEM:
+		tfd_reply_err(rep, r,
+			      "%s %s: out of memory or of locked memory for "
+			      "secrets (raise RLIMIT_MEMLOCK)",
+			      what, name);
+		break;
 	default: tfd_reply_err(rep, r, "%s %s: %s", what, name, strerror(-r));
 	}
+}
+
+/* enroll --duress: SECRET the current credential, SECRET_NEW the duress
+ * one (docs/keys.md "Duress credential"). */
+static void enroll_duress(struct tfd *d, struct tfd_persona *p,
+			  struct tfd_reply *rep, const char *cur,
+			  const char *dur)
+{
+	const char *n = p->cfg->name;
+	struct tf_throttle_info ti = {0};
+	char why[160] = "";
+	int r;
+
+	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
+		tfd_reply_err(rep, -ENOKEY,
+			      "enroll %s --duress: %s has no credential; set "
+			      "one first with: twofold enroll %s",
+			      n, n, n);
+		return;
+	}
+	if (cur == NULL) {
+		tfd_reply_err(rep, -EACCES,
+			      "enroll %s --duress: needs the current "
+			      "credential",
+			      n);
+		return;
+	}
+	r = tf_credential_check_form(&d->cfg, (const uint8_t *)dur, strlen(dur),
+				     why, sizeof(why));
+	if (r < 0) {
+		tfd_reply_err(rep, -EINVAL, "enroll %s --duress: %s", n, why);
+		return;
+	}
+	r = tf_keys_set_duress(d->ks, n, (const uint8_t *)cur, strlen(cur),
+			       (const uint8_t *)dur, strlen(dur), &ti);
+	if (r == -EEXIST) {
+		tfd_reply_err(rep, -EINVAL,
+			      "enroll %s --duress: duress PIN must differ from "
+			      "the PIN; nothing changed",
+			      n);
+		return;
+	}
+	if (r < 0) {
+		throttle_msg(d, rep, r, "enroll", n, &ti);
+		if (r == -ENOKEY)
+			erased(d, p);
+		else if (erased_by_duress(d, p, r)) {
+			rep->after = erased_after_answer;
+			rep->after_p = p;
+		}
+		return;
+	}
+	tfd_reply_err(rep, 0,
+		      "%s: duress credential set; entered at unlock it "
+		      "crypto-erases %s at once",
+		      n, n);
 }
 
 void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		    struct tfd_persona *p, struct tfd_reply *rep)
 {
-	_cleanup_secure_ char *oldc = take_secret(m, TF_A_SECRET);
-	_cleanup_secure_ char *newc = take_secret(m, TF_A_SECRET_NEW);
+	const char *oldc = NULL, *newc = NULL;
 	struct tf_throttle_info ti = {0};
 	char why[160] = "";
+	uint32_t flags = 0;
+	int had_duress = 0;
 	int r;
 
+	r = get_secret(c, m, TF_A_SECRET, &oldc);
+	if (r == 0)
+		r = get_secret(c, m, TF_A_SECRET_NEW, &newc);
+	if (!secret_ok(rep, r))
+		return;
 	if (!p->cfg->credential) {
 		tfd_reply_err(rep, -EINVAL,
 			      "%s is bound to this device and takes no "
@@ -136,6 +256,17 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	if (newc == NULL) {
 		tfd_reply_err(rep, -EBADMSG,
 			      "malformed request: no credential");
+		return;
+	}
+	(void)tf_msg_u32(m, TF_A_FLAGS, &flags);
+	if (flags & ~TF_F_DURESS) {
+		tfd_reply_err(rep, -EBADMSG,
+			      "malformed request: enroll takes no flags "
+			      "but duress");
+		return;
+	}
+	if (flags & TF_F_DURESS) {
+		enroll_duress(d, p, rep, oldc, newc);
 		return;
 	}
 	r = tf_credential_check_form(&d->cfg, (const uint8_t *)newc,
@@ -160,8 +291,11 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			if (p->state == TFD_P_ERASED)
 				tfd_persona_wipe_data(p);
 			has = tfd_dir_has_data(p->data_dir);
-			tf_secure_free(oldc);
 			oldc = NULL;
+		} else {
+			/* a change removes the duress credential (bound to
+			 * the old salt): say so if there was one */
+			had_duress = tf_keys_has_duress(d->ks, p->cfg->name);
 		}
 		r = tf_keys_enroll(d->ks, p->cfg->name,
 				   has > 0 ? TF_KEYS_DATA_NONEMPTY : 0,
@@ -177,9 +311,21 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		return;
 	}
 	if (r < 0) {
-		throttle_msg(rep, r, "enroll", p->cfg->name, &ti);
+		throttle_msg(d, rep, r, "enroll", p->cfg->name, &ti);
 		if (r == -ENOKEY)
 			erased(d, p);
+		else if (erased_by_duress(d, p, r)) {
+			rep->after = erased_after_answer;
+			rep->after_p = p;
+		}
+		return;
+	}
+	if (had_duress > 0) {
+		tfd_reply_err(rep, 0,
+			      "%s: credential changed; the duress PIN was "
+			      "removed; set it again with: twofold enroll %s "
+			      "--duress",
+			      p->cfg->name, p->cfg->name);
 		return;
 	}
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
@@ -235,13 +381,16 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 {
 	struct precreate pre = {.d = d, .p = p};
 	struct tf_keys_unlock_opts opts = {.flags = TF_KEYS_LATE_RESET};
-	_cleanup_secure_ char *cred = take_secret(m, TF_A_SECRET);
 	_cleanup_secure_ uint8_t *fskey = NULL;
 	struct tf_throttle_info ti = {0};
 	uint64_t t0 = tf_now_ns(), kdf_ns = 0, rest_ns;
+	const char *cred = NULL;
 	char err[256] = "";
 	int r;
 
+	r = get_secret(c, m, TF_A_SECRET, &cred);
+	if (!secret_ok(rep, r))
+		return;
 	if (!p->cfg->credential) {
 		tfd_reply_err(rep, -EINVAL,
 			      "%s is bound to this device and needs no unlock; "
@@ -256,7 +405,11 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	fskey = tf_secure_alloc(TF_KEYS_FSKEY_BYTES);
 	if (fskey == NULL) {
-		tfd_reply_err(rep, -ENOMEM, "out of memory");
+		r = tf_negerrno();
+		tfd_reply_err(rep, r,
+			      "cannot lock secret memory: %s (raise "
+			      "RLIMIT_MEMLOCK)",
+			      strerror(-r));
 		return;
 	}
 	/* a frozen persona is only thawed; any other is started */
@@ -269,17 +422,22 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      strlen(cred), fskey, &ti, &kdf_ns, &opts);
 	if (r < 0) {
 		drop_pre_cg(p);
-		throttle_msg(rep, r, "unlock", p->cfg->name, &ti);
+		throttle_msg(d, rep, r, "unlock", p->cfg->name, &ti);
 		if (r == -ENOKEY) {
 			tf_warn("%s: crypto-erased after %u failed attempts "
 				"(key files destroyed by %s)",
 				p->cfg->name, ti.failures,
 				tf_keys_destroy_method(d->ks));
 			erased(d, p);
+		} else if (erased_by_duress(d, p, r)) {
+			rep->after = erased_after_answer;
+			rep->after_p = p;
 		}
 		return;
 	}
-	/* the credential was right: reset the counter once answered */
+	/* the credential was right: reset the counter once answered, and
+	 * restart the reauth_after / idle_evict_after clocks */
+	tfd_reauth_stamp(p);
 	rep->after = reset_failures;
 	rep->after_p = p;
 	if (p->state == TFD_P_FROZEN) {
@@ -401,4 +559,78 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      p->cfg->name, p->cfg->lock_evict_after);
 	else
 		tfd_reply_err(rep, 0, "%s locked", p->cfg->name);
+}
+
+/*
+ * wipe PERSONA: crypto-erase a credential persona on demand (`twofold
+ * wipe`; the fleet's remote wipe will send the same request). Order:
+ * nothing of the persona may run or keep its key while its key material
+ * goes (kill, remove the fscrypt key), then the keystore's erase (which
+ * makes the erase durable and records it in events.log), then its data,
+ * now ciphertext nobody can read, so a new enrolment starts empty. Never
+ * a device-bound persona: personal's key is the device's, not the
+ * officer's, and wiping it is not what an officer's panic button is for.
+ */
+void tfd_req_wipe(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		  struct tfd_persona *p, struct tfd_reply *rep)
+{
+	const char *n = p->cfg->name;
+	char why[96];
+	int re = 0, r;
+
+	/* root only (the socket also admits the daemon's owner uid): the
+	 * sender of this datagram and the connection's creator */
+	if (c->uid != 0 || !c->rd.creds_ok || c->rd.cred_uid != 0) {
+		tfd_reply_err(rep, -EPERM,
+			      "wipe %s: only root may wipe a persona", n);
+		return;
+	}
+	if (!p->cfg->credential) {
+		tfd_reply_err(rep, -EINVAL,
+			      "%s is not credential-bound; wipe refuses it", n);
+		return;
+	}
+	if (p->rt != NULL || p->key_loaded || p->evict_pending)
+		re = tfd_persona_evict(d, p, NULL);
+	snprintf(why, sizeof(why), "wiped on request (uid %u, pid %d)",
+		 (unsigned)c->rd.cred_uid, (int)c->pid);
+	r = tf_keys_erase(d->ks, n, why);
+	if (r < 0) {
+		/* the erased flag may be durable already (then the next access
+		 * finishes the job); say what failed, never "wiped" */
+		enum tf_persona_keystate st;
+		if (tf_keys_state(d->ks, n, &st) == 0 && st == TF_KS_ERASED)
+			p->state = TFD_P_ERASED;
+		tfd_reply_err(rep, r,
+			      "wipe %s: crypto-erase failed: %s; its key is "
+			      "out of the kernel%s; run the wipe again",
+			      n, strerror(-r),
+			      re < 0 ? " only once its removal finishes" : "");
+		return;
+	}
+	p->state = TFD_P_ERASED;
+	tf_warn("%s: crypto-erased: %s", n, why);
+	r = tfd_persona_wipe_data(p);
+	if (r < 0) {
+		tf_warn("%s: removing its erased data: %s", n, strerror(-r));
+		tfd_reply_err(rep, 0,
+			      "%s wiped: its key material is crypto-erased "
+			      "(removing its unreadable data failed: %s; the "
+			      "next enroll retries); set a new credential "
+			      "with: twofold enroll %s",
+			      n, strerror(-r), n);
+		return;
+	}
+	if (re < 0)
+		tfd_reply_err(rep, 0,
+			      "%s wiped: its key material is crypto-erased "
+			      "and its data removed; the kernel key's removal "
+			      "is still pending (%s), twofoldd keeps retrying",
+			      n, tfd_evict_reason(p));
+	else
+		tfd_reply_err(rep, 0,
+			      "%s wiped: processes killed, key removed, key "
+			      "material crypto-erased and data removed; set a "
+			      "new credential with: twofold enroll %s",
+			      n, n);
 }

@@ -59,6 +59,38 @@ static const char *hint(const struct tfd_persona *p)
 	}
 }
 
+/* "2d03h", "5h07m", "4m10s", "9s" */
+static void human_secs(int64_t s, char *buf, size_t cap)
+{
+	if (s >= 86400)
+		snprintf(buf, cap, "%lldd%02lldh", (long long)(s / 86400),
+			 (long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, cap, "%lldh%02lldm", (long long)(s / 3600),
+			 (long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, cap, "%lldm%02llds", (long long)(s / 60),
+			 (long long)(s % 60));
+	else
+		snprintf(buf, cap, "%llds", (long long)s);
+}
+
+/* "  re-auth in 2d23h, idle evict in 4m10s" where those timers run */
+static void print_timers(FILE *t, const struct tfd_persona *p)
+{
+	int64_t ra = tfd_reauth_left_s(p), id = tfd_idle_left_s(p);
+	char b[24];
+
+	if (ra >= 0) {
+		human_secs(ra, b, sizeof(b));
+		fprintf(t, "  re-auth in %s", b);
+	}
+	if (id >= 0) {
+		human_secs(id, b, sizeof(b));
+		fprintf(t, "%sidle evict in %s", ra >= 0 ? ", " : "  ", b);
+	}
+}
+
 void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		    struct tfd_persona *unused, struct tfd_reply *rep)
 {
@@ -129,6 +161,7 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			procs, mem);
 		if (h)
 			fprintf(t, "  (%s %s)", h, p->cfg->name);
+		print_timers(t, p);
 		fputc('\n', t);
 		fprintf(j, "%s{\"name\":", i ? "," : "");
 		json_str(j, p->cfg->name);
@@ -161,9 +194,19 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		if (p->rt)
 			fprintf(j, ",\"init_pid\":%d",
 				tf_persona_init_pid(p->rt));
+		/* seconds until reauth_after / idle_evict_after evict it;
+		 * absent when that timer does not run for it now */
+		if (tfd_reauth_left_s(p) >= 0)
+			fprintf(j, ",\"reauth_in_s\":%lld",
+				(long long)tfd_reauth_left_s(p));
+		if (tfd_idle_left_s(p) >= 0)
+			fprintf(j, ",\"idle_evict_in_s\":%lld",
+				(long long)tfd_idle_left_s(p));
 		fputc('}', j);
 	}
-	fprintf(j, "]}\n");
+	fputc(']', j);
+	tfd_status_guessing(d, t, j);
+	fputs("}\n", j);
 	fclose(t);
 	fclose(j);
 	rep->text = text;

@@ -323,6 +323,7 @@ static void accept_one(struct tfd *d)
 	c->app.pidfd = -1;
 	c->app.conn = c;
 	tf_msg_reader_init(&c->rd, TF_MSG_MAX);
+	c->rd.sbuf = d->rxbuf; /* see struct tfd */
 	/* every request is authorised by the credentials stamped on its own
 	 * datagrams (peer_allowed); datagrams queued before this call carry
 	 * them too (the kernel adds them while the socket is not accepted) */
@@ -428,6 +429,8 @@ static void conn_readable(struct tfd *d, struct tfd_conn *c)
 	r = tf_msg_parse(c->rd.buf, c->rd.total, &m);
 	if (r < 0)
 		goto refuse;
+	if (tf_msg_str(&m, TF_A_SECRET) != NULL) /* test_secrets.sh */
+		tf_fault_point("credential-parsed");
 	tfd_dispatch(d, c, &m);
 	tf_msg_clear(&m);
 	/* the request may have carried a credential: wipe it now */

@@ -13,6 +13,9 @@
 #include "twofold/config.h"
 
 #define LINE_MAX_LEN 512
+/* reauth_after of a [persona] section not (yet) given: parse_u32 never
+ * yields it (its bound is TF_REAUTH_MAX) */
+#define REAUTH_UNSET UINT32_MAX
 
 static const char *const device_class_names[] = {
 	[TF_DEV_DISPLAY] = "display",	    [TF_DEV_INPUT] = "input",
@@ -49,6 +52,7 @@ static void persona_default(struct tf_persona_cfg *p, const char *name,
 	p->credential = credential;
 	p->autostart = true;
 	p->lock_evict_after = credential ? 300 : 0;
+	p->reauth_after = credential ? TF_REAUTH_DEFAULT : 0;
 	p->pty_max = TF_PTY_MAX_DEFAULT;
 }
 
@@ -201,6 +205,8 @@ static int set_top(struct tf_config *c, const char *k, const char *v)
 		return parse_u32(v, 1, 60000, &c->kdf_target_ms);
 	if (!strcmp(k, "kdf_min_mem_mib"))
 		return parse_u32(v, 1, 4096, &c->kdf_min_mem_mib);
+	if (!strcmp(k, "allow_weak_credentials"))
+		return parse_bool(v, &c->allow_weak_credentials);
 	if (!strcmp(k, "tpm_tcti"))
 		return parse_str(v, c->tpm_tcti, sizeof(c->tpm_tcti));
 	if (!strcmp(k, "cgroup_favor_dynmods"))
@@ -238,6 +244,10 @@ static int set_persona(struct tf_persona_cfg *p, const char *k, const char *v)
 		return parse_bool(v, &p->autostart);
 	if (!strcmp(k, "lock_evict_after"))
 		return parse_u32(v, 0, 7 * 86400, &p->lock_evict_after);
+	if (!strcmp(k, "reauth_after"))
+		return parse_u32(v, 0, TF_REAUTH_MAX, &p->reauth_after);
+	if (!strcmp(k, "idle_evict_after"))
+		return parse_u32(v, 0, TF_IDLE_EVICT_MAX, &p->idle_evict_after);
 	if (!strcmp(k, "pty_max"))
 		return parse_u32(v, 1, 65536, &p->pty_max);
 	if (!strcmp(k, "storage_size")) {
@@ -291,6 +301,8 @@ static int parse_section(struct tf_config *c, char *hdr, enum section *sec,
 				    "line %u: too many personas (at most %d)",
 				    lineno, TF_PERSONA_MAX);
 		persona_default(&c->personas[c->n_personas], name, 0, false);
+		/* set after the section is read: it depends on credential */
+		c->personas[c->n_personas].reauth_after = REAUTH_UNSET;
 		c->n_personas++;
 		*sec = SEC_PERSONA;
 		return 0;
@@ -428,6 +440,13 @@ int tf_config_parse(const char *text, size_t len, struct tf_config *out,
 	if (c->version == 0)
 		return fail(err, errlen, "missing 'version = %d'",
 			    TF_CONFIG_VERSION);
+	/* reauth_after not given: 72 h for a credential persona, off for a
+	 * device-bound one (it has no credential to ask again) */
+	for (size_t i = 0; i < c->n_personas; i++)
+		if (c->personas[i].reauth_after == REAUTH_UNSET)
+			c->personas[i].reauth_after =
+				c->personas[i].credential ? TF_REAUTH_DEFAULT
+							  : 0;
 	/* no foreground line: the first persona listed */
 	if (c->foreground[0] == '\0' && c->n_personas > 0)
 		snprintf(c->foreground, sizeof(c->foreground), "%s",
@@ -456,6 +475,25 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 		return fail(err, errlen,
 			    "throttle_free_tries must be below "
 			    "throttle_max_failures");
+	/* Without a TPM the Argon2id cost and the PIN length are all that
+	 * bound a thief who copied the disk: refuse settings that make that
+	 * cheap, unless the file says it knows (the tests' 8 MiB KDF). */
+	if (!c->allow_weak_credentials &&
+	    c->kdf_min_mem_mib < TF_KDF_MEM_MIB_SAFE)
+		return fail(
+			err, errlen,
+			"kdf_min_mem_mib = %u is below %u MiB: offline "
+			"guessing becomes cheap; set "
+			"allow_weak_credentials = yes to force (tests only)",
+			c->kdf_min_mem_mib, TF_KDF_MEM_MIB_SAFE);
+	if (!c->allow_weak_credentials &&
+	    c->pin_min_digits < TF_PIN_DIGITS_SAFE)
+		return fail(
+			err, errlen,
+			"pin_min_digits = %u is below %u: a short PIN "
+			"falls to offline guessing; set "
+			"allow_weak_credentials = yes to force (tests only)",
+			c->pin_min_digits, TF_PIN_DIGITS_SAFE);
 	if (c->storage_dir[0] != '\0' && c->storage_dir[0] != '/')
 		return fail(err, errlen,
 			    "storage_dir must be an absolute path");
@@ -469,6 +507,14 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 				    "persona %s: uid_base must be set, at "
 				    "least 65536, with uid_base + uid_count "
 				    "below 2^32",
+				    p->name);
+		if (!p->credential &&
+		    (p->reauth_after != 0 || p->idle_evict_after != 0))
+			return fail(err, errlen,
+				    "persona %s: reauth_after and "
+				    "idle_evict_after need credential = yes "
+				    "(a device-bound persona has no credential "
+				    "to ask again)",
 				    p->name);
 		if (p->uid_count <= TF_APP_UID_DEFAULT)
 			return fail(err, errlen,
@@ -550,10 +596,15 @@ int tf_config_format(const struct tf_config *c, char **out)
 		"throttle_max_failures = %u\n"
 		"throttle_base_delay = %u\n"
 		"kdf_target_ms = %u\n"
-		"kdf_min_mem_mib = %u\n",
+		"kdf_min_mem_mib = %u\n"
+		"# yes: accept kdf_min_mem_mib < %u or pin_min_digits < %u "
+		"(tests only)\n"
+		"allow_weak_credentials = %s\n",
 		c->pin_min_digits, c->passphrase_min_chars,
 		c->throttle_free_tries, c->throttle_max_failures,
-		c->throttle_base_delay, c->kdf_target_ms, c->kdf_min_mem_mib);
+		c->throttle_base_delay, c->kdf_target_ms, c->kdf_min_mem_mib,
+		TF_KDF_MEM_MIB_SAFE, TF_PIN_DIGITS_SAFE,
+		c->allow_weak_credentials ? "yes" : "no");
 	if (c->tpm_tcti[0])
 		fprintf(f, "tpm_tcti = %s\n", c->tpm_tcti);
 	fprintf(f,
@@ -585,6 +636,11 @@ int tf_config_format(const struct tf_config *c, char **out)
 			p->credential ? "yes" : "no",
 			p->autostart ? "yes" : "no", p->lock_evict_after,
 			p->pty_max);
+		if (p->credential)
+			fprintf(f,
+				"reauth_after = %u\n"
+				"idle_evict_after = %u\n",
+				p->reauth_after, p->idle_evict_after);
 		if (p->storage_size)
 			fprintf(f, "storage_size = %llu\n",
 				(unsigned long long)p->storage_size);

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include "twofold/secmem.h"
 
@@ -16,6 +17,14 @@ struct secmem_hdr {
 static size_t page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* mlock(2) itself: the sanitizers' runtime replaces the libc mlock with a
+ * no-op that reports success, which would make an ASan build hand out
+ * unlocked "secure" memory without a word. */
+static int lock_pages(void *p, size_t len)
+{
+	return (int)syscall(SYS_mlock, p, len);
 }
 
 /*
@@ -45,11 +54,19 @@ void *tf_secure_alloc(size_t len)
 		munmap(base, map_len);
 		return NULL;
 	}
-	/* mlock may fail under RLIMIT_MEMLOCK for unprivileged users; the
-	 * secret must then at least stay out of core dumps and children. */
-	(void)mlock(base + ps, inner);
-	(void)madvise(base + ps, inner, MADV_DONTDUMP);
-	(void)madvise(base + ps, inner, MADV_WIPEONFORK);
+	/* Fail closed: memory that can be swapped out, dumped or inherited
+	 * by a fork is not secure memory, so a secret is never put in it.
+	 * mlock fails under RLIMIT_MEMLOCK without CAP_IPC_LOCK (EPERM at a
+	 * limit of 0, else ENOMEM); MADV_WIPEONFORK needs Linux 4.14. The
+	 * caller reports errno. */
+	if (lock_pages(base + ps, inner) < 0 ||
+	    madvise(base + ps, inner, MADV_DONTDUMP) < 0 ||
+	    madvise(base + ps, inner, MADV_WIPEONFORK) < 0) {
+		int e = errno;
+		munmap(base, map_len); /* also unlocks */
+		errno = e;
+		return NULL;
+	}
 	data = (unsigned char *)(((uintptr_t)(base + ps + inner - len)) &
 				 ~(uintptr_t)15);
 	h = (struct secmem_hdr *)(data - sizeof(*h));
@@ -76,6 +93,16 @@ void tf_secure_free(void *p)
 	tf_memzero(base + ps, map_len - 2 * ps);
 	munlock(base + ps, map_len - 2 * ps);
 	munmap(base, map_len);
+}
+
+int tf_secmem_probe(void)
+{
+	void *p = tf_secure_alloc(1);
+
+	if (p == NULL)
+		return tf_negerrno();
+	tf_secure_free(p);
+	return 0;
 }
 
 int tf_secmem_harden_process(void)

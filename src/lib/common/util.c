@@ -183,7 +183,13 @@ void tf_fault_point(const char *name)
 {
 	const char *want = secure_getenv("TWOFOLD_FAULT");
 
-	if (want != NULL && strcmp(want, name) == 0)
+	if (want == NULL)
+		return;
+	/* "stop:<point>": stop there instead, so a test can look at the
+	 * process in the middle of the operation (memscan.py), then CONT */
+	if (strncmp(want, "stop:", 5) == 0 && strcmp(want + 5, name) == 0)
+		kill(getpid(), SIGSTOP);
+	else if (strcmp(want, name) == 0)
 		kill(getpid(), SIGKILL);
 }
 

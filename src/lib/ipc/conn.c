@@ -99,6 +99,7 @@ void tf_msg_reader_reset(struct tf_msg_reader *r)
 {
 	size_t max = r->max;
 	bool want = r->want_creds;
+	uint8_t *sbuf = r->sbuf;
 
 	for (size_t i = 0; i < r->nfds; i++)
 		if (r->fds[i] >= 0)
@@ -107,9 +108,11 @@ void tf_msg_reader_reset(struct tf_msg_reader *r)
 	 * place, but not every handler runs): no secret in freed heap */
 	if (r->buf)
 		tf_memzero(r->buf, r->total);
-	free(r->buf);
+	if (!r->secure)
+		free(r->buf);
 	tf_msg_reader_init(r, max);
 	r->want_creds = want;
+	r->sbuf = sbuf;
 }
 
 /* One datagram's sender credentials: the first sets them, every later one
@@ -165,7 +168,7 @@ static int reader_step(int sock, struct tf_msg_reader *r, uint8_t *hdr,
 
 	memset(&mh, 0, sizeof(mh));
 	if (first) {
-		iov.iov_base = hdr;
+		iov.iov_base = r->sbuf ? r->sbuf : hdr;
 		iov.iov_len = hdr_len;
 	} else {
 		iov.iov_base = r->buf + r->have;
@@ -180,8 +183,11 @@ static int reader_step(int sock, struct tf_msg_reader *r, uint8_t *hdr,
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : tf_negerrno();
-	if (first)
+	if (first) {
+		if (r->sbuf)
+			hdr = r->sbuf;
 		*got = TF_MIN((size_t)n, hdr_len);
+	}
 	take_fds(r, &mh, first, &bad);
 	if (n == 0)
 		return -ECONNRESET;
@@ -204,6 +210,15 @@ static int reader_step(int sock, struct tf_msg_reader *r, uint8_t *hdr,
 			return -EMSGSIZE;
 		if ((size_t)n > total)
 			return -EBADMSG;
+		if (r->sbuf && (size_t)n == total) {
+			/* the whole message: it stays in secure memory */
+			r->buf = r->sbuf;
+			r->secure = true;
+			*got = 0; /* not to be wiped yet: it is the message */
+			r->total = total;
+			r->have = (size_t)n;
+			return 1;
+		}
 		r->buf = malloc(total ? total : 1);
 		if (r->buf == NULL)
 			return -ENOMEM;
@@ -222,10 +237,10 @@ int tf_msg_reader_step(int sock, struct tf_msg_reader *r)
 	size_t got = 0;
 	int rc = reader_step(sock, r, hdr, sizeof(hdr), &got);
 
-	/* The first datagram lands here: an unlock request carries the PIN.
-	 * The stack is reused and, before the spawner, was copied into every
-	 * fork; wipe what was received (only that: keep it cheap). */
-	tf_memzero(hdr, got);
+	/* The first datagram lands here (or in r->sbuf): an unlock request
+	 * carries the PIN. Wipe what was received unless it is the message
+	 * itself (only that: keep it cheap). */
+	tf_memzero(r->sbuf ? r->sbuf : hdr, got);
 	return rc;
 }
 

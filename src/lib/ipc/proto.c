@@ -47,6 +47,26 @@ void tf_msgbuf_init(struct tf_msgbuf *b, uint16_t type)
 	b->len = TF_MSG_HDR_BYTES;
 }
 
+void tf_msgbuf_init_secret(struct tf_msgbuf *b, uint16_t type, size_t cap)
+{
+	memset(b, 0, sizeof(*b));
+	if (cap < TF_MSG_HDR_BYTES || cap > TF_FRAG_MAX) {
+		b->err = -EINVAL;
+		return;
+	}
+	b->data = tf_secure_alloc(cap); /* zero-filled */
+	if (b->data == NULL) {
+		b->err = tf_negerrno();
+		return;
+	}
+	b->cap = cap;
+	b->secret = b->secmem = true;
+	put_le16(b->data, TF_PROTO_MAGIC);
+	b->data[2] = TF_PROTO_VERSION;
+	put_le16(b->data + 4, type);
+	b->len = TF_MSG_HDR_BYTES;
+}
+
 static int reserve(struct tf_msgbuf *b, size_t more)
 {
 	size_t want;
@@ -58,6 +78,8 @@ static int reserve(struct tf_msgbuf *b, size_t more)
 		return b->err = -EMSGSIZE;
 	if (b->len + more <= b->cap)
 		return 0;
+	if (b->secmem)
+		return b->err = -EMSGSIZE; /* growing would copy it */
 	want = b->cap;
 	while (want < b->len + more)
 		want *= 2;
@@ -124,9 +146,12 @@ int tf_msgbuf_finish(struct tf_msgbuf *b)
 
 void tf_msgbuf_free(struct tf_msgbuf *b)
 {
-	if (b->data != NULL && b->secret)
+	if (b->secmem)
+		tf_secure_free(b->data); /* zeroes */
+	else if (b->data != NULL && b->secret)
 		tf_memzero(b->data, b->cap);
-	free(b->data);
+	if (!b->secmem)
+		free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
 }

@@ -65,6 +65,8 @@ int tf_ks_create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 		r = tf_ks_destroy_file(dfd, F_TPM_CRED_NEW);
 	if (r == 0)
 		r = tf_ks_destroy_file(dfd, F_TPM_CRED);
+	if (r == 0)
+		r = tf_ks_destroy_file(dfd, F_DURESS);
 	if (r < 0)
 		return r;
 	/* a fresh persona starts with a fresh counter (and not erased) */

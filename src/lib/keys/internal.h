@@ -139,6 +139,19 @@ uint32_t tf_keys_throttle_delay(uint32_t failures, uint32_t free_tries,
 #define F_TPM_CRED "tpm.credential"
 #define F_TPM_CRED_NEW "tpm.credential.new"
 #define F_DEVSECRET_TPM TF_DEVSECRET_TPM_FILE
+#define F_DURESS TF_DURESS_FILE
+
+/* ---- duress: "TFDU" | u8 ver | 3 x 0 | link: salt of the sp.credential
+ * it was made under [16] | tag [32]  (56 bytes; duress.c) ---- */
+#define TF_DURESS_MAGIC "TFDU"
+#define TF_DURESS_VERSION 1
+#define TF_DURESS_TAG_BYTES 32
+#define TF_DURESS_FILE_BYTES (8 + TF_SALT_BYTES + TF_DURESS_TAG_BYTES)
+#define TF_KS_DURESS_EVENT "crypto-erased: duress credential entered"
+
+TF_WUR int tf_keys_duress_parse(const uint8_t *buf, size_t len,
+				uint8_t link[static TF_SALT_BYTES],
+				uint8_t tag[static TF_DURESS_TAG_BYTES]);
 
 /* How a file's blocks were destroyed (erase.c), weakest first. */
 enum tf_destroy_how {
@@ -271,6 +284,13 @@ TF_WUR int tf_ks_destroy_dead_generations(struct tf_keystore *ks, int dfd,
 					  uint32_t gen);
 TF_WUR int tf_ks_do_erase(struct tf_keystore *ks, int dfd, const char *persona,
 			  struct tf_throttle_rec *t, const char *what);
+
+/* duress.c: 1 if pw (Argon2id of the credential tried, under b) is the
+ * duress credential's, 0 if not; the same work either way */
+TF_WUR int tf_ks_duress_match(struct tf_keystore *ks, int dfd,
+			      const char *persona, const struct tf_spblob *b,
+			      const uint8_t *pw,
+			      const uint8_t dhash[TF_HASH_BYTES]);
 
 /* events.c */
 TF_WUR int tf_ks_log_event(struct tf_keystore *ks, const char *persona,

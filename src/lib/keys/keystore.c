@@ -252,6 +252,17 @@ int tf_ks_load_state(struct tf_keystore *ks, int dfd,
 		return TF_MIN(TF_MIN(has_dev, has_cred), has_new);
 	if (has_dev && has_cred)
 		return -EBADMSG;
+	if (has_cred) {
+		/* every creation writes the counter before the credential's
+		 * blob, and it is only ever replaced by rename: a credential
+		 * without one means somebody deleted it to reset the count
+		 * (docs/keys.md "Throttle schedule"). Refuse; never restart
+		 * the count at zero. */
+		int has_thr = tf_ks_file_exists(dfd, F_THROTTLE);
+
+		if (has_thr <= 0)
+			return has_thr < 0 ? has_thr : -EBADMSG;
+	}
 	if (has_dev || has_cred) {
 		/* the generation says which discardable goes with it; a
 		 * blob that does not parse is reported by the unlock itself,
@@ -533,6 +544,27 @@ int tf_keys_erase(struct tf_keystore *ks, const char *persona, const char *why)
 	snprintf(what, sizeof(what), "crypto-erased: %s",
 		 why != NULL ? why : "requested");
 	return tf_ks_do_erase(ks, dfd, persona, &t, what);
+}
+
+int tf_keys_kdf_cost(struct tf_keystore *ks, const char *persona,
+		     uint32_t *opslimit, uint32_t *mem_kib)
+{
+	_cleanup_close_ int dfd = -1;
+	struct tf_spblob b;
+	int r;
+
+	r = tf_ks_open_persona(ks, persona, false, &dfd);
+	if (r < 0)
+		return r;
+	if (tf_ks_file_exists(dfd, F_SP_CRED) <= 0)
+		return -ENOENT;
+	r = tf_ks_load_spblob(ks, dfd, F_SP_CRED, &b);
+	if (r < 0)
+		return r;
+	*opslimit = b.opslimit;
+	*mem_kib = b.mem_kib;
+	tf_memzero(&b, sizeof(b));
+	return 0;
 }
 
 int tf_keys_throttle_info(struct tf_keystore *ks, const char *persona,

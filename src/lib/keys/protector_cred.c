@@ -73,7 +73,7 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	struct tf_spblob b;
 	uint8_t dhash[TF_HASH_BYTES], tfile[TF_TPM_FILE_MAX + 1];
 	size_t tlen, slen;
-	int r, ro;
+	int r, ro, dur;
 
 	if (len > TF_CRED_MAX)
 		return -EINVAL;
@@ -200,7 +200,25 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	}
 	if (ro != -EBADMSG)
 		return ro; /* not a verdict (ENOMEM...): the try stays counted */
-	if (t.failures >= ks->cfg.throttle_max_failures) {
+	/* wrong, or the duress credential (duress.c): that erases now and
+	 * is answered below exactly as a wrong credential */
+	dur = tf_ks_duress_match(ks, dfd, persona, &b, pw, dhash);
+	if (dur < 0)
+		return dur;
+	if (dur > 0) {
+		struct tf_throttle_rec e = t;
+		r = tf_ks_do_erase(ks, dfd, persona, &e, TF_KS_DURESS_EVENT);
+		if (r < 0)
+			return r;
+		if (t.failures >= ks->cfg.throttle_max_failures) {
+			/* the last try: a wrong one would have erased too */
+			tf_ks_throttle_info(ks, &e, &now, &info);
+			if (ti)
+				*ti = info;
+			return -ENOKEY;
+		}
+	}
+	if (dur == 0 && t.failures >= ks->cfg.throttle_max_failures) {
 		char what[96];
 		snprintf(what, sizeof(what),
 			 "crypto-erased after %u failed attempts", t.failures);
@@ -301,6 +319,10 @@ int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
 	r = tf_ks_destroy_dead_generations(ks, dfd, b.generation);
 	if (r < 0)
 		return r;
+	/* the duress verifier was made under the old salt: it goes (a
+	 * leftover after a crash is ignored: its link is the old salt) */
+	r = tf_ks_destroy_file(dfd, F_DURESS);
+	(void)r; /* one left behind matches nothing */
 	if (tpmsec != NULL) {
 		/* the old TPM object: destroyed in place, not only freed by
 		 * the rename (a crash in between rolls .new forward) */
@@ -312,6 +334,6 @@ int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
 		return tf_fsync_dir_at(dfd, NULL);
 	}
 	/* enrolled with a TPM, changed without one (tf_ks_cred_attempt refuses
-	 * that, -ENODEV): nothing to do */
-	return 0;
+	 * that, -ENODEV): nothing to do but the duress file's unlink */
+	return tf_fsync_dir_at(dfd, NULL);
 }

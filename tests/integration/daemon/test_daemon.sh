@@ -14,6 +14,8 @@ nok() { n=$((n+1)); fails=$((fails+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] &
 check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "rc=${rc:-} out=${out:-}"; fi; }
 # expect NAME RC SUBSTRING: the last run's exit code and output
 expect() { if [ "$rc" -eq "$2" ] && grep -qF -- "$3" <<<"$out"; then ok "$1"; else nok "$1" "rc=$rc out=$out"; fi; }
+has() { case $2 in *"$1"*) return 0 ;; esac; return 1; }
+not_has() { ! has "$@"; }
 stop_daemon() {
 	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
 		kill "$DPID"; wait "$DPID" 2>/dev/null
@@ -98,6 +100,11 @@ sed 's/^suite = intl/suite = rot13/' "$S/conf.good" >"$S/device.conf"
 daemon_refuses "unknown suite in device.conf" "unknown suite"
 head -c 20 "$S/conf.good" >"$S/device.conf"
 daemon_refuses "truncated device.conf" "device.conf"
+sed 's/^kdf_min_mem_mib = .*/kdf_min_mem_mib = 1/' "$S/conf.good" >"$S/device.conf"
+daemon_refuses "kdf_min_mem_mib below 64 refused unless forced" \
+	"kdf_min_mem_mib = 1 is below 64 MiB: offline guessing becomes cheap; set allow_weak_credentials = yes to force (tests only)"
+sed 's/^pin_min_digits = .*/pin_min_digits = 4/' "$S/conf.good" >"$S/device.conf"
+daemon_refuses "pin_min_digits below 6 refused unless forced" "pin_min_digits = 4 is below 6"
 cp "$S/conf.good" "$S/device.conf"
 head -c 17 "$S/secret.good" >"$S/device.secret"
 daemon_refuses "truncated device secret" "device.secret"
@@ -126,6 +133,10 @@ run $RAW "$S/control" badattr
 check "attribute not allowed for the request" grep -q "does not take attribute" <<<"$out"
 run "$T" --state "$S" status
 expect "daemon still serving after bad clients" 0 "personal"
+# no TPM: status says what bounds a thief with a copy of the disk
+check "status: no TPM: what bounds offline guessing, in numbers" has \
+	"secure: no TPM: a copy of the disk allows offline guessing at up to ~13337 guesses/s per GPU (Argon2id 64 MiB, 1 pass, the configured floor); a 6-digit PIN falls in at most ~75 s" "$out"
+check "status: no weak-settings warning with the shipped floors" not_has "allow_weak_credentials" "$out"
 # second wall: SO_PEERCRED, even if the socket mode were wrong
 # (the state dir is 0700 and the socket 0600: open both for this check)
 chmod 711 "$S"; chmod 666 "$S/control"

@@ -79,7 +79,8 @@ setup_state() {
 		exit 1
 	}
 	sed -i 's/^kdf_target_ms = .*/kdf_target_ms = 20/;
-		s/^kdf_min_mem_mib = .*/kdf_min_mem_mib = 8/' "$S/device.conf"
+		s/^kdf_min_mem_mib = .*/kdf_min_mem_mib = 8/;
+		s/^allow_weak_credentials = .*/allow_weak_credentials = yes/' "$S/device.conf"
 }
 
 # Start the daemon in the background and wait until it answers.

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: ISC
 """Search the memory of processes for secrets (as root).
 
-usage: memscan.py [--hex NAME=HEX]... [--str NAME=TEXT]...
+usage: memscan.py [--skip-secmem] [--hex NAME=HEX]... [--str NAME=TEXT]...
                   [--file NAME=PATH[@OFFSET[+LENGTH]]]... PID...
 
 Reads every readable mapping of each PID (/proc/PID/maps, /proc/PID/mem;
@@ -17,6 +17,10 @@ at all (a scan that read nothing proves nothing; a process that exited
 meanwhile is reported as "gone" and does not count), 0 otherwise.
 
 Needles shorter than 8 bytes are refused: they would match by chance.
+
+--skip-secmem leaves out twofold's secure memory (tf_secure_alloc: a
+mapping locked, not dumped and wiped on fork, VmFlags "lo", "dd" and "wf"
+in /proc/PID/smaps) and scans everything else: where no secret may be.
 """
 import re
 import sys
@@ -46,7 +50,22 @@ def parse_needle(kind, spec):
     return name, data
 
 
-def ranges(pid):
+def secmem_ranges(pid):
+    """The (lo, hi) of every mapping with the secure-memory VmFlags."""
+    out, cur = set(), None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            head = line.split(None, 1)[0]
+            if "-" in head and not head.endswith(":"):
+                cur = tuple(int(x, 16) for x in head.split("-"))
+            elif head == "VmFlags:" and cur is not None:
+                flags = line.split()[1:]
+                if all(x in flags for x in ("lo", "dd", "wf")):
+                    out.add(cur)
+    return out
+
+
+def ranges(pid, skip=frozenset()):
     with open("/proc/%d/maps" % pid) as f:
         for line in f:
             parts = line.split()
@@ -55,15 +74,18 @@ def ranges(pid):
             path = parts[5] if len(parts) > 5 else ""
             if perms[0] != "r" or path == "[vsyscall]" or path == "[vvar]":
                 continue
+            if (lo, hi) in skip:
+                continue
             yield lo, hi
 
 
-def scan(pid, needles):
+def scan(pid, needles, skip_secmem=False):
     hits = {n: 0 for n, _ in needles}
     longest = max(len(d) for _, d in needles)
     total = 0
     with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
-        for lo, hi in ranges(pid):
+        skip = secmem_ranges(pid) if skip_secmem else frozenset()
+        for lo, hi in ranges(pid, skip):
             tail = b""
             addr = lo
             while addr < hi:
@@ -97,10 +119,12 @@ def comm(pid):
 
 
 def main(argv):
-    needles, pids = [], []
+    needles, pids, skip_secmem = [], [], False
     it = iter(argv)
     for a in it:
-        if a in ("--hex", "--str", "--file"):
+        if a == "--skip-secmem":
+            skip_secmem = True
+        elif a in ("--hex", "--str", "--file"):
             needles.append(parse_needle(a[2:], next(it)))
         elif a.startswith("--"):
             raise SystemExit(__doc__)
@@ -112,7 +136,7 @@ def main(argv):
     for pid in pids:
         c = comm(pid)
         try:
-            total, hits = scan(pid, needles)
+            total, hits = scan(pid, needles, skip_secmem)
         except FileNotFoundError:
             print("%d %s gone" % (pid, c))
             continue

@@ -118,6 +118,13 @@ diag "daemon: $out"
 echo "$out" | grep -q 'devsecret=[1-9]'
 ok $? "the scan finds the device secret in the daemon (needle check)" "$out"
 
+# The credential goes straight into secure memory (the receive buffer of
+# requests, the CLI's PIN and request buffers): in the daemon, every
+# mapping but the secure-memory ones holds no PIN, no Argon2id output and
+# no device secret after the unlocks.
+out=$(python3 "$here/memscan.py" --skip-secmem "${needles[@]}" "$DPID" 2>&1)
+ok $? "no secret in the daemon outside its secure memory" "$out"
+
 # A dead spawner is not re-forked from the (secret-holding) daemon: the
 # next persona start fails with a clear error; the daemon keeps serving.
 kill -KILL "$spawner"
@@ -130,5 +137,33 @@ ps -o comm= --ppid "$DPID" | grep -qx tf-spawner
 ok $([ $? != 0 ]; echo $?) "no new spawner was forked" "$(ps -o pid,comm --ppid "$DPID")"
 tf status >/dev/null 2>&1
 ok $? "the daemon still answers"
+
+# With an unlock request received and parsed, before it is handled (the
+# PIN in hand): the PIN is in the daemon's secure memory only. Before the
+# receive buffer was secure memory, it lay in the heap (the request
+# buffer) and on the stack until the handler copied and wiped it.
+stop_daemon
+export TWOFOLD_FAULT=stop:credential-parsed
+start_daemon
+ok $? "daemon restarted with a stop point in the unlock"
+unset TWOFOLD_FAULT
+printf '%s\n' "$PIN" | tf unlock secure --pin-stdin >/dev/null 2>&1 &
+UPID=$!
+EXTRA_CLEANUP="$EXTRA_CLEANUP; kill -CONT \$DPID 2>/dev/null"
+stopped=1
+for _ in $(seq 200); do
+	[ "$(awk '{print $3}' "/proc/$DPID/stat" 2>/dev/null)" = T ] &&
+		{ stopped=0; break; }
+	sleep 0.05
+done
+ok $stopped "the daemon stopped inside the unlock"
+out=$(python3 "$here/memscan.py" --str "pin=$PIN" "$DPID" 2>&1)
+echo "$out" | grep -q 'pin=[1-9]'
+ok $? "mid-unlock, the PIN is in the daemon (needle check)" "$out"
+out=$(python3 "$here/memscan.py" --skip-secmem --str "pin=$PIN" "$DPID" 2>&1)
+ok $? "mid-unlock, no PIN in the daemon outside its secure memory" "$out"
+kill -CONT "$DPID"
+wait "$UPID"
+ok $? "the unlock completes after CONT"
 
 finish

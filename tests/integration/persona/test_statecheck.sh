@@ -60,7 +60,8 @@ chmod 755 "$S2"
 "$TWOFOLD" --state "$S2" init --size 64M >/dev/null
 ok $([ "$(stat -c %a "$S2")" = 700 ]; echo $?) "init over a 0755 dir makes it 0700" "$(stat -c %a "$S2")"
 sed -i 's/^kdf_target_ms = .*/kdf_target_ms = 20/;
-	s/^kdf_min_mem_mib = .*/kdf_min_mem_mib = 8/' "$S2/device.conf"
+	s/^kdf_min_mem_mib = .*/kdf_min_mem_mib = 8/;
+	s/^allow_weak_credentials = .*/allow_weak_credentials = yes/' "$S2/device.conf"
 
 # --- two devices: different ranges, side by side
 p1=$(uid_base_of "$S" personal) p2=$(uid_base_of "$S2" personal)

@@ -95,6 +95,7 @@ init_state() {
 	tf init --size "${1:-64M}" >/dev/null || return 1
 	set_conf kdf_target_ms 20
 	set_conf kdf_min_mem_mib 8
+	set_conf allow_weak_credentials yes
 }
 set_conf() { sed -i "s/^$1 = .*/$1 = $2/" "$S/device.conf"; }
 

@@ -16,6 +16,7 @@ check "init works with PATH=/nonexistent (mkfs from /usr/sbin:/sbin:...)" \
 	has "initialised" "$out"
 set_conf kdf_target_ms 20
 set_conf kdf_min_mem_mib 8
+set_conf allow_weak_credentials yes
 check "daemon starts" start_daemon
 out=$(pin enroll 111111)
 check "enroll" has "credential set" "$out"

@@ -16,6 +16,7 @@ fresh() {
 	tf init --force --size 64M >/dev/null 2>&1 || return 1
 	set_conf kdf_target_ms 20
 	set_conf kdf_min_mem_mib 8
+	set_conf allow_weak_credentials yes
 	set_conf throttle_free_tries 10
 	set_conf throttle_max_failures 50
 	# the first start creates personal's device-bound key, which passes

@@ -81,6 +81,7 @@ out=$(tf init --size 64M 2>&1)
 check "init on data=ordered: no journal warning" eval '! has "data=journal" "$out"'
 set_conf kdf_target_ms 20
 set_conf kdf_min_mem_mib 8
+set_conf allow_weak_credentials yes
 set_conf throttle_free_tries 2
 set_conf throttle_max_failures 3
 set_conf throttle_base_delay 1
@@ -166,6 +167,7 @@ if make_fs "$W/img2" "$S" data=journal; then
 		has "state directory is on ext4 data=journal" "$out"
 	set_conf kdf_target_ms 20
 	set_conf kdf_min_mem_mib 8
+	set_conf allow_weak_credentials yes
 	start_daemon
 	check "daemon start on data=journal: warns in its log" \
 		grep -q "crypto-erase is not dependable there" "$S.log"

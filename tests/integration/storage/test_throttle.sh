@@ -5,7 +5,7 @@
 # persistence across a daemon crash, credential form and change checks, and
 # the crypto-erase at the maximum.
 . "$(dirname "$0")/lib.sh"
-echo "1..41"
+echo "1..44"
 
 init_state 64M || { nok "init"; exit 1; }
 set_conf throttle_free_tries 2
@@ -25,8 +25,15 @@ check "PIN too short: clear error" has "PIN too short: at least 6 digits" "$out"
 check "PIN too short: nothing written" test ! -e "$K/sp.credential"
 check "PIN too short: still no-credential" \
 	grep -Eq '^secure +no-credential' <<<"$(tf status)"
+st=$(tf status)
+check "status: the forced weak settings get a loud warning" \
+	has "WARNING: allow_weak_credentials = yes in device.conf: kdf_min_mem_mib = 8, pin_min_digits = 6 accepted; for tests only" "$st"
+check "status: no TPM: the offline guessing bound at the 8 MiB floor" \
+	has "secure: no TPM: a copy of the disk allows offline guessing at up to ~106692 guesses/s per GPU (Argon2id 8 MiB, 1 pass" "$st"
 out=$(pin enroll 111111)
 check "enroll 111111" has "credential set" "$out"
+check "status: after enrolment the bound uses the stored Argon2id costs" \
+	grep -Eq '^secure: no TPM: .*\(Argon2id [0-9]+ MiB, [0-9]+ pass(es)?, as enrolled\)' <<<"$(tf status)"
 out=$(tf lock secure --evict 2>&1)
 rc=$?
 check "evict of a persona that is not running: refused, clear error" \

@@ -8,8 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -99,6 +103,102 @@ static void test_secmem_guard(void **state)
 	assert_int_equal(WTERMSIG(st), SIGSEGV);
 }
 
+/* Drop CAP_IPC_LOCK from the effective set (root bypasses RLIMIT_MEMLOCK
+ * with it); raw capset, the test links no libcap. */
+static int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -1;
+	d[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+/* Fails closed: with no memory it may lock, no secure memory at all
+ * (before, the pages were handed out unlocked). */
+static void test_secmem_fails_closed(void **state)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {0, 0};
+		void *p;
+		if (drop_ipc_lock() < 0 || setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+			_exit(2);
+		errno = 0;
+		p = tf_secure_alloc(100);
+		if (p != NULL)
+			_exit(3);
+		if (errno != EPERM && errno != ENOMEM)
+			_exit(4);
+		if (tf_secmem_probe() >= 0)
+			_exit(5);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* The VmFlags of the mapping holding p (/proc/self/smaps), or "". */
+static void vmflags_of(const void *p, char *out, size_t cap)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	bool in = false;
+
+	out[0] = '\0';
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(out, cap, "%s", line + 8);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* The kernel took every request: locked (lo), not in core dumps (dd),
+ * wiped in a fork child (wf); and a child does read zeros. */
+static void test_secmem_flags(void **state)
+{
+	unsigned char *p = tf_secure_alloc(64);
+	char flags[512];
+	pid_t pid;
+	int st;
+
+	assert_non_null(p);
+	memset(p, 0xaa, 64);
+	vmflags_of(p, flags, sizeof(flags));
+	assert_non_null(strstr(flags, " lo"));
+	assert_non_null(strstr(flags, " dd"));
+	assert_non_null(strstr(flags, " wf"));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (int i = 0; i < 64; i++)
+			if (p[i] != 0)
+				_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(p[0], 0xaa); /* the parent keeps its copy */
+	tf_secure_free(p);
+}
+
 static void test_atomic_write(void **state)
 {
 	char path[128], *out = NULL;
@@ -174,6 +274,11 @@ static void test_config_good(void **state)
 	assert_int_equal(c.n_personas, 2);
 	assert_int_equal(c.personas[0].memory_max, 1ull << 30);
 	assert_true(c.personas[1].credential);
+	/* reauth_after: 72 h for a credential persona not naming it, off
+	 * for a device-bound one; idle_evict_after off */
+	assert_int_equal(c.personas[0].reauth_after, 0);
+	assert_int_equal(c.personas[1].reauth_after, 72u * 3600);
+	assert_int_equal(c.personas[1].idle_evict_after, 0);
 	assert_int_equal(c.n_devices, 1);
 	assert_int_equal(c.devices[0].cls, TF_DEV_CAMERA);
 	assert_int_equal(tf_config_validate(&c, true, err, sizeof(err)), 0);
@@ -222,9 +327,33 @@ static void test_config_bad(void **state)
 		 -EINVAL},
 		{"version = 1\nbackground_cpu_weight = 0\n",
 		 "line 2: invalid value", -EINVAL},
+		/* weak credential settings: refused, unless forced */
+		{"version = 1\nkdf_min_mem_mib = 1\n[persona a]\n"
+		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
+		 "kdf_min_mem_mib = 1 is below 64 MiB: offline guessing "
+		 "becomes "
+		 "cheap; set allow_weak_credentials = yes to force (tests "
+		 "only)",
+		 -EINVAL},
+		{"version = 1\npin_min_digits = 4\n[persona a]\n"
+		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
+		 "pin_min_digits = 4 is below 6", -EINVAL},
+		{"version = 1\nallow_weak_credentials = maybe\n",
+		 "line 2: invalid value for allow_weak_credentials", -EINVAL},
 		{"version = 1\n[persona a]\nuid_base=100\n[persona "
 		 "b]\nuid_base=200000\n",
 		 "at least 65536", -EINVAL},
+		{"version = 1\n[persona a]\nuid_base=100000\nreauth_after = "
+		 "60\n[persona b]\nuid_base=200000\n",
+		 "reauth_after and idle_evict_after need credential = yes",
+		 -EINVAL},
+		{"version = 1\n[persona a]\nuid_base=100000\ncredential = "
+		 "yes\nreauth_after = 2592001\n[persona b]\nuid_base=200000\n",
+		 "line 5: invalid value for reauth_after", -EINVAL},
+		{"version = 1\n[persona a]\nuid_base=100000\n[persona b]\n"
+		 "uid_base=200000\ncredential = yes\nidle_evict_after = "
+		 "604801\n",
+		 "line 7: invalid value for idle_evict_after", -EINVAL},
 		{"version = 1\n[persona a]\nuid_base=100000\nbase = "
 		 "/nonexistent-x\n"
 		 "[persona b]\nuid_base=200000\n",
@@ -246,6 +375,42 @@ static void test_config_bad(void **state)
 		if (r != cases[i].err || strstr(err, cases[i].want) == NULL)
 			fail_msg("case %zu: r=%d err='%s'", i, r, err);
 	}
+}
+
+/* allow_weak_credentials = yes lets the tests' cheap KDF and short PIN
+ * through, and survives a format/parse round trip; the shipped defaults
+ * are at the floors and need no forcing. */
+static void test_config_weak_forced(void **state)
+{
+	static const char text[] = "version = 1\n"
+				   "kdf_min_mem_mib = 8\n"
+				   "pin_min_digits = 4\n"
+				   "allow_weak_credentials = yes\n"
+				   "[persona a]\nuid_base = 100000\n"
+				   "[persona b]\nuid_base = 200000\n";
+	struct tf_config c, c2;
+	char err[256] = "", *out = NULL;
+
+	(void)state;
+	tf_config_default(&c);
+	assert_false(c.allow_weak_credentials);
+	assert_true(c.kdf_min_mem_mib >= TF_KDF_MEM_MIB_SAFE);
+	assert_true(c.pin_min_digits >= TF_PIN_DIGITS_SAFE);
+	if (tf_config_parse(text, strlen(text), &c, err, sizeof(err)) != 0)
+		fail_msg("forced weak config refused: %s", err);
+	assert_true(c.allow_weak_credentials);
+	assert_int_equal(c.kdf_min_mem_mib, 8);
+	assert_int_equal(tf_config_format(&c, &out), 0);
+	assert_non_null(strstr(out, "allow_weak_credentials = yes\n"));
+	assert_int_equal(
+		tf_config_parse(out, strlen(out), &c2, err, sizeof(err)), 0);
+	assert_true(c2.allow_weak_credentials);
+	free(out);
+	/* validate (the daemon's second check) refuses the same in memory */
+	c.allow_weak_credentials = false;
+	assert_int_equal(tf_config_validate(&c, false, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "kdf_min_mem_mib = 8 is below 64 MiB"));
 }
 
 /* init's per-device uid slots: aligned, inside 2^20..2^31, valid for the
@@ -365,12 +530,15 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_secmem),
 		cmocka_unit_test(test_secmem_guard),
+		cmocka_unit_test(test_secmem_fails_closed),
+		cmocka_unit_test(test_secmem_flags),
 		cmocka_unit_test_setup_teardown(test_atomic_write, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_crash, setup,
 						teardown),
 		cmocka_unit_test(test_config_good),
 		cmocka_unit_test(test_config_bad),
+		cmocka_unit_test(test_config_weak_forced),
 		cmocka_unit_test(test_config_bounds),
 		cmocka_unit_test(test_storage_share),
 		cmocka_unit_test(test_uid_slots),

@@ -127,6 +127,81 @@ static void test_full_only_flag(void **state)
 	assert_int_equal(tf_kat_run(&row, 1, true, why, sizeof(why)), -EBADMSG);
 }
 
+static void hex(const char *h, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(sscanf(h + 2 * i, "%2hhx", &out[i]), 1);
+}
+
+/* The public wrappers production code calls (tf_hash in the discardable
+ * hash, tf_kdf for the fscrypt key and TPM auth, tf_kdf_key for the KEK)
+ * reach the same suite pointers the KAT rows pin: one vector each,
+ * through the wrapper rather than the table. */
+static void test_public_wrappers(void **state)
+{
+	const struct tf_suite *intl = tf_suite_by_name("intl");
+	const struct tf_suite *gm = tf_suite_by_name("gm");
+	uint8_t out[64], want[64], ikm[32], info[20];
+
+	assert_int_equal(tf_hash(intl, out, (const uint8_t *)"abc", 3), 0);
+	hex("bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319",
+	    want, 32);
+	assert_memory_equal(out, want, 32);
+
+	/* Wycheproof hkdf_sha512 tcId 6: no salt, as production calls it */
+	hex("5b01b2da3166f217cdd68de8af60078f", ikm, 16);
+	hex("6884cfa7ffe8f27bf4ebc6e46a7e01488c79243a", info, 20);
+	assert_int_equal(tf_kdf(intl, out, 64, ikm, 16, NULL, 0, info, 20), 0);
+	hex("01e10d4c477c906d4f67105e4a8054bd2e9479d726166893fcf77b5df431ad00"
+	    "7c0ae42847d3706a770a5e468783c9519804be63a404112dcd4ecea952952b73",
+	    want, 64);
+	assert_memory_equal(out, want, 64);
+
+	/* HKDF-SM3, fscrypt key shape (cross-checked row of tf_kat_gm) */
+	for (size_t i = 0; i < 32; i++)
+		ikm[i] = (uint8_t)i;
+	assert_int_equal(tf_kdf(gm, out, 64, ikm, 32, NULL, 0,
+				(const uint8_t *)"fscryptsecure", 13),
+			 0);
+	hex("edd65a1a45e7bf4101f71b20e0aefe92718f6e39addc1060dacdd510e2882e5b"
+	    "92a51c8ede2850203bcda23d55e0f190f328ba57867189bfd17fb5aff16ba252",
+	    want, 64);
+	assert_memory_equal(out, want, 64);
+}
+
+/* The rows this issue added are in the start-up set the daemon runs, not
+ * only in the full one: every production primitive is checked before the
+ * daemon serves a request. */
+static void test_startup_set_covers_production(void **state)
+{
+	static const struct {
+		const struct tf_kat *t;
+		const char *name;
+	} want[] = {
+		{tf_kat_intl, "BLAKE2b-256"},
+		{tf_kat_intl, "HKDF-SHA-512 via the suite"},
+		{tf_kat_intl, "intl kx"},
+		{tf_kat_gm, "HMAC-SM3"},
+		{tf_kat_gm, "HKDF-SM3 via the suite"},
+		{tf_kat_gm, "gm kx"},
+		{tf_kat_common, "libsodium pwhash_argon2id"},
+	};
+
+	for (size_t i = 0; i < TF_ARRAY_SIZE(want); i++) {
+		const struct tf_kat *t = want[i].t;
+		size_t n = t == tf_kat_intl ? tf_kat_intl_count
+			   : t == tf_kat_gm ? tf_kat_gm_count
+					    : tf_kat_common_count;
+		bool found = false;
+
+		for (size_t j = 0; j < n; j++)
+			if (strstr(t[j].name, want[i].name) && !t[j].full_only)
+				found = true;
+		if (!found)
+			fail_msg("no start-up KAT row for %s", want[i].name);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +211,8 @@ int main(void)
 		cmocka_unit_test(test_fail_closed),
 		cmocka_unit_test(test_fail_closed_input),
 		cmocka_unit_test(test_full_only_flag),
+		cmocka_unit_test(test_public_wrappers),
+		cmocka_unit_test(test_startup_set_covers_production),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

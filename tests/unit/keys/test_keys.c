@@ -567,6 +567,19 @@ static void test_damaged(void **state)
 	/* restore: unlocks again */
 	file_write(f, "keys/secure/sp.credential", orig, n);
 	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	/* the failure counter deleted next to a credential (to reset the
+	 * count): damage, refused before anything is tried, never "zero" */
+	uint8_t thr[TF_THROTTLE_BYTES + 1];
+	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), -EACCES);
+	size_t tn = file_read(f, "keys/secure/throttle", thr, sizeof(thr));
+	assert_int_equal(unlinkat(f->statefd, "keys/secure/throttle", 0), 0);
+	assert_int_equal(tf_keys_state(f->ks, "secure", &st), -EBADMSG);
+	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), -EBADMSG);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EBADMSG);
+	assert_int_equal(enroll(f, "secure", NULL, PIN_B, NULL), -EBADMSG);
+	file_write(f, "keys/secure/throttle", thr, tn);
+	assert_int_equal(disk_failures(f, "secure"), 1);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
 	/* discardable damaged */
 	uint8_t d[16] = "TFDC";
 	file_write(f, "keys/secure/discardable", d, sizeof(d));
