@@ -26,6 +26,7 @@
 
 #include "twofold/crypto.h"
 #include "twofold/keys.h"
+#include "src/lib/keys/tpm.h"
 
 #define PIN_A "123456"
 #define PIN_B "987654321"
@@ -89,6 +90,80 @@ static void swtpm_stop(struct swtpm *t)
 	}
 }
 
+static pid_t swtpm_spawn(const struct swtpm *t, int port)
+{
+	char server[96], ctrl[96], state[96];
+	pid_t pid;
+
+	snprintf(server, sizeof(server), "type=tcp,port=%d,bindaddr=127.0.0.1",
+		 port);
+	snprintf(ctrl, sizeof(ctrl), "type=tcp,port=%d,bindaddr=127.0.0.1",
+		 port + 1);
+	snprintf(state, sizeof(state), "dir=%s", t->dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* dies with the test even if the test crashes */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		execl(SWTPM, "swtpm", "socket", "--tpm2", "--server", server,
+		      "--ctrl", ctrl, "--tpmstate", state, "--flags",
+		      "not-need-init,startup-clear", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait until pid listens on port; false if it exited or timed out. */
+static bool swtpm_wait(pid_t *pid, int port)
+{
+	for (int i = 0; i < 500; i++) { /* up to 5 s */
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = 0;
+			return false;
+		}
+		if (port_accepts(port))
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* The TPM "disappears" (SIGKILL, so no orderly TPM2_Shutdown) and comes
+ * back with the same NV state on the same port: a power cut. */
+static void swtpm_kill(struct swtpm *t)
+{
+	if (t->pid > 0) {
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, NULL, 0);
+		t->pid = 0;
+	}
+}
+
+static void swtpm_restart(struct swtpm *t)
+{
+	swtpm_kill(t);
+	for (int attempt = 0; attempt < 50; attempt++) {
+		pid_t pid = swtpm_spawn(t, t->port);
+		if (swtpm_wait(&pid, t->port)) {
+			t->pid = pid;
+			return;
+		}
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL); /* the port may linger a moment */
+	}
+	fail_msg("swtpm did not restart");
+}
+
 /* Start swtpm with a fresh state dir on the next free port pair. */
 static void swtpm_start(struct swtpm *t)
 {
@@ -96,7 +171,6 @@ static void swtpm_start(struct swtpm *t)
 	snprintf(t->dir, sizeof(t->dir), "/tmp/tf-swtpm.XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
 	for (int attempt = 0; attempt < 20; attempt++) {
-		char server[96], ctrl[96], state[96];
 		int port = next_port;
 		pid_t pid;
 
@@ -105,41 +179,13 @@ static void swtpm_start(struct swtpm *t)
 			next_port = 20000;
 		if (port_accepts(port) || port_accepts(port + 1))
 			continue; /* taken by someone else */
-		snprintf(server, sizeof(server),
-			 "type=tcp,port=%d,bindaddr=127.0.0.1", port);
-		snprintf(ctrl, sizeof(ctrl),
-			 "type=tcp,port=%d,bindaddr=127.0.0.1", port + 1);
-		snprintf(state, sizeof(state), "dir=%s", t->dir);
-		pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			/* dies with the test even if the test crashes */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-			if (null >= 0) {
-				dup2(null, 1);
-				dup2(null, 2);
-			}
-			execl(SWTPM, "swtpm", "socket", "--tpm2", "--server",
-			      server, "--ctrl", ctrl, "--tpmstate", state,
-			      "--flags", "not-need-init,startup-clear",
-			      (char *)NULL);
-			_exit(127);
-		}
-		for (int i = 0; i < 500; i++) { /* up to 5 s */
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			if (waitpid(pid, NULL, WNOHANG) == pid) {
-				pid = 0; /* exited: bind failed? next pair */
-				break;
-			}
-			if (port_accepts(port)) {
-				t->pid = pid;
-				t->port = port;
-				snprintf(t->tcti, sizeof(t->tcti),
-					 "swtpm:host=127.0.0.1,port=%d", port);
-				return;
-			}
-			nanosleep(&ts, NULL);
+		pid = swtpm_spawn(t, port);
+		if (swtpm_wait(&pid, port)) {
+			t->pid = pid;
+			t->port = port;
+			snprintf(t->tcti, sizeof(t->tcti),
+				 "swtpm:host=127.0.0.1,port=%d", port);
+			return;
 		}
 		if (pid > 0) {
 			kill(pid, SIGKILL);
@@ -651,6 +697,288 @@ static void test_erase(void **state)
 	assert_false(file_there(f, "keys/secure/sp.credential"));
 }
 
+/* ---------------------------------------- the TPM layer (tpm.c) alone */
+
+static const uint8_t LAUTH[TF_TPM_AUTH_BYTES] = {0x4c, 0x41, 0x55, 0x54, 1};
+static const uint8_t AUTH_A[TF_TPM_AUTH_BYTES] = {0xa1, 0xa2, 0xa3};
+static const uint8_t AUTH_B[TF_TPM_AUTH_BYTES] = {0xb1, 0xb2, 0xb3};
+
+static void tpm_open_ok(const struct swtpm *w, struct tf_tpm **t)
+{
+	assert_int_equal(tf_tpm_open(w->tcti, t), 0);
+}
+
+static struct tf_tpm_da da_now(struct tf_tpm *t)
+{
+	struct tf_tpm_da d;
+
+	assert_int_equal(tf_tpm_da_info(t, &d), 0);
+	return d;
+}
+
+/* Provisioning: DA parameters as chosen (never heals, lockoutAuth back
+ * at the next start), a lockoutAuth software does not keep; the old empty
+ * one no longer resets, and a wrong one disables lockoutAuth until the TPM
+ * restarts (lockoutRecovery 0), after which the right one works again. */
+static void test_layer_da(void **state)
+{
+	struct fx *f = *state;
+	struct tf_tpm *t = NULL;
+	struct tf_tpm_da d;
+
+	NEED_SWTPM();
+	tpm_open_ok(&f->tpm, &t);
+	d = da_now(t);
+	assert_false(d.lockout_auth_set);
+	assert_int_equal(tf_tpm_da_set(t, NULL, 0, 0), -EINVAL);
+	assert_int_equal(tf_tpm_da_set(t, NULL, 0, 7), 0);
+	d = da_now(t);
+	assert_int_equal(d.max_tries, 7);
+	assert_int_equal(d.recovery, TF_TPM_DA_RECOVERY_NEVER);
+	assert_int_equal(d.lockout_recovery, 0);
+	assert_int_equal(tf_tpm_lockout_change(t, NULL, 0, LAUTH), 0);
+	assert_true(da_now(t).lockout_auth_set);
+
+	/* the thief's tries with the old (empty) lockoutAuth */
+	assert_int_equal(tf_tpm_da_reset(t, NULL, 0), -EACCES);
+	assert_int_equal(tf_tpm_da_reset(t, NULL, 0), -EBUSY);
+	assert_int_equal(tf_tpm_da_set(t, NULL, 0, 1000), -EBUSY);
+	assert_int_equal(tf_tpm_da_reset(t, LAUTH, sizeof(LAUTH)), -EBUSY);
+	assert_int_equal(da_now(t).max_tries, 7);
+	tf_tpm_close(t);
+
+	swtpm_restart(&f->tpm); /* a reboot: lockoutAuth usable again */
+	tpm_open_ok(&f->tpm, &t);
+	d = da_now(t);
+	assert_true(d.lockout_auth_set);
+	assert_int_equal(d.max_tries, 7);
+	assert_int_equal(tf_tpm_da_reset(t, LAUTH, sizeof(LAUTH)), 0);
+	assert_int_equal(da_now(t).failed, 0);
+	tf_tpm_close(t);
+}
+
+/* A slot: defined, read back with the right auth only, a wrong auth is
+ * counted by the TPM, listed in our range, gone after undefine. */
+static void test_layer_nv(void **state)
+{
+	struct fx *f = *state;
+	struct tf_tpm *t = NULL;
+	uint8_t data[TF_TPM_SLOT_BYTES], got[TF_TPM_SLOT_BYTES];
+	uint8_t name[TF_TPM_NAME_MAX];
+	uint32_t h, h2, list[4];
+	size_t nlen, n;
+	uint32_t c0;
+
+	NEED_SWTPM();
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 1);
+	tpm_open_ok(&f->tpm, &t);
+	assert_int_equal(tf_tpm_da_set(t, NULL, 0, 10), 0);
+	assert_int_equal(tf_tpm_nv_free(t, &h), 0);
+	assert_int_equal(h, TF_TPM_NV_BASE);
+	assert_int_equal(
+		tf_tpm_nv_define(t, h, 1u << 7, AUTH_A, data, name, &nlen), 0);
+	assert_int_equal(tf_tpm_nv_define(t, h, 0, AUTH_A, data, name, &n),
+			 -EEXIST);
+	assert_int_equal(tf_tpm_nv_free(t, &h2), 0);
+	assert_int_equal(h2, TF_TPM_NV_BASE + 1);
+	assert_int_equal(tf_tpm_nv_list(t, list, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0], h);
+	assert_int_equal(tf_tpm_nv_check(t, h, name, nlen), 0);
+
+	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 1u << 7, AUTH_A, got),
+			 0);
+	assert_memory_equal(got, data, sizeof(data));
+	c0 = da_now(t).failed;
+	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 1u << 7, AUTH_B, got),
+			 -EACCES);
+	assert_int_equal(da_now(t).failed, c0 + 1);
+	/* a policy for other PCRs is not this slot's: refused, not counted */
+	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 0, AUTH_A, got),
+			 -EPERM);
+	assert_int_equal(da_now(t).failed, c0 + 1);
+
+	assert_int_equal(tf_tpm_nv_undefine(t, h), 0);
+	assert_int_equal(tf_tpm_nv_list(t, list, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 1u << 7, AUTH_A, got),
+			 -ENOENT);
+	assert_int_equal(tf_tpm_nv_undefine(t, h), -ENOENT);
+	tf_tpm_close(t);
+}
+
+/* The PCR policy: extending the bound PCR (16, the resettable debug PCR)
+ * makes the slot unreadable without counting a try; resetting it makes it
+ * readable again. */
+static void test_layer_pcr(void **state)
+{
+	struct fx *f = *state;
+	struct tf_tpm *t = NULL;
+	uint8_t data[TF_TPM_SLOT_BYTES] = {1, 2, 3}, got[TF_TPM_SLOT_BYTES];
+	uint8_t name[TF_TPM_NAME_MAX];
+	TSS2_TCTI_CONTEXT *tcti = NULL;
+	ESYS_CONTEXT *e;
+	TPML_DIGEST_VALUES dv = {.count = 1};
+	size_t nlen;
+	uint32_t h, c0;
+
+	NEED_SWTPM();
+	tpm_open_ok(&f->tpm, &t);
+	assert_int_equal(tf_tpm_da_set(t, NULL, 0, 10), 0);
+	assert_int_equal(tf_tpm_nv_free(t, &h), 0);
+	assert_int_equal(
+		tf_tpm_nv_define(t, h, 1u << 16, AUTH_A, data, name, &nlen), 0);
+	tf_tpm_close(t);
+	t = NULL;
+
+	e = esys_open(&f->tpm, &tcti);
+	dv.digests[0].hashAlg = TPM2_ALG_SHA256;
+	dv.digests[0].digest.sha256[0] = 0x42;
+	assert_int_equal(Esys_PCR_Extend(e, ESYS_TR_PCR16, ESYS_TR_PASSWORD,
+					 ESYS_TR_NONE, ESYS_TR_NONE, &dv),
+			 0);
+	esys_close(e, tcti);
+
+	tpm_open_ok(&f->tpm, &t);
+	c0 = da_now(t).failed;
+	assert_int_equal(
+		tf_tpm_nv_read(t, h, name, nlen, 1u << 16, AUTH_A, got),
+		-EPERM);
+	assert_int_equal(da_now(t).failed, c0);
+	tf_tpm_close(t);
+	t = NULL;
+
+	e = esys_open(&f->tpm, &tcti);
+	assert_int_equal(Esys_PCR_Reset(e, ESYS_TR_PCR16, ESYS_TR_PASSWORD,
+					ESYS_TR_NONE, ESYS_TR_NONE),
+			 0);
+	esys_close(e, tcti);
+	tpm_open_ok(&f->tpm, &t);
+	assert_int_equal(
+		tf_tpm_nv_read(t, h, name, nlen, 1u << 16, AUTH_A, got), 0);
+	assert_memory_equal(got, data, sizeof(data));
+	tf_tpm_close(t);
+}
+
+/* Someone with the (empty) owner auth undefines the slot and defines
+ * another index at its handle: refused as damaged (-EBADMSG) by its
+ * Name, before any auth is tried. */
+static void test_layer_redefined(void **state)
+{
+	struct fx *f = *state;
+	struct tf_tpm *t = NULL;
+	uint8_t data[TF_TPM_SLOT_BYTES] = {9}, got[TF_TPM_SLOT_BYTES];
+	uint8_t name[TF_TPM_NAME_MAX];
+	TSS2_TCTI_CONTEXT *tcti = NULL;
+	ESYS_CONTEXT *e;
+	ESYS_TR nv = ESYS_TR_NONE;
+	const TPM2B_AUTH none = {0};
+	TPM2B_NV_PUBLIC pub = {0};
+	size_t nlen;
+	uint32_t h, c0;
+
+	NEED_SWTPM();
+	tpm_open_ok(&f->tpm, &t);
+	assert_int_equal(tf_tpm_nv_free(t, &h), 0);
+	assert_int_equal(tf_tpm_nv_define(t, h, 0, AUTH_A, data, name, &nlen),
+			 0);
+	assert_int_equal(tf_tpm_nv_undefine(t, h), 0);
+	tf_tpm_close(t);
+	t = NULL;
+
+	e = esys_open(&f->tpm, &tcti);
+	pub.nvPublic.nvIndex = h;
+	pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
+	pub.nvPublic.attributes =
+		TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA;
+	pub.nvPublic.dataSize = TF_TPM_SLOT_BYTES;
+	assert_int_equal(Esys_NV_DefineSpace(e, ESYS_TR_RH_OWNER,
+					     ESYS_TR_PASSWORD, ESYS_TR_NONE,
+					     ESYS_TR_NONE, &none, &pub, &nv),
+			 0);
+	esys_close(e, tcti);
+
+	tpm_open_ok(&f->tpm, &t);
+	c0 = da_now(t).failed;
+	assert_int_equal(tf_tpm_nv_check(t, h, name, nlen), -EBADMSG);
+	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 0, AUTH_A, got),
+			 -EBADMSG);
+	assert_int_equal(da_now(t).failed, c0);
+	tf_tpm_close(t);
+}
+
+/* After maxTries wrong auths the TPM refuses even the right one
+ * (-EBUSY); the lockoutAuth recovers (the refund), after which the
+ * right auth reads again. And the counter survives a power cut. */
+static void test_layer_lockout(void **state)
+{
+	struct fx *f = *state;
+	struct tf_tpm *t = NULL;
+	uint8_t data[TF_TPM_SLOT_BYTES] = {5}, got[TF_TPM_SLOT_BYTES];
+	uint8_t name[TF_TPM_NAME_MAX];
+	size_t nlen;
+	uint32_t h;
+	struct tf_tpm_da d;
+
+	NEED_SWTPM();
+	tpm_open_ok(&f->tpm, &t);
+	assert_int_equal(tf_tpm_da_set(t, NULL, 0, 3), 0);
+	assert_int_equal(tf_tpm_lockout_change(t, NULL, 0, LAUTH), 0);
+	assert_int_equal(tf_tpm_nv_free(t, &h), 0);
+	assert_int_equal(tf_tpm_nv_define(t, h, 0, AUTH_A, data, name, &nlen),
+			 0);
+	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 0, AUTH_B, got),
+			 -EACCES);
+	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 0, AUTH_B, got),
+			 -EACCES);
+	tf_tpm_close(t);
+	t = NULL;
+	/* killed: the count is in NV already, and the non-orderly start
+	 * adds one (libtpms DAStartup) */
+	swtpm_restart(&f->tpm);
+	tpm_open_ok(&f->tpm, &t);
+	d = da_now(t);
+	assert_int_equal(d.failed, 3);
+	assert_true(d.in_lockout);
+	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 0, AUTH_A, got),
+			 -EBUSY);
+	assert_int_equal(tf_tpm_da_reset(t, LAUTH, sizeof(LAUTH)), 0);
+	assert_int_equal(da_now(t).failed, 0);
+	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 0, AUTH_A, got), 0);
+	assert_memory_equal(got, data, sizeof(data));
+	tf_tpm_close(t);
+}
+
+/* The storage key's Name: the same every open of this TPM; another
+ * TPM's differs and tf_tpm_open_pinned refuses it. */
+static void test_layer_pin(void **state)
+{
+	struct fx *f = *state;
+	struct tf_tpm *t = NULL;
+	uint8_t n1[TF_TPM_NAME_MAX], n2[TF_TPM_NAME_MAX];
+	size_t l1, l2;
+
+	NEED_SWTPM();
+	tpm_open_ok(&f->tpm, &t);
+	assert_int_equal(tf_tpm_primary_name(t, n1, &l1), 0);
+	assert_int_equal(l1, 34); /* nameAlg + SHA-256 */
+	tf_tpm_close(t);
+	t = NULL;
+	assert_int_equal(tf_tpm_open_pinned(f->tpm.tcti, n1, l1, &t), 0);
+	assert_int_equal(tf_tpm_primary_name(t, n2, &l2), 0);
+	assert_int_equal(l2, l1);
+	assert_memory_equal(n1, n2, l1);
+	tf_tpm_close(t);
+	t = NULL;
+	swtpm_start(&f->other);
+	assert_int_equal(tf_tpm_open_pinned(f->other.tcti, n1, l1, &t),
+			 -EBADMSG);
+	assert_null(t);
+	n1[5] ^= 1;
+	assert_int_equal(tf_tpm_open_pinned(f->tpm.tcti, n1, l1, &t), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +995,12 @@ int main(void)
 		T(test_disk_alone),
 		T(test_lockout),
 		T(test_erase),
+		T(test_layer_da),
+		T(test_layer_nv),
+		T(test_layer_pcr),
+		T(test_layer_redefined),
+		T(test_layer_lockout),
+		T(test_layer_pin),
 #undef T
 	};
 
