@@ -931,3 +931,78 @@ out:
 	}
 	return r;
 }
+
+int tf_tpm_nv_ours(struct tf_tpm *t, uint32_t handle)
+{
+	TPM2B_NV_PUBLIC *pub = NULL;
+	ESYS_TR e;
+	TSS2_RC rc;
+	int r;
+
+	r = nv_handle(t, handle, NULL, 0, &e);
+	if (r < 0)
+		return r;
+	rc = Esys_NV_ReadPublic(t->esys, e, ESYS_TR_NONE, ESYS_TR_NONE,
+				ESYS_TR_NONE, &pub, NULL);
+	(void)Esys_TR_Close(t->esys, &e);
+	if (rc != TSS2_RC_SUCCESS)
+		return rc_errno(rc) == -EBADMSG ? -EIO : rc_errno(rc);
+	/* the state bits (WRITTEN, WRITELOCKED) do not matter here: a slot
+	 * whose definition crashed before the write is ours too */
+	r = pub->nvPublic.nameAlg == TPM2_ALG_SHA256 &&
+	    pub->nvPublic.dataSize == TF_TPM_SLOT_BYTES &&
+	    (pub->nvPublic.attributes &
+	     ~(TPMA_NV_WRITTEN | TPMA_NV_WRITELOCKED)) == slot_attrs;
+	Esys_Free(pub);
+	return r;
+}
+
+/* ------------------------------------------------ the slot reference */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) | ((uint32_t)get16(p + 2) << 16);
+}
+
+int tf_tpm_slotref_parse(const uint8_t *buf, size_t len,
+			 struct tf_tpm_slotref *out)
+{
+	struct tf_tpm_slotref r;
+
+	if (len < 8 || memcmp(buf, TF_TPM_SLOTREF_MAGIC, 4) != 0)
+		return -EBADMSG;
+	if (buf[4] > TF_TPM_SLOTREF_VERSION)
+		return -EPROTONOSUPPORT;
+	if (len != TF_TPM_SLOTREF_BYTES || buf[4] != TF_TPM_SLOTREF_VERSION ||
+	    buf[5] != 0 || get16(buf + 6) != TF_TPM_SLOT_NAME_BYTES)
+		return -EBADMSG;
+	memcpy(r.link, buf + 8, TF_TPM_LINK_BYTES);
+	r.handle = get32(buf + 24);
+	r.pcr_mask = get32(buf + 28);
+	memcpy(r.name, buf + TF_TPM_SLOTREF_HDR, TF_TPM_SLOT_NAME_BYTES);
+	/* TPM2B_NAME of an SHA-256 entity: the algorithm id, big-endian */
+	if (!our_handle(r.handle) || r.pcr_mask >> TF_TPM_PCR_MAX ||
+	    r.name[0] != 0x00 || r.name[1] != TPM2_ALG_SHA256)
+		return -EBADMSG;
+	*out = r;
+	return 0;
+}
+
+void tf_tpm_slotref_format(const struct tf_tpm_slotref *r,
+			   uint8_t out[static TF_TPM_SLOTREF_BYTES])
+{
+	memcpy(out, TF_TPM_SLOTREF_MAGIC, 4);
+	out[4] = TF_TPM_SLOTREF_VERSION;
+	out[5] = 0;
+	put16(out + 6, TF_TPM_SLOT_NAME_BYTES);
+	memcpy(out + 8, r->link, TF_TPM_LINK_BYTES);
+	put32(out + 24, r->handle);
+	put32(out + 28, r->pcr_mask);
+	memcpy(out + TF_TPM_SLOTREF_HDR, r->name, TF_TPM_SLOT_NAME_BYTES);
+}

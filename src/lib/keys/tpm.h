@@ -169,4 +169,34 @@ TF_WUR int tf_tpm_nv_read(struct tf_tpm *t, uint32_t handle,
 /* TPM2_NV_UndefineSpace with owner auth; -ENOENT if not defined. */
 TF_WUR int tf_tpm_nv_undefine(struct tf_tpm *t, uint32_t handle);
 
+/* Is the index at handle shaped like one of our slots (attributes, size,
+ * nameAlg)? 1 yes, 0 no (someone else's: never touched), -ENOENT. */
+TF_WUR int tf_tpm_nv_ours(struct tf_tpm *t, uint32_t handle);
+
+/* ---- keys/<persona>/tpm.slot[.new]: which NV slot goes with which
+ * sp.credential (no TPM needed to parse; fuzzed by fuzz_keyblob):
+ *   "TFNS" | u8 version 1 | u8 0 | u16 namelen (34) | link[16] (salt of
+ *   the paired sp.credential) | u32 handle | u32 pcr_mask |
+ *   name[namelen] (TPM2B_NAME of the index: 0x000b || SHA-256)
+ * little-endian except the name, which is the TPM's bytes. */
+#define TF_TPM_SLOTREF_MAGIC "TFNS"
+#define TF_TPM_SLOTREF_VERSION 1
+#define TF_TPM_SLOTREF_HDR 32
+#define TF_TPM_SLOT_NAME_BYTES 34
+#define TF_TPM_SLOTREF_BYTES (TF_TPM_SLOTREF_HDR + TF_TPM_SLOT_NAME_BYTES)
+
+struct tf_tpm_slotref {
+	uint8_t link[TF_TPM_LINK_BYTES];
+	uint32_t handle;
+	uint32_t pcr_mask;
+	uint8_t name[TF_TPM_SLOT_NAME_BYTES];
+};
+
+/* -EBADMSG damaged (also a handle outside our range, PCRs above 23, a
+ * name not SHA-256), -EPROTONOSUPPORT newer version. */
+TF_WUR int tf_tpm_slotref_parse(const uint8_t *buf, size_t len,
+				struct tf_tpm_slotref *out);
+void tf_tpm_slotref_format(const struct tf_tpm_slotref *r,
+			   uint8_t out[static TF_TPM_SLOTREF_BYTES]);
+
 #endif

@@ -786,6 +786,8 @@ static void test_layer_nv(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(list[0], h);
 	assert_int_equal(tf_tpm_nv_check(t, h, name, nlen), 0);
+	assert_int_equal(tf_tpm_nv_ours(t, h), 1);
+	assert_int_equal(tf_tpm_nv_ours(t, h + 1), -ENOENT);
 
 	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 1u << 7, AUTH_A, got),
 			 0);
@@ -902,6 +904,7 @@ static void test_layer_redefined(void **state)
 	tpm_open_ok(&f->tpm, &t);
 	c0 = da_now(t).failed;
 	assert_int_equal(tf_tpm_nv_check(t, h, name, nlen), -EBADMSG);
+	assert_int_equal(tf_tpm_nv_ours(t, h), 0); /* never swept */
 	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 0, AUTH_A, got),
 			 -EBADMSG);
 	assert_int_equal(da_now(t).failed, c0);
@@ -979,6 +982,43 @@ static void test_layer_pin(void **state)
 	assert_int_equal(tf_tpm_open_pinned(f->tpm.tcti, n1, l1, &t), -EBADMSG);
 }
 
+/* tpm.slot: exact size, our handle range, SHA-256 name; round trip. */
+static void test_slotref_format(void **state)
+{
+	struct tf_tpm_slotref r = {.handle = TF_TPM_NV_BASE + 3,
+				   .pcr_mask = 1u << 7},
+			      g;
+	uint8_t buf[TF_TPM_SLOTREF_BYTES + 1];
+
+	(void)state;
+	memset(r.link, 0x11, sizeof(r.link));
+	r.name[0] = 0x00;
+	r.name[1] = 0x0b;
+	memset(r.name + 2, 0x22, 32);
+	tf_tpm_slotref_format(&r, buf);
+	assert_int_equal(tf_tpm_slotref_parse(buf, TF_TPM_SLOTREF_BYTES, &g),
+			 0);
+	assert_memory_equal(&g, &r, sizeof(r));
+	assert_int_equal(
+		tf_tpm_slotref_parse(buf, TF_TPM_SLOTREF_BYTES - 1, &g),
+		-EBADMSG);
+	assert_int_equal(
+		tf_tpm_slotref_parse(buf, TF_TPM_SLOTREF_BYTES + 1, &g),
+		-EBADMSG);
+	buf[4] = 2;
+	assert_int_equal(tf_tpm_slotref_parse(buf, TF_TPM_SLOTREF_BYTES, &g),
+			 -EPROTONOSUPPORT);
+	r.handle = 0x01000000; /* not ours: refused, never undefined */
+	tf_tpm_slotref_format(&r, buf);
+	assert_int_equal(tf_tpm_slotref_parse(buf, TF_TPM_SLOTREF_BYTES, &g),
+			 -EBADMSG);
+	r.handle = TF_TPM_NV_BASE;
+	r.pcr_mask = 1u << 24;
+	tf_tpm_slotref_format(&r, buf);
+	assert_int_equal(tf_tpm_slotref_parse(buf, TF_TPM_SLOTREF_BYTES, &g),
+			 -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1001,6 +1041,7 @@ int main(void)
 		T(test_layer_redefined),
 		T(test_layer_lockout),
 		T(test_layer_pin),
+		cmocka_unit_test(test_slotref_format),
 #undef T
 	};
 
