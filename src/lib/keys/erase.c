@@ -88,5 +88,9 @@ int tf_ks_do_erase(struct tf_keystore *ks, int dfd, const char *persona,
 		if (r < 0)
 			return r;
 	}
+	/* the TPM slot first (docs/keys.md "Crypto-erase") */
+	r = tf_ks_tpm_drop_slots(ks, dfd);
+	if (r < 0)
+		return r;
 	return tf_ks_destroy_key_files(dfd);
 }

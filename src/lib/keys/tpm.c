@@ -753,6 +753,36 @@ int tf_tpm_nv_check(struct tf_tpm *t, uint32_t handle, const uint8_t *name,
 	return r;
 }
 
+int tf_tpm_nv_policy_check(struct tf_tpm *t, uint32_t handle, uint32_t pcr_mask)
+{
+	TPM2B_NV_PUBLIC *pub = NULL;
+	TPM2B_DIGEST now;
+	ESYS_TR e;
+	TSS2_RC rc;
+	int r;
+
+	if (pcr_mask >> TF_TPM_PCR_MAX)
+		return -EINVAL;
+	r = policy_digest(t, pcr_mask, &now);
+	if (r < 0)
+		return r;
+	r = nv_handle(t, handle, NULL, 0, &e);
+	if (r < 0)
+		return r;
+	rc = Esys_NV_ReadPublic(t->esys, e, ESYS_TR_NONE, ESYS_TR_NONE,
+				ESYS_TR_NONE, &pub, NULL);
+	(void)Esys_TR_Close(t->esys, &e);
+	if (rc != TSS2_RC_SUCCESS)
+		return rc_errno(rc) == -EBADMSG ? -EIO : rc_errno(rc);
+	r = pub->nvPublic.authPolicy.size == now.size &&
+			    memcmp(pub->nvPublic.authPolicy.buffer, now.buffer,
+				   now.size) == 0
+		    ? 0
+		    : -EPERM;
+	Esys_Free(pub);
+	return r;
+}
+
 int tf_tpm_nv_undefine(struct tf_tpm *t, uint32_t handle)
 {
 	ESYS_TR e;

@@ -166,6 +166,11 @@ TF_WUR int tf_tpm_nv_read(struct tf_tpm *t, uint32_t handle,
 			  uint32_t pcr_mask,
 			  const uint8_t auth[TF_TPM_AUTH_BYTES],
 			  uint8_t data[TF_TPM_SLOT_BYTES]);
+/* Would the slot's policy be satisfied now (its PCRs as at definition)?
+ * 0 yes, -EPERM no; needs no auth, so an attempt checks it before a try
+ * is counted. */
+TF_WUR int tf_tpm_nv_policy_check(struct tf_tpm *t, uint32_t handle,
+				  uint32_t pcr_mask);
 /* TPM2_NV_UndefineSpace with owner auth; -ENOENT if not defined. */
 TF_WUR int tf_tpm_nv_undefine(struct tf_tpm *t, uint32_t handle);
 
