@@ -571,6 +571,13 @@ int tf_ks_tpm_prepare(struct tf_keystore *ks, int dfd,
 		return rc;
 	if (memcmp(cur.link, salt, TF_TPM_LINK_BYTES) != 0)
 		return -EBADMSG; /* belongs to another wrapping of SP */
+	/* the lockout first: once it is for good, nothing else matters (also
+	 * not files restored after the erase, whose slot is gone) */
+	r = tf_tpm_da_info(c->t, &d);
+	if (r < 0)
+		return r;
+	if (lockout_for_good(&d))
+		return -ENOKEY;
 	r = tf_tpm_nv_check(c->t, cur.handle, cur.name, sizeof(cur.name));
 	if (r == -ENOENT)
 		return -EBADMSG; /* undefined behind our back: nothing to try */
@@ -579,11 +586,8 @@ int tf_ks_tpm_prepare(struct tf_keystore *ks, int dfd,
 	r = tf_tpm_nv_policy_check(c->t, cur.handle, cur.pcr_mask);
 	if (r < 0)
 		return r;
-	r = tf_tpm_da_info(c->t, &d);
-	if (r < 0)
-		return r;
 	if (d.failed >= d.max_tries)
-		return lockout_for_good(&d) ? -ENOKEY : -EBUSY;
+		return -EBUSY; /* a lockout that will end */
 	c->kind = TF_KS_TPM_SLOT;
 	c->ref = cur;
 	return 0;

@@ -455,36 +455,102 @@ static void test_tpm_down(void **state)
 	assert_null(f->ks);
 }
 
-/* Credential persona: the right PIN unlocks; a wrong one fails and the
- * TPM's own dictionary-attack counter goes up. */
+/* ---- helpers for the keystore-level TPM tests ---- */
+
+static size_t nv_slots(const struct swtpm *w, uint32_t *first)
+{
+	struct tf_tpm *t = NULL;
+	uint32_t h[8];
+	size_t n;
+
+	assert_int_equal(tf_tpm_open(w->tcti, &t), 0);
+	assert_int_equal(tf_tpm_nv_list(t, h, 8, &n), 0);
+	if (first != NULL && n > 0)
+		*first = h[0];
+	tf_tpm_close(t);
+	return n;
+}
+
+static struct tf_tpm_da tpm_da(const struct swtpm *w)
+{
+	struct tf_tpm *t = NULL;
+	struct tf_tpm_da d;
+
+	assert_int_equal(tf_tpm_open(w->tcti, &t), 0);
+	assert_int_equal(tf_tpm_da_info(t, &d), 0);
+	tf_tpm_close(t);
+	return d;
+}
+
+/* A copy of the whole state dir (what a thief can image and restore). */
+static void snap(struct fx *f, const char *tag, bool restore)
+{
+	char cmd[512];
+
+	if (restore)
+		snprintf(cmd, sizeof(cmd),
+			 "find %s -mindepth 1 -delete && cp -a %s.%s/. %s/",
+			 f->dir, f->dir, tag, f->dir);
+	else
+		snprintf(cmd, sizeof(cmd), "rm -rf %s.%s && cp -a %s %s.%s",
+			 f->dir, tag, f->dir, f->dir, tag);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void snap_drop(struct fx *f, const char *tag)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s.%s", f->dir, tag);
+	nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Credential persona: the secret is in an NV slot (tpm.slot, no sealed
+ * object); a wrong PIN is counted by the TPM itself; the right one
+ * refunds the TPM's count (DictionaryAttackLockReset with the
+ * lockoutAuth the slot holds). Enrolment provisioned the TPM: our DA
+ * parameters and a lockoutAuth nobody knows. */
 static void test_credential(void **state)
 {
 	struct fx *f = *state;
 	uint8_t k1[64], k2[64];
 	struct tf_throttle_info ti;
-	uint32_t c0;
+	struct tf_tpm_da d;
 
 	NEED_SWTPM();
 	ks_open_tpm(f, &f->tpm);
+	assert_false(tpm_da(&f->tpm).lockout_auth_set);
 	assert_int_equal(enroll(f, NULL, PIN_A), 0);
-	assert_true(file_there(f, "keys/secure/tpm.credential"));
+	assert_true(file_there(f, "keys/secure/tpm.slot"));
+	assert_false(file_there(f, "keys/secure/tpm.credential"));
+	assert_true(file_there(f, TF_DEVSECRET_FILE ".tpm"));
+	assert_int_equal(nv_slots(&f->tpm, NULL), 1);
+	d = tpm_da(&f->tpm);
+	assert_true(d.lockout_auth_set);
+	assert_int_equal(d.max_tries, f->cfg.throttle_max_failures);
+	assert_int_equal(d.recovery, TF_TPM_DA_RECOVERY_NEVER);
+	assert_int_equal(d.lockout_recovery, 0);
 	assert_int_equal(unlock(f, PIN_A, k1, &ti), 0);
 
-	c0 = lockout_counter(&f->tpm);
 	assert_int_equal(unlock(f, PIN_B, k2, &ti), -EACCES);
 	assert_int_equal(ti.failures, 1);
-	assert_int_equal(lockout_counter(&f->tpm), c0 + 1);
+	assert_int_equal(lockout_counter(&f->tpm), 1);
 	assert_int_equal(unlock(f, "000000", k2, &ti), -EACCES);
 	assert_int_equal(ti.failures, 2);
-	assert_int_equal(lockout_counter(&f->tpm), c0 + 2);
+	assert_int_equal(ti.tries_left, f->cfg.throttle_max_failures - 2);
+	assert_int_equal(lockout_counter(&f->tpm), 2);
+	/* status shows the TPM's count */
+	assert_int_equal(tf_keys_throttle_info(f->ks, "secure", &ti), 0);
+	assert_int_equal(ti.failures, 2);
 
 	assert_int_equal(unlock(f, PIN_A, k2, &ti), 0);
 	assert_memory_equal(k1, k2, 64);
 	assert_int_equal(ti.failures, 0);
+	assert_int_equal(lockout_counter(&f->tpm), 0); /* refunded */
 }
 
 /* A persona enrolled before the TPM was configured still unlocks (its
- * KEK has no TPM part) and gets one at its next change. Also prints the
+ * KEK has no TPM part) and gets a slot at its next change. Also prints the
  * unlock time with and without the TPM part (information, not asserted). */
 static void test_legacy_and_overhead(void **state)
 {
@@ -505,7 +571,7 @@ static void test_legacy_and_overhead(void **state)
 					strlen(PIN_A), k1, &ti, NULL),
 			 0);
 	ks_open_tpm(f, &f->tpm);
-	assert_false(file_there(f, "keys/plain/tpm.credential"));
+	assert_false(file_there(f, "keys/plain/tpm.slot"));
 	assert_int_equal(enroll(f, NULL, PIN_A), 0);
 	for (int i = 0; i < rounds; i++) {
 		t0 = tf_now_ns();
@@ -523,50 +589,69 @@ static void test_legacy_and_overhead(void **state)
 			 0);
 	assert_memory_equal(k1, k2, 64);
 	print_message("unlock (swtpm on loopback, test Argon2id cost): "
-		      "%.2f ms without TPM part, %.2f ms with\n",
+		      "%.2f ms without TPM part, %.2f ms with (NV slot)\n",
 		      (double)t_plain / rounds / 1e6,
 		      (double)t_tpm / rounds / 1e6);
 
-	/* and the one-time cost at start: unsealing the device secret */
 	t0 = tf_now_ns();
 	ks_open_tpm(f, &f->tpm);
-	print_message("tf_keystore_open with TPM (unseal): %.2f ms\n",
+	print_message("tf_keystore_open with TPM (unseal, sweep): %.2f ms\n",
 		      (double)(tf_now_ns() - t0) / 1e6);
 
-	/* a change binds it to the TPM, same key */
+	/* a change binds it to the TPM, same key; the lockoutAuth is unknown
+	 * to it ("secure" provisioned the TPM), so it cannot refund */
 	assert_int_equal(tf_keys_enroll(f->ks, "plain", 0,
 					(const uint8_t *)PIN_A, strlen(PIN_A),
 					(const uint8_t *)PIN_B, strlen(PIN_B),
 					&ti),
 			 0);
-	assert_true(file_there(f, "keys/plain/tpm.credential"));
+	assert_true(file_there(f, "keys/plain/tpm.slot"));
+	assert_int_equal(nv_slots(&f->tpm, NULL), 2);
 	assert_int_equal(tf_keys_unlock(f->ks, "plain", (const uint8_t *)PIN_B,
 					strlen(PIN_B), k2, &ti, NULL),
 			 0);
 	assert_memory_equal(k1, k2, 64);
 }
 
-/* Change of credential makes a new TPM object; the old PIN no longer
- * works, the fscrypt key stays. */
+/* Change of credential: a new slot, the old index undefined; the old PIN
+ * no longer works, even with every old file restored (the issue's item
+ * 2, TPM half), and nothing is counted for it; the fscrypt key stays. */
 static void test_change(void **state)
 {
 	struct fx *f = *state;
 	uint8_t k1[64], k2[64];
 	struct tf_throttle_info ti;
+	uint32_t h_old, h_new;
 
 	NEED_SWTPM();
 	ks_open_tpm(f, &f->tpm);
 	assert_int_equal(enroll(f, NULL, PIN_A), 0);
 	assert_int_equal(unlock(f, PIN_A, k1, &ti), 0);
+	assert_int_equal(nv_slots(&f->tpm, &h_old), 1);
+	snap(f, "old", false);
 	assert_int_equal(enroll(f, PIN_A, PIN_B), 0);
-	assert_false(file_there(f, "keys/secure/tpm.credential.new"));
+	assert_false(file_there(f, "keys/secure/tpm.slot.new"));
+	assert_int_equal(nv_slots(&f->tpm, &h_new), 1);
+	assert_int_not_equal(h_old, h_new);
 	assert_int_equal(unlock(f, PIN_A, k2, &ti), -EACCES);
 	assert_int_equal(unlock(f, PIN_B, k2, &ti), 0);
 	assert_memory_equal(k1, k2, 64);
+	/* the refund after the change still works: the new slot holds the
+	 * same lockoutAuth */
+	assert_int_equal(lockout_counter(&f->tpm), 0);
+
+	/* the old files and the old PIN: the old slot is gone */
+	tf_keystore_close(f->ks);
+	f->ks = NULL;
+	snap(f, "old", true);
+	ks_open_tpm(f, &f->tpm);
+	assert_int_equal(unlock(f, PIN_A, k2, &ti), -EBADMSG);
+	assert_int_equal(lockout_counter(&f->tpm), 0);
+	snap_drop(f, "old");
 }
 
 /* Crash on either side of the change's commit: exactly one of old/new
- * unlocks, and no try of the right one is lost to a TPM object mismatch. */
+ * unlocks, no try of the right one is lost, and one slot is left. */
 static void crash_change(struct fx *f, const char *point, const char *works,
 			 const char *fails)
 {
@@ -592,10 +677,15 @@ static void crash_change(struct fx *f, const char *point, const char *works,
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
-	assert_true(file_there(f, "keys/secure/tpm.credential.new"));
+	if (strcmp(point, "change-before-undefine") != 0)
+		assert_true(file_there(f, "keys/secure/tpm.slot.new"));
+	assert_int_equal(nv_slots(&f->tpm, NULL), 2);
+	if (strcmp(point, "change-before-undefine") == 0)
+		ks_open_tpm(f, &f->tpm); /* the sweep finds the dead slot */
 	assert_int_equal(unlock(f, works, k2, &ti), 0);
 	assert_memory_equal(k1, k2, 64);
-	assert_false(file_there(f, "keys/secure/tpm.credential.new"));
+	assert_false(file_there(f, "keys/secure/tpm.slot.new"));
+	assert_int_equal(nv_slots(&f->tpm, NULL), 1);
 	assert_int_equal(unlock(f, fails, k2, &ti), -EACCES);
 	assert_int_equal(unlock(f, works, k2, &ti), 0);
 }
@@ -612,12 +702,19 @@ static void test_crash_after_commit(void **state)
 	crash_change(*state, "change-after-commit", PIN_B, PIN_A);
 }
 
-/* With the disk files alone the KEK cannot be derived: without the TPM
- * object the right PIN fails; a different TPM cannot even load it. */
+static void test_crash_before_undefine(void **state)
+{
+	NEED_SWTPM();
+	crash_change(*state, "change-before-undefine", PIN_B, PIN_A);
+}
+
+/* With the disk files alone the KEK cannot be derived: without the slot
+ * reference the right PIN fails; a different TPM is refused at open (the
+ * pinned storage key), and the right one still works. */
 static void test_disk_alone(void **state)
 {
 	struct fx *f = *state;
-	uint8_t k[64], saved[4096];
+	uint8_t k[64], saved[512];
 	struct tf_throttle_info ti;
 	char p[160];
 	ssize_t n;
@@ -626,64 +723,85 @@ static void test_disk_alone(void **state)
 	NEED_SWTPM();
 	ks_open_tpm(f, &f->tpm);
 	assert_int_equal(enroll(f, NULL, PIN_A), 0);
-	rel_path(f, "keys/secure/tpm.credential", p, sizeof(p));
+	rel_path(f, "keys/secure/tpm.slot", p, sizeof(p));
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	n = read(fd, saved, sizeof(saved));
 	close(fd);
 	assert_true(n > 0);
 
-	/* the TPM's part is missing: the right PIN does not open sp */
 	assert_int_equal(unlink(p), 0);
 	assert_int_equal(unlock(f, PIN_A, k, &ti), -EACCES);
 
-	/* another TPM cannot load the object: refused as foreign before
-	 * any try is counted */
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, saved, (size_t)n), n);
 	close(fd);
 	swtpm_start(&f->other);
 	snprintf(f->cfg.tpm_tcti, sizeof(f->cfg.tpm_tcti), "%s", f->other.tcti);
-	struct tf_keystore *ks = f->ks; /* device secret already unsealed */
-	tf_keystore_close(ks);
+	tf_keystore_close(f->ks);
 	f->ks = NULL;
 	assert_int_equal(tf_keystore_open(f->statefd, f->s, &f->cfg, &f->ks),
 			 -EBADMSG);
-
-	/* the right TPM and the restored object: unlocks again */
 	ks_open_tpm(f, &f->tpm);
 	assert_int_equal(unlock(f, PIN_A, k, &ti), 0);
 }
 
-/* The TPM's lockout: after its maxTries, even the right PIN gets -EBUSY,
- * and that try is not counted by the software throttle. */
-static void test_lockout(void **state)
+/* A lockout that will end (lockoutAuth still empty because the
+ * provisioning's last step did not run, DA parameters someone else's):
+ * -EBUSY, nothing counted; the next success finishes the provisioning. */
+static void test_lockout_temporary(void **state)
 {
 	struct fx *f = *state;
 	uint8_t k[64];
 	struct tf_throttle_info ti;
+	int status;
+	pid_t pid;
 
 	NEED_SWTPM();
-	f->cfg.throttle_free_tries = 50; /* let the TPM be the one to stop */
+	f->cfg.throttle_free_tries = 50;
 	f->cfg.throttle_max_failures = 100;
+	snprintf(f->cfg.tpm_tcti, sizeof(f->cfg.tpm_tcti), "%s", f->tpm.tcti);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tf_keystore *ks = NULL;
+		setenv("TWOFOLD_FAULT", "enroll-before-lockout", 1);
+		if (tf_keystore_open(f->statefd, f->s, &f->cfg, &ks) < 0)
+			_exit(2);
+		int r = tf_keys_enroll(ks, "secure", 0, NULL, 0,
+				       (const uint8_t *)PIN_A, strlen(PIN_A),
+				       NULL);
+		_exit(r == 0 ? 3 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_false(tpm_da(&f->tpm).lockout_auth_set);
 	set_da(&f->tpm, 2);
 	ks_open_tpm(f, &f->tpm);
-	assert_int_equal(enroll(f, NULL, PIN_A), 0);
 	assert_int_equal(unlock(f, PIN_B, k, &ti), -EACCES);
 	assert_int_equal(unlock(f, PIN_B, k, &ti), -EACCES);
-	assert_int_equal(ti.failures, 2);
 	assert_int_equal(unlock(f, PIN_A, k, &ti), -EBUSY);
-	assert_int_equal(ti.failures, 2);
 	assert_int_equal(tf_keys_throttle_info(f->ks, "secure", &ti), 0);
-	assert_int_equal(ti.failures, 2);
-	/* the device secret (NODA object) still unseals during lockout */
+	assert_false(ti.erased);
+	/* the device secret (a noDA object) still unseals during lockout */
 	ks_open_tpm(f, &f->tpm);
 	assert_int_equal(tf_keys_create_device_bound(f->ks, "personal", 0), 0);
 	assert_int_equal(tf_keys_unlock_device_bound(f->ks, "personal", k), 0);
+	/* the owner of the lockout hierarchy (empty auth) resets it; the
+	 * right PIN then works and takes the TPM over */
+	{
+		struct tf_tpm *t = NULL;
+		assert_int_equal(tf_tpm_open(f->tpm.tcti, &t), 0);
+		assert_int_equal(tf_tpm_da_reset(t, NULL, 0), 0);
+		tf_tpm_close(t);
+	}
+	assert_int_equal(unlock(f, PIN_A, k, &ti), 0);
+	assert_true(tpm_da(&f->tpm).lockout_auth_set);
+	assert_int_equal(tpm_da(&f->tpm).max_tries, 100);
 }
 
-/* Crypto-erase destroys the TPM object with the rest. */
+/* Crypto-erase undefines the slot and destroys its reference. */
 static void test_erase(void **state)
 {
 	struct fx *f = *state;
@@ -691,10 +809,222 @@ static void test_erase(void **state)
 	NEED_SWTPM();
 	ks_open_tpm(f, &f->tpm);
 	assert_int_equal(enroll(f, NULL, PIN_A), 0);
-	assert_true(file_there(f, "keys/secure/tpm.credential"));
+	assert_int_equal(nv_slots(&f->tpm, NULL), 1);
 	assert_int_equal(tf_keys_erase(f->ks, "secure", "test"), 0);
-	assert_false(file_there(f, "keys/secure/tpm.credential"));
+	assert_false(file_there(f, "keys/secure/tpm.slot"));
 	assert_false(file_there(f, "keys/secure/sp.credential"));
+	assert_int_equal(nv_slots(&f->tpm, NULL), 0);
+}
+
+/*
+ * The thief (the issue's test): with the device (the TPM) and images of
+ * the disk, 60 wrong guesses, 15 rollbacks of the files to the image made
+ * before the first guess, 19 DictionaryAttackLockReset tries with the old
+ * (empty) lockoutAuth, and swtpm power cuts. The TPM checks at most M
+ * guesses in all; after that the right PIN opens nothing, also with the
+ * files rolled back once more.
+ */
+static void test_thief(void **state)
+{
+	struct fx *f = *state;
+	const uint32_t m = 8;
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+	int guesses = 0, checked = 0, resets = 0, rollbacks = 0;
+	int r;
+
+	NEED_SWTPM();
+	f->cfg.throttle_max_failures = m;
+	f->cfg.throttle_free_tries = m - 1; /* no waits: the TPM bounds */
+	ks_open_tpm(f, &f->tpm);
+	assert_int_equal(enroll(f, NULL, PIN_A), 0);
+	tf_keystore_close(f->ks);
+	f->ks = NULL;
+	snap(f, "thief", false);
+	ks_open_tpm(f, &f->tpm);
+
+	for (guesses = 0; guesses < 60; guesses++) {
+		char pin[16];
+
+		snprintf(pin, sizeof(pin), "%06d", 100000 + guesses);
+		r = unlock(f, pin, k, &ti);
+		assert_true(r == -EACCES || r == -ENOKEY || r == -EBADMSG ||
+			    r == -ENOENT);
+		if (r == -EACCES)
+			checked++;
+		if (guesses % 3 == 0 && resets < 19) {
+			struct tf_tpm *t = NULL;
+			assert_int_equal(tf_tpm_open(f->tpm.tcti, &t), 0);
+			r = tf_tpm_da_reset(t, NULL, 0);
+			assert_true(r == -EACCES || r == -EBUSY);
+			r = tf_tpm_da_set(t, NULL, 0, 1000);
+			assert_true(r == -EACCES || r == -EBUSY);
+			tf_tpm_close(t);
+			resets++;
+		}
+		if (guesses % 4 == 0 && rollbacks < 15) {
+			tf_keystore_close(f->ks);
+			f->ks = NULL;
+			snap(f, "thief", true);
+			if (rollbacks % 5 == 4)
+				swtpm_restart(&f->tpm); /* lockoutAuth again */
+			ks_open_tpm(f, &f->tpm);
+			rollbacks++;
+		}
+	}
+	print_message("thief: %d guesses, %d checked by the TPM (M = %u), "
+		      "%d lockout resets, %d rollbacks\n",
+		      guesses, checked, m, resets, rollbacks);
+	assert_true(checked <= (int)m);
+	assert_true(lockout_counter(&f->tpm) >= m);
+	tf_keystore_close(f->ks);
+	f->ks = NULL;
+	snap(f, "thief", true);
+	ks_open_tpm(f, &f->tpm);
+	assert_int_equal(unlock(f, PIN_A, k, &ti), -ENOKEY);
+	assert_true(ti.erased);
+	assert_int_equal(nv_slots(&f->tpm, NULL), 0);
+	snap_drop(f, "thief");
+}
+
+/* The legitimate user: a few wrong tries, then the right PIN, again and
+ * again: the TPM's counter is refunded each time, so M is never reached
+ * over a lifetime of typos. */
+static void test_refund(void **state)
+{
+	struct fx *f = *state;
+	const uint32_t m = 4;
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+
+	NEED_SWTPM();
+	f->cfg.throttle_max_failures = m;
+	f->cfg.throttle_free_tries = m - 1;
+	ks_open_tpm(f, &f->tpm);
+	assert_int_equal(enroll(f, NULL, PIN_A), 0);
+	for (int round = 0; round < 5; round++) {
+		/* m - 1 free tries; the last wrong one would start a wait */
+		for (uint32_t i = 0; i < m - 1; i++)
+			assert_int_equal(unlock(f, PIN_B, k, &ti), -EACCES);
+		assert_int_equal(lockout_counter(&f->tpm), m - 1);
+		assert_int_equal(ti.tries_left, 1);
+		assert_int_equal(ti.wait_seconds, f->cfg.throttle_base_delay);
+		/* the wait is the file's; this test is about the TPM's count */
+		assert_int_equal(tf_keys_reset_failures(f->ks, "secure"), 0);
+		assert_int_equal(unlock(f, PIN_A, k, &ti), 0);
+		assert_int_equal(lockout_counter(&f->tpm), 0);
+	}
+}
+
+/* The TPM goes away between the count and the check (killed from the
+ * during_kdf hook, which runs after the count write): a clear error, the
+ * one counted try stays counted, and after the TPM is back with its state
+ * the right PIN works and refunds everything. */
+static struct swtpm *vanish_tpm;
+static void vanish(void *arg)
+{
+	(void)arg;
+	swtpm_kill(vanish_tpm);
+}
+
+static void test_tpm_vanishes(void **state)
+{
+	struct fx *f = *state;
+	struct tf_keys_unlock_opts o = {.during_kdf = vanish};
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+
+	NEED_SWTPM();
+	ks_open_tpm(f, &f->tpm);
+	assert_int_equal(enroll(f, NULL, PIN_A), 0);
+	vanish_tpm = &f->tpm;
+	assert_int_equal(tf_keys_unlock_ex(f->ks, "secure",
+					   (const uint8_t *)PIN_A,
+					   strlen(PIN_A), k, &ti, NULL, &o),
+			 -EHOSTUNREACH);
+	assert_int_equal(tf_keys_throttle_info(f->ks, "secure", &ti), 0);
+	assert_int_equal(ti.failures, 1);
+	swtpm_restart(&f->tpm);
+	assert_int_equal(unlock(f, PIN_A, k, &ti), 0);
+	assert_int_equal(ti.failures, 0);
+	assert_int_equal(lockout_counter(&f->tpm), 0);
+}
+
+/* A damaged NV index: someone with the (empty) owner auth undefined the
+ * slot and defined another index at its handle. Refused as damaged before
+ * anything is counted, by its Name; and not swept (not our shape). */
+static void test_slot_redefined(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+	TSS2_TCTI_CONTEXT *tcti = NULL;
+	ESYS_CONTEXT *e;
+	ESYS_TR nv = ESYS_TR_NONE;
+	const TPM2B_AUTH none = {0};
+	TPM2B_NV_PUBLIC pub = {0};
+	uint32_t h;
+
+	NEED_SWTPM();
+	ks_open_tpm(f, &f->tpm);
+	assert_int_equal(enroll(f, NULL, PIN_A), 0);
+	assert_int_equal(nv_slots(&f->tpm, &h), 1);
+	e = esys_open(&f->tpm, &tcti);
+	assert_int_equal(Esys_TR_FromTPMPublic(e, h, ESYS_TR_NONE, ESYS_TR_NONE,
+					       ESYS_TR_NONE, &nv),
+			 0);
+	assert_int_equal(Esys_NV_UndefineSpace(e, ESYS_TR_RH_OWNER, nv,
+					       ESYS_TR_PASSWORD, ESYS_TR_NONE,
+					       ESYS_TR_NONE),
+			 0);
+	pub.nvPublic.nvIndex = h;
+	pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
+	pub.nvPublic.attributes = TPMA_NV_OWNERWRITE | TPMA_NV_AUTHREAD;
+	pub.nvPublic.dataSize = TF_TPM_SLOT_BYTES;
+	assert_int_equal(Esys_NV_DefineSpace(e, ESYS_TR_RH_OWNER,
+					     ESYS_TR_PASSWORD, ESYS_TR_NONE,
+					     ESYS_TR_NONE, &none, &pub, &nv),
+			 0);
+	esys_close(e, tcti);
+	ks_open_tpm(f, &f->tpm);
+	assert_int_equal(unlock(f, PIN_A, k, &ti), -EBADMSG);
+	assert_int_equal(tf_keys_throttle_info(f->ks, "secure", &ti), 0);
+	assert_int_equal(ti.failures, 0);
+	assert_int_equal(nv_slots(&f->tpm, NULL), 1); /* left alone */
+}
+
+/* The boot state changed (the bound PCR, here the resettable PCR 16):
+ * refused before counting (-EPERM); back to the enrolled state, it works. */
+static void test_pcr_changed(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64];
+	struct tf_throttle_info ti;
+	TSS2_TCTI_CONTEXT *tcti = NULL;
+	ESYS_CONTEXT *e;
+	TPML_DIGEST_VALUES dv = {.count = 1};
+
+	NEED_SWTPM();
+	f->cfg.tpm_pcrs = 1u << 16;
+	ks_open_tpm(f, &f->tpm);
+	assert_int_equal(enroll(f, NULL, PIN_A), 0);
+	e = esys_open(&f->tpm, &tcti);
+	dv.digests[0].hashAlg = TPM2_ALG_SHA256;
+	dv.digests[0].digest.sha256[0] = 0x42;
+	assert_int_equal(Esys_PCR_Extend(e, ESYS_TR_PCR16, ESYS_TR_PASSWORD,
+					 ESYS_TR_NONE, ESYS_TR_NONE, &dv),
+			 0);
+	esys_close(e, tcti);
+	assert_int_equal(unlock(f, PIN_A, k, &ti), -EPERM);
+	assert_int_equal(tf_keys_throttle_info(f->ks, "secure", &ti), 0);
+	assert_int_equal(ti.failures, 0);
+	assert_int_equal(lockout_counter(&f->tpm), 0);
+	e = esys_open(&f->tpm, &tcti);
+	assert_int_equal(Esys_PCR_Reset(e, ESYS_TR_PCR16, ESYS_TR_PASSWORD,
+					ESYS_TR_NONE, ESYS_TR_NONE),
+			 0);
+	esys_close(e, tcti);
+	assert_int_equal(unlock(f, PIN_A, k, &ti), 0);
 }
 
 /* ---------------------------------------- the TPM layer (tpm.c) alone */
@@ -1032,9 +1362,15 @@ int main(void)
 		T(test_change),
 		T(test_crash_before_commit),
 		T(test_crash_after_commit),
+		T(test_crash_before_undefine),
 		T(test_disk_alone),
-		T(test_lockout),
+		T(test_lockout_temporary),
 		T(test_erase),
+		T(test_thief),
+		T(test_refund),
+		T(test_tpm_vanishes),
+		T(test_slot_redefined),
+		T(test_pcr_changed),
 		T(test_layer_da),
 		T(test_layer_nv),
 		T(test_layer_pcr),
