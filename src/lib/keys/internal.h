@@ -250,6 +250,8 @@ struct tf_ks_tpm_cred {
 	struct tf_tpm_slotref ref;
 	uint8_t file[TF_TPM_FILE_MAX + 1];
 	size_t flen;
+	bool have_da; /* da: the TPM's count after a wrong verdict */
+	struct tf_tpm_da da;
 };
 /* Before the try is counted: find the TPM part that goes with salt
  * (rolling a crashed change forward or back), reach the TPM, check the

@@ -125,6 +125,7 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	 * costs no try (tpm_bind.c) */
 	r = tf_ks_tpm_prepare(ks, dfd, b.salt, &tc);
 	if (r == -ENOKEY) {
+		tf_ks_tpm_cred_close(&tc); /* the erase opens it again */
 		/* the TPM is locked out for good: nothing can read the slot
 		 * again, so the persona is gone; say so and clean up */
 		r = tf_ks_do_erase(ks, dfd, persona, &t,
@@ -210,6 +211,7 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 		return dur;
 	if (dur > 0) {
 		struct tf_throttle_rec e = t;
+		tf_ks_tpm_cred_close(&tc); /* the erase opens it again */
 		r = tf_ks_do_erase(ks, dfd, persona, &e, TF_KS_DURESS_EVENT);
 		if (r < 0)
 			return r;
@@ -222,6 +224,7 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 		}
 	}
 	if (dur == 0 && t.failures >= ks->cfg.throttle_max_failures) {
+		tf_ks_tpm_cred_close(&tc); /* the erase opens it again */
 		char what[96];
 		snprintf(what, sizeof(what),
 			 "crypto-erased after %u failed attempts", t.failures);

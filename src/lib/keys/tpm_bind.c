@@ -452,9 +452,12 @@ static void refund(struct tf_keystore *ks, struct tf_tpm *t, const uint8_t *l)
 			return; /* tried again at the next success */
 }
 
-int tf_ks_tpm_committed(struct tf_keystore *ks, int dfd)
+/* tf_ks_tpm_committed on an open TPM (NULL: opened if needed); one
+ * connection at a time, since a raw /dev/tpm0 allows only one */
+static int committed_on(struct tf_keystore *ks, int dfd, struct tf_tpm *open)
 {
-	_cleanup_(tf_tpm_closep) struct tf_tpm *t = NULL;
+	_cleanup_(tf_tpm_closep) struct tf_tpm *own = NULL;
+	struct tf_tpm *t = open;
 	struct tf_tpm_slotref old, neu;
 	int r, ro;
 
@@ -472,8 +475,9 @@ int tf_ks_tpm_committed(struct tf_keystore *ks, int dfd)
 		/* the old credential's slot: without it the old PIN opens
 		 * nothing, even with every old file restored. A failure
 		 * leaves an orphan that the next open sweeps. */
-		if (ro == 0 && old.handle != neu.handle &&
-		    ks_tpm_open(ks, &t) == 0)
+		if (t == NULL && ks_tpm_open(ks, &own) == 0)
+			t = own;
+		if (ro == 0 && old.handle != neu.handle && t != NULL)
 			undefine_or_orphan(t, old.handle);
 	} else if (r != -ENOENT) {
 		goto out;
@@ -491,8 +495,8 @@ int tf_ks_tpm_committed(struct tf_keystore *ks, int dfd)
 		struct tf_tpm_da d;
 
 		tf_fault_point("enroll-before-lockout");
-		if (t == NULL)
-			(void)ks_tpm_open(ks, &t);
+		if (t == NULL && ks_tpm_open(ks, &own) == 0)
+			t = own;
 		/* failure: the first successful unlock finishes it */
 		if (t != NULL && tf_tpm_da_info(t, &d) == 0 &&
 		    !d.lockout_auth_set &&
@@ -502,6 +506,11 @@ int tf_ks_tpm_committed(struct tf_keystore *ks, int dfd)
 out:
 	tf_ks_tpm_lauth_drop(ks);
 	return r;
+}
+
+int tf_ks_tpm_committed(struct tf_keystore *ks, int dfd)
+{
+	return committed_on(ks, dfd, NULL);
 }
 
 int tf_ks_tpm_drop_slots(struct tf_keystore *ks, int dfd)
@@ -545,7 +554,7 @@ int tf_ks_tpm_prepare(struct tf_keystore *ks, int dfd,
 		return r;
 	if (rn == 0 && memcmp(neu.link, salt, TF_TPM_LINK_BYTES) == 0) {
 		/* a change crashed after its commit: roll forward */
-		r = tf_ks_tpm_committed(ks, dfd);
+		r = committed_on(ks, dfd, c->t);
 		if (r < 0)
 			return r;
 		rc = slotref_read(dfd, F_TPM_SLOT, &cur);
@@ -641,9 +650,14 @@ int tf_ks_tpm_verdict(struct tf_keystore *ks, struct tf_ks_tpm_cred *c,
 			r = lauth_hold(ks, data + TF_TPM_SECRET_BYTES);
 		return r;
 	}
-	if ((r == -EACCES || r == -EBUSY) && tf_tpm_da_info(c->t, &d) == 0 &&
-	    lockout_for_good(&d))
-		return -ENOKEY;
+	if ((r == -EACCES || r == -EBUSY) && tf_tpm_da_info(c->t, &d) == 0) {
+		/* kept for the answer: a duress erase closes the TPM before
+		 * it is given, and the answer must not differ (duress.c) */
+		c->da = d;
+		c->have_da = true;
+		if (lockout_for_good(&d))
+			return -ENOKEY;
+	}
 	return r;
 }
 
@@ -652,8 +666,11 @@ void tf_ks_tpm_fold_info(struct tf_ks_tpm_cred *c, struct tf_throttle_info *ti)
 	struct tf_tpm_da d;
 	uint32_t left;
 
-	if (c->kind != TF_KS_TPM_SLOT || c->t == NULL ||
-	    tf_tpm_da_info(c->t, &d) < 0)
+	if (c->kind != TF_KS_TPM_SLOT)
+		return;
+	if (c->have_da)
+		d = c->da;
+	else if (c->t == NULL || tf_tpm_da_info(c->t, &d) < 0)
 		return;
 	left = d.failed >= d.max_tries ? 0 : d.max_tries - d.failed;
 	if (left < ti->tries_left)
