@@ -1312,6 +1312,40 @@ static void test_layer_pin(void **state)
 	assert_int_equal(tf_tpm_open_pinned(f->tpm.tcti, n1, l1, &t), -EBADMSG);
 }
 
+/* Why recoveryTime is not 0: with 0 the TPM does not count at all (DA
+ * disabled, libtpms IncrementLockout/DASelfHeal); checked here so the
+ * choice of TF_TPM_DA_RECOVERY_NEVER stays justified. */
+static void test_layer_recovery_zero(void **state)
+{
+	struct fx *f = *state;
+	struct tf_tpm *t = NULL;
+	uint8_t data[TF_TPM_SLOT_BYTES] = {7}, got[TF_TPM_SLOT_BYTES];
+	uint8_t name[TF_TPM_NAME_MAX];
+	TSS2_TCTI_CONTEXT *tcti = NULL;
+	ESYS_CONTEXT *e;
+	size_t nlen;
+	uint32_t h;
+
+	NEED_SWTPM();
+	e = esys_open(&f->tpm, &tcti);
+	assert_int_equal(Esys_DictionaryAttackParameters(
+				 e, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
+				 ESYS_TR_NONE, ESYS_TR_NONE, 2, 0, 0),
+			 0);
+	esys_close(e, tcti);
+	tpm_open_ok(&f->tpm, &t);
+	assert_int_equal(tf_tpm_nv_free(t, &h), 0);
+	assert_int_equal(tf_tpm_nv_define(t, h, 0, AUTH_A, data, name, &nlen),
+			 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(
+			tf_tpm_nv_read(t, h, name, nlen, 0, AUTH_B, got),
+			-EACCES);
+	assert_int_equal(da_now(t).failed, 0); /* nothing was counted */
+	assert_int_equal(tf_tpm_nv_read(t, h, name, nlen, 0, AUTH_A, got), 0);
+	tf_tpm_close(t);
+}
+
 /* tpm.slot: exact size, our handle range, SHA-256 name; round trip. */
 static void test_slotref_format(void **state)
 {
@@ -1380,6 +1414,7 @@ int main(void)
 		T(test_layer_redefined),
 		T(test_layer_lockout),
 		T(test_layer_pin),
+		T(test_layer_recovery_zero),
 		cmocka_unit_test(test_slotref_format),
 #undef T
 	};
