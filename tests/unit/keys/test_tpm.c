@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -48,6 +49,7 @@ struct fx {
 	const struct tf_suite *s;
 	struct tf_keystore *ks;
 	struct swtpm tpm, other;
+	char small[96]; /* a tiny tmpfs mounted by test_full_disk */
 };
 
 static bool have_swtpm;
@@ -279,6 +281,8 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	tf_keystore_close(f->ks);
+	if (f->small[0])
+		umount2(f->small, MNT_DETACH);
 	swtpm_stop(&f->tpm);
 	swtpm_stop(&f->other);
 	if (f->statefd >= 0)
@@ -1386,6 +1390,75 @@ static void test_slotref_format(void **state)
 			 -EBADMSG);
 }
 
+/* Fill the file system of f->small (a tmpfs) but `pages` pages. */
+static void fill(struct fx *f, int pages)
+{
+	static uint8_t page[4096];
+	char p[160];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/fill", f->small);
+	unlink(p);
+	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	while (write(fd, page, sizeof(page)) == (ssize_t)sizeof(page))
+		;
+	assert_int_equal(errno, ENOSPC);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(ftruncate(fd, st.st_size - (off_t)pages * 4096), 0);
+	close(fd);
+}
+
+/* A full disk during a change (every amount of space left from none to
+ * a few pages, so the change fails at each of its writes in turn): the old
+ * or the new credential works, never neither, and after the next unlock
+ * exactly one slot is left in the TPM. */
+static void test_full_disk(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k1[64], k2[64];
+	struct tf_throttle_info ti;
+	const char *cur = PIN_A, *other = PIN_B;
+	int failed = 0, done = 0;
+
+	NEED_SWTPM();
+	snprintf(f->small, sizeof(f->small), "%s/small", f->dir);
+	assert_int_equal(mkdir(f->small, 0700), 0);
+	assert_int_equal(mount("tmpfs", f->small, "tmpfs", MS_NOSUID | MS_NODEV,
+			       "size=256k,mode=0700"),
+			 0);
+	close(f->statefd);
+	f->statefd = open(f->small, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(f->statefd >= 0);
+	assert_int_equal(tf_devsecret_create(f->statefd, f->s->id, 0), 0);
+	ks_open_tpm(f, &f->tpm);
+	assert_int_equal(enroll(f, NULL, PIN_A), 0);
+	assert_int_equal(unlock(f, PIN_A, k1, &ti), 0);
+	for (int pages = 0; pages <= 6; pages++) {
+		fill(f, pages);
+		int r = enroll(f, cur, other);
+		if (r == 0) {
+			const char *x = cur;
+			cur = other;
+			other = x;
+			done++;
+		} else {
+			failed++;
+		}
+		char p[160];
+		snprintf(p, sizeof(p), "%s/fill", f->small);
+		assert_int_equal(unlink(p), 0);
+		assert_int_equal(unlock(f, other, k2, &ti), -EACCES);
+		assert_int_equal(unlock(f, cur, k2, &ti), 0);
+		assert_memory_equal(k1, k2, 64);
+		assert_int_equal(nv_slots(&f->tpm, NULL), 1);
+	}
+	print_message("full disk: %d changes failed, %d went through\n", failed,
+		      done);
+	assert_true(failed > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1408,6 +1481,7 @@ int main(void)
 		T(test_tpm_vanishes),
 		T(test_slot_redefined),
 		T(test_pcr_changed),
+		T(test_full_disk),
 		T(test_layer_da),
 		T(test_layer_nv),
 		T(test_layer_pcr),
