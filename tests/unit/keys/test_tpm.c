@@ -1390,6 +1390,40 @@ static void test_slotref_format(void **state)
 			 -EBADMSG);
 }
 
+/* The duress credential on a TPM persona: answered like a wrong PIN (the
+ * same counts, the TPM's included), the persona erased and its slot
+ * undefined; the right PIN then opens nothing. */
+static void test_duress_tpm(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[64];
+	struct tf_throttle_info tw, td;
+	enum tf_persona_keystate st;
+
+	NEED_SWTPM();
+	ks_open_tpm(f, &f->tpm);
+	assert_int_equal(enroll(f, NULL, PIN_A), 0);
+	assert_int_equal(tf_keys_set_duress(f->ks, "secure",
+					    (const uint8_t *)PIN_A,
+					    strlen(PIN_A),
+					    (const uint8_t *)"555555", 6, &tw),
+			 0);
+	/* a power cut: the TPM's count is now one above the file's, so the
+	 * answers show the TPM's (and must still match) */
+	swtpm_restart(&f->tpm);
+	assert_int_equal(unlock(f, PIN_B, k, &tw), -EACCES);
+	assert_int_equal(tw.failures, 2);
+	assert_int_equal(unlock(f, "555555", k, &td), -EACCES);
+	assert_int_equal(td.failures, tw.failures + 1);
+	assert_int_equal(td.tries_left, tw.tries_left - 1);
+	assert_int_equal(td.wait_seconds, tw.wait_seconds);
+	assert_false(td.erased);
+	assert_int_equal(tf_keys_state(f->ks, "secure", &st), 0);
+	assert_int_equal(st, TF_KS_ERASED);
+	assert_int_equal(nv_slots(&f->tpm, NULL), 0);
+	assert_int_equal(unlock(f, PIN_A, k, &td), -ENOKEY);
+}
+
 /* Fill the file system of f->small (a tmpfs) but `pages` pages. */
 static void fill(struct fx *f, int pages)
 {
@@ -1482,6 +1516,7 @@ int main(void)
 		T(test_slot_redefined),
 		T(test_pcr_changed),
 		T(test_full_disk),
+		T(test_duress_tpm),
 		T(test_layer_da),
 		T(test_layer_nv),
 		T(test_layer_pcr),
