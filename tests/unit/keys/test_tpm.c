@@ -53,6 +53,12 @@ struct fx {
 };
 
 static bool have_swtpm;
+/* Below Linux's default ephemeral range (32768..60999): the many TCTI
+ * connections a test makes leave client ports in TIME_WAIT there, and
+ * swtpm's bind() to one of them fails with EADDRINUSE although nothing
+ * listens on it. */
+#define PORT_MIN 20000
+#define PORT_MAX 32000
 static int next_port;
 
 static int rm_cb(const char *p, const struct stat *st, int flag,
@@ -177,8 +183,8 @@ static void swtpm_start(struct swtpm *t)
 		pid_t pid;
 
 		next_port += 2;
-		if (next_port > 65000)
-			next_port = 20000;
+		if (next_port >= PORT_MAX)
+			next_port = PORT_MIN;
 		if (port_accepts(port) || port_accepts(port + 1))
 			continue; /* taken by someone else */
 		pid = swtpm_spawn(t, port);
@@ -1529,7 +1535,7 @@ int main(void)
 	};
 
 	have_swtpm = access(SWTPM, X_OK) == 0;
-	next_port = 20000 + (getpid() % 20000) * 2;
+	next_port = PORT_MIN + (getpid() % ((PORT_MAX - PORT_MIN) / 2)) * 2;
 	/* libtss2 logs expected failures (refused connections, wrong auth)
 	 * at ERROR level to stderr; keep the test output readable */
 	setenv("TSS2_LOG", "all+NONE", 0);
