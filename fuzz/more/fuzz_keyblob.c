@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for the key-file parsers of src/lib/keys: device.secret,
- * sp.device / sp.credential, discardable, throttle, duress, and the TPM object
- * files (device.secret.tpm, tpm.credential). Every parser gets the
+ * sp.device / sp.credential, discardable, throttle, duress, the TPM object
+ * files (device.secret.tpm, tpm.credential) and NV slot references
+ * (tpm.slot). Every parser gets the
  * same input; a file that parses must serialize back to the same bytes
  * (the formats have no slack), which catches a parser that accepts more
  * than the writer can produce.
@@ -60,6 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (tf_tpm_file_parse(data, size, &kind, link) == 0 &&
 		    kind != 1 && kind != 2)
 			abort(); /* only the two kinds we write may parse */
+	}
+	{
+		struct tf_tpm_slotref r;
+		uint8_t out[TF_TPM_SLOTREF_BYTES];
+		if (tf_tpm_slotref_parse(data, size, &r) == 0) {
+			tf_tpm_slotref_format(&r, out);
+			if (size != sizeof(out) || memcmp(out, data, size) != 0)
+				abort();
+		}
 	}
 	return 0;
 }

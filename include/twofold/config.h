@@ -27,6 +27,8 @@
 #define TF_DEVICE_MAX 16
 #define TF_NAME_MAX 32	    /* persona and device names, without NUL */
 #define TF_CFG_PATH_MAX 256 /* paths in the config */
+/* PCR 7: the Secure Boot state (UEFI PC client profile); docs/keys.md */
+#define TF_CFG_TPM_PCRS_DEFAULT (1u << 7)
 #define TF_UID_COUNT_DEFAULT 65536u
 #define TF_PTY_MAX_DEFAULT 256u /* devpts max= per persona */
 #define TF_APP_UID_DEFAULT 1000u
@@ -101,6 +103,7 @@ struct tf_config {
 	 * TF_PIN_DIGITS_SAFE are refused unless this is set (tests only) */
 	bool allow_weak_credentials;
 	char tpm_tcti[TF_CFG_PATH_MAX]; /* "" = no TPM */
+	uint32_t tpm_pcrs; /* bit n = PCR n in the slot policy; 0 = none */
 	bool cgroup_favor_dynmods; /* set the host's cgroup2 favordynmods */
 	size_t n_personas;
 	struct tf_persona_cfg personas[TF_PERSONA_MAX];

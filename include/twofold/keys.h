@@ -6,8 +6,9 @@
  *
  *   credential -> Argon2id(salt, cost) ----------------+
  *   device secret (<state>/device.secret) -------------+
- *   [TPM: Unseal(keys/<persona>/tpm.credential,        +-> HKDF -> KEK
- *         auth = HKDF(Argon2id output)), 32 bytes] ----+
+ *   [TPM: NV_Read(slot named by keys/<persona>/tpm.slot, +-> HKDF -> KEK
+ *         policy PCRs + auth = HKDF(Argon2id output)),  |
+ *         32 bytes] -----------------------------------+
  *   hash(<state>/keys/<persona>/discardable) ----------+
  *   KEK -> open keys/<persona>/sp.{device,credential} -> SP (32 bytes)
  *   HKDF(SP, "fscrypt" || persona) -> 64-byte fscrypt master key
@@ -20,8 +21,9 @@
  * Optional TPM 2.0 (config tpm_tcti, docs/keys.md "TPM"): the device secret
  * is sealed in <state>/device.secret.tpm (migrated from the plaintext file
  * on the first open), and a credential persona's KEK also needs 32 bytes
- * the TPM unseals only for the right credential, counting wrong ones in its
- * dictionary-attack counter.
+ * from a TPM NV slot that the TPM gives out only for the right credential,
+ * counting wrong ones in its dictionary-attack counter, which twofold
+ * provisions so that only the slot can reset it ("Weaver on TPM").
  */
 #ifndef TWOFOLD_KEYS_H
 #define TWOFOLD_KEYS_H
@@ -143,12 +145,16 @@ TF_EXPORT TF_WUR int tf_keys_enroll(struct tf_keystore *ks, const char *persona,
  *   -EAGAIN   still waiting (ti->wait_seconds), nothing checked or counted
  *   -ENOKEY   crypto-erased (also returned by the try that erased it)
  *   -ENOENT   no credential enrolled; -EINVAL persona is device-bound
- *   -EBADMSG  a key file is damaged (nothing rewritten), or tpm.credential
- *             was sealed by another TPM (no try counted)
+ *   -EBADMSG  a key file is damaged (nothing rewritten), or the TPM part
+ *             is another TPM's, gone or redefined (no try counted)
  * With a TPM-bound persona (docs/keys.md "TPM"), also:
- *   -EBUSY    the TPM is in dictionary-attack lockout; wait for its
- *             recovery time (nothing checked, no try counted)
- *   -EHOSTUNREACH  the TPM is not reachable (no try counted)
+ *   -ENOKEY   also: the TPM is locked out for good (M failures it counted)
+ *   -EBUSY    the TPM is in a dictionary-attack lockout that will end
+ *             (not ours); nothing checked, no try counted
+ *   -EPERM    the PCRs (tpm_pcrs) differ from those at enrolment; nothing
+ *             checked, no try counted
+ *   -EHOSTUNREACH  the TPM is not reachable (no try counted, unless it went
+ *             away between the count and the check: then that one try)
  *   -ENODEV   the persona is TPM-bound but no tpm_tcti is configured
  * The same apply to tf_keys_enroll with old_cred (a change).
  * kdf_ns (may be NULL) gets the time spent in Argon2id. */

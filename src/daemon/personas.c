@@ -529,6 +529,19 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 				 "the TPM's owner hierarchy has a password; "
 				 "twofold needs it empty");
 			break;
+		case -EBADMSG:
+			if (d->cfg.tpm_tcti[0])
+				snprintf(err, errlen,
+					 "TPM at %s: its storage key changed, "
+					 "or %s/device.secret.tpm is damaged: "
+					 "not the TPM this device was set up "
+					 "with (cleared or replaced?)",
+					 d->cfg.tpm_tcti, d->state_dir);
+			else
+				snprintf(err, errlen,
+					 "%s/device.secret is damaged",
+					 d->state_dir);
+			break;
 		default:
 			snprintf(err, errlen,
 				 "%s/device.secret%s is damaged or unreadable "

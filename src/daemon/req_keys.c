@@ -151,6 +151,13 @@ static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
 			      "checked or counted",
 			      what, name);
 		break;
+	case -EPERM:
+		tfd_reply_err(rep, r,
+			      "%s %s: the boot state (TPM PCRs, tpm_pcrs) "
+			      "differs from the one it was enrolled under; "
+			      "nothing was checked or counted",
+			      what, name);
+		break;
 	case -ENODEV:
 		tfd_reply_err(
 			rep, r,

@@ -71,6 +71,7 @@ void tf_config_default(struct tf_config *c)
 	c->throttle_base_delay = 30;
 	c->kdf_target_ms = 500;
 	c->kdf_min_mem_mib = 64;
+	c->tpm_pcrs = TF_CFG_TPM_PCRS_DEFAULT;
 	c->n_personas = 2;
 	persona_default(&c->personas[0], "personal", 1000000, false);
 	persona_default(&c->personas[1], "secure", 1065536, true);
@@ -160,6 +161,35 @@ static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+/* "none", or PCR numbers 0..23 separated by commas: "7", "0,2,7" */
+static int parse_pcrs(const char *v, uint32_t *out)
+{
+	uint32_t m = 0;
+
+	if (!strcmp(v, "none")) {
+		*out = 0;
+		return 0;
+	}
+	for (const char *p = v;;) {
+		unsigned n = 0;
+		int digits = 0;
+
+		while (*p >= '0' && *p <= '9' && digits < 3) {
+			n = n * 10 + (unsigned)(*p++ - '0');
+			digits++;
+		}
+		if (digits == 0 || n > 23 || (m & (1u << n)))
+			return -EINVAL;
+		m |= 1u << n;
+		if (*p == '\0')
+			break;
+		if (*p++ != ',')
+			return -EINVAL;
+	}
+	*out = m;
+	return 0;
+}
+
 static int parse_str(const char *v, char *dst, size_t cap)
 {
 	for (const char *p = v; *p; p++)
@@ -209,6 +239,8 @@ static int set_top(struct tf_config *c, const char *k, const char *v)
 		return parse_bool(v, &c->allow_weak_credentials);
 	if (!strcmp(k, "tpm_tcti"))
 		return parse_str(v, c->tpm_tcti, sizeof(c->tpm_tcti));
+	if (!strcmp(k, "tpm_pcrs"))
+		return parse_pcrs(v, &c->tpm_pcrs);
 	if (!strcmp(k, "cgroup_favor_dynmods"))
 		return parse_bool(v, &c->cgroup_favor_dynmods);
 	return -ENOENT;
@@ -607,6 +639,17 @@ int tf_config_format(const struct tf_config *c, char **out)
 		c->allow_weak_credentials ? "yes" : "no");
 	if (c->tpm_tcti[0])
 		fprintf(f, "tpm_tcti = %s\n", c->tpm_tcti);
+	if (c->tpm_tcti[0] || c->tpm_pcrs != TF_CFG_TPM_PCRS_DEFAULT) {
+		fputs("tpm_pcrs = ", f);
+		if (c->tpm_pcrs == 0)
+			fputs("none", f);
+		for (unsigned i = 0, first = 1; i < 24; i++)
+			if (c->tpm_pcrs & (1u << i)) {
+				fprintf(f, first ? "%u" : ",%u", i);
+				first = 0;
+			}
+		fputc('\n', f);
+	}
 	fprintf(f,
 		"# yes: host-wide cgroup2 favordynmods; persona start and "
 		"unlock\n"

@@ -62,6 +62,8 @@ int tf_ks_create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 	/* leftovers of a creation that crashed before its commit */
 	r = tf_ks_destroy_file(dfd, F_DISCARD_NEW);
 	if (r == 0)
+		r = tf_ks_tpm_drop_slots(ks, dfd);
+	if (r == 0)
 		r = tf_ks_destroy_file(dfd, F_TPM_CRED_NEW);
 	if (r == 0)
 		r = tf_ks_destroy_file(dfd, F_TPM_CRED);
@@ -91,23 +93,35 @@ int tf_ks_create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 	b.kind = kind;
 	if (protector == TF_PROT_CREDENTIAL) {
 		/* before the commit: sp.credential needs the TPM object */
-		r = tf_ks_new_cred_protector(ks, dfd, cred, credlen, F_TPM_CRED,
+		r = tf_ks_new_cred_protector(ks, dfd, cred, credlen, F_TPM_SLOT,
 					     &b, pw, &tpmsec);
-		if (r < 0)
+		if (r < 0) {
+			tf_ks_tpm_lauth_drop(ks);
 			return r;
+		}
 	}
 	r = tf_ks_seal_sp(ks, persona, &b,
 			  protector == TF_PROT_CREDENTIAL ? pw : NULL, tpmsec,
 			  dhash, sp, blob, &bloblen);
-	if (r < 0)
+	if (r == 0) {
+		tf_fault_point("enroll-before-commit");
+		r = tf_atomic_write_at(dfd,
+				       protector == TF_PROT_CREDENTIAL
+					       ? F_SP_CRED
+					       : F_SP_DEVICE,
+				       blob, bloblen, 0600);
+	}
+	if (r < 0) {
+		tf_ks_tpm_lauth_drop(ks);
 		return r;
-	tf_fault_point("enroll-before-commit");
-	r = tf_atomic_write_at(
-		dfd, protector == TF_PROT_CREDENTIAL ? F_SP_CRED : F_SP_DEVICE,
-		blob, bloblen, 0600);
-	if (r < 0)
-		return r;
+	}
 	tf_fault_point("enroll-after-commit");
+	/* a provisioning's lockoutAuth becomes the TPM's only now */
+	if (tpmsec != NULL) {
+		r = tf_ks_tpm_committed(ks, dfd);
+		if (r < 0)
+			return r;
+	}
 	if (renameat(dfd, F_DISCARD_NEW, dfd, F_DISCARD) < 0)
 		return tf_negerrno();
 	return tf_fsync_dir_at(dfd, NULL);

@@ -272,23 +272,10 @@ int tf_ks_destroy_key_files(int dfd)
 }
 
 /*
- * Where the TPM half of an erase goes (h-tpm): undefine the persona's NV
- * index, if it has one. tpm.credential itself is a key file and already
- * destroyed with the others. Called after the files are gone and before
- * the event is recorded; a failure is returned like a file's and the erase
- * is resumed at the next access.
- */
-static int tpm_destroy(struct tf_keystore *ks, int dfd)
-{
-	(void)ks;
-	(void)dfd;
-	return 0;
-}
-
-/*
  * Order: (1) the erased flag is durable (from then on nothing unlocks, and
- * every later access resumes the job: tf_ks_load_state); (2) destroy the
- * key files, every error checked and returned; (3) only then the event,
+ * every later access resumes the job: tf_ks_load_state); (2) undefine the
+ * TPM slots, destroy the key files, every error checked and returned; (3)
+ * only then the event,
  * and the flag's "not yet recorded" bit is cleared. A crash or a failed
  * destroy leaves the flag and the bit set, so the event is never written
  * for an erase that has not happened, nor lost for one that has.
@@ -307,10 +294,12 @@ int tf_ks_do_erase(struct tf_keystore *ks, int dfd, const char *persona,
 			return r;
 	}
 	tf_fault_point("erase-after-flag");
-	r = tf_ks_destroy_key_files_how(dfd, &how);
+	/* the TPM slot first: its file (tpm.slot) names the NV index
+	 * (docs/keys.md "Crypto-erase") */
+	r = tf_ks_tpm_drop_slots(ks, dfd);
 	if (r < 0)
 		return r;
-	r = tpm_destroy(ks, dfd);
+	r = tf_ks_destroy_key_files_how(dfd, &how);
 	if (r < 0)
 		return r;
 	if (how != TF_DESTROY_NONE)

@@ -138,6 +138,9 @@ uint32_t tf_keys_throttle_delay(uint32_t failures, uint32_t free_tries,
 #define F_THROTTLE "throttle"
 #define F_TPM_CRED "tpm.credential"
 #define F_TPM_CRED_NEW "tpm.credential.new"
+#define F_TPM_SLOT "tpm.slot"
+#define F_TPM_SLOT_NEW "tpm.slot.new"
+#define F_TPM_NAME "tpm.name" /* in <state>: the pinned primary's Name */
 #define F_DEVSECRET_TPM TF_DEVSECRET_TPM_FILE
 #define F_DURESS TF_DURESS_FILE
 
@@ -173,6 +176,14 @@ struct tf_keystore {
 	 * erase that tf_ks_load_state resumes) */
 	char persona[TF_NAME_MAX + 1];
 	enum tf_destroy_how last_destroy; /* of the last erase or change */
+	/* tpm_bind.c: the pinned storage key (tpm_namelen 0 = no TPM), and
+	 * a lockoutAuth in transit (secmem): from the old slot to the new
+	 * one during a credential change (tpm_lauth_keep), or to be made the
+	 * TPM's lockoutAuth after an enrolment's commit (_provision) */
+	uint8_t tpm_name[TF_TPM_NAME_MAX];
+	size_t tpm_namelen;
+	uint8_t *tpm_lauth;
+	bool tpm_lauth_held, tpm_lauth_keep, tpm_lauth_provision;
 };
 
 /* keystore.c: files and the persona directory */
@@ -240,14 +251,62 @@ TF_WUR int tf_ks_cred_change(struct tf_keystore *ks, int dfd,
 /* tpm_bind.c */
 TF_WUR int tf_ks_tpm_auth(struct tf_keystore *ks, const uint8_t *pw,
 			  uint8_t auth[TF_TPM_AUTH_BYTES]);
+/* A new NV slot holding fresh tpmsec (and the lockoutAuth, see
+ * docs/keys.md "TPM"), and its reference file name (F_TPM_SLOT[_NEW])
+ * linked to salt. */
 TF_WUR int tf_ks_tpm_cred_create(struct tf_keystore *ks, int dfd,
 				 const char *name,
 				 const uint8_t salt[TF_SALT_BYTES],
 				 const uint8_t *pw, uint8_t *tpmsec);
-TF_WUR int tf_ks_tpm_cred_find(int dfd, const uint8_t salt[TF_SALT_BYTES],
-			       uint8_t file[TF_TPM_FILE_MAX + 1], size_t *flen);
+/* After the commit of sp.credential: the new slot replaces the old one
+ * (whose index is undefined), a legacy tpm.credential goes, and a
+ * lockoutAuth waiting for the commit is set. */
+TF_WUR int tf_ks_tpm_committed(struct tf_keystore *ks, int dfd);
+/* Undefine the persona's slots and destroy their files (erase, and the
+ * leftovers of a creation that crashed). */
+TF_WUR int tf_ks_tpm_drop_slots(struct tf_keystore *ks, int dfd);
+void tf_ks_tpm_lauth_drop(struct tf_keystore *ks);
+
+/* The TPM part of one credential attempt */
+enum tf_ks_tpm_kind {
+	TF_KS_TPM_NONE = 0,   /* enrolled without a TPM */
+	TF_KS_TPM_OBJECT = 1, /* legacy tpm.credential sealed object */
+	TF_KS_TPM_SLOT = 2,   /* NV slot (tpm.slot) */
+};
+struct tf_ks_tpm_cred {
+	enum tf_ks_tpm_kind kind;
+	struct tf_tpm *t;
+	struct tf_tpm_slotref ref;
+	uint8_t file[TF_TPM_FILE_MAX + 1];
+	size_t flen;
+	bool have_da; /* da: the TPM's count after a wrong verdict */
+	struct tf_tpm_da da;
+};
+/* Before the try is counted: find the TPM part that goes with salt
+ * (rolling a crashed change forward or back), reach the TPM, check the
+ * object/slot. -ENODEV no tpm_tcti; -EHOSTUNREACH; -EBADMSG damaged,
+ * foreign, redefined or gone; -EPERM PCRs differ; -EBUSY DA lockout that
+ * will end; -ENOKEY DA lockout for good (the caller erases). */
+TF_WUR int tf_ks_tpm_prepare(struct tf_keystore *ks, int dfd,
+			     const uint8_t salt[TF_SALT_BYTES],
+			     struct tf_ks_tpm_cred *c);
+/* The TPM's verdict on pw: 0 and tpmsec (and the refund of the TPM's
+ * failure counter), -EACCES wrong (counted by the TPM), -EBUSY / -EPERM
+ * nothing checked, -ENOKEY the TPM is now locked out for good. */
+TF_WUR int tf_ks_tpm_verdict(struct tf_keystore *ks, struct tf_ks_tpm_cred *c,
+			     const uint8_t *pw, uint8_t *tpmsec);
+/* The TPM's own count in ti (tries_left no more than it allows). */
+void tf_ks_tpm_fold_info(struct tf_ks_tpm_cred *c, struct tf_throttle_info *ti);
+void tf_ks_tpm_cred_close(struct tf_ks_tpm_cred *c);
 TF_WUR int tf_ks_devsecret_tpm(int sfd, const char *tcti, uint8_t *suite_id,
-			       uint8_t *secret);
+			       uint8_t *secret, uint8_t name[TF_TPM_NAME_MAX],
+			       size_t *namelen);
+/* Remove slots of our shape that no persona's files name (a crash
+ * between defining and recording, or between commit and undefine). */
+int tf_ks_tpm_sweep(struct tf_keystore *ks);
+/* Status: the TPM's failure count for a persona with an NV slot. */
+int tf_ks_tpm_status(struct tf_keystore *ks, int dfd,
+		     struct tf_throttle_info *ti);
 
 /* throttle.c */
 TF_WUR int tf_ks_get_clock(struct tf_keystore *ks, struct tf_keys_clock *c);

@@ -12,9 +12,12 @@
  *   discardable.new             only during creation (see tf_ks_create_sp)
  *   sp.credential.old           only during a change (protector_cred.c)
  *   throttle                    failure counter, last failure, erased flag
- *   tpm.credential              TPM object whose data is mixed into the KEK
- *                               (credential personas with a TPM; tpm.c)
- *   tpm.credential.new          only during a credential change
+ *   tpm.slot                    which TPM NV slot holds the secret mixed
+ *                               into the KEK (credential personas with a
+ *                               TPM; tpm_bind.c, docs/keys.md "TPM")
+ *   tpm.slot.new                only during a credential change
+ *   tpm.credential[.new]        the same as a sealed TPM object (personas
+ *                               enrolled before NV slots, until a change)
  * Every operation holds flock(LOCK_EX) on the persona directory, so two
  * daemons (or a daemon and a test) cannot interleave counter updates.
  *
@@ -315,7 +318,8 @@ int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 	_cleanup_secure_ uint8_t *secret = NULL;
 	_cleanup_close_ int sfd = -1, kfd = -1;
 	struct tf_keystore *ks;
-	uint8_t sid;
+	uint8_t sid, tname[TF_TPM_NAME_MAX];
+	size_t tnamelen = 0;
 	int r;
 
 	if (s == NULL || cfg == NULL)
@@ -327,7 +331,8 @@ int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 	if (secret == NULL)
 		return -ENOMEM;
 	if (cfg->tpm_tcti[0] != '\0')
-		r = tf_ks_devsecret_tpm(sfd, cfg->tpm_tcti, &sid, secret);
+		r = tf_ks_devsecret_tpm(sfd, cfg->tpm_tcti, &sid, secret, tname,
+					&tnamelen);
 	else
 		r = tf_devsecret_load(sfd, &sid, secret);
 	if (r < 0)
@@ -348,6 +353,13 @@ int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 	ks->s = s;
 	ks->cfg = *cfg;
 	ks->devsecret = steal_pointer(&secret);
+	memcpy(ks->tpm_name, tname, tnamelen);
+	ks->tpm_namelen = tnamelen;
+	if (cfg->tpm_tcti[0] != '\0') {
+		/* slots of dead generations; a failure here costs nothing but
+		 * NV space, and the next open tries again */
+		(void)tf_ks_tpm_sweep(ks);
+	}
 	*out = ks;
 	return 0;
 }
@@ -357,6 +369,7 @@ void tf_keystore_close(struct tf_keystore *ks)
 	if (ks == NULL)
 		return;
 	tf_secure_free(ks->devsecret);
+	tf_secure_free(ks->tpm_lauth);
 	tf_closep(&ks->keysfd);
 	tf_closep(&ks->statefd);
 	free(ks);
@@ -590,5 +603,6 @@ int tf_keys_throttle_info(struct tf_keystore *ks, const char *persona,
 			return r;
 	}
 	tf_ks_throttle_info(ks, &t, &now, ti);
-	return 0;
+	/* with an NV slot the TPM's count is the one that binds */
+	return dfd >= 0 ? tf_ks_tpm_status(ks, dfd, ti) : 0;
 }

@@ -64,15 +64,14 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 {
 	bool late_reset = o && (o->flags & TF_KEYS_LATE_RESET);
 	struct tf_ks_count_job job;
-	_cleanup_secure_ uint8_t *pw = NULL, *tpmsec = NULL, *auth = NULL;
-	_cleanup_(tf_tpm_closep) struct tf_tpm *tpm = NULL;
+	_cleanup_secure_ uint8_t *pw = NULL, *tpmsec = NULL;
+	_cleanup_(tf_ks_tpm_cred_close) struct tf_ks_tpm_cred tc = {0};
 	struct tf_throttle_rec t, before;
 	struct tf_keys_clock now;
 	enum tf_persona_keystate st;
 	struct tf_throttle_info info;
 	struct tf_spblob b;
-	uint8_t dhash[TF_HASH_BYTES], tfile[TF_TPM_FILE_MAX + 1];
-	size_t tlen, slen;
+	uint8_t dhash[TF_HASH_BYTES];
 	int r, ro, dur;
 
 	if (len > TF_CRED_MAX)
@@ -121,25 +120,30 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	pw = tf_secure_alloc(TF_KEY_BYTES);
 	if (pw == NULL)
 		return -ENOMEM;
-	r = tf_ks_tpm_cred_find(dfd, b.salt, tfile, &tlen);
+	/* TPM-bound: reach the TPM and check the slot (or load the legacy
+	 * object) before counting, so an absent, foreign or locked-out TPM
+	 * costs no try (tpm_bind.c) */
+	r = tf_ks_tpm_prepare(ks, dfd, b.salt, &tc);
+	if (r == -ENOKEY) {
+		tf_ks_tpm_cred_close(&tc); /* the erase opens it again */
+		/* the TPM is locked out for good: nothing can read the slot
+		 * again, so the persona is gone; say so and clean up */
+		r = tf_ks_do_erase(ks, dfd, persona, &t,
+				   "crypto-erased: the TPM locked out after "
+				   "too many failed attempts");
+		if (r < 0)
+			return r;
+		tf_ks_throttle_info(ks, &t, &now, &info);
+		if (ti)
+			*ti = info;
+		return -ENOKEY;
+	}
 	if (r < 0)
 		return r;
-	if (tlen > 0) {
-		/* TPM-bound: reach the TPM and load the object (no auth
-		 * needed) before counting, so an absent or foreign TPM is
-		 * reported without costing a try */
-		if (ks->cfg.tpm_tcti[0] == '\0')
-			return -ENODEV;
+	if (tc.kind != TF_KS_TPM_NONE) {
 		tpmsec = tf_secure_alloc(TF_TPM_SECRET_BYTES);
-		auth = tf_secure_alloc(TF_TPM_AUTH_BYTES);
-		if (tpmsec == NULL || auth == NULL)
+		if (tpmsec == NULL)
 			return -ENOMEM;
-		r = tf_tpm_open(ks->cfg.tpm_tcti, &tpm);
-		if (r < 0)
-			return r;
-		r = tf_tpm_load(tpm, tfile, tlen);
-		if (r < 0)
-			return r;
 	}
 
 	before = t;
@@ -156,28 +160,28 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	if (r < 0)
 		return r;
 	ro = 0;
-	if (tpm != NULL) {
-		r = tf_ks_tpm_auth(ks, pw, auth);
-		if (r < 0)
-			return r;
+	if (tc.kind != TF_KS_TPM_NONE) {
 		/* the TPM checks the auth and counts a wrong one in its own
 		 * dictionary-attack counter (TPM_RC_AUTH_FAIL) */
-		ro = tf_tpm_unseal(tpm, auth, TF_TPM_AUTH_BYTES, tpmsec,
-				   TF_TPM_SECRET_BYTES, &slen);
-		if (ro == 0 && slen != TF_TPM_SECRET_BYTES)
-			ro = -EBADMSG;
-		else if (ro == -EACCES)
+		ro = tf_ks_tpm_verdict(ks, &tc, pw, tpmsec);
+		if (ro == -EACCES)
 			ro = -EBADMSG; /* wrong credential: the verdict below */
-		else if (ro == -EBUSY) {
-			/* TPM lockout: nothing was checked, so the try is not
-			 * held against the user (undo the count) */
+		else if (ro == -ENOKEY) {
+			/* wrong, and the TPM is now locked out for good */
+			t.failures = TF_MAX(t.failures,
+					    ks->cfg.throttle_max_failures);
+			ro = -EBADMSG;
+		} else if (ro == -EBUSY || ro == -EPERM) {
+			/* TPM lockout, or the boot state (PCRs) changed
+			 * since the check: nothing was checked, so the try
+			 * is not held against the user (undo the count) */
 			r = tf_ks_throttle_store(dfd, &before);
 			if (r < 0)
 				return r;
 			tf_ks_throttle_info(ks, &before, &now, &info);
 			if (ti)
 				*ti = info;
-			return -EBUSY;
+			return ro;
 		} else if (ro < 0)
 			return ro; /* not a verdict: the try stays counted */
 	}
@@ -207,6 +211,7 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 		return dur;
 	if (dur > 0) {
 		struct tf_throttle_rec e = t;
+		tf_ks_tpm_cred_close(&tc); /* the erase opens it again */
 		r = tf_ks_do_erase(ks, dfd, persona, &e, TF_KS_DURESS_EVENT);
 		if (r < 0)
 			return r;
@@ -219,6 +224,7 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 		}
 	}
 	if (dur == 0 && t.failures >= ks->cfg.throttle_max_failures) {
+		tf_ks_tpm_cred_close(&tc); /* the erase opens it again */
 		char what[96];
 		snprintf(what, sizeof(what),
 			 "crypto-erased after %u failed attempts", t.failures);
@@ -231,6 +237,7 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 		return -ENOKEY;
 	}
 	tf_ks_throttle_info(ks, &t, &now, &info);
+	tf_ks_tpm_fold_info(&tc, &info);
 	if (ti)
 		*ti = info;
 	return -EACCES;
@@ -250,12 +257,11 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
  * that its blocks are destroyed too instead of only freed by the rename.
  * dfd as for tf_ks_cred_attempt.
  */
-int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
-		      uint8_t kind, const uint8_t *old_cred, size_t old_len,
-		      const uint8_t *new_cred, size_t new_len,
-		      struct tf_throttle_info *ti)
+static int change_rewrap(struct tf_keystore *ks, int dfd, const char *persona,
+			 uint8_t kind, const uint8_t *new_cred, size_t new_len,
+			 const uint8_t *sp)
 {
-	_cleanup_secure_ uint8_t *sp = NULL, *pw = NULL, *tpmsec = NULL;
+	_cleanup_secure_ uint8_t *pw = NULL, *tpmsec = NULL;
 	struct tf_spblob b, old;
 	uint8_t dhash[TF_HASH_BYTES], blob[TF_SPBLOB_MAX];
 	char dname[TF_DISCARD_NAME_MAX], oldname[TF_DISCARD_NAME_MAX];
@@ -263,14 +269,9 @@ int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
 	size_t bloblen;
 	int r;
 
-	sp = tf_secure_alloc(TF_SP_BYTES);
 	pw = tf_secure_alloc(TF_KEY_BYTES);
-	if (sp == NULL || pw == NULL)
+	if (pw == NULL)
 		return -ENOMEM;
-	r = tf_ks_cred_attempt(ks, dfd, persona, old_cred, old_len, sp, ti,
-			       NULL, NULL);
-	if (r < 0)
-		return r;
 	/* same SP (so the same fscrypt key); everything else new */
 	r = tf_ks_load_spblob(ks, dfd, F_SP_CRED, &old);
 	if (r < 0)
@@ -288,10 +289,10 @@ int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
 	r = tf_ks_write_discard(ks, dfd, dname, dhash);
 	if (r < 0)
 		return r;
-	/* a new TPM object under the new credential, linked to the new
-	 * salt; tf_ks_tpm_cred_find rolls it forward once the commit below has
-	 * happened, and discards it otherwise */
-	r = tf_ks_new_cred_protector(ks, dfd, new_cred, new_len, F_TPM_CRED_NEW,
+	/* a new NV slot under the new credential, linked to the new salt;
+	 * tf_ks_tpm_prepare rolls it forward once the commit below has
+	 * happened, and undefines it otherwise */
+	r = tf_ks_new_cred_protector(ks, dfd, new_cred, new_len, F_TPM_SLOT_NEW,
 				     &b, pw, &tpmsec);
 	if (r < 0)
 		return r;
@@ -323,17 +324,34 @@ int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
 	 * leftover after a crash is ignored: its link is the old salt) */
 	r = tf_ks_destroy_file(dfd, F_DURESS);
 	(void)r; /* one left behind matches nothing */
-	if (tpmsec != NULL) {
-		/* the old TPM object: destroyed in place, not only freed by
-		 * the rename (a crash in between rolls .new forward) */
-		r = tf_ks_destroy_file(dfd, F_TPM_CRED);
-		if (r < 0)
-			return r;
-		if (renameat(dfd, F_TPM_CRED_NEW, dfd, F_TPM_CRED) < 0)
-			return tf_negerrno();
-		return tf_fsync_dir_at(dfd, NULL);
-	}
+	/* the new slot replaces the old, whose index is undefined: the old
+	 * credential then opens nothing, whatever files are restored */
+	if (tpmsec != NULL)
+		return tf_ks_tpm_committed(ks, dfd);
 	/* enrolled with a TPM, changed without one (tf_ks_cred_attempt refuses
 	 * that, -ENODEV): nothing to do but the duress file's unlink */
 	return tf_fsync_dir_at(dfd, NULL);
+}
+
+int tf_ks_cred_change(struct tf_keystore *ks, int dfd, const char *persona,
+		      uint8_t kind, const uint8_t *old_cred, size_t old_len,
+		      const uint8_t *new_cred, size_t new_len,
+		      struct tf_throttle_info *ti)
+{
+	_cleanup_secure_ uint8_t *sp = NULL;
+	int r;
+
+	sp = tf_secure_alloc(TF_SP_BYTES);
+	if (sp == NULL)
+		return -ENOMEM;
+	/* the old slot's lockoutAuth goes into the new one (tpm_bind.c) */
+	ks->tpm_lauth_keep = true;
+	r = tf_ks_cred_attempt(ks, dfd, persona, old_cred, old_len, sp, ti,
+			       NULL, NULL);
+	ks->tpm_lauth_keep = false;
+	if (r == 0)
+		r = change_rewrap(ks, dfd, persona, kind, new_cred, new_len,
+				  sp);
+	tf_ks_tpm_lauth_drop(ks);
+	return r;
 }

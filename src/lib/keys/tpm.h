@@ -75,4 +75,133 @@ TF_WUR int tf_tpm_load(struct tf_tpm *t, const uint8_t *file, size_t len);
 TF_WUR int tf_tpm_unseal(struct tf_tpm *t, const uint8_t *auth, size_t authlen,
 			 uint8_t *data, size_t cap, size_t *len);
 
+/* ---- TPM identity: the storage key's Name is pinned ----
+ * TPM2B_NAME of the primary (nameAlg || SHA-256 of its public area). */
+#define TF_TPM_NAME_MAX 68
+
+/* tf_tpm_open, but refuses (-EBADMSG, before any session is started) a
+ * primary whose Name differs from pin (pin == NULL: no check). The salted
+ * session is then bound to the pinned key: an interposer that answers
+ * with its own primary cannot decrypt the salt. */
+TF_WUR int tf_tpm_open_pinned(const char *tcti, const uint8_t *pin,
+			      size_t pinlen, struct tf_tpm **out);
+TF_WUR int tf_tpm_primary_name(struct tf_tpm *t, uint8_t name[TF_TPM_NAME_MAX],
+			       size_t *len);
+
+/* ---- dictionary-attack state (TPM 2.0 Part 1, 19.8; Part 3, 25) ----
+ * recoveryTime 0 would disable DA (libtpms DASelfHeal clears failedTries
+ * at once), so "never heals" is the largest value: 2^32-1 s of powered
+ * time, and the self-heal timer restarts at every TPM start.
+ * lockoutRecovery 0: after a wrong lockoutAuth, lockoutAuth is usable
+ * again only after the next TPM2_Startup (a reboot). */
+#define TF_TPM_DA_RECOVERY_NEVER 0xffffffffu
+#define TF_TPM_DA_LOCKOUT_RECOVERY 0u
+
+struct tf_tpm_da {
+	uint32_t failed;	   /* TPM_PT_LOCKOUT_COUNTER (failedTries) */
+	uint32_t max_tries;	   /* TPM_PT_MAX_AUTH_FAIL */
+	uint32_t recovery;	   /* TPM_PT_LOCKOUT_INTERVAL, s */
+	uint32_t lockout_recovery; /* TPM_PT_LOCKOUT_RECOVERY, s */
+	bool lockout_auth_set;	   /* TPMA_PERMANENT lockoutAuthSet */
+	bool in_lockout;	   /* TPMA_PERMANENT inLockout */
+};
+
+TF_WUR int tf_tpm_da_info(struct tf_tpm *t, struct tf_tpm_da *out);
+
+/* TPM2_DictionaryAttackParameters(max_tries, TF_TPM_DA_RECOVERY_NEVER,
+ * TF_TPM_DA_LOCKOUT_RECOVERY) with lockoutAuth lauth (NULL/0: empty).
+ * -EACCES wrong lockoutAuth (the TPM then refuses lockoutAuth until its
+ * next start); -EBUSY lockoutAuth use is disabled. */
+TF_WUR int tf_tpm_da_set(struct tf_tpm *t, const uint8_t *lauth, size_t llen,
+			 uint32_t max_tries);
+/* TPM2_HierarchyChangeAuth(LOCKOUT): old (NULL/0: empty) -> neu
+ * (TF_TPM_AUTH_BYTES). Errors as tf_tpm_da_set. */
+TF_WUR int tf_tpm_lockout_change(struct tf_tpm *t, const uint8_t *old,
+				 size_t oldlen,
+				 const uint8_t neu[TF_TPM_AUTH_BYTES]);
+/* TPM2_DictionaryAttackLockReset: failedTries = 0. Errors as
+ * tf_tpm_da_set. */
+TF_WUR int tf_tpm_da_reset(struct tf_tpm *t, const uint8_t *lauth, size_t llen);
+
+/* ---- credential slots in NV ("Weaver on TPM", docs/keys.md "TPM") ----
+ * An ordinary NV index of TF_TPM_SLOT_BYTES in the owner range of the TCG
+ * handle registry (0x01000000..0x013fffff): handles TF_TPM_NV_BASE +
+ * 0..TF_TPM_NV_SLOTS-1. Attributes OWNERWRITE | POLICYREAD | WRITEDEFINE,
+ * written once and write-locked; no NO_DA, so a wrong auth value counts in
+ * the TPM's failedTries. authPolicy = [PolicyPCR(pcr_mask, SHA-256 bank,
+ * values at definition)] then PolicyAuthValue: reading needs the boot
+ * state and the credential, and the owner (whose auth is empty) cannot
+ * read it. */
+#define TF_TPM_NV_BASE 0x01354600u
+#define TF_TPM_NV_SLOTS 256u
+#define TF_TPM_SLOT_BYTES 64
+#define TF_TPM_PCR_MAX 24
+
+/* A free handle in our range: -ENOSPC if all are taken. */
+TF_WUR int tf_tpm_nv_free(struct tf_tpm *t, uint32_t *handle);
+/* Our handles that are defined, ascending; *n may exceed cap (then only
+ * cap are stored). */
+TF_WUR int tf_tpm_nv_list(struct tf_tpm *t, uint32_t *handles, size_t cap,
+			  size_t *n);
+/* Define handle with auth (TF_TPM_AUTH_BYTES) and the policy above, write
+ * data, write-lock it; *name = its Name as the TPM reports it (store it:
+ * tf_tpm_nv_read refuses any other). -EEXIST handle taken; -ENOSPC the
+ * TPM's NV is full. On failure after the definition, it is undefined. */
+TF_WUR int tf_tpm_nv_define(struct tf_tpm *t, uint32_t handle,
+			    uint32_t pcr_mask,
+			    const uint8_t auth[TF_TPM_AUTH_BYTES],
+			    const uint8_t data[TF_TPM_SLOT_BYTES],
+			    uint8_t name[TF_TPM_NAME_MAX], size_t *namelen);
+/* Is handle there with this Name? 0, -ENOENT gone, -EBADMSG someone
+ * redefined it (different Name). Needs no auth: checked before a try is
+ * counted. */
+TF_WUR int tf_tpm_nv_check(struct tf_tpm *t, uint32_t handle,
+			   const uint8_t *name, size_t namelen);
+/* Read the slot through a salted policy session (encrypted response):
+ * -EACCES wrong auth (TPM_RC_AUTH_FAIL: counted in failedTries); -EBUSY
+ * DA lockout (nothing checked); -EPERM the PCR values differ from those at
+ * definition (not counted); -ENOENT / -EBADMSG as tf_tpm_nv_check. */
+TF_WUR int tf_tpm_nv_read(struct tf_tpm *t, uint32_t handle,
+			  const uint8_t *name, size_t namelen,
+			  uint32_t pcr_mask,
+			  const uint8_t auth[TF_TPM_AUTH_BYTES],
+			  uint8_t data[TF_TPM_SLOT_BYTES]);
+/* Would the slot's policy be satisfied now (its PCRs as at definition)?
+ * 0 yes, -EPERM no; needs no auth, so an attempt checks it before a try
+ * is counted. */
+TF_WUR int tf_tpm_nv_policy_check(struct tf_tpm *t, uint32_t handle,
+				  uint32_t pcr_mask);
+/* TPM2_NV_UndefineSpace with owner auth; -ENOENT if not defined. */
+TF_WUR int tf_tpm_nv_undefine(struct tf_tpm *t, uint32_t handle);
+
+/* Is the index at handle shaped like one of our slots (attributes, size,
+ * nameAlg)? 1 yes, 0 no (someone else's: never touched), -ENOENT. */
+TF_WUR int tf_tpm_nv_ours(struct tf_tpm *t, uint32_t handle);
+
+/* ---- keys/<persona>/tpm.slot[.new]: which NV slot goes with which
+ * sp.credential (no TPM needed to parse; fuzzed by fuzz_keyblob):
+ *   "TFNS" | u8 version 1 | u8 0 | u16 namelen (34) | link[16] (salt of
+ *   the paired sp.credential) | u32 handle | u32 pcr_mask |
+ *   name[namelen] (TPM2B_NAME of the index: 0x000b || SHA-256)
+ * little-endian except the name, which is the TPM's bytes. */
+#define TF_TPM_SLOTREF_MAGIC "TFNS"
+#define TF_TPM_SLOTREF_VERSION 1
+#define TF_TPM_SLOTREF_HDR 32
+#define TF_TPM_SLOT_NAME_BYTES 34
+#define TF_TPM_SLOTREF_BYTES (TF_TPM_SLOTREF_HDR + TF_TPM_SLOT_NAME_BYTES)
+
+struct tf_tpm_slotref {
+	uint8_t link[TF_TPM_LINK_BYTES];
+	uint32_t handle;
+	uint32_t pcr_mask;
+	uint8_t name[TF_TPM_SLOT_NAME_BYTES];
+};
+
+/* -EBADMSG damaged (also a handle outside our range, PCRs above 23, a
+ * name not SHA-256), -EPROTONOSUPPORT newer version. */
+TF_WUR int tf_tpm_slotref_parse(const uint8_t *buf, size_t len,
+				struct tf_tpm_slotref *out);
+void tf_tpm_slotref_format(const struct tf_tpm_slotref *r,
+			   uint8_t out[static TF_TPM_SLOTREF_BYTES]);
+
 #endif

@@ -298,6 +298,45 @@ static void test_config_good(void **state)
 	assert_int_equal(tf_config_validate(&c, true, err, sizeof(err)), 0);
 }
 
+/* tpm_pcrs: a list of PCR numbers or "none", formatted back the same */
+#define PCRS_CONF                                                              \
+	"version = 1\ntpm_pcrs = %s\n[persona a]\nuid_base = 100000\n"         \
+	"[persona b]\nuid_base = 200000\n"
+
+static void test_config_tpm_pcrs(void **state)
+{
+	static const char *bad[] = {"24", "7,7", "", "7,", ",7", "a", "1000"};
+	struct tf_config c, c2;
+	char err[256] = "", text[256], *out = NULL;
+
+	(void)state;
+	tf_config_default(&c);
+	assert_int_equal(c.tpm_pcrs, 1u << 7);
+	snprintf(text, sizeof(text), PCRS_CONF, "0,2,7");
+	assert_int_equal(
+		tf_config_parse(text, strlen(text), &c, err, sizeof(err)), 0);
+	assert_int_equal(c.tpm_pcrs, 0x85u);
+	assert_int_equal(tf_config_format(&c, &out), 0);
+	assert_non_null(strstr(out, "tpm_pcrs = 0,2,7\n"));
+	assert_int_equal(
+		tf_config_parse(out, strlen(out), &c2, err, sizeof(err)), 0);
+	assert_int_equal(c2.tpm_pcrs, 0x85u);
+	free(out);
+	snprintf(text, sizeof(text), PCRS_CONF, "none");
+	assert_int_equal(
+		tf_config_parse(text, strlen(text), &c, err, sizeof(err)), 0);
+	assert_int_equal(c.tpm_pcrs, 0);
+	assert_int_equal(tf_config_format(&c, &out), 0);
+	assert_non_null(strstr(out, "tpm_pcrs = none\n"));
+	free(out);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), PCRS_CONF, bad[i]);
+		if (tf_config_parse(text, strlen(text), &c, err, sizeof(err)) !=
+		    -EINVAL)
+			fail_msg("tpm_pcrs = '%s' accepted", bad[i]);
+	}
+}
+
 struct bad {
 	const char *text, *want;
 	int err;
@@ -537,6 +576,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_atomic_crash, setup,
 						teardown),
 		cmocka_unit_test(test_config_good),
+		cmocka_unit_test(test_config_tpm_pcrs),
 		cmocka_unit_test(test_config_bad),
 		cmocka_unit_test(test_config_weak_forced),
 		cmocka_unit_test(test_config_bounds),
