@@ -72,19 +72,95 @@ static void loadavg(const char *when)
 }
 
 /*
- * The TPM rows (unlock with swtpm: the rest besides the KDF, goal <= 50
- * ms; the guesses a thief with the device gets) belong to the TPM binding
- * (tpm.c / tpm_bind.c, "Weaver on TPM"). Left for it to fill: open a
- * second key store with cfg->tpm_tcti = tcti, enroll, and time
- * tf_keys_unlock as unlock_rows() does.
+ * The TPM rows: a second state directory (DIR-tpm) whose key store is
+ * bound to the TPM at tcti (bench/keys starts a swtpm on loopback for
+ * it): unlock total and the rest besides the KDF (goal <= 50 ms: the
+ * salted session, PolicyPCR + PolicyAuthValue, NV_Read of the slot and the
+ * DA refund), credential change (a new NV slot, the old one undefined),
+ * and the guesses a thief with the device gets: the TPM's own maxTries,
+ * read back after enrolment (tries_left with no failure yet).
  */
-static void tpm_rows(const char *tcti)
+static void tpm_rows(const char *state, const char *tcti,
+		     const struct tf_config *base, const struct tf_suite *s,
+		     int rounds)
 {
+	double total[ROUNDS_MAX], rest[ROUNDS_MAX], change[ROUNDS_MAX];
+	uint8_t key[TF_KEYS_FSKEY_BYTES];
+	struct tf_keystore *ks = NULL;
+	struct tf_throttle_info ti;
+	struct tf_config cfg = *base;
+	char dir[4096];
+	int r, sfd;
+	double t0, topen;
+
 	if (tcti == NULL)
 		return;
-	printf("| unlock with TPM (%s) | not measured yet | | <= 50 ms "
-	       "besides the KDF | |\n",
-	       tcti);
+	snprintf(dir, sizeof(dir), "%s-tpm", state);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		die("mkdir tpm state", -errno);
+	sfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		die("open tpm state", -errno);
+	snprintf(cfg.tpm_tcti, sizeof(cfg.tpm_tcti), "%s", tcti);
+	r = tf_devsecret_create(sfd, s->id, TF_DEVSECRET_FORCE);
+	if (r < 0)
+		die("tpm device secret", r);
+	r = tf_keystore_open(sfd, s, &cfg, &ks); /* seals the device secret */
+	if (r < 0)
+		die("tpm keystore (migration)", r);
+	tf_keystore_close(ks);
+	t0 = now_ms();
+	r = tf_keystore_open(sfd, s, &cfg, &ks);
+	topen = now_ms() - t0;
+	if (r < 0)
+		die("tpm keystore", r);
+	r = tf_keys_enroll(ks, "secure", 0, NULL, 0, (const uint8_t *)PIN_A,
+			   strlen(PIN_A), &ti);
+	if (r < 0)
+		die("tpm enroll", r);
+	r = tf_keys_throttle_info(ks, "secure", &ti);
+	if (r < 0)
+		die("tpm throttle info", r);
+	for (int i = 0; i < rounds; i++) {
+		uint64_t ns = 0;
+		t0 = now_ms();
+		r = tf_keys_unlock(ks, "secure", (const uint8_t *)PIN_A,
+				   strlen(PIN_A), key, &ti, &ns);
+		total[i] = now_ms() - t0;
+		if (r < 0)
+			die("tpm unlock", r);
+		rest[i] = total[i] - (double)ns / 1e6;
+	}
+	for (int i = 0; i < rounds; i++) {
+		const char *from = i % 2 ? PIN_B : PIN_A;
+		const char *to = i % 2 ? PIN_A : PIN_B;
+		t0 = now_ms();
+		r = tf_keys_enroll(ks, "secure", 0, (const uint8_t *)from,
+				   strlen(from), (const uint8_t *)to,
+				   strlen(to), NULL);
+		change[i] = now_ms() - t0;
+		if (r < 0)
+			die("tpm change", r);
+	}
+	tf_memzero(key, sizeof(key));
+	double mt = median(total, rounds), mr = median(rest, rounds);
+	printf("| unlock total with TPM (%s) | %.1f ms | | <= 1000 ms | %s "
+	       "|\n",
+	       tcti, mt, mt <= 1000 ? "met" : "NOT met");
+	printf("| - the rest with TPM (session, policy, NV read, DA refund) "
+	       "| %.2f ms | | <= 50 ms | %s |\n",
+	       mr, mr <= 50 ? "met" : "NOT met");
+	printf("| key store open with TPM (unseal device secret, sweep) | "
+	       "%.1f ms | | | |\n",
+	       topen);
+	printf("| credential change with TPM (new NV slot, old undefined) | "
+	       "%.1f ms | | | |\n",
+	       median(change, rounds));
+	printf("| guesses a thief with the device gets (TPM maxTries) | %u "
+	       "| throttle_max_failures; file rollbacks add none | | |\n",
+	       ti.tries_left + ti.failures);
+	tf_keystore_close(ks);
+	close(sfd);
 }
 
 int main(int argc, char **argv)
@@ -267,7 +343,7 @@ int main(int argc, char **argv)
 	printf("| crypto-erase (tf_keys_erase, %s) | %.2f ms | | | |\n",
 	       tf_keys_destroy_method(cheap), me);
 	printf("| evict | see bench/storage_e2e | | <= 100 ms | |\n");
-	tpm_rows(tcti);
+	tpm_rows(state, tcti, &cfg, s, rounds);
 	printf("\n# change destroyed the old generation by %s\n", how);
 	tf_keystore_close(cheap);
 	tf_keystore_close(ks);
