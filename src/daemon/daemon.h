@@ -51,7 +51,8 @@ struct tfd_persona {
 	int evict_err;	    /* why it is pending (-EBUSY: files busy) */
 	int evict_sync_err; /* the last evict's syncfs error, 0 if none */
 	uint8_t key_id[16];
-	uint64_t locked_at_ns; /* when frozen, for lock_evict_after */
+	/* when frozen (tf_boottime_ns: counts suspend), for lock_evict_after */
+	uint64_t locked_at_ns;
 	char data_dir[PATH_MAX];
 	/* the file system data_dir is on, which every fscrypt ioctl of this
 	 * persona uses (the key goes into its superblock's keyring): its own

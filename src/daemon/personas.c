@@ -805,7 +805,8 @@ void tfd_personas_shutdown(struct tfd *d)
 
 void tfd_timer_tick(struct tfd *d)
 {
-	uint64_t now = tf_now_ns();
+	/* the boot clock: time suspended counts toward lock_evict_after */
+	uint64_t now = tf_boottime_ns();
 
 	for (size_t i = 0; i < d->n_personas; i++) {
 		struct tfd_persona *p = &d->personas[i];

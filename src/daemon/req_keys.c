@@ -390,7 +390,7 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		return;
 	}
 	p->state = TFD_P_FROZEN;
-	p->locked_at_ns = tf_now_ns();
+	p->locked_at_ns = tf_boottime_ns(); /* counts suspend */
 	if (p->cfg->lock_evict_after)
 		tfd_reply_err(rep, 0,
 			      "%s locked (keys are removed after %u s locked)",

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Control socket and event loop. One thread, one epoll set: the listening
- * socket, a signalfd (SIGTERM/SIGINT/SIGHUP), a 1 s timerfd (lock->evict
- * timeouts), every client connection, the pidfd of every app started with
- * `run`, and the pidfd of every persona init.
+ * socket, a signalfd (SIGTERM/SIGINT/SIGHUP), a 1 s timerfd on
+ * CLOCK_BOOTTIME (lock->evict timeouts, which count time suspended), every
+ * client connection, the pidfd of every app started with `run`, the pidfd
+ * of every persona init, and the guard (guard.c).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -199,8 +200,10 @@ int tfd_server_open(struct tfd *d)
 	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (d->signal_fd < 0)
 		return tf_negerrno();
+	/* CLOCK_BOOTTIME: after a suspend the tick fires at once and counts
+	 * the time slept toward lock_evict_after (tfd_timer_tick) */
 	d->timer_fd =
-		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (d->timer_fd < 0)
 		return tf_negerrno();
 	if (timerfd_settime(d->timer_fd, 0, &its, NULL) < 0)
