@@ -29,7 +29,7 @@ int tfd_load_state(struct tfd *d, char *err, size_t errlen);
 static struct {
 	enum tfd_src src;
 } listen_tag = {TFD_SRC_LISTEN}, signal_tag = {TFD_SRC_SIGNAL},
-  timer_tag = {TFD_SRC_TIMER};
+  timer_tag = {TFD_SRC_TIMER}, guard_tag = {TFD_SRC_GUARD};
 
 void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
 {
@@ -211,6 +211,10 @@ int tfd_server_open(struct tfd *d)
 	if ((r = tfd_epoll_add(d, d->listen_fd, &listen_tag)) < 0 ||
 	    (r = tfd_epoll_add(d, d->signal_fd, &signal_tag)) < 0 ||
 	    (r = tfd_epoll_add(d, d->timer_fd, &timer_tag)) < 0)
+		return r;
+	/* the guard's death is noticed at once (its pidfd), not at a tick */
+	if (tfd_guard_pidfd() >= 0 &&
+	    (r = tfd_epoll_add(d, tfd_guard_pidfd(), &guard_tag)) < 0)
 		return r;
 	return 0;
 }
@@ -517,6 +521,7 @@ int tfd_serve(struct tfd *d)
 			case TFD_SRC_CONN:
 				conn_readable(d, (struct tfd_conn *)src);
 				break;
+			case TFD_SRC_GUARD: tfd_guard_exited(d); break;
 			case TFD_SRC_APP: {
 				/* app.src is a member of struct tfd_conn */
 				struct tfd_conn *c =
