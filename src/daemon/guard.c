@@ -213,6 +213,8 @@ static void guard_cleanup(uint64_t t_dead)
 	}
 	for (size_t i = 0; i < TF_PERSONA_MAX; i++)
 		close_slot(&g_cgroup[i]);
+	tf_debug("persona cgroups empty after %.1f ms",
+		 (double)(tf_now_ns() - t_dead) / 1e6);
 
 	/* one removal of each key first (a busy one must not hold up the
 	 * others), then the retries, within one budget */
@@ -238,6 +240,10 @@ static void guard_cleanup(uint64_t t_dead)
 			r = tf_fscrypt_evict_ex(fd, g_key[i].id,
 						round ? GUARD_EVICT_TRIES : 1,
 						budget, &info);
+			tf_debug("key %zu: round %d, %u tries, status %d, %.1f "
+				 "ms",
+				 i, round, info.tries, (int)info.status,
+				 (double)(tf_now_ns() - t_dead) / 1e6);
 			if (info.status == TF_KEY_ABSENT) {
 				keys++;
 				g_key[i].set = false;
