@@ -42,6 +42,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -133,7 +134,7 @@ static void close_slot(int *fd)
 static void guard_title(char **argv)
 {
 	static const char title[] = "twofold-guard";
-	char *start, *end;
+	char *start, *end, *arg_end;
 
 	if (argv == NULL || argv[0] == NULL)
 		return;
@@ -142,14 +143,19 @@ static void guard_title(char **argv)
 	for (char **a = argv; *a; a++)
 		if (*a == end || a == argv)
 			end = *a + strlen(*a) + 1;
+	arg_end = end;
 	for (char **e = environ; e && *e; e++)
 		if (*e == end)
 			end = *e + strlen(*e) + 1;
-	if ((size_t)(end - start) < sizeof(title))
+	if ((size_t)(end - start) < sizeof(title) + 1)
 		return;
 	clearenv();
 	memset(start, 0, (size_t)(end - start));
 	memcpy(start, title, sizeof(title));
+	/* a non-NUL last argv byte makes the kernel show the area up to
+	 * the first NUL (get_mm_proctitle): the title without padding */
+	if (arg_end - start > (ptrdiff_t)sizeof(title))
+		arg_end[-1] = ' ';
 }
 
 /* Close every fd from 3 on but a and b. */
