@@ -257,6 +257,8 @@ void tfd_guard_lost(const char *why);
 /* its pidfd became readable: it died */
 void tfd_guard_exited(struct tfd *d);
 void tfd_guard_stop(void);
+/* before touching stale mounts: wait for a dead predecessor's guard */
+void tfd_guard_wait_old(const char *state_dir);
 void tfd_guard_storage(size_t slot, int fd, const char *mountpoint,
 		       bool mounted);
 void tfd_guard_storage_clear(size_t slot);

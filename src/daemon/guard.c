@@ -47,6 +47,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -66,9 +67,10 @@
 #define GUARD_KILL_WAIT_MS 2000
 #define GUARD_EVICT_BUDGET_MS 5000
 #define GUARD_EVICT_TRIES 400
-#define GUARD_UMOUNT_TRIES 20
 #define GUARD_REPLY_MS 2000
 #define GUARD_STOP_WAIT_MS 1000
+/* a predecessor's guard: kill wait + key budget + a margin */
+#define GUARD_OLD_WAIT_MS (GUARD_KILL_WAIT_MS + GUARD_EVICT_BUDGET_MS + 1000)
 
 enum guard_op {
 	G_STORAGE = 1,	 /* slot, path, fd, flags & G_MOUNTED */
@@ -78,6 +80,8 @@ enum guard_op {
 	G_CGROUP,	 /* slot = persona, fd of its v2 cgroup */
 	G_CGROUP_CLEAR,	 /* slot = persona */
 	G_PING,		 /* tests: answered, nothing else */
+	G_STATE,	 /* fd of the state dir, flock(LOCK_SH) held: the next
+			  * twofoldd waits for it (tfd_guard_wait_old) */
 };
 #define G_MOUNTED 1u
 
@@ -103,6 +107,7 @@ static struct {
 	uint8_t id[TF_FSCRYPT_ID_BYTES];
 } g_key[TF_PERSONA_MAX];
 static int g_cgroup[TF_PERSONA_MAX];
+static int g_state = -1;
 
 /* the daemon's side */
 static int guard_sock = -1;
@@ -263,21 +268,23 @@ static void guard_cleanup(uint64_t t_dead)
 	t_keys = tf_now_ns();
 
 	for (size_t i = 0; i < TFD_GUARD_SLOTS; i++) {
-		bool mounted = g_storage[i].mounted;
+		char self[64];
 
-		close_slot(&g_storage[i].fd);
-		if (!mounted)
+		if (g_storage[i].fd < 0)
 			continue;
-		for (int t = 0; t < GUARD_UMOUNT_TRIES; t++) {
-			if (umount2(g_storage[i].path, UMOUNT_NOFOLLOW) == 0 ||
-			    errno != EBUSY)
-				break;
-			sleep_ms(10);
-			if (t == GUARD_UMOUNT_TRIES - 1)
-				(void)umount2(g_storage[i].path,
-					      MNT_DETACH | UMOUNT_NOFOLLOW);
-		}
-		umounted++;
+		/* exactly the mount our fd is on, never whatever is mounted at
+		 * that path by now (a new twofoldd may have mounted there):
+		 * /proc/self/fd/N resolves to our fd's own mount. Lazily, as
+		 * our fd holds it; closing the fd lets it go (and the
+		 * autoclear loop device with it). */
+		snprintf(self, sizeof(self), "/proc/self/fd/%d",
+			 g_storage[i].fd);
+		if (g_storage[i].mounted && umount2(self, MNT_DETACH) == 0)
+			umounted++;
+		else if (g_storage[i].mounted)
+			tf_warn("unmounting %s: %s", g_storage[i].path,
+				strerror(errno));
+		close_slot(&g_storage[i].fd);
 	}
 	if (keys || left || umounted)
 		tf_warn("twofoldd died: removed %u key(s) in %.1f ms, %u "
@@ -331,6 +338,12 @@ static int guard_apply(const struct guard_msg *m, size_t n, int fd)
 		close_slot(&g_cgroup[m->slot]);
 		return 0;
 	case G_PING: return 0;
+	case G_STATE:
+		if (fd < 0)
+			return -EINVAL;
+		close_slot(&g_state);
+		g_state = fd;
+		return 0;
 	default: return -EOPNOTSUPP;
 	}
 }
@@ -420,6 +433,7 @@ static TF_NORETURN void guard_main(int sock, pid_t parent, char **argv)
 			break;
 	}
 	guard_cleanup(tf_now_ns());
+	close_slot(&g_state); /* the next twofoldd may go on */
 	_exit(0);
 }
 
@@ -631,4 +645,37 @@ void tfd_guard_stop(void)
 	}
 	close(guard_pidfd);
 	guard_pidfd = -1;
+}
+
+/*
+ * A guard of a dead predecessor may still be at work on this state dir
+ * (retrying a busy key, with an fd on the old mount). Starting over it
+ * would mount the image a second time while the old superblock lives:
+ * wait (bounded) for its shared lock on the state dir to go, then hand our
+ * own guard such a lock. The lock is on a description of our own, so the
+ * daemon's state_fd is not entangled with it.
+ */
+void tfd_guard_wait_old(const char *state_dir)
+{
+	_cleanup_close_ int fd =
+		open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct guard_msg m = {.op = G_STATE};
+	bool said = false;
+
+	if (fd < 0)
+		return;
+	for (unsigned ms = 0; ms < GUARD_OLD_WAIT_MS; ms += 10) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (!said)
+			tf_info("waiting for the key guard of a previous "
+				"twofoldd to finish");
+		said = true;
+		sleep_ms(10);
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		tf_warn("the key guard of a previous twofoldd is still at work "
+			"on %s",
+			state_dir);
+	guard_call(&m, fd, "the state directory");
 }

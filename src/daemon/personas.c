@@ -557,7 +557,8 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 	int r;
 
 	d->suite = suite;
-	/* 1. what a killed predecessor left behind */
+	/* 1. what a killed predecessor left behind, once its guard is done */
+	tfd_guard_wait_old(d->state_dir);
 	r = tf_persona_cleanup_stale(d->cg_group);
 	if (r < 0)
 		tf_warn("cleaning up stale cgroups of %s: %s", d->cg_group,
