@@ -93,8 +93,14 @@ TF_WUR int tf_parse_u64(const char *s, uint64_t max, uint64_t *out);
 /* Sizes like 1G, 512M, 4096, 64K (powers of 1024). */
 TF_WUR int tf_parse_size(const char *s, uint64_t *out);
 
-/* Monotonic clock in nanoseconds. */
+/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC: stops while the
+ * machine is suspended). For durations and short wait budgets. */
 uint64_t tf_now_ns(void);
+/* Boot clock in nanoseconds (CLOCK_BOOTTIME: counts time suspended, cannot
+ * be set). For every security timer (lock_evict_after and the like): a
+ * phone suspended while locked must count that time, or it keeps its key
+ * for as long as it sleeps. */
+uint64_t tf_boottime_ns(void);
 
 /* Fault injection for crash-safety tests: if TWOFOLD_FAULT names this
  * point, the process kills itself with SIGKILL right here, as a power cut

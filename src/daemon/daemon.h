@@ -9,6 +9,7 @@
 
 #include "twofold/config.h"
 #include "twofold/ipc.h"
+#include "twofold/storage.h"
 
 #define TFD_CONN_MAX 64
 #define TFD_ORPHAN_MAX 256
@@ -52,10 +53,12 @@ struct tfd_persona {
 	int evict_err;	    /* why it is pending (-EBUSY: files busy) */
 	int evict_sync_err; /* the last evict's syncfs error, 0 if none */
 	uint8_t key_id[16];
-	uint64_t locked_at_ns; /* when frozen, for lock_evict_after */
-	/* CLOCK_BOOTTIME (tfd_boot_ns) of the last successful credential
-	 * unlock, for reauth_after, and of the last second it was the
-	 * foreground (or its unlock), for idle_evict_after (reauth.c) */
+	bool key_id_known; /* key_id is this persona's (added, or its policy) */
+	/* when frozen (tf_boottime_ns: counts suspend), for lock_evict_after */
+	uint64_t locked_at_ns;
+	/* CLOCK_BOOTTIME of the last successful credential unlock, for
+	 * reauth_after, and of the last second it was the foreground (or its
+	 * unlock), for idle_evict_after (reauth.c) */
 	uint64_t auth_bt_ns;
 	uint64_t active_bt_ns;
 	char data_dir[PATH_MAX];
@@ -78,7 +81,8 @@ enum tfd_src {
 	TFD_SRC_CONN,
 	TFD_SRC_APP,
 	TFD_SRC_INIT,
-	TFD_SRC_TIMER
+	TFD_SRC_TIMER,
+	TFD_SRC_GUARD
 };
 
 struct tfd_conn {
@@ -218,7 +222,6 @@ bool tfd_erased_by_failures(struct tfd *d, const struct tfd_persona *p);
 /* reauth.c: reauth_after and idle_evict_after, on CLOCK_BOOTTIME (time
  * suspended counts: a phone left suspended for three days needs the
  * credential when it wakes). */
-uint64_t tfd_boot_ns(void);
 
 /* A credential unlock of p succeeded now: both clocks restart. */
 void tfd_reauth_stamp(struct tfd_persona *p);
@@ -267,7 +270,39 @@ int tfd_persona_wipe_data(struct tfd_persona *p);
 /* Stop; a credential-bound persona is evicted too (its key leaves the
  * kernel), so only `unlock` brings it back. */
 int tfd_persona_stop_or_evict(struct tfd *d, struct tfd_persona *p);
+/* Put p's key in the kernel and check its data dir. Fail closed: on any
+ * failure after the key went in, it is removed again (evict_pending when
+ * that cannot finish; the timer retries). */
 TF_WUR int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
 				const uint8_t *fskey, char *err, size_t errlen);
+/* Ask the kernel whether p's key is in its keyring and make key_loaded
+ * (and evict_pending) say what the kernel says; *st (may be NULL) gets the
+ * status. -errno when it cannot be asked (key_loaded left as it was). */
+int tfd_key_sync(struct tfd *d, struct tfd_persona *p, enum tf_key_status *st);
+
+/* guard.c: the process that removes the keys and the mounts if twofoldd
+ * dies (docs/ARCHITECTURE.md). Start it first thing in main(), before any
+ * secret; then tell it every storage, key and persona cgroup as they come
+ * and go (each call returns once the guard has it). Storage slots: a
+ * persona's index for its own image, TFD_GUARD_SHARED for shared storage. */
+#define TFD_GUARD_SHARED TF_PERSONA_MAX
+#define TFD_GUARD_SLOTS (TF_PERSONA_MAX + 1)
+TF_WUR int tfd_guard_start(char **argv);
+int tfd_guard_pidfd(void);
+pid_t tfd_guard_pid(void);
+bool tfd_guard_alive(void);
+void tfd_guard_lost(const char *why);
+/* its pidfd became readable: it died */
+void tfd_guard_exited(struct tfd *d);
+void tfd_guard_stop(void);
+/* before touching stale mounts: wait for a dead predecessor's guard */
+void tfd_guard_wait_old(const char *state_dir);
+void tfd_guard_storage(size_t slot, int fd, const char *mountpoint,
+		       bool mounted);
+void tfd_guard_storage_clear(size_t slot);
+void tfd_guard_key(size_t persona, size_t slot, const uint8_t id[static 16]);
+void tfd_guard_key_clear(size_t persona);
+void tfd_guard_cgroup(size_t persona, int cgfd);
+void tfd_guard_cgroup_clear(size_t persona);
 
 #endif

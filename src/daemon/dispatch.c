@@ -52,11 +52,11 @@ static const struct tfd_req_def table[] = {
 	{TF_REQ_UNLOCK, "unlock", tfd_req_unlock, TFD_READY, true,
 	 TFD_P_FROZEN | TFD_P_EVICTED | TFD_P_STOPPED,
 	 A(TF_A_PERSONA) | A(TF_A_SECRET)},
-	/* every state a key can be loaded in: a lock-down must reach a
-	 * persona that is stopped with its key, or whose removal is
-	 * pending (the handler refuses a plain lock where nothing runs) */
-	{TF_REQ_LOCK, "lock", tfd_req_lock, TFD_READY, true,
-	 TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_STOPPED | TFD_P_EVICTED,
+	/* every state: a lock-down must reach a key wherever the kernel
+	 * has it (stopped with its key, a removal pending, an erase whose
+	 * removal did not finish); the handler asks the kernel and refuses
+	 * what has nothing to lock */
+	{TF_REQ_LOCK, "lock", tfd_req_lock, TFD_READY, true, TFD_P_ANY,
 	 A(TF_A_PERSONA) | A(TF_A_FLAGS)},
 	/* every state: a wipe (and a remote wipe, which retries) must
 	 * reach a persona whatever it is doing; the handler refuses a

@@ -3,7 +3,8 @@
  * twofoldd: the one root daemon per device. It holds every secret, owns the
  * personas and answers a fixed table of requests on the control socket
  * (dispatch.c). Start-up order matters and is fail-closed:
- *   0. fork the persona spawner, while the process holds no secret
+ *   0. fork the persona spawner and the key guard, while the process
+ *      holds no secret
  *   1. harden the process (no core dumps, SIGPIPE ignored)
  *   2. crypto known-answer tests; any failure refuses to start
  *   3. load and validate the state directory; refuse unsafe modes and
@@ -122,6 +123,13 @@ int main(int argc, char **argv)
 			       strerror(-r));
 			return 1;
 		}
+		/* the guard removes the keys if we die (guard.c); no key is
+		 * ever loaded without one */
+		r = tfd_guard_start(argv);
+		if (r < 0) {
+			tf_err("cannot fork the key guard: %s", strerror(-r));
+			return 1;
+		}
 	}
 
 	/* Secrets live here: no core dumps, no ptrace by same-uid peers. */
@@ -218,6 +226,7 @@ int main(int argc, char **argv)
 	d.state = TFD_STOPPING;
 	tfd_personas_shutdown(&d);
 	tfd_server_close(&d);
+	tfd_guard_stop();
 	tf_info("stopped");
 	return r < 0 ? 1 : 0;
 }

@@ -69,20 +69,103 @@ static int storage_fd(const struct tfd_persona *p)
 	return tf_storage_root_fd(p->storage);
 }
 
+static size_t p_index(const struct tfd *d, const struct tfd_persona *p)
+{
+	return (size_t)(p - d->personas);
+}
+
+/* The guard's storage slot of p's file system (guard.c). */
+static size_t guard_slot(const struct tfd *d, const struct tfd_persona *p)
+{
+	return p->storage_own ? p_index(d, p) : TFD_GUARD_SHARED;
+}
+
+/* Tell the guard p's key (it removes it if the daemon dies). */
+static void guard_key(struct tfd *d, struct tfd_persona *p)
+{
+	if (p->key_id_known)
+		tfd_guard_key(p_index(d, p), guard_slot(d, p), p->key_id);
+}
+
+int tfd_key_sync(struct tfd *d, struct tfd_persona *p, enum tf_key_status *out)
+{
+	enum tf_key_status st;
+	int r;
+
+	if (p->storage == NULL)
+		return -ENODEV;
+	if (!p->key_id_known) {
+		/* never loaded by us: the data dir's policy names the key
+		 * (readable without it) */
+		_cleanup_close_ int dfd =
+			open(p->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 && errno != ENOENT)
+			return tf_negerrno();
+		r = dfd < 0 ? -ENODATA
+			    : tf_fscrypt_get_policy_id(dfd, p->key_id);
+		if (r == -ENODATA) {
+			/* no data dir or no policy: no key of ours exists */
+			p->key_loaded = false;
+			if (out)
+				*out = TF_KEY_ABSENT;
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		p->key_id_known = true;
+	}
+	r = tf_fscrypt_key_status(storage_fd(p), p->key_id, &st);
+	if (r < 0)
+		return r;
+	if (st == TF_KEY_ABSENT) {
+		if (p->key_loaded || p->evict_pending) {
+			tf_info("%s: its key is out of the kernel",
+				p->cfg->name);
+			tfd_guard_key_clear(p_index(d, p));
+		}
+		p->key_loaded = false;
+		p->evict_pending = false;
+		p->evict_err = 0;
+	} else {
+		/* present although we did not know: say so, make it
+		 * removable (lock --evict) and tell the guard */
+		if (!p->key_loaded) {
+			tf_err("%s: its key is in the kernel although twofoldd "
+			       "had not loaded it; remove it with: twofold "
+			       "lock %s --evict",
+			       p->cfg->name, p->cfg->name);
+			guard_key(d, p);
+		}
+		p->key_loaded = true;
+		/* half removed (files busy) but nobody retrying: retry */
+		if (st == TF_KEY_INCOMPLETELY_REMOVED && !p->evict_pending) {
+			p->evict_pending = true;
+			p->evict_err = -EBUSY;
+		}
+	}
+	if (out)
+		*out = st;
+	return 0;
+}
+
 /*
  * Put the fscrypt key into the kernel and make sure the data directory
  * exists with exactly this key's policy. A directory that exists without a
  * policy, or with another key's, is refused: never silently encrypt (or
  * re-key) existing data.
  */
-int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
-			 const uint8_t *fskey, char *err, size_t errlen)
+static int load_key_and_dir(struct tfd *d, struct tfd_persona *p,
+			    const uint8_t *fskey, char *err, size_t errlen)
 {
 	_cleanup_close_ int dfd = -1;
 	uint8_t id[TF_FSCRYPT_ID_BYTES], have[TF_FSCRYPT_ID_BYTES];
 	bool created = false;
 	int r;
 
+	/* the guard learns the key before it is added when we know its
+	 * identifier already (a remove of an absent key is harmless), so a
+	 * death right after the add leaves nothing behind */
+	guard_key(d, p);
 	r = tf_fscrypt_add_key(storage_fd(p), fskey, id);
 	if (r < 0) {
 		snprintf(err, errlen, "%s: cannot add the fscrypt key: %s",
@@ -90,7 +173,9 @@ int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
 		return r;
 	}
 	memcpy(p->key_id, id, sizeof(id));
+	p->key_id_known = true;
 	p->key_loaded = true;
+	guard_key(d, p);
 	/* re-adding a key whose removal was pending (files busy) makes it
 	 * fully present again (fscrypt.rst, FS_IOC_ADD_ENCRYPTION_KEY):
 	 * nothing is left to retry */
@@ -136,6 +221,28 @@ int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
 		return -EKEYREJECTED;
 	}
 	return 0;
+}
+
+int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
+			 const uint8_t *fskey, char *err, size_t errlen)
+{
+	int r = load_key_and_dir(d, p, fskey, err, errlen);
+
+	if (r < 0 && err[0] == '\0')
+		snprintf(err, errlen,
+			 "%s: cannot prepare its data directory "
+			 "%s: %s",
+			 p->cfg->name, p->data_dir, strerror(-r));
+	/* fail closed: a key added for a persona whose data dir is unusable
+	 * leaves the kernel again at once, whichever caller this is; if the
+	 * removal cannot finish, evict_pending shows it and the timer
+	 * retries */
+	if (r < 0 && p->key_loaded &&
+	    tfd_evict_key(d, p, EVICT_BUDGET_MS, NULL) < 0)
+		tf_err("%s: the key added for it is still in the kernel after "
+		       "the failure (%s); twofoldd retries every second",
+		       p->cfg->name, tfd_evict_reason(p));
+	return r;
 }
 
 static int setup_device_bound(struct tfd *d, struct tfd_persona *p, char *err,
@@ -228,7 +335,9 @@ static void drop_stale_key(struct tfd *d, struct tfd_persona *p)
 	    st == TF_KEY_ABSENT)
 		return;
 	memcpy(p->key_id, id, sizeof(id));
+	p->key_id_known = true;
 	p->key_loaded = true;
+	guard_key(d, p);
 	if (tfd_evict_key(d, p, EVICT_BUDGET_MS, NULL) < 0)
 		tf_err("%s: a stale key is still in the kernel; retrying in "
 		       "the background",
@@ -355,6 +464,8 @@ static int attach_own_image(struct tfd *d, struct tfd_persona *p, char *err,
 	if (r < 0)
 		return r;
 	p->storage_own = true;
+	tfd_guard_storage(guard_slot(d, p), tf_storage_root_fd(p->storage),
+			  tf_storage_root(p->storage), true);
 	link_old_path(d, name);
 	return 0;
 }
@@ -382,6 +493,9 @@ static int attach_shared(struct tfd *d, const char *img, char *err,
 	}
 	if (r < 0)
 		return r;
+	/* storage_dir is not ours to unmount; its keys still are */
+	tfd_guard_storage(TFD_GUARD_SHARED, tf_storage_root_fd(d->storage),
+			  tf_storage_root(d->storage), img != NULL);
 	if (snprintf(dir, sizeof(dir), "%s/personas",
 		     tf_storage_root(d->storage)) >= (int)sizeof(dir)) {
 		snprintf(err, errlen, "storage path too long");
@@ -455,7 +569,8 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 	int r;
 
 	d->suite = suite;
-	/* 1. what a killed predecessor left behind */
+	/* 1. what a killed predecessor left behind, once its guard is done */
+	tfd_guard_wait_old(d->state_dir);
 	r = tf_persona_cleanup_stale(d->cg_group);
 	if (r < 0)
 		tf_warn("cleaning up stale cgroups of %s: %s", d->cg_group,
@@ -640,6 +755,8 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 		return r;
 	}
 	p->state = TFD_P_RUNNING;
+	/* the guard kills it (cgroup.kill) if the daemon dies */
+	tfd_guard_cgroup(idx, tf_persona_cgroup_fd(p->rt));
 	tf_info("%s: started (init pid %d, %.1f ms)%s", p->cfg->name,
 		tf_persona_init_pid(p->rt), (double)(tf_now_ns() - t0) / 1e6,
 		p->foreground ? ", foreground" : "");
@@ -655,6 +772,7 @@ int tfd_persona_stop(struct tfd *d, struct tfd_persona *p)
 	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, tf_persona_pidfd(p->rt), NULL);
 	r = tf_persona_stop(p->rt);
 	p->rt = NULL;
+	tfd_guard_cgroup_clear(p_index(d, p));
 	if (p->state == TFD_P_RUNNING || p->state == TFD_P_FROZEN)
 		p->state = TFD_P_STOPPED;
 	tf_info("%s: stopped", p->cfg->name);
@@ -721,6 +839,7 @@ int tfd_evict_key(struct tfd *d, struct tfd_persona *p, unsigned budget_ms,
 		p->key_loaded = false;
 		p->evict_pending = false;
 		p->evict_err = 0;
+		tfd_guard_key_clear(p_index(d, p));
 		return 0;
 	}
 	/* INCOMPLETELY_REMOVED (a file is held open, most likely from
@@ -799,8 +918,12 @@ int tfd_persona_wipe_data(struct tfd_persona *p)
 
 void tfd_personas_shutdown(struct tfd *d)
 {
+	bool shared_busy = false;
+
 	for (size_t i = 0; i < d->n_personas; i++) {
 		struct tfd_persona *p = &d->personas[i];
+		bool busy;
+
 		/* a failing stop never keeps the key in */
 		(void)tfd_persona_stop(d, p);
 		/* the keys leave the kernel with the daemon: after a restart
@@ -808,12 +931,21 @@ void tfd_personas_shutdown(struct tfd *d)
 		if (p->storage &&
 		    tfd_evict_key(d, p, EVICT_EXIT_BUDGET_MS, NULL) < 0)
 			tf_err("%s: fscrypt key still in the kernel at exit "
-			       "(%s); the next twofoldd removes it",
+			       "(%s); the key guard keeps trying after us",
 			       p->cfg->name, tfd_evict_reason(p));
+		/* a key still in: the guard keeps it and its storage's fd,
+		 * and retries once we are gone (the unmount below is then a
+		 * lazy one, finished when the guard lets go) */
+		busy = p->key_loaded || p->evict_pending;
+		if (!p->storage_own)
+			shared_busy |= busy && p->storage != NULL;
 		p->key_loaded = false;
 		p->evict_pending = false;
 		if (p->storage_own) {
-			int r = tf_storage_detach(p->storage);
+			int r;
+			if (!busy)
+				tfd_guard_storage_clear(i);
+			r = tf_storage_detach(p->storage);
 			if (r < 0)
 				tf_warn("%s: detaching its storage: %s",
 					p->cfg->name, strerror(-r));
@@ -822,7 +954,10 @@ void tfd_personas_shutdown(struct tfd *d)
 		p->storage_own = false;
 	}
 	if (d->storage) {
-		int r = tf_storage_detach(d->storage);
+		int r;
+		if (!shared_busy)
+			tfd_guard_storage_clear(TFD_GUARD_SHARED);
+		r = tf_storage_detach(d->storage);
 		if (r < 0)
 			tf_warn("detaching storage: %s", strerror(-r));
 		d->storage = NULL;
@@ -833,7 +968,8 @@ void tfd_personas_shutdown(struct tfd *d)
 
 void tfd_timer_tick(struct tfd *d)
 {
-	uint64_t now = tf_now_ns();
+	/* the boot clock: time suspended counts toward lock_evict_after */
+	uint64_t now = tf_boottime_ns();
 
 	for (size_t i = 0; i < d->n_personas; i++) {
 		struct tfd_persona *p = &d->personas[i];

@@ -23,17 +23,9 @@
 #include "twofold/log.h"
 #include "daemon.h"
 
-uint64_t tfd_boot_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void tfd_reauth_stamp(struct tfd_persona *p)
 {
-	p->auth_bt_ns = p->active_bt_ns = tfd_boot_ns();
+	p->auth_bt_ns = p->active_bt_ns = tf_boottime_ns();
 }
 
 /* Its key may be in the kernel: what an eviction would take away. */
@@ -66,19 +58,19 @@ int64_t tfd_reauth_left_s(const struct tfd_persona *p)
 {
 	if (!reauth_runs(p) || p->auth_bt_ns == 0)
 		return -1;
-	return left_s(p->auth_bt_ns, p->cfg->reauth_after, tfd_boot_ns());
+	return left_s(p->auth_bt_ns, p->cfg->reauth_after, tf_boottime_ns());
 }
 
 int64_t tfd_idle_left_s(const struct tfd_persona *p)
 {
 	if (!idle_runs(p) || p->active_bt_ns == 0)
 		return -1;
-	return left_s(p->active_bt_ns, p->cfg->idle_evict_after, tfd_boot_ns());
+	return left_s(p->active_bt_ns, p->cfg->idle_evict_after, tf_boottime_ns());
 }
 
 bool tfd_reauth_tick(struct tfd *d, struct tfd_persona *p)
 {
-	uint64_t now = tfd_boot_ns();
+	uint64_t now = tf_boottime_ns();
 
 	if (!p->cfg->credential)
 		return false;

@@ -499,26 +499,17 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      p->cfg->name, p->cfg->name);
 		return;
 	}
-	/* locked already: only a lock-down whose key removal is pending
-	 * (or a key somehow still loaded) has anything left to do */
-	if (p->state == TFD_P_EVICTED &&
-	    !((flags & TF_F_EVICT) && (p->key_loaded || p->evict_pending))) {
-		if (p->evict_pending)
-			tfd_reply_err(rep, -EACCES,
-				      "%s is locked (lock-down still removing "
-				      "its key: %s); unlock it with: twofold "
-				      "unlock %s",
-				      p->cfg->name, tfd_evict_reason(p),
-				      p->cfg->name);
-		else
-			tfd_reply_err(rep, -EACCES,
-				      "%s is locked; unlock it with: twofold "
-				      "unlock %s",
-				      p->cfg->name, p->cfg->name);
-		return;
-	}
-	if (flags & TF_F_EVICT) {
+	/* ask the kernel, not our flag: a key that is in must be removable
+	 * whatever the state says */
+	(void)tfd_key_sync(d, p, NULL);
+	if ((flags & TF_F_EVICT) &&
+	    (p->key_loaded || p->evict_pending || p->rt != NULL)) {
+		enum tfd_pstate was = p->state;
+
 		r = tfd_persona_evict(d, p, &ns);
+		/* an erased or never-enrolled persona stays what it was */
+		if (was == TFD_P_ERASED || was == TFD_P_NOKEY)
+			p->state = was;
 		if (r < 0)
 			tfd_reply_err(rep, r,
 				      "%s is locked, but removing its key is "
@@ -540,6 +531,29 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 				      p->cfg->name, (double)ns / 1e6);
 		return;
 	}
+	/* no key in the kernel from here on */
+	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
+		tfd_reply_err(rep, -ENOKEY,
+			      "%s has no key in the kernel (%s); nothing to "
+			      "lock",
+			      p->cfg->name,
+			      p->state == TFD_P_NOKEY ? "no credential yet"
+						      : "crypto-erased");
+		return;
+	}
+	if (p->state == TFD_P_EVICTED) {
+		tfd_reply_err(rep, -EACCES,
+			      "%s is locked; unlock it with: twofold unlock %s",
+			      p->cfg->name, p->cfg->name);
+		return;
+	}
+	if (flags & TF_F_EVICT) {
+		/* stopped with no key: already as locked as evict makes it */
+		p->state = TFD_P_EVICTED;
+		tfd_reply_err(rep, 0, "%s locked down (its key was not loaded)",
+			      p->cfg->name);
+		return;
+	}
 	if (p->state == TFD_P_STOPPED) {
 		tfd_reply_err(rep, -ESRCH,
 			      "%s is not running, so there is nothing to "
@@ -559,7 +573,7 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		return;
 	}
 	p->state = TFD_P_FROZEN;
-	p->locked_at_ns = tf_now_ns();
+	p->locked_at_ns = tf_boottime_ns(); /* counts suspend */
 	if (p->cfg->lock_evict_after)
 		tfd_reply_err(rep, 0,
 			      "%s locked (keys are removed after %u s locked)",

@@ -43,6 +43,31 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* status KEY column: what the kernel says of the persona's key */
+static const char *key_word(bool asked, enum tf_key_status ks)
+{
+	if (!asked)
+		return "?";
+	switch (ks) {
+	case TF_KEY_ABSENT: return "no";
+	case TF_KEY_PRESENT: return "yes";
+	case TF_KEY_INCOMPLETELY_REMOVED: return "busy";
+	default: return "?";
+	}
+}
+
+static const char *key_status_name(bool asked, enum tf_key_status ks)
+{
+	if (!asked)
+		return "unknown";
+	switch (ks) {
+	case TF_KEY_ABSENT: return "absent";
+	case TF_KEY_PRESENT: return "present";
+	case TF_KEY_INCOMPLETELY_REMOVED: return "incompletely_removed";
+	default: return "unknown";
+	}
+}
+
 static const char *hint(const struct tfd_persona *p)
 {
 	switch (p->state) {
@@ -136,19 +161,28 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	fprintf(t, "twofoldd %s  state %s  suite %s  up %.0f s\n", TF_VERSION,
 		d->state_dir, d->cfg.suite,
 		(double)(tf_now_ns() - d->started_ns) / 1e9);
-	fprintf(t, "%-12s %-14s %-4s %6s %10s\n", "PERSONA", "STATE", "FG",
-		"PROCS", "MEMORY");
+	if (!tfd_guard_alive())
+		fprintf(t, "key guard: DEAD; if twofoldd dies the keys stay in "
+			   "the kernel (restart twofoldd)\n");
+	fprintf(t, "%-12s %-14s %-4s %6s %10s %-4s\n", "PERSONA", "STATE", "FG",
+		"PROCS", "MEMORY", "KEY");
 	fprintf(j, "{\"version\":\"%s\",\"state_dir\":", TF_VERSION);
 	json_str(j, d->state_dir);
 	fprintf(j,
 		",\"suite\":\"%s\",\"uptime_s\":%.0f,"
-		"\"storage_free_bytes\":%llu,\"personas\":[",
+		"\"storage_free_bytes\":%llu,\"guard\":%s,\"guard_pid\":%d,"
+		"\"personas\":[",
 		d->cfg.suite, (double)(tf_now_ns() - d->started_ns) / 1e9,
-		(unsigned long long)freeb);
+		(unsigned long long)freeb, tfd_guard_alive() ? "true" : "false",
+		(int)tfd_guard_pid());
 	for (size_t i = 0; i < d->n_personas; i++) {
-		const struct tfd_persona *p = &d->personas[i];
+		struct tfd_persona *p = &d->personas[i];
 		struct tf_persona_stats st = {0};
 		char procs[16] = "-", mem[24] = "-";
+		enum tf_key_status ks = 0;
+		/* the kernel's word, not our flag: a key we lost track of
+		 * shows (and lock --evict can then remove it) */
+		bool asked = tfd_key_sync(d, p, &ks) == 0;
 		const char *h = hint(p);
 		bool have = p->rt && tf_persona_stats(p->rt, &st) == 0;
 
@@ -156,9 +190,9 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			snprintf(procs, sizeof(procs), "%d", st.nprocs);
 			human_bytes(st.memory_bytes, mem, sizeof(mem));
 		}
-		fprintf(t, "%-12s %-14s %-4s %6s %10s", p->cfg->name,
+		fprintf(t, "%-12s %-14s %-4s %6s %10s %-4s", p->cfg->name,
 			tfd_pstate_name(p->state), p->foreground ? "*" : "",
-			procs, mem);
+			procs, mem, key_word(asked, ks));
 		if (h)
 			fprintf(t, "  (%s %s)", h, p->cfg->name);
 		print_timers(t, p);
@@ -172,7 +206,8 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			p->foreground ? "true" : "false",
 			p->cfg->credential ? "true" : "false",
 			p->key_loaded ? "true" : "false");
-		fprintf(j, ",\"evict_pending\":%s",
+		fprintf(j, ",\"key_status\":\"%s\",\"evict_pending\":%s",
+			key_status_name(asked, ks),
 			p->evict_pending ? "true" : "false");
 		if (p->evict_pending) {
 			fputs(",\"evict_error\":", j);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Control socket and event loop. One thread, one epoll set: the listening
- * socket, a signalfd (SIGTERM/SIGINT/SIGHUP), a 1 s timerfd (lock->evict
- * timeouts), every client connection, the pidfd of every app started with
- * `run`, and the pidfd of every persona init.
+ * socket, a signalfd (SIGTERM/SIGINT/SIGHUP), a 1 s timerfd on
+ * CLOCK_BOOTTIME (lock->evict timeouts, which count time suspended), every
+ * client connection, the pidfd of every app started with `run`, the pidfd
+ * of every persona init, and the guard (guard.c).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -28,7 +29,7 @@ int tfd_load_state(struct tfd *d, char *err, size_t errlen);
 static struct {
 	enum tfd_src src;
 } listen_tag = {TFD_SRC_LISTEN}, signal_tag = {TFD_SRC_SIGNAL},
-  timer_tag = {TFD_SRC_TIMER};
+  timer_tag = {TFD_SRC_TIMER}, guard_tag = {TFD_SRC_GUARD};
 
 void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
 {
@@ -199,8 +200,10 @@ int tfd_server_open(struct tfd *d)
 	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (d->signal_fd < 0)
 		return tf_negerrno();
+	/* CLOCK_BOOTTIME: after a suspend the tick fires at once and counts
+	 * the time slept toward lock_evict_after (tfd_timer_tick) */
 	d->timer_fd =
-		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (d->timer_fd < 0)
 		return tf_negerrno();
 	if (timerfd_settime(d->timer_fd, 0, &its, NULL) < 0)
@@ -208,6 +211,10 @@ int tfd_server_open(struct tfd *d)
 	if ((r = tfd_epoll_add(d, d->listen_fd, &listen_tag)) < 0 ||
 	    (r = tfd_epoll_add(d, d->signal_fd, &signal_tag)) < 0 ||
 	    (r = tfd_epoll_add(d, d->timer_fd, &timer_tag)) < 0)
+		return r;
+	/* the guard's death is noticed at once (its pidfd), not at a tick */
+	if (tfd_guard_pidfd() >= 0 &&
+	    (r = tfd_epoll_add(d, tfd_guard_pidfd(), &guard_tag)) < 0)
 		return r;
 	return 0;
 }
@@ -517,6 +524,7 @@ int tfd_serve(struct tfd *d)
 			case TFD_SRC_CONN:
 				conn_readable(d, (struct tfd_conn *)src);
 				break;
+			case TFD_SRC_GUARD: tfd_guard_exited(d); break;
 			case TFD_SRC_APP: {
 				/* app.src is a member of struct tfd_conn */
 				struct tfd_conn *c =

@@ -10,9 +10,11 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -562,6 +564,50 @@ static void test_escape(void **state)
 	assert_string_equal(out, "a\\x0ab\\x1b[31m\\x5c");
 }
 
+/* tf_boottime_ns reads CLOCK_BOOTTIME, not CLOCK_MONOTONIC: in a time
+ * namespace whose boot clock is 100000 s ahead of its monotonic clock (as
+ * after a long suspend), the helper is that far ahead of tf_now_ns. A
+ * helper on CLOCK_MONOTONIC would be ~0 s ahead. Needs root (CLONE_NEWTIME,
+ * Linux 5.6); skipped without. */
+static void test_boottime_clock(void **state)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pid_t g;
+		int fd;
+
+		if (unshare(CLONE_NEWTIME) < 0)
+			_exit(77);
+		fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "boottime 100000 0\n", 18) != 18)
+			_exit(77);
+		close(fd);
+		g = fork(); /* the new namespace's clocks are its children's */
+		if (g == 0) {
+			uint64_t mono = tf_now_ns(), boot = tf_boottime_ns();
+			struct timespec ts;
+
+			clock_gettime(CLOCK_BOOTTIME, &ts);
+			if (boot < mono + 99999ull * 1000000000ull)
+				_exit(1);
+			if ((uint64_t)ts.tv_sec + 1 < boot / 1000000000ull)
+				_exit(2);
+			_exit(0);
+		}
+		if (g < 0 || waitpid(g, &st, 0) != g || !WIFEXITED(st))
+			_exit(3);
+		_exit(WEXITSTATUS(st));
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_storage_share),
 		cmocka_unit_test(test_uid_slots),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_boottime_clock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
