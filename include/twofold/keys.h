@@ -202,7 +202,7 @@ TF_EXPORT TF_WUR int tf_keys_reset_failures(struct tf_keystore *ks,
  * (-EINVAL) and differ from cred (-EEXIST: "duress PIN must differ from
  * the PIN"); neither of those two costs a try. The verifier is bound to
  * the salt and Argon2id costs of the current sp.credential, so a later
- * credential change removes it (tf_keys_enroll).
+ * credential change removes it (tf_keys_enroll: a decoy replaces it).
  *
  * Entered at tf_keys_unlock* (or as the old credential of tf_keys_enroll),
  * the duress credential crypto-erases the persona at once
@@ -215,8 +215,10 @@ TF_EXPORT TF_WUR int tf_keys_set_duress(struct tf_keystore *ks,
 					const uint8_t *cred, size_t len,
 					const uint8_t *duress, size_t dlen,
 					struct tf_throttle_info *ti);
-/* 1 if persona has a duress credential bound to its current credential,
- * 0 if not, -errno. */
+/* 1 if persona has a duress verifier bound to its current credential, 0
+ * if not, -errno. Every credential has one (a random decoy until a duress
+ * credential is set), so that nobody can tell from the files whether a
+ * duress credential is set: 1 does not mean one is. */
 TF_EXPORT TF_WUR int tf_keys_has_duress(struct tf_keystore *ks,
 					const char *persona);
 

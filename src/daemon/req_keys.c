@@ -245,7 +245,6 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	struct tf_throttle_info ti = {0};
 	char why[160] = "";
 	uint32_t flags = 0;
-	int had_duress = 0;
 	int r;
 
 	r = get_secret(c, m, TF_A_SECRET, &oldc);
@@ -299,10 +298,6 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 				tfd_persona_wipe_data(p);
 			has = tfd_dir_has_data(p->data_dir);
 			oldc = NULL;
-		} else {
-			/* a change removes the duress credential (bound to
-			 * the old salt): say so if there was one */
-			had_duress = tf_keys_has_duress(d->ks, p->cfg->name);
 		}
 		r = tf_keys_enroll(d->ks, p->cfg->name,
 				   has > 0 ? TF_KEYS_DATA_NONEMPTY : 0,
@@ -327,14 +322,6 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		}
 		return;
 	}
-	if (had_duress > 0) {
-		tfd_reply_err(rep, 0,
-			      "%s: credential changed; the duress PIN was "
-			      "removed; set it again with: twofold enroll %s "
-			      "--duress",
-			      p->cfg->name, p->cfg->name);
-		return;
-	}
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
 		p->state = TFD_P_EVICTED;
 		tfd_reply_err(rep, 0,
@@ -344,7 +331,14 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	} else {
 		tf_info("%s: credential changed; the old one destroyed by %s",
 			p->cfg->name, tf_keys_destroy_method(d->ks));
-		tfd_reply_err(rep, 0, "%s: credential changed", p->cfg->name);
+		/* a change removes the duress credential (bound to the old
+		 * salt). Whether there was one is not said, to anyone: the
+		 * files cannot tell either (a decoy stands in for none) */
+		tfd_reply_err(rep, 0,
+			      "%s: credential changed; a duress PIN, if one "
+			      "was set, no longer works: set it again with: "
+			      "twofold enroll %s --duress",
+			      p->cfg->name, p->cfg->name);
 	}
 }
 

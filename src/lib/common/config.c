@@ -526,6 +526,17 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 			"falls to offline guessing; set "
 			"allow_weak_credentials = yes to force (tests only)",
 			c->pin_min_digits, TF_PIN_DIGITS_SAFE);
+	/* a passphrase may be any non-digit string: one shorter than the
+	 * PIN floor ("12345a", or "aaaa" with the minimum of 4) would undo
+	 * the pin_min_digits refusal above */
+	if (!c->allow_weak_credentials &&
+	    c->passphrase_min_chars < TF_PIN_DIGITS_SAFE)
+		return fail(
+			err, errlen,
+			"passphrase_min_chars = %u is below %u: a short "
+			"passphrase falls to offline guessing; set "
+			"allow_weak_credentials = yes to force (tests only)",
+			c->passphrase_min_chars, TF_PIN_DIGITS_SAFE);
 	if (c->storage_dir[0] != '\0' && c->storage_dir[0] != '/')
 		return fail(err, errlen,
 			    "storage_dir must be an absolute path");
@@ -629,8 +640,8 @@ int tf_config_format(const struct tf_config *c, char **out)
 		"throttle_base_delay = %u\n"
 		"kdf_target_ms = %u\n"
 		"kdf_min_mem_mib = %u\n"
-		"# yes: accept kdf_min_mem_mib < %u or pin_min_digits < %u "
-		"(tests only)\n"
+		"# yes: accept kdf_min_mem_mib < %u, pin_min_digits or "
+		"passphrase_min_chars < %u (tests only)\n"
 		"allow_weak_credentials = %s\n",
 		c->pin_min_digits, c->passphrase_min_chars,
 		c->throttle_free_tries, c->throttle_max_failures,

@@ -100,9 +100,14 @@ int tf_ks_create_sp(struct tf_keystore *ks, int dfd, const char *persona,
 			return r;
 		}
 	}
-	r = tf_ks_seal_sp(ks, persona, &b,
-			  protector == TF_PROT_CREDENTIAL ? pw : NULL, tpmsec,
-			  dhash, sp, blob, &bloblen);
+	/* every credential has a duress verifier, a decoy until one is set
+	 * (duress.c); before the commit, so a leftover is destroyed above */
+	r = protector == TF_PROT_CREDENTIAL ? tf_ks_duress_decoy(dfd, b.salt)
+					    : 0;
+	if (r == 0)
+		r = tf_ks_seal_sp(ks, persona, &b,
+				  protector == TF_PROT_CREDENTIAL ? pw : NULL,
+				  tpmsec, dhash, sp, blob, &bloblen);
 	if (r == 0) {
 		tf_fault_point("enroll-before-commit");
 		r = tf_atomic_write_at(dfd,

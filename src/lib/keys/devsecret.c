@@ -81,8 +81,9 @@ int tf_devsecret_load(int statefd, uint8_t *suite_id, uint8_t *secret)
 	uint8_t sid;
 	int r;
 
+	/* O_NONBLOCK: a FIFO in its place is refused below, not waited on */
 	fd = openat(statefd, TF_DEVSECRET_FILE,
-		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ELOOP ? -EBADMSG : tf_negerrno();
 	if (fstat(fd, &st) < 0)

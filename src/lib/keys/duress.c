@@ -21,7 +21,9 @@
  *
  * The file carries the salt it was made under (its link): after a
  * credential change (new salt) it no longer matches anything and the
- * change removes it; a leftover after a crash is ignored.
+ * change replaces it with a decoy; a leftover after a crash is ignored.
+ * Every credential has the file (a decoy until a duress credential is
+ * set: tf_ks_duress_decoy), so its presence tells nothing.
  */
 #include <string.h>
 
@@ -118,6 +120,47 @@ int tf_ks_duress_match(struct tf_keystore *ks, int dfd, const char *persona,
 	return have > 0 && eq;
 }
 
+/* The verifier of no duress credential: a random tag linked to salt.
+ * Every credential gets one (enrolment and change), and a real tag is
+ * pseudo-random too, so the file's presence, size and content say nothing
+ * about whether a duress credential is set to anyone without it (a thief
+ * who copied the disk); tf_ks_duress_match compares against it as
+ * against a real one (a match has probability 2^-256). */
+int tf_ks_duress_decoy(int dfd, const uint8_t salt[TF_SALT_BYTES])
+{
+	uint8_t buf[TF_DURESS_FILE_BYTES];
+	int r;
+
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, TF_DURESS_MAGIC, 4);
+	buf[4] = TF_DURESS_VERSION;
+	memcpy(buf + 8, salt, TF_SALT_BYTES);
+	r = tf_random(buf + 8 + TF_SALT_BYTES, TF_DURESS_TAG_BYTES);
+	if (r == 0)
+		r = tf_atomic_write_at(dfd, F_DURESS, buf, sizeof(buf), 0600);
+	tf_memzero(buf, sizeof(buf));
+	return r;
+}
+
+/* Write name again with the same content (a new inode, new times), so
+ * that setting the duress verifier does not leave it the one file of the
+ * persona newer than the others (ctime and birth time cannot be set). The
+ * content is identical, so a crash leaves the same bytes either way. */
+static int retouch(int dfd, const char *name)
+{
+	uint8_t buf[TF_DISCARD_FILE_BYTES + 1];
+	size_t len = 0;
+	int r;
+
+	r = tf_ks_read_key_file(dfd, name, buf, sizeof(buf), &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = tf_atomic_write_at(dfd, name, buf, len, 0600);
+	tf_memzero(buf, sizeof(buf));
+	return r;
+}
+
 int tf_keys_set_duress(struct tf_keystore *ks, const char *persona,
 		       const uint8_t *cred, size_t len, const uint8_t *duress,
 		       size_t dlen, struct tf_throttle_info *ti)
@@ -163,7 +206,15 @@ int tf_keys_set_duress(struct tf_keystore *ks, const char *persona,
 		return r;
 	r = tf_atomic_write_at(dfd, F_DURESS, buf, sizeof(buf), 0600);
 	tf_memzero(buf, sizeof(buf));
-	return r;
+	if (r < 0)
+		return r;
+	/* the other key files as new as the verifier (see retouch); the
+	 * verifier is set whatever happens here, so that is the answer */
+	(void)retouch(dfd, F_SP_CRED);
+	(void)retouch(dfd, F_DISCARD);
+	(void)retouch(dfd, F_TPM_SLOT);
+	(void)retouch(dfd, F_TPM_CRED);
+	return 0;
 }
 
 int tf_keys_has_duress(struct tf_keystore *ks, const char *persona)

@@ -351,6 +351,10 @@ TF_WUR int tf_ks_duress_match(struct tf_keystore *ks, int dfd,
 			      const uint8_t *pw,
 			      const uint8_t dhash[TF_HASH_BYTES]);
 
+/* duress.c: a verifier of no duress credential, linked to salt (every
+ * credential gets one, so the file's presence says nothing) */
+TF_WUR int tf_ks_duress_decoy(int dfd, const uint8_t salt[TF_SALT_BYTES]);
+
 /* events.c */
 TF_WUR int tf_ks_log_event(struct tf_keystore *ks, const char *persona,
 			   const char *what);

@@ -51,7 +51,10 @@ int tf_ks_file_exists(int dfd, const char *name)
 }
 
 /* Read a bounded key file into buf (cap must be max + 1): a larger file, a
- * symlink or a non-regular file is damage, not something to follow. */
+ * symlink or a non-regular file is damage, not something to follow.
+ * O_NONBLOCK: a FIFO planted in its place must not block the open (and
+ * the daemon, holding the persona's lock) until a writer comes; it opens
+ * at once and fstat calls it damage. Reads of a regular file ignore it. */
 int tf_ks_read_key_file(int dfd, const char *name, uint8_t *buf, size_t cap,
 			size_t *len)
 {
@@ -59,7 +62,8 @@ int tf_ks_read_key_file(int dfd, const char *name, uint8_t *buf, size_t cap,
 	struct stat st;
 	ssize_t n;
 
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	fd = openat(dfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ELOOP ? -EBADMSG : tf_negerrno();
 	if (fstat(fd, &st) < 0)

@@ -320,10 +320,13 @@ static int change_rewrap(struct tf_keystore *ks, int dfd, const char *persona,
 	r = tf_ks_destroy_dead_generations(ks, dfd, b.generation);
 	if (r < 0)
 		return r;
-	/* the duress verifier was made under the old salt: it goes (a
-	 * leftover after a crash is ignored: its link is the old salt) */
-	r = tf_ks_destroy_file(dfd, F_DURESS);
-	(void)r; /* one left behind matches nothing */
+	/* the duress verifier was made under the old salt: a decoy under
+	 * the new one replaces it, so that a persona with a duress
+	 * credential and one without look the same on disk (duress.c); if
+	 * that fails the old one stays, linked to the old salt: it matches
+	 * nothing */
+	r = tf_ks_duress_decoy(dfd, b.salt);
+	(void)r;
 	/* the new slot replaces the old, whose index is undefined: the old
 	 * credential then opens nothing, whatever files are restored */
 	if (tpmsec != NULL)

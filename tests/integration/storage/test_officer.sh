@@ -5,7 +5,7 @@
 # idle_evict_after and the duress PIN. No timing assertions: the timers
 # are polled with a generous bound.
 . "$(dirname "$0")/lib.sh"
-echo "1..68"
+echo "1..69"
 
 # set_pconf PERSONA KEY VALUE: a key of one [persona] section
 set_pconf() {
@@ -147,13 +147,17 @@ set_pconf secure idle_evict_after 0
 check "daemon restarts" start_daemon
 # dpin CURRENT DURESS: enroll --duress through stdin (two lines)
 dpin() { printf '%s\n%s\n' "$1" "$2" | tf enroll secure --duress --pin-stdin 2>&1; }
+# every credential has a duress verifier (a decoy until one is set)
+check "keys/secure/duress exists before any duress PIN is set (a decoy)" \
+	test -s "$K/duress"
+d0=$(cksum <"$K/duress")
 out=$(dpin 222222 222222)
 rc=$?
 check "duress PIN equal to the PIN: refused, clear error" \
 	eval '[ $rc = 1 ] && has "duress PIN must differ from the PIN" "$out"'
 out=$(dpin 222222 12)
 check "duress PIN of the wrong form: refused" has "PIN too short" "$out"
-check "... nothing written" test ! -e "$K/duress"
+check "... nothing written" eval '[ "$(cksum <"$K/duress")" = "$d0" ]'
 out=$(dpin 999999 55555555)
 check "wrong current PIN: refused and counted" \
 	has "wrong credential; 5 tries left" "$out"
@@ -165,9 +169,11 @@ check "status does not tell that a duress PIN is set" \
 	eval '! tf status | grep -qi duress && ! tf --json status | grep -qi duress'
 # a change removes it, and says so
 out=$(printf '222222\n333333\n' | tf enroll secure --pin-stdin 2>&1)
-check "credential change: says the duress PIN was removed" \
-	has "credential changed; the duress PIN was removed; set it again with: twofold enroll secure --duress" "$out"
-check "... keys/secure/duress gone" test ! -e "$K/duress"
+check "credential change: says a duress PIN no longer works (whether one was set or not)" \
+	has "credential changed; a duress PIN, if one was set, no longer works: set it again with: twofold enroll secure --duress" "$out"
+check "... keys/secure/duress replaced by a decoy (the same size: the files do not tell)" \
+	eval '[ "$(stat -c %s "$K/duress")" = 56 ]'
+
 out=$(pin unlock 55555555)
 check "old duress PIN after the change: only a wrong PIN" \
 	has "wrong credential" "$out"

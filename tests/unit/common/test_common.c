@@ -379,6 +379,10 @@ static void test_config_bad(void **state)
 		{"version = 1\npin_min_digits = 4\n[persona a]\n"
 		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
 		 "pin_min_digits = 4 is below 6", -EINVAL},
+		/* the passphrase floor cannot sneak under the PIN floor */
+		{"version = 1\npassphrase_min_chars = 4\n[persona a]\n"
+		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
+		 "passphrase_min_chars = 4 is below 6", -EINVAL},
 		{"version = 1\nallow_weak_credentials = maybe\n",
 		 "line 2: invalid value for allow_weak_credentials", -EINVAL},
 		{"version = 1\n[persona a]\nuid_base=100\n[persona "

@@ -160,21 +160,29 @@ static void test_duress_equal_refused(void **state)
 {
 	struct fx *f = *state;
 	struct tf_throttle_info ti = {0};
+	uint8_t d0[TF_DURESS_FILE_BYTES + 8], d1[sizeof(d0)];
+	size_t n0;
 
 	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	/* the decoy every credential gets (test_duress_not_visible) */
+	n0 = file_read(f, "keys/secure/duress", d0, sizeof(d0));
+	assert_int_equal(n0, TF_DURESS_FILE_BYTES);
 	assert_int_equal(set_duress(f, "secure", PIN_A, PIN_A, &ti), -EEXIST);
 	/* same form checks as any credential */
 	assert_int_equal(set_duress(f, "secure", PIN_A, "12", &ti), -EINVAL);
 	/* neither cost a try, nor wrote anything */
 	assert_int_equal(tf_keys_throttle_info(f->ks, "secure", &ti), 0);
 	assert_int_equal(ti.failures, 0);
-	assert_false(exists(f, "keys/secure/duress"));
-	assert_int_equal(tf_keys_has_duress(f->ks, "secure"), 0);
+	assert_int_equal(file_read(f, "keys/secure/duress", d1, sizeof(d1)),
+			 n0);
+	assert_memory_equal(d0, d1, n0);
 	/* a wrong current credential: counted like an unlock, nothing set */
 	assert_int_equal(set_duress(f, "secure", "000000", PIN_D, &ti),
 			 -EACCES);
 	assert_int_equal(ti.failures, 1);
-	assert_false(exists(f, "keys/secure/duress"));
+	assert_int_equal(file_read(f, "keys/secure/duress", d1, sizeof(d1)),
+			 n0);
+	assert_memory_equal(d0, d1, n0);
 	/* no credential yet */
 	assert_int_equal(set_duress(f, "work", PIN_A, PIN_D, &ti), -ENOENT);
 }
@@ -218,7 +226,8 @@ static void test_duress_erases(void **state)
 	/* an erased persona can be enrolled again */
 	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
 	assert_int_equal(unlock(f, "secure", PIN_A, k, &td), 0);
-	assert_int_equal(tf_keys_has_duress(f->ks, "secure"), 0);
+	assert_int_equal(unlock(f, "secure", PIN_D, k, &td), -EACCES);
+	assert_int_equal(kstate(f, "secure"), TF_KS_CREDENTIAL);
 }
 
 static void test_duress_last_try(void **state)
@@ -284,8 +293,14 @@ static void test_duress_after_change(void **state)
 	assert_int_equal(n, TF_DURESS_FILE_BYTES);
 	/* the rule (docs/keys.md): a change removes the duress credential */
 	assert_int_equal(enroll(f, "secure", PIN_A, PASS_C, &ti), 0);
-	assert_false(exists(f, "keys/secure/duress"));
-	assert_int_equal(tf_keys_has_duress(f->ks, "secure"), 0);
+	/* ... and puts a decoy under the new salt in its place */
+	{
+		uint8_t now[sizeof(old)];
+		assert_int_equal(
+			file_read(f, "keys/secure/duress", now, sizeof(now)),
+			TF_DURESS_FILE_BYTES);
+		assert_memory_not_equal(now + 8, old + 8, TF_SALT_BYTES);
+	}
 	assert_int_equal(unlock(f, "secure", PIN_D, k2, &ti), -EACCES);
 	assert_int_equal(kstate(f, "secure"), TF_KS_CREDENTIAL);
 	/* a verifier left behind by a crash (or restored from a copy) is
@@ -300,6 +315,65 @@ static void test_duress_after_change(void **state)
 	assert_int_equal(set_duress(f, "secure", PASS_C, PIN_D, &ti), 0);
 	assert_int_equal(unlock(f, "secure", PIN_D, k2, &ti), -EACCES);
 	assert_int_equal(kstate(f, "secure"), TF_KS_ERASED);
+}
+
+static ino_t ino(struct fx *f, const char *rel)
+{
+	char p[128];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_ino;
+}
+
+/* A thief with a copy of the disk must not be able to tell whether a
+ * duress credential is set (docs/keys.md "What is shown"): same files,
+ * same sizes, same header, the link = the salt of sp.credential, and
+ * setting it does not leave the verifier the one file newer than the
+ * rest (the other key files are written again with it). Fails where only
+ * a persona with a duress credential has keys/<persona>/duress. */
+static void test_duress_not_visible(void **state)
+{
+	struct fx *f = *state;
+	const char *names[] = {"secure", "work"};
+	uint8_t d[2][TF_DURESS_FILE_BYTES + 8], sp[2][TF_SPBLOB_MAX + 8];
+	ino_t before_sp, before_dc;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	assert_int_equal(enroll(f, "work", NULL, PIN_A, NULL), 0);
+	before_sp = ino(f, "keys/secure/sp.credential");
+	before_dc = ino(f, "keys/secure/discardable");
+	assert_int_equal(set_duress(f, "secure", PIN_A, PIN_D, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		char rel[64];
+		snprintf(rel, sizeof(rel), "keys/%s/duress", names[i]);
+		assert_true(exists(f, rel));
+		assert_int_equal(file_read(f, rel, d[i], sizeof(d[i])),
+				 TF_DURESS_FILE_BYTES);
+		snprintf(rel, sizeof(rel), "keys/%s/sp.credential", names[i]);
+		assert_true(file_read(f, rel, sp[i], sizeof(sp[i])) > 32);
+		/* header, then the link: the salt at offset 16 of the blob */
+		assert_memory_equal(d[i], TF_DURESS_MAGIC "\1\0\0\0", 8);
+		assert_memory_equal(d[i] + 8, sp[i] + 16, TF_SALT_BYTES);
+	}
+	/* both verifiers are bound to the current credential */
+	assert_int_equal(tf_keys_has_duress(f->ks, "secure"), 1);
+	assert_int_equal(tf_keys_has_duress(f->ks, "work"), 1);
+	/* setting the verifier wrote the persona's other key files again */
+	assert_true(ino(f, "keys/secure/sp.credential") != before_sp);
+	assert_true(ino(f, "keys/secure/discardable") != before_dc);
+	/* and both still behave: the decoy matches nothing */
+	{
+		uint8_t k[64];
+		struct tf_throttle_info ti = {0};
+		assert_int_equal(unlock(f, "work", PIN_D, k, &ti), -EACCES);
+		assert_int_equal(kstate(f, "work"), TF_KS_CREDENTIAL);
+		assert_int_equal(unlock(f, "work", PIN_A, k, &ti), 0);
+		assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+		assert_int_equal(unlock(f, "secure", PIN_D, k, &ti), -EACCES);
+		assert_int_equal(kstate(f, "secure"), TF_KS_ERASED);
+	}
 }
 
 static double now_ms(void)
@@ -367,6 +441,7 @@ int main(void)
 		T(test_duress_last_try),
 		T(test_duress_wrong_and_right_pin),
 		T(test_duress_after_change),
+		T(test_duress_not_visible),
 		T(test_duress_timing),
 #undef T
 	};

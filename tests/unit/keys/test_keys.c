@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -599,6 +600,48 @@ static void test_damaged(void **state)
 	assert_int_equal(tf_keys_state(f->ks, "personal", &st), -EBADMSG);
 }
 
+/* Key files that are not regular files: a FIFO planted by someone with
+ * the disk (in place of throttle, duress, sp.credential, discardable)
+ * must be damage, not an open() that blocks the daemon for good while it
+ * holds the persona's lock (no reader ever comes). alarm() turns a hang
+ * into a failure; fails on an open without O_NONBLOCK. */
+static void test_fifo_key_files(void **state)
+{
+	static const char *const names[] = {"throttle", "sp.credential",
+					    "discardable"};
+	struct fx *f = *state;
+	uint8_t k[64], keep[8192];
+	struct tf_throttle_info ti;
+	enum tf_persona_keystate st;
+	char rel[64];
+	size_t n;
+
+	assert_int_equal(enroll(f, "secure", NULL, PIN_A, NULL), 0);
+	alarm(60);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(rel, sizeof(rel), "keys/secure/%s", names[i]);
+		n = file_read(f, rel, keep, sizeof(keep));
+		assert_true(n > 0);
+		assert_int_equal(unlinkat(f->statefd, rel, 0), 0);
+		assert_int_equal(mkfifoat(f->statefd, rel, 0600), 0);
+		if (i == 0)
+			assert_int_equal(tf_keys_state(f->ks, "secure", &st),
+					 -EBADMSG);
+		assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), -EBADMSG);
+		assert_int_equal(unlinkat(f->statefd, rel, 0), 0);
+		file_write(f, rel, keep, n);
+	}
+	/* a FIFO for the duress verifier: ignored like a damaged one */
+	(void)unlinkat(f->statefd, "keys/secure/" TF_DURESS_FILE, 0);
+	assert_int_equal(
+		mkfifoat(f->statefd, "keys/secure/" TF_DURESS_FILE, 0600), 0);
+	assert_int_equal(unlock(f, "secure", PIN_B, k, &ti), -EACCES);
+	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
+	assert_int_equal(unlinkat(f->statefd, "keys/secure/" TF_DURESS_FILE, 0),
+			 0);
+	alarm(0);
+}
+
 static void copy_rel(struct fx *f, const char *from, const char *to)
 {
 	uint8_t buf[TF_DISCARD_FILE_BYTES + 1];
@@ -1049,6 +1092,7 @@ int main(void)
 		T(test_remote_erase),
 		T(test_change_credential),
 		T(test_damaged),
+		T(test_fifo_key_files),
 		T(test_persona_binding),
 		T(test_check_form),
 		T(test_gm_suite),
