@@ -216,18 +216,19 @@ char *cli_read_secret(const struct cli *cli, const char *prompt,
 		(void)!write(tty, prompt, strlen(prompt));
 	}
 	/* byte by byte, so nothing past the line is consumed from stdin */
+	/* straight into the secure buffer (n < TF_CRED_BUF here), so no
+	 * byte of the credential is left on the stack */
 	for (;;) {
-		char ch;
-		ssize_t k = read(in, &ch, 1);
+		ssize_t k = read(in, &buf[n], 1);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k <= 0 || ch == '\n')
+		if (k <= 0 || buf[n] == '\n')
 			break;
 		if (n + 1 >= TF_CRED_BUF) {
 			n = TF_CRED_BUF; /* too long: rejected below */
 			break;
 		}
-		buf[n++] = ch;
+		n++;
 	}
 	if (restore) {
 		tcsetattr(tty, TCSAFLUSH, &old);

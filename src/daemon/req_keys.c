@@ -425,10 +425,14 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		drop_pre_cg(p);
 		throttle_msg(d, rep, r, "unlock", p->cfg->name, &ti);
 		if (r == -ENOKEY) {
-			tf_warn("%s: crypto-erased after %u failed attempts "
-				"(key files destroyed by %s)",
-				p->cfg->name, ti.failures,
-				tf_keys_destroy_method(d->ks));
+			if (tfd_erased_by_failures(d, p))
+				tf_warn("%s: crypto-erased after %u failed "
+					"attempts (key files destroyed by %s)",
+					p->cfg->name, ti.failures,
+					tf_keys_destroy_method(d->ks));
+			else
+				tf_warn("%s: unlock refused: crypto-erased",
+					p->cfg->name);
 			erased(d, p);
 		} else if (erased_by_duress(d, p, r)) {
 			rep->after = erased_after_answer;

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "twofold/log.h"
 #include "daemon.h"
 
 /* One checked path: its lstat, how it must look, and where it is. */
@@ -197,6 +198,40 @@ static int check_storage(const struct tfd *d, const struct stat *state,
 	return 0;
 }
 
+/* Whoever can send the TPM commands can fail authorisations on an object
+ * of its own until the dictionary-attack counter twofold set up (maxTries
+ * = throttle_max_failures, no recovery) locks out for good, which erases
+ * every credential persona; with the owner hierarchy's empty auth it can
+ * also undefine the slots (docs/threat-model.md). So the TPM must be
+ * root's alone: say so loudly when it is not (Debian's udev rule makes
+ * /dev/tpmrm0 0660 root:tss). */
+static void warn_tpm_access(const char *tcti)
+{
+	char path[256];
+	struct stat st;
+
+	if (tcti[0] == '\0')
+		return;
+	if (!strncmp(tcti, "swtpm", 5) || !strncmp(tcti, "mssim", 5)) {
+		tf_warn("TPM at %s is reached over TCP: every local process "
+			"can send it commands, exhaust its dictionary-attack "
+			"counter and so erase the credential personas; for "
+			"tests only",
+			tcti);
+		return;
+	}
+	if (strncmp(tcti, "device:", 7) != 0)
+		return; /* tabrmd: its own access control (D-Bus policy) */
+	snprintf(path, sizeof(path), "%s", tcti[7] ? tcti + 7 : "/dev/tpmrm0");
+	path[strcspn(path, ",")] = '\0';
+	if (stat(path, &st) == 0 && (st.st_mode & 0066) != 0)
+		tf_warn("TPM device %s is mode %04o: group or other can send "
+			"it commands, exhaust its dictionary-attack counter "
+			"and so erase the credential personas; make it "
+			"root-only (chmod 0600, or a udev rule)",
+			path, (unsigned)(st.st_mode & 07777));
+}
+
 int tfd_check_state_perms(const struct tfd *d, char *err, size_t errlen)
 {
 	static const char *secrets[] = {"device.secret", "device.secret.tpm"};
@@ -230,6 +265,7 @@ int tfd_check_state_perms(const struct tfd *d, char *err, size_t errlen)
 		if (r < 0)
 			return r;
 	}
+	warn_tpm_access(d->cfg.tpm_tcti);
 	r = check_keys(d->state_fd, d->state_dir, err, errlen);
 	if (r < 0 && err[0] == '\0')
 		snprintf(err, errlen, "cannot check %s/keys: %s", d->state_dir,

@@ -191,7 +191,10 @@ int tf_ks_destroy_file_how(int dfd, const char *name, enum tf_destroy_how *how)
 	int r;
 
 	*how = TF_DESTROY_NONE;
-	fd = openat(dfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO planted here must not hang the erase (ENXIO
+	 * without a reader; it is then only unlinked) */
+	fd = openat(dfd, name,
+		    O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd >= 0) {

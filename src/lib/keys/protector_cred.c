@@ -213,8 +213,12 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 		struct tf_throttle_rec e = t;
 		tf_ks_tpm_cred_close(&tc); /* the erase opens it again */
 		r = tf_ks_do_erase(ks, dfd, persona, &e, TF_KS_DURESS_EVENT);
-		if (r < 0)
-			return r;
+		/* a failed erase must not give the duress away: the answer
+		 * stays that of a wrong credential. The erased flag is the
+		 * erase's first step, so once it is down the next access
+		 * finishes the job (tf_ks_load_state); the caller reads the
+		 * state after every -EACCES and evicts an erased persona. */
+		(void)r;
 		if (t.failures >= ks->cfg.throttle_max_failures) {
 			/* the last try: a wrong one would have erased too */
 			tf_ks_throttle_info(ks, &e, &now, &info);

@@ -639,6 +639,15 @@ static void test_fifo_key_files(void **state)
 	assert_int_equal(unlock(f, "secure", PIN_A, k, &ti), 0);
 	assert_int_equal(unlinkat(f->statefd, "keys/secure/" TF_DURESS_FILE, 0),
 			 0);
+	/* a FIFO among the files an erase destroys: unlinked, no hang */
+	assert_int_equal(
+		mkfifoat(f->statefd, "keys/secure/sp.credential.tmp", 0600), 0);
+	assert_int_equal(tf_keys_erase(f->ks, "secure", "test"), 0);
+	assert_int_equal(tf_keys_state(f->ks, "secure", &st), 0);
+	assert_int_equal(st, TF_KS_ERASED);
+	assert_int_equal(faccessat(f->statefd, "keys/secure/sp.credential.tmp",
+				   F_OK, AT_SYMLINK_NOFOLLOW),
+			 -1);
 	alarm(0);
 }
 
