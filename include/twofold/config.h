@@ -149,6 +149,9 @@ TF_EXPORT TF_WUR int tf_config_format(const struct tf_config *c, char **out);
  * line; NULL past the last key. */
 TF_EXPORT const char *tf_config_key_at(size_t i, const char **section,
 				       const char **doc);
+/* The schema's own consistency (tests): every default parses under its
+ * row's type and bounds, one-line docs, no key twice in a section. */
+TF_EXPORT TF_WUR int tf_config_schema_check(char *err, size_t errlen);
 
 /* Smallest storage image of one persona: ext4 with a journal. */
 #define TF_STORAGE_SHARE_MIN (UINT64_C(16) << 20)

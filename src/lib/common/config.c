@@ -419,6 +419,46 @@ static int key_set(const struct key *k, void *obj, const char *v)
 	return -EINVAL;
 }
 
+int tf_config_schema_check(char *err, size_t errlen)
+{
+	for (size_t i = 0; i < TF_ARRAY_SIZE(keys); i++) {
+		const struct key *k = &keys[i];
+		union {
+			struct tf_config c;
+			struct tf_persona_cfg p;
+			struct tf_device_cfg d;
+		} * scratch;
+		size_t objsize = k->sec == SEC_TOP	 ? sizeof(scratch->c)
+				 : k->sec == SEC_PERSONA ? sizeof(scratch->p)
+							 : sizeof(scratch->d);
+		int r = 0;
+
+		if (k->doc == NULL || strchr(k->doc, '\n') != NULL ||
+		    k->off + k->size > objsize)
+			return fail(err, errlen,
+				    "key %s: no one-line doc or "
+				    "field outside its section",
+				    k->name);
+		for (size_t j = 0; j < i; j++)
+			if (keys[j].sec == k->sec &&
+			    strcmp(keys[j].name, k->name) == 0)
+				return fail(err, errlen, "key %s twice",
+					    k->name);
+		if (k->def == NULL)
+			continue;
+		scratch = calloc(1, sizeof(*scratch));
+		if (scratch == NULL)
+			return -ENOMEM;
+		r = key_set(k, scratch, k->def);
+		free(scratch);
+		if (r < 0)
+			return fail(err, errlen,
+				    "key %s: default '%s' does not parse",
+				    k->name, k->def);
+	}
+	return 0;
+}
+
 /* Every row of sec to its default (the section's object zeroed first). */
 static void section_defaults(enum section sec, void *obj)
 {
