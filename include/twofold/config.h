@@ -123,7 +123,8 @@ struct tf_config {
  * on from there (to step over a slot that is taken). Not a secret. */
 TF_EXPORT uint32_t tf_config_uid_slot_base(const char *key, uint32_t probe);
 
-/* Defaults: personas "personal" (device-bound) and "secure" (credential). */
+/* Defaults: every key's schema default, and personas "personal"
+ * (device-bound) and "secure" (credential, lock_evict_after 300). */
 TF_EXPORT void tf_config_default(struct tf_config *c);
 
 /* Parse and validate. On error returns -EINVAL (or -EPROTONOSUPPORT for a
@@ -138,8 +139,19 @@ TF_EXPORT TF_WUR int tf_config_validate(const struct tf_config *c,
 					bool check_paths, char *err,
 					size_t errlen);
 
-/* Serialize (malloc'd, NUL-terminated). */
+/* Serialize (malloc'd, NUL-terminated): every key of the schema, each
+ * with its doc line as a comment above it (in the first section of its
+ * kind); an unset or derived key is written commented out ("#base ="). */
 TF_EXPORT TF_WUR int tf_config_format(const struct tf_config *c, char **out);
+
+/* The schema (src/lib/common/config.c keys[]), for tests and docs: the
+ * name of key i, its section ("top", "persona" or "device") and its doc
+ * line; NULL past the last key. */
+TF_EXPORT const char *tf_config_key_at(size_t i, const char **section,
+				       const char **doc);
+/* The schema's own consistency (tests): every default parses under its
+ * row's type and bounds, one-line docs, no key twice in a section. */
+TF_EXPORT TF_WUR int tf_config_schema_check(char *err, size_t errlen);
 
 /* Smallest storage image of one persona: ext4 with a journal. */
 #define TF_STORAGE_SHARE_MIN (UINT64_C(16) << 20)

@@ -17,11 +17,7 @@
 #define TWOFOLD_CRYPTO_H
 
 #include "twofold/common.h"
-
-enum tf_suite_id {
-	TF_SUITE_INTL = 1,
-	TF_SUITE_GM = 2,
-};
+#include "twofold/suite.h" /* the registry: ids, names, descriptions */
 
 enum tf_key_use {
 	TF_KEY_AEAD = 1, /* 32-byte symmetric key */
@@ -51,11 +47,17 @@ enum tf_key_use {
 #define TF_SEAL_OVERHEAD_MAX (TF_BLOB_FIXED_HDR + 24 + 16)
 
 struct tf_key;
+/* A suite's known-answer vectors (src/lib/crypto/kat.c): opaque here. */
+struct tf_kat_set;
 
+/* One suite's implementation: defined as tf_suite_<name> by the file its
+ * registry row (twofold/suite.h) names. */
 struct tf_suite {
-	uint8_t id;
-	const char *name; /* "intl" or "gm" */
-	const char *description;
+	uint8_t id;	  /* its registry row's id */
+	const char *name; /* its registry row's name (test_kat checks) */
+	/* the suite's own known-answer vectors; tf_crypto_selftest runs
+	 * them and the shared ones (HKDF, Argon2id) */
+	const struct tf_kat_set *kats;
 	size_t aead_nonce_bytes;
 	size_t aead_tag_bytes;
 	size_t pk_bytes;
@@ -79,16 +81,20 @@ struct tf_suite {
 	int (*kx_keygen)(uint8_t *sk, size_t *sklen, uint8_t *pk);
 	int (*kx)(uint8_t out[TF_KX_BYTES], const uint8_t *sk, size_t sklen,
 		  const uint8_t *peer_pk);
-	int (*selftest)(char *why, size_t whylen);
 };
 
 /* Initialise the libraries (libsodium, libgcrypt secure memory, OpenSSL).
  * Idempotent, thread-unsafe: call from main before anything else. */
 TF_EXPORT TF_WUR int tf_crypto_init(void);
 
-/* NULL for an unknown name/id. */
+/* NULL for an unknown name/id, or i past the last registry row. */
 TF_EXPORT const struct tf_suite *tf_suite_by_name(const char *name);
 TF_EXPORT const struct tf_suite *tf_suite_by_id(uint8_t id);
+TF_EXPORT const struct tf_suite *tf_suite_at(size_t i);
+
+/* Every suite, in registry order: tf_suite_foreach(i, s) { ... } */
+#define tf_suite_foreach(i, s)                                                 \
+	for (size_t i = 0; ((s) = tf_suite_at(i)) != NULL; i++)
 
 /* Known-answer tests for one suite (and the shared HKDF and Argon2id
  * vectors). On failure returns -EBADMSG and writes a one-line reason naming

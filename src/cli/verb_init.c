@@ -23,12 +23,17 @@
 #include "twofold/config.h"
 #include "twofold/keys.h"
 #include "twofold/storage.h"
+#include "twofold/suite.h"
 #include "cli.h"
 
 void help_init(FILE *f)
 {
+	const struct tf_suite_info *si;
+	char names[64];
+
+	tf_suite_names(names, sizeof(names), "|");
 	fprintf(f,
-		"usage: twofold [--state DIR] init [--suite intl|gm] "
+		"usage: twofold [--state DIR] init [--suite %s] "
 		"[--size SIZE]\n"
 		"                                  [--storage DIR] [--force]\n"
 		"       twofold [--state DIR] init --images\n"
@@ -42,9 +47,15 @@ void help_init(FILE *f)
 		"their whole size is allocated on the host now, so a full host "
 		"cannot\n"
 		"break them, and one persona cannot fill another's).\n"
-		"\n"
-		"  --suite intl|gm  crypto suite (default intl: libsodium; gm: "
-		"SM2/SM3/SM4)\n"
+		"\n",
+		names);
+	/* "  --suite intl|gm  crypto suite (default intl: libsodium; gm:
+	 * SM2/SM3/SM4)": from the registry */
+	fprintf(f, "  --suite %s  crypto suite (default", names);
+	tf_suite_info_foreach(i, si)
+		fprintf(f, "%s %s: %s", i ? ";" : "", si->name, si->brief);
+	fprintf(f,
+		")\n"
 		"  --size SIZE      all images together, split equally, e.g. "
 		"1G, 512M\n"
 		"                   (default 1G; at least 16M per persona)\n"
@@ -330,7 +341,8 @@ int verb_init(struct cli *cli, int argc, char **argv)
 	};
 	const char *state =
 		cli->state_dir ? cli->state_dir : "/var/lib/twofold";
-	const char *suite = "intl", *storage = NULL;
+	const char *suite = TF_SUITE_DEFAULT, *storage = NULL;
+	const struct tf_suite_info *si;
 	_cleanup_free_ char *conf = NULL;
 	_cleanup_close_ int dfd = -1;
 	struct tf_config cfg;
@@ -363,15 +375,19 @@ int verb_init(struct cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_err(cli, NULL, "unexpected argument '%s'",
 				     argv[optind]);
-	if (strcmp(suite, "intl") != 0 && strcmp(suite, "gm") != 0)
+	si = tf_suite_info_by_name(suite);
+	if (si == NULL) {
+		char known[64];
+		tf_suite_names(known, sizeof(known), ", ");
 		return cli_usage_err(cli, NULL,
-				     "unknown suite '%s' (known: intl, gm)",
-				     suite);
+				     "unknown suite '%s' (known: %s)", suite,
+				     known);
+	}
 	if (storage && storage[0] != '/')
 		return cli_usage_err(cli, NULL,
 				     "--storage needs an absolute path");
 	if (images && (force || storage || size_given || optind != argc ||
-		       strcmp(suite, "intl") != 0))
+		       strcmp(suite, TF_SUITE_DEFAULT) != 0))
 		return cli_usage_err(cli, NULL,
 				     "--images takes no other option (sizes "
 				     "come from device.conf)");
@@ -489,8 +505,7 @@ int verb_init(struct cli *cli, int argc, char **argv)
 			return EXIT_FAIL;
 		}
 	}
-	r = tf_devsecret_create(dfd, strcmp(suite, "gm") == 0 ? 2 : 1,
-				TF_DEVSECRET_FORCE);
+	r = tf_devsecret_create(dfd, si->id, TF_DEVSECRET_FORCE);
 	if (r < 0) {
 		cli_err(cli, "cannot create the device secret: %s",
 			strerror(-r));

@@ -65,7 +65,8 @@ int64_t tfd_idle_left_s(const struct tfd_persona *p)
 {
 	if (!idle_runs(p) || p->active_bt_ns == 0)
 		return -1;
-	return left_s(p->active_bt_ns, p->cfg->idle_evict_after, tf_boottime_ns());
+	return left_s(p->active_bt_ns, p->cfg->idle_evict_after,
+		      tf_boottime_ns());
 }
 
 bool tfd_reauth_tick(struct tfd *d, struct tfd_persona *p)

@@ -4,18 +4,22 @@
  * administrators, and read by the root daemon, so it is treated as
  * untrusted: bounded size, bounded line length, fixed tables, every number
  * range-checked, and a fuzz target (fuzz/fuzz_config.c).
+ *
+ * Every key is one row of keys[] below (section, name, type, bounds, field,
+ * default, doc line); parse, the per-key checks of validate, format and the
+ * defaults all read that table, so a new key is one row there plus its
+ * consumer. Rules between keys stay explicit code in tf_config_validate.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "twofold/config.h"
+#include "twofold/suite.h"
 
 #define LINE_MAX_LEN 512
-/* reauth_after of a [persona] section not (yet) given: parse_u32 never
- * yields it (its bound is TF_REAUTH_MAX) */
-#define REAUTH_UNSET UINT32_MAX
 
 static const char *const device_class_names[] = {
 	[TF_DEV_DISPLAY] = "display",	    [TF_DEV_INPUT] = "input",
@@ -37,44 +41,6 @@ int tf_device_class_parse(const char *s)
 		if (strcmp(s, device_class_names[i]) == 0)
 			return (int)i;
 	return -EINVAL;
-}
-
-static void persona_default(struct tf_persona_cfg *p, const char *name,
-			    uint32_t uid_base, bool credential)
-{
-	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->uid_base = uid_base;
-	p->uid_count = TF_UID_COUNT_DEFAULT;
-	p->memory_max = 2ull << 30;
-	p->pids_max = 4096;
-	p->cpu_weight = 100;
-	p->credential = credential;
-	p->autostart = true;
-	p->lock_evict_after = credential ? 300 : 0;
-	p->reauth_after = credential ? TF_REAUTH_DEFAULT : 0;
-	p->pty_max = TF_PTY_MAX_DEFAULT;
-}
-
-void tf_config_default(struct tf_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->version = TF_CONFIG_VERSION;
-	snprintf(c->suite, sizeof(c->suite), "intl");
-	snprintf(c->foreground, sizeof(c->foreground), "personal");
-	c->background_cpu_weight = 10;
-	c->storage_size = 1ull << 30;
-	c->pin_min_digits = 6;
-	c->passphrase_min_chars = 10;
-	c->throttle_free_tries = 5;
-	c->throttle_max_failures = 20;
-	c->throttle_base_delay = 30;
-	c->kdf_target_ms = 500;
-	c->kdf_min_mem_mib = 64;
-	c->tpm_pcrs = TF_CFG_TPM_PCRS_DEFAULT;
-	c->n_personas = 2;
-	persona_default(&c->personas[0], "personal", 1000000, false);
-	persona_default(&c->personas[1], "secure", 1065536, true);
 }
 
 uint32_t tf_config_uid_slot_base(const char *key, uint32_t probe)
@@ -140,6 +106,210 @@ static char *trim(char *s)
 	return s;
 }
 
+/* ---- the schema ---- */
+
+enum section { SEC_TOP, SEC_PERSONA, SEC_DEVICE };
+
+static const char *const section_names[] = {
+	[SEC_TOP] = "top",
+	[SEC_PERSONA] = "persona",
+	[SEC_DEVICE] = "device",
+};
+
+enum key_type {
+	T_U32,	 /* decimal, min..max */
+	T_U64,	 /* decimal, min..max (or 0 with zero_ok) */
+	T_SIZE,	 /* decimal with K/M/G/T, min..max (or 0 with zero_ok) */
+	T_BOOL,	 /* yes/true/1, no/false/0 */
+	T_STR,	 /* no control characters, shorter than its field */
+	T_PCRS,	 /* "none" or PCR numbers 0..23: "0,7" */
+	T_CLASS, /* a device class name */
+};
+
+struct key {
+	enum section sec;
+	const char *name;
+	enum key_type type;
+	size_t off;  /* in struct tf_config, tf_persona_cfg or tf_device_cfg */
+	size_t size; /* of the field (T_STR: its capacity) */
+	uint64_t min, max;
+	bool zero_ok; /* 0 is accepted below min ("unlimited", "a share") */
+	/* default in the file's syntax; NULL: 0, "no" or unset. Parsed by
+	 * the same code as the file (a unit test checks each one). */
+	const char *def;
+	/* a default that depends on other keys: run once the section (for
+	 * SEC_TOP: the whole file) is read, when the key was not given */
+	void (*derive)(void *obj, const struct tf_config *c);
+	/* false: the value is unset or derived, written as a comment so that
+	 * reading the file back derives it again (NULL: always written) */
+	bool (*shown)(const void *obj, const struct tf_config *c);
+	const char *doc; /* one line, written above the key by format */
+};
+
+static void derive_foreground(void *obj, const struct tf_config *c)
+{
+	struct tf_config *t = obj;
+
+	/* no foreground line: the first persona listed */
+	if (c->n_personas > 0)
+		snprintf(t->foreground, sizeof(t->foreground), "%s",
+			 c->personas[0].name);
+}
+
+static void derive_reauth(void *obj, const struct tf_config *c)
+{
+	struct tf_persona_cfg *p = obj;
+
+	(void)c;
+	/* 72 h for a credential persona, off for a device-bound one (it has
+	 * no credential to ask again) */
+	p->reauth_after = p->credential ? TF_REAUTH_DEFAULT : 0;
+}
+
+static void derive_class(void *obj, const struct tf_config *c)
+{
+	struct tf_device_cfg *d = obj;
+	int cls = tf_device_class_parse(d->name);
+
+	(void)c;
+	/* a device named after its class needs no class= line */
+	d->cls = cls > 0 ? (enum tf_device_class)cls : 0;
+}
+
+static bool shown_credential(const void *obj, const struct tf_config *c)
+{
+	(void)c;
+	return ((const struct tf_persona_cfg *)obj)->credential;
+}
+
+static bool shown_nonzero_u64(const void *obj, const struct tf_config *c);
+
+#define FIELD(sec_type, f) offsetof(sec_type, f), sizeof(((sec_type *)0)->f)
+#define TOP(f) FIELD(struct tf_config, f)
+#define PER(f) FIELD(struct tf_persona_cfg, f)
+#define DEV(f) FIELD(struct tf_device_cfg, f)
+#define SZ_16M (UINT64_C(16) << 20)
+#define SZ_16T (UINT64_C(1) << 44)
+
+/* In the order format writes them; docs/twofold-config.5.md lists every
+ * row (tests/unit/common checks both ways). */
+static const struct key keys[] = {
+	{SEC_TOP, "version", T_U32, TOP(version), 1, 1000000, false, "1", NULL,
+	 NULL, "format version of this file"},
+	{SEC_TOP, "suite", T_STR, TOP(suite), 0, 0, false, TF_SUITE_DEFAULT,
+	 NULL, NULL,
+	 "crypto suite; must match the one device.secret was made for"},
+	{SEC_TOP, "foreground", T_STR, TOP(foreground), 0, 0, false, NULL,
+	 derive_foreground, NULL,
+	 "persona that is foreground when the daemon starts"},
+	{SEC_TOP, "background_cpu_weight", T_U32, TOP(background_cpu_weight), 1,
+	 10000, false, "10", NULL, NULL,
+	 "CPU weight of the personas not in the foreground (1..10000)"},
+	{SEC_TOP, "storage_size", T_SIZE, TOP(storage_size), SZ_16M, SZ_16T,
+	 false, "1G", NULL, NULL,
+	 "bytes of all storage images together (shared by the personas)"},
+	{SEC_TOP, "storage_dir", T_STR, TOP(storage_dir), 0, 0, false, NULL,
+	 NULL, NULL,
+	 "a directory on an fscrypt-capable ext4 instead of the images"},
+	{SEC_TOP, "pin_min_digits", T_U32, TOP(pin_min_digits), 4, 64, false,
+	 "6", NULL, NULL, "shortest PIN (digits only)"},
+	{SEC_TOP, "passphrase_min_chars", T_U32, TOP(passphrase_min_chars), 4,
+	 128, false, "10", NULL, NULL, "shortest passphrase (characters)"},
+	{SEC_TOP, "throttle_free_tries", T_U32, TOP(throttle_free_tries), 1,
+	 100, false, "5", NULL, NULL, "failed unlocks that cost no wait"},
+	{SEC_TOP, "throttle_max_failures", T_U32, TOP(throttle_max_failures), 2,
+	 1000, false, "20", NULL, NULL,
+	 "failed unlocks after which the persona is crypto-erased"},
+	{SEC_TOP, "throttle_base_delay", T_U32, TOP(throttle_base_delay), 1,
+	 86400, false, "30", NULL, NULL,
+	 "seconds of the first wait, doubled per further failure"},
+	{SEC_TOP, "kdf_target_ms", T_U32, TOP(kdf_target_ms), 1, 60000, false,
+	 "500", NULL, NULL, "CPU time of one Argon2id run (calibrated)"},
+	{SEC_TOP, "kdf_min_mem_mib", T_U32, TOP(kdf_min_mem_mib), 1, 4096,
+	 false, "64", NULL, NULL, "Argon2id memory floor (MiB)"},
+	{SEC_TOP, "allow_weak_credentials", T_BOOL, TOP(allow_weak_credentials),
+	 0, 0, false, NULL, NULL, NULL,
+	 "yes: accept kdf_min_mem_mib < 64 or pin_min_digits < 6 (tests "
+	 "only)"},
+	{SEC_TOP, "tpm_tcti", T_STR, TOP(tpm_tcti), 0, 0, false, NULL, NULL,
+	 NULL, "TPM 2.0 to protect the keys with (a tss2 TCTI string)"},
+	{SEC_TOP, "tpm_pcrs", T_PCRS, TOP(tpm_pcrs), 0, 0, false, "7", NULL,
+	 NULL, "PCRs a credential slot is bound to (\"none\" or e.g. 0,7)"},
+	{SEC_TOP, "cgroup_favor_dynmods", T_BOOL, TOP(cgroup_favor_dynmods), 0,
+	 0, false, NULL, NULL, NULL,
+	 "yes: host-wide cgroup2 favordynmods; persona start and unlock get "
+	 "~15 ms faster on hybrid hosts"},
+
+	{SEC_PERSONA, "uid_base", T_U32, PER(uid_base), 1, UINT32_MAX - 1,
+	 false, NULL, NULL, NULL, "host uid of the persona's uid 0"},
+	{SEC_PERSONA, "uid_count", T_U32, PER(uid_count), 1001, 1u << 24, false,
+	 "65536", NULL, NULL, "uids mapped into the persona"},
+	{SEC_PERSONA, "base", T_STR, PER(base), 0, 0, false, NULL, NULL, NULL,
+	 "read-only root directory (unset: the host's /usr, /etc, /lib*)"},
+	{SEC_PERSONA, "memory_max", T_SIZE, PER(memory_max), 8u << 20,
+	 UINT64_MAX, true, "2G", NULL, NULL, "memory limit, 0 = unlimited"},
+	{SEC_PERSONA, "pids_max", T_U64, PER(pids_max), 8, 1u << 22, true,
+	 "4096", NULL, NULL, "process limit, 0 = unlimited"},
+	{SEC_PERSONA, "cpu_weight", T_U32, PER(cpu_weight), 1, 10000, false,
+	 "100", NULL, NULL, "CPU weight in the foreground (1..10000)"},
+	{SEC_PERSONA, "credential", T_BOOL, PER(credential), 0, 0, false, NULL,
+	 NULL, NULL, "yes: the key also needs the user's PIN or passphrase"},
+	{SEC_PERSONA, "autostart", T_BOOL, PER(autostart), 0, 0, false, "yes",
+	 NULL, NULL, "start with the daemon (device-bound personas)"},
+	{SEC_PERSONA, "lock_evict_after", T_U32, PER(lock_evict_after), 0,
+	 TF_IDLE_EVICT_MAX, false, NULL, NULL, NULL,
+	 "seconds locked before evicted, 0 = never"},
+	{SEC_PERSONA, "pty_max", T_U32, PER(pty_max), 1, 65536, false, "256",
+	 NULL, NULL, "pseudo-terminals open at once"},
+	{SEC_PERSONA, "reauth_after", T_U32, PER(reauth_after), 0,
+	 TF_REAUTH_MAX, false, NULL, derive_reauth, shown_credential,
+	 "seconds after a credential unlock until evicted, 0 = never "
+	 "(credential only)"},
+	{SEC_PERSONA, "idle_evict_after", T_U32, PER(idle_evict_after), 0,
+	 TF_IDLE_EVICT_MAX, false, NULL, NULL, shown_credential,
+	 "seconds in the background until evicted, 0 = never (credential "
+	 "only)"},
+	{SEC_PERSONA, "storage_size", T_SIZE, PER(storage_size),
+	 TF_STORAGE_SHARE_MIN, SZ_16T, true, NULL, NULL, shown_nonzero_u64,
+	 "bytes of its own storage image (unset: a share of storage_size)"},
+
+	{SEC_DEVICE, "class", T_CLASS, DEV(cls), 0, 0, false, NULL,
+	 derive_class, NULL, "display, input, audio, camera or microphone"},
+	{SEC_DEVICE, "path", T_STR, DEV(path), 0, 0, false, NULL, NULL, NULL,
+	 "host device node, opened only by the foreground persona"},
+};
+
+/* the parser tracks which keys a section gave in one bit per row */
+_Static_assert(TF_ARRAY_SIZE(keys) <= 64, "keys[] outgrew uint64_t given");
+
+static bool shown_nonzero_u64(const void *obj, const struct tf_config *c)
+{
+	(void)c;
+	return ((const struct tf_persona_cfg *)obj)->storage_size != 0;
+}
+
+const char *tf_config_key_at(size_t i, const char **section, const char **doc)
+{
+	if (i >= TF_ARRAY_SIZE(keys))
+		return NULL;
+	if (section)
+		*section = section_names[keys[i].sec];
+	if (doc)
+		*doc = keys[i].doc;
+	return keys[i].name;
+}
+
+static const struct key *key_find(enum section sec, const char *name,
+				  size_t *idx)
+{
+	for (size_t i = 0; i < TF_ARRAY_SIZE(keys); i++)
+		if (keys[i].sec == sec && strcmp(keys[i].name, name) == 0) {
+			*idx = i;
+			return &keys[i];
+		}
+	return NULL;
+}
+
 static int parse_bool(const char *v, bool *out)
 {
 	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
@@ -148,16 +318,6 @@ static int parse_bool(const char *v, bool *out)
 		*out = false;
 	else
 		return -EINVAL;
-	return 0;
-}
-
-static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
-{
-	uint64_t x;
-
-	if (tf_parse_u64(v, max, &x) < 0 || x < min)
-		return -EINVAL;
-	*out = (uint32_t)x;
 	return 0;
 }
 
@@ -190,122 +350,157 @@ static int parse_pcrs(const char *v, uint32_t *out)
 	return 0;
 }
 
-static int parse_str(const char *v, char *dst, size_t cap)
+static bool str_clean(const char *v)
 {
 	for (const char *p = v; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return -EINVAL;
-	return tf_strlcpy(dst, v, cap);
+			return false;
+	return true;
 }
 
-enum section { SEC_TOP, SEC_PERSONA, SEC_DEVICE };
-
-static int set_top(struct tf_config *c, const char *k, const char *v)
+static bool in_bounds(const struct key *k, uint64_t x)
 {
-	uint64_t sz;
-
-	if (!strcmp(k, "version"))
-		return parse_u32(v, 1, 1000000, &c->version);
-	if (!strcmp(k, "suite"))
-		return parse_str(v, c->suite, sizeof(c->suite));
-	if (!strcmp(k, "foreground"))
-		return parse_str(v, c->foreground, sizeof(c->foreground));
-	if (!strcmp(k, "background_cpu_weight"))
-		return parse_u32(v, 1, 10000, &c->background_cpu_weight);
-	if (!strcmp(k, "storage_size")) {
-		if (tf_parse_size(v, &sz) < 0 || sz < (16ull << 20) ||
-		    sz > (1ull << 44))
-			return -EINVAL;
-		c->storage_size = sz;
-		return 0;
-	}
-	if (!strcmp(k, "storage_dir"))
-		return parse_str(v, c->storage_dir, sizeof(c->storage_dir));
-	if (!strcmp(k, "pin_min_digits"))
-		return parse_u32(v, 4, 64, &c->pin_min_digits);
-	if (!strcmp(k, "passphrase_min_chars"))
-		return parse_u32(v, 4, 128, &c->passphrase_min_chars);
-	if (!strcmp(k, "throttle_free_tries"))
-		return parse_u32(v, 1, 100, &c->throttle_free_tries);
-	if (!strcmp(k, "throttle_max_failures"))
-		return parse_u32(v, 2, 1000, &c->throttle_max_failures);
-	if (!strcmp(k, "throttle_base_delay"))
-		return parse_u32(v, 1, 86400, &c->throttle_base_delay);
-	if (!strcmp(k, "kdf_target_ms"))
-		return parse_u32(v, 1, 60000, &c->kdf_target_ms);
-	if (!strcmp(k, "kdf_min_mem_mib"))
-		return parse_u32(v, 1, 4096, &c->kdf_min_mem_mib);
-	if (!strcmp(k, "allow_weak_credentials"))
-		return parse_bool(v, &c->allow_weak_credentials);
-	if (!strcmp(k, "tpm_tcti"))
-		return parse_str(v, c->tpm_tcti, sizeof(c->tpm_tcti));
-	if (!strcmp(k, "tpm_pcrs"))
-		return parse_pcrs(v, &c->tpm_pcrs);
-	if (!strcmp(k, "cgroup_favor_dynmods"))
-		return parse_bool(v, &c->cgroup_favor_dynmods);
-	return -ENOENT;
+	return (x >= k->min && x <= k->max) || (k->zero_ok && x == 0);
 }
 
-static int set_persona(struct tf_persona_cfg *p, const char *k, const char *v)
+/* Parse v into the field of k in obj; -EINVAL (nothing written) if v is
+ * not of k's type or outside its bounds. */
+static int key_set(const struct key *k, void *obj, const char *v)
 {
-	uint64_t sz;
+	char *f = (char *)obj + k->off;
+	uint64_t x;
+	uint32_t u;
+	bool b;
+	int r;
 
-	if (!strcmp(k, "uid_base"))
-		return parse_u32(v, 1, UINT32_MAX - 1, &p->uid_base);
-	if (!strcmp(k, "uid_count"))
-		return parse_u32(v, 1001, 1u << 24, &p->uid_count);
-	if (!strcmp(k, "base"))
-		return parse_str(v, p->base, sizeof(p->base));
-	if (!strcmp(k, "memory_max")) {
-		if (tf_parse_size(v, &sz) < 0 || (sz != 0 && sz < (8u << 20)))
+	switch (k->type) {
+	case T_U32:
+	case T_U64:
+		r = tf_parse_u64(v, k->max, &x);
+		if (r < 0 || !in_bounds(k, x))
 			return -EINVAL;
-		p->memory_max = sz;
+		if (k->type == T_U32) {
+			u = (uint32_t)x;
+			memcpy(f, &u, sizeof(u));
+		} else {
+			memcpy(f, &x, sizeof(x));
+		}
+		return 0;
+	case T_SIZE:
+		if (tf_parse_size(v, &x) < 0 || !in_bounds(k, x))
+			return -EINVAL;
+		memcpy(f, &x, sizeof(x));
+		return 0;
+	case T_BOOL:
+		if (parse_bool(v, &b) < 0)
+			return -EINVAL;
+		memcpy(f, &b, sizeof(b));
+		return 0;
+	case T_STR:
+		if (!str_clean(v) || strlen(v) >= k->size)
+			return -EINVAL;
+		memcpy(f, v, strlen(v) + 1);
+		return 0;
+	case T_PCRS:
+		if (parse_pcrs(v, &u) < 0)
+			return -EINVAL;
+		memcpy(f, &u, sizeof(u));
+		return 0;
+	case T_CLASS:
+		r = tf_device_class_parse(v);
+		if (r < 0)
+			return -EINVAL;
+		{
+			enum tf_device_class cls = (enum tf_device_class)r;
+			memcpy(f, &cls, sizeof(cls));
+		}
 		return 0;
 	}
-	if (!strcmp(k, "pids_max")) {
-		if (tf_parse_u64(v, 1u << 22, &sz) < 0 || (sz != 0 && sz < 8))
-			return -EINVAL;
-		p->pids_max = sz;
-		return 0;
-	}
-	if (!strcmp(k, "cpu_weight"))
-		return parse_u32(v, 1, 10000, &p->cpu_weight);
-	if (!strcmp(k, "credential"))
-		return parse_bool(v, &p->credential);
-	if (!strcmp(k, "autostart"))
-		return parse_bool(v, &p->autostart);
-	if (!strcmp(k, "lock_evict_after"))
-		return parse_u32(v, 0, 7 * 86400, &p->lock_evict_after);
-	if (!strcmp(k, "reauth_after"))
-		return parse_u32(v, 0, TF_REAUTH_MAX, &p->reauth_after);
-	if (!strcmp(k, "idle_evict_after"))
-		return parse_u32(v, 0, TF_IDLE_EVICT_MAX, &p->idle_evict_after);
-	if (!strcmp(k, "pty_max"))
-		return parse_u32(v, 1, 65536, &p->pty_max);
-	if (!strcmp(k, "storage_size")) {
-		if (tf_parse_size(v, &sz) < 0 ||
-		    (sz != 0 && sz < TF_STORAGE_SHARE_MIN) || sz > (1ull << 44))
-			return -EINVAL;
-		p->storage_size = sz;
-		return 0;
-	}
-	return -ENOENT;
+	return -EINVAL;
 }
 
-static int set_device(struct tf_device_cfg *d, const char *k, const char *v)
+int tf_config_schema_check(char *err, size_t errlen)
 {
-	int cls;
+	for (size_t i = 0; i < TF_ARRAY_SIZE(keys); i++) {
+		const struct key *k = &keys[i];
+		union {
+			struct tf_config c;
+			struct tf_persona_cfg p;
+			struct tf_device_cfg d;
+		} * scratch;
+		size_t objsize = k->sec == SEC_TOP	 ? sizeof(scratch->c)
+				 : k->sec == SEC_PERSONA ? sizeof(scratch->p)
+							 : sizeof(scratch->d);
+		int r = 0;
 
-	if (!strcmp(k, "class")) {
-		cls = tf_device_class_parse(v);
-		if (cls < 0)
-			return -EINVAL;
-		d->cls = (enum tf_device_class)cls;
-		return 0;
+		if (k->doc == NULL || strchr(k->doc, '\n') != NULL ||
+		    k->off + k->size > objsize)
+			return fail(err, errlen,
+				    "key %s: no one-line doc or "
+				    "field outside its section",
+				    k->name);
+		for (size_t j = 0; j < i; j++)
+			if (keys[j].sec == k->sec &&
+			    strcmp(keys[j].name, k->name) == 0)
+				return fail(err, errlen, "key %s twice",
+					    k->name);
+		if (k->def == NULL)
+			continue;
+		scratch = calloc(1, sizeof(*scratch));
+		if (scratch == NULL)
+			return -ENOMEM;
+		r = key_set(k, scratch, k->def);
+		free(scratch);
+		if (r < 0)
+			return fail(err, errlen,
+				    "key %s: default '%s' does not parse",
+				    k->name, k->def);
 	}
-	if (!strcmp(k, "path"))
-		return parse_str(v, d->path, sizeof(d->path));
-	return -ENOENT;
+	return 0;
+}
+
+/* Every row of sec to its default (the section's object zeroed first). */
+static void section_defaults(enum section sec, void *obj)
+{
+	for (size_t i = 0; i < TF_ARRAY_SIZE(keys); i++)
+		if (keys[i].sec == sec && keys[i].def != NULL)
+			/* a default that does not parse is caught by
+			 * tests/unit/common (test_config_schema) */
+			(void)!key_set(&keys[i], obj, keys[i].def);
+}
+
+static void section_derive(enum section sec, void *obj, uint64_t given,
+			   const struct tf_config *c)
+{
+	for (size_t i = 0; i < TF_ARRAY_SIZE(keys); i++)
+		if (keys[i].sec == sec && keys[i].derive != NULL &&
+		    !(given & (UINT64_C(1) << i)))
+			keys[i].derive(obj, c);
+}
+
+static void persona_init(struct tf_persona_cfg *p, const char *name,
+			 uint32_t uid_base)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	section_defaults(SEC_PERSONA, p);
+	p->uid_base = uid_base;
+}
+
+void tf_config_default(struct tf_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	section_defaults(SEC_TOP, c);
+	c->n_personas = 2;
+	persona_init(&c->personas[0], "personal", 1000000);
+	persona_init(&c->personas[1], "secure", 1065536);
+	/* what `init` writes beyond the row defaults: secure is the
+	 * credential-bound persona, evicted 5 min after a screen lock */
+	c->personas[1].credential = true;
+	c->personas[1].lock_evict_after = 300;
+	section_derive(SEC_TOP, c, 0, c);
+	for (size_t i = 0; i < c->n_personas; i++)
+		section_derive(SEC_PERSONA, &c->personas[i], 0, c);
 }
 
 static int parse_section(struct tf_config *c, char *hdr, enum section *sec,
@@ -332,10 +527,7 @@ static int parse_section(struct tf_config *c, char *hdr, enum section *sec,
 			return fail(err, errlen,
 				    "line %u: too many personas (at most %d)",
 				    lineno, TF_PERSONA_MAX);
-		persona_default(&c->personas[c->n_personas], name, 0, false);
-		/* set after the section is read: it depends on credential */
-		c->personas[c->n_personas].reauth_after = REAUTH_UNSET;
-		c->n_personas++;
+		persona_init(&c->personas[c->n_personas++], name, 0);
 		*sec = SEC_PERSONA;
 		return 0;
 	}
@@ -352,19 +544,64 @@ static int parse_section(struct tf_config *c, char *hdr, enum section *sec,
 		struct tf_device_cfg *d = &c->devices[c->n_devices++];
 		memset(d, 0, sizeof(*d));
 		snprintf(d->name, sizeof(d->name), "%s", name);
-		/* a device named after its class needs no class= line */
-		int cls = tf_device_class_parse(name);
-		d->cls = cls > 0 ? (enum tf_device_class)cls : 0;
+		section_defaults(SEC_DEVICE, d);
 		*sec = SEC_DEVICE;
 		return 0;
 	}
 	return fail(err, errlen, "line %u: unknown section [%s]", lineno, kind);
 }
 
+/* The keys each section gave (bit i = keys[i]): a derived default is
+ * applied only where its key was not given. */
+struct given {
+	uint64_t top;
+	uint64_t persona[TF_PERSONA_MAX];
+	uint64_t device[TF_DEVICE_MAX];
+};
+
+static int set_line(struct tf_config *c, enum section sec, struct given *g,
+		    const char *k, const char *v)
+{
+	const struct key *key;
+	uint64_t *mask;
+	void *obj;
+	size_t idx;
+	int r;
+
+	switch (sec) {
+	case SEC_TOP:
+		obj = c;
+		mask = &g->top;
+		break;
+	case SEC_PERSONA:
+		obj = &c->personas[c->n_personas - 1];
+		mask = &g->persona[c->n_personas - 1];
+		break;
+	case SEC_DEVICE:
+		obj = &c->devices[c->n_devices - 1];
+		mask = &g->device[c->n_devices - 1];
+		break;
+	default: return -EINVAL;
+	}
+	key = key_find(sec, k, &idx);
+	if (key == NULL)
+		return -ENOENT;
+	r = key_set(key, obj, v);
+	if (r < 0)
+		return r;
+	/* an empty string is the same as no line: unset */
+	if (key->type != T_STR || v[0] != '\0')
+		*mask |= UINT64_C(1) << idx;
+	else
+		*mask &= ~(UINT64_C(1) << idx);
+	return 0;
+}
+
 int tf_config_parse(const char *text, size_t len, struct tf_config *out,
 		    char *err, size_t errlen)
 {
 	_cleanup_free_ struct tf_config *c = NULL;
+	_cleanup_free_ struct given *g = NULL;
 	char line[LINE_MAX_LEN + 1];
 	enum section sec = SEC_TOP;
 	unsigned lineno = 0;
@@ -376,14 +613,14 @@ int tf_config_parse(const char *text, size_t len, struct tf_config *out,
 	if (len > TF_CONFIG_MAX)
 		return fail(err, errlen, "file larger than %d bytes",
 			    TF_CONFIG_MAX);
-	c = malloc(sizeof(*c));
-	if (c == NULL)
+	c = calloc(1, sizeof(*c));
+	g = calloc(1, sizeof(*g));
+	if (c == NULL || g == NULL)
 		return -ENOMEM;
-	tf_config_default(c);
-	/* a file lists its personas explicitly; defaults fill their keys */
-	c->n_personas = 0;
+	/* a file lists its personas explicitly; the rows' defaults fill
+	 * what it leaves out */
+	section_defaults(SEC_TOP, c);
 	c->version = 0;
-	c->foreground[0] = '\0';
 
 	while (pos < len) {
 		size_t e = pos, linelen;
@@ -432,16 +669,7 @@ int tf_config_parse(const char *text, size_t len, struct tf_config *out,
 		*eq = '\0';
 		k = trim(s);
 		v = trim(eq + 1);
-		switch (sec) {
-		case SEC_TOP: r = set_top(c, k, v); break;
-		case SEC_PERSONA:
-			r = set_persona(&c->personas[c->n_personas - 1], k, v);
-			break;
-		case SEC_DEVICE:
-			r = set_device(&c->devices[c->n_devices - 1], k, v);
-			break;
-		default: r = -EINVAL; break;
-		}
+		r = set_line(c, sec, g, k, v);
 		if (r == -ENOENT)
 			r = fail(first_msg, sizeof(first_msg),
 				 "line %u: unknown key '%.40s'", lineno, k);
@@ -472,17 +700,11 @@ int tf_config_parse(const char *text, size_t len, struct tf_config *out,
 	if (c->version == 0)
 		return fail(err, errlen, "missing 'version = %d'",
 			    TF_CONFIG_VERSION);
-	/* reauth_after not given: 72 h for a credential persona, off for a
-	 * device-bound one (it has no credential to ask again) */
 	for (size_t i = 0; i < c->n_personas; i++)
-		if (c->personas[i].reauth_after == REAUTH_UNSET)
-			c->personas[i].reauth_after =
-				c->personas[i].credential ? TF_REAUTH_DEFAULT
-							  : 0;
-	/* no foreground line: the first persona listed */
-	if (c->foreground[0] == '\0' && c->n_personas > 0)
-		snprintf(c->foreground, sizeof(c->foreground), "%s",
-			 c->personas[0].name);
+		section_derive(SEC_PERSONA, &c->personas[i], g->persona[i], c);
+	for (size_t i = 0; i < c->n_devices; i++)
+		section_derive(SEC_DEVICE, &c->devices[i], g->device[i], c);
+	section_derive(SEC_TOP, c, g->top, c);
 	r = tf_config_validate(c, false, err, errlen);
 	if (r < 0)
 		return r;
@@ -490,15 +712,107 @@ int tf_config_parse(const char *text, size_t len, struct tf_config *out,
 	return 0;
 }
 
+/* The row's own bounds, on a value in memory (init and the daemon
+ * validate what they built or changed, not only what they parsed). A row
+ * without a default left at 0 or "" is unset: the rules between keys
+ * below say what that means. */
+static int key_check(const struct key *k, const void *obj, const char *who,
+		     char *err, size_t errlen)
+{
+	const char *f = (const char *)obj + k->off;
+	uint64_t x = 0;
+	uint32_t u;
+
+	switch (k->type) {
+	case T_U32:
+		memcpy(&u, f, sizeof(u));
+		x = u;
+		break;
+	case T_U64:
+	case T_SIZE: memcpy(&x, f, sizeof(x)); break;
+	case T_STR:
+		if (memchr(f, '\0', k->size) == NULL || !str_clean(f))
+			return fail(err, errlen,
+				    "%s%s is too long or has control "
+				    "characters",
+				    who, k->name);
+		return 0;
+	case T_PCRS:
+		memcpy(&u, f, sizeof(u));
+		if (u >> 24)
+			return fail(err, errlen,
+				    "%stpm_pcrs names a PCR above 23", who);
+		return 0;
+	case T_CLASS: {
+		enum tf_device_class cls;
+		memcpy(&cls, f, sizeof(cls));
+		if (cls != 0 &&
+		    strcmp(tf_device_class_name(cls), "unknown") == 0)
+			return fail(err, errlen, "%sunknown class", who);
+		return 0;
+	}
+	case T_BOOL: return 0;
+	}
+	if (x == 0 && k->def == NULL)
+		return 0;
+	if (!in_bounds(k, x))
+		return fail(err, errlen,
+			    "%s%s = %llu is out of range (%llu..%llu%s)", who,
+			    k->name, (unsigned long long)x,
+			    (unsigned long long)k->min,
+			    (unsigned long long)k->max,
+			    k->zero_ok ? ", or 0" : "");
+	return 0;
+}
+
+static int section_check(enum section sec, const void *obj, const char *who,
+			 char *err, size_t errlen)
+{
+	for (size_t i = 0; i < TF_ARRAY_SIZE(keys); i++) {
+		int r;
+
+		if (keys[i].sec != sec)
+			continue;
+		r = key_check(&keys[i], obj, who, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 		       size_t errlen)
 {
+	char who[TF_NAME_MAX + 16];
 	struct stat st;
+	int r;
 
-	if (strcmp(c->suite, "intl") != 0 && strcmp(c->suite, "gm") != 0)
-		return fail(err, errlen,
-			    "unknown suite '%.15s' (known: intl, gm)",
-			    c->suite);
+	/* each key on its own (its row), then the rules between keys */
+	r = section_check(SEC_TOP, c, "", err, errlen);
+	if (r < 0)
+		return r;
+	if (c->n_personas > TF_PERSONA_MAX || c->n_devices > TF_DEVICE_MAX)
+		return fail(err, errlen, "too many personas or devices");
+	for (size_t i = 0; i < c->n_personas; i++) {
+		snprintf(who, sizeof(who), "persona %s: ", c->personas[i].name);
+		r = section_check(SEC_PERSONA, &c->personas[i], who, err,
+				  errlen);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < c->n_devices; i++) {
+		snprintf(who, sizeof(who), "device %s: ", c->devices[i].name);
+		r = section_check(SEC_DEVICE, &c->devices[i], who, err, errlen);
+		if (r < 0)
+			return r;
+	}
+
+	if (tf_suite_info_by_name(c->suite) == NULL) {
+		char known[64];
+		tf_suite_names(known, sizeof(known), ", ");
+		return fail(err, errlen, "unknown suite '%.15s' (known: %s)",
+			    c->suite, known);
+	}
 	if (c->n_personas < 2)
 		return fail(err, errlen,
 			    "at least two personas are needed (have %zu)",
@@ -612,6 +926,66 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 	return 0;
 }
 
+static void key_write(FILE *f, const struct key *k, const void *obj,
+		      const struct tf_config *c, bool doc)
+{
+	const char *fld = (const char *)obj + k->off;
+	bool shown = k->shown == NULL || k->shown(obj, c);
+	uint64_t x;
+	uint32_t u;
+	bool b;
+
+	if (doc && k->doc)
+		fprintf(f, "# %s\n", k->doc);
+	if (k->type == T_STR && fld[0] == '\0') {
+		/* unset: documented, not set */
+		fprintf(f, "#%s =\n", k->name);
+		return;
+	}
+	fprintf(f, "%s%s = ", shown ? "" : "#", k->name);
+	switch (k->type) {
+	case T_U32:
+		memcpy(&u, fld, sizeof(u));
+		fprintf(f, "%u", u);
+		break;
+	case T_U64:
+	case T_SIZE:
+		memcpy(&x, fld, sizeof(x));
+		fprintf(f, "%llu", (unsigned long long)x);
+		break;
+	case T_BOOL:
+		memcpy(&b, fld, sizeof(b));
+		fputs(b ? "yes" : "no", f);
+		break;
+	case T_STR: fputs(fld, f); break;
+	case T_PCRS:
+		memcpy(&u, fld, sizeof(u));
+		if (u == 0)
+			fputs("none", f);
+		for (unsigned i = 0, first = 1; i < 24; i++)
+			if (u & (1u << i)) {
+				fprintf(f, first ? "%u" : ",%u", i);
+				first = 0;
+			}
+		break;
+	case T_CLASS: {
+		enum tf_device_class cls;
+		memcpy(&cls, fld, sizeof(cls));
+		fputs(tf_device_class_name(cls), f);
+		break;
+	}
+	}
+	fputc('\n', f);
+}
+
+static void section_write(FILE *f, enum section sec, const void *obj,
+			  const struct tf_config *c, bool doc)
+{
+	for (size_t i = 0; i < TF_ARRAY_SIZE(keys); i++)
+		if (keys[i].sec == sec)
+			key_write(f, &keys[i], obj, c, doc);
+}
+
 int tf_config_format(const struct tf_config *c, char **out)
 {
 	char *buf = NULL;
@@ -620,90 +994,20 @@ int tf_config_format(const struct tf_config *c, char **out)
 
 	if (f == NULL)
 		return -ENOMEM;
-	fprintf(f,
-		"# twofold device configuration (see twofold-config(5),\n"
-		"# docs/twofold-config.5.md). Written by `twofold init`.\n"
-		"version = %u\n"
-		"suite = %s\n"
-		"foreground = %s\n"
-		"background_cpu_weight = %u\n"
-		"storage_size = %llu\n",
-		c->version, c->suite, c->foreground, c->background_cpu_weight,
-		(unsigned long long)c->storage_size);
-	if (c->storage_dir[0])
-		fprintf(f, "storage_dir = %s\n", c->storage_dir);
-	fprintf(f,
-		"pin_min_digits = %u\n"
-		"passphrase_min_chars = %u\n"
-		"throttle_free_tries = %u\n"
-		"throttle_max_failures = %u\n"
-		"throttle_base_delay = %u\n"
-		"kdf_target_ms = %u\n"
-		"kdf_min_mem_mib = %u\n"
-		"# yes: accept kdf_min_mem_mib < %u, pin_min_digits or "
-		"passphrase_min_chars < %u (tests only)\n"
-		"allow_weak_credentials = %s\n",
-		c->pin_min_digits, c->passphrase_min_chars,
-		c->throttle_free_tries, c->throttle_max_failures,
-		c->throttle_base_delay, c->kdf_target_ms, c->kdf_min_mem_mib,
-		TF_KDF_MEM_MIB_SAFE, TF_PIN_DIGITS_SAFE,
-		c->allow_weak_credentials ? "yes" : "no");
-	if (c->tpm_tcti[0])
-		fprintf(f, "tpm_tcti = %s\n", c->tpm_tcti);
-	if (c->tpm_tcti[0] || c->tpm_pcrs != TF_CFG_TPM_PCRS_DEFAULT) {
-		fputs("tpm_pcrs = ", f);
-		if (c->tpm_pcrs == 0)
-			fputs("none", f);
-		for (unsigned i = 0, first = 1; i < 24; i++)
-			if (c->tpm_pcrs & (1u << i)) {
-				fprintf(f, first ? "%u" : ",%u", i);
-				first = 0;
-			}
-		fputc('\n', f);
-	}
-	fprintf(f,
-		"# yes: host-wide cgroup2 favordynmods; persona start and "
-		"unlock\n"
-		"# get ~15 ms faster on hybrid hosts (see "
-		"twofold-config(5))\n"
-		"cgroup_favor_dynmods = %s\n",
-		c->cgroup_favor_dynmods ? "yes" : "no");
+	fputs("# twofold device configuration (see twofold-config(5),\n"
+	      "# docs/twofold-config.5.md). Written by `twofold init`.\n"
+	      "# A line '#key = ...' is a key not set: its default applies.\n",
+	      f);
+	section_write(f, SEC_TOP, c, c, true);
+	/* the doc lines once per kind of section: the first one */
 	for (size_t i = 0; i < c->n_personas; i++) {
-		const struct tf_persona_cfg *p = &c->personas[i];
-		fprintf(f,
-			"\n[persona %s]\n"
-			"uid_base = %u\n"
-			"uid_count = %u\n",
-			p->name, p->uid_base, p->uid_count);
-		if (p->base[0])
-			fprintf(f, "base = %s\n", p->base);
-		fprintf(f,
-			"memory_max = %llu\n"
-			"pids_max = %llu\n"
-			"cpu_weight = %u\n"
-			"credential = %s\n"
-			"autostart = %s\n"
-			"lock_evict_after = %u\n"
-			"pty_max = %u\n",
-			(unsigned long long)p->memory_max,
-			(unsigned long long)p->pids_max, p->cpu_weight,
-			p->credential ? "yes" : "no",
-			p->autostart ? "yes" : "no", p->lock_evict_after,
-			p->pty_max);
-		if (p->credential)
-			fprintf(f,
-				"reauth_after = %u\n"
-				"idle_evict_after = %u\n",
-				p->reauth_after, p->idle_evict_after);
-		if (p->storage_size)
-			fprintf(f, "storage_size = %llu\n",
-				(unsigned long long)p->storage_size);
+		fprintf(f, "\n[persona %s]\n", c->personas[i].name);
+		section_write(f, SEC_PERSONA, &c->personas[i], c, i == 0);
 	}
-	for (size_t i = 0; i < c->n_devices; i++)
-		fprintf(f, "\n[device %s]\nclass = %s\npath = %s\n",
-			c->devices[i].name,
-			tf_device_class_name(c->devices[i].cls),
-			c->devices[i].path);
+	for (size_t i = 0; i < c->n_devices; i++) {
+		fprintf(f, "\n[device %s]\n", c->devices[i].name);
+		section_write(f, SEC_DEVICE, &c->devices[i], c, i == 0);
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;

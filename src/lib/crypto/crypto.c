@@ -51,29 +51,38 @@ int tf_crypto_init(void)
 	return 0;
 }
 
+/* The registry's rows (twofold/suite.h), each paired with the vtable its
+ * implementation defines as tf_suite_<name>. */
+#define IMPL(tag, id, name, brief, desc) &tf_suite_##name,
+static const struct tf_suite *const tf_suites[] = {TF_SUITES(IMPL)};
+#undef IMPL
+
+const struct tf_suite *tf_suite_at(size_t i)
+{
+	return i < TF_ARRAY_SIZE(tf_suites) ? tf_suites[i] : NULL;
+}
+
 const struct tf_suite *tf_suite_by_name(const char *name)
 {
-	if (name == NULL)
-		return NULL;
-	if (strcmp(name, tf_suite_intl.name) == 0)
-		return &tf_suite_intl;
-	if (strcmp(name, tf_suite_gm.name) == 0)
-		return &tf_suite_gm;
-	return NULL;
+	const struct tf_suite_info *si = tf_suite_info_by_name(name);
+
+	return si ? tf_suite_by_id(si->id) : NULL;
 }
 
 const struct tf_suite *tf_suite_by_id(uint8_t id)
 {
-	switch (id) {
-	case TF_SUITE_INTL: return &tf_suite_intl;
-	case TF_SUITE_GM: return &tf_suite_gm;
-	default: return NULL;
-	}
+	const struct tf_suite *s;
+
+	tf_suite_foreach(i, s) if (s->id == id) return s;
+	return NULL;
 }
 
 static bool suite_known(const struct tf_suite *s)
 {
-	return s == &tf_suite_intl || s == &tf_suite_gm;
+	const struct tf_suite *t;
+
+	tf_suite_foreach(i, t) if (t == s) return true;
+	return false;
 }
 
 int tf_random(void *buf, size_t len)

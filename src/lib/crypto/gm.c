@@ -515,17 +515,10 @@ out:
 	return ret;
 }
 
-static int gm_selftest(char *why, size_t whylen)
-{
-	return tf_crypto_selftest(&tf_suite_gm, why, whylen);
-}
-
 const struct tf_suite tf_suite_gm = {
 	.id = TF_SUITE_GM,
 	.name = "gm",
-	.description = "SM4-GCM, SM3, HKDF-SM3 (libgcrypt); SM2 signatures "
-		       "with ID, ECDH on the SM2 curve + HKDF-SM3 (OpenSSL); "
-		       "Argon2id (libsodium)",
+	.kats = &tf_kat_set_gm,
 	.aead_nonce_bytes = SM4_GCM_NONCE,
 	.aead_tag_bytes = SM4_GCM_TAG,
 	.pk_bytes = TF_SM2_PK_BYTES,
@@ -538,5 +531,4 @@ const struct tf_suite tf_suite_gm = {
 	.verify = gm_verify,
 	.kx_keygen = gm_keygen,
 	.kx = gm_kx,
-	.selftest = gm_selftest,
 };

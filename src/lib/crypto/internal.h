@@ -16,8 +16,14 @@
 #define TF_SM2_D_BYTES 32
 #define TF_SM2_PK_BYTES 65
 
-extern const struct tf_suite tf_suite_intl;
-extern const struct tf_suite tf_suite_gm;
+/* Per registry row (twofold/suite.h): the vtable tf_suite_<name> its
+ * implementation defines, and its known-answer vectors tf_kat_set_<name>
+ * (kat.c) that the vtable's kats points at. */
+#define TF_SUITE_DECL_(tag, id, name, brief, desc)                             \
+	extern const struct tf_suite tf_suite_##name;                          \
+	extern const struct tf_kat_set tf_kat_set_##name;
+TF_SUITES(TF_SUITE_DECL_)
+#undef TF_SUITE_DECL_
 
 /* ---- HKDF engine (RFC 5869), parametrised by the HMAC it runs on ---- */
 struct tf_iov {

@@ -122,16 +122,10 @@ static int intl_kx(uint8_t out[TF_KX_BYTES], const uint8_t *sk, size_t sklen,
 	return r;
 }
 
-static int intl_selftest(char *why, size_t whylen)
-{
-	return tf_crypto_selftest(&tf_suite_intl, why, whylen);
-}
-
 const struct tf_suite tf_suite_intl = {
 	.id = TF_SUITE_INTL,
 	.name = "intl",
-	.description = "XChaCha20-Poly1305, BLAKE2b-256, HKDF-SHA-512, "
-		       "Ed25519, X25519, Argon2id (libsodium)",
+	.kats = &tf_kat_set_intl,
 	.aead_nonce_bytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 	.aead_tag_bytes = crypto_aead_xchacha20poly1305_ietf_ABYTES,
 	.pk_bytes = crypto_sign_PUBLICKEYBYTES,
@@ -144,5 +138,4 @@ const struct tf_suite tf_suite_intl = {
 	.verify = intl_verify,
 	.kx_keygen = intl_kx_keygen,
 	.kx = intl_kx,
-	.selftest = intl_selftest,
 };

@@ -28,6 +28,12 @@ struct tf_kat {
 	bool full_only; /* slow: only in tf_crypto_selftest_full */
 };
 
+/* A suite's rows (struct tf_suite's kats points at one). */
+struct tf_kat_set {
+	const struct tf_kat *rows;
+	size_t n;
+};
+
 extern const struct tf_kat tf_kat_intl[];
 extern const size_t tf_kat_intl_count;
 extern const struct tf_kat tf_kat_gm[];

@@ -80,13 +80,27 @@ check "failure F+1: wait doubles (2 s)" \
 	has "wrong credential; 2 tries left; wait 2 s" "$out"
 
 # the counter and the wait survive a daemon crash
+not_reset() { ! has "4 tries left" "$1" && ! has "3 tries left" "$1"; }
 kill9_daemon
 check "daemon restarts after kill -9" start_daemon
 out=$(pin unlock 999999)
-check "after restart: still waiting, counter kept (2 tries left)" \
-	has "too many failed attempts; wait" "$out"
-check "after restart: tries left not reset" has "(2 tries left)" "$out"
-sleep 2.3
+diag "after restart: $out"
+# A restart after kill -9 can outlast the 2 s wait (the new daemon waits
+# for the dead one's key guard, which waits for the init's reaping: slow
+# under this machine's pid 1): then the try is checked and counted as the
+# fourth failure (1 try left, wait 4 s). Either way the count survived.
+if has "wrong credential" "$out"; then
+	diag "the restart outlasted the wait: the try was counted"
+	check "after restart: counter kept (1 try left after one more)" \
+		has "wrong credential; 1 tries left; wait 4 s" "$out"
+	check "after restart: tries left not reset" not_reset "$out"
+	sleep 4.3
+else
+	check "after restart: still waiting, counter kept (2 tries left)" \
+		has "too many failed attempts; wait" "$out"
+	check "after restart: tries left not reset" has "(2 tries left)" "$out"
+	sleep 2.3
+fi
 out=$(pin unlock 111111)
 check "right PIN after the wait unlocks" has "secure unlocked" "$out"
 got=$(tf run secure -- cat /home/app/canary 2>&1)

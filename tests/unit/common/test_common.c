@@ -540,6 +540,113 @@ static void test_storage_share(void **state)
 	assert_non_null(strstr(err, "line 3: invalid value for storage_size"));
 }
 
+/* The schema table is sound, and validate applies each row's bounds to
+ * values in memory (what init and the daemon built, not only parsed). */
+static void test_config_schema(void **state)
+{
+	struct tf_config c;
+	char err[256] = "";
+
+	(void)state;
+	if (tf_config_schema_check(err, sizeof(err)) != 0)
+		fail_msg("schema: %s", err);
+	tf_config_default(&c);
+	c.background_cpu_weight = 0;
+	assert_int_equal(tf_config_validate(&c, false, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "background_cpu_weight = 0 is out of range "
+				 "(1..10000)");
+	tf_config_default(&c);
+	c.personas[1].memory_max = 4096;
+	assert_int_equal(tf_config_validate(&c, false, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(
+		err, "persona secure: memory_max = 4096 is out of range"));
+	/* unset uid_base (no default): the rule between keys says so */
+	tf_config_default(&c);
+	c.personas[0].uid_base = 0;
+	assert_int_equal(tf_config_validate(&c, false, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "uid_base must be set"));
+}
+
+/* docs/twofold-config.5.md documents every key of the schema, in the
+ * table of its section, and documents no key the schema lacks. */
+static void test_config_doc(void **state)
+{
+	static const struct {
+		const char *heading, *section;
+	} sections[] = {
+		{"## GLOBAL KEYS", "top"},
+		{"## [persona NAME]", "persona"},
+		{"## [device NAME]", "device"},
+	};
+	char doc[128][48]; /* "section key" */
+	size_t ndoc = 0;
+	const char *cur = NULL;
+	char line[2048];
+	FILE *f = fopen(TF_SOURCE_ROOT "/docs/twofold-config.5.md", "re");
+
+	(void)state;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *k, *e;
+
+		if (strncmp(line, "## ", 3) == 0) {
+			cur = NULL;
+			line[strcspn(line, "\n")] = '\0';
+			for (size_t i = 0; i < TF_ARRAY_SIZE(sections); i++)
+				if (strcmp(line, sections[i].heading) == 0)
+					cur = sections[i].section;
+			continue;
+		}
+		if (cur == NULL || strncmp(line, "| `", 3) != 0)
+			continue;
+		k = line + 3;
+		e = strchr(k, '`');
+		assert_non_null(e);
+		*e = '\0';
+		assert_true(ndoc < TF_ARRAY_SIZE(doc));
+		snprintf(doc[ndoc++], sizeof(doc[0]), "%s %.40s", cur, k);
+	}
+	fclose(f);
+	/* every key in the table is documented ... */
+	for (size_t i = 0;; i++) {
+		const char *sec, *name = tf_config_key_at(i, &sec, NULL);
+		char want[48];
+		bool found = false;
+
+		if (name == NULL)
+			break;
+		snprintf(want, sizeof(want), "%s %s", sec, name);
+		for (size_t j = 0; j < ndoc; j++)
+			found |= strcmp(doc[j], want) == 0;
+		if (!found)
+			fail_msg("%s key %s is not in docs/twofold-config.5.md",
+				 sec, name);
+	}
+	/* ... and every documented key exists */
+	for (size_t j = 0; j < ndoc; j++) {
+		bool found = false;
+
+		for (size_t i = 0;; i++) {
+			const char *sec,
+				*name = tf_config_key_at(i, &sec, NULL);
+			char have[48];
+
+			if (name == NULL)
+				break;
+			snprintf(have, sizeof(have), "%s %s", sec, name);
+			found |= strcmp(doc[j], have) == 0;
+		}
+		if (!found)
+			fail_msg("docs/twofold-config.5.md documents %s, which "
+				 "device.conf does not have",
+				 doc[j]);
+	}
+	assert_true(ndoc >= 30);
+}
+
 static void test_config_bounds(void **state)
 {
 	struct tf_config c;
@@ -630,6 +737,8 @@ int main(void)
 		cmocka_unit_test(test_config_bad),
 		cmocka_unit_test(test_config_weak_forced),
 		cmocka_unit_test(test_config_bounds),
+		cmocka_unit_test(test_config_schema),
+		cmocka_unit_test(test_config_doc),
 		cmocka_unit_test(test_storage_share),
 		cmocka_unit_test(test_uid_slots),
 		cmocka_unit_test(test_escape),
