@@ -81,7 +81,7 @@ TF_EXPORT void tf_persona_spawner_direct(void);
 /* The spawner's pid, -1 when none runs. */
 TF_EXPORT pid_t tf_persona_spawner_pid(void);
 
-struct tf_cgroup; /* sandbox.h */
+struct tf_cgroup;  /* sandbox.h */
 struct tf_profile; /* profile.h */
 
 struct tf_persona_spec {

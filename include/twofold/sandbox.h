@@ -179,9 +179,9 @@ TF_EXPORT TF_WUR int tf_seccomp_apply(const struct tf_seccomp_policy *pol);
  * resolved in its mount namespace) and each app only restricts itself:
  * tf_landlock_apply() is exactly prepare + restrict. prepare gives fd -1
  * and abi 0 where Landlock is unavailable; the fd is O_CLOEXEC. */
-TF_EXPORT TF_WUR int tf_landlock_prepare(const char *const *readable,
-					 size_t nr, const char *const *writable,
-					 size_t n, int *fd_out, int *abi_out);
+TF_EXPORT TF_WUR int tf_landlock_prepare(const char *const *readable, size_t nr,
+					 const char *const *writable, size_t n,
+					 int *fd_out, int *abi_out);
 TF_EXPORT TF_WUR int tf_landlock_restrict(int ruleset_fd);
 
 /* The same filters as compiled BPF, to build once (e.g. in a launcher) and

@@ -121,7 +121,8 @@ static int prepare_data_dir(const struct tf_persona_spec *spec,
 		char *name = rel, *slash;
 
 		if (e->uid >= spec->cfg->uid_count) {
-			seterr(err, errlen, "data dir %s: %s: owner %u is not "
+			seterr(err, errlen,
+			       "data dir %s: %s: owner %u is not "
 			       "a uid of the persona",
 			       spec->data_dir, e->rel, e->uid);
 			return -EINVAL;
@@ -230,7 +231,8 @@ static int apply_foreground(struct tf_persona *p, bool fg)
 {
 	struct tf_cg_dev devs[TF_PROF_DEV_MAX];
 	uint32_t w = fg ? p->prof.lim.cpu_weight : p->prof.bg_cpu_weight;
-	size_t n = tf_profile_dev_rules(&p->prof, fg, devs, TF_ARRAY_SIZE(devs));
+	size_t n =
+		tf_profile_dev_rules(&p->prof, fg, devs, TF_ARRAY_SIZE(devs));
 	int r;
 
 	r = tf_cgroup_device_set(p->cg, devs, n);
@@ -376,7 +378,8 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 		       TF_APP_UID_DEFAULT);
 		return -EINVAL;
 	}
-	if (spec->prof->base[0] && (r = check_base(spec->prof, err, errlen)) < 0)
+	if (spec->prof->base[0] &&
+	    (r = check_base(spec->prof, err, errlen)) < 0)
 		return r;
 
 	p = calloc(1, sizeof(*p));

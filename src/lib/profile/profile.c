@@ -71,8 +71,12 @@ static const struct tf_prof_dir default_dirs[] = {
  * as before profiles (an app's own scripts and virtualenvs in /home); a
  * profile that drops TF_PROF_EXEC gets them mounted noexec. */
 static const struct tf_prof_path default_writable[] = {
-	{"/home", TF_PROF_EXEC}, {"/tmp", TF_PROF_EXEC}, {"/var", TF_PROF_EXEC},
-	{"/run", TF_PROF_EXEC},	 {"/dev", 0},		 {"/dev/mqueue", 0},
+	{"/home", TF_PROF_EXEC},
+	{"/tmp", TF_PROF_EXEC},
+	{"/var", TF_PROF_EXEC},
+	{"/run", TF_PROF_EXEC},
+	{"/dev", 0},
+	{"/dev/mqueue", 0},
 };
 
 static const struct tf_prof_path default_read[] = {
@@ -98,7 +102,8 @@ static const struct tf_prof_dev default_devs[] = {
 /* The environment every app starts with; `twofold run --env` may change
  * any of it (none is protected). */
 static const struct tf_prof_env default_env[] = {
-	{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin", 0},
+	{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+	 0},
 	{"HOME=/home/app", 0},
 	{"LANG=C.UTF-8", 0},
 };
@@ -280,7 +285,8 @@ int tf_profile_for_persona(const struct tf_config *cfg,
 		struct tf_prof_dev *d = &p.devs[p.n_devs];
 
 		if (!dev_path_ok(cfg->devices[i].path)) {
-			why_set(why, whylen, "device %s: path %s not under /dev",
+			why_set(why, whylen,
+				"device %s: path %s not under /dev",
 				cfg->devices[i].name, cfg->devices[i].path);
 			return -EINVAL;
 		}
@@ -345,8 +351,7 @@ static const struct tf_prof_path *covering(const struct tf_profile *p,
 
 	for (uint32_t i = 0; i < p->n_writable; i++)
 		if (beneath(path, p->writable[i].path) &&
-		    (!best ||
-		     strlen(p->writable[i].path) > strlen(best->path)))
+		    (!best || strlen(p->writable[i].path) > strlen(best->path)))
 			best = &p->writable[i];
 	return best;
 }
@@ -360,8 +365,8 @@ static bool has_family(const int32_t *f, uint32_t n, int fam)
 }
 
 int tf_profile_restrict(const struct tf_profile *persona,
-			const struct tf_app_request *req, struct tf_profile *out,
-			char *why, size_t whylen)
+			const struct tf_app_request *req,
+			struct tf_profile *out, char *why, size_t whylen)
 {
 	/* built in a local copy: out is written only on success */
 	struct tf_profile o;
@@ -375,8 +380,8 @@ int tf_profile_restrict(const struct tf_profile *persona,
 	} while (0)
 	if (req->want_devices) {
 		o.n_devs = 0;
-		if (req->n_devices > TF_PROF_DEV_MAX || (req->n_devices &&
-							 !req->devices))
+		if (req->n_devices > TF_PROF_DEV_MAX ||
+		    (req->n_devices && !req->devices))
 			return -EINVAL;
 		for (size_t i = 0; i < req->n_devices; i++) {
 			const struct tf_prof_dev *d = NULL;
@@ -432,7 +437,8 @@ int tf_profile_restrict(const struct tf_profile *persona,
 				       req->families[i]);
 		for (uint32_t j = 0; j < persona->sc.n_families; j++)
 			for (size_t i = 0; i < req->n_families; i++)
-				if (req->families[i] == persona->sc.families[j]) {
+				if (req->families[i] ==
+				    persona->sc.families[j]) {
 					o.sc.families[o.sc.n_families++] =
 						persona->sc.families[j];
 					break;

@@ -671,7 +671,8 @@ static int build_args(scmp_filter_ctx ctx, const void *arg)
 	};
 	/* the families are the profile's (struct tf_seccomp_policy), sorted
 	 * and checked by policy_ok() */
-	uint64_t families[TF_SC_FAMILIES_MAX], pair_families[TF_SC_FAMILIES_MAX];
+	uint64_t families[TF_SC_FAMILIES_MAX],
+		pair_families[TF_SC_FAMILIES_MAX];
 	bool netlink = false;
 	uint64_t ok[TF_ARRAY_SIZE(prctl_ok)];
 	uint32_t eperm = SCMP_ACT_ERRNO(EPERM);

@@ -149,9 +149,11 @@ static void test_devices_one_list(void **state)
 	r0 = tf_profile_dev_rules(&p, false, rules, TF_PROF_DEV_MAX);
 	assert_int_equal(n0, 6);
 	assert_int_equal(r0, 8);
-	p.devs[p.n_devs++] = (struct tf_prof_dev){
-		.path = "/dev/fuse", .type = 'c', .major = 10, .minor = 229,
-		.flags = TF_PROF_DEV_BIND};
+	p.devs[p.n_devs++] = (struct tf_prof_dev){.path = "/dev/fuse",
+						  .type = 'c',
+						  .major = 10,
+						  .minor = 229,
+						  .flags = TF_PROF_DEV_BIND};
 	assert_int_equal(tf_profile_check(&p, NULL, 0), 0);
 	nn = tf_profile_dev_nodes(&p, nodes, TF_PROF_DEV_MAX);
 	nr = tf_profile_dev_rules(&p, false, rules, TF_PROF_DEV_MAX);
@@ -290,7 +292,8 @@ static void test_restrict_refuses_widening(void **state)
 	assert_true(tf_profile_env_allowed(&p, "HOME=/tmp"));
 	assert_int_equal(
 		tf_profile_restrict(
-			&p, &(struct tf_app_request){.env = env_same, .n_env = 1},
+			&p,
+			&(struct tf_app_request){.env = env_same, .n_env = 1},
 			NULL, NULL, 0),
 		0);
 	/* and an app profile restricted again stays within */
