@@ -81,32 +81,34 @@ TF_EXPORT void tf_persona_spawner_direct(void);
 /* The spawner's pid, -1 when none runs. */
 TF_EXPORT pid_t tf_persona_spawner_pid(void);
 
-struct tf_cgroup; /* sandbox.h */
+struct tf_cgroup;  /* sandbox.h */
+struct tf_profile; /* profile.h */
 
 struct tf_persona_spec {
-	/* name, uid_base, uid_count (>= TF_APP_UID_DEFAULT + 1), base,
-	 * memory_max, pids_max, cpu_weight */
+	/* who: name, uid_base, uid_count (>= TF_APP_UID_DEFAULT + 1) */
 	const struct tf_persona_cfg *cfg;
-	/* Host path of the persona's writable data dir (must exist). Its
-	 * subdirs home, var, tmp, run are created when missing; see
+	/* what it may do: its only policy input (profile.h; the daemon
+	 * builds it with tf_profile_for_persona() once per start): base,
+	 * system dirs, data-dir binds and the data dirs to make, writable
+	 * paths, devices (foreground ones bound at the same path, missing
+	 * host nodes skipped, allowed by the cgroup only while foreground),
+	 * seccomp and Landlock policy, cgroup limits, pty_max, network.
+	 * Copied: the caller may free it after the call. */
+	const struct tf_profile *prof;
+	/* Host path of the persona's writable data dir (must exist). The
+	 * profile's dirs below it are created when missing; see
 	 * tf_persona_start(). */
 	const char *data_dir;
 	/* e.g. "twofold-1a2b3c4d", unique per daemon instance */
 	const char *cgroup_group;
-	/* foreground device nodes, bound into the persona's /dev at the same
-	 * path (missing host nodes are skipped); the cgroup device policy
-	 * allows them only while the persona is foreground */
-	const struct tf_device_cfg *devices;
-	size_t n_devices;
 	bool foreground;
-	uint32_t background_cpu_weight; /* 0 = leave the default */
 	/* Optional: the persona's cgroup, made ahead by
 	 * tf_persona_cgroup_create() (e.g. while a credential is checked).
 	 * tf_persona_start() takes it over whatever it returns. */
 	struct tf_cgroup *cg;
 };
 
-/* Create the persona's cgroup with the limits of spec->cfg, as
+/* Create the persona's cgroup with the limits of spec->prof, as
  * tf_persona_start() would, so that it can be done ahead. Makes no process:
  * safe on a helper thread. -EEXIST when it exists. */
 TF_EXPORT TF_WUR int
@@ -117,7 +119,8 @@ tf_persona_cgroup_create(const struct tf_persona_spec *spec,
  * Build and start the persona; returns when its init runs and the whole
  * setup is complete, or fails with -errno and (when err != NULL) a reason in
  * err ("base /x does not exist"), leaving nothing behind (no process, no
- * cgroup). Data dir layout, created on first start (owner as seen inside):
+ * cgroup). Data dir layout of the default profile (tf_profile_default),
+ * created on first start (owner as seen inside):
  *   home      root 0755      /home
  *   home/app  1000 0700      /home/app, the default cwd of apps
  *   var       1000 0755      /var
@@ -134,6 +137,10 @@ TF_EXPORT TF_WUR int tf_persona_start(const struct tf_persona_spec *spec,
 TF_EXPORT int tf_persona_pidfd(const struct tf_persona *p);
 TF_EXPORT pid_t tf_persona_init_pid(const struct tf_persona *p);
 TF_EXPORT const char *tf_persona_name(const struct tf_persona *p);
+/* The persona's profile as it runs (devices resolved), owned by the
+ * handle: e.g. the default environment of its apps. */
+TF_EXPORT const struct tf_profile *
+tf_persona_profile(const struct tf_persona *p);
 /* O_DIRECTORY fd of the persona's v2 cgroup (owned by the persona), to
  * list its processes; -1 if none. */
 TF_EXPORT int tf_persona_cgroup_fd(const struct tf_persona *p);
@@ -220,8 +227,9 @@ TF_EXPORT TF_WUR int tf_persona_exec(struct tf_persona *p,
 /* Freeze (screen lock) or thaw every process of the persona. */
 TF_EXPORT TF_WUR int tf_persona_freeze(struct tf_persona *p, bool frozen);
 
-/* Device policy: the foreground devices are allowed only when fg; cpu
- * weight cfg->cpu_weight when fg, background_cpu_weight otherwise. */
+/* Device policy: the profile's foreground devices are allowed only when
+ * fg; cpu weight prof.lim.cpu_weight when fg, prof.bg_cpu_weight
+ * otherwise. */
 TF_EXPORT TF_WUR int tf_persona_set_foreground(struct tf_persona *p, bool fg);
 
 struct tf_persona_stats {

@@ -55,8 +55,8 @@ TF_EXPORT TF_WUR int tf_cgroup_favor_dynmods(void);
 
 /* group like "twofold-1a2b3c4d" (unique per daemon instance), persona a
  * tf_name_valid() name. Creates group/persona in every hierarchy it uses,
- * applies lim (may be NULL) and a default-deny device policy that allows the
- * basic devices. -EEXIST if it exists (call tf_cgroup_remove_stale first).
+ * applies lim (may be NULL) and a device policy that denies every device
+ * (the profile's devices come with tf_cgroup_device_set). -EEXIST if it exists (call tf_cgroup_remove_stale first).
  * Never leaves a half-made cgroup behind. */
 TF_EXPORT TF_WUR int tf_cgroup_create(const char *group, const char *persona,
 				      const struct tf_cg_limits *lim,
@@ -88,10 +88,10 @@ TF_EXPORT TF_WUR int tf_cgroup_nprocs(const struct tf_cgroup *cg);
 TF_EXPORT TF_WUR int tf_cgroup_memory_current(const struct tf_cgroup *cg,
 					      uint64_t *bytes);
 TF_EXPORT TF_WUR int tf_cgroup_frozen(const struct tf_cgroup *cg, bool *frozen);
-/* The full device policy of the cgroup: default deny; allows the basic
- * devices (null, zero, full, random, urandom, tty, ptmx, pts = major 136)
- * plus devs with allow=true; devs with allow=false are denied even if basic.
- * Called again at every foreground switch; replaces the policy atomically
+/* The full device policy of the cgroup: default deny; allows the devs with
+ * allow=true, except those that a dev with allow=false denies (a deny wins).
+ * The list is policy (struct tf_profile, tf_profile_dev_rules): this module
+ * keeps no device list of its own. Called again at every foreground switch; replaces the policy atomically
  * (v1: the kernel applies each line; v2: BPF program replaced in one call). */
 TF_EXPORT TF_WUR int tf_cgroup_device_set(struct tf_cgroup *cg,
 					  const struct tf_cg_dev *devs,
@@ -137,26 +137,50 @@ TF_EXPORT TF_WUR int tf_privs_drop_locked(uid_t uid, gid_t gid);
 TF_EXPORT TF_WUR int tf_caps_drop_all(void);
 /* PR_SET_NO_NEW_PRIVS. */
 TF_EXPORT TF_WUR int tf_nnp_set(void);
-/* Landlock: read/exec everywhere, write (create, remove, rename, truncate)
- * only beneath the writable paths (absolute; missing ones are skipped; a
- * path may also be a single file such as /dev/null or /dev/tty, which then
- * gets read/write only: without it, writing even /dev/null is refused).
- * Returns the ABI version used (> 0), 0 when Landlock is unavailable (best
- * effort), -errno on real failure. Call after tf_nnp_set(). */
-TF_EXPORT TF_WUR int tf_landlock_apply(const char *const *writable, size_t n);
-/* The app seccomp policy (docs/seccomp.md): an allowlist with default
+/* Landlock: read/exec beneath the readable paths (the profile's: "/"),
+ * write (create, remove, rename, truncate) only beneath the writable paths
+ * (absolute; missing ones are skipped; a path may also be a single file
+ * such as /dev/null or /dev/tty, which then gets read/write only: without
+ * it, writing even /dev/null is refused). Returns the ABI version used
+ * (> 0), 0 when Landlock is unavailable (best effort), -errno on real
+ * failure. Call after tf_nnp_set(). */
+TF_EXPORT TF_WUR int tf_landlock_apply(const char *const *readable, size_t nr,
+				       const char *const *writable, size_t n);
+
+/* The syscall and socket policy of an app (part of struct tf_profile):
+ * which allowlist (docs/seccomp.md is its readable source), whether the
+ * app layer is loaded on top, and the socket families. */
+enum tf_seccomp_allowlist {
+	TF_SC_APP = 1, /* the app allowlist of docs/seccomp.md */
+};
+#define TF_SC_FAMILIES_MAX 8
+struct tf_seccomp_policy {
+	uint32_t allowlist; /* enum tf_seccomp_allowlist */
+	bool app_layer;	    /* tf_seccomp_app_layer_prog() before exec */
+	/* socket(2) families allowed (sorted, each < 64); any other gets
+	 * EAFNOSUPPORT. AF_NETLINK only with netlink_proto as protocol. */
+	uint32_t n_families;
+	int32_t families[TF_SC_FAMILIES_MAX];
+	int32_t netlink_proto;
+	/* socketpair(2) families (sorted, each < 64) */
+	uint32_t n_pair_families;
+	int32_t pair_families[TF_SC_FAMILIES_MAX];
+};
+
+/* The app seccomp policy pol (docs/seccomp.md): an allowlist with default
  * ENOSYS, argument filters on clone, socket, socketpair, ioctl, prctl and
  * personality, EPERM for the listed denials; syscalls of a foreign arch
  * (i386, x32 on x86-64) kill the process. Loads both layers:
  * tf_seccomp_default_prog() and tf_seccomp_app_layer_prog(). Call after
- * tf_nnp_set() (or with CAP_SYS_ADMIN). */
-TF_EXPORT TF_WUR int tf_seccomp_apply_default(void);
+ * tf_nnp_set() (or with CAP_SYS_ADMIN). -EINVAL for an unknown policy. */
+TF_EXPORT TF_WUR int tf_seccomp_apply(const struct tf_seccomp_policy *pol);
 
 /* Landlock in two steps, so a launcher builds the ruleset once (paths
  * resolved in its mount namespace) and each app only restricts itself:
  * tf_landlock_apply() is exactly prepare + restrict. prepare gives fd -1
  * and abi 0 where Landlock is unavailable; the fd is O_CLOEXEC. */
-TF_EXPORT TF_WUR int tf_landlock_prepare(const char *const *writable, size_t n,
+TF_EXPORT TF_WUR int tf_landlock_prepare(const char *const *readable, size_t nr,
+					 const char *const *writable, size_t n,
 					 int *fd_out, int *abi_out);
 TF_EXPORT TF_WUR int tf_landlock_restrict(int ruleset_fd);
 
@@ -173,7 +197,9 @@ struct tf_seccomp_prog {
 	struct sock_filter *insns;
 	size_t len;
 };
-TF_EXPORT TF_WUR int tf_seccomp_default_prog(struct tf_seccomp_prog *out);
+TF_EXPORT TF_WUR int
+tf_seccomp_default_prog(const struct tf_seccomp_policy *pol,
+			struct tf_seccomp_prog *out);
 TF_EXPORT TF_WUR int tf_seccomp_app_layer_prog(struct tf_seccomp_prog *out);
 TF_EXPORT TF_WUR int tf_seccomp_load_prog(const struct tf_seccomp_prog *p);
 TF_EXPORT void tf_seccomp_prog_free(struct tf_seccomp_prog *p);

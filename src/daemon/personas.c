@@ -27,6 +27,7 @@
 #include "twofold/keys.h"
 #include "twofold/log.h"
 #include "twofold/persona.h"
+#include "twofold/profile.h"
 #include "twofold/sandbox.h"
 #include "twofold/secmem.h"
 #include "twofold/storage.h"
@@ -729,21 +730,26 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 		      size_t errlen)
 {
+	/* the persona's policy, built once per start (profile.h); the
+	 * persona keeps its own copy */
+	struct tf_profile prof;
 	struct tf_persona_spec spec = {
 		.cfg = p->cfg,
+		.prof = &prof,
 		.data_dir = p->data_dir,
 		.cgroup_group = d->cg_group,
-		.devices = d->cfg.devices,
-		.n_devices = d->cfg.n_devices,
 		.foreground = p->foreground,
-		.background_cpu_weight = d->cfg.background_cpu_weight,
 		.cg = steal_pointer(&p->pre_cg), /* taken over */
 	};
 	size_t idx = (size_t)(p - d->personas);
 	uint64_t t0 = tf_now_ns();
 	int r;
 
-	r = tf_persona_start(&spec, &p->rt, err, errlen);
+	r = tf_profile_for_persona(&d->cfg, p->cfg, &prof, err, errlen);
+	if (r == 0)
+		r = tf_persona_start(&spec, &p->rt, err, errlen);
+	else if (spec.cg)
+		(void)tf_cgroup_destroy(spec.cg); /* start would have */
 	if (r < 0)
 		return r;
 	r = tfd_epoll_add(d, tf_persona_pidfd(p->rt), &d->init_src[idx]);

@@ -12,6 +12,7 @@
 #include "twofold/keys.h"
 #include "twofold/log.h"
 #include "twofold/persona.h"
+#include "twofold/profile.h"
 #include "twofold/sandbox.h"
 #include "twofold/secmem.h"
 #include "twofold/storage.h"
@@ -364,10 +365,13 @@ struct precreate {
 static void precreate_cgroup(void *arg)
 {
 	const struct precreate *a = arg;
+	struct tf_profile prof; /* its cgroup limits */
 	struct tf_persona_spec spec = {.cfg = a->p->cfg,
+				       .prof = &prof,
 				       .cgroup_group = a->d->cg_group};
 
-	if (tf_persona_cgroup_create(&spec, &a->p->pre_cg) < 0)
+	if (tf_profile_for_persona(&a->d->cfg, a->p->cfg, &prof, NULL, 0) < 0 ||
+	    tf_persona_cgroup_create(&spec, &a->p->pre_cg) < 0)
 		a->p->pre_cg = NULL; /* the start makes it, and says why not */
 }
 

@@ -3,8 +3,10 @@
  * `twofold run PERSONA -- CMD`: start CMD inside the running persona with
  * the caller's stdio (passed as SCM_RIGHTS), then report its exit status on
  * the same connection. The app's environment is built here from scratch:
- * nothing of the daemon's or the caller's environment leaks in except what
- * the request lists (the CLI sends TERM, LANG and each --env).
+ * the persona profile's (profile.h), then what the request lists (the CLI
+ * sends TERM, LANG and each --env), each checked by the profile's merge
+ * rule (tf_profile_env_allowed); nothing of the daemon's or the caller's
+ * environment leaks in.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,15 +23,10 @@
 
 #include "twofold/log.h"
 #include "twofold/persona.h"
+#include "twofold/profile.h"
 #include "daemon.h"
 
 #define ENV_MAX 4096
-
-static const char *const default_env[] = {
-	"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
-	"HOME=/home/app",
-	"LANG=C.UTF-8",
-};
 
 static bool env_entry_ok(const char *e)
 {
@@ -95,7 +92,9 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	size_t npty = 0;
 	size_t nargs = tf_msg_count(m, TF_A_ARG), nenv = 0, ai = 0, total = 0;
 	_cleanup_free_ const char **argv = NULL;
-	const char *env[ENV_MAX + TF_ARRAY_SIZE(default_env) + 1];
+	const char *env[ENV_MAX + TF_PROF_ENV_MAX + 1];
+	/* built once at persona start, not per launch */
+	const struct tf_profile *prof = tf_persona_profile(p->rt);
 	struct tf_exec_spec x;
 	uint32_t uid = TF_APP_UID_DEFAULT;
 	enum tf_exec_stage stage = TF_EXEC_STAGE_EXEC;
@@ -179,8 +178,8 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		tfd_reply_err(rep, -ENOMEM, "out of memory");
 		return;
 	}
-	for (size_t i = 0; i < TF_ARRAY_SIZE(default_env); i++)
-		env[nenv++] = default_env[i];
+	for (size_t i = 0; i < prof->n_env; i++)
+		env[nenv++] = prof->env[i].entry;
 	for (size_t i = 0; i < m->n_attrs; i++) {
 		const struct tf_attr_ref *a = &m->attrs[i];
 		total += a->len;
@@ -191,6 +190,17 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 				tfd_reply_err(rep, -EINVAL,
 					      "run: malformed environment "
 					      "entry (want NAME=VALUE)");
+				return;
+			}
+			if (!tf_profile_env_allowed(prof,
+						    (const char *)a->val)) {
+				/* the name only: a value may be secret */
+				const char *v = (const char *)a->val;
+				int k = (int)(strchr(v, '=') - v);
+				tfd_reply_err(rep, -EPERM,
+					      "run: %.*s is fixed by %s's "
+					      "profile",
+					      k > 64 ? 64 : k, v, p->cfg->name);
 				return;
 			}
 			env_set(env, &nenv, (const char *)a->val);

@@ -37,30 +37,12 @@
  * pivot_root then makes it "/". */
 #define NEWROOT "/tmp"
 
-/* Default base: the host's system dirs, read-only. On merged-/usr
- * systems (Debian 12) bin, lib, sbin... are symlinks into usr: those are
- * recreated as symlinks, not bound. usr and etc are not bound but seen
- * through an overlay of the persona's own (see mount_overlays()). */
-static const char *const host_base[] = {
-	"usr", "bin", "lib", "lib64", "lib32", "libx32", "sbin", "etc",
-};
-#define N_BASE TF_ARRAY_SIZE(host_base)
-
-/* Seen through a read-only overlayfs per persona instead of a bind. */
-static bool overlaid(const char *name)
-{
-	return !strcmp(name, "usr") || !strcmp(name, "etc");
-}
-
-/* Persona-private writable dirs, bound from the data dir. */
-static const char *const data_dirs[] = {"home", "var", "tmp", "run"};
-#define N_DATA TF_ARRAY_SIZE(data_dirs)
-
-/* Host nodes bound into /dev like bubblewrap does: mknod is not allowed in
- * a user namespace, and mounts made there are implicitly nodev anyway. */
-static const char *const dev_nodes[] = {"null",	  "zero",    "full",
-					"random", "urandom", "tty"};
-#define N_DEV TF_ARRAY_SIZE(dev_nodes)
+/* What is mounted where is the profile's (struct tf_profile: its system
+ * dirs, data-dir binds, device nodes and writable paths); this file is the
+ * mechanism. Bounds for the stack arrays below: */
+#define N_BASE TF_PROF_SYS_MAX
+#define N_DATA TF_PROF_BIND_MAX
+#define N_DEV TF_PROF_DEV_MAX
 
 static int status_fd = -1;
 
@@ -248,21 +230,22 @@ static void mount_overlays(const struct tf_p_setup *s, int rootfd,
 	fill_etc_layer(s, etc);
 	close(etc);
 	close(sfd);
-	for (size_t i = 0; i < N_BASE; i++) {
+	for (size_t i = 0; i < s->prof->n_sys; i++) {
+		const char *name = s->prof->sys[i].name;
 		char dst[64];
 
 		if (!ov[i])
 			continue;
-		if (!strcmp(host_base[i], "etc"))
+		if (!strcmp(name, "etc"))
 			snprintf(opts, sizeof(opts), "ro,lowerdir=%s/etc:/etc",
 				 stage);
 		else
 			snprintf(opts, sizeof(opts), "ro,lowerdir=/%s:%s/empty",
-				 host_base[i], stage);
-		snprintf(dst, sizeof(dst), NEWROOT "/%s", host_base[i]);
+				 name, stage);
+		snprintf(dst, sizeof(dst), NEWROOT "/%s", name);
 		CHECK(mount("overlay", dst, "overlay",
 			    MS_RDONLY | MS_NOSUID | MS_NODEV, opts),
-		      "overlay /%s: %m", host_base[i]);
+		      "overlay /%s: %m", name);
 	}
 	CHECK(umount2(stage, MNT_DETACH), "detach overlay layers: %m");
 	CHECK(unlinkat(rootfd, ".tf-layers", AT_REMOVEDIR),
@@ -356,10 +339,25 @@ static TF_NORETURN void init_loop(void)
 	}
 }
 
+/* The bind at dst is noexec unless the writable path there says exec. */
+static uint64_t bind_attrs(const struct tf_profile *pr, const char *dst)
+{
+	uint64_t a = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+
+	for (uint32_t i = 0; i < pr->n_writable; i++)
+		if (!strcmp(pr->writable[i].path, dst) &&
+		    (pr->writable[i].flags & TF_PROF_EXEC))
+			a &= ~(uint64_t)MOUNT_ATTR_NOEXEC;
+	return a;
+}
+
 void tf_p_child_main(const struct tf_p_setup *s)
 {
+	const struct tf_profile *pr = s->prof;
+	const char *base = pr->base[0] ? pr->base : NULL;
 	int base_fd[N_BASE], data_fd[N_DATA], dev_fd[N_DEV];
-	int fg_fd[TF_DEVICE_MAX];
+	const char *dev_nodes[N_DEV];
+	size_t n_dev = tf_profile_dev_nodes(pr, dev_nodes, N_DEV);
 	char link[N_BASE][PATH_MAX];
 	bool ov[N_BASE];
 	char path[PATH_MAX];
@@ -389,19 +387,19 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	 * the data dir, but owner permission does. open_tree(OPEN_TREE_CLONE)
 	 * needs the source in our own mount namespace, so it is done here,
 	 * not in the parent. */
-	if (s->base) {
-		basefd = clone_tree(s->base);
-		CHECK(basefd, "base %s: %m", s->base);
+	if (base) {
+		basefd = clone_tree(base);
+		CHECK(basefd, "base %s: %m", base);
 	}
-	for (size_t i = 0; i < N_BASE; i++) {
+	for (size_t i = 0; i < pr->n_sys; i++) {
 		struct stat st;
 
 		base_fd[i] = -1;
 		ov[i] = false;
 		link[i][0] = '\0';
-		if (s->base)
+		if (base)
 			continue;
-		snprintf(path, sizeof(path), "/%s", host_base[i]);
+		snprintf(path, sizeof(path), "/%s", pr->sys[i].name);
 		if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* this host does not have it */
 		if (S_ISLNK(st.st_mode)) {
@@ -409,30 +407,25 @@ void tf_p_child_main(const struct tf_p_setup *s)
 				readlink(path, link[i], sizeof(link[i]) - 1);
 			CHECK(n, "readlink %s: %m", path);
 			link[i][n] = '\0';
-		} else if (S_ISDIR(st.st_mode) && overlaid(host_base[i])) {
+		} else if (S_ISDIR(st.st_mode) &&
+			   (pr->sys[i].flags & TF_PROF_SYS_OVERLAY)) {
 			ov[i] = true;
 		} else if (S_ISDIR(st.st_mode)) {
 			base_fd[i] = clone_tree(path);
 			CHECK(base_fd[i], "bind %s: %m", path);
 		}
 	}
-	for (size_t i = 0; i < N_DATA; i++) {
+	for (size_t i = 0; i < pr->n_binds; i++) {
 		snprintf(path, sizeof(path), "%s/%s", s->data_dir,
-			 data_dirs[i]);
+			 pr->binds[i].src);
 		data_fd[i] = clone_tree(path);
 		CHECK(data_fd[i], "bind %s: %m", path);
 	}
-	for (size_t i = 0; i < N_DEV; i++) {
-		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
-		dev_fd[i] = clone_tree(path);
-		if (dev_fd[i] < 0 && errno != ENOENT && errno != ENXIO)
-			fail(errno, "bind %s: %m", path);
-	}
-	for (size_t i = 0; i < s->p->n_devs; i++) {
-		fg_fd[i] = clone_tree(s->p->devs[i].path);
+	for (size_t i = 0; i < n_dev; i++) {
+		dev_fd[i] = clone_tree(dev_nodes[i]);
 		/* a hot-pluggable device may be absent right now: skip */
-		if (fg_fd[i] < 0 && errno != ENOENT && errno != ENXIO)
-			fail(errno, "bind %s: %m", s->p->devs[i].path);
+		if (dev_fd[i] < 0 && errno != ENOENT && errno != ENXIO)
+			fail(errno, "bind %s: %m", dev_nodes[i]);
 	}
 
 	/* Become the persona's root (host uid_base). The parent (host root)
@@ -464,7 +457,7 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	if (basefd >= 0) {
 		CHECK(move_mount(basefd, "", AT_FDCWD, NEWROOT,
 				 MOVE_MOUNT_F_EMPTY_PATH),
-		      "mount base %s: %m", s->base);
+		      "mount base %s: %m", base);
 		close(basefd);
 	} else {
 		CHECK(mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV,
@@ -473,7 +466,7 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	}
 	rootfd = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	CHECK(rootfd, "open new root: %m");
-	if (s->base) {
+	if (base) {
 		/* read-only even for the persona's root; the writable dirs
 		 * are mounted on top below */
 		struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY |
@@ -484,51 +477,50 @@ void tf_p_child_main(const struct tf_p_setup *s)
 		      "make base read-only: %m");
 	}
 
-	for (size_t i = 0; i < N_BASE; i++) {
+	for (size_t i = 0; i < pr->n_sys; i++) {
+		const char *name = pr->sys[i].name;
+
 		if (link[i][0]) {
-			CHECK(symlinkat(link[i], rootfd, host_base[i]),
-			      "symlink /%s: %m", host_base[i]);
+			CHECK(symlinkat(link[i], rootfd, name),
+			      "symlink /%s: %m", name);
 		} else if (ov[i]) {
-			mkdir_at(rootfd, host_base[i], 0755);
+			mkdir_at(rootfd, name, 0755);
 		} else if (base_fd[i] >= 0) {
-			mkdir_at(rootfd, host_base[i], 0755);
-			attach(base_fd[i], rootfd, host_base[i],
+			mkdir_at(rootfd, name, 0755);
+			attach(base_fd[i], rootfd, name,
 			       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
 				       MOUNT_ATTR_NODEV,
-			       host_base[i]);
+			       name);
 		}
 	}
-	if (!s->base)
+	if (!base)
 		mount_overlays(s, rootfd, ov);
-	for (size_t i = 0; i < N_DATA; i++) {
-		if (!s->base)
-			mkdir_at(rootfd, data_dirs[i], 0755);
-		attach(data_fd[i], rootfd, data_dirs[i],
-		       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, data_dirs[i]);
+	for (size_t i = 0; i < pr->n_binds; i++) {
+		const char *dst = pr->binds[i].dst + 1; /* below the root */
+
+		if (!base)
+			mkdir_at(rootfd, dst, 0755);
+		attach(data_fd[i], rootfd, dst,
+		       bind_attrs(pr, pr->binds[i].dst), dst);
 	}
 
 	/* /dev: a small tmpfs with the bound host nodes */
-	if (!s->base)
+	if (!base)
 		mkdir_at(rootfd, "dev", 0755);
 	CHECK(mount("tmpfs", NEWROOT "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
 		    "mode=0755,size=64k"),
 	      "/dev tmpfs: %m");
 	devfd = open(NEWROOT "/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	CHECK(devfd, "open /dev: %m");
-	for (size_t i = 0; i < N_DEV; i++) {
-		if (dev_fd[i] < 0)
-			continue;
-		touch_at(devfd, dev_nodes[i]);
-		attach(dev_fd[i], devfd, dev_nodes[i], 0, dev_nodes[i]);
-	}
-	for (size_t i = 0; i < s->p->n_devs; i++) {
-		const char *rel = s->p->devs[i].path + strlen("/dev/");
+	for (size_t i = 0; i < n_dev; i++) {
+		/* under /dev/ (tf_profile_check) */
+		const char *rel = dev_nodes[i] + strlen("/dev/");
 
-		if (fg_fd[i] < 0)
+		if (dev_fd[i] < 0)
 			continue;
 		mkdir_parents_at(devfd, rel);
 		touch_at(devfd, rel);
-		attach(fg_fd[i], devfd, rel, 0, s->p->devs[i].path);
+		attach(dev_fd[i], devfd, rel, 0, dev_nodes[i]);
 	}
 	{
 		static const char *const links[][2] = {
@@ -555,7 +547,7 @@ void tf_p_child_main(const struct tf_p_setup *s)
 
 		snprintf(opts, sizeof(opts),
 			 "newinstance,ptmxmode=0666,mode=620,gid=5,max=%u",
-			 s->pty_max ? s->pty_max : TF_PTY_MAX_DEFAULT);
+			 pr->pty_max ? pr->pty_max : TF_PTY_MAX_DEFAULT);
 		CHECK(mount("devpts", NEWROOT "/dev/pts", "devpts",
 			    MS_NOSUID | MS_NOEXEC, opts),
 		      "devpts: %m");
@@ -578,16 +570,16 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	 * be mounted while the host's /proc is still visible in this mount
 	 * namespace: the kernel only lets a user namespace mount proc when a
 	 * fully visible one exists (mount_too_revealing()). */
-	if (!s->base)
+	if (!base)
 		mkdir_at(rootfd, "proc", 0555);
 	CHECK(mount("proc", NEWROOT "/proc", "proc",
 		    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
 	      "/proc: %m");
 	/* No host /sys: an empty dir for programs that stat it. */
-	if (!s->base)
+	if (!base)
 		mkdir_at(rootfd, "sys", 0555);
 
-	if (!s->base) {
+	if (!base) {
 		struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
 		CHECK(mount_setattr(rootfd, "", AT_EMPTY_PATH, &a, sizeof(a)),
 		      "make / read-only: %m");
@@ -603,7 +595,10 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	CHECK(chdir("/"), "chdir /: %m");
 
 	CHECK(sethostname(s->name, strlen(s->name)), "sethostname: %m");
-	loopback_up();
+	/* the network mode (issue 12 adds others; tf_profile_check knows
+	 * only this one) */
+	if (pr->net == TF_NET_LOOPBACK)
+		loopback_up();
 
 	/* stdio to /dev/null; close everything inherited but the status
 	 * pipe (the parent moved it to fd >= 3). */

@@ -38,15 +38,6 @@
 /* How long exec waits to reap a launcher that died under it. */
 #define REAP_TIMEOUT_MS 1000
 
-/* Where apps may write (Landlock); DAC and the read-only mounts decide
- * the rest. /dev for /dev/null, /dev/pts, /dev/shm. /dev/mqueue for POSIX
- * message queues: mq_open() works on the ipc namespace's internal mount of
- * the mqueue fs, beneath no other rule, but the persona's /dev/mqueue is
- * the same superblock, so a rule on its root covers the queues (the
- * persona's own: it has its own ipc namespace). */
-static const char *const writable[] = {"/home", "/tmp", "/var",
-				       "/run",	"/dev", "/dev/mqueue"};
-
 static TF_NORETURN void report_at(int fd, int err, enum tf_exec_stage st)
 {
 	struct tf_p_exec_msg m = {.err = err, .stage = (int32_t)st};
@@ -72,15 +63,16 @@ static TF_NORETURN void report(int fd, int err)
  *    CAP_SETUID and CAP_SETGID stay (tf_caps_keep_setid): what an app
  *    needs to become its user;
  *  - no_new_privs;
- *  - Landlock, with the ruleset built here, in the persona's mount ns. The
+ *  - Landlock, with the ruleset built here from the profile's read and
+ *    writable paths, in the persona's mount ns. The
  *    launcher restricts itself with it, and each app restricts itself
  *    again with the same ruleset (one syscall): a domain of its own,
  *    nested in the launcher's. Landlock lets a process ptrace (and open
  *    /proc/PID/mem of) only processes in its own or a nested domain, so
  *    sibling domains keep one app out of another's memory even at the same
  *    uid; one shared domain would not;
- *  - the app seccomp filter (docs/seccomp.md); each app adds the small
- *    second layer on top before exec.
+ *  - the app seccomp filter of the profile's policy (docs/seccomp.md);
+ *    each app adds the small second layer on top before exec.
  * The launcher loses nothing it needs: after setns it only receives
  * messages, clones, closes fds and replies. A compromised launcher is
  * confined by the same filter and Landlock rules, and is the persona's
@@ -88,6 +80,8 @@ static TF_NORETURN void report(int fd, int err)
  * this was ~170 syscalls and a BPF load on every launch.
  */
 static struct tf_seccomp_prog app_filter;
+/* the policy app_filter was compiled for */
+static struct tf_seccomp_policy app_filter_pol;
 /* the second layer each app loads before exec (clone(CLONE_PARENT) and
  * clone3, which the launcher needs, taken away); kept: apps run in our
  * memory (CLONE_VM) until they exec */
@@ -96,28 +90,55 @@ static struct tf_seccomp_prog app_layer;
  * Landlock */
 static int app_ruleset = -1;
 
-int tf_p_launcher_prepare(void)
+/* field by field: the struct has padding */
+static bool pol_same(const struct tf_seccomp_policy *a,
+		     const struct tf_seccomp_policy *b)
+{
+	return a->allowlist == b->allowlist && a->n_families == b->n_families &&
+	       a->n_pair_families == b->n_pair_families &&
+	       a->netlink_proto == b->netlink_proto &&
+	       a->n_families <= TF_SC_FAMILIES_MAX &&
+	       a->n_pair_families <= TF_SC_FAMILIES_MAX &&
+	       !memcmp(a->families, b->families,
+		       a->n_families * sizeof(a->families[0])) &&
+	       !memcmp(a->pair_families, b->pair_families,
+		       a->n_pair_families * sizeof(a->pair_families[0]));
+}
+
+int tf_p_launcher_prepare(const struct tf_seccomp_policy *pol)
 {
 	int r = 0;
 
 	/* libseccomp's build and compile: normally done once by the spawner,
-	 * whose forks the launchers are (spawner.c); else here, while the
+	 * whose forks the launchers are (spawner.c), for the default
+	 * profile's policy; else (or for another policy) here, while the
 	 * persona is still being built, before the launcher may enter it */
-	if (!app_filter.insns)
-		r = tf_seccomp_default_prog(&app_filter);
+	if (app_filter.insns && !pol_same(&app_filter_pol, pol))
+		tf_seccomp_prog_free(&app_filter);
+	if (!app_filter.insns) {
+		r = tf_seccomp_default_prog(pol, &app_filter);
+		if (r == 0)
+			app_filter_pol = *pol;
+	}
 	if (r == 0 && !app_layer.insns)
 		r = tf_seccomp_app_layer_prog(&app_layer);
 	return r;
 }
 
-int tf_p_launcher_harden(void)
+int tf_p_launcher_harden(const struct tf_profile *prof)
 {
+	const char *rd[TF_PROF_READ_MAX], *wr[TF_PROF_WRITABLE_MAX];
+	size_t nr = tf_profile_paths(prof->read, prof->n_read, rd,
+				     TF_ARRAY_SIZE(rd));
+	size_t nw = tf_profile_paths(prof->writable, prof->n_writable, wr,
+				     TF_ARRAY_SIZE(wr));
 	int abi, r;
 
 	if (app_filter.insns == NULL || app_layer.insns == NULL)
 		return -EINVAL; /* tf_p_launcher_prepare() first */
-	r = tf_landlock_prepare(writable, TF_ARRAY_SIZE(writable), &app_ruleset,
-				&abi);
+	if (!prof->sc.app_layer)
+		tf_seccomp_prog_free(&app_layer);
+	r = tf_landlock_prepare(rd, nr, wr, nw, &app_ruleset, &abi);
 	if (r == 0)
 		r = tf_caps_lock();
 	if (r == 0)
@@ -232,8 +253,9 @@ void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 		  : x->uid == TF_APP_UID_DEFAULT ? "/home/app"
 						 : "/") < 0)
 		report_at(msg_fd, tf_negerrno(), TF_EXEC_STAGE_CWD);
-	/* last: the second seccomp layer (precompiled: one syscall) */
-	r = tf_seccomp_load_prog(&app_layer);
+	/* last: the second seccomp layer (precompiled: one syscall), unless
+	 * the profile has none */
+	r = app_layer.insns ? tf_seccomp_load_prog(&app_layer) : 0;
 	if (r < 0)
 		report(msg_fd, r);
 	r = exec_search(x->argv[0], x->argv, x->envp);

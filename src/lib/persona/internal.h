@@ -12,14 +12,8 @@
 #include "twofold/config.h"
 #include "twofold/ipc.h"
 #include "twofold/persona.h"
+#include "twofold/profile.h"
 #include "twofold/sandbox.h"
-
-/* A foreground device node, resolved on the host at start. */
-struct tf_p_dev {
-	char path[TF_CFG_PATH_MAX]; /* "/dev/..." */
-	char type;		    /* 'c' or 'b' */
-	uint32_t major, minor;
-};
 
 struct tf_persona {
 	char name[TF_NAME_MAX + 1];
@@ -28,9 +22,10 @@ struct tf_persona {
 	struct tf_cgroup *cg;
 	bool hybrid; /* v1 controllers: children must be attached by pid */
 	bool foreground;
-	uint32_t cpu_weight, bg_weight;
-	size_t n_devs;
-	struct tf_p_dev devs[TF_DEVICE_MAX];
+	/* the persona's policy, copied at start with its devices resolved
+	 * (TF_PROF_DEV_RESOLVE done): the one list the init binds /dev nodes
+	 * from and the cgroup device policy is made of */
+	struct tf_profile prof;
 	/* dups of the pidfds of launched apps, to reap their zombies at stop
 	 * (see persona.h); pruned as apps exit */
 	int *apps;
@@ -55,10 +50,9 @@ struct tf_persona {
  * child does no allocation and reads no config. */
 struct tf_p_setup {
 	const char *name;
-	const char *base; /* NULL = the host's /usr, /bin, /lib*, /etc */
 	const char *data_dir;
-	const struct tf_persona *p; /* devs */
-	uint32_t pty_max;	    /* devpts max= of the persona */
+	/* mounts, binds, writable paths, devices, pty_max, network */
+	const struct tf_profile *prof;
 	int sync_fd;   /* parent -> child: 1 byte "go" after uid map + attach */
 	int status_fd; /* child -> parent: struct tf_p_status */
 };
@@ -93,11 +87,10 @@ struct tf_p_spawn_req {
 	uint32_t kind;
 	uint64_t flags; /* namespaces, CLONE_INTO_CGROUP */
 	char name[TF_NAME_MAX + 1];
-	char base[TF_CFG_PATH_MAX]; /* "" = the host's system dirs */
-	char data_dir[PATH_MAX];
-	uint32_t pty_max;
-	uint32_t n_devs;
-	struct tf_p_dev devs[TF_DEVICE_MAX];
+	char data_dir[PATH_MAX]; /* init only */
+	/* the persona's (resolved) profile: what the init builds and what
+	 * the launcher applies; checked by the spawner (tf_profile_check) */
+	struct tf_profile prof;
 };
 
 /* Clone an init or a launcher as the caller's child, through the spawner
@@ -107,13 +100,14 @@ struct tf_p_spawn_req {
 pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
 		 int *pidfd_out);
 
-/* A request for p's init (base, data_dir) or launcher (NULLs). */
+/* A request for p's init (data_dir) or launcher (NULL), with p's
+ * profile. */
 int tf_p_fill_spawn_req(struct tf_p_spawn_req *q, uint32_t kind,
-			const struct tf_persona *p, const char *base,
-			const char *data_dir, uint32_t pty_max);
+			const struct tf_persona *p, const char *data_dir);
 
 /* The launcher's side (launcher.c), in the spawned child. */
-TF_NORETURN void tf_p_launcher_child(int sock, int init_pidfd, pid_t parent);
+TF_NORETURN void tf_p_launcher_child(int sock, int init_pidfd, pid_t parent,
+				     const struct tf_profile *prof);
 
 /* Remember an app's pidfd (dup) for stop; prunes exited ones. */
 int tf_p_track_app(struct tf_persona *p, int pidfd);
@@ -168,12 +162,14 @@ struct tf_p_exec_msg {
 
 /* SIG_DFL for every signal, empty mask (children of the daemon). */
 void tf_p_reset_signals(void);
-/* In the launcher, at start: compile the app seccomp filter. */
-int tf_p_launcher_prepare(void);
+/* Compile the app seccomp filter of policy pol (the spawner does it once
+ * for the default profile's; a launcher whose profile says otherwise
+ * compiles its own at start). */
+int tf_p_launcher_prepare(const struct tf_seccomp_policy *pol);
 /* In the launcher, once, after it entered the persona's namespaces:
- * apply to itself the capability lock, no_new_privs, Landlock and seccomp
- * every app inherits (exec.c). */
-int tf_p_launcher_harden(void);
+ * apply to itself the capability lock, no_new_privs, Landlock (prof's read
+ * and writable paths) and seccomp every app inherits (exec.c). */
+int tf_p_launcher_harden(const struct tf_profile *prof);
 
 /* Fork the launcher into the persona's cgroups (v1 attach included); it
  * then waits for tf_p_launcher_go(). init_pidfd: the persona's init. */

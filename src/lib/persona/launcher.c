@@ -377,7 +377,8 @@ static TF_NORETURN void launcher_loop(int sock)
 	}
 }
 
-static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
+static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent,
+				      const struct tf_profile *prof)
 {
 	uint32_t go = 0;
 	int s, ip, prep, err = 0;
@@ -394,7 +395,7 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 	if (s < 0 || ip < 0)
 		_exit(1);
 	/* failure is reported after the go message, like a setns failure */
-	prep = tf_p_launcher_prepare();
+	prep = tf_p_launcher_prepare(&prof->sc);
 	{
 		/* the apps' stack (they run in our memory until exec), with a
 		 * guard page below it */
@@ -443,16 +444,17 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent)
 		_exit(1);
 	close(ip);
 	if (err == 0)
-		err = tf_p_launcher_harden();
+		err = tf_p_launcher_harden(prof);
 	reply(s, err, 0);
 	if (err)
 		_exit(1);
 	launcher_loop(s);
 }
 
-void tf_p_launcher_child(int sock, int init_pidfd, pid_t parent)
+void tf_p_launcher_child(int sock, int init_pidfd, pid_t parent,
+			 const struct tf_profile *prof)
 {
-	launcher_main(sock, init_pidfd, parent);
+	launcher_main(sock, init_pidfd, parent, prof);
 }
 
 int tf_p_launcher_spawn(struct tf_persona *p, int init_pidfd)
@@ -466,7 +468,7 @@ int tf_p_launcher_spawn(struct tf_persona *p, int init_pidfd)
 		return tf_negerrno();
 	s0 = sv[0];
 	s1 = sv[1];
-	r = tf_p_fill_spawn_req(&q, TF_P_SPAWN_LAUNCHER, p, NULL, NULL, 0);
+	r = tf_p_fill_spawn_req(&q, TF_P_SPAWN_LAUNCHER, p, NULL);
 	if (r < 0)
 		return r;
 	cgfd = tf_cgroup_v2_fd(p->cg);

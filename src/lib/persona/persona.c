@@ -96,12 +96,14 @@ static int ensure_dir(int dirfd, const char *name, uid_t uid, gid_t gid,
 	return 0;
 }
 
-static int prepare_data_dir(const struct tf_persona_spec *spec, char *err,
+/* The profile's data dirs (parents first): each made when missing, owned
+ * by its uid inside the persona. Intermediate components must exist (an
+ * earlier entry), and none may be a symlink (O_NOFOLLOW in ensure_dir). */
+static int prepare_data_dir(const struct tf_persona_spec *spec,
+			    const struct tf_profile *pr, char *err,
 			    size_t errlen)
 {
-	const uid_t root = spec->cfg->uid_base;
-	const uid_t app = spec->cfg->uid_base + TF_APP_UID_DEFAULT;
-	_cleanup_close_ int dfd = -1, home = -1, run = -1, user = -1;
+	_cleanup_close_ int dfd = -1;
 	int r;
 
 	dfd = open(spec->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -111,32 +113,65 @@ static int prepare_data_dir(const struct tf_persona_spec *spec, char *err,
 		       strerror(-r));
 		return r;
 	}
-#define ENSURE(d, n, u, m, out)                                                \
-	do {                                                                   \
-		r = ensure_dir(d, n, u, u, m, out);                            \
-		if (r < 0) {                                                   \
-			seterr(err, errlen, "data dir %s: %s: %s",             \
-			       spec->data_dir, n, strerror(-r));               \
-			return r;                                              \
-		}                                                              \
-	} while (0)
-	ENSURE(dfd, "home", root, 0755, &home);
-	ENSURE(home, "app", app, 0700, NULL);
-	ENSURE(dfd, "var", app, 0755, NULL);
-	ENSURE(dfd, "tmp", root, 01777, NULL);
-	ENSURE(dfd, "run", root, 0755, &run);
-	ENSURE(run, "user", root, 0755, &user);
-	ENSURE(user, "1000", app, 0700, NULL);
-#undef ENSURE
+	for (uint32_t i = 0; i < pr->n_dirs; i++) {
+		const struct tf_prof_dir *e = &pr->dirs[i];
+		const uid_t u = spec->cfg->uid_base + e->uid;
+		_cleanup_close_ int at = -1;
+		char rel[TF_PROF_PATH_MAX];
+		char *name = rel, *slash;
+
+		if (e->uid >= spec->cfg->uid_count) {
+			seterr(err, errlen,
+			       "data dir %s: %s: owner %u is not "
+			       "a uid of the persona",
+			       spec->data_dir, e->rel, e->uid);
+			return -EINVAL;
+		}
+		memcpy(rel, e->rel, sizeof(rel));
+		at = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+		if (at < 0)
+			return tf_negerrno();
+		while ((slash = strchr(name, '/')) != NULL) {
+			int next;
+
+			*slash = '\0';
+			next = openat(at, name,
+				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					      O_CLOEXEC);
+			if (next < 0) {
+				r = errno == ELOOP ? -ENOTDIR : tf_negerrno();
+				seterr(err, errlen, "data dir %s: %s: %s",
+				       spec->data_dir, e->rel, strerror(-r));
+				return r;
+			}
+			close(at);
+			at = next;
+			name = slash + 1;
+		}
+		r = ensure_dir(at, name, u, u, (mode_t)e->mode, NULL);
+		if (r < 0) {
+			seterr(err, errlen, "data dir %s: %s: %s",
+			       spec->data_dir, e->rel, strerror(-r));
+			return r;
+		}
+	}
 	return 0;
 }
 
-static int check_base(const char *base, char *err, size_t errlen)
+/* A base must have a mount point for every bind of the profile, /dev and
+ * /proc. */
+static int check_base(const struct tf_profile *pr, char *err, size_t errlen)
 {
-	static const char *const need[] = {"home", "var", "tmp",
-					   "run",  "dev", "proc"};
+	const char *base = pr->base;
+	const char *need[TF_PROF_BIND_MAX + 2];
+	size_t n = 0;
 	_cleanup_close_ int fd = -1;
 	struct stat st;
+
+	for (uint32_t i = 0; i < pr->n_binds; i++)
+		need[n++] = pr->binds[i].dst + 1;
+	need[n++] = "dev";
+	need[n++] = "proc";
 
 	fd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
@@ -144,7 +179,7 @@ static int check_base(const char *base, char *err, size_t errlen)
 		seterr(err, errlen, "base %s: %s", base, strerror(-r));
 		return r;
 	}
-	for (size_t i = 0; i < TF_ARRAY_SIZE(need); i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (fstatat(fd, need[i], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode)) {
 			seterr(err, errlen,
@@ -156,58 +191,51 @@ static int check_base(const char *base, char *err, size_t errlen)
 	return 0;
 }
 
-static int resolve_devices(struct tf_persona *p,
-			   const struct tf_persona_spec *spec, char *err,
-			   size_t errlen)
+/* Copy the profile's devices, taking type and numbers of each
+ * TF_PROF_DEV_RESOLVE entry from its host node; an absent node is dropped
+ * (hot-pluggable: neither bound nor allowed). Then the one list is what
+ * the init binds and what the cgroup allows. */
+static int resolve_devices(struct tf_persona *p, const struct tf_profile *pr,
+			   char *err, size_t errlen)
 {
-	if (spec->n_devices > TF_DEVICE_MAX) {
-		seterr(err, errlen, "too many devices");
-		return -E2BIG;
-	}
-	for (size_t i = 0; i < spec->n_devices; i++) {
-		const char *path = spec->devices[i].path;
-		struct tf_p_dev *d = &p->devs[p->n_devs];
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < pr->n_devs; i++) {
+		struct tf_prof_dev d = pr->devs[i];
 		struct stat st;
 
-		if (strncmp(path, "/dev/", 5) != 0 || strstr(path, "/..") ||
-		    strstr(path, "//") || path[5] == '\0') {
-			seterr(err, errlen, "device %s: path %s not under /dev",
-			       spec->devices[i].name, path);
-			return -EINVAL;
+		if (d.flags & TF_PROF_DEV_RESOLVE) {
+			if (stat(d.path, &st) < 0) {
+				if (errno == ENOENT)
+					continue; /* absent now; skipped */
+				return tf_negerrno();
+			}
+			if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+				seterr(err, errlen,
+				       "device %s is not a device node",
+				       d.path);
+				return -EINVAL;
+			}
+			d.type = S_ISCHR(st.st_mode) ? 'c' : 'b';
+			d.major = major(st.st_rdev);
+			d.minor = minor(st.st_rdev);
+			d.flags &= ~TF_PROF_DEV_RESOLVE;
 		}
-		if (stat(path, &st) < 0) {
-			if (errno == ENOENT)
-				continue; /* absent now; skipped */
-			return tf_negerrno();
-		}
-		if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
-			seterr(err, errlen,
-			       "device %s: %s is not a device node",
-			       spec->devices[i].name, path);
-			return -EINVAL;
-		}
-		if (tf_strlcpy(d->path, path, sizeof(d->path)) < 0)
-			return -ENAMETOOLONG;
-		d->type = S_ISCHR(st.st_mode) ? 'c' : 'b';
-		d->major = major(st.st_rdev);
-		d->minor = minor(st.st_rdev);
-		p->n_devs++;
+		p->prof.devs[n++] = d;
 	}
+	p->prof.n_devs = n;
 	return 0;
 }
 
 static int apply_foreground(struct tf_persona *p, bool fg)
 {
-	struct tf_cg_dev devs[TF_DEVICE_MAX];
-	uint32_t w = fg ? p->cpu_weight : p->bg_weight;
+	struct tf_cg_dev devs[TF_PROF_DEV_MAX];
+	uint32_t w = fg ? p->prof.lim.cpu_weight : p->prof.bg_cpu_weight;
+	size_t n =
+		tf_profile_dev_rules(&p->prof, fg, devs, TF_ARRAY_SIZE(devs));
 	int r;
 
-	for (size_t i = 0; i < p->n_devs; i++)
-		devs[i] = (struct tf_cg_dev){.type = p->devs[i].type,
-					     .major = p->devs[i].major,
-					     .minor = p->devs[i].minor,
-					     .allow = fg};
-	r = tf_cgroup_device_set(p->cg, devs, p->n_devs);
+	r = tf_cgroup_device_set(p->cg, devs, n);
 	if (r < 0)
 		return r;
 	if (w) {
@@ -265,30 +293,17 @@ static void kill_and_reap(pid_t pid, int pidfd)
 }
 
 int tf_p_fill_spawn_req(struct tf_p_spawn_req *q, uint32_t kind,
-			const struct tf_persona *p, const char *base,
-			const char *data_dir, uint32_t pty_max)
+			const struct tf_persona *p, const char *data_dir)
 {
 	memset(q, 0, sizeof(*q));
 	q->magic = TF_P_SPAWN_MAGIC;
 	q->kind = kind;
-	q->pty_max = pty_max ? pty_max : TF_PTY_MAX_DEFAULT;
 	if (tf_strlcpy(q->name, p->name, sizeof(q->name)) < 0 ||
-	    tf_strlcpy(q->base, base ? base : "", sizeof(q->base)) < 0 ||
 	    tf_strlcpy(q->data_dir, data_dir ? data_dir : "",
 		       sizeof(q->data_dir)) < 0)
 		return -ENAMETOOLONG;
-	q->n_devs = (uint32_t)p->n_devs;
-	memcpy(q->devs, p->devs, sizeof(q->devs));
+	q->prof = p->prof;
 	return 0;
-}
-
-static int fill_spawn_req(struct tf_p_spawn_req *q, uint32_t kind,
-			  const struct tf_persona *p,
-			  const struct tf_persona_cfg *cfg,
-			  const char *data_dir)
-{
-	return tf_p_fill_spawn_req(q, kind, p, cfg->base, data_dir,
-				   cfg->pty_max);
 }
 
 static void seterr_spawn(char *err, size_t errlen, const char *what, int r)
@@ -310,16 +325,12 @@ static void seterr_spawn(char *err, size_t errlen, const char *what, int r)
 int tf_persona_cgroup_create(const struct tf_persona_spec *spec,
 			     struct tf_cgroup **out)
 {
-	struct tf_cg_limits lim;
-
-	if (!spec || !spec->cfg || !spec->cgroup_group || !out)
+	if (!spec || !spec->cfg || !spec->prof || !spec->cgroup_group || !out)
 		return -EINVAL;
 	if (!tf_name_valid(spec->cfg->name))
 		return -EINVAL;
-	lim = (struct tf_cg_limits){.memory_max = spec->cfg->memory_max,
-				    .pids_max = spec->cfg->pids_max,
-				    .cpu_weight = spec->cfg->cpu_weight};
-	return tf_cgroup_create(spec->cgroup_group, spec->cfg->name, &lim, out);
+	return tf_cgroup_create(spec->cgroup_group, spec->cfg->name,
+				&spec->prof->lim, out);
 }
 
 static void cg_destroyp(struct tf_cgroup **cg)
@@ -345,10 +356,13 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 
 	if (err && errlen)
 		err[0] = '\0';
-	if (!spec || !spec->cfg || !spec->data_dir || !spec->cgroup_group ||
-	    !out)
+	if (!spec || !spec->cfg || !spec->prof || !spec->data_dir ||
+	    !spec->cgroup_group || !out)
 		return -EINVAL;
 	cfg = spec->cfg;
+	r = tf_profile_check(spec->prof, err, errlen);
+	if (r < 0)
+		return r;
 	if (!tf_name_valid(cfg->name)) {
 		seterr(err, errlen, "invalid persona name");
 		return -EINVAL;
@@ -364,7 +378,8 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 		       TF_APP_UID_DEFAULT);
 		return -EINVAL;
 	}
-	if (cfg->base[0] && (r = check_base(cfg->base, err, errlen)) < 0)
+	if (spec->prof->base[0] &&
+	    (r = check_base(spec->prof, err, errlen)) < 0)
 		return r;
 
 	p = calloc(1, sizeof(*p));
@@ -380,12 +395,11 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	if (tf_strlcpy(p->name, cfg->name, sizeof(p->name)) < 0) {
 		/* cannot happen: checked lengths */
 	}
-	p->cpu_weight = cfg->cpu_weight;
-	p->bg_weight = spec->background_cpu_weight;
-	r = resolve_devices(p, spec, err, errlen);
+	p->prof = *spec->prof;
+	r = resolve_devices(p, spec->prof, err, errlen);
 	if (r < 0)
 		return r;
-	r = prepare_data_dir(spec, err, errlen);
+	r = prepare_data_dir(spec, &p->prof, err, errlen);
 	if (r < 0)
 		return r;
 
@@ -429,7 +443,7 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	if (sync_r < 0 || sync_w < 0 || st_r < 0 || st_w < 0)
 		goto fail_errno;
 
-	r = fill_spawn_req(&q, TF_P_SPAWN_INIT, p, cfg, spec->data_dir);
+	r = tf_p_fill_spawn_req(&q, TF_P_SPAWN_INIT, p, spec->data_dir);
 	if (r < 0) {
 		seterr(err, errlen, "data dir %s: path too long",
 		       spec->data_dir);
@@ -549,6 +563,11 @@ int tf_persona_cgroup_fd(const struct tf_persona *p)
 const char *tf_persona_name(const struct tf_persona *p)
 {
 	return p ? p->name : NULL;
+}
+
+const struct tf_profile *tf_persona_profile(const struct tf_persona *p)
+{
+	return p ? &p->prof : NULL;
 }
 
 int tf_persona_freeze(struct tf_persona *p, bool frozen)

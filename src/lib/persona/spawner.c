@@ -95,21 +95,15 @@ static void keep_only(int a, int b)
 static TF_NORETURN void child(const struct tf_p_spawn_req *q, int fd0, int fd1,
 			      pid_t parent)
 {
-	static struct tf_persona p;
 	struct tf_p_setup s;
 
 	/* the spawner's socket (or, direct, the daemon's fds) */
 	keep_only(fd0, fd1);
 	if (q->kind == TF_P_SPAWN_LAUNCHER)
-		tf_p_launcher_child(fd0, fd1, parent);
-	memcpy(p.name, q->name, sizeof(p.name));
-	p.n_devs = q->n_devs;
-	memcpy(p.devs, q->devs, sizeof(p.devs));
-	s = (struct tf_p_setup){.name = p.name,
-				.base = q->base[0] ? q->base : NULL,
+		tf_p_launcher_child(fd0, fd1, parent, &q->prof);
+	s = (struct tf_p_setup){.name = q->name,
 				.data_dir = q->data_dir,
-				.p = &p,
-				.pty_max = q->pty_max,
+				.prof = &q->prof,
 				.sync_fd = fd0,
 				.status_fd = fd1};
 	tf_p_child_main(&s);
@@ -193,9 +187,8 @@ static bool req_valid(const struct tf_p_spawn_req *q, size_t n, int nfds)
 	       (q->flags & ~(uint64_t)SPAWN_FLAGS_OK) == 0 &&
 	       nfds == 2 + !!(q->flags & CLONE_INTO_CGROUP) &&
 	       memchr(q->name, '\0', sizeof(q->name)) &&
-	       memchr(q->base, '\0', sizeof(q->base)) &&
 	       memchr(q->data_dir, '\0', sizeof(q->data_dir)) &&
-	       q->n_devs <= TF_DEVICE_MAX;
+	       tf_profile_check(&q->prof, NULL, 0) == 0;
 }
 
 static void send_reply(int sock, int err, pid_t pid, int pidfd)
@@ -281,8 +274,14 @@ static TF_NORETURN void spawner_main(int sock, pid_t parent)
 	 * fork of ours and inherits them compiled, so a persona start does
 	 * not pay libseccomp's build of the allowlist (~1-2 ms, measured on
 	 * this VM) on the way to the launcher's go. A failure is left to the
-	 * launcher, which compiles and reports then. */
-	(void)tf_p_launcher_prepare();
+	 * launcher, which compiles and reports then. The default profile's
+	 * policy: a launcher whose profile differs compiles its own. */
+	{
+		static struct tf_profile def;
+
+		tf_profile_default(&def);
+		(void)tf_p_launcher_prepare(&def.sc);
+	}
 
 	for (;;) {
 		int fds[3], nfds, pidfd = -1;

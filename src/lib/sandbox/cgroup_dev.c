@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Device policy of a persona cgroup: default deny, the basic devices
- * allowed, plus the foreground devices (camera, microphone, ...) the daemon
- * grants. Two enforcement paths:
+ * Device policy of a persona cgroup: default deny, plus the devices of the
+ * caller's list: the persona profile's (struct tf_profile: the basic
+ * devices, and the foreground devices while the persona is the
+ * foreground). The list is the same one the persona's /dev nodes are bound
+ * from (tf_profile_dev_nodes / tf_profile_dev_rules), so the two cannot
+ * disagree. Two enforcement paths:
  *  - v1 devices controller (hybrid / v1 hosts): devices.deny "a" once at
  *    creation, then allow lines. Later changes are applied as a diff against
  *    devices.list, allowing new entries before denying old ones, so an entry
@@ -26,19 +29,6 @@
 #include "twofold/sandbox.h"
 #include "cgroup_internal.h"
 
-/* The basic devices every persona may use (OCI runtime-spec "default
- * devices" plus the tty ones). */
-static const struct tf_cg_dev basic_devs[] = {
-	{'c', 1, 3, true},		 /* null */
-	{'c', 1, 5, true},		 /* zero */
-	{'c', 1, 7, true},		 /* full */
-	{'c', 1, 8, true},		 /* random */
-	{'c', 1, 9, true},		 /* urandom */
-	{'c', 5, 0, true},		 /* tty */
-	{'c', 5, 2, true},		 /* ptmx */
-	{'c', 136, TF_CG_DEV_ANY, true}, /* pts/N */
-};
-
 static bool dev_same(const struct tf_cg_dev *a, const struct tf_cg_dev *b)
 {
 	return a->type == b->type && a->major == b->major &&
@@ -60,7 +50,7 @@ static int dev_check(const struct tf_cg_dev *devs, size_t n)
 	return 0;
 }
 
-/* Is the basic device b overridden by a deny in devs? */
+/* Is the device b overridden by a deny in devs? */
 static bool denied(const struct tf_cg_dev *devs, size_t n,
 		   const struct tf_cg_dev *b)
 {
@@ -272,24 +262,21 @@ static int bpf_attach(int cgfd, int prog, int old)
 	return bpf_sys(BPF_PROG_ATTACH, &attr);
 }
 
-/* Split the policy into deny rules and allow rules (basics + granted). */
+/* Split the policy into deny rules and allow rules (those no deny
+ * overrides). */
 static int build_lists(const struct tf_cg_dev *devs, size_t n,
 		       struct tf_cg_dev **deny, size_t *ndeny,
 		       struct tf_cg_dev **allow, size_t *nallow)
 {
-	size_t nb = TF_ARRAY_SIZE(basic_devs), i;
 	_cleanup_free_ struct tf_cg_dev *d = calloc(n + 1, sizeof(*d));
-	_cleanup_free_ struct tf_cg_dev *a = calloc(n + nb + 1, sizeof(*a));
-	size_t nd = 0, na = 0;
+	_cleanup_free_ struct tf_cg_dev *a = calloc(n + 1, sizeof(*a));
+	size_t nd = 0, na = 0, i;
 
 	if (!d || !a)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		if (!devs[i].allow)
 			d[nd++] = devs[i];
-	for (i = 0; i < nb; i++)
-		if (!denied(devs, n, &basic_devs[i]))
-			a[na++] = basic_devs[i];
 	for (i = 0; i < n; i++)
 		if (devs[i].allow && !denied(devs, n, &devs[i]))
 			a[na++] = devs[i];

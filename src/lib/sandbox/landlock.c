@@ -3,8 +3,9 @@
  * Landlock, by raw syscalls: Debian 12 has no liblandlock, and the three
  * syscalls with two structs are all there is to it.
  *
- * Policy: read and execute everywhere, write (create, remove, rename,
- * truncate) only beneath the given paths. The handled rights are lowered to
+ * Policy (the caller's: struct tf_profile's read and writable paths): read
+ * and execute beneath the readable paths, write (create, remove, rename,
+ * truncate) only beneath the writable ones. The handled rights are lowered to
  * what the running kernel's ABI knows, as the kernel's
  * samples/landlock/sandboxer.c does: asking a kernel to handle a right it
  * does not know fails with EINVAL.
@@ -94,7 +95,8 @@ static int ll_add_path(int ruleset, const char *path, uint64_t access)
 	return 0;
 }
 
-int tf_landlock_prepare(const char *const *writable, size_t n, int *fd_out,
+int tf_landlock_prepare(const char *const *readable, size_t nr,
+			const char *const *writable, size_t n, int *fd_out,
 			int *abi_out)
 {
 	struct ll_ruleset_attr attr;
@@ -103,7 +105,7 @@ int tf_landlock_prepare(const char *const *writable, size_t n, int *fd_out,
 	long abi;
 	int r;
 
-	if (n && !writable)
+	if ((n && !writable) || (nr && !readable))
 		return -EINVAL;
 	abi = ll_create(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0) {
@@ -123,9 +125,15 @@ int tf_landlock_prepare(const char *const *writable, size_t n, int *fd_out,
 	if (rs < 0)
 		return tf_negerrno();
 
-	r = ll_add_path(rs, "/", LL_READ & handled);
-	if (r < 0)
-		return r;
+	for (size_t i = 0; i < nr; i++) {
+		if (!readable[i] || readable[i][0] != '/')
+			return -EINVAL;
+		r = ll_add_path(rs, readable[i], LL_READ & handled);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (!writable[i] || writable[i][0] != '/')
 			return -EINVAL;
@@ -150,11 +158,12 @@ int tf_landlock_restrict(int ruleset_fd)
 	return 0;
 }
 
-int tf_landlock_apply(const char *const *writable, size_t n)
+int tf_landlock_apply(const char *const *readable, size_t nr,
+		      const char *const *writable, size_t n)
 {
 	int fd, abi, r;
 
-	r = tf_landlock_prepare(writable, n, &fd, &abi);
+	r = tf_landlock_prepare(readable, nr, writable, n, &fd, &abi);
 	if (r < 0)
 		return r;
 	r = tf_landlock_restrict(fd);

@@ -662,16 +662,18 @@ static int deny_outside(scmp_filter_ctx ctx, uint32_t action, int nr,
  * syscall, so "ioctl: anything but these" cannot sit next to the
  * allowlist's plain ioctl rule.
  */
-static int build_args(scmp_filter_ctx ctx)
+static int build_args(scmp_filter_ctx ctx, const void *arg)
 {
+	const struct tf_seccomp_policy *pol = arg;
 	static const uint64_t ns_flags[] = {
 		CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
 		CLONE_NEWUSER, CLONE_NEWPID,	CLONE_NEWNET, CLONE_NEWTIME,
 	};
-	/* sorted */
-	static const uint64_t families[] = {AF_UNIX, AF_INET, AF_INET6,
-					    AF_NETLINK};
-	static const uint64_t pair_families[] = {AF_UNIX};
+	/* the families are the profile's (struct tf_seccomp_policy), sorted
+	 * and checked by policy_ok() */
+	uint64_t families[TF_SC_FAMILIES_MAX],
+		pair_families[TF_SC_FAMILIES_MAX];
+	bool netlink = false;
 	uint64_t ok[TF_ARRAY_SIZE(prctl_ok)];
 	uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
 	uint32_t eaf = SCMP_ACT_ERRNO(EAFNOSUPPORT);
@@ -694,24 +696,31 @@ static int build_args(scmp_filter_ctx ctx)
 		if (r < 0)
 			return r;
 	}
-	/* socket: UNIX, IPv4, IPv6, and netlink for routes/addresses only.
-	 * Compared on all 64 bits: a family with high bits set (which the
-	 * kernel would truncate) is denied, never let through. */
+	/* socket: the profile's families (today UNIX, IPv4, IPv6, and
+	 * netlink for routes/addresses only). Compared on all 64 bits: a
+	 * family with high bits set (which the kernel would truncate) is
+	 * denied, never let through. */
+	for (uint32_t i = 0; i < pol->n_families; i++) {
+		families[i] = (uint64_t)pol->families[i];
+		netlink |= pol->families[i] == AF_NETLINK;
+	}
+	for (uint32_t i = 0; i < pol->n_pair_families; i++)
+		pair_families[i] = (uint64_t)pol->pair_families[i];
 	r = deny_outside(ctx, eaf, SCMP_SYS(socket), 0, families,
-			 TF_ARRAY_SIZE(families), 6);
+			 pol->n_families, 6);
 	if (r < 0)
 		return r;
-	{
+	if (netlink) {
 		struct scmp_arg_cmp c[2] = {
 			{0, SCMP_CMP_EQ, AF_NETLINK, 0},
-			{2, SCMP_CMP_NE, NETLINK_ROUTE, 0},
+			{2, SCMP_CMP_NE, (uint64_t)pol->netlink_proto, 0},
 		};
 		r = add(ctx, eaf, SCMP_SYS(socket), 2, c);
 		if (r < 0)
 			return r;
 	}
 	r = deny_outside(ctx, eaf, SCMP_SYS(socketpair), 0, pair_families,
-			 TF_ARRAY_SIZE(pair_families), 6);
+			 pol->n_pair_families, 6);
 	if (r < 0)
 		return r;
 	/* prctl: the options on the list; the rest get EINVAL, the kernel's
@@ -751,8 +760,9 @@ static int build_args(scmp_filter_ctx ctx)
 	return 0;
 }
 
-static int build_allow(scmp_filter_ctx ctx)
+static int build_allow(scmp_filter_ctx ctx, const void *arg)
 {
+	(void)arg;
 	int r = add_list(ctx, SCMP_ACT_ALLOW, allow, TF_ARRAY_SIZE(allow));
 
 	/* the argument filters ran first; clone3 stays for the launcher */
@@ -765,7 +775,7 @@ static int build_allow(scmp_filter_ctx ctx)
 	return r;
 }
 
-static int build_app_layer(scmp_filter_ctx ctx)
+static int build_app_layer(scmp_filter_ctx ctx, const void *arg)
 {
 	struct scmp_arg_cmp c = {CLONE_ARG, SCMP_CMP_MASKED_EQ, CLONE_PARENT,
 				 CLONE_PARENT};
@@ -773,6 +783,7 @@ static int build_app_layer(scmp_filter_ctx ctx)
 	 * reaps only the apps it launched */
 	int r = add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, &c);
 
+	(void)arg;
 	/* clone3 passes its flags in memory that seccomp cannot read: ENOSYS
 	 * makes glibc (2.34+) fall back to clone, whose flags the rule above
 	 * and the namespace rules can check */
@@ -787,8 +798,8 @@ static int build_app_layer(scmp_filter_ctx ctx)
  * them (libseccomp's build + compile costs ~0.5 ms). libseccomp 2.5
  * exports BPF only to an fd, so it goes through a memfd.
  */
-static int compile(uint32_t def, int (*build)(scmp_filter_ctx),
-		   struct tf_seccomp_prog *out)
+static int compile(uint32_t def, int (*build)(scmp_filter_ctx, const void *),
+		   const void *arg, struct tf_seccomp_prog *out)
 {
 	scmp_filter_ctx ctx;
 	struct stat st;
@@ -815,7 +826,7 @@ static int compile(uint32_t def, int (*build)(scmp_filter_ctx),
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (r < 0)
 		goto out;
-	r = build(ctx);
+	r = build(ctx, arg);
 	if (r < 0)
 		goto out;
 	fd = memfd_create("tf-seccomp", MFD_CLOEXEC);
@@ -896,14 +907,37 @@ static int splice(const struct tf_seccomp_prog *first,
 	return 0;
 }
 
-int tf_seccomp_default_prog(struct tf_seccomp_prog *out)
+/* Sorted families below 64 (deny_outside's trie is 6 bits wide), a known
+ * allowlist: what build_args relies on. */
+static bool families_ok(const int32_t *f, uint32_t n)
+{
+	if (n > TF_SC_FAMILIES_MAX)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (f[i] < 0 || f[i] >= 64 || (i && f[i - 1] >= f[i]))
+			return false;
+	return true;
+}
+
+static bool policy_ok(const struct tf_seccomp_policy *pol)
+{
+	return pol && pol->allowlist == TF_SC_APP &&
+	       families_ok(pol->families, pol->n_families) &&
+	       families_ok(pol->pair_families, pol->n_pair_families) &&
+	       pol->netlink_proto >= 0;
+}
+
+int tf_seccomp_default_prog(const struct tf_seccomp_policy *pol,
+			    struct tf_seccomp_prog *out)
 {
 	struct tf_seccomp_prog args = {0}, list = {0};
 	int r;
 
-	r = compile(SCMP_ACT_ALLOW, build_args, &args);
+	if (!policy_ok(pol))
+		return -EINVAL;
+	r = compile(SCMP_ACT_ALLOW, build_args, pol, &args);
 	if (r == 0)
-		r = compile(SCMP_ACT_ERRNO(ENOSYS), build_allow, &list);
+		r = compile(SCMP_ACT_ERRNO(ENOSYS), build_allow, NULL, &list);
 	if (r == 0)
 		r = splice(&args, &list, out);
 	tf_seccomp_prog_free(&args);
@@ -913,7 +947,7 @@ int tf_seccomp_default_prog(struct tf_seccomp_prog *out)
 
 int tf_seccomp_app_layer_prog(struct tf_seccomp_prog *out)
 {
-	return compile(SCMP_ACT_ALLOW, build_app_layer, out);
+	return compile(SCMP_ACT_ALLOW, build_app_layer, NULL, out);
 }
 
 int tf_seccomp_load_prog(const struct tf_seccomp_prog *p)
@@ -938,16 +972,16 @@ void tf_seccomp_prog_free(struct tf_seccomp_prog *p)
 	p->len = 0;
 }
 
-int tf_seccomp_apply_default(void)
+int tf_seccomp_apply(const struct tf_seccomp_policy *pol)
 {
 	struct tf_seccomp_prog base = {0}, app = {0};
-	int r = tf_seccomp_default_prog(&base);
+	int r = tf_seccomp_default_prog(pol, &base);
 
-	if (r == 0)
+	if (r == 0 && pol->app_layer)
 		r = tf_seccomp_app_layer_prog(&app);
 	if (r == 0)
 		r = tf_seccomp_load_prog(&base);
-	if (r == 0)
+	if (r == 0 && pol->app_layer)
 		r = tf_seccomp_load_prog(&app);
 	tf_seccomp_prog_free(&base);
 	tf_seccomp_prog_free(&app);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "twofold/persona.h"
+#include "twofold/profile.h"
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -47,7 +48,9 @@ int main(int argc, char **argv)
 				     .uid_base = 0x50000000u,
 				     .uid_count = 65536,
 				     .cpu_weight = 100};
+	struct tf_profile prof;
 	struct tf_persona_spec spec = {.cfg = &cfg,
+				       .prof = &prof,
 				       .data_dir = data,
 				       .cgroup_group = group,
 				       .foreground = true};
@@ -58,6 +61,8 @@ int main(int argc, char **argv)
 
 	if (tf_persona_spawner_start() < 0)
 		return 1;
+	tf_profile_default(&prof);
+	prof.lim.cpu_weight = 100;
 
 	if (!t || !mkdtemp(dir))
 		return 1;

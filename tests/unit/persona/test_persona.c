@@ -37,6 +37,7 @@
 #include <linux/landlock.h>
 
 #include "twofold/persona.h"
+#include "twofold/profile.h"
 
 #define SHM_KEY 0x7f0f1d
 #define ABS_NAME "tftest"
@@ -429,11 +430,12 @@ static void on_signal(int sig)
 static struct tf_persona *start(const char *name, uint32_t uid_base,
 				struct tf_persona_cfg *cfg, char *data)
 {
+	struct tf_profile prof;
 	struct tf_persona_spec spec = {.cfg = cfg,
+				       .prof = &prof,
 				       .data_dir = data,
 				       .cgroup_group = group,
-				       .foreground = true,
-				       .background_cpu_weight = 10};
+				       .foreground = true};
 	char err[TF_PERSONA_ERR_MAX], path[512];
 	struct tf_persona *p = NULL;
 	uint64_t t0;
@@ -444,6 +446,9 @@ static struct tf_persona *start(const char *name, uint32_t uid_base,
 	cfg->uid_base = uid_base;
 	cfg->uid_count = 65536;
 	cfg->cpu_weight = 100;
+	tf_profile_default(&prof);
+	prof.lim.cpu_weight = 100;
+	prof.bg_cpu_weight = 10;
 	if (mkdir(data, 0700) < 0)
 		return NULL;
 	t0 = tf_now_ns();

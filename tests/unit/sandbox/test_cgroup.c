@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "twofold/profile.h"
 #include "twofold/sandbox.h"
 
 static char group[64];
@@ -451,6 +452,23 @@ static void make_node(const char *name, unsigned ma, unsigned mi, char *out,
 	assert_int_equal(mknod(out, S_IFCHR | 0600, makedev(ma, mi)), 0);
 }
 
+/* The default profile's device rules (the basic devices) plus extra: what
+ * the persona code passes (tf_profile_dev_rules); the cgroup module keeps
+ * no device list of its own. Returns the count. */
+static size_t with_basics(const struct tf_cg_dev *extra, size_t n,
+			  struct tf_cg_dev *out, size_t cap)
+{
+	struct tf_profile prof;
+	size_t k;
+
+	tf_profile_default(&prof);
+	k = tf_profile_dev_rules(&prof, true, out, cap);
+	assert_true(k > 0 && k + n <= cap);
+	for (size_t i = 0; i < n; i++)
+		out[k++] = extra[i];
+	return k;
+}
+
 static void test_devices_default(void **state)
 {
 	struct tf_cgroup *cg = NULL;
@@ -460,6 +478,8 @@ static void test_devices_default(void **state)
 	struct tf_cg_dev deny_cam = {'c', 1, 3, false};
 	/* a non-basic device (1,11 = kmsg) is denied until granted */
 	struct tf_cg_dev allow_other = {'c', 1, 11, true};
+	struct tf_cg_dev rules[64];
+	size_t n;
 
 	make_node("camera", 1, 3, camera, sizeof(camera));
 	make_node("other", 1, 11, other, sizeof(other));
@@ -467,20 +487,30 @@ static void test_devices_default(void **state)
 	/* outside the cgroup both open */
 	assert_int_equal(open_in_cgroup(NULL, camera), 0);
 	assert_int_equal(open_in_cgroup(NULL, other), 0);
+	/* a new cgroup denies every device until it gets its list */
+	assert_int_equal(open_in_cgroup(cg, camera), EPERM);
+	n = with_basics(NULL, 0, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set(cg, rules, n), 0);
 	assert_int_equal(open_in_cgroup(cg, camera), 0);
 	assert_int_equal(open_in_cgroup(cg, other), EPERM);
 
-	assert_int_equal(tf_cgroup_device_set(cg, &deny_cam, 1), 0);
+	n = with_basics(&deny_cam, 1, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set(cg, rules, n), 0);
 	assert_int_equal(open_in_cgroup(cg, camera), EPERM);
 	assert_int_equal(open_in_cgroup(cg, other), EPERM);
 
-	assert_int_equal(tf_cgroup_device_set(cg, &allow_other, 1), 0);
+	n = with_basics(&allow_other, 1, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set(cg, rules, n), 0);
 	assert_int_equal(open_in_cgroup(cg, camera), 0);
 	assert_int_equal(open_in_cgroup(cg, other), 0);
 
-	assert_int_equal(tf_cgroup_device_set(cg, NULL, 0), 0);
+	n = with_basics(NULL, 0, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set(cg, rules, n), 0);
 	assert_int_equal(open_in_cgroup(cg, camera), 0);
 	assert_int_equal(open_in_cgroup(cg, other), EPERM);
+	/* an empty list: nothing at all */
+	assert_int_equal(tf_cgroup_device_set(cg, NULL, 0), 0);
+	assert_int_equal(open_in_cgroup(cg, camera), EPERM);
 
 	struct tf_cg_dev bad = {'x', 1, 3, true};
 	assert_int_equal(tf_cgroup_device_set(cg, &bad, 1), -EINVAL);
@@ -499,25 +529,36 @@ static void test_devices_bpf(void **state)
 	struct tf_cg_dev deny_cam = {'c', 1, 3, false};
 	struct tf_cg_dev allow_cam = {'c', 1, 3, true};
 	struct tf_cg_dev wild_deny = {'c', 1, TF_CG_DEV_ANY, false};
+	struct tf_cg_dev rules[64];
+	size_t n;
 
 	make_node("camera", 1, 3, camera, sizeof(camera));
 	assert_int_equal(tf_cgroup_create(group, "personal", NULL, &cg), 0);
+	n = with_basics(NULL, 0, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set(cg, rules, n), 0);
 	assert_int_equal(open_in_cgroup(cg, camera), 0);
 
-	assert_int_equal(tf_cgroup_device_set_bpf(cg, &deny_cam, 1), 0);
+	n = with_basics(&deny_cam, 1, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set_bpf(cg, rules, n), 0);
 	assert_int_equal(open_in_cgroup(cg, camera), EPERM);
 	assert_int_equal(open_in_cgroup(cg, "/dev/zero"), 0);
 	/* replaced atomically, not stacked: now allowed again */
-	assert_int_equal(tf_cgroup_device_set_bpf(cg, &allow_cam, 1), 0);
+	n = with_basics(&allow_cam, 1, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set_bpf(cg, rules, n), 0);
 	assert_int_equal(open_in_cgroup(cg, camera), 0);
 	/* wildcard minor */
-	assert_int_equal(tf_cgroup_device_set_bpf(cg, &wild_deny, 1), 0);
+	n = with_basics(&wild_deny, 1, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set_bpf(cg, rules, n), 0);
 	assert_int_equal(open_in_cgroup(cg, camera), EPERM);
 	assert_int_equal(open_in_cgroup(cg, "/dev/zero"), EPERM);
-	/* the default policy: basics allowed */
-	assert_int_equal(tf_cgroup_device_set_bpf(cg, NULL, 0), 0);
+	/* the default profile's list: basics allowed */
+	n = with_basics(NULL, 0, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set_bpf(cg, rules, n), 0);
 	assert_int_equal(open_in_cgroup(cg, camera), 0);
 	assert_int_equal(open_in_cgroup(cg, "/dev/urandom"), 0);
+	/* nothing listed: nothing allowed */
+	assert_int_equal(tf_cgroup_device_set_bpf(cg, NULL, 0), 0);
+	assert_int_equal(open_in_cgroup(cg, "/dev/urandom"), EPERM);
 
 	assert_int_equal(tf_cgroup_destroy(cg), 0);
 	assert_group_gone();

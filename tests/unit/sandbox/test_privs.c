@@ -216,11 +216,12 @@ static void child_landlock(void *arg)
 {
 	struct ll_dirs *d = arg;
 	const char *writable[] = {d->a, "/nonexistent-tftest", "/dev/null"};
+	const char *readable[] = {"/"};
 	char p[128], buf[8];
 	int fd, abi;
 
 	CHECK(1, tf_nnp_set() == 0);
-	abi = tf_landlock_apply(writable, 3);
+	abi = tf_landlock_apply(readable, 1, writable, 3);
 	CHECK(2, abi > 0);
 	CHECK(3, write_file(d->a, "new"));
 	CHECK(4, !write_file(d->b, "new") && errno == EACCES);
@@ -274,12 +275,12 @@ static void test_landlock(void **state)
 
 static void child_landlock_needs_nnp(void *arg)
 {
-	const char *w[] = {"/tmp"};
+	const char *w[] = {"/tmp"}, *rd[] = {"/"};
 
 	/* unprivileged without no_new_privs: EPERM from restrict_self */
 	CHECK(1, tf_privs_drop(1000, 1000) == 0);
-	CHECK(2, tf_landlock_apply(w, 1) == -EPERM);
-	CHECK(3, tf_landlock_apply(NULL, 1) == -EINVAL);
+	CHECK(2, tf_landlock_apply(rd, 1, w, 1) == -EPERM);
+	CHECK(3, tf_landlock_apply(rd, 1, NULL, 1) == -EINVAL);
 }
 
 static void test_landlock_needs_nnp(void **state)

@@ -40,7 +40,18 @@
 #include <cmocka.h>
 
 #include "src/lib/sandbox/seccomp_internal.h"
+#include "twofold/profile.h"
 #include "twofold/sandbox.h"
+
+/* The policy under test: the default profile's (profile.h), which is what
+ * every persona runs with unless device.conf says otherwise. */
+static const struct tf_seccomp_policy *default_pol(void)
+{
+	static struct tf_profile p;
+
+	tf_profile_default(&p);
+	return &p.sc;
+}
 
 #ifndef AF_VSOCK
 #define AF_VSOCK 40
@@ -116,7 +127,7 @@ static void child_denied(void)
 	 * filter were missing */
 	EXPECT(1, setsid() > 0);
 	EXPECT(2, tf_nnp_set() == 0);
-	EXPECT(3, tf_seccomp_apply_default() == 0);
+	EXPECT(3, tf_seccomp_apply(default_pol()) == 0);
 	EXPECT(4, status_is("Seccomp", "2"));
 
 	/* namespaces */
@@ -243,7 +254,7 @@ static void child_allowed(void)
 	void *m;
 
 	EXPECT(1, tf_nnp_set() == 0);
-	EXPECT(2, tf_seccomp_apply_default() == 0);
+	EXPECT(2, tf_seccomp_apply(default_pol()) == 0);
 	/* fork (clone without namespace flags) */
 	pid = fork();
 	if (pid == 0)
@@ -276,7 +287,7 @@ static void child_allowed(void)
 static void child_badarch_i386(void)
 {
 	EXPECT(1, tf_nnp_set() == 0);
-	EXPECT(2, tf_seccomp_apply_default() == 0);
+	EXPECT(2, tf_seccomp_apply(default_pol()) == 0);
 #if defined(__x86_64__)
 	long r;
 	/* i386 getpid (20) through int 0x80 */
@@ -291,7 +302,7 @@ static void child_badarch_i386(void)
 static void child_badarch_x32(void)
 {
 	EXPECT(1, tf_nnp_set() == 0);
-	EXPECT(2, tf_seccomp_apply_default() == 0);
+	EXPECT(2, tf_seccomp_apply(default_pol()) == 0);
 #if defined(__x86_64__)
 	/* x32 getpid: __X32_SYSCALL_BIT | 39 */
 	syscall(0x40000000L | 39);
@@ -307,7 +318,7 @@ static void load_layers(int layers)
 	struct tf_seccomp_prog p = {0};
 
 	EXPECT(900, tf_nnp_set() == 0);
-	EXPECT(901, tf_seccomp_default_prog(&p) == 0);
+	EXPECT(901, tf_seccomp_default_prog(default_pol(), &p) == 0);
 	EXPECT(902, tf_seccomp_load_prog(&p) == 0);
 	tf_seccomp_prog_free(&p);
 	if (layers < 2)
@@ -1011,7 +1022,7 @@ static void test_bpf_verdicts(void **state)
 #if !defined(__x86_64__)
 	skip();
 #endif
-	assert_int_equal(tf_seccomp_default_prog(&l[0]), 0);
+	assert_int_equal(tf_seccomp_default_prog(default_pol(), &l[0]), 0);
 	assert_int_equal(tf_seccomp_app_layer_prog(&l[1]), 0);
 	for (long nr = 0; nr < 1024; nr++) {
 		uint32_t want;

@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * struct tf_profile: the built-in policy, the persona's profile from
+ * device.conf, the merge rule for an app, and the views the mechanisms
+ * read. Its own module (not src/lib/persona) because both the persona and
+ * the sandbox code consume it: under persona, sandbox would point back up.
+ * It depends only on the header types of config and sandbox, does no I/O
+ * and allocates nothing (a profile is a flat value).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+
+#include "twofold/profile.h"
+
+static TF_PRINTF(3, 4) int why_set(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && len) {
+		va_start(ap, fmt);
+		(void)vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+/* ---- the built-in policy (what the persona code did before profiles) ---- */
+
+/* The host's system dirs seen read-only; usr and etc through the persona's
+ * own overlay (child.c mount_overlays explains why). */
+static const struct tf_prof_sys default_sys[] = {
+	{"usr", TF_PROF_SYS_OVERLAY},
+	{"bin", 0},
+	{"lib", 0},
+	{"lib64", 0},
+	{"lib32", 0},
+	{"libx32", 0},
+	{"sbin", 0},
+	{"etc", TF_PROF_SYS_OVERLAY},
+};
+
+/* The persona-private writable dirs, bound from its data dir. */
+static const struct tf_prof_bind default_binds[] = {
+	{"home", "/home"},
+	{"var", "/var"},
+	{"tmp", "/tmp"},
+	{"run", "/run"},
+};
+
+/* Made in the data dir on first start (owners as seen inside). */
+static const struct tf_prof_dir default_dirs[] = {
+	{"home", 0, 0755},
+	{"home/app", TF_APP_UID_DEFAULT, 0700},
+	{"var", TF_APP_UID_DEFAULT, 0755},
+	{"tmp", 0, 01777},
+	{"run", 0, 0755},
+	{"run/user", 0, 0755},
+	{"run/user/1000", TF_APP_UID_DEFAULT, 0700},
+};
+
+/* Where apps may write (Landlock); DAC and the read-only mounts decide the
+ * rest. /dev for /dev/null, /dev/pts, /dev/shm. /dev/mqueue for POSIX
+ * message queues: mq_open() works on the ipc namespace's internal mount of
+ * the mqueue fs, beneath no other rule, but the persona's /dev/mqueue is
+ * the same superblock, so a rule on its root covers the queues (the
+ * persona's own: it has its own ipc namespace). The data dirs keep exec,
+ * as before profiles (an app's own scripts and virtualenvs in /home); a
+ * profile that drops TF_PROF_EXEC gets them mounted noexec. */
+static const struct tf_prof_path default_writable[] = {
+	{"/home", TF_PROF_EXEC},
+	{"/tmp", TF_PROF_EXEC},
+	{"/var", TF_PROF_EXEC},
+	{"/run", TF_PROF_EXEC},
+	{"/dev", 0},
+	{"/dev/mqueue", 0},
+};
+
+static const struct tf_prof_path default_read[] = {
+	{"/", TF_PROF_EXEC},
+};
+
+/* The basic devices every persona may use (OCI runtime-spec "default
+ * devices" plus the tty ones). Host nodes are bound into /dev like
+ * bubblewrap does: mknod is not allowed in a user namespace, and mounts
+ * made there are implicitly nodev anyway. ptmx and pts/N are the persona's
+ * own devpts instance's, so only their cgroup rules are made. */
+static const struct tf_prof_dev default_devs[] = {
+	{"/dev/null", 'c', 1, 3, TF_PROF_DEV_BIND},
+	{"/dev/zero", 'c', 1, 5, TF_PROF_DEV_BIND},
+	{"/dev/full", 'c', 1, 7, TF_PROF_DEV_BIND},
+	{"/dev/random", 'c', 1, 8, TF_PROF_DEV_BIND},
+	{"/dev/urandom", 'c', 1, 9, TF_PROF_DEV_BIND},
+	{"/dev/tty", 'c', 5, 0, TF_PROF_DEV_BIND},
+	{"/dev/ptmx", 'c', 5, 2, 0},
+	{"/dev/pts", 'c', 136, TF_CG_DEV_ANY, 0},
+};
+
+/* The environment every app starts with; `twofold run --env` may change
+ * any of it (none is protected). */
+static const struct tf_prof_env default_env[] = {
+	{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+	 0},
+	{"HOME=/home/app", 0},
+	{"LANG=C.UTF-8", 0},
+};
+
+void tf_profile_default(struct tf_profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->version = TF_PROFILE_VERSION;
+#define COPY(field, n, table)                                                  \
+	do {                                                                   \
+		_Static_assert(TF_ARRAY_SIZE(table) <= TF_ARRAY_SIZE(field),   \
+			       #table " does not fit");                        \
+		memcpy(field, table, sizeof(table));                           \
+		n = TF_ARRAY_SIZE(table);                                      \
+	} while (0)
+	COPY(p->sys, p->n_sys, default_sys);
+	COPY(p->binds, p->n_binds, default_binds);
+	COPY(p->dirs, p->n_dirs, default_dirs);
+	COPY(p->writable, p->n_writable, default_writable);
+	COPY(p->read, p->n_read, default_read);
+	COPY(p->devs, p->n_devs, default_devs);
+	COPY(p->env, p->n_env, default_env);
+#undef COPY
+	p->pty_max = TF_PTY_MAX_DEFAULT;
+	/* docs/seccomp.md: UNIX, IPv4, IPv6, and netlink for routes and
+	 * addresses only (ip, getifaddrs); socketpair UNIX only. Sorted. */
+	p->sc = (struct tf_seccomp_policy){
+		.allowlist = TF_SC_APP,
+		.app_layer = true,
+		.n_families = 4,
+		.families = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK},
+		.netlink_proto = NETLINK_ROUTE,
+		.n_pair_families = 1,
+		.pair_families = {AF_UNIX},
+	};
+	p->net = TF_NET_LOOPBACK;
+	p->perms = 0;
+}
+
+/* ---- checks ---- */
+
+static bool str_ok(const char *s, size_t cap)
+{
+	return memchr(s, '\0', cap) != NULL;
+}
+
+/* absolute, terminated, no "..", no "//" */
+static bool abs_path_ok(const char *s, size_t cap)
+{
+	return str_ok(s, cap) && s[0] == '/' && !strstr(s, "/..") &&
+	       !strstr(s, "//");
+}
+
+static bool dev_path_ok(const char *s)
+{
+	return abs_path_ok(s, TF_CFG_PATH_MAX) && !strncmp(s, "/dev/", 5) &&
+	       s[5] != '\0';
+}
+
+int tf_profile_check(const struct tf_profile *p, char *why, size_t whylen)
+{
+#define BAD(...)                                                               \
+	do {                                                                   \
+		why_set(why, whylen, __VA_ARGS__);                             \
+		return -EINVAL;                                                \
+	} while (0)
+	if (p->version != TF_PROFILE_VERSION)
+		BAD("profile version %u, this build knows %u", p->version,
+		    TF_PROFILE_VERSION);
+	if (p->n_sys > TF_PROF_SYS_MAX || p->n_binds > TF_PROF_BIND_MAX ||
+	    p->n_dirs > TF_PROF_DIR_MAX ||
+	    p->n_writable > TF_PROF_WRITABLE_MAX ||
+	    p->n_read > TF_PROF_READ_MAX || p->n_devs > TF_PROF_DEV_MAX ||
+	    p->n_env > TF_PROF_ENV_MAX)
+		BAD("profile: a list is longer than its table");
+	if (!str_ok(p->base, sizeof(p->base)) ||
+	    (p->base[0] && !abs_path_ok(p->base, sizeof(p->base))))
+		BAD("profile: base is not an absolute path");
+	for (uint32_t i = 0; i < p->n_sys; i++)
+		if (!str_ok(p->sys[i].name, sizeof(p->sys[i].name)) ||
+		    !p->sys[i].name[0] || strchr(p->sys[i].name, '/') ||
+		    !strcmp(p->sys[i].name, "..") ||
+		    !strcmp(p->sys[i].name, "."))
+			BAD("profile: system dir %u is not a plain name", i);
+	for (uint32_t i = 0; i < p->n_binds; i++) {
+		const struct tf_prof_bind *b = &p->binds[i];
+
+		if (!str_ok(b->src, sizeof(b->src)) || !b->src[0] ||
+		    b->src[0] == '/' || strstr(b->src, ".."))
+			BAD("profile: bind %u: source must be a path below "
+			    "the data dir",
+			    i);
+		/* one level below /: the init mounts it on the root tmpfs */
+		if (!abs_path_ok(b->dst, sizeof(b->dst)) ||
+		    strchr(b->dst + 1, '/') || !b->dst[1])
+			BAD("profile: bind %u: target must be /NAME", i);
+	}
+	for (uint32_t i = 0; i < p->n_dirs; i++)
+		if (!str_ok(p->dirs[i].rel, sizeof(p->dirs[i].rel)) ||
+		    !p->dirs[i].rel[0] || p->dirs[i].rel[0] == '/' ||
+		    strstr(p->dirs[i].rel, "..") || p->dirs[i].mode > 07777)
+			BAD("profile: data dir entry %u is malformed", i);
+	for (uint32_t i = 0; i < p->n_writable; i++)
+		if (!abs_path_ok(p->writable[i].path,
+				 sizeof(p->writable[i].path)))
+			BAD("profile: writable path %u is not absolute", i);
+	for (uint32_t i = 0; i < p->n_read; i++)
+		if (!abs_path_ok(p->read[i].path, sizeof(p->read[i].path)))
+			BAD("profile: read path %u is not absolute", i);
+	for (uint32_t i = 0; i < p->n_devs; i++) {
+		const struct tf_prof_dev *d = &p->devs[i];
+
+		if (!dev_path_ok(d->path))
+			BAD("profile: device %u: path not under /dev", i);
+		if (d->flags & ~(TF_PROF_DEV_BIND | TF_PROF_DEV_FOREGROUND |
+				 TF_PROF_DEV_RESOLVE))
+			BAD("profile: device %s: unknown flags", d->path);
+		if (!(d->flags & TF_PROF_DEV_RESOLVE) && d->type != 'c' &&
+		    d->type != 'b')
+			BAD("profile: device %s: type must be c or b", d->path);
+	}
+	for (uint32_t i = 0; i < p->n_env; i++) {
+		const char *e = p->env[i].entry;
+
+		if (!str_ok(e, sizeof(p->env[i].entry)) || !strchr(e, '=') ||
+		    e[0] == '=')
+			BAD("profile: env entry %u is not NAME=VALUE", i);
+	}
+	if (p->sc.allowlist != TF_SC_APP)
+		BAD("profile: unknown syscall allowlist %u", p->sc.allowlist);
+	if (p->sc.n_families > TF_SC_FAMILIES_MAX ||
+	    p->sc.n_pair_families > TF_SC_FAMILIES_MAX)
+		BAD("profile: too many socket families");
+	for (uint32_t i = 0; i < p->sc.n_families; i++)
+		if (p->sc.families[i] < 0 || p->sc.families[i] >= 64 ||
+		    (i && p->sc.families[i - 1] >= p->sc.families[i]))
+			BAD("profile: socket families must be sorted, < 64");
+	for (uint32_t i = 0; i < p->sc.n_pair_families; i++)
+		if (p->sc.pair_families[i] < 0 ||
+		    p->sc.pair_families[i] >= 64 ||
+		    (i && p->sc.pair_families[i - 1] >= p->sc.pair_families[i]))
+			BAD("profile: socketpair families must be sorted, "
+			    "< 64");
+	if (p->net != TF_NET_LOOPBACK)
+		BAD("profile: unknown network mode %d", (int)p->net);
+#undef BAD
+	return 0;
+}
+
+/* ---- from device.conf ---- */
+
+int tf_profile_for_persona(const struct tf_config *cfg,
+			   const struct tf_persona_cfg *pcfg,
+			   struct tf_profile *out, char *why, size_t whylen)
+{
+	struct tf_profile p;
+	int r;
+
+	tf_profile_default(&p);
+	if (tf_strlcpy(p.base, pcfg->base, sizeof(p.base)) < 0) {
+		why_set(why, whylen, "persona %s: base path too long",
+			pcfg->name);
+		return -EINVAL;
+	}
+	if (pcfg->pty_max)
+		p.pty_max = pcfg->pty_max;
+	p.lim = (struct tf_cg_limits){.memory_max = pcfg->memory_max,
+				      .pids_max = pcfg->pids_max,
+				      .cpu_weight = pcfg->cpu_weight};
+	p.bg_cpu_weight = cfg->background_cpu_weight;
+	if (cfg->n_devices > TF_DEVICE_MAX ||
+	    p.n_devs + cfg->n_devices > TF_PROF_DEV_MAX) {
+		why_set(why, whylen, "too many devices");
+		return -E2BIG;
+	}
+	/* the foreground devices: bound at the same path, allowed only in
+	 * the foreground, numbers from the host node at start */
+	for (size_t i = 0; i < cfg->n_devices; i++) {
+		struct tf_prof_dev *d = &p.devs[p.n_devs];
+
+		if (!dev_path_ok(cfg->devices[i].path)) {
+			why_set(why, whylen,
+				"device %s: path %s not under /dev",
+				cfg->devices[i].name, cfg->devices[i].path);
+			return -EINVAL;
+		}
+		memset(d, 0, sizeof(*d));
+		memcpy(d->path, cfg->devices[i].path, sizeof(d->path));
+		d->flags = TF_PROF_DEV_BIND | TF_PROF_DEV_FOREGROUND |
+			   TF_PROF_DEV_RESOLVE;
+		p.n_devs++;
+	}
+	r = tf_profile_check(&p, why, whylen);
+	if (r < 0)
+		return r;
+	*out = p;
+	return 0;
+}
+
+/* ---- the merge rule ---- */
+
+static size_t env_key_len(const char *e)
+{
+	const char *eq = strchr(e, '=');
+
+	return eq ? (size_t)(eq - e) : strlen(e);
+}
+
+static const struct tf_prof_env *env_find(const struct tf_profile *p,
+					  const char *entry)
+{
+	size_t k = env_key_len(entry);
+
+	for (uint32_t i = 0; i < p->n_env; i++)
+		if (env_key_len(p->env[i].entry) == k &&
+		    !strncmp(p->env[i].entry, entry, k))
+			return &p->env[i];
+	return NULL;
+}
+
+bool tf_profile_env_allowed(const struct tf_profile *p, const char *entry)
+{
+	const struct tf_prof_env *e = env_find(p, entry);
+
+	/* setting a protected one to its own value changes nothing */
+	return !e || !(e->flags & TF_PROF_ENV_PROTECTED) ||
+	       !strcmp(e->entry, entry);
+}
+
+/* Is path at or beneath base? */
+static bool beneath(const char *path, const char *base)
+{
+	size_t n = strlen(base);
+
+	if (!strcmp(base, "/"))
+		return path[0] == '/';
+	return !strncmp(path, base, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The persona's writable path that covers path, the innermost one. */
+static const struct tf_prof_path *covering(const struct tf_profile *p,
+					   const char *path)
+{
+	const struct tf_prof_path *best = NULL;
+
+	for (uint32_t i = 0; i < p->n_writable; i++)
+		if (beneath(path, p->writable[i].path) &&
+		    (!best || strlen(p->writable[i].path) > strlen(best->path)))
+			best = &p->writable[i];
+	return best;
+}
+
+static bool has_family(const int32_t *f, uint32_t n, int fam)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (f[i] == fam)
+			return true;
+	return false;
+}
+
+int tf_profile_restrict(const struct tf_profile *persona,
+			const struct tf_app_request *req,
+			struct tf_profile *out, char *why, size_t whylen)
+{
+	/* built in a local copy: out is written only on success */
+	struct tf_profile o;
+	bool env_full = false;
+
+	o = *persona;
+#define REFUSE(...)                                                            \
+	do {                                                                   \
+		why_set(why, whylen, __VA_ARGS__);                             \
+		return -EPERM;                                                 \
+	} while (0)
+	if (req->want_devices) {
+		o.n_devs = 0;
+		if (req->n_devices > TF_PROF_DEV_MAX ||
+		    (req->n_devices && !req->devices))
+			return -EINVAL;
+		for (size_t i = 0; i < req->n_devices; i++) {
+			const struct tf_prof_dev *d = NULL;
+
+			for (uint32_t j = 0; j < persona->n_devs && !d; j++)
+				if (!strcmp(persona->devs[j].path,
+					    req->devices[i]))
+					d = &persona->devs[j];
+			if (!d)
+				REFUSE("device %s is not in the persona's "
+				       "profile",
+				       req->devices[i]);
+			o.devs[o.n_devs++] = *d;
+		}
+	}
+	if (req->want_writable) {
+		o.n_writable = 0;
+		if (req->n_writable > TF_PROF_WRITABLE_MAX ||
+		    (req->n_writable && !req->writable))
+			return -EINVAL;
+		for (size_t i = 0; i < req->n_writable; i++) {
+			const struct tf_prof_path *w = &req->writable[i];
+			const struct tf_prof_path *c;
+
+			if (!abs_path_ok(w->path, sizeof(w->path)))
+				return -EINVAL;
+			c = covering(persona, w->path);
+			if (!c)
+				REFUSE("%s is not writable in the persona's "
+				       "profile",
+				       w->path);
+			if ((w->flags & TF_PROF_EXEC) &&
+			    !(c->flags & TF_PROF_EXEC))
+				REFUSE("%s is noexec in the persona's profile",
+				       w->path);
+			o.writable[o.n_writable++] = *w;
+		}
+	}
+	if (req->want_families) {
+		uint32_t np = 0;
+
+		o.sc.n_families = 0;
+		if (req->n_families > TF_SC_FAMILIES_MAX ||
+		    (req->n_families && !req->families))
+			return -EINVAL;
+		/* in the persona's (sorted) order */
+		for (size_t i = 0; i < req->n_families; i++)
+			if (!has_family(persona->sc.families,
+					persona->sc.n_families,
+					req->families[i]))
+				REFUSE("socket family %d is not in the "
+				       "persona's profile",
+				       req->families[i]);
+		for (uint32_t j = 0; j < persona->sc.n_families; j++)
+			for (size_t i = 0; i < req->n_families; i++)
+				if (req->families[i] ==
+				    persona->sc.families[j]) {
+					o.sc.families[o.sc.n_families++] =
+						persona->sc.families[j];
+					break;
+				}
+		/* socketpair: only what stays allowed for socket */
+		for (uint32_t j = 0; j < persona->sc.n_pair_families; j++)
+			if (has_family(o.sc.families, o.sc.n_families,
+				       persona->sc.pair_families[j]))
+				o.sc.pair_families[np++] =
+					persona->sc.pair_families[j];
+		o.sc.n_pair_families = np;
+	}
+	if (req->perms & ~persona->perms)
+		REFUSE("permissions 0x%llx are not in the persona's profile",
+		       (unsigned long long)(req->perms & ~persona->perms));
+	o.perms = req->perms;
+	if (req->n_env && !req->env)
+		return -EINVAL;
+	for (size_t i = 0; i < req->n_env; i++) {
+		const char *e = req->env[i];
+		struct tf_prof_env *slot;
+		size_t k = env_key_len(e);
+
+		if (!strchr(e, '=') || k == 0)
+			return -EINVAL;
+		if (!tf_profile_env_allowed(persona, e))
+			REFUSE("%.*s is set by the persona's profile and "
+			       "cannot be changed",
+			       (int)(k > 64 ? 64 : k), e);
+		if (!out)
+			continue;
+		if (strlen(e) >= sizeof(slot->entry)) {
+			env_full = true;
+			continue;
+		}
+		slot = (struct tf_prof_env *)env_find(&o, e);
+		if (!slot) {
+			if (o.n_env == TF_PROF_ENV_MAX) {
+				env_full = true;
+				continue;
+			}
+			slot = &o.env[o.n_env++];
+		}
+		memcpy(slot->entry, e, strlen(e) + 1);
+		slot->flags = 0;
+	}
+#undef REFUSE
+	if (env_full) {
+		why_set(why, whylen, "the environment does not fit a profile");
+		return -E2BIG;
+	}
+	if (out)
+		*out = o;
+	return 0;
+}
+
+/* ---- views ---- */
+
+size_t tf_profile_dev_nodes(const struct tf_profile *p, const char **out,
+			    size_t cap)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < p->n_devs && n < cap; i++)
+		if (p->devs[i].flags & TF_PROF_DEV_BIND)
+			out[n++] = p->devs[i].path;
+	return n;
+}
+
+size_t tf_profile_dev_rules(const struct tf_profile *p, bool fg,
+			    struct tf_cg_dev *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < p->n_devs && n < cap; i++) {
+		const struct tf_prof_dev *d = &p->devs[i];
+
+		/* unresolved: no numbers to allow (the start resolves or
+		 * drops every such entry before it asks) */
+		if (d->flags & TF_PROF_DEV_RESOLVE)
+			continue;
+		out[n++] = (struct tf_cg_dev){
+			.type = d->type,
+			.major = d->major,
+			.minor = d->minor,
+			.allow = fg || !(d->flags & TF_PROF_DEV_FOREGROUND)};
+	}
+	return n;
+}
+
+size_t tf_profile_paths(const struct tf_prof_path *paths, uint32_t n,
+			const char **out, size_t cap)
+{
+	size_t k = 0;
+
+	for (uint32_t i = 0; i < n && k < cap; i++)
+		out[k++] = paths[i].path;
+	return k;
+}
