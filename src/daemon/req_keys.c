@@ -232,6 +232,7 @@ static void enroll_duress(struct tfd *d, struct tfd_persona *p,
 		}
 		return;
 	}
+	tfd_audit(d, TF_AUDIT_SYNC, "credential.duress_set", p, NULL, NULL);
 	tfd_reply_err(rep, 0,
 		      "%s: duress credential set; entered at unlock it "
 		      "crypto-erases %s at once",
@@ -327,6 +328,11 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		}
 		return;
 	}
+	tfd_audit(d, TF_AUDIT_SYNC,
+		  p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED
+			  ? "credential.enroll"
+			  : "credential.change",
+		  p, c, "duress_removed=%s", had_duress > 0 ? "yes" : "no");
 	if (had_duress > 0) {
 		tfd_reply_err(rep, 0,
 			      "%s: credential changed; the duress PIN was "
@@ -427,6 +433,12 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	r = tf_keys_unlock_ex(d->ks, p->cfg->name, (const uint8_t *)cred,
 			      strlen(cred), fskey, &ti, &kdf_ns, &opts);
+	tfd_audit(d, TF_AUDIT_SYNC,
+		  r == 0	 ? "unlock.ok"
+		  : r == -EAGAIN ? "unlock.throttled"
+				 : "unlock.failed",
+		  p, c, "errno=%d\tfailures=%u\ttries_left=%u\twait_s=%u", -r,
+		  ti.failures, ti.tries_left, ti.wait_seconds);
 	if (r < 0) {
 		drop_pre_cg(p);
 		throttle_msg(d, rep, r, "unlock", p->cfg->name, &ti);
@@ -507,6 +519,8 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		enum tfd_pstate was = p->state;
 
 		r = tfd_persona_evict(d, p, &ns);
+		tfd_audit(d, 0, "persona.lock", p, c, "mode=evict\terrno=%d",
+			  -r);
 		/* an erased or never-enrolled persona stays what it was */
 		if (was == TFD_P_ERASED || was == TFD_P_NOKEY)
 			p->state = was;
@@ -574,6 +588,7 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	p->state = TFD_P_FROZEN;
 	p->locked_at_ns = tf_boottime_ns(); /* counts suspend */
+	tfd_audit(d, 0, "persona.lock", p, c, "mode=freeze");
 	if (p->cfg->lock_evict_after)
 		tfd_reply_err(rep, 0,
 			      "%s locked (keys are removed after %u s locked)",
@@ -611,6 +626,7 @@ void tfd_req_wipe(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      "%s is not credential-bound; wipe refuses it", n);
 		return;
 	}
+	tfd_audit(d, TF_AUDIT_SYNC, "wipe.requested", p, c, NULL);
 	if (p->rt != NULL || p->key_loaded || p->evict_pending)
 		re = tfd_persona_evict(d, p, NULL);
 	snprintf(why, sizeof(why), "wiped on request (uid %u, pid %d)",

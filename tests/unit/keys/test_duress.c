@@ -46,7 +46,6 @@ static int rm_cb(const char *p, const struct stat *st, int flag,
 	return remove(p);
 }
 
-
 /* The key store's events, as twofoldd's audit log would get them: one
  * line "EVENT PERSONA DETAIL" per event (unprintable bytes as '?', as the
  * audit log stores them) in TF_EVENTS_LOG of the state dir. */
@@ -60,7 +59,8 @@ static int test_event(void *ctx, const char *persona, const char *event,
 
 	n = snprintf(line, sizeof(line), "%s %s %s\n", event, persona, detail);
 	for (int i = 0; i < n - 1; i++)
-		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f)
+		if ((unsigned char)line[i] < 0x20 ||
+		    (unsigned char)line[i] >= 0x7f)
 			line[i] = '?';
 	fd = openat(*statefd, TF_EVENTS_LOG,
 		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
