@@ -21,6 +21,12 @@ static bool key_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }
 
+/* tf_name_valid's alphabet (checked in full after) */
+static bool persona_char(char c)
+{
+	return key_char(c) || c == '-';
+}
+
 static bool value_char(char c)
 {
 	return (unsigned char)c >= 0x20 && (unsigned char)c < 0x7f;
@@ -68,8 +74,8 @@ int tf_audit_encode(const struct tf_audit_meta *m,
 	p += 1 + n;
 	n = 0;
 	if (ev->persona != NULL && tf_name_valid(ev->persona))
-		n = put_str(p + 1, ev->persona, TF_AUDIT_PERSONA_MAX, key_char,
-			    '_');
+		n = put_str(p + 1, ev->persona, TF_AUDIT_PERSONA_MAX,
+			    persona_char, '_');
 	else if (ev->persona != NULL)
 		n = put_str(p + 1, "invalid", TF_AUDIT_PERSONA_MAX, key_char,
 			    '_');
@@ -171,7 +177,7 @@ int tf_audit_parse(const uint8_t *buf, size_t len, struct tf_audit_rec *rec,
 	c.left = blen - TF_AUDIT_BODY_FIXED;
 	if (!take_str(&c, false, TF_AUDIT_TYPE_MAX, false, type_char,
 		      rec->type) ||
-	    !take_str(&c, false, TF_AUDIT_PERSONA_MAX, true, key_char,
+	    !take_str(&c, false, TF_AUDIT_PERSONA_MAX, true, persona_char,
 		      rec->persona) ||
 	    !take(&c, 1, &x))
 		return -EBADMSG;
