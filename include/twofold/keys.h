@@ -222,7 +222,7 @@ TF_EXPORT TF_WUR int tf_keys_reset_failures(struct tf_keystore *ks,
  *
  * Entered at tf_keys_unlock* (or as the old credential of tf_keys_enroll),
  * the duress credential crypto-erases the persona at once
- * ("crypto-erased: duress credential entered" in events.log) and the
+ * ("erase.duress" in the audit log) and the
  * answer is exactly that of a wrong credential: -EACCES with ti as for a
  * wrong try (-ENOKEY if that try was the last anyway). The caller learns
  * of the erase only from tf_keys_state (TF_KS_ERASED) afterwards. */
@@ -244,7 +244,7 @@ TF_EXPORT TF_WUR int tf_keys_kdf_cost(struct tf_keystore *ks,
 				      uint32_t *mem_kib);
 
 /* Crypto-erase now (remote wipe): set the erased flag, destroy the key
- * files, then record it in events.log with why. An error (a failed write,
+ * files, then record it in the audit log with why. An error (a failed write,
  * fsync or discard) is returned; the persona stays erased (nothing
  * unlocks) and the next access of it resumes the destroy. */
 TF_EXPORT TF_WUR int tf_keys_erase(struct tf_keystore *ks, const char *persona,

@@ -220,7 +220,7 @@ void tfd_req_wipe(struct tfd *, struct tfd_conn *, const struct tf_msg *,
 		  struct tfd_persona *, struct tfd_reply *);
 /* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
  * a wipe, a remote wipe or the duress credential, which replies and
- * status do not tell apart (events.log does). */
+ * status do not tell apart (the audit log does). */
 bool tfd_erased_by_failures(struct tfd *d, const struct tfd_persona *p);
 
 /* reauth.c: reauth_after and idle_evict_after, on CLOCK_BOOTTIME (time

@@ -95,7 +95,7 @@ static bool erased_by_duress(struct tfd *d, struct tfd_persona *p, int r)
 
 static void erased_after_answer(struct tfd *d, struct tfd_persona *p)
 {
-	/* the daemon log does not say why either: events.log does */
+	/* the daemon log does not say why either: the audit log does */
 	tf_warn("%s: crypto-erased", p->cfg->name);
 	erased(d, p);
 }
@@ -126,7 +126,7 @@ static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
 	case -ENOKEY:
 		/* the cause only when it is the counter: a wipe, a remote
 		 * wipe and the duress credential look the same on screen
-		 * (events.log has the cause) */
+		 * (the audit log has the cause) */
 		tfd_reply_err(
 			rep, r, "%s %s: crypto-erased%s; its data is gone",
 			what, name,
@@ -602,7 +602,7 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
  * wipe`; the fleet's remote wipe will send the same request). Order:
  * nothing of the persona may run or keep its key while its key material
  * goes (kill, remove the fscrypt key), then the keystore's erase (which
- * makes the erase durable and records it in events.log), then its data,
+ * makes the erase durable and records it in the audit log), then its data,
  * now ciphertext nobody can read, so a new enrolment starts empty. Never
  * a device-bound persona: personal's key is the device's, not the
  * officer's, and wiping it is not what an officer's panic button is for.
