@@ -167,6 +167,20 @@ TF_EXPORT TF_WUR int tf_verify(const struct tf_suite *s, const uint8_t *pk,
 TF_EXPORT TF_WUR int tf_kx(const struct tf_key *sk, const uint8_t *peer_pk,
 			   uint8_t out[TF_KX_BYTES]);
 
+/* ---- audit log (src/lib/audit) ---- */
+/* The suite's MAC: keyed BLAKE2b-256 (intl), HMAC-SM3 (gm). */
+TF_EXPORT TF_WUR int tf_mac(const struct tf_suite *s,
+			    uint8_t out[static TF_HASH_BYTES],
+			    const uint8_t key[static TF_KEY_BYTES],
+			    const uint8_t *m, size_t mlen);
+/* A signing key pair derived deterministically from a 32-byte seed (the
+ * same seed gives the same key): Ed25519's seed (intl), SM2 d reduced from
+ * HKDF-SM3(seed) (gm). */
+TF_EXPORT TF_WUR int
+tf_key_sign_from_seed(const struct tf_suite *s,
+		      const uint8_t seed[static TF_KEY_BYTES],
+		      struct tf_key **out);
+
 /* Fill with cryptographically secure random bytes (getrandom). */
 TF_EXPORT TF_WUR int tf_random(void *buf, size_t len);
 

@@ -39,7 +39,6 @@ struct tf_keystore;
 #define TF_DEVSECRET_FILE_BYTES 40 /* "TFDS" | ver | suite | u16 0 | 32 */
 #define TF_KEYS_FSKEY_BYTES 64	   /* == TF_FSCRYPT_KEY_BYTES (storage.h) */
 #define TF_CRED_MAX 256		   /* bytes of a PIN or passphrase */
-#define TF_EVENTS_LOG "events.log" /* in the state directory */
 
 /* ---- device secret (crypto-free: linked into the CLI for `init`) ---- */
 
@@ -76,6 +75,23 @@ TF_EXPORT TF_WUR int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 				      const struct tf_config *cfg,
 				      struct tf_keystore **out);
 TF_EXPORT void tf_keystore_close(struct tf_keystore *ks);
+
+/* Where the key store records its events (a crypto-erase and its cause:
+ * event ids "erase.failures", "erase.tpm_lockout", "erase.duress",
+ * "erase.wipe", "erase.resumed"; detail is one line for people). twofoldd
+ * points it at the audit log (include/twofold/audit.h); fn must make the
+ * record durable before it returns 0. An erase whose record fails keeps
+ * its "not yet recorded" flag and records it at the next access, as
+ * before. Without a function the events are not recorded anywhere. */
+typedef int (*tf_keystore_audit_fn)(void *ctx, const char *persona,
+				    const char *event, const char *detail);
+TF_EXPORT void tf_keystore_set_audit(struct tf_keystore *ks,
+				     tf_keystore_audit_fn fn, void *ctx);
+/* The seed of the audit log's checkpoint signing key:
+ * HKDF(device secret, info "twofold audit signing"), so the signing key is
+ * exactly as protected as the device secret (TPM-sealed with tpm_tcti). */
+TF_EXPORT TF_WUR int tf_keystore_audit_seed(struct tf_keystore *ks,
+					    uint8_t out[static 32]);
 
 /* Throttle clock. The wait is measured on CLOCK_BOOTTIME within one boot
  * (the wall clock can be set back or forward, BOOTTIME cannot); after a
@@ -206,7 +222,7 @@ TF_EXPORT TF_WUR int tf_keys_reset_failures(struct tf_keystore *ks,
  *
  * Entered at tf_keys_unlock* (or as the old credential of tf_keys_enroll),
  * the duress credential crypto-erases the persona at once
- * ("crypto-erased: duress credential entered" in events.log) and the
+ * ("erase.duress" in the audit log) and the
  * answer is exactly that of a wrong credential: -EACCES with ti as for a
  * wrong try (-ENOKEY if that try was the last anyway). The caller learns
  * of the erase only from tf_keys_state (TF_KS_ERASED) afterwards. */
@@ -230,7 +246,7 @@ TF_EXPORT TF_WUR int tf_keys_kdf_cost(struct tf_keystore *ks,
 				      uint32_t *mem_kib);
 
 /* Crypto-erase now (remote wipe): set the erased flag, destroy the key
- * files, then record it in events.log with why. An error (a failed write,
+ * files, then record it in the audit log with why. An error (a failed write,
  * fsync or discard) is returned; the persona stays erased (nothing
  * unlocks) and the next access of it resumes the destroy. */
 TF_EXPORT TF_WUR int tf_keys_erase(struct tf_keystore *ks, const char *persona,

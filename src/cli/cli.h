@@ -101,6 +101,7 @@ VERB(enroll);
 VERB(unlock);
 VERB(lock);
 VERB(wipe);
+VERB(audit);
 #undef VERB
 
 /* true if argv has -h/--help before "--" */

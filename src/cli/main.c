@@ -31,6 +31,7 @@ static const struct cli_verb verbs[] = {
 	 help_lock},
 	{"wipe", verb_wipe, "crypto-erase a credential-bound persona now",
 	 help_wipe},
+	{"audit", verb_audit, "show or verify the audit log", help_audit},
 };
 
 static void usage(FILE *f)

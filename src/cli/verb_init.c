@@ -119,9 +119,10 @@ static int erase_images(int dfd)
 static int erase_state(int dfd)
 {
 	/* storage.img: the one shared image of an older state directory */
-	static const char *files[] = {"device.conf", "device.secret",
+	static const char *files[] = {"device.conf",	   "device.secret",
 				      "device.secret.tpm", "storage.img",
-				      "events.log"};
+				      "events.log",	   "audit.log",
+				      "audit.key",	   "audit.verify"};
 	_cleanup_close_ int kfd = -1;
 	int r;
 

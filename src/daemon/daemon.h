@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "twofold/audit.h"
 #include "twofold/config.h"
 #include "twofold/ipc.h"
 #include "twofold/storage.h"
@@ -39,6 +40,7 @@ enum tfd_pstate {
 struct tf_persona;
 struct tf_storage;
 struct tf_keystore;
+struct tf_audit;
 
 struct tfd_persona {
 	const struct tf_persona_cfg *cfg;
@@ -138,6 +140,8 @@ struct tfd {
 	struct tf_keystore *ks;
 	bool use_storage; /* encrypted storage active (issue 4) */
 	uint64_t started_ns;
+	struct tf_audit *audit; /* NULL: not recording (audit_err says why) */
+	int audit_err;		/* the last append's error, 0 fine */
 };
 
 /* A reply under construction: result errno + one-line message + output. */
@@ -216,7 +220,7 @@ void tfd_req_wipe(struct tfd *, struct tfd_conn *, const struct tf_msg *,
 		  struct tfd_persona *, struct tfd_reply *);
 /* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
  * a wipe, a remote wipe or the duress credential, which replies and
- * status do not tell apart (events.log does). */
+ * status do not tell apart (the audit log does). */
 bool tfd_erased_by_failures(struct tfd *d, const struct tfd_persona *p);
 
 /* reauth.c: reauth_after and idle_evict_after, on CLOCK_BOOTTIME (time
@@ -304,5 +308,23 @@ void tfd_guard_key(size_t persona, size_t slot, const uint8_t id[static 16]);
 void tfd_guard_key_clear(size_t persona);
 void tfd_guard_cgroup(size_t persona, int cgfd);
 void tfd_guard_cgroup_clear(size_t persona);
+
+/* audit.c: the audit log (docs/audit.md; docs/ARCHITECTURE.md "How to
+ * add an audited event"). tfd_audit: one record; fmt gives "key=value"
+ * fields separated by tabs; p and c may be NULL; flags TF_AUDIT_SYNC
+ * (durable before it returns: before the daemon acts on the decision it
+ * records). A failure is noted (daemon log, status), never fatal. */
+void tfd_audit(struct tfd *d, unsigned flags, const char *type,
+	       const struct tfd_persona *p, const struct tfd_conn *c,
+	       const char *fmt, ...) TF_PRINTF(6, 7);
+/* a request refused (by dispatch or its handler), with the caller */
+void tfd_audit_refused(struct tfd *d, const struct tfd_conn *c,
+		       const char *request, const struct tfd_persona *p,
+		       const struct tfd_reply *rep);
+void tfd_audit_open(struct tfd *d);  /* after the key store is open */
+void tfd_audit_close(struct tfd *d); /* before it closes */
+void tfd_audit_tick(struct tfd *d);  /* every second: timed checkpoint */
+void tfd_audit_status(const struct tfd *d, FILE *t, FILE *j);
+int tfd_audit_verify_main(const char *state, const char *keyfile);
 
 #endif

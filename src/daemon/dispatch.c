@@ -221,6 +221,8 @@ void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
 reply:
 	if (rep.err < 0 && def != NULL)
 		tf_info("%s: %s", def->name, rep.msg);
+	if (rep.err < 0)
+		tfd_audit_refused(d, c, def ? def->name : NULL, p, &rep);
 	tfd_send_reply(c, TF_REP_RESULT, &rep);
 	if (rep.after != NULL)
 		rep.after(d, rep.after_p);

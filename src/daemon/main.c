@@ -37,6 +37,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: twofoldd [--state DIR] [--verbose]\n"
 		"       twofoldd --selftest\n"
+		"       twofoldd --audit-verify [--key FILE] [--state DIR]\n"
 		"\n"
 		"The twofold daemon: owns the personas and every key, serves\n"
 		"the control socket, runs in the foreground (log to stderr).\n"
@@ -47,6 +48,9 @@ static void usage(FILE *f)
 		"                    /run/twofold/control, else DIR/control)\n"
 		"  -v, --verbose     debug logging\n"
 		"      --selftest    run the crypto known-answer tests, exit\n"
+		"      --audit-verify  verify DIR/audit.log (`twofold audit\n"
+		"                    verify`), with K_0 from --key FILE or\n"
+		"                    DIR/audit.verify; exit 0 verified, 1 not\n"
 		"  -h, --help        this text\n"
 		"  -V, --version     print the version\n");
 }
@@ -84,13 +88,16 @@ int main(int argc, char **argv)
 		{"state", required_argument, NULL, 's'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"selftest", no_argument, NULL, 'T'},
+		{"audit-verify", no_argument, NULL, 'A'},
+		{"key", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct tfd d;
 	const char *state = NULL;
-	bool verbose = false, selftest = false;
+	bool verbose = false, selftest = false, audit_verify = false;
+	const char *audit_key = NULL;
 	char err[512] = "";
 	int c, r;
 
@@ -99,6 +106,8 @@ int main(int argc, char **argv)
 		case 's': state = optarg; break;
 		case 'v': verbose = true; break;
 		case 'T': selftest = true; break;
+		case 'A': audit_verify = true; break;
+		case 'K': audit_key = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("twofoldd %s\n", TF_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -111,6 +120,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	tf_log_init("twofoldd", verbose ? TF_LOG_DEBUG : TF_LOG_INFO);
+	/* a reader of the log only: no spawner, no guard, no secret */
+	if (audit_verify) {
+		if (state == NULL)
+			state = secure_getenv("TWOFOLD_STATE");
+		if (tf_crypto_init() < 0)
+			return 2;
+		return tfd_audit_verify_main(
+			state && state[0] ? state : "/var/lib/twofold",
+			audit_key);
+	}
 
 	/* Before anything secret is read (keys, device secret, requests):
 	 * persona inits and launchers are cloned from this clean fork, never

@@ -670,6 +670,7 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 		}
 		return r;
 	}
+	tfd_audit_open(d); /* its signing key needs the device secret */
 	r = tf_keys_fs_journals_data(d->state_fd);
 	if (r > 0)
 		tf_warn("%s", TF_KEYS_JOURNAL_WARNING);
@@ -761,6 +762,8 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 		return r;
 	}
 	p->state = TFD_P_RUNNING;
+	tfd_audit(d, 0, "persona.start", p, NULL, "init_pid=%d",
+		  tf_persona_init_pid(p->rt));
 	/* the guard kills it (cgroup.kill) if the daemon dies */
 	tfd_guard_cgroup(idx, tf_persona_cgroup_fd(p->rt));
 	tf_info("%s: started (init pid %d, %.1f ms)%s", p->cfg->name,
@@ -782,6 +785,7 @@ int tfd_persona_stop(struct tfd *d, struct tfd_persona *p)
 	if (p->state == TFD_P_RUNNING || p->state == TFD_P_FROZEN)
 		p->state = TFD_P_STOPPED;
 	tf_info("%s: stopped", p->cfg->name);
+	tfd_audit(d, 0, "persona.stop", p, NULL, "result=%d", r);
 	return r;
 }
 
@@ -887,6 +891,9 @@ int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns)
 	r = tfd_evict_key(d, p, EVICT_BUDGET_MS, &tries);
 	if (ns)
 		*ns = tf_now_ns() - t0;
+	tfd_audit(d, TF_AUDIT_SYNC, r < 0 ? "evict.pending" : "evict.done", p,
+		  NULL, "duration_ms=%.1f\ttries=%u\terrno=%d",
+		  (double)(tf_now_ns() - t0) / 1e6, tries, -r);
 	if (r < 0)
 		return r;
 	tf_fault_point("evict-after-remove");
@@ -968,6 +975,7 @@ void tfd_personas_shutdown(struct tfd *d)
 			tf_warn("detaching storage: %s", strerror(-r));
 		d->storage = NULL;
 	}
+	tfd_audit_close(d);
 	tf_keystore_close(d->ks);
 	d->ks = NULL;
 }
@@ -997,6 +1005,7 @@ void tfd_timer_tick(struct tfd *d)
 		}
 	}
 	tfd_foreground_settle(d);
+	tfd_audit_tick(d);
 }
 
 /* ---- requests ---- */
@@ -1087,5 +1096,6 @@ void tfd_req_switch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      p->cfg->name, strerror(-r));
 		return;
 	}
+	tfd_audit(d, 0, "persona.switch", p, c, NULL);
 	tfd_reply_err(rep, 0, "%s is now foreground", p->cfg->name);
 }

@@ -96,7 +96,7 @@ static bool erased_by_duress(struct tfd *d, struct tfd_persona *p, int r)
 
 static void erased_after_answer(struct tfd *d, struct tfd_persona *p)
 {
-	/* the daemon log does not say why either: events.log does */
+	/* the daemon log does not say why either: the audit log does */
 	tf_warn("%s: crypto-erased", p->cfg->name);
 	erased(d, p);
 }
@@ -127,7 +127,7 @@ static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
 	case -ENOKEY:
 		/* the cause only when it is the counter: a wipe, a remote
 		 * wipe and the duress credential look the same on screen
-		 * (events.log has the cause) */
+		 * (the audit log has the cause) */
 		tfd_reply_err(
 			rep, r, "%s %s: crypto-erased%s; its data is gone",
 			what, name,
@@ -233,6 +233,7 @@ static void enroll_duress(struct tfd *d, struct tfd_persona *p,
 		}
 		return;
 	}
+	tfd_audit(d, TF_AUDIT_SYNC, "credential.duress_set", p, NULL, NULL);
 	tfd_reply_err(rep, 0,
 		      "%s: duress credential set; entered at unlock it "
 		      "crypto-erases %s at once",
@@ -323,6 +324,11 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		}
 		return;
 	}
+	tfd_audit(d, TF_AUDIT_SYNC,
+		  p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED
+			  ? "credential.enroll"
+			  : "credential.change",
+		  p, c, NULL);
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
 		p->state = TFD_P_EVICTED;
 		tfd_reply_err(rep, 0,
@@ -425,6 +431,12 @@ void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	r = tf_keys_unlock_ex(d->ks, p->cfg->name, (const uint8_t *)cred,
 			      strlen(cred), fskey, &ti, &kdf_ns, &opts);
+	tfd_audit(d, TF_AUDIT_SYNC,
+		  r == 0	 ? "unlock.ok"
+		  : r == -EAGAIN ? "unlock.throttled"
+				 : "unlock.failed",
+		  p, c, "errno=%d\tfailures=%u\ttries_left=%u\twait_s=%u", -r,
+		  ti.failures, ti.tries_left, ti.wait_seconds);
 	if (r < 0) {
 		drop_pre_cg(p);
 		throttle_msg(d, rep, r, "unlock", p->cfg->name, &ti);
@@ -509,6 +521,8 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		enum tfd_pstate was = p->state;
 
 		r = tfd_persona_evict(d, p, &ns);
+		tfd_audit(d, 0, "persona.lock", p, c, "mode=evict\terrno=%d",
+			  -r);
 		/* an erased or never-enrolled persona stays what it was */
 		if (was == TFD_P_ERASED || was == TFD_P_NOKEY)
 			p->state = was;
@@ -576,6 +590,7 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	p->state = TFD_P_FROZEN;
 	p->locked_at_ns = tf_boottime_ns(); /* counts suspend */
+	tfd_audit(d, 0, "persona.lock", p, c, "mode=freeze");
 	if (p->cfg->lock_evict_after)
 		tfd_reply_err(rep, 0,
 			      "%s locked (keys are removed after %u s locked)",
@@ -589,7 +604,7 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
  * wipe`; the fleet's remote wipe will send the same request). Order:
  * nothing of the persona may run or keep its key while its key material
  * goes (kill, remove the fscrypt key), then the keystore's erase (which
- * makes the erase durable and records it in events.log), then its data,
+ * makes the erase durable and records it in the audit log), then its data,
  * now ciphertext nobody can read, so a new enrolment starts empty. Never
  * a device-bound persona: personal's key is the device's, not the
  * officer's, and wiping it is not what an officer's panic button is for.
@@ -613,6 +628,7 @@ void tfd_req_wipe(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      "%s is not credential-bound; wipe refuses it", n);
 		return;
 	}
+	tfd_audit(d, TF_AUDIT_SYNC, "wipe.requested", p, c, NULL);
 	if (p->rt != NULL || p->key_loaded || p->evict_pending)
 		re = tfd_persona_evict(d, p, NULL);
 	snprintf(why, sizeof(why), "wiped on request (uid %u, pid %d)",

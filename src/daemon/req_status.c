@@ -241,6 +241,7 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	}
 	fputc(']', j);
 	tfd_status_guessing(d, t, j);
+	tfd_audit_status(d, t, j);
 	fputs("}\n", j);
 	fclose(t);
 	fclose(j);

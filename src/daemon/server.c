@@ -476,6 +476,7 @@ refuse:
 	default: tfd_reply_err(&rep, r, "malformed request"); break;
 	}
 	tf_warn("client pid %d: %s", c->pid, rep.msg);
+	tfd_audit_refused(d, c, NULL, NULL, &rep);
 	tfd_send_reply(c, TF_REP_RESULT, &rep);
 	tfd_conn_close(d, c);
 }

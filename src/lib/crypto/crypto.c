@@ -442,3 +442,41 @@ int tf_kx_finish(const struct tf_suite *s, uint8_t out[TF_KX_BYTES],
 	return s->hkdf(out, TF_KX_BYTES, raw, rawlen, NULL, 0, info,
 		       off + 2 * n);
 }
+
+/* ---- audit log helpers (src/lib/audit): a keyed MAC and a signing key
+ * derived from a seed ---- */
+
+int tf_mac(const struct tf_suite *s, uint8_t out[TF_HASH_BYTES],
+	   const uint8_t key[TF_KEY_BYTES], const uint8_t *m, size_t mlen)
+{
+	if (!suite_known(s) || out == NULL || key == NULL ||
+	    (m == NULL && mlen))
+		return -EINVAL;
+	if (s->id == TF_SUITE_INTL)
+		return tf_intl_mac(out, key, m, mlen);
+	return tf_hmac_sm3.mac(out, key, TF_KEY_BYTES,
+			       (const struct tf_iov[]){{m, mlen}}, 1);
+}
+
+int tf_key_sign_from_seed(const struct tf_suite *s,
+			  const uint8_t seed[TF_KEY_BYTES], struct tf_key **out)
+{
+	_cleanup_key_ struct tf_key *k = NULL;
+	size_t len = TF_SK_MAX;
+	int r;
+
+	if (seed == NULL || out == NULL)
+		return -EINVAL;
+	r = key_new(s, TF_KEY_SIGN, &k);
+	if (r < 0)
+		return r;
+	if (s->id == TF_SUITE_INTL)
+		r = tf_intl_sign_seed_keypair(seed, k->secret, &len, k->pk);
+	else
+		r = tf_gm_sign_seed_keypair(seed, k->secret, &len, k->pk);
+	if (r < 0)
+		return r;
+	k->secret_len = len;
+	*out = steal_pointer(&k);
+	return 0;
+}

@@ -532,3 +532,51 @@ const struct tf_suite tf_suite_gm = {
 	.kx_keygen = gm_keygen,
 	.kx = gm_kx,
 };
+
+/*
+ * SM2 private key from a seed: d = (HKDF-SM3(seed, "twofold sm2 d", 48
+ * bytes) mod (n - 2)) + 1, so 1 <= d <= n - 2 as GB/T 32918.1 asks. 48
+ * bytes for a 256-bit n keep the bias below 2^-128 (FIPS 186-5 A.2.1's
+ * "extra random bits" method).
+ */
+int tf_gm_sign_seed_keypair(const uint8_t seed[32], uint8_t *sk, size_t *sklen,
+			    uint8_t *pk)
+{
+	static const char info[] = "twofold sm2 d";
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_sm2);
+	BIGNUM *x = BN_secure_new(), *m = BN_new();
+	BN_CTX *bctx = BN_CTX_secure_new();
+	uint8_t wide[48];
+	int r = -EIO;
+
+	if (*sklen < TF_SM2_D_BYTES + TF_SM2_PK_BYTES) {
+		r = -ENOBUFS;
+		goto out;
+	}
+	if (g == NULL || x == NULL || m == NULL || bctx == NULL)
+		goto out;
+	r = tf_hkdf(&tf_hmac_sm3, wide, sizeof(wide), seed, 32, NULL, 0,
+		    (const uint8_t *)info, sizeof(info) - 1);
+	if (r < 0)
+		goto out;
+	r = -EIO;
+	if (BN_copy(m, EC_GROUP_get0_order(g)) == NULL || !BN_sub_word(m, 2) ||
+	    BN_bin2bn(wide, sizeof(wide), x) == NULL ||
+	    !BN_nnmod(x, x, m, bctx) || !BN_add_word(x, 1) ||
+	    BN_bn2binpad(x, sk, TF_SM2_D_BYTES) != TF_SM2_D_BYTES)
+		goto out;
+	r = tf_gm_sm2_pub_from_d(sk, pk);
+	if (r < 0)
+		goto out;
+	memcpy(sk + TF_SM2_D_BYTES, pk, TF_SM2_PK_BYTES);
+	*sklen = TF_SM2_D_BYTES + TF_SM2_PK_BYTES;
+out:
+	if (r < 0 && *sklen >= TF_SM2_D_BYTES)
+		tf_memzero(sk, TF_SM2_D_BYTES);
+	tf_memzero(wide, sizeof(wide));
+	BN_clear_free(x);
+	BN_free(m);
+	BN_CTX_free(bctx);
+	EC_GROUP_free(g);
+	return r;
+}

@@ -68,4 +68,13 @@ TF_WUR int tf_gm_sm2_za(const uint8_t pk[TF_SM2_PK_BYTES], const char *id,
 TF_WUR int tf_gm_sm2_rs_to_der(const uint8_t rs[64], uint8_t *der, size_t cap,
 			       size_t *len);
 
+/* Deterministic signing key pairs from a 32-byte seed (tf_key_sign_from_seed)
+ * and the intl keyed hash (tf_mac). *sklen: capacity in, length out. */
+TF_WUR int tf_intl_sign_seed_keypair(const uint8_t seed[32], uint8_t *sk,
+				     size_t *sklen, uint8_t *pk);
+TF_WUR int tf_gm_sign_seed_keypair(const uint8_t seed[32], uint8_t *sk,
+				   size_t *sklen, uint8_t *pk);
+TF_WUR int tf_intl_mac(uint8_t out[32], const uint8_t key[32], const uint8_t *m,
+		       size_t mlen);
+
 #endif

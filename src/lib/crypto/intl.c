@@ -139,3 +139,24 @@ const struct tf_suite tf_suite_intl = {
 	.kx_keygen = intl_kx_keygen,
 	.kx = intl_kx,
 };
+
+int tf_intl_sign_seed_keypair(const uint8_t seed[32], uint8_t *sk,
+			      size_t *sklen, uint8_t *pk)
+{
+	if (*sklen < crypto_sign_SECRETKEYBYTES)
+		return -ENOBUFS;
+	if (crypto_sign_seed_keypair(pk, sk, seed) != 0)
+		return -EIO;
+	*sklen = crypto_sign_SECRETKEYBYTES;
+	return 0;
+}
+
+/* keyed BLAKE2b-256 (RFC 7693 §2.5: the key makes it a MAC/PRF; no
+ * HMAC construction needed, BLAKE2 has no length extension) */
+int tf_intl_mac(uint8_t out[32], const uint8_t key[32], const uint8_t *m,
+		size_t mlen)
+{
+	if (crypto_generichash(out, 32, m, mlen, key, 32) != 0)
+		return -EIO;
+	return 0;
+}

@@ -284,7 +284,8 @@ int tf_ks_destroy_key_files(int dfd)
  * for an erase that has not happened, nor lost for one that has.
  */
 int tf_ks_do_erase(struct tf_keystore *ks, int dfd, const char *persona,
-		   struct tf_throttle_rec *t, const char *what)
+		   struct tf_throttle_rec *t, const char *event,
+		   const char *what)
 {
 	enum tf_destroy_how how;
 	int r;
@@ -309,7 +310,7 @@ int tf_ks_do_erase(struct tf_keystore *ks, int dfd, const char *persona,
 		ks->last_destroy = how;
 	if (!t->unrecorded)
 		return 0;
-	r = tf_ks_log_event(ks, persona, what);
+	r = tf_ks_log_event(ks, persona, event, what);
 	if (r < 0)
 		return r;
 	t->unrecorded = false;

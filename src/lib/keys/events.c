@@ -1,46 +1,35 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * events.log: one line per key event (crypto-erase), appended and fsync'd
- * in the state directory. Kept apart so it can move to the audit log.
+ * Key store events (a crypto-erase and its cause) go to the audit log
+ * (src/lib/audit) through a function twofoldd sets: the key store does not
+ * link or know the log, and the log does not know the key store. The seed
+ * of the log's checkpoint signing key is derived here from the device
+ * secret, which never leaves the key store.
  */
-#include <fcntl.h>
-#include <stdio.h>
-#include <time.h>
+#include <string.h>
 
-#include "twofold/atomicfile.h"
+#include "twofold/crypto.h"
 #include "src/lib/keys/internal.h"
 
-static void sanitize(char *s)
+void tf_keystore_set_audit(struct tf_keystore *ks, tf_keystore_audit_fn fn,
+			   void *ctx)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			*s = '?';
+	ks->audit_fn = fn;
+	ks->audit_ctx = ctx;
 }
 
 int tf_ks_log_event(struct tf_keystore *ks, const char *persona,
-		    const char *what)
+		    const char *event, const char *what)
 {
-	_cleanup_close_ int fd = -1;
-	char line[512], stamp[32], safe[256];
-	struct tm tm;
-	time_t now = time(NULL);
-	int n;
+	if (ks->audit_fn == NULL)
+		return 0; /* nobody to tell (tests, benchmarks) */
+	return ks->audit_fn(ks->audit_ctx, persona, event, what);
+}
 
-	if (gmtime_r(&now, &tm) == NULL ||
-	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
-	snprintf(safe, sizeof(safe), "%s", what);
-	sanitize(safe);
-	n = snprintf(line, sizeof(line), "%s %s %s\n", stamp, persona, safe);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return -ENAMETOOLONG;
-	fd = openat(ks->statefd, TF_EVENTS_LOG,
-		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-			    O_NOCTTY,
-		    0600);
-	if (fd < 0)
-		return tf_negerrno();
-	if (tf_write_full(fd, line, (size_t)n) < 0 || fsync(fd) < 0)
-		return tf_negerrno();
-	return tf_fsync_dir_at(ks->statefd, NULL);
+int tf_keystore_audit_seed(struct tf_keystore *ks, uint8_t out[static 32])
+{
+	static const char info[] = "twofold audit signing";
+
+	return tf_kdf(ks->s, out, 32, ks->devsecret, TF_DEVSECRET_BYTES, NULL,
+		      0, (const uint8_t *)info, sizeof(info) - 1);
 }

@@ -94,7 +94,7 @@ TF_WUR int tf_keys_discard_parse(const uint8_t *buf, size_t len,
 struct tf_throttle_rec {
 	uint32_t failures;
 	bool erased;
-	bool unrecorded; /* erased, the event not yet in events.log */
+	bool unrecorded; /* erased, the event not yet in the audit log */
 	uint64_t last_ns;
 	uint8_t boot_id[16];
 };
@@ -121,7 +121,7 @@ uint32_t tf_keys_throttle_delay(uint32_t failures, uint32_t free_tries,
  *   tpm_bind.c         the key store's TPM glue (tpm.c is the TPM layer)
  *   throttle.c         throttle record, clock, count-before-check thread
  *   erase.c            destroying key files, crypto-erase
- *   events.c           the events.log writer
+ *   events.c           erase events to the audit log (a callback)
  *   calibrate.c        Argon2id calibration
  * ================================================================== */
 
@@ -184,6 +184,9 @@ struct tf_keystore {
 	size_t tpm_namelen;
 	uint8_t *tpm_lauth;
 	bool tpm_lauth_held, tpm_lauth_keep, tpm_lauth_provision;
+	/* events.c: where erase events go (the audit log) */
+	tf_keystore_audit_fn audit_fn;
+	void *audit_ctx;
 };
 
 /* keystore.c: files and the persona directory */
@@ -341,8 +344,10 @@ TF_WUR int tf_ks_destroy_key_files_how(int dfd, enum tf_destroy_how *how);
  * discardables, sp.credential.old); only called with gen's pair intact */
 TF_WUR int tf_ks_destroy_dead_generations(struct tf_keystore *ks, int dfd,
 					  uint32_t gen);
+/* event: the audit event id (tf_keystore_set_audit), what: its detail */
 TF_WUR int tf_ks_do_erase(struct tf_keystore *ks, int dfd, const char *persona,
-			  struct tf_throttle_rec *t, const char *what);
+			  struct tf_throttle_rec *t, const char *event,
+			  const char *what);
 
 /* duress.c: 1 if pw (Argon2id of the credential tried, under b) is the
  * duress credential's, 0 if not; the same work either way */
@@ -357,6 +362,6 @@ TF_WUR int tf_ks_duress_decoy(int dfd, const uint8_t salt[TF_SALT_BYTES]);
 
 /* events.c */
 TF_WUR int tf_ks_log_event(struct tf_keystore *ks, const char *persona,
-			   const char *what);
+			   const char *event, const char *what);
 
 #endif

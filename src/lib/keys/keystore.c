@@ -244,7 +244,7 @@ int tf_ks_load_state(struct tf_keystore *ks, int dfd,
 	if (t->erased) {
 		/* resume: destroy what is left, then record it if that had
 		 * not been done (erase.c says why in that order) */
-		r = tf_ks_do_erase(ks, dfd, ks->persona, t,
+		r = tf_ks_do_erase(ks, dfd, ks->persona, t, "erase.resumed",
 				   "crypto-erased (finished after an "
 				   "interruption)");
 		if (r < 0)
@@ -560,7 +560,7 @@ int tf_keys_erase(struct tf_keystore *ks, const char *persona, const char *why)
 		memset(&t, 0, sizeof(t)); /* erase even over a damaged record */
 	snprintf(what, sizeof(what), "crypto-erased: %s",
 		 why != NULL ? why : "requested");
-	return tf_ks_do_erase(ks, dfd, persona, &t, what);
+	return tf_ks_do_erase(ks, dfd, persona, &t, "erase.wipe", what);
 }
 
 int tf_keys_kdf_cost(struct tf_keystore *ks, const char *persona,

@@ -95,7 +95,7 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	if (t.failures >= ks->cfg.throttle_max_failures) {
 		/* a try was counted, then the daemon died before erasing */
 		r = tf_ks_do_erase(
-			ks, dfd, persona, &t,
+			ks, dfd, persona, &t, "erase.failures",
 			"crypto-erased after too many failed attempts");
 		if (r < 0)
 			return r;
@@ -128,7 +128,7 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 		tf_ks_tpm_cred_close(&tc); /* the erase opens it again */
 		/* the TPM is locked out for good: nothing can read the slot
 		 * again, so the persona is gone; say so and clean up */
-		r = tf_ks_do_erase(ks, dfd, persona, &t,
+		r = tf_ks_do_erase(ks, dfd, persona, &t, "erase.tpm_lockout",
 				   "crypto-erased: the TPM locked out after "
 				   "too many failed attempts");
 		if (r < 0)
@@ -212,7 +212,8 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 	if (dur > 0) {
 		struct tf_throttle_rec e = t;
 		tf_ks_tpm_cred_close(&tc); /* the erase opens it again */
-		r = tf_ks_do_erase(ks, dfd, persona, &e, TF_KS_DURESS_EVENT);
+		r = tf_ks_do_erase(ks, dfd, persona, &e, "erase.duress",
+				   TF_KS_DURESS_EVENT);
 		/* a failed erase must not give the duress away: the answer
 		 * stays that of a wrong credential. The erased flag is the
 		 * erase's first step, so once it is down the next access
@@ -232,7 +233,8 @@ int tf_ks_cred_attempt(struct tf_keystore *ks, int dfd, const char *persona,
 		char what[96];
 		snprintf(what, sizeof(what),
 			 "crypto-erased after %u failed attempts", t.failures);
-		r = tf_ks_do_erase(ks, dfd, persona, &t, what);
+		r = tf_ks_do_erase(ks, dfd, persona, &t, "erase.failures",
+				   what);
 		if (r < 0)
 			return r;
 		tf_ks_throttle_info(ks, &t, &now, &info);

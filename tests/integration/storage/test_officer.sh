@@ -72,9 +72,9 @@ check "status --json: no key loaded" \
 	eval 'tf --json status | grep -q "\"name\":\"secure\",\"state\":\"erased\",\"foreground\":[a-z]*,\"credential\":true,\"key_loaded\":false"'
 check "keys/secure: no sp.* and no discardable left" \
 	test -z "$(ls "$K" | grep -E '^(sp\.|discardable)')"
-check "events.log records the wipe" \
-	grep -Eq '^[0-9T:Z-]+ secure crypto-erased: wiped on request \(uid 0, pid [0-9]+\)$' \
-	"$S/events.log"
+check "the audit log records the wipe" \
+	grep -Eq '^[0-9]+ [0-9T:.Z-]+ erase\.wipe persona=secure detail="crypto-erased: wiped on request \(uid 0, pid [0-9]+\)"$' \
+	<<<"$(tf audit show)"
 check "no process of secure left" \
 	eval '! tf run secure -- true 2>/dev/null'
 out=$(pin unlock 111111)
@@ -202,8 +202,9 @@ check "... its key out of the kernel" \
 check "... its key files gone" \
 	test -z "$(ls "$K" | grep -E '^(sp\.|discardable|duress)')"
 check "... its data gone" eval '! grep -rq DURESS_CANARY "$S/fs/secure" 2>/dev/null'
-check "events.log records the duress" \
-	grep -Eq '^[0-9T:Z-]+ secure crypto-erased: duress credential entered$' "$S/events.log"
+check "the audit log records the duress as such" \
+	grep -Eq '^[0-9]+ [0-9T:.Z-]+ erase\.duress persona=secure detail="crypto-erased: duress credential entered"$' \
+	<<<"$(tf audit show)"
 out=$(pin unlock 333333)
 check "after the duress: the right PIN fails; the reply does not tell the cause" \
 	eval 'has "secure was crypto-erased; its data is gone" "$out" && ! has duress "$out" && ! has "too many" "$out"'

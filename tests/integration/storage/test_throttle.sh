@@ -129,9 +129,9 @@ check "right PIN after erase: fails, says erased" \
 check "status: secure erased" grep -Eq '^secure +erased' <<<"$(tf status)"
 check "keys/secure: no sp.* and no discardable left" \
 	test -z "$(ls "$K" | grep -E '^(sp\.|discardable)')"
-check "events.log records the erase" \
-	grep -Eq '^[0-9T:Z-]+ secure crypto-erased after 5 failed attempts$' \
-	"$S/events.log"
+check "the audit log records the erase" \
+	grep -Eq '^[0-9]+ [0-9T:.Z-]+ erase\.failures persona=secure detail="crypto-erased after 5 failed attempts"$' \
+	<<<"$(tf audit show)"
 check "daemon log records the erase" grep -q "secure: crypto-erased" "$S.log"
 # the encrypted files are left but can never be read (key gone for good)
 files=$(find "$SEC" -type f 2>/dev/null)
