@@ -28,7 +28,7 @@ check "log.created first, then its checkpoint" \
 check "daemon.start and config.load" \
 	eval 'line " daemon\.start .*suite=intl" && line " config\.load .*personas=2"'
 check "credential.enroll with the caller" \
-	line '^[0-9]+ [0-9T:.Z-]+ credential\.enroll persona=secure uid=0 pid=[0-9]+ '
+	line '^[0-9]+ [0-9T:.Z-]+ credential\.enroll persona=secure uid=0 pid=[0-9]+( |$)'
 check "unlock.failed with the caller and the tries left" \
 	line ' unlock\.failed persona=secure uid=0 pid=[0-9]+ errno=13 failures=1 '
 check "unlock.ok" line ' unlock\.ok persona=secure uid=0 '
