@@ -65,7 +65,8 @@ int64_t tfd_idle_left_s(const struct tfd_persona *p)
 {
 	if (!idle_runs(p) || p->active_bt_ns == 0)
 		return -1;
-	return left_s(p->active_bt_ns, p->cfg->idle_evict_after, tf_boottime_ns());
+	return left_s(p->active_bt_ns, p->cfg->idle_evict_after,
+		      tf_boottime_ns());
 }
 
 bool tfd_reauth_tick(struct tfd *d, struct tfd_persona *p)
@@ -86,7 +87,10 @@ bool tfd_reauth_tick(struct tfd *d, struct tfd_persona *p)
 			"(reauth_after): evicting; the credential is needed "
 			"again",
 			p->cfg->name, p->cfg->reauth_after);
-		(void)tfd_persona_evict(d, p, NULL);
+		{
+			int r;
+			(void)tfd_halt(d, p, true, NULL, &r);
+		}
 		return true;
 	}
 	if (idle_runs(p) &&
@@ -94,7 +98,10 @@ bool tfd_reauth_tick(struct tfd *d, struct tfd_persona *p)
 		tf_info("%s: not the foreground for %u s (idle_evict_after): "
 			"evicting",
 			p->cfg->name, p->cfg->idle_evict_after);
-		(void)tfd_persona_evict(d, p, NULL);
+		{
+			int r;
+			(void)tfd_halt(d, p, true, NULL, &r);
+		}
 		return true;
 	}
 	return false;
