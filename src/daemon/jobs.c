@@ -25,7 +25,27 @@
 #include <sys/eventfd.h>
 
 #include "twofold/log.h"
+#include "twofold/secmem.h"
 #include "daemon.h"
+
+/*
+ * What a job's callees leave on its stack (libsodium's BLAKE2b final step
+ * keeps the Argon2id output in a local it does not wipe) would stay there:
+ * glibc caches a finished thread's stack unchanged, and no later call
+ * overwrites it as one on the loop's stack would. So the stack a job used
+ * is overwritten once it returned: a frame as deep as any job goes
+ * (Argon2id, HKDF, AEAD and tss2 frames are far smaller), placed where
+ * theirs were, below job_main's.
+ */
+#define JOB_STACK_BURN (256u * 1024u)
+
+static __attribute__((noinline)) void burn_stack(void)
+{
+	volatile uint8_t area[JOB_STACK_BURN];
+
+	tf_memzero((void *)area, sizeof(area));
+	__asm__ volatile("" : : "r"(area) : "memory");
+}
 
 static void *job_main(void *arg)
 {
@@ -33,6 +53,7 @@ static void *job_main(void *arg)
 	uint64_t one = 1;
 
 	j->run(j);
+	burn_stack();
 	/* the completion: the loop reads it and joins us */
 	while (write(j->src.fd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;

@@ -600,6 +600,9 @@ enum tfd_disp tfd_req_unlock(struct tfd *d, struct tfd_conn *c,
 	}
 	if (keystore_busy(d, rep, "unlock", p->cfg->name))
 		return TFD_REPLY_NOW;
+	/* what status shows of its KDF while the job holds the key store */
+	p->kdf_known = tf_keys_kdf_cost(d->ks, p->cfg->name, &p->kdf_passes,
+					&p->kdf_mem_kib) == 0;
 	u = calloc(1, sizeof(*u));
 	if (u != NULL) {
 		u->len = strlen(cred);
@@ -706,6 +709,7 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 			   struct tfd_reply *rep)
 {
 	uint32_t flags = 0;
+	bool cancelled = false;
 	int r;
 
 	tf_msg_u32(m, TF_A_FLAGS, &flags);
@@ -717,8 +721,10 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 		return TFD_REPLY_NOW;
 	}
 	/* an unlock under way is overtaken (its answer says so) */
-	if (p->state == TFD_P_UNLOCKING)
+	if (p->state == TFD_P_UNLOCKING) {
 		cancel_unlock(d, p);
+		cancelled = true;
+	}
 	/* ask the kernel, not our flag: a key that is in must be removable
 	 * whatever the state says */
 	(void)tfd_key_sync(d, p, NULL);
@@ -761,6 +767,16 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 		return TFD_REPLY_NOW;
 	}
 	/* no key in the kernel from here on */
+	if (cancelled &&
+	    (p->state == TFD_P_EVICTED || p->state == TFD_P_STOPPED)) {
+		if (p->state == TFD_P_STOPPED)
+			(void)tfd_lc_fire(d, p, TFD_EV_LOCKED_DOWN, 0);
+		tfd_reply_err(rep, 0,
+			      "%s locked down: the unlock under way is "
+			      "cancelled; its key never reaches the kernel",
+			      p->cfg->name);
+		return TFD_REPLY_NOW;
+	}
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
 		tfd_reply_err(rep, -ENOKEY,
 			      "%s has no key in the kernel (%s); nothing to "
