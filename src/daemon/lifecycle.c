@@ -598,6 +598,14 @@ int tfd_halt(struct tfd *d, struct tfd_persona *p, bool evict,
 			if (h->then == TFD_P_STOPPED)
 				h->then = TFD_P_EVICTED;
 		}
+		/* past its deadline a process may never go: whoever asks
+		 * now is answered now (a wipe goes on with its erase) */
+		if (h->timed_out && w != NULL) {
+			if (evict)
+				(void)tfd_evict_key(d, p, true, NULL);
+			*res = -ETIMEDOUT;
+			return 0;
+		}
 		return add_waiter(h, w);
 	}
 	h->active = true;
