@@ -4,6 +4,9 @@
 #define TWOFOLDD_DAEMON_H
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -25,7 +28,10 @@ enum tfd_state {
 	TFD_STOPPING = 1u << 2,
 };
 
-/* Persona states: the second column of the dispatch table. */
+/* Persona states (lifecycle.c holds the transition table). UNLOCKING
+ * and STOPPING are the two transient ones: a credential check runs on a
+ * worker thread, or the processes are killed and the loop waits for them
+ * to go (and for the key to leave the kernel). */
 enum tfd_pstate {
 	TFD_P_STOPPED =
 		1u << 0, /* not running; keys may or may not be loaded */
@@ -34,13 +40,94 @@ enum tfd_pstate {
 	TFD_P_EVICTED = 1u << 3, /* locked down: processes gone, key removed */
 	TFD_P_NOKEY = 1u << 4,	 /* needs a credential: `twofold enroll` */
 	TFD_P_ERASED = 1u << 5,	 /* crypto-erased after too many failures */
-	TFD_P_ANY = 0x3f,
+	TFD_P_UNLOCKING = 1u << 6, /* a credential check (KDF) is running */
+	TFD_P_STOPPING = 1u << 7,  /* killed, waiting for the processes */
+	TFD_P_ANY = 0xff,
+};
+
+/* What happens to a persona: a request (the first block) or the daemon's
+ * own doing. The lifecycle table (lifecycle.c) says, for each state,
+ * which events are allowed and the state they lead to. */
+enum tfd_event {
+	TFD_EV_NONE = 0,
+	TFD_EV_START,
+	TFD_EV_STOP,
+	TFD_EV_RESTART,
+	TFD_EV_RUN,
+	TFD_EV_SWITCH,
+	TFD_EV_ENROLL,
+	TFD_EV_UNLOCK,
+	TFD_EV_LOCK,
+	TFD_EV_WIPE,
+	/* internal */
+	TFD_EV_STARTED,	      /* its init runs */
+	TFD_EV_FROZEN,	      /* screen lock done */
+	TFD_EV_UNLOCKED,      /* the credential was right: running */
+	TFD_EV_UNLOCK_FAILED, /* wrong credential, cancelled: back */
+	TFD_EV_HALT,	      /* kill begins (stop, evict) */
+	TFD_EV_HALTED,	      /* processes gone (and key removed) */
+	TFD_EV_ENROLLED,      /* the first credential is set */
+	TFD_EV_LOCKED_DOWN,   /* evict with no process and no key */
+	TFD_EV_ERASED,	      /* crypto-erased */
 };
 
 struct tf_persona;
 struct tf_storage;
 struct tf_keystore;
 struct tf_audit;
+struct tfd;
+struct tfd_conn;
+struct tfd_persona;
+
+/*
+ * An epoll event source: the loop calls cb with the epoll events of fd.
+ * Every fd the loop watches is one (server.c): the listening socket, each
+ * connection, the signalfd, the 1 s tick, the pidfds of apps, inits and
+ * the guard, each job's completion eventfd, each persona's cgroup.events
+ * and its timer.
+ */
+struct tfd_source;
+typedef void (*tfd_source_cb)(struct tfd *d, struct tfd_source *s,
+			      uint32_t events);
+struct tfd_source {
+	int fd;
+	tfd_source_cb cb;
+	void *data; /* what it belongs to */
+	bool added;
+};
+
+/* A request that waits for a persona's lifecycle (a stop, an evict): its
+ * resume is called, on the loop, with the result; it sends the reply. */
+typedef void (*tfd_resume_fn)(struct tfd *d, struct tfd_persona *p,
+			      struct tfd_conn *c, int r, uint32_t flags);
+struct tfd_waiter {
+	struct tfd_conn *c; /* NULL once the client left */
+	tfd_resume_fn resume;
+	uint32_t flags;
+};
+#define TFD_WAITERS_MAX 8
+
+/* A stop or evict under way (lifecycle.c): the processes were killed at
+ * its start; the loop waits for init's pidfd and for cgroup.events to say
+ * "populated 0", with a deadline on the persona's timer; then the key is
+ * removed, retried on the same timer for up to a second. */
+struct tfd_halt {
+	bool active;
+	bool evict;	/* the key leaves the kernel at the end */
+	bool wipe_data; /* crypto-erased: its data goes too */
+	bool init_gone, cg_empty;
+	bool removing;	/* phase 2: key removal retries */
+	bool timed_out; /* the deadline passed; waiters answered */
+	int stop_err;
+	unsigned tries, delay_us;
+	enum tfd_pstate then; /* the state when done */
+	uint64_t t0_ns, remove_end_ns;
+	struct tfd_source events; /* cgroup.events, EPOLLPRI */
+	struct tfd_waiter waiters[TFD_WAITERS_MAX];
+	size_t n_waiters;
+};
+
+struct tfd_job;
 
 struct tfd_persona {
 	const struct tf_persona_cfg *cfg;
@@ -74,28 +161,32 @@ struct tfd_persona {
 	/* its cgroup, made while an unlock's KDF ran; the next start takes
 	 * it, a failed unlock removes it */
 	struct tf_cgroup *pre_cg;
-};
-
-/* What an epoll event refers to. */
-enum tfd_src {
-	TFD_SRC_LISTEN,
-	TFD_SRC_SIGNAL,
-	TFD_SRC_CONN,
-	TFD_SRC_APP,
-	TFD_SRC_INIT,
-	TFD_SRC_TIMER,
-	TFD_SRC_GUARD
+	/* the loop's sources of this persona: init's pidfd, and a timer
+	 * (the halt's deadline and key removal retries) */
+	struct tfd_source init_src;
+	struct tfd_source timer;
+	struct tfd_halt halt;
+	/* the credential check running for it (UNLOCKING), and the state
+	 * it came from */
+	struct tfd_job *job;
+	enum tfd_pstate unlock_from;
+	/* a wipe that waits for that check to end (the key store is busy) */
+	struct tfd_waiter after_job;
+	/* status while the key store is busy with a job: the last answers */
+	uint32_t kdf_passes, kdf_mem_kib;
+	bool kdf_known;
+	bool erased_by_failures;
 };
 
 struct tfd_conn {
-	enum tfd_src src; /* TFD_SRC_CONN; must stay first */
+	struct tfd_source src; /* the socket */
 	int fd;
 	uid_t uid;
 	pid_t pid;
 	struct tf_msg_reader rd;
 	/* `run` in progress */
 	struct {
-		enum tfd_src src; /* TFD_SRC_APP; must stay first */
+		struct tfd_source src; /* its pidfd */
 		struct tfd_conn *conn;
 		pid_t pid;
 		int pidfd;
@@ -107,6 +198,10 @@ struct tfd_conn {
 		uint64_t kill_at_ns; /* orphaned: when its run is killed */
 	} app;
 	bool closing;
+	/* a reply-later request is outstanding (a job, a stop): its
+	 * completion replies (tfd_conn_reply); another request on this
+	 * connection meanwhile is refused */
+	bool waiting;
 };
 
 struct tfd {
@@ -122,10 +217,10 @@ struct tfd {
 	uid_t owner_uid; /* besides root, who may talk to us */
 	size_t n_personas;
 	struct tfd_persona personas[TF_PERSONA_MAX];
-	struct {
-		enum tfd_src src;
-		size_t idx;
-	} init_src[TF_PERSONA_MAX];
+	struct tfd_source listen_src, signal_src, timer_src, guard_src;
+	/* the key store is not thread-safe: at most one job uses it, and
+	 * the loop leaves it alone meanwhile (jobs.c) */
+	struct tfd_job *ks_job;
 	struct tfd_conn *conns[TFD_CONN_MAX];
 	/* The secure receive area of every control connection (tf_msg_reader
 	 * sbuf, TF_FRAG_MAX bytes): a request that is one datagram (every
@@ -157,6 +252,14 @@ struct tfd_reply {
 	struct tfd_persona *after_p;
 };
 
+/* What a handler did with its request: answered now (the dispatcher
+ * sends rep), or kept the connection and answers later itself (a job, a
+ * stop, a `run` whose answer is the app's exit). */
+enum tfd_disp {
+	TFD_REPLY_NOW = 0,
+	TFD_REPLY_LATER = 1,
+};
+
 void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
 	TF_PRINTF(3, 4);
 
@@ -176,52 +279,82 @@ void tfd_foreground_settle(struct tfd *d);
 int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p);
 
 /* dispatch.c */
-typedef void (*tfd_handler)(struct tfd *d, struct tfd_conn *c,
-			    const struct tf_msg *m, struct tfd_persona *p,
-			    struct tfd_reply *rep);
+typedef enum tfd_disp (*tfd_handler)(struct tfd *d, struct tfd_conn *c,
+				     const struct tf_msg *m,
+				     struct tfd_persona *p,
+				     struct tfd_reply *rep);
 void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m);
-const char *tfd_pstate_name(enum tfd_pstate s);
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name);
 
-/* server.c */
+/* server.c: the loop's sources. add watches fd (events: EPOLLIN, ...)
+ * and calls cb(d, s, events) from then on; del stops that (the fd stays
+ * open: its owner closes it). One event is handled per wakeup, so a
+ * callback may free any source, its own included. */
+TF_WUR int tfd_source_add(struct tfd *d, struct tfd_source *s, int fd,
+			  uint32_t events, tfd_source_cb cb, void *data);
+void tfd_source_del(struct tfd *d, struct tfd_source *s);
+/* A one-shot timer source (a timerfd on CLOCK_BOOTTIME, made at the
+ * first arm): cb runs once, ns from now; re-arming replaces the time. */
+TF_WUR int tfd_timer_arm(struct tfd *d, struct tfd_source *s, uint64_t ns,
+			 tfd_source_cb cb, void *data);
+void tfd_timer_disarm(struct tfd *d, struct tfd_source *s);
+void tfd_timer_close(struct tfd *d, struct tfd_source *s);
 int tfd_send_reply(struct tfd_conn *c, uint16_t type,
 		   const struct tfd_reply *rep);
 /* The same with descriptors (SCM_RIGHTS) on the reply. */
 int tfd_send_reply_fds(struct tfd_conn *c, uint16_t type,
 		       const struct tfd_reply *rep, const int *fds,
 		       size_t nfds);
+/* Answer c's request (now, or the reply-later one) with rep: send it,
+ * then run rep->after, free rep's output; c == NULL (the client left)
+ * only runs after and frees. */
+void tfd_conn_reply(struct tfd *d, struct tfd_conn *c, struct tfd_reply *rep);
 void tfd_conn_close(struct tfd *d, struct tfd_conn *c);
-TF_WUR int tfd_epoll_add(struct tfd *d, int fd, void *tag);
 
-/* handlers */
-void tfd_req_ping(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		  struct tfd_persona *, struct tfd_reply *);
-void tfd_req_status(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		    struct tfd_persona *, struct tfd_reply *);
-void tfd_req_start(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		   struct tfd_persona *, struct tfd_reply *);
-void tfd_req_stop(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		  struct tfd_persona *, struct tfd_reply *);
-void tfd_req_restart(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		     struct tfd_persona *, struct tfd_reply *);
-void tfd_req_run(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		 struct tfd_persona *, struct tfd_reply *);
-void tfd_req_signal(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		    struct tfd_persona *, struct tfd_reply *);
-void tfd_req_switch(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		    struct tfd_persona *, struct tfd_reply *);
-void tfd_req_enroll(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		    struct tfd_persona *, struct tfd_reply *);
-void tfd_req_unlock(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		    struct tfd_persona *, struct tfd_reply *);
-void tfd_req_lock(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		  struct tfd_persona *, struct tfd_reply *);
-void tfd_req_wipe(struct tfd *, struct tfd_conn *, const struct tf_msg *,
-		  struct tfd_persona *, struct tfd_reply *);
+/* jobs.c: slow work off the loop. run executes on a worker thread; done
+ * on the loop once it returned (its completion is an eventfd source).
+ * The worker thread touches only what its job owns. */
+struct tfd_job {
+	struct tfd_source src;
+	pthread_t th;
+	void (*run)(struct tfd_job *j);
+	void (*done)(struct tfd *d, struct tfd_job *j);
+	struct tfd_persona *p;
+	struct tfd_conn *c;	/* the waiting request; NULL if it left */
+	_Atomic bool cancelled; /* a lock-down overtook it: discard */
+	bool uses_keystore;
+	uint64_t t0_ns;
+};
+TF_WUR int tfd_job_start(struct tfd *d, struct tfd_job *j);
+/* The key store is held by a job: the loop must not call it now. */
+bool tfd_keystore_busy(const struct tfd *d);
+/* At exit: wait for the running jobs, then complete them cancelled. */
+void tfd_jobs_shutdown(struct tfd *d);
+/* A connection goes: forget it in every job and waiter. */
+void tfd_conn_forget(struct tfd *d, struct tfd_conn *c);
+
+/* handlers: requests with a persona are paired with the CLI's verbs by
+ * file name (req_persona.c: verb_persona.c, ...; docs/ARCHITECTURE.md) */
+#define TFD_HANDLER(name)                                                      \
+	enum tfd_disp name(struct tfd *, struct tfd_conn *,                    \
+			   const struct tf_msg *, struct tfd_persona *,        \
+			   struct tfd_reply *)
+TFD_HANDLER(tfd_req_ping);
+TFD_HANDLER(tfd_req_status);
+TFD_HANDLER(tfd_req_start);
+TFD_HANDLER(tfd_req_stop);
+TFD_HANDLER(tfd_req_restart);
+TFD_HANDLER(tfd_req_run);
+TFD_HANDLER(tfd_req_signal);
+TFD_HANDLER(tfd_req_switch);
+TFD_HANDLER(tfd_req_enroll);
+TFD_HANDLER(tfd_req_unlock);
+TFD_HANDLER(tfd_req_lock);
+TFD_HANDLER(tfd_req_wipe);
 /* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
  * a wipe, a remote wipe or the duress credential, which replies and
  * status do not tell apart (the audit log does). */
-bool tfd_erased_by_failures(struct tfd *d, const struct tfd_persona *p);
+bool tfd_erased_by_failures(struct tfd *d, struct tfd_persona *p);
 
 /* reauth.c: reauth_after and idle_evict_after, on CLOCK_BOOTTIME (time
  * suspended counts: a phone left suspended for three days needs the
@@ -237,13 +370,58 @@ bool tfd_reauth_tick(struct tfd *d, struct tfd_persona *p);
 int64_t tfd_reauth_left_s(const struct tfd_persona *p);
 int64_t tfd_idle_left_s(const struct tfd_persona *p);
 
-/* personas.c: lifecycle used by handlers and start-up */
-TF_WUR int tfd_personas_setup(struct tfd *d, char *err, size_t errlen);
+/* lifecycle.c: the transition table and its actions. */
+/* Is event ev allowed in p's state? */
+bool tfd_lc_allowed(const struct tfd_persona *p, enum tfd_event ev);
+/* Take the transition (p->state, ev); to is the state for rows whose
+ * action chooses it (halt, failed unlock), else ignored. false (and
+ * logged) when the table has no such row: the state is left alone. */
+bool tfd_lc_fire(struct tfd *d, struct tfd_persona *p, enum tfd_event ev,
+		 enum tfd_pstate to);
+/* Why request `what` (ev) is not allowed in p's state, and what to type:
+ * the refusal of the state's row, into rep. */
+void tfd_lc_refuse(struct tfd *d, struct tfd_persona *p, enum tfd_event ev,
+		   struct tfd_reply *rep);
+/* The status word of a state, and its hint ("unlock: twofold unlock"),
+ * NULL when it has none. */
+const char *tfd_pstate_name(enum tfd_pstate s);
+const char *tfd_lc_hint(const struct tfd_persona *p);
 TF_WUR int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 			     size_t errlen);
-int tfd_persona_stop(struct tfd *d, struct tfd_persona *p);
-void tfd_persona_init_exited(struct tfd *d, size_t idx);
-void tfd_app_exited(struct tfd *d, struct tfd_conn *c);
+/*
+ * Stop p's processes, and with evict remove its key too, without waiting:
+ * they are killed now, the loop sees them go (halt above). 0: done now
+ * (nothing ran; *res the result); 1: under way, w (may be NULL) is
+ * resumed with the result once done; -errno when w cannot be added. A
+ * halt already under way takes w and evict too.
+ */
+#define TFD_PENDING 1
+int tfd_halt(struct tfd *d, struct tfd_persona *p, bool evict,
+	     const struct tfd_waiter *w, int *res);
+/* Stop for a device-bound persona; evict for a credential one. */
+int tfd_halt_stop_or_evict(struct tfd *d, struct tfd_persona *p,
+			   const struct tfd_waiter *w, int *res);
+/* Synchronous stop (start-up failures, exit): waits for the processes. */
+int tfd_persona_stop_sync(struct tfd *d, struct tfd_persona *p);
+void tfd_persona_init_exited(struct tfd *d, struct tfd_source *s,
+			     uint32_t events);
+void tfd_timer_tick(struct tfd *d);
+
+/* device.c: the device's storage and keys, brought up at start-up. */
+TF_WUR int tfd_personas_setup(struct tfd *d, char *err, size_t errlen);
+void tfd_personas_shutdown(struct tfd *d);
+/* Remove p's key now (one try, no wait); 0 when ABSENT, else
+ * evict_pending is set and the timer retries (report: log that). *tries
+ * (may be NULL) gets the removals made. */
+int tfd_evict_key(struct tfd *d, struct tfd_persona *p, bool report,
+		  unsigned *tries);
+/* lifecycle.c: the same, then retried on p's timer for up to a second
+ * (a halt's key removal phase) before the 1 s tick takes over. */
+int tfd_evict_key_soon(struct tfd *d, struct tfd_persona *p);
+/* Why p's key removal is pending: "files busy" or the error. */
+const char *tfd_evict_reason(const struct tfd_persona *p);
+
+void tfd_app_exited(struct tfd *d, struct tfd_source *s, uint32_t events);
 /* SIGCHLD: tell each CLI whose app stopped (req_run.c). */
 void tfd_apps_sigchld(struct tfd *d);
 /* Every second: remove finished run cgroups, reap children nobody tracks,
@@ -254,26 +432,14 @@ void tfd_run_tick(struct tfd *d);
 void tfd_orphan_add(struct tfd *d, struct tfd_conn *c);
 /* Signal a `run` app's process group if it is still ours to signal. */
 int tfd_app_signal(struct tfd_conn *c, int sig);
-void tfd_personas_shutdown(struct tfd *d);
-void tfd_timer_tick(struct tfd *d);
-int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns);
-/* Remove p's key (budget_ms of retries, 0: one try); 0 when ABSENT, else
- * evict_pending is set and the timer retries. */
-int tfd_evict_key(struct tfd *d, struct tfd_persona *p, unsigned budget_ms,
-		  unsigned *tries);
-/* Why p's key removal is pending: "files busy" or the error. */
-const char *tfd_evict_reason(const struct tfd_persona *p);
 
 /* status_guess.c: what bounds offline guessing without a TPM */
 double tfd_gpu_guesses_per_s(uint32_t passes, uint64_t mem_kib);
 void tfd_human_duration(double s, char *buf, size_t cap);
-void tfd_status_guessing(const struct tfd *d, FILE *t, FILE *j);
+void tfd_status_guessing(struct tfd *d, FILE *t, FILE *j);
 int tfd_dir_has_data(const char *path);
 /* Remove a persona's (unreadable) data after a crypto-erase. */
 int tfd_persona_wipe_data(struct tfd_persona *p);
-/* Stop; a credential-bound persona is evicted too (its key leaves the
- * kernel), so only `unlock` brings it back. */
-int tfd_persona_stop_or_evict(struct tfd *d, struct tfd_persona *p);
 /* Put p's key in the kernel and check its data dir. Fail closed: on any
  * failure after the key went in, it is removed again (evict_pending when
  * that cannot finish; the timer retries). */

@@ -240,6 +240,8 @@ int main(int argc, char **argv)
 		d.cfg.suite, d.sock_path);
 	r = tfd_serve(&d);
 	d.state = TFD_STOPPING;
+	/* an unlock's check under way ends first (its key never comes in) */
+	tfd_jobs_shutdown(&d);
 	tfd_personas_shutdown(&d);
 	tfd_server_close(&d);
 	tfd_guard_stop();

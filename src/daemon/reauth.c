@@ -87,7 +87,10 @@ bool tfd_reauth_tick(struct tfd *d, struct tfd_persona *p)
 			"(reauth_after): evicting; the credential is needed "
 			"again",
 			p->cfg->name, p->cfg->reauth_after);
-		(void)tfd_persona_evict(d, p, NULL);
+		{
+			int r;
+			(void)tfd_halt(d, p, true, NULL, &r);
+		}
 		return true;
 	}
 	if (idle_runs(p) &&
@@ -95,7 +98,10 @@ bool tfd_reauth_tick(struct tfd *d, struct tfd_persona *p)
 		tf_info("%s: not the foreground for %u s (idle_evict_after): "
 			"evicting",
 			p->cfg->name, p->cfg->idle_evict_after);
-		(void)tfd_persona_evict(d, p, NULL);
+		{
+			int r;
+			(void)tfd_halt(d, p, true, NULL, &r);
+		}
 		return true;
 	}
 	return false;

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * enroll, unlock, lock: the requests that carry or guard a credential.
- * Credentials arrive in the daemon's secure receive buffer (struct tfd
- * rxbuf), are used where they lie, and the buffer is wiped by the caller
- * (server.c) after dispatch. No credential byte is ever copied, logged or
- * echoed.
+ * enroll, unlock, lock, wipe: the requests that carry or guard a
+ * credential (cli/verb_enroll.c, verb_unlock.c, verb_lock.c,
+ * verb_wipe.c). Credentials arrive in the daemon's secure receive buffer
+ * (struct tfd rxbuf), are used where they lie, and the buffer is wiped by
+ * the caller (server.c) after dispatch. An unlock's check outlives its
+ * request (a job, jobs.c): it gets its own copy in secure memory, wiped
+ * when the job ends. No credential byte is ever logged or echoed.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "twofold/keys.h"
@@ -54,8 +57,14 @@ static void erased(struct tfd *d, struct tfd_persona *p)
 {
 	int r;
 
-	tfd_persona_evict(d, p, NULL);
-	p->state = TFD_P_ERASED;
+	p->erased_by_failures = false; /* asked again when not busy */
+	if (tfd_halt(d, p, true, NULL, &r) == TFD_PENDING) {
+		/* the halt ends it erased, its data removed */
+		p->halt.then = TFD_P_ERASED;
+		p->halt.wipe_data = true;
+		return;
+	}
+	(void)tfd_lc_fire(d, p, TFD_EV_ERASED, 0);
 	r = tfd_persona_wipe_data(p);
 	if (r < 0)
 		tf_warn("%s: removing its erased data: %s", p->cfg->name,
@@ -70,12 +79,30 @@ static bool by_failures(const struct tfd *d, const struct tf_throttle_info *ti)
 	return ti->erased && ti->failures >= d->cfg.throttle_max_failures;
 }
 
-bool tfd_erased_by_failures(struct tfd *d, const struct tfd_persona *p)
+bool tfd_erased_by_failures(struct tfd *d, struct tfd_persona *p)
 {
 	struct tf_throttle_info ti = {0};
 
-	return tf_keys_throttle_info(d->ks, p->cfg->name, &ti) == 0 &&
-	       by_failures(d, &ti);
+	/* the key store is a job's now: what it said last */
+	if (tfd_keystore_busy(d))
+		return p->erased_by_failures;
+	p->erased_by_failures =
+		tf_keys_throttle_info(d->ks, p->cfg->name, &ti) == 0 &&
+		by_failures(d, &ti);
+	return p->erased_by_failures;
+}
+
+/* The key store is a job's: the loop leaves it alone (jobs.c). */
+static bool keystore_busy(struct tfd *d, struct tfd_reply *rep,
+			  const char *what, const char *name)
+{
+	if (!tfd_keystore_busy(d))
+		return false;
+	tfd_reply_err(rep, -EBUSY,
+		      "%s %s: busy: an unlock of %s is in progress; try again "
+		      "once it is answered",
+		      what, name, d->ks_job->p ? d->ks_job->p->cfg->name : "?");
+	return true;
 }
 
 /*
@@ -183,65 +210,13 @@ static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
 	}
 }
 
-/* enroll --duress: SECRET the current credential, SECRET_NEW the duress
- * one (docs/keys.md "Duress credential"). */
 static void enroll_duress(struct tfd *d, struct tfd_persona *p,
 			  struct tfd_reply *rep, const char *cur,
-			  const char *dur)
-{
-	const char *n = p->cfg->name;
-	struct tf_throttle_info ti = {0};
-	char why[160] = "";
-	int r;
+			  const char *dur);
 
-	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
-		tfd_reply_err(rep, -ENOKEY,
-			      "enroll %s --duress: %s has no credential; set "
-			      "one first with: twofold enroll %s",
-			      n, n, n);
-		return;
-	}
-	if (cur == NULL) {
-		tfd_reply_err(rep, -EACCES,
-			      "enroll %s --duress: needs the current "
-			      "credential",
-			      n);
-		return;
-	}
-	r = tf_credential_check_form(&d->cfg, (const uint8_t *)dur, strlen(dur),
-				     why, sizeof(why));
-	if (r < 0) {
-		tfd_reply_err(rep, -EINVAL, "enroll %s --duress: %s", n, why);
-		return;
-	}
-	r = tf_keys_set_duress(d->ks, n, (const uint8_t *)cur, strlen(cur),
-			       (const uint8_t *)dur, strlen(dur), &ti);
-	if (r == -EEXIST) {
-		tfd_reply_err(rep, -EINVAL,
-			      "enroll %s --duress: duress PIN must differ from "
-			      "the PIN; nothing changed",
-			      n);
-		return;
-	}
-	if (r < 0) {
-		throttle_msg(d, rep, r, "enroll", n, &ti);
-		if (r == -ENOKEY)
-			erased(d, p);
-		else if (erased_by_duress(d, p, r)) {
-			rep->after = erased_after_answer;
-			rep->after_p = p;
-		}
-		return;
-	}
-	tfd_audit(d, TF_AUDIT_SYNC, "credential.duress_set", p, NULL, NULL);
-	tfd_reply_err(rep, 0,
-		      "%s: duress credential set; entered at unlock it "
-		      "crypto-erases %s at once",
-		      n, n);
-}
-
-void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		    struct tfd_persona *p, struct tfd_reply *rep)
+/* enroll (its KDF still runs on the loop: docs/ARCHITECTURE.md) */
+static void enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
+		   struct tfd_persona *p, struct tfd_reply *rep)
 {
 	const char *oldc = NULL, *newc = NULL;
 	struct tf_throttle_info ti = {0};
@@ -253,6 +228,8 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	if (r == 0)
 		r = get_secret(c, m, TF_A_SECRET_NEW, &newc);
 	if (!secret_ok(rep, r))
+		return;
+	if (keystore_busy(d, rep, "enroll", p->cfg->name))
 		return;
 	if (!p->cfg->credential) {
 		tfd_reply_err(rep, -EINVAL,
@@ -330,7 +307,7 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			  : "credential.change",
 		  p, c, NULL);
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
-		p->state = TFD_P_EVICTED;
+		(void)tfd_lc_fire(d, p, TFD_EV_ENROLLED, 0);
 		tfd_reply_err(rep, 0,
 			      "%s: credential set; unlock it with: twofold "
 			      "unlock %s",
@@ -347,6 +324,71 @@ void tfd_req_enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      "twofold enroll %s --duress",
 			      p->cfg->name, p->cfg->name);
 	}
+}
+
+/* enroll --duress: SECRET the current credential, SECRET_NEW the duress
+ * one (docs/keys.md "Duress credential"). */
+static void enroll_duress(struct tfd *d, struct tfd_persona *p,
+			  struct tfd_reply *rep, const char *cur,
+			  const char *dur)
+{
+	const char *n = p->cfg->name;
+	struct tf_throttle_info ti = {0};
+	char why[160] = "";
+	int r;
+
+	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
+		tfd_reply_err(rep, -ENOKEY,
+			      "enroll %s --duress: %s has no credential; set "
+			      "one first with: twofold enroll %s",
+			      n, n, n);
+		return;
+	}
+	if (cur == NULL) {
+		tfd_reply_err(rep, -EACCES,
+			      "enroll %s --duress: needs the current "
+			      "credential",
+			      n);
+		return;
+	}
+	r = tf_credential_check_form(&d->cfg, (const uint8_t *)dur, strlen(dur),
+				     why, sizeof(why));
+	if (r < 0) {
+		tfd_reply_err(rep, -EINVAL, "enroll %s --duress: %s", n, why);
+		return;
+	}
+	r = tf_keys_set_duress(d->ks, n, (const uint8_t *)cur, strlen(cur),
+			       (const uint8_t *)dur, strlen(dur), &ti);
+	if (r == -EEXIST) {
+		tfd_reply_err(rep, -EINVAL,
+			      "enroll %s --duress: duress PIN must differ from "
+			      "the PIN; nothing changed",
+			      n);
+		return;
+	}
+	if (r < 0) {
+		throttle_msg(d, rep, r, "enroll", n, &ti);
+		if (r == -ENOKEY)
+			erased(d, p);
+		else if (erased_by_duress(d, p, r)) {
+			rep->after = erased_after_answer;
+			rep->after_p = p;
+		}
+		return;
+	}
+	tfd_audit(d, TF_AUDIT_SYNC, "credential.duress_set", p, NULL, NULL);
+	tfd_reply_err(rep, 0,
+		      "%s: duress credential set; entered at unlock it "
+		      "crypto-erases %s at once",
+		      n, n);
+}
+
+enum tfd_disp tfd_req_enroll(struct tfd *d, struct tfd_conn *c,
+			     const struct tf_msg *m, struct tfd_persona *p,
+			     struct tfd_reply *rep)
+{
+	enroll(d, c, m, p, rep);
+	return TFD_REPLY_NOW;
 }
 
 static void reset_failures(struct tfd *d, struct tfd_persona *p)
@@ -387,122 +429,303 @@ static void drop_pre_cg(struct tfd_persona *p)
 		(void)tf_cgroup_destroy(steal_pointer(&p->pre_cg));
 }
 
-void tfd_req_unlock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		    struct tfd_persona *p, struct tfd_reply *rep)
+/* An unlock's credential check, a job (jobs.c): everything the worker
+ * thread touches is here; cred and fskey are secure memory, wiped and
+ * freed when the job ends. */
+struct unlock_job {
+	struct tfd_job job;
+	struct tfd_keystore_ref {
+		struct tf_keystore *ks;
+		const char *name;
+	} ks;
+	uint8_t *cred;
+	size_t len;
+	uint8_t *fskey;
+	struct precreate pre;
+	struct tf_keys_unlock_opts opts;
+	struct tf_throttle_info ti;
+	uint64_t kdf_ns;
+	int r;
+};
+
+static void unlock_run(struct tfd_job *j)
 {
-	struct precreate pre = {.d = d, .p = p};
-	struct tf_keys_unlock_opts opts = {.flags = TF_KEYS_LATE_RESET};
-	_cleanup_secure_ uint8_t *fskey = NULL;
-	struct tf_throttle_info ti = {0};
-	uint64_t t0 = tf_now_ns(), kdf_ns = 0, rest_ns;
-	const char *cred = NULL;
+	struct unlock_job *u = (struct unlock_job *)j;
+
+	u->r = tf_keys_unlock_ex(u->ks.ks, u->ks.name, u->cred, u->len,
+				 u->fskey, &u->ti, &u->kdf_ns, &u->opts);
+	/* the credential is not needed after the check */
+	tf_memzero(u->cred, u->len);
+}
+
+static void unlock_free(struct unlock_job *u)
+{
+	tf_secure_free(u->cred);
+	tf_secure_free(u->fskey);
+	free(u);
+}
+
+/* Back to the state the unlock came from (wrong credential, cancelled). */
+static void unlock_back(struct tfd *d, struct tfd_persona *p)
+{
+	if (p->state == TFD_P_UNLOCKING)
+		(void)tfd_lc_fire(d, p, TFD_EV_UNLOCK_FAILED, p->unlock_from);
+}
+
+/* The right credential: thaw, or load the key and start. */
+static void unlock_finish(struct tfd *d, struct tfd_persona *p,
+			  struct unlock_job *u, struct tfd_reply *rep)
+{
+	uint64_t t0 = u->job.t0_ns, rest_ns;
 	char err[256] = "";
 	int r;
 
-	r = get_secret(c, m, TF_A_SECRET, &cred);
-	if (!secret_ok(rep, r))
-		return;
-	if (!p->cfg->credential) {
-		tfd_reply_err(rep, -EINVAL,
-			      "%s is bound to this device and needs no unlock; "
-			      "start it with: twofold persona start %s",
-			      p->cfg->name, p->cfg->name);
-		return;
+	/* reset the counter once answered, and restart the reauth_after /
+	 * idle_evict_after clocks */
+	tfd_reauth_stamp(p);
+	rep->after = reset_failures;
+	rep->after_p = p;
+	if (p->unlock_from == TFD_P_FROZEN) {
+		/* screen lock: the keys stayed; thaw */
+		r = p->rt ? tf_persona_freeze(p->rt, false) : -ESRCH;
+		if (r < 0) {
+			unlock_back(d, p);
+			tfd_reply_err(rep, r, "unlock %s: cannot thaw: %s",
+				      p->cfg->name, strerror(-r));
+			if (p->rt == NULL) /* its init died meanwhile */
+				(void)tfd_halt(d, p, true, NULL, &r);
+			return;
+		}
+		(void)tfd_lc_fire(d, p, TFD_EV_UNLOCKED, 0);
+	} else {
+		uint64_t t1 = tf_now_ns(), t2;
+		r = tfd_load_key_and_dir(d, p, u->fskey, err, sizeof(err));
+		t2 = tf_now_ns();
+		if (r == 0 && p->state == TFD_P_UNLOCKING)
+			r = tfd_persona_start(d, p, err, sizeof(err));
+		drop_pre_cg(p); /* if the start was not reached */
+		tf_debug("unlock %s: credential check %.1f ms besides the KDF, "
+			 "key load %.1f ms, persona start %.1f ms",
+			 p->cfg->name, (double)(t1 - t0 - u->kdf_ns) / 1e6,
+			 (double)(t2 - t1) / 1e6,
+			 (double)(tf_now_ns() - t2) / 1e6);
+		if (r < 0) {
+			unlock_back(d, p);
+			tfd_reply_err(rep, r, "unlock %s: %s", p->cfg->name,
+				      err[0] ? err : strerror(-r));
+			/* fail closed: a key added for a persona that did
+			 * not start leaves the kernel again */
+			if (p->key_loaded && p->rt == NULL)
+				(void)tfd_evict_key_soon(d, p);
+			return;
+		}
 	}
-	if (cred == NULL) {
-		tfd_reply_err(rep, -EBADMSG,
-			      "malformed request: no credential");
-		return;
-	}
-	fskey = tf_secure_alloc(TF_KEYS_FSKEY_BYTES);
-	if (fskey == NULL) {
-		r = tf_negerrno();
-		tfd_reply_err(rep, r,
-			      "cannot lock secret memory: %s (raise "
-			      "RLIMIT_MEMLOCK)",
-			      strerror(-r));
-		return;
-	}
-	/* a frozen persona is only thawed; any other is started */
-	drop_pre_cg(p);
-	if (p->state != TFD_P_FROZEN && p->rt == NULL) {
-		opts.during_kdf = precreate_cgroup;
-		opts.arg = &pre;
-	}
-	r = tf_keys_unlock_ex(d->ks, p->cfg->name, (const uint8_t *)cred,
-			      strlen(cred), fskey, &ti, &kdf_ns, &opts);
+	rest_ns = tf_now_ns() - t0 - u->kdf_ns;
+	tfd_reply_err(
+		rep, 0, "%s unlocked (key derivation %.0f ms, rest %.1f ms)",
+		p->cfg->name, (double)u->kdf_ns / 1e6, (double)rest_ns / 1e6);
+}
+
+static void wipe_after_job(struct tfd *d, struct tfd_persona *p);
+
+/* The check is over (on the loop): answer the unlock. */
+static void unlock_done(struct tfd *d, struct tfd_job *j)
+{
+	struct unlock_job *u = (struct unlock_job *)j;
+	struct tfd_persona *p = j->p;
+	struct tfd_reply rep = {.exit_code = -1};
+	int r = u->r;
+
+	/* durable before the key goes in (or the refusal is answered) */
 	tfd_audit(d, TF_AUDIT_SYNC,
-		  r == 0	 ? "unlock.ok"
-		  : r == -EAGAIN ? "unlock.throttled"
-				 : "unlock.failed",
-		  p, c, "errno=%d\tfailures=%u\ttries_left=%u\twait_s=%u", -r,
-		  ti.failures, ti.tries_left, ti.wait_seconds);
+		  j->cancelled && r == 0 ? "unlock.cancelled"
+		  : r == 0		 ? "unlock.ok"
+		  : r == -EAGAIN	 ? "unlock.throttled"
+					 : "unlock.failed",
+		  p, j->c, "errno=%d\tfailures=%u\ttries_left=%u\twait_s=%u",
+		  -r, u->ti.failures, u->ti.tries_left, u->ti.wait_seconds);
 	if (r < 0) {
 		drop_pre_cg(p);
-		throttle_msg(d, rep, r, "unlock", p->cfg->name, &ti);
+		unlock_back(d, p);
+		throttle_msg(d, &rep, r, "unlock", p->cfg->name, &u->ti);
 		if (r == -ENOKEY) {
 			if (tfd_erased_by_failures(d, p))
 				tf_warn("%s: crypto-erased after %u failed "
 					"attempts (key files destroyed by %s)",
-					p->cfg->name, ti.failures,
+					p->cfg->name, u->ti.failures,
 					tf_keys_destroy_method(d->ks));
 			else
 				tf_warn("%s: unlock refused: crypto-erased",
 					p->cfg->name);
 			erased(d, p);
 		} else if (erased_by_duress(d, p, r)) {
-			rep->after = erased_after_answer;
-			rep->after_p = p;
+			rep.after = erased_after_answer;
+			rep.after_p = p;
 		}
-		return;
-	}
-	/* the credential was right: reset the counter once answered, and
-	 * restart the reauth_after / idle_evict_after clocks */
-	tfd_reauth_stamp(p);
-	rep->after = reset_failures;
-	rep->after_p = p;
-	if (p->state == TFD_P_FROZEN) {
-		/* screen lock: the keys stayed; thaw */
-		r = tf_persona_freeze(p->rt, false);
-		if (r < 0) {
-			tfd_reply_err(rep, r, "unlock %s: cannot thaw: %s",
-				      p->cfg->name, strerror(-r));
-			return;
-		}
-		p->state = TFD_P_RUNNING;
+	} else if (j->cancelled) {
+		/* a lock-down (or a wipe, or the exit) overtook it: the key
+		 * never reaches the kernel; the try counts as right */
+		drop_pre_cg(p);
+		unlock_back(d, p);
+		rep.after = reset_failures;
+		rep.after_p = p;
+		if (d->state == TFD_STOPPING)
+			tfd_reply_err(&rep, -ECANCELED,
+				      "unlock %s: cancelled: twofoldd is "
+				      "shutting down",
+				      p->cfg->name);
+		else
+			tfd_reply_err(&rep, -ECANCELED,
+				      "unlock %s: cancelled by a lock-down "
+				      "that came while the credential was "
+				      "checked; %s stays locked",
+				      p->cfg->name, p->cfg->name);
 	} else {
-		uint64_t t1 = tf_now_ns(), t2;
-		r = tfd_load_key_and_dir(d, p, fskey, err, sizeof(err));
-		t2 = tf_now_ns();
-		if (r == 0)
-			r = tfd_persona_start(d, p, err, sizeof(err));
-		drop_pre_cg(p); /* if the start was not reached */
-		tf_debug("unlock %s: credential check %.1f ms besides the KDF, "
-			 "key load %.1f ms, persona start %.1f ms",
-			 p->cfg->name, (double)(t1 - t0 - kdf_ns) / 1e6,
-			 (double)(t2 - t1) / 1e6,
-			 (double)(tf_now_ns() - t2) / 1e6);
-		if (r < 0) {
-			tfd_reply_err(rep, r, "unlock %s: %s", p->cfg->name,
-				      err[0] ? err : strerror(-r));
-			/* fail closed: a key added for a persona that did
-			 * not start leaves the kernel again */
-			if (p->key_loaded && p->rt == NULL)
-				(void)tfd_persona_evict(d, p, NULL);
-			return;
-		}
+		unlock_finish(d, p, u, &rep);
 	}
-	rest_ns = tf_now_ns() - t0 - kdf_ns;
-	tfd_reply_err(
-		rep, 0, "%s unlocked (key derivation %.0f ms, rest %.1f ms)",
-		p->cfg->name, (double)kdf_ns / 1e6, (double)rest_ns / 1e6);
+	if (rep.err < 0)
+		tf_info("unlock: %s", rep.msg);
+	tfd_conn_reply(d, j->c, &rep);
+	tfd_foreground_settle(d);
+	unlock_free(u);
+	wipe_after_job(d, p);
 }
 
-void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		  struct tfd_persona *p, struct tfd_reply *rep)
+enum tfd_disp tfd_req_unlock(struct tfd *d, struct tfd_conn *c,
+			     const struct tf_msg *m, struct tfd_persona *p,
+			     struct tfd_reply *rep)
+{
+	struct unlock_job *u = NULL;
+	const char *cred = NULL;
+	int r;
+
+	r = get_secret(c, m, TF_A_SECRET, &cred);
+	if (!secret_ok(rep, r))
+		return TFD_REPLY_NOW;
+	if (!p->cfg->credential) {
+		tfd_reply_err(rep, -EINVAL,
+			      "%s is bound to this device and needs no unlock; "
+			      "start it with: twofold persona start %s",
+			      p->cfg->name, p->cfg->name);
+		return TFD_REPLY_NOW;
+	}
+	if (cred == NULL) {
+		tfd_reply_err(rep, -EBADMSG,
+			      "malformed request: no credential");
+		return TFD_REPLY_NOW;
+	}
+	if (keystore_busy(d, rep, "unlock", p->cfg->name))
+		return TFD_REPLY_NOW;
+	/* what status shows of its KDF while the job holds the key store */
+	p->kdf_known = tf_keys_kdf_cost(d->ks, p->cfg->name, &p->kdf_passes,
+					&p->kdf_mem_kib) == 0;
+	u = calloc(1, sizeof(*u));
+	if (u != NULL) {
+		u->len = strlen(cred);
+		/* its own copy: the receive buffer is the next request's */
+		u->cred = tf_secure_alloc(u->len + 1);
+		u->fskey = tf_secure_alloc(TF_KEYS_FSKEY_BYTES);
+	}
+	if (u == NULL || u->cred == NULL || u->fskey == NULL) {
+		r = u == NULL ? -ENOMEM : tf_negerrno();
+		if (u)
+			unlock_free(u);
+		tfd_reply_err(rep, r,
+			      "cannot lock secret memory: %s (raise "
+			      "RLIMIT_MEMLOCK)",
+			      strerror(-r));
+		return TFD_REPLY_NOW;
+	}
+	memcpy(u->cred, cred, u->len);
+	u->ks.ks = d->ks;
+	u->ks.name = p->cfg->name;
+	u->opts.flags = TF_KEYS_LATE_RESET;
+	u->pre.d = d;
+	u->pre.p = p;
+	/* a frozen persona is only thawed; any other is started */
+	drop_pre_cg(p);
+	if (p->state != TFD_P_FROZEN && p->rt == NULL) {
+		u->opts.during_kdf = precreate_cgroup;
+		u->opts.arg = &u->pre;
+	}
+	u->job.run = unlock_run;
+	u->job.done = unlock_done;
+	u->job.p = p;
+	u->job.c = c;
+	u->job.uses_keystore = true;
+	p->unlock_from = p->state;
+	(void)tfd_lc_fire(d, p, TFD_EV_UNLOCK, 0);
+	r = tfd_job_start(d, &u->job);
+	if (r < 0) {
+		unlock_back(d, p);
+		unlock_free(u);
+		tfd_reply_err(rep, r, "unlock %s: cannot start the check: %s",
+			      p->cfg->name, strerror(-r));
+		return TFD_REPLY_NOW;
+	}
+	c->waiting = true;
+	return TFD_REPLY_LATER;
+}
+
+/* A lock-down overtakes an unlock under way: its key never comes in. */
+static void cancel_unlock(struct tfd *d, struct tfd_persona *p)
+{
+	if (p->job == NULL)
+		return;
+	p->job->cancelled = true;
+	unlock_back(d, p);
+}
+
+static void lock_evict_reply(struct tfd_persona *p, int r,
+			     struct tfd_reply *rep)
+{
+	double ms = (double)(tf_now_ns() - p->halt.t0_ns) / 1e6;
+
+	if (r == -ETIMEDOUT)
+		tfd_reply_err(
+			rep, r,
+			"%s is locked down: its processes were killed but "
+			"have not exited; its key is removed%s (see: "
+			"twofold status)",
+			p->cfg->name,
+			p->evict_pending ? " once they let go" : "");
+	else if (r < 0)
+		tfd_reply_err(
+			rep, r,
+			"%s is locked, but removing its key is pending "
+			"(%s); twofoldd keeps retrying every second (see: "
+			"twofold status)",
+			p->cfg->name, tfd_evict_reason(p));
+	else if (p->evict_sync_err < 0)
+		tfd_reply_err(rep, 0,
+			      "%s locked down: processes killed and key "
+			      "removed in %.1f ms (syncing its files failed: "
+			      "%s; recent writes may be lost)",
+			      p->cfg->name, ms, strerror(-p->evict_sync_err));
+	else
+		tfd_reply_err(
+			rep, 0,
+			"%s locked down: processes killed and key removed "
+			"in %.1f ms",
+			p->cfg->name, ms);
+}
+
+static void lock_resume(struct tfd *d, struct tfd_persona *p,
+			struct tfd_conn *c, int r, uint32_t flags)
+{
+	struct tfd_reply rep = {.exit_code = -1};
+
+	(void)flags;
+	lock_evict_reply(p, r, &rep);
+	tfd_conn_reply(d, c, &rep);
+}
+
+enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
+			   const struct tf_msg *m, struct tfd_persona *p,
+			   struct tfd_reply *rep)
 {
 	uint32_t flags = 0;
-	uint64_t ns = 0;
+	bool cancelled = false;
 	int r;
 
 	tf_msg_u32(m, TF_A_FLAGS, &flags);
@@ -511,43 +734,66 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      "%s has no credential, so it cannot be unlocked "
 			      "again; stop it with: twofold persona stop %s",
 			      p->cfg->name, p->cfg->name);
-		return;
+		return TFD_REPLY_NOW;
+	}
+	/* an unlock under way is overtaken (its answer says so) */
+	if (p->state == TFD_P_UNLOCKING) {
+		cancel_unlock(d, p);
+		cancelled = true;
 	}
 	/* ask the kernel, not our flag: a key that is in must be removable
 	 * whatever the state says */
 	(void)tfd_key_sync(d, p, NULL);
-	if ((flags & TF_F_EVICT) &&
-	    (p->key_loaded || p->evict_pending || p->rt != NULL)) {
-		enum tfd_pstate was = p->state;
-
-		r = tfd_persona_evict(d, p, &ns);
-		tfd_audit(d, 0, "persona.lock", p, c, "mode=evict\terrno=%d",
-			  -r);
-		/* an erased or never-enrolled persona stays what it was */
-		if (was == TFD_P_ERASED || was == TFD_P_NOKEY)
-			p->state = was;
+	if (p->state == TFD_P_STOPPING) {
+		if (!(flags & TF_F_EVICT)) {
+			tfd_lc_refuse(d, p, TFD_EV_NONE, rep);
+			return TFD_REPLY_NOW;
+		}
+		/* its processes are killed already but not gone: the key
+		 * need not wait for them (its secret is wiped now; a file
+		 * still open keeps the removal pending, and the halt and the
+		 * timer retry) */
+		(void)tfd_halt(d, p, true, NULL, &r);
+		r = tfd_evict_key(d, p, false, NULL);
 		if (r < 0)
 			tfd_reply_err(rep, r,
 				      "%s is locked, but removing its key is "
-				      "pending (%s); twofoldd keeps retrying "
-				      "every second (see: twofold status)",
+				      "pending (%s): its processes are killed "
+				      "and still exiting; twofoldd keeps "
+				      "retrying (see: twofold status)",
 				      p->cfg->name, tfd_evict_reason(p));
-		else if (p->evict_sync_err < 0)
-			tfd_reply_err(rep, 0,
-				      "%s locked down: processes killed and "
-				      "key removed in %.1f ms (syncing its "
-				      "files failed: %s; recent writes may be "
-				      "lost)",
-				      p->cfg->name, (double)ns / 1e6,
-				      strerror(-p->evict_sync_err));
 		else
 			tfd_reply_err(rep, 0,
-				      "%s locked down: processes killed and "
-				      "key removed in %.1f ms",
-				      p->cfg->name, (double)ns / 1e6);
-		return;
+				      "%s locked down: its key is removed; its "
+				      "processes are killed and still exiting",
+				      p->cfg->name);
+		return TFD_REPLY_NOW;
+	}
+	if ((flags & TF_F_EVICT) &&
+	    (p->key_loaded || p->evict_pending || p->rt != NULL)) {
+		struct tfd_waiter w = {.c = c, .resume = lock_resume};
+		int res = 0;
+
+		tfd_audit(d, 0, "persona.lock", p, c, "mode=evict");
+		r = tfd_halt(d, p, true, &w, &res);
+		if (r == TFD_PENDING) {
+			c->waiting = true;
+			return TFD_REPLY_LATER;
+		}
+		lock_evict_reply(p, r < 0 ? r : res, rep);
+		return TFD_REPLY_NOW;
 	}
 	/* no key in the kernel from here on */
+	if (cancelled &&
+	    (p->state == TFD_P_EVICTED || p->state == TFD_P_STOPPED)) {
+		if (p->state == TFD_P_STOPPED)
+			(void)tfd_lc_fire(d, p, TFD_EV_LOCKED_DOWN, 0);
+		tfd_reply_err(rep, 0,
+			      "%s locked down: the unlock under way is "
+			      "cancelled; its key never reaches the kernel",
+			      p->cfg->name);
+		return TFD_REPLY_NOW;
+	}
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
 		tfd_reply_err(rep, -ENOKEY,
 			      "%s has no key in the kernel (%s); nothing to "
@@ -555,20 +801,20 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      p->cfg->name,
 			      p->state == TFD_P_NOKEY ? "no credential yet"
 						      : "crypto-erased");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (p->state == TFD_P_EVICTED) {
 		tfd_reply_err(rep, -EACCES,
 			      "%s is locked; unlock it with: twofold unlock %s",
 			      p->cfg->name, p->cfg->name);
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (flags & TF_F_EVICT) {
 		/* stopped with no key: already as locked as evict makes it */
-		p->state = TFD_P_EVICTED;
+		(void)tfd_lc_fire(d, p, TFD_EV_LOCKED_DOWN, 0);
 		tfd_reply_err(rep, 0, "%s locked down (its key was not loaded)",
 			      p->cfg->name);
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (p->state == TFD_P_STOPPED) {
 		tfd_reply_err(rep, -ESRCH,
@@ -576,19 +822,19 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      "freeze; to remove its key: twofold lock %s "
 			      "--evict",
 			      p->cfg->name, p->cfg->name);
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (p->state == TFD_P_FROZEN) {
 		tfd_reply_err(rep, 0, "%s is already locked", p->cfg->name);
-		return;
+		return TFD_REPLY_NOW;
 	}
 	r = tf_persona_freeze(p->rt, true);
 	if (r < 0) {
 		tfd_reply_err(rep, r, "lock %s: cannot freeze: %s",
 			      p->cfg->name, strerror(-r));
-		return;
+		return TFD_REPLY_NOW;
 	}
-	p->state = TFD_P_FROZEN;
+	(void)tfd_lc_fire(d, p, TFD_EV_FROZEN, 0);
 	p->locked_at_ns = tf_boottime_ns(); /* counts suspend */
 	tfd_audit(d, 0, "persona.lock", p, c, "mode=freeze");
 	if (p->cfg->lock_evict_after)
@@ -597,49 +843,37 @@ void tfd_req_lock(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      p->cfg->name, p->cfg->lock_evict_after);
 	else
 		tfd_reply_err(rep, 0, "%s locked", p->cfg->name);
+	return TFD_REPLY_NOW;
 }
 
 /*
  * wipe PERSONA: crypto-erase a credential persona on demand (`twofold
  * wipe`; the fleet's remote wipe will send the same request). Order:
  * nothing of the persona may run or keep its key while its key material
- * goes (kill, remove the fscrypt key), then the keystore's erase (which
- * makes the erase durable and records it in the audit log), then its data,
- * now ciphertext nobody can read, so a new enrolment starts empty. Never
- * a device-bound persona: personal's key is the device's, not the
+ * goes (kill, remove the fscrypt key: a halt), then the keystore's erase
+ * (which makes the erase durable and records it in the audit log), then its
+ * data, now ciphertext nobody can read, so a new enrolment starts empty.
+ * Never a device-bound persona: personal's key is the device's, not the
  * officer's, and wiping it is not what an officer's panic button is for.
+ * An unlock under way is overtaken, and the erase waits for its check to
+ * let go of the key store. `pid` is the requester's (the audit log).
  */
-void tfd_req_wipe(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		  struct tfd_persona *p, struct tfd_reply *rep)
+static void wipe_finish(struct tfd *d, struct tfd_persona *p, int re,
+			uint32_t pid, struct tfd_reply *rep)
 {
 	const char *n = p->cfg->name;
 	char why[96];
-	int re = 0, r;
+	int r;
 
-	/* root only (the socket also admits the daemon's owner uid): the
-	 * sender of this datagram and the connection's creator */
-	if (c->uid != 0 || !c->rd.creds_ok || c->rd.cred_uid != 0) {
-		tfd_reply_err(rep, -EPERM,
-			      "wipe %s: only root may wipe a persona", n);
-		return;
-	}
-	if (!p->cfg->credential) {
-		tfd_reply_err(rep, -EINVAL,
-			      "%s is not credential-bound; wipe refuses it", n);
-		return;
-	}
-	tfd_audit(d, TF_AUDIT_SYNC, "wipe.requested", p, c, NULL);
-	if (p->rt != NULL || p->key_loaded || p->evict_pending)
-		re = tfd_persona_evict(d, p, NULL);
-	snprintf(why, sizeof(why), "wiped on request (uid %u, pid %d)",
-		 (unsigned)c->rd.cred_uid, (int)c->pid);
+	snprintf(why, sizeof(why), "wiped on request (uid %u, pid %d)", 0u,
+		 (int)pid);
 	r = tf_keys_erase(d->ks, n, why);
 	if (r < 0) {
 		/* the erased flag may be durable already (then the next access
 		 * finishes the job); say what failed, never "wiped" */
 		enum tf_persona_keystate st;
 		if (tf_keys_state(d->ks, n, &st) == 0 && st == TF_KS_ERASED)
-			p->state = TFD_P_ERASED;
+			(void)tfd_lc_fire(d, p, TFD_EV_ERASED, 0);
 		tfd_reply_err(rep, r,
 			      "wipe %s: crypto-erase failed: %s; its key is "
 			      "out of the kernel%s; run the wipe again",
@@ -647,7 +881,8 @@ void tfd_req_wipe(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      re < 0 ? " only once its removal finishes" : "");
 		return;
 	}
-	p->state = TFD_P_ERASED;
+	(void)tfd_lc_fire(d, p, TFD_EV_ERASED, 0);
+	p->erased_by_failures = false;
 	tf_warn("%s: crypto-erased: %s", n, why);
 	r = tfd_persona_wipe_data(p);
 	if (r < 0) {
@@ -672,4 +907,94 @@ void tfd_req_wipe(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      "material crypto-erased and data removed; set a "
 			      "new credential with: twofold enroll %s",
 			      n, n);
+}
+
+static void wipe_resume(struct tfd *d, struct tfd_persona *p,
+			struct tfd_conn *c, int r, uint32_t pid)
+{
+	struct tfd_reply rep = {.exit_code = -1};
+
+	wipe_finish(d, p, r, pid, &rep);
+	tfd_conn_reply(d, c, &rep);
+}
+
+/* Halt (kill, remove the key), then erase. */
+static enum tfd_disp wipe_begin(struct tfd *d, struct tfd_persona *p,
+				struct tfd_conn *c, uint32_t pid,
+				struct tfd_reply *rep)
+{
+	int re = 0;
+
+	if (p->rt != NULL || p->key_loaded || p->evict_pending ||
+	    p->halt.active) {
+		struct tfd_waiter w = {
+			.c = c, .resume = wipe_resume, .flags = pid};
+		int r = tfd_halt(d, p, true, &w, &re);
+
+		if (r == TFD_PENDING) {
+			if (c)
+				c->waiting = true;
+			return TFD_REPLY_LATER;
+		}
+		if (r < 0)
+			re = r;
+	}
+	wipe_finish(d, p, re, pid, rep);
+	return TFD_REPLY_NOW;
+}
+
+/* A job let go of the key store: the wipes that waited for it go on. */
+static void wipe_after_job(struct tfd *d, struct tfd_persona *unused)
+{
+	(void)unused;
+	for (size_t i = 0; i < d->n_personas && !tfd_keystore_busy(d); i++) {
+		struct tfd_persona *p = &d->personas[i];
+		struct tfd_waiter w = p->after_job;
+		struct tfd_reply rep = {.exit_code = -1};
+
+		if (w.resume == NULL)
+			continue;
+		memset(&p->after_job, 0, sizeof(p->after_job));
+		if (wipe_begin(d, p, w.c, w.flags, &rep) == TFD_REPLY_NOW)
+			tfd_conn_reply(d, w.c, &rep);
+	}
+}
+
+enum tfd_disp tfd_req_wipe(struct tfd *d, struct tfd_conn *c,
+			   const struct tf_msg *m, struct tfd_persona *p,
+			   struct tfd_reply *rep)
+{
+	const char *n = p->cfg->name;
+
+	/* root only (the socket also admits the daemon's owner uid): the
+	 * sender of this datagram and the connection's creator */
+	if (c->uid != 0 || !c->rd.creds_ok || c->rd.cred_uid != 0) {
+		tfd_reply_err(rep, -EPERM,
+			      "wipe %s: only root may wipe a persona", n);
+		return TFD_REPLY_NOW;
+	}
+	if (!p->cfg->credential) {
+		tfd_reply_err(rep, -EINVAL,
+			      "%s is not credential-bound; wipe refuses it", n);
+		return TFD_REPLY_NOW;
+	}
+	tfd_audit(d, TF_AUDIT_SYNC, "wipe.requested", p, c, NULL);
+	if (p->state == TFD_P_UNLOCKING)
+		cancel_unlock(d, p);
+	if (tfd_keystore_busy(d)) {
+		/* the erase needs the key store: after the check ends */
+		if (p->after_job.resume != NULL) {
+			tfd_reply_err(rep, -EBUSY,
+				      "wipe %s: a wipe of %s is already "
+				      "waiting",
+				      n, n);
+			return TFD_REPLY_NOW;
+		}
+		p->after_job = (struct tfd_waiter){.c = c,
+						   .resume = wipe_resume,
+						   .flags = (uint32_t)c->pid};
+		c->waiting = true;
+		return TFD_REPLY_LATER;
+	}
+	return wipe_begin(d, p, c, (uint32_t)c->pid, rep);
 }

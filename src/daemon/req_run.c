@@ -83,8 +83,9 @@ static void close_fdp(int *fd)
 	*fd = -1;
 }
 
-void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		 struct tfd_persona *p, struct tfd_reply *rep)
+enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
+			  const struct tf_msg *m, struct tfd_persona *p,
+			  struct tfd_reply *rep)
 {
 	_cleanup_close_ int master = -1, slave = -1, cgfd = -1;
 	char cg[32] = "";
@@ -104,29 +105,29 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	if (c->app.pidfd >= 0) {
 		tfd_reply_err(rep, -EBUSY,
 			      "this connection already runs an app");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (nargs == 0) {
 		tfd_reply_err(rep, -EINVAL, "run: no command given");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	(void)tf_msg_u32(m, TF_A_FLAGS, &flags);
 	if (flags & ~(TF_F_PTY_ANY | TF_F_SERVICE)) {
 		tfd_reply_err(rep, -EINVAL, "run: unknown flags 0x%x", flags);
-		return;
+		return TFD_REPLY_NOW;
 	}
 	for (int i = 0; i < 3; i++)
 		npty += !!(flags & TF_F_PTY(i));
 	if (npty && (flags & TF_F_SERVICE)) {
 		tfd_reply_err(rep, -EINVAL,
 			      "run: a background service has no terminal");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (c->rd.nfds != 3 - npty) {
 		tfd_reply_err(rep, -EBADMSG,
 			      "malformed request: run needs the caller's "
 			      "stdin, stdout and stderr (or a pty for them)");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	/* A persona never gets a host terminal: whoever holds one can read
 	 * the next keystrokes typed into it (a PIN) and TIOCSETD/TCSETS it,
@@ -138,7 +139,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 				      "run: stdin, stdout and stderr must be "
 				      "files, pipes, sockets or /dev/null (not "
 				      "a directory or a block device)");
-			return;
+			return TFD_REPLY_NOW;
 		}
 	for (size_t i = 0; i < c->rd.nfds; i++)
 		if (is_terminal(c->rd.fds[i])) {
@@ -147,12 +148,12 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 				      "an app in %s; use a pty: twofold run "
 				      "-t",
 				      p->cfg->name);
-			return;
+			return TFD_REPLY_NOW;
 		}
 	if (tf_msg_count(m, TF_A_ENV) > ENV_MAX) {
 		tfd_reply_err(rep, -E2BIG, "run: more than %d --env entries",
 			      ENV_MAX);
-		return;
+		return TFD_REPLY_NOW;
 	}
 	/* the app's gid is its uid: 0 would be the persona's root group, 5
 	 * its tty group, which may write every pty of the persona (each
@@ -165,18 +166,18 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			      uid, p->cfg->name,
 			      uid == 0 ? "root" : "tty group",
 			      p->cfg->uid_count - 1, TF_PERSONA_TTY_GID);
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (uid >= p->cfg->uid_count) {
 		tfd_reply_err(rep, -EINVAL,
 			      "run: user %u is outside %s's %u ids", uid,
 			      p->cfg->name, p->cfg->uid_count);
-		return;
+		return TFD_REPLY_NOW;
 	}
 	argv = calloc(nargs + 1, sizeof(*argv));
 	if (argv == NULL) {
 		tfd_reply_err(rep, -ENOMEM, "out of memory");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	for (size_t i = 0; i < prof->n_env; i++)
 		env[nenv++] = prof->env[i].entry;
@@ -190,7 +191,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 				tfd_reply_err(rep, -EINVAL,
 					      "run: malformed environment "
 					      "entry (want NAME=VALUE)");
-				return;
+				return TFD_REPLY_NOW;
 			}
 			if (!tf_profile_env_allowed(prof,
 						    (const char *)a->val)) {
@@ -201,7 +202,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 					      "run: %.*s is fixed by %s's "
 					      "profile",
 					      k > 64 ? 64 : k, v, p->cfg->name);
-				return;
+				return TFD_REPLY_NOW;
 			}
 			env_set(env, &nenv, (const char *)a->val);
 		}
@@ -210,7 +211,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		tfd_reply_err(rep, -E2BIG,
 			      "run: arguments and environment exceed %u bytes",
 			      TF_ARGV_TOTAL_MAX);
-		return;
+		return TFD_REPLY_NOW;
 	}
 	env[nenv] = NULL;
 
@@ -231,7 +232,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 				      r == -ENOSPC ? "the persona's pty limit "
 						     "is reached"
 						   : strerror(-r));
-			return;
+			return TFD_REPLY_NOW;
 		}
 	}
 	for (int i = 0, j = 0; i < 3; i++) {
@@ -251,7 +252,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	if (r < 0 && r != -EOPNOTSUPP) {
 		tfd_reply_err(rep, r, "run in %s: cannot make its cgroup: %s",
 			      p->cfg->name, strerror(-r));
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (cgfd >= 0) {
 		x.flags |= TF_EXEC_CGROUP;
@@ -279,14 +280,14 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		tf_escape(cwd, strlen(cwd), esc, sizeof(esc));
 		tfd_reply_err(rep, r, "cannot change to %s in persona %s: %s",
 			      esc, p->cfg->name, strerror(-r));
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (r < 0 && stage == TF_EXEC_STAGE_SETUP) {
 		tfd_reply_err(rep, r,
 			      "run in %s: the app's sandbox setup "
 			      "failed: %s",
 			      p->cfg->name, strerror(-r));
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (r == -ENOENT) {
 		char esc[96];
@@ -294,7 +295,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		tfd_reply_err(rep, r, "command not found: %s in persona %s",
 			      esc, p->cfg->name);
 		rep->exit_code = 127;
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (r == -EACCES || r == -ENOEXEC) {
 		char esc[96];
@@ -302,12 +303,12 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		tfd_reply_err(rep, r, "cannot execute %s in persona %s: %s",
 			      esc, p->cfg->name, strerror(-r));
 		rep->exit_code = 126;
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (r < 0) {
 		tfd_reply_err(rep, r, "run in %s failed: %s", p->cfg->name,
 			      strerror(-r));
-		return;
+		return TFD_REPLY_NOW;
 	}
 	c->app.pid = pid;
 	c->app.pidfd = pidfd;
@@ -315,7 +316,8 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	c->app.p = p;
 	c->app.service = (flags & TF_F_SERVICE) != 0;
 	memcpy(c->app.cg, cg, sizeof(cg));
-	if (tfd_epoll_add(d, pidfd, &c->app.src) < 0) {
+	if (tfd_source_add(d, &c->app.src, pidfd, EPOLLIN, tfd_app_exited, c) <
+	    0) {
 		/* cannot watch it: do not leave an unsupervised app */
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
@@ -326,7 +328,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			(void)tf_persona_run_cgroup_end(p->rt, cg, true);
 		c->app.cg[0] = '\0';
 		tfd_reply_err(rep, -ENOMEM, "run: cannot watch the app");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	/* the app owns its copies of the stdio fds now; drop ours */
 	tf_msg_reader_reset(&c->rd);
@@ -335,7 +337,7 @@ void tfd_req_run(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	(void)tf_persona_run_cgroup_prepare(p->rt);
 	/* No reply until it exits (EXITED): a "started" message would wake
 	 * the client for nothing while the app starts. */
-	rep->err = 1;
+	return TFD_REPLY_LATER;
 }
 
 /*
@@ -367,8 +369,9 @@ static void orphan_forget(struct tfd *d, struct tfd_conn *c)
 			d->orphans[i] = NULL;
 }
 
-void tfd_app_exited(struct tfd *d, struct tfd_conn *c)
+void tfd_app_exited(struct tfd *d, struct tfd_source *s, uint32_t events)
 {
+	struct tfd_conn *c = s->data;
 	siginfo_t si;
 	struct tfd_reply rep = {.exit_code = -1};
 
@@ -384,7 +387,8 @@ void tfd_app_exited(struct tfd *d, struct tfd_conn *c)
 	} else if (si.si_pid == 0) {
 		return; /* not yet reapable */
 	}
-	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->app.pidfd, NULL);
+	(void)events;
+	tfd_source_del(d, &c->app.src);
 	close(c->app.pidfd);
 	c->app.pidfd = -1;
 	if (si.si_code == CLD_EXITED)
@@ -410,14 +414,15 @@ void tfd_app_exited(struct tfd *d, struct tfd_conn *c)
 	}
 }
 
-void tfd_req_signal(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		    struct tfd_persona *p, struct tfd_reply *rep)
+enum tfd_disp tfd_req_signal(struct tfd *d, struct tfd_conn *c,
+			     const struct tf_msg *m, struct tfd_persona *p,
+			     struct tfd_reply *rep)
 {
 	uint32_t sig;
 
 	if (tf_msg_u32(m, TF_A_SIGNAL, &sig) < 0) {
 		tfd_reply_err(rep, -EBADMSG, "malformed request: no signal");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	/* only what a terminal or a user at it would send */
 	switch (sig) {
@@ -437,16 +442,17 @@ void tfd_req_signal(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	case SIGUSR2: break;
 	default:
 		tfd_reply_err(rep, -EINVAL, "signal %u is not forwarded", sig);
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (c->app.pidfd < 0) {
 		tfd_reply_err(rep, -ESRCH,
 			      "no app is running on this connection");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	if (tfd_app_signal(c, (int)sig) < 0)
 		tf_debug("signal %u: the app is gone", sig);
-	rep->err = 1; /* no reply: the client is waiting for the exit */
+	/* no reply: the client is waiting for the exit */
+	return TFD_REPLY_LATER;
 }
 
 /* Kill everything of a run (its cgroup; without one, its process group).

@@ -9,11 +9,13 @@
 #include "twofold/storage.h"
 #include "daemon.h"
 
-void tfd_req_ping(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		  struct tfd_persona *p, struct tfd_reply *rep)
+enum tfd_disp tfd_req_ping(struct tfd *d, struct tfd_conn *c,
+			   const struct tf_msg *m, struct tfd_persona *p,
+			   struct tfd_reply *rep)
 {
 	tfd_reply_err(rep, 0, "twofoldd %s is serving %s", TF_VERSION,
 		      d->state_dir);
+	return TFD_REPLY_NOW;
 }
 
 static void human_bytes(uint64_t b, char *buf, size_t cap)
@@ -68,22 +70,6 @@ static const char *key_status_name(bool asked, enum tf_key_status ks)
 	}
 }
 
-static const char *hint(const struct tfd_persona *p)
-{
-	switch (p->state) {
-	case TFD_P_NOKEY: return "set a credential: twofold enroll";
-	case TFD_P_EVICTED:
-		return p->evict_pending ? "evict: pending, retrying; unlock: "
-					  "twofold unlock"
-					: "unlock: twofold unlock";
-	case TFD_P_FROZEN: return "unlock: twofold unlock";
-	case TFD_P_STOPPED:
-		return p->cfg->credential ? "unlock: twofold unlock"
-					  : "start: twofold persona start";
-	default: return NULL;
-	}
-}
-
 /* "2d03h", "5h07m", "4m10s", "9s" */
 static void human_secs(int64_t s, char *buf, size_t cap)
 {
@@ -116,8 +102,9 @@ static void print_timers(FILE *t, const struct tfd_persona *p)
 	}
 }
 
-void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		    struct tfd_persona *unused, struct tfd_reply *rep)
+enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
+			     const struct tf_msg *m, struct tfd_persona *unused,
+			     struct tfd_reply *rep)
 {
 	char *text = NULL, *json = NULL;
 	size_t tlen = 0, jlen = 0;
@@ -134,7 +121,7 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		free(text);
 		free(json);
 		tfd_reply_err(rep, -ENOMEM, "out of memory");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	/* shared storage: its free bytes; an image per persona: the sum
 	 * (each persona's own is in its entry) */
@@ -156,7 +143,7 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		free(json);
 		rep->text = text;
 		rep->err = 0;
-		return;
+		return TFD_REPLY_NOW;
 	}
 	fprintf(t, "twofoldd %s  state %s  suite %s  up %.0f s\n", TF_VERSION,
 		d->state_dir, d->cfg.suite,
@@ -183,7 +170,8 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		/* the kernel's word, not our flag: a key we lost track of
 		 * shows (and lock --evict can then remove it) */
 		bool asked = tfd_key_sync(d, p, &ks) == 0;
-		const char *h = hint(p);
+		/* the lifecycle table's hint (lifecycle.c) */
+		const char *h = tfd_lc_hint(p);
 		bool have = p->rt && tf_persona_stats(p->rt, &st) == 0;
 
 		if (have) {
@@ -248,4 +236,5 @@ void tfd_req_status(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	rep->text = text;
 	rep->json = json;
 	rep->err = 0;
+	return TFD_REPLY_NOW;
 }

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Control socket and event loop. One thread, one epoll set: the listening
- * socket, a signalfd (SIGTERM/SIGINT/SIGHUP), a 1 s timerfd on
+ * Control socket and event loop. One thread, one epoll set, every entry an
+ * event source with a callback (struct tfd_source): the listening socket,
+ * a signalfd (SIGTERM/SIGINT/SIGHUP/SIGCHLD), a 1 s timerfd on
  * CLOCK_BOOTTIME (lock->evict timeouts, which count time suspended), every
- * client connection, the pidfd of every app started with `run`, the pidfd
- * of every persona init, and the guard (guard.c).
+ * client connection, the pidfd of every app started with `run`, of every
+ * persona init and of the guard (guard.c), each job's completion (jobs.c),
+ * and each stopping persona's cgroup.events and timer (lifecycle.c).
+ * Nothing on this thread waits: slow work is a job or a source.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "twofold/log.h"
 #include "daemon.h"
@@ -26,11 +30,7 @@ int tfd_server_open(struct tfd *d);
 int tfd_serve(struct tfd *d);
 int tfd_load_state(struct tfd *d, char *err, size_t errlen);
 
-static struct {
-	enum tfd_src src;
-} listen_tag = {TFD_SRC_LISTEN}, signal_tag = {TFD_SRC_SIGNAL},
-  timer_tag = {TFD_SRC_TIMER}, guard_tag = {TFD_SRC_GUARD};
-
+static void conn_event(struct tfd *d, struct tfd_source *s, uint32_t events);
 void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -41,13 +41,71 @@ void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
 	va_end(ap);
 }
 
-int tfd_epoll_add(struct tfd *d, int fd, void *tag)
+int tfd_source_add(struct tfd *d, struct tfd_source *s, int fd, uint32_t events,
+		   tfd_source_cb cb, void *data)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+	struct epoll_event ev = {.events = events, .data.ptr = s};
 
+	s->fd = fd;
+	s->cb = cb;
+	s->data = data;
 	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return tf_negerrno();
+	s->added = true;
 	return 0;
+}
+
+void tfd_source_del(struct tfd *d, struct tfd_source *s)
+{
+	if (s->added && s->fd >= 0)
+		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+	s->added = false;
+}
+
+int tfd_timer_arm(struct tfd *d, struct tfd_source *s, uint64_t ns,
+		  tfd_source_cb cb, void *data)
+{
+	struct itimerspec its = {.it_value = {(time_t)(ns / 1000000000ull),
+					      (long)(ns % 1000000000ull)}};
+	int r;
+
+	if (ns == 0)
+		its.it_value.tv_nsec = 1; /* 0 would disarm */
+	if (!s->added) {
+		int fd = timerfd_create(CLOCK_BOOTTIME,
+					TFD_CLOEXEC | TFD_NONBLOCK);
+		if (fd < 0)
+			return tf_negerrno();
+		r = tfd_source_add(d, s, fd, EPOLLIN, cb, data);
+		if (r < 0) {
+			close(fd);
+			s->fd = -1;
+			return r;
+		}
+	}
+	s->cb = cb;
+	s->data = data;
+	if (timerfd_settime(s->fd, 0, &its, NULL) < 0)
+		return tf_negerrno();
+	return 0;
+}
+
+void tfd_timer_disarm(struct tfd *d, struct tfd_source *s)
+{
+	struct itimerspec its = {0};
+
+	(void)d;
+	if (s->added)
+		(void)timerfd_settime(s->fd, 0, &its, NULL);
+}
+
+void tfd_timer_close(struct tfd *d, struct tfd_source *s)
+{
+	if (!s->added)
+		return;
+	tfd_source_del(d, s);
+	close(s->fd);
+	s->fd = -1;
 }
 
 /* FNV-1a: only to give each state directory its own cgroup name. */
@@ -139,6 +197,57 @@ static bool socket_alive(const char *path)
 	return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 }
 
+static void accept_one(struct tfd *d);
+
+static void listen_event(struct tfd *d, struct tfd_source *s, uint32_t events)
+{
+	(void)s;
+	(void)events;
+	accept_one(d);
+}
+
+/* SIGTERM and friends end the loop (tfd_serve returns). */
+static bool shutdown_asked;
+
+static void signal_event(struct tfd *d, struct tfd_source *s, uint32_t events)
+{
+	struct signalfd_siginfo si;
+	bool chld = false;
+
+	(void)s;
+	(void)events;
+	while (read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			chld = true;
+			continue;
+		}
+		tf_info("signal %u: shutting down", si.ssi_signo);
+		shutdown_asked = true;
+		return;
+	}
+	if (chld)
+		tfd_apps_sigchld(d);
+}
+
+static void tick_event(struct tfd *d, struct tfd_source *s, uint32_t events)
+{
+	uint64_t ticks;
+
+	(void)s;
+	(void)events;
+	if (read(d->timer_fd, &ticks, sizeof(ticks)) > 0) {
+		tfd_timer_tick(d);
+		tfd_run_tick(d);
+	}
+}
+
+static void guard_event(struct tfd *d, struct tfd_source *s, uint32_t events)
+{
+	(void)events;
+	tfd_source_del(d, s);
+	tfd_guard_exited(d);
+}
+
 int tfd_server_open(struct tfd *d)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -208,13 +317,17 @@ int tfd_server_open(struct tfd *d)
 		return tf_negerrno();
 	if (timerfd_settime(d->timer_fd, 0, &its, NULL) < 0)
 		return tf_negerrno();
-	if ((r = tfd_epoll_add(d, d->listen_fd, &listen_tag)) < 0 ||
-	    (r = tfd_epoll_add(d, d->signal_fd, &signal_tag)) < 0 ||
-	    (r = tfd_epoll_add(d, d->timer_fd, &timer_tag)) < 0)
+	if ((r = tfd_source_add(d, &d->listen_src, d->listen_fd, EPOLLIN,
+				listen_event, NULL)) < 0 ||
+	    (r = tfd_source_add(d, &d->signal_src, d->signal_fd, EPOLLIN,
+				signal_event, NULL)) < 0 ||
+	    (r = tfd_source_add(d, &d->timer_src, d->timer_fd, EPOLLIN,
+				tick_event, NULL)) < 0)
 		return r;
 	/* the guard's death is noticed at once (its pidfd), not at a tick */
 	if (tfd_guard_pidfd() >= 0 &&
-	    (r = tfd_epoll_add(d, tfd_guard_pidfd(), &guard_tag)) < 0)
+	    (r = tfd_source_add(d, &d->guard_src, tfd_guard_pidfd(), EPOLLIN,
+				guard_event, NULL)) < 0)
 		return r;
 	return 0;
 }
@@ -260,11 +373,30 @@ int tfd_send_reply_fds(struct tfd_conn *c, uint16_t type,
 	return r;
 }
 
+void tfd_conn_reply(struct tfd *d, struct tfd_conn *c, struct tfd_reply *rep)
+{
+	if (c != NULL) {
+		c->waiting = false;
+		if (c->fd >= 0)
+			tfd_send_reply(c, TF_REP_RESULT, rep);
+	}
+	if (rep->after != NULL)
+		rep->after(d, rep->after_p);
+	rep->after = NULL;
+	free(rep->text);
+	free(rep->json);
+	rep->text = rep->json = NULL;
+}
+
 void tfd_conn_close(struct tfd *d, struct tfd_conn *c)
 {
 	for (size_t i = 0; i < TFD_CONN_MAX; i++)
 		if (d->conns[i] == c)
 			d->conns[i] = NULL;
+	/* a job or a stop that would answer it answers nobody now */
+	if (c->waiting)
+		tfd_conn_forget(d, c);
+	c->waiting = false;
 	if (c->app.pidfd >= 0) {
 		/* the caller went away (terminal closed, CLI killed): the app
 		 * gets a hangup like any program whose terminal disappears */
@@ -281,7 +413,7 @@ void tfd_conn_close(struct tfd *d, struct tfd_conn *c)
 		c->closing = true;
 	}
 	if (c->fd >= 0) {
-		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+		tfd_source_del(d, &c->src);
 		close(c->fd);
 		c->fd = -1;
 	}
@@ -322,11 +454,9 @@ static void accept_one(struct tfd *d)
 		close(fd);
 		return;
 	}
-	c->src = TFD_SRC_CONN;
 	c->fd = fd;
 	c->uid = cred.uid;
 	c->pid = cred.pid;
-	c->app.src = TFD_SRC_APP;
 	c->app.pidfd = -1;
 	c->app.conn = c;
 	tf_msg_reader_init(&c->rd, TF_MSG_MAX);
@@ -346,7 +476,7 @@ static void accept_one(struct tfd *d)
 		}
 	}
 	c->rd.want_creds = true;
-	if (tfd_epoll_add(d, fd, c) < 0) {
+	if (tfd_source_add(d, &c->src, fd, EPOLLIN, conn_event, c) < 0) {
 		close(fd);
 		free(c);
 		return;
@@ -409,8 +539,11 @@ static bool is_our_socket(const struct tfd *d, int fd)
 	return false;
 }
 
-static void conn_readable(struct tfd *d, struct tfd_conn *c)
+static void conn_event(struct tfd *d, struct tfd_source *s, uint32_t events)
 {
+	struct tfd_conn *c = s->data;
+
+	(void)events;
 	struct tfd_reply rep = {.exit_code = -1};
 	struct tf_msg m;
 	int r;
@@ -483,68 +616,24 @@ refuse:
 
 int tfd_serve(struct tfd *d)
 {
-	struct epoll_event evs[16];
+	struct epoll_event ev;
 
-	for (;;) {
-		int n = epoll_wait(d->epoll_fd, evs, TF_ARRAY_SIZE(evs), -1);
+	/* One event per wakeup: a callback may free any source (a
+	 * connection, its app), and no stale pointer from the same batch
+	 * can then be called. The cost is one epoll_wait per event. */
+	while (!shutdown_asked) {
+		int n = epoll_wait(d->epoll_fd, &ev, 1, -1);
+		struct tfd_source *s;
+
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return tf_negerrno();
 		}
-		for (int i = 0; i < n; i++) {
-			enum tfd_src *src = evs[i].data.ptr;
-			switch (*src) {
-			case TFD_SRC_LISTEN: accept_one(d); break;
-			case TFD_SRC_SIGNAL: {
-				struct signalfd_siginfo si;
-				bool chld = false;
-				while (read(d->signal_fd, &si, sizeof(si)) ==
-				       sizeof(si)) {
-					if (si.ssi_signo == SIGCHLD) {
-						chld = true;
-						continue;
-					}
-					tf_info("signal %u: shutting down",
-						si.ssi_signo);
-					return 0;
-				}
-				if (chld)
-					tfd_apps_sigchld(d);
-				break;
-			}
-			case TFD_SRC_TIMER: {
-				uint64_t ticks;
-				if (read(d->timer_fd, &ticks, sizeof(ticks)) >
-				    0) {
-					tfd_timer_tick(d);
-					tfd_run_tick(d);
-				}
-				break;
-			}
-			case TFD_SRC_CONN:
-				conn_readable(d, (struct tfd_conn *)src);
-				break;
-			case TFD_SRC_GUARD: tfd_guard_exited(d); break;
-			case TFD_SRC_APP: {
-				/* app.src is a member of struct tfd_conn */
-				struct tfd_conn *c =
-					(struct tfd_conn
-						 *)((char *)src -
-						    offsetof(struct tfd_conn,
-							     app));
-				tfd_app_exited(d, c);
-				break;
-			}
-			case TFD_SRC_INIT: {
-				/* tag is &d->init_src[i] */
-				size_t idx = (size_t)((char *)src -
-						      (char *)d->init_src) /
-					     sizeof(d->init_src[0]);
-				tfd_persona_init_exited(d, idx);
-				break;
-			}
-			}
-		}
+		if (n == 0)
+			continue;
+		s = ev.data.ptr;
+		s->cb(d, s, ev.events);
 	}
+	return 0;
 }

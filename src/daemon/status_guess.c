@@ -51,7 +51,7 @@ void tfd_human_duration(double s, char *buf, size_t cap)
  * against a copy of the disk really costs); before enrolment, the floor the
  * configuration allows (kdf_min_mem_mib, one pass): calibration never
  * stores less, so the rate printed is then an upper bound. */
-void tfd_status_guessing(const struct tfd *d, FILE *t, FILE *j)
+void tfd_status_guessing(struct tfd *d, FILE *t, FILE *j)
 {
 	const struct tf_config *cfg = &d->cfg;
 	uint32_t digits = cfg->pin_min_digits;
@@ -63,16 +63,23 @@ void tfd_status_guessing(const struct tfd *d, FILE *t, FILE *j)
 		space *= 10;
 	fputs(",\"offline_guessing\":[", j);
 	for (size_t i = 0; i < d->n_personas; i++) {
-		const struct tfd_persona *p = &d->personas[i];
+		struct tfd_persona *p = (struct tfd_persona *)&d->personas[i];
 		uint32_t passes = 1, mem_kib = cfg->kdf_min_mem_mib * 1024u;
 		const char *src = "the configured floor";
 		double rate;
 
 		if (!p->cfg->credential || cfg->tpm_tcti[0] != '\0')
 			continue;
-		if (d->ks && tf_keys_kdf_cost(d->ks, p->cfg->name, &passes,
-					      &mem_kib) == 0)
+		/* while a job holds the key store, what it said last */
+		if (d->ks && !tfd_keystore_busy(d))
+			p->kdf_known = tf_keys_kdf_cost(d->ks, p->cfg->name,
+							&p->kdf_passes,
+							&p->kdf_mem_kib) == 0;
+		if (p->kdf_known) {
+			passes = p->kdf_passes;
+			mem_kib = p->kdf_mem_kib;
 			src = "as enrolled";
+		}
 		rate = tfd_gpu_guesses_per_s(passes, mem_kib);
 		tfd_human_duration(space / rate, when, sizeof(when));
 		fprintf(t,

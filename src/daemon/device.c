@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Persona lifecycle in the daemon: storage and keys at start-up, start,
- * stop, lock (freeze), evict (kill + remove the fscrypt key), and the
- * timer that turns a lock into an evict.
+ * Device bring-up: each persona's storage (attached at start-up, detached
+ * at exit), its fscrypt key in the kernel (added, checked against the
+ * kernel, removed), what a killed predecessor left behind. The lifecycle
+ * (start, stop, evict, the transition table) is lifecycle.c; the requests
+ * are req_*.c.
  *
  * Data directory of persona P: an fscrypt v2 directory whose key is
  * derived from P's persona secret (keys.h). Each persona has a file system
@@ -33,18 +35,11 @@
 #include "twofold/storage.h"
 #include "daemon.h"
 
-/*
- * How long a lock-down may wait for the kernel to finish removing a key,
- * in the request path (the daemon is single-threaded: nothing else is
- * answered meanwhile). A normal evict needs 1-3 removals and ~65-80 ms
- * with 100 processes on this 2-vCPU VM, most of it the kill; what is still
- * busy after a second is a file held open from outside the persona, which
- * only its holder can end. The 1 s timer retries from then on.
- */
-#define EVICT_BUDGET_MS 1000
-#define EVICT_MAX_TRIES 200
-/* At daemon exit nothing else waits on us; allow a little more. */
+/* At daemon exit nothing else waits on us: the key removal may retry
+ * (and sleep) for this long. In the loop a removal is one try, and the
+ * retries are timer-driven (lifecycle.c). */
 #define EVICT_EXIT_BUDGET_MS 2000
+#define EVICT_MAX_TRIES 200
 
 /* 1 if dir exists and has entries, 0 if missing or empty, -errno. */
 int tfd_dir_has_data(const char *path)
@@ -238,8 +233,7 @@ int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
 	 * leaves the kernel again at once, whichever caller this is; if the
 	 * removal cannot finish, evict_pending shows it and the timer
 	 * retries */
-	if (r < 0 && p->key_loaded &&
-	    tfd_evict_key(d, p, EVICT_BUDGET_MS, NULL) < 0)
+	if (r < 0 && p->key_loaded && tfd_evict_key_soon(d, p) < 0)
 		tf_err("%s: the key added for it is still in the kernel after "
 		       "the failure (%s); twofoldd retries every second",
 		       p->cfg->name, tfd_evict_reason(p));
@@ -339,7 +333,7 @@ static void drop_stale_key(struct tfd *d, struct tfd_persona *p)
 	p->key_id_known = true;
 	p->key_loaded = true;
 	guard_key(d, p);
-	if (tfd_evict_key(d, p, EVICT_BUDGET_MS, NULL) < 0)
+	if (tfd_evict_key_soon(d, p) < 0)
 		tf_err("%s: a stale key is still in the kernel; retrying in "
 		       "the background",
 		       p->cfg->name);
@@ -686,8 +680,7 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 		enum tf_persona_keystate ks;
 
 		p->foreground = strcmp(p->cfg->name, d->cfg.foreground) == 0;
-		d->init_src[i].src = TFD_SRC_INIT;
-		d->init_src[i].idx = i;
+		p->init_src.fd = p->timer.fd = p->halt.events.fd = -1;
 		if (!p->cfg->credential) {
 			r = setup_device_bound(d, p, err, errlen);
 			if (r < 0)
@@ -728,84 +721,6 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 	return 0;
 }
 
-int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
-		      size_t errlen)
-{
-	/* the persona's policy, built once per start (profile.h); the
-	 * persona keeps its own copy */
-	struct tf_profile prof;
-	struct tf_persona_spec spec = {
-		.cfg = p->cfg,
-		.prof = &prof,
-		.data_dir = p->data_dir,
-		.cgroup_group = d->cg_group,
-		.foreground = p->foreground,
-		.cg = steal_pointer(&p->pre_cg), /* taken over */
-	};
-	size_t idx = (size_t)(p - d->personas);
-	uint64_t t0 = tf_now_ns();
-	int r;
-
-	r = tf_profile_for_persona(&d->cfg, p->cfg, &prof, err, errlen);
-	if (r == 0)
-		r = tf_persona_start(&spec, &p->rt, err, errlen);
-	else if (spec.cg)
-		(void)tf_cgroup_destroy(spec.cg); /* start would have */
-	if (r < 0)
-		return r;
-	r = tfd_epoll_add(d, tf_persona_pidfd(p->rt), &d->init_src[idx]);
-	if (r < 0) {
-		tf_persona_stop(p->rt);
-		p->rt = NULL;
-		snprintf(err, errlen, "%s: cannot watch its init: %s",
-			 p->cfg->name, strerror(-r));
-		return r;
-	}
-	p->state = TFD_P_RUNNING;
-	tfd_audit(d, 0, "persona.start", p, NULL, "init_pid=%d",
-		  tf_persona_init_pid(p->rt));
-	/* the guard kills it (cgroup.kill) if the daemon dies */
-	tfd_guard_cgroup(idx, tf_persona_cgroup_fd(p->rt));
-	tf_info("%s: started (init pid %d, %.1f ms)%s", p->cfg->name,
-		tf_persona_init_pid(p->rt), (double)(tf_now_ns() - t0) / 1e6,
-		p->foreground ? ", foreground" : "");
-	return 0;
-}
-
-int tfd_persona_stop(struct tfd *d, struct tfd_persona *p)
-{
-	int r;
-
-	if (p->rt == NULL)
-		return 0;
-	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, tf_persona_pidfd(p->rt), NULL);
-	r = tf_persona_stop(p->rt);
-	p->rt = NULL;
-	tfd_guard_cgroup_clear(p_index(d, p));
-	if (p->state == TFD_P_RUNNING || p->state == TFD_P_FROZEN)
-		p->state = TFD_P_STOPPED;
-	tf_info("%s: stopped", p->cfg->name);
-	tfd_audit(d, 0, "persona.stop", p, NULL, "result=%d", r);
-	return r;
-}
-
-/* The persona's init died on its own (killed from outside, or a bug):
- * tear down what is left and say so; the persona is stopped. */
-void tfd_persona_init_exited(struct tfd *d, size_t idx)
-{
-	struct tfd_persona *p;
-
-	if (idx >= d->n_personas)
-		return;
-	p = &d->personas[idx];
-	if (p->rt == NULL)
-		return;
-	tf_warn("%s: its init exited unexpectedly; persona stopped",
-		p->cfg->name);
-	tfd_persona_stop_or_evict(d, p);
-	tfd_foreground_settle(d);
-}
-
 const char *tfd_evict_reason(const struct tfd_persona *p)
 {
 	if (p->evict_err == -EBUSY || p->evict_err == 0)
@@ -815,13 +730,13 @@ const char *tfd_evict_reason(const struct tfd_persona *p)
 
 /*
  * Remove p's fscrypt key, retrying for up to budget_ms (0: one removal, no
- * wait). Fail closed: 0 only when the kernel says ABSENT (key_loaded and
+ * wait; only at exit does anything here wait). Fail closed: 0 only when the kernel says ABSENT (key_loaded and
  * evict_pending cleared); anything else sets evict_pending, with the
  * reason in evict_err, and tfd_timer_tick retries every second until the
  * key is gone or an unlock adds it again.
  */
-int tfd_evict_key(struct tfd *d, struct tfd_persona *p, unsigned budget_ms,
-		  unsigned *tries)
+static int evict_key_ex(struct tfd *d, struct tfd_persona *p,
+			unsigned budget_ms, bool report, unsigned *tries)
 {
 	struct tf_fscrypt_evict_info info = {0};
 	bool was_pending = p->evict_pending;
@@ -858,7 +773,7 @@ int tfd_evict_key(struct tfd *d, struct tfd_persona *p, unsigned budget_ms,
 	 * locked and the removal is retried */
 	p->evict_pending = true;
 	p->evict_err = r < 0 ? r : -EBUSY;
-	if (!was_pending)
+	if (!was_pending && report)
 		tf_err("%s: key still in the kernel after %u removals (%s); "
 		       "the persona stays locked and twofoldd retries every "
 		       "second",
@@ -866,47 +781,10 @@ int tfd_evict_key(struct tfd *d, struct tfd_persona *p, unsigned budget_ms,
 	return p->evict_err;
 }
 
-/*
- * Evict (full lock-down): kill every process, sync, remove the fscrypt key
- * and retry for up to EVICT_BUDGET_MS until the kernel says ABSENT. Fail
- * closed: the persona is locked (EVICTED) from the first step on, and
- * neither a failing kill nor a failing sync skips the removal. Returns 0
- * when the key is ABSENT; otherwise the removal is pending (evict_pending)
- * and the error says why. *ns (may be NULL) gets the time it took.
- */
-int tfd_persona_evict(struct tfd *d, struct tfd_persona *p, uint64_t *ns)
+int tfd_evict_key(struct tfd *d, struct tfd_persona *p, bool report,
+		  unsigned *tries)
 {
-	uint64_t t0 = tf_now_ns();
-	unsigned tries = 0;
-	int rs, r;
-
-	rs = tfd_persona_stop(d, p);
-	p->state = TFD_P_EVICTED;
-	if (rs < 0)
-		tf_err("%s: stopping it failed (%s); removing its key anyway",
-		       p->cfg->name, strerror(-rs));
-	tf_debug("%s: processes gone after %.1f ms", p->cfg->name,
-		 (double)(tf_now_ns() - t0) / 1e6);
-	tf_fault_point("evict-after-kill");
-	r = tfd_evict_key(d, p, EVICT_BUDGET_MS, &tries);
-	if (ns)
-		*ns = tf_now_ns() - t0;
-	tfd_audit(d, TF_AUDIT_SYNC, r < 0 ? "evict.pending" : "evict.done", p,
-		  NULL, "duration_ms=%.1f\ttries=%u\terrno=%d",
-		  (double)(tf_now_ns() - t0) / 1e6, tries, -r);
-	if (r < 0)
-		return r;
-	tf_fault_point("evict-after-remove");
-	tf_info("%s: evicted in %.1f ms (%u tries)", p->cfg->name,
-		(double)(tf_now_ns() - t0) / 1e6, tries);
-	return 0;
-}
-
-int tfd_persona_stop_or_evict(struct tfd *d, struct tfd_persona *p)
-{
-	if (p->cfg->credential)
-		return tfd_persona_evict(d, p, NULL);
-	return tfd_persona_stop(d, p);
+	return evict_key_ex(d, p, 0, report, tries);
 }
 
 static int wipe_one(const char *path, const struct stat *st, int flag,
@@ -938,11 +816,11 @@ void tfd_personas_shutdown(struct tfd *d)
 		bool busy;
 
 		/* a failing stop never keeps the key in */
-		(void)tfd_persona_stop(d, p);
+		(void)tfd_persona_stop_sync(d, p);
 		/* the keys leave the kernel with the daemon: after a restart
 		 * the credential is needed again */
 		if (p->storage &&
-		    tfd_evict_key(d, p, EVICT_EXIT_BUDGET_MS, NULL) < 0)
+		    evict_key_ex(d, p, EVICT_EXIT_BUDGET_MS, true, NULL) < 0)
 			tf_err("%s: fscrypt key still in the kernel at exit "
 			       "(%s); the key guard keeps trying after us",
 			       p->cfg->name, tfd_evict_reason(p));
@@ -978,124 +856,4 @@ void tfd_personas_shutdown(struct tfd *d)
 	tfd_audit_close(d);
 	tf_keystore_close(d->ks);
 	d->ks = NULL;
-}
-
-void tfd_timer_tick(struct tfd *d)
-{
-	/* the boot clock: time suspended counts toward lock_evict_after */
-	uint64_t now = tf_boottime_ns();
-
-	for (size_t i = 0; i < d->n_personas; i++) {
-		struct tfd_persona *p = &d->personas[i];
-		uint64_t after =
-			(uint64_t)p->cfg->lock_evict_after * 1000000000ull;
-
-		if (p->evict_pending) {
-			(void)tfd_evict_key(d, p, 0, NULL);
-			continue;
-		}
-		if (tfd_reauth_tick(d, p)) /* reauth.c, CLOCK_BOOTTIME */
-			continue;
-		if (p->state != TFD_P_FROZEN || after == 0)
-			continue;
-		if (now - p->locked_at_ns >= after) {
-			tf_info("%s: locked for %u s, evicting", p->cfg->name,
-				p->cfg->lock_evict_after);
-			tfd_persona_evict(d, p, NULL);
-		}
-	}
-	tfd_foreground_settle(d);
-	tfd_audit_tick(d);
-}
-
-/* ---- requests ---- */
-
-void tfd_req_start(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		   struct tfd_persona *p, struct tfd_reply *rep)
-{
-	char err[256] = "";
-	int r;
-
-	if (p->evict_pending) {
-		tfd_reply_err(rep, -EACCES,
-			      "%s is locked (lock-down still removing its key: "
-			      "%s); unlock it with: twofold unlock %s",
-			      p->cfg->name, tfd_evict_reason(p), p->cfg->name);
-		return;
-	}
-	if (p->cfg->credential && !p->key_loaded) {
-		tfd_reply_err(rep, -EACCES,
-			      "%s is locked; unlock it with: twofold unlock %s",
-			      p->cfg->name, p->cfg->name);
-		return;
-	}
-	r = tfd_persona_start(d, p, err, sizeof(err));
-	if (r < 0)
-		tfd_reply_err(rep, r, "%s", err[0] ? err : strerror(-r));
-	else
-		tfd_reply_err(rep, 0, "%s started", p->cfg->name);
-}
-
-void tfd_req_stop(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		  struct tfd_persona *p, struct tfd_reply *rep)
-{
-	int r = tfd_persona_stop_or_evict(d, p);
-
-	if (r < 0 && p->evict_pending)
-		tfd_reply_err(rep, r,
-			      "%s stopped and locked, but removing its key is "
-			      "pending (%s); twofoldd keeps retrying every "
-			      "second (see: twofold status)",
-			      p->cfg->name, tfd_evict_reason(p));
-	else if (r < 0)
-		tfd_reply_err(rep, r, "%s: stop incomplete: %s", p->cfg->name,
-			      strerror(-r));
-	else if (p->cfg->credential)
-		tfd_reply_err(rep, 0,
-			      "%s stopped and locked (start it again with: "
-			      "twofold unlock %s)",
-			      p->cfg->name, p->cfg->name);
-	else
-		tfd_reply_err(rep, 0, "%s stopped", p->cfg->name);
-}
-
-void tfd_req_restart(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		     struct tfd_persona *p, struct tfd_reply *rep)
-{
-	int r;
-
-	if (p->evict_pending) {
-		tfd_req_start(d, c, m, p, rep); /* refuses, saying why */
-		return;
-	}
-	r = tfd_persona_stop(d, p);
-	if (r < 0) {
-		tfd_reply_err(rep, r, "%s: stop incomplete: %s", p->cfg->name,
-			      strerror(-r));
-		/* never "stopped with the key loaded" for a credential */
-		if (p->cfg->credential)
-			(void)tfd_persona_evict(d, p, NULL);
-		return;
-	}
-	tfd_req_start(d, c, m, p, rep);
-	if (rep->err == 0)
-		tfd_reply_err(rep, 0, "%s restarted", p->cfg->name);
-	else if (p->cfg->credential)
-		(void)tfd_persona_evict(d, p, NULL);
-}
-
-void tfd_req_switch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
-		    struct tfd_persona *p, struct tfd_reply *rep)
-{
-	/* the dispatch table lets only a running persona get here: a locked
-	 * one must never hold the foreground devices (foreground.c) */
-	int r = tfd_foreground_move(d, p);
-
-	if (r < 0) {
-		tfd_reply_err(rep, r, "switch to %s incomplete: %s",
-			      p->cfg->name, strerror(-r));
-		return;
-	}
-	tfd_audit(d, 0, "persona.switch", p, c, NULL);
-	tfd_reply_err(rep, 0, "%s is now foreground", p->cfg->name);
 }

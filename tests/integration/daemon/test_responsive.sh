@@ -1,0 +1,130 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# The daemon never blocks (issue 11): while one unlock's Argon2id runs
+# (a KDF set to take ~1.5 s), and while a stop waits on a process that
+# does not go away, `status`, `run personal -- true` and `lock secure
+# --evict` are each answered. What is checked is the order (the answer
+# comes while the slow request is still pending), never a time; the
+# latencies are printed as TAP comments.
+#
+# The stuck process: a process of secure's pid namespace whose parent is
+# outside it and stopped (nsenter, SIGSTOP). The kill makes it a zombie
+# nobody reaps, so secure's init cannot finish dying
+# (zap_pid_ns_processes waits for every pid of the namespace) until the
+# test lets nsenter go on (SIGCONT) and reap it.
+. "$(dirname "$0")/../storage/lib.sh"
+echo "1..16"
+
+PIN=314159
+NS=
+
+cleanup_resp() {
+	if [ -n "$NS" ]; then
+		kill -CONT "$NS" 2>/dev/null
+		pkill -KILL -P "$NS" 2>/dev/null
+		kill -KILL "$NS" 2>/dev/null
+		wait "$NS" 2>/dev/null
+	fi
+	cleanup
+}
+trap cleanup_resp EXIT
+
+sstate() { tf status 2>/dev/null | awk '$1 == "secure" { print $2 }'; }
+# json FIELD: secure's FIELD in status --json
+json() {
+	tf status --json 2>/dev/null | tr '{' '\n' | grep '"name":"secure"' |
+		grep -o "\"$1\":[a-z0-9]*" | cut -d: -f2
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# wait_state STATE: until secure is in STATE (5 s at most)
+wait_state() {
+	for _ in $(seq 250); do
+		[ "$(sstate)" = "$1" ] && return 0
+		sleep 0.02
+	done
+	return 1
+}
+# pending PID RCFILE: the background request has not been answered yet
+pending() { kill -0 "$1" 2>/dev/null && ! [ -s "$2" ]; }
+# answered NAME PID RCFILE WANT_RC CMD...: run CMD, print its latency,
+# check its exit code (WANT_RC "any": an answer is enough) and that the
+# slow request (PID) is still pending
+answered() {
+	local name=$1 bg=$2 rcf=$3 want=$4 t0 t1 out rc
+	shift 4
+	t0=$(now_ms)
+	out=$("$@" 2>&1)
+	rc=$?
+	t1=$(now_ms)
+	diag "$name: answered in $((t1 - t0)) ms (rc $rc): $out"
+	if { [ "$want" = any ] || [ "$rc" -eq "$want" ]; } &&
+		pending "$bg" "$rcf"; then
+		ok "$name answered while the slow request is pending"
+	else
+		nok "$name answered while the slow request is pending"
+	fi
+}
+
+tf init --size 64M >/dev/null || exit 1
+# a credential check that takes long enough to ask things meanwhile
+set_conf kdf_target_ms 1500
+set_conf kdf_min_mem_mib 256
+if start_daemon; then ok "daemon starts"; else nok "daemon starts"; exit 1; fi
+out=$(printf '%s\n%s\n' "$PIN" "$PIN" | tf enroll secure --pin-stdin 2>&1)
+check "enroll secure (large KDF)" has "credential set" "$out"
+
+# --- 1. while an unlock's KDF runs
+t0=$(now_ms)
+(printf '%s\n' "$PIN" | tf unlock secure --pin-stdin >"$S.unlock" 2>&1
+	echo $? >"$S.unlock.rc") &
+UPID=$!
+BG_PIDS="$BG_PIDS $UPID"
+check "status shows secure unlocking while its KDF runs" wait_state unlocking
+answered "status" "$UPID" "$S.unlock.rc" 0 tf status
+answered "run personal -- true" "$UPID" "$S.unlock.rc" 0 \
+	tf run personal -- true
+answered "lock secure --evict" "$UPID" "$S.unlock.rc" 0 \
+	tf lock secure --evict
+wait "$UPID"
+diag "unlock answered after $(($(now_ms) - t0)) ms: $(cat "$S.unlock")"
+check "the unlock overtaken by the lock-down is cancelled" \
+	grep -q "cancelled by a lock-down" "$S.unlock"
+check "... and fails" [ "$(cat "$S.unlock.rc")" != 0 ]
+check "secure stays locked, its key out of the kernel" \
+	[ "$(sstate)" = locked -a "$(json key_loaded)" = false ]
+
+# --- 2. while a stop waits on a process that does not go
+out=$(printf '%s\n' "$PIN" | tf unlock secure --pin-stdin 2>&1)
+check "unlock secure" has "unlocked" "$out"
+INIT=$(json init_pid)
+nsenter -t "$INIT" -p -- sleep 1000 &
+NS=$!
+for _ in $(seq 100); do
+	pgrep -P "$NS" sleep >/dev/null && break
+	sleep 0.02
+done
+kill -STOP "$NS"
+t0=$(now_ms)
+(tf persona stop secure >"$S.stop" 2>&1
+	echo $? >"$S.stop.rc") &
+SPID=$!
+BG_PIDS="$BG_PIDS $SPID"
+check "status shows secure stopping while a process holds it" \
+	wait_state stopping
+answered "status" "$SPID" "$S.stop.rc" 0 tf status
+answered "run personal -- true" "$SPID" "$S.stop.rc" 0 \
+	tf run personal -- true
+# its processes are killed but one is not gone: the key's removal may
+# be "pending" (files busy) until it is; either is an answer
+answered "lock secure --evict" "$SPID" "$S.stop.rc" any \
+	tf lock secure --evict
+# let the stuck one go: nsenter reaps its zombie, init finishes dying
+kill -CONT "$NS"
+wait "$NS" 2>/dev/null
+NS=
+wait "$SPID"
+diag "stop answered after $(($(now_ms) - t0)) ms: $(cat "$S.stop")"
+check "the stop completes once the process is gone" \
+	[ "$(cat "$S.stop.rc")" = 0 ]
+check "secure is locked, its key out of the kernel" \
+	[ "$(sstate)" = locked -a "$(json key_loaded)" = false ]
