@@ -936,11 +936,13 @@ int tf_cgroup_remove_stale(const char *group)
 
 	if (!name_ok(group))
 		return -EINVAL;
+	/* every slot is -1 before the first one can fail: out closes them all */
+	for (h = 0; h < H_N; h++)
+		fds[h] = -1;
 	r = cg_bases(bases, &lay);
 	if (r < 0)
 		return r;
 	for (h = 0; h < H_N; h++) {
-		fds[h] = -1;
 		if (!bases[h])
 			continue;
 		_cleanup_free_ char *p = NULL;
