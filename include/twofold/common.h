@@ -102,6 +102,14 @@ uint64_t tf_now_ns(void);
  * for as long as it sleeps. */
 uint64_t tf_boottime_ns(void);
 
+/* Sleep at least us microseconds (ms milliseconds): nanosleep, resumed
+ * with the time left when a signal interrupts it. For short retry waits. */
+void tf_sleep_us(uint64_t us);
+static inline void tf_sleep_ms(unsigned ms)
+{
+	tf_sleep_us((uint64_t)ms * 1000);
+}
+
 /* Fault injection for crash-safety tests: if TWOFOLD_FAULT names this
  * point, the process kills itself with SIGKILL right here, as a power cut
  * or `kill -9` would. Used only at documented points in state changes. */

@@ -187,6 +187,15 @@ uint64_t tf_boottime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void tf_sleep_us(uint64_t us)
+{
+	struct timespec ts = {.tv_sec = (time_t)(us / 1000000),
+			      .tv_nsec = (long)(us % 1000000) * 1000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 void tf_fault_point(const char *name)
 {
 	const char *want = secure_getenv("TWOFOLD_FAULT");

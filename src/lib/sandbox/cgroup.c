@@ -98,15 +98,6 @@ static int cg_read_key(int dfd, const char *file, const char *key,
 	return -ENOENT;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static bool name_ok(const char *s)
 {
 	size_t i, len;
@@ -438,7 +429,7 @@ static int cg_rmdir_tree(int parent, const char *name)
 			return 0;
 		if (r != -EBUSY || tries >= 100)
 			return r;
-		sleep_ms(10);
+		tf_sleep_ms(10);
 	}
 }
 
@@ -515,7 +506,7 @@ int tf_cgroup_freeze(struct tf_cgroup *cg, bool frozen)
 		if (frozen)
 			(void)cg_write(cg->fd[H_FREEZER], "freezer.state",
 				       "FROZEN");
-		sleep_ms(10);
+		tf_sleep_ms(10);
 	}
 }
 
@@ -584,7 +575,7 @@ static int cg_kill_dirs(int fds[H_N])
 			return 0;
 		if ((tf_now_ns() - start) / 1000000ULL >= CG_KILL_TIMEOUT_MS)
 			return -ETIMEDOUT;
-		sleep_ms(10);
+		tf_sleep_ms(10);
 	}
 }
 

@@ -91,14 +91,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return 0;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* ---- mkfs ---- */
 
 static int find_mkfs(char *out, size_t cap)
@@ -474,7 +466,7 @@ static int loop_attach(int image_fd, char *dev, size_t devcap, char *err,
 			     strerror(-r));
 			return r;
 		}
-		sleep_ms(1 + (unsigned)attempt);
+		tf_sleep_ms(1 + (unsigned)attempt);
 	}
 	fail(err, errlen, "no free loop device (all busy after %d tries)",
 	     LOOP_ATTACH_TRIES);
@@ -708,7 +700,7 @@ static int umount_retry(const char *mp)
 			return 0;
 		if (errno != EBUSY)
 			return tf_negerrno();
-		sleep_ms(20u << TF_MIN(i, 3));
+		tf_sleep_ms(20u << TF_MIN(i, 3));
 	}
 	if (umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
 		return tf_negerrno();
