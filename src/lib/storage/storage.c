@@ -377,15 +377,11 @@ static int check_ext4_encrypt(int fd, const char *image, char *err,
 		return r;
 	}
 	if ((size_t)n < sizeof(sb) ||
-	    (unsigned)(sb[EXT4_SB_MAGIC_OFF] |
-		       sb[EXT4_SB_MAGIC_OFF + 1] << 8) != EXT4_SUPER_MAGIC) {
+	    tf_get_le16(sb + EXT4_SB_MAGIC_OFF) != EXT4_SUPER_MAGIC) {
 		fail(err, errlen, "%s is not an ext4 image", image);
 		return -EINVAL;
 	}
-	uint32_t incompat = (uint32_t)sb[EXT4_SB_INCOMPAT_OFF] |
-			    (uint32_t)sb[EXT4_SB_INCOMPAT_OFF + 1] << 8 |
-			    (uint32_t)sb[EXT4_SB_INCOMPAT_OFF + 2] << 16 |
-			    (uint32_t)sb[EXT4_SB_INCOMPAT_OFF + 3] << 24;
+	uint32_t incompat = tf_get_le32(sb + EXT4_SB_INCOMPAT_OFF);
 	if (!(incompat & EXT4_FEATURE_INCOMPAT_ENCRYPT)) {
 		fail(err, errlen,
 		     "%s lacks the ext4 encrypt feature; run tune2fs -O "
