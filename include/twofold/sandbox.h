@@ -81,6 +81,15 @@ TF_EXPORT void tf_cgroup_free(struct tf_cgroup *cg);
 /* Kill + rmdir everything under group in every hierarchy, then the group
  * dirs themselves (daemon start after kill -9). 0 also if nothing existed. */
 TF_EXPORT TF_WUR int tf_cgroup_remove_stale(const char *group);
+/* Call fn(parent, name, ud) for each child cgroup (subdirectory) of the
+ * cgroup dir dfd, in readdir order; the one walk every cgroup tree
+ * operation uses. Stops at the first fn that returns < 0 and returns that;
+ * 0 otherwise (or -errno when dfd cannot be read). dfd stays the caller's.
+ * Not TF_WUR: a best-effort sweep may ignore it. */
+TF_EXPORT int tf_cgroup_for_each_child(int dfd,
+				       int (*fn)(int parent, const char *name,
+						 void *ud),
+				       void *ud) TF_NONNULL(2);
 TF_EXPORT TF_WUR int tf_cgroup_set_cpu_weight(struct tf_cgroup *cg,
 					      uint32_t weight);
 /* Count of processes (>= 0). */

@@ -308,20 +308,19 @@ static int open_dir_at(int dfd, const char *name)
 
 /* ---- recursive walks (a persona may nest cgroups in its namespace) ---- */
 
-/* Number of processes in dfd and below; -errno on failure. */
-static int cg_count_tree(int dfd)
+static int cg_count_tree(int dfd);
+static int cg_signal_tree(int dfd);
+static int cg_rmdir_tree(int parent, const char *name);
+
+int tf_cgroup_for_each_child(int dfd,
+			     int (*fn)(int parent, const char *name, void *ud),
+			     void *ud)
 {
-	_cleanup_free_ char *buf = NULL;
 	DIR *d;
 	struct dirent *de;
-	int n = 0, r, dup_fd;
+	int r = 0, dup_fd;
 
-	r = cg_read(dfd, "cgroup.procs", &buf);
-	if (r < 0)
-		return r;
-	for (char *p = buf; *p; p++)
-		if (*p == '\n')
-			n++;
+	/* a DIR of its own: fdopendir takes the fd over, dfd stays ours */
 	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dup_fd < 0)
 		return tf_negerrno();
@@ -331,23 +330,52 @@ static int cg_count_tree(int dfd)
 		close(dup_fd);
 		return r;
 	}
-	while ((de = readdir(d))) {
-		_cleanup_close_ int sub = -1;
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		sub = open_dir_at(dirfd(d), de->d_name);
-		if (sub < 0)
-			continue; /* removed meanwhile */
-		r = cg_count_tree(sub);
-		if (r < 0 && r != -ENOENT) {
-			closedir(d);
-			return r;
-		}
-		if (r > 0)
-			n += r;
-	}
+	while (r >= 0 && (de = readdir(d)))
+		if (de->d_type == DT_DIR && de->d_name[0] != '.')
+			r = fn(dirfd(d), de->d_name, ud);
 	closedir(d);
-	return n;
+	return r < 0 ? r : 0;
+}
+
+static int count_child(int parent, const char *name, void *ud)
+{
+	_cleanup_close_ int sub = open_dir_at(parent, name);
+	int r;
+
+	if (sub < 0)
+		return 0; /* removed meanwhile */
+	r = cg_count_tree(sub);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r > 0)
+		*(int *)ud += r;
+	return 0;
+}
+
+/* Number of processes in dfd and below; -errno on failure. */
+static int cg_count_tree(int dfd)
+{
+	_cleanup_free_ char *buf = NULL;
+	int n = 0, r;
+
+	r = cg_read(dfd, "cgroup.procs", &buf);
+	if (r < 0)
+		return r;
+	for (char *p = buf; *p; p++)
+		if (*p == '\n')
+			n++;
+	r = tf_cgroup_for_each_child(dfd, count_child, &n);
+	return r < 0 ? r : n;
+}
+
+static int signal_child(int parent, const char *name, void *ud)
+{
+	_cleanup_close_ int sub = open_dir_at(parent, name);
+
+	(void)ud;
+	if (sub >= 0)
+		(void)cg_signal_tree(sub);
+	return 0;
 }
 
 /* SIGKILL every pid listed in dfd and below. */
@@ -355,9 +383,7 @@ static int cg_signal_tree(int dfd)
 {
 	_cleanup_free_ char *buf = NULL;
 	char *line, *save = NULL;
-	DIR *d;
-	struct dirent *de;
-	int r, dup_fd;
+	int r;
 
 	r = cg_read(dfd, "cgroup.procs", &buf);
 	if (r < 0)
@@ -368,57 +394,27 @@ static int cg_signal_tree(int dfd)
 		if (tf_parse_u64(line, INT32_MAX, &pid) == 0 && pid > 1)
 			(void)kill((pid_t)pid, SIGKILL);
 	}
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (!d) {
-		r = tf_negerrno();
-		close(dup_fd);
-		return r;
-	}
-	while ((de = readdir(d))) {
-		_cleanup_close_ int sub = -1;
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		sub = open_dir_at(dirfd(d), de->d_name);
-		if (sub >= 0)
-			(void)cg_signal_tree(sub);
-	}
-	closedir(d);
-	return 0;
+	return tf_cgroup_for_each_child(dfd, signal_child, NULL);
+}
+
+static int rmdir_child(int parent, const char *name, void *ud)
+{
+	(void)ud;
+	return cg_rmdir_tree(parent, name);
 }
 
 /* rmdir name under parent, children first. */
 static int cg_rmdir_tree(int parent, const char *name)
 {
 	_cleanup_close_ int dfd = -1;
-	DIR *d;
-	struct dirent *de;
-	int r, dup_fd, tries;
+	int r, tries;
 
 	dfd = open_dir_at(parent, name);
 	if (dfd < 0)
 		return dfd == -ENOENT ? 0 : dfd;
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (!d) {
-		r = tf_negerrno();
-		close(dup_fd);
+	r = tf_cgroup_for_each_child(dfd, rmdir_child, NULL);
+	if (r < 0)
 		return r;
-	}
-	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		r = cg_rmdir_tree(dirfd(d), de->d_name);
-		if (r < 0) {
-			closedir(d);
-			return r;
-		}
-	}
-	closedir(d);
 	/* A cgroup whose last task just exited can report EBUSY for a moment
 	 * while the kernel finishes css offlining (seen on v1 memory). */
 	for (tries = 0;; tries++) {
