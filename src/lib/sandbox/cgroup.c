@@ -31,6 +31,7 @@
 
 #include <linux/magic.h>
 
+#include "twofold/mountinfo.h"
 #include "twofold/sandbox.h"
 #include "cgroup_internal.h"
 
@@ -140,69 +141,38 @@ int tf_cgroup_layout(enum tf_cg_layout *out)
 	return -EOPNOTSUPP;
 }
 
-static bool opt_has(const char *opts, const char *word)
-{
-	size_t wl = strlen(word);
-	const char *p = opts;
+/* Mount point and mount root of each hierarchy, the first mount of each. */
+struct cg_mounts {
+	char *mnt[H_N], *root[H_N];
+};
 
-	while (p && *p) {
-		const char *e = strchr(p, ',');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-		if (l == wl && strncmp(p, word, wl) == 0)
-			return true;
-		p = e ? e + 1 : NULL;
+static int find_mounts_cb(const struct tf_mountinfo *m, void *ud)
+{
+	struct cg_mounts *cm = ud;
+
+	/* escaped paths (\040) never name a cgroup mount we use */
+	if (strchr(m->mount_point, '\\') || strchr(m->root, '\\'))
+		return 0;
+	for (int h = 0; h < H_N; h++) {
+		if (cm->mnt[h] ||
+		    (h == H_V2 ? strcmp(m->fstype, "cgroup2") != 0
+			       : (strcmp(m->fstype, "cgroup") != 0 ||
+				  !tf_opt_has(m->super_opts, h_ctrl[h]))))
+			continue;
+		cm->mnt[h] = strdup(m->mount_point);
+		cm->root[h] = strdup(m->root);
+		if (!cm->mnt[h] || !cm->root[h])
+			return -ENOMEM;
 	}
-	return false;
+	return 0;
 }
 
-/* Mount point and mount root of the hierarchy h, from mountinfo. */
-static int find_mount(const char *mountinfo, int h, char **mnt, char **root)
+static void cg_mounts_free(struct cg_mounts *cm)
 {
-	_cleanup_free_ char *copy = strdup(mountinfo);
-	char *line, *save = NULL;
-
-	if (!copy)
-		return -ENOMEM;
-	for (line = strtok_r(copy, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *f[6] = {0}, *fsave = NULL, *sep, *fstype, *sopts;
-		char *p = line;
-		int i;
-
-		sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		*sep = '\0';
-		for (i = 0; i < 6; i++) {
-			f[i] = strtok_r(p, " ", &fsave);
-			p = NULL;
-			if (!f[i])
-				break;
-		}
-		if (i < 5)
-			continue;
-		fstype = strtok_r(sep + 3, " ", &fsave);
-		(void)strtok_r(NULL, " ", &fsave); /* source */
-		sopts = strtok_r(NULL, " ", &fsave);
-		if (!fstype || !sopts)
-			continue;
-		/* escaped paths (\040) never name a cgroup mount we use */
-		if (strchr(f[4], '\\') || strchr(f[3], '\\'))
-			continue;
-		if (h == H_V2 ? strcmp(fstype, "cgroup2") != 0
-			      : (strcmp(fstype, "cgroup") != 0 ||
-				 !opt_has(sopts, h_ctrl[h])))
-			continue;
-		*mnt = strdup(f[4]);
-		*root = strdup(f[3]);
-		if (!*mnt || !*root) {
-			free(*mnt);
-			free(*root);
-			return -ENOMEM;
-		}
-		return 0;
+	for (int h = 0; h < H_N; h++) {
+		free(cm->mnt[h]);
+		free(cm->root[h]);
 	}
-	return -ENOENT;
 }
 
 /* Our cgroup path in hierarchy h, from /proc/self/cgroup. */
@@ -223,7 +193,7 @@ static int find_own(const char *selfcg, int h, char **path)
 			continue;
 		*c2 = '\0';
 		if (h == H_V2 ? (strncmp(line, "0:", 2) == 0 && c1[1] == '\0')
-			      : opt_has(c1 + 1, h_ctrl[h])) {
+			      : tf_opt_has(c1 + 1, h_ctrl[h])) {
 			*path = strdup(c2 + 1);
 			return *path ? 0 : -ENOMEM;
 		}
@@ -235,7 +205,8 @@ static int find_own(const char *selfcg, int h, char **path)
  * (absolute path; NULL if unused). */
 static int cg_bases(char *bases[H_N], enum tf_cg_layout *layout)
 {
-	_cleanup_free_ char *mi = NULL, *sc = NULL;
+	_cleanup_(cg_mounts_free) struct cg_mounts cm = {0};
+	_cleanup_free_ char *sc = NULL;
 	enum tf_cg_layout lay;
 	int h, r;
 
@@ -246,28 +217,24 @@ static int cg_bases(char *bases[H_N], enum tf_cg_layout *layout)
 		lay = 0; /* pure v1 */
 	else if (r < 0)
 		return r;
-	r = tf_read_file_at(AT_FDCWD, "/proc/self/mountinfo", CG_FILE_MAX, &mi,
-			    NULL);
+	r = tf_mountinfo_foreach(find_mounts_cb, &cm);
 	if (r < 0)
-		return r;
+		goto fail;
 	r = tf_read_file_at(AT_FDCWD, "/proc/self/cgroup", 65536, &sc, NULL);
 	if (r < 0)
-		return r;
+		goto fail;
 
 	for (h = 0; h < H_N; h++) {
-		_cleanup_free_ char *mnt = NULL, *root = NULL, *own = NULL;
-		const char *rel;
+		_cleanup_free_ char *own = NULL;
+		const char *mnt = cm.mnt[h], *root = cm.root[h], *rel;
 		size_t rl;
 
 		if (lay == TF_CG_UNIFIED && h != H_V2)
 			continue;
 		if (h == H_FREEZER && lay == TF_CG_HYBRID)
 			continue; /* v2 core freezer preferred, see top */
-		r = find_mount(mi, h, &mnt, &root);
-		if (r == -ENOENT)
+		if (!mnt)
 			continue; /* controller not mounted: not used */
-		if (r < 0)
-			goto fail;
 		r = find_own(sc, h, &own);
 		if (r < 0)
 			goto fail;
