@@ -9,10 +9,12 @@
 #ifndef TWOFOLD_COMMON_H
 #define TWOFOLD_COMMON_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -51,8 +53,29 @@ static inline void tf_closep(int *fd)
 	}
 	*fd = -1;
 }
+static inline void tf_closedirp(DIR **d)
+{
+	if (*d) {
+		int saved = errno;
+		closedir(*d);
+		errno = saved;
+	}
+	*d = NULL;
+}
+static inline void tf_fclosep(FILE **f)
+{
+	if (*f) {
+		int saved = errno;
+		fclose(*f);
+		errno = saved;
+	}
+	*f = NULL;
+}
 #define _cleanup_free_ _cleanup_(tf_freep)
 #define _cleanup_close_ _cleanup_(tf_closep)
+/* for a stream only read: a written one must check fclose's result */
+#define _cleanup_fclose_ _cleanup_(tf_fclosep)
+#define _cleanup_closedir_ _cleanup_(tf_closedirp)
 
 /* Hand ownership on: returns the value and empties the variable. */
 #define steal_pointer(pp)                                                      \
@@ -115,6 +138,13 @@ TF_WUR int tf_write_full(int fd, const void *buf, size_t len);
  * NUL-terminated buffer. dirfd may be AT_FDCWD. */
 TF_WUR int tf_read_file_at(int dirfd, const char *path, size_t max, char **out,
 			   size_t *outlen);
+
+/* A DIR* of its own on the directory path under dfd (path "." for dfd
+ * itself): opened anew with O_CLOEXEC | O_DIRECTORY (and O_NOFOLLOW when
+ * nofollow), so dfd stays the caller's and readdir positions are not
+ * shared. */
+TF_WUR int tf_opendir_at(int dfd, const char *path, bool nofollow, DIR **out)
+	TF_NONNULL(2, 4);
 
 /* Create the directory and parents (mode for the new ones). */
 TF_WUR int tf_mkdir_p(const char *path, mode_t mode);

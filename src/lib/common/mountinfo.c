@@ -68,7 +68,7 @@ int tf_mountinfo_foreach(int (*fn)(const struct tf_mountinfo *m, void *ud),
 			 void *ud)
 {
 	_cleanup_free_ char *line = malloc(TF_MOUNTINFO_LINE_MAX);
-	FILE *f;
+	_cleanup_fclose_ FILE *f = NULL;
 	int r = 0;
 
 	if (line == NULL)
@@ -94,10 +94,7 @@ int tf_mountinfo_foreach(int (*fn)(const struct tf_mountinfo *m, void *ud),
 		if (tf_mountinfo_parse_line(line, &m) == 0)
 			r = fn(&m, ud);
 	}
-	if (r == 0 && ferror(f))
-		r = -EIO;
-	fclose(f);
-	return r;
+	return r == 0 && ferror(f) ? -EIO : r;
 }
 
 bool tf_opt_has(const char *opts, const char *opt)

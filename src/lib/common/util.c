@@ -96,6 +96,26 @@ int tf_read_file_at(int dirfd, const char *path, size_t max, char **out,
 	return 0;
 }
 
+int tf_opendir_at(int dfd, const char *path, bool nofollow, DIR **out)
+{
+	int fd = openat(dfd, path,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+				(nofollow ? O_NOFOLLOW : 0));
+	DIR *d;
+
+	if (fd < 0)
+		return tf_negerrno();
+	d = fdopendir(fd);
+	if (d == NULL) {
+		int r = tf_negerrno();
+
+		close(fd);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
 int tf_mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];

@@ -134,19 +134,15 @@ static bool discard_gen_name(const char *name, uint32_t *gen)
 /* Which discardables are there: *any (of any generation), *has_gen (of gen). */
 static int scan_discards(int dfd, uint32_t gen, bool *any, bool *has_gen)
 {
-	_cleanup_close_ int dup_fd = -1;
+	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 	uint32_t g;
-	DIR *d;
+	int r;
 
 	*any = *has_gen = false;
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (d == NULL)
-		return tf_negerrno();
-	dup_fd = -1; /* owned by d now */
+	r = tf_opendir_at(dfd, ".", false, &d);
+	if (r < 0)
+		return r;
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {
 		if (!discard_gen_name(de->d_name, &g))
@@ -155,7 +151,6 @@ static int scan_discards(int dfd, uint32_t gen, bool *any, bool *has_gen)
 		if (g == gen)
 			*has_gen = true;
 	}
-	closedir(d);
 	return 0;
 }
 
@@ -169,21 +164,16 @@ static int scan_discards(int dfd, uint32_t gen, bool *any, bool *has_gen)
 int tf_ks_destroy_dead_generations(struct tf_keystore *ks, int dfd,
 				   uint32_t gen)
 {
-	_cleanup_close_ int dup_fd = -1;
+	_cleanup_closedir_ DIR *d = NULL;
 	enum tf_destroy_how how, acc = TF_DESTROY_NONE;
 	struct stat cur, old;
 	struct dirent *de;
 	uint32_t g;
-	DIR *d;
 	int r, ret = 0;
 
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (d == NULL)
-		return tf_negerrno();
-	dup_fd = -1; /* owned by d now */
+	r = tf_opendir_at(dfd, ".", false, &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d)) != NULL) {
 		bool dead = discard_gen_name(de->d_name, &g) && g != gen;
 		/* discardable.new belongs to generation 0's creation only */
@@ -197,7 +187,6 @@ int tf_ks_destroy_dead_generations(struct tf_keystore *ks, int dfd,
 		    (acc == TF_DESTROY_NONE || how < acc))
 			acc = how;
 	}
-	closedir(d);
 	if (ret < 0)
 		return ret;
 	/* sp.credential.old: a second link to the live blob before the

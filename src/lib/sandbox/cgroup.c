@@ -283,24 +283,16 @@ int tf_cgroup_for_each_child(int dfd,
 			     int (*fn)(int parent, const char *name, void *ud),
 			     void *ud)
 {
-	DIR *d;
+	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	int r = 0, dup_fd;
+	int r;
 
-	/* a DIR of its own: fdopendir takes the fd over, dfd stays ours */
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (!d) {
-		r = tf_negerrno();
-		close(dup_fd);
+	r = tf_opendir_at(dfd, ".", false, &d);
+	if (r < 0)
 		return r;
-	}
 	while (r >= 0 && (de = readdir(d)))
 		if (de->d_type == DT_DIR && de->d_name[0] != '.')
 			r = fn(dirfd(d), de->d_name, ud);
-	closedir(d);
 	return r < 0 ? r : 0;
 }
 
