@@ -131,13 +131,13 @@ TF_WUR int tf_memeq_ct(const void *a, const void *b, size_t len);
 void tf_memzero(void *p, size_t len);
 
 /* Read/write exactly len bytes, retrying on EINTR and short transfers. */
-TF_WUR ssize_t tf_read_full(int fd, void *buf, size_t len);
+TF_WUR ssize_t tf_read_full(int fd, void *buf, size_t len) TF_NONNULL(2);
 TF_WUR int tf_write_full(int fd, const void *buf, size_t len);
 
 /* Read a whole small file (at most max bytes; -EFBIG beyond) into a fresh
  * NUL-terminated buffer. dirfd may be AT_FDCWD. */
 TF_WUR int tf_read_file_at(int dirfd, const char *path, size_t max, char **out,
-			   size_t *outlen);
+			   size_t *outlen) TF_NONNULL(2, 4);
 
 /* A DIR* of its own on the directory path under dfd (path "." for dfd
  * itself): opened anew with O_CLOEXEC | O_DIRECTORY (and O_NOFOLLOW when
@@ -150,9 +150,10 @@ TF_WUR int tf_opendir_at(int dfd, const char *path, bool nofollow, DIR **out)
 TF_WUR int tf_mkdir_p(const char *path, mode_t mode);
 
 /* Strict decimal parsers: whole string, in range, no sign surprises. */
-TF_WUR int tf_parse_u64(const char *s, uint64_t max, uint64_t *out);
+TF_WUR int tf_parse_u64(const char *s, uint64_t max, uint64_t *out)
+	TF_NONNULL(1, 3);
 /* Sizes like 1G, 512M, 4096, 64K (powers of 1024). */
-TF_WUR int tf_parse_size(const char *s, uint64_t *out);
+TF_WUR int tf_parse_size(const char *s, uint64_t *out) TF_NONNULL(1, 2);
 
 /* Monotonic clock in nanoseconds (CLOCK_MONOTONIC: stops while the
  * machine is suspended). For durations and short wait budgets. */
@@ -184,6 +185,6 @@ bool tf_fault_injected(const char *name);
 TF_WUR int tf_strlcpy(char *dst, const char *src, size_t cap);
 
 /* Persona and other names: [a-z][a-z0-9_-]{0,31}. */
-bool tf_name_valid(const char *name);
+TF_WUR bool tf_name_valid(const char *name);
 
 #endif

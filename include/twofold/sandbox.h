@@ -63,7 +63,7 @@ TF_EXPORT TF_WUR int tf_cgroup_create(const char *group, const char *persona,
 				      struct tf_cgroup **out);
 /* Open an existing one (stale cleanup, daemon restart). -ENOENT if absent. */
 TF_EXPORT TF_WUR int tf_cgroup_open(const char *group, const char *persona,
-				    struct tf_cgroup **out);
+				    struct tf_cgroup **out) TF_NONNULL(1, 2, 3);
 /* Write pid into every hierarchy's cgroup.procs. */
 TF_EXPORT TF_WUR int tf_cgroup_attach(struct tf_cgroup *cg, pid_t pid);
 /* O_DIRECTORY fd of the v2 cgroup dir (owned by the handle), for clone3
@@ -184,7 +184,8 @@ struct tf_seccomp_prog {
 };
 TF_EXPORT TF_WUR int tf_seccomp_default_prog(struct tf_seccomp_prog *out);
 TF_EXPORT TF_WUR int tf_seccomp_app_layer_prog(struct tf_seccomp_prog *out);
-TF_EXPORT TF_WUR int tf_seccomp_load_prog(const struct tf_seccomp_prog *p);
+TF_EXPORT TF_WUR int tf_seccomp_load_prog(const struct tf_seccomp_prog *p)
+	TF_NONNULL(1);
 TF_EXPORT void tf_seccomp_prog_free(struct tf_seccomp_prog *p);
 
 #endif

@@ -141,7 +141,7 @@ int tf_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 
-	if (s == NULL || *s == '\0')
+	if (*s == '\0')
 		return -EINVAL;
 	for (const char *p = s; *p; p++) {
 		if (*p < '0' || *p > '9')
@@ -165,8 +165,6 @@ int tf_parse_size(const char *s, uint64_t *out)
 	uint64_t v;
 	int r;
 
-	if (s == NULL)
-		return -EINVAL;
 	len = strlen(s);
 	if (len == 0 || len >= sizeof(num))
 		return -EINVAL;

@@ -311,8 +311,6 @@ int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 	size_t tnamelen = 0;
 	int r;
 
-	if (s == NULL || cfg == NULL)
-		return -EINVAL;
 	sfd = fcntl(state_dirfd, F_DUPFD_CLOEXEC, 3);
 	if (sfd < 0)
 		return tf_negerrno();
@@ -514,8 +512,6 @@ int tf_keys_unlock_ex(struct tf_keystore *ks, const char *persona,
 	uint64_t ns = 0;
 	int r;
 
-	if (cred == NULL)
-		return -EINVAL;
 	r = tf_ks_open_persona(ks, persona, false, &dfd);
 	if (r < 0)
 		return r;

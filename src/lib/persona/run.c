@@ -63,7 +63,7 @@ int tf_persona_open_pty(struct tf_persona *p, uid_t uid, int *master,
 	_cleanup_close_ int m = -1, s = -1;
 	const int unlock = 0;
 
-	if (!p || !master || !slave || p->pts_fd < 0)
+	if (p->pts_fd < 0)
 		return -EINVAL;
 	/* "ptmx" of this devpts instance: a new pty there */
 	m = openat(p->pts_fd, "ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
