@@ -107,7 +107,7 @@ TF_EXPORT TF_WUR int tf_key_generate(const struct tf_suite *s,
 TF_EXPORT TF_WUR int tf_key_import(const struct tf_suite *s,
 				   enum tf_key_use use, const uint8_t *bytes,
 				   size_t len, struct tf_key **out)
-	TF_NONNULL(1, 3, 5);
+	TF_NONNULL(3, 5);
 TF_EXPORT void tf_key_free(struct tf_key *k);
 TF_EXPORT const struct tf_suite *tf_key_suite(const struct tf_key *k);
 /* Public half of a SIGN/KX key: writes s->pk_bytes bytes. */
@@ -160,8 +160,7 @@ TF_EXPORT TF_WUR int tf_sign(const struct tf_key *sk, const uint8_t *m,
 /* 0 valid, -EBADMSG invalid. */
 TF_EXPORT TF_WUR int tf_verify(const struct tf_suite *s, const uint8_t *pk,
 			       const uint8_t *m, size_t mlen,
-			       const uint8_t *sig, size_t siglen)
-	TF_NONNULL(1, 2);
+			       const uint8_t *sig, size_t siglen) TF_NONNULL(2);
 TF_EXPORT TF_WUR int tf_kx(const struct tf_key *sk, const uint8_t *peer_pk,
 			   uint8_t out[static TF_KX_BYTES]);
 

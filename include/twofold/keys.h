@@ -76,7 +76,7 @@ tf_devsecret_load(int statefd, uint8_t *suite_id,
 TF_EXPORT TF_WUR int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 				      const struct tf_config *cfg,
 				      struct tf_keystore **out)
-	TF_NONNULL(2, 3, 4);
+	TF_NONNULL(3, 4);
 TF_EXPORT void tf_keystore_close(struct tf_keystore *ks);
 
 /* Throttle clock. The wait is measured on CLOCK_BOOTTIME within one boot

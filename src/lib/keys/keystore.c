@@ -311,6 +311,9 @@ int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 	size_t tnamelen = 0;
 	int r;
 
+	/* s comes from tf_suite_by_name, which may say NULL: not nonnull */
+	if (s == NULL)
+		return -EINVAL;
 	sfd = fcntl(state_dirfd, F_DUPFD_CLOEXEC, 3);
 	if (sfd < 0)
 		return tf_negerrno();
