@@ -161,8 +161,8 @@ init_state() {
 # most) until it answers. If it dies instead: its status in DSTATUS, the
 # tail of its log as a diag line, DPID empty, return 1.
 start_daemon() {
-	# shellcheck disable=SC2086 # DAEMON_ARGS is a word list
 	DLOG=$S.log # follows S: a test may move on to a second state dir
+	# shellcheck disable=SC2086 # DAEMON_ARGS is a word list
 	"$TWOFOLDD" --state "$S" $DAEMON_ARGS 2>>"$DLOG" &
 	DPID=$!
 	for _ in $(seq 200); do
