@@ -131,13 +131,13 @@ TF_EXPORT void tf_config_default(struct tf_config *c);
  * version newer than TF_CONFIG_VERSION) and writes "line N: what" to err. */
 TF_EXPORT TF_WUR int tf_config_parse(const char *text, size_t len,
 				     struct tf_config *out, char *err,
-				     size_t errlen);
+				     size_t errlen) TF_NONNULL(3);
 
 /* Semantic checks shared by parse and init: unique names, disjoint uid
  * ranges, known suite, base paths exist (check_paths). */
 TF_EXPORT TF_WUR int tf_config_validate(const struct tf_config *c,
 					bool check_paths, char *err,
-					size_t errlen);
+					size_t errlen) TF_NONNULL(1);
 
 /* Serialize (malloc'd, NUL-terminated): every key of the schema, each
  * with its doc line as a comment above it (in the first section of its
@@ -167,6 +167,7 @@ TF_EXPORT const struct tf_persona_cfg *
 tf_config_persona(const struct tf_config *c, const char *name);
 
 TF_EXPORT const char *tf_device_class_name(enum tf_device_class cls);
-TF_EXPORT int tf_device_class_parse(const char *s); /* -EINVAL if unknown */
+TF_EXPORT TF_WUR int tf_device_class_parse(const char *s)
+	TF_NONNULL(1); /* -EINVAL if unknown */
 
 #endif

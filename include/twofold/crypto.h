@@ -112,7 +112,8 @@ TF_EXPORT TF_WUR int tf_key_generate(const struct tf_suite *s,
 /* AEAD keys only: import exactly TF_KEY_BYTES. */
 TF_EXPORT TF_WUR int tf_key_import(const struct tf_suite *s,
 				   enum tf_key_use use, const uint8_t *bytes,
-				   size_t len, struct tf_key **out);
+				   size_t len, struct tf_key **out)
+	TF_NONNULL(3, 5);
 TF_EXPORT void tf_key_free(struct tf_key *k);
 TF_EXPORT const struct tf_suite *tf_key_suite(const struct tf_key *k);
 /* Public half of a SIGN/KX key: writes s->pk_bytes bytes. */
@@ -135,12 +136,13 @@ TF_EXPORT TF_WUR int tf_seal(const struct tf_key *k, const uint8_t *ad,
  * another suite than the key's; -EINVAL on a malformed/truncated blob. */
 TF_EXPORT TF_WUR int tf_open(const struct tf_key *k, const uint8_t *ad,
 			     size_t adlen, const uint8_t *blob, size_t bloblen,
-			     uint8_t *pt, size_t ptcap, size_t *ptlen);
+			     uint8_t *pt, size_t ptcap, size_t *ptlen)
+	TF_NONNULL(1, 8);
 
 /* ---- hashing and derivation ---- */
 TF_EXPORT TF_WUR int tf_hash(const struct tf_suite *s,
-			     uint8_t out[TF_HASH_BYTES], const uint8_t *m,
-			     size_t mlen);
+			     uint8_t out[static TF_HASH_BYTES],
+			     const uint8_t *m, size_t mlen);
 /* HKDF with the suite's hash (extract+expand). */
 TF_EXPORT TF_WUR int tf_kdf(const struct tf_suite *s, uint8_t *out,
 			    size_t outlen, const uint8_t *ikm, size_t ikmlen,
@@ -153,7 +155,8 @@ TF_EXPORT TF_WUR int tf_kdf_key(const struct tf_suite *s, const uint8_t *ikm,
 
 /* Argon2id (both suites). opslimit = passes, memlimit in bytes. */
 TF_EXPORT TF_WUR int tf_pwhash(uint8_t *out, size_t outlen, const uint8_t *pw,
-			       size_t pwlen, const uint8_t salt[TF_SALT_BYTES],
+			       size_t pwlen,
+			       const uint8_t salt[static TF_SALT_BYTES],
 			       uint64_t opslimit, size_t memlimit);
 
 /* ---- signatures and key agreement ---- */
@@ -163,9 +166,9 @@ TF_EXPORT TF_WUR int tf_sign(const struct tf_key *sk, const uint8_t *m,
 /* 0 valid, -EBADMSG invalid. */
 TF_EXPORT TF_WUR int tf_verify(const struct tf_suite *s, const uint8_t *pk,
 			       const uint8_t *m, size_t mlen,
-			       const uint8_t *sig, size_t siglen);
+			       const uint8_t *sig, size_t siglen) TF_NONNULL(2);
 TF_EXPORT TF_WUR int tf_kx(const struct tf_key *sk, const uint8_t *peer_pk,
-			   uint8_t out[TF_KX_BYTES]);
+			   uint8_t out[static TF_KX_BYTES]);
 
 /* ---- audit log (src/lib/audit) ---- */
 /* The suite's MAC: keyed BLAKE2b-256 (intl), HMAC-SM3 (gm). */

@@ -139,7 +139,8 @@ struct tf_msg {
 
 /* Parse a complete message (header + body). On success msg->attrs must be
  * released with tf_msg_clear. */
-TF_WUR int tf_msg_parse(const uint8_t *buf, size_t len, struct tf_msg *msg);
+TF_WUR int tf_msg_parse(const uint8_t *buf, size_t len, struct tf_msg *msg)
+	TF_NONNULL(3);
 void tf_msg_clear(struct tf_msg *msg);
 
 const char *tf_msg_str(const struct tf_msg *m, uint16_t attr);
@@ -193,7 +194,7 @@ void tf_msg_reader_init(struct tf_msg_reader *r, size_t max);
 /* Reads at most one datagram. Returns 1 when a whole message is in
  * r->buf[0..r->total), 0 when more is needed (EAGAIN), -ECONNRESET when
  * the peer closed, other -errno on a malformed/oversized message. */
-TF_WUR int tf_msg_reader_step(int sock, struct tf_msg_reader *r);
+TF_WUR int tf_msg_reader_step(int sock, struct tf_msg_reader *r) TF_NONNULL(2);
 /* Forget the current message (closes fds not taken), ready for the next. */
 void tf_msg_reader_reset(struct tf_msg_reader *r);
 

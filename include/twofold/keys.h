@@ -52,8 +52,9 @@ TF_EXPORT TF_WUR int tf_devsecret_create(int statefd, uint8_t suite_id,
 /* Load it: secret gets TF_DEVSECRET_BYTES (pass tf_secure_alloc memory).
  * -ENOENT missing; -EBADMSG wrong magic or size; -EPROTONOSUPPORT newer
  * format version; -EPERM group/other may access it (hint: chmod 0600). */
-TF_EXPORT TF_WUR int tf_devsecret_load(int statefd, uint8_t *suite_id,
-				       uint8_t *secret);
+TF_EXPORT TF_WUR int
+tf_devsecret_load(int statefd, uint8_t *suite_id,
+		  uint8_t secret[static TF_DEVSECRET_BYTES]) TF_NONNULL(2);
 
 /* ---- keystore ---- */
 
@@ -73,7 +74,8 @@ TF_EXPORT TF_WUR int tf_devsecret_load(int statefd, uint8_t *suite_id,
  *   -EIO           the TPM refused otherwise */
 TF_EXPORT TF_WUR int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 				      const struct tf_config *cfg,
-				      struct tf_keystore **out);
+				      struct tf_keystore **out)
+	TF_NONNULL(3, 4);
 TF_EXPORT void tf_keystore_close(struct tf_keystore *ks);
 
 /* Where the key store records its events (a crypto-erase and its cause:
@@ -125,7 +127,8 @@ TF_EXPORT TF_WUR int tf_keys_create_device_bound(struct tf_keystore *ks,
 						 unsigned flags);
 TF_EXPORT TF_WUR int
 tf_keys_unlock_device_bound(struct tf_keystore *ks, const char *persona,
-			    uint8_t fskey[static TF_KEYS_FSKEY_BYTES]);
+			    uint8_t fskey[static TF_KEYS_FSKEY_BYTES])
+	TF_NONNULL(1, 2);
 
 struct tf_throttle_info {
 	uint32_t failures;     /* counted failures since the last success */
@@ -142,7 +145,8 @@ enum tf_cred_kind {
  * "PIN too short: at least 6 digits". */
 TF_EXPORT TF_WUR int tf_credential_check_form(const struct tf_config *cfg,
 					      const uint8_t *cred, size_t len,
-					      char *why, size_t whylen);
+					      char *why, size_t whylen)
+	TF_NONNULL(1);
 
 /* First enrollment: old_cred NULL; creates SP (-EEXIST as for
  * create_device_bound). Change: old_cred required and checked through the
@@ -178,7 +182,7 @@ TF_EXPORT TF_WUR int tf_keys_unlock(struct tf_keystore *ks, const char *persona,
 				    const uint8_t *cred, size_t len,
 				    uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
 				    struct tf_throttle_info *ti,
-				    uint64_t *kdf_ns);
+				    uint64_t *kdf_ns) TF_NONNULL(1, 2, 3);
 
 /* As tf_keys_unlock, with options (NULL: none).
  * TF_KEYS_LATE_RESET: a success leaves the failure counter as the
@@ -204,7 +208,7 @@ tf_keys_unlock_ex(struct tf_keystore *ks, const char *persona,
 		  const uint8_t *cred, size_t len,
 		  uint8_t fskey[static TF_KEYS_FSKEY_BYTES],
 		  struct tf_throttle_info *ti, uint64_t *kdf_ns,
-		  const struct tf_keys_unlock_opts *opts);
+		  const struct tf_keys_unlock_opts *opts) TF_NONNULL(1, 2, 3);
 TF_EXPORT TF_WUR int tf_keys_reset_failures(struct tf_keystore *ks,
 					    const char *persona);
 

@@ -186,7 +186,8 @@ struct tf_exec_spec {
  * the caller.
  */
 TF_EXPORT TF_WUR int tf_persona_open_pty(struct tf_persona *p, uid_t uid,
-					 int *master, int *slave);
+					 int *master, int *slave)
+	TF_NONNULL(1, 3, 4);
 
 /*
  * A cgroup of its own for one `run` (every process it starts lives there):

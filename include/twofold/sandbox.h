@@ -63,7 +63,7 @@ TF_EXPORT TF_WUR int tf_cgroup_create(const char *group, const char *persona,
 				      struct tf_cgroup **out);
 /* Open an existing one (stale cleanup, daemon restart). -ENOENT if absent. */
 TF_EXPORT TF_WUR int tf_cgroup_open(const char *group, const char *persona,
-				    struct tf_cgroup **out);
+				    struct tf_cgroup **out) TF_NONNULL(1, 2, 3);
 /* Write pid into every hierarchy's cgroup.procs. */
 TF_EXPORT TF_WUR int tf_cgroup_attach(struct tf_cgroup *cg, pid_t pid);
 /* O_DIRECTORY fd of the v2 cgroup dir (owned by the handle), for clone3
@@ -81,6 +81,15 @@ TF_EXPORT void tf_cgroup_free(struct tf_cgroup *cg);
 /* Kill + rmdir everything under group in every hierarchy, then the group
  * dirs themselves (daemon start after kill -9). 0 also if nothing existed. */
 TF_EXPORT TF_WUR int tf_cgroup_remove_stale(const char *group);
+/* Call fn(parent, name, ud) for each child cgroup (subdirectory) of the
+ * cgroup dir dfd, in readdir order; the one walk every cgroup tree
+ * operation uses. Stops at the first fn that returns < 0 and returns that;
+ * 0 otherwise (or -errno when dfd cannot be read). dfd stays the caller's.
+ * Not TF_WUR: a best-effort sweep may ignore it. */
+TF_EXPORT int tf_cgroup_for_each_child(int dfd,
+				       int (*fn)(int parent, const char *name,
+						 void *ud),
+				       void *ud) TF_NONNULL(2);
 TF_EXPORT TF_WUR int tf_cgroup_set_cpu_weight(struct tf_cgroup *cg,
 					      uint32_t weight);
 /* Count of processes (>= 0). */
@@ -201,7 +210,8 @@ TF_EXPORT TF_WUR int
 tf_seccomp_default_prog(const struct tf_seccomp_policy *pol,
 			struct tf_seccomp_prog *out);
 TF_EXPORT TF_WUR int tf_seccomp_app_layer_prog(struct tf_seccomp_prog *out);
-TF_EXPORT TF_WUR int tf_seccomp_load_prog(const struct tf_seccomp_prog *p);
+TF_EXPORT TF_WUR int tf_seccomp_load_prog(const struct tf_seccomp_prog *p)
+	TF_NONNULL(1);
 TF_EXPORT void tf_seccomp_prog_free(struct tf_seccomp_prog *p);
 
 #endif

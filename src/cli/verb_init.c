@@ -89,27 +89,18 @@ static bool daemon_alive(const char *state)
  * directory. */
 static int erase_images(int dfd)
 {
-	_cleanup_close_ int sfd =
-		openat(dfd, "storage",
-		       O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_closedir_ DIR *ds = NULL;
 	struct dirent *e;
-	DIR *ds;
+	int r = tf_opendir_at(dfd, "storage", true, &ds);
 
-	if (sfd < 0)
-		return errno == ENOENT ? 0 : tf_negerrno();
-	ds = fdopendir(dup(sfd));
-	if (ds == NULL)
-		return tf_negerrno();
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
 	while ((e = readdir(ds)) != NULL) {
 		size_t len = strlen(e->d_name);
 		if (len > 4 && !strcmp(e->d_name + len - 4, ".img") &&
-		    unlinkat(sfd, e->d_name, 0) < 0 && errno != ENOENT) {
-			int r = tf_negerrno();
-			closedir(ds);
-			return r;
-		}
+		    unlinkat(dirfd(ds), e->d_name, 0) < 0 && errno != ENOENT)
+			return tf_negerrno();
 	}
-	closedir(ds);
 	if (unlinkat(dfd, "storage", AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return tf_negerrno();
 	return 0;
@@ -123,7 +114,7 @@ static int erase_state(int dfd)
 				      "device.secret.tpm", "storage.img",
 				      "events.log",	   "audit.log",
 				      "audit.key",	   "audit.verify"};
-	_cleanup_close_ int kfd = -1;
+	_cleanup_closedir_ DIR *dk = NULL;
 	int r;
 
 	for (size_t i = 0; i < TF_ARRAY_SIZE(files); i++)
@@ -132,34 +123,24 @@ static int erase_state(int dfd)
 	r = erase_images(dfd);
 	if (r < 0)
 		return r;
-	kfd = openat(dfd, "keys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (kfd >= 0) {
+	r = tf_opendir_at(dfd, "keys", false, &dk);
+	if (r == 0) {
 		/* keys/<persona>/<files>: two levels, names we wrote */
-		DIR *dk = fdopendir(dup(kfd));
 		struct dirent *e;
-		if (dk == NULL)
-			return tf_negerrno();
+
 		while ((e = readdir(dk)) != NULL) {
-			_cleanup_close_ int pfd = -1;
-			DIR *dp;
+			_cleanup_closedir_ DIR *dp = NULL;
 			struct dirent *f;
 			if (e->d_name[0] == '.')
 				continue;
-			pfd = openat(kfd, e->d_name,
-				     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (pfd < 0)
-				continue;
-			dp = fdopendir(dup(pfd));
-			if (dp == NULL)
+			if (tf_opendir_at(dirfd(dk), e->d_name, false, &dp) < 0)
 				continue;
 			while ((f = readdir(dp)) != NULL)
 				if (strcmp(f->d_name, ".") &&
 				    strcmp(f->d_name, ".."))
-					unlinkat(pfd, f->d_name, 0);
-			closedir(dp);
-			unlinkat(kfd, e->d_name, AT_REMOVEDIR);
+					unlinkat(dirfd(dp), f->d_name, 0);
+			unlinkat(dirfd(dk), e->d_name, AT_REMOVEDIR);
 		}
-		closedir(dk);
 		unlinkat(dfd, "keys", AT_REMOVEDIR);
 	}
 	return tf_fsync_dir_at(dfd, NULL);

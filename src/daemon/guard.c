@@ -115,15 +115,6 @@ static int guard_pidfd = -1;
 static pid_t guard_pid = -1;
 static bool guard_lost;
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static void close_slot(int *fd)
 {
 	if (*fd >= 0)
@@ -220,7 +211,7 @@ static void guard_cleanup(uint64_t t_dead)
 				busy = true;
 		if (!busy)
 			break;
-		sleep_ms(1);
+		tf_sleep_ms(1);
 	}
 	for (size_t i = 0; i < TF_PERSONA_MAX; i++)
 		close_slot(&g_cgroup[i]);
@@ -671,7 +662,7 @@ void tfd_guard_wait_old(const char *state_dir)
 			tf_info("waiting for the key guard of a previous "
 				"twofoldd to finish");
 		said = true;
-		sleep_ms(10);
+		tf_sleep_ms(10);
 	}
 	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
 		tf_warn("the key guard of a previous twofoldd is still at work "

@@ -96,6 +96,26 @@ int tf_read_file_at(int dirfd, const char *path, size_t max, char **out,
 	return 0;
 }
 
+int tf_opendir_at(int dfd, const char *path, bool nofollow, DIR **out)
+{
+	int fd = openat(dfd, path,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+				(nofollow ? O_NOFOLLOW : 0));
+	DIR *d;
+
+	if (fd < 0)
+		return tf_negerrno();
+	d = fdopendir(fd);
+	if (d == NULL) {
+		int r = tf_negerrno();
+
+		close(fd);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
 int tf_mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];
@@ -121,7 +141,7 @@ int tf_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 
-	if (s == NULL || *s == '\0')
+	if (*s == '\0')
 		return -EINVAL;
 	for (const char *p = s; *p; p++) {
 		if (*p < '0' || *p > '9')
@@ -145,8 +165,6 @@ int tf_parse_size(const char *s, uint64_t *out)
 	uint64_t v;
 	int r;
 
-	if (s == NULL)
-		return -EINVAL;
 	len = strlen(s);
 	if (len == 0 || len >= sizeof(num))
 		return -EINVAL;
@@ -185,6 +203,15 @@ uint64_t tf_boottime_ns(void)
 
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void tf_sleep_us(uint64_t us)
+{
+	struct timespec ts = {.tv_sec = (time_t)(us / 1000000),
+			      .tv_nsec = (long)(us % 1000000) * 1000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 void tf_fault_point(const char *name)

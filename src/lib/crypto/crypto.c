@@ -171,7 +171,7 @@ int tf_key_import(const struct tf_suite *s, enum tf_key_use use,
 	struct tf_key *k;
 	int r;
 
-	if (use != TF_KEY_AEAD || bytes == NULL || len != TF_KEY_BYTES)
+	if (use != TF_KEY_AEAD || len != TF_KEY_BYTES)
 		return -EINVAL;
 	r = key_new(s, use, &k);
 	if (r < 0)
@@ -282,8 +282,8 @@ int tf_open(const struct tf_key *k, const uint8_t *ad, size_t adlen,
 	size_t hdrlen, ctlen;
 	int r;
 
-	if (k == NULL || k->use != TF_KEY_AEAD || ptlen == NULL ||
-	    (blob == NULL && bloblen) || (ad == NULL && adlen))
+	if (k->use != TF_KEY_AEAD || (blob == NULL && bloblen) ||
+	    (ad == NULL && adlen))
 		return -EINVAL;
 	s = k->suite;
 	if (bloblen < TF_BLOB_FIXED_HDR ||
@@ -318,7 +318,7 @@ int tf_open(const struct tf_key *k, const uint8_t *ad, size_t adlen,
 
 /* ---- hashing and derivation ---- */
 
-int tf_hash(const struct tf_suite *s, uint8_t out[TF_HASH_BYTES],
+int tf_hash(const struct tf_suite *s, uint8_t out[static TF_HASH_BYTES],
 	    const uint8_t *m, size_t mlen)
 {
 	if (!suite_known(s) || out == NULL || (m == NULL && mlen))
@@ -354,7 +354,7 @@ int tf_kdf_key(const struct tf_suite *s, const uint8_t *ikm, size_t ikmlen,
 }
 
 int tf_pwhash(uint8_t *out, size_t outlen, const uint8_t *pw, size_t pwlen,
-	      const uint8_t salt[TF_SALT_BYTES], uint64_t opslimit,
+	      const uint8_t salt[static TF_SALT_BYTES], uint64_t opslimit,
 	      size_t memlimit)
 {
 	if (out == NULL || salt == NULL || (pw == NULL && pwlen))
@@ -399,14 +399,13 @@ int tf_sign(const struct tf_key *sk, const uint8_t *m, size_t mlen,
 int tf_verify(const struct tf_suite *s, const uint8_t *pk, const uint8_t *m,
 	      size_t mlen, const uint8_t *sig, size_t siglen)
 {
-	if (!suite_known(s) || pk == NULL || (m == NULL && mlen) ||
-	    (sig == NULL && siglen))
+	if (!suite_known(s) || (m == NULL && mlen) || (sig == NULL && siglen))
 		return -EINVAL;
 	return s->verify(sig, siglen, m, mlen, pk);
 }
 
 int tf_kx(const struct tf_key *sk, const uint8_t *peer_pk,
-	  uint8_t out[TF_KX_BYTES])
+	  uint8_t out[static TF_KX_BYTES])
 {
 	if (sk == NULL || sk->use != TF_KEY_KX || peer_pk == NULL ||
 	    out == NULL)

@@ -360,15 +360,20 @@ static int gm_verify(const uint8_t *sig, size_t siglen, const uint8_t *m,
 static int gm_kx(uint8_t out[TF_KX_BYTES], const uint8_t *sk, size_t sklen,
 		 const uint8_t *peer_pk)
 {
-	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_sm2);
-	BN_CTX *bctx = BN_CTX_secure_new();
+	EC_GROUP *g = NULL;
+	BN_CTX *bctx = NULL;
 	EC_POINT *q = NULL, *rp = NULL;
-	BIGNUM *d = BN_secure_new(), *x = BN_secure_new();
+	BIGNUM *d = NULL, *x = NULL;
 	uint8_t raw[32];
 	int r = -EIO;
 
+	/* checked before anything is allocated: one exit path frees all */
 	if (sklen != TF_SM2_D_BYTES + TF_SM2_PK_BYTES)
 		return -EINVAL;
+	g = EC_GROUP_new_by_curve_name(NID_sm2);
+	bctx = BN_CTX_secure_new();
+	d = BN_secure_new();
+	x = BN_secure_new();
 	if (g == NULL || bctx == NULL || d == NULL || x == NULL)
 		goto out;
 	BN_set_flags(d, BN_FLG_CONSTTIME);

@@ -15,45 +15,30 @@
 
 #include "internal.h"
 
-static int hmac_sha256(uint8_t *out, const uint8_t *key, size_t keylen,
-		       const struct tf_iov *parts, size_t nparts)
-{
-	crypto_auth_hmacsha256_state st;
-
-	if (crypto_auth_hmacsha256_init(&st, key, keylen) != 0)
-		return -EIO;
-	for (size_t i = 0; i < nparts; i++)
-		if (parts[i].n > 0 && crypto_auth_hmacsha256_update(
-					      &st, parts[i].p, parts[i].n) != 0)
-			goto fail;
-	if (crypto_auth_hmacsha256_final(&st, out) != 0)
-		goto fail;
-	sodium_memzero(&st, sizeof(st));
-	return 0;
-fail:
-	sodium_memzero(&st, sizeof(st));
-	return -EIO;
-}
-
-static int hmac_sha512(uint8_t *out, const uint8_t *key, size_t keylen,
-		       const struct tf_iov *parts, size_t nparts)
-{
-	crypto_auth_hmacsha512_state st;
-
-	if (crypto_auth_hmacsha512_init(&st, key, keylen) != 0)
-		return -EIO;
-	for (size_t i = 0; i < nparts; i++)
-		if (parts[i].n > 0 && crypto_auth_hmacsha512_update(
-					      &st, parts[i].p, parts[i].n) != 0)
-			goto fail;
-	if (crypto_auth_hmacsha512_final(&st, out) != 0)
-		goto fail;
-	sodium_memzero(&st, sizeof(st));
-	return 0;
-fail:
-	sodium_memzero(&st, sizeof(st));
-	return -EIO;
-}
+/* libsodium's HMAC-SHA-256 and HMAC-SHA-512 differ only in the names of
+ * their state type and calls: one body, made twice. */
+#define SODIUM_HMAC(alg)                                                       \
+	static int hmac_##alg(uint8_t *out, const uint8_t *key, size_t keylen, \
+			      const struct tf_iov *parts, size_t nparts)       \
+	{                                                                      \
+		crypto_auth_hmac##alg##_state st;                              \
+		int r = -EIO;                                                  \
+                                                                               \
+		if (crypto_auth_hmac##alg##_init(&st, key, keylen) != 0)       \
+			goto out;                                              \
+		for (size_t i = 0; i < nparts; i++)                            \
+			if (parts[i].n > 0 &&                                  \
+			    crypto_auth_hmac##alg##_update(&st, parts[i].p,    \
+							   parts[i].n) != 0)   \
+				goto out;                                      \
+		if (crypto_auth_hmac##alg##_final(&st, out) == 0)              \
+			r = 0;                                                 \
+	out:                                                                   \
+		sodium_memzero(&st, sizeof(st));                               \
+		return r;                                                      \
+	}
+SODIUM_HMAC(sha256)
+SODIUM_HMAC(sha512)
 
 static int hmac_sm3(uint8_t *out, const uint8_t *key, size_t keylen,
 		    const struct tf_iov *parts, size_t nparts)

@@ -6,12 +6,6 @@
 
 #include "twofold/ipc.h"
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
 void tf_cmsg_put_fds(struct msghdr *mh, void *buf, const int *fds, size_t n)
 {
 	struct cmsghdr *c;
@@ -204,7 +198,7 @@ static int reader_step(int sock, struct tf_msg_reader *r, uint8_t *hdr,
 			return -EBADMSG;
 		if (hdr[2] != TF_PROTO_VERSION)
 			return -EPROTONOSUPPORT;
-		body = le32(hdr + 8);
+		body = tf_get_le32(hdr + 8);
 		total = (size_t)body + TF_MSG_HDR_BYTES;
 		if (body > r->max || total > r->max)
 			return -EMSGSIZE;

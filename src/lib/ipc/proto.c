@@ -11,26 +11,6 @@
 #include "twofold/ipc.h"
 #include "twofold/secmem.h"
 
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint16_t get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
 void tf_msgbuf_init(struct tf_msgbuf *b, uint16_t type)
 {
 	memset(b, 0, sizeof(*b));
@@ -41,9 +21,9 @@ void tf_msgbuf_init(struct tf_msgbuf *b, uint16_t type)
 		return;
 	}
 	memset(b->data, 0, TF_MSG_HDR_BYTES);
-	put_le16(b->data, TF_PROTO_MAGIC);
+	tf_put_le16(b->data, TF_PROTO_MAGIC);
 	b->data[2] = TF_PROTO_VERSION;
-	put_le16(b->data + 4, type);
+	tf_put_le16(b->data + 4, type);
 	b->len = TF_MSG_HDR_BYTES;
 }
 
@@ -61,9 +41,9 @@ void tf_msgbuf_init_secret(struct tf_msgbuf *b, uint16_t type, size_t cap)
 	}
 	b->cap = cap;
 	b->secret = b->secmem = true;
-	put_le16(b->data, TF_PROTO_MAGIC);
+	tf_put_le16(b->data, TF_PROTO_MAGIC);
 	b->data[2] = TF_PROTO_VERSION;
-	put_le16(b->data + 4, type);
+	tf_put_le16(b->data + 4, type);
 	b->len = TF_MSG_HDR_BYTES;
 }
 
@@ -104,9 +84,9 @@ void tf_msgbuf_put(struct tf_msgbuf *b, uint16_t attr, const void *v,
 	}
 	if (reserve(b, 8 + len) < 0)
 		return;
-	put_le16(b->data + b->len, attr);
-	put_le16(b->data + b->len + 2, 0);
-	put_le32(b->data + b->len + 4, (uint32_t)len);
+	tf_put_le16(b->data + b->len, attr);
+	tf_put_le16(b->data + b->len + 2, 0);
+	tf_put_le32(b->data + b->len + 4, (uint32_t)len);
 	if (len)
 		memcpy(b->data + b->len + 8, v, len);
 	b->len += 8 + len;
@@ -127,7 +107,7 @@ void tf_msgbuf_put_u32(struct tf_msgbuf *b, uint16_t attr, uint32_t v)
 {
 	uint8_t le[4];
 
-	put_le32(le, v);
+	tf_put_le32(le, v);
 	tf_msgbuf_put(b, attr, le, 4);
 }
 
@@ -140,7 +120,7 @@ int tf_msgbuf_finish(struct tf_msgbuf *b)
 {
 	if (b->err)
 		return b->err;
-	put_le32(b->data + 8, (uint32_t)(b->len - TF_MSG_HDR_BYTES));
+	tf_put_le32(b->data + 8, (uint32_t)(b->len - TF_MSG_HDR_BYTES));
 	return 0;
 }
 
@@ -204,16 +184,16 @@ int tf_msg_parse(const uint8_t *buf, size_t len, struct tf_msg *msg)
 		return -EBADMSG;
 	if (len > TF_MSG_MAX)
 		return -EMSGSIZE;
-	if (get_le16(buf) != TF_PROTO_MAGIC)
+	if (tf_get_le16(buf) != TF_PROTO_MAGIC)
 		return -EBADMSG;
 	if (buf[2] != TF_PROTO_VERSION)
 		return -EPROTONOSUPPORT;
-	if (buf[3] != 0 || get_le16(buf + 6) != 0)
+	if (buf[3] != 0 || tf_get_le16(buf + 6) != 0)
 		return -EBADMSG;
-	type = get_le16(buf + 4);
+	type = tf_get_le16(buf + 4);
 	if (!type_known(type))
 		return -EBADMSG;
-	body = get_le32(buf + 8);
+	body = tf_get_le32(buf + 8);
 	if ((size_t)body != len - TF_MSG_HDR_BYTES)
 		return -EBADMSG;
 
@@ -223,9 +203,9 @@ int tf_msg_parse(const uint8_t *buf, size_t len, struct tf_msg *msg)
 
 		if (len - off < 8)
 			goto bad;
-		at = get_le16(buf + off);
-		alen = get_le32(buf + off + 4);
-		if (get_le16(buf + off + 2) != 0)
+		at = tf_get_le16(buf + off);
+		alen = tf_get_le32(buf + off + 4);
+		if (tf_get_le16(buf + off + 2) != 0)
 			goto bad;
 		off += 8;
 		if (alen > len - off)
@@ -291,7 +271,7 @@ int tf_msg_u32(const struct tf_msg *m, uint16_t attr, uint32_t *out)
 
 	if (a == NULL)
 		return -ENOENT;
-	*out = get_le32(a->val);
+	*out = tf_get_le32(a->val);
 	return 0;
 }
 

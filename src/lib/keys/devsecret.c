@@ -72,7 +72,8 @@ int tf_devsecret_create(int statefd, uint8_t suite_id, unsigned flags)
 	return r;
 }
 
-int tf_devsecret_load(int statefd, uint8_t *suite_id, uint8_t *secret)
+int tf_devsecret_load(int statefd, uint8_t *suite_id,
+		      uint8_t secret[static TF_DEVSECRET_BYTES])
 {
 	uint8_t buf[TF_DEVSECRET_FILE_BYTES + 1];
 	_cleanup_close_ int fd = -1;

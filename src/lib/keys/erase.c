@@ -234,9 +234,8 @@ static void how_merge(enum tf_destroy_how *acc, enum tf_destroy_how h)
  * after a failure and returns the first error. */
 int tf_ks_destroy_key_files_how(int dfd, enum tf_destroy_how *how)
 {
-	_cleanup_close_ int dup_fd = -1;
+	_cleanup_closedir_ DIR *d = NULL;
 	enum tf_destroy_how h;
-	DIR *d;
 	struct dirent *de;
 	int r, ret = 0;
 
@@ -247,13 +246,9 @@ int tf_ks_destroy_key_files_how(int dfd, enum tf_destroy_how *how)
 	if (r < 0)
 		ret = r;
 	how_merge(how, h);
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (d == NULL)
-		return tf_negerrno();
-	dup_fd = -1; /* owned by d now */
+	r = tf_opendir_at(dfd, ".", false, &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || !strcmp(de->d_name, F_THROTTLE))
 			continue;
@@ -262,7 +257,6 @@ int tf_ks_destroy_key_files_how(int dfd, enum tf_destroy_how *how)
 			ret = r;
 		how_merge(how, h);
 	}
-	closedir(d);
 	r = tf_fsync_dir_at(dfd, NULL);
 	return ret < 0 ? ret : r;
 }

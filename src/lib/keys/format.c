@@ -8,29 +8,6 @@
 
 #include "src/lib/keys/internal.h"
 
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
 int tf_keys_spblob_parse(const uint8_t *buf, size_t len, struct tf_spblob *out)
 {
 	struct tf_spblob b;
@@ -49,14 +26,14 @@ int tf_keys_spblob_parse(const uint8_t *buf, size_t len, struct tf_spblob *out)
 		return -EBADMSG;
 	memset(&b, 0, sizeof(b));
 	b.version = buf[4];
-	b.generation = buf[4] == 1 ? 0 : get_le32(buf + 36);
+	b.generation = buf[4] == 1 ? 0 : tf_get_le32(buf + 36);
 	b.protector = buf[5];
 	b.suite_id = buf[6];
 	b.kind = buf[7];
-	b.opslimit = get_le32(buf + 8);
-	b.mem_kib = get_le32(buf + 12);
+	b.opslimit = tf_get_le32(buf + 8);
+	b.mem_kib = tf_get_le32(buf + 12);
 	memcpy(b.salt, buf + 16, TF_SALT_BYTES);
-	sealed_len = get_le32(buf + 32);
+	sealed_len = tf_get_le32(buf + 32);
 	if (sealed_len != len - hlen)
 		return -EBADMSG;
 	/* the sealed part must at least hold the tf_seal header + SP */
@@ -96,13 +73,13 @@ size_t tf_keys_spblob_header(const struct tf_spblob *b, size_t sealed_len,
 	hdr[5] = b->protector;
 	hdr[6] = b->suite_id;
 	hdr[7] = b->kind;
-	put_le32(hdr + 8, b->opslimit);
-	put_le32(hdr + 12, b->mem_kib);
+	tf_put_le32(hdr + 8, b->opslimit);
+	tf_put_le32(hdr + 12, b->mem_kib);
 	memcpy(hdr + 16, b->salt, TF_SALT_BYTES);
-	put_le32(hdr + 32, (uint32_t)sealed_len);
+	tf_put_le32(hdr + 32, (uint32_t)sealed_len);
 	if (b->version == 1)
 		return TF_SPBLOB_HDR_V1;
-	put_le32(hdr + 36, b->generation);
+	tf_put_le32(hdr + 36, b->generation);
 	return TF_SPBLOB_HDR;
 }
 
@@ -131,12 +108,12 @@ int tf_keys_throttle_parse(const uint8_t *buf, size_t len,
 	if (buf[4] != TF_THROTTLE_VERSION ||
 	    (buf[5] & ~(TF_THROTTLE_ERASED | TF_THROTTLE_UNRECORDED)) ||
 	    buf[5] == TF_THROTTLE_UNRECORDED || buf[6] || buf[7] ||
-	    get_le32(buf + 12) != 0)
+	    tf_get_le32(buf + 12) != 0)
 		return -EBADMSG;
 	t.erased = buf[5] & TF_THROTTLE_ERASED;
 	t.unrecorded = buf[5] & TF_THROTTLE_UNRECORDED;
-	t.failures = get_le32(buf + 8);
-	t.last_ns = get_le64(buf + 16);
+	t.failures = tf_get_le32(buf + 8);
+	t.last_ns = tf_get_le64(buf + 16);
 	memcpy(t.boot_id, buf + 24, sizeof(t.boot_id));
 	*out = t;
 	return 0;
@@ -151,8 +128,8 @@ void tf_keys_throttle_format(const struct tf_throttle_rec *t,
 	out[5] = t->erased ? TF_THROTTLE_ERASED : 0;
 	if (t->erased && t->unrecorded)
 		out[5] |= TF_THROTTLE_UNRECORDED;
-	put_le32(out + 8, t->failures);
-	put_le64(out + 16, t->last_ns);
+	tf_put_le32(out + 8, t->failures);
+	tf_put_le64(out + 16, t->last_ns);
 	memcpy(out + 24, t->boot_id, sizeof(t->boot_id));
 }
 

@@ -138,19 +138,15 @@ static bool discard_gen_name(const char *name, uint32_t *gen)
 /* Which discardables are there: *any (of any generation), *has_gen (of gen). */
 static int scan_discards(int dfd, uint32_t gen, bool *any, bool *has_gen)
 {
-	_cleanup_close_ int dup_fd = -1;
+	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 	uint32_t g;
-	DIR *d;
+	int r;
 
 	*any = *has_gen = false;
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (d == NULL)
-		return tf_negerrno();
-	dup_fd = -1; /* owned by d now */
+	r = tf_opendir_at(dfd, ".", false, &d);
+	if (r < 0)
+		return r;
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {
 		if (!discard_gen_name(de->d_name, &g))
@@ -159,7 +155,6 @@ static int scan_discards(int dfd, uint32_t gen, bool *any, bool *has_gen)
 		if (g == gen)
 			*has_gen = true;
 	}
-	closedir(d);
 	return 0;
 }
 
@@ -173,21 +168,16 @@ static int scan_discards(int dfd, uint32_t gen, bool *any, bool *has_gen)
 int tf_ks_destroy_dead_generations(struct tf_keystore *ks, int dfd,
 				   uint32_t gen)
 {
-	_cleanup_close_ int dup_fd = -1;
+	_cleanup_closedir_ DIR *d = NULL;
 	enum tf_destroy_how how, acc = TF_DESTROY_NONE;
 	struct stat cur, old;
 	struct dirent *de;
 	uint32_t g;
-	DIR *d;
 	int r, ret = 0;
 
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (d == NULL)
-		return tf_negerrno();
-	dup_fd = -1; /* owned by d now */
+	r = tf_opendir_at(dfd, ".", false, &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d)) != NULL) {
 		bool dead = discard_gen_name(de->d_name, &g) && g != gen;
 		/* discardable.new belongs to generation 0's creation only */
@@ -201,7 +191,6 @@ int tf_ks_destroy_dead_generations(struct tf_keystore *ks, int dfd,
 		    (acc == TF_DESTROY_NONE || how < acc))
 			acc = how;
 	}
-	closedir(d);
 	if (ret < 0)
 		return ret;
 	/* sp.credential.old: a second link to the live blob before the
@@ -326,7 +315,8 @@ int tf_keystore_open(int state_dirfd, const struct tf_suite *s,
 	size_t tnamelen = 0;
 	int r;
 
-	if (s == NULL || cfg == NULL)
+	/* s comes from tf_suite_by_name, which may say NULL: not nonnull */
+	if (s == NULL)
 		return -EINVAL;
 	sfd = fcntl(state_dirfd, F_DUPFD_CLOEXEC, 3);
 	if (sfd < 0)
@@ -529,8 +519,6 @@ int tf_keys_unlock_ex(struct tf_keystore *ks, const char *persona,
 	uint64_t ns = 0;
 	int r;
 
-	if (cred == NULL)
-		return -EINVAL;
 	r = tf_ks_open_persona(ks, persona, false, &dfd);
 	if (r < 0)
 		return r;

@@ -713,12 +713,11 @@ int tf_ks_tpm_status(struct tf_keystore *ks, int dfd,
 int tf_ks_tpm_sweep(struct tf_keystore *ks)
 {
 	_cleanup_(tf_tpm_closep) struct tf_tpm *t = NULL;
-	_cleanup_close_ int dup_fd = -1;
+	_cleanup_closedir_ DIR *dir = NULL;
 	uint32_t used[TF_TPM_NV_SLOTS];
 	bool named[TF_TPM_NV_SLOTS] = {false};
 	struct dirent *de;
 	size_t n;
-	DIR *dir;
 	int r = 0;
 
 	r = ks_tpm_open(ks, &t);
@@ -727,13 +726,9 @@ int tf_ks_tpm_sweep(struct tf_keystore *ks)
 	r = tf_tpm_nv_list(t, used, TF_ARRAY_SIZE(used), &n);
 	if (r < 0 || n == 0)
 		return r;
-	dup_fd = openat(ks->keysfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	dir = fdopendir(dup_fd);
-	if (dir == NULL)
-		return tf_negerrno();
-	dup_fd = -1; /* owned by dir now */
+	r = tf_opendir_at(ks->keysfd, ".", false, &dir);
+	if (r < 0)
+		return r;
 	while (r == 0 && (de = readdir(dir)) != NULL) {
 		static const char *const files[] = {F_TPM_SLOT, F_TPM_SLOT_NEW};
 		_cleanup_close_ int dfd = -1;
@@ -751,7 +746,6 @@ int tf_ks_tpm_sweep(struct tf_keystore *ks)
 				r = -EBADMSG;
 		}
 	}
-	closedir(dir);
 	if (r < 0)
 		return 0; /* a damaged reference: sweep nothing */
 	for (size_t i = 0; i < n && i < TF_ARRAY_SIZE(used); i++) {

@@ -24,7 +24,6 @@
  * the persona's limits (children count against their parent), and
  * cgroup.kill is v2.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -64,7 +63,7 @@ int tf_persona_open_pty(struct tf_persona *p, uid_t uid, int *master,
 	_cleanup_close_ int m = -1, s = -1;
 	const int unlock = 0;
 
-	if (!p || !master || !slave || p->pts_fd < 0)
+	if (p->pts_fd < 0)
 		return -EINVAL;
 	/* "ptmx" of this devpts instance: a new pty there */
 	m = openat(p->pts_fd, "ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -177,25 +176,22 @@ int tf_persona_run_cgroup_end(struct tf_persona *p, const char *name, bool kill)
 	return 0;
 }
 
+static int sweep_child(int parent, const char *name, void *ud)
+{
+	const struct tf_persona *p = ud;
+
+	/* rmdir refuses a populated cgroup: trying is the check; the spare
+	 * is empty and kept */
+	if (run_name(name) && strcmp(name, p->spare_cg) != 0)
+		(void)unlinkat(parent, name, AT_REMOVEDIR);
+	return 0;
+}
+
 void tf_persona_sweep_run_cgroups(struct tf_persona *p)
 {
-	DIR *dir;
-	struct dirent *e;
-	int cg, fd;
+	int cg;
 
 	if (!p || (cg = tf_cgroup_v2_fd(p->cg)) < 0)
 		return;
-	fd = openat(cg, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	/* rmdir refuses a populated cgroup: trying is the check; the spare
-	 * is empty and kept */
-	while ((e = readdir(dir)) != NULL)
-		if (e->d_type == DT_DIR && run_name(e->d_name) &&
-		    strcmp(e->d_name, p->spare_cg) != 0)
-			(void)unlinkat(cg, e->d_name, AT_REMOVEDIR);
-	closedir(dir);
+	(void)tf_cgroup_for_each_child(cg, sweep_child, p);
 }

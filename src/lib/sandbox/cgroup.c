@@ -31,6 +31,7 @@
 
 #include <linux/magic.h>
 
+#include "twofold/mountinfo.h"
 #include "twofold/sandbox.h"
 #include "cgroup_internal.h"
 
@@ -98,15 +99,6 @@ static int cg_read_key(int dfd, const char *file, const char *key,
 	return -ENOENT;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static bool name_ok(const char *s)
 {
 	size_t i, len;
@@ -149,69 +141,38 @@ int tf_cgroup_layout(enum tf_cg_layout *out)
 	return -EOPNOTSUPP;
 }
 
-static bool opt_has(const char *opts, const char *word)
-{
-	size_t wl = strlen(word);
-	const char *p = opts;
+/* Mount point and mount root of each hierarchy, the first mount of each. */
+struct cg_mounts {
+	char *mnt[H_N], *root[H_N];
+};
 
-	while (p && *p) {
-		const char *e = strchr(p, ',');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-		if (l == wl && strncmp(p, word, wl) == 0)
-			return true;
-		p = e ? e + 1 : NULL;
+static int find_mounts_cb(const struct tf_mountinfo *m, void *ud)
+{
+	struct cg_mounts *cm = ud;
+
+	/* escaped paths (\040) never name a cgroup mount we use */
+	if (strchr(m->mount_point, '\\') || strchr(m->root, '\\'))
+		return 0;
+	for (int h = 0; h < H_N; h++) {
+		if (cm->mnt[h] ||
+		    (h == H_V2 ? strcmp(m->fstype, "cgroup2") != 0
+			       : (strcmp(m->fstype, "cgroup") != 0 ||
+				  !tf_opt_has(m->super_opts, h_ctrl[h]))))
+			continue;
+		cm->mnt[h] = strdup(m->mount_point);
+		cm->root[h] = strdup(m->root);
+		if (!cm->mnt[h] || !cm->root[h])
+			return -ENOMEM;
 	}
-	return false;
+	return 0;
 }
 
-/* Mount point and mount root of the hierarchy h, from mountinfo. */
-static int find_mount(const char *mountinfo, int h, char **mnt, char **root)
+static void cg_mounts_free(struct cg_mounts *cm)
 {
-	_cleanup_free_ char *copy = strdup(mountinfo);
-	char *line, *save = NULL;
-
-	if (!copy)
-		return -ENOMEM;
-	for (line = strtok_r(copy, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *f[6] = {0}, *fsave = NULL, *sep, *fstype, *sopts;
-		char *p = line;
-		int i;
-
-		sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		*sep = '\0';
-		for (i = 0; i < 6; i++) {
-			f[i] = strtok_r(p, " ", &fsave);
-			p = NULL;
-			if (!f[i])
-				break;
-		}
-		if (i < 5)
-			continue;
-		fstype = strtok_r(sep + 3, " ", &fsave);
-		(void)strtok_r(NULL, " ", &fsave); /* source */
-		sopts = strtok_r(NULL, " ", &fsave);
-		if (!fstype || !sopts)
-			continue;
-		/* escaped paths (\040) never name a cgroup mount we use */
-		if (strchr(f[4], '\\') || strchr(f[3], '\\'))
-			continue;
-		if (h == H_V2 ? strcmp(fstype, "cgroup2") != 0
-			      : (strcmp(fstype, "cgroup") != 0 ||
-				 !opt_has(sopts, h_ctrl[h])))
-			continue;
-		*mnt = strdup(f[4]);
-		*root = strdup(f[3]);
-		if (!*mnt || !*root) {
-			free(*mnt);
-			free(*root);
-			return -ENOMEM;
-		}
-		return 0;
+	for (int h = 0; h < H_N; h++) {
+		free(cm->mnt[h]);
+		free(cm->root[h]);
 	}
-	return -ENOENT;
 }
 
 /* Our cgroup path in hierarchy h, from /proc/self/cgroup. */
@@ -232,7 +193,7 @@ static int find_own(const char *selfcg, int h, char **path)
 			continue;
 		*c2 = '\0';
 		if (h == H_V2 ? (strncmp(line, "0:", 2) == 0 && c1[1] == '\0')
-			      : opt_has(c1 + 1, h_ctrl[h])) {
+			      : tf_opt_has(c1 + 1, h_ctrl[h])) {
 			*path = strdup(c2 + 1);
 			return *path ? 0 : -ENOMEM;
 		}
@@ -244,7 +205,8 @@ static int find_own(const char *selfcg, int h, char **path)
  * (absolute path; NULL if unused). */
 static int cg_bases(char *bases[H_N], enum tf_cg_layout *layout)
 {
-	_cleanup_free_ char *mi = NULL, *sc = NULL;
+	_cleanup_(cg_mounts_free) struct cg_mounts cm = {0};
+	_cleanup_free_ char *sc = NULL;
 	enum tf_cg_layout lay;
 	int h, r;
 
@@ -255,28 +217,24 @@ static int cg_bases(char *bases[H_N], enum tf_cg_layout *layout)
 		lay = 0; /* pure v1 */
 	else if (r < 0)
 		return r;
-	r = tf_read_file_at(AT_FDCWD, "/proc/self/mountinfo", CG_FILE_MAX, &mi,
-			    NULL);
+	r = tf_mountinfo_foreach(find_mounts_cb, &cm);
 	if (r < 0)
-		return r;
+		goto fail;
 	r = tf_read_file_at(AT_FDCWD, "/proc/self/cgroup", 65536, &sc, NULL);
 	if (r < 0)
-		return r;
+		goto fail;
 
 	for (h = 0; h < H_N; h++) {
-		_cleanup_free_ char *mnt = NULL, *root = NULL, *own = NULL;
-		const char *rel;
+		_cleanup_free_ char *own = NULL;
+		const char *mnt = cm.mnt[h], *root = cm.root[h], *rel;
 		size_t rl;
 
 		if (lay == TF_CG_UNIFIED && h != H_V2)
 			continue;
 		if (h == H_FREEZER && lay == TF_CG_HYBRID)
 			continue; /* v2 core freezer preferred, see top */
-		r = find_mount(mi, h, &mnt, &root);
-		if (r == -ENOENT)
+		if (!mnt)
 			continue; /* controller not mounted: not used */
-		if (r < 0)
-			goto fail;
 		r = find_own(sc, h, &own);
 		if (r < 0)
 			goto fail;
@@ -317,13 +275,47 @@ static int open_dir_at(int dfd, const char *name)
 
 /* ---- recursive walks (a persona may nest cgroups in its namespace) ---- */
 
+static int cg_count_tree(int dfd);
+static int cg_signal_tree(int dfd);
+static int cg_rmdir_tree(int parent, const char *name);
+
+int tf_cgroup_for_each_child(int dfd,
+			     int (*fn)(int parent, const char *name, void *ud),
+			     void *ud)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int r;
+
+	r = tf_opendir_at(dfd, ".", false, &d);
+	if (r < 0)
+		return r;
+	while (r >= 0 && (de = readdir(d)))
+		if (de->d_type == DT_DIR && de->d_name[0] != '.')
+			r = fn(dirfd(d), de->d_name, ud);
+	return r < 0 ? r : 0;
+}
+
+static int count_child(int parent, const char *name, void *ud)
+{
+	_cleanup_close_ int sub = open_dir_at(parent, name);
+	int r;
+
+	if (sub < 0)
+		return 0; /* removed meanwhile */
+	r = cg_count_tree(sub);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r > 0)
+		*(int *)ud += r;
+	return 0;
+}
+
 /* Number of processes in dfd and below; -errno on failure. */
 static int cg_count_tree(int dfd)
 {
 	_cleanup_free_ char *buf = NULL;
-	DIR *d;
-	struct dirent *de;
-	int n = 0, r, dup_fd;
+	int n = 0, r;
 
 	r = cg_read(dfd, "cgroup.procs", &buf);
 	if (r < 0)
@@ -331,32 +323,18 @@ static int cg_count_tree(int dfd)
 	for (char *p = buf; *p; p++)
 		if (*p == '\n')
 			n++;
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (!d) {
-		r = tf_negerrno();
-		close(dup_fd);
-		return r;
-	}
-	while ((de = readdir(d))) {
-		_cleanup_close_ int sub = -1;
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		sub = open_dir_at(dirfd(d), de->d_name);
-		if (sub < 0)
-			continue; /* removed meanwhile */
-		r = cg_count_tree(sub);
-		if (r < 0 && r != -ENOENT) {
-			closedir(d);
-			return r;
-		}
-		if (r > 0)
-			n += r;
-	}
-	closedir(d);
-	return n;
+	r = tf_cgroup_for_each_child(dfd, count_child, &n);
+	return r < 0 ? r : n;
+}
+
+static int signal_child(int parent, const char *name, void *ud)
+{
+	_cleanup_close_ int sub = open_dir_at(parent, name);
+
+	(void)ud;
+	if (sub >= 0)
+		(void)cg_signal_tree(sub);
+	return 0;
 }
 
 /* SIGKILL every pid listed in dfd and below. */
@@ -364,9 +342,7 @@ static int cg_signal_tree(int dfd)
 {
 	_cleanup_free_ char *buf = NULL;
 	char *line, *save = NULL;
-	DIR *d;
-	struct dirent *de;
-	int r, dup_fd;
+	int r;
 
 	r = cg_read(dfd, "cgroup.procs", &buf);
 	if (r < 0)
@@ -377,57 +353,27 @@ static int cg_signal_tree(int dfd)
 		if (tf_parse_u64(line, INT32_MAX, &pid) == 0 && pid > 1)
 			(void)kill((pid_t)pid, SIGKILL);
 	}
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (!d) {
-		r = tf_negerrno();
-		close(dup_fd);
-		return r;
-	}
-	while ((de = readdir(d))) {
-		_cleanup_close_ int sub = -1;
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		sub = open_dir_at(dirfd(d), de->d_name);
-		if (sub >= 0)
-			(void)cg_signal_tree(sub);
-	}
-	closedir(d);
-	return 0;
+	return tf_cgroup_for_each_child(dfd, signal_child, NULL);
+}
+
+static int rmdir_child(int parent, const char *name, void *ud)
+{
+	(void)ud;
+	return cg_rmdir_tree(parent, name);
 }
 
 /* rmdir name under parent, children first. */
 static int cg_rmdir_tree(int parent, const char *name)
 {
 	_cleanup_close_ int dfd = -1;
-	DIR *d;
-	struct dirent *de;
-	int r, dup_fd, tries;
+	int r, tries;
 
 	dfd = open_dir_at(parent, name);
 	if (dfd < 0)
 		return dfd == -ENOENT ? 0 : dfd;
-	dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return tf_negerrno();
-	d = fdopendir(dup_fd);
-	if (!d) {
-		r = tf_negerrno();
-		close(dup_fd);
+	r = tf_cgroup_for_each_child(dfd, rmdir_child, NULL);
+	if (r < 0)
 		return r;
-	}
-	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		r = cg_rmdir_tree(dirfd(d), de->d_name);
-		if (r < 0) {
-			closedir(d);
-			return r;
-		}
-	}
-	closedir(d);
 	/* A cgroup whose last task just exited can report EBUSY for a moment
 	 * while the kernel finishes css offlining (seen on v1 memory). */
 	for (tries = 0;; tries++) {
@@ -438,7 +384,7 @@ static int cg_rmdir_tree(int parent, const char *name)
 			return 0;
 		if (r != -EBUSY || tries >= 100)
 			return r;
-		sleep_ms(10);
+		tf_sleep_ms(10);
 	}
 }
 
@@ -515,7 +461,7 @@ int tf_cgroup_freeze(struct tf_cgroup *cg, bool frozen)
 		if (frozen)
 			(void)cg_write(cg->fd[H_FREEZER], "freezer.state",
 				       "FROZEN");
-		sleep_ms(10);
+		tf_sleep_ms(10);
 	}
 }
 
@@ -584,7 +530,7 @@ static int cg_kill_dirs(int fds[H_N])
 			return 0;
 		if ((tf_now_ns() - start) / 1000000ULL >= CG_KILL_TIMEOUT_MS)
 			return -ETIMEDOUT;
-		sleep_ms(10);
+		tf_sleep_ms(10);
 	}
 }
 
@@ -936,11 +882,13 @@ int tf_cgroup_remove_stale(const char *group)
 
 	if (!name_ok(group))
 		return -EINVAL;
+	/* every slot is -1 before the first one can fail: out closes them all */
+	for (h = 0; h < H_N; h++)
+		fds[h] = -1;
 	r = cg_bases(bases, &lay);
 	if (r < 0)
 		return r;
 	for (h = 0; h < H_N; h++) {
-		fds[h] = -1;
 		if (!bases[h])
 			continue;
 		_cleanup_free_ char *p = NULL;

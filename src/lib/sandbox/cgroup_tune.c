@@ -14,34 +14,34 @@
 #include <string.h>
 #include <sys/mount.h>
 
+#include "twofold/mountinfo.h"
 #include "twofold/sandbox.h"
+
+struct super_opts_q {
+	const char *path;
+	char *out;
+	size_t cap;
+};
+
+static int super_opts_cb(const struct tf_mountinfo *m, void *ud)
+{
+	const struct super_opts_q *q = ud;
+	int r;
+
+	if (strcmp(m->mount_point, q->path) != 0 ||
+	    strcmp(m->fstype, "cgroup2") != 0)
+		return 0;
+	r = tf_strlcpy(q->out, m->super_opts, q->cap);
+	return r < 0 ? r : 1;
+}
 
 /* The super options of the cgroup2 mount at path, from mountinfo. */
 static int super_opts(const char *path, char *out, size_t cap)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
-	int r = -ENOENT;
+	struct super_opts_q q = {path, out, cap};
+	int r = tf_mountinfo_foreach(super_opts_cb, &q);
 
-	if (f == NULL)
-		return tf_negerrno();
-	while (fgets(line, sizeof(line), f)) {
-		char mnt[1024], *sep, fstype[64], src[256], opts[1024];
-		/* id parent maj:min root MOUNTPOINT opts [tags] - type src sopts */
-		if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1 ||
-		    strcmp(mnt, path) != 0)
-			continue;
-		sep = strstr(line, " - ");
-		if (sep == NULL ||
-		    sscanf(sep + 3, "%63s %255s %1023s", fstype, src, opts) !=
-			    3 ||
-		    strcmp(fstype, "cgroup2") != 0)
-			continue;
-		r = tf_strlcpy(out, opts, cap);
-		break;
-	}
-	fclose(f);
-	return r;
+	return r == 1 ? 0 : r < 0 ? r : -ENOENT;
 }
 
 int tf_cgroup_favor_dynmods(void)

@@ -150,14 +150,6 @@ int tf_fscrypt_remove_key(int fs_fd,
 	return 0;
 }
 
-static void sleep_us(unsigned us)
-{
-	struct timespec ts = {.tv_sec = us / 1000000,
-			      .tv_nsec = (long)(us % 1000000) * 1000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Test hook (storage-internal.h): the unit tests make syncfs fail to prove
  * that a sync error never keeps the key in the kernel. */
 int (*tf_fscrypt_syncfs_hook)(int fd) = syncfs;
@@ -230,7 +222,7 @@ int tf_fscrypt_evict_ex(int fs_fd, const uint8_t id[static TF_FSCRYPT_ID_BYTES],
 			if (left < delay_us)
 				delay_us = (unsigned)TF_MAX(left, 1u);
 		}
-		sleep_us(delay_us);
+		tf_sleep_us(delay_us);
 		delay_us = TF_MIN(delay_us * 2, 100000u);
 	}
 	*info = out;

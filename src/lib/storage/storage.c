@@ -91,14 +91,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return 0;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* ---- mkfs ---- */
 
 static int find_mkfs(char *out, size_t cap)
@@ -385,15 +377,11 @@ static int check_ext4_encrypt(int fd, const char *image, char *err,
 		return r;
 	}
 	if ((size_t)n < sizeof(sb) ||
-	    (unsigned)(sb[EXT4_SB_MAGIC_OFF] |
-		       sb[EXT4_SB_MAGIC_OFF + 1] << 8) != EXT4_SUPER_MAGIC) {
+	    tf_get_le16(sb + EXT4_SB_MAGIC_OFF) != EXT4_SUPER_MAGIC) {
 		fail(err, errlen, "%s is not an ext4 image", image);
 		return -EINVAL;
 	}
-	uint32_t incompat = (uint32_t)sb[EXT4_SB_INCOMPAT_OFF] |
-			    (uint32_t)sb[EXT4_SB_INCOMPAT_OFF + 1] << 8 |
-			    (uint32_t)sb[EXT4_SB_INCOMPAT_OFF + 2] << 16 |
-			    (uint32_t)sb[EXT4_SB_INCOMPAT_OFF + 3] << 24;
+	uint32_t incompat = tf_get_le32(sb + EXT4_SB_INCOMPAT_OFF);
 	if (!(incompat & EXT4_FEATURE_INCOMPAT_ENCRYPT)) {
 		fail(err, errlen,
 		     "%s lacks the ext4 encrypt feature; run tune2fs -O "
@@ -474,7 +462,7 @@ static int loop_attach(int image_fd, char *dev, size_t devcap, char *err,
 			     strerror(-r));
 			return r;
 		}
-		sleep_ms(1 + (unsigned)attempt);
+		tf_sleep_ms(1 + (unsigned)attempt);
 	}
 	fail(err, errlen, "no free loop device (all busy after %d tries)",
 	     LOOP_ATTACH_TRIES);
@@ -708,7 +696,7 @@ static int umount_retry(const char *mp)
 			return 0;
 		if (errno != EBUSY)
 			return tf_negerrno();
-		sleep_ms(20u << TF_MIN(i, 3));
+		tf_sleep_ms(20u << TF_MIN(i, 3));
 	}
 	if (umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
 		return tf_negerrno();

@@ -1,27 +1,10 @@
 #!/usr/bin/env bash
 # Integration: state directory, daemon start-up, control socket and bad
 # input (issue 2). TAP. Runs as root; cleans up after itself.
-set -u
-T=${TWOFOLD:?}; D=${TWOFOLDD:?}
+. "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 RAW="$PY $HERE/rawclient.py"
-S=$(mktemp -d /tmp/tfd.XXXXXX)
-DPID=
-n=0; fails=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-nok() { n=$((n+1)); fails=$((fails+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "rc=${rc:-} out=${out:-}"; fi; }
-# expect NAME RC SUBSTRING: the last run's exit code and output
-expect() { if [ "$rc" -eq "$2" ] && grep -qF -- "$3" <<<"$out"; then ok "$1"; else nok "$1" "rc=$rc out=$out"; fi; }
-has() { case $2 in *"$1"*) return 0 ;; esac; return 1; }
-not_has() { ! has "$@"; }
-stop_daemon() {
-	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
-		kill "$DPID"; wait "$DPID" 2>/dev/null
-	fi
-	DPID=
-}
 FDM_WAS=$(awk '$3 == "cgroup2" {print $4}' /proc/mounts | head -1)
 restore_fdm() { # put the host's cgroup2 favordynmods back as it was
 	case $FDM_WAS in *favordynmods*) return ;; esac
@@ -31,27 +14,8 @@ restore_fdm() { # put the host's cgroup2 favordynmods back as it was
 	opts=$(echo "$FDM_WAS" | sed 's/^rw,\?//; s/relatime,\?//')
 	$PY -c 'import ctypes,sys; l=ctypes.CDLL("libc.so.6"); sys.exit(l.mount(None, sys.argv[1].encode(), None, 32, sys.argv[2].encode()))' "$mp" "$opts"
 }
-state_mounts() { awk -v s="$(realpath "$S")/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r; }
 image_loops() { for i in "$S"/storage/*.img; do losetup -j "$i"; done; }
-cleanup() {
-	stop_daemon
-	restore_fdm
-	for m in $(state_mounts); do umount -l "$m"; done
-	rm -rf "$S" "$S.log" "$S.out"
-}
-trap cleanup EXIT
-start_daemon() {
-	"$D" --state "$S" 2>>"$S.log" & DPID=$!
-	for _ in $(seq 100); do
-		[ -S "$S/control" ] && "$T" --state "$S" status >/dev/null 2>&1 && return 0
-		kill -0 "$DPID" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
-# expect CMD...: run, capture stderr+exit code
-run() { out=$("$@" 2>&1); rc=$?; }
-
+EXTRA_CLEANUP='stop_daemon; restore_fdm; rm -f "$S.out"'
 
 # --- CLI basics
 run "$T" --version; check "twofold --version" [ $rc -eq 0 ]
@@ -188,5 +152,4 @@ case $FDM_WAS in
 	;;
 esac
 
-echo "1..$n"
-exit $((fails > 0))
+finish

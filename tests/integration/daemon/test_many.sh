@@ -3,24 +3,8 @@
 # device-bound persona is declared in device.conf; it starts with the
 # daemon, runs apps in its own uid range and namespaces, and can be made
 # foreground. TAP; cleans up after itself.
-set -u
-T=${TWOFOLD:?}; D=${TWOFOLDD:?}
-S=$(mktemp -d /tmp/tfm.XXXXXX)
-DPID=
-n=0; fails=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-nok() { n=$((n+1)); fails=$((fails+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "${out:-}"; fi; }
-cleanup() {
-	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
-		kill "$DPID"; wait "$DPID" 2>/dev/null
-	fi
-	for m in $(state_mounts); do umount -l "$m"; done
-	rm -rf "$S" "$S.log"
-}
-state_mounts() { awk -v s="$(realpath "$S")/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r; }
-trap cleanup EXIT
-tf() { "$T" --state "$S" "$@"; }
+TEST_STATE_PREFIX=tfm
+. "$(dirname "$0")/lib.sh"
 
 tf init --size 64M >/dev/null || { echo "Bail out! init failed"; exit 1; }
 # above the slots init picks ranges from (TF_UID_SLOT_*), so no overlap
@@ -57,5 +41,4 @@ check "it is foreground, personal is not" \
 kill "$DPID"; wait "$DPID"; r=$?; DPID=
 check "clean exit" [ $r -eq 0 ]
 check "nothing mounted afterwards" [ -z "$(state_mounts)" ]
-echo "1..$n"
-exit $((fails > 0))
+finish

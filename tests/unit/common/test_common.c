@@ -22,6 +22,7 @@
 #include "twofold/atomicfile.h"
 #include "twofold/config.h"
 #include "twofold/log.h"
+#include "twofold/mountinfo.h"
 #include "twofold/secmem.h"
 
 static char tmpdir[64];
@@ -719,6 +720,58 @@ static void test_boottime_clock(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* The mountinfo parser: proc(5)'s example, an empty source, no optional
+ * fields, and lines that are not mountinfo. */
+static void test_mountinfo_line(void **state)
+{
+	char l1[] =
+		"36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:7 - ext3 "
+		"/dev/root rw,errors=continue\n";
+	char l2[] = "40 1 0:33 / /sys/fs/cgroup rw,nosuid - cgroup2  "
+		    "rw,nsdelegate";
+	char bad1[] = "36 35 98:0 /mnt1 /mnt2 rw,noatime ext3 /dev/root rw";
+	char bad2[] = "36 35 98 /mnt1 /mnt2 rw - ext3 /dev/root rw";
+	char bad3[] = "36 35 98:0 /mnt1 /mnt2 rw -";
+	char bad4[] = "";
+	struct tf_mountinfo m;
+
+	(void)state;
+	assert_int_equal(tf_mountinfo_parse_line(l1, &m), 0);
+	assert_int_equal(m.id, 36);
+	assert_int_equal(m.parent, 35);
+	assert_int_equal(m.major, 98);
+	assert_int_equal(m.minor, 0);
+	assert_string_equal(m.root, "/mnt1");
+	assert_string_equal(m.mount_point, "/mnt2");
+	assert_string_equal(m.mount_opts, "rw,noatime");
+	assert_string_equal(m.fstype, "ext3");
+	assert_string_equal(m.source, "/dev/root");
+	assert_string_equal(m.super_opts, "rw,errors=continue");
+	assert_true(tf_opt_has(m.super_opts, "errors=continue"));
+	assert_false(tf_opt_has(m.super_opts, "errors"));
+	assert_int_equal(tf_mountinfo_parse_line(l2, &m), 0);
+	assert_string_equal(m.fstype, "cgroup2");
+	assert_string_equal(m.source, "");
+	assert_string_equal(m.super_opts, "rw,nsdelegate");
+	assert_int_equal(tf_mountinfo_parse_line(bad1, &m), -EINVAL);
+	assert_int_equal(tf_mountinfo_parse_line(bad2, &m), -EINVAL);
+	assert_int_equal(tf_mountinfo_parse_line(bad3, &m), -EINVAL);
+	assert_int_equal(tf_mountinfo_parse_line(bad4, &m), -EINVAL);
+}
+
+static int find_root_cb(const struct tf_mountinfo *m, void *ud)
+{
+	(void)ud;
+	return strcmp(m->mount_point, "/") == 0 ? 7 : 0;
+}
+
+/* The walk over this process's real mountinfo finds / and stops there. */
+static void test_mountinfo_foreach(void **state)
+{
+	(void)state;
+	assert_int_equal(tf_mountinfo_foreach(find_root_cb, NULL), 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -743,6 +796,8 @@ int main(void)
 		cmocka_unit_test(test_uid_slots),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_boottime_clock),
+		cmocka_unit_test(test_mountinfo_line),
+		cmocka_unit_test(test_mountinfo_foreach),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
