@@ -105,6 +105,11 @@ struct tf_config {
 	char tpm_tcti[TF_CFG_PATH_MAX]; /* "" = no TPM */
 	uint32_t tpm_pcrs; /* bit n = PCR n in the slot policy; 0 = none */
 	bool cgroup_favor_dynmods; /* set the host's cgroup2 favordynmods */
+	/* who besides root may talk to the daemon (twofoldd.8 "Callers"):
+	 * the members of this group ("" none) some requests, this uid
+	 * (0 none) every request */
+	char control_group[TF_NAME_MAX + 1];
+	uint32_t shell_uid;
 	size_t n_personas;
 	struct tf_persona_cfg personas[TF_PERSONA_MAX];
 	size_t n_devices;

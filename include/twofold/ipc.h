@@ -51,7 +51,10 @@ enum tf_msg_type {
 	/* crypto-erase a credential persona (root only): `twofold wipe`,
 	 * and later the fleet's remote wipe */
 	TF_REQ_WIPE = 12,
-	TF_REQ_TYPE_MAX = 12,
+	/* the status now (the RESULT), then one EVENT per state change on
+	 * the same connection until it closes: `twofold status --watch` */
+	TF_REQ_SUBSCRIBE = 13,
+	TF_REQ_TYPE_MAX = 13,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	/* was STARTED ("the app is running"): no longer sent (it cost the
@@ -66,6 +69,10 @@ enum tf_msg_type {
 	/* run: the app was stopped (e.g. Ctrl-Z in its pty): the CLI stops
 	 * itself and, once continued, sends SIGNAL SIGCONT */
 	TF_REP_STOPPED = 0x8005,
+	/* subscribe: one state change: TEXT (one line), JSON (one object),
+	 * ERRNO 0, or -ENOBUFS on the last one, sent when the subscriber fell
+	 * behind and is dropped */
+	TF_REP_EVENT = 0x8006,
 };
 
 enum tf_attr {

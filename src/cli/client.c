@@ -46,7 +46,8 @@ int cli_connect(const struct cli *cli)
 		else if (r == -EACCES)
 			cli_err(cli,
 				"permission denied on %s (twofold needs "
-				"root)",
+				"root, or a member of the device's "
+				"control_group)",
 				path);
 		else
 			cli_err(cli, "cannot connect to %s: %s", path,

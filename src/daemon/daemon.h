@@ -178,11 +178,43 @@ struct tfd_persona {
 	bool erased_by_failures;
 };
 
+/*
+ * Who may ask (the caller column of the dispatch table; docs/twofoldd.8.md
+ * "Callers"): root (or the daemon's own euid), the trusted shell
+ * (device.conf shell_uid) and the members of device.conf control_group.
+ * A connection's class is fixed at connect (SO_PEERCRED, SO_PEERGROUPS)
+ * and each request's is the lesser of that and its sender's
+ * (SCM_CREDENTIALS), so a connection passed on to someone else never
+ * speaks with more than that someone's rights.
+ */
+enum tfd_caller {
+	TFD_CALL_NONE = 0,
+	TFD_CALL_GROUP = 1u << 0,
+	TFD_CALL_SHELL = 1u << 1,
+	TFD_CALL_ROOT = 1u << 2,
+};
+/* the callers columns: what changes keys, data or configuration, and
+ * what a user-level shell may do (read, switch, lock, run, watch) */
+#define TFD_CALL_ADMIN (TFD_CALL_ROOT | TFD_CALL_SHELL)
+#define TFD_CALL_USER (TFD_CALL_ADMIN | TFD_CALL_GROUP)
+
+/* A subscriber (events.c) may leave this many bytes of events unread
+ * before it is dropped: the socket's send queue is its bounded queue
+ * (SIOCOUTQ), so a subscriber that never reads costs the daemon nothing
+ * and never blocks it. ~60 events; well below the default 208 KiB
+ * wmem_default, so the overflow event itself still fits. */
+#define TFD_SUB_QUEUE_BYTES (64u * 1024)
+
 struct tfd_conn {
 	struct tfd_source src; /* the socket */
 	int fd;
 	uid_t uid;
 	pid_t pid;
+	enum tfd_caller peer_class; /* of who connected (accept) */
+	enum tfd_caller caller;	    /* of this request's sender */
+	/* subscribe (events.c): events are sent on this connection; dropped:
+	 * it fell behind, closed at the next turn of the loop */
+	bool subscribed, sub_dropped;
 	struct tf_msg_reader rd;
 	/* `run` in progress */
 	struct {
@@ -215,6 +247,14 @@ struct tfd {
 	char sock_path[108];
 	char cg_group[48];
 	uid_t owner_uid; /* besides root, who may talk to us */
+	/* device.conf control_group, resolved at start (has_group false:
+	 * unset) */
+	gid_t control_gid;
+	bool has_group;
+	/* events.c: the sequence number of the last event, and the source
+	 * that closes dropped subscribers outside the emitting call */
+	uint64_t ev_seq;
+	struct tfd_source ev_reaper;
 	size_t n_personas;
 	struct tfd_persona personas[TF_PERSONA_MAX];
 	struct tfd_source listen_src, signal_src, timer_src, guard_src;
@@ -351,6 +391,7 @@ TFD_HANDLER(tfd_req_enroll);
 TFD_HANDLER(tfd_req_unlock);
 TFD_HANDLER(tfd_req_lock);
 TFD_HANDLER(tfd_req_wipe);
+TFD_HANDLER(tfd_req_subscribe);
 /* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
  * a wipe, a remote wipe or the duress credential, which replies and
  * status do not tell apart (the audit log does). */
@@ -449,6 +490,17 @@ TF_WUR int tfd_load_key_and_dir(struct tfd *d, struct tfd_persona *p,
  * (and evict_pending) say what the kernel says; *st (may be NULL) gets the
  * status. -errno when it cannot be asked (key_loaded left as it was). */
 int tfd_key_sync(struct tfd *d, struct tfd_persona *p, enum tf_key_status *st);
+
+/* events.c: state changes streamed to subscribers (docs/protocol.md
+ * "Events"). Each sends one TF_REP_EVENT to every subscribed connection;
+ * none waits, and a subscriber that falls behind is dropped. */
+void tfd_events_state(struct tfd *d, const struct tfd_persona *p,
+		      enum tfd_pstate was);
+void tfd_events_foreground(struct tfd *d, const struct tfd_persona *to);
+void tfd_events_key(struct tfd *d, const struct tfd_persona *p, bool loaded);
+void tfd_events_throttle(struct tfd *d, const struct tfd_persona *p, int err,
+			 unsigned failures, unsigned tries_left,
+			 unsigned wait_s);
 
 /* guard.c: the process that removes the keys and the mounts if twofoldd
  * dies (docs/ARCHITECTURE.md). Start it first thing in main(), before any

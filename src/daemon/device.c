@@ -119,6 +119,8 @@ int tfd_key_sync(struct tfd *d, struct tfd_persona *p, enum tf_key_status *out)
 				p->cfg->name);
 			tfd_guard_key_clear(p_index(d, p));
 		}
+		if (p->key_loaded)
+			tfd_events_key(d, p, false);
 		p->key_loaded = false;
 		p->evict_pending = false;
 		p->evict_err = 0;
@@ -170,6 +172,8 @@ static int load_key_and_dir(struct tfd *d, struct tfd_persona *p,
 	}
 	memcpy(p->key_id, id, sizeof(id));
 	p->key_id_known = true;
+	if (!p->key_loaded)
+		tfd_events_key(d, p, true);
 	p->key_loaded = true;
 	guard_key(d, p);
 	/* re-adding a key whose removal was pending (files busy) makes it
@@ -761,6 +765,8 @@ static int evict_key_ex(struct tfd *d, struct tfd_persona *p,
 			tf_info("%s: its key removal finished: the key is out "
 				"of the kernel",
 				p->cfg->name);
+		if (p->key_loaded)
+			tfd_events_key(d, p, false);
 		p->key_loaded = false;
 		p->evict_pending = false;
 		p->evict_err = 0;

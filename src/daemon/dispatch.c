@@ -5,7 +5,8 @@
  * daemon states it is allowed, whether it names a persona and which
  * lifecycle event it is for that persona (the lifecycle table in
  * lifecycle.c says in which persona states that event is allowed, and what
- * to type when it is not), and which attributes it may carry. Everything
+ * to type when it is not), which attributes it may carry, and who may
+ * ask it (TFD_CALL_*, daemon.h; docs/twofoldd.8.md "Callers"). Everything
  * else is refused before any handler runs, with a message that says what
  * to do.
  */
@@ -28,34 +29,46 @@ struct tfd_req_def {
 	bool persona;	   /* TF_A_PERSONA required */
 	enum tfd_event ev; /* its event in the persona's lifecycle */
 	uint64_t attrs;	   /* allowed attributes */
+	/* who may ask: USER is what a user-level shell needs (read, switch,
+	 * lock — always safe —, run apps in a running persona, never as its
+	 * uid 0: req_run.c refuses that for everyone, and watch); ADMIN what
+	 * changes keys, data or which personas run */
+	unsigned callers;
 };
 
+#define USER TFD_CALL_USER
+#define ADMIN TFD_CALL_ADMIN
+
 static const struct tfd_req_def table[] = {
-	{TF_REQ_PING, "ping", tfd_req_ping, TFD_READY, false, 0, 0},
+	{TF_REQ_PING, "ping", tfd_req_ping, TFD_READY, false, 0, 0, USER},
 	{TF_REQ_STATUS, "status", tfd_req_status, TFD_READY, false, 0,
-	 A(TF_A_FLAGS)},
+	 A(TF_A_FLAGS), USER},
 	{TF_REQ_PERSONA_START, "start", tfd_req_start, TFD_READY, true,
-	 TFD_EV_START, A(TF_A_PERSONA)},
+	 TFD_EV_START, A(TF_A_PERSONA), ADMIN},
 	{TF_REQ_PERSONA_STOP, "stop", tfd_req_stop, TFD_READY, true,
-	 TFD_EV_STOP, A(TF_A_PERSONA)},
+	 TFD_EV_STOP, A(TF_A_PERSONA), ADMIN},
 	{TF_REQ_PERSONA_RESTART, "restart", tfd_req_restart, TFD_READY, true,
-	 TFD_EV_RESTART, A(TF_A_PERSONA)},
+	 TFD_EV_RESTART, A(TF_A_PERSONA), ADMIN},
 	{TF_REQ_RUN, "run", tfd_req_run, TFD_READY, true, TFD_EV_RUN,
 	 A(TF_A_PERSONA) | A(TF_A_ARG) | A(TF_A_ENV) | A(TF_A_CWD) |
-		 A(TF_A_UID) | A(TF_A_FLAGS)},
+		 A(TF_A_UID) | A(TF_A_FLAGS),
+	 USER},
 	{TF_REQ_SIGNAL, "signal", tfd_req_signal, TFD_READY, false, 0,
-	 A(TF_A_SIGNAL)},
+	 A(TF_A_SIGNAL), USER},
 	{TF_REQ_SWITCH, "switch", tfd_req_switch, TFD_READY, true,
-	 TFD_EV_SWITCH, A(TF_A_PERSONA)},
+	 TFD_EV_SWITCH, A(TF_A_PERSONA), USER},
 	{TF_REQ_ENROLL, "enroll", tfd_req_enroll, TFD_READY, true,
 	 TFD_EV_ENROLL,
-	 A(TF_A_PERSONA) | A(TF_A_SECRET) | A(TF_A_SECRET_NEW) | A(TF_A_FLAGS)},
+	 A(TF_A_PERSONA) | A(TF_A_SECRET) | A(TF_A_SECRET_NEW) | A(TF_A_FLAGS),
+	 ADMIN},
 	{TF_REQ_UNLOCK, "unlock", tfd_req_unlock, TFD_READY, true,
-	 TFD_EV_UNLOCK, A(TF_A_PERSONA) | A(TF_A_SECRET)},
+	 TFD_EV_UNLOCK, A(TF_A_PERSONA) | A(TF_A_SECRET), ADMIN},
 	{TF_REQ_LOCK, "lock", tfd_req_lock, TFD_READY, true, TFD_EV_LOCK,
-	 A(TF_A_PERSONA) | A(TF_A_FLAGS)},
+	 A(TF_A_PERSONA) | A(TF_A_FLAGS), USER},
 	{TF_REQ_WIPE, "wipe", tfd_req_wipe, TFD_READY, true, TFD_EV_WIPE,
-	 A(TF_A_PERSONA)},
+	 A(TF_A_PERSONA), ADMIN},
+	{TF_REQ_SUBSCRIBE, "subscribe", tfd_req_subscribe, TFD_READY, false, 0,
+	 A(TF_A_FLAGS), USER},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)
@@ -81,6 +94,15 @@ void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
 	if (def == NULL) {
 		tfd_reply_err(&rep, -EOPNOTSUPP, "unknown request type %u",
 			      m->type);
+		goto reply;
+	}
+	/* who may ask: the sender's class (server.c peer_allowed) */
+	if (!(def->callers & c->caller)) {
+		tfd_reply_err(&rep, -EPERM,
+			      "%s: permission denied: only root%s may ask "
+			      "this (uid %u is a member of control_group)",
+			      def->name,
+			      d->cfg.shell_uid ? " or the shell" : "", c->uid);
 		goto reply;
 	}
 	/* one outstanding request per connection (the CLI sends one and

@@ -24,8 +24,12 @@
 
 int tfd_foreground_move(struct tfd *d, struct tfd_persona *to)
 {
+	const struct tfd_persona *before = NULL;
 	int r, first = 0;
 
+	for (size_t i = 0; i < d->n_personas && before == NULL; i++)
+		if (d->personas[i].foreground)
+			before = &d->personas[i];
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < d->n_personas; i++) {
 			struct tfd_persona *q = &d->personas[i];
@@ -46,6 +50,8 @@ int tfd_foreground_move(struct tfd *d, struct tfd_persona *to)
 						q->cfg->name, strerror(-r));
 			}
 		}
+	if (before != to)
+		tfd_events_foreground(d, to);
 	return first;
 }
 

@@ -179,7 +179,6 @@ bool tfd_lc_fire(struct tfd *d, struct tfd_persona *p, enum tfd_event ev,
 	const struct transition *t = row_of(p->state, ev);
 	enum tfd_pstate was = p->state;
 
-	(void)d;
 	if (t == NULL) {
 		tf_err("%s: internal: event %d not allowed when %s",
 		       p->cfg->name, (int)ev, tfd_pstate_name(was));
@@ -189,10 +188,13 @@ bool tfd_lc_fire(struct tfd *d, struct tfd_persona *p, enum tfd_event ev,
 		p->state = to;
 	else if (t->to != SAME)
 		p->state = (enum tfd_pstate)t->to;
-	if (p->state != was)
+	if (p->state != was) {
 		tf_debug("%s: %s -> %s (%s)", p->cfg->name,
 			 tfd_pstate_name(was), tfd_pstate_name(p->state),
 			 t->does);
+		/* every state change goes through here: the one hook */
+		tfd_events_state(d, p, was);
+	}
 	return true;
 }
 

@@ -547,6 +547,10 @@ static void unlock_done(struct tfd *d, struct tfd_job *j)
 	if (r < 0) {
 		drop_pre_cg(p);
 		unlock_back(d, p);
+		if (r == -EACCES || r == -EAGAIN)
+			tfd_events_throttle(d, p, r, u->ti.failures,
+					    u->ti.tries_left,
+					    u->ti.wait_seconds);
 		throttle_msg(d, &rep, r, "unlock", p->cfg->name, &u->ti);
 		if (r == -ENOKEY) {
 			if (tfd_erased_by_failures(d, p))

@@ -10,6 +10,7 @@
  * Nothing on this thread waits: slow work is a job or a source.
  */
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -118,6 +119,39 @@ static uint32_t name_hash(const char *s)
 	return h;
 }
 
+/* device.conf control_group: its gid, once at start (a group renamed
+ * later keeps its gid; a restart picks up a new one). */
+static int resolve_group(struct tfd *d, char *err, size_t errlen)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	int r;
+
+	d->has_group = false;
+	if (d->cfg.control_group[0] == '\0')
+		return 0;
+	r = getgrnam_r(d->cfg.control_group, &gr, buf, sizeof(buf), &res);
+	if (r != 0 || res == NULL) {
+		snprintf(err, errlen,
+			 "%s/device.conf: control_group %s is not a group on "
+			 "this host (create it with: groupadd %s, or remove "
+			 "the line)",
+			 d->state_dir, d->cfg.control_group,
+			 d->cfg.control_group);
+		return r ? -r : -ENOENT;
+	}
+	if (res->gr_gid == 0) {
+		snprintf(err, errlen,
+			 "%s/device.conf: control_group %s is gid 0; name a "
+			 "group of its own (e.g. twofold)",
+			 d->state_dir, d->cfg.control_group);
+		return -EINVAL;
+	}
+	d->control_gid = res->gr_gid;
+	d->has_group = true;
+	return 0;
+}
+
 int tfd_load_state(struct tfd *d, char *err, size_t errlen)
 {
 	_cleanup_free_ char *text = NULL;
@@ -176,7 +210,7 @@ int tfd_load_state(struct tfd *d, char *err, size_t errlen)
 	snprintf(d->cg_group, sizeof(d->cg_group), "twofold-%08x",
 		 name_hash(real));
 	d->owner_uid = geteuid();
-	return 0;
+	return resolve_group(d, err, errlen);
 }
 
 static bool default_state(const struct tfd *d)
@@ -248,6 +282,39 @@ static void guard_event(struct tfd *d, struct tfd_source *s, uint32_t events)
 	tfd_guard_exited(d);
 }
 
+/*
+ * With control_group, the socket is 0660 root:group, and the group must
+ * reach it. The default socket's directory, /run/twofold, holds only the
+ * socket: it becomes 0710 root:group (enter, not list). A socket in a
+ * state directory given with --state is reached through that directory:
+ * we never open it ourselves (statecheck.c accepts 0710 root:group, which
+ * lets the group enter it and nothing more, every entry inside staying
+ * 0700/0600 root), so the operator decides, and is told how.
+ */
+static int open_to_group(struct tfd *d)
+{
+	struct stat st;
+
+	if (!d->has_group)
+		return 0;
+	if (chown(d->sock_path, 0, d->control_gid) < 0 ||
+	    chmod(d->sock_path, 0660) < 0)
+		return tf_negerrno();
+	if (default_state(d)) {
+		if (chown("/run/twofold", 0, d->control_gid) < 0 ||
+		    chmod("/run/twofold", 0710) < 0)
+			return tf_negerrno();
+		return 0;
+	}
+	if (stat(d->state_dir, &st) == 0 &&
+	    !(st.st_gid == d->control_gid && (st.st_mode & 0010)))
+		tf_warn("control_group %s cannot reach the socket in %s; let "
+			"it with: chgrp %s %s && chmod 0710 %s",
+			d->cfg.control_group, d->state_dir,
+			d->cfg.control_group, d->state_dir, d->state_dir);
+	return 0;
+}
+
 int tfd_server_open(struct tfd *d)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -262,6 +329,10 @@ int tfd_server_open(struct tfd *d)
 		return r;
 	if (default_state(d) && (r = tf_mkdir_p("/run/twofold", 0700)) < 0)
 		return r;
+	/* a directory left open to a group by an earlier configuration is
+	 * closed again; open_to_group reopens it to this one */
+	if (default_state(d) && chmod("/run/twofold", 0700) < 0)
+		return tf_negerrno();
 	if (socket_alive(d->sock_path)) {
 		tf_err("another twofoldd is already serving %s", d->sock_path);
 		return -EADDRINUSE;
@@ -280,6 +351,8 @@ int tfd_server_open(struct tfd *d)
 		return tf_negerrno();
 	if (chmod(d->sock_path, 0600) < 0)
 		return tf_negerrno();
+	if ((r = open_to_group(d)) < 0)
+		return r;
 	/* Accepted sockets inherit SO_PASSCRED at accept: set per connection
 	 * after accept4() it would leave a window in which a datagram arrives
 	 * without credentials (refused as unauthenticated). Datagrams queued
@@ -425,6 +498,37 @@ void tfd_conn_close(struct tfd *d, struct tfd_conn *c)
 	/* else freed by tfd_app_exited once the app is reaped */
 }
 
+static enum tfd_caller uid_class(const struct tfd *d, uid_t uid)
+{
+	if (uid == 0 || uid == d->owner_uid)
+		return TFD_CALL_ROOT;
+	if (d->cfg.shell_uid != 0 && uid == d->cfg.shell_uid)
+		return TFD_CALL_SHELL;
+	return TFD_CALL_NONE;
+}
+
+/* The class of who connected: by uid, else by the groups it had at
+ * connect (SO_PEERGROUPS: the kernel's copy, not /proc, which a caller
+ * could change between connect and the check). */
+static enum tfd_caller peer_class(const struct tfd *d, int fd,
+				  const struct ucred *cred)
+{
+	enum tfd_caller k = uid_class(d, cred->uid);
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (k != TFD_CALL_NONE || !d->has_group)
+		return k;
+	if (cred->gid == d->control_gid)
+		return TFD_CALL_GROUP;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return TFD_CALL_NONE; /* more than 256 groups: not trusted */
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == d->control_gid)
+			return TFD_CALL_GROUP;
+	return TFD_CALL_NONE;
+}
+
 static void accept_one(struct tfd *d)
 {
 	struct ucred cred;
@@ -457,6 +561,7 @@ static void accept_one(struct tfd *d)
 	c->fd = fd;
 	c->uid = cred.uid;
 	c->pid = cred.pid;
+	c->peer_class = peer_class(d, fd, &cred);
 	c->app.pidfd = -1;
 	c->app.conn = c;
 	tf_msg_reader_init(&c->rd, TF_MSG_MAX);
@@ -484,29 +589,31 @@ static void accept_one(struct tfd *d)
 	d->conns[slot] = c;
 }
 
-static bool uid_allowed(const struct tfd *d, uid_t uid)
-{
-	return uid == 0 || uid == d->owner_uid;
-}
-
 /*
- * Who may ask: the socket is 0600 (the first wall). Then every request is
- * authorised by the credentials of whoever *sent* it (SCM_CREDENTIALS,
- * stamped by the kernel on each datagram at send time), not only by who
- * connected (SO_PEERCRED, fixed at connect): a root CLI's connection that
- * leaked into an app — an inherited fd, one passed as stdio — speaks with
- * the app's identity (a uid of the persona's range) and is refused. Both
- * must be allowed.
+ * Who may ask: the socket is 0600, or 0660 to control_group (the first
+ * wall). Then every request is authorised by the credentials of whoever
+ * *sent* it (SCM_CREDENTIALS, stamped by the kernel on each datagram at
+ * send time), not only by who connected (SO_PEERCRED, fixed at connect):
+ * a root CLI's connection that leaked into an app — an inherited fd, one
+ * passed as stdio — speaks with the app's identity (a uid of the
+ * persona's range) and is refused. The request gets the lesser class of
+ * the two: the sender's by its uid, or, when it is the uid that
+ * connected, the groups that one had (the sender's groups are not on the
+ * datagram). The dispatch table's caller column then decides.
  */
 static bool peer_allowed(struct tfd *d, struct tfd_conn *c)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	enum tfd_caller snd;
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+	c->caller = TFD_CALL_NONE;
+	if (c->peer_class == TFD_CALL_NONE || !c->rd.creds_ok)
 		return false;
-	return uid_allowed(d, cred.uid) && c->rd.creds_ok &&
-	       uid_allowed(d, c->rd.cred_uid);
+	snd = uid_class(d, c->rd.cred_uid);
+	if (snd == TFD_CALL_NONE && c->rd.cred_uid == c->uid)
+		snd = c->peer_class;
+	/* the classes are ordered GROUP < SHELL < ROOT */
+	c->caller = TF_MIN(snd, c->peer_class);
+	return c->caller != TFD_CALL_NONE;
 }
 
 /* Is fd a socket connected to (or bound at) our control socket? Such an
@@ -597,9 +704,16 @@ refuse:
 			      TF_PROTO_VERSION);
 		break;
 	case -EPERM:
-		tfd_reply_err(&rep, r,
-			      "permission denied: only root may control "
-			      "twofoldd");
+		if (d->has_group)
+			tfd_reply_err(&rep, r,
+				      "permission denied: only root and the "
+				      "members of group %s may control "
+				      "twofoldd",
+				      d->cfg.control_group);
+		else
+			tfd_reply_err(&rep, r,
+				      "permission denied: only root may "
+				      "control twofoldd");
 		break;
 	case -ELOOP:
 		tfd_reply_err(&rep, r,

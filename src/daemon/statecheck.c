@@ -241,7 +241,17 @@ int tfd_check_state_perms(const struct tfd *d, char *err, size_t errlen)
 
 	if (fstat(d->state_fd, &st) < 0)
 		return tf_negerrno();
-	r = check_one(d->state_dir, &st, true, err, errlen);
+	/* with control_group the state dir may let that group enter (0710
+	 * root:group, no more) to reach the socket in it: every entry is
+	 * still checked to give the group nothing (twofoldd.8 "Callers") */
+	if (d->has_group && S_ISDIR(st.st_mode) &&
+	    st.st_gid == d->control_gid && (st.st_mode & 07777) == 0710) {
+		struct stat closed = st;
+		closed.st_mode &= ~(mode_t)0010;
+		r = check_one(d->state_dir, &closed, true, err, errlen);
+	} else {
+		r = check_one(d->state_dir, &st, true, err, errlen);
+	}
 	if (r < 0)
 		return r;
 	/* The image mount point. A mount still on it (a killed predecessor:

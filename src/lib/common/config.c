@@ -184,6 +184,12 @@ static bool shown_credential(const void *obj, const struct tf_config *c)
 
 static bool shown_nonzero_u64(const void *obj, const struct tf_config *c);
 
+static bool shown_nonzero_top(const void *obj, const struct tf_config *c)
+{
+	(void)c;
+	return ((const struct tf_config *)obj)->shell_uid != 0;
+}
+
 #define FIELD(sec_type, f) offsetof(sec_type, f), sizeof(((sec_type *)0)->f)
 #define TOP(f) FIELD(struct tf_config, f)
 #define PER(f) FIELD(struct tf_persona_cfg, f)
@@ -239,6 +245,14 @@ static const struct key keys[] = {
 	 0, false, NULL, NULL, NULL,
 	 "yes: host-wide cgroup2 favordynmods; persona start and unlock get "
 	 "~15 ms faster on hybrid hosts"},
+	{SEC_TOP, "control_group", T_STR, TOP(control_group), 0, 0, false, NULL,
+	 NULL, NULL,
+	 "group whose members may ask status, switch, lock, run and watch "
+	 "(unset: root only)"},
+	{SEC_TOP, "shell_uid", T_U32, TOP(shell_uid), 1, UINT32_MAX - 1, true,
+	 NULL, NULL, shown_nonzero_top,
+	 "uid of the trusted shell, which may ask everything root may "
+	 "(unset: none)"},
 
 	{SEC_PERSONA, "uid_base", T_U32, PER(uid_base), 1, UINT32_MAX - 1,
 	 false, NULL, NULL, NULL, "host uid of the persona's uid 0"},

@@ -170,7 +170,7 @@ static bool type_known(uint16_t t)
 	return (t >= TF_REQ_PING && t <= TF_REQ_TYPE_MAX) ||
 	       t == TF_REP_RESULT || t == TF_REP_EXITED ||
 	       t == TF_REP_RESERVED_STARTED || t == TF_REP_PTY ||
-	       t == TF_REP_STOPPED;
+	       t == TF_REP_STOPPED || t == TF_REP_EVENT;
 }
 
 int tf_msg_parse(const uint8_t *buf, size_t len, struct tf_msg *msg)
