@@ -99,10 +99,12 @@ void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
 	/* who may ask: the sender's class (server.c peer_allowed) */
 	if (!(def->callers & c->caller)) {
 		tfd_reply_err(&rep, -EPERM,
-			      "%s: permission denied: only root%s may ask "
-			      "this (uid %u is a member of control_group)",
+			      "%s: permission denied: only root%s may ask this "
+			      "(members of group %s may ask status, switch, "
+			      "lock and run)",
 			      def->name,
-			      d->cfg.shell_uid ? " or the shell" : "", c->uid);
+			      d->cfg.shell_uid ? " or the shell" : "",
+			      d->cfg.control_group);
 		goto reply;
 	}
 	/* one outstanding request per connection (the CLI sends one and
