@@ -410,6 +410,7 @@ void tfd_server_close(struct tfd *d)
 	for (size_t i = 0; i < TFD_CONN_MAX; i++)
 		if (d->conns[i])
 			tfd_conn_close(d, d->conns[i]);
+	tfd_timer_close(d, &d->ev_reaper); /* events.c */
 	if (d->listen_fd > 0) {
 		close(d->listen_fd);
 		unlink(d->sock_path);

@@ -80,8 +80,42 @@ check "... secure not erased" [ "$(sstate)" = locked ]
 expect_rc 1 "outside the group: refused at connect" uo status
 check "... by the socket's mode" has "permission denied on" "$out"
 
-# a leaked member connection is no better than the member: shown by the
-# per-request check, the refusals above are audited with the caller
+# a root connection that leaked to another uid speaks with no more than
+# that uid's rights, and as the datagrams do not carry its groups, with
+# none: root connects, then the process becomes uid 60001 (a member) and
+# asks UNLOCK (type 10) on it: refused, and the connection is closed
+leaked() {
+	python3 - "$S/control" "$GID" <<'PY'
+import os, socket, struct, sys
+def msg(t, body=b""):
+    return struct.pack("<HBBHHI", 0x4654, 1, 0, t, 0, len(body)) + body
+def text(data):
+    off, out = 12, []
+    while off + 8 <= len(data):
+        a, _, n = struct.unpack_from("<HHI", data, off)
+        if a == 11:
+            out.append(data[off + 8:off + 8 + n].rstrip(b"\0").decode())
+        if a == 10:
+            out.append("errno=%d" % struct.unpack_from("<i", data, off + 8)[0])
+        off += 8 + n
+    return " | ".join(out)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+os.setgroups([int(sys.argv[2])])
+os.setresgid(60001, 60001, 60001)
+os.setresuid(60001, 60001, 60001)
+s.send(msg(10, struct.pack("<HHI", 1, 0, 7) + b"secure\0"))
+print("unlock:", text(s.recv(65536)))
+print("then:", "closed" if s.recv(65536) == b"" else "open")
+PY
+}
+out=$(leaked 2>&1)
+diag "$out"
+check "a root connection leaked to a member: refused" \
+	has "unlock: errno=-1 | permission denied: only root and the members" "$out"
+check "... and closed" has "then: closed" "$out"
+
+# the refusals above are audited with the caller
 out=$(tf audit show 2>&1)
 check "the refusals are in the audit log with the caller" has "60001" "$out"
 
