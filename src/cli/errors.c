@@ -199,6 +199,7 @@ bool cli_error_render(const struct cli *cli, const struct cli_error *e,
 		    (t->verb && (!cli->verb || strcmp(t->verb, cli->verb))) ||
 		    !needs_met(e, t->needs))
 			continue;
+		hint[0] = '\0'; /* a template that did not fit left some */
 		if (!expand(e, t->text, sl, sentence, scap))
 			continue;
 		if (bar && !expand(e, bar + 1, strlen(bar + 1), hint, hcap))
@@ -237,23 +238,25 @@ static bool is_count(const char *v)
 
 void cli_error_print(const struct cli *cli, const struct cli_error *e)
 {
-	char sentence[1024], hint[512];
+	char sentence[1024], hint[512], line[1600];
 	const char *reason = e->reason;
 
 	cli_error_render(cli, e, sentence, sizeof(sentence), hint,
 			 sizeof(hint));
+	snprintf(line, sizeof(line), "%s%s%s", sentence, hint[0] ? "; " : "",
+		 hint);
 	if (reason == NULL) /* an older twofoldd: no reason on the wire */
 		reason = e->err ? "errno.unknown" : TF_R_CLI_FAILED;
 	if (!cli->json) {
-		fprintf(stderr, "twofold: %s%s%s%s%s\n",
-			cli->verb ? cli->verb : "", cli->verb ? ": " : "",
-			sentence, hint[0] ? "; " : "", hint);
+		fprintf(stderr, "twofold: %s%s%s\n", cli->verb ? cli->verb : "",
+			cli->verb ? ": " : "", line);
 		return;
 	}
 	fputs("{\"error\": {\"reason\": ", stdout);
 	json_str(stdout, reason);
+	/* the whole line, as a person reads it; the hint also on its own */
 	fputs(", \"message\": ", stdout);
-	json_str(stdout, sentence);
+	json_str(stdout, line);
 	if (hint[0]) {
 		fputs(", \"hint\": ", stdout);
 		json_str(stdout, hint);
