@@ -40,6 +40,9 @@ static const struct tmpl tmpls[] = {
 	 "{persona}"},
 	{TF_R_PERSONA_RUNNING, NULL, NULL, "{persona} is already running"},
 	{TF_R_PERSONA_UNLOCKED, NULL, NULL, "{persona} is already unlocked"},
+	{TF_R_PERSONA_LOCKED, "persona", "cause",
+	 "restart {persona}: interrupted by a lock-down|unlock it with: "
+	 "twofold unlock {persona}"},
 	{TF_R_PERSONA_LOCKED, "switch", NULL,
 	 "{persona} is locked|unlock it first: twofold unlock {persona}"},
 	{TF_R_PERSONA_LOCKED, NULL, NULL,

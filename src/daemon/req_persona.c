@@ -124,6 +124,7 @@ static void restart_then(struct tfd *d, struct tfd_persona *p, int r,
 			       "restart %s: interrupted by a lock-down; unlock "
 			       "it with: twofold unlock %s",
 			       p->cfg->name, p->cfg->name);
+		tfd_reply_param(rep, "cause", "lockdown");
 		return;
 	}
 	start_reply(d, p, rep);
