@@ -276,6 +276,8 @@ void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
  * logs; the CLI renders its own sentence from reason and parameters. */
 void tfd_reply_fail(struct tfd_reply *rep, int err, const char *reason,
 		    const char *persona, const char *fmt, ...) TF_PRINTF(5, 6);
+/* The reason a failure goes out with: its own, else "errno.NAME" */
+void tfd_reply_reason(const struct tfd_reply *rep, char *buf, size_t cap);
 /* Add (or replace) the named parameter key; silently dropped past
  * TF_ERR_PARAMS_MAX (the message still says it). */
 void tfd_reply_param(struct tfd_reply *rep, const char *key, const char *fmt,

@@ -81,7 +81,7 @@ void tfd_reply_param(struct tfd_reply *rep, const char *key, const char *fmt,
 /* A failure's reason on the wire: its own, else "errno.NAME" from the
  * errno (a name, not a number: errno values differ between
  * architectures) */
-static void reply_reason(const struct tfd_reply *rep, char *buf, size_t cap)
+void tfd_reply_reason(const struct tfd_reply *rep, char *buf, size_t cap)
 {
 	const char *n;
 
@@ -418,7 +418,7 @@ int tfd_send_reply_fds(struct tfd_conn *c, uint16_t type,
 	if (rep->err < 0) {
 		char reason[TF_REASON_MAX], kv[TF_ERR_KEY_MAX + TF_ERR_VAL_MAX];
 
-		reply_reason(rep, reason, sizeof(reason));
+		tfd_reply_reason(rep, reason, sizeof(reason));
 		tf_msgbuf_put_str(&b, TF_A_REASON, reason);
 		for (unsigned i = 0; i < rep->n_params; i++) {
 			snprintf(kv, sizeof(kv), "%s=%s", rep->params[i].key,

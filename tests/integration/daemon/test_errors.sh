@@ -158,6 +158,11 @@ expect_err "run in an erased persona" 1 persona.erased \
 run "$T" --state "$S" --json persona bogus personal
 check "unknown persona subcommand: usage exit 2" [ $rc -eq 2 ]
 
+# the audit log's refusal records carry the reason
+run "$T" --state "$S" audit show
+check "audit: request.refused records name the reason" \
+	eval 'has "request=start errno=2 reason=persona.unknown" "$out" && has "reason=persona.running" "$out"'
+
 stop_daemon
 rm -f "$S.err"
 finish
