@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
-EXTRA_CLEANUP='stop_daemon'
 
 # jrun ARGS...: `twofold --json ARGS`: stdout in jout, stderr in jerr, rc
 jrun() {
@@ -153,10 +152,11 @@ check "wipe secure" [ $rc -eq 0 ]
 expect_err "run in an erased persona" 1 persona.erased \
 	"secure was crypto-erased; its data is gone" run secure -- true
 
-# --- an older reply (no reason): the message stands; an errno-only
-# failure gets the generic errno.NAME reason
+# --- a usage error of a verb under --json: still exit 2, as an object
 run "$T" --state "$S" --json persona bogus personal
 check "unknown persona subcommand: usage exit 2" [ $rc -eq 2 ]
+jout=$out
+check "unknown persona subcommand: reason cli.usage" [ "$(jget reason)" = cli.usage ]
 
 # the audit log's refusal records carry the reason
 run "$T" --state "$S" audit show
