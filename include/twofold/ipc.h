@@ -91,7 +91,13 @@ enum tf_attr {
 	TF_A_JSON = 13,	     /* str: machine output */
 	TF_A_EXIT = 14,	     /* i32: exit code (128+N for a signal) */
 	TF_A_PID = 15,	     /* u32 */
-	TF_A_ATTR_MAX = 15,
+	/* a failure's stable reason id (twofold/error.h: "persona.locked",
+	 * "errno.EIO"); on every reply whose ERRNO is < 0 */
+	TF_A_REASON = 16, /* str */
+	/* str "name=value", repeated: the reason's named parameters
+	 * (persona, tries_left, wait_s, ...) */
+	TF_A_PARAM = 17,
+	TF_A_ATTR_MAX = 17,
 };
 
 /* request flags */

@@ -32,6 +32,30 @@ void cli_err(const struct cli *cli, const char *fmt, ...) TF_PRINTF(2, 3);
 int cli_usage_err(const struct cli *cli, const struct cli_verb *v,
 		  const char *fmt, ...) TF_PRINTF(3, 4);
 
+/*
+ * Structured errors (errors.c, twofold/error.h): a reason id, errno and
+ * named parameters, rendered as "twofold: VERB: sentence; hint" on stderr
+ * or, under --json, as {"error": {...}} on stdout. cli_fail is cli_err
+ * with the reason and errno known.
+ */
+#define CLI_ERR_PARAMS 8
+struct cli_error {
+	int err; /* -errno, 0 unknown */
+	const char *reason, *message;
+	size_t n_params;
+	char keys[CLI_ERR_PARAMS][24];
+	const char *vals[CLI_ERR_PARAMS];
+};
+void cli_fail(const struct cli *cli, int err, const char *reason,
+	      const char *fmt, ...) TF_PRINTF(4, 5);
+void cli_error_init(struct cli_error *e, int err, const char *reason,
+		    const char *message);
+void cli_error_print(const struct cli *cli, const struct cli_error *e);
+/* The sentence (and hint) for e: true if rendered from its reason, false
+ * if it is the daemon's message (no template fits). */
+bool cli_error_render(const struct cli *cli, const struct cli_error *e,
+		      char *sentence, size_t scap, char *hint, size_t hcap);
+
 /* Make the executable's PT_GNU_RELRO range read-only where the C
  * library's start-up does not (musl static-pie; relro.c). -errno. */
 TF_WUR int cli_relro_protect(void);
@@ -53,6 +77,9 @@ struct cli_reply {
 TF_WUR int cli_request(const struct cli *cli, struct tf_msgbuf *b,
 		       struct cli_reply *reply);
 void cli_reply_free(struct cli_reply *r);
+/* Print the error of a failed reply (its reason, parameters, message) */
+void cli_error_from_reply(struct cli_error *e, const struct cli_reply *rep);
+void cli_reply_error(const struct cli *cli, const struct cli_reply *rep);
 
 /* A simple request naming one persona, printing the daemon's message. */
 int cli_persona_request(const struct cli *cli, uint16_t type,

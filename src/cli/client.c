@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <termios.h>
 
+#include "twofold/error.h"
 #include "twofold/secmem.h"
 #include "cli.h"
 
@@ -39,16 +40,16 @@ int cli_connect(const struct cli *cli)
 		r = tf_negerrno();
 		close(fd);
 		if (r == -ENOENT || r == -ECONNREFUSED)
-			cli_err(cli,
-				"twofoldd is not running (start it with: "
-				"twofoldd --state %s)",
-				state_hint(cli));
+			cli_fail(cli, r, TF_R_DAEMON_NOT_RUNNING,
+				 "twofoldd is not running (start it with: "
+				 "twofoldd --state %s)",
+				 state_hint(cli));
 		else if (r == -EACCES)
-			cli_err(cli,
-				"permission denied on %s (twofold needs "
-				"root, or a member of the device's "
-				"control_group)",
-				path);
+			cli_fail(cli, r, TF_R_DAEMON_DENIED,
+				 "permission denied on %s (twofold needs "
+				 "root, or a member of the device's "
+				 "control_group)",
+				 path);
 		else
 			cli_err(cli, "cannot connect to %s: %s", path,
 				strerror(-r));
@@ -71,7 +72,8 @@ static int read_reply(const struct cli *cli, int fd, struct cli_reply *rep)
 	tf_msg_reader_init(&rep->rd, TF_MSG_MAX);
 	r = tf_msg_recv(fd, &rep->rd);
 	if (r == -ECONNRESET) {
-		cli_err(cli, "twofoldd closed the connection (see its log)");
+		cli_fail(cli, r, TF_R_DAEMON_GONE,
+			 "twofoldd closed the connection (see its log)");
 		return r;
 	}
 	if (r < 0) {
@@ -123,8 +125,7 @@ int cli_request(const struct cli *cli, struct tf_msgbuf *b,
 	if (r < 0)
 		return r;
 	if (rep->err < 0)
-		cli_err(cli, "%s",
-			rep->message ? rep->message : strerror(-rep->err));
+		cli_reply_error(cli, rep);
 	r = rep->err;
 	if (rep == &local)
 		cli_reply_free(&local);

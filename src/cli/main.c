@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tf_config.h"
+#include "twofold/error.h"
 #include "cli.h"
 
 static const struct cli_verb verbs[] = {
@@ -54,26 +55,28 @@ static void usage(FILE *f)
 
 void cli_err(const struct cli *cli, const char *fmt, ...)
 {
+	struct cli_error e;
+	char msg[1024];
 	va_list ap;
 
-	fprintf(stderr, "twofold: %s%s", cli->verb ? cli->verb : "",
-		cli->verb ? ": " : "");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	cli_error_init(&e, 0, TF_R_CLI_FAILED, msg);
+	cli_error_print(cli, &e);
 }
 
 int cli_usage_err(const struct cli *cli, const struct cli_verb *v,
 		  const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fprintf(stderr, "twofold: %s: ", cli->verb);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see: twofold %s --help)\n", cli->verb);
+	cli_fail(cli, -EINVAL, TF_R_CLI_USAGE, "%s (see: twofold %s --help)",
+		 msg, cli->verb);
 	(void)v;
 	return EXIT_USAGE;
 }

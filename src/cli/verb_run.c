@@ -350,8 +350,7 @@ static int wait_for_exit(struct cli *cli, int fd, const sigset_t *mask,
 		}
 		if (rep.msg.type == TF_REP_RESULT && rep.err < 0) {
 			raw_off(io);
-			cli_err(cli, "%s",
-				rep.message ? rep.message : strerror(-rep.err));
+			cli_reply_error(cli, &rep);
 			if (tf_msg_i32(&rep.msg, TF_A_EXIT, &code) < 0)
 				code = EXIT_FAIL;
 			cli_reply_free(&rep);
@@ -377,8 +376,7 @@ static int take_pty(struct cli *cli, int fd, int *master)
 		return 0;
 	}
 	if (rep.msg.type == TF_REP_RESULT && rep.err < 0) {
-		cli_err(cli, "%s",
-			rep.message ? rep.message : strerror(-rep.err));
+		cli_reply_error(cli, &rep);
 		if (tf_msg_i32(&rep.msg, TF_A_EXIT, &code) < 0)
 			code = EXIT_FAIL;
 	} else {

@@ -86,9 +86,12 @@ void tfd_audit_refused(struct tfd *d, const struct tfd_conn *c,
 {
 	/* unsynced: refusing changes nothing, and a client in a loop must
 	 * not make the daemon fsync-bound */
+	char reason[TF_REASON_MAX];
+
+	tfd_reply_reason(rep, reason, sizeof(reason));
 	tfd_audit(d, 0, "request.refused", p, c,
-		  "request=%s\terrno=%d\tmessage=%s", request ? request : "?",
-		  -rep->err, rep->msg);
+		  "request=%s\terrno=%d\treason=%s\tmessage=%s",
+		  request ? request : "?", -rep->err, reason, rep->msg);
 }
 
 /* the key store's crypto-erase events: durable before the erase counts

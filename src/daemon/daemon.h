@@ -12,6 +12,7 @@
 
 #include "twofold/audit.h"
 #include "twofold/config.h"
+#include "twofold/error.h"
 #include "twofold/ipc.h"
 #include "twofold/storage.h"
 
@@ -286,6 +287,11 @@ struct tfd_reply {
 	char *text;    /* malloc'd human output */
 	char *json;    /* malloc'd machine output */
 	int exit_code; /* for run failures (127 command not found), -1 unset */
+	/* structured error (twofold/error.h): the reason id (empty: the
+	 * generic "errno.NAME" is sent) and its named parameters */
+	char reason[TF_REASON_MAX];
+	unsigned n_params;
+	struct tf_err_param params[TF_ERR_PARAMS_MAX];
 	pid_t pid; /* PTY: the app's host pid (its process group), 0 unset */
 	/* work that must not delay the answer: run after it was sent */
 	void (*after)(struct tfd *d, struct tfd_persona *p);
@@ -300,8 +306,22 @@ enum tfd_disp {
 	TFD_REPLY_LATER = 1,
 };
 
+/* Set rep's errno and message (0 and a message: a success's words); a
+ * failure set this way carries the generic reason "errno.NAME". */
 void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
 	TF_PRINTF(3, 4);
+/* A refusal with its reason id (TF_R_*, twofold/error.h) and, when it
+ * concerns one, the persona as the parameter "persona"; more parameters
+ * with tfd_reply_param after it. The message stays for older clients and
+ * logs; the CLI renders its own sentence from reason and parameters. */
+void tfd_reply_fail(struct tfd_reply *rep, int err, const char *reason,
+		    const char *persona, const char *fmt, ...) TF_PRINTF(5, 6);
+/* The reason a failure goes out with: its own, else "errno.NAME" */
+void tfd_reply_reason(const struct tfd_reply *rep, char *buf, size_t cap);
+/* Add (or replace) the named parameter key; silently dropped past
+ * TF_ERR_PARAMS_MAX (the message still says it). */
+void tfd_reply_param(struct tfd_reply *rep, const char *key, const char *fmt,
+		     ...) TF_PRINTF(3, 4);
 
 /* statecheck.c: start-up refusals; err gets one line naming the first
  * bad path (or the other process) and the fix */

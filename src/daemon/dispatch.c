@@ -92,62 +92,67 @@ void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
 			break;
 		}
 	if (def == NULL) {
-		tfd_reply_err(&rep, -EOPNOTSUPP, "unknown request type %u",
-			      m->type);
+		tfd_reply_fail(&rep, -EOPNOTSUPP, TF_R_REQUEST_UNKNOWN, NULL,
+			       "unknown request type %u", m->type);
 		goto reply;
 	}
 	/* who may ask: the sender's class (server.c peer_allowed) */
 	if (!(def->callers & c->caller)) {
-		tfd_reply_err(&rep, -EPERM,
-			      "%s: permission denied: only root%s may ask this "
-			      "(members of group %s may ask status, switch, "
-			      "lock and run)",
-			      def->name,
-			      d->cfg.shell_uid ? " or the shell" : "",
-			      d->cfg.control_group);
+		tfd_reply_fail(&rep, -EPERM, TF_R_REQUEST_DENIED, NULL,
+			       "%s: permission denied: only root%s may ask "
+			       "this (members of group %s may ask status, "
+			       "switch, lock and run)",
+			       def->name,
+			       d->cfg.shell_uid ? " or the shell" : "",
+			       d->cfg.control_group);
 		goto reply;
 	}
 	/* one outstanding request per connection (the CLI sends one and
 	 * waits); signal goes to a running app, which has none */
 	if (c->waiting) {
-		tfd_reply_err(&rep, -EBUSY,
-			      "%s: busy: this connection's previous request "
-			      "is still being answered",
-			      def->name);
+		tfd_reply_fail(&rep, -EBUSY, TF_R_DAEMON_BUSY, NULL,
+			       "%s: busy: this connection's previous request "
+			       "is still being answered",
+			       def->name);
 		goto reply;
 	}
 	if (!(def->daemon_states & d->state)) {
-		tfd_reply_err(&rep, -EAGAIN, "%s: twofoldd is %s", def->name,
-			      d->state == TFD_STOPPING ? "shutting down"
-						       : "starting");
+		tfd_reply_fail(&rep, -EAGAIN,
+			       d->state == TFD_STOPPING ? TF_R_DAEMON_STOPPING
+							: TF_R_DAEMON_STARTING,
+			       NULL, "%s: twofoldd is %s", def->name,
+			       d->state == TFD_STOPPING ? "shutting down"
+							: "starting");
 		goto reply;
 	}
 	for (size_t i = 0; i < m->n_attrs; i++) {
 		uint16_t t = m->attrs[i].type;
 		if (t >= 64 || !(def->attrs & A(t))) {
-			tfd_reply_err(&rep, -EBADMSG,
-				      "malformed request: %s does not take "
-				      "attribute %u",
-				      def->name, t);
+			tfd_reply_fail(&rep, -EBADMSG, TF_R_REQUEST_MALFORMED,
+				       NULL,
+				       "malformed request: %s does not take "
+				       "attribute %u",
+				       def->name, t);
 			goto reply;
 		}
 	}
 	if (def->persona) {
 		const char *name = tf_msg_str(m, TF_A_PERSONA);
 		if (name == NULL || tf_msg_count(m, TF_A_PERSONA) != 1) {
-			tfd_reply_err(&rep, -EBADMSG,
-				      "malformed request: %s needs one persona",
-				      def->name);
+			tfd_reply_fail(
+				&rep, -EBADMSG, TF_R_REQUEST_MALFORMED, NULL,
+				"malformed request: %s needs one persona",
+				def->name);
 			goto reply;
 		}
 		p = tf_name_valid(name) ? tfd_persona_find(d, name) : NULL;
 		if (p == NULL) {
 			char esc[80];
 			tf_escape(name, strlen(name), esc, sizeof(esc));
-			tfd_reply_err(&rep, -ENOENT,
-				      "unknown persona '%s' (see: twofold "
-				      "persona list)",
-				      esc);
+			tfd_reply_fail(&rep, -ENOENT, TF_R_PERSONA_UNKNOWN, esc,
+				       "unknown persona '%s' (see: twofold "
+				       "persona list)",
+				       esc);
 			goto reply;
 		}
 		if (!tfd_lc_allowed(p, def->ev)) {

@@ -116,33 +116,37 @@ struct state_info {
 	int err;
 	const char *refuse, *refuse_dev;
 	const char *hint, *hint_dev;
+	const char *reason, *reason_dev; /* of the refusal (twofold/error.h) */
 };
 
 static const struct state_info states[] = {
 	{TFD_P_STOPPED, "stopped", -ESRCH,
 	 "{} is not running; unlock it with: twofold unlock {}",
 	 "{} is stopped; start it with: twofold persona start {}",
-	 "unlock: twofold unlock", "start: twofold persona start"},
+	 "unlock: twofold unlock", "start: twofold persona start",
+	 TF_R_PERSONA_NOT_RUNNING, TF_R_PERSONA_STOPPED},
 	{TFD_P_RUNNING, "running", -EALREADY, "{} is already running", NULL,
-	 NULL, NULL},
+	 NULL, NULL, TF_R_PERSONA_RUNNING, NULL},
 	{TFD_P_FROZEN, "frozen", -EACCES,
 	 "{} is locked; unlock it with: twofold unlock {}", NULL,
-	 "unlock: twofold unlock", NULL},
+	 "unlock: twofold unlock", NULL, TF_R_PERSONA_LOCKED, NULL},
 	{TFD_P_EVICTED, "locked", -EACCES,
 	 "{} is locked; unlock it with: twofold unlock {}", NULL,
-	 "unlock: twofold unlock", NULL},
+	 "unlock: twofold unlock", NULL, TF_R_PERSONA_LOCKED, NULL},
 	{TFD_P_NOKEY, "no-credential", -ENOKEY,
 	 "{} has no credential yet; set one with: twofold enroll {}", NULL,
-	 "set a credential: twofold enroll", NULL},
+	 "set a credential: twofold enroll", NULL, TF_R_PERSONA_NO_CREDENTIAL,
+	 NULL},
 	{TFD_P_ERASED, "erased", -ENOKEY,
-	 "{} was crypto-erased; its data is gone", NULL, NULL, NULL},
+	 "{} was crypto-erased; its data is gone", NULL, NULL, NULL,
+	 TF_R_PERSONA_ERASED, NULL},
 	{TFD_P_UNLOCKING, "unlocking", -EBUSY,
 	 "busy: an unlock of {} is in progress; try again once it is "
 	 "answered",
-	 NULL, NULL, NULL},
+	 NULL, NULL, NULL, TF_R_PERSONA_UNLOCKING, NULL},
 	{TFD_P_STOPPING, "stopping", -EBUSY,
 	 "busy: {} is stopping; try again once it has (see: twofold status)",
-	 NULL, NULL, NULL},
+	 NULL, NULL, NULL, TF_R_PERSONA_STOPPING, NULL},
 };
 
 static const struct state_info *info_of(enum tfd_pstate s)
@@ -224,47 +228,55 @@ void tfd_lc_refuse(struct tfd *d, struct tfd_persona *p, enum tfd_event ev,
 	char msg[sizeof(rep->msg)];
 
 	if (si == NULL) {
-		tfd_reply_err(rep, -EINVAL, "%s: not allowed now", n);
+		tfd_reply_fail(rep, -EINVAL, TF_R_REQUEST_DENIED, n,
+			       "%s: not allowed now", n);
 		return;
 	}
 	/* the few refusals that depend on the request too */
 	if (p->state == TFD_P_RUNNING && ev == TFD_EV_UNLOCK) {
-		tfd_reply_err(rep, -EALREADY, "%s is already unlocked", n);
+		tfd_reply_fail(rep, -EALREADY, TF_R_PERSONA_UNLOCKED, n,
+			       "%s is already unlocked", n);
 		return;
 	}
 	if ((p->state == TFD_P_FROZEN || p->state == TFD_P_EVICTED) &&
 	    ev == TFD_EV_SWITCH) {
-		tfd_reply_err(
-			rep, -EACCES,
+		tfd_reply_fail(
+			rep, -EACCES, TF_R_PERSONA_LOCKED, n,
 			"%s is locked; unlock it first: twofold unlock %s", n,
 			n);
 		return;
 	}
 	if ((p->state == TFD_P_FROZEN || p->state == TFD_P_EVICTED) &&
 	    p->evict_pending) {
-		tfd_reply_err(rep, -EACCES,
-			      "%s is locked (lock-down still removing its key: "
-			      "%s); unlock it with: twofold unlock %s",
-			      n, tfd_evict_reason(p), n);
+		tfd_reply_fail(
+			rep, -EACCES, TF_R_PERSONA_EVICT_PENDING, n,
+			"%s is locked (lock-down still removing its key: "
+			"%s); unlock it with: twofold unlock %s",
+			n, tfd_evict_reason(p), n);
+		tfd_reply_param(rep, "cause", "%s", tfd_evict_reason(p));
 		return;
 	}
 	if (p->state == TFD_P_ERASED) {
 		/* the cause only when it was the counter (see
 		 * tfd_erased_by_failures) */
-		tfd_reply_err(rep, si->err,
-			      "%s was crypto-erased%s; its data "
-			      "is gone",
-			      n,
-			      tfd_erased_by_failures(d, p)
-				      ? " after too many failed attempts"
-				      : "");
+		bool byf = tfd_erased_by_failures(d, p);
+
+		tfd_reply_fail(rep, si->err, TF_R_PERSONA_ERASED, n,
+			       "%s was crypto-erased%s; its data "
+			       "is gone",
+			       n, byf ? " after too many failed attempts" : "");
+		if (byf)
+			tfd_reply_param(rep, "cause", "failed_attempts");
 		return;
 	}
 	fill(msg, sizeof(msg),
 	     !p->cfg->credential && si->refuse_dev ? si->refuse_dev
 						   : si->refuse,
 	     n);
-	tfd_reply_err(rep, si->err, "%s", msg);
+	tfd_reply_fail(rep, si->err,
+		       !p->cfg->credential && si->reason_dev ? si->reason_dev
+							     : si->reason,
+		       n, "%s", msg);
 }
 
 const char *tfd_lc_hint(const struct tfd_persona *p)

@@ -43,10 +43,10 @@ static int get_secret(const struct tfd_conn *c, const struct tf_msg *m,
 static bool secret_ok(struct tfd_reply *rep, int r)
 {
 	if (r < 0)
-		tfd_reply_err(rep, r,
-			      "malformed request: a credential in a request "
-			      "longer than %u bytes",
-			      TF_FRAG_MAX);
+		tfd_reply_fail(rep, r, TF_R_REQUEST_TOO_LARGE, NULL,
+			       "malformed request: a credential in a request "
+			       "longer than %u bytes",
+			       TF_FRAG_MAX);
 	return r >= 0;
 }
 
@@ -98,10 +98,11 @@ static bool keystore_busy(struct tfd *d, struct tfd_reply *rep,
 {
 	if (!tfd_keystore_busy(d))
 		return false;
-	tfd_reply_err(rep, -EBUSY,
-		      "%s %s: busy: an unlock of %s is in progress; try again "
-		      "once it is answered",
-		      what, name, d->ks_job->p ? d->ks_job->p->cfg->name : "?");
+	tfd_reply_fail(rep, -EBUSY, TF_R_DAEMON_BUSY, name,
+		       "%s %s: busy: an unlock of %s is in progress; try again "
+		       "once it is answered",
+		       what, name,
+		       d->ks_job->p ? d->ks_job->p->cfg->name : "?");
 	return true;
 }
 
@@ -135,79 +136,91 @@ static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
 	switch (r) {
 	case -EACCES:
 		if (ti->wait_seconds)
-			tfd_reply_err(rep, r,
-				      "%s %s: wrong credential; %u tries left; "
-				      "wait %u s before the next",
-				      what, name, ti->tries_left,
-				      ti->wait_seconds);
+			tfd_reply_fail(
+				rep, r, TF_R_CREDENTIAL_WRONG, name,
+				"%s %s: wrong credential; %u tries left; "
+				"wait %u s before the next",
+				what, name, ti->tries_left, ti->wait_seconds);
 		else
-			tfd_reply_err(rep, r,
-				      "%s %s: wrong credential; %u tries left",
-				      what, name, ti->tries_left);
+			tfd_reply_fail(rep, r, TF_R_CREDENTIAL_WRONG, name,
+				       "%s %s: wrong credential; %u tries left",
+				       what, name, ti->tries_left);
 		break;
 	case -EAGAIN:
-		tfd_reply_err(rep, r,
-			      "%s %s: too many failed attempts; wait %u s "
-			      "(%u tries left)",
-			      what, name, ti->wait_seconds, ti->tries_left);
+		tfd_reply_fail(rep, r, TF_R_CREDENTIAL_THROTTLED, name,
+			       "%s %s: too many failed attempts; wait %u s "
+			       "(%u tries left)",
+			       what, name, ti->wait_seconds, ti->tries_left);
 		break;
 	case -ENOKEY:
 		/* the cause only when it is the counter: a wipe, a remote
 		 * wipe and the duress credential look the same on screen
 		 * (the audit log has the cause) */
-		tfd_reply_err(
-			rep, r, "%s %s: crypto-erased%s; its data is gone",
-			what, name,
+		tfd_reply_fail(
+			rep, r, TF_R_PERSONA_ERASED, name,
+			"%s %s: crypto-erased%s; its data is gone", what, name,
 			by_failures(d, ti) ? " after too many failed attempts"
 					   : "");
 		break;
 	case -ENOENT:
-		tfd_reply_err(rep, r,
-			      "%s %s: no credential set; set one with: twofold "
-			      "enroll %s",
-			      what, name, name);
+		tfd_reply_fail(
+			rep, r, TF_R_PERSONA_NO_CREDENTIAL, name,
+			"%s %s: no credential set; set one with: twofold "
+			"enroll %s",
+			what, name, name);
 		break;
 	case -EBUSY:
-		tfd_reply_err(rep, r,
-			      "%s %s: the TPM is in dictionary-attack lockout; "
-			      "wait and try again (this try was not counted)",
-			      what, name);
+		tfd_reply_fail(
+			rep, r, TF_R_TPM_LOCKOUT, name,
+			"%s %s: the TPM is in dictionary-attack lockout; "
+			"wait and try again (this try was not counted)",
+			what, name);
 		break;
 	case -EHOSTUNREACH:
-		tfd_reply_err(rep, r,
-			      "%s %s: the TPM is not reachable; nothing was "
-			      "checked or counted",
-			      what, name);
+		tfd_reply_fail(rep, r, TF_R_TPM_UNREACHABLE, name,
+			       "%s %s: the TPM is not reachable; nothing was "
+			       "checked or counted",
+			       what, name);
 		break;
 	case -EPERM:
-		tfd_reply_err(rep, r,
-			      "%s %s: the boot state (TPM PCRs, tpm_pcrs) "
-			      "differs from the one it was enrolled under; "
-			      "nothing was checked or counted",
-			      what, name);
+		tfd_reply_fail(rep, r, TF_R_TPM_PCR_MISMATCH, name,
+			       "%s %s: the boot state (TPM PCRs, tpm_pcrs) "
+			       "differs from the one it was enrolled under; "
+			       "nothing was checked or counted",
+			       what, name);
 		break;
 	case -ENODEV:
-		tfd_reply_err(
-			rep, r,
+		tfd_reply_fail(
+			rep, r, TF_R_TPM_NOT_CONFIGURED, name,
 			"%s %s: its key is bound to a TPM but device.conf "
 			"names none (tpm_tcti)",
 			what, name);
 		break;
 	case -EBADMSG:
-		tfd_reply_err(rep, r,
-			      "%s %s: wrapped key file damaged (keys/%s/); "
-			      "refusing to create a new key over existing "
-			      "data",
-			      what, name, name);
+		tfd_reply_fail(rep, r, TF_R_STORAGE_DAMAGED, name,
+			       "%s %s: wrapped key file damaged (keys/%s/); "
+			       "refusing to create a new key over existing "
+			       "data",
+			       what, name, name);
 		break;
 	case -ENOMEM:
-		tfd_reply_err(rep, r,
-			      "%s %s: out of memory or of locked memory for "
-			      "secrets (raise RLIMIT_MEMLOCK)",
-			      what, name);
+		tfd_reply_fail(rep, r, TF_R_MEMORY_LOCK, name,
+			       "%s %s: out of memory or of locked memory for "
+			       "secrets (raise RLIMIT_MEMLOCK)",
+			       what, name);
 		break;
 	default: tfd_reply_err(rep, r, "%s %s: %s", what, name, strerror(-r));
 	}
+	/* the request it answers (unlock, enroll) and the counter's state */
+	tfd_reply_param(rep, "persona", "%s", name);
+	tfd_reply_param(rep, "op", "%s", what);
+	if (r == -EACCES || r == -EAGAIN) {
+		tfd_reply_param(rep, "tries_left", "%u", ti->tries_left);
+		if (ti->wait_seconds) /* absent: the next try may come now */
+			tfd_reply_param(rep, "wait_s", "%u", ti->wait_seconds);
+	}
+	if (r == -ENOKEY && by_failures(d, ti))
+		tfd_reply_param(rep, "cause", "failed_attempts");
 }
 
 static void enroll_duress(struct tfd *d, struct tfd_persona *p,
@@ -232,22 +245,23 @@ static void enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	if (keystore_busy(d, rep, "enroll", p->cfg->name))
 		return;
 	if (!p->cfg->credential) {
-		tfd_reply_err(rep, -EINVAL,
-			      "%s is bound to this device and takes no "
-			      "credential (config: credential = no)",
-			      p->cfg->name);
+		tfd_reply_fail(rep, -EINVAL, TF_R_PERSONA_DEVICE_BOUND,
+			       p->cfg->name,
+			       "%s is bound to this device and takes no "
+			       "credential (config: credential = no)",
+			       p->cfg->name);
 		return;
 	}
 	if (newc == NULL) {
-		tfd_reply_err(rep, -EBADMSG,
-			      "malformed request: no credential");
+		tfd_reply_fail(rep, -EBADMSG, TF_R_REQUEST_MALFORMED, NULL,
+			       "malformed request: no credential");
 		return;
 	}
 	(void)tf_msg_u32(m, TF_A_FLAGS, &flags);
 	if (flags & ~TF_F_DURESS) {
-		tfd_reply_err(rep, -EBADMSG,
-			      "malformed request: enroll takes no flags "
-			      "but duress");
+		tfd_reply_fail(rep, -EBADMSG, TF_R_REQUEST_MALFORMED, NULL,
+			       "malformed request: enroll takes no flags "
+			       "but duress");
 		return;
 	}
 	if (flags & TF_F_DURESS) {
@@ -257,15 +271,17 @@ static void enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 	r = tf_credential_check_form(&d->cfg, (const uint8_t *)newc,
 				     strlen(newc), why, sizeof(why));
 	if (r < 0) {
-		tfd_reply_err(rep, -EINVAL, "enroll %s: %s", p->cfg->name, why);
+		tfd_reply_fail(rep, -EINVAL, TF_R_CREDENTIAL_WEAK, p->cfg->name,
+			       "enroll %s: %s", p->cfg->name, why);
 		return;
 	}
 	if (p->state != TFD_P_NOKEY && p->state != TFD_P_ERASED &&
 	    oldc == NULL) {
-		tfd_reply_err(rep, -EACCES,
-			      "enroll %s: a credential is set; changing it "
-			      "needs the old one",
-			      p->cfg->name);
+		tfd_reply_fail(rep, -EACCES, TF_R_CREDENTIAL_NEEDED,
+			       p->cfg->name,
+			       "enroll %s: a credential is set; changing it "
+			       "needs the old one",
+			       p->cfg->name);
 		return;
 	}
 	{
@@ -285,10 +301,11 @@ static void enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 				   (const uint8_t *)newc, strlen(newc), &ti);
 	}
 	if (r == -EEXIST) {
-		tfd_reply_err(rep, r,
-			      "enroll %s: data exists in %s but no key for it; "
-			      "refusing to create a new key over existing data",
-			      p->cfg->name, p->data_dir);
+		tfd_reply_fail(
+			rep, r, TF_R_STORAGE_ORPHANED, p->cfg->name,
+			"enroll %s: data exists in %s but no key for it; "
+			"refusing to create a new key over existing data",
+			p->cfg->name, p->data_dir);
 		return;
 	}
 	if (r < 0) {
@@ -338,32 +355,34 @@ static void enroll_duress(struct tfd *d, struct tfd_persona *p,
 	int r;
 
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
-		tfd_reply_err(rep, -ENOKEY,
-			      "enroll %s --duress: %s has no credential; set "
-			      "one first with: twofold enroll %s",
-			      n, n, n);
+		tfd_reply_fail(rep, -ENOKEY, TF_R_PERSONA_NO_CREDENTIAL, n,
+			       "enroll %s --duress: %s has no credential; set "
+			       "one first with: twofold enroll %s",
+			       n, n, n);
 		return;
 	}
 	if (cur == NULL) {
-		tfd_reply_err(rep, -EACCES,
-			      "enroll %s --duress: needs the current "
-			      "credential",
-			      n);
+		tfd_reply_fail(rep, -EACCES, TF_R_CREDENTIAL_NEEDED, n,
+			       "enroll %s --duress: needs the current "
+			       "credential",
+			       n);
 		return;
 	}
 	r = tf_credential_check_form(&d->cfg, (const uint8_t *)dur, strlen(dur),
 				     why, sizeof(why));
 	if (r < 0) {
-		tfd_reply_err(rep, -EINVAL, "enroll %s --duress: %s", n, why);
+		tfd_reply_fail(rep, -EINVAL, TF_R_CREDENTIAL_WEAK, n,
+			       "enroll %s --duress: %s", n, why);
 		return;
 	}
 	r = tf_keys_set_duress(d->ks, n, (const uint8_t *)cur, strlen(cur),
 			       (const uint8_t *)dur, strlen(dur), &ti);
 	if (r == -EEXIST) {
-		tfd_reply_err(rep, -EINVAL,
-			      "enroll %s --duress: duress PIN must differ from "
-			      "the PIN; nothing changed",
-			      n);
+		tfd_reply_fail(
+			rep, -EINVAL, TF_R_CREDENTIAL_SAME, n,
+			"enroll %s --duress: duress PIN must differ from "
+			"the PIN; nothing changed",
+			n);
 		return;
 	}
 	if (r < 0) {
@@ -574,16 +593,18 @@ static void unlock_done(struct tfd *d, struct tfd_job *j)
 		rep.after = reset_failures;
 		rep.after_p = p;
 		if (d->state == TFD_STOPPING)
-			tfd_reply_err(&rep, -ECANCELED,
-				      "unlock %s: cancelled: twofoldd is "
-				      "shutting down",
-				      p->cfg->name);
+			tfd_reply_fail(&rep, -ECANCELED, TF_R_UNLOCK_CANCELLED,
+				       p->cfg->name,
+				       "unlock %s: cancelled: twofoldd is "
+				       "shutting down",
+				       p->cfg->name);
 		else
-			tfd_reply_err(&rep, -ECANCELED,
-				      "unlock %s: cancelled by a lock-down "
-				      "that came while the credential was "
-				      "checked; %s stays locked",
-				      p->cfg->name, p->cfg->name);
+			tfd_reply_fail(&rep, -ECANCELED, TF_R_UNLOCK_CANCELLED,
+				       p->cfg->name,
+				       "unlock %s: cancelled by a lock-down "
+				       "that came while the credential was "
+				       "checked; %s stays locked",
+				       p->cfg->name, p->cfg->name);
 	} else {
 		unlock_finish(d, p, u, &rep);
 	}
@@ -607,15 +628,16 @@ enum tfd_disp tfd_req_unlock(struct tfd *d, struct tfd_conn *c,
 	if (!secret_ok(rep, r))
 		return TFD_REPLY_NOW;
 	if (!p->cfg->credential) {
-		tfd_reply_err(rep, -EINVAL,
-			      "%s is bound to this device and needs no unlock; "
-			      "start it with: twofold persona start %s",
-			      p->cfg->name, p->cfg->name);
+		tfd_reply_fail(
+			rep, -EINVAL, TF_R_PERSONA_DEVICE_BOUND, p->cfg->name,
+			"%s is bound to this device and needs no unlock; "
+			"start it with: twofold persona start %s",
+			p->cfg->name, p->cfg->name);
 		return TFD_REPLY_NOW;
 	}
 	if (cred == NULL) {
-		tfd_reply_err(rep, -EBADMSG,
-			      "malformed request: no credential");
+		tfd_reply_fail(rep, -EBADMSG, TF_R_REQUEST_MALFORMED, NULL,
+			       "malformed request: no credential");
 		return TFD_REPLY_NOW;
 	}
 	if (keystore_busy(d, rep, "unlock", p->cfg->name))
@@ -634,10 +656,10 @@ enum tfd_disp tfd_req_unlock(struct tfd *d, struct tfd_conn *c,
 		r = u == NULL ? -ENOMEM : tf_negerrno();
 		if (u)
 			unlock_free(u);
-		tfd_reply_err(rep, r,
-			      "cannot lock secret memory: %s (raise "
-			      "RLIMIT_MEMLOCK)",
-			      strerror(-r));
+		tfd_reply_fail(rep, r, TF_R_MEMORY_LOCK, NULL,
+			       "cannot lock secret memory: %s (raise "
+			       "RLIMIT_MEMLOCK)",
+			       strerror(-r));
 		return TFD_REPLY_NOW;
 	}
 	memcpy(u->cred, cred, u->len);
@@ -686,16 +708,16 @@ static void lock_evict_reply(struct tfd_persona *p, int r,
 	double ms = (double)(tf_now_ns() - p->halt.t0_ns) / 1e6;
 
 	if (r == -ETIMEDOUT)
-		tfd_reply_err(
-			rep, r,
+		tfd_reply_fail(
+			rep, r, TF_R_PERSONA_STOP_INCOMPLETE, p->cfg->name,
 			"%s is locked down: its processes were killed but "
 			"have not exited; its key is removed%s (see: "
 			"twofold status)",
 			p->cfg->name,
 			p->evict_pending ? " once they let go" : "");
 	else if (r < 0)
-		tfd_reply_err(
-			rep, r,
+		tfd_reply_fail(
+			rep, r, TF_R_PERSONA_EVICT_PENDING, p->cfg->name,
 			"%s is locked, but removing its key is pending "
 			"(%s); twofoldd keeps retrying every second (see: "
 			"twofold status)",
@@ -734,10 +756,11 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 
 	tf_msg_u32(m, TF_A_FLAGS, &flags);
 	if (!p->cfg->credential) {
-		tfd_reply_err(rep, -EINVAL,
-			      "%s has no credential, so it cannot be unlocked "
-			      "again; stop it with: twofold persona stop %s",
-			      p->cfg->name, p->cfg->name);
+		tfd_reply_fail(rep, -EINVAL, TF_R_PERSONA_DEVICE_BOUND,
+			       p->cfg->name,
+			       "%s has no credential, so it cannot be unlocked "
+			       "again; stop it with: twofold persona stop %s",
+			       p->cfg->name, p->cfg->name);
 		return TFD_REPLY_NOW;
 	}
 	/* an unlock under way is overtaken (its answer says so) */
@@ -760,12 +783,13 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 		(void)tfd_halt(d, p, true, NULL, &r);
 		r = tfd_evict_key(d, p, false, NULL);
 		if (r < 0)
-			tfd_reply_err(rep, r,
-				      "%s is locked, but removing its key is "
-				      "pending (%s): its processes are killed "
-				      "and still exiting; twofoldd keeps "
-				      "retrying (see: twofold status)",
-				      p->cfg->name, tfd_evict_reason(p));
+			tfd_reply_fail(rep, r, TF_R_PERSONA_EVICT_PENDING,
+				       p->cfg->name,
+				       "%s is locked, but removing its key is "
+				       "pending (%s): its processes are killed "
+				       "and still exiting; twofoldd keeps "
+				       "retrying (see: twofold status)",
+				       p->cfg->name, tfd_evict_reason(p));
 		else
 			tfd_reply_err(rep, 0,
 				      "%s locked down: its key is removed; its "
@@ -799,18 +823,19 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 		return TFD_REPLY_NOW;
 	}
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
-		tfd_reply_err(rep, -ENOKEY,
-			      "%s has no key in the kernel (%s); nothing to "
-			      "lock",
-			      p->cfg->name,
-			      p->state == TFD_P_NOKEY ? "no credential yet"
-						      : "crypto-erased");
+		tfd_reply_fail(rep, -ENOKEY, TF_R_PERSONA_NO_KEY, p->cfg->name,
+			       "%s has no key in the kernel (%s); nothing to "
+			       "lock",
+			       p->cfg->name,
+			       p->state == TFD_P_NOKEY ? "no credential yet"
+						       : "crypto-erased");
 		return TFD_REPLY_NOW;
 	}
 	if (p->state == TFD_P_EVICTED) {
-		tfd_reply_err(rep, -EACCES,
-			      "%s is locked; unlock it with: twofold unlock %s",
-			      p->cfg->name, p->cfg->name);
+		tfd_reply_fail(
+			rep, -EACCES, TF_R_PERSONA_LOCKED, p->cfg->name,
+			"%s is locked; unlock it with: twofold unlock %s",
+			p->cfg->name, p->cfg->name);
 		return TFD_REPLY_NOW;
 	}
 	if (flags & TF_F_EVICT) {
@@ -821,11 +846,12 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 		return TFD_REPLY_NOW;
 	}
 	if (p->state == TFD_P_STOPPED) {
-		tfd_reply_err(rep, -ESRCH,
-			      "%s is not running, so there is nothing to "
-			      "freeze; to remove its key: twofold lock %s "
-			      "--evict",
-			      p->cfg->name, p->cfg->name);
+		tfd_reply_fail(rep, -ESRCH, TF_R_PERSONA_NOT_RUNNING,
+			       p->cfg->name,
+			       "%s is not running, so there is nothing to "
+			       "freeze; to remove its key: twofold lock %s "
+			       "--evict",
+			       p->cfg->name, p->cfg->name);
 		return TFD_REPLY_NOW;
 	}
 	if (p->state == TFD_P_FROZEN) {
@@ -878,11 +904,11 @@ static void wipe_finish(struct tfd *d, struct tfd_persona *p, int re,
 		enum tf_persona_keystate st;
 		if (tf_keys_state(d->ks, n, &st) == 0 && st == TF_KS_ERASED)
 			(void)tfd_lc_fire(d, p, TFD_EV_ERASED, 0);
-		tfd_reply_err(rep, r,
-			      "wipe %s: crypto-erase failed: %s; its key is "
-			      "out of the kernel%s; run the wipe again",
-			      n, strerror(-r),
-			      re < 0 ? " only once its removal finishes" : "");
+		tfd_reply_fail(rep, r, TF_R_WIPE_FAILED, n,
+			       "wipe %s: crypto-erase failed: %s; its key is "
+			       "out of the kernel%s; run the wipe again",
+			       n, strerror(-r),
+			       re < 0 ? " only once its removal finishes" : "");
 		return;
 	}
 	(void)tfd_lc_fire(d, p, TFD_EV_ERASED, 0);
@@ -973,13 +999,14 @@ enum tfd_disp tfd_req_wipe(struct tfd *d, struct tfd_conn *c,
 	/* root only (the socket also admits the daemon's owner uid): the
 	 * sender of this datagram and the connection's creator */
 	if (c->uid != 0 || !c->rd.creds_ok || c->rd.cred_uid != 0) {
-		tfd_reply_err(rep, -EPERM,
-			      "wipe %s: only root may wipe a persona", n);
+		tfd_reply_fail(rep, -EPERM, TF_R_REQUEST_DENIED, n,
+			       "wipe %s: only root may wipe a persona", n);
 		return TFD_REPLY_NOW;
 	}
 	if (!p->cfg->credential) {
-		tfd_reply_err(rep, -EINVAL,
-			      "%s is not credential-bound; wipe refuses it", n);
+		tfd_reply_fail(rep, -EINVAL, TF_R_PERSONA_DEVICE_BOUND, n,
+			       "%s is not credential-bound; wipe refuses it",
+			       n);
 		return TFD_REPLY_NOW;
 	}
 	tfd_audit(d, TF_AUDIT_SYNC, "wipe.requested", p, c, NULL);
@@ -988,10 +1015,10 @@ enum tfd_disp tfd_req_wipe(struct tfd *d, struct tfd_conn *c,
 	if (tfd_keystore_busy(d)) {
 		/* the erase needs the key store: after the check ends */
 		if (p->after_job.resume != NULL) {
-			tfd_reply_err(rep, -EBUSY,
-				      "wipe %s: a wipe of %s is already "
-				      "waiting",
-				      n, n);
+			tfd_reply_fail(rep, -EBUSY, TF_R_WIPE_PENDING, n,
+				       "wipe %s: a wipe of %s is already "
+				       "waiting",
+				       n, n);
 			return TFD_REPLY_NOW;
 		}
 		p->after_job = (struct tfd_waiter){.c = c,

@@ -19,21 +19,24 @@ static void start_reply(struct tfd *d, struct tfd_persona *p,
 	int r;
 
 	if (p->evict_pending) {
-		tfd_reply_err(rep, -EACCES,
-			      "%s is locked (lock-down still removing its key: "
-			      "%s); unlock it with: twofold unlock %s",
-			      p->cfg->name, tfd_evict_reason(p), p->cfg->name);
+		tfd_reply_fail(
+			rep, -EACCES, TF_R_PERSONA_EVICT_PENDING, p->cfg->name,
+			"%s is locked (lock-down still removing its key: "
+			"%s); unlock it with: twofold unlock %s",
+			p->cfg->name, tfd_evict_reason(p), p->cfg->name);
 		return;
 	}
 	if (p->cfg->credential && !p->key_loaded) {
-		tfd_reply_err(rep, -EACCES,
-			      "%s is locked; unlock it with: twofold unlock %s",
-			      p->cfg->name, p->cfg->name);
+		tfd_reply_fail(
+			rep, -EACCES, TF_R_PERSONA_LOCKED, p->cfg->name,
+			"%s is locked; unlock it with: twofold unlock %s",
+			p->cfg->name, p->cfg->name);
 		return;
 	}
 	r = tfd_persona_start(d, p, err, sizeof(err));
 	if (r < 0)
-		tfd_reply_err(rep, r, "%s", err[0] ? err : strerror(-r));
+		tfd_reply_fail(rep, r, TF_R_PERSONA_START_FAILED, p->cfg->name,
+			       "%s", err[0] ? err : strerror(-r));
 	else
 		tfd_reply_err(rep, 0, "%s started", p->cfg->name);
 }
@@ -49,20 +52,22 @@ enum tfd_disp tfd_req_start(struct tfd *d, struct tfd_conn *c,
 static void stop_reply(struct tfd_persona *p, int r, struct tfd_reply *rep)
 {
 	if (r == -ETIMEDOUT)
-		tfd_reply_err(rep, r,
-			      "%s: stop incomplete: its processes were killed "
-			      "but have not exited (see: twofold status)%s",
-			      p->cfg->name,
-			      p->cfg->credential ? "; its key is removed" : "");
+		tfd_reply_fail(
+			rep, r, TF_R_PERSONA_STOP_INCOMPLETE, p->cfg->name,
+			"%s: stop incomplete: its processes were killed "
+			"but have not exited (see: twofold status)%s",
+			p->cfg->name,
+			p->cfg->credential ? "; its key is removed" : "");
 	else if (r < 0 && p->evict_pending)
-		tfd_reply_err(rep, r,
-			      "%s stopped and locked, but removing its key is "
-			      "pending (%s); twofoldd keeps retrying every "
-			      "second (see: twofold status)",
-			      p->cfg->name, tfd_evict_reason(p));
+		tfd_reply_fail(rep, r, TF_R_PERSONA_EVICT_PENDING, p->cfg->name,
+			       "%s stopped and locked, but removing its key is "
+			       "pending (%s); twofoldd keeps retrying every "
+			       "second (see: twofold status)",
+			       p->cfg->name, tfd_evict_reason(p));
 	else if (r < 0)
-		tfd_reply_err(rep, r, "%s: stop incomplete: %s", p->cfg->name,
-			      strerror(-r));
+		tfd_reply_fail(rep, r, TF_R_PERSONA_STOP_INCOMPLETE,
+			       p->cfg->name, "%s: stop incomplete: %s",
+			       p->cfg->name, strerror(-r));
 	else if (p->cfg->credential)
 		tfd_reply_err(rep, 0,
 			      "%s stopped and locked (start it again with: "
@@ -106,18 +111,20 @@ static void restart_then(struct tfd *d, struct tfd_persona *p, int r,
 	int q;
 
 	if (r < 0) {
-		tfd_reply_err(rep, r, "%s: stop incomplete: %s", p->cfg->name,
-			      strerror(-r));
+		tfd_reply_fail(rep, r, TF_R_PERSONA_STOP_INCOMPLETE,
+			       p->cfg->name, "%s: stop incomplete: %s",
+			       p->cfg->name, strerror(-r));
 		if (p->cfg->credential && p->state == TFD_P_STOPPED)
 			(void)tfd_halt(d, p, true, NULL, &q);
 		return;
 	}
 	if (p->state != TFD_P_STOPPED) {
 		/* a lock-down came while it stopped */
-		tfd_reply_err(rep, -EACCES,
-			      "restart %s: interrupted by a lock-down; unlock "
-			      "it with: twofold unlock %s",
-			      p->cfg->name, p->cfg->name);
+		tfd_reply_fail(rep, -EACCES, TF_R_PERSONA_LOCKED, p->cfg->name,
+			       "restart %s: interrupted by a lock-down; unlock "
+			       "it with: twofold unlock %s",
+			       p->cfg->name, p->cfg->name);
+		tfd_reply_param(rep, "cause", "lockdown");
 		return;
 	}
 	start_reply(d, p, rep);

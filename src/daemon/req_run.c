@@ -103,30 +103,32 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	int pidfd, r;
 
 	if (c->app.pidfd >= 0) {
-		tfd_reply_err(rep, -EBUSY,
-			      "this connection already runs an app");
+		tfd_reply_fail(rep, -EBUSY, TF_R_DAEMON_BUSY, NULL,
+			       "this connection already runs an app");
 		return TFD_REPLY_NOW;
 	}
 	if (nargs == 0) {
-		tfd_reply_err(rep, -EINVAL, "run: no command given");
+		tfd_reply_fail(rep, -EINVAL, TF_R_REQUEST_MALFORMED, NULL,
+			       "run: no command given");
 		return TFD_REPLY_NOW;
 	}
 	(void)tf_msg_u32(m, TF_A_FLAGS, &flags);
 	if (flags & ~(TF_F_PTY_ANY | TF_F_SERVICE)) {
-		tfd_reply_err(rep, -EINVAL, "run: unknown flags 0x%x", flags);
+		tfd_reply_fail(rep, -EINVAL, TF_R_REQUEST_MALFORMED, NULL,
+			       "run: unknown flags 0x%x", flags);
 		return TFD_REPLY_NOW;
 	}
 	for (int i = 0; i < 3; i++)
 		npty += !!(flags & TF_F_PTY(i));
 	if (npty && (flags & TF_F_SERVICE)) {
-		tfd_reply_err(rep, -EINVAL,
-			      "run: a background service has no terminal");
+		tfd_reply_fail(rep, -EINVAL, TF_R_REQUEST_MALFORMED, NULL,
+			       "run: a background service has no terminal");
 		return TFD_REPLY_NOW;
 	}
 	if (c->rd.nfds != 3 - npty) {
-		tfd_reply_err(rep, -EBADMSG,
-			      "malformed request: run needs the caller's "
-			      "stdin, stdout and stderr (or a pty for them)");
+		tfd_reply_fail(rep, -EBADMSG, TF_R_REQUEST_MALFORMED, NULL,
+			       "malformed request: run needs the caller's "
+			       "stdin, stdout and stderr (or a pty for them)");
 		return TFD_REPLY_NOW;
 	}
 	/* A persona never gets a host terminal: whoever holds one can read
@@ -135,24 +137,26 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	 * through a pty of the persona's own instead (-t). */
 	for (size_t i = 0; i < c->rd.nfds; i++)
 		if (!stdio_kind_ok(c->rd.fds[i])) {
-			tfd_reply_err(rep, -EINVAL,
-				      "run: stdin, stdout and stderr must be "
-				      "files, pipes, sockets or /dev/null (not "
-				      "a directory or a block device)");
+			tfd_reply_fail(
+				rep, -EINVAL, TF_R_REQUEST_DENIED, NULL,
+				"run: stdin, stdout and stderr must be "
+				"files, pipes, sockets or /dev/null (not "
+				"a directory or a block device)");
 			return TFD_REPLY_NOW;
 		}
 	for (size_t i = 0; i < c->rd.nfds; i++)
 		if (is_terminal(c->rd.fds[i])) {
-			tfd_reply_err(rep, -ENOTTY,
-				      "run: refusing to hand a terminal to "
-				      "an app in %s; use a pty: twofold run "
-				      "-t",
-				      p->cfg->name);
+			tfd_reply_fail(rep, -ENOTTY, TF_R_REQUEST_DENIED,
+				       p->cfg->name,
+				       "run: refusing to hand a terminal to "
+				       "an app in %s; use a pty: twofold run "
+				       "-t",
+				       p->cfg->name);
 			return TFD_REPLY_NOW;
 		}
 	if (tf_msg_count(m, TF_A_ENV) > ENV_MAX) {
-		tfd_reply_err(rep, -E2BIG, "run: more than %d --env entries",
-			      ENV_MAX);
+		tfd_reply_fail(rep, -E2BIG, TF_R_RUN_BAD_ENV, NULL,
+			       "run: more than %d --env entries", ENV_MAX);
 		return TFD_REPLY_NOW;
 	}
 	/* the app's gid is its uid: 0 would be the persona's root group, 5
@@ -160,23 +164,24 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	 * run's, and so the terminal of the user behind it) */
 	if (tf_msg_u32(m, TF_A_UID, &uid) == 0 &&
 	    (uid == 0 || uid == TF_PERSONA_TTY_GID)) {
-		tfd_reply_err(rep, -EINVAL,
-			      "run: user %u is %s's %s, which no app runs as "
-			      "(use an ordinary uid, 1 to %u, not %u)",
-			      uid, p->cfg->name,
-			      uid == 0 ? "root" : "tty group",
-			      p->cfg->uid_count - 1, TF_PERSONA_TTY_GID);
+		tfd_reply_fail(rep, -EINVAL, TF_R_RUN_BAD_USER, p->cfg->name,
+			       "run: user %u is %s's %s, which no app runs as "
+			       "(use an ordinary uid, 1 to %u, not %u)",
+			       uid, p->cfg->name,
+			       uid == 0 ? "root" : "tty group",
+			       p->cfg->uid_count - 1, TF_PERSONA_TTY_GID);
 		return TFD_REPLY_NOW;
 	}
 	if (uid >= p->cfg->uid_count) {
-		tfd_reply_err(rep, -EINVAL,
-			      "run: user %u is outside %s's %u ids", uid,
-			      p->cfg->name, p->cfg->uid_count);
+		tfd_reply_fail(rep, -EINVAL, TF_R_RUN_BAD_USER, p->cfg->name,
+			       "run: user %u is outside %s's %u ids", uid,
+			       p->cfg->name, p->cfg->uid_count);
 		return TFD_REPLY_NOW;
 	}
 	argv = calloc(nargs + 1, sizeof(*argv));
 	if (argv == NULL) {
-		tfd_reply_err(rep, -ENOMEM, "out of memory");
+		tfd_reply_fail(rep, -ENOMEM, TF_R_DAEMON_NOMEM, NULL,
+			       "out of memory");
 		return TFD_REPLY_NOW;
 	}
 	for (size_t i = 0; i < prof->n_env; i++)
@@ -188,9 +193,10 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 			argv[ai++] = (const char *)a->val;
 		} else if (a->type == TF_A_ENV) {
 			if (!env_entry_ok((const char *)a->val)) {
-				tfd_reply_err(rep, -EINVAL,
-					      "run: malformed environment "
-					      "entry (want NAME=VALUE)");
+				tfd_reply_fail(rep, -EINVAL, TF_R_RUN_BAD_ENV,
+					       NULL,
+					       "run: malformed environment "
+					       "entry (want NAME=VALUE)");
 				return TFD_REPLY_NOW;
 			}
 			if (!tf_profile_env_allowed(prof,
@@ -198,19 +204,21 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 				/* the name only: a value may be secret */
 				const char *v = (const char *)a->val;
 				int k = (int)(strchr(v, '=') - v);
-				tfd_reply_err(rep, -EPERM,
-					      "run: %.*s is fixed by %s's "
-					      "profile",
-					      k > 64 ? 64 : k, v, p->cfg->name);
+				tfd_reply_fail(rep, -EPERM, TF_R_RUN_BAD_ENV,
+					       p->cfg->name,
+					       "run: %.*s is fixed by %s's "
+					       "profile",
+					       k > 64 ? 64 : k, v,
+					       p->cfg->name);
 				return TFD_REPLY_NOW;
 			}
 			env_set(env, &nenv, (const char *)a->val);
 		}
 	}
 	if (total > TF_ARGV_TOTAL_MAX) {
-		tfd_reply_err(rep, -E2BIG,
-			      "run: arguments and environment exceed %u bytes",
-			      TF_ARGV_TOTAL_MAX);
+		tfd_reply_fail(rep, -E2BIG, TF_R_REQUEST_TOO_LARGE, NULL,
+			       "run: arguments and environment exceed %u bytes",
+			       TF_ARGV_TOTAL_MAX);
 		return TFD_REPLY_NOW;
 	}
 	env[nenv] = NULL;
@@ -225,13 +233,14 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	if (npty) {
 		r = tf_persona_open_pty(p->rt, uid, &master, &slave);
 		if (r < 0) {
-			tfd_reply_err(rep, r,
-				      "run in %s: cannot allocate a terminal: "
-				      "%s",
-				      p->cfg->name,
-				      r == -ENOSPC ? "the persona's pty limit "
-						     "is reached"
-						   : strerror(-r));
+			tfd_reply_fail(rep, r, TF_R_RUN_LAUNCH_FAILED,
+				       p->cfg->name,
+				       "run in %s: cannot allocate a terminal: "
+				       "%s",
+				       p->cfg->name,
+				       r == -ENOSPC ? "the persona's pty limit "
+						      "is reached"
+						    : strerror(-r));
 			return TFD_REPLY_NOW;
 		}
 	}
@@ -250,8 +259,9 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	 * when the run ends (no v2 hierarchy: the persona's, unkilled) */
 	r = tf_persona_run_cgroup(p->rt, &cgfd, cg);
 	if (r < 0 && r != -EOPNOTSUPP) {
-		tfd_reply_err(rep, r, "run in %s: cannot make its cgroup: %s",
-			      p->cfg->name, strerror(-r));
+		tfd_reply_fail(rep, r, TF_R_RUN_LAUNCH_FAILED, p->cfg->name,
+			       "run in %s: cannot make its cgroup: %s",
+			       p->cfg->name, strerror(-r));
 		return TFD_REPLY_NOW;
 	}
 	if (cgfd >= 0) {
@@ -278,36 +288,43 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 		char esc[96];
 		const char *cwd = x.cwd ? x.cwd : "/home/app";
 		tf_escape(cwd, strlen(cwd), esc, sizeof(esc));
-		tfd_reply_err(rep, r, "cannot change to %s in persona %s: %s",
-			      esc, p->cfg->name, strerror(-r));
+		tfd_reply_fail(rep, r, TF_R_RUN_BAD_CWD, p->cfg->name,
+			       "cannot change to %s in persona %s: %s", esc,
+			       p->cfg->name, strerror(-r));
+		tfd_reply_param(rep, "cwd", "%s", esc);
 		return TFD_REPLY_NOW;
 	}
 	if (r < 0 && stage == TF_EXEC_STAGE_SETUP) {
-		tfd_reply_err(rep, r,
-			      "run in %s: the app's sandbox setup "
-			      "failed: %s",
-			      p->cfg->name, strerror(-r));
+		tfd_reply_fail(rep, r, TF_R_RUN_LAUNCH_FAILED, p->cfg->name,
+			       "run in %s: the app's sandbox setup "
+			       "failed: %s",
+			       p->cfg->name, strerror(-r));
 		return TFD_REPLY_NOW;
 	}
 	if (r == -ENOENT) {
 		char esc[96];
 		tf_escape(argv[0], strlen(argv[0]), esc, sizeof(esc));
-		tfd_reply_err(rep, r, "command not found: %s in persona %s",
-			      esc, p->cfg->name);
+		tfd_reply_fail(rep, r, TF_R_RUN_NOT_FOUND, p->cfg->name,
+			       "command not found: %s in persona %s", esc,
+			       p->cfg->name);
+		tfd_reply_param(rep, "command", "%s", esc);
 		rep->exit_code = 127;
 		return TFD_REPLY_NOW;
 	}
 	if (r == -EACCES || r == -ENOEXEC) {
 		char esc[96];
 		tf_escape(argv[0], strlen(argv[0]), esc, sizeof(esc));
-		tfd_reply_err(rep, r, "cannot execute %s in persona %s: %s",
-			      esc, p->cfg->name, strerror(-r));
+		tfd_reply_fail(rep, r, TF_R_RUN_NOT_EXECUTABLE, p->cfg->name,
+			       "cannot execute %s in persona %s: %s", esc,
+			       p->cfg->name, strerror(-r));
+		tfd_reply_param(rep, "command", "%s", esc);
 		rep->exit_code = 126;
 		return TFD_REPLY_NOW;
 	}
 	if (r < 0) {
-		tfd_reply_err(rep, r, "run in %s failed: %s", p->cfg->name,
-			      strerror(-r));
+		tfd_reply_fail(rep, r, TF_R_RUN_LAUNCH_FAILED, p->cfg->name,
+			       "run in %s failed: %s", p->cfg->name,
+			       strerror(-r));
 		return TFD_REPLY_NOW;
 	}
 	c->app.pid = pid;
@@ -327,7 +344,8 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 		if (cg[0])
 			(void)tf_persona_run_cgroup_end(p->rt, cg, true);
 		c->app.cg[0] = '\0';
-		tfd_reply_err(rep, -ENOMEM, "run: cannot watch the app");
+		tfd_reply_fail(rep, -ENOMEM, TF_R_DAEMON_NOMEM, NULL,
+			       "run: cannot watch the app");
 		return TFD_REPLY_NOW;
 	}
 	/* the app owns its copies of the stdio fds now; drop ours */
@@ -421,7 +439,8 @@ enum tfd_disp tfd_req_signal(struct tfd *d, struct tfd_conn *c,
 	uint32_t sig;
 
 	if (tf_msg_u32(m, TF_A_SIGNAL, &sig) < 0) {
-		tfd_reply_err(rep, -EBADMSG, "malformed request: no signal");
+		tfd_reply_fail(rep, -EBADMSG, TF_R_REQUEST_MALFORMED, NULL,
+			       "malformed request: no signal");
 		return TFD_REPLY_NOW;
 	}
 	/* only what a terminal or a user at it would send */
@@ -441,12 +460,13 @@ enum tfd_disp tfd_req_signal(struct tfd *d, struct tfd_conn *c,
 	case SIGUSR1:
 	case SIGUSR2: break;
 	default:
-		tfd_reply_err(rep, -EINVAL, "signal %u is not forwarded", sig);
+		tfd_reply_fail(rep, -EINVAL, TF_R_REQUEST_DENIED, NULL,
+			       "signal %u is not forwarded", sig);
 		return TFD_REPLY_NOW;
 	}
 	if (c->app.pidfd < 0) {
-		tfd_reply_err(rep, -ESRCH,
-			      "no app is running on this connection");
+		tfd_reply_fail(rep, -ESRCH, TF_R_PERSONA_NOT_RUNNING, NULL,
+			       "no app is running on this connection");
 		return TFD_REPLY_NOW;
 	}
 	if (tfd_app_signal(c, (int)sig) < 0)

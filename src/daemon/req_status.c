@@ -120,7 +120,8 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 			fclose(j);
 		free(text);
 		free(json);
-		tfd_reply_err(rep, -ENOMEM, "out of memory");
+		tfd_reply_fail(rep, -ENOMEM, TF_R_DAEMON_NOMEM, NULL,
+			       "out of memory");
 		return TFD_REPLY_NOW;
 	}
 	/* shared storage: its free bytes; an image per persona: the sum

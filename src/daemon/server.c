@@ -37,9 +37,64 @@ void tfd_reply_err(struct tfd_reply *rep, int err, const char *fmt, ...)
 	va_list ap;
 
 	rep->err = err;
+	rep->reason[0] = '\0';
+	rep->n_params = 0;
 	va_start(ap, fmt);
 	vsnprintf(rep->msg, sizeof(rep->msg), fmt, ap);
 	va_end(ap);
+}
+
+void tfd_reply_fail(struct tfd_reply *rep, int err, const char *reason,
+		    const char *persona, const char *fmt, ...)
+{
+	va_list ap;
+
+	rep->err = err;
+	snprintf(rep->reason, sizeof(rep->reason), "%s", reason);
+	rep->n_params = 0;
+	va_start(ap, fmt);
+	vsnprintf(rep->msg, sizeof(rep->msg), fmt, ap);
+	va_end(ap);
+	if (persona != NULL)
+		tfd_reply_param(rep, "persona", "%s", persona);
+}
+
+void tfd_reply_param(struct tfd_reply *rep, const char *key, const char *fmt,
+		     ...)
+{
+	struct tf_err_param *pa = NULL;
+	va_list ap;
+
+	for (unsigned i = 0; i < rep->n_params; i++)
+		if (strcmp(rep->params[i].key, key) == 0)
+			pa = &rep->params[i];
+	if (pa == NULL) {
+		if (rep->n_params >= TF_ERR_PARAMS_MAX)
+			return;
+		pa = &rep->params[rep->n_params++];
+	}
+	snprintf(pa->key, sizeof(pa->key), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(pa->val, sizeof(pa->val), fmt, ap);
+	va_end(ap);
+}
+
+/* A failure's reason on the wire: its own, else "errno.NAME" from the
+ * errno (a name, not a number: errno values differ between
+ * architectures) */
+void tfd_reply_reason(const struct tfd_reply *rep, char *buf, size_t cap)
+{
+	const char *n;
+
+	if (rep->reason[0]) {
+		snprintf(buf, cap, "%s", rep->reason);
+		return;
+	}
+	n = strerrorname_np(-rep->err);
+	if (n != NULL)
+		snprintf(buf, cap, "errno.%s", n);
+	else
+		snprintf(buf, cap, "errno.%d", -rep->err);
 }
 
 int tfd_source_add(struct tfd *d, struct tfd_source *s, int fd, uint32_t events,
@@ -434,6 +489,17 @@ int tfd_send_reply_fds(struct tfd_conn *c, uint16_t type,
 	tf_msgbuf_put_i32(&b, TF_A_ERRNO, rep->err);
 	if (rep->msg[0])
 		tf_msgbuf_put_str(&b, TF_A_MESSAGE, rep->msg);
+	if (rep->err < 0) {
+		char reason[TF_REASON_MAX], kv[TF_ERR_KEY_MAX + TF_ERR_VAL_MAX];
+
+		tfd_reply_reason(rep, reason, sizeof(reason));
+		tf_msgbuf_put_str(&b, TF_A_REASON, reason);
+		for (unsigned i = 0; i < rep->n_params; i++) {
+			snprintf(kv, sizeof(kv), "%s=%s", rep->params[i].key,
+				 rep->params[i].val);
+			tf_msgbuf_put_str(&b, TF_A_PARAM, kv);
+		}
+	}
 	if (rep->text)
 		tf_msgbuf_put_str(&b, TF_A_TEXT, rep->text);
 	if (rep->json)
@@ -695,33 +761,37 @@ refuse:
 	/* one answer, then the connection goes: its framing is not trusted */
 	switch (r) {
 	case -EMSGSIZE:
-		tfd_reply_err(&rep, r, "request larger than %u bytes",
-			      TF_MSG_MAX);
+		tfd_reply_fail(&rep, r, TF_R_REQUEST_TOO_LARGE, NULL,
+			       "request larger than %u bytes", TF_MSG_MAX);
 		break;
 	case -EPROTONOSUPPORT:
-		tfd_reply_err(&rep, r,
-			      "unsupported protocol version (this twofoldd "
-			      "speaks %d)",
-			      TF_PROTO_VERSION);
+		tfd_reply_fail(&rep, r, TF_R_REQUEST_UNSUPPORTED, NULL,
+			       "unsupported protocol version (this twofoldd "
+			       "speaks %d)",
+			       TF_PROTO_VERSION);
 		break;
 	case -EPERM:
 		if (d->has_group)
-			tfd_reply_err(&rep, r,
-				      "permission denied: only root and the "
-				      "members of group %s may control "
-				      "twofoldd",
-				      d->cfg.control_group);
+			tfd_reply_fail(&rep, r, TF_R_REQUEST_DENIED, NULL,
+				       "permission denied: only root and the "
+				       "members of group %s may control "
+				       "twofoldd",
+				       d->cfg.control_group);
 		else
-			tfd_reply_err(&rep, r,
-				      "permission denied: only root may "
-				      "control twofoldd");
+			tfd_reply_fail(&rep, r, TF_R_REQUEST_DENIED, NULL,
+				       "permission denied: only root may "
+				       "control twofoldd");
 		break;
 	case -ELOOP:
-		tfd_reply_err(&rep, r,
-			      "refused: a passed descriptor is a connection to "
-			      "twofoldd itself");
+		tfd_reply_fail(
+			&rep, r, TF_R_REQUEST_DENIED, NULL,
+			"refused: a passed descriptor is a connection to "
+			"twofoldd itself");
 		break;
-	default: tfd_reply_err(&rep, r, "malformed request"); break;
+	default:
+		tfd_reply_fail(&rep, r, TF_R_REQUEST_MALFORMED, NULL,
+			       "malformed request");
+		break;
 	}
 	tf_warn("client pid %d: %s", c->pid, rep.msg);
 	tfd_audit_refused(d, c, NULL, NULL, &rep);

@@ -154,7 +154,9 @@ static bool attr_ok(uint16_t type, const uint8_t *v, uint32_t len)
 	case TF_A_SECRET_NEW:
 	case TF_A_MESSAGE:
 	case TF_A_TEXT:
-	case TF_A_JSON: return str_ok(v, len);
+	case TF_A_JSON:
+	case TF_A_REASON:
+	case TF_A_PARAM: return str_ok(v, len);
 	case TF_A_UID:
 	case TF_A_FLAGS:
 	case TF_A_SIGNAL:

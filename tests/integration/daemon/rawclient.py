@@ -31,6 +31,10 @@ def reply(s):
             out.append(v.rstrip(b"\0").decode(errors="replace"))
         if t == 10:
             out.append("errno=%d" % struct.unpack("<i", v)[0])
+        if t == 16:  # REASON
+            out.append("reason=" + v.rstrip(b"\0").decode(errors="replace"))
+        if t == 17:  # PARAM
+            out.append("param=" + v.rstrip(b"\0").decode(errors="replace"))
         off += 8 + n
     return " | ".join(out)
 

@@ -34,7 +34,7 @@ check "unlock.failed with the caller and the tries left" \
 check "unlock.ok" line ' unlock\.ok persona=secure uid=0 '
 check "evict with its duration" line ' evict\.done persona=secure duration_ms=[0-9.]+ '
 check "the refused lock, with the caller and the reason" \
-	line ' request\.refused persona=secure uid=0 pid=[0-9]+ request=lock errno=13 message="secure is locked; '
+	line ' request\.refused persona=secure uid=0 pid=[0-9]+ request=lock errno=13 reason=persona.locked message="secure is locked; '
 check "persona.start and persona.stop" \
 	eval 'line " persona\.start persona=personal " && line " persona\.stop persona=personal "'
 check "daemon.stop, then the shutdown checkpoint last" \

@@ -5,7 +5,7 @@
 # independent of PATH, and a full storage image. Every refusal must be
 # clear, and nothing may be rewritten or silently recreated.
 . "$(dirname "$0")/lib.sh"
-echo "1..30"
+echo "1..31"
 
 K=$S/keys
 snap() { (cd "$S" && find device.conf device.secret keys -type f -print0 | sort -z | xargs -0 sha256sum); }
@@ -55,6 +55,11 @@ check "unlock with a damaged key file: refused, says damaged" \
 	has "wrapped key file damaged" "$out"
 check "damaged key file: not rewritten" \
 	test "$(sha256sum <"$K/secure/sp.credential")" = "$sum"
+out=$(printf '111111\n' | tf --json unlock secure --pin-stdin 2>/dev/null)
+check "damaged key file: --json reason storage.damaged (EBADMSG)" \
+	python3 -c 'import json, sys
+e = json.loads(sys.argv[1])["error"]
+sys.exit(not (e["reason"] == "storage.damaged" and e["errno"] == 74))' "$out"
 stop_daemon
 cp "$S/sp.credential.good" "$K/secure/sp.credential"
 check "damaged key file: the refused try was not counted (19 of 20 left)" \

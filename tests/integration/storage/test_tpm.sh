@@ -13,7 +13,7 @@ if [ ! -x /usr/bin/swtpm ]; then
 	echo "1..0 # SKIP swtpm not installed"
 	exit 0
 fi
-echo "1..23"
+echo "1..24"
 
 # below the ephemeral range: TIME_WAIT clients there make swtpm's bind fail
 PORT=$((20000 + RANDOM % 6000 * 2))
@@ -92,6 +92,12 @@ out=$(pin unlock 999996)
 diag "TPM gone: $out"
 check "TPM unreachable: a clear error naming it" has "TPM" "$out"
 check "TPM unreachable: not answered as a wrong PIN" not_has_wrong "$out"
+# the same as data (docs/protocol.md "Errors"): not counted either
+out=$(printf '999996\n' | tf --json unlock secure --pin-stdin 2>/dev/null)
+check "TPM unreachable: --json reason tpm.unreachable, errno EHOSTUNREACH" \
+	python3 -c 'import json, sys
+e = json.loads(sys.argv[1])["error"]
+sys.exit(not (e["reason"] == "tpm.unreachable" and e["errno"] == 113 and e["persona"] == "secure"))' "$out"
 check "swtpm back with the same state" start_swtpm
 # killing swtpm was a power cut for the TPM: TPM 2.0 then adds one to the
 # count (a power cut can only cost tries), so 4 failures are counted now;

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Structured errors (docs/protocol.md "Errors"): what failed, as data.
+ *
+ * An error is an errno, a stable reason id, a one-line message for people
+ * and named parameters (the object it concerns: persona=secure,
+ * tries_left=4, ...). The daemon sends all four on its reply (TF_A_ERRNO,
+ * TF_A_REASON, TF_A_PARAM, TF_A_MESSAGE); the CLI renders the sentence and
+ * the hint from the reason and its parameters, and under --json prints
+ * them as they are. A UI or an agent keys on the reason, never on the
+ * message: the message's words may change, a reason id never does (a new
+ * condition gets a new id). An error without a specific reason carries
+ * "errno.NAME" (errno.EIO, ...), so every error has one.
+ */
+#ifndef TWOFOLD_ERROR_H
+#define TWOFOLD_ERROR_H
+
+/* The request itself */
+#define TF_R_REQUEST_MALFORMED "request.malformed"
+#define TF_R_REQUEST_UNKNOWN "request.unknown"	       /* no such type */
+#define TF_R_REQUEST_DENIED "request.denied"	       /* caller may not */
+#define TF_R_REQUEST_TOO_LARGE "request.too_large"     /* over a bound */
+#define TF_R_REQUEST_UNSUPPORTED "request.unsupported" /* protocol version */
+/* The daemon */
+#define TF_R_DAEMON_BUSY "daemon.busy" /* another request is under way */
+#define TF_R_DAEMON_STARTING "daemon.starting"
+#define TF_R_DAEMON_STOPPING "daemon.stopping"
+#define TF_R_DAEMON_NOMEM "daemon.out_of_memory"
+/* A persona's state (the lifecycle table's refusals) */
+#define TF_R_PERSONA_UNKNOWN "persona.unknown"
+#define TF_R_PERSONA_NOT_RUNNING "persona.not_running" /* credential */
+#define TF_R_PERSONA_STOPPED "persona.stopped"	       /* device-bound */
+#define TF_R_PERSONA_RUNNING "persona.running"	       /* already */
+#define TF_R_PERSONA_UNLOCKED "persona.unlocked"       /* already */
+#define TF_R_PERSONA_LOCKED "persona.locked"
+#define TF_R_PERSONA_EVICT_PENDING "persona.evict_pending"
+#define TF_R_PERSONA_NO_CREDENTIAL "persona.no_credential"
+#define TF_R_PERSONA_ERASED "persona.erased"
+#define TF_R_PERSONA_UNLOCKING "persona.unlocking"	 /* busy */
+#define TF_R_PERSONA_STOPPING "persona.stopping"	 /* busy */
+#define TF_R_PERSONA_DEVICE_BOUND "persona.device_bound" /* no credential */
+#define TF_R_PERSONA_NO_KEY "persona.no_key" /* lock --evict: no key */
+#define TF_R_PERSONA_STOP_INCOMPLETE "persona.stop_incomplete"
+#define TF_R_PERSONA_START_FAILED "persona.start_failed"
+/* Credentials and keys */
+#define TF_R_CREDENTIAL_WRONG "credential.wrong"
+#define TF_R_CREDENTIAL_THROTTLED "credential.throttled"
+#define TF_R_CREDENTIAL_WEAK "credential.weak"
+#define TF_R_CREDENTIAL_NEEDED "credential.needed" /* the old/current one */
+#define TF_R_CREDENTIAL_SAME "credential.same"	   /* duress == PIN */
+#define TF_R_UNLOCK_CANCELLED "unlock.cancelled"
+#define TF_R_TPM_LOCKOUT "tpm.lockout"
+#define TF_R_TPM_UNREACHABLE "tpm.unreachable"
+#define TF_R_TPM_PCR_MISMATCH "tpm.pcr_mismatch"
+#define TF_R_TPM_NOT_CONFIGURED "tpm.not_configured"
+#define TF_R_STORAGE_DAMAGED "storage.damaged"
+#define TF_R_STORAGE_ORPHANED "storage.orphaned" /* data, but no key */
+#define TF_R_MEMORY_LOCK "memory.lock"		 /* RLIMIT_MEMLOCK */
+#define TF_R_WIPE_FAILED "wipe.failed"
+#define TF_R_WIPE_PENDING "wipe.pending"
+/* run */
+#define TF_R_RUN_NOT_FOUND "run.not_found"	     /* 127 */
+#define TF_R_RUN_NOT_EXECUTABLE "run.not_executable" /* 126 */
+#define TF_R_RUN_BAD_USER "run.bad_user"
+#define TF_R_RUN_BAD_CWD "run.bad_cwd"
+#define TF_R_RUN_BAD_ENV "run.bad_env"
+#define TF_R_RUN_TOO_MANY "run.too_many"
+#define TF_R_RUN_LAUNCH_FAILED "run.launch_failed"
+/* The CLI's own (never on the wire) */
+#define TF_R_DAEMON_NOT_RUNNING "daemon.not_running"
+#define TF_R_DAEMON_DENIED "daemon.denied" /* the socket's permissions */
+#define TF_R_DAEMON_GONE "daemon.gone"	   /* closed / bad reply */
+#define TF_R_CLI_FAILED "cli.failed"
+#define TF_R_CLI_USAGE "cli.usage"
+
+#define TF_REASON_MAX 48    /* a reason id, NUL included */
+#define TF_ERR_PARAMS_MAX 6 /* named parameters on one error */
+#define TF_ERR_KEY_MAX 24   /* a parameter's name, NUL included */
+#define TF_ERR_VAL_MAX 160  /* a parameter's value, NUL included */
+
+struct tf_err_param {
+	char key[TF_ERR_KEY_MAX];
+	char val[TF_ERR_VAL_MAX];
+};
+
+#endif
