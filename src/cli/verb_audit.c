@@ -161,13 +161,22 @@ static void show_text(const struct tf_audit_rec *r)
 		printf(" uid=%u pid=%u", r->uid, r->pid);
 	for (size_t i = 0; i < r->n_fields; i++) {
 		const char *v = r->fields[i].value;
-		bool quote = v[0] == '\0' || strpbrk(v, " \"=") != NULL;
+		bool quote = v[0] == '\0' || strpbrk(v, " \"=\\") != NULL;
 		/* chain hashes and signatures: the start is enough here */
-		bool cut = r->kind == TF_AUDIT_CHECKPOINT && strlen(v) > 16;
+		size_t n = r->kind == TF_AUDIT_CHECKPOINT && strlen(v) > 16
+				   ? 16
+				   : strlen(v);
 
-		printf(" %s=%s%.*s%s%s", r->fields[i].key, quote ? "\"" : "",
-		       cut ? 16 : (int)strlen(v), v, cut ? "..." : "",
-		       quote ? "\"" : "");
+		printf(" %s=%s", r->fields[i].key, quote ? "\"" : "");
+		/* a value may quote a caller's words (a refused request's
+		 * message): a '"' or '\\' in it is escaped, or it could end
+		 * the quotes and read as fields of its own */
+		for (size_t k = 0; k < n; k++) {
+			if (quote && (v[k] == '"' || v[k] == '\\'))
+				putchar('\\');
+			putchar(v[k]);
+		}
+		printf("%s%s", n < strlen(v) ? "..." : "", quote ? "\"" : "");
 	}
 	putchar('\n');
 }

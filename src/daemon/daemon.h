@@ -17,6 +17,8 @@
 #include "twofold/storage.h"
 
 #define TFD_CONN_MAX 64
+/* of which only root may take the last few (server.c accept_one) */
+#define TFD_CONN_ROOT_RESERVE 8
 #define TFD_ORPHAN_MAX 256
 /* how long an orphaned run's app has to act on SIGHUP before its run
  * cgroup is killed */

@@ -601,22 +601,31 @@ static void accept_one(struct tfd *d)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct tfd_conn *c;
-	size_t slot = TFD_CONN_MAX;
+	size_t slot = TFD_CONN_MAX, others = 0;
 	int fd;
 
 	fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	for (size_t i = 0; i < TFD_CONN_MAX; i++)
-		if (d->conns[i] == NULL) {
-			slot = i;
-			break;
-		}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		tf_warn("refusing a client: no peer credentials");
+		close(fd);
+		return;
+	}
+	/* The last TFD_CONN_ROOT_RESERVE slots are root's: a member of
+	 * control_group holding every connection must not keep root from
+	 * unlocking, wiping or stopping (E2 admits locking, not that). */
+	for (size_t i = 0; i < TFD_CONN_MAX; i++) {
+		if (d->conns[i] == NULL)
+			slot = slot < TFD_CONN_MAX ? slot : i;
+		else if (d->conns[i]->peer_class != TFD_CALL_ROOT)
+			others++;
+	}
 	if (slot == TFD_CONN_MAX ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		tf_warn("refusing a client: %s",
-			slot == TFD_CONN_MAX ? "too many connections"
-					     : "no peer credentials");
+	    (others >= TFD_CONN_MAX - TFD_CONN_ROOT_RESERVE &&
+	     uid_class(d, cred.uid) != TFD_CALL_ROOT)) {
+		tf_warn("refusing a client (uid %u): too many connections",
+			cred.uid);
 		close(fd);
 		return;
 	}
