@@ -19,6 +19,12 @@
 #define TFD_CONN_MAX 64
 /* of which only root may take the last few (server.c accept_one) */
 #define TFD_CONN_ROOT_RESERVE 8
+/* The largest request a caller other than root may send: `run`'s argv and
+ * environment (TF_ARGV_TOTAL_MAX) need at most this much in practice, and
+ * the reader allocates a message's declared size at its first fragment,
+ * so the members of control_group together can pin at most
+ * (TFD_CONN_MAX - TFD_CONN_ROOT_RESERVE) x this (14 MiB), not x 4 MiB. */
+#define TFD_MSG_MAX_USER (256u << 10)
 #define TFD_ORPHAN_MAX 256
 /* how long an orphaned run's app has to act on SIGHUP before its run
  * cgroup is killed */

@@ -640,7 +640,9 @@ static void accept_one(struct tfd *d)
 	c->peer_class = peer_class(d, fd, &cred);
 	c->app.pidfd = -1;
 	c->app.conn = c;
-	tf_msg_reader_init(&c->rd, TF_MSG_MAX);
+	tf_msg_reader_init(&c->rd, c->peer_class == TFD_CALL_ROOT
+					   ? TF_MSG_MAX
+					   : TFD_MSG_MAX_USER);
 	c->rd.sbuf = d->rxbuf; /* see struct tfd */
 	/* every request is authorised by the credentials stamped on its own
 	 * datagrams (peer_allowed); datagrams queued before this call carry
@@ -771,7 +773,7 @@ refuse:
 	switch (r) {
 	case -EMSGSIZE:
 		tfd_reply_fail(&rep, r, TF_R_REQUEST_TOO_LARGE, NULL,
-			       "request larger than %u bytes", TF_MSG_MAX);
+			       "request larger than %zu bytes", c->rd.max);
 		break;
 	case -EPROTONOSUPPORT:
 		tfd_reply_fail(&rep, r, TF_R_REQUEST_UNSUPPORTED, NULL,

@@ -4,6 +4,7 @@
 usage: rawclient.py SOCKET MODE
   garbage     random bytes (malformed header)
   oversize    header announcing a 100 MiB body
+  onemib      header announcing a 1 MiB body
   halfclose   header announcing 1000 bytes, 10 sent, then hang up
   badversion  valid ping with protocol version 2
   badtype     unknown request type 77
@@ -45,6 +46,9 @@ if mode == "garbage":
     s.send(b"\xde\xad\xbe\xef" * 8)
 elif mode == "oversize":
     s.send(struct.pack("<HBBHHI", 0x4654, 1, 0, 2, 0, 100 << 20))
+elif mode == "onemib":
+    # a 1 MiB body announced (under TF_MSG_MAX, over a member's limit)
+    s.send(struct.pack("<HBBHHI", 0x4654, 1, 0, 2, 0, 1 << 20))
 elif mode == "halfclose":
     s.send(struct.pack("<HBBHHI", 0x4654, 1, 0, 2, 0, 1000))
     s.send(b"0123456789")

@@ -4,6 +4,8 @@
 # audit log): what a member of control_group must not be able to do.
 #  - hold every connection slot, so that root cannot reach the daemon
 #    (not even to unlock): E2 admits locking, not locking root out;
+#  - make the daemon allocate 4 MiB per connection (a member's request is
+#    bounded at 256 KiB);
 #  - forge fields in `twofold audit show` with a '"' in a request
 #    (an unknown persona's name is quoted into the refusal's message).
 . "$(dirname "$0")/../storage/lib.sh"
@@ -48,6 +50,14 @@ wait "$HOLD" 2>/dev/null
 BG_PIDS=
 sleep 0.3
 check "after the member let go: status answered" tf status
+
+# --- a member cannot make the daemon hold 4 MiB per connection: a
+# request it announces is bounded at 256 KiB (root's at 4 MiB)
+out=$($MEMBER /usr/bin/python3 "$(dirname "$0")/rawclient.py" "$S/control" onemib 2>&1)
+diag "member, 1 MiB announced: $out"
+check "a member's 1 MiB request is refused before it is allocated" \
+	has "request larger than 262144 bytes" "$out"
+check "root's status still answered after it" tf status
 
 # --- a '"' in a refused request cannot forge fields in audit show
 $MEMBER "$TWOFOLD" --state "$S" switch 'x" request=unlock errno=0 y="' >/dev/null 2>&1
