@@ -391,6 +391,7 @@ struct tfd_job {
 	struct tfd_conn *c;	/* the waiting request; NULL if it left */
 	_Atomic bool cancelled; /* a lock-down overtook it: discard */
 	bool uses_keystore;
+	const char *what; /* its request's name, for the debug log */
 	uint64_t t0_ns;
 };
 TF_WUR int tfd_job_start(struct tfd *d, struct tfd_job *j);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Jobs: slow work off the loop (a credential check's Argon2id today;
- * later package verification and scanning). Each job runs on a thread of
+ * Jobs: slow work off the loop (an unlock's credential check, an
+ * enroll's KDF; later package verification and scanning). Each job runs on a thread of
  * its own and posts its completion through an eventfd, an event source
  * like any other: done() then runs on the loop, which meanwhile answered
  * everything else.
@@ -11,7 +11,7 @@
  * directory is flock'd for the whole of an operation, KDF included: so at
  * most one job uses it (d->ks_job), and while one does the loop does not
  * call it at all (tfd_keystore_busy): status shows what it read last, and
- * a second unlock or an enroll is answered "busy".
+ * a second unlock or enroll is answered "busy".
  *
  * Threads: signals stay blocked on them (the mask is inherited from the
  * loop, which takes every signal through its signalfd); they never fork
@@ -71,7 +71,8 @@ static void job_complete(struct tfd *d, struct tfd_job *j)
 		d->ks_job = NULL;
 	if (j->p && j->p->job == j)
 		j->p->job = NULL;
-	tf_debug("job done after %.1f ms%s",
+	tf_debug("job %s%s%s done after %.1f ms%s", j->what ? j->what : "?",
+		 j->p ? " " : "", j->p ? j->p->cfg->name : "",
 		 (double)(tf_now_ns() - j->t0_ns) / 1e6,
 		 j->cancelled ? " (cancelled)" : "");
 	j->done(d, j); /* frees j */
@@ -119,6 +120,10 @@ int tfd_job_start(struct tfd *d, struct tfd_job *j)
 		d->ks_job = j;
 	if (j->p)
 		j->p->job = j;
+	/* after the source and the thread exist: a test waits for this
+	 * line to know the job holds the key store */
+	tf_debug("job %s%s%s started", j->what ? j->what : "?", j->p ? " " : "",
+		 j->p ? j->p->cfg->name : "");
 	return 0;
 }
 

@@ -4,9 +4,10 @@
  * credential (cli/verb_enroll.c, verb_unlock.c, verb_lock.c,
  * verb_wipe.c). Credentials arrive in the daemon's secure receive buffer
  * (struct tfd rxbuf), are used where they lie, and the buffer is wiped by
- * the caller (server.c) after dispatch. An unlock's check outlives its
- * request (a job, jobs.c): it gets its own copy in secure memory, wiped
- * when the job ends. No credential byte is ever logged or echoed.
+ * the caller (server.c) after dispatch. An unlock's check and an
+ * enroll's KDF outlive their request (jobs, jobs.c): each gets its own
+ * copy of the credentials in secure memory, wiped when the job ends. No
+ * credential byte is ever logged or echoed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,16 +224,109 @@ static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
 		tfd_reply_param(rep, "cause", "failed_attempts");
 }
 
-static void enroll_duress(struct tfd *d, struct tfd_persona *p,
-			  struct tfd_reply *rep, const char *cur,
-			  const char *dur);
+static void enroll_duress(struct tfd *d, struct tfd_conn *c,
+			  struct tfd_persona *p, struct tfd_reply *rep,
+			  const char *cur, const char *dur);
 
-/* enroll (its KDF still runs on the loop: docs/ARCHITECTURE.md) */
+/* An enroll's key store work, a job (jobs.c): a first credential or a
+ * change (the old one's check, a calibration, the new protector's
+ * Argon2id: ~1.5 s) or a duress credential's set. Everything the worker
+ * thread touches is here; oldc and newc are secure memory (oldc NULL on a
+ * first enrolment), wiped and freed when the job ends. */
+struct enroll_job {
+	struct tfd_job job;
+	struct tf_keystore *ks;
+	const char *name;
+	uint8_t *oldc, *newc;
+	size_t oldlen, newlen;
+	unsigned flags; /* tf_keys_enroll's */
+	bool duress; /* tf_keys_set_duress: oldc the current, newc the duress */
+	bool first;  /* a first enrolment (NOKEY or ERASED when asked) */
+	struct tf_throttle_info ti;
+	int r;
+};
+
+static void enroll_run(struct tfd_job *j)
+{
+	struct enroll_job *e = (struct enroll_job *)j;
+
+	if (e->duress)
+		e->r = tf_keys_set_duress(e->ks, e->name, e->oldc, e->oldlen,
+					  e->newc, e->newlen, &e->ti);
+	else
+		e->r = tf_keys_enroll(e->ks, e->name, e->flags, e->oldc,
+				      e->oldlen, e->newc, e->newlen, &e->ti);
+	/* the credentials are not needed after it */
+	if (e->oldc)
+		tf_memzero(e->oldc, e->oldlen);
+	tf_memzero(e->newc, e->newlen);
+}
+
+static void enroll_free(struct enroll_job *e)
+{
+	tf_secure_free(e->oldc);
+	tf_secure_free(e->newc);
+	free(e);
+}
+
+static void enroll_done(struct tfd *d, struct tfd_job *j);
+
+/* Copy the credentials (the receive buffer is the next request's) and
+ * start the job; the answer comes from enroll_done. c->waiting says so to
+ * tfd_req_enroll. On a failure rep has the answer. */
+static void enroll_start(struct tfd *d, struct tfd_conn *c,
+			 struct tfd_persona *p, struct tfd_reply *rep,
+			 const char *oldc, const char *newc, bool duress,
+			 bool first, unsigned flags)
+{
+	struct enroll_job *e = calloc(1, sizeof(*e));
+	int r;
+
+	if (e != NULL) {
+		e->oldlen = oldc ? strlen(oldc) : 0;
+		e->newlen = strlen(newc);
+		e->oldc = oldc ? tf_secure_alloc(e->oldlen + 1) : NULL;
+		e->newc = tf_secure_alloc(e->newlen + 1);
+	}
+	if (e == NULL || (oldc && e->oldc == NULL) || e->newc == NULL) {
+		r = e == NULL ? -ENOMEM : tf_negerrno();
+		if (e)
+			enroll_free(e);
+		tfd_reply_err(rep, r,
+			      "cannot lock secret memory: %s (raise "
+			      "RLIMIT_MEMLOCK)",
+			      strerror(-r));
+		return;
+	}
+	if (oldc)
+		memcpy(e->oldc, oldc, e->oldlen);
+	memcpy(e->newc, newc, e->newlen);
+	e->ks = d->ks;
+	e->name = p->cfg->name;
+	e->flags = flags;
+	e->duress = duress;
+	e->first = first;
+	e->job.run = enroll_run;
+	e->job.done = enroll_done;
+	e->job.p = p;
+	e->job.c = c;
+	e->job.uses_keystore = true;
+	e->job.what = "enroll";
+	r = tfd_job_start(d, &e->job);
+	if (r < 0) {
+		enroll_free(e);
+		tfd_reply_err(rep, r, "enroll %s: cannot start the check: %s",
+			      p->cfg->name, strerror(-r));
+		return;
+	}
+	c->waiting = true;
+}
+
+/* enroll: the checks, then the key store's work as a job (enroll_start) */
 static void enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		   struct tfd_persona *p, struct tfd_reply *rep)
 {
 	const char *oldc = NULL, *newc = NULL;
-	struct tf_throttle_info ti = {0};
 	char why[160] = "";
 	uint32_t flags = 0;
 	int r;
@@ -265,7 +359,7 @@ static void enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		return;
 	}
 	if (flags & TF_F_DURESS) {
-		enroll_duress(d, p, rep, oldc, newc);
+		enroll_duress(d, c, p, rep, oldc, newc);
 		return;
 	}
 	r = tf_credential_check_form(&d->cfg, (const uint8_t *)newc,
@@ -294,12 +388,21 @@ static void enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 			has = tfd_dir_has_data(p->data_dir);
 			oldc = NULL;
 		}
-		r = tf_keys_enroll(d->ks, p->cfg->name,
-				   has > 0 ? TF_KEYS_DATA_NONEMPTY : 0,
-				   (const uint8_t *)oldc,
-				   oldc ? strlen(oldc) : 0,
-				   (const uint8_t *)newc, strlen(newc), &ti);
+		enroll_start(d, c, p, rep, oldc, newc, false,
+			     p->state == TFD_P_NOKEY ||
+				     p->state == TFD_P_ERASED,
+			     has > 0 ? TF_KEYS_DATA_NONEMPTY : 0);
 	}
+}
+
+/* enroll's answer, on the loop once the job returned */
+static void enroll_answer(struct tfd *d, struct tfd_conn *c,
+			  struct tfd_persona *p, struct enroll_job *e,
+			  struct tfd_reply *rep)
+{
+	struct tf_throttle_info ti = e->ti;
+	int r = e->r;
+
 	if (r == -EEXIST) {
 		tfd_reply_fail(
 			rep, r, TF_R_STORAGE_ORPHANED, p->cfg->name,
@@ -319,11 +422,9 @@ static void enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 		return;
 	}
 	tfd_audit(d, TF_AUDIT_SYNC,
-		  p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED
-			  ? "credential.enroll"
-			  : "credential.change",
-		  p, c, NULL);
-	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
+		  e->first ? "credential.enroll" : "credential.change", p, c,
+		  NULL);
+	if (e->first) {
 		(void)tfd_lc_fire(d, p, TFD_EV_ENROLLED, 0);
 		tfd_reply_err(rep, 0,
 			      "%s: credential set; unlock it with: twofold "
@@ -345,12 +446,11 @@ static void enroll(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m,
 
 /* enroll --duress: SECRET the current credential, SECRET_NEW the duress
  * one (docs/keys.md "Duress credential"). */
-static void enroll_duress(struct tfd *d, struct tfd_persona *p,
-			  struct tfd_reply *rep, const char *cur,
-			  const char *dur)
+static void enroll_duress(struct tfd *d, struct tfd_conn *c,
+			  struct tfd_persona *p, struct tfd_reply *rep,
+			  const char *cur, const char *dur)
 {
 	const char *n = p->cfg->name;
-	struct tf_throttle_info ti = {0};
 	char why[160] = "";
 	int r;
 
@@ -375,8 +475,17 @@ static void enroll_duress(struct tfd *d, struct tfd_persona *p,
 			       "enroll %s --duress: %s", n, why);
 		return;
 	}
-	r = tf_keys_set_duress(d->ks, n, (const uint8_t *)cur, strlen(cur),
-			       (const uint8_t *)dur, strlen(dur), &ti);
+	enroll_start(d, c, p, rep, cur, dur, true, false, 0);
+}
+
+/* enroll --duress's answer, on the loop once the job returned */
+static void duress_answer(struct tfd *d, struct tfd_persona *p,
+			  struct enroll_job *e, struct tfd_reply *rep)
+{
+	const char *n = p->cfg->name;
+	struct tf_throttle_info ti = e->ti;
+	int r = e->r;
+
 	if (r == -EEXIST) {
 		tfd_reply_fail(
 			rep, -EINVAL, TF_R_CREDENTIAL_SAME, n,
@@ -402,12 +511,42 @@ static void enroll_duress(struct tfd *d, struct tfd_persona *p,
 		      n, n);
 }
 
+static void wipe_after_job(struct tfd *d, struct tfd_persona *p);
+
+/* The key store's work is over (on the loop): answer the enroll. A
+ * lock-down meanwhile did not stop it (it loads no key) and a wipe waited
+ * for it (wipe_after_job); at the exit (cancelled) it finished all the
+ * same, so the answer is what it did. */
+static void enroll_done(struct tfd *d, struct tfd_job *j)
+{
+	struct enroll_job *e = (struct enroll_job *)j;
+	struct tfd_persona *p = j->p;
+	struct tfd_reply rep = {.exit_code = -1};
+
+	if (e->duress)
+		duress_answer(d, p, e, &rep);
+	else
+		enroll_answer(d, j->c, p, e, &rep);
+	/* what dispatch does after a handler that answered at once */
+	tfd_foreground_settle(d);
+	if (rep.err < 0) {
+		tf_info("enroll: %s", rep.msg);
+		tfd_audit_refused(d, j->c, "enroll", p, &rep);
+	}
+	tfd_conn_reply(d, j->c, &rep);
+	enroll_free(e);
+	wipe_after_job(d, p);
+}
+
+/* The answer comes now, or from enroll_done once its job returned
+ * (enroll_start set c->waiting: dispatch admits no request on a waiting
+ * connection, so it was clear before). */
 enum tfd_disp tfd_req_enroll(struct tfd *d, struct tfd_conn *c,
 			     const struct tf_msg *m, struct tfd_persona *p,
 			     struct tfd_reply *rep)
 {
 	enroll(d, c, m, p, rep);
-	return TFD_REPLY_NOW;
+	return c->waiting ? TFD_REPLY_LATER : TFD_REPLY_NOW;
 }
 
 static void reset_failures(struct tfd *d, struct tfd_persona *p)
@@ -545,8 +684,6 @@ static void unlock_finish(struct tfd *d, struct tfd_persona *p,
 		p->cfg->name, (double)u->kdf_ns / 1e6, (double)rest_ns / 1e6);
 }
 
-static void wipe_after_job(struct tfd *d, struct tfd_persona *p);
-
 /* The check is over (on the loop): answer the unlock. */
 static void unlock_done(struct tfd *d, struct tfd_job *j)
 {
@@ -679,6 +816,7 @@ enum tfd_disp tfd_req_unlock(struct tfd *d, struct tfd_conn *c,
 	u->job.p = p;
 	u->job.c = c;
 	u->job.uses_keystore = true;
+	u->job.what = "unlock";
 	p->unlock_from = p->state;
 	(void)tfd_lc_fire(d, p, TFD_EV_UNLOCK, 0);
 	r = tfd_job_start(d, &u->job);
