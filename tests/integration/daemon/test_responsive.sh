@@ -1,11 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # The daemon never blocks (issue 11): while one unlock's Argon2id runs
-# (a KDF set to take ~1.5 s), and while a stop waits on a process that
-# does not go away, `status`, `run personal -- true` and `lock secure
-# --evict` are each answered. What is checked is the order (the answer
-# comes while the slow request is still pending), never a time; the
-# latencies are printed as TAP comments.
+# (a KDF set to take ~1.5 s), while a stop waits on a process that does
+# not go away, and while a credential change runs (the old credential's
+# check, a calibration, the new protector's Argon2id), `status`, `run
+# personal -- true` and `lock secure --evict` are each answered (and
+# during the change a second enroll and an unlock are answered busy).
+# What is checked is the order (the answer comes while the slow request
+# is still pending), never a time; the latencies are printed as TAP
+# comments.
 #
 # The stuck process: a process of secure's pid namespace whose parent is
 # outside it and stopped (nsenter, SIGSTOP). The kill makes it a zombie
@@ -13,9 +16,10 @@
 # (zap_pid_ns_processes waits for every pid of the namespace) until the
 # test lets nsenter go on (SIGCONT) and reap it.
 . "$(dirname "$0")/../storage/lib.sh"
-echo "1..16"
+echo "1..29"
 
 PIN=314159
+NEWPIN=271828
 NS=
 
 cleanup_resp() {
@@ -44,11 +48,20 @@ wait_state() {
 	done
 	return 1
 }
+# wait_log PATTERN N: until the daemon log has more than N lines with
+# PATTERN (5 s at most)
+wait_log() {
+	for _ in $(seq 250); do
+		[ "$(grep -c "$1" "$DLOG")" -gt "$2" ] && return 0
+		sleep 0.02
+	done
+	return 1
+}
 # pending PID RCFILE: the background request has not been answered yet
 pending() { kill -0 "$1" 2>/dev/null && ! [ -s "$2" ]; }
 # answered NAME PID RCFILE WANT_RC CMD...: run CMD, print its latency,
 # check its exit code (WANT_RC "any": an answer is enough) and that the
-# slow request (PID) is still pending
+# slow request (PID) is still pending; the answer in ANS
 answered() {
 	local name=$1 bg=$2 rcf=$3 want=$4 t0 t1 out rc
 	shift 4
@@ -56,6 +69,7 @@ answered() {
 	out=$("$@" 2>&1)
 	rc=$?
 	t1=$(now_ms)
+	ANS=$out
 	diag "$name: answered in $((t1 - t0)) ms (rc $rc): $out"
 	if { [ "$want" = any ] || [ "$rc" -eq "$want" ]; } &&
 		pending "$bg" "$rcf"; then
@@ -128,3 +142,39 @@ check "the stop completes once the process is gone" \
 	[ "$(cat "$S.stop.rc")" = 0 ]
 check "secure is locked, its key out of the kernel" \
 	[ "$(sstate)" = locked -a "$(json key_loaded)" = false ]
+
+# --- 3. while a credential change runs: the key store is the job's
+out=$(printf '%s\n' "$PIN" | tf unlock secure --pin-stdin 2>&1)
+check "unlock secure" has "unlocked" "$out"
+n=$(grep -c "job enroll secure started" "$DLOG")
+t0=$(now_ms)
+(printf '%s\n%s\n' "$PIN" "$NEWPIN" | tf enroll secure --pin-stdin \
+	>"$S.enroll" 2>&1
+	echo $? >"$S.enroll.rc") &
+EPID=$!
+BG_PIDS="$BG_PIDS $EPID"
+check "the credential change runs as a job (daemon log)" \
+	wait_log "job enroll secure started" "$n"
+answered "status" "$EPID" "$S.enroll.rc" 0 tf status
+answered "run personal -- true" "$EPID" "$S.enroll.rc" 0 \
+	tf run personal -- true
+answered "a second enroll" "$EPID" "$S.enroll.rc" any \
+	sh -c "printf '%s\n%s\n' $NEWPIN $PIN | $TWOFOLD --state $S \
+		enroll secure --pin-stdin"
+check "... is answered busy" has "busy" "$ANS"
+# a lock-down does not wait for the change: it loads no key
+answered "lock secure --evict" "$EPID" "$S.enroll.rc" 0 \
+	tf lock secure --evict
+answered "unlock secure" "$EPID" "$S.enroll.rc" any \
+	sh -c "printf '%s\n' $PIN | $TWOFOLD --state $S \
+		unlock secure --pin-stdin"
+check "... is answered busy" has "busy" "$ANS"
+wait "$EPID"
+diag "change answered after $(($(now_ms) - t0)) ms: $(cat "$S.enroll")"
+check "the credential change completes" \
+	[ "$(cat "$S.enroll.rc")" = 0 ]
+check "... and says so" grep -q "credential changed" "$S.enroll"
+check "secure is locked, its key out of the kernel" \
+	[ "$(sstate)" = locked -a "$(json key_loaded)" = false ]
+out=$(printf '%s\n' "$NEWPIN" | tf unlock secure --pin-stdin 2>&1)
+check "the new credential unlocks secure" has "unlocked" "$out"
