@@ -292,10 +292,10 @@ static void enroll_start(struct tfd *d, struct tfd_conn *c,
 		r = e == NULL ? -ENOMEM : tf_negerrno();
 		if (e)
 			enroll_free(e);
-		tfd_reply_err(rep, r,
-			      "cannot lock secret memory: %s (raise "
-			      "RLIMIT_MEMLOCK)",
-			      strerror(-r));
+		tfd_reply_fail(rep, r, TF_R_MEMORY_LOCK, NULL,
+			       "cannot lock secret memory: %s (raise "
+			       "RLIMIT_MEMLOCK)",
+			       strerror(-r));
 		return;
 	}
 	if (oldc)
