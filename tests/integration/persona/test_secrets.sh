@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # No persona process holds a secret of the daemon: after an unlock with a
-# known PIN, restarts and an evict + unlock, the memory of every persona
+# known PIN, restarts, an evict + unlock and two credential changes
+# (each a job on a worker thread: PIN -> PIN2 -> PIN), the memory of every persona
 # init, launcher and app and of the spawner holds neither the PIN, nor the
 # device secret, nor the PIN's Argon2id output (memscan.py).
 #
@@ -12,6 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 PIN=7391046628155
+PIN2=5820194736612
 APPS=
 EXTRA_CLEANUP='for a in $APPS; do kill -KILL $a; wait $a; done 2>/dev/null'
 
@@ -68,6 +70,11 @@ ok $? "lock secure --evict" "$out"
 printf '%s\n' "$PIN" | tf unlock secure --pin-stdin >/dev/null
 ok $? "unlock secure again"
 note_argon
+out=$(printf '%s\n%s\n' "$PIN" "$PIN2" | tf enroll secure --pin-stdin 2>&1)
+ok $? "change the credential to PIN2" "$out"
+out=$(printf '%s\n%s\n' "$PIN2" "$PIN" | tf enroll secure --pin-stdin 2>&1)
+ok $? "change it back to PIN" "$out"
+note_argon
 
 # an app in each persona
 for p in personal secure; do
@@ -95,7 +102,7 @@ ok $([ -n "$spawner" ]; echo $?) "the spawner is the daemon's child" \
 kids=$(ps -o pid= --ppid "$DPID" | tr -d ' ')
 targets=$(printf '%s\n' $procs $spawner $kids | sort -un | grep -vx "$DPID")
 
-needles=(--str "pin=$PIN" --file "devsecret=$S/device.secret@8+32")
+needles=(--str "pin=$PIN" --str "pin2=$PIN2" --file "devsecret=$S/device.secret@8+32")
 i=0
 for a in $ARGONS; do
 	i=$((i + 1))
