@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Jobs: slow work off the loop (an unlock's credential check, an
- * enroll's KDF; later package verification and scanning). Each job runs on a thread of
- * its own and posts its completion through an eventfd, an event source
- * like any other: done() then runs on the loop, which meanwhile answered
- * everything else.
+ * enroll's KDF; later package verification and scanning). Each job runs
+ * on a thread of its own and posts its completion through an eventfd, an
+ * event source like any other: done() then runs on the loop, which
+ * meanwhile answered everything else.
  *
  * The key store is not thread-safe (its handle records the persona it
  * opened last, the TPM's lockoutAuth in transit) and a persona's key
