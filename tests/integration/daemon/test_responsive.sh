@@ -16,7 +16,7 @@
 # (zap_pid_ns_processes waits for every pid of the namespace) until the
 # test lets nsenter go on (SIGCONT) and reap it.
 . "$(dirname "$0")/../storage/lib.sh"
-echo "1..29"
+echo "1..34"
 
 PIN=314159
 NEWPIN=271828
@@ -178,3 +178,26 @@ check "secure is locked, its key out of the kernel" \
 	[ "$(sstate)" = locked -a "$(json key_loaded)" = false ]
 out=$(printf '%s\n' "$NEWPIN" | tf unlock secure --pin-stdin 2>&1)
 check "the new credential unlocks secure" has "unlocked" "$out"
+
+# --- 4. a wipe during a credential change waits for it, then erases
+n=$(grep -c "job enroll secure started" "$DLOG")
+(printf '%s\n%s\n' "$NEWPIN" "$PIN" | tf enroll secure --pin-stdin \
+	>"$S.enroll2" 2>&1
+	echo $? >"$S.enroll2.rc") &
+EPID=$!
+BG_PIDS="$BG_PIDS $EPID"
+check "a second credential change runs as a job (daemon log)" \
+	wait_log "job enroll secure started" "$n"
+(tf wipe secure --yes >"$S.wipe" 2>&1
+	echo $? >"$S.wipe.rc") &
+WPID=$!
+BG_PIDS="$BG_PIDS $WPID"
+answered "status" "$EPID" "$S.enroll2.rc" 0 tf status
+check "... while the wipe waits too" pending "$WPID" "$S.wipe.rc"
+wait "$EPID"
+wait "$WPID"
+diag "change: $(cat "$S.enroll2"); wipe: $(cat "$S.wipe")"
+diag "$(grep -E "job |request (wipe|status)" "$DLOG" | tail -6)"
+check "the change completes first" grep -q "credential changed" "$S.enroll2"
+check "then the wipe erases secure" \
+	[ "$(cat "$S.wipe.rc")" = 0 -a "$(sstate)" = erased ]
