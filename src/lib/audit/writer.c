@@ -8,6 +8,7 @@
  * for TF_AUDIT_SYNC).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,10 @@
 #include "src/lib/audit/internal.h"
 
 struct tf_audit {
+	/* appends come from the daemon's loop and from a job's thread (the
+	 * key store's erase events during an unlock or enroll): one record
+	 * at a time, or two would share an offset and a chain link */
+	pthread_mutex_t lock;
 	int statefd, logfd;
 	const struct tf_suite *s;
 	struct tf_key *sk;
@@ -158,7 +163,7 @@ static int put_record(struct tf_audit *a, uint8_t kind,
 	return 0;
 }
 
-int tf_audit_checkpoint(struct tf_audit *a)
+static int checkpoint(struct tf_audit *a)
 {
 	uint8_t msg[TF_AUDIT_SIGMSG_BYTES], sig[TF_SIG_MAX];
 	char upto[24], chainhex[65], sighex[2 * TF_SIG_MAX + 1];
@@ -196,34 +201,51 @@ int tf_audit_checkpoint(struct tf_audit *a)
 	return store_key(a);
 }
 
+int tf_audit_checkpoint(struct tf_audit *a)
+{
+	int r;
+
+	pthread_mutex_lock(&a->lock);
+	r = checkpoint(a);
+	pthread_mutex_unlock(&a->lock);
+	return r;
+}
+
 int tf_audit_append(struct tf_audit *a, const struct tf_audit_event *ev,
 		    unsigned flags)
 {
 	int r;
 
+	pthread_mutex_lock(&a->lock);
 	r = put_record(a, TF_AUDIT_EVENT, ev, flags & TF_AUDIT_SYNC);
 	if (r < 0) {
 		a->last_err = r;
 		a->failed++;
+		pthread_mutex_unlock(&a->lock);
 		return r;
 	}
 	a->last_err = 0;
 	a->since_ckpt++;
 	if (a->since_ckpt >= a->o.checkpoint_records) {
-		r = tf_audit_checkpoint(a);
+		r = checkpoint(a);
 		if (r < 0)
 			a->last_err = r; /* the record is in; say it anyway */
 	}
+	pthread_mutex_unlock(&a->lock);
 	return 0;
 }
 
 int tf_audit_tick(struct tf_audit *a)
 {
-	if (a->since_ckpt == 0 ||
-	    tf_boottime_ns() - a->ckpt_bt_ns <
+	int r = 0;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->since_ckpt != 0 &&
+	    tf_boottime_ns() - a->ckpt_bt_ns >=
 		    (uint64_t)a->o.checkpoint_seconds * 1000000000ull)
-		return 0;
-	return tf_audit_checkpoint(a);
+		r = checkpoint(a);
+	pthread_mutex_unlock(&a->lock);
+	return r;
 }
 
 int tf_audit_last_error(const struct tf_audit *a, uint64_t *failed)
@@ -244,12 +266,13 @@ void tf_audit_close(struct tf_audit *a)
 {
 	if (a == NULL)
 		return;
-	if (a->logfd >= 0 && a->k != NULL && tf_audit_checkpoint(a) < 0)
+	if (a->logfd >= 0 && a->k != NULL && checkpoint(a) < 0)
 		a->failed++; /* nobody left to tell: the next open resumes */
 	if (a->logfd >= 0)
 		close(a->logfd);
 	tf_secure_free(a->k);
 	tf_key_free(a->sk);
+	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
@@ -263,6 +286,7 @@ static void audit_freep(struct tf_audit **a)
 	(*a)->logfd = -1;
 	tf_secure_free((*a)->k);
 	tf_key_free((*a)->sk);
+	pthread_mutex_destroy(&(*a)->lock);
 	free(*a);
 	*a = NULL;
 }
@@ -331,7 +355,7 @@ static int create_log(struct tf_audit *a, char *why, size_t whylen)
 	if (r < 0)
 		return r;
 	a->since_ckpt = 1;
-	return tf_audit_checkpoint(a); /* K_0 leaves audit.key */
+	return checkpoint(a); /* K_0 leaves audit.key (not shared yet) */
 }
 
 /* ---- reopening ---- */
@@ -422,6 +446,7 @@ int tf_audit_open(int statefd, const struct tf_suite *s,
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		return -ENOMEM;
+	pthread_mutex_init(&a->lock, NULL);
 	a->logfd = -1;
 	a->statefd = statefd;
 	a->s = s;
