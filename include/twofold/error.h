@@ -38,6 +38,7 @@
 #define TF_R_PERSONA_ERASED "persona.erased"
 #define TF_R_PERSONA_UNLOCKING "persona.unlocking"	 /* busy */
 #define TF_R_PERSONA_STOPPING "persona.stopping"	 /* busy */
+#define TF_R_PERSONA_FREEZING "persona.freezing"	 /* busy */
 #define TF_R_PERSONA_DEVICE_BOUND "persona.device_bound" /* no credential */
 #define TF_R_PERSONA_NO_KEY "persona.no_key" /* lock --evict: no key */
 #define TF_R_PERSONA_STOP_INCOMPLETE "persona.stop_incomplete"

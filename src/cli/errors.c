@@ -69,6 +69,9 @@ static const struct tmpl tmpls[] = {
 	{TF_R_PERSONA_STOPPING, NULL, NULL,
 	 "busy: {persona} is stopping|try again once it has (see: twofold "
 	 "status)"},
+	{TF_R_PERSONA_FREEZING, NULL, NULL,
+	 "busy: {persona} is being locked|try again once the lock is "
+	 "answered"},
 	{TF_R_PERSONA_DEVICE_BOUND, "unlock", NULL,
 	 "{persona} is bound to this device and needs no unlock|start it "
 	 "with: twofold persona start {persona}"},

@@ -37,10 +37,11 @@ enum tfd_state {
 	TFD_STOPPING = 1u << 2,
 };
 
-/* Persona states (lifecycle.c holds the transition table). UNLOCKING
- * and STOPPING are the two transient ones: a credential check runs on a
- * worker thread, or the processes are killed and the loop waits for them
- * to go (and for the key to leave the kernel). */
+/* Persona states (lifecycle.c holds the transition table). UNLOCKING,
+ * STOPPING and FREEZING are the transient ones: a credential check runs
+ * on a worker thread, the processes are killed and the loop waits for
+ * them to go (and for the key to leave the kernel), or cgroup.freeze is
+ * written and the loop waits for the kernel to say "frozen 1". */
 enum tfd_pstate {
 	TFD_P_STOPPED =
 		1u << 0, /* not running; keys may or may not be loaded */
@@ -51,7 +52,8 @@ enum tfd_pstate {
 	TFD_P_ERASED = 1u << 5,	 /* crypto-erased after too many failures */
 	TFD_P_UNLOCKING = 1u << 6, /* a credential check (KDF) is running */
 	TFD_P_STOPPING = 1u << 7,  /* killed, waiting for the processes */
-	TFD_P_ANY = 0xff,
+	TFD_P_FREEZING = 1u << 8,  /* screen lock: waiting for "frozen 1" */
+	TFD_P_ANY = 0x1ff,
 };
 
 /* What happens to a persona: a request (the first block) or the daemon's
@@ -70,7 +72,9 @@ enum tfd_event {
 	TFD_EV_WIPE,
 	/* internal */
 	TFD_EV_STARTED,	      /* its init runs */
+	TFD_EV_FREEZE,	      /* screen lock begins (cgroup.freeze 1) */
 	TFD_EV_FROZEN,	      /* screen lock done */
+	TFD_EV_FREEZE_FAILED, /* not frozen by the deadline: thawed */
 	TFD_EV_UNLOCKED,      /* the credential was right: running */
 	TFD_EV_UNLOCK_FAILED, /* wrong credential, cancelled: back */
 	TFD_EV_HALT,	      /* kill begins (stop, evict) */
@@ -136,6 +140,18 @@ struct tfd_halt {
 	size_t n_waiters;
 };
 
+/* A screen lock under way (lifecycle.c): cgroup.freeze is written; the
+ * loop waits for cgroup.events to say "frozen 1", with a deadline on the
+ * persona's timer. A halt that begins meanwhile ends it. */
+struct tfd_freeze {
+	bool active;
+	bool written; /* cgroup.freeze 1 is written (a test delays it) */
+	uint64_t t0_ns;
+	struct tfd_source events; /* cgroup.events, EPOLLPRI */
+	struct tfd_waiter waiters[TFD_WAITERS_MAX];
+	size_t n_waiters;
+};
+
 struct tfd_job;
 
 struct tfd_persona {
@@ -175,6 +191,7 @@ struct tfd_persona {
 	struct tfd_source init_src;
 	struct tfd_source timer;
 	struct tfd_halt halt;
+	struct tfd_freeze freeze;
 	/* the credential check running for it (UNLOCKING), and the state
 	 * it came from */
 	struct tfd_job *job;
@@ -468,6 +485,14 @@ TF_WUR int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 #define TFD_PENDING 1
 int tfd_halt(struct tfd *d, struct tfd_persona *p, bool evict,
 	     const struct tfd_waiter *w, int *res);
+/*
+ * Screen-lock p (RUNNING): write cgroup.freeze and let the loop wait for
+ * "frozen 1" (deadline 5 s: -ETIMEDOUT, thawed again). Returns like
+ * tfd_halt: 0 done now (*res), TFD_PENDING (w resumed with the result),
+ * -errno. A halt that begins meanwhile resumes w with -ECANCELED.
+ */
+int tfd_freeze(struct tfd *d, struct tfd_persona *p, const struct tfd_waiter *w,
+	       int *res);
 /* Stop for a device-bound persona; evict for a credential one. */
 int tfd_halt_stop_or_evict(struct tfd *d, struct tfd_persona *p,
 			   const struct tfd_waiter *w, int *res);

@@ -86,7 +86,12 @@ static const struct transition table[] = {
 
 	/* the daemon's own transitions */
 	{TFD_P_STOPPED, TFD_EV_STARTED, TFD_P_RUNNING, "its init runs"},
-	{TFD_P_RUNNING, TFD_EV_FROZEN, TFD_P_FROZEN, "screen lock"},
+	{TFD_P_RUNNING, TFD_EV_FREEZE, TFD_P_FREEZING,
+	 "screen lock: cgroup.freeze written, the loop waits for frozen 1"},
+	{TFD_P_FREEZING | TFD_P_RUNNING, TFD_EV_FROZEN, TFD_P_FROZEN,
+	 "screen lock"},
+	{TFD_P_FREEZING, TFD_EV_FREEZE_FAILED, TFD_P_RUNNING,
+	 "not frozen by the deadline: thawed, running as before"},
 	{TFD_P_UNLOCKING, TFD_EV_UNLOCKED, TFD_P_RUNNING,
 	 "right credential: thawed, or key loaded and started"},
 	{TFD_P_UNLOCKING, TFD_EV_UNLOCK_FAILED, CHOSEN,
@@ -147,6 +152,9 @@ static const struct state_info states[] = {
 	{TFD_P_STOPPING, "stopping", -EBUSY,
 	 "busy: {} is stopping; try again once it has (see: twofold status)",
 	 NULL, NULL, NULL, TF_R_PERSONA_STOPPING, NULL},
+	{TFD_P_FREEZING, "freezing", -EBUSY,
+	 "busy: {} is being locked; try again once the lock is answered", NULL,
+	 NULL, NULL, TF_R_PERSONA_FREEZING, NULL},
 };
 
 static const struct state_info *info_of(enum tfd_pstate s)
@@ -615,6 +623,213 @@ static int add_waiter(struct tfd_halt *h, const struct tfd_waiter *w)
 	return TFD_PENDING;
 }
 
+/* ---- screen lock: freeze without waiting on the loop ---- */
+
+/* As long as tf_cgroup_freeze() itself would wait. */
+#define FREEZE_DEADLINE_NS (5ull * 1000000000ull)
+/* TWOFOLD_FAULT=freeze-delay (tests): cgroup.freeze is written this late,
+ * so a test can ask things while a lock is pending */
+#define FREEZE_FAULT_DELAY_NS (2ull * 1000000000ull)
+
+static void freeze_timer(struct tfd *d, struct tfd_source *s, uint32_t events);
+
+static void source_close(struct tfd *d, struct tfd_source *s)
+{
+	if (s->fd < 0)
+		return;
+	tfd_source_del(d, s);
+	close(s->fd);
+	s->fd = -1;
+}
+
+/* "frozen 1" in cgroup.events; the read re-arms its EPOLLPRI */
+static int read_frozen(int fd, bool *frozen)
+{
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	const char *k;
+
+	if (n < 0)
+		return tf_negerrno();
+	buf[n] = '\0';
+	k = strstr(buf, "frozen ");
+	if (k == NULL)
+		return -EPROTO;
+	*frozen = k[7] == '1';
+	return 0;
+}
+
+static void freeze_resume_all(struct tfd *d, struct tfd_persona *p, int r)
+{
+	struct tfd_freeze *f = &p->freeze;
+	struct tfd_waiter w[TFD_WAITERS_MAX];
+	size_t n = f->n_waiters;
+
+	memcpy(w, f->waiters, n * sizeof(w[0]));
+	f->n_waiters = 0;
+	for (size_t i = 0; i < n; i++)
+		w[i].resume(d, p, w[i].c, r, w[i].flags);
+}
+
+static void freeze_finish(struct tfd *d, struct tfd_persona *p, int r)
+{
+	struct tfd_freeze *f = &p->freeze;
+
+	tfd_timer_disarm(d, &p->timer);
+	source_close(d, &f->events);
+	f->active = false;
+	if (r == 0) {
+		(void)tfd_lc_fire(d, p, TFD_EV_FROZEN, 0);
+		p->locked_at_ns = tf_boottime_ns(); /* counts suspend */
+		tf_debug("%s: frozen after %.1f ms", p->cfg->name,
+			 (double)(tf_now_ns() - f->t0_ns) / 1e6);
+	} else {
+		/* what the state says must be true: running, not half
+		 * frozen */
+		int cgfd = tf_persona_cgroup_fd(p->rt);
+		if (cgfd >= 0)
+			(void)write_at(cgfd, "cgroup.freeze", "0");
+		tf_warn("%s: not frozen: %s", p->cfg->name, strerror(-r));
+		(void)tfd_lc_fire(d, p, TFD_EV_FREEZE_FAILED, 0);
+	}
+	freeze_resume_all(d, p, r);
+	tfd_foreground_settle(d);
+}
+
+/* A halt begins: the kill takes frozen tasks too; the lock's answer says
+ * it was overtaken. */
+static void freeze_cancel(struct tfd *d, struct tfd_persona *p)
+{
+	struct tfd_freeze *f = &p->freeze;
+
+	if (!f->active)
+		return;
+	tfd_timer_disarm(d, &p->timer);
+	source_close(d, &f->events);
+	f->active = false;
+	freeze_resume_all(d, p, -ECANCELED);
+}
+
+static void freeze_events(struct tfd *d, struct tfd_source *s, uint32_t events)
+{
+	struct tfd_persona *p = s->data;
+	bool frozen = false;
+	int r;
+
+	(void)events;
+	r = read_frozen(s->fd, &frozen);
+	if (r < 0)
+		freeze_finish(d, p, r);
+	else if (frozen)
+		freeze_finish(d, p, 0);
+}
+
+static int freeze_write(struct tfd *d, struct tfd_persona *p)
+{
+	struct tfd_freeze *f = &p->freeze;
+	int cgfd = tf_persona_cgroup_fd(p->rt);
+	bool frozen = false;
+	int r;
+
+	r = write_at(cgfd, "cgroup.freeze", "1");
+	if (r < 0)
+		return r;
+	f->written = true;
+	r = tfd_timer_arm(d, &p->timer, FREEZE_DEADLINE_NS, freeze_timer, p);
+	if (r < 0)
+		tf_warn("%s: no deadline for its lock: %s", p->cfg->name,
+			strerror(-r));
+	/* already frozen (nothing to stop): no event will come */
+	if (read_frozen(f->events.fd, &frozen) == 0 && frozen)
+		freeze_finish(d, p, 0);
+	return 0;
+}
+
+static void freeze_timer(struct tfd *d, struct tfd_source *s, uint32_t events)
+{
+	struct tfd_persona *p = s->data;
+	struct tfd_freeze *f = &p->freeze;
+	uint64_t exp;
+	int r;
+
+	(void)events;
+	if (read(s->fd, &exp, sizeof(exp)) < 0 && errno == EAGAIN)
+		return; /* re-armed before it was read */
+	if (!f->active)
+		return;
+	if (!f->written) {
+		r = freeze_write(d, p);
+		if (r < 0)
+			freeze_finish(d, p, r);
+		return;
+	}
+	tf_err("%s: not frozen within %llu s", p->cfg->name,
+	       FREEZE_DEADLINE_NS / 1000000000ull);
+	freeze_finish(d, p, -ETIMEDOUT);
+}
+
+int tfd_freeze(struct tfd *d, struct tfd_persona *p, const struct tfd_waiter *w,
+	       int *res)
+{
+	struct tfd_freeze *f = &p->freeze;
+	int cgfd, efd, r;
+
+	if (f->active) {
+		if (w == NULL)
+			return TFD_PENDING;
+		if (f->n_waiters == TFD_WAITERS_MAX)
+			return -EBUSY;
+		f->waiters[f->n_waiters++] = *w;
+		return TFD_PENDING;
+	}
+	if (p->rt == NULL)
+		return -ESRCH;
+	cgfd = tf_persona_cgroup_fd(p->rt);
+	efd = cgfd < 0 ? -1
+		       : openat(cgfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+	if (efd < 0) {
+		/* no cgroup v2 directory to watch (a v1 freezer): the
+		 * library's own bounded wait, as before */
+		r = tf_persona_freeze(p->rt, true);
+		if (r == 0) {
+			(void)tfd_lc_fire(d, p, TFD_EV_FROZEN, 0);
+			p->locked_at_ns = tf_boottime_ns();
+		}
+		*res = r;
+		return 0;
+	}
+	r = tfd_source_add(d, &f->events, efd, EPOLLPRI, freeze_events, p);
+	if (r < 0) {
+		close(efd);
+		return r;
+	}
+	if (!tfd_lc_fire(d, p, TFD_EV_FREEZE, 0)) {
+		source_close(d, &f->events);
+		return -EBUSY;
+	}
+	f->active = true;
+	f->written = false;
+	f->n_waiters = 0;
+	f->t0_ns = tf_now_ns();
+	if (tf_fault_injected("freeze-delay"))
+		r = tfd_timer_arm(d, &p->timer, FREEZE_FAULT_DELAY_NS,
+				  freeze_timer, p);
+	else
+		r = freeze_write(d, p);
+	if (r < 0) {
+		/* no waiter yet: the caller answers with r */
+		freeze_finish(d, p, r);
+		return r;
+	}
+	if (!f->active) { /* frozen already */
+		*res = 0;
+		return 0;
+	}
+	if (w != NULL)
+		f->waiters[f->n_waiters++] = *w;
+	return TFD_PENDING;
+}
+
 int tfd_halt(struct tfd *d, struct tfd_persona *p, bool evict,
 	     const struct tfd_waiter *w, int *res)
 {
@@ -638,6 +853,9 @@ int tfd_halt(struct tfd *d, struct tfd_persona *p, bool evict,
 		}
 		return add_waiter(h, w);
 	}
+	/* a screen lock under way is overtaken (the kill takes frozen
+	 * tasks too) */
+	freeze_cancel(d, p);
 	h->active = true;
 	h->evict = evict;
 	h->wipe_data = false;
@@ -724,6 +942,9 @@ void tfd_conn_forget(struct tfd *d, struct tfd_conn *c)
 		for (size_t k = 0; k < p->halt.n_waiters; k++)
 			if (p->halt.waiters[k].c == c)
 				p->halt.waiters[k].c = NULL;
+		for (size_t k = 0; k < p->freeze.n_waiters; k++)
+			if (p->freeze.waiters[k].c == c)
+				p->freeze.waiters[k].c = NULL;
 		if (p->after_job.c == c)
 			p->after_job.c = NULL;
 		if (p->job && p->job->c == c)
@@ -743,7 +964,8 @@ void tfd_timer_tick(struct tfd *d)
 		int r;
 
 		/* a halt or an unlock under way ends by itself */
-		if (p->halt.active || p->state == TFD_P_UNLOCKING)
+		if (p->halt.active || p->freeze.active ||
+		    p->state == TFD_P_UNLOCKING)
 			continue;
 		if (p->evict_pending) {
 			(void)tfd_evict_key(d, p, false, NULL);

@@ -884,6 +884,43 @@ static void lock_resume(struct tfd *d, struct tfd_persona *p,
 	tfd_conn_reply(d, c, &rep);
 }
 
+/* A screen lock's answer (now, or when "frozen 1" is seen) */
+static void lock_freeze_reply(struct tfd *d, struct tfd_persona *p,
+			      struct tfd_conn *c, int r, struct tfd_reply *rep)
+{
+	if (r == -ECANCELED) {
+		/* a lock --evict or a wipe began meanwhile: more locked
+		 * than a screen lock */
+		tfd_reply_err(rep, 0,
+			      "%s is being locked down (a lock-down overtook "
+			      "the screen lock; see: twofold status)",
+			      p->cfg->name);
+		return;
+	}
+	if (r < 0) {
+		tfd_reply_err(rep, r, "lock %s: cannot freeze: %s",
+			      p->cfg->name, strerror(-r));
+		return;
+	}
+	tfd_audit(d, 0, "persona.lock", p, c, "mode=freeze");
+	if (p->cfg->lock_evict_after)
+		tfd_reply_err(rep, 0,
+			      "%s locked (keys are removed after %u s locked)",
+			      p->cfg->name, p->cfg->lock_evict_after);
+	else
+		tfd_reply_err(rep, 0, "%s locked", p->cfg->name);
+}
+
+static void lock_freeze_resume(struct tfd *d, struct tfd_persona *p,
+			       struct tfd_conn *c, int r, uint32_t flags)
+{
+	struct tfd_reply rep = {.exit_code = -1};
+
+	(void)flags;
+	lock_freeze_reply(d, p, c, r, &rep);
+	tfd_conn_reply(d, c, &rep);
+}
+
 enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 			   const struct tf_msg *m, struct tfd_persona *p,
 			   struct tfd_reply *rep)
@@ -996,22 +1033,19 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 		tfd_reply_err(rep, 0, "%s is already locked", p->cfg->name);
 		return TFD_REPLY_NOW;
 	}
-	r = tf_persona_freeze(p->rt, true);
-	if (r < 0) {
-		tfd_reply_err(rep, r, "lock %s: cannot freeze: %s",
-			      p->cfg->name, strerror(-r));
+	{
+		struct tfd_waiter w = {.c = c, .resume = lock_freeze_resume};
+		int res = 0;
+
+		/* FREEZING: a second lock waits for the same freeze */
+		r = tfd_freeze(d, p, &w, &res);
+		if (r == TFD_PENDING) {
+			c->waiting = true;
+			return TFD_REPLY_LATER;
+		}
+		lock_freeze_reply(d, p, c, r < 0 ? r : res, rep);
 		return TFD_REPLY_NOW;
 	}
-	(void)tfd_lc_fire(d, p, TFD_EV_FROZEN, 0);
-	p->locked_at_ns = tf_boottime_ns(); /* counts suspend */
-	tfd_audit(d, 0, "persona.lock", p, c, "mode=freeze");
-	if (p->cfg->lock_evict_after)
-		tfd_reply_err(rep, 0,
-			      "%s locked (keys are removed after %u s locked)",
-			      p->cfg->name, p->cfg->lock_evict_after);
-	else
-		tfd_reply_err(rep, 0, "%s locked", p->cfg->name);
-	return TFD_REPLY_NOW;
 }
 
 /*

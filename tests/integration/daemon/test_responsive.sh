@@ -6,6 +6,10 @@
 # check, a calibration, the new protector's Argon2id), `status`, `run
 # personal -- true` and `lock secure --evict` are each answered (and
 # during the change a second enroll and an unlock are answered busy).
+# And while a screen lock waits for its freeze (TWOFOLD_FAULT=
+# freeze-delay: the daemon writes cgroup.freeze 2 s late, so the lock is
+# pending for a while; nothing else uses a plain lock here), `status` is
+# answered and `run secure` is answered busy; a lock --evict overtakes it.
 # What is checked is the order (the answer comes while the slow request
 # is still pending), never a time; the latencies are printed as TAP
 # comments.
@@ -16,7 +20,7 @@
 # (zap_pid_ns_processes waits for every pid of the namespace) until the
 # test lets nsenter go on (SIGCONT) and reap it.
 . "$(dirname "$0")/../storage/lib.sh"
-echo "1..34"
+echo "1..47"
 
 PIN=314159
 NEWPIN=271828
@@ -83,7 +87,7 @@ tf init --size 64M >/dev/null || exit 1
 # a credential check that takes long enough to ask things meanwhile
 set_conf kdf_target_ms 1500
 set_conf kdf_min_mem_mib 256
-if start_daemon; then ok "daemon starts"; else nok "daemon starts"; exit 1; fi
+if TWOFOLD_FAULT=freeze-delay start_daemon; then ok "daemon starts"; else nok "daemon starts"; exit 1; fi
 out=$(printf '%s\n%s\n' "$PIN" "$PIN" | tf enroll secure --pin-stdin 2>&1)
 check "enroll secure (large KDF)" has "credential set" "$out"
 
@@ -179,7 +183,45 @@ check "secure is locked, its key out of the kernel" \
 out=$(printf '%s\n' "$NEWPIN" | tf unlock secure --pin-stdin 2>&1)
 check "the new credential unlocks secure" has "unlocked" "$out"
 
-# --- 4. a wipe during a credential change waits for it, then erases
+# --- 4. while a screen lock waits for its freeze
+t0=$(now_ms)
+(tf lock secure >"$S.lock" 2>&1
+	echo $? >"$S.lock.rc") &
+LPID=$!
+BG_PIDS="$BG_PIDS $LPID"
+check "status shows secure freezing while its lock is pending" \
+	wait_state freezing
+answered "status" "$LPID" "$S.lock.rc" 0 tf status
+answered "run secure -- true" "$LPID" "$S.lock.rc" any \
+	tf run secure -- true
+check "... is answered busy" has "busy" "$ANS"
+wait "$LPID"
+diag "lock answered after $(($(now_ms) - t0)) ms: $(cat "$S.lock")"
+check "the screen lock completes" [ "$(cat "$S.lock.rc")" = 0 ]
+check "... and says so" grep -q "secure locked" "$S.lock"
+check "secure is frozen" [ "$(sstate)" = frozen ]
+out=$(printf '%s\n' "$NEWPIN" | tf unlock secure --pin-stdin 2>&1)
+check "unlock secure (thaw)" has "unlocked" "$out"
+# a lock-down during the freeze overtakes it
+(tf lock secure >"$S.lock2" 2>&1
+	echo $? >"$S.lock2.rc") &
+LPID=$!
+BG_PIDS="$BG_PIDS $LPID"
+check "secure freezing again" wait_state freezing
+# (the pending lock is answered as the lock-down begins, so not the
+# pending check here)
+out=$(tf lock secure --evict 2>&1)
+check "lock secure --evict during the freeze" has "locked down" "$out"
+wait "$LPID"
+diag "overtaken lock: $(cat "$S.lock2")"
+check "the overtaken screen lock is answered" \
+	grep -q "overtook the screen lock" "$S.lock2"
+check "secure is locked down, its key out of the kernel" \
+	[ "$(sstate)" = locked -a "$(json key_loaded)" = false ]
+out=$(printf '%s\n' "$NEWPIN" | tf unlock secure --pin-stdin 2>&1)
+check "unlock secure" has "unlocked" "$out"
+
+# --- 5. a wipe during a credential change waits for it, then erases
 n=$(grep -c "job enroll secure started" "$DLOG")
 (printf '%s\n%s\n' "$NEWPIN" "$PIN" | tf enroll secure --pin-stdin \
 	>"$S.enroll2" 2>&1
