@@ -129,7 +129,9 @@ struct tfd_halt {
 	bool evict;	/* the key leaves the kernel at the end */
 	bool wipe_data; /* crypto-erased: its data goes too */
 	bool init_gone, cg_empty;
+	bool syncing;	/* phase 2a: a job syncs its file system */
 	bool removing;	/* phase 2: key removal retries */
+	int sync_err;	/* that job's syncfs error */
 	bool timed_out; /* the deadline passed; waiters answered */
 	int stop_err;
 	unsigned tries, delay_us;
@@ -503,6 +505,8 @@ void tfd_persona_init_exited(struct tfd *d, struct tfd_source *s,
 void tfd_timer_tick(struct tfd *d);
 
 /* device.c: the device's storage and keys, brought up at start-up. */
+/* The fd of p's mounted file system (-ENODEV: no storage). */
+int tfd_storage_fd(const struct tfd_persona *p);
 TF_WUR int tfd_personas_setup(struct tfd *d, char *err, size_t errlen);
 void tfd_personas_shutdown(struct tfd *d);
 /* Remove p's key now (one try, no wait); 0 when ABSENT, else

@@ -788,6 +788,11 @@ static int evict_key_ex(struct tfd *d, struct tfd_persona *p,
 	return p->evict_err;
 }
 
+int tfd_storage_fd(const struct tfd_persona *p)
+{
+	return p->storage ? storage_fd(p) : -ENODEV;
+}
+
 int tfd_evict_key(struct tfd *d, struct tfd_persona *p, bool report,
 		  unsigned *tries)
 {

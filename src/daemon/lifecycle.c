@@ -19,9 +19,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "twofold/log.h"
 #include "twofold/persona.h"
@@ -455,6 +457,10 @@ static void remove_step(struct tfd *d, struct tfd_persona *p)
 
 	r = tfd_evict_key(d, p, false, &t);
 	h->tries += t;
+	/* the sync job's error, which the removal's own syncfs no longer
+	 * sees (errseq: a file system's error is reported once per file) */
+	if (h->sync_err < 0 && p->evict_sync_err == 0)
+		p->evict_sync_err = h->sync_err;
 	if (r == 0) {
 		tf_fault_point("evict-after-remove");
 		tf_info("%s: evicted in %.1f ms (%u tries)", p->cfg->name,
@@ -484,6 +490,90 @@ static void remove_step(struct tfd *d, struct tfd_persona *p)
 	h->delay_us = TF_MIN(h->delay_us * 2, 100000u);
 }
 
+static void remove_begin(struct tfd *d, struct tfd_persona *p)
+{
+	struct tfd_halt *h = &p->halt;
+
+	h->remove_end_ns = tf_boottime_ns() + REMOVE_BUDGET_NS;
+	h->delay_us = 500;
+	remove_step(d, p);
+}
+
+/*
+ * Before the key goes, the persona's dirty data is written (syncfs) on a
+ * worker thread: with a lot of it that takes seconds, which the loop must
+ * not spend. The job owns a dup of the file system's fd (it never touches
+ * the key store or the persona) and its done() removes the key, whose
+ * own syncfs then finds little left to write.
+ */
+struct sync_job {
+	struct tfd_job j;
+	struct tfd_persona *p; /* not j.p: that slot is an unlock's */
+	int fd;
+	int err;
+};
+
+static void sync_run(struct tfd_job *j)
+{
+	struct sync_job *s = (struct sync_job *)j;
+
+	s->err = syncfs(s->fd) < 0 ? tf_negerrno() : 0;
+	close(s->fd);
+	s->fd = -1;
+}
+
+static void sync_done(struct tfd *d, struct tfd_job *j)
+{
+	struct sync_job *s = (struct sync_job *)j;
+	struct tfd_persona *p = s->p;
+	struct tfd_halt *h = &p->halt;
+
+	h->sync_err = s->err;
+	free(s);
+	if (h->sync_err < 0)
+		tf_warn("%s: syncing its files before the key removal failed: "
+			"%s; writes not yet on disk may be lost",
+			p->cfg->name, strerror(-h->sync_err));
+	if (!h->active || !h->syncing)
+		return;
+	h->syncing = false;
+	remove_begin(d, p);
+}
+
+/* 0: the job runs (sync_done goes on); -errno: remove now */
+static int sync_begin(struct tfd *d, struct tfd_persona *p)
+{
+	struct tfd_halt *h = &p->halt;
+	struct sync_job *s;
+	int fd = tfd_storage_fd(p);
+	int r;
+
+	h->sync_err = 0;
+	if (fd < 0 || (!p->key_loaded && !p->evict_pending))
+		return -ENOKEY;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (s->fd < 0) {
+		free(s);
+		return tf_negerrno();
+	}
+	s->p = p;
+	s->j.src.fd = -1;
+	s->j.run = sync_run;
+	s->j.done = sync_done;
+	s->j.what = "evict-sync";
+	r = tfd_job_start(d, &s->j);
+	if (r < 0) {
+		close(s->fd);
+		free(s);
+		return r;
+	}
+	h->syncing = true;
+	return 0;
+}
+
 /* Every process is gone (or could not be waited for): tear down, then the
  * key (evict). */
 static void processes_gone(struct tfd *d, struct tfd_persona *p)
@@ -507,9 +597,9 @@ static void processes_gone(struct tfd *d, struct tfd_persona *p)
 	}
 	tf_fault_point("evict-after-kill");
 	h->removing = true;
-	h->remove_end_ns = tf_boottime_ns() + REMOVE_BUDGET_NS;
-	h->delay_us = 500;
-	remove_step(d, p);
+	if (sync_begin(d, p) == 0)
+		return; /* sync_done goes on */
+	remove_begin(d, p);
 }
 
 static void halt_check(struct tfd *d, struct tfd_persona *p)
@@ -860,6 +950,8 @@ int tfd_halt(struct tfd *d, struct tfd_persona *p, bool evict,
 	h->evict = evict;
 	h->wipe_data = false;
 	h->init_gone = h->cg_empty = h->removing = h->timed_out = false;
+	h->syncing = false;
+	h->sync_err = 0;
 	h->stop_err = 0;
 	h->tries = 0;
 	h->n_waiters = 0;
