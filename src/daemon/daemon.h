@@ -198,6 +198,8 @@ struct tfd_persona {
 	 * it came from */
 	struct tfd_job *job;
 	enum tfd_pstate unlock_from;
+	/* a wipe's data removal running (req_keys.c; its j.c the wipe) */
+	struct tfd_job *wipe_job;
 	/* a wipe that waits for that check to end (the key store is busy) */
 	struct tfd_waiter after_job;
 	/* status while the key store is busy with a job: the last answers */
@@ -539,6 +541,8 @@ void tfd_status_guessing(struct tfd *d, FILE *t, FILE *j);
 int tfd_dir_has_data(const char *path);
 /* Remove a persona's (unreadable) data after a crypto-erase. */
 int tfd_persona_wipe_data(struct tfd_persona *p);
+/* The same for a path (a job's own copy; touches nothing else). */
+int tfd_wipe_dir(const char *dir);
 /* Put p's key in the kernel and check its data dir. Fail closed: on any
  * failure after the key went in, it is removed again (evict_pending when
  * that cannot finish; the timer retries). */

@@ -810,13 +810,18 @@ static int wipe_one(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
-int tfd_persona_wipe_data(struct tfd_persona *p)
+int tfd_wipe_dir(const char *dir)
 {
-	if (access(p->data_dir, F_OK) < 0)
+	if (access(dir, F_OK) < 0)
 		return 0;
-	if (nftw(p->data_dir, wipe_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+	if (nftw(dir, wipe_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
 		return tf_negerrno();
 	return 0;
+}
+
+int tfd_persona_wipe_data(struct tfd_persona *p)
+{
+	return tfd_wipe_dir(p->data_dir);
 }
 
 void tfd_personas_shutdown(struct tfd *d)

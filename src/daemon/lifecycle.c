@@ -1037,6 +1037,8 @@ void tfd_conn_forget(struct tfd *d, struct tfd_conn *c)
 		for (size_t k = 0; k < p->freeze.n_waiters; k++)
 			if (p->freeze.waiters[k].c == c)
 				p->freeze.waiters[k].c = NULL;
+		if (p->wipe_job && p->wipe_job->c == c)
+			p->wipe_job->c = NULL;
 		if (p->after_job.c == c)
 			p->after_job.c = NULL;
 		if (p->job && p->job->c == c)

@@ -545,6 +545,15 @@ enum tfd_disp tfd_req_enroll(struct tfd *d, struct tfd_conn *c,
 			     const struct tf_msg *m, struct tfd_persona *p,
 			     struct tfd_reply *rep)
 {
+	/* a wipe's data removal runs: a new enrolment's data must not be
+	 * what it deletes */
+	if (p->wipe_job != NULL) {
+		tfd_reply_fail(rep, -EBUSY, TF_R_WIPE_PENDING, p->cfg->name,
+			       "enroll %s: busy: a wipe of %s is removing its "
+			       "data; try again once it is answered",
+			       p->cfg->name, p->cfg->name);
+		return TFD_REPLY_NOW;
+	}
 	enroll(d, c, m, p, rep);
 	return c->waiting ? TFD_REPLY_LATER : TFD_REPLY_NOW;
 }
@@ -1060,10 +1069,75 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
  * An unlock under way is overtaken, and the erase waits for its check to
  * let go of the key store. `pid` is the requester's (the audit log).
  */
-static void wipe_finish(struct tfd *d, struct tfd_persona *p, int re,
-			uint32_t pid, struct tfd_reply *rep)
+/* The wipe's answer once its data removal (rd) ended. */
+static void wipe_reply(struct tfd_persona *p, int re, int rd,
+		       struct tfd_reply *rep)
 {
 	const char *n = p->cfg->name;
+
+	if (rd < 0) {
+		tf_warn("%s: removing its erased data: %s", n, strerror(-rd));
+		tfd_reply_err(rep, 0,
+			      "%s wiped: its key material is crypto-erased "
+			      "(removing its unreadable data failed: %s; the "
+			      "next enroll retries); set a new credential "
+			      "with: twofold enroll %s",
+			      n, strerror(-rd), n);
+		return;
+	}
+	if (re < 0)
+		tfd_reply_err(rep, 0,
+			      "%s wiped: its key material is crypto-erased "
+			      "and its data removed; the kernel key's removal "
+			      "is still pending (%s), twofoldd keeps retrying",
+			      n, tfd_evict_reason(p));
+	else
+		tfd_reply_err(rep, 0,
+			      "%s wiped: processes killed, key removed, key "
+			      "material crypto-erased and data removed; set a "
+			      "new credential with: twofold enroll %s",
+			      n, n);
+}
+
+/*
+ * The data removal (an nftw delete of every file: seconds for a large
+ * persona) runs as a job: it owns a copy of the path and touches nothing
+ * else (not the key store, not the persona). Meanwhile the persona is
+ * erased, and an enroll or a second wipe is answered busy (an enroll
+ * must not create data the removal would delete).
+ */
+struct wipe_job {
+	struct tfd_job j; /* j.c: the wipe; j.p unset (an unlock's slot) */
+	struct tfd_persona *p;
+	int re, rd;
+	char dir[PATH_MAX];
+};
+
+static void wipe_job_run(struct tfd_job *j)
+{
+	struct wipe_job *w = (struct wipe_job *)j;
+
+	w->rd = tfd_wipe_dir(w->dir);
+}
+
+static void wipe_job_done(struct tfd *d, struct tfd_job *j)
+{
+	struct wipe_job *w = (struct wipe_job *)j;
+	struct tfd_reply rep = {.exit_code = -1};
+	struct tfd_conn *c = j->c;
+
+	w->p->wipe_job = NULL;
+	wipe_reply(w->p, w->re, w->rd, &rep);
+	free(w);
+	tfd_conn_reply(d, c, &rep);
+}
+
+static enum tfd_disp wipe_finish(struct tfd *d, struct tfd_persona *p,
+				 struct tfd_conn *c, int re, uint32_t pid,
+				 struct tfd_reply *rep)
+{
+	const char *n = p->cfg->name;
+	struct wipe_job *w;
 	char why[96];
 	int r;
 
@@ -1081,34 +1155,31 @@ static void wipe_finish(struct tfd *d, struct tfd_persona *p, int re,
 			       "out of the kernel%s; run the wipe again",
 			       n, strerror(-r),
 			       re < 0 ? " only once its removal finishes" : "");
-		return;
+		return TFD_REPLY_NOW;
 	}
 	(void)tfd_lc_fire(d, p, TFD_EV_ERASED, 0);
 	p->erased_by_failures = false;
 	tf_warn("%s: crypto-erased: %s", n, why);
-	r = tfd_persona_wipe_data(p);
-	if (r < 0) {
-		tf_warn("%s: removing its erased data: %s", n, strerror(-r));
-		tfd_reply_err(rep, 0,
-			      "%s wiped: its key material is crypto-erased "
-			      "(removing its unreadable data failed: %s; the "
-			      "next enroll retries); set a new credential "
-			      "with: twofold enroll %s",
-			      n, strerror(-r), n);
-		return;
+	w = calloc(1, sizeof(*w));
+	if (w != NULL && tf_strlcpy(w->dir, p->data_dir, sizeof(w->dir)) == 0) {
+		w->p = p;
+		w->re = re;
+		w->j.src.fd = -1;
+		w->j.run = wipe_job_run;
+		w->j.done = wipe_job_done;
+		w->j.c = c;
+		w->j.what = "wipe-data";
+		if (tfd_job_start(d, &w->j) == 0) {
+			p->wipe_job = &w->j;
+			if (c)
+				c->waiting = true;
+			return TFD_REPLY_LATER;
+		}
 	}
-	if (re < 0)
-		tfd_reply_err(rep, 0,
-			      "%s wiped: its key material is crypto-erased "
-			      "and its data removed; the kernel key's removal "
-			      "is still pending (%s), twofoldd keeps retrying",
-			      n, tfd_evict_reason(p));
-	else
-		tfd_reply_err(rep, 0,
-			      "%s wiped: processes killed, key removed, key "
-			      "material crypto-erased and data removed; set a "
-			      "new credential with: twofold enroll %s",
-			      n, n);
+	/* no thread for it: here, as before */
+	free(w);
+	wipe_reply(p, re, tfd_persona_wipe_data(p), rep);
+	return TFD_REPLY_NOW;
 }
 
 static void wipe_resume(struct tfd *d, struct tfd_persona *p,
@@ -1116,8 +1187,8 @@ static void wipe_resume(struct tfd *d, struct tfd_persona *p,
 {
 	struct tfd_reply rep = {.exit_code = -1};
 
-	wipe_finish(d, p, r, pid, &rep);
-	tfd_conn_reply(d, c, &rep);
+	if (wipe_finish(d, p, c, r, pid, &rep) == TFD_REPLY_NOW)
+		tfd_conn_reply(d, c, &rep);
 }
 
 /* Halt (kill, remove the key), then erase. */
@@ -1141,8 +1212,7 @@ static enum tfd_disp wipe_begin(struct tfd *d, struct tfd_persona *p,
 		if (r < 0)
 			re = r;
 	}
-	wipe_finish(d, p, re, pid, rep);
-	return TFD_REPLY_NOW;
+	return wipe_finish(d, p, c, re, pid, rep);
 }
 
 /* A job let go of the key store: the wipes that waited for it go on. */
@@ -1182,6 +1252,13 @@ enum tfd_disp tfd_req_wipe(struct tfd *d, struct tfd_conn *c,
 		return TFD_REPLY_NOW;
 	}
 	tfd_audit(d, TF_AUDIT_SYNC, "wipe.requested", p, c, NULL);
+	if (p->wipe_job != NULL) {
+		tfd_reply_fail(rep, -EBUSY, TF_R_WIPE_PENDING, n,
+			       "wipe %s: a wipe of %s is removing its data; "
+			       "try again once it is answered",
+			       n, n);
+		return TFD_REPLY_NOW;
+	}
 	if (p->state == TFD_P_UNLOCKING)
 		cancel_unlock(d, p);
 	if (tfd_keystore_busy(d)) {
