@@ -60,7 +60,8 @@ check "the last event arrives" wait_line "$W" "throttle secure"
 check "events in order" in_order "$W" \
 	"state secure unlocking (was locked)" "key secure loaded" \
 	"state secure running (was unlocking)" "foreground secure" \
-	"state secure frozen (was running)" "foreground personal" \
+	"state secure freezing (was running)" "foreground personal" \
+	"state secure frozen (was freezing)" \
 	"state secure stopping (was frozen)" "key secure removed" \
 	"state secure locked (was stopping)" \
 	"state secure unlocking (was locked)" \
@@ -74,7 +75,7 @@ assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
 print(" ".join(e["event"] + ":" + str(e.get("state", e.get("key", e.get("foreground", "")))) for e in evs))' 2>&1)
 check "json watch: one object per line, seq increasing" [ $? = 0 ]
 check "... with the state, key and foreground events" \
-	has "state:unlocking key:loaded state:running foreground:secure state:frozen" "$out"
+	has "state:unlocking key:loaded state:running foreground:secure state:freezing foreground:personal state:frozen" "$out"
 check "status is one JSON object on one line" \
 	python3 -c 'import json, sys; json.loads(open(sys.argv[1]).readline())' "$WJ"
 
