@@ -387,22 +387,31 @@ static void events_close(struct tfd *d, struct tfd_halt *h)
 	h->events.fd = -1;
 }
 
-/* "populated 0" in cgroup.events; re-reading also re-arms its EPOLLPRI
- * (kernfs reports a change once per open file until it is read). */
-static int read_populated(int fd, bool *populated)
+/* One "KEY 0|1" line of cgroup.events ("populated", "frozen"); the read
+ * also re-arms its EPOLLPRI (kernfs reports a change once per open file
+ * until it is read). */
+static int read_event_flag(int fd, const char *key, bool *on)
 {
 	char buf[256];
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	size_t klen = strlen(key);
 	const char *k;
 
 	if (n < 0)
 		return tf_negerrno();
 	buf[n] = '\0';
-	k = strstr(buf, "populated ");
+	for (k = strstr(buf, key); k != NULL; k = strstr(k + 1, key))
+		if ((k == buf || k[-1] == '\n') && k[klen] == ' ')
+			break;
 	if (k == NULL)
 		return -EPROTO;
-	*populated = k[10] != '0';
+	*on = k[klen + 1] == '1';
 	return 0;
+}
+
+static int read_populated(int fd, bool *populated)
+{
+	return read_event_flag(fd, "populated", populated);
 }
 
 static int write_at(int dfd, const char *file, const char *val)
@@ -732,21 +741,9 @@ static void source_close(struct tfd *d, struct tfd_source *s)
 	s->fd = -1;
 }
 
-/* "frozen 1" in cgroup.events; the read re-arms its EPOLLPRI */
 static int read_frozen(int fd, bool *frozen)
 {
-	char buf[256];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	const char *k;
-
-	if (n < 0)
-		return tf_negerrno();
-	buf[n] = '\0';
-	k = strstr(buf, "frozen ");
-	if (k == NULL)
-		return -EPROTO;
-	*frozen = k[7] == '1';
-	return 0;
+	return read_event_flag(fd, "frozen", frozen);
 }
 
 static void freeze_resume_all(struct tfd *d, struct tfd_persona *p, int r)
