@@ -60,5 +60,42 @@ static void fx_open(struct fx *f)
 			 0);
 	tf_keystore_set_clock(f->ks, &f->clk);
 	tf_keystore_set_audit(f->ks, test_event, &f->statefd);
+}
+
+/* A fresh state dir under /tmp/PREFIX.XXXXXX with a device secret and
+ * a cheap KDF; teardown removes it. */
+static int fx_setup(void **state, const char *prefix)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(tf_crypto_init(), 0);
+	f->s = tf_suite_by_name("intl");
+	assert_non_null(f->s);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/%s.XXXXXX", prefix);
+	assert_non_null(mkdtemp(f->dir));
+	f->statefd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(f->statefd >= 0);
+	tf_config_default(&f->cfg);
+	f->cfg.kdf_min_mem_mib = 1;
+	f->cfg.kdf_target_ms = 1;
+	memset(f->clk.boot_id, 0xab, sizeof(f->clk.boot_id));
+	f->clk.boottime_ns = 1000ull * 1000000000ull;
+	assert_int_equal(tf_devsecret_create(f->statefd, f->s->id, 0), 0);
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tf_keystore_close(f->ks);
+	close(f->statefd);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
 
 #endif

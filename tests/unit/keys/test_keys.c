@@ -29,7 +29,6 @@
 #define PASS_C "correct horse battery"
 
 #include "fixture.h"
-}
 
 static void fx_reopen(struct fx *f)
 {
@@ -40,36 +39,7 @@ static void fx_reopen(struct fx *f)
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	assert_int_equal(tf_crypto_init(), 0);
-	f->s = tf_suite_by_name("intl");
-	assert_non_null(f->s);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/tf-keys-test.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->statefd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(f->statefd >= 0);
-	tf_config_default(&f->cfg);
-	f->cfg.kdf_min_mem_mib = 1;
-	f->cfg.kdf_target_ms = 1;
-	memset(f->clk.boot_id, 0xab, sizeof(f->clk.boot_id));
-	f->clk.boottime_ns = 1000ull * 1000000000ull;
-	assert_int_equal(tf_devsecret_create(f->statefd, f->s->id, 0), 0);
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	tf_keystore_close(f->ks);
-	close(f->statefd);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
+	return fx_setup(state, "tf-keys-test");
 }
 
 static void advance(struct fx *f, uint64_t seconds)
