@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "twofold/crypto.h"
 #include "twofold/secmem.h"
@@ -210,6 +211,7 @@ int tf_audit_verify(int statefd, const uint8_t *k0, const uint8_t *pk,
 	_cleanup_secure_ uint8_t *k = NULL;
 	_cleanup_free_ char *kbuf = NULL;
 	struct tf_audit_keystate ks;
+	struct stat st;
 	const struct tf_suite *s;
 	uint8_t hdr[TF_AUDIT_HDR_BYTES], sid;
 	uint64_t end = 0;
@@ -219,9 +221,13 @@ int tf_audit_verify(int statefd, const uint8_t *k0, const uint8_t *pk,
 
 	memset(res, 0, sizeof(*res));
 	fd = openat(statefd, TF_AUDIT_LOG,
-		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return tf_negerrno();
+	if (fstat(fd, &st) < 0)
+		return tf_negerrno();
+	if (!S_ISREG(st.st_mode))
+		return bad(res, 0, "%s is not a regular file", TF_AUDIT_LOG);
 	if (tf_read_full(fd, hdr, sizeof(hdr)) != sizeof(hdr) ||
 	    tf_audit_header_parse(hdr, sizeof(hdr), &sid) < 0)
 		return bad(res, 0, "not an audit log (bad or missing header)");

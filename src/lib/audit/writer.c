@@ -469,10 +469,21 @@ int tf_audit_open(int statefd, const struct tf_suite *s,
 	}
 
 	rk = load_key(statefd, &ks);
-	a->logfd = openat(statefd, TF_AUDIT_LOG,
-			  O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	a->logfd =
+		openat(statefd, TF_AUDIT_LOG,
+		       O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (a->logfd < 0 && errno != ENOENT)
 		return tf_negerrno();
+	if (a->logfd >= 0) {
+		struct stat lst;
+		if (fstat(a->logfd, &lst) < 0)
+			return tf_negerrno();
+		if (!S_ISREG(lst.st_mode)) {
+			whyf(why, whylen, "%s is not a regular file",
+			     TF_AUDIT_LOG);
+			return -EBADMSG;
+		}
+	}
 	if (a->logfd < 0 &&
 	    (rk == -ENOENT || (rk == 0 && ks.epoch == 0 && ks.next_seq == 0 &&
 			       ks.offset == TF_AUDIT_HDR_BYTES))) {

@@ -71,7 +71,9 @@ int tf_read_file_at(int dirfd, const char *path, size_t max, char **out,
 	struct stat st;
 	ssize_t n;
 
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO planted at path must not hang the caller in
+	 * open() (it is then refused as not a regular file) */
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return tf_negerrno();
 	if (fstat(fd, &st) < 0)

@@ -7,7 +7,7 @@
 # record, a torn tail and a log cut at a record boundary; a restart after
 # a torn tail records log.recovered and verifies again.
 . "$(dirname "$0")/lib.sh"
-echo "1..28"
+echo "1..31"
 
 init_state 64M || { nok "init"; exit 1; }
 set_conf pin_min_digits 6
@@ -128,3 +128,24 @@ check "after the restart: verifies" has "audit log verified" "$out"
 check "log.recovered says how many bytes were dropped" \
 	grep -Eq '^[0-9]+ [0-9T:.Z-]+ log\.recovered dropped_bytes=11 reason=torn$' <<<"$(tf audit show)"
 check "the daemon log does not carry audit errors" eval '! grep -q "audit log:" "$S.log"'
+
+# a FIFO planted in place of the log or its key: refused, never a hang
+cp "$L" "$S.orig"
+rm -f "$L" && mkfifo "$L"
+out=$(timeout 20 "$TWOFOLD" --state "$S" audit verify 2>&1)
+rc=$?
+diag "FIFO log, verify: $out"
+check "audit verify on a FIFO: exit 1 at once, says so" \
+	eval '[ $rc = 1 ] && has "not a regular file" "$out"'
+timeout 20 "$TWOFOLDD" --state "$S" --audit-verify >/dev/null 2>&1
+check "twofoldd --audit-verify on a FIFO: no hang" [ $? != 124 ]
+rm -f "$L" && cp "$S.orig" "$L"
+K=$S/audit.key
+cp "$K" "$S.key.orig"
+rm -f "$K" && mkfifo "$K"
+start_daemon
+check "daemon with a FIFO audit.key: starts (audit not recording), no hang" \
+	tf status
+stop_daemon
+rm -f "$K" && cp "$S.key.orig" "$K"
+rm -f "$S.orig" "$S.key.orig"
