@@ -129,7 +129,13 @@ VERB(unlock);
 VERB(lock);
 VERB(wipe);
 VERB(audit);
+VERB(help);
 #undef VERB
+
+/* A verb's getopt_long returned '?' or ':' (optstring "+:..." or ":...";
+ * main sets opterr = 0): "unknown option '--x'" or "option --x needs an
+ * argument", printed; returns the usage exit code. */
+int cli_getopt_err(const struct cli *cli, int c, int argc, char **argv);
 
 /* true if argv has -h/--help before "--" */
 bool cli_wants_help(int argc, char **argv);

@@ -194,17 +194,23 @@ static int audit_show(struct cli *cli, int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json = true;
-		else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+		else if ((strcmp(argv[i], "--since") == 0 ||
+			  strcmp(argv[i], "--persona") == 0) &&
+			 i + 1 >= argc)
+			return cli_usage_err(cli, NULL,
+					     "option %s needs an argument",
+					     argv[i]);
+		else if (strcmp(argv[i], "--since") == 0) {
 			if (parse_since(argv[++i], &since) < 0)
 				return cli_usage_err(cli, NULL,
 						     "--since: cannot read "
 						     "time '%s'",
 						     argv[i]);
-		} else if (strcmp(argv[i], "--persona") == 0 && i + 1 < argc)
+		} else if (strcmp(argv[i], "--persona") == 0)
 			persona = argv[++i];
 		else
 			return cli_usage_err(cli, NULL,
-					     "audit show: unexpected argument "
+					     "show: unexpected argument "
 					     "'%s'",
 					     argv[i]);
 	}
@@ -273,11 +279,14 @@ static int audit_verify(struct cli *cli, int argc, char **argv)
 	ssize_t len;
 
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--key") == 0 && i + 1 >= argc)
+			return cli_usage_err(cli, NULL,
+					     "option --key needs an argument");
+		else if (strcmp(argv[i], "--key") == 0)
 			key = argv[++i];
 		else
 			return cli_usage_err(cli, NULL,
-					     "audit verify: unexpected "
+					     "verify: unexpected "
 					     "argument '%s'",
 					     argv[i]);
 	}
@@ -317,10 +326,12 @@ static int audit_verify(struct cli *cli, int argc, char **argv)
 int verb_audit(struct cli *cli, int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage_err(cli, NULL, "audit: show or verify?");
+		return cli_usage_err(cli, NULL,
+				     "missing subcommand (show, verify)");
 	if (strcmp(argv[1], "show") == 0)
 		return audit_show(cli, argc, argv);
 	if (strcmp(argv[1], "verify") == 0)
 		return audit_verify(cli, argc, argv);
-	return cli_usage_err(cli, NULL, "audit: unknown command '%s'", argv[1]);
+	return cli_usage_err(cli, NULL,
+			     "unknown subcommand '%s' (show, verify)", argv[1]);
 }

@@ -334,7 +334,7 @@ int verb_init(struct cli *cli, int argc, char **argv)
 	struct stat st;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case 'S': suite = optarg; break;
 		case 'z':
@@ -351,7 +351,7 @@ int verb_init(struct cli *cli, int argc, char **argv)
 		case 'd': storage = optarg; break;
 		case 'f': force = true; break;
 		case 'i': images = true; break;
-		default: return cli_usage_err(cli, NULL, "unknown option");
+		default: return cli_getopt_err(cli, c, argc, argv);
 		}
 	}
 	if (optind != argc)

@@ -418,8 +418,8 @@ int verb_run(struct cli *cli, int argc, char **argv)
 
 	/* "+": options end at the first non-option (PERSONA or CMD) */
 	for (;;) {
-		while ((c = getopt_long(argc, argv, "+u:C:e:tT", opts, NULL)) !=
-		       -1) {
+		while ((c = getopt_long(argc, argv, "+:u:C:e:tT", opts,
+					NULL)) != -1) {
 			switch (c) {
 			case 't': tty_mode = 1; break;
 			case 'T': tty_mode = 0; break;
@@ -449,9 +449,7 @@ int verb_run(struct cli *cli, int argc, char **argv)
 						TF_ARRAY_SIZE(envs));
 				envs[nenv++] = optarg;
 				break;
-			default:
-				return cli_usage_err(cli, NULL,
-						     "unknown option");
+			default: return cli_getopt_err(cli, c, argc, argv);
 			}
 		}
 		if (persona != NULL || optind >= argc ||
