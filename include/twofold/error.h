@@ -71,6 +71,9 @@
 #define TF_R_DAEMON_NOT_RUNNING "daemon.not_running"
 #define TF_R_DAEMON_DENIED "daemon.denied" /* the socket's permissions */
 #define TF_R_DAEMON_GONE "daemon.gone"	   /* closed / bad reply */
+/* no socket, and the state directory is not there / has no device.conf */
+#define TF_R_STATE_MISSING "state.missing"
+#define TF_R_STATE_UNINITIALISED "state.uninitialised"
 #define TF_R_CLI_FAILED "cli.failed"
 #define TF_R_CLI_USAGE "cli.usage"
 

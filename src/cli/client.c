@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /* Talking to twofoldd, and reading credentials. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 
@@ -14,6 +16,38 @@
 static const char *state_hint(const struct cli *cli)
 {
 	return cli->state_dir ? cli->state_dir : "/var/lib/twofold";
+}
+
+/*
+ * No socket: say what is actually missing. A state directory that does
+ * not exist, or has no device.conf, needs `init`, not a daemon start
+ * (twofoldd would refuse it and say the same). Where we cannot look
+ * (not root, a 0700 directory) the daemon is the likelier answer.
+ */
+static void no_daemon(const struct cli *cli, int r)
+{
+	const char *s = state_hint(cli);
+	char conf[PATH_MAX];
+	struct stat st;
+
+	snprintf(conf, sizeof(conf), "%s/device.conf", s);
+	if (stat(s, &st) < 0 && errno == ENOENT)
+		cli_fail(cli, r, TF_R_STATE_MISSING,
+			 "state directory %s does not exist (create it with: "
+			 "twofold%s%s init)",
+			 s, cli->state_given ? " --state " : "",
+			 cli->state_given ? s : "");
+	else if (stat(conf, &st) < 0 && errno == ENOENT)
+		cli_fail(cli, r, TF_R_STATE_UNINITIALISED,
+			 "%s is not initialised: no device.conf (create it "
+			 "with: twofold%s%s init)",
+			 s, cli->state_given ? " --state " : "",
+			 cli->state_given ? s : "");
+	else
+		cli_fail(cli, r, TF_R_DAEMON_NOT_RUNNING,
+			 "twofoldd is not running (start it with: twofoldd "
+			 "--state %s)",
+			 s);
 }
 
 int cli_connect(const struct cli *cli)
@@ -40,10 +74,7 @@ int cli_connect(const struct cli *cli)
 		r = tf_negerrno();
 		close(fd);
 		if (r == -ENOENT || r == -ECONNREFUSED)
-			cli_fail(cli, r, TF_R_DAEMON_NOT_RUNNING,
-				 "twofoldd is not running (start it with: "
-				 "twofoldd --state %s)",
-				 state_hint(cli));
+			no_daemon(cli, r);
 		else if (r == -EACCES)
 			cli_fail(cli, r, TF_R_DAEMON_DENIED,
 				 "permission denied on %s (twofold needs "

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -311,6 +312,100 @@ static int init_images(struct cli *cli, const char *state)
 	return EXIT_OK;
 }
 
+/* The deepest existing directory of path (for its owner, its free space). */
+static int existing_ancestor(const char *path, char *out, size_t cap,
+			     struct stat *st)
+{
+	snprintf(out, cap, "%s", path);
+	for (;;) {
+		char *slash;
+		if (stat(out, st) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -errno;
+		slash = strrchr(out, '/');
+		if (slash == NULL) {
+			snprintf(out, cap, ".");
+			return stat(out, st) == 0 ? 0 : -errno;
+		}
+		if (slash == out)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+}
+
+/*
+ * What init can tell before it changes anything: the control socket
+ * (STATE/control) must fit sockaddr_un's 108 bytes, or twofoldd could never
+ * listen there; an existing state directory of another user is not taken
+ * over (init used to chown it silently); and images larger than the free
+ * space would fail half-way (fallocate) after the directory was set up.
+ * 0, or the exit code (printed).
+ */
+static int preflight(struct cli *cli, const char *state, uint64_t images)
+{
+	char sock[PATH_MAX + 16], dir[PATH_MAX];
+	struct statvfs vfs;
+	struct stat st;
+	int r;
+
+	if (tf_control_path(state, sock, sizeof(sock)) < 0) {
+		cli_err(cli,
+			"state directory path too long: its control socket "
+			"%s/control would exceed the %zu bytes of a socket "
+			"address (use a path of at most %zu bytes)",
+			state, sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
+			sizeof(((struct sockaddr_un *)0)->sun_path) - 1 -
+				strlen("/control"));
+		return EXIT_FAIL;
+	}
+	r = existing_ancestor(state, dir, sizeof(dir), &st);
+	if (r < 0) {
+		cli_err(cli, "cannot look at %s: %s", state, strerror(-r));
+		return EXIT_FAIL;
+	}
+	if (strcmp(dir, state) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid != geteuid()) {
+		cli_err(cli,
+			"%s is owned by uid %u, not by uid %u; refusing to "
+			"take over another user's directory (chown it, or "
+			"choose another --state)",
+			state, (unsigned)st.st_uid, (unsigned)geteuid());
+		return EXIT_FAIL;
+	}
+	if (images && statvfs(dir, &vfs) == 0) {
+		uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+		char sd[PATH_MAX + 16];
+		_cleanup_closedir_ DIR *ds = NULL;
+		struct dirent *e;
+
+		/* images already there (a crashed init's, or what --force
+		 * erases) are replaced: their blocks count as free */
+		snprintf(sd, sizeof(sd), "%s/storage", state);
+		ds = opendir(sd);
+		while (ds && (e = readdir(ds)) != NULL) {
+			struct stat is;
+			size_t len = strlen(e->d_name);
+			if (len > 4 && !strcmp(e->d_name + len - 4, ".img") &&
+			    fstatat(dirfd(ds), e->d_name, &is,
+				    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(is.st_mode))
+				avail += (uint64_t)is.st_blocks * 512;
+		}
+		if (images > avail) {
+			cli_err(cli,
+				"--size %llu MiB is more than the %llu MiB "
+				"free on the file system of %s (choose a "
+				"smaller --size)",
+				(unsigned long long)(images >> 20),
+				(unsigned long long)(avail >> 20), dir);
+			return EXIT_FAIL;
+		}
+	}
+	return 0;
+}
+
 int verb_init(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -400,6 +495,9 @@ int verb_init(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 
+	r = preflight(cli, state, storage == NULL ? size : 0);
+	if (r)
+		return r;
 	r = tf_mkdir_p(state, 0700);
 	if (r < 0) {
 		cli_err(cli, "cannot create %s: %s", state, strerror(-r));
