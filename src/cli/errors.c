@@ -84,13 +84,14 @@ static const struct tmpl tmpls[] = {
 	{TF_R_PERSONA_DEVICE_BOUND, "wipe", NULL,
 	 "{persona} is not credential-bound; wipe refuses it"},
 	{TF_R_CREDENTIAL_WRONG, NULL, NULL,
-	 "{op} {persona}: wrong credential; {tries_left} tries left|wait "
-	 "{wait_s} s before the next"},
+	 "{op} {persona}: wrong credential; {tries_left} "
+	 "{tries_left?try:tries} left|wait {wait_s} s before the next"},
 	{TF_R_CREDENTIAL_WRONG, NULL, NULL,
-	 "{op} {persona}: wrong credential; {tries_left} tries left"},
+	 "{op} {persona}: wrong credential; {tries_left} "
+	 "{tries_left?try:tries} left"},
 	{TF_R_CREDENTIAL_THROTTLED, NULL, NULL,
 	 "{op} {persona}: too many failed attempts|wait {wait_s} s "
-	 "({tries_left} tries left)"},
+	 "({tries_left} {tries_left?try:tries} left)"},
 	{TF_R_TPM_LOCKOUT, NULL, NULL,
 	 "{op} {persona}: the TPM is in dictionary-attack lockout|wait and "
 	 "try again (this try was not counted)"},
@@ -167,10 +168,25 @@ static bool expand(const struct cli_error *e, const char *t, size_t tlen,
 		const char *s = &t[i], *v = NULL, *end;
 		size_t vl;
 		if (*s == '{' && (end = memchr(s, '}', tlen - i)) != NULL) {
-			v = param(e, s + 1, (size_t)(end - s - 1));
+			/* {key?one:many}: "one" if key's value is 1 */
+			const char *q = memchr(s, '?', (size_t)(end - s));
+			const char *colon =
+				q ? memchr(q, ':', (size_t)(end - q)) : NULL;
+			v = param(e, s + 1, (size_t)((q ? q : end) - s - 1));
 			if (v == NULL)
 				return false;
 			i += (size_t)(end - s);
+			if (q && colon) {
+				bool one = strcmp(v, "1") == 0;
+				const char *w = one ? q + 1 : colon + 1;
+				size_t wl = one ? (size_t)(colon - q - 1)
+						: (size_t)(end - colon - 1);
+				if (o + wl >= cap)
+					return false;
+				memcpy(out + o, w, wl);
+				o += wl;
+				continue;
+			}
 		}
 		vl = v ? strlen(v) : 1;
 		if (o + vl >= cap)
@@ -242,6 +258,30 @@ static bool is_count(const char *v)
 	return n > 0 && n < 10 && v[n] == '\0' && (v[0] != '0' || n == 1);
 }
 
+/*
+ * "twofold: VERB: " is printed before every sentence; a daemon message that
+ * names the verb itself ("run: no command given") or repeats its own
+ * prefix ("unlock secure: unlock secure: ...", a failure wrapped twice)
+ * would read "twofold: run: run: ...". Drop what is said twice.
+ */
+static const char *undouble(const struct cli *cli, const char *s)
+{
+	size_t n;
+
+	if (cli->verb && (n = strlen(cli->verb)) &&
+	    strncmp(s, cli->verb, n) == 0 && s[n] == ':' && s[n + 1] == ' ')
+		s += n + 2;
+	for (;;) {
+		const char *c = strstr(s, ": ");
+		if (c == NULL)
+			return s;
+		n = (size_t)(c - s) + 2; /* "unlock secure: " */
+		if (strncmp(c + 2, s, n) != 0)
+			return s;
+		s += n;
+	}
+}
+
 void cli_error_print(const struct cli *cli, const struct cli_error *e)
 {
 	char sentence[1024], hint[512], line[1600];
@@ -249,8 +289,8 @@ void cli_error_print(const struct cli *cli, const struct cli_error *e)
 
 	cli_error_render(cli, e, sentence, sizeof(sentence), hint,
 			 sizeof(hint));
-	snprintf(line, sizeof(line), "%s%s%s", sentence, hint[0] ? "; " : "",
-		 hint);
+	snprintf(line, sizeof(line), "%s%s%s", undouble(cli, sentence),
+		 hint[0] ? "; " : "", hint);
 	if (reason == NULL) /* an older twofoldd: no reason on the wire */
 		reason = e->err ? "errno.unknown" : TF_R_CLI_FAILED;
 	if (!cli->json) {

@@ -137,21 +137,24 @@ static void throttle_msg(const struct tfd *d, struct tfd_reply *rep, int r,
 	switch (r) {
 	case -EACCES:
 		if (ti->wait_seconds)
-			tfd_reply_fail(
-				rep, r, TF_R_CREDENTIAL_WRONG, name,
-				"%s %s: wrong credential; %u tries left; "
-				"wait %u s before the next",
-				what, name, ti->tries_left, ti->wait_seconds);
+			tfd_reply_fail(rep, r, TF_R_CREDENTIAL_WRONG, name,
+				       "%s %s: wrong credential; %u tr%s left; "
+				       "wait %u s before the next",
+				       what, name, ti->tries_left,
+				       ti->tries_left == 1 ? "y" : "ies",
+				       ti->wait_seconds);
 		else
 			tfd_reply_fail(rep, r, TF_R_CREDENTIAL_WRONG, name,
-				       "%s %s: wrong credential; %u tries left",
-				       what, name, ti->tries_left);
+				       "%s %s: wrong credential; %u tr%s left",
+				       what, name, ti->tries_left,
+				       ti->tries_left == 1 ? "y" : "ies");
 		break;
 	case -EAGAIN:
 		tfd_reply_fail(rep, r, TF_R_CREDENTIAL_THROTTLED, name,
 			       "%s %s: too many failed attempts; wait %u s "
-			       "(%u tries left)",
-			       what, name, ti->wait_seconds, ti->tries_left);
+			       "(%u tr%s left)",
+			       what, name, ti->wait_seconds, ti->tries_left,
+			       ti->tries_left == 1 ? "y" : "ies");
 		break;
 	case -ENOKEY:
 		/* the cause only when it is the counter: a wipe, a remote

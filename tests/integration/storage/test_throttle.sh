@@ -92,7 +92,7 @@ diag "after restart: $out"
 if has "wrong credential" "$out"; then
 	diag "the restart outlasted the wait: the try was counted"
 	check "after restart: counter kept (1 try left after one more)" \
-		has "wrong credential; 1 tries left; wait 4 s" "$out"
+		has "wrong credential; 1 try left; wait 4 s" "$out"
 	check "after restart: tries left not reset" not_reset "$out"
 	sleep 4.3
 else
@@ -118,7 +118,7 @@ out=$(pin unlock 999999)
 check "failure 3: wait 2 s" has "2 tries left; wait 2 s" "$out"
 sleep 2.3
 out=$(pin unlock 999999)
-check "failure 4: wait 4 s" has "1 tries left; wait 4 s" "$out"
+check "failure 4: wait 4 s (\"1 try left\")" has "1 try left; wait 4 s" "$out"
 sleep 4.3
 out=$(pin unlock 999999)
 check "failure 5 = M: reply says crypto-erased" has "crypto-erased" "$out"
