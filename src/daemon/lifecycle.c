@@ -242,10 +242,20 @@ void tfd_lc_refuse(struct tfd *d, struct tfd_persona *p, enum tfd_event ev,
 			       "%s: not allowed now", n);
 		return;
 	}
-	/* the few refusals that depend on the request too */
-	if (p->state == TFD_P_RUNNING && ev == TFD_EV_UNLOCK) {
-		tfd_reply_fail(rep, -EALREADY, TF_R_PERSONA_UNLOCKED, n,
-			       "%s is already unlocked", n);
+	/* systemctl-like: asking for the state the persona is in is done,
+	 * not an error (a panic-button or provisioning script must not fail
+	 * because the work was done already); the note says so */
+	if (p->state == TFD_P_RUNNING &&
+	    (ev == TFD_EV_START || ev == TFD_EV_UNLOCK)) {
+		tfd_reply_err(rep, 0, "%s is already %s (nothing to do)", n,
+			      ev == TFD_EV_START ? "running" : "unlocked");
+		return;
+	}
+	if (ev == TFD_EV_STOP && !p->key_loaded && !p->evict_pending &&
+	    (p->state &
+	     (TFD_P_STOPPED | TFD_P_EVICTED | TFD_P_NOKEY | TFD_P_ERASED))) {
+		tfd_reply_err(rep, 0, "%s is already stopped (nothing to do)",
+			      n);
 		return;
 	}
 	if ((p->state == TFD_P_FROZEN || p->state == TFD_P_EVICTED) &&

@@ -1009,6 +1009,24 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 			      p->cfg->name);
 		return TFD_REPLY_NOW;
 	}
+	/* lock-down of a persona whose key is out already: done (a panic
+	 * button must never fail because the phone is locked down) */
+	if ((flags & TF_F_EVICT) &&
+	    (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED ||
+	     p->state == TFD_P_EVICTED)) {
+		tfd_reply_err(rep, 0,
+			      "%s is already locked down: no key in the kernel "
+			      "(nothing to do)",
+			      p->cfg->name);
+		return TFD_REPLY_NOW;
+	}
+	if (p->state == TFD_P_EVICTED) {
+		tfd_reply_err(rep, 0,
+			      "%s is already locked: its key is not in the "
+			      "kernel (nothing to do)",
+			      p->cfg->name);
+		return TFD_REPLY_NOW;
+	}
 	if (p->state == TFD_P_NOKEY || p->state == TFD_P_ERASED) {
 		tfd_reply_fail(rep, -ENOKEY, TF_R_PERSONA_NO_KEY, p->cfg->name,
 			       "%s has no key in the kernel (%s); nothing to "
@@ -1016,13 +1034,6 @@ enum tfd_disp tfd_req_lock(struct tfd *d, struct tfd_conn *c,
 			       p->cfg->name,
 			       p->state == TFD_P_NOKEY ? "no credential yet"
 						       : "crypto-erased");
-		return TFD_REPLY_NOW;
-	}
-	if (p->state == TFD_P_EVICTED) {
-		tfd_reply_fail(
-			rep, -EACCES, TF_R_PERSONA_LOCKED, p->cfg->name,
-			"%s is locked; unlock it with: twofold unlock %s",
-			p->cfg->name, p->cfg->name);
 		return TFD_REPLY_NOW;
 	}
 	if (flags & TF_F_EVICT) {

@@ -66,8 +66,9 @@ expect_err "unknown persona" 1 persona.unknown \
 	"unknown persona 'nosuch' (see: twofold persona list)" \
 	persona start nosuch
 check "unknown persona: --json names it" [ "$(jget persona)" = nosuch ]
-expect_err "already running" 1 persona.running \
-	"personal is already running" persona start personal
+# idempotent (issue 16): starting a running persona is done, with a note
+run "$T" --state "$S" persona start personal
+expect "already running: exit 0 with a note" 0 "personal is already running (nothing to do)"
 run "$T" --state "$S" persona stop personal
 check "stop personal" [ $rc -eq 0 ]
 expect_err "run in a stopped device-bound persona" 1 persona.stopped \
@@ -102,8 +103,8 @@ expect_err "run in a locked persona" 1 persona.locked \
 expect_err "switch to a locked persona" 1 persona.locked \
 	"secure is locked; unlock it first: twofold unlock secure" \
 	switch secure
-expect_err "lock a persona that is not running" 1 persona.locked \
-	"secure is locked; unlock it with: twofold unlock secure" lock secure
+run "$T" --state "$S" lock secure
+expect "lock of a locked persona: exit 0 with a note" 0 "secure is already locked"
 
 # wrong credential: F=2 free, then a wait of B = 300 s
 out=$(pin unlock secure 000000 2>&1)
@@ -161,7 +162,7 @@ check "unknown persona subcommand: reason cli.usage" [ "$(jget reason)" = cli.us
 # the audit log's refusal records carry the reason
 run "$T" --state "$S" audit show
 check "audit: request.refused records name the reason" \
-	eval 'has "request=start errno=2 reason=persona.unknown" "$out" && has "reason=persona.running" "$out"'
+	eval 'has "request=start errno=2 reason=persona.unknown" "$out" && has "reason=persona.locked" "$out"'
 
 stop_daemon
 rm -f "$S.err"

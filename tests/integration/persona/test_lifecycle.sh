@@ -90,8 +90,8 @@ ok $([ -n "$init2" ] && [ "$init2" != "$init" ]; echo $?) "a new init ($init -> 
 out=$(tf run personal -- echo back)
 ok $([ "$out" = back ]; echo $?) "apps run after start"
 err=$(tf persona start personal 2>&1)
-ok $([ $? = 1 ] && echo "$err" | grep -q "already running"; echo $?) \
-	"starting a running persona: exit 1, 'already running'" "$err"
+ok $([ $? = 0 ] && echo "$err" | grep -q "already running"; echo $?) \
+	"starting a running persona: exit 0, 'already running' (idempotent)" "$err"
 
 # data survives stop/start (same encrypted dir, key still loaded)
 tf run personal -- sh -c 'echo kept > /home/app/f'

@@ -17,7 +17,7 @@ pin enroll 111111 >/dev/null
 pin unlock 999999 >/dev/null
 pin unlock 111111 >/dev/null
 tf lock secure --evict >/dev/null 2>&1
-tf lock secure >/dev/null 2>&1 # refused: locked already
+tf switch secure >/dev/null 2>&1 # refused: locked
 stop_daemon
 L=$S/audit.log
 show=$(tf audit show)
@@ -33,8 +33,8 @@ check "unlock.failed with the caller and the tries left" \
 	line ' unlock\.failed persona=secure uid=0 pid=[0-9]+ errno=13 failures=1 '
 check "unlock.ok" line ' unlock\.ok persona=secure uid=0 '
 check "evict with its duration" line ' evict\.done persona=secure duration_ms=[0-9.]+ '
-check "the refused lock, with the caller and the reason" \
-	line ' request\.refused persona=secure uid=0 pid=[0-9]+ request=lock errno=13 reason=persona.locked message="secure is locked; '
+check "the refused switch, with the caller and the reason" \
+	line ' request\.refused persona=secure uid=0 pid=[0-9]+ request=switch errno=13 reason=persona.locked message="secure is locked; '
 check "persona.start and persona.stop" \
 	eval 'line " persona\.start persona=personal " && line " persona\.stop persona=personal "'
 check "daemon.stop, then the shutdown checkpoint last" \

@@ -52,8 +52,8 @@ out=$(pin enroll 111111)
 check "enroll secure" has "credential set" "$out"
 check "locked, never unlocked: kernel absent, status agrees" \
 	eval '[ "$(kernel)" = nodir ] && [ "$(sjson key_loaded)" = false ]'
-check "lock --evict of a locked persona with no key is refused, says locked" \
-	eval '! out=$(tf lock secure --evict 2>&1) && has "is locked" "$out"'
+check "lock --evict of a locked persona with no key: exit 0, says locked down" \
+	eval 'out=$(tf lock secure --evict 2>&1) && has "already locked down" "$out"'
 
 # ---- 1. unlock onto a damaged data dir ----
 out=$(pin unlock 111111)
