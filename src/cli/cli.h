@@ -51,6 +51,15 @@ void cli_fail(const struct cli *cli, int err, const char *reason,
 void cli_error_init(struct cli_error *e, int err, const char *reason,
 		    const char *message);
 void cli_error_print(const struct cli *cli, const struct cli_error *e);
+/* A verb's one-line answer: the line, or under --json {"message", "verb"} */
+void cli_print_message(const struct cli *cli, const char *msg);
+/* "twofold: VERB: WHAT..." on a terminal's stderr (never under --json or
+ * when stderr is not a tty); _end adds how long it took. An error or an
+ * answer printed meanwhile ends it first. */
+void cli_progress_begin(const struct cli *cli, const char *what);
+void cli_progress_end(void);
+/* s as a JSON string (escaped) on f */
+void cli_json_str(FILE *f, const char *s);
 /* The sentence (and hint) for e: true if rendered from its reason, false
  * if it is the daemon's message (no template fits). */
 bool cli_error_render(const struct cli *cli, const struct cli_error *e,

@@ -177,7 +177,7 @@ int cli_persona_request(const struct cli *cli, uint16_t type,
 	r = cli_request(cli, &b, &rep);
 	tf_msgbuf_free(&b);
 	if (r == 0 && rep.message)
-		printf("%s\n", rep.message);
+		cli_print_message(cli, rep.message);
 	if (r == 0 || rep.rd.buf)
 		cli_reply_free(&rep);
 	return r == 0 ? EXIT_OK : EXIT_FAIL;
@@ -334,6 +334,8 @@ int cli_secret_request_flags(struct cli *cli, uint16_t type,
 	tf_msgbuf_put_str(&b, TF_A_PERSONA, persona);
 	if (old)
 		tf_msgbuf_put_str(&b, TF_A_SECRET, old);
+	/* the KDF takes a second or more (kdf_target_ms): say so */
+	cli_progress_begin(cli, "deriving key");
 	if (new_)
 		tf_msgbuf_put_str(&b, TF_A_SECRET_NEW, new_);
 	if (flags)
@@ -341,7 +343,7 @@ int cli_secret_request_flags(struct cli *cli, uint16_t type,
 	r = cli_request(cli, &b, &rep);
 	tf_msgbuf_free(&b);
 	if (r == 0 && rep.message)
-		printf("%s\n", rep.message);
+		cli_print_message(cli, rep.message);
 	if (rep.rd.buf)
 		cli_reply_free(&rep);
 	return r == 0 ? EXIT_OK : EXIT_FAIL;

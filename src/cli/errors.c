@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "twofold/error.h"
 #include "cli.h"
@@ -116,6 +117,39 @@ static const struct tmpl tmpls[] = {
 	{TF_R_DAEMON_STARTING, NULL, NULL,
 	 "twofoldd is starting|try again in a moment"},
 };
+
+/* A progress line left open on the terminal (cli_progress_begin) */
+static bool progress_open;
+static uint64_t progress_t0;
+
+void cli_progress_begin(const struct cli *cli, const char *what)
+{
+	/* only for a person at a terminal: a script's stderr stays as it was */
+	if (cli->json || !isatty(STDERR_FILENO))
+		return;
+	fprintf(stderr, "twofold: %s%s%s...", cli->verb ? cli->verb : "",
+		cli->verb ? ": " : "", what);
+	fflush(stderr);
+	progress_open = true;
+	progress_t0 = tf_now_ns();
+}
+
+void cli_progress_end(void)
+{
+	if (!progress_open)
+		return;
+	progress_open = false;
+	fprintf(stderr, " %.1f s\n", (double)(tf_now_ns() - progress_t0) / 1e9);
+}
+
+/* an error or an answer during the progress line starts a line of its own */
+static void progress_break(void)
+{
+	if (progress_open) {
+		cli_progress_end();
+		fflush(stderr);
+	}
+}
 
 void cli_error_init(struct cli_error *e, int err, const char *reason,
 		    const char *message)
@@ -235,7 +269,7 @@ bool cli_error_render(const struct cli *cli, const struct cli_error *e,
 	return false;
 }
 
-static void json_str(FILE *f, const char *s)
+void cli_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -287,6 +321,7 @@ void cli_error_print(const struct cli *cli, const struct cli_error *e)
 	char sentence[1024], hint[512], line[1600];
 	const char *reason = e->reason;
 
+	progress_break();
 	cli_error_render(cli, e, sentence, sizeof(sentence), hint,
 			 sizeof(hint));
 	snprintf(line, sizeof(line), "%s%s%s", undouble(cli, sentence),
@@ -299,18 +334,18 @@ void cli_error_print(const struct cli *cli, const struct cli_error *e)
 		return;
 	}
 	fputs("{\"error\": {\"reason\": ", stdout);
-	json_str(stdout, reason);
+	cli_json_str(stdout, reason);
 	/* the whole line, as a person reads it; the hint also on its own */
 	fputs(", \"message\": ", stdout);
-	json_str(stdout, line);
+	cli_json_str(stdout, line);
 	if (hint[0]) {
 		fputs(", \"hint\": ", stdout);
-		json_str(stdout, hint);
+		cli_json_str(stdout, hint);
 	}
 	printf(", \"errno\": %d", e->err < 0 ? -e->err : e->err);
 	if (cli->verb) {
 		fputs(", \"verb\": ", stdout);
-		json_str(stdout, cli->verb);
+		cli_json_str(stdout, cli->verb);
 	}
 	for (size_t i = 0; i < e->n_params; i++) {
 		const char *k = e->keys[i];
@@ -320,12 +355,12 @@ void cli_error_print(const struct cli *cli, const struct cli_error *e)
 		    !strcmp(k, "verb"))
 			continue;
 		fputs(", ", stdout);
-		json_str(stdout, k);
+		cli_json_str(stdout, k);
 		fputs(": ", stdout);
 		if (is_count(e->vals[i]))
 			fputs(e->vals[i], stdout);
 		else
-			json_str(stdout, e->vals[i]);
+			cli_json_str(stdout, e->vals[i]);
 	}
 	fputs("}}\n", stdout);
 	fflush(stdout);
@@ -351,4 +386,21 @@ void cli_fail(const struct cli *cli, int err, const char *reason,
 	va_end(ap);
 	cli_error_init(&e, err, reason, msg);
 	cli_error_print(cli, &e);
+}
+
+void cli_print_message(const struct cli *cli, const char *msg)
+{
+	progress_break();
+	if (!cli->json) {
+		printf("%s\n", msg);
+		return;
+	}
+	fputs("{\"message\": ", stdout);
+	cli_json_str(stdout, msg);
+	if (cli->verb) {
+		fputs(", \"verb\": ", stdout);
+		cli_json_str(stdout, cli->verb);
+	}
+	fputs("}\n", stdout);
+	fflush(stdout);
 }

@@ -606,10 +606,13 @@ int verb_init(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (cli->json) {
-		printf("{\"state_dir\":\"%s\",\"suite\":\"%s\","
-		       "\"storage\":\"%s\",\"storage_size\":%llu}\n",
-		       state, suite, storage ? storage : "image",
-		       (unsigned long long)size);
+		fputs("{\"state_dir\":", stdout);
+		cli_json_str(stdout, state);
+		fputs(",\"suite\":", stdout);
+		cli_json_str(stdout, suite);
+		fputs(",\"storage\":", stdout);
+		cli_json_str(stdout, storage ? storage : "image");
+		printf(",\"storage_size\":%llu}\n", (unsigned long long)size);
 	} else {
 		printf("initialised %s: suite %s, personas personal and "
 		       "secure, ",

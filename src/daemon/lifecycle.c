@@ -145,8 +145,9 @@ static const struct state_info states[] = {
 	 "set a credential: twofold enroll", NULL, TF_R_PERSONA_NO_CREDENTIAL,
 	 NULL},
 	{TFD_P_ERASED, "erased", -ENOKEY,
-	 "{} was crypto-erased; its data is gone", NULL, NULL, NULL,
-	 TF_R_PERSONA_ERASED, NULL},
+	 "{} was crypto-erased; its data is gone", NULL,
+	 "enroll it again, empty: twofold enroll", NULL, TF_R_PERSONA_ERASED,
+	 NULL},
 	{TFD_P_UNLOCKING, "unlocking", -EBUSY,
 	 "busy: an unlock of {} is in progress; try again once it is "
 	 "answered",

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tf_config.h"
+#include "twofold/keys.h"
 #include "twofold/persona.h"
 #include "twofold/storage.h"
 #include "daemon.h"
@@ -102,6 +103,20 @@ static void print_timers(FILE *t, const struct tfd_persona *p)
 	}
 }
 
+/* The schema of the status JSON object ("version") */
+#define TFD_STATUS_SCHEMA 2
+
+/* "  2 failed tries, next in 30 s": only once a try failed */
+static void throttle_text(FILE *t, const struct tf_throttle_info *ti, bool have)
+{
+	if (!have || ti->failures == 0 || ti->erased)
+		return;
+	fprintf(t, "  %u failed tr%s, %u left", ti->failures,
+		ti->failures == 1 ? "y" : "ies", ti->tries_left);
+	if (ti->wait_seconds)
+		fprintf(t, ", next try in %u s", ti->wait_seconds);
+}
+
 enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 			     const struct tf_msg *m, struct tfd_persona *unused,
 			     struct tfd_reply *rep)
@@ -154,7 +169,13 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 			   "the kernel (restart twofoldd)\n");
 	fprintf(t, "%-12s %-14s %-4s %6s %10s %-4s\n", "PERSONA", "STATE", "FG",
 		"PROCS", "MEMORY", "KEY");
-	fprintf(j, "{\"version\":\"%s\",\"state_dir\":", TF_VERSION);
+	/* "version": the schema of this object (docs/twofold.1.md), bumped
+	 * when a member changes meaning or goes; members are only added
+	 * within one version */
+	fprintf(j,
+		"{\"version\":%d,\"twofoldd_version\":\"%s\","
+		"\"state_dir\":",
+		TFD_STATUS_SCHEMA, TF_VERSION);
 	json_str(j, d->state_dir);
 	fprintf(j,
 		",\"suite\":\"%s\",\"uptime_s\":%.0f,"
@@ -174,6 +195,12 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 		/* the lifecycle table's hint (lifecycle.c) */
 		const char *h = tfd_lc_hint(p);
 		bool have = p->rt && tf_persona_stats(p->rt, &st) == 0;
+		struct tf_throttle_info ti = {0};
+		/* the key store is a job's while an unlock runs: then the
+		 * counter is not read (it is being changed anyway) */
+		bool have_ti =
+			p->cfg->credential && !tfd_keystore_busy(d) &&
+			tf_keys_throttle_info(d->ks, p->cfg->name, &ti) == 0;
 
 		if (have) {
 			snprintf(procs, sizeof(procs), "%d", st.nprocs);
@@ -185,6 +212,7 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 		if (h)
 			fprintf(t, "  (%s %s)", h, p->cfg->name);
 		print_timers(t, p);
+		throttle_text(t, &ti, have_ti);
 		fputc('\n', t);
 		fprintf(j, "%s{\"name\":", i ? "," : "");
 		json_str(j, p->cfg->name);
@@ -198,6 +226,17 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 		fprintf(j, ",\"key_status\":\"%s\",\"evict_pending\":%s",
 			key_status_name(asked, ks),
 			p->evict_pending ? "true" : "false");
+		if (h) {
+			char hb[160];
+			snprintf(hb, sizeof(hb), "%s %s", h, p->cfg->name);
+			fputs(",\"hint\":", j);
+			json_str(j, hb);
+		}
+		if (have_ti)
+			fprintf(j,
+				",\"throttle\":{\"failures\":%u,"
+				"\"tries_left\":%u,\"wait_s\":%u}",
+				ti.failures, ti.tries_left, ti.wait_seconds);
 		if (p->evict_pending) {
 			fputs(",\"evict_error\":", j);
 			json_str(j, tfd_evict_reason(p));
