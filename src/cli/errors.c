@@ -305,6 +305,11 @@ static const char *undouble(const struct cli *cli, const char *s)
 	if (cli->verb && (n = strlen(cli->verb)) &&
 	    strncmp(s, cli->verb, n) == 0 && s[n] == ':' && s[n + 1] == ' ')
 		s += n + 2;
+	/* "unlock secure: wrong credential" under unlock: "secure: ..." */
+	else if (cli->verb && (n = strlen(cli->verb)) &&
+		 strncmp(s, cli->verb, n) == 0 && s[n] == ' ' &&
+		 s[n + 1 + strcspn(s + n + 1, " :")] == ':')
+		s += n + 1;
 	for (;;) {
 		const char *c = strstr(s, ": ");
 		if (c == NULL)

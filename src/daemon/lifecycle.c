@@ -252,7 +252,10 @@ void tfd_lc_refuse(struct tfd *d, struct tfd_persona *p, enum tfd_event ev,
 			      ev == TFD_EV_START ? "running" : "unlocked");
 		return;
 	}
-	if (ev == TFD_EV_STOP && !p->key_loaded && !p->evict_pending &&
+	/* a device-bound persona's key stays in when it stops; a credential
+	 * persona stopped with its key in is evicted by a stop, not done */
+	if (ev == TFD_EV_STOP && (!p->cfg->credential || !p->key_loaded) &&
+	    !p->evict_pending &&
 	    (p->state &
 	     (TFD_P_STOPPED | TFD_P_EVICTED | TFD_P_NOKEY | TFD_P_ERASED))) {
 		tfd_reply_err(rep, 0, "%s is already stopped (nothing to do)",

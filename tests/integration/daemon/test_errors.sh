@@ -110,7 +110,7 @@ expect "lock of a locked persona: exit 0 with a note" 0 "secure is already locke
 out=$(pin unlock secure 000000 2>&1)
 rc=$?
 check "wrong PIN (free try): the sentence, exit 1" \
-	eval '[ $rc -eq 1 ] && has "unlock secure: wrong credential; 9 tries left" "$out"'
+	eval '[ $rc -eq 1 ] && has "twofold: unlock: secure: wrong credential; 9 tries left" "$out"'
 check "wrong PIN (free try): no wait in the sentence" not_has "wait" "$out"
 jout=$(pin unlock secure 000000 json 2>/dev/null)
 rc=$?
@@ -125,7 +125,7 @@ check "wrong PIN: --json hint" [ "$(jget hint)" = "wait 300 s before the next" ]
 out=$(pin unlock secure 111111 2>&1)
 rc=$?
 check "throttled: the sentence, exit 1" \
-	eval '[ $rc -eq 1 ] && has "unlock secure: too many failed attempts; wait " "$out"'
+	eval '[ $rc -eq 1 ] && has "twofold: unlock: secure: too many failed attempts; wait " "$out"'
 jout=$(pin unlock secure 111111 json 2>/dev/null)
 rc=$?
 check "throttled: --json reason credential.throttled, exit 1" \
