@@ -12,7 +12,12 @@ void help_switch(FILE *f)
 
 int verb_switch(struct cli *cli, int argc, char **argv)
 {
-	if (argc != 2)
-		return cli_usage_err(cli, NULL, "needs one persona");
-	return cli_persona_request(cli, TF_REQ_SWITCH, argv[1], 0);
+	const char *persona;
+	/* as every verb naming a persona: "-x" is an unknown option, not a
+	 * persona called "-x" */
+	int r = cli_parse_persona_args(cli, argc, argv, NULL, NULL, &persona);
+
+	if (r)
+		return r;
+	return cli_persona_request(cli, TF_REQ_SWITCH, persona, 0);
 }

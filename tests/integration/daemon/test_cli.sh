@@ -35,7 +35,7 @@ run "$T" help status
 expect "help status: the verb's usage" 0 "usage: twofold [--state DIR] status"
 run "$T" help nosuch
 expect "help of an unknown verb: exit 2" 2 "unknown verb 'nosuch'"
-run "$T" run personal -- ls -h
+run "$T" run personal ls -h
 check "run: -h after the command is the command's" not_has "usage: twofold run" "$out"
 run "$T" audit nosuch
 check "no doubled prefix (audit: audit:)" not_has "audit: audit:" "$out"
@@ -48,11 +48,17 @@ jout=$("$T" status --json --state "$S" 2>/dev/null)
 check "--json after the verb: state.uninitialised" [ "$(jval "$jout" 'o["error"]["reason"]')" = state.uninitialised ]
 
 # ---- init's preflight
-long=/tmp/$(printf 'd%.0s' $(seq 100))
-run "$T" --state "$long" init
+# 100 bytes: STATE/control is 108, one more than sun_path holds with its
+# NUL (a twofold without the check would make it: cleanup removes it)
+long=$S.$(printf 'd%.0s' $(seq $((100 - ${#S} - 1))))
+EXTRA_CLEANUP='rm -rf "$long" "$S.big" "$S.other"'
+run "$T" --state "$long" --json init --size 64M
+jlong=$out
+run "$T" --state "$long" init --size 64M
 expect "init: a state path too long for the socket" 1 "too long: its control socket"
 check "init: nothing created for the long path" [ ! -e "$long" ]
-run "$T" --state "$S.big" init --size 16T
+check "init: the long path under --json: one error object" has '"error"' "$jlong"
+run "$T" --state "$S.big" init --size 15T
 expect "init: --size beyond free space" 1 "free on the file system"
 check "init: nothing created for the big size" [ ! -e "$S.big" ]
 mkdir "$S.other" && chown 65534 "$S.other"
