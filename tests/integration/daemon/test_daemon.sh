@@ -36,7 +36,8 @@ expect "selftest passes gm" 0 "ok   gm"
 
 # --- init
 run "$T" --state "$S" status
-expect "status without daemon: how to start, exit 1" 1 "twofoldd is not running (start it with: twofoldd --state"
+# an empty (uninitialised) state dir: the advice is init, not a daemon start
+expect "status before init: how to init, exit 1" 1 "is not initialised: no device.conf (create it with: twofold --state"
 check "status without daemon: one line" [ "$(wc -l <<<"$out")" -eq 1 ]
 run "$T" --state "$S" init --suite rot13
 expect "init with an unknown suite: usage error" 2 "unknown suite"

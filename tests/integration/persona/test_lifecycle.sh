@@ -75,11 +75,11 @@ out=$(tf persona list)
 ok $([ "$out" = "personal stopped
 secure no-credential" ]; echo $?) "persona list after stop: no foreground" "$out"
 
-# stop again: refused, one line
+# stop again: done already (idempotent, issue 16), one line
 err=$(tf persona stop personal 2>&1)
 r=$?
-ok $([ $r = 1 ] && echo "$err" | grep -q "personal is stopped"; echo $?) \
-	"stopping a stopped persona: exit 1, says it is stopped" "got $r: $err"
+ok $([ $r = 0 ] && echo "$err" | grep -q "personal is already stopped"; echo $?) \
+	"stopping a stopped persona: exit 0, says it is stopped already" "got $r: $err"
 
 # start
 out=$(tf persona start personal)
