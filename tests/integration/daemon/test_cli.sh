@@ -95,7 +95,15 @@ run tf lock secure --evict
 expect "lock --evict of a locked-down persona: exit 0, a note" 0 "already locked down"
 run tf lock secure --evict
 expect "lock --evict again: exit 0" 0 "already locked down"
-out=$(pin unlock secure 111111 2>&1)
+if command -v script >/dev/null; then
+	# stderr on a terminal (script's pty): the progress line, then the time
+	out=$(script -qec "printf '111111\\n' | '$T' --state '$S' unlock secure --pin-stdin" /dev/null)
+	check "unlock on a terminal: 'deriving key... N s'" \
+		eval 'grep -Eq "twofold: unlock: deriving key\.\.\. [0-9]+\.[0-9] s" <<<"$out"'
+else
+	out=$(pin unlock secure 111111 2>&1)
+	ok 0 "unlock on a terminal # SKIP no script(1)"
+fi
 check "unlock secure" has "secure unlocked" "$out"
 out=$(pin unlock secure 111111 2>&1)
 rc=$?
