@@ -745,6 +745,8 @@ static void test_cross_suite(void **state)
 		assert_int_equal(
 			tf_wg_decrypt(kr[s], ct[s], 32, T0, out, sizeof(out)),
 			0);
+	}
+	for (int s = 0; s < 2; s++) {
 		tf_wg_keypair_free(ki[s]);
 		tf_wg_keypair_free(kr[s]);
 		pair_free(&p[s]);
