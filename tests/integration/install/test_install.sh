@@ -129,4 +129,36 @@ ok $? "bash: persona start NAME from \$TWOFOLD_STATE" "$out"
 out=$(complete_words persona "")
 [ "$(tr '\n' ' ' <<<"$out")" = "list start stop restart " ]
 ok $? "bash: persona subcommands" "$out"
+
+# zsh: the completion function itself, with compadd stubbed to print
+# what it is offered (zsh's own matching is not under test)
+zcomplete() {
+	zsh -f -c '
+		compadd() {
+			while [[ $1 == -* ]]; do
+				case $1 in
+				-a) print -l -- ${(P)2}; return ;;
+				--) shift; break ;;
+				*) shift ;;
+				esac
+			done
+			print -l -- "$@"
+		}
+		_files() { print -- "<files>"; }
+		_command_names() { print -- "<commands>"; }
+		zc=$1; shift
+		words=("$@"); CURRENT=$#
+		source $zc' _ "$zc" "$TWOFOLD" "$@"
+}
+if command -v zsh >/dev/null; then
+	out=$(zcomplete "")
+	has status "$out" && has selftest "$out" && has unlock "$out"
+	ok $? "zsh: verbs from twofold --help" "$out"
+	out=$(zcomplete --state "$S1" unlock "")
+	[ "$(sort <<<"$out" | tr '\n' ' ')" = "field home " ]
+	ok $? "zsh: persona names from --state DIR's device.conf" "$out"
+	out=$(zcomplete lock x --)
+	has -- --evict "$out"
+	ok $? "zsh: options from the verb's --help" "$out"
+fi
 finish
