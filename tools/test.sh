@@ -6,8 +6,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
+	# a minimal root system has no sudo; a user's system usually does
+	if command -v sudo >/dev/null; then
+		echo "twofold: not root: running again with sudo" >&2
+		exec sudo bash "$0" "$@"
+	fi
 	echo "twofold: the tests exercise namespaces, fscrypt, cgroups and" \
-	     "seccomp and must run as root (sudo bash tools/test.sh)" >&2
+	     "seccomp and must run as root (su -c 'bash tools/test.sh')" >&2
 	exit 1
 fi
 bash tools/deps.sh || exit 1

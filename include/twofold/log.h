@@ -20,7 +20,10 @@ enum tf_log_level {
 
 #define TF_LOG_LINE_MAX 1024
 
+/* When standard error is systemd's journal stream (JOURNAL_STREAM names
+ * fd 2), each line starts "<N>", N the level below (the syslog priority). */
 void tf_log_init(const char *ident, enum tf_log_level max_level);
+bool tf_log_stderr_is_journal(void);
 void tf_log(enum tf_log_level lvl, const char *fmt, ...) TF_PRINTF(2, 3);
 
 #define tf_err(...) tf_log(TF_LOG_ERR, __VA_ARGS__)

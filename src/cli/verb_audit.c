@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tf_config.h"
 #include "twofold/audit.h"
 #include "cli.h"
 
@@ -317,7 +318,7 @@ static int audit_verify(struct cli *cli, int argc, char **argv)
 		}
 	}
 	execvp("twofoldd", (char *const *)args);
-	execv("/usr/local/sbin/twofoldd", (char *const *)args);
+	execv(TF_SBINDIR "/twofoldd", (char *const *)args);
 	cli_err(cli, "cannot find twofoldd to verify the log (is it "
 		     "installed?)");
 	return EXIT_FAIL;

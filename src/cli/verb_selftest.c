@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "tf_config.h"
 #include "cli.h"
 
 void help_selftest(FILE *f)
@@ -48,8 +49,8 @@ int verb_selftest(struct cli *cli, int argc, char **argv)
 		}
 	}
 	execlp("twofoldd", "twofoldd", "--selftest", (char *)NULL);
-	execl("/usr/local/sbin/twofoldd", "twofoldd", "--selftest",
-	      (char *)NULL);
+	/* installed: sbin is not on a user's PATH on Debian */
+	execl(TF_SBINDIR "/twofoldd", "twofoldd", "--selftest", (char *)NULL);
 	cli_err(cli,
 		"cannot find twofoldd to run the tests (is it installed?)");
 	return EXIT_FAIL;

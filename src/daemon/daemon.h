@@ -525,6 +525,9 @@ const char *tfd_evict_reason(const struct tfd_persona *p);
 void tfd_app_exited(struct tfd *d, struct tfd_source *s, uint32_t events);
 /* SIGCHLD: tell each CLI whose app stopped (req_run.c). */
 void tfd_apps_sigchld(struct tfd *d);
+/* "SIGTERM" for a log line (sigabbrev_np), "signal N" for one without a
+ * name; a per-thread buffer, valid until the next call */
+const char *tfd_signal_name(unsigned signo);
 /* Every second: remove finished run cgroups, reap children nobody tracks,
  * kill orphaned runs whose grace is over (req_run.c). */
 void tfd_run_tick(struct tfd *d);

@@ -21,6 +21,9 @@
 #include <sys/stat.h>
 
 #include "tf_config.h"
+#if TF_HAVE_SD_NOTIFY
+#include <systemd/sd-daemon.h>
+#endif
 #include "twofold/crypto.h"
 #include "twofold/log.h"
 #include "twofold/persona.h"
@@ -53,6 +56,21 @@ static void usage(FILE *f)
 		"                    DIR/audit.verify; exit 0 verified, 1 not\n"
 		"  -h, --help        this text\n"
 		"  -V, --version     print the version\n");
+}
+
+/* Type=notify (dist/systemd/twofoldd.service): "ready" once the socket
+ * answers and the autostart personas run, "stopping" as the shutdown
+ * begins. Without NOTIFY_SOCKET (not under systemd) sd_notify does
+ * nothing; built without libsystemd, neither do we. */
+static void notify(const char *state)
+{
+#if TF_HAVE_SD_NOTIFY
+	int r = sd_notify(0, state);
+	if (r < 0)
+		tf_warn("cannot notify the service manager: %s", strerror(-r));
+#else
+	(void)state;
+#endif
 }
 
 static int run_selftest(bool verbose)
@@ -238,8 +256,10 @@ int main(int argc, char **argv)
 	d.state = TFD_READY;
 	tf_info("ready: state %s, suite %s, socket %s", d.state_dir,
 		d.cfg.suite, d.sock_path);
+	notify("READY=1\nSTATUS=serving the control socket");
 	r = tfd_serve(&d);
 	d.state = TFD_STOPPING;
+	notify("STOPPING=1\nSTATUS=stopping the personas");
 	/* an unlock's check under way ends first (its key never comes in) */
 	tfd_jobs_shutdown(&d);
 	tfd_personas_shutdown(&d);

@@ -470,7 +470,7 @@ enum tfd_disp tfd_req_signal(struct tfd *d, struct tfd_conn *c,
 		return TFD_REPLY_NOW;
 	}
 	if (tfd_app_signal(c, (int)sig) < 0)
-		tf_debug("signal %u: the app is gone", sig);
+		tf_debug("%s: the app is gone", tfd_signal_name(sig));
 	/* no reply: the client is waiting for the exit */
 	return TFD_REPLY_LATER;
 }
@@ -528,8 +528,8 @@ void tfd_apps_sigchld(struct tfd *d)
 			continue;
 		{
 			struct tfd_reply rep = {.exit_code = -1};
-			tf_debug("app %d stopped by signal %d", c->app.pid,
-				 si.si_status);
+			tf_debug("app %d stopped by %s", c->app.pid,
+				 tfd_signal_name((unsigned)si.si_status));
 			(void)tfd_send_reply(c, TF_REP_STOPPED, &rep);
 		}
 	}

@@ -295,7 +295,20 @@ static void listen_event(struct tfd *d, struct tfd_source *s, uint32_t events)
 	accept_one(d);
 }
 
-/* SIGTERM and friends end the loop (tfd_serve returns). */
+const char *tfd_signal_name(unsigned signo)
+{
+	static __thread char buf[32];
+	const char *abbrev = sigabbrev_np((int)signo);
+
+	if (abbrev == NULL) {
+		snprintf(buf, sizeof(buf), "signal %u", signo);
+		return buf;
+	}
+	snprintf(buf, sizeof(buf), "SIG%s", abbrev);
+	return buf;
+}
+
+/* SIGTERM and SIGINT end the loop (tfd_serve returns). */
 static bool shutdown_asked;
 
 static void signal_event(struct tfd *d, struct tfd_source *s, uint32_t events)
@@ -310,7 +323,17 @@ static void signal_event(struct tfd *d, struct tfd_source *s, uint32_t events)
 			chld = true;
 			continue;
 		}
-		tf_info("signal %u: shutting down", si.ssi_signo);
+		/* SIGHUP is "reload" to a service manager (systemctl
+		 * reload) and what a closed terminal sends: never a reason to
+		 * stop every persona. Nothing is reloadable yet: device.conf
+		 * is validated with the state as one, at start. */
+		if (si.ssi_signo == SIGHUP) {
+			tf_info("SIGHUP: ignored (device.conf is read at "
+				"start; "
+				"restart twofoldd to apply changes)");
+			continue;
+		}
+		tf_info("%s: shutting down", tfd_signal_name(si.ssi_signo));
 		shutdown_asked = true;
 		return;
 	}
