@@ -175,11 +175,30 @@ def fix(roff):
     return "\n".join(out)
 
 
+def join_dot_lines(md):
+    """A wrapped paragraph line that starts with '.' or "'" (also inside a
+    code span) would start a roff line with a control character, which
+    go-md2man does not escape: join it to the line before (a paragraph's
+    lines are joined by a space anyway)."""
+    out, fence = [], False
+    for line in md.split("\n"):
+        if line.lstrip().startswith("```"):
+            fence = not fence
+        head = line.lstrip().lstrip("`*_")
+        if (not fence and out and out[-1].strip() and head[:1] in (".", "'")
+                and not out[-1].lstrip().startswith(("|", "#", "```"))):
+            out[-1] += " " + line.lstrip()
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
 def main():
     tool, src, dst, version = sys.argv[1:5]
     with open(src, encoding="utf-8") as f:
         md = f.read().split("\n", 1)
-    text = title_block(md[0], version) + (md[1] if len(md) > 1 else "")
+    text = title_block(md[0], version) + (join_dot_lines(md[1])
+                                          if len(md) > 1 else "")
     roff = subprocess.run([tool], input=text.encode(), check=True,
                           stdout=subprocess.PIPE).stdout.decode()
     tmp = dst + ".tmp"

@@ -37,7 +37,11 @@ if [ -n "$BUILD" ] && command -v man >/dev/null; then
 		fi
 		text=$(MANWIDTH=200 man -l "$f" 2>/dev/null | col -b)
 		case $page in
-		twofold.1) for v in $verbs; do check "$page names verb $v" has "twofold $v" "$text"; done ;;
+		twofold.1) for v in $verbs; do
+				# "twofold VERB" or "twofold [--state DIR] VERB"
+				check "$page names verb $v" grep -qE \
+					"twofold( \[[^]]*\])* $v( |\$)" <<<"$text"
+			done ;;
 		twofold-config.5) for k in $keys; do check "$page names key $k" has "$k" "$text"; done ;;
 		esac
 	done
