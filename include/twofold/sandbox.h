@@ -48,6 +48,13 @@ struct tf_cgroup; /* opaque */
 
 /* Where cgroups live on this host (from statfs of /sys/fs/cgroup). */
 TF_EXPORT TF_WUR int tf_cgroup_layout(enum tf_cg_layout *out);
+/* The leaf of the daemon's own cgroup that it moves into on a pure v2
+ * host, so that the cgroup it was started in can give the persona cgroups
+ * controllers; the persona cgroups stay under the cgroup it was started
+ * in. 1 if moved, 0 if not needed (hybrid, v1, the root cgroup, already
+ * there). Call before forking anything. */
+#define TF_CG_SELF_LEAF "twofoldd-self"
+TF_EXPORT TF_WUR int tf_cgroup_enter_leaf(void);
 
 /* Switch the host's cgroup2 mount to favordynmods (cheap task migration,
  * dearer fork/exit; host-wide). 1 = switched, 0 = already on, -errno. */

@@ -27,6 +27,7 @@
 #include "twofold/crypto.h"
 #include "twofold/log.h"
 #include "twofold/persona.h"
+#include "twofold/sandbox.h"
 #include "twofold/secmem.h"
 #include "daemon.h"
 
@@ -153,6 +154,17 @@ int main(int argc, char **argv)
 	 * persona inits and launchers are cloned from this clean fork, never
 	 * from the daemon's memory (persona.h). */
 	if (!selftest) {
+		/* pure v2: out of the cgroup the personas' cgroups go
+		 * under, before anything is forked (sandbox.h) */
+		r = tf_cgroup_enter_leaf();
+		if (r < 0) {
+			tf_err("cannot move into cgroup leaf %s: %s",
+			       TF_CG_SELF_LEAF, strerror(-r));
+			return 1;
+		}
+		if (r > 0)
+			tf_info("moved into cgroup leaf %s (pure cgroup v2)",
+				TF_CG_SELF_LEAF);
 		r = tf_persona_spawner_start();
 		if (r < 0) {
 			tf_err("cannot fork the persona spawner: %s",

@@ -243,6 +243,18 @@ static int cg_bases(char *bases[H_N], enum tf_cg_layout *layout)
 		rl = strlen(root);
 		if (strcmp(root, "/") != 0 && strncmp(own, root, rl) == 0)
 			rel = own + rl;
+		/* the daemon's own leaf (tf_cgroup_enter_leaf): the base is
+		 * its parent */
+		if (h == H_V2) {
+			size_t n = strlen(rel);
+			size_t ll = sizeof("/" TF_CG_SELF_LEAF) - 1;
+			if (n >= ll &&
+			    strcmp(rel + n - ll, "/" TF_CG_SELF_LEAF) == 0) {
+				own[(size_t)(rel - own) + n - ll] = '\0';
+				if (rel[0] == '\0')
+					rel = "/";
+			}
+		}
 		if (asprintf(&bases[h], "%s%s", mnt,
 			     strcmp(rel, "/") == 0 ? "" : rel) < 0) {
 			bases[h] = NULL;
@@ -642,6 +654,62 @@ int tf_cgroup_open(const char *group, const char *persona,
 		return -ENOENT;
 	*out = steal_pointer(&cg);
 	return 0;
+}
+
+/*
+ * Pure v2: a cgroup that has processes cannot give its children controllers
+ * (the no-internal-processes rule), and a service manager starts the daemon
+ * in the cgroup it delegates (systemd 252 has no DelegateSubgroup=). So the
+ * daemon moves itself into a leaf of its own, TF_CG_SELF_LEAF, before it
+ * forks anything, and the cgroup it was started in stays the base of the
+ * persona cgroups (cg_bases strips the leaf). Not needed in the root
+ * cgroup (exempt from the rule) nor on hybrid or v1 hosts (the v2
+ * hierarchy there gives no controllers).
+ */
+int tf_cgroup_enter_leaf(void)
+{
+	_cleanup_close_ int basefd = -1, leaffd = -1;
+	_cleanup_free_ char *sc = NULL;
+	char *bases[H_N];
+	enum tf_cg_layout lay;
+	bool root;
+	int r;
+
+	r = tf_cgroup_layout(&lay);
+	if (r == -EOPNOTSUPP || (r == 0 && lay != TF_CG_UNIFIED))
+		return 0;
+	if (r < 0)
+		return r;
+	r = tf_read_file_at(AT_FDCWD, "/proc/self/cgroup", 65536, &sc, NULL);
+	if (r < 0)
+		return r;
+	/* already there (a re-exec) */
+	if (strstr(sc, "/" TF_CG_SELF_LEAF "\n"))
+		return 0;
+	r = cg_bases(bases, &lay);
+	if (r < 0)
+		return r;
+	if (!bases[H_V2]) {
+		bases_free(bases);
+		return 0;
+	}
+	/* "0::/" : the root cgroup */
+	root = strstr(sc, "0::/\n") != NULL;
+	if (!root)
+		basefd = open_dir_at(AT_FDCWD, bases[H_V2]);
+	bases_free(bases);
+	if (root)
+		return 0;
+	if (basefd < 0)
+		return basefd;
+	if (mkdirat(basefd, TF_CG_SELF_LEAF, 0755) < 0 && errno != EEXIST)
+		return tf_negerrno();
+	leaffd = open_dir_at(basefd, TF_CG_SELF_LEAF);
+	if (leaffd < 0)
+		return leaffd;
+	/* "0": the writer's whole process (every thread) */
+	r = cg_write(leaffd, "cgroup.procs", "0");
+	return r < 0 ? r : 1;
 }
 
 /* pure v2: give the child cgroups of dfd the controllers we use */
