@@ -7,7 +7,11 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libcmocka-dev libtss2-dev swtpm swtpm-tools
       e2fsprogs util-linux procps iproute2 psmisc
       clang-format libclang-rt-14-dev musl-tools
-      libsystemd-dev go-md2man man-db zsh debhelper dpkg-dev debootstrap)
+      libsystemd-dev go-md2man man-db zsh debhelper dpkg-dev debootstrap
+      libmnl-dev
+      libnftables-dev
+      nftables
+      dnsmasq-base)
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3)
 fi

@@ -119,11 +119,10 @@ struct tf_prof_env {
 	uint32_t flags;
 };
 
-/* ---- network (issue 12 adds modes) ---- */
-enum tf_net_mode {
-	/* a network namespace of its own with only lo, brought up */
-	TF_NET_LOOPBACK = 1,
-};
+/* ---- network ----
+ * enum tf_net_mode (TF_NET_NONE, TF_NET_NAT, TF_NET_TUNNEL) is in
+ * config.h: the daemon makes the persona's namespace and its links; the
+ * mode here tells the persona what to expect (its resolv.conf bind). */
 
 /* ---- per-app permissions (issue 13 defines them); a bit set ---- */
 typedef uint64_t tf_perms_t;
@@ -162,6 +161,11 @@ struct tf_profile {
 	uint32_t n_env;
 	struct tf_prof_env env[TF_PROF_ENV_MAX];
 	enum tf_net_mode net;
+	/* a host file (the daemon's, written for this persona's network
+	 * mode) the init copies into its /etc layer as /etc/resolv.conf
+	 * (read-only there, like all of /etc); "" = an empty one. A persona
+	 * with a base keeps the base's own. */
+	char resolv_conf[TF_CFG_PATH_MAX];
 	tf_perms_t perms; /* issue 13; none today */
 };
 

@@ -673,7 +673,13 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 	if (r > 0)
 		tf_warn("%s", TF_KEYS_JOURNAL_WARNING);
 
-	/* 4. personas; foreground devices may be hot-plugged later */
+	/* 4. each persona's network namespace, made once and kept until we
+	 * exit (netns.c) */
+	r = tfd_netns_setup(d, err, errlen);
+	if (r < 0)
+		return r;
+
+	/* 5. personas; foreground devices may be hot-plugged later */
 	for (size_t i = 0; i < d->cfg.n_devices; i++)
 		if (access(d->cfg.devices[i].path, F_OK) < 0)
 			tf_warn("device %s: %s does not exist (yet); it is "
@@ -870,6 +876,7 @@ void tfd_personas_shutdown(struct tfd *d)
 			tf_warn("detaching storage: %s", strerror(-r));
 		d->storage = NULL;
 	}
+	tfd_netns_shutdown(d);
 	tfd_audit_close(d);
 	tf_keystore_close(d->ks);
 	d->ks = NULL;

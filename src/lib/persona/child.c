@@ -45,6 +45,9 @@
 #define N_DEV TF_PROF_DEV_MAX
 
 static int status_fd = -1;
+/* the persona's /etc/resolv.conf (tf_profile.resolv_conf's content) */
+static char resolv_text[4096];
+static size_t resolv_len;
 
 static TF_NORETURN TF_PRINTF(2, 3) void fail(int err, const char *fmt, ...)
 {
@@ -175,6 +178,10 @@ static void fill_etc_layer(const struct tf_p_setup *s, int etc)
 		     "127.0.1.1\t%s\n",
 		     s->name);
 	write_at(etc, "hosts", buf, (size_t)n);
+	/* the host's resolvers are the host's: a persona's are the ones its
+	 * network mode gives it (the daemon's file, read before we left host
+	 * root); none for a persona with loopback only */
+	write_at(etc, "resolv.conf", resolv_text, resolv_len);
 	/* the host's machine-id would tie both personas to one device */
 	{
 		uint8_t id[16];
@@ -286,22 +293,6 @@ static void drop_caps(void)
 	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs: %m");
 }
 
-static void loopback_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	CHECK(fd, "socket: %m");
-	memset(&ifr, 0, sizeof(ifr));
-	if (tf_strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name)) < 0) {
-		/* cannot happen: checked lengths */
-	}
-	CHECK(ioctl(fd, SIOCGIFFLAGS, &ifr), "get lo flags: %m");
-	ifr.ifr_flags |= IFF_UP;
-	CHECK(ioctl(fd, SIOCSIFFLAGS, &ifr), "bring lo up: %m");
-	close(fd);
-}
-
 static TF_NORETURN void init_loop(void)
 {
 	sigset_t set;
@@ -390,6 +381,22 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	if (base) {
 		basefd = clone_tree(base);
 		CHECK(basefd, "base %s: %m", base);
+	}
+	/* The daemon's resolv.conf for this persona: copied into the /etc
+	 * layer, not bound (a bind would show the daemon's path in the
+	 * persona's mountinfo) */
+	if (pr->resolv_conf[0]) {
+		int fd = open(pr->resolv_conf,
+			      O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		ssize_t n;
+		CHECK(fd, "resolv.conf %s: %m", pr->resolv_conf);
+		n = read(fd, resolv_text, sizeof(resolv_text));
+		CHECK(n, "read resolv.conf %s: %m", pr->resolv_conf);
+		if ((size_t)n == sizeof(resolv_text))
+			fail(EFBIG, "resolv.conf %s: larger than %zu bytes",
+			     pr->resolv_conf, sizeof(resolv_text) - 1);
+		resolv_len = (size_t)n;
+		close(fd);
 	}
 	for (size_t i = 0; i < pr->n_sys; i++) {
 		struct stat st;
@@ -595,10 +602,9 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	CHECK(chdir("/"), "chdir /: %m");
 
 	CHECK(sethostname(s->name, strlen(s->name)), "sethostname: %m");
-	/* the network mode (issue 12 adds others; tf_profile_check knows
-	 * only this one) */
-	if (pr->net == TF_NET_LOOPBACK)
-		loopback_up();
+	/* No network set-up here: the init was born in the namespace the
+	 * daemon made (lo up, and the persona's links, addresses and routes
+	 * for its mode); the persona's root has no capability over it. */
 
 	/* stdio to /dev/null; close everything inherited but the status
 	 * pipe (the parent moved it to fd >= 3). */
