@@ -139,6 +139,19 @@ bail() {
 
 tf() { "$TWOFOLD" --state "$S" "$@"; }
 
+# persona_field PERSONA FIELD: a top-level field of PERSONA's object in
+# `status --json` (true/false lower-case, null as empty), parsed as JSON:
+# a nested object (throttle) cannot cut the persona's fields in two
+persona_field() {
+	tf status --json 2>/dev/null | python3 -c 'import json, sys
+n, f = sys.argv[1:3]
+for p in json.load(sys.stdin).get("personas", []):
+    if p.get("name") == n:
+        v = p.get(f)
+        print("" if v is None else str(v).lower() if isinstance(v, bool) else v)
+        break' "$1" "$2" 2>/dev/null
+}
+
 # new_state [PREFIX]: a fresh, empty state dir in S (its log is DLOG)
 new_state() {
 	S=$(mktemp -d "/tmp/${1:-tfi}.XXXXXX")

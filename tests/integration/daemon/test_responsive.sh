@@ -14,35 +14,37 @@
 # is still pending), never a time; the latencies are printed as TAP
 # comments.
 #
-# The stuck process: a process of secure's pid namespace whose parent is
-# outside it and stopped (nsenter, SIGSTOP). The kill makes it a zombie
-# nobody reaps, so secure's init cannot finish dying
-# (zap_pid_ns_processes waits for every pid of the namespace) until the
-# test lets nsenter go on (SIGCONT) and reap it.
+# The stuck process: a process of secure's pid namespace (nsenter -p)
+# outside secure's cgroups, frozen in a cgroup v1 freezer of the test's:
+# a v1-frozen task does not die of SIGKILL until it is thawed, so secure's
+# init cannot finish dying (zap_pid_ns_processes waits for every pid of
+# the namespace) until the test thaws it. Without a v1 freezer (pure v2
+# hosts) it is a zombie whose parent outside (nsenter) is stopped and
+# does not reap it.
 . "$(dirname "$0")/../storage/lib.sh"
 echo "1..47"
 
 PIN=314159
 NEWPIN=271828
 NS=
+FRZ=
 
 cleanup_resp() {
+	[ -n "$FRZ" ] && [ -d "$FRZ" ] && echo THAWED >"$FRZ/freezer.state"
 	if [ -n "$NS" ]; then
 		kill -CONT "$NS" 2>/dev/null
 		pkill -KILL -P "$NS" 2>/dev/null
 		kill -KILL "$NS" 2>/dev/null
 		wait "$NS" 2>/dev/null
 	fi
+	[ -n "$FRZ" ] && rmdir "$FRZ" 2>/dev/null
 	cleanup
 }
 trap cleanup_resp EXIT
 
 sstate() { tf status 2>/dev/null | awk '$1 == "secure" { print $2 }'; }
 # json FIELD: secure's FIELD in status --json
-json() {
-	tf status --json 2>/dev/null | tr '{' '\n' | grep '"name":"secure"' |
-		grep -o "\"$1\":[a-z0-9]*" | cut -d: -f2
-}
+json() { persona_field secure "$1"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # wait_state STATE: until secure is in STATE (5 s at most)
 wait_state() {
@@ -121,7 +123,21 @@ for _ in $(seq 100); do
 	pgrep -P "$NS" sleep >/dev/null && break
 	sleep 0.02
 done
-kill -STOP "$NS"
+STUCK=$(pgrep -P "$NS" sleep)
+if [ -d /sys/fs/cgroup/freezer ] && [ -n "$STUCK" ]; then
+	FRZ=/sys/fs/cgroup/freezer/tfresp-$$
+	mkdir "$FRZ"
+	echo "$STUCK" >"$FRZ/cgroup.procs"
+	echo FROZEN >"$FRZ/freezer.state"
+	for _ in $(seq 100); do
+		[ "$(cat "$FRZ/freezer.state")" = FROZEN ] && break
+		sleep 0.02
+	done
+	diag "the stuck process $STUCK: $(cat "$FRZ/freezer.state") (v1 freezer)"
+else
+	kill -STOP "$NS"
+	diag "the stuck process $STUCK: a zombie of a stopped parent"
+fi
 t0=$(now_ms)
 (tf persona stop secure >"$S.stop" 2>&1
 	echo $? >"$S.stop.rc") &
@@ -136,10 +152,16 @@ answered "run personal -- true" "$SPID" "$S.stop.rc" 0 \
 # be "pending" (files busy) until it is; either is an answer
 answered "lock secure --evict" "$SPID" "$S.stop.rc" any \
 	tf lock secure --evict
-# let the stuck one go: nsenter reaps its zombie, init finishes dying
-kill -CONT "$NS"
+# let the stuck one go: it dies, nsenter reaps it, init finishes dying
+if [ -n "$FRZ" ]; then
+	echo THAWED >"$FRZ/freezer.state"
+else
+	kill -CONT "$NS"
+fi
 wait "$NS" 2>/dev/null
 NS=
+[ -n "$FRZ" ] && rmdir "$FRZ" 2>/dev/null
+FRZ=
 wait "$SPID"
 diag "stop answered after $(($(now_ms) - t0)) ms: $(cat "$S.stop")"
 check "the stop completes once the process is gone" \

@@ -30,10 +30,7 @@ cleanup_evict() {
 trap cleanup_evict EXIT
 
 # json FIELD: secure's FIELD in status --json (true/false/number)
-json() {
-	tf status --json 2>/dev/null | tr '{' '\n' | grep '"name":"secure"' |
-		grep -o "\"$1\":[a-z0-9]*" | cut -d: -f2
-}
+json() { persona_field secure "$1"; }
 sstate() { tf status 2>/dev/null | awk '$1 == "secure" { print $2 }'; }
 # the kernel's view: with the key gone, the names under the data dir are
 # ciphertext (no "home"), whatever the daemon believes

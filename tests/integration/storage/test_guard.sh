@@ -17,10 +17,7 @@ RPID=
 keystatus() { python3 "$HERE/keystatus.py" "$1" "$(dirname "$1")"; }
 jget() { tf status --json 2>/dev/null | grep -o "\"$1\":[a-z0-9]*" | head -1 | cut -d: -f2; }
 # secure's FIELD in status --json
-sjson() {
-	tf status --json 2>/dev/null | tr '{' '\n' | grep '"name":"secure"' |
-		grep -o "\"$1\":[a-z0-9\"_]*" | cut -d: -f2 | tr -d '"'
-}
+sjson() { persona_field secure "$1"; }
 mounted() { grep -q " $(realpath "$S")/fs/$1 " /proc/self/mounts; }
 
 # twofoldd as the child of reaper.py; DPID is the daemon's pid

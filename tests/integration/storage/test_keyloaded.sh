@@ -24,10 +24,7 @@ trap cleanup_kl EXIT
 
 # the kernel's status of the key of data dir $1 (default: secure's)
 kernel() { python3 "$HERE/keystatus.py" "${1:-$SEC}" "$S/fs/secure"; }
-sjson() {
-	tf status --json 2>/dev/null | tr '{' '\n' | grep '"name":"secure"' |
-		grep -o "\"$1\":[a-z0-9\"_]*" | cut -d: -f2 | tr -d '"'
-}
+sjson() { persona_field secure "$1"; }
 sstate() { tf status 2>/dev/null | awk '$1 == "secure" { print $2 }'; }
 # status agrees with the kernel: key_loaded true iff not absent
 agrees() {
