@@ -322,23 +322,30 @@ TF_EXPORT TF_WUR int tf_wg_cookie_reply_consume(struct tf_wg_peer *p,
 
 /* ---- timers: what should the peer do now? (pure) ---- */
 
-/* The engine's per-peer record of events, CLOCK_MONOTONIC ns, 0 = never. */
+/* The engine's per-peer record of events, CLOCK_MONOTONIC ns, 0 = never.
+ * The engine updates it as things happen; tf_wg_timers_due only reads it. */
 struct tf_wg_timers {
-	uint64_t session_birth;	       /* current keypair's birth; 0 = none */
-	bool session_initiator;	       /* we initiated the current keypair */
-	uint64_t session_sent;	       /* its send counter */
-	uint64_t handshake_started;    /* first initiation of this attempt */
-	uint64_t handshake_sent;       /* last initiation sent */
-	uint64_t last_session;	       /* last keypair established (any) */
-	uint64_t last_tx;	       /* last authenticated packet sent */
-	uint64_t last_rx;	       /* last authenticated packet received */
-	uint64_t last_tx_data;	       /* last non-keepalive sent */
-	uint64_t last_rx_data;	       /* last non-keepalive received */
-	uint64_t keepalive_sent_for;   /* last_rx_data a keepalive answered */
+	uint64_t session_birth;	    /* current keypair's birth; 0 = none */
+	bool session_initiator;	    /* we initiated the current keypair */
+	uint64_t session_sent;	    /* its send counter */
+	bool handshaking;	    /* an attempt is in progress: set when the
+				       first initiation is sent, cleared when
+				       a session is made or on GIVE_UP */
+	uint64_t handshake_started; /* first initiation of this attempt */
+	uint64_t handshake_sent;    /* last initiation sent (kept after the
+				       attempt ends) */
+	uint64_t last_session;	    /* last keypair established (any) */
+	uint64_t last_tx;	    /* last authenticated packet sent */
+	uint64_t last_rx;	    /* last authenticated packet received,
+				       handshake messages included */
+	uint64_t last_tx_data;	    /* last non-keepalive sent */
+	uint64_t last_rx_data;	    /* last non-keepalive received */
+	uint64_t reserved;
 	uint32_t persistent_keepalive; /* s, 0 = off */
 	uint32_t jitter_ms;	       /* 0..333, fresh random per retransmit */
 	bool pending;	/* packets queued waiting for a session */
-	bool initiator; /* we are the side that initiates (device) */
+	bool initiator; /* this side may send initiations (the device;
+			       a gateway waits for its devices) */
 };
 
 /* tf_wg_timers_due result bits */
