@@ -292,8 +292,10 @@ static void send_initiation(struct tf_eng *e, struct tf_eng_peer *p,
 	if (n < 0)
 		return;
 	p->hs_index = idx;
-	if (!p->t.handshake_started)
+	if (!p->t.handshaking) {
+		p->t.handshaking = true;
 		p->t.handshake_started = now;
+	}
 	p->t.handshake_sent = now;
 	p->t.jitter_ms = randombytes_uniform(334);
 	send_to_peer(e, p, msg, (size_t)n);
@@ -325,8 +327,7 @@ static void session_up(struct tf_eng *e, struct tf_eng_peer *p,
 	p->t.session_birth = now;
 	p->t.session_initiator = initiator;
 	p->t.last_session = now;
-	p->t.handshake_started = 0;
-	p->t.handshake_sent = 0;
+	p->t.handshaking = false;
 	p->handshakes++;
 	p->last_handshake_rt = now_realtime();
 	p->last_error = 0;
@@ -917,9 +918,9 @@ static void peer_tick(struct tf_eng *e, struct tf_eng_peer *p, uint64_t now,
 		/* the device keeps trying every second while down, so
 		 * traffic resumes within a second of the gateway's return
 		 * (WireGuard's 5 s REKEY_TIMEOUT is for a live session) */
-		if (!t->handshake_sent ||
+		if (!t->handshaking ||
 		    now - t->handshake_sent >= DEVICE_RETRY_NS) {
-			if (t->handshake_started &&
+			if (t->handshaking &&
 			    now - t->handshake_started >=
 				    TF_WG_REKEY_TIMEOUT * TF_WG_NSEC &&
 			    p->last_error != -ECONNREFUSED &&
@@ -947,7 +948,7 @@ static void peer_tick(struct tf_eng *e, struct tf_eng_peer *p, uint64_t now,
 		tf_wg_peer_clear_handshake(p->wg);
 		p->hs_index = 0;
 		t->session_birth = 0;
-		t->handshake_started = 0;
+		t->handshaking = false;
 		set_state(e, p, TF_TUNNEL_DOWN, 0, "no session for 9 minutes");
 	} else if (due & TF_WG_DO_EXPIRE) {
 		t->session_birth = 0;
@@ -957,15 +958,13 @@ static void peer_tick(struct tf_eng *e, struct tf_eng_peer *p, uint64_t now,
 	if (due & TF_WG_DO_GIVE_UP) {
 		tf_wg_peer_clear_handshake(p->wg);
 		p->hs_index = 0;
-		t->handshake_started = 0;
-		t->handshake_sent = 0;
+		t->handshaking = false;
 		atomic_store(&p->want_handshake, false);
 	}
 	if ((due & TF_WG_DO_INITIATE) && (e->cfg.device || p->eplen))
 		send_initiation(e, p, now);
 	if (due & TF_WG_DO_KEEPALIVE) {
 		send_keepalive(e, p, now);
-		t->keepalive_sent_for = t->last_rx_data;
 	}
 	*next = TF_MIN(*next, nx);
 }
