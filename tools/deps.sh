@@ -10,7 +10,7 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libmnl-dev
       libnftables-dev
       nftables
-      dnsmasq-base)
+      dnsmasq-base socat iperf3 wireguard-go wireguard-tools iputils-ping)
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3)
 fi
