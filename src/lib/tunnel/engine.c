@@ -28,9 +28,9 @@
 #define UDP_GRO 104
 #endif
 
-#define TX_BATCH 64u	  /* datagrams per sendmmsg */
-#define TX_GSO_MAX 64u	  /* segments per UDP_SEGMENT send (UDP_MAX_SEGMENTS) */
-#define RX_BATCH 16u	  /* messages per recvmmsg (each up to 64 KiB: GRO) */
+#define TX_BATCH 64u   /* datagrams per sendmmsg */
+#define TX_GSO_MAX 64u /* segments per UDP_SEGMENT send (UDP_MAX_SEGMENTS) */
+#define RX_BATCH 16u   /* messages per recvmmsg (each up to 64 KiB: GRO) */
 #define RX_BUF 65536u
 #define SLOT_MASK ((1u << TF_ENG_SLOT_BITS) - 1)
 #define DEVICE_RETRY_NS (1 * TF_WG_NSEC)
@@ -52,12 +52,9 @@ static uint64_t now_realtime(void)
 const char *tf_eng_state_name(enum tf_tunnel_state s)
 {
 	switch (s) {
-	case TF_TUNNEL_UP:
-		return "up";
-	case TF_TUNNEL_HANDSHAKING:
-		return "handshaking";
-	default:
-		return "down";
+	case TF_TUNNEL_UP: return "up";
+	case TF_TUNNEL_HANDSHAKING: return "handshaking";
+	default: return "down";
 	}
 }
 
@@ -240,9 +237,8 @@ void tf_eng_peer_down(struct tf_eng *e, struct tf_eng_peer *p, int err,
 	kp_drop(&p->prev);
 	kp_drop(&p->next);
 	p->t.session_birth = 0;
-	set_state(e, p,
-		  p->hs_index ? TF_TUNNEL_HANDSHAKING : TF_TUNNEL_DOWN, err,
-		  reason);
+	set_state(e, p, p->hs_index ? TF_TUNNEL_HANDSHAKING : TF_TUNNEL_DOWN,
+		  err, reason);
 }
 
 void tf_eng_peer_remove(struct tf_eng *e, struct tf_eng_peer *p)
@@ -427,7 +423,8 @@ static void handle_handshake(struct tf_eng *e, enum tf_wg_msg kind,
 		}
 		uint8_t out[TF_WG_HANDSHAKE_MAX];
 		uint32_t idx = new_index(p);
-		int n = tf_wg_create_response(p->wg, idx, now, out, sizeof(out));
+		int n = tf_wg_create_response(p->wg, idx, now, out,
+					      sizeof(out));
 		struct tf_wg_keypair *kp = NULL;
 		if (n < 0 || tf_wg_keypair_derive(p->wg, now, &kp) < 0)
 			return;
@@ -521,8 +518,8 @@ static void tx_flush(struct tx_ctx *c)
 		struct msghdr *h = &c->mm[m].msg_hdr;
 		memset(h, 0, sizeof(*h));
 		c->iov[m].iov_base = c->arena + c->d[i].off;
-		c->iov[m].iov_len = c->d[j - 1].off + c->d[j - 1].len -
-				    c->d[i].off;
+		c->iov[m].iov_len =
+			c->d[j - 1].off + c->d[j - 1].len - c->d[i].off;
 		h->msg_iov = &c->iov[m];
 		h->msg_iovlen = 1;
 		if (!e->cfg.device) {
@@ -664,8 +661,7 @@ static int tx_emit(void *ctx, uint8_t *pkt, size_t len)
 	}
 	if (e->cfg.device && len <= 128)
 		syn_remember(e, pkt, len, c->now);
-	if (!e->cfg.device &&
-	    (c->n == 0 || c->d[c->n - 1].peer != p)) {
+	if (!e->cfg.device && (c->n == 0 || c->d[c->n - 1].peer != p)) {
 		memcpy(&c->eps[c->n_eps], &p->ep, sizeof(p->ep));
 		c->eplens[c->n_eps++] = p->eplen;
 	}
@@ -736,8 +732,8 @@ static void *tx_main(void *arg)
 		return NULL;
 	c->e = e;
 	c->tun = e->cfg.tun[w->q];
-	c->arena_cap = TX_BATCH * (e->cfg.mtu + TF_WG_TRANSPORT_OVERHEAD +
-				   TF_WG_PADDING);
+	c->arena_cap = TX_BATCH *
+		       (e->cfg.mtu + TF_WG_TRANSPORT_OVERHEAD + TF_WG_PADDING);
 	c->arena = malloc(c->arena_cap);
 	if (!c->arena)
 		return NULL;
@@ -857,8 +853,8 @@ static void *rx_main(void *arg)
 				uint8_t *dg = base + off;
 				size_t len = TF_MIN(seg, tot - off);
 				uint8_t suite;
-				enum tf_wg_msg k = tf_wg_msg_type(dg, len,
-								  &suite);
+				enum tf_wg_msg k =
+					tf_wg_msg_type(dg, len, &suite);
 				if (k == TF_WG_MSG_INVALID) {
 					atomic_fetch_add(&e->unknown, 1);
 					continue;
@@ -902,23 +898,23 @@ static void *rx_main(void *arg)
 					continue;
 				}
 				uint8_t *pt = dg + TF_WG_TRANSPORT_HEADER_BYTES;
-				int r = tf_wg_decrypt(kp, dg, len, now, pt,
-						      len - TF_WG_TRANSPORT_HEADER_BYTES);
+				int r = tf_wg_decrypt(
+					kp, dg, len, now, pt,
+					len - TF_WG_TRANSPORT_HEADER_BYTES);
 				if (r < 0) {
 					atomic_fetch_add(&p->rejected, 1);
 					continue;
 				}
 				atomic_store_explicit(&p->last_rx, now,
 						      memory_order_relaxed);
-				if ((is_next ||
-				     (!e->cfg.device &&
-				      !sa_eq(&src[i], h->msg_namelen, &p->ep,
-					     p->eplen))) &&
+				if ((is_next || (!e->cfg.device &&
+						 !sa_eq(&src[i], h->msg_namelen,
+							&p->ep, p->eplen))) &&
 				    n_confirm < RX_BATCH &&
 				    (n_confirm == 0 ||
 				     confirm[n_confirm - 1].p != p))
-					confirm[n_confirm++] = (__typeof__(
-						confirm[0])){p, i};
+					confirm[n_confirm++] =
+						(__typeof__(confirm[0])){p, i};
 				if (r == 0)
 					continue; /* keepalive */
 				struct tf_pkt_addrs a;
@@ -942,7 +938,8 @@ static void *rx_main(void *arg)
 				uint8_t *w0 = pt - vh;
 				if (vh) {
 					struct virtio_net_hdr vn = {
-						.flags = VIRTIO_NET_HDR_F_DATA_VALID};
+						.flags =
+							VIRTIO_NET_HDR_F_DATA_VALID};
 					memcpy(w0, &vn, sizeof(vn));
 				}
 				(void)!write(tun, w0, vh + a.iplen);
