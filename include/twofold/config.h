@@ -20,6 +20,7 @@
 #include <limits.h>
 
 #include "twofold/common.h"
+#include "twofold/net.h"
 
 #define TF_CONFIG_VERSION 1 /* what this build writes and reads */
 #define TF_CONFIG_MAX (64 * 1024)
@@ -37,6 +38,31 @@
 #define TF_REAUTH_DEFAULT (72u * 3600u)
 #define TF_REAUTH_MAX (30u * 86400u)
 #define TF_IDLE_EVICT_MAX (7u * 86400u)
+
+/* A persona's network (issue 12, docs/network.md). */
+enum tf_net_mode {
+	TF_NET_NONE = 1,   /* lo only */
+	TF_NET_NAT = 2,	   /* veth to the uplink namespace, NAT */
+	TF_NET_TUNNEL = 3, /* lo and tun0: the organisation's tunnel only */
+};
+#define TF_NET_LOOPBACK TF_NET_NONE
+
+/* A persona's tunnel (network = tunnel). */
+struct tf_tunnel_cfg {
+	uint8_t suite; /* TF_SUITE_INTL / TF_SUITE_GM */
+	bool has_endpoint;
+	struct sockaddr_storage endpoint;
+	socklen_t endpoint_len;
+	char peer_key[100]; /* base64 as written, "" = unset; decoded by the
+			       daemon */
+	uint8_t n_addr;
+	struct tf_cidr addr[2];
+	uint8_t n_routes;
+	struct tf_cidr routes[8];
+	uint8_t n_dns;
+	struct tf_cidr dns[4];
+	uint32_t keepalive, mtu, listen_port;
+};
 
 enum tf_device_class {
 	TF_DEV_DISPLAY = 1,
@@ -69,6 +95,10 @@ struct tf_persona_cfg {
 	/* bytes of its own storage image; 0 = an equal share of what the
 	 * top-level storage_size leaves (tf_config_storage_share) */
 	uint64_t storage_size;
+	enum tf_net_mode network;
+	uint8_t n_dns;
+	struct tf_cidr dns[4]; /* nat: resolvers ("" = host's) */
+	struct tf_tunnel_cfg tunnel;
 };
 
 struct tf_device_cfg {
@@ -110,6 +140,7 @@ struct tf_config {
 	 * (0 none) every request */
 	char control_group[TF_NAME_MAX + 1];
 	uint32_t shell_uid;
+	struct tf_cidr nat_subnet;
 	size_t n_personas;
 	struct tf_persona_cfg personas[TF_PERSONA_MAX];
 	size_t n_devices;

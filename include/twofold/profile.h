@@ -119,11 +119,7 @@ struct tf_prof_env {
 	uint32_t flags;
 };
 
-/* ---- network (issue 12 adds modes) ---- */
-enum tf_net_mode {
-	/* a network namespace of its own with only lo, brought up */
-	TF_NET_LOOPBACK = 1,
-};
+/* ---- network: enum tf_net_mode is in twofold/config.h ---- */
 
 /* ---- per-app permissions (issue 13 defines them); a bit set ---- */
 typedef uint64_t tf_perms_t;
