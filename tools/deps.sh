@@ -6,7 +6,11 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libsodium-dev libgcrypt20-dev libssl-dev libseccomp-dev libcap-dev
       libcmocka-dev libtss2-dev swtpm swtpm-tools
       e2fsprogs util-linux procps iproute2 psmisc
-      clang-format libclang-rt-14-dev musl-tools)
+      clang-format libclang-rt-14-dev musl-tools
+      libmnl-dev
+      libnftables-dev
+      nftables
+      dnsmasq-base)
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3)
 fi
