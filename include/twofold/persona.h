@@ -123,6 +123,13 @@ struct tf_persona_spec {
 	 * tf_persona_cgroup_create() (e.g. while a credential is checked).
 	 * tf_persona_start() takes it over whatever it returns. */
 	struct tf_cgroup *cg;
+	/* The network namespace the init joins (twofoldd's, made with
+	 * tf_netns_create(): owned by the initial user namespace, so the
+	 * persona's root has no capability over it; it outlives the
+	 * persona). Without has_netns the start makes a fresh one with lo
+	 * up, gone with the persona (tests). Not taken over. */
+	bool has_netns;
+	int netns_fd;
 };
 
 /* Create the persona's cgroup with the limits of spec->prof, as

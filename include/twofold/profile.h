@@ -119,7 +119,10 @@ struct tf_prof_env {
 	uint32_t flags;
 };
 
-/* ---- network: enum tf_net_mode is in twofold/config.h ---- */
+/* ---- network ----
+ * enum tf_net_mode (TF_NET_NONE, TF_NET_NAT, TF_NET_TUNNEL) is in
+ * config.h: the daemon makes the persona's namespace and its links; the
+ * mode here tells the persona what to expect (its resolv.conf bind). */
 
 /* ---- per-app permissions (issue 13 defines them); a bit set ---- */
 typedef uint64_t tf_perms_t;
