@@ -127,7 +127,7 @@ pconf secure tunnel_peer_key "$GMPUB"
 start_daemon || bail "daemon did not start with the gm suite: $(tail -3 "$DLOG")"
 kg=$(tf tunnel key secure)
 check "gm: a 65-byte SM2 point ($kg)" \
-	bash -c "grep -qE '^gm [A-Za-z0-9+/]{86}==$' <<<'$kg' && [ \"\$(echo ${kg#gm } | base64 -d | head -c1 | od -An -tx1 | tr -d ' ')\" = 04 ]"
+	bash -c "grep -qE '^gm [A-Za-z0-9+/]{87}=$' <<<'$kg' && [ \"\$(echo ${kg#gm } | base64 -d | head -c1 | od -An -tx1 | tr -d ' ')\" = 04 ]"
 check "another suite has another key" test "${kg#gm }" != "${k1#intl }"
 check "the gm tunnel runs" test "$(tjson secure pid)" != None
 stop_daemon
