@@ -474,6 +474,17 @@ static int tunnel_spawn(struct tfd *d, struct tfd_persona *p)
 		goto out;
 	}
 	if (r == 0) {
+		char addrs[160] = "";
+		for (unsigned i = 0; i < tc->n_addr; i++) {
+			char a[64];
+			size_t l = strlen(addrs);
+			tf_cidr_format(&tc->addr[i], a, sizeof(a));
+			snprintf(addrs + l, sizeof(addrs) - l, "%s%s",
+				 i ? "," : "", a);
+		}
+		tfd_audit(d, 0, "net.link", p, NULL,
+			  "mode=tunnel\tlink=tun0\taddresses=%s",
+			  addrs[0] ? addrs : "-");
 		t->error[0] = '\0';
 		tf_info("%s: tunnel process %d started (%u queue%s%s, port %u)",
 			p->cfg->name, (int)pid, nq, nq == 1 ? "" : "s",
@@ -597,6 +608,13 @@ static void tunnel_ctl(struct tfd *d, struct tfd_source *s, uint32_t ev)
 	for (char *q = st.reason; *q; q++)
 		if ((unsigned char)*q < 0x20 || (unsigned char)*q == 0x7f)
 			*q = ' ';
+	/* packets refused (another suite's handshake, a wrong key, a
+	 * replay): one record per STATUS that counts more, so at most one
+	 * a second however fast they come */
+	if (t->have_status && st.rejected > t->st.rejected)
+		tfd_audit(d, 0, "net.refused", p, NULL, "count=%llu\treason=%s",
+			  (unsigned long long)(st.rejected - t->st.rejected),
+			  st.reason[0] ? st.reason : "invalid packets");
 	t->st = st;
 	t->have_status = true;
 	if (st.state == t->last_state)

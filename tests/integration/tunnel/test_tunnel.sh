@@ -110,6 +110,7 @@ check "restarts counted" test "$(tjson secure restarts)" -ge 1
 check "the persona was not restarted" test "$(tf status --json | python3 -c "import json,sys; print([p for p in json.load(sys.stdin)['personas'] if p['name']=='secure'][0]['init_pid'])")" = "$ipid"
 check "its route is back" has "10.77.0.0/16 dev tun0" "$(pjson secure routes)"
 aud=$(tf audit show 2>&1)
+check "audit: net.link of tun0" has "net.link" "$aud"
 check "audit: net.tunnel.down" has "net.tunnel.down" "$aud"
 check "audit: net.tunnel.restart" has "net.tunnel.restart" "$aud"
 
