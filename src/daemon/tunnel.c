@@ -263,6 +263,19 @@ static int make_tun(struct tfd_persona *p, int *fds, unsigned *nq,
 			 p->cfg->name, strerror(-r));
 		return r;
 	}
+	/* no IPv6 address in the tunnel: no IPv6 on tun0 either (else the
+	 * kernel gives it a link-local address and sends router and
+	 * neighbour solicitations into the tunnel, kernel 6.18) */
+	{
+		bool v6 = false;
+		for (unsigned i = 0; i < tc->n_addr; i++)
+			v6 |= tc->addr[i].family == AF_INET6;
+		if (!v6 &&
+		    tf_net_sysctl(p->netns_fd,
+				  "net/ipv6/conf/tun0/disable_ipv6", "1") < 0)
+			tf_debug("%s: cannot disable IPv6 on tun0",
+				 p->cfg->name);
+	}
 	r = tf_net_link_up(p->netns_fd, "tun0", tc->mtu ? tc->mtu : 1420);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot set tun0 of %s up (mtu %u): %s",
@@ -615,6 +628,18 @@ static void tunnel_ctl(struct tfd *d, struct tfd_source *s, uint32_t ev)
 		tfd_audit(d, 0, "net.refused", p, NULL, "count=%llu\treason=%s",
 			  (unsigned long long)(st.rejected - t->st.rejected),
 			  st.reason[0] ? st.reason : "invalid packets");
+	/* a state without its reason still says something useful */
+	if (st.state != TF_TUNNEL_UP && st.reason[0] == '\0') {
+		char e[80];
+		tf_sockaddr_format(
+			(const struct sockaddr *)&p->cfg->tunnel.endpoint, e,
+			sizeof(e));
+		snprintf(st.reason, sizeof(st.reason),
+			 st.state == TF_TUNNEL_HANDSHAKING
+				 ? "handshaking: no answer from %s yet"
+				 : "no session with %s",
+			 e);
+	}
 	t->st = st;
 	t->have_status = true;
 	if (st.state == t->last_state)
