@@ -108,6 +108,7 @@ static TF_NORETURN void child(const struct tf_p_spawn_req *q, int fd0, int fd1,
 		 * the body drops to its unprivileged uid itself once it has
 		 * taken its fds (twofold/tunnel.h) */
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		(void)prctl(PR_SET_NAME, (unsigned long)"tf-tunnel", 0, 0, 0);
 		if (getppid() != parent || tunnel_main == NULL)
 			_exit(127);
 		tunnel_main(fd0);
