@@ -33,6 +33,11 @@
  * would carry that secret; a dead spawner makes every later persona start
  * fail with -EOWNERDEAD ("restart twofoldd").
  *
+ * The same spawner clones the tunnel process (issue 12,
+ * tf_persona_spawn_tunnel): no new namespace, no cgroup, its control
+ * socket as its only fd, the body the daemon registered before the
+ * spawner was forked (tf_persona_spawner_tunnel_main).
+ *
  * Process titles: the children are forks, so their /proc/PID/cmdline would
  * be the daemon's argv (its path, its state dir). The spawner writes the
  * child's title over its copy of the argument (and environment) strings
