@@ -121,6 +121,7 @@ check "the daemon restarts the tunnel process" wait_for restarted
 check "the tunnel comes up again" wait_long is_up
 check "traffic resumes" echo_retry 2 ||
 	diag "$(tf net status; tail -5 "$W/gw.log")"
+check "one kill, one restart" test "$(tjson secure restarts)" = 1
 check "secure was not restarted" test "$(tf status --json | python3 -c "import json,sys; print([p for p in json.load(sys.stdin)['personas'] if p['name']=='secure'][0]['init_pid'])")" = "$ipid"
 
 # the gm suite: another key, the gateway's gm key

@@ -118,6 +118,7 @@ aud=$(tf audit show 2>&1)
 check "audit: net.link of tun0" has "net.link" "$aud"
 check "audit: net.tunnel.down" has "net.tunnel.down" "$aud"
 check "audit: net.tunnel.restart" has "net.tunnel.restart" "$aud"
+check "one kill, one restart (no spurious ones)" test "$(tjson secure restarts)" = 1
 
 # ---- the key across a daemon restart; another suite ----
 stop_daemon
