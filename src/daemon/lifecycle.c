@@ -1094,5 +1094,6 @@ void tfd_timer_tick(struct tfd *d)
 		}
 	}
 	tfd_foreground_settle(d);
+	tfd_tunnels_tick(d);
 	tfd_audit_tick(d);
 }
