@@ -65,6 +65,16 @@ for _ in $(seq 100); do
 done
 check "no persona cgroup under the leaf" \
 	[ -z "$(find "$V2/$TCG/twofoldd-self" -mindepth 1 -type d)" ]
+# the view's daemon serves on (its personas could not start): stop it
+# before the state dir gets a second one
+kill -TERM "$VPID" 2>/dev/null
+for _ in $(seq 200); do
+	kill -0 "$VPID" 2>/dev/null || break
+	sleep 0.05
+done
+kill -KILL "$VPID" 2>/dev/null
+wait "$VPID" 2>/dev/null
+VPID=
 # without the view (hybrid host) the daemon stays where it is
 start_daemon || bail "daemon (hybrid)"
 check "on this hybrid host the daemon does not move" \
