@@ -113,7 +113,7 @@ def fix_table(lines):
     # a wrapped column is never narrower than its longest word (tbl
     # cannot break it) nor than 10
     word = [max(visible_len(w) for r in rows
-                for w in re.split(r"[\s_/,:]", r[c]) + [""])
+                for w in re.split(r"\s+|(?<=[_/,:])", r[c]) + [""])
             for c in range(ncols)]
     # allbox: a rule and a space either side of every cell
     room = PAGE - (3 * ncols + 1)

@@ -15,13 +15,15 @@ ok $? "meson install --destdir" "$(tail -5 <<<"$out")"
 want=(
 	"$(abs "$TF_BINDIR")/twofold"
 	"$(abs "$TF_SBINDIR")/twofoldd"
+	"$(abs "$TF_SBINDIR")/twofold-gateway"
 	"$(abs "$TF_LIBEXECDIR")/twofold/twofoldd-evict"
 	"$(abs "$TF_UNITDIR")/twofoldd.service"
 	"$(abs "$TF_BASHCOMPDIR")/twofold"
 	"$(abs "$TF_ZSHCOMPDIR")/_twofold"
 	"$(abs "$TF_DATADIR")/doc/twofold/examples/device.conf.example"
 )
-pages=(man1/twofold.1 man8/twofoldd.8 man5/twofold-config.5)
+pages=(man1/twofold.1 man8/twofoldd.8 man5/twofold-config.5
+	man8/twofold-gateway.8)
 if [ "$TF_MAN" = 1 ]; then
 	for p in "${pages[@]}"; do want+=("$(abs "$TF_MANDIR")/$p"); done
 fi
