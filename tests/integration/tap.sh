@@ -79,11 +79,12 @@ nok() {
 check_diag() { :; }
 
 # check DESCRIPTION CMD...: ok if CMD succeeds. CMD runs in this shell
-# (it may set variables) and its output is not captured.
+# (it may set variables); its output is not captured and goes to stderr
+# (the test's log), never into the TAP stream.
 check() {
 	local d=$1
 	shift
-	if "$@"; then ok "$d"; else nok "$d" "$(check_diag)"; fi
+	if "$@" >&2; then ok "$d"; else nok "$d" "$(check_diag)"; fi
 }
 
 # todo STATUS DESCRIPTION REASON [DIAG] or todo DESCRIPTION CMD...: a check
