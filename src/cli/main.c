@@ -33,6 +33,8 @@ static const struct cli_verb verbs[] = {
 	{"wipe", verb_wipe, "crypto-erase a credential-bound persona now",
 	 help_wipe},
 	{"audit", verb_audit, "show or verify the audit log", help_audit},
+	{"pkg", verb_pkg, "build, sign and verify app packages and catalogs",
+	 help_pkg},
 	{"help", verb_help, "this text, or a verb's: twofold help VERB",
 	 help_help},
 };
@@ -51,6 +53,7 @@ static const struct {
 	{"init", "--suite --size --storage", 0},
 	{"run", "-u --user -C --cwd -e --env", 2},
 	{"audit", "--since --persona --key", 0},
+	{"pkg", "-o --out --key --manifest --trust --suite --seq --expires", 0},
 };
 
 static const char *arg_opts_of(const char *verb, int *cmd_after)
