@@ -261,6 +261,33 @@ static int cmd_keygen(int argc, char **argv)
 	return 0;
 }
 
+/* The public key of a key file again (keygen printed it once). */
+static int cmd_pubkey(int argc, char **argv)
+{
+	struct tf_key *keys[KEYS_MAX] = {0};
+	uint8_t pk[TF_PK_MAX];
+	char b64[2 * TF_PK_MAX + 4];
+	struct opts o;
+	int r;
+
+	if ((r = parse_opts(argc, argv, &o)) != 0)
+		return r;
+	if (o.n_pos != 1)
+		return usage_err("usage: pubkey KEY");
+	o.keys[0] = o.pos[0];
+	o.n_keys = 1;
+	if ((r = load_keys(&o, keys)) != 0)
+		return r;
+	r = tf_key_public(keys[0], pk, sizeof(pk));
+	if (r == 0)
+		r = tf_pkg_b64_encode(pk, tf_key_suite(keys[0])->pk_bytes, b64,
+				      sizeof(b64));
+	if (r == 0)
+		printf("%s\n", b64);
+	free_keys(keys, 1);
+	return r < 0 ? 1 : 0;
+}
+
 /* mkfs.erofs with everything that varies between builds pinned: no
  * xattrs (the host's SELinux labels, file capabilities), every file
  * owned by root, every timestamp 0, the UUID derived from the manifest.
@@ -619,6 +646,7 @@ static void usage(FILE *f)
 		   "       twofold pkg build DIR -o NAME.tfa --key KEY "
 		   "--manifest MANIFEST\n"
 		   "       twofold pkg verify FILE --trust PUBKEY [--json]\n"
+		   "       twofold pkg pubkey KEY\n"
 		   "       twofold pkg catalog build LIST -o CATALOG --key KEY "
 		   "--seq N --expires DATE\n"
 		   "       twofold pkg catalog verify CATALOG --trust "
@@ -649,8 +677,11 @@ int main(int argc, char **argv)
 		return cmd_build(argc - i, argv + i);
 	if (strcmp(argv[i], "verify") == 0)
 		return cmd_verify(argc - i, argv + i);
+	if (strcmp(argv[i], "pubkey") == 0)
+		return cmd_pubkey(argc - i, argv + i);
 	if (strcmp(argv[i], "catalog") == 0 && i + 1 < argc) {
-		cmd = argv[i + 1];
+		cmd = strcmp(argv[i + 1], "build") == 0 ? "catalog build"
+							 : "catalog verify";
 		if (strcmp(argv[i + 1], "build") == 0)
 			return cmd_catalog_build(argc - i - 1, argv + i + 1);
 		if (strcmp(argv[i + 1], "verify") == 0)

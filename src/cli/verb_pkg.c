@@ -18,6 +18,7 @@ void help_pkg(FILE *f)
 		"       twofold pkg build DIR -o NAME.tfa --key KEY "
 		"--manifest MANIFEST\n"
 		"       twofold pkg verify FILE --trust PUBKEY\n"
+		"       twofold pkg pubkey KEY\n"
 		"       twofold pkg catalog build LIST -o CATALOG --key KEY "
 		"--seq N\n"
 		"                               --expires DATE\n"
