@@ -68,12 +68,12 @@
 #define TF_R_RUN_TOO_MANY "run.too_many"
 #define TF_R_RUN_LAUNCH_FAILED "run.launch_failed"
 /* app packages and catalogs (twofold/pkg.h) */
-#define TF_R_PKG_MALFORMED "pkg.malformed"	     /* header/slot bytes */
-#define TF_R_PKG_TRUNCATED "pkg.truncated"	     /* shorter than it says */
-#define TF_R_PKG_TOO_LARGE "pkg.too_large"	     /* over a bound */
-#define TF_R_PKG_WRONG_SUITE "pkg.wrong_suite"	     /* another suite */
-#define TF_R_PKG_UNTRUSTED "pkg.untrusted"	     /* no trusted signer */
-#define TF_R_PKG_BAD_SIGNATURE "pkg.bad_signature"   /* tampered */
+#define TF_R_PKG_MALFORMED "pkg.malformed"	   /* header/slot bytes */
+#define TF_R_PKG_TRUNCATED "pkg.truncated"	   /* shorter than it says */
+#define TF_R_PKG_TOO_LARGE "pkg.too_large"	   /* over a bound */
+#define TF_R_PKG_WRONG_SUITE "pkg.wrong_suite"	   /* another suite */
+#define TF_R_PKG_UNTRUSTED "pkg.untrusted"	   /* no trusted signer */
+#define TF_R_PKG_BAD_SIGNATURE "pkg.bad_signature" /* tampered */
 #define TF_R_PKG_PAYLOAD_MISMATCH "pkg.payload_mismatch" /* hash */
 #define TF_R_PKG_MANIFEST "pkg.manifest_invalid"
 #define TF_R_PKG_ROLLBACK "pkg.rollback" /* version code not above */

@@ -63,7 +63,7 @@
  * refused. X(TAG, bit, name, description) */
 #define TF_PKG_PERMS(X)                                                        \
 	X(NETWORK, 0, network, "connect to the network")                       \
-	X(CAMERA, 1, camera, "use the camera while in the foreground")        \
+	X(CAMERA, 1, camera, "use the camera while in the foreground")         \
 	X(MICROPHONE, 2, microphone,                                           \
 	  "use the microphone while in the foreground")                        \
 	X(NOTIFICATIONS, 3, notifications, "post notifications")               \
@@ -122,16 +122,15 @@ struct tf_pkg_manifest {
  * past len; text need not be NUL-terminated.
  */
 #define TF_PKG_MF_SOURCE 1u
-TF_EXPORT TF_WUR int tf_pkg_manifest_parse(const char *text, size_t len,
-					   unsigned flags,
-					   struct tf_pkg_manifest *out,
-					   struct tf_pkg_err *err)
+TF_EXPORT TF_WUR int
+tf_pkg_manifest_parse(const char *text, size_t len, unsigned flags,
+		      struct tf_pkg_manifest *out, struct tf_pkg_err *err)
 	TF_NONNULL(4);
 /* Canonical text (fixed key order, one space each side of '='). *len gets
  * the length (no NUL written past it if cap is exact). -ENOBUFS. */
 TF_EXPORT TF_WUR int tf_pkg_manifest_format(const struct tf_pkg_manifest *m,
-					    char *buf, size_t cap,
-					    size_t *len) TF_NONNULL(1, 2, 4);
+					    char *buf, size_t cap, size_t *len)
+	TF_NONNULL(1, 2, 4);
 /* The erofs UUID a build uses: from the suite's hash of the canonical
  * manifest without payload_hash (the image does not depend on itself),
  * as RFC 4122 text (version 4 bits set), 37 bytes with the NUL. */
@@ -151,8 +150,7 @@ struct tf_pkg_header {
 /* Parse and bound-check the first TF_PKG_HDR_BYTES bytes (fuzzed). */
 TF_EXPORT TF_WUR int tf_pkg_header_parse(const uint8_t *buf, size_t len,
 					 struct tf_pkg_header *out,
-					 struct tf_pkg_err *err)
-	TF_NONNULL(3);
+					 struct tf_pkg_err *err) TF_NONNULL(3);
 
 /* ---- trust ---- */
 struct tf_pkg_trust {
@@ -164,10 +162,9 @@ struct tf_pkg_trust {
 };
 /* device.conf `app_trust = BASE64[,BASE64]`, or `--trust` (a base64 key
  * or a comma list): each the public key of suite s. */
-TF_EXPORT TF_WUR int tf_pkg_trust_parse(const struct tf_suite *s,
-					const char *list,
-					struct tf_pkg_trust *out,
-					struct tf_pkg_err *err)
+TF_EXPORT TF_WUR int
+tf_pkg_trust_parse(const struct tf_suite *s, const char *list,
+		   struct tf_pkg_trust *out, struct tf_pkg_err *err)
 	TF_NONNULL(1, 2, 3);
 /* Key id as 16 hex digits (17 bytes with the NUL) for messages. */
 TF_EXPORT void tf_pkg_keyid_hex(const uint8_t id[static TF_PKG_KEYID_BYTES],
@@ -225,14 +222,14 @@ TF_EXPORT TF_WUR int tf_pkg_build(int out_fd, struct tf_pkg_manifest *m,
  * O_EXCL: an existing file is never replaced (-EEXIST). */
 #define TF_PKG_KEYFILE_BYTES 44
 TF_EXPORT TF_WUR int tf_pkg_key_generate(const struct tf_suite *s,
-					 const char *path,
-					 struct tf_key **out) TF_NONNULL(1, 2);
+					 const char *path, struct tf_key **out)
+	TF_NONNULL(1, 2);
 TF_EXPORT TF_WUR int tf_pkg_key_load(const char *path, struct tf_key **out,
 				     struct tf_pkg_err *err) TF_NONNULL(1, 2);
 
 /* Standard base64 (with padding) of len bytes; cap >= 4*ceil(len/3)+1. */
-TF_EXPORT TF_WUR int tf_pkg_b64_encode(const uint8_t *in, size_t len,
-				       char *out, size_t cap);
+TF_EXPORT TF_WUR int tf_pkg_b64_encode(const uint8_t *in, size_t len, char *out,
+				       size_t cap);
 /* -EINVAL on bad characters or padding; *outlen gets the byte count. */
 TF_EXPORT TF_WUR int tf_pkg_b64_decode(const char *in, size_t inlen,
 				       uint8_t *out, size_t cap,
@@ -282,10 +279,9 @@ TF_EXPORT TF_WUR int tf_catalog_load(int fd, const struct tf_pkg_trust *trust,
 				     struct tf_pkg_err *err)
 	TF_NONNULL(2, 3, 4);
 /* Sign body (which must parse) into a catalog file on out_fd. */
-TF_EXPORT TF_WUR int tf_catalog_build(int out_fd, const char *body,
-				      size_t len, struct tf_key *const *keys,
-				      size_t n_keys, struct tf_pkg_err *err)
-	TF_NONNULL(2, 4);
+TF_EXPORT TF_WUR int tf_catalog_build(int out_fd, const char *body, size_t len,
+				      struct tf_key *const *keys, size_t n_keys,
+				      struct tf_pkg_err *err) TF_NONNULL(2, 4);
 TF_EXPORT void tf_catalog_free(struct tf_catalog *c);
 static inline void tf_catalog_freep(struct tf_catalog **c)
 {
@@ -321,13 +317,11 @@ TF_EXPORT TF_WUR int tf_catalog_allows(const struct tf_catalog *c,
 				       const struct tf_pkg_manifest *m,
 				       const uint8_t *payload_hash,
 				       uint32_t persona, int64_t now,
-				       struct tf_pkg_err *err)
-	TF_NONNULL(1, 2);
+				       struct tf_pkg_err *err) TF_NONNULL(1, 2);
 /* The manifest's package personas must include persona (-EPERM). */
 TF_EXPORT TF_WUR int tf_pkg_check_persona(const struct tf_pkg_manifest *m,
 					  uint32_t persona,
-					  struct tf_pkg_err *err)
-	TF_NONNULL(1);
+					  struct tf_pkg_err *err) TF_NONNULL(1);
 /* "personal" / "secure" -> bit, 0 if neither */
 TF_EXPORT uint32_t tf_pkg_persona_by_name(const char *name);
 

@@ -99,8 +99,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'o': o->out = optarg; break;
 		case 'k':
 			if (o->n_keys == KEYS_MAX)
-				return usage_err("at most %d --key",
-						 KEYS_MAX);
+				return usage_err("at most %d --key", KEYS_MAX);
 			o->keys[o->n_keys++] = optarg;
 			break;
 		case 'm': o->manifest = optarg; break;
@@ -254,8 +253,8 @@ static int cmd_keygen(int argc, char **argv)
 	    tf_pkg_b64_encode(pk, s->pk_bytes, b64, sizeof(b64)) < 0)
 		return 1;
 	if (json)
-		printf("{\"suite\": \"%s\", \"public_key\": \"%s\"}\n",
-		       s->name, b64);
+		printf("{\"suite\": \"%s\", \"public_key\": \"%s\"}\n", s->name,
+		       b64);
 	else
 		printf("%s\n", b64);
 	return 0;
@@ -352,8 +351,8 @@ static int cmd_build(int argc, char **argv)
 	if (r == 0)
 		r = out_open(&img, o.out);
 	if (r < 0) {
-		fail("cli.failed", "cannot create a file next to %s: %s",
-		     o.out, strerror(-r));
+		fail("cli.failed", "cannot create a file next to %s: %s", o.out,
+		     strerror(-r));
 		goto done;
 	}
 	close(img.fd);
@@ -370,8 +369,7 @@ static int cmd_build(int argc, char **argv)
 	img.fd = open(img.tmp, O_RDONLY | O_CLOEXEC);
 	r = img.fd < 0 ? -errno : out_open(&out, o.out);
 	if (r < 0) {
-		fail("cli.failed", "cannot write %s: %s", o.out,
-		     strerror(-r));
+		fail("cli.failed", "cannot write %s: %s", o.out, strerror(-r));
 		goto done;
 	}
 	r = tf_pkg_build(out.fd, &m, img.fd, keys, o.n_keys, &e);
@@ -381,8 +379,7 @@ static int cmd_build(int argc, char **argv)
 	}
 	r = out_commit(&out);
 	if (r < 0) {
-		fail("cli.failed", "cannot write %s: %s", o.out,
-		     strerror(-r));
+		fail("cli.failed", "cannot write %s: %s", o.out, strerror(-r));
 		goto done;
 	}
 	rc = 0;
@@ -402,8 +399,7 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
-static void print_manifest(const struct tf_pkg *p,
-			   const struct tf_pkg_trust *t)
+static void print_manifest(const struct tf_pkg *p, const struct tf_pkg_trust *t)
 {
 	const struct tf_pkg_manifest *m = tf_pkg_manifest(p);
 	char hex[2 * TF_HASH_BYTES + 1], kid[17];
@@ -427,8 +423,7 @@ static void print_manifest(const struct tf_pkg *p,
 			printf("entry: %s=%s\n", m->entries[i].name,
 			       m->entries[i].path);
 		printf("payload: %" PRIu64 " bytes at %" PRIu64 ", hash %s\n",
-		       tf_pkg_payload_length(p), tf_pkg_payload_offset(p),
-		       hex);
+		       tf_pkg_payload_length(p), tf_pkg_payload_offset(p), hex);
 		return;
 	}
 	printf("{\"name\": ");
@@ -464,7 +459,8 @@ static void print_manifest(const struct tf_pkg *p,
 		json_str(m->fs[i].path);
 		printf("}");
 	}
-	printf("], \"payload_offset\": %" PRIu64 ", \"payload_length\": %" PRIu64
+	printf("], \"payload_offset\": %" PRIu64
+	       ", \"payload_length\": %" PRIu64
 	       ", \"payload_hash\": \"%s\", \"signer\": \"%s\"}\n",
 	       tf_pkg_payload_offset(p), tf_pkg_payload_length(p), hex, kid);
 }
@@ -562,8 +558,8 @@ static int cmd_catalog_build(int argc, char **argv)
 			l++;
 		if (*l == '\0' || *l == '#')
 			continue;
-		blen += (size_t)snprintf(body + blen, cap - blen,
-					 "app = %s\n", l);
+		blen += (size_t)snprintf(body + blen, cap - blen, "app = %s\n",
+					 l);
 		if (blen >= cap)
 			return usage_err("%s is too long", o.pos[0]);
 	}
@@ -578,8 +574,7 @@ static int cmd_catalog_build(int argc, char **argv)
 	}
 	r = out_commit(&out);
 	if (r < 0) {
-		fail("cli.failed", "cannot write %s: %s", o.out,
-		     strerror(-r));
+		fail("cli.failed", "cannot write %s: %s", o.out, strerror(-r));
 		goto done;
 	}
 	rc = 0;
@@ -681,7 +676,7 @@ int main(int argc, char **argv)
 		return cmd_pubkey(argc - i, argv + i);
 	if (strcmp(argv[i], "catalog") == 0 && i + 1 < argc) {
 		cmd = strcmp(argv[i + 1], "build") == 0 ? "catalog build"
-							 : "catalog verify";
+							: "catalog verify";
 		if (strcmp(argv[i + 1], "build") == 0)
 			return cmd_catalog_build(argc - i - 1, argv + i + 1);
 		if (strcmp(argv[i + 1], "verify") == 0)

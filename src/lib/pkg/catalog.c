@@ -15,8 +15,7 @@
 
 #include "internal.h"
 
-#define BAD(...)                                                               \
-	tf_pkg_fail(err, -EBADMSG, TF_R_CATALOG_MALFORMED, __VA_ARGS__)
+#define BAD(...) tf_pkg_fail(err, -EBADMSG, TF_R_CATALOG_MALFORMED, __VA_ARGS__)
 
 int tf_catalog_parse_time(const char *s, int64_t *out)
 {
@@ -28,8 +27,9 @@ int tf_catalog_parse_time(const char *s, int64_t *out)
 
 	if (n == 10 && sscanf(s, "%4u-%2u-%2u%c", &y, &mo, &d, &tail) == 3) {
 		/* date only: its midnight UTC */
-	} else if (n != 20 || sscanf(s, "%4u-%2u-%2uT%2u:%2u:%2u%c", &y, &mo,
-				     &d, &h, &mi, &se, &tail) != 7 ||
+	} else if (n != 20 ||
+		   sscanf(s, "%4u-%2u-%2uT%2u:%2u:%2u%c", &y, &mo, &d, &h, &mi,
+			  &se, &tail) != 7 ||
 		   tail != 'Z') {
 		return -EINVAL;
 	}
@@ -135,8 +135,8 @@ static size_t fields(const char *l, size_t ll, const char **f, size_t *fl,
 	return i <= ll ? n + 1 : c; /* n + 1: too many */
 }
 
-int tf_catalog_parse_body(const char *text, size_t len,
-			  struct tf_catalog **out, struct tf_pkg_err *err)
+int tf_catalog_parse_body(const char *text, size_t len, struct tf_catalog **out,
+			  struct tf_pkg_err *err)
 {
 	_cleanup_(tf_catalog_freep) struct tf_catalog *c = NULL;
 	size_t pos = 0, lineno = 0;
@@ -281,7 +281,8 @@ static int header_parse(const uint8_t *b, size_t len, uint8_t *suite,
 		return tf_pkg_fail(
 			err, -EBADMSG,
 			len < TF_CAT_HDR_BYTES + (size_t)*body_len +
-					(size_t)*n_slots * TF_PKG_SLOT_BYTES
+						(size_t)*n_slots *
+							TF_PKG_SLOT_BYTES
 				? TF_R_PKG_TRUNCATED
 				: TF_R_CATALOG_MALFORMED,
 			"catalog is %zu bytes; its header says %zu", len,

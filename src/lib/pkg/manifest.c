@@ -161,9 +161,9 @@ enum { K_NAME, K_CODE, K_VERSION, K_PERSONAS, K_PERMS, K_HASH, K_N };
 int tf_pkg_manifest_parse(const char *text, size_t len, unsigned flags,
 			  struct tf_pkg_manifest *out, struct tf_pkg_err *err)
 {
-	static const char *const single[K_N] = {
-		"name",	    "version_code", "version",
-		"personas", "permissions",  "payload_hash"};
+	static const char *const single[K_N] = {"name",	       "version_code",
+						"version",     "personas",
+						"permissions", "payload_hash"};
 	struct tf_pkg_manifest m;
 	bool seen[K_N] = {0};
 	bool source = flags & TF_PKG_MF_SOURCE;
@@ -298,8 +298,9 @@ int tf_pkg_manifest_parse(const char *text, size_t len, unsigned flags,
 				if (m.n_fs == TF_PKG_FS_MAX)
 					return BAD("more than %d fs rules",
 						   TF_PKG_FS_MAX);
-				if (vl < 4 || (memcmp(v, "ro:", 3) != 0 &&
-					       memcmp(v, "rw:", 3) != 0) ||
+				if (vl < 4 ||
+				    (memcmp(v, "ro:", 3) != 0 &&
+				     memcmp(v, "rw:", 3) != 0) ||
 				    !path_ok(v + 3, vl - 3))
 					return BAD("line %zu: fs must be "
 						   "ro:/PATH or rw:/PATH "

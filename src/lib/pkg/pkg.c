@@ -246,8 +246,8 @@ int tf_pkg_open(int fd, const struct tf_pkg_trust *trust,
 					 i);
 	r = tf_pkg_slots_verify(pre + TF_PKG_HDR_BYTES + p->h.manifest_len,
 				p->h.n_slots, trust, suite, pre,
-				TF_PKG_HDR_BYTES + p->h.manifest_len,
-				"package", &p->signer, err);
+				TF_PKG_HDR_BYTES + p->h.manifest_len, "package",
+				&p->signer, err);
 	if (r < 0)
 		return r;
 	/* only signed bytes reach the manifest parser */
@@ -255,7 +255,8 @@ int tf_pkg_open(int fd, const struct tf_pkg_trust *trust,
 				  p->h.manifest_len, 0, &p->m, err);
 	if (r < 0)
 		return r;
-	r = tf_hash(suite, p->digest, pre, TF_PKG_HDR_BYTES + p->h.manifest_len);
+	r = tf_hash(suite, p->digest, pre,
+		    TF_PKG_HDR_BYTES + p->h.manifest_len);
 	if (r < 0)
 		return r;
 	r = hash_range(suite, fd, p->h.payload_offset, p->h.payload_len,

@@ -181,10 +181,11 @@ int tf_pkg_trust_parse(const struct tf_suite *s, const char *list,
 					   TF_PKG_TRUST_MAX);
 		r = tf_pkg_b64_decode(p, k, t.pk[t.n], TF_PK_MAX, &got);
 		if (r < 0 || got != s->pk_bytes)
-			return tf_pkg_fail(err, -EINVAL, TF_R_PKG_KEY,
-					   "trusted key %u is not the base64 of "
-					   "a %zu-byte %s public key",
-					   t.n + 1, s->pk_bytes, s->name);
+			return tf_pkg_fail(
+				err, -EINVAL, TF_R_PKG_KEY,
+				"trusted key %u is not the base64 of "
+				"a %zu-byte %s public key",
+				t.n + 1, s->pk_bytes, s->name);
 		r = tf_pkg_keyid(s, t.pk[t.n], got, t.id[t.n]);
 		if (r < 0)
 			return r;

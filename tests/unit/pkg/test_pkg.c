@@ -79,8 +79,8 @@ static int image_fd(void)
 }
 
 /* A package of suite s signed by k: its bytes in *out (malloc'd). */
-static size_t build(const struct tf_suite *s, struct tf_key *k,
-		    const char *mf, uint8_t **out)
+static size_t build(const struct tf_suite *s, struct tf_key *k, const char *mf,
+		    uint8_t **out)
 {
 	struct tf_pkg_manifest m;
 	struct tf_pkg_err e = {0};
@@ -89,9 +89,9 @@ static size_t build(const struct tf_suite *s, struct tf_key *k,
 	uint8_t *b;
 
 	(void)s;
-	assert_int_equal(tf_pkg_manifest_parse(mf, strlen(mf),
-					       TF_PKG_MF_SOURCE, &m, &e),
-			 0);
+	assert_int_equal(
+		tf_pkg_manifest_parse(mf, strlen(mf), TF_PKG_MF_SOURCE, &m, &e),
+		0);
 	assert_int_equal(tf_pkg_build(fd, &m, img, &k, 1, &e), 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	b = malloc((size_t)st.st_size);
@@ -143,24 +143,26 @@ static void test_roundtrip(void **state)
 		assert_string_equal(m->name, "org.example.notes");
 		assert_true(m->version_code == 7);
 		assert_int_equal(m->personas, TF_PKG_PERSONA_SECURE);
-		assert_int_equal(m->permissions, TF_PERM_CAMERA | TF_PERM_NETWORK);
+		assert_int_equal(m->permissions,
+				 TF_PERM_CAMERA | TF_PERM_NETWORK);
 		assert_int_equal(m->n_entries, 2);
 		assert_string_equal(m->entries[1].path, "/usr/lib/notes/sync");
 		assert_int_equal(m->n_fs, 1);
 		assert_true(m->fs[0].write);
 		assert_true(tf_pkg_payload_offset(p) == TF_PKG_ALIGN);
 		assert_true(tf_pkg_payload_length(p) == IMG_BYTES);
-		assert_true(tf_pkg_payload_offset(p) + tf_pkg_payload_length(p) ==
+		assert_true(tf_pkg_payload_offset(p) +
+				    tf_pkg_payload_length(p) ==
 			    n);
 		assert_memory_equal(tf_pkg_payload_hash(p), m->payload_hash,
 				    TF_HASH_BYTES);
 		assert_int_equal(tf_pkg_signer(p), 0);
-		assert_int_equal(tf_pkg_check_persona(m, TF_PKG_PERSONA_SECURE,
-						      NULL),
-				 0);
-		assert_int_equal(tf_pkg_check_persona(
-					 m, TF_PKG_PERSONA_PERSONAL, &e),
-				 -EPERM);
+		assert_int_equal(
+			tf_pkg_check_persona(m, TF_PKG_PERSONA_SECURE, NULL),
+			0);
+		assert_int_equal(
+			tf_pkg_check_persona(m, TF_PKG_PERSONA_PERSONAL, &e),
+			-EPERM);
 		assert_string_equal(e.reason, TF_R_PKG_WRONG_PERSONA);
 	}
 }
@@ -358,9 +360,18 @@ static void mf_refused(const char *body, unsigned flags)
 static void test_manifest_hostile(void **state)
 {
 	static const char *paths[] = {
-		"/../etc/passwd", "/bin/../../x", "bin/x",  "//x",
-		"/x/",		  "/./x",	  "/x/..", "/",
-		"/a b",		  "/x\\y",	  "/x;y",  "",
+		"/../etc/passwd",
+		"/bin/../../x",
+		"bin/x",
+		"//x",
+		"/x/",
+		"/./x",
+		"/x/..",
+		"/",
+		"/a b",
+		"/x\\y",
+		"/x;y",
+		"",
 	};
 	char buf[1024];
 
@@ -404,7 +415,8 @@ static void test_manifest_hostile(void **state)
 		"entry = m=/x\nentry = m=/y\n",
 		"name = a\nversion_code = 1\nversion = 1\npersonas = secure\n"
 		"entry = m=/x\npayload_hash = 00\n",
-		"name = a\x01\nversion_code = 1\nversion = 1\npersonas = secure\n"
+		"name = a\x01\nversion_code = 1\nversion = 1\npersonas = "
+		"secure\n"
 		"entry = m=/x\n",
 	};
 	for (size_t i = 0; i < TF_ARRAY_SIZE(bad); i++)
@@ -419,9 +431,9 @@ static void test_manifest_hostile(void **state)
 		 hash);
 	{
 		struct tf_pkg_manifest m;
-		assert_int_equal(tf_pkg_manifest_parse(buf, strlen(buf), 0, &m,
-						       NULL),
-				 0);
+		assert_int_equal(
+			tf_pkg_manifest_parse(buf, strlen(buf), 0, &m, NULL),
+			0);
 	}
 	snprintf(buf, sizeof(buf),
 		 "version_code = 1\nname = a\nversion = 1\npersonas = "
@@ -483,7 +495,8 @@ static size_t cat_build(struct tf_key *k, const char *body, uint8_t **out)
 	int fd = memfd_create("cat", MFD_CLOEXEC);
 	uint8_t *b;
 
-	assert_int_equal(tf_catalog_build(fd, body, strlen(body), &k, 1, &e), 0);
+	assert_int_equal(tf_catalog_build(fd, body, strlen(body), &k, 1, &e),
+			 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	b = malloc((size_t)st.st_size);
 	assert_int_equal(pread(fd, b, (size_t)st.st_size, 0), st.st_size);
@@ -526,37 +539,37 @@ static void test_catalog(void **state)
 	assert_int_equal(c->n, 2);
 	now = exp - 1000;
 	/* allowed / not */
-	assert_int_equal(tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_SECURE,
+	assert_int_equal(
+		tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_SECURE, now, &e),
+		0);
+	assert_int_equal(tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_PERSONAL,
 					   now, &e),
-			 0);
-	assert_int_equal(tf_catalog_allows(c, &m, NULL,
-					   TF_PKG_PERSONA_PERSONAL, now, &e),
 			 -EPERM);
 	assert_string_equal(e.reason, TF_R_PKG_NOT_IN_CATALOG);
 	assert_non_null(strstr(e.msg, "persona"));
 	m.version_code = 10;
-	assert_int_equal(tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_SECURE,
-					   now, &e),
-			 -EPERM);
+	assert_int_equal(
+		tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_SECURE, now, &e),
+		-EPERM);
 	assert_non_null(strstr(e.msg, "version"));
 	m.version_code = 7;
 	m.payload_hash[0] = 0;
-	assert_int_equal(tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_SECURE,
-					   now, &e),
-			 -EPERM);
+	assert_int_equal(
+		tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_SECURE, now, &e),
+		-EPERM);
 	assert_non_null(strstr(e.msg, "build"));
 	strcpy(m.name, "org.example.gone");
-	assert_int_equal(tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_SECURE,
-					   now, &e),
-			 -EPERM);
+	assert_int_equal(
+		tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_SECURE, now, &e),
+		-EPERM);
 	assert_non_null(strstr(e.msg, "not in the catalog"));
 	strcpy(m.name, "org.example.maps");
 	m.version_code = 1;
-	assert_int_equal(tf_catalog_allows(c, &m, NULL,
-					   TF_PKG_PERSONA_PERSONAL, now, &e),
+	assert_int_equal(tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_PERSONAL,
+					   now, &e),
 			 0);
-	assert_int_equal(tf_catalog_allows(c, &m, NULL,
-					   TF_PKG_PERSONA_PERSONAL, exp, &e),
+	assert_int_equal(tf_catalog_allows(c, &m, NULL, TF_PKG_PERSONA_PERSONAL,
+					   exp, &e),
 			 -EKEYEXPIRED);
 	/* seq / expiry / fork */
 	assert_int_equal(tf_catalog_check(0, NULL, c, now, &e), 0);
@@ -599,14 +612,19 @@ static void test_catalog_body_hostile(void **state)
 		"seq = 1\nexpires = 2030-02-30T00:00:00Z\n",
 		"seq = 1\nexpires = 2030-01-01\n",
 		"seq = -1\nexpires = 2030-01-01T00:00:00Z\n",
-		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = a 2 1 * secure\n",
-		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = a 0 1 * secure\n",
+		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = a 2 1 * "
+		"secure\n",
+		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = a 0 1 * "
+		"secure\n",
 		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = a 1 1 * host\n",
-		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = A 1 1 * secure\n",
-		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = a 1 1 xx secure\n",
+		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = A 1 1 * "
+		"secure\n",
+		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = a 1 1 xx "
+		"secure\n",
 		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = a 1 1 * secure "
 		"x\n",
-		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp =  a 1 1 * secure\n",
+		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp =  a 1 1 * "
+		"secure\n",
 		"seq = 1\nexpires = 2030-01-01T00:00:00Z\napp = a 1 1 * secure",
 	};
 	struct tf_catalog *c = NULL;
@@ -679,9 +697,9 @@ static void test_b64_keyfile(void **state)
 	unlink(path);
 	assert_int_equal(tf_pkg_key_generate(tf_suite_by_name("gm"), path, &k),
 			 0);
-	assert_int_equal(tf_pkg_key_generate(tf_suite_by_name("gm"), path,
-					     NULL),
-			 -EEXIST);
+	assert_int_equal(
+		tf_pkg_key_generate(tf_suite_by_name("gm"), path, NULL),
+		-EEXIST);
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
