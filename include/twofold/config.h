@@ -68,6 +68,9 @@ TF_EXPORT const char *tf_net_mode_name(enum tf_net_mode m);
 #define TF_TUNNEL_ADDR_MAX 2
 #define TF_TUNNEL_ROUTES_MAX 8
 #define TF_TUNNEL_PEER_KEY_MAX 100 /* base64 text with its NUL */
+/* app_trust: up to TF_PKG_TRUST_MAX (4) base64 keys, comma-separated
+ * (4 x 88 for gm's 65-byte keys, commas, NUL) */
+#define TF_APP_TRUST_MAX 360
 
 /* The tunnel of a `network = tunnel` persona (tunnel_* keys). */
 struct tf_tunnel_cfg {
@@ -116,6 +119,11 @@ struct tf_persona_cfg {
 	uint8_t n_dns;
 	struct tf_cidr dns[TF_NET_DNS_MAX];
 	struct tf_tunnel_cfg tunnel;
+	/* apps (docs/packages.md): signer keys of its packages and catalogs,
+	 * base64 as written, comma-separated; decoded (and checked against
+	 * the suite) by tf_pkg_trust_parse. "" = no app can be installed */
+	char app_trust[TF_APP_TRUST_MAX];
+	char app_catalog[TF_CFG_PATH_MAX]; /* "" = no catalog */
 };
 
 struct tf_device_cfg {

@@ -69,6 +69,11 @@ struct tf_suite {
 			    const uint8_t *tag, const uint8_t *ad, size_t adlen,
 			    const uint8_t *nonce, const uint8_t *key);
 	int (*hash)(uint8_t out[TF_HASH_BYTES], const uint8_t *m, size_t mlen);
+	/* streaming hash (the same function as hash): begin allocates the
+	 * state, end writes out (NULL: discard) and frees it */
+	int (*hash_begin)(void **st);
+	int (*hash_update)(void *st, const uint8_t *m, size_t mlen);
+	int (*hash_end)(void *st, uint8_t *out);
 	int (*hkdf)(uint8_t *out, size_t outlen, const uint8_t *ikm,
 		    size_t ikmlen, const uint8_t *salt, size_t saltlen,
 		    const uint8_t *info, size_t infolen);
@@ -143,6 +148,26 @@ TF_EXPORT TF_WUR int tf_open(const struct tf_key *k, const uint8_t *ad,
 TF_EXPORT TF_WUR int tf_hash(const struct tf_suite *s,
 			     uint8_t out[static TF_HASH_BYTES],
 			     const uint8_t *m, size_t mlen);
+/* The same hash over data that arrives in pieces (a package's payload is
+ * hashed as it is read, never mapped whole): begin, update as often as
+ * needed, end writes the digest and frees the context. tf_hash_free drops
+ * an unfinished one (NULL accepted). */
+struct tf_hash_ctx;
+TF_EXPORT TF_WUR int tf_hash_begin(const struct tf_suite *s,
+				   struct tf_hash_ctx **out);
+TF_EXPORT TF_WUR int tf_hash_update(struct tf_hash_ctx *h, const void *m,
+				    size_t mlen) TF_NONNULL(1);
+TF_EXPORT TF_WUR int tf_hash_end(struct tf_hash_ctx *h,
+				 uint8_t out[static TF_HASH_BYTES])
+	TF_NONNULL(1);
+TF_EXPORT void tf_hash_free(struct tf_hash_ctx *h);
+static inline void tf_hash_freep(struct tf_hash_ctx **h)
+{
+	tf_hash_free(*h);
+	*h = NULL;
+}
+#define _cleanup_hash_ _cleanup_(tf_hash_freep)
+
 /* HKDF with the suite's hash (extract+expand). */
 TF_EXPORT TF_WUR int tf_kdf(const struct tf_suite *s, uint8_t *out,
 			    size_t outlen, const uint8_t *ikm, size_t ikmlen,

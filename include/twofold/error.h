@@ -70,6 +70,22 @@
 /* network (issue 12) */
 #define TF_R_NET_NOT_TUNNEL "net.not_tunnel" /* no tunnel: no tunnel key */
 #define TF_R_NET_NO_KEY "net.no_key"	     /* tunnel key not derived */
+/* app packages and catalogs (twofold/pkg.h) */
+#define TF_R_PKG_MALFORMED "pkg.malformed"	   /* header/slot bytes */
+#define TF_R_PKG_TRUNCATED "pkg.truncated"	   /* shorter than it says */
+#define TF_R_PKG_TOO_LARGE "pkg.too_large"	   /* over a bound */
+#define TF_R_PKG_WRONG_SUITE "pkg.wrong_suite"	   /* another suite */
+#define TF_R_PKG_UNTRUSTED "pkg.untrusted"	   /* no trusted signer */
+#define TF_R_PKG_BAD_SIGNATURE "pkg.bad_signature" /* tampered */
+#define TF_R_PKG_PAYLOAD_MISMATCH "pkg.payload_mismatch" /* hash */
+#define TF_R_PKG_MANIFEST "pkg.manifest_invalid"
+#define TF_R_PKG_ROLLBACK "pkg.rollback" /* version code not above */
+#define TF_R_PKG_WRONG_PERSONA "pkg.wrong_persona"
+#define TF_R_PKG_NOT_IN_CATALOG "pkg.not_in_catalog"
+#define TF_R_PKG_KEY "pkg.key" /* a signing key file */
+#define TF_R_CATALOG_MALFORMED "catalog.malformed"
+#define TF_R_CATALOG_ROLLBACK "catalog.rollback" /* lower seq / fork */
+#define TF_R_CATALOG_EXPIRED "catalog.expired"
 /* The CLI's own (never on the wire) */
 #define TF_R_DAEMON_NOT_RUNNING "daemon.not_running"
 #define TF_R_DAEMON_DENIED "daemon.denied" /* the socket's permissions */

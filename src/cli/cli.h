@@ -130,6 +130,7 @@ int cli_parse_persona_args(const struct cli *cli, int argc, char **argv,
 VERB(init);
 VERB(status);
 VERB(selftest);
+VERB(pkg);
 VERB(persona);
 VERB(run);
 VERB(switch);

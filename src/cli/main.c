@@ -36,6 +36,8 @@ static const struct cli_verb verbs[] = {
 	{"net", verb_net, "show each persona's network and tunnel", help_net},
 	{"tunnel", verb_tunnel, "print a persona's tunnel public key",
 	 help_tunnel},
+	{"pkg", verb_pkg, "build, sign and verify app packages and catalogs",
+	 help_pkg},
 	{"help", verb_help, "this text, or a verb's: twofold help VERB",
 	 help_help},
 };
@@ -54,6 +56,7 @@ static const struct {
 	{"init", "--suite --size --storage", 0},
 	{"run", "-u --user -C --cwd -e --env", 2},
 	{"audit", "--since --persona --key", 0},
+	{"pkg", "-o --out --key --manifest --trust --suite --seq --expires", 0},
 };
 
 static const char *arg_opts_of(const char *verb, int *cmd_after)

@@ -368,6 +368,12 @@ static const struct key keys[] = {
 	{SEC_PERSONA, "tunnel_listen_port", T_U32, PER(tunnel.listen_port), 0,
 	 65535, false, NULL, NULL, shown_tunnel,
 	 "tunnel: local UDP port, 0 = any"},
+	{SEC_PERSONA, "app_trust", T_STR, PER(app_trust), 0, 0, false, NULL,
+	 NULL, NULL,
+	 "apps: package and catalog signer keys, base64, up to 4 (unset: "
+	 "no apps)"},
+	{SEC_PERSONA, "app_catalog", T_STR, PER(app_catalog), 0, 0, false, NULL,
+	 NULL, NULL, "apps: the signed catalog file (unset: none)"},
 
 	{SEC_DEVICE, "class", T_CLASS, DEV(cls), 0, 0, false, NULL,
 	 derive_class, NULL, "display, input, audio, camera or microphone"},

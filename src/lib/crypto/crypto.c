@@ -326,6 +326,59 @@ int tf_hash(const struct tf_suite *s, uint8_t out[static TF_HASH_BYTES],
 	return s->hash(out, m, mlen);
 }
 
+struct tf_hash_ctx {
+	const struct tf_suite *s;
+	void *st;
+};
+
+int tf_hash_begin(const struct tf_suite *s, struct tf_hash_ctx **out)
+{
+	struct tf_hash_ctx *h;
+	int r;
+
+	if (!suite_known(s) || out == NULL)
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return -ENOMEM;
+	h->s = s;
+	r = s->hash_begin(&h->st);
+	if (r < 0) {
+		free(h);
+		return r;
+	}
+	*out = h;
+	return 0;
+}
+
+int tf_hash_update(struct tf_hash_ctx *h, const void *m, size_t mlen)
+{
+	if (h->st == NULL || (m == NULL && mlen))
+		return -EINVAL;
+	return h->s->hash_update(h->st, m, mlen);
+}
+
+int tf_hash_end(struct tf_hash_ctx *h, uint8_t out[static TF_HASH_BYTES])
+{
+	int r;
+
+	if (h->st == NULL)
+		return -EINVAL;
+	r = h->s->hash_end(h->st, out);
+	h->st = NULL;
+	free(h);
+	return r;
+}
+
+void tf_hash_free(struct tf_hash_ctx *h)
+{
+	if (h == NULL)
+		return;
+	if (h->st)
+		(void)h->s->hash_end(h->st, NULL);
+	free(h);
+}
+
 int tf_kdf(const struct tf_suite *s, uint8_t *out, size_t outlen,
 	   const uint8_t *ikm, size_t ikmlen, const uint8_t *salt,
 	   size_t saltlen, const uint8_t *info, size_t infolen)

@@ -151,6 +151,34 @@ static int gm_hash(uint8_t out[TF_HASH_BYTES], const uint8_t *m, size_t mlen)
 	return 0;
 }
 
+static int gm_hash_begin(void **st)
+{
+	gcry_md_hd_t h;
+
+	if (gcry_md_open(&h, GCRY_MD_SM3, GCRY_MD_FLAG_SECURE) != 0)
+		return -EIO;
+	*st = h;
+	return 0;
+}
+
+static int gm_hash_update(void *st, const uint8_t *m, size_t mlen)
+{
+	gcry_md_write((gcry_md_hd_t)st, m, mlen);
+	return 0;
+}
+
+static int gm_hash_end(void *st, uint8_t *out)
+{
+	gcry_md_hd_t h = st;
+	const unsigned char *d = gcry_md_read(h, GCRY_MD_SM3);
+	int r = d ? 0 : -EIO;
+
+	if (d && out)
+		memcpy(out, d, TF_HASH_BYTES);
+	gcry_md_close(h); /* wipes the state */
+	return r;
+}
+
 static int gm_hkdf(uint8_t *out, size_t outlen, const uint8_t *ikm,
 		   size_t ikmlen, const uint8_t *salt, size_t saltlen,
 		   const uint8_t *info, size_t infolen)
@@ -530,6 +558,9 @@ const struct tf_suite tf_suite_gm = {
 	.aead_encrypt = gm_aead_encrypt,
 	.aead_decrypt = gm_aead_decrypt,
 	.hash = gm_hash,
+	.hash_begin = gm_hash_begin,
+	.hash_update = gm_hash_update,
+	.hash_end = gm_hash_end,
 	.hkdf = gm_hkdf,
 	.sign_keygen = gm_keygen,
 	.sign = gm_sign,

@@ -41,6 +41,40 @@ static int intl_hash(uint8_t out[TF_HASH_BYTES], const uint8_t *m, size_t mlen)
 	return 0;
 }
 
+static int intl_hash_begin(void **st)
+{
+	crypto_generichash_state *g = sodium_malloc(sizeof(*g));
+
+	if (g == NULL)
+		return -ENOMEM;
+	if (crypto_generichash_init(g, NULL, 0, TF_HASH_BYTES) != 0) {
+		sodium_free(g);
+		return -EIO;
+	}
+	*st = g;
+	return 0;
+}
+
+static int intl_hash_update(void *st, const uint8_t *m, size_t mlen)
+{
+	if (crypto_generichash_update(st, m, mlen) != 0)
+		return -EIO;
+	return 0;
+}
+
+static int intl_hash_end(void *st, uint8_t *out)
+{
+	uint8_t tmp[TF_HASH_BYTES];
+	int r = 0;
+
+	if (crypto_generichash_final(st, tmp, TF_HASH_BYTES) != 0)
+		r = -EIO;
+	else if (out)
+		memcpy(out, tmp, TF_HASH_BYTES);
+	sodium_free(st); /* zeroes the state */
+	return r;
+}
+
 static int intl_hkdf(uint8_t *out, size_t outlen, const uint8_t *ikm,
 		     size_t ikmlen, const uint8_t *salt, size_t saltlen,
 		     const uint8_t *info, size_t infolen)
@@ -132,6 +166,9 @@ const struct tf_suite tf_suite_intl = {
 	.aead_encrypt = intl_aead_encrypt,
 	.aead_decrypt = intl_aead_decrypt,
 	.hash = intl_hash,
+	.hash_begin = intl_hash_begin,
+	.hash_update = intl_hash_update,
+	.hash_end = intl_hash_end,
 	.hkdf = intl_hkdf,
 	.sign_keygen = intl_sign_keygen,
 	.sign = intl_sign,
