@@ -16,6 +16,7 @@ want=(
 	"$(abs "$TF_BINDIR")/twofold"
 	"$(abs "$TF_SBINDIR")/twofoldd"
 	"$(abs "$TF_SBINDIR")/twofold-gateway"
+	"$(abs "$TF_BINDIR")/twofold-pkg"
 	"$(abs "$TF_LIBEXECDIR")/twofold/twofoldd-evict"
 	"$(abs "$TF_UNITDIR")/twofoldd.service"
 	"$(abs "$TF_BASHCOMPDIR")/twofold"
