@@ -617,6 +617,11 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	/* No host /sys: an empty dir for programs that stat it. */
 	if (!base)
 		mkdir_at(rootfd, "sys", 0555);
+	/* where the daemon mounts app images (read-only erofs, issue 13):
+	 * the one place besides the base system the exec gate lets code
+	 * run from (src/daemon/execgate.c) */
+	if (!base)
+		mkdir_at(rootfd, "apps", 0755);
 
 	if (!base) {
 		struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
