@@ -145,14 +145,23 @@ static const char *base_of(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* An argument that names a file: not an option, no blanks or shell
+ * syntax (`sh -c 'cat >/tmp/notes.txt'` names no script) */
+static bool path_like(const char *a)
+{
+	return a[0] != '-' && a[0] != '\0' &&
+	       !strpbrk(a, " \t\n;&|<>$`'\"(){}*?");
+}
+
 /* Does the file look like a program for an interpreter: a "#!" first
  * line (head), a script extension, or is its name one of the
- * interpreter's non-option arguments (cmdline: NUL-separated, argv[0]
- * first)? */
+ * interpreter's file arguments (cmdline: NUL-separated, argv[0] first;
+ * the argument of -c, -e and -m is code or a module, not a file)? */
 bool tfd_gate_script_shape(const char *path, const char *head, size_t n_head,
 			   const char *cmdline, size_t n_cmd)
 {
 	const char *b = base_of(path), *dot = strrchr(b, '.');
+	bool skip = false;
 
 	if (n_head >= 2 && head[0] == '#' && head[1] == '!')
 		return true;
@@ -164,8 +173,9 @@ bool tfd_gate_script_shape(const char *path, const char *head, size_t n_head,
 		const char *a = cmdline + off;
 		size_t len = strnlen(a, n_cmd - off);
 
-		if (len > 0 && a[0] != '-' && !strcmp(base_of(a), b))
+		if (!skip && path_like(a) && !strcmp(base_of(a), b))
 			return true;
+		skip = !strcmp(a, "-c") || !strcmp(a, "-e") || !strcmp(a, "-m");
 		off += len + 1;
 	}
 	return false;
@@ -380,8 +390,8 @@ static uint32_t decide(struct tfd_gate *g,
 
 	if (m->pid == getpid())
 		return FAN_ALLOW; /* the daemon's own (copy in, audit) */
-	if (statx(m->fd, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_TYPE, &stx) <
-		    0 ||
+	if (statx(m->fd, "", AT_EMPTY_PATH,
+		  STATX_MNT_ID | STATX_TYPE | STATX_SIZE, &stx) < 0 ||
 	    !(stx.stx_mask & STATX_MNT_ID))
 		return FAN_DENY;
 	gm = mount_of(g, stx.stx_mnt_id);
@@ -399,8 +409,10 @@ static uint32_t decide(struct tfd_gate *g,
 		report(g, "exec", m->pid, path, exe);
 		return FAN_DENY;
 	}
-	/* FAN_OPEN_PERM: marked on writable mounts only */
-	if (!S_ISREG(stx.stx_mode))
+	/* FAN_OPEN_PERM: marked on writable mounts only. An empty file is
+	 * no program (and is what `sh -c 'echo >x.sh'` opens: the open's
+	 * flags are not in the event) */
+	if (!S_ISREG(stx.stx_mode) || stx.stx_size == 0)
 		return FAN_ALLOW;
 	exe_of(m->pid, exe, sizeof(exe));
 	if (tfd_gate_is_interpreter(base_of(exe))) {
