@@ -11,7 +11,12 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libmnl-dev
       libnftables-dev
       nftables
-      dnsmasq-base)
+      dnsmasq-base socat iperf3 wireguard-go wireguard-tools iputils-ping
+      debian-archive-keyring)
+# installed without their Recommends: wireguard-tools recommends
+# "wireguard-modules", which only kernel images provide (apt would pull a
+# kernel and rebuild an initramfs); the tests need only wg(8)
+NORECS=(wireguard-tools)
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3)
 fi
@@ -26,5 +31,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq "${missing[@]}" >/dev/null
+	norec=() rec=()
+	for p in "${missing[@]}"; do
+		case " ${NORECS[*]} " in
+		*" $p "*) norec+=("$p") ;;
+		*) rec+=("$p") ;;
+		esac
+	done
+	if [ ${#norec[@]} -gt 0 ]; then
+		apt-get install -y -qq --no-install-recommends "${norec[@]}" >/dev/null
+	fi
+	if [ ${#rec[@]} -gt 0 ]; then
+		apt-get install -y -qq "${rec[@]}" >/dev/null
+	fi
 fi

@@ -139,6 +139,8 @@ VERB(lock);
 VERB(wipe);
 VERB(audit);
 VERB(help);
+VERB(net);
+VERB(tunnel);
 #undef VERB
 
 /* A verb's getopt_long returned '?' or ':' (optstring "+:..." or ":...";

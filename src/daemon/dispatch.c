@@ -69,6 +69,12 @@ static const struct tfd_req_def table[] = {
 	 A(TF_A_PERSONA), ADMIN},
 	{TF_REQ_SUBSCRIBE, "subscribe", tfd_req_subscribe, TFD_READY, false, 0,
 	 A(TF_A_FLAGS), USER},
+	/* read-only; the persona of tunnel key is optional (its handler
+	 * picks the first tunnel persona), so not the table's column */
+	{TF_REQ_NET_STATUS, "net status", tfd_req_net_status, TFD_READY, false,
+	 0, 0, USER},
+	{TF_REQ_TUNNEL_KEY, "tunnel key", tfd_req_tunnel_key, TFD_READY, false,
+	 0, A(TF_A_PERSONA), USER},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)
@@ -101,6 +107,7 @@ void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
 		tfd_reply_fail(&rep, -EPERM, TF_R_REQUEST_DENIED, NULL,
 			       "%s: permission denied: only root%s may ask "
 			       "this (members of group %s may ask status, "
+			       "net status, tunnel key, "
 			       "switch, lock and run)",
 			       def->name,
 			       d->cfg.shell_uid ? " or the shell" : "",

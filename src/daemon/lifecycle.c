@@ -1105,5 +1105,6 @@ void tfd_timer_tick(struct tfd *d)
 		}
 	}
 	tfd_foreground_settle(d);
+	tfd_tunnels_tick(d);
 	tfd_audit_tick(d);
 }

@@ -165,6 +165,12 @@ int main(int argc, char **argv)
 		if (r > 0)
 			tf_info("moved into cgroup leaf %s (pure cgroup v2)",
 				TF_CG_SELF_LEAF);
+		/* the tunnel process is a fork of the spawner too, which
+		 * takes its body along; the stub only for tests of its
+		 * supervision (tunnel_stub.c) */
+		tf_persona_spawner_tunnel_main(tf_fault_injected("tunnel-stub")
+						       ? tfd_tunnel_stub_main
+						       : tf_tunnel_main);
 		r = tf_persona_spawner_start();
 		if (r < 0) {
 			tf_err("cannot fork the persona spawner: %s",
@@ -265,6 +271,7 @@ int main(int argc, char **argv)
 		tfd_server_close(&d);
 		return 1;
 	}
+	tfd_tunnels_setup(&d);
 	d.state = TFD_READY;
 	tf_info("ready: state %s, suite %s, socket %s", d.state_dir,
 		d.cfg.suite, d.sock_path);
@@ -274,6 +281,7 @@ int main(int argc, char **argv)
 	notify("STOPPING=1\nSTATUS=stopping the personas");
 	/* an unlock's check under way ends first (its key never comes in) */
 	tfd_jobs_shutdown(&d);
+	tfd_tunnels_shutdown(&d);
 	tfd_personas_shutdown(&d);
 	tfd_server_close(&d);
 	tfd_guard_stop();

@@ -85,7 +85,9 @@ int tf_p_run_setup(struct tf_persona *p);
  * namespace owned would be the persona root's to change). Reply: err,
  * pid, and the child's pidfd. */
 #define TF_P_SPAWN_MAGIC 0x74665331u /* "tfS1" */
-enum { TF_P_SPAWN_INIT = 1, TF_P_SPAWN_LAUNCHER = 2 };
+/* a tunnel process (tf_persona_spawn_tunnel): fd0 = its control socket,
+ * no other fd, no flags; it runs the registered body (spawner.c) */
+enum { TF_P_SPAWN_INIT = 1, TF_P_SPAWN_LAUNCHER = 2, TF_P_SPAWN_TUNNEL = 3 };
 
 struct tf_p_spawn_req {
 	uint32_t magic;

@@ -33,6 +33,11 @@
  * would carry that secret; a dead spawner makes every later persona start
  * fail with -EOWNERDEAD ("restart twofoldd").
  *
+ * The same spawner clones the tunnel process (issue 12,
+ * tf_persona_spawn_tunnel): no new namespace, no cgroup, its control
+ * socket as its only fd, the body the daemon registered before the
+ * spawner was forked (tf_persona_spawner_tunnel_main).
+ *
  * Process titles: the children are forks, so their /proc/PID/cmdline would
  * be the daemon's argv (its path, its state dir). The spawner writes the
  * child's title over its copy of the argument (and environment) strings
@@ -75,6 +80,8 @@ static int spawner_pidfd = -1;
 static pid_t spawner_pid = -1;
 static bool spawner_lost;
 static bool direct_ok;
+/* the tunnel process's body (tf_persona_spawner_tunnel_main) */
+static void (*tunnel_main)(int ctl);
 
 /* the spawner's argument area (the daemon's argv, its copy), for titles */
 static char *title_area;
@@ -100,6 +107,18 @@ static TF_NORETURN void child(const struct tf_p_spawn_req *q, int fd0, int fd1,
 
 	/* the spawner's socket (or, direct, the daemon's fds) */
 	keep_only(fd0, fd1);
+	if (q->kind == TF_P_SPAWN_TUNNEL) {
+		/* outside every persona: dies with the daemon, as the init
+		 * and launcher do (they are killed by the daemon's stop);
+		 * the body drops to its unprivileged uid itself once it has
+		 * taken its fds (twofold/tunnel.h) */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		(void)prctl(PR_SET_NAME, (unsigned long)"tf-tunnel", 0, 0, 0);
+		if (getppid() != parent || tunnel_main == NULL)
+			_exit(127);
+		tunnel_main(fd0);
+		_exit(1);
+	}
 	if (q->kind == TF_P_SPAWN_LAUNCHER)
 		tf_p_launcher_child(fd0, fd1, parent, &q->prof);
 	s = (struct tf_p_setup){.name = q->name,
@@ -207,6 +226,11 @@ static pid_t spawn_here(const struct tf_p_spawn_req *q, int fd0, int fd1,
 
 static bool req_valid(const struct tf_p_spawn_req *q, size_t n, int nfds)
 {
+	/* a tunnel: its socket only, no namespace, no cgroup */
+	if (n == sizeof(*q) && q->magic == TF_P_SPAWN_MAGIC &&
+	    q->kind == TF_P_SPAWN_TUNNEL)
+		return q->flags == 0 && !q->netns && nfds == 1 &&
+		       memchr(q->name, '\0', sizeof(q->name));
 	return n == sizeof(*q) && q->magic == TF_P_SPAWN_MAGIC &&
 	       (q->kind == TF_P_SPAWN_INIT || q->kind == TF_P_SPAWN_LAUNCHER) &&
 	       (q->flags & ~(uint64_t)SPAWN_FLAGS_OK) == 0 &&
@@ -328,12 +352,15 @@ static TF_NORETURN void spawner_main(int sock, pid_t parent)
 			send_reply(s, -EINVAL, 0, -1);
 			continue;
 		}
-		title_set(q.kind == TF_P_SPAWN_INIT ? "twofold-init"
-						    : "twofold-launcher",
+		title_set(q.kind == TF_P_SPAWN_INIT	? "twofold-init"
+			  : q.kind == TF_P_SPAWN_TUNNEL ? "twofold-tunnel"
+							: "twofold-launcher",
 			  q.name);
 		{
 			bool cg = q.flags & CLONE_INTO_CGROUP;
-			pid = spawn_here(&q, fds[0], fds[1], cg ? fds[2] : -1,
+			/* a tunnel has its socket only (req_valid) */
+			pid = spawn_here(&q, fds[0], nfds > 1 ? fds[1] : fds[0],
+					 cg ? fds[2] : -1,
 					 q.netns ? fds[2 + cg] : -1, true,
 					 parent, &pidfd);
 		}
@@ -405,7 +432,9 @@ pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
 		struct cmsghdr align;
 	} cbuf;
 	int fds[4] = {fd0, fd1, cgfd, nsfd}, rfd[1], nr;
-	int nfds = 2 + !!(q->flags & CLONE_INTO_CGROUP);
+	int nfds = q->kind == TF_P_SPAWN_TUNNEL
+			   ? 1
+			   : 2 + !!(q->flags & CLONE_INTO_CGROUP);
 	if (q->netns)
 		fds[nfds++] = nsfd;
 	struct iovec iov = {.iov_base = (void *)q, .iov_len = sizeof(*q)};
@@ -448,4 +477,27 @@ pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
 	for (int i = 0; i < nr; i++)
 		close(rfd[i]);
 	return r;
+}
+
+void tf_persona_spawner_tunnel_main(void (*fn)(int ctl))
+{
+	tunnel_main = fn;
+}
+
+pid_t tf_persona_spawn_tunnel(const char *name, int ctl, int *pidfd_out)
+{
+	static struct tf_p_spawn_req q; /* 4 KiB path + a profile: not on
+					   the stack */
+	int pidfd = -1;
+	pid_t pid;
+
+	memset(&q, 0, sizeof(q));
+	q.magic = TF_P_SPAWN_MAGIC;
+	q.kind = TF_P_SPAWN_TUNNEL;
+	if (tf_strlcpy(q.name, name, sizeof(q.name)) < 0)
+		return -ENAMETOOLONG;
+	pid = tf_p_spawn(&q, ctl, ctl, -1, -1, &pidfd);
+	if (pid > 0)
+		*pidfd_out = pidfd;
+	return pid;
 }
