@@ -246,13 +246,10 @@ struct tfd_persona {
 	struct tf_cidr resolvers[TF_NET_DNS_MAX];
 	char resolv_conf[TF_CFG_PATH_MAX];
 	char net_error[200];
-<<<<<<< HEAD
 	/* the exec gate (execgate.c) while it runs, and its denials' pipe */
 	struct tfd_gate *gate;
 	struct tfd_source gate_src;
-=======
 	struct tfd_tunnel tun;
->>>>>>> main
 };
 
 /*
