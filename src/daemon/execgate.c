@@ -379,14 +379,25 @@ static size_t cmdline_of(pid_t pid, char *out, size_t cap)
 	return (size_t)n;
 }
 
+/* the event's file as the persona names it (d_path stops at the root of
+ * its mount namespace) */
+static void fd_path(int fd, char *out, size_t cap)
+{
+	char p[32];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	n = readlink(p, out, cap - 1);
+	out[n > 0 ? n : 0] = '\0';
+}
+
 /* FAN_ALLOW or FAN_DENY for one event */
 static uint32_t decide(struct tfd_gate *g,
 		       const struct fanotify_event_metadata *m)
 {
 	struct statx stx;
 	const struct gate_mount *gm;
-	char path[PATH_MAX], fdp[32], exe[PATH_MAX];
-	ssize_t n;
+	char path[PATH_MAX], exe[PATH_MAX];
 
 	if (m->pid == getpid())
 		return FAN_ALLOW; /* the daemon's own (copy in, audit) */
@@ -399,12 +410,10 @@ static uint32_t decide(struct tfd_gate *g,
 		(void)rescan(g); /* mounted since the last scan */
 		gm = mount_of(g, stx.stx_mnt_id);
 	}
-	snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", m->fd);
-	n = readlink(fdp, path, sizeof(path) - 1);
-	path[n > 0 ? n : 0] = '\0';
 	if (m->mask & FAN_OPEN_EXEC_PERM) {
 		if (gm && (gm->flags & M_EXEC_OK))
 			return FAN_ALLOW;
+		fd_path(m->fd, path, sizeof(path));
 		exe_of(m->pid, exe, sizeof(exe));
 		report(g, "exec", m->pid, path, exe);
 		return FAN_DENY;
@@ -420,6 +429,7 @@ static uint32_t decide(struct tfd_gate *g,
 		ssize_t h = pread(m->fd, head, sizeof(head), 0);
 		size_t nc = cmdline_of(m->pid, cmd, sizeof(cmd));
 
+		fd_path(m->fd, path, sizeof(path));
 		if (tfd_gate_script_shape(path, head, h > 0 ? (size_t)h : 0,
 					  cmd, nc)) {
 			report(g, "script", m->pid, path, exe);
