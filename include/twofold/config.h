@@ -103,6 +103,10 @@ struct tf_persona_cfg {
 	uint32_t
 		lock_evict_after; /* seconds after lock until evict, 0 = never */
 	uint32_t pty_max; /* ptys the persona may open (its devpts max=) */
+	/* yes: programs may run from its writable dirs (/home, /tmp, /var,
+	 * /run, /dev/shm) and nothing gates exec; a credential persona with
+	 * it is refused (issue 13: only signed code runs in secure) */
+	bool allow_exec_writable;
 	/* seconds after the last credential unlock until the persona is
 	 * evicted and needs the credential again; 0 = never (credential
 	 * personas only; default TF_REAUTH_DEFAULT for them) */

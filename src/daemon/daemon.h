@@ -246,6 +246,9 @@ struct tfd_persona {
 	struct tf_cidr resolvers[TF_NET_DNS_MAX];
 	char resolv_conf[TF_CFG_PATH_MAX];
 	char net_error[200];
+	/* the exec gate (execgate.c) while it runs, and its denials' pipe */
+	struct tfd_gate *gate;
+	struct tfd_source gate_src;
 	struct tfd_tunnel tun;
 };
 
@@ -674,6 +677,24 @@ void tfd_guard_key(size_t persona, size_t slot, const uint8_t id[static 16]);
 void tfd_guard_key_clear(size_t persona);
 void tfd_guard_cgroup(size_t persona, int cgfd);
 void tfd_guard_cgroup_clear(size_t persona);
+
+/* execgate.c: the exec gate of a persona without allow_exec_writable
+ * (docs/exec.md). Started after its init is set up (a failure stops the
+ * start: fail closed), stopped after its processes are gone. rescan:
+ * mark mounts made since (an app image under /apps); new mounts are also
+ * seen on their own where the kernel reports mount events (6.14). */
+struct tf_profile;
+bool tfd_gate_wanted(const struct tfd_persona *p);
+TF_WUR int tfd_gate_start(struct tfd *d, struct tfd_persona *p,
+			  const struct tf_profile *prof, char *err,
+			  size_t errlen);
+int tfd_gate_rescan(struct tfd_persona *p);
+void tfd_gate_stop(struct tfd *d, struct tfd_persona *p);
+/* the decisions, for tests: an interpreter's exe basename; a file of
+ * script shape (its first bytes, the opener's NUL-separated cmdline) */
+bool tfd_gate_is_interpreter(const char *base);
+bool tfd_gate_script_shape(const char *path, const char *head, size_t n_head,
+			   const char *cmdline, size_t n_cmd);
 
 /* audit.c: the audit log (docs/audit.md; docs/ARCHITECTURE.md "How to
  * add an audited event"). tfd_audit: one record; fmt gives "key=value"

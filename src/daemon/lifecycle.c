@@ -357,6 +357,16 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 		return r;
 	r = tfd_source_add(d, &p->init_src, tf_persona_pidfd(p->rt), EPOLLIN,
 			   tfd_persona_init_exited, p);
+	/* before any app can be launched: fail closed without the gate */
+	if (r == 0 && tfd_gate_wanted(p)) {
+		r = tfd_gate_start(d, p, &prof, err, errlen);
+		if (r < 0) {
+			tfd_source_del(d, &p->init_src);
+			tf_persona_stop(p->rt);
+			p->rt = NULL;
+			return r;
+		}
+	}
 	if (r < 0) {
 		tf_persona_stop(p->rt);
 		p->rt = NULL;
@@ -388,6 +398,7 @@ int tfd_persona_stop_sync(struct tfd *d, struct tfd_persona *p)
 	tfd_source_del(d, &p->init_src);
 	r = tf_persona_stop(p->rt);
 	p->rt = NULL;
+	tfd_gate_stop(d, p); /* nothing of the persona is left to block */
 	tfd_guard_cgroup_clear(p_index(d, p));
 	tf_info("%s: stopped", p->cfg->name);
 	tfd_audit(d, 0, "persona.stop", p, NULL, "result=%d", r);

@@ -320,6 +320,10 @@ static const struct key keys[] = {
 	 "seconds locked before evicted, 0 = never"},
 	{SEC_PERSONA, "pty_max", T_U32, PER(pty_max), 1, 65536, false, "256",
 	 NULL, NULL, "pseudo-terminals open at once"},
+	{SEC_PERSONA, "allow_exec_writable", T_BOOL, PER(allow_exec_writable),
+	 0, 0, false, NULL, NULL, NULL,
+	 "yes: programs may run from the writable dirs (device-bound "
+	 "personas only)"},
 	{SEC_PERSONA, "reauth_after", T_U32, PER(reauth_after), 0,
 	 TF_REAUTH_MAX, false, NULL, derive_reauth, shown_credential,
 	 "seconds after a credential unlock until evicted, 0 = never "
@@ -1199,6 +1203,16 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 	if (c->storage_dir[0] != '\0' && c->storage_dir[0] != '/')
 		return fail(err, errlen,
 			    "storage_dir must be an absolute path");
+	/* a credential persona runs signed code only (issue 13): no switch
+	 * may give it executable writable dirs */
+	for (size_t i = 0; i < c->n_personas; i++)
+		if (c->personas[i].credential &&
+		    c->personas[i].allow_exec_writable)
+			return fail(err, errlen,
+				    "persona %s: allow_exec_writable = yes is "
+				    "refused for a credential-bound persona "
+				    "(only signed code runs there); remove it",
+				    c->personas[i].name);
 	for (size_t i = 0; i < c->n_personas; i++) {
 		const struct tf_persona_cfg *p = &c->personas[i];
 		uint64_t end = (uint64_t)p->uid_base + p->uid_count;

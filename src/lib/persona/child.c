@@ -342,6 +342,20 @@ static uint64_t bind_attrs(const struct tf_profile *pr, const char *dst)
 	return a;
 }
 
+static void set_memfd_noexec(void)
+{
+	char got[4] = {0};
+	int fd = open("/proc/sys/vm/memfd_noexec",
+		      O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+
+	CHECK(fd, "open /proc/sys/vm/memfd_noexec: %m");
+	if (write(fd, "2\n", 2) != 2)
+		fail(errno, "set vm.memfd_noexec = 2: %m");
+	if (pread(fd, got, sizeof(got) - 1, 0) < 1 || got[0] != '2')
+		fail(EIO, "vm.memfd_noexec did not stick (reads %s)", got);
+	close(fd);
+}
+
 void tf_p_child_main(const struct tf_p_setup *s)
 {
 	const struct tf_profile *pr = s->prof;
@@ -371,6 +385,18 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	 * parent): a cgroup namespace made here is rooted at them, so the
 	 * persona sees "/" and not the host's cgroup paths. */
 	CHECK(unshare(CLONE_NEWCGROUP), "cgroup namespace: %m");
+
+	/* vm.memfd_noexec = 2 for this pid namespace (Linux 6.3): no memfd
+	 * may ever be executable (MFD_EXEC refused, every memfd sealed
+	 * noexec), so code cannot be run from memory either. It is per pid
+	 * namespace and inherited by the ones made inside, which cannot
+	 * lower it; written here, before any other process of the persona
+	 * exists, while we are still host root (the sysctl file is host
+	 * root's 0644) and already pid 1 of the new namespace (the handler
+	 * acts on the writer's). Not for a persona whose writable dirs are
+	 * executable anyway (allow_exec_writable). */
+	if (bind_attrs(pr, "/dev/shm") & MOUNT_ATTR_NOEXEC)
+		set_memfd_noexec();
 
 	/* Clone the host trees we bind while our fsuid is still host root:
 	 * the mount namespace is owned by the new user namespace, where our
@@ -559,7 +585,13 @@ void tf_p_child_main(const struct tf_p_setup *s)
 			    MS_NOSUID | MS_NOEXEC, opts),
 		      "devpts: %m");
 	}
-	CHECK(mount("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+	/* noexec like every writable mount (bind_attrs): a file written to
+	 * /dev/shm is no program unless the profile says exec there */
+	CHECK(mount("tmpfs", NEWROOT "/dev/shm", "tmpfs",
+		    MS_NOSUID | MS_NODEV |
+			    ((bind_attrs(pr, "/dev/shm") & MOUNT_ATTR_NOEXEC)
+				     ? MS_NOEXEC
+				     : 0),
 		    "mode=1777"),
 	      "/dev/shm: %m");
 	/* mqueue of the new ipc namespace (mounting binds the caller's) */
@@ -585,6 +617,11 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	/* No host /sys: an empty dir for programs that stat it. */
 	if (!base)
 		mkdir_at(rootfd, "sys", 0555);
+	/* where the daemon mounts app images (read-only erofs, issue 13):
+	 * the one place besides the base system the exec gate lets code
+	 * run from (src/daemon/execgate.c) */
+	if (!base)
+		mkdir_at(rootfd, "apps", 0755);
 
 	if (!base) {
 		struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};

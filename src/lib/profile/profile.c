@@ -67,16 +67,15 @@ static const struct tf_prof_dir default_dirs[] = {
  * message queues: mq_open() works on the ipc namespace's internal mount of
  * the mqueue fs, beneath no other rule, but the persona's /dev/mqueue is
  * the same superblock, so a rule on its root covers the queues (the
- * persona's own: it has its own ipc namespace). The data dirs keep exec,
- * as before profiles (an app's own scripts and virtualenvs in /home); a
- * profile that drops TF_PROF_EXEC gets them mounted noexec. */
+ * persona's own: it has its own ipc namespace). Every writable dir is
+ * mounted noexec (issue 13: only the base system and signed app images
+ * hold code); device.conf allow_exec_writable gives a device-bound
+ * persona TF_PROF_EXEC on the data dirs and /dev/shm
+ * (tf_profile_for_persona). /dev/shm is listed for that flag: /dev
+ * covers it for Landlock already. */
 static const struct tf_prof_path default_writable[] = {
-	{"/home", TF_PROF_EXEC},
-	{"/tmp", TF_PROF_EXEC},
-	{"/var", TF_PROF_EXEC},
-	{"/run", TF_PROF_EXEC},
-	{"/dev", 0},
-	{"/dev/mqueue", 0},
+	{"/home", 0},	 {"/tmp", 0}, {"/var", 0},	  {"/run", 0},
+	{"/dev/shm", 0}, {"/dev", 0}, {"/dev/mqueue", 0},
 };
 
 static const struct tf_prof_path default_read[] = {
@@ -275,6 +274,21 @@ int tf_profile_for_persona(const struct tf_config *cfg,
 	}
 	if (pcfg->pty_max)
 		p.pty_max = pcfg->pty_max;
+	/* config validation refuses it for a credential persona; checked
+	 * again here so no caller can build an executable secure profile */
+	if (pcfg->allow_exec_writable) {
+		if (pcfg->credential) {
+			why_set(why, whylen,
+				"persona %s: allow_exec_writable is refused "
+				"for a credential-bound persona",
+				pcfg->name);
+			return -EPERM;
+		}
+		for (uint32_t i = 0; i < p.n_writable; i++)
+			if (strcmp(p.writable[i].path, "/dev") != 0 &&
+			    strcmp(p.writable[i].path, "/dev/mqueue") != 0)
+				p.writable[i].flags |= TF_PROF_EXEC;
+	}
 	/* the daemon made the namespace for this mode; it adds the
 	 * resolv_conf it wrote */
 	if (pcfg->network)

@@ -447,6 +447,12 @@ static struct tf_persona *start(const char *name, uint32_t uid_base,
 	cfg->uid_count = 65536;
 	cfg->cpu_weight = 100;
 	tf_profile_default(&prof);
+	/* The apps are this binary, in the persona's /tmp: /tmp is given
+	 * exec as device.conf allow_exec_writable would (every other writable
+	 * dir stays noexec, checked below with a copy in /home). */
+	for (uint32_t i = 0; i < prof.n_writable; i++)
+		if (!strcmp(prof.writable[i].path, "/tmp"))
+			prof.writable[i].flags |= TF_PROF_EXEC;
 	prof.lim.cpu_weight = 100;
 	prof.bg_cpu_weight = 10;
 	if (mkdir(data, 0700) < 0)
@@ -460,6 +466,9 @@ static struct tf_persona *start(const char *name, uint32_t uid_base,
 	snprintf(path, sizeof(path), "%s/tmp/tfhelper", data);
 	if (copy_self(path) < 0)
 		ok(false, "copy helper into %s", name);
+	snprintf(path, sizeof(path), "%s/home/tfhelper", data);
+	if (copy_self(path) < 0)
+		ok(false, "copy helper into %s/home", name);
 	return p;
 }
 
@@ -713,6 +722,14 @@ static void test_isolation(const char *data_a, const char *data_b)
 	ok(r == -EACCES, "not executable: -EACCES (%d)", r);
 	r = RUN(pa, 1000, a_out, "raw", "true");
 	ok(r == 0, "true found through the given PATH (%d)", r);
+	/* issue 13: a writable dir without TF_PROF_EXEC is mounted noexec */
+	r = RUN(pa, 1000, a_out, "raw", "/home/tfhelper", "--helper", "exit",
+		"0");
+	ok(r == -EACCES, "program in noexec /home: -EACCES (%d)", r);
+	r = RUN(pa, 1000, a_out, "raw", "/bin/cat",
+		"/proc/sys/vm/memfd_noexec");
+	ok(r == 0 && !strcmp(a_out, "2"), "vm.memfd_noexec is 2 in A (%s)",
+	   a_out);
 
 	/* kill -9 -1 as the app in A */
 	hpid = fork();

@@ -37,8 +37,9 @@ static void test_default_is_today(void **state)
 		{"/dev/ptmx", 'c', 5, 2, false},
 		{"/dev/pts", 'c', 136, TF_CG_DEV_ANY, false},
 	};
-	static const char *const writable[] = {"/home", "/tmp", "/var",
-					       "/run",	"/dev", "/dev/mqueue"};
+	static const char *const writable[] = {"/home",	     "/tmp",	 "/var",
+					       "/run",	     "/dev/shm", "/dev",
+					       "/dev/mqueue"};
 	static const char *const env[] = {
 		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:"
 		"/sbin",
@@ -63,10 +64,9 @@ static void test_default_is_today(void **state)
 	assert_int_equal(p.n_writable, TF_ARRAY_SIZE(writable));
 	for (size_t i = 0; i < TF_ARRAY_SIZE(writable); i++)
 		assert_string_equal(p.writable[i].path, writable[i]);
-	/* the data dirs stay exec, /dev is noexec as before */
-	for (size_t i = 0; i < 4; i++)
-		assert_true(p.writable[i].flags & TF_PROF_EXEC);
-	assert_false(p.writable[4].flags & TF_PROF_EXEC);
+	/* issue 13: every writable dir is noexec by default */
+	for (size_t i = 0; i < TF_ARRAY_SIZE(writable); i++)
+		assert_false(p.writable[i].flags & TF_PROF_EXEC);
 	assert_int_equal(p.n_read, 1);
 	assert_string_equal(p.read[0].path, "/");
 	assert_int_equal(p.n_env, TF_ARRAY_SIZE(env));
@@ -131,6 +131,39 @@ static void test_for_persona(void **state)
 	assert_int_equal(tf_profile_for_persona(&c, pc, &p, why, sizeof(why)),
 			 -EINVAL);
 	assert_non_null(strstr(why, "camera"));
+}
+
+/* allow_exec_writable: exec on the data dirs and /dev/shm of a
+ * device-bound persona, never on /dev; refused for a credential one both
+ * by the config check and by the profile. */
+static void test_allow_exec_writable(void **state)
+{
+	struct tf_config c;
+	struct tf_profile p;
+	struct tf_persona_cfg *pc;
+	char why[160] = "";
+
+	(void)state;
+	tf_config_default(&c);
+	pc = &c.personas[0];
+	assert_false(pc->credential);
+	pc->allow_exec_writable = true;
+	assert_int_equal(tf_profile_for_persona(&c, pc, &p, why, sizeof(why)),
+			 0);
+	for (uint32_t i = 0; i < p.n_writable; i++)
+		assert_int_equal(
+			!!(p.writable[i].flags & TF_PROF_EXEC),
+			strncmp(p.writable[i].path, "/dev", 4) != 0 ||
+				!strcmp(p.writable[i].path, "/dev/shm"));
+	pc = &c.personas[1];
+	assert_true(pc->credential);
+	pc->allow_exec_writable = true;
+	assert_int_equal(tf_profile_for_persona(&c, pc, &p, why, sizeof(why)),
+			 -EPERM);
+	assert_non_null(strstr(why, "allow_exec_writable"));
+	assert_int_equal(tf_config_validate(&c, false, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "credential-bound"));
 }
 
 /* One list, two views: a device added to the profile is bound into the
@@ -203,6 +236,10 @@ static void test_restrict_narrows(void **state)
 	char why[128] = "";
 
 	tf_profile_default(&p);
+	/* exec beneath /home/app where the persona has none: refused */
+	assert_int_equal(tf_profile_restrict(&p, &req, &o, why, sizeof(why)),
+			 -EPERM);
+	p.writable[0].flags |= TF_PROF_EXEC; /* as allow_exec_writable */
 	assert_int_equal(tf_profile_restrict(&p, &req, &o, why, sizeof(why)),
 			 0);
 	assert_int_equal(o.n_devs, 2);
@@ -356,6 +393,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_is_today),
 		cmocka_unit_test(test_for_persona),
+		cmocka_unit_test(test_allow_exec_writable),
 		cmocka_unit_test(test_devices_one_list),
 		cmocka_unit_test(test_restrict_narrows),
 		cmocka_unit_test(test_restrict_refuses_widening),
