@@ -340,7 +340,9 @@ struct tf_wg_timers {
 				       handshake messages included */
 	uint64_t last_tx_data;	    /* last non-keepalive sent */
 	uint64_t last_rx_data;	    /* last non-keepalive received */
-	uint64_t reserved;
+	uint64_t first_tx_data;	    /* first non-keepalive sent since last_rx
+				       (0 = none): the liveness deadline
+				       counts from it */
 	uint32_t persistent_keepalive; /* s, 0 = off */
 	uint32_t jitter_ms;	       /* 0..333, fresh random per retransmit */
 	bool pending;	/* packets queued waiting for a session */

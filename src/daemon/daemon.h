@@ -183,6 +183,11 @@ struct tfd_tunnel {
 	uint64_t started_bt_ns;
 	unsigned backoff_s, next_backoff_s, restarts;
 	char error[160]; /* why it is not running (or not configured) */
+	/* the last packets refused (another suite's handshake, a replay,
+	 * garbage from the endpoint): shown as the error for a while even
+	 * when the tunnel is up */
+	char refusal[200];
+	uint64_t refusal_bt_ns;
 };
 
 struct tfd_persona {

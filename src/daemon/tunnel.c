@@ -68,12 +68,18 @@ const char *tfd_tunnel_state_name(const struct tfd_tunnel *t)
 	}
 }
 
+/* how long the last refusal stays the error of an up tunnel */
+#define TFD_REFUSAL_SHOWN_NS (300ull * 1000000000ull)
+
 const char *tfd_tunnel_error(const struct tfd_tunnel *t)
 {
 	if (!t->configured || !t->running)
 		return t->error[0] ? t->error : NULL;
 	if (t->have_status && t->st.state != TF_TUNNEL_UP && t->st.reason[0])
 		return t->st.reason;
+	if (t->refusal[0] &&
+	    tf_boottime_ns() - t->refusal_bt_ns < TFD_REFUSAL_SHOWN_NS)
+		return t->refusal;
 	return NULL;
 }
 
@@ -625,10 +631,19 @@ static void tunnel_ctl(struct tfd *d, struct tfd_source *s, uint32_t ev)
 	/* packets refused (another suite's handshake, a wrong key, a
 	 * replay): one record per STATUS that counts more, so at most one
 	 * a second however fast they come */
-	if (t->have_status && st.rejected > t->st.rejected)
+	if (t->have_status && st.rejected > t->st.rejected) {
+		unsigned long long nr = st.rejected - t->st.rejected;
+		const char *why = st.state == TF_TUNNEL_UP && st.reason[0]
+					  ? st.reason
+					  : "invalid packets";
+
 		tfd_audit(d, 0, "net.refused", p, NULL, "count=%llu\treason=%s",
-			  (unsigned long long)(st.rejected - t->st.rejected),
-			  st.reason[0] ? st.reason : "invalid packets");
+			  nr, st.reason[0] ? st.reason : "invalid packets");
+		snprintf(t->refusal, sizeof(t->refusal),
+			 "refused %llu packet%s: %s", nr, nr == 1 ? "" : "s",
+			 why);
+		t->refusal_bt_ns = tf_boottime_ns();
+	}
 	/* a state without its reason still says something useful */
 	if (st.state != TF_TUNNEL_UP && st.reason[0] == '\0') {
 		char e[80];

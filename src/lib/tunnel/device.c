@@ -54,7 +54,10 @@ static void send_status(struct dev *d, struct tf_eng_peer *p)
 	s.rx_packets = atomic_load(&p->rx_packets);
 	s.tx_packets = atomic_load(&p->tx_packets);
 	s.handshakes = p->handshakes;
-	s.rejected = atomic_load(&p->rejected);
+	/* the device's socket is connected to its one peer: whatever
+	 * arrives on it and is not valid (no peer matched: a bad type,
+	 * mac1 or receiver index) is refused from that peer too */
+	s.rejected = atomic_load(&p->rejected) + atomic_load(&d->e.unknown);
 	snprintf(s.reason, sizeof(s.reason), "%s", p->reason);
 	(void)!send(d->ctl, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
 }

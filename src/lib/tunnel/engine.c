@@ -672,6 +672,17 @@ static int tx_emit(void *ctx, uint8_t *pkt, size_t len)
 	atomic_fetch_add_explicit(&p->tx_packets, 1, memory_order_relaxed);
 	atomic_store_explicit(&p->last_tx, c->now, memory_order_relaxed);
 	atomic_store_explicit(&p->last_tx_data, c->now, memory_order_relaxed);
+	{
+		/* the first send since the peer was last heard: the
+		 * liveness deadline counts from it (later sends must not
+		 * push it back) */
+		uint64_t f = atomic_load_explicit(&p->first_tx_data,
+						  memory_order_relaxed);
+		if (f == 0 || f <= atomic_load_explicit(&p->last_rx,
+							memory_order_relaxed))
+			atomic_compare_exchange_strong(&p->first_tx_data, &f,
+						       c->now);
+	}
 	return 0;
 }
 
@@ -1019,6 +1030,7 @@ static void peer_tick(struct tf_eng *e, struct tf_eng_peer *p, uint64_t now,
 	t->last_tx = atomic_load(&p->last_tx);
 	t->last_rx = atomic_load(&p->last_rx);
 	t->last_tx_data = atomic_load(&p->last_tx_data);
+	t->first_tx_data = atomic_load(&p->first_tx_data);
 	t->last_rx_data = atomic_load(&p->last_rx_data);
 	t->pending = atomic_load(&p->want_handshake);
 	if (p->cur) {

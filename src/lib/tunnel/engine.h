@@ -58,6 +58,8 @@ struct tf_eng_peer {
 	uint64_t handshakes, last_handshake_rt;
 	/* written by the workers without the write lock */
 	_Atomic uint64_t last_tx, last_rx, last_tx_data, last_rx_data;
+	/* the first data sent since the last authenticated receive */
+	_Atomic uint64_t first_tx_data;
 	_Atomic uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	_Atomic uint64_t rejected, bad_source;
 	_Atomic bool want_handshake; /* a packet found no session */

@@ -239,7 +239,12 @@ size_t tf_pkt_unreachable(const uint8_t *pkt, size_t len, uint8_t *out,
 		memcpy(ip + 16, a.src, 4);
 		ip4_fix_header(ip, 20);
 		ic[0] = ICMP_DEST_UNREACH;
-		ic[1] = ICMP_NET_UNREACH;
+		/* UDP: port unreachable, which Linux reports to a connected
+		 * UDP socket at once (ECONNREFUSED); net unreachable is a
+		 * soft error there (seen only with IP_RECVERR). TCP aborts a
+		 * connect on net unreachable (ENETUNREACH). */
+		ic[1] = pkt[9] == IPPROTO_UDP ? ICMP_PORT_UNREACH
+					      : ICMP_NET_UNREACH;
 		memcpy(ic + 8, pkt, q);
 		put_csum(ic + 2, tf_csum_fold(tf_csum_partial(ic, 8 + q, 0)));
 		return 28 + q;
@@ -261,7 +266,9 @@ size_t tf_pkt_unreachable(const uint8_t *pkt, size_t len, uint8_t *out,
 	memcpy(ip + 8, a.dst, 16);
 	memcpy(ip + 24, a.src, 16);
 	ic[0] = ICMP6_DST_UNREACH;
-	ic[1] = ICMP6_DST_UNREACH_NOROUTE;
+	/* as for v4: a hard error for UDP (ECONNREFUSED) */
+	ic[1] = pkt[6] == IPPROTO_UDP ? ICMP6_DST_UNREACH_NOPORT
+				      : ICMP6_DST_UNREACH_NOROUTE;
 	memcpy(ic + 8, pkt, q);
 	uint32_t s = tf_csum_pseudo(ip, IPPROTO_ICMPV6, (uint32_t)(8 + q));
 	put_csum(ic + 2, tf_csum_fold(tf_csum_partial(ic, 8 + q, s)));

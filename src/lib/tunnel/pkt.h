@@ -56,7 +56,8 @@ int tf_pkt_segment(const struct virtio_net_hdr *vh, uint8_t *pkt, size_t len,
 
 /* The answer to an IP packet that cannot be sent because no session is
  * up: ICMP destination unreachable / network unreachable (v4) or ICMPv6
- * destination unreachable / no route (v6), from the packet's destination
+ * destination unreachable / no route (v6) — port unreachable for UDP, a
+ * hard error for a connected UDP socket — from the packet's destination
  * to its source, quoting as much of it as fits in 576 (v4) or 1280 (v6)
  * bytes. Written to out (cap >= 1280). Returns its length, 0 when no
  * answer is due (an ICMP error itself, a non-first fragment, a

@@ -97,12 +97,16 @@ unsigned tf_wg_timers_due(const struct tf_wg_timers *t, uint64_t now,
 						   TF_WG_REKEY_TIMEOUT)))
 			want = true;
 		/* we sent data and heard nothing back within
-		 * KEEPALIVE_TIMEOUT + REKEY_TIMEOUT: the session may be dead */
-		if (t->last_tx_data != 0 && t->last_tx_data > t->last_rx &&
-		    t->last_tx_data > t->handshake_sent) {
-			uint64_t d =
-				at(t->last_tx_data, S(TF_WG_KEEPALIVE_TIMEOUT +
-						      TF_WG_REKEY_TIMEOUT));
+		 * KEEPALIVE_TIMEOUT + REKEY_TIMEOUT of the *first* unanswered
+		 * send: the session may be dead (counted from the latest
+		 * send instead, steady traffic into a silent peer would
+		 * push the deadline back for ever) */
+		uint64_t first = t->first_tx_data != 0 ? t->first_tx_data
+						       : t->last_tx_data;
+		if (first != 0 && first > t->last_rx &&
+		    first > t->handshake_sent) {
+			uint64_t d = at(first, S(TF_WG_KEEPALIVE_TIMEOUT +
+						 TF_WG_REKEY_TIMEOUT));
 
 			if (now >= d)
 				want = true;

@@ -276,6 +276,17 @@ static void test_unreachable_v4(void **st)
 	assert_memory_equal(out + 28, pkt, len);
 	assert_int_equal(ref_fold(ref_sum(out + 20, n - 20, 0)), 0xffff);
 
+	/* UDP: port unreachable (a hard error for a connected socket) */
+	{
+		uint8_t u[28] = {0x45, 0, 0, 28, 0, 0, 0, 0, 64, IPPROTO_UDP};
+		memcpy(u + 12, pkt + 12, 8);
+		u[22] = 0x30, u[23] = 0x39; /* dport 12345 */
+		u[24] = 0, u[25] = 8;	    /* UDP length */
+		assert_int_equal(tf_pkt_unreachable(u, 28, out, sizeof(out)),
+				 56);
+		assert_int_equal(out[20], 3);
+		assert_int_equal(out[21], 3); /* port unreachable */
+	}
 	/* a big packet: the quote stops at 576 bytes in all */
 	len = make_tcp(pkt, false, 1300, 0x10, &vh, 1368);
 	assert_int_equal(tf_pkt_unreachable(pkt, len, out, sizeof(out)), 576);

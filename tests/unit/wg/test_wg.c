@@ -1089,6 +1089,16 @@ static void test_timers(void **state)
 	assert_true(next == T0 + 35 * SEC);
 	assert_int_equal(tf_wg_timers_due(&t, T0 + 35 * SEC, &next),
 			 TF_WG_DO_INITIATE);
+	/* steady sends into a silent peer: the deadline counts from the
+	 * first unanswered one, not the latest */
+	{
+		struct tf_wg_timers u = t;
+		u.handshake_sent = 0;
+		u.first_tx_data = T0 + 20 * SEC;
+		u.last_tx = u.last_tx_data = T0 + 34 * SEC;
+		assert_int_equal(tf_wg_timers_due(&u, T0 + 35 * SEC, &next),
+				 TF_WG_DO_INITIATE);
+	}
 	/* ... but not within REKEY_TIMEOUT of the last initiation */
 	t.handshake_sent = T0 + 34 * SEC;
 	t.last_tx_data = T0 + 34 * SEC + 1;
