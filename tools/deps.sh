@@ -6,7 +6,8 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libsodium-dev libgcrypt20-dev libssl-dev libseccomp-dev libcap-dev
       libcmocka-dev libtss2-dev swtpm swtpm-tools
       e2fsprogs util-linux procps iproute2 psmisc
-      clang-format libclang-rt-14-dev musl-tools)
+      clang-format libclang-rt-14-dev musl-tools
+      dnsmasq-base socat iperf3 wireguard-go wireguard-tools iputils-ping)
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3)
 fi

@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: ISC
+# The network tool of the issue-12 tests: one file, run with the host's
+# python3 (servers, sniffer, forged packets: through nsenter into a world
+# namespace) or inside a persona as `python3 -c "$(cat nt.py)" ARGS` (the
+# persona sees the host's /usr but not this source tree).
+#
+# Client verbs print one line: "ok ...", "err ENAME" (the errno of the
+# failing call) or "timeout", then " t=SECONDS" (how long the attempt took:
+# for the report only, never asserted). Exit status 0 always: the caller
+# parses the line.
+#
+#   tcp HOST PORT              connect, send a line, expect it echoed
+#   udp HOST PORT              connect(), send a datagram, expect it echoed
+#   resolve NAME               getaddrinfo (the persona's resolv.conf)
+#   dnsq SERVER NAME           one raw DNS A query to SERVER:53 over UDP
+#   serve ADDR PORT            TCP + UDP echo server (foreground)
+#   sniff IFNAME OUT N         AF_PACKET: save the first N WireGuard-like
+#                              handshake datagrams (types 1/2/0x11/0x12)
+#                              seen on IFNAME as OUT.<i>.<type> (hex)
+#   forge SRC SPORT DST DPORT HEX   one UDP datagram with a forged source
+#                              (IP_HDRINCL raw socket)
+#   send DST DPORT HEX         one UDP datagram from an ephemeral port
+import errno
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+TIMEOUT = float(os.environ.get("NT_TIMEOUT", "3"))
+
+
+def ename(e):
+    return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else "E?"
+
+
+def report(fn):
+    t0 = time.monotonic()
+    try:
+        line = fn()
+    except socket.timeout:
+        line = "timeout"
+    except OSError as e:
+        line = "err " + ename(e)
+    print("%s t=%.4f" % (line, time.monotonic() - t0), flush=True)
+
+
+def tcp(host, port):
+    def go():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(TIMEOUT)
+        s.connect((host, int(port)))
+        s.sendall(b"twofold-echo\n")
+        got = b""
+        while not got.endswith(b"\n"):
+            b = s.recv(100)
+            if not b:
+                break
+            got += b
+        s.close()
+        return "ok echo" if got == b"twofold-echo\n" else "bad %r" % got
+    report(go)
+
+
+def udp(host, port):
+    def go():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(TIMEOUT)
+        s.connect((host, int(port)))
+        s.send(b"twofold-udp")
+        got = s.recv(100)
+        return "ok echo" if got == b"twofold-udp" else "bad %r" % got
+    report(go)
+
+
+def resolve(name):
+    def go():
+        try:
+            r = socket.getaddrinfo(name, None, socket.AF_INET,
+                                   socket.SOCK_STREAM)
+        except socket.gaierror as e:
+            return "err EAI%d" % e.errno
+        return "ok " + ",".join(sorted({a[4][0] for a in r}))
+    report(go)
+
+
+def dnsq(server, name):
+    def go():
+        q = struct.pack(">HHHHHH", 0x2f2f, 0x0100, 1, 0, 0, 0)
+        for label in name.split("."):
+            q += bytes([len(label)]) + label.encode()
+        q += b"\0" + struct.pack(">HH", 1, 1)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(TIMEOUT)
+        s.connect((server, 53))
+        s.send(q)
+        r = s.recv(1500)
+        an = struct.unpack(">H", r[6:8])[0]
+        if an == 0:
+            return "ok noanswer rcode=%d" % (r[3] & 15)
+        # the answer's address: the last 4 bytes of a single A answer
+        return "ok " + socket.inet_ntoa(r[-4:])
+    report(go)
+
+
+def serve(addr, port):
+    port = int(port)
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind((addr, port))
+    t.listen(64)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((addr, port))
+
+    def udp_loop():
+        while True:
+            d, a = u.recvfrom(65535)
+            u.sendto(d, a)
+
+    def conn(c):
+        with c:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    return
+                c.sendall(d)
+
+    threading.Thread(target=udp_loop, daemon=True).start()
+    print("serving %s:%d" % (addr, port), flush=True)
+    while True:
+        c, _ = t.accept()
+        threading.Thread(target=conn, args=(c,), daemon=True).start()
+
+
+def sniff(ifname, out, n):
+    n = int(n)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
+                      socket.htons(0x0800))
+    s.bind((ifname, 0))
+    got = 0
+    print("sniffing", flush=True)
+    while got < n:
+        p = s.recv(65535)
+        if len(p) < 28 or p[9] != 17:
+            continue
+        ihl = (p[0] & 15) * 4
+        d = p[ihl + 8:]
+        if not d or d[0] not in (1, 2, 0x11, 0x12) or d[1:4] != b"\0\0\0":
+            continue
+        src = socket.inet_ntoa(p[12:16])
+        sport = struct.unpack(">H", p[ihl:ihl + 2])[0]
+        with open("%s.%d.%d" % (out, got, d[0]), "w") as f:
+            f.write("%s %d %s\n" % (src, sport, d.hex()))
+        got += 1
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def forge(src, sport, dst, dport, hexdata):
+    data = bytes.fromhex(hexdata)
+    sport, dport = int(sport), int(dport)
+    ulen = 8 + len(data)
+    sa, da = socket.inet_aton(src), socket.inet_aton(dst)
+    pseudo = sa + da + struct.pack("!BBH", 0, 17, ulen)
+    uh = struct.pack("!HHHH", sport, dport, ulen, 0)
+    c = csum(pseudo + uh + data) or 0xffff
+    uh = struct.pack("!HHHH", sport, dport, ulen, c)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, 0x1f2f, 0, 64, 17,
+                     0, sa, da)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    s.sendto(ip + uh + data, (dst, 0))
+    print("sent %d" % len(data))
+
+
+def send(dst, dport, hexdata):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(bytes.fromhex(hexdata), (dst, int(dport)))
+    print("sent")
+
+
+VERBS = {"tcp": tcp, "udp": udp, "resolve": resolve, "dnsq": dnsq,
+         "serve": serve, "sniff": sniff, "forge": forge, "send": send}
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in VERBS:
+        sys.exit("usage: nt.py " + "|".join(VERBS) + " ARGS")
+    VERBS[sys.argv[1]](*sys.argv[2:])
