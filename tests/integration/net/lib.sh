@@ -402,6 +402,8 @@ prun() {
 	fi
 	tf run "$p" "${u[@]}" -- /usr/bin/python3 -c "$NT_SRC" "$@" 2>&1
 }
+# rhex N: N random bytes in hex
+rhex() { "$PY" "$NT" rhex "$1"; }
 # result word of an nt.py line: "ok", "err", "timeout" (and ERRNO etc.)
 rword() { echo "${1%% t=*}"; }
 # is_ok LINE / is_refused LINE: reached / failed with an errno (a

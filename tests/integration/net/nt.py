@@ -14,12 +14,15 @@
 #   resolve NAME               getaddrinfo (the persona's resolv.conf)
 #   dnsq SERVER NAME           one raw DNS A query to SERVER:53 over UDP
 #   serve ADDR PORT            TCP + UDP echo server (foreground)
-#   sniff IFNAME OUT N         AF_PACKET: save the first N WireGuard-like
-#                              handshake datagrams (types 1/2/0x11/0x12)
-#                              seen on IFNAME as OUT.<i>.<type> (hex)
+#   sniff IFNAME OUT           AF_PACKET on IFNAME: save the handshake
+#                              initiation (type 1/0x11) that got a response
+#                              and the response (2/0x12) as OUT.init and
+#                              OUT.resp ("SRC SPORT HEX"), then exit
 #   forge SRC SPORT DST DPORT HEX   one UDP datagram with a forged source
 #                              (IP_HDRINCL raw socket)
 #   send DST DPORT HEX         one UDP datagram from an ephemeral port
+#   rawsock                    try a raw IP and a packet socket
+#   rhex N                     N random bytes in hex
 import errno
 import os
 import socket
@@ -116,6 +119,7 @@ def serve(addr, port):
     def udp_loop():
         while True:
             d, a = u.recvfrom(65535)
+            print("udp from %s:%d" % a, flush=True)
             u.sendto(d, a)
 
     def conn(c):
@@ -129,30 +133,54 @@ def serve(addr, port):
     threading.Thread(target=udp_loop, daemon=True).start()
     print("serving %s:%d" % (addr, port), flush=True)
     while True:
-        c, _ = t.accept()
+        c, a = t.accept()
+        print("tcp from %s:%d" % a, flush=True)
         threading.Thread(target=conn, args=(c,), daemon=True).start()
 
 
-def sniff(ifname, out, n):
-    n = int(n)
+def sniff(ifname, out):
+    """Save the initiation that got a response (OUT.init) and that
+    response (OUT.resp): "SRC SPORT HEX" each; exit when both are there."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
                       socket.htons(0x0800))
     s.bind((ifname, 0))
-    got = 0
+    init = None
     print("sniffing", flush=True)
-    while got < n:
+    while True:
         p = s.recv(65535)
         if len(p) < 28 or p[9] != 17:
             continue
         ihl = (p[0] & 15) * 4
         d = p[ihl + 8:]
-        if not d or d[0] not in (1, 2, 0x11, 0x12) or d[1:4] != b"\0\0\0":
+        if len(d) < 4 or d[1:4] != b"\0\0\0":
             continue
-        src = socket.inet_ntoa(p[12:16])
-        sport = struct.unpack(">H", p[ihl:ihl + 2])[0]
-        with open("%s.%d.%d" % (out, got, d[0]), "w") as f:
-            f.write("%s %d %s\n" % (src, sport, d.hex()))
-        got += 1
+        line = "%s %d %s\n" % (socket.inet_ntoa(p[12:16]),
+                               struct.unpack(">H", p[ihl:ihl + 2])[0],
+                               d.hex())
+        if d[0] in (1, 0x11):
+            init = line
+        elif d[0] in (2, 0x12) and init:
+            open(out + ".init", "w").write(init)
+            open(out + ".resp", "w").write(line)
+            return
+
+
+def rawsock():
+    def go():
+        opened = []
+        last = None
+        for fam, typ, proto in ((socket.AF_INET, socket.SOCK_RAW,
+                                 socket.IPPROTO_RAW),
+                                (socket.AF_PACKET, socket.SOCK_RAW, 0x0300)):
+            try:
+                socket.socket(fam, typ, proto).close()
+                opened.append(str(fam))
+            except OSError as e:
+                last = e
+        if opened:
+            return "ok opened " + ",".join(opened)
+        raise last
+    report(go)
 
 
 def csum(b):
@@ -187,8 +215,12 @@ def send(dst, dport, hexdata):
     print("sent")
 
 
+def rhex(n):
+    print(os.urandom(int(n)).hex())
+
+
 VERBS = {"tcp": tcp, "udp": udp, "resolve": resolve, "dnsq": dnsq,
-         "serve": serve, "sniff": sniff, "forge": forge, "send": send}
+         "serve": serve, "rawsock": rawsock, "sniff": sniff, "forge": forge, "send": send, "rhex": rhex}
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in VERBS:
         sys.exit("usage: nt.py " + "|".join(VERBS) + " ARGS")
