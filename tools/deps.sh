@@ -7,6 +7,9 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libcmocka-dev libtss2-dev swtpm swtpm-tools
       e2fsprogs util-linux procps iproute2 psmisc
       clang-format libclang-rt-14-dev musl-tools
+      libmnl-dev
+      libnftables-dev
+      nftables
       dnsmasq-base socat iperf3 wireguard-go wireguard-tools iputils-ping)
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3)

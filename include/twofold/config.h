@@ -20,6 +20,7 @@
 #include <limits.h>
 
 #include "twofold/common.h"
+#include "twofold/net.h"
 
 #define TF_CONFIG_VERSION 1 /* what this build writes and reads */
 #define TF_CONFIG_MAX (64 * 1024)
@@ -46,6 +47,46 @@ enum tf_device_class {
 	TF_DEV_MICROPHONE,
 };
 
+/* A persona's network (issue 12; docs/network.md). Here rather than in
+ * profile.h, which includes this header: the profile carries the same
+ * value (struct tf_profile.net). */
+enum tf_net_mode {
+	/* lo only, in the namespace the daemon made */
+	TF_NET_NONE = 1,
+	/* a veth to the daemon's (uplink) namespace, NAT, the host's DNS */
+	TF_NET_NAT = 2,
+	/* lo and tun0 only: every packet through the tunnel (lockdown) */
+	TF_NET_TUNNEL = 3,
+};
+/* "none", "nat", "tunnel" ("unknown" past them) */
+TF_EXPORT const char *tf_net_mode_name(enum tf_net_mode m);
+
+#define TF_NAT_SUBNET_DEFAULT "10.213.0.0/16"
+#define TF_TUNNEL_MTU_DEFAULT 1420u
+#define TF_TUNNEL_KEEPALIVE_DEFAULT 25u
+#define TF_NET_DNS_MAX 4
+#define TF_TUNNEL_ADDR_MAX 2
+#define TF_TUNNEL_ROUTES_MAX 8
+#define TF_TUNNEL_PEER_KEY_MAX 100 /* base64 text with its NUL */
+
+/* The tunnel of a `network = tunnel` persona (tunnel_* keys). */
+struct tf_tunnel_cfg {
+	uint8_t suite; /* TF_SUITE_INTL / TF_SUITE_GM */
+	bool has_endpoint;
+	struct sockaddr_storage endpoint;
+	socklen_t endpoint_len;
+	/* base64 as written, "" = unset; decoded by the daemon (the parser
+	 * checks the length: 32 bytes intl, 65 bytes gm) */
+	char peer_key[TF_TUNNEL_PEER_KEY_MAX];
+	uint8_t n_addr;
+	struct tf_cidr addr[TF_TUNNEL_ADDR_MAX];
+	uint8_t n_routes;
+	struct tf_cidr routes[TF_TUNNEL_ROUTES_MAX];
+	uint8_t n_dns;
+	struct tf_cidr dns[TF_NET_DNS_MAX];
+	uint32_t keepalive, mtu, listen_port;
+};
+
 struct tf_persona_cfg {
 	char name[TF_NAME_MAX + 1];
 	uint32_t uid_base;	    /* host uid of persona uid 0 */
@@ -69,6 +110,12 @@ struct tf_persona_cfg {
 	/* bytes of its own storage image; 0 = an equal share of what the
 	 * top-level storage_size leaves (tf_config_storage_share) */
 	uint64_t storage_size;
+	/* network: the mode (default nat, tunnel for a credential persona) */
+	enum tf_net_mode network;
+	/* nat: resolvers (host prefixes); 0 = the host's /etc/resolv.conf */
+	uint8_t n_dns;
+	struct tf_cidr dns[TF_NET_DNS_MAX];
+	struct tf_tunnel_cfg tunnel;
 };
 
 struct tf_device_cfg {
@@ -110,6 +157,9 @@ struct tf_config {
 	 * (0 none) every request */
 	char control_group[TF_NAME_MAX + 1];
 	uint32_t shell_uid;
+	/* IPv4 network the nat personas' /30 links are cut from: persona
+	 * slot i gets the i-th /30 */
+	struct tf_cidr nat_subnet;
 	size_t n_personas;
 	struct tf_persona_cfg personas[TF_PERSONA_MAX];
 	size_t n_devices;

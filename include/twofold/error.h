@@ -67,6 +67,9 @@
 #define TF_R_RUN_BAD_ENV "run.bad_env"
 #define TF_R_RUN_TOO_MANY "run.too_many"
 #define TF_R_RUN_LAUNCH_FAILED "run.launch_failed"
+/* network (issue 12) */
+#define TF_R_NET_NOT_TUNNEL "net.not_tunnel" /* no tunnel: no tunnel key */
+#define TF_R_NET_NO_KEY "net.no_key"	     /* tunnel key not derived */
 /* The CLI's own (never on the wire) */
 #define TF_R_DAEMON_NOT_RUNNING "daemon.not_running"
 #define TF_R_DAEMON_DENIED "daemon.denied" /* the socket's permissions */

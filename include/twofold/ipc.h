@@ -54,7 +54,13 @@ enum tf_msg_type {
 	/* the status now (the RESULT), then one EVENT per state change on
 	 * the same connection until it closes: `twofold status --watch` */
 	TF_REQ_SUBSCRIBE = 13,
-	TF_REQ_TYPE_MAX = 13,
+	/* per persona: mode, links, addresses, routes, DNS, lockdown and
+	 * the tunnel's state (docs/network.md "net status") */
+	TF_REQ_NET_STATUS = 14,
+	/* PERSONA (optional: the first tunnel persona): "<suite> <base64
+	 * public key>" of its device-bound tunnel key */
+	TF_REQ_TUNNEL_KEY = 15,
+	TF_REQ_TYPE_MAX = 15,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	/* was STARTED ("the app is running"): no longer sent (it cost the

@@ -94,6 +94,16 @@ TF_EXPORT void tf_keystore_set_audit(struct tf_keystore *ks,
  * exactly as protected as the device secret (TPM-sealed with tpm_tcti). */
 TF_EXPORT TF_WUR int tf_keystore_audit_seed(struct tf_keystore *ks,
 					    uint8_t out[static 32]);
+/* A sub-key of the device secret: HKDF of the key store's suite over the
+ * device secret with info (a name saying what the key is for, e.g.
+ * "twofold tunnel key v1 intl secure"), outlen bytes (1..64). The device
+ * secret itself never leaves the key store; the sub-key is as protected
+ * as it is (TPM-sealed with tpm_tcti) and is never stored. -EINVAL for an
+ * empty info or a bad length. */
+#define TF_KEYSTORE_DERIVE_MAX 64u
+TF_EXPORT TF_WUR int tf_keystore_derive(struct tf_keystore *ks,
+					const char *info, uint8_t *out,
+					size_t outlen) TF_NONNULL(1, 2, 3);
 
 /* Throttle clock. The wait is measured on CLOCK_BOOTTIME within one boot
  * (the wall clock can be set back or forward, BOOTTIME cannot); after a

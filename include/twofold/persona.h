@@ -81,6 +81,23 @@ TF_EXPORT void tf_persona_spawner_direct(void);
 /* The spawner's pid, -1 when none runs. */
 TF_EXPORT pid_t tf_persona_spawner_pid(void);
 
+/*
+ * Helper processes outside every persona (issue 12: the tunnel process,
+ * include/twofold/tunnel.h), cloned from the spawner too so they never
+ * carry the daemon's memory. fn is the child's body, called with its one
+ * fd (the daemon's control socket's other end); register it before
+ * tf_persona_spawner_start() (the spawner is a fork and takes it along).
+ * NULL: such a spawn fails with -ENOSYS.
+ */
+TF_EXPORT void tf_persona_spawner_tunnel_main(void (*fn)(int ctl));
+/* Clone the tunnel process: no new namespace (it runs in the caller's
+ * network namespace, the device's uplink), no persona cgroup, a child of
+ * the caller (pidfd in *pidfd_out, O_CLOEXEC), killed when the caller
+ * dies; its only fd is ctl (dup'd into it; the caller keeps its own).
+ * name: the persona, for the process title. Returns the pid or -errno. */
+TF_EXPORT TF_WUR pid_t tf_persona_spawn_tunnel(const char *name, int ctl,
+					       int *pidfd_out) TF_NONNULL(1, 3);
+
 struct tf_cgroup;  /* sandbox.h */
 struct tf_profile; /* profile.h */
 
@@ -106,6 +123,13 @@ struct tf_persona_spec {
 	 * tf_persona_cgroup_create() (e.g. while a credential is checked).
 	 * tf_persona_start() takes it over whatever it returns. */
 	struct tf_cgroup *cg;
+	/* The network namespace the init joins (twofoldd's, made with
+	 * tf_netns_create(): owned by the initial user namespace, so the
+	 * persona's root has no capability over it; it outlives the
+	 * persona). Without has_netns the start makes a fresh one with lo
+	 * up, gone with the persona (tests). Not taken over. */
+	bool has_netns;
+	int netns_fd;
 };
 
 /* Create the persona's cgroup with the limits of spec->prof, as

@@ -119,11 +119,10 @@ struct tf_prof_env {
 	uint32_t flags;
 };
 
-/* ---- network (issue 12 adds modes) ---- */
-enum tf_net_mode {
-	/* a network namespace of its own with only lo, brought up */
-	TF_NET_LOOPBACK = 1,
-};
+/* ---- network ----
+ * enum tf_net_mode (TF_NET_NONE, TF_NET_NAT, TF_NET_TUNNEL) is in
+ * config.h: the daemon makes the persona's namespace and its links; the
+ * mode here tells the persona what to expect (its resolv.conf bind). */
 
 /* ---- per-app permissions (issue 13 defines them); a bit set ---- */
 typedef uint64_t tf_perms_t;

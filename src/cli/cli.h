@@ -129,6 +129,8 @@ VERB(unlock);
 VERB(lock);
 VERB(wipe);
 VERB(audit);
+VERB(net);
+VERB(tunnel);
 #undef VERB
 
 /* true if argv has -h/--help before "--" */

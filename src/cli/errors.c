@@ -111,6 +111,14 @@ static const struct tmpl tmpls[] = {
 	 "RLIMIT_MEMLOCK"},
 	{TF_R_RUN_NOT_FOUND, NULL, NULL,
 	 "command not found: {command} in persona {persona}"},
+	{TF_R_NET_NOT_TUNNEL, NULL, "persona,mode",
+	 "{persona} has network = {mode}, so it has no tunnel key|name a "
+	 "persona with network = tunnel"},
+	{TF_R_NET_NOT_TUNNEL, NULL, NULL,
+	 "no persona has network = tunnel|set network = tunnel for one in "
+	 "device.conf"},
+	{TF_R_NET_NO_KEY, NULL, NULL,
+	 "{persona}: the tunnel key could not be derived|see twofoldd's log"},
 	{TF_R_DAEMON_STOPPING, NULL, NULL, "twofoldd is shutting down"},
 	{TF_R_DAEMON_STARTING, NULL, NULL,
 	 "twofoldd is starting|try again in a moment"},

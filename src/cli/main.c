@@ -33,6 +33,9 @@ static const struct cli_verb verbs[] = {
 	{"wipe", verb_wipe, "crypto-erase a credential-bound persona now",
 	 help_wipe},
 	{"audit", verb_audit, "show or verify the audit log", help_audit},
+	{"net", verb_net, "show each persona's network and tunnel", help_net},
+	{"tunnel", verb_tunnel, "print a persona's tunnel public key",
+	 help_tunnel},
 };
 
 static void usage(FILE *f)

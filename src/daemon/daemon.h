@@ -15,6 +15,7 @@
 #include "twofold/error.h"
 #include "twofold/ipc.h"
 #include "twofold/storage.h"
+#include "twofold/tunnel.h"
 
 #define TFD_CONN_MAX 64
 /* of which only root may take the last few (server.c accept_one) */
@@ -156,6 +157,34 @@ struct tfd_freeze {
 
 struct tfd_job;
 
+/* The tunnel process of a `network = tunnel` persona (tunnel.c): it
+ * runs whenever the daemon does (also while the persona is locked,
+ * evicted or stopped: its network namespace outlives it). */
+#define TFD_TUNNEL_UID 65534u /* nobody: it owns no file, no process */
+#define TFD_TUNNEL_GID 65534u
+struct tfd_tunnel {
+	bool configured; /* endpoint and a valid peer key: it is run */
+	uint8_t suite;	 /* TF_SUITE_INTL / TF_SUITE_GM */
+	/* the device-bound public key (the private one is derived again
+	 * for each start and kept by the process only) */
+	uint8_t pub[TF_TUN_PUB_MAX];
+	size_t pub_len;
+	uint8_t peer[TF_TUN_PUB_MAX];
+	size_t peer_len;
+	pid_t pid;
+	int pidfd, ctl; /* -1: none */
+	struct tfd_source pid_src, ctl_src, timer;
+	bool running;	      /* a process is there */
+	bool restart_pending; /* the timer will start one */
+	bool have_status;     /* st is its latest STATUS */
+	struct tf_tunctl_status st;
+	uint32_t last_state; /* for the up/down audit records */
+	uint16_t local_port; /* of the UDP socket */
+	uint64_t started_bt_ns;
+	unsigned backoff_s, next_backoff_s, restarts;
+	char error[160]; /* why it is not running (or not configured) */
+};
+
 struct tfd_persona {
 	const struct tf_persona_cfg *cfg;
 	enum tfd_pstate state;
@@ -206,6 +235,9 @@ struct tfd_persona {
 	uint32_t kdf_passes, kdf_mem_kib;
 	bool kdf_known;
 	bool erased_by_failures;
+	/* its network namespace, the daemon's (netns.c), -1 none */
+	int netns_fd;
+	struct tfd_tunnel tun;
 };
 
 /*
@@ -442,6 +474,8 @@ TFD_HANDLER(tfd_req_unlock);
 TFD_HANDLER(tfd_req_lock);
 TFD_HANDLER(tfd_req_wipe);
 TFD_HANDLER(tfd_req_subscribe);
+TFD_HANDLER(tfd_req_net_status);
+TFD_HANDLER(tfd_req_tunnel_key);
 /* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
  * a wipe, a remote wipe or the duress credential, which replies and
  * status do not tell apart (the audit log does). */
@@ -533,6 +567,26 @@ void tfd_run_tick(struct tfd *d);
 void tfd_orphan_add(struct tfd *d, struct tfd_conn *c);
 /* Signal a `run` app's process group if it is still ours to signal. */
 int tfd_app_signal(struct tfd_conn *c, int sig);
+
+/* tunnel.c (docs/network.md): the tunnel processes of the `tunnel`
+ * personas. setup after the personas' namespaces exist; tick every
+ * second (asks each for fresh counters); shutdown ends them. */
+void tfd_tunnels_setup(struct tfd *d);
+void tfd_tunnels_tick(struct tfd *d);
+void tfd_tunnels_shutdown(struct tfd *d);
+/* The device-bound key pair of p's tunnel in suite: priv gets
+ * TF_TUN_KEY_BYTES (wipe it), pub *publen bytes (32 or 65). -EBUSY while
+ * a job holds the key store. */
+TF_WUR int tfd_tunnel_key(struct tfd *d, const struct tfd_persona *p,
+			  uint8_t suite, uint8_t *priv, uint8_t *pub,
+			  size_t *publen);
+/* net status words: the state ("not-configured", "down", "handshaking",
+ * "up", "restarting") and the one-line error, NULL when none */
+const char *tfd_tunnel_state_name(const struct tfd_tunnel *t);
+const char *tfd_tunnel_error(const struct tfd_tunnel *t);
+/* The test-only body (TWOFOLD_FAULT=tunnel-stub): takes CONFIG and its
+ * fds, answers STATUS "down", moves no packet. Never the real one. */
+TF_NORETURN void tfd_tunnel_stub_main(int ctl);
 
 /* status_guess.c: what bounds offline guessing without a TPM */
 double tfd_gpu_guesses_per_s(uint32_t passes, uint64_t mem_kib);

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 
 #include "twofold/atomicfile.h"
+#include "twofold/net.h"
 #include "twofold/crypto.h"
 #include "twofold/keys.h"
 #include "twofold/log.h"
@@ -685,6 +686,10 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 
 		p->foreground = strcmp(p->cfg->name, d->cfg.foreground) == 0;
 		p->init_src.fd = p->timer.fd = p->halt.events.fd = -1;
+		/* INTERIM (h-tund) until the daemon's netns.c (h-netns):
+		 * the persona's namespace, the daemon's, for its life */
+		if (tf_netns_create(&p->netns_fd) < 0)
+			p->netns_fd = -1;
 		p->freeze.events.fd = -1;
 		if (!p->cfg->credential) {
 			r = setup_device_bound(d, p, err, errlen);

@@ -69,6 +69,12 @@ static const struct tfd_req_def table[] = {
 	 A(TF_A_PERSONA), ADMIN},
 	{TF_REQ_SUBSCRIBE, "subscribe", tfd_req_subscribe, TFD_READY, false, 0,
 	 A(TF_A_FLAGS), USER},
+	/* read-only; the persona of tunnel key is optional (its handler
+	 * picks the first tunnel persona), so not the table's column */
+	{TF_REQ_NET_STATUS, "net status", tfd_req_net_status, TFD_READY, false,
+	 0, 0, USER},
+	{TF_REQ_TUNNEL_KEY, "tunnel key", tfd_req_tunnel_key, TFD_READY, false,
+	 0, A(TF_A_PERSONA), USER},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)

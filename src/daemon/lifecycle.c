@@ -322,6 +322,8 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 		.cgroup_group = d->cg_group,
 		.foreground = p->foreground,
 		.cg = steal_pointer(&p->pre_cg), /* taken over */
+		.has_netns = p->netns_fd >= 0,
+		.netns_fd = p->netns_fd,
 	};
 	size_t idx = p_index(d, p);
 	uint64_t t0 = tf_now_ns();
@@ -1073,5 +1075,6 @@ void tfd_timer_tick(struct tfd *d)
 		}
 	}
 	tfd_foreground_settle(d);
+	tfd_tunnels_tick(d);
 	tfd_audit_tick(d);
 }

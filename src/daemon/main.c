@@ -135,6 +135,12 @@ int main(int argc, char **argv)
 	 * persona inits and launchers are cloned from this clean fork, never
 	 * from the daemon's memory (persona.h). */
 	if (!selftest) {
+		/* the tunnel process is a fork of the spawner too, which
+		 * takes its body along; the stub only for tests of its
+		 * supervision (tunnel_stub.c) */
+		tf_persona_spawner_tunnel_main(tf_fault_injected("tunnel-stub")
+						       ? tfd_tunnel_stub_main
+						       : tf_tunnel_main);
 		r = tf_persona_spawner_start();
 		if (r < 0) {
 			tf_err("cannot fork the persona spawner: %s",
@@ -235,6 +241,7 @@ int main(int argc, char **argv)
 		tfd_server_close(&d);
 		return 1;
 	}
+	tfd_tunnels_setup(&d);
 	d.state = TFD_READY;
 	tf_info("ready: state %s, suite %s, socket %s", d.state_dir,
 		d.cfg.suite, d.sock_path);
@@ -242,6 +249,7 @@ int main(int argc, char **argv)
 	d.state = TFD_STOPPING;
 	/* an unlock's check under way ends first (its key never comes in) */
 	tfd_jobs_shutdown(&d);
+	tfd_tunnels_shutdown(&d);
 	tfd_personas_shutdown(&d);
 	tfd_server_close(&d);
 	tfd_guard_stop();

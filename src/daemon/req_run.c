@@ -551,6 +551,9 @@ static bool pid_is_ours(const struct tfd *d, pid_t pid)
 		if (rt && (tf_persona_init_pid(rt) == pid ||
 			   tf_persona_launcher_pid(rt) == pid))
 			return true;
+		/* reaped by its pidfd event, which reports how it ended */
+		if (d->personas[i].tun.pid == pid)
+			return true;
 	}
 	return false;
 }

@@ -124,6 +124,16 @@ enum key_type {
 	T_STR,	 /* no control characters, shorter than its field */
 	T_PCRS,	 /* "none" or PCR numbers 0..23: "0,7" */
 	T_CLASS, /* a device class name */
+	T_NETMODE, /* none, nat or tunnel */
+	T_SUITEID, /* a suite name, stored as its uint8_t id */
+	T_CIDR,	   /* one network prefix: "10.213.0.0/16" */
+	/* comma lists of at most max entries, the count a uint8_t at aux:
+	 * T_ADDRS host addresses ("1.1.1.1, fd00::53"), T_PREFIXES
+	 * networks (no host bits), T_IFADDRS addresses with a length */
+	T_ADDRS,
+	T_PREFIXES,
+	T_IFADDRS,
+	T_ENDPOINT, /* ADDR:PORT or [ADDR6]:PORT; a bool "has" at aux */
 };
 
 struct key {
@@ -144,6 +154,10 @@ struct key {
 	 * reading the file back derives it again (NULL: always written) */
 	bool (*shown)(const void *obj, const struct tf_config *c);
 	const char *doc; /* one line, written above the key by format */
+	/* lists: the uint8_t count's offset (min..max: how many); T_CIDR:
+	 * min..max bound the prefix length; T_ENDPOINT: the bool has-flag's
+	 * offset (the socklen_t follows the sockaddr_storage) */
+	size_t aux;
 };
 
 static void derive_foreground(void *obj, const struct tf_config *c)
@@ -176,6 +190,31 @@ static void derive_class(void *obj, const struct tf_config *c)
 	d->cls = cls > 0 ? (enum tf_device_class)cls : 0;
 }
 
+static void derive_network(void *obj, const struct tf_config *c)
+{
+	struct tf_persona_cfg *p = obj;
+
+	(void)c;
+	/* the credential persona is the one whose traffic belongs to the
+	 * organisation: tunnel only; a device-bound one is on the internet */
+	p->network = p->credential ? TF_NET_TUNNEL : TF_NET_NAT;
+}
+
+static void derive_tunnel_suite(void *obj, const struct tf_config *c)
+{
+	struct tf_persona_cfg *p = obj;
+	const struct tf_suite_info *si = tf_suite_info_by_name(c->suite);
+
+	/* the device's suite; an unknown one is refused by validate */
+	p->tunnel.suite = si ? si->id : TF_SUITE_INTL;
+}
+
+static bool shown_tunnel(const void *obj, const struct tf_config *c)
+{
+	(void)c;
+	return ((const struct tf_persona_cfg *)obj)->network == TF_NET_TUNNEL;
+}
+
 static bool shown_credential(const void *obj, const struct tf_config *c)
 {
 	(void)c;
@@ -199,6 +238,9 @@ static bool shown_nonzero_top(const void *obj, const struct tf_config *c)
 
 /* In the order format writes them; docs/twofold-config.5.md lists every
  * row (tests/unit/common checks both ways). */
+/* aux is the last field, set only by the rows of the types that use it */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct key keys[] = {
 	{SEC_TOP, "version", T_U32, TOP(version), 1, 1000000, false, "1", NULL,
 	 NULL, "format version of this file"},
@@ -253,6 +295,9 @@ static const struct key keys[] = {
 	 NULL, NULL, shown_nonzero_top,
 	 "uid of the trusted shell, which may ask everything root may "
 	 "(unset: none)"},
+	{SEC_TOP, "nat_subnet", T_CIDR, TOP(nat_subnet), 8, 24, false,
+	 TF_NAT_SUBNET_DEFAULT, NULL, NULL,
+	 "IPv4 network (/8../24) the nat personas' /30 links are cut from"},
 
 	{SEC_PERSONA, "uid_base", T_U32, PER(uid_base), 1, UINT32_MAX - 1,
 	 false, NULL, NULL, NULL, "host uid of the persona's uid 0"},
@@ -286,12 +331,51 @@ static const struct key keys[] = {
 	{SEC_PERSONA, "storage_size", T_SIZE, PER(storage_size),
 	 TF_STORAGE_SHARE_MIN, SZ_16T, true, NULL, NULL, shown_nonzero_u64,
 	 "bytes of its own storage image (unset: a share of storage_size)"},
+	{SEC_PERSONA, "network", T_NETMODE, PER(network), 0, 0, false, NULL,
+	 derive_network, NULL,
+	 "none, nat or tunnel (unset: tunnel if credential, else nat)"},
+	{SEC_PERSONA, "dns", T_ADDRS, PER(dns), 1, TF_NET_DNS_MAX, false, NULL,
+	 NULL, NULL,
+	 "nat: resolvers, A[,B] (unset: those of the host's /etc/resolv.conf)",
+	 offsetof(struct tf_persona_cfg, n_dns)},
+	{SEC_PERSONA, "tunnel_suite", T_SUITEID, PER(tunnel.suite), 0, 0, false,
+	 NULL, derive_tunnel_suite, shown_tunnel,
+	 "tunnel: intl (WireGuard) or gm (SM2/SM3/SM4-GCM) (unset: suite)"},
+	{SEC_PERSONA, "tunnel_endpoint", T_ENDPOINT, PER(tunnel.endpoint), 0, 0,
+	 false, NULL, NULL, shown_tunnel,
+	 "tunnel: the gateway, ADDR:PORT or [ADDR6]:PORT (unset: never up)",
+	 offsetof(struct tf_persona_cfg, tunnel.has_endpoint)},
+	{SEC_PERSONA, "tunnel_peer_key", T_STR, PER(tunnel.peer_key), 0, 0,
+	 false, NULL, NULL, shown_tunnel,
+	 "tunnel: the gateway's public key, base64 (unset: never up)"},
+	{SEC_PERSONA, "tunnel_address", T_IFADDRS, PER(tunnel.addr), 1,
+	 TF_TUNNEL_ADDR_MAX, false, NULL, NULL, shown_tunnel,
+	 "tunnel: the persona's inner address(es) on tun0, one v4 and one v6",
+	 offsetof(struct tf_persona_cfg, tunnel.n_addr)},
+	{SEC_PERSONA, "tunnel_routes", T_PREFIXES, PER(tunnel.routes), 1,
+	 TF_TUNNEL_ROUTES_MAX, false, "0.0.0.0/0", NULL, shown_tunnel,
+	 "tunnel: networks routed through tun0, comma list of up to 8",
+	 offsetof(struct tf_persona_cfg, tunnel.n_routes)},
+	{SEC_PERSONA, "tunnel_dns", T_ADDRS, PER(tunnel.dns), 1,
+	 TF_NET_DNS_MAX, false, NULL, NULL, shown_tunnel,
+	 "tunnel: resolvers inside tunnel_routes, comma list of up to 4",
+	 offsetof(struct tf_persona_cfg, tunnel.n_dns)},
+	{SEC_PERSONA, "tunnel_keepalive", T_U32, PER(tunnel.keepalive), 0,
+	 3600, false, "25", NULL, shown_tunnel,
+	 "tunnel: seconds between keepalives, 0 = off"},
+	{SEC_PERSONA, "tunnel_mtu", T_U32, PER(tunnel.mtu), 1280, 9000, false,
+	 "1420", NULL, shown_tunnel, "tunnel: MTU of tun0 (1280..9000)"},
+	{SEC_PERSONA, "tunnel_listen_port", T_U32, PER(tunnel.listen_port), 0,
+	 65535, false, NULL, NULL, shown_tunnel,
+	 "tunnel: local UDP port, 0 = any"},
 
 	{SEC_DEVICE, "class", T_CLASS, DEV(cls), 0, 0, false, NULL,
 	 derive_class, NULL, "display, input, audio, camera or microphone"},
 	{SEC_DEVICE, "path", T_STR, DEV(path), 0, 0, false, NULL, NULL, NULL,
 	 "host device node, opened only by the foreground persona"},
 };
+
+#pragma GCC diagnostic pop
 
 /* the parser tracks which keys a section gave in one bit per row */
 _Static_assert(TF_ARRAY_SIZE(keys) <= 64, "keys[] outgrew uint64_t given");
@@ -377,6 +461,73 @@ static bool in_bounds(const struct key *k, uint64_t x)
 	return (x >= k->min && x <= k->max) || (k->zero_ok && x == 0);
 }
 
+static const char *const net_mode_names[] = {
+	[TF_NET_NONE] = "none",
+	[TF_NET_NAT] = "nat",
+	[TF_NET_TUNNEL] = "tunnel",
+};
+
+const char *tf_net_mode_name(enum tf_net_mode m)
+{
+	if ((size_t)m < TF_ARRAY_SIZE(net_mode_names) &&
+	    net_mode_names[m] != NULL)
+		return net_mode_names[m];
+	return "unknown";
+}
+
+static int net_mode_parse(const char *v)
+{
+	for (size_t i = 1; i < TF_ARRAY_SIZE(net_mode_names); i++)
+		if (net_mode_names[i] && strcmp(v, net_mode_names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+/* The sockaddr_storage of a T_ENDPOINT row is followed by its length. */
+_Static_assert(offsetof(struct tf_tunnel_cfg, endpoint_len) ==
+		       offsetof(struct tf_tunnel_cfg, endpoint) +
+			       sizeof(struct sockaddr_storage),
+	       "endpoint_len must follow endpoint");
+
+/* One entry of a list row: an address ("1.1.1.1"), a network
+ * ("10.0.0.0/8") or an interface address ("10.77.0.2/32"). */
+static int list_entry(enum key_type t, const char *v, struct tf_cidr *out)
+{
+	if (t == T_ADDRS && strchr(v, '/'))
+		return -EINVAL;
+	return tf_cidr_parse(v, t == T_PREFIXES, out);
+}
+
+/* "A, B, C" into the array at f (count at cnt): at most k->max entries,
+ * "" is none. Nothing written on error. */
+static int list_set(const struct key *k, char *f, uint8_t *cnt, const char *v)
+{
+	struct tf_cidr tmp[8];
+	char buf[LINE_MAX_LEN + 1];
+	size_t cap = k->size / sizeof(struct tf_cidr), n = 0;
+	char *save = NULL, *tok;
+
+	if (strlen(v) >= sizeof(buf) || cap > TF_ARRAY_SIZE(tmp))
+		return -EINVAL;
+	memcpy(buf, v, strlen(v) + 1);
+	if (trim(buf)[0] != '\0') {
+		for (tok = strtok_r(buf, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			if (n >= cap || n >= k->max ||
+			    list_entry(k->type, trim(tok), &tmp[n]) < 0)
+				return -EINVAL;
+			n++;
+		}
+		/* "a,,b" and a trailing comma: a typo, not an entry */
+		if (n == 0 || strstr(v, ",,") || v[strlen(v) - 1] == ',')
+			return -EINVAL;
+	}
+	memcpy(f, tmp, n * sizeof(tmp[0]));
+	memset(f + n * sizeof(tmp[0]), 0, (cap - n) * sizeof(tmp[0]));
+	*cnt = (uint8_t)n;
+	return 0;
+}
+
 /* Parse v into the field of k in obj; -EINVAL (nothing written) if v is
  * not of k's type or outside its bounds. */
 static int key_set(const struct key *k, void *obj, const char *v)
@@ -429,6 +580,47 @@ static int key_set(const struct key *k, void *obj, const char *v)
 			memcpy(f, &cls, sizeof(cls));
 		}
 		return 0;
+	case T_NETMODE:
+		r = net_mode_parse(v);
+		if (r < 0)
+			return -EINVAL;
+		{
+			enum tf_net_mode m = (enum tf_net_mode)r;
+			memcpy(f, &m, sizeof(m));
+		}
+		return 0;
+	case T_SUITEID: {
+		const struct tf_suite_info *si = tf_suite_info_by_name(v);
+		if (si == NULL)
+			return -EINVAL;
+		memcpy(f, &si->id, sizeof(si->id));
+		return 0;
+	}
+	case T_CIDR: {
+		struct tf_cidr c;
+		if (tf_cidr_parse(v, true, &c) < 0 || c.family != AF_INET ||
+		    c.len < k->min || c.len > k->max)
+			return -EINVAL;
+		memcpy(f, &c, sizeof(c));
+		return 0;
+	}
+	case T_ADDRS:
+	case T_PREFIXES:
+	case T_IFADDRS:
+		return list_set(k, f, (uint8_t *)obj + k->aux, v);
+	case T_ENDPOINT: {
+		struct sockaddr_storage ss;
+		socklen_t len = 0;
+		bool has = v[0] != '\0';
+		if (has && tf_sockaddr_parse(v, &ss, &len) < 0)
+			return -EINVAL;
+		if (!has)
+			memset(&ss, 0, sizeof(ss));
+		memcpy(f, &ss, sizeof(ss));
+		memcpy(f + sizeof(ss), &len, sizeof(len));
+		memcpy((char *)obj + k->aux, &has, sizeof(has));
+		return 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -604,7 +796,7 @@ static int set_line(struct tf_config *c, enum section sec, struct given *g,
 	if (r < 0)
 		return r;
 	/* an empty string is the same as no line: unset */
-	if (key->type != T_STR || v[0] != '\0')
+	if (v[0] != '\0')
 		*mask |= UINT64_C(1) << idx;
 	else
 		*mask &= ~(UINT64_C(1) << idx);
@@ -766,6 +958,40 @@ static int key_check(const struct key *k, const void *obj, const char *who,
 		return 0;
 	}
 	case T_BOOL: return 0;
+	case T_NETMODE: {
+		enum tf_net_mode m;
+		memcpy(&m, f, sizeof(m));
+		if (strcmp(tf_net_mode_name(m), "unknown") == 0)
+			return fail(err, errlen,
+				    "%snetwork must be none, nat or tunnel",
+				    who);
+		return 0;
+	}
+	case T_SUITEID:
+		if (tf_suite_info_by_id((uint8_t)f[0]) == NULL)
+			return fail(err, errlen, "%s%s names no known suite",
+				    who, k->name);
+		return 0;
+	case T_CIDR: {
+		struct tf_cidr c;
+		memcpy(&c, f, sizeof(c));
+		if (c.family != AF_INET || c.len < k->min || c.len > k->max)
+			return fail(err, errlen,
+				    "%s%s must be an IPv4 network /%u../%u",
+				    who, k->name, (unsigned)k->min,
+				    (unsigned)k->max);
+		return 0;
+	}
+	case T_ADDRS:
+	case T_PREFIXES:
+	case T_IFADDRS: {
+		uint8_t n = *((const uint8_t *)obj + k->aux);
+		if (n > k->max || n > k->size / sizeof(struct tf_cidr))
+			return fail(err, errlen, "%s%s has more than %u entries",
+				    who, k->name, (unsigned)k->max);
+		return 0;
+	}
+	case T_ENDPOINT: return 0;
 	}
 	if (x == 0 && k->def == NULL)
 		return 0;
@@ -951,7 +1177,11 @@ static void key_write(FILE *f, const struct key *k, const void *obj,
 
 	if (doc && k->doc)
 		fprintf(f, "# %s\n", k->doc);
-	if (k->type == T_STR && fld[0] == '\0') {
+	if ((k->type == T_STR && fld[0] == '\0') ||
+	    ((k->type == T_ADDRS || k->type == T_PREFIXES ||
+	      k->type == T_IFADDRS) &&
+	     *((const uint8_t *)obj + k->aux) == 0) ||
+	    (k->type == T_ENDPOINT && !*((const bool *)obj + k->aux))) {
 		/* unset: documented, not set */
 		fprintf(f, "#%s =\n", k->name);
 		return;
@@ -986,6 +1216,49 @@ static void key_write(FILE *f, const struct key *k, const void *obj,
 		enum tf_device_class cls;
 		memcpy(&cls, fld, sizeof(cls));
 		fputs(tf_device_class_name(cls), f);
+		break;
+	}
+	case T_NETMODE: {
+		enum tf_net_mode m;
+		memcpy(&m, fld, sizeof(m));
+		fputs(tf_net_mode_name(m), f);
+		break;
+	}
+	case T_SUITEID: {
+		const struct tf_suite_info *si =
+			tf_suite_info_by_id((uint8_t)fld[0]);
+		fputs(si ? si->name : "unknown", f);
+		break;
+	}
+	case T_CIDR: {
+		struct tf_cidr cidr;
+		char buf[64];
+		memcpy(&cidr, fld, sizeof(cidr));
+		tf_cidr_format(&cidr, buf, sizeof(buf));
+		fputs(buf, f);
+		break;
+	}
+	case T_ADDRS:
+	case T_PREFIXES:
+	case T_IFADDRS: {
+		uint8_t n = *((const uint8_t *)obj + k->aux);
+		for (uint8_t i = 0; i < n; i++) {
+			struct tf_cidr cidr;
+			char buf[64];
+			memcpy(&cidr, fld + i * sizeof(cidr), sizeof(cidr));
+			tf_cidr_format(&cidr, buf, sizeof(buf));
+			/* a resolver is an address: no "/32" */
+			if (k->type == T_ADDRS)
+				*strchr(buf, '/') = '\0';
+			fprintf(f, i ? ", %s" : "%s", buf);
+		}
+		break;
+	}
+	case T_ENDPOINT: {
+		char buf[80];
+		tf_sockaddr_format((const struct sockaddr *)fld, buf,
+				   sizeof(buf));
+		fputs(buf, f);
 		break;
 	}
 	}

@@ -286,22 +286,6 @@ static void drop_caps(void)
 	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs: %m");
 }
 
-static void loopback_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	CHECK(fd, "socket: %m");
-	memset(&ifr, 0, sizeof(ifr));
-	if (tf_strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name)) < 0) {
-		/* cannot happen: checked lengths */
-	}
-	CHECK(ioctl(fd, SIOCGIFFLAGS, &ifr), "get lo flags: %m");
-	ifr.ifr_flags |= IFF_UP;
-	CHECK(ioctl(fd, SIOCSIFFLAGS, &ifr), "bring lo up: %m");
-	close(fd);
-}
-
 static TF_NORETURN void init_loop(void)
 {
 	sigset_t set;
@@ -595,10 +579,9 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	CHECK(chdir("/"), "chdir /: %m");
 
 	CHECK(sethostname(s->name, strlen(s->name)), "sethostname: %m");
-	/* the network mode (issue 12 adds others; tf_profile_check knows
-	 * only this one) */
-	if (pr->net == TF_NET_LOOPBACK)
-		loopback_up();
+	/* No network set-up here: the init was born in the namespace the
+	 * daemon made (lo up, and the persona's links, addresses and routes
+	 * for its mode); the persona's root has no capability over it. */
 
 	/* stdio to /dev/null; close everything inherited but the status
 	 * pipe (the parent moved it to fd >= 3). */

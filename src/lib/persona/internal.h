@@ -78,14 +78,22 @@ int tf_p_run_setup(struct tf_persona *p);
  * One request per message, fds by SCM_RIGHTS: for an init fd0 = the sync
  * pipe's read end, fd1 = the status pipe's write end; for a launcher fd0 =
  * its socket, fd1 = the init's pidfd; then the v2 cgroup dir fd when flags
- * has CLONE_INTO_CGROUP. Reply: err, pid, and the child's pidfd. */
+ * has CLONE_INTO_CGROUP; then, for an init (required), the network
+ * namespace the daemon made for the persona (netns = 1): the spawner
+ * setns()es into it for the clone and returns to its own, so the init is
+ * born there (CLONE_NEWNET is never asked: a namespace the persona's user
+ * namespace owned would be the persona root's to change). Reply: err,
+ * pid, and the child's pidfd. */
 #define TF_P_SPAWN_MAGIC 0x74665331u /* "tfS1" */
-enum { TF_P_SPAWN_INIT = 1, TF_P_SPAWN_LAUNCHER = 2 };
+/* a tunnel process (tf_persona_spawn_tunnel): fd0 = its control socket,
+ * no other fd, no flags; it runs the registered body (spawner.c) */
+enum { TF_P_SPAWN_INIT = 1, TF_P_SPAWN_LAUNCHER = 2, TF_P_SPAWN_TUNNEL = 3 };
 
 struct tf_p_spawn_req {
 	uint32_t magic;
 	uint32_t kind;
 	uint64_t flags; /* namespaces, CLONE_INTO_CGROUP */
+	uint32_t netns; /* 1: the last fd is the netns to clone into */
 	char name[TF_NAME_MAX + 1];
 	char data_dir[PATH_MAX]; /* init only */
 	/* the persona's (resolved) profile: what the init builds and what
@@ -98,7 +106,7 @@ struct tf_p_spawn_req {
  * its pidfd; -EOWNERDEAD when the spawner died, -ENOTCONN when none was
  * started. */
 pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
-		 int *pidfd_out);
+		 int nsfd, int *pidfd_out);
 
 /* A request for p's init (data_dir) or launcher (NULL), with p's
  * profile. */

@@ -67,9 +67,14 @@
 
 #include "internal.h"
 
+/* Without CLONE_NEWNET: the persona's network namespace belongs to the
+ * initial user namespace (the daemon made it), and a pidfd setns checks
+ * every namespace against the credentials of the new user namespace, which
+ * have no capability there. It is entered first, on its own, while we
+ * are still host root. */
 #define ENTER_FLAGS                                                            \
 	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |           \
-	 CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP)
+	 CLONE_NEWUTS | CLONE_NEWCGROUP)
 
 /* How long the daemon waits for the launcher to enter the persona. */
 #define GO_TIMEOUT_MS 10000
@@ -423,7 +428,7 @@ static TF_NORETURN void launcher_main(int sock, int init_pidfd, pid_t parent,
 	/* one call, all namespaces, atomically (pidfd setns, Linux 5.8) */
 	if (prep < 0)
 		err = prep;
-	else if (setns(ip, ENTER_FLAGS) < 0)
+	else if (setns(ip, CLONE_NEWNET) < 0 || setns(ip, ENTER_FLAGS) < 0)
 		err = tf_negerrno();
 	/* Become the persona's root: host uid uid_base instead of host uid 0.
 	 * Our capabilities are those setns gave us in the persona's user
@@ -476,7 +481,7 @@ int tf_p_launcher_spawn(struct tf_persona *p, int init_pidfd)
 		q.flags |= CLONE_INTO_CGROUP;
 	/* cloned by the spawner (spawner.c) as our child: launcher_main's
 	 * parent is us */
-	pid = tf_p_spawn(&q, s1, init_pidfd, cgfd, &pidfd);
+	pid = tf_p_spawn(&q, s1, init_pidfd, cgfd, -1, &pidfd);
 	if (pid < 0)
 		return pid;
 	p->launcher_pid = pid;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "twofold/net.h"
 
 /* How long start waits for the init to report, and stop for it to exit. */
 #define START_TIMEOUT_MS 10000
@@ -28,7 +29,7 @@
 
 #define PERSONA_NS_FLAGS                                                       \
 	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |           \
-	 CLONE_NEWUTS | CLONE_NEWNET)
+	 CLONE_NEWUTS)
 
 static TF_PRINTF(3, 4) int seterr(char *err, size_t errlen, const char *fmt,
 				  ...)
@@ -347,6 +348,7 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	const struct tf_persona_cfg *cfg;
 	_cleanup_free_ struct tf_persona *p = NULL;
 	_cleanup_close_ int sync_r = -1, sync_w = -1, st_r = -1, st_w = -1;
+	_cleanup_close_ int own_ns = -1;
 	struct tf_p_spawn_req q;
 	struct tf_p_status st;
 	enum tf_cg_layout layout;
@@ -450,11 +452,21 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 		goto fail_cg;
 	}
 	q.flags = PERSONA_NS_FLAGS;
+	q.netns = 1;
 	cgfd = tf_cgroup_v2_fd(p->cg);
 	if (cgfd >= 0)
 		q.flags |= CLONE_INTO_CGROUP;
+	if (!spec->has_netns) {
+		r = tf_netns_create(&own_ns);
+		if (r < 0) {
+			seterr(err, errlen, "network namespace: %s",
+			       strerror(-r));
+			goto fail_cg;
+		}
+	}
 	/* cloned by the spawner, never from our (secret-holding) memory */
-	pid = tf_p_spawn(&q, sync_r, st_w, cgfd, &pidfd);
+	pid = tf_p_spawn(&q, sync_r, st_w, cgfd,
+			 spec->has_netns ? spec->netns_fd : own_ns, &pidfd);
 	if (pid < 0) {
 		r = pid;
 		seterr_spawn(err, errlen, "persona init", r);

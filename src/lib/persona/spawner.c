@@ -43,6 +43,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@
 /* what the daemon may ask for, besides CLONE_PARENT | CLONE_PIDFD */
 #define SPAWN_FLAGS_OK                                                         \
 	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |           \
-	 CLONE_NEWUTS | CLONE_NEWNET | CLONE_INTO_CGROUP)
+	 CLONE_NEWUTS | CLONE_INTO_CGROUP)
 
 struct spawn_reply {
 	int32_t err;
@@ -74,6 +75,8 @@ static int spawner_pidfd = -1;
 static pid_t spawner_pid = -1;
 static bool spawner_lost;
 static bool direct_ok;
+/* the tunnel process's body (tf_persona_spawner_tunnel_main) */
+static void (*tunnel_main)(int ctl);
 
 /* the spawner's argument area (the daemon's argv, its copy), for titles */
 static char *title_area;
@@ -99,6 +102,17 @@ static TF_NORETURN void child(const struct tf_p_spawn_req *q, int fd0, int fd1,
 
 	/* the spawner's socket (or, direct, the daemon's fds) */
 	keep_only(fd0, fd1);
+	if (q->kind == TF_P_SPAWN_TUNNEL) {
+		/* outside every persona: dies with the daemon, as the init
+		 * and launcher do (they are killed by the daemon's stop);
+		 * the body drops to its unprivileged uid itself once it has
+		 * taken its fds (twofold/tunnel.h) */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != parent || tunnel_main == NULL)
+			_exit(127);
+		tunnel_main(fd0);
+		_exit(1);
+	}
 	if (q->kind == TF_P_SPAWN_LAUNCHER)
 		tf_p_launcher_child(fd0, fd1, parent, &q->prof);
 	s = (struct tf_p_setup){.name = q->name,
@@ -167,25 +181,57 @@ static void title_set(const char *a, const char *b)
 }
 
 static pid_t spawn_here(const struct tf_p_spawn_req *q, int fd0, int fd1,
-			int cgfd, bool as_sibling, pid_t parent, int *pidfd_out)
+			int cgfd, int nsfd, bool as_sibling, pid_t parent,
+			int *pidfd_out)
 {
 	uint64_t flags = q->flags | CLONE_PIDFD;
+	int own = -1;
 	pid_t pid;
 
 	if (as_sibling)
 		flags |= CLONE_PARENT;
+	/* The init is cloned inside the persona's network namespace (made
+	 * and owned by the daemon, in the initial user namespace): setns on
+	 * this thread, clone, and straight back. */
+	if (nsfd >= 0) {
+		own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (own < 0)
+			return tf_negerrno();
+		if (setns(nsfd, CLONE_NEWNET) < 0) {
+			int e = tf_negerrno();
+			close(own);
+			return e;
+		}
+	}
 	pid = tf_p_clone3(flags, cgfd, pidfd_out);
-	if (pid == 0)
+	if (pid == 0) {
+		if (own >= 0)
+			close(own);
 		child(q, fd0, fd1, parent);
+	}
+	if (own >= 0) {
+		/* the next init must not start where this one did */
+		if (setns(own, CLONE_NEWNET) < 0)
+			abort();
+		close(own);
+	}
 	return pid;
 }
 
 static bool req_valid(const struct tf_p_spawn_req *q, size_t n, int nfds)
 {
+	/* a tunnel: its socket only, no namespace, no cgroup */
+	if (n == sizeof(*q) && q->magic == TF_P_SPAWN_MAGIC &&
+	    q->kind == TF_P_SPAWN_TUNNEL)
+		return q->flags == 0 && !q->netns && nfds == 1 &&
+		       memchr(q->name, '\0', sizeof(q->name));
 	return n == sizeof(*q) && q->magic == TF_P_SPAWN_MAGIC &&
 	       (q->kind == TF_P_SPAWN_INIT || q->kind == TF_P_SPAWN_LAUNCHER) &&
 	       (q->flags & ~(uint64_t)SPAWN_FLAGS_OK) == 0 &&
-	       nfds == 2 + !!(q->flags & CLONE_INTO_CGROUP) &&
+	       /* an init needs its network namespace, a launcher none (it
+		* joins the init's) */
+	       q->netns == (q->kind == TF_P_SPAWN_INIT) &&
+	       nfds == 2 + !!(q->flags & CLONE_INTO_CGROUP) + (int)q->netns &&
 	       memchr(q->name, '\0', sizeof(q->name)) &&
 	       memchr(q->data_dir, '\0', sizeof(q->data_dir)) &&
 	       tf_profile_check(&q->prof, NULL, 0) == 0;
@@ -284,12 +330,12 @@ static TF_NORETURN void spawner_main(int sock, pid_t parent)
 	}
 
 	for (;;) {
-		int fds[3], nfds, pidfd = -1;
+		int fds[4], nfds, pidfd = -1;
 		ssize_t n;
 		pid_t pid;
 
 		memset(&q, 0, sizeof(q));
-		n = recv_fds(s, &q, sizeof(q), fds, 3, &nfds);
+		n = recv_fds(s, &q, sizeof(q), fds, 4, &nfds);
 		if (n == 0)
 			_exit(0); /* the daemon closed its end */
 		if (n < 0)
@@ -300,11 +346,18 @@ static TF_NORETURN void spawner_main(int sock, pid_t parent)
 			send_reply(s, -EINVAL, 0, -1);
 			continue;
 		}
-		title_set(q.kind == TF_P_SPAWN_INIT ? "twofold-init"
-						    : "twofold-launcher",
+		title_set(q.kind == TF_P_SPAWN_INIT	? "twofold-init"
+			  : q.kind == TF_P_SPAWN_TUNNEL ? "twofold-tunnel"
+							: "twofold-launcher",
 			  q.name);
-		pid = spawn_here(&q, fds[0], fds[1], nfds > 2 ? fds[2] : -1,
-				 true, parent, &pidfd);
+		{
+			bool cg = q.flags & CLONE_INTO_CGROUP;
+			/* a tunnel has its socket only (req_valid) */
+			pid = spawn_here(&q, fds[0], nfds > 1 ? fds[1] : fds[0],
+					 cg ? fds[2] : -1,
+					 q.netns ? fds[2 + cg] : -1, true,
+					 parent, &pidfd);
+		}
 		title_set("twofold-spawner", "");
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
@@ -366,14 +419,18 @@ static int lose_spawner(void)
 }
 
 pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
-		 int *pidfd_out)
+		 int nsfd, int *pidfd_out)
 {
 	union {
-		char b[CMSG_SPACE(sizeof(int) * 3)];
+		char b[CMSG_SPACE(sizeof(int) * 4)];
 		struct cmsghdr align;
 	} cbuf;
-	int fds[3] = {fd0, fd1, cgfd}, rfd[1], nr;
-	int nfds = 2 + !!(q->flags & CLONE_INTO_CGROUP);
+	int fds[4] = {fd0, fd1, cgfd, nsfd}, rfd[1], nr;
+	int nfds = q->kind == TF_P_SPAWN_TUNNEL
+			   ? 1
+			   : 2 + !!(q->flags & CLONE_INTO_CGROUP);
+	if (q->netns)
+		fds[nfds++] = nsfd;
 	struct iovec iov = {.iov_base = (void *)q, .iov_len = sizeof(*q)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct spawn_reply rep;
@@ -386,8 +443,8 @@ pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
 		if (!direct_ok)
 			return -ENOTCONN;
 		/* tests only (tf_persona_spawner_direct): a fork of us */
-		return spawn_here(q, fd0, fd1, cgfd, false, getpid(),
-				  pidfd_out);
+		return spawn_here(q, fd0, fd1, cgfd, q->netns ? nsfd : -1,
+				  false, getpid(), pidfd_out);
 	}
 	tf_cmsg_put_fds(&mh, cbuf.b, fds, (size_t)nfds);
 	do
@@ -414,4 +471,27 @@ pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
 	for (int i = 0; i < nr; i++)
 		close(rfd[i]);
 	return r;
+}
+
+void tf_persona_spawner_tunnel_main(void (*fn)(int ctl))
+{
+	tunnel_main = fn;
+}
+
+pid_t tf_persona_spawn_tunnel(const char *name, int ctl, int *pidfd_out)
+{
+	static struct tf_p_spawn_req q; /* 4 KiB path + a profile: not on
+					   the stack */
+	int pidfd = -1;
+	pid_t pid;
+
+	memset(&q, 0, sizeof(q));
+	q.magic = TF_P_SPAWN_MAGIC;
+	q.kind = TF_P_SPAWN_TUNNEL;
+	if (tf_strlcpy(q.name, name, sizeof(q.name)) < 0)
+		return -ENAMETOOLONG;
+	pid = tf_p_spawn(&q, ctl, ctl, -1, -1, &pidfd);
+	if (pid > 0)
+		*pidfd_out = pidfd;
+	return pid;
 }

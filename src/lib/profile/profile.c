@@ -139,7 +139,7 @@ void tf_profile_default(struct tf_profile *p)
 		.n_pair_families = 1,
 		.pair_families = {AF_UNIX},
 	};
-	p->net = TF_NET_LOOPBACK;
+	p->net = TF_NET_NONE;
 	p->perms = 0;
 }
 
@@ -247,7 +247,8 @@ int tf_profile_check(const struct tf_profile *p, char *why, size_t whylen)
 		    (i && p->sc.pair_families[i - 1] >= p->sc.pair_families[i]))
 			BAD("profile: socketpair families must be sorted, "
 			    "< 64");
-	if (p->net != TF_NET_LOOPBACK)
+	if (p->net != TF_NET_NONE && p->net != TF_NET_NAT &&
+	    p->net != TF_NET_TUNNEL)
 		BAD("profile: unknown network mode %d", (int)p->net);
 #undef BAD
 	return 0;

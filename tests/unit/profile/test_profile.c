@@ -91,7 +91,7 @@ static void test_default_is_today(void **state)
 	assert_int_equal(p.sc.netlink_proto, NETLINK_ROUTE);
 	assert_int_equal(p.sc.n_pair_families, 1);
 	assert_int_equal(p.sc.pair_families[0], AF_UNIX);
-	assert_int_equal(p.net, TF_NET_LOOPBACK);
+	assert_int_equal(p.net, TF_NET_NONE);
 	assert_int_equal(p.pty_max, TF_PTY_MAX_DEFAULT);
 	assert_string_equal(p.base, "");
 	assert_int_equal(p.perms, 0);
