@@ -214,7 +214,7 @@ gw_conf() {
 
 # gw_start: twofold-gateway in org, until its TUN is there
 gw_start() {
-	bg "$NS_ORG" gw.log "$GATEWAY" --config "$W/gw.conf"
+	bg "$NS_ORG" gw.log "$GATEWAY" --config "$W/gw.conf" --foreground -v
 	GWPID=$LASTPID
 	wait_for 50 org ip link show tfgw0 || {
 		diag "twofold-gateway did not make tfgw0: $(tail -3 "$W/gw.log")"
@@ -392,15 +392,55 @@ wait_state() {
 
 # ---- in the personas -----------------------------------------------------
 
-# prun PERSONA [--user U] VERB ARGS...: nt.py inside the persona
-prun() {
-	local p=$1 u=()
+# init_pid PERSONA: the host pid of the persona's init (status --json)
+init_pid() {
+	tf status --json 2>/dev/null | "$PY" -c '
+import json, sys
+print([p for p in json.load(sys.stdin)["personas"] if p["name"] == sys.argv[1]][0]["init_pid"])' "$1"
+}
+# proot PERSONA CMD...: CMD as the persona's root at its strongest: uid 0
+# with every capability in the persona's user namespace, in its network
+# namespace (`twofold run --user 0` is refused: no app runs as root, so
+# the test enters the init's namespaces itself). The files are the host's.
+proot() {
+	local ip
+	ip=$(init_pid "$1") || return 1
 	shift
-	if [ "$1" = --user ]; then
-		u=(--user "$2")
-		shift 2
+	nsenter -t "$ip" -U -n -S 0 -G 0 -- "$@"
+}
+# prun PERSONA [--root] VERB ARGS...: nt.py inside the persona (an app,
+# uid 1000; --root: as proot)
+prun() {
+	local p=$1
+	shift
+	if [ "$1" = --root ]; then
+		shift
+		proot "$p" /usr/bin/python3 -c "$NT_SRC" "$@" 2>&1
+		return
 	fi
-	tf run "$p" "${u[@]}" -- /usr/bin/python3 -c "$NT_SRC" "$@" 2>&1
+	tf run "$p" -- /usr/bin/python3 -c "$NT_SRC" "$@" 2>&1
+}
+# root_eperm PERSONA DESC CMD...: CMD as the persona's root fails with
+# "Operation not permitted"
+root_eperm() {
+	local p=$1 d=$2 r
+	shift 2
+	r=$(proot "$p" "$@" 2>&1)
+	if [ $? -ne 0 ] && grep -qi "operation not permitted" <<<"$r"; then ok "$d"; else nok "$d" "$* -> $r"; fi
+}
+# root_controls PERSONA: the persona's root as proot makes it is real: uid
+# 0, full capabilities in its user namespace, and able to use them on a
+# network namespace of its own
+root_controls() {
+	local r
+	r=$(tf run "$1" --user 0 -- id -u 2>&1)
+	ok $([ $? -ne 0 ] && grep -q "root, which no app runs as" <<<"$r"; echo $?) \
+		"$1: twofold run --user 0 is refused (no app runs as the persona's root)" "$r"
+	r=$(proot "$1" sh -c 'id -u; grep CapEff /proc/self/status' 2>&1)
+	ok $(grep -qx 0 <<<"$r" && grep -q 'CapEff:.*1ffffffffff' <<<"$r"; echo $?) \
+		"control: $1's root (nsenter into its user namespace) is uid 0 with every capability there" "$r"
+	r=$(proot "$1" unshare -n /usr/sbin/ip link add tfx0 type veth peer name tfx1 2>&1)
+	ok $? "control: $1's root may make links in a netns of its own (nothing to route to)" "$r"
 }
 # rhex N: N random bytes in hex
 rhex() { "$PY" "$NT" rhex "$1"; }

@@ -60,26 +60,19 @@ expect_refused "personal: TCP to the device's uplink 198.51.100.2:51821 (secure'
 expect_refused "personal: TCP to another persona's /30 (10.213.0.5:7)" personal tcp 10.213.0.5 7
 
 # ---- its root cannot change its network
-root_eperm() { # DESC CMD...
-	local d=$1 r
-	shift
-	r=$(tf run personal --user 0 -- "$@" 2>&1)
-	if [ $? -ne 0 ] && grep -qi "operation not permitted" <<<"$r"; then ok "$d"; else nok "$d" "$* -> $r"; fi
-}
-r=$(tf run personal --user 0 -- id -u 2>&1)
-ok $([ "$r" = 0 ]; echo $?) "control: run --user 0 runs as the persona's uid 0" "$r"
-root_eperm "personal root: ip link add (veth) -> EPERM" /usr/sbin/ip link add tfx0 type veth peer name tfx1
-root_eperm "personal root: ip link set eth0 mtu 1400 -> EPERM" /usr/sbin/ip link set eth0 mtu 1400
-root_eperm "personal root: ip link set eth0 down -> EPERM" /usr/sbin/ip link set eth0 down
-root_eperm "personal root: ip route add 10.77.0.0/16 -> EPERM" /usr/sbin/ip route add 10.77.0.0/16 via 10.213.0.1
-root_eperm "personal root: ip addr add -> EPERM" /usr/sbin/ip addr add 10.213.0.3/30 dev eth0
-root_eperm "personal root: nft list ruleset -> EPERM" /usr/sbin/nft list ruleset
-root_eperm "personal root: nft add table -> EPERM" /usr/sbin/nft add table inet evil
-r=$(tf run personal --user 0 -- sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' 2>&1)
+root_controls personal
+root_eperm personal "personal root: ip link add (veth) -> EPERM" /usr/sbin/ip link add tfx0 type veth peer name tfx1
+root_eperm personal "personal root: ip link set eth0 mtu 1400 -> EPERM" /usr/sbin/ip link set eth0 mtu 1400
+root_eperm personal "personal root: ip link set eth0 down -> EPERM" /usr/sbin/ip link set eth0 down
+root_eperm personal "personal root: ip route add 10.77.0.0/16 -> EPERM" /usr/sbin/ip route add 10.77.0.0/16 via 10.213.0.1
+root_eperm personal "personal root: ip addr add -> EPERM" /usr/sbin/ip addr add 10.213.0.3/30 dev eth0
+root_eperm personal "personal root: nft list ruleset -> EPERM" /usr/sbin/nft list ruleset
+root_eperm personal "personal root: nft add table -> EPERM" /usr/sbin/nft add table inet evil
+r=$(proot personal sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' 2>&1)
 ok $([ $? -ne 0 ]; echo $?) "personal root: cannot write net.ipv4.ip_forward" "$r"
-r=$(prun personal --user 0 rawsock)
+r=$(prun personal --root rawsock)
 ok $([ "$(rword "$r")" = "err EPERM" ]; echo $?) "personal root: no raw IP or packet socket (EPERM)" "$r"
-expect_refused "personal root: TCP to the org service 10.77.100.10:7 still rejected" personal --user 0 tcp 10.77.100.10 7
+expect_refused "personal root: TCP to the org service 10.77.100.10:7 still rejected" personal --root tcp 10.77.100.10 7
 r=$(tf run personal -- /usr/sbin/ip -o link 2>&1)
 ok $([ "$(grep -c . <<<"$r")" = 2 ] && grep -q ' lo:' <<<"$r" && grep -q ' eth0@' <<<"$r"; echo $?) \
 	"personal: its links are lo and eth0 only" "$r"

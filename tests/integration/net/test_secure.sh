@@ -50,8 +50,8 @@ expect_refused "secure: UDP straight to the gateway's endpoint 192.0.2.2:51820" 
 expect_refused "secure: TCP straight to the gateway's underlay 192.0.2.2:22" secure tcp 192.0.2.2 22
 expect_refused "secure: TCP to personal's host side 10.213.0.1:53" secure tcp 10.213.0.1 53
 expect_refused "secure: TCP to personal 10.213.0.2:7" secure tcp 10.213.0.2 7
-expect_refused "secure root: TCP to the internet echo 203.0.113.10:7" secure --user 0 tcp 203.0.113.10 7
-r=$(prun secure --user 0 rawsock)
+expect_refused "secure root: TCP to the internet echo 203.0.113.10:7" secure --root tcp 203.0.113.10 7
+r=$(prun secure --root rawsock)
 ok $([ "$(rword "$r")" = "err EPERM" ]; echo $?) "secure root: no raw IP or packet socket (EPERM)" "$r"
 src1=$(counter secure_src)
 nt1=$(counter not_tunnel)
@@ -70,21 +70,14 @@ ok $(grep -q 'inet 10\.77\.0\.2/32' <<<"$r"; echo $?) "secure: tun0 has tunnel_a
 r=$(tf run secure -- /usr/sbin/ip route 2>&1)
 ok $([ "$(grep -c . <<<"$r")" = 1 ] && grep -q '^10\.77\.0\.0/16 dev tun0' <<<"$r"; echo $?) \
 	"secure: its one route is tunnel_routes 10.77.0.0/16 via tun0 (no default)" "$r"
-root_eperm() { # DESC CMD...
-	local d=$1 r
-	shift
-	r=$(tf run secure --user 0 -- "$@" 2>&1)
-	if [ $? -ne 0 ] && grep -qi "operation not permitted" <<<"$r"; then ok "$d"; else nok "$d" "$* -> $r"; fi
-}
-root_eperm "secure root: ip link add (veth) -> EPERM" /usr/sbin/ip link add tfx0 type veth peer name tfx1
-root_eperm "secure root: ip link set tun0 down -> EPERM" /usr/sbin/ip link set tun0 down
-root_eperm "secure root: ip route add default dev tun0 -> EPERM" /usr/sbin/ip route add default dev tun0
-root_eperm "secure root: ip route add 203.0.113.0/24 dev lo -> EPERM" /usr/sbin/ip route add 203.0.113.0/24 dev lo
-root_eperm "secure root: ip addr add -> EPERM" /usr/sbin/ip addr add 10.77.0.9/32 dev tun0
-root_eperm "secure root: nft list ruleset -> EPERM" /usr/sbin/nft list ruleset
-root_eperm "secure root: nft add table -> EPERM" /usr/sbin/nft add table inet evil
-r=$(tf run secure --user 0 -- /usr/bin/unshare -n /usr/sbin/ip link add tfx0 type veth peer name tfx1 2>&1)
-ok $? "control: secure root may make a netns of its own (it has nothing to route to)" "$r"
+root_controls secure
+root_eperm secure "secure root: ip link add (veth) -> EPERM" /usr/sbin/ip link add tfx0 type veth peer name tfx1
+root_eperm secure "secure root: ip link set tun0 down -> EPERM" /usr/sbin/ip link set tun0 down
+root_eperm secure "secure root: ip route add default dev tun0 -> EPERM" /usr/sbin/ip route add default dev tun0
+root_eperm secure "secure root: ip route add 203.0.113.0/24 dev lo -> EPERM" /usr/sbin/ip route add 203.0.113.0/24 dev lo
+root_eperm secure "secure root: ip addr add -> EPERM" /usr/sbin/ip addr add 10.77.0.9/32 dev tun0
+root_eperm secure "secure root: nft list ruleset -> EPERM" /usr/sbin/nft list ruleset
+root_eperm secure "secure root: nft add table -> EPERM" /usr/sbin/nft add table inet evil
 
 # ---- net status --json: the schema's fields
 js=$(tf net status --json 2>&1)
@@ -142,7 +135,7 @@ ok $(grep -q secure <<<"$r" && grep -q personal <<<"$r" && grep -qi lockdown <<<
 	"net status (text): a block per persona, lockdown shown" "$r"
 
 # ---- kill the gateway: immediate errors, nothing on the underlay
-spid=$(tf run secure -- readlink /proc/1/ns/pid)
+spid=$(init_pid secure)
 src0=$(counter secure_src)
 nt0=$(counter not_tunnel)
 gw_stop KILL
@@ -189,8 +182,8 @@ for i in $(seq 40); do
 	sleep 0.5
 done
 ok $([ -n "$resumed" ]; echo $?) "gateway back: secure reaches the org service again (try $i)" "$r; $(jget 'P["secure"]["tunnel"]')"
-r=$(tf run secure -- readlink /proc/1/ns/pid)
-ok $([ -n "$spid" ] && [ "$r" = "$spid" ]; echo $?) "gateway back: the same persona (pid namespace $spid), not restarted" "$r"
+r=$(init_pid secure)
+ok $([ -n "$spid" ] && [ "$r" = "$spid" ]; echo $?) "gateway back: the same persona (init pid $spid), not restarted" "$r"
 ok $([ "$(tstate)" = up ]; echo $?) "gateway back: net status says up"
 
 # ---- the tunnel process killed: the daemon restarts it, tun0 comes back
@@ -222,7 +215,7 @@ else
 	ok $([ -n "$resumed" ]; echo $?) "tunnel process restarted by the daemon: traffic resumes" "$r; $(jget 'P["secure"]["tunnel"]')"
 	r=$(jget 'P["secure"]["tunnel"]["restarts"]')
 	ok $([ "$r" -gt "${restarts0:-0}" ] 2>/dev/null; echo $?) "net status counts the restart ($restarts0 -> $r)"
-	r=$(tf run secure -- readlink /proc/1/ns/pid)
+	r=$(init_pid secure)
 	ok $([ "$r" = "$spid" ]; echo $?) "tunnel process restarted: the persona was not" "$r"
 fi
 r=$(tf audit show 2>&1)
