@@ -23,6 +23,8 @@
 #   send DST DPORT HEX         one UDP datagram from an ephemeral port
 #   rawsock                    try a raw IP and a packet socket
 #   rhex N                     N random bytes in hex
+#   rtt HOST PORT N / conn HOST PORT N / hstime IFNAME N PORT: the
+#                              benchmark's measurements (bench/net)
 import errno
 import os
 import socket
@@ -141,14 +143,16 @@ def serve(addr, port):
 def sniff(ifname, out):
     """Save the initiation that got a response (OUT.init) and that
     response (OUT.resp): "SRC SPORT HEX" each; exit when both are there."""
+    # ETH_P_ALL: a socket bound to ETH_P_IP sees only what arrives, the
+    # kernel taps what leaves for ETH_P_ALL sockets only
     s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
-                      socket.htons(0x0800))
+                      socket.htons(0x0003))
     s.bind((ifname, 0))
     init = None
     print("sniffing", flush=True)
     while True:
-        p = s.recv(65535)
-        if len(p) < 28 or p[9] != 17:
+        p, a = s.recvfrom(65535)
+        if a[1] != 0x0800 or len(p) < 28 or p[9] != 17:
             continue
         ihl = (p[0] & 15) * 4
         d = p[ihl + 8:]
@@ -215,12 +219,77 @@ def send(dst, dport, hexdata):
     print("sent")
 
 
+def _stats(xs):
+    xs.sort()
+    return "median_us=%.1f p90_us=%.1f n=%d" % (
+        xs[len(xs) // 2] * 1e6, xs[int(len(xs) * 0.9)] * 1e6, len(xs))
+
+
+def rtt(host, port, n):
+    """UDP echo round trips (for the benchmark)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(TIMEOUT)
+    s.connect((host, int(port)))
+    xs = []
+    for i in range(int(n) + 10):
+        t0 = time.perf_counter()
+        s.send(b"x" * 64)
+        s.recv(100)
+        if i >= 10:
+            xs.append(time.perf_counter() - t0)
+    print(_stats(xs))
+
+
+def conn(host, port, n):
+    """TCP connect latency, connect to established (for the benchmark)."""
+    xs = []
+    for i in range(int(n) + 5):
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.settimeout(TIMEOUT)
+        t0 = time.perf_counter()
+        c.connect((host, int(port)))
+        if i >= 5:
+            xs.append(time.perf_counter() - t0)
+        c.close()
+    print(_stats(xs))
+
+
+def hstime(ifname, n, port):
+    """Initiation -> response on the wire at IFNAME (UDP port PORT), N
+    times: the responder's handshake cost plus the link (benchmark)."""
+    n, port = int(n), int(port)
+    # ETH_P_ALL: a socket bound to ETH_P_IP sees only what arrives, the
+    # kernel taps what leaves for ETH_P_ALL sockets only
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
+                      socket.htons(0x0003))
+    s.bind((ifname, 0))
+    t_init, out = None, []
+    print("sniffing", flush=True)
+    while len(out) < n:
+        p, a = s.recvfrom(65535)
+        t = time.perf_counter()
+        if a[1] != 0x0800 or len(p) < 28 or p[9] != 17:
+            continue
+        ihl = (p[0] & 15) * 4
+        sp, dp = struct.unpack(">HH", p[ihl:ihl + 4])
+        d = p[ihl + 8:]
+        if port not in (sp, dp) or len(d) < 4 or d[1:4] != b"\0\0\0":
+            continue
+        if d[0] in (1, 0x11):
+            t_init = t
+        elif d[0] in (2, 0x12) and t_init is not None:
+            out.append(t - t_init)
+            print("handshake_us=%.1f" % ((t - t_init) * 1e6), flush=True)
+            t_init = None
+
+
 def rhex(n):
     print(os.urandom(int(n)).hex())
 
 
 VERBS = {"tcp": tcp, "udp": udp, "resolve": resolve, "dnsq": dnsq,
-         "serve": serve, "rawsock": rawsock, "sniff": sniff, "forge": forge, "send": send, "rhex": rhex}
+         "serve": serve, "rawsock": rawsock, "sniff": sniff, "forge": forge, "send": send, "rhex": rhex,
+         "rtt": rtt, "conn": conn, "hstime": hstime}
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in VERBS:
         sys.exit("usage: nt.py " + "|".join(VERBS) + " ARGS")

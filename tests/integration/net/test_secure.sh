@@ -160,7 +160,7 @@ r=$(prun secure tcp 10.77.100.10 7)
 case $(rword "$r") in "err ENETUNREACH" | "err ECONNREFUSED" | "err EHOSTUNREACH") e=0 ;; *) e=1 ;; esac
 ok $e "gateway killed: the next connect fails too ($r)" "$r"
 r=$(prun secure udp 10.77.100.10 7)
-ok $(is_err "$r"; echo $?) "gateway killed: a UDP exchange fails with an errno ($(rword "$r"))" "$r"
+ok $(is_err "$r"; echo $?) "gateway killed: a UDP exchange fails with an errno ($(rword "$r"))" "$r; state $(tstate)"
 st=$(tstate)
 ok $(case $st in down | handshaking) echo 0 ;; *) echo 1 ;; esac) "gateway killed: net status says $st" \
 	"$(jget 'P["secure"]["tunnel"]')"
