@@ -418,7 +418,11 @@ prun() {
 		proot "$p" /usr/bin/python3 -c "$NT_SRC" "$@" 2>&1
 		return
 	fi
-	tf run "$p" -- /usr/bin/python3 -c "$NT_SRC" "$@" 2>&1
+	# the app's environment is clean: nt.py's knobs go in as --env
+	local e=()
+	[ -n "${NT_TIMEOUT:-}" ] && e+=(--env "NT_TIMEOUT=$NT_TIMEOUT")
+	[ -n "${NT_RECVERR:-}" ] && e+=(--env "NT_RECVERR=$NT_RECVERR")
+	tf run "$p" "${e[@]}" -- /usr/bin/python3 -c "$NT_SRC" "$@" 2>&1
 }
 # root_eperm PERSONA DESC CMD...: CMD as the persona's root fails with
 # "Operation not permitted"

@@ -11,6 +11,7 @@
 #
 #   tcp HOST PORT              connect, send a line, expect it echoed
 #   udp HOST PORT              connect(), send a datagram, expect it echoed
+#                              (NT_RECVERR=1: with IP_RECVERR)
 #   resolve NAME               getaddrinfo (the persona's resolv.conf)
 #   dnsq SERVER NAME           one raw DNS A query to SERVER:53 over UDP
 #   serve ADDR PORT            TCP + UDP echo server (foreground)
@@ -72,6 +73,10 @@ def udp(host, port):
     def go():
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(TIMEOUT)
+        if os.environ.get("NT_RECVERR") == "1":
+            # ICMP net/host unreachable are soft errors for UDP: a plain
+            # socket never sees them, one with IP_RECVERR does
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVERR, 1)
         s.connect((host, int(port)))
         s.send(b"twofold-udp")
         got = s.recv(100)
