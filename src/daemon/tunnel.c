@@ -263,6 +263,19 @@ static int make_tun(struct tfd_persona *p, int *fds, unsigned *nq,
 			 p->cfg->name, strerror(-r));
 		return r;
 	}
+	/* no IPv6 address in the tunnel: no IPv6 on tun0 either (else the
+	 * kernel gives it a link-local address and sends router and
+	 * neighbour solicitations into the tunnel, kernel 6.18) */
+	{
+		bool v6 = false;
+		for (unsigned i = 0; i < tc->n_addr; i++)
+			v6 |= tc->addr[i].family == AF_INET6;
+		if (!v6 &&
+		    tf_net_sysctl(p->netns_fd,
+				  "net/ipv6/conf/tun0/disable_ipv6", "1") < 0)
+			tf_debug("%s: cannot disable IPv6 on tun0",
+				 p->cfg->name);
+	}
 	r = tf_net_link_up(p->netns_fd, "tun0", tc->mtu ? tc->mtu : 1420);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot set tun0 of %s up (mtu %u): %s",
@@ -474,6 +487,17 @@ static int tunnel_spawn(struct tfd *d, struct tfd_persona *p)
 		goto out;
 	}
 	if (r == 0) {
+		char addrs[160] = "";
+		for (unsigned i = 0; i < tc->n_addr; i++) {
+			char a[64];
+			size_t l = strlen(addrs);
+			tf_cidr_format(&tc->addr[i], a, sizeof(a));
+			snprintf(addrs + l, sizeof(addrs) - l, "%s%s",
+				 i ? "," : "", a);
+		}
+		tfd_audit(d, 0, "net.link", p, NULL,
+			  "mode=tunnel\tlink=tun0\taddresses=%s",
+			  addrs[0] ? addrs : "-");
 		t->error[0] = '\0';
 		tf_info("%s: tunnel process %d started (%u queue%s%s, port %u)",
 			p->cfg->name, (int)pid, nq, nq == 1 ? "" : "s",
@@ -597,6 +621,25 @@ static void tunnel_ctl(struct tfd *d, struct tfd_source *s, uint32_t ev)
 	for (char *q = st.reason; *q; q++)
 		if ((unsigned char)*q < 0x20 || (unsigned char)*q == 0x7f)
 			*q = ' ';
+	/* packets refused (another suite's handshake, a wrong key, a
+	 * replay): one record per STATUS that counts more, so at most one
+	 * a second however fast they come */
+	if (t->have_status && st.rejected > t->st.rejected)
+		tfd_audit(d, 0, "net.refused", p, NULL, "count=%llu\treason=%s",
+			  (unsigned long long)(st.rejected - t->st.rejected),
+			  st.reason[0] ? st.reason : "invalid packets");
+	/* a state without its reason still says something useful */
+	if (st.state != TF_TUNNEL_UP && st.reason[0] == '\0') {
+		char e[80];
+		tf_sockaddr_format(
+			(const struct sockaddr *)&p->cfg->tunnel.endpoint, e,
+			sizeof(e));
+		snprintf(st.reason, sizeof(st.reason),
+			 st.state == TF_TUNNEL_HANDSHAKING
+				 ? "handshaking: no answer from %s yet"
+				 : "no session with %s",
+			 e);
+	}
 	t->st = st;
 	t->have_status = true;
 	if (st.state == t->last_state)
