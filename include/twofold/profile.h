@@ -161,6 +161,10 @@ struct tf_profile {
 	uint32_t n_env;
 	struct tf_prof_env env[TF_PROF_ENV_MAX];
 	enum tf_net_mode net;
+	/* a host file (the daemon's, written for this persona's network
+	 * mode) bound read-only over /etc/resolv.conf by the init; "" =
+	 * none: the persona's /etc layer has an empty one */
+	char resolv_conf[TF_CFG_PATH_MAX];
 	tf_perms_t perms; /* issue 13; none today */
 };
 

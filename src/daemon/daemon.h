@@ -235,8 +235,17 @@ struct tfd_persona {
 	uint32_t kdf_passes, kdf_mem_kib;
 	bool kdf_known;
 	bool erased_by_failures;
-	/* its network namespace, the daemon's (netns.c), -1 none */
+	/* network (netns.c): the namespace the daemon made for it (kept
+	 * across stop/start/restart/evict), whether its nat veth tfv<i>
+	 * exists, the resolvers its DNS goes to, its resolv.conf ("" none)
+	 * and why its network could not be made ("" fine) */
+	bool has_netns;
 	int netns_fd;
+	bool nat_link;
+	uint8_t n_resolvers;
+	struct tf_cidr resolvers[TF_NET_DNS_MAX];
+	char resolv_conf[TF_CFG_PATH_MAX];
+	char net_error[200];
 	struct tfd_tunnel tun;
 };
 
@@ -339,6 +348,7 @@ struct tfd {
 	uint64_t started_ns;
 	struct tf_audit *audit; /* NULL: not recording (audit_err says why) */
 	int audit_err;		/* the last append's error, 0 fine */
+	bool nft_table;		/* netns.c applied the inet twofold table */
 };
 
 /* A reply under construction: result errno + one-line message + output. */
@@ -539,6 +549,25 @@ int tfd_persona_stop_sync(struct tfd *d, struct tfd_persona *p);
 void tfd_persona_init_exited(struct tfd *d, struct tfd_source *s,
 			     uint32_t events);
 void tfd_timer_tick(struct tfd *d);
+
+/* netns.c: each persona's network namespace (issue 12). Setup at start
+ * (after the config, before any persona starts): a namespace per persona
+ * with lo up, nat links and the inet twofold table, resolv.conf files;
+ * shutdown at exit removes the table and the links. */
+TF_WUR int tfd_netns_setup(struct tfd *d, char *err, size_t errlen);
+void tfd_netns_shutdown(struct tfd *d);
+/* The persona's namespace (an fd owned by the daemon: do not close), or
+ * -1 before setup. Valid for the daemon's whole life, whatever the
+ * persona's state: tunnel.c makes tun0 in it (tf_net_tun_create). */
+int tfd_netns_fd(const struct tfd_persona *p);
+/* The resolv.conf the persona's init binds, "" for none. */
+const char *tfd_netns_resolv(const struct tfd_persona *p);
+/* "tfv<i>": the persona's host-side veth name (nat). */
+void tfd_netns_host_if(const struct tfd *d, const struct tfd_persona *p,
+		       char buf[static 16]);
+/* Build and apply the inet twofold table again from the config and the
+ * links made (atomic replace). */
+TF_WUR int tfd_netns_firewall(struct tfd *d, char *err, size_t errlen);
 
 /* device.c: the device's storage and keys, brought up at start-up. */
 /* The fd of p's mounted file system (-ENODEV: no storage). */

@@ -674,7 +674,13 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 	if (r > 0)
 		tf_warn("%s", TF_KEYS_JOURNAL_WARNING);
 
-	/* 4. personas; foreground devices may be hot-plugged later */
+	/* 4. each persona's network namespace, made once and kept until we
+	 * exit (netns.c) */
+	r = tfd_netns_setup(d, err, errlen);
+	if (r < 0)
+		return r;
+
+	/* 5. personas; foreground devices may be hot-plugged later */
 	for (size_t i = 0; i < d->cfg.n_devices; i++)
 		if (access(d->cfg.devices[i].path, F_OK) < 0)
 			tf_warn("device %s: %s does not exist (yet); it is "
@@ -686,10 +692,6 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 
 		p->foreground = strcmp(p->cfg->name, d->cfg.foreground) == 0;
 		p->init_src.fd = p->timer.fd = p->halt.events.fd = -1;
-		/* INTERIM (h-tund) until the daemon's netns.c (h-netns):
-		 * the persona's namespace, the daemon's, for its life */
-		if (tf_netns_create(&p->netns_fd) < 0)
-			p->netns_fd = -1;
 		p->freeze.events.fd = -1;
 		if (!p->cfg->credential) {
 			r = setup_device_bound(d, p, err, errlen);
@@ -875,6 +877,7 @@ void tfd_personas_shutdown(struct tfd *d)
 			tf_warn("detaching storage: %s", strerror(-r));
 		d->storage = NULL;
 	}
+	tfd_netns_shutdown(d);
 	tfd_audit_close(d);
 	tf_keystore_close(d->ks);
 	d->ks = NULL;

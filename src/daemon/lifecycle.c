@@ -322,7 +322,9 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 		.cgroup_group = d->cg_group,
 		.foreground = p->foreground,
 		.cg = steal_pointer(&p->pre_cg), /* taken over */
-		.has_netns = p->netns_fd >= 0,
+		/* the daemon's namespace for it (netns.c), kept across
+		 * restarts: the init joins it */
+		.has_netns = p->has_netns,
 		.netns_fd = p->netns_fd,
 	};
 	size_t idx = p_index(d, p);
@@ -330,6 +332,9 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 	int r;
 
 	r = tf_profile_for_persona(&d->cfg, p->cfg, &prof, err, errlen);
+	if (r == 0 && tf_strlcpy(prof.resolv_conf, tfd_netns_resolv(p),
+				 sizeof(prof.resolv_conf)) < 0)
+		r = -ENAMETOOLONG;
 	if (r == 0)
 		r = tf_persona_start(&spec, &p->rt, err, errlen);
 	else if (spec.cg)

@@ -117,13 +117,13 @@ static const char *const section_names[] = {
 };
 
 enum key_type {
-	T_U32,	 /* decimal, min..max */
-	T_U64,	 /* decimal, min..max (or 0 with zero_ok) */
-	T_SIZE,	 /* decimal with K/M/G/T, min..max (or 0 with zero_ok) */
-	T_BOOL,	 /* yes/true/1, no/false/0 */
-	T_STR,	 /* no control characters, shorter than its field */
-	T_PCRS,	 /* "none" or PCR numbers 0..23: "0,7" */
-	T_CLASS, /* a device class name */
+	T_U32,	   /* decimal, min..max */
+	T_U64,	   /* decimal, min..max (or 0 with zero_ok) */
+	T_SIZE,	   /* decimal with K/M/G/T, min..max (or 0 with zero_ok) */
+	T_BOOL,	   /* yes/true/1, no/false/0 */
+	T_STR,	   /* no control characters, shorter than its field */
+	T_PCRS,	   /* "none" or PCR numbers 0..23: "0,7" */
+	T_CLASS,   /* a device class name */
 	T_NETMODE, /* none, nat or tunnel */
 	T_SUITEID, /* a suite name, stored as its uint8_t id */
 	T_CIDR,	   /* one network prefix: "10.213.0.0/16" */
@@ -356,12 +356,12 @@ static const struct key keys[] = {
 	 TF_TUNNEL_ROUTES_MAX, false, "0.0.0.0/0", NULL, shown_tunnel,
 	 "tunnel: networks routed through tun0, comma list of up to 8",
 	 offsetof(struct tf_persona_cfg, tunnel.n_routes)},
-	{SEC_PERSONA, "tunnel_dns", T_ADDRS, PER(tunnel.dns), 1,
-	 TF_NET_DNS_MAX, false, NULL, NULL, shown_tunnel,
+	{SEC_PERSONA, "tunnel_dns", T_ADDRS, PER(tunnel.dns), 1, TF_NET_DNS_MAX,
+	 false, NULL, NULL, shown_tunnel,
 	 "tunnel: resolvers inside tunnel_routes, comma list of up to 4",
 	 offsetof(struct tf_persona_cfg, tunnel.n_dns)},
-	{SEC_PERSONA, "tunnel_keepalive", T_U32, PER(tunnel.keepalive), 0,
-	 3600, false, "25", NULL, shown_tunnel,
+	{SEC_PERSONA, "tunnel_keepalive", T_U32, PER(tunnel.keepalive), 0, 3600,
+	 false, "25", NULL, shown_tunnel,
 	 "tunnel: seconds between keepalives, 0 = off"},
 	{SEC_PERSONA, "tunnel_mtu", T_U32, PER(tunnel.mtu), 1280, 9000, false,
 	 "1420", NULL, shown_tunnel, "tunnel: MTU of tun0 (1280..9000)"},
@@ -606,8 +606,7 @@ static int key_set(const struct key *k, void *obj, const char *v)
 	}
 	case T_ADDRS:
 	case T_PREFIXES:
-	case T_IFADDRS:
-		return list_set(k, f, (uint8_t *)obj + k->aux, v);
+	case T_IFADDRS: return list_set(k, f, (uint8_t *)obj + k->aux, v);
 	case T_ENDPOINT: {
 		struct sockaddr_storage ss;
 		socklen_t len = 0;
@@ -987,8 +986,9 @@ static int key_check(const struct key *k, const void *obj, const char *who,
 	case T_IFADDRS: {
 		uint8_t n = *((const uint8_t *)obj + k->aux);
 		if (n > k->max || n > k->size / sizeof(struct tf_cidr))
-			return fail(err, errlen, "%s%s has more than %u entries",
-				    who, k->name, (unsigned)k->max);
+			return fail(err, errlen,
+				    "%s%s has more than %u entries", who,
+				    k->name, (unsigned)k->max);
 		return 0;
 	}
 	case T_ENDPOINT: return 0;
@@ -1017,6 +1017,105 @@ static int section_check(enum section sec, const void *obj, const char *who,
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* Length in bytes of standard base64 text s (with its = padding), or -1. */
+static int b64_decoded_len(const char *s)
+{
+	size_t n = strlen(s), pad = 0;
+
+	if (n == 0 || n % 4)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		bool alnum = (ch >= 'A' && ch <= 'Z') ||
+			     (ch >= 'a' && ch <= 'z') ||
+			     (ch >= '0' && ch <= '9');
+		if (ch == '=') {
+			if (i < n - 2)
+				return -1;
+			pad++;
+		} else if (pad || !(alnum || ch == '+' || ch == '/')) {
+			return -1;
+		}
+	}
+	return (int)(n / 4 * 3 - pad);
+}
+
+static bool cidr_contains(const struct tf_cidr *net, const struct tf_cidr *a)
+{
+	const uint8_t *x = (const uint8_t *)&net->addr,
+		      *y = (const uint8_t *)&a->addr;
+	unsigned len = net->len;
+
+	if (net->family != a->family || a->len < net->len)
+		return false;
+	for (unsigned i = 0; len; i++) {
+		unsigned bits = len >= 8 ? 8 : len;
+		uint8_t mask = (uint8_t)(0xff00u >> bits);
+		if ((x[i] ^ y[i]) & mask)
+			return false;
+		len -= bits;
+	}
+	return true;
+}
+
+/* The rules between the network keys of persona p (issue 12). */
+static int validate_net(const struct tf_config *c,
+			const struct tf_persona_cfg *p, char *err,
+			size_t errlen)
+{
+	const struct tf_tunnel_cfg *t = &p->tunnel;
+	int klen;
+
+	if (p->n_dns && p->network != TF_NET_NAT)
+		return fail(err, errlen,
+			    "persona %s: dns applies to network = nat only "
+			    "(a tunnel persona's resolvers are tunnel_dns)",
+			    p->name);
+	for (uint8_t i = 0; i < p->n_dns; i++)
+		if (p->dns[i].family != AF_INET)
+			return fail(err, errlen,
+				    "persona %s: dns must be IPv4 addresses "
+				    "(nat is IPv4 only)",
+				    p->name);
+	if (p->network != TF_NET_TUNNEL)
+		return 0;
+	if (t->peer_key[0]) {
+		size_t want = t->suite == TF_SUITE_GM ? 65 : 32;
+		klen = b64_decoded_len(t->peer_key);
+		if (klen != (int)want)
+			return fail(err, errlen,
+				    "persona %s: tunnel_peer_key must be the "
+				    "base64 of a %zu-byte %s public key",
+				    p->name, want,
+				    t->suite == TF_SUITE_GM ? "SM2" : "X25519");
+	}
+	for (uint8_t i = 0; i < t->n_addr; i++)
+		for (uint8_t j = 0; j < i; j++)
+			if (t->addr[i].family == t->addr[j].family)
+				return fail(err, errlen,
+					    "persona %s: tunnel_address takes "
+					    "one IPv4 and one IPv6 address",
+					    p->name);
+	if (t->n_routes == 0)
+		return fail(err, errlen,
+			    "persona %s: tunnel_routes is empty: nothing "
+			    "would go through the tunnel",
+			    p->name);
+	for (uint8_t i = 0; i < t->n_dns; i++) {
+		bool in = false;
+		for (uint8_t j = 0; j < t->n_routes; j++)
+			in |= cidr_contains(&t->routes[j], &t->dns[i]);
+		if (!in)
+			return fail(err, errlen,
+				    "persona %s: tunnel_dns %u is outside "
+				    "tunnel_routes: its queries would have no "
+				    "route",
+				    p->name, (unsigned)i + 1);
+	}
+	(void)c;
 	return 0;
 }
 
@@ -1117,6 +1216,9 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 			return fail(err, errlen,
 				    "persona %s: uid_count must exceed %u",
 				    p->name, TF_APP_UID_DEFAULT);
+		r = validate_net(c, p, err, errlen);
+		if (r < 0)
+			return r;
 		for (size_t j = 0; j < i; j++) {
 			const struct tf_persona_cfg *q = &c->personas[j];
 			uint64_t qend = (uint64_t)q->uid_base + q->uid_count;

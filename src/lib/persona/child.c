@@ -175,6 +175,10 @@ static void fill_etc_layer(const struct tf_p_setup *s, int etc)
 		     "127.0.1.1\t%s\n",
 		     s->name);
 	write_at(etc, "hosts", buf, (size_t)n);
+	/* the host's resolvers are the host's: a persona's are the ones its
+	 * network mode gives it, bound over this (mount_resolv_conf); none
+	 * for a persona with loopback only */
+	write_at(etc, "resolv.conf", "", 0);
 	/* the host's machine-id would tie both personas to one device */
 	{
 		uint8_t id[16];
@@ -345,7 +349,7 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	char link[N_BASE][PATH_MAX];
 	bool ov[N_BASE];
 	char path[PATH_MAX];
-	int rootfd, devfd, basefd = -1;
+	int rootfd, devfd, basefd = -1, resolv_fd = -1;
 	char go;
 
 	status_fd = s->status_fd;
@@ -374,6 +378,10 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	if (base) {
 		basefd = clone_tree(base);
 		CHECK(basefd, "base %s: %m", base);
+	}
+	if (pr->resolv_conf[0]) {
+		resolv_fd = clone_tree(pr->resolv_conf);
+		CHECK(resolv_fd, "resolv.conf %s: %m", pr->resolv_conf);
 	}
 	for (size_t i = 0; i < pr->n_sys; i++) {
 		struct stat st;
@@ -486,6 +494,22 @@ void tf_p_child_main(const struct tf_p_setup *s)
 			mkdir_at(rootfd, dst, 0755);
 		attach(data_fd[i], rootfd, dst,
 		       bind_attrs(pr, pr->binds[i].dst), dst);
+	}
+
+	/* the daemon's resolv.conf for this persona over /etc/resolv.conf
+	 * (the persona's layer has a file there; a base must have one) */
+	if (resolv_fd >= 0) {
+		struct stat st;
+		if (fstatat(rootfd, "etc/resolv.conf", &st,
+			    AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			fail(ENOENT,
+			     "bind /etc/resolv.conf: the persona's root has no "
+			     "regular file /etc/resolv.conf");
+		attach(resolv_fd, rootfd, "etc/resolv.conf",
+		       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+			       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+		       "/etc/resolv.conf");
 	}
 
 	/* /dev: a small tmpfs with the bound host nodes */

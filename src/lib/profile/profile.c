@@ -250,6 +250,10 @@ int tf_profile_check(const struct tf_profile *p, char *why, size_t whylen)
 	if (p->net != TF_NET_NONE && p->net != TF_NET_NAT &&
 	    p->net != TF_NET_TUNNEL)
 		BAD("profile: unknown network mode %d", (int)p->net);
+	if (!str_ok(p->resolv_conf, sizeof(p->resolv_conf)) ||
+	    (p->resolv_conf[0] &&
+	     !abs_path_ok(p->resolv_conf, sizeof(p->resolv_conf))))
+		BAD("profile: resolv_conf is not an absolute path");
 #undef BAD
 	return 0;
 }
@@ -271,6 +275,10 @@ int tf_profile_for_persona(const struct tf_config *cfg,
 	}
 	if (pcfg->pty_max)
 		p.pty_max = pcfg->pty_max;
+	/* the daemon made the namespace for this mode; it adds the
+	 * resolv_conf it wrote */
+	if (pcfg->network)
+		p.net = pcfg->network;
 	p.lim = (struct tf_cg_limits){.memory_max = pcfg->memory_max,
 				      .pids_max = pcfg->pids_max,
 				      .cpu_weight = pcfg->cpu_weight};

@@ -24,6 +24,7 @@
 #include "twofold/log.h"
 #include "twofold/mountinfo.h"
 #include "twofold/secmem.h"
+#include "twofold/suite.h"
 
 static char tmpdir[64];
 
@@ -299,6 +300,131 @@ static void test_config_good(void **state)
 	/* defaults validate and format/parse too */
 	tf_config_default(&c);
 	assert_int_equal(tf_config_validate(&c, true, err, sizeof(err)), 0);
+}
+
+/* The network keys of issue 12: defaults, lists, the rules between them,
+ * and a round trip through format. */
+#define NET_CONF(top, a, b)                                                    \
+	"version = 1\n" top "[persona a]\nuid_base = 100000\n" a               \
+	"[persona b]\nuid_base = 200000\ncredential = yes\n" b
+
+static void test_config_net(void **state)
+{
+	struct tf_config c, c2;
+	char err[256] = "", *text = NULL, buf[64];
+	const char *t;
+
+	t = NET_CONF("", "", "");
+	assert_int_equal(tf_config_parse(t, strlen(t), &c, err, sizeof(err)),
+			 0);
+	/* defaults: device-bound nat, credential tunnel, 10.213.0.0/16 */
+	assert_int_equal(c.personas[0].network, TF_NET_NAT);
+	assert_int_equal(c.personas[1].network, TF_NET_TUNNEL);
+	tf_cidr_format(&c.nat_subnet, buf, sizeof(buf));
+	assert_string_equal(buf, "10.213.0.0/16");
+	assert_int_equal(c.personas[1].tunnel.suite, TF_SUITE_INTL);
+	assert_int_equal(c.personas[1].tunnel.mtu, 1420);
+	assert_int_equal(c.personas[1].tunnel.keepalive, 25);
+	assert_int_equal(c.personas[1].tunnel.listen_port, 0);
+	assert_int_equal(c.personas[1].tunnel.n_routes, 1);
+	assert_false(c.personas[1].tunnel.has_endpoint);
+	assert_int_equal(c.personas[0].n_dns, 0);
+	tf_config_default(&c);
+	assert_int_equal(c.personas[0].network, TF_NET_NAT);
+	assert_int_equal(c.personas[1].network, TF_NET_TUNNEL);
+	/* what init writes */
+	assert_int_equal(tf_config_format(&c, &text), 0);
+	assert_non_null(strstr(text, "\nnetwork = nat\n"));
+	assert_non_null(strstr(text, "\nnetwork = tunnel\n"));
+	assert_non_null(strstr(text, "\nnat_subnet = 10.213.0.0/16\n"));
+	free(text);
+
+	t = NET_CONF(
+		"suite = gm\nnat_subnet = 10.50.0.0/24\n",
+		"network = nat\ndns = 203.0.113.53, 127.0.0.53\n",
+		"tunnel_endpoint = [fd00::2]:51820\n"
+		"tunnel_peer_key = "
+		"BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+		"tunnel_address = 10.77.0.2/32, fd77::2/128\n"
+		"tunnel_routes = 10.77.0.0/16,fd77::/16\n"
+		"tunnel_dns = 10.77.0.1\ntunnel_mtu = 1280\n"
+		"tunnel_keepalive = 0\ntunnel_listen_port = 51821\n");
+	if (tf_config_parse(t, strlen(t), &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	tf_cidr_format(&c.nat_subnet, buf, sizeof(buf));
+	assert_string_equal(buf, "10.50.0.0/24");
+	assert_int_equal(c.personas[0].n_dns, 2);
+	tf_cidr_format(&c.personas[0].dns[1], buf, sizeof(buf));
+	assert_string_equal(buf, "127.0.0.53/32");
+	assert_int_equal(c.personas[1].tunnel.suite, TF_SUITE_GM);
+	assert_true(c.personas[1].tunnel.has_endpoint);
+	assert_int_equal(c.personas[1].tunnel.endpoint.ss_family, AF_INET6);
+	assert_int_equal(c.personas[1].tunnel.n_addr, 2);
+	assert_int_equal(c.personas[1].tunnel.n_routes, 2);
+	assert_int_equal(c.personas[1].tunnel.n_dns, 1);
+	assert_int_equal(c.personas[1].tunnel.mtu, 1280);
+	assert_int_equal(c.personas[1].tunnel.listen_port, 51821);
+	assert_int_equal(tf_config_format(&c, &text), 0);
+	assert_int_equal(
+		tf_config_parse(text, strlen(text), &c2, err, sizeof(err)), 0);
+	free(text);
+	assert_memory_equal(c.personas, c2.personas, sizeof(c.personas));
+	assert_memory_equal(&c.nat_subnet, &c2.nat_subnet,
+			    sizeof(c.nat_subnet));
+
+	static const struct {
+		const char *top, *a, *b, *msg;
+	} bad[] = {
+		{"nat_subnet = 10.0.0.0/25\n", "", "", "line 2: invalid"},
+		{"nat_subnet = 10.0.0.1/16\n", "", "", "line 2: invalid"},
+		{"nat_subnet = fd00::/16\n", "", "", "line 2: invalid"},
+		{"", "network = bridge\n", "", "invalid value for network"},
+		{"", "dns = 1.1.1.1,\n", "", "invalid value for dns"},
+		{"", "dns = 1.1.1.1,,8.8.8.8\n", "", "invalid value for dns"},
+		{"", "dns = 1.1.1.0/24\n", "", "invalid value for dns"},
+		{"", "dns = 1.1.1.1,1.1.1.2,1.1.1.3,1.1.1.4,1.1.1.5\n", "",
+		 "invalid value for dns"},
+		{"", "dns = fd00::53\n", "", "dns must be IPv4"},
+		{"", "", "dns = 1.1.1.1\n", "dns applies to network = nat"},
+		{"", "", "tunnel_endpoint = gw.example:51820\n",
+		 "invalid value for tunnel_endpoint"},
+		{"", "", "tunnel_endpoint = 192.0.2.2\n",
+		 "invalid value for tunnel_endpoint"},
+		{"", "", "tunnel_peer_key = AAAA\n", "32-byte X25519"},
+		{"", "", "tunnel_address = 10.0.0.2/32,10.0.0.3/32\n",
+		 "one IPv4 and one IPv6"},
+		{"", "", "tunnel_routes = 10.77.0.1/16\n",
+		 "invalid value for tunnel_routes"},
+		{"", "", "tunnel_routes =\n", "tunnel_routes is empty"},
+		{"", "", "tunnel_routes = 10.77.0.0/16\ntunnel_dns = 8.8.8.8\n",
+		 "outside tunnel_routes"},
+		{"", "", "tunnel_mtu = 1279\n", "invalid value for tunnel_mtu"},
+		{"", "", "tunnel_listen_port = 65536\n",
+		 "invalid value for tunnel_listen_port"},
+		{"", "", "tunnel_suite = rot13\n",
+		 "invalid value for tunnel_suite"},
+	};
+	for (size_t i = 0; i < TF_ARRAY_SIZE(bad); i++) {
+		char conf[1024];
+		snprintf(conf, sizeof(conf),
+			 "version = 1\n%s[persona a]\nuid_base = 100000\n%s"
+			 "[persona b]\nuid_base = 200000\ncredential = "
+			 "yes\n%s",
+			 bad[i].top, bad[i].a, bad[i].b);
+		err[0] = '\0';
+		assert_int_equal(tf_config_parse(conf, strlen(conf), &c, err,
+						 sizeof(err)),
+				 -EINVAL);
+		if (!strstr(err, bad[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err,
+				 bad[i].msg);
+	}
+	/* a tunnel persona without endpoint or key is fine (never up);
+	 * the tunnel keys of a nat persona are only parsed */
+	t = NET_CONF("", "tunnel_mtu = 9000\n", "network = tunnel\n");
+	assert_int_equal(tf_config_parse(t, strlen(t), &c, err, sizeof(err)),
+			 0);
 }
 
 /* tpm_pcrs: a list of PCR numbers or "none", formatted back the same */
@@ -787,6 +913,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_config_good),
 		cmocka_unit_test(test_config_tpm_pcrs),
+		cmocka_unit_test(test_config_net),
 		cmocka_unit_test(test_config_bad),
 		cmocka_unit_test(test_config_weak_forced),
 		cmocka_unit_test(test_config_bounds),
