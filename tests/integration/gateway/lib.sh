@@ -63,7 +63,10 @@ EOC
 }
 
 start_gw() {
-	in_o "$TWOFOLD_GATEWAY" --config "$W/gw.conf" --foreground >>"$W/gw.log" 2>&1 &
+	# nsenter itself, not the in_o function: $! must be the gateway (a
+	# backgrounded function is a subshell, and killing it kills nothing)
+	nsenter --net=/run/netns/$NS_O "$TWOFOLD_GATEWAY" --config "$W/gw.conf" \
+		--foreground >>"$W/gw.log" 2>&1 &
 	GW_PID=$!
 	for _ in $(seq 50); do
 		grep -q "listening on" "$W/gw.log" 2>/dev/null && return 0
@@ -85,9 +88,10 @@ stop_gw() {
 # harness (tun0 10.77.0.2/32, route 10.77.0.0/16)
 start_dev() {
 	: >"$W/dev.log"
-	in_d "$TUNHARNESS" --suite "$1" --key "$W/dev_$1.key" --peer "$2" \
+	nsenter --net=/run/netns/$NS_D "$TUNHARNESS" --suite "$1" --key "$W/dev_$1.key" --peer "$2" \
 		--endpoint "${3:-192.0.2.2:51820}" --address 10.77.0.2/32 \
 		--route 10.77.0.0/16 --keepalive "${KEEPALIVE:-25}" \
+		--listen-port "${DEV_PORT:-40001}" \
 		>>"$W/dev.log" 2>&1 &
 	H_PID=$!
 }
@@ -108,3 +112,52 @@ wait_for() {
 }
 
 pub_of() { sed -n "s/^$2 //p" "$W/$1.pub"; }
+
+# tcp_try NS HOST PORT: connect (5 s at most), send a line, print "ok
+# REPLY" or the errno name (ENETUNREACH, ECONNREFUSED, ...) or "timeout"
+tcp_try() {
+	nsenter --net=/run/netns/$1 python3 -c '
+import errno, socket, sys
+s = socket.socket()
+s.settimeout(5)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    s.sendall(b"hello through the tunnel\n")
+    print("ok", s.recv(100).decode().strip())
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))' "$2" "$3"
+}
+
+# echo service (TCP port 7) on the organisation's address; EXEC:cat, not
+# PIPE: a socat PIPE echo stops reading when its one pipe fills (seen
+# with 4 MB echoed at 1 Gbit/s: 1.2 MB left unread in its Recv-Q)
+start_echo() {
+	nsenter --net=/run/netns/$NS_O socat TCP-LISTEN:7,bind=10.77.100.10,reuseaddr,fork EXEC:cat &
+	BG_PIDS="$BG_PIDS $!"
+	sleep 0.2
+}
+
+# wg_up NS IFNAME ADDR KEYFILE LISTENPORT PEERPUB ALLOWED [ENDPOINT]:
+# Debian's wireguard-go on IFNAME in NS, configured with wg(8)
+wg_up() {
+	local ns=$1 ifn=$2
+	WG_PROCESS_FOREGROUND=1 nsenter --net=/run/netns/$ns wireguard-go -f "$ifn" \
+		>>"$W/wg.log" 2>&1 &
+	WG_PID=$!
+	for _ in $(seq 50); do
+		[ -S "/var/run/wireguard/$ifn.sock" ] && break
+		sleep 0.1
+	done
+	nsenter --net=/run/netns/$ns wg set "$ifn" private-key "$4" listen-port "$5" \
+		peer "$6" allowed-ips "$7" ${8:+endpoint "$8"} persistent-keepalive 25 || return 1
+	nsenter --net=/run/netns/$ns ip addr add "$3" dev "$ifn" &&
+		nsenter --net=/run/netns/$ns ip link set "$ifn" mtu 1420 up
+}
+wg_down() {
+	[ -n "$WG_PID" ] || return 0
+	kill -TERM "$WG_PID" 2>/dev/null
+	wait "$WG_PID" 2>/dev/null
+	WG_PID=
+}

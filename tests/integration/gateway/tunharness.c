@@ -9,7 +9,7 @@
  *   tunharness --suite intl|gm --key PRIVFILE --peer BASE64PUB
  *              --endpoint ADDR:PORT --address CIDR [--route CIDR]...
  *              [--ifname tun0] [--mtu 1420] [--keepalive 25]
- *              [--queues N] [--uid 65534]
+ *              [--queues N] [--uid 65534] [--listen-port N]
  *
  * Prints one line per STATUS received ("status up handshakes=1 ...:
  * reason") on stdout (line-buffered). SIGUSR1 sends a STATUS_REQ; SIGTERM
@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
 	static struct tf_tunctl_config c;
 	const char *ifname = "tun0", *keyfile = NULL, *peer = NULL;
 	struct tf_cidr addr[2], routes[8];
-	unsigned n_addr = 0, n_routes = 0, nq = 2;
+	unsigned n_addr = 0, n_routes = 0, nq = 2, lport = 0;
 	socklen_t eplen = 0;
 	int r;
 
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
 			c.keepalive_s = (uint16_t)atoi(v);
 		else if (!strcmp(k, "--queues"))
 			nq = (unsigned)atoi(v);
+		else if (!strcmp(k, "--listen-port"))
+			lport = (unsigned)atoi(v);
 		else if (!strcmp(k, "--uid"))
 			c.uid = c.gid = (uint32_t)atoi(v);
 		else
@@ -121,6 +124,14 @@ int main(int argc, char **argv)
 		if ((r = tf_net_route_add(-1, ifname, &routes[i], NULL)) < 0)
 			die("route add", r);
 	int udp = socket(c.endpoint.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (udp >= 0 && lport) {
+		struct sockaddr_storage la = {0};
+		la.ss_family = c.endpoint.ss_family;
+		/* the port sits at the same offset in sin and sin6 */
+		((struct sockaddr_in *)&la)->sin_port = htons((uint16_t)lport);
+		if (bind(udp, (struct sockaddr *)&la, eplen) < 0)
+			die("bind --listen-port", errno);
+	}
 	if (udp < 0 || connect(udp, (struct sockaddr *)&c.endpoint, eplen) < 0)
 		die("udp socket", errno);
 	int sz = 4 << 20;
