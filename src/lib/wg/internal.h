@@ -126,6 +126,7 @@ struct tf_wg_peer {
 	uint8_t cookie[TF_WG_MAC_BYTES];
 	/* the mac1 of our last initiation/response: AD of their cookie reply */
 	bool has_last_mac1;
+	uint32_t last_mac1_index;
 	uint8_t last_mac1[TF_WG_MAC_BYTES];
 	/* the handshake in progress */
 	enum wg_hs_state state;

@@ -148,6 +148,7 @@ static int stamp_macs(struct tf_wg_peer *p, uint8_t *msg, size_t len,
 	if (r < 0)
 		return r;
 	memcpy(p->last_mac1, mac1, TF_WG_MAC_BYTES);
+	p->last_mac1_index = tf_get_le32(msg + 4); /* our sender index */
 	p->has_last_mac1 = true;
 	/* a cookie is good for its secret's lifetime less the latency
 	 * allowance (the kernel's COOKIE_SECRET_LATENCY = REKEY_TIMEOUT) */
@@ -826,7 +827,9 @@ int tf_wg_cookie_reply_consume(struct tf_wg_peer *p, const uint8_t *msg,
 		return -EBADMSG;
 	if (suite != s->id)
 		return -EPROTO;
-	if (!p->has_last_mac1)
+	/* it must answer the last message we sent p: same index (the
+	 * caller's lookup) and, authenticated below, the same mac1 */
+	if (!p->has_last_mac1 || tf_get_le32(msg + 4) != p->last_mac1_index)
 		return -EINVAL;
 	r = s->caead_open(cookie, p->cookie_key, msg + 8, msg + 8 + N,
 			  TF_WG_MAC_BYTES + TF_WG_TAG_BYTES, p->last_mac1,
