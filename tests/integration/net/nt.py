@@ -76,7 +76,7 @@ def udp(host, port):
         if os.environ.get("NT_RECVERR") == "1":
             # ICMP net/host unreachable are soft errors for UDP: a plain
             # socket never sees them, one with IP_RECVERR does
-            s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVERR, 1)
+            s.setsockopt(socket.IPPROTO_IP, 11, 1)  # IP_RECVERR
         s.connect((host, int(port)))
         s.send(b"twofold-udp")
         got = s.recv(100)
