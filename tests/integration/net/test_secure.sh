@@ -228,4 +228,15 @@ ok $(grep -q 'net\.tunnel\.up' <<<"$r" && grep -q 'net\.tunnel\.down' <<<"$r"; e
 	"audit: net.tunnel.up and net.tunnel.down recorded" "$(grep 'net\.' <<<"$r" | tail -8)"
 ok $(grep -q 'net\.link' <<<"$r"; echo $?) "audit: net.link recorded" "$(grep 'net\.' <<<"$r" | head -4)"
 
+# ---- controls: the counters do count (so their zeros above mean something)
+nt0=$(counter not_tunnel)
+dev "$PY" "$NT" udp 203.0.113.10 7 >/dev/null
+nt1=$(counter not_tunnel)
+ok $([ "$nt1" -gt "$nt0" ]; echo $?) "control: a packet from dev to the internet counts in not_tunnel ($nt0 -> $nt1)"
+dev ip addr add 10.77.0.2/32 dev lo
+dev "$PY" -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.77.0.2", 0)); s.sendto(b"x", ("203.0.113.10", 7))'
+dev ip addr del 10.77.0.2/32 dev lo
+ok $([ "$(counter secure_src)" -gt 0 ]; echo $?) "control: a packet from 10.77.0.2 leaving on up0 counts in secure_src"
+
 world_finish

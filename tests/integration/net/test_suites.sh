@@ -32,9 +32,12 @@ done
 sleep 0.5
 rej1=$(jget 'P["secure"]["tunnel"]["rejected"]')
 ok $([ "${rej1:-0}" -ge $((${rej0:-0} + 2)) ]; echo $?) "intl device: two gm-suite messages counted as rejected ($rej0 -> $rej1)"
+r=$(tf audit show 2>&1 | grep 'net\.refused')
+ok $(grep -q 'handshake of the gm suite on an intl tunnel: refused' <<<"$r"; echo $?) \
+	"intl device: audit net.refused names it ('handshake of the gm suite on an intl tunnel: refused')" "$r"
 r=$(jget 'P["secure"]["tunnel"]["error"]')
-ok $(grep -qi 'gm suite.*refused' <<<"$r$(tail -20 "$DLOG")"; echo $?) \
-	"intl device: the gm message is reported ('handshake of the gm suite on an intl tunnel: refused')" "error: $r; log: $(grep -i refus "$DLOG" | tail -2)"
+ok $(grep -q 'handshake of the gm suite on an intl tunnel: refused' <<<"$r"; echo $?) \
+	"intl device: net status reports it too (tunnel.error)" "tunnel.error: $r; $(jget 'P["secure"]["tunnel"]')"
 ok $([ "$(tstate)" = up ]; echo $?) "intl device: the tunnel stays up after them"
 
 # restart the device with the secure tunnel in SUITE and PEERKEY
