@@ -177,6 +177,7 @@ int tf_eng_init(struct tf_eng *e, const struct tf_eng_cfg *cfg)
 		&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&e->lock, &a);
 	pthread_rwlockattr_destroy(&a);
+	pthread_mutex_init(&e->syn_lock, NULL);
 	return 0;
 }
 
@@ -562,6 +563,63 @@ static void tun_write_icmp(struct tx_ctx *c, const uint8_t *pkt, size_t len)
 		(void)!write(c->tun, c->icmp, vh + n);
 }
 
+/* A TCP SYN (no ACK): remembered by the device (see engine.h syn[]). */
+static void syn_remember(struct tf_eng *e, const uint8_t *pkt, size_t len,
+			 uint64_t now)
+{
+	size_t l4;
+	uint8_t proto;
+
+	if ((pkt[0] >> 4) == 4) {
+		l4 = (size_t)(pkt[0] & 15) * 4;
+		proto = len >= 20 ? pkt[9] : 0;
+	} else {
+		l4 = 40;
+		proto = len >= 40 ? pkt[6] : 0;
+	}
+	if (proto != IPPROTO_TCP || len < l4 + 14 ||
+	    (pkt[l4 + 13] & 0x12) != 0x02)
+		return;
+	pthread_mutex_lock(&e->syn_lock);
+	unsigned i = e->syn_next++ % TF_ARRAY_SIZE(e->syn);
+	e->syn[i].sent = now;
+	e->syn[i].len = (uint16_t)TF_MIN(len, sizeof(e->syn[i].hdr));
+	memcpy(e->syn[i].hdr, pkt, e->syn[i].len);
+	pthread_mutex_unlock(&e->syn_lock);
+}
+
+/* The gateway refused: answer the SYNs of the last 3 s (they went into
+ * the void) as if the tunnel had been down when they were sent. */
+static void syn_answer(struct tf_eng *e)
+{
+	uint8_t out[TF_VNET_HDR_LEN + 1280];
+	size_t vh = e->cfg.vnet ? TF_VNET_HDR_LEN : 0;
+	uint64_t now = tf_eng_now();
+
+	memset(out, 0, vh);
+	pthread_mutex_lock(&e->syn_lock);
+	for (size_t i = 0; i < TF_ARRAY_SIZE(e->syn); i++) {
+		if (!e->syn[i].sent || now - e->syn[i].sent > 3 * TF_WG_NSEC)
+			continue;
+		/* the quote is of the header we kept: fix its length so
+		 * the answer is built from a well-formed packet */
+		uint8_t *h = e->syn[i].hdr;
+		if ((h[0] >> 4) == 4) {
+			h[2] = (uint8_t)(e->syn[i].len >> 8);
+			h[3] = (uint8_t)e->syn[i].len;
+		} else {
+			h[4] = (uint8_t)((e->syn[i].len - 40) >> 8);
+			h[5] = (uint8_t)(e->syn[i].len - 40);
+		}
+		size_t n = tf_pkt_unreachable(h, e->syn[i].len, out + vh,
+					      sizeof(out) - vh);
+		if (n)
+			(void)!write(e->cfg.tun[0], out, vh + n);
+		e->syn[i].sent = 0;
+	}
+	pthread_mutex_unlock(&e->syn_lock);
+}
+
 static int tx_emit(void *ctx, uint8_t *pkt, size_t len)
 {
 	struct tx_ctx *c = ctx;
@@ -594,6 +652,8 @@ static int tx_emit(void *ctx, uint8_t *pkt, size_t len)
 			atomic_store(&p->want_handshake, true);
 		return 0;
 	}
+	if (e->cfg.device && len <= 128)
+		syn_remember(e, pkt, len, c->now);
 	c->d[c->n++] = (struct txd){p, (uint32_t)c->arena_used, (uint32_t)n};
 	c->arena_used += (size_t)n;
 	atomic_fetch_add_explicit(&p->tx_bytes, len, memory_order_relaxed);
@@ -631,6 +691,7 @@ static void device_refused(struct tf_eng *e)
 	else
 		set_state(e, p, p->state, -ECONNREFUSED, why);
 	pthread_rwlock_unlock(&e->lock);
+	syn_answer(e);
 }
 
 struct worker {

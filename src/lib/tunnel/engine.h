@@ -95,6 +95,16 @@ struct tf_eng {
 	uint32_t *route;
 	size_t route_cap;
 	_Atomic uint64_t unknown, refused_suite;
+	/* the device's last TCP SYNs sent (headers only): when the gateway
+	 * turns out to be gone (ECONNREFUSED), they get their ICMP
+	 * unreachable at once instead of waiting for the retransmission */
+	pthread_mutex_t syn_lock;
+	struct {
+		uint64_t sent;
+		uint16_t len;
+		uint8_t hdr[128];
+	} syn[8];
+	unsigned syn_next;
 	pthread_t threads[TF_TUNCTL_MAX_QUEUES + 1];
 	unsigned n_threads;
 	_Atomic bool stop;

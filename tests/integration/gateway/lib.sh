@@ -114,10 +114,14 @@ wait_for() {
 pub_of() { sed -n "s/^$2 //p" "$W/$1.pub"; }
 
 # tcp_try NS HOST PORT: connect (5 s at most), send a line, print "ok
-# REPLY" or the errno name (ENETUNREACH, ECONNREFUSED, ...) or "timeout"
+# REPLY" or the errno name (ENETUNREACH, ECONNREFUSED, ...) or "timeout";
+# how long it took in $W/took (for a diag line, never asserted)
 tcp_try() {
 	nsenter --net=/run/netns/$1 python3 -c '
-import errno, socket, sys
+import errno, socket, sys, time
+t0 = time.monotonic()
+def took():
+    open(sys.argv[3], "w").write("%d ms" % ((time.monotonic() - t0) * 1000))
 s = socket.socket()
 s.settimeout(5)
 try:
@@ -127,7 +131,8 @@ try:
 except socket.timeout:
     print("timeout")
 except OSError as e:
-    print(errno.errorcode.get(e.errno, str(e.errno)))' "$2" "$3"
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+took()' "$2" "$3" "$W/took"
 }
 
 # echo service (TCP port 7) on the organisation's address; EXEC:cat, not

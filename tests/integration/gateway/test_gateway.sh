@@ -43,6 +43,26 @@ wait_for "$W/dev.log" "status up"
 ok $? "intl: the device's tunnel comes up" "$(cat "$W/dev.log")"
 in_d ping -c 2 -i 0.2 -W 2 10.77.100.10 >/dev/null
 ok $? "intl: ping device -> organisation service"
+# least privilege: the tunnel process runs as the uid CONFIG named, with
+# no capabilities, no_new_privs, a seccomp filter, not dumpable
+TP=$(pgrep -P "$H_PID" | head -1)
+st=$(cat "/proc/$TP/status" 2>/dev/null)
+grep -q "^Uid:[[:space:]]65534[[:space:]]65534[[:space:]]65534" <<<"$st" &&
+	grep -q "^Gid:[[:space:]]65534[[:space:]]65534[[:space:]]65534" <<<"$st" &&
+	grep -q "^Groups:[[:space:]]*$" <<<"$st" &&
+	grep -q "^CapEff:[[:space:]]0000000000000000" <<<"$st" &&
+	grep -q "^CapPrm:[[:space:]]0000000000000000" <<<"$st" &&
+	grep -q "^CapBnd:[[:space:]]0000000000000000" <<<"$st" &&
+	grep -q "^NoNewPrivs:[[:space:]]1" <<<"$st" &&
+	grep -q "^Seccomp:[[:space:]]2" <<<"$st"
+ok $? "the tunnel process: uid/gid 65534, no groups, no capabilities, no_new_privs, seccomp" "$st"
+# every thread has the filter (they start after it is loaded)
+n_thr=$(grep -l "^Seccomp:[[:space:]]2" /proc/"$TP"/task/*/status | wc -l)
+[ "$n_thr" -ge 3 ] && [ "$n_thr" = "$(ls /proc/"$TP"/task | wc -l)" ]
+ok $? "... in all its threads ($n_thr)"
+# (the files of a non-dumpable process are root's, whatever its uid)
+stat -c %u "/proc/$TP/status" | grep -qx 0
+ok $? "... and it is not dumpable (its /proc files are root's)"
 out=$(tcp_try "$NS_D" 10.77.100.10 7)
 [ "$out" = "ok hello through the tunnel" ]
 ok $? "intl: TCP through the tunnel" "$out"
@@ -78,6 +98,7 @@ stop_gw KILL
 out=$(tcp_try "$NS_D" 10.77.100.10 7)
 [ "$out" = ENETUNREACH ]
 ok $? "gateway killed: the next connect fails with ENETUNREACH (not a timeout)" "$out"
+diag "the connect failed after $(cat "$W/took")"
 wait_for "$W/dev.log" "refused the connection" 30
 ok $? "the device reports the refused endpoint"
 out=$(tcp_try "$NS_D" 10.77.100.10 7)
