@@ -47,10 +47,10 @@ int main(void)
 	gcry_cipher_close(h);
 	for (n = 0, t0 = now(); (t = now()) - t0 < SECS; n++) {
 		memcpy(nonce + 4, &n, 8);
-		crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, in, PKT,
-							  NULL, 0, NULL, nonce,
-							  key);
+		crypto_aead_chacha20poly1305_ietf_encrypt(
+			out, &clen, in, PKT, NULL, 0, NULL, nonce, key);
 	}
-	printf("chacha20-poly1305 %.0f\n", (double)n * PKT * 8 / (t - t0) / 1e6);
+	printf("chacha20-poly1305 %.0f\n",
+	       (double)n * PKT * 8 / (t - t0) / 1e6);
 	return 0;
 }

@@ -489,7 +489,7 @@ world_up() {
 		gw_conf
 		;;
 	wg)
-		wg genkey >"$W/wg.key" && chmod 600 "$W/wg.key"
+		(umask 077 && wg genkey >"$W/wg.key")
 		peer=$(wg pubkey <"$W/wg.key")
 		;;
 	esac
