@@ -52,8 +52,8 @@ struct gw {
 static int read_small_file(const char *path, char **out, size_t *len,
 			   bool secret)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-						    O_NONBLOCK);
+	_cleanup_close_ int fd =
+		open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	struct stat st;
 
 	if (fd < 0)
@@ -106,12 +106,9 @@ static int load_key(const char *path, uint8_t key[static 32])
 static const char *key_err(int r)
 {
 	switch (r) {
-	case -EACCES:
-		return "readable by group or others (chmod 600 it)";
-	case -EINVAL:
-		return "not 32 bytes of standard base64";
-	default:
-		return strerror(-r);
+	case -EACCES: return "readable by group or others (chmod 600 it)";
+	case -EINVAL: return "not 32 bytes of standard base64";
+	default: return strerror(-r);
 	}
 }
 
@@ -125,8 +122,8 @@ static int tun_open(const char *name, unsigned nq, int *fds, bool *vnet)
 		if (fd < 0)
 			return tf_negerrno();
 		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-		ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE |
-				IFF_VNET_HDR;
+		ifr.ifr_flags =
+			IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR;
 		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 			int r = tf_negerrno();
 			close(fd);
@@ -226,8 +223,8 @@ static void on_state(struct tf_eng *e, struct tf_eng_peer *p, void *ctx)
 		p->reason);
 }
 
-static void on_refuse(struct tf_eng *e, struct tf_eng_peer *p,
-		      const char *why, void *ctx)
+static void on_refuse(struct tf_eng *e, struct tf_eng_peer *p, const char *why,
+		      void *ctx)
 {
 	if (!p)
 		tf_warn("%s", why);
@@ -396,8 +393,9 @@ static int cmd_keygen(int argc, char **argv)
 	int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		      0600);
 	if (fd < 0) {
-		fprintf(stderr, "twofold-gateway: keygen: cannot create %s: %s "
-				"(it must not exist yet)\n",
+		fprintf(stderr,
+			"twofold-gateway: keygen: cannot create %s: %s "
+			"(it must not exist yet)\n",
 			out, strerror(errno));
 		return 1;
 	}
@@ -552,12 +550,11 @@ int main(int argc, char **argv)
 		tf_err("cannot configure %s: %s", g.conf.tun, strerror(-r));
 		return 1;
 	}
-	ec.udp = socket(g.conf.listen.ss_family,
-			SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	ec.udp = socket(g.conf.listen.ss_family, SOCK_DGRAM | SOCK_CLOEXEC,
+			IPPROTO_UDP);
 	int sz = 4 << 20;
-	if (ec.udp < 0 ||
-	    bind(ec.udp, (struct sockaddr *)&g.conf.listen, g.conf.listen_len) <
-		    0) {
+	if (ec.udp < 0 || bind(ec.udp, (struct sockaddr *)&g.conf.listen,
+			       g.conf.listen_len) < 0) {
 		char a[64];
 		tf_sockaddr_format((struct sockaddr *)&g.conf.listen, a,
 				   sizeof(a));

@@ -18,9 +18,8 @@
 #include "twofold/common.h"
 #include "twofold/suite.h"
 
-
-TF_PRINTF(4, 5) static int fail(char *err, size_t errlen, unsigned line, const char *fmt,
-		...)
+TF_PRINTF(4, 5)
+static int fail(char *err, size_t errlen, unsigned line, const char *fmt, ...)
 {
 	char msg[200];
 	va_list ap;
@@ -221,7 +220,7 @@ int tf_gw_conf_parse(const char *text, size_t len, struct tf_gw_conf *out,
 		while (isspace((unsigned char)*v))
 			v++;
 		static const char *const keys[] = {
-			"listen",  "tun",    "address", "mtu",
+			"listen",   "tun",    "address", "mtu",
 			"intl_key", "gm_key", "devices", "queues"};
 		size_t ki = 0;
 		while (ki < TF_ARRAY_SIZE(keys) && strcmp(k, keys[ki]))
@@ -229,7 +228,8 @@ int tf_gw_conf_parse(const char *text, size_t len, struct tf_gw_conf *out,
 		if (ki == TF_ARRAY_SIZE(keys))
 			return fail(err, errlen, ln, "unknown key '%.32s'", k);
 		if (seen & (1u << ki))
-			return fail(err, errlen, ln, "%s given twice", keys[ki]);
+			return fail(err, errlen, ln, "%s given twice",
+				    keys[ki]);
 		seen |= 1u << ki;
 		switch (ki) {
 		case 0:
@@ -246,35 +246,27 @@ int tf_gw_conf_parse(const char *text, size_t len, struct tf_gw_conf *out,
 			r = tf_gw_prefix_parse(v, false, &c.address);
 			has_addr = r == 0;
 			break;
-		case 3:
-			r = parse_uint(v, 1280, 9000, &c.mtu);
-			break;
-		case 4:
-			r = copy_str(c.intl_key, sizeof(c.intl_key), v);
-			break;
-		case 5:
-			r = copy_str(c.gm_key, sizeof(c.gm_key), v);
-			break;
-		case 6:
-			r = copy_str(c.devices, sizeof(c.devices), v);
-			break;
-		case 7:
-			r = parse_uint(v, 0, 8, &c.queues);
-			break;
+		case 3: r = parse_uint(v, 1280, 9000, &c.mtu); break;
+		case 4: r = copy_str(c.intl_key, sizeof(c.intl_key), v); break;
+		case 5: r = copy_str(c.gm_key, sizeof(c.gm_key), v); break;
+		case 6: r = copy_str(c.devices, sizeof(c.devices), v); break;
+		case 7: r = parse_uint(v, 0, 8, &c.queues); break;
 		}
 		if (r < 0)
 			return fail(err, errlen, ln, "bad value for %s",
 				    keys[ki]);
 	}
 	if (!has_addr)
-		return fail(err, errlen, ln, "address (the TUN's, e.g. "
-					     "10.77.0.1/24) is not set");
+		return fail(err, errlen, ln,
+			    "address (the TUN's, e.g. "
+			    "10.77.0.1/24) is not set");
 	if (!c.intl_key[0] && !c.gm_key[0])
 		return fail(err, errlen, ln,
 			    "neither intl_key nor gm_key is set");
 	if (!c.devices[0])
-		return fail(err, errlen, ln, "devices (the device list) is "
-					     "not set");
+		return fail(err, errlen, ln,
+			    "devices (the device list) is "
+			    "not set");
 	*out = c;
 	return 0;
 }
@@ -291,15 +283,15 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-static bool prefix_eq(const struct tf_gw_prefix *a, const struct tf_gw_prefix *b)
+static bool prefix_eq(const struct tf_gw_prefix *a,
+		      const struct tf_gw_prefix *b)
 {
 	return a->family == b->family &&
 	       !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
 }
 
-int tf_gw_devices_parse(const char *text, size_t len,
-			struct tf_gw_device *devs, size_t cap, size_t *n,
-			char *err, size_t errlen)
+int tf_gw_devices_parse(const char *text, size_t len, struct tf_gw_device *devs,
+			size_t cap, size_t *n, char *err, size_t errlen)
 {
 	const char *pos = text, *end = text + len;
 	char line[TF_GW_LINE_MAX];
@@ -328,8 +320,9 @@ int tf_gw_devices_parse(const char *text, size_t len,
 			f[nf++] = t;
 		}
 		if (nf != 4)
-			return fail(err, errlen, ln,
-				    "expected NAME SUITE BASE64PUB ADDR[,ADDR]");
+			return fail(
+				err, errlen, ln,
+				"expected NAME SUITE BASE64PUB ADDR[,ADDR]");
 		if (cnt == cap)
 			return fail(err, errlen, ln, "more than %zu devices",
 				    cap);

@@ -15,11 +15,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define TF_GW_FILE_MAX (1u << 20)  /* either file */
+#define TF_GW_FILE_MAX (1u << 20) /* either file */
 #define TF_GW_LINE_MAX 512u
 #define TF_GW_MAX_DEVICES 4096u
-#define TF_GW_NAME_MAX 32u	/* device names: [A-Za-z0-9._-] */
-#define TF_GW_DEV_ADDRS 4u	/* inner host addresses per device */
+#define TF_GW_NAME_MAX 32u /* device names: [A-Za-z0-9._-] */
+#define TF_GW_DEV_ADDRS 4u /* inner host addresses per device */
 #define TF_GW_PUB_MAX 65u
 
 struct tf_gw_prefix {
@@ -55,14 +55,12 @@ int tf_gw_conf_parse(const char *text, size_t len, struct tf_gw_conf *out,
 
 /* Parse a device list into devs (cap entries); *n gets the count. Names,
  * public keys and addresses must be unique. On -EINVAL "line N: what". */
-int tf_gw_devices_parse(const char *text, size_t len,
-			struct tf_gw_device *devs, size_t cap, size_t *n,
-			char *err, size_t errlen);
+int tf_gw_devices_parse(const char *text, size_t len, struct tf_gw_device *devs,
+			size_t cap, size_t *n, char *err, size_t errlen);
 
 /* "ADDR" or "ADDR/LEN" (inet_pton literal). host_only: LEN must be the
  * full length (32/128). */
-int tf_gw_prefix_parse(const char *s, bool host_only,
-		       struct tf_gw_prefix *out);
+int tf_gw_prefix_parse(const char *s, bool host_only, struct tf_gw_prefix *out);
 /* "ADDR:PORT" or "[ADDR6]:PORT" */
 int tf_gw_sockaddr_parse(const char *s, struct sockaddr_storage *out,
 			 socklen_t *outlen);

@@ -69,7 +69,8 @@ int tf_tunctl_recv_config(int ctl, struct tf_tunctl_config *c, int *fds,
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return tf_negerrno();
-	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h;
+	     h = CMSG_NXTHDR(&mh, h)) {
 		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -90,7 +91,8 @@ int tf_tunctl_recv_config(int ctl, struct tf_tunctl_config *c, int *fds,
 	}
 	int r = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 			? (snprintf(why, whycap, "CONFIG truncated"), -EINVAL)
-			: tf_tunctl_config_check(c, (size_t)n, got, why, whycap);
+			: tf_tunctl_config_check(c, (size_t)n, got, why,
+						 whycap);
 	if (r < 0) {
 		for (size_t i = 0; i < got; i++)
 			close(fds[i]);

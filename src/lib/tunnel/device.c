@@ -67,8 +67,8 @@ static void on_state(struct tf_eng *e, struct tf_eng_peer *p, void *ctx)
 	send_status(d, p);
 }
 
-static void on_refuse(struct tf_eng *e, struct tf_eng_peer *p,
-		      const char *why, void *ctx)
+static void on_refuse(struct tf_eng *e, struct tf_eng_peer *p, const char *why,
+		      void *ctx)
 {
 	struct dev *d = ctx;
 	tf_warn("tunnel %s: %s", d->persona, why);
@@ -138,8 +138,9 @@ void tf_tunnel_main(int ctl)
 			    eplen);
 	sodium_memzero(cfg->psk, sizeof(cfg->psk));
 	if (r < 0)
-		die(ctl, "peer key rejected (not a valid public key of the "
-			 "suite)",
+		die(ctl,
+		    "peer key rejected (not a valid public key of the "
+		    "suite)",
 		    r);
 	d.e.peers[0].t.persistent_keepalive = cfg->keepalive_s;
 
@@ -167,8 +168,8 @@ void tf_tunnel_main(int ctl)
 		if (n > 0) {
 			uint8_t msg[64];
 			ssize_t k = recv(ctl, msg, sizeof(msg), MSG_DONTWAIT);
-			if (k == 0 || (k < 0 && errno != EAGAIN &&
-				       errno != EINTR) ||
+			if (k == 0 ||
+			    (k < 0 && errno != EAGAIN && errno != EINTR) ||
 			    (pf.revents & (POLLHUP | POLLERR) && k <= 0))
 				break;
 			if (k > 0) {

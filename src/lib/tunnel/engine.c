@@ -28,9 +28,9 @@
 #define UDP_GRO 104
 #endif
 
-#define TX_BATCH 64u	  /* datagrams per sendmmsg */
-#define TX_GSO_MAX 64u	  /* segments per UDP_SEGMENT send (UDP_MAX_SEGMENTS) */
-#define RX_BATCH 16u	  /* messages per recvmmsg (each up to 64 KiB: GRO) */
+#define TX_BATCH 64u   /* datagrams per sendmmsg */
+#define TX_GSO_MAX 64u /* segments per UDP_SEGMENT send (UDP_MAX_SEGMENTS) */
+#define RX_BATCH 16u   /* messages per recvmmsg (each up to 64 KiB: GRO) */
 #define RX_BUF 65536u
 #define SLOT_MASK ((1u << TF_ENG_SLOT_BITS) - 1)
 #define DEVICE_RETRY_NS (1 * TF_WG_NSEC)
@@ -52,12 +52,9 @@ static uint64_t now_realtime(void)
 const char *tf_eng_state_name(enum tf_tunnel_state s)
 {
 	switch (s) {
-	case TF_TUNNEL_UP:
-		return "up";
-	case TF_TUNNEL_HANDSHAKING:
-		return "handshaking";
-	default:
-		return "down";
+	case TF_TUNNEL_UP: return "up";
+	case TF_TUNNEL_HANDSHAKING: return "handshaking";
+	default: return "down";
 	}
 }
 
@@ -240,9 +237,8 @@ void tf_eng_peer_down(struct tf_eng *e, struct tf_eng_peer *p, int err,
 	kp_drop(&p->prev);
 	kp_drop(&p->next);
 	p->t.session_birth = 0;
-	set_state(e, p,
-		  p->hs_index ? TF_TUNNEL_HANDSHAKING : TF_TUNNEL_DOWN, err,
-		  reason);
+	set_state(e, p, p->hs_index ? TF_TUNNEL_HANDSHAKING : TF_TUNNEL_DOWN,
+		  err, reason);
 }
 
 void tf_eng_peer_remove(struct tf_eng *e, struct tf_eng_peer *p)
@@ -427,7 +423,8 @@ static void handle_handshake(struct tf_eng *e, enum tf_wg_msg kind,
 		}
 		uint8_t out[TF_WG_HANDSHAKE_MAX];
 		uint32_t idx = new_index(p);
-		int n = tf_wg_create_response(p->wg, idx, now, out, sizeof(out));
+		int n = tf_wg_create_response(p->wg, idx, now, out,
+					      sizeof(out));
 		struct tf_wg_keypair *kp = NULL;
 		if (n < 0 || tf_wg_keypair_derive(p->wg, now, &kp) < 0)
 			return;
@@ -476,6 +473,7 @@ static void handle_handshake(struct tf_eng *e, enum tf_wg_msg kind,
 struct txd {
 	struct tf_eng_peer *peer;
 	uint32_t off, len;
+	uint32_t ep; /* index into tx_ctx.eps */
 };
 
 struct tx_ctx {
@@ -486,6 +484,11 @@ struct tx_ctx {
 	size_t arena_cap, arena_used, slot;
 	struct txd d[TX_BATCH];
 	unsigned n;
+	/* the gateway's destinations, copied under the read lock: a
+	 * handshake may change a peer's endpoint while a batch is sent */
+	struct sockaddr_storage eps[TX_BATCH];
+	socklen_t eplens[TX_BATCH];
+	unsigned n_eps;
 	struct mmsghdr mm[TX_BATCH];
 	struct iovec iov[TX_BATCH];
 	union {
@@ -493,7 +496,7 @@ struct tx_ctx {
 		struct cmsghdr align;
 	} cm[TX_BATCH];
 	uint8_t icmp[TF_VNET_HDR_LEN + 1280];
-	bool lost_session;
+	int lost_session; /* errno of an underlay ICMP error, 0 = none */
 };
 
 static void tx_flush(struct tx_ctx *c)
@@ -507,6 +510,7 @@ static void tx_flush(struct tx_ctx *c)
 		 * shorter (UDP_SEGMENT's rule) */
 		while (j < c->n && j - i < TX_GSO_MAX &&
 		       c->d[j].peer == c->d[i].peer &&
+		       c->d[j].ep == c->d[i].ep &&
 		       c->d[j - 1].len == c->d[i].len &&
 		       c->d[j].len <= c->d[i].len &&
 		       (size_t)(j - i + 1) * c->d[i].len <= 65000)
@@ -514,13 +518,13 @@ static void tx_flush(struct tx_ctx *c)
 		struct msghdr *h = &c->mm[m].msg_hdr;
 		memset(h, 0, sizeof(*h));
 		c->iov[m].iov_base = c->arena + c->d[i].off;
-		c->iov[m].iov_len = c->d[j - 1].off + c->d[j - 1].len -
-				    c->d[i].off;
+		c->iov[m].iov_len =
+			c->d[j - 1].off + c->d[j - 1].len - c->d[i].off;
 		h->msg_iov = &c->iov[m];
 		h->msg_iovlen = 1;
 		if (!e->cfg.device) {
-			h->msg_name = &c->d[i].peer->ep;
-			h->msg_namelen = c->d[i].peer->eplen;
+			h->msg_name = &c->eps[c->d[i].ep];
+			h->msg_namelen = c->eplens[c->d[i].ep];
 		}
 		if (j - i > 1) {
 			h->msg_control = c->cm[m].buf;
@@ -540,8 +544,10 @@ static void tx_flush(struct tx_ctx *c)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == ECONNREFUSED && e->cfg.device)
-				c->lost_session = true;
+			if (e->cfg.device &&
+			    (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+			     errno == ENETUNREACH))
+				c->lost_session = errno;
 			/* ENOBUFS & co: the datagram is lost, as on a
 			 * congested link; TCP retransmits */
 			done++;
@@ -550,6 +556,7 @@ static void tx_flush(struct tx_ctx *c)
 		done += (unsigned)r;
 	}
 	c->n = 0;
+	c->n_eps = 0;
 	c->arena_used = 0;
 }
 
@@ -654,7 +661,12 @@ static int tx_emit(void *ctx, uint8_t *pkt, size_t len)
 	}
 	if (e->cfg.device && len <= 128)
 		syn_remember(e, pkt, len, c->now);
-	c->d[c->n++] = (struct txd){p, (uint32_t)c->arena_used, (uint32_t)n};
+	if (!e->cfg.device && (c->n == 0 || c->d[c->n - 1].peer != p)) {
+		memcpy(&c->eps[c->n_eps], &p->ep, sizeof(p->ep));
+		c->eplens[c->n_eps++] = p->eplen;
+	}
+	c->d[c->n++] = (struct txd){p, (uint32_t)c->arena_used, (uint32_t)n,
+				    c->n_eps ? c->n_eps - 1 : 0};
 	c->arena_used += (size_t)n;
 	atomic_fetch_add_explicit(&p->tx_bytes, len, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->tx_packets, 1, memory_order_relaxed);
@@ -675,21 +687,29 @@ static int tx_seg(void *ctx, uint8_t *pkt, size_t len)
 	return 0;
 }
 
-static void device_refused(struct tf_eng *e)
+/* The connected socket reported an ICMP error from the underlay (err:
+ * ECONNREFUSED, EHOSTUNREACH, ENETUNREACH): the gateway is not there, so
+ * the session is down at once (a stale one would swallow traffic). */
+static void device_refused(struct tf_eng *e, int err)
 {
 	struct tf_eng_peer *p = &e->peers[0];
 	char ep[64], why[160];
 
 	pthread_rwlock_wrlock(&e->lock);
 	tf_sockaddr_format((const struct sockaddr *)&p->ep, ep, sizeof(ep));
-	snprintf(why, sizeof(why),
-		 "%s refused the connection (ICMP port unreachable): is the "
-		 "gateway running?",
-		 ep);
-	if (p->cur || p->state == TF_TUNNEL_UP)
-		tf_eng_peer_down(e, p, -ECONNREFUSED, why);
+	if (err == ECONNREFUSED)
+		snprintf(why, sizeof(why),
+			 "%s refused the connection (ICMP port unreachable): "
+			 "is the gateway running?",
+			 ep);
 	else
-		set_state(e, p, p->state, -ECONNREFUSED, why);
+		snprintf(why, sizeof(why), "%s is unreachable (%s)", ep,
+			 err == EHOSTUNREACH ? "host unreachable"
+					     : "network unreachable");
+	if (p->cur || p->state == TF_TUNNEL_UP)
+		tf_eng_peer_down(e, p, -err, why);
+	else
+		set_state(e, p, p->state, -err, why);
 	pthread_rwlock_unlock(&e->lock);
 	syn_answer(e);
 }
@@ -712,8 +732,8 @@ static void *tx_main(void *arg)
 		return NULL;
 	c->e = e;
 	c->tun = e->cfg.tun[w->q];
-	c->arena_cap = TX_BATCH * (e->cfg.mtu + TF_WG_TRANSPORT_OVERHEAD +
-				   TF_WG_PADDING);
+	c->arena_cap = TX_BATCH *
+		       (e->cfg.mtu + TF_WG_TRANSPORT_OVERHEAD + TF_WG_PADDING);
 	c->arena = malloc(c->arena_cap);
 	if (!c->arena)
 		return NULL;
@@ -725,8 +745,8 @@ static void *tx_main(void *arg)
 			if (c->n)
 				tx_flush(c);
 			if (c->lost_session) {
-				c->lost_session = false;
-				device_refused(e);
+				device_refused(e, c->lost_session);
+				c->lost_session = 0;
 			}
 			if (errno == EAGAIN) {
 				struct pollfd pf = {c->tun, POLLIN, 0};
@@ -799,15 +819,22 @@ static void *rx_main(void *arg)
 		int n = recvmmsg(e->cfg.udp, mm, RX_BATCH, MSG_WAITFORONE,
 				 NULL);
 		if (n < 0) {
-			if (errno == ECONNREFUSED && e->cfg.device)
-				device_refused(e);
+			if (e->cfg.device &&
+			    (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+			     errno == ENETUNREACH))
+				device_refused(e, errno);
 			else if (errno == EBADF || errno == ENOTSOCK)
 				return NULL;
 			continue;
 		}
 		uint64_t now = tf_eng_now();
 		int held = 0; /* 0 none, 1 read, 2 write */
-		struct tf_eng_peer *confirm[RX_BATCH];
+		/* peers whose responder session is confirmed, or that
+		 * roamed: done under the write lock after the batch */
+		struct {
+			struct tf_eng_peer *p;
+			int src;
+		} confirm[RX_BATCH];
 		unsigned n_confirm = 0;
 		for (int i = 0; i < n; i++) {
 			size_t tot = mm[i].msg_len, seg = tot;
@@ -826,8 +853,8 @@ static void *rx_main(void *arg)
 				uint8_t *dg = base + off;
 				size_t len = TF_MIN(seg, tot - off);
 				uint8_t suite;
-				enum tf_wg_msg k = tf_wg_msg_type(dg, len,
-								  &suite);
+				enum tf_wg_msg k =
+					tf_wg_msg_type(dg, len, &suite);
 				if (k == TF_WG_MSG_INVALID) {
 					atomic_fetch_add(&e->unknown, 1);
 					continue;
@@ -871,21 +898,23 @@ static void *rx_main(void *arg)
 					continue;
 				}
 				uint8_t *pt = dg + TF_WG_TRANSPORT_HEADER_BYTES;
-				int r = tf_wg_decrypt(kp, dg, len, now, pt,
-						      len - TF_WG_TRANSPORT_HEADER_BYTES);
+				int r = tf_wg_decrypt(
+					kp, dg, len, now, pt,
+					len - TF_WG_TRANSPORT_HEADER_BYTES);
 				if (r < 0) {
 					atomic_fetch_add(&p->rejected, 1);
 					continue;
 				}
 				atomic_store_explicit(&p->last_rx, now,
 						      memory_order_relaxed);
-				if (is_next && n_confirm < RX_BATCH)
-					confirm[n_confirm++] = p;
-				if (!e->cfg.device &&
-				    !sa_eq(&src[i], h->msg_namelen, &p->ep,
-					   p->eplen) &&
-				    n_confirm < RX_BATCH)
-					confirm[n_confirm++] = p; /* roamed */
+				if ((is_next || (!e->cfg.device &&
+						 !sa_eq(&src[i], h->msg_namelen,
+							&p->ep, p->eplen))) &&
+				    n_confirm < RX_BATCH &&
+				    (n_confirm == 0 ||
+				     confirm[n_confirm - 1].p != p))
+					confirm[n_confirm++] =
+						(__typeof__(confirm[0])){p, i};
 				if (r == 0)
 					continue; /* keepalive */
 				struct tf_pkt_addrs a;
@@ -909,7 +938,8 @@ static void *rx_main(void *arg)
 				uint8_t *w0 = pt - vh;
 				if (vh) {
 					struct virtio_net_hdr vn = {
-						.flags = VIRTIO_NET_HDR_F_DATA_VALID};
+						.flags =
+							VIRTIO_NET_HDR_F_DATA_VALID};
 					memcpy(w0, &vn, sizeof(vn));
 				}
 				(void)!write(tun, w0, vh + a.iplen);
@@ -920,9 +950,20 @@ static void *rx_main(void *arg)
 		if (n_confirm) {
 			pthread_rwlock_wrlock(&e->lock);
 			for (unsigned i = 0; i < n_confirm; i++) {
-				struct tf_eng_peer *p = confirm[i];
+				struct tf_eng_peer *p = confirm[i].p;
+				int k = confirm[i].src;
 				if (!p->used)
 					continue;
+				/* an authenticated packet from a new
+				 * address: the device roamed (whitepaper
+				 * 6.5, endpoint update) */
+				if (!e->cfg.device &&
+				    mm[k].msg_hdr.msg_namelen <=
+					    sizeof(p->ep)) {
+					memcpy(&p->ep, &src[k],
+					       mm[k].msg_hdr.msg_namelen);
+					p->eplen = mm[k].msg_hdr.msg_namelen;
+				}
 				if (p->next) {
 					/* the initiator used the new keys:
 					 * the responder's session is
@@ -985,6 +1026,8 @@ static void peer_tick(struct tf_eng *e, struct tf_eng_peer *p, uint64_t now,
 			    now - t->handshake_started >=
 				    TF_WG_REKEY_TIMEOUT * TF_WG_NSEC &&
 			    p->last_error != -ECONNREFUSED &&
+			    p->last_error != -EHOSTUNREACH &&
+			    p->last_error != -ENETUNREACH &&
 			    p->last_error != -EPROTO) {
 				char ep[64], why[160];
 				tf_sockaddr_format(
@@ -999,6 +1042,21 @@ static void peer_tick(struct tf_eng *e, struct tf_eng_peer *p, uint64_t now,
 			send_initiation(e, p, now);
 		}
 		*next = TF_MIN(*next, t->handshake_sent + DEVICE_RETRY_NS);
+		return;
+	}
+	if (e->cfg.device && t->handshaking &&
+	    now - t->handshake_started >= TF_WG_REKEY_TIMEOUT * TF_WG_NSEC) {
+		/* the gateway stopped answering: rather than send into the
+		 * void until the session expires (3 minutes), the device
+		 * goes down, answers with ICMP and retries every second */
+		char ep[64], why[160];
+		tf_sockaddr_format((const struct sockaddr *)&p->ep, ep,
+				   sizeof(ep));
+		snprintf(why, sizeof(why),
+			 "no handshake response from %s for %u s", ep,
+			 TF_WG_REKEY_TIMEOUT);
+		tf_eng_peer_down(e, p, -ETIMEDOUT, why);
+		*next = TF_MIN(*next, now + DEVICE_RETRY_NS);
 		return;
 	}
 	unsigned due = tf_wg_timers_due(t, now, &nx);

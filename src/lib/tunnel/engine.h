@@ -73,9 +73,9 @@ typedef void (*tf_eng_refuse_fn)(struct tf_eng *e, struct tf_eng_peer *p,
 				 const char *why, void *ctx);
 
 struct tf_eng_cfg {
-	bool device;	    /* initiator; ICMP unreachable while down; the
+	bool device; /* initiator; ICMP unreachable while down; the
 			       UDP socket is connected */
-	bool vnet;	    /* TUN fds have IFF_VNET_HDR */
+	bool vnet;   /* TUN fds have IFF_VNET_HDR */
 	unsigned mtu;
 	int udp;
 	unsigned n_tun;

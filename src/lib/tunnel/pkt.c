@@ -181,7 +181,7 @@ int tf_pkt_segment(const struct virtio_net_hdr *vh, uint8_t *pkt, size_t len,
 		put32(tcp + 4, seq0 + (uint32_t)off);
 		uint8_t f = flags0;
 		if (!last)
-			f &= (uint8_t)~(TH_FIN | TH_PUSH);
+			f &= (uint8_t) ~(TH_FIN | TH_PUSH);
 		if (!first)
 			f &= (uint8_t)~0x80; /* CWR: once per window */
 		tcp[13] = f;

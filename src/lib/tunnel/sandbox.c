@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <seccomp.h>
@@ -18,26 +19,47 @@ int tf_tunnel_seccomp(void)
 {
 	static const int allow[] = {
 		/* the data path */
-		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv),
-		SCMP_SYS(writev), SCMP_SYS(recvmmsg), SCMP_SYS(sendmmsg),
-		SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(sendto),
-		SCMP_SYS(recvfrom), SCMP_SYS(poll), SCMP_SYS(ppoll),
-		SCMP_SYS(setsockopt), SCMP_SYS(getsockopt), SCMP_SYS(fcntl),
+		SCMP_SYS(read),
+		SCMP_SYS(write),
+		SCMP_SYS(readv),
+		SCMP_SYS(writev),
+		SCMP_SYS(recvmmsg),
+		SCMP_SYS(sendmmsg),
+		SCMP_SYS(recvmsg),
+		SCMP_SYS(sendmsg),
+		SCMP_SYS(sendto),
+		SCMP_SYS(recvfrom),
+		SCMP_SYS(poll),
+		SCMP_SYS(ppoll),
+		SCMP_SYS(setsockopt),
+		SCMP_SYS(getsockopt),
+		SCMP_SYS(fcntl),
 		SCMP_SYS(close),
 		/* threads, locks, time, randomness (libsodium, libgcrypt,
 		 * OpenSSL: getrandom) */
-		SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
-		SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
-		SCMP_SYS(nanosleep), SCMP_SYS(sched_yield), SCMP_SYS(getrandom),
-		SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(madvise),
+		SCMP_SYS(futex),
+		SCMP_SYS(set_robust_list),
+		SCMP_SYS(rseq),
+		SCMP_SYS(clock_gettime),
+		SCMP_SYS(clock_nanosleep),
+		SCMP_SYS(nanosleep),
+		SCMP_SYS(sched_yield),
+		SCMP_SYS(getrandom),
+		SCMP_SYS(gettid),
+		SCMP_SYS(getpid),
+		SCMP_SYS(madvise),
 		/* memory: malloc, thread stacks, sodium_malloc's guard pages
 		 * and mlock */
-		SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect),
-		SCMP_SYS(brk), SCMP_SYS(mremap), SCMP_SYS(mlock),
+		SCMP_SYS(munmap),
+		SCMP_SYS(brk),
+		SCMP_SYS(mremap),
+		SCMP_SYS(mlock),
 		SCMP_SYS(munlock),
 		/* signals and exit */
-		SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
-		SCMP_SYS(restart_syscall), SCMP_SYS(exit),
+		SCMP_SYS(rt_sigprocmask),
+		SCMP_SYS(rt_sigreturn),
+		SCMP_SYS(restart_syscall),
+		SCMP_SYS(exit),
 		SCMP_SYS(exit_group),
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
@@ -47,6 +69,11 @@ int tf_tunnel_seccomp(void)
 		return -ENOMEM;
 	for (size_t i = 0; i < TF_ARRAY_SIZE(allow) && r == 0; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allow[i], 0);
+	/* memory never becomes executable: no code is loaded after start */
+	for (size_t i = 0; i < 2 && r == 0; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				     i ? SCMP_SYS(mprotect) : SCMP_SYS(mmap), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	/* clone only for threads (pthread_create): never a new process */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,

@@ -113,6 +113,26 @@ done
 [ "$out" = "ok hello through the tunnel" ]
 ok $? "gateway back: traffic resumes without restarting the tunnel process" "$out"
 
+# ---- a gateway that drops everything: the device says so ----------------
+stop_dev
+in_o nft -f - <<'EON'
+table inet tfgwtest {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		udp dport 51820 drop
+	}
+}
+EON
+start_dev intl "$GWI"
+wait_for "$W/dev.log" "no handshake response from 192.0.2.2:51820 for 5 s" 150
+ok $? "silent gateway: 'no handshake response from 192.0.2.2:51820 for 5 s'" "$(tail -3 "$W/dev.log")"
+out=$(tcp_try "$NS_D" 10.77.100.10 7)
+[ "$out" = ENETUNREACH ]
+ok $? "... and connects fail at once meanwhile" "$out"
+in_o nft delete table inet tfgwtest
+wait_for "$W/dev.log" "status up" 50
+ok $? "... and up again once the gateway answers (1 s retries)"
+
 # ---- SIGHUP: the device removed loses its session at once -----------------
 : >"$W/devices"
 kill -HUP "$GW_PID"

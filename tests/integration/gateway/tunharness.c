@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
 		if (!strcmp(k, "--suite"))
-			c.suite = !strcmp(v, "gm") ? TF_SUITE_GM : TF_SUITE_INTL;
+			c.suite =
+				!strcmp(v, "gm") ? TF_SUITE_GM : TF_SUITE_INTL;
 		else if (!strcmp(k, "--key"))
 			keyfile = v;
 		else if (!strcmp(k, "--peer"))
@@ -168,7 +169,8 @@ int main(int argc, char **argv)
 	struct msghdr mh = {.msg_iov = &iov,
 			    .msg_iovlen = 1,
 			    .msg_control = cm.buf,
-			    .msg_controllen = CMSG_SPACE(sizeof(int) * (nq + 1))};
+			    .msg_controllen =
+				    CMSG_SPACE(sizeof(int) * (nq + 1))};
 	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
 	h->cmsg_level = SOL_SOCKET;
 	h->cmsg_type = SCM_RIGHTS;

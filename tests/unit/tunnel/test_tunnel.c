@@ -11,13 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
 #include "src/gateway/gwconf.h"
 #include "src/lib/tunnel/ctl.h"
 #include "src/lib/tunnel/pkt.h"
+#include "src/lib/tunnel/tunnel_internal.h"
 #include "twofold/suite.h"
 
 /* RFC 1071, big-endian 16-bit words, byte by byte */
@@ -69,9 +75,9 @@ static void test_csum_rfc1071(void **st)
 		for (size_t n = 0; n < 290; n += 7) {
 			c = tf_csum_fold(tf_csum_partial(buf + off, n, 0));
 			memcpy(out, &c, 2);
-			assert_int_equal((out[0] << 8 | out[1]),
-					 (uint16_t)~ref_fold(
-						 ref_sum(buf + off, n, 0)));
+			assert_int_equal(
+				(out[0] << 8 | out[1]),
+				(uint16_t)~ref_fold(ref_sum(buf + off, n, 0)));
 		}
 }
 
@@ -153,8 +159,8 @@ static void check_tso(bool v6, size_t payload, uint16_t mss)
 	size_t l4 = v6 ? 40 : 20, hl = l4 + 32;
 
 	s.n = 0;
-	int n = tf_pkt_segment(&vh, pkt, len, scratch, sizeof(scratch),
-			       collect, &s);
+	int n = tf_pkt_segment(&vh, pkt, len, scratch, sizeof(scratch), collect,
+			       &s);
 	size_t want = (payload + mss - 1) / mss;
 	assert_int_equal(n, (int)want);
 	assert_int_equal(s.n, want);
@@ -207,22 +213,22 @@ static void test_tso_malformed(void **st)
 	size_t len = make_tcp(pkt, false, 3000, 0x10, &vh, 1000);
 
 	vh.gso_size = 0;
-	assert_int_equal(tf_pkt_segment(&vh, pkt, len, scratch,
-					 sizeof(scratch), collect, &s),
+	assert_int_equal(tf_pkt_segment(&vh, pkt, len, scratch, sizeof(scratch),
+					collect, &s),
 			 -EINVAL);
 	vh.gso_size = 1000;
 	vh.csum_start = 24; /* not the IPv4 header's length */
-	assert_int_equal(tf_pkt_segment(&vh, pkt, len, scratch,
-					 sizeof(scratch), collect, &s),
+	assert_int_equal(tf_pkt_segment(&vh, pkt, len, scratch, sizeof(scratch),
+					collect, &s),
 			 -EINVAL);
 	vh.csum_start = 20;
 	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP;
-	assert_int_equal(tf_pkt_segment(&vh, pkt, len, scratch,
-					 sizeof(scratch), collect, &s),
+	assert_int_equal(tf_pkt_segment(&vh, pkt, len, scratch, sizeof(scratch),
+					collect, &s),
 			 -EINVAL);
 	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-	assert_int_equal(tf_pkt_segment(&vh, pkt, 30, scratch,
-					 sizeof(scratch), collect, &s),
+	assert_int_equal(tf_pkt_segment(&vh, pkt, 30, scratch, sizeof(scratch),
+					collect, &s),
 			 -EINVAL);
 	/* scratch too small for one segment */
 	assert_int_equal(
@@ -289,8 +295,7 @@ static void test_unreachable_v4(void **st)
 	pkt[7] = 1;
 	assert_int_equal(tf_pkt_unreachable(pkt, len, out, sizeof(out)), 0);
 	pkt[7] = 0;
-	assert_int_equal(tf_pkt_unreachable(pkt, len - 1, out, sizeof(out)),
-			 0);
+	assert_int_equal(tf_pkt_unreachable(pkt, len - 1, out, sizeof(out)), 0);
 	assert_int_equal(tf_pkt_unreachable(pkt, len, out, 1000), 0);
 }
 
@@ -361,16 +366,15 @@ static void test_ctl_check(void **st)
 	char why[160];
 
 	good_config(&c);
-	assert_int_equal(tf_tunctl_config_check(&c, sizeof(c), 3, why,
-						sizeof(why)),
-			 0);
-	assert_int_equal(tf_tunctl_config_check(&c, sizeof(c) - 1, 3, why,
-						sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+		tf_tunctl_config_check(&c, sizeof(c), 3, why, sizeof(why)), 0);
+	assert_int_equal(
+		tf_tunctl_config_check(&c, sizeof(c) - 1, 3, why, sizeof(why)),
+		-EINVAL);
 	assert_non_null(strstr(why, "size"));
-	assert_int_equal(tf_tunctl_config_check(&c, sizeof(c), 2, why,
-						sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+		tf_tunctl_config_check(&c, sizeof(c), 2, why, sizeof(why)),
+		-EINVAL);
 #define BAD(field, val, word)                                                  \
 	do {                                                                   \
 		good_config(&c);                                               \
@@ -394,14 +398,14 @@ static void test_ctl_check(void **st)
 	BAD(endpoint.ss_family, AF_UNIX, "endpoint");
 	good_config(&c);
 	memset(c.persona, 'a', sizeof(c.persona));
-	assert_int_equal(tf_tunctl_config_check(&c, sizeof(c), 3, why,
-						sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+		tf_tunctl_config_check(&c, sizeof(c), 3, why, sizeof(why)),
+		-EINVAL);
 	good_config(&c);
 	c.n_tun = 0;
-	assert_int_equal(tf_tunctl_config_check(&c, sizeof(c), 1, why,
-						sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+		tf_tunctl_config_check(&c, sizeof(c), 1, why, sizeof(why)),
+		-EINVAL);
 	uint32_t req[2] = {TF_TUNCTL_STATUS_REQ, TF_TUNCTL_VERSION};
 	assert_int_equal(tf_tunctl_req_check(req, 8), 0);
 	assert_int_equal(tf_tunctl_req_check(req, 4), -EINVAL);
@@ -502,9 +506,8 @@ static void test_gw_conf(void **st)
 			   "intl_key = /etc/gw/intl.key\n"
 			   "devices = /etc/gw/devices\n";
 
-	assert_int_equal(tf_gw_conf_parse(good, strlen(good), &c, err,
-					  sizeof(err)),
-			 0);
+	assert_int_equal(
+		tf_gw_conf_parse(good, strlen(good), &c, err, sizeof(err)), 0);
 	assert_int_equal(c.listen.ss_family, AF_INET6);
 	assert_int_equal(c.mtu, 1420);
 	assert_string_equal(c.tun, "tfgw0");
@@ -538,12 +541,13 @@ static void test_gw_conf(void **st)
 	}
 	char longl[700];
 	memset(longl, 'a', sizeof(longl));
-	assert_int_equal(tf_gw_conf_parse(longl, sizeof(longl), &c, err,
-					  sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		tf_gw_conf_parse(longl, sizeof(longl), &c, err, sizeof(err)),
+		-EINVAL);
 	assert_non_null(strstr(err, "longer"));
-	assert_int_equal(tf_gw_conf_parse("mtu = 14\0" "20\n", 12, &c, err,
-					  sizeof(err)),
+	assert_int_equal(tf_gw_conf_parse("mtu = 14\0"
+					  "20\n",
+					  12, &c, err, sizeof(err)),
 			 -EINVAL);
 }
 
@@ -612,6 +616,72 @@ static void test_gw_devices(void **st)
 	assert_non_null(strstr(err, "more than 2 devices"));
 }
 
+/* ---- the tunnel process's seccomp filter ---- */
+
+static void *thread_ok(void *arg)
+{
+	return arg;
+}
+
+/* In a child: the data path's calls work, everything that would reach
+ * beyond the fds fails with ENOSYS. Exit status = the first failed
+ * check's number. */
+static int seccomp_child(void)
+{
+	int sv[2];
+	char b = 'x';
+	pthread_t t;
+	void *ret = NULL;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return 1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    tf_tunnel_seccomp() < 0)
+		return 2;
+	if (write(sv[0], &b, 1) != 1 || read(sv[1], &b, 1) != 1)
+		return 3;
+	if (pthread_create(&t, NULL, thread_ok, &b) != 0 ||
+	    pthread_join(t, &ret) != 0 || ret != &b)
+		return 4;
+	void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return 5;
+	if (mprotect(m, 4096, PROT_READ | PROT_EXEC) == 0 || errno != ENOSYS)
+		return 6;
+	if (syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY) >= 0 ||
+	    errno != ENOSYS)
+		return 7;
+	if (syscall(SYS_socket, AF_INET, SOCK_DGRAM, 0) >= 0 || errno != ENOSYS)
+		return 8;
+	if (syscall(SYS_connect, sv[0], NULL, 0) >= 0 || errno != ENOSYS)
+		return 9;
+	/* a new process: clone without CLONE_THREAD */
+	if (syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) >= 0 || errno != ENOSYS)
+		return 10;
+	char *argv[] = {"/bin/true", NULL};
+	if (syscall(SYS_execve, "/bin/true", argv, NULL) >= 0 ||
+	    errno != ENOSYS)
+		return 11;
+	if (syscall(SYS_setresuid, 0, 0, 0) >= 0 || errno != ENOSYS)
+		return 12;
+	if (syscall(SYS_ioctl, sv[0], 0, 0) >= 0 || errno != ENOSYS)
+		return 13;
+	return 0;
+}
+
+static void test_seccomp(void **st)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(seccomp_child());
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_ctl_recv),
 		cmocka_unit_test(test_gw_conf),
 		cmocka_unit_test(test_gw_devices),
+		cmocka_unit_test(test_seccomp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
