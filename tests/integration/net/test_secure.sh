@@ -228,6 +228,53 @@ ok $(grep -q 'net\.tunnel\.up' <<<"$r" && grep -q 'net\.tunnel\.down' <<<"$r"; e
 	"audit: net.tunnel.up and net.tunnel.down recorded" "$(grep 'net\.' <<<"$r" | tail -8)"
 ok $(grep -q 'net\.link' <<<"$r"; echo $?) "audit: net.link recorded" "$(grep 'net\.' <<<"$r" | head -4)"
 
+# ---- the org's DNS down: no fallback to any other resolver
+nt0=$(counter not_tunnel)
+for p in $BG_PIDS; do [ "$p" = "$(cat "$W/dns-org.pid" 2>/dev/null)" ] && bg_stop "$p"; done
+r=$(prun secure resolve org.test)
+ok $(is_ok "$r"; [ $? -ne 0 ]; echo $?) "org DNS down: secure's lookup fails" "$r"
+ok $([ "$(counter not_tunnel)" = "$nt0" ]; echo $?) "org DNS down: no query left outside the tunnel"
+expect_ok "org DNS down: secure still reaches the org service by address" secure tcp 10.77.100.10 7
+
+# ---- a gateway that silently drops (the internet eats its UDP): the
+# device notices (no answer to a rekey), connects fail with an errno
+inet nft -f - <<-'EOF2'
+	table inet tfblackhole {
+		chain drop_tunnel {
+			type filter hook forward priority 0; policy accept;
+			udp dport 51820 drop
+			udp sport 51820 drop
+		}
+	}
+	EOF2
+nt0=$(counter not_tunnel)
+first=
+res=
+for i in $(seq 40); do
+	r=$(NT_TIMEOUT=1 prun secure tcp 10.77.100.10 7)
+	[ -z "$first" ] && first=$r
+	if is_err "$r"; then
+		res=$r
+		break
+	fi
+	sleep 0.5
+done
+diag "silent gateway: first connect $first; the first errno after $i tries: $res; $(jget 'P["secure"]["tunnel"]')"
+ok $(is_err "$res"; echo $?) "silent gateway: the device goes down and connects fail with an errno ($(rword "$res"))" "$r"
+ok $([ "$(counter secure_src)" = 0 ] && [ "$(counter not_tunnel)" = "$nt0" ]; echo $?) \
+	"silent gateway: nothing but tunnel UDP left on up0, nothing from 10.77.0.2"
+inet nft delete table inet tfblackhole
+resumed=
+for i in $(seq 60); do
+	r=$(NT_TIMEOUT=2 prun secure tcp 10.77.100.10 7)
+	if is_ok "$r"; then
+		resumed=1
+		break
+	fi
+	sleep 0.5
+done
+ok $([ -n "$resumed" ]; echo $?) "silent gateway heard again: traffic resumes" "$r; $(jget 'P["secure"]["tunnel"]')"
+
 # ---- controls: the counters do count (so their zeros above mean something)
 nt0=$(counter not_tunnel)
 dev "$PY" "$NT" udp 203.0.113.10 7 >/dev/null
