@@ -18,14 +18,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
-#include <net/route.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -112,95 +108,13 @@ static const char *key_err(int r)
 	}
 }
 
-/* ---- TUN and its addresses (ioctl: no netlink library needed) ---- */
+/* ---- TUN addresses and routes (twofold/net.h, in our own namespace) ---- */
 
-static int tun_open(const char *name, unsigned nq, int *fds, bool *vnet)
+static struct tf_cidr to_cidr(const struct tf_gw_prefix *p)
 {
-	for (unsigned i = 0; i < nq; i++) {
-		struct ifreq ifr = {0};
-		int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			return tf_negerrno();
-		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-		ifr.ifr_flags =
-			IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR;
-		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-			int r = tf_negerrno();
-			close(fd);
-			return r;
-		}
-		/* TSO: one read gives a 64 KiB TCP super-packet that the
-		 * engine segments itself, instead of 45 reads */
-		unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-		*vnet = ioctl(fd, TUNSETOFFLOAD, off) == 0;
-		fds[i] = fd;
-	}
-	return 0;
-}
-
-static int if_setup(const char *name, const struct tf_gw_prefix *a,
-		    unsigned mtu)
-{
-	_cleanup_close_ int s4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr = {0};
-
-	if (s4 < 0)
-		return tf_negerrno();
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-	ifr.ifr_mtu = (int)mtu;
-	if (ioctl(s4, SIOCSIFMTU, &ifr) < 0)
-		return tf_negerrno();
-	if (a->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, a->addr, 4);
-		if (ioctl(s4, SIOCSIFADDR, &ifr) < 0)
-			return tf_negerrno();
-		uint32_t m = a->len ? htonl(~0u << (32 - a->len)) : 0;
-		memcpy(&sin->sin_addr, &m, 4);
-		if (ioctl(s4, SIOCSIFNETMASK, &ifr) < 0)
-			return tf_negerrno();
-	} else {
-		_cleanup_close_ int s6 =
-			socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		struct in6_ifreq {
-			struct in6_addr addr;
-			uint32_t prefixlen;
-			int ifindex;
-		} r6 = {0};
-		if (s6 < 0 || ioctl(s6, SIOCGIFINDEX, &ifr) < 0)
-			return tf_negerrno();
-		r6.ifindex = ifr.ifr_ifindex;
-		memcpy(&r6.addr, a->addr, 16);
-		r6.prefixlen = a->len;
-		if (ioctl(s6, SIOCSIFADDR, &r6) < 0)
-			return tf_negerrno();
-	}
-	if (ioctl(s4, SIOCGIFFLAGS, &ifr) < 0)
-		return tf_negerrno();
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(s4, SIOCSIFFLAGS, &ifr) < 0)
-		return tf_negerrno();
-	return 0;
-}
-
-/* A host route to a device's IPv4 address outside the TUN's own prefix. */
-static void route_add4(const char *ifname, const uint8_t *addr)
-{
-	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct rtentry rt = {0};
-	char dev[IFNAMSIZ];
-	struct sockaddr_in *d = (struct sockaddr_in *)&rt.rt_dst;
-	struct sockaddr_in *m = (struct sockaddr_in *)&rt.rt_genmask;
-
-	snprintf(dev, sizeof(dev), "%s", ifname);
-	d->sin_family = m->sin_family = AF_INET;
-	memcpy(&d->sin_addr, addr, 4);
-	m->sin_addr.s_addr = 0xffffffffu;
-	rt.rt_flags = RTF_UP | RTF_HOST;
-	rt.rt_dev = dev;
-	if (s >= 0)
-		(void)ioctl(s, SIOCADDRT, &rt); /* EEXIST: already there */
+	struct tf_cidr c = {.family = p->family, .len = p->len};
+	memcpy(&c.addr, p->addr, p->family == AF_INET ? 4 : 16);
+	return c;
 }
 
 static bool in_prefix(const struct tf_gw_prefix *p, const uint8_t *a, int fam)
@@ -211,6 +125,15 @@ static bool in_prefix(const struct tf_gw_prefix *p, const uint8_t *a, int fam)
 	if (memcmp(p->addr, a, full))
 		return false;
 	return !rest || !((p->addr[full] ^ a[full]) & (0xff << (8 - rest)));
+}
+
+static bool in_own_prefixes(const struct tf_gw_conf *c,
+			    const struct tf_gw_prefix *a)
+{
+	for (size_t i = 0; i < c->n_address; i++)
+		if (in_prefix(&c->address[i], a->addr, a->family))
+			return true;
+	return false;
 }
 
 /* ---- devices ---- */
@@ -313,12 +236,20 @@ static void devices_apply(struct gw *g, struct tf_gw_device *nd, size_t nn)
 	}
 	if (tf_eng_routes_rebuild(e) < 0)
 		tf_err("out of memory rebuilding the route table");
+	/* a device address outside the TUN's own prefixes needs a host
+	 * route (replaced if it exists); removed devices' routes stay,
+	 * harmless: the engine drops packets no device owns */
 	for (size_t i = 0; i < nn; i++)
 		for (size_t a = 0; a < nd[i].n_addr; a++)
-			if (nd[i].addr[a].family == AF_INET &&
-			    !in_prefix(&g->conf.address, nd[i].addr[a].addr,
-				       AF_INET))
-				route_add4(g->conf.tun, nd[i].addr[a].addr);
+			if (!in_own_prefixes(&g->conf, &nd[i].addr[a])) {
+				struct tf_cidr dst = to_cidr(&nd[i].addr[a]);
+				int r = tf_net_route_add(-1, g->conf.tun, &dst,
+							 NULL);
+				if (r < 0)
+					tf_warn("device %s: cannot route its "
+						"address: %s",
+						nd[i].name, strerror(-r));
+			}
 	free(g->devs);
 	g->devs = nd;
 	g->n_devs = nn;
@@ -537,15 +468,22 @@ int main(int argc, char **argv)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned nq = g.conf.queues ? g.conf.queues
 				    : (unsigned)TF_MAX(1, TF_MIN(ncpu, 8));
-	r = tun_open(g.conf.tun, nq, ec.tun, &ec.vnet);
+	unsigned tfl = 0;
+	r = tf_net_tun_create(-1, g.conf.tun, nq, TF_TUN_VNET_HDR, ec.tun,
+			      &tfl);
 	if (r < 0) {
 		tf_err("cannot create TUN %s: %s (needs CAP_NET_ADMIN and "
 		       "/dev/net/tun)",
 		       g.conf.tun, strerror(-r));
 		return 1;
 	}
+	ec.vnet = tfl & TF_TUN_VNET_HDR;
 	ec.n_tun = nq;
-	r = if_setup(g.conf.tun, &g.conf.address, g.conf.mtu);
+	r = tf_net_link_up(-1, g.conf.tun, g.conf.mtu);
+	for (size_t i = 0; r == 0 && i < g.conf.n_address; i++) {
+		struct tf_cidr c = to_cidr(&g.conf.address[i]);
+		r = tf_net_addr_add(-1, g.conf.tun, &c);
+	}
 	if (r < 0) {
 		tf_err("cannot configure %s: %s", g.conf.tun, strerror(-r));
 		return 1;

@@ -184,6 +184,30 @@ static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
 	return 0;
 }
 
+/* "A[, B]": at most one IPv4 and one IPv6 prefix */
+static int parse_addresses(char *v, struct tf_gw_conf *c)
+{
+	char *save = NULL;
+
+	c->n_address = 0;
+	for (char *a = strtok_r(v, ",", &save); a;
+	     a = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*a))
+			a++;
+		size_t n = strlen(a);
+		while (n && isspace((unsigned char)a[n - 1]))
+			a[--n] = 0;
+		if (c->n_address == 2 ||
+		    tf_gw_prefix_parse(a, false, &c->address[c->n_address]) < 0)
+			return -EINVAL;
+		if (c->n_address == 1 &&
+		    c->address[0].family == c->address[1].family)
+			return -EINVAL;
+		c->n_address++;
+	}
+	return c->n_address ? 0 : -EINVAL;
+}
+
 int tf_gw_conf_parse(const char *text, size_t len, struct tf_gw_conf *out,
 		     char *err, size_t errlen)
 {
@@ -243,7 +267,7 @@ int tf_gw_conf_parse(const char *text, size_t len, struct tf_gw_conf *out,
 					r = -EINVAL;
 			break;
 		case 2:
-			r = tf_gw_prefix_parse(v, false, &c.address);
+			r = parse_addresses(v, &c);
 			has_addr = r == 0;
 			break;
 		case 3: r = parse_uint(v, 1280, 9000, &c.mtu); break;

@@ -32,7 +32,8 @@ struct tf_gw_conf {
 	struct sockaddr_storage listen;
 	socklen_t listen_len;
 	char tun[16];
-	struct tf_gw_prefix address;
+	struct tf_gw_prefix address[2]; /* the TUN's: one per family */
+	uint8_t n_address;
 	unsigned mtu;
 	unsigned queues; /* 0 = number of CPUs (at most 8) */
 	char intl_key[256], gm_key[256], devices[256]; /* paths, "" = unset */

@@ -71,6 +71,14 @@ static void on_refuse(struct tf_eng *e, struct tf_eng_peer *p, const char *why,
 		      void *ctx)
 {
 	struct dev *d = ctx;
+	static uint64_t last; /* under the engine's write lock */
+	uint64_t now = tf_eng_now();
+
+	/* the STATUS carries every refusal (count and reason); the log
+	 * gets at most one a second */
+	if (last && now - last < TF_WG_NSEC)
+		return;
+	last = now;
 	tf_warn("tunnel %s: %s", d->persona, why);
 }
 

@@ -27,7 +27,8 @@ gw_world_up() {
 	in_d ip link set lo up && in_o ip link set lo up &&
 		in_d ip addr add 192.0.2.1/24 dev gd0 && in_d ip link set gd0 up &&
 		in_o ip addr add 192.0.2.2/24 dev go0 && in_o ip link set go0 up &&
-		in_o ip addr add 10.77.100.10/32 dev lo
+		in_o ip addr add 10.77.100.10/32 dev lo &&
+		in_o ip addr add fd77:100::10/128 dev lo nodad
 }
 
 gw_world_down() {
@@ -53,7 +54,7 @@ write_gw_conf() {
 	cat >"$W/gw.conf" <<EOC
 listen = 192.0.2.2:51820
 tun = tfgw0
-address = 10.77.0.1/24
+address = 10.77.0.1/24, fd77::1/64
 mtu = 1420
 intl_key = $W/gw_intl.key
 gm_key = $W/gw_gm.key
@@ -90,7 +91,8 @@ start_dev() {
 	: >"$W/dev.log"
 	nsenter --net=/run/netns/$NS_D "$TUNHARNESS" --suite "$1" --key "$W/dev_$1.key" --peer "$2" \
 		--endpoint "${3:-192.0.2.2:51820}" --address 10.77.0.2/32 \
-		--route 10.77.0.0/16 --keepalive "${KEEPALIVE:-25}" \
+		--address fd77::2/128 --route 10.77.0.0/16 --route fd77::/16 \
+		--vnet "${VNET:-1}" --queues "${QUEUES:-2}" --keepalive "${KEEPALIVE:-25}" \
 		--listen-port "${DEV_PORT:-40001}" \
 		>>"$W/dev.log" 2>&1 &
 	H_PID=$!
@@ -125,6 +127,9 @@ def took():
 s = socket.socket()
 s.settimeout(5)
 try:
+    if ":" in sys.argv[1]:
+        s = socket.socket(socket.AF_INET6)
+        s.settimeout(5)
     s.connect((sys.argv[1], int(sys.argv[2])))
     s.sendall(b"hello through the tunnel\n")
     print("ok", s.recv(100).decode().strip())
@@ -140,6 +145,8 @@ took()' "$2" "$3" "$W/took"
 # with 4 MB echoed at 1 Gbit/s: 1.2 MB left unread in its Recv-Q)
 start_echo() {
 	nsenter --net=/run/netns/$NS_O socat TCP-LISTEN:7,bind=10.77.100.10,reuseaddr,fork EXEC:cat &
+	BG_PIDS="$BG_PIDS $!"
+	nsenter --net=/run/netns/$NS_O socat TCP6-LISTEN:7,bind=[fd77:100::10],reuseaddr,fork EXEC:cat &
 	BG_PIDS="$BG_PIDS $!"
 	sleep 0.2
 }

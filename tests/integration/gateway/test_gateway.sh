@@ -34,7 +34,7 @@ chmod 600 "$W/gw_gm.key"
 start_echo
 
 # ---- intl: device <-> twofold-gateway ------------------------------------
-echo "phone intl $DEVI 10.77.0.2/32" >"$W/devices"
+echo "phone intl $DEVI 10.77.0.2/32,fd77::2/128" >"$W/devices"
 write_gw_conf
 start_gw
 ok $? "twofold-gateway starts"
@@ -68,6 +68,11 @@ out=$(tcp_try "$NS_D" 10.77.100.10 7)
 ok $? "intl: TCP through the tunnel" "$out"
 in_o ping -c 2 -i 0.2 -W 2 10.77.0.2 >/dev/null
 ok $? "intl: ping organisation -> device"
+in_d ping -6 -c 2 -i 0.2 -W 2 fd77::1 >/dev/null
+ok $? "intl: IPv6 ping device -> gateway"
+out=$(tcp_try "$NS_D" fd77:100::10 7)
+[ "$out" = "ok hello through the tunnel" ]
+ok $? "intl: TCP over IPv6 through the tunnel" "$out"
 # a big transfer: TSO super-packets segmented by the engine, checksums
 # checked by the receiving kernel
 head -c 4000000 /dev/urandom >"$W/blob"
@@ -101,6 +106,9 @@ ok $? "gateway killed: the next connect fails with ENETUNREACH (not a timeout)" 
 diag "the connect failed after $(cat "$W/took")"
 wait_for "$W/dev.log" "refused the connection" 30
 ok $? "the device reports the refused endpoint"
+out=$(tcp_try "$NS_D" fd77:100::10 7)
+[ "$out" = ENETUNREACH ]
+ok $? "while down an IPv6 connect fails at once too (ICMPv6 no route)" "$out"
 out=$(tcp_try "$NS_D" 10.77.100.10 7)
 [ "$out" = ENETUNREACH ]
 ok $? "while down every connect fails at once" "$out"
@@ -144,15 +152,19 @@ ok $? "SIGHUP: a removed device's traffic stops at once"
 stop_dev
 
 # ---- gm: device <-> twofold-gateway --------------------------------------
-echo "phone gm $DEVG 10.77.0.2/32" >"$W/devices"
+echo "phone gm $DEVG 10.77.0.2/32,fd77::2/128" >"$W/devices"
 kill -HUP "$GW_PID"
 wait_for "$W/gw.log" "device list reloaded: 1 devices" 30
-start_dev gm "$GWG"
+# this one without IFF_VNET_HDR and with one queue: the plain path
+VNET=0 QUEUES=1 start_dev gm "$GWG"
 wait_for "$W/dev.log" "status up"
-ok $? "gm: the device's tunnel comes up" "$(cat "$W/dev.log")"
+ok $? "gm: the device's tunnel comes up (TUN without vnet header, 1 queue)" "$(cat "$W/dev.log")"
 out=$(tcp_try "$NS_D" 10.77.100.10 7)
 [ "$out" = "ok hello through the tunnel" ]
 ok $? "gm: TCP through the tunnel" "$out"
+out=$(tcp_try "$NS_D" fd77:100::10 7)
+[ "$out" = "ok hello through the tunnel" ]
+ok $? "gm: TCP over IPv6 through the tunnel" "$out"
 in_o ping -c 2 -i 0.2 -W 2 10.77.0.2 >/dev/null
 ok $? "gm: ping organisation -> device"
 stop_dev

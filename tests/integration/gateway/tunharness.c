@@ -10,6 +10,7 @@
  *              --endpoint ADDR:PORT --address CIDR [--route CIDR]...
  *              [--ifname tun0] [--mtu 1420] [--keepalive 25]
  *              [--queues N] [--uid 65534] [--listen-port N]
+ *              [--vnet 0|1]
  *
  * Prints one line per STATUS received ("status up handshakes=1 ...:
  * reason") on stdout (line-buffered). SIGUSR1 sends a STATUS_REQ; SIGTERM
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
 	const char *ifname = "tun0", *keyfile = NULL, *peer = NULL;
 	struct tf_cidr addr[2], routes[8];
 	unsigned n_addr = 0, n_routes = 0, nq = 2, lport = 0;
+	unsigned tflags = TF_TUN_VNET_HDR;
 	socklen_t eplen = 0;
 	int r;
 
@@ -86,6 +88,8 @@ int main(int argc, char **argv)
 			c.keepalive_s = (uint16_t)atoi(v);
 		else if (!strcmp(k, "--queues"))
 			nq = (unsigned)atoi(v);
+		else if (!strcmp(k, "--vnet"))
+			tflags = atoi(v) ? TF_TUN_VNET_HDR : 0;
 		else if (!strcmp(k, "--listen-port"))
 			lport = (unsigned)atoi(v);
 		else if (!strcmp(k, "--uid"))
@@ -110,7 +114,7 @@ int main(int argc, char **argv)
 
 	int fds[TF_TUNCTL_MAX_QUEUES + 1];
 	unsigned fl = 0;
-	r = tf_net_tun_create(-1, ifname, nq, TF_TUN_VNET_HDR, fds, &fl);
+	r = tf_net_tun_create(-1, ifname, nq, tflags, fds, &fl);
 	if (r < 0)
 		die("tun create", r);
 	c.n_tun = (uint8_t)nq;

@@ -511,9 +511,17 @@ static void test_gw_conf(void **st)
 	assert_int_equal(c.listen.ss_family, AF_INET6);
 	assert_int_equal(c.mtu, 1420);
 	assert_string_equal(c.tun, "tfgw0");
-	assert_int_equal(c.address.len, 24);
+	assert_int_equal(c.n_address, 1);
+	assert_int_equal(c.address[0].len, 24);
 	assert_string_equal(c.intl_key, "/etc/gw/intl.key");
 	assert_string_equal(c.gm_key, "");
+	const char *two = "address = 10.77.0.1/24 , fd77::1/64\n"
+			  "gm_key = /k\ndevices = /d\n";
+	assert_int_equal(
+		tf_gw_conf_parse(two, strlen(two), &c, err, sizeof(err)), 0);
+	assert_int_equal(c.n_address, 2);
+	assert_int_equal(c.address[1].family, AF_INET6);
+	assert_int_equal(c.address[1].len, 64);
 	static const struct {
 		const char *text, *err;
 	} bad[] = {
@@ -530,6 +538,10 @@ static void test_gw_conf(void **st)
 		{"tun = a/b\n", "bad value for tun"},
 		{"tun = 0123456789abcdef\n", "bad value for tun"},
 		{"queues = 9\n", "bad value for queues"},
+		{"address = 10.0.0.1/8, 10.0.0.2/8\n", "bad value for address"},
+		{"address = 10.0.0.1/8, fd00::1/8, fd01::1/8\n",
+		 "bad value for address"},
+		{"address = ,\n", "bad value for address"},
 	};
 	for (size_t i = 0; i < TF_ARRAY_SIZE(bad); i++) {
 		assert_int_equal(tf_gw_conf_parse(bad[i].text,
