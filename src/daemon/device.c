@@ -25,7 +25,6 @@
 #include <sys/wait.h>
 
 #include "twofold/atomicfile.h"
-#include "twofold/net.h"
 #include "twofold/crypto.h"
 #include "twofold/keys.h"
 #include "twofold/log.h"

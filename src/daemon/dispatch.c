@@ -107,6 +107,7 @@ void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
 		tfd_reply_fail(&rep, -EPERM, TF_R_REQUEST_DENIED, NULL,
 			       "%s: permission denied: only root%s may ask "
 			       "this (members of group %s may ask status, "
+			       "net status, tunnel key, "
 			       "switch, lock and run)",
 			       def->name,
 			       d->cfg.shell_uid ? " or the shell" : "",

@@ -223,20 +223,23 @@ static void persona_block(struct tfd *d, struct tfd_persona *p, bool first,
 			  FILE *t, FILE *j)
 {
 	static struct tf_net_info ni; /* 3 KiB: not on the stack */
-	char dns[4][64], a[64], err[160] = "";
+	char dns[4][64], a[64], err[240] = "";
 	size_t n_dns = dns_list(d, p, dns);
 	bool lockdown = false, have = false;
 	int r;
 
 	memset(&ni, 0, sizeof(ni));
-	if (p->netns_fd < 0) {
+	if (tfd_netns_fd(p) < 0) {
 		snprintf(err, sizeof(err), "no network namespace");
-	} else if ((r = tf_net_info(p->netns_fd, &ni)) < 0) {
+	} else if ((r = tf_net_info(tfd_netns_fd(p), &ni)) < 0) {
 		snprintf(err, sizeof(err),
 			 "cannot read its network namespace: %s", strerror(-r));
 	} else {
 		have = true;
 	}
+	/* why the daemon could not make its network (netns.c) */
+	if (err[0] == '\0' && p->net_error[0])
+		snprintf(err, sizeof(err), "%s", p->net_error);
 	if (have && p->cfg->network == TF_NET_TUNNEL) {
 		/* from the kernel, not from what we meant to make */
 		lockdown = true;

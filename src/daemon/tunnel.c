@@ -255,7 +255,7 @@ static int make_tun(struct tfd_persona *p, int *fds, unsigned *nq,
 	char what[80];
 	int r;
 
-	r = tf_net_tun_create(p->netns_fd, "tun0", n, TF_TUN_VNET_HDR, fds,
+	r = tf_net_tun_create(tfd_netns_fd(p), "tun0", n, TF_TUN_VNET_HDR, fds,
 			      &fl);
 	if (r < 0) {
 		snprintf(err, errlen,
@@ -271,19 +271,19 @@ static int make_tun(struct tfd_persona *p, int *fds, unsigned *nq,
 		for (unsigned i = 0; i < tc->n_addr; i++)
 			v6 |= tc->addr[i].family == AF_INET6;
 		if (!v6 &&
-		    tf_net_sysctl(p->netns_fd,
+		    tf_net_sysctl(tfd_netns_fd(p),
 				  "net/ipv6/conf/tun0/disable_ipv6", "1") < 0)
 			tf_debug("%s: cannot disable IPv6 on tun0",
 				 p->cfg->name);
 	}
-	r = tf_net_link_up(p->netns_fd, "tun0", tc->mtu ? tc->mtu : 1420);
+	r = tf_net_link_up(tfd_netns_fd(p), "tun0", tc->mtu ? tc->mtu : 1420);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot set tun0 of %s up (mtu %u): %s",
 			 p->cfg->name, tc->mtu, strerror(-r));
 		goto fail;
 	}
 	for (unsigned i = 0; i < tc->n_addr; i++) {
-		r = tf_net_addr_add(p->netns_fd, "tun0", &tc->addr[i]);
+		r = tf_net_addr_add(tfd_netns_fd(p), "tun0", &tc->addr[i]);
 		if (r < 0 && r != -EEXIST) {
 			tf_cidr_format(&tc->addr[i], what, sizeof(what));
 			snprintf(err, errlen,
@@ -293,7 +293,8 @@ static int make_tun(struct tfd_persona *p, int *fds, unsigned *nq,
 		}
 	}
 	for (unsigned i = 0; i < tc->n_routes; i++) {
-		r = tf_net_route_add(p->netns_fd, "tun0", &tc->routes[i], NULL);
+		r = tf_net_route_add(tfd_netns_fd(p), "tun0", &tc->routes[i],
+				     NULL);
 		if (r < 0) {
 			tf_cidr_format(&tc->routes[i], what, sizeof(what));
 			snprintf(err, errlen,
@@ -305,7 +306,7 @@ static int make_tun(struct tfd_persona *p, int *fds, unsigned *nq,
 	if (tc->n_routes == 0) {
 		/* tunnel_routes' default: everything goes to the tunnel */
 		struct tf_cidr all = {.family = AF_INET, .len = 0};
-		r = tf_net_route_add(p->netns_fd, "tun0", &all, NULL);
+		r = tf_net_route_add(tfd_netns_fd(p), "tun0", &all, NULL);
 		if (r < 0) {
 			snprintf(err, errlen,
 				 "cannot add the default route via tun0 of "
@@ -721,7 +722,7 @@ void tfd_tunnels_setup(struct tfd *d)
 		tunnel_load(p);
 		if (!t->configured)
 			continue;
-		if (p->netns_fd < 0) {
+		if (tfd_netns_fd(p) < 0) {
 			snprintf(t->error, sizeof(t->error),
 				 "%s has no network namespace of the daemon's",
 				 p->cfg->name);

@@ -33,6 +33,11 @@
  * would carry that secret; a dead spawner makes every later persona start
  * fail with -EOWNERDEAD ("restart twofoldd").
  *
+ * The same spawner clones the tunnel process (issue 12,
+ * tf_persona_spawn_tunnel): no new namespace, no cgroup, its control
+ * socket as its only fd, the body the daemon registered before the
+ * spawner was forked (tf_persona_spawner_tunnel_main).
+ *
  * Process titles: the children are forks, so their /proc/PID/cmdline would
  * be the daemon's argv (its path, its state dir). The spawner writes the
  * child's title over its copy of the argument (and environment) strings
@@ -108,6 +113,7 @@ static TF_NORETURN void child(const struct tf_p_spawn_req *q, int fd0, int fd1,
 		 * the body drops to its unprivileged uid itself once it has
 		 * taken its fds (twofold/tunnel.h) */
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		(void)prctl(PR_SET_NAME, (unsigned long)"tf-tunnel", 0, 0, 0);
 		if (getppid() != parent || tunnel_main == NULL)
 			_exit(127);
 		tunnel_main(fd0);

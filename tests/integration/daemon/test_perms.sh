@@ -49,6 +49,12 @@ check "root: enroll secure" has "credential set" "$out"
 
 expect_rc 0 "member: status" um status
 check "... shows the personas" has "personal" "$out"
+# net status and tunnel key are read-only (issue 12): members may ask
+expect_rc 0 "member: net status" um net status --json
+check "... shows the personas" has '"personas"' "$out"
+expect_rc 0 "member: tunnel key" um tunnel key secure
+check "... prints the suite and the key" has "intl " "$out"
+expect_rc 1 "other: net status refused" uo net status
 out=$(printf '%s\n' "$PIN" | um unlock secure --pin-stdin)
 rc=$?
 check "member: unlock refused" [ "$rc" = 1 ]

@@ -15,7 +15,8 @@
 #  - personal (tunnel, no endpoint): not-configured with the hint, runs
 #    with lo only;
 #  - a gm peer key that is not a curve point: one-line error, the
-#    persona still runs.
+#    persona still runs;
+#  - the tunnel process ends when the daemon is killed.
 # TUNNEL_STUB=1 runs the test-only tunnel body (TWOFOLD_FAULT=tunnel-stub)
 # instead of the engine: the supervision alone (no ICMP answers inside
 # the tunnel's routes then, so those destinations are left out).
@@ -117,6 +118,7 @@ aud=$(tf audit show 2>&1)
 check "audit: net.link of tun0" has "net.link" "$aud"
 check "audit: net.tunnel.down" has "net.tunnel.down" "$aud"
 check "audit: net.tunnel.restart" has "net.tunnel.restart" "$aud"
+check "one kill, one restart (no spurious ones)" test "$(tjson secure restarts)" = 1
 
 # ---- the key across a daemon restart; another suite ----
 stop_daemon
@@ -146,5 +148,15 @@ check "a bad peer key: a one-line error in net status" \
 check "and in the log" grep -q "tunnel_peer_key of secure" "$DLOG"
 check "no tunnel process runs for it" test "$(tjson secure pid)" = None
 check "still locked down" test "$(pjson secure lockdown)" = True
+
+# ---- the tunnel process does not outlive a killed daemon ----
+stop_daemon
+pconf secure tunnel_suite intl
+pconf secure tunnel_peer_key "$PEER"
+start_daemon || bail "daemon did not restart: $(tail -3 "$DLOG")"
+tpid=$(tjson secure pid)
+check "a tunnel process runs ($tpid)" kill -0 "$tpid"
+kill9_daemon
+check "it ends with the daemon (kill -9)" wait_for bash -c "! kill -0 $tpid"
 
 finish

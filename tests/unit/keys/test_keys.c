@@ -1034,6 +1034,41 @@ static void test_calibrate_floor(void **state)
 	assert_true(ops >= TF_KDF_OPS_MIN);
 }
 
+/* tf_keystore_derive: a sub-key of the device secret, the same for the
+ * same info across key store openings (the tunnel key is never stored),
+ * another for another info, and never the audit seed's */
+static void test_derive(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a[32], b[32], c[32], seed[32], wide[64];
+
+	assert_int_equal(tf_keystore_derive(f->ks,
+					    "twofold tunnel key v1 intl "
+					    "secure",
+					    a, sizeof(a)),
+			 0);
+	assert_int_equal(tf_keystore_derive(f->ks,
+					    "twofold tunnel key v1 gm "
+					    "secure",
+					    b, sizeof(b)),
+			 0);
+	assert_memory_not_equal(a, b, sizeof(a));
+	assert_int_equal(tf_keystore_audit_seed(f->ks, seed), 0);
+	assert_memory_not_equal(a, seed, sizeof(a));
+	tf_keystore_close(f->ks);
+	fx_open(f);
+	assert_int_equal(tf_keystore_derive(f->ks,
+					    "twofold tunnel key v1 intl "
+					    "secure",
+					    c, sizeof(c)),
+			 0);
+	assert_memory_equal(a, c, sizeof(a));
+	assert_int_equal(tf_keystore_derive(f->ks, "x", wide, sizeof(wide)), 0);
+	assert_int_equal(tf_keystore_derive(f->ks, "", a, sizeof(a)), -EINVAL);
+	assert_int_equal(tf_keystore_derive(f->ks, "x", a, 0), -EINVAL);
+	assert_int_equal(tf_keystore_derive(f->ks, "x", wide, 65), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1059,6 +1094,7 @@ int main(void)
 		T(test_spblob_v1),
 		T(test_erase_write_error),
 		T(test_crash_erase),
+		T(test_derive),
 #undef T
 		cmocka_unit_test(test_calibrate_under_load),
 		cmocka_unit_test(test_calibrate_floor),
