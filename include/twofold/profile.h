@@ -162,8 +162,9 @@ struct tf_profile {
 	struct tf_prof_env env[TF_PROF_ENV_MAX];
 	enum tf_net_mode net;
 	/* a host file (the daemon's, written for this persona's network
-	 * mode) bound read-only over /etc/resolv.conf by the init; "" =
-	 * none: the persona's /etc layer has an empty one */
+	 * mode) the init copies into its /etc layer as /etc/resolv.conf
+	 * (read-only there, like all of /etc); "" = an empty one. A persona
+	 * with a base keeps the base's own. */
 	char resolv_conf[TF_CFG_PATH_MAX];
 	tf_perms_t perms; /* issue 13; none today */
 };

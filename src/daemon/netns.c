@@ -452,8 +452,27 @@ static int setup_one(struct tfd *d, struct tfd_persona *p, char *err,
 	}
 }
 
+/* The firewall could not be made: no nat persona goes online without it
+ * (fail closed); each keeps lo only and says why. */
+static void drop_nat_links(struct tfd *d, const char *why)
+{
+	for (size_t i = 0; i < d->n_personas; i++) {
+		struct tfd_persona *p = &d->personas[i];
+		char host_if[16];
+		if (!p->nat_link)
+			continue;
+		tfd_netns_host_if(d, p, host_if);
+		(void)!tf_net_link_del(-1, host_if);
+		p->nat_link = false;
+		snprintf(p->net_error, sizeof(p->net_error),
+			 "%s; no network (loopback only)", why);
+		tf_err("%s: network: %s", p->cfg->name, p->net_error);
+	}
+}
+
 int tfd_netns_setup(struct tfd *d, char *err, size_t errlen)
 {
+	char why_fw[256] = "";
 	bool any_nat = false;
 	int r;
 
@@ -490,13 +509,21 @@ int tfd_netns_setup(struct tfd *d, char *err, size_t errlen)
 	}
 	if (!any_nat)
 		return 0;
-	r = tf_net_sysctl(-1, "net/ipv4/ip_forward", "1");
-	if (r < 0) {
-		snprintf(err, errlen, "cannot enable net.ipv4.ip_forward: %s",
-			 strerror(-r));
-		return r;
+	/* the table before forwarding: never a moment where a persona's
+	 * packets are routed unfiltered */
+	r = tfd_netns_firewall(d, why_fw, sizeof(why_fw));
+	if (r == 0) {
+		r = tf_net_sysctl(-1, "net/ipv4/ip_forward", "1");
+		if (r < 0)
+			snprintf(why_fw, sizeof(why_fw),
+				 "cannot enable net.ipv4.ip_forward: %s",
+				 strerror(-r));
 	}
-	return tfd_netns_firewall(d, err, errlen);
+	if (r < 0)
+		drop_nat_links(d, why_fw);
+	(void)err;
+	(void)errlen;
+	return 0;
 }
 
 void tfd_netns_shutdown(struct tfd *d)

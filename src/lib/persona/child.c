@@ -45,6 +45,9 @@
 #define N_DEV TF_PROF_DEV_MAX
 
 static int status_fd = -1;
+/* the persona's /etc/resolv.conf (tf_profile.resolv_conf's content) */
+static char resolv_text[4096];
+static size_t resolv_len;
 
 static TF_NORETURN TF_PRINTF(2, 3) void fail(int err, const char *fmt, ...)
 {
@@ -176,9 +179,9 @@ static void fill_etc_layer(const struct tf_p_setup *s, int etc)
 		     s->name);
 	write_at(etc, "hosts", buf, (size_t)n);
 	/* the host's resolvers are the host's: a persona's are the ones its
-	 * network mode gives it, bound over this (mount_resolv_conf); none
-	 * for a persona with loopback only */
-	write_at(etc, "resolv.conf", "", 0);
+	 * network mode gives it (the daemon's file, read before we left host
+	 * root); none for a persona with loopback only */
+	write_at(etc, "resolv.conf", resolv_text, resolv_len);
 	/* the host's machine-id would tie both personas to one device */
 	{
 		uint8_t id[16];
@@ -349,7 +352,7 @@ void tf_p_child_main(const struct tf_p_setup *s)
 	char link[N_BASE][PATH_MAX];
 	bool ov[N_BASE];
 	char path[PATH_MAX];
-	int rootfd, devfd, basefd = -1, resolv_fd = -1;
+	int rootfd, devfd, basefd = -1;
 	char go;
 
 	status_fd = s->status_fd;
@@ -379,9 +382,21 @@ void tf_p_child_main(const struct tf_p_setup *s)
 		basefd = clone_tree(base);
 		CHECK(basefd, "base %s: %m", base);
 	}
+	/* The daemon's resolv.conf for this persona: copied into the /etc
+	 * layer, not bound (a bind would show the daemon's path in the
+	 * persona's mountinfo) */
 	if (pr->resolv_conf[0]) {
-		resolv_fd = clone_tree(pr->resolv_conf);
-		CHECK(resolv_fd, "resolv.conf %s: %m", pr->resolv_conf);
+		int fd = open(pr->resolv_conf,
+			      O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		ssize_t n;
+		CHECK(fd, "resolv.conf %s: %m", pr->resolv_conf);
+		n = read(fd, resolv_text, sizeof(resolv_text));
+		CHECK(n, "read resolv.conf %s: %m", pr->resolv_conf);
+		if ((size_t)n == sizeof(resolv_text))
+			fail(EFBIG, "resolv.conf %s: larger than %zu bytes",
+			     pr->resolv_conf, sizeof(resolv_text) - 1);
+		resolv_len = (size_t)n;
+		close(fd);
 	}
 	for (size_t i = 0; i < pr->n_sys; i++) {
 		struct stat st;
@@ -494,22 +509,6 @@ void tf_p_child_main(const struct tf_p_setup *s)
 			mkdir_at(rootfd, dst, 0755);
 		attach(data_fd[i], rootfd, dst,
 		       bind_attrs(pr, pr->binds[i].dst), dst);
-	}
-
-	/* the daemon's resolv.conf for this persona over /etc/resolv.conf
-	 * (the persona's layer has a file there; a base must have one) */
-	if (resolv_fd >= 0) {
-		struct stat st;
-		if (fstatat(rootfd, "etc/resolv.conf", &st,
-			    AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode))
-			fail(ENOENT,
-			     "bind /etc/resolv.conf: the persona's root has no "
-			     "regular file /etc/resolv.conf");
-		attach(resolv_fd, rootfd, "etc/resolv.conf",
-		       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-			       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-		       "/etc/resolv.conf");
 	}
 
 	/* /dev: a small tmpfs with the bound host nodes */

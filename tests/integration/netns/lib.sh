@@ -41,7 +41,8 @@ in_ns() {
 
 # world_up: dev (the daemon's: uplink up0 198.51.100.2/24, default via
 # .1) <-> inet (198.51.100.1/24; an echo service on 203.0.113.10 port 7,
-# dnsmasq on 203.0.113.53 answering shop.test -> 203.0.113.10), and a
+# dnsmasq on 203.0.113.53 answering shop.test -> 203.0.113.10), dnsmasq on
+# dev's 127.0.0.53 answering local.test -> 203.0.113.10, and a
 # TCP echo on every address of dev itself, port 8 (the device's own
 # services, which no persona may reach).
 world_up() {
@@ -68,6 +69,13 @@ world_up() {
 	setsid nsenter --net="/run/netns/$NS_INET" dnsmasq --keep-in-foreground \
 		--conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
 		--listen-address=203.0.113.53 --address=/shop.test/203.0.113.10 \
+		--pid-file= --user=root --group=root </dev/null >/dev/null 2>&1 &
+	WORLD_PIDS="$WORLD_PIDS $!"
+	# a resolver on the device's own loopback (as systemd-resolved's
+	# 127.0.0.53): local.test -> 203.0.113.10
+	setsid nsenter --net="/run/netns/$NS_DEV" dnsmasq --keep-in-foreground \
+		--conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
+		--listen-address=127.0.0.53 --address=/local.test/203.0.113.10 \
 		--pid-file= --user=root --group=root </dev/null >/dev/null 2>&1 &
 	WORLD_PIDS="$WORLD_PIDS $!"
 	# up when both answer

@@ -15,6 +15,7 @@ new_state tfn
 init_state 64M || { echo "Bail out! init failed"; exit 1; }
 add_personas || { echo "Bail out! init --images failed"; exit 1; }
 sed -i '/^\[persona personal\]/a dns = 203.0.113.53' "$S/device.conf"
+sed -i '/^\[persona other\]/a dns = 127.0.0.53' "$S/device.conf"
 world_up || { echo "Bail out! test world did not come up"; exit 1; }
 start_daemon_in "$NS_DEV" || { echo "Bail out! daemon did not start"; exit 1; }
 
@@ -76,6 +77,10 @@ out=$(conn other 10.213.0.2 9009)
 check "other: personal is refused" grep -q "^error ECONNREFUSED$" <<<"$out"
 out=$(conn other 203.0.113.10 7)
 check "other reaches the internet too" grep -q "^ok" <<<"$out"
+out=$(conn other local.test 7)
+check "other resolves through a loopback resolver of the device (route_localnet)" grep -q "^ok 203.0.113.10 " <<<"$out"
+out=$(conn other shop.test 7)
+check "... and only through it (shop.test is not known there)" grep -q "^error resolve" <<<"$out"
 
 # none: lo only
 out=$(tf run quiet -- ip -br link 2>&1)
