@@ -784,6 +784,13 @@ static bool sa_eq(const struct sockaddr_storage *a, socklen_t al,
 	return al == bl && !memcmp(a, b, al);
 }
 
+static void gro_write(struct tf_gro *g, int tun)
+{
+	size_t n = tf_gro_flush(g);
+	if (n)
+		(void)!write(tun, g->buf, n);
+}
+
 static void *rx_main(void *arg)
 {
 	struct worker *w = arg;
@@ -799,8 +806,10 @@ static void *rx_main(void *arg)
 		struct cmsghdr align;
 	} cm[RX_BATCH];
 	int one = 1;
+	/* coalescing: a burst of one flow's segments is one TUN write */
+	struct tf_gro *gro = calloc(1, sizeof(*gro));
 
-	if (!bufs)
+	if (!bufs || !gro)
 		return NULL;
 	/* GRO: a burst of one peer's datagrams arrives as one buffer */
 	(void)setsockopt(e->cfg.udp, SOL_UDP, UDP_GRO, &one, sizeof(one));
@@ -935,16 +944,15 @@ static void *rx_main(void *arg)
 							  memory_order_relaxed);
 				atomic_fetch_add_explicit(&p->rx_packets, 1,
 							  memory_order_relaxed);
-				uint8_t *w0 = pt - vh;
-				if (vh) {
-					struct virtio_net_hdr vn = {
-						.flags =
-							VIRTIO_NET_HDR_F_DATA_VALID};
-					memcpy(w0, &vn, sizeof(vn));
+				if (!vh) {
+					(void)!write(tun, pt, a.iplen);
+				} else if (!tf_gro_add(gro, pt, a.iplen)) {
+					gro_write(gro, tun);
+					(void)tf_gro_add(gro, pt, a.iplen);
 				}
-				(void)!write(tun, w0, vh + a.iplen);
 			}
 		}
+		gro_write(gro, tun);
 		if (held)
 			pthread_rwlock_unlock(&e->lock);
 		if (n_confirm) {

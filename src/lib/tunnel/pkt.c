@@ -298,3 +298,118 @@ int tf_pkt_addrs(const uint8_t *pkt, size_t len, struct tf_pkt_addrs *out)
 	}
 	return -EINVAL;
 }
+
+/* ---- receive coalescing ---- */
+
+/* offset of the TCP header if pkt is a TCP packet GRO may merge, else 0 */
+static size_t gro_tcp_off(const uint8_t *p, size_t len)
+{
+	if ((p[0] >> 4) == 4) {
+		/* no IP options, not a fragment (DF is fine) */
+		if (len < 40 || p[0] != 0x45 || p[9] != IPPROTO_TCP ||
+		    (get16(p + 6) & 0x3fff) || get16(p + 2) != len)
+			return 0;
+		return 20;
+	}
+	if (len < 60 || p[6] != IPPROTO_TCP || 40u + get16(p + 4) != len)
+		return 0;
+	return 40;
+}
+
+int tf_gro_add(struct tf_gro *g, const uint8_t *pkt, size_t len)
+{
+	size_t l4 = gro_tcp_off(pkt, len);
+	uint8_t *cur = g->buf + TF_VNET_HDR_LEN;
+
+	if (g->len == 0) {
+		if (len > sizeof(g->buf) - TF_VNET_HDR_LEN)
+			return 0;
+		memcpy(cur, pkt, len);
+		g->len = len;
+		g->segs = 1;
+		g->closed = true;
+		if (!l4)
+			return 1; /* not TCP: goes alone */
+		size_t hl = l4 + (size_t)(pkt[l4 + 12] >> 4) * 4;
+		uint8_t f = pkt[l4 + 13];
+		if (hl < l4 + 20 || hl >= len || (f & ~(TH_ACK | TH_PUSH)) ||
+		    !(f & TH_ACK))
+			return 1;
+		g->l4 = l4;
+		g->hl = hl;
+		g->mss = len - hl;
+		g->next_seq = get32(pkt + l4 + 4) + (uint32_t)g->mss;
+		g->closed = (f & TH_PUSH) != 0;
+		return 1;
+	}
+	if (g->closed || l4 != g->l4 || len <= g->hl)
+		return 0;
+	size_t hl = g->hl, pl = len - hl;
+	const uint8_t *t = pkt + l4, *ct = cur + l4;
+	uint8_t f = t[13];
+	if (l4 + (size_t)(t[12] >> 4) * 4 != hl || pl > g->mss ||
+	    (f & ~(TH_ACK | TH_PUSH)) || !(f & TH_ACK) ||
+	    g->len + pl > sizeof(g->buf) - TF_VNET_HDR_LEN ||
+	    get32(t + 4) != g->next_seq)
+		return 0;
+	/* same flow and state: v4 TOS, TTL and addresses; v6 traffic
+	 * class/flow label, hop limit and addresses; TCP ports, ack and
+	 * window, and options byte for byte */
+	if (l4 == 20 ? (pkt[1] != cur[1] || pkt[8] != cur[8] ||
+			memcmp(pkt + 12, cur + 12, 8))
+		     : (memcmp(pkt, cur, 4) || pkt[7] != cur[7] ||
+			memcmp(pkt + 8, cur + 8, 32)))
+		return 0;
+	if (memcmp(t, ct, 4) || memcmp(t + 8, ct + 8, 4) ||
+	    memcmp(t + 14, ct + 14, 2) || memcmp(t + 20, ct + 20, hl - l4 - 20))
+		return 0;
+	memcpy(cur + g->len, pkt + hl, pl);
+	g->len += pl;
+	g->segs++;
+	g->next_seq += (uint32_t)pl;
+	if (f & TH_PUSH) {
+		cur[l4 + 13] |= TH_PUSH;
+		g->closed = true;
+	}
+	if (pl < g->mss)
+		g->closed = true;
+	return 1;
+}
+
+size_t tf_gro_flush(struct tf_gro *g)
+{
+	struct virtio_net_hdr vh = {0};
+	uint8_t *p = g->buf + TF_VNET_HDR_LEN;
+	size_t len = g->len;
+
+	if (!len)
+		return 0;
+	g->len = 0;
+	if (g->segs == 1) {
+		vh.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+		memcpy(g->buf, &vh, sizeof(vh));
+		return TF_VNET_HDR_LEN + len;
+	}
+	size_t l4 = g->l4;
+	if (l4 == 20) {
+		put16(p + 2, (uint16_t)len);
+		ip4_fix_header(p, 20);
+		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	} else {
+		put16(p + 4, (uint16_t)(len - 40));
+		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	}
+	/* CHECKSUM_PARTIAL: the field holds the pseudo-header sum, not
+	 * inverted, and the kernel finishes it only if the packet leaves
+	 * the host (a local receiver trusts it, as for a GRO packet) */
+	uint32_t s = tf_csum_pseudo(p, IPPROTO_TCP, (uint32_t)(len - l4));
+	uint16_t c = (uint16_t)~tf_csum_fold(s);
+	put_csum(p + l4 + 16, c);
+	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh.hdr_len = (uint16_t)g->hl;
+	vh.gso_size = (uint16_t)g->mss;
+	vh.csum_start = (uint16_t)l4;
+	vh.csum_offset = 16;
+	memcpy(g->buf, &vh, sizeof(vh));
+	return TF_VNET_HDR_LEN + len;
+}

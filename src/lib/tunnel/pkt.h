@@ -76,3 +76,31 @@ struct tf_pkt_addrs {
 int tf_pkt_addrs(const uint8_t *pkt, size_t len, struct tf_pkt_addrs *out);
 
 #endif
+
+/* Receive coalescing (GRO) for TUN writes with a vnet header: consecutive
+ * in-order TCP segments of one flow become one super-packet written in
+ * one write(2) (gso_type TCPV4/6, NEEDS_CSUM), which the kernel takes
+ * whole, as GRO would have made it on a real NIC. Merged only when Linux's
+ * tcp_gro_receive would: same addresses, ports, ack, window, TOS/TTL (v4:
+ * no options, not a fragment), identical TCP options, flags ACK (PSH on
+ * the last), sequence contiguous, every segment but the last exactly the
+ * first's size. */
+struct tf_gro {
+	uint8_t buf[TF_VNET_HDR_LEN + 65535];
+	size_t len; /* of the IP packet in buf + TF_VNET_HDR_LEN; 0 = empty */
+	size_t l4, hl, mss;
+	unsigned segs;
+	uint32_t next_seq;
+	bool closed; /* a short segment or PSH ended it */
+};
+
+/* Take pkt (a whole IP packet, checksums valid): 1 = appended to the
+ * packet being built, 0 = not mergeable (the caller flushes with
+ * tf_gro_flush and then calls tf_gro_add again: an empty tf_gro takes
+ * any packet that fits). */
+int tf_gro_add(struct tf_gro *g, const uint8_t *pkt, size_t len);
+/* The bytes to write (vnet header + packet) at buf, 0 if empty; the
+ * tf_gro is empty afterwards. A single packet gets a GSO_NONE header
+ * with DATA_VALID (the AEAD authenticated it, as kernel WireGuard marks
+ * CHECKSUM_UNNECESSARY). */
+size_t tf_gro_flush(struct tf_gro *g);

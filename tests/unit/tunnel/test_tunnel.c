@@ -344,6 +344,127 @@ static void test_addrs(void **st)
 	assert_int_equal(tf_pkt_addrs(pkt, 39, &a), -EINVAL);
 }
 
+/* ---- receive coalescing ---- */
+
+static struct tf_gro gro;
+
+/* segment a super-packet, feed every segment to GRO: one packet comes
+ * back, equal to the original but for the fields TSO rewrites */
+static void check_gro_roundtrip(bool v6, size_t payload, uint16_t mss)
+{
+	static uint8_t pkt[TF_PKT_MAX], scratch[TF_PKT_MAX];
+	static struct segs s;
+	struct virtio_net_hdr vh;
+	size_t len = make_tcp(pkt, v6, payload, 0x10 | 0x08, &vh, mss);
+	size_t l4 = v6 ? 40 : 20, hl = l4 + 32;
+
+	s.n = 0;
+	assert_true(tf_pkt_segment(&vh, pkt, len, scratch, sizeof(scratch),
+				   collect, &s) > 0);
+	memset(&gro, 0, sizeof(gro));
+	for (size_t i = 0; i < s.n; i++)
+		assert_int_equal(tf_gro_add(&gro, s.pkt[i], s.len[i]), 1);
+	size_t n = tf_gro_flush(&gro);
+	assert_int_equal(n, TF_VNET_HDR_LEN + len);
+	struct virtio_net_hdr out;
+	memcpy(&out, gro.buf, sizeof(out));
+	uint8_t *p = gro.buf + TF_VNET_HDR_LEN;
+	if (s.n == 1) {
+		assert_int_equal(out.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+		assert_int_equal(out.flags, VIRTIO_NET_HDR_F_DATA_VALID);
+		assert_l4_ok(p, len);
+		return;
+	}
+	assert_int_equal(out.gso_type, v6 ? VIRTIO_NET_HDR_GSO_TCPV6
+					  : VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(out.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(out.gso_size, mss);
+	assert_int_equal(out.hdr_len, hl);
+	assert_int_equal(out.csum_start, l4);
+	assert_int_equal(out.csum_offset, 16);
+	assert_memory_equal(p + hl, pkt + hl, payload);
+	if (v6) {
+		assert_int_equal(p[4] << 8 | p[5], len - 40);
+	} else {
+		assert_int_equal(p[2] << 8 | p[3], len);
+		assert_ip4_hdr_ok(p);
+	}
+	assert_true(p[l4 + 13] & 0x08); /* the last segment's PSH */
+	/* NEEDS_CSUM: the field holds the pseudo-header sum of the whole */
+	uint32_t ps = v6 ? ref_sum(p + 8, 32, 0) : ref_sum(p + 12, 8, 0);
+	ps += IPPROTO_TCP + (uint32_t)(len - l4);
+	assert_int_equal(p[l4 + 16] << 8 | p[l4 + 17], ref_fold(ps));
+	/* and it completes into a valid checksum */
+	assert_int_equal(tf_pkt_csum_finish(p, len, (uint16_t)l4, 16), 0);
+	assert_l4_ok(p, len);
+}
+
+static void test_gro(void **st)
+{
+	check_gro_roundtrip(false, 10 * 1368, 1368);
+	check_gro_roundtrip(false, 10 * 1368 + 7, 1368);
+	check_gro_roundtrip(true, 5000, 1348);
+	check_gro_roundtrip(false, 100, 1368);
+	check_gro_roundtrip(false, 47 * 1368, 1368); /* near 64 KiB */
+}
+
+static void test_gro_refuses(void **st)
+{
+	static uint8_t a[2048], b[2048];
+	struct virtio_net_hdr vh;
+	size_t la = make_tcp(a, false, 1000, 0x10, &vh, 1000);
+	make_tcp(b, false, 1000, 0x10, &vh, 1000);
+	/* make b the next segment of a: seq + 1000, length fixed */
+	uint8_t *tb = b + 20;
+	uint32_t seq = 0xffffff00u + 1000;
+	tb[4] = (uint8_t)(seq >> 24), tb[5] = (uint8_t)(seq >> 16);
+	tb[6] = (uint8_t)(seq >> 8), tb[7] = (uint8_t)seq;
+	size_t lb = la;
+
+#define TRY(mutate, want)                                                      \
+	do {                                                                   \
+		static uint8_t c[2048];                                        \
+		memcpy(c, b, lb);                                              \
+		mutate;                                                        \
+		memset(&gro, 0, sizeof(gro));                                  \
+		assert_int_equal(tf_gro_add(&gro, a, la), 1);                  \
+		assert_int_equal(tf_gro_add(&gro, c, lb), want);               \
+	} while (0)
+	TRY((void)0, 1);
+	TRY(c[20 + 7] ^= 1, 0);	    /* a gap in the sequence */
+	TRY(c[20 + 1] ^= 1, 0);	    /* another port */
+	TRY(c[19] ^= 1, 0);	    /* another destination */
+	TRY(c[20 + 11] ^= 1, 0);    /* another ack */
+	TRY(c[20 + 14] ^= 1, 0);    /* another window */
+	TRY(c[20 + 25] ^= 1, 0);    /* other options (a timestamp) */
+	TRY(c[20 + 13] |= 0x01, 0); /* FIN */
+	TRY(c[20 + 13] |= 0x02, 0); /* SYN */
+	TRY(c[20 + 13] |= 0x80, 0); /* CWR */
+	TRY(c[1] = 4, 0);	    /* another TOS (ECN mark) */
+	TRY(c[8] = 3, 0);	    /* another TTL */
+	TRY(c[6] = 0x20, 0);	    /* a fragment */
+	/* the first with PSH closes the packet */
+	memset(&gro, 0, sizeof(gro));
+	a[33] |= 0x08;
+	assert_int_equal(tf_gro_add(&gro, a, la), 1);
+	assert_int_equal(tf_gro_add(&gro, b, lb), 0);
+	a[33] &= (uint8_t)~0x08;
+	/* a longer segment than the first cannot follow */
+	static uint8_t big[2048];
+	size_t lbig = make_tcp(big, false, 1200, 0x10, &vh, 1200);
+	memcpy(big + 20 + 4, tb + 4, 4);
+	memset(&gro, 0, sizeof(gro));
+	assert_int_equal(tf_gro_add(&gro, a, la), 1);
+	assert_int_equal(tf_gro_add(&gro, big, lbig), 0);
+	/* a non-TCP packet goes alone */
+	static uint8_t u[64] = {0x45, 0, 0, 28, 0, 0, 0, 0, 64, IPPROTO_UDP};
+	memset(&gro, 0, sizeof(gro));
+	assert_int_equal(tf_gro_add(&gro, u, 28), 1);
+	assert_int_equal(tf_gro_add(&gro, a, la), 0);
+	assert_int_equal(tf_gro_flush(&gro), TF_VNET_HDR_LEN + 28);
+	assert_int_equal(tf_gro_flush(&gro), 0);
+}
+
 /* ---- control channel ---- */
 
 static void good_config(struct tf_tunctl_config *c)
@@ -705,6 +826,8 @@ int main(void)
 		cmocka_unit_test(test_unreachable_v4),
 		cmocka_unit_test(test_unreachable_v6),
 		cmocka_unit_test(test_addrs),
+		cmocka_unit_test(test_gro),
+		cmocka_unit_test(test_gro_refuses),
 		cmocka_unit_test(test_ctl_check),
 		cmocka_unit_test(test_ctl_recv),
 		cmocka_unit_test(test_gw_conf),
