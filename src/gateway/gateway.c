@@ -461,7 +461,7 @@ int main(int argc, char **argv)
 			tf_err("%s key %s: %s", s ? "gm" : "intl", kp[s],
 			       r == -EINVAL && !ec.st[s] ? key_err(r)
 							 : strerror(-r));
-			return 1;
+			goto fail;
 		}
 	}
 
@@ -475,7 +475,7 @@ int main(int argc, char **argv)
 		tf_err("cannot create TUN %s: %s (needs CAP_NET_ADMIN and "
 		       "/dev/net/tun)",
 		       g.conf.tun, strerror(-r));
-		return 1;
+		goto fail;
 	}
 	ec.vnet = tfl & TF_TUN_VNET_HDR;
 	ec.n_tun = nq;
@@ -486,7 +486,7 @@ int main(int argc, char **argv)
 	}
 	if (r < 0) {
 		tf_err("cannot configure %s: %s", g.conf.tun, strerror(-r));
-		return 1;
+		goto fail;
 	}
 	ec.udp = socket(g.conf.listen.ss_family, SOCK_DGRAM | SOCK_CLOEXEC,
 			IPPROTO_UDP);
@@ -497,17 +497,17 @@ int main(int argc, char **argv)
 		tf_sockaddr_format((struct sockaddr *)&g.conf.listen, a,
 				   sizeof(a));
 		tf_err("cannot listen on %s: %s", a, strerror(errno));
-		return 1;
+		goto fail;
 	}
 	(void)setsockopt(ec.udp, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
 	(void)setsockopt(ec.udp, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
 
 	if (tf_eng_init(&g.e, &ec) < 0)
-		return 1;
+		goto fail;
 	struct tf_gw_device *devs = calloc(TF_GW_MAX_DEVICES, sizeof(*devs));
 	size_t nd = 0;
 	if (!devs || devices_load(&g, devs, &nd) < 0)
-		return 1;
+		goto fail;
 	devices_apply(&g, devs, nd);
 
 	sigset_t ss;
@@ -522,7 +522,7 @@ int main(int argc, char **argv)
 	int sfd = signalfd(-1, &ss, SFD_CLOEXEC);
 	if (sfd < 0 || tf_eng_start(&g.e) < 0) {
 		tf_err("cannot start: %s", strerror(errno));
-		return 1;
+		goto fail;
 	}
 	char la[64];
 	tf_sockaddr_format((struct sockaddr *)&g.conf.listen, la, sizeof(la));
@@ -548,4 +548,9 @@ int main(int argc, char **argv)
 	tf_eng_wipe(&g.e);
 	fflush(stderr);
 	_exit(0);
+fail:
+	/* the keys loaded so far are wiped (secure memory) before exiting */
+	for (int s = 0; s < 2; s++)
+		tf_wg_static_free(ec.st[s]);
+	return 1;
 }

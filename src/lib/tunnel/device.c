@@ -82,6 +82,9 @@ static void on_refuse(struct tf_eng *e, struct tf_eng_peer *p, const char *why,
 	tf_warn("tunnel %s: %s", d->persona, why);
 }
 
+/* the CONFIG copy (key, psk) in locked memory: wiped on every exit */
+static struct tf_tunctl_config *cfg_mem;
+
 TF_NORETURN static void die(int ctl, const char *what, int err)
 {
 	struct tf_tunctl_status s = {.type = TF_TUNCTL_STATUS,
@@ -91,12 +94,14 @@ TF_NORETURN static void die(int ctl, const char *what, int err)
 	snprintf(s.reason, sizeof(s.reason), "tunnel process: %s", what);
 	(void)!send(ctl, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
 	tf_err("%s", s.reason);
+	tf_secure_free(cfg_mem);
 	_exit(1);
 }
 
 void tf_tunnel_main(int ctl)
 {
 	struct tf_tunctl_config *cfg = tf_secure_alloc(sizeof(*cfg));
+	cfg_mem = cfg;
 	int fds[TF_TUNCTL_MAX_QUEUES + 1];
 	size_t nfds = 0;
 	char why[160];

@@ -725,10 +725,12 @@ static void *tx_main(void *arg)
 	struct worker *w = arg;
 	struct tf_eng *e = w->e;
 	size_t vh = e->cfg.vnet ? TF_VNET_HDR_LEN : 0;
-	static _Thread_local uint8_t rbuf[TF_VNET_HDR_LEN + TF_PKT_MAX];
-	static _Thread_local uint8_t scratch[TF_PKT_MAX];
+	/* heap, not _Thread_local: static TLS would grow every thread of
+	 * the program that links this (twofoldd) by 128 KiB */
+	const size_t rcap = TF_VNET_HDR_LEN + TF_PKT_MAX;
+	uint8_t *rbuf = malloc(rcap), *scratch = malloc(TF_PKT_MAX);
 	struct tx_ctx *c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c || !rbuf || !scratch)
 		return NULL;
 	c->e = e;
 	c->tun = e->cfg.tun[w->q];
@@ -740,7 +742,7 @@ static void *tx_main(void *arg)
 	fcntl(c->tun, F_SETFL, fcntl(c->tun, F_GETFL) | O_NONBLOCK);
 
 	while (!atomic_load(&e->stop)) {
-		ssize_t n = read(c->tun, rbuf, sizeof(rbuf));
+		ssize_t n = read(c->tun, rbuf, rcap);
 		if (n < 0) {
 			if (c->n)
 				tx_flush(c);
@@ -764,7 +766,7 @@ static void *tx_main(void *arg)
 		c->now = tf_eng_now();
 		pthread_rwlock_rdlock(&e->lock);
 		(void)tf_pkt_segment(&h, rbuf + vh, (size_t)n - vh, scratch,
-				     sizeof(scratch), tx_seg, c);
+				     TF_PKT_MAX, tx_seg, c);
 		pthread_rwlock_unlock(&e->lock);
 		/* the lock is released before sending: the arena holds only
 		 * ciphertext, and the peer's endpoint is stable while it is
