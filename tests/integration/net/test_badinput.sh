@@ -82,6 +82,17 @@ expect_ok "gateway up: secure reaches the org service" secure tcp 10.77.100.10 7
 port=$(jget 'P["secure"]["tunnel"]["local_port"]')
 port=${port:-$DEV_PORT}
 rejected() { jget 'P["secure"]["tunnel"]["rejected"]'; }
+# wait_rejected N: until the count is at least N (the daemon asks the
+# tunnel process for its counters once a second), 5 s at most
+wait_rejected() {
+	local v
+	for _ in $(seq 50); do
+		v=$(rejected)
+		[ "${v:-0}" -ge "$1" ] && break
+		sleep 0.1
+	done
+	echo "${v:-0}"
+}
 hs() { jget 'P["secure"]["tunnel"]["handshakes"]'; }
 # at_device HEX: forged from the gateway's endpoint to the device's port
 # (its UDP socket is connected to the gateway: only such packets reach it)
@@ -114,8 +125,7 @@ still_up "malformed at the gateway"
 # ---- malformed, at the device
 rej0=$(rejected)
 for m in "${MAL[@]}"; do at_device "$m"; done
-sleep 0.5
-rej1=$(rejected)
+rej1=$(wait_rejected $((${rej0:-0} + ${#MAL[@]})))
 ok $([ "${rej1:-0}" -ge $((${rej0:-0} + ${#MAL[@]})) ]; echo $?) \
 	"malformed at the device: all ${#MAL[@]} counted as rejected ($rej0 -> $rej1)"
 still_up "malformed at the device"
@@ -142,8 +152,7 @@ ok $(kill -0 "$gpid" 2>/dev/null; echo $?) "replayed initiation: the gateway kee
 rej0=$(rejected)
 at_device "$rhex_"
 at_device "$ihex"
-sleep 0.5
-rej1=$(rejected)
+rej1=$(wait_rejected $((${rej0:-0} + 2)))
 ok $([ "${rej1:-0}" -ge $((${rej0:-0} + 2)) ]; echo $?) "replayed response and initiation at the device: counted as rejected ($rej0 -> $rej1)"
 still_up "replays at the device"
 ok $([ "$(counter secure_src)" = 0 ]; echo $?) "bad input: zero packets from 10.77.0.2 on up0 throughout"
