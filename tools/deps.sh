@@ -11,7 +11,8 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libmnl-dev
       libnftables-dev
       nftables
-      dnsmasq-base)
+      dnsmasq-base
+      libclamav-dev clamav clamav-testfiles)
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3)
 fi
