@@ -68,6 +68,19 @@ TF_EXPORT TF_WUR int tf_scandb_parse(const uint8_t *buf, size_t len,
 				     struct tf_scandb *out, char *why,
 				     size_t whylen) TF_NONNULL(3);
 
+/* The scanner helper's wire (twofoldd <-> twofold-scanner, a SOCK_SEQPACKET
+ * socketpair; both ends are this build, so a fixed struct). Request: one
+ * byte 'S' with the file as the one SCM_RIGHTS fd (read-only). Reply: this
+ * struct. The first reply, unasked, says whether the database loaded. */
+struct tf_scan_wire {
+	int32_t err;	 /* 0, or -errno: the scan (or the load) failed */
+	uint32_t result; /* enum tf_scan_result */
+	uint64_t scanned;
+	uint32_t n_sigs; /* the first reply: signatures loaded */
+	char name[128];	 /* the signature, or the limit */
+	char why[256];	 /* err < 0: one line */
+};
+
 struct tf_suite;
 struct tf_key;
 
@@ -95,18 +108,18 @@ TF_EXPORT TF_WUR int tf_scandb_pack(const struct tf_key *sk, int dirfd,
 
 /* ---- the engine (libclamav; only in the scanner helper) ---- */
 struct tf_scan_limits {
-	uint64_t max_file;   /* a larger file is refused, never skipped */
-	uint64_t max_scan;   /* bytes scanned in all (archives expand) */
-	uint32_t max_depth;  /* archive recursion */
-	uint32_t max_files;  /* files inside one archive */
-	uint32_t max_ms;     /* scan time of one file */
+	uint64_t max_file;  /* a larger file is refused, never skipped */
+	uint64_t max_scan;  /* bytes scanned in all (archives expand) */
+	uint32_t max_depth; /* archive recursion */
+	uint32_t max_files; /* files inside one archive */
+	uint32_t max_ms;    /* scan time of one file */
 };
 #define TF_SCAN_LIMITS_DEFAULT                                                 \
-	{.max_file = UINT64_C(256) << 20,                                      \
-	 .max_scan = UINT64_C(1) << 30,                                        \
-	 .max_depth = 16,                                                      \
-	 .max_files = 10000,                                                   \
-	 .max_ms = 120000}
+	{                                                                      \
+		.max_file = UINT64_C(256) << 20,                               \
+		.max_scan = UINT64_C(1) << 30, .max_depth = 16,                \
+		.max_files = 10000, .max_ms = 120000                           \
+	}
 
 enum tf_scan_result {
 	TF_SCAN_CLEAN = 0,

@@ -133,10 +133,11 @@ int tf_scandb_parse(const uint8_t *buf, size_t len, struct tf_scandb *out,
 		memcpy(f->name, db.body + off, nl);
 		f->name[nl] = '\0';
 		if (strlen(f->name) != nl || !tf_scandb_name_ok(f->name))
-			return fail(why, whylen, -EBADMSG,
-				    "file %zu: name is not a database file name "
-				    "([A-Za-z0-9._-], a ClamAV extension)",
-				    i);
+			return fail(
+				why, whylen, -EBADMSG,
+				"file %zu: name is not a database file name "
+				"([A-Za-z0-9._-], a ClamAV extension)",
+				i);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(db.files[j].name, f->name) == 0)
 				return fail(why, whylen, -EBADMSG,
@@ -189,9 +190,8 @@ int tf_scandb_verify(const struct tf_scandb *db, const struct tf_suite *s,
 	if (r < 0)
 		return fail(why, whylen, r, "hashing the bundle failed");
 	for (size_t i = 0; i < n_pk; i++)
-		if (pks[i] != NULL &&
-		    tf_verify(s, pks[i], msg, sizeof(msg), db->sig,
-			      db->sig_len) == 0)
+		if (pks[i] != NULL && tf_verify(s, pks[i], msg, sizeof(msg),
+						db->sig, db->sig_len) == 0)
 			return 0;
 	return fail(why, whylen, -EKEYREJECTED,
 		    "database bundle signature is not by a trusted key "
@@ -202,11 +202,10 @@ int tf_scandb_unpack(const struct tf_scandb *db, int dirfd)
 {
 	for (size_t i = 0; i < db->n_files; i++) {
 		const struct tf_scandb_file *f = &db->files[i];
-		_cleanup_close_ int fd =
-			openat(dirfd, f->name,
-			       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				       O_CLOEXEC,
-			       0600);
+		_cleanup_close_ int fd = openat(dirfd, f->name,
+						O_WRONLY | O_CREAT | O_EXCL |
+							O_NOFOLLOW | O_CLOEXEC,
+						0600);
 		if (fd < 0)
 			return -errno;
 		int r = tf_write_full(fd, f->data, (size_t)f->size);
@@ -328,7 +327,8 @@ int tf_scandb_pack(const struct tf_key *sk, int dirfd, uint64_t created,
 	uint8_t sig[TF_SIG_MAX];
 	size_t siglen = 0;
 	for (int tries = 0; tries < 64; tries++) {
-		size_t want = tries == 0 ? 64 : (size_t)(TF_SIG_MAX - tries % 8);
+		size_t want =
+			tries == 0 ? 64 : (size_t)(TF_SIG_MAX - tries % 8);
 		tf_put_le16(hdr + 12, (uint16_t)want);
 		r = signed_msg(s, hdr, body, body_len, msg);
 		if (r < 0)

@@ -41,8 +41,7 @@ static int fail(char *why, size_t whylen, int err, const char *fmt, ...)
 
 /* library code never prints: libclamav's messages are dropped (the
  * verdict and cl_strerror carry what the caller needs) */
-static void quiet(enum cl_msg sev, const char *full, const char *msg,
-		  void *ctx)
+static void quiet(enum cl_msg sev, const char *full, const char *msg, void *ctx)
 {
 	(void)sev;
 	(void)full;
@@ -157,9 +156,7 @@ int tf_scan_fd(struct tf_scan_engine *e, int fd, struct tf_scan_verdict *v,
 	cl_error_t c = cl_scandesc(fd, NULL, &name, &scanned, e->cl, &opt);
 	v->scanned = (uint64_t)scanned * CL_COUNT_PRECISION;
 	switch (c) {
-	case CL_CLEAN:
-		v->result = TF_SCAN_CLEAN;
-		return 0;
+	case CL_CLEAN: v->result = TF_SCAN_CLEAN; return 0;
 	case CL_VIRUS:
 		v->result = name && strncmp(name, "Heuristics.Limits", 17) == 0
 				    ? TF_SCAN_LIMIT
@@ -172,8 +169,7 @@ int tf_scan_fd(struct tf_scan_engine *e, int fd, struct tf_scan_verdict *v,
 	case CL_EMAXSIZE:
 	case CL_EMAXFILES:
 		v->result = TF_SCAN_LIMIT;
-		snprintf(v->name, sizeof(v->name), "Limits.%s",
-			 cl_strerror(c));
+		snprintf(v->name, sizeof(v->name), "Limits.%s", cl_strerror(c));
 		return 0;
 	default:
 		return fail(why, whylen, -EIO, "scan failed: %s",

@@ -196,10 +196,10 @@ static void test_hostile(void **state)
 		uint64_t v;
 		int err;
 	} cases[] = {
-		{10, 2, 0xffff, -EMSGSIZE}, {10, 2, 0, -EBADMSG},
-		{12, 2, 0xffff, -EMSGSIZE}, {16, 8, UINT64_MAX, -EMSGSIZE},
+		{10, 2, 0xffff, -EMSGSIZE},  {10, 2, 0, -EBADMSG},
+		{12, 2, 0xffff, -EMSGSIZE},  {16, 8, UINT64_MAX, -EMSGSIZE},
 		{16, 8, 1u << 20, -EBADMSG}, {32 + 8, 8, UINT64_MAX, -EBADMSG},
-		{32, 2, 0xffff, -EBADMSG},  {8, 1, 2, -EPROTONOSUPPORT},
+		{32, 2, 0xffff, -EBADMSG},   {8, 1, 2, -EPROTONOSUPPORT},
 	};
 	for (size_t i = 0; i < TF_ARRAY_SIZE(cases); i++) {
 		memcpy(b, f->buf, f->len);
@@ -209,9 +209,9 @@ static void test_hostile(void **state)
 			tf_put_le16(b + cases[i].off, (uint16_t)cases[i].v);
 		else
 			tf_put_le64(b + cases[i].off, cases[i].v);
-		assert_int_equal(tf_scandb_parse(b, f->len, &db, why,
-						 sizeof(why)),
-				 cases[i].err);
+		assert_int_equal(
+			tf_scandb_parse(b, f->len, &db, why, sizeof(why)),
+			cases[i].err);
 	}
 	/* a name that would leave the directory: "../x.ndb" same length as
 	 * "test.hdb" */
