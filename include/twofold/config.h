@@ -68,6 +68,8 @@ TF_EXPORT const char *tf_net_mode_name(enum tf_net_mode m);
 #define TF_TUNNEL_ADDR_MAX 2
 #define TF_TUNNEL_ROUTES_MAX 8
 #define TF_TUNNEL_PEER_KEY_MAX 100 /* base64 text with its NUL */
+#define TF_SCAN_TRUST_MAX 400	   /* up to 4 base64 keys, commas, NUL */
+#define TF_COPY_FLOWS_MAX 128
 
 /* The tunnel of a `network = tunnel` persona (tunnel_* keys). */
 struct tf_tunnel_cfg {
@@ -116,6 +118,11 @@ struct tf_persona_cfg {
 	uint8_t n_dns;
 	struct tf_cidr dns[TF_NET_DNS_MAX];
 	struct tf_tunnel_cfg tunnel;
+	/* malware scanning of imports (issue 13): the signers of the scanner
+	 * database bundle, base64 public keys comma-separated ("" = none:
+	 * imports into this persona are refused), and the bundle's path */
+	char scan_trust[TF_SCAN_TRUST_MAX];
+	char scan_db[TF_CFG_PATH_MAX];
 };
 
 struct tf_device_cfg {
@@ -160,6 +167,9 @@ struct tf_config {
 	/* IPv4 network the nat personas' /30 links are cut from: persona
 	 * slot i gets the i-th /30 */
 	struct tf_cidr nat_subnet;
+	/* copies that leave a credential persona, "FROM:TO[,FROM:TO]"
+	 * ("" = none: `twofold copy secure:... personal:` is refused) */
+	char copy_flows[TF_COPY_FLOWS_MAX];
 	size_t n_personas;
 	struct tf_persona_cfg personas[TF_PERSONA_MAX];
 	size_t n_devices;
