@@ -54,7 +54,12 @@ enum tf_msg_type {
 	/* the status now (the RESULT), then one EVENT per state change on
 	 * the same connection until it closes: `twofold status --watch` */
 	TF_REQ_SUBSCRIBE = 13,
-	TF_REQ_TYPE_MAX = 13,
+	/* 14, 15: issue 12 (network); 16..18: issue 13 (apps) */
+	/* copy a file into a persona through quarantine and the scanner:
+	 * PERSONA the destination, ARG the source ("NAME:/PATH" or a host
+	 * "/PATH", root only), ARG (optional) a directory in its Inbox */
+	TF_REQ_COPY = 19,
+	TF_REQ_TYPE_MAX = 19,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	/* was STARTED ("the app is running"): no longer sent (it cost the

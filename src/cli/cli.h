@@ -138,6 +138,9 @@ VERB(unlock);
 VERB(lock);
 VERB(wipe);
 VERB(audit);
+VERB(copy);
+/* `twofold pkg scandb`: called by verb_pkg's dispatcher, argv[0] "scandb" */
+VERB(pkg_scandb);
 VERB(help);
 #undef VERB
 

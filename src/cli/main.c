@@ -33,6 +33,8 @@ static const struct cli_verb verbs[] = {
 	{"wipe", verb_wipe, "crypto-erase a credential-bound persona now",
 	 help_wipe},
 	{"audit", verb_audit, "show or verify the audit log", help_audit},
+	{"copy", verb_copy, "copy a file into a persona's Inbox (scanned)",
+	 help_copy},
 	{"help", verb_help, "this text, or a verb's: twofold help VERB",
 	 help_help},
 };

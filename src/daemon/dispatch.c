@@ -69,6 +69,10 @@ static const struct tfd_req_def table[] = {
 	 A(TF_A_PERSONA), ADMIN},
 	{TF_REQ_SUBSCRIBE, "subscribe", tfd_req_subscribe, TFD_READY, false, 0,
 	 A(TF_A_FLAGS), USER},
+	/* the destination persona must be running (its Inbox is in its
+	 * mounted storage): the run event's states */
+	{TF_REQ_COPY, "copy", tfd_req_copy, TFD_READY, true, TFD_EV_RUN,
+	 A(TF_A_PERSONA) | A(TF_A_ARG), ADMIN},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)

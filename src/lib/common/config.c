@@ -298,8 +298,8 @@ static const struct key keys[] = {
 	{SEC_TOP, "nat_subnet", T_CIDR, TOP(nat_subnet), 8, 24, false,
 	 TF_NAT_SUBNET_DEFAULT, NULL, NULL,
 	 "IPv4 network (/8../24) the nat personas' /30 links are cut from"},
-	{SEC_TOP, "copy_flows", T_STR, TOP(copy_flows), 0, 0, false, NULL,
-	 NULL, NULL,
+	{SEC_TOP, "copy_flows", T_STR, TOP(copy_flows), 0, 0, false, NULL, NULL,
+	 NULL,
 	 "copies allowed out of a credential persona, FROM:TO[,...] (unset: "
 	 "none)"},
 
