@@ -425,6 +425,47 @@ static int scandb(int argc, char **argv)
 	return 0;
 }
 
+/* twofold-scanner scanfiles DBDIR FILE...: the library path on plain
+ * files, for bench/apps/scan.sh (against clamscan with the same DBDIR);
+ * one "FILE: OK|NAME" line each, exit 1 if any was not clean */
+static int scanfiles(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: twofold-scanner scanfiles DBDIR "
+				"FILE...\n");
+		return 2;
+	}
+	char tmp[] = "/tmp/twofold-scanfiles-XXXXXX", why[256] = "";
+	struct tf_scan_limits lim = TF_SCAN_LIMITS_DEFAULT;
+	struct tf_scan_engine *e = NULL;
+	if (mkdtemp(tmp) == NULL)
+		return 1;
+	int r = tf_scan_engine_load(argv[1], tmp, &lim, &e, NULL, why,
+				    sizeof(why));
+	if (r < 0) {
+		rmdir(tmp);
+		fprintf(stderr, "twofold-scanner: %s\n", why);
+		return 1;
+	}
+	int bad = 0;
+	for (int i = 2; i < argc; i++) {
+		_cleanup_close_ int fd =
+			open(argv[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		struct tf_scan_verdict v;
+		if (fd < 0 || tf_scan_fd(e, fd, &v, why, sizeof(why)) < 0) {
+			printf("%s: ERROR\n", argv[i]);
+			bad = 1;
+			continue;
+		}
+		printf("%s: %s\n", argv[i],
+		       v.result == TF_SCAN_CLEAN ? "OK" : v.name);
+		bad |= v.result != TF_SCAN_CLEAN;
+	}
+	tf_scan_engine_free(e);
+	rmdir(tmp);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -434,6 +475,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "scanfiles") == 0)
+		return scanfiles(argc - 1, argv + 1);
 	if (tf_crypto_init() < 0) {
 		fprintf(stderr, "twofold: crypto initialisation failed\n");
 		return 1;
