@@ -71,7 +71,8 @@ static struct {
 	bool ready;
 	char persona[TF_NAME_MAX + 1];
 	char work[64];
-	bool busy; /* a copy job holds it */
+	bool busy;   /* a copy job holds it */
+	bool broken; /* it died, hung or spoke nonsense: restart it */
 } scanner = {.sock = -1, .pid = -1};
 
 static int rm_cb(const char *p, const struct stat *st, int flag,
@@ -95,6 +96,7 @@ static void scanner_stop(void)
 	}
 	scanner.pid = -1;
 	scanner.ready = false;
+	scanner.broken = false;
 	if (scanner.work[0])
 		(void)nftw(scanner.work, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 	scanner.work[0] = '\0';
@@ -128,8 +130,10 @@ static int scanner_start(struct tfd *d, const struct tfd_persona *p, char *why,
 	const struct tf_persona_cfg *cfg = p->cfg;
 	const struct tf_suite *s = d->suite;
 	char exe[PATH_MAX];
+	/* a helper that died (a crash on hostile input) is a zombie until
+	 * waited for; one a job found broken is killed: a new one each time */
 	if (scanner.sock >= 0 && strcmp(scanner.persona, cfg->name) == 0 &&
-	    kill(scanner.pid, 0) == 0)
+	    !scanner.broken && waitpid(scanner.pid, NULL, WNOHANG) == 0)
 		return 0;
 	scanner_stop();
 	if (scanner_path(exe, sizeof(exe)) < 0) {
@@ -321,6 +325,7 @@ static void copy_run(struct tfd_job *j)
 				r = w.err;
 			if (r < 0) {
 				cj->err = r;
+				scanner.broken = true;
 				snprintf(cj->why, sizeof(cj->why),
 					 "scanner database refused: %s; "
 					 "imports are refused",
@@ -347,7 +352,10 @@ static void copy_run(struct tfd_job *j)
 			r = scanner_recv(&w, SCAN_TIMEOUT_MS);
 		if (r < 0 || w.err < 0) {
 			cj->err = r < 0 ? r : w.err;
-			scanner.ready = r < 0 ? false : scanner.ready;
+			/* no answer in time, or a dead helper: the next copy
+			 * starts a new one (this one is refused: fail closed) */
+			if (r < 0)
+				scanner.broken = true;
 			snprintf(cj->why, sizeof(cj->why), "scan failed: %s",
 				 r < 0 ? strerror(-r) : w.why);
 			return;

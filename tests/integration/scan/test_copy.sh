@@ -139,6 +139,29 @@ refused "huge source refused" "at most"
 copy personal:/home/app/report.txt secure:../x
 refused "'..' as the destination refused" "directory name"
 
+# the helper: the daemon's child, nobody, no capabilities, its own
+# network namespace, seccomp on
+scanner_pid() { ps -o pid=,comm= --ppid "$DPID" | awk '$2 ~ /^twofold-scann/ { print $1 }'; }
+SP=$(scanner_pid)
+st=$(cat /proc/"$SP"/status 2>/dev/null)
+grep -qE '^Uid:\s+65534\s+65534\s+65534\s+65534' <<<"$st" &&
+	grep -qE '^CapEff:\s+0+$' <<<"$st" && grep -qE '^Seccomp:\s+2' <<<"$st" &&
+	grep -qE '^NoNewPrivs:\s+1' <<<"$st"
+ok $? "scanner helper runs as nobody, no caps, no_new_privs, seccomp" "pid=$SP"
+[ -n "$SP" ] && [ "$(readlink /proc/"$SP"/ns/net)" != "$(readlink /proc/"$DPID"/ns/net)" ]
+ok $? "scanner helper has a network namespace of its own"
+# a helper that died is replaced: the next copy is scanned by a new one
+[ -n "$SP" ] && kill -KILL "$SP"
+for _ in $(seq 100); do # dead (a zombie until the daemon waits for it)
+	[ "$(awk '{ print $3 }' /proc/"$SP"/stat 2>/dev/null)" = Z ] && break
+	sleep 0.05
+done
+copy personal:/home/app/report.txt secure:
+[ $rc -eq 0 ] && [ -n "$(scanner_pid)" ] && [ "$(scanner_pid)" != "$SP" ]
+ok $? "after the helper was killed a new one scans the next copy" "rc=$rc out=$out"
+copy personal:/home/app/eicar.com secure:
+refused "the new helper refuses EICAR too" "malware found"
+
 # secure -> personal: no flow
 tf run secure -- sh -c 'echo secret > /home/app/s.txt'
 copy secure:/home/app/s.txt personal:
