@@ -34,7 +34,13 @@ TESTFILES=/usr/share/clamav-testfiles
 if [ -f $TESTFILES/clam.exe ]; then
 	echo "$(md5sum <$TESTFILES/clam.exe | cut -d' ' -f1):$(stat -c %s $TESTFILES/clam.exe):Tf.Test.ClamExe" >>"$T/db/test.hdb"
 fi
-"$SC" scandb "$T/db" -o "$T/db.tfdb" --key "$T/db.key" >/dev/null
+# through `twofold pkg scandb` once the pkg verb dispatches to it
+# (verb_pkg.c -> verb_pkg_scandb), else the helper binary it executes
+if "$TWOFOLD" pkg scandb --help >/dev/null 2>&1 || "$TWOFOLD" help pkg >/dev/null 2>&1; then
+	"$TWOFOLD" pkg scandb "$T/db" -o "$T/db.tfdb" --key "$T/db.key" >/dev/null
+else
+	"$SC" scandb "$T/db" -o "$T/db.tfdb" --key "$T/db.key" >/dev/null
+fi
 ok $? "pkg scandb packs and signs the database"
 "$SC" scandb "$T/db" -o "$T/other.tfdb" --key "$T/other.key" >/dev/null
 cp "$T/db.tfdb" "$T/bad.tfdb"
