@@ -8,7 +8,7 @@
  * Signing needs the crypto libraries and checking that DIR loads needs
  * libclamav, neither of which the CLI links (it is on every launch's
  * path): so this executes `twofold-scanner scandb ...` from next to this
- * program (build tree: src/scanner), else from sbin, else PATH — as
+ * program (build tree: src/scanner), else from libexec/twofold, as
  * `twofold selftest` runs twofoldd. `twofold pkg` (verb_pkg.c) dispatches
  * its "scandb" subcommand here: verb_pkg_scandb(cli, argc, argv) with
  * argv[0] = "scandb".
@@ -63,12 +63,9 @@ int verb_pkg_scandb(struct cli *cli, int argc, char **argv)
 			snprintf(path, sizeof(path),
 				 "%s/../scanner/twofold-scanner", self);
 			try_exec(path, argc, argv);
-			snprintf(path, sizeof(path), "%s/twofold-scanner",
-				 self);
-			try_exec(path, argc, argv);
 		}
 	}
-	try_exec(TF_SBINDIR "/twofold-scanner", argc, argv);
+	try_exec(TF_LIBEXECDIR "/twofold-scanner", argc, argv);
 	cli_err(cli, "cannot find twofold-scanner to pack the database (is "
 		     "it installed?)");
 	return EXIT_FAIL;

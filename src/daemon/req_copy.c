@@ -51,6 +51,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "tf_config.h"
 #include "twofold/crypto.h"
 #include "twofold/log.h"
 #include "twofold/persona.h"
@@ -102,8 +103,8 @@ static void scanner_stop(void)
 	scanner.work[0] = '\0';
 }
 
-/* twofold-scanner: beside twofoldd when installed (sbindir), or in the
- * build tree's src/scanner */
+/* twofold-scanner: in the build tree's src/scanner, else installed in
+ * TF_LIBEXECDIR */
 static int scanner_path(char *out, size_t cap)
 {
 	char self[PATH_MAX];
@@ -119,7 +120,8 @@ static int scanner_path(char *out, size_t cap)
 		    cap &&
 	    access(out, X_OK) == 0)
 		return 0;
-	if ((size_t)snprintf(out, cap, "%s/twofold-scanner", self) >= cap)
+	if ((size_t)snprintf(out, cap, "%s",
+			     TF_LIBEXECDIR "/twofold-scanner") >= cap)
 		return -ENAMETOOLONG;
 	return access(out, X_OK) == 0 ? 0 : -ENOENT;
 }

@@ -16,6 +16,7 @@ want=(
 	"$(abs "$TF_BINDIR")/twofold"
 	"$(abs "$TF_SBINDIR")/twofoldd"
 	"$(abs "$TF_LIBEXECDIR")/twofold/twofoldd-evict"
+	"$(abs "$TF_LIBEXECDIR")/twofold/twofold-scanner"
 	"$(abs "$TF_UNITDIR")/twofoldd.service"
 	"$(abs "$TF_BASHCOMPDIR")/twofold"
 	"$(abs "$TF_ZSHCOMPDIR")/_twofold"
