@@ -71,6 +71,8 @@ TF_EXPORT const char *tf_net_mode_name(enum tf_net_mode m);
 /* app_trust: up to TF_PKG_TRUST_MAX (4) base64 keys, comma-separated
  * (4 x 88 for gm's 65-byte keys, commas, NUL) */
 #define TF_APP_TRUST_MAX 360
+#define TF_SCAN_TRUST_MAX 400	   /* up to 4 base64 keys, commas, NUL */
+#define TF_COPY_FLOWS_MAX 128
 
 /* The tunnel of a `network = tunnel` persona (tunnel_* keys). */
 struct tf_tunnel_cfg {
@@ -128,6 +130,11 @@ struct tf_persona_cfg {
 	 * the suite) by tf_pkg_trust_parse. "" = no app can be installed */
 	char app_trust[TF_APP_TRUST_MAX];
 	char app_catalog[TF_CFG_PATH_MAX]; /* "" = no catalog */
+	/* malware scanning of imports (issue 13): the signers of the scanner
+	 * database bundle, base64 public keys comma-separated ("" = none:
+	 * imports into this persona are refused), and the bundle's path */
+	char scan_trust[TF_SCAN_TRUST_MAX];
+	char scan_db[TF_CFG_PATH_MAX];
 };
 
 struct tf_device_cfg {
@@ -172,6 +179,9 @@ struct tf_config {
 	/* IPv4 network the nat personas' /30 links are cut from: persona
 	 * slot i gets the i-th /30 */
 	struct tf_cidr nat_subnet;
+	/* copies that leave a credential persona, "FROM:TO[,FROM:TO]"
+	 * ("" = none: `twofold copy secure:... personal:` is refused) */
+	char copy_flows[TF_COPY_FLOWS_MAX];
 	size_t n_personas;
 	struct tf_persona_cfg personas[TF_PERSONA_MAX];
 	size_t n_devices;

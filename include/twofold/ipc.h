@@ -60,7 +60,12 @@ enum tf_msg_type {
 	/* PERSONA (optional: the first tunnel persona): "<suite> <base64
 	 * public key>" of its device-bound tunnel key */
 	TF_REQ_TUNNEL_KEY = 15,
-	TF_REQ_TYPE_MAX = 15,
+	/* 16..18: issue 13 (apps) */
+	/* copy a file into a persona through quarantine and the scanner:
+	 * PERSONA the destination, ARG the source ("NAME:/PATH" or a host
+	 * "/PATH", root only), ARG (optional) a directory in its Inbox */
+	TF_REQ_COPY = 19,
+	TF_REQ_TYPE_MAX = 19,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	/* was STARTED ("the app is running"): no longer sent (it cost the

@@ -139,6 +139,9 @@ VERB(unlock);
 VERB(lock);
 VERB(wipe);
 VERB(audit);
+VERB(copy);
+/* `twofold pkg scandb`: called by verb_pkg's dispatcher, argv[0] "scandb" */
+VERB(pkg_scandb);
 VERB(help);
 VERB(net);
 VERB(tunnel);

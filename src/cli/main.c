@@ -38,6 +38,8 @@ static const struct cli_verb verbs[] = {
 	 help_tunnel},
 	{"pkg", verb_pkg, "build, sign and verify app packages and catalogs",
 	 help_pkg},
+	{"copy", verb_copy, "copy a file into a persona's Inbox (scanned)",
+	 help_copy},
 	{"help", verb_help, "this text, or a verb's: twofold help VERB",
 	 help_help},
 };

@@ -22,7 +22,8 @@ void help_pkg(FILE *f)
 		"       twofold pkg catalog build LIST -o CATALOG --key KEY "
 		"--seq N\n"
 		"                               --expires DATE\n"
-		"       twofold pkg catalog verify CATALOG --trust PUBKEY\n\n"
+		"       twofold pkg catalog verify CATALOG --trust PUBKEY\n"
+		"       twofold pkg scandb DIR -o DB.tfdb --key KEY\n\n"
 		"Make and check signed app packages (.tfa: a manifest and an "
 		"erofs\n"
 		"image, built reproducibly with mkfs.erofs) and catalogs "
@@ -51,6 +52,10 @@ int verb_pkg(struct cli *cli, int argc, char **argv)
 				     "verify or catalog");
 	if (argc > 60)
 		return cli_usage_err(cli, NULL, "too many arguments");
+	/* the scanner database bundle is packed by twofold-scanner, which
+	 * checks that libclamav loads it (verb_scandb.c) */
+	if (strcmp(argv[1], "scandb") == 0)
+		return verb_pkg_scandb(cli, argc - 1, argv + 1);
 	args[n++] = "twofold-pkg";
 	if (cli->json)
 		args[n++] = "--json";

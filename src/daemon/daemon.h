@@ -494,6 +494,10 @@ TFD_HANDLER(tfd_req_wipe);
 TFD_HANDLER(tfd_req_subscribe);
 TFD_HANDLER(tfd_req_net_status);
 TFD_HANDLER(tfd_req_tunnel_key);
+/* req_copy.c: twofold copy (quarantine, scanner helper, Inbox) */
+TFD_HANDLER(tfd_req_copy);
+void tfd_copy_forget(struct tfd_conn *c); /* the client left */
+void tfd_copy_shutdown(void);		  /* at exit: stop the scanner */
 /* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
  * a wipe, a remote wipe or the duress credential, which replies and
  * status do not tell apart (the audit log does). */

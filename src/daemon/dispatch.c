@@ -75,6 +75,10 @@ static const struct tfd_req_def table[] = {
 	 0, 0, USER},
 	{TF_REQ_TUNNEL_KEY, "tunnel key", tfd_req_tunnel_key, TFD_READY, false,
 	 0, A(TF_A_PERSONA), USER},
+	/* the destination persona must be running (its Inbox is in its
+	 * mounted storage): the run event's states */
+	{TF_REQ_COPY, "copy", tfd_req_copy, TFD_READY, true, TFD_EV_RUN,
+	 A(TF_A_PERSONA) | A(TF_A_ARG), ADMIN},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)

@@ -1073,6 +1073,7 @@ void tfd_conn_forget(struct tfd *d, struct tfd_conn *c)
 		if (p->job && p->job->c == c)
 			p->job->c = NULL;
 	}
+	tfd_copy_forget(c);
 }
 
 void tfd_timer_tick(struct tfd *d)

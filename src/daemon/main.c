@@ -282,6 +282,7 @@ int main(int argc, char **argv)
 	/* an unlock's check under way ends first (its key never comes in) */
 	tfd_jobs_shutdown(&d);
 	tfd_tunnels_shutdown(&d);
+	tfd_copy_shutdown();
 	tfd_personas_shutdown(&d);
 	tfd_server_close(&d);
 	tfd_guard_stop();

@@ -298,6 +298,10 @@ static const struct key keys[] = {
 	{SEC_TOP, "nat_subnet", T_CIDR, TOP(nat_subnet), 8, 24, false,
 	 TF_NAT_SUBNET_DEFAULT, NULL, NULL,
 	 "IPv4 network (/8../24) the nat personas' /30 links are cut from"},
+	{SEC_TOP, "copy_flows", T_STR, TOP(copy_flows), 0, 0, false, NULL, NULL,
+	 NULL,
+	 "copies allowed out of a credential persona, FROM:TO[,...] (unset: "
+	 "none)"},
 
 	{SEC_PERSONA, "uid_base", T_U32, PER(uid_base), 1, UINT32_MAX - 1,
 	 false, NULL, NULL, NULL, "host uid of the persona's uid 0"},
@@ -349,6 +353,12 @@ static const struct key keys[] = {
 	 false, NULL, NULL, shown_tunnel,
 	 "tunnel: the gateway, ADDR:PORT or [ADDR6]:PORT (unset: never up)",
 	 offsetof(struct tf_persona_cfg, tunnel.has_endpoint)},
+	{SEC_PERSONA, "scan_trust", T_STR, PER(scan_trust), 0, 0, false, NULL,
+	 NULL, NULL,
+	 "base64 public keys that may sign the scanner database (unset: "
+	 "imports refused)"},
+	{SEC_PERSONA, "scan_db", T_STR, PER(scan_db), 0, 0, false, NULL, NULL,
+	 NULL, "path of the signed scanner database bundle (.tfdb)"},
 	{SEC_PERSONA, "tunnel_peer_key", T_STR, PER(tunnel.peer_key), 0, 0,
 	 false, NULL, NULL, shown_tunnel,
 	 "tunnel: the gateway's public key, base64 (unset: never up)"},

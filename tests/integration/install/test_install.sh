@@ -18,6 +18,7 @@ want=(
 	"$(abs "$TF_SBINDIR")/twofold-gateway"
 	"$(abs "$TF_BINDIR")/twofold-pkg"
 	"$(abs "$TF_LIBEXECDIR")/twofold/twofoldd-evict"
+	"$(abs "$TF_LIBEXECDIR")/twofold/twofold-scanner"
 	"$(abs "$TF_UNITDIR")/twofoldd.service"
 	"$(abs "$TF_BASHCOMPDIR")/twofold"
 	"$(abs "$TF_ZSHCOMPDIR")/_twofold"
