@@ -311,6 +311,8 @@ int tf_pkt_addrs(const uint8_t *pkt, size_t len, struct tf_pkt_addrs *out)
 /* offset of the TCP header if pkt is a TCP packet GRO may merge, else 0 */
 static size_t gro_tcp_off(const uint8_t *p, size_t len)
 {
+	if (len < 40) /* the smallest TCP/IPv4 packet; also guards p[0] */
+		return 0;
 	if ((p[0] >> 4) == 4) {
 		/* no IP options, not a fragment (DF is fine) */
 		if (len < 40 || p[0] != 0x45 || p[9] != IPPROTO_TCP ||
