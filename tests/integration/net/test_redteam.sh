@@ -103,12 +103,12 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 sleep 0.5
-o=$(stat -c %u "/proc/$np" 2>&1)
+o=$(stat -c %u "/proc/$np/mem" 2>&1)
 restore_sd
 trap world_down EXIT
 ok $([ -n "$np" ]; echo $?) "the tunnel process was restarted (pid $np) with fs.suid_dumpable = 1"
-# a process that is not dumpable has its /proc/PID owned by root
-ok $([ "$o" = 0 ]; echo $?) "the restarted tunnel process is not dumpable (/proc/$np owned by uid $o)" "$o"
+# a process that is not dumpable has its /proc/PID files owned by root
+ok $([ "$o" = 0 ]; echo $?) "the restarted tunnel process is not dumpable (/proc/$np/mem owned by uid $o)" "$o"
 r=$(setpriv --reuid="${tu:-65534}" --regid="${tu:-65534}" --clear-groups cat "/proc/$np/environ" 2>&1 >/dev/null)
 ok $([ $? -ne 0 ]; echo $?) "its own uid cannot read its /proc/PID/environ (nor mem)" "$r"
 wait_state up 300 || diag "tunnel did not come back up: $(tstate)"
