@@ -12,6 +12,7 @@
 #    its limits with prlimit, renice it);
 #  - the tunnel process is not dumpable even where fs.suid_dumpable is not
 #    0 (a uid change resets "dumpable" to that sysctl);
+#  - an idle tunnel process sleeps (its rx thread spun on EAGAIN);
 #  - personal cannot send to the secure tunnel's endpoint (its NAT'd
 #    datagrams carry the device's own address: a handshake flood from it
 #    is the device's, and a NAT mapping on the tunnel's port, made while
@@ -79,6 +80,16 @@ diag "secure's rp_filter (tun0, all): $r"
 # ---- the tunnel process's uid is its own
 tp=$(tunnel_pid)
 ok $? "the tunnel process runs (pid $tp)"
+# an idle tunnel sleeps: every thread blocked in poll/recv, none runnable
+# (the rx thread spun on EAGAIN of the daemon's non-blocking socket, a
+# core's worth of CPU, while up or while a gateway kept refusing)
+busy=0
+for _ in $(seq 20); do
+	grep -qs '^State:[[:space:]]*R' /proc/"$tp"/task/*/status && busy=$((busy + 1))
+	sleep 0.1
+done
+ok $([ "$busy" -le 5 ]; echo $?) "an idle tunnel process does not spin (a thread runnable in $busy of 20 samples)" \
+	"$(grep -H '^State' /proc/"$tp"/task/*/status)"
 tu=$(awk '/^Uid:/ {print $2}' "/proc/$tp/status")
 diag "tunnel process uid: $tu"
 ok $([ -n "$tu" ] && [ "$tu" != 0 ] && [ "$tu" != 65534 ]; echo $?) \
