@@ -160,8 +160,13 @@ struct tfd_job;
 /* The tunnel process of a `network = tunnel` persona (tunnel.c): it
  * runs whenever the daemon does (also while the persona is locked,
  * evicted or stopped: its network namespace outlives it). */
-#define TFD_TUNNEL_UID 65534u /* nobody: it owns no file, no process */
-#define TFD_TUNNEL_GID 65534u
+/* Its own uid and gid, one per persona slot i: TFD_TUNNEL_UID_TOP - i,
+ * in Debian's reserved 65000..65533 (never allocated to a user, below every
+ * persona's uid_base). Not nobody (65534): every `nobody` daemon of the
+ * host could SIGKILL it, prlimit it or renice it, and read its memory
+ * wherever fs.suid_dumpable is 1. */
+#define TFD_TUNNEL_UID_TOP 65533u
+#define TFD_TUNNEL_ID(i) (TFD_TUNNEL_UID_TOP - (uint32_t)(i))
 struct tfd_tunnel {
 	bool configured; /* endpoint and a valid peer key: it is run */
 	uint8_t suite;	 /* TF_SUITE_INTL / TF_SUITE_GM */

@@ -310,6 +310,25 @@ static int build_ruleset(const struct tfd *d, struct rs *s)
 		rs_add(s, "\t\tiifname \"%s\" ip saddr != %s jump refuse\n",
 		       host_if, a);
 	}
+	/* a tunnel's endpoint: personal's datagrams to it would leave with
+	 * the device's own address (NAT), so a handshake flood of personal's
+	 * would be the device's at the gateway, and a mapping on the
+	 * tunnel's port, made while the tunnel process restarts, would
+	 * catch the gateway's packets for the tunnel */
+	for (size_t i = 0; i < d->n_personas; i++) {
+		const struct tf_tunnel_cfg *t = &d->personas[i].cfg->tunnel;
+		const struct sockaddr_in *ep =
+			(const struct sockaddr_in *)&t->endpoint;
+		if (d->personas[i].cfg->network != TF_NET_TUNNEL ||
+		    !t->has_endpoint || ep->sin_family != AF_INET)
+			continue; /* nat is IPv4 only: v6 is refused whole */
+		if (!inet_ntop(AF_INET, &ep->sin_addr, a, sizeof(a)))
+			continue;
+		rs_add(s,
+		       "\t\tiifname \"tfv*\" ip daddr %s udp dport %u jump "
+		       "refuse\n",
+		       a, (unsigned)ntohs(ep->sin_port));
+	}
 	rs_add(s, "\t\tiifname \"tfv*\" ip daddr @blocked jump refuse\n"
 		  /* nat is IPv4 only */
 		  "\t\tiifname \"tfv*\" meta nfproto ipv6 jump refuse\n"

@@ -282,6 +282,21 @@ static int make_tun(struct tfd_persona *p, int *fds, unsigned *nq,
 			tf_debug("%s: cannot disable IPv6 on tun0",
 				 p->cfg->name);
 	}
+	/* allowed-ips on the device's side: a packet from the gateway whose
+	 * inner source is outside tunnel_routes (a hostile or compromised
+	 * gateway posing as an internet host) has no route back through tun0
+	 * and strict reverse-path filtering drops it (IPv4: the effective
+	 * value is the larger of all's and tun0's) */
+	if ((r = tf_net_sysctl(tfd_netns_fd(p), "net/ipv4/conf/all/rp_filter",
+			       "1")) < 0 ||
+	    (r = tf_net_sysctl(tfd_netns_fd(p), "net/ipv4/conf/tun0/rp_filter",
+			       "1")) < 0) {
+		snprintf(err, errlen,
+			 "cannot set rp_filter on tun0 of %s: %s (a gateway "
+			 "could spoof inner sources)",
+			 p->cfg->name, strerror(-r));
+		goto fail;
+	}
 	r = tf_net_link_up(tfd_netns_fd(p), "tun0", tc->mtu ? tc->mtu : 1420);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot set tun0 of %s up (mtu %u): %s",
@@ -446,8 +461,8 @@ static int tunnel_spawn(struct tfd *d, struct tfd_persona *p)
 	cf->keepalive_s = (uint16_t)tc->keepalive;
 	cf->peer_pub_len = (uint16_t)t->peer_len;
 	cf->flags = (fl & TF_TUN_VNET_HDR) ? TF_TUNCTL_F_VNET_HDR : 0;
-	cf->uid = TFD_TUNNEL_UID;
-	cf->gid = TFD_TUNNEL_GID;
+	cf->uid = TFD_TUNNEL_ID(p - d->personas);
+	cf->gid = TFD_TUNNEL_ID(p - d->personas);
 	memcpy(cf->peer_pub, t->peer, t->peer_len);
 	memcpy(&cf->endpoint, &tc->endpoint, sizeof(cf->endpoint));
 	/* names are at most TF_NAME_MAX (32) bytes: it fits */

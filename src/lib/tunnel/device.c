@@ -166,6 +166,11 @@ void tf_tunnel_main(int ctl)
 		r = tf_caps_drop_all();
 	if (r == 0)
 		r = tf_nnp_set();
+	/* again: a uid change resets "dumpable" to fs.suid_dumpable, which
+	 * a host may set to 1 (its own uid could then ptrace it and read
+	 * /proc/PID/mem: the key) */
+	if (r == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		r = tf_negerrno();
 	if (r < 0)
 		die(ctl, "cannot drop privileges", r);
 	r = tf_tunnel_seccomp();

@@ -843,10 +843,19 @@ static void *rx_main(void *arg)
 		if (n < 0) {
 			if (e->cfg.device &&
 			    (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
-			     errno == ENETUNREACH))
+			     errno == ENETUNREACH)) {
 				device_refused(e, errno);
-			else if (errno == EBADF || errno == ENOTSOCK)
+			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				/* the daemon's socket is non-blocking
+				 * (MSG_WAITFORONE waits only with a
+				 * blocking one): without this the thread
+				 * spins on EAGAIN, a core's worth while
+				 * idle */
+				struct pollfd pf = {e->cfg.udp, POLLIN, 0};
+				(void)poll(&pf, 1, -1);
+			} else if (errno == EBADF || errno == ENOTSOCK) {
 				return NULL;
+			}
 			continue;
 		}
 		uint64_t now = tf_eng_now();

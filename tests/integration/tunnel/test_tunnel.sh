@@ -102,8 +102,10 @@ check "the key is in net status" test "$(tjson secure public_key)" = "${k1#intl 
 pid1=$(tjson secure pid)
 ipid=$(tf status --json | python3 -c "import json,sys; print([p for p in json.load(sys.stdin)['personas'] if p['name']=='secure'][0]['init_pid'])")
 check "the tunnel process runs ($pid1)" kill -0 "$pid1"
+# its own uid (65533 - slot, Debian's reserved range), not root, not
+# nobody's 65534 (which other host daemons share)
 check "as the unprivileged tunnel uid" \
-	wait_for bash -c "awk '/^Uid:/ { exit \$2 != 65534 }' /proc/$pid1/status"
+	wait_for bash -c "awk '/^Uid:/ { exit !(\$2 >= 65000 && \$2 <= 65533 && \$2 == \$3 && \$2 == \$4 && \$2 == \$5) }' /proc/$pid1/status"
 kill -KILL "$pid1"
 newpid() {
 	local p

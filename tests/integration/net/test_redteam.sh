@@ -1,0 +1,131 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# Issue 12, red team: attacks on the network separation that the other
+# net tests do not make, each a regression test of a fix (docs/network.md):
+#
+#  - a hostile gateway injects packets whose inner source is outside
+#    tunnel_routes (an "internet" address): secure must never see them
+#    (WireGuard's allowed-ips on the device side: strict rp_filter in the
+#    persona's namespace);
+#  - the tunnel process must not share its uid with other host processes
+#    (uid 65534 is every `nobody` daemon's: they could SIGKILL it, lower
+#    its limits with prlimit, renice it);
+#  - the tunnel process is not dumpable even where fs.suid_dumpable is not
+#    0 (a uid change resets "dumpable" to that sysctl);
+#  - an idle tunnel process sleeps (its rx thread spun on EAGAIN);
+#  - personal cannot send to the secure tunnel's endpoint (its NAT'd
+#    datagrams carry the device's own address: a handshake flood from it
+#    is the device's, and a NAT mapping on the tunnel's port, made while
+#    the tunnel process restarts, catches the gateway's packets for
+#    secure).
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+world_up || {
+	world_diag
+	bail "the test world did not come up"
+}
+wait_state up 300 || {
+	world_diag
+	bail "the secure tunnel did not come up (state $(tstate))"
+}
+ok "secure's tunnel is up against twofold-gateway"
+
+# tunnel_pid: the daemon's child named tf-tunnel
+tunnel_pid() {
+	local p
+	for p in $(ps -o pid= --ppid "$DPID"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = tf-tunnel ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# ---- a hostile gateway: inner sources outside tunnel_routes
+org ip addr add 203.0.113.99/32 dev lo
+LISTEN='
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 9999))
+s.settimeout(6)
+print("ready", flush=True)
+try:
+    while True:
+        d, a = s.recvfrom(100)
+        print("from", a[0], d.decode(), flush=True)
+except socket.timeout:
+    pass
+'
+tf run secure -- /usr/bin/python3 -c "$LISTEN" >"$W/listen.out" 2>&1 &
+LPID=$!
+wait_for 50 grep -q ready "$W/listen.out"
+for i in 1 2 3 4 5; do
+	org "$PY" -c '
+import socket, sys
+for src in ("10.77.0.1", "203.0.113.99"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.sendto(src.encode(), ("10.77.0.2", 9999))
+'
+	sleep 0.3
+done
+wait "$LPID"
+r=$(cat "$W/listen.out")
+ok $(grep -q '^from 10\.77\.0\.1 ' <<<"$r"; echo $?) \
+	"control: secure receives the gateway's datagram from an inner address (10.77.0.1)" "$r"
+ok $(! grep -q '^from 203\.0\.113\.99 ' <<<"$r"; echo $?) \
+	"hostile gateway: a datagram with an inner source outside tunnel_routes (203.0.113.99) never reaches secure" "$r"
+r=$(tf run secure -- cat /proc/sys/net/ipv4/conf/tun0/rp_filter /proc/sys/net/ipv4/conf/all/rp_filter 2>&1 | tr '\n' ' ')
+diag "secure's rp_filter (tun0, all): $r"
+
+# ---- the tunnel process's uid is its own
+tp=$(tunnel_pid)
+ok $? "the tunnel process runs (pid $tp)"
+# an idle tunnel sleeps: every thread blocked in poll/recv, none runnable
+# (the rx thread spun on EAGAIN of the daemon's non-blocking socket, a
+# core's worth of CPU, while up or while a gateway kept refusing)
+busy=0
+for _ in $(seq 20); do
+	grep -qs '^State:[[:space:]]*R' /proc/"$tp"/task/*/status && busy=$((busy + 1))
+	sleep 0.1
+done
+ok $([ "$busy" -le 5 ]; echo $?) "an idle tunnel process does not spin (a thread runnable in $busy of 20 samples)" \
+	"$(grep -H '^State' /proc/"$tp"/task/*/status)"
+tu=$(awk '/^Uid:/ {print $2}' "/proc/$tp/status")
+diag "tunnel process uid: $tu"
+ok $([ -n "$tu" ] && [ "$tu" != 0 ] && [ "$tu" != 65534 ]; echo $?) \
+	"the tunnel process runs as a uid of its own, not root and not nobody (65534)" "uid $tu"
+r=$(setpriv --reuid=65534 --regid=65534 --clear-groups kill -0 "$tp" 2>&1)
+ok $([ $? -ne 0 ]; echo $?) "a nobody process on the host cannot signal the tunnel process" "$r"
+r=$(setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --pid "$tp" --nofile=4:4 2>&1)
+ok $([ $? -ne 0 ]; echo $?) "a nobody process on the host cannot lower the tunnel process's limits (prlimit)" "$r"
+r=$(grep -i "^Max open files" "/proc/$tp/limits" 2>&1)
+ok $(! grep -qE 'files +4 +4' <<<"$r"; echo $?) "the tunnel process's limits are unchanged" "$r"
+
+# ---- not dumpable, also where fs.suid_dumpable is not 0
+sd=$(cat /proc/sys/fs/suid_dumpable)
+restore_sd() { echo "$sd" >/proc/sys/fs/suid_dumpable; }
+trap 'restore_sd; world_down' EXIT
+echo 1 >/proc/sys/fs/suid_dumpable
+kill -KILL "$tp"
+np=
+for _ in $(seq 100); do
+	np=$(tunnel_pid) && [ "$np" != "$tp" ] && wait_state up 1 && break
+	np=
+	sleep 0.1
+done
+sleep 0.5
+o=$(stat -c %u "/proc/$np/mem" 2>&1)
+restore_sd
+trap world_down EXIT
+ok $([ -n "$np" ]; echo $?) "the tunnel process was restarted (pid $np) with fs.suid_dumpable = 1"
+# a process that is not dumpable has its /proc/PID files owned by root
+ok $([ "$o" = 0 ]; echo $?) "the restarted tunnel process is not dumpable (/proc/$np/mem owned by uid $o)" "$o"
+r=$(setpriv --reuid="${tu:-65534}" --regid="${tu:-65534}" --clear-groups cat "/proc/$np/environ" 2>&1 >/dev/null)
+ok $([ $? -ne 0 ]; echo $?) "its own uid cannot read its /proc/PID/environ (nor mem)" "$r"
+wait_state up 300 || diag "tunnel did not come back up: $(tstate)"
+
+# ---- personal and the tunnel's endpoint
+NT_RECVERR=1 expect_refused "personal: UDP to secure's tunnel endpoint 192.0.2.2:51820 rejected" personal udp 192.0.2.2 51820
+expect_ok "control: personal still reaches the internet (TCP echo 203.0.113.10:7)" personal tcp 203.0.113.10 7
+
+world_finish
