@@ -167,6 +167,12 @@ struct tfd_job;
  * wherever fs.suid_dumpable is 1. */
 #define TFD_TUNNEL_UID_TOP 65533u
 #define TFD_TUNNEL_ID(i) (TFD_TUNNEL_UID_TOP - (uint32_t)(i))
+/* The fwmark (SO_MARK, set by the daemon: the tunnel process cannot
+ * change it) of persona slot i's tunnel socket: the daemon's firewall
+ * lets a socket with it send only to that tunnel's endpoint, so even a
+ * compromised tunnel process reaches nothing else on the underlay
+ * (netns.c build_ruleset). */
+#define TFD_TUNNEL_MARK(i) (0x74660000u + (uint32_t)(i))
 struct tfd_tunnel {
 	bool configured; /* endpoint and a valid peer key: it is run */
 	uint8_t suite;	 /* TF_SUITE_INTL / TF_SUITE_GM */

@@ -337,6 +337,41 @@ static int build_ruleset(const struct tfd *d, struct rs *s)
 		  "\t\toifname \"tfv*\" ct state established,related accept\n"
 		  "\t\toifname \"tfv*\" jump refuse\n\t}\n");
 
+	/* a tunnel socket (TFD_TUNNEL_MARK, set by the daemon) sends to
+	 * its endpoint only: a compromised tunnel process (it parses what
+	 * the persona and the network send it) cannot reach anything else
+	 * on the underlay */
+	rs_add(s, "\tchain output {\n\t\ttype filter hook output priority "
+		  "filter; policy accept;\n");
+	for (size_t i = 0; i < d->n_personas; i++) {
+		const struct tf_tunnel_cfg *t = &d->personas[i].cfg->tunnel;
+		unsigned mark = TFD_TUNNEL_MARK(i);
+		if (d->personas[i].cfg->network != TF_NET_TUNNEL ||
+		    !t->has_endpoint)
+			continue;
+		if (t->endpoint.ss_family == AF_INET) {
+			const struct sockaddr_in *ep =
+				(const struct sockaddr_in *)&t->endpoint;
+			if (!inet_ntop(AF_INET, &ep->sin_addr, a, sizeof(a)))
+				continue;
+			rs_add(s,
+			       "\t\tmeta mark 0x%08x ip daddr %s udp dport %u "
+			       "accept\n",
+			       mark, a, (unsigned)ntohs(ep->sin_port));
+		} else if (t->endpoint.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *ep =
+				(const struct sockaddr_in6 *)&t->endpoint;
+			if (!inet_ntop(AF_INET6, &ep->sin6_addr, a, sizeof(a)))
+				continue;
+			rs_add(s,
+			       "\t\tmeta mark 0x%08x ip6 daddr %s udp dport "
+			       "%u accept\n",
+			       mark, a, (unsigned)ntohs(ep->sin6_port));
+		}
+		rs_add(s, "\t\tmeta mark 0x%08x jump refuse\n", mark);
+	}
+	rs_add(s, "\t}\n");
+
 	rs_add(s, "\tchain input {\n\t\ttype filter hook input priority "
 		  "filter; policy accept;\n"
 		  /* the DNS the prerouting chain sent to a resolver of
@@ -492,7 +527,7 @@ static void drop_nat_links(struct tfd *d, const char *why)
 int tfd_netns_setup(struct tfd *d, char *err, size_t errlen)
 {
 	char why_fw[256] = "";
-	bool any_nat = false;
+	bool any_nat = false, any_tunnel = false;
 	int r;
 
 	for (size_t i = 0; i < d->n_personas; i++) {
@@ -517,6 +552,8 @@ int tfd_netns_setup(struct tfd *d, char *err, size_t errlen)
 			continue;
 		}
 		any_nat |= p->nat_link;
+		any_tunnel |= p->cfg->network == TF_NET_TUNNEL &&
+			      p->cfg->tunnel.has_endpoint;
 		if (p->cfg->network == TF_NET_NAT) {
 			char a[64];
 			struct tf_cidr net, host, peer;
@@ -526,11 +563,16 @@ int tfd_netns_setup(struct tfd *d, char *err, size_t errlen)
 				  "mode=nat addresses=%s", a);
 		}
 	}
-	if (!any_nat)
+	if (!any_nat && !any_tunnel)
 		return 0;
 	/* the table before forwarding: never a moment where a persona's
-	 * packets are routed unfiltered */
+	 * packets are routed unfiltered; and before any tunnel socket
+	 * exists (tunnel.c starts none without it) */
 	r = tfd_netns_firewall(d, why_fw, sizeof(why_fw));
+	if (r < 0 && any_tunnel)
+		tf_warn("no tunnel will start: %s", why_fw);
+	if (!any_nat)
+		return 0;
 	if (r == 0) {
 		r = tf_net_sysctl(-1, "net/ipv4/ip_forward", "1");
 		if (r < 0)

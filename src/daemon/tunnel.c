@@ -197,8 +197,8 @@ static unsigned queue_count(void)
 /* The UDP socket of the tunnel, in the daemon's (uplink) namespace:
  * bound to tunnel_listen_port (0: the kernel picks) and connected to the
  * gateway, so it takes datagrams from nobody else. */
-static int udp_socket(const struct tf_tunnel_cfg *tc, uint16_t *port, char *err,
-		      size_t errlen)
+static int udp_socket(const struct tf_tunnel_cfg *tc, uint32_t mark,
+		      uint16_t *port, char *err, size_t errlen)
 {
 	struct sockaddr_storage a = {0}, got;
 	socklen_t alen, glen = sizeof(got);
@@ -212,6 +212,14 @@ static int udp_socket(const struct tf_tunnel_cfg *tc, uint16_t *port, char *err,
 	if (fd < 0) {
 		int e = tf_negerrno();
 		snprintf(err, errlen, "cannot make the tunnel's UDP socket: %s",
+			 strerror(-e));
+		return e;
+	}
+	/* the firewall's handle on this socket (TFD_TUNNEL_MARK): it may
+	 * send to the endpoint only */
+	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) {
+		int e = tf_negerrno();
+		snprintf(err, errlen, "cannot mark the tunnel's UDP socket: %s",
 			 strerror(-e));
 		return e;
 	}
@@ -416,10 +424,19 @@ static int tunnel_spawn(struct tfd *d, struct tfd_persona *p)
 	int udp = -1, r;
 	pid_t pid;
 
+	/* fail closed: the daemon's table confines the tunnel socket to
+	 * its endpoint (netns.c); without it no socket is made */
+	if (!d->nft_table) {
+		snprintf(t->error, sizeof(t->error),
+			 "the firewall that confines the tunnel's socket "
+			 "could not be set (see the daemon log)");
+		return -ENOLINK;
+	}
 	r = make_tun(p, fds, &nq, &fl, t->error, sizeof(t->error));
 	if (r < 0)
 		return r;
-	udp = udp_socket(tc, &port, t->error, sizeof(t->error));
+	udp = udp_socket(tc, TFD_TUNNEL_MARK(p - d->personas), &port, t->error,
+			 sizeof(t->error));
 	if (udp < 0) {
 		r = udp;
 		goto out;

@@ -17,7 +17,11 @@
 #    datagrams carry the device's own address: a handshake flood from it
 #    is the device's, and a NAT mapping on the tunnel's port, made while
 #    the tunnel process restarts, catches the gateway's packets for
-#    secure).
+#    secure);
+#  - a compromised tunnel process cannot send anywhere but its endpoint:
+#    the daemon marks the tunnel's UDP socket (SO_MARK, which the process
+#    cannot change) and its firewall refuses that mark any other
+#    destination.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -127,5 +131,29 @@ wait_state up 300 || diag "tunnel did not come back up: $(tstate)"
 # ---- personal and the tunnel's endpoint
 NT_RECVERR=1 expect_refused "personal: UDP to secure's tunnel endpoint 192.0.2.2:51820 rejected" personal udp 192.0.2.2 51820
 expect_ok "control: personal still reaches the internet (TCP echo 203.0.113.10:7)" personal tcp 203.0.113.10 7
+
+# ---- a compromised tunnel process: its socket's mark goes to the
+# endpoint only (a socket made here with the same mark stands in for it)
+MARKED='
+import socket, sys
+mark, host, port = int(sys.argv[1], 0), sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, 36, mark)  # SO_MARK
+s.settimeout(1.5)
+try:
+    s.connect((host, port))
+    s.send(b"leak")
+    print("answer", s.recv(100).decode())
+except OSError as e:
+    print("refused", e.errno)
+'
+# secure is persona slot 1: TFD_TUNNEL_MARK(1)
+r=$(dev "$PY" -c "$MARKED" 0x74660001 203.0.113.10 7 2>&1)
+ok $(! grep -q "^answer" <<<"$r"; echo $?) "a socket with the tunnel's mark cannot reach the internet echo (203.0.113.10:7)" "$r"
+r=$(dev "$PY" -c "$MARKED" 0x74660001 192.0.2.2 7 2>&1)
+ok $(! grep -q "^answer" <<<"$r"; echo $?) "... nor another port of the gateway's host" "$r"
+r=$(dev "$PY" -c "$MARKED" 0 203.0.113.10 7 2>&1)
+ok $(grep -q "^answer leak" <<<"$r"; echo $?) "control: the same without the mark is answered" "$r"
+expect_ok "control: secure still reaches the org service through the tunnel" secure tcp 10.77.100.10 7
 
 world_finish
