@@ -209,6 +209,15 @@ tf_key_sign_from_seed(const struct tf_suite *s,
 		      const uint8_t seed[static TF_KEY_BYTES],
 		      struct tf_key **out);
 
+/* Raw ECDH on the SM2 curve: out = the x coordinate of d * peer_pk (SEC 1
+ * 3.3.1), no KDF: for protocols that run their own key schedule (the gm
+ * tunnel's Noise IK, src/lib/wg). peer_pk is an uncompressed point 04||x||y;
+ * one off the curve, at infinity, or a result at infinity: -EINVAL (out
+ * zeroed). The gm suite's tf_kx is this followed by its KDF. */
+TF_EXPORT TF_WUR int tf_sm2_dh_raw(uint8_t out[static 32],
+				   const uint8_t d[static 32],
+				   const uint8_t peer_pk[static 65]);
+
 /* Fill with cryptographically secure random bytes (getrandom). */
 TF_EXPORT TF_WUR int tf_random(void *buf, size_t len);
 

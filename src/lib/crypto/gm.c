@@ -385,26 +385,22 @@ static int gm_verify(const uint8_t *sig, size_t siglen, const uint8_t *m,
  * EC_POINT_mul(group, R, NULL, Q, d) takes OpenSSL's constant-time
  * Montgomery-ladder path for a single variable point.
  */
-static int gm_kx(uint8_t out[TF_KX_BYTES], const uint8_t *sk, size_t sklen,
-		 const uint8_t *peer_pk)
+int tf_sm2_dh_raw(uint8_t out[static 32], const uint8_t d[static 32],
+		  const uint8_t peer_pk[static 65])
 {
 	EC_GROUP *g = NULL;
 	BN_CTX *bctx = NULL;
 	EC_POINT *q = NULL, *rp = NULL;
-	BIGNUM *d = NULL, *x = NULL;
-	uint8_t raw[32];
+	BIGNUM *bd = NULL, *x = NULL;
 	int r = -EIO;
 
-	/* checked before anything is allocated: one exit path frees all */
-	if (sklen != TF_SM2_D_BYTES + TF_SM2_PK_BYTES)
-		return -EINVAL;
 	g = EC_GROUP_new_by_curve_name(NID_sm2);
 	bctx = BN_CTX_secure_new();
-	d = BN_secure_new();
+	bd = BN_secure_new();
 	x = BN_secure_new();
-	if (g == NULL || bctx == NULL || d == NULL || x == NULL)
+	if (g == NULL || bctx == NULL || bd == NULL || x == NULL)
 		goto out;
-	BN_set_flags(d, BN_FLG_CONSTTIME);
+	BN_set_flags(bd, BN_FLG_CONSTTIME);
 	q = EC_POINT_new(g);
 	rp = EC_POINT_new(g);
 	if (q == NULL || rp == NULL)
@@ -416,25 +412,44 @@ static int gm_kx(uint8_t out[TF_KX_BYTES], const uint8_t *sk, size_t sklen,
 		r = -EINVAL;
 		goto out;
 	}
-	if (BN_bin2bn(sk, TF_SM2_D_BYTES, d) == NULL ||
-	    !EC_POINT_mul(g, rp, NULL, q, d, bctx) ||
-	    EC_POINT_is_at_infinity(g, rp) ||
-	    !EC_POINT_get_affine_coordinates(g, rp, x, NULL, bctx))
+	if (BN_bin2bn(d, TF_SM2_D_BYTES, bd) == NULL ||
+	    !EC_POINT_mul(g, rp, NULL, q, bd, bctx))
 		goto out;
+	if (EC_POINT_is_at_infinity(g, rp)) {
+		r = -EINVAL;
+		goto out;
+	}
 	/* The shared secret is the x coordinate of d * Q_peer (SEC 1 §3.3.1),
 	 * 32 bytes for this curve. */
-	if (BN_bn2binpad(x, raw, sizeof(raw)) != sizeof(raw))
+	if (!EC_POINT_get_affine_coordinates(g, rp, x, NULL, bctx) ||
+	    BN_bn2binpad(x, out, 32) != 32)
 		goto out;
-	r = tf_kx_finish(&tf_suite_gm, out, raw, sizeof(raw),
-			 sk + TF_SM2_D_BYTES, peer_pk);
+	r = 0;
 out:
-	tf_memzero(raw, sizeof(raw));
+	if (r < 0)
+		tf_memzero(out, 32);
 	EC_POINT_clear_free(rp);
 	EC_POINT_free(q);
-	BN_clear_free(d);
+	BN_clear_free(bd);
 	BN_clear_free(x);
 	BN_CTX_free(bctx);
 	EC_GROUP_free(g);
+	return r;
+}
+
+static int gm_kx(uint8_t out[TF_KX_BYTES], const uint8_t *sk, size_t sklen,
+		 const uint8_t *peer_pk)
+{
+	uint8_t raw[32];
+	int r;
+
+	if (sklen != TF_SM2_D_BYTES + TF_SM2_PK_BYTES)
+		return -EINVAL;
+	r = tf_sm2_dh_raw(raw, sk, peer_pk);
+	if (r == 0)
+		r = tf_kx_finish(&tf_suite_gm, out, raw, sizeof(raw),
+				 sk + TF_SM2_D_BYTES, peer_pk);
+	tf_memzero(raw, sizeof(raw));
 	return r;
 }
 

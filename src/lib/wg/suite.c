@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "twofold/crypto.h"
 
 #define SM4_KEY 16
 
@@ -407,46 +408,12 @@ void wg_gm_slots_close(struct wg_gcm_slot *slots)
 static int gm_dh(uint8_t out[32], const uint8_t priv[TF_WG_PRIV_BYTES],
 		 const uint8_t *pub)
 {
-	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_sm2);
-	BN_CTX *bctx = BN_CTX_secure_new();
-	BIGNUM *d = BN_secure_new(), *x = BN_secure_new();
-	EC_POINT *q = NULL, *rp = NULL;
-	int r = -EIO;
+	int r = tf_sm2_dh_raw(out, priv, pub);
 
-	if (g == NULL || bctx == NULL || d == NULL || x == NULL)
-		goto out;
-	BN_set_flags(d, BN_FLG_CONSTTIME);
-	q = EC_POINT_new(g);
-	rp = EC_POINT_new(g);
-	if (q == NULL || rp == NULL)
-		goto out;
-	if (pub[0] != 0x04 ||
-	    !EC_POINT_oct2point(g, q, pub, TF_WG_GM_PUB_BYTES, bctx) ||
-	    EC_POINT_is_at_infinity(g, q) ||
-	    EC_POINT_is_on_curve(g, q, bctx) != 1) {
+	if (r == 0 && sodium_is_zero(out, 32))
 		r = -EINVAL;
-		goto out;
-	}
-	if (BN_bin2bn(priv, TF_WG_PRIV_BYTES, d) == NULL ||
-	    !EC_POINT_mul(g, rp, NULL, q, d, bctx))
-		goto out;
-	if (EC_POINT_is_at_infinity(g, rp)) {
-		r = -EINVAL;
-		goto out;
-	}
-	if (!EC_POINT_get_affine_coordinates(g, rp, x, NULL, bctx) ||
-	    BN_bn2binpad(x, out, 32) != 32)
-		goto out;
-	r = sodium_is_zero(out, 32) ? -EINVAL : 0;
-out:
 	if (r < 0)
 		sodium_memzero(out, 32);
-	EC_POINT_clear_free(rp);
-	EC_POINT_free(q);
-	BN_clear_free(d);
-	BN_clear_free(x);
-	BN_CTX_free(bctx);
-	EC_GROUP_free(g);
 	return r;
 }
 
