@@ -71,7 +71,7 @@ TF_EXPORT const char *tf_net_mode_name(enum tf_net_mode m);
 /* app_trust: up to TF_PKG_TRUST_MAX (4) base64 keys, comma-separated
  * (4 x 88 for gm's 65-byte keys, commas, NUL) */
 #define TF_APP_TRUST_MAX 360
-#define TF_SCAN_TRUST_MAX 400	   /* up to 4 base64 keys, commas, NUL */
+#define TF_SCAN_TRUST_MAX 400 /* up to 4 base64 keys, commas, NUL */
 #define TF_COPY_FLOWS_MAX 128
 
 /* The tunnel of a `network = tunnel` persona (tunnel_* keys). */
