@@ -344,6 +344,57 @@ static int make_tun(struct tfd_persona *p, int *fds, unsigned *nq,
 			goto fail;
 		}
 	}
+	/* the same for every family, in the persona's namespace (which it
+	 * cannot change): a packet from tun0 must come from inside
+	 * tunnel_routes (rp_filter has no IPv6 counterpart) */
+	{
+		char rs[2048], nerr[256] = "", v4[1024] = "", v6[1024] = "";
+		size_t l4 = 0, l6 = 0;
+		struct tf_cidr all = {.family = AF_INET, .len = 0};
+		const struct tf_cidr *rt = tc->n_routes ? tc->routes : &all;
+		unsigned nr = tc->n_routes ? tc->n_routes : 1;
+
+		for (unsigned i = 0; i < nr; i++) {
+			tf_cidr_format(&rt[i], what, sizeof(what));
+			if (rt[i].family == AF_INET6)
+				l6 += (size_t)snprintf(v6 + l6, sizeof(v6) - l6,
+						       "%s%s", l6 ? ", " : "",
+						       what);
+			else
+				l4 += (size_t)snprintf(v4 + l4, sizeof(v4) - l4,
+						       "%s%s", l4 ? ", " : "",
+						       what);
+			if (l4 >= sizeof(v4) || l6 >= sizeof(v6)) {
+				r = -E2BIG;
+				snprintf(err, errlen, "too many tunnel_routes");
+				goto fail;
+			}
+		}
+		snprintf(rs, sizeof(rs),
+			 "table inet twofold_tun {}\n"
+			 "delete table inet twofold_tun\n"
+			 "table inet twofold_tun {\n"
+			 "\tchain pre {\n"
+			 "\t\ttype filter hook prerouting priority raw; "
+			 "policy accept;\n"
+			 "\t\t%s%s%s\n"
+			 "\t\t%s%s%s\n"
+			 "\t}\n}\n",
+			 l4 ? "iifname \"tun0\" ip saddr != { " : "",
+			 l4 ? v4 : "iifname \"tun0\" meta nfproto ipv4 drop",
+			 l4 ? " } drop" : "",
+			 l6 ? "iifname \"tun0\" ip6 saddr != { " : "",
+			 l6 ? v6 : "iifname \"tun0\" meta nfproto ipv6 drop",
+			 l6 ? " } drop" : "");
+		r = tf_nft_apply(tfd_netns_fd(p), rs, nerr, sizeof(nerr));
+		if (r < 0) {
+			snprintf(err, errlen,
+				 "cannot set the inner-source filter of tun0 "
+				 "of %s: %s",
+				 p->cfg->name, nerr[0] ? nerr : strerror(-r));
+			goto fail;
+		}
+	}
 	*nq = n;
 	*flags_out = fl;
 	return 0;

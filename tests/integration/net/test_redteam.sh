@@ -132,6 +132,14 @@ wait_state up 300 || diag "tunnel did not come back up: $(tstate)"
 NT_RECVERR=1 expect_refused "personal: UDP to secure's tunnel endpoint 192.0.2.2:51820 rejected" personal udp 192.0.2.2 51820
 expect_ok "control: personal still reaches the internet (TCP echo 203.0.113.10:7)" personal tcp 203.0.113.10 7
 
+# ---- the inner-source filter for every family (rp_filter is IPv4's):
+# the daemon's table in secure's namespace, which secure cannot change
+ip_=$(init_pid secure)
+r=$(nsenter -t "$ip_" -n nft list table inet twofold_tun 2>&1)
+ok $(grep -q 'iifname "tun0" ip saddr != 10.77.0.0/16 drop' <<<"$r" &&
+	grep -q 'iifname "tun0" meta nfproto ipv6 drop' <<<"$r"; echo $?) \
+	"secure's namespace filters tun0's inner sources: IPv4 outside tunnel_routes and all IPv6 (none routed) dropped" "$r"
+
 # ---- a compromised tunnel process: its socket's mark goes to the
 # endpoint only (a socket made here with the same mark stands in for it)
 MARKED='
