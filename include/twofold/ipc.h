@@ -60,7 +60,15 @@ enum tf_msg_type {
 	/* PERSONA (optional: the first tunnel persona): "<suite> <base64
 	 * public key>" of its device-bound tunnel key */
 	TF_REQ_TUNNEL_KEY = 15,
-	TF_REQ_TYPE_MAX = 15,
+	/* PERSONA + the package as the one SCM_RIGHTS fd (the daemon never
+	 * opens a caller's path): verify, check the catalog, mount at
+	 * /apps/NAME of the running persona (docs/packages.md) */
+	TF_REQ_APP_INSTALL = 16,
+	/* PERSONA: the installed apps (TEXT, JSON) */
+	TF_REQ_APP_LIST = 17,
+	/* PERSONA, ARG = the app's name: unmount, delete image and data */
+	TF_REQ_APP_REMOVE = 18,
+	TF_REQ_TYPE_MAX = 18,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	/* was STARTED ("the app is running"): no longer sent (it cost the
@@ -118,6 +126,10 @@ enum tf_attr {
 #define TF_F_SERVICE 0x80u
 /* enroll: SECRET_NEW is the duress credential (SECRET the current one) */
 #define TF_F_DURESS 0x100u
+/* run: the first ARG is "NAME" or "NAME:ENTRY", an installed app's entry
+ * point (its manifest); it runs as the app's uid in its sandbox, the
+ * other ARGs follow as its arguments (no UID, no CWD) */
+#define TF_F_APP 0x200u
 
 /* ---- building ---- */
 struct tf_msgbuf {

@@ -97,6 +97,13 @@ TF_EXPORT void tf_persona_spawner_tunnel_main(void (*fn)(int ctl));
  * name: the persona, for the process title. Returns the pid or -errno. */
 TF_EXPORT TF_WUR pid_t tf_persona_spawn_tunnel(const char *name, int ctl,
 					       int *pidfd_out) TF_NONNULL(1, 3);
+/* The same for the package checker (issue 13, src/daemon/appcheck.c): a
+ * body registered before the spawner starts, a clean fork that never saw
+ * a secret, ctl its only fd. */
+TF_EXPORT void tf_persona_spawner_pkgcheck_main(void (*fn)(int ctl));
+TF_EXPORT TF_WUR pid_t tf_persona_spawn_pkgcheck(const char *name, int ctl,
+						 int *pidfd_out)
+	TF_NONNULL(1, 3);
 
 struct tf_cgroup;  /* sandbox.h */
 struct tf_profile; /* profile.h */

@@ -399,11 +399,12 @@ int verb_run(struct cli *cli, int argc, char **argv)
 		{"tty", no_argument, NULL, 't'},
 		{"no-tty", no_argument, NULL, 'T'},
 		{"service", no_argument, NULL, 'S'},
+		{"app", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
 	static const int relayed[] = {SIGINT,	SIGTERM, SIGHUP,  SIGQUIT,
 				      SIGWINCH, SIGUSR1, SIGUSR2, SIGTSTP};
-	const char *persona = NULL, *cwd = NULL;
+	const char *persona = NULL, *cwd = NULL, *app = NULL;
 	const char *envs[4094]; /* + TERM, LANG: the daemon takes 4096 */
 	size_t nenv = 0, total = 0;
 	struct tf_msgbuf b;
@@ -428,6 +429,7 @@ int verb_run(struct cli *cli, int argc, char **argv)
 			case 't': tty_mode = 1; break;
 			case 'T': tty_mode = 0; break;
 			case 'S': service = true; break;
+			case 'A': app = optarg; break;
 			case 'u':
 				if (tf_parse_u64(optarg, UINT32_MAX, &uid) < 0)
 					return cli_usage_err(cli, NULL,
@@ -465,7 +467,11 @@ int verb_run(struct cli *cli, int argc, char **argv)
 	if (persona == NULL)
 		return cli_usage_err(cli, NULL,
 				     "needs a persona and a command");
-	if (cmd >= argc)
+	if (app && (have_uid || cwd))
+		return cli_usage_err(cli, NULL,
+				     "--app runs as the app's own user in its "
+				     "own directory: no --user, no --cwd");
+	if (cmd >= argc && app == NULL)
 		return cli_usage_err(cli, NULL,
 				     "no command given (twofold run "
 				     "%s -- CMD)",
@@ -520,6 +526,8 @@ int verb_run(struct cli *cli, int argc, char **argv)
 	}
 	if (service)
 		flags |= TF_F_SERVICE;
+	if (app)
+		flags |= TF_F_APP;
 
 	tf_msgbuf_init(&b, TF_REQ_RUN);
 	if (flags)
@@ -552,6 +560,11 @@ int verb_run(struct cli *cli, int argc, char **argv)
 		}
 		total += l + 1;
 		tf_msgbuf_put_str(&b, TF_A_ENV, envs[i]);
+	}
+	/* an app: its name (and entry) first, then its arguments */
+	if (app) {
+		total += strlen(app) + 1;
+		tf_msgbuf_put_str(&b, TF_A_ARG, app);
 	}
 	for (int i = cmd; i < argc; i++) {
 		size_t l = strlen(argv[i]);

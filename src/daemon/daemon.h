@@ -488,6 +488,9 @@ TFD_HANDLER(tfd_req_lock);
 TFD_HANDLER(tfd_req_wipe);
 TFD_HANDLER(tfd_req_subscribe);
 TFD_HANDLER(tfd_req_net_status);
+TFD_HANDLER(tfd_req_app_install);
+TFD_HANDLER(tfd_req_app_list);
+TFD_HANDLER(tfd_req_app_remove);
 TFD_HANDLER(tfd_req_tunnel_key);
 /* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
  * a wipe, a remote wipe or the duress credential, which replies and
