@@ -62,7 +62,7 @@ static int check_seccomp(void)
 {
 	static const int allow[] = {
 		SCMP_SYS(read),	     SCMP_SYS(pread64),	      SCMP_SYS(write),
-		SCMP_SYS(sendmsg),   SCMP_SYS(close),	      SCMP_SYS(fstat),
+		SCMP_SYS(sendmsg),   SCMP_SYS(sendto), SCMP_SYS(close),	      SCMP_SYS(fstat),
 		SCMP_SYS(newfstatat), SCMP_SYS(lseek),	      SCMP_SYS(futex),
 		SCMP_SYS(getrandom), SCMP_SYS(clock_gettime), SCMP_SYS(munmap),
 		SCMP_SYS(brk),	     SCMP_SYS(mremap),	      SCMP_SYS(madvise),
@@ -134,7 +134,8 @@ void tfd_appcheck_main(int ctl)
 	    memchr(q.trust, '\0', sizeof(q.trust)) == NULL)
 		_exit(2);
 	suite = tf_suite_by_id(q.suite);
-	if (suite == NULL)
+	/* the spawner forked before the daemon set up its crypto */
+	if (suite == NULL || tf_crypto_init() < 0)
 		_exit(2);
 	/* the trust list is the daemon's (device.conf): parsed before the
 	 * drop, which also lets the crypto library set itself up */
@@ -237,7 +238,7 @@ int tfd_appcheck(const struct tfd *d, const struct tfd_persona *p, int pkgfd,
 	}
 	/* a read-only fd of our copy: the checker can never write it */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", pkgfd);
-	rofd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	rofd = open(path, O_RDONLY | O_CLOEXEC);
 	if (rofd < 0) {
 		r = tf_negerrno();
 		goto out;
@@ -269,6 +270,7 @@ int tfd_appcheck(const struct tfd *d, const struct tfd_persona *p, int pkgfd,
 		}
 	}
 	memset(&a, 0, sizeof(a));
+	/* waits for its answer, or its end (EOF) */
 	n = recv(sv[0], &a, sizeof(a), 0);
 	if (n != (ssize_t)sizeof(a) || a.magic != CHECK_MAGIC) {
 		r = -EPROTO;
@@ -301,6 +303,10 @@ out:
 	(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	memset(&si, 0, sizeof(si));
 	(void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+	if (r < 0)
+		tf_info("package checker %d: %s %d", (int)pid,
+			si.si_code == CLD_EXITED ? "exit" : "signal",
+			si.si_status);
 	if (r < 0 && v->msg[0] == '\0')
 		snprintf(v->msg, sizeof(v->msg), "package check failed: %s",
 			 strerror(-r));

@@ -840,7 +840,7 @@ static void perms_text(uint32_t perms, char *buf, size_t cap, bool json)
 
 	buf[0] = '\0';
 	for (uint32_t b = 0; b < 32; b++) {
-		const char *nm = (perms & (1u << b)) ? tf_pkg_perm_name(b) : NULL;
+		const char *nm = (perms & (1u << b)) ? tf_pkg_perm_name(1u << b) : NULL;
 		if (nm == NULL)
 			continue;
 		len += (size_t)snprintf(buf + len, cap - len,
