@@ -136,8 +136,8 @@ int cli_request(const struct cli *cli, struct tf_msgbuf *b,
 	return cli_request_fds(cli, b, NULL, 0, reply);
 }
 
-int cli_request_fds(const struct cli *cli, struct tf_msgbuf *b,
-		    const int *fds, size_t nfds, struct cli_reply *reply)
+int cli_request_fds(const struct cli *cli, struct tf_msgbuf *b, const int *fds,
+		    size_t nfds, struct cli_reply *reply)
 {
 	struct cli_reply local;
 	struct cli_reply *rep = reply ? reply : &local;

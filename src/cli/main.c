@@ -38,8 +38,7 @@ static const struct cli_verb verbs[] = {
 	 help_tunnel},
 	{"pkg", verb_pkg, "build, sign and verify app packages and catalogs",
 	 help_pkg},
-	{"app", verb_app, "install, list or remove a persona's apps",
-	 help_app},
+	{"app", verb_app, "install, list or remove a persona's apps", help_app},
 	{"help", verb_help, "this text, or a verb's: twofold help VERB",
 	 help_help},
 };

@@ -61,15 +61,19 @@ struct check_ans {
 static int check_seccomp(void)
 {
 	static const int allow[] = {
-		SCMP_SYS(read),	     SCMP_SYS(pread64),	      SCMP_SYS(write),
-		SCMP_SYS(sendmsg),   SCMP_SYS(sendto), SCMP_SYS(close),	      SCMP_SYS(fstat),
-		SCMP_SYS(newfstatat), SCMP_SYS(lseek),	      SCMP_SYS(futex),
-		SCMP_SYS(getrandom), SCMP_SYS(clock_gettime), SCMP_SYS(munmap),
-		SCMP_SYS(brk),	     SCMP_SYS(mremap),	      SCMP_SYS(madvise),
-		SCMP_SYS(mlock),     SCMP_SYS(munlock),	      SCMP_SYS(getpid),
-		SCMP_SYS(gettid),    SCMP_SYS(rt_sigprocmask),
-		SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
-		SCMP_SYS(exit),	     SCMP_SYS(exit_group),
+		SCMP_SYS(read),		  SCMP_SYS(pread64),
+		SCMP_SYS(write),	  SCMP_SYS(sendmsg),
+		SCMP_SYS(sendto),	  SCMP_SYS(close),
+		SCMP_SYS(fstat),	  SCMP_SYS(newfstatat),
+		SCMP_SYS(lseek),	  SCMP_SYS(futex),
+		SCMP_SYS(getrandom),	  SCMP_SYS(clock_gettime),
+		SCMP_SYS(munmap),	  SCMP_SYS(brk),
+		SCMP_SYS(mremap),	  SCMP_SYS(madvise),
+		SCMP_SYS(mlock),	  SCMP_SYS(munlock),
+		SCMP_SYS(getpid),	  SCMP_SYS(gettid),
+		SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+		SCMP_SYS(sigaltstack),	  SCMP_SYS(exit),
+		SCMP_SYS(exit_group),
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
 	int r = 0;
@@ -142,14 +146,16 @@ void tfd_appcheck_main(int ctl)
 	r = tf_pkg_trust_parse(suite, q.trust, &trust, &perr);
 	if (r < 0) {
 		a.err = r;
-		snprintf(a.reason, sizeof(a.reason), "%s", perr.reason ? perr.reason : "");
+		snprintf(a.reason, sizeof(a.reason), "%s",
+			 perr.reason ? perr.reason : "");
 		snprintf(a.msg, sizeof(a.msg), "%s", perr.msg);
 		answer(ctl, &a);
 		_exit(0);
 	}
 	/* no network: a namespace of its own with nothing in it */
 	if (unshare(CLONE_NEWNET) < 0) {
-		fail(ctl, &a, tf_negerrno(), "errno.EPERM", "leave the network");
+		fail(ctl, &a, tf_negerrno(), "errno.EPERM",
+		     "leave the network");
 		_exit(1);
 	}
 	r = tf_privs_drop(NOBODY, NOBODY);
@@ -169,7 +175,8 @@ void tfd_appcheck_main(int ctl)
 	r = tf_pkg_open(fds[0], &trust, suite, &pkg, &perr);
 	if (r < 0) {
 		a.err = r;
-		snprintf(a.reason, sizeof(a.reason), "%s", perr.reason ? perr.reason : "");
+		snprintf(a.reason, sizeof(a.reason), "%s",
+			 perr.reason ? perr.reason : "");
 		snprintf(a.msg, sizeof(a.msg), "%s", perr.msg);
 		answer(ctl, &a);
 		_exit(0);
@@ -188,9 +195,8 @@ void tfd_appcheck_main(int ctl)
 static bool manifest_sane(const struct tf_pkg_manifest *m)
 {
 	if (!memchr(m->name, '\0', sizeof(m->name)) ||
-	    !memchr(m->version, '\0', sizeof(m->version)) ||
-	    m->n_entries < 1 || m->n_entries > TF_PKG_ENTRIES_MAX ||
-	    m->n_fs > TF_PKG_FS_MAX)
+	    !memchr(m->version, '\0', sizeof(m->version)) || m->n_entries < 1 ||
+	    m->n_entries > TF_PKG_ENTRIES_MAX || m->n_fs > TF_PKG_FS_MAX)
 		return false;
 	for (size_t i = 0; i < m->n_entries; i++)
 		if (!memchr(m->entries[i].name, '\0',

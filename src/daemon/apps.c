@@ -265,7 +265,7 @@ static uint64_t mnt_id(const char *path)
 #define NS_FAIL(op, ...)                                                       \
 	do {                                                                   \
 		(op)->r = tf_negerrno();                                       \
-		snprintf((op)->what, sizeof((op)->what), __VA_ARGS__);        \
+		snprintf((op)->what, sizeof((op)->what), __VA_ARGS__);         \
 		return NULL;                                                   \
 	} while (0)
 
@@ -280,7 +280,8 @@ static int data_dir(struct ns_op *op)
 
 	if (mkdir("/var/apps", 0711) < 0 && errno != EEXIST)
 		return tf_negerrno();
-	top = open("/var/apps", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	top = open("/var/apps",
+		   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (top < 0 || fstat(top, &st) < 0)
 		return tf_negerrno();
 	if (st.st_uid != op->root_uid &&
@@ -319,8 +320,7 @@ static void *ns_thread(void *arg)
 		snprintf(path, sizeof(path), "/var/apps/%s", op->name);
 		op->r = tfd_wipe_dir(path);
 		if (op->r < 0)
-			snprintf(op->what, sizeof(op->what), "remove %s",
-				 path);
+			snprintf(op->what, sizeof(op->what), "remove %s", path);
 		return NULL;
 	}
 	/* /apps is a directory of the read-only root: a small tmpfs of ours
@@ -501,9 +501,8 @@ static void apps_firewall(struct tfd *d, struct tfd_persona *p, int dfd)
 /* ---- catalog ---- */
 
 static int catalog_allows(struct tfd *d, struct tfd_persona *p, int dfd,
-			  const struct tf_pkg_manifest *m,
-			  const uint8_t *hash, bool install,
-			  struct tf_pkg_err *perr)
+			  const struct tf_pkg_manifest *m, const uint8_t *hash,
+			  bool install, struct tf_pkg_err *perr)
 {
 	const struct tf_suite *suite = d->suite;
 	_cleanup_catalog_ struct tf_catalog *cat = NULL;
@@ -534,8 +533,7 @@ static int catalog_allows(struct tfd *d, struct tfd_persona *p, int dfd,
 		perr->reason = TF_R_CATALOG_MALFORMED;
 		snprintf(perr->msg, sizeof(perr->msg),
 			 "cannot read the catalog %.160s: %s",
-			 p->cfg->app_catalog,
-			 strerror(-r));
+			 p->cfg->app_catalog, strerror(-r));
 		return r;
 	}
 	r = tf_catalog_load(fd, &trust, suite, &cat, perr);
@@ -620,6 +618,9 @@ void tfd_apps_persona_started(struct tfd *d, struct tfd_persona *p)
 		dir = dup >= 0 ? fdopendir(dup) : NULL;
 		if (dir == NULL && dup >= 0)
 			close(dup);
+		/* a dup shares the offset records_all left at the end */
+		if (dir)
+			rewinddir(dir);
 		while (dir && (e = readdir(dir)) != NULL) {
 			size_t l = strlen(e->d_name);
 			bool used = false;
@@ -647,8 +648,8 @@ static void refuse(struct tfd *d, struct tfd_persona *p,
 {
 	tfd_reply_fail(rep, err, reason, p->cfg->name, "app install in %s: %s",
 		       p->cfg->name, msg);
-	tfd_audit(d, TF_AUDIT_SYNC, "app.refused", p, c,
-		  "name=%s\treason=%s", name ? name : "", reason);
+	tfd_audit(d, TF_AUDIT_SYNC, "app.refused", p, c, "name=%s\treason=%s",
+		  name ? name : "", reason);
 }
 
 /* Copy the caller's file into an unnamed root-only file of dfd. */
@@ -681,8 +682,8 @@ static int copy_in(int dfd, int src, int *out)
 		if (n == 0)
 			break;
 		for (ssize_t w = 0; w < n;) {
-			ssize_t k = pwrite(fd, buf + w, (size_t)(n - w),
-					   off + w);
+			ssize_t k =
+				pwrite(fd, buf + w, (size_t)(n - w), off + w);
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k < 0)
@@ -821,7 +822,8 @@ void tfd_app_install(struct tfd *d, struct tfd_persona *p,
 	}
 	if (update && strcmp(old.image, a.image) != 0)
 		if (tf_unlink_durable_at(dfd, old.image) < 0)
-			tf_warn("%s: cannot remove %s", p->cfg->name, old.image);
+			tf_warn("%s: cannot remove %s", p->cfg->name,
+				old.image);
 	apps_firewall(d, p, dfd);
 	tfd_audit(d, TF_AUDIT_SYNC, update ? "app.updated" : "app.installed", p,
 		  c, "name=%s\tversion=%s\tversion_code=%" PRIu64 "\tuid=%u",
@@ -840,7 +842,8 @@ static void perms_text(uint32_t perms, char *buf, size_t cap, bool json)
 
 	buf[0] = '\0';
 	for (uint32_t b = 0; b < 32; b++) {
-		const char *nm = (perms & (1u << b)) ? tf_pkg_perm_name(1u << b) : NULL;
+		const char *nm =
+			(perms & (1u << b)) ? tf_pkg_perm_name(1u << b) : NULL;
 		if (nm == NULL)
 			continue;
 		len += (size_t)snprintf(buf + len, cap - len,

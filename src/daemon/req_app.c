@@ -13,8 +13,8 @@
 #include "daemon.h"
 
 enum tfd_disp tfd_req_app_install(struct tfd *d, struct tfd_conn *c,
-				  const struct tf_msg *m,
-				  struct tfd_persona *p, struct tfd_reply *rep)
+				  const struct tf_msg *m, struct tfd_persona *p,
+				  struct tfd_reply *rep)
 {
 	(void)m;
 	if (c->rd.nfds != 1) {
@@ -62,9 +62,8 @@ enum tfd_disp tfd_req_app_remove(struct tfd *d, struct tfd_conn *c,
 	return TFD_REPLY_NOW;
 }
 
-int tfd_app_resolve_run(struct tfd *d, struct tfd_persona *p,
-			const char *spec, struct tfd_app_run *out,
-			struct tfd_reply *rep)
+int tfd_app_resolve_run(struct tfd *d, struct tfd_persona *p, const char *spec,
+			struct tfd_app_run *out, struct tfd_reply *rep)
 {
 	static struct tfd_app a;
 	char name[TF_PKG_NAME_MAX + 1], esc[96];

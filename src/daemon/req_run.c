@@ -122,15 +122,16 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 		return TFD_REPLY_NOW;
 	}
 	is_app = (flags & TF_F_APP) != 0;
-	if (is_app && (tf_msg_count(m, TF_A_UID) || tf_msg_count(m, TF_A_CWD))) {
+	if (is_app &&
+	    (tf_msg_count(m, TF_A_UID) || tf_msg_count(m, TF_A_CWD))) {
 		tfd_reply_fail(rep, -EINVAL, TF_R_REQUEST_MALFORMED, NULL,
 			       "run --app: an app runs as its own user in its "
 			       "own directory (no --user, no --cwd)");
 		return TFD_REPLY_NOW;
 	}
 	/* an installed app: its entry point, its uid, its data dir */
-	if (is_app && tfd_app_resolve_run(d, p, tf_msg_str(m, TF_A_ARG), &app,
-					  rep) < 0)
+	if (is_app &&
+	    tfd_app_resolve_run(d, p, tf_msg_str(m, TF_A_ARG), &app, rep) < 0)
 		return TFD_REPLY_NOW;
 	for (int i = 0; i < 3; i++)
 		npty += !!(flags & TF_F_PTY(i));

@@ -113,8 +113,7 @@ static TF_NORETURN void child(const struct tf_p_spawn_req *q, int fd0, int fd1,
 		/* outside every persona, dies with the daemon; the body
 		 * drops its privileges itself once it has its input */
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		(void)prctl(PR_SET_NAME, (unsigned long)"tf-pkgcheck", 0, 0,
-			    0);
+		(void)prctl(PR_SET_NAME, (unsigned long)"tf-pkgcheck", 0, 0, 0);
 		if (getppid() != parent || pkgcheck_main == NULL)
 			_exit(127);
 		pkgcheck_main(fd0);
@@ -446,9 +445,10 @@ pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
 		struct cmsghdr align;
 	} cbuf;
 	int fds[4] = {fd0, fd1, cgfd, nsfd}, rfd[1], nr;
-	int nfds = q->kind == TF_P_SPAWN_TUNNEL || q->kind == TF_P_SPAWN_PKGCHECK
-			   ? 1
-			   : 2 + !!(q->flags & CLONE_INTO_CGROUP);
+	int nfds =
+		q->kind == TF_P_SPAWN_TUNNEL || q->kind == TF_P_SPAWN_PKGCHECK
+			? 1
+			: 2 + !!(q->flags & CLONE_INTO_CGROUP);
 	if (q->netns)
 		fds[nfds++] = nsfd;
 	struct iovec iov = {.iov_base = (void *)q, .iov_len = sizeof(*q)};

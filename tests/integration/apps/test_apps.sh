@@ -17,7 +17,7 @@ command -v mkfs.erofs >/dev/null || {
 }
 setup_state
 W=$(mktemp -d /tmp/tfapps.XXXXXX)
-EXTRA_CLEANUP="cp \$DLOG /tmp/apps-dbg.log; rm -rf $W"
+EXTRA_CLEANUP="rm -rf $W"
 pkg() { "$TWOFOLD" pkg "$@"; }
 set_persona_conf() {
 	sed -i "/^\[persona $1\]/,/^\[/ s|^#\?$2 =.*|$2 = $3|" "$S/device.conf"
@@ -139,7 +139,8 @@ ok $? "org.a (network) connects" "$out"
 # mid-install (image linked in): the old state after a restart
 restart_with() {
 	stop_daemon
-	TWOFOLD_FAULT=$1 start_daemon && enroll_unlock_secure
+	TWOFOLD_FAULT=$1 start_daemon &&
+		printf '123456\n' | tf unlock secure --pin-stdin >/dev/null
 }
 restart_with app-crash-mounted || bail "restart failed"
 tf app install secure "$W/org.a-3.tfa" >/dev/null 2>&1
