@@ -20,6 +20,7 @@ void help_run(FILE *f)
 {
 	fprintf(f,
 		"usage: twofold run PERSONA [-t|-T] [--service] [--user UID]\n"
+		"                   [--app NAME[:ENTRY]]\n"
 		"                   [--cwd DIR] [--env K=V]... -- CMD "
 		"[ARGS...]\n\n"
 		"Run CMD inside the running PERSONA. The app runs as UID "
@@ -52,7 +53,12 @@ void help_run(FILE *f)
 		"uid_count-1\n"
 		"                  (0, its root, and 5, its tty group, are "
 		"refused)\n"
-		"  -C, --cwd DIR  -e, --env NAME=VALUE\n\n"
+		"  -C, --cwd DIR  -e, --env NAME=VALUE\n"
+		"      --app NAME[:ENTRY]  an installed app's entry point "
+		"(twofold\n"
+		"                  app): as its own uid in /var/apps/NAME, "
+		"with\n"
+		"                  the ARGS after --\n\n"
 		"Exit status: the app's; 128+N if a signal N ended it; 127 "
 		"if\n"
 		"CMD is not found in the persona; 126 if it cannot be "
