@@ -199,7 +199,13 @@ struct tf_exec_spec {
 	/* optional: on an app-side failure, which step failed, so the caller
 	 * can tell "no such directory" from "no such command" */
 	enum tf_exec_stage *stage_out;
+	/* optional, NULL-terminated (at most TF_EXEC_LL_MAX): the app's own
+	 * Landlock domain instead of the profile's: read and execute beneath
+	 * /, write only beneath these paths (an installed app: its data dir,
+	 * its manifest's writable fs entries, /dev) */
+	const char *const *ll_write;
 };
+#define TF_EXEC_LL_MAX 24
 
 /* gid of "tty" inside every persona (its devpts gid=5, as on the host):
  * ptys are group tty 0620, so no app runs with it */

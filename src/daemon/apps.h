@@ -68,6 +68,10 @@ struct tfd_app_run {
 	char exe[TF_PKG_NAME_MAX + TF_PKG_PATH_MAX + 8];
 	char home[TF_PKG_NAME_MAX + 16];
 	char home_env[TF_PKG_NAME_MAX + 24];
+	/* its Landlock write paths (tf_exec_spec ll_write): its data dir,
+	 * /dev, the manifest's writable fs entries; NULL-terminated */
+	char fs[TF_PKG_FS_MAX][TF_PKG_PATH_MAX + 1];
+	const char *ll[TF_PKG_FS_MAX + 3];
 };
 TF_WUR int tfd_app_resolve_run(struct tfd *d, struct tfd_persona *p,
 			       const char *spec, struct tfd_app_run *out,

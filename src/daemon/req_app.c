@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "twofold/log.h"
+#include "twofold/persona.h"
 #include "twofold/pkg.h"
 #include "apps.h"
 #include "daemon.h"
@@ -62,6 +63,9 @@ enum tfd_disp tfd_req_app_remove(struct tfd *d, struct tfd_conn *c,
 	return TFD_REPLY_NOW;
 }
 
+_Static_assert(TF_PKG_FS_MAX + 2 <= TF_EXEC_LL_MAX,
+	       "an app's Landlock paths fit the launch request");
+
 int tfd_app_resolve_run(struct tfd *d, struct tfd_persona *p, const char *spec,
 			struct tfd_app_run *out, struct tfd_reply *rep)
 {
@@ -112,5 +116,20 @@ int tfd_app_resolve_run(struct tfd *d, struct tfd_persona *p, const char *spec,
 	snprintf(out->home, sizeof(out->home), "/var/apps/%s", name);
 	snprintf(out->home_env, sizeof(out->home_env), "HOME=/var/apps/%s",
 		 name);
+	/* reads go by DAC beneath / (the image, the base system); writes
+	 * only to its own dir, the devices its cgroup allows, and what its
+	 * manifest declares */
+	{
+		size_t n = 0;
+		out->ll[n++] = out->home;
+		out->ll[n++] = "/dev";
+		for (size_t i = 0; i < a.m.n_fs; i++)
+			if (a.m.fs[i].write) {
+				snprintf(out->fs[i], sizeof(out->fs[i]), "%s",
+					 a.m.fs[i].path);
+				out->ll[n++] = out->fs[i];
+			}
+		out->ll[n] = NULL;
+	}
 	return 0;
 }

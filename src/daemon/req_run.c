@@ -249,6 +249,8 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	x.argv = (char *const *)argv;
 	x.envp = (char *const *)env;
 	x.cwd = is_app ? app.home : tf_msg_str(m, TF_A_CWD);
+	if (is_app)
+		x.ll_write = app.ll;
 	x.uid = uid;
 	x.gid = uid;
 	x.stage_out = &stage;

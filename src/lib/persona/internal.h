@@ -160,6 +160,8 @@ struct tf_p_launch_hdr {
 	uint32_t argc, envc;
 	uint32_t uid, gid;
 	uint32_t flags;
+	/* Landlock write paths after the cwd (tf_exec_spec ll_write) */
+	uint32_t llc;
 };
 
 struct tf_p_launch_reply {

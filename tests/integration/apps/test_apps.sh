@@ -34,6 +34,7 @@ case "\$1" in
 write) echo "secret of $1" >"\$HOME/data" && echo WROTE ;;
 read) cat "/var/apps/\$2/data" ;;
 id) id -u; pwd ;;
+tmp) echo x >"/tmp/\$\$" && rm "/tmp/\$\$" && echo TMP-OK ;;
 net) python3 -c '
 import socket
 l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
@@ -50,6 +51,7 @@ S
 	printf 'name = %s\nversion_code = %s\nversion = 1.%s\npersonas = secure\npermissions = %s\nentry = main=/bin/main\n' \
 		"$1" "$2" "$2" "$3" >"$W/mf-$1-$2"
 	[ "$3" = "" ] && sed -i '/^permissions/d' "$W/mf-$1-$2"
+	[ "$1" = org.b ] && echo 'fs = rw:/tmp' >>"$W/mf-$1-$2"
 	pkg build "$t" -o "$W/$1-$2.tfa" --key "$W/org.key" --manifest "$W/mf-$1-$2" >/dev/null
 }
 build org.a 1 network || bail "pkg build failed"
@@ -128,6 +130,13 @@ ok $? "org.b cannot read org.a's data" "rc=$rc $out"
 out=$(tf run secure --app org.a -- read org.a 2>&1)
 [ "$out" = "secret of org.a" ]
 ok $? "org.a reads its own" "$out"
+out=$(tf run secure --app org.a -- tmp 2>&1)
+rc=$?
+[ $rc != 0 ] && has "ermission denied" "$out"
+ok $? "org.a (no fs rule) cannot write /tmp: its own Landlock domain" "rc=$rc $out"
+out=$(tf run secure --app org.b -- tmp 2>&1)
+[ "$out" = TMP-OK ]
+ok $? "org.b (fs = rw:/tmp) can" "$out"
 out=$(tf run secure --app org.b -- net 2>&1)
 has "REFUSED 111" "$out"
 ok $? "org.b (no network) cannot connect: ECONNREFUSED at once" "$out"
