@@ -34,6 +34,8 @@ case "\$1" in
 write) echo "secret of $1" >"\$HOME/data" && echo WROTE ;;
 read) cat "/var/apps/\$2/data" ;;
 id) id -u; pwd ;;
+bg) sleep 60 >/dev/null 2>&1 & echo \$! ;;
+proc) cat "/proc/\$2/environ" >/dev/null && echo PROC-READ ;;
 tmp) echo x >"/tmp/\$\$" && rm "/tmp/\$\$" && echo TMP-OK ;;
 net) python3 -c '
 import socket
@@ -130,6 +132,14 @@ ok $? "org.b cannot read org.a's data" "rc=$rc $out"
 out=$(tf run secure --app org.a -- read org.a 2>&1)
 [ "$out" = "secret of org.a" ]
 ok $? "org.a reads its own" "$out"
+bgpid=$(tf run secure --service --app org.a -- bg 2>&1)
+out=$(tf run secure --app org.b -- proc "$bgpid" 2>&1)
+rc=$?
+[ $rc != 0 ] && has "ermission denied" "$out"
+ok $? "org.b cannot read /proc of org.a's process" "pid=$bgpid rc=$rc $out"
+out=$(tf run secure -- sh -c "test -d /proc/$bgpid && echo THERE" 2>&1)
+[ "$out" = THERE ]
+ok $? "  ... which is there (the denial is real)" "$out"
 out=$(tf run secure --app org.a -- tmp 2>&1)
 rc=$?
 [ $rc != 0 ] && has "ermission denied" "$out"
