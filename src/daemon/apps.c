@@ -502,7 +502,7 @@ static void apps_firewall(struct tfd *d, struct tfd_persona *p, int dfd)
 
 static int catalog_allows(struct tfd *d, struct tfd_persona *p, int dfd,
 			  const struct tf_pkg_manifest *m, const uint8_t *hash,
-			  bool install, struct tf_pkg_err *perr)
+			  struct tf_pkg_err *perr)
 {
 	const struct tf_suite *suite = d->suite;
 	_cleanup_catalog_ struct tf_catalog *cat = NULL;
@@ -563,7 +563,9 @@ static int catalog_allows(struct tfd *d, struct tfd_persona *p, int dfd,
 			     perr);
 	if (r < 0)
 		return r;
-	if (install && (!have_old || cat->seq != old_seq)) {
+	/* a newer catalog, once verified, is the one the next must not go
+	 * below (whichever check saw it first) */
+	if (!have_old || cat->seq != old_seq) {
 		char hx[2 * TF_HASH_BYTES + 1];
 		int k;
 		hex(cat->digest, TF_HASH_BYTES, hx);
@@ -578,6 +580,20 @@ static int catalog_allows(struct tfd *d, struct tfd_persona *p, int dfd,
 	if (r < 0)
 		return r;
 	return tf_catalog_allows(cat, m, hash, bit, now, perr);
+}
+
+int tfd_app_allowed(struct tfd *d, struct tfd_persona *p,
+		    const struct tfd_app *a, struct tf_pkg_err *perr)
+{
+	_cleanup_close_ int dfd = apps_dir(d, p, false);
+
+	if (dfd < 0) {
+		perr->reason = TF_R_APP_IO;
+		snprintf(perr->msg, sizeof(perr->msg), "no app store: %s",
+			 strerror(-dfd));
+		return dfd;
+	}
+	return catalog_allows(d, p, dfd, &a->m, a->m.payload_hash, perr);
 }
 
 /* ---- persona start ---- */
@@ -597,7 +613,7 @@ void tfd_apps_persona_started(struct tfd *d, struct tfd_persona *p)
 		struct tf_pkg_err perr = {0};
 		char err[512];
 		if (catalog_allows(d, p, dfd, &v[i].m, v[i].m.payload_hash,
-				   false, &perr) < 0) {
+				   &perr) < 0) {
 			tf_warn("%s: app %s disabled: %s", p->cfg->name,
 				v[i].m.name, perr.msg);
 			tfd_audit(d, 0, "app.disabled", p, NULL,
@@ -771,7 +787,7 @@ void tfd_app_install(struct tfd *d, struct tfd_persona *p,
 		       NULL, v.msg);
 		return;
 	}
-	r = catalog_allows(d, p, dfd, &v.m, v.hash, true, &perr);
+	r = catalog_allows(d, p, dfd, &v.m, v.hash, &perr);
 	if (r < 0) {
 		refuse(d, p, c, rep, r, perr.reason ? perr.reason : "",
 		       v.m.name, perr.msg);
@@ -883,18 +899,22 @@ void tfd_app_list(struct tfd *d, struct tfd_persona *p, struct tfd_reply *rep)
 		perms_text(m->permissions, pt, sizeof(pt), false);
 		perms_text(m->permissions, pj, sizeof(pj), true);
 		hex(m->payload_hash, TF_HASH_BYTES, hx);
-		fprintf(t, "%-24s %-12s code %-6" PRIu64 " uid %-6u %s\n",
+		struct tf_pkg_err perr = {0};
+		bool off = catalog_allows(d, p, dfd, m, m->payload_hash,
+					  &perr) < 0;
+		fprintf(t, "%-24s %-12s code %-6" PRIu64 " uid %-6u %s%s\n",
 			m->name, m->version, m->version_code, v[i].uid,
-			pt[0] ? pt : "-");
+			pt[0] ? pt : "-",
+			off ? " (disabled by the catalog)" : "");
 		/* name and version are [a-z0-9.-] and printable ASCII
 		 * without quotes (the manifest parser's rules) */
 		fprintf(j,
 			"%s{\"name\":\"%s\",\"version\":\"%s\","
 			"\"version_code\":%" PRIu64 ",\"uid\":%u,"
 			"\"permissions\":[%s],\"payload_hash\":\"%s\","
-			"\"entries\":[",
+			"\"disabled\":%s,\"entries\":[",
 			i ? "," : "", m->name, m->version, m->version_code,
-			v[i].uid, pj, hx);
+			v[i].uid, pj, hx, off ? "true" : "false");
 		for (size_t e = 0; e < m->n_entries; e++)
 			fprintf(j, "%s\"%s\"", e ? "," : "",
 				m->entries[e].name);

@@ -49,6 +49,10 @@ TF_WUR int tfd_appcheck(const struct tfd *d, const struct tfd_persona *p,
 /* apps.c */
 TF_WUR int tfd_app_load(const struct tfd *d, const struct tfd_persona *p,
 			const char *name, struct tfd_app *out);
+/* Does the catalog (read now) still allow the installed app? 0, or
+ * -errno with the reason in perr. */
+TF_WUR int tfd_app_allowed(struct tfd *d, struct tfd_persona *p,
+			   const struct tfd_app *a, struct tf_pkg_err *perr);
 /* Persona start: mount every installed (and still allowed) app, make the
  * network rules. Failures are logged, never fatal. */
 void tfd_apps_persona_started(struct tfd *d, struct tfd_persona *p);

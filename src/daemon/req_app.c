@@ -91,6 +91,16 @@ int tfd_app_resolve_run(struct tfd *d, struct tfd_persona *p, const char *spec,
 			       esc, p->cfg->name, p->cfg->name);
 		return -ENOENT;
 	}
+	{
+		struct tf_pkg_err perr = {0};
+		if (tfd_app_allowed(d, p, &a, &perr) < 0) {
+			tfd_reply_fail(rep, -EPERM, TF_R_APP_DISABLED,
+				       p->cfg->name,
+				       "run --app: %s is disabled: %s", name,
+				       perr.msg);
+			return -EPERM;
+		}
+	}
 	entry = colon ? colon + 1 : NULL;
 	for (size_t i = 0; i < a.m.n_entries; i++)
 		if (entry == NULL ? i == 0

@@ -154,6 +154,25 @@ out=$(tf run secure --app org.a -- net 2>&1)
 [ "$out" = CONNECTED ]
 ok $? "org.a (network) connects" "$out"
 
+# a newer catalog without org.b: org.b is disabled (not run, not mounted
+# at the next start), org.a runs on
+printf 'org.a 1 9 * secure\n' >"$W/list2"
+pkg catalog build "$W/list2" -o "$W/catalog2" --key "$W/org.key" --seq 2 --expires 2099-01-01
+cp "$W/catalog" "$W/catalog1" && cp "$W/catalog2" "$W/catalog"
+out=$(tf run secure --app org.b 2>&1)
+ok $(($? == 0)) "an app dropped from the catalog does not run" "$out"
+has disabled "$out"; ok $? "  ... saying it is disabled" "$out"
+has disabled "$(tf app list secure)"; ok $? "  ... and list says so" "$(tf app list secure)"
+out=$(tf run secure --app org.a 2>&1)
+[ "$out" = "org.a v2" ]; ok $? "  ... while org.a still runs" "$out"
+cp "$W/catalog1" "$W/catalog"
+out=$(tf app install secure "$W/org.b-2.tfa" 2>&1)
+ok $(($? == 0)) "the older catalog (seq 1 after seq 2) is refused" "$out"
+has "catalog" "$out"; ok $? "  ... as a catalog rollback" "$out"
+cp "$W/catalog2" "$W/catalog"
+printf 'org.a 1 9 * secure\norg.b 1 9 * secure\n' >"$W/list3"
+pkg catalog build "$W/list3" -o "$W/catalog" --key "$W/org.key" --seq 3 --expires 2099-01-01
+
 # kill -9 mid-update (image mounted, record not yet written) and
 # mid-install (image linked in): the old state after a restart
 restart_with() {
