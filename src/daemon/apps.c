@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -318,9 +319,18 @@ static void *ns_thread(void *arg)
 		if (rmdir(path) < 0 && errno != ENOENT)
 			NS_FAIL(op, "remove %s", path);
 		snprintf(path, sizeof(path), "/var/apps/%s", op->name);
-		op->r = tfd_wipe_dir(path);
-		if (op->r < 0)
-			snprintf(op->what, sizeof(op->what), "remove %s", path);
+		/* The app may still run and rename its tree while we walk
+		 * it: walk it with the app's own file rights (fsuid is per
+		 * thread; a nonzero one drops the file capabilities), so a
+		 * directory swapped for a symlink leads only where the app
+		 * could delete anyway. Then its top dir, as root. */
+		(void)setfsgid(op->app_uid);
+		(void)setfsuid(op->app_uid);
+		(void)tfd_wipe_dir(path); /* all but the top: not its own */
+		(void)setfsuid(0);
+		(void)setfsgid(0);
+		if (rmdir(path) < 0 && errno != ENOENT)
+			NS_FAIL(op, "remove %s", path);
 		return NULL;
 	}
 	/* /apps is a directory of the read-only root: a small tmpfs of ours
@@ -969,6 +979,7 @@ void tfd_app_remove(struct tfd *d, struct tfd_persona *p,
 		tf_warn("%s: cannot remove %s", p->cfg->name, a.image);
 	if (p->rt) {
 		op.name = a.m.name;
+		op.app_uid = p->cfg->uid_base + a.uid;
 		r = ns_run(p, &op, err, sizeof(err));
 		if (r < 0)
 			tf_warn("app remove: %s", err);
