@@ -120,6 +120,17 @@ has "payload" "$out"; ok $? "  ... as a payload mismatch" "$out"
 [ "$(apps)" = "$before" ] && not_has org.b "$(tf app list secure)"
 ok $? "  ... and nothing installed" "$(apps)"
 
+"$TWOFOLD" pkg keygen --out "$W/other.key" >/dev/null
+"$TWOFOLD" pkg build "$W/tree-org.b-1" -o "$W/other.tfa" --key "$W/other.key" --manifest "$W/mf-org.b-1" >/dev/null
+out=$(tf app install secure "$W/other.tfa" 2>&1)
+ok $(($? == 0)) "a package by a signer the persona does not trust: refused" "$out"
+has "trust" "$out"; ok $? "  ... saying so" "$out"
+sed 's/^personas = .*/personas = personal/' "$W/mf-org.b-1" >"$W/mf-personal"
+"$TWOFOLD" pkg build "$W/tree-org.b-1" -o "$W/personal.tfa" --key "$W/org.key" --manifest "$W/mf-personal" >/dev/null
+out=$(tf app install secure "$W/personal.tfa" 2>&1)
+ok $(($? == 0)) "a package for another persona: refused" "$out"
+[ "$(apps)" = "$before" ]
+ok $? "  ... nothing installed by any refusal" "$(apps)"
 out=$(tf app install secure "$W/org.b-1.tfa" 2>&1)
 ok $? "install org.b (no network permission)" "$out"
 out=$(tf run secure --app org.a -- write 2>&1)
