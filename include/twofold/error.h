@@ -86,6 +86,11 @@
 #define TF_R_CATALOG_MALFORMED "catalog.malformed"
 #define TF_R_CATALOG_ROLLBACK "catalog.rollback" /* lower seq / fork */
 #define TF_R_CATALOG_EXPIRED "catalog.expired"
+/* installed apps (docs/packages.md "Installing") */
+#define TF_R_APP_NOT_INSTALLED "app.not_installed"
+#define TF_R_APP_DISABLED "app.disabled" /* dropped from the catalog */
+#define TF_R_APP_NO_ENTRY "app.no_entry" /* no such entry point */
+#define TF_R_APP_IO "app.io"		 /* the app store, a mount */
 /* The CLI's own (never on the wire) */
 #define TF_R_DAEMON_NOT_RUNNING "daemon.not_running"
 #define TF_R_DAEMON_DENIED "daemon.denied" /* the socket's permissions */

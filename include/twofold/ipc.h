@@ -60,7 +60,14 @@ enum tf_msg_type {
 	/* PERSONA (optional: the first tunnel persona): "<suite> <base64
 	 * public key>" of its device-bound tunnel key */
 	TF_REQ_TUNNEL_KEY = 15,
-	/* 16..18: issue 13 (apps) */
+	/* PERSONA + the package as the one SCM_RIGHTS fd (the daemon never
+	 * opens a caller's path): verify, check the catalog, mount at
+	 * /apps/NAME of the running persona (docs/packages.md) */
+	TF_REQ_APP_INSTALL = 16,
+	/* PERSONA: the installed apps (TEXT, JSON) */
+	TF_REQ_APP_LIST = 17,
+	/* PERSONA, ARG = the app's name: unmount, delete image and data */
+	TF_REQ_APP_REMOVE = 18,
 	/* copy a file into a persona through quarantine and the scanner:
 	 * PERSONA the destination, ARG the source ("NAME:/PATH" or a host
 	 * "/PATH", root only), ARG (optional) a directory in its Inbox */
@@ -123,6 +130,10 @@ enum tf_attr {
 #define TF_F_SERVICE 0x80u
 /* enroll: SECRET_NEW is the duress credential (SECRET the current one) */
 #define TF_F_DURESS 0x100u
+/* run: the first ARG is "NAME" or "NAME:ENTRY", an installed app's entry
+ * point (its manifest); it runs as the app's uid in its sandbox, the
+ * other ARGs follow as its arguments (no UID, no CWD) */
+#define TF_F_APP 0x200u
 
 /* ---- building ---- */
 struct tf_msgbuf {

@@ -97,6 +97,13 @@ TF_EXPORT void tf_persona_spawner_tunnel_main(void (*fn)(int ctl));
  * name: the persona, for the process title. Returns the pid or -errno. */
 TF_EXPORT TF_WUR pid_t tf_persona_spawn_tunnel(const char *name, int ctl,
 					       int *pidfd_out) TF_NONNULL(1, 3);
+/* The same for the package checker (issue 13, src/daemon/appcheck.c): a
+ * body registered before the spawner starts, a clean fork that never saw
+ * a secret, ctl its only fd. */
+TF_EXPORT void tf_persona_spawner_pkgcheck_main(void (*fn)(int ctl));
+TF_EXPORT TF_WUR pid_t tf_persona_spawn_pkgcheck(const char *name, int ctl,
+						 int *pidfd_out)
+	TF_NONNULL(1, 3);
 
 struct tf_cgroup;  /* sandbox.h */
 struct tf_profile; /* profile.h */
@@ -192,7 +199,13 @@ struct tf_exec_spec {
 	/* optional: on an app-side failure, which step failed, so the caller
 	 * can tell "no such directory" from "no such command" */
 	enum tf_exec_stage *stage_out;
+	/* optional, NULL-terminated (at most TF_EXEC_LL_MAX): the app's own
+	 * Landlock domain instead of the profile's: read and execute beneath
+	 * /, write only beneath these paths (an installed app: its data dir,
+	 * its manifest's writable fs entries, /dev) */
+	const char *const *ll_write;
 };
+#define TF_EXEC_LL_MAX 24
 
 /* gid of "tty" inside every persona (its devpts gid=5, as on the host):
  * ptys are group tty 0620, so no app runs with it */

@@ -85,6 +85,10 @@ struct cli_reply {
 };
 TF_WUR int cli_request(const struct cli *cli, struct tf_msgbuf *b,
 		       struct cli_reply *reply);
+/* The same with fds on the request (SCM_RIGHTS): app install's package */
+TF_WUR int cli_request_fds(const struct cli *cli, struct tf_msgbuf *b,
+			   const int *fds, size_t nfds,
+			   struct cli_reply *reply);
 void cli_reply_free(struct cli_reply *r);
 /* Print the error of a failed reply (its reason, parameters, message) */
 void cli_error_from_reply(struct cli_error *e, const struct cli_reply *rep);
@@ -131,6 +135,7 @@ VERB(init);
 VERB(status);
 VERB(selftest);
 VERB(pkg);
+VERB(app);
 VERB(persona);
 VERB(run);
 VERB(switch);

@@ -133,6 +133,12 @@ int cli_read_reply(const struct cli *cli, int fd, struct cli_reply *rep)
 int cli_request(const struct cli *cli, struct tf_msgbuf *b,
 		struct cli_reply *reply)
 {
+	return cli_request_fds(cli, b, NULL, 0, reply);
+}
+
+int cli_request_fds(const struct cli *cli, struct tf_msgbuf *b, const int *fds,
+		    size_t nfds, struct cli_reply *reply)
+{
 	struct cli_reply local;
 	struct cli_reply *rep = reply ? reply : &local;
 	_cleanup_close_ int fd = -1;
@@ -147,7 +153,7 @@ int cli_request(const struct cli *cli, struct tf_msgbuf *b,
 	fd = cli_connect(cli);
 	if (fd < 0)
 		return fd;
-	r = tf_msg_send(fd, b, NULL, 0);
+	r = tf_msg_send(fd, b, fds, nfds);
 	if (r < 0) {
 		cli_err(cli, "cannot send to twofoldd: %s", strerror(-r));
 		return r;

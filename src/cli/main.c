@@ -38,6 +38,7 @@ static const struct cli_verb verbs[] = {
 	 help_tunnel},
 	{"pkg", verb_pkg, "build, sign and verify app packages and catalogs",
 	 help_pkg},
+	{"app", verb_app, "install, list or remove a persona's apps", help_app},
 	{"copy", verb_copy, "copy a file into a persona's Inbox (scanned)",
 	 help_copy},
 	{"help", verb_help, "this text, or a verb's: twofold help VERB",
@@ -56,7 +57,7 @@ static const struct {
 	int cmd_after;
 } verb_args[] = {
 	{"init", "--suite --size --storage", 0},
-	{"run", "-u --user -C --cwd -e --env", 2},
+	{"run", "-u --user -C --cwd -e --env --app", 2},
 	{"audit", "--since --persona --key", 0},
 	{"pkg", "-o --out --key --manifest --trust --suite --seq --expires", 0},
 };

@@ -20,6 +20,7 @@ void help_run(FILE *f)
 {
 	fprintf(f,
 		"usage: twofold run PERSONA [-t|-T] [--service] [--user UID]\n"
+		"                   [--app NAME[:ENTRY]]\n"
 		"                   [--cwd DIR] [--env K=V]... -- CMD "
 		"[ARGS...]\n\n"
 		"Run CMD inside the running PERSONA. The app runs as UID "
@@ -52,7 +53,12 @@ void help_run(FILE *f)
 		"uid_count-1\n"
 		"                  (0, its root, and 5, its tty group, are "
 		"refused)\n"
-		"  -C, --cwd DIR  -e, --env NAME=VALUE\n\n"
+		"  -C, --cwd DIR  -e, --env NAME=VALUE\n"
+		"      --app NAME[:ENTRY]  an installed app's entry point "
+		"(twofold\n"
+		"                  app): as its own uid in /var/apps/NAME, "
+		"with\n"
+		"                  the ARGS after --\n\n"
 		"Exit status: the app's; 128+N if a signal N ended it; 127 "
 		"if\n"
 		"CMD is not found in the persona; 126 if it cannot be "
@@ -399,11 +405,12 @@ int verb_run(struct cli *cli, int argc, char **argv)
 		{"tty", no_argument, NULL, 't'},
 		{"no-tty", no_argument, NULL, 'T'},
 		{"service", no_argument, NULL, 'S'},
+		{"app", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
 	static const int relayed[] = {SIGINT,	SIGTERM, SIGHUP,  SIGQUIT,
 				      SIGWINCH, SIGUSR1, SIGUSR2, SIGTSTP};
-	const char *persona = NULL, *cwd = NULL;
+	const char *persona = NULL, *cwd = NULL, *app = NULL;
 	const char *envs[4094]; /* + TERM, LANG: the daemon takes 4096 */
 	size_t nenv = 0, total = 0;
 	struct tf_msgbuf b;
@@ -428,6 +435,7 @@ int verb_run(struct cli *cli, int argc, char **argv)
 			case 't': tty_mode = 1; break;
 			case 'T': tty_mode = 0; break;
 			case 'S': service = true; break;
+			case 'A': app = optarg; break;
 			case 'u':
 				if (tf_parse_u64(optarg, UINT32_MAX, &uid) < 0)
 					return cli_usage_err(cli, NULL,
@@ -465,7 +473,11 @@ int verb_run(struct cli *cli, int argc, char **argv)
 	if (persona == NULL)
 		return cli_usage_err(cli, NULL,
 				     "needs a persona and a command");
-	if (cmd >= argc)
+	if (app && (have_uid || cwd))
+		return cli_usage_err(cli, NULL,
+				     "--app runs as the app's own user in its "
+				     "own directory: no --user, no --cwd");
+	if (cmd >= argc && app == NULL)
 		return cli_usage_err(cli, NULL,
 				     "no command given (twofold run "
 				     "%s -- CMD)",
@@ -520,6 +532,8 @@ int verb_run(struct cli *cli, int argc, char **argv)
 	}
 	if (service)
 		flags |= TF_F_SERVICE;
+	if (app)
+		flags |= TF_F_APP;
 
 	tf_msgbuf_init(&b, TF_REQ_RUN);
 	if (flags)
@@ -552,6 +566,11 @@ int verb_run(struct cli *cli, int argc, char **argv)
 		}
 		total += l + 1;
 		tf_msgbuf_put_str(&b, TF_A_ENV, envs[i]);
+	}
+	/* an app: its name (and entry) first, then its arguments */
+	if (app) {
+		total += strlen(app) + 1;
+		tf_msgbuf_put_str(&b, TF_A_ARG, app);
 	}
 	for (int i = cmd; i < argc; i++) {
 		size_t l = strlen(argv[i]);

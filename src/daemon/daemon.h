@@ -504,6 +504,9 @@ TFD_HANDLER(tfd_req_lock);
 TFD_HANDLER(tfd_req_wipe);
 TFD_HANDLER(tfd_req_subscribe);
 TFD_HANDLER(tfd_req_net_status);
+TFD_HANDLER(tfd_req_app_install);
+TFD_HANDLER(tfd_req_app_list);
+TFD_HANDLER(tfd_req_app_remove);
 TFD_HANDLER(tfd_req_tunnel_key);
 /* req_copy.c: twofold copy (quarantine, scanner helper, Inbox) */
 TFD_HANDLER(tfd_req_copy);

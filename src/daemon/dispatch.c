@@ -75,6 +75,13 @@ static const struct tfd_req_def table[] = {
 	 0, 0, USER},
 	{TF_REQ_TUNNEL_KEY, "tunnel key", tfd_req_tunnel_key, TFD_READY, false,
 	 0, A(TF_A_PERSONA), USER},
+	/* apps: mounted into the running persona (docs/packages.md) */
+	{TF_REQ_APP_INSTALL, "app install", tfd_req_app_install, TFD_READY,
+	 true, TFD_EV_RUN, A(TF_A_PERSONA), ADMIN},
+	{TF_REQ_APP_LIST, "app list", tfd_req_app_list, TFD_READY, false, 0,
+	 A(TF_A_PERSONA), USER},
+	{TF_REQ_APP_REMOVE, "app remove", tfd_req_app_remove, TFD_READY, true,
+	 TFD_EV_RUN, A(TF_A_PERSONA) | A(TF_A_ARG), ADMIN},
 	/* the destination persona must be running (its Inbox is in its
 	 * mounted storage): the run event's states */
 	{TF_REQ_COPY, "copy", tfd_req_copy, TFD_READY, true, TFD_EV_RUN,

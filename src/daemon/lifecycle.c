@@ -29,6 +29,7 @@
 #include "twofold/persona.h"
 #include "twofold/profile.h"
 #include "twofold/sandbox.h"
+#include "apps.h"
 #include "daemon.h"
 
 /* As long as tf_persona_stop() itself would wait for the processes. */
@@ -374,6 +375,8 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 			 p->cfg->name, strerror(-r));
 		return r;
 	}
+	/* the installed apps, before any run can ask for one */
+	tfd_apps_persona_started(d, p);
 	/* from STOPPED (start, restart) or UNLOCKING (an unlock's end) */
 	if (p->state == TFD_P_UNLOCKING)
 		(void)tfd_lc_fire(d, p, TFD_EV_UNLOCKED, 0);

@@ -29,6 +29,7 @@
 #include "twofold/persona.h"
 #include "twofold/sandbox.h"
 #include "twofold/secmem.h"
+#include "apps.h"
 #include "daemon.h"
 
 int tfd_serve(struct tfd *d);
@@ -171,6 +172,8 @@ int main(int argc, char **argv)
 		tf_persona_spawner_tunnel_main(tf_fault_injected("tunnel-stub")
 						       ? tfd_tunnel_stub_main
 						       : tf_tunnel_main);
+		/* the package checker likewise (appcheck.c) */
+		tf_persona_spawner_pkgcheck_main(tfd_appcheck_main);
 		r = tf_persona_spawner_start();
 		if (r < 0) {
 			tf_err("cannot fork the persona spawner: %s",

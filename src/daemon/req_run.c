@@ -24,6 +24,7 @@
 #include "twofold/log.h"
 #include "twofold/persona.h"
 #include "twofold/profile.h"
+#include "apps.h"
 #include "daemon.h"
 
 #define ENV_MAX 4096
@@ -99,6 +100,8 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	struct tf_exec_spec x;
 	uint32_t uid = TF_APP_UID_DEFAULT;
 	enum tf_exec_stage stage = TF_EXEC_STAGE_EXEC;
+	static struct tfd_app_run app;
+	bool is_app;
 	pid_t pid;
 	int pidfd, r;
 
@@ -113,11 +116,23 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 		return TFD_REPLY_NOW;
 	}
 	(void)tf_msg_u32(m, TF_A_FLAGS, &flags);
-	if (flags & ~(TF_F_PTY_ANY | TF_F_SERVICE)) {
+	if (flags & ~(TF_F_PTY_ANY | TF_F_SERVICE | TF_F_APP)) {
 		tfd_reply_fail(rep, -EINVAL, TF_R_REQUEST_MALFORMED, NULL,
 			       "run: unknown flags 0x%x", flags);
 		return TFD_REPLY_NOW;
 	}
+	is_app = (flags & TF_F_APP) != 0;
+	if (is_app &&
+	    (tf_msg_count(m, TF_A_UID) || tf_msg_count(m, TF_A_CWD))) {
+		tfd_reply_fail(rep, -EINVAL, TF_R_REQUEST_MALFORMED, NULL,
+			       "run --app: an app runs as its own user in its "
+			       "own directory (no --user, no --cwd)");
+		return TFD_REPLY_NOW;
+	}
+	/* an installed app: its entry point, its uid, its data dir */
+	if (is_app &&
+	    tfd_app_resolve_run(d, p, tf_msg_str(m, TF_A_ARG), &app, rep) < 0)
+		return TFD_REPLY_NOW;
 	for (int i = 0; i < 3; i++)
 		npty += !!(flags & TF_F_PTY(i));
 	if (npty && (flags & TF_F_SERVICE)) {
@@ -190,7 +205,10 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 		const struct tf_attr_ref *a = &m->attrs[i];
 		total += a->len;
 		if (a->type == TF_A_ARG) {
-			argv[ai++] = (const char *)a->val;
+			argv[ai] = (const char *)a->val;
+			if (is_app && ai == 0)
+				argv[ai] = app.exe;
+			ai++;
 		} else if (a->type == TF_A_ENV) {
 			if (!env_entry_ok((const char *)a->val)) {
 				tfd_reply_fail(rep, -EINVAL, TF_R_RUN_BAD_ENV,
@@ -221,12 +239,18 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 			       TF_ARGV_TOTAL_MAX);
 		return TFD_REPLY_NOW;
 	}
+	if (is_app) {
+		env_set(env, &nenv, app.home_env);
+		uid = app.uid;
+	}
 	env[nenv] = NULL;
 
 	memset(&x, 0, sizeof(x));
 	x.argv = (char *const *)argv;
 	x.envp = (char *const *)env;
-	x.cwd = tf_msg_str(m, TF_A_CWD);
+	x.cwd = is_app ? app.home : tf_msg_str(m, TF_A_CWD);
+	if (is_app)
+		x.ll_write = app.ll;
 	x.uid = uid;
 	x.gid = uid;
 	x.stage_out = &stage;

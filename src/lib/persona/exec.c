@@ -241,7 +241,19 @@ void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 ||
 	    prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2)
 		report(msg_fd, -EPERM);
-	r = tf_landlock_restrict(app_ruleset);
+	if (x->ll_write && x->ll_write[0] && app_ruleset >= 0) {
+		/* an installed app: a domain of its own paths, nested in
+		 * the launcher's like every app's (its writes narrowed to
+		 * them); opened before the uid change, O_PATH needs only
+		 * search rights on the way */
+		static const char *const root[] = {"/"};
+		size_t n = 0;
+		while (x->ll_write[n])
+			n++;
+		r = tf_landlock_apply(root, 1, x->ll_write, n);
+	} else {
+		r = tf_landlock_restrict(app_ruleset);
+	}
 	if (r < 0)
 		report(msg_fd, r);
 	r = tf_privs_drop_locked(x->uid, x->gid);
@@ -273,7 +285,7 @@ static void reap_pid(pid_t pid)
 static int serialize(const struct tf_exec_spec *x, struct tf_p_launch_hdr *h,
 		     char **out)
 {
-	size_t len = 0, argc = 0, envc = 0;
+	size_t len = 0, argc = 0, envc = 0, llc = 0;
 	char *buf, *w;
 
 	for (char *const *a = x->argv; *a; a++, argc++)
@@ -282,6 +294,10 @@ static int serialize(const struct tf_exec_spec *x, struct tf_p_launch_hdr *h,
 		len += strlen(*e) + 1;
 	if (x->cwd)
 		len += strlen(x->cwd) + 1;
+	for (const char *const *l = x->ll_write; l && *l; l++, llc++)
+		len += strlen(*l) + 1;
+	if (llc > TF_EXEC_LL_MAX)
+		return -E2BIG;
 	if (len > TF_P_LAUNCH_MAX || argc + envc > TF_P_LAUNCH_STRS_MAX)
 		return -E2BIG;
 	buf = malloc(len);
@@ -294,13 +310,16 @@ static int serialize(const struct tf_exec_spec *x, struct tf_p_launch_hdr *h,
 		w = stpcpy(w, *e) + 1;
 	if (x->cwd)
 		w = stpcpy(w, x->cwd) + 1;
+	for (const char *const *l = x->ll_write; l && *l; l++)
+		w = stpcpy(w, *l) + 1;
 	*h = (struct tf_p_launch_hdr){.magic = TF_P_LAUNCH_MAGIC,
 				      .len = (uint32_t)len,
 				      .argc = (uint32_t)argc,
 				      .envc = (uint32_t)envc,
 				      .uid = x->uid,
 				      .gid = x->gid,
-				      .flags = x->cwd ? TF_P_L_CWD : 0};
+				      .flags = x->cwd ? TF_P_L_CWD : 0,
+				      .llc = (uint32_t)llc};
 	*out = buf;
 	return 0;
 }

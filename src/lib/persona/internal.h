@@ -86,8 +86,15 @@ int tf_p_run_setup(struct tf_persona *p);
  * pid, and the child's pidfd. */
 #define TF_P_SPAWN_MAGIC 0x74665331u /* "tfS1" */
 /* a tunnel process (tf_persona_spawn_tunnel): fd0 = its control socket,
- * no other fd, no flags; it runs the registered body (spawner.c) */
-enum { TF_P_SPAWN_INIT = 1, TF_P_SPAWN_LAUNCHER = 2, TF_P_SPAWN_TUNNEL = 3 };
+ * no other fd, no flags; it runs the registered body (spawner.c). A
+ * package checker (tf_persona_spawn_pkgcheck, issue 13): the same shape,
+ * its own registered body. */
+enum {
+	TF_P_SPAWN_INIT = 1,
+	TF_P_SPAWN_LAUNCHER = 2,
+	TF_P_SPAWN_TUNNEL = 3,
+	TF_P_SPAWN_PKGCHECK = 4,
+};
 
 struct tf_p_spawn_req {
 	uint32_t magic;
@@ -153,6 +160,8 @@ struct tf_p_launch_hdr {
 	uint32_t argc, envc;
 	uint32_t uid, gid;
 	uint32_t flags;
+	/* Landlock write paths after the cwd (tf_exec_spec ll_write) */
+	uint32_t llc;
 };
 
 struct tf_p_launch_reply {

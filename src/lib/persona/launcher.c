@@ -143,14 +143,16 @@ static ssize_t recv_msg(int sock, void *buf, size_t len, int *fds, int max,
  * argv, envp and cwd. The payload must hold exactly argc + envc (+ 1)
  * NUL-terminated strings. */
 static int parse(const struct tf_p_launch_hdr *h, char *buf, char ***argv_out,
-		 char ***envp_out, const char **cwd_out)
+		 char ***envp_out, const char **cwd_out, const char **ll)
 {
-	size_t want = (size_t)h->argc + h->envc + !!(h->flags & TF_P_L_CWD);
+	size_t ncwd = !!(h->flags & TF_P_L_CWD);
+	size_t want = (size_t)h->argc + h->envc + ncwd + h->llc;
 	_cleanup_free_ char **argv = NULL, **envp = NULL;
 	const char *cwd = NULL;
 	size_t k = 0;
 
-	if (h->argc == 0 || h->argc > TF_P_LAUNCH_STRS_MAX ||
+	if (h->llc > TF_EXEC_LL_MAX || h->argc == 0 ||
+	    h->argc > TF_P_LAUNCH_STRS_MAX ||
 	    h->envc > TF_P_LAUNCH_STRS_MAX - h->argc || h->len == 0 ||
 	    buf[h->len - 1] != '\0')
 		return -EINVAL;
@@ -167,8 +169,10 @@ static int parse(const struct tf_p_launch_hdr *h, char *buf, char ***argv_out,
 			argv[k] = s;
 		else if (k < (size_t)h->argc + h->envc)
 			envp[k - h->argc] = s;
-		else
+		else if (ncwd && k == (size_t)h->argc + h->envc)
 			cwd = s;
+		else
+			ll[k - h->argc - h->envc - ncwd] = s;
 		s = z + 1; /* z != NULL: buf ends with a NUL */
 	}
 	if (k != want)
@@ -272,6 +276,7 @@ static int launch(int sock, const char *msg, size_t n, int *fds, int *nfds,
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_free_ char **argv = NULL, **envp = NULL;
 	struct tf_exec_spec x;
+	const char *ll[TF_EXEC_LL_MAX + 1];
 	size_t have, nstd = 0;
 	long app;
 	int r;
@@ -322,7 +327,10 @@ static int launch(int sock, const char *msg, size_t n, int *fds, int *nfds,
 			x.flags |= TF_EXEC_CTTY;
 			x.ctty = i;
 		}
-	r = parse(&h, buf, &argv, &envp, &x.cwd);
+	memset(ll, 0, sizeof(ll));
+	r = parse(&h, buf, &argv, &envp, &x.cwd, ll);
+	if (r == 0 && h.llc)
+		x.ll_write = ll;
 	if (r < 0)
 		return r;
 	x.argv = argv;

@@ -82,6 +82,8 @@ static bool spawner_lost;
 static bool direct_ok;
 /* the tunnel process's body (tf_persona_spawner_tunnel_main) */
 static void (*tunnel_main)(int ctl);
+/* the package checker's body (tf_persona_spawner_pkgcheck_main) */
+static void (*pkgcheck_main)(int ctl);
 
 /* the spawner's argument area (the daemon's argv, its copy), for titles */
 static char *title_area;
@@ -107,6 +109,16 @@ static TF_NORETURN void child(const struct tf_p_spawn_req *q, int fd0, int fd1,
 
 	/* the spawner's socket (or, direct, the daemon's fds) */
 	keep_only(fd0, fd1);
+	if (q->kind == TF_P_SPAWN_PKGCHECK) {
+		/* outside every persona, dies with the daemon; the body
+		 * drops its privileges itself once it has its input */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		(void)prctl(PR_SET_NAME, (unsigned long)"tf-pkgcheck", 0, 0, 0);
+		if (getppid() != parent || pkgcheck_main == NULL)
+			_exit(127);
+		pkgcheck_main(fd0);
+		_exit(1);
+	}
 	if (q->kind == TF_P_SPAWN_TUNNEL) {
 		/* outside every persona: dies with the daemon, as the init
 		 * and launcher do (they are killed by the daemon's stop);
@@ -228,7 +240,7 @@ static bool req_valid(const struct tf_p_spawn_req *q, size_t n, int nfds)
 {
 	/* a tunnel: its socket only, no namespace, no cgroup */
 	if (n == sizeof(*q) && q->magic == TF_P_SPAWN_MAGIC &&
-	    q->kind == TF_P_SPAWN_TUNNEL)
+	    (q->kind == TF_P_SPAWN_TUNNEL || q->kind == TF_P_SPAWN_PKGCHECK))
 		return q->flags == 0 && !q->netns && nfds == 1 &&
 		       memchr(q->name, '\0', sizeof(q->name));
 	return n == sizeof(*q) && q->magic == TF_P_SPAWN_MAGIC &&
@@ -352,9 +364,10 @@ static TF_NORETURN void spawner_main(int sock, pid_t parent)
 			send_reply(s, -EINVAL, 0, -1);
 			continue;
 		}
-		title_set(q.kind == TF_P_SPAWN_INIT	? "twofold-init"
-			  : q.kind == TF_P_SPAWN_TUNNEL ? "twofold-tunnel"
-							: "twofold-launcher",
+		title_set(q.kind == TF_P_SPAWN_INIT	  ? "twofold-init"
+			  : q.kind == TF_P_SPAWN_TUNNEL	  ? "twofold-tunnel"
+			  : q.kind == TF_P_SPAWN_PKGCHECK ? "twofold-pkgcheck"
+							  : "twofold-launcher",
 			  q.name);
 		{
 			bool cg = q.flags & CLONE_INTO_CGROUP;
@@ -432,9 +445,10 @@ pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
 		struct cmsghdr align;
 	} cbuf;
 	int fds[4] = {fd0, fd1, cgfd, nsfd}, rfd[1], nr;
-	int nfds = q->kind == TF_P_SPAWN_TUNNEL
-			   ? 1
-			   : 2 + !!(q->flags & CLONE_INTO_CGROUP);
+	int nfds =
+		q->kind == TF_P_SPAWN_TUNNEL || q->kind == TF_P_SPAWN_PKGCHECK
+			? 1
+			: 2 + !!(q->flags & CLONE_INTO_CGROUP);
 	if (q->netns)
 		fds[nfds++] = nsfd;
 	struct iovec iov = {.iov_base = (void *)q, .iov_len = sizeof(*q)};
@@ -482,6 +496,28 @@ pid_t tf_p_spawn(const struct tf_p_spawn_req *q, int fd0, int fd1, int cgfd,
 void tf_persona_spawner_tunnel_main(void (*fn)(int ctl))
 {
 	tunnel_main = fn;
+}
+
+void tf_persona_spawner_pkgcheck_main(void (*fn)(int ctl))
+{
+	pkgcheck_main = fn;
+}
+
+pid_t tf_persona_spawn_pkgcheck(const char *name, int ctl, int *pidfd_out)
+{
+	static struct tf_p_spawn_req q; /* not on the stack (see above) */
+	int pidfd = -1;
+	pid_t pid;
+
+	memset(&q, 0, sizeof(q));
+	q.magic = TF_P_SPAWN_MAGIC;
+	q.kind = TF_P_SPAWN_PKGCHECK;
+	if (tf_strlcpy(q.name, name, sizeof(q.name)) < 0)
+		return -ENAMETOOLONG;
+	pid = tf_p_spawn(&q, ctl, ctl, -1, -1, &pidfd);
+	if (pid > 0)
+		*pidfd_out = pidfd;
+	return pid;
 }
 
 pid_t tf_persona_spawn_tunnel(const char *name, int ctl, int *pidfd_out)

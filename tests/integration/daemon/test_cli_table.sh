@@ -49,6 +49,7 @@ probe_data_persona() { tf --json persona list; }
 probe_data_audit() { tf --json audit show; }
 probe_data_net() { tf --json net status; }
 probe_data_tunnel() { tf --json tunnel key secure; }
+probe_data_app() { tf --json app list personal; }
 probe_note_switch() { tf --json switch personal; }
 probe_note_unlock() { printf '111111\n' | tf --json unlock secure --pin-stdin; }
 probe_note_lock() { tf --json lock secure --evict; }
@@ -70,6 +71,7 @@ probe_fail_wipe() { tf wipe nosuch --yes; }
 probe_fail_audit() { "$T" --state "$S.none" audit show; }
 probe_fail_net() { "$T" --state "$S.none" net status; }
 probe_fail_tunnel() { tf tunnel key personal; } # not a tunnel persona
+probe_fail_app() { tf app list nosuch; }
 # the order matters for the secure persona: unlock, then lock, then wipe
 order="init status selftest persona run switch unlock lock enroll wipe audit help"
 for v in $code_verbs; do has " $v " " $order " || order="$order $v"; done

@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+#
+# App install and launch (issue 13): `twofold app install` of a ~35 MB app
+# (copy + verify in the package checker + catalog + mount into the running
+# persona) next to `dpkg -i` of a .deb with the same files (built here with
+# dpkg-deb), measured in the same run; and `twofold run --app` of an
+# installed app next to `twofold run -- /bin/true`. Flatpak is not measured
+# (no local runtime can be built here without downloads).
+#
+# Usage (root): bench/apps/install.sh [BUILDDIR]   (default: build)
+#   TF_BENCH_MB (default 35) payload size, TF_BENCH_RUNS (default 10)
+#   installs each, TF_BENCH_LAUNCHES (default 200) launches each.
+# Needs: mkfs.erofs (erofs-utils), dpkg-deb, python3.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+builddir=$(cd "${1:-$here/../../build}" && pwd)
+T=$builddir/src/cli/twofold
+D=$builddir/src/daemon/twofoldd
+mb=${TF_BENCH_MB:-35}
+runs=${TF_BENCH_RUNS:-10}
+launches=${TF_BENCH_LAUNCHES:-200}
+
+[ "$(id -u)" = 0 ] || { echo "bench/apps: needs root" >&2; exit 77; }
+command -v mkfs.erofs >/dev/null || { echo "bench/apps: needs mkfs.erofs" >&2; exit 77; }
+
+S=$(mktemp -d /tmp/tfbench-apps.XXXXXX)
+W=$(mktemp -d /tmp/tfbench-apps-w.XXXXXX)
+DPID=
+cleanup() {
+	set +e
+	dpkg -r tfbench-app >/dev/null 2>&1
+	if [ -n "$DPID" ]; then
+		kill -TERM "$DPID" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$DPID" 2>/dev/null
+		wait "$DPID" 2>/dev/null
+	fi
+	[ -n "${TF_BENCH_KEEPLOG:-}" ] && cp "$S/daemon.log" /tmp/tfbench-apps.log
+	rm -rf "$S" "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+tf() { "$T" --state "$S" "$@"; }
+now() { date +%s%N; }
+
+# the payload: ~mb MB in 64 files of incompressible bytes, and an entry
+mkdir -p "$W/tree/bin" "$W/tree/share"
+for i in $(seq 64); do
+	head -c $((mb * 1024 * 1024 / 64)) /dev/urandom >"$W/tree/share/f$i"
+done
+cp /bin/true "$W/tree/bin/main" # the same program as the anchor
+PK=$(tf pkg keygen --out "$W/org.key")
+for c in $(seq "$runs"); do
+	printf 'name = org.bench\nversion_code = %s\nversion = %s\npersonas = personal\nentry = main=/bin/main\n' \
+		"$c" "$c" >"$W/mf"
+	tf pkg build "$W/tree" -o "$W/b-$c.tfa" --key "$W/org.key" --manifest "$W/mf" >/dev/null
+done
+printf 'org.bench 1 1000000 * personal\n' >"$W/list"
+tf pkg catalog build "$W/list" -o "$W/cat" --key "$W/org.key" --seq 1 --expires 2099-01-01
+
+# the same files as a .deb (no compression: dpkg's work, not xz's)
+mkdir -p "$W/deb/DEBIAN" "$W/deb/opt/tfbench"
+cp -r "$W/tree/." "$W/deb/opt/tfbench/"
+printf 'Package: tfbench-app\nVersion: 1\nArchitecture: all\nMaintainer: bench <b@example.org>\nDescription: bench\n' \
+	>"$W/deb/DEBIAN/control"
+dpkg-deb -Znone --build "$W/deb" "$W/b.deb" >/dev/null
+
+tf init --size 512M >/dev/null
+sed -i 's/^kdf_target_ms = .*/kdf_target_ms = 20/;
+	s/^kdf_min_mem_mib = .*/kdf_min_mem_mib = 8/;
+	s/^allow_weak_credentials = .*/allow_weak_credentials = yes/' "$S/device.conf"
+sed -i "/^\[persona personal\]/,/^\[/ s|^#\?app_trust =.*|app_trust = $PK|;
+	/^\[persona personal\]/,/^\[/ s|^#\?app_catalog =.*|app_catalog = $W/cat|" "$S/device.conf"
+"$D" --state "$S" 2>"$S/daemon.log" &
+DPID=$!
+for _ in $(seq 100); do tf status >/dev/null 2>&1 && break; sleep 0.05; done
+
+echo "apps bench: ${mb} MB payload, $runs installs, $launches launches, $(uname -r), $(nproc) cores" >&2
+ti=0 td=0
+for c in $(seq "$runs"); do
+	t0=$(now); tf app install personal "$W/b-$c.tfa" >/dev/null; t1=$(now)
+	ti=$((ti + t1 - t0))
+	t0=$(now); dpkg -i "$W/b.deb" >/dev/null 2>&1; t1=$(now)
+	td=$((td + t1 - t0))
+	dpkg -r tfbench-app >/dev/null 2>&1
+done
+tr=0 ta=0
+for _ in $(seq "$launches"); do
+	t0=$(now); tf run personal -- /bin/true; t1=$(now); tr=$((tr + t1 - t0))
+	t0=$(now); tf run personal --app org.bench; t1=$(now); ta=$((ta + t1 - t0))
+done
+python3 - "$ti" "$td" "$runs" "$tr" "$ta" "$launches" <<'P'
+import sys
+ti, td, n, tr, ta, l = map(int, sys.argv[1:])
+print("| what | mean |")
+print("|---|---|")
+print(f"| twofold app install (copy, verify, catalog, mount; warm cache) | {ti/n/1e6:.1f} ms |")
+print(f"| dpkg -i, same files (warm cache) | {td/n/1e6:.1f} ms ({td/ti:.2f}x twofold) |")
+print(f"| twofold run -- /bin/true | {tr/l/1e6:.2f} ms |")
+print(f"| twofold run --app (entry: a copy of /bin/true) | {ta/l/1e6:.2f} ms (+{(ta-tr)/l/1e6:.2f} ms) |")
+P

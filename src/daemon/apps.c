@@ -1,0 +1,994 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Installed apps (issue 13, docs/packages.md "Installing").
+ *
+ * State, per persona, in STATE/apps/PERSONA/ (root-only, 0700):
+ *   NAME-CODE.tfa  the package as installed: the daemon's own copy of the
+ *                  upload (an O_TMPFILE, fsync'ed, linked in only once the
+ *                  checker accepted it), so the bytes mounted are the
+ *                  bytes verified
+ *   NAME.app       the index record (written atomically): uid, image,
+ *                  payload offset, then the canonical manifest
+ *   catalog.seq    the last catalog accepted: "SEQ HEXDIGEST"
+ * A crash at any step leaves the old NAME.app, so the old version is what
+ * the next persona start mounts; images no record names are removed then.
+ *
+ * Mounting: the payload is an erofs image at an offset of the .tfa; this
+ * kernel (6.18) mounts a file directly with fsoffset=, so no loop device.
+ * The mount is built detached (fsopen/fsconfig/fsmount, nodev, nosuid,
+ * read-only) in the daemon's namespace and attached inside the persona's
+ * mount namespace by a short-lived thread that unshare(CLONE_FS)s and
+ * setns()es into it (move_mount wants the target in the caller's
+ * namespace; a detached mount may move into any). An update mounts the
+ * new image beneath the old one (MOVE_MOUNT_BENEATH, 6.5) and lazily
+ * unmounts the old: a path lookup sees one or the other, never neither.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "twofold/atomicfile.h"
+#include "twofold/log.h"
+#include "twofold/net.h"
+#include "twofold/persona.h"
+#include "twofold/pkg.h"
+#include "apps.h"
+#include "daemon.h"
+
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200
+#endif
+#define RECORD_MAX (TF_PKG_MANIFEST_MAX + 1024)
+
+bool tfd_app_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > TF_PKG_NAME_MAX || !(s[0] >= 'a' && s[0] <= 'z'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+		      s[i] == '-'))
+			return false;
+	return strstr(s, "..") == NULL;
+}
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char h[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = h[b[i] >> 4];
+		out[2 * i + 1] = h[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* STATE/apps/PERSONA, made (0700) when create */
+static int apps_dir(const struct tfd *d, const struct tfd_persona *p,
+		    bool create)
+{
+	_cleanup_close_ int top = -1;
+	int fd;
+
+	if (create && mkdirat(d->state_fd, "apps", 0700) < 0 && errno != EEXIST)
+		return tf_negerrno();
+	top = openat(d->state_fd, "apps",
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (top < 0)
+		return tf_negerrno();
+	if (create && mkdirat(top, p->cfg->name, 0700) < 0 && errno != EEXIST)
+		return tf_negerrno();
+	fd = openat(top, p->cfg->name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? tf_negerrno() : fd;
+}
+
+/* ---- the index record ---- */
+
+static int record_format(const struct tfd_app *a, char *buf, size_t cap,
+			 size_t *len)
+{
+	size_t mlen;
+	int n = snprintf(buf, cap,
+			 "uid = %u\nimage = %s\noffset = %" PRIu64 "\n---\n",
+			 a->uid, a->image, a->off);
+	int r;
+
+	if (n < 0 || (size_t)n >= cap)
+		return -ENOBUFS;
+	r = tf_pkg_manifest_format(&a->m, buf + n, cap - (size_t)n, &mlen);
+	if (r < 0)
+		return r;
+	*len = (size_t)n + mlen;
+	return 0;
+}
+
+static int record_parse(const char *buf, size_t len, struct tfd_app *a)
+{
+	const char *sep = memmem(buf, len, "\n---\n", 5);
+	char head[512], *save = NULL;
+	unsigned long long off;
+	unsigned uid;
+
+	if (sep == NULL || (size_t)(sep - buf) >= sizeof(head))
+		return -EBADMSG;
+	memcpy(head, buf, (size_t)(sep - buf));
+	head[sep - buf] = '\0';
+	memset(a, 0, sizeof(*a));
+	if (sscanf(strtok_r(head, "\n", &save) ?: "", "uid = %u", &uid) != 1)
+		return -EBADMSG;
+	{
+		const char *l = strtok_r(NULL, "\n", &save);
+		if (l == NULL || strncmp(l, "image = ", 8) != 0 ||
+		    tf_strlcpy(a->image, l + 8, sizeof(a->image)) < 0 ||
+		    strchr(a->image, '/'))
+			return -EBADMSG;
+		l = strtok_r(NULL, "\n", &save);
+		if (l == NULL || sscanf(l, "offset = %llu", &off) != 1)
+			return -EBADMSG;
+	}
+	a->uid = uid;
+	a->off = off;
+	sep += 5;
+	return tf_pkg_manifest_parse(sep, len - (size_t)(sep - buf), 0, &a->m,
+				     NULL);
+}
+
+static int record_load_at(int dfd, const char *file, struct tfd_app *out)
+{
+	_cleanup_close_ int fd =
+		openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_free_ char *buf = NULL;
+	ssize_t n;
+
+	if (fd < 0)
+		return tf_negerrno();
+	buf = malloc(RECORD_MAX);
+	if (buf == NULL)
+		return -ENOMEM;
+	n = read(fd, buf, RECORD_MAX);
+	if (n < 0)
+		return tf_negerrno();
+	if (n == RECORD_MAX)
+		return -EFBIG;
+	return record_parse(buf, (size_t)n, out);
+}
+
+int tfd_app_load(const struct tfd *d, const struct tfd_persona *p,
+		 const char *name, struct tfd_app *out)
+{
+	_cleanup_close_ int dfd = -1;
+	char file[TF_PKG_NAME_MAX + 8];
+
+	if (!tfd_app_name_ok(name))
+		return -EINVAL;
+	dfd = apps_dir(d, p, false);
+	if (dfd < 0)
+		return dfd;
+	snprintf(file, sizeof(file), "%s.app", name);
+	return record_load_at(dfd, file, out);
+}
+
+static int record_save(int dfd, const struct tfd_app *a)
+{
+	_cleanup_free_ char *buf = malloc(RECORD_MAX);
+	char file[TF_PKG_NAME_MAX + 8];
+	size_t len;
+	int r;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	r = record_format(a, buf, RECORD_MAX, &len);
+	if (r < 0)
+		return r;
+	snprintf(file, sizeof(file), "%s.app", a->m.name);
+	return tf_atomic_write_at(dfd, file, buf, len, 0600);
+}
+
+/* Every record of a persona (malloc'd array, sorted by readdir order). */
+static int records_all(int dfd, struct tfd_app **out, size_t *n_out)
+{
+	_cleanup_close_ int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	struct tfd_app *v = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	DIR *dir;
+
+	*out = NULL;
+	*n_out = 0;
+	if (dup < 0)
+		return tf_negerrno();
+	dir = fdopendir(dup);
+	if (dir == NULL)
+		return tf_negerrno();
+	dup = -1;
+	rewinddir(dir);
+	while ((e = readdir(dir)) != NULL) {
+		size_t l = strlen(e->d_name);
+		struct tfd_app *nv;
+		if (l < 5 || strcmp(e->d_name + l - 4, ".app") != 0 ||
+		    n >= TFD_APPS_MAX)
+			continue;
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (nv == NULL)
+			break;
+		v = nv;
+		if (record_load_at(dfd, e->d_name, &v[n]) == 0)
+			n++;
+		else
+			tf_warn("app record %s is unreadable; ignored",
+				e->d_name);
+	}
+	closedir(dir);
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+/* ---- inside the persona's mount namespace ---- */
+
+enum ns_kind { NS_MOUNT, NS_REMOVE };
+
+struct ns_op {
+	enum ns_kind kind;
+	int nsfd; /* the persona init's mount namespace */
+	int mfd;  /* NS_MOUNT: the detached erofs mount */
+	const char *name;
+	uid_t root_uid, app_uid; /* host uids of its root, of the app */
+	int r;
+	char what[128];
+};
+
+static uint64_t mnt_id(const char *path)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0)
+		return 0;
+	return sx.stx_mnt_id;
+}
+
+#define NS_FAIL(op, ...)                                                       \
+	do {                                                                   \
+		(op)->r = tf_negerrno();                                       \
+		snprintf((op)->what, sizeof((op)->what), __VA_ARGS__);         \
+		return NULL;                                                   \
+	} while (0)
+
+/* The app's data dir, /var/apps/NAME: 0700, its own uid. /var/apps is
+ * the persona root's (0711), so the default user cannot rename or
+ * replace an app's dir. */
+static int data_dir(struct ns_op *op)
+{
+	char path[TF_PKG_NAME_MAX + 16];
+	_cleanup_close_ int top = -1, fd = -1;
+	struct stat st;
+
+	if (mkdir("/var/apps", 0711) < 0 && errno != EEXIST)
+		return tf_negerrno();
+	top = open("/var/apps",
+		   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (top < 0 || fstat(top, &st) < 0)
+		return tf_negerrno();
+	if (st.st_uid != op->root_uid &&
+	    (fchown(top, op->root_uid, op->root_uid) < 0 ||
+	     fchmod(top, 0711) < 0))
+		return tf_negerrno();
+	snprintf(path, sizeof(path), "%s", op->name);
+	if (mkdirat(top, path, 0700) < 0 && errno != EEXIST)
+		return tf_negerrno();
+	fd = openat(top, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return tf_negerrno();
+	if (fchown(fd, op->app_uid, op->app_uid) < 0 || fchmod(fd, 0700) < 0)
+		return tf_negerrno();
+	return 0;
+}
+
+static void *ns_thread(void *arg)
+{
+	struct ns_op *op = arg;
+	char path[TF_PKG_NAME_MAX + 16];
+
+	/* our own fs struct: setns(CLONE_NEWNS) moves only this thread */
+	if (unshare(CLONE_FS) < 0)
+		NS_FAIL(op, "unshare");
+	if (setns(op->nsfd, CLONE_NEWNS) < 0)
+		NS_FAIL(op, "enter the persona's mount namespace");
+	snprintf(path, sizeof(path), "/apps/%s", op->name);
+	if (op->kind == NS_REMOVE) {
+		uint64_t parent = mnt_id("/apps");
+		for (int i = 0; i < 8 && mnt_id(path) != parent; i++)
+			if (umount2(path, MNT_DETACH) < 0)
+				NS_FAIL(op, "unmount %s", path);
+		if (rmdir(path) < 0 && errno != ENOENT)
+			NS_FAIL(op, "remove %s", path);
+		snprintf(path, sizeof(path), "/var/apps/%s", op->name);
+		/* The app may still run and rename its tree while we walk
+		 * it: walk it with the app's own file rights (fsuid is per
+		 * thread; a nonzero one drops the file capabilities), so a
+		 * directory swapped for a symlink leads only where the app
+		 * could delete anyway. Then its top dir, as root. */
+		(void)setfsgid(op->app_uid);
+		(void)setfsuid(op->app_uid);
+		(void)tfd_wipe_dir(path); /* all but the top: not its own */
+		(void)setfsuid(0);
+		(void)setfsgid(0);
+		if (rmdir(path) < 0 && errno != ENOENT)
+			NS_FAIL(op, "remove %s", path);
+		return NULL;
+	}
+	/* /apps is a directory of the read-only root: a small tmpfs of ours
+	 * over it holds the mount points (noexec: only the erofs images
+	 * under it run) */
+	if (mnt_id("/apps") == mnt_id("/") &&
+	    mount("tfapps", "/apps", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0755,size=256k") < 0)
+		NS_FAIL(op, "mount a tmpfs on /apps");
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		NS_FAIL(op, "make %s", path);
+	if (mnt_id(path) != mnt_id("/apps")) {
+		/* an update: beneath the old one, then the old one goes */
+		if (move_mount(op->mfd, "", AT_FDCWD, path,
+			       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) ==
+		    0) {
+			if (umount2(path, MNT_DETACH) < 0)
+				NS_FAIL(op, "unmount the old %s", path);
+			goto data;
+		}
+		tf_warn("mount beneath %s: %s; swapping with a gap", path,
+			strerror(errno));
+		if (umount2(path, MNT_DETACH) < 0)
+			NS_FAIL(op, "unmount the old %s", path);
+	}
+	if (move_mount(op->mfd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) <
+	    0)
+		NS_FAIL(op, "attach the image at %s", path);
+data:
+	op->r = data_dir(op);
+	if (op->r < 0)
+		snprintf(op->what, sizeof(op->what), "make /var/apps/%s",
+			 op->name);
+	return NULL;
+}
+
+static int ns_run(struct tfd_persona *p, struct ns_op *op, char *err,
+		  size_t errlen)
+{
+	char path[64];
+	pthread_t t;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt",
+		 (int)tf_persona_init_pid(p->rt));
+	op->nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (op->nsfd < 0) {
+		r = tf_negerrno();
+		snprintf(err, errlen, "cannot open %s's mount namespace: %s",
+			 p->cfg->name, strerror(-r));
+		return r;
+	}
+	op->root_uid = p->cfg->uid_base;
+	op->r = 0;
+	r = -pthread_create(&t, NULL, ns_thread, op);
+	if (r == 0)
+		(void)pthread_join(t, NULL);
+	close(op->nsfd);
+	if (r == 0)
+		r = op->r;
+	if (r < 0)
+		snprintf(err, errlen, "%s: cannot %s: %s", p->cfg->name,
+			 op->r < 0 ? op->what : "start a thread", strerror(-r));
+	return r;
+}
+
+/* The detached read-only mount of the payload of image (in dfd). */
+static int image_mount(int dfd, const struct tfd_app *a, char *err,
+		       size_t errlen)
+{
+	_cleanup_close_ int fd = -1, fs = -1;
+	char src[64], off[24];
+	int m;
+
+	fd = openat(dfd, a->image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		m = tf_negerrno();
+		snprintf(err, errlen, "cannot open the image of %s: %s",
+			 a->m.name, strerror(-m));
+		return m;
+	}
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	snprintf(off, sizeof(off), "%" PRIu64, a->off);
+	fs = fsopen("erofs", FSOPEN_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "source", src, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "fsoffset", off, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		m = tf_negerrno();
+		snprintf(err, errlen,
+			 "cannot mount the image of %s (erofs at offset %s): "
+			 "%s",
+			 a->m.name, off, strerror(-m));
+		return m;
+	}
+	m = fsmount(fs, FSMOUNT_CLOEXEC,
+		    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+	if (m < 0) {
+		m = tf_negerrno();
+		snprintf(err, errlen, "cannot mount the image of %s: %s",
+			 a->m.name, strerror(-m));
+	}
+	return m;
+}
+
+static int app_attach(struct tfd_persona *p, int dfd, const struct tfd_app *a,
+		      char *err, size_t errlen)
+{
+	struct ns_op op = {.kind = NS_MOUNT, .name = a->m.name};
+	int r;
+
+	op.mfd = image_mount(dfd, a, err, errlen);
+	if (op.mfd < 0)
+		return op.mfd;
+	op.app_uid = p->cfg->uid_base + a->uid;
+	r = ns_run(p, &op, err, errlen);
+	close(op.mfd);
+	if (r == 0 && tfd_gate_wanted(p))
+		(void)tfd_gate_rescan(p);
+	return r;
+}
+
+/* ---- network: an nft table in the persona's (daemon-owned) netns ---- */
+
+/* Sockets of apps without `network` are refused at once (a TCP reset,
+ * else an ICMP unreachable): meta skuid is the socket's uid as the
+ * namespace's owner (the initial user namespace) sees it, the host uid. */
+static void apps_firewall(struct tfd *d, struct tfd_persona *p, int dfd)
+{
+	_cleanup_free_ struct tfd_app *v = NULL;
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 0, len = 0, cap = 4096 + TFD_APPS_MAX * 16, k = 0;
+	char err[256];
+	int r;
+
+	(void)d;
+	if (!p->has_netns)
+		return;
+	if (records_all(dfd, &v, &n) < 0)
+		return;
+	buf = malloc(cap);
+	if (buf == NULL)
+		return;
+	len = (size_t)snprintf(buf, cap,
+			       "table inet twofold_apps\n"
+			       "delete table inet twofold_apps\n"
+			       "table inet twofold_apps {\n"
+			       " chain out {\n"
+			       "  type filter hook output priority 0;\n");
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i].m.permissions & TF_PERM_NETWORK))
+			k++;
+	if (k) {
+		for (int pass = 0; pass < 2; pass++) {
+			len += (size_t)snprintf(buf + len, cap - len,
+						"  meta skuid { ");
+			for (size_t i = 0, j = 0; i < n; i++)
+				if (!(v[i].m.permissions & TF_PERM_NETWORK))
+					len += (size_t)snprintf(
+						buf + len, cap - len, "%s%u",
+						j++ ? ", " : "",
+						p->cfg->uid_base + v[i].uid);
+			len += (size_t)snprintf(
+				buf + len, cap - len, " } %s\n",
+				pass == 0 ? "meta l4proto tcp reject with tcp "
+					    "reset"
+					  : "reject");
+		}
+	}
+	len += (size_t)snprintf(buf + len, cap - len, " }\n}\n");
+	if (len >= cap)
+		return;
+	r = tf_nft_apply(p->netns_fd, buf, err, sizeof(err));
+	if (r < 0)
+		tf_warn("%s: app network rules: %s", p->cfg->name, err);
+}
+
+/* ---- catalog ---- */
+
+static int catalog_allows(struct tfd *d, struct tfd_persona *p, int dfd,
+			  const struct tf_pkg_manifest *m, const uint8_t *hash,
+			  struct tf_pkg_err *perr)
+{
+	const struct tf_suite *suite = d->suite;
+	_cleanup_catalog_ struct tf_catalog *cat = NULL;
+	_cleanup_close_ int fd = -1;
+	struct tf_pkg_trust trust;
+	uint32_t bit = tf_pkg_persona_by_name(p->cfg->name);
+	uint64_t old_seq = 0;
+	uint8_t old_digest[TF_HASH_BYTES];
+	bool have_old = false;
+	int64_t now = (int64_t)time(NULL);
+	char line[16 + 2 * TF_HASH_BYTES + 8];
+	int r;
+
+	perr->reason = TF_R_PKG_NOT_IN_CATALOG;
+	if (p->cfg->app_catalog[0] == '\0') {
+		snprintf(perr->msg, sizeof(perr->msg),
+			 "persona %s has no app_catalog in device.conf: no app "
+			 "may be installed",
+			 p->cfg->name);
+		return -EPERM;
+	}
+	r = tf_pkg_trust_parse(suite, p->cfg->app_trust, &trust, perr);
+	if (r < 0)
+		return r;
+	fd = open(p->cfg->app_catalog, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = tf_negerrno();
+		perr->reason = TF_R_CATALOG_MALFORMED;
+		snprintf(perr->msg, sizeof(perr->msg),
+			 "cannot read the catalog %.160s: %s",
+			 p->cfg->app_catalog, strerror(-r));
+		return r;
+	}
+	r = tf_catalog_load(fd, &trust, suite, &cat, perr);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_close_ int sfd = openat(
+			dfd, "catalog.seq", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ssize_t n = sfd >= 0 ? read(sfd, line, sizeof(line) - 1) : -1;
+		char hx[2 * TF_HASH_BYTES + 1];
+		unsigned long long s;
+		if (n > 0) {
+			line[n] = '\0';
+			if (sscanf(line, "%llu %64s", &s, hx) == 2 &&
+			    strlen(hx) == 2 * TF_HASH_BYTES) {
+				old_seq = s;
+				for (size_t i = 0; i < TF_HASH_BYTES; i++) {
+					unsigned b;
+					sscanf(hx + 2 * i, "%2x", &b);
+					old_digest[i] = (uint8_t)b;
+				}
+				have_old = true;
+			}
+		}
+	}
+	r = tf_catalog_check(old_seq, have_old ? old_digest : NULL, cat, now,
+			     perr);
+	if (r < 0)
+		return r;
+	/* a newer catalog, once verified, is the one the next must not go
+	 * below (whichever check saw it first) */
+	if (!have_old || cat->seq != old_seq) {
+		char hx[2 * TF_HASH_BYTES + 1];
+		int k;
+		hex(cat->digest, TF_HASH_BYTES, hx);
+		k = snprintf(line, sizeof(line), "%" PRIu64 " %s\n", cat->seq,
+			     hx);
+		if (tf_atomic_write_at(dfd, "catalog.seq", line, (size_t)k,
+				       0600) < 0)
+			tf_warn("%s: cannot record the catalog's sequence",
+				p->cfg->name);
+	}
+	r = tf_pkg_check_persona(m, bit, perr);
+	if (r < 0)
+		return r;
+	return tf_catalog_allows(cat, m, hash, bit, now, perr);
+}
+
+int tfd_app_allowed(struct tfd *d, struct tfd_persona *p,
+		    const struct tfd_app *a, struct tf_pkg_err *perr)
+{
+	_cleanup_close_ int dfd = apps_dir(d, p, false);
+
+	if (dfd < 0) {
+		perr->reason = TF_R_APP_IO;
+		snprintf(perr->msg, sizeof(perr->msg), "no app store: %s",
+			 strerror(-dfd));
+		return dfd;
+	}
+	return catalog_allows(d, p, dfd, &a->m, a->m.payload_hash, perr);
+}
+
+/* ---- persona start ---- */
+
+void tfd_apps_persona_started(struct tfd *d, struct tfd_persona *p)
+{
+	_cleanup_close_ int dfd = apps_dir(d, p, false);
+	_cleanup_free_ struct tfd_app *v = NULL;
+	size_t n = 0;
+	DIR *dir;
+
+	if (dfd < 0 || p->rt == NULL)
+		return;
+	if (records_all(dfd, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct tf_pkg_err perr = {0};
+		char err[512];
+		if (catalog_allows(d, p, dfd, &v[i].m, v[i].m.payload_hash,
+				   &perr) < 0) {
+			tf_warn("%s: app %s disabled: %s", p->cfg->name,
+				v[i].m.name, perr.msg);
+			tfd_audit(d, 0, "app.disabled", p, NULL,
+				  "name=%s\tversion_code=%" PRIu64
+				  "\treason=%s",
+				  v[i].m.name, v[i].m.version_code,
+				  perr.reason ? perr.reason : "");
+			continue;
+		}
+		if (app_attach(p, dfd, &v[i], err, sizeof(err)) < 0)
+			tf_warn("%s: app %s not mounted: %s", p->cfg->name,
+				v[i].m.name, err);
+	}
+	/* images no record names: an install or update a crash cut short */
+	{
+		int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+		struct dirent *e;
+		dir = dup >= 0 ? fdopendir(dup) : NULL;
+		if (dir == NULL && dup >= 0)
+			close(dup);
+		/* a dup shares the offset records_all left at the end */
+		if (dir)
+			rewinddir(dir);
+		while (dir && (e = readdir(dir)) != NULL) {
+			size_t l = strlen(e->d_name);
+			bool used = false;
+			if (l < 5 || strcmp(e->d_name + l - 4, ".tfa") != 0)
+				continue;
+			for (size_t i = 0; i < n; i++)
+				used |= strcmp(v[i].image, e->d_name) == 0;
+			if (!used) {
+				tf_info("%s: removing %s (no app uses it)",
+					p->cfg->name, e->d_name);
+				(void)unlinkat(dfd, e->d_name, 0);
+			}
+		}
+		if (dir)
+			closedir(dir);
+	}
+	apps_firewall(d, p, dfd);
+}
+
+/* ---- install ---- */
+
+static void refuse(struct tfd *d, struct tfd_persona *p,
+		   const struct tfd_conn *c, struct tfd_reply *rep, int err,
+		   const char *reason, const char *name, const char *msg)
+{
+	tfd_reply_fail(rep, err, reason, p->cfg->name, "app install in %s: %s",
+		       p->cfg->name, msg);
+	tfd_audit(d, TF_AUDIT_SYNC, "app.refused", p, c, "name=%s\treason=%s",
+		  name ? name : "", reason);
+}
+
+/* Copy the caller's file into an unnamed root-only file of dfd. */
+static int copy_in(int dfd, int src, int *out)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct stat st;
+	off_t off = 0;
+
+	if (fstat(src, &st) < 0)
+		return tf_negerrno();
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size >
+	    TF_PKG_PAYLOAD_MAX + TF_PKG_ALIGN + TF_PKG_MANIFEST_MAX + 4096)
+		return -EFBIG;
+	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return tf_negerrno();
+	buf = malloc(1u << 20);
+	if (buf == NULL)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = pread(src, buf, 1u << 20, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return tf_negerrno();
+		if (n == 0)
+			break;
+		for (ssize_t w = 0; w < n;) {
+			ssize_t k =
+				pwrite(fd, buf + w, (size_t)(n - w), off + w);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return tf_negerrno();
+			w += k;
+		}
+		off += n;
+		if ((uint64_t)off > (uint64_t)st.st_size + (1u << 20))
+			return -EFBIG; /* it grows while we copy */
+	}
+	if (fsync(fd) < 0)
+		return tf_negerrno();
+	*out = fd;
+	fd = -1;
+	return 0;
+}
+
+static int link_in(int dfd, int fd, const char *name)
+{
+	char src[64];
+
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	(void)unlinkat(dfd, name, 0); /* a stale one of a cut-short try */
+	if (linkat(AT_FDCWD, src, dfd, name, AT_SYMLINK_FOLLOW) < 0)
+		return tf_negerrno();
+	return tf_fsync_dir_at(dfd, NULL);
+}
+
+static uint32_t pick_uid(int dfd, const char *name)
+{
+	_cleanup_free_ struct tfd_app *v = NULL;
+	size_t n = 0;
+
+	if (records_all(dfd, &v, &n) < 0)
+		return 0;
+	for (uint32_t slot = 0; slot < TFD_APPS_MAX; slot++) {
+		bool used = false;
+		for (size_t i = 0; i < n; i++)
+			used |= v[i].uid == TFD_APP_UID_FIRST + slot &&
+				strcmp(v[i].m.name, name) != 0;
+		if (!used)
+			return TFD_APP_UID_FIRST + slot;
+	}
+	return 0;
+}
+
+void tfd_app_install(struct tfd *d, struct tfd_persona *p,
+		     const struct tfd_conn *c, int src, struct tfd_reply *rep)
+{
+	_cleanup_close_ int dfd = -1, fd = -1;
+	static struct tfd_app_verdict v; /* ~10 KiB: the loop's only */
+	static struct tfd_app old, a;
+	struct tf_pkg_err perr = {0};
+	bool update;
+	char err[512];
+	int r;
+
+	if (p->cfg->app_trust[0] == '\0') {
+		refuse(d, p, c, rep, -EKEYREJECTED, TF_R_PKG_UNTRUSTED, NULL,
+		       "no app_trust in device.conf: no signer is trusted");
+		return;
+	}
+	dfd = apps_dir(d, p, true);
+	if (dfd < 0) {
+		tfd_reply_fail(rep, dfd, TF_R_APP_IO, p->cfg->name,
+			       "app install: cannot make the app store: %s",
+			       strerror(-dfd));
+		return;
+	}
+	r = copy_in(dfd, src, &fd);
+	if (r < 0) {
+		refuse(d, p, c, rep, r,
+		       r == -EFBIG ? TF_R_PKG_TOO_LARGE : TF_R_APP_IO, NULL,
+		       r == -EINVAL  ? "the package must be a regular file"
+		       : r == -EFBIG ? "the package is too large"
+		       : r == -ENOSPC
+			       ? "no space left for the package (nothing was "
+				 "installed)"
+			       : strerror(-r));
+		return;
+	}
+	r = tfd_appcheck(d, p, fd, &v);
+	if (r < 0) {
+		refuse(d, p, c, rep, r, v.reason[0] ? v.reason : "pkg.check",
+		       NULL, v.msg);
+		return;
+	}
+	r = catalog_allows(d, p, dfd, &v.m, v.hash, &perr);
+	if (r < 0) {
+		refuse(d, p, c, rep, r, perr.reason ? perr.reason : "",
+		       v.m.name, perr.msg);
+		return;
+	}
+	update = tfd_app_load(d, p, v.m.name, &old) == 0;
+	if (update && tf_pkg_check_update(&old.m, &v.m, &perr) < 0) {
+		refuse(d, p, c, rep, -ESTALE, TF_R_PKG_ROLLBACK, v.m.name,
+		       perr.msg);
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.m = v.m;
+	a.off = v.off;
+	a.uid = update ? old.uid : pick_uid(dfd, v.m.name);
+	snprintf(a.image, sizeof(a.image), "%s-%" PRIu64 ".tfa", a.m.name,
+		 a.m.version_code);
+	if (a.uid == 0 || a.uid >= p->cfg->uid_count) {
+		refuse(d, p, c, rep, -ENOSPC, TF_R_APP_IO, v.m.name,
+		       "no free app uid in the persona's uid range");
+		return;
+	}
+	r = link_in(dfd, fd, a.image);
+	if (r < 0) {
+		refuse(d, p, c, rep, r, TF_R_APP_IO, v.m.name,
+		       r == -ENOSPC ? "no space left (nothing was installed)"
+				    : strerror(-r));
+		return;
+	}
+	if (tf_fault_injected("app-crash-linked"))
+		raise(SIGKILL);
+	r = app_attach(p, dfd, &a, err, sizeof(err));
+	if (r < 0) {
+		(void)unlinkat(dfd, a.image, 0);
+		refuse(d, p, c, rep, r, TF_R_APP_IO, v.m.name, err);
+		return;
+	}
+	if (tf_fault_injected("app-crash-mounted"))
+		raise(SIGKILL);
+	r = record_save(dfd, &a);
+	if (r < 0) {
+		/* the old record stays: the next start mounts the old one */
+		(void)unlinkat(dfd, a.image, 0);
+		refuse(d, p, c, rep, r, TF_R_APP_IO, v.m.name,
+		       r == -ENOSPC ? "no space left for the app's record"
+				    : strerror(-r));
+		return;
+	}
+	if (update && strcmp(old.image, a.image) != 0)
+		if (tf_unlink_durable_at(dfd, old.image) < 0)
+			tf_warn("%s: cannot remove %s", p->cfg->name,
+				old.image);
+	apps_firewall(d, p, dfd);
+	tfd_audit(d, TF_AUDIT_SYNC, update ? "app.updated" : "app.installed", p,
+		  c, "name=%s\tversion=%s\tversion_code=%" PRIu64 "\tuid=%u",
+		  a.m.name, a.m.version, a.m.version_code, a.uid);
+	if (asprintf(&rep->text, "%s %s %s (version code %" PRIu64 ") in %s\n",
+		     update ? "updated" : "installed", a.m.name, a.m.version,
+		     a.m.version_code, p->cfg->name) < 0)
+		rep->text = NULL;
+}
+
+/* ---- list ---- */
+
+static void perms_text(uint32_t perms, char *buf, size_t cap, bool json)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (uint32_t b = 0; b < 32; b++) {
+		const char *nm =
+			(perms & (1u << b)) ? tf_pkg_perm_name(1u << b) : NULL;
+		if (nm == NULL)
+			continue;
+		len += (size_t)snprintf(buf + len, cap - len,
+					json ? "%s\"%s\"" : "%s%s",
+					len ? "," : "", nm);
+		if (len >= cap)
+			break;
+	}
+}
+
+void tfd_app_list(struct tfd *d, struct tfd_persona *p, struct tfd_reply *rep)
+{
+	_cleanup_close_ int dfd = apps_dir(d, p, false);
+	_cleanup_free_ struct tfd_app *v = NULL;
+	size_t n = 0, tlen = 0, jlen = 0;
+	FILE *t, *j;
+
+	if (dfd >= 0)
+		(void)records_all(dfd, &v, &n);
+	t = open_memstream(&rep->text, &tlen);
+	j = open_memstream(&rep->json, &jlen);
+	if (t == NULL || j == NULL) {
+		if (t)
+			fclose(t);
+		if (j)
+			fclose(j);
+		free(rep->text);
+		rep->text = NULL;
+		tfd_reply_fail(rep, -ENOMEM, TF_R_DAEMON_NOMEM, NULL,
+			       "out of memory");
+		return;
+	}
+	fprintf(j, "{\"persona\":\"%s\",\"apps\":[", p->cfg->name);
+	for (size_t i = 0; i < n; i++) {
+		char pt[256], pj[320], hx[2 * TF_HASH_BYTES + 1];
+		const struct tf_pkg_manifest *m = &v[i].m;
+		perms_text(m->permissions, pt, sizeof(pt), false);
+		perms_text(m->permissions, pj, sizeof(pj), true);
+		hex(m->payload_hash, TF_HASH_BYTES, hx);
+		struct tf_pkg_err perr = {0};
+		bool off = catalog_allows(d, p, dfd, m, m->payload_hash,
+					  &perr) < 0;
+		fprintf(t, "%-24s %-12s code %-6" PRIu64 " uid %-6u %s%s\n",
+			m->name, m->version, m->version_code, v[i].uid,
+			pt[0] ? pt : "-",
+			off ? " (disabled by the catalog)" : "");
+		/* name and version are [a-z0-9.-] and printable ASCII
+		 * without quotes (the manifest parser's rules) */
+		fprintf(j,
+			"%s{\"name\":\"%s\",\"version\":\"%s\","
+			"\"version_code\":%" PRIu64 ",\"uid\":%u,"
+			"\"permissions\":[%s],\"payload_hash\":\"%s\","
+			"\"disabled\":%s,\"entries\":[",
+			i ? "," : "", m->name, m->version, m->version_code,
+			v[i].uid, pj, hx, off ? "true" : "false");
+		for (size_t e = 0; e < m->n_entries; e++)
+			fprintf(j, "%s\"%s\"", e ? "," : "",
+				m->entries[e].name);
+		fprintf(j, "]}");
+	}
+	fprintf(j, "]}\n");
+	if (n == 0)
+		fprintf(t, "no apps installed in %s\n", p->cfg->name);
+	fclose(t);
+	fclose(j);
+}
+
+/* ---- remove ---- */
+
+void tfd_app_remove(struct tfd *d, struct tfd_persona *p,
+		    const struct tfd_conn *c, const char *name,
+		    struct tfd_reply *rep)
+{
+	_cleanup_close_ int dfd = -1;
+	static struct tfd_app a;
+	struct ns_op op = {.kind = NS_REMOVE, .mfd = -1};
+	char file[TF_PKG_NAME_MAX + 8], err[512];
+	int r;
+
+	if (!tfd_app_name_ok(name) || tfd_app_load(d, p, name, &a) < 0) {
+		char esc[80];
+		tf_escape(name, strlen(name), esc, sizeof(esc));
+		tfd_reply_fail(rep, -ENOENT, TF_R_APP_NOT_INSTALLED,
+			       p->cfg->name,
+			       "app remove: %s is not installed in %s (see: "
+			       "twofold app list %s)",
+			       esc, p->cfg->name, p->cfg->name);
+		return;
+	}
+	dfd = apps_dir(d, p, false);
+	if (dfd < 0) {
+		tfd_reply_fail(rep, dfd, TF_R_APP_IO, p->cfg->name,
+			       "app remove: %s", strerror(-dfd));
+		return;
+	}
+	/* the record first: after a crash the app is gone, and the next
+	 * start removes its image */
+	snprintf(file, sizeof(file), "%s.app", name);
+	r = tf_unlink_durable_at(dfd, file);
+	if (r < 0) {
+		tfd_reply_fail(rep, r, TF_R_APP_IO, p->cfg->name,
+			       "app remove: cannot remove %s's record: %s",
+			       name, strerror(-r));
+		return;
+	}
+	if (tf_unlink_durable_at(dfd, a.image) < 0)
+		tf_warn("%s: cannot remove %s", p->cfg->name, a.image);
+	if (p->rt) {
+		op.name = a.m.name;
+		op.app_uid = p->cfg->uid_base + a.uid;
+		r = ns_run(p, &op, err, sizeof(err));
+		if (r < 0)
+			tf_warn("app remove: %s", err);
+	}
+	apps_firewall(d, p, dfd);
+	tfd_audit(d, TF_AUDIT_SYNC, "app.removed", p, c,
+		  "name=%s\tversion=%s\tversion_code=%" PRIu64, a.m.name,
+		  a.m.version, a.m.version_code);
+	if (asprintf(&rep->text, "removed %s from %s\n", a.m.name,
+		     p->cfg->name) < 0)
+		rep->text = NULL;
+}
