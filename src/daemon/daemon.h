@@ -368,6 +368,8 @@ struct tfd {
 	struct tf_audit *audit; /* NULL: not recording (audit_err says why) */
 	int audit_err;		/* the last append's error, 0 fine */
 	bool nft_table;		/* netns.c applied the inet twofold table */
+	/* netns.c turned net.ipv4.ip_forward on (it was 0): off at exit */
+	bool forward_set;
 };
 
 /* A reply under construction: result errno + one-line message + output. */

@@ -574,7 +574,17 @@ int tfd_netns_setup(struct tfd *d, char *err, size_t errlen)
 	if (!any_nat)
 		return 0;
 	if (r == 0) {
+		char was[4] = "";
+		int f = open("/proc/sys/net/ipv4/ip_forward",
+			     O_RDONLY | O_CLOEXEC);
+		if (f >= 0) {
+			(void)!read(f, was, sizeof(was) - 1);
+			close(f);
+		}
 		r = tf_net_sysctl(-1, "net/ipv4/ip_forward", "1");
+		/* a host that did not forward gets that back at exit */
+		if (r == 0 && was[0] == '0')
+			d->forward_set = true;
 		if (r < 0)
 			snprintf(why_fw, sizeof(why_fw),
 				 "cannot enable net.ipv4.ip_forward: %s",
@@ -590,6 +600,14 @@ int tfd_netns_setup(struct tfd *d, char *err, size_t errlen)
 void tfd_netns_shutdown(struct tfd *d)
 {
 	char err[256];
+
+	if (d->forward_set) {
+		int r = tf_net_sysctl(-1, "net/ipv4/ip_forward", "0");
+		if (r < 0)
+			tf_warn("restoring net.ipv4.ip_forward = 0: %s",
+				strerror(-r));
+		d->forward_set = false;
+	}
 
 	if (d->nft_table) {
 		int r = tf_nft_apply(-1,

@@ -17,6 +17,9 @@ add_personas || { echo "Bail out! init --images failed"; exit 1; }
 sed -i '/^\[persona personal\]/a dns = 203.0.113.53' "$S/device.conf"
 sed -i '/^\[persona other\]/a dns = 127.0.0.53' "$S/device.conf"
 world_up || { echo "Bail out! test world did not come up"; exit 1; }
+# a new namespace copies the host's IPv4 settings: start from "not
+# forwarding", as a device that never forwarded does
+in_ns "$NS_DEV" sh -c 'echo 0 >/proc/sys/net/ipv4/ip_forward'
 start_daemon_in "$NS_DEV" || { echo "Bail out! daemon did not start"; exit 1; }
 
 CLIENT=$(cat "$HERE/client.py")
@@ -100,4 +103,6 @@ out=$(in_ns "$NS_DEV" nft list tables 2>&1)
 check "daemon exit: the inet twofold table is gone" bash -c "! grep -q twofold <<<'$out'"
 out=$(in_ns "$NS_DEV" ip -br link 2>&1)
 check "daemon exit: no tfv link left" bash -c "! grep -q '^tfv' <<<'$out'"
+out=$(in_ns "$NS_DEV" cat /proc/sys/net/ipv4/ip_forward)
+check "daemon exit: ip_forward is 0 again, as before it started" [ "$out" = 0 ]
 finish
