@@ -90,6 +90,11 @@ TF_WUR int cli_request_fds(const struct cli *cli, struct tf_msgbuf *b,
 			   const int *fds, size_t nfds,
 			   struct cli_reply *reply);
 void cli_reply_free(struct cli_reply *r);
+/* Send b (with fds), free it, and print the answer: its JSON under --json,
+ * else its text. EXIT_OK, or EXIT_FAIL after the error was printed. For
+ * the verbs whose answer is all they print (status, net, tunnel, app). */
+int cli_request_print(const struct cli *cli, struct tf_msgbuf *b,
+		      const int *fds, size_t nfds);
 /* Print the error of a failed reply (its reason, parameters, message) */
 void cli_error_from_reply(struct cli_error *e, const struct cli_reply *rep);
 void cli_reply_error(const struct cli *cli, const struct cli_reply *rep);

@@ -130,6 +130,26 @@ int cli_read_reply(const struct cli *cli, int fd, struct cli_reply *rep)
 	return read_reply(cli, fd, rep);
 }
 
+int cli_request_print(const struct cli *cli, struct tf_msgbuf *b,
+		      const int *fds, size_t nfds)
+{
+	struct cli_reply rep;
+	int r = cli_request_fds(cli, b, fds, nfds, &rep);
+
+	tf_msgbuf_free(b);
+	if (r < 0) {
+		if (rep.rd.buf)
+			cli_reply_free(&rep);
+		return EXIT_FAIL;
+	}
+	if (cli->json && rep.json)
+		fputs(rep.json, stdout);
+	else if (rep.text)
+		fputs(rep.text, stdout);
+	cli_reply_free(&rep);
+	return EXIT_OK;
+}
+
 int cli_request(const struct cli *cli, struct tf_msgbuf *b,
 		struct cli_reply *reply)
 {

@@ -30,27 +30,13 @@ void help_app(FILE *f)
 static int simple(struct cli *cli, uint16_t type, const char *persona,
 		  const char *name, const int *fds, size_t nfds)
 {
-	struct cli_reply rep;
 	struct tf_msgbuf b;
-	int r;
 
 	tf_msgbuf_init(&b, type);
 	tf_msgbuf_put_str(&b, TF_A_PERSONA, persona);
 	if (name)
 		tf_msgbuf_put_str(&b, TF_A_ARG, name);
-	r = cli_request_fds(cli, &b, fds, nfds, &rep);
-	tf_msgbuf_free(&b);
-	if (r < 0) {
-		if (rep.rd.buf)
-			cli_reply_free(&rep);
-		return EXIT_FAIL;
-	}
-	if (cli->json && rep.json)
-		fputs(rep.json, stdout);
-	else if (rep.text)
-		fputs(rep.text, stdout);
-	cli_reply_free(&rep);
-	return EXIT_OK;
+	return cli_request_print(cli, &b, fds, nfds);
 }
 
 int verb_app(struct cli *cli, int argc, char **argv)

@@ -27,9 +27,7 @@ void help_net(FILE *f)
 
 int verb_net(struct cli *cli, int argc, char **argv)
 {
-	struct cli_reply rep;
 	struct tf_msgbuf b;
-	int r;
 
 	if (argc < 2 || strcmp(argv[1], "status") != 0)
 		return cli_usage_err(cli, NULL, "%s",
@@ -44,17 +42,5 @@ int verb_net(struct cli *cli, int argc, char **argv)
 				cli, NULL, "unexpected argument '%s'", argv[i]);
 	}
 	tf_msgbuf_init(&b, TF_REQ_NET_STATUS);
-	r = cli_request(cli, &b, &rep);
-	tf_msgbuf_free(&b);
-	if (r < 0) {
-		if (rep.rd.buf)
-			cli_reply_free(&rep);
-		return EXIT_FAIL;
-	}
-	if (cli->json && rep.json)
-		fputs(rep.json, stdout);
-	else if (rep.text)
-		fputs(rep.text, stdout);
-	cli_reply_free(&rep);
-	return EXIT_OK;
+	return cli_request_print(cli, &b, NULL, 0);
 }

@@ -77,10 +77,8 @@ static int watch(struct cli *cli)
 
 int verb_status(struct cli *cli, int argc, char **argv)
 {
-	struct cli_reply rep;
 	struct tf_msgbuf b;
 	bool watching = false;
-	int r;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0 ||
@@ -96,17 +94,5 @@ int verb_status(struct cli *cli, int argc, char **argv)
 	if (watching)
 		return watch(cli);
 	tf_msgbuf_init(&b, TF_REQ_STATUS);
-	r = cli_request(cli, &b, &rep);
-	tf_msgbuf_free(&b);
-	if (r < 0) {
-		if (rep.rd.buf)
-			cli_reply_free(&rep);
-		return EXIT_FAIL;
-	}
-	if (cli->json && rep.json)
-		fputs(rep.json, stdout);
-	else if (rep.text)
-		fputs(rep.text, stdout);
-	cli_reply_free(&rep);
-	return EXIT_OK;
+	return cli_request_print(cli, &b, NULL, 0);
 }

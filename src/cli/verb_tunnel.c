@@ -25,9 +25,7 @@ void help_tunnel(FILE *f)
 int verb_tunnel(struct cli *cli, int argc, char **argv)
 {
 	const char *persona = NULL;
-	struct cli_reply rep;
 	struct tf_msgbuf b;
-	int r;
 
 	if (argc < 2 || strcmp(argv[1], "key") != 0)
 		return cli_usage_err(cli, NULL, "%s",
@@ -46,17 +44,5 @@ int verb_tunnel(struct cli *cli, int argc, char **argv)
 	tf_msgbuf_init(&b, TF_REQ_TUNNEL_KEY);
 	if (persona)
 		tf_msgbuf_put_str(&b, TF_A_PERSONA, persona);
-	r = cli_request(cli, &b, &rep);
-	tf_msgbuf_free(&b);
-	if (r < 0) {
-		if (rep.rd.buf)
-			cli_reply_free(&rep);
-		return EXIT_FAIL;
-	}
-	if (cli->json && rep.json)
-		fputs(rep.json, stdout);
-	else if (rep.text)
-		fputs(rep.text, stdout);
-	cli_reply_free(&rep);
-	return EXIT_OK;
+	return cli_request_print(cli, &b, NULL, 0);
 }
