@@ -77,6 +77,9 @@ const char *tfd_tunnel_error(const struct tfd_tunnel *t)
 		return t->error[0] ? t->error : NULL;
 	if (t->have_status && t->st.state != TF_TUNNEL_UP && t->st.reason[0])
 		return t->st.reason;
+	/* up, but its datagrams are too big for the underlay */
+	if (t->have_status && t->st.last_error == -EMSGSIZE && t->st.reason[0])
+		return t->st.reason;
 	if (t->refusal[0] &&
 	    tf_boottime_ns() - t->refusal_bt_ns < TFD_REFUSAL_SHOWN_NS)
 		return t->refusal;

@@ -497,6 +497,7 @@ struct tx_ctx {
 	} cm[TX_BATCH];
 	uint8_t icmp[TF_VNET_HDR_LEN + 1280];
 	int lost_session; /* errno of an underlay ICMP error, 0 = none */
+	size_t too_big;	  /* a datagram of this size got EMSGSIZE, 0 = none */
 };
 
 static void tx_flush(struct tx_ctx *c)
@@ -548,6 +549,15 @@ static void tx_flush(struct tx_ctx *c)
 			    (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
 			     errno == ENETUNREACH))
 				c->lost_session = errno;
+			/* the underlay's MTU is below our datagrams: a run
+			 * with UDP_SEGMENT is refused (EINVAL), a single one
+			 * with PMTU "do" too (EMSGSIZE). Said in STATUS
+			 * (outside the lock): `net status` says to lower
+			 * tunnel_mtu instead of large packets vanishing */
+			struct msghdr *h = &c->mm[done].msg_hdr;
+			if (errno == EMSGSIZE ||
+			    (errno == EINVAL && h->msg_controllen))
+				c->too_big = h->msg_iov[0].iov_len;
 			/* ENOBUFS & co: the datagram is lost, as on a
 			 * congested link; TCP retransmits */
 			done++;
@@ -558,6 +568,29 @@ static void tx_flush(struct tx_ctx *c)
 	c->n = 0;
 	c->n_eps = 0;
 	c->arena_used = 0;
+}
+
+/* A datagram was refused as too big for the underlay (EMSGSIZE: the
+ * interface's or the learnt path MTU). The session stays; the reason (and
+ * -EMSGSIZE) goes to STATUS, so `net status` and the log say what to do
+ * instead of large packets vanishing. Once a second at most. */
+static void device_too_big(struct tf_eng *e, size_t len)
+{
+	struct tf_eng_peer *p = &e->peers[0];
+	static _Atomic uint64_t last;
+	uint64_t now = tf_eng_now(), l = atomic_load(&last);
+	char why[160];
+
+	if (!e->cfg.device || (l && now - l < TF_WG_NSEC))
+		return;
+	atomic_store(&last, now);
+	snprintf(why, sizeof(why),
+		 "datagrams of %zu bytes exceed the underlay's MTU: lower "
+		 "tunnel_mtu (now %u)",
+		 len, e->cfg.mtu);
+	pthread_rwlock_wrlock(&e->lock);
+	set_state(e, p, p->state, -EMSGSIZE, why);
+	pthread_rwlock_unlock(&e->lock);
 }
 
 static void tun_write_icmp(struct tx_ctx *c, const uint8_t *pkt, size_t len)
@@ -760,6 +793,10 @@ static void *tx_main(void *arg)
 			if (c->lost_session) {
 				device_refused(e, c->lost_session);
 				c->lost_session = 0;
+			}
+			if (c->too_big) {
+				device_too_big(e, c->too_big);
+				c->too_big = 0;
 			}
 			if (errno == EAGAIN) {
 				struct pollfd pf = {c->tun, POLLIN, 0};
