@@ -174,10 +174,15 @@ init_state() {
 # start_daemon: start twofoldd on S in the background and wait (10 s at
 # most) until it answers. If it dies instead: its status in DSTATUS, the
 # tail of its log as a diag line, DPID empty, return 1.
+# DAEMON_NETNS=NAME: the daemon runs in network namespace NAME (nsenter
+# execs it, so DPID is still the daemon's pid; never `ip netns exec`, which
+# remounts /sys); the CLI talks to it through the state dir's socket.
 start_daemon() {
 	DLOG=$S.log # follows S: a test may move on to a second state dir
+	local pre=()
+	[ -n "${DAEMON_NETNS:-}" ] && pre=(nsenter --net="/run/netns/$DAEMON_NETNS")
 	# shellcheck disable=SC2086 # DAEMON_ARGS is a word list
-	"$TWOFOLDD" --state "$S" $DAEMON_ARGS 2>>"$DLOG" &
+	"${pre[@]}" "$TWOFOLDD" --state "$S" $DAEMON_ARGS 2>>"$DLOG" &
 	DPID=$!
 	for _ in $(seq 200); do
 		if ! kill -0 "$DPID" 2>/dev/null; then

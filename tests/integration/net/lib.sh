@@ -319,28 +319,8 @@ device_conf() {
 	fi
 }
 
-# start_daemon: tap.sh's, but twofoldd runs in the dev namespace (nsenter
-# execs it, so DPID is the daemon's pid); the CLI talks to it through the
-# state dir's socket from here.
-start_daemon() {
-	DLOG=$S.log
-	# shellcheck disable=SC2086 # DAEMON_ARGS is a word list
-	nsenter --net="/run/netns/$NS_DEV" "$TWOFOLDD" --state "$S" $DAEMON_ARGS 2>>"$DLOG" &
-	DPID=$!
-	for _ in $(seq 200); do
-		if ! kill -0 "$DPID" 2>/dev/null; then
-			wait "$DPID" 2>/dev/null
-			DSTATUS=$?
-			DPID=
-			break
-		fi
-		tf status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	diag "daemon did not come up:"
-	diag "$(tail -5 "$DLOG")"
-	return 1
-}
+# the daemon runs in the dev namespace (tap.sh start_daemon)
+DAEMON_NETNS=$NS_DEV
 
 unlock_secure() {
 	printf '123456\n' | tf unlock secure --pin-stdin >/dev/null

@@ -89,25 +89,7 @@ world_up() {
 }
 
 # start_daemon_in NS: start_daemon, with the daemon in namespace NS
-start_daemon_in() {
-	DLOG=$S.log
-	# shellcheck disable=SC2086
-	nsenter --net="/run/netns/$1" "$TWOFOLDD" --state "$S" $DAEMON_ARGS 2>>"$DLOG" &
-	DPID=$!
-	for _ in $(seq 200); do
-		if ! kill -0 "$DPID" 2>/dev/null; then
-			wait "$DPID" 2>/dev/null
-			DSTATUS=$?
-			DPID=
-			break
-		fi
-		tf status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	diag "daemon did not come up:"
-	diag "$(tail -5 "$DLOG")"
-	return 1
-}
+start_daemon_in() { DAEMON_NETNS=$1 start_daemon; }
 
 # add_personas: two more device-bound personas beside personal/secure:
 # other (nat, slot 2) and quiet (none, slot 3), in a uid range above the
