@@ -16,10 +16,11 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libclamav-dev clamav clamav-testfiles)
 # installed without their Recommends: wireguard-tools recommends
 # "wireguard-modules", which only kernel images provide (apt would pull a
-# kernel and rebuild an initramfs); the tests need only wg(8)
-NORECS=(wireguard-tools)
+# kernel and rebuild an initramfs); the tests need only wg(8). flatpak (a
+# bench anchor) recommends portals and a desktop stack it does not use here
+NORECS=(wireguard-tools flatpak)
 if [ "${1:-}" = "--bench" ]; then
-	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3)
+	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3 flatpak)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

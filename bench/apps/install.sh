@@ -5,13 +5,18 @@
 # (copy + verify in the package checker + catalog + mount into the running
 # persona) next to `dpkg -i` of a .deb with the same files (built here with
 # dpkg-deb), measured in the same run; and `twofold run --app` of an
-# installed app next to `twofold run -- /bin/true`. Flatpak is not measured
-# (no local runtime can be built here without downloads).
+# installed app next to `twofold run -- /bin/true`; and `flatpak install` of
+# the same payload from a local repository (a minimal runtime and the app
+# are built here with flatpak build-export: nothing is downloaded), in a
+# private installation (FLATPAK_USER_DIR under the bench's temp dir), each
+# round uninstalled again (flatpak prunes the objects, so every install
+# pulls the whole payload).
 #
 # Usage (root): bench/apps/install.sh [BUILDDIR]   (default: build)
 #   TF_BENCH_MB (default 35) payload size, TF_BENCH_RUNS (default 10)
 #   installs each, TF_BENCH_LAUNCHES (default 200) launches each.
-# Needs: mkfs.erofs (erofs-utils), dpkg-deb, python3.
+# Needs: mkfs.erofs (erofs-utils), dpkg-deb, python3; flatpak (optional:
+# its row is left out when it is missing).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -67,6 +72,26 @@ printf 'Package: tfbench-app\nVersion: 1\nArchitecture: all\nMaintainer: bench <
 	>"$W/deb/DEBIAN/control"
 dpkg-deb -Znone --build "$W/deb" "$W/b.deb" >/dev/null
 
+# the same files as a flatpak app on a minimal local runtime
+fp=
+if command -v flatpak >/dev/null; then
+	fp=1
+	export FLATPAK_USER_DIR=$W/flatpak
+	mkdir -p "$W/fprt/files/bin" "$W/fprt/var"
+	cp /bin/true "$W/fprt/files/bin/"
+	printf '[Runtime]\nname=org.tfbench.Platform\nruntime=org.tfbench.Platform/x86_64/1\nsdk=org.tfbench.Platform/x86_64/1\n' \
+		>"$W/fprt/metadata"
+	flatpak build-export --runtime --files=files --disable-sandbox "$W/fprepo" "$W/fprt" 1 >/dev/null 2>&1
+	flatpak build-update-repo "$W/fprepo" >/dev/null 2>&1
+	flatpak --user remote-add --no-gpg-verify tfbench "file://$W/fprepo"
+	flatpak --user install -y --noninteractive tfbench org.tfbench.Platform >/dev/null 2>&1
+	flatpak build-init "$W/fpapp" org.tfbench.App org.tfbench.Platform org.tfbench.Platform 1 >/dev/null
+	cp -r "$W/tree/." "$W/fpapp/files/"
+	flatpak build-finish "$W/fpapp" --command=main >/dev/null 2>&1
+	flatpak build-export --disable-sandbox "$W/fprepo" "$W/fpapp" 1 >/dev/null 2>&1
+	flatpak build-update-repo "$W/fprepo" >/dev/null 2>&1
+fi
+
 tf init --size 512M >/dev/null
 sed -i 's/^kdf_target_ms = .*/kdf_target_ms = 20/;
 	s/^kdf_min_mem_mib = .*/kdf_min_mem_mib = 8/;
@@ -78,8 +103,15 @@ DPID=$!
 for _ in $(seq 100); do tf status >/dev/null 2>&1 && break; sleep 0.05; done
 
 echo "apps bench: ${mb} MB payload, $runs installs, $launches launches, $(uname -r), $(nproc) cores" >&2
-ti=0 td=0
+ti=0 td=0 tfp=0
 for c in $(seq "$runs"); do
+	if [ -n "$fp" ]; then
+		t0=$(now)
+		flatpak --user install -y --noninteractive tfbench org.tfbench.App >/dev/null 2>&1
+		t1=$(now)
+		tfp=$((tfp + t1 - t0))
+		flatpak --user uninstall -y --noninteractive org.tfbench.App >/dev/null 2>&1
+	fi
 	t0=$(now); tf app install personal "$W/b-$c.tfa" >/dev/null; t1=$(now)
 	ti=$((ti + t1 - t0))
 	t0=$(now); dpkg -i "$W/b.deb" >/dev/null 2>&1; t1=$(now)
@@ -91,13 +123,15 @@ for _ in $(seq "$launches"); do
 	t0=$(now); tf run personal -- /bin/true; t1=$(now); tr=$((tr + t1 - t0))
 	t0=$(now); tf run personal --app org.bench; t1=$(now); ta=$((ta + t1 - t0))
 done
-python3 - "$ti" "$td" "$runs" "$tr" "$ta" "$launches" <<'P'
+python3 - "$ti" "$td" "$runs" "$tr" "$ta" "$launches" "$tfp" <<'P'
 import sys
-ti, td, n, tr, ta, l = map(int, sys.argv[1:])
+ti, td, n, tr, ta, l, tfp = map(int, sys.argv[1:])
 print("| what | mean |")
 print("|---|---|")
 print(f"| twofold app install (copy, verify, catalog, mount; warm cache) | {ti/n/1e6:.1f} ms |")
 print(f"| dpkg -i, same files (warm cache) | {td/n/1e6:.1f} ms ({td/ti:.2f}x twofold) |")
+if tfp:
+    print(f"| flatpak install, same files, local repo (warm cache) | {tfp/n/1e6:.1f} ms ({tfp/ti:.2f}x twofold) |")
 print(f"| twofold run -- /bin/true | {tr/l/1e6:.2f} ms |")
 print(f"| twofold run --app (entry: a copy of /bin/true) | {ta/l/1e6:.2f} ms (+{(ta-tr)/l/1e6:.2f} ms) |")
 P
