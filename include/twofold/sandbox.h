@@ -173,6 +173,10 @@ enum tf_seccomp_allowlist {
 struct tf_seccomp_policy {
 	uint32_t allowlist; /* enum tf_seccomp_allowlist */
 	bool app_layer;	    /* tf_seccomp_app_layer_prog() before exec */
+	/* W^X: no mapping both writable and executable, no anonymous
+	 * executable mapping, no mprotect/pkey_mprotect to PROT_EXEC, no
+	 * shmat(SHM_EXEC): EPERM (a gated persona: docs/exec.md) */
+	bool no_execmem;
 	/* socket(2) families allowed (sorted, each < 64); any other gets
 	 * EAFNOSUPPORT. AF_NETLINK only with netlink_proto as protocol. */
 	uint32_t n_families;

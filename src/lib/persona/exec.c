@@ -94,7 +94,8 @@ static int app_ruleset = -1;
 static bool pol_same(const struct tf_seccomp_policy *a,
 		     const struct tf_seccomp_policy *b)
 {
-	return a->allowlist == b->allowlist && a->n_families == b->n_families &&
+	return a->allowlist == b->allowlist && a->no_execmem == b->no_execmem &&
+	       a->n_families == b->n_families &&
 	       a->n_pair_families == b->n_pair_families &&
 	       a->netlink_proto == b->netlink_proto &&
 	       a->n_families <= TF_SC_FAMILIES_MAX &&

@@ -132,6 +132,7 @@ void tf_profile_default(struct tf_profile *p)
 	p->sc = (struct tf_seccomp_policy){
 		.allowlist = TF_SC_APP,
 		.app_layer = true,
+		.no_execmem = true,
 		.n_families = 4,
 		.families = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK},
 		.netlink_proto = NETLINK_ROUTE,
@@ -284,6 +285,7 @@ int tf_profile_for_persona(const struct tf_config *cfg,
 				pcfg->name);
 			return -EPERM;
 		}
+		p.sc.no_execmem = false; /* JITs, with the rest */
 		for (uint32_t i = 0; i < p.n_writable; i++)
 			if (strcmp(p.writable[i].path, "/dev") != 0 &&
 			    strcmp(p.writable[i].path, "/dev/mqueue") != 0)

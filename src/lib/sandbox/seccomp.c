@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -662,6 +663,43 @@ static int deny_outside(scmp_filter_ctx ctx, uint32_t action, int nr,
  * syscall, so "ioctl: anything but these" cannot sit next to the
  * allowlist's plain ioctl rule.
  */
+/*
+ * W^X for a gated persona (docs/exec.md): with every writable mount
+ * noexec and every memfd noexec, the last way to run code that is not on
+ * the base or a signed image is memory the process writes and then
+ * executes. So: no mapping writable and executable at once, no anonymous
+ * executable mapping, nothing turned executable later (mprotect,
+ * pkey_mprotect: the loader maps code PROT_EXEC from the file and never
+ * needs it; a text relocation or an executable stack does, and fails),
+ * no executable SysV shm. Writes through /proc/PID/mem are Landlock's
+ * (no app may write /proc) and ptrace is off the allowlist. A JIT cannot
+ * work under this: allow_exec_writable, personal only, turns it off.
+ */
+static int build_wx(scmp_filter_ctx ctx)
+{
+	const uint64_t wx = PROT_WRITE | PROT_EXEC;
+	struct scmp_arg_cmp mwx = {2, SCMP_CMP_MASKED_EQ, wx, wx};
+	struct scmp_arg_cmp manon[2] = {
+		{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC},
+		{3, SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, MAP_ANONYMOUS},
+	};
+	struct scmp_arg_cmp px = {2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC};
+	struct scmp_arg_cmp shx = {2, SCMP_CMP_MASKED_EQ, SHM_EXEC, SHM_EXEC};
+	uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
+	int r;
+
+	r = add(ctx, eperm, SCMP_SYS(mmap), 1, &mwx);
+	if (r == 0)
+		r = add(ctx, eperm, SCMP_SYS(mmap), 2, manon);
+	if (r == 0)
+		r = add(ctx, eperm, SCMP_SYS(mprotect), 1, &px);
+	if (r == 0)
+		r = add(ctx, eperm, SCMP_SYS(pkey_mprotect), 1, &px);
+	if (r == 0)
+		r = add(ctx, eperm, SCMP_SYS(shmat), 1, &shx);
+	return r;
+}
+
 static int build_args(scmp_filter_ctx ctx, const void *arg)
 {
 	const struct tf_seccomp_policy *pol = arg;
@@ -737,6 +775,9 @@ static int build_args(scmp_filter_ctx ctx, const void *arg)
 		}
 	r = deny_outside(ctx, SCMP_ACT_ERRNO(EINVAL), SCMP_SYS(prctl), 0, ok,
 			 TF_ARRAY_SIZE(ok), 32);
+	if (r < 0)
+		return r;
+	r = pol->no_execmem ? build_wx(ctx) : 0;
 	if (r < 0)
 		return r;
 	/* personality: only PER_LINUX (0) and the query 0xffffffff; other

@@ -67,6 +67,51 @@ out=$(nsenter -t "$(init_pid secure)" -U -p -m -- unshare -p -f sh -c '{ echo 0 
 [ "$out" = 2 ]
 ok $? "a pid namespace made inside secure inherits memfd_noexec 2 (its root cannot lower it)" "$out"
 
+# W^X: no memory the process can write becomes executable (seccomp, and
+# Landlock keeps /proc/self/mem read-only); code mapped from a base file
+# still runs. Each line: what, then "ok" or the errno's name.
+WX='
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.shmat.restype = ctypes.c_void_p
+R, W, X, PRIV, ANON = 1, 2, 4, 2, 0x20
+def res(ok):
+    return "ok" if ok else errno.errorcode.get(ctypes.get_errno(), "?")
+def mm(prot, flags, fd=-1):
+    p = libc.mmap(None, 4096, prot, flags, fd, 0)
+    return p if p not in (None, 2**64 - 1) else None
+fd = os.open("/bin/true", os.O_RDONLY)
+print("anon-rx", res(mm(R | X, PRIV | ANON)))
+print("anon-rwx", res(mm(R | W | X, PRIV | ANON)))
+print("file-rwx", res(mm(R | W | X, PRIV, fd)))
+p = mm(R | W, PRIV | ANON)
+print("mprotect-rx", res(libc.mprotect(ctypes.c_void_p(p), 4096, R | X) == 0))
+q = mm(R | W, PRIV, fd)
+print("file-mprotect-rx", res(libc.mprotect(ctypes.c_void_p(q), 4096, R | X) == 0))
+print("file-rx", res(mm(R | X, PRIV, fd)))
+sid = libc.shmget(0, 4096, 0o1600)
+a = libc.shmat(sid, None, 0o100000)
+print("shm-exec", res(a not in (None, 2**64 - 1)))
+try:
+    open("/proc/self/mem", "r+b").close()
+    print("proc-mem-write ok")
+except OSError as e:
+    print("proc-mem-write", errno.errorcode[e.errno])
+'
+for p in secure personal; do
+	out=$(tf run $p -- python3 -c "$WX" 2>&1)
+	for w in anon-rx anon-rwx file-rwx mprotect-rx file-mprotect-rx shm-exec; do
+		echo "$out" | grep -qx "$w EPERM"
+		ok $? "$p: W^X: $w is refused (EPERM)" "$out"
+	done
+	echo "$out" | grep -qx "file-rx ok"
+	ok $? "$p: W^X: code mapped from a base file still maps" "$out"
+	echo "$out" | grep -qE "^proc-mem-write (EACCES|EPERM)$"
+	ok $? "$p: /proc/self/mem cannot be opened for writing" "$out"
+done
+
 # ld.so: a noexec mount refuses the loader's PROT_EXEC mmap (EPERM)
 LDSO=$(tf run secure -- sh -c 'ls /lib64/ld-linux-x86-64.so.2 /lib/ld-linux-aarch64.so.1 2>/dev/null | head -1')
 out=$(tf run secure -- sh -c "cp /bin/true /tmp/x && $LDSO /tmp/x && echo RAN" 2>&1)
@@ -154,6 +199,12 @@ start_daemon && printf '123456\n' | tf unlock secure --pin-stdin >/dev/null
 out=$(tf run personal -- sh -c 'cp /bin/true /tmp/x && /tmp/x && printf "echo S-OK\n" >/tmp/s.sh && sh /tmp/s.sh && cat /proc/sys/vm/memfd_noexec' 2>&1)
 [ "$out" = "$(printf 'S-OK\n0')" ]
 ok $? "personal with allow_exec_writable = yes: /tmp executes, scripts run, memfd_noexec 0" "$out"
+out=$(tf run personal -- python3 -c "$WX" 2>&1)
+echo "$out" | grep -qx "anon-rwx ok" && echo "$out" | grep -qx "mprotect-rx ok"
+ok $? "... and W^X is off there (a JIT can run)" "$out"
+out=$(tf run secure -- python3 -c "$WX" 2>&1)
+echo "$out" | grep -qx "anon-rwx EPERM"
+ok $? "... secure keeps W^X" "$out"
 out=$(tf run secure -- sh -c 'cp /bin/true /tmp/x && exec /tmp/x' 2>&1)
 has "ermission denied" "$out"
 ok $? "... secure stays noexec" "$out"

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -237,6 +238,34 @@ static void child_denied(void)
 	/* an ordinary ioctl still reaches the driver */
 	EXPECT_ERR(104, ioctl(nullfd, TCGETS, buf), ENOTTY);
 
+	/* W^X (no_execmem, on in the default profile): nothing writable
+	 * becomes executable; the fd is the test binary, a real file */
+	{
+		int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+		void *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int sid = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+
+		EXPECT(120, self >= 0 && w != MAP_FAILED);
+		EXPECT(121,
+		       mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED &&
+			       errno == EPERM);
+		EXPECT(122, mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+				 MAP_PRIVATE, self, 0) == MAP_FAILED &&
+				    errno == EPERM);
+		EXPECT_ERR(123, mprotect(w, 4096, PROT_READ | PROT_EXEC),
+			   EPERM);
+		EXPECT_ERR(124,
+			   syscall(SYS_pkey_mprotect, w, 4096, PROT_EXEC, -1),
+			   EPERM);
+		EXPECT(125, sid >= 0 &&
+				    shmat(sid, NULL, SHM_EXEC) == (void *)-1 &&
+				    errno == EPERM);
+		if (sid >= 0)
+			shmctl(sid, IPC_RMID, NULL);
+	}
+
 	/* personality: only PER_LINUX and the query */
 	EXPECT_ERR(110, personality(READ_IMPLIES_EXEC), EPERM);
 	EXPECT_ERR(111, personality(ADDR_NO_RANDOMIZE), EPERM);
@@ -271,6 +300,11 @@ static void child_allowed(void)
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	EXPECT(7, m != MAP_FAILED);
 	munmap(m, 8192);
+	/* code mapped from a file, as the loader does, under W^X */
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	EXPECT(9, fd >= 0 && m != MAP_FAILED);
+	close(fd);
 	/* execve of a normal program */
 	pid = fork();
 	if (pid == 0) {
