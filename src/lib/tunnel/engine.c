@@ -788,6 +788,11 @@ static void *tx_main(void *arg)
 	while (!atomic_load(&e->stop)) {
 		ssize_t n = read(c->tun, rbuf, rcap);
 		if (n < 0) {
+			/* saved first: the flush below fails sendmmsg on an
+			 * MTU problem (EINVAL), and a clobbered errno read as
+			 * "the TUN is gone" ended this queue's worker for
+			 * good (net_badinput's MTU test) */
+			int err = errno;
 			if (c->n)
 				tx_flush(c);
 			if (c->lost_session) {
@@ -798,10 +803,10 @@ static void *tx_main(void *arg)
 				device_too_big(e, c->too_big);
 				c->too_big = 0;
 			}
-			if (errno == EAGAIN) {
+			if (err == EAGAIN) {
 				struct pollfd pf = {c->tun, POLLIN, 0};
 				poll(&pf, 1, -1);
-			} else if (errno != EINTR) {
+			} else if (err != EINTR) {
 				return NULL; /* the TUN is gone */
 			}
 			continue;
