@@ -492,6 +492,8 @@ static uint32_t base_check(struct tfd_gate *g,
 			ok = tf_memeq_ct(want, h, sizeof(h)) == 0;
 		else if (g->mode == TFD_EH_PIN)
 			ok = pinned = tfd_hashes_put(&g->hs, path, h) == 0;
+		if (pinned)
+			g->hs.sealed = false;
 		pthread_mutex_unlock(&g->hs.mu);
 	}
 	g->misses++;
@@ -720,6 +722,11 @@ int tfd_gate_start(struct tfd *d, struct tfd_persona *p,
 				  p->cfg->exec_hashes, -r);
 			gate_free(g);
 			return r;
+		}
+		/* sealed: pins are not a seal (first execs decided them) */
+		if (found && g->mode == TFD_EH_SEALED && !g->hs.sealed) {
+			tfd_hashes_clear(&g->hs);
+			found = false;
 		}
 		tfd_audit(d, 0, "exec.hashes", p, NULL,
 			  "mode=%s\trecord=%s\tentries=%zu",

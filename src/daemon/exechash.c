@@ -13,6 +13,7 @@
  *   twofold exec hashes v1
  *   persona NAME
  *   suite intl|gm
+ *   origin seal|pin   made by `exec seal`, or pinned to since
  *   HEX PATH          one per file, sorted by path
  *   mac HEX           the suite's MAC of every byte above
  *
@@ -164,6 +165,7 @@ void tfd_hashes_take(struct tfd_hashes *hs, struct tfd_hashes *from)
 	hs->cap = from->cap;
 	hs->slot = from->slot;
 	hs->nslot = from->nslot;
+	hs->sealed = from->sealed;
 	hs->gen++;
 	pthread_mutex_unlock(&hs->mu);
 	from->v = NULL;
@@ -329,8 +331,8 @@ int tfd_hashes_save(struct tfd *d, struct tfd_persona *p, struct tfd_hashes *hs)
 		return -ENOMEM;
 	}
 	qsort(v, n, sizeof(*v), by_path);
-	fprintf(f, EH_HEAD "persona %s\nsuite %s\n", p->cfg->name,
-		suite_word(hs->s));
+	fprintf(f, EH_HEAD "persona %s\nsuite %s\norigin %s\n", p->cfg->name,
+		suite_word(hs->s), hs->sealed ? "seal" : "pin");
 	for (size_t i = 0; i < n; i++) {
 		char h[2 * TF_HASH_BYTES + 1];
 		hex(v[i].h, TF_HASH_BYTES, h);
@@ -441,7 +443,17 @@ int tfd_hashes_load(struct tfd *d, struct tfd_persona *p, struct tfd_hashes *hs,
 		return -EBADMSG;
 	}
 	buf[body] = '\0';
-	for (l = buf + strlen(head); *l; l = nl + 1) {
+	l = buf + strlen(head);
+	if (!strncmp(l, "origin seal\n", 12) ||
+	    !strncmp(l, "origin pin\n", 11)) {
+		hs->sealed = l[7] == 's';
+		l += hs->sealed ? 12 : 11;
+	} else {
+		snprintf(err, errlen, "%s: exec/%s: no origin line",
+			 p->cfg->name, name);
+		return -EBADMSG;
+	}
+	for (; *l; l = nl + 1) {
 		nl = strchr(l, '\n');
 		if (nl == NULL)
 			break;

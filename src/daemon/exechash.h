@@ -35,6 +35,9 @@ struct tfd_hashes {
 	uint32_t *slot; /* open addressing: index + 1, 0 empty */
 	size_t nslot;
 	_Atomic uint32_t gen;
+	/* made by `exec seal` (and not pinned to since): what sealed mode
+	 * accepts; a record of pins is not a seal */
+	bool sealed;
 };
 
 TF_WUR int tfd_hashes_init(struct tfd_hashes *hs, const struct tf_suite *s);

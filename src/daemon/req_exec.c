@@ -34,6 +34,7 @@ static void seal_run(struct tfd_job *j)
 
 	sj->r = tfd_eh_seal_walk(sj->suite, &sj->prof, &sj->hs, sj->err,
 				 sizeof(sj->err));
+	sj->hs.sealed = true;
 	sj->ns = tf_now_ns() - t0;
 }
 
