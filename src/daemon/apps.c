@@ -446,11 +446,12 @@ static int app_attach(struct tfd_persona *p, int dfd, const struct tfd_app *a,
 	if (op.mfd < 0)
 		return op.mfd;
 	op.app_uid = p->cfg->uid_base + a->uid;
-	r = ns_run(p, &op, err, errlen);
 	/* only the mounts attached here run (a is verified, in the index
-	 * and allowed by the catalog: every caller checked it) */
-	if (r == 0)
-		tfd_gate_app_attached(p, a->m.name, op.mfd);
+	 * and allowed by the catalog: every caller checked it); the gate
+	 * knows it before the persona can see it */
+	tfd_gate_app_attach(p, a->m.name, op.mfd);
+	r = ns_run(p, &op, err, errlen);
+	tfd_gate_app_settle(p, a->m.name, op.mfd, r == 0);
 	close(op.mfd);
 	if (r == 0 && tfd_gate_wanted(p))
 		(void)tfd_gate_rescan(p);

@@ -719,11 +719,15 @@ TF_WUR int tfd_gate_start(struct tfd *d, struct tfd_persona *p,
 			  size_t errlen);
 int tfd_gate_rescan(struct tfd_persona *p);
 void tfd_gate_stop(struct tfd *d, struct tfd_persona *p);
-/* apps.c tells the gate which mounts under /apps are its own: mfd is the
- * image's mount (fsmount's fd, attached now) of installed, catalog-allowed
- * app name; only those execute. detached: name's mount is gone (remove,
- * disable). No-ops for a persona without a gate. */
-void tfd_gate_app_attached(struct tfd_persona *p, const char *name, int mfd);
+/* apps.c tells the gate which mounts under /apps are its own (only
+ * those execute): attach before the image's mount (mfd, fsmount's fd) is
+ * moved into the persona, of an app that is installed, verified and
+ * allowed by the catalog; settle after (attached: name's other mounts,
+ * the image an update replaced, go; else this one goes); detached when
+ * name's mount is gone (remove, disable). No-ops without a gate. */
+void tfd_gate_app_attach(struct tfd_persona *p, const char *name, int mfd);
+void tfd_gate_app_settle(struct tfd_persona *p, const char *name, int mfd,
+			 bool attached);
 void tfd_gate_app_detached(struct tfd_persona *p, const char *name);
 /* exec seal (req_exec.c): the persona's record of base-file hashes is
  * replaced by hs's entries (a struct tfd_hashes *, emptied) and saved;

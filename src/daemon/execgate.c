@@ -82,8 +82,9 @@
 
 /* M_EXEC_OK: a base mount (its files' hashes are checked); M_APP: a
  * read-only erofs mount under /apps, allowed only if it is one the daemon
- * attached (tfd_gate_app_attached) */
-enum { M_EXEC_OK = 0x1, M_WRITABLE = 0x2, M_APP = 0x4 };
+ * attached (tfd_gate_app_attach); M_FOREIGN: one it did not, whose
+ * scripts interpreters may not open either (as on a writable mount) */
+enum { M_EXEC_OK = 0x1, M_WRITABLE = 0x2, M_APP = 0x4, M_FOREIGN = 0x8 };
 
 /* verdict cache of the base-file hash check: (dev, ino, size, mtime,
  * ctime) of a file that passed. ctime cannot be set from userspace, so
@@ -95,7 +96,8 @@ struct vc_ent {
 
 struct gate_app {
 	char name[TF_PKG_NAME_MAX + 1];
-	uint64_t mnt; /* STATX_MNT_ID_UNIQUE */
+	uint64_t mnt; /* STATX_MNT_ID_UNIQUE: what exec is checked by */
+	uint64_t id;  /* STATX_MNT_ID, as mountinfo shows it: for marking */
 };
 
 struct gate_mount {
@@ -280,6 +282,19 @@ static unsigned classify(const struct tfd_gate *g, const char *mp,
 	return 0;
 }
 
+/* one of the daemon's attached images, by mountinfo's id (reused ids:
+ * only for marking; exec is checked by the unique id) */
+static bool app_id_known(struct tfd_gate *g, uint64_t id)
+{
+	bool known = false;
+
+	pthread_mutex_lock(&g->amu);
+	for (size_t i = 0; i < g->n_apps && !known; i++)
+		known = g->apps[i].id == id;
+	pthread_mutex_unlock(&g->amu);
+	return known;
+}
+
 static void mark_one(struct tfd_gate *g, const char *mp, unsigned flags,
 		     const char *fstype)
 {
@@ -295,7 +310,7 @@ static void mark_one(struct tfd_gate *g, const char *mp, unsigned flags,
 	if (!strcmp(fstype, "proc") || !strcmp(fstype, "devpts") ||
 	    !strcmp(fstype, "mqueue"))
 		return;
-	if (flags & M_WRITABLE)
+	if (flags & (M_WRITABLE | M_FOREIGN))
 		mask |= FAN_OPEN_PERM;
 	fd = (int)syscall(SYS_openat2, g->root_fd, mp[1] ? mp + 1 : ".", &how,
 			  sizeof(how));
@@ -343,6 +358,9 @@ static int rescan(struct tfd_gate *g)
 		unescape(tok[4]);
 		{
 			unsigned fl = classify(g, tok[4], tok[5], fstype);
+
+			if ((fl & M_APP) && !app_id_known(g, id))
+				fl |= M_FOREIGN;
 
 			mark_one(g, tok[4], fl, fstype);
 			if (g->n_mounts < GATE_MOUNTS_MAX)
@@ -547,11 +565,13 @@ static uint32_t decide(struct tfd_gate *g,
 		report(g, "exec", m->pid, path, exe);
 		return FAN_DENY;
 	}
-	/* FAN_OPEN_PERM: marked on writable mounts only. An empty file is
-	 * no program (and is what `sh -c 'echo >x.sh'` opens: the open's
-	 * flags are not in the event) */
+	/* FAN_OPEN_PERM: marked on writable mounts and foreign images only.
+	 * An empty file is no program (and is what `sh -c 'echo >x.sh'`
+	 * opens: the open's flags are not in the event) */
 	if (!S_ISREG(stx.stx_mode) || stx.stx_size == 0)
 		return FAN_ALLOW;
+	if (gm && (gm->flags & M_APP) && app_mount_ok(g, m->fd))
+		return FAN_ALLOW; /* one of ours, attached after a rescan */
 	exe_of(m->pid, exe, sizeof(exe));
 	if (tfd_gate_is_interpreter(base_of(exe))) {
 		char head[2], cmd[4096];
@@ -846,28 +866,50 @@ void tfd_gate_stop(struct tfd *d, struct tfd_persona *p)
 	gate_free(g);
 }
 
-void tfd_gate_app_attached(struct tfd_persona *p, const char *name, int mfd)
+void tfd_gate_app_attach(struct tfd_persona *p, const char *name, int mfd)
 {
 	struct tfd_gate *g = p->gate;
-	struct statx u;
-	size_t i;
+	struct statx u, o;
 
 	if (g == NULL)
 		return;
 	if (statx(mfd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &u) < 0 ||
-	    !(u.stx_mask & STATX_MNT_ID_UNIQUE)) {
+	    !(u.stx_mask & STATX_MNT_ID_UNIQUE) ||
+	    statx(mfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &o) < 0 ||
+	    !(o.stx_mask & STATX_MNT_ID)) {
 		tf_warn("%s: app %s: its mount has no id (%s): it will not run",
 			p->cfg->name, name, strerror(errno ? errno : ENOSYS));
 		return;
 	}
 	pthread_mutex_lock(&g->amu);
-	for (i = 0; i < g->n_apps && strcmp(g->apps[i].name, name); i++)
-		;
-	if (i < TF_ARRAY_SIZE(g->apps)) {
-		snprintf(g->apps[i].name, sizeof(g->apps[i].name), "%s", name);
-		g->apps[i].mnt = u.stx_mnt_id; /* an update: the new one */
-		if (i == g->n_apps)
-			g->n_apps++;
+	if (g->n_apps < TF_ARRAY_SIZE(g->apps)) {
+		struct gate_app *a = &g->apps[g->n_apps++];
+		snprintf(a->name, sizeof(a->name), "%s", name);
+		a->mnt = u.stx_mnt_id;
+		a->id = o.stx_mnt_id;
+	}
+	pthread_mutex_unlock(&g->amu);
+}
+
+/* keep: drop name's other mounts (the image an update replaced); else
+ * drop this one (its attach failed) */
+void tfd_gate_app_settle(struct tfd_persona *p, const char *name, int mfd,
+			 bool attached)
+{
+	struct tfd_gate *g = p->gate;
+	struct statx u;
+
+	if (g == NULL ||
+	    statx(mfd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &u) < 0)
+		return;
+	pthread_mutex_lock(&g->amu);
+	for (size_t i = 0; i < g->n_apps;) {
+		struct gate_app *a = &g->apps[i];
+		bool self = a->mnt == u.stx_mnt_id;
+		if (strcmp(a->name, name) == 0 && self != attached)
+			*a = g->apps[--g->n_apps];
+		else
+			i++;
 	}
 	pthread_mutex_unlock(&g->amu);
 }
@@ -879,11 +921,11 @@ void tfd_gate_app_detached(struct tfd_persona *p, const char *name)
 	if (g == NULL)
 		return;
 	pthread_mutex_lock(&g->amu);
-	for (size_t i = 0; i < g->n_apps; i++)
-		if (!strcmp(g->apps[i].name, name)) {
+	for (size_t i = 0; i < g->n_apps;)
+		if (!strcmp(g->apps[i].name, name))
 			g->apps[i] = g->apps[--g->n_apps];
-			break;
-		}
+		else
+			i++;
 	pthread_mutex_unlock(&g->amu);
 }
 
