@@ -427,8 +427,8 @@ int tfd_hashes_load(struct tfd *d, struct tfd_persona *p, struct tfd_hashes *hs,
 		tf_memzero(key, sizeof(key));
 		snprintf(err, errlen,
 			 "%s: exec/%s fails its MAC check (changed outside "
-			 "twofoldd); remove it as root, start %s and run "
-			 "`twofold exec seal %s`",
+			 "twofoldd); remove it as root, start (or unlock) %s "
+			 "and run `twofold exec seal %s`",
 			 p->cfg->name, name, p->cfg->name, p->cfg->name);
 		return -EBADMSG;
 	}
