@@ -82,8 +82,8 @@
 
 /* M_EXEC_OK: a base mount (its files' hashes are checked); M_APP: a
  * read-only erofs mount under /apps, allowed only if it is one the daemon
- * attached (tfd_gate_app_attach); M_FOREIGN: one it did not, whose
- * scripts interpreters may not open either (as on a writable mount) */
+ * attached (tfd_gate_app_attach); M_FOREIGN: one it did not, of which
+ * nothing may be opened (FAN_OPEN_PERM marked) */
 enum { M_EXEC_OK = 0x1, M_WRITABLE = 0x2, M_APP = 0x4, M_FOREIGN = 0x8 };
 
 /* verdict cache of the base-file hash check: (dev, ino, size, mtime,
@@ -570,8 +570,17 @@ static uint32_t decide(struct tfd_gate *g,
 	 * opens: the open's flags are not in the event) */
 	if (!S_ISREG(stx.stx_mode) || stx.stx_size == 0)
 		return FAN_ALLOW;
-	if (gm && (gm->flags & M_APP) && app_mount_ok(g, m->fd))
-		return FAN_ALLOW; /* one of ours, attached after a rescan */
+	if (gm && (gm->flags & M_FOREIGN)) {
+		/* an image the daemon did not attach: nothing of it is
+		 * opened, so neither `ld.so /apps/x/prog` (the loader's
+		 * open, then mmap) nor `sh /apps/x/s` runs it */
+		if (app_mount_ok(g, m->fd))
+			return FAN_ALLOW; /* ours after all (attached since) */
+		fd_path(m->fd, path, sizeof(path));
+		exe_of(m->pid, exe, sizeof(exe));
+		report(g, "image", m->pid, path, exe);
+		return FAN_DENY;
+	}
 	exe_of(m->pid, exe, sizeof(exe));
 	if (tfd_gate_is_interpreter(base_of(exe))) {
 		char head[2], cmd[4096];

@@ -138,6 +138,9 @@ ok $? "secure: a program of an erofs image mounted under /apps by someone else i
 out=$(tf run secure -- sh /apps/good/bin/app.sh 2>&1)
 not_has IMG-SCRIPT "$out" && has "ermitted" "$out"
 ok $? "... nor does its script, by an interpreter (EPERM)" "$out"
+out=$(tf run secure -- sh -c "$LDSO /apps/good/bin/app && echo RAN" 2>&1)
+not_has RAN "$out"
+ok $? "... nor its program through the loader ('$LDSO /apps/good/bin/app')" "$out"
 sleep 0.2
 tf audit show --persona secure 2>&1 | grep exec.denied | grep -q "kind=exec.*path=/apps/bad/x"
 ok $? "the gate's exec denial is audited" "$(tf audit show --persona secure | grep exec.denied | tail -2)"
