@@ -40,6 +40,17 @@ set_persona_conf() {
 	fi
 }
 REC=$S/exec/personal.hashes
+# tamper FILE: one byte of a record changed (its first hash's first digit)
+tamper() {
+	python3 - "$1" <<'EOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+i = b.index(b"\n", b.index(b"origin")) + 1
+b[i] = ord("0") if b[i] != ord("0") else ord("1")
+open(p, "wb").write(bytes(b))
+EOF
+}
 denials() { sleep 0.2; tf audit show --persona personal 2>&1 | grep exec.denied; }
 
 start_daemon || bail "daemon did not start"
@@ -67,6 +78,29 @@ ok $? "pin: the other base programs still run" "$out"
 cat /bin/true >"$B"/usr/bin/prog
 out=$(tf run personal -- /usr/bin/prog 2>&1)
 ok $? "pin: with its pinned content back it runs again" "$out"
+
+# a credential-bound persona (secure, the host's /usr as its base): its
+# record's key exists only while it is unlocked, and is the same after
+# the next unlock; a record changed meanwhile refuses the unlock
+SREC=$S/exec/secure.hashes
+enroll_unlock_secure || bail "secure did not unlock"
+out=$(tf run secure -- /bin/true 2>&1)
+ok $? "secure: a base program runs (pinned)" "$out"
+for _ in $(seq 50); do grep -q "^mac " "$SREC" 2>/dev/null && break; sleep 0.1; done
+grep -q "^mac " "$SREC"
+ok $? "secure: its own record, MAC'd" "$(ls -l "$SREC" 2>&1)"
+tf lock secure --evict >/dev/null 2>&1
+out=$(printf '123456\n' | tf unlock secure --pin-stdin 2>&1)
+ok $? "secure: unlocked again, its record still checks" "$out"
+out=$(tf run secure -- /bin/true 2>&1)
+ok $? "secure: ... and its pins hold" "$out"
+tf lock secure --evict >/dev/null 2>&1
+tamper "$SREC"
+out=$(printf '123456\n' | tf unlock secure --pin-stdin 2>&1)
+rc=$?
+[ $rc = 1 ] && has "fails its MAC check" "$out"
+ok $? "secure: a record changed while it was locked refuses the unlock" "rc=$rc $out"
+rm -f "$SREC"
 
 # cost: hits (the same /usr/bin/true each time) in the persona, and the
 # gate's own count of hit and miss time (printed when it stops)
@@ -122,14 +156,7 @@ ok $? "exec seal of an unknown persona fails (exit 1)" "$out"
 # ---- a tampered record
 stop_daemon
 cost=$(grep "personal: exec gate: base files by hash" "$DLOG" | tail -2 | sed 's/.*hash: //' | tr '\n' ';')
-python3 - "$REC" <<'EOF'
-import sys
-p = sys.argv[1]
-b = bytearray(open(p, "rb").read())
-i = b.index(b"\n", b.index(b"origin")) + 1 # the first hash's first digit
-b[i] = ord("0") if b[i] != ord("0") else ord("1")
-open(p, "wb").write(bytes(b))
-EOF
+tamper "$REC"
 # an autostart persona that cannot start keeps the daemon from starting
 # (as any other autostart failure does); one started by hand says why
 start_daemon
