@@ -503,6 +503,11 @@ static uint32_t base_check(struct tfd_gate *g,
 		return FAN_ALLOW;
 	}
 	fd_path(m->fd, path, sizeof(path));
+	/* a path the record cannot hold (a control character: a line
+	 * break would forge a line) is never pinned, so never runs */
+	for (const char *c = path; *c && path[0] == '/'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			path[0] = '\0';
 	if (path[0] == '/' && tfd_hash_fd(g->hs.s, m->fd, h) == 0) {
 		pthread_mutex_lock(&g->hs.mu);
 		want = tfd_hashes_get(&g->hs, path);

@@ -42,7 +42,8 @@
 #include "exechash.h"
 
 #define EH_HEAD "twofold exec hashes v1\n"
-#define EH_FILE_MAX (TFD_EH_MAX * (2u * TF_HASH_BYTES + 2 + 256))
+#define EH_FILE_MAX                                                            \
+	(TFD_EH_MAX * (2u * TF_HASH_BYTES + 2 + TFD_EH_PATH_MAX) + 4096u)
 #define EH_DEPTH_MAX 24
 
 enum tfd_eh_mode tfd_eh_mode_of(const struct tfd_persona *p)
@@ -138,7 +139,7 @@ int tfd_hashes_put(struct tfd_hashes *hs, const char *path,
 		memcpy(hs->v[*sl - 1].h, h, TF_HASH_BYTES);
 		return 0;
 	}
-	if (hs->n >= TFD_EH_MAX)
+	if (hs->n >= TFD_EH_MAX || strlen(path) > TFD_EH_PATH_MAX)
 		return -ENOSPC;
 	if (hs->n == hs->cap) {
 		size_t nc = hs->cap ? hs->cap * 2 : 256;
@@ -510,7 +511,7 @@ static void walk_dir(struct walk *w, int dfd, size_t plen, int depth)
 
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (!name_ok(e->d_name) || plen + 1 + n >= sizeof(w->path))
+		if (!name_ok(e->d_name) || plen + 1 + n > TFD_EH_PATH_MAX)
 			continue; /* a name the record cannot hold */
 		if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) <
 			    0 ||

@@ -18,6 +18,9 @@ enum tfd_eh_mode tfd_eh_mode_of(const struct tfd_persona *p);
 
 /* STATE/exec/PERSONA.hashes as text, at most this many entries */
 #define TFD_EH_MAX (1u << 16)
+/* and paths of at most this many bytes (longer ones are never recorded:
+ * pin denies them, seal skips them) */
+#define TFD_EH_PATH_MAX 512u
 
 struct tfd_eh_ent {
 	uint8_t h[TF_HASH_BYTES];
