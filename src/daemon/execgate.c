@@ -747,9 +747,10 @@ int tfd_gate_start(struct tfd *d, struct tfd_persona *p,
 	/* base files by hash: a record whose MAC fails stops the start */
 	g->mode = tfd_eh_mode_of(p);
 	if (g->mode != TFD_EH_OFF) {
+		enum tfd_eh_rec rec;
 		bool found;
 
-		r = tfd_hashes_load(d, p, &g->hs, &found, err, errlen);
+		r = tfd_hashes_load(d, p, &g->hs, &rec, err, errlen);
 		if (r < 0) {
 			tfd_audit(d, TF_AUDIT_SYNC, "exec.hashes", p, NULL,
 				  "mode=%s\trecord=bad\terrno=%d",
@@ -757,6 +758,11 @@ int tfd_gate_start(struct tfd *d, struct tfd_persona *p,
 			gate_free(g);
 			return r;
 		}
+		found = rec == TFD_EH_REC_OK;
+		if (rec == TFD_EH_REC_STALE)
+			tf_info("%s: its exec hash record is of an earlier key "
+				"(wiped or erased since): set aside",
+				p->cfg->name);
 		/* sealed: pins are not a seal (first execs decided them) */
 		if (found && g->mode == TFD_EH_SEALED && !g->hs.sealed) {
 			tfd_hashes_clear(&g->hs);
@@ -765,7 +771,10 @@ int tfd_gate_start(struct tfd *d, struct tfd_persona *p,
 		tfd_audit(d, 0, "exec.hashes", p, NULL,
 			  "mode=%s\trecord=%s\tentries=%zu",
 			  g->mode == TFD_EH_PIN ? "pin" : "sealed",
-			  found ? "ok" : "none", g->hs.n);
+			  found			    ? "ok"
+			  : rec == TFD_EH_REC_STALE ? "stale"
+						    : "none",
+			  g->hs.n);
 		if (!found && g->mode == TFD_EH_SEALED)
 			tf_warn("%s: exec_hashes = sealed but no record: no "
 				"base file may run until `twofold exec seal "

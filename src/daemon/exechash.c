@@ -13,6 +13,7 @@
  *   twofold exec hashes v1
  *   persona NAME
  *   suite intl|gm
+ *   key ID|device     the fscrypt key identifier its MAC key came from
  *   origin seal|pin   made by `exec seal`, or pinned to since
  *   HEX PATH          one per file, sorted by path
  *   mac HEX           the suite's MAC of every byte above
@@ -23,6 +24,11 @@
  * disk can read the record (the hashes of a public base system) but not
  * forge one. A device-bound persona without a storage key of its own
  * falls back to a sub-key of the device secret (tf_keystore_derive).
+ *
+ * A record of another key (the persona was wiped or crypto-erased and
+ * has a new one; its keys/ removed) is stale, not forged: it is set
+ * aside as if there were none. Editing that line is no more than
+ * removing the record, which pin mode already treats as a fresh start.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -288,6 +294,18 @@ static int by_path(const void *a, const void *b)
 		      ((const struct tfd_eh_ent *)b)->path);
 }
 
+/* the header every record of p starts with (up to its origin line) */
+static void head_of(const struct tfd_persona *p, const struct tf_suite *s,
+		    char *out, size_t cap)
+{
+	char id[2 * sizeof(p->key_id) + 1] = "device";
+
+	if (p->exec_key && p->key_id_known)
+		hex(p->key_id, sizeof(p->key_id), id);
+	snprintf(out, cap, EH_HEAD "persona %s\nsuite %s\nkey %s\n",
+		 p->cfg->name, suite_word(s), id);
+}
+
 static int eh_dir(struct tfd *d, bool create)
 {
 	int fd;
@@ -305,7 +323,7 @@ int tfd_hashes_save(struct tfd *d, struct tfd_persona *p, struct tfd_hashes *hs)
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int dfd = -1;
 	uint8_t key[TF_KEY_BYTES], mac[TF_HASH_BYTES];
-	char name[TF_NAME_MAX + 8], mhex[2 * TF_HASH_BYTES + 1];
+	char name[TF_NAME_MAX + 8], mhex[2 * TF_HASH_BYTES + 1], head[160];
 	size_t len = 0, n;
 	FILE *f;
 	int r = get_key(d, p, key);
@@ -332,8 +350,8 @@ int tfd_hashes_save(struct tfd *d, struct tfd_persona *p, struct tfd_hashes *hs)
 		return -ENOMEM;
 	}
 	qsort(v, n, sizeof(*v), by_path);
-	fprintf(f, EH_HEAD "persona %s\nsuite %s\norigin %s\n", p->cfg->name,
-		suite_word(hs->s), hs->sealed ? "seal" : "pin");
+	head_of(p, hs->s, head, sizeof(head));
+	fprintf(f, "%sorigin %s\n", head, hs->sealed ? "seal" : "pin");
 	for (size_t i = 0; i < n; i++) {
 		char h[2 * TF_HASH_BYTES + 1];
 		hex(v[i].h, TF_HASH_BYTES, h);
@@ -374,18 +392,18 @@ static int parse_line(struct tfd_hashes *hs, char *l)
 }
 
 int tfd_hashes_load(struct tfd *d, struct tfd_persona *p, struct tfd_hashes *hs,
-		    bool *found, char *err, size_t errlen)
+		    enum tfd_eh_rec *rec, char *err, size_t errlen)
 {
 	_cleanup_close_ int dfd = eh_dir(d, false), fd = -1;
 	_cleanup_free_ char *buf = NULL;
 	uint8_t key[TF_KEY_BYTES], mac[TF_HASH_BYTES], want[TF_HASH_BYTES];
-	char name[TF_NAME_MAX + 8], head[128];
+	char name[TF_NAME_MAX + 8], head[160];
 	struct stat st;
 	size_t body;
 	char *m, *l, *nl;
 	int r;
 
-	*found = false;
+	*rec = TFD_EH_REC_NONE;
 	snprintf(name, sizeof(name), "%s.hashes", p->cfg->name);
 	if (dfd >= 0)
 		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -397,7 +415,6 @@ int tfd_hashes_load(struct tfd *d, struct tfd_persona *p, struct tfd_hashes *hs,
 			 p->cfg->name, name, strerror(-r));
 		return r;
 	}
-	*found = true;
 	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)EH_FILE_MAX ||
 	    (buf = malloc((size_t)st.st_size + 1)) == NULL ||
 	    pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
@@ -409,6 +426,12 @@ int tfd_hashes_load(struct tfd *d, struct tfd_persona *p, struct tfd_hashes *hs,
 		return -EBADMSG;
 	}
 	buf[st.st_size] = '\0';
+	head_of(p, hs->s, head, sizeof(head));
+	if (strncmp(buf, head, strlen(head)) != 0) {
+		*rec = TFD_EH_REC_STALE; /* another key's, persona's, suite's */
+		return 0;
+	}
+	*rec = TFD_EH_REC_OK;
 	/* the MAC line is the last; everything before it is covered */
 	m = (size_t)st.st_size > 6 ? strstr(buf, "\nmac ") : NULL;
 	r = get_key(d, p, key);
@@ -434,15 +457,6 @@ int tfd_hashes_load(struct tfd *d, struct tfd_persona *p, struct tfd_hashes *hs,
 		return -EBADMSG;
 	}
 	tf_memzero(key, sizeof(key));
-	snprintf(head, sizeof(head), EH_HEAD "persona %s\nsuite %s\n",
-		 p->cfg->name, suite_word(hs->s));
-	if (strncmp(buf, head, strlen(head)) != 0) {
-		snprintf(err, errlen,
-			 "%s: exec/%s is for another persona or suite; "
-			 "remove it as root and seal again",
-			 p->cfg->name, name);
-		return -EBADMSG;
-	}
 	buf[body] = '\0';
 	l = buf + strlen(head);
 	if (!strncmp(l, "origin seal\n", 12) ||

@@ -57,12 +57,14 @@ void tfd_hashes_take(struct tfd_hashes *hs, struct tfd_hashes *from);
 TF_WUR int tfd_hash_fd(const struct tf_suite *s, int fd,
 		       uint8_t out[static TF_HASH_BYTES]);
 
-/* STATE/exec/PERSONA.hashes: load (MAC checked; *found false and 0 if
- * there is none; -EBADMSG with err set if its MAC or format is bad) and
- * save (atomically, MAC'd). Both need the persona's manifest key. */
+/* STATE/exec/PERSONA.hashes: load (MAC checked: -EBADMSG with err set
+ * if its MAC or format is bad; 0 and *rec NONE if there is none, STALE if
+ * it is of another key of the persona's, OK) and save (atomically,
+ * MAC'd). Both need the persona's key (tfd_exec_key_set). */
+enum tfd_eh_rec { TFD_EH_REC_NONE, TFD_EH_REC_OK, TFD_EH_REC_STALE };
 TF_WUR int tfd_hashes_load(struct tfd *d, struct tfd_persona *p,
-			   struct tfd_hashes *hs, bool *found, char *err,
-			   size_t errlen);
+			   struct tfd_hashes *hs, enum tfd_eh_rec *rec,
+			   char *err, size_t errlen);
 TF_WUR int tfd_hashes_save(struct tfd *d, struct tfd_persona *p,
 			   struct tfd_hashes *hs);
 

@@ -94,6 +94,18 @@ out=$(printf '123456\n' | tf unlock secure --pin-stdin 2>&1)
 ok $? "secure: unlocked again, its record still checks" "$out"
 out=$(tf run secure -- /bin/true 2>&1)
 ok $? "secure: ... and its pins hold" "$out"
+# wiped (crypto-erased) and enrolled anew: a new key, the old record is
+# stale (set aside), not a forgery that would refuse the start
+old_key=$(sed -n 's/^key //p' "$SREC")
+tf wipe secure --yes >/dev/null 2>&1
+out=$(enroll_unlock_secure 2>&1)
+ok $? "secure: wiped and enrolled anew, it unlocks past the old key's record" "$out"
+tf audit show --persona secure 2>&1 | grep exec.hashes | tail -1 | grep -q "record=stale"
+ok $? "... the record was set aside as stale (audited)" "$(tf audit show --persona secure 2>&1 | grep exec.hashes | tail -1)"
+tf run secure -- /bin/true >/dev/null 2>&1
+for _ in $(seq 50); do [ "$(sed -n 's/^key //p' "$SREC")" != "$old_key" ] && break; sleep 0.1; done
+[ -n "$old_key" ] && [ "$(sed -n 's/^key //p' "$SREC")" != "$old_key" ]
+ok $? "... and the new pins are under the new key" "$old_key -> $(sed -n 's/^key //p' "$SREC")"
 tf lock secure --evict >/dev/null 2>&1
 tamper "$SREC"
 out=$(printf '123456\n' | tf unlock secure --pin-stdin 2>&1)
