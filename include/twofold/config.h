@@ -109,6 +109,10 @@ struct tf_persona_cfg {
 	 * /run, /dev/shm) and nothing gates exec; a credential persona with
 	 * it is refused (issue 13: only signed code runs in secure) */
 	bool allow_exec_writable;
+	/* the exec gate's base-file hashes (docs/exec.md): "pin" (the
+	 * first exec pins path -> hash), "sealed" (only what `twofold exec
+	 * seal` recorded) or "off" */
+	char exec_hashes[8];
 	/* seconds after the last credential unlock until the persona is
 	 * evicted and needs the credential again; 0 = never (credential
 	 * personas only; default TF_REAUTH_DEFAULT for them) */

@@ -72,7 +72,11 @@ enum tf_msg_type {
 	 * PERSONA the destination, ARG the source ("NAME:/PATH" or a host
 	 * "/PATH", root only), ARG (optional) a directory in its Inbox */
 	TF_REQ_COPY = 19,
-	TF_REQ_TYPE_MAX = 19,
+	/* 20, 21: taken (issue 13's other parts) */
+	/* PERSONA (running, root only): hash its base's executables into
+	 * its exec gate's record (docs/exec.md "Base files by hash") */
+	TF_REQ_EXEC_SEAL = 22,
+	TF_REQ_TYPE_MAX = 22,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	/* was STARTED ("the app is running"): no longer sent (it cost the

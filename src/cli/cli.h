@@ -141,6 +141,7 @@ VERB(status);
 VERB(selftest);
 VERB(pkg);
 VERB(app);
+VERB(exec);
 VERB(persona);
 VERB(run);
 VERB(switch);

@@ -41,6 +41,8 @@ static const struct cli_verb verbs[] = {
 	{"app", verb_app, "install, list or remove a persona's apps", help_app},
 	{"copy", verb_copy, "copy a file into a persona's Inbox (scanned)",
 	 help_copy},
+	{"exec", verb_exec, "seal the hashes of a persona's base executables",
+	 help_exec},
 	{"help", verb_help, "this text, or a verb's: twofold help VERB",
 	 help_help},
 };

@@ -446,7 +446,12 @@ static int app_attach(struct tfd_persona *p, int dfd, const struct tfd_app *a,
 	if (op.mfd < 0)
 		return op.mfd;
 	op.app_uid = p->cfg->uid_base + a->uid;
+	/* only the mounts attached here run (a is verified, in the index
+	 * and allowed by the catalog: every caller checked it); the gate
+	 * knows it before the persona can see it */
+	tfd_gate_app_attach(p, a->m.name, op.mfd);
 	r = ns_run(p, &op, err, errlen);
+	tfd_gate_app_settle(p, a->m.name, op.mfd, r == 0);
 	close(op.mfd);
 	if (r == 0 && tfd_gate_wanted(p))
 		(void)tfd_gate_rescan(p);
@@ -977,6 +982,8 @@ void tfd_app_remove(struct tfd *d, struct tfd_persona *p,
 	}
 	if (tf_unlink_durable_at(dfd, a.image) < 0)
 		tf_warn("%s: cannot remove %s", p->cfg->name, a.image);
+	/* the gate stops allowing its mount before it goes */
+	tfd_gate_app_detached(p, a.m.name);
 	if (p->rt) {
 		op.name = a.m.name;
 		op.app_uid = p->cfg->uid_base + a.uid;

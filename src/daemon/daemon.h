@@ -265,6 +265,9 @@ struct tfd_persona {
 	/* the exec gate (execgate.c) while it runs, and its denials' pipe */
 	struct tfd_gate *gate;
 	struct tfd_source gate_src;
+	/* the MAC key of its exec hash record (exechash.c) while its
+	 * fscrypt key is loaded; secure memory */
+	uint8_t *exec_key;
 	struct tfd_tunnel tun;
 };
 
@@ -512,6 +515,7 @@ TFD_HANDLER(tfd_req_app_remove);
 TFD_HANDLER(tfd_req_tunnel_key);
 /* req_copy.c: twofold copy (quarantine, scanner helper, Inbox) */
 TFD_HANDLER(tfd_req_copy);
+TFD_HANDLER(tfd_req_exec_seal);
 void tfd_copy_forget(struct tfd_conn *c); /* the client left */
 void tfd_copy_shutdown(void);		  /* at exit: stop the scanner */
 /* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
@@ -715,6 +719,20 @@ TF_WUR int tfd_gate_start(struct tfd *d, struct tfd_persona *p,
 			  size_t errlen);
 int tfd_gate_rescan(struct tfd_persona *p);
 void tfd_gate_stop(struct tfd *d, struct tfd_persona *p);
+/* apps.c tells the gate which mounts under /apps are its own (only
+ * those execute): attach before the image's mount (mfd, fsmount's fd) is
+ * moved into the persona, of an app that is installed, verified and
+ * allowed by the catalog; settle after (attached: name's other mounts,
+ * the image an update replaced, go; else this one goes); detached when
+ * name's mount is gone (remove, disable). No-ops without a gate. */
+void tfd_gate_app_attach(struct tfd_persona *p, const char *name, int mfd);
+void tfd_gate_app_settle(struct tfd_persona *p, const char *name, int mfd,
+			 bool attached);
+void tfd_gate_app_detached(struct tfd_persona *p, const char *name);
+/* exec seal (req_exec.c): the persona's record of base-file hashes is
+ * replaced by hs's entries (a struct tfd_hashes *, emptied) and saved;
+ * -ENOTCONN without a running gate */
+TF_WUR int tfd_gate_seal(struct tfd *d, struct tfd_persona *p, void *hs);
 /* the decisions, for tests: an interpreter's exe basename; a file of
  * script shape (its first bytes, the opener's NUL-separated cmdline) */
 bool tfd_gate_is_interpreter(const char *base);

@@ -34,6 +34,7 @@
 #include "twofold/secmem.h"
 #include "twofold/storage.h"
 #include "daemon.h"
+#include "exechash.h"
 
 /* At daemon exit nothing else waits on us: the key removal may retry
  * (and sleep) for this long. In the loop a removal is one try, and the
@@ -122,6 +123,7 @@ int tfd_key_sync(struct tfd *d, struct tfd_persona *p, enum tf_key_status *out)
 		if (p->key_loaded)
 			tfd_events_key(d, p, false);
 		p->key_loaded = false;
+		tfd_exec_key_drop(p);
 		p->evict_pending = false;
 		p->evict_err = 0;
 	} else {
@@ -172,6 +174,8 @@ static int load_key_and_dir(struct tfd *d, struct tfd_persona *p,
 	}
 	memcpy(p->key_id, id, sizeof(id));
 	p->key_id_known = true;
+	/* the exec hash record's key lives exactly as long as this one */
+	tfd_exec_key_set(d, p, fskey);
 	if (!p->key_loaded)
 		tfd_events_key(d, p, true);
 	p->key_loaded = true;
@@ -776,6 +780,7 @@ static int evict_key_ex(struct tfd *d, struct tfd_persona *p,
 		if (p->key_loaded)
 			tfd_events_key(d, p, false);
 		p->key_loaded = false;
+		tfd_exec_key_drop(p);
 		p->evict_pending = false;
 		p->evict_err = 0;
 		tfd_guard_key_clear(p_index(d, p));
@@ -855,6 +860,7 @@ void tfd_personas_shutdown(struct tfd *d)
 		if (!p->storage_own)
 			shared_busy |= busy && p->storage != NULL;
 		p->key_loaded = false;
+		tfd_exec_key_drop(p);
 		p->evict_pending = false;
 		if (p->storage_own) {
 			int r;

@@ -86,6 +86,10 @@ static const struct tfd_req_def table[] = {
 	 * mounted storage): the run event's states */
 	{TF_REQ_COPY, "copy", tfd_req_copy, TFD_READY, true, TFD_EV_RUN,
 	 A(TF_A_PERSONA) | A(TF_A_ARG), ADMIN},
+	/* what may run in it is root's to decide, not the shell's: the
+	 * running persona's gate takes the record */
+	{TF_REQ_EXEC_SEAL, "exec seal", tfd_req_exec_seal, TFD_READY, true,
+	 TFD_EV_RUN, A(TF_A_PERSONA), TFD_CALL_ROOT},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)

@@ -39,6 +39,7 @@
  * (its init's PDEATHSIG, the guard's cgroup.kill).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -52,7 +53,9 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 
+#include "apps.h"
 #include "daemon.h"
+#include "exechash.h"
 #include "twofold/log.h"
 #include "twofold/persona.h"
 #include "twofold/profile.h"
@@ -70,10 +73,32 @@
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x00001000U
 #endif
+/* Linux 6.8: the 64-bit mount id, never reused (the old one is) */
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
 
 #define GATE_MOUNTS_MAX 256
 
-enum { M_EXEC_OK = 0x1, M_WRITABLE = 0x2 };
+/* M_EXEC_OK: a base mount (its files' hashes are checked); M_APP: a
+ * read-only erofs mount under /apps, allowed only if it is one the daemon
+ * attached (tfd_gate_app_attach); M_FOREIGN: one it did not, of which
+ * nothing may be opened (FAN_OPEN_PERM marked) */
+enum { M_EXEC_OK = 0x1, M_WRITABLE = 0x2, M_APP = 0x4, M_FOREIGN = 0x8 };
+
+/* verdict cache of the base-file hash check: (dev, ino, size, mtime,
+ * ctime) of a file that passed. ctime cannot be set from userspace, so
+ * any change of the content moves it; only a miss reads and hashes. */
+#define VC_SLOTS 4096
+struct vc_ent {
+	uint64_t dev, ino, size, mtime_ns, ctime_ns;
+};
+
+struct gate_app {
+	char name[TF_PKG_NAME_MAX + 1];
+	uint64_t mnt; /* STATX_MNT_ID_UNIQUE: what exec is checked by */
+	uint64_t id;  /* STATX_MNT_ID, as mountinfo shows it: for marking */
+};
 
 struct gate_mount {
 	uint64_t id;
@@ -83,7 +108,7 @@ struct gate_mount {
 /* one denial, loop-bound */
 struct gate_rec {
 	int32_t pid;
-	char kind[8]; /* "exec" or "script" */
+	char kind[8]; /* "exec", "script", "hash", "image"; "pin": none */
 	char path[192];
 	char exe[48];
 };
@@ -104,6 +129,18 @@ struct tfd_gate {
 	size_t n_mounts;
 	struct gate_mount mounts[GATE_MOUNTS_MAX];
 	uint32_t dropped; /* denials not reported (rep full) */
+	/* base files by hash (exechash.c) */
+	enum tfd_eh_mode mode;
+	struct tfd_hashes hs;
+	bool hs_init;
+	uint32_t pinned_new; /* pins the loop has not saved yet (atomic) */
+	uint32_t vc_gen;
+	struct vc_ent vc[VC_SLOTS];
+	uint64_t hits, misses, hit_ns, miss_ns;
+	/* the app images the daemon attached */
+	pthread_mutex_t amu;
+	size_t n_apps;
+	struct gate_app apps[TFD_APPS_MAX];
 };
 
 /* ---- decisions (pure) ---- */
@@ -231,7 +268,7 @@ static unsigned classify(const struct tfd_gate *g, const char *mp,
 		return M_WRITABLE;
 	if (under(mp, "/apps"))
 		return strcmp(fstype, "erofs") == 0 && strcmp(mp, "/apps") != 0
-			       ? M_EXEC_OK
+			       ? M_APP
 			       : 0;
 	if (!strcmp(mp, "/"))
 		return g->base ? M_EXEC_OK : 0;
@@ -243,6 +280,19 @@ static unsigned classify(const struct tfd_gate *g, const char *mp,
 			return M_EXEC_OK;
 	}
 	return 0;
+}
+
+/* one of the daemon's attached images, by mountinfo's id (reused ids:
+ * only for marking; exec is checked by the unique id) */
+static bool app_id_known(struct tfd_gate *g, uint64_t id)
+{
+	bool known = false;
+
+	pthread_mutex_lock(&g->amu);
+	for (size_t i = 0; i < g->n_apps && !known; i++)
+		known = g->apps[i].id == id;
+	pthread_mutex_unlock(&g->amu);
+	return known;
 }
 
 static void mark_one(struct tfd_gate *g, const char *mp, unsigned flags,
@@ -260,7 +310,7 @@ static void mark_one(struct tfd_gate *g, const char *mp, unsigned flags,
 	if (!strcmp(fstype, "proc") || !strcmp(fstype, "devpts") ||
 	    !strcmp(fstype, "mqueue"))
 		return;
-	if (flags & M_WRITABLE)
+	if (flags & (M_WRITABLE | M_FOREIGN))
 		mask |= FAN_OPEN_PERM;
 	fd = (int)syscall(SYS_openat2, g->root_fd, mp[1] ? mp + 1 : ".", &how,
 			  sizeof(how));
@@ -309,6 +359,9 @@ static int rescan(struct tfd_gate *g)
 		{
 			unsigned fl = classify(g, tok[4], tok[5], fstype);
 
+			if ((fl & M_APP) && !app_id_known(g, id))
+				fl |= M_FOREIGN;
+
 			mark_one(g, tok[4], fl, fstype);
 			if (g->n_mounts < GATE_MOUNTS_MAX)
 				g->mounts[g->n_mounts++] =
@@ -347,7 +400,8 @@ static void report(struct tfd_gate *g, const char *kind, pid_t pid,
 	snprintf(r.exe, sizeof(r.exe), "%s", exe);
 	clean(r.path);
 	clean(r.exe);
-	if (write(g->rep[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+	if (write(g->rep[1], &r, sizeof(r)) != (ssize_t)sizeof(r) &&
+	    strcmp(kind, "pin") != 0) /* a pin only wakes the loop */
 		__atomic_add_fetch(&g->dropped, 1, __ATOMIC_RELAXED);
 }
 
@@ -391,6 +445,95 @@ static void fd_path(int fd, char *out, size_t cap)
 	out[n > 0 ? n : 0] = '\0';
 }
 
+/* Is the file behind fd on an app image the daemon attached? By the
+ * unique mount id: an erofs image anyone else mounted under /apps (host
+ * root through nsenter, a bind of a real one) has another. */
+static bool app_mount_ok(struct tfd_gate *g, int fd)
+{
+	struct statx u;
+	bool ok = false;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &u) < 0 ||
+	    !(u.stx_mask & STATX_MNT_ID_UNIQUE))
+		return false;
+	pthread_mutex_lock(&g->amu);
+	for (size_t i = 0; i < g->n_apps && !ok; i++)
+		ok = g->apps[i].mnt == u.stx_mnt_id;
+	pthread_mutex_unlock(&g->amu);
+	return ok;
+}
+
+static size_t vc_slot(const struct vc_ent *k)
+{
+	return (size_t)((k->dev * 0x9e3779b97f4a7c15ull) ^ k->ino) % VC_SLOTS;
+}
+
+/* A base file: its content hash must be the one recorded for its path
+ * (pin: recorded now if none is). A hit in the verdict cache costs a
+ * compare; a miss reads the whole file once. */
+static uint32_t base_check(struct tfd_gate *g,
+			   const struct fanotify_event_metadata *m,
+			   const struct statx *stx)
+{
+	struct vc_ent k = {
+		.dev = ((uint64_t)stx->stx_dev_major << 32) |
+		       stx->stx_dev_minor,
+		.ino = stx->stx_ino,
+		.size = stx->stx_size,
+		.mtime_ns = (uint64_t)stx->stx_mtime.tv_sec * 1000000000u +
+			    stx->stx_mtime.tv_nsec,
+		.ctime_ns = (uint64_t)stx->stx_ctime.tv_sec * 1000000000u +
+			    stx->stx_ctime.tv_nsec,
+	};
+	uint32_t gen = __atomic_load_n(&g->hs.gen, __ATOMIC_ACQUIRE);
+	size_t i = vc_slot(&k);
+	uint64_t t0 = tf_now_ns();
+	uint8_t h[TF_HASH_BYTES];
+	char path[PATH_MAX], exe[PATH_MAX];
+	const uint8_t *want;
+	bool ok = false, pinned = false;
+
+	if (gen != g->vc_gen) { /* sealed anew: every verdict goes */
+		memset(g->vc, 0, sizeof(g->vc));
+		g->vc_gen = gen;
+	}
+	if (k.ino != 0 && memcmp(&g->vc[i], &k, sizeof(k)) == 0) {
+		g->hits++;
+		g->hit_ns += tf_now_ns() - t0;
+		return FAN_ALLOW;
+	}
+	fd_path(m->fd, path, sizeof(path));
+	/* a path the record cannot hold (a control character: a line
+	 * break would forge a line) is never pinned, so never runs */
+	for (const char *c = path; *c && path[0] == '/'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			path[0] = '\0';
+	if (path[0] == '/' && tfd_hash_fd(g->hs.s, m->fd, h) == 0) {
+		pthread_mutex_lock(&g->hs.mu);
+		want = tfd_hashes_get(&g->hs, path);
+		if (want)
+			ok = tf_memeq_ct(want, h, sizeof(h)) == 0;
+		else if (g->mode == TFD_EH_PIN)
+			ok = pinned = tfd_hashes_put(&g->hs, path, h) == 0;
+		if (pinned)
+			g->hs.sealed = false;
+		pthread_mutex_unlock(&g->hs.mu);
+	}
+	g->misses++;
+	g->miss_ns += tf_now_ns() - t0;
+	if (pinned) {
+		__atomic_add_fetch(&g->pinned_new, 1, __ATOMIC_RELAXED);
+		report(g, "pin", m->pid, path, ""); /* wakes the loop */
+	}
+	if (ok) {
+		g->vc[i] = k;
+		return FAN_ALLOW;
+	}
+	exe_of(m->pid, exe, sizeof(exe));
+	report(g, "hash", m->pid, path, exe);
+	return FAN_DENY;
+}
+
 /* FAN_ALLOW or FAN_DENY for one event */
 static uint32_t decide(struct tfd_gate *g,
 		       const struct fanotify_event_metadata *m)
@@ -401,8 +544,8 @@ static uint32_t decide(struct tfd_gate *g,
 
 	if (m->pid == getpid())
 		return FAN_ALLOW; /* the daemon's own (copy in, audit) */
-	if (statx(m->fd, "", AT_EMPTY_PATH,
-		  STATX_MNT_ID | STATX_TYPE | STATX_SIZE, &stx) < 0 ||
+	if (statx(m->fd, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_BASIC_STATS,
+		  &stx) < 0 ||
 	    !(stx.stx_mask & STATX_MNT_ID))
 		return FAN_DENY;
 	gm = mount_of(g, stx.stx_mnt_id);
@@ -412,17 +555,37 @@ static uint32_t decide(struct tfd_gate *g,
 	}
 	if (m->mask & FAN_OPEN_EXEC_PERM) {
 		if (gm && (gm->flags & M_EXEC_OK))
-			return FAN_ALLOW;
+			return g->mode == TFD_EH_OFF ? FAN_ALLOW
+						     : base_check(g, m, &stx);
+		if (gm && (gm->flags & M_APP)) {
+			if (app_mount_ok(g, m->fd))
+				return FAN_ALLOW;
+			fd_path(m->fd, path, sizeof(path));
+			exe_of(m->pid, exe, sizeof(exe));
+			report(g, "image", m->pid, path, exe);
+			return FAN_DENY;
+		}
 		fd_path(m->fd, path, sizeof(path));
 		exe_of(m->pid, exe, sizeof(exe));
 		report(g, "exec", m->pid, path, exe);
 		return FAN_DENY;
 	}
-	/* FAN_OPEN_PERM: marked on writable mounts only. An empty file is
-	 * no program (and is what `sh -c 'echo >x.sh'` opens: the open's
-	 * flags are not in the event) */
+	/* FAN_OPEN_PERM: marked on writable mounts and foreign images only.
+	 * An empty file is no program (and is what `sh -c 'echo >x.sh'`
+	 * opens: the open's flags are not in the event) */
 	if (!S_ISREG(stx.stx_mode) || stx.stx_size == 0)
 		return FAN_ALLOW;
+	if (gm && (gm->flags & M_FOREIGN)) {
+		/* an image the daemon did not attach: nothing of it is
+		 * opened, so neither `ld.so /apps/x/prog` (the loader's
+		 * open, then mmap) nor `sh /apps/x/s` runs it */
+		if (app_mount_ok(g, m->fd))
+			return FAN_ALLOW; /* ours after all (attached since) */
+		fd_path(m->fd, path, sizeof(path));
+		exe_of(m->pid, exe, sizeof(exe));
+		report(g, "image", m->pid, path, exe);
+		return FAN_DENY;
+	}
 	exe_of(m->pid, exe, sizeof(exe));
 	if (tfd_gate_is_interpreter(base_of(exe))) {
 		char head[2], cmd[4096];
@@ -501,7 +664,33 @@ static void gate_free(struct tfd_gate *g)
 	for (size_t i = 0; i < TF_ARRAY_SIZE(fds); i++)
 		if (*fds[i] >= 0)
 			close(*fds[i]);
+	if (g->hs_init) {
+		tfd_hashes_clear(&g->hs);
+		pthread_mutex_destroy(&g->hs.mu);
+		pthread_mutex_destroy(&g->amu);
+	}
 	free(g);
+}
+
+/* pin mode: what the gate pinned since the last save goes to the record
+ * (atomically, MAC'd); on the loop, as it holds the key */
+static void save_pins(struct tfd *d, struct tfd_persona *p)
+{
+	uint32_t n;
+	int r;
+
+	if (p->gate == NULL)
+		return;
+	n = __atomic_exchange_n(&p->gate->pinned_new, 0, __ATOMIC_RELAXED);
+	if (n == 0)
+		return;
+	r = tfd_hashes_save(d, p, &p->gate->hs);
+	if (r < 0)
+		tf_warn("%s: cannot save its exec hash record: %s (the pins "
+			"hold until it stops)",
+			p->cfg->name, strerror(-r));
+	tfd_audit(d, 0, "exec.pinned", p, NULL, "count=%u\tsaved=%s", n,
+		  r < 0 ? "no" : "yes");
 }
 
 static void gate_reports(struct tfd *d, struct tfd_source *s, uint32_t ev)
@@ -515,6 +704,8 @@ static void gate_reports(struct tfd *d, struct tfd_source *s, uint32_t ev)
 	       read(p->gate->rep[0], &r, sizeof(r)) == (ssize_t)sizeof(r)) {
 		r.path[sizeof(r.path) - 1] = r.exe[sizeof(r.exe) - 1] = '\0';
 		r.kind[sizeof(r.kind) - 1] = '\0';
+		if (!strcmp(r.kind, "pin"))
+			continue; /* saved below */
 		tfd_audit(d, 0, "exec.denied", p, NULL,
 			  "kind=%s\tpath=%s\tby=%s\tpid=%d", r.kind, r.path,
 			  r.exe, (int)r.pid);
@@ -524,6 +715,7 @@ static void gate_reports(struct tfd *d, struct tfd_source *s, uint32_t ev)
 		       : 0;
 	if (lost)
 		tfd_audit(d, 0, "exec.denied", p, NULL, "unreported=%u", lost);
+	save_pins(d, p);
 }
 
 bool tfd_gate_wanted(const struct tfd_persona *p)
@@ -544,6 +736,51 @@ int tfd_gate_start(struct tfd *d, struct tfd_persona *p,
 		return -ENOMEM;
 	g->fan_mnt = g->proc_fd = g->root_fd = -1;
 	g->ctl[0] = g->ctl[1] = g->rep[0] = g->rep[1] = -1;
+	r = tfd_hashes_init(&g->hs, d->suite);
+	if (r == 0)
+		r = -pthread_mutex_init(&g->amu, NULL);
+	if (r < 0) {
+		free(g);
+		return r;
+	}
+	g->hs_init = true;
+	/* base files by hash: a record whose MAC fails stops the start */
+	g->mode = tfd_eh_mode_of(p);
+	if (g->mode != TFD_EH_OFF) {
+		enum tfd_eh_rec rec;
+		bool found;
+
+		r = tfd_hashes_load(d, p, &g->hs, &rec, err, errlen);
+		if (r < 0) {
+			tfd_audit(d, TF_AUDIT_SYNC, "exec.hashes", p, NULL,
+				  "mode=%s\trecord=bad\terrno=%d",
+				  p->cfg->exec_hashes, -r);
+			gate_free(g);
+			return r;
+		}
+		found = rec == TFD_EH_REC_OK;
+		if (rec == TFD_EH_REC_STALE)
+			tf_info("%s: its exec hash record is of an earlier key "
+				"(wiped or erased since): set aside",
+				p->cfg->name);
+		/* sealed: pins are not a seal (first execs decided them) */
+		if (found && g->mode == TFD_EH_SEALED && !g->hs.sealed) {
+			tfd_hashes_clear(&g->hs);
+			found = false;
+		}
+		tfd_audit(d, 0, "exec.hashes", p, NULL,
+			  "mode=%s\trecord=%s\tentries=%zu",
+			  g->mode == TFD_EH_PIN ? "pin" : "sealed",
+			  found			    ? "ok"
+			  : rec == TFD_EH_REC_STALE ? "stale"
+						    : "none",
+			  g->hs.n);
+		if (!found && g->mode == TFD_EH_SEALED)
+			tf_warn("%s: exec_hashes = sealed but no record: no "
+				"base file may run until `twofold exec seal "
+				"%s`",
+				p->cfg->name, p->cfg->name);
+	}
 	g->base = prof->base[0] != '\0';
 	g->n_sys = prof->n_sys;
 	for (uint32_t i = 0; i < prof->n_sys; i++)
@@ -639,6 +876,89 @@ void tfd_gate_stop(struct tfd *d, struct tfd_persona *p)
 	g->ctl[1] = -1;
 	if (g->running)
 		(void)pthread_join(g->th, NULL);
+	save_pins(d, p);
+	if (g->mode != TFD_EH_OFF)
+		tf_info("%s: exec gate: base files by hash: %" PRIu64
+			" hits %.1f us each, %" PRIu64 " misses %.1f us each",
+			p->cfg->name, g->hits,
+			g->hits ? (double)g->hit_ns / (double)g->hits / 1e3 : 0,
+			g->misses,
+			g->misses ? (double)g->miss_ns / (double)g->misses / 1e3
+				  : 0);
 	p->gate = NULL;
 	gate_free(g);
+}
+
+void tfd_gate_app_attach(struct tfd_persona *p, const char *name, int mfd)
+{
+	struct tfd_gate *g = p->gate;
+	struct statx u, o;
+
+	if (g == NULL)
+		return;
+	if (statx(mfd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &u) < 0 ||
+	    !(u.stx_mask & STATX_MNT_ID_UNIQUE) ||
+	    statx(mfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &o) < 0 ||
+	    !(o.stx_mask & STATX_MNT_ID)) {
+		tf_warn("%s: app %s: its mount has no id (%s): it will not run",
+			p->cfg->name, name, strerror(errno ? errno : ENOSYS));
+		return;
+	}
+	pthread_mutex_lock(&g->amu);
+	if (g->n_apps < TF_ARRAY_SIZE(g->apps)) {
+		struct gate_app *a = &g->apps[g->n_apps++];
+		snprintf(a->name, sizeof(a->name), "%s", name);
+		a->mnt = u.stx_mnt_id;
+		a->id = o.stx_mnt_id;
+	}
+	pthread_mutex_unlock(&g->amu);
+}
+
+/* keep: drop name's other mounts (the image an update replaced); else
+ * drop this one (its attach failed) */
+void tfd_gate_app_settle(struct tfd_persona *p, const char *name, int mfd,
+			 bool attached)
+{
+	struct tfd_gate *g = p->gate;
+	struct statx u;
+
+	if (g == NULL ||
+	    statx(mfd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &u) < 0)
+		return;
+	pthread_mutex_lock(&g->amu);
+	for (size_t i = 0; i < g->n_apps;) {
+		struct gate_app *a = &g->apps[i];
+		bool self = a->mnt == u.stx_mnt_id;
+		if (strcmp(a->name, name) == 0 && self != attached)
+			*a = g->apps[--g->n_apps];
+		else
+			i++;
+	}
+	pthread_mutex_unlock(&g->amu);
+}
+
+void tfd_gate_app_detached(struct tfd_persona *p, const char *name)
+{
+	struct tfd_gate *g = p->gate;
+
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->amu);
+	for (size_t i = 0; i < g->n_apps;)
+		if (!strcmp(g->apps[i].name, name))
+			g->apps[i] = g->apps[--g->n_apps];
+		else
+			i++;
+	pthread_mutex_unlock(&g->amu);
+}
+
+int tfd_gate_seal(struct tfd *d, struct tfd_persona *p, void *hsv)
+{
+	struct tfd_gate *g = p->gate;
+
+	if (g == NULL)
+		return -ENOTCONN;
+	tfd_hashes_take(&g->hs, hsv);
+	__atomic_store_n(&g->pinned_new, 0, __ATOMIC_RELAXED);
+	return tfd_hashes_save(d, p, &g->hs);
 }

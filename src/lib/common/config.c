@@ -328,6 +328,10 @@ static const struct key keys[] = {
 	 0, 0, false, NULL, NULL, NULL,
 	 "yes: programs may run from the writable dirs (device-bound "
 	 "personas only)"},
+	{SEC_PERSONA, "exec_hashes", T_STR, PER(exec_hashes), 0, 0, false,
+	 "pin", NULL, NULL,
+	 "base files' content on exec: pin (first exec pins it), sealed "
+	 "(only `twofold exec seal`'s), off"},
 	{SEC_PERSONA, "reauth_after", T_U32, PER(reauth_after), 0,
 	 TF_REAUTH_MAX, false, NULL, derive_reauth, shown_credential,
 	 "seconds after a credential unlock until evicted, 0 = never "
@@ -1223,6 +1227,16 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 				    "refused for a credential-bound persona "
 				    "(only signed code runs there); remove it",
 				    c->personas[i].name);
+	for (size_t i = 0; i < c->n_personas; i++) {
+		const char *m = c->personas[i].exec_hashes;
+
+		if (m[0] && strcmp(m, "pin") && strcmp(m, "sealed") &&
+		    strcmp(m, "off"))
+			return fail(err, errlen,
+				    "persona %s: exec_hashes must be pin, "
+				    "sealed or off (not \"%s\")",
+				    c->personas[i].name, m);
+	}
 	for (size_t i = 0; i < c->n_personas; i++) {
 		const struct tf_persona_cfg *p = &c->personas[i];
 		uint64_t end = (uint64_t)p->uid_base + p->uid_count;
