@@ -240,6 +240,21 @@ TF_EXPORT size_t tf_profile_dev_rules(const struct tf_profile *p, bool fg,
 				      struct tf_cg_dev *out, size_t cap)
 	TF_NONNULL(1);
 
+/* Per-app permissions that gate devices: the package manifest's bits
+ * (TF_PERM_CAMERA, TF_PERM_MICROPHONE in pkg.h; apps.c asserts they
+ * agree). */
+#define TF_PROF_PERM_CAMERA (1u << 1)
+#define TF_PROF_PERM_MICROPHONE (1u << 2)
+/* The device rules of one app's own cgroup (tf_persona_app_cgroup): each
+ * device class a permission gates is denied unless perms has it (V4L2,
+ * char major 81: camera; ALSA, char major 116: microphone and the rest of
+ * sound), everything else allowed. The persona's rules (default deny; the
+ * foreground devices only while foreground) still apply on top: an app
+ * gets a camera only if it declared it and its persona is the
+ * foreground. At most cap (4 suffice); returns the count. */
+TF_EXPORT size_t tf_profile_app_dev_rules(tf_perms_t perms,
+					  struct tf_cg_dev *out, size_t cap);
+
 /* Pointers to the writable / read path strings, for tf_landlock_prepare();
  * at most cap; returns the count. */
 TF_EXPORT size_t tf_profile_paths(const struct tf_prof_path *paths, uint32_t n,

@@ -552,6 +552,41 @@ size_t tf_profile_dev_rules(const struct tf_profile *p, bool fg,
 	return n;
 }
 
+/* Device classes a permission gates: policy as data (one row each). */
+static const struct {
+	tf_perms_t perm;
+	uint32_t major; /* char devices, every minor */
+} app_dev_gates[] = {
+	{TF_PROF_PERM_CAMERA, 81},	/* VIDEO_MAJOR: V4L2 /dev/video* */
+	{TF_PROF_PERM_MICROPHONE, 116}, /* ALSA: the nodes in /dev/snd */
+};
+
+size_t tf_profile_app_dev_rules(tf_perms_t perms, struct tf_cg_dev *out,
+				size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < TF_ARRAY_SIZE(app_dev_gates) && n < cap; i++)
+		if (!(perms & app_dev_gates[i].perm))
+			out[n++] = (struct tf_cg_dev){
+				.type = 'c',
+				.major = app_dev_gates[i].major,
+				.minor = TF_CG_DEV_ANY,
+				.allow = false};
+	/* the rest is the persona's to decide */
+	if (n < cap)
+		out[n++] = (struct tf_cg_dev){.type = 'c',
+					      .major = TF_CG_DEV_ANY,
+					      .minor = TF_CG_DEV_ANY,
+					      .allow = true};
+	if (n < cap)
+		out[n++] = (struct tf_cg_dev){.type = 'b',
+					      .major = TF_CG_DEV_ANY,
+					      .minor = TF_CG_DEV_ANY,
+					      .allow = true};
+	return n;
+}
+
 size_t tf_profile_paths(const struct tf_prof_path *paths, uint32_t n,
 			const char **out, size_t cap)
 {
