@@ -126,9 +126,8 @@ TF_EXPORT TF_WUR int tf_cgroup_device_set_bpf(struct tf_cgroup *cg,
  * program from the task's cgroup up to the root (BPF_F_ALLOW_MULTI) and,
  * on a hybrid host, the v1 devices controller after them: a device must
  * pass all of them. */
-TF_EXPORT TF_WUR int tf_cgroup_dir_device_set_bpf(int dirfd,
-						  const struct tf_cg_dev *devs,
-						  size_t n);
+TF_EXPORT TF_WUR int
+tf_cgroup_dir_device_set_bpf(int dirfd, const struct tf_cg_dev *devs, size_t n);
 
 /* ---- applied to the calling process, in a launched app, in this order,
  *      last steps before exec ---- */

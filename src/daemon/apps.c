@@ -608,8 +608,7 @@ int tfd_app_allowed(struct tfd *d, struct tfd_persona *p,
 	return catalog_allows(d, p, dfd, &a->m, a->m.payload_hash, perr);
 }
 
-static bool slot_bit(struct tfd_persona *p, uint32_t uid, bool *was,
-		     bool set);
+static bool slot_bit(struct tfd_persona *p, uint32_t uid, bool *was, bool set);
 
 /* ---- persona start ---- */
 
@@ -1073,8 +1072,7 @@ static bool slot_bit(struct tfd_persona *p, uint32_t uid, bool *was, bool set)
 	uint32_t s = uid - TFD_APP_UID_FIRST;
 	uint64_t m;
 
-	if (uid < TFD_APP_UID_FIRST ||
-	    s >= 64 * TF_ARRAY_SIZE(p->appcat.off))
+	if (uid < TFD_APP_UID_FIRST || s >= 64 * TF_ARRAY_SIZE(p->appcat.off))
 		return false;
 	m = 1ull << (s % 64);
 	*was = (p->appcat.off[s / 64] & m) != 0;
@@ -1141,8 +1139,7 @@ void tfd_apps_tick(struct tfd *d)
 		     st.st_mtim.tv_nsec;
 		same = p->appcat.seen && p->appcat.dev == st.st_dev &&
 		       p->appcat.ino == st.st_ino &&
-		       p->appcat.size == st.st_size &&
-		       p->appcat.mtime_ns == mt;
+		       p->appcat.size == st.st_size && p->appcat.mtime_ns == mt;
 		if (same && now - p->appcat.checked_ns < CATALOG_RECHECK_NS)
 			continue;
 		p->appcat.seen = true;

@@ -297,8 +297,8 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 		/* without v2 the persona's cgroup and no device program: an
 		 * app that may not have the camera must not get one */
 		if (r == -EOPNOTSUPP &&
-		    (~app.perms & (TF_PROF_PERM_CAMERA |
-				   TF_PROF_PERM_MICROPHONE))) {
+		    (~app.perms &
+		     (TF_PROF_PERM_CAMERA | TF_PROF_PERM_MICROPHONE))) {
 			tfd_reply_fail(rep, r, TF_R_RUN_LAUNCH_FAILED,
 				       p->cfg->name,
 				       "run --app in %s: this host has no "
@@ -385,7 +385,8 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	c->app.p = p;
 	c->app.service = (flags & TF_F_SERVICE) != 0;
 	memcpy(c->app.cg, cg, sizeof(cg));
-	snprintf(c->app.name, sizeof(c->app.name), "%s", is_app ? app.name : "");
+	snprintf(c->app.name, sizeof(c->app.name), "%s",
+		 is_app ? app.name : "");
 	if (tfd_source_add(d, &c->app.src, pidfd, EPOLLIN, tfd_app_exited, c) <
 	    0) {
 		/* cannot watch it: do not leave an unsupervised app */

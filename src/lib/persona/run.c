@@ -337,9 +337,9 @@ static int sweep_child(int parent, const char *name, void *ud)
 	/* an app's runs; app-NAME itself stays (it holds the app's device
 	 * program) until the app is removed or the persona stops */
 	if (strncmp(name, "app-", 4) == 0) {
-		_cleanup_close_ int a = openat(parent, name,
-					       O_RDONLY | O_DIRECTORY |
-						       O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int a =
+			openat(parent, name,
+			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (a >= 0)
 			(void)tf_cgroup_for_each_child(a, rm_run_child, NULL);
 	}
