@@ -1015,13 +1015,13 @@ _Static_assert(TF_PERM_CAMERA == TF_PROF_PERM_CAMERA &&
 
 int tfd_app_cgroup(struct tfd_persona *p, const struct tf_pkg_manifest *m)
 {
-	struct tf_cg_dev rules[8];
+	struct tf_cg_dev rules[TF_PROF_DEV_MAX + 4];
 	size_t n;
 
 	if (p->rt == NULL)
 		return -ESRCH;
-	n = tf_profile_app_dev_rules(m->permissions, rules,
-				     TF_ARRAY_SIZE(rules));
+	n = tf_profile_app_dev_rules(tf_persona_profile(p->rt), m->permissions,
+				     rules, TF_ARRAY_SIZE(rules));
 	return tf_persona_app_cgroup(p->rt, m->name, rules, n);
 }
 

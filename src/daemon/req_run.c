@@ -286,9 +286,9 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 		 * device policy and is what remove and disable kill */
 		r = tf_persona_app_run_cgroup(p->rt, app.name, &cgfd, cg);
 		if (r == -ENOENT) {
-			struct tf_cg_dev rules[8];
+			struct tf_cg_dev rules[TF_PROF_DEV_MAX + 4];
 			size_t nr = tf_profile_app_dev_rules(
-				app.perms, rules, TF_ARRAY_SIZE(rules));
+				prof, app.perms, rules, TF_ARRAY_SIZE(rules));
 			r = tf_persona_app_cgroup(p->rt, app.name, rules, nr);
 			if (r == 0)
 				r = tf_persona_app_run_cgroup(p->rt, app.name,

@@ -10,7 +10,8 @@
 #
 # No camera or sound hardware here: the nodes are made with mknod under
 # the host's /dev with the real majors (81 V4L2, 116 ALSA) and minors no
-# driver has. Opening one where the device cgroup allows it reaches the
+# driver has, at paths the default profile picks up (/dev/video*,
+# /dev/snd/*; no device.conf entry). Opening one where the device cgroup allows it reaches the
 # kernel's char device lookup, which finds nothing: ENXIO (or ENODEV);
 # where a cgroup refuses it the open fails earlier with EPERM. That
 # difference is what is tested.
@@ -20,15 +21,17 @@ command -v mkfs.erofs >/dev/null || {
 	echo "1..0 # SKIP mkfs.erofs (erofs-utils) not installed"
 	exit 0
 }
-CAM=/dev/tf-test-video-$$
-MIC=/dev/tf-test-snd-$$
+CAM=/dev/video-tftest-$$
+MIC=/dev/snd/tftest-$$
 setup_state
 W=$(mktemp -d /tmp/tfappcg.XXXXXX)
 EXTRA_CLEANUP='rm -rf "$W" "$CAM" "$MIC"'
+if [ ! -d /dev/snd ]; then
+	mkdir /dev/snd || bail "mkdir /dev/snd failed"
+	EXTRA_CLEANUP="$EXTRA_CLEANUP; rmdir /dev/snd"
+fi
 mknod -m 666 "$CAM" c 81 250 && mknod -m 666 "$MIC" c 116 250 ||
 	bail "mknod of the test's camera and microphone nodes failed"
-printf '\n[device camera]\npath = %s\n\n[device microphone]\npath = %s\n' \
-	"$CAM" "$MIC" >>"$S/device.conf"
 pkg() { "$TWOFOLD" pkg "$@"; }
 set_persona_conf() {
 	sed -i "/^\[persona $1\]/,/^\[/ s|^#\?$2 =.*|$2 = $3|" "$S/device.conf"
@@ -192,6 +195,8 @@ ok $? "  ... saying it is disabled" "$out"
 ok $? "  ... org.u (still in the catalog) runs on" "$(ps -o pid,stat,args -p "$upid")"
 
 # --- camera and microphone: declared, and the persona in the foreground
+tf run secure -- test -c "$CAM" && tf run secure -- test -c "$MIC"
+ok $? "the host's camera and sound nodes are bound into the persona's /dev"
 try() { tf run secure --app "$1" -- open "$2" 2>&1; }
 nodev() { [ "$1" = ENXIO ] || [ "$1" = ENODEV ]; }
 out=$(try org.cam "$CAM")
