@@ -30,8 +30,14 @@ if [ ! -d /dev/snd ]; then
 	mkdir /dev/snd || bail "mkdir /dev/snd failed"
 	EXTRA_CLEANUP="$EXTRA_CLEANUP; rmdir /dev/snd"
 fi
-mknod -m 666 "$CAM" c 81 250 && mknod -m 666 "$MIC" c 116 250 ||
+# and a device.conf camera (class camera) with the numbers of /dev/net/tun
+# (c 10 200), a node that opens: an app can hold it across a switch
+TUNCAM=/dev/tf-test-tuncam-$$
+EXTRA_CLEANUP="$EXTRA_CLEANUP; rm -f $TUNCAM"
+mknod -m 666 "$CAM" c 81 250 && mknod -m 666 "$MIC" c 116 250 &&
+	mknod -m 666 "$TUNCAM" c 10 200 ||
 	bail "mknod of the test's camera and microphone nodes failed"
+printf '\n[device tuncam]\npath = %s\nclass = camera\n' "$TUNCAM" >>"$S/device.conf"
 pkg() { "$TWOFOLD" pkg "$@"; }
 set_persona_conf() {
 	sed -i "/^\[persona $1\]/,/^\[/ s|^#\?$2 =.*|$2 = $3|" "$S/device.conf"
@@ -53,6 +59,11 @@ escape)
 	done
 	grep '^0::' /proc/self/cgroup ;;
 hold) exec sleep "$2" ;;
+holddev) exec python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+print("held", flush=True)
+time.sleep(int(sys.argv[2]))' "$2" "$3" ;;
 spawn) sleep "$2" >/dev/null 2>&1 & echo started ;;
 open) python3 -c '
 import errno, os, sys
@@ -227,7 +238,21 @@ ok $? "foreground: org.cam (camera only) gets EPERM for the microphone" "$out"
 out=$(try org.none /dev/null)
 [ "$out" = OPENED ]
 ok $? "foreground: org.none still opens /dev/null" "$out"
+out=$(try org.none "$TUNCAM")
+[ "$out" = EPERM ]
+ok $? "foreground: org.none gets EPERM for a device.conf camera (class, any numbers)" "$out"
+out=$(try org.cam "$TUNCAM")
+[ "$out" = OPENED ]
+ok $? "foreground: org.cam opens it" "$out"
+tf run secure --app org.cam -- holddev "$TUNCAM" 3401 >"$W/hold" 2>&1 &
+HOLD2=$!
+EXTRA_CLEANUP="$EXTRA_CLEANUP; kill $HOLD2 2>/dev/null"
+for _ in $(seq 100); do grep -q held "$W/hold" && break; sleep 0.05; done
+hpid=$(pgrep -f "time.sleep.* $TUNCAM 3401\$" | head -1)
+ok $([ -n "$hpid" ]; echo $?) "org.cam holds the camera open (pid $hpid)" "$(cat "$W/hold")"
 tf switch personal >/dev/null
+gone "$hpid"
+ok $? "switch away: the app holding the camera is killed (its cgroup is scanned)" "$(tail -3 "$DLOG")"
 out=$(try org.cam "$CAM")
 [ "$out" = EPERM ]
 ok $? "back in the background: org.cam gets EPERM again" "$out"
