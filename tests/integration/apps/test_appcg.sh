@@ -131,6 +131,9 @@ ok $? "run --app: the app is in app-org.x/run-N below its persona" "$out"
 out=$(tf run secure --app org.x -- escape 2>&1)
 not_has MOVED "$out" && echo "$out" | grep -Eq '^0::/app-org\.x/run-[0-9]+$'
 ok $? "the app cannot move itself to its persona's cgroup" "$out"
+out=$(tf run secure -- sh -c 'grep -E " - (cgroup2?|sysfs) " /proc/self/mountinfo' 2>&1)
+[ -z "$out" ]
+ok $? "  ... the persona has no cgroup or sysfs mount to try with" "$out"
 tf run secure --app org.x -- hold 3101 >/dev/null 2>&1 &
 HOLD=$!
 EXTRA_CLEANUP="$EXTRA_CLEANUP; kill $HOLD 2>/dev/null"
