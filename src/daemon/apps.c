@@ -1142,6 +1142,14 @@ void tfd_apps_tick(struct tfd *d)
 		       p->appcat.size == st.st_size && p->appcat.mtime_ns == mt;
 		if (same && now - p->appcat.checked_ns < CATALOG_RECHECK_NS)
 			continue;
+		/* written within the last second: maybe still being written
+		 * (cp truncates, then writes); a half-written catalog fails
+		 * its signature and would disable every app for a moment.
+		 * Looked at again at the next tick. */
+		if (!same && st.st_ino != 0 &&
+		    st.st_mtim.tv_sec >= time(NULL) - 1 &&
+		    st.st_mtim.tv_sec <= time(NULL) + 1)
+			continue;
 		p->appcat.seen = true;
 		p->appcat.dev = st.st_dev;
 		p->appcat.ino = st.st_ino;
