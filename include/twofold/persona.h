@@ -272,6 +272,10 @@ TF_EXPORT TF_WUR int tf_persona_app_cgroup(struct tf_persona *p,
 TF_EXPORT TF_WUR int
 tf_persona_app_run_cgroup(struct tf_persona *p, const char *app, int *fd,
 			  char name[static TF_PERSONA_CG_NAME_MAX]);
+/* Make app's next run cgroup now (one spare, for the app launched
+ * last), as tf_persona_run_cgroup_prepare(). */
+TF_EXPORT int tf_persona_app_run_cgroup_prepare(struct tf_persona *p,
+						const char *app);
 /* Kill every process of every run of app (cgroup.kill of app-NAME),
  * wait up to timeout_ms until they are gone (-ETIMEDOUT if not; they are
  * dying), then remove its cgroups. 0 if it had none. */

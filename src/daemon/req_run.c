@@ -406,7 +406,10 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	tf_msg_reader_reset(&c->rd);
 
 	/* the next run's cgroup, while this app starts on the other CPU */
-	(void)tf_persona_run_cgroup_prepare(p->rt);
+	if (is_app)
+		(void)tf_persona_app_run_cgroup_prepare(p->rt, app.name);
+	else
+		(void)tf_persona_run_cgroup_prepare(p->rt);
 	/* No reply until it exits (EXITED): a "started" message would wake
 	 * the client for nothing while the app starts. */
 	return TFD_REPLY_LATER;

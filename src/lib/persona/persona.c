@@ -433,6 +433,7 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	p->launcher_sock = -1;
 	p->pts_fd = -1;
 	p->spare_cg_fd = -1;
+	p->spare_app_fd = -1;
 	p->uid_base = cfg->uid_base;
 	if (tf_strlcpy(p->name, cfg->name, sizeof(p->name)) < 0) {
 		/* cannot happen: checked lengths */
@@ -755,6 +756,8 @@ int tf_persona_stop(struct tf_persona *p)
 		close(p->pts_fd);
 	if (p->spare_cg_fd >= 0)
 		close(p->spare_cg_fd);
+	if (p->spare_app_fd >= 0)
+		close(p->spare_app_fd);
 	close(p->pidfd);
 	free(p);
 	return r;

@@ -209,15 +209,13 @@ int tf_persona_app_cgroup(struct tf_persona *p, const char *app,
 	return r;
 }
 
-int tf_persona_app_run_cgroup(struct tf_persona *p, const char *app, int *fd,
-			      char name[static TF_PERSONA_CG_NAME_MAX])
+static int make_app_run_cgroup(struct tf_persona *p, const char *app, int *fd,
+			       char name[static TF_PERSONA_CG_NAME_MAX])
 {
 	_cleanup_close_ int a = -1, d = -1;
 	char dir[TF_PERSONA_APP_NAME_MAX + 8], n[32];
 	int cg;
 
-	if (!p || !fd || !app_ok(app))
-		return -EINVAL;
 	cg = tf_cgroup_v2_fd(p->cg);
 	if (cg < 0)
 		return -EOPNOTSUPP;
@@ -242,10 +240,61 @@ int tf_persona_app_run_cgroup(struct tf_persona *p, const char *app, int *fd,
 	return 0;
 }
 
+/* Is the spare app run cgroup one of app's? */
+static bool spare_is(const struct tf_persona *p, const char *app)
+{
+	size_t n = strlen(app);
+
+	return p->spare_app_fd >= 0 && strncmp(p->spare_app, "app-", 4) == 0 &&
+	       strncmp(p->spare_app + 4, app, n) == 0 &&
+	       p->spare_app[4 + n] == '/';
+}
+
+static void spare_drop(struct tf_persona *p)
+{
+	int cg = tf_cgroup_v2_fd(p->cg);
+
+	if (p->spare_app_fd < 0)
+		return;
+	close(p->spare_app_fd);
+	p->spare_app_fd = -1;
+	if (cg >= 0)
+		(void)unlinkat(cg, p->spare_app, AT_REMOVEDIR);
+	p->spare_app[0] = '\0';
+}
+
+int tf_persona_app_run_cgroup(struct tf_persona *p, const char *app, int *fd,
+			      char name[static TF_PERSONA_CG_NAME_MAX])
+{
+	if (!p || !fd || !app_ok(app))
+		return -EINVAL;
+	if (spare_is(p, app)) {
+		*fd = p->spare_app_fd;
+		memcpy(name, p->spare_app, sizeof(p->spare_app));
+		p->spare_app_fd = -1;
+		p->spare_app[0] = '\0';
+		return 0;
+	}
+	return make_app_run_cgroup(p, app, fd, name);
+}
+
+int tf_persona_app_run_cgroup_prepare(struct tf_persona *p, const char *app)
+{
+	if (!p || !app_ok(app))
+		return -EINVAL;
+	if (spare_is(p, app))
+		return 0;
+	/* one spare for the app launched last: the one likely next */
+	spare_drop(p);
+	return make_app_run_cgroup(p, app, &p->spare_app_fd, p->spare_app);
+}
+
+/* An app's empty run cgroups; ud: the spare's leaf name, kept */
 static int rm_run_child(int parent, const char *name, void *ud)
 {
-	(void)ud;
-	if (run_leaf(name))
+	const char *keep = ud;
+
+	if (run_leaf(name) && (keep == NULL || strcmp(name, keep) != 0))
 		(void)unlinkat(parent, name, AT_REMOVEDIR);
 	return 0;
 }
@@ -262,6 +311,8 @@ int tf_persona_app_kill(struct tf_persona *p, const char *app, int timeout_ms)
 	if (cg < 0)
 		return -EOPNOTSUPP;
 	snprintf(dir, sizeof(dir), "app-%s", app);
+	if (spare_is(p, app))
+		spare_drop(p);
 	a = openat(cg, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (a < 0)
 		return errno == ENOENT ? 0 : tf_negerrno();
@@ -340,8 +391,14 @@ static int sweep_child(int parent, const char *name, void *ud)
 		_cleanup_close_ int a =
 			openat(parent, name,
 			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		const char *sl = strchr(p->spare_app, '/');
+		bool mine = p->spare_app_fd >= 0 && sl &&
+			    (size_t)(sl - p->spare_app) == strlen(name) &&
+			    strncmp(p->spare_app, name, strlen(name)) == 0;
 		if (a >= 0)
-			(void)tf_cgroup_for_each_child(a, rm_run_child, NULL);
+			(void)tf_cgroup_for_each_child(a, rm_run_child,
+						       mine ? (void *)(sl + 1)
+							    : NULL);
 	}
 	return 0;
 }
