@@ -249,6 +249,40 @@ TF_EXPORT int tf_persona_run_cgroup_end(struct tf_persona *p, const char *name,
 TF_EXPORT void tf_persona_sweep_run_cgroups(struct tf_persona *p);
 
 /*
+ * An installed app's cgroups (run --app): <persona's v2 cgroup>/app-NAME,
+ * and one run-<n> below it per run. app is one path component of at most
+ * TF_PERSONA_APP_NAME_MAX bytes (the daemon checks the package name).
+ */
+#define TF_PERSONA_APP_NAME_MAX 64
+/* "app-NAME/run-<n>" and its NUL */
+#define TF_PERSONA_CG_NAME_MAX (TF_PERSONA_APP_NAME_MAX + 48)
+struct tf_cg_dev;
+/* Make app-NAME (or keep it) and set its device program to devs
+ * (tf_cgroup_dir_device_set_bpf): the kernel checks it as well as the
+ * persona's policy. Called before its first run and at every install or
+ * update of the app. A failure leaves no app-NAME without its program. */
+TF_EXPORT TF_WUR int tf_persona_app_cgroup(struct tf_persona *p,
+					   const char *app,
+					   const struct tf_cg_dev *devs,
+					   size_t n);
+/* A run's cgroup below app-NAME, as tf_persona_run_cgroup() (cgroup.procs
+ * the persona root's); name: "app-NAME/run-<n>", which
+ * tf_persona_run_cgroup_end() takes. -ENOENT: no app-NAME yet (make it
+ * with tf_persona_app_cgroup() and call again). */
+TF_EXPORT TF_WUR int
+tf_persona_app_run_cgroup(struct tf_persona *p, const char *app, int *fd,
+			  char name[static TF_PERSONA_CG_NAME_MAX]);
+/* Make app's next run cgroup now (one spare, for the app launched
+ * last), as tf_persona_run_cgroup_prepare(). */
+TF_EXPORT int tf_persona_app_run_cgroup_prepare(struct tf_persona *p,
+						const char *app);
+/* Kill every process of every run of app (cgroup.kill of app-NAME),
+ * wait up to timeout_ms until they are gone (-ETIMEDOUT if not; they are
+ * dying), then remove its cgroups. 0 if it had none. */
+TF_EXPORT TF_WUR int tf_persona_app_kill(struct tf_persona *p, const char *app,
+					 int timeout_ms);
+
+/*
  * Launch an app in the running persona (one message to the persona's
  * launcher, which clones it; no setns, no cgroup write). On success *pid_out is the app's
  * host pid (a child of the caller) and *pidfd_out its pidfd (O_CLOEXEC,

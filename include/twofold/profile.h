@@ -45,7 +45,9 @@
 #define TF_PROF_DIR_MAX 16
 #define TF_PROF_WRITABLE_MAX 16
 #define TF_PROF_READ_MAX 8
-#define TF_PROF_DEV_MAX (12 + TF_DEVICE_MAX)
+/* the basic devices, the configured ones, and up to 32 nodes the camera
+ * and sound patterns find (a sound card has ~6-10) */
+#define TF_PROF_DEV_MAX (12 + TF_DEVICE_MAX + 32)
 #define TF_PROF_ENV_MAX 16
 #define TF_PROF_ENV_LEN 256
 
@@ -103,11 +105,19 @@ struct tf_prof_path {
  * from the host node at path (stat), and drops the entry when the node is
  * absent (hot-pluggable). */
 #define TF_PROF_DEV_RESOLVE 0x4u
+/* With RESOLVE: path is a glob(7) pattern; the start makes one entry of
+ * every character device node it matches then (none: no entry). The
+ * default profile's camera (/dev/video*) and sound (everything in
+ * /dev/snd) nodes. */
+#define TF_PROF_DEV_GLOB 0x8u
 struct tf_prof_dev {
 	char path[TF_CFG_PATH_MAX]; /* "/dev/..." */
 	char type;		    /* 'c' or 'b' */
 	uint32_t major, minor;	    /* minor may be TF_CG_DEV_ANY */
 	uint32_t flags;
+	/* the app permission (TF_PROF_PERM_*) an app needs for it, 0 none:
+	 * from the device.conf class (camera; microphone and audio) */
+	uint64_t perm;
 };
 
 /* ---- environment ---- */
@@ -238,6 +248,24 @@ TF_EXPORT size_t tf_profile_dev_nodes(const struct tf_profile *p,
  * another entry with the same numbers). At most cap; returns the count. */
 TF_EXPORT size_t tf_profile_dev_rules(const struct tf_profile *p, bool fg,
 				      struct tf_cg_dev *out, size_t cap)
+	TF_NONNULL(1);
+
+/* Per-app permissions that gate devices: the package manifest's bits
+ * (TF_PERM_CAMERA, TF_PERM_MICROPHONE in pkg.h; apps.c asserts they
+ * agree). */
+#define TF_PROF_PERM_CAMERA (1u << 1)
+#define TF_PROF_PERM_MICROPHONE (1u << 2)
+/* The device rules of one app's own cgroup (tf_persona_app_cgroup): each
+ * device of the persona's (resolved) profile whose permission the app
+ * lacks is denied, and so is each device class a permission gates (V4L2,
+ * char major 81: camera; ALSA, char major 116: microphone and the rest of
+ * sound), everything else allowed. The persona's rules (default deny; the
+ * foreground devices only while foreground) still apply on top: an app
+ * gets a camera only if it declared it and its persona is the
+ * foreground. At most cap; returns the count. */
+TF_EXPORT size_t tf_profile_app_dev_rules(const struct tf_profile *p,
+					  tf_perms_t perms,
+					  struct tf_cg_dev *out, size_t cap)
 	TF_NONNULL(1);
 
 /* Pointers to the writable / read path strings, for tf_landlock_prepare();

@@ -119,6 +119,15 @@ TF_EXPORT TF_WUR int tf_cgroup_device_set(struct tf_cgroup *cg,
 TF_EXPORT TF_WUR int tf_cgroup_device_set_bpf(struct tf_cgroup *cg,
 					      const struct tf_cg_dev *devs,
 					      size_t n);
+/* The same program on any cgroup2 directory dirfd that no tf_cgroup
+ * handle owns (an app's cgroup below its persona's): replaces whatever
+ * device programs dirfd itself had (found by BPF_PROG_QUERY; the new one
+ * is attached before the old ones are detached). The kernel runs every
+ * program from the task's cgroup up to the root (BPF_F_ALLOW_MULTI) and,
+ * on a hybrid host, the v1 devices controller after them: a device must
+ * pass all of them. */
+TF_EXPORT TF_WUR int
+tf_cgroup_dir_device_set_bpf(int dirfd, const struct tf_cg_dev *devs, size_t n);
 
 /* ---- applied to the calling process, in a launched app, in this order,
  *      last steps before exec ---- */

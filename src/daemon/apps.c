@@ -45,6 +45,8 @@
 #include "twofold/net.h"
 #include "twofold/persona.h"
 #include "twofold/pkg.h"
+#include "twofold/profile.h"
+#include "twofold/sandbox.h"
 #include "apps.h"
 #include "daemon.h"
 
@@ -611,6 +613,8 @@ int tfd_app_allowed(struct tfd *d, struct tfd_persona *p,
 	return catalog_allows(d, p, dfd, &a->m, a->m.payload_hash, perr);
 }
 
+static bool slot_bit(struct tfd_persona *p, uint32_t uid, bool *was, bool set);
+
 /* ---- persona start ---- */
 
 void tfd_apps_persona_started(struct tfd *d, struct tfd_persona *p)
@@ -624,11 +628,16 @@ void tfd_apps_persona_started(struct tfd *d, struct tfd_persona *p)
 		return;
 	if (records_all(dfd, &v, &n) < 0)
 		return;
+	/* a new persona, new cgroups: what tfd_apps_tick saw is history;
+	 * the apps found disabled here are audited here, not again there */
+	memset(&p->appcat, 0, sizeof(p->appcat));
 	for (size_t i = 0; i < n; i++) {
 		struct tf_pkg_err perr = {0};
 		char err[512];
+		bool was;
 		if (catalog_allows(d, p, dfd, &v[i].m, v[i].m.payload_hash,
 				   &perr) < 0) {
+			(void)slot_bit(p, v[i].uid, &was, true);
 			tf_warn("%s: app %s disabled: %s", p->cfg->name,
 				v[i].m.name, perr.msg);
 			tfd_audit(d, 0, "app.disabled", p, NULL,
@@ -851,6 +860,8 @@ void tfd_app_install(struct tfd *d, struct tfd_persona *p,
 				    : strerror(-r));
 		return;
 	}
+	/* an update's permissions apply to its running processes too */
+	tfd_app_cgroup_refresh(p, &a.m);
 	if (update && strcmp(old.image, a.image) != 0)
 		if (tf_unlink_durable_at(dfd, old.image) < 0)
 			tf_warn("%s: cannot remove %s", p->cfg->name,
@@ -980,6 +991,9 @@ void tfd_app_remove(struct tfd *d, struct tfd_persona *p,
 			       name, strerror(-r));
 		return;
 	}
+	/* its processes go before its image: none keeps running code that
+	 * is no longer installed */
+	tfd_app_stop(d, p, a.m.name, "removed");
 	if (tf_unlink_durable_at(dfd, a.image) < 0)
 		tf_warn("%s: cannot remove %s", p->cfg->name, a.image);
 	/* the gate stops allowing its mount before it goes */
@@ -998,4 +1012,157 @@ void tfd_app_remove(struct tfd *d, struct tfd_persona *p,
 	if (asprintf(&rep->text, "removed %s from %s\n", a.m.name,
 		     p->cfg->name) < 0)
 		rep->text = NULL;
+}
+
+/* ---- running apps: their cgroups, stop, disable ---- */
+
+_Static_assert(TF_PERM_CAMERA == TF_PROF_PERM_CAMERA &&
+		       TF_PERM_MICROPHONE == TF_PROF_PERM_MICROPHONE,
+	       "profile.h and pkg.h agree on the device permissions");
+
+int tfd_app_cgroup(struct tfd_persona *p, const struct tf_pkg_manifest *m)
+{
+	struct tf_cg_dev rules[TF_PROF_DEV_MAX + 4];
+	size_t n;
+
+	if (p->rt == NULL)
+		return -ESRCH;
+	n = tf_profile_app_dev_rules(tf_persona_profile(p->rt), m->permissions,
+				     rules, TF_ARRAY_SIZE(rules));
+	return tf_persona_app_cgroup(p->rt, m->name, rules, n);
+}
+
+void tfd_app_cgroup_refresh(struct tfd_persona *p,
+			    const struct tf_pkg_manifest *m)
+{
+	int r;
+
+	if (p->rt == NULL)
+		return;
+	r = tfd_app_cgroup(p, m);
+	if (r < 0 && r != -EOPNOTSUPP)
+		tf_warn("%s: app %s: cannot set its device policy: %s",
+			p->cfg->name, m->name, strerror(-r));
+}
+
+/* How long remove and disable wait for an app's processes to be gone
+ * after cgroup.kill (they get SIGKILL; this is only the exit path) */
+#define APP_KILL_WAIT_MS 2000
+
+int tfd_app_stop(struct tfd *d, struct tfd_persona *p, const char *name,
+		 const char *why)
+{
+	int r;
+
+	if (p->rt == NULL)
+		return 0;
+	r = tf_persona_app_kill(p->rt, name, APP_KILL_WAIT_MS);
+	if (r == -EOPNOTSUPP) {
+		/* no v2 hierarchy: its runs are in the persona's cgroup; kill
+		 * the runs the daemon tracks (their process groups) */
+		for (size_t i = 0; i < TFD_CONN_MAX; i++) {
+			struct tfd_conn *c = d->conns[i];
+			if (c && c->app.pidfd >= 0 && c->app.p == p &&
+			    strcmp(c->app.name, name) == 0)
+				(void)tfd_app_signal(c, SIGKILL);
+		}
+		r = 0;
+	}
+	if (r < 0)
+		tf_warn("%s: app %s (%s): stopping its processes: %s",
+			p->cfg->name, name, why, strerror(-r));
+	return r;
+}
+
+static bool slot_bit(struct tfd_persona *p, uint32_t uid, bool *was, bool set)
+{
+	uint32_t s = uid - TFD_APP_UID_FIRST;
+	uint64_t m;
+
+	if (uid < TFD_APP_UID_FIRST || s >= 64 * TF_ARRAY_SIZE(p->appcat.off))
+		return false;
+	m = 1ull << (s % 64);
+	*was = (p->appcat.off[s / 64] & m) != 0;
+	if (set)
+		p->appcat.off[s / 64] |= m;
+	else
+		p->appcat.off[s / 64] &= ~m;
+	return true;
+}
+
+/* Re-check every installed app of a running persona against the catalog:
+ * one no longer allowed is disabled (its processes killed, audited once
+ * per transition), one allowed again is enabled (run --app works). */
+static void apps_recheck(struct tfd *d, struct tfd_persona *p)
+{
+	_cleanup_close_ int dfd = apps_dir(d, p, false);
+	_cleanup_free_ struct tfd_app *v = NULL;
+	size_t n = 0;
+
+	if (dfd < 0 || records_all(dfd, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct tf_pkg_err perr = {0};
+		bool off = catalog_allows(d, p, dfd, &v[i].m,
+					  v[i].m.payload_hash, &perr) < 0;
+		bool was = false;
+
+		if (!slot_bit(p, v[i].uid, &was, off) || was == off)
+			continue;
+		if (!off) {
+			tf_info("%s: app %s is allowed again", p->cfg->name,
+				v[i].m.name);
+			continue;
+		}
+		tf_warn("%s: app %s disabled: %s", p->cfg->name, v[i].m.name,
+			perr.msg);
+		tfd_audit(d, TF_AUDIT_SYNC, "app.disabled", p, NULL,
+			  "name=%s\tversion_code=%" PRIu64 "\treason=%s",
+			  v[i].m.name, v[i].m.version_code,
+			  perr.reason ? perr.reason : "");
+		(void)tfd_app_stop(d, p, v[i].m.name, "disabled");
+	}
+}
+
+/* A catalog is re-read when its file changed, else once a minute (its
+ * expiry passes without a change). */
+#define CATALOG_RECHECK_NS (60ull * 1000000000ull)
+
+void tfd_apps_tick(struct tfd *d)
+{
+	uint64_t now = tf_now_ns();
+
+	for (size_t i = 0; i < d->n_personas; i++) {
+		struct tfd_persona *p = &d->personas[i];
+		struct stat st;
+		int64_t mt;
+		bool same;
+
+		if (p->rt == NULL || p->cfg->app_catalog[0] == '\0')
+			continue;
+		if (stat(p->cfg->app_catalog, &st) < 0)
+			memset(&st, 0, sizeof(st)); /* gone: every app off */
+		mt = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		     st.st_mtim.tv_nsec;
+		same = p->appcat.seen && p->appcat.dev == st.st_dev &&
+		       p->appcat.ino == st.st_ino &&
+		       p->appcat.size == st.st_size && p->appcat.mtime_ns == mt;
+		if (same && now - p->appcat.checked_ns < CATALOG_RECHECK_NS)
+			continue;
+		/* written within the last second: maybe still being written
+		 * (cp truncates, then writes); a half-written catalog fails
+		 * its signature and would disable every app for a moment.
+		 * Looked at again at the next tick. */
+		if (!same && st.st_ino != 0 &&
+		    st.st_mtim.tv_sec >= time(NULL) - 1 &&
+		    st.st_mtim.tv_sec <= time(NULL) + 1)
+			continue;
+		p->appcat.seen = true;
+		p->appcat.dev = st.st_dev;
+		p->appcat.ino = st.st_ino;
+		p->appcat.size = st.st_size;
+		p->appcat.mtime_ns = mt;
+		p->appcat.checked_ns = now;
+		apps_recheck(d, p);
+	}
 }

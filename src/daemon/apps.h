@@ -64,9 +64,27 @@ void tfd_app_remove(struct tfd *d, struct tfd_persona *p,
 		    const struct tfd_conn *c, const char *name,
 		    struct tfd_reply *rep);
 
+/* An app's own cgroup below its persona's (app-NAME, every run of it
+ * inside): made, or its device policy set again from the manifest's
+ * permissions (camera, microphone). tfd_app_cgroup_refresh logs instead
+ * of failing (install and update call it). */
+TF_WUR int tfd_app_cgroup(struct tfd_persona *p,
+			  const struct tf_pkg_manifest *m);
+void tfd_app_cgroup_refresh(struct tfd_persona *p,
+			    const struct tf_pkg_manifest *m);
+/* Kill every process of the app (remove, disable): cgroup.kill of its
+ * cgroup, then a bounded wait until they are gone. why goes to the log. */
+int tfd_app_stop(struct tfd *d, struct tfd_persona *p, const char *name,
+		 const char *why);
+/* The 1 s tick: re-check installed apps when a catalog changes (or once
+ * a minute); an app it dropped is disabled: killed, audited app.disabled.
+ */
+void tfd_apps_tick(struct tfd *d);
+
 /* run --app NAME[:ENTRY]: what to run and as whom (req_app.c); on a
  * failure rep is filled */
 struct tfd_app_run {
+	char name[TF_PKG_NAME_MAX + 1];
 	uint32_t uid;
 	uint32_t perms;
 	char exe[TF_PKG_NAME_MAX + TF_PKG_PATH_MAX + 8];

@@ -14,6 +14,7 @@
 #include "twofold/config.h"
 #include "twofold/error.h"
 #include "twofold/ipc.h"
+#include "twofold/persona.h"
 #include "twofold/storage.h"
 #include "twofold/tunnel.h"
 
@@ -269,6 +270,19 @@ struct tfd_persona {
 	 * fscrypt key is loaded; secure memory */
 	uint8_t *exec_key;
 	struct tfd_tunnel tun;
+	/* apps.c tfd_apps_tick: the catalog file as last checked (a change,
+	 * or a minute, re-checks every installed app: one the catalog
+	 * dropped is disabled and its processes killed) and which app uids
+	 * (slot = uid - 10000, 256 of them) were disabled then */
+	struct {
+		bool seen;
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+		int64_t mtime_ns;
+		uint64_t checked_ns;
+		uint64_t off[4];
+	} appcat;
 };
 
 /*
@@ -316,8 +330,11 @@ struct tfd_conn {
 		pid_t pid;
 		int pidfd;
 		/* its run cgroup ("" none) and persona; killed at exit
-		 * unless a service */
-		char cg[32];
+		 * unless a service; "app-NAME/run-N" for run --app */
+		char cg[TF_PERSONA_CG_NAME_MAX];
+		/* run --app: the app's name ("" a plain run), for remove and
+		 * disable on hosts without cgroup v2 */
+		char name[TF_PERSONA_APP_NAME_MAX + 1];
 		struct tfd_persona *p;
 		bool service;
 		uint64_t kill_at_ns; /* orphaned: when its run is killed */

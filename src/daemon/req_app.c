@@ -120,6 +120,7 @@ int tfd_app_resolve_run(struct tfd *d, struct tfd_persona *p, const char *spec,
 			       name, a.uid, p->cfg->name);
 		return -EINVAL;
 	}
+	memcpy(out->name, name, sizeof(out->name));
 	out->uid = a.uid;
 	out->perms = a.m.permissions;
 	snprintf(out->exe, sizeof(out->exe), "/apps/%s%s", name, e->path);

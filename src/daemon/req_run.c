@@ -89,7 +89,7 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 			  struct tfd_reply *rep)
 {
 	_cleanup_close_ int master = -1, slave = -1, cgfd = -1;
-	char cg[32] = "";
+	char cg[TF_PERSONA_CG_NAME_MAX] = "";
 	uint32_t flags = 0;
 	size_t npty = 0;
 	size_t nargs = tf_msg_count(m, TF_A_ARG), nenv = 0, ai = 0, total = 0;
@@ -281,7 +281,35 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	}
 	/* every process of this run lives in a cgroup of its own, killed
 	 * when the run ends (no v2 hierarchy: the persona's, unkilled) */
-	r = tf_persona_run_cgroup(p->rt, &cgfd, cg);
+	if (is_app) {
+		/* an app's run: below its own cgroup, which carries its
+		 * device policy and is what remove and disable kill */
+		r = tf_persona_app_run_cgroup(p->rt, app.name, &cgfd, cg);
+		if (r == -ENOENT) {
+			struct tf_cg_dev rules[TF_PROF_DEV_MAX + 4];
+			size_t nr = tf_profile_app_dev_rules(
+				prof, app.perms, rules, TF_ARRAY_SIZE(rules));
+			r = tf_persona_app_cgroup(p->rt, app.name, rules, nr);
+			if (r == 0)
+				r = tf_persona_app_run_cgroup(p->rt, app.name,
+							      &cgfd, cg);
+		}
+		/* without v2 the persona's cgroup and no device program: an
+		 * app that may not have the camera must not get one */
+		if (r == -EOPNOTSUPP &&
+		    (~app.perms &
+		     (TF_PROF_PERM_CAMERA | TF_PROF_PERM_MICROPHONE))) {
+			tfd_reply_fail(rep, r, TF_R_RUN_LAUNCH_FAILED,
+				       p->cfg->name,
+				       "run --app in %s: this host has no "
+				       "cgroup v2 hierarchy for the app's "
+				       "device policy",
+				       p->cfg->name);
+			return TFD_REPLY_NOW;
+		}
+	} else {
+		r = tf_persona_run_cgroup(p->rt, &cgfd, cg);
+	}
 	if (r < 0 && r != -EOPNOTSUPP) {
 		tfd_reply_fail(rep, r, TF_R_RUN_LAUNCH_FAILED, p->cfg->name,
 			       "run in %s: cannot make its cgroup: %s",
@@ -357,6 +385,8 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	c->app.p = p;
 	c->app.service = (flags & TF_F_SERVICE) != 0;
 	memcpy(c->app.cg, cg, sizeof(cg));
+	snprintf(c->app.name, sizeof(c->app.name), "%s",
+		 is_app ? app.name : "");
 	if (tfd_source_add(d, &c->app.src, pidfd, EPOLLIN, tfd_app_exited, c) <
 	    0) {
 		/* cannot watch it: do not leave an unsupervised app */
@@ -376,7 +406,10 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	tf_msg_reader_reset(&c->rd);
 
 	/* the next run's cgroup, while this app starts on the other CPU */
-	(void)tf_persona_run_cgroup_prepare(p->rt);
+	if (is_app)
+		(void)tf_persona_app_run_cgroup_prepare(p->rt, app.name);
+	else
+		(void)tf_persona_run_cgroup_prepare(p->rt);
 	/* No reply until it exits (EXITED): a "started" message would wake
 	 * the client for nothing while the app starts. */
 	return TFD_REPLY_LATER;
@@ -666,5 +699,6 @@ void tfd_run_tick(struct tfd *d)
 		if (d->personas[i].rt)
 			tf_persona_sweep_run_cgroups(d->personas[i].rt);
 	orphans_tick(d);
+	tfd_apps_tick(d);
 	reap_untracked(d);
 }

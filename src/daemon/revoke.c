@@ -33,6 +33,7 @@
 
 #include "twofold/log.h"
 #include "twofold/persona.h"
+#include "twofold/profile.h"
 #include "daemon.h"
 
 #ifndef SYS_pidfd_open
@@ -58,7 +59,7 @@ struct fgdev {
 struct scan {
 	struct tfd *d;
 	struct tfd_persona *p;
-	struct fgdev dev[TF_DEVICE_MAX];
+	struct fgdev dev[TF_PROF_DEV_MAX];
 	size_t n_dev;
 	unsigned revoked, kept;
 };
@@ -189,17 +190,25 @@ static void scan_cgroup(struct scan *s, int cgfd, int depth)
 int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p)
 {
 	struct scan s = {.d = d, .p = p};
+	const struct tf_profile *prof;
 	int cgfd;
 
 	if (p->rt == NULL)
 		return 0; /* no processes */
-	for (size_t i = 0; i < d->cfg.n_devices; i++) {
-		struct stat st;
-		if (stat(d->cfg.devices[i].path, &st) < 0 ||
-		    !S_ISCHR(st.st_mode))
-			continue; /* not plugged in: nothing can be open */
-		s.dev[s.n_dev].rdev = st.st_rdev;
-		s.dev[s.n_dev].path = d->cfg.devices[i].path;
+	/* the persona's foreground devices as its start resolved them: the
+	 * configured ones and the camera and sound nodes the profile's
+	 * patterns found (one list with what the cgroup allows). Apps'
+	 * cgroups are below the persona's: the scan walks them too. */
+	prof = tf_persona_profile(p->rt);
+	for (uint32_t i = 0; prof && i < prof->n_devs; i++) {
+		const struct tf_prof_dev *pd = &prof->devs[i];
+		if (!(pd->flags & TF_PROF_DEV_FOREGROUND) ||
+		    (pd->flags & TF_PROF_DEV_RESOLVE) || pd->type != 'c' ||
+		    pd->minor == TF_CG_DEV_ANY ||
+		    s.n_dev >= TF_ARRAY_SIZE(s.dev))
+			continue;
+		s.dev[s.n_dev].rdev = makedev(pd->major, pd->minor);
+		s.dev[s.n_dev].path = pd->path;
 		s.n_dev++;
 	}
 	if (s.n_dev == 0)

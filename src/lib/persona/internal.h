@@ -44,6 +44,9 @@ struct tf_persona {
 	/* the next run's cgroup, made ahead (off the launch path); -1 none */
 	int spare_cg_fd;
 	char spare_cg[32];
+	/* the same for the last app run (run --app): "app-NAME/run-<n>" */
+	int spare_app_fd;
+	char spare_app[TF_PERSONA_CG_NAME_MAX];
 };
 
 /* What the init child needs; filled by the parent before clone3 so the

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -192,6 +193,39 @@ static int check_base(const struct tf_profile *pr, char *err, size_t errlen)
 	return 0;
 }
 
+/* Every character device node the pattern of d matches now, as entries
+ * at p->prof.devs[*n...]: nodes only (a directory or a file that matches
+ * is not a device to bind), at most what the profile holds. */
+static int resolve_pattern(struct tf_persona *p, const struct tf_prof_dev *d,
+			   uint32_t *n)
+{
+	glob_t g;
+	int r = glob(d->path, GLOB_NOSORT | GLOB_NOESCAPE, NULL, &g);
+
+	if (r == GLOB_NOMATCH)
+		return 0;
+	if (r != 0)
+		return r == GLOB_NOSPACE ? -ENOMEM : -EIO;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct tf_prof_dev e = *d;
+		struct stat st;
+
+		if (*n >= TF_PROF_DEV_MAX)
+			break;
+		if (stat(g.gl_pathv[i], &st) < 0 || !S_ISCHR(st.st_mode) ||
+		    snprintf(e.path, sizeof(e.path), "%s", g.gl_pathv[i]) >=
+			    (int)sizeof(e.path))
+			continue;
+		e.type = 'c';
+		e.major = major(st.st_rdev);
+		e.minor = minor(st.st_rdev);
+		e.flags &= ~(TF_PROF_DEV_RESOLVE | TF_PROF_DEV_GLOB);
+		p->prof.devs[(*n)++] = e;
+	}
+	globfree(&g);
+	return 0;
+}
+
 /* Copy the profile's devices, taking type and numbers of each
  * TF_PROF_DEV_RESOLVE entry from its host node; an absent node is dropped
  * (hot-pluggable: neither bound nor allowed). Then the one list is what
@@ -205,6 +239,12 @@ static int resolve_devices(struct tf_persona *p, const struct tf_profile *pr,
 		struct tf_prof_dev d = pr->devs[i];
 		struct stat st;
 
+		if (d.flags & TF_PROF_DEV_GLOB) {
+			int r = resolve_pattern(p, &d, &n);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (d.flags & TF_PROF_DEV_RESOLVE) {
 			if (stat(d.path, &st) < 0) {
 				if (errno == ENOENT)
@@ -393,6 +433,7 @@ int tf_persona_start(const struct tf_persona_spec *spec,
 	p->launcher_sock = -1;
 	p->pts_fd = -1;
 	p->spare_cg_fd = -1;
+	p->spare_app_fd = -1;
 	p->uid_base = cfg->uid_base;
 	if (tf_strlcpy(p->name, cfg->name, sizeof(p->name)) < 0) {
 		/* cannot happen: checked lengths */
@@ -715,6 +756,8 @@ int tf_persona_stop(struct tf_persona *p)
 		close(p->pts_fd);
 	if (p->spare_cg_fd >= 0)
 		close(p->spare_cg_fd);
+	if (p->spare_app_fd >= 0)
+		close(p->spare_app_fd);
 	close(p->pidfd);
 	free(p);
 	return r;

@@ -88,14 +88,14 @@ static const struct tf_prof_path default_read[] = {
  * made there are implicitly nodev anyway. ptmx and pts/N are the persona's
  * own devpts instance's, so only their cgroup rules are made. */
 static const struct tf_prof_dev default_devs[] = {
-	{"/dev/null", 'c', 1, 3, TF_PROF_DEV_BIND},
-	{"/dev/zero", 'c', 1, 5, TF_PROF_DEV_BIND},
-	{"/dev/full", 'c', 1, 7, TF_PROF_DEV_BIND},
-	{"/dev/random", 'c', 1, 8, TF_PROF_DEV_BIND},
-	{"/dev/urandom", 'c', 1, 9, TF_PROF_DEV_BIND},
-	{"/dev/tty", 'c', 5, 0, TF_PROF_DEV_BIND},
-	{"/dev/ptmx", 'c', 5, 2, 0},
-	{"/dev/pts", 'c', 136, TF_CG_DEV_ANY, 0},
+	{"/dev/null", 'c', 1, 3, TF_PROF_DEV_BIND, 0},
+	{"/dev/zero", 'c', 1, 5, TF_PROF_DEV_BIND, 0},
+	{"/dev/full", 'c', 1, 7, TF_PROF_DEV_BIND, 0},
+	{"/dev/random", 'c', 1, 8, TF_PROF_DEV_BIND, 0},
+	{"/dev/urandom", 'c', 1, 9, TF_PROF_DEV_BIND, 0},
+	{"/dev/tty", 'c', 5, 0, TF_PROF_DEV_BIND, 0},
+	{"/dev/ptmx", 'c', 5, 2, 0, 0},
+	{"/dev/pts", 'c', 136, TF_CG_DEV_ANY, 0, 0},
 };
 
 /* The environment every app starts with; `twofold run --env` may change
@@ -163,6 +163,28 @@ static bool dev_path_ok(const char *s)
 	       s[5] != '\0';
 }
 
+/* foreground device nodes every persona gets when the host has them,
+ * and the app permission each needs */
+static const struct {
+	const char *path;
+	tf_perms_t perm;
+} fg_patterns[] = {
+	{"/dev/video*", TF_PROF_PERM_CAMERA},
+	{"/dev/snd/*", TF_PROF_PERM_MICROPHONE},
+};
+
+/* the app permission a device.conf device class needs: sound nodes serve
+ * playback and capture alike, so audio is the microphone's too */
+static tf_perms_t class_perm(enum tf_device_class c)
+{
+	switch (c) {
+	case TF_DEV_CAMERA: return TF_PROF_PERM_CAMERA;
+	case TF_DEV_MICROPHONE:
+	case TF_DEV_AUDIO: return TF_PROF_PERM_MICROPHONE;
+	default: return 0;
+	}
+}
+
 int tf_profile_check(const struct tf_profile *p, char *why, size_t whylen)
 {
 #define BAD(...)                                                               \
@@ -219,8 +241,13 @@ int tf_profile_check(const struct tf_profile *p, char *why, size_t whylen)
 		if (!dev_path_ok(d->path))
 			BAD("profile: device %u: path not under /dev", i);
 		if (d->flags & ~(TF_PROF_DEV_BIND | TF_PROF_DEV_FOREGROUND |
-				 TF_PROF_DEV_RESOLVE))
+				 TF_PROF_DEV_RESOLVE | TF_PROF_DEV_GLOB))
 			BAD("profile: device %s: unknown flags", d->path);
+		if ((d->flags & TF_PROF_DEV_GLOB) &&
+		    !(d->flags & TF_PROF_DEV_RESOLVE))
+			BAD("profile: device %s: a pattern is resolved at "
+			    "start",
+			    d->path);
 		if (!(d->flags & TF_PROF_DEV_RESOLVE) && d->type != 'c' &&
 		    d->type != 'b')
 			BAD("profile: device %s: type must be c or b", d->path);
@@ -319,6 +346,24 @@ int tf_profile_for_persona(const struct tf_config *cfg,
 		memcpy(d->path, cfg->devices[i].path, sizeof(d->path));
 		d->flags = TF_PROF_DEV_BIND | TF_PROF_DEV_FOREGROUND |
 			   TF_PROF_DEV_RESOLVE;
+		d->perm = class_perm(cfg->devices[i].cls);
+		p.n_devs++;
+	}
+	/* the host's camera and sound nodes, whichever exist at start: bound,
+	 * allowed only in the foreground, and per app only if its manifest
+	 * declares camera / microphone (tf_profile_app_dev_rules) */
+	for (size_t i = 0; i < TF_ARRAY_SIZE(fg_patterns); i++) {
+		struct tf_prof_dev *d = &p.devs[p.n_devs];
+
+		if (p.n_devs >= TF_PROF_DEV_MAX) {
+			why_set(why, whylen, "too many devices");
+			return -E2BIG;
+		}
+		memset(d, 0, sizeof(*d));
+		snprintf(d->path, sizeof(d->path), "%s", fg_patterns[i].path);
+		d->flags = TF_PROF_DEV_BIND | TF_PROF_DEV_FOREGROUND |
+			   TF_PROF_DEV_RESOLVE | TF_PROF_DEV_GLOB;
+		d->perm = fg_patterns[i].perm;
 		p.n_devs++;
 	}
 	r = tf_profile_check(&p, why, whylen);
@@ -551,6 +596,53 @@ size_t tf_profile_dev_rules(const struct tf_profile *p, bool fg,
 			.minor = d->minor,
 			.allow = fg || !(d->flags & TF_PROF_DEV_FOREGROUND)};
 	}
+	return n;
+}
+
+/* Device classes a permission gates: policy as data (one row each). */
+static const struct {
+	tf_perms_t perm;
+	uint32_t major; /* char devices, every minor */
+} app_dev_gates[] = {
+	{TF_PROF_PERM_CAMERA, 81},	/* VIDEO_MAJOR: V4L2 /dev/video* */
+	{TF_PROF_PERM_MICROPHONE, 116}, /* ALSA: the nodes in /dev/snd */
+};
+
+size_t tf_profile_app_dev_rules(const struct tf_profile *p, tf_perms_t perms,
+				struct tf_cg_dev *out, size_t cap)
+{
+	size_t n = 0;
+
+	/* a configured device of a gated class, whatever its numbers */
+	for (uint32_t i = 0; i < p->n_devs && n < cap; i++) {
+		const struct tf_prof_dev *d = &p->devs[i];
+		if (!d->perm || (perms & d->perm) ||
+		    (d->flags & TF_PROF_DEV_RESOLVE))
+			continue;
+		out[n++] = (struct tf_cg_dev){.type = d->type,
+					      .major = d->major,
+					      .minor = d->minor,
+					      .allow = false};
+	}
+
+	for (size_t i = 0; i < TF_ARRAY_SIZE(app_dev_gates) && n < cap; i++)
+		if (!(perms & app_dev_gates[i].perm))
+			out[n++] = (struct tf_cg_dev){
+				.type = 'c',
+				.major = app_dev_gates[i].major,
+				.minor = TF_CG_DEV_ANY,
+				.allow = false};
+	/* the rest is the persona's to decide */
+	if (n < cap)
+		out[n++] = (struct tf_cg_dev){.type = 'c',
+					      .major = TF_CG_DEV_ANY,
+					      .minor = TF_CG_DEV_ANY,
+					      .allow = true};
+	if (n < cap)
+		out[n++] = (struct tf_cg_dev){.type = 'b',
+					      .major = TF_CG_DEV_ANY,
+					      .minor = TF_CG_DEV_ANY,
+					      .allow = true};
 	return n;
 }
 

@@ -344,3 +344,73 @@ int tf_cgroup_device_set(struct tf_cgroup *cg, const struct tf_cg_dev *devs,
 		return tf_cgroup_device_set_bpf(cg, devs, n);
 	return -EOPNOTSUPP;
 }
+
+/* The ids of the device programs attached to dirfd itself (not inherited
+ * ones): at most cap; their count, or -errno. */
+static int bpf_attached(int dirfd, uint32_t *ids, uint32_t cap)
+{
+	union bpf_attr attr;
+	int r;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.query.target_fd = (uint32_t)dirfd;
+	attr.query.attach_type = BPF_CGROUP_DEVICE;
+	attr.query.prog_ids = (uint64_t)(uintptr_t)ids;
+	attr.query.prog_cnt = cap;
+	r = bpf_sys(BPF_PROG_QUERY, &attr);
+	if (r < 0)
+		return r;
+	return (int)attr.query.prog_cnt;
+}
+
+static void bpf_detach_id(int dirfd, uint32_t id)
+{
+	union bpf_attr attr;
+	_cleanup_close_ int fd = -1;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_id = id;
+	fd = bpf_sys(BPF_PROG_GET_FD_BY_ID, &attr);
+	if (fd < 0)
+		return; /* gone already */
+	memset(&attr, 0, sizeof(attr));
+	attr.target_fd = (uint32_t)dirfd;
+	attr.attach_bpf_fd = (uint32_t)fd;
+	attr.attach_type = BPF_CGROUP_DEVICE;
+	(void)bpf_sys(BPF_PROG_DETACH, &attr);
+}
+
+int tf_cgroup_dir_device_set_bpf(int dirfd, const struct tf_cg_dev *devs,
+				 size_t n)
+{
+	_cleanup_free_ struct tf_cg_dev *deny = NULL, *allow = NULL;
+	_cleanup_close_ int prog = -1;
+	uint32_t old[8];
+	size_t nd, na;
+	int r, nold;
+
+	if (dirfd < 0)
+		return -EINVAL;
+	r = dev_check(devs, n);
+	if (r < 0)
+		return r;
+	r = build_lists(devs, n, &deny, &nd, &allow, &na);
+	if (r < 0)
+		return r;
+	/* no handle keeps the old program's fd: it is found by query */
+	nold = bpf_attached(dirfd, old, TF_ARRAY_SIZE(old));
+	if (nold < 0)
+		return nold;
+	prog = bpf_load_policy(deny, nd, allow, na);
+	if (prog < 0)
+		return prog;
+	/* The new program first, then the old ones go: meanwhile both run
+	 * and a device needs both to allow it, so no open ever sees a policy
+	 * wider than either. */
+	r = bpf_attach(dirfd, prog, -1);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < nold; i++)
+		bpf_detach_id(dirfd, old[i]);
+	return 0;
+}

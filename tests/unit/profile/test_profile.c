@@ -121,16 +121,62 @@ static void test_for_persona(void **state)
 	assert_int_equal(p.lim.cpu_weight, pc->cpu_weight);
 	assert_int_equal(p.bg_cpu_weight, 7);
 	assert_int_equal(p.pty_max, 9);
-	assert_int_equal(p.n_devs, 9);
+	assert_int_equal(p.n_devs, 11);
 	assert_string_equal(p.devs[8].path, "/dev/video0");
 	assert_int_equal(p.devs[8].flags, TF_PROF_DEV_BIND |
 						  TF_PROF_DEV_FOREGROUND |
 						  TF_PROF_DEV_RESOLVE);
+	assert_int_equal(p.devs[8].perm, TF_PROF_PERM_CAMERA);
+	/* the host's camera and sound nodes, found at start */
+	assert_string_equal(p.devs[9].path, "/dev/video*");
+	assert_int_equal(p.devs[9].flags,
+			 TF_PROF_DEV_BIND | TF_PROF_DEV_FOREGROUND |
+				 TF_PROF_DEV_RESOLVE | TF_PROF_DEV_GLOB);
+	assert_int_equal(p.devs[9].perm, TF_PROF_PERM_CAMERA);
+	assert_string_equal(p.devs[10].path, "/dev/snd/*");
+	assert_int_equal(p.devs[10].perm, TF_PROF_PERM_MICROPHONE);
 	/* a device path outside /dev is refused, with the device's name */
 	snprintf(c.devices[0].path, sizeof(c.devices[0].path), "/etc/shadow");
 	assert_int_equal(tf_profile_for_persona(&c, pc, &p, why, sizeof(why)),
 			 -EINVAL);
 	assert_non_null(strstr(why, "camera"));
+}
+
+/* An app's own device rules: a camera (by class, at any numbers) and the
+ * V4L2 / ALSA majors denied unless declared; the rest is the persona's. */
+static void test_app_dev_rules(void **state)
+{
+	struct tf_profile p;
+	struct tf_cg_dev r[TF_PROF_DEV_MAX + 4];
+	size_t n;
+
+	(void)state;
+	tf_profile_default(&p);
+	p.devs[p.n_devs++] = (struct tf_prof_dev){.path = "/dev/cam9",
+						  .type = 'c',
+						  .major = 10,
+						  .minor = 200,
+						  .flags = TF_PROF_DEV_BIND,
+						  .perm = TF_PROF_PERM_CAMERA};
+	n = tf_profile_app_dev_rules(&p, 0, r, TF_ARRAY_SIZE(r));
+	assert_int_equal(n, 5);
+	assert_true(r[0].type == 'c' && r[0].major == 10 && r[0].minor == 200 &&
+		    !r[0].allow);
+	assert_true(r[1].major == 81 && r[1].minor == TF_CG_DEV_ANY &&
+		    !r[1].allow);
+	assert_true(r[2].major == 116 && !r[2].allow);
+	assert_true(r[3].type == 'c' && r[3].major == TF_CG_DEV_ANY &&
+		    r[3].allow);
+	assert_true(r[4].type == 'b' && r[4].allow);
+	n = tf_profile_app_dev_rules(&p, TF_PROF_PERM_CAMERA, r,
+				     TF_ARRAY_SIZE(r));
+	assert_int_equal(n, 3);
+	assert_true(r[0].major == 116 && !r[0].allow);
+	n = tf_profile_app_dev_rules(
+		&p, TF_PROF_PERM_CAMERA | TF_PROF_PERM_MICROPHONE, r,
+		TF_ARRAY_SIZE(r));
+	assert_int_equal(n, 2);
+	assert_true(r[0].allow && r[1].allow);
 }
 
 /* allow_exec_writable: exec on the data dirs and /dev/shm of a
@@ -393,6 +439,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_is_today),
 		cmocka_unit_test(test_for_persona),
+		cmocka_unit_test(test_app_dev_rules),
 		cmocka_unit_test(test_allow_exec_writable),
 		cmocka_unit_test(test_devices_one_list),
 		cmocka_unit_test(test_restrict_narrows),
