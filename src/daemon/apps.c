@@ -817,8 +817,9 @@ struct install_job {
 	char reason[TF_REASON_MAX + 128];
 	char msg[512];
 	char sig[128];
-	/* what the scan covered; the steps' times (ns), for the reply */
-	uint64_t n_files, n_bytes;
+	/* what the scan covered (entries walked, files and bytes scanned);
+	 * the steps' times (ns), for the reply */
+	uint64_t n_entries, n_files, n_bytes;
 	uint64_t t_copy, t_check, t_mount, t_scan;
 };
 
@@ -869,7 +870,7 @@ static int scan_tree(struct install_job *ij, int dir, unsigned depth,
 		struct stat st;
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		if (++ij->n_files > SCAN_FILES_MAX) {
+		if (++ij->n_entries > SCAN_FILES_MAX) {
 			JOB_FAIL(ij, -EMLINK, "malware:limit",
 				 "not fully scanned: more than %d files",
 				 SCAN_FILES_MAX);
@@ -925,6 +926,7 @@ static int scan_tree(struct install_job *ij, int dir, unsigned depth,
 					 why, path);
 				break;
 			}
+			ij->n_files++;
 			ij->n_bytes += (uint64_t)st.st_size;
 			if (w.result != TF_SCAN_CLEAN) {
 				bool inf = w.result == TF_SCAN_INFECTED;
@@ -1082,6 +1084,7 @@ static void install_done(struct tfd *d, struct tfd_job *j)
 	struct tfd_reply rep = {.exit_code = -1};
 	const struct tfd_app *a = &ij->a;
 	const char *name = ij->v.m.name[0] ? ij->v.m.name : "";
+	const char *lname = name[0] ? name : "(not verified)";
 	char scan[96];
 
 	*slot_of(d, p) = NULL;
@@ -1139,7 +1142,7 @@ static void install_done(struct tfd *d, struct tfd_job *j)
 		rep.json = NULL;
 	tf_info("%s: app install %s: copy %.1f ms, verify %.1f ms, mount "
 		"%.1f ms, scan %.1f ms (%" PRIu64 " files): %s",
-		p->cfg->name, name, (double)ij->t_copy / 1e6,
+		p->cfg->name, lname, (double)ij->t_copy / 1e6,
 		(double)ij->t_check / 1e6, (double)ij->t_mount / 1e6,
 		(double)ij->t_scan / 1e6, ij->n_files,
 		ij->err < 0 ? ij->msg : scan);

@@ -209,6 +209,7 @@ static int scanner_start(struct tfd *d, const struct tfd_persona *p, char *why,
 	}
 	scanner.sock = sv[0];
 	scanner.pid = pid;
+	tf_debug("%s: scanner helper %d started", cfg->name, (int)pid);
 	scanner.ready = false;
 	snprintf(scanner.persona, sizeof(scanner.persona), "%s", cfg->name);
 	return 0;
