@@ -84,6 +84,12 @@ cp -r "$W/tree-org.b-1" "$W/tree-org.e-1" && mkdir -p "$W/tree-org.e-1/share/doc
 sed 's/^name = .*/name = org.e/' "$W/mf-org.b-1" >"$W/mf-org.e-1"
 pkg build "$W/tree-org.e-1" -o "$W/org.e-1.tfa" --key "$W/org.key" --manifest "$W/mf-org.e-1" >/dev/null ||
 	bail "pkg build failed"
+# org.e 2: clean, but nested deeper than the scan walks (32): a limit
+cp -r "$W/tree-org.b-1" "$W/tree-org.e-2" &&
+	mkdir -p "$W/tree-org.e-2/$(printf 'd/%.0s' $(seq 40))"
+sed 's/^version_code = .*/version_code = 2/' "$W/mf-org.e-1" >"$W/mf-org.e-2"
+pkg build "$W/tree-org.e-2" -o "$W/org.e-2.tfa" --key "$W/org.key" --manifest "$W/mf-org.e-2" >/dev/null ||
+	bail "pkg build failed"
 # org.p: for personal (no scanner database there)
 sed 's/^name = .*/name = org.p/; s/^personas = .*/personas = personal/' "$W/mf-org.b-1" >"$W/mf-org.p-1"
 pkg build "$W/tree-org.b-1" -o "$W/org.p-1.tfa" --key "$W/org.key" --manifest "$W/mf-org.p-1" >/dev/null ||
@@ -193,6 +199,12 @@ ok $? "  ... audited as malware:SIGNAME" "$(tf audit show --persona secure | gre
 [ "$(apps)" = "$before" ] && not_has org.e "$(tf app list secure)" &&
 	not_has org.e "$(tf run secure -- ls /apps 2>&1)"
 ok $? "  ... nothing installed, nothing mounted" "$(apps)"
+out=$(tf app install secure "$W/org.e-2.tfa" 2>&1)
+ok $(($? == 0)) "a package the scan cannot cover (nested 40 deep): refused" "$out"
+has "not fully scanned" "$out" && audit_has app.refused "reason=malware:limit"
+ok $? "  ... as not fully scanned, audited malware:limit" "$out"
+[ "$(apps)" = "$before" ]
+ok $? "  ... nothing installed" "$(apps)"
 out=$(tf app install secure "$W/org.b-1.tfa" 2>&1)
 ok $? "install org.b (no network permission)" "$out"
 out=$(tf run secure --app org.a -- write 2>&1)
