@@ -14,10 +14,8 @@
 #   TF_BENCH_SCAN (default 1): personal gets a scanner database (a tiny
 #   one, EICAR by hash), so every install scans the image's files; the
 #   steps' times (copy, verify, mount, scan) come from
-#   `twofold --json app install` and are printed apart. Every version
-#   carries the same files: after the first install the scanner helper's
-#   libclamav clean-file cache (by MD5) makes the scans of the others an
-#   update's, not a new app's (bench/RESULTS.md gives both).
+#   `twofold --json app install` and are printed apart (libclamav's
+#   clean-file cache is off: every install scans all its files).
 # Needs: mkfs.erofs (erofs-utils), dpkg-deb, python3.
 set -euo pipefail
 
