@@ -802,6 +802,9 @@ static uint32_t pick_uid(int dfd, const char *name)
 /* the walk's bounds: a package beyond them is refused, not half scanned */
 #define SCAN_DEPTH_MAX 32
 #define SCAN_FILES_MAX 65536
+/* files in flight to the scanner: its TF_SCAN_THREADS busy, and the next
+ * ones queued so none waits for the walk */
+#define SCAN_WINDOW (2 * TF_SCAN_THREADS)
 
 struct install_job {
 	struct tfd_job j;
@@ -821,6 +824,14 @@ struct install_job {
 	/* what the scan covered (entries walked, files and bytes scanned);
 	 * the steps' times (ns), for the reply */
 	uint64_t n_entries, n_files, n_bytes;
+	/* files with the scanner: their tags and paths (for the verdict) */
+	struct {
+		uint32_t tag;
+		uint64_t size;
+		char path[PATH_MAX];
+	} fly[SCAN_WINDOW];
+	size_t n_fly;
+	uint32_t next_tag;
 	uint64_t t_copy, t_check, t_mount, t_scan;
 };
 
@@ -837,6 +848,77 @@ static struct install_job **slot_of(struct tfd *d, struct tfd_persona *p)
 		snprintf((ij)->reason, sizeof((ij)->reason), "%s", (rsn));     \
 		snprintf((ij)->msg, sizeof((ij)->msg), __VA_ARGS__);           \
 	} while (0)
+
+/* Take one verdict off the scanner and settle its file. Only the first
+ * failure is kept (the drain after it still reads what was in flight). */
+static int scan_collect(struct install_job *ij)
+{
+	bool first = ij->err == 0;
+	struct tf_scan_wire w;
+	char why[320], path[PATH_MAX];
+	size_t i;
+	int r;
+
+	r = tfd_scanner_recv(&w, why, sizeof(why));
+	if (r < 0) {
+		ij->n_fly = 0; /* the helper is gone: nothing will answer */
+		if (first)
+			JOB_FAIL(ij, r, "malware:error", "%s", why);
+		return r;
+	}
+	for (i = 0; i < ij->n_fly && ij->fly[i].tag != w.tag; i++)
+		;
+	if (i == ij->n_fly) {
+		if (first)
+			JOB_FAIL(ij, -EPROTO, "malware:error",
+				 "the scanner answered for a file never sent");
+		return -EPROTO;
+	}
+	snprintf(path, sizeof(path), "%s", ij->fly[i].path);
+	ij->n_bytes += ij->fly[i].size;
+	ij->fly[i] = ij->fly[--ij->n_fly];
+	if (w.err < 0) {
+		if (first)
+			JOB_FAIL(ij, w.err, "malware:error",
+				 "scan failed: %s (at %.200s)", w.why, path);
+		return w.err > -4096 ? w.err : -EIO;
+	}
+	ij->n_files++;
+	if (w.result != TF_SCAN_CLEAN) {
+		bool inf = w.result == TF_SCAN_INFECTED;
+		if (first) {
+			snprintf(ij->sig, sizeof(ij->sig), "%s", w.name);
+			JOB_FAIL(ij, -EACCES, inf ? "malware" : "malware:limit",
+				 "%s in %.300s: %s",
+				 inf ? "malware found" : "not fully scanned",
+				 path, w.name);
+		}
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* Hand one file to the scanner, first settling one in flight if the
+ * window is full. */
+static int scan_submit(struct install_job *ij, int fd, const char *path,
+		       uint64_t size)
+{
+	char why[320];
+	int r;
+
+	if (ij->n_fly == SCAN_WINDOW && (r = scan_collect(ij)) < 0)
+		return r;
+	r = tfd_scanner_send(fd, ++ij->next_tag, why, sizeof(why));
+	if (r < 0) {
+		JOB_FAIL(ij, r, "malware:error", "%s (at %s)", why, path);
+		return r;
+	}
+	ij->fly[ij->n_fly].tag = ij->next_tag;
+	ij->fly[ij->n_fly].size = size;
+	snprintf(ij->fly[ij->n_fly].path, sizeof(ij->fly[0].path), "%s", path);
+	ij->n_fly++;
+	return 0;
+}
 
 /* Scan every regular file beneath dir (an fd of the detached image's
  * root). The daemon walks, the helper only reads the fds it is given:
@@ -912,8 +994,6 @@ static int scan_tree(struct install_job *ij, int dir, unsigned depth,
 				openat(dirfd(dd), e->d_name,
 				       O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 					       O_NOCTTY | O_CLOEXEC);
-			struct tf_scan_wire w;
-			char why[320];
 			if (f < 0) {
 				r = tf_negerrno();
 				JOB_FAIL(ij, r, TF_R_APP_IO,
@@ -921,26 +1001,7 @@ static int scan_tree(struct install_job *ij, int dir, unsigned depth,
 					 strerror(-r));
 				break;
 			}
-			r = tfd_scanner_scan(f, &w, why, sizeof(why));
-			if (r < 0) {
-				JOB_FAIL(ij, r, "malware:error", "%s (at %s)",
-					 why, path);
-				break;
-			}
-			ij->n_files++;
-			ij->n_bytes += (uint64_t)st.st_size;
-			if (w.result != TF_SCAN_CLEAN) {
-				bool inf = w.result == TF_SCAN_INFECTED;
-				snprintf(ij->sig, sizeof(ij->sig), "%s",
-					 w.name);
-				JOB_FAIL(ij, -EACCES,
-					 inf ? "malware" : "malware:limit",
-					 "%s in %s: %s",
-					 inf ? "malware found"
-					     : "not fully scanned",
-					 path, w.name);
-				r = -EACCES;
-			}
+			r = scan_submit(ij, f, path, (uint64_t)st.st_size);
 		}
 		/* symlinks are data; devices, FIFOs and sockets do nothing on
 		 * a nodev mount: neither is code to scan */
@@ -1018,6 +1079,13 @@ static void install_run(struct tfd_job *j)
 			return;
 		}
 		r = scan_tree(ij, root, 0, path, 0);
+		/* every verdict in flight, also after a refusal: the helper's
+		 * next user must not read this install's answers */
+		while (ij->n_fly > 0) {
+			int k = scan_collect(ij);
+			if (r == 0)
+				r = k;
+		}
 		ij->t_scan = tf_now_ns() - t;
 		if (r < 0)
 			return;

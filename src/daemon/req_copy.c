@@ -234,48 +234,78 @@ static int scanner_recv(struct tf_scan_wire *w, int ms)
 	return 0;
 }
 
-/* The helper's verdict on one read-only regular file fd (a job's
- * thread; the caller holds the helper, tfd_scanner_claim). Its first
- * answer, the database load's, is read on first use. 0 with w filled
- * (w->result says clean or not), or -errno with why: the helper failed,
- * and is marked for a restart (fail closed: the file is refused). */
-int tfd_scanner_scan(int fd, struct tf_scan_wire *w, char *why, size_t whylen)
+/* The helper's first answer, the database load's, is read on first use
+ * (a job's thread; the caller holds the helper, tfd_scanner_claim). */
+static int scanner_ready(char *why, size_t whylen)
 {
+	struct tf_scan_wire w;
 	int r;
 
-	if (!scanner.ready) {
-		r = scanner_recv(w, SCAN_TIMEOUT_MS);
-		if (r == 0 && w->err < 0)
-			r = w->err;
-		if (r < 0) {
-			scanner.broken = true;
-			snprintf(why, whylen,
-				 "scanner database refused: %s; imports are "
-				 "refused",
-				 r == w->err ? w->why
-					     : "the scanner did not start");
-			return r;
-		}
-		scanner.ready = true;
+	if (scanner.ready)
+		return 0;
+	r = scanner_recv(&w, SCAN_TIMEOUT_MS);
+	if (r == 0 && w.err < 0)
+		r = w.err;
+	if (r < 0) {
+		scanner.broken = true;
+		snprintf(why, whylen,
+			 "scanner database refused: %s; nothing can be "
+			 "scanned, so nothing is let in",
+			 r == w.err ? w.why : "the scanner did not start");
+		return r;
 	}
-	char b = 'S', cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {&b, 1};
+	scanner.ready = true;
+	return 0;
+}
+
+int tfd_scanner_send(int fd, uint32_t tag, char *why, size_t whylen)
+{
+	char b[1 + sizeof(tag)], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {b, sizeof(b)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	int r = scanner_ready(why, whylen);
+
+	if (r < 0)
+		return r;
+	b[0] = 'S';
+	memcpy(b + 1, &tag, sizeof(tag));
 	tf_cmsg_put_fds(&mh, cbuf, &fd, 1);
-	if (sendmsg(scanner.sock, &mh, MSG_NOSIGNAL) < 0)
+	if (sendmsg(scanner.sock, &mh, MSG_NOSIGNAL) < 0) {
 		r = -errno;
-	else
-		r = scanner_recv(w, SCAN_TIMEOUT_MS);
-	if (r < 0 || w->err < 0) {
-		/* no answer in time, or a dead helper: the next scan starts
-		 * a new one */
-		if (r < 0)
-			scanner.broken = true;
-		snprintf(why, whylen, "scan failed: %s",
-			 r < 0 ? strerror(-r) : w->why);
-		return r < 0 ? r : w->err;
+		scanner.broken = true;
+		snprintf(why, whylen, "scan failed: %s", strerror(-r));
+		return r;
 	}
 	return 0;
+}
+
+int tfd_scanner_recv(struct tf_scan_wire *w, char *why, size_t whylen)
+{
+	int r = scanner_recv(w, SCAN_TIMEOUT_MS);
+
+	if (r < 0) {
+		/* no answer in time, or a dead helper: the next scan starts
+		 * a new one; what was in flight is lost (refused) */
+		scanner.broken = true;
+		snprintf(why, whylen, "scan failed: %s", strerror(-r));
+	}
+	return r;
+}
+
+/* The helper's verdict on one read-only regular file fd. 0 with w filled
+ * (w->result says clean or not), or -errno with why: the helper or the
+ * scan failed (fail closed: the file is refused). */
+int tfd_scanner_scan(int fd, struct tf_scan_wire *w, char *why, size_t whylen)
+{
+	int r = tfd_scanner_send(fd, 0, why, whylen);
+
+	if (r == 0)
+		r = tfd_scanner_recv(w, why, whylen);
+	if (r == 0 && w->err < 0) {
+		snprintf(why, whylen, "scan failed: %s", w->why);
+		r = w->err;
+	}
+	return r;
 }
 
 int tfd_scanner_claim(struct tfd *d, const struct tfd_persona *p, char *why,

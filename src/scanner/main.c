@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -185,6 +186,60 @@ static int confine(const char *work, const char **step)
 	return r;
 }
 
+/* One scanner thread: a request at a time off the shared socket (a
+ * SEQPACKET recvmsg takes one whole message), its reply with its tag.
+ * The daemon's end closing (EOF) ends the process. */
+static void *serve_loop(void *arg)
+{
+	struct tf_scan_engine *eng = arg;
+	char why[256];
+
+	for (;;) {
+		char b[8];
+		uint32_t tag = 0;
+		int fds[1];
+		size_t nfds = 0;
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = {b, sizeof(b)};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf)};
+		struct tf_scan_wire w;
+		ssize_t n = recvmsg(SOCK_FD, &mh, MSG_CMSG_CLOEXEC);
+		if (n == 0)
+			_exit(0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		memset(&w, 0, sizeof(w));
+		if (n == 1 + (ssize_t)sizeof(tag))
+			memcpy(&tag, b + 1, sizeof(tag));
+		w.tag = tag;
+		if (tf_cmsg_take_fds(&mh, fds, 1, &nfds) < 0 || nfds != 1 ||
+		    b[0] != 'S' || (n != 1 && n != 1 + (ssize_t)sizeof(tag))) {
+			w.err = -EBADMSG;
+			snprintf(w.why, sizeof(w.why), "malformed request");
+			for (size_t i = 0; i < nfds; i++)
+				close(fds[i]);
+			reply(&w);
+			continue;
+		}
+		struct tf_scan_verdict v;
+		why[0] = '\0';
+		w.err = tf_scan_fd(eng, fds[0], &v, why, sizeof(why));
+		close(fds[0]);
+		w.result = v.result;
+		w.scanned = v.scanned;
+		snprintf(w.name, sizeof(w.name), "%s", v.name);
+		snprintf(w.why, sizeof(w.why), "%s", why);
+		reply(&w);
+	}
+	return NULL;
+}
+
 static int serve(int argc, char **argv)
 {
 	const char *suite = NULL, *trust = "", *work = NULL;
@@ -231,44 +286,18 @@ static int serve(int argc, char **argv)
 	}
 	struct tf_scan_wire w = {.n_sigs = n_sigs};
 	reply(&w);
-	for (;;) {
-		char b;
-		int fds[1];
-		size_t nfds = 0;
-		char cbuf[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = {&b, 1};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = cbuf,
-				    .msg_controllen = sizeof(cbuf)};
-		ssize_t n = recvmsg(SOCK_FD, &mh, MSG_CMSG_CLOEXEC);
-		if (n == 0)
-			_exit(0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		memset(&w, 0, sizeof(w));
-		if (tf_cmsg_take_fds(&mh, fds, 1, &nfds) < 0 || nfds != 1 ||
-		    b != 'S') {
-			w.err = -EBADMSG;
-			snprintf(w.why, sizeof(w.why), "malformed request");
-			for (size_t i = 0; i < nfds; i++)
-				close(fds[i]);
-			reply(&w);
-			continue;
-		}
-		struct tf_scan_verdict v;
-		why[0] = '\0';
-		w.err = tf_scan_fd(eng, fds[0], &v, why, sizeof(why));
-		close(fds[0]);
-		w.result = v.result;
-		w.scanned = v.scanned;
-		snprintf(w.name, sizeof(w.name), "%s", v.name);
-		snprintf(w.why, sizeof(w.why), "%s", why);
-		reply(&w);
+	/* TF_SCAN_THREADS scanners on the one engine (libclamav's compiled
+	 * engine is shared between threads, as clamd does): started after
+	 * confine(), so each inherits the Landlock domain, the seccomp filter
+	 * and the dropped ids (a thread made earlier would keep its own) */
+	for (int i = 1; i < TF_SCAN_THREADS; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, serve_loop, eng) != 0)
+			break; /* fewer threads: slower, not wrong */
+		pthread_detach(t);
 	}
+	serve_loop(eng);
+	return 0;
 }
 
 /* ---- org side ---- */

@@ -287,6 +287,12 @@ SCP=$(scanner_pid)
 BG_PIDS="$BG_PIDS $SCP"
 [ -n "$SCP" ]
 ok $? "the scanner helper runs (a child of the daemon)" "$(ps -o pid,comm --ppid "$DPID")"
+th=$(awk '/^Threads:/ {print $2}' "/proc/$SCP/status" 2>/dev/null)
+conf=$(cat /proc/$SCP/task/*/status 2>/dev/null | awk '/^(Seccomp|NoNewPrivs|Uid):/ {printf "%s%s ", $1, $2}')
+[ "${th:-0}" -ge 2 ] && [ "$(echo "$conf" | grep -o 'Seccomp:2' | wc -l)" = "$th" ] &&
+	[ "$(echo "$conf" | grep -o 'NoNewPrivs:1' | wc -l)" = "$th" ] &&
+	[ "$(echo "$conf" | grep -o 'Uid:65534' | wc -l)" = "$th" ]
+ok $? "  ... scanning with two threads, each confined (seccomp, no_new_privs, nobody)" "threads=$th $conf"
 kill -STOP "$SCP"
 bg_install "$W/org.b-2.tfa"
 ok $? "an install with the scanner stopped: taken as a job"
