@@ -85,6 +85,9 @@ struct tf_scan_wire {
 	char name[128];	 /* the signature, or the limit */
 	char why[256];	 /* err < 0: one line */
 	uint32_t tag;	 /* the request's */
+	/* 1: clean from the helper's cache of files it found clean, by the
+	 * suite's hash and size (never MD5), without a new scan */
+	uint32_t cached;
 };
 
 struct tf_suite;

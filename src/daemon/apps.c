@@ -823,7 +823,7 @@ struct install_job {
 	char sig[128];
 	/* what the scan covered (entries walked, files and bytes scanned);
 	 * the steps' times (ns), for the reply */
-	uint64_t n_entries, n_files, n_bytes;
+	uint64_t n_entries, n_files, n_bytes, n_cached;
 	/* files with the scanner: their tags and paths (for the verdict) */
 	struct {
 		uint32_t tag;
@@ -884,6 +884,7 @@ static int scan_collect(struct install_job *ij)
 		return w.err > -4096 ? w.err : -EIO;
 	}
 	ij->n_files++;
+	ij->n_cached += w.cached != 0;
 	if (w.result != TF_SCAN_CLEAN) {
 		bool inf = w.result == TF_SCAN_INFECTED;
 		if (first) {
@@ -1213,13 +1214,15 @@ static void install_done(struct tfd *d, struct tfd_job *j)
 	/* the steps' times, for bench/apps/install.sh (--json) */
 	if (asprintf(&rep.json,
 		     "{\"ok\":%s,\"name\":\"%s\",\"scan\":\"%s\","
-		     "\"files\":%" PRIu64 ",\"scanned_bytes\":%" PRIu64 ","
+		     "\"files\":%" PRIu64 ",\"files_cached\":%" PRIu64
+		     ",\"scanned_bytes\":%" PRIu64 ","
 		     "\"copy_ms\":%.3f,\"verify_ms\":%.3f,\"mount_ms\":%.3f,"
 		     "\"scan_ms\":%.3f}\n",
 		     ij->err < 0 ? "false" : "true", name,
-		     ij->scan ? "clamav" : "none", ij->n_files, ij->n_bytes,
-		     (double)ij->t_copy / 1e6, (double)ij->t_check / 1e6,
-		     (double)ij->t_mount / 1e6, (double)ij->t_scan / 1e6) < 0)
+		     ij->scan ? "clamav" : "none", ij->n_files, ij->n_cached,
+		     ij->n_bytes, (double)ij->t_copy / 1e6,
+		     (double)ij->t_check / 1e6, (double)ij->t_mount / 1e6,
+		     (double)ij->t_scan / 1e6) < 0)
 		rep.json = NULL;
 	tf_info("%s: app install %s: copy %.1f ms, verify %.1f ms, mount "
 		"%.1f ms, scan %.1f ms (%" PRIu64 " files): %s",

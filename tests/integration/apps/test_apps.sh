@@ -9,7 +9,9 @@
 # while one with it can, remove. Scanning: secure without a scanner
 # database refuses installs; with one, a package with EICAR inside its
 # image is refused and audited with the signature, nothing installed; a
-# clean one is scanned and installed; personal without a database
+# clean one is scanned and installed (a file the scanner found clean
+# before is answered from its cache, by the suite's hash, while a new
+# file beside it is scanned); personal without a database
 # installs, marked "not scanned". The install is a job: with the scanner
 # SIGSTOPped mid-install, status and app list answer, a second install
 # and a remove are "busy", and after SIGCONT it completes; kill -9 of the
@@ -205,8 +207,12 @@ has "not fully scanned" "$out" && audit_has app.refused "reason=malware:limit"
 ok $? "  ... as not fully scanned, audited malware:limit" "$out"
 [ "$(apps)" = "$before" ]
 ok $? "  ... nothing installed" "$(apps)"
-out=$(tf app install secure "$W/org.b-1.tfa" 2>&1)
+out=$(tf --json app install secure "$W/org.b-1.tfa" 2>&1)
 ok $? "install org.b (no network permission)" "$out"
+# its bin/main is org.e's, which the scanner found clean beside EICAR:
+# answered from the helper's cache of clean files (by the suite's hash)
+echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["files"]==1 and d["files_cached"]==1' 2>/dev/null
+ok $? "  ... its file already found clean is answered from the scanner's cache" "$out"
 out=$(tf run secure --app org.a -- write 2>&1)
 [ "$out" = WROTE ]
 ok $? "org.a writes its data" "$out"
