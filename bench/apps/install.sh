@@ -14,8 +14,8 @@
 #   TF_BENCH_SCAN (default 1): personal gets a scanner database (a tiny
 #   one, EICAR by hash), so every install scans the image's files; the
 #   steps' times (copy, verify, mount, scan) come from
-#   `twofold --json app install` and are printed apart (libclamav's
-#   clean-file cache is off: every install scans all its files).
+#   `twofold --json app install` and are printed apart (every version's
+#   files differ: no install is answered from the scanner's cache).
 # Needs: mkfs.erofs (erofs-utils), dpkg-deb, python3.
 set -euo pipefail
 
@@ -58,6 +58,12 @@ done
 cp /bin/true "$W/tree/bin/main" # the same program as the anchor
 PK=$(tf pkg keygen --out "$W/org.key")
 for c in $(seq "$runs"); do
+	# every version's files differ (a first byte each): each install is
+	# a new app's full scan, not answered from the scanner's cache of
+	# files it found clean
+	for i in $(seq 64); do
+		printf '%02x' "$c" | dd of="$W/tree/share/f$i" bs=1 seek=0 conv=notrunc status=none
+	done
 	printf 'name = org.bench\nversion_code = %s\nversion = %s\npersonas = personal\nentry = main=/bin/main\n' \
 		"$c" "$c" >"$W/mf"
 	tf pkg build "$W/tree" -o "$W/b-$c.tfa" --key "$W/org.key" --manifest "$W/mf" >/dev/null
