@@ -214,8 +214,14 @@ static int file_hash(int fd, uint64_t *size, uint8_t h[TF_HASH_BYTES])
 	uint64_t off = 0;
 	int r;
 
+	struct tf_scan_limits lim = TF_SCAN_LIMITS_DEFAULT;
+	struct stat st;
+
 	if (cache_suite == NULL)
 		return -ENOSYS;
+	/* one the engine refuses by its size is not worth reading twice */
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > lim.max_file)
+		return -EFBIG;
 	r = tf_hash_begin(cache_suite, &ctx);
 	for (; r == 0;) {
 		ssize_t k = pread(fd, buf, sizeof(buf), (off_t)off);
