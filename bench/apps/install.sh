@@ -14,7 +14,12 @@
 #
 # Usage (root): bench/apps/install.sh [BUILDDIR]   (default: build)
 #   TF_BENCH_MB (default 35) payload size, TF_BENCH_RUNS (default 10)
-#   installs each, TF_BENCH_LAUNCHES (default 200) launches each.
+#   installs each, TF_BENCH_LAUNCHES (default 200) launches each,
+#   TF_BENCH_SCAN (default 1): personal gets a scanner database (a tiny
+#   one, EICAR by hash), so every install scans the image's files; the
+#   steps' times (copy, verify, mount, scan) come from
+#   `twofold --json app install` and are printed apart (every version's
+#   files differ: no install is answered from the scanner's cache).
 # Needs: mkfs.erofs (erofs-utils), dpkg-deb, python3; flatpak (optional:
 # its row is left out when it is missing).
 set -euo pipefail
@@ -58,6 +63,12 @@ done
 cp /bin/true "$W/tree/bin/main" # the same program as the anchor
 PK=$(tf pkg keygen --out "$W/org.key")
 for c in $(seq "$runs"); do
+	# every version's files differ (a first byte each): each install is
+	# a new app's full scan, not answered from the scanner's cache of
+	# files it found clean
+	for i in $(seq 64); do
+		printf '%02x' "$c" | dd of="$W/tree/share/f$i" bs=1 seek=0 conv=notrunc status=none
+	done
 	printf 'name = org.bench\nversion_code = %s\nversion = %s\npersonas = personal\nentry = main=/bin/main\n' \
 		"$c" "$c" >"$W/mf"
 	tf pkg build "$W/tree" -o "$W/b-$c.tfa" --key "$W/org.key" --manifest "$W/mf" >/dev/null
@@ -98,6 +109,14 @@ sed -i 's/^kdf_target_ms = .*/kdf_target_ms = 20/;
 	s/^allow_weak_credentials = .*/allow_weak_credentials = yes/' "$S/device.conf"
 sed -i "/^\[persona personal\]/,/^\[/ s|^#\?app_trust =.*|app_trust = $PK|;
 	/^\[persona personal\]/,/^\[/ s|^#\?app_catalog =.*|app_catalog = $W/cat|" "$S/device.conf"
+if [ "${TF_BENCH_SCAN:-1}" = 1 ]; then
+	mkdir -p "$W/db"
+	printf '%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-' \
+		'ANTIVIRUS-TEST-FILE!$H+H*' | md5sum | sed 's/ .*/:68:Tf.Bench.Eicar/' >"$W/db/b.hdb"
+	DBPK=$("$builddir/src/scanner/twofold-scanner" keygen --out "$W/db.key")
+	tf pkg scandb "$W/db" -o "$W/db.tfdb" --key "$W/db.key" >/dev/null
+	sed -i "/^\[persona personal\]/a scan_db = $W/db.tfdb\nscan_trust = $DBPK" "$S/device.conf"
+fi
 "$D" --state "$S" 2>"$S/daemon.log" &
 DPID=$!
 for _ in $(seq 100); do tf status >/dev/null 2>&1 && break; sleep 0.05; done
@@ -112,7 +131,7 @@ for c in $(seq "$runs"); do
 		tfp=$((tfp + t1 - t0))
 		flatpak --user uninstall -y --noninteractive org.tfbench.App >/dev/null 2>&1
 	fi
-	t0=$(now); tf app install personal "$W/b-$c.tfa" >/dev/null; t1=$(now)
+	t0=$(now); tf --json app install personal "$W/b-$c.tfa" >>"$W/steps"; t1=$(now)
 	ti=$((ti + t1 - t0))
 	t0=$(now); dpkg -i "$W/b.deb" >/dev/null 2>&1; t1=$(now)
 	td=$((td + t1 - t0))
@@ -123,15 +142,27 @@ for _ in $(seq "$launches"); do
 	t0=$(now); tf run personal -- /bin/true; t1=$(now); tr=$((tr + t1 - t0))
 	t0=$(now); tf run personal --app org.bench; t1=$(now); ta=$((ta + t1 - t0))
 done
-python3 - "$ti" "$td" "$runs" "$tr" "$ta" "$launches" "$tfp" <<'P'
-import sys
-ti, td, n, tr, ta, l, tfp = map(int, sys.argv[1:])
+python3 - "$ti" "$td" "$runs" "$tr" "$ta" "$launches" "$W/steps" "$tfp" <<'P'
+import json, sys
+ti, td, n, tr, ta, l = map(int, sys.argv[1:7])
+st = [json.loads(x) for x in open(sys.argv[7]) if x.strip()]
+tfp = int(sys.argv[8])
+def mean(k): return sum(x[k] for x in st) / max(len(st), 1)
 print("| what | mean |")
 print("|---|---|")
 print(f"| twofold app install (copy, verify, catalog, mount; warm cache) | {ti/n/1e6:.1f} ms |")
 print(f"| dpkg -i, same files (warm cache) | {td/n/1e6:.1f} ms ({td/ti:.2f}x twofold) |")
 if tfp:
     print(f"| flatpak install, same files, local repo (warm cache) | {tfp/n/1e6:.1f} ms ({tfp/ti:.2f}x twofold) |")
+for k, what in (("copy_ms", "copy in + fdatasync"), ("verify_ms", "verify (checker: spawn, parse, hash)"),
+                ("mount_ms", "detached erofs mount"), ("scan_ms", "scan (libclamav, every file)")):
+    print(f"| ... of which {what} | {mean(k):.1f} ms |")
+sc = mean("scan_ms") * 1e6
+if sc > 0:
+    print(f"| twofold app install without the scan | {(ti/n - sc)/1e6:.1f} ms ({td/(ti - sc*n):.2f}x faster than dpkg -i) |")
+    if tfp:
+        print(f"| ... vs flatpak install | {tfp/(ti - sc*n):.2f}x |")
+    print(f"| scan throughput in the install | {mean('scanned_bytes')/1e6/(mean('scan_ms')/1e3):.0f} MB/s over {mean('files'):.0f} files |")
 print(f"| twofold run -- /bin/true | {tr/l/1e6:.2f} ms |")
 print(f"| twofold run --app (entry: a copy of /bin/true) | {ta/l/1e6:.2f} ms (+{(ta-tr)/l/1e6:.2f} ms) |")
 P

@@ -88,9 +88,12 @@
 #define TF_R_CATALOG_EXPIRED "catalog.expired"
 /* installed apps (docs/packages.md "Installing") */
 #define TF_R_APP_NOT_INSTALLED "app.not_installed"
-#define TF_R_APP_DISABLED "app.disabled" /* dropped from the catalog */
-#define TF_R_APP_NO_ENTRY "app.no_entry" /* no such entry point */
-#define TF_R_APP_IO "app.io"		 /* the app store, a mount */
+#define TF_R_APP_DISABLED "app.disabled"       /* dropped from the catalog */
+#define TF_R_APP_NO_ENTRY "app.no_entry"       /* no such entry point */
+#define TF_R_APP_IO "app.io"		       /* the app store, a mount */
+#define TF_R_APP_MALWARE "app.malware"	       /* the scan found or could not */
+#define TF_R_APP_NOT_SCANNED "app.not_scanned" /* no scanner database */
+#define TF_R_APP_BUSY "app.busy" /* an install runs in the persona */
 /* The CLI's own (never on the wire) */
 #define TF_R_DAEMON_NOT_RUNNING "daemon.not_running"
 #define TF_R_DAEMON_DENIED "daemon.denied" /* the socket's permissions */

@@ -69,9 +69,14 @@ TF_EXPORT TF_WUR int tf_scandb_parse(const uint8_t *buf, size_t len,
 				     size_t whylen) TF_NONNULL(3);
 
 /* The scanner helper's wire (twofoldd <-> twofold-scanner, a SOCK_SEQPACKET
- * socketpair; both ends are this build, so a fixed struct). Request: one
- * byte 'S' with the file as the one SCM_RIGHTS fd (read-only). Reply: this
- * struct. The first reply, unasked, says whether the database loaded. */
+ * socketpair; both ends are this build, so a fixed struct). Request: the
+ * byte 'S', optionally followed by a u32 tag (host order), with the file
+ * as the one SCM_RIGHTS fd (read-only). Reply: this struct, with the
+ * request's tag (0 without one). The helper scans TF_SCAN_THREADS files
+ * at once, so with several requests in flight the replies may come in
+ * any order: the tag says which file each is for. The first reply,
+ * unasked, says whether the database loaded. */
+#define TF_SCAN_THREADS 2
 struct tf_scan_wire {
 	int32_t err;	 /* 0, or -errno: the scan (or the load) failed */
 	uint32_t result; /* enum tf_scan_result */
@@ -79,6 +84,10 @@ struct tf_scan_wire {
 	uint32_t n_sigs; /* the first reply: signatures loaded */
 	char name[128];	 /* the signature, or the limit */
 	char why[256];	 /* err < 0: one line */
+	uint32_t tag;	 /* the request's */
+	/* 1: clean from the helper's cache of files it found clean, by the
+	 * suite's hash and size (never MD5), without a new scan */
+	uint32_t cached;
 };
 
 struct tf_suite;

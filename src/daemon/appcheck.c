@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -212,35 +213,62 @@ static bool manifest_sane(const struct tf_pkg_manifest *m)
 	return tfd_app_name_ok(m->name);
 }
 
-int tfd_appcheck(const struct tfd *d, const struct tfd_persona *p, int pkgfd,
-		 struct tfd_app_verdict *v)
+int tfd_appcheck_spawn(const struct tfd_persona *p, struct tfd_appcheck *ck)
 {
-	static struct check_req q; /* the loop's thread only */
-	static struct check_ans a;
+	int sv[2];
+	pid_t pid;
+
+	ck->sock = ck->pidfd = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return tf_negerrno();
+	pid = tf_persona_spawn_pkgcheck(p->cfg->name, sv[1], &ck->pidfd);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		ck->pidfd = -1;
+		return (int)pid;
+	}
+	ck->sock = sv[0];
+	ck->pid = pid;
+	return 0;
+}
+
+void tfd_appcheck_end(struct tfd_appcheck *ck)
+{
+	siginfo_t si;
+
+	if (ck->sock >= 0)
+		close(ck->sock);
+	ck->sock = -1;
+	if (ck->pidfd < 0)
+		return;
+	/* it exits after its answer; never leave it behind */
+	(void)syscall(SYS_pidfd_send_signal, ck->pidfd, SIGKILL, NULL, 0);
+	memset(&si, 0, sizeof(si));
+	(void)waitid(P_PIDFD, (id_t)ck->pidfd, &si, WEXITED);
+	close(ck->pidfd);
+	ck->pidfd = -1;
+}
+
+int tfd_appcheck_run(struct tfd_appcheck *ck, uint8_t suite_id,
+		     const char *trust, int pkgfd, struct tfd_app_verdict *v)
+{
 	union {
 		char b[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cbuf;
-	struct iovec iov = {.iov_base = &q, .iov_len = sizeof(q)};
+	_cleanup_free_ struct check_req *q = calloc(1, sizeof(*q));
+	_cleanup_free_ struct check_ans *a = calloc(1, sizeof(*a));
+	struct iovec iov = {.iov_base = q, .iov_len = sizeof(*q)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	_cleanup_close_ int pidfd = -1;
-	int sv[2], rofd, r = 0;
-	siginfo_t si;
-	pid_t pid;
+	int rofd, r = 0;
 	ssize_t n;
 	char path[64];
 
 	memset(v, 0, sizeof(*v));
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return tf_negerrno();
-	pid = tf_persona_spawn_pkgcheck(p->cfg->name, sv[1], &pidfd);
-	close(sv[1]);
-	if (pid < 0) {
-		close(sv[0]);
-		snprintf(v->msg, sizeof(v->msg),
-			 "cannot start the package checker: %s",
-			 strerror((int)-pid));
-		return (int)pid;
+	if (q == NULL || a == NULL) {
+		r = -ENOMEM;
+		goto out;
 	}
 	/* a read-only fd of our copy: the checker can never write it */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", pkgfd);
@@ -249,23 +277,22 @@ int tfd_appcheck(const struct tfd *d, const struct tfd_persona *p, int pkgfd,
 		r = tf_negerrno();
 		goto out;
 	}
-	memset(&q, 0, sizeof(q));
-	q.magic = CHECK_MAGIC;
-	q.suite = ((const struct tf_suite *)d->suite)->id;
-	if (tf_strlcpy(q.trust, p->cfg->app_trust, sizeof(q.trust)) < 0) {
+	q->magic = CHECK_MAGIC;
+	q->suite = suite_id;
+	if (tf_strlcpy(q->trust, trust, sizeof(q->trust)) < 0) {
 		close(rofd);
 		r = -ENAMETOOLONG;
 		goto out;
 	}
 	tf_cmsg_put_fds(&mh, cbuf.b, &rofd, 1);
-	n = sendmsg(sv[0], &mh, MSG_NOSIGNAL);
+	n = sendmsg(ck->sock, &mh, MSG_NOSIGNAL);
 	close(rofd);
-	if (n != (ssize_t)sizeof(q)) {
+	if (n != (ssize_t)sizeof(*q)) {
 		r = n < 0 ? tf_negerrno() : -EIO;
 		goto out;
 	}
 	{
-		struct pollfd pfd = {.fd = sv[0], .events = POLLIN};
+		struct pollfd pfd = {.fd = ck->sock, .events = POLLIN};
 		int k;
 		do
 			k = poll(&pfd, 1, CHECK_TIMEOUT_MS);
@@ -275,44 +302,37 @@ int tfd_appcheck(const struct tfd *d, const struct tfd_persona *p, int pkgfd,
 			goto out;
 		}
 	}
-	memset(&a, 0, sizeof(a));
 	/* waits for its answer, or its end (EOF) */
-	n = recv(sv[0], &a, sizeof(a), 0);
-	if (n != (ssize_t)sizeof(a) || a.magic != CHECK_MAGIC) {
+	n = recv(ck->sock, a, sizeof(*a), 0);
+	if (n != (ssize_t)sizeof(*a) || a->magic != CHECK_MAGIC) {
 		r = -EPROTO;
 		snprintf(v->msg, sizeof(v->msg),
 			 "the package checker died without an answer");
 		goto out;
 	}
-	a.reason[sizeof(a.reason) - 1] = '\0';
-	a.msg[sizeof(a.msg) - 1] = '\0';
-	if (a.err < 0) {
-		r = a.err > -4096 ? a.err : -EBADMSG;
-		snprintf(v->reason, sizeof(v->reason), "%s", a.reason);
-		snprintf(v->msg, sizeof(v->msg), "%s", a.msg);
+	a->reason[sizeof(a->reason) - 1] = '\0';
+	a->msg[sizeof(a->msg) - 1] = '\0';
+	if (a->err < 0) {
+		r = a->err > -4096 ? a->err : -EBADMSG;
+		snprintf(v->reason, sizeof(v->reason), "%s", a->reason);
+		snprintf(v->msg, sizeof(v->msg), "%s", a->msg);
 		goto out;
 	}
-	if (!manifest_sane(&a.m)) {
+	if (!manifest_sane(&a->m)) {
 		r = -EPROTO;
 		snprintf(v->msg, sizeof(v->msg),
 			 "the package checker answered a malformed manifest");
 		goto out;
 	}
-	v->m = a.m;
-	v->off = a.off;
-	v->len = a.len;
-	memcpy(v->hash, a.hash, sizeof(v->hash));
-	memcpy(v->digest, a.digest, sizeof(v->digest));
+	v->m = a->m;
+	v->off = a->off;
+	v->len = a->len;
+	memcpy(v->hash, a->hash, sizeof(v->hash));
+	memcpy(v->digest, a->digest, sizeof(v->digest));
 out:
-	close(sv[0]);
-	/* it exits after its answer; never leave it behind */
-	(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-	memset(&si, 0, sizeof(si));
-	(void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
 	if (r < 0)
-		tf_info("package checker %d: %s %d", (int)pid,
-			si.si_code == CLD_EXITED ? "exit" : "signal",
-			si.si_status);
+		tf_info("package checker %d: %s", (int)ck->pid, strerror(-r));
+	tfd_appcheck_end(ck);
 	if (r < 0 && v->msg[0] == '\0')
 		snprintf(v->msg, sizeof(v->msg), "package check failed: %s",
 			 strerror(-r));

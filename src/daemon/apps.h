@@ -4,10 +4,12 @@
 #define TWOFOLDD_APPS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "twofold/error.h"
 #include "twofold/pkg.h"
+#include "daemon.h"
 
 struct tfd;
 struct tfd_persona;
@@ -35,16 +37,28 @@ struct tfd_app {
 	uint32_t uid; /* inside the persona */
 	uint64_t off; /* the payload's offset in the image file */
 	char image[TF_PKG_NAME_MAX + 32];
-	bool disabled; /* no longer allowed by the catalog */
+	bool disabled;	/* no longer allowed by the catalog */
+	bool unscanned; /* installed without a scan (no scan_db) */
 };
 
 bool tfd_app_name_ok(const char *name);
 
-/* The checker's body (a fork of the spawner) and the daemon's call: spawn
- * it, hand it a read-only fd of pkgfd, wait for its verdict. */
+/* The checker's body (a fork of the spawner) and the daemon's side: spawn
+ * it on the loop (the spawner's socket is the loop's), then, on an
+ * install job's thread, hand it a read-only fd of pkgfd and wait for its
+ * verdict; run ends the checker whatever happens (end alone: a job that
+ * never ran). */
+struct tfd_appcheck {
+	int sock, pidfd;
+	pid_t pid;
+};
 void tfd_appcheck_main(int ctl);
-TF_WUR int tfd_appcheck(const struct tfd *d, const struct tfd_persona *p,
-			int pkgfd, struct tfd_app_verdict *v);
+TF_WUR int tfd_appcheck_spawn(const struct tfd_persona *p,
+			      struct tfd_appcheck *ck);
+TF_WUR int tfd_appcheck_run(struct tfd_appcheck *ck, uint8_t suite_id,
+			    const char *trust, int pkgfd,
+			    struct tfd_app_verdict *v);
+void tfd_appcheck_end(struct tfd_appcheck *ck);
 
 /* apps.c */
 TF_WUR int tfd_app_load(const struct tfd *d, const struct tfd_persona *p,
@@ -57,8 +71,13 @@ TF_WUR int tfd_app_allowed(struct tfd *d, struct tfd_persona *p,
  * network rules. Failures are logged, never fatal. */
 void tfd_apps_persona_started(struct tfd *d, struct tfd_persona *p);
 /* The request handlers' bodies (req_app.c calls them). */
-void tfd_app_install(struct tfd *d, struct tfd_persona *p,
-		     const struct tfd_conn *c, int fd, struct tfd_reply *rep);
+/* install: a job (TFD_REPLY_LATER), or refused at once (rep filled) */
+enum tfd_disp tfd_app_install(struct tfd *d, struct tfd_persona *p,
+			      struct tfd_conn *c, int fd,
+			      struct tfd_reply *rep);
+/* an install job runs in p (a second install or a remove is "busy") */
+bool tfd_app_installing(struct tfd *d, struct tfd_persona *p);
+void tfd_app_forget(struct tfd_conn *c); /* the client left */
 void tfd_app_list(struct tfd *d, struct tfd_persona *p, struct tfd_reply *rep);
 void tfd_app_remove(struct tfd *d, struct tfd_persona *p,
 		    const struct tfd_conn *c, const char *name,

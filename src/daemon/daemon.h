@@ -535,6 +535,22 @@ TFD_HANDLER(tfd_req_copy);
 TFD_HANDLER(tfd_req_exec_seal);
 void tfd_copy_forget(struct tfd_conn *c); /* the client left */
 void tfd_copy_shutdown(void);		  /* at exit: stop the scanner */
+/* The one scanner helper, shared by copies and app installs: claim it on
+ * the loop (started, or restarted for p's database; -EBUSY while a copy
+ * or an install holds it; why says what failed), scan fds from the
+ * job's thread, release it on the loop when the job is done. */
+struct tf_scan_wire;
+TF_WUR int tfd_scanner_claim(struct tfd *d, const struct tfd_persona *p,
+			     char *why, size_t whylen);
+TF_WUR int tfd_scanner_scan(int fd, struct tf_scan_wire *w, char *why,
+			    size_t whylen);
+/* The same in two halves, to keep several files in flight (the helper
+ * scans TF_SCAN_THREADS at once, answering in any order, each with its
+ * request's tag). recv: 0 with w (w->err < 0: that file's scan failed),
+ * or -errno: the helper is gone and every file in flight unanswered. */
+TF_WUR int tfd_scanner_send(int fd, uint32_t tag, char *why, size_t whylen);
+TF_WUR int tfd_scanner_recv(struct tf_scan_wire *w, char *why, size_t whylen);
+void tfd_scanner_release(void);
 /* req_keys.c: was p crypto-erased by its failure counter? Otherwise by
  * a wipe, a remote wipe or the duress credential, which replies and
  * status do not tell apart (the audit log does). */

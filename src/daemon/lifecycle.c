@@ -1077,6 +1077,7 @@ void tfd_conn_forget(struct tfd *d, struct tfd_conn *c)
 			p->job->c = NULL;
 	}
 	tfd_copy_forget(c);
+	tfd_app_forget(c);
 }
 
 void tfd_timer_tick(struct tfd *d)

@@ -24,8 +24,7 @@ enum tfd_disp tfd_req_app_install(struct tfd *d, struct tfd_conn *c,
 			       "package as its one fd");
 		return TFD_REPLY_NOW;
 	}
-	tfd_app_install(d, p, c, c->rd.fds[0], rep);
-	return TFD_REPLY_NOW;
+	return tfd_app_install(d, p, c, c->rd.fds[0], rep);
 }
 
 enum tfd_disp tfd_req_app_list(struct tfd *d, struct tfd_conn *c,

@@ -209,6 +209,7 @@ static int scanner_start(struct tfd *d, const struct tfd_persona *p, char *why,
 	}
 	scanner.sock = sv[0];
 	scanner.pid = pid;
+	tf_debug("%s: scanner helper %d started", cfg->name, (int)pid);
 	scanner.ready = false;
 	snprintf(scanner.persona, sizeof(scanner.persona), "%s", cfg->name);
 	return 0;
@@ -231,6 +232,102 @@ static int scanner_recv(struct tf_scan_wire *w, int ms)
 	w->name[sizeof(w->name) - 1] = '\0';
 	w->why[sizeof(w->why) - 1] = '\0';
 	return 0;
+}
+
+/* The helper's first answer, the database load's, is read on first use
+ * (a job's thread; the caller holds the helper, tfd_scanner_claim). */
+static int scanner_ready(char *why, size_t whylen)
+{
+	struct tf_scan_wire w;
+	int r;
+
+	if (scanner.ready)
+		return 0;
+	r = scanner_recv(&w, SCAN_TIMEOUT_MS);
+	if (r == 0 && w.err < 0)
+		r = w.err;
+	if (r < 0) {
+		scanner.broken = true;
+		snprintf(why, whylen,
+			 "scanner database refused: %s; nothing can be "
+			 "scanned, so nothing is let in",
+			 r == w.err ? w.why : "the scanner did not start");
+		return r;
+	}
+	scanner.ready = true;
+	return 0;
+}
+
+int tfd_scanner_send(int fd, uint32_t tag, char *why, size_t whylen)
+{
+	char b[1 + sizeof(tag)], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {b, sizeof(b)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	int r = scanner_ready(why, whylen);
+
+	if (r < 0)
+		return r;
+	b[0] = 'S';
+	memcpy(b + 1, &tag, sizeof(tag));
+	tf_cmsg_put_fds(&mh, cbuf, &fd, 1);
+	if (sendmsg(scanner.sock, &mh, MSG_NOSIGNAL) < 0) {
+		r = -errno;
+		scanner.broken = true;
+		snprintf(why, whylen, "scan failed: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int tfd_scanner_recv(struct tf_scan_wire *w, char *why, size_t whylen)
+{
+	int r = scanner_recv(w, SCAN_TIMEOUT_MS);
+
+	if (r < 0) {
+		/* no answer in time, or a dead helper: the next scan starts
+		 * a new one; what was in flight is lost (refused) */
+		scanner.broken = true;
+		snprintf(why, whylen, "scan failed: %s", strerror(-r));
+	}
+	return r;
+}
+
+/* The helper's verdict on one read-only regular file fd. 0 with w filled
+ * (w->result says clean or not), or -errno with why: the helper or the
+ * scan failed (fail closed: the file is refused). */
+int tfd_scanner_scan(int fd, struct tf_scan_wire *w, char *why, size_t whylen)
+{
+	int r = tfd_scanner_send(fd, 0, why, whylen);
+
+	if (r == 0)
+		r = tfd_scanner_recv(w, why, whylen);
+	if (r == 0 && w->err < 0) {
+		snprintf(why, whylen, "scan failed: %s", w->why);
+		r = w->err;
+	}
+	return r;
+}
+
+int tfd_scanner_claim(struct tfd *d, const struct tfd_persona *p, char *why,
+		      size_t whylen)
+{
+	int r;
+
+	if (scanner.busy) {
+		snprintf(why, whylen,
+			 "the scanner is busy with another copy or install; "
+			 "try again");
+		return -EBUSY;
+	}
+	r = scanner_start(d, p, why, whylen);
+	if (r == 0)
+		scanner.busy = true;
+	return r;
+}
+
+void tfd_scanner_release(void)
+{
+	scanner.busy = false;
 }
 
 struct copy_job;
@@ -321,45 +418,15 @@ static void copy_run(struct tfd_job *j)
 	/* 3. the verdict, on a read-only fd: the helper cannot alter it */
 	if (cj->scan) {
 		struct tf_scan_wire w;
-		if (!scanner.ready) {
-			r = scanner_recv(&w, SCAN_TIMEOUT_MS);
-			if (r == 0 && w.err < 0)
-				r = w.err;
-			if (r < 0) {
-				cj->err = r;
-				scanner.broken = true;
-				snprintf(cj->why, sizeof(cj->why),
-					 "scanner database refused: %s; "
-					 "imports are refused",
-					 r == w.err ? w.why
-						    : "the scanner did not "
-						      "start");
-				return;
-			}
-			scanner.ready = true;
-		}
 		qr = reopen(q, O_RDONLY);
 		if (qr < 0) {
 			cj->err = qr;
 			snprintf(cj->why, sizeof(cj->why), "quarantine reopen");
 			return;
 		}
-		char b = 'S', cbuf[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = {&b, 1};
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-		tf_cmsg_put_fds(&mh, cbuf, &qr, 1);
-		if (sendmsg(scanner.sock, &mh, MSG_NOSIGNAL) < 0)
-			r = -errno;
-		else
-			r = scanner_recv(&w, SCAN_TIMEOUT_MS);
-		if (r < 0 || w.err < 0) {
-			cj->err = r < 0 ? r : w.err;
-			/* no answer in time, or a dead helper: the next copy
-			 * starts a new one (this one is refused: fail closed) */
-			if (r < 0)
-				scanner.broken = true;
-			snprintf(cj->why, sizeof(cj->why), "scan failed: %s",
-				 r < 0 ? strerror(-r) : w.why);
+		r = tfd_scanner_scan(qr, &w, cj->why, sizeof(cj->why));
+		if (r < 0) {
+			cj->err = r;
 			return;
 		}
 		if (w.result != TF_SCAN_CLEAN) {
@@ -641,7 +708,8 @@ enum tfd_disp tfd_req_copy(struct tfd *d, struct tfd_conn *c,
 			      p->cfg->name);
 	if (scanner.busy)
 		return refuse(d, c, p, esc, rep, -EBUSY,
-			      "another copy is being scanned; try again");
+			      "the scanner is busy with another copy or "
+			      "install; try again");
 
 	_cleanup_close_ int root = -1, opath = -1, src = -1;
 	if (sp != NULL) {
@@ -716,11 +784,12 @@ enum tfd_disp tfd_req_copy(struct tfd *d, struct tfd_conn *c,
 		return refuse(d, c, p, esc, rep, -errno,
 			      "cannot open the quarantine dir");
 	char why[320] = "";
-	if (scan && scanner_start(d, p, why, sizeof(why)) < 0)
+	if (scan && tfd_scanner_claim(d, p, why, sizeof(why)) < 0)
 		return refuse(d, c, p, esc, rep, -ENOENT, "%s", why);
 
 	struct copy_job *cj = calloc(1, sizeof(*cj));
 	if (cj == NULL) {
+		tfd_scanner_release();
 		tfd_reply_err(rep, -ENOMEM, "copy: out of memory");
 		return TFD_REPLY_NOW;
 	}
@@ -742,6 +811,7 @@ enum tfd_disp tfd_req_copy(struct tfd *d, struct tfd_conn *c,
 	cj->inbox = dir[0] ? target : inbox;
 	if (tfd_job_start(d, &cj->j) < 0) {
 		free(cj);
+		tfd_scanner_release();
 		tfd_reply_err(rep, -EAGAIN,
 			      "copy: no worker thread; try again");
 		return TFD_REPLY_NOW;

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -185,6 +186,151 @@ static int confine(const char *work, const char **step)
 	return r;
 }
 
+/* Files found clean, by the device suite's hash (BLAKE2b-256 / SM3) of
+ * their bytes and their size: a file seen clean before (an update's
+ * unchanged files) is answered from here without libclamav. Never by MD5:
+ * libclamav's own cache, keyed by MD5, is off because an MD5 collision
+ * pair walked through it. The cache lives as long as the helper, i.e.
+ * one persona's one database: a new database or another persona is a
+ * new helper. Only clean verdicts are kept; a full cache keeps its
+ * oldest entries' places for the newest (a ring). */
+#define CLEAN_CACHE_MAX 8192
+static struct {
+	pthread_mutex_t mu;
+	size_t n, next;
+	struct {
+		uint64_t size;
+		uint8_t h[TF_HASH_BYTES];
+	} e[CLEAN_CACHE_MAX];
+} clean_cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static const struct tf_suite *cache_suite;
+
+/* the suite's hash of an open regular file, read from offset 0 (as
+ * libclamav reads it); -errno: not known, so not looked up */
+static int file_hash(int fd, uint64_t *size, uint8_t h[TF_HASH_BYTES])
+{
+	static __thread uint8_t buf[1 << 18];
+	_cleanup_hash_ struct tf_hash_ctx *ctx = NULL;
+	uint64_t off = 0;
+	int r;
+
+	struct tf_scan_limits lim = TF_SCAN_LIMITS_DEFAULT;
+	struct stat st;
+
+	if (cache_suite == NULL)
+		return -ENOSYS;
+	/* one the engine refuses by its size is not worth reading twice */
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > lim.max_file)
+		return -EFBIG;
+	r = tf_hash_begin(cache_suite, &ctx);
+	for (; r == 0;) {
+		ssize_t k = pread(fd, buf, sizeof(buf), (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		r = tf_hash_update(ctx, buf, (size_t)k);
+		off += (uint64_t)k;
+	}
+	if (r == 0) {
+		r = tf_hash_end(ctx, h);
+		ctx = NULL; /* end frees it */
+	}
+	*size = off;
+	return r;
+}
+
+static bool cache_has(uint64_t size, const uint8_t h[TF_HASH_BYTES])
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&clean_cache.mu);
+	for (size_t i = 0; i < clean_cache.n && !hit; i++)
+		hit = clean_cache.e[i].size == size &&
+		      memcmp(clean_cache.e[i].h, h, TF_HASH_BYTES) == 0;
+	pthread_mutex_unlock(&clean_cache.mu);
+	return hit;
+}
+
+static void cache_add(uint64_t size, const uint8_t h[TF_HASH_BYTES])
+{
+	pthread_mutex_lock(&clean_cache.mu);
+	clean_cache.e[clean_cache.next].size = size;
+	memcpy(clean_cache.e[clean_cache.next].h, h, TF_HASH_BYTES);
+	clean_cache.next = (clean_cache.next + 1) % CLEAN_CACHE_MAX;
+	if (clean_cache.n < CLEAN_CACHE_MAX)
+		clean_cache.n++;
+	pthread_mutex_unlock(&clean_cache.mu);
+}
+
+/* One scanner thread: a request at a time off the shared socket (a
+ * SEQPACKET recvmsg takes one whole message), its reply with its tag.
+ * The daemon's end closing (EOF) ends the process. */
+static void *serve_loop(void *arg)
+{
+	struct tf_scan_engine *eng = arg;
+	char why[256];
+
+	for (;;) {
+		char b[8];
+		uint32_t tag = 0;
+		int fds[1];
+		size_t nfds = 0;
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = {b, sizeof(b)};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf)};
+		struct tf_scan_wire w;
+		ssize_t n = recvmsg(SOCK_FD, &mh, MSG_CMSG_CLOEXEC);
+		if (n == 0)
+			_exit(0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		memset(&w, 0, sizeof(w));
+		if (n == 1 + (ssize_t)sizeof(tag))
+			memcpy(&tag, b + 1, sizeof(tag));
+		w.tag = tag;
+		if (tf_cmsg_take_fds(&mh, fds, 1, &nfds) < 0 || nfds != 1 ||
+		    b[0] != 'S' || (n != 1 && n != 1 + (ssize_t)sizeof(tag))) {
+			w.err = -EBADMSG;
+			snprintf(w.why, sizeof(w.why), "malformed request");
+			for (size_t i = 0; i < nfds; i++)
+				close(fds[i]);
+			reply(&w);
+			continue;
+		}
+		struct tf_scan_verdict v;
+		uint8_t h[TF_HASH_BYTES];
+		uint64_t size = 0;
+		bool hashed = file_hash(fds[0], &size, h) == 0;
+		if (hashed && cache_has(size, h)) {
+			close(fds[0]);
+			w.result = TF_SCAN_CLEAN;
+			w.cached = 1;
+			reply(&w);
+			continue;
+		}
+		why[0] = '\0';
+		w.err = tf_scan_fd(eng, fds[0], &v, why, sizeof(why));
+		close(fds[0]);
+		if (w.err == 0 && v.result == TF_SCAN_CLEAN && hashed)
+			cache_add(size, h);
+		w.result = v.result;
+		w.scanned = v.scanned;
+		snprintf(w.name, sizeof(w.name), "%s", v.name);
+		snprintf(w.why, sizeof(w.why), "%s", why);
+		reply(&w);
+	}
+	return NULL;
+}
+
 static int serve(int argc, char **argv)
 {
 	const char *suite = NULL, *trust = "", *work = NULL;
@@ -229,46 +375,21 @@ static int serve(int argc, char **argv)
 			 strerror(-r));
 		die_load(r, why);
 	}
+	cache_suite = tf_suite_by_name(suite);
 	struct tf_scan_wire w = {.n_sigs = n_sigs};
 	reply(&w);
-	for (;;) {
-		char b;
-		int fds[1];
-		size_t nfds = 0;
-		char cbuf[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = {&b, 1};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = cbuf,
-				    .msg_controllen = sizeof(cbuf)};
-		ssize_t n = recvmsg(SOCK_FD, &mh, MSG_CMSG_CLOEXEC);
-		if (n == 0)
-			_exit(0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		memset(&w, 0, sizeof(w));
-		if (tf_cmsg_take_fds(&mh, fds, 1, &nfds) < 0 || nfds != 1 ||
-		    b != 'S') {
-			w.err = -EBADMSG;
-			snprintf(w.why, sizeof(w.why), "malformed request");
-			for (size_t i = 0; i < nfds; i++)
-				close(fds[i]);
-			reply(&w);
-			continue;
-		}
-		struct tf_scan_verdict v;
-		why[0] = '\0';
-		w.err = tf_scan_fd(eng, fds[0], &v, why, sizeof(why));
-		close(fds[0]);
-		w.result = v.result;
-		w.scanned = v.scanned;
-		snprintf(w.name, sizeof(w.name), "%s", v.name);
-		snprintf(w.why, sizeof(w.why), "%s", why);
-		reply(&w);
+	/* TF_SCAN_THREADS scanners on the one engine (libclamav's compiled
+	 * engine is shared between threads, as clamd does): started after
+	 * confine(), so each inherits the Landlock domain, the seccomp filter
+	 * and the dropped ids (a thread made earlier would keep its own) */
+	for (int i = 1; i < TF_SCAN_THREADS; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, serve_loop, eng) != 0)
+			break; /* fewer threads: slower, not wrong */
+		pthread_detach(t);
 	}
+	serve_loop(eng);
+	return 0;
 }
 
 /* ---- org side ---- */

@@ -86,6 +86,12 @@ int tf_scan_engine_load(const char *dir, const char *tmpdir,
 		{CL_ENGINE_MAX_RECURSION, lim->max_depth},
 		{CL_ENGINE_MAX_FILES, lim->max_files},
 		{CL_ENGINE_MAX_SCANTIME, lim->max_ms},
+		/* libclamav remembers files it found clean by their MD5
+		 * (1.4) and answers a later file with that MD5 clean without
+		 * scanning it: an attacker imports the clean half of an MD5
+		 * collision, then the malicious half (test_scan.c
+		 * test_md5_twins). Every file is scanned. */
+		{CL_ENGINE_DISABLE_CACHE, 1},
 	};
 	for (size_t i = 0; i < TF_ARRAY_SIZE(nums) && c == CL_SUCCESS; i++)
 		c = cl_engine_set_num(e->cl, nums[i].f, nums[i].v);

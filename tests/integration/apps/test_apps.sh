@@ -6,9 +6,18 @@
 # refusal, a tampered package refused with nothing installed, kill -9 of
 # the daemon during an install and an update leaves the old version, app
 # A cannot read app B's data, an app without `network` cannot connect
-# while one with it can, remove. The images are mounted inside the
-# persona's mount namespace, which goes with the persona; cleanup stops
-# the daemon and removes the state dir.
+# while one with it can, remove. Scanning: secure without a scanner
+# database refuses installs; with one, a package with EICAR inside its
+# image is refused and audited with the signature, nothing installed; a
+# clean one is scanned and installed (a file the scanner found clean
+# before is answered from its cache, by the suite's hash, while a new
+# file beside it is scanned); personal without a database
+# installs, marked "not scanned". The install is a job: with the scanner
+# SIGSTOPped mid-install, status and app list answer, a second install
+# and a remove are "busy", and after SIGCONT it completes; kill -9 of the
+# daemon while the job waits leaves the old version. The images are
+# mounted inside the persona's mount namespace, which goes with the
+# persona; cleanup stops the daemon and removes the state dir.
 . "$(dirname "$0")/../persona/lib.sh"
 
 command -v mkfs.erofs >/dev/null || {
@@ -24,6 +33,15 @@ set_persona_conf() {
 }
 
 PK=$(pkg keygen --out "$W/org.key") || bail "pkg keygen failed"
+# the scanner database (tests/integration/scan/test_copy.sh's shape):
+# EICAR by its md5, assembled here (68 bytes)
+SC=${TWOFOLD_SCANNER:?}
+mkdir -p "$W/db"
+printf '%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-' \
+	'ANTIVIRUS-TEST-FILE!$H+H*' >"$W/eicar.com"
+echo "$(md5sum <"$W/eicar.com" | cut -d' ' -f1):68:Tf.Test.Eicar" >"$W/db/test.hdb"
+DBPK=$("$SC" keygen --out "$W/db.key") || bail "scanner keygen failed"
+pkg scandb "$W/db" -o "$W/db.tfdb" --key "$W/db.key" >/dev/null || bail "pkg scandb failed"
 # build NAME CODE PERMS [MARK]: $W/NAME-CODE.tfa; its entry prints MARK
 build() {
 	local t=$W/tree-$1-$2
@@ -62,15 +80,53 @@ build org.a 3 network
 build org.b 1 ""
 build org.b 2 ""
 build org.c 1 network
-printf 'org.a 1 9 * secure\norg.b 1 9 * secure\n' >"$W/list"
+# org.e: org.b's tree with EICAR two directories down
+cp -r "$W/tree-org.b-1" "$W/tree-org.e-1" && mkdir -p "$W/tree-org.e-1/share/doc" &&
+	cp "$W/eicar.com" "$W/tree-org.e-1/share/doc/readme.com"
+sed 's/^name = .*/name = org.e/' "$W/mf-org.b-1" >"$W/mf-org.e-1"
+pkg build "$W/tree-org.e-1" -o "$W/org.e-1.tfa" --key "$W/org.key" --manifest "$W/mf-org.e-1" >/dev/null ||
+	bail "pkg build failed"
+# org.e 2: clean, but nested deeper than the scan walks (32): a limit
+cp -r "$W/tree-org.b-1" "$W/tree-org.e-2" &&
+	mkdir -p "$W/tree-org.e-2/$(printf 'd/%.0s' $(seq 40))"
+sed 's/^version_code = .*/version_code = 2/' "$W/mf-org.e-1" >"$W/mf-org.e-2"
+pkg build "$W/tree-org.e-2" -o "$W/org.e-2.tfa" --key "$W/org.key" --manifest "$W/mf-org.e-2" >/dev/null ||
+	bail "pkg build failed"
+# org.p: for personal (no scanner database there)
+sed 's/^name = .*/name = org.p/; s/^personas = .*/personas = personal/' "$W/mf-org.b-1" >"$W/mf-org.p-1"
+pkg build "$W/tree-org.b-1" -o "$W/org.p-1.tfa" --key "$W/org.key" --manifest "$W/mf-org.p-1" >/dev/null ||
+	bail "pkg build failed"
+printf 'org.a 1 9 * secure\norg.b 1 9 * secure\norg.e 1 9 * secure\norg.p 1 9 * personal\n' >"$W/list"
 pkg catalog build "$W/list" -o "$W/catalog" --key "$W/org.key" --seq 1 --expires 2099-01-01 ||
 	bail "catalog build failed"
 set_persona_conf secure app_trust "$PK"
 set_persona_conf secure app_catalog "$W/catalog"
+set_persona_conf personal app_trust "$PK"
+set_persona_conf personal app_catalog "$W/catalog"
 
 start_daemon && enroll_unlock_secure || bail "daemon or secure did not start"
 apps() { ls "$S/apps/secure" 2>/dev/null | tr '\n' ' '; }
-audit_has() { tf audit show --persona secure 2>&1 | grep "$1" | grep -q "$2"; }
+audit_has() { tf audit show --persona "${3:-secure}" 2>&1 | grep "$1" | grep -q "$2"; }
+
+# secure (a credential persona) without a scanner database: refused
+out=$(tf app install secure "$W/org.a-1.tfa" 2>&1)
+ok $(($? == 0)) "secure without a scanner database: install refused" "$out"
+has "scanner database" "$out"; ok $? "  ... saying so" "$out"
+audit_has app.refused "reason=app.not_scanned"
+ok $? "  ... audited" "$(tf audit show --persona secure | grep app.refused)"
+[ -z "$(apps | tr ' ' '\n' | grep '\.app$')" ] && not_has org.a "$(tf app list secure)"
+ok $? "  ... nothing installed" "$(apps)"
+# personal without one installs, saying it was not scanned
+out=$(tf app install personal "$W/org.p-1.tfa" 2>&1)
+ok $? "personal without a scanner database: installs" "$out"
+has "not scanned" "$out" && has "not scanned" "$(tf app list personal)"
+ok $? "  ... marked not scanned in its answer and in app list" "$(tf app list personal)"
+audit_has app.installed "scan=none" personal
+ok $? "  ... and scan=none in the audit" "$(tf audit show --persona personal | grep app.installed)"
+stop_daemon
+sed -i "/^\[persona secure\]/a scan_db = $W/db.tfdb\nscan_trust = $DBPK" "$S/device.conf"
+start_daemon && printf '123456\n' | tf unlock secure --pin-stdin >/dev/null ||
+	bail "daemon or secure did not start with a scanner database"
 
 out=$(tf app install secure "$W/org.a-1.tfa" 2>&1)
 ok $? "install org.a 1" "$out"
@@ -90,6 +146,11 @@ out=$(tf run secure --app org.a:nope 2>&1)
 ok $(($? == 0)) "an unknown entry point: refused" "$out"
 audit_has app.installed "name=org.a"
 ok $? "app.installed audited"
+audit_has app.installed "scan=clean"
+ok $? "  ... as scanned clean" "$(tf audit show --persona secure | grep app.installed)"
+out=$(tf --json app list secure 2>&1)
+echo "$out" | python3 -c 'import json,sys; assert json.load(sys.stdin)["apps"][0]["scanned"] is True' 2>/dev/null
+ok $? "  ... and list --json says scanned" "$out"
 
 out=$(tf app install secure "$W/org.a-2.tfa" 2>&1)
 ok $? "update to version code 2" "$out"
@@ -131,8 +192,27 @@ out=$(tf app install secure "$W/personal.tfa" 2>&1)
 ok $(($? == 0)) "a package for another persona: refused" "$out"
 [ "$(apps)" = "$before" ]
 ok $? "  ... nothing installed by any refusal" "$(apps)"
-out=$(tf app install secure "$W/org.b-1.tfa" 2>&1)
+out=$(tf app install secure "$W/org.e-1.tfa" 2>&1)
+ok $(($? == 0)) "a package with EICAR inside its image: refused" "$out"
+has "Tf.Test.Eicar" "$out" && has "share/doc/readme.com" "$out"
+ok $? "  ... naming the signature and the file" "$out"
+audit_has app.refused "reason=malware:Tf.Test.Eicar"
+ok $? "  ... audited as malware:SIGNAME" "$(tf audit show --persona secure | grep app.refused | tail -1)"
+[ "$(apps)" = "$before" ] && not_has org.e "$(tf app list secure)" &&
+	not_has org.e "$(tf run secure -- ls /apps 2>&1)"
+ok $? "  ... nothing installed, nothing mounted" "$(apps)"
+out=$(tf app install secure "$W/org.e-2.tfa" 2>&1)
+ok $(($? == 0)) "a package the scan cannot cover (nested 40 deep): refused" "$out"
+has "not fully scanned" "$out" && audit_has app.refused "reason=malware:limit"
+ok $? "  ... as not fully scanned, audited malware:limit" "$out"
+[ "$(apps)" = "$before" ]
+ok $? "  ... nothing installed" "$(apps)"
+out=$(tf --json app install secure "$W/org.b-1.tfa" 2>&1)
 ok $? "install org.b (no network permission)" "$out"
+# its bin/main is org.e's, which the scanner found clean beside EICAR:
+# answered from the helper's cache of clean files (by the suite's hash)
+echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["files"]==1 and d["files_cached"]==1' 2>/dev/null
+ok $? "  ... its file already found clean is answered from the scanner's cache" "$out"
 out=$(tf run secure --app org.a -- write 2>&1)
 [ "$out" = WROTE ]
 ok $? "org.a writes its data" "$out"
@@ -184,6 +264,61 @@ cp "$W/catalog2" "$W/catalog"
 printf 'org.a 1 9 * secure\norg.b 1 9 * secure\n' >"$W/list3"
 pkg catalog build "$W/list3" -o "$W/catalog" --key "$W/org.key" --seq 3 --expires 2099-01-01
 
+# the install is a job: the scanner stopped mid-install, the daemon
+# answers; the stopped install is still pending when it has; it
+# completes once the scanner runs again
+scanner_pid() {
+	local c
+	for c in /proc/[0-9]*; do
+		case $(cat "$c/comm" 2>/dev/null) in twofold-scanne*) ;; *) continue ;; esac
+		[ "$(awk '{print $4}' "$c/stat" 2>/dev/null)" = "$DPID" ] &&
+			echo "${c#/proc/}"
+	done
+}
+# bg_install FILE: an install in the background (its pid in BGI) that
+# the daemon has taken as a job when this returns
+bg_install() {
+	local n
+	n=$(grep -c "job app install started" "$DLOG")
+	tf app install secure "$1" >"$W/bg.out" 2>&1 &
+	BGI=$!
+	BG_PIDS="$BG_PIDS $BGI"
+	for _ in $(seq 200); do
+		[ "$(grep -c "job app install started" "$DLOG")" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+SCP=$(scanner_pid)
+BG_PIDS="$BG_PIDS $SCP"
+[ -n "$SCP" ]
+ok $? "the scanner helper runs (a child of the daemon)" "$(ps -o pid,comm --ppid "$DPID")"
+th=$(awk '/^Threads:/ {print $2}' "/proc/$SCP/status" 2>/dev/null)
+conf=$(cat /proc/$SCP/task/*/status 2>/dev/null | awk '/^(Seccomp|NoNewPrivs|Uid):/ {printf "%s%s ", $1, $2}')
+[ "${th:-0}" -ge 2 ] && [ "$(echo "$conf" | grep -o 'Seccomp:2' | wc -l)" = "$th" ] &&
+	[ "$(echo "$conf" | grep -o 'NoNewPrivs:1' | wc -l)" = "$th" ] &&
+	[ "$(echo "$conf" | grep -o 'Uid:65534' | wc -l)" = "$th" ]
+ok $? "  ... scanning with two threads, each confined (seccomp, no_new_privs, nobody)" "threads=$th $conf"
+kill -STOP "$SCP"
+bg_install "$W/org.b-2.tfa"
+ok $? "an install with the scanner stopped: taken as a job"
+tf status >/dev/null 2>&1
+ok $? "  ... status answers meanwhile"
+has org.b "$(tf app list secure 2>&1)"
+ok $? "  ... app list answers meanwhile" "$(tf app list secure 2>&1)"
+out=$(tf app install secure "$W/org.b-2.tfa" 2>&1)
+ok $(($? == 0)) "  ... a second install is refused" "$out"
+has busy "$out"; ok $? "  ... as busy" "$out"
+out=$(tf app remove secure org.b 2>&1)
+ok $(($? == 0)) "  ... a remove is busy too" "$out"
+kill -0 "$BGI" 2>/dev/null
+ok $? "  ... and the install is still waiting for the scanner"
+kill -CONT "$SCP"
+wait "$BGI"
+ok $? "after SIGCONT the install completes" "$(cat "$W/bg.out")"
+has "updated org.b" "$(cat "$W/bg.out")" && has "1.2" "$(tf app list secure)"
+ok $? "  ... as the update to version code 2" "$(cat "$W/bg.out"; tf app list secure)"
+
 # kill -9 mid-update (image mounted, record not yet written) and
 # mid-install (image linked in): the old state after a restart
 restart_with() {
@@ -209,6 +344,20 @@ out=$(tf app list secure 2>&1)
 not_has org.b "$out" && has org.a "$out"
 ok $? "after the restart the app is not installed, the other still is" "$out"
 check "  ... and its image is gone" test ! -e "$S/apps/secure/org.b-2.tfa"
+
+# kill -9 while the job waits for the (stopped) scanner: the old version
+tf app install secure "$W/org.e-1.tfa" >/dev/null 2>&1 # (re)starts the scanner
+SCP=$(scanner_pid)
+BG_PIDS="$BG_PIDS $SCP"
+[ -n "$SCP" ] && kill -STOP "$SCP" && bg_install "$W/org.a-3.tfa"
+ok $? "an update waits for the stopped scanner" "scanner=$SCP"
+kill9_daemon
+wait "$BGI" 2>/dev/null
+restart_with "" || bail "restart failed"
+out=$(tf run secure --app org.a 2>&1)
+[ "$out" = "org.a v2" ]
+ok $? "kill -9 of the daemon during the install job: the old version runs" "$out"
+check "  ... and no image of the cut-short update" test ! -e "$S/apps/secure/org.a-3.tfa"
 
 out=$(tf app install secure "$W/org.a-3.tfa" 2>&1)
 ok $? "the update installs after all" "$out"

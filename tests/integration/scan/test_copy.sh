@@ -30,6 +30,14 @@ printf '%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-' \
 echo "$(md5sum <"$T/files/eicar.com" | cut -d' ' -f1):68:Tf.Test.Eicar" >"$T/db/test.hdb"
 # "TWOFOLD-TEST-MALWARE-MARKER" anywhere
 echo "Tf.Test.Marker:0:*:$(printf TWOFOLD-TEST-MALWARE-MARKER | od -An -tx1 | tr -d ' \n')" >"$T/db/test.ndb"
+# Wang and Yu's MD5 collision blocks: the same MD5, 6 bytes apart; a
+# signature on bytes only the second has
+python3 -c '
+import sys
+a = bytes.fromhex("d131dd02c5e6eec4693d9a0698aff95c2fcab58712467eab4004583eb8fb7f8955ad340609f4b30283e488832571415a085125e8f7cdc99fd91dbdf280373c5bd8823e3156348f5bae6dacd436c919c6dd53e2b487da03fd02396306d248cda0e99f33420f577ee8ce54b67080a80d1ec69821bcb6a8839396f9652b6ff72a70")
+b = bytes.fromhex("d131dd02c5e6eec4693d9a0698aff95c2fcab50712467eab4004583eb8fb7f8955ad340609f4b30283e4888325f1415a085125e8f7cdc99fd91dbd7280373c5bd8823e3156348f5bae6dacd436c919c6dd53e23487da03fd02396306d248cda0e99f33420f577ee8ce54b67080280d1ec69821bcb6a8839396f965ab6ff72a70")
+open(sys.argv[1], "wb").write(a); open(sys.argv[2], "wb").write(b)' "$T/files/twin-a" "$T/files/twin-b"
+echo "Tf.Test.Twin:0:*:2fcab50712467eab4004583e" >>"$T/db/test.ndb"
 TESTFILES=/usr/share/clamav-testfiles
 if [ -f $TESTFILES/clam.exe ]; then
 	echo "$(md5sum <$TESTFILES/clam.exe | cut -d' ' -f1):$(stat -c %s $TESTFILES/clam.exe):Tf.Test.ClamExe" >>"$T/db/test.hdb"
@@ -118,6 +126,14 @@ ok $? "EICAR: nothing in the Inbox"
 tf run personal -- sh -c 'echo "x TWOFOLD-TEST-MALWARE-MARKER y" > /home/app/m.txt'
 copy personal:/home/app/m.txt secure:
 refused "ndb marker refused" "Tf.Test.Marker"
+# MD5 twins: the clean one is let in, the one with the signature is not
+# (a clean-file cache keyed by MD5 would answer it from the first's
+# verdict)
+copy "$T/files/twin-a" secure:
+[ $rc -eq 0 ]
+ok $? "the clean half of an MD5 collision pair is let in" "rc=$rc out=$out"
+copy "$T/files/twin-b" secure:
+refused "  ... the other half, same MD5, is refused" "Tf.Test.Twin"
 if [ -f $TESTFILES/clam.zip ]; then
 	cp $TESTFILES/clam.zip "$T/clam.zip"
 	copy "$T/clam.zip" secure:

@@ -5,7 +5,9 @@
  * the wrong suite, huge counts and lengths, names that would leave the
  * unpack dir are each refused; unpack refuses to overwrite; the engine
  * finds EICAR by .hdb and .ndb signatures, passes a clean file, refuses a
- * file over the size limit and an empty database.
+ * file over the size limit and an empty database; a file whose MD5
+ * equals that of a file already found clean is still scanned (libclamav's
+ * clean-file cache, keyed by MD5, is off).
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -307,6 +309,70 @@ static void test_engine(void **state)
 					sizeof(why)) < 0);
 }
 
+/* Wang and Yu's MD5 collision (EUROCRYPT 2005): two 128-byte blocks with
+ * the same MD5 (79054025255fb1a26e4bc422aef54eb4), differing in 6 bytes */
+static const char twin_a[] =
+	"d131dd02c5e6eec4693d9a0698aff95c2fcab58712467eab4004583eb8fb7f89"
+	"55ad340609f4b30283e488832571415a085125e8f7cdc99fd91dbdf280373c5b"
+	"d8823e3156348f5bae6dacd436c919c6dd53e2b487da03fd02396306d248cda0"
+	"e99f33420f577ee8ce54b67080a80d1ec69821bcb6a8839396f9652b6ff72a70";
+static const char twin_b[] =
+	"d131dd02c5e6eec4693d9a0698aff95c2fcab50712467eab4004583eb8fb7f89"
+	"55ad340609f4b30283e4888325f1415a085125e8f7cdc99fd91dbd7280373c5b"
+	"d8823e3156348f5bae6dacd436c919c6dd53e23487da03fd02396306d248cda0"
+	"e99f33420f577ee8ce54b67080280d1ec69821bcb6a8839396f965ab6ff72a70";
+
+static void write_hex(int dfd, const char *name, const char *hx)
+{
+	uint8_t b[128];
+	for (size_t i = 0; i < sizeof(b); i++) {
+		unsigned v;
+		assert_int_equal(sscanf(hx + 2 * i, "%2x", &v), 1);
+		b[i] = (uint8_t)v;
+	}
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			0600);
+	assert_true(fd >= 0);
+	assert_int_equal(tf_write_full(fd, b, sizeof(b)), 0);
+	close(fd);
+}
+
+/* The attack: import the clean twin, then the malicious one with the same
+ * MD5. With libclamav's clean-file cache (keyed by MD5 in 1.4) the second
+ * is answered clean from the cache without being scanned. */
+static void test_md5_twins(void **state)
+{
+	struct fx *f = *state;
+	char p[128], tmp[128], why[256];
+	snprintf(p, sizeof(p), "%s/twins", f->dir);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", f->dir);
+	mkdir(p, 0700);
+	mkdir(tmp, 0700);
+	int dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	/* bytes only twin b has */
+	write_at(dfd, "twin.ndb",
+		 "Tf.Test.Twin:0:*:2fcab50712467eab4004583e\n");
+	write_hex(dfd, "a.bin", twin_a);
+	write_hex(dfd, "b.bin", twin_b);
+	struct tf_scan_limits lim = TF_SCAN_LIMITS_DEFAULT;
+	struct tf_scan_engine *e = NULL;
+	int r = tf_scan_engine_load(p, tmp, &lim, &e, NULL, why, sizeof(why));
+	if (r != 0)
+		fail_msg("load: %d %s", r, why);
+	const char *order[] = {"a.bin", "b.bin"};
+	enum tf_scan_result want[] = {TF_SCAN_CLEAN, TF_SCAN_INFECTED};
+	for (size_t i = 0; i < 2; i++) {
+		int fd = openat(dfd, order[i], O_RDONLY | O_CLOEXEC);
+		struct tf_scan_verdict v;
+		assert_int_equal(tf_scan_fd(e, fd, &v, why, sizeof(why)), 0);
+		assert_int_equal(v.result, want[i]);
+		close(fd);
+	}
+	tf_scan_engine_free(e);
+	close(dfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +382,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_md5_twins, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
