@@ -93,6 +93,9 @@ pkg catalog build "$W/list" -o "$W/catalog" --key "$W/org.key" --seq 1 --expires
 	bail "catalog build failed"
 set_persona_conf secure app_trust "$PK"
 set_persona_conf secure app_catalog "$W/catalog"
+# secure installs only what its scanner passed (scandb.sh)
+. "$(dirname "$0")/scandb.sh"
+make_scan_db "$W" && use_scan_db secure || bail "scanner database failed"
 
 start_daemon && enroll_unlock_secure || bail "daemon or secure did not start"
 for a in org.x-1 org.y-1 org.u-1 org.cam-1 org.mic-1 org.none-1; do

@@ -33,15 +33,9 @@ set_persona_conf() {
 }
 
 PK=$(pkg keygen --out "$W/org.key") || bail "pkg keygen failed"
-# the scanner database (tests/integration/scan/test_copy.sh's shape):
-# EICAR by its md5, assembled here (68 bytes)
-SC=${TWOFOLD_SCANNER:?}
-mkdir -p "$W/db"
-printf '%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-' \
-	'ANTIVIRUS-TEST-FILE!$H+H*' >"$W/eicar.com"
-echo "$(md5sum <"$W/eicar.com" | cut -d' ' -f1):68:Tf.Test.Eicar" >"$W/db/test.hdb"
-DBPK=$("$SC" keygen --out "$W/db.key") || bail "scanner keygen failed"
-pkg scandb "$W/db" -o "$W/db.tfdb" --key "$W/db.key" >/dev/null || bail "pkg scandb failed"
+# the scanner database (EICAR by its md5): scandb.sh
+. "$(dirname "$0")/scandb.sh"
+make_scan_db "$W" || bail "scanner database failed"
 # build NAME CODE PERMS [MARK]: $W/NAME-CODE.tfa; its entry prints MARK
 build() {
 	local t=$W/tree-$1-$2
@@ -124,7 +118,7 @@ ok $? "  ... marked not scanned in its answer and in app list" "$(tf app list pe
 audit_has app.installed "scan=none" personal
 ok $? "  ... and scan=none in the audit" "$(tf audit show --persona personal | grep app.installed)"
 stop_daemon
-sed -i "/^\[persona secure\]/a scan_db = $W/db.tfdb\nscan_trust = $DBPK" "$S/device.conf"
+use_scan_db secure
 start_daemon && printf '123456\n' | tf unlock secure --pin-stdin >/dev/null ||
 	bail "daemon or secure did not start with a scanner database"
 

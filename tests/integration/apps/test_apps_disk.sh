@@ -43,6 +43,9 @@ pkg catalog build "$W/list" -o "$W/catalog" --key "$W/org.key" --seq 1 --expires
 	bail "catalog build failed"
 set_persona_conf secure app_trust "$PK"
 set_persona_conf secure app_catalog "$W/catalog"
+# secure installs only what its scanner passed (scandb.sh)
+. "$(dirname "$0")/scandb.sh"
+make_scan_db "$W" && use_scan_db secure || bail "scanner database failed"
 
 mkdir -p "$STORE" && chmod 700 "$S/apps" "$STORE"
 truncate -s 2M "$W/store.img" && mkfs.ext4 -q -O ^has_journal -m 0 "$W/store.img" &&
