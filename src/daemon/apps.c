@@ -250,7 +250,7 @@ static int records_all(int dfd, struct tfd_app **out, size_t *n_out)
 
 /* ---- inside the persona's mount namespace ---- */
 
-enum ns_kind { NS_MOUNT, NS_REMOVE };
+enum ns_kind { NS_MOUNT, NS_REMOVE, NS_UNMOUNT };
 
 struct ns_op {
 	enum ns_kind kind;
@@ -319,13 +319,15 @@ static void *ns_thread(void *arg)
 	if (setns(op->nsfd, CLONE_NEWNS) < 0)
 		NS_FAIL(op, "enter the persona's mount namespace");
 	snprintf(path, sizeof(path), "/apps/%s", op->name);
-	if (op->kind == NS_REMOVE) {
+	if (op->kind == NS_REMOVE || op->kind == NS_UNMOUNT) {
 		uint64_t parent = mnt_id("/apps");
 		for (int i = 0; i < 8 && mnt_id(path) != parent; i++)
 			if (umount2(path, MNT_DETACH) < 0)
 				NS_FAIL(op, "unmount %s", path);
 		if (rmdir(path) < 0 && errno != ENOENT)
 			NS_FAIL(op, "remove %s", path);
+		if (op->kind == NS_UNMOUNT)
+			return NULL; /* disabled: its data stays */
 		snprintf(path, sizeof(path), "/var/apps/%s", op->name);
 		/* The app may still run and rename its tree while we walk
 		 * it: walk it with the app's own file rights (fsuid is per
@@ -484,6 +486,23 @@ static int app_attach(struct tfd_persona *p, int dfd, const struct tfd_app *a,
 	r = attach_mfd(p, mfd, a, err, errlen);
 	close(mfd);
 	return r;
+}
+
+/* A disabled app's image leaves the persona (its record and data stay,
+ * so a later catalog that allows it again mounts it again): nothing
+ * else may run its code either, not even through ld.so, which the gate
+ * checks only at exec. */
+static void app_unmount(struct tfd_persona *p, const struct tfd_app *a)
+{
+	struct ns_op op = {.kind = NS_UNMOUNT, .name = a->m.name, .mfd = -1};
+	char err[512];
+
+	tfd_gate_app_detached(p, a->m.name);
+	if (p->rt == NULL)
+		return;
+	op.app_uid = p->cfg->uid_base + a->uid;
+	if (ns_run(p, &op, err, sizeof(err)) < 0)
+		tf_warn("%s: app %s: %s", p->cfg->name, a->m.name, err);
 }
 
 /* ---- network: an nft table in the persona's (daemon-owned) netns ---- */
@@ -1613,8 +1632,13 @@ static void apps_recheck(struct tfd *d, struct tfd_persona *p)
 		if (!slot_bit(p, v[i].uid, &was, off) || was == off)
 			continue;
 		if (!off) {
+			char err[512];
 			tf_info("%s: app %s is allowed again", p->cfg->name,
 				v[i].m.name);
+			if (p->rt &&
+			    app_attach(p, dfd, &v[i], err, sizeof(err)) < 0)
+				tf_warn("%s: app %s not mounted: %s",
+					p->cfg->name, v[i].m.name, err);
 			continue;
 		}
 		tf_warn("%s: app %s disabled: %s", p->cfg->name, v[i].m.name,
@@ -1624,6 +1648,7 @@ static void apps_recheck(struct tfd *d, struct tfd_persona *p)
 			  v[i].m.name, v[i].m.version_code,
 			  perr.reason ? perr.reason : "");
 		(void)tfd_app_stop(d, p, v[i].m.name, "disabled");
+		app_unmount(p, &v[i]);
 	}
 }
 

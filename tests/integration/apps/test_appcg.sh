@@ -210,6 +210,17 @@ has disabled "$out"
 ok $? "  ... saying it is disabled" "$out"
 [ -e "/proc/$upid" ] && ! grep -q '^State:.*Z' "/proc/$upid/status"
 ok $? "  ... org.u (still in the catalog) runs on" "$(ps -o pid,stat,args -p "$upid")"
+out=$(tf run secure -- sh -c 'ls /apps; /apps/org.y/bin/main 2>/dev/null; echo rc=$?' 2>&1)
+not_has org.y "$out" && has "rc=127" "$out"
+ok $? "  ... its image is gone from /apps: nothing else runs its code either" "$out"
+pkg catalog build "$W/list" -o "$W/catalog.new" --key "$W/org.key" --seq 3 --expires 2099-01-01
+mv "$W/catalog.new" "$W/catalog"
+for _ in $(seq 50); do
+	out=$(tf run secure --app org.y 2>&1) && break
+	sleep 0.1
+done
+[ "$out" = "org.y v1" ]
+ok $? "allowed again by a newer catalog: org.y is mounted and runs" "$out"
 
 # --- camera and microphone: declared, and the persona in the foreground
 tf run secure -- test -c "$CAM" && tf run secure -- test -c "$MIC"
