@@ -29,6 +29,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -554,8 +555,36 @@ static int scandb(int argc, char **argv)
 }
 
 /* twofold-scanner scanfiles DBDIR FILE...: the library path on plain
- * files, for bench/apps/scan.sh (against clamscan with the same DBDIR);
- * one "FILE: OK|NAME" line each, exit 1 if any was not clean */
+ * files, for bench/apps/scan.sh (against clamscan with the same DBDIR),
+ * with as many threads on the one engine as `serve` runs
+ * (TF_SCAN_THREADS); one "FILE: OK|NAME" line each, in argument order,
+ * exit 1 if any was not clean */
+struct scanfiles_ctx {
+	struct tf_scan_engine *e;
+	char **files;
+	int n;
+	_Atomic int next;
+	char (*res)[sizeof(((struct tf_scan_verdict *)0)->name)];
+};
+
+static void *scanfiles_worker(void *arg)
+{
+	struct scanfiles_ctx *x = arg;
+	char why[256];
+
+	for (int i; (i = atomic_fetch_add(&x->next, 1)) < x->n;) {
+		_cleanup_close_ int fd =
+			open(x->files[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		struct tf_scan_verdict v;
+		if (fd < 0 || tf_scan_fd(x->e, fd, &v, why, sizeof(why)) < 0)
+			snprintf(x->res[i], sizeof(x->res[i]), "ERROR");
+		else
+			snprintf(x->res[i], sizeof(x->res[i]), "%s",
+				 v.result == TF_SCAN_CLEAN ? "OK" : v.name);
+	}
+	return NULL;
+}
+
 static int scanfiles(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -565,32 +594,33 @@ static int scanfiles(int argc, char **argv)
 	}
 	char tmp[] = "/tmp/twofold-scanfiles-XXXXXX", why[256] = "";
 	struct tf_scan_limits lim = TF_SCAN_LIMITS_DEFAULT;
-	struct tf_scan_engine *e = NULL;
-	if (mkdtemp(tmp) == NULL)
+	struct scanfiles_ctx x = {.files = argv + 2, .n = argc - 2};
+	pthread_t t[TF_SCAN_THREADS];
+	int nt = 0, bad = 0;
+
+	x.res = calloc((size_t)x.n, sizeof(*x.res));
+	if (x.res == NULL || mkdtemp(tmp) == NULL)
 		return 1;
-	int r = tf_scan_engine_load(argv[1], tmp, &lim, &e, NULL, why,
+	int r = tf_scan_engine_load(argv[1], tmp, &lim, &x.e, NULL, why,
 				    sizeof(why));
 	if (r < 0) {
 		rmdir(tmp);
 		fprintf(stderr, "twofold-scanner: %s\n", why);
 		return 1;
 	}
-	int bad = 0;
-	for (int i = 2; i < argc; i++) {
-		_cleanup_close_ int fd =
-			open(argv[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		struct tf_scan_verdict v;
-		if (fd < 0 || tf_scan_fd(e, fd, &v, why, sizeof(why)) < 0) {
-			printf("%s: ERROR\n", argv[i]);
-			bad = 1;
-			continue;
-		}
-		printf("%s: %s\n", argv[i],
-		       v.result == TF_SCAN_CLEAN ? "OK" : v.name);
-		bad |= v.result != TF_SCAN_CLEAN;
+	for (; nt < TF_SCAN_THREADS - 1; nt++)
+		if (pthread_create(&t[nt], NULL, scanfiles_worker, &x) != 0)
+			break;
+	scanfiles_worker(&x);
+	for (int i = 0; i < nt; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < x.n; i++) {
+		printf("%s: %s\n", x.files[i], x.res[i]);
+		bad |= strcmp(x.res[i], "OK") != 0;
 	}
-	tf_scan_engine_free(e);
+	tf_scan_engine_free(x.e);
 	rmdir(tmp);
+	free(x.res);
 	return bad;
 }
 
