@@ -189,4 +189,54 @@ TF_EXPORT size_t tf_denylist_count(const struct tf_denylist *dl) TF_NONNULL(1);
 TF_EXPORT uint64_t tf_denylist_at(const struct tf_denylist *dl, size_t i)
 	TF_NONNULL(1);
 
+/* ---- key files (twofold-ca(1)) ----
+ *
+ * Public key file (a CA's ca.pub, a device's or relay's KEY.pub):
+ *   "TFPK" | u8 version (1) | u8 suite | u8 len | sign pk | u8 len | DH pk
+ * (a CA has no DH key: len 0).
+ * Private key file (mode 0600, written atomically):
+ *   "TFSK" | u8 version (1) | u8 suite | u8 kind (1 CA, 2 device)
+ *   | sign seed (32, tf_key_sign_from_seed) | DH private key (32; zeros
+ *   for a CA)
+ */
+#define TF_PUBFILE_MAGIC "TFPK"
+#define TF_PUBFILE_MAX (8 + 2 * TF_PK_MAX)
+#define TF_PRIVFILE_MAGIC "TFSK"
+#define TF_PRIVFILE_BYTES (8 + 2 * TF_KEY_BYTES)
+enum tf_keyfile_kind { TF_KEYFILE_CA = 1, TF_KEYFILE_DEVICE = 2 };
+
+struct tf_pubfile {
+	const struct tf_suite *suite;
+	uint8_t sign_pk[TF_PK_MAX];
+	size_t sign_pk_len;
+	uint8_t dh_pk[TF_PK_MAX];
+	size_t dh_pk_len; /* 0: none (a CA) */
+};
+
+/* Returns the length written (cap >= TF_PUBFILE_MAX is enough). */
+TF_EXPORT TF_WUR int tf_pubfile_encode(const struct tf_pubfile *pf,
+				       uint8_t *out, size_t cap)
+	TF_NONNULL(1, 2);
+TF_EXPORT TF_WUR int tf_pubfile_parse(const uint8_t *buf, size_t len,
+				      struct tf_pubfile *out) TF_NONNULL(1, 3);
+
+/* The secret part lives in tf_secure_alloc memory: free with
+ * tf_privfile_free (wipes). */
+struct tf_privfile {
+	const struct tf_suite *suite;
+	uint8_t kind;
+	uint8_t *secret; /* TF_KEY_BYTES sign seed || TF_KEY_BYTES DH priv */
+};
+TF_EXPORT TF_WUR int tf_privfile_parse(const uint8_t *buf, size_t len,
+				       struct tf_privfile *out)
+	TF_NONNULL(1, 3);
+/* Writes TF_PRIVFILE_BYTES to out. */
+TF_EXPORT TF_WUR int tf_privfile_encode(const struct tf_privfile *pf,
+					uint8_t out[static TF_PRIVFILE_BYTES])
+	TF_NONNULL(1, 2);
+TF_EXPORT void tf_privfile_free(struct tf_privfile *pf);
+/* The sign key handle of a private key file. */
+TF_EXPORT TF_WUR int tf_privfile_sign_key(const struct tf_privfile *pf,
+					  struct tf_key **out) TF_NONNULL(1, 2);
+
 #endif
