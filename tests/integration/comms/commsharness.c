@@ -11,10 +11,19 @@
  *                                    "X", write DATA "pong:X"
  *   commsharness device SUITE DIR   write INIT, read RESP, write DATA
  *                                    "ping", read DATA, expect "pong:ping"
+ *   commsharness udp SUITE KEYFILE RELAY.pub CERT PORT
+ *                                    a device talking to twofold-relay on
+ *                                    127.0.0.1:PORT, driven by commands on
+ *                                    stdin (see udp_client)
  * Exit 0 when its side of the exchange succeeded. Test code only.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +57,10 @@ static size_t get(const char *name, uint8_t *out, size_t cap)
 	char path[512], *buf = NULL;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/%s", D, name);
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", D, name);
 	if (tf_read_file_at(AT_FDCWD, path, cap, &buf, &n) < 0)
 		die(name, -ENOENT);
 	memcpy(out, buf, n);
@@ -194,8 +206,226 @@ static void device(void)
 	tf_comms_client_free(c);
 }
 
+/* ---- udp: a device against twofold-relay ---- */
+
+static int usock = -1;
+static struct sockaddr_in relay_addr;
+static struct tf_comms_session *us;
+
+static void udp_open(void)
+{
+	if (usock >= 0)
+		close(usock);
+	usock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (usock < 0)
+		die("socket", -errno);
+}
+
+static void udp_send_raw(const uint8_t *p, size_t n)
+{
+	if (sendto(usock, p, n, 0, (struct sockaddr *)&relay_addr,
+		   sizeof(relay_addr)) < 0)
+		die("sendto", -errno);
+}
+
+/* Wait (at most 5 s: a relay that answers nothing is the failure we
+ * report) for one datagram. */
+static size_t udp_recv_raw(uint8_t *out, size_t cap)
+{
+	struct pollfd p = {.fd = usock, .events = POLLIN};
+	ssize_t n;
+
+	if (poll(&p, 1, 5000) != 1) {
+		printf("timeout\n");
+		fflush(stdout);
+		exit(3);
+	}
+	n = recv(usock, out, cap, 0);
+	if (n < 0)
+		die("recv", -errno);
+	return (size_t)n;
+}
+
+static void udp_req(const uint8_t *pt, size_t n)
+{
+	uint8_t out[4096];
+	int m = tf_comms_encrypt(us, pt, n, out, sizeof(out));
+
+	if (m < 0)
+		die("encrypt", m);
+	udp_send_raw(out, (size_t)m);
+}
+
+static void hexs(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", p[i]);
+}
+
+/* Receive and print one reply; returns its op. */
+static int udp_reply(void)
+{
+	uint8_t msg[4096], pt[2048];
+	size_t n = udp_recv_raw(msg, sizeof(msg)), nl;
+	int m = tf_comms_decrypt(us, msg, n, pt, sizeof(pt));
+
+	if (m < 1)
+		die("decrypt reply", m < 0 ? m : -EBADMSG);
+	switch (pt[0]) {
+	case 0x01: printf("echo %.*s\n", m - 1, pt + 1); break;
+	case 0x03:
+		printf("stored ");
+		hexs(pt + 1, 16);
+		printf(" %u\n", pt[17]);
+		break;
+	case 0x04:
+	case 0x11:
+		nl = pt[1];
+		printf("%s %.*s ", pt[0] == 0x04 ? "msg" : "from", (int)nl,
+		       pt + 2);
+		if (pt[0] == 0x04) {
+			hexs(pt + 2 + nl, 16);
+			printf(" %.*s\n", (int)(m - 2 - (int)nl - 16),
+			       pt + 2 + nl + 16);
+		} else {
+			printf("%.*s\n", (int)(m - 2 - (int)nl), pt + 2 + nl);
+		}
+		break;
+	case 0x7f: printf("error %u %.*s\n", pt[1], m - 2, pt + 2); break;
+	default: printf("reply 0x%02x\n", pt[0]);
+	}
+	fflush(stdout);
+	return pt[0];
+}
+
+static size_t unhex(const char *h, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (sscanf(h + 2 * i, "%2x", &v) != 1)
+			die("bad hex", -EINVAL);
+		out[i] = (uint8_t)v;
+	}
+	return n;
+}
+
+/* echo marker: everything the relay sent before it has arrived (one
+ * socket, one loop, loopback keeps order) */
+static void udp_sync(void)
+{
+	static const uint8_t e[] = "\x01sync";
+
+	udp_req(e, sizeof(e) - 1);
+	while (udp_reply() != 0x01)
+		;
+}
+
+static void udp_client(int argc, char **argv)
+{
+	uint8_t kb[TF_PRIVFILE_BYTES], pb[TF_PUBFILE_MAX], cert[TF_CERT_MAX];
+	uint8_t out[4096], msg[4096], b[2048];
+	struct tf_privfile pf = {0};
+	struct tf_pubfile pub;
+	struct tf_comms_client *c = NULL;
+	struct timespec ts;
+	char line[1024];
+	size_t kl, pl, cl, n;
+	int r;
+
+	if (argc != 7)
+		exit(2);
+	D = ".";
+	kl = get(argv[3], kb, sizeof(kb));
+	pl = get(argv[4], pb, sizeof(pb));
+	cl = get(argv[5], cert, sizeof(cert));
+	if (tf_privfile_parse(kb, kl, &pf) < 0 ||
+	    tf_pubfile_parse(pb, pl, &pub) < 0 || pub.dh_pk_len == 0)
+		die("key files", -EINVAL);
+	relay_addr = (struct sockaddr_in){
+		.sin_family = AF_INET,
+		.sin_port = htons((uint16_t)atoi(argv[6]))};
+	inet_pton(AF_INET, "127.0.0.1", &relay_addr.sin_addr);
+	udp_open();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r = tf_comms_client_start(S->id, pf.secret + 32, pub.dh_pk, cert, cl,
+				  (uint64_t)ts.tv_sec * 1000000000ull +
+					  (uint64_t)ts.tv_nsec,
+				  0x7e57c1e7, &c, out, sizeof(out));
+	if (r < 0)
+		die("start", r);
+	udp_send_raw(out, (size_t)r);
+	n = udp_recv_raw(msg, sizeof(msg));
+	r = tf_comms_client_finish(c, msg, n, &us);
+	if (r < 0)
+		die("handshake", r);
+	printf("connected\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		char a[128], id[64], *text;
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, "echo ", 5)) {
+			b[0] = 0x01;
+			n = strlen(line + 5);
+			memcpy(b + 1, line + 5, n);
+			udp_req(b, n + 1);
+			udp_reply();
+		} else if (sscanf(line, "send %127s %32s", a, id) == 2) {
+			text = strchr(strchr(line + 5, ' ') + 1, ' ');
+			text = text ? text + 1 : (char *)"";
+			b[0] = 0x02;
+			b[1] = (uint8_t)strlen(a);
+			memcpy(b + 2, a, b[1]);
+			n = 2 + b[1];
+			n += unhex(id, b + n, 16);
+			memcpy(b + n, text, strlen(text));
+			udp_req(b, n + strlen(text));
+			udp_reply();
+		} else if (!strcmp(line, "fetch")) {
+			b[0] = 0x05;
+			udp_req(b, 1);
+			udp_sync();
+		} else if (sscanf(line, "ack %127s %32s", a, id) == 2) {
+			b[0] = 0x06;
+			b[1] = (uint8_t)strlen(a);
+			memcpy(b + 2, a, b[1]);
+			n = 2 + b[1];
+			n += unhex(id, b + n, 16);
+			udp_req(b, n);
+			udp_sync();
+		} else if (sscanf(line, "fwd %127s", a) == 1) {
+			text = strchr(line + 4, ' ');
+			text = text ? text + 1 : (char *)"";
+			b[0] = 0x10;
+			b[1] = (uint8_t)strlen(a);
+			memcpy(b + 2, a, b[1]);
+			n = 2 + b[1];
+			memcpy(b + n, text, strlen(text));
+			udp_req(b, n + strlen(text));
+			udp_sync();
+		} else if (!strcmp(line, "wait")) {
+			udp_reply();
+		} else if (!strcmp(line, "rebind")) {
+			udp_open(); /* a new source port: "changed networks" */
+			printf("rebound\n");
+			fflush(stdout);
+		} else {
+			die("unknown command", -EINVAL);
+		}
+	}
+	tf_comms_session_free(us);
+	tf_comms_client_free(c);
+	tf_privfile_free(&pf);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "udp")) {
+		if (argc < 3 || tf_crypto_init() < 0 ||
+		    (S = tf_suite_by_name(argv[2])) == NULL)
+			return 2;
+		udp_client(argc, argv);
+		return 0;
+	}
 	if (argc != 4 || tf_crypto_init() < 0)
 		return 2;
 	S = tf_suite_by_name(argv[2]);

@@ -16,6 +16,7 @@ want=(
 	"$(abs "$TF_BINDIR")/twofold"
 	"$(abs "$TF_SBINDIR")/twofoldd"
 	"$(abs "$TF_SBINDIR")/twofold-gateway"
+	"$(abs "$TF_SBINDIR")/twofold-relay"
 	"$(abs "$TF_BINDIR")/twofold-pkg"
 	"$(abs "$TF_BINDIR")/twofold-ca"
 	"$(abs "$TF_LIBEXECDIR")/twofold/twofoldd-evict"
