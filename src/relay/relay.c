@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "req.h"
 #include "store.h"
 #include "twofold/comms.h"
 #include "twofold/secmem.h"
@@ -50,18 +51,6 @@
 #define MAX_SEEN 4096
 #define BATCH 32
 #define DGRAM_MAX 2048
-
-enum {
-	OP_ECHO = 0x01,
-	OP_SEND = 0x02,
-	OP_STORED = 0x03,
-	OP_MSG = 0x04,
-	OP_FETCH = 0x05,
-	OP_ACK = 0x06,
-	OP_FWD = 0x10,
-	OP_FROM = 0x11,
-	OP_ERROR = 0x7f,
-};
 
 enum { ERR_BAD = 1, ERR_STORE = 2, ERR_FULL = 3, ERR_OFFLINE = 4 };
 
@@ -199,73 +188,34 @@ static void send_error(struct relay *r, struct sess *s, uint8_t code,
 	uint8_t b[128];
 	size_t n = strlen(text) > 120 ? 120 : strlen(text);
 
-	b[0] = OP_ERROR;
+	b[0] = RELAY_OP_ERROR;
 	b[1] = code;
 	memcpy(b + 2, text, n);
 	send_to(r, s, b, n + 2);
-}
-
-/* u8 n | name, the name a valid id: returns the bytes used, 0 if bad */
-static size_t get_name(const uint8_t *p, size_t len, char out[static 65])
-{
-	size_t n;
-
-	if (len < 1)
-		return 0;
-	n = p[0];
-	if (n == 0 || n > TF_CERT_ID_MAX || len < 1 + n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (p[1 + i] < 0x21 || p[1 + i] > 0x7e)
-			return 0;
-	memcpy(out, p + 1, n);
-	out[n] = '\0';
-	return 1 + n;
-}
-
-static size_t put_name(uint8_t *p, const char *name)
-{
-	size_t n = strlen(name);
-
-	p[0] = (uint8_t)n;
-	memcpy(p + 1, name, n);
-	return 1 + n;
 }
 
 static void deliver(struct relay *r, struct sess *to,
 		    const struct tf_stored_msg *m)
 {
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
-	size_t off = 1;
+	int n = relay_reply_build(RELAY_OP_MSG, m->sender, m->id, m->blob,
+				  m->len, b, sizeof(b));
 
-	if (2 + strlen(m->sender) + TF_STORE_ID_BYTES + m->len > sizeof(b))
-		return; /* cannot be: SEND had to fit in one datagram */
-	b[0] = OP_MSG;
-	off += put_name(b + off, m->sender);
-	memcpy(b + off, m->id, TF_STORE_ID_BYTES);
-	off += TF_STORE_ID_BYTES;
-	memcpy(b + off, m->blob, m->len);
-	send_to(r, to, b, off + m->len);
+	if (n > 0) /* always: SEND had to fit in one datagram */
+		send_to(r, to, b, (size_t)n);
 }
 
-static void op_send(struct relay *r, struct sess *s, const uint8_t *p,
-		    size_t len)
+static void op_send(struct relay *r, struct sess *s, const struct relay_req *q)
 {
-	char to[TF_CERT_ID_MAX + 1];
-	size_t n = get_name(p, len, to);
 	struct tf_stored_msg m = {0};
-	uint8_t ack[2 + TF_STORE_ID_BYTES];
+	uint8_t ack[2 + RELAY_ID_BYTES];
 	int e;
 
-	if (n == 0 || len < n + TF_STORE_ID_BYTES) {
-		send_error(r, s, ERR_BAD, "malformed SEND");
-		return;
-	}
-	memcpy(m.id, p + n, TF_STORE_ID_BYTES);
-	m.blob = (uint8_t *)p + n + TF_STORE_ID_BYTES;
-	m.len = len - n - TF_STORE_ID_BYTES;
+	memcpy(m.id, q->id, RELAY_ID_BYTES);
+	m.blob = (uint8_t *)q->body;
+	m.len = q->body_len;
 	snprintf(m.sender, sizeof(m.sender), "%s", s->officer);
-	e = tf_store_put(r->store, s->officer, m.id, to, m.blob, m.len,
+	e = tf_store_put(r->store, s->officer, m.id, q->name, m.blob, m.len,
 			 (int64_t)time(NULL));
 	if (e < 0) {
 		/* not stored: the device keeps the message and retries */
@@ -275,14 +225,14 @@ static void op_send(struct relay *r, struct sess *s, const uint8_t *p,
 		logv(r, "store put from %s: %s", s->officer, strerror(-e));
 		return;
 	}
-	ack[0] = OP_STORED;
-	memcpy(ack + 1, m.id, TF_STORE_ID_BYTES);
-	ack[1 + TF_STORE_ID_BYTES] = (uint8_t)e;
+	ack[0] = RELAY_OP_STORED;
+	memcpy(ack + 1, m.id, RELAY_ID_BYTES);
+	ack[1 + RELAY_ID_BYTES] = (uint8_t)e;
 	send_to(r, s, ack, sizeof(ack));
 	if (e == TF_STORE_DUPLICATE)
 		return;
 	for (size_t i = 0; i < MAX_SESSIONS; i++)
-		if (r->sess[i].used && !strcmp(r->sess[i].officer, to))
+		if (r->sess[i].used && !strcmp(r->sess[i].officer, q->name))
 			deliver(r, &r->sess[i], &m);
 }
 
@@ -301,41 +251,29 @@ static void op_fetch(struct relay *r, struct sess *s)
 		send_error(r, s, ERR_STORE, "relay could not read the store");
 }
 
-static void op_ack(struct relay *r, struct sess *s, const uint8_t *p,
-		   size_t len)
+static void op_ack(struct relay *r, struct sess *s, const struct relay_req *q)
 {
-	char from[TF_CERT_ID_MAX + 1];
-	size_t n = get_name(p, len, from);
-	int e;
+	int e = tf_store_ack(r->store, s->officer, q->name, q->id,
+			     (int64_t)time(NULL));
 
-	if (n == 0 || len != n + TF_STORE_ID_BYTES) {
-		send_error(r, s, ERR_BAD, "malformed ACK");
-		return;
-	}
-	e = tf_store_ack(r->store, s->officer, from, p + n,
-			 (int64_t)time(NULL));
 	if (e < 0 && e != -ENOENT)
 		logv(r, "store ack by %s: %s", s->officer, strerror(-e));
 }
 
-static void op_fwd(struct relay *r, struct sess *s, const uint8_t *p,
-		   size_t len)
+static void op_fwd(struct relay *r, struct sess *s, const struct relay_req *q)
 {
-	char to[TF_CERT_ID_MAX + 1];
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
-	size_t n = get_name(p, len, to), off = 1;
+	int n = relay_reply_build(RELAY_OP_FROM, s->officer, NULL, q->body,
+				  q->body_len, b, sizeof(b));
 	bool sent = false;
 
-	if (n == 0 || 1 + 1 + strlen(s->officer) + len - n > sizeof(b)) {
-		send_error(r, s, ERR_BAD, "malformed FWD");
+	if (n < 0) {
+		send_error(r, s, ERR_BAD, "FWD too long");
 		return;
 	}
-	b[0] = OP_FROM;
-	off += put_name(b + off, s->officer);
-	memcpy(b + off, p + n, len - n);
 	for (size_t i = 0; i < MAX_SESSIONS; i++) {
-		if (r->sess[i].used && !strcmp(r->sess[i].officer, to)) {
-			send_to(r, &r->sess[i], b, off + len - n);
+		if (r->sess[i].used && !strcmp(r->sess[i].officer, q->name)) {
+			send_to(r, &r->sess[i], b, (size_t)n);
 			sent = true;
 		}
 	}
@@ -349,7 +287,8 @@ static void on_data(struct relay *r, const uint8_t *msg, size_t len,
 {
 	struct sess *s = sess_by_id(r, id);
 	uint8_t pt[TF_COMMS_PAYLOAD_MAX];
-	int n;
+	struct relay_req q;
+	int n, e;
 
 	if (s == NULL)
 		return;
@@ -364,13 +303,19 @@ static void on_data(struct relay *r, const uint8_t *msg, size_t len,
 	}
 	if (n == 0)
 		return; /* keepalive */
-	switch (pt[0]) {
-	case OP_ECHO: send_to(r, s, pt, (size_t)n); break;
-	case OP_SEND: op_send(r, s, pt + 1, (size_t)n - 1); break;
-	case OP_FETCH: op_fetch(r, s); break;
-	case OP_ACK: op_ack(r, s, pt + 1, (size_t)n - 1); break;
-	case OP_FWD: op_fwd(r, s, pt + 1, (size_t)n - 1); break;
-	default: send_error(r, s, ERR_BAD, "unknown request");
+	e = relay_req_parse(pt, (size_t)n, &q);
+	if (e < 0) {
+		send_error(r, s, ERR_BAD,
+			   e == -EOPNOTSUPP ? "unknown request"
+					    : "malformed request");
+		return;
+	}
+	switch (q.op) {
+	case RELAY_OP_ECHO: send_to(r, s, pt, (size_t)n); break;
+	case RELAY_OP_SEND: op_send(r, s, &q); break;
+	case RELAY_OP_FETCH: op_fetch(r, s); break;
+	case RELAY_OP_ACK: op_ack(r, s, &q); break;
+	case RELAY_OP_FWD: op_fwd(r, s, &q); break;
 	}
 }
 
