@@ -323,7 +323,8 @@ static void udp_sync(void)
 static void udp_client(int argc, char **argv)
 {
 	uint8_t kb[TF_PRIVFILE_BYTES], pb[TF_PUBFILE_MAX], cert[TF_CERT_MAX];
-	uint8_t out[4096], msg[4096], b[2048];
+	uint8_t out[4096], msg[4096], b[2048], init[TF_COMMS_INIT_MAX];
+	size_t initlen = 0;
 	struct tf_privfile pf = {0};
 	struct tf_pubfile pub;
 	struct tf_comms_client *c = NULL;
@@ -354,6 +355,8 @@ static void udp_client(int argc, char **argv)
 	if (r < 0)
 		die("start", r);
 	udp_send_raw(out, (size_t)r);
+	memcpy(init, out, (size_t)r);
+	initlen = (size_t)r;
 	n = udp_recv_raw(msg, sizeof(msg));
 	r = tf_comms_client_finish(c, msg, n, &us);
 	if (r < 0)
@@ -404,6 +407,18 @@ static void udp_client(int argc, char **argv)
 			udp_sync();
 		} else if (!strcmp(line, "wait")) {
 			udp_reply();
+		} else if (!strcmp(line, "replay-init")) {
+			/* what an eavesdropper recorded, sent again from
+			 * elsewhere: the relay must refuse it and keep our
+			 * session */
+			int keep = usock;
+			usock = -1;
+			udp_open();
+			udp_send_raw(init, initlen);
+			close(usock);
+			usock = keep;
+			printf("replayed\n");
+			fflush(stdout);
 		} else if (!strcmp(line, "rebind")) {
 			udp_open(); /* a new source port: "changed networks" */
 			printf("rebound\n");

@@ -2,7 +2,8 @@
 # Integration: twofold-relay (skeleton) on loopback in the test's own
 # network namespace, both suites: devices certified by twofold-ca connect
 # (Noise IK + certificate), echo survives a change of source address (the
-# connection id names the flow), a stored message is acknowledged once and
+# connection id names the flow), a replayed INIT is refused, a stored
+# message is acknowledged once and
 # a retry is a duplicate, the recipient fetches, acks, and it is gone; a
 # message stored before a kill -9 is there after the restart; real-time
 # forwarding between two connected devices; a revoked device and a forged
@@ -61,6 +62,12 @@ for s in intl gm; do
 	out=$(printf 'echo hi\nrebind\necho again\n' | dev $s alice 2>&1)
 	[ "$out" = "$(printf 'connected\necho hi\nrebound\necho again')" ]
 	ok $? "$s: handshake, echo, echo again from a new address" "$out"
+
+	out=$(printf 'replay-init\necho still here\n' | dev $s alice 2>&1)
+	has "echo still here" "$out" &&
+		wait_for "$W/relay.log" "replayed handshake of serial 1 refused"
+	ok $? "$s: a replayed INIT is refused and the session it copied lives on" \
+		"$out / $(tail -3 "$W/relay.log")"
 
 	out=$(printf 'send bob %s hello bob\nsend bob %s hello bob\n' \
 		$ID1 $ID1 | dev $s alice 2>&1)
