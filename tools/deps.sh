@@ -13,7 +13,8 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       nftables
       dnsmasq-base socat iperf3 wireguard-go wireguard-tools iputils-ping
       debian-archive-keyring erofs-utils
-      libclamav-dev clamav clamav-testfiles)
+      libclamav-dev clamav clamav-testfiles
+      python3-dissononce)
 # installed without their Recommends: wireguard-tools recommends
 # "wireguard-modules", which only kernel images provide (apt would pull a
 # kernel and rebuild an initramfs); the tests need only wg(8). flatpak (a

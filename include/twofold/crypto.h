@@ -192,6 +192,19 @@ TF_EXPORT TF_WUR int tf_sign(const struct tf_key *sk, const uint8_t *m,
 TF_EXPORT TF_WUR int tf_verify(const struct tf_suite *s, const uint8_t *pk,
 			       const uint8_t *m, size_t mlen,
 			       const uint8_t *sig, size_t siglen) TF_NONNULL(2);
+/* Signatures bound to a distinguishing ID (a NUL-terminated string of
+ * 1..TF_SIGN_ID_MAX bytes; each protocol uses its own, e.g. "twofold cert
+ * v1"). gm: SM2-with-SM3 with the ID in Z_A; intl: Ed25519 over
+ * u8 idlen || id || m. A signature for one ID never verifies under
+ * another. tf_verify_id: 0 valid, -EBADMSG invalid. */
+#define TF_SIGN_ID_MAX 64
+TF_EXPORT TF_WUR int tf_sign_id(const struct tf_key *sk, const char *id,
+				const uint8_t *m, size_t mlen, uint8_t *sig,
+				size_t sigcap, size_t *siglen);
+TF_EXPORT TF_WUR int tf_verify_id(const struct tf_suite *s, const uint8_t *pk,
+				  const char *id, const uint8_t *m, size_t mlen,
+				  const uint8_t *sig, size_t siglen)
+	TF_NONNULL(2, 3);
 TF_EXPORT TF_WUR int tf_kx(const struct tf_key *sk, const uint8_t *peer_pk,
 			   uint8_t out[static TF_KX_BYTES]);
 

@@ -5,6 +5,7 @@
  */
 #include <gcrypt.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -455,6 +456,86 @@ int tf_verify(const struct tf_suite *s, const uint8_t *pk, const uint8_t *m,
 	if (!suite_known(s) || (m == NULL && mlen) || (sig == NULL && siglen))
 		return -EINVAL;
 	return s->verify(sig, siglen, m, mlen, pk);
+}
+
+/*
+ * Signatures bound to a distinguishing ID. gm: the SM2 user ID enters Z_A
+ * (GB/T 32918.2), as the standard means it to. intl: Ed25519 has no ID, so
+ * the ID is a domain-separation prefix of the signed bytes,
+ * u8 idlen || id || m, which gives the same property: a signature made
+ * for one ID never verifies under another.
+ */
+static int sign_id_prefixed(uint8_t **out, size_t *outlen, const char *id,
+			    size_t idlen, const uint8_t *m, size_t mlen)
+{
+	uint8_t *buf;
+
+	if (idlen == 0 || idlen > TF_SIGN_ID_MAX || mlen > SIZE_MAX - 256)
+		return -EINVAL;
+	buf = malloc(1 + idlen + mlen);
+	if (buf == NULL)
+		return -ENOMEM;
+	buf[0] = (uint8_t)idlen;
+	memcpy(buf + 1, id, idlen);
+	if (mlen)
+		memcpy(buf + 1 + idlen, m, mlen);
+	*out = buf;
+	*outlen = 1 + idlen + mlen;
+	return 0;
+}
+
+int tf_sign_id(const struct tf_key *sk, const char *id, const uint8_t *m,
+	       size_t mlen, uint8_t *sig, size_t sigcap, size_t *siglen)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	uint8_t tmp[TF_SIG_MAX];
+	size_t len = sizeof(tmp), idlen, blen;
+	int r;
+
+	if (sk == NULL || sk->use != TF_KEY_SIGN || id == NULL || sig == NULL ||
+	    siglen == NULL || (m == NULL && mlen))
+		return -EINVAL;
+	idlen = strlen(id);
+	if (idlen == 0 || idlen > TF_SIGN_ID_MAX)
+		return -EINVAL;
+	if (sk->suite->id == TF_SUITE_GM) {
+		r = tf_gm_sm2_sign_id(tmp, &len, m, mlen, sk->secret,
+				      sk->secret_len, id, idlen);
+	} else {
+		r = sign_id_prefixed(&buf, &blen, id, idlen, m, mlen);
+		if (r < 0)
+			return r;
+		r = sk->suite->sign(tmp, &len, buf, blen, sk->secret,
+				    sk->secret_len);
+	}
+	if (r < 0)
+		return r;
+	if (len > sigcap)
+		return -ENOBUFS;
+	memcpy(sig, tmp, len);
+	*siglen = len;
+	return 0;
+}
+
+int tf_verify_id(const struct tf_suite *s, const uint8_t *pk, const char *id,
+		 const uint8_t *m, size_t mlen, const uint8_t *sig,
+		 size_t siglen)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t idlen, blen;
+	int r;
+
+	if (!suite_known(s) || (m == NULL && mlen) || (sig == NULL && siglen))
+		return -EINVAL;
+	idlen = strlen(id);
+	if (idlen == 0 || idlen > TF_SIGN_ID_MAX)
+		return -EINVAL;
+	if (s->id == TF_SUITE_GM)
+		return tf_gm_sm2_verify_id(sig, siglen, m, mlen, pk, id, idlen);
+	r = sign_id_prefixed(&buf, &blen, id, idlen, m, mlen);
+	if (r < 0)
+		return r;
+	return s->verify(sig, siglen, buf, blen, pk);
 }
 
 int tf_kx(const struct tf_key *sk, const uint8_t *peer_pk,

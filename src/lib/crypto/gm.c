@@ -296,8 +296,9 @@ static EVP_MD_CTX *gm_md_ctx(EVP_PKEY *pkey, const char *id, size_t idlen,
 	return mctx;
 }
 
-static int gm_sign(uint8_t *sig, size_t *siglen, const uint8_t *m, size_t mlen,
-		   const uint8_t *sk, size_t sklen)
+int tf_gm_sm2_sign_id(uint8_t *sig, size_t *siglen, const uint8_t *m,
+		      size_t mlen, const uint8_t *sk, size_t sklen,
+		      const char *id, size_t idlen)
 {
 	EVP_PKEY_CTX *pctx = NULL;
 	EVP_MD_CTX *mctx = NULL;
@@ -310,8 +311,7 @@ static int gm_sign(uint8_t *sig, size_t *siglen, const uint8_t *m, size_t mlen,
 	pkey = gm_pkey("SM2", sk, sk + TF_SM2_D_BYTES);
 	if (pkey == NULL)
 		return -EIO;
-	mctx = gm_md_ctx(pkey, TF_SM2_DEFAULT_ID, strlen(TF_SM2_DEFAULT_ID),
-			 &pctx);
+	mctx = gm_md_ctx(pkey, id, idlen, &pctx);
 	if (mctx == NULL)
 		goto out;
 	if (EVP_DigestSignInit(mctx, NULL, EVP_sm3(), NULL, pkey) <= 0)
@@ -330,6 +330,13 @@ out:
 	EVP_PKEY_CTX_free(pctx);
 	EVP_PKEY_free(pkey);
 	return r;
+}
+
+static int gm_sign(uint8_t *sig, size_t *siglen, const uint8_t *m, size_t mlen,
+		   const uint8_t *sk, size_t sklen)
+{
+	return tf_gm_sm2_sign_id(sig, siglen, m, mlen, sk, sklen,
+				 TF_SM2_DEFAULT_ID, strlen(TF_SM2_DEFAULT_ID));
 }
 
 int tf_gm_sm2_verify_id(const uint8_t *sig, size_t siglen, const uint8_t *m,

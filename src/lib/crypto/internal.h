@@ -57,6 +57,9 @@ TF_WUR int tf_kx_finish(const struct tf_suite *s, uint8_t out[TF_KX_BYTES],
 /* gm internals the KATs reach into (gm.c). */
 TF_WUR int tf_gm_sm4_ecb_encrypt(const uint8_t key[16], uint8_t *block,
 				 size_t iterations);
+TF_WUR int tf_gm_sm2_sign_id(uint8_t *sig, size_t *siglen, const uint8_t *m,
+			     size_t mlen, const uint8_t *sk, size_t sklen,
+			     const char *id, size_t idlen);
 TF_WUR int tf_gm_sm2_verify_id(const uint8_t *sig, size_t siglen,
 			       const uint8_t *m, size_t mlen,
 			       const uint8_t pk[TF_SM2_PK_BYTES],

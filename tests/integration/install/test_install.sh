@@ -16,7 +16,9 @@ want=(
 	"$(abs "$TF_BINDIR")/twofold"
 	"$(abs "$TF_SBINDIR")/twofoldd"
 	"$(abs "$TF_SBINDIR")/twofold-gateway"
+	"$(abs "$TF_SBINDIR")/twofold-relay"
 	"$(abs "$TF_BINDIR")/twofold-pkg"
+	"$(abs "$TF_BINDIR")/twofold-ca"
 	"$(abs "$TF_LIBEXECDIR")/twofold/twofoldd-evict"
 	"$(abs "$TF_LIBEXECDIR")/twofold/twofold-scanner"
 	"$(abs "$TF_UNITDIR")/twofoldd.service"
@@ -25,7 +27,7 @@ want=(
 	"$(abs "$TF_DATADIR")/doc/twofold/examples/device.conf.example"
 )
 pages=(man1/twofold.1 man8/twofoldd.8 man5/twofold-config.5
-	man8/twofold-gateway.8)
+	man8/twofold-gateway.8 man1/twofold-ca.1 man8/twofold-relay.8)
 if [ "$TF_MAN" = 1 ]; then
 	for p in "${pages[@]}"; do want+=("$(abs "$TF_MANDIR")/$p"); done
 fi

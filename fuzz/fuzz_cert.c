@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Fuzz target: certificates and deny-lists (src/lib/cert), which a relay
+ * parses from every client's handshake payload and a device from every
+ * deny-list it fetches. Input: one selector byte, then the bytes. Even:
+ * a certificate: parse, then the full verify against a fixed CA of each
+ * suite (so the fuzzer reaches signature decoding behind the issuer
+ * check when it copies a key id from the corpus). Odd: a deny-list:
+ * parse unverified, walk it, then verify against both CAs.
+ * Invariants: no read outside the input; nothing forged verifies (the
+ * CAs' private keys are not in the input).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "twofold/cert.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct tf_cert_anchor anchors[2];
+static bool ready;
+
+static void init(void)
+{
+	const struct tf_suite *s;
+	uint8_t seed[TF_KEY_BYTES], pk[TF_PK_MAX];
+
+	if (tf_crypto_init() < 0)
+		abort();
+	/* the same CA seeds as fuzz/corpus/fuzz_cert was made with */
+	tf_suite_foreach(i, s)
+	{
+		struct tf_key *k = NULL;
+
+		if (i >= 2)
+			break;
+		memset(seed, 0x11, sizeof(seed));
+		if (tf_key_sign_from_seed(s, seed, &k) < 0 ||
+		    tf_key_public(k, pk, sizeof(pk)) < 0 ||
+		    tf_cert_anchor_init(&anchors[i], s, pk, s->pk_bytes) < 0)
+			abort();
+		tf_key_free(k);
+	}
+	ready = true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct tf_cert c;
+	struct tf_denylist *dl = NULL;
+
+	if (!ready)
+		init();
+	if (size < 1)
+		return 0;
+	if ((data[0] & 1) == 0) {
+		if (tf_cert_parse(data + 1, size - 1, &c) == 0 &&
+		    (c.sign_pk_len > TF_PK_MAX || c.tbs_len >= size))
+			abort();
+		for (size_t i = 0; i < 2; i++)
+			if (tf_cert_verify(data + 1, size - 1, &anchors[i],
+					   1800000000, ~0u, NULL, NULL) == 0)
+				abort();
+		return 0;
+	}
+	if (tf_denylist_parse_unverified(data + 1, size - 1, &dl) == 0) {
+		uint64_t prev = 0;
+		for (size_t i = 0; i < tf_denylist_count(dl); i++) {
+			uint64_t v = tf_denylist_at(dl, i);
+			if (i > 0 && v <= prev)
+				abort();
+			if (!tf_denylist_contains(dl, v))
+				abort();
+			prev = v;
+		}
+		tf_denylist_free(dl);
+		dl = NULL;
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (tf_denylist_parse(data + 1, size - 1, &anchors[i], &dl) ==
+		    0)
+			abort();
+	return 0;
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The device <-> relay channel (twofold/comms.h, docs/comms-protocol.md):
+ * Noise IK framed in datagrams with connection ids, the device's
+ * certificate in message 1, transport datagrams with a replay window.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/lib/wg/internal.h"
+#include "twofold/comms.h"
+#include "twofold/secmem.h"
+
+struct tf_comms_session {
+	const struct wg_suite *w;
+	uint8_t suite;
+	uint32_t local_id, remote_id;
+	uint64_t send_counter;
+	uint8_t send_key[TF_NOISE_KEY_BYTES];
+	uint8_t recv_key[TF_NOISE_KEY_BYTES];
+	struct wg_replay replay;
+};
+
+struct tf_comms_client {
+	uint8_t suite;
+	uint32_t local_id;
+	struct tf_noise_hs *hs;
+};
+
+static void hdr_put(uint8_t *p, uint8_t type, uint8_t suite, uint32_t id)
+{
+	p[0] = type;
+	p[1] = suite;
+	p[2] = p[3] = 0;
+	tf_put_le32(p + 4, id);
+}
+
+/* "twofold comms v1" || the INIT header: binds the suite and the
+ * initiator's connection id into the handshake hash. */
+static size_t prologue(uint8_t *out, const uint8_t hdr[TF_COMMS_HDR_BYTES])
+{
+	size_t n = sizeof(TF_COMMS_PROLOGUE) - 1;
+
+	memcpy(out, TF_COMMS_PROLOGUE, n);
+	memcpy(out + n, hdr, TF_COMMS_HDR_BYTES);
+	return n + TF_COMMS_HDR_BYTES;
+}
+
+enum tf_comms_msg tf_comms_classify(uint8_t suite, const uint8_t *buf,
+				    size_t len, uint32_t *id)
+{
+	size_t m1 = tf_noise_msg1_bytes(suite, 0),
+	       m2 = tf_noise_msg2_bytes(suite, 8);
+
+	if (m1 == 0 || len < TF_COMMS_HDR_BYTES || buf[1] != suite ||
+	    buf[2] != 0 || buf[3] != 0)
+		return TF_COMMS_MSG_INVALID;
+	switch (buf[0]) {
+	case TF_COMMS_TYPE_INIT:
+		if (len < TF_COMMS_HDR_BYTES + m1 + 10 + 1 ||
+		    len > TF_COMMS_HDR_BYTES + m1 + TF_COMMS_INIT_PAYLOAD_MAX)
+			return TF_COMMS_MSG_INVALID;
+		*id = tf_get_le32(buf + 4);
+		return TF_COMMS_MSG_INIT;
+	case TF_COMMS_TYPE_RESP:
+		if (len != TF_COMMS_HDR_BYTES + 4 + m2)
+			return TF_COMMS_MSG_INVALID;
+		*id = tf_get_le32(buf + 8);
+		return TF_COMMS_MSG_RESP;
+	case TF_COMMS_TYPE_DATA:
+		if (len < TF_COMMS_DATA_OVERHEAD ||
+		    len > TF_COMMS_DATA_OVERHEAD + TF_COMMS_PAYLOAD_MAX)
+			return TF_COMMS_MSG_INVALID;
+		*id = tf_get_le32(buf + 4);
+		return TF_COMMS_MSG_DATA;
+	default: return TF_COMMS_MSG_INVALID;
+	}
+}
+
+static int session_new(uint8_t suite, struct tf_noise_hs *hs, uint32_t local_id,
+		       uint32_t remote_id, struct tf_comms_session **out)
+{
+	struct tf_comms_session *s = tf_secure_alloc(sizeof(*s));
+	int r;
+
+	if (s == NULL)
+		return -ENOMEM;
+	memset(s, 0, sizeof(*s));
+	s->w = wg_suite_get(suite);
+	s->suite = suite;
+	s->local_id = local_id;
+	s->remote_id = remote_id;
+	wg_replay_init(&s->replay);
+	r = tf_noise_hs_split(hs, s->send_key, s->recv_key, NULL, NULL);
+	if (r < 0 || s->w == NULL) {
+		tf_secure_free(s);
+		return r < 0 ? r : -EINVAL;
+	}
+	*out = s;
+	return 0;
+}
+
+void tf_comms_session_free(struct tf_comms_session *s)
+{
+	tf_secure_free(s);
+}
+
+uint32_t tf_comms_session_local_id(const struct tf_comms_session *s)
+{
+	return s->local_id;
+}
+
+uint32_t tf_comms_session_remote_id(const struct tf_comms_session *s)
+{
+	return s->remote_id;
+}
+
+/* ---- device ---- */
+
+int tf_comms_client_start(uint8_t suite, const uint8_t dh_priv[static 32],
+			  const uint8_t *relay_pub, const uint8_t *cert,
+			  size_t certlen, uint64_t ts_ns, uint32_t local_id,
+			  struct tf_comms_client **client, uint8_t *out,
+			  size_t cap)
+{
+	uint8_t pro[64], payload[TF_COMMS_INIT_PAYLOAD_MAX];
+	struct tf_comms_client *c;
+	int r;
+
+	if (certlen == 0 || certlen > TF_CERT_MAX ||
+	    tf_noise_protocol_name(suite) == NULL)
+		return -EINVAL;
+	if (cap < TF_COMMS_HDR_BYTES)
+		return -ENOBUFS;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->suite = suite;
+	c->local_id = local_id;
+	hdr_put(out, TF_COMMS_TYPE_INIT, suite, local_id);
+	r = tf_noise_hs_new(suite, true, dh_priv, relay_pub, pro,
+			    prologue(pro, out), &c->hs);
+	if (r < 0)
+		goto fail;
+	tf_put_le64(payload, ts_ns);
+	tf_put_le16(payload + 8, (uint16_t)certlen);
+	memcpy(payload + 10, cert, certlen);
+	r = tf_noise_hs_write(c->hs, payload, 10 + certlen,
+			      out + TF_COMMS_HDR_BYTES,
+			      cap - TF_COMMS_HDR_BYTES);
+	if (r < 0)
+		goto fail;
+	*client = c;
+	return TF_COMMS_HDR_BYTES + r;
+fail:
+	tf_comms_client_free(c);
+	return r;
+}
+
+struct tf_noise_hs *tf_comms_client_hs(struct tf_comms_client *c)
+{
+	return c->hs;
+}
+
+void tf_comms_client_free(struct tf_comms_client *c)
+{
+	if (c == NULL)
+		return;
+	tf_noise_hs_free(c->hs);
+	free(c);
+}
+
+int tf_comms_client_finish(struct tf_comms_client *c, const uint8_t *msg,
+			   size_t len, struct tf_comms_session **out)
+{
+	uint8_t payload[8];
+	uint32_t id;
+	int r;
+
+	if (tf_comms_classify(c->suite, msg, len, &id) != TF_COMMS_MSG_RESP ||
+	    id != c->local_id)
+		return -EBADMSG;
+	r = tf_noise_hs_read(c->hs, msg + TF_COMMS_HDR_BYTES + 4,
+			     len - TF_COMMS_HDR_BYTES - 4, payload,
+			     sizeof(payload));
+	if (r < 0)
+		return r;
+	/* the response's header ids, authenticated by its payload */
+	if (r != 8 || memcmp(payload, msg + 4, 8) != 0)
+		return -EBADMSG;
+	return session_new(c->suite, c->hs, c->local_id, tf_get_le32(msg + 4),
+			   out);
+}
+
+/* ---- relay ---- */
+
+int tf_comms_relay_accept(const struct tf_comms_relay *rl, const uint8_t *msg,
+			  size_t len, uint64_t now_s, uint32_t local_id,
+			  struct tf_comms_peer *peer, uint8_t *resp, size_t cap,
+			  struct tf_comms_session **out)
+{
+	_cleanup_noise_hs_ struct tf_noise_hs *hs = NULL;
+	uint8_t pro[64], payload[TF_COMMS_INIT_PAYLOAD_MAX], ids[8];
+	const uint8_t *rs;
+	struct tf_comms_peer p = {0};
+	size_t rslen, certlen, rlen;
+	uint32_t remote;
+	int r, n;
+
+	if (tf_comms_classify(rl->suite, msg, len, &remote) !=
+	    TF_COMMS_MSG_INIT)
+		return len >= 2 && msg[1] != rl->suite ? -EPROTONOSUPPORT
+						       : -EBADMSG;
+	rlen = TF_COMMS_HDR_BYTES + 4 + tf_noise_msg2_bytes(rl->suite, 8);
+	if (cap < rlen)
+		return -ENOBUFS;
+	r = tf_noise_hs_new(rl->suite, false, rl->priv, NULL, pro,
+			    prologue(pro, msg), &hs);
+	if (r < 0)
+		return r;
+	n = tf_noise_hs_read(hs, msg + TF_COMMS_HDR_BYTES,
+			     len - TF_COMMS_HDR_BYTES, payload,
+			     sizeof(payload));
+	if (n < 0)
+		return n;
+	if (n < 10)
+		return -EBADMSG;
+	certlen = tf_get_le16(payload + 8);
+	if (certlen != (size_t)n - 10)
+		return -EBADMSG;
+	r = tf_cert_verify(payload + 10, certlen, rl->ca, now_s, rl->roles,
+			   rl->dl, &p.cert);
+	if (r < 0)
+		return r;
+	/* the certificate must certify the key this handshake proved:
+	 * otherwise anyone could present a stolen certificate with their
+	 * own static key */
+	rs = tf_noise_hs_remote_static(hs, &rslen);
+	if (rs == NULL || rslen != p.cert.dh_pk_len ||
+	    tf_memeq_ct(rs, p.cert.dh_pk, rslen) != 0)
+		return -EKEYREJECTED;
+	p.ts_ns = tf_get_le64(payload);
+	p.remote_id = remote;
+	hdr_put(resp, TF_COMMS_TYPE_RESP, rl->suite, local_id);
+	tf_put_le32(resp + 8, remote);
+	memcpy(ids, resp + 4, 8);
+	n = tf_noise_hs_write(hs, ids, sizeof(ids), resp + 12, cap - 12);
+	if (n < 0)
+		return n;
+	r = session_new(rl->suite, hs, local_id, remote, out);
+	if (r < 0)
+		return r;
+	*peer = p;
+	return 12 + n;
+}
+
+/* ---- transport ---- */
+
+int tf_comms_encrypt(struct tf_comms_session *s, const uint8_t *pt, size_t len,
+		     uint8_t *out, size_t cap)
+{
+	uint64_t ctr;
+	int r;
+
+	if (len > TF_COMMS_PAYLOAD_MAX || (pt == NULL && len))
+		return -EINVAL;
+	if (cap < TF_COMMS_DATA_OVERHEAD + len)
+		return -ENOBUFS;
+	if (s->send_counter >= TF_WG_REJECT_AFTER_MESSAGES)
+		return -ESTALE;
+	ctr = s->send_counter++;
+	hdr_put(out, TF_COMMS_TYPE_DATA, s->suite, s->remote_id);
+	tf_put_le64(out + 8, ctr);
+	r = s->w->aead_seal(out + TF_COMMS_DATA_HDR_BYTES, s->send_key, ctr, pt,
+			    len, out, TF_COMMS_DATA_HDR_BYTES);
+	if (r < 0)
+		return r;
+	return (int)(TF_COMMS_DATA_OVERHEAD + len);
+}
+
+int tf_comms_decrypt(struct tf_comms_session *s, const uint8_t *msg, size_t len,
+		     uint8_t *out, size_t cap)
+{
+	uint32_t id;
+	uint64_t ctr;
+	size_t n;
+
+	if (tf_comms_classify(s->suite, msg, len, &id) != TF_COMMS_MSG_DATA ||
+	    id != s->local_id)
+		return -EBADMSG;
+	n = len - TF_COMMS_DATA_OVERHEAD;
+	if (cap < n)
+		return -ENOBUFS;
+	ctr = tf_get_le64(msg + 8);
+	if (ctr >= TF_WG_REJECT_AFTER_MESSAGES)
+		return -EBADMSG;
+	/* authenticate first, then the window: a forged counter must not
+	 * move it */
+	if (s->w->aead_open(out, s->recv_key, ctr,
+			    msg + TF_COMMS_DATA_HDR_BYTES,
+			    len - TF_COMMS_DATA_HDR_BYTES, msg,
+			    TF_COMMS_DATA_HDR_BYTES) < 0) {
+		tf_memzero(out, n);
+		return -EBADMSG;
+	}
+	if (!wg_replay_check(&s->replay, ctr)) {
+		tf_memzero(out, n);
+		return -EALREADY;
+	}
+	return (int)n;
+}

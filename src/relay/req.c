@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: ISC */
+/* twofold-relay's request parser and reply builder (req.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "req.h"
+
+/* u8 n | name: the officer-id alphabet of certificates (printable, no
+ * space); returns the bytes used, 0 when malformed */
+static size_t get_name(const uint8_t *p, size_t len,
+		       char out[static TF_CERT_ID_MAX + 1])
+{
+	size_t n;
+
+	if (len < 1)
+		return 0;
+	n = p[0];
+	if (n == 0 || n > TF_CERT_ID_MAX || len - 1 < n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (p[1 + i] < 0x21 || p[1 + i] > 0x7e)
+			return 0;
+	memcpy(out, p + 1, n);
+	out[n] = '\0';
+	return 1 + n;
+}
+
+int relay_req_parse(const uint8_t *pt, size_t n, struct relay_req *out)
+{
+	struct relay_req q = {0};
+	size_t used;
+
+	if (n < 1)
+		return -EBADMSG;
+	q.op = pt[0];
+	pt++;
+	n--;
+	switch (q.op) {
+	case RELAY_OP_ECHO:
+		q.body = pt;
+		q.body_len = n;
+		break;
+	case RELAY_OP_FETCH:
+		if (n != 0)
+			return -EBADMSG;
+		break;
+	case RELAY_OP_SEND:
+	case RELAY_OP_ACK:
+		used = get_name(pt, n, q.name);
+		if (used == 0 || n - used < RELAY_ID_BYTES)
+			return -EBADMSG;
+		q.id = pt + used;
+		q.body = pt + used + RELAY_ID_BYTES;
+		q.body_len = n - used - RELAY_ID_BYTES;
+		if (q.op == RELAY_OP_ACK && q.body_len != 0)
+			return -EBADMSG;
+		break;
+	case RELAY_OP_FWD:
+		used = get_name(pt, n, q.name);
+		if (used == 0)
+			return -EBADMSG;
+		q.body = pt + used;
+		q.body_len = n - used;
+		break;
+	default: return -EOPNOTSUPP;
+	}
+	*out = q;
+	return 0;
+}
+
+int relay_reply_build(uint8_t op, const char *name, const uint8_t *id,
+		      const uint8_t *body, size_t body_len, uint8_t *out,
+		      size_t cap)
+{
+	size_t nl = strnlen(name, TF_CERT_ID_MAX + 1), need;
+
+	if (nl == 0 || nl > TF_CERT_ID_MAX || (body == NULL && body_len))
+		return -EINVAL;
+	need = 2 + nl + (id ? RELAY_ID_BYTES : 0) + body_len;
+	if (need > cap)
+		return -ENOBUFS;
+	out[0] = op;
+	out[1] = (uint8_t)nl;
+	memcpy(out + 2, name, nl);
+	if (id)
+		memcpy(out + 2 + nl, id, RELAY_ID_BYTES);
+	if (body_len)
+		memcpy(out + need - body_len, body, body_len);
+	return (int)need;
+}

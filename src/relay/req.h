@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The requests a device sends twofold-relay inside channel DATA payloads,
+ * and the relay's replies (relay.c's header lists them). The parser is
+ * the relay's first look at what an authenticated but untrusted device
+ * sends: bounded, fuzzed (fuzz/fuzz_relay_req.c).
+ */
+#ifndef TWOFOLD_RELAY_REQ_H
+#define TWOFOLD_RELAY_REQ_H
+
+#include "twofold/cert.h"
+#include "twofold/common.h"
+
+enum {
+	RELAY_OP_ECHO = 0x01,
+	RELAY_OP_SEND = 0x02,
+	RELAY_OP_STORED = 0x03,
+	RELAY_OP_MSG = 0x04,
+	RELAY_OP_FETCH = 0x05,
+	RELAY_OP_ACK = 0x06,
+	RELAY_OP_FWD = 0x10,
+	RELAY_OP_FROM = 0x11,
+	RELAY_OP_ERROR = 0x7f,
+};
+
+#define RELAY_ID_BYTES 16
+
+struct relay_req {
+	uint8_t op;
+	char name[TF_CERT_ID_MAX + 1]; /* SEND/FWD: to; ACK: from */
+	const uint8_t *id;	       /* SEND, ACK: RELAY_ID_BYTES */
+	const uint8_t *body;	       /* ECHO: all; SEND: blob; FWD: bytes */
+	size_t body_len;
+};
+
+/* 0, or -EBADMSG (malformed), -EOPNOTSUPP (unknown op). Pointers in *out
+ * point into pt. */
+TF_WUR int relay_req_parse(const uint8_t *pt, size_t n, struct relay_req *out)
+	TF_NONNULL(1, 3);
+
+/* MSG (id != NULL) or FROM (id == NULL): op | u8 n | name | [id] | body.
+ * Returns the length, -ENOBUFS when it does not fit in cap. */
+TF_WUR int relay_reply_build(uint8_t op, const char *name, const uint8_t *id,
+			     const uint8_t *body, size_t body_len, uint8_t *out,
+			     size_t cap) TF_NONNULL(2, 6);
+
+#endif

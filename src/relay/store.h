@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofold-relay's message store (issue 15): one interface, backends behind
+ * a vtable (SQLite in WAL mode now; PostgreSQL 15 next). The relay stores
+ * end-to-end encrypted blobs it cannot read, for recipients that are
+ * offline.
+ *
+ * Contract, every backend:
+ *  - tf_store_put returns only after the message is durable (committed
+ *    and synced): only then may the relay acknowledge it to the sender.
+ *  - a message is named by (sender, client-chosen 16-byte id): a retry of
+ *    one already stored, or already delivered and acknowledged, returns
+ *    TF_STORE_DUPLICATE and stores nothing (the recipient never sees it
+ *    twice).
+ *  - tf_store_next gives a recipient's messages in arrival order (so one
+ *    sender's order is kept); tf_store_ack deletes one after the
+ *    recipient acknowledged it, keeping a tombstone of its id until
+ *    tf_store_expire drops tombstones older than the retry horizon.
+ * Ids (officer ids) are at most TF_CERT_ID_MAX bytes; blobs at most
+ * TF_STORE_BLOB_MAX. Errors -errno: -ENOSPC for a full disk (the sender
+ * is told to retry later), -EIO for anything else the backend reports.
+ */
+#ifndef TWOFOLD_RELAY_STORE_H
+#define TWOFOLD_RELAY_STORE_H
+
+#include "twofold/common.h"
+
+#define TF_STORE_ID_BYTES 16
+#define TF_STORE_BLOB_MAX 65536
+#define TF_STORE_NAME_MAX 64
+#define TF_STORE_STORED 0
+#define TF_STORE_DUPLICATE 1
+
+struct tf_store;
+
+struct tf_stored_msg {
+	int64_t seq; /* arrival order */
+	uint8_t id[TF_STORE_ID_BYTES];
+	char sender[TF_STORE_NAME_MAX + 1];
+	uint8_t *blob; /* malloc'ed; tf_stored_msg_clear frees it */
+	size_t len;
+};
+
+struct tf_store_ops {
+	const char *name;
+	int (*put)(struct tf_store *st, const char *sender,
+		   const uint8_t id[TF_STORE_ID_BYTES], const char *recipient,
+		   const uint8_t *blob, size_t len, int64_t now);
+	int (*next)(struct tf_store *st, const char *recipient,
+		    int64_t after_seq, struct tf_stored_msg *out);
+	int (*ack)(struct tf_store *st, const char *recipient,
+		   const char *sender, const uint8_t id[TF_STORE_ID_BYTES],
+		   int64_t now);
+	int (*expire)(struct tf_store *st, int64_t before);
+	int (*count)(struct tf_store *st, const char *recipient);
+	void (*close)(struct tf_store *st);
+};
+
+struct tf_store {
+	const struct tf_store_ops *ops;
+};
+
+/* SQLite in WAL mode, synchronous=FULL: one file (and its -wal, -shm). */
+TF_WUR int tf_store_open_sqlite(const char *path, struct tf_store **out)
+	TF_NONNULL(1, 2);
+
+/* TF_STORE_STORED or TF_STORE_DUPLICATE, durable on return. */
+static inline TF_WUR int tf_store_put(struct tf_store *st, const char *sender,
+				      const uint8_t id[TF_STORE_ID_BYTES],
+				      const char *recipient,
+				      const uint8_t *blob, size_t len,
+				      int64_t now)
+{
+	return st->ops->put(st, sender, id, recipient, blob, len, now);
+}
+/* 1 and *out filled: the first message after after_seq; 0: none. */
+static inline TF_WUR int tf_store_next(struct tf_store *st,
+				       const char *recipient, int64_t after_seq,
+				       struct tf_stored_msg *out)
+{
+	return st->ops->next(st, recipient, after_seq, out);
+}
+/* 0 deleted; -ENOENT when no such message waits for recipient. */
+static inline TF_WUR int tf_store_ack(struct tf_store *st,
+				      const char *recipient, const char *sender,
+				      const uint8_t id[TF_STORE_ID_BYTES],
+				      int64_t now)
+{
+	return st->ops->ack(st, recipient, sender, id, now);
+}
+/* Drop tombstones of messages acknowledged before `before`; returns how
+ * many. */
+static inline TF_WUR int tf_store_expire(struct tf_store *st, int64_t before)
+{
+	return st->ops->expire(st, before);
+}
+/* Messages waiting for recipient. */
+static inline TF_WUR int tf_store_count(struct tf_store *st,
+					const char *recipient)
+{
+	return st->ops->count(st, recipient);
+}
+static inline void tf_store_close(struct tf_store *st)
+{
+	if (st != NULL)
+		st->ops->close(st);
+}
+void tf_stored_msg_clear(struct tf_stored_msg *m);
+
+#endif

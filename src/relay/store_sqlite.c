@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The message store's SQLite backend (store.h): the embedded default, one
+ * process, one file. WAL with synchronous=FULL: a commit is on disk when
+ * sqlite3_step returns (the WAL is fsynced at every commit), so put may
+ * acknowledge then; NORMAL would lose the last commits on power loss.
+ *
+ * Tables:
+ *   msgs(seq INTEGER PRIMARY KEY AUTOINCREMENT, sender, id, recipient,
+ *        blob, stored_at)  UNIQUE(sender, id)
+ *   seen(sender, id, acked_at)  PRIMARY KEY(sender, id): tombstones of
+ *        delivered messages, so a late retry is still a duplicate
+ * AUTOINCREMENT so a seq is never reused after deletes: a reader's
+ * "after seq N" cursor stays right.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+struct sq_store {
+	struct tf_store base;
+	sqlite3 *db;
+	sqlite3_stmt *ins, *seen_q, *next_q, *del, *tomb, *exp, *cnt;
+};
+
+static int sq_err(sqlite3 *db, int rc)
+{
+	int ext = sqlite3_extended_errcode(db);
+
+	if (rc == SQLITE_FULL || ext == SQLITE_FULL)
+		return -ENOSPC;
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return -EBUSY;
+	if (rc == SQLITE_NOMEM)
+		return -ENOMEM;
+	return -EIO;
+}
+
+static bool name_ok(const char *s)
+{
+	size_t n = s ? strnlen(s, TF_STORE_NAME_MAX + 1) : 0;
+
+	return n > 0 && n <= TF_STORE_NAME_MAX;
+}
+
+static int sq_exec(sqlite3 *db, const char *sql)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : sq_err(db, rc);
+}
+
+/* BEGIN IMMEDIATE: the duplicate check and the insert must see the same
+ * state even if a second relay process opened the file. */
+static int sq_put(struct tf_store *base, const char *sender,
+		  const uint8_t id[TF_STORE_ID_BYTES], const char *recipient,
+		  const uint8_t *blob, size_t len, int64_t now)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	int rc, r;
+
+	if (!name_ok(sender) || !name_ok(recipient) ||
+	    len > TF_STORE_BLOB_MAX || (blob == NULL && len))
+		return -EINVAL;
+	r = sq_exec(st->db, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	sqlite3_reset(st->seen_q);
+	sqlite3_bind_text(st->seen_q, 1, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st->seen_q, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(st->seen_q);
+	sqlite3_reset(st->seen_q);
+	if (rc == SQLITE_ROW) {
+		r = TF_STORE_DUPLICATE;
+		goto rollback;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(st->db, rc);
+		goto rollback;
+	}
+	sqlite3_reset(st->ins);
+	sqlite3_bind_text(st->ins, 1, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st->ins, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(st->ins, 3, recipient, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st->ins, 4, blob ? (const void *)blob : "", (int)len,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(st->ins, 5, now);
+	rc = sqlite3_step(st->ins);
+	sqlite3_reset(st->ins);
+	if (rc == SQLITE_CONSTRAINT) {
+		r = TF_STORE_DUPLICATE;
+		goto rollback;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sq_err(st->db, rc);
+		goto rollback;
+	}
+	r = sq_exec(st->db, "COMMIT");
+	if (r < 0)
+		goto rollback;
+	return TF_STORE_STORED;
+rollback:
+	(void)sq_exec(st->db, "ROLLBACK");
+	return r;
+}
+
+static int sq_next(struct tf_store *base, const char *recipient,
+		   int64_t after_seq, struct tf_stored_msg *out)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	struct tf_stored_msg m = {0};
+	const void *b;
+	const unsigned char *s;
+	int rc, r = 0;
+
+	if (!name_ok(recipient))
+		return -EINVAL;
+	sqlite3_reset(st->next_q);
+	sqlite3_bind_text(st->next_q, 1, recipient, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st->next_q, 2, after_seq);
+	rc = sqlite3_step(st->next_q);
+	if (rc == SQLITE_DONE)
+		goto out;
+	if (rc != SQLITE_ROW) {
+		r = sq_err(st->db, rc);
+		goto out;
+	}
+	m.seq = sqlite3_column_int64(st->next_q, 0);
+	s = sqlite3_column_text(st->next_q, 1);
+	b = sqlite3_column_blob(st->next_q, 2);
+	if (s == NULL ||
+	    sqlite3_column_bytes(st->next_q, 2) != TF_STORE_ID_BYTES) {
+		r = -EIO; /* a row we never wrote: refuse, do not guess */
+		goto out;
+	}
+	snprintf(m.sender, sizeof(m.sender), "%s", (const char *)s);
+	memcpy(m.id, b, TF_STORE_ID_BYTES);
+	m.len = (size_t)sqlite3_column_bytes(st->next_q, 3);
+	m.blob = malloc(m.len ? m.len : 1);
+	if (m.blob == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (m.len)
+		memcpy(m.blob, sqlite3_column_blob(st->next_q, 3), m.len);
+	*out = m;
+	r = 1;
+out:
+	sqlite3_reset(st->next_q);
+	return r;
+}
+
+static int sq_ack(struct tf_store *base, const char *recipient,
+		  const char *sender, const uint8_t id[TF_STORE_ID_BYTES],
+		  int64_t now)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	int rc, r;
+
+	if (!name_ok(recipient) || !name_ok(sender))
+		return -EINVAL;
+	r = sq_exec(st->db, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	sqlite3_reset(st->del);
+	sqlite3_bind_text(st->del, 1, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st->del, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(st->del, 3, recipient, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st->del);
+	sqlite3_reset(st->del);
+	if (rc != SQLITE_DONE) {
+		r = sq_err(st->db, rc);
+		goto rollback;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		r = -ENOENT;
+		goto rollback;
+	}
+	sqlite3_reset(st->tomb);
+	sqlite3_bind_text(st->tomb, 1, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st->tomb, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st->tomb, 3, now);
+	rc = sqlite3_step(st->tomb);
+	sqlite3_reset(st->tomb);
+	if (rc != SQLITE_DONE) {
+		r = sq_err(st->db, rc);
+		goto rollback;
+	}
+	r = sq_exec(st->db, "COMMIT");
+	if (r < 0)
+		goto rollback;
+	return 0;
+rollback:
+	(void)sq_exec(st->db, "ROLLBACK");
+	return r;
+}
+
+static int sq_expire(struct tf_store *base, int64_t before)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	int rc;
+
+	sqlite3_reset(st->exp);
+	sqlite3_bind_int64(st->exp, 1, before);
+	rc = sqlite3_step(st->exp);
+	sqlite3_reset(st->exp);
+	if (rc != SQLITE_DONE)
+		return sq_err(st->db, rc);
+	return sqlite3_changes(st->db);
+}
+
+static int sq_count(struct tf_store *base, const char *recipient)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	int rc, n;
+
+	if (!name_ok(recipient))
+		return -EINVAL;
+	sqlite3_reset(st->cnt);
+	sqlite3_bind_text(st->cnt, 1, recipient, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st->cnt);
+	n = rc == SQLITE_ROW ? sqlite3_column_int(st->cnt, 0)
+			     : sq_err(st->db, rc);
+	sqlite3_reset(st->cnt);
+	return n;
+}
+
+static void sq_close(struct tf_store *base)
+{
+	struct sq_store *st = (struct sq_store *)base;
+
+	sqlite3_finalize(st->ins);
+	sqlite3_finalize(st->seen_q);
+	sqlite3_finalize(st->next_q);
+	sqlite3_finalize(st->del);
+	sqlite3_finalize(st->tomb);
+	sqlite3_finalize(st->exp);
+	sqlite3_finalize(st->cnt);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+static const struct tf_store_ops sq_ops = {
+	.name = "sqlite",
+	.put = sq_put,
+	.next = sq_next,
+	.ack = sq_ack,
+	.expire = sq_expire,
+	.count = sq_count,
+	.close = sq_close,
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=FULL;"
+	"PRAGMA foreign_keys=ON;"
+	"CREATE TABLE IF NOT EXISTS msgs("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" sender TEXT NOT NULL, id BLOB NOT NULL, recipient TEXT NOT NULL,"
+	" blob BLOB NOT NULL, stored_at INTEGER NOT NULL,"
+	" UNIQUE(sender, id));"
+	"CREATE INDEX IF NOT EXISTS msgs_rcpt ON msgs(recipient, seq);"
+	"CREATE TABLE IF NOT EXISTS seen("
+	" sender TEXT NOT NULL, id BLOB NOT NULL, acked_at INTEGER NOT NULL,"
+	" PRIMARY KEY(sender, id)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS seen_age ON seen(acked_at);";
+
+int tf_store_open_sqlite(const char *path, struct tf_store **out)
+{
+	struct sq_store *st = calloc(1, sizeof(*st));
+	struct {
+		sqlite3_stmt **st;
+		const char *sql;
+	} q[] = {
+		{&st->ins, "INSERT INTO msgs(sender, id, recipient, blob, "
+			   "stored_at) VALUES(?1, ?2, ?3, ?4, ?5)"},
+		{&st->seen_q, "SELECT 1 FROM seen WHERE sender=?1 AND id=?2"},
+		{&st->next_q, "SELECT seq, sender, id, blob FROM msgs WHERE "
+			      "recipient=?1 AND seq>?2 ORDER BY seq LIMIT 1"},
+		{&st->del, "DELETE FROM msgs WHERE sender=?1 AND id=?2 AND "
+			   "recipient=?3"},
+		{&st->tomb, "INSERT OR REPLACE INTO seen(sender, id, acked_at) "
+			    "VALUES(?1, ?2, ?3)"},
+		{&st->exp, "DELETE FROM seen WHERE acked_at<?1"},
+		{&st->cnt, "SELECT count(*) FROM msgs WHERE recipient=?1"},
+	};
+	int rc, r;
+
+	if (st == NULL)
+		return -ENOMEM;
+	st->base.ops = &sq_ops;
+	rc = sqlite3_open_v2(path, &st->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		r = st->db ? sq_err(st->db, rc) : -ENOMEM;
+		goto fail;
+	}
+	/* a second process (a restarted relay whose old one still exits)
+	 * waits a little instead of failing */
+	sqlite3_busy_timeout(st->db, 5000);
+	r = sq_exec(st->db, schema);
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < TF_ARRAY_SIZE(q); i++) {
+		rc = sqlite3_prepare_v2(st->db, q[i].sql, -1, q[i].st, NULL);
+		if (rc != SQLITE_OK) {
+			r = sq_err(st->db, rc);
+			goto fail;
+		}
+	}
+	*out = &st->base;
+	return 0;
+fail:
+	sq_close(&st->base);
+	return r;
+}
+
+void tf_stored_msg_clear(struct tf_stored_msg *m)
+{
+	free(m->blob);
+	m->blob = NULL;
+	m->len = 0;
+}

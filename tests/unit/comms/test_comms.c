@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: ISC */
+/* The device <-> relay channel (src/lib/comms), both suites: handshake and
+ * transport both ways, the certificate checks inside the handshake
+ * (revoked, wrong role, a valid certificate for another key), the suite
+ * byte bound in the prologue (no downgrade), a flipped bit anywhere in the
+ * INIT, RESP and DATA, replays, and connection ids. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "twofold/comms.h"
+#include "twofold/wg.h"
+
+#define NOW 1800000000ull
+
+static int setup(void **state)
+{
+	return tf_crypto_init() == 0 ? 0 : -1;
+}
+
+struct world {
+	uint8_t suite;
+	const struct tf_suite *s;
+	struct tf_key *ca_sk;
+	struct tf_cert_anchor anchor;
+	uint8_t relay_priv[32], relay_pub[TF_WG_PUB_MAX];
+	uint8_t dev_priv[32], dev_pub[TF_WG_PUB_MAX];
+	uint8_t cert[TF_CERT_MAX];
+	size_t certlen;
+	struct tf_comms_relay relay;
+};
+
+static size_t make_cert(struct world *w, unsigned role, uint64_t serial,
+			const uint8_t *dh_pub, uint8_t *out)
+{
+	struct tf_cert c = {0};
+	int n;
+
+	c.suite = w->suite;
+	c.role = (uint8_t)role;
+	c.serial = serial;
+	c.not_before = NOW - 100;
+	c.not_after = NOW + 86400;
+	strcpy(c.officer, "officer-1");
+	strcpy(c.device, "dev-1");
+	c.sign_pk_len = c.dh_pk_len = w->s->pk_bytes;
+	memset(c.sign_pk, 4, c.sign_pk_len);
+	memcpy(c.dh_pk, dh_pub, c.dh_pk_len);
+	n = tf_cert_sign(&c, w->ca_sk, out, TF_CERT_MAX);
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+static void world_init(struct world *w, uint8_t suite)
+{
+	uint8_t seed[32] = {7}, pk[TF_PK_MAX];
+	size_t pl;
+
+	memset(w, 0, sizeof(*w));
+	w->suite = suite;
+	w->s = tf_suite_by_id(suite);
+	assert_int_equal(tf_key_sign_from_seed(w->s, seed, &w->ca_sk), 0);
+	assert_int_equal(tf_key_public(w->ca_sk, pk, sizeof(pk)), 0);
+	assert_int_equal(
+		tf_cert_anchor_init(&w->anchor, w->s, pk, w->s->pk_bytes), 0);
+	assert_int_equal(tf_wg_keygen(suite, w->relay_priv, w->relay_pub, &pl),
+			 0);
+	assert_int_equal(tf_wg_keygen(suite, w->dev_priv, w->dev_pub, &pl), 0);
+	w->certlen = make_cert(w, TF_ROLE_OFFICER, 5, w->dev_pub, w->cert);
+	w->relay = (struct tf_comms_relay){
+		.suite = suite,
+		.priv = w->relay_priv,
+		.ca = &w->anchor,
+		.dl = NULL,
+		.roles = TF_ROLES_CLIENT,
+	};
+}
+
+static void world_free(struct world *w)
+{
+	tf_key_free(w->ca_sk);
+}
+
+static int start(struct world *w, const uint8_t *cert, size_t certlen,
+		 struct tf_comms_client **c, uint8_t *init)
+{
+	int n = tf_comms_client_start(w->suite, w->dev_priv, w->relay_pub, cert,
+				      certlen, 1000, 0x11111111, c, init,
+				      TF_COMMS_INIT_MAX);
+	assert_true(n > 0 && n <= (int)TF_COMMS_INIT_MAX);
+	return n;
+}
+
+static void test_roundtrip(void **state)
+{
+	for (uint8_t suite = TF_SUITE_INTL; suite <= TF_SUITE_GM; suite++) {
+		struct world w;
+		struct tf_comms_client *c = NULL;
+		struct tf_comms_session *cs = NULL, *rs = NULL;
+		struct tf_comms_peer peer;
+		uint8_t init[TF_COMMS_INIT_MAX], resp[TF_COMMS_RESP_MAX];
+		uint8_t pkt[TF_COMMS_DATA_OVERHEAD + 64], back[64];
+		uint32_t id;
+		int n, m;
+
+		world_init(&w, suite);
+		n = start(&w, w.cert, w.certlen, &c, init);
+		assert_int_equal(tf_comms_classify(suite, init, (size_t)n, &id),
+				 TF_COMMS_MSG_INIT);
+		assert_int_equal(id, 0x11111111);
+		m = tf_comms_relay_accept(&w.relay, init, (size_t)n, NOW,
+					  0x22222222, &peer, resp, sizeof(resp),
+					  &rs);
+		assert_true(m > 0);
+		assert_string_equal(peer.cert.officer, "officer-1");
+		assert_int_equal(peer.ts_ns, 1000);
+		assert_int_equal(peer.remote_id, 0x11111111);
+		assert_int_equal(
+			tf_comms_client_finish(c, resp, (size_t)m, &cs), 0);
+		assert_int_equal(tf_comms_session_remote_id(cs), 0x22222222);
+		/* device -> relay, relay -> device */
+		n = tf_comms_encrypt(cs, (const uint8_t *)"hello relay", 11,
+				     pkt, sizeof(pkt));
+		assert_int_equal(n, TF_COMMS_DATA_OVERHEAD + 11);
+		assert_int_equal(tf_comms_classify(suite, pkt, (size_t)n, &id),
+				 TF_COMMS_MSG_DATA);
+		assert_int_equal(id, 0x22222222);
+		assert_int_equal(tf_comms_decrypt(rs, pkt, (size_t)n, back,
+						  sizeof(back)),
+				 11);
+		assert_memory_equal(back, "hello relay", 11);
+		/* a replay is refused, whichever address it comes from */
+		assert_int_equal(tf_comms_decrypt(rs, pkt, (size_t)n, back,
+						  sizeof(back)),
+				 -EALREADY);
+		/* one flipped bit anywhere */
+		for (int i = 0; i < n * 8; i++) {
+			uint8_t t[sizeof(pkt)];
+			memcpy(t, pkt, (size_t)n);
+			t[i / 8] ^= (uint8_t)(1u << (i % 8));
+			assert_true(tf_comms_decrypt(rs, t, (size_t)n, back,
+						     sizeof(back)) < 0);
+		}
+		n = tf_comms_encrypt(rs, (const uint8_t *)"hi", 2, pkt,
+				     sizeof(pkt));
+		assert_int_equal(tf_comms_decrypt(cs, pkt, (size_t)n, back,
+						  sizeof(back)),
+				 2);
+		/* a session's own packet is not accepted back by it */
+		n = tf_comms_encrypt(cs, (const uint8_t *)"x", 1, pkt,
+				     sizeof(pkt));
+		assert_true(tf_comms_decrypt(cs, pkt, (size_t)n, back,
+					     sizeof(back)) < 0);
+		tf_comms_session_free(cs);
+		tf_comms_session_free(rs);
+		tf_comms_client_free(c);
+		world_free(&w);
+	}
+}
+
+static int accept_one(struct world *w, const uint8_t *init, size_t n)
+{
+	struct tf_comms_session *rs = NULL;
+	struct tf_comms_peer peer;
+	uint8_t resp[TF_COMMS_RESP_MAX];
+	int m = tf_comms_relay_accept(&w->relay, init, n, NOW, 2, &peer, resp,
+				      sizeof(resp), &rs);
+
+	tf_comms_session_free(rs);
+	return m;
+}
+
+static void test_tampered_handshake(void **state)
+{
+	for (uint8_t suite = TF_SUITE_INTL; suite <= TF_SUITE_GM; suite++) {
+		struct world w;
+		struct tf_comms_client *c = NULL;
+		struct tf_comms_session *cs = NULL, *rs = NULL;
+		struct tf_comms_peer peer;
+		uint8_t init[TF_COMMS_INIT_MAX], resp[TF_COMMS_RESP_MAX];
+		int n, m;
+
+		world_init(&w, suite);
+		n = start(&w, w.cert, w.certlen, &c, init);
+		/* every bit of the INIT, the suite byte included */
+		for (int i = 0; i < n * 8; i += 3) {
+			init[i / 8] ^= (uint8_t)(1u << (i % 8));
+			assert_true(accept_one(&w, init, (size_t)n) < 0);
+			init[i / 8] ^= (uint8_t)(1u << (i % 8));
+		}
+		/* the other suite's relay does not take it */
+		init[1] = suite == TF_SUITE_INTL ? TF_SUITE_GM : TF_SUITE_INTL;
+		assert_int_equal(accept_one(&w, init, (size_t)n),
+				 -EPROTONOSUPPORT);
+		init[1] = suite;
+		m = tf_comms_relay_accept(&w.relay, init, (size_t)n, NOW, 2,
+					  &peer, resp, sizeof(resp), &rs);
+		assert_true(m > 0);
+		for (int i = 0; i < m * 8; i += 3) {
+			struct tf_comms_client *c2 = NULL;
+			uint8_t i2[TF_COMMS_INIT_MAX];
+			/* a fresh client each time: a failed read spends the
+			 * handshake */
+			(void)start(&w, w.cert, w.certlen, &c2, i2);
+			resp[i / 8] ^= (uint8_t)(1u << (i % 8));
+			assert_true(tf_comms_client_finish(c2, resp, (size_t)m,
+							   &cs) < 0);
+			resp[i / 8] ^= (uint8_t)(1u << (i % 8));
+			tf_comms_client_free(c2);
+		}
+		assert_int_equal(
+			tf_comms_client_finish(c, resp, (size_t)m, &cs), 0);
+		tf_comms_session_free(cs);
+		tf_comms_session_free(rs);
+		tf_comms_client_free(c);
+		world_free(&w);
+	}
+}
+
+static void test_certificate_checks(void **state)
+{
+	for (uint8_t suite = TF_SUITE_INTL; suite <= TF_SUITE_GM; suite++) {
+		struct world w;
+		struct tf_comms_client *c = NULL;
+		uint8_t init[TF_COMMS_INIT_MAX], cert[TF_CERT_MAX];
+		uint8_t other_priv[32], other_pub[TF_WG_PUB_MAX];
+		uint64_t revoked[] = {5};
+		uint8_t *dlb = NULL;
+		size_t dllen, pl, cl;
+		struct tf_denylist *dl = NULL;
+		int n;
+
+		world_init(&w, suite);
+		/* a relay's certificate is not a client's */
+		cl = make_cert(&w, TF_ROLE_RELAY, 6, w.dev_pub, cert);
+		n = start(&w, cert, cl, &c, init);
+		assert_int_equal(accept_one(&w, init, (size_t)n), -EPERM);
+		tf_comms_client_free(c);
+		/* a valid certificate, but for another key: someone who stole
+		 * a certificate without its key */
+		assert_int_equal(
+			tf_wg_keygen(suite, other_priv, other_pub, &pl), 0);
+		cl = make_cert(&w, TF_ROLE_OFFICER, 7, other_pub, cert);
+		n = start(&w, cert, cl, &c, init);
+		assert_int_equal(accept_one(&w, init, (size_t)n),
+				 -EKEYREJECTED);
+		tf_comms_client_free(c);
+		/* revoked */
+		assert_int_equal(tf_denylist_sign(w.ca_sk, NOW - 10, NOW + 3600,
+						  revoked, 1, &dlb, &dllen),
+				 0);
+		assert_int_equal(tf_denylist_parse(dlb, dllen, &w.anchor, &dl),
+				 0);
+		w.relay.dl = dl;
+		n = start(&w, w.cert, w.certlen, &c, init);
+		assert_int_equal(accept_one(&w, init, (size_t)n), -EKEYREVOKED);
+		tf_comms_client_free(c);
+		/* and once not revoked, accepted */
+		w.relay.dl = NULL;
+		n = start(&w, w.cert, w.certlen, &c, init);
+		assert_true(accept_one(&w, init, (size_t)n) > 0);
+		tf_comms_client_free(c);
+		tf_denylist_free(dl);
+		free(dlb);
+		world_free(&w);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_tampered_handshake),
+		cmocka_unit_test(test_certificate_checks),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

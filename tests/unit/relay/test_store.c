@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: ISC */
+/* The relay's message store, SQLite backend: stored is durable across a
+ * reopen, client-chosen ids deduplicate (also after delivery: the
+ * tombstone), arrival order per recipient, delete on ack, expiry of
+ * tombstones, WAL mode, bounds. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+static char dir[] = "/tmp/tfstore.XXXXXX";
+static char path[64];
+
+static int setup(void **state)
+{
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char p[96];
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		unlink(p);
+	}
+	return rmdir(dir);
+}
+
+static void id_of(uint8_t id[TF_STORE_ID_BYTES], unsigned n)
+{
+	memset(id, 0, TF_STORE_ID_BYTES);
+	id[0] = (uint8_t)n;
+	id[1] = (uint8_t)(n >> 8);
+}
+
+static void test_store(void **state)
+{
+	struct tf_store *st = NULL;
+	struct tf_stored_msg m;
+	uint8_t id[TF_STORE_ID_BYTES];
+	int64_t seq = 0;
+
+	assert_int_equal(tf_store_open_sqlite(path, &st), 0);
+	/* two senders interleaved, to one recipient */
+	for (unsigned i = 0; i < 10; i++) {
+		char blob[16];
+		snprintf(blob, sizeof(blob), "%s-%u", i % 2 ? "b" : "a", i);
+		id_of(id, i);
+		assert_int_equal(tf_store_put(st, i % 2 ? "bob" : "alice", id,
+					      "carol", (uint8_t *)blob,
+					      strlen(blob), 100),
+				 TF_STORE_STORED);
+	}
+	/* a retry of a stored message */
+	id_of(id, 4);
+	assert_int_equal(tf_store_put(st, "alice", id, "carol",
+				      (const uint8_t *)"x", 1, 101),
+			 TF_STORE_DUPLICATE);
+	/* the same id from another sender is another message */
+	assert_int_equal(tf_store_put(st, "bob", id, "carol",
+				      (const uint8_t *)"b-dup-id", 8, 101),
+			 TF_STORE_STORED);
+	assert_int_equal(tf_store_count(st, "carol"), 11);
+	assert_int_equal(tf_store_count(st, "dave"), 0);
+	tf_store_close(st);
+
+	/* durable: a new process sees everything, in order */
+	assert_int_equal(tf_store_open_sqlite(path, &st), 0);
+	for (unsigned i = 0; i < 10; i++) {
+		char want[16];
+		snprintf(want, sizeof(want), "%s-%u", i % 2 ? "b" : "a", i);
+		assert_int_equal(tf_store_next(st, "carol", seq, &m), 1);
+		assert_true(m.seq > seq);
+		seq = m.seq;
+		assert_int_equal(m.len, strlen(want));
+		assert_memory_equal(m.blob, want, m.len);
+		assert_string_equal(m.sender, i % 2 ? "bob" : "alice");
+		assert_int_equal(tf_store_ack(st, "carol", m.sender, m.id, 200),
+				 0);
+		tf_stored_msg_clear(&m);
+	}
+	assert_int_equal(tf_store_next(st, "carol", seq, &m), 1);
+	assert_memory_equal(m.blob, "b-dup-id", 8);
+	tf_stored_msg_clear(&m);
+	/* acked twice / for someone else */
+	id_of(id, 0);
+	assert_int_equal(tf_store_ack(st, "carol", "alice", id, 201), -ENOENT);
+	id_of(id, 4);
+	assert_int_equal(tf_store_ack(st, "dave", "bob", id, 201), -ENOENT);
+	/* a late retry after delivery is still a duplicate (tombstone) */
+	id_of(id, 2);
+	assert_int_equal(tf_store_put(st, "alice", id, "carol",
+				      (const uint8_t *)"a-2", 3, 300),
+			 TF_STORE_DUPLICATE);
+	assert_int_equal(tf_store_count(st, "carol"), 1);
+	/* tombstones expire after the retry horizon */
+	assert_int_equal(tf_store_expire(st, 150), 0);
+	assert_int_equal(tf_store_expire(st, 250), 10);
+	/* bounds */
+	assert_int_equal(tf_store_put(st, "", id, "carol", NULL, 0, 1),
+			 -EINVAL);
+	assert_int_equal(tf_store_put(st, "alice", id, "carol", NULL,
+				      TF_STORE_BLOB_MAX + 1, 1),
+			 -EINVAL);
+	tf_store_close(st);
+}
+
+static void test_wal(void **state)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	struct tf_store *st = NULL;
+
+	assert_int_equal(tf_store_open_sqlite(path, &st), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	tf_store_close(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_wal),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
