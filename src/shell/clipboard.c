@@ -417,8 +417,8 @@ static void xsource_send(struct wlr_data_source *src, const char *mime, int fd)
 		xwriter_free(w);
 		return;
 	}
-	w->src = wl_event_loop_add_fd(x->loop, fd, WL_EVENT_WRITABLE,
-				      on_xwrite, w);
+	w->src = wl_event_loop_add_fd(x->loop, fd, WL_EVENT_WRITABLE, on_xwrite,
+				      w);
 	if (!w->src)
 		xwriter_free(w);
 }

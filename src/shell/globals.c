@@ -42,8 +42,7 @@ static bool in_table(const char *const *t, size_t n, const char *name)
 	return false;
 }
 
-bool tf_shell_global_allowed(enum tf_shell_origin origin,
-			     const char *interface)
+bool tf_shell_global_allowed(enum tf_shell_origin origin, const char *interface)
 {
 	if (!interface)
 		return false;

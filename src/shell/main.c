@@ -164,8 +164,9 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "desktop") == 0)
 				s->layout = TF_SHELL_DESKTOP;
 			else {
-				fprintf(stderr, "twofold-shell: --layout "
-						"%s: use phone or desktop\n",
+				fprintf(stderr,
+					"twofold-shell: --layout "
+					"%s: use phone or desktop\n",
 					optarg);
 				return 2;
 			}
@@ -175,8 +176,9 @@ int main(int argc, char **argv)
 				    2 ||
 			    s->width < 64 || s->height < 64 ||
 			    s->width > 8192 || s->height > 8192) {
-				fprintf(stderr, "twofold-shell: --size %s: "
-						"use WxH, 64..8192 each\n",
+				fprintf(stderr,
+					"twofold-shell: --size %s: "
+					"use WxH, 64..8192 each\n",
 					optarg);
 				return 2;
 			}

@@ -73,8 +73,8 @@ struct tf_shell_persona {
 	struct wlr_scene_tree *decor; /* the frame, above every client */
 	struct wlr_scene_rect *frame[4];
 	struct wlr_scene_rect *lockrect; /* the lock screen over its area */
-	struct wlr_scene_rect *badge;    /* in the bar */
-	struct wl_list views;            /* tf_shell_view.link, top first */
+	struct wlr_scene_rect *badge;	 /* in the bar */
+	struct wl_list views;		 /* tf_shell_view.link, top first */
 	/* this persona's clipboard: what its clients last set */
 	struct wlr_data_source *selection;
 	struct wl_listener selection_destroy;
@@ -119,7 +119,7 @@ struct tf_shell {
 
 	/* clipboard.c */
 	struct tf_shell_persona *sel_persona; /* whose selection the seat has */
-	struct tf_shell_persona *xfrom;       /* the cross buffer's source */
+	struct tf_shell_persona *xfrom;	      /* the cross buffer's source */
 	uint8_t *xbuf;
 	size_t xlen;
 	bool xready;

@@ -90,7 +90,8 @@ int tf_shell_listen(struct tf_shell_listener *l, const char *path, uid_t uid,
 	mode_t old;
 	int r;
 
-	if (strlen(path) >= sizeof(sa.sun_path) || strlen(path) >= sizeof(l->path))
+	if (strlen(path) >= sizeof(sa.sun_path) ||
+	    strlen(path) >= sizeof(l->path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

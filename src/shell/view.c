@@ -25,6 +25,8 @@
 #include <wlr/backend/headless.h>
 #include <wlr/render/allocator.h>
 #include <wlr/render/wlr_renderer.h>
+#include <wlr/interfaces/wlr_input_device.h>
+#include <wlr/interfaces/wlr_keyboard.h>
 #include <wlr/types/wlr_compositor.h>
 #include <wlr/types/wlr_cursor.h>
 #include <wlr/types/wlr_data_control_v1.h>
@@ -61,7 +63,37 @@ struct tf_shell_keyboard {
 	struct tf_shell *shell;
 	struct wlr_input_device *dev;
 	struct wl_listener modifiers, key, destroy;
+	/* keys a binding consumed: their release is not sent either */
+	uint8_t eaten[32];
 };
+
+/* The seat's keyboard when no real or virtual one is: clients (wl-copy,
+ * wl-paste) wait for the keymap a seat keyboard sends before they map a
+ * surface, and a headless device has no keyboard of its own. */
+static struct {
+	struct wlr_input_device dev;
+	struct wlr_keyboard kb;
+} base_kbd;
+static const struct wlr_input_device_impl base_dev_impl;
+static const struct wlr_keyboard_impl base_kb_impl;
+
+static void base_keyboard_init(void)
+{
+	struct xkb_context *ctx = xkb_context_new(XKB_CONTEXT_NO_FLAGS);
+	struct xkb_keymap *km =
+		ctx ? xkb_keymap_new_from_names(ctx, NULL,
+						XKB_KEYMAP_COMPILE_NO_FLAGS)
+		    : NULL;
+
+	wlr_input_device_init(&base_kbd.dev, WLR_INPUT_DEVICE_KEYBOARD,
+			      &base_dev_impl, "twofold-shell", 0, 0);
+	wlr_keyboard_init(&base_kbd.kb, &base_kb_impl);
+	base_kbd.dev.keyboard = &base_kbd.kb;
+	if (km)
+		wlr_keyboard_set_keymap(&base_kbd.kb, km);
+	xkb_keymap_unref(km);
+	xkb_context_unref(ctx);
+}
 
 static void rgb(float out[4], uint32_t c)
 {
@@ -71,8 +103,7 @@ static void rgb(float out[4], uint32_t c)
 	out[3] = 1.0f;
 }
 
-static struct wlr_scene_rect *rect(struct wlr_scene_node *parent,
-				   uint32_t c)
+static struct wlr_scene_rect *rect(struct wlr_scene_node *parent, uint32_t c)
 {
 	float col[4];
 
@@ -112,8 +143,8 @@ void tf_shell_arrange(struct tf_shell *s)
 		int x = 0, w = W, y = TF_SHELL_BAR_H, h = H - TF_SHELL_BAR_H;
 		int f = p->secure ? TF_SHELL_FRAME : 0;
 		bool vis = persona_visible(s, p);
-		bool lock_shown = p->locked && (s->layout == TF_SHELL_DESKTOP ||
-						p == s->fg);
+		bool lock_shown = p->locked &&
+				  (s->layout == TF_SHELL_DESKTOP || p == s->fg);
 		struct tf_shell_view *v;
 
 		if (s->layout == TF_SHELL_DESKTOP) {
@@ -165,7 +196,8 @@ void tf_shell_focus_update(struct tf_shell *s)
 		return;
 	}
 	if (prev && wlr_surface_is_xdg_surface(prev)) {
-		struct wlr_xdg_surface *x = wlr_xdg_surface_from_wlr_surface(prev);
+		struct wlr_xdg_surface *x =
+			wlr_xdg_surface_from_wlr_surface(prev);
 
 		if (x && x->role == WLR_XDG_SURFACE_ROLE_TOPLEVEL)
 			wlr_xdg_toplevel_set_activated(x, false);
@@ -394,6 +426,14 @@ static void kb_key(struct wl_listener *l, void *data)
 	struct wlr_keyboard *kb = k->dev->keyboard;
 	bool handled = false;
 
+	bool eaten = ev->keycode < 256 &&
+		     (k->eaten[ev->keycode / 8] & (1u << (ev->keycode % 8)));
+
+	if (eaten && ev->state == WL_KEYBOARD_KEY_STATE_RELEASED) {
+		k->eaten[ev->keycode / 8] &=
+			(uint8_t) ~(1u << (ev->keycode % 8));
+		return;
+	}
 	if (kb->xkb_state && ev->state == WL_KEYBOARD_KEY_STATE_PRESSED) {
 		const xkb_keysym_t *syms;
 		uint32_t mods = wlr_keyboard_get_modifiers(kb);
@@ -403,8 +443,12 @@ static void kb_key(struct wl_listener *l, void *data)
 		for (int i = 0; i < n && !handled; i++)
 			handled = keybinding(s, mods, syms[i]);
 	}
-	if (handled)
+	if (handled) {
+		if (ev->keycode < 256)
+			k->eaten[ev->keycode / 8] |=
+				(uint8_t)(1u << (ev->keycode % 8));
 		return;
+	}
 	/* focus is only ever on the foreground persona's window
 	 * (tf_shell_focus_update): nobody else gets the key */
 	wlr_seat_set_keyboard(s->seat, k->dev);
@@ -415,7 +459,10 @@ static void kb_key(struct wl_listener *l, void *data)
 static void kb_destroy(struct wl_listener *l, void *data)
 {
 	struct tf_shell_keyboard *k = wl_container_of(l, k, destroy);
+	struct wlr_keyboard *cur = wlr_seat_get_keyboard(k->shell->seat);
 
+	if (!cur || cur == k->dev->keyboard)
+		wlr_seat_set_keyboard(k->shell->seat, &base_kbd.dev);
 	wl_list_remove(&k->modifiers.link);
 	wl_list_remove(&k->key.link);
 	wl_list_remove(&k->destroy.link);
@@ -474,7 +521,8 @@ static void pointer_at(struct tf_shell *s, uint32_t time)
 	struct wlr_surface *surf = NULL;
 
 	if (n && n->type == WLR_SCENE_NODE_SURFACE) {
-		struct wlr_surface *cand = wlr_scene_surface_from_node(n)->surface;
+		struct wlr_surface *cand =
+			wlr_scene_surface_from_node(n)->surface;
 		struct tf_shell_persona *p = tf_shell_client_persona(
 			wl_resource_get_client(cand->resource));
 
@@ -524,8 +572,7 @@ static void cursor_axis(struct wl_listener *l, void *data)
 	struct wlr_event_pointer_axis *ev = data;
 
 	wlr_seat_pointer_notify_axis(s->seat, ev->time_msec, ev->orientation,
-				     ev->delta, ev->delta_discrete,
-				     ev->source);
+				     ev->delta, ev->delta_discrete, ev->source);
 }
 
 static void cursor_frame(struct wl_listener *l, void *data)
@@ -613,7 +660,8 @@ int tf_shell_server_init(struct tf_shell *s)
 			return -ENOMEM;
 	}
 	s->bar_tree = wlr_scene_tree_create(&s->scene->node);
-	if (!s->bar_tree || !(s->bar = rect(&s->bar_tree->node, TF_SHELL_RGB_BAR)))
+	if (!s->bar_tree ||
+	    !(s->bar = rect(&s->bar_tree->node, TF_SHELL_RGB_BAR)))
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_personas; i++)
 		if (!(s->personas[i].badge =
@@ -646,6 +694,8 @@ int tf_shell_server_init(struct tf_shell *s)
 	 * keyboard until a trusted tool makes a virtual one */
 	wlr_seat_set_capabilities(s->seat, WL_SEAT_CAPABILITY_KEYBOARD |
 						   WL_SEAT_CAPABILITY_POINTER);
+	base_keyboard_init();
+	wlr_seat_set_keyboard(s->seat, &base_kbd.dev);
 	LISTEN(&s->seat->events.request_set_selection, request_set_selection,
 	       tf_shell_clip_request_set);
 	tf_shell_arrange(s);

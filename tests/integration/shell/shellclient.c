@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * A small Wayland client for the twofold-shell tests, on WAYLAND_DISPLAY
+ * (an absolute socket path):
+ *
+ *   shellclient globals            the globals this client is offered
+ *   shellclient guess IFACE        try to bind IFACE under every global
+ *                                  name 1..64 (exit 0 if one bound)
+ *   shellclient window RRGGBB [--sub RRGGBB]
+ *                                  a toplevel filled with one colour (and a
+ *                                  subsurface pushed up into the bar strip);
+ *                                  prints "configure W H", "enter",
+ *                                  "leave", "key CODE STATE" as they come
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <wayland-client.h>
+
+#include "xdg-shell-client-protocol.h"
+
+struct st {
+	struct wl_compositor *comp;
+	struct wl_subcompositor *subcomp;
+	struct wl_shm *shm;
+	struct wl_seat *seat;
+	struct xdg_wm_base *wm;
+	struct wl_keyboard *kbd;
+	struct wl_surface *surf, *subsurf_s;
+	struct xdg_surface *xsurf;
+	struct xdg_toplevel *top;
+	uint32_t color, subcolor;
+	bool sub;
+	bool list;
+	int w, h;
+};
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static struct wl_buffer *solid(struct st *s, int w, int h, uint32_t rgb)
+{
+	size_t size = (size_t)w * (size_t)h * 4;
+	int fd = memfd_create("shellclient", MFD_CLOEXEC);
+	uint32_t *px;
+	struct wl_shm_pool *pool;
+	struct wl_buffer *b;
+
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+		exit(3);
+	px = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (px == MAP_FAILED)
+		exit(3);
+	for (size_t i = 0; i < size / 4; i++)
+		px[i] = 0xff000000u | rgb;
+	munmap(px, size);
+	pool = wl_shm_create_pool(s->shm, fd, (int32_t)size);
+	b = wl_shm_pool_create_buffer(pool, 0, w, h, w * 4,
+				      WL_SHM_FORMAT_XRGB8888);
+	wl_shm_pool_destroy(pool);
+	close(fd);
+	return b;
+}
+
+static void kb_keymap(void *d, struct wl_keyboard *k, uint32_t f, int32_t fd,
+		      uint32_t sz)
+{
+	close(fd);
+}
+static void kb_enter(void *d, struct wl_keyboard *k, uint32_t serial,
+		     struct wl_surface *s, struct wl_array *keys)
+{
+	out("enter\n");
+}
+static void kb_leave(void *d, struct wl_keyboard *k, uint32_t serial,
+		     struct wl_surface *s)
+{
+	out("leave\n");
+}
+static void kb_key(void *d, struct wl_keyboard *k, uint32_t serial,
+		   uint32_t time, uint32_t key, uint32_t state)
+{
+	out("key %u %u\n", key, state);
+}
+static void kb_mods(void *d, struct wl_keyboard *k, uint32_t serial,
+		    uint32_t dep, uint32_t lat, uint32_t lock, uint32_t grp)
+{
+}
+static void kb_repeat(void *d, struct wl_keyboard *k, int32_t r, int32_t del)
+{
+}
+static const struct wl_keyboard_listener kb_l = {
+	kb_keymap, kb_enter, kb_leave, kb_key, kb_mods, kb_repeat,
+};
+
+static void seat_caps(void *d, struct wl_seat *seat, uint32_t caps)
+{
+	struct st *s = d;
+
+	if ((caps & WL_SEAT_CAPABILITY_KEYBOARD) && !s->kbd) {
+		s->kbd = wl_seat_get_keyboard(seat);
+		wl_keyboard_add_listener(s->kbd, &kb_l, s);
+	}
+}
+static void seat_name(void *d, struct wl_seat *seat, const char *n)
+{
+}
+static const struct wl_seat_listener seat_l = {seat_caps, seat_name};
+
+static void wm_ping(void *d, struct xdg_wm_base *wm, uint32_t serial)
+{
+	xdg_wm_base_pong(wm, serial);
+}
+static const struct xdg_wm_base_listener wm_l = {wm_ping};
+
+static void reg_global(void *d, struct wl_registry *r, uint32_t name,
+		       const char *iface, uint32_t ver)
+{
+	struct st *s = d;
+
+	if (s->list)
+		out("%s\n", iface);
+	if (strcmp(iface, "wl_compositor") == 0)
+		s->comp =
+			wl_registry_bind(r, name, &wl_compositor_interface, 4);
+	else if (strcmp(iface, "wl_subcompositor") == 0)
+		s->subcomp = wl_registry_bind(r, name,
+					      &wl_subcompositor_interface, 1);
+	else if (strcmp(iface, "wl_shm") == 0)
+		s->shm = wl_registry_bind(r, name, &wl_shm_interface, 1);
+	else if (strcmp(iface, "wl_seat") == 0) {
+		s->seat = wl_registry_bind(r, name, &wl_seat_interface, 5);
+		wl_seat_add_listener(s->seat, &seat_l, s);
+	} else if (strcmp(iface, "xdg_wm_base") == 0) {
+		s->wm = wl_registry_bind(r, name, &xdg_wm_base_interface, 1);
+		xdg_wm_base_add_listener(s->wm, &wm_l, s);
+	}
+}
+static void reg_remove(void *d, struct wl_registry *r, uint32_t name)
+{
+}
+static const struct wl_registry_listener reg_l = {reg_global, reg_remove};
+
+static void top_configure(void *d, struct xdg_toplevel *t, int32_t w, int32_t h,
+			  struct wl_array *states)
+{
+	struct st *s = d;
+
+	if (w > 0 && h > 0) {
+		s->w = w;
+		s->h = h;
+	}
+}
+static void top_close(void *d, struct xdg_toplevel *t)
+{
+	exit(0);
+}
+static const struct xdg_toplevel_listener top_l = {
+	.configure = top_configure,
+	.close = top_close,
+};
+
+static void xs_configure(void *d, struct xdg_surface *xs, uint32_t serial)
+{
+	struct st *s = d;
+
+	xdg_surface_ack_configure(xs, serial);
+	out("configure %d %d\n", s->w, s->h);
+	wl_surface_attach(s->surf, solid(s, s->w, s->h, s->color), 0, 0);
+	wl_surface_damage(s->surf, 0, 0, s->w, s->h);
+	wl_surface_commit(s->surf);
+}
+static const struct xdg_surface_listener xs_l = {xs_configure};
+
+/* try to bind IFACE as global NAME on a fresh connection: 0 if the
+ * server accepted it (the filter failed to hide it) */
+static int try_bind(const char *iface, uint32_t name)
+{
+	const struct wl_interface fake = {iface, 1, 0, NULL, 0, NULL};
+	struct wl_display *d = wl_display_connect(NULL);
+	struct wl_registry *r;
+	int rc;
+
+	if (!d)
+		return -1;
+	r = wl_display_get_registry(d);
+	wl_registry_bind(r, name, &fake, 1);
+	rc = wl_display_roundtrip(d) < 0 ? -1 : 0;
+	wl_display_disconnect(d);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct st s = {.w = 200, .h = 200};
+	struct wl_display *d;
+	struct wl_registry *reg;
+
+	if (argc >= 3 && strcmp(argv[1], "guess") == 0) {
+		for (uint32_t n = 1; n <= 64; n++)
+			if (try_bind(argv[2], n) == 0) {
+				out("bound %s as %u\n", argv[2], n);
+				return 0;
+			}
+		return 1;
+	}
+	d = wl_display_connect(NULL);
+	if (!d) {
+		fprintf(stderr, "shellclient: connect: %s\n", strerror(errno));
+		return 2;
+	}
+	s.list = argc >= 2 && strcmp(argv[1], "globals") == 0;
+	reg = wl_display_get_registry(d);
+	wl_registry_add_listener(reg, &reg_l, &s);
+	if (wl_display_roundtrip(d) < 0)
+		return 2;
+	if (s.list)
+		return 0;
+	if (argc < 3 || strcmp(argv[1], "window") != 0) {
+		fputs("usage: shellclient globals | guess IFACE | window "
+		      "RRGGBB [--sub RRGGBB]\n",
+		      stderr);
+		return 2;
+	}
+	s.color = (uint32_t)strtoul(argv[2], NULL, 16);
+	if (argc >= 5 && strcmp(argv[3], "--sub") == 0) {
+		s.sub = true;
+		s.subcolor = (uint32_t)strtoul(argv[4], NULL, 16);
+	}
+	if (!s.comp || !s.shm || !s.wm)
+		return 2;
+	s.surf = wl_compositor_create_surface(s.comp);
+	s.xsurf = xdg_wm_base_get_xdg_surface(s.wm, s.surf);
+	xdg_surface_add_listener(s.xsurf, &xs_l, &s);
+	s.top = xdg_surface_get_toplevel(s.xsurf);
+	xdg_toplevel_add_listener(s.top, &top_l, &s);
+	xdg_toplevel_set_title(s.top, "shellclient");
+	if (s.sub && s.subcomp) {
+		/* a fake badge: pushed up over the top edge, into where
+		 * the shell's bar is */
+		struct wl_subsurface *ss;
+
+		s.subsurf_s = wl_compositor_create_surface(s.comp);
+		ss = wl_subcompositor_get_subsurface(s.subcomp, s.subsurf_s,
+						     s.surf);
+		wl_subsurface_set_position(ss, 0, -60);
+		wl_subsurface_set_desync(ss);
+		wl_surface_attach(s.subsurf_s, solid(&s, 300, 60, s.subcolor),
+				  0, 0);
+		wl_surface_damage(s.subsurf_s, 0, 0, 300, 60);
+		wl_surface_commit(s.subsurf_s);
+	}
+	wl_surface_commit(s.surf);
+	while (wl_display_dispatch(d) >= 0)
+		;
+	return 0;
+}
