@@ -20,6 +20,7 @@ done
 # the shell's colours (src/shell/shell.h)
 RGB_BADGE=d01040
 RGB_BAR=202020
+RGB_LOCK=303848
 BAR_H=40
 
 SH_DIR=$(mktemp -d /tmp/tfshell.XXXXXX)

@@ -181,6 +181,10 @@ static void xs_configure(void *d, struct xdg_surface *xs, uint32_t serial)
 	struct st *s = d;
 
 	xdg_surface_ack_configure(xs, serial);
+	/* the window is the main surface alone: without this wlroots takes
+	 * the subsurfaces' bounding box and shifts the fake badge back down */
+	if (s->sub)
+		xdg_surface_set_window_geometry(xs, 0, 0, s->w, s->h);
 	out("configure %d %d\n", s->w, s->h);
 	wl_surface_attach(s->surf, solid(s, s->w, s->h, s->color), 0, 0);
 	wl_surface_damage(s->surf, 0, 0, s->w, s->h);

@@ -1,2 +1,114 @@
 #!/usr/bin/env bash
-echo 1..0
+# SPDX-License-Identifier: ISC
+# twofold-shell: what is on screen and who gets input (phone layout, then
+# desktop). Screenshots are taken with grim on the host socket; pixels are
+# counted by exact colour (the shell's own colours are in shell.h).
+#  - the foreground persona alone is rendered and gets keys;
+#  - secure carries a frame and a bar badge in the shell's colour, personal
+#    none; a personal client painting that colour, in its buffer or in a
+#    subsurface pushed into the bar, never shows inside the bar strip;
+#  - a locked secure renders zero pixels and gets no key.
+. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/lib.sh"
+
+W=720
+FRAME=8
+GREEN=00ff00
+BLUE=0000ff
+
+start_shell || bail "shell did not start"
+client "$P_SOCK" pers window $GREEN || bail "personal client"
+client "$S_SOCK" sec window $BLUE || bail "secure client"
+keys() { grep -c '^key' "$SH_DIR/$1.out"; }
+
+# ---- personal in front
+shot p1 || bail "grim on the host socket failed"
+[ "$(count p1 $GREEN)" -gt 0 ] && [ "$(count p1 $BLUE)" = 0 ]
+ok $? "personal in front: its window is shown, secure's is not"
+[ "$(count p1 $RGB_BADGE)" = 0 ]
+ok $? "personal in front: no badge or frame pixel anywhere"
+[ "$(count p1 $RGB_BAR 0 $BAR_H)" = $((W * BAR_H)) ]
+ok $? "the bar strip is entirely the shell's: no client pixel in it"
+on "$H_SOCK" wtype a
+sleep 0.2
+[ "$(keys pers)" -gt 0 ] && [ "$(keys sec)" = 0 ]
+ok $? "keys (wtype on the host socket) reach personal only" "personal $(keys pers), secure $(keys sec)"
+
+# ---- secure in front
+r=$(ctl switch secure)
+[ "$r" = ok ]
+ok $? "control: switch secure" "$r"
+shot s1
+[ "$(count s1 $BLUE)" -gt 0 ] && [ "$(count s1 $GREEN)" = 0 ]
+ok $? "secure in front: its window is shown, personal's is not"
+[ "$(count s1 $RGB_BADGE 0 $BAR_H)" -gt 0 ]
+ok $? "secure in front: the badge is in the bar"
+[ "$(count s1 $RGB_BADGE $BAR_H $((BAR_H + FRAME)))" = $((W * FRAME)) ] &&
+	[ "$(count s1 $BLUE $BAR_H $((BAR_H + FRAME)))" = 0 ]
+ok $? "secure in front: the frame's top edge is whole, no secure pixel under it"
+[ "$(count s1 $RGB_BADGE 1432 1440)" = $((W * FRAME)) ]
+ok $? "secure in front: the frame's bottom edge is whole"
+pk=$(keys pers)
+on "$H_SOCK" wtype b
+sleep 0.2
+[ "$(keys sec)" -gt 0 ] && [ "$(keys pers)" = "$pk" ]
+ok $? "keys reach secure only" "personal $(keys pers) (was $pk), secure $(keys sec)"
+
+# ---- secure locked (in front: the lock screen)
+ctl lock secure >/dev/null
+shot l1
+[ "$(count l1 $BLUE)" = 0 ] && [ "$(count l1 $RGB_BADGE)" = 0 ]
+ok $? "secure locked: zero secure pixels, no badge" "blue $(count l1 $BLUE) badge $(count l1 $RGB_BADGE)"
+[ "$(count l1 $RGB_LOCK)" -gt 0 ]
+ok $? "secure locked: the shell's lock screen is shown"
+sk=$(keys sec)
+pk=$(keys pers)
+on "$H_SOCK" wtype c
+sleep 0.2
+[ "$(keys sec)" = "$sk" ] && [ "$(keys pers)" = "$pk" ]
+ok $? "secure locked: its client gets no key (nor does personal)"
+ctl switch personal >/dev/null
+shot l2
+[ "$(count l2 $BLUE)" = 0 ] && [ "$(count l2 $GREEN)" -gt 0 ]
+ok $? "secure locked, personal in front: no secure pixel"
+ctl unlock secure >/dev/null
+
+# ---- a personal client paints the badge colour in its own buffer, and in
+# a subsurface it pushes 60 px up, over the top of its window into the bar
+client "$P_SOCK" fake window $RGB_BADGE --sub $RGB_BADGE || bail "fake client"
+shot f1
+[ "$(count f1 $RGB_BADGE 0 $BAR_H)" = 0 ] && [ "$(count f1 $RGB_BADGE $BAR_H 1440)" -gt 0 ] &&
+	[ "$(count f1 $RGB_BAR 0 $BAR_H)" = $((W * BAR_H)) ]
+ok $? "a personal window and subsurface of the badge colour never show in the bar strip" \
+	"badge in strip $(count f1 $RGB_BADGE 0 $BAR_H), below $(count f1 $RGB_BADGE $BAR_H 1440)"
+kill "$PID_fake" 2>/dev/null
+wait "$PID_fake" 2>/dev/null
+
+# ---- the key binding switches (Super+Tab)
+on "$H_SOCK" wtype -M logo -k Tab -m logo
+sleep 0.2
+st=$(ctl status)
+has "fg=secure" "$st"
+ok $? "Super+Tab switches to the next persona" "$st"
+ctl switch personal >/dev/null
+
+# ---- desktop layout: both shown, only the foreground one typed into
+ctl layout desktop >/dev/null
+shot d1
+[ "$(count d1 $GREEN)" -gt 0 ] && [ "$(count d1 $BLUE)" -gt 0 ] &&
+	[ "$(count d1 $RGB_BADGE)" -gt 0 ]
+ok $? "desktop: both personas shown, secure framed"
+sk=$(keys sec)
+pk=$(keys pers)
+on "$H_SOCK" wtype d
+sleep 0.2
+[ "$(keys sec)" = "$sk" ] && [ "$(keys pers)" -gt "$pk" ]
+ok $? "desktop: keys reach the foreground persona only"
+ctl lock secure >/dev/null
+shot d2
+[ "$(count d2 $BLUE)" = 0 ] && [ "$(count d2 $RGB_BADGE)" = 0 ] && [ "$(count d2 $GREEN)" -gt 0 ]
+ok $? "desktop, secure locked: zero secure pixels"
+
+kill -0 "$SH_PID"
+ok $? "the shell is still running"
+finish
