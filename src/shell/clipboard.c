@@ -218,6 +218,17 @@ void tf_shell_clip_request_set(struct wl_listener *l, void *data)
 	slot_set(p, ev->source);
 }
 
+/* Drag and drop is refused for everyone this round: a drag carries data
+ * to whatever surface is under the pointer, which in the desktop layout
+ * may be the other persona's. Destroying the source tells the client. */
+void tf_shell_clip_request_drag(struct wl_listener *l, void *data)
+{
+	struct wlr_seat_request_start_drag_event *ev = data;
+
+	if (ev->drag && ev->drag->source)
+		wlr_data_source_destroy(ev->drag->source);
+}
+
 /* ---- the cross-persona gesture ---- */
 
 static void audit(const struct tf_shell_persona *from,

@@ -132,7 +132,7 @@ struct tf_shell {
 	struct wl_event_source *control_src;
 
 	struct wl_listener new_output, output_frame, new_input, new_xdg_surface;
-	struct wl_listener new_vkbd, request_set_selection, request_cursor;
+	struct wl_listener new_vkbd, request_set_selection, request_start_drag;
 	struct wl_listener cursor_motion, cursor_motion_abs, cursor_button;
 	struct wl_listener cursor_axis, cursor_frame;
 	struct wl_list keyboards;
@@ -149,6 +149,7 @@ struct tf_shell_persona *tf_shell_client_persona(struct wl_client *c);
 
 /* clipboard.c */
 void tf_shell_clip_request_set(struct wl_listener *l, void *data);
+void tf_shell_clip_request_drag(struct wl_listener *l, void *data);
 void tf_shell_clip_focus(struct tf_shell *s, struct tf_shell_persona *p);
 int tf_shell_clip_cross_copy(struct tf_shell *s);
 int tf_shell_clip_cross_paste(struct tf_shell *s);

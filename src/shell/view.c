@@ -698,6 +698,8 @@ int tf_shell_server_init(struct tf_shell *s)
 	wlr_seat_set_keyboard(s->seat, &base_kbd.dev);
 	LISTEN(&s->seat->events.request_set_selection, request_set_selection,
 	       tf_shell_clip_request_set);
+	LISTEN(&s->seat->events.request_start_drag, request_start_drag,
+	       tf_shell_clip_request_drag);
 	tf_shell_arrange(s);
 	if (!wlr_backend_start(s->backend))
 		return -EIO;

@@ -11,6 +11,9 @@
  *                                  subsurface pushed up into the bar strip);
  *                                  prints "configure W H", "enter",
  *                                  "leave", "key CODE STATE" as they come
+ *   shellclient badbuf             a buffer larger than its shm pool, then
+ *                                  a huge pool (bad input: the shell drops
+ *                                  this client and nothing else)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -210,6 +213,37 @@ static int try_bind(const char *iface, uint32_t name)
 	return rc;
 }
 
+static int badbuf(void)
+{
+	struct st s = {0};
+	struct wl_display *d = wl_display_connect(NULL);
+	struct wl_registry *reg;
+	struct wl_shm_pool *pool;
+	struct wl_surface *surf;
+	int fd = memfd_create("badbuf", MFD_CLOEXEC);
+
+	if (!d || fd < 0 || ftruncate(fd, 4096) < 0)
+		return 2;
+	reg = wl_display_get_registry(d);
+	wl_registry_add_listener(reg, &reg_l, &s);
+	if (wl_display_roundtrip(d) < 0 || !s.shm || !s.comp)
+		return 2;
+	surf = wl_compositor_create_surface(s.comp);
+	/* a 4 KiB pool and a 16384x16384 buffer in it */
+	pool = wl_shm_create_pool(s.shm, fd, 4096);
+	wl_surface_attach(surf,
+			  wl_shm_pool_create_buffer(pool, 0, 16384, 16384,
+						    16384 * 4,
+						    WL_SHM_FORMAT_XRGB8888),
+			  0, 0);
+	wl_surface_commit(surf);
+	/* the server must answer with a protocol error, not crash */
+	if (wl_display_roundtrip(d) >= 0)
+		return 1;
+	out("error %d\n", wl_display_get_error(d));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct st s = {.w = 200, .h = 200};
@@ -224,6 +258,8 @@ int main(int argc, char **argv)
 			}
 		return 1;
 	}
+	if (argc >= 2 && strcmp(argv[1], "badbuf") == 0)
+		return badbuf();
 	d = wl_display_connect(NULL);
 	if (!d) {
 		fprintf(stderr, "shellclient: connect: %s\n", strerror(errno));

@@ -109,6 +109,20 @@ shot d2
 [ "$(count d2 $BLUE)" = 0 ] && [ "$(count d2 $RGB_BADGE)" = 0 ] && [ "$(count d2 $GREEN)" -gt 0 ]
 ok $? "desktop, secure locked: zero secure pixels"
 
+# ---- bad input: a buffer far larger than its pool
+ctl unlock secure >/dev/null
+ctl layout phone >/dev/null
+out=$(on "$P_SOCK" "$SHELLCLIENT" badbuf 2>&1)
+ok $? "a buffer larger than its pool gets its client a protocol error" "$out"
+pk=$(keys pers)
+on "$H_SOCK" wtype e
+sleep 0.2
+[ "$(keys pers)" -gt "$pk" ]
+ok $? "after that the other personal client still gets keys"
+shot b1
+[ "$(count b1 $GREEN)" -gt 0 ]
+ok $? "and is still drawn"
+
 kill -0 "$SH_PID"
 ok $? "the shell is still running"
 finish
