@@ -11,6 +11,10 @@
  *                                  subsurface pushed up into the bar strip);
  *                                  prints "configure W H", "enter",
  *                                  "leave", "key CODE STATE" as they come
+ *   shellclient frames N           a toplevel committing N frames, each on
+ *                                  the last one's frame callback; prints
+ *                                  "frames N median_us p99_us" of commit to
+ *                                  frame-done (bench/shell)
  *   shellclient badbuf             a buffer larger than its shm pool, then
  *                                  a huge pool (bad input: the shell drops
  *                                  this client and nothing else)
@@ -24,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wayland-client.h>
@@ -43,6 +48,10 @@ struct st {
 	uint32_t color, subcolor;
 	bool sub;
 	bool list;
+	int frames, done;
+	uint64_t t_commit;
+	uint64_t *lat;
+	struct wl_buffer *bufs[2];
 	int w, h;
 };
 
@@ -195,6 +204,58 @@ static void xs_configure(void *d, struct xdg_surface *xs, uint32_t serial)
 }
 static const struct xdg_surface_listener xs_l = {xs_configure};
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void frame_commit(struct st *s);
+
+static void frame_done(void *d, struct wl_callback *cb, uint32_t t)
+{
+	struct st *s = d;
+
+	wl_callback_destroy(cb);
+	s->lat[s->done++] = now_us() - s->t_commit;
+	if (s->done < s->frames)
+		frame_commit(s);
+}
+static const struct wl_callback_listener frame_l = {frame_done};
+
+static void frame_commit(struct st *s)
+{
+	struct wl_callback *cb = wl_surface_frame(s->surf);
+
+	wl_callback_add_listener(cb, &frame_l, s);
+	wl_surface_attach(s->surf, s->bufs[s->done & 1], 0, 0);
+	wl_surface_damage(s->surf, 0, 0, s->w, s->h);
+	s->t_commit = now_us();
+	wl_surface_commit(s->surf);
+}
+
+static void fr_configure(void *d, struct xdg_surface *xs, uint32_t serial)
+{
+	struct st *s = d;
+
+	xdg_surface_ack_configure(xs, serial);
+	if (s->bufs[0])
+		return; /* one size for the whole run */
+	s->bufs[0] = solid(s, s->w, s->h, 0x336699);
+	s->bufs[1] = solid(s, s->w, s->h, 0x996633);
+	frame_commit(s);
+}
+static const struct xdg_surface_listener fr_l = {fr_configure};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* try to bind IFACE as global NAME on a fresh connection: 0 if the
  * server accepted it (the filter failed to hide it) */
 static int try_bind(const char *iface, uint32_t name)
@@ -272,6 +333,30 @@ int main(int argc, char **argv)
 		return 2;
 	if (s.list)
 		return 0;
+	if (argc >= 3 && strcmp(argv[1], "frames") == 0) {
+		s.frames = atoi(argv[2]);
+		if (s.frames < 1 || s.frames > 100000 || !s.comp || !s.shm ||
+		    !s.wm)
+			return 2;
+		s.lat = calloc((size_t)s.frames, sizeof(*s.lat));
+		if (!s.lat)
+			return 2;
+		s.surf = wl_compositor_create_surface(s.comp);
+		s.xsurf = xdg_wm_base_get_xdg_surface(s.wm, s.surf);
+		xdg_surface_add_listener(s.xsurf, &fr_l, &s);
+		s.top = xdg_surface_get_toplevel(s.xsurf);
+		xdg_toplevel_add_listener(s.top, &top_l, &s);
+		wl_surface_commit(s.surf);
+		while (s.done < s.frames && wl_display_dispatch(d) >= 0)
+			;
+		if (s.done < s.frames)
+			return 1;
+		qsort(s.lat, (size_t)s.frames, sizeof(*s.lat), cmp_u64);
+		out("frames %d %llu %llu\n", s.frames,
+		    (unsigned long long)s.lat[s.frames / 2],
+		    (unsigned long long)s.lat[(size_t)s.frames * 99 / 100]);
+		return 0;
+	}
 	if (argc < 3 || strcmp(argv[1], "window") != 0) {
 		fputs("usage: shellclient globals | guess IFACE | window "
 		      "RRGGBB [--sub RRGGBB]\n",
