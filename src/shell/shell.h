@@ -70,6 +70,7 @@ struct tf_shell_persona {
 	bool has_uid;
 	struct tf_shell_listener listener;
 	struct wlr_scene_tree *tree;  /* its windows */
+	struct wlr_scene_rect *bg;    /* its area, under its windows */
 	struct wlr_scene_tree *decor; /* the frame, above every client */
 	struct wlr_scene_rect *frame[4];
 	struct wlr_scene_rect *lockrect; /* the lock screen over its area */

@@ -160,6 +160,7 @@ void tf_shell_arrange(struct tf_shell *s)
 		place(p->frame[2], x, y, f, h);
 		place(p->frame[3], x + w - f, y, f, h);
 		place(p->lockrect, x, y, w, h);
+		place(p->bg, x, y, w, h);
 		place(p->badge, x + 8, 8, 96, TF_SHELL_BAR_H - 16);
 		wlr_scene_node_set_enabled(&p->tree->node, vis);
 		wlr_scene_node_set_enabled(&p->decor->node, vis && p->secure);
@@ -635,13 +636,22 @@ int tf_shell_server_init(struct tf_shell *s)
 		return -ENOMEM;
 	LISTEN(&vkm->events.new_virtual_keyboard, new_vkbd, new_vkbd);
 
-	for (size_t i = 0; i < s->n_personas; i++) {
-		struct tf_shell_persona *p = &s->personas[i];
+	/* secure trees above the others, each opening with an opaque
+	 * background of its whole area: in the desktop layout a personal
+	 * surface reaching into a secure column (a subsurface, a popup:
+	 * wlroots 0.15's scene does not clip) is covered there, so inside a
+	 * trusted frame only that persona's pixels show */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < s->n_personas; i++) {
+			struct tf_shell_persona *p = &s->personas[i];
 
-		p->tree = wlr_scene_tree_create(&s->scene->node);
-		if (!p->tree)
-			return -ENOMEM;
-	}
+			if (p->secure != (pass == 1))
+				continue;
+			p->tree = wlr_scene_tree_create(&s->scene->node);
+			if (!p->tree ||
+			    !(p->bg = rect(&p->tree->node, TF_SHELL_RGB_BG)))
+				return -ENOMEM;
+		}
 	s->host_tree = wlr_scene_tree_create(&s->scene->node);
 	if (!s->host_tree)
 		return -ENOMEM;

@@ -92,19 +92,27 @@ shot() {
 	on "$H_SOCK" grim -t ppm "$SH_DIR/$1.ppm"
 }
 
-# count NAME RRGGBB [Y0 Y1]: pixels of exactly that colour in the
-# screenshot, in rows Y0..Y1-1 (default all)
+# count NAME RRGGBB [Y0 Y1 [X0 X1]]: pixels of exactly that colour in the
+# screenshot, in rows Y0..Y1-1 and columns X0..X1-1 (default all)
 count() {
-	python3 - "$SH_DIR/$1.ppm" "$2" "${3:-0}" "${4:-100000}" <<'PY'
+	python3 - "$SH_DIR/$1.ppm" "$2" "${3:-0}" "${4:-100000}" "${5:-0}" "${6:-100000}" <<'PY'
 import sys
-path, rgb, y0, y1 = sys.argv[1], bytes.fromhex(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+path, rgb = sys.argv[1], tuple(bytes.fromhex(sys.argv[2]))
+y0, y1, x0, x1 = map(int, sys.argv[3:7])
 d = open(path, "rb").read()
 # P6\nW H\n255\n then the pixels
 parts = d.split(b"\n", 3)
 w, h = map(int, parts[1].split())
 px = parts[3]
-y0, y1 = max(0, y0), min(h, y1)
-sl = px[y0 * w * 3:y1 * w * 3]
-print(list(zip(sl[0::3], sl[1::3], sl[2::3])).count(tuple(rgb)))
+y0, y1, x0, x1 = max(0, y0), min(h, y1), max(0, x0), min(w, x1)
+if x0 == 0 and x1 == w:
+    sl = px[y0 * w * 3:y1 * w * 3]
+    print(list(zip(sl[0::3], sl[1::3], sl[2::3])).count(rgb))
+else:
+    n = 0
+    for y in range(y0, y1):
+        sl = px[(y * w + x0) * 3:(y * w + x1) * 3]
+        n += list(zip(sl[0::3], sl[1::3], sl[2::3])).count(rgb)
+    print(n)
 PY
 }

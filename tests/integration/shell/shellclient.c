@@ -6,9 +6,10 @@
  *   shellclient globals            the globals this client is offered
  *   shellclient guess IFACE        try to bind IFACE under every global
  *                                  name 1..64 (exit 0 if one bound)
- *   shellclient window RRGGBB [--sub RRGGBB]
+ *   shellclient window RRGGBB [--sub RRGGBB [X Y]]
  *                                  a toplevel filled with one colour (and a
- *                                  subsurface pushed up into the bar strip);
+ *                                  300x60 subsurface at X,Y, default 0,-60:
+ *                                  pushed up into the bar strip);
  *                                  prints "configure W H", "enter",
  *                                  "leave", "key CODE STATE" as they come
  *   shellclient frames N           a toplevel committing N frames, each on
@@ -46,6 +47,7 @@ struct st {
 	struct xdg_surface *xsurf;
 	struct xdg_toplevel *top;
 	uint32_t color, subcolor;
+	int sub_x, sub_y;
 	bool sub;
 	bool list;
 	int frames, done;
@@ -367,6 +369,11 @@ int main(int argc, char **argv)
 	if (argc >= 5 && strcmp(argv[3], "--sub") == 0) {
 		s.sub = true;
 		s.subcolor = (uint32_t)strtoul(argv[4], NULL, 16);
+		s.sub_y = -60;
+		if (argc >= 7) {
+			s.sub_x = atoi(argv[5]);
+			s.sub_y = atoi(argv[6]);
+		}
 	}
 	if (!s.comp || !s.shm || !s.wm)
 		return 2;
@@ -384,7 +391,7 @@ int main(int argc, char **argv)
 		s.subsurf_s = wl_compositor_create_surface(s.comp);
 		ss = wl_subcompositor_get_subsurface(s.subcomp, s.subsurf_s,
 						     s.surf);
-		wl_subsurface_set_position(ss, 0, -60);
+		wl_subsurface_set_position(ss, s.sub_x, s.sub_y);
 		wl_subsurface_set_desync(ss);
 		wl_surface_attach(s.subsurf_s, solid(&s, 300, 60, s.subcolor),
 				  0, 0);
