@@ -6,7 +6,7 @@
  *   shellclient globals            the globals this client is offered
  *   shellclient guess IFACE        try to bind IFACE under every global
  *                                  name 1..64 (exit 0 if one bound)
- *   shellclient window RRGGBB [--sub RRGGBB [X Y]]
+ *   shellclient window RRGGBB [--sub RRGGBB [X Y] | --size W H]
  *                                  a toplevel filled with one colour (and a
  *                                  300x60 subsurface at X,Y, default 0,-60:
  *                                  pushed up into the bar strip);
@@ -48,6 +48,7 @@ struct st {
 	struct xdg_toplevel *top;
 	uint32_t color, subcolor;
 	int sub_x, sub_y;
+	int fixed_w, fixed_h;
 	bool sub;
 	bool list;
 	int frames, done;
@@ -176,7 +177,10 @@ static void top_configure(void *d, struct xdg_toplevel *t, int32_t w, int32_t h,
 {
 	struct st *s = d;
 
-	if (w > 0 && h > 0) {
+	if (s->fixed_w > 0) {
+		s->w = s->fixed_w;
+		s->h = s->fixed_h;
+	} else if (w > 0 && h > 0) {
 		s->w = w;
 		s->h = h;
 	}
@@ -366,6 +370,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	s.color = (uint32_t)strtoul(argv[2], NULL, 16);
+	if (argc >= 6 && strcmp(argv[3], "--size") == 0) {
+		/* smaller than the shell asks: xdg-shell allows it */
+		s.fixed_w = atoi(argv[4]);
+		s.fixed_h = atoi(argv[5]);
+		if (s.fixed_w < 1 || s.fixed_h < 1 || s.fixed_w > 4096 ||
+		    s.fixed_h > 4096)
+			return 2;
+	}
 	if (argc >= 5 && strcmp(argv[3], "--sub") == 0) {
 		s.sub = true;
 		s.subcolor = (uint32_t)strtoul(argv[4], NULL, 16);

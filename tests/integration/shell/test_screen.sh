@@ -104,20 +104,26 @@ on "$H_SOCK" wtype d
 sleep 0.2
 [ "$(keys sec)" = "$sk" ] && [ "$(keys pers)" -gt "$pk" ]
 ok $? "desktop: keys reach the foreground persona only"
-# a personal subsurface reaching from its column into secure's: covered
-# there, nothing of it inside the trusted frame
-client "$P_SOCK" reach window $GREEN --sub $RGB_BADGE 300 100 || bail "reaching client"
+ctl lock secure >/dev/null
+shot d2
+[ "$(count d2 $BLUE)" = 0 ] && [ "$(count d2 $RGB_BADGE)" = 0 ] && [ "$(count d2 $GREEN)" -gt 0 ]
+ok $? "desktop, secure locked: zero secure pixels"
+
+# a personal subsurface reaching from its column into secure's, where the
+# secure window is smaller than its area: covered there, nothing of it
+# inside the trusted frame
+ctl unlock secure >/dev/null
+kill "$PID_sec" 2>/dev/null
+wait "$PID_sec" 2>/dev/null
+client "$S_SOCK" small window $BLUE --size 100 100 || bail "small secure client"
+client "$P_SOCK" reach window $GREEN --sub $RGB_BADGE 300 300 || bail "reaching client"
 shot d3
-[ "$(count d3 $RGB_BADGE 100 160 300 360)" -gt 0 ]
+[ "$(count d3 $RGB_BADGE 300 400 300 360)" -gt 0 ]
 ok $? "desktop: the personal subsurface shows in personal's column (the check below can fail)"
 [ "$(count d3 $RGB_BADGE $((BAR_H + FRAME)) $((1440 - FRAME)) $((W / 2 + FRAME)) $((W - FRAME)))" = 0 ]
 ok $? "desktop: none of it shows inside secure's frame"
 kill "$PID_reach" 2>/dev/null
 wait "$PID_reach" 2>/dev/null
-ctl lock secure >/dev/null
-shot d2
-[ "$(count d2 $BLUE)" = 0 ] && [ "$(count d2 $RGB_BADGE)" = 0 ] && [ "$(count d2 $GREEN)" -gt 0 ]
-ok $? "desktop, secure locked: zero secure pixels"
 
 # ---- bad input: a buffer far larger than its pool
 ctl unlock secure >/dev/null
