@@ -6,7 +6,10 @@
 # callback, commit again; commit -> frame-done in µs) on twofold-shell and
 # on Debian's sway 1.7, both headless (pixman, one 720x1440 output at the
 # headless backend's 60 Hz), measured in the same run. Goal: twofold-shell
-# ≤ 1.1x sway. Also the shell's idle RSS.
+# ≤ 1.1x sway. Also the shell's idle RSS, and the persona switch time
+# (a control-socket switch to the first frame committed after it, as the
+# shell's status reports it; goal ≤ 16 ms), no anchor (sway has no
+# personas).
 #
 # Usage (root): bench/shell/frames.sh [BUILDDIR]   (default: build)
 #   TF_BENCH_FRAMES (default 600) frames per run.
@@ -42,13 +45,40 @@ wait_sock() {
 
 # twofold-shell
 "$SH" --persona personal="$W/p.sock" --persona secure="$W/s.sock" \
-	--host-socket "$W/h.sock" --size 720x1440 2>"$W/shell.log" &
+	--host-socket "$W/h.sock" --control "$W/c.sock" --size 720x1440 \
+	2>"$W/shell.log" &
 SPID=$!
 PIDS="$PIDS $SPID"
 wait_sock "$W/h.sock"
 sleep 1
 rss_idle=$(awk '/^VmRSS/ { print $2 }' "/proc/$SPID/status")
 tf=$(WAYLAND_DISPLAY=$W/p.sock "$CL" frames "$frames" | awk '/^frames/ { print $3, $4 }')
+
+# switch time: a window in each persona, then 40 switches
+WAYLAND_DISPLAY=$W/p.sock "$CL" window 00ff00 >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+WAYLAND_DISPLAY=$W/s.sock "$CL" window 0000ff >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+sleep 0.5
+sw_times=$(python3 - "$W/c.sock" <<'PY'
+import socket, statistics, sys, time
+def ctl(req):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    s.send(req.encode())
+    r = s.recv(256).decode()
+    s.close()
+    return r
+us = []
+for i in range(40):
+    ctl("switch " + ("secure" if i % 2 == 0 else "personal"))
+    time.sleep(0.05)  # three frames at 60 Hz: the switch has been drawn
+    f = dict(kv.split("=", 1) for kv in ctl("status").split()[1:])
+    us.append(int(f["switch_us"]))
+us.sort()
+print(statistics.median(us), us[len(us) * 95 // 100])
+PY
+)
 
 # sway, as nobody, same client
 mkdir -m 700 "$W/run"
@@ -77,3 +107,5 @@ printf '%-28s %12s %12s\n' "twofold-shell" "$tf_med" "$tf_p99"
 printf '%-28s %12s %12s\n' "sway 1.7 (anchor)" "$sw_med" "$sw_p99"
 awk -v a="$tf_med" -v b="$sw_med" 'BEGIN { printf "ratio (median)               %12.3fx   goal <= 1.1x\n", a / b }'
 echo "twofold-shell idle RSS: ${rss_idle} KiB"
+read -r swt_med swt_p95 <<<"$sw_times"
+echo "persona switch (request -> first frame committed): median ${swt_med} µs, p95 ${swt_p95} µs   goal <= 16000 µs"

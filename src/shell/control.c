@@ -34,8 +34,10 @@ static void status(struct tf_shell *s, char *out, size_t cap)
 	size_t off = 0;
 	int n;
 
-	n = snprintf(out, cap, "ok fg=%s layout=%s", s->fg ? s->fg->name : "-",
-		     s->layout == TF_SHELL_PHONE ? "phone" : "desktop");
+	n = snprintf(out, cap, "ok fg=%s layout=%s switch_us=%llu",
+		     s->fg ? s->fg->name : "-",
+		     s->layout == TF_SHELL_PHONE ? "phone" : "desktop",
+		     (unsigned long long)s->switch_us);
 	off = n > 0 ? (size_t)n : 0;
 	for (size_t i = 0; i < s->n_personas && off < cap; i++) {
 		n = snprintf(out + off, cap - off, " %s=%s",

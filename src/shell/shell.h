@@ -107,6 +107,9 @@ struct tf_shell {
 	struct wlr_cursor *cursor;
 
 	enum tf_shell_layout layout;
+	/* a switch's request to the first frame committed after it, in µs
+	 * (bench/shell; the control socket's status says it) */
+	uint64_t switch_t0, switch_us;
 	int width, height;
 	struct tf_shell_persona personas[TF_SHELL_MAX_PERSONAS];
 	size_t n_personas;
@@ -158,6 +161,7 @@ void tf_shell_clip_persona_gone(struct tf_shell_persona *p);
 void tf_shell_clip_fini(struct tf_shell *s);
 
 /* view.c */
+uint64_t tf_shell_now_us(void);
 int tf_shell_server_init(struct tf_shell *s);
 void tf_shell_arrange(struct tf_shell *s);
 void tf_shell_focus_update(struct tf_shell *s);

@@ -95,6 +95,14 @@ static void base_keyboard_init(void)
 	xkb_context_unref(ctx);
 }
 
+uint64_t tf_shell_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void rgb(float out[4], uint32_t c)
 {
 	out[0] = (float)((c >> 16) & 0xff) / 255.0f;
@@ -225,6 +233,7 @@ int tf_shell_switch(struct tf_shell *s, const char *name)
 	if (!p)
 		return -ENOENT;
 	s->fg = p;
+	s->switch_t0 = tf_shell_now_us();
 	tf_shell_arrange(s);
 	tf_shell_focus_update(s);
 	fprintf(stderr, "twofold-shell: foreground %s\n", p->name);
@@ -350,9 +359,13 @@ static void output_frame(struct wl_listener *l, void *data)
 {
 	struct tf_shell *s = wl_container_of(l, s, output_frame);
 	struct timespec now;
+	bool drawn = wlr_scene_output_commit(s->scene_output);
 
-	wlr_scene_output_commit(s->scene_output);
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (drawn && s->switch_t0) {
+		s->switch_us = tf_shell_now_us() - s->switch_t0;
+		s->switch_t0 = 0;
+	}
 	wlr_scene_output_send_frame_done(s->scene_output, &now);
 }
 
