@@ -6,12 +6,16 @@
  *   shellclient globals            the globals this client is offered
  *   shellclient guess IFACE        try to bind IFACE under every global
  *                                  name 1..64 (exit 0 if one bound)
- *   shellclient window RRGGBB [--sub RRGGBB [X Y] | --size W H]
+ *   shellclient window RRGGBB [--sub RRGGBB [X Y] | --size W H |
+ *                              --copy-on-leave TEXT]
  *                                  a toplevel filled with one colour (and a
  *                                  300x60 subsurface at X,Y, default 0,-60:
  *                                  pushed up into the bar strip);
  *                                  prints "configure W H", "enter",
- *                                  "leave", "key CODE STATE" as they come
+ *                                  "leave", "key CODE STATE" as they come;
+ *                                  --copy-on-leave: on losing focus, set
+ *                                  TEXT as the selection (with the serial
+ *                                  of its last focus)
  *   shellclient frames N           a toplevel committing N frames, each on
  *                                  the last one's frame callback; prints
  *                                  "frames N median_us p99_us" of commit to
@@ -37,6 +41,10 @@
 #include "xdg-shell-client-protocol.h"
 
 struct st {
+	struct wl_data_device_manager *ddm;
+	const char *copy_on_leave;
+	bool copy_on_leave_done;
+	uint32_t enter_serial;
 	struct wl_compositor *comp;
 	struct wl_subcompositor *subcomp;
 	struct wl_shm *shm;
@@ -99,14 +107,64 @@ static void kb_keymap(void *d, struct wl_keyboard *k, uint32_t f, int32_t fd,
 	close(fd);
 }
 static void kb_enter(void *d, struct wl_keyboard *k, uint32_t serial,
-		     struct wl_surface *s, struct wl_array *keys)
+		     struct wl_surface *surf, struct wl_array *keys)
 {
+	struct st *s = d;
+
+	s->enter_serial = serial;
 	out("enter\n");
 }
-static void kb_leave(void *d, struct wl_keyboard *k, uint32_t serial,
-		     struct wl_surface *s)
+
+static void src_target(void *d, struct wl_data_source *src, const char *mime)
 {
+}
+static void src_send(void *d, struct wl_data_source *src, const char *mime,
+		     int32_t fd)
+{
+	struct st *s = d;
+
+	if (write(fd, s->copy_on_leave, strlen(s->copy_on_leave)) < 0)
+		out("send failed\n");
+	close(fd);
+}
+static void src_cancelled(void *d, struct wl_data_source *src)
+{
+	wl_data_source_destroy(src);
+	out("cancelled\n");
+}
+static const struct wl_data_source_listener src_l = {
+	.target = src_target,
+	.send = src_send,
+	.cancelled = src_cancelled,
+};
+
+/* set a selection just after losing focus, with the serial of the focus
+ * it had: a background client trying to fill the clipboard of whoever is
+ * in front now */
+static void copy_in_background(struct st *s)
+{
+	struct wl_data_device *dev;
+	struct wl_data_source *src;
+
+	if (!s->copy_on_leave || !s->ddm || !s->seat)
+		return;
+	dev = wl_data_device_manager_get_data_device(s->ddm, s->seat);
+	src = wl_data_device_manager_create_data_source(s->ddm);
+	wl_data_source_add_listener(src, &src_l, s);
+	wl_data_source_offer(src, "text/plain;charset=utf-8");
+	wl_data_source_offer(src, "text/plain");
+	wl_data_device_set_selection(dev, src, s->enter_serial);
+	out("copied in background\n");
+	s->copy_on_leave_done = true;
+}
+static void kb_leave(void *d, struct wl_keyboard *k, uint32_t serial,
+		     struct wl_surface *surf)
+{
+	struct st *s = d;
+
 	out("leave\n");
+	if (!s->copy_on_leave_done)
+		copy_in_background(s);
 }
 static void kb_key(void *d, struct wl_keyboard *k, uint32_t serial,
 		   uint32_t time, uint32_t key, uint32_t state)
@@ -157,6 +215,9 @@ static void reg_global(void *d, struct wl_registry *r, uint32_t name,
 	else if (strcmp(iface, "wl_subcompositor") == 0)
 		s->subcomp = wl_registry_bind(r, name,
 					      &wl_subcompositor_interface, 1);
+	else if (strcmp(iface, "wl_data_device_manager") == 0)
+		s->ddm = wl_registry_bind(r, name,
+					  &wl_data_device_manager_interface, 1);
 	else if (strcmp(iface, "wl_shm") == 0)
 		s->shm = wl_registry_bind(r, name, &wl_shm_interface, 1);
 	else if (strcmp(iface, "wl_seat") == 0) {
@@ -370,6 +431,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	s.color = (uint32_t)strtoul(argv[2], NULL, 16);
+	if (argc >= 5 && strcmp(argv[3], "--copy-on-leave") == 0)
+		s.copy_on_leave = argv[4];
 	if (argc >= 6 && strcmp(argv[3], "--size") == 0) {
 		/* smaller than the shell asks: xdg-shell allows it */
 		s.fixed_w = atoi(argv[4]);

@@ -4,6 +4,7 @@
 #  - text copied in secure (wl-copy on the secure socket) cannot be pasted
 #    on the personal socket, nor read by wl-paste --primary there;
 #  - inside a persona copy and paste work as usual;
+#  - a selection set by a background client goes to its own persona;
 #  - personal -> secure works only through the shell's gesture
 #    (Ctrl+Shift+C in personal, Ctrl+Shift+V in secure, typed by wtype on
 #    the host socket); secure -> personal is refused; both are audited.
@@ -28,6 +29,25 @@ copy() {
 }
 paste_on() { on "$1" wl-paste --no-newline 2>/dev/null; }
 gesture() { on "$H_SOCK" wtype -M ctrl -M shift -k "$1" -m shift -m ctrl; sleep 0.3; }
+
+# a secure client in the background sets a selection (with the serial of
+# the focus it just lost): it lands in secure's clipboard, not in the
+# clipboard of the persona now in front. First, while no persona has a
+# selection: wlroots itself rejects a set_selection whose serial is older
+# than the seat's current selection, which would hide the attribution.
+ctl switch secure >/dev/null
+client "$S_SOCK" bg window 0000ff --copy-on-leave "bg-secret-2" || bail "background client"
+sleep 0.2
+ctl switch personal >/dev/null
+for _ in $(seq 50); do grep -q "copied in background" "$SH_DIR/bg.out" && break; sleep 0.1; done
+sleep 0.2
+got=$(paste_on "$P_SOCK")
+[ "$got" != "bg-secret-2" ]
+ok $? "a background secure client's selection does not reach personal" "got: $got"
+ctl switch secure >/dev/null
+got=$(paste_on "$S_SOCK")
+[ "$got" = "bg-secret-2" ]
+ok $? "it is secure's clipboard that it set (the check above can fail)" "got: $got; client: $(tr "\n" " " <"$SH_DIR/bg.out")"
 
 ctl switch secure >/dev/null
 copy "$S_SOCK" "secure-secret-1"
