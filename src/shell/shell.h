@@ -139,6 +139,7 @@ struct tf_shell {
 	struct wl_listener new_vkbd, request_set_selection, request_start_drag;
 	struct wl_listener cursor_motion, cursor_motion_abs, cursor_button;
 	struct wl_listener cursor_axis, cursor_frame;
+	struct wl_listener kbd_grab_begin, ptr_grab_begin;
 	struct wl_list keyboards;
 };
 

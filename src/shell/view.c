@@ -211,6 +211,12 @@ void tf_shell_focus_update(struct tf_shell *s)
 		if (x && x->role == WLR_XDG_SURFACE_ROLE_TOPLEVEL)
 			wlr_xdg_toplevel_set_activated(x, false);
 	}
+	/* a popup grab (xdg_popup.grab; wlroots 0.15 checks no serial)
+	 * ignores every enter: focus would stay where it was across a
+	 * switch, and what the officer types in secure would go to the
+	 * window of before. Focus changes end every grab first. */
+	wlr_seat_keyboard_end_grab(s->seat);
+	wlr_seat_pointer_end_grab(s->seat);
 	wlr_seat_keyboard_notify_clear_focus(s->seat);
 	wlr_seat_pointer_notify_clear_focus(s->seat);
 	tf_shell_clip_focus(s, target ? p : NULL);
@@ -607,6 +613,49 @@ static void new_input(struct wl_listener *l, void *data)
 		wlr_cursor_attach_input_device(s->cursor, dev);
 }
 
+/* The client of an xdg popup grab, NULL for any other grab. */
+static struct wl_client *popup_grab_client(struct tf_shell *s, const void *grab,
+					   bool keyboard)
+{
+	struct wlr_xdg_popup_grab *xg;
+
+	wl_list_for_each(xg, &s->xdg_shell->popup_grabs, link)
+	{
+		if (keyboard ? grab == (const void *)&xg->keyboard_grab
+			     : grab == (const void *)&xg->pointer_grab)
+			return xg->client;
+	}
+	return NULL;
+}
+
+/* Only a shown foreground persona's client may grab: a background one
+ * could otherwise pin the focus (see tf_shell_focus_update) or keep the
+ * pointer from the foreground's windows. */
+static bool grab_allowed(struct tf_shell *s, struct wl_client *c)
+{
+	struct tf_shell_persona *p = tf_shell_client_persona(c);
+
+	return p && p == s->fg && persona_visible(s, p);
+}
+
+static void kbd_grab_begin(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, kbd_grab_begin);
+	struct wl_client *c = popup_grab_client(s, data, true);
+
+	if (!grab_allowed(s, c))
+		wlr_seat_keyboard_end_grab(s->seat);
+}
+
+static void ptr_grab_begin(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, ptr_grab_begin);
+	struct wl_client *c = popup_grab_client(s, data, false);
+
+	if (!grab_allowed(s, c))
+		wlr_seat_pointer_end_grab(s->seat);
+}
+
 #define LISTEN(sig, field, fn)                                                 \
 	do {                                                                   \
 		s->field.notify = fn;                                          \
@@ -721,6 +770,10 @@ int tf_shell_server_init(struct tf_shell *s)
 	wlr_seat_set_keyboard(s->seat, &base_kbd.dev);
 	LISTEN(&s->seat->events.request_set_selection, request_set_selection,
 	       tf_shell_clip_request_set);
+	LISTEN(&s->seat->events.keyboard_grab_begin, kbd_grab_begin,
+	       kbd_grab_begin);
+	LISTEN(&s->seat->events.pointer_grab_begin, ptr_grab_begin,
+	       ptr_grab_begin);
 	LISTEN(&s->seat->events.request_start_drag, request_start_drag,
 	       tf_shell_clip_request_drag);
 	tf_shell_arrange(s);

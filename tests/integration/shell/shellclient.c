@@ -7,7 +7,7 @@
  *   shellclient guess IFACE        try to bind IFACE under every global
  *                                  name 1..64 (exit 0 if one bound)
  *   shellclient window RRGGBB [--sub RRGGBB [X Y] | --size W H |
- *                              --copy-on-leave TEXT]
+ *                              --copy-on-leave TEXT | --grab-on-leave]
  *                                  a toplevel filled with one colour (and a
  *                                  300x60 subsurface at X,Y, default 0,-60:
  *                                  pushed up into the bar strip);
@@ -15,7 +15,8 @@
  *                                  "leave", "key CODE STATE" as they come;
  *                                  --copy-on-leave: on losing focus, set
  *                                  TEXT as the selection (with the serial
- *                                  of its last focus)
+ *                                  of its last focus); --grab-on-leave: on
+ *                                  losing focus, open a popup with a grab
  *   shellclient frames N           a toplevel committing N frames, each on
  *                                  the last one's frame callback; prints
  *                                  "frames N median_us p99_us" of commit to
@@ -43,6 +44,7 @@
 struct st {
 	struct wl_data_device_manager *ddm;
 	const char *copy_on_leave;
+	bool grab_on_leave;
 	bool copy_on_leave_done;
 	uint32_t enter_serial;
 	struct wl_compositor *comp;
@@ -157,6 +159,24 @@ static void copy_in_background(struct st *s)
 	out("copied in background\n");
 	s->copy_on_leave_done = true;
 }
+/* a popup with a grab, from a client that just lost focus: xdg_popup.grab
+ * takes a serial that wlroots 0.15 does not check */
+static void grab_in_background(struct st *s)
+{
+	struct xdg_positioner *pos = xdg_wm_base_create_positioner(s->wm);
+	struct wl_surface *ps = wl_compositor_create_surface(s->comp);
+	struct xdg_surface *pxs = xdg_wm_base_get_xdg_surface(s->wm, ps);
+	struct xdg_popup *popup;
+
+	s->grab_on_leave = false;
+	xdg_positioner_set_size(pos, 10, 10);
+	xdg_positioner_set_anchor_rect(pos, 0, 0, 1, 1);
+	popup = xdg_surface_get_popup(pxs, s->xsurf, pos);
+	xdg_popup_grab(popup, s->seat, s->enter_serial);
+	wl_surface_commit(ps);
+	out("grabbed in background\n");
+}
+
 static void kb_leave(void *d, struct wl_keyboard *k, uint32_t serial,
 		     struct wl_surface *surf)
 {
@@ -165,6 +185,8 @@ static void kb_leave(void *d, struct wl_keyboard *k, uint32_t serial,
 	out("leave\n");
 	if (!s->copy_on_leave_done)
 		copy_in_background(s);
+	if (s->grab_on_leave)
+		grab_in_background(s);
 }
 static void kb_key(void *d, struct wl_keyboard *k, uint32_t serial,
 		   uint32_t time, uint32_t key, uint32_t state)
@@ -433,6 +455,8 @@ int main(int argc, char **argv)
 	s.color = (uint32_t)strtoul(argv[2], NULL, 16);
 	if (argc >= 5 && strcmp(argv[3], "--copy-on-leave") == 0)
 		s.copy_on_leave = argv[4];
+	if (argc >= 4 && strcmp(argv[3], "--grab-on-leave") == 0)
+		s.grab_on_leave = true;
 	if (argc >= 6 && strcmp(argv[3], "--size") == 0) {
 		/* smaller than the shell asks: xdg-shell allows it */
 		s.fixed_w = atoi(argv[4]);

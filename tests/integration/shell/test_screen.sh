@@ -54,6 +54,23 @@ sleep 0.2
 [ "$(keys sec)" -gt 0 ] && [ "$(keys pers)" = "$pk" ]
 ok $? "keys reach secure only" "personal $(keys pers) (was $pk), secure $(keys sec)"
 
+# ---- a background client's popup grab does not pin the focus
+# (xdg_popup.grab ignores enter events; wlroots 0.15 checks no serial)
+client "$S_SOCK" grabber window $BLUE --grab-on-leave || bail "grabbing client"
+ctl switch personal >/dev/null
+for _ in $(seq 50); do grep -q "grabbed in background" "$SH_DIR/grabber.out" && break; sleep 0.1; done
+sleep 0.2
+ctl switch secure >/dev/null
+pk=$(keys pers)
+gk=$(keys grabber)
+on "$H_SOCK" wtype f
+sleep 0.2
+[ "$(keys grabber)" -gt "$gk" ] && [ "$(keys pers)" = "$pk" ]
+ok $? "after a background secure client grabbed, a switch to secure still moves the keys there" \
+	"personal $(keys pers) (was $pk), grabber $(keys grabber) (was $gk)"
+kill "$PID_grabber" 2>/dev/null
+wait "$PID_grabber" 2>/dev/null
+
 # ---- secure locked (in front: the lock screen)
 ctl lock secure >/dev/null
 shot l1
