@@ -151,11 +151,6 @@ static void slot_set(struct tf_shell_persona *p, struct wlr_data_source *src)
 		seat_show(p->shell);
 }
 
-void tf_shell_clip_persona_gone(struct tf_shell_persona *p)
-{
-	slot_set(p, NULL);
-}
-
 /* ---- which client made a source ---- */
 
 struct find_ctx {

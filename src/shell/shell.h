@@ -158,7 +158,6 @@ void tf_shell_clip_request_drag(struct wl_listener *l, void *data);
 void tf_shell_clip_focus(struct tf_shell *s, struct tf_shell_persona *p);
 int tf_shell_clip_cross_copy(struct tf_shell *s);
 int tf_shell_clip_cross_paste(struct tf_shell *s);
-void tf_shell_clip_persona_gone(struct tf_shell_persona *p);
 void tf_shell_clip_fini(struct tf_shell *s);
 
 /* view.c */
