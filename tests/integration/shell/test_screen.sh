@@ -59,6 +59,8 @@ ok $? "keys reach secure only" "personal $(keys pers) (was $pk), secure $(keys s
 client "$S_SOCK" grabber window $BLUE --grab-on-leave || bail "grabbing client"
 ctl switch personal >/dev/null
 for _ in $(seq 50); do grep -q "grabbed in background" "$SH_DIR/grabber.out" && break; sleep 0.1; done
+grep -q "grabbed in background" "$SH_DIR/grabber.out"
+ok $? "the background secure client asked for a popup grab"
 sleep 0.2
 ctl switch secure >/dev/null
 pk=$(keys pers)
