@@ -42,30 +42,38 @@ static void usage(FILE *f)
 }
 
 struct pending {
-	char *sock[TF_SHELL_MAX_PERSONAS];
+	const char *sock[TF_SHELL_MAX_PERSONAS];
 };
 
-static int split_eq(char *arg, char **name, char **val)
+/* NAME=VALUE into a copy of NAME and a pointer to VALUE: argv is left as
+ * it was (ps shows what was asked) */
+static int split_eq(const char *arg, char name[static TF_SHELL_NAME_MAX],
+		    const char **val)
 {
-	char *eq = strchr(arg, '=');
+	const char *eq = strchr(arg, '=');
+	size_t n;
 
 	if (!eq || eq == arg || !eq[1])
 		return -EINVAL;
-	*eq = '\0';
-	*name = arg;
+	n = (size_t)(eq - arg);
+	if (n >= TF_SHELL_NAME_MAX)
+		return -ENAMETOOLONG;
+	memcpy(name, arg, n);
+	name[n] = '\0';
 	*val = eq + 1;
 	return 0;
 }
 
-static int parse_persona(struct tf_shell *s, struct pending *pend, char *arg)
+static int parse_persona(struct tf_shell *s, struct pending *pend,
+			 const char *arg)
 {
-	char *name, *path;
+	char name[TF_SHELL_NAME_MAX];
+	const char *path;
 	struct tf_shell_persona *p;
+	int r = split_eq(arg, name, &path);
 
-	if (split_eq(arg, &name, &path) < 0)
-		return -EINVAL;
-	if (strlen(name) >= TF_SHELL_NAME_MAX)
-		return -ENAMETOOLONG;
+	if (r < 0)
+		return r;
 	if (tf_shell_persona_by_name(s, name))
 		return -EEXIST;
 	if (s->n_personas == TF_SHELL_MAX_PERSONAS)
@@ -80,14 +88,16 @@ static int parse_persona(struct tf_shell *s, struct pending *pend, char *arg)
 	return 0;
 }
 
-static int parse_uid(struct tf_shell *s, char *arg)
+static int parse_uid(struct tf_shell *s, const char *arg)
 {
-	char *name, *val, *end;
+	char name[TF_SHELL_NAME_MAX], *end;
+	const char *val;
 	struct tf_shell_persona *p;
 	unsigned long u;
+	int r = split_eq(arg, name, &val);
 
-	if (split_eq(arg, &name, &val) < 0)
-		return -EINVAL;
+	if (r < 0)
+		return r;
 	p = tf_shell_persona_by_name(s, name);
 	if (!p)
 		return -ENOENT;
