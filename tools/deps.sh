@@ -14,12 +14,18 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       dnsmasq-base socat iperf3 wireguard-go wireguard-tools iputils-ping
       debian-archive-keyring erofs-utils
       libclamav-dev clamav clamav-testfiles
-      python3-dissononce)
+      python3-dissononce
+      libwlroots-dev libwayland-dev wayland-protocols libxkbcommon-dev
+      libpixman-1-dev wl-clipboard grim wtype sway)
 # installed without their Recommends: wireguard-tools recommends
 # "wireguard-modules", which only kernel images provide (apt would pull a
 # kernel and rebuild an initramfs); the tests need only wg(8). flatpak (a
-# bench anchor) recommends portals and a desktop stack it does not use here
-NORECS=(wireguard-tools flatpak)
+# bench anchor) recommends portals and a desktop stack it does not use here.
+# The shell's build and test tools (issue 14) likewise: sway (the bench's
+# anchor) recommends a desktop's worth (swaybg, foot, xwayland...), the
+# wlroots headers a GPU stack; the headless tests need none of it.
+NORECS=(wireguard-tools flatpak libwlroots-dev libwayland-dev wayland-protocols
+	libxkbcommon-dev libpixman-1-dev wl-clipboard grim wtype sway)
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3 flatpak)
 fi

@@ -28,6 +28,11 @@ want=(
 )
 pages=(man1/twofold.1 man8/twofoldd.8 man5/twofold-config.5
 	man8/twofold-gateway.8 man1/twofold-ca.1 man8/twofold-relay.8)
+# the compositor, when its wlroots dependency was found (-Dshell)
+if [ "${TF_SHELL:-0}" = 1 ]; then
+	want+=("$(abs "$TF_SBINDIR")/twofold-shell")
+	pages+=(man8/twofold-shell.8)
+fi
 if [ "$TF_MAN" = 1 ]; then
 	for p in "${pages[@]}"; do want+=("$(abs "$TF_MANDIR")/$p"); done
 fi

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The shell's control socket (SOCK_SEQPACKET, 0600, one request per
+ * message): how tests and, next round, twofoldd tell the shell what is in
+ * front and what is locked. Requests: "switch NAME", "lock NAME",
+ * "unlock NAME", "layout phone|desktop", "status". Answers: "ok ..." or
+ * "error: WHAT".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "twofold/common.h"
+
+#include "shell.h"
+
+struct conn {
+	struct tf_shell *shell;
+	int fd;
+	struct wl_event_source *src;
+};
+
+static void answer(int fd, const char *msg)
+{
+	(void)send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void status(struct tf_shell *s, char *out, size_t cap)
+{
+	size_t off = 0;
+	int n;
+
+	n = snprintf(out, cap, "ok fg=%s layout=%s switch_us=%llu",
+		     s->fg ? s->fg->name : "-",
+		     s->layout == TF_SHELL_PHONE ? "phone" : "desktop",
+		     (unsigned long long)s->switch_us);
+	off = n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; i < s->n_personas && off < cap; i++) {
+		n = snprintf(out + off, cap - off, " %s=%s",
+			     s->personas[i].name,
+			     s->personas[i].locked ? "locked" : "open");
+		off += n > 0 ? (size_t)n : 0;
+	}
+}
+
+static void handle(struct tf_shell *s, int fd, char *req)
+{
+	char out[TF_SHELL_CONTROL_MAX];
+	char *arg = strchr(req, ' ');
+	int r;
+
+	if (arg)
+		*arg++ = '\0';
+	if (strcmp(req, "status") == 0) {
+		status(s, out, sizeof(out));
+		answer(fd, out);
+		return;
+	}
+	if (!arg) {
+		answer(fd, "error: missing argument");
+		return;
+	}
+	if (strcmp(req, "switch") == 0)
+		r = tf_shell_switch(s, arg);
+	else if (strcmp(req, "lock") == 0)
+		r = tf_shell_set_locked(s, arg, true);
+	else if (strcmp(req, "unlock") == 0)
+		r = tf_shell_set_locked(s, arg, false);
+	else if (strcmp(req, "layout") == 0) {
+		r = 0;
+		if (strcmp(arg, "phone") == 0)
+			s->layout = TF_SHELL_PHONE;
+		else if (strcmp(arg, "desktop") == 0)
+			s->layout = TF_SHELL_DESKTOP;
+		else
+			r = -EINVAL;
+		if (r == 0) {
+			tf_shell_arrange(s);
+			tf_shell_focus_update(s);
+		}
+	} else {
+		answer(fd, "error: unknown request");
+		return;
+	}
+	if (r == -ENOENT)
+		answer(fd, "error: no such persona");
+	else if (r < 0)
+		answer(fd, "error: bad argument");
+	else
+		answer(fd, "ok");
+}
+
+static int on_conn(int fd, uint32_t mask, void *data)
+{
+	struct conn *c = data;
+	char buf[TF_SHELL_CONTROL_MAX];
+	ssize_t n = 0;
+
+	if (mask & WL_EVENT_READABLE)
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		wl_event_source_remove(c->src);
+		close(c->fd);
+		free(c);
+		return 0;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	handle(c->shell, fd, buf);
+	return 0;
+}
+
+static int on_accept(int fd, uint32_t mask, void *data)
+{
+	struct tf_shell *s = data;
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct conn *c;
+
+	if (cfd < 0)
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(cfd);
+		return 0;
+	}
+	c->shell = s;
+	c->fd = cfd;
+	c->src = wl_event_loop_add_fd(s->loop, cfd, WL_EVENT_READABLE, on_conn,
+				      c);
+	if (!c->src) {
+		close(cfd);
+		free(c);
+	}
+	return 0;
+}
+
+int tf_shell_control_listen(struct tf_shell *s, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	mode_t old;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return tf_negerrno();
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		if (unlink(path) < 0)
+			return tf_negerrno();
+	}
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(fd, 8) < 0)
+		return tf_negerrno();
+	s->control_src = wl_event_loop_add_fd(s->loop, fd, WL_EVENT_READABLE,
+					      on_accept, s);
+	if (!s->control_src) {
+		unlink(path);
+		return -ENOMEM;
+	}
+	memcpy(s->control_path, path, strlen(path) + 1);
+	s->control_fd = steal_fd(&fd);
+	return 0;
+}
+
+void tf_shell_control_close(struct tf_shell *s)
+{
+	if (s->control_src)
+		wl_event_source_remove(s->control_src);
+	s->control_src = NULL;
+	if (s->control_fd >= 0) {
+		close(s->control_fd);
+		unlink(s->control_path);
+	}
+	s->control_fd = -1;
+}

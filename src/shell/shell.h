@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofold-shell internals (issue 14): a wlroots 0.15 compositor that knows
+ * which persona every client came from. docs/shell.md draws the design.
+ */
+#ifndef TF_SHELL_H
+#define TF_SHELL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <wayland-server-core.h>
+
+#define TF_SHELL_MAX_PERSONAS 4
+#define TF_SHELL_NAME_MAX 32
+/* a persona socket flood is cut off here; the other persona's socket and
+ * the host socket are separate listeners and keep accepting */
+#define TF_SHELL_MAX_CLIENTS 64
+/* the most a cross-persona paste carries (Qubes' qrexec clipboard caps
+ * at 64 KiB; text from a form or a message fits comfortably) */
+#define TF_SHELL_CLIP_MAX (256u * 1024u)
+#define TF_SHELL_CONTROL_MAX 256
+
+/* the reserved status bar strip and the trusted frame, in output pixels */
+#define TF_SHELL_BAR_H 40
+#define TF_SHELL_FRAME 8
+
+/* 0xRRGGBB of what the shell draws; tests count these exact pixels */
+#define TF_SHELL_RGB_BAR 0x202020u
+#define TF_SHELL_RGB_BADGE 0xd01040u
+#define TF_SHELL_RGB_LOCK 0x303848u
+#define TF_SHELL_RGB_BG 0x000000u
+
+enum tf_shell_layout { TF_SHELL_PHONE, TF_SHELL_DESKTOP };
+
+/* where a client connected: its socket decides, nothing the client says */
+enum tf_shell_origin { TF_SHELL_ORIGIN_PERSONA, TF_SHELL_ORIGIN_HOST };
+
+/* globals.c: which globals a client of ORIGIN may see and bind (default
+ * deny: a global not in the table is visible to nobody) */
+bool tf_shell_global_allowed(enum tf_shell_origin origin,
+			     const char *interface);
+/* the policy of a cross-persona paste: from a persona of class
+ * FROM_SECURE into one of TO_SECURE (personal -> secure only) */
+bool tf_shell_cross_allowed(bool from_secure, bool to_secure);
+
+struct wlr_data_source;
+struct wlr_scene_tree;
+struct wlr_scene_rect;
+struct tf_shell;
+
+/* one listening socket: a persona's or the host's */
+struct tf_shell_listener {
+	struct tf_shell *shell;
+	struct tf_shell_persona *persona; /* NULL: the host socket */
+	char path[108];
+	int fd;
+	struct wl_event_source *src;
+	unsigned n_clients;
+};
+
+struct tf_shell_persona {
+	struct tf_shell *shell;
+	char name[TF_SHELL_NAME_MAX];
+	bool secure; /* framed, badged, receives cross pastes */
+	bool locked;
+	uid_t uid;
+	bool has_uid;
+	struct tf_shell_listener listener;
+	struct wlr_scene_tree *tree;  /* its windows */
+	struct wlr_scene_rect *bg;    /* its area, under its windows */
+	struct wlr_scene_tree *decor; /* the frame, above every client */
+	struct wlr_scene_rect *frame[4];
+	struct wlr_scene_rect *lockrect; /* the lock screen over its area */
+	struct wlr_scene_rect *badge;	 /* in the bar */
+	struct wl_list views;		 /* tf_shell_view.link, top first */
+	/* this persona's clipboard: what its clients last set */
+	struct wlr_data_source *selection;
+	struct wl_listener selection_destroy;
+	int ax, ay, aw, ah; /* where its windows go */
+};
+
+/* one accepted client and the tag its socket gave it */
+struct tf_shell_client {
+	struct wl_listener destroy;
+	struct wl_client *client;
+	struct tf_shell_listener *listener;
+	struct wl_list link; /* tf_shell.clients */
+};
+
+struct tf_shell_view;
+
+struct tf_shell {
+	struct wl_display *display;
+	struct wl_event_loop *loop;
+	struct wlr_backend *backend;
+	struct wlr_renderer *renderer;
+	struct wlr_allocator *allocator;
+	struct wlr_scene *scene;
+	struct wlr_output_layout *layout_out;
+	struct wlr_output *output;
+	struct wlr_scene_output *scene_output;
+	struct wlr_xdg_shell *xdg_shell;
+	struct wlr_seat *seat;
+	struct wlr_cursor *cursor;
+
+	enum tf_shell_layout layout;
+	/* a switch's request to the first frame committed after it, in µs
+	 * (bench/shell; the control socket's status says it) */
+	uint64_t switch_t0, switch_us;
+	int width, height;
+	struct tf_shell_persona personas[TF_SHELL_MAX_PERSONAS];
+	size_t n_personas;
+	struct tf_shell_persona *fg;
+	struct tf_shell_listener host;
+	struct wl_list clients; /* tf_shell_client.link */
+
+	struct wlr_scene_tree *host_tree; /* host toplevels: never shown */
+	struct wlr_scene_tree *bar_tree;  /* last child: above everything */
+	struct wlr_scene_rect *bar;
+
+	/* clipboard.c */
+	struct tf_shell_persona *sel_persona; /* whose selection the seat has */
+	struct tf_shell_persona *xfrom;	      /* the cross buffer's source */
+	uint8_t *xbuf;
+	size_t xlen;
+	bool xready;
+	int xfd;
+	struct wl_event_source *xsrc;
+
+	/* control socket (the daemon's link, next round) */
+	char control_path[108];
+	int control_fd;
+	struct wl_event_source *control_src;
+
+	struct wl_listener new_output, output_frame, new_input, new_xdg_surface;
+	struct wl_listener new_vkbd, request_set_selection, request_start_drag;
+	struct wl_listener cursor_motion, cursor_motion_abs, cursor_button;
+	struct wl_listener cursor_axis, cursor_frame;
+	struct wl_listener kbd_grab_begin, ptr_grab_begin;
+	struct wl_list keyboards;
+};
+
+/* sockets.c */
+int tf_shell_listen(struct tf_shell_listener *l, const char *path, uid_t uid,
+		    bool chown_to);
+void tf_shell_listener_close(struct tf_shell_listener *l);
+void tf_shell_install_filter(struct tf_shell *s);
+/* the listener a client came through, NULL for one we did not accept */
+struct tf_shell_listener *tf_shell_client_origin(struct wl_client *c);
+struct tf_shell_persona *tf_shell_client_persona(struct wl_client *c);
+
+/* clipboard.c */
+void tf_shell_clip_request_set(struct wl_listener *l, void *data);
+void tf_shell_clip_request_drag(struct wl_listener *l, void *data);
+void tf_shell_clip_focus(struct tf_shell *s, struct tf_shell_persona *p);
+int tf_shell_clip_cross_copy(struct tf_shell *s);
+int tf_shell_clip_cross_paste(struct tf_shell *s);
+void tf_shell_clip_fini(struct tf_shell *s);
+
+/* view.c */
+uint64_t tf_shell_now_us(void);
+int tf_shell_server_init(struct tf_shell *s);
+void tf_shell_arrange(struct tf_shell *s);
+void tf_shell_focus_update(struct tf_shell *s);
+int tf_shell_switch(struct tf_shell *s, const char *name);
+int tf_shell_switch_next(struct tf_shell *s);
+int tf_shell_set_locked(struct tf_shell *s, const char *name, bool locked);
+struct tf_shell_persona *tf_shell_persona_by_name(struct tf_shell *s,
+						  const char *name);
+
+/* control.c */
+int tf_shell_control_listen(struct tf_shell *s, const char *path);
+void tf_shell_control_close(struct tf_shell *s);
+
+#endif

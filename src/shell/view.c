@@ -1,0 +1,783 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The compositor proper: backend, output, scene, xdg-shell windows, the
+ * seat, and what is on screen. The scene's root children, bottom to top:
+ *
+ *   persona trees (their windows) | host tree (never shown) |
+ *   per persona: decor (trusted frame) + lock screen | bar tree
+ *
+ * Later siblings render above earlier ones, so the bar strip and the
+ * frames are drawn over anything a client puts there (a subsurface at a
+ * negative offset, a popup pushed upwards): no client pixel shows in the
+ * reserved strip, and no client can paint over the frame or the badge.
+ * A persona's tree is disabled whenever it must not be seen (phone layout
+ * background, locked): wlroots then neither renders it nor finds it for
+ * pointer input (wlr_scene_node_at skips disabled nodes).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WLR_USE_UNSTABLE
+#include <wlr/backend.h>
+#include <wlr/backend/headless.h>
+#include <wlr/render/allocator.h>
+#include <wlr/render/wlr_renderer.h>
+#include <wlr/interfaces/wlr_input_device.h>
+#include <wlr/interfaces/wlr_keyboard.h>
+#include <wlr/types/wlr_compositor.h>
+#include <wlr/types/wlr_cursor.h>
+#include <wlr/types/wlr_data_control_v1.h>
+#include <wlr/types/wlr_data_device.h>
+#include <wlr/types/wlr_input_device.h>
+#include <wlr/types/wlr_keyboard.h>
+#include <wlr/types/wlr_output.h>
+#include <wlr/types/wlr_output_layout.h>
+#include <wlr/types/wlr_pointer.h>
+#include <wlr/types/wlr_presentation_time.h>
+#include <wlr/types/wlr_scene.h>
+#include <wlr/types/wlr_screencopy_v1.h>
+#include <wlr/types/wlr_seat.h>
+#include <wlr/types/wlr_viewporter.h>
+#include <wlr/types/wlr_virtual_keyboard_v1.h>
+#include <wlr/types/wlr_xdg_output_v1.h>
+#include <wlr/types/wlr_xdg_shell.h>
+#include <xkbcommon/xkbcommon.h>
+
+#include "shell.h"
+
+struct tf_shell_view {
+	struct wl_list link; /* tf_shell_persona.views */
+	struct tf_shell *shell;
+	struct tf_shell_persona *persona; /* NULL: a host client's */
+	struct wlr_xdg_surface *xdg;
+	struct wlr_scene_node *node;
+	bool mapped;
+	struct wl_listener map, unmap, destroy;
+};
+
+struct tf_shell_keyboard {
+	struct wl_list link;
+	struct tf_shell *shell;
+	struct wlr_input_device *dev;
+	struct wl_listener modifiers, key, destroy;
+	/* keys a binding consumed: their release is not sent either */
+	uint8_t eaten[32];
+};
+
+/* The seat's keyboard when no real or virtual one is: clients (wl-copy,
+ * wl-paste) wait for the keymap a seat keyboard sends before they map a
+ * surface, and a headless device has no keyboard of its own. */
+static struct {
+	struct wlr_input_device dev;
+	struct wlr_keyboard kb;
+} base_kbd;
+static const struct wlr_input_device_impl base_dev_impl;
+static const struct wlr_keyboard_impl base_kb_impl;
+
+static void base_keyboard_init(void)
+{
+	struct xkb_context *ctx = xkb_context_new(XKB_CONTEXT_NO_FLAGS);
+	struct xkb_keymap *km =
+		ctx ? xkb_keymap_new_from_names(ctx, NULL,
+						XKB_KEYMAP_COMPILE_NO_FLAGS)
+		    : NULL;
+
+	wlr_input_device_init(&base_kbd.dev, WLR_INPUT_DEVICE_KEYBOARD,
+			      &base_dev_impl, "twofold-shell", 0, 0);
+	wlr_keyboard_init(&base_kbd.kb, &base_kb_impl);
+	base_kbd.dev.keyboard = &base_kbd.kb;
+	if (km)
+		wlr_keyboard_set_keymap(&base_kbd.kb, km);
+	xkb_keymap_unref(km);
+	xkb_context_unref(ctx);
+}
+
+uint64_t tf_shell_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void rgb(float out[4], uint32_t c)
+{
+	out[0] = (float)((c >> 16) & 0xff) / 255.0f;
+	out[1] = (float)((c >> 8) & 0xff) / 255.0f;
+	out[2] = (float)(c & 0xff) / 255.0f;
+	out[3] = 1.0f;
+}
+
+static struct wlr_scene_rect *rect(struct wlr_scene_node *parent, uint32_t c)
+{
+	float col[4];
+
+	rgb(col, c);
+	return wlr_scene_rect_create(parent, 1, 1, col);
+}
+
+static void place(struct wlr_scene_rect *r, int x, int y, int w, int h)
+{
+	wlr_scene_node_set_position(&r->node, x, y);
+	wlr_scene_rect_set_size(r, w > 0 ? w : 0, h > 0 ? h : 0);
+}
+
+struct tf_shell_persona *tf_shell_persona_by_name(struct tf_shell *s,
+						  const char *name)
+{
+	for (size_t i = 0; i < s->n_personas; i++)
+		if (strcmp(s->personas[i].name, name) == 0)
+			return &s->personas[i];
+	return NULL;
+}
+
+static bool persona_visible(struct tf_shell *s, struct tf_shell_persona *p)
+{
+	if (p->locked)
+		return false;
+	return s->layout == TF_SHELL_DESKTOP || p == s->fg;
+}
+
+void tf_shell_arrange(struct tf_shell *s)
+{
+	int W = s->width, H = s->height, n = (int)s->n_personas;
+
+	place(s->bar, 0, 0, W, TF_SHELL_BAR_H);
+	for (int i = 0; i < n; i++) {
+		struct tf_shell_persona *p = &s->personas[i];
+		int x = 0, w = W, y = TF_SHELL_BAR_H, h = H - TF_SHELL_BAR_H;
+		int f = p->secure ? TF_SHELL_FRAME : 0;
+		bool vis = persona_visible(s, p);
+		bool lock_shown = p->locked &&
+				  (s->layout == TF_SHELL_DESKTOP || p == s->fg);
+		struct tf_shell_view *v;
+
+		if (s->layout == TF_SHELL_DESKTOP) {
+			x = W * i / n;
+			w = W * (i + 1) / n - x;
+		}
+		p->ax = x + f;
+		p->ay = y + f;
+		p->aw = w - 2 * f;
+		p->ah = h - 2 * f;
+		place(p->frame[0], x, y, w, f);
+		place(p->frame[1], x, y + h - f, w, f);
+		place(p->frame[2], x, y, f, h);
+		place(p->frame[3], x + w - f, y, f, h);
+		place(p->lockrect, x, y, w, h);
+		place(p->bg, x, y, w, h);
+		place(p->badge, x + 8, 8, 96, TF_SHELL_BAR_H - 16);
+		wlr_scene_node_set_enabled(&p->tree->node, vis);
+		wlr_scene_node_set_enabled(&p->decor->node, vis && p->secure);
+		wlr_scene_node_set_enabled(&p->badge->node, vis && p->secure);
+		wlr_scene_node_set_enabled(&p->lockrect->node, lock_shown);
+		wl_list_for_each(v, &p->views, link)
+		{
+			wlr_scene_node_set_position(v->node, p->ax, p->ay);
+			wlr_xdg_toplevel_set_size(v->xdg, (uint32_t)p->aw,
+						  (uint32_t)p->ah);
+		}
+	}
+}
+
+/* Keyboard focus: the top window of the foreground persona, or nobody.
+ * The clipboard moves only while nobody has focus (clipboard.c). */
+void tf_shell_focus_update(struct tf_shell *s)
+{
+	struct tf_shell_persona *p = s->fg;
+	struct tf_shell_view *target = NULL, *v;
+	struct wlr_surface *prev = s->seat->keyboard_state.focused_surface;
+	struct wlr_keyboard *kb = wlr_seat_get_keyboard(s->seat);
+
+	if (p && persona_visible(s, p))
+		wl_list_for_each(v, &p->views, link)
+		{
+			if (v->mapped) {
+				target = v;
+				break;
+			}
+		}
+	if (target && prev == target->xdg->surface) {
+		tf_shell_clip_focus(s, p);
+		return;
+	}
+	if (prev && wlr_surface_is_xdg_surface(prev)) {
+		struct wlr_xdg_surface *x =
+			wlr_xdg_surface_from_wlr_surface(prev);
+
+		if (x && x->role == WLR_XDG_SURFACE_ROLE_TOPLEVEL)
+			wlr_xdg_toplevel_set_activated(x, false);
+	}
+	/* a popup grab (xdg_popup.grab; wlroots 0.15 checks no serial)
+	 * ignores every enter: focus would stay where it was across a
+	 * switch, and what the officer types in secure would go to the
+	 * window of before. Focus changes end every grab first. */
+	wlr_seat_keyboard_end_grab(s->seat);
+	wlr_seat_pointer_end_grab(s->seat);
+	wlr_seat_keyboard_notify_clear_focus(s->seat);
+	wlr_seat_pointer_notify_clear_focus(s->seat);
+	tf_shell_clip_focus(s, target ? p : NULL);
+	if (!target)
+		return;
+	wlr_xdg_toplevel_set_activated(target->xdg, true);
+	if (kb)
+		wlr_seat_keyboard_notify_enter(s->seat, target->xdg->surface,
+					       kb->keycodes, kb->num_keycodes,
+					       &kb->modifiers);
+	else
+		wlr_seat_keyboard_notify_enter(s->seat, target->xdg->surface,
+					       NULL, 0, NULL);
+}
+
+int tf_shell_switch(struct tf_shell *s, const char *name)
+{
+	struct tf_shell_persona *p = tf_shell_persona_by_name(s, name);
+
+	if (!p)
+		return -ENOENT;
+	s->fg = p;
+	s->switch_t0 = tf_shell_now_us();
+	tf_shell_arrange(s);
+	tf_shell_focus_update(s);
+	fprintf(stderr, "twofold-shell: foreground %s\n", p->name);
+	return 0;
+}
+
+int tf_shell_switch_next(struct tf_shell *s)
+{
+	size_t i = s->fg ? (size_t)(s->fg - s->personas) : 0;
+
+	if (s->n_personas == 0)
+		return -ENOENT;
+	return tf_shell_switch(s, s->personas[(i + 1) % s->n_personas].name);
+}
+
+int tf_shell_set_locked(struct tf_shell *s, const char *name, bool locked)
+{
+	struct tf_shell_persona *p = tf_shell_persona_by_name(s, name);
+
+	if (!p)
+		return -ENOENT;
+	p->locked = locked;
+	tf_shell_arrange(s);
+	tf_shell_focus_update(s);
+	return 0;
+}
+
+/* ---- windows ---- */
+
+static void view_map(struct wl_listener *l, void *data)
+{
+	struct tf_shell_view *v = wl_container_of(l, v, map);
+
+	v->mapped = true;
+	if (!v->persona)
+		return;
+	wl_list_remove(&v->link);
+	wl_list_insert(&v->persona->views, &v->link);
+	wlr_scene_node_raise_to_top(v->node);
+	tf_shell_focus_update(v->shell);
+}
+
+static void view_unmap(struct wl_listener *l, void *data)
+{
+	struct tf_shell_view *v = wl_container_of(l, v, unmap);
+
+	v->mapped = false;
+	if (v->persona)
+		tf_shell_focus_update(v->shell);
+}
+
+static void view_destroy(struct wl_listener *l, void *data)
+{
+	struct tf_shell_view *v = wl_container_of(l, v, destroy);
+
+	wl_list_remove(&v->map.link);
+	wl_list_remove(&v->unmap.link);
+	wl_list_remove(&v->destroy.link);
+	wl_list_remove(&v->link);
+	free(v);
+}
+
+static void new_xdg_surface(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, new_xdg_surface);
+	struct wlr_xdg_surface *xdg = data;
+	struct wl_client *client = wl_resource_get_client(xdg->resource);
+	struct tf_shell_listener *origin = tf_shell_client_origin(client);
+	struct tf_shell_persona *p = origin ? origin->persona : NULL;
+	struct wlr_scene_node *parent;
+	struct tf_shell_view *v;
+
+	if (xdg->role == WLR_XDG_SURFACE_ROLE_POPUP) {
+		/* a popup lives in its parent's tree: same client, so the
+		 * same persona, shown and hidden with it */
+		struct wlr_xdg_surface *par =
+			wlr_xdg_surface_from_wlr_surface(xdg->popup->parent);
+
+		if (!par || !par->data)
+			return;
+		xdg->data = wlr_scene_xdg_surface_create(par->data, xdg);
+		return;
+	}
+	if (xdg->role != WLR_XDG_SURFACE_ROLE_TOPLEVEL)
+		return;
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		wl_resource_post_no_memory(xdg->resource);
+		return;
+	}
+	/* host clients (trusted tools) get no place on screen */
+	parent = p ? &p->tree->node : &s->host_tree->node;
+	v->node = wlr_scene_xdg_surface_create(parent, xdg);
+	if (!v->node) {
+		free(v);
+		wl_resource_post_no_memory(xdg->resource);
+		return;
+	}
+	v->shell = s;
+	v->persona = p;
+	v->xdg = xdg;
+	v->node->data = v;
+	xdg->data = v->node;
+	wl_list_init(&v->link);
+	if (p) {
+		wl_list_insert(p->views.prev, &v->link);
+		wlr_scene_node_set_position(v->node, p->ax, p->ay);
+		wlr_xdg_toplevel_set_size(xdg, (uint32_t)p->aw,
+					  (uint32_t)p->ah);
+		wlr_xdg_toplevel_set_maximized(xdg, true);
+	}
+	v->map.notify = view_map;
+	wl_signal_add(&xdg->events.map, &v->map);
+	v->unmap.notify = view_unmap;
+	wl_signal_add(&xdg->events.unmap, &v->unmap);
+	v->destroy.notify = view_destroy;
+	wl_signal_add(&xdg->events.destroy, &v->destroy);
+}
+
+/* ---- output ---- */
+
+static void output_frame(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, output_frame);
+	struct timespec now;
+	bool drawn = wlr_scene_output_commit(s->scene_output);
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (drawn && s->switch_t0) {
+		s->switch_us = tf_shell_now_us() - s->switch_t0;
+		s->switch_t0 = 0;
+	}
+	wlr_scene_output_send_frame_done(s->scene_output, &now);
+}
+
+static void new_output(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, new_output);
+	struct wlr_output *o = data;
+
+	if (s->output) /* one output this round (docs/shell.md) */
+		return;
+	if (!wlr_output_init_render(o, s->allocator, s->renderer))
+		return;
+	if (wlr_output_is_headless(o)) {
+		wlr_output_set_custom_mode(o, s->width, s->height, 0);
+	} else if (!wl_list_empty(&o->modes)) {
+		struct wlr_output_mode *m = wlr_output_preferred_mode(o);
+
+		wlr_output_set_mode(o, m);
+		s->width = m->width;
+		s->height = m->height;
+	}
+	wlr_output_enable(o, true);
+	if (!wlr_output_commit(o))
+		return;
+	s->output = o;
+	s->output_frame.notify = output_frame;
+	wl_signal_add(&o->events.frame, &s->output_frame);
+	wlr_output_layout_add(s->layout_out, o, 0, 0);
+	s->scene_output = wlr_scene_output_create(s->scene, o);
+	wlr_output_create_global(o);
+	tf_shell_arrange(s);
+}
+
+/* ---- keyboards ---- */
+
+static bool keybinding(struct tf_shell *s, uint32_t mods, xkb_keysym_t sym)
+{
+	xkb_keysym_t low = xkb_keysym_to_lower(sym);
+
+	if ((mods & WLR_MODIFIER_LOGO) && sym == XKB_KEY_Tab) {
+		tf_shell_switch_next(s);
+		return true;
+	}
+	if ((mods & (WLR_MODIFIER_CTRL | WLR_MODIFIER_SHIFT)) ==
+	    (WLR_MODIFIER_CTRL | WLR_MODIFIER_SHIFT)) {
+		if (low == XKB_KEY_c) {
+			tf_shell_clip_cross_copy(s);
+			return true;
+		}
+		if (low == XKB_KEY_v) {
+			tf_shell_clip_cross_paste(s);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void kb_modifiers(struct wl_listener *l, void *data)
+{
+	struct tf_shell_keyboard *k = wl_container_of(l, k, modifiers);
+
+	wlr_seat_set_keyboard(k->shell->seat, k->dev);
+	wlr_seat_keyboard_notify_modifiers(k->shell->seat,
+					   &k->dev->keyboard->modifiers);
+}
+
+static void kb_key(struct wl_listener *l, void *data)
+{
+	struct tf_shell_keyboard *k = wl_container_of(l, k, key);
+	struct tf_shell *s = k->shell;
+	struct wlr_event_keyboard_key *ev = data;
+	struct wlr_keyboard *kb = k->dev->keyboard;
+	bool handled = false;
+
+	bool eaten = ev->keycode < 256 &&
+		     (k->eaten[ev->keycode / 8] & (1u << (ev->keycode % 8)));
+
+	if (eaten && ev->state == WL_KEYBOARD_KEY_STATE_RELEASED) {
+		k->eaten[ev->keycode / 8] &=
+			(uint8_t) ~(1u << (ev->keycode % 8));
+		return;
+	}
+	if (kb->xkb_state && ev->state == WL_KEYBOARD_KEY_STATE_PRESSED) {
+		const xkb_keysym_t *syms;
+		uint32_t mods = wlr_keyboard_get_modifiers(kb);
+		int n = xkb_state_key_get_syms(kb->xkb_state, ev->keycode + 8,
+					       &syms);
+
+		for (int i = 0; i < n && !handled; i++)
+			handled = keybinding(s, mods, syms[i]);
+	}
+	if (handled) {
+		if (ev->keycode < 256)
+			k->eaten[ev->keycode / 8] |=
+				(uint8_t)(1u << (ev->keycode % 8));
+		return;
+	}
+	/* focus is only ever on the foreground persona's window
+	 * (tf_shell_focus_update): nobody else gets the key */
+	wlr_seat_set_keyboard(s->seat, k->dev);
+	wlr_seat_keyboard_notify_key(s->seat, ev->time_msec, ev->keycode,
+				     ev->state);
+}
+
+static void kb_destroy(struct wl_listener *l, void *data)
+{
+	struct tf_shell_keyboard *k = wl_container_of(l, k, destroy);
+	struct wlr_keyboard *cur = wlr_seat_get_keyboard(k->shell->seat);
+
+	if (!cur || cur == k->dev->keyboard)
+		wlr_seat_set_keyboard(k->shell->seat, &base_kbd.dev);
+	wl_list_remove(&k->modifiers.link);
+	wl_list_remove(&k->key.link);
+	wl_list_remove(&k->destroy.link);
+	wl_list_remove(&k->link);
+	free(k);
+}
+
+static void add_keyboard(struct tf_shell *s, struct wlr_input_device *dev,
+			 bool set_keymap)
+{
+	struct tf_shell_keyboard *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return;
+	k->shell = s;
+	k->dev = dev;
+	if (set_keymap) {
+		struct xkb_context *ctx = xkb_context_new(XKB_CONTEXT_NO_FLAGS);
+		struct xkb_keymap *km =
+			ctx ? xkb_keymap_new_from_names(
+				      ctx, NULL, XKB_KEYMAP_COMPILE_NO_FLAGS)
+			    : NULL;
+
+		if (km)
+			wlr_keyboard_set_keymap(dev->keyboard, km);
+		xkb_keymap_unref(km);
+		xkb_context_unref(ctx);
+		wlr_keyboard_set_repeat_info(dev->keyboard, 25, 600);
+	}
+	k->modifiers.notify = kb_modifiers;
+	wl_signal_add(&dev->keyboard->events.modifiers, &k->modifiers);
+	k->key.notify = kb_key;
+	wl_signal_add(&dev->keyboard->events.key, &k->key);
+	k->destroy.notify = kb_destroy;
+	wl_signal_add(&dev->events.destroy, &k->destroy);
+	wl_list_insert(&s->keyboards, &k->link);
+}
+
+static void new_vkbd(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, new_vkbd);
+	struct wlr_virtual_keyboard_v1 *vk = data;
+
+	/* only the host socket sees the manager (globals.c): a trusted
+	 * tool, typing as the officer would; its client sends a keymap */
+	add_keyboard(s, &vk->input_device, false);
+}
+
+/* ---- pointer ---- */
+
+static void pointer_at(struct tf_shell *s, uint32_t time)
+{
+	double sx, sy;
+	struct wlr_scene_node *n = wlr_scene_node_at(
+		&s->scene->node, s->cursor->x, s->cursor->y, &sx, &sy);
+	struct wlr_surface *surf = NULL;
+
+	if (n && n->type == WLR_SCENE_NODE_SURFACE) {
+		struct wlr_surface *cand =
+			wlr_scene_surface_from_node(n)->surface;
+		struct tf_shell_persona *p = tf_shell_client_persona(
+			wl_resource_get_client(cand->resource));
+
+		/* a visible window of a background persona (desktop
+		 * layout) is seen, not touched */
+		if (p && p == s->fg)
+			surf = cand;
+	}
+	if (!surf) {
+		wlr_seat_pointer_notify_clear_focus(s->seat);
+		return;
+	}
+	wlr_seat_pointer_notify_enter(s->seat, surf, sx, sy);
+	wlr_seat_pointer_notify_motion(s->seat, time, sx, sy);
+}
+
+static void cursor_motion(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, cursor_motion);
+	struct wlr_event_pointer_motion *ev = data;
+
+	wlr_cursor_move(s->cursor, ev->device, ev->delta_x, ev->delta_y);
+	pointer_at(s, ev->time_msec);
+}
+
+static void cursor_motion_abs(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, cursor_motion_abs);
+	struct wlr_event_pointer_motion_absolute *ev = data;
+
+	wlr_cursor_warp_absolute(s->cursor, ev->device, ev->x, ev->y);
+	pointer_at(s, ev->time_msec);
+}
+
+static void cursor_button(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, cursor_button);
+	struct wlr_event_pointer_button *ev = data;
+
+	wlr_seat_pointer_notify_button(s->seat, ev->time_msec, ev->button,
+				       ev->state);
+}
+
+static void cursor_axis(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, cursor_axis);
+	struct wlr_event_pointer_axis *ev = data;
+
+	wlr_seat_pointer_notify_axis(s->seat, ev->time_msec, ev->orientation,
+				     ev->delta, ev->delta_discrete, ev->source);
+}
+
+static void cursor_frame(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, cursor_frame);
+
+	wlr_seat_pointer_notify_frame(s->seat);
+}
+
+static void new_input(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, new_input);
+	struct wlr_input_device *dev = data;
+
+	if (dev->type == WLR_INPUT_DEVICE_KEYBOARD)
+		add_keyboard(s, dev, true);
+	else if (dev->type == WLR_INPUT_DEVICE_POINTER)
+		wlr_cursor_attach_input_device(s->cursor, dev);
+}
+
+/* The client of an xdg popup grab, NULL for any other grab. */
+static struct wl_client *popup_grab_client(struct tf_shell *s, const void *grab,
+					   bool keyboard)
+{
+	struct wlr_xdg_popup_grab *xg;
+
+	wl_list_for_each(xg, &s->xdg_shell->popup_grabs, link)
+	{
+		if (keyboard ? grab == (const void *)&xg->keyboard_grab
+			     : grab == (const void *)&xg->pointer_grab)
+			return xg->client;
+	}
+	return NULL;
+}
+
+/* Only a shown foreground persona's client may grab: a background one
+ * could otherwise pin the focus (see tf_shell_focus_update) or keep the
+ * pointer from the foreground's windows. */
+static bool grab_allowed(struct tf_shell *s, struct wl_client *c)
+{
+	struct tf_shell_persona *p = tf_shell_client_persona(c);
+
+	return p && p == s->fg && persona_visible(s, p);
+}
+
+static void kbd_grab_begin(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, kbd_grab_begin);
+	struct wl_client *c = popup_grab_client(s, data, true);
+
+	if (!grab_allowed(s, c))
+		wlr_seat_keyboard_end_grab(s->seat);
+}
+
+static void ptr_grab_begin(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, ptr_grab_begin);
+	struct wl_client *c = popup_grab_client(s, data, false);
+
+	if (!grab_allowed(s, c))
+		wlr_seat_pointer_end_grab(s->seat);
+}
+
+#define LISTEN(sig, field, fn)                                                 \
+	do {                                                                   \
+		s->field.notify = fn;                                          \
+		wl_signal_add(sig, &s->field);                                 \
+	} while (0)
+
+int tf_shell_server_init(struct tf_shell *s)
+{
+	struct wlr_virtual_keyboard_manager_v1 *vkm;
+
+	s->backend = wlr_backend_autocreate(s->display);
+	if (!s->backend)
+		return -ENODEV;
+	/* no GPU on this kernel (no DRM): autocreate falls back to pixman,
+	 * as WLR_RENDERER=pixman asks */
+	s->renderer = wlr_renderer_autocreate(s->backend);
+	if (!s->renderer)
+		return -ENODEV;
+	if (!wlr_renderer_init_wl_display(s->renderer, s->display))
+		return -ENODEV;
+	s->allocator = wlr_allocator_autocreate(s->backend, s->renderer);
+	if (!s->allocator)
+		return -ENODEV;
+	if (!wlr_compositor_create(s->display, s->renderer))
+		return -ENOMEM;
+	if (!wlr_data_device_manager_create(s->display))
+		return -ENOMEM;
+	s->layout_out = wlr_output_layout_create();
+	s->scene = wlr_scene_create();
+	if (!s->layout_out || !s->scene)
+		return -ENOMEM;
+	wlr_xdg_output_manager_v1_create(s->display, s->layout_out);
+	wlr_viewporter_create(s->display);
+	wlr_presentation_create(s->display, s->backend);
+	/* host-only (globals.c): the trusted tools' protocols */
+	wlr_screencopy_manager_v1_create(s->display);
+	wlr_data_control_manager_v1_create(s->display);
+	vkm = wlr_virtual_keyboard_manager_v1_create(s->display);
+	if (!vkm)
+		return -ENOMEM;
+	LISTEN(&vkm->events.new_virtual_keyboard, new_vkbd, new_vkbd);
+
+	/* secure trees above the others, each opening with an opaque
+	 * background of its whole area: in the desktop layout a personal
+	 * surface reaching into a secure column (a subsurface, a popup:
+	 * wlroots 0.15's scene does not clip) is covered there, so inside a
+	 * trusted frame only that persona's pixels show */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < s->n_personas; i++) {
+			struct tf_shell_persona *p = &s->personas[i];
+
+			if (p->secure != (pass == 1))
+				continue;
+			p->tree = wlr_scene_tree_create(&s->scene->node);
+			if (!p->tree ||
+			    !(p->bg = rect(&p->tree->node, TF_SHELL_RGB_BG)))
+				return -ENOMEM;
+		}
+	s->host_tree = wlr_scene_tree_create(&s->scene->node);
+	if (!s->host_tree)
+		return -ENOMEM;
+	wlr_scene_node_set_enabled(&s->host_tree->node, false);
+	for (size_t i = 0; i < s->n_personas; i++) {
+		struct tf_shell_persona *p = &s->personas[i];
+
+		p->decor = wlr_scene_tree_create(&s->scene->node);
+		if (!p->decor)
+			return -ENOMEM;
+		for (int j = 0; j < 4; j++)
+			if (!(p->frame[j] = rect(&p->decor->node,
+						 TF_SHELL_RGB_BADGE)))
+				return -ENOMEM;
+		if (!(p->lockrect = rect(&s->scene->node, TF_SHELL_RGB_LOCK)))
+			return -ENOMEM;
+	}
+	s->bar_tree = wlr_scene_tree_create(&s->scene->node);
+	if (!s->bar_tree ||
+	    !(s->bar = rect(&s->bar_tree->node, TF_SHELL_RGB_BAR)))
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_personas; i++)
+		if (!(s->personas[i].badge =
+			      rect(&s->bar_tree->node, TF_SHELL_RGB_BADGE)))
+			return -ENOMEM;
+
+	s->xdg_shell = wlr_xdg_shell_create(s->display);
+	if (!s->xdg_shell)
+		return -ENOMEM;
+	LISTEN(&s->xdg_shell->events.new_surface, new_xdg_surface,
+	       new_xdg_surface);
+	LISTEN(&s->backend->events.new_output, new_output, new_output);
+	LISTEN(&s->backend->events.new_input, new_input, new_input);
+
+	s->cursor = wlr_cursor_create();
+	if (!s->cursor)
+		return -ENOMEM;
+	wlr_cursor_attach_output_layout(s->cursor, s->layout_out);
+	LISTEN(&s->cursor->events.motion, cursor_motion, cursor_motion);
+	LISTEN(&s->cursor->events.motion_absolute, cursor_motion_abs,
+	       cursor_motion_abs);
+	LISTEN(&s->cursor->events.button, cursor_button, cursor_button);
+	LISTEN(&s->cursor->events.axis, cursor_axis, cursor_axis);
+	LISTEN(&s->cursor->events.frame, cursor_frame, cursor_frame);
+
+	s->seat = wlr_seat_create(s->display, "seat0");
+	if (!s->seat)
+		return -ENOMEM;
+	/* both capabilities from the start: a headless device has no
+	 * keyboard until a trusted tool makes a virtual one */
+	wlr_seat_set_capabilities(s->seat, WL_SEAT_CAPABILITY_KEYBOARD |
+						   WL_SEAT_CAPABILITY_POINTER);
+	base_keyboard_init();
+	wlr_seat_set_keyboard(s->seat, &base_kbd.dev);
+	LISTEN(&s->seat->events.request_set_selection, request_set_selection,
+	       tf_shell_clip_request_set);
+	LISTEN(&s->seat->events.keyboard_grab_begin, kbd_grab_begin,
+	       kbd_grab_begin);
+	LISTEN(&s->seat->events.pointer_grab_begin, ptr_grab_begin,
+	       ptr_grab_begin);
+	LISTEN(&s->seat->events.request_start_drag, request_start_drag,
+	       tf_shell_clip_request_drag);
+	tf_shell_arrange(s);
+	if (!wlr_backend_start(s->backend))
+		return -EIO;
+	return 0;
+}
