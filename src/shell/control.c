@@ -142,48 +142,26 @@ static int on_accept(int fd, uint32_t mask, void *data)
 
 int tf_shell_control_listen(struct tf_shell *s, const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-	mode_t old;
-	int r;
+	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (strlen(path) >= sizeof(s->control_path))
 		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = tf_shell_unix_listen(path, SOCK_SEQPACKET, 8, 0, false);
 	if (fd < 0)
-		return tf_negerrno();
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		if (unlink(path) < 0)
-			return tf_negerrno();
-	}
-	old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0 || listen(fd, 8) < 0)
-		return tf_negerrno();
+		return fd;
 	s->control_src = wl_event_loop_add_fd(s->loop, fd, WL_EVENT_READABLE,
 					      on_accept, s);
 	if (!s->control_src) {
+		close(fd);
 		unlink(path);
 		return -ENOMEM;
 	}
 	memcpy(s->control_path, path, strlen(path) + 1);
-	s->control_fd = steal_fd(&fd);
+	s->control_fd = fd;
 	return 0;
 }
 
 void tf_shell_control_close(struct tf_shell *s)
 {
-	if (s->control_src)
-		wl_event_source_remove(s->control_src);
-	s->control_src = NULL;
-	if (s->control_fd >= 0) {
-		close(s->control_fd);
-		unlink(s->control_path);
-	}
-	s->control_fd = -1;
+	tf_shell_unix_close(&s->control_src, &s->control_fd, s->control_path);
 }

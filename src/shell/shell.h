@@ -143,7 +143,15 @@ struct tf_shell {
 	struct wl_list keyboards;
 };
 
-/* sockets.c */
+/* sockets.c: a listening AF_UNIX socket (type SOCK_STREAM or
+ * SOCK_SEQPACKET) at path, 0600 from its bind, chowned to uid if asked;
+ * a stale socket there is replaced, anything else refused (-EEXIST).
+ * The fd (non-blocking, close-on-exec) or -errno. */
+int tf_shell_unix_listen(const char *path, int type, int backlog, uid_t uid,
+			 bool chown_to);
+/* remove src, close fd and unlink path (fd -1: nothing to do) */
+void tf_shell_unix_close(struct wl_event_source **src, int *fd,
+			 const char *path);
 int tf_shell_listen(struct tf_shell_listener *l, const char *path, uid_t uid,
 		    bool chown_to);
 void tf_shell_listener_close(struct tf_shell_listener *l);

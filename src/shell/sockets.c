@@ -81,8 +81,8 @@ static int on_accept(int fd, uint32_t mask, void *data)
 	return 0;
 }
 
-int tf_shell_listen(struct tf_shell_listener *l, const char *path, uid_t uid,
-		    bool chown_to)
+int tf_shell_unix_listen(const char *path, int type, int backlog, uid_t uid,
+			 bool chown_to)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
@@ -90,11 +90,10 @@ int tf_shell_listen(struct tf_shell_listener *l, const char *path, uid_t uid,
 	mode_t old;
 	int r;
 
-	if (strlen(path) >= sizeof(sa.sun_path) ||
-	    strlen(path) >= sizeof(l->path))
+	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return tf_negerrno();
 	/* a stale socket of an earlier run is replaced; anything else at
@@ -112,37 +111,53 @@ int tf_shell_listen(struct tf_shell_listener *l, const char *path, uid_t uid,
 	umask(old);
 	if (r < 0)
 		return tf_negerrno();
-	if (chown_to && chown(path, uid, (gid_t)-1) < 0) {
+	if ((chown_to && chown(path, uid, (gid_t)-1) < 0) ||
+	    listen(fd, backlog) < 0) {
 		r = tf_negerrno();
 		unlink(path);
 		return r;
 	}
-	if (listen(fd, 32) < 0) {
-		r = tf_negerrno();
+	return steal_fd(&fd);
+}
+
+void tf_shell_unix_close(struct wl_event_source **src, int *fd,
+			 const char *path)
+{
+	if (*src)
+		wl_event_source_remove(*src);
+	*src = NULL;
+	if (*fd >= 0) {
+		close(*fd);
 		unlink(path);
-		return r;
 	}
+	*fd = -1;
+}
+
+int tf_shell_listen(struct tf_shell_listener *l, const char *path, uid_t uid,
+		    bool chown_to)
+{
+	int fd;
+
+	if (strlen(path) >= sizeof(l->path))
+		return -ENAMETOOLONG;
+	fd = tf_shell_unix_listen(path, SOCK_STREAM, 32, uid, chown_to);
+	if (fd < 0)
+		return fd;
 	l->src = wl_event_loop_add_fd(l->shell->loop, fd, WL_EVENT_READABLE,
 				      on_accept, l);
 	if (!l->src) {
+		close(fd);
 		unlink(path);
 		return -ENOMEM;
 	}
 	memcpy(l->path, path, strlen(path) + 1);
-	l->fd = steal_fd(&fd);
+	l->fd = fd;
 	return 0;
 }
 
 void tf_shell_listener_close(struct tf_shell_listener *l)
 {
-	if (l->src)
-		wl_event_source_remove(l->src);
-	l->src = NULL;
-	if (l->fd >= 0) {
-		close(l->fd);
-		unlink(l->path);
-	}
-	l->fd = -1;
+	tf_shell_unix_close(&l->src, &l->fd, l->path);
 }
 
 /* wl_display's global filter: asked both when a client lists the registry
