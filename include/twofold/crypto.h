@@ -167,6 +167,11 @@ static inline void tf_hash_freep(struct tf_hash_ctx **h)
 	*h = NULL;
 }
 #define _cleanup_hash_ _cleanup_(tf_hash_freep)
+/* The hash of everything fd holds, read from offset 0 with pread (fd's
+ * offset does not move); *size_out (may be NULL) gets the bytes read. */
+TF_EXPORT TF_WUR int tf_hash_fd(const struct tf_suite *s, int fd,
+				uint8_t out[static TF_HASH_BYTES],
+				uint64_t *size_out);
 
 /* HKDF with the suite's hash (extract+expand). */
 TF_EXPORT TF_WUR int tf_kdf(const struct tf_suite *s, uint8_t *out,

@@ -508,7 +508,7 @@ static uint32_t base_check(struct tfd_gate *g,
 	for (const char *c = path; *c && path[0] == '/'; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			path[0] = '\0';
-	if (path[0] == '/' && tfd_hash_fd(g->hs.s, m->fd, h) == 0) {
+	if (path[0] == '/' && tf_hash_fd(g->hs.s, m->fd, h, NULL) == 0) {
 		pthread_mutex_lock(&g->hs.mu);
 		want = tfd_hashes_get(&g->hs, path);
 		if (want)

@@ -180,34 +180,6 @@ void tfd_hashes_take(struct tfd_hashes *hs, struct tfd_hashes *from)
 	from->n = from->cap = from->nslot = 0;
 }
 
-/* ---- hashing a file ---- */
-
-int tfd_hash_fd(const struct tf_suite *s, int fd,
-		uint8_t out[static TF_HASH_BYTES])
-{
-	static __thread uint8_t buf[1 << 16];
-	_cleanup_hash_ struct tf_hash_ctx *h = NULL;
-	off_t off = 0;
-	int r = tf_hash_begin(s, &h);
-
-	while (r == 0) {
-		ssize_t k = pread(fd, buf, sizeof(buf), off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			break;
-		r = tf_hash_update(h, buf, (size_t)k);
-		off += k;
-	}
-	if (r < 0)
-		return r;
-	r = tf_hash_end(h, out);
-	h = NULL; /* end frees it */
-	return r;
-}
-
 /* ---- the key ---- */
 
 static void key_info(const struct tfd_persona *p, char *info, size_t cap)
@@ -556,7 +528,7 @@ static void walk_dir(struct walk *w, int dfd, size_t plen, int depth)
 						    O_NONBLOCK);
 				if (fd < 0)
 					continue;
-				w->r = tfd_hash_fd(w->s, fd, h);
+				w->r = tf_hash_fd(w->s, fd, h, NULL);
 				close(fd);
 				if (w->r == 0)
 					w->r = tfd_hashes_put(w->seen, id, h);

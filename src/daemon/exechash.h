@@ -53,10 +53,6 @@ TF_WUR int tfd_hashes_put(struct tfd_hashes *hs, const char *path,
 /* a seal's result takes hs's place (under hs->mu); from is left empty */
 void tfd_hashes_take(struct tfd_hashes *hs, struct tfd_hashes *from);
 
-/* the suite's hash of the whole file behind fd (read with pread) */
-TF_WUR int tfd_hash_fd(const struct tf_suite *s, int fd,
-		       uint8_t out[static TF_HASH_BYTES]);
-
 /* STATE/exec/PERSONA.hashes: load (MAC checked: -EBADMSG with err set
  * if its MAC or format is bad; 0 and *rec NONE if there is none, STALE if
  * it is of another key of the persona's, OK) and save (atomically,

@@ -210,11 +210,6 @@ static const struct tf_suite *cache_suite;
  * libclamav reads it); -errno: not known, so not looked up */
 static int file_hash(int fd, uint64_t *size, uint8_t h[TF_HASH_BYTES])
 {
-	static __thread uint8_t buf[1 << 18];
-	_cleanup_hash_ struct tf_hash_ctx *ctx = NULL;
-	uint64_t off = 0;
-	int r;
-
 	struct tf_scan_limits lim = TF_SCAN_LIMITS_DEFAULT;
 	struct stat st;
 
@@ -223,24 +218,7 @@ static int file_hash(int fd, uint64_t *size, uint8_t h[TF_HASH_BYTES])
 	/* one the engine refuses by its size is not worth reading twice */
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > lim.max_file)
 		return -EFBIG;
-	r = tf_hash_begin(cache_suite, &ctx);
-	for (; r == 0;) {
-		ssize_t k = pread(fd, buf, sizeof(buf), (off_t)off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			break;
-		r = tf_hash_update(ctx, buf, (size_t)k);
-		off += (uint64_t)k;
-	}
-	if (r == 0) {
-		r = tf_hash_end(ctx, h);
-		ctx = NULL; /* end frees it */
-	}
-	*size = off;
-	return r;
+	return tf_hash_fd(cache_suite, fd, h, size);
 }
 
 static bool cache_has(uint64_t size, const uint8_t h[TF_HASH_BYTES])

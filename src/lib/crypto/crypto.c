@@ -3,11 +3,13 @@
  * Suite-independent layer: library start-up, suite lookup, key handles,
  * sealed blobs and the thin tf_* wrappers over the suite vtables.
  */
+#include <errno.h>
 #include <gcrypt.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "twofold/secmem.h"
@@ -378,6 +380,36 @@ void tf_hash_free(struct tf_hash_ctx *h)
 	if (h->st)
 		(void)h->s->hash_end(h->st, NULL);
 	free(h);
+}
+
+int tf_hash_fd(const struct tf_suite *s, int fd,
+	       uint8_t out[static TF_HASH_BYTES], uint64_t *size_out)
+{
+	_cleanup_hash_ struct tf_hash_ctx *h = NULL;
+	const size_t cap = 1u << 18;
+	uint8_t *buf = malloc(cap);
+	uint64_t off = 0;
+	int r = buf ? tf_hash_begin(s, &h) : -ENOMEM;
+
+	while (r == 0) {
+		ssize_t k = pread(fd, buf, cap, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			r = -errno;
+		if (k <= 0)
+			break;
+		r = tf_hash_update(h, buf, (size_t)k);
+		off += (uint64_t)k;
+	}
+	free(buf);
+	if (r < 0)
+		return r;
+	r = tf_hash_end(h, out);
+	h = NULL; /* end frees it */
+	if (size_out)
+		*size_out = off;
+	return r;
 }
 
 int tf_kdf(const struct tf_suite *s, uint8_t *out, size_t outlen,
