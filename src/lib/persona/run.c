@@ -98,30 +98,36 @@ int tf_persona_open_pty(struct tf_persona *p, uid_t uid, int *master,
 
 static uint64_t run_seq;
 
-static int make_run_cgroup(struct tf_persona *p, int *fd, char name[static 32])
+/* run-N beneath parent, its cgroup.procs the persona root's (the
+ * launcher moves the app in with CLONE_INTO_CGROUP); n gets its name */
+static int make_run_dir(struct tf_persona *p, int parent, int *fd,
+			char n[static 32])
 {
 	_cleanup_close_ int d = -1;
-	char n[32];
-	int cg;
 
-	cg = tf_cgroup_v2_fd(p->cg);
-	if (cg < 0)
-		return -EOPNOTSUPP;
 	/* process-wide, so a name never repeats across persona restarts: an
 	 * old run's end can never touch a new run's cgroup */
-	snprintf(n, sizeof(n), "run-%llu", (unsigned long long)++run_seq);
-	if (mkdirat(cg, n, 0755) < 0)
+	snprintf(n, 32, "run-%llu", (unsigned long long)++run_seq);
+	if (mkdirat(parent, n, 0755) < 0)
 		return tf_negerrno();
-	d = openat(cg, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	d = openat(parent, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (d < 0 || fchownat(d, "cgroup.procs", p->uid_base, p->uid_base,
 			      AT_SYMLINK_NOFOLLOW) < 0) {
 		int r = tf_negerrno();
-		(void)unlinkat(cg, n, AT_REMOVEDIR);
+		(void)unlinkat(parent, n, AT_REMOVEDIR);
 		return r;
 	}
-	memcpy(name, n, sizeof(n));
 	*fd = steal_fd(&d);
 	return 0;
+}
+
+static int make_run_cgroup(struct tf_persona *p, int *fd, char name[static 32])
+{
+	int cg = tf_cgroup_v2_fd(p->cg);
+
+	if (cg < 0)
+		return -EOPNOTSUPP;
+	return make_run_dir(p, cg, fd, name);
 }
 
 /* The mkdir, open and chown (~50 us with the css_set the first clone
@@ -212,9 +218,9 @@ int tf_persona_app_cgroup(struct tf_persona *p, const char *app,
 static int make_app_run_cgroup(struct tf_persona *p, const char *app, int *fd,
 			       char name[static TF_PERSONA_CG_NAME_MAX])
 {
-	_cleanup_close_ int a = -1, d = -1;
+	_cleanup_close_ int a = -1;
 	char dir[TF_PERSONA_APP_NAME_MAX + 8], n[32];
-	int cg;
+	int cg, r;
 
 	cg = tf_cgroup_v2_fd(p->cg);
 	if (cg < 0)
@@ -225,19 +231,10 @@ static int make_app_run_cgroup(struct tf_persona *p, const char *app, int *fd,
 	a = openat(cg, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (a < 0)
 		return tf_negerrno();
-	snprintf(n, sizeof(n), "run-%llu", (unsigned long long)++run_seq);
-	if (mkdirat(a, n, 0755) < 0)
-		return tf_negerrno();
-	d = openat(a, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (d < 0 || fchownat(d, "cgroup.procs", p->uid_base, p->uid_base,
-			      AT_SYMLINK_NOFOLLOW) < 0) {
-		int r = tf_negerrno();
-		(void)unlinkat(a, n, AT_REMOVEDIR);
-		return r;
-	}
-	snprintf(name, TF_PERSONA_CG_NAME_MAX, "%s/%s", dir, n);
-	*fd = steal_fd(&d);
-	return 0;
+	r = make_run_dir(p, a, fd, n);
+	if (r == 0)
+		snprintf(name, TF_PERSONA_CG_NAME_MAX, "%s/%s", dir, n);
+	return r;
 }
 
 /* Is the spare app run cgroup one of app's? */
