@@ -14,7 +14,7 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       dnsmasq-base socat iperf3 wireguard-go wireguard-tools iputils-ping
       debian-archive-keyring erofs-utils
       libclamav-dev clamav clamav-testfiles
-      python3-dissononce
+      python3-dissononce libsqlite3-dev
       libwlroots-dev libwayland-dev wayland-protocols libxkbcommon-dev
       libpixman-1-dev wl-clipboard grim wtype sway)
 # installed without their Recommends: wireguard-tools recommends
