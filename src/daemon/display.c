@@ -111,8 +111,9 @@ int tfd_display_setup(struct tfd *d, char *err, size_t errlen)
 		if (top < 0 || fchown(top, 0, sg) < 0 || fchmod(top, 0750) < 0)
 			r = tf_negerrno();
 	}
-	for (size_t i = 0; r == 0 && i < d->n_personas; i++)
-		r = own_dir(top, d->personas[i].cfg->name, su, sg, 0711);
+	/* from the configuration: the personas are not set up yet */
+	for (size_t i = 0; r == 0 && i < d->cfg.n_personas; i++)
+		r = own_dir(top, d->cfg.personas[i].name, su, sg, 0711);
 	if (r == 0)
 		r = own_dir(top, "host", su, sg, 0700);
 	if (r < 0) {
