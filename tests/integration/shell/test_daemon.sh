@@ -15,7 +15,8 @@
 #    right one unlocks secure and brings it in front; no client got a key
 #    meanwhile and the PIN is in no log;
 #  - the shell restarted: a new persona app still finds its socket; the
-#    daemon gone: secure is locked on screen (fail closed).
+#    daemon gone: secure is locked on screen (fail closed); back with
+#    lock_idle_seconds = 2: the shell locks secure once idle that long.
 . "$(dirname "$0")/../persona/lib.sh"
 . "$(dirname "$0")/lib.sh"
 
@@ -209,6 +210,17 @@ for _ in $(seq 50); do has "daemon=down" "$(ctl status)" && break; sleep 0.1; do
 st=$(ctl status)
 has "daemon=down" "$st" && has "secure=locked" "$st"
 ok $? "twofoldd gone: the shell locks secure on screen" "$st"
+
+# ---- lock_idle_seconds: the shell locks secure after that long without
+# input (as `twofold lock secure`); it reads the value on connecting
+set_conf lock_idle_seconds 2
+start_daemon || bail "daemon did not restart"
+printf '%s\n' "$PIN" | tf unlock secure --pin-stdin >/dev/null || bail "unlock secure"
+for _ in $(seq 50); do [ "$(grep -c "following twofoldd" "$SH_LOG")" -ge 3 ] && break; sleep 0.1; done
+for _ in $(seq 100); do has "secure running" "$(tf persona list 2>&1)" || break; sleep 0.1; done
+out=$(tf persona list 2>&1)
+not_has "secure running" "$out" && grep -q "idle 2 s: locking" "$SH_LOG"
+ok $? "lock_idle_seconds = 2: the shell locked secure after 2 s without input" "$out"
 kill -0 "$SH_PID"
 ok $? "the shell is still running"
 finish
