@@ -30,7 +30,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "twofold/log.h"
 #include "twofold/persona.h"
@@ -158,10 +160,18 @@ static void *attach_thread(void *arg)
 		FAIL("unshare");
 	if (setns(op->nsfd, CLONE_NEWNS) < 0)
 		FAIL("enter the persona's mount namespace");
-	/* the runtime dir is the app's (0700): it may have put anything in
-	 * it, so nothing below it is followed */
-	rt = open(TF_SHELL_RUNTIME_DIR,
-		  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* the runtime dir is the app's (0700) and the dirs above it the
+	 * persona root's: whatever links they made, we act as host root
+	 * only on the real path (no symlink anywhere on it), and nothing
+	 * below it is followed */
+	{
+		struct open_how how = {
+			.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+			.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		};
+		rt = (int)syscall(SYS_openat2, AT_FDCWD, TF_SHELL_RUNTIME_DIR,
+				  &how, sizeof(how));
+	}
 	if (rt < 0)
 		FAIL("open " TF_SHELL_RUNTIME_DIR);
 	if (mkdirat(rt, TF_SHELL_MOUNT_NAME, 0755) < 0 && errno != EEXIST)
