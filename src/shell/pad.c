@@ -67,9 +67,14 @@ int tf_shell_pad_init(struct tf_shell *s)
 	if (!pd)
 		return -ENOMEM;
 	s->pad = pd;
+	/* no secure memory (RLIMIT_MEMLOCK): the pad stays off and the
+	 * display runs; unlocking is then `twofold unlock`'s alone */
 	pd->pin = tf_secure_alloc(TF_SHELL_PIN_MAX);
 	if (!pd->pin)
-		return -errno;
+		fprintf(stderr,
+			"twofold-shell: no locked memory for the PIN pad: %s; "
+			"the pad is off (raise RLIMIT_MEMLOCK: ulimit -l)\n",
+			strerror(errno));
 	pd->tree = wlr_scene_tree_create(&s->scene->node);
 	if (!pd->tree)
 		return -ENOMEM;
@@ -183,8 +188,13 @@ void tf_shell_pad_arrange(struct tf_shell *s)
 
 void tf_shell_pad_open(struct tf_shell *s, struct tf_shell_persona *p)
 {
-	if (!s->pad || !s->pad->pin)
+	if (!s->pad || !s->pad->pin) {
+		fprintf(stderr,
+			"twofold-shell: %s is locked and the pad is off: "
+			"unlock it with twofold unlock %s\n",
+			p->name, p->name);
 		return;
+	}
 	wipe(s->pad);
 	s->pad_for = p;
 	s->pad_state = TF_SHELL_PAD_TYPING;

@@ -13,7 +13,8 @@
 #  - the trusted pad: Super+Tab to a locked secure opens it, a wrong PIN
 #    (wtype on the host socket) is refused and secure stays locked, the
 #    right one unlocks secure and brings it in front; no client got a key
-#    meanwhile and the PIN is in no log;
+#    meanwhile and the PIN is in no log; Super+Tab with both open asks
+#    the daemon; an evicted secure is not drawn either;
 #  - the shell restarted: a new persona app still finds its socket; the
 #    daemon gone: secure is locked on screen (fail closed); back with
 #    lock_idle_seconds = 2: the shell locks secure once idle that long.
@@ -189,6 +190,19 @@ shot k3
 ok $? "secure's window is shown, the pad gone"
 [ "$(keys sec)" = "$sk" ] && [ "$(keys papp)" = "$pk" ]
 ok $? "no client got a key typed on the pad" "secure $(keys sec) (was $sk), personal $(keys papp) (was $pk)"
+# Super+Tab with both open: asked of the daemon, which moves
+on "$H_SOCK" wtype -M logo -k Tab -m logo
+for _ in $(seq 50); do has "personal running foreground" "$(tf persona list 2>&1)" && break; sleep 0.1; done
+has "personal running foreground" "$(tf persona list 2>&1)" && has "fg=personal" "$(ctl status)"
+ok $? "Super+Tab asks twofoldd to switch; the daemon's foreground moved, the shell followed" \
+	"$(tf persona list 2>&1) / $(ctl status)"
+# evicted (lock --evict): not rendered either
+tf switch secure >/dev/null
+tf lock secure --evict >/dev/null
+for _ in $(seq 50); do has "secure=locked" "$(ctl status)" && break; sleep 0.1; done
+shot e1
+has "secure=locked" "$(ctl status)" && [ "$(count e1 $BLUE)" = 0 ] && [ "$(count e1 $GREEN)" -gt 0 ]
+ok $? "secure evicted: zero secure pixels, personal in front" "$(ctl status) blue $(count e1 $BLUE)"
 n=0
 for f in "$SH_LOG" "$DLOG"; do
 	grep -q -e "$PIN" -e "$WRONG" "$f" && n=$((n + 1))
