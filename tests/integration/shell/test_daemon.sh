@@ -91,6 +91,9 @@ ok $? "in personal: XDG_RUNTIME_DIR, WAYLAND_DISPLAY, the link to the shell's so
 out=$(tf run personal -- awk '$5 ~ /twofold-shell$/ { print $4 }' /proc/self/mountinfo 2>&1)
 case $out in */shell/personal) true ;; *) false ;; esac
 ok $? "in personal: one mount of the shell's, its own directory (never host/ or secure's)" "$out"
+out=$(tf run secure -- sh -c 'echo "$WAYLAND_DISPLAY"; test -S /run/user/1000/wayland-0 && echo socket' 2>&1)
+[ "$(echo "$out" | tr '\n' ' ')" = "wayland-0 socket " ]
+ok $? "secure, started by its unlock, has its socket too" "$out"
 tf run personal -- sh -c 'cat >/tmp/shellclient && chmod 755 /tmp/shellclient' <"$SHELLCLIENT" ||
 	bail "cannot copy the test client into personal"
 tf run personal -- /tmp/shellclient window $GREEN >"$SH_DIR/papp.out" 2>&1 &
