@@ -162,6 +162,8 @@ static void read_list(struct tf_shell *s, const char *text)
 		s->fg = NULL;
 }
 
+static void idle_arm(struct tf_shell_daemon *dm);
+
 /* one EVENT's text: "state NAME STATE (was X)" or "foreground NAME" */
 static void read_event(struct tf_shell *s, const char *text)
 {
@@ -172,6 +174,12 @@ static void read_event(struct tf_shell *s, const char *text)
 		struct tf_shell_persona *p = tf_shell_persona_by_name(s, name);
 		if (!p)
 			return;
+		/* an unlock starts an idle period of its own: a persona
+		 * unlocked with `twofold unlock` while nobody touches the
+		 * screen is locked again lock_idle_seconds later */
+		if (p->locked && strcmp(st, "running") == 0 && p->secure &&
+		    s->daemon)
+			idle_arm(s->daemon);
 		p->locked = strcmp(st, "running") != 0;
 		/* it was unlocked elsewhere (`twofold unlock`): the pad
 		 * for it has nothing left to do */
@@ -377,6 +385,8 @@ static int on_idle(void *data)
 
 	if (!dm->up || !dm->idle_s)
 		return 0;
+	/* still idle: the next period starts now */
+	idle_arm(dm);
 	fprintf(stderr,
 		"twofold-shell: idle %u s: locking the secure "
 		"personas\n",
