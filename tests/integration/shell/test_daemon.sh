@@ -129,19 +129,21 @@ setpriv --reuid=$((SB + 1000)) --regid=$((SB + 1000)) --groups="$GID" -- \
 BG_PIDS="$BG_PIDS $!"
 for _ in $(seq 100); do grep -q '^configure' "$SH_DIR/sec.out" && break; sleep 0.05; done
 keys() { grep -c '^key' "$SH_DIR/$1.out"; }
+# wait_fg NAME: until the shell has followed the daemon's foreground
+wait_fg() { for _ in $(seq 100); do has "fg=$1" "$(ctl status)" && return 0; sleep 0.05; done; return 1; }
 
 # ---- the daemon's foreground is the truth
 r=$(ctl switch secure)
 has "twofoldd decides" "$r"
 ok $? "the control socket may not switch while the daemon is followed" "$r"
 tf switch secure >/dev/null
-sleep 0.2
+wait_fg secure
 shot s1
 [ "$(count s1 $BLUE)" -gt 0 ] && [ "$(count s1 $GREEN)" = 0 ] && [ "$(count s1 $RGB_BADGE 0 $BAR_H)" -gt 0 ]
 ok $? "twofold switch secure: secure's window and badge shown, personal's not" \
 	"blue $(count s1 $BLUE) green $(count s1 $GREEN)"
 tf switch personal >/dev/null
-sleep 0.2
+wait_fg personal
 shot s2
 [ "$(count s2 $GREEN)" -gt 0 ] && [ "$(count s2 $BLUE)" = 0 ]
 ok $? "twofold switch personal: back" "blue $(count s2 $BLUE) green $(count s2 $GREEN)"
@@ -161,7 +163,7 @@ ok $? "secure locked: zero secure pixels, no badge" "blue $(count l1 $BLUE) badg
 sk=$(keys sec)
 pk=$(keys papp)
 on "$H_SOCK" wtype -M logo -k Tab -m logo
-sleep 0.3
+for _ in $(seq 100); do has "pad=typing" "$(ctl status)" && break; sleep 0.05; done
 st=$(ctl status)
 has "pad=typing" "$st"
 ok $? "Super+Tab to the locked secure opens the shell's pad" "$st"
