@@ -306,9 +306,15 @@ static int on_sub(int fd, uint32_t mask, void *data)
 			} else if (m.type == TF_REP_EVENT && err == 0)
 				read_event(s, tf_msg_str(&m, TF_A_TEXT));
 			else {
-				/* refused, or dropped for lagging */
+				/* refused (not the shell_uid?), or dropped
+				 * for lagging: the daemon's own words */
+				char why[160];
+				const char *msg = tf_msg_str(&m, TF_A_MESSAGE);
+
+				snprintf(why, sizeof(why), "%s",
+					 msg ? msg : "subscription refused");
 				tf_msg_clear(&m);
-				lose(dm, "subscription refused or dropped");
+				lose(dm, why);
 				return 0;
 			}
 		}
