@@ -234,6 +234,10 @@ ok $? "twofoldd gone: the shell locks secure on screen" "$st"
 # input (as `twofold lock secure`); it reads the value on connecting
 set_conf lock_idle_seconds 2
 start_daemon || bail "daemon did not restart"
+# the other start order: the shell was up before these personas started
+out=$(tf run personal -- /tmp/shellclient globals 2>&1)
+has xdg_wm_base "$out"
+ok $? "a persona started after the shell: its app reaches the shell's socket" "$out"
 printf '%s\n' "$PIN" | tf unlock secure --pin-stdin >/dev/null || bail "unlock secure"
 for _ in $(seq 50); do [ "$(grep -c "following twofoldd" "$SH_LOG")" -ge 3 ] && break; sleep 0.1; done
 for _ in $(seq 100); do has "secure running" "$(tf persona list 2>&1)" || break; sleep 0.1; done
