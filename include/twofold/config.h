@@ -180,6 +180,13 @@ struct tf_config {
 	 * (0 none) every request */
 	char control_group[TF_NAME_MAX + 1];
 	uint32_t shell_uid;
+	/* the display path (issue 14): "none", or "shell": the daemon makes
+	 * the trusted shell's socket directories and puts each persona's
+	 * Wayland socket into it at persona start (docs/shell.md) */
+	char display[8];
+	/* seconds without input until the shell locks the credential
+	 * personas (0 = never; read by the shell from the status) */
+	uint32_t lock_idle_seconds;
 	/* IPv4 network the nat personas' /30 links are cut from: persona
 	 * slot i gets the i-th /30 */
 	struct tf_cidr nat_subnet;

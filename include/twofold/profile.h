@@ -50,6 +50,12 @@
 #define TF_PROF_DEV_MAX (12 + TF_DEVICE_MAX + 32)
 #define TF_PROF_ENV_MAX 16
 #define TF_PROF_ENV_LEN 256
+/* display = shell (docs/shell.md): the app uid's runtime dir inside a
+ * persona, the Wayland socket's name in it (a link into the directory the
+ * daemon mounts at TF_SHELL_MOUNT_NAME there) */
+#define TF_SHELL_RUNTIME_DIR "/run/user/1000"
+#define TF_SHELL_WAYLAND_NAME "wayland-0"
+#define TF_SHELL_MOUNT_NAME ".twofold-shell"
 
 /* ---- mounts and binds ---- */
 

@@ -772,6 +772,15 @@ bool tfd_gate_is_interpreter(const char *base);
 bool tfd_gate_script_shape(const char *path, const char *head, size_t n_head,
 			   const char *cmdline, size_t n_cmd);
 
+/* display.c: device.conf display = shell (docs/shell.md). setup makes
+ * the shell's socket directories (at start, before the personas);
+ * persona_started puts the persona's socket directory into it at
+ * /run/user/1000 (a failure is logged: the persona runs without one). */
+bool tfd_display_on(const struct tfd *d);
+int tfd_display_dir(const struct tfd *d, char *buf, size_t cap);
+TF_WUR int tfd_display_setup(struct tfd *d, char *err, size_t errlen);
+void tfd_display_persona_started(struct tfd *d, struct tfd_persona *p);
+
 /* audit.c: the audit log (docs/audit.md; docs/ARCHITECTURE.md "How to
  * add an audited event"). tfd_audit: one record; fmt gives "key=value"
  * fields separated by tabs; p and c may be NULL; flags TF_AUDIT_SYNC

@@ -377,6 +377,8 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 	}
 	/* the installed apps, before any run can ask for one */
 	tfd_apps_persona_started(d, p);
+	/* its display socket (display = shell), before any app runs */
+	tfd_display_persona_started(d, p);
 	/* from STOPPED (start, restart) or UNLOCKING (an unlock's end) */
 	if (p->state == TFD_P_UNLOCKING)
 		(void)tfd_lc_fire(d, p, TFD_EV_UNLOCKED, 0);

@@ -267,6 +267,12 @@ int main(int argc, char **argv)
 		tfd_server_close(&d);
 		return 1;
 	}
+	r = tfd_display_setup(&d, err, sizeof(err));
+	if (r < 0) {
+		tf_err("%s", err);
+		tfd_server_close(&d);
+		return 1;
+	}
 	r = tfd_personas_setup(&d, err, sizeof(err));
 	if (r < 0) {
 		tf_err("%s", err);

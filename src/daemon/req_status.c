@@ -180,10 +180,11 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 	fprintf(j,
 		",\"suite\":\"%s\",\"uptime_s\":%.0f,"
 		"\"storage_free_bytes\":%llu,\"guard\":%s,\"guard_pid\":%d,"
+		"\"display\":\"%s\",\"lock_idle_seconds\":%u,"
 		"\"personas\":[",
 		d->cfg.suite, (double)(tf_now_ns() - d->started_ns) / 1e9,
 		(unsigned long long)freeb, tfd_guard_alive() ? "true" : "false",
-		(int)tfd_guard_pid());
+		(int)tfd_guard_pid(), d->cfg.display, d->cfg.lock_idle_seconds);
 	for (size_t i = 0; i < d->n_personas; i++) {
 		struct tfd_persona *p = &d->personas[i];
 		struct tf_persona_stats st = {0};

@@ -39,6 +39,16 @@ static void status(struct tf_shell *s, char *out, size_t cap)
 		     s->layout == TF_SHELL_PHONE ? "phone" : "desktop",
 		     (unsigned long long)s->switch_us);
 	off = n > 0 ? (size_t)n : 0;
+	if (off < cap) {
+		n = snprintf(out + off, cap - off, " daemon=%s pad=%s",
+			     tf_shell_daemon_state(s),
+			     !s->pad_for			  ? "-"
+			     : s->pad_state == TF_SHELL_PAD_WRONG ? "wrong"
+			     : s->pad_state == TF_SHELL_PAD_CHECKING
+				     ? "checking"
+				     : "typing");
+		off += n > 0 ? (size_t)n : 0;
+	}
 	for (size_t i = 0; i < s->n_personas && off < cap; i++) {
 		n = snprintf(out + off, cap - off, " %s=%s",
 			     s->personas[i].name,
@@ -62,6 +72,15 @@ static void handle(struct tf_shell *s, int fd, char *req)
 	}
 	if (!arg) {
 		answer(fd, "error: missing argument");
+		return;
+	}
+	/* with twofoldd the daemon's foreground and lock are the truth:
+	 * `twofold switch`, `twofold lock` change them, not this socket */
+	if (tf_shell_daemon_active(s) &&
+	    (strcmp(req, "switch") == 0 || strcmp(req, "lock") == 0 ||
+	     strcmp(req, "unlock") == 0)) {
+		answer(fd, "error: twofoldd decides: use twofold switch, lock "
+			   "or unlock");
 		return;
 	}
 	if (strcmp(req, "switch") == 0)

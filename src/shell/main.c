@@ -5,6 +5,7 @@
  *   twofold-shell --persona NAME=SOCKET [--persona ...] --host-socket PATH
  *                 [--persona-uid NAME=UID] [--secure NAME]
  *                 [--layout phone|desktop] [--size WxH]
+ *                 [--persona-uids NAME=FIRST-LAST] [--daemon PATH]
  *                 [--control PATH] [-v]
  *
  * Every socket is made by the shell itself (0600, chowned to the
@@ -37,7 +38,9 @@ static void usage(FILE *f)
 	      "--host-socket PATH\n"
 	      "         [--persona-uid NAME=UID] [--secure NAME] "
 	      "[--layout phone|desktop]\n"
-	      "         [--size WxH] [--control PATH] [-v]\n",
+	      "         [--size WxH] [--persona-uids NAME=FIRST-LAST] "
+	      "[--daemon PATH]\n"
+	      "         [--control PATH] [-v]\n",
 	      f);
 }
 
@@ -110,6 +113,33 @@ static int parse_uid(struct tf_shell *s, const char *arg)
 	return 0;
 }
 
+/* NAME=FIRST-LAST: the host uids the persona's clients must have */
+static int parse_range(struct tf_shell *s, const char *arg)
+{
+	char name[TF_SHELL_NAME_MAX], *end;
+	const char *val;
+	struct tf_shell_persona *p;
+	unsigned long lo, hi;
+	int r = split_eq(arg, name, &val);
+
+	if (r < 0)
+		return r;
+	p = tf_shell_persona_by_name(s, name);
+	if (!p)
+		return -ENOENT;
+	errno = 0;
+	lo = strtoul(val, &end, 10);
+	if (errno || *end != '-' || lo >= UINT_MAX)
+		return -EINVAL;
+	hi = strtoul(end + 1, &end, 10);
+	if (errno || *end || hi >= UINT_MAX || hi < lo)
+		return -EINVAL;
+	p->uid_lo = (uid_t)lo;
+	p->uid_hi = (uid_t)hi;
+	p->has_range = true;
+	return 0;
+}
+
 static int on_signal(int sig, void *data)
 {
 	wl_display_terminate(data);
@@ -126,6 +156,8 @@ int main(int argc, char **argv)
 		{"layout", required_argument, NULL, 'l'},
 		{"size", required_argument, NULL, 'S'},
 		{"control", required_argument, NULL, 'c'},
+		{"persona-uids", required_argument, NULL, 'U'},
+		{"daemon", required_argument, NULL, 'D'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
@@ -136,7 +168,7 @@ int main(int argc, char **argv)
 	struct pending pend = {0};
 	char *secure_names[TF_SHELL_MAX_PERSONAS];
 	size_t n_secure = 0;
-	const char *host = NULL, *control = NULL;
+	const char *host = NULL, *control = NULL, *daemon = NULL;
 	bool verbose = false, explicit_secure = false;
 	struct wl_event_source *sig[2];
 	int c, r = 0, rc = 1;
@@ -166,7 +198,9 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'u':
+		case 'U':
 		case 's': break; /* second pass */
+		case 'D': daemon = optarg; break;
 		case 'H': host = optarg; break;
 		case 'l':
 			if (strcmp(optarg, "phone") == 0)
@@ -206,6 +240,14 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"twofold-shell: --persona-uid %s: %s; give "
 				"NAME=UID for a persona named by --persona\n",
+				optarg, strerror(-r));
+			return 2;
+		}
+		if (c == 'U' && (r = parse_range(s, optarg)) < 0) {
+			fprintf(stderr,
+				"twofold-shell: --persona-uids %s: %s; give "
+				"NAME=FIRST-LAST for a persona named by "
+				"--persona\n",
 				optarg, strerror(-r));
 			return 2;
 		}
@@ -295,6 +337,13 @@ int main(int argc, char **argv)
 			control, strerror(-r));
 		goto out;
 	}
+	if (daemon && (r = tf_shell_daemon_init(s, daemon)) < 0) {
+		fprintf(stderr, "twofold-shell: --daemon %s: %s\n", daemon,
+			strerror(-r));
+		goto out;
+	}
+	tf_shell_arrange(s);
+	tf_shell_focus_update(s);
 	sig[0] = wl_event_loop_add_signal(s->loop, SIGTERM, on_signal,
 					  s->display);
 	sig[1] = wl_event_loop_add_signal(s->loop, SIGINT, on_signal,
@@ -311,6 +360,8 @@ out:
 		tf_shell_listener_close(&s->personas[i].listener);
 	tf_shell_listener_close(&s->host);
 	tf_shell_control_close(s);
+	tf_shell_daemon_fini(s);
+	tf_shell_pad_fini(s);
 	tf_shell_clip_fini(s);
 	wl_display_destroy_clients(s->display);
 	wl_display_destroy(s->display);

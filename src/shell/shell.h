@@ -32,6 +32,14 @@
 #define TF_SHELL_RGB_BADGE 0xd01040u
 #define TF_SHELL_RGB_LOCK 0x303848u
 #define TF_SHELL_RGB_BG 0x000000u
+/* the trusted PIN pad (pad.c): keys, their digits, the dots of what was
+ * typed, and the strip that says a PIN was refused */
+#define TF_SHELL_RGB_PAD_KEY 0x485068u
+#define TF_SHELL_RGB_PAD_INK 0xf0f0f0u
+#define TF_SHELL_RGB_PAD_WRONG 0xe02020u
+#define TF_SHELL_RGB_PAD_BUSY 0xc0a000u
+/* the longest PIN or passphrase the pad takes (config.h allows 64) */
+#define TF_SHELL_PIN_MAX 64
 
 enum tf_shell_layout { TF_SHELL_PHONE, TF_SHELL_DESKTOP };
 
@@ -68,6 +76,9 @@ struct tf_shell_persona {
 	bool locked;
 	uid_t uid;
 	bool has_uid;
+	/* the host uids its clients must have (SO_PEERCRED on accept) */
+	uid_t uid_lo, uid_hi;
+	bool has_range;
 	struct tf_shell_listener listener;
 	struct wlr_scene_tree *tree;  /* its windows */
 	struct wlr_scene_rect *bg;    /* its area, under its windows */
@@ -91,6 +102,14 @@ struct tf_shell_client {
 };
 
 struct tf_shell_view;
+struct tf_shell_daemon;
+struct tf_shell_pad;
+
+enum tf_shell_pad_state {
+	TF_SHELL_PAD_TYPING,
+	TF_SHELL_PAD_CHECKING, /* sent to twofoldd, no answer yet */
+	TF_SHELL_PAD_WRONG,    /* refused: wrong, or throttled */
+};
 
 struct tf_shell {
 	struct wl_display *display;
@@ -135,6 +154,14 @@ struct tf_shell {
 	int control_fd;
 	struct wl_event_source *control_src;
 
+	/* daemon.c: the link to twofoldd (NULL without --daemon) */
+	struct tf_shell_daemon *daemon;
+	/* pad.c: the trusted unlock, shown for pad_for (NULL: not shown) */
+	struct tf_shell_persona *pad_for;
+	struct tf_shell_pad *pad;
+	enum tf_shell_pad_state pad_state;
+	char pad_msg[128]; /* the daemon's answer to the last try */
+
 	struct wl_listener new_output, output_frame, new_input, new_xdg_surface;
 	struct wl_listener new_vkbd, request_set_selection, request_start_drag;
 	struct wl_listener cursor_motion, cursor_motion_abs, cursor_button;
@@ -178,6 +205,34 @@ int tf_shell_switch_next(struct tf_shell *s);
 int tf_shell_set_locked(struct tf_shell *s, const char *name, bool locked);
 struct tf_shell_persona *tf_shell_persona_by_name(struct tf_shell *s,
 						  const char *name);
+
+/* daemon.c: with --daemon, twofoldd's state is the truth: foreground and
+ * lock follow its events; switch asks it (a locked target opens the pad
+ * instead), unlock sends the pad's PIN, idle locks the credential
+ * personas. Without it, the round-1 local behaviour. */
+int tf_shell_daemon_init(struct tf_shell *s, const char *path);
+void tf_shell_daemon_fini(struct tf_shell *s);
+bool tf_shell_daemon_active(const struct tf_shell *s);
+int tf_shell_request_switch(struct tf_shell *s, struct tf_shell_persona *p);
+/* SWITCH p, asked of the daemon whatever the shell thinks of p */
+int tf_shell_daemon_switch(struct tf_shell *s, struct tf_shell_persona *p);
+/* sends pin[0..len) (NUL-terminated in secure memory) as UNLOCK of p */
+int tf_shell_request_unlock(struct tf_shell *s, struct tf_shell_persona *p,
+			    const char *pin);
+void tf_shell_activity(struct tf_shell *s); /* input: the idle timer */
+const char *tf_shell_daemon_state(const struct tf_shell *s);
+
+/* pad.c: the PIN pad, drawn by the shell (no client is involved); keys
+ * reach it, never a client, while it is shown */
+int tf_shell_pad_init(struct tf_shell *s);
+void tf_shell_pad_fini(struct tf_shell *s);
+void tf_shell_pad_open(struct tf_shell *s, struct tf_shell_persona *p);
+void tf_shell_pad_close(struct tf_shell *s);
+void tf_shell_pad_arrange(struct tf_shell *s);
+/* a key while the pad is shown (consumed, whatever it is) */
+void tf_shell_pad_key(struct tf_shell *s, uint32_t sym);
+/* the daemon's answer to the pad's UNLOCK (err 0: unlocked) */
+void tf_shell_pad_answer(struct tf_shell *s, int err, const char *msg);
 
 /* control.c */
 int tf_shell_control_listen(struct tf_shell *s, const char *path);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -62,6 +63,24 @@ static int on_accept(int fd, uint32_t mask, void *data)
 		/* a flood of one persona: refuse it there, keep serving
 		 * the others (each listener has its own budget) */
 		return 0;
+	}
+	/* a persona's socket serves that persona's uids only: the kernel's
+	 * word on who connected (SO_PEERCRED, fixed at connect), not
+	 * anything the client says */
+	if (l->persona && l->persona->has_range) {
+		struct ucred uc;
+		socklen_t len = sizeof(uc);
+
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 ||
+		    uc.uid < l->persona->uid_lo ||
+		    uc.uid > l->persona->uid_hi) {
+			fprintf(stderr,
+				"twofold-shell: refused a client of uid %u "
+				"on the socket of %s (not one of its uids)\n",
+				len == sizeof(uc) ? (unsigned)uc.uid : 0u,
+				l->persona->name);
+			return 0;
+		}
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -143,6 +162,17 @@ int tf_shell_listen(struct tf_shell_listener *l, const char *path, uid_t uid,
 	fd = tf_shell_unix_listen(path, SOCK_STREAM, 32, uid, chown_to);
 	if (fd < 0)
 		return fd;
+	/* a persona with a uid range: the shell (an unprivileged user) cannot
+	 * chown the socket to it, so anyone who reaches the path may connect
+	 * and SO_PEERCRED decides; the daemon's directories keep everyone
+	 * else from the path (docs/shell.md) */
+	if (l->persona && l->persona->has_range && !chown_to &&
+	    chmod(path, 0666) < 0) {
+		int r = tf_negerrno();
+		close(fd);
+		unlink(path);
+		return r;
+	}
 	l->src = wl_event_loop_add_fd(l->shell->loop, fd, WL_EVENT_READABLE,
 				      on_accept, l);
 	if (!l->src) {

@@ -136,7 +136,8 @@ struct tf_shell_persona *tf_shell_persona_by_name(struct tf_shell *s,
 
 static bool persona_visible(struct tf_shell *s, struct tf_shell_persona *p)
 {
-	if (p->locked)
+	/* the trusted pad takes the screen: no client is seen or touched */
+	if (p->locked || s->pad_for)
 		return false;
 	return s->layout == TF_SHELL_DESKTOP || p == s->fg;
 }
@@ -181,6 +182,7 @@ void tf_shell_arrange(struct tf_shell *s)
 						  (uint32_t)p->ah);
 		}
 	}
+	tf_shell_pad_arrange(s);
 }
 
 /* Keyboard focus: the top window of the foreground persona, or nobody.
@@ -412,7 +414,15 @@ static bool keybinding(struct tf_shell *s, uint32_t mods, xkb_keysym_t sym)
 	xkb_keysym_t low = xkb_keysym_to_lower(sym);
 
 	if ((mods & WLR_MODIFIER_LOGO) && sym == XKB_KEY_Tab) {
-		tf_shell_switch_next(s);
+		/* with twofoldd, it is asked (a locked secure target opens
+		 * the trusted pad instead); its foreground event moves us */
+		if (tf_shell_daemon_active(s) && s->n_personas) {
+			size_t i =
+				s->fg ? (size_t)(s->fg - s->personas) + 1 : 0;
+			tf_shell_request_switch(
+				s, &s->personas[i % s->n_personas]);
+		} else
+			tf_shell_switch_next(s);
 		return true;
 	}
 	if ((mods & (WLR_MODIFIER_CTRL | WLR_MODIFIER_SHIFT)) ==
@@ -449,9 +459,27 @@ static void kb_key(struct wl_listener *l, void *data)
 	bool eaten = ev->keycode < 256 &&
 		     (k->eaten[ev->keycode / 8] & (1u << (ev->keycode % 8)));
 
+	tf_shell_activity(s);
 	if (eaten && ev->state == WL_KEYBOARD_KEY_STATE_RELEASED) {
 		k->eaten[ev->keycode / 8] &=
 			(uint8_t) ~(1u << (ev->keycode % 8));
+		return;
+	}
+	/* the pad is shown: every key is its own, none reaches a client
+	 * (focus is nobody's; eaten, so no release goes out either) */
+	if (s->pad_for) {
+		if (ev->state == WL_KEYBOARD_KEY_STATE_PRESSED &&
+		    kb->xkb_state) {
+			const xkb_keysym_t *syms;
+			int n = xkb_state_key_get_syms(kb->xkb_state,
+						       ev->keycode + 8, &syms);
+			for (int i = 0; i < n; i++)
+				tf_shell_pad_key(s, syms[i]);
+		}
+		if (ev->keycode < 256 &&
+		    ev->state == WL_KEYBOARD_KEY_STATE_PRESSED)
+			k->eaten[ev->keycode / 8] |=
+				(uint8_t)(1u << (ev->keycode % 8));
 		return;
 	}
 	if (kb->xkb_state && ev->state == WL_KEYBOARD_KEY_STATE_PRESSED) {
@@ -564,6 +592,7 @@ static void cursor_motion(struct wl_listener *l, void *data)
 	struct tf_shell *s = wl_container_of(l, s, cursor_motion);
 	struct wlr_event_pointer_motion *ev = data;
 
+	tf_shell_activity(s);
 	wlr_cursor_move(s->cursor, ev->device, ev->delta_x, ev->delta_y);
 	pointer_at(s, ev->time_msec);
 }
@@ -573,6 +602,7 @@ static void cursor_motion_abs(struct wl_listener *l, void *data)
 	struct tf_shell *s = wl_container_of(l, s, cursor_motion_abs);
 	struct wlr_event_pointer_motion_absolute *ev = data;
 
+	tf_shell_activity(s);
 	wlr_cursor_warp_absolute(s->cursor, ev->device, ev->x, ev->y);
 	pointer_at(s, ev->time_msec);
 }
@@ -731,6 +761,9 @@ int tf_shell_server_init(struct tf_shell *s)
 		if (!(p->lockrect = rect(&s->scene->node, TF_SHELL_RGB_LOCK)))
 			return -ENOMEM;
 	}
+	/* the pad: above every persona and lock screen, under the bar */
+	if (tf_shell_pad_init(s) < 0)
+		return -ENOMEM;
 	s->bar_tree = wlr_scene_tree_create(&s->scene->node);
 	if (!s->bar_tree ||
 	    !(s->bar = rect(&s->bar_tree->node, TF_SHELL_RGB_BAR)))

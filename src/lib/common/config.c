@@ -295,6 +295,12 @@ static const struct key keys[] = {
 	 NULL, NULL, shown_nonzero_top,
 	 "uid of the trusted shell, which may ask everything root may "
 	 "(unset: none)"},
+	{SEC_TOP, "display", T_STR, TOP(display), 0, 0, false, "none", NULL,
+	 NULL,
+	 "none, or shell: persona apps get a Wayland socket of twofold-shell"},
+	{SEC_TOP, "lock_idle_seconds", T_U32, TOP(lock_idle_seconds), 0, 86400,
+	 false, "0", NULL, NULL,
+	 "seconds without input until the shell locks secure, 0 = never"},
 	{SEC_TOP, "nat_subnet", T_CIDR, TOP(nat_subnet), 8, 24, false,
 	 TF_NAT_SUBNET_DEFAULT, NULL, NULL,
 	 "IPv4 network (/8../24) the nat personas' /30 links are cut from"},
@@ -1217,6 +1223,14 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 	if (c->storage_dir[0] != '\0' && c->storage_dir[0] != '/')
 		return fail(err, errlen,
 			    "storage_dir must be an absolute path");
+	if (strcmp(c->display, "none") != 0 && strcmp(c->display, "shell") != 0)
+		return fail(err, errlen, "display = %.7s: use none or shell",
+			    c->display);
+	/* the shell's sockets are made for its uid: no uid, no shell */
+	if (strcmp(c->display, "shell") == 0 && c->shell_uid == 0)
+		return fail(err, errlen,
+			    "display = shell needs shell_uid (the uid "
+			    "twofold-shell runs as)");
 	/* a credential persona runs signed code only (issue 13): no switch
 	 * may give it executable writable dirs */
 	for (size_t i = 0; i < c->n_personas; i++)

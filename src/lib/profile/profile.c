@@ -326,6 +326,27 @@ int tf_profile_for_persona(const struct tf_config *cfg,
 				      .pids_max = pcfg->pids_max,
 				      .cpu_weight = pcfg->cpu_weight};
 	p.bg_cpu_weight = cfg->background_cpu_weight;
+	/* display = shell: the daemon links /run/user/1000/wayland-0 to the
+	 * shell's socket of this persona at start (src/daemon/display.c);
+	 * apps find it the usual way. Not protected: an app that unsets it
+	 * only loses its own display. */
+	if (strcmp(cfg->display, "shell") == 0) {
+		static const char *const wl_env[] = {
+			"XDG_RUNTIME_DIR=" TF_SHELL_RUNTIME_DIR,
+			"WAYLAND_DISPLAY=" TF_SHELL_WAYLAND_NAME,
+		};
+
+		if (p.n_env + TF_ARRAY_SIZE(wl_env) > TF_PROF_ENV_MAX) {
+			why_set(why, whylen, "too many environment entries");
+			return -E2BIG;
+		}
+		for (size_t i = 0; i < TF_ARRAY_SIZE(wl_env); i++) {
+			memset(&p.env[p.n_env], 0, sizeof(p.env[p.n_env]));
+			memcpy(p.env[p.n_env].entry, wl_env[i],
+			       strlen(wl_env[i]) + 1);
+			p.n_env++;
+		}
+	}
 	if (cfg->n_devices > TF_DEVICE_MAX ||
 	    p.n_devs + cfg->n_devices > TF_PROF_DEV_MAX) {
 		why_set(why, whylen, "too many devices");

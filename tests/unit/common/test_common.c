@@ -526,6 +526,15 @@ static void test_config_bad(void **state)
 		 "uid_base=200000\ncredential = yes\nidle_evict_after = "
 		 "604801\n",
 		 "line 7: invalid value for idle_evict_after", -EINVAL},
+		/* the display path: two words; a shell needs its uid */
+		{"version = 1\ndisplay = x11\n[persona a]\nuid_base=100000\n"
+		 "[persona b]\nuid_base=200000\n",
+		 "display = x11: use none or shell", -EINVAL},
+		{"version = 1\ndisplay = shell\n[persona a]\nuid_base=100000\n"
+		 "[persona b]\nuid_base=200000\n",
+		 "display = shell needs shell_uid", -EINVAL},
+		{"version = 1\nlock_idle_seconds = 86401\n",
+		 "line 2: invalid value for lock_idle_seconds", -EINVAL},
 		{"version = 1\n[persona a]\nuid_base=100000\nbase = "
 		 "/nonexistent-x\n"
 		 "[persona b]\nuid_base=200000\n",

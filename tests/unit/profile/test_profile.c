@@ -212,6 +212,41 @@ static void test_allow_exec_writable(void **state)
 	assert_non_null(strstr(why, "credential-bound"));
 }
 
+/* display = shell: every app of the persona finds the shell's socket the
+ * usual way (the daemon links /run/user/1000/wayland-0 at start); none
+ * gets it with display = none (the default) */
+static bool has_env(const struct tf_profile *p, const char *entry)
+{
+	for (uint32_t i = 0; i < p->n_env; i++)
+		if (strcmp(p->env[i].entry, entry) == 0)
+			return true;
+	return false;
+}
+
+static void test_display_env(void **state)
+{
+	struct tf_config c;
+	struct tf_profile p;
+	char why[160] = "";
+
+	(void)state;
+	tf_config_default(&c);
+	assert_string_equal(c.display, "none");
+	assert_int_equal(tf_profile_for_persona(&c, &c.personas[0], &p, why,
+						sizeof(why)),
+			 0);
+	assert_false(has_env(&p, "WAYLAND_DISPLAY=wayland-0"));
+	snprintf(c.display, sizeof(c.display), "shell");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(tf_profile_for_persona(&c, &c.personas[i], &p,
+							why, sizeof(why)),
+				 0);
+		assert_true(has_env(&p, "WAYLAND_DISPLAY=wayland-0"));
+		assert_true(has_env(&p, "XDG_RUNTIME_DIR=/run/user/1000"));
+		assert_int_equal(tf_profile_check(&p, why, sizeof(why)), 0);
+	}
+}
+
 /* One list, two views: a device added to the profile is bound into the
  * container's /dev and allowed by the cgroup rules; a foreground one is
  * allowed only in the foreground (denied otherwise). */
@@ -441,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_for_persona),
 		cmocka_unit_test(test_app_dev_rules),
 		cmocka_unit_test(test_allow_exec_writable),
+		cmocka_unit_test(test_display_env),
 		cmocka_unit_test(test_devices_one_list),
 		cmocka_unit_test(test_restrict_narrows),
 		cmocka_unit_test(test_restrict_refuses_widening),

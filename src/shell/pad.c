@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The trusted unlock (issue 14 item 3; docs/shell.md "Trusted unlock"):
+ * a PIN pad drawn by the shell itself from solid rectangles (seven-segment
+ * digits; no font, no client, nothing a persona can draw over: its tree
+ * sits above every persona's and below only the bar). While it is shown
+ * no client has keyboard focus and every key goes to the pad; Return
+ * sends what was typed to twofoldd as UNLOCK of the persona (daemon.c),
+ * from secure memory, and wipes it. A refusal (wrong, or throttled: the
+ * daemon's throttle applies as to any unlock) turns the strip above the
+ * dots red; the PIN itself is never drawn, logged or sent anywhere else.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WLR_USE_UNSTABLE
+#include <wlr/types/wlr_scene.h>
+#include <xkbcommon/xkbcommon.h>
+
+#include "twofold/common.h"
+#include "twofold/secmem.h"
+
+#include "shell.h"
+
+#define PAD_DOTS 16
+
+struct tf_shell_pad {
+	struct wlr_scene_tree *tree;
+	struct wlr_scene_rect *bg, *title, *strip;
+	struct wlr_scene_rect *key[10];
+	struct wlr_scene_rect *seg[10][7];
+	struct wlr_scene_rect *dot[PAD_DOTS];
+	char *pin; /* secure memory, TF_SHELL_PIN_MAX bytes, NUL-ended */
+	size_t len;
+};
+
+/* segments a..g (top, top right, bottom right, bottom, bottom left, top
+ * left, middle) of each digit */
+static const uint8_t digit_segs[10] = {
+	0x3f, 0x06, 0x5b, 0x4f, 0x66, 0x6d, 0x7d, 0x07, 0x7f, 0x6f,
+};
+
+static struct wlr_scene_rect *mk(struct wlr_scene_node *parent, uint32_t c)
+{
+	float col[4] = {
+		(float)((c >> 16) & 0xff) / 255.0f,
+		(float)((c >> 8) & 0xff) / 255.0f,
+		(float)(c & 0xff) / 255.0f,
+		1.0f,
+	};
+
+	return wlr_scene_rect_create(parent, 1, 1, col);
+}
+
+static void put(struct wlr_scene_rect *r, int x, int y, int w, int h)
+{
+	wlr_scene_node_set_position(&r->node, x, y);
+	wlr_scene_rect_set_size(r, w > 0 ? w : 0, h > 0 ? h : 0);
+}
+
+int tf_shell_pad_init(struct tf_shell *s)
+{
+	struct tf_shell_pad *pd = calloc(1, sizeof(*pd));
+
+	if (!pd)
+		return -ENOMEM;
+	s->pad = pd;
+	/* no secure memory (RLIMIT_MEMLOCK): the pad stays off and the
+	 * display runs; unlocking is then `twofold unlock`'s alone */
+	pd->pin = tf_secure_alloc(TF_SHELL_PIN_MAX);
+	if (!pd->pin)
+		fprintf(stderr,
+			"twofold-shell: no locked memory for the PIN pad: %s; "
+			"the pad is off (raise RLIMIT_MEMLOCK: ulimit -l)\n",
+			strerror(errno));
+	pd->tree = wlr_scene_tree_create(&s->scene->node);
+	if (!pd->tree)
+		return -ENOMEM;
+	if (!(pd->bg = mk(&pd->tree->node, TF_SHELL_RGB_LOCK)) ||
+	    !(pd->title = mk(&pd->tree->node, TF_SHELL_RGB_BADGE)) ||
+	    !(pd->strip = mk(&pd->tree->node, TF_SHELL_RGB_LOCK)))
+		return -ENOMEM;
+	for (int k = 0; k < 10; k++) {
+		if (!(pd->key[k] = mk(&pd->tree->node, TF_SHELL_RGB_PAD_KEY)))
+			return -ENOMEM;
+		for (int g = 0; g < 7; g++)
+			if (!(pd->seg[k][g] = mk(&pd->tree->node,
+						 TF_SHELL_RGB_PAD_INK)))
+				return -ENOMEM;
+	}
+	for (int i = 0; i < PAD_DOTS; i++)
+		if (!(pd->dot[i] = mk(&pd->tree->node, TF_SHELL_RGB_PAD_INK)))
+			return -ENOMEM;
+	wlr_scene_node_set_enabled(&pd->tree->node, false);
+	return 0;
+}
+
+void tf_shell_pad_fini(struct tf_shell *s)
+{
+	if (!s->pad)
+		return;
+	tf_secure_free(s->pad->pin); /* zeroes */
+	free(s->pad);
+	s->pad = NULL;
+}
+
+static void wipe(struct tf_shell_pad *pd)
+{
+	if (pd->pin)
+		tf_memzero(pd->pin, TF_SHELL_PIN_MAX);
+	pd->len = 0;
+}
+
+static void seg_place(struct wlr_scene_rect *seg[7], uint8_t on, int x, int y,
+		      int w, int h, int t)
+{
+	const int hh = h / 2;
+	const int box[7][4] = {
+		{0, 0, w, t},		/* a */
+		{w - t, 0, t, hh},	/* b */
+		{w - t, hh, t, h - hh}, /* c */
+		{0, h - t, w, t},	/* d */
+		{0, hh, t, h - hh},	/* e */
+		{0, 0, t, hh},		/* f */
+		{0, hh - t / 2, w, t},	/* g */
+	};
+
+	for (int g = 0; g < 7; g++) {
+		put(seg[g], x + box[g][0], y + box[g][1], box[g][2], box[g][3]);
+		wlr_scene_node_set_enabled(&seg[g]->node, (on >> g) & 1);
+	}
+}
+
+/* Everything proportional to the output: one layout for a phone and a
+ * desktop screen; the whole area under the bar is the pad's. */
+void tf_shell_pad_arrange(struct tf_shell *s)
+{
+	struct tf_shell_pad *pd = s->pad;
+	int W = s->width, H = s->height, top = TF_SHELL_BAR_H;
+	int kw = W * 2 / 9, kh = kw * 3 / 4, gap = W / 18;
+	int gx = (W - 3 * kw - 2 * gap) / 2, gy = top + (H - top) / 3;
+	int dw = kw * 3 / 10, dh = kh * 2 / 3, t = kw / 20 > 2 ? kw / 20 : 2;
+	int dot = W / 30 > 4 ? W / 30 : 4;
+	uint32_t strip;
+
+	if (!pd)
+		return;
+	wlr_scene_node_set_enabled(&pd->tree->node, s->pad_for != NULL);
+	if (!s->pad_for)
+		return;
+	put(pd->bg, 0, top, W, H - top);
+	/* the trusted colour: the pad is the shell's, as the badge is */
+	put(pd->title, 0, top, W, TF_SHELL_FRAME * 2);
+	strip = s->pad_state == TF_SHELL_PAD_WRONG	? TF_SHELL_RGB_PAD_WRONG
+		: s->pad_state == TF_SHELL_PAD_CHECKING ? TF_SHELL_RGB_PAD_BUSY
+							: TF_SHELL_RGB_LOCK;
+	{
+		float col[4] = {
+			(float)((strip >> 16) & 0xff) / 255.0f,
+			(float)((strip >> 8) & 0xff) / 255.0f,
+			(float)(strip & 0xff) / 255.0f,
+			1.0f,
+		};
+		wlr_scene_rect_set_color(pd->strip, col);
+	}
+	put(pd->strip, gx, top + (H - top) / 12, 3 * kw + 2 * gap, dot * 2);
+	for (int i = 0; i < PAD_DOTS; i++) {
+		int n = (int)(pd->len < PAD_DOTS ? pd->len : PAD_DOTS);
+		int x0 = (W - n * dot * 2 + dot) / 2;
+
+		put(pd->dot[i], x0 + i * dot * 2, top + (H - top) / 6, dot,
+		    dot);
+		wlr_scene_node_set_enabled(&pd->dot[i]->node, i < n);
+	}
+	for (int k = 0; k < 10; k++) {
+		/* 1..9 in three rows, 0 under the middle column */
+		int col = k == 0 ? 1 : (k - 1) % 3,
+		    row = k == 0 ? 3 : (k - 1) / 3;
+		int x = gx + col * (kw + gap), y = gy + row * (kh + gap / 2);
+
+		put(pd->key[k], x, y, kw, kh);
+		seg_place(pd->seg[k], digit_segs[k], x + (kw - dw) / 2,
+			  y + (kh - dh) / 2, dw, dh, t);
+	}
+}
+
+void tf_shell_pad_open(struct tf_shell *s, struct tf_shell_persona *p)
+{
+	if (!s->pad || !s->pad->pin) {
+		fprintf(stderr,
+			"twofold-shell: %s is locked and the pad is off: "
+			"unlock it with twofold unlock %s\n",
+			p->name, p->name);
+		return;
+	}
+	wipe(s->pad);
+	s->pad_for = p;
+	s->pad_state = TF_SHELL_PAD_TYPING;
+	s->pad_msg[0] = '\0';
+	fprintf(stderr, "twofold-shell: unlock pad for %s\n", p->name);
+	tf_shell_arrange(s);
+	tf_shell_focus_update(s);
+}
+
+void tf_shell_pad_close(struct tf_shell *s)
+{
+	if (!s->pad_for)
+		return;
+	wipe(s->pad);
+	s->pad_for = NULL;
+	s->pad_state = TF_SHELL_PAD_TYPING;
+	tf_shell_arrange(s);
+	tf_shell_focus_update(s);
+}
+
+static void submit(struct tf_shell *s)
+{
+	struct tf_shell_pad *pd = s->pad;
+	int r;
+
+	if (pd->len == 0)
+		return;
+	pd->pin[pd->len] = '\0';
+	r = tf_shell_request_unlock(s, s->pad_for, pd->pin);
+	wipe(pd);
+	if (r < 0) {
+		s->pad_state = TF_SHELL_PAD_WRONG;
+		snprintf(s->pad_msg, sizeof(s->pad_msg), "not sent: %s",
+			 strerror(-r));
+		return;
+	}
+	s->pad_state = TF_SHELL_PAD_CHECKING;
+}
+
+void tf_shell_pad_key(struct tf_shell *s, uint32_t sym)
+{
+	struct tf_shell_pad *pd = s->pad;
+
+	if (!s->pad_for || s->pad_state == TF_SHELL_PAD_CHECKING)
+		return;
+	if (sym >= XKB_KEY_KP_0 && sym <= XKB_KEY_KP_9)
+		sym = XKB_KEY_0 + (sym - XKB_KEY_KP_0);
+	if (sym == XKB_KEY_Escape) {
+		fprintf(stderr, "twofold-shell: unlock pad closed\n");
+		tf_shell_pad_close(s);
+		return;
+	}
+	if (sym == XKB_KEY_Return || sym == XKB_KEY_KP_Enter)
+		submit(s);
+	else if (sym == XKB_KEY_BackSpace && pd->len > 0)
+		pd->pin[--pd->len] = '\0';
+	else if (sym >= 0x20 && sym <= 0x7e && pd->len + 1 < TF_SHELL_PIN_MAX) {
+		/* printable ASCII keysyms are their own code: a passphrase
+		 * works as a PIN does */
+		if (s->pad_state == TF_SHELL_PAD_WRONG) {
+			s->pad_state = TF_SHELL_PAD_TYPING;
+			s->pad_msg[0] = '\0';
+		}
+		pd->pin[pd->len++] = (char)sym;
+	}
+	tf_shell_pad_arrange(s);
+}
+
+void tf_shell_pad_answer(struct tf_shell *s, int err, const char *msg)
+{
+	struct tf_shell_persona *p = s->pad_for;
+
+	if (!p)
+		return;
+	if (err == 0) {
+		fprintf(stderr, "twofold-shell: %s unlocked on the pad\n",
+			p->name);
+		tf_shell_pad_close(s);
+		/* in front now: the daemon decides, asked at once */
+		(void)tf_shell_daemon_switch(s, p);
+		return;
+	}
+	s->pad_state = TF_SHELL_PAD_WRONG;
+	/* the daemon's message: what failed and the wait, never the PIN */
+	snprintf(s->pad_msg, sizeof(s->pad_msg), "%s",
+		 msg ? msg : strerror(-err));
+	fprintf(stderr, "twofold-shell: unlock of %s on the pad refused: %s\n",
+		p->name, s->pad_msg);
+	tf_shell_pad_arrange(s);
+}
