@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,26 @@ static struct tf_e2e_session *accept_ok(struct world *w, struct dev *d,
 	return s;
 }
 
+/* TF_E2E_WRITE_CORPUS=DIR: the seeds of fuzz/corpus/fuzz_e2e (selector
+ * byte, then a real message or bundle of each suite). */
+static void seed(uint8_t sel, uint8_t suite, const char *name, const uint8_t *b,
+		 size_t n)
+{
+	const char *dir = getenv("TF_E2E_WRITE_CORPUS");
+	char path[512];
+	FILE *f;
+
+	if (dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s-%s", dir, name,
+		 suite == TF_SUITE_INTL ? "intl" : "gm");
+	f = fopen(path, "wbe");
+	assert_non_null(f);
+	assert_int_equal(fwrite(&sel, 1, 1, f), 1);
+	assert_int_equal(fwrite(b, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
 static void test_roundtrip(void **state)
 {
 	(void)state;
@@ -196,6 +217,9 @@ static void test_roundtrip(void **state)
 		enc(sb, "reply " CANARY, &r0);
 		assert_int_equal(r0.b[1], TF_E2E_TYPE_RATCHET);
 		dec_ok(sa, &r0, "reply " CANARY);
+		seed(0, suite, "prekey-msg", m0.b, m0.n);
+		seed(0, suite, "ratchet-msg", r0.b, r0.n);
+		seed(1, suite, "bundle", w.b.bundle, w.b.bundlelen);
 		/* answered: no more X3DH header */
 		enc(sa, "third", &m2);
 		assert_int_equal(m2.b[1], TF_E2E_TYPE_RATCHET);
