@@ -57,6 +57,9 @@
 #define TF_E2E_TYPE_PREKEY 1 /* carries the X3DH header */
 #define TF_E2E_TYPE_RATCHET 2
 
+/* The suite's DH public key size (32 X25519, 65 SM2), 0 unknown. */
+TF_EXPORT size_t tf_e2e_dh_bytes(uint8_t suite);
+
 /* ---- prekey bundles ---- */
 
 /* A parsed bundle; pointers into the parsed buffer. */

@@ -103,6 +103,13 @@ static int kdf_ck(const struct nz_suite *s, uint8_t ck[static KEYLEN],
 	return r < 0 ? -EIO : 0;
 }
 
+size_t tf_e2e_dh_bytes(uint8_t suite)
+{
+	const struct nz_suite *s = nz_get(suite);
+
+	return s ? s->dhlen : 0;
+}
+
 /* ---- bundles ---- */
 
 int tf_e2e_bundle_parse(const uint8_t *buf, size_t len,
