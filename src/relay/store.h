@@ -28,6 +28,7 @@
 #define TF_STORE_ID_BYTES 16
 #define TF_STORE_BLOB_MAX 65536
 #define TF_STORE_NAME_MAX 64
+#define TF_STORE_OPK_MAX 200 /* one-time prekeys kept per officer */
 #define TF_STORE_STORED 0
 #define TF_STORE_DUPLICATE 1
 
@@ -109,7 +110,8 @@ static inline TF_WUR int tf_store_count(struct tf_store *st,
 /* End-to-end prekeys (twofold/e2e.h), opaque to the store: an officer's
  * base bundle (certificate and signed prekey, no one-time prekey) replaces
  * the previous one; the n one-time prekeys (opklen bytes each, u32 id
- * first) are added, a known id is ignored. Durable on return. */
+ * first) are added, a known one is ignored, and no more than
+ * TF_STORE_OPK_MAX are kept per officer. Durable on return. */
 static inline TF_WUR int
 tf_store_prekey_put(struct tf_store *st, const char *officer,
 		    const uint8_t *base, size_t baselen, const uint8_t *opks,

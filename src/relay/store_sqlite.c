@@ -247,6 +247,23 @@ static int sq_one(sqlite3 *db, const char *sql, const char *officer,
 	return rc == SQLITE_DONE ? 0 : sq_err(db, rc);
 }
 
+static int sq_count_opk(sqlite3 *db, const char *officer)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(
+		db, "SELECT count(*) FROM prekey_opk WHERE officer=?1", -1, &q,
+		NULL);
+	int n;
+
+	if (rc != SQLITE_OK)
+		return sq_err(db, rc);
+	sqlite3_bind_text(q, 1, officer, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	n = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : sq_err(db, rc);
+	sqlite3_finalize(q);
+	return n;
+}
+
 static int sq_prekey_put(struct tf_store *base, const char *officer,
 			 const uint8_t *b, size_t blen, const uint8_t *opks,
 			 size_t n, size_t opklen)
@@ -264,6 +281,18 @@ static int sq_prekey_put(struct tf_store *base, const char *officer,
 		   "INSERT OR REPLACE INTO prekey_base(officer, bundle) "
 		   "VALUES(?1, ?2)",
 		   officer, b, blen);
+	/* a device may publish again and again: its one-time prekeys on
+	 * the relay stay bounded (the extra ones are not kept) */
+	if (r == 0) {
+		int have = sq_count_opk(st->db, officer);
+
+		if (have < 0)
+			r = have;
+		else if ((size_t)have >= TF_STORE_OPK_MAX)
+			n = 0;
+		else if (n > TF_STORE_OPK_MAX - (size_t)have)
+			n = TF_STORE_OPK_MAX - (size_t)have;
+	}
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = sq_one(st->db,
 			   "INSERT OR IGNORE INTO prekey_opk(officer, opk) "

@@ -169,6 +169,28 @@ static void test_prekeys(void **state)
 		1);
 	assert_int_equal(ol, 0);
 	free(b);
+	/* bounded per officer however often it publishes */
+	for (unsigned i = 0; i < TF_STORE_OPK_MAX + 10; i++) {
+		uint8_t o[8] = {0};
+
+		memcpy(o, &i, sizeof(i));
+		assert_int_equal(tf_store_prekey_put(st, "eve",
+						     (const uint8_t *)"b", 1, o,
+						     1, 8),
+				 0);
+	}
+	for (unsigned i = 0; i < TF_STORE_OPK_MAX; i++) {
+		assert_int_equal(tf_store_prekey_take(st, "eve", &b, &bl, opk,
+						      sizeof(opk), &ol),
+				 1);
+		assert_int_equal(ol, 8);
+		free(b);
+	}
+	assert_int_equal(
+		tf_store_prekey_take(st, "eve", &b, &bl, opk, sizeof(opk), &ol),
+		1);
+	assert_int_equal(ol, 0);
+	free(b);
 	tf_store_close(st);
 }
 
