@@ -13,6 +13,10 @@ import os
 import sys
 
 
+CHUNK = 1 << 20
+HUGE = 4 << 30  # a sanitizer's shadow (terabytes, never touched): skipped
+
+
 def scan_mem(pid, needle):
     n = 0
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
@@ -21,11 +25,20 @@ def scan_mem(pid, needle):
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
             if "r" not in parts[1] or (len(parts) > 5 and parts[5] == "[vvar]"):
                 continue
-            try:
-                mem.seek(lo)
-                n += mem.read(hi - lo).count(needle)
-            except (OSError, OverflowError, ValueError):
-                continue  # guard pages, vsyscall
+            if hi - lo > HUGE:
+                print(f"skipped {parts[0]}", file=sys.stderr)
+                continue
+            tail = b""
+            for off in range(lo, hi, CHUNK):
+                try:
+                    mem.seek(off)
+                    d = mem.read(min(CHUNK, hi - off))
+                except (OSError, OverflowError, ValueError):
+                    break  # guard pages, vsyscall
+                # the tail of the last chunk, so a needle across the
+                # boundary is counted once
+                n += (tail + d).count(needle)
+                tail = d[-(len(needle) - 1):]
     return n
 
 
