@@ -415,17 +415,26 @@ static void udp_client(int argc, char **argv)
 			memcpy(b + n, text, strlen(text));
 			udp_req(b, n + strlen(text));
 			udp_sync();
-		} else if (!strcmp(line, "publish")) {
+		} else if (!strcmp(line, "publish") ||
+			   sscanf(line, "publish-as %127s", a) == 1) {
 			/* end-to-end prekeys: a signed prekey and two
-			 * one-time prekeys, under our own certificate */
+			 * one-time prekeys, under our own certificate (or,
+			 * publish-as, another officer's, which the relay
+			 * must refuse) */
 			struct tf_key *sk = NULL;
 			struct tf_e2e_prekeys *pk = NULL;
+			uint8_t other[TF_CERT_MAX];
+			size_t ol = 0;
+
+			if (line[7] == '-')
+				ol = get(a, other, sizeof(other));
 
 			if (tf_privfile_sign_key(&pf, &sk) < 0 ||
 			    tf_e2e_prekeys_new(S->id, sk, 1, 2, 100, &pk) < 0)
 				die("prekeys", -EINVAL);
 			b[0] = 0x07;
-			r = tf_e2e_prekeys_bundle(pk, cert, cl, b + 1,
+			r = tf_e2e_prekeys_bundle(pk, ol ? other : cert,
+						  ol ? ol : cl, b + 1,
 						  sizeof(b) - 1);
 			if (r < 0)
 				die("bundle", r);

@@ -117,6 +117,12 @@ for s in intl gm; do
 		has "bundle alice opks=0" "$out" &&
 		has "error 4 recipient has no prekeys" "$out"
 	ok $? "$s: bundles hand out each one-time prekey once, then none" "$out"
+	out=$(printf 'publish-as %s\nbundle alice\n' "$W/alice.cert" |
+		dev $s bob 2>&1)
+	has "error 1 prekey bundle refused" "$out" &&
+		has "bundle alice opks=0" "$out"
+	ok $? "$s: nobody publishes prekeys under another officer's certificate" \
+		"$out"
 
 	out=$(printf 'echo hi\n' | dev $s mallory 2>&1)
 	[ "$out" = timeout ] && wait_for "$W/relay.log" "certificate revoked"
