@@ -28,7 +28,8 @@
 #define TF_STORE_ID_BYTES 16
 #define TF_STORE_BLOB_MAX 65536
 #define TF_STORE_NAME_MAX 64
-#define TF_STORE_OPK_MAX 200 /* one-time prekeys kept per officer */
+#define TF_STORE_OPK_MAX 200	/* unused one-time prekeys per officer */
+#define TF_STORE_OPK_TOMBS 1000 /* handed-out ones remembered */
 #define TF_STORE_STORED 0
 #define TF_STORE_DUPLICATE 1
 
@@ -120,8 +121,9 @@ tf_store_prekey_put(struct tf_store *st, const char *officer,
 	return st->ops->prekey_put(st, officer, base, baselen, opks, n, opklen);
 }
 /* 1: *base (malloc'ed) is officer's base bundle and, when *opklen > 0,
- * opk the oldest one-time prekey, deleted in the same durable transaction
- * (each one is handed out once); 0: officer published nothing. */
+ * opk the oldest unused one-time prekey, marked used in the same durable
+ * transaction (each one is handed out once, and publishing it again does
+ * not bring it back); 0: officer published nothing. */
 static inline TF_WUR int tf_store_prekey_take(struct tf_store *st,
 					      const char *officer,
 					      uint8_t **base, size_t *baselen,

@@ -10,9 +10,9 @@
  *        blob, stored_at)  UNIQUE(sender, id)
  *   seen(sender, id, acked_at)  PRIMARY KEY(sender, id): tombstones of
  *        delivered messages, so a late retry is still a duplicate
- *   prekey_base(officer, bundle), prekey_opk(officer, opk): end-to-end
- *        prekeys as published (opaque), each one-time prekey handed out
- *        once (deleted in the transaction that reads it)
+ *   prekey_base(officer, bundle), prekey_opk(officer, opk, used):
+ *        end-to-end prekeys as published (opaque), each one-time prekey
+ *        handed out once (marked used in the transaction that reads it)
  * AUTOINCREMENT so a seq is never reused after deletes: a reader's
  * "after seq N" cursor stays right.
  */
@@ -22,6 +22,9 @@
 #include <string.h>
 
 #include "store.h"
+
+#define SQ_STR_(x) #x
+#define SQ_STR(x) SQ_STR_(x)
 
 struct sq_store {
 	struct tf_store base;
@@ -251,8 +254,9 @@ static int sq_count_opk(sqlite3 *db, const char *officer)
 {
 	sqlite3_stmt *q = NULL;
 	int rc = sqlite3_prepare_v2(
-		db, "SELECT count(*) FROM prekey_opk WHERE officer=?1", -1, &q,
-		NULL);
+		db,
+		"SELECT count(*) FROM prekey_opk WHERE officer=?1 AND used=0",
+		-1, &q, NULL);
 	int n;
 
 	if (rc != SQLITE_OK)
@@ -298,6 +302,14 @@ static int sq_prekey_put(struct tf_store *base, const char *officer,
 			   "INSERT OR IGNORE INTO prekey_opk(officer, opk) "
 			   "VALUES(?1, ?2)",
 			   officer, opks + i * opklen, opklen);
+	/* tombstones bounded too: the newest TF_STORE_OPK_TOMBS kept */
+	if (r == 0)
+		r = sq_one(st->db,
+			   "DELETE FROM prekey_opk WHERE officer=?1 AND used=1 "
+			   "AND rowid NOT IN (SELECT rowid FROM prekey_opk "
+			   "WHERE officer=?1 AND used=1 ORDER BY rowid DESC "
+			   "LIMIT " SQ_STR(TF_STORE_OPK_TOMBS) ")",
+			   officer, NULL, 0);
 	if (r == 0)
 		r = sq_exec(st->db, "COMMIT");
 	if (r < 0)
@@ -348,7 +360,7 @@ static int sq_prekey_take(struct tf_store *base, const char *officer,
 	sqlite3_finalize(q);
 	rc = sqlite3_prepare_v2(st->db,
 				"SELECT rowid, opk FROM prekey_opk WHERE "
-				"officer=?1 ORDER BY rowid LIMIT 1",
+				"officer=?1 AND used=0 ORDER BY rowid LIMIT 1",
 				-1, &q, NULL);
 	if (rc != SQLITE_OK) {
 		q = NULL;
@@ -372,9 +384,13 @@ static int sq_prekey_take(struct tf_store *base, const char *officer,
 	sqlite3_finalize(q);
 	q = NULL;
 	if (on) {
-		/* handed out once: deleted before the reply leaves */
+		/* handed out once: marked before the reply leaves. The row
+		 * stays as a tombstone (a public key, no secret), so a
+		 * device that publishes again (its reply was lost) cannot
+		 * bring back a key someone else already holds */
 		rc = sqlite3_prepare_v2(st->db,
-					"DELETE FROM prekey_opk WHERE rowid=?1",
+					"UPDATE prekey_opk SET used=1 WHERE "
+					"rowid=?1",
 					-1, &q, NULL);
 		if (rc == SQLITE_OK) {
 			sqlite3_bind_int64(q, 1, row);
@@ -445,7 +461,8 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS prekey_base("
 	" officer TEXT PRIMARY KEY, bundle BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS prekey_opk("
-	" officer TEXT NOT NULL, opk BLOB NOT NULL, UNIQUE(officer, opk));";
+	" officer TEXT NOT NULL, opk BLOB NOT NULL,"
+	" used INTEGER NOT NULL DEFAULT 0, UNIQUE(officer, opk));";
 
 int tf_store_open_sqlite(const char *path, struct tf_store **out)
 {

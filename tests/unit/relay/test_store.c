@@ -163,6 +163,12 @@ static void test_prekeys(void **state)
 		1);
 	assert_memory_equal(opk, opks[2], 8);
 	free(b);
+	/* a republication (the device's reply was lost) does not bring
+	 * back what was handed out */
+	assert_int_equal(tf_store_prekey_put(st, "bob",
+					     (const uint8_t *)"base3", 5,
+					     &opks[0][0], 3, 8),
+			 0);
 	/* none left: the base bundle alone */
 	assert_int_equal(
 		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
