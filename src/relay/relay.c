@@ -13,6 +13,12 @@
  *   0x05 FETCH                      -> 0x04 MSG u8 n | from | id(16) | blob,
  *                                      for every message waiting
  *   0x06 ACK   u8 n | from | id(16) -> the message is deleted
+ *   0x07 PREKEYS bundle             -> 0x07 PREKEYS u8 0 (stored): an
+ *              end-to-end prekey bundle (twofold/e2e.h) with the sender's
+ *              own certificate; its one-time prekeys are added
+ *   0x08 BUNDLE_GET u8 n | whose    -> 0x09 BUNDLE u8 n | whose | bundle
+ *              with the signed prekey and at most one one-time prekey,
+ *              which is then deleted (handed out once)
  *   0x10 FWD   u8 n | to | bytes    -> 0x11 FROM u8 n | from | bytes to
  *              the recipient's sessions (real time, never stored)
  *   0x7f ERROR u8 code | text       (relay -> device)
@@ -44,6 +50,7 @@
 #include "req.h"
 #include "store.h"
 #include "twofold/comms.h"
+#include "twofold/e2e.h"
 #include "twofold/secmem.h"
 
 #define PROG "twofold-relay"
@@ -260,6 +267,78 @@ static void op_ack(struct relay *r, struct sess *s, const struct relay_req *q)
 		logv(r, "store ack by %s: %s", s->officer, strerror(-e));
 }
 
+/* The relay checks only what is its business: the structure, and that a
+ * device publishes under its own certificate (so nobody replaces another
+ * officer's prekeys). The signature is the recipient's to check: a relay
+ * is not trusted with it. */
+static void op_prekeys(struct relay *r, struct sess *s,
+		       const struct relay_req *q)
+{
+	struct tf_e2e_bundle b;
+	struct tf_cert c;
+	uint8_t base[TF_E2E_BUNDLE_MAX], ok[2] = {RELAY_OP_PREKEYS, 0};
+	int n, e;
+
+	if (tf_e2e_bundle_parse(q->body, q->body_len, &b) < 0 ||
+	    b.suite != r->cfg.suite ||
+	    tf_cert_parse(b.cert, b.certlen, &c) < 0 ||
+	    strcmp(c.officer, s->officer) != 0 || c.serial != s->serial) {
+		send_error(r, s, ERR_BAD, "prekey bundle refused");
+		return;
+	}
+	n = tf_e2e_bundle_pick(&b, SIZE_MAX, base, sizeof(base));
+	if (n < 0) {
+		send_error(r, s, ERR_BAD, "prekey bundle refused");
+		return;
+	}
+	e = tf_store_prekey_put(r->store, s->officer, base, (size_t)n, b.opks,
+				b.opk_count, 4 + tf_e2e_dh_bytes(b.suite));
+	if (e < 0) {
+		send_error(r, s, e == -ENOSPC ? ERR_FULL : ERR_STORE,
+			   e == -ENOSPC ? "relay storage full; retry later"
+					: "relay could not store; retry later");
+		return;
+	}
+	send_to(r, s, ok, sizeof(ok));
+}
+
+static void op_bundle_get(struct relay *r, struct sess *s,
+			  const struct relay_req *q)
+{
+	_cleanup_free_ uint8_t *base = NULL;
+	struct tf_e2e_bundle b;
+	uint8_t opk[4 + TF_E2E_DH_MAX], out[TF_E2E_BUNDLE_MAX];
+	uint8_t reply[TF_COMMS_PAYLOAD_MAX];
+	size_t bl, ol;
+	int n, e;
+
+	e = tf_store_prekey_take(r->store, q->name, &base, &bl, opk,
+				 sizeof(opk), &ol);
+	if (e <= 0) {
+		send_error(r, s, e == 0 ? ERR_OFFLINE : ERR_STORE,
+			   e == 0 ? "recipient has no prekeys on this relay"
+				  : "relay could not read the store");
+		return;
+	}
+	if (tf_e2e_bundle_parse(base, bl, &b) < 0) {
+		send_error(r, s, ERR_STORE, "relay could not read the store");
+		return;
+	}
+	if (ol > 0) {
+		b.opks = opk;
+		b.opk_count = 1;
+	}
+	n = tf_e2e_bundle_pick(&b, ol > 0 ? 0 : SIZE_MAX, out, sizeof(out));
+	if (n > 0)
+		n = relay_reply_build(RELAY_OP_BUNDLE, q->name, NULL, out,
+				      (size_t)n, reply, sizeof(reply));
+	if (n < 0) {
+		send_error(r, s, ERR_STORE, "relay could not read the store");
+		return;
+	}
+	send_to(r, s, reply, (size_t)n);
+}
+
 static void op_fwd(struct relay *r, struct sess *s, const struct relay_req *q)
 {
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
@@ -315,6 +394,8 @@ static void on_data(struct relay *r, const uint8_t *msg, size_t len,
 	case RELAY_OP_SEND: op_send(r, s, &q); break;
 	case RELAY_OP_FETCH: op_fetch(r, s); break;
 	case RELAY_OP_ACK: op_ack(r, s, &q); break;
+	case RELAY_OP_PREKEYS: op_prekeys(r, s, &q); break;
+	case RELAY_OP_BUNDLE_GET: op_bundle_get(r, s, &q); break;
 	case RELAY_OP_FWD: op_fwd(r, s, &q); break;
 	}
 }

@@ -55,6 +55,17 @@ int relay_req_parse(const uint8_t *pt, size_t n, struct relay_req *out)
 		if (q.op == RELAY_OP_ACK && q.body_len != 0)
 			return -EBADMSG;
 		break;
+	case RELAY_OP_PREKEYS:
+		if (n == 0)
+			return -EBADMSG;
+		q.body = pt;
+		q.body_len = n;
+		break;
+	case RELAY_OP_BUNDLE_GET:
+		used = get_name(pt, n, q.name);
+		if (used == 0 || used != n)
+			return -EBADMSG;
+		break;
 	case RELAY_OP_FWD:
 		used = get_name(pt, n, q.name);
 		if (used == 0)

@@ -18,6 +18,9 @@ enum {
 	RELAY_OP_MSG = 0x04,
 	RELAY_OP_FETCH = 0x05,
 	RELAY_OP_ACK = 0x06,
+	RELAY_OP_PREKEYS = 0x07, /* publish end-to-end prekeys (a bundle) */
+	RELAY_OP_BUNDLE_GET = 0x08,
+	RELAY_OP_BUNDLE = 0x09,
 	RELAY_OP_FWD = 0x10,
 	RELAY_OP_FROM = 0x11,
 	RELAY_OP_ERROR = 0x7f,
@@ -27,9 +30,11 @@ enum {
 
 struct relay_req {
 	uint8_t op;
-	char name[TF_CERT_ID_MAX + 1]; /* SEND/FWD: to; ACK: from */
+	char name[TF_CERT_ID_MAX + 1]; /* SEND/FWD: to; ACK: from;
+					  BUNDLE_GET: whose */
 	const uint8_t *id;	       /* SEND, ACK: RELAY_ID_BYTES */
-	const uint8_t *body;	       /* ECHO: all; SEND: blob; FWD: bytes */
+	const uint8_t *body;	       /* ECHO: all; SEND: blob; FWD: bytes;
+				PREKEYS: the bundle */
 	size_t body_len;
 };
 

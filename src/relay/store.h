@@ -28,6 +28,8 @@
 #define TF_STORE_ID_BYTES 16
 #define TF_STORE_BLOB_MAX 65536
 #define TF_STORE_NAME_MAX 64
+#define TF_STORE_OPK_MAX 200	/* unused one-time prekeys per officer */
+#define TF_STORE_OPK_TOMBS 1000 /* handed-out ones remembered */
 #define TF_STORE_STORED 0
 #define TF_STORE_DUPLICATE 1
 
@@ -53,6 +55,12 @@ struct tf_store_ops {
 		   int64_t now);
 	int (*expire)(struct tf_store *st, int64_t before);
 	int (*count)(struct tf_store *st, const char *recipient);
+	int (*prekey_put)(struct tf_store *st, const char *officer,
+			  const uint8_t *base, size_t baselen,
+			  const uint8_t *opks, size_t n, size_t opklen);
+	int (*prekey_take)(struct tf_store *st, const char *officer,
+			   uint8_t **base, size_t *baselen, uint8_t *opk,
+			   size_t opkcap, size_t *opklen);
 	void (*close)(struct tf_store *st);
 };
 
@@ -99,6 +107,31 @@ static inline TF_WUR int tf_store_count(struct tf_store *st,
 					const char *recipient)
 {
 	return st->ops->count(st, recipient);
+}
+/* End-to-end prekeys (twofold/e2e.h), opaque to the store: an officer's
+ * base bundle (certificate and signed prekey, no one-time prekey) replaces
+ * the previous one; the n one-time prekeys (opklen bytes each, u32 id
+ * first) are added, a known one is ignored, and no more than
+ * TF_STORE_OPK_MAX are kept per officer. Durable on return. */
+static inline TF_WUR int
+tf_store_prekey_put(struct tf_store *st, const char *officer,
+		    const uint8_t *base, size_t baselen, const uint8_t *opks,
+		    size_t n, size_t opklen)
+{
+	return st->ops->prekey_put(st, officer, base, baselen, opks, n, opklen);
+}
+/* 1: *base (malloc'ed) is officer's base bundle and, when *opklen > 0,
+ * opk the oldest unused one-time prekey, marked used in the same durable
+ * transaction (each one is handed out once, and publishing it again does
+ * not bring it back); 0: officer published nothing. */
+static inline TF_WUR int tf_store_prekey_take(struct tf_store *st,
+					      const char *officer,
+					      uint8_t **base, size_t *baselen,
+					      uint8_t *opk, size_t opkcap,
+					      size_t *opklen)
+{
+	return st->ops->prekey_take(st, officer, base, baselen, opk, opkcap,
+				    opklen);
 }
 static inline void tf_store_close(struct tf_store *st)
 {

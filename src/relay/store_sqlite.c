@@ -10,6 +10,9 @@
  *        blob, stored_at)  UNIQUE(sender, id)
  *   seen(sender, id, acked_at)  PRIMARY KEY(sender, id): tombstones of
  *        delivered messages, so a late retry is still a duplicate
+ *   prekey_base(officer, bundle), prekey_opk(officer, opk, used):
+ *        end-to-end prekeys as published (opaque), each one-time prekey
+ *        handed out once (marked used in the transaction that reads it)
  * AUTOINCREMENT so a seq is never reused after deletes: a reader's
  * "after seq N" cursor stays right.
  */
@@ -19,6 +22,9 @@
 #include <string.h>
 
 #include "store.h"
+
+#define SQ_STR_(x) #x
+#define SQ_STR(x) SQ_STR_(x)
 
 struct sq_store {
 	struct tf_store base;
@@ -228,6 +234,189 @@ static int sq_count(struct tf_store *base, const char *recipient)
 	return n;
 }
 
+static int sq_one(sqlite3 *db, const char *sql, const char *officer,
+		  const uint8_t *blob, size_t len)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+
+	if (rc != SQLITE_OK)
+		return sq_err(db, rc);
+	sqlite3_bind_text(q, 1, officer, -1, SQLITE_STATIC);
+	if (blob != NULL)
+		sqlite3_bind_blob(q, 2, blob, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : sq_err(db, rc);
+}
+
+static int sq_count_opk(sqlite3 *db, const char *officer)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(
+		db,
+		"SELECT count(*) FROM prekey_opk WHERE officer=?1 AND used=0",
+		-1, &q, NULL);
+	int n;
+
+	if (rc != SQLITE_OK)
+		return sq_err(db, rc);
+	sqlite3_bind_text(q, 1, officer, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	n = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : sq_err(db, rc);
+	sqlite3_finalize(q);
+	return n;
+}
+
+static int sq_prekey_put(struct tf_store *base, const char *officer,
+			 const uint8_t *b, size_t blen, const uint8_t *opks,
+			 size_t n, size_t opklen)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	int r;
+
+	if (!name_ok(officer) || blen == 0 || blen > TF_STORE_BLOB_MAX ||
+	    (n && (opks == NULL || opklen < 5 || opklen > 256)))
+		return -EINVAL;
+	r = sq_exec(st->db, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	r = sq_one(st->db,
+		   "INSERT OR REPLACE INTO prekey_base(officer, bundle) "
+		   "VALUES(?1, ?2)",
+		   officer, b, blen);
+	/* a device may publish again and again: its one-time prekeys on
+	 * the relay stay bounded (the extra ones are not kept) */
+	if (r == 0) {
+		int have = sq_count_opk(st->db, officer);
+
+		if (have < 0)
+			r = have;
+		else if ((size_t)have >= TF_STORE_OPK_MAX)
+			n = 0;
+		else if (n > TF_STORE_OPK_MAX - (size_t)have)
+			n = TF_STORE_OPK_MAX - (size_t)have;
+	}
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = sq_one(st->db,
+			   "INSERT OR IGNORE INTO prekey_opk(officer, opk) "
+			   "VALUES(?1, ?2)",
+			   officer, opks + i * opklen, opklen);
+	/* tombstones bounded too: the newest TF_STORE_OPK_TOMBS kept */
+	if (r == 0)
+		r = sq_one(st->db,
+			   "DELETE FROM prekey_opk WHERE officer=?1 AND used=1 "
+			   "AND rowid NOT IN (SELECT rowid FROM prekey_opk "
+			   "WHERE officer=?1 AND used=1 ORDER BY rowid DESC "
+			   "LIMIT " SQ_STR(TF_STORE_OPK_TOMBS) ")",
+			   officer, NULL, 0);
+	if (r == 0)
+		r = sq_exec(st->db, "COMMIT");
+	if (r < 0)
+		(void)sq_exec(st->db, "ROLLBACK");
+	return r;
+}
+
+static int sq_prekey_take(struct tf_store *base, const char *officer,
+			  uint8_t **bundle, size_t *blen, uint8_t *opk,
+			  size_t opkcap, size_t *opklen)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	sqlite3_stmt *q = NULL;
+	uint8_t *b = NULL;
+	size_t n = 0, on = 0;
+	int64_t row = 0;
+	int rc, r;
+
+	if (!name_ok(officer))
+		return -EINVAL;
+	r = sq_exec(st->db, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	rc = sqlite3_prepare_v2(
+		st->db, "SELECT bundle FROM prekey_base WHERE officer=?1", -1,
+		&q, NULL);
+	if (rc != SQLITE_OK) {
+		r = sq_err(st->db, rc);
+		goto rollback;
+	}
+	sqlite3_bind_text(q, 1, officer, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		r = 0;
+		goto rollback;
+	}
+	if (rc != SQLITE_ROW) {
+		r = sq_err(st->db, rc);
+		goto rollback;
+	}
+	n = (size_t)sqlite3_column_bytes(q, 0);
+	b = malloc(n ? n : 1);
+	if (b == NULL) {
+		r = -ENOMEM;
+		goto rollback;
+	}
+	memcpy(b, sqlite3_column_blob(q, 0), n);
+	sqlite3_finalize(q);
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT rowid, opk FROM prekey_opk WHERE "
+				"officer=?1 AND used=0 ORDER BY rowid LIMIT 1",
+				-1, &q, NULL);
+	if (rc != SQLITE_OK) {
+		q = NULL;
+		r = sq_err(st->db, rc);
+		goto rollback;
+	}
+	sqlite3_bind_text(q, 1, officer, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		row = sqlite3_column_int64(q, 0);
+		on = (size_t)sqlite3_column_bytes(q, 1);
+		if (on > opkcap) {
+			r = -EIO;
+			goto rollback;
+		}
+		memcpy(opk, sqlite3_column_blob(q, 1), on);
+	} else if (rc != SQLITE_DONE) {
+		r = sq_err(st->db, rc);
+		goto rollback;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (on) {
+		/* handed out once: marked before the reply leaves. The row
+		 * stays as a tombstone (a public key, no secret), so a
+		 * device that publishes again (its reply was lost) cannot
+		 * bring back a key someone else already holds */
+		rc = sqlite3_prepare_v2(st->db,
+					"UPDATE prekey_opk SET used=1 WHERE "
+					"rowid=?1",
+					-1, &q, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_int64(q, 1, row);
+			rc = sqlite3_step(q);
+		}
+		sqlite3_finalize(q);
+		q = NULL;
+		if (rc != SQLITE_DONE) {
+			r = sq_err(st->db, rc);
+			goto rollback;
+		}
+	}
+	r = sq_exec(st->db, "COMMIT");
+	if (r < 0)
+		goto rollback;
+	*bundle = b;
+	*blen = n;
+	*opklen = on;
+	return 1;
+rollback:
+	sqlite3_finalize(q);
+	free(b);
+	(void)sq_exec(st->db, "ROLLBACK");
+	return r;
+}
+
 static void sq_close(struct tf_store *base)
 {
 	struct sq_store *st = (struct sq_store *)base;
@@ -250,6 +439,8 @@ static const struct tf_store_ops sq_ops = {
 	.ack = sq_ack,
 	.expire = sq_expire,
 	.count = sq_count,
+	.prekey_put = sq_prekey_put,
+	.prekey_take = sq_prekey_take,
 	.close = sq_close,
 };
 
@@ -266,7 +457,12 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS seen("
 	" sender TEXT NOT NULL, id BLOB NOT NULL, acked_at INTEGER NOT NULL,"
 	" PRIMARY KEY(sender, id)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS seen_age ON seen(acked_at);";
+	"CREATE INDEX IF NOT EXISTS seen_age ON seen(acked_at);"
+	"CREATE TABLE IF NOT EXISTS prekey_base("
+	" officer TEXT PRIMARY KEY, bundle BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS prekey_opk("
+	" officer TEXT NOT NULL, opk BLOB NOT NULL,"
+	" used INTEGER NOT NULL DEFAULT 0, UNIQUE(officer, opk));";
 
 int tf_store_open_sqlite(const char *path, struct tf_store **out)
 {

@@ -23,21 +23,9 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "src/lib/wg/internal.h"
+#include "src/lib/comms/internal.h"
 #include "twofold/comms.h"
 #include "twofold/secmem.h"
-
-struct nz_suite {
-	uint8_t id;
-	const char *name;
-	size_t hashlen, dhlen;
-	const struct wg_suite *w; /* DH, AEAD */
-	int (*hash)(uint8_t *out, const void *p0, size_t n0, const void *p1,
-		    size_t n1);
-	/* out = HMAC-HASH(key, p0 || p1), HASHLEN bytes */
-	int (*hmac)(uint8_t *out, const uint8_t *key, size_t keylen,
-		    const void *p0, size_t n0, const void *p1, size_t n1);
-};
 
 /* ---- intl: BLAKE2b-512 and HMAC-BLAKE2b ---- */
 
@@ -128,7 +116,7 @@ static const struct nz_suite nz_gm = {
 	.hmac = sm3_hmac,
 };
 
-static const struct nz_suite *nz_get(uint8_t id)
+const struct nz_suite *nz_get(uint8_t id)
 {
 	return id == TF_SUITE_INTL ? &nz_intl
 	       : id == TF_SUITE_GM ? &nz_gm

@@ -31,6 +31,7 @@
 
 #include "twofold/atomicfile.h"
 #include "twofold/comms.h"
+#include "twofold/e2e.h"
 #include "twofold/wg.h"
 
 static const struct tf_suite *S;
@@ -291,6 +292,15 @@ static int udp_reply(void)
 			printf("%.*s\n", (int)(m - 2 - (int)nl), pt + 2 + nl);
 		}
 		break;
+	case 0x09: {
+		struct tf_e2e_bundle eb;
+
+		nl = pt[1];
+		if (tf_e2e_bundle_parse(pt + 2 + nl, (size_t)m - 2 - nl, &eb))
+			die("bundle", -EBADMSG);
+		printf("bundle %.*s opks=%zu\n", (int)nl, pt + 2, eb.opk_count);
+		break;
+	}
 	case 0x7f: printf("error %u %.*s\n", pt[1], m - 2, pt + 2); break;
 	default: printf("reply 0x%02x\n", pt[0]);
 	}
@@ -405,6 +415,39 @@ static void udp_client(int argc, char **argv)
 			memcpy(b + n, text, strlen(text));
 			udp_req(b, n + strlen(text));
 			udp_sync();
+		} else if (!strcmp(line, "publish") ||
+			   sscanf(line, "publish-as %127s", a) == 1) {
+			/* end-to-end prekeys: a signed prekey and two
+			 * one-time prekeys, under our own certificate (or,
+			 * publish-as, another officer's, which the relay
+			 * must refuse) */
+			struct tf_key *sk = NULL;
+			struct tf_e2e_prekeys *pk = NULL;
+			uint8_t other[TF_CERT_MAX];
+			size_t ol = 0;
+
+			if (line[7] == '-')
+				ol = get(a, other, sizeof(other));
+
+			if (tf_privfile_sign_key(&pf, &sk) < 0 ||
+			    tf_e2e_prekeys_new(S->id, sk, 1, 2, 100, &pk) < 0)
+				die("prekeys", -EINVAL);
+			b[0] = 0x07;
+			r = tf_e2e_prekeys_bundle(pk, ol ? other : cert,
+						  ol ? ol : cl, b + 1,
+						  sizeof(b) - 1);
+			if (r < 0)
+				die("bundle", r);
+			udp_req(b, (size_t)r + 1);
+			udp_reply();
+			tf_e2e_prekeys_free(pk);
+			tf_key_free(sk);
+		} else if (sscanf(line, "bundle %127s", a) == 1) {
+			b[0] = 0x08;
+			b[1] = (uint8_t)strlen(a);
+			memcpy(b + 2, a, b[1]);
+			udp_req(b, 2 + (size_t)b[1]);
+			udp_reply();
 		} else if (!strcmp(line, "wait")) {
 			udp_reply();
 		} else if (!strcmp(line, "replay-init")) {

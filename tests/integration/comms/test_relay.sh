@@ -107,6 +107,23 @@ for s in intl gm; do
 	has "error 4 recipient not connected" "$out"
 	ok $? "$s: forwarding to an absent officer says so" "$out"
 
+	# end-to-end prekeys: each one-time prekey handed out once
+	out=$(printf 'publish\n' | dev $s alice 2>&1)
+	has "reply 0x07" "$out"
+	ok $? "$s: a device publishes its prekey bundle" "$out"
+	out=$(printf 'bundle alice\nbundle alice\nbundle alice\nbundle nobody\n' |
+		dev $s bob 2>&1)
+	[ "$(grep -c '^bundle alice opks=1' <<<"$out")" = 2 ] &&
+		has "bundle alice opks=0" "$out" &&
+		has "error 4 recipient has no prekeys" "$out"
+	ok $? "$s: bundles hand out each one-time prekey once, then none" "$out"
+	out=$(printf 'publish-as %s\nbundle alice\n' "$W/alice.cert" |
+		dev $s bob 2>&1)
+	has "error 1 prekey bundle refused" "$out" &&
+		has "bundle alice opks=0" "$out"
+	ok $? "$s: nobody publishes prekeys under another officer's certificate" \
+		"$out"
+
 	out=$(printf 'echo hi\n' | dev $s mallory 2>&1)
 	[ "$out" = timeout ] && wait_for "$W/relay.log" "certificate revoked"
 	ok $? "$s: a revoked device gets no answer; the relay logs why" "$out"

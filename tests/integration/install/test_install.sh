@@ -19,6 +19,7 @@ want=(
 	"$(abs "$TF_SBINDIR")/twofold-relay"
 	"$(abs "$TF_BINDIR")/twofold-pkg"
 	"$(abs "$TF_BINDIR")/twofold-ca"
+	"$(abs "$TF_BINDIR")/twofold-comms"
 	"$(abs "$TF_LIBEXECDIR")/twofold/twofoldd-evict"
 	"$(abs "$TF_LIBEXECDIR")/twofold/twofold-scanner"
 	"$(abs "$TF_UNITDIR")/twofoldd.service"
@@ -27,7 +28,8 @@ want=(
 	"$(abs "$TF_DATADIR")/doc/twofold/examples/device.conf.example"
 )
 pages=(man1/twofold.1 man8/twofoldd.8 man5/twofold-config.5
-	man8/twofold-gateway.8 man1/twofold-ca.1 man8/twofold-relay.8)
+	man8/twofold-gateway.8 man1/twofold-ca.1 man8/twofold-relay.8
+	man1/twofold-comms.1)
 # the compositor, when its wlroots dependency was found (-Dshell)
 if [ "${TF_SHELL:-0}" = 1 ]; then
 	want+=("$(abs "$TF_SBINDIR")/twofold-shell")

@@ -119,6 +119,87 @@ static void test_store(void **state)
 	tf_store_close(st);
 }
 
+/* end-to-end prekeys: each one-time prekey handed out once, also across
+ * a reopen (durable), the base bundle replaced by a new publication */
+static void test_prekeys(void **state)
+{
+	struct tf_store *st = NULL;
+	uint8_t opks[3][8], opk[64], *b = NULL;
+	size_t bl, ol;
+
+	for (int i = 0; i < 3; i++)
+		memset(opks[i], 'a' + i, sizeof(opks[i]));
+	assert_int_equal(tf_store_open_sqlite(path, &st), 0);
+	assert_int_equal(
+		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
+		0);
+	assert_int_equal(tf_store_prekey_put(st, "bob",
+					     (const uint8_t *)"base1", 5,
+					     &opks[0][0], 2, 8),
+			 0);
+	assert_int_equal(
+		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
+		1);
+	assert_int_equal(bl, 5);
+	assert_memory_equal(b, "base1", 5);
+	assert_int_equal(ol, 8);
+	assert_memory_equal(opk, opks[0], 8);
+	free(b);
+	tf_store_close(st);
+	assert_int_equal(tf_store_open_sqlite(path, &st), 0);
+	/* a known one-time prekey is not added twice; a new base replaces */
+	assert_int_equal(tf_store_prekey_put(st, "bob",
+					     (const uint8_t *)"base2", 5,
+					     &opks[1][0], 2, 8),
+			 0);
+	assert_int_equal(
+		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
+		1);
+	assert_memory_equal(b, "base2", 5);
+	assert_memory_equal(opk, opks[1], 8);
+	free(b);
+	assert_int_equal(
+		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
+		1);
+	assert_memory_equal(opk, opks[2], 8);
+	free(b);
+	/* a republication (the device's reply was lost) does not bring
+	 * back what was handed out */
+	assert_int_equal(tf_store_prekey_put(st, "bob",
+					     (const uint8_t *)"base3", 5,
+					     &opks[0][0], 3, 8),
+			 0);
+	/* none left: the base bundle alone */
+	assert_int_equal(
+		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
+		1);
+	assert_int_equal(ol, 0);
+	free(b);
+	/* bounded per officer however often it publishes */
+	for (unsigned i = 0; i < TF_STORE_OPK_MAX + 10; i++) {
+		uint8_t o[8] = {0};
+
+		memcpy(o, &i, sizeof(i));
+		assert_int_equal(tf_store_prekey_put(st, "eve",
+						     (const uint8_t *)"b", 1, o,
+						     1, 8),
+				 0);
+	}
+	for (unsigned i = 0; i < TF_STORE_OPK_MAX; i++) {
+		assert_int_equal(tf_store_prekey_take(st, "eve", &b, &bl, opk,
+						      sizeof(opk), &ol),
+				 1);
+		assert_int_equal(ol, 8);
+		free(b);
+	}
+	assert_int_equal(
+		tf_store_prekey_take(st, "eve", &b, &bl, opk, sizeof(opk), &ol),
+		1);
+	assert_int_equal(ol, 0);
+	free(b);
+	tf_store_close(st);
+}
+
 static void test_wal(void **state)
 {
 	sqlite3 *db;
@@ -141,6 +222,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_prekeys),
 		cmocka_unit_test(test_wal),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,1193 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofold-comms (issue 15; docs/comms.md): the secure persona's messaging
+ * service and its CLI, one binary.
+ *
+ *   twofold-comms --state DIR service --relay ADDR:PORT --relay-pub FILE
+ *                 --key FILE --cert FILE --ca CA.pub [--denylist FILE] [-v]
+ *       the process that holds the device's keys and end-to-end state
+ *       (twofold/e2e.h), talks to twofold-relay over the device <-> relay
+ *       channel (twofold/comms.h), and answers the CLI on DIR/control
+ *       (AF_UNIX SOCK_SEQPACKET, 0600)
+ *   twofold-comms --state DIR msg send OFFICER TEXT
+ *   twofold-comms --state DIR msg read
+ *   twofold-comms --state DIR status
+ *
+ * Delivery: `msg send` puts the message in DIR/outbox (atomically, 0600)
+ * with a random 16-byte id chosen here, and returns: the message goes out
+ * when the relay is reachable and is deleted only when the relay says
+ * STORED (after its durable commit). The first attempt replaces the
+ * plaintext in the outbox by the end-to-end ciphertext, so every retry
+ * sends the same bytes under the same id and the relay stores it once.
+ * A relay that is down: the handshake is retried every second and the
+ * outbox waits.
+ *
+ * Receiving: a message is written to DIR/inbox before the session state
+ * that read it and before the ACK that lets the relay delete it, so a
+ * crash in between re-reads it (a seen marker keeps it from showing
+ * twice). Anything that fails authentication (a flipped bit, a replay, a
+ * sender the relay swapped, a certificate for someone else) is shown in
+ * `msg read` as REJECTED with the reason, never dropped silently.
+ *
+ * State in DIR (every file 0600 and written atomically): prekeys,
+ * published, sessions/OFFICER (and OFFICER.prev), outbox/, inbox/, read/,
+ * seen/.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "twofold/atomicfile.h"
+#include "twofold/comms.h"
+#include "twofold/crypto.h"
+#include "twofold/e2e.h"
+#include "twofold/secmem.h"
+
+#define PROG "twofold-comms"
+#define TEXT_MAX 768 /* one datagram with the X3DH header and certificate */
+#define OUTBOX_MAX 4096
+#define REPLY_MAX 65536
+#define ID_BYTES 16
+#define OPK_COUNT 8 /* one publication fits in one datagram */
+
+/* relay requests (src/relay/req.h) */
+enum {
+	OP_ECHO = 0x01,
+	OP_SEND = 0x02,
+	OP_STORED = 0x03,
+	OP_MSG = 0x04,
+	OP_FETCH = 0x05,
+	OP_ACK = 0x06,
+	OP_PREKEYS = 0x07,
+	OP_BUNDLE_GET = 0x08,
+	OP_BUNDLE = 0x09,
+	OP_ERROR = 0x7f,
+};
+
+struct out_item {
+	char name[64]; /* file in outbox/ */
+	uint8_t id[ID_BYTES];
+	char to[TF_CERT_ID_MAX + 1];
+	bool sealed; /* ciphertext (sent at least once) */
+};
+
+struct svc {
+	const char *dir;
+	bool verbose;
+	const struct tf_suite *suite;
+	struct tf_privfile pf;
+	struct tf_key *sign;
+	uint8_t cert[TF_CERT_MAX];
+	size_t certlen;
+	struct tf_cert me;
+	struct tf_cert_anchor anchor;
+	struct tf_denylist *dl;
+	uint8_t relay_pub[TF_PK_MAX];
+	struct sockaddr_in relay;
+	int ufd, lfd;
+	struct tf_comms_client *cl;
+	struct tf_comms_session *cs;
+	bool connected;
+	uint64_t last_rx, last_init, last_tick;
+	struct tf_e2e_prekeys *pk;
+	struct out_item out[OUTBOX_MAX];
+	size_t nout;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void logv(struct svc *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!s->verbose)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, PROG ": ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+static int unhex(const char *h, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(h + 2 * i, "%2x", &v) != 1)
+			return -EINVAL;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+/* An officer id as certificates allow it ([A-Za-z0-9-_.@], 1..64): safe
+ * as a file name. The relay names senders: it is checked, not trusted. */
+static bool officer_ok(const char *n)
+{
+	size_t l = strnlen(n, TF_CERT_ID_MAX + 1);
+
+	if (l == 0 || l > TF_CERT_ID_MAX || !strcmp(n, ".") || !strcmp(n, ".."))
+		return false;
+	for (size_t i = 0; i < l; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
+			    "YZ"
+			    "0123456789-_.@",
+			    n[i]))
+			return false;
+	return true;
+}
+
+static int path_of(struct svc *s, char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(out, cap, "%s/", s->dir);
+
+	va_start(ap, fmt);
+	n += vsnprintf(out + n, cap - (size_t)n, fmt, ap);
+	va_end(ap);
+	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	char *b = NULL;
+	int r = tf_read_file_at(AT_FDCWD, path, max, &b, len);
+
+	if (r == 0)
+		*out = (uint8_t *)b;
+	return r;
+}
+
+/* ---- state files ---- */
+
+static int save_prekeys(struct svc *s)
+{
+	size_t n = tf_e2e_prekeys_encoded_bytes();
+	uint8_t *b = tf_secure_alloc(n);
+	char p[512];
+	int r;
+
+	if (b == NULL)
+		return -ENOMEM;
+	r = tf_e2e_prekeys_encode(s->pk, b, n);
+	if (r > 0 && (r = path_of(s, p, sizeof(p), "prekeys")) == 0)
+		r = tf_atomic_write(p, b, n, 0600);
+	tf_secure_free(b);
+	return r < 0 ? r : 0;
+}
+
+static int load_session(struct svc *s, const char *who, const char *suffix,
+			struct tf_e2e_session **out)
+{
+	uint8_t *b = NULL;
+	size_t n;
+	char p[512];
+	int r = path_of(s, p, sizeof(p), "sessions/%s%s", who, suffix);
+
+	if (r == 0)
+		r = read_file(p, tf_e2e_session_encoded_bytes(), &b, &n);
+	if (r < 0)
+		return r;
+	r = tf_e2e_session_decode(b, n, out);
+	tf_memzero(b, n);
+	free(b);
+	return r;
+}
+
+static int save_session(struct svc *s, const char *who, const char *suffix,
+			const struct tf_e2e_session *ss)
+{
+	size_t n = tf_e2e_session_encoded_bytes();
+	uint8_t *b = tf_secure_alloc(n);
+	char p[512];
+	int r;
+
+	if (b == NULL)
+		return -ENOMEM;
+	r = tf_e2e_session_encode(ss, b, n);
+	if (r > 0 &&
+	    (r = path_of(s, p, sizeof(p), "sessions/%s%s", who, suffix)) == 0)
+		r = tf_atomic_write(p, b, n, 0600);
+	tf_secure_free(b);
+	return r < 0 ? r : 0;
+}
+
+/* ---- the relay channel ---- */
+
+static void relay_send(struct svc *s, const uint8_t *pt, size_t n)
+{
+	uint8_t out[TF_COMMS_PAYLOAD_MAX + TF_COMMS_DATA_OVERHEAD];
+	int m;
+
+	if (!s->connected)
+		return;
+	m = tf_comms_encrypt(s->cs, pt, n, out, sizeof(out));
+	if (m < 0)
+		return;
+	(void)sendto(s->ufd, out, (size_t)m, 0, (struct sockaddr *)&s->relay,
+		     sizeof(s->relay));
+}
+
+static void relay_named(struct svc *s, uint8_t op, const char *name,
+			const uint8_t *id, const uint8_t *body, size_t n)
+{
+	uint8_t b[TF_COMMS_PAYLOAD_MAX];
+	size_t nl = strlen(name), off;
+
+	if (2 + nl + (id ? ID_BYTES : 0) + n > sizeof(b))
+		return;
+	b[0] = op;
+	b[1] = (uint8_t)nl;
+	memcpy(b + 2, name, nl);
+	off = 2 + nl;
+	if (id) {
+		memcpy(b + off, id, ID_BYTES);
+		off += ID_BYTES;
+	}
+	if (n)
+		memcpy(b + off, body, n);
+	relay_send(s, b, off + n);
+}
+
+static void start_handshake(struct svc *s)
+{
+	uint8_t out[TF_COMMS_INIT_MAX];
+	uint32_t lid;
+	int r;
+
+	tf_comms_client_free(s->cl);
+	s->cl = NULL;
+	if (tf_random(&lid, sizeof(lid)) < 0)
+		return;
+	r = tf_comms_client_start(s->suite->id, s->pf.secret + TF_KEY_BYTES,
+				  s->relay_pub, s->cert, s->certlen, real_ns(),
+				  lid, &s->cl, out, sizeof(out));
+	if (r < 0)
+		return;
+	(void)sendto(s->ufd, out, (size_t)r, 0, (struct sockaddr *)&s->relay,
+		     sizeof(s->relay));
+	s->last_init = now_ms();
+}
+
+static void publish_prekeys(struct svc *s)
+{
+	uint8_t b[1 + TF_E2E_BUNDLE_MAX];
+	char p[512];
+	int n;
+
+	if (path_of(s, p, sizeof(p), "published") < 0 || access(p, F_OK) == 0)
+		return;
+	b[0] = OP_PREKEYS;
+	n = tf_e2e_prekeys_bundle(s->pk, s->cert, s->certlen, b + 1,
+				  sizeof(b) - 1);
+	if (n > 0)
+		relay_send(s, b, (size_t)n + 1);
+}
+
+static void on_connected(struct svc *s)
+{
+	static const uint8_t fetch = OP_FETCH;
+
+	logv(s, "connected to the relay");
+	publish_prekeys(s);
+	relay_send(s, &fetch, 1);
+}
+
+/* ---- the outbox ---- */
+
+static int out_load(struct svc *s)
+{
+	struct dirent **ents = NULL;
+	char p[512];
+	int n, r = 0;
+
+	if ((r = path_of(s, p, sizeof(p), "outbox")) < 0)
+		return r;
+	n = scandir(p, &ents, NULL, alphasort);
+	if (n < 0)
+		return -errno;
+	s->nout = 0;
+	for (int i = 0; i < n; i++) {
+		struct out_item *it = &s->out[s->nout];
+		uint8_t *b = NULL;
+		size_t len;
+		const char *dot;
+
+		if (ents[i]->d_name[0] == '.' || s->nout >= OUTBOX_MAX)
+			goto next;
+		dot = strchr(ents[i]->d_name, '+');
+		if (dot == NULL || strlen(dot + 1) != 2 * ID_BYTES ||
+		    strlen(ents[i]->d_name) >= sizeof(it->name))
+			goto next;
+		snprintf(it->name, sizeof(it->name), "%s", ents[i]->d_name);
+		if (unhex(dot + 1, it->id, ID_BYTES) < 0 ||
+		    path_of(s, p, sizeof(p), "outbox/%s", it->name) < 0 ||
+		    read_file(p, 2 + TF_CERT_ID_MAX + TF_E2E_MSG_MAX, &b,
+			      &len) < 0)
+			goto next;
+		if (len >= 2 && b[1] > 0 && b[1] <= TF_CERT_ID_MAX &&
+		    len >= 2u + b[1]) {
+			memcpy(it->to, b + 2, b[1]);
+			it->to[b[1]] = '\0';
+			it->sealed = b[0] == 1;
+			if (officer_ok(it->to))
+				s->nout++;
+		}
+		tf_memzero(b, len);
+		free(b);
+	next:
+		free(ents[i]);
+	}
+	free(ents);
+	return 0;
+}
+
+/* outbox file: u8 sealed | u8 n | to | text or end-to-end message */
+static int out_write(struct svc *s, const char *name, bool sealed,
+		     const char *to, const uint8_t *body, size_t n)
+{
+	uint8_t *b = tf_secure_alloc(2 + TF_CERT_ID_MAX + TF_E2E_MSG_MAX);
+	size_t tl = strlen(to);
+	char p[512];
+	int r;
+
+	if (b == NULL)
+		return -ENOMEM;
+	b[0] = sealed;
+	b[1] = (uint8_t)tl;
+	memcpy(b + 2, to, tl);
+	memcpy(b + 2 + tl, body, n);
+	r = path_of(s, p, sizeof(p), "outbox/%s", name);
+	if (r == 0)
+		r = tf_atomic_write(p, b, 2 + tl + n, 0600);
+	tf_secure_free(b);
+	return r;
+}
+
+static int queue_message(struct svc *s, const char *to, const char *text,
+			 char *idhex)
+{
+	struct out_item *it;
+	uint8_t id[ID_BYTES];
+	int r;
+
+	if (s->nout >= OUTBOX_MAX)
+		return -ENOSPC;
+	if ((r = tf_random(id, sizeof(id))) < 0)
+		return r;
+	hex(id, ID_BYTES, idhex);
+	it = &s->out[s->nout];
+	snprintf(it->name, sizeof(it->name), "%016llx+%s",
+		 (unsigned long long)real_ns(), idhex);
+	r = out_write(s, it->name, false, to, (const uint8_t *)text,
+		      strlen(text));
+	if (r < 0)
+		return r;
+	memcpy(it->id, id, ID_BYTES);
+	memcpy(it->to, to, strnlen(to, TF_CERT_ID_MAX) + 1);
+	it->sealed = false;
+	s->nout++;
+	return 0;
+}
+
+/* Seal (first time) and send one outbox item. */
+static void out_send(struct svc *s, struct out_item *it)
+{
+	_cleanup_(tf_e2e_session_freep) struct tf_e2e_session *ss = NULL;
+	uint8_t *b = NULL, *msg = NULL;
+	size_t len, tl;
+	char p[512];
+	int n;
+
+	if (path_of(s, p, sizeof(p), "outbox/%s", it->name) < 0 ||
+	    read_file(p, 2 + TF_CERT_ID_MAX + TF_E2E_MSG_MAX, &b, &len) < 0)
+		return;
+	tl = b[1];
+	if (it->sealed) {
+		relay_named(s, OP_SEND, it->to, it->id, b + 2 + tl,
+			    len - 2 - tl);
+		goto out;
+	}
+	if (load_session(s, it->to, "", &ss) < 0) {
+		/* no session yet: ask for the recipient's prekeys */
+		relay_named(s, OP_BUNDLE_GET, it->to, NULL, NULL, 0);
+		goto out;
+	}
+	msg = tf_secure_alloc(TF_E2E_MSG_MAX);
+	if (msg == NULL)
+		goto out;
+	n = tf_e2e_encrypt(ss, b + 2 + tl, len - 2 - tl, msg, TF_E2E_MSG_MAX);
+	if (n < 0)
+		goto out;
+	/* the ratchet moved: its state first, then the ciphertext replaces
+	 * the text, then it leaves (a crash between costs one skipped key
+	 * at the peer, never a reused one) */
+	if (save_session(s, it->to, "", ss) < 0 ||
+	    out_write(s, it->name, true, it->to, msg, (size_t)n) < 0)
+		goto out;
+	it->sealed = true;
+	relay_named(s, OP_SEND, it->to, it->id, msg, (size_t)n);
+out:
+	tf_secure_free(msg);
+	if (b) {
+		tf_memzero(b, len);
+		free(b);
+	}
+}
+
+static void out_flush(struct svc *s)
+{
+	char asked[8][TF_CERT_ID_MAX + 1];
+	size_t nasked = 0;
+
+	for (size_t i = 0; i < s->nout && i < 64; i++) {
+		struct out_item *it = &s->out[i];
+		bool skip = false;
+
+		/* one recipient's messages in order: after one that waits
+		 * for a bundle, the others to it wait too */
+		for (size_t j = 0; j < nasked; j++)
+			skip |= !strcmp(asked[j], it->to);
+		if (skip)
+			continue;
+		out_send(s, it);
+		if (!it->sealed && nasked < 8)
+			snprintf(asked[nasked++], sizeof(asked[0]), "%s",
+				 it->to);
+	}
+}
+
+static void on_stored(struct svc *s, const uint8_t *id)
+{
+	char p[512];
+
+	for (size_t i = 0; i < s->nout; i++) {
+		if (memcmp(s->out[i].id, id, ID_BYTES) != 0)
+			continue;
+		if (path_of(s, p, sizeof(p), "outbox/%s", s->out[i].name) == 0)
+			(void)unlink(p);
+		memmove(&s->out[i], &s->out[i + 1],
+			(s->nout - i - 1) * sizeof(s->out[0]));
+		s->nout--;
+		return;
+	}
+}
+
+/* ---- receiving ---- */
+
+static int inbox_put(struct svc *s, const char *from, const uint8_t *id,
+		     const char *line, size_t n)
+{
+	char p[512], idh[2 * ID_BYTES + 1];
+	int r;
+
+	hex(id, ID_BYTES, idh);
+	r = path_of(s, p, sizeof(p), "inbox/%016llx+%s+%s",
+		    (unsigned long long)real_ns(), from, idh);
+	if (r == 0)
+		r = tf_atomic_write(p, line, n, 0600);
+	if (r < 0)
+		fprintf(stderr, PROG ": cannot write the inbox: %s\n",
+			strerror(-r));
+	return r;
+}
+
+static int reject(struct svc *s, const char *from, const uint8_t *id,
+		  const char *why)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line),
+			 "REJECTED message said to be from %s: %s\n", from,
+			 why);
+
+	logv(s, "rejected a message said to be from %s: %s", from, why);
+	return inbox_put(s, from, id, line, (size_t)n);
+}
+
+static const char *why(int r)
+{
+	switch (r) {
+	case -EALREADY: return "a replay of a message already read";
+	case -ENOKEY:
+		return "a replayed first message (its one-time prekey is used)";
+	case -ERANGE: return "too many messages skipped";
+	case -EKEYREJECTED: return "the certificate names someone else";
+	case -ENOENT:
+		return "no session with this sender (forged, or from before a "
+		       "reset)";
+	case -EBADMSG:
+		return "failed authentication (altered, forged, or from "
+		       "another sender than claimed)";
+	default: return tf_cert_reason(r);
+	}
+}
+
+static int try_session(struct svc *s, const char *from, const char *suffix,
+		       const uint8_t *blob, size_t len, uint8_t *pt,
+		       struct tf_e2e_session **out)
+{
+	struct tf_e2e_session *ss = NULL;
+	int r = load_session(s, from, suffix, &ss);
+
+	if (r < 0)
+		return -ENOENT;
+	r = tf_e2e_decrypt(ss, blob, len, pt, TF_E2E_PT_MAX);
+	if (r < 0) {
+		tf_e2e_session_free(ss);
+		return r;
+	}
+	*out = ss;
+	return r;
+}
+
+static void on_message(struct svc *s, const char *from, const uint8_t *id,
+		       const uint8_t *blob, size_t len)
+{
+	_cleanup_(tf_e2e_session_freep) struct tf_e2e_session *ss = NULL;
+	struct tf_e2e_session *old = NULL;
+	struct tf_e2e_msg m;
+	struct tf_cert peer;
+	uint8_t *pt = tf_secure_alloc(TF_E2E_PT_MAX + 1);
+	char p[512], idh[2 * ID_BYTES + 1], *line = NULL;
+	bool fresh = false, via_prev = false;
+	int r, r2;
+
+	if (pt == NULL)
+		return;
+	hex(id, ID_BYTES, idh);
+	if (path_of(s, p, sizeof(p), "seen/%s+%s", from, idh) == 0 &&
+	    access(p, F_OK) == 0)
+		goto ack; /* read and shown before our ACK was lost */
+	r = tf_e2e_msg_parse(blob, len, &m);
+	if (r < 0) {
+		if (reject(s, from, id, "not an end-to-end message") < 0)
+			goto out;
+		goto ack;
+	}
+	r = try_session(s, from, "", blob, len, pt, &ss);
+	if (r < 0 && r != -EALREADY) {
+		r2 = try_session(s, from, ".prev", blob, len, pt, &ss);
+		if (r2 >= 0 || r == -ENOENT) {
+			via_prev = r2 >= 0;
+			r = r2 == -ENOENT ? r : r2;
+		}
+	}
+	if (r < 0 && m.type == TF_E2E_TYPE_PREKEY && r != -EALREADY) {
+		/* a new session from the peer (its first message) */
+		r = tf_e2e_session_accept(
+			s->suite->id, s->pf.secret + TF_KEY_BYTES, s->pk,
+			&s->anchor, (uint64_t)time(NULL), s->dl, blob, len,
+			&peer, &ss, pt, TF_E2E_PT_MAX);
+		if (r >= 0 && strcmp(peer.officer, from) != 0) {
+			char w[200];
+
+			snprintf(w, sizeof(w),
+				 "the relay says %s, the certificate inside "
+				 "says %s",
+				 from, peer.officer);
+			if (reject(s, from, id, w) < 0)
+				goto out;
+			goto ack; /* and the session is not kept */
+		}
+		fresh = r >= 0;
+	}
+	if (r < 0) {
+		if (reject(s, from, id, why(r)) < 0)
+			goto out;
+		goto ack;
+	}
+	pt[r] = '\0';
+	/* shown first, then the state that read it, then the ACK */
+	if (asprintf(&line, "from %s: %.*s\n", from, r, (char *)pt) < 0)
+		goto out;
+	if (inbox_put(s, from, id, line, strlen(line)) < 0)
+		goto out; /* not acknowledged: the relay keeps it */
+	if (path_of(s, p, sizeof(p), "seen/%s+%s", from, idh) == 0 &&
+	    tf_atomic_write(p, "", 0, 0600) < 0)
+		logv(s, "cannot mark a message from %s seen", from);
+	if (fresh) {
+		/* the one-time prekey is gone: persist that first */
+		(void)save_prekeys(s);
+		if (load_session(s, from, "", &old) == 0) {
+			(void)save_session(s, from, ".prev", old);
+			tf_e2e_session_free(old);
+		}
+	} else if (via_prev) {
+		/* the peer uses the other session: make it the current */
+		if (load_session(s, from, "", &old) == 0) {
+			(void)save_session(s, from, ".prev", old);
+			tf_e2e_session_free(old);
+		}
+	}
+	(void)save_session(s, from, "", ss);
+	logv(s, "message from %s stored", from);
+ack:
+	relay_named(s, OP_ACK, from, id, NULL, 0);
+out:
+	if (line) {
+		tf_memzero(line, strlen(line));
+		free(line);
+	}
+	tf_secure_free(pt);
+}
+
+static void on_bundle(struct svc *s, const char *whose, const uint8_t *b,
+		      size_t n)
+{
+	_cleanup_(tf_e2e_session_freep) struct tf_e2e_session *ss = NULL;
+	struct tf_e2e_bundle eb;
+	int r;
+
+	r = tf_e2e_bundle_parse(b, n, &eb);
+	if (r == 0)
+		r = tf_e2e_bundle_verify(&eb, &s->anchor, (uint64_t)time(NULL),
+					 s->dl, whose, NULL);
+	if (r < 0) {
+		/* shown to the user: a forged bundle is an attack */
+		fprintf(stderr,
+			PROG ": prekeys of %s refused (%s); messages to %s "
+			     "wait\n",
+			whose, why(r), whose);
+		return;
+	}
+	if (load_session(s, whose, "", &ss) == 0)
+		return; /* a second answer: keep the session we have */
+	r = tf_e2e_session_initiate(s->suite->id, s->pf.secret + TF_KEY_BYTES,
+				    s->cert, s->certlen, &eb, &ss);
+	if (r == 0)
+		r = save_session(s, whose, "", ss);
+	if (r < 0)
+		fprintf(stderr, PROG ": session to %s: %s\n", whose,
+			strerror(-r));
+}
+
+static size_t get_name(const uint8_t *p, size_t n, char *out)
+{
+	if (n < 1 || p[0] == 0 || p[0] > TF_CERT_ID_MAX || n - 1 < p[0])
+		return 0;
+	memcpy(out, p + 1, p[0]);
+	out[p[0]] = '\0';
+	return officer_ok(out) ? 1u + p[0] : 0;
+}
+
+static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
+{
+	char name[TF_CERT_ID_MAX + 1];
+	size_t u;
+
+	if (n < 1)
+		return;
+	switch (pt[0]) {
+	case OP_STORED:
+		if (n == 2 + ID_BYTES)
+			on_stored(s, pt + 1);
+		break;
+	case OP_PREKEYS: {
+		char p[512];
+
+		if (path_of(s, p, sizeof(p), "published") == 0 &&
+		    tf_atomic_write(p, "", 0, 0600) < 0)
+			logv(s, "cannot record the prekey publication");
+		break;
+	}
+	case OP_MSG:
+		u = get_name(pt + 1, n - 1, name);
+		if (u && n - 1 - u >= ID_BYTES)
+			on_message(s, name, pt + 1 + u, pt + 1 + u + ID_BYTES,
+				   n - 1 - u - ID_BYTES);
+		break;
+	case OP_BUNDLE:
+		u = get_name(pt + 1, n - 1, name);
+		if (u)
+			on_bundle(s, name, pt + 1 + u, n - 1 - u);
+		break;
+	case OP_ERROR:
+		if (n >= 2)
+			logv(s, "relay: error %u: %.*s", pt[1], (int)(n - 2),
+			     pt + 2);
+		break;
+	default: break;
+	}
+}
+
+static void on_udp(struct svc *s)
+{
+	uint8_t buf[2048], pt[TF_COMMS_PAYLOAD_MAX];
+	uint32_t id;
+	ssize_t n;
+	int m;
+
+	while ((n = recv(s->ufd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		switch (tf_comms_classify(s->suite->id, buf, (size_t)n, &id)) {
+		case TF_COMMS_MSG_RESP:
+			if (s->cl == NULL)
+				break;
+			tf_comms_session_free(s->cs);
+			s->cs = NULL;
+			if (tf_comms_client_finish(s->cl, buf, (size_t)n,
+						   &s->cs) == 0) {
+				s->connected = true;
+				s->last_rx = now_ms();
+				tf_comms_client_free(s->cl);
+				s->cl = NULL;
+				on_connected(s);
+			}
+			break;
+		case TF_COMMS_MSG_DATA:
+			if (s->cs == NULL)
+				break;
+			m = tf_comms_decrypt(s->cs, buf, (size_t)n, pt,
+					     sizeof(pt));
+			if (m < 0)
+				break;
+			s->last_rx = now_ms();
+			on_reply(s, pt, (size_t)m);
+			break;
+		default: break;
+		}
+	}
+}
+
+/* ---- the control socket ---- */
+
+static void reply(int fd, const char *fmt, ...)
+{
+	char b[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		(void)send(fd, b, (size_t)n < sizeof(b) ? (size_t)n : sizeof(b),
+			   MSG_NOSIGNAL);
+}
+
+static void ctl_read(struct svc *s, int fd)
+{
+	struct dirent **ents = NULL;
+	char *out = malloc(REPLY_MAX), p[512], q[512];
+	size_t used = 0;
+	int n;
+
+	if (out == NULL || path_of(s, p, sizeof(p), "inbox") < 0) {
+		reply(fd, "error out of memory\n");
+		free(out);
+		return;
+	}
+	n = scandir(p, &ents, NULL, alphasort);
+	used = (size_t)snprintf(out, REPLY_MAX, "ok\n");
+	for (int i = 0; i < n; i++) {
+		uint8_t *b = NULL;
+		size_t len;
+
+		if (ents[i]->d_name[0] != '.' &&
+		    path_of(s, p, sizeof(p), "inbox/%s", ents[i]->d_name) ==
+			    0 &&
+		    read_file(p, 4096, &b, &len) == 0) {
+			if (used + len < REPLY_MAX) {
+				memcpy(out + used, b, len);
+				used += len;
+				/* read: moved, not deleted (the user may
+				 * want it again; the file stays 0600) */
+				if (path_of(s, q, sizeof(q), "read/%s",
+					    ents[i]->d_name) == 0)
+					(void)rename(p, q);
+			}
+			tf_memzero(b, len);
+			free(b);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	(void)send(fd, out, used, MSG_NOSIGNAL);
+	tf_memzero(out, used);
+	free(out);
+}
+
+static void on_control(struct svc *s)
+{
+	char req[16 + TF_CERT_ID_MAX + TEXT_MAX + 8], idh[2 * ID_BYTES + 1];
+	int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = recv(fd, req, sizeof(req) - 1, 0);
+	if (n <= 0)
+		goto out;
+	req[n] = '\0';
+	if (!strncmp(req, "send\n", 5)) {
+		char *to = req + 5, *text = strchr(to, '\n');
+		int r;
+
+		if (text == NULL) {
+			reply(fd, "error bad request\n");
+			goto out;
+		}
+		*text++ = '\0';
+		if (!officer_ok(to)) {
+			reply(fd, "error %s is not an officer id\n", to);
+			goto out;
+		}
+		if (strlen(text) == 0 || strlen(text) > TEXT_MAX) {
+			reply(fd, "error a message is 1 to %d bytes\n",
+			      TEXT_MAX);
+			goto out;
+		}
+		r = queue_message(s, to, text, idh);
+		tf_memzero(text, strlen(text));
+		if (r < 0)
+			reply(fd, "error cannot queue the message: %s\n",
+			      strerror(-r));
+		else
+			reply(fd, "ok %s %s\n", idh,
+			      s->connected ? "sending" : "queued");
+		if (r == 0 && s->connected)
+			out_flush(s);
+	} else if (!strcmp(req, "read")) {
+		ctl_read(s, fd);
+	} else if (!strcmp(req, "status")) {
+		reply(fd, "ok\nofficer %s\nrelay %s\noutbox %zu\n",
+		      s->me.officer, s->connected ? "connected" : "unreachable",
+		      s->nout);
+	} else {
+		reply(fd, "error unknown request\n");
+	}
+out:
+	close(fd);
+}
+
+static int ctl_path(const char *dir, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if ((size_t)snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/control",
+			     dir) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* ---- service setup ---- */
+
+static int mkdirs(const char *dir)
+{
+	static const char *const sub[] = {"",	    "/sessions", "/outbox",
+					  "/inbox", "/read",	 "/seen"};
+	char p[512];
+
+	for (size_t i = 0; i < TF_ARRAY_SIZE(sub); i++) {
+		snprintf(p, sizeof(p), "%s%s", dir, sub[i]);
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	return 0;
+}
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, PROG ": ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 1;
+}
+
+static int service(const char *dir, int argc, char **argv)
+{
+	static struct svc s;
+	const char *relay = NULL, *rpub = NULL, *key = NULL, *cert = NULL,
+		   *ca = NULL, *dlp = NULL;
+	uint8_t *b = NULL;
+	size_t len;
+	struct tf_pubfile pub;
+	struct sockaddr_un sa;
+	char p[512], host[64];
+	unsigned port;
+	int r;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-v"))
+			s.verbose = true;
+		else if (i + 1 >= argc)
+			return fail("%s needs a value", argv[i]);
+		else if (!strcmp(argv[i], "--relay"))
+			relay = argv[++i];
+		else if (!strcmp(argv[i], "--relay-pub"))
+			rpub = argv[++i];
+		else if (!strcmp(argv[i], "--key"))
+			key = argv[++i];
+		else if (!strcmp(argv[i], "--cert"))
+			cert = argv[++i];
+		else if (!strcmp(argv[i], "--ca"))
+			ca = argv[++i];
+		else if (!strcmp(argv[i], "--denylist"))
+			dlp = argv[++i];
+		else
+			return fail("unknown option %s", argv[i]);
+	}
+	if (!relay || !rpub || !key || !cert || !ca)
+		return fail("service needs --relay, --relay-pub, --key, --cert "
+			    "and --ca (see twofold-comms(1))");
+	s.dir = dir;
+	s.ufd = s.lfd = -1;
+	if (tf_crypto_init() < 0)
+		return fail("crypto libraries failed to initialise");
+	umask(077);
+	if ((r = mkdirs(dir)) < 0)
+		return fail("cannot create the state directory %s: %s", dir,
+			    strerror(-r));
+	/* the CA, our key and certificate, the relay's key */
+	if (read_file(ca, TF_PUBFILE_MAX, &b, &len) < 0 ||
+	    tf_pubfile_parse(b, len, &pub) < 0 ||
+	    tf_cert_anchor_init(&s.anchor, pub.suite, pub.sign_pk,
+				pub.sign_pk_len) < 0)
+		return fail("%s is not a CA public key (ca.pub)", ca);
+	free(b);
+	s.suite = pub.suite;
+	if (read_file(key, TF_PRIVFILE_BYTES, &b, &len) < 0 ||
+	    tf_privfile_parse(b, len, &s.pf) < 0 ||
+	    s.pf.kind != TF_KEYFILE_DEVICE || s.pf.suite != s.suite ||
+	    tf_privfile_sign_key(&s.pf, &s.sign) < 0)
+		return fail("%s is not a %s device key (make one with "
+			    "`twofold-ca keygen --suite %s`)",
+			    key, s.suite->name, s.suite->name);
+	tf_memzero(b, len);
+	free(b);
+	if (read_file(cert, TF_CERT_MAX, &b, &len) < 0)
+		return fail("cannot read the certificate %s", cert);
+	memcpy(s.cert, b, len);
+	s.certlen = len;
+	free(b);
+	r = tf_cert_verify(s.cert, s.certlen, &s.anchor, (uint64_t)time(NULL),
+			   TF_ROLES_CLIENT, NULL, &s.me);
+	if (r < 0)
+		return fail("certificate %s refused: %s", cert,
+			    tf_cert_reason(r));
+	if (read_file(rpub, TF_PUBFILE_MAX, &b, &len) < 0 ||
+	    tf_pubfile_parse(b, len, &pub) < 0 || pub.suite != s.suite ||
+	    pub.dh_pk_len == 0)
+		return fail("%s is not the relay's %s public key", rpub,
+			    s.suite->name);
+	memcpy(s.relay_pub, pub.dh_pk, pub.dh_pk_len);
+	free(b);
+	if (dlp != NULL && (read_file(dlp, 1u << 20, &b, &len) < 0 ||
+			    tf_denylist_parse(b, len, &s.anchor, &s.dl) < 0))
+		return fail("deny-list %s refused", dlp);
+	if (sscanf(relay, "%63[^:]:%u", host, &port) != 2 || port > 65535)
+		return fail("--relay wants ADDR:PORT, not %s", relay);
+	s.relay = (struct sockaddr_in){.sin_family = AF_INET,
+				       .sin_port = htons((uint16_t)port)};
+	if (inet_pton(AF_INET, host, &s.relay.sin_addr) != 1)
+		return fail("--relay: %s is not an IPv4 address", host);
+	/* our prekeys: made once, kept in the state dir */
+	if (path_of(&s, p, sizeof(p), "prekeys") == 0 &&
+	    read_file(p, tf_e2e_prekeys_encoded_bytes(), &b, &len) == 0) {
+		r = tf_e2e_prekeys_decode(b, len, &s.pk);
+		tf_memzero(b, len);
+		free(b);
+		if (r < 0)
+			return fail("%s is damaged; move it away to start "
+				    "with new prekeys",
+				    p);
+	} else {
+		if (tf_e2e_prekeys_new(s.suite->id, s.sign, 1, OPK_COUNT, 1,
+				       &s.pk) < 0 ||
+		    save_prekeys(&s) < 0)
+			return fail("cannot make prekeys in %s", dir);
+	}
+	if ((r = out_load(&s)) < 0)
+		return fail("cannot read the outbox: %s", strerror(-r));
+	s.ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	s.lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s.ufd < 0 || s.lfd < 0 || ctl_path(dir, &sa) < 0)
+		return fail("cannot make sockets: %s", strerror(errno));
+	(void)unlink(sa.sun_path);
+	if (bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(sa.sun_path, 0600) < 0 || listen(s.lfd, 16) < 0)
+		return fail("cannot listen on %s: %s", sa.sun_path,
+			    strerror(errno));
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	printf("ready\n");
+	fflush(stdout);
+	start_handshake(&s);
+	while (!stop) {
+		struct pollfd pf[2] = {{.fd = s.ufd, .events = POLLIN},
+				       {.fd = s.lfd, .events = POLLIN}};
+		uint64_t t;
+
+		if (poll(pf, 2, 200) < 0 && errno != EINTR)
+			break;
+		if (pf[0].revents & POLLIN)
+			on_udp(&s);
+		if (pf[1].revents & POLLIN)
+			on_control(&s);
+		t = now_ms();
+		/* a relay that answers nothing for 3 s is down (a restarted
+		 * one does not know our session): handshake again */
+		if (s.connected && t - s.last_rx > 3000) {
+			logv(&s, "relay unreachable; retrying");
+			s.connected = false;
+		}
+		if (!s.connected && t - s.last_init >= 1000)
+			start_handshake(&s);
+		if (s.connected && t - s.last_tick >= 1000) {
+			static const uint8_t ka[] = {OP_ECHO, 'k'};
+
+			s.last_tick = t;
+			relay_send(&s, ka, sizeof(ka));
+			publish_prekeys(&s);
+			out_flush(&s);
+		}
+	}
+	(void)unlink(sa.sun_path);
+	tf_comms_session_free(s.cs);
+	tf_comms_client_free(s.cl);
+	tf_e2e_prekeys_free(s.pk);
+	tf_key_free(s.sign);
+	tf_privfile_free(&s.pf);
+	tf_denylist_free(s.dl);
+	return 0;
+}
+
+/* ---- the CLI ---- */
+
+static int client(const char *dir, const char *req, size_t n)
+{
+	struct sockaddr_un sa;
+	char *b = malloc(REPLY_MAX + 1);
+	int fd, rc = 1;
+	ssize_t m;
+
+	if (b == NULL || ctl_path(dir, &sa) < 0) {
+		free(b);
+		return fail("state directory path too long");
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = fail("the service is not running on %s (start it with "
+			  "`twofold-comms --state %s service ...`)",
+			  dir, dir);
+		goto out;
+	}
+	if (send(fd, req, n, MSG_NOSIGNAL) < 0 ||
+	    (m = recv(fd, b, REPLY_MAX, 0)) <= 0) {
+		rc = fail("the service did not answer");
+		goto out;
+	}
+	b[m] = '\0';
+	if (!strncmp(b, "ok", 2)) {
+		char *rest = strchr(b, '\n');
+
+		/* "ok ID sending" for send, the lines after "ok" otherwise */
+		if (b[2] == ' ')
+			printf("%s", b + 3);
+		else if (rest)
+			printf("%s", rest + 1);
+		rc = 0;
+	} else {
+		fprintf(stderr, PROG ": %s",
+			!strncmp(b, "error ", 6) ? b + 6 : b);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+	return rc;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: " PROG " --state DIR service --relay ADDR:PORT "
+			"--relay-pub FILE --key FILE --cert FILE --ca CA.pub "
+			"[--denylist FILE] [-v]\n"
+			"       " PROG " --state DIR msg send OFFICER TEXT\n"
+			"       " PROG " --state DIR msg read\n"
+			"       " PROG " --state DIR status\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = secure_getenv("TWOFOLD_COMMS_STATE");
+	char req[16 + TF_CERT_ID_MAX + TEXT_MAX + 8];
+	int i = 1;
+
+	if (argc > 2 && !strcmp(argv[1], "--state")) {
+		dir = argv[2];
+		i = 3;
+	}
+	if (dir == NULL)
+		dir = "/run/twofold-comms";
+	if (i >= argc)
+		return usage();
+	if (!strcmp(argv[i], "service"))
+		return service(dir, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "status") && argc == i + 1)
+		return client(dir, "status", 6);
+	if (!strcmp(argv[i], "msg") && argc == i + 2 &&
+	    !strcmp(argv[i + 1], "read"))
+		return client(dir, "read", 4);
+	if (!strcmp(argv[i], "msg") && argc == i + 4 &&
+	    !strcmp(argv[i + 1], "send")) {
+		int n;
+
+		if (strlen(argv[i + 3]) > TEXT_MAX || strchr(argv[i + 3], '\n'))
+			return fail("a message is at most %d bytes on one line",
+				    TEXT_MAX);
+		n = snprintf(req, sizeof(req), "send\n%s\n%s", argv[i + 2],
+			     argv[i + 3]);
+		if (n < 0 || (size_t)n >= sizeof(req))
+			return fail("officer id too long");
+		return client(dir, req, (size_t)n);
+	}
+	return usage();
+}

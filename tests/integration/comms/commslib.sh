@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: ISC
+# Shared by test_comms.sh and test_hostile.sh (sourced after tap.sh): a CA,
+# a relay and devices in a temp dir, the relay and the twofold-comms
+# services started and stopped by pid (BG_PIDS so cleanup kills what a
+# failing test left).
+W=$(mktemp -d /tmp/tfcomms.XXXXXX)
+EXTRA_CLEANUP='rm -rf "$W"'
+PORT=${PORT:-51997}
+RP=
+declare -A SP=()
+
+ca() { "$TWOFOLD_CA" "$@" >/dev/null; }
+cm() { # cm NAME ARGS...: the CLI against NAME's service
+	local n=$1
+	shift
+	"$TWOFOLD_COMMS" --state "$W/$n" "$@"
+}
+bg_update() { BG_PIDS="$RP ${SP[*]}"; }
+wait_for() { # wait_for FILE TEXT: at most 10 s
+	for _ in $(seq 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_status() { # wait_status NAME TEXT: at most 20 s
+	for _ in $(seq 200); do
+		cm "$1" status 2>/dev/null | grep -q "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_read() { # wait_read NAME N: read until N new lines, in W/NAME.read
+	: >"$W/$1.read"
+	for _ in $(seq 300); do
+		cm "$1" msg read >>"$W/$1.read" 2>/dev/null
+		[ "$(wc -l <"$W/$1.read")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+comms_world() { # comms_world SUITE [NAMES...]
+	local s=$1 n
+	shift
+	rm -rf "${W:?}"/*
+	ca init --suite "$s" -o "$W/ca"
+	ca keygen --suite "$s" -o "$W/relay.key"
+	for n in alice bob "$@"; do
+		ca keygen --suite "$s" -o "$W/$n.key"
+		ca issue --ca "$W/ca" --officer "$n" --role officer \
+			--pubkey "$W/$n.key.pub" --days 1 -o "$W/$n.cert"
+	done
+}
+relay_start() {
+	"$TWOFOLD_RELAY" --listen 127.0.0.1:$PORT --key "$W/relay.key" \
+		--ca "$W/ca/ca.pub" --store "$W/store.db" -v \
+		>"$W/relay.out" 2>>"$W/relay.log" &
+	RP=$!
+	bg_update
+	wait_for "$W/relay.out" ready
+}
+relay_stop() { # relay_stop SIGNAL
+	kill -"$1" "$RP" 2>/dev/null
+	wait "$RP" 2>/dev/null
+	RP=
+	bg_update
+}
+svc_start() { # svc_start NAME
+	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$PORT \
+		--relay-pub "$W/relay.key.pub" --key "$W/$1.key" \
+		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" -v \
+		>"$W/$1.out" 2>>"$W/$1.log" &
+	SP[$1]=$!
+	bg_update
+	wait_for "$W/$1.out" ready
+}
+svc_stop() { # svc_stop NAME
+	kill -TERM "${SP[$1]}" 2>/dev/null
+	wait "${SP[$1]}" 2>/dev/null
+	unset "SP[$1]"
+	bg_update
+}
