@@ -1049,10 +1049,16 @@ static int service(const char *dir, int argc, char **argv)
 	if (s.ufd < 0 || s.lfd < 0 || ctl_path(dir, &sa) < 0)
 		return fail("cannot make sockets: %s", strerror(errno));
 	(void)unlink(sa.sun_path);
-	if (bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(sa.sun_path, 0600) < 0 || listen(s.lfd, 16) < 0)
-		return fail("cannot listen on %s: %s", sa.sun_path,
-			    strerror(errno));
+	{
+		/* 0600 from the bind on: no window for another user */
+		mode_t old = umask(0177);
+		int br = bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa));
+		umask(old);
+		if (br < 0 || chmod(sa.sun_path, 0600) < 0 ||
+		    listen(s.lfd, 16) < 0)
+			return fail("cannot listen on %s: %s", sa.sun_path,
+				    strerror(errno));
+	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -1149,7 +1155,7 @@ static int usage(void)
 	fprintf(stderr, "usage: " PROG " --state DIR service --relay ADDR:PORT "
 			"--relay-pub FILE --key FILE --cert FILE --ca CA.pub "
 			"[--denylist FILE] [-v]\n"
-			"       " PROG " --state DIR msg send OFFICER TEXT\n"
+			"       " PROG " --state DIR msg send OFFICER TEXT|-\n"
 			"       " PROG " --state DIR msg read\n"
 			"       " PROG " --state DIR status\n");
 	return 2;
@@ -1178,13 +1184,30 @@ int main(int argc, char **argv)
 		return client(dir, "read", 4);
 	if (!strcmp(argv[i], "msg") && argc == i + 4 &&
 	    !strcmp(argv[i + 1], "send")) {
+		/* TEXT "-": one line from stdin, so the text need not sit in
+		 * argv (/proc/PID/cmdline is readable by the same uid) */
+		static char line[TEXT_MAX + 2];
+		const char *text = argv[i + 3];
 		int n;
 
-		if (strlen(argv[i + 3]) > TEXT_MAX || strchr(argv[i + 3], '\n'))
+		if (!strcmp(text, "-")) {
+			size_t k;
+			if (fgets(line, sizeof(line), stdin) == NULL)
+				return fail("no message on stdin");
+			k = strlen(line);
+			if (k && line[k - 1] == '\n')
+				line[--k] = '\0';
+			else if (!feof(stdin))
+				return fail("a message is at most %d bytes on "
+					    "one line",
+					    TEXT_MAX);
+			text = line;
+		}
+		if (strlen(text) > TEXT_MAX || strchr(text, '\n'))
 			return fail("a message is at most %d bytes on one line",
 				    TEXT_MAX);
 		n = snprintf(req, sizeof(req), "send\n%s\n%s", argv[i + 2],
-			     argv[i + 3]);
+			     text);
 		if (n < 0 || (size_t)n >= sizeof(req))
 			return fail("officer id too long");
 		return client(dir, req, (size_t)n);

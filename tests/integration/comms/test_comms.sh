@@ -37,10 +37,10 @@ for s in intl gm; do
 	[ "$(grep -c '^from alice: hello bob [123]$' <<<"$out")" = 3 ]
 	ok $? "$s: bob reads all three when back, each once" "$out"
 
-	cm bob msg send alice "hi alice" >/dev/null
+	echo "hi alice" | cm bob msg send alice - >/dev/null
 	wait_read alice 1
 	has "from bob: hi alice" "$(cat "$W/alice.read")"
-	ok $? "$s: bob's reply, on the same session" "$(cat "$W/alice.read")"
+	ok $? "$s: bob's reply (its text from stdin, not argv), on the same session" "$(cat "$W/alice.read")"
 
 	# the relay is down: the message waits on alice's device
 	relay_stop 9
