@@ -685,6 +685,8 @@ static int build_wx(scmp_filter_ctx ctx)
 	};
 	struct scmp_arg_cmp px = {2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC};
 	struct scmp_arg_cmp shx = {2, SCMP_CMP_MASKED_EQ, SHM_EXEC, SHM_EXEC};
+	/* every call (flags & 0 == 0), as an argument rule like the others */
+	struct scmp_arg_cmp any = {1, SCMP_CMP_MASKED_EQ, 0, 0};
 	uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
 	int r;
 
@@ -697,6 +699,16 @@ static int build_wx(scmp_filter_ctx ctx)
 		r = add(ctx, eperm, SCMP_SYS(pkey_mprotect), 1, &px);
 	if (r == 0)
 		r = add(ctx, eperm, SCMP_SYS(shmat), 1, &shx);
+	/* A memfd lives on the kernel's internal shmem mount, which is not
+	 * noexec, and vm.memfd_noexec only takes away exec(ve): code written
+	 * into a memfd still maps PROT_READ | PROT_EXEC from its fd (and a
+	 * second, writable mapping of it makes a JIT). A file-backed
+	 * mapping cannot be told from a library's by its arguments, so
+	 * memfds go: the callers that want anonymous shared memory (Wayland
+	 * buffers) fall back to a file in XDG_RUNTIME_DIR or /dev/shm, both
+	 * noexec mounts. */
+	if (r == 0)
+		r = add(ctx, eperm, SCMP_SYS(memfd_create), 1, &any);
 	return r;
 }
 
