@@ -210,7 +210,6 @@ static const struct tf_seccomp_sys allow[] = {
 	S(munlock),
 	S(mlockall),
 	S(munlockall),
-	S(memfd_create),
 	S(membarrier),
 	S(pkey_alloc),
 	S(pkey_free),
@@ -378,7 +377,7 @@ static const struct tf_seccomp_sys allow[] = {
  * layer (clone3). */
 static const struct tf_seccomp_sys filtered[] = {
 	S(clone), S(clone3), S(socket),	     S(socketpair),
-	S(ioctl), S(prctl),  S(personality),
+	S(ioctl), S(prctl),  S(personality), S(memfd_create),
 };
 
 /* Denied with EPERM: what an app is refused, said the way the kernel says
