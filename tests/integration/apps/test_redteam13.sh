@@ -11,7 +11,8 @@
 #   reason=app.tampered; restored, all run again.
 # - A hostile package: a setuid binary and a device node in its image do
 #   nothing (nosuid, nodev).
-# - An app in secure: every writable mount it sees is noexec; no memfd
+# - An app in secure: every writable mount it sees is noexec, the bound
+#   device nodes too (a device's buffer would map PROT_EXEC); no memfd
 #   (its code would map PROT_EXEC from its fd); /proc/self/mem cannot be
 #   opened write-only; an app without `network` gets no UDP datagram
 #   through, even to loopback.
@@ -129,7 +130,11 @@ ok $? "secure: every writable mount is noexec" "$out"
 PY='
 import ctypes, errno, os, socket
 libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 print("memfd", "made" if libc.memfd_create(b"x", 0) >= 0 else errno.errorcode[ctypes.get_errno()])
+p = libc.mmap(None, 4096, 1 | 4, 2, os.open("/dev/zero", os.O_RDONLY), 0)
+print("dev-rx", "ok" if p not in (None, 2**64 - 1) else errno.errorcode[ctypes.get_errno()])
 try:
     os.open("/proc/self/mem", os.O_WRONLY); print("mem-w ok")
 except OSError as e:
@@ -144,6 +149,8 @@ except OSError as e:
 out=$(tf run secure -- python3 -c "$PY" 2>&1)
 echo "$out" | grep -qx "memfd EPERM"
 ok $? "secure: no memfd (code written there would map PROT_EXEC from its fd)" "$out"
+echo "$out" | grep -qx "dev-rx EPERM"
+ok $? "secure: a device does not map executable (its binds are noexec)" "$out"
 echo "$out" | grep -qE "^mem-w (EACCES|EPERM)$"
 ok $? "secure: /proc/self/mem cannot be opened write-only" "$out"
 echo "$out" | grep -qx "udp got"
