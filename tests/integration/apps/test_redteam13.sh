@@ -10,7 +10,8 @@
 #   signed manifest: none of them runs, each is audited app.disabled
 #   reason=app.tampered; restored, all run again.
 # - A hostile package: a setuid binary and a device node in its image do
-#   nothing (nosuid, nodev).
+#   nothing (nosuid, nodev); fs = rw:/proc does not make /proc/self/mem
+#   writable.
 # - An app in secure: every writable mount it sees is noexec, the bound
 #   device nodes too (a device's buffer would map PROT_EXEC); no memfd
 #   (its code would map PROT_EXEC from its fd); /proc/self/mem cannot be
@@ -86,7 +87,14 @@ manifest org.s 1 "" >"$W/mf-org.s-1"
 printf 'entry = suid=/bin/suid\n' >>"$W/mf-org.s-1"
 pkg build "$t" -o "$W/org.s-1.tfa" --key "$W/org.key" --manifest "$W/mf-org.s-1" >/dev/null ||
 	bail "pkg build of org.s failed"
-printf 'org.a 1 9 * secure\norg.b 1 9 * secure\norg.s 1 9 * secure\n' >"$W/list"
+# org.w: a manifest asking to write /proc (its mem files would make the
+# app's own code writable, past W^X): the app's Landlock domain is nested
+# in the launcher's, which never lets /proc be written
+manifest org.w 1 "" >"$W/mf-org.w-1"
+printf 'fs = rw:/proc\n' >>"$W/mf-org.w-1"
+pkg build "$(tree org.w 1 W1)" -o "$W/org.w-1.tfa" --key "$W/org.key" --manifest "$W/mf-org.w-1" >/dev/null ||
+	bail "pkg build of org.w failed"
+printf 'org.a 1 9 * secure\norg.b 1 9 * secure\norg.s 1 9 * secure\norg.w 1 9 * secure\n' >"$W/list"
 pkg catalog build "$W/list" -o "$W/catalog" --key "$W/org.key" --seq 1 --expires 2099-01-01 ||
 	bail "catalog build failed"
 set_persona_conf secure app_trust "$PK"
@@ -122,6 +130,23 @@ ok $? "a setuid-root binary in an image does not run as root (nosuid)" "$out"
 out=$(tf run secure -- sh -c 'ls -l /apps/org.s/dev/zero && head -c1 /apps/org.s/dev/zero | od -An -tx1; echo rc=$?' 2>&1)
 has "Permission denied" "$out" || has "Operation not permitted" "$out"
 ok $? "a device node in an image does not open (nodev)" "$out"
+
+out=$(tf app install secure "$W/org.w-1.tfa" 2>&1)
+rc=$?
+MEMPY='
+import ctypes, os
+libc = ctypes.CDLL(None)
+addr = ctypes.cast(libc.getppid, ctypes.c_void_p).value
+try:
+    fd = os.open("/proc/self/mem", os.O_RDWR)
+    os.pwrite(fd, b"\xb8\x2a\x00\x00\x00\xc3", addr)
+    print("PATCHED", libc.getppid())
+except OSError as e:
+    print("mem", e.strerror)
+'
+ran=$(tf run secure --app org.w -- py "$MEMPY" 2>&1)
+[ $rc = 0 ] && not_has PATCHED "$ran" && has "Permission denied" "$ran"
+ok $? "a package with fs = rw:/proc still cannot write /proc/self/mem (the launcher's Landlock domain)" "rc=$rc $out; run: $ran"
 
 # ---- an app in secure ----
 out=$(tf run secure -- awk '$6 ~ /(^|,)rw(,|$)/ && $6 !~ /noexec/ {print $5}' /proc/self/mountinfo 2>&1)
