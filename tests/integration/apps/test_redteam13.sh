@@ -184,6 +184,43 @@ out=$(tf run secure --app org.b -- py "$PY" 2>&1)
 echo "$out" | grep -qE "^udp (timeout|ECONNREFUSED|EPERM)$"
 ok $? "an app without network gets no UDP datagram through, even on loopback" "$out"
 
+# abstract unix sockets: an app's own domain is scoped, so an app without
+# network cannot reach a process with it that way (the persona user's,
+# another app's); the persona user and the app itself still can
+ABS='
+import socket, sys, time
+if sys.argv[1] == "listen":
+    l = socket.socket(socket.AF_UNIX); l.bind("\0tf-red13-" + sys.argv[2]); l.listen(4)
+    print("LISTENING", flush=True)
+    while True:
+        l.accept()[0].close()
+c = socket.socket(socket.AF_UNIX)
+try:
+    c.connect("\0tf-red13-" + sys.argv[2]); print("CONNECTED")
+except OSError as e:
+    print("REFUSED", e.strerror)
+'
+# (in the background: run waits for its process; the persona's processes
+# go with the persona at the end)
+tf run secure --service -- sh -c 'python3 -c "$1" listen user </dev/null >/dev/null 2>&1 &' sh "$ABS" >/dev/null 2>&1
+out=""
+for _ in $(seq 50); do # the listener is up when the persona user connects
+	out=$(tf run secure -- python3 -c "$ABS" connect user 2>&1)
+	[ "$out" = CONNECTED ] && break
+	sleep 0.1
+done
+[ "$out" = CONNECTED ]
+ok $? "  (the persona user reaches its own abstract socket)" "$out"
+out=$(tf run secure --app org.b -- py "import sys; sys.argv = ['', 'connect', 'user']
+$ABS" 2>&1)
+has "REFUSED" "$out" && not_has CONNECTED "$out"
+ok $? "an app without network cannot connect to the persona user's abstract socket" "$out"
+out=$(tf run secure --app org.b -- py "import socket
+l = socket.socket(socket.AF_UNIX); l.bind(\"\\0tf-red13-own\"); l.listen(1)
+c = socket.socket(socket.AF_UNIX); c.connect(\"\\0tf-red13-own\"); print(\"OWN-OK\")" 2>&1)
+[ "$out" = OWN-OK ]
+ok $? "  ... while its own abstract sockets still work" "$out"
+
 # ---- the thief: the disk changed while the daemon was down ----
 mkdir -p "$W/orig" && cp -a "$A/." "$W/orig/"
 restore() { rm -f "$A"/*.app "$A"/*.tfa && cp -a "$W/orig/." "$A/"; }
