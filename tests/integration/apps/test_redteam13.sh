@@ -12,7 +12,8 @@
 # - A hostile package: a setuid binary and a device node in its image do
 #   nothing (nosuid, nodev); fs = rw:/proc does not make /proc/self/mem
 #   writable.
-# - An app in secure: every writable mount it sees is noexec, the bound
+# - An app in secure: a script given to an interpreter through an fd
+#   (`python3 /dev/fd/3 3</tmp/x`) is refused; every writable mount it sees is noexec, the bound
 #   device nodes too (a device's buffer would map PROT_EXEC); no memfd
 #   (its code would map PROT_EXEC from its fd); /proc/self/mem cannot be
 #   opened write-only; an app without `network` gets no UDP datagram
@@ -183,6 +184,21 @@ ok $? "  (the persona's own user gets its UDP datagram)" "$out"
 out=$(tf run secure --app org.b -- py "$PY" 2>&1)
 echo "$out" | grep -qE "^udp (timeout|ECONNREFUSED|EPERM)$"
 ok $? "an app without network gets no UDP datagram through, even on loopback" "$out"
+
+# interpreters given a script through an fd: the argument names the fd,
+# not the file; the gate matches the fd's file (a data file read while an
+# fd argument names something else stays readable)
+tf run secure -- sh -c 'printf "echo FD-RAN\n" >/tmp/plain; printf "print(\"FD-RAN\")\n" >/tmp/pplain; printf "BEGIN{print \"FD-RAN\"}\n" >/tmp/aplain; echo data >/tmp/notes' 2>&1
+for cmd in "python3 /dev/fd/3 3</tmp/pplain" "sh /dev/fd/3 3</tmp/plain" \
+	"awk -f /dev/fd/3 3</tmp/aplain" "sh /dev/stdin </tmp/plain" \
+	"python3 /proc/self/fd/3 3</tmp/pplain"; do
+	out=$(tf run secure -- sh -c "$cmd" 2>&1)
+	not_has FD-RAN "$out" && has "ermitted" "$out"
+	ok $? "secure: '$cmd' is refused" "$out"
+done
+out=$(tf run secure -- sh -c 'python3 -c "import sys; print(open(\"/tmp/notes\").read().strip())" /dev/stdin </dev/null' 2>&1)
+[ "$out" = data ]
+ok $? "secure: ... while an interpreter with /dev/stdin as argument still reads a data file" "$out"
 
 # abstract unix sockets: an app's own domain is scoped, so an app without
 # network cannot reach a process with it that way (the persona user's,
