@@ -484,6 +484,42 @@ static bool fd_arg_names(pid_t pid, int fd, const char *cmdline, size_t n_cmd)
 	return false;
 }
 
+/* Does a startup file the opener's environment names (`BASH_ENV`, `ENV`,
+ * `PYTHONSTARTUP`: read and run by bash, sh -i and python3 -i) have the
+ * file's name? Such a file is a file argument the argv does not show. */
+static bool env_names(pid_t pid, const char *path)
+{
+	static const char *const vars[] = {
+		"BASH_ENV=", "ENV=", "PYTHONSTARTUP="};
+	const char *b = base_of(path);
+	char p[48], env[8192];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%d/environ", (int)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, env, sizeof(env) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	env[n] = '\0';
+	for (size_t off = 0; off < (size_t)n;) {
+		const char *e = env + off;
+		size_t len = strnlen(e, (size_t)n - off);
+
+		for (size_t i = 0; i < TF_ARRAY_SIZE(vars); i++) {
+			size_t l = strlen(vars[i]);
+			if (!strncmp(e, vars[i], l) && e[l] != '\0' &&
+			    !strcmp(base_of(e + l), b))
+				return true;
+		}
+		off += len + 1;
+	}
+	return false;
+}
+
 /* the event's file as the persona names it (d_path stops at the root of
  * its mount namespace) */
 static void fd_path(int fd, char *out, size_t cap)
@@ -646,7 +682,8 @@ static uint32_t decide(struct tfd_gate *g,
 		fd_path(m->fd, path, sizeof(path));
 		if (tfd_gate_script_shape(path, head, h > 0 ? (size_t)h : 0,
 					  cmd, nc) ||
-		    fd_arg_names(m->pid, m->fd, cmd, nc)) {
+		    fd_arg_names(m->pid, m->fd, cmd, nc) ||
+		    env_names(m->pid, path)) {
 			report(g, "script", m->pid, path, exe);
 			return FAN_DENY;
 		}

@@ -13,7 +13,8 @@
 #   nothing (nosuid, nodev); fs = rw:/proc does not make /proc/self/mem
 #   writable.
 # - An app in secure: a script given to an interpreter through an fd
-#   (`python3 /dev/fd/3 3</tmp/x`) is refused; every writable mount it sees is noexec, the bound
+#   (`python3 /dev/fd/3 3</tmp/x`) or an environment variable
+#   (`BASH_ENV`, `ENV`, `PYTHONSTARTUP`) is refused; every writable mount it sees is noexec, the bound
 #   device nodes too (a device's buffer would map PROT_EXEC); no memfd
 #   (its code would map PROT_EXEC from its fd); /proc/self/mem cannot be
 #   opened write-only; an app without `network` gets no UDP datagram
@@ -185,15 +186,18 @@ out=$(tf run secure --app org.b -- py "$PY" 2>&1)
 echo "$out" | grep -qE "^udp (timeout|ECONNREFUSED|EPERM)$"
 ok $? "an app without network gets no UDP datagram through, even on loopback" "$out"
 
-# interpreters given a script through an fd: the argument names the fd,
-# not the file; the gate matches the fd's file (a data file read while an
+# interpreters given a script through an fd or a startup file named in
+# the environment: the argument names the fd, not the file, or there is
+# none; the gate matches the fd's file and the variables' names (a data file read while an
 # fd argument names something else stays readable)
 tf run secure -- sh -c 'printf "echo FD-RAN\n" >/tmp/plain; printf "print(\"FD-RAN\")\n" >/tmp/pplain; printf "BEGIN{print \"FD-RAN\"}\n" >/tmp/aplain; echo data >/tmp/notes' 2>&1
 for cmd in "python3 /dev/fd/3 3</tmp/pplain" "sh /dev/fd/3 3</tmp/plain" \
 	"awk -f /dev/fd/3 3</tmp/aplain" "sh /dev/stdin </tmp/plain" \
-	"python3 /proc/self/fd/3 3</tmp/pplain"; do
+	"python3 /proc/self/fd/3 3</tmp/pplain" "BASH_ENV=/tmp/plain bash -c true" \
+	"ENV=/tmp/plain sh -i </dev/null" "PYTHONSTARTUP=/tmp/pplain python3 -i </dev/null"; do
 	out=$(tf run secure -- sh -c "$cmd" 2>&1)
-	not_has FD-RAN "$out" && has "ermitted" "$out"
+	# (dash -i says nothing when it cannot open $ENV)
+	not_has FD-RAN "$out" && { has "ermitted" "$out" || [ "${cmd#ENV=}" != "$cmd" ]; }
 	ok $? "secure: '$cmd' is refused" "$out"
 done
 out=$(tf run secure -- sh -c 'python3 -c "import sys; print(open(\"/tmp/notes\").read().strip())" /dev/stdin </dev/null' 2>&1)
