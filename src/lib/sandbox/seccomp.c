@@ -703,11 +703,13 @@ static int build_wx(scmp_filter_ctx ctx)
 	 * into a memfd still maps PROT_READ | PROT_EXEC from its fd (and a
 	 * second, writable mapping of it makes a JIT). A file-backed
 	 * mapping cannot be told from a library's by its arguments, so
-	 * memfds go: the callers that want anonymous shared memory (Wayland
-	 * buffers) fall back to a file in XDG_RUNTIME_DIR or /dev/shm, both
-	 * noexec mounts. */
+	 * memfds go. ENOSYS, not EPERM: the callers that want anonymous
+	 * shared memory (Wayland buffers) fall back on it to a file in
+	 * XDG_RUNTIME_DIR or /dev/shm, both noexec mounts (GTK 3 only on
+	 * ENOSYS, libwayland and Qt on any error). */
 	if (r == 0)
-		r = add(ctx, eperm, SCMP_SYS(memfd_create), 1, &any);
+		r = add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(memfd_create), 1,
+			&any);
 	return r;
 }
 
