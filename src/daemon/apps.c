@@ -893,6 +893,22 @@ static uint32_t pick_uid(int dfd, const char *name)
 	return 0;
 }
 
+/* uid is an app uid that no record but NAME's names */
+static bool uid_own(int dfd, uint32_t uid, const char *name)
+{
+	_cleanup_free_ struct tfd_app *v = NULL;
+	size_t n = 0;
+
+	if (uid < TFD_APP_UID_FIRST ||
+	    uid >= TFD_APP_UID_FIRST + TFD_APPS_MAX ||
+	    records_all(dfd, &v, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].uid == uid && strcmp(v[i].m.name, name) != 0)
+			return false;
+	return true;
+}
+
 /* ---- install: a job (docs/packages.md "Installing") ----
  *
  * On the loop (tfd_app_install): the policy checks that need no package,
@@ -1221,7 +1237,12 @@ static int install_commit(struct install_job *ij)
 	char err[512];
 	int r;
 
-	a->uid = ij->update ? ij->old.uid : pick_uid(ij->dfd, a->m.name);
+	/* an update keeps its uid (its data's files are that uid's), unless
+	 * the old record's is no app uid or another record's too: edited on
+	 * the disk (image_check refused it at the start), so a fresh one */
+	a->uid = ij->update && uid_own(ij->dfd, ij->old.uid, a->m.name)
+			 ? ij->old.uid
+			 : pick_uid(ij->dfd, a->m.name);
 	snprintf(a->image, sizeof(a->image), "%s-%" PRIu64 ".tfa", a->m.name,
 		 a->m.version_code);
 	if (a->uid == 0 || a->uid >= p->cfg->uid_count) {

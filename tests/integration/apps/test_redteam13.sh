@@ -81,6 +81,7 @@ build org.a 1 network A1 || bail "pkg build failed"
 build org.a 2 network A2
 build org.b 1 "" B1
 build org.b 1 "" PWNED "$W/other.key"
+build org.b 2 "" B2
 # org.s: a setuid copy of id and a device node (/dev/zero's numbers)
 t=$(tree org.s 1 S1)
 cp /usr/bin/id "$t/bin/suid" && chmod 4755 "$t/bin/suid"
@@ -298,6 +299,12 @@ restart || bail "restart failed"
 out=$(tf run secure --app org.b -- read org.a 2>&1)
 not_has "secret of" "$out"
 ok $? "thief: org.b's record given org.a's uid: it does not read org.a's data" "$out"
+# an update of it then takes a uid of its own, not the edited one
+out=$(tf app install secure "$W/org.b-2-B2.tfa" 2>&1)
+ok $? "thief: ... an update of org.b installs" "$out"
+out=$(tf run secure --app org.b -- read org.a 2>&1)/$(grep '^uid = ' "$A/org.b.app")
+not_has "secret of" "$out" && not_has "$(grep '^uid = ' "$A/org.a.app")" "$out"
+ok $? "thief: ... with a uid of its own: it does not read org.a's data" "$out"
 
 # restored: everything runs again (the checks do not refuse what is real)
 restore
