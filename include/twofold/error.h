@@ -93,7 +93,8 @@
 #define TF_R_APP_IO "app.io"		       /* the app store, a mount */
 #define TF_R_APP_MALWARE "app.malware"	       /* the scan found or could not */
 #define TF_R_APP_NOT_SCANNED "app.not_scanned" /* no scanner database */
-#define TF_R_APP_BUSY "app.busy" /* an install runs in the persona */
+#define TF_R_APP_BUSY "app.busy"	 /* an install runs in the persona */
+#define TF_R_APP_TAMPERED "app.tampered" /* record or image changed on disk */
 /* The CLI's own (never on the wire) */
 #define TF_R_DAEMON_NOT_RUNNING "daemon.not_running"
 #define TF_R_DAEMON_DENIED "daemon.denied" /* the socket's permissions */

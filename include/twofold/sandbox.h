@@ -171,6 +171,14 @@ TF_EXPORT TF_WUR int tf_nnp_set(void);
  * failure. Call after tf_nnp_set(). */
 TF_EXPORT TF_WUR int tf_landlock_apply(const char *const *readable, size_t nr,
 				       const char *const *writable, size_t n);
+/* The same for an installed app's own domain, also scoped (ABI 6, Linux
+ * 6.12; skipped on older kernels): it cannot connect to an abstract unix
+ * socket bound outside its domain (another app's, the persona user's),
+ * so an app without `network` cannot reach one with it that way. */
+TF_EXPORT TF_WUR int tf_landlock_apply_app(const char *const *readable,
+					   size_t nr,
+					   const char *const *writable,
+					   size_t n);
 
 /* The syscall and socket policy of an app (part of struct tf_profile):
  * which allowlist (docs/seccomp.md is its readable source), whether the

@@ -439,23 +439,6 @@ static int image_mount_fd(int fd, const struct tfd_app *a, char *err,
 	return m;
 }
 
-/* The same for the image an index record names (in dfd). */
-static int image_mount(int dfd, const struct tfd_app *a, char *err,
-		       size_t errlen)
-{
-	_cleanup_close_ int fd =
-		openat(dfd, a->image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	int m;
-
-	if (fd < 0) {
-		m = tf_negerrno();
-		snprintf(err, errlen, "cannot open the image of %s: %s",
-			 a->m.name, strerror(-m));
-		return m;
-	}
-	return image_mount_fd(fd, a, err, errlen);
-}
-
 /* Attach a detached mount of a's image at /apps/NAME in p. */
 static int attach_mfd(struct tfd_persona *p, int mfd, const struct tfd_app *a,
 		      char *err, size_t errlen)
@@ -475,12 +458,77 @@ static int attach_mfd(struct tfd_persona *p, int mfd, const struct tfd_app *a,
 	return r;
 }
 
-static int app_attach(struct tfd_persona *p, int dfd, const struct tfd_app *a,
-		      char *err, size_t errlen)
+/* Does the record say what its signed image says? The record and the
+ * image are files on the disk: someone with the disk (the daemon down)
+ * could have edited the record (permissions, fs rules, the image it
+ * names, its uid) or swapped the image. So what a start or a re-enable
+ * mounts is checked again as an install checks it: the package checker
+ * verifies the image against the persona's app_trust (signature, payload
+ * hash), and the record must hold the verified manifest and offset; the
+ * mount is made from the fd that was verified. */
+static int image_check(struct tfd *d, struct tfd_persona *p, int fd,
+		       const struct tfd_app *a, char *err, size_t errlen)
 {
-	int mfd = image_mount(dfd, a, err, errlen);
+	_cleanup_free_ struct tfd_app_verdict *v = calloc(1, sizeof(*v));
+	_cleanup_free_ char *b1 = malloc(RECORD_MAX), *b2 = malloc(RECORD_MAX);
+	struct tfd_appcheck ck;
+	size_t l1, l2;
 	int r;
 
+	if (v == NULL || b1 == NULL || b2 == NULL)
+		return -ENOMEM;
+	if (a->uid < TFD_APP_UID_FIRST ||
+	    a->uid >= TFD_APP_UID_FIRST + TFD_APPS_MAX ||
+	    a->uid >= p->cfg->uid_count) {
+		snprintf(err, errlen,
+			 "the record of %s names uid %u, which no app has "
+			 "(changed outside twofoldd); reinstall it",
+			 a->m.name, a->uid);
+		return -EBADMSG;
+	}
+	r = tfd_appcheck_spawn(p, &ck);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start the package checker: %s",
+			 strerror(-r));
+		return r;
+	}
+	r = tfd_appcheck_run(&ck, ((const struct tf_suite *)d->suite)->id,
+			     p->cfg->app_trust, fd, v);
+	if (r < 0) {
+		snprintf(err, errlen, "the image %s fails its check: %s",
+			 a->image, v->msg);
+		/* a verdict (not a checker that could not run): tampering */
+		return v->reason[0] ? -EBADMSG : r;
+	}
+	if (tf_pkg_manifest_format(&v->m, b1, RECORD_MAX, &l1) < 0 ||
+	    tf_pkg_manifest_format(&a->m, b2, RECORD_MAX, &l2) < 0 ||
+	    l1 != l2 || memcmp(b1, b2, l1) != 0 || v->off != a->off) {
+		snprintf(err, errlen,
+			 "the record of %s does not match its signed image %s "
+			 "(changed outside twofoldd); reinstall it",
+			 a->m.name, a->image);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int app_attach(struct tfd *d, struct tfd_persona *p, int dfd,
+		      const struct tfd_app *a, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd =
+		openat(dfd, a->image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int mfd, r;
+
+	if (fd < 0) {
+		r = tf_negerrno();
+		snprintf(err, errlen, "cannot open the image of %s: %s",
+			 a->m.name, strerror(-r));
+		return r;
+	}
+	r = image_check(d, p, fd, a, err, errlen);
+	if (r < 0)
+		return r;
+	mfd = image_mount_fd(fd, a, err, errlen);
 	if (mfd < 0)
 		return mfd;
 	r = attach_mfd(p, mfd, a, err, errlen);
@@ -660,6 +708,17 @@ int tfd_app_allowed(struct tfd *d, struct tfd_persona *p,
 
 static bool slot_bit(struct tfd_persona *p, uint32_t uid, bool *was, bool set);
 
+/* Two records with one uid: one of them was edited on the disk (an
+ * install never gives a uid twice), and which cannot be told; neither
+ * runs, or one app would own the other's data. */
+static bool uid_shared(const struct tfd_app *v, size_t n, size_t i)
+{
+	for (size_t j = 0; j < n; j++)
+		if (j != i && v[j].uid == v[i].uid)
+			return true;
+	return false;
+}
+
 /* ---- persona start ---- */
 
 void tfd_apps_persona_started(struct tfd *d, struct tfd_persona *p)
@@ -680,6 +739,7 @@ void tfd_apps_persona_started(struct tfd *d, struct tfd_persona *p)
 		struct tf_pkg_err perr = {0};
 		char err[512];
 		bool was;
+		int r;
 		if (catalog_allows(d, p, dfd, &v[i].m, v[i].m.payload_hash,
 				   &perr) < 0) {
 			(void)slot_bit(p, v[i].uid, &was, true);
@@ -692,9 +752,23 @@ void tfd_apps_persona_started(struct tfd *d, struct tfd_persona *p)
 				  perr.reason ? perr.reason : "");
 			continue;
 		}
-		if (app_attach(p, dfd, &v[i], err, sizeof(err)) < 0)
+		r = uid_shared(v, n, i)
+			    ? -EBADMSG
+			    : app_attach(d, p, dfd, &v[i], err, sizeof(err));
+		if (r == -EBADMSG && uid_shared(v, n, i))
+			snprintf(err, sizeof(err),
+				 "its record shares uid %u with another app's "
+				 "(changed outside twofoldd); reinstall it",
+				 v[i].uid);
+		if (r < 0)
 			tf_warn("%s: app %s not mounted: %s", p->cfg->name,
 				v[i].m.name, err);
+		if (r == -EBADMSG)
+			tfd_audit(d, 0, "app.disabled", p, NULL,
+				  "name=%s\tversion_code=%" PRIu64
+				  "\treason=%s",
+				  v[i].m.name, v[i].m.version_code,
+				  TF_R_APP_TAMPERED);
 	}
 	/* images no record names: an install or update a crash cut short */
 	{
@@ -817,6 +891,22 @@ static uint32_t pick_uid(int dfd, const char *name)
 			return TFD_APP_UID_FIRST + slot;
 	}
 	return 0;
+}
+
+/* uid is an app uid that no record but NAME's names */
+static bool uid_own(int dfd, uint32_t uid, const char *name)
+{
+	_cleanup_free_ struct tfd_app *v = NULL;
+	size_t n = 0;
+
+	if (uid < TFD_APP_UID_FIRST ||
+	    uid >= TFD_APP_UID_FIRST + TFD_APPS_MAX ||
+	    records_all(dfd, &v, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].uid == uid && strcmp(v[i].m.name, name) != 0)
+			return false;
+	return true;
 }
 
 /* ---- install: a job (docs/packages.md "Installing") ----
@@ -1147,7 +1237,12 @@ static int install_commit(struct install_job *ij)
 	char err[512];
 	int r;
 
-	a->uid = ij->update ? ij->old.uid : pick_uid(ij->dfd, a->m.name);
+	/* an update keeps its uid (its data's files are that uid's), unless
+	 * the old record's is no app uid or another record's too: edited on
+	 * the disk (image_check refused it at the start), so a fresh one */
+	a->uid = ij->update && uid_own(ij->dfd, ij->old.uid, a->m.name)
+			 ? ij->old.uid
+			 : pick_uid(ij->dfd, a->m.name);
 	snprintf(a->image, sizeof(a->image), "%s-%" PRIu64 ".tfa", a->m.name,
 		 a->m.version_code);
 	if (a->uid == 0 || a->uid >= p->cfg->uid_count) {
@@ -1635,8 +1730,9 @@ static void apps_recheck(struct tfd *d, struct tfd_persona *p)
 			char err[512];
 			tf_info("%s: app %s is allowed again", p->cfg->name,
 				v[i].m.name);
-			if (p->rt &&
-			    app_attach(p, dfd, &v[i], err, sizeof(err)) < 0)
+			if (p->rt && (uid_shared(v, n, i) ||
+				      app_attach(d, p, dfd, &v[i], err,
+						 sizeof(err)) < 0))
 				tf_warn("%s: app %s not mounted: %s",
 					p->cfg->name, v[i].m.name, err);
 			continue;

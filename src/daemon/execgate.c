@@ -433,6 +433,93 @@ static size_t cmdline_of(pid_t pid, char *out, size_t cap)
 	return (size_t)n;
 }
 
+/* The fd an argument names in the opener's own fd table (`/dev/stdin`,
+ * `/dev/fd/N`, `/proc/self/fd/N`), or -1. */
+static int fd_arg(const char *a)
+{
+	static const char *const pre[] = {"/dev/fd/", "/proc/self/fd/",
+					  "/proc/thread-self/fd/"};
+	char *end;
+	unsigned long n;
+
+	if (!strcmp(a, "/dev/stdin"))
+		return 0;
+	for (size_t i = 0; i < TF_ARRAY_SIZE(pre); i++) {
+		size_t l = strlen(pre[i]);
+		if (strncmp(a, pre[i], l) != 0 || a[l] < '0' || a[l] > '9')
+			continue;
+		errno = 0;
+		n = strtoul(a + l, &end, 10);
+		return *end == '\0' && errno == 0 && n < 65536 ? (int)n : -1;
+	}
+	return -1;
+}
+
+/* Is the file an interpreter opens one that a file argument names through
+ * an fd (`python3 /dev/fd/3 3</tmp/x`, `awk -f /dev/stdin </tmp/x`): the
+ * argument's name is not the file's, so tfd_gate_script_shape cannot
+ * match it; the fd is, when it is open on the same file (dev, inode). */
+static bool fd_arg_names(pid_t pid, int fd, const char *cmdline, size_t n_cmd)
+{
+	struct stat f, a;
+	bool skip = false;
+
+	if (fstat(fd, &f) < 0)
+		return false;
+	for (size_t off = strnlen(cmdline, n_cmd) + 1; off < n_cmd;) {
+		const char *s = cmdline + off;
+		size_t len = strnlen(s, n_cmd - off);
+		int k = skip ? -1 : fd_arg(s);
+		char p[64];
+
+		if (k >= 0) {
+			snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)pid, k);
+			if (stat(p, &a) == 0 && a.st_dev == f.st_dev &&
+			    a.st_ino == f.st_ino)
+				return true;
+		}
+		skip = !strcmp(s, "-c") || !strcmp(s, "-e") || !strcmp(s, "-m");
+		off += len + 1;
+	}
+	return false;
+}
+
+/* Does a startup file the opener's environment names (`BASH_ENV`, `ENV`,
+ * `PYTHONSTARTUP`: read and run by bash, sh -i and python3 -i) have the
+ * file's name? Such a file is a file argument the argv does not show. */
+static bool env_names(pid_t pid, const char *path)
+{
+	static const char *const vars[] = {
+		"BASH_ENV=", "ENV=", "PYTHONSTARTUP="};
+	const char *b = base_of(path);
+	char p[48], env[8192];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%d/environ", (int)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, env, sizeof(env) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	env[n] = '\0';
+	for (size_t off = 0; off < (size_t)n;) {
+		const char *e = env + off;
+		size_t len = strnlen(e, (size_t)n - off);
+
+		for (size_t i = 0; i < TF_ARRAY_SIZE(vars); i++) {
+			size_t l = strlen(vars[i]);
+			if (!strncmp(e, vars[i], l) && e[l] != '\0' &&
+			    !strcmp(base_of(e + l), b))
+				return true;
+		}
+		off += len + 1;
+	}
+	return false;
+}
+
 /* the event's file as the persona names it (d_path stops at the root of
  * its mount namespace) */
 static void fd_path(int fd, char *out, size_t cap)
@@ -594,7 +681,9 @@ static uint32_t decide(struct tfd_gate *g,
 
 		fd_path(m->fd, path, sizeof(path));
 		if (tfd_gate_script_shape(path, head, h > 0 ? (size_t)h : 0,
-					  cmd, nc)) {
+					  cmd, nc) ||
+		    fd_arg_names(m->pid, m->fd, cmd, nc) ||
+		    env_names(m->pid, path)) {
 			report(g, "script", m->pid, path, exe);
 			return FAN_DENY;
 		}

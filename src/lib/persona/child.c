@@ -553,7 +553,12 @@ void tf_p_child_main(const struct tf_p_setup *s)
 			continue;
 		mkdir_parents_at(devfd, rel);
 		touch_at(devfd, rel);
-		attach(dev_fd[i], devfd, rel, 0, dev_nodes[i]);
+		/* a bind keeps the host /dev's attributes, exec included: a
+		 * device's mapping (/dev/zero's pages, a sound or video
+		 * buffer the app filled through a writable mapping of the
+		 * same fd) would map PROT_EXEC, past W^X */
+		attach(dev_fd[i], devfd, rel,
+		       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, dev_nodes[i]);
 	}
 	{
 		static const char *const links[][2] = {

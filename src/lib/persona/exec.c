@@ -251,7 +251,7 @@ void tf_p_app_main(const struct tf_exec_spec *x, int msg_fd)
 		size_t n = 0;
 		while (x->ll_write[n])
 			n++;
-		r = tf_landlock_apply(root, 1, x->ll_write, n);
+		r = tf_landlock_apply_app(root, 1, x->ll_write, n);
 	} else {
 		r = tf_landlock_restrict(app_ruleset);
 	}

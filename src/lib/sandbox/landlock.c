@@ -11,6 +11,7 @@
  * does not know fails with EINVAL.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -26,6 +27,9 @@
 #endif
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* ABI 3, Linux 6.2 */
+#endif
+#ifndef LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+#define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0) /* ABI 6, 6.12 */
 #endif
 #ifndef LANDLOCK_CREATE_RULESET_VERSION
 #define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
@@ -47,8 +51,10 @@
 
 /* Not handled on purpose: IOCTL_DEV (ABI 5) would also need granting on
  * every tty and device an app uses, which the device cgroup already
- * polices; network (ABI 4) and scopes (ABI 6) are the persona's netns and
- * pid/ipc namespaces' job. */
+ * polices; network (ABI 4) is the persona's netns' and the apps' nft
+ * rules' job; scopes (ABI 6) between personas are the namespaces' job,
+ * and within one only an installed app's own domain is scoped
+ * (tf_landlock_apply_app: abstract unix sockets). */
 
 static uint64_t handled_for_abi(int abi)
 {
@@ -61,10 +67,13 @@ static uint64_t handled_for_abi(int abi)
 	return h;
 }
 
-/* The ABI 1 struct: only the fs field. The kernel takes a struct shorter
- * than its own (copy_min_struct_from_user), newer fields read as 0. */
+/* The ABI 6 struct; the kernel takes a struct shorter than its own
+ * (copy_min_struct_from_user), newer fields read as 0: without a scope
+ * only the fs field (the ABI 1 size) is passed. */
 struct ll_ruleset_attr {
 	uint64_t handled_access_fs;
+	uint64_t handled_access_net; /* ABI 4; never handled here */
+	uint64_t scoped;	     /* ABI 6 */
 };
 
 static long ll_create(const struct ll_ruleset_attr *a, size_t size,
@@ -95,9 +104,9 @@ static int ll_add_path(int ruleset, const char *path, uint64_t access)
 	return 0;
 }
 
-int tf_landlock_prepare(const char *const *readable, size_t nr,
-			const char *const *writable, size_t n, int *fd_out,
-			int *abi_out)
+static int prepare(const char *const *readable, size_t nr,
+		   const char *const *writable, size_t n, bool scope,
+		   int *fd_out, int *abi_out)
 {
 	struct ll_ruleset_attr attr;
 	_cleanup_close_ int rs = -1;
@@ -121,7 +130,11 @@ int tf_landlock_prepare(const char *const *readable, size_t nr,
 	handled = handled_for_abi((int)abi);
 	memset(&attr, 0, sizeof(attr));
 	attr.handled_access_fs = handled;
-	rs = (int)ll_create(&attr, sizeof(attr), 0);
+	attr.scoped =
+		scope && abi >= 6 ? LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET : 0;
+	rs = (int)ll_create(
+		&attr,
+		attr.scoped ? sizeof(attr) : sizeof(attr.handled_access_fs), 0);
 	if (rs < 0)
 		return tf_negerrno();
 
@@ -148,6 +161,13 @@ int tf_landlock_prepare(const char *const *readable, size_t nr,
 	return 0;
 }
 
+int tf_landlock_prepare(const char *const *readable, size_t nr,
+			const char *const *writable, size_t n, int *fd_out,
+			int *abi_out)
+{
+	return prepare(readable, nr, writable, n, false, fd_out, abi_out);
+}
+
 int tf_landlock_restrict(int ruleset_fd)
 {
 	if (ruleset_fd < 0)
@@ -158,16 +178,28 @@ int tf_landlock_restrict(int ruleset_fd)
 	return 0;
 }
 
-int tf_landlock_apply(const char *const *readable, size_t nr,
-		      const char *const *writable, size_t n)
+static int apply(const char *const *readable, size_t nr,
+		 const char *const *writable, size_t n, bool scope)
 {
 	int fd, abi, r;
 
-	r = tf_landlock_prepare(readable, nr, writable, n, &fd, &abi);
+	r = prepare(readable, nr, writable, n, scope, &fd, &abi);
 	if (r < 0)
 		return r;
 	r = tf_landlock_restrict(fd);
 	if (fd >= 0)
 		close(fd);
 	return r < 0 ? r : abi;
+}
+
+int tf_landlock_apply(const char *const *readable, size_t nr,
+		      const char *const *writable, size_t n)
+{
+	return apply(readable, nr, writable, n, false);
+}
+
+int tf_landlock_apply_app(const char *const *readable, size_t nr,
+			  const char *const *writable, size_t n)
+{
+	return apply(readable, nr, writable, n, true);
 }

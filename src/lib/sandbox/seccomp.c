@@ -210,7 +210,6 @@ static const struct tf_seccomp_sys allow[] = {
 	S(munlock),
 	S(mlockall),
 	S(munlockall),
-	S(memfd_create),
 	S(membarrier),
 	S(pkey_alloc),
 	S(pkey_free),
@@ -378,7 +377,7 @@ static const struct tf_seccomp_sys allow[] = {
  * layer (clone3). */
 static const struct tf_seccomp_sys filtered[] = {
 	S(clone), S(clone3), S(socket),	     S(socketpair),
-	S(ioctl), S(prctl),  S(personality),
+	S(ioctl), S(prctl),  S(personality), S(memfd_create),
 };
 
 /* Denied with EPERM: what an app is refused, said the way the kernel says
@@ -685,6 +684,8 @@ static int build_wx(scmp_filter_ctx ctx)
 	};
 	struct scmp_arg_cmp px = {2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC};
 	struct scmp_arg_cmp shx = {2, SCMP_CMP_MASKED_EQ, SHM_EXEC, SHM_EXEC};
+	/* every call (flags & 0 == 0), as an argument rule like the others */
+	struct scmp_arg_cmp any = {1, SCMP_CMP_MASKED_EQ, 0, 0};
 	uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
 	int r;
 
@@ -697,6 +698,18 @@ static int build_wx(scmp_filter_ctx ctx)
 		r = add(ctx, eperm, SCMP_SYS(pkey_mprotect), 1, &px);
 	if (r == 0)
 		r = add(ctx, eperm, SCMP_SYS(shmat), 1, &shx);
+	/* A memfd lives on the kernel's internal shmem mount, which is not
+	 * noexec, and vm.memfd_noexec only takes away exec(ve): code written
+	 * into a memfd still maps PROT_READ | PROT_EXEC from its fd (and a
+	 * second, writable mapping of it makes a JIT). A file-backed
+	 * mapping cannot be told from a library's by its arguments, so
+	 * memfds go. ENOSYS, not EPERM: the callers that want anonymous
+	 * shared memory (Wayland buffers) fall back on it to a file in
+	 * XDG_RUNTIME_DIR or /dev/shm, both noexec mounts (GTK 3 only on
+	 * ENOSYS, libwayland and Qt on any error). */
+	if (r == 0)
+		r = add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(memfd_create), 1,
+			&any);
 	return r;
 }
 

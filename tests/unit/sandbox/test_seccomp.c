@@ -264,6 +264,8 @@ static void child_denied(void)
 				    errno == EPERM);
 		if (sid >= 0)
 			shmctl(sid, IPC_RMID, NULL);
+		/* a memfd's code would map executable from its fd */
+		EXPECT_ERR(126, syscall(SYS_memfd_create, "x", 0), ENOSYS);
 	}
 
 	/* personality: only PER_LINUX and the query */
@@ -346,22 +348,26 @@ static void child_badarch_x32(void)
 #endif
 }
 
-/* Layer 1 (the launcher's), and with two also layer 2 (each app's). */
+/* Layer 1 (the launcher's), and with two also layer 2 (each app's).
+ * Both compiled before either is loaded, as the launcher does: with W^X
+ * on, a filtered process has no memfd to compile into. */
 static void load_layers(int layers)
 {
-	struct tf_seccomp_prog p = {0};
+	struct tf_seccomp_prog p = {0}, q = {0};
 
 	EXPECT(900, tf_nnp_set() == 0);
 	EXPECT(901, tf_seccomp_default_prog(default_pol(), &p) == 0);
+	if (layers >= 2) {
+		EXPECT(903, tf_seccomp_app_layer_prog(&q) == 0);
+		/* tiny: it is loaded on every launch */
+		EXPECT(904, q.len > 0 && q.len <= 32);
+	}
 	EXPECT(902, tf_seccomp_load_prog(&p) == 0);
 	tf_seccomp_prog_free(&p);
 	if (layers < 2)
 		return;
-	EXPECT(903, tf_seccomp_app_layer_prog(&p) == 0);
-	/* tiny: it is loaded on every launch */
-	EXPECT(904, p.len > 0 && p.len <= 32);
-	EXPECT(905, tf_seccomp_load_prog(&p) == 0);
-	tf_seccomp_prog_free(&p);
+	EXPECT(905, tf_seccomp_load_prog(&q) == 0);
+	tf_seccomp_prog_free(&q);
 }
 
 static bool in_list(enum tf_seccomp_list which, long nr)
@@ -603,7 +609,10 @@ static void child_layers(void)
 	int status;
 	long c;
 	pid_t pid;
+	struct tf_seccomp_prog app = {0};
 
+	/* compiled before layer 1 takes memfd_create away (W^X) */
+	EXPECT(4, tf_seccomp_app_layer_prog(&app) == 0);
 	load_layers(1);
 	/* the launcher's clone; its child becomes our parent's (run() reaps
 	 * it) */
@@ -617,7 +626,8 @@ static void child_layers(void)
 		_exit(0);
 	EXPECT(3, c == -1 && errno == EPERM);
 
-	load_layers(2);
+	EXPECT(5, tf_seccomp_load_prog(&app) == 0);
+	tf_seccomp_prog_free(&app);
 	c = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 	if (c == 0)
 		_exit(0);
