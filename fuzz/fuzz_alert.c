@@ -55,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (size_t i = 0; i < 2; i++)
 		if (suites[i] &&
-		    tf_alert_verify(data, size, suites[i], &pks[i], 1,
-				    "secure", 1800000000, NULL) == 0)
+		    tf_alert_verify(data, size, suites[i], &pks[i], 1, "secure",
+				    1800000000, NULL) == 0)
 			abort();
 	return 0;
 }

@@ -675,8 +675,9 @@ static int cmd_alert(int argc, char **argv)
 		case 'l':
 			ttl = strtoull(optarg, &end, 10);
 			if (*end || ttl == 0 || ttl > TF_ALERT_MAX_TTL)
-				return usage_err("--ttl must be 1..%llu seconds",
-						 TF_ALERT_MAX_TTL);
+				return usage_err(
+					"--ttl must be 1..%llu seconds",
+					TF_ALERT_MAX_TTL);
 			break;
 		case 'i':
 			at = strtoull(optarg, &end, 10);

@@ -18,8 +18,10 @@ void help_alert(FILE *f)
 		"usage: twofold alert post FILE\n\n"
 		"Give the daemon a signed urgent alert record (made with\n"
 		"twofold pkg alert). It is checked as one from the persona's\n"
-		"alert port: signed by a key of the persona's alert_trust, for\n"
-		"that persona, not expired, never seen before; each verdict is\n"
+		"alert port: signed by a key of the persona's alert_trust, "
+		"for\n"
+		"that persona, not expired, never seen before; each verdict "
+		"is\n"
 		"audited. An accepted alert makes the shell show the card\n"
 		"\"SECURE - URGENT\"; its body is shown only after unlock.\n"
 		"Root only.\n");

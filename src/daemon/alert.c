@@ -124,10 +124,10 @@ static int seen_save(struct tfd *d, const struct tfd_alerts *al)
 	for (size_t i = 0; i < al->n; i++) {
 		char hex[2 * TF_ALERT_ID_BYTES + 1];
 		tf_alert_id_hex(al->seen[i].id, hex);
-		o += (size_t)snprintf(buf + o, sizeof(buf) - o,
-				      "%s %llu %llu\n", hex,
-				      (unsigned long long)al->seen[i].issued_at,
-				      (unsigned long long)al->seen[i].expires_at);
+		o += (size_t)snprintf(
+			buf + o, sizeof(buf) - o, "%s %llu %llu\n", hex,
+			(unsigned long long)al->seen[i].issued_at,
+			(unsigned long long)al->seen[i].expires_at);
 	}
 	return tf_atomic_write_at(d->state_fd, SEEN_FILE, buf, o, 0600);
 }
@@ -267,7 +267,8 @@ static int udp_open(struct tfd *d, struct tfd_persona *p, int *out)
 {
 	_cleanup_close_ int self = -1, fd = -1;
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
-				  .sin6_port = htons((uint16_t)p->cfg->alert_port),
+				  .sin6_port =
+					  htons((uint16_t)p->cfg->alert_port),
 				  .sin6_addr = IN6ADDR_ANY_INIT};
 	int off = 0, r = 0;
 
@@ -286,8 +287,7 @@ static int udp_open(struct tfd *d, struct tfd_persona *p, int *out)
 			 0 ||
 		 bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		r = tf_negerrno();
-	if (setns(self, CLONE_NEWNET) < 0)
-	{
+	if (setns(self, CLONE_NEWNET) < 0) {
 		/* every later socket would be made in the persona's */
 		tf_err("cannot return to the daemon's network namespace: %s",
 		       strerror(errno));
@@ -331,7 +331,8 @@ void tfd_alerts_setup(struct tfd *d)
 		}
 		if (r < 0)
 			tf_warn("alerts: no UDP port %u in %s's network "
-				"namespace: %s (twofold alert post still works)",
+				"namespace: %s (twofold alert post still "
+				"works)",
 				p->cfg->alert_port, p->cfg->name, strerror(-r));
 		else
 			tf_info("alerts for %s on UDP port %u in its network "

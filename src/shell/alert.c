@@ -120,8 +120,8 @@ static void put(struct wlr_scene_rect *r, int x, int y, int w, int h)
 }
 
 /* text at (x, y) in px-sized pixels, wrapped at width w; the height used */
-static int draw(struct wlr_scene_tree *t, const char *text, size_t len,
-		int x, int y, int w, int bottom, int px)
+static int draw(struct wlr_scene_tree *t, const char *text, size_t len, int x,
+		int y, int w, int bottom, int px)
 {
 	int cx = x, cy = y, adv = 6 * px, line = 9 * px;
 
@@ -140,11 +140,13 @@ static int draw(struct wlr_scene_tree *t, const char *text, size_t len,
 		for (int r = 0; g && r < 7; r++)
 			for (int b = 0; b < 5;) {
 				int run = 0;
-				while (b + run < 5 && (g[r] >> (4 - b - run)) & 1)
+				while (b + run < 5 &&
+				       (g[r] >> (4 - b - run)) & 1)
 					run++;
 				if (run) {
 					struct wlr_scene_rect *q =
-						mk(&t->node, TF_SHELL_RGB_ALERT_INK);
+						mk(&t->node,
+						   TF_SHELL_RGB_ALERT_INK);
 					if (q)
 						put(q, cx + b * px, cy + r * px,
 						    run * px, px);
@@ -214,8 +216,8 @@ void tf_shell_alert_arrange(struct tf_shell *s)
 		return;
 	body = s->alert_state == TF_SHELL_ALERT_BODY && al->body;
 	{
-		uint32_t c = body ? TF_SHELL_RGB_ALERT_BODY
-				  : TF_SHELL_RGB_ALERT;
+		uint32_t c =
+			body ? TF_SHELL_RGB_ALERT_BODY : TF_SHELL_RGB_ALERT;
 		float col[4] = {
 			(float)((c >> 16) & 0xff) / 255.0f,
 			(float)((c >> 8) & 0xff) / 255.0f,
@@ -339,7 +341,8 @@ void tf_shell_alert_answer(struct tf_shell *s, int err, const char *text)
 		fprintf(stderr,
 			"twofold-shell: alert %s: the daemon gave no body "
 			"(%s)\n",
-			s->alert_id, err < 0 ? strerror(-err) : "another alert");
+			s->alert_id,
+			err < 0 ? strerror(-err) : "another alert");
 		s->alert_state = TF_SHELL_ALERT_CARD;
 		tf_shell_arrange(s);
 		return;

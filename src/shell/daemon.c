@@ -527,8 +527,7 @@ int tf_shell_request_unlock(struct tf_shell *s, struct tf_shell_persona *p,
 	return 0;
 }
 
-int tf_shell_request_alert_body(struct tf_shell *s,
-				struct tf_shell_persona *p)
+int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p)
 {
 	return s->daemon ? queue(s->daemon, REQ_ALERT_BODY, p) : -ENOTCONN;
 }

@@ -268,8 +268,7 @@ void tf_shell_alert_locked(struct tf_shell *s, struct tf_shell_persona *p);
 void tf_shell_alert_answer(struct tf_shell *s, int err, const char *text);
 size_t tf_shell_alert_body_len(const struct tf_shell *s);
 /* daemon.c: ALERT_BODY of p (answered only while p runs) */
-int tf_shell_request_alert_body(struct tf_shell *s,
-				struct tf_shell_persona *p);
+int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p);
 
 /* control.c */
 int tf_shell_control_listen(struct tf_shell *s, const char *path);

@@ -159,8 +159,8 @@ int tf_alert_sign(const struct tf_alert *a, const struct tf_key *sk,
 	       tn = strnlen(a->title, sizeof(a->title)), siglen;
 	int r;
 
-	if (s == NULL || !name_ok((const uint8_t *)a->persona, pn) ||
-	    tn == 0 || tn > TF_ALERT_TITLE_MAX ||
+	if (s == NULL || !name_ok((const uint8_t *)a->persona, pn) || tn == 0 ||
+	    tn > TF_ALERT_TITLE_MAX ||
 	    !text_ok((const uint8_t *)a->title, tn, false) ||
 	    a->body_len > TF_ALERT_BODY_MAX ||
 	    !text_ok((const uint8_t *)a->body, a->body_len, true) ||
@@ -211,8 +211,8 @@ int tf_alert_verify(const uint8_t *buf, size_t len, const struct tf_suite *s,
 	/* the signature before anything else: an unsigned record's other
 	 * fields are the sender's choice and say nothing */
 	for (size_t i = 0; i < n && !good; i++)
-		good = tf_verify_id(s, pks[i], TF_ALERT_SIGN_ID, buf,
-				    a.tbs_len, buf + a.tbs_len + 1,
+		good = tf_verify_id(s, pks[i], TF_ALERT_SIGN_ID, buf, a.tbs_len,
+				    buf + a.tbs_len + 1,
 				    len - a.tbs_len - 1) == 0;
 	if (!good)
 		return -EBADMSG;
