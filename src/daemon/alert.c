@@ -54,6 +54,8 @@ struct tfd_alerts {
 	uint64_t newest;
 	size_t n;
 	struct seen seen[SEEN_MAX];
+	/* refusals on the ports not yet in a record, and when the last was */
+	uint64_t udp_refused, udp_audit_ns;
 	struct {
 		int fd;
 		struct tfd_source src;
@@ -205,6 +207,25 @@ static int accept_one(struct tfd *d, struct tfd_alerts *al,
 	return 0;
 }
 
+static bool udp_refusal_due(struct tfd_alerts *al)
+{
+	uint64_t now = tf_now_ns();
+
+	al->udp_refused++;
+	if (al->udp_audit_ns && now - al->udp_audit_ns < 1000000000ull)
+		return false;
+	al->udp_audit_ns = now;
+	return true;
+}
+
+static uint64_t steal_count(struct tfd_alerts *al)
+{
+	uint64_t n = al->udp_refused;
+
+	al->udp_refused = 0;
+	return n;
+}
+
 /* The whole path of one record: which persona it names, the checks, the
  * audit record, the event. via: "udp" or "post". */
 static int take(struct tfd *d, const struct tfd_conn *c,
@@ -231,9 +252,24 @@ static int take(struct tfd *d, const struct tfd_conn *c,
 	}
 	if (r == 0)
 		r = accept_one(d, al, p, buf, len, &a);
-	tfd_audit(d, TF_AUDIT_SYNC, r == 0 ? "alert.accepted" : "alert.refused",
-		  p, c, "id=%s\tvia=%s\treason=%s", idhex[0] ? idhex : "-", via,
-		  tf_alert_reason(r));
+	if (r == 0)
+		/* durable before the card is asked for */
+		tfd_audit(d, TF_AUDIT_SYNC, "alert.accepted", p, c,
+			  "id=%s\tvia=%s", idhex, via);
+	else if (c || udp_refusal_due(al)) {
+		/* a refusal changes nothing: unsynced; from the port (anyone
+		 * on the path may send) at most one a second, with the count
+		 * of those since the last one */
+		tfd_audit(d, 0, "alert.refused", p, c,
+			  "id=%s\tvia=%s\treason=%s\tcount=%llu",
+			  idhex[0] ? idhex : "-", via, tf_alert_reason(r),
+			  c ? 1ull : (unsigned long long)al->udp_refused);
+		if (!c)
+			tf_warn("alerts refused on %s's port: %s (%llu since "
+				"the last report)",
+				p ? p->cfg->name : "?", tf_alert_reason(r),
+				(unsigned long long)steal_count(al));
+	}
 	tf_memzero(&peek, sizeof(peek));
 	if (r < 0)
 		return r;
@@ -255,8 +291,7 @@ static void on_udp(struct tfd *d, struct tfd_source *src, uint32_t events)
 		ssize_t n = recv(src->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0)
 			return;
-		if (take(d, NULL, p, buf, (size_t)n, "udp", idhex) < 0)
-			tf_warn("alert on %s's port refused", p->cfg->name);
+		(void)take(d, NULL, p, buf, (size_t)n, "udp", idhex);
 	}
 }
 

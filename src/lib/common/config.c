@@ -403,7 +403,7 @@ static const struct key keys[] = {
 	 "alerts: urgent alert signer keys, base64, up to 4 (unset: no "
 	 "alerts)"},
 	{SEC_PERSONA, "alert_port", T_U32, PER(alert_port), 0, 65535, false,
-	 "0", NULL, NULL,
+	 NULL, NULL, NULL,
 	 "alerts: UDP port in the persona's network namespace, 0 = none"},
 
 	{SEC_DEVICE, "class", T_CLASS, DEV(cls), 0, 0, false, NULL,
