@@ -311,6 +311,14 @@ void tf_shell_alert_key(struct tf_shell *s, uint32_t sym)
 	}
 }
 
+/* A tap on the card is its Return; on the body it does nothing (a stray
+ * touch must not dismiss what the officer is reading) */
+void tf_shell_alert_tap(struct tf_shell *s)
+{
+	if (s->alert_state == TF_SHELL_ALERT_CARD)
+		tf_shell_alert_key(s, XKB_KEY_Return);
+}
+
 void tf_shell_alert_unlocked(struct tf_shell *s, struct tf_shell_persona *p)
 {
 	if (s->alert_state == TF_SHELL_ALERT_CARD && s->alert_for == p)

@@ -261,6 +261,7 @@ bool tf_shell_alert_shown(const struct tf_shell *s);
 void tf_shell_alert_show(struct tf_shell *s, struct tf_shell_persona *p,
 			 const char *id);
 void tf_shell_alert_key(struct tf_shell *s, uint32_t sym);
+void tf_shell_alert_tap(struct tf_shell *s); /* a pointer press */
 /* p was unlocked on the pad / locked again (the body goes) */
 void tf_shell_alert_unlocked(struct tf_shell *s, struct tf_shell_persona *p);
 void tf_shell_alert_locked(struct tf_shell *s, struct tf_shell_persona *p);

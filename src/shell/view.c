@@ -629,6 +629,13 @@ static void cursor_button(struct wl_listener *l, void *data)
 	struct tf_shell *s = wl_container_of(l, s, cursor_button);
 	struct wlr_event_pointer_button *ev = data;
 
+	/* the alert card: one tap (any press) does what Return does; no
+	 * client is under the pointer while it is shown */
+	if (tf_shell_alert_shown(s)) {
+		if (ev->state == WLR_BUTTON_PRESSED)
+			tf_shell_alert_tap(s);
+		return;
+	}
 	wlr_seat_pointer_notify_button(s->seat, ev->time_msec, ev->button,
 				       ev->state);
 }
