@@ -136,6 +136,33 @@ rc=$?
 [ $rc != 0 ] && has "already seen" "$out"
 ok $? "the same alert again is refused as a replay" "rc=$rc $out"
 
+# ALERT_BODY (24) by hand: ERRNO and TEXT of the answer, as uid $1
+body_req() {
+	setpriv --reuid="$1" --regid="$GID" --groups="$GID" -- /usr/bin/python3 - "$S/control" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+v = b"secure\0"
+body = struct.pack("<HHI", 1, 0, len(v)) + v
+s.send(struct.pack("<HBBHHI", 0x4654, 1, 0, 24, 0, len(body)) + body)
+d = s.recv(65536)
+off, err, text = 12, None, ""
+while off + 8 <= len(d):
+    a, _, n = struct.unpack_from("<HHI", d, off)
+    val = d[off + 8:off + 8 + n]
+    if a == 10: err = struct.unpack("<i", val)[0]
+    if a == 12: text = val.rstrip(b"\0").decode()
+    off += 8 + n
+print(err, text.replace("\n", "|"))
+PY
+}
+out=$(body_req 0)
+case $out in -*) not_has "$BODY" "$out" ;; *) false ;; esac
+ok $? "ALERT_BODY while secure is locked: refused, even to root" "$out"
+out=$(body_req $SHUID 2>&1)
+case $out in -*) not_has "$BODY" "$out" ;; *) false ;; esac
+ok $? "... and to the shell" "$out"
+
 # ---- the UDP port inside secure's namespace
 udp() { nsenter --net="$NSFD" python3 -c "import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.sendto(open(sys.argv[1],'rb').read() if sys.argv[1] != '-' else b'TFAL garbage', ('127.0.0.1', $PORT))" "$1"; }
 udp -
@@ -176,6 +203,12 @@ wait_st "alert=body:$ID2"
 on "$H_SOCK" wtype -k Escape
 wait_st "alert=-"
 ok $? "unlocked: Return shows the body at once, Escape dismisses it" "$(ctl status)"
+out=$(body_req 0)
+has "0 $ID2|Incident|$BODY" "$out"
+ok $? "ALERT_BODY while secure runs: root gets id, title, body" "$out"
+out=$(body_req 60199 2>&1)
+case $out in -*) not_has "$BODY" "$out" ;; *) false ;; esac
+ok $? "... a member of control_group does not" "$out"
 shot d1
 [ "$(count d1 $BLUE)" -gt 0 ] && [ "$(count d1 $RGB_ALERT)" = 0 ]
 ok $? "... and secure's window is back" "blue $(count d1 $BLUE)"
