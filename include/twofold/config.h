@@ -139,6 +139,13 @@ struct tf_persona_cfg {
 	 * imports into this persona are refused), and the bundle's path */
 	char scan_trust[TF_SCAN_TRUST_MAX];
 	char scan_db[TF_CFG_PATH_MAX];
+	/* urgent alerts (docs/shell.md "Urgent alerts"): the organisation's
+	 * alert signers, base64 public keys comma-separated as app_trust
+	 * ("" = no alert is ever accepted for this persona), and the UDP
+	 * port the daemon listens on inside its network namespace (0 = only
+	 * `twofold alert post`) */
+	char alert_trust[TF_APP_TRUST_MAX];
+	uint32_t alert_port;
 };
 
 struct tf_device_cfg {

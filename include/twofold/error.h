@@ -95,6 +95,10 @@
 #define TF_R_APP_NOT_SCANNED "app.not_scanned" /* no scanner database */
 #define TF_R_APP_BUSY "app.busy"	 /* an install runs in the persona */
 #define TF_R_APP_TAMPERED "app.tampered" /* record or image changed on disk */
+/* Urgent alerts (docs/shell.md "Urgent alerts"); param why: the check
+ * that refused it */
+#define TF_R_ALERT_REFUSED "alert.refused"
+#define TF_R_ALERT_NONE "alert.none" /* no alert kept for the persona */
 /* The CLI's own (never on the wire) */
 #define TF_R_DAEMON_NOT_RUNNING "daemon.not_running"
 #define TF_R_DAEMON_DENIED "daemon.denied" /* the socket's permissions */

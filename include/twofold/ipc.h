@@ -76,7 +76,13 @@ enum tf_msg_type {
 	/* PERSONA (running, root only): hash its base's executables into
 	 * its exec gate's record (docs/exec.md "Base files by hash") */
 	TF_REQ_EXEC_SEAL = 22,
-	TF_REQ_TYPE_MAX = 22,
+	/* ARG: a signed alert record in hex (root only): checked, audited,
+	 * kept, the event "alert" (docs/shell.md "Urgent alerts") */
+	TF_REQ_ALERT_POST = 23,
+	/* PERSONA (running, i.e. unlocked; the shell or root): the latest
+	 * alert as TEXT "ID\nTITLE\nBODY" */
+	TF_REQ_ALERT_BODY = 24,
+	TF_REQ_TYPE_MAX = 24,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	/* was STARTED ("the app is running"): no longer sent (it cost the

@@ -154,6 +154,7 @@ VERB(copy);
 /* `twofold pkg scandb`: called by verb_pkg's dispatcher, argv[0] "scandb" */
 VERB(pkg_scandb);
 VERB(help);
+VERB(alert);
 VERB(net);
 VERB(tunnel);
 #undef VERB

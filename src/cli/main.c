@@ -43,6 +43,7 @@ static const struct cli_verb verbs[] = {
 	 help_copy},
 	{"exec", verb_exec, "seal the hashes of a persona's base executables",
 	 help_exec},
+	{"alert", verb_alert, "post a signed urgent alert (root)", help_alert},
 	{"help", verb_help, "this text, or a verb's: twofold help VERB",
 	 help_help},
 };

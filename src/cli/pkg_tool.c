@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "twofold/alert.h"
+#include "twofold/atomicfile.h"
 #include "twofold/crypto.h"
 #include "twofold/pkg.h"
 
@@ -635,6 +637,97 @@ static int cmd_catalog_verify(int argc, char **argv)
 	return 0;
 }
 
+/* An urgent alert record for the device (twofold/alert.h): the
+ * organisation signs it with a key whose public half is the persona's
+ * alert_trust; it is sent to the persona's alert port over the tunnel
+ * (or given to `twofold alert post`). --issued-at is for tests (an
+ * expired or future record). */
+static int cmd_alert(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"key", required_argument, NULL, 'k'},
+		{"out", required_argument, NULL, 'o'},
+		{"persona", required_argument, NULL, 'p'},
+		{"title", required_argument, NULL, 't'},
+		{"body", required_argument, NULL, 'b'},
+		{"ttl", required_argument, NULL, 'l'},
+		{"issued-at", required_argument, NULL, 'i'},
+		{0},
+	};
+	const char *key = NULL, *out = NULL, *persona = "secure";
+	const char *title = NULL, *body = "";
+	unsigned long long ttl = 600, at = (unsigned long long)time(NULL);
+	struct tf_key *keys[1] = {0};
+	struct opts o = {0};
+	struct tf_alert a;
+	uint8_t rec[TF_ALERT_MAX];
+	char hex[2 * TF_ALERT_ID_BYTES + 1], *end;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'k': key = optarg; break;
+		case 'o': out = optarg; break;
+		case 'p': persona = optarg; break;
+		case 't': title = optarg; break;
+		case 'b': body = optarg; break;
+		case 'l':
+			ttl = strtoull(optarg, &end, 10);
+			if (*end || ttl == 0 || ttl > TF_ALERT_MAX_TTL)
+				return usage_err(
+					"--ttl must be 1..%llu seconds",
+					TF_ALERT_MAX_TTL);
+			break;
+		case 'i':
+			at = strtoull(optarg, &end, 10);
+			if (*end)
+				return usage_err("--issued-at: Unix seconds");
+			break;
+		default: return usage_err("bad option");
+		}
+	}
+	if (!key || !out || !title || optind != argc)
+		return usage_err("usage: alert --key KEY --title TEXT [--body "
+				 "TEXT] [--persona NAME] [--ttl S] -o FILE");
+	memset(&a, 0, sizeof(a));
+	if (strlen(persona) > TF_ALERT_PERSONA_MAX ||
+	    strlen(title) > TF_ALERT_TITLE_MAX ||
+	    strlen(body) > TF_ALERT_BODY_MAX)
+		return usage_err("persona, title (%d) or body (%d bytes) too "
+				 "long",
+				 TF_ALERT_TITLE_MAX, TF_ALERT_BODY_MAX);
+	memcpy(a.persona, persona, strlen(persona));
+	memcpy(a.title, title, strlen(title));
+	memcpy(a.body, body, strlen(body));
+	a.body_len = strlen(body);
+	a.issued_at = at;
+	a.expires_at = at + ttl;
+	o.keys[0] = key;
+	o.n_keys = 1;
+	if ((r = load_keys(&o, keys)) != 0)
+		return r;
+	r = tf_random(a.id, sizeof(a.id));
+	if (r == 0)
+		r = tf_alert_sign(&a, keys[0], rec, sizeof(rec));
+	free_keys(keys, 1);
+	if (r == -EINVAL) {
+		fail("cli.failed", "alert: a field is out of range (persona "
+				   "a name; title and body printable ASCII)");
+		return 1;
+	}
+	if (r >= 0)
+		r = tf_atomic_write(out, rec, (size_t)r, 0644);
+	if (r < 0) {
+		fail("cli.failed", "alert: cannot make %s: %s", out,
+		     strerror(-r));
+		return 1;
+	}
+	tf_alert_id_hex(a.id, hex);
+	printf("alert %s for %s, valid %llu s: %s\n", hex, persona, ttl, out);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: twofold pkg keygen [--suite intl|gm] --out KEY\n"
@@ -645,7 +738,9 @@ static void usage(FILE *f)
 		   "       twofold pkg catalog build LIST -o CATALOG --key KEY "
 		   "--seq N --expires DATE\n"
 		   "       twofold pkg catalog verify CATALOG --trust "
-		   "PUBKEY\n");
+		   "PUBKEY\n"
+		   "       twofold pkg alert --key KEY --title TEXT [--body "
+		   "TEXT] [--persona NAME] [--ttl S] -o FILE\n");
 }
 
 int main(int argc, char **argv)
@@ -674,6 +769,8 @@ int main(int argc, char **argv)
 		return cmd_verify(argc - i, argv + i);
 	if (strcmp(argv[i], "pubkey") == 0)
 		return cmd_pubkey(argc - i, argv + i);
+	if (strcmp(argv[i], "alert") == 0)
+		return cmd_alert(argc - i, argv + i);
 	if (strcmp(argv[i], "catalog") == 0 && i + 1 < argc) {
 		cmd = strcmp(argv[i + 1], "build") == 0 ? "catalog build"
 							: "catalog verify";

@@ -390,6 +390,7 @@ struct tfd {
 	bool nft_table;		/* netns.c applied the inet twofold table */
 	/* netns.c turned net.ipv4.ip_forward on (it was 0): off at exit */
 	bool forward_set;
+	struct tfd_alerts *alerts; /* alert.c, NULL before setup */
 };
 
 /* A reply under construction: result errno + one-line message + output. */
@@ -711,6 +712,9 @@ void tfd_events_state(struct tfd *d, const struct tfd_persona *p,
 		      enum tfd_pstate was);
 void tfd_events_foreground(struct tfd *d, const struct tfd_persona *to);
 void tfd_events_key(struct tfd *d, const struct tfd_persona *p, bool loaded);
+/* an urgent alert accepted for p (alert.c): its id, never its text */
+void tfd_events_alert(struct tfd *d, const struct tfd_persona *p,
+		      const char *idhex);
 void tfd_events_throttle(struct tfd *d, const struct tfd_persona *p, int err,
 			 unsigned failures, unsigned tries_left,
 			 unsigned wait_s);
@@ -780,6 +784,18 @@ bool tfd_display_on(const struct tfd *d);
 int tfd_display_dir(const struct tfd *d, char *buf, size_t cap);
 TF_WUR int tfd_display_setup(struct tfd *d, char *err, size_t errlen);
 void tfd_display_persona_started(struct tfd *d, struct tfd_persona *p);
+
+/* alert.c: urgent alerts. setup after the network namespaces (a UDP
+ * socket in each persona's with alert_port) and before serving. */
+struct tfd_alerts;
+void tfd_alerts_setup(struct tfd *d);
+void tfd_alerts_shutdown(struct tfd *d);
+enum tfd_disp tfd_req_alert_post(struct tfd *d, struct tfd_conn *c,
+				 const struct tf_msg *m, struct tfd_persona *p,
+				 struct tfd_reply *rep);
+enum tfd_disp tfd_req_alert_body(struct tfd *d, struct tfd_conn *c,
+				 const struct tf_msg *m, struct tfd_persona *p,
+				 struct tfd_reply *rep);
 
 /* audit.c: the audit log (docs/audit.md; docs/ARCHITECTURE.md "How to
  * add an audited event"). tfd_audit: one record; fmt gives "key=value"

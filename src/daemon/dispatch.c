@@ -90,6 +90,13 @@ static const struct tfd_req_def table[] = {
 	 * running persona's gate takes the record */
 	{TF_REQ_EXEC_SEAL, "exec seal", tfd_req_exec_seal, TFD_READY, true,
 	 TFD_EV_RUN, A(TF_A_PERSONA), TFD_CALL_ROOT},
+	/* urgent alerts (alert.c): anyone who can post could make the
+	 * shell draw a card, so root only (the UDP port checks the same
+	 * signature); the body only for a running (unlocked) persona */
+	{TF_REQ_ALERT_POST, "alert post", tfd_req_alert_post, TFD_READY, false,
+	 0, A(TF_A_ARG), TFD_CALL_ROOT},
+	{TF_REQ_ALERT_BODY, "alert body", tfd_req_alert_body, TFD_READY, true,
+	 TFD_EV_RUN, A(TF_A_PERSONA), TFD_CALL_ADMIN},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)

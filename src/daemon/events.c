@@ -150,6 +150,19 @@ void tfd_events_throttle(struct tfd *d, const struct tfd_persona *p, int err,
 	emit(d, "throttle", p->cfg->name, line, members);
 }
 
+/* The id only: the title and body reach the shell by ALERT_BODY once
+ * the persona is unlocked, never an event (subscribers include the
+ * control group's users) */
+void tfd_events_alert(struct tfd *d, const struct tfd_persona *p,
+		      const char *idhex)
+{
+	char line[64], members[80];
+
+	snprintf(line, sizeof(line), "id %s", idhex);
+	snprintf(members, sizeof(members), "\"id\":\"%s\"", idhex);
+	emit(d, "alert", p->cfg->name, line, members);
+}
+
 /* The answer is the status (the same flags); from then on the
  * connection gets the events. */
 enum tfd_disp tfd_req_subscribe(struct tfd *d, struct tfd_conn *c,

@@ -281,6 +281,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tfd_tunnels_setup(&d);
+	tfd_alerts_setup(&d);
 	d.state = TFD_READY;
 	tf_info("ready: state %s, suite %s, socket %s", d.state_dir,
 		d.cfg.suite, d.sock_path);
@@ -291,6 +292,7 @@ int main(int argc, char **argv)
 	/* an unlock's check under way ends first (its key never comes in) */
 	tfd_jobs_shutdown(&d);
 	tfd_tunnels_shutdown(&d);
+	tfd_alerts_shutdown(&d);
 	tfd_copy_shutdown();
 	tfd_personas_shutdown(&d);
 	tfd_server_close(&d);

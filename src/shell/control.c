@@ -49,6 +49,17 @@ static void status(struct tf_shell *s, char *out, size_t cap)
 				     : "typing");
 		off += n > 0 ? (size_t)n : 0;
 	}
+	if (off < cap) {
+		static const char *const st[] = {"-", "card", "fetching",
+						 "body"};
+		if (s->alert_state == TF_SHELL_ALERT_NONE)
+			n = snprintf(out + off, cap - off, " alert=-");
+		else
+			n = snprintf(out + off, cap - off, " alert=%s:%s:%zu",
+				     st[s->alert_state], s->alert_id,
+				     tf_shell_alert_body_len(s));
+		off += n > 0 ? (size_t)n : 0;
+	}
 	for (size_t i = 0; i < s->n_personas && off < cap; i++) {
 		n = snprintf(out + off, cap - off, " %s=%s",
 			     s->personas[i].name,

@@ -32,7 +32,7 @@
 
 #define QUEUE_MAX 8
 
-enum req_kind { REQ_STATUS, REQ_SWITCH, REQ_UNLOCK, REQ_LOCK };
+enum req_kind { REQ_STATUS, REQ_SWITCH, REQ_UNLOCK, REQ_LOCK, REQ_ALERT_BODY };
 
 struct req {
 	enum req_kind kind;
@@ -181,11 +181,22 @@ static void read_event(struct tf_shell *s, const char *text)
 		    s->daemon)
 			idle_arm(s->daemon);
 		p->locked = strcmp(st, "running") != 0;
+		if (p->locked)
+			tf_shell_alert_locked(s, p);
 		/* it was unlocked elsewhere (`twofold unlock`): the pad
 		 * for it has nothing left to do */
 		if (!p->locked && s->pad_for == p &&
 		    s->pad_state != TF_SHELL_PAD_CHECKING)
 			tf_shell_pad_close(s);
+	} else if (n >= 3 && strcmp(kind, "alert") == 0) {
+		/* "alert NAME id ID": the daemon checked it; the id only */
+		struct tf_shell_persona *p = tf_shell_persona_by_name(s, name);
+		char id[40];
+		if (!p || strcmp(st, "id") != 0 ||
+		    sscanf(text, "%*s %*s %*s %39s", id) != 1)
+			return;
+		tf_shell_alert_show(s, p, id);
+		return;
 	} else if (n >= 2 && strcmp(kind, "foreground") == 0) {
 		s->fg = tf_shell_persona_by_name(s, name); /* "none": NULL */
 		s->switch_t0 = tf_shell_now_us();
@@ -232,6 +243,9 @@ static void answered(struct tf_shell_daemon *dm, const struct tf_msg *m)
 				q.p->name, msg ? msg : strerror(-err));
 		break;
 	case REQ_UNLOCK: tf_shell_pad_answer(s, err, msg); break;
+	case REQ_ALERT_BODY:
+		tf_shell_alert_answer(s, err, tf_msg_str(m, TF_A_TEXT));
+		break;
 	case REQ_LOCK:
 		if (err < 0)
 			fprintf(stderr, "twofold-shell: lock %s: %s\n",
@@ -513,6 +527,11 @@ int tf_shell_request_unlock(struct tf_shell *s, struct tf_shell_persona *p,
 	return 0;
 }
 
+int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p)
+{
+	return s->daemon ? queue(s->daemon, REQ_ALERT_BODY, p) : -ENOTCONN;
+}
+
 /* send the next queued request, if none is in flight */
 static void pump(struct tf_shell_daemon *dm)
 {
@@ -534,6 +553,10 @@ static void pump(struct tf_shell_daemon *dm)
 			break;
 		case REQ_LOCK:
 			r = send_simple(dm->req.fd, TF_REQ_LOCK, q.p->name, 0);
+			break;
+		case REQ_ALERT_BODY:
+			r = send_simple(dm->req.fd, TF_REQ_ALERT_BODY,
+					q.p->name, 0);
 			break;
 		default: r = -EINVAL; break;
 		}

@@ -362,6 +362,7 @@ out:
 	tf_shell_control_close(s);
 	tf_shell_daemon_fini(s);
 	tf_shell_pad_fini(s);
+	tf_shell_alert_fini(s);
 	tf_shell_clip_fini(s);
 	wl_display_destroy_clients(s->display);
 	wl_display_destroy(s->display);

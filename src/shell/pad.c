@@ -275,6 +275,8 @@ void tf_shell_pad_answer(struct tf_shell *s, int err, const char *msg)
 		tf_shell_pad_close(s);
 		/* in front now: the daemon decides, asked at once */
 		(void)tf_shell_daemon_switch(s, p);
+		/* an urgent alert waiting for this unlock: its body next */
+		tf_shell_alert_unlocked(s, p);
 		return;
 	}
 	s->pad_state = TF_SHELL_PAD_WRONG;

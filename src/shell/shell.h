@@ -38,6 +38,10 @@
 #define TF_SHELL_RGB_PAD_INK 0xf0f0f0u
 #define TF_SHELL_RGB_PAD_WRONG 0xe02020u
 #define TF_SHELL_RGB_PAD_BUSY 0xc0a000u
+/* the urgent alert card (alert.c), its body's background and ink */
+#define TF_SHELL_RGB_ALERT 0xff5000u
+#define TF_SHELL_RGB_ALERT_BODY 0x281018u
+#define TF_SHELL_RGB_ALERT_INK 0xfffff0u
 /* the longest PIN or passphrase the pad takes (config.h allows 64) */
 #define TF_SHELL_PIN_MAX 64
 
@@ -111,6 +115,14 @@ enum tf_shell_pad_state {
 	TF_SHELL_PAD_WRONG,    /* refused: wrong, or throttled */
 };
 
+enum tf_shell_alert_state {
+	TF_SHELL_ALERT_NONE,
+	TF_SHELL_ALERT_CARD,	 /* "SECURE - URGENT", no body */
+	TF_SHELL_ALERT_FETCHING, /* unlocked, ALERT_BODY asked */
+	TF_SHELL_ALERT_BODY,	 /* the body on screen */
+};
+struct tf_shell_alert;
+
 struct tf_shell {
 	struct wl_display *display;
 	struct wl_event_loop *loop;
@@ -161,6 +173,12 @@ struct tf_shell {
 	struct tf_shell_pad *pad;
 	enum tf_shell_pad_state pad_state;
 	char pad_msg[128]; /* the daemon's answer to the last try */
+	/* alert.c: the urgent alert card (id only) and, after unlock, its
+	 * body */
+	struct tf_shell_alert *alert;
+	enum tf_shell_alert_state alert_state;
+	struct tf_shell_persona *alert_for;
+	char alert_id[40];
 
 	struct wl_listener new_output, output_frame, new_input, new_xdg_surface;
 	struct wl_listener new_vkbd, request_set_selection, request_start_drag;
@@ -233,6 +251,25 @@ void tf_shell_pad_arrange(struct tf_shell *s);
 void tf_shell_pad_key(struct tf_shell *s, uint32_t sym);
 /* the daemon's answer to the pad's UNLOCK (err 0: unlocked) */
 void tf_shell_pad_answer(struct tf_shell *s, int err, const char *msg);
+
+/* alert.c: the urgent alert card and body, drawn by the shell above
+ * every persona and the pad; keys reach it, never a client, while shown */
+int tf_shell_alert_init(struct tf_shell *s);
+void tf_shell_alert_fini(struct tf_shell *s);
+void tf_shell_alert_arrange(struct tf_shell *s);
+bool tf_shell_alert_shown(const struct tf_shell *s);
+void tf_shell_alert_show(struct tf_shell *s, struct tf_shell_persona *p,
+			 const char *id);
+void tf_shell_alert_key(struct tf_shell *s, uint32_t sym);
+void tf_shell_alert_tap(struct tf_shell *s); /* a pointer press */
+/* p was unlocked on the pad / locked again (the body goes) */
+void tf_shell_alert_unlocked(struct tf_shell *s, struct tf_shell_persona *p);
+void tf_shell_alert_locked(struct tf_shell *s, struct tf_shell_persona *p);
+/* the daemon's answer to ALERT_BODY: TEXT "ID\nTITLE\nBODY" */
+void tf_shell_alert_answer(struct tf_shell *s, int err, const char *text);
+size_t tf_shell_alert_body_len(const struct tf_shell *s);
+/* daemon.c: ALERT_BODY of p (answered only while p runs) */
+int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p);
 
 /* control.c */
 int tf_shell_control_listen(struct tf_shell *s, const char *path);

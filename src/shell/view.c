@@ -137,7 +137,7 @@ struct tf_shell_persona *tf_shell_persona_by_name(struct tf_shell *s,
 static bool persona_visible(struct tf_shell *s, struct tf_shell_persona *p)
 {
 	/* the trusted pad takes the screen: no client is seen or touched */
-	if (p->locked || s->pad_for)
+	if (p->locked || s->pad_for || tf_shell_alert_shown(s))
 		return false;
 	return s->layout == TF_SHELL_DESKTOP || p == s->fg;
 }
@@ -183,6 +183,7 @@ void tf_shell_arrange(struct tf_shell *s)
 		}
 	}
 	tf_shell_pad_arrange(s);
+	tf_shell_alert_arrange(s);
 }
 
 /* Keyboard focus: the top window of the foreground persona, or nobody.
@@ -465,6 +466,22 @@ static void kb_key(struct wl_listener *l, void *data)
 			(uint8_t) ~(1u << (ev->keycode % 8));
 		return;
 	}
+	/* the alert card or body is shown: the same, its keys */
+	if (tf_shell_alert_shown(s)) {
+		if (ev->state == WL_KEYBOARD_KEY_STATE_PRESSED &&
+		    kb->xkb_state) {
+			const xkb_keysym_t *syms;
+			int n = xkb_state_key_get_syms(kb->xkb_state,
+						       ev->keycode + 8, &syms);
+			for (int i = 0; i < n; i++)
+				tf_shell_alert_key(s, syms[i]);
+		}
+		if (ev->keycode < 256 &&
+		    ev->state == WL_KEYBOARD_KEY_STATE_PRESSED)
+			k->eaten[ev->keycode / 8] |=
+				(uint8_t)(1u << (ev->keycode % 8));
+		return;
+	}
 	/* the pad is shown: every key is its own, none reaches a client
 	 * (focus is nobody's; eaten, so no release goes out either) */
 	if (s->pad_for) {
@@ -612,6 +629,13 @@ static void cursor_button(struct wl_listener *l, void *data)
 	struct tf_shell *s = wl_container_of(l, s, cursor_button);
 	struct wlr_event_pointer_button *ev = data;
 
+	/* the alert card: one tap (any press) does what Return does; no
+	 * client is under the pointer while it is shown */
+	if (tf_shell_alert_shown(s)) {
+		if (ev->state == WLR_BUTTON_PRESSED)
+			tf_shell_alert_tap(s);
+		return;
+	}
 	wlr_seat_pointer_notify_button(s->seat, ev->time_msec, ev->button,
 				       ev->state);
 }
@@ -763,6 +787,9 @@ int tf_shell_server_init(struct tf_shell *s)
 	}
 	/* the pad: above every persona and lock screen, under the bar */
 	if (tf_shell_pad_init(s) < 0)
+		return -ENOMEM;
+	/* the alert card: above the pad too (the pad hides it while open) */
+	if (tf_shell_alert_init(s) < 0)
 		return -ENOMEM;
 	s->bar_tree = wlr_scene_tree_create(&s->scene->node);
 	if (!s->bar_tree ||

@@ -398,6 +398,13 @@ static const struct key keys[] = {
 	 "no apps)"},
 	{SEC_PERSONA, "app_catalog", T_STR, PER(app_catalog), 0, 0, false, NULL,
 	 NULL, NULL, "apps: the signed catalog file (unset: none)"},
+	{SEC_PERSONA, "alert_trust", T_STR, PER(alert_trust), 0, 0, false, NULL,
+	 NULL, NULL,
+	 "alerts: urgent alert signer keys, base64, up to 4 (unset: no "
+	 "alerts)"},
+	{SEC_PERSONA, "alert_port", T_U32, PER(alert_port), 0, 65535, false,
+	 NULL, NULL, NULL,
+	 "alerts: UDP port in the persona's network namespace, 0 = none"},
 
 	{SEC_DEVICE, "class", T_CLASS, DEV(cls), 0, 0, false, NULL,
 	 derive_class, NULL, "display, input, audio, camera or microphone"},
