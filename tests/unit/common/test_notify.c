@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: ISC */
+/* Notification records (include/twofold/notify.h): round trip, bounds,
+ * the closed byte set, and the notifier's sanitizer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "twofold/notify.h"
+
+static ssize_t enc(const char *app, const char *sum, const char *body,
+		   uint8_t *buf)
+{
+	struct tf_notify n = {.urgency = 1};
+
+	strcpy(n.app, app);
+	strcpy(n.summary, sum);
+	strcpy(n.body, body);
+	return tf_notify_encode(&n, buf, TF_NOTIFY_MAX);
+}
+
+static void test_roundtrip(void **st)
+{
+	uint8_t buf[TF_NOTIFY_MAX];
+	struct tf_notify n;
+	ssize_t len;
+
+	(void)st;
+	len = enc("mail", "Hello", "line one\nline two", buf);
+	assert_int_equal(len, TF_NOTIFY_HDR_BYTES + 4 + 5 + 17);
+	assert_int_equal(tf_notify_parse(buf, (size_t)len, &n), 0);
+	assert_string_equal(n.app, "mail");
+	assert_string_equal(n.summary, "Hello");
+	assert_string_equal(n.body, "line one\nline two");
+	assert_int_equal(n.urgency, 1);
+	/* truncated, trailing byte */
+	assert_int_equal(tf_notify_parse(buf, (size_t)len - 1, &n), -EBADMSG);
+	assert_string_equal(n.summary, "");
+	assert_int_equal(tf_notify_parse(buf, (size_t)len + 1, &n), -EBADMSG);
+	buf[4] = 2;
+	assert_int_equal(tf_notify_parse(buf, (size_t)len, &n),
+			 -EPROTONOSUPPORT);
+}
+
+static void test_bad_bytes(void **st)
+{
+	uint8_t buf[TF_NOTIFY_MAX];
+	struct tf_notify n;
+	ssize_t len;
+
+	(void)st;
+	len = enc("a", "Sum", "body", buf);
+	assert_true(len > 0);
+	buf[TF_NOTIFY_HDR_BYTES + 1] = '\n'; /* newline in the summary */
+	assert_int_equal(tf_notify_parse(buf, (size_t)len, &n), -EBADMSG);
+	buf[TF_NOTIFY_HDR_BYTES + 1] = 'S';
+	buf[len - 1] = 0x1b; /* ESC in the body */
+	assert_int_equal(tf_notify_parse(buf, (size_t)len, &n), -EBADMSG);
+	buf[len - 1] = 'y';
+	buf[5] = 3; /* urgency */
+	assert_int_equal(tf_notify_parse(buf, (size_t)len, &n), -EBADMSG);
+	buf[5] = 1;
+	buf[9] = 0; /* empty summary, length then wrong too */
+	assert_int_equal(tf_notify_parse(buf, (size_t)len, &n), -EBADMSG);
+	assert_int_equal(enc("a", "", "b", buf), -EINVAL);
+	assert_int_equal(tf_notify_parse(buf, 3, &n), -EBADMSG);
+}
+
+static void test_bounds(void **st)
+{
+	uint8_t buf[TF_NOTIFY_MAX + 8];
+	struct tf_notify n = {0};
+	ssize_t len;
+
+	(void)st;
+	memset(n.app, 'a', TF_NOTIFY_APP_MAX);
+	memset(n.summary, 's', TF_NOTIFY_SUMMARY_MAX);
+	memset(n.body, 'b', TF_NOTIFY_BODY_MAX);
+	len = tf_notify_encode(&n, buf, sizeof(buf));
+	assert_int_equal(len, TF_NOTIFY_MAX);
+	assert_int_equal(tf_notify_encode(&n, buf, TF_NOTIFY_MAX - 1),
+			 -ENOBUFS);
+	assert_int_equal(tf_notify_parse(buf, (size_t)len, &n), 0);
+	assert_int_equal(strlen(n.body), TF_NOTIFY_BODY_MAX);
+	/* a body length one over the bound, the bytes present */
+	buf[10] = (TF_NOTIFY_BODY_MAX + 1) >> 8;
+	buf[11] = (TF_NOTIFY_BODY_MAX + 1) & 0xff;
+	buf[len] = 'b';
+	assert_int_equal(tf_notify_parse(buf, (size_t)len + 1, &n), -EBADMSG);
+}
+
+static void test_sanitize(void **st)
+{
+	char out[8];
+
+	(void)st;
+	tf_notify_sanitize(out, sizeof(out), "a\xc3\xa9z\x1b", false);
+	assert_string_equal(out, "a?z?");
+	tf_notify_sanitize(out, sizeof(out), "x\ny", true);
+	assert_string_equal(out, "x\ny");
+	tf_notify_sanitize(out, sizeof(out), "x\ny", false);
+	assert_string_equal(out, "x?y");
+	tf_notify_sanitize(out, sizeof(out), "0123456789", false);
+	assert_string_equal(out, "0123456");
+	tf_notify_sanitize(out, sizeof(out), "\xe2\x82", false);
+	assert_string_equal(out, "?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_bad_bytes),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_sanitize),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
