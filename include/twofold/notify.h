@@ -55,4 +55,24 @@ ssize_t tf_notify_encode(const struct tf_notify *n, uint8_t *buf, size_t cap);
  * (a '\n' kept when newline is true; a UTF-8 sequence is one '?'). */
 void tf_notify_sanitize(char *dst, size_t cap, const char *src, bool newline);
 
+/* What the shell may be given of a persona's notification (docs/shell.md
+ * "Redaction is the daemon's"): the full text only for a persona that is
+ * unlocked and in front, or one that is not credential-bound (personal:
+ * its text is no secret from the device's user); otherwise a fixed line
+ * that names the persona and carries nothing of the notification. */
+enum tf_notify_view {
+	TF_NOTIFY_FULL,
+	TF_NOTIFY_REDACTED,
+};
+
+enum tf_notify_view tf_notify_view_for(bool cred_bound, bool foreground,
+				       bool unlocked);
+
+/* The text for the shell into buf (cap bytes): FULL is
+ * "APP\nSUMMARY\nBODY"; REDACTED is "Title: new message" (title: the
+ * persona's name, first letter upper-case) and reads nothing of n, which
+ * may then be NULL. 0, -EINVAL (a bad view or name), -ENOBUFS (cut). */
+int tf_notify_render(const struct tf_notify *n, const char *persona,
+		     enum tf_notify_view view, char *buf, size_t cap);
+
 #endif

@@ -5,6 +5,8 @@
  * daemon that sees a persona's notification bytes, so it is strict: fixed
  * header, every length bounded, exact total, a closed byte set.
  */
+#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "twofold/notify.h"
@@ -93,4 +95,37 @@ void tf_notify_sanitize(char *dst, size_t cap, const char *src, bool newline)
 			p++;
 	}
 	dst[o] = '\0';
+}
+
+enum tf_notify_view tf_notify_view_for(bool cred_bound, bool foreground,
+				       bool unlocked)
+{
+	if (!cred_bound)
+		return TF_NOTIFY_FULL;
+	return foreground && unlocked ? TF_NOTIFY_FULL : TF_NOTIFY_REDACTED;
+}
+
+int tf_notify_render(const struct tf_notify *n, const char *persona,
+		     enum tf_notify_view view, char *buf, size_t cap)
+{
+	int w;
+
+	if (cap == 0)
+		return -ENOBUFS;
+	buf[0] = '\0';
+	if (view == TF_NOTIFY_REDACTED) {
+		if (!persona || !persona[0])
+			return -EINVAL;
+		/* from the persona's name only: not one byte of n */
+		w = snprintf(buf, cap, "%c%s: new message",
+			     toupper((unsigned char)persona[0]), persona + 1);
+	} else if (view == TF_NOTIFY_FULL && n) {
+		w = snprintf(buf, cap, "%s\n%s\n%s", n->app, n->summary,
+			     n->body);
+	} else {
+		return -EINVAL;
+	}
+	if (w < 0)
+		return -EINVAL;
+	return (size_t)w >= cap ? -ENOBUFS : 0;
 }

@@ -107,6 +107,53 @@ static void test_sanitize(void **st)
 	assert_string_equal(out, "?");
 }
 
+static void test_redact(void **st)
+{
+	struct tf_notify n = {.urgency = 1};
+	char out[TF_NOTIFY_MAX];
+
+	(void)st;
+	/* personal: full, in front or not */
+	assert_int_equal(tf_notify_view_for(false, false, true),
+			 TF_NOTIFY_FULL);
+	assert_int_equal(tf_notify_view_for(false, true, true), TF_NOTIFY_FULL);
+	/* secure: full only unlocked and in front */
+	assert_int_equal(tf_notify_view_for(true, true, true), TF_NOTIFY_FULL);
+	assert_int_equal(tf_notify_view_for(true, false, true),
+			 TF_NOTIFY_REDACTED);
+	assert_int_equal(tf_notify_view_for(true, true, false),
+			 TF_NOTIFY_REDACTED);
+	assert_int_equal(tf_notify_view_for(true, false, false),
+			 TF_NOTIFY_REDACTED);
+
+	strcpy(n.app, "radio");
+	strcpy(n.summary, "Dispatch");
+	strcpy(n.body, "Unit 7 to REDKESTREL");
+	assert_int_equal(tf_notify_render(&n, "secure", TF_NOTIFY_FULL, out,
+					  sizeof(out)),
+			 0);
+	assert_string_equal(out, "radio\nDispatch\nUnit 7 to REDKESTREL");
+	assert_int_equal(tf_notify_render(&n, "secure", TF_NOTIFY_REDACTED, out,
+					  sizeof(out)),
+			 0);
+	assert_string_equal(out, "Secure: new message");
+	assert_null(strstr(out, "Dispatch"));
+	assert_null(strstr(out, "REDKESTREL"));
+	assert_null(strstr(out, "radio"));
+	/* redacted needs no record at all */
+	assert_int_equal(tf_notify_render(NULL, "secure", TF_NOTIFY_REDACTED,
+					  out, sizeof(out)),
+			 0);
+	assert_int_equal(tf_notify_render(NULL, "secure", TF_NOTIFY_FULL, out,
+					  sizeof(out)),
+			 -EINVAL);
+	assert_int_equal(
+		tf_notify_render(&n, "", TF_NOTIFY_REDACTED, out, sizeof(out)),
+		-EINVAL);
+	assert_int_equal(tf_notify_render(&n, "secure", TF_NOTIFY_FULL, out, 8),
+			 -ENOBUFS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -114,6 +161,7 @@ int main(void)
 		cmocka_unit_test(test_bad_bytes),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_redact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
