@@ -75,4 +75,36 @@ enum tf_notify_view tf_notify_view_for(bool cred_bound, bool foreground,
 int tf_notify_render(const struct tf_notify *n, const char *persona,
 		     enum tf_notify_view view, char *buf, size_t cap);
 
+/* What the daemon keeps of one persona's notifications: the last
+ * TF_NOTIFY_KEEP, a rate limit (GCRA: TF_NOTIFY_RATE a second sustained,
+ * bursts of TF_NOTIFY_BURST), ids 1.. (never 0, as in the D-Bus spec).
+ * The clock is the caller's (CLOCK_BOOTTIME ns), so the tests need none.
+ * Clear it when the persona locks or stops: its text then leaves the
+ * daemon's memory too. */
+#define TF_NOTIFY_KEEP 16
+#define TF_NOTIFY_RATE 10
+#define TF_NOTIFY_BURST 64
+
+struct tf_notify_store {
+	uint64_t tat_ns; /* the rate limit's theoretical arrival time */
+	uint32_t last_id;
+	uint64_t refused; /* over the rate, since the last clear */
+	size_t n, head;	  /* entries, the oldest one's slot */
+	struct {
+		uint32_t id;
+		struct tf_notify n;
+	} e[TF_NOTIFY_KEEP];
+};
+
+/* Keep *n (the oldest goes when full) and return its id (> 0), or
+ * -EBUSY over the rate (nothing kept, refused counted). */
+int64_t tf_notify_store_push(struct tf_notify_store *s,
+			     const struct tf_notify *n, uint64_t now_ns);
+/* The kept notification with that id: 0, or -ENOENT (never kept, or
+ * dropped since). */
+int tf_notify_store_get(const struct tf_notify_store *s, uint32_t id,
+			struct tf_notify *out);
+/* Forget every entry (wiped) and the refusal count; ids go on. */
+void tf_notify_store_clear(struct tf_notify_store *s);
+
 #endif

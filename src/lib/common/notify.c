@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "twofold/notify.h"
+#include "twofold/secmem.h"
 
 static bool ok_byte(uint8_t c, bool newline)
 {
@@ -128,4 +129,54 @@ int tf_notify_render(const struct tf_notify *n, const char *persona,
 	if (w < 0)
 		return -EINVAL;
 	return (size_t)w >= cap ? -ENOBUFS : 0;
+}
+
+#define INTERVAL_NS (1000000000ull / TF_NOTIFY_RATE)
+
+int64_t tf_notify_store_push(struct tf_notify_store *s,
+			     const struct tf_notify *n, uint64_t now_ns)
+{
+	uint64_t tat = s->tat_ns > now_ns ? s->tat_ns : now_ns;
+	size_t slot;
+
+	/* GCRA: admitted while the backlog of intervals is under the
+	 * burst; a flood is refused in O(1), nothing queued */
+	if (tat - now_ns > (TF_NOTIFY_BURST - 1) * INTERVAL_NS) {
+		s->refused++;
+		return -EBUSY;
+	}
+	s->tat_ns = tat + INTERVAL_NS;
+	if (++s->last_id == 0)
+		s->last_id = 1;
+	if (s->n < TF_NOTIFY_KEEP) {
+		slot = (s->head + s->n) % TF_NOTIFY_KEEP;
+		s->n++;
+	} else {
+		slot = s->head;
+		s->head = (s->head + 1) % TF_NOTIFY_KEEP;
+	}
+	s->e[slot].id = s->last_id;
+	s->e[slot].n = *n;
+	return s->last_id;
+}
+
+int tf_notify_store_get(const struct tf_notify_store *s, uint32_t id,
+			struct tf_notify *out)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		size_t slot = (s->head + i) % TF_NOTIFY_KEEP;
+
+		if (id != 0 && s->e[slot].id == id) {
+			*out = s->e[slot].n;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void tf_notify_store_clear(struct tf_notify_store *s)
+{
+	tf_memzero(s->e, sizeof(s->e));
+	s->n = s->head = 0;
+	s->refused = 0;
 }

@@ -4,6 +4,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -154,6 +156,55 @@ static void test_redact(void **st)
 			 -ENOBUFS);
 }
 
+static void test_store(void **st)
+{
+	static struct tf_notify_store s;
+	struct tf_notify n = {.urgency = 1}, got;
+	uint64_t t = 5000000000ull;
+	int64_t id;
+	int i;
+
+	(void)st;
+	strcpy(n.summary, "first");
+	assert_int_equal(tf_notify_store_push(&s, &n, t), 1);
+	/* a burst of TF_NOTIFY_BURST at one instant, then refused */
+	for (i = 1; i < TF_NOTIFY_BURST; i++) {
+		snprintf(n.summary, sizeof(n.summary), "n%d", i + 1);
+		assert_int_equal(tf_notify_store_push(&s, &n, t), i + 1);
+	}
+	assert_int_equal(tf_notify_store_push(&s, &n, t), -EBUSY);
+	assert_int_equal(s.refused, 1);
+	/* 100 ms later there is room for one more */
+	t += 100000000ull;
+	id = tf_notify_store_push(&s, &n, t);
+	assert_int_equal(id, TF_NOTIFY_BURST + 1);
+	assert_int_equal(tf_notify_store_push(&s, &n, t), -EBUSY);
+	/* only the last TF_NOTIFY_KEEP are kept */
+	assert_int_equal(s.n, TF_NOTIFY_KEEP);
+	assert_int_equal(tf_notify_store_get(&s, 1, &got), -ENOENT);
+	assert_int_equal(tf_notify_store_get(&s, 0, &got), -ENOENT);
+	assert_int_equal(tf_notify_store_get(&s, TF_NOTIFY_BURST, &got), 0);
+	assert_string_equal(got.summary, "n64");
+	assert_int_equal(tf_notify_store_get(&s, (uint32_t)id, &got), 0);
+	assert_int_equal(tf_notify_store_get(
+				 &s, (uint32_t)id - TF_NOTIFY_KEEP + 1, &got),
+			 0);
+	assert_int_equal(
+		tf_notify_store_get(&s, (uint32_t)id - TF_NOTIFY_KEEP, &got),
+		-ENOENT);
+	/* clear: nothing kept, the ids go on, the text wiped */
+	tf_notify_store_clear(&s);
+	assert_int_equal(tf_notify_store_get(&s, (uint32_t)id, &got), -ENOENT);
+	for (size_t k = 0; k < TF_NOTIFY_KEEP; k++)
+		assert_int_equal(s.e[k].n.summary[0], 0);
+	t += 10ull * 1000000000ull;
+	assert_int_equal(tf_notify_store_push(&s, &n, t), id + 1);
+	/* the id wraps past 0 */
+	s.last_id = UINT32_MAX;
+	t += 1000000000ull;
+	assert_int_equal(tf_notify_store_push(&s, &n, t), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
