@@ -16,7 +16,7 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libclamav-dev clamav clamav-testfiles
       python3-dissononce libsqlite3-dev
       libwlroots-dev libwayland-dev wayland-protocols libxkbcommon-dev
-      libpixman-1-dev wl-clipboard grim wtype sway)
+      libpixman-1-dev wl-clipboard grim wtype sway libnotify-bin dbus-daemon)
 # installed without their Recommends: wireguard-tools recommends
 # "wireguard-modules", which only kernel images provide (apt would pull a
 # kernel and rebuild an initramfs); the tests need only wg(8). flatpak (a
@@ -25,7 +25,7 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
 # anchor) recommends a desktop's worth (swaybg, foot, xwayland...), the
 # wlroots headers a GPU stack; the headless tests need none of it.
 NORECS=(wireguard-tools flatpak libwlroots-dev libwayland-dev wayland-protocols
-	libxkbcommon-dev libpixman-1-dev wl-clipboard grim wtype sway)
+	libxkbcommon-dev libpixman-1-dev wl-clipboard grim wtype sway libnotify-bin)
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(bubblewrap firejail hyperfine gocryptfs fuse3 flatpak)
 fi

@@ -30,6 +30,10 @@ want=(
 pages=(man1/twofold.1 man8/twofoldd.8 man5/twofold-config.5
 	man8/twofold-gateway.8 man1/twofold-ca.1 man8/twofold-relay.8
 	man1/twofold-comms.1)
+# a persona's notifier, when libsystemd (its sd-bus) was found
+if [ "${TF_SD_NOTIFY:-0}" = 1 ]; then
+	want+=("$(abs "$TF_LIBEXECDIR")/twofold/tf-notifyd")
+fi
 # the compositor, when its wlroots dependency was found (-Dshell)
 if [ "${TF_SHELL:-0}" = 1 ]; then
 	want+=("$(abs "$TF_SBINDIR")/twofold-shell")
