@@ -28,6 +28,14 @@
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+
+/* Linux 6.3; Debian 12's headers are 6.1 */
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#endif
+#ifndef PR_MDWE_REFUSE_EXEC_GAIN
+#define PR_MDWE_REFUSE_EXEC_GAIN (1UL << 0)
+#endif
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -148,6 +156,15 @@ int tf_p_launcher_harden(const struct tf_profile *prof)
 		r = tf_nnp_set();
 	if (r == 0)
 		r = tf_landlock_restrict(app_ruleset); /* -1: unavailable */
+	/* W^X in the kernel too (Linux 6.3, inherited across fork and
+	 * exec): seccomp sees mmap and mprotect, but not the mappings
+	 * execve itself makes, so a (signed) program with a writable and
+	 * executable segment could otherwise run whatever it writes there.
+	 * An older kernel (EINVAL) keeps the seccomp layer alone. */
+	if (r == 0 && prof->sc.no_execmem &&
+	    prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0L, 0L, 0L) < 0 &&
+	    errno != EINVAL)
+		r = tf_negerrno();
 	/* last: it may deny the above */
 	if (r == 0)
 		r = tf_seccomp_load_prog(&app_filter);

@@ -10,8 +10,9 @@
 #   signed manifest: none of them runs, each is audited app.disabled
 #   reason=app.tampered; restored, all run again.
 # - A hostile package: a setuid binary and a device node in its image do
-#   nothing (nosuid, nodev); fs = rw:/proc does not make /proc/self/mem
-#   writable.
+#   nothing (nosuid, nodev); a signed ELF with a writable and executable
+#   segment does not run (MDWE); fs = rw:/proc does not make
+#   /proc/self/mem writable.
 # - An app in secure: a script given to an interpreter through an fd
 #   (`python3 /dev/fd/3 3</tmp/x`) or an environment variable
 #   (`BASH_ENV`, `ENV`, `PYTHONSTARTUP`) is refused; every writable mount it sees is noexec, the bound
@@ -86,8 +87,30 @@ build org.b 2 "" B2
 t=$(tree org.s 1 S1)
 cp /usr/bin/id "$t/bin/suid" && chmod 4755 "$t/bin/suid"
 mkdir -p "$t/dev" && mknod "$t/dev/zero" c 1 5
+# ... and two static ELFs that print and exit: rwx has one writable and
+# executable segment (the kernel maps it at execve, where seccomp sees no
+# mmap: without the kernel's MDWE it runs, and could run whatever it
+# wrote there), rx the same code read-only (the control)
+mkelf() { # mkelf FLAGS TEXT OUT
+	python3 - "$@" <<'P'
+import struct, sys
+flags, text, out = int(sys.argv[1]), sys.argv[2].encode() + b"\n", sys.argv[3]
+code = (b"\x48\x8d\x35" + struct.pack("<i", 26) +          # lea rsi, [rip+26]
+        b"\xbf\x01\x00\x00\x00" +                          # mov edi, 1
+        b"\xba" + struct.pack("<I", len(text)) +            # mov edx, len
+        b"\xb8\x01\x00\x00\x00\x0f\x05" +                  # mov eax, 1; syscall
+        b"\xb8\x3c\x00\x00\x00\x31\xff\x0f\x05") + text    # exit(0)
+size = 64 + 56 + len(code)
+eh = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack(
+    "<HHIQQQIHHHHHH", 2, 62, 1, 0x400078, 64, 0, 0, 64, 56, 1, 64, 0, 0)
+ph = struct.pack("<IIQQQQQQ", 1, flags, 0, 0x400000, 0x400000, size, size, 0x1000)
+open(out, "wb").write(eh + ph + code)
+P
+	chmod 755 "$3"
+}
+mkelf 7 RWX-RAN "$t/bin/rwx" && mkelf 5 RX-RAN "$t/bin/rx" || bail "cannot make the test ELFs"
 manifest org.s 1 "" >"$W/mf-org.s-1"
-printf 'entry = suid=/bin/suid\n' >>"$W/mf-org.s-1"
+printf 'entry = suid=/bin/suid\nentry = rwx=/bin/rwx\nentry = rx=/bin/rx\n' >>"$W/mf-org.s-1"
 pkg build "$t" -o "$W/org.s-1.tfa" --key "$W/org.key" --manifest "$W/mf-org.s-1" >/dev/null ||
 	bail "pkg build of org.s failed"
 # org.w: a manifest asking to write /proc (its mem files would make the
@@ -130,6 +153,13 @@ ok $? "org.b (no network) cannot connect" "$out"
 out=$(tf run secure --app org.s:suid -- -u 2>&1)
 [ -n "$out" ] && [ "$out" != 0 ]
 ok $? "a setuid-root binary in an image does not run as root (nosuid)" "$out"
+out=$(tf run secure --app org.s:rx 2>&1)
+[ "$out" = RX-RAN ]
+ok $? "a signed static ELF of an image runs (control for the next check)" "$out"
+out=$(tf run secure --app org.s:rwx 2>&1)
+rc=$?
+[ $rc != 0 ] && not_has RWX-RAN "$out"
+ok $? "a signed ELF with a writable and executable segment does not run (MDWE: the kernel's W^X at execve)" "rc=$rc $out"
 out=$(tf run secure -- sh -c 'ls -l /apps/org.s/dev/zero && head -c1 /apps/org.s/dev/zero | od -An -tx1; echo rc=$?' 2>&1)
 has "Permission denied" "$out" || has "Operation not permitted" "$out"
 ok $? "a device node in an image does not open (nodev)" "$out"
