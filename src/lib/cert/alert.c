@@ -9,77 +9,8 @@
 #include <string.h>
 
 #include "twofold/alert.h"
+#include "wire.h"
 
-struct rd {
-	const uint8_t *p;
-	size_t left;
-	bool bad;
-};
-
-static const uint8_t *rd_take(struct rd *r, size_t n)
-{
-	const uint8_t *p = r->p;
-
-	if (r->bad || r->left < n) {
-		r->bad = true;
-		return NULL;
-	}
-	r->p += n;
-	r->left -= n;
-	return p;
-}
-
-static uint64_t rd_u(struct rd *r, size_t n)
-{
-	const uint8_t *p = rd_take(r, n);
-	uint64_t v = 0;
-
-	for (size_t i = 0; p && i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* a length of lenbytes, then that many bytes in min..max */
-static const uint8_t *rd_vec(struct rd *r, size_t lenbytes, size_t min,
-			     size_t max, size_t *n)
-{
-	size_t k = (size_t)rd_u(r, lenbytes);
-
-	if (r->bad || k < min || k > max) {
-		r->bad = true;
-		return NULL;
-	}
-	*n = k;
-	return rd_take(r, k);
-}
-
-struct wr {
-	uint8_t *p;
-	size_t len, cap;
-	bool bad;
-};
-
-static void wr_put(struct wr *w, const void *b, size_t n)
-{
-	if (w->bad || w->cap - w->len < n) {
-		w->bad = true;
-		return;
-	}
-	memcpy(w->p + w->len, b, n);
-	w->len += n;
-}
-
-static void wr_u(struct wr *w, uint64_t v, size_t n)
-{
-	uint8_t b[8];
-
-	for (size_t i = 0; i < n; i++)
-		b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-	wr_put(w, b, n);
-}
-
-/* What the shell draws and a log may name (the title): printable ASCII;
- * the body may also break lines. No NUL, no escape sequences. */
 static bool text_ok(const uint8_t *p, size_t n, bool newlines)
 {
 	for (size_t i = 0; i < n; i++)

@@ -11,75 +11,9 @@
 #include <string.h>
 
 #include "twofold/cert.h"
+#include "wire.h"
 
-/* ---- a bounded reader and writer ---- */
-
-struct rd {
-	const uint8_t *p;
-	size_t left;
-	bool bad;
-};
-
-static const uint8_t *rd_take(struct rd *r, size_t n)
-{
-	const uint8_t *p = r->p;
-
-	if (r->bad || n > r->left) {
-		r->bad = true;
-		return NULL;
-	}
-	r->p += n;
-	r->left -= n;
-	return p;
-}
-
-static uint64_t rd_u(struct rd *r, size_t n)
-{
-	const uint8_t *p = rd_take(r, n);
-	uint64_t v = 0;
-
-	for (size_t i = 0; p != NULL && i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/* u8 length then that many bytes, the length in [min, max] */
-static const uint8_t *rd_vec(struct rd *r, size_t min, size_t max, size_t *len)
-{
-	size_t n = (size_t)rd_u(r, 1);
-
-	if (r->bad || n < min || n > max) {
-		r->bad = true;
-		return NULL;
-	}
-	*len = n;
-	return rd_take(r, n);
-}
-
-struct wr {
-	uint8_t *p;
-	size_t cap, len;
-	bool bad;
-};
-
-static void wr_put(struct wr *w, const void *d, size_t n)
-{
-	if (w->bad || n > w->cap - w->len) {
-		w->bad = true;
-		return;
-	}
-	memcpy(w->p + w->len, d, n);
-	w->len += n;
-}
-
-static void wr_u(struct wr *w, uint64_t v, size_t n)
-{
-	uint8_t b[8];
-
-	for (size_t i = 0; i < n; i++)
-		b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-	wr_put(w, b, n);
-}
+/* ---- the writer's u8-length vector (reader and writer: wire.h) ---- */
 
 static void wr_vec(struct wr *w, const void *d, size_t n)
 {
@@ -202,24 +136,24 @@ int tf_cert_parse(const uint8_t *buf, size_t len, struct tf_cert *out)
 	p = rd_take(&r, TF_CERT_KEYID_BYTES);
 	if (p != NULL)
 		memcpy(c.issuer, p, TF_CERT_KEYID_BYTES);
-	p = rd_vec(&r, 1, TF_CERT_ID_MAX, &n);
+	p = rd_vec(&r, 1, 1, TF_CERT_ID_MAX, &n);
 	if (p == NULL || !id_ok(p, n))
 		return -EBADMSG;
 	memcpy(c.officer, p, n);
-	p = rd_vec(&r, 1, TF_CERT_ID_MAX, &n);
+	p = rd_vec(&r, 1, 1, TF_CERT_ID_MAX, &n);
 	if (p == NULL || !id_ok(p, n))
 		return -EBADMSG;
 	memcpy(c.device, p, n);
-	p = rd_vec(&r, pkb, pkb, &c.sign_pk_len);
+	p = rd_vec(&r, 1, pkb, pkb, &c.sign_pk_len);
 	if (p == NULL)
 		return -EBADMSG;
 	memcpy(c.sign_pk, p, pkb);
-	p = rd_vec(&r, pkb, pkb, &c.dh_pk_len);
+	p = rd_vec(&r, 1, pkb, pkb, &c.dh_pk_len);
 	if (p == NULL)
 		return -EBADMSG;
 	memcpy(c.dh_pk, p, pkb);
 	c.tbs_len = len - r.left;
-	p = rd_vec(&r, 1, TF_SIG_MAX, &c.sig_len);
+	p = rd_vec(&r, 1, 1, TF_SIG_MAX, &c.sig_len);
 	if (p == NULL || r.left != 0)
 		return -EBADMSG;
 	memcpy(c.sig, p, c.sig_len);
@@ -469,7 +403,7 @@ int tf_denylist_parse_unverified(const uint8_t *buf, size_t len,
 			return -EBADMSG;
 	}
 	dl->tbs_len = len - r.left;
-	p = rd_vec(&r, 1, TF_SIG_MAX, &dl->sig_len);
+	p = rd_vec(&r, 1, 1, TF_SIG_MAX, &dl->sig_len);
 	if (p == NULL || r.left != 0 || dl->next_update <= dl->issued_at)
 		return -EBADMSG;
 	memcpy(dl->sig, p, dl->sig_len);
