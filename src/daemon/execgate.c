@@ -38,6 +38,7 @@
  * kernel allows what is pending: the persona dies with the daemon anyway
  * (its init's PDEATHSIG, the guard's cgroup.kill).
  */
+#include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -558,6 +559,68 @@ static size_t vc_slot(const struct vc_ent *k)
 /* A base file: its content hash must be the one recorded for its path
  * (pin: recorded now if none is). A hit in the verdict cache costs a
  * compare; a miss reads the whole file once. */
+/* Does the program behind fd ask execve for memory that is writable and
+ * executable: a PT_LOAD with PF_W | PF_X, or a PT_GNU_STACK with PF_X (an
+ * executable stack)? execve maps those itself, where seccomp sees no
+ * mmap, and the kernel's MDWE does not cover the stack: W^X holds only if
+ * such a program never starts. Read with pread from the event's fd (the
+ * file the kernel is about to run). Not an ELF of this machine's byte
+ * order (a script: its interpreter's own open is checked): false. A
+ * program header table past the bound, or cut short: true (refused). */
+#define GATE_PHDRS_MAX 128
+static bool elf_wants_wx(int fd)
+{
+	union {
+		Elf64_Ehdr e64;
+		Elf32_Ehdr e32;
+	} h;
+	unsigned char ph[GATE_PHDRS_MAX * sizeof(Elf64_Phdr)];
+	ssize_t n = pread(fd, &h, sizeof(h), 0);
+	uint64_t off;
+	size_t num, ent;
+	bool is64;
+
+	if (n < (ssize_t)sizeof(Elf32_Ehdr) ||
+	    memcmp(h.e64.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    h.e64.e_ident[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+					       ? ELFDATA2LSB
+					       : ELFDATA2MSB))
+		return false;
+	is64 = h.e64.e_ident[EI_CLASS] == ELFCLASS64;
+	if (is64 && n < (ssize_t)sizeof(Elf64_Ehdr))
+		return true;
+	off = is64 ? h.e64.e_phoff : h.e32.e_phoff;
+	num = is64 ? h.e64.e_phnum : h.e32.e_phnum;
+	ent = is64 ? h.e64.e_phentsize : h.e32.e_phentsize;
+	if (ent != (is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)) ||
+	    num > GATE_PHDRS_MAX)
+		return num != 0;
+	if (num == 0)
+		return false;
+	n = pread(fd, ph, num * ent, (off_t)off);
+	if (n != (ssize_t)(num * ent))
+		return true;
+	for (size_t i = 0; i < num; i++) {
+		uint32_t type, flags;
+		if (is64) {
+			Elf64_Phdr p;
+			memcpy(&p, ph + i * ent, sizeof(p));
+			type = p.p_type;
+			flags = p.p_flags;
+		} else {
+			Elf32_Phdr p;
+			memcpy(&p, ph + i * ent, sizeof(p));
+			type = p.p_type;
+			flags = p.p_flags;
+		}
+		if (type == PT_LOAD && (flags & (PF_W | PF_X)) == (PF_W | PF_X))
+			return true;
+		if (type == PT_GNU_STACK && (flags & PF_X))
+			return true;
+	}
+	return false;
+}
+
 static uint32_t base_check(struct tfd_gate *g,
 			   const struct fanotify_event_metadata *m,
 			   const struct statx *stx)
@@ -641,11 +704,22 @@ static uint32_t decide(struct tfd_gate *g,
 		gm = mount_of(g, stx.stx_mnt_id);
 	}
 	if (m->mask & FAN_OPEN_EXEC_PERM) {
+		uint32_t v = FAN_DENY;
 		if (gm && (gm->flags & M_EXEC_OK))
-			return g->mode == TFD_EH_OFF ? FAN_ALLOW
-						     : base_check(g, m, &stx);
+			v = g->mode == TFD_EH_OFF ? FAN_ALLOW
+						  : base_check(g, m, &stx);
+		else if (gm && (gm->flags & M_APP) && app_mount_ok(g, m->fd))
+			v = FAN_ALLOW;
+		if (v == FAN_ALLOW && elf_wants_wx(m->fd)) {
+			fd_path(m->fd, path, sizeof(path));
+			exe_of(m->pid, exe, sizeof(exe));
+			report(g, "wx", m->pid, path, exe);
+			return FAN_DENY;
+		}
+		if (gm && (gm->flags & M_EXEC_OK))
+			return v;
 		if (gm && (gm->flags & M_APP)) {
-			if (app_mount_ok(g, m->fd))
+			if (v == FAN_ALLOW)
 				return FAN_ALLOW;
 			fd_path(m->fd, path, sizeof(path));
 			exe_of(m->pid, exe, sizeof(exe));

@@ -108,9 +108,29 @@ open(out, "wb").write(eh + ph + code)
 P
 	chmod 755 "$3"
 }
-mkelf 7 RWX-RAN "$t/bin/rwx" && mkelf 5 RX-RAN "$t/bin/rx" || bail "cannot make the test ELFs"
+# stk: read-only code, but PT_GNU_STACK asks for an executable stack
+# (MDWE does not cover it): it copies exit(7) onto its stack and jumps there
+mkstack() {
+	python3 - "$1" <<'P'
+import struct, sys
+stub = b"\xb8\x3c\x00\x00\x00\xbf\x07\x00\x00\x00\x0f\x05\x90\x90\x90\x90"  # exit(7)
+lo, hi = struct.unpack("<QQ", stub)
+code = (b"\x48\x83\xec\x40" + b"\x48\xb8" + struct.pack("<Q", lo) + b"\x48\x89\x04\x24" +
+        b"\x48\xb8" + struct.pack("<Q", hi) + b"\x48\x89\x44\x24\x08" + b"\xff\xe4")
+hdr = 64 + 2 * 56
+size = hdr + len(code)
+eh = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack(
+    "<HHIQQQIHHHHHH", 2, 62, 1, 0x400000 + hdr, 64, 0, 0, 64, 56, 2, 64, 0, 0)
+ph = struct.pack("<IIQQQQQQ", 1, 5, 0, 0x400000, 0x400000, size, size, 0x1000)
+ph += struct.pack("<IIQQQQQQ", 0x6474e551, 7, 0, 0, 0, 0, 0, 16)
+open(sys.argv[1], "wb").write(eh + ph + code)
+P
+	chmod 755 "$1"
+}
+mkelf 7 RWX-RAN "$t/bin/rwx" && mkelf 5 RX-RAN "$t/bin/rx" && mkstack "$t/bin/stk" ||
+	bail "cannot make the test ELFs"
 manifest org.s 1 "" >"$W/mf-org.s-1"
-printf 'entry = suid=/bin/suid\nentry = rwx=/bin/rwx\nentry = rx=/bin/rx\n' >>"$W/mf-org.s-1"
+printf 'entry = suid=/bin/suid\nentry = rwx=/bin/rwx\nentry = rx=/bin/rx\nentry = stk=/bin/stk\n' >>"$W/mf-org.s-1"
 pkg build "$t" -o "$W/org.s-1.tfa" --key "$W/org.key" --manifest "$W/mf-org.s-1" >/dev/null ||
 	bail "pkg build of org.s failed"
 # org.w: a manifest asking to write /proc (its mem files would make the
@@ -160,6 +180,12 @@ out=$(tf run secure --app org.s:rwx 2>&1)
 rc=$?
 [ $rc != 0 ] && not_has RWX-RAN "$out"
 ok $? "a signed ELF with a writable and executable segment does not run (MDWE: the kernel's W^X at execve)" "rc=$rc $out"
+out=$(tf run secure --app org.s:stk 2>&1)
+rc=$?
+[ $rc != 7 ] && [ $rc != 0 ]
+ok $? "a signed ELF asking for an executable stack does not run (the gate reads its program headers)" "rc=$rc $out"
+tf audit show --persona secure 2>&1 | grep exec.denied | grep -q "kind=wx"
+ok $? "  ... audited exec.denied kind=wx" "$(tf audit show --persona secure 2>&1 | grep exec.denied | tail -3)"
 out=$(tf run secure -- sh -c 'ls -l /apps/org.s/dev/zero && head -c1 /apps/org.s/dev/zero | od -An -tx1; echo rc=$?' 2>&1)
 has "Permission denied" "$out" || has "Operation not permitted" "$out"
 ok $? "a device node in an image does not open (nodev)" "$out"
