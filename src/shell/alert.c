@@ -101,24 +101,6 @@ static const uint8_t *glyph(char c)
 	return c == ' ' ? NULL : font[TF_ARRAY_SIZE(font) - 1].row;
 }
 
-static struct wlr_scene_rect *mk(struct wlr_scene_node *parent, uint32_t c)
-{
-	float col[4] = {
-		(float)((c >> 16) & 0xff) / 255.0f,
-		(float)((c >> 8) & 0xff) / 255.0f,
-		(float)(c & 0xff) / 255.0f,
-		1.0f,
-	};
-
-	return wlr_scene_rect_create(parent, 1, 1, col);
-}
-
-static void put(struct wlr_scene_rect *r, int x, int y, int w, int h)
-{
-	wlr_scene_node_set_position(&r->node, x, y);
-	wlr_scene_rect_set_size(r, w > 0 ? w : 0, h > 0 ? h : 0);
-}
-
 /* text at (x, y) in px-sized pixels, wrapped at width w; the height used */
 static int draw(struct wlr_scene_tree *t, const char *text, size_t len, int x,
 		int y, int w, int bottom, int px)
@@ -145,11 +127,13 @@ static int draw(struct wlr_scene_tree *t, const char *text, size_t len, int x,
 					run++;
 				if (run) {
 					struct wlr_scene_rect *q =
-						mk(&t->node,
-						   TF_SHELL_RGB_ALERT_INK);
+						tf_shell_rect(
+							&t->node,
+							TF_SHELL_RGB_ALERT_INK);
 					if (q)
-						put(q, cx + b * px, cy + r * px,
-						    run * px, px);
+						tf_shell_place(q, cx + b * px,
+							       cy + r * px,
+							       run * px, px);
 					b += run;
 				} else
 					b++;
@@ -167,8 +151,9 @@ int tf_shell_alert_init(struct tf_shell *s)
 		return -ENOMEM;
 	s->alert = al;
 	al->tree = wlr_scene_tree_create(&s->scene->node);
-	if (!al->tree || !(al->bg = mk(&al->tree->node, TF_SHELL_RGB_ALERT)) ||
-	    !(al->band = mk(&al->tree->node, TF_SHELL_RGB_BADGE)))
+	if (!al->tree ||
+	    !(al->bg = tf_shell_rect(&al->tree->node, TF_SHELL_RGB_ALERT)) ||
+	    !(al->band = tf_shell_rect(&al->tree->node, TF_SHELL_RGB_BADGE)))
 		return -ENOMEM;
 	wlr_scene_node_set_enabled(&al->tree->node, false);
 	return 0;
@@ -226,8 +211,8 @@ void tf_shell_alert_arrange(struct tf_shell *s)
 		};
 		wlr_scene_rect_set_color(al->bg, col);
 	}
-	put(al->bg, 0, top, W, H - top);
-	put(al->band, 0, top, W, TF_SHELL_FRAME * 2);
+	tf_shell_place(al->bg, 0, top, W, H - top);
+	tf_shell_place(al->band, 0, top, W, TF_SHELL_FRAME * 2);
 	al->text = wlr_scene_tree_create(&al->tree->node);
 	if (!al->text)
 		return;

@@ -42,24 +42,6 @@ static const uint8_t digit_segs[10] = {
 	0x3f, 0x06, 0x5b, 0x4f, 0x66, 0x6d, 0x7d, 0x07, 0x7f, 0x6f,
 };
 
-static struct wlr_scene_rect *mk(struct wlr_scene_node *parent, uint32_t c)
-{
-	float col[4] = {
-		(float)((c >> 16) & 0xff) / 255.0f,
-		(float)((c >> 8) & 0xff) / 255.0f,
-		(float)(c & 0xff) / 255.0f,
-		1.0f,
-	};
-
-	return wlr_scene_rect_create(parent, 1, 1, col);
-}
-
-static void put(struct wlr_scene_rect *r, int x, int y, int w, int h)
-{
-	wlr_scene_node_set_position(&r->node, x, y);
-	wlr_scene_rect_set_size(r, w > 0 ? w : 0, h > 0 ? h : 0);
-}
-
 int tf_shell_pad_init(struct tf_shell *s)
 {
 	struct tf_shell_pad *pd = calloc(1, sizeof(*pd));
@@ -78,20 +60,22 @@ int tf_shell_pad_init(struct tf_shell *s)
 	pd->tree = wlr_scene_tree_create(&s->scene->node);
 	if (!pd->tree)
 		return -ENOMEM;
-	if (!(pd->bg = mk(&pd->tree->node, TF_SHELL_RGB_LOCK)) ||
-	    !(pd->title = mk(&pd->tree->node, TF_SHELL_RGB_BADGE)) ||
-	    !(pd->strip = mk(&pd->tree->node, TF_SHELL_RGB_LOCK)))
+	if (!(pd->bg = tf_shell_rect(&pd->tree->node, TF_SHELL_RGB_LOCK)) ||
+	    !(pd->title = tf_shell_rect(&pd->tree->node, TF_SHELL_RGB_BADGE)) ||
+	    !(pd->strip = tf_shell_rect(&pd->tree->node, TF_SHELL_RGB_LOCK)))
 		return -ENOMEM;
 	for (int k = 0; k < 10; k++) {
-		if (!(pd->key[k] = mk(&pd->tree->node, TF_SHELL_RGB_PAD_KEY)))
+		if (!(pd->key[k] = tf_shell_rect(&pd->tree->node,
+						 TF_SHELL_RGB_PAD_KEY)))
 			return -ENOMEM;
 		for (int g = 0; g < 7; g++)
-			if (!(pd->seg[k][g] = mk(&pd->tree->node,
-						 TF_SHELL_RGB_PAD_INK)))
+			if (!(pd->seg[k][g] = tf_shell_rect(
+				      &pd->tree->node, TF_SHELL_RGB_PAD_INK)))
 				return -ENOMEM;
 	}
 	for (int i = 0; i < PAD_DOTS; i++)
-		if (!(pd->dot[i] = mk(&pd->tree->node, TF_SHELL_RGB_PAD_INK)))
+		if (!(pd->dot[i] = tf_shell_rect(&pd->tree->node,
+						 TF_SHELL_RGB_PAD_INK)))
 			return -ENOMEM;
 	wlr_scene_node_set_enabled(&pd->tree->node, false);
 	return 0;
@@ -128,7 +112,8 @@ static void seg_place(struct wlr_scene_rect *seg[7], uint8_t on, int x, int y,
 	};
 
 	for (int g = 0; g < 7; g++) {
-		put(seg[g], x + box[g][0], y + box[g][1], box[g][2], box[g][3]);
+		tf_shell_place(seg[g], x + box[g][0], y + box[g][1], box[g][2],
+			       box[g][3]);
 		wlr_scene_node_set_enabled(&seg[g]->node, (on >> g) & 1);
 	}
 }
@@ -150,9 +135,9 @@ void tf_shell_pad_arrange(struct tf_shell *s)
 	wlr_scene_node_set_enabled(&pd->tree->node, s->pad_for != NULL);
 	if (!s->pad_for)
 		return;
-	put(pd->bg, 0, top, W, H - top);
+	tf_shell_place(pd->bg, 0, top, W, H - top);
 	/* the trusted colour: the pad is the shell's, as the badge is */
-	put(pd->title, 0, top, W, TF_SHELL_FRAME * 2);
+	tf_shell_place(pd->title, 0, top, W, TF_SHELL_FRAME * 2);
 	strip = s->pad_state == TF_SHELL_PAD_WRONG	? TF_SHELL_RGB_PAD_WRONG
 		: s->pad_state == TF_SHELL_PAD_CHECKING ? TF_SHELL_RGB_PAD_BUSY
 							: TF_SHELL_RGB_LOCK;
@@ -165,13 +150,14 @@ void tf_shell_pad_arrange(struct tf_shell *s)
 		};
 		wlr_scene_rect_set_color(pd->strip, col);
 	}
-	put(pd->strip, gx, top + (H - top) / 12, 3 * kw + 2 * gap, dot * 2);
+	tf_shell_place(pd->strip, gx, top + (H - top) / 12, 3 * kw + 2 * gap,
+		       dot * 2);
 	for (int i = 0; i < PAD_DOTS; i++) {
 		int n = (int)(pd->len < PAD_DOTS ? pd->len : PAD_DOTS);
 		int x0 = (W - n * dot * 2 + dot) / 2;
 
-		put(pd->dot[i], x0 + i * dot * 2, top + (H - top) / 6, dot,
-		    dot);
+		tf_shell_place(pd->dot[i], x0 + i * dot * 2,
+			       top + (H - top) / 6, dot, dot);
 		wlr_scene_node_set_enabled(&pd->dot[i]->node, i < n);
 	}
 	for (int k = 0; k < 10; k++) {
@@ -180,7 +166,7 @@ void tf_shell_pad_arrange(struct tf_shell *s)
 		    row = k == 0 ? 3 : (k - 1) / 3;
 		int x = gx + col * (kw + gap), y = gy + row * (kh + gap / 2);
 
-		put(pd->key[k], x, y, kw, kh);
+		tf_shell_place(pd->key[k], x, y, kw, kh);
 		seg_place(pd->seg[k], digit_segs[k], x + (kw - dw) / 2,
 			  y + (kh - dh) / 2, dw, dh, t);
 	}

@@ -188,6 +188,11 @@ struct tf_shell {
 	struct wl_list keyboards;
 };
 
+struct wlr_scene_node;
+/* view.c: a solid rectangle of colour 0xRRGGBB in parent (1x1 until
+ * placed), and placing one (a negative size draws nothing) */
+struct wlr_scene_rect *tf_shell_rect(struct wlr_scene_node *parent, uint32_t c);
+void tf_shell_place(struct wlr_scene_rect *r, int x, int y, int w, int h);
 /* sockets.c: a listening AF_UNIX socket (type SOCK_STREAM or
  * SOCK_SEQPACKET) at path, 0600 from its bind, chowned to uid if asked;
  * a stale socket there is replaced, anything else refused (-EEXIST).

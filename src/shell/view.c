@@ -111,7 +111,7 @@ static void rgb(float out[4], uint32_t c)
 	out[3] = 1.0f;
 }
 
-static struct wlr_scene_rect *rect(struct wlr_scene_node *parent, uint32_t c)
+struct wlr_scene_rect *tf_shell_rect(struct wlr_scene_node *parent, uint32_t c)
 {
 	float col[4];
 
@@ -119,7 +119,7 @@ static struct wlr_scene_rect *rect(struct wlr_scene_node *parent, uint32_t c)
 	return wlr_scene_rect_create(parent, 1, 1, col);
 }
 
-static void place(struct wlr_scene_rect *r, int x, int y, int w, int h)
+void tf_shell_place(struct wlr_scene_rect *r, int x, int y, int w, int h)
 {
 	wlr_scene_node_set_position(&r->node, x, y);
 	wlr_scene_rect_set_size(r, w > 0 ? w : 0, h > 0 ? h : 0);
@@ -146,7 +146,7 @@ void tf_shell_arrange(struct tf_shell *s)
 {
 	int W = s->width, H = s->height, n = (int)s->n_personas;
 
-	place(s->bar, 0, 0, W, TF_SHELL_BAR_H);
+	tf_shell_place(s->bar, 0, 0, W, TF_SHELL_BAR_H);
 	for (int i = 0; i < n; i++) {
 		struct tf_shell_persona *p = &s->personas[i];
 		int x = 0, w = W, y = TF_SHELL_BAR_H, h = H - TF_SHELL_BAR_H;
@@ -164,13 +164,13 @@ void tf_shell_arrange(struct tf_shell *s)
 		p->ay = y + f;
 		p->aw = w - 2 * f;
 		p->ah = h - 2 * f;
-		place(p->frame[0], x, y, w, f);
-		place(p->frame[1], x, y + h - f, w, f);
-		place(p->frame[2], x, y, f, h);
-		place(p->frame[3], x + w - f, y, f, h);
-		place(p->lockrect, x, y, w, h);
-		place(p->bg, x, y, w, h);
-		place(p->badge, x + 8, 8, 96, TF_SHELL_BAR_H - 16);
+		tf_shell_place(p->frame[0], x, y, w, f);
+		tf_shell_place(p->frame[1], x, y + h - f, w, f);
+		tf_shell_place(p->frame[2], x, y, f, h);
+		tf_shell_place(p->frame[3], x + w - f, y, f, h);
+		tf_shell_place(p->lockrect, x, y, w, h);
+		tf_shell_place(p->bg, x, y, w, h);
+		tf_shell_place(p->badge, x + 8, 8, 96, TF_SHELL_BAR_H - 16);
 		wlr_scene_node_set_enabled(&p->tree->node, vis);
 		wlr_scene_node_set_enabled(&p->decor->node, vis && p->secure);
 		wlr_scene_node_set_enabled(&p->badge->node, vis && p->secure);
@@ -765,7 +765,8 @@ int tf_shell_server_init(struct tf_shell *s)
 				continue;
 			p->tree = wlr_scene_tree_create(&s->scene->node);
 			if (!p->tree ||
-			    !(p->bg = rect(&p->tree->node, TF_SHELL_RGB_BG)))
+			    !(p->bg = tf_shell_rect(&p->tree->node,
+						    TF_SHELL_RGB_BG)))
 				return -ENOMEM;
 		}
 	s->host_tree = wlr_scene_tree_create(&s->scene->node);
@@ -779,10 +780,11 @@ int tf_shell_server_init(struct tf_shell *s)
 		if (!p->decor)
 			return -ENOMEM;
 		for (int j = 0; j < 4; j++)
-			if (!(p->frame[j] = rect(&p->decor->node,
-						 TF_SHELL_RGB_BADGE)))
+			if (!(p->frame[j] = tf_shell_rect(&p->decor->node,
+							  TF_SHELL_RGB_BADGE)))
 				return -ENOMEM;
-		if (!(p->lockrect = rect(&s->scene->node, TF_SHELL_RGB_LOCK)))
+		if (!(p->lockrect = tf_shell_rect(&s->scene->node,
+						  TF_SHELL_RGB_LOCK)))
 			return -ENOMEM;
 	}
 	/* the pad: above every persona and lock screen, under the bar */
@@ -793,11 +795,11 @@ int tf_shell_server_init(struct tf_shell *s)
 		return -ENOMEM;
 	s->bar_tree = wlr_scene_tree_create(&s->scene->node);
 	if (!s->bar_tree ||
-	    !(s->bar = rect(&s->bar_tree->node, TF_SHELL_RGB_BAR)))
+	    !(s->bar = tf_shell_rect(&s->bar_tree->node, TF_SHELL_RGB_BAR)))
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_personas; i++)
-		if (!(s->personas[i].badge =
-			      rect(&s->bar_tree->node, TF_SHELL_RGB_BADGE)))
+		if (!(s->personas[i].badge = tf_shell_rect(&s->bar_tree->node,
+							   TF_SHELL_RGB_BADGE)))
 			return -ENOMEM;
 
 	s->xdg_shell = wlr_xdg_shell_create(s->display);
