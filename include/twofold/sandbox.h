@@ -212,6 +212,12 @@ struct tf_seccomp_policy {
  * tf_nnp_set() (or with CAP_SYS_ADMIN). -EINVAL for an unknown policy. */
 TF_EXPORT TF_WUR int tf_seccomp_apply(const struct tf_seccomp_policy *pol);
 
+/* A helper process's whole syscall filter, loaded: default ENOSYS, the
+ * syscall numbers in list (libseccomp's SCMP_SYS), mmap/mprotect only
+ * without PROT_EXEC, and with threads clone for threads only. 0 or
+ * -errno. Call after tf_nnp_set(). */
+TF_EXPORT TF_WUR int tf_seccomp_helper(const int *list, size_t n, bool threads);
+
 /* Landlock in two steps, so a launcher builds the ruleset once (paths
  * resolved in its mount namespace) and each app only restricts itself:
  * tf_landlock_apply() is exactly prepare + restrict. prepare gives fd -1

@@ -76,21 +76,7 @@ static int check_seccomp(void)
 		SCMP_SYS(sigaltstack),	  SCMP_SYS(exit),
 		SCMP_SYS(exit_group),
 	};
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
-	int r = 0;
-
-	if (!ctx)
-		return -ENOMEM;
-	for (size_t i = 0; i < TF_ARRAY_SIZE(allow) && r == 0; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allow[i], 0);
-	for (size_t i = 0; i < 2 && r == 0; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-				     i ? SCMP_SYS(mprotect) : SCMP_SYS(mmap), 1,
-				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	if (r == 0)
-		r = seccomp_load(ctx);
-	seccomp_release(ctx);
-	return r;
+	return tf_seccomp_helper(allow, TF_ARRAY_SIZE(allow), false);
 }
 
 static void answer(int ctl, struct check_ans *a)

@@ -1041,3 +1041,31 @@ int tf_seccomp_apply(const struct tf_seccomp_policy *pol)
 	tf_seccomp_prog_free(&app);
 	return r;
 }
+
+/* A helper's whole filter (the package checker, the tunnel process):
+ * default ENOSYS, the listed syscalls, mmap and mprotect only without
+ * PROT_EXEC (nothing is loaded after start, so no memory ever becomes
+ * executable), and with threads clone for threads only (CLONE_THREAD
+ * set: never a new process; glibc's clone3 gets ENOSYS and falls back). */
+int tf_seccomp_helper(const int *list, size_t n, bool threads)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
+	int r = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, list[i], 0);
+	for (size_t i = 0; i < 2 && r == 0; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				     i ? SCMP_SYS(mprotect) : SCMP_SYS(mmap), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (r == 0 && threads)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
+					     CLONE_THREAD));
+	if (r == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r;
+}

@@ -14,6 +14,7 @@
 #include <seccomp.h>
 
 #include "tunnel_internal.h"
+#include "twofold/sandbox.h"
 
 int tf_tunnel_seccomp(void)
 {
@@ -65,28 +66,7 @@ int tf_tunnel_seccomp(void)
 		SCMP_SYS(exit),
 		SCMP_SYS(exit_group),
 	};
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
-	int r = 0;
-
-	if (!ctx)
-		return -ENOMEM;
-	for (size_t i = 0; i < TF_ARRAY_SIZE(allow) && r == 0; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allow[i], 0);
-	/* memory never becomes executable: no code is loaded after start */
-	for (size_t i = 0; i < 2 && r == 0; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-				     i ? SCMP_SYS(mprotect) : SCMP_SYS(mmap), 1,
-				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	/* clone only for threads (pthread_create): never a new process */
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
-					     CLONE_THREAD));
-	/* glibc tries clone3 first and falls back to clone on ENOSYS (the
-	 * default): clone3's flags are in memory, which a filter cannot
-	 * read */
-	if (r == 0)
-		r = seccomp_load(ctx);
-	seccomp_release(ctx);
-	return r;
+	/* memory never becomes executable: no code is loaded after start;
+	 * clone only for threads (pthread_create): never a new process */
+	return tf_seccomp_helper(allow, TF_ARRAY_SIZE(allow), true);
 }
