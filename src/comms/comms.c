@@ -56,56 +56,7 @@
 #include "twofold/e2e.h"
 #include "twofold/secmem.h"
 
-#define PROG "twofold-comms"
-#define TEXT_MAX 768 /* one datagram with the X3DH header and certificate */
-#define OUTBOX_MAX 4096
-#define REPLY_MAX 65536
-#define ID_BYTES 16
-#define OPK_COUNT 8 /* one publication fits in one datagram */
-
-/* relay requests (src/relay/req.h) */
-enum {
-	OP_ECHO = 0x01,
-	OP_SEND = 0x02,
-	OP_STORED = 0x03,
-	OP_MSG = 0x04,
-	OP_FETCH = 0x05,
-	OP_ACK = 0x06,
-	OP_PREKEYS = 0x07,
-	OP_BUNDLE_GET = 0x08,
-	OP_BUNDLE = 0x09,
-	OP_ERROR = 0x7f,
-};
-
-struct out_item {
-	char name[64]; /* file in outbox/ */
-	uint8_t id[ID_BYTES];
-	char to[TF_CERT_ID_MAX + 1];
-	bool sealed; /* ciphertext (sent at least once) */
-};
-
-struct svc {
-	const char *dir;
-	bool verbose;
-	const struct tf_suite *suite;
-	struct tf_privfile pf;
-	struct tf_key *sign;
-	uint8_t cert[TF_CERT_MAX];
-	size_t certlen;
-	struct tf_cert me;
-	struct tf_cert_anchor anchor;
-	struct tf_denylist *dl;
-	uint8_t relay_pub[TF_PK_MAX];
-	struct sockaddr_in relay;
-	int ufd, lfd;
-	struct tf_comms_client *cl;
-	struct tf_comms_session *cs;
-	bool connected;
-	uint64_t last_rx, last_init, last_tick;
-	struct tf_e2e_prekeys *pk;
-	struct out_item out[OUTBOX_MAX];
-	size_t nout;
-};
+#include "svc.h"
 
 static volatile sig_atomic_t stop;
 
@@ -115,7 +66,7 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static uint64_t now_ms(void)
+uint64_t comms_now_ms(void)
 {
 	struct timespec ts;
 
@@ -123,7 +74,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint64_t real_ns(void)
+uint64_t comms_real_ns(void)
 {
 	struct timespec ts;
 
@@ -131,7 +82,7 @@ static uint64_t real_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void logv(struct svc *s, const char *fmt, ...)
+void comms_log(struct svc *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -144,13 +95,13 @@ static void logv(struct svc *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
+void comms_hex(const uint8_t *p, size_t n, char *out)
 {
 	for (size_t i = 0; i < n; i++)
 		snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
-static int unhex(const char *h, uint8_t *out, size_t n)
+int comms_unhex(const char *h, uint8_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned v;
@@ -164,7 +115,7 @@ static int unhex(const char *h, uint8_t *out, size_t n)
 
 /* An officer id as certificates allow it ([A-Za-z0-9-_.@], 1..64): safe
  * as a file name. The relay names senders: it is checked, not trusted. */
-static bool officer_ok(const char *n)
+bool comms_officer_ok(const char *n)
 {
 	size_t l = strnlen(n, TF_CERT_ID_MAX + 1);
 
@@ -179,7 +130,7 @@ static bool officer_ok(const char *n)
 	return true;
 }
 
-static int path_of(struct svc *s, char *out, size_t cap, const char *fmt, ...)
+int comms_path(struct svc *s, char *out, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(out, cap, "%s/", s->dir);
@@ -190,7 +141,7 @@ static int path_of(struct svc *s, char *out, size_t cap, const char *fmt, ...)
 	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
-static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
+int comms_read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 {
 	char *b = NULL;
 	int r = tf_read_file_at(AT_FDCWD, path, max, &b, len);
@@ -212,22 +163,22 @@ static int save_prekeys(struct svc *s)
 	if (b == NULL)
 		return -ENOMEM;
 	r = tf_e2e_prekeys_encode(s->pk, b, n);
-	if (r > 0 && (r = path_of(s, p, sizeof(p), "prekeys")) == 0)
+	if (r > 0 && (r = comms_path(s, p, sizeof(p), "prekeys")) == 0)
 		r = tf_atomic_write(p, b, n, 0600);
 	tf_secure_free(b);
 	return r < 0 ? r : 0;
 }
 
-static int load_session(struct svc *s, const char *who, const char *suffix,
-			struct tf_e2e_session **out)
+int comms_load_session(struct svc *s, const char *who, const char *suffix,
+		       struct tf_e2e_session **out)
 {
 	uint8_t *b = NULL;
 	size_t n;
 	char p[512];
-	int r = path_of(s, p, sizeof(p), "sessions/%s%s", who, suffix);
+	int r = comms_path(s, p, sizeof(p), "sessions/%s%s", who, suffix);
 
 	if (r == 0)
-		r = read_file(p, tf_e2e_session_encoded_bytes(), &b, &n);
+		r = comms_read_file(p, tf_e2e_session_encoded_bytes(), &b, &n);
 	if (r < 0)
 		return r;
 	r = tf_e2e_session_decode(b, n, out);
@@ -236,8 +187,8 @@ static int load_session(struct svc *s, const char *who, const char *suffix,
 	return r;
 }
 
-static int save_session(struct svc *s, const char *who, const char *suffix,
-			const struct tf_e2e_session *ss)
+int comms_save_session(struct svc *s, const char *who, const char *suffix,
+		       const struct tf_e2e_session *ss)
 {
 	size_t n = tf_e2e_session_encoded_bytes();
 	uint8_t *b = tf_secure_alloc(n);
@@ -247,8 +198,8 @@ static int save_session(struct svc *s, const char *who, const char *suffix,
 	if (b == NULL)
 		return -ENOMEM;
 	r = tf_e2e_session_encode(ss, b, n);
-	if (r > 0 &&
-	    (r = path_of(s, p, sizeof(p), "sessions/%s%s", who, suffix)) == 0)
+	if (r > 0 && (r = comms_path(s, p, sizeof(p), "sessions/%s%s", who,
+				     suffix)) == 0)
 		r = tf_atomic_write(p, b, n, 0600);
 	tf_secure_free(b);
 	return r < 0 ? r : 0;
@@ -256,7 +207,7 @@ static int save_session(struct svc *s, const char *who, const char *suffix,
 
 /* ---- the relay channel ---- */
 
-static void relay_send(struct svc *s, const uint8_t *pt, size_t n)
+void comms_relay_send(struct svc *s, const uint8_t *pt, size_t n)
 {
 	uint8_t out[TF_COMMS_PAYLOAD_MAX + TF_COMMS_DATA_OVERHEAD];
 	int m;
@@ -270,8 +221,8 @@ static void relay_send(struct svc *s, const uint8_t *pt, size_t n)
 		     sizeof(s->relay));
 }
 
-static void relay_named(struct svc *s, uint8_t op, const char *name,
-			const uint8_t *id, const uint8_t *body, size_t n)
+void comms_relay_named(struct svc *s, uint8_t op, const char *name,
+		       const uint8_t *id, const uint8_t *body, size_t n)
 {
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
 	size_t nl = strlen(name), off;
@@ -288,7 +239,7 @@ static void relay_named(struct svc *s, uint8_t op, const char *name,
 	}
 	if (n)
 		memcpy(b + off, body, n);
-	relay_send(s, b, off + n);
+	comms_relay_send(s, b, off + n);
 }
 
 static void start_handshake(struct svc *s)
@@ -302,13 +253,14 @@ static void start_handshake(struct svc *s)
 	if (tf_random(&lid, sizeof(lid)) < 0)
 		return;
 	r = tf_comms_client_start(s->suite->id, s->pf.secret + TF_KEY_BYTES,
-				  s->relay_pub, s->cert, s->certlen, real_ns(),
-				  lid, &s->cl, out, sizeof(out));
+				  s->relay_pub, s->cert, s->certlen,
+				  comms_real_ns(), lid, &s->cl, out,
+				  sizeof(out));
 	if (r < 0)
 		return;
 	(void)sendto(s->ufd, out, (size_t)r, 0, (struct sockaddr *)&s->relay,
 		     sizeof(s->relay));
-	s->last_init = now_ms();
+	s->last_init = comms_now_ms();
 }
 
 static void publish_prekeys(struct svc *s)
@@ -317,22 +269,23 @@ static void publish_prekeys(struct svc *s)
 	char p[512];
 	int n;
 
-	if (path_of(s, p, sizeof(p), "published") < 0 || access(p, F_OK) == 0)
+	if (comms_path(s, p, sizeof(p), "published") < 0 ||
+	    access(p, F_OK) == 0)
 		return;
 	b[0] = OP_PREKEYS;
 	n = tf_e2e_prekeys_bundle(s->pk, s->cert, s->certlen, b + 1,
 				  sizeof(b) - 1);
 	if (n > 0)
-		relay_send(s, b, (size_t)n + 1);
+		comms_relay_send(s, b, (size_t)n + 1);
 }
 
 static void on_connected(struct svc *s)
 {
 	static const uint8_t fetch = OP_FETCH;
 
-	logv(s, "connected to the relay");
+	comms_log(s, "connected to the relay");
 	publish_prekeys(s);
-	relay_send(s, &fetch, 1);
+	comms_relay_send(s, &fetch, 1);
 }
 
 /* ---- the outbox ---- */
@@ -343,7 +296,7 @@ static int out_load(struct svc *s)
 	char p[512];
 	int n, r = 0;
 
-	if ((r = path_of(s, p, sizeof(p), "outbox")) < 0)
+	if ((r = comms_path(s, p, sizeof(p), "outbox")) < 0)
 		return r;
 	n = scandir(p, &ents, NULL, alphasort);
 	if (n < 0)
@@ -362,17 +315,17 @@ static int out_load(struct svc *s)
 		    strlen(ents[i]->d_name) >= sizeof(it->name))
 			goto next;
 		snprintf(it->name, sizeof(it->name), "%s", ents[i]->d_name);
-		if (unhex(dot + 1, it->id, ID_BYTES) < 0 ||
-		    path_of(s, p, sizeof(p), "outbox/%s", it->name) < 0 ||
-		    read_file(p, 2 + TF_CERT_ID_MAX + TF_E2E_MSG_MAX, &b,
-			      &len) < 0)
+		if (comms_unhex(dot + 1, it->id, ID_BYTES) < 0 ||
+		    comms_path(s, p, sizeof(p), "outbox/%s", it->name) < 0 ||
+		    comms_read_file(p, 2 + TF_CERT_ID_MAX + TF_E2E_MSG_MAX, &b,
+				    &len) < 0)
 			goto next;
 		if (len >= 2 && b[1] > 0 && b[1] <= TF_CERT_ID_MAX &&
 		    len >= 2u + b[1]) {
 			memcpy(it->to, b + 2, b[1]);
 			it->to[b[1]] = '\0';
 			it->sealed = b[0] == 1;
-			if (officer_ok(it->to))
+			if (comms_officer_ok(it->to))
 				s->nout++;
 		}
 		tf_memzero(b, len);
@@ -399,7 +352,7 @@ static int out_write(struct svc *s, const char *name, bool sealed,
 	b[1] = (uint8_t)tl;
 	memcpy(b + 2, to, tl);
 	memcpy(b + 2 + tl, body, n);
-	r = path_of(s, p, sizeof(p), "outbox/%s", name);
+	r = comms_path(s, p, sizeof(p), "outbox/%s", name);
 	if (r == 0)
 		r = tf_atomic_write(p, b, 2 + tl + n, 0600);
 	tf_secure_free(b);
@@ -417,10 +370,10 @@ static int queue_message(struct svc *s, const char *to, const char *text,
 		return -ENOSPC;
 	if ((r = tf_random(id, sizeof(id))) < 0)
 		return r;
-	hex(id, ID_BYTES, idhex);
+	comms_hex(id, ID_BYTES, idhex);
 	it = &s->out[s->nout];
 	snprintf(it->name, sizeof(it->name), "%016llx+%s",
-		 (unsigned long long)real_ns(), idhex);
+		 (unsigned long long)comms_real_ns(), idhex);
 	r = out_write(s, it->name, false, to, (const uint8_t *)text,
 		      strlen(text));
 	if (r < 0)
@@ -441,18 +394,19 @@ static void out_send(struct svc *s, struct out_item *it)
 	char p[512];
 	int n;
 
-	if (path_of(s, p, sizeof(p), "outbox/%s", it->name) < 0 ||
-	    read_file(p, 2 + TF_CERT_ID_MAX + TF_E2E_MSG_MAX, &b, &len) < 0)
+	if (comms_path(s, p, sizeof(p), "outbox/%s", it->name) < 0 ||
+	    comms_read_file(p, 2 + TF_CERT_ID_MAX + TF_E2E_MSG_MAX, &b, &len) <
+		    0)
 		return;
 	tl = b[1];
 	if (it->sealed) {
-		relay_named(s, OP_SEND, it->to, it->id, b + 2 + tl,
-			    len - 2 - tl);
+		comms_relay_named(s, OP_SEND, it->to, it->id, b + 2 + tl,
+				  len - 2 - tl);
 		goto out;
 	}
-	if (load_session(s, it->to, "", &ss) < 0) {
+	if (comms_load_session(s, it->to, "", &ss) < 0) {
 		/* no session yet: ask for the recipient's prekeys */
-		relay_named(s, OP_BUNDLE_GET, it->to, NULL, NULL, 0);
+		comms_relay_named(s, OP_BUNDLE_GET, it->to, NULL, NULL, 0);
 		goto out;
 	}
 	msg = tf_secure_alloc(TF_E2E_MSG_MAX);
@@ -464,11 +418,11 @@ static void out_send(struct svc *s, struct out_item *it)
 	/* the ratchet moved: its state first, then the ciphertext replaces
 	 * the text, then it leaves (a crash between costs one skipped key
 	 * at the peer, never a reused one) */
-	if (save_session(s, it->to, "", ss) < 0 ||
+	if (comms_save_session(s, it->to, "", ss) < 0 ||
 	    out_write(s, it->name, true, it->to, msg, (size_t)n) < 0)
 		goto out;
 	it->sealed = true;
-	relay_named(s, OP_SEND, it->to, it->id, msg, (size_t)n);
+	comms_relay_named(s, OP_SEND, it->to, it->id, msg, (size_t)n);
 out:
 	tf_secure_free(msg);
 	if (b) {
@@ -506,7 +460,8 @@ static void on_stored(struct svc *s, const uint8_t *id)
 	for (size_t i = 0; i < s->nout; i++) {
 		if (memcmp(s->out[i].id, id, ID_BYTES) != 0)
 			continue;
-		if (path_of(s, p, sizeof(p), "outbox/%s", s->out[i].name) == 0)
+		if (comms_path(s, p, sizeof(p), "outbox/%s", s->out[i].name) ==
+		    0)
 			(void)unlink(p);
 		memmove(&s->out[i], &s->out[i + 1],
 			(s->nout - i - 1) * sizeof(s->out[0]));
@@ -523,9 +478,9 @@ static int inbox_put(struct svc *s, const char *from, const uint8_t *id,
 	char p[512], idh[2 * ID_BYTES + 1];
 	int r;
 
-	hex(id, ID_BYTES, idh);
-	r = path_of(s, p, sizeof(p), "inbox/%016llx+%s+%s",
-		    (unsigned long long)real_ns(), from, idh);
+	comms_hex(id, ID_BYTES, idh);
+	r = comms_path(s, p, sizeof(p), "inbox/%016llx+%s+%s",
+		       (unsigned long long)comms_real_ns(), from, idh);
 	if (r == 0)
 		r = tf_atomic_write(p, line, n, 0600);
 	if (r < 0)
@@ -542,7 +497,7 @@ static int reject(struct svc *s, const char *from, const uint8_t *id,
 			 "REJECTED message said to be from %s: %s\n", from,
 			 why);
 
-	logv(s, "rejected a message said to be from %s: %s", from, why);
+	comms_log(s, "rejected a message said to be from %s: %s", from, why);
 	return inbox_put(s, from, id, line, (size_t)n);
 }
 
@@ -569,7 +524,7 @@ static int try_session(struct svc *s, const char *from, const char *suffix,
 		       struct tf_e2e_session **out)
 {
 	struct tf_e2e_session *ss = NULL;
-	int r = load_session(s, from, suffix, &ss);
+	int r = comms_load_session(s, from, suffix, &ss);
 
 	if (r < 0)
 		return -ENOENT;
@@ -596,8 +551,8 @@ static void on_message(struct svc *s, const char *from, const uint8_t *id,
 
 	if (pt == NULL)
 		return;
-	hex(id, ID_BYTES, idh);
-	if (path_of(s, p, sizeof(p), "seen/%s+%s", from, idh) == 0 &&
+	comms_hex(id, ID_BYTES, idh);
+	if (comms_path(s, p, sizeof(p), "seen/%s+%s", from, idh) == 0 &&
 	    access(p, F_OK) == 0)
 		goto ack; /* read and shown before our ACK was lost */
 	r = tf_e2e_msg_parse(blob, len, &m);
@@ -644,27 +599,27 @@ static void on_message(struct svc *s, const char *from, const uint8_t *id,
 		goto out;
 	if (inbox_put(s, from, id, line, strlen(line)) < 0)
 		goto out; /* not acknowledged: the relay keeps it */
-	if (path_of(s, p, sizeof(p), "seen/%s+%s", from, idh) == 0 &&
+	if (comms_path(s, p, sizeof(p), "seen/%s+%s", from, idh) == 0 &&
 	    tf_atomic_write(p, "", 0, 0600) < 0)
-		logv(s, "cannot mark a message from %s seen", from);
+		comms_log(s, "cannot mark a message from %s seen", from);
 	if (fresh) {
 		/* the one-time prekey is gone: persist that first */
 		(void)save_prekeys(s);
-		if (load_session(s, from, "", &old) == 0) {
-			(void)save_session(s, from, ".prev", old);
+		if (comms_load_session(s, from, "", &old) == 0) {
+			(void)comms_save_session(s, from, ".prev", old);
 			tf_e2e_session_free(old);
 		}
 	} else if (via_prev) {
 		/* the peer uses the other session: make it the current */
-		if (load_session(s, from, "", &old) == 0) {
-			(void)save_session(s, from, ".prev", old);
+		if (comms_load_session(s, from, "", &old) == 0) {
+			(void)comms_save_session(s, from, ".prev", old);
 			tf_e2e_session_free(old);
 		}
 	}
-	(void)save_session(s, from, "", ss);
-	logv(s, "message from %s stored", from);
+	(void)comms_save_session(s, from, "", ss);
+	comms_log(s, "message from %s stored", from);
 ack:
-	relay_named(s, OP_ACK, from, id, NULL, 0);
+	comms_relay_named(s, OP_ACK, from, id, NULL, 0);
 out:
 	if (line) {
 		tf_memzero(line, strlen(line));
@@ -692,24 +647,24 @@ static void on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 			whose, why(r), whose);
 		return;
 	}
-	if (load_session(s, whose, "", &ss) == 0)
+	if (comms_load_session(s, whose, "", &ss) == 0)
 		return; /* a second answer: keep the session we have */
 	r = tf_e2e_session_initiate(s->suite->id, s->pf.secret + TF_KEY_BYTES,
 				    s->cert, s->certlen, &eb, &ss);
 	if (r == 0)
-		r = save_session(s, whose, "", ss);
+		r = comms_save_session(s, whose, "", ss);
 	if (r < 0)
 		fprintf(stderr, PROG ": session to %s: %s\n", whose,
 			strerror(-r));
 }
 
-static size_t get_name(const uint8_t *p, size_t n, char *out)
+size_t comms_get_name(const uint8_t *p, size_t n, char *out)
 {
 	if (n < 1 || p[0] == 0 || p[0] > TF_CERT_ID_MAX || n - 1 < p[0])
 		return 0;
 	memcpy(out, p + 1, p[0]);
 	out[p[0]] = '\0';
-	return officer_ok(out) ? 1u + p[0] : 0;
+	return comms_officer_ok(out) ? 1u + p[0] : 0;
 }
 
 static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
@@ -727,26 +682,26 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 	case OP_PREKEYS: {
 		char p[512];
 
-		if (path_of(s, p, sizeof(p), "published") == 0 &&
+		if (comms_path(s, p, sizeof(p), "published") == 0 &&
 		    tf_atomic_write(p, "", 0, 0600) < 0)
-			logv(s, "cannot record the prekey publication");
+			comms_log(s, "cannot record the prekey publication");
 		break;
 	}
 	case OP_MSG:
-		u = get_name(pt + 1, n - 1, name);
+		u = comms_get_name(pt + 1, n - 1, name);
 		if (u && n - 1 - u >= ID_BYTES)
 			on_message(s, name, pt + 1 + u, pt + 1 + u + ID_BYTES,
 				   n - 1 - u - ID_BYTES);
 		break;
 	case OP_BUNDLE:
-		u = get_name(pt + 1, n - 1, name);
+		u = comms_get_name(pt + 1, n - 1, name);
 		if (u)
 			on_bundle(s, name, pt + 1 + u, n - 1 - u);
 		break;
 	case OP_ERROR:
 		if (n >= 2)
-			logv(s, "relay: error %u: %.*s", pt[1], (int)(n - 2),
-			     pt + 2);
+			comms_log(s, "relay: error %u: %.*s", pt[1],
+				  (int)(n - 2), pt + 2);
 		break;
 	default: break;
 	}
@@ -769,7 +724,7 @@ static void on_udp(struct svc *s)
 			if (tf_comms_client_finish(s->cl, buf, (size_t)n,
 						   &s->cs) == 0) {
 				s->connected = true;
-				s->last_rx = now_ms();
+				s->last_rx = comms_now_ms();
 				tf_comms_client_free(s->cl);
 				s->cl = NULL;
 				on_connected(s);
@@ -782,7 +737,7 @@ static void on_udp(struct svc *s)
 					     sizeof(pt));
 			if (m < 0)
 				break;
-			s->last_rx = now_ms();
+			s->last_rx = comms_now_ms();
 			on_reply(s, pt, (size_t)m);
 			break;
 		default: break;
@@ -792,7 +747,7 @@ static void on_udp(struct svc *s)
 
 /* ---- the control socket ---- */
 
-static void reply(int fd, const char *fmt, ...)
+void comms_reply(int fd, const char *fmt, ...)
 {
 	char b[1024];
 	va_list ap;
@@ -813,8 +768,8 @@ static void ctl_read(struct svc *s, int fd)
 	size_t used = 0;
 	int n;
 
-	if (out == NULL || path_of(s, p, sizeof(p), "inbox") < 0) {
-		reply(fd, "error out of memory\n");
+	if (out == NULL || comms_path(s, p, sizeof(p), "inbox") < 0) {
+		comms_reply(fd, "error out of memory\n");
 		free(out);
 		return;
 	}
@@ -825,16 +780,16 @@ static void ctl_read(struct svc *s, int fd)
 		size_t len;
 
 		if (ents[i]->d_name[0] != '.' &&
-		    path_of(s, p, sizeof(p), "inbox/%s", ents[i]->d_name) ==
+		    comms_path(s, p, sizeof(p), "inbox/%s", ents[i]->d_name) ==
 			    0 &&
-		    read_file(p, 4096, &b, &len) == 0) {
+		    comms_read_file(p, 4096, &b, &len) == 0) {
 			if (used + len < REPLY_MAX) {
 				memcpy(out + used, b, len);
 				used += len;
 				/* read: moved, not deleted (the user may
 				 * want it again; the file stays 0600) */
-				if (path_of(s, q, sizeof(q), "read/%s",
-					    ents[i]->d_name) == 0)
+				if (comms_path(s, q, sizeof(q), "read/%s",
+					       ents[i]->d_name) == 0)
 					(void)rename(p, q);
 			}
 			tf_memzero(b, len);
@@ -865,37 +820,38 @@ static void on_control(struct svc *s)
 		int r;
 
 		if (text == NULL) {
-			reply(fd, "error bad request\n");
+			comms_reply(fd, "error bad request\n");
 			goto out;
 		}
 		*text++ = '\0';
-		if (!officer_ok(to)) {
-			reply(fd, "error %s is not an officer id\n", to);
+		if (!comms_officer_ok(to)) {
+			comms_reply(fd, "error %s is not an officer id\n", to);
 			goto out;
 		}
 		if (strlen(text) == 0 || strlen(text) > TEXT_MAX) {
-			reply(fd, "error a message is 1 to %d bytes\n",
-			      TEXT_MAX);
+			comms_reply(fd, "error a message is 1 to %d bytes\n",
+				    TEXT_MAX);
 			goto out;
 		}
 		r = queue_message(s, to, text, idh);
 		tf_memzero(text, strlen(text));
 		if (r < 0)
-			reply(fd, "error cannot queue the message: %s\n",
-			      strerror(-r));
+			comms_reply(fd, "error cannot queue the message: %s\n",
+				    strerror(-r));
 		else
-			reply(fd, "ok %s %s\n", idh,
-			      s->connected ? "sending" : "queued");
+			comms_reply(fd, "ok %s %s\n", idh,
+				    s->connected ? "sending" : "queued");
 		if (r == 0 && s->connected)
 			out_flush(s);
 	} else if (!strcmp(req, "read")) {
 		ctl_read(s, fd);
 	} else if (!strcmp(req, "status")) {
-		reply(fd, "ok\nofficer %s\nrelay %s\noutbox %zu\n",
-		      s->me.officer, s->connected ? "connected" : "unreachable",
-		      s->nout);
+		comms_reply(fd, "ok\nofficer %s\nrelay %s\noutbox %zu\n",
+			    s->me.officer,
+			    s->connected ? "connected" : "unreachable",
+			    s->nout);
 	} else {
-		reply(fd, "error unknown request\n");
+		comms_reply(fd, "error unknown request\n");
 	}
 out:
 	close(fd);
@@ -984,14 +940,14 @@ static int service(const char *dir, int argc, char **argv)
 		return fail("cannot create the state directory %s: %s", dir,
 			    strerror(-r));
 	/* the CA, our key and certificate, the relay's key */
-	if (read_file(ca, TF_PUBFILE_MAX, &b, &len) < 0 ||
+	if (comms_read_file(ca, TF_PUBFILE_MAX, &b, &len) < 0 ||
 	    tf_pubfile_parse(b, len, &pub) < 0 ||
 	    tf_cert_anchor_init(&s.anchor, pub.suite, pub.sign_pk,
 				pub.sign_pk_len) < 0)
 		return fail("%s is not a CA public key (ca.pub)", ca);
 	free(b);
 	s.suite = pub.suite;
-	if (read_file(key, TF_PRIVFILE_BYTES, &b, &len) < 0 ||
+	if (comms_read_file(key, TF_PRIVFILE_BYTES, &b, &len) < 0 ||
 	    tf_privfile_parse(b, len, &s.pf) < 0 ||
 	    s.pf.kind != TF_KEYFILE_DEVICE || s.pf.suite != s.suite ||
 	    tf_privfile_sign_key(&s.pf, &s.sign) < 0)
@@ -1000,7 +956,7 @@ static int service(const char *dir, int argc, char **argv)
 			    key, s.suite->name, s.suite->name);
 	tf_memzero(b, len);
 	free(b);
-	if (read_file(cert, TF_CERT_MAX, &b, &len) < 0)
+	if (comms_read_file(cert, TF_CERT_MAX, &b, &len) < 0)
 		return fail("cannot read the certificate %s", cert);
 	memcpy(s.cert, b, len);
 	s.certlen = len;
@@ -1010,14 +966,14 @@ static int service(const char *dir, int argc, char **argv)
 	if (r < 0)
 		return fail("certificate %s refused: %s", cert,
 			    tf_cert_reason(r));
-	if (read_file(rpub, TF_PUBFILE_MAX, &b, &len) < 0 ||
+	if (comms_read_file(rpub, TF_PUBFILE_MAX, &b, &len) < 0 ||
 	    tf_pubfile_parse(b, len, &pub) < 0 || pub.suite != s.suite ||
 	    pub.dh_pk_len == 0)
 		return fail("%s is not the relay's %s public key", rpub,
 			    s.suite->name);
 	memcpy(s.relay_pub, pub.dh_pk, pub.dh_pk_len);
 	free(b);
-	if (dlp != NULL && (read_file(dlp, 1u << 20, &b, &len) < 0 ||
+	if (dlp != NULL && (comms_read_file(dlp, 1u << 20, &b, &len) < 0 ||
 			    tf_denylist_parse(b, len, &s.anchor, &s.dl) < 0))
 		return fail("deny-list %s refused", dlp);
 	if (sscanf(relay, "%63[^:]:%u", host, &port) != 2 || port > 65535)
@@ -1027,8 +983,8 @@ static int service(const char *dir, int argc, char **argv)
 	if (inet_pton(AF_INET, host, &s.relay.sin_addr) != 1)
 		return fail("--relay: %s is not an IPv4 address", host);
 	/* our prekeys: made once, kept in the state dir */
-	if (path_of(&s, p, sizeof(p), "prekeys") == 0 &&
-	    read_file(p, tf_e2e_prekeys_encoded_bytes(), &b, &len) == 0) {
+	if (comms_path(&s, p, sizeof(p), "prekeys") == 0 &&
+	    comms_read_file(p, tf_e2e_prekeys_encoded_bytes(), &b, &len) == 0) {
 		r = tf_e2e_prekeys_decode(b, len, &s.pk);
 		tf_memzero(b, len);
 		free(b);
@@ -1076,11 +1032,11 @@ static int service(const char *dir, int argc, char **argv)
 			on_udp(&s);
 		if (pf[1].revents & POLLIN)
 			on_control(&s);
-		t = now_ms();
+		t = comms_now_ms();
 		/* a relay that answers nothing for 3 s is down (a restarted
 		 * one does not know our session): handshake again */
 		if (s.connected && t - s.last_rx > 3000) {
-			logv(&s, "relay unreachable; retrying");
+			comms_log(&s, "relay unreachable; retrying");
 			s.connected = false;
 		}
 		if (!s.connected && t - s.last_init >= 1000)
@@ -1089,7 +1045,7 @@ static int service(const char *dir, int argc, char **argv)
 			static const uint8_t ka[] = {OP_ECHO, 'k'};
 
 			s.last_tick = t;
-			relay_send(&s, ka, sizeof(ka));
+			comms_relay_send(&s, ka, sizeof(ka));
 			publish_prekeys(&s);
 			out_flush(&s);
 		}

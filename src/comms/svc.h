@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofold-comms' internals shared by its parts: the service's state and
+ * the helpers every part uses (comms.c: the relay channel, messages, the
+ * control socket; the next parts — calls, talk groups — each in its own
+ * file, hooked into comms.c's on_reply, on_control and poll loop).
+ */
+#ifndef TWOFOLD_COMMS_SVC_H
+#define TWOFOLD_COMMS_SVC_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "twofold/comms.h"
+#include "twofold/crypto.h"
+#include "twofold/e2e.h"
+
+#define PROG "twofold-comms"
+#define TEXT_MAX 768 /* one datagram with the X3DH header and certificate */
+#define OUTBOX_MAX 4096
+#define REPLY_MAX 65536
+#define ID_BYTES 16
+#define OPK_COUNT 8 /* one publication fits in one datagram */
+
+/* relay requests (src/relay/req.h) */
+enum {
+	OP_ECHO = 0x01,
+	OP_SEND = 0x02,
+	OP_STORED = 0x03,
+	OP_MSG = 0x04,
+	OP_FETCH = 0x05,
+	OP_ACK = 0x06,
+	OP_PREKEYS = 0x07,
+	OP_BUNDLE_GET = 0x08,
+	OP_BUNDLE = 0x09,
+	OP_ERROR = 0x7f,
+};
+
+struct out_item {
+	char name[64]; /* file in outbox/ */
+	uint8_t id[ID_BYTES];
+	char to[TF_CERT_ID_MAX + 1];
+	bool sealed; /* ciphertext (sent at least once) */
+};
+
+struct svc {
+	const char *dir;
+	bool verbose;
+	const struct tf_suite *suite;
+	struct tf_privfile pf;
+	struct tf_key *sign;
+	uint8_t cert[TF_CERT_MAX];
+	size_t certlen;
+	struct tf_cert me;
+	struct tf_cert_anchor anchor;
+	struct tf_denylist *dl;
+	uint8_t relay_pub[TF_PK_MAX];
+	struct sockaddr_in relay;
+	int ufd, lfd;
+	struct tf_comms_client *cl;
+	struct tf_comms_session *cs;
+	bool connected;
+	uint64_t last_rx, last_init, last_tick;
+	struct tf_e2e_prekeys *pk;
+	struct out_item out[OUTBOX_MAX];
+	size_t nout;
+};
+
+uint64_t comms_now_ms(void);
+uint64_t comms_real_ns(void);
+/* only with -v; never with message text or key material */
+void comms_log(struct svc *s, const char *fmt, ...) TF_PRINTF(2, 3);
+void comms_hex(const uint8_t *p, size_t n, char *out);
+int comms_unhex(const char *h, uint8_t *out, size_t n);
+/* an officer id as certificates allow it: safe as a file name */
+bool comms_officer_ok(const char *n);
+int comms_path(struct svc *s, char *out, size_t cap, const char *fmt, ...)
+	TF_PRINTF(4, 5);
+int comms_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
+int comms_load_session(struct svc *s, const char *who, const char *suffix,
+		       struct tf_e2e_session **out);
+int comms_save_session(struct svc *s, const char *who, const char *suffix,
+		       const struct tf_e2e_session *ss);
+/* one request inside the relay channel (dropped while not connected) */
+void comms_relay_send(struct svc *s, const uint8_t *pt, size_t n);
+/* op | u8 n | name | [id] | body */
+void comms_relay_named(struct svc *s, uint8_t op, const char *name,
+		       const uint8_t *id, const uint8_t *body, size_t n);
+/* u8 n | name, checked with comms_officer_ok: bytes used, 0 if malformed */
+size_t comms_get_name(const uint8_t *p, size_t n, char *out);
+/* one reply datagram on a control connection */
+void comms_reply(int fd, const char *fmt, ...) TF_PRINTF(2, 3);
+
+#endif
