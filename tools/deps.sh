@@ -16,7 +16,8 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libclamav-dev clamav clamav-testfiles
       python3-dissononce libsqlite3-dev
       libwlroots-dev libwayland-dev wayland-protocols libxkbcommon-dev
-      libpixman-1-dev wl-clipboard grim wtype sway libnotify-bin dbus-daemon)
+      libpixman-1-dev wl-clipboard grim wtype sway libnotify-bin dbus-daemon
+      libopus-dev libpq-dev postgresql-15 libnats-dev nats-server)
 # installed without their Recommends: wireguard-tools recommends
 # "wireguard-modules", which only kernel images provide (apt would pull a
 # kernel and rebuild an initramfs); the tests need only wg(8). flatpak (a
