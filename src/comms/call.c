@@ -804,9 +804,9 @@ void call_tick(struct svc *s)
 	case ST_DIALING:
 		if (t - C.t_state > SETUP_TIMEOUT_US) {
 			snprintf(why, sizeof(why),
-				 "cannot call %s: no answer to the call set-up "
-				 "(unreachable)",
-				 C.peer);
+				 "cannot call %s: %s did not respond (offline "
+				 "or unreachable); try again later",
+				 C.peer, C.peer);
 			call_end(s, why);
 		}
 		break;
