@@ -1012,9 +1012,15 @@ static int service(const char *dir, int argc, char **argv)
 			    s.suite->name);
 	memcpy(s.relay_pub, pub.dh_pk, pub.dh_pk_len);
 	free(b);
-	if (dlp != NULL && (comms_read_file(dlp, 1u << 20, &b, &len) < 0 ||
-			    tf_denylist_parse(b, len, &s.anchor, &s.dl) < 0))
-		return fail("deny-list %s refused", dlp);
+	if (dlp != NULL) {
+		b = NULL;
+		r = comms_read_file(dlp, 1u << 20, &b, &len);
+		if (r == 0)
+			r = tf_denylist_parse(b, len, &s.anchor, &s.dl);
+		free(b); /* the parsed list is a copy */
+		if (r < 0)
+			return fail("deny-list %s refused", dlp);
+	}
 	if (sscanf(relay, "%63[^:]:%u", host, &port) != 2 || port > 65535)
 		return fail("--relay wants ADDR:PORT, not %s", relay);
 	s.relay = (struct sockaddr_in){.sin_family = AF_INET,
