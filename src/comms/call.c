@@ -321,7 +321,20 @@ static const char *cert_why(int r)
 static void save_cert(struct svc *s, const char *who, const uint8_t *b,
 		      size_t n)
 {
+	uint8_t *old = NULL;
+	size_t ol;
 	char p[512];
+	bool same;
+
+	/* the same certificate again (every call): no write, no fsync on
+	 * the set-up path */
+	if (comms_path(s, p, sizeof(p), "certs/%s", who) == 0 &&
+	    comms_read_file(p, TF_CERT_MAX, &old, &ol) == 0) {
+		same = ol == n && memcmp(old, b, n) == 0;
+		free(old);
+		if (same)
+			return;
+	}
 
 	if (comms_path(s, p, sizeof(p), "certs") == 0 && mkdir(p, 0700) < 0 &&
 	    errno != EEXIST)
