@@ -10,7 +10,7 @@
 # (dumped by the caller through the test-only TWOFOLD_COMMS_TEST_KEYLOG).
 # Refusals: a call to an unknown officer, to one who is offline, to a
 # revoked one, a second call while busy, answer with no call: each a clear
-# error. TAP. Cleans up its processes and temp dir.
+# error; a call from a revoked officer does not ring and is shown. TAP. Cleans up its processes and temp dir.
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${AUDIOTOOL:?}"
 PORT=51995
@@ -77,6 +77,19 @@ for s in intl gm; do
 	out=$(cm bob answer 2>&1)
 	[ $? -ne 0 ] && has "no incoming call" "$out"
 	ok $? "$s: answer with no call: a clear error" "$out"
+
+	# a revoked officer calls bob (the relay, without the deny-list, lets
+	# dave connect): bob refuses before ringing and says why
+	svc_start_x dave
+	wait_status dave "relay connected"
+	cm dave call bob >"$W/dave.call" 2>&1 &
+	dcall=$!
+	wait_status bob "call_refused dave: .*revoked" && has "call idle" "$(cm bob status)"
+	ok $? "$s: a call from a revoked officer does not ring and is shown as refused" \
+		"$(cm bob status) $(cat "$W/bob.log")"
+	cm dave hangup >/dev/null 2>&1
+	wait "$dcall" 2>/dev/null
+	svc_stop dave
 
 	: >"$W/alice.keys"
 	out=$(cm alice call bob --audio-in "$W/a.wav" --audio-out "$W/alice-got.wav" 2>&1)
