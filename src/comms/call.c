@@ -91,7 +91,8 @@ struct call {
 	size_t in_n, in_pos;
 	struct tf_audio_writer *w;
 	char in_path[512], out_path[512];
-	int pending_fd; /* `call` waits for ringing or an error */
+	int pending_fd;	  /* `call` waits for ringing or an error */
+	bool cert_cached; /* the callee's key came from DIR/certs */
 	/* monotonic µs */
 	uint64_t t_dial, t_ring, t_answer, t_first_audio, t_state, t_last_rx,
 		t_tx_start, next_tx;
@@ -418,6 +419,7 @@ static void start_call(struct svc *s)
 	}
 	if (comms_path(s, p, sizeof(p), "certs/%s", C.peer) == 0 &&
 	    comms_read_file(p, TF_CERT_MAX, &b, &n) == 0) {
+		C.cert_cached = true;
 		dial(s, b, n);
 		free(b);
 		return;
@@ -816,6 +818,14 @@ void call_tick(struct svc *s)
 	case ST_FETCHING:
 	case ST_DIALING:
 		if (t - C.t_state > SETUP_TIMEOUT_US) {
+			char p[512];
+
+			/* a kept certificate may be outdated (the peer was
+			 * issued a new key): the next call asks the relay */
+			if (C.cert_cached &&
+			    comms_path(s, p, sizeof(p), "certs/%s", C.peer) ==
+				    0)
+				(void)unlink(p);
 			snprintf(why, sizeof(why),
 				 "cannot call %s: %s did not respond (offline "
 				 "or unreachable); try again later",
