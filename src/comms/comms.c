@@ -56,6 +56,7 @@
 #include "twofold/e2e.h"
 #include "twofold/secmem.h"
 
+#include "call.h"
 #include "svc.h"
 
 static volatile sig_atomic_t stop;
@@ -72,6 +73,14 @@ uint64_t comms_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t comms_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 uint64_t comms_real_ns(void)
@@ -261,6 +270,8 @@ static void start_handshake(struct svc *s)
 	(void)sendto(s->ufd, out, (size_t)r, 0, (struct sockaddr *)&s->relay,
 		     sizeof(s->relay));
 	s->last_init = comms_now_ms();
+	s->init_us = comms_now_us();
+	s->connect_us = 0;
 }
 
 static void publish_prekeys(struct svc *s)
@@ -695,13 +706,22 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 		break;
 	case OP_BUNDLE:
 		u = comms_get_name(pt + 1, n - 1, name);
-		if (u)
+		if (u) {
+			call_on_bundle(s, name, pt + 1 + u, n - 1 - u);
 			on_bundle(s, name, pt + 1 + u, n - 1 - u);
+		}
+		break;
+	case OP_FROM:
+		u = comms_get_name(pt + 1, n - 1, name);
+		if (u)
+			(void)call_on_from(s, name, pt + 1 + u, n - 1 - u);
 		break;
 	case OP_ERROR:
-		if (n >= 2)
+		if (n >= 2) {
 			comms_log(s, "relay: error %u: %.*s", pt[1],
 				  (int)(n - 2), pt + 2);
+			call_on_error(s, pt[1]);
+		}
 		break;
 	default: break;
 	}
@@ -725,6 +745,7 @@ static void on_udp(struct svc *s)
 						   &s->cs) == 0) {
 				s->connected = true;
 				s->last_rx = comms_now_ms();
+				s->connect_us = comms_now_us();
 				tf_comms_client_free(s->cl);
 				s->cl = NULL;
 				on_connected(s);
@@ -805,8 +826,8 @@ static void ctl_read(struct svc *s, int fd)
 
 static void on_control(struct svc *s)
 {
-	char req[16 + TF_CERT_ID_MAX + TEXT_MAX + 8], idh[2 * ID_BYTES + 1];
-	int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+	char req[CTL_REQ_MAX], idh[2 * ID_BYTES + 1];
+	int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC), k2;
 	ssize_t n;
 
 	if (fd < 0)
@@ -846,10 +867,28 @@ static void on_control(struct svc *s)
 	} else if (!strcmp(req, "read")) {
 		ctl_read(s, fd);
 	} else if (!strcmp(req, "status")) {
-		comms_reply(fd, "ok\nofficer %s\nrelay %s\noutbox %zu\n",
-			    s->me.officer,
-			    s->connected ? "connected" : "unreachable",
-			    s->nout);
+		char b[2048];
+		int k = snprintf(
+			b, sizeof(b),
+			"ok\nofficer %s\nrelay %s\noutbox %zu\n"
+			"relay_connect_us %llu\n",
+			s->me.officer,
+			s->connected ? "connected" : "unreachable", s->nout,
+			(unsigned long long)(s->connect_us ? s->connect_us -
+								     s->init_us
+							   : 0));
+		if (k > 0 && (size_t)k < sizeof(b))
+			k += (int)call_status(s, b + k, sizeof(b) - (size_t)k);
+		if (k > 0)
+			(void)send(fd, b, (size_t)k, MSG_NOSIGNAL);
+	} else if (!strcmp(req, "reconnect")) {
+		/* a new relay handshake now (tests measure connect time) */
+		s->connected = false;
+		start_handshake(s);
+		comms_reply(fd, "ok\n");
+	} else if ((k2 = call_control(s, fd, req)) != 0) {
+		if (k2 == 2)
+			return; /* call.c answers later and closes fd */
 	} else {
 		comms_reply(fd, "error unknown request\n");
 	}
@@ -973,9 +1012,15 @@ static int service(const char *dir, int argc, char **argv)
 			    s.suite->name);
 	memcpy(s.relay_pub, pub.dh_pk, pub.dh_pk_len);
 	free(b);
-	if (dlp != NULL && (comms_read_file(dlp, 1u << 20, &b, &len) < 0 ||
-			    tf_denylist_parse(b, len, &s.anchor, &s.dl) < 0))
-		return fail("deny-list %s refused", dlp);
+	if (dlp != NULL) {
+		b = NULL;
+		r = comms_read_file(dlp, 1u << 20, &b, &len);
+		if (r == 0)
+			r = tf_denylist_parse(b, len, &s.anchor, &s.dl);
+		free(b); /* the parsed list is a copy */
+		if (r < 0)
+			return fail("deny-list %s refused", dlp);
+	}
 	if (sscanf(relay, "%63[^:]:%u", host, &port) != 2 || port > 65535)
 		return fail("--relay wants ADDR:PORT, not %s", relay);
 	s.relay = (struct sockaddr_in){.sin_family = AF_INET,
@@ -1026,12 +1071,14 @@ static int service(const char *dir, int argc, char **argv)
 				       {.fd = s.lfd, .events = POLLIN}};
 		uint64_t t;
 
-		if (poll(pf, 2, 200) < 0 && errno != EINTR)
+		if (poll(pf, 2, call_poll_timeout(&s, 200)) < 0 &&
+		    errno != EINTR)
 			break;
 		if (pf[0].revents & POLLIN)
 			on_udp(&s);
 		if (pf[1].revents & POLLIN)
 			on_control(&s);
+		call_tick(&s);
 		t = comms_now_ms();
 		/* a relay that answers nothing for 3 s is down (a restarted
 		 * one does not know our session): handshake again */
@@ -1050,6 +1097,7 @@ static int service(const char *dir, int argc, char **argv)
 			out_flush(&s);
 		}
 	}
+	call_shutdown(&s);
 	(void)unlink(sa.sun_path);
 	tf_comms_session_free(s.cs);
 	tf_comms_client_free(s.cl);
@@ -1108,19 +1156,67 @@ out:
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: " PROG " --state DIR service --relay ADDR:PORT "
-			"--relay-pub FILE --key FILE --cert FILE --ca CA.pub "
-			"[--denylist FILE] [-v]\n"
-			"       " PROG " --state DIR msg send OFFICER TEXT|-\n"
-			"       " PROG " --state DIR msg read\n"
-			"       " PROG " --state DIR status\n");
+	fprintf(stderr,
+		"usage: " PROG " --state DIR service --relay ADDR:PORT "
+		"--relay-pub FILE --key FILE --cert FILE --ca CA.pub "
+		"[--denylist FILE] [-v]\n"
+		"       " PROG " --state DIR msg send OFFICER TEXT|-\n"
+		"       " PROG " --state DIR msg read\n"
+		"       " PROG " --state DIR call OFFICER [--audio-in F] "
+		"[--audio-out F]\n"
+		"       " PROG " --state DIR answer [--audio-in F] "
+		"[--audio-out F]\n"
+		"       " PROG " --state DIR hangup\n"
+		"       " PROG " --state DIR status\n");
 	return 2;
+}
+
+/* An audio file for the service, which runs elsewhere (cwd "/"): made
+ * absolute here. */
+static int abs_path(const char *p, char *out, size_t cap)
+{
+	char cwd[512];
+
+	if (p[0] == '/')
+		return (size_t)snprintf(out, cap, "%s", p) < cap ? 0 : -1;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -1;
+	return (size_t)snprintf(out, cap, "%s/%s", cwd, p) < cap ? 0 : -1;
+}
+
+/* call PEER / answer, with [--audio-in F] [--audio-out F] */
+static int call_cli(const char *dir, const char *verb, const char *peer,
+		    int argc, char **argv)
+{
+	char in[512] = "", out[512] = "", req[CTL_REQ_MAX];
+	int n;
+
+	for (int i = 0; i < argc; i++) {
+		char *dst = NULL;
+
+		if (!strcmp(argv[i], "--audio-in"))
+			dst = in;
+		else if (!strcmp(argv[i], "--audio-out"))
+			dst = out;
+		if (dst == NULL || i + 1 >= argc)
+			return usage();
+		if (abs_path(argv[++i], dst, 512) < 0)
+			return fail("audio file path too long: %s", argv[i]);
+	}
+	if (peer)
+		n = snprintf(req, sizeof(req), "%s\n%s\n%s\n%s", verb, peer, in,
+			     out);
+	else
+		n = snprintf(req, sizeof(req), "%s\n%s\n%s", verb, in, out);
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return fail("request too long");
+	return client(dir, req, (size_t)n);
 }
 
 int main(int argc, char **argv)
 {
 	const char *dir = secure_getenv("TWOFOLD_COMMS_STATE");
-	char req[16 + TF_CERT_ID_MAX + TEXT_MAX + 8];
+	char req[CTL_REQ_MAX];
 	int i = 1;
 
 	if (argc > 2 && !strcmp(argv[1], "--state")) {
@@ -1135,6 +1231,16 @@ int main(int argc, char **argv)
 		return service(dir, argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "status") && argc == i + 1)
 		return client(dir, "status", 6);
+	if (!strcmp(argv[i], "reconnect") && argc == i + 1)
+		return client(dir, "reconnect", 9);
+	if (!strcmp(argv[i], "call") && argc >= i + 2)
+		return call_cli(dir, "call", argv[i + 1], argc - i - 2,
+				argv + i + 2);
+	if (!strcmp(argv[i], "answer"))
+		return call_cli(dir, "answer", NULL, argc - i - 1,
+				argv + i + 1);
+	if (!strcmp(argv[i], "hangup") && argc == i + 1)
+		return client(dir, "hangup", 6);
 	if (!strcmp(argv[i], "msg") && argc == i + 2 &&
 	    !strcmp(argv[i + 1], "read"))
 		return client(dir, "read", 4);

@@ -22,7 +22,8 @@
 #define OUTBOX_MAX 4096
 #define REPLY_MAX 65536
 #define ID_BYTES 16
-#define OPK_COUNT 8 /* one publication fits in one datagram */
+#define OPK_COUNT 8	 /* one publication fits in one datagram */
+#define CTL_REQ_MAX 2048 /* one control request (a call names two files) */
 
 /* relay requests (src/relay/req.h) */
 enum {
@@ -63,12 +64,15 @@ struct svc {
 	struct tf_comms_session *cs;
 	bool connected;
 	uint64_t last_rx, last_init, last_tick;
+	/* the last relay handshake: sent, answered (monotonic µs; status) */
+	uint64_t init_us, connect_us;
 	struct tf_e2e_prekeys *pk;
 	struct out_item out[OUTBOX_MAX];
 	size_t nout;
 };
 
 uint64_t comms_now_ms(void);
+uint64_t comms_now_us(void);
 uint64_t comms_real_ns(void);
 /* only with -v; never with message text or key material */
 void comms_log(struct svc *s, const char *fmt, ...) TF_PRINTF(2, 3);

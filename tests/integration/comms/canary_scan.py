@@ -7,6 +7,7 @@
   canary_scan.py NEEDLE files F...  the bytes of each file (missing: 0)
   canary_scan.py NEEDLE self        this process (the positive control:
                                     the needle is in its own memory)
+NEEDLE "hex:0a1b..." is those bytes (PCM samples, key bytes).
 Prints the count.
 """
 import os
@@ -43,7 +44,8 @@ def scan_mem(pid, needle):
 
 
 def main():
-    needle = sys.argv[1].encode()
+    arg = sys.argv[1]
+    needle = bytes.fromhex(arg[4:]) if arg.startswith("hex:") else arg.encode()
     what = sys.argv[2]
     if what == "mem":
         print(scan_mem(int(sys.argv[3]), needle))

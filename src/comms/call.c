@@ -1,0 +1,1004 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Calls in twofold-comms (issue 15; docs/comms.md "Calls", wire format in
+ * docs/comms-protocol.md "Calls"). One call at a time.
+ *
+ * Set-up: a Noise IK handshake between the two devices, carried through
+ * the relay inside FWD/FROM (the relay forwards opaque bytes and holds no
+ * key). The caller needs the callee's static key: it is the Noise DH key
+ * of the callee's certificate, kept in DIR/certs/ once seen and otherwise
+ * taken from the relay's prekey bundle (BUNDLE_GET; comms.c's own use of
+ * the bundle starts the message session with it, so its one-time prekey
+ * is not wasted). Both sides check the other's certificate (CA, validity,
+ * role, deny-list, the officer the relay names, and that it certifies the
+ * very key the handshake authenticated). The callee's reply (message 2)
+ * is sent when it starts to ring: both sides then have the call's keys
+ * (fresh ephemerals: fresh keys per call), so media can flow the moment
+ * the callee answers.
+ *
+ * Keys: each direction's Split key gives an SFrame base key (HKDF with
+ * "twofold call v1 base"); from it the sender's media (KID 1 caller, 2
+ * callee) and control (KID 3 caller, 4 callee) keys (RFC 9605 §4.4.2).
+ * Control (answer, hang up, decline) is SFrame-sealed too, so the relay
+ * cannot end or answer a call. Media: one Opus frame per 20 ms
+ * (twofold/media.h) per SFrame frame, CTR counting from 2^24 so every
+ * frame of a call has the same header length (constant packet size).
+ *
+ * Receiving: frames are placed by CTR (frame k plays at k x 20 ms); a
+ * missing frame is rebuilt from the next packet's in-band FEC when that
+ * packet is the one that revealed the gap, else concealed (PLC). A frame
+ * that fails authentication or is a replay is counted and dropped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "twofold/atomicfile.h"
+#include "twofold/media.h"
+#include "twofold/sframe.h"
+
+#include "call.h"
+
+enum {
+	CALL_INIT = 0x20, /* u32 id | Noise message 1 */
+	CALL_RING = 0x21, /* u32 id | Noise message 2 */
+	CALL_CTL = 0x22,  /* u32 id | SFrame(u8 what) */
+	CALL_MEDIA = 0x23 /* u32 id | SFrame(Opus packet) */
+};
+enum { CTL_ANSWER = 1, CTL_HANGUP = 2, CTL_DECLINE = 3 };
+enum { RING_RINGING = 0, RING_BUSY = 1 };
+enum { KID_MEDIA = 1, KID_CTL = 3 }; /* + 0 caller, + 1 callee */
+
+#define CALL_PROLOGUE "twofold call v1"
+#define CTR_BASE (1ull << 24)
+#define SETUP_TIMEOUT_US (10ull * 1000000)
+#define RING_TIMEOUT_US (60ull * 1000000)
+#define RX_TIMEOUT_US (10ull * 1000000)
+#define INIT_SKEW_NS (30ull * 1000000000)
+#define MAX_GAP 3000 /* frames (60 s) concealed at most in one gap */
+#define SEEN_MAX 64
+#define ERR_OFFLINE 4 /* the relay's code (relay.c) */
+
+enum call_state {
+	ST_IDLE,
+	ST_FETCHING, /* caller: asking the relay for the callee's cert */
+	ST_DIALING,  /* caller: INIT sent */
+	ST_RINGING,  /* caller: the callee rings */
+	ST_INCOMING, /* callee: ringing here */
+	ST_ACTIVE,
+};
+
+static const char *const state_names[] = {"idle",    "fetching", "dialing",
+					  "ringing", "incoming", "active"};
+
+struct call {
+	enum call_state st;
+	bool outgoing;
+	char peer[TF_CERT_ID_MAX + 1];
+	uint32_t id;
+	struct tf_noise_hs *hs;
+	struct tf_sframe_key *tx_media, *tx_ctl, *rx_media, *rx_ctl;
+	struct tf_sframe_window win_media, win_ctl;
+	uint64_t tx_ctl_ctr;
+	struct tf_media_enc *enc;
+	struct tf_media_dec *dec;
+	int16_t *in_pcm;
+	size_t in_n, in_pos;
+	struct tf_audio_writer *w;
+	char in_path[512], out_path[512];
+	int pending_fd;	  /* `call` waits for ringing or an error */
+	bool cert_cached; /* the callee's key came from DIR/certs */
+	/* monotonic µs */
+	uint64_t t_dial, t_ring, t_answer, t_first_audio, t_state, t_last_rx,
+		t_tx_start, next_tx;
+	uint64_t tx_frames, rx_frames, lost, fec, late, rejected, rx_next;
+	double rx_off_sum;
+	uint64_t rx_off_n;
+	char ended[256];
+	char refused[256];
+	/* newest INIT timestamp per caller serial: a replayed INIT (the
+	 * relay can replay message 1) does not ring */
+	struct {
+		uint64_t serial, ts;
+	} seen[SEEN_MAX];
+	size_t nseen;
+};
+
+static struct call C = {.pending_fd = -1};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* the answer to a `call` that waits for ringing: "ok ..." or "error ..." */
+static void pending_reply(const char *kind, const char *text)
+{
+	if (C.pending_fd < 0)
+		return;
+	comms_reply(C.pending_fd, "%s %s\n", kind, text);
+	close(C.pending_fd);
+	C.pending_fd = -1;
+}
+
+static void set_state(enum call_state st)
+{
+	C.st = st;
+	C.t_state = now_us();
+}
+
+/* Free everything the call holds; the statistics stay for `status`. */
+static void call_end(struct svc *s, const char *why)
+{
+	int r;
+
+	comms_log(s, "call with %s ended: %s", C.peer, why);
+	snprintf(C.ended, sizeof(C.ended), "%s", why);
+	pending_reply("error", why);
+	tf_noise_hs_free(C.hs);
+	C.hs = NULL;
+	tf_sframe_key_free(C.tx_media);
+	tf_sframe_key_free(C.tx_ctl);
+	tf_sframe_key_free(C.rx_media);
+	tf_sframe_key_free(C.rx_ctl);
+	C.tx_media = C.tx_ctl = C.rx_media = C.rx_ctl = NULL;
+	tf_media_enc_free(C.enc);
+	tf_media_dec_free(C.dec);
+	C.enc = NULL;
+	C.dec = NULL;
+	free(C.in_pcm);
+	C.in_pcm = NULL;
+	r = tf_audio_writer_close(C.w);
+	C.w = NULL;
+	if (r < 0)
+		fprintf(stderr, PROG ": cannot finish the audio file %s: %s\n",
+			C.out_path, strerror(-r));
+	set_state(ST_IDLE);
+}
+
+static void fwd(struct svc *s, uint8_t type, const uint8_t *body, size_t n)
+{
+	uint8_t b[TF_COMMS_PAYLOAD_MAX];
+
+	if (5 + n > sizeof(b))
+		return;
+	b[0] = type;
+	put_be32(b + 1, C.id);
+	memcpy(b + 5, body, n);
+	comms_relay_named(s, OP_FWD, C.peer, NULL, b, 5 + n);
+}
+
+static void send_ctl(struct svc *s, uint8_t what)
+{
+	uint8_t fr[TF_SFRAME_OVERHEAD_MAX + 1];
+	int n;
+
+	if (!C.tx_ctl)
+		return;
+	n = tf_sframe_seal(C.tx_ctl, C.tx_ctl_ctr++, &what, 1, fr, sizeof(fr));
+	if (n > 0)
+		fwd(s, CALL_CTL, fr, (size_t)n);
+}
+
+/* prologue: "twofold call v1" | u8 suite | u32 id | u8 n | caller | u8 n
+ * | callee: both officer ids as the relay routes them are bound into the
+ * handshake hash */
+static size_t prologue(struct svc *s, const char *caller, const char *callee,
+		       uint8_t *out)
+{
+	size_t off = sizeof(CALL_PROLOGUE) - 1, l;
+
+	memcpy(out, CALL_PROLOGUE, off);
+	out[off++] = s->suite->id;
+	put_be32(out + off, C.id);
+	off += 4;
+	l = strlen(caller);
+	out[off++] = (uint8_t)l;
+	memcpy(out + off, caller, l);
+	off += l;
+	l = strlen(callee);
+	out[off++] = (uint8_t)l;
+	memcpy(out + off, callee, l);
+	return off + l;
+}
+
+/* Test hook (integration tests only): the base keys go to the file the
+ * environment names, so a test can prove the relay never saw them. */
+static void keylog(const uint8_t *tx, const uint8_t *rx)
+{
+	const char *p = secure_getenv("TWOFOLD_COMMS_TEST_KEYLOG");
+	char h[2 * TF_KEY_BYTES + 1];
+	FILE *f;
+
+	if (!p || !(f = fopen(p, "ae")))
+		return;
+	comms_hex(tx, TF_KEY_BYTES, h);
+	fprintf(f, "tx %s\n", h);
+	comms_hex(rx, TF_KEY_BYTES, h);
+	fprintf(f, "rx %s\n", h);
+	fclose(f);
+}
+
+/* After the handshake: the four SFrame keys of the call. */
+static int derive_keys(struct svc *s)
+{
+	uint8_t send[TF_NOISE_KEY_BYTES], recv[TF_NOISE_KEY_BYTES];
+	uint8_t h[TF_NOISE_HASH_MAX], btx[TF_KEY_BYTES], brx[TF_KEY_BYTES];
+	static const char info[] = "twofold call v1 base";
+	uint64_t me = C.outgoing ? 0 : 1, peer = 1 - me;
+	size_t hl;
+	int r;
+
+	r = tf_noise_hs_split(C.hs, send, recv, h, &hl);
+	tf_noise_hs_free(C.hs);
+	C.hs = NULL;
+	if (r < 0)
+		return r;
+	r = tf_kdf(s->suite, btx, sizeof(btx), send, sizeof(send), NULL, 0,
+		   (const uint8_t *)info, sizeof(info) - 1);
+	if (r == 0)
+		r = tf_kdf(s->suite, brx, sizeof(brx), recv, sizeof(recv), NULL,
+			   0, (const uint8_t *)info, sizeof(info) - 1);
+	if (r == 0)
+		r = tf_sframe_key_derive(s->suite, btx, sizeof(btx),
+					 KID_MEDIA + me, &C.tx_media);
+	if (r == 0)
+		r = tf_sframe_key_derive(s->suite, btx, sizeof(btx),
+					 KID_CTL + me, &C.tx_ctl);
+	if (r == 0)
+		r = tf_sframe_key_derive(s->suite, brx, sizeof(brx),
+					 KID_MEDIA + peer, &C.rx_media);
+	if (r == 0)
+		r = tf_sframe_key_derive(s->suite, brx, sizeof(brx),
+					 KID_CTL + peer, &C.rx_ctl);
+	if (r == 0)
+		keylog(btx, brx);
+	tf_memzero(send, sizeof(send));
+	tf_memzero(recv, sizeof(recv));
+	tf_memzero(btx, sizeof(btx));
+	tf_memzero(brx, sizeof(brx));
+	tf_sframe_window_init(&C.win_media);
+	tf_sframe_window_init(&C.win_ctl);
+	C.tx_ctl_ctr = 0;
+	return r;
+}
+
+/* The peer's certificate, checked: 0, or an error tf_cert_reason names
+ * (-EKEYREJECTED: it certifies another officer than the relay says). */
+static int check_cert(struct svc *s, const uint8_t *b, size_t n,
+		      const char *officer, struct tf_cert *out)
+{
+	int r = tf_cert_verify(b, n, &s->anchor, (uint64_t)time(NULL),
+			       TF_ROLES_CLIENT, s->dl, out);
+
+	if (r == 0 && strcmp(out->officer, officer) != 0)
+		r = -EKEYREJECTED;
+	return r;
+}
+
+static const char *cert_why(int r)
+{
+	return r == -EKEYREJECTED ? "the certificate names someone else"
+				  : tf_cert_reason(r);
+}
+
+static void save_cert(struct svc *s, const char *who, const uint8_t *b,
+		      size_t n)
+{
+	uint8_t *old = NULL;
+	size_t ol;
+	char p[512];
+	bool same;
+
+	/* the same certificate again (every call): no write, no fsync on
+	 * the set-up path */
+	if (comms_path(s, p, sizeof(p), "certs/%s", who) == 0 &&
+	    comms_read_file(p, TF_CERT_MAX, &old, &ol) == 0) {
+		same = ol == n && memcmp(old, b, n) == 0;
+		free(old);
+		if (same)
+			return;
+	}
+
+	if (comms_path(s, p, sizeof(p), "certs") == 0 && mkdir(p, 0700) < 0 &&
+	    errno != EEXIST)
+		return;
+	if (comms_path(s, p, sizeof(p), "certs/%s", who) == 0 &&
+	    tf_atomic_write(p, b, n, 0600) < 0)
+		comms_log(s, "cannot keep the certificate of %s", who);
+}
+
+static int media_open(const char *in, const char *out)
+{
+	int r;
+
+	r = tf_media_enc_new(TF_MEDIA_LOSS_PCT, true, &C.enc);
+	if (r == 0)
+		r = tf_media_dec_new(&C.dec);
+	if (r == 0 && in && *in)
+		r = tf_audio_load(in, &C.in_pcm, &C.in_n);
+	if (r == 0 && out && *out)
+		r = tf_audio_writer_open(out, &C.w);
+	return r;
+}
+
+static void go_active(struct svc *s)
+{
+	set_state(ST_ACTIVE);
+	C.t_answer = C.t_state;
+	C.t_tx_start = C.next_tx = C.t_state;
+	C.t_last_rx = C.t_state;
+	comms_log(s, "call with %s active", C.peer);
+}
+
+/* ---- the caller ---- */
+
+static void dial(struct svc *s, const uint8_t *cert, size_t certlen)
+{
+	uint8_t pro[64 + 2 * TF_CERT_ID_MAX], pl[TF_COMMS_INIT_PAYLOAD_MAX];
+	uint8_t msg[TF_COMMS_PAYLOAD_MAX];
+	struct tf_cert c;
+	size_t prl;
+	int r;
+
+	r = check_cert(s, cert, certlen, C.peer, &c);
+	if (r < 0) {
+		char why[256];
+		snprintf(why, sizeof(why), "cannot call %s: %s", C.peer,
+			 cert_why(r));
+		call_end(s, why);
+		return;
+	}
+	prl = prologue(s, s->me.officer, C.peer, pro);
+	r = tf_noise_hs_new(s->suite->id, true, s->pf.secret + TF_KEY_BYTES,
+			    c.dh_pk, pro, prl, &C.hs);
+	if (r < 0) {
+		call_end(s, "cannot start the call handshake");
+		return;
+	}
+	/* message 1's payload: u64 timestamp (ns) | u16 n | our cert */
+	put_be64(pl, comms_real_ns());
+	pl[8] = (uint8_t)(s->certlen >> 8);
+	pl[9] = (uint8_t)s->certlen;
+	memcpy(pl + 10, s->cert, s->certlen);
+	r = tf_noise_hs_write(C.hs, pl, 10 + s->certlen, msg, sizeof(msg) - 5);
+	if (r < 0) {
+		call_end(s, "cannot start the call handshake");
+		return;
+	}
+	fwd(s, CALL_INIT, msg, (size_t)r);
+	set_state(ST_DIALING);
+}
+
+static void start_call(struct svc *s)
+{
+	uint8_t *b = NULL;
+	size_t n;
+	char p[512];
+
+	if (tf_random(&C.id, sizeof(C.id)) < 0) {
+		call_end(s, "no randomness");
+		return;
+	}
+	if (comms_path(s, p, sizeof(p), "certs/%s", C.peer) == 0 &&
+	    comms_read_file(p, TF_CERT_MAX, &b, &n) == 0) {
+		C.cert_cached = true;
+		dial(s, b, n);
+		free(b);
+		return;
+	}
+	/* not seen yet: the relay's bundle carries the certificate */
+	set_state(ST_FETCHING);
+	comms_relay_named(s, OP_BUNDLE_GET, C.peer, NULL, NULL, 0);
+}
+
+void call_on_bundle(struct svc *s, const char *whose, const uint8_t *b,
+		    size_t n)
+{
+	struct tf_e2e_bundle eb;
+	char why[256];
+	int r;
+
+	if (C.st != ST_FETCHING || strcmp(whose, C.peer) != 0)
+		return;
+	r = tf_e2e_bundle_parse(b, n, &eb);
+	if (r == 0)
+		r = tf_e2e_bundle_verify(&eb, &s->anchor, (uint64_t)time(NULL),
+					 s->dl, whose, NULL);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "cannot call %s: %s", whose,
+			 r == -EKEYREJECTED ? "the relay's certificate for "
+					      "them is forged"
+					    : cert_why(r));
+		call_end(s, why);
+		return;
+	}
+	save_cert(s, whose, eb.cert, eb.certlen);
+	dial(s, eb.cert, eb.certlen);
+}
+
+void call_on_error(struct svc *s, uint8_t code)
+{
+	char why[256];
+
+	if (code != ERR_OFFLINE)
+		return;
+	switch (C.st) {
+	case ST_FETCHING:
+		snprintf(why, sizeof(why),
+			 "cannot call %s: no such officer on this relay (never "
+			 "registered)",
+			 C.peer);
+		call_end(s, why);
+		break;
+	case ST_DIALING:
+		snprintf(why, sizeof(why),
+			 "cannot call %s: %s is not online; try again later",
+			 C.peer, C.peer);
+		call_end(s, why);
+		break;
+	case ST_RINGING:
+	case ST_INCOMING:
+	case ST_ACTIVE:
+		/* an error for our FWD, unless it answers something else
+		 * (a message's BUNDLE_GET): trust it only when the peer has
+		 * been silent too */
+		if (now_us() - C.t_last_rx > 1000000) {
+			snprintf(why, sizeof(why), "%s went offline", C.peer);
+			call_end(s, why);
+		}
+		break;
+	default: break;
+	}
+}
+
+static void on_ring(struct svc *s, const uint8_t *msg, size_t n)
+{
+	uint8_t pl[16];
+	char why[256];
+	int r;
+
+	if (C.st != ST_DIALING || !C.hs)
+		return;
+	r = tf_noise_hs_read(C.hs, msg, n, pl, sizeof(pl));
+	if (r < 1) {
+		/* forged or damaged: keep waiting for the real one (the
+		 * handshake state is spent, so the call fails) */
+		C.rejected++;
+		call_end(s, "the call answer failed authentication (forged "
+			    "by the relay or damaged)");
+		return;
+	}
+	if (derive_keys(s) < 0) {
+		call_end(s, "cannot derive the call keys");
+		return;
+	}
+	if (pl[0] == RING_BUSY) {
+		snprintf(why, sizeof(why), "%s is busy", C.peer);
+		call_end(s, why);
+		return;
+	}
+	set_state(ST_RINGING);
+	C.t_ring = C.t_state;
+	C.t_last_rx = C.t_state;
+	snprintf(why, sizeof(why), "ringing %s", C.peer);
+	pending_reply("ok", why);
+}
+
+/* ---- the callee ---- */
+
+static bool ts_fresh(uint64_t serial, uint64_t ts)
+{
+	uint64_t now = comms_real_ns();
+
+	if (ts + INIT_SKEW_NS < now || ts > now + INIT_SKEW_NS)
+		return false;
+	for (size_t i = 0; i < C.nseen; i++) {
+		if (C.seen[i].serial != serial)
+			continue;
+		if (ts <= C.seen[i].ts)
+			return false;
+		C.seen[i].ts = ts;
+		return true;
+	}
+	if (C.nseen == SEEN_MAX)
+		C.nseen = 0; /* the skew bound still refuses old ones */
+	C.seen[C.nseen].serial = serial;
+	C.seen[C.nseen++].ts = ts;
+	return true;
+}
+
+static void refuse(struct svc *s, const char *from, const char *why)
+{
+	/* shown to the user: a forged call is an attack */
+	snprintf(C.refused, sizeof(C.refused), "%s: %s", from, why);
+	fprintf(stderr, PROG ": call said to be from %s refused: %s\n", from,
+		why);
+}
+
+static void on_init(struct svc *s, const char *from, uint32_t id,
+		    const uint8_t *msg, size_t n)
+{
+	_cleanup_noise_hs_ struct tf_noise_hs *hs = NULL;
+	uint8_t pro[64 + 2 * TF_CERT_ID_MAX], pl[TF_COMMS_INIT_PAYLOAD_MAX];
+	uint8_t out[TF_COMMS_PAYLOAD_MAX], st;
+	const uint8_t *rs;
+	struct tf_cert c;
+	uint32_t saved = C.id;
+	size_t cl, rsl, prl;
+	bool busy = C.st != ST_IDLE;
+	int r, m;
+
+	C.id = id; /* the prologue names the caller's id */
+	prl = prologue(s, from, s->me.officer, pro);
+	C.id = saved;
+	if (tf_noise_hs_new(s->suite->id, false, s->pf.secret + TF_KEY_BYTES,
+			    NULL, pro, prl, &hs) < 0)
+		return;
+	r = tf_noise_hs_read(hs, msg, n, pl, sizeof(pl));
+	if (r < 10) {
+		refuse(s, from, "the call set-up failed authentication");
+		return;
+	}
+	cl = (size_t)pl[8] << 8 | pl[9];
+	if (cl != (size_t)r - 10) {
+		refuse(s, from, "a malformed call set-up");
+		return;
+	}
+	r = check_cert(s, pl + 10, cl, from, &c);
+	rs = tf_noise_hs_remote_static(hs, &rsl);
+	if (r == 0 &&
+	    (rs == NULL || rsl != c.dh_pk_len || memcmp(rs, c.dh_pk, rsl) != 0))
+		r = -EKEYREJECTED;
+	if (r < 0) {
+		refuse(s, from, cert_why(r));
+		return;
+	}
+	if (!ts_fresh(c.serial, get_be64(pl))) {
+		refuse(s, from, "a replayed call set-up");
+		return;
+	}
+	save_cert(s, from, pl + 10, cl);
+	st = busy ? RING_BUSY : RING_RINGING;
+	m = tf_noise_hs_write(hs, &st, 1, out, sizeof(out));
+	if (m < 0)
+		return;
+	if (busy) {
+		/* authenticated "busy" in message 2; our call goes on */
+		uint8_t b[TF_COMMS_PAYLOAD_MAX];
+		b[0] = CALL_RING;
+		put_be32(b + 1, id);
+		memcpy(b + 5, out, (size_t)m);
+		comms_relay_named(s, OP_FWD, from, NULL, b, 5 + (size_t)m);
+		fprintf(stderr, PROG ": missed a call from %s (busy)\n", from);
+		return;
+	}
+	memset(&C, 0, offsetof(struct call, seen));
+	C.pending_fd = -1;
+	C.id = id;
+	C.outgoing = false;
+	snprintf(C.peer, sizeof(C.peer), "%s", from);
+	C.hs = steal_pointer(&hs);
+	C.t_dial = now_us();
+	if (derive_keys(s) < 0) {
+		call_end(s, "cannot derive the call keys");
+		return;
+	}
+	fwd(s, CALL_RING, out, (size_t)m);
+	set_state(ST_INCOMING);
+	C.t_ring = C.t_last_rx = C.t_state;
+	fprintf(stderr, PROG ": incoming call from %s\n", from);
+}
+
+/* ---- media ---- */
+
+static void play(const int16_t *pcm)
+{
+	int r;
+
+	if (!C.w)
+		return;
+	r = tf_audio_write(C.w, pcm, TF_MEDIA_FRAME);
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot write %s: %s\n", C.out_path,
+			strerror(-r));
+		(void)tf_audio_writer_close(C.w);
+		C.w = NULL;
+	}
+}
+
+static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
+{
+	int16_t pcm[TF_MEDIA_FRAME];
+	uint64_t k, t = now_us();
+
+	if (C.st == ST_RINGING && C.outgoing)
+		go_active(s); /* media before the ANSWER: it was answered */
+	if (C.st != ST_ACTIVE || ctr < CTR_BASE)
+		return;
+	k = ctr - CTR_BASE;
+	if (k < C.rx_next) {
+		C.late++; /* past its play-out time */
+		return;
+	}
+	if (k - C.rx_next > MAX_GAP) {
+		/* more than a minute missing: start a new timeline */
+		C.lost += k - C.rx_next;
+		C.rx_next = k;
+	}
+	while (C.rx_next < k) {
+		/* the frame just before this packet comes back from its
+		 * in-band FEC; earlier ones are concealed */
+		if (C.rx_next + 1 == k) {
+			if (tf_media_decode_fec(C.dec, pkt, n, pcm) < 0)
+				memset(pcm, 0, sizeof(pcm));
+			C.fec++;
+		} else if (tf_media_decode(C.dec, NULL, 0, pcm) < 0) {
+			memset(pcm, 0, sizeof(pcm));
+		}
+		C.lost++;
+		play(pcm);
+		C.rx_next++;
+	}
+	if (tf_media_decode(C.dec, pkt, n, pcm) < 0) {
+		C.rejected++;
+		if (tf_media_decode(C.dec, NULL, 0, pcm) < 0)
+			memset(pcm, 0, sizeof(pcm));
+	} else if (!C.t_first_audio) {
+		C.t_first_audio = t;
+	}
+	play(pcm);
+	C.rx_next = k + 1;
+	C.rx_frames++;
+	C.rx_off_sum += (double)t - (double)k * TF_MEDIA_FRAME_MS * 1000;
+	C.rx_off_n++;
+}
+
+static void on_sframe(struct svc *s, const uint8_t *fr, size_t n)
+{
+	uint8_t pt[TF_MEDIA_PKT_BYTES + 64];
+	struct tf_sframe_key *k;
+	struct tf_sframe_window *w;
+	uint64_t kid, ctr;
+	int r;
+
+	if (!C.rx_media || tf_sframe_peek(fr, n, &kid, &ctr) < 0) {
+		C.rejected++;
+		return;
+	}
+	if (kid == tf_sframe_key_kid(C.rx_media)) {
+		k = C.rx_media;
+		w = &C.win_media;
+	} else if (kid == tf_sframe_key_kid(C.rx_ctl)) {
+		k = C.rx_ctl;
+		w = &C.win_ctl;
+	} else {
+		C.rejected++;
+		return;
+	}
+	if (tf_sframe_window_check(w, ctr) < 0) {
+		C.rejected++; /* a replay */
+		return;
+	}
+	r = tf_sframe_open(k, fr, n, pt, sizeof(pt));
+	if (r < 0) {
+		C.rejected++;
+		return;
+	}
+	(void)tf_sframe_window_update(w, ctr);
+	C.t_last_rx = now_us();
+	if (k == C.rx_media) {
+		on_media(s, ctr, pt, (size_t)r);
+		return;
+	}
+	if (r != 1)
+		return;
+	switch (pt[0]) {
+	case CTL_ANSWER:
+		if (C.st == ST_RINGING && C.outgoing)
+			go_active(s);
+		break;
+	case CTL_HANGUP:
+	case CTL_DECLINE: {
+		char why[256];
+		snprintf(why, sizeof(why), "%s %s", C.peer,
+			 pt[0] == CTL_HANGUP ? "hung up" : "declined");
+		call_end(s, why);
+		break;
+	}
+	default: break;
+	}
+}
+
+bool call_on_from(struct svc *s, const char *from, const uint8_t *b, size_t n)
+{
+	uint32_t id;
+
+	if (n < 1 || b[0] < CALL_FWD_FIRST || b[0] > CALL_FWD_LAST)
+		return false;
+	if (n < 5)
+		return true;
+	id = get_be32(b + 1);
+	if (b[0] == CALL_INIT) {
+		on_init(s, from, id, b + 5, n - 5);
+		return true;
+	}
+	/* everything else belongs to the current call and its peer */
+	if (C.st == ST_IDLE || id != C.id || strcmp(from, C.peer) != 0)
+		return true;
+	if (b[0] == CALL_RING && C.outgoing)
+		on_ring(s, b + 5, n - 5);
+	else if (b[0] == CALL_CTL || b[0] == CALL_MEDIA)
+		on_sframe(s, b + 5, n - 5);
+	return true;
+}
+
+static void send_media(struct svc *s)
+{
+	int16_t pcm[TF_MEDIA_FRAME] = {0};
+	uint8_t pkt[TF_MEDIA_PKT_BYTES], fr[TF_MEDIA_PKT_BYTES + 64];
+	int n;
+
+	if (C.in_pcm && C.in_pos < C.in_n) {
+		size_t k = C.in_n - C.in_pos;
+		if (k > TF_MEDIA_FRAME)
+			k = TF_MEDIA_FRAME;
+		memcpy(pcm, C.in_pcm + C.in_pos, k * sizeof(*pcm));
+		C.in_pos += k;
+	}
+	if (tf_media_encode(C.enc, pcm, pkt) < 0)
+		return;
+	n = tf_sframe_seal(C.tx_media, CTR_BASE + C.tx_frames, pkt, sizeof(pkt),
+			   fr, sizeof(fr));
+	tf_memzero(pcm, sizeof(pcm));
+	if (n < 0)
+		return;
+	C.tx_frames++;
+	fwd(s, CALL_MEDIA, fr, (size_t)n);
+}
+
+int call_poll_timeout(struct svc *s, int dflt)
+{
+	uint64_t t;
+
+	(void)s;
+	if (C.st != ST_ACTIVE)
+		return dflt;
+	t = now_us();
+	if (C.next_tx <= t)
+		return 0;
+	return (int)((C.next_tx - t) / 1000) < dflt
+		       ? (int)((C.next_tx - t + 999) / 1000)
+		       : dflt;
+}
+
+void call_tick(struct svc *s)
+{
+	uint64_t t = now_us();
+	char why[256];
+
+	switch (C.st) {
+	case ST_FETCHING:
+	case ST_DIALING:
+		if (t - C.t_state > SETUP_TIMEOUT_US) {
+			char p[512];
+
+			/* a kept certificate may be outdated (the peer was
+			 * issued a new key): the next call asks the relay */
+			if (C.cert_cached &&
+			    comms_path(s, p, sizeof(p), "certs/%s", C.peer) ==
+				    0)
+				(void)unlink(p);
+			snprintf(why, sizeof(why),
+				 "cannot call %s: %s did not respond (offline "
+				 "or unreachable); try again later",
+				 C.peer, C.peer);
+			call_end(s, why);
+		}
+		break;
+	case ST_RINGING:
+	case ST_INCOMING:
+		if (t - C.t_state > RING_TIMEOUT_US) {
+			if (C.outgoing)
+				send_ctl(s, CTL_HANGUP);
+			snprintf(why, sizeof(why), "%s from %s",
+				 C.outgoing ? "no answer" : "missed call",
+				 C.peer);
+			call_end(s, why);
+		}
+		break;
+	case ST_ACTIVE:
+		/* paced by the clock; a late wake-up sends what is due (at
+		 * most 5 frames), a longer stall skips ahead */
+		for (int i = 0; i < 5 && C.next_tx <= t; i++) {
+			send_media(s);
+			C.next_tx += TF_MEDIA_FRAME_MS * 1000;
+		}
+		if (C.next_tx <= t)
+			C.next_tx = t + TF_MEDIA_FRAME_MS * 1000;
+		if (t - C.t_last_rx > RX_TIMEOUT_US) {
+			snprintf(why, sizeof(why),
+				 "connection to %s lost (nothing for 10 s)",
+				 C.peer);
+			call_end(s, why);
+		}
+		break;
+	default: break;
+	}
+}
+
+/* ---- the CLI's requests ---- */
+
+/* "call\nPEER\nIN\nOUT", "answer\nIN\nOUT", "hangup" */
+int call_control(struct svc *s, int fd, char *req)
+{
+	char *f[4] = {0}, *p = req;
+	int nf = 0, r;
+
+	if (strncmp(req, "call\n", 5) && strncmp(req, "answer\n", 7) &&
+	    strcmp(req, "hangup") && strcmp(req, "answer"))
+		return 0;
+	while (nf < 4 && p) {
+		f[nf++] = p;
+		p = strchr(p, '\n');
+		if (p)
+			*p++ = '\0';
+	}
+	if (!strcmp(f[0], "call")) {
+		if (nf != 4 || !comms_officer_ok(f[1])) {
+			comms_reply(fd, "error call wants an officer id\n");
+			return 1;
+		}
+		if (C.st != ST_IDLE) {
+			comms_reply(fd,
+				    "error a call with %s is in progress; hang "
+				    "up first\n",
+				    C.peer);
+			return 1;
+		}
+		if (!strcmp(f[1], s->me.officer)) {
+			comms_reply(fd, "error you cannot call yourself\n");
+			return 1;
+		}
+		if (!s->connected) {
+			comms_reply(fd, "error the relay is unreachable; try "
+					"again when `status` says connected\n");
+			return 1;
+		}
+		memset(&C, 0, offsetof(struct call, seen));
+		C.pending_fd = -1;
+		C.outgoing = true;
+		snprintf(C.peer, sizeof(C.peer), "%s", f[1]);
+		snprintf(C.in_path, sizeof(C.in_path), "%s", f[2]);
+		snprintf(C.out_path, sizeof(C.out_path), "%s", f[3]);
+		r = media_open(f[2], f[3]);
+		if (r < 0) {
+			comms_reply(fd,
+				    "error cannot open the audio files: %s\n",
+				    strerror(-r));
+			call_end(s, "audio files refused");
+			return 1;
+		}
+		C.t_dial = now_us();
+		C.pending_fd = fd;
+		start_call(s);
+		return 2;
+	}
+	if (!strcmp(f[0], "answer")) {
+		if (C.st != ST_INCOMING) {
+			comms_reply(fd, "error no incoming call to answer\n");
+			return 1;
+		}
+		snprintf(C.in_path, sizeof(C.in_path), "%s",
+			 nf > 1 ? f[1] : "");
+		snprintf(C.out_path, sizeof(C.out_path), "%s",
+			 nf > 2 ? f[2] : "");
+		r = media_open(C.in_path, C.out_path);
+		if (r < 0) {
+			comms_reply(fd,
+				    "error cannot open the audio files: %s\n",
+				    strerror(-r));
+			return 1;
+		}
+		send_ctl(s, CTL_ANSWER);
+		go_active(s);
+		comms_reply(fd, "ok answered %s\n", C.peer);
+		return 1;
+	}
+	/* hangup */
+	if (C.st == ST_IDLE) {
+		comms_reply(fd, "error no call to hang up\n");
+		return 1;
+	}
+	{
+		char why[256];
+		uint8_t what = C.st == ST_INCOMING ? CTL_DECLINE : CTL_HANGUP;
+
+		/* three times: one lost datagram must not leave the peer's
+		 * call open (the peer ignores the repeats) */
+		for (int i = 0; i < 3; i++)
+			send_ctl(s, what);
+		snprintf(why, sizeof(why), "hung up (%s)",
+			 what == CTL_DECLINE ? "declined" : "by us");
+		comms_reply(fd, "ok hung up %s\n", C.peer);
+		call_end(s, why);
+	}
+	return 1;
+}
+
+size_t call_status(struct svc *s, char *out, size_t cap)
+{
+	int n;
+
+	(void)s;
+	n = snprintf(
+		out, cap,
+		"call %s\n"
+		"call_peer %s\n"
+		"call_direction %s\n"
+		"call_dial_us %llu\ncall_ring_us %llu\ncall_answer_us %llu\n"
+		"call_first_audio_us %llu\ncall_tx_start_us %llu\n"
+		"call_rx_offset_us %.0f\n"
+		"call_tx_frames %llu\ncall_rx_frames %llu\ncall_lost %llu\n"
+		"call_fec %llu\ncall_late %llu\ncall_rejected %llu\n"
+		"call_ended %s\ncall_refused %s\n",
+		state_names[C.st], C.peer[0] ? C.peer : "-",
+		C.outgoing ? "out" : "in", (unsigned long long)C.t_dial,
+		(unsigned long long)C.t_ring, (unsigned long long)C.t_answer,
+		(unsigned long long)C.t_first_audio,
+		(unsigned long long)C.t_tx_start,
+		C.rx_off_n ? C.rx_off_sum / (double)C.rx_off_n : 0.0,
+		(unsigned long long)C.tx_frames,
+		(unsigned long long)C.rx_frames, (unsigned long long)C.lost,
+		(unsigned long long)C.fec, (unsigned long long)C.late,
+		(unsigned long long)C.rejected, C.ended[0] ? C.ended : "-",
+		C.refused[0] ? C.refused : "-");
+	if (n < 0)
+		return 0;
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+void call_shutdown(struct svc *s)
+{
+	if (C.st != ST_IDLE) {
+		send_ctl(s, CTL_HANGUP);
+		call_end(s, "the service stopped");
+	}
+}
