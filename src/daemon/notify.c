@@ -451,6 +451,7 @@ void tfd_notify_shutdown(struct tfd *d)
 	}
 }
 
+/* t: the text line's part, j: the JSON object's members (either NULL) */
 void tfd_notify_status(const struct tfd_persona *p, FILE *t, FILE *j)
 {
 	const struct tfd_notifier *n = p->notify;
@@ -462,9 +463,13 @@ void tfd_notify_status(const struct tfd_persona *p, FILE *t, FILE *j)
 	     : n->bus.pidfd >= 0 || n->ready_fd >= 0 ? "starting"
 	     : p->rt				     ? "down"
 						     : "stopped";
-	fprintf(t, "  notify=%s:%zu", p->cfg->name, n->store.n);
-	if (strcmp(st, "down") == 0 && n->error[0])
-		fprintf(t, " (notifications down: %s)", n->error);
+	if (t) {
+		fprintf(t, "  notify=%s:%zu", p->cfg->name, n->store.n);
+		if (strcmp(st, "down") == 0 && n->error[0])
+			fprintf(t, " (notifications down: %s)", n->error);
+	}
+	if (j == NULL)
+		return;
 	fprintf(j,
 		",\"notify\":{\"kept\":%zu,\"last_id\":%u,\"refused\":%llu,"
 		"\"bad\":%llu,\"notifier\":\"%s\",\"restarts\":%u",
