@@ -24,7 +24,7 @@ SHUID=60143
 GRP=tfnotify$$
 SECRET="Witness GOLDFINCH-7731 at the harbour"
 RGB_BANNER=2050a0
-RGB_BANNER_SECURE=d01040
+RGB_INK=fffff0
 groupadd "$GRP" || bail "groupadd $GRP failed"
 GID=$(getent group "$GRP" | cut -d: -f3)
 EXTRA_CLEANUP="$EXTRA_CLEANUP; groupdel $GRP"
@@ -72,7 +72,32 @@ env_out=$(tf run personal -- env 2>&1)
 has "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus" "$env_out"
 ok $? "apps get DBUS_SESSION_BUS_ADDRESS" "$env_out"
 
+# ---- the shell, following the daemon (as test_alert.sh)
+SHD=$S/shell
+H_SOCK=$SHD/host/host.sock
+C_SOCK=$SHD/host/control.sock
+setpriv --reuid=$SHUID --regid="$GID" --groups="$GID" -- \
+	env WLR_BACKENDS=headless WLR_HEADLESS_OUTPUTS=1 \
+	WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1 "$TWOFOLD_SHELL" \
+	--persona personal="$SHD/personal/wayland-0" \
+	--persona secure="$SHD/secure/wayland-0" \
+	--persona-uids personal="$PB-$((PB + 65535))" \
+	--persona-uids secure="$SB-$((SB + 65535))" \
+	--host-socket "$H_SOCK" --control "$C_SOCK" --banner-seconds 120 \
+	--daemon "$S/control" >>"$SH_LOG" 2>&1 &
+SH_PID=$!
+BG_PIDS="$BG_PIDS $SH_PID"
+for _ in $(seq 100); do grep -q "following twofoldd" "$SH_LOG" && [ -S "$C_SOCK" ] && break; sleep 0.05; done
+grep -q "following twofoldd" "$SH_LOG" || bail "shell did not start: $(tail -3 "$SH_LOG")"
+wait_st() { for _ in $(seq 200); do has "$1" "$(ctl status)" && return 0; sleep 0.05; done; return 1; }
+# the banner's rows: under the bar, 2 x 12 + 3 lines of 9 x 3 px (720 wide)
+BROWS="40 145"
+
 tf switch personal >/dev/null || bail "switch personal"
+wait_st "fg=personal" || bail "the shell did not follow the switch"
+shot n0
+[ "$(count n0 $RGB_BANNER)" = 0 ]
+ok $? "no banner before any notification" "$(count n0 $RGB_BANNER)"
 out=$(tf run personal -- notify-send "Lunch" "Pizza at noon" 2>&1)
 ok $? "notify-send works under twofold run personal" "$out"
 wait_kept personal 1
@@ -82,6 +107,16 @@ ok $? "... status says notify=personal:1" "$(tf status)"
 out=$(tf notify list personal 2>&1)
 has "Pizza at noon" "$out" && has "notify-send" "$out"
 ok $? "notify list personal shows its text" "$out"
+wait_st "banner=full:personal:1:"
+ok $? "personal in front: the shell shows its banner in full" "$(ctl status)"
+shot n1
+[ "$(count n1 $RGB_BANNER $BROWS)" -gt 10000 ] && [ "$(count n1 $RGB_INK $BROWS)" -gt 100 ] &&
+	[ "$(count n1 $RGB_BADGE $BROWS 0 16)" = 0 ]
+ok $? "... its pixels under the bar: background and text, no trusted band" \
+	"banner $(count n1 $RGB_BANNER $BROWS) ink $(count n1 $RGB_INK $BROWS) band $(count n1 $RGB_BADGE $BROWS 0 16)"
+
+# the shell's NOTIFY_GETs so far (the daemon logs each request)
+NGETS=$(grep -c "request notify get from uid $SHUID" "$DLOG")
 
 # ---- secure in the background
 out=$(tf run secure -- notify-send "Case" "$SECRET" 2>&1)
@@ -94,6 +129,28 @@ ok $? "notify list secure in the background: redacted only" "$out"
 out=$(tf --json notify list 2>&1)
 not_has "GOLDFINCH" "$out" && has '"view":"redacted"' "$out"
 ok $? "... and in the JSON of every persona's" "$out"
+wait_st "banner=redacted:secure:1:0"
+ok $? "the shell shows secure's banner redacted, nothing fetched" "$(ctl status)"
+shot n2
+[ "$(count n2 $RGB_BANNER $BROWS)" -gt 10000 ] && [ "$(count n2 $RGB_INK $BROWS)" -gt 100 ] &&
+	[ "$(count n2 $RGB_BADGE $BROWS 0 16)" -gt 1000 ]
+ok $? "... its pixels: background, text and the trusted band" \
+	"banner $(count n2 $RGB_BANNER $BROWS) ink $(count n2 $RGB_INK $BROWS) band $(count n2 $RGB_BADGE $BROWS 0 16)"
+[ "$(grep -c "request notify get from uid $SHUID" "$DLOG")" = "$NGETS" ]
+ok $? "... the shell did not ask for secure's text" "$(grep "notify get" "$DLOG")"
+# Return on the redacted banner: secure in front, then its text
+on "$H_SOCK" wtype -k Return
+wait_st "fg=secure" && wait_st "banner=full:secure:1:"
+ok $? "Return on it: secure in front and its banner in full" "$(ctl status)"
+out=$(tf notify list secure 2>&1)
+has "GOLDFINCH" "$out"
+ok $? "... notify list secure in front: the full text" "$out"
+shot n3
+[ "$(count n3 $RGB_INK $BROWS)" -gt "$(count n2 $RGB_INK $BROWS)" ]
+ok $? "... more text on screen than the redacted line" "ink $(count n3 $RGB_INK $BROWS) was $(count n2 $RGB_INK $BROWS)"
+tf switch personal >/dev/null
+wait_st "fg=personal" && ! has "banner=full:secure" "$(ctl status)"
+ok $? "secure to the background: its text leaves the screen" "$(ctl status)"
 
 # ---- a flood from personal does not hold secure's back
 tf run personal -- sh -c 'i=0; while [ $i -lt 500 ]; do notify-send "flood" "n $i" || exit 1; i=$((i+1)); done' >"$SH_DIR/flood.out" 2>&1 &
