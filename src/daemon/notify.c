@@ -54,6 +54,8 @@ struct proc {
 	struct tfd_source src;
 	char cg[TF_PERSONA_CG_NAME_MAX]; /* its run cgroup, "" none */
 	uint64_t started_ns;
+	bool dying; /* killed, not yet reaped */
+	int status; /* how it ended: its exit status, 128 + a signal */
 };
 
 struct tfd_notifier {
@@ -110,22 +112,52 @@ static void close_sock(struct tfd *d, struct tfd_notifier *n)
 	n->sock = -1;
 }
 
-/* Stop watching pr and kill what is left of it (its cgroup). Its zombie
- * is reaped here when it is one; a persona stop reaps the rest. */
-static void proc_end(struct tfd *d, struct tfd_persona *p, struct proc *pr)
+/* Reap pr if it is gone: true then (its pidfd closed), or when it was
+ * reaped elsewhere (a persona stop reaps what is left of its apps) */
+static bool proc_reap(struct tfd *d, struct proc *pr)
+{
+	siginfo_t si = {0};
+
+	if (pr->pidfd < 0)
+		return true;
+	if (waitid(P_PIDFD, (id_t)pr->pidfd, &si, WEXITED | WNOHANG) == 0 &&
+	    si.si_pid == 0)
+		return false;
+	pr->status =
+		si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	tfd_source_del(d, &pr->src);
+	close(pr->pidfd);
+	pr->pidfd = -1;
+	pr->dying = false;
+	return true;
+}
+
+/* Kill pr and what it left (its cgroup). Never waits: a process not yet
+ * gone is reaped by its pidfd's callback (dying), and nothing is started
+ * in its place before. */
+static void proc_kill(struct tfd *d, struct tfd_persona *p, struct proc *pr)
 {
 	if (pr->pidfd >= 0) {
-		siginfo_t si = {0};
-
-		tfd_source_del(d, &pr->src);
 		(void)syscall(SYS_pidfd_send_signal, pr->pidfd, SIGKILL, NULL,
 			      0);
-		(void)waitid(P_PIDFD, (id_t)pr->pidfd, &si, WEXITED | WNOHANG);
-		close(pr->pidfd);
-		pr->pidfd = -1;
+		if (!proc_reap(d, pr))
+			pr->dying = true;
 	}
 	if (pr->cg[0] && p->rt)
 		(void)tf_persona_run_cgroup_end(p->rt, pr->cg, true);
+	pr->cg[0] = '\0';
+}
+
+/* the persona stops: its processes are killed and reaped by
+ * tf_persona_stop; only our watch goes */
+static void proc_forget(struct tfd *d, struct proc *pr)
+{
+	if (pr->pidfd >= 0) {
+		tfd_source_del(d, &pr->src);
+		close(pr->pidfd);
+	}
+	pr->pidfd = -1;
+	pr->dying = false;
 	pr->cg[0] = '\0';
 }
 
@@ -151,8 +183,8 @@ static void take_down(struct tfd *d, struct tfd_notifier *n, bool retry)
 
 	close_ready(d, n);
 	close_sock(d, n);
-	proc_end(d, p, &n->ntf);
-	proc_end(d, p, &n->bus);
+	proc_kill(d, p, &n->ntf);
+	proc_kill(d, p, &n->bus);
 	if (!retry)
 		return;
 	if (stable || n->backoff_s == 0)
@@ -205,7 +237,7 @@ static int spawn(struct tfd *d, struct tfd_notifier *n, struct proc *pr,
 	pr->started_ns = tf_now_ns();
 	r = tfd_source_add(d, &pr->src, pr->pidfd, EPOLLIN, proc_exited, n);
 	if (r < 0) {
-		proc_end(d, p, pr);
+		proc_kill(d, p, pr);
 		return r;
 	}
 	return 0;
@@ -308,23 +340,19 @@ static void proc_exited(struct tfd *d, struct tfd_source *s, uint32_t events)
 {
 	struct tfd_notifier *n = s->data;
 	struct proc *pr = s == &n->bus.src ? &n->bus : &n->ntf;
-	bool is_bus = pr == &n->bus;
-	siginfo_t si = {0};
+	bool is_bus = pr == &n->bus, was_dying = pr->dying;
 
 	(void)events;
-	if (waitid(P_PIDFD, (id_t)pr->pidfd, &si, WEXITED | WNOHANG) == 0 &&
-	    si.si_pid == 0)
+	if (!proc_reap(d, pr))
 		return; /* not yet */
-	tfd_source_del(d, &pr->src);
-	close(pr->pidfd);
-	pr->pidfd = -1;
+	if (was_dying)
+		return; /* we killed it: take_down did the rest */
 	if (!wanted(n->p)) {
 		take_down(d, n, false);
 		return;
 	}
-	set_error(n, "%s exited (%s %d); restarting",
-		  is_bus ? "dbus-daemon" : "tf-notifyd",
-		  si.si_code == CLD_EXITED ? "status" : "signal", si.si_status);
+	set_error(n, "%s exited (status %d); restarting",
+		  is_bus ? "dbus-daemon" : "tf-notifyd", pr->status);
 	tf_warn("%s: notifications: %s", n->p->cfg->name, n->error);
 	take_down(d, n, true);
 }
@@ -406,6 +434,8 @@ void tfd_notify_persona_stopping(struct tfd *d, struct tfd_persona *p)
 	if (p->notify == NULL)
 		return;
 	take_down(d, p->notify, false);
+	proc_forget(d, &p->notify->ntf);
+	proc_forget(d, &p->notify->bus);
 	tf_notify_store_clear(&p->notify->store);
 	p->notify->error[0] = '\0';
 }
@@ -426,8 +456,9 @@ void tfd_notify_tick(struct tfd *d)
 		struct tfd_persona *p = &d->personas[i];
 		struct tfd_notifier *n = p->notify;
 
+		/* one still dying is reaped first (its pidfd) */
 		if (n == NULL || !wanted(p) || n->bus.pidfd >= 0 ||
-		    n->ready_fd >= 0)
+		    n->ntf.pidfd >= 0 || n->ready_fd >= 0)
 			continue;
 		/* frozen: its processes could not start anyway */
 		if (p->state != TFD_P_RUNNING || now < n->next_start_ns)
@@ -444,6 +475,8 @@ void tfd_notify_shutdown(struct tfd *d)
 		if (n == NULL)
 			continue;
 		take_down(d, n, false);
+		proc_forget(d, &n->ntf);
+		proc_forget(d, &n->bus);
 		tf_notify_store_clear(&n->store);
 		explicit_bzero(n, sizeof(*n));
 		free(n);
@@ -459,10 +492,11 @@ void tfd_notify_status(const struct tfd_persona *p, FILE *t, FILE *j)
 
 	if (n == NULL)
 		return;
-	st = n->ntf.pidfd >= 0 && n->sock >= 0	     ? "running"
-	     : n->bus.pidfd >= 0 || n->ready_fd >= 0 ? "starting"
-	     : p->rt				     ? "down"
-						     : "stopped";
+	st = n->ntf.pidfd >= 0 && n->sock >= 0 ? "running"
+	     : (n->bus.pidfd >= 0 && !n->bus.dying) || n->ready_fd >= 0
+		     ? "starting"
+	     : p->rt ? "down"
+		     : "stopped";
 	if (t) {
 		fprintf(t, "  notify=%s:%zu", p->cfg->name, n->store.n);
 		if (strcmp(st, "down") == 0 && n->error[0])

@@ -186,6 +186,10 @@ sleep 0.5
 tf status >/dev/null && wait_notifier secure && wait_name secure
 ok $? "... the daemon answers and starts the bus and the notifier again" "$(tf status)"
 
+zombies=$(ps -o stat= --ppid "$DPID" | grep -c '^Z')
+[ "$zombies" = 0 ]
+ok $? "... and it left no zombie behind" "$(ps -o pid,stat,args --ppid "$DPID")"
+
 # ---- a lock wipes what was kept
 tf lock secure >/dev/null
 [ "$(njson secure kept)" = 0 ]
