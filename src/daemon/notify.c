@@ -237,7 +237,10 @@ static int spawn(struct tfd *d, struct tfd_notifier *n, struct proc *pr,
 	pr->started_ns = tf_now_ns();
 	r = tfd_source_add(d, &pr->src, pr->pidfd, EPOLLIN, proc_exited, n);
 	if (r < 0) {
+		/* unwatched: killed, and forgotten (the persona's stop reaps
+		 * it) rather than left dying with nobody to reap it */
 		proc_kill(d, p, pr);
+		proc_forget(d, pr);
 		return r;
 	}
 	return 0;
