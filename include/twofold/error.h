@@ -99,6 +99,8 @@
  * that refused it */
 #define TF_R_ALERT_REFUSED "alert.refused"
 #define TF_R_ALERT_NONE "alert.none" /* no alert kept for the persona */
+/* notify get: no such notification kept, or no notifications here */
+#define TF_R_NOTIFY_NONE "notify.none"
 /* The CLI's own (never on the wire) */
 #define TF_R_DAEMON_NOT_RUNNING "daemon.not_running"
 #define TF_R_DAEMON_DENIED "daemon.denied" /* the socket's permissions */

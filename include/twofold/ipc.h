@@ -72,7 +72,12 @@ enum tf_msg_type {
 	 * PERSONA the destination, ARG the source ("NAME:/PATH" or a host
 	 * "/PATH", root only), ARG (optional) a directory in its Inbox */
 	TF_REQ_COPY = 19,
-	/* 20, 21: taken (issue 13's other parts) */
+	/* PERSONA [ARG id] (root or the shell): its kept notifications as
+	 * TEXT, each through the redaction rule (tf_notify_render): the
+	 * full text only for a persona not credential-bound or one unlocked
+	 * and in front (docs/shell.md "Notifications") */
+	TF_REQ_NOTIFY_GET = 20,
+	/* 21: taken (issue 14, the shell's cross-copy audit) */
 	/* PERSONA (running, root only): hash its base's executables into
 	 * its exec gate's record (docs/exec.md "Base files by hash") */
 	TF_REQ_EXEC_SEAL = 22,

@@ -270,6 +270,9 @@ struct tfd_persona {
 	 * fscrypt key is loaded; secure memory */
 	uint8_t *exec_key;
 	struct tfd_tunnel tun;
+	/* notify.c: its session bus, notifier and kept notifications
+	 * (display = shell; NULL otherwise) */
+	struct tfd_notifier *notify;
 	/* apps.c tfd_apps_tick: the catalog file as last checked (a change,
 	 * or a minute, re-checks every installed app: one the catalog
 	 * dropped is disabled and its processes killed) and which app uids
@@ -715,6 +718,8 @@ void tfd_events_key(struct tfd *d, const struct tfd_persona *p, bool loaded);
 /* an urgent alert accepted for p (alert.c): its id, never its text */
 void tfd_events_alert(struct tfd *d, const struct tfd_persona *p,
 		      const char *idhex);
+/* a notification kept for p (notify.c): its id, never its text */
+void tfd_events_notify(struct tfd *d, const struct tfd_persona *p, uint32_t id);
 void tfd_events_throttle(struct tfd *d, const struct tfd_persona *p, int err,
 			 unsigned failures, unsigned tries_left,
 			 unsigned wait_s);
@@ -784,6 +789,23 @@ bool tfd_display_on(const struct tfd *d);
 int tfd_display_dir(const struct tfd *d, char *buf, size_t cap);
 TF_WUR int tfd_display_setup(struct tfd *d, char *err, size_t errlen);
 void tfd_display_persona_started(struct tfd *d, struct tfd_persona *p);
+
+/* notify.c: notifications (docs/shell.md "Notifications"). setup before
+ * the personas start (display = shell only); started after the persona's
+ * display socket; stopping before its processes are killed; state at
+ * every state change (wipes the kept text unless running); tick from the
+ * 1 s timer (restarts a dead bus or notifier after its backoff). */
+struct tfd_notifier;
+void tfd_notify_setup(struct tfd *d);
+void tfd_notify_shutdown(struct tfd *d);
+void tfd_notify_persona_started(struct tfd *d, struct tfd_persona *p);
+void tfd_notify_persona_stopping(struct tfd *d, struct tfd_persona *p);
+void tfd_notify_state(struct tfd *d, struct tfd_persona *p);
+void tfd_notify_tick(struct tfd *d);
+void tfd_notify_status(const struct tfd_persona *p, FILE *t, FILE *j);
+enum tfd_disp tfd_req_notify_get(struct tfd *d, struct tfd_conn *c,
+				 const struct tf_msg *m, struct tfd_persona *p,
+				 struct tfd_reply *rep);
 
 /* alert.c: urgent alerts. setup after the network namespaces (a UDP
  * socket in each persona's with alert_port) and before serving. */

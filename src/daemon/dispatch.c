@@ -97,6 +97,12 @@ static const struct tfd_req_def table[] = {
 	 0, A(TF_A_ARG), TFD_CALL_ROOT},
 	{TF_REQ_ALERT_BODY, "alert body", tfd_req_alert_body, TFD_READY, true,
 	 TFD_EV_RUN, A(TF_A_PERSONA), TFD_CALL_ADMIN},
+	/* notifications (notify.c): the text is the shell's to draw; the
+	 * handler finds the persona itself (a stopped one answers with
+	 * nothing kept) and redacts a credential persona's unless it is
+	 * unlocked and in front */
+	{TF_REQ_NOTIFY_GET, "notify get", tfd_req_notify_get, TFD_READY, false,
+	 0, A(TF_A_PERSONA) | A(TF_A_ARG), TFD_CALL_ADMIN},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)

@@ -210,6 +210,8 @@ bool tfd_lc_fire(struct tfd *d, struct tfd_persona *p, enum tfd_event ev,
 			 t->does);
 		/* every state change goes through here: the one hook */
 		tfd_events_state(d, p, was);
+		/* out of "running": its notifications' text is wiped */
+		tfd_notify_state(d, p);
 	}
 	return true;
 }
@@ -379,6 +381,8 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 	tfd_apps_persona_started(d, p);
 	/* its display socket (display = shell), before any app runs */
 	tfd_display_persona_started(d, p);
+	/* its session bus and notifier (display = shell), as its app uid */
+	tfd_notify_persona_started(d, p);
 	/* from STOPPED (start, restart) or UNLOCKING (an unlock's end) */
 	if (p->state == TFD_P_UNLOCKING)
 		(void)tfd_lc_fire(d, p, TFD_EV_UNLOCKED, 0);
@@ -401,6 +405,7 @@ int tfd_persona_stop_sync(struct tfd *d, struct tfd_persona *p)
 	if (p->rt == NULL)
 		return 0;
 	tfd_source_del(d, &p->init_src);
+	tfd_notify_persona_stopping(d, p);
 	r = tf_persona_stop(p->rt);
 	p->rt = NULL;
 	tfd_gate_stop(d, p); /* nothing of the persona is left to block */
@@ -1113,5 +1118,6 @@ void tfd_timer_tick(struct tfd *d)
 	}
 	tfd_foreground_settle(d);
 	tfd_tunnels_tick(d);
+	tfd_notify_tick(d);
 	tfd_audit_tick(d);
 }

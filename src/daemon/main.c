@@ -273,6 +273,8 @@ int main(int argc, char **argv)
 		tfd_server_close(&d);
 		return 1;
 	}
+	/* before any persona starts: each start spawns its bus */
+	tfd_notify_setup(&d);
 	r = tfd_personas_setup(&d, err, sizeof(err));
 	if (r < 0) {
 		tf_err("%s", err);
@@ -295,6 +297,7 @@ int main(int argc, char **argv)
 	tfd_alerts_shutdown(&d);
 	tfd_copy_shutdown();
 	tfd_personas_shutdown(&d);
+	tfd_notify_shutdown(&d);
 	tfd_server_close(&d);
 	tfd_guard_stop();
 	tf_info("stopped");

@@ -32,11 +32,19 @@
 
 #define QUEUE_MAX 8
 
-enum req_kind { REQ_STATUS, REQ_SWITCH, REQ_UNLOCK, REQ_LOCK, REQ_ALERT_BODY };
+enum req_kind {
+	REQ_STATUS,
+	REQ_SWITCH,
+	REQ_UNLOCK,
+	REQ_LOCK,
+	REQ_ALERT_BODY,
+	REQ_NOTIFY_GET,
+};
 
 struct req {
 	enum req_kind kind;
 	struct tf_shell_persona *p;
+	uint32_t id; /* NOTIFY_GET's */
 };
 
 struct conn {
@@ -91,6 +99,7 @@ static void lose(struct tf_shell_daemon *dm, const char *why)
 			s->personas[i].locked = true;
 	if (s->pad_for)
 		tf_shell_pad_answer(s, -ENOTCONN, "twofoldd is not answering");
+	tf_shell_banner_update(s);
 	if (s->fg && s->fg->locked)
 		for (size_t i = 0; i < s->n_personas; i++)
 			if (!s->personas[i].locked) {
@@ -114,6 +123,25 @@ static int send_simple(int fd, uint16_t type, const char *persona,
 		tf_msgbuf_put_str(&b, TF_A_PERSONA, persona);
 	if (flags)
 		tf_msgbuf_put_u32(&b, TF_A_FLAGS, flags);
+	r = tf_msgbuf_finish(&b);
+	if (r == 0)
+		r = tf_msg_send(fd, &b, NULL, 0);
+	tf_msgbuf_free(&b);
+	return r;
+}
+
+/* NOTIFY_GET PERSONA id: one notification, redacted by the daemon unless
+ * the persona may show it */
+static int send_notify_get(int fd, const struct req *q)
+{
+	struct tf_msgbuf b;
+	char id[16];
+	int r;
+
+	snprintf(id, sizeof(id), "%u", q->id);
+	tf_msgbuf_init(&b, TF_REQ_NOTIFY_GET);
+	tf_msgbuf_put_str(&b, TF_A_PERSONA, q->p->name);
+	tf_msgbuf_put_str(&b, TF_A_ARG, id);
 	r = tf_msgbuf_finish(&b);
 	if (r == 0)
 		r = tf_msg_send(fd, &b, NULL, 0);
@@ -197,6 +225,15 @@ static void read_event(struct tf_shell *s, const char *text)
 			return;
 		tf_shell_alert_show(s, p, id);
 		return;
+	} else if (n >= 3 && strcmp(kind, "notify") == 0) {
+		/* "notify NAME id N": the id only; banner.c decides whether
+		 * to fetch (never for a credential persona not in front) */
+		struct tf_shell_persona *p = tf_shell_persona_by_name(s, name);
+		unsigned id;
+		if (p && strcmp(st, "id") == 0 &&
+		    sscanf(text, "%*s %*s %*s %u", &id) == 1 && id > 0)
+			tf_shell_banner_event(s, p, id);
+		return;
 	} else if (n >= 2 && strcmp(kind, "foreground") == 0) {
 		s->fg = tf_shell_persona_by_name(s, name); /* "none": NULL */
 		s->switch_t0 = tf_shell_now_us();
@@ -204,6 +241,7 @@ static void read_event(struct tf_shell *s, const char *text)
 			s->fg ? s->fg->name : "none");
 	} else
 		return;
+	tf_shell_banner_update(s);
 	tf_shell_arrange(s);
 	tf_shell_focus_update(s);
 }
@@ -245,6 +283,10 @@ static void answered(struct tf_shell_daemon *dm, const struct tf_msg *m)
 	case REQ_UNLOCK: tf_shell_pad_answer(s, err, msg); break;
 	case REQ_ALERT_BODY:
 		tf_shell_alert_answer(s, err, tf_msg_str(m, TF_A_TEXT));
+		break;
+	case REQ_NOTIFY_GET:
+		tf_shell_banner_answer(s, q.p, q.id, err,
+				       tf_msg_str(m, TF_A_TEXT));
 		break;
 	case REQ_LOCK:
 		if (err < 0)
@@ -358,16 +400,22 @@ static int dial(struct tf_shell_daemon *dm, struct conn *c,
 	return 0;
 }
 
-static int queue(struct tf_shell_daemon *dm, enum req_kind k,
-		 struct tf_shell_persona *p)
+static int queue_id(struct tf_shell_daemon *dm, enum req_kind k,
+		    struct tf_shell_persona *p, uint32_t id)
 {
 	if (dm->req.fd < 0)
 		return -ENOTCONN;
 	if (dm->n_queue == QUEUE_MAX)
 		return -EBUSY;
-	dm->queue[dm->n_queue++] = (struct req){k, p};
+	dm->queue[dm->n_queue++] = (struct req){k, p, id};
 	pump(dm);
 	return 0;
+}
+
+static int queue(struct tf_shell_daemon *dm, enum req_kind k,
+		 struct tf_shell_persona *p)
+{
+	return queue_id(dm, k, p, 0);
 }
 
 static int connect_all(struct tf_shell_daemon *dm)
@@ -523,8 +571,15 @@ int tf_shell_request_unlock(struct tf_shell *s, struct tf_shell_persona *p,
 	if (r < 0)
 		return r;
 	dm->busy = true;
-	dm->inflight = (struct req){REQ_UNLOCK, p};
+	dm->inflight = (struct req){REQ_UNLOCK, p, 0};
 	return 0;
+}
+
+int tf_shell_request_notify(struct tf_shell *s, struct tf_shell_persona *p,
+			    uint32_t id)
+{
+	return s->daemon ? queue_id(s->daemon, REQ_NOTIFY_GET, p, id)
+			 : -ENOTCONN;
 }
 
 int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p)
@@ -558,6 +613,7 @@ static void pump(struct tf_shell_daemon *dm)
 			r = send_simple(dm->req.fd, TF_REQ_ALERT_BODY,
 					q.p->name, 0);
 			break;
+		case REQ_NOTIFY_GET: r = send_notify_get(dm->req.fd, &q); break;
 		default: r = -EINVAL; break;
 		}
 		if (r < 0) {

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 	      "[--layout phone|desktop]\n"
 	      "         [--size WxH] [--persona-uids NAME=FIRST-LAST] "
 	      "[--daemon PATH]\n"
-	      "         [--control PATH] [-v]\n",
+	      "         [--control PATH] [--banner-seconds N] [-v]\n",
 	      f);
 }
 
@@ -158,6 +158,7 @@ int main(int argc, char **argv)
 		{"control", required_argument, NULL, 'c'},
 		{"persona-uids", required_argument, NULL, 'U'},
 		{"daemon", required_argument, NULL, 'D'},
+		{"banner-seconds", required_argument, NULL, 'B'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
@@ -174,6 +175,7 @@ int main(int argc, char **argv)
 	int c, r = 0, rc = 1;
 
 	s->layout = TF_SHELL_PHONE;
+	s->banner_s = 5;
 	s->width = 720;
 	s->height = 1440;
 	s->xfd = -1;
@@ -201,6 +203,19 @@ int main(int argc, char **argv)
 		case 'U':
 		case 's': break; /* second pass */
 		case 'D': daemon = optarg; break;
+		case 'B': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 1 || v > 3600) {
+				fprintf(stderr,
+					"twofold-shell: --banner-seconds "
+					"%s: use 1..3600\n",
+					optarg);
+				return 2;
+			}
+			s->banner_s = (unsigned)v;
+			break;
+		}
 		case 'H': host = optarg; break;
 		case 'l':
 			if (strcmp(optarg, "phone") == 0)
@@ -363,6 +378,7 @@ out:
 	tf_shell_daemon_fini(s);
 	tf_shell_pad_fini(s);
 	tf_shell_alert_fini(s);
+	tf_shell_banner_fini(s);
 	tf_shell_clip_fini(s);
 	wl_display_destroy_clients(s->display);
 	wl_display_destroy(s->display);

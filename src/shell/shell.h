@@ -42,6 +42,9 @@
 #define TF_SHELL_RGB_ALERT 0xff5000u
 #define TF_SHELL_RGB_ALERT_BODY 0x281018u
 #define TF_SHELL_RGB_ALERT_INK 0xfffff0u
+/* a notification banner (banner.c), under the bar; its ink is the
+ * alert's, a credential persona's has a band of the badge's colour */
+#define TF_SHELL_RGB_BANNER 0x2050a0u
 /* the longest PIN or passphrase the pad takes (config.h allows 64) */
 #define TF_SHELL_PIN_MAX 64
 
@@ -122,6 +125,7 @@ enum tf_shell_alert_state {
 	TF_SHELL_ALERT_BODY,	 /* the body on screen */
 };
 struct tf_shell_alert;
+struct tf_shell_banner;
 
 struct tf_shell {
 	struct wl_display *display;
@@ -179,6 +183,10 @@ struct tf_shell {
 	enum tf_shell_alert_state alert_state;
 	struct tf_shell_persona *alert_for;
 	char alert_id[40];
+	/* banner.c: the notification banner; how long one stays */
+	struct tf_shell_banner *banner;
+	unsigned banner_s;
+	bool banner_press; /* a press the banner took: its release too */
 
 	struct wl_listener new_output, output_frame, new_input, new_xdg_surface;
 	struct wl_listener new_vkbd, request_set_selection, request_start_drag;
@@ -275,6 +283,31 @@ void tf_shell_alert_answer(struct tf_shell *s, int err, const char *text);
 size_t tf_shell_alert_body_len(const struct tf_shell *s);
 /* daemon.c: ALERT_BODY of p (answered only while p runs) */
 int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p);
+
+/* alert.c: text in the shell's 5x7 block font at (x, y), px-sized
+ * pixels, wrapped at width w, cut at bottom; the height used */
+int tf_shell_text(struct wlr_scene_tree *t, const char *text, size_t len, int x,
+		  int y, int w, int bottom, int px, uint32_t ink);
+
+/* banner.c: notification banners, drawn by the shell under the bar. event:
+ * the daemon's "notify NAME id N"; answer: its NOTIFY_GET reply; key and
+ * tap: true when the banner took them; update after a foreground or lock
+ * change; status: " banner=..." for the control socket */
+int tf_shell_banner_init(struct tf_shell *s);
+void tf_shell_banner_fini(struct tf_shell *s);
+void tf_shell_banner_arrange(struct tf_shell *s);
+bool tf_shell_banner_shown(const struct tf_shell *s);
+void tf_shell_banner_event(struct tf_shell *s, struct tf_shell_persona *p,
+			   uint32_t id);
+void tf_shell_banner_answer(struct tf_shell *s, struct tf_shell_persona *p,
+			    uint32_t id, int err, const char *text);
+bool tf_shell_banner_key(struct tf_shell *s, uint32_t sym);
+bool tf_shell_banner_tap(struct tf_shell *s, double x, double y);
+void tf_shell_banner_update(struct tf_shell *s);
+int tf_shell_banner_status(const struct tf_shell *s, char *out, size_t cap);
+/* daemon.c: NOTIFY_GET of p's notification id */
+int tf_shell_request_notify(struct tf_shell *s, struct tf_shell_persona *p,
+			    uint32_t id);
 
 /* control.c */
 int tf_shell_control_listen(struct tf_shell *s, const char *path);

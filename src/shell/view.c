@@ -182,6 +182,7 @@ void tf_shell_arrange(struct tf_shell *s)
 						  (uint32_t)p->ah);
 		}
 	}
+	tf_shell_banner_arrange(s);
 	tf_shell_pad_arrange(s);
 	tf_shell_alert_arrange(s);
 }
@@ -506,7 +507,9 @@ static void kb_key(struct wl_listener *l, void *data)
 					       &syms);
 
 		for (int i = 0; i < n && !handled; i++)
-			handled = keybinding(s, mods, syms[i]);
+			handled =
+				keybinding(s, mods, syms[i]) ||
+				(mods == 0 && tf_shell_banner_key(s, syms[i]));
 	}
 	if (handled) {
 		if (ev->keycode < 256)
@@ -634,6 +637,17 @@ static void cursor_button(struct wl_listener *l, void *data)
 	if (tf_shell_alert_shown(s)) {
 		if (ev->state == WLR_BUTTON_PRESSED)
 			tf_shell_alert_tap(s);
+		return;
+	}
+	/* a press on a banner is the shell's (its release too: no client
+	 * got the press) */
+	if (ev->state == WLR_BUTTON_PRESSED &&
+	    tf_shell_banner_tap(s, s->cursor->x, s->cursor->y)) {
+		s->banner_press = true;
+		return;
+	}
+	if (ev->state == WLR_BUTTON_RELEASED && s->banner_press) {
+		s->banner_press = false;
 		return;
 	}
 	wlr_seat_pointer_notify_button(s->seat, ev->time_msec, ev->button,
@@ -787,6 +801,10 @@ int tf_shell_server_init(struct tf_shell *s)
 						  TF_SHELL_RGB_LOCK)))
 			return -ENOMEM;
 	}
+	/* notification banners: above every persona and lock screen, under
+	 * the pad, the alert card and the bar */
+	if (tf_shell_banner_init(s) < 0)
+		return -ENOMEM;
 	/* the pad: above every persona and lock screen, under the bar */
 	if (tf_shell_pad_init(s) < 0)
 		return -ENOMEM;

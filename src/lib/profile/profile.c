@@ -334,6 +334,10 @@ int tf_profile_for_persona(const struct tf_config *cfg,
 		static const char *const wl_env[] = {
 			"XDG_RUNTIME_DIR=" TF_SHELL_RUNTIME_DIR,
 			"WAYLAND_DISPLAY=" TF_SHELL_WAYLAND_NAME,
+			/* the persona's own session bus, which the daemon
+			 * starts in it (src/daemon/notify.c) */
+			"DBUS_SESSION_BUS_ADDRESS=unix:"
+			"path=" TF_SHELL_RUNTIME_DIR "/bus",
 		};
 
 		if (p.n_env + TF_ARRAY_SIZE(wl_env) > TF_PROF_ENV_MAX) {

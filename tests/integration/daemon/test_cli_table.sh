@@ -73,6 +73,8 @@ probe_fail_net() { "$T" --state "$S.none" net status; }
 probe_fail_tunnel() { tf tunnel key personal; } # not a tunnel persona
 probe_fail_app() { tf app list nosuch; }
 probe_fail_exec() { tf exec seal nosuch; }
+probe_data_notify() { tf --json notify list; } # display is not shell: []
+probe_fail_notify() { tf notify list nosuch; }
 probe_fail_alert() { tf alert post "$SRC/README.md"; } # not an alert record
 # the order matters for the secure persona: unlock, then lock, then wipe
 order="init status selftest persona run switch unlock lock enroll wipe audit help"

@@ -236,6 +236,8 @@ static void test_display_env(void **state)
 						sizeof(why)),
 			 0);
 	assert_false(has_env(&p, "WAYLAND_DISPLAY=wayland-0"));
+	assert_false(has_env(
+		&p, "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus"));
 	snprintf(c.display, sizeof(c.display), "shell");
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(tf_profile_for_persona(&c, &c.personas[i], &p,
@@ -243,6 +245,9 @@ static void test_display_env(void **state)
 				 0);
 		assert_true(has_env(&p, "WAYLAND_DISPLAY=wayland-0"));
 		assert_true(has_env(&p, "XDG_RUNTIME_DIR=/run/user/1000"));
+		/* the session bus the daemon starts (src/daemon/notify.c) */
+		assert_true(has_env(&p, "DBUS_SESSION_BUS_ADDRESS=unix:path=/"
+					"run/user/1000/bus"));
 		assert_int_equal(tf_profile_check(&p, why, sizeof(why)), 0);
 	}
 }
