@@ -200,6 +200,9 @@ struct tf_config {
 	/* copies that leave a credential persona, "FROM:TO[,FROM:TO]"
 	 * ("" = none: `twofold copy secure:... personal:` is refused) */
 	char copy_flows[TF_COPY_FLOWS_MAX];
+	/* the shell's cross-persona paste, "FROM:TO[,...]" or "none" ("" =
+	 * unset: from a persona without a credential into one with) */
+	char clipboard_flows[TF_COPY_FLOWS_MAX];
 	size_t n_personas;
 	struct tf_persona_cfg personas[TF_PERSONA_MAX];
 	size_t n_devices;

@@ -72,7 +72,12 @@ enum tf_msg_type {
 	 * PERSONA the destination, ARG the source ("NAME:/PATH" or a host
 	 * "/PATH", root only), ARG (optional) a directory in its Inbox */
 	TF_REQ_COPY = 19,
-	/* 20, 21: taken (issue 13's other parts) */
+	/* 20: NOTIFY_GET (docs/shell.md "Notifications") */
+	/* PERSONA = the source, ARG = the target ("-": the copy half), ARG =
+	 * the byte count (the shell only; never the bytes): the daemon's
+	 * clipboard_flows decides, audits, answers TEXT "allowed" or
+	 * "refused" (docs/shell.md "Clipboard") */
+	TF_REQ_CROSS_COPY_AUDIT = 21,
 	/* PERSONA (running, root only): hash its base's executables into
 	 * its exec gate's record (docs/exec.md "Base files by hash") */
 	TF_REQ_EXEC_SEAL = 22,

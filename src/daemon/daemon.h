@@ -797,6 +797,14 @@ enum tfd_disp tfd_req_alert_body(struct tfd *d, struct tfd_conn *c,
 				 const struct tf_msg *m, struct tfd_persona *p,
 				 struct tfd_reply *rep);
 
+/* req_clip.c: the shell's cross-persona paste (device.conf
+ * clipboard_flows; unset: non-credential into credential only) */
+bool tfd_clip_allowed(const struct tfd *d, const struct tfd_persona *from,
+		      const struct tfd_persona *to);
+enum tfd_disp tfd_req_cross_copy(struct tfd *d, struct tfd_conn *c,
+				 const struct tf_msg *m, struct tfd_persona *p,
+				 struct tfd_reply *rep);
+
 /* audit.c: the audit log (docs/audit.md; docs/ARCHITECTURE.md "How to
  * add an audited event"). tfd_audit: one record; fmt gives "key=value"
  * fields separated by tabs; p and c may be NULL; flags TF_AUDIT_SYNC

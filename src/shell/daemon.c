@@ -32,11 +32,21 @@
 
 #define QUEUE_MAX 8
 
-enum req_kind { REQ_STATUS, REQ_SWITCH, REQ_UNLOCK, REQ_LOCK, REQ_ALERT_BODY };
+enum req_kind {
+	REQ_STATUS,
+	REQ_SWITCH,
+	REQ_UNLOCK,
+	REQ_LOCK,
+	REQ_ALERT_BODY,
+	REQ_CROSS,
+};
 
 struct req {
 	enum req_kind kind;
 	struct tf_shell_persona *p;
+	/* REQ_CROSS: the target (NULL: the copy half) and the byte count */
+	struct tf_shell_persona *to;
+	size_t len;
 };
 
 struct conn {
@@ -82,6 +92,14 @@ static void lose(struct tf_shell_daemon *dm, const char *why)
 			"locked until it is back\n",
 			why);
 	dm->up = false;
+	/* a cross copy asked and never answered is refused (fail closed) */
+	if (dm->busy && dm->inflight.kind == REQ_CROSS)
+		tf_shell_clip_cross_answer(s, dm->inflight.p, dm->inflight.to,
+					   false);
+	for (size_t i = 0; i < dm->n_queue; i++)
+		if (dm->queue[i].kind == REQ_CROSS)
+			tf_shell_clip_cross_answer(s, dm->queue[i].p,
+						   dm->queue[i].to, false);
 	dm->busy = false;
 	dm->n_queue = 0;
 	conn_close(&dm->sub);
@@ -246,6 +264,17 @@ static void answered(struct tf_shell_daemon *dm, const struct tf_msg *m)
 	case REQ_ALERT_BODY:
 		tf_shell_alert_answer(s, err, tf_msg_str(m, TF_A_TEXT));
 		break;
+	case REQ_CROSS: {
+		/* only an explicit "allowed" lets text across */
+		const char *v = tf_msg_str(m, TF_A_TEXT);
+		bool yes = err == 0 && v && strcmp(v, "allowed") == 0;
+
+		if (err < 0)
+			fprintf(stderr, "twofold-shell: cross copy: %s\n",
+				msg ? msg : strerror(-err));
+		tf_shell_clip_cross_answer(s, q.p, q.to, yes);
+		break;
+	}
 	case REQ_LOCK:
 		if (err < 0)
 			fprintf(stderr, "twofold-shell: lock %s: %s\n",
@@ -365,7 +394,7 @@ static int queue(struct tf_shell_daemon *dm, enum req_kind k,
 		return -ENOTCONN;
 	if (dm->n_queue == QUEUE_MAX)
 		return -EBUSY;
-	dm->queue[dm->n_queue++] = (struct req){k, p};
+	dm->queue[dm->n_queue++] = (struct req){k, p, NULL, 0};
 	pump(dm);
 	return 0;
 }
@@ -523,8 +552,40 @@ int tf_shell_request_unlock(struct tf_shell *s, struct tf_shell_persona *p,
 	if (r < 0)
 		return r;
 	dm->busy = true;
-	dm->inflight = (struct req){REQ_UNLOCK, p};
+	dm->inflight = (struct req){REQ_UNLOCK, p, NULL, 0};
 	return 0;
+}
+
+int tf_shell_request_cross(struct tf_shell *s, struct tf_shell_persona *from,
+			   struct tf_shell_persona *to, size_t len)
+{
+	struct tf_shell_daemon *dm = s->daemon;
+
+	if (!dm || dm->req.fd < 0)
+		return -ENOTCONN;
+	if (dm->n_queue == QUEUE_MAX)
+		return -EBUSY;
+	dm->queue[dm->n_queue++] = (struct req){REQ_CROSS, from, to, len};
+	pump(dm);
+	return 0;
+}
+
+static int send_cross(int fd, const struct req *q)
+{
+	struct tf_msgbuf b;
+	char n[24];
+	int r;
+
+	snprintf(n, sizeof(n), "%zu", q->len);
+	tf_msgbuf_init(&b, TF_REQ_CROSS_COPY_AUDIT);
+	tf_msgbuf_put_str(&b, TF_A_PERSONA, q->p->name);
+	tf_msgbuf_put_str(&b, TF_A_ARG, q->to ? q->to->name : "-");
+	tf_msgbuf_put_str(&b, TF_A_ARG, n);
+	r = tf_msgbuf_finish(&b);
+	if (r == 0)
+		r = tf_msg_send(fd, &b, NULL, 0);
+	tf_msgbuf_free(&b);
+	return r;
 }
 
 int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p)
@@ -558,9 +619,13 @@ static void pump(struct tf_shell_daemon *dm)
 			r = send_simple(dm->req.fd, TF_REQ_ALERT_BODY,
 					q.p->name, 0);
 			break;
+		case REQ_CROSS: r = send_cross(dm->req.fd, &q); break;
 		default: r = -EINVAL; break;
 		}
 		if (r < 0) {
+			if (q.kind == REQ_CROSS)
+				tf_shell_clip_cross_answer(dm->shell, q.p, q.to,
+							   false);
 			fprintf(stderr,
 				"twofold-shell: a request to twofoldd: %s\n",
 				strerror(-r));

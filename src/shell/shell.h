@@ -216,6 +216,10 @@ void tf_shell_clip_request_drag(struct wl_listener *l, void *data);
 void tf_shell_clip_focus(struct tf_shell *s, struct tf_shell_persona *p);
 int tf_shell_clip_cross_copy(struct tf_shell *s);
 int tf_shell_clip_cross_paste(struct tf_shell *s);
+/* twofoldd's answer to tf_shell_request_cross (to NULL: the copy half) */
+void tf_shell_clip_cross_answer(struct tf_shell *s,
+				struct tf_shell_persona *from,
+				struct tf_shell_persona *to, bool allowed);
 void tf_shell_clip_fini(struct tf_shell *s);
 
 /* view.c */
@@ -273,6 +277,11 @@ void tf_shell_alert_locked(struct tf_shell *s, struct tf_shell_persona *p);
 /* the daemon's answer to ALERT_BODY: TEXT "ID\nTITLE\nBODY" */
 void tf_shell_alert_answer(struct tf_shell *s, int err, const char *text);
 size_t tf_shell_alert_body_len(const struct tf_shell *s);
+/* daemon.c: CROSS_COPY_AUDIT from -> to (NULL: the copy half, may from
+ * paste anywhere), len bytes; the verdict comes back through
+ * tf_shell_clip_cross_answer (refused if the link is lost meanwhile) */
+int tf_shell_request_cross(struct tf_shell *s, struct tf_shell_persona *from,
+			   struct tf_shell_persona *to, size_t len);
 /* daemon.c: ALERT_BODY of p (answered only while p runs) */
 int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p);
 

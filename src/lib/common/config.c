@@ -308,6 +308,10 @@ static const struct key keys[] = {
 	 NULL,
 	 "copies allowed out of a credential persona, FROM:TO[,...] (unset: "
 	 "none)"},
+	{SEC_TOP, "clipboard_flows", T_STR, TOP(clipboard_flows), 0, 0, false,
+	 NULL, NULL, NULL,
+	 "cross-persona pastes of the shell, FROM:TO[,...] or none (unset: "
+	 "into credential personas only)"},
 
 	{SEC_PERSONA, "uid_base", T_U32, PER(uid_base), 1, UINT32_MAX - 1,
 	 false, NULL, NULL, NULL, "host uid of the persona's uid 0"},
