@@ -191,6 +191,9 @@ struct tf_config {
 	 * the trusted shell's socket directories and puts each persona's
 	 * Wayland socket into it at persona start (docs/shell.md) */
 	char display[8];
+	/* display = shell: twofoldd starts twofold-shell as shell_uid and
+	 * restarts it when it exits (shellproc.c) */
+	bool shell_start;
 	/* seconds without input until the shell locks the credential
 	 * personas (0 = never; read by the shell from the status) */
 	uint32_t lock_idle_seconds;

@@ -298,6 +298,10 @@ static const struct key keys[] = {
 	{SEC_TOP, "display", T_STR, TOP(display), 0, 0, false, "none", NULL,
 	 NULL,
 	 "none, or shell: persona apps get a Wayland socket of twofold-shell"},
+	{SEC_TOP, "shell_start", T_BOOL, TOP(shell_start), 0, 0, false, NULL,
+	 NULL, NULL,
+	 "yes: twofoldd starts twofold-shell as shell_uid and restarts it "
+	 "(display = shell)"},
 	{SEC_TOP, "lock_idle_seconds", T_U32, TOP(lock_idle_seconds), 0, 86400,
 	 false, "0", NULL, NULL,
 	 "seconds without input until the shell locks secure, 0 = never"},
