@@ -101,9 +101,8 @@ static const uint8_t *glyph(char c)
 	return c == ' ' ? NULL : font[TF_ARRAY_SIZE(font) - 1].row;
 }
 
-/* text at (x, y) in px-sized pixels, wrapped at width w; the height used */
-static int draw(struct wlr_scene_tree *t, const char *text, size_t len, int x,
-		int y, int w, int bottom, int px)
+int tf_shell_text(struct wlr_scene_tree *t, const char *text, size_t len, int x,
+		  int y, int w, int bottom, int px, uint32_t rgb)
 {
 	int cx = x, cy = y, adv = 6 * px, line = 9 * px;
 
@@ -127,9 +126,7 @@ static int draw(struct wlr_scene_tree *t, const char *text, size_t len, int x,
 					run++;
 				if (run) {
 					struct wlr_scene_rect *q =
-						tf_shell_rect(
-							&t->node,
-							TF_SHELL_RGB_ALERT_INK);
+						tf_shell_rect(&t->node, rgb);
 					if (q)
 						tf_shell_place(q, cx + b * px,
 							       cy + r * px,
@@ -223,14 +220,17 @@ void tf_shell_alert_arrange(struct tf_shell *s)
 		static const char head[] = "SECURE - URGENT";
 		px = (W - 2 * m) / (6 * (int)(sizeof(head) - 1));
 		px = px < 2 ? 2 : px;
-		y += draw(al->text, head, sizeof(head) - 1, m, y + H / 6,
-			  W - 2 * m, H, px);
-		draw(al->text, "PRESS ENTER TO UNLOCK", 21, m, y + H / 4,
-		     W - 2 * m, H, px / 3 > 1 ? px / 3 : 2);
+		y += tf_shell_text(al->text, head, sizeof(head) - 1, m,
+				   y + H / 6, W - 2 * m, H, px,
+				   TF_SHELL_RGB_ALERT_INK);
+		tf_shell_text(al->text, "PRESS ENTER TO UNLOCK", 21, m,
+			      y + H / 4, W - 2 * m, H, px / 3 > 1 ? px / 3 : 2,
+			      TF_SHELL_RGB_ALERT_INK);
 		return;
 	}
 	px = W / 320 > 2 ? W / 320 : 2;
-	draw(al->text, al->body, al->body_len, m, y, W - 2 * m, H - m, px);
+	tf_shell_text(al->text, al->body, al->body_len, m, y, W - 2 * m, H - m,
+		      px, TF_SHELL_RGB_ALERT_INK);
 }
 
 void tf_shell_alert_show(struct tf_shell *s, struct tf_shell_persona *p,

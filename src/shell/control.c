@@ -49,6 +49,17 @@ static void status(struct tf_shell *s, char *out, size_t cap)
 				     : "typing");
 		off += n > 0 ? (size_t)n : 0;
 	}
+	if (off < cap && s->pad_for) {
+		char t[64];
+
+		tf_shell_pad_text(s, t, sizeof(t));
+		for (char *q = t; *q; q++)
+			if (*q == ' ')
+				*q = '_';
+		n = snprintf(out + off, cap - off, " pad_text=%s",
+			     t[0] ? t : "-");
+		off += n > 0 ? (size_t)n : 0;
+	}
 	if (off < cap) {
 		static const char *const st[] = {"-", "card", "fetching",
 						 "body"};

@@ -108,7 +108,8 @@ static void lose(struct tf_shell_daemon *dm, const char *why)
 		if (s->personas[i].secure)
 			s->personas[i].locked = true;
 	if (s->pad_for)
-		tf_shell_pad_answer(s, -ENOTCONN, "twofoldd is not answering");
+		tf_shell_pad_answer(s, -ENOTCONN, "twofoldd is not answering",
+				    NULL, -1, -1);
 	if (s->fg && s->fg->locked)
 		for (size_t i = 0; i < s->n_personas; i++)
 			if (!s->personas[i].locked) {
@@ -235,6 +236,21 @@ static void idle_arm(struct tf_shell_daemon *dm)
 
 static void pump(struct tf_shell_daemon *dm);
 
+/* a reply's PARAM "name=N" as a number, -1 if absent */
+static int param_int(const struct tf_msg *m, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < m->n_attrs; i++) {
+		const char *v = (const char *)m->attrs[i].val;
+
+		if (m->attrs[i].type == TF_A_PARAM && m->attrs[i].len > n + 1 &&
+		    strncmp(v, name, n) == 0 && v[n] == '=')
+			return (int)strtol(v + n + 1, NULL, 10);
+	}
+	return -1;
+}
+
 static void answered(struct tf_shell_daemon *dm, const struct tf_msg *m)
 {
 	struct tf_shell *s = dm->shell;
@@ -260,7 +276,11 @@ static void answered(struct tf_shell_daemon *dm, const struct tf_msg *m)
 				"twofold-shell: switch to %s refused: %s\n",
 				q.p->name, msg ? msg : strerror(-err));
 		break;
-	case REQ_UNLOCK: tf_shell_pad_answer(s, err, msg); break;
+	case REQ_UNLOCK:
+		tf_shell_pad_answer(s, err, msg, tf_msg_str(m, TF_A_REASON),
+				    param_int(m, "wait_s"),
+				    param_int(m, "tries_left"));
+		break;
 	case REQ_ALERT_BODY:
 		tf_shell_alert_answer(s, err, tf_msg_str(m, TF_A_TEXT));
 		break;

@@ -42,6 +42,9 @@
 #define TF_SHELL_RGB_ALERT 0xff5000u
 #define TF_SHELL_RGB_ALERT_BODY 0x281018u
 #define TF_SHELL_RGB_ALERT_INK 0xfffff0u
+/* the pad's own words (what the daemon answered, the wait), in the block
+ * font; a colour no other part of the shell draws, so tests can count it */
+#define TF_SHELL_RGB_PAD_TEXT 0xfff8e0u
 /* the longest PIN or passphrase the pad takes (config.h allows 64) */
 #define TF_SHELL_PIN_MAX 64
 
@@ -181,7 +184,8 @@ struct tf_shell {
 	char alert_id[40];
 
 	struct wl_listener new_output, output_frame, new_input, new_xdg_surface;
-	struct wl_listener new_vkbd, request_set_selection, request_start_drag;
+	struct wl_listener new_vkbd, new_vptr, request_set_selection;
+	struct wl_listener request_start_drag;
 	struct wl_listener cursor_motion, cursor_motion_abs, cursor_button;
 	struct wl_listener cursor_axis, cursor_frame;
 	struct wl_listener kbd_grab_begin, ptr_grab_begin;
@@ -258,8 +262,16 @@ void tf_shell_pad_close(struct tf_shell *s);
 void tf_shell_pad_arrange(struct tf_shell *s);
 /* a key while the pad is shown (consumed, whatever it is) */
 void tf_shell_pad_key(struct tf_shell *s, uint32_t sym);
-/* the daemon's answer to the pad's UNLOCK (err 0: unlocked) */
-void tf_shell_pad_answer(struct tf_shell *s, int err, const char *msg);
+/* the daemon's answer to the pad's UNLOCK (err 0: unlocked): its message
+ * (for the log), its reason id and its wait_s and tries_left parameters
+ * (-1: absent), which are what the pad draws */
+void tf_shell_pad_answer(struct tf_shell *s, int err, const char *msg,
+			 const char *reason, int wait_s, int tries_left);
+/* a pointer press at output (x, y) while the pad is shown: the key there,
+ * as if typed (false: no key there) */
+bool tf_shell_pad_tap(struct tf_shell *s, double x, double y);
+/* what the pad says now ("" while typing), for the control status */
+void tf_shell_pad_text(const struct tf_shell *s, char *buf, size_t cap);
 
 /* alert.c: the urgent alert card and body, drawn by the shell above
  * every persona and the pad; keys reach it, never a client, while shown */
@@ -284,6 +296,12 @@ int tf_shell_request_cross(struct tf_shell *s, struct tf_shell_persona *from,
 			   struct tf_shell_persona *to, size_t len);
 /* daemon.c: ALERT_BODY of p (answered only while p runs) */
 int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p);
+
+/* alert.c: text in the shell's 5x7 block font of solid rectangles of
+ * colour rgb, px screen pixels a font pixel, at (x, y), wrapped at width
+ * w, cut at bottom; the height used */
+int tf_shell_text(struct wlr_scene_tree *t, const char *text, size_t len, int x,
+		  int y, int w, int bottom, int px, uint32_t rgb);
 
 /* control.c */
 int tf_shell_control_listen(struct tf_shell *s, const char *path);

@@ -42,6 +42,7 @@
 #include <wlr/types/wlr_seat.h>
 #include <wlr/types/wlr_viewporter.h>
 #include <wlr/types/wlr_virtual_keyboard_v1.h>
+#include <wlr/types/wlr_virtual_pointer_v1.h>
 #include <wlr/types/wlr_xdg_output_v1.h>
 #include <wlr/types/wlr_xdg_shell.h>
 #include <xkbcommon/xkbcommon.h>
@@ -636,6 +637,14 @@ static void cursor_button(struct wl_listener *l, void *data)
 			tf_shell_alert_tap(s);
 		return;
 	}
+	/* the pad: a press on a key is that key; nothing reaches a client
+	 * (none is shown while the pad is) */
+	if (s->pad_for) {
+		tf_shell_activity(s);
+		if (ev->state == WLR_BUTTON_PRESSED)
+			(void)tf_shell_pad_tap(s, s->cursor->x, s->cursor->y);
+		return;
+	}
 	wlr_seat_pointer_notify_button(s->seat, ev->time_msec, ev->button,
 				       ev->state);
 }
@@ -654,6 +663,16 @@ static void cursor_frame(struct wl_listener *l, void *data)
 	struct tf_shell *s = wl_container_of(l, s, cursor_frame);
 
 	wlr_seat_pointer_notify_frame(s->seat);
+}
+
+/* a trusted tool's pointer (host socket only: globals.c), as a real one */
+static void new_vptr(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, new_vptr);
+	struct wlr_virtual_pointer_v1_new_pointer_event *ev = data;
+
+	wlr_cursor_attach_input_device(s->cursor,
+				       &ev->new_pointer->input_device);
 }
 
 static void new_input(struct wl_listener *l, void *data)
@@ -719,6 +738,7 @@ static void ptr_grab_begin(struct wl_listener *l, void *data)
 int tf_shell_server_init(struct tf_shell *s)
 {
 	struct wlr_virtual_keyboard_manager_v1 *vkm;
+	struct wlr_virtual_pointer_manager_v1 *vpm;
 
 	s->backend = wlr_backend_autocreate(s->display);
 	if (!s->backend)
@@ -751,6 +771,10 @@ int tf_shell_server_init(struct tf_shell *s)
 	if (!vkm)
 		return -ENOMEM;
 	LISTEN(&vkm->events.new_virtual_keyboard, new_vkbd, new_vkbd);
+	vpm = wlr_virtual_pointer_manager_v1_create(s->display);
+	if (!vpm)
+		return -ENOMEM;
+	LISTEN(&vpm->events.new_virtual_pointer, new_vptr, new_vptr);
 
 	/* secure trees above the others, each opening with an opaque
 	 * background of its whole area: in the desktop layout a personal

@@ -21,6 +21,11 @@
  *                                  the last one's frame callback; prints
  *                                  "frames N median_us p99_us" of commit to
  *                                  frame-done (bench/shell)
+ *   shellclient tap W H X Y [X Y ...]
+ *                                  on the host socket: a virtual pointer
+ *                                  (zwlr_virtual_pointer_v1) pressing and
+ *                                  releasing the left button at each X,Y
+ *                                  of a W x H output
  *   shellclient badbuf             a buffer larger than its shm pool, then
  *                                  a huge pool (bad input: the shell drops
  *                                  this client and nothing else)
@@ -412,6 +417,81 @@ static int badbuf(void)
 	return 0;
 }
 
+/* zwlr_virtual_pointer_manager_v1 and zwlr_virtual_pointer_v1, the
+ * requests used here only, described by hand (no XML of wlr-protocols on
+ * Debian 12): the manager's create_virtual_pointer (0: seat, new id), the
+ * pointer's motion_absolute (1), button (2), frame (4), destroy (8). */
+static const struct wl_interface vptr_iface;
+static const struct wl_interface *vpm_create_types[] = {&wl_seat_interface,
+							&vptr_iface};
+static const struct wl_message vpm_requests[] = {
+	{"create_virtual_pointer", "?on", vpm_create_types},
+	{"destroy", "", NULL},
+};
+static const struct wl_interface vpm_iface = {
+	"zwlr_virtual_pointer_manager_v1", 1, 2, vpm_requests, 0, NULL};
+static const struct wl_interface *no_types[] = {NULL, NULL, NULL,
+						NULL, NULL, NULL};
+static const struct wl_message vptr_requests[] = {
+	{"motion", "uff", no_types},   {"motion_absolute", "uuuuu", no_types},
+	{"button", "uuu", no_types},   {"axis", "uuf", no_types},
+	{"frame", "", NULL},	       {"axis_source", "u", no_types},
+	{"axis_stop", "uu", no_types}, {"axis_discrete", "uufi", no_types},
+	{"destroy", "", NULL},
+};
+static const struct wl_interface vptr_iface = {
+	"zwlr_virtual_pointer_v1", 1, 9, vptr_requests, 0, NULL};
+
+static struct wl_proxy *vpm;
+static void tap_global(void *d, struct wl_registry *r, uint32_t name,
+		       const char *iface, uint32_t ver)
+{
+	struct st *s = d;
+
+	if (strcmp(iface, vpm_iface.name) == 0)
+		vpm = wl_registry_bind(r, name, &vpm_iface, 1);
+	else if (strcmp(iface, "wl_seat") == 0)
+		s->seat = wl_registry_bind(r, name, &wl_seat_interface, 1);
+}
+static const struct wl_registry_listener tap_l = {tap_global, reg_remove};
+
+static int tap(int argc, char **argv)
+{
+	struct st s = {0};
+	struct wl_display *d = wl_display_connect(NULL);
+	struct wl_proxy *p;
+	uint32_t w, h, t = 1;
+
+	if (!d || argc < 6 || (argc - 4) % 2) {
+		fprintf(stderr, "shellclient: tap: %s\n",
+			d ? "usage: tap W H X Y [X Y ...]" : strerror(errno));
+		return 2;
+	}
+	w = (uint32_t)atoi(argv[2]);
+	h = (uint32_t)atoi(argv[3]);
+	wl_registry_add_listener(wl_display_get_registry(d), &tap_l, &s);
+	if (wl_display_roundtrip(d) < 0 || !vpm || !s.seat) {
+		fprintf(stderr, "shellclient: no virtual pointer here\n");
+		return 1;
+	}
+	p = wl_proxy_marshal_constructor(vpm, 0, &vptr_iface, s.seat, NULL);
+	for (int i = 4; i + 1 < argc; i += 2) {
+		wl_proxy_marshal(p, 1, t++, (uint32_t)atoi(argv[i]),
+				 (uint32_t)atoi(argv[i + 1]), w, h);
+		wl_proxy_marshal(p, 4);
+		wl_proxy_marshal(p, 2, t++, 0x110 /* BTN_LEFT */, 1);
+		wl_proxy_marshal(p, 4);
+		wl_proxy_marshal(p, 2, t++, 0x110, 0);
+		wl_proxy_marshal(p, 4);
+		if (wl_display_roundtrip(d) < 0)
+			return 1;
+		out("tap %s %s\n", argv[i], argv[i + 1]);
+	}
+	wl_proxy_marshal(p, 8);
+	wl_proxy_destroy(p);
+	return wl_display_roundtrip(d) < 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct st s = {.w = 200, .h = 200};
@@ -428,6 +508,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "badbuf") == 0)
 		return badbuf();
+	if (argc >= 2 && strcmp(argv[1], "tap") == 0)
+		return tap(argc, argv);
 	d = wl_display_connect(NULL);
 	if (!d) {
 		fprintf(stderr, "shellclient: connect: %s\n", strerror(errno));
