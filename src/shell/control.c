@@ -71,6 +71,11 @@ static void status(struct tf_shell *s, char *out, size_t cap)
 				     tf_shell_alert_body_len(s));
 		off += n > 0 ? (size_t)n : 0;
 	}
+	if (off < cap && s->n_unresponsive) {
+		n = snprintf(out + off, cap - off, " unresponsive=%u",
+			     s->n_unresponsive);
+		off += n > 0 ? (size_t)n : 0;
+	}
 	for (size_t i = 0; i < s->n_personas && off < cap; i++) {
 		n = snprintf(out + off, cap - off, " %s=%s",
 			     s->personas[i].name,

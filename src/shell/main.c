@@ -40,7 +40,7 @@ static void usage(FILE *f)
 	      "[--layout phone|desktop]\n"
 	      "         [--size WxH] [--persona-uids NAME=FIRST-LAST] "
 	      "[--daemon PATH]\n"
-	      "         [--control PATH] [-v]\n",
+	      "         [--control PATH] [--ping-interval MS] [-v]\n",
 	      f);
 }
 
@@ -156,6 +156,7 @@ int main(int argc, char **argv)
 		{"layout", required_argument, NULL, 'l'},
 		{"size", required_argument, NULL, 'S'},
 		{"control", required_argument, NULL, 'c'},
+		{"ping-interval", required_argument, NULL, 'P'},
 		{"persona-uids", required_argument, NULL, 'U'},
 		{"daemon", required_argument, NULL, 'D'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -176,6 +177,7 @@ int main(int argc, char **argv)
 	s->layout = TF_SHELL_PHONE;
 	s->width = 720;
 	s->height = 1440;
+	s->ping_ms = TF_SHELL_PING_MS;
 	s->xfd = -1;
 	s->control_fd = -1;
 	s->host.fd = -1;
@@ -228,6 +230,21 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'c': control = optarg; break;
+		case 'P': {
+			char *end = NULL;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!end || *end || v > 600000) {
+				fprintf(stderr,
+					"twofold-shell: --ping-interval %s: "
+					"milliseconds, 0..600000 (0: no "
+					"pings)\n",
+					optarg);
+				return 2;
+			}
+			s->ping_ms = (uint32_t)v;
+			break;
+		}
 		case 'v': verbose = true; break;
 		case 'V': printf("twofold-shell %s\n", TF_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -308,6 +325,9 @@ int main(int argc, char **argv)
 			strerror(-r));
 		goto out;
 	}
+	r = tf_shell_ping_init(s);
+	if (r < 0)
+		goto out;
 	/* sockets last: once they exist the shell is ready (tests wait
 	 * for them) */
 	for (size_t i = 0; i < s->n_personas; i++) {
@@ -363,6 +383,7 @@ out:
 	tf_shell_daemon_fini(s);
 	tf_shell_pad_fini(s);
 	tf_shell_alert_fini(s);
+	tf_shell_ping_fini(s);
 	tf_shell_clip_fini(s);
 	wl_display_destroy_clients(s->display);
 	wl_display_destroy(s->display);

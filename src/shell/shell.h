@@ -22,6 +22,10 @@
  * at 64 KiB; text from a form or a message fits comfortably) */
 #define TF_SHELL_CLIP_MAX (256u * 1024u)
 #define TF_SHELL_CONTROL_MAX 256
+/* ping.c: pings a client may leave unanswered in a row before it is
+ * disconnected, and the default round (--ping-interval) */
+#define TF_SHELL_PING_MISSES 3u
+#define TF_SHELL_PING_MS 5000u
 
 /* the reserved status bar strip and the trusted frame, in output pixels */
 #define TF_SHELL_BAR_H 40
@@ -105,7 +109,9 @@ struct tf_shell_client {
 	struct wl_listener destroy;
 	struct wl_client *client;
 	struct tf_shell_listener *listener;
-	struct wl_list link; /* tf_shell.clients */
+	struct wl_list link;		/* tf_shell.clients */
+	unsigned ping_misses;		/* ping.c: rounds without a pong */
+	struct wl_listener res_created; /* ping.c: its buffers checked */
 };
 
 struct tf_shell_view;
@@ -182,6 +188,11 @@ struct tf_shell {
 	enum tf_shell_alert_state alert_state;
 	struct tf_shell_persona *alert_for;
 	char alert_id[40];
+
+	/* ping.c */
+	uint32_t ping_ms; /* 0: no pings */
+	struct wl_event_source *ping_src;
+	unsigned n_unresponsive;
 
 	struct wl_listener new_output, output_frame, new_input, new_xdg_surface;
 	struct wl_listener new_vkbd, new_vptr, request_set_selection;
@@ -302,6 +313,12 @@ int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p);
  * w, cut at bottom; the height used */
 int tf_shell_text(struct wlr_scene_tree *t, const char *text, size_t len, int x,
 		  int y, int w, int bottom, int px, uint32_t rgb);
+
+/* ping.c: the ping rounds (after tf_shell_server_init) */
+int tf_shell_ping_init(struct tf_shell *s);
+void tf_shell_ping_fini(struct tf_shell *s);
+/* every shm buffer c makes is checked (a stride under a row: dropped) */
+void tf_shell_watch_buffers(struct tf_shell_client *c);
 
 /* control.c */
 int tf_shell_control_listen(struct tf_shell *s, const char *path);

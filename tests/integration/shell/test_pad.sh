@@ -8,7 +8,9 @@
 #    screen each second until "try again";
 #  - a pointer (a virtual pointer on the host socket, shellclient tap)
 #    pressing the pad's keys 1..6 and OK unlocks secure and brings it in
-#    front; the PIN in no log.
+#    front; the PIN in no log;
+#  - all of it while a personal client that never answers pings is marked
+#    unresponsive and dropped (the pad waits for no client).
 . "$(dirname "$0")/../persona/lib.sh"
 . "$(dirname "$0")/lib.sh"
 
@@ -41,7 +43,7 @@ setpriv --reuid=$SHUID --regid="$GID" --groups="$GID" -- \
 	--persona personal="$SHD/personal/wayland-0" \
 	--persona secure="$SHD/secure/wayland-0" \
 	--persona-uids personal="$PB-$((PB + 65535))" \
-	--host-socket "$H_SOCK" --control "$C_SOCK" \
+	--host-socket "$H_SOCK" --control "$C_SOCK" --ping-interval 400 \
 	--daemon "$S/control" >>"$SH_LOG" 2>&1 &
 SH_PID=$!
 BG_PIDS="$BG_PIDS $SH_PID"
@@ -63,6 +65,13 @@ key_xy() {
 }
 strip_text() { count "$1" $RGB_PAD_TEXT 156 204; }
 pad_text() { ctl status | tr ' ' '\n' | sed -n 's/^pad_text=//p'; }
+
+# a personal client that never answers a ping, there all along
+setpriv --reuid=$((PB + 1000)) --regid="$GID" --groups="$GID" -- \
+	env WAYLAND_DISPLAY="$SHD/personal/wayland-0" "$SHELLCLIENT" window 00ff00 --no-pong >"$SH_DIR/mute.out" 2>&1 &
+MUTE=$!
+BG_PIDS="$BG_PIDS $MUTE"
+for _ in $(seq 100); do grep -q '^configure' "$SH_DIR/mute.out" && break; sleep 0.05; done
 
 on "$H_SOCK" wtype -M logo -k Tab -m logo
 for _ in $(seq 100); do has "pad=typing" "$(ctl status)" && break; sleep 0.05; done
@@ -123,6 +132,9 @@ n=0
 for f in "$SH_LOG" "$DLOG"; do grep -q -e "$PIN" -e "$WRONG" "$f" && n=$((n + 1)); done
 [ $n = 0 ]
 ok $? "neither PIN in the shell's or the daemon's log" "$n"
+
+! kill -0 "$MUTE" 2>/dev/null && grep -q "did not answer a ping in 3 rounds: disconnected" "$SH_LOG"
+ok $? "meanwhile the personal client that never answered pings was dropped" "$(grep ping "$SH_LOG" | tail -2)"
 
 # a persona client is still refused the virtual pointer
 out=$(WAYLAND_DISPLAY=$SHD/personal/wayland-0 setpriv --reuid=$((PB + 1000)) --regid="$GID" --groups="$GID" -- timeout 10 "$SHELLCLIENT" tap $W $H 1 1 2>&1)
