@@ -34,10 +34,12 @@ static void status(struct tf_shell *s, char *out, size_t cap)
 	size_t off = 0;
 	int n;
 
-	n = snprintf(out, cap, "ok fg=%s layout=%s switch_us=%llu",
+	n = snprintf(out, cap,
+		     "ok fg=%s layout=%s switch_us=%llu switch_commit_us=%llu",
 		     s->fg ? s->fg->name : "-",
 		     s->layout == TF_SHELL_PHONE ? "phone" : "desktop",
-		     (unsigned long long)s->switch_us);
+		     (unsigned long long)s->switch_us,
+		     (unsigned long long)s->switch_commit_us);
 	off = n > 0 ? (size_t)n : 0;
 	if (off < cap) {
 		n = snprintf(out + off, cap - off, " daemon=%s pad=%s",

@@ -293,6 +293,7 @@ int main(int argc, char **argv)
 			tf_shell_persona_by_name(s, secure_names[i])->secure =
 				true;
 	}
+	s->verbose = verbose;
 	wlr_log_init(verbose ? WLR_DEBUG : WLR_ERROR, NULL);
 	signal(SIGPIPE, SIG_IGN);
 

@@ -147,9 +147,13 @@ struct tf_shell {
 	struct wlr_cursor *cursor;
 
 	enum tf_shell_layout layout;
-	/* a switch's request to the first frame committed after it, in µs
-	 * (bench/shell; the control socket's status says it) */
-	uint64_t switch_t0, switch_us;
+	/* a switch's request to the present event of the first frame
+	 * committed after it, and to that commit, in µs (bench/shell; the
+	 * control socket's status says both) */
+	uint64_t switch_t0, switch_t1, switch_us, switch_commit_us;
+	uint32_t switch_seq;
+	bool switch_wait_present;
+	bool verbose; /* -v: wlroots' debug log, and the switch times */
 	int width, height;
 	struct tf_shell_persona personas[TF_SHELL_MAX_PERSONAS];
 	size_t n_personas;
@@ -194,7 +198,8 @@ struct tf_shell {
 	struct wl_event_source *ping_src;
 	unsigned n_unresponsive;
 
-	struct wl_listener new_output, output_frame, new_input, new_xdg_surface;
+	struct wl_listener new_output, output_frame, output_present;
+	struct wl_listener new_input, new_xdg_surface;
 	struct wl_listener new_vkbd, new_vptr, request_set_selection;
 	struct wl_listener request_start_drag;
 	struct wl_listener cursor_motion, cursor_motion_abs, cursor_button;

@@ -365,18 +365,52 @@ static void new_xdg_surface(struct wl_listener *l, void *data)
 
 /* ---- output ---- */
 
+/* A switch is timed from its request (the daemon's foreground event, a
+ * control switch or Super+Tab without a daemon) to the output's present
+ * event of the first frame committed after it: that frame shows the other
+ * persona (its tree was enabled at the switch, its windows already have
+ * buffers). switch_commit_us is the same to the commit (bench/shell). */
 static void output_frame(struct wl_listener *l, void *data)
 {
 	struct tf_shell *s = wl_container_of(l, s, output_frame);
 	struct timespec now;
+	uint32_t seq = s->output->commit_seq;
 	bool drawn = wlr_scene_output_commit(s->scene_output);
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (drawn && s->switch_t0) {
-		s->switch_us = tf_shell_now_us() - s->switch_t0;
+		s->switch_commit_us = tf_shell_now_us() - s->switch_t0;
+		s->switch_seq = seq;
+		s->switch_wait_present = true;
+		s->switch_t1 = s->switch_t0;
 		s->switch_t0 = 0;
 	}
 	wlr_scene_output_send_frame_done(s->scene_output, &now);
+}
+
+static void output_present(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, output_present);
+	struct wlr_output_event_present *ev = data;
+	uint64_t when;
+
+	/* the commit's own event, or (a backend counting otherwise) the
+	 * first one after it */
+	if (!s->switch_wait_present || !ev->presented ||
+	    (int32_t)(ev->commit_seq - s->switch_seq) < 0)
+		return;
+	when = ev->when ? (uint64_t)ev->when->tv_sec * 1000000u +
+				  (uint64_t)ev->when->tv_nsec / 1000u
+			: tf_shell_now_us();
+	s->switch_us = when > s->switch_t1 ? when - s->switch_t1 : 0;
+	s->switch_wait_present = false;
+	if (s->verbose)
+		fprintf(stderr,
+			"twofold-shell: switch to %s presented after %llu us "
+			"(committed after %llu us)\n",
+			s->fg ? s->fg->name : "none",
+			(unsigned long long)s->switch_us,
+			(unsigned long long)s->switch_commit_us);
 }
 
 static void new_output(struct wl_listener *l, void *data)
@@ -403,6 +437,8 @@ static void new_output(struct wl_listener *l, void *data)
 	s->output = o;
 	s->output_frame.notify = output_frame;
 	wl_signal_add(&o->events.frame, &s->output_frame);
+	s->output_present.notify = output_present;
+	wl_signal_add(&o->events.present, &s->output_present);
 	wlr_output_layout_add(s->layout_out, o, 0, 0);
 	s->scene_output = wlr_scene_output_create(s->scene, o);
 	wlr_output_create_global(o);
