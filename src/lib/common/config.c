@@ -1246,6 +1246,25 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 		return fail(err, errlen,
 			    "display = shell needs shell_uid (the uid "
 			    "twofold-shell runs as)");
+	/* the shell opens the display and the input devices (docs/shell.md
+	 * "Devices"): a persona given them too would read the keyboard
+	 * past the shell's focus, whatever the foreground */
+	for (size_t i = 0; strcmp(c->display, "shell") == 0 && i < c->n_devices;
+	     i++)
+		if (c->devices[i].cls == TF_DEV_INPUT ||
+		    c->devices[i].cls == TF_DEV_DISPLAY)
+			return fail(err, errlen,
+				    "device %s: class %s with display = "
+				    "shell: twofold-shell opens the display "
+				    "and input devices, never a persona; "
+				    "remove this [device] section",
+				    c->devices[i].name,
+				    c->devices[i].cls == TF_DEV_INPUT
+					    ? "input"
+					    : "display");
+	if (c->shell_start && strcmp(c->display, "shell") != 0)
+		return fail(err, errlen,
+			    "shell_start = yes needs display = shell");
 	/* a credential persona runs signed code only (issue 13): no switch
 	 * may give it executable writable dirs */
 	for (size_t i = 0; i < c->n_personas; i++)

@@ -9,7 +9,10 @@
 #    are back and a persona's client reaches it; killed again at once:
 #    the wait before the restart doubles (backoff);
 #  - no secret in the shell's environment or arguments; the daemon
-#    stopped: the shell is gone too.
+#    stopped: the shell is gone too;
+#  - input is the shell's: inside a persona there is no /dev/input and
+#    no evdev node can be made (a [device] of class input with display =
+#    shell is refused at load: tests/unit/common).
 . "$(dirname "$0")/../persona/lib.sh"
 . "$(dirname "$0")/lib.sh"
 
@@ -79,6 +82,11 @@ ok $? "personal's socket is back: a client of personal's uid is served" "$out"
 out=$(tf run personal -- sh -c 'test -S /run/user/1000/wayland-0 && echo socket' 2>&1)
 [ "$out" = socket ]
 ok $? "inside personal, \$XDG_RUNTIME_DIR/wayland-0 is the new shell's socket" "$out"
+
+# ---- the personas get no input device
+out=$(tf run personal -- sh -c 'ls /dev; test -e /dev/input && echo HAS-INPUT; mknod /tmp/ev c 13 64 2>&1 || echo mknod-refused' 2>&1)
+not_has HAS-INPUT "$out" && not_has "event" "$out" && has mknod-refused "$out"
+ok $? "inside personal: no /dev/input, no evdev node can be made" "$(echo "$out" | tr '\n' ' ')"
 
 # ---- killed again at once: the wait doubles
 kill -KILL "$P2"
