@@ -1262,6 +1262,35 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 				    c->devices[i].cls == TF_DEV_INPUT
 					    ? "input"
 					    : "display");
+	/* clipboard_flows: "none" or FROM:TO pairs of two personas */
+	if (c->clipboard_flows[0] && strcmp(c->clipboard_flows, "none") != 0) {
+		char buf[TF_COPY_FLOWS_MAX], *save = NULL;
+
+		snprintf(buf, sizeof(buf), "%s", c->clipboard_flows);
+		for (char *t = strtok_r(buf, ", ", &save); t;
+		     t = strtok_r(NULL, ", ", &save)) {
+			char *colon = strchr(t, ':');
+			bool from = false, to = false;
+
+			if (colon) {
+				*colon = '\0';
+				for (size_t i = 0; i < c->n_personas; i++) {
+					from |= strcmp(c->personas[i].name,
+						       t) == 0;
+					to |= strcmp(c->personas[i].name,
+						     colon + 1) == 0;
+				}
+			}
+			if (!colon || !from || !to || strcmp(t, colon + 1) == 0)
+				return fail(err, errlen,
+					    "clipboard_flows: '%.40s%s%.40s' "
+					    "is not "
+					    "FROM:TO of two personas (or use "
+					    "none)",
+					    t, colon ? ":" : "",
+					    colon ? colon + 1 : "");
+		}
+	}
 	if (c->shell_start && strcmp(c->display, "shell") != 0)
 		return fail(err, errlen,
 			    "shell_start = yes needs display = shell");

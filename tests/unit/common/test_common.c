@@ -544,6 +544,13 @@ static void test_config_bad(void **state)
 		 "uid_base=200000\n[device gpu]\nclass = display\npath = "
 		 "/dev/dri/card0\n",
 		 "device gpu: class display with display = shell", -EINVAL},
+		{"version = 1\nclipboard_flows = a:c\n[persona a]\n"
+		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
+		 "clipboard_flows: 'a:c' is not FROM:TO of two personas",
+		 -EINVAL},
+		{"version = 1\nclipboard_flows = a:a\n[persona a]\n"
+		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
+		 "clipboard_flows: 'a:a' is not FROM:TO", -EINVAL},
 		{"version = 1\nshell_start = yes\n[persona a]\n"
 		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
 		 "shell_start = yes needs display = shell", -EINVAL},
