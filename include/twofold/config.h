@@ -191,6 +191,9 @@ struct tf_config {
 	 * the trusted shell's socket directories and puts each persona's
 	 * Wayland socket into it at persona start (docs/shell.md) */
 	char display[8];
+	/* display = shell: twofoldd starts twofold-shell as shell_uid and
+	 * restarts it when it exits (shellproc.c) */
+	bool shell_start;
 	/* seconds without input until the shell locks the credential
 	 * personas (0 = never; read by the shell from the status) */
 	uint32_t lock_idle_seconds;
@@ -200,6 +203,9 @@ struct tf_config {
 	/* copies that leave a credential persona, "FROM:TO[,FROM:TO]"
 	 * ("" = none: `twofold copy secure:... personal:` is refused) */
 	char copy_flows[TF_COPY_FLOWS_MAX];
+	/* the shell's cross-persona paste, "FROM:TO[,...]" or "none" ("" =
+	 * unset: from a persona without a credential into one with) */
+	char clipboard_flows[TF_COPY_FLOWS_MAX];
 	size_t n_personas;
 	struct tf_persona_cfg personas[TF_PERSONA_MAX];
 	size_t n_devices;

@@ -77,7 +77,11 @@ enum tf_msg_type {
 	 * full text only for a persona not credential-bound or one unlocked
 	 * and in front (docs/shell.md "Notifications") */
 	TF_REQ_NOTIFY_GET = 20,
-	/* 21: taken (issue 14, the shell's cross-copy audit) */
+	/* PERSONA = the source, ARG = the target ("-": the copy half), ARG =
+	 * the byte count (the shell only; never the bytes): the daemon's
+	 * clipboard_flows decides, audits, answers TEXT "allowed" or
+	 * "refused" (docs/shell.md "Clipboard") */
+	TF_REQ_CROSS_COPY_AUDIT = 21,
 	/* PERSONA (running, root only): hash its base's executables into
 	 * its exec gate's record (docs/exec.md "Base files by hash") */
 	TF_REQ_EXEC_SEAL = 22,

@@ -819,6 +819,26 @@ enum tfd_disp tfd_req_alert_body(struct tfd *d, struct tfd_conn *c,
 				 const struct tf_msg *m, struct tfd_persona *p,
 				 struct tfd_reply *rep);
 
+/* shellproc.c: with display = shell and shell_start = yes, twofold-shell
+ * started as shell_uid (options from device.conf) and restarted with a
+ * backoff when it exits; setup once ready, tick every second, shutdown
+ * before the personas stop */
+bool tfd_shellproc_on(const struct tfd *d);
+void tfd_shellproc_setup(struct tfd *d);
+void tfd_shellproc_tick(struct tfd *d);
+void tfd_shellproc_shutdown(struct tfd *d);
+pid_t tfd_shellproc_pid(void);
+/* display.c: the group the shell's directory is open to */
+gid_t tfd_display_shell_gid(const struct tfd *d);
+
+/* req_clip.c: the shell's cross-persona paste (device.conf
+ * clipboard_flows; unset: non-credential into credential only) */
+bool tfd_clip_allowed(const struct tfd *d, const struct tfd_persona *from,
+		      const struct tfd_persona *to);
+enum tfd_disp tfd_req_cross_copy(struct tfd *d, struct tfd_conn *c,
+				 const struct tf_msg *m, struct tfd_persona *p,
+				 struct tfd_reply *rep);
+
 /* audit.c: the audit log (docs/audit.md; docs/ARCHITECTURE.md "How to
  * add an audited event"). tfd_audit: one record; fmt gives "key=value"
  * fields separated by tabs; p and c may be NULL; flags TF_AUDIT_SYNC

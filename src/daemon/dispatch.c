@@ -103,6 +103,10 @@ static const struct tfd_req_def table[] = {
 	 * unlocked and in front */
 	{TF_REQ_NOTIFY_GET, "notify get", tfd_req_notify_get, TFD_READY, false,
 	 0, A(TF_A_PERSONA) | A(TF_A_ARG), TFD_CALL_ADMIN},
+	/* the shell's cross-persona paste: the shell alone makes the
+	 * gesture (root has no clipboard to move), so only its uid */
+	{TF_REQ_CROSS_COPY_AUDIT, "cross copy", tfd_req_cross_copy, TFD_READY,
+	 false, 0, A(TF_A_PERSONA) | A(TF_A_ARG), TFD_CALL_SHELL},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)

@@ -64,7 +64,7 @@ int tfd_display_dir(const struct tfd *d, char *buf, size_t cap)
 
 /* the group that may enter DIR: the shell user's own, else the control
  * group (which the shell is a member of to reach the control socket) */
-static gid_t shell_gid(const struct tfd *d)
+gid_t tfd_display_shell_gid(const struct tfd *d)
 {
 	struct passwd pw, *res = NULL;
 	char buf[1024];
@@ -101,7 +101,7 @@ int tfd_display_setup(struct tfd *d, char *err, size_t errlen)
 
 	if (!tfd_display_on(d))
 		return 0;
-	sg = shell_gid(d);
+	sg = tfd_display_shell_gid(d);
 	r = tfd_display_dir(d, dir, sizeof(dir));
 	if (r == 0 && !d->state_given)
 		r = tf_mkdir_p("/run/twofold", 0700);

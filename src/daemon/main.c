@@ -285,6 +285,7 @@ int main(int argc, char **argv)
 	tfd_tunnels_setup(&d);
 	tfd_alerts_setup(&d);
 	d.state = TFD_READY;
+	tfd_shellproc_setup(&d);
 	tf_info("ready: state %s, suite %s, socket %s", d.state_dir,
 		d.cfg.suite, d.sock_path);
 	notify("READY=1\nSTATUS=serving the control socket");
@@ -295,6 +296,7 @@ int main(int argc, char **argv)
 	tfd_jobs_shutdown(&d);
 	tfd_tunnels_shutdown(&d);
 	tfd_alerts_shutdown(&d);
+	tfd_shellproc_shutdown(&d);
 	tfd_copy_shutdown();
 	tfd_personas_shutdown(&d);
 	tfd_notify_shutdown(&d);

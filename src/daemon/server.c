@@ -350,6 +350,7 @@ static void tick_event(struct tfd *d, struct tfd_source *s, uint32_t events)
 	if (read(d->timer_fd, &ticks, sizeof(ticks)) > 0) {
 		tfd_timer_tick(d);
 		tfd_run_tick(d);
+		tfd_shellproc_tick(d);
 	}
 }
 

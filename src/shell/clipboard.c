@@ -12,8 +12,11 @@
  *    client of the other persona;
  *  - the only way across is the shell's gesture (Ctrl+Shift+C in the
  *    source, Ctrl+Shift+V in the target), allowed by
- *    tf_shell_cross_allowed and audited either way (on stderr for now;
- *    twofoldd's audit chain next round). Only text crosses.
+ *    twofoldd (--daemon: request CROSS_COPY_AUDIT before each half,
+ *    which decides from device.conf clipboard_flows and audits it in
+ *    its chain; no answer, no paste) or, without a daemon,
+ *    tf_shell_cross_allowed; a line on stderr either way. Only text
+ *    crosses.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -307,20 +310,13 @@ static const char *pick_text_mime(const struct wlr_data_source *src)
 	return NULL;
 }
 
-int tf_shell_clip_cross_copy(struct tf_shell *s)
+static int start_read(struct tf_shell *s, struct tf_shell_persona *f)
 {
-	struct tf_shell_persona *f = s->fg;
 	const char *mime;
 	int fds[2];
 
-	if (!f || f->locked || !f->selection)
+	if (!f || f != s->fg || f->locked || !f->selection)
 		return -ENOENT;
-	/* decided before a byte is read: what may go nowhere never
-	 * leaves its persona, not even into the shell's memory */
-	if (!any_target(s, f)) {
-		audit(f, NULL, "refused by policy", 0);
-		return -EPERM;
-	}
 	mime = pick_text_mime(f->selection);
 	if (!mime) {
 		audit(f, NULL, "refused, not text", 0);
@@ -348,6 +344,29 @@ int tf_shell_clip_cross_copy(struct tf_shell *s)
 	/* the source's owner writes into fds[1]; wlroots closes our end */
 	wlr_data_source_send(f->selection, mime, fds[1]);
 	return 0;
+}
+
+int tf_shell_clip_cross_copy(struct tf_shell *s)
+{
+	struct tf_shell_persona *f = s->fg;
+	int r;
+
+	if (!f || f->locked || !f->selection)
+		return -ENOENT;
+	/* decided before a byte is read: what may go nowhere never
+	 * leaves its persona, not even into the shell's memory */
+	if (tf_shell_daemon_active(s)) {
+		xbuf_clear(s);
+		r = tf_shell_request_cross(s, f, NULL, 0);
+		if (r < 0)
+			audit(f, NULL, "refused, twofoldd not answering", 0);
+		return r;
+	}
+	if (!any_target(s, f)) {
+		audit(f, NULL, "refused by policy", 0);
+		return -EPERM;
+	}
+	return start_read(s, f);
 }
 
 /* ---- the shell's own source: a pasted cross copy ---- */
@@ -443,20 +462,10 @@ static const struct wlr_data_source_impl xsource_impl = {
 	.destroy = xsource_destroy,
 };
 
-int tf_shell_clip_cross_paste(struct tf_shell *s)
+static int do_paste(struct tf_shell *s, struct tf_shell_persona *t)
 {
-	struct tf_shell_persona *t = s->fg;
 	struct xsource *x;
 
-	if (!t || t->locked || !s->xready || !s->xfrom)
-		return -ENOENT;
-	if (s->xfrom == t)
-		return -EINVAL; /* same persona: its own clipboard does it */
-	if (!tf_shell_cross_allowed(s->xfrom->secure, t->secure)) {
-		audit(s->xfrom, t, "refused by policy", s->xlen);
-		xbuf_clear(s);
-		return -EPERM;
-	}
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
@@ -484,6 +493,64 @@ int tf_shell_clip_cross_paste(struct tf_shell *s)
 	xbuf_clear(s);
 	slot_set(t, &x->base);
 	return 0;
+}
+
+int tf_shell_clip_cross_paste(struct tf_shell *s)
+{
+	struct tf_shell_persona *t = s->fg;
+	int r;
+
+	if (!t || t->locked || !s->xready || !s->xfrom)
+		return -ENOENT;
+	if (s->xfrom == t)
+		return -EINVAL; /* same persona: its own clipboard does it */
+	if (tf_shell_daemon_active(s)) {
+		r = tf_shell_request_cross(s, s->xfrom, t, s->xlen);
+		if (r < 0) {
+			audit(s->xfrom, t, "refused, twofoldd not answering",
+			      s->xlen);
+			xbuf_clear(s);
+		}
+		return r;
+	}
+	if (!tf_shell_cross_allowed(s->xfrom->secure, t->secure)) {
+		audit(s->xfrom, t, "refused by policy", s->xlen);
+		xbuf_clear(s);
+		return -EPERM;
+	}
+	return do_paste(s, t);
+}
+
+/* twofoldd's verdict on a half of the gesture (allowed false: refused,
+ * or no answer). What changed meanwhile counts: the copy reads the
+ * foreground's selection only if its source is still in front, the
+ * paste goes only into the persona it was asked for, still in front. */
+void tf_shell_clip_cross_answer(struct tf_shell *s,
+				struct tf_shell_persona *from,
+				struct tf_shell_persona *to, bool allowed)
+{
+	if (!to) {
+		if (!allowed) {
+			audit(from, NULL, "refused by twofoldd", 0);
+			return;
+		}
+		if (start_read(s, from) < 0)
+			audit(from, NULL, "dropped, no longer in front", 0);
+		return;
+	}
+	if (!s->xready || s->xfrom != from) {
+		audit(from, to, "dropped, the copy is gone", 0);
+		return;
+	}
+	if (!allowed || to != s->fg || to->locked) {
+		audit(from, to,
+		      allowed ? "dropped, no longer in front"
+			      : "refused by twofoldd",
+		      s->xlen);
+		xbuf_clear(s);
+		return;
+	}
+	(void)do_paste(s, to);
 }
 
 void tf_shell_clip_fini(struct tf_shell *s)

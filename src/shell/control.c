@@ -34,10 +34,12 @@ static void status(struct tf_shell *s, char *out, size_t cap)
 	size_t off = 0;
 	int n;
 
-	n = snprintf(out, cap, "ok fg=%s layout=%s switch_us=%llu",
+	n = snprintf(out, cap,
+		     "ok fg=%s layout=%s switch_us=%llu switch_commit_us=%llu",
 		     s->fg ? s->fg->name : "-",
 		     s->layout == TF_SHELL_PHONE ? "phone" : "desktop",
-		     (unsigned long long)s->switch_us);
+		     (unsigned long long)s->switch_us,
+		     (unsigned long long)s->switch_commit_us);
 	off = n > 0 ? (size_t)n : 0;
 	if (off < cap) {
 		n = snprintf(out + off, cap - off, " daemon=%s pad=%s",
@@ -47,6 +49,17 @@ static void status(struct tf_shell *s, char *out, size_t cap)
 			     : s->pad_state == TF_SHELL_PAD_CHECKING
 				     ? "checking"
 				     : "typing");
+		off += n > 0 ? (size_t)n : 0;
+	}
+	if (off < cap && s->pad_for) {
+		char t[64];
+
+		tf_shell_pad_text(s, t, sizeof(t));
+		for (char *q = t; *q; q++)
+			if (*q == ' ')
+				*q = '_';
+		n = snprintf(out + off, cap - off, " pad_text=%s",
+			     t[0] ? t : "-");
 		off += n > 0 ? (size_t)n : 0;
 	}
 	if (off < cap) {
@@ -62,6 +75,11 @@ static void status(struct tf_shell *s, char *out, size_t cap)
 	}
 	if (off < cap) {
 		n = tf_shell_banner_status(s, out + off, cap - off);
+		off += n > 0 ? (size_t)n : 0;
+	}
+	if (off < cap && s->n_unresponsive) {
+		n = snprintf(out + off, cap - off, " unresponsive=%u",
+			     s->n_unresponsive);
 		off += n > 0 ? (size_t)n : 0;
 	}
 	for (size_t i = 0; i < s->n_personas && off < cap; i++) {

@@ -39,12 +39,16 @@ enum req_kind {
 	REQ_LOCK,
 	REQ_ALERT_BODY,
 	REQ_NOTIFY_GET,
+	REQ_CROSS,
 };
 
 struct req {
 	enum req_kind kind;
 	struct tf_shell_persona *p;
 	uint32_t id; /* NOTIFY_GET's */
+	/* REQ_CROSS: the target (NULL: the copy half) and the byte count */
+	struct tf_shell_persona *to;
+	size_t len;
 };
 
 struct conn {
@@ -90,6 +94,14 @@ static void lose(struct tf_shell_daemon *dm, const char *why)
 			"locked until it is back\n",
 			why);
 	dm->up = false;
+	/* a cross copy asked and never answered is refused (fail closed) */
+	if (dm->busy && dm->inflight.kind == REQ_CROSS)
+		tf_shell_clip_cross_answer(s, dm->inflight.p, dm->inflight.to,
+					   false);
+	for (size_t i = 0; i < dm->n_queue; i++)
+		if (dm->queue[i].kind == REQ_CROSS)
+			tf_shell_clip_cross_answer(s, dm->queue[i].p,
+						   dm->queue[i].to, false);
 	dm->busy = false;
 	dm->n_queue = 0;
 	conn_close(&dm->sub);
@@ -98,7 +110,8 @@ static void lose(struct tf_shell_daemon *dm, const char *why)
 		if (s->personas[i].secure)
 			s->personas[i].locked = true;
 	if (s->pad_for)
-		tf_shell_pad_answer(s, -ENOTCONN, "twofoldd is not answering");
+		tf_shell_pad_answer(s, -ENOTCONN, "twofoldd is not answering",
+				    NULL, -1, -1);
 	tf_shell_banner_update(s);
 	if (s->fg && s->fg->locked)
 		for (size_t i = 0; i < s->n_personas; i++)
@@ -255,6 +268,21 @@ static void idle_arm(struct tf_shell_daemon *dm)
 
 static void pump(struct tf_shell_daemon *dm);
 
+/* a reply's PARAM "name=N" as a number, -1 if absent */
+static int param_int(const struct tf_msg *m, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < m->n_attrs; i++) {
+		const char *v = (const char *)m->attrs[i].val;
+
+		if (m->attrs[i].type == TF_A_PARAM && m->attrs[i].len > n + 1 &&
+		    strncmp(v, name, n) == 0 && v[n] == '=')
+			return (int)strtol(v + n + 1, NULL, 10);
+	}
+	return -1;
+}
+
 static void answered(struct tf_shell_daemon *dm, const struct tf_msg *m)
 {
 	struct tf_shell *s = dm->shell;
@@ -280,7 +308,11 @@ static void answered(struct tf_shell_daemon *dm, const struct tf_msg *m)
 				"twofold-shell: switch to %s refused: %s\n",
 				q.p->name, msg ? msg : strerror(-err));
 		break;
-	case REQ_UNLOCK: tf_shell_pad_answer(s, err, msg); break;
+	case REQ_UNLOCK:
+		tf_shell_pad_answer(s, err, msg, tf_msg_str(m, TF_A_REASON),
+				    param_int(m, "wait_s"),
+				    param_int(m, "tries_left"));
+		break;
 	case REQ_ALERT_BODY:
 		tf_shell_alert_answer(s, err, tf_msg_str(m, TF_A_TEXT));
 		break;
@@ -288,6 +320,17 @@ static void answered(struct tf_shell_daemon *dm, const struct tf_msg *m)
 		tf_shell_banner_answer(s, q.p, q.id, err,
 				       tf_msg_str(m, TF_A_TEXT));
 		break;
+	case REQ_CROSS: {
+		/* only an explicit "allowed" lets text across */
+		const char *v = tf_msg_str(m, TF_A_TEXT);
+		bool yes = err == 0 && v && strcmp(v, "allowed") == 0;
+
+		if (err < 0)
+			fprintf(stderr, "twofold-shell: cross copy: %s\n",
+				msg ? msg : strerror(-err));
+		tf_shell_clip_cross_answer(s, q.p, q.to, yes);
+		break;
+	}
 	case REQ_LOCK:
 		if (err < 0)
 			fprintf(stderr, "twofold-shell: lock %s: %s\n",
@@ -407,7 +450,7 @@ static int queue_id(struct tf_shell_daemon *dm, enum req_kind k,
 		return -ENOTCONN;
 	if (dm->n_queue == QUEUE_MAX)
 		return -EBUSY;
-	dm->queue[dm->n_queue++] = (struct req){k, p, id};
+	dm->queue[dm->n_queue++] = (struct req){.kind = k, .p = p, .id = id};
 	pump(dm);
 	return 0;
 }
@@ -571,7 +614,7 @@ int tf_shell_request_unlock(struct tf_shell *s, struct tf_shell_persona *p,
 	if (r < 0)
 		return r;
 	dm->busy = true;
-	dm->inflight = (struct req){REQ_UNLOCK, p, 0};
+	dm->inflight = (struct req){.kind = REQ_UNLOCK, .p = p};
 	return 0;
 }
 
@@ -580,6 +623,39 @@ int tf_shell_request_notify(struct tf_shell *s, struct tf_shell_persona *p,
 {
 	return s->daemon ? queue_id(s->daemon, REQ_NOTIFY_GET, p, id)
 			 : -ENOTCONN;
+}
+
+int tf_shell_request_cross(struct tf_shell *s, struct tf_shell_persona *from,
+			   struct tf_shell_persona *to, size_t len)
+{
+	struct tf_shell_daemon *dm = s->daemon;
+
+	if (!dm || dm->req.fd < 0)
+		return -ENOTCONN;
+	if (dm->n_queue == QUEUE_MAX)
+		return -EBUSY;
+	dm->queue[dm->n_queue++] = (struct req){
+		.kind = REQ_CROSS, .p = from, .to = to, .len = len};
+	pump(dm);
+	return 0;
+}
+
+static int send_cross(int fd, const struct req *q)
+{
+	struct tf_msgbuf b;
+	char n[24];
+	int r;
+
+	snprintf(n, sizeof(n), "%zu", q->len);
+	tf_msgbuf_init(&b, TF_REQ_CROSS_COPY_AUDIT);
+	tf_msgbuf_put_str(&b, TF_A_PERSONA, q->p->name);
+	tf_msgbuf_put_str(&b, TF_A_ARG, q->to ? q->to->name : "-");
+	tf_msgbuf_put_str(&b, TF_A_ARG, n);
+	r = tf_msgbuf_finish(&b);
+	if (r == 0)
+		r = tf_msg_send(fd, &b, NULL, 0);
+	tf_msgbuf_free(&b);
+	return r;
 }
 
 int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p)
@@ -614,9 +690,13 @@ static void pump(struct tf_shell_daemon *dm)
 					q.p->name, 0);
 			break;
 		case REQ_NOTIFY_GET: r = send_notify_get(dm->req.fd, &q); break;
+		case REQ_CROSS: r = send_cross(dm->req.fd, &q); break;
 		default: r = -EINVAL; break;
 		}
 		if (r < 0) {
+			if (q.kind == REQ_CROSS)
+				tf_shell_clip_cross_answer(dm->shell, q.p, q.to,
+							   false);
 			fprintf(stderr,
 				"twofold-shell: a request to twofoldd: %s\n",
 				strerror(-r));

@@ -32,6 +32,7 @@ static const char *const host_only_globals[] = {
 	"zwlr_screencopy_manager_v1",
 	"zwlr_data_control_manager_v1",
 	"zwp_virtual_keyboard_manager_v1",
+	"zwlr_virtual_pointer_manager_v1",
 };
 
 static bool in_table(const char *const *t, size_t n, const char *name)

@@ -40,7 +40,8 @@ static void usage(FILE *f)
 	      "[--layout phone|desktop]\n"
 	      "         [--size WxH] [--persona-uids NAME=FIRST-LAST] "
 	      "[--daemon PATH]\n"
-	      "         [--control PATH] [--banner-seconds N] [-v]\n",
+	      "         [--control PATH] [--banner-seconds N] "
+	      "[--ping-interval MS] [-v]\n",
 	      f);
 }
 
@@ -156,6 +157,7 @@ int main(int argc, char **argv)
 		{"layout", required_argument, NULL, 'l'},
 		{"size", required_argument, NULL, 'S'},
 		{"control", required_argument, NULL, 'c'},
+		{"ping-interval", required_argument, NULL, 'P'},
 		{"persona-uids", required_argument, NULL, 'U'},
 		{"daemon", required_argument, NULL, 'D'},
 		{"banner-seconds", required_argument, NULL, 'B'},
@@ -178,6 +180,7 @@ int main(int argc, char **argv)
 	s->banner_s = 5;
 	s->width = 720;
 	s->height = 1440;
+	s->ping_ms = TF_SHELL_PING_MS;
 	s->xfd = -1;
 	s->control_fd = -1;
 	s->host.fd = -1;
@@ -243,6 +246,21 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'c': control = optarg; break;
+		case 'P': {
+			char *end = NULL;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!end || *end || v > 600000) {
+				fprintf(stderr,
+					"twofold-shell: --ping-interval %s: "
+					"milliseconds, 0..600000 (0: no "
+					"pings)\n",
+					optarg);
+				return 2;
+			}
+			s->ping_ms = (uint32_t)v;
+			break;
+		}
 		case 'v': verbose = true; break;
 		case 'V': printf("twofold-shell %s\n", TF_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -291,6 +309,7 @@ int main(int argc, char **argv)
 			tf_shell_persona_by_name(s, secure_names[i])->secure =
 				true;
 	}
+	s->verbose = verbose;
 	wlr_log_init(verbose ? WLR_DEBUG : WLR_ERROR, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -323,6 +342,9 @@ int main(int argc, char **argv)
 			strerror(-r));
 		goto out;
 	}
+	r = tf_shell_ping_init(s);
+	if (r < 0)
+		goto out;
 	/* sockets last: once they exist the shell is ready (tests wait
 	 * for them) */
 	for (size_t i = 0; i < s->n_personas; i++) {
@@ -379,6 +401,7 @@ out:
 	tf_shell_pad_fini(s);
 	tf_shell_alert_fini(s);
 	tf_shell_banner_fini(s);
+	tf_shell_ping_fini(s);
 	tf_shell_clip_fini(s);
 	wl_display_destroy_clients(s->display);
 	wl_display_destroy(s->display);

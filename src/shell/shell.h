@@ -22,6 +22,10 @@
  * at 64 KiB; text from a form or a message fits comfortably) */
 #define TF_SHELL_CLIP_MAX (256u * 1024u)
 #define TF_SHELL_CONTROL_MAX 256
+/* ping.c: pings a client may leave unanswered in a row before it is
+ * disconnected, and the default round (--ping-interval) */
+#define TF_SHELL_PING_MISSES 3u
+#define TF_SHELL_PING_MS 5000u
 
 /* the reserved status bar strip and the trusted frame, in output pixels */
 #define TF_SHELL_BAR_H 40
@@ -45,6 +49,9 @@
 /* a notification banner (banner.c), under the bar; its ink is the
  * alert's, a credential persona's has a band of the badge's colour */
 #define TF_SHELL_RGB_BANNER 0x2050a0u
+/* the pad's own words (what the daemon answered, the wait), in the block
+ * font; a colour no other part of the shell draws, so tests can count it */
+#define TF_SHELL_RGB_PAD_TEXT 0xfff8e0u
 /* the longest PIN or passphrase the pad takes (config.h allows 64) */
 #define TF_SHELL_PIN_MAX 64
 
@@ -105,7 +112,9 @@ struct tf_shell_client {
 	struct wl_listener destroy;
 	struct wl_client *client;
 	struct tf_shell_listener *listener;
-	struct wl_list link; /* tf_shell.clients */
+	struct wl_list link;		/* tf_shell.clients */
+	unsigned ping_misses;		/* ping.c: rounds without a pong */
+	struct wl_listener res_created; /* ping.c: its buffers checked */
 };
 
 struct tf_shell_view;
@@ -142,9 +151,13 @@ struct tf_shell {
 	struct wlr_cursor *cursor;
 
 	enum tf_shell_layout layout;
-	/* a switch's request to the first frame committed after it, in µs
-	 * (bench/shell; the control socket's status says it) */
-	uint64_t switch_t0, switch_us;
+	/* a switch's request to the present event of the first frame
+	 * committed after it, and to that commit, in µs (bench/shell; the
+	 * control socket's status says both) */
+	uint64_t switch_t0, switch_t1, switch_us, switch_commit_us;
+	uint32_t switch_seq;
+	bool switch_wait_present;
+	bool verbose; /* -v: wlroots' debug log, and the switch times */
 	int width, height;
 	struct tf_shell_persona personas[TF_SHELL_MAX_PERSONAS];
 	size_t n_personas;
@@ -188,8 +201,15 @@ struct tf_shell {
 	unsigned banner_s;
 	bool banner_press; /* a press the banner took: its release too */
 
-	struct wl_listener new_output, output_frame, new_input, new_xdg_surface;
-	struct wl_listener new_vkbd, request_set_selection, request_start_drag;
+	/* ping.c */
+	uint32_t ping_ms; /* 0: no pings */
+	struct wl_event_source *ping_src;
+	unsigned n_unresponsive;
+
+	struct wl_listener new_output, output_frame, output_present;
+	struct wl_listener new_input, new_xdg_surface;
+	struct wl_listener new_vkbd, new_vptr, request_set_selection;
+	struct wl_listener request_start_drag;
 	struct wl_listener cursor_motion, cursor_motion_abs, cursor_button;
 	struct wl_listener cursor_axis, cursor_frame;
 	struct wl_listener kbd_grab_begin, ptr_grab_begin;
@@ -224,6 +244,10 @@ void tf_shell_clip_request_drag(struct wl_listener *l, void *data);
 void tf_shell_clip_focus(struct tf_shell *s, struct tf_shell_persona *p);
 int tf_shell_clip_cross_copy(struct tf_shell *s);
 int tf_shell_clip_cross_paste(struct tf_shell *s);
+/* twofoldd's answer to tf_shell_request_cross (to NULL: the copy half) */
+void tf_shell_clip_cross_answer(struct tf_shell *s,
+				struct tf_shell_persona *from,
+				struct tf_shell_persona *to, bool allowed);
 void tf_shell_clip_fini(struct tf_shell *s);
 
 /* view.c */
@@ -262,8 +286,16 @@ void tf_shell_pad_close(struct tf_shell *s);
 void tf_shell_pad_arrange(struct tf_shell *s);
 /* a key while the pad is shown (consumed, whatever it is) */
 void tf_shell_pad_key(struct tf_shell *s, uint32_t sym);
-/* the daemon's answer to the pad's UNLOCK (err 0: unlocked) */
-void tf_shell_pad_answer(struct tf_shell *s, int err, const char *msg);
+/* the daemon's answer to the pad's UNLOCK (err 0: unlocked): its message
+ * (for the log), its reason id and its wait_s and tries_left parameters
+ * (-1: absent), which are what the pad draws */
+void tf_shell_pad_answer(struct tf_shell *s, int err, const char *msg,
+			 const char *reason, int wait_s, int tries_left);
+/* a pointer press at output (x, y) while the pad is shown: the key there,
+ * as if typed (false: no key there) */
+bool tf_shell_pad_tap(struct tf_shell *s, double x, double y);
+/* what the pad says now ("" while typing), for the control status */
+void tf_shell_pad_text(const struct tf_shell *s, char *buf, size_t cap);
 
 /* alert.c: the urgent alert card and body, drawn by the shell above
  * every persona and the pad; keys reach it, never a client, while shown */
@@ -281,11 +313,17 @@ void tf_shell_alert_locked(struct tf_shell *s, struct tf_shell_persona *p);
 /* the daemon's answer to ALERT_BODY: TEXT "ID\nTITLE\nBODY" */
 void tf_shell_alert_answer(struct tf_shell *s, int err, const char *text);
 size_t tf_shell_alert_body_len(const struct tf_shell *s);
+/* daemon.c: CROSS_COPY_AUDIT from -> to (NULL: the copy half, may from
+ * paste anywhere), len bytes; the verdict comes back through
+ * tf_shell_clip_cross_answer (refused if the link is lost meanwhile) */
+int tf_shell_request_cross(struct tf_shell *s, struct tf_shell_persona *from,
+			   struct tf_shell_persona *to, size_t len);
 /* daemon.c: ALERT_BODY of p (answered only while p runs) */
 int tf_shell_request_alert_body(struct tf_shell *s, struct tf_shell_persona *p);
 
-/* alert.c: text in the shell's 5x7 block font at (x, y), px-sized
- * pixels, wrapped at width w, cut at bottom; the height used */
+/* alert.c: text in the shell's 5x7 block font of solid rectangles of
+ * colour ink, px screen pixels a font pixel, at (x, y), wrapped at width
+ * w, cut at bottom; the height used */
 int tf_shell_text(struct wlr_scene_tree *t, const char *text, size_t len, int x,
 		  int y, int w, int bottom, int px, uint32_t ink);
 
@@ -308,6 +346,12 @@ int tf_shell_banner_status(const struct tf_shell *s, char *out, size_t cap);
 /* daemon.c: NOTIFY_GET of p's notification id */
 int tf_shell_request_notify(struct tf_shell *s, struct tf_shell_persona *p,
 			    uint32_t id);
+
+/* ping.c: the ping rounds (after tf_shell_server_init) */
+int tf_shell_ping_init(struct tf_shell *s);
+void tf_shell_ping_fini(struct tf_shell *s);
+/* every shm buffer c makes is checked (a stride under a row: dropped) */
+void tf_shell_watch_buffers(struct tf_shell_client *c);
 
 /* control.c */
 int tf_shell_control_listen(struct tf_shell *s, const char *path);

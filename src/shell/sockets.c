@@ -25,6 +25,7 @@ static void client_destroyed(struct wl_listener *l, void *data)
 	c->listener->n_clients--;
 	wl_list_remove(&c->link);
 	wl_list_remove(&c->destroy.link);
+	wl_list_remove(&c->res_created.link);
 	free(c);
 }
 
@@ -95,6 +96,7 @@ static int on_accept(int fd, uint32_t mask, void *data)
 	c->client = wc;
 	c->destroy.notify = client_destroyed;
 	wl_client_add_destroy_listener(wc, &c->destroy);
+	tf_shell_watch_buffers(c);
 	wl_list_insert(&l->shell->clients, &c->link);
 	l->n_clients++;
 	return 0;

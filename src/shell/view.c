@@ -42,6 +42,7 @@
 #include <wlr/types/wlr_seat.h>
 #include <wlr/types/wlr_viewporter.h>
 #include <wlr/types/wlr_virtual_keyboard_v1.h>
+#include <wlr/types/wlr_virtual_pointer_v1.h>
 #include <wlr/types/wlr_xdg_output_v1.h>
 #include <wlr/types/wlr_xdg_shell.h>
 #include <xkbcommon/xkbcommon.h>
@@ -365,18 +366,52 @@ static void new_xdg_surface(struct wl_listener *l, void *data)
 
 /* ---- output ---- */
 
+/* A switch is timed from its request (the daemon's foreground event, a
+ * control switch or Super+Tab without a daemon) to the output's present
+ * event of the first frame committed after it: that frame shows the other
+ * persona (its tree was enabled at the switch, its windows already have
+ * buffers). switch_commit_us is the same to the commit (bench/shell). */
 static void output_frame(struct wl_listener *l, void *data)
 {
 	struct tf_shell *s = wl_container_of(l, s, output_frame);
 	struct timespec now;
+	uint32_t seq = s->output->commit_seq;
 	bool drawn = wlr_scene_output_commit(s->scene_output);
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (drawn && s->switch_t0) {
-		s->switch_us = tf_shell_now_us() - s->switch_t0;
+		s->switch_commit_us = tf_shell_now_us() - s->switch_t0;
+		s->switch_seq = seq;
+		s->switch_wait_present = true;
+		s->switch_t1 = s->switch_t0;
 		s->switch_t0 = 0;
 	}
 	wlr_scene_output_send_frame_done(s->scene_output, &now);
+}
+
+static void output_present(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, output_present);
+	struct wlr_output_event_present *ev = data;
+	uint64_t when;
+
+	/* the commit's own event, or (a backend counting otherwise) the
+	 * first one after it */
+	if (!s->switch_wait_present || !ev->presented ||
+	    (int32_t)(ev->commit_seq - s->switch_seq) < 0)
+		return;
+	when = ev->when ? (uint64_t)ev->when->tv_sec * 1000000u +
+				  (uint64_t)ev->when->tv_nsec / 1000u
+			: tf_shell_now_us();
+	s->switch_us = when > s->switch_t1 ? when - s->switch_t1 : 0;
+	s->switch_wait_present = false;
+	if (s->verbose)
+		fprintf(stderr,
+			"twofold-shell: switch to %s presented after %llu us "
+			"(committed after %llu us)\n",
+			s->fg ? s->fg->name : "none",
+			(unsigned long long)s->switch_us,
+			(unsigned long long)s->switch_commit_us);
 }
 
 static void new_output(struct wl_listener *l, void *data)
@@ -403,6 +438,8 @@ static void new_output(struct wl_listener *l, void *data)
 	s->output = o;
 	s->output_frame.notify = output_frame;
 	wl_signal_add(&o->events.frame, &s->output_frame);
+	s->output_present.notify = output_present;
+	wl_signal_add(&o->events.present, &s->output_present);
 	wlr_output_layout_add(s->layout_out, o, 0, 0);
 	s->scene_output = wlr_scene_output_create(s->scene, o);
 	wlr_output_create_global(o);
@@ -639,6 +676,14 @@ static void cursor_button(struct wl_listener *l, void *data)
 			tf_shell_alert_tap(s);
 		return;
 	}
+	/* the pad: a press on a key is that key; nothing reaches a client
+	 * (none is shown while the pad is) */
+	if (s->pad_for) {
+		tf_shell_activity(s);
+		if (ev->state == WLR_BUTTON_PRESSED)
+			(void)tf_shell_pad_tap(s, s->cursor->x, s->cursor->y);
+		return;
+	}
 	/* a press on a banner is the shell's (its release too: no client
 	 * got the press) */
 	if (ev->state == WLR_BUTTON_PRESSED &&
@@ -668,6 +713,16 @@ static void cursor_frame(struct wl_listener *l, void *data)
 	struct tf_shell *s = wl_container_of(l, s, cursor_frame);
 
 	wlr_seat_pointer_notify_frame(s->seat);
+}
+
+/* a trusted tool's pointer (host socket only: globals.c), as a real one */
+static void new_vptr(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, new_vptr);
+	struct wlr_virtual_pointer_v1_new_pointer_event *ev = data;
+
+	wlr_cursor_attach_input_device(s->cursor,
+				       &ev->new_pointer->input_device);
 }
 
 static void new_input(struct wl_listener *l, void *data)
@@ -733,6 +788,7 @@ static void ptr_grab_begin(struct wl_listener *l, void *data)
 int tf_shell_server_init(struct tf_shell *s)
 {
 	struct wlr_virtual_keyboard_manager_v1 *vkm;
+	struct wlr_virtual_pointer_manager_v1 *vpm;
 
 	s->backend = wlr_backend_autocreate(s->display);
 	if (!s->backend)
@@ -765,6 +821,10 @@ int tf_shell_server_init(struct tf_shell *s)
 	if (!vkm)
 		return -ENOMEM;
 	LISTEN(&vkm->events.new_virtual_keyboard, new_vkbd, new_vkbd);
+	vpm = wlr_virtual_pointer_manager_v1_create(s->display);
+	if (!vpm)
+		return -ENOMEM;
+	LISTEN(&vpm->events.new_virtual_pointer, new_vptr, new_vptr);
 
 	/* secure trees above the others, each opening with an opaque
 	 * background of its whole area: in the desktop layout a personal

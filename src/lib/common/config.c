@@ -298,6 +298,10 @@ static const struct key keys[] = {
 	{SEC_TOP, "display", T_STR, TOP(display), 0, 0, false, "none", NULL,
 	 NULL,
 	 "none, or shell: persona apps get a Wayland socket of twofold-shell"},
+	{SEC_TOP, "shell_start", T_BOOL, TOP(shell_start), 0, 0, false, NULL,
+	 NULL, NULL,
+	 "yes: twofoldd starts twofold-shell as shell_uid and restarts it "
+	 "(display = shell)"},
 	{SEC_TOP, "lock_idle_seconds", T_U32, TOP(lock_idle_seconds), 0, 86400,
 	 false, "0", NULL, NULL,
 	 "seconds without input until the shell locks secure, 0 = never"},
@@ -308,6 +312,10 @@ static const struct key keys[] = {
 	 NULL,
 	 "copies allowed out of a credential persona, FROM:TO[,...] (unset: "
 	 "none)"},
+	{SEC_TOP, "clipboard_flows", T_STR, TOP(clipboard_flows), 0, 0, false,
+	 NULL, NULL, NULL,
+	 "cross-persona pastes of the shell, FROM:TO[,...] or none (unset: "
+	 "into credential personas only)"},
 
 	{SEC_PERSONA, "uid_base", T_U32, PER(uid_base), 1, UINT32_MAX - 1,
 	 false, NULL, NULL, NULL, "host uid of the persona's uid 0"},
@@ -1238,6 +1246,54 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 		return fail(err, errlen,
 			    "display = shell needs shell_uid (the uid "
 			    "twofold-shell runs as)");
+	/* the shell opens the display and the input devices (docs/shell.md
+	 * "Devices"): a persona given them too would read the keyboard
+	 * past the shell's focus, whatever the foreground */
+	for (size_t i = 0; strcmp(c->display, "shell") == 0 && i < c->n_devices;
+	     i++)
+		if (c->devices[i].cls == TF_DEV_INPUT ||
+		    c->devices[i].cls == TF_DEV_DISPLAY)
+			return fail(err, errlen,
+				    "device %s: class %s with display = "
+				    "shell: twofold-shell opens the display "
+				    "and input devices, never a persona; "
+				    "remove this [device] section",
+				    c->devices[i].name,
+				    c->devices[i].cls == TF_DEV_INPUT
+					    ? "input"
+					    : "display");
+	/* clipboard_flows: "none" or FROM:TO pairs of two personas */
+	if (c->clipboard_flows[0] && strcmp(c->clipboard_flows, "none") != 0) {
+		char buf[TF_COPY_FLOWS_MAX], *save = NULL;
+
+		snprintf(buf, sizeof(buf), "%s", c->clipboard_flows);
+		for (char *t = strtok_r(buf, ", ", &save); t;
+		     t = strtok_r(NULL, ", ", &save)) {
+			char *colon = strchr(t, ':');
+			bool from = false, to = false;
+
+			if (colon) {
+				*colon = '\0';
+				for (size_t i = 0; i < c->n_personas; i++) {
+					from |= strcmp(c->personas[i].name,
+						       t) == 0;
+					to |= strcmp(c->personas[i].name,
+						     colon + 1) == 0;
+				}
+			}
+			if (!colon || !from || !to || strcmp(t, colon + 1) == 0)
+				return fail(err, errlen,
+					    "clipboard_flows: '%.40s%s%.40s' "
+					    "is not "
+					    "FROM:TO of two personas (or use "
+					    "none)",
+					    t, colon ? ":" : "",
+					    colon ? colon + 1 : "");
+		}
+	}
+	if (c->shell_start && strcmp(c->display, "shell") != 0)
+		return fail(err, errlen,
+			    "shell_start = yes needs display = shell");
 	/* a credential persona runs signed code only (issue 13): no switch
 	 * may give it executable writable dirs */
 	for (size_t i = 0; i < c->n_personas; i++)

@@ -21,9 +21,22 @@
  *                                  the last one's frame callback; prints
  *                                  "frames N median_us p99_us" of commit to
  *                                  frame-done (bench/shell)
- *   shellclient badbuf             a buffer larger than its shm pool, then
- *                                  a huge pool (bad input: the shell drops
- *                                  this client and nothing else)
+ *   shellclient tap W H X Y [X Y ...]
+ *                                  on the host socket: a virtual pointer
+ *                                  (zwlr_virtual_pointer_v1) pressing and
+ *                                  releasing the left button at each X,Y
+ *                                  of a W x H output
+ *   shellclient badbuf [size|stride|pool]
+ *                                  bad input (the shell drops this client
+ *                                  and nothing else): size, a buffer larger
+ *                                  than its 4 KiB pool; stride, a stride
+ *                                  under width * 4; pool, a 2 GiB pool on a
+ *                                  4 KiB file and a 64 MiB buffer in it,
+ *                                  attached and committed (the reads past
+ *                                  the file's end fault in the server)
+ *   shellclient window ... --no-pong
+ *                                  never answers xdg_wm_base.ping (prints
+ *                                  "ping" for each)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -236,8 +249,13 @@ static void seat_name(void *d, struct wl_seat *seat, const char *n)
 }
 static const struct wl_seat_listener seat_l = {seat_caps, seat_name};
 
+static bool no_pong;
 static void wm_ping(void *d, struct xdg_wm_base *wm, uint32_t serial)
 {
+	if (no_pong) {
+		out("ping\n");
+		return;
+	}
 	xdg_wm_base_pong(wm, serial);
 }
 static const struct xdg_wm_base_listener wm_l = {wm_ping};
@@ -381,8 +399,15 @@ static int try_bind(const char *iface, uint32_t name)
 	return rc;
 }
 
-static int badbuf(void)
+static void bad_configure(void *d, struct xdg_surface *xs, uint32_t serial)
 {
+	*(uint32_t *)d = serial;
+}
+static const struct xdg_surface_listener bad_xs_l = {bad_configure};
+
+static int badbuf(const char *mode)
+{
+	uint32_t bad_serial = 0;
 	struct st s = {0};
 	struct wl_display *d = wl_display_connect(NULL);
 	struct wl_registry *reg;
@@ -397,19 +422,133 @@ static int badbuf(void)
 	if (wl_display_roundtrip(d) < 0 || !s.shm || !s.comp)
 		return 2;
 	surf = wl_compositor_create_surface(s.comp);
-	/* a 4 KiB pool and a 16384x16384 buffer in it */
-	pool = wl_shm_create_pool(s.shm, fd, 4096);
-	wl_surface_attach(surf,
-			  wl_shm_pool_create_buffer(pool, 0, 16384, 16384,
-						    16384 * 4,
-						    WL_SHM_FORMAT_XRGB8888),
-			  0, 0);
+	if (strcmp(mode, "stride") == 0) {
+		/* 100 px wide, 100 bytes a row: under 4 bytes a pixel */
+		if (ftruncate(fd, 65536) < 0)
+			return 2;
+		pool = wl_shm_create_pool(s.shm, fd, 65536);
+		wl_surface_attach(
+			surf,
+			wl_shm_pool_create_buffer(pool, 0, 100, 100, 100,
+						  WL_SHM_FORMAT_XRGB8888),
+			0, 0);
+	} else if (strcmp(mode, "pool") == 0) {
+		/* a toplevel, configured first (the shell must draw it,
+		 * so read its pixels), then a 2 GiB pool on a 4 KiB file
+		 * and a 64 MiB buffer in it */
+		struct xdg_surface *xs;
+
+		if (!s.wm)
+			return 2;
+		xs = xdg_wm_base_get_xdg_surface(s.wm, surf);
+		xdg_surface_add_listener(xs, &bad_xs_l, &bad_serial);
+		xdg_surface_get_toplevel(xs);
+		wl_surface_commit(surf);
+		while (!bad_serial && wl_display_dispatch(d) >= 0)
+			;
+		xdg_surface_ack_configure(xs, bad_serial);
+		pool = wl_shm_create_pool(s.shm, fd, 0x7fffffff);
+		wl_surface_attach(
+			surf,
+			wl_shm_pool_create_buffer(pool, 0, 4096, 4096, 4096 * 4,
+						  WL_SHM_FORMAT_XRGB8888),
+			0, 0);
+		wl_surface_damage(surf, 0, 0, 4096, 4096);
+	} else {
+		/* a 4 KiB pool and a 16384x16384 buffer in it */
+		pool = wl_shm_create_pool(s.shm, fd, 4096);
+		wl_surface_attach(surf,
+				  wl_shm_pool_create_buffer(
+					  pool, 0, 16384, 16384, 16384 * 4,
+					  WL_SHM_FORMAT_XRGB8888),
+				  0, 0);
+	}
 	wl_surface_commit(surf);
+	/* twice: the frame that reads it comes after the first commit */
+	if (wl_display_roundtrip(d) >= 0) {
+		usleep(300000);
+		wl_surface_commit(surf);
+	}
 	/* the server must answer with a protocol error, not crash */
 	if (wl_display_roundtrip(d) >= 0)
 		return 1;
 	out("error %d\n", wl_display_get_error(d));
 	return 0;
+}
+
+/* zwlr_virtual_pointer_manager_v1 and zwlr_virtual_pointer_v1, the
+ * requests used here only, described by hand (no XML of wlr-protocols on
+ * Debian 12): the manager's create_virtual_pointer (0: seat, new id), the
+ * pointer's motion_absolute (1), button (2), frame (4), destroy (8). */
+static const struct wl_interface vptr_iface;
+static const struct wl_interface *vpm_create_types[] = {&wl_seat_interface,
+							&vptr_iface};
+static const struct wl_message vpm_requests[] = {
+	{"create_virtual_pointer", "?on", vpm_create_types},
+	{"destroy", "", NULL},
+};
+static const struct wl_interface vpm_iface = {
+	"zwlr_virtual_pointer_manager_v1", 1, 2, vpm_requests, 0, NULL};
+static const struct wl_interface *no_types[] = {NULL, NULL, NULL,
+						NULL, NULL, NULL};
+static const struct wl_message vptr_requests[] = {
+	{"motion", "uff", no_types},   {"motion_absolute", "uuuuu", no_types},
+	{"button", "uuu", no_types},   {"axis", "uuf", no_types},
+	{"frame", "", NULL},	       {"axis_source", "u", no_types},
+	{"axis_stop", "uu", no_types}, {"axis_discrete", "uufi", no_types},
+	{"destroy", "", NULL},
+};
+static const struct wl_interface vptr_iface = {
+	"zwlr_virtual_pointer_v1", 1, 9, vptr_requests, 0, NULL};
+
+static struct wl_proxy *vpm;
+static void tap_global(void *d, struct wl_registry *r, uint32_t name,
+		       const char *iface, uint32_t ver)
+{
+	struct st *s = d;
+
+	if (strcmp(iface, vpm_iface.name) == 0)
+		vpm = wl_registry_bind(r, name, &vpm_iface, 1);
+	else if (strcmp(iface, "wl_seat") == 0)
+		s->seat = wl_registry_bind(r, name, &wl_seat_interface, 1);
+}
+static const struct wl_registry_listener tap_l = {tap_global, reg_remove};
+
+static int tap(int argc, char **argv)
+{
+	struct st s = {0};
+	struct wl_display *d = wl_display_connect(NULL);
+	struct wl_proxy *p;
+	uint32_t w, h, t = 1;
+
+	if (!d || argc < 6 || (argc - 4) % 2) {
+		fprintf(stderr, "shellclient: tap: %s\n",
+			d ? "usage: tap W H X Y [X Y ...]" : strerror(errno));
+		return 2;
+	}
+	w = (uint32_t)atoi(argv[2]);
+	h = (uint32_t)atoi(argv[3]);
+	wl_registry_add_listener(wl_display_get_registry(d), &tap_l, &s);
+	if (wl_display_roundtrip(d) < 0 || !vpm || !s.seat) {
+		fprintf(stderr, "shellclient: no virtual pointer here\n");
+		return 1;
+	}
+	p = wl_proxy_marshal_constructor(vpm, 0, &vptr_iface, s.seat, NULL);
+	for (int i = 4; i + 1 < argc; i += 2) {
+		wl_proxy_marshal(p, 1, t++, (uint32_t)atoi(argv[i]),
+				 (uint32_t)atoi(argv[i + 1]), w, h);
+		wl_proxy_marshal(p, 4);
+		wl_proxy_marshal(p, 2, t++, 0x110 /* BTN_LEFT */, 1);
+		wl_proxy_marshal(p, 4);
+		wl_proxy_marshal(p, 2, t++, 0x110, 0);
+		wl_proxy_marshal(p, 4);
+		if (wl_display_roundtrip(d) < 0)
+			return 1;
+		out("tap %s %s\n", argv[i], argv[i + 1]);
+	}
+	wl_proxy_marshal(p, 8);
+	wl_proxy_destroy(p);
+	return wl_display_roundtrip(d) < 0;
 }
 
 int main(int argc, char **argv)
@@ -427,7 +566,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (argc >= 2 && strcmp(argv[1], "badbuf") == 0)
-		return badbuf();
+		return badbuf(argc >= 3 ? argv[2] : "size");
+	for (int i = 3; i < argc; i++)
+		if (strcmp(argv[i], "--no-pong") == 0)
+			no_pong = true;
+	if (argc >= 2 && strcmp(argv[1], "tap") == 0)
+		return tap(argc, argv);
 	d = wl_display_connect(NULL);
 	if (!d) {
 		fprintf(stderr, "shellclient: connect: %s\n", strerror(errno));

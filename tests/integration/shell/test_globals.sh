@@ -33,7 +33,7 @@ for p in personal secure; do
 	done
 	[ -z "$bad" ]
 	ok $? "$p client sees no capture, clipboard-manager, injection or shell global" "offered:$bad"
-	for f in zwlr_screencopy_manager_v1 zwlr_data_control_manager_v1 zwp_virtual_keyboard_manager_v1; do
+	for f in zwlr_screencopy_manager_v1 zwlr_data_control_manager_v1 zwp_virtual_keyboard_manager_v1 zwlr_virtual_pointer_manager_v1; do
 		out=$(on "$sock" "$SHELLCLIENT" guess $f 2>/dev/null)
 		[ $? != 0 ]
 		ok $? "$p client cannot bind $f under any global name" "$out"
@@ -42,8 +42,8 @@ done
 
 g=$(on "$H_SOCK" "$SHELLCLIENT" globals)
 has zwlr_screencopy_manager_v1 "$g" && has zwlr_data_control_manager_v1 "$g" &&
-	has zwp_virtual_keyboard_manager_v1 "$g"
-ok $? "the host socket offers screencopy, data-control and virtual-keyboard" "$g"
+	has zwp_virtual_keyboard_manager_v1 "$g" && has zwlr_virtual_pointer_manager_v1 "$g"
+ok $? "the host socket offers screencopy, data-control, virtual-keyboard and virtual-pointer" "$g"
 on "$H_SOCK" "$SHELLCLIENT" guess zwlr_screencopy_manager_v1 >/dev/null 2>&1
 ok $? "the guessing client does bind screencopy on the host socket (the check above can fail)"
 

@@ -533,6 +533,27 @@ static void test_config_bad(void **state)
 		{"version = 1\ndisplay = shell\n[persona a]\nuid_base=100000\n"
 		 "[persona b]\nuid_base=200000\n",
 		 "display = shell needs shell_uid", -EINVAL},
+		/* the shell owns input and display: no persona gets them */
+		{"version = 1\ndisplay = shell\nshell_uid = 5000\n"
+		 "[persona a]\nuid_base=100000\n[persona b]\n"
+		 "uid_base=200000\n[device kbd]\nclass = input\npath = "
+		 "/dev/input/event0\n",
+		 "device kbd: class input with display = shell", -EINVAL},
+		{"version = 1\ndisplay = shell\nshell_uid = 5000\n"
+		 "[persona a]\nuid_base=100000\n[persona b]\n"
+		 "uid_base=200000\n[device gpu]\nclass = display\npath = "
+		 "/dev/dri/card0\n",
+		 "device gpu: class display with display = shell", -EINVAL},
+		{"version = 1\nclipboard_flows = a:c\n[persona a]\n"
+		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
+		 "clipboard_flows: 'a:c' is not FROM:TO of two personas",
+		 -EINVAL},
+		{"version = 1\nclipboard_flows = a:a\n[persona a]\n"
+		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
+		 "clipboard_flows: 'a:a' is not FROM:TO", -EINVAL},
+		{"version = 1\nshell_start = yes\n[persona a]\n"
+		 "uid_base=100000\n[persona b]\nuid_base=200000\n",
+		 "shell_start = yes needs display = shell", -EINVAL},
 		{"version = 1\nlock_idle_seconds = 86401\n",
 		 "line 2: invalid value for lock_idle_seconds", -EINVAL},
 		{"version = 1\n[persona a]\nuid_base=100000\nbase = "

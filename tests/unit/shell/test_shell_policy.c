@@ -71,6 +71,8 @@ static void test_host_gets_trusted_tools_only(void **state)
 					    "zwlr_data_control_manager_v1"));
 	assert_true(tf_shell_global_allowed(TF_SHELL_ORIGIN_HOST,
 					    "zwp_virtual_keyboard_manager_v1"));
+	assert_true(tf_shell_global_allowed(TF_SHELL_ORIGIN_HOST,
+					    "zwlr_virtual_pointer_manager_v1"));
 	/* default deny holds for the host too */
 	assert_false(tf_shell_global_allowed(TF_SHELL_ORIGIN_HOST,
 					     "zwlr_layer_shell_v1"));
