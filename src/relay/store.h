@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * twofold-relay's message store (issue 15): one interface, backends behind
- * a vtable (SQLite in WAL mode now; PostgreSQL 15 next). The relay stores
+ * a vtable (SQLite in WAL mode, store_sqlite.c; PostgreSQL 15,
+ * store_pg.c). The relay stores
  * end-to-end encrypted blobs it cannot read, for recipients that are
  * offline.
  *
@@ -71,6 +72,16 @@ struct tf_store {
 /* SQLite in WAL mode, synchronous=FULL: one file (and its -wal, -shm). */
 TF_WUR int tf_store_open_sqlite(const char *path, struct tf_store **out)
 	TF_NONNULL(1, 2);
+/* PostgreSQL 15 through libpq: conninfo is a libpq connection string or
+ * URI (it may hold a password: it is copied, zeroed on close, never put
+ * in why). On failure why (when not NULL) gets one line saying what the
+ * server or libpq reported. Synchronous commit; fsync=off refused. */
+TF_WUR int tf_store_open_pg(const char *conninfo, struct tf_store **out,
+			    char *why, size_t whylen) TF_NONNULL(1, 2);
+/* The relay's --store argument: "sqlite:PATH", "postgres:CONNINFO" (or
+ * "postgresql:"), or a bare PATH (SQLite, the embedded default). */
+TF_WUR int tf_store_open(const char *spec, struct tf_store **out, char *why,
+			 size_t whylen) TF_NONNULL(1, 2);
 
 /* TF_STORE_STORED or TF_STORE_DUPLICATE, durable on return. */
 static inline TF_WUR int tf_store_put(struct tf_store *st, const char *sender,

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: ISC */
-/* The relay's message store, SQLite backend: stored is durable across a
+/* The relay's message store, both backends: stored is durable across a
  * reopen, client-chosen ids deduplicate (also after delivery: the
  * tombstone), arrival order per recipient, delete on ack, expiry of
- * tombstones, WAL mode, bounds. */
+ * tombstones, bounds; SQLite: WAL mode; PostgreSQL: a primary restart
+ * fails a put ("retry later") and the store works again after it.
+ * SQLite by default; PostgreSQL when TF_TEST_STORE_PG names a cluster
+ * (with_pg.sh starts a private one, meson's relay_store_pg). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,18 +16,41 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store.h"
 
 static char dir[] = "/tmp/tfstore.XXXXXX";
 static char path[64];
+static const char *pg; /* the PostgreSQL connection string, or NULL */
+
+static int open_store(struct tf_store **st)
+{
+	char why[256];
+
+	if (pg == NULL)
+		return tf_store_open_sqlite(path, st);
+	return tf_store_open_pg(pg, st, why, sizeof(why));
+}
 
 static int setup(void **state)
 {
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/store.db", dir);
+	if (pg != NULL) {
+		/* a fresh schema: the store creates it again */
+		PGconn *c = PQconnectdb(pg);
+		PGresult *res = PQexec(c, "DROP TABLE IF EXISTS msgs, seen, "
+					  "prekey_base, prekey_opk");
+		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		PQclear(res);
+		PQfinish(c);
+		if (!ok)
+			return -1;
+	}
 	return 0;
 }
 
@@ -54,7 +80,7 @@ static void test_store(void **state)
 	uint8_t id[TF_STORE_ID_BYTES];
 	int64_t seq = 0;
 
-	assert_int_equal(tf_store_open_sqlite(path, &st), 0);
+	assert_int_equal(open_store(&st), 0);
 	/* two senders interleaved, to one recipient */
 	for (unsigned i = 0; i < 10; i++) {
 		char blob[16];
@@ -79,7 +105,7 @@ static void test_store(void **state)
 	tf_store_close(st);
 
 	/* durable: a new process sees everything, in order */
-	assert_int_equal(tf_store_open_sqlite(path, &st), 0);
+	assert_int_equal(open_store(&st), 0);
 	for (unsigned i = 0; i < 10; i++) {
 		char want[16];
 		snprintf(want, sizeof(want), "%s-%u", i % 2 ? "b" : "a", i);
@@ -129,7 +155,7 @@ static void test_prekeys(void **state)
 
 	for (int i = 0; i < 3; i++)
 		memset(opks[i], 'a' + i, sizeof(opks[i]));
-	assert_int_equal(tf_store_open_sqlite(path, &st), 0);
+	assert_int_equal(open_store(&st), 0);
 	assert_int_equal(
 		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
 		0);
@@ -146,7 +172,7 @@ static void test_prekeys(void **state)
 	assert_memory_equal(opk, opks[0], 8);
 	free(b);
 	tf_store_close(st);
-	assert_int_equal(tf_store_open_sqlite(path, &st), 0);
+	assert_int_equal(open_store(&st), 0);
 	/* a known one-time prekey is not added twice; a new base replaces */
 	assert_int_equal(tf_store_prekey_put(st, "bob",
 					     (const uint8_t *)"base2", 5,
@@ -206,7 +232,10 @@ static void test_wal(void **state)
 	sqlite3_stmt *q;
 	struct tf_store *st = NULL;
 
-	assert_int_equal(tf_store_open_sqlite(path, &st), 0);
+	if (pg != NULL)
+		skip();
+
+	assert_int_equal(open_store(&st), 0);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(
 		sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL),
@@ -218,12 +247,54 @@ static void test_wal(void **state)
 	tf_store_close(st);
 }
 
+/* A primary restart (pg_ctl restart -m immediate, as a crash or a
+ * Patroni failover looks to the relay): the put on the dead connection
+ * fails with -EIO (the relay says "retry later", nothing acknowledged),
+ * the store reconnects by itself, the retry of that same message is
+ * stored once, and what was committed before the crash is still there. */
+static void test_pg_restart(void **state)
+{
+	const char *restart = getenv("TF_TEST_PG_RESTART");
+	struct tf_store *st = NULL;
+	uint8_t id[TF_STORE_ID_BYTES];
+	int r = -EIO, tries = 0;
+
+	if (pg == NULL || restart == NULL)
+		skip();
+	assert_int_equal(open_store(&st), 0);
+	id_of(id, 1);
+	assert_int_equal(tf_store_put(st, "ann", id, "ben",
+				      (const uint8_t *)"before", 6, 1),
+			 TF_STORE_STORED);
+	assert_int_equal(system(restart), 0);
+	id_of(id, 2);
+	assert_int_equal(tf_store_put(st, "ann", id, "ben",
+				      (const uint8_t *)"after", 5, 2),
+			 -EIO);
+	/* the device's retries: the store reconnects (at most once a
+	 * second) */
+	while (r == -EIO && tries++ < 100) {
+		usleep(100 * 1000);
+		r = tf_store_put(st, "ann", id, "ben", (const uint8_t *)"after",
+				 5, 2);
+	}
+	assert_int_equal(r, TF_STORE_STORED);
+	assert_int_equal(tf_store_put(st, "ann", id, "ben",
+				      (const uint8_t *)"after", 5, 3),
+			 TF_STORE_DUPLICATE);
+	assert_int_equal(tf_store_count(st, "ben"), 2);
+	tf_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_prekeys),
 		cmocka_unit_test(test_wal),
+		cmocka_unit_test(test_pg_restart),
 	};
+
+	pg = getenv("TF_TEST_STORE_PG");
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
