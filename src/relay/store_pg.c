@@ -117,28 +117,35 @@ enum {
 	Q_PK_TAKE,
 };
 
-/* Idempotent, and serialised by an advisory lock: two relays starting
- * on an empty database would otherwise race on CREATE .. IF NOT EXISTS
+/* Idempotent, serialised by an advisory lock, and DDL only when the
+ * schema is missing (relay_schema names its version): two relays
+ * starting on an empty database would race on CREATE .. IF NOT EXISTS
  * (it checks, then creates: the second fails on pg_type's unique
- * index). */
+ * index), and a CREATE INDEX IF NOT EXISTS takes a share lock on its
+ * table even when the index exists, which deadlocks against another
+ * relay's puts already running. */
 static const char schema[] =
 	"BEGIN;"
 	"SELECT pg_advisory_xact_lock(7402331501);"
-	"CREATE TABLE IF NOT EXISTS msgs("
+	"DO $$ BEGIN IF to_regclass('relay_schema') IS NULL THEN "
+	"CREATE TABLE msgs("
 	" seq bigserial PRIMARY KEY,"
 	" sender text NOT NULL, id bytea NOT NULL, recipient text NOT NULL,"
 	" blob bytea NOT NULL, stored_at bigint NOT NULL,"
 	" UNIQUE(sender, id));"
-	"CREATE INDEX IF NOT EXISTS msgs_rcpt ON msgs(recipient, seq);"
-	"CREATE TABLE IF NOT EXISTS seen("
+	"CREATE INDEX msgs_rcpt ON msgs(recipient, seq);"
+	"CREATE TABLE seen("
 	" sender text NOT NULL, id bytea NOT NULL, acked_at bigint,"
 	" PRIMARY KEY(sender, id));"
-	"CREATE INDEX IF NOT EXISTS seen_age ON seen(acked_at);"
-	"CREATE TABLE IF NOT EXISTS prekey_base("
+	"CREATE INDEX seen_age ON seen(acked_at);"
+	"CREATE TABLE prekey_base("
 	" officer text PRIMARY KEY, bundle bytea NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS prekey_opk("
+	"CREATE TABLE prekey_opk("
 	" n bigserial PRIMARY KEY, officer text NOT NULL, opk bytea NOT NULL,"
 	" used boolean NOT NULL DEFAULT false, UNIQUE(officer, opk));"
+	"CREATE TABLE relay_schema(version integer NOT NULL);"
+	"INSERT INTO relay_schema VALUES(1);"
+	"END IF; END $$;"
 	"COMMIT;";
 
 static bool name_ok(const char *s)
@@ -187,6 +194,12 @@ static int pg_prepare_all(struct pg_store *st)
 	return r;
 }
 
+static void pg_notice_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 static int pg_connect(struct pg_store *st)
 {
 	/* connect_timeout first, so one in the operator's string wins
@@ -201,6 +214,9 @@ static int pg_connect(struct pg_store *st)
 	st->conn = PQconnectdbParams(kw, val, 1);
 	if (st->conn == NULL)
 		return -ENOMEM;
+	/* libpq's default prints the server's notices to stderr: library
+	 * code never prints */
+	PQsetNoticeProcessor(st->conn, pg_notice_quiet, NULL);
 	if (PQstatus(st->conn) != CONNECTION_OK)
 		return -EIO;
 	return 0;

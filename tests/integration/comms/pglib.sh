@@ -6,7 +6,8 @@
 # the system's cluster. pg_start sets PG_DIR, PG_CONNINFO (trust auth, no
 # password: the socket is in a 0700 dir only root and nobody can enter);
 # pg_stop stops it and removes the dir: call it from the test's cleanup,
-# it is safe to call twice and after a failed start.
+# it is safe to call twice and after a failed start. PG_BASE: where the
+# temp dir goes (default /tmp; a benchmark wants a real disk).
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DIR=
 PG_CONNINFO=
@@ -15,7 +16,7 @@ pg_as() { runuser -u nobody -- "$@"; }
 pg_ctl_() { pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" "$@"; }
 pg_start() {
 	[ -x "$PG_BIN/initdb" ] || return 2
-	PG_DIR=$(mktemp -d /tmp/tfpg.XXXXXX) || return 1
+	PG_DIR=$(mktemp -d "${PG_BASE:-/tmp}/tfpg.XXXXXX") || return 1
 	chown nobody "$PG_DIR"
 	PG_PORT=$((20000 + RANDOM % 20000))
 	# fsync on: the store refuses a cluster that does not sync, and the
@@ -41,7 +42,7 @@ pg_restart_immediate() {
 }
 pg_stop_immediate() { (cd / && pg_ctl_ -w -t 30 -m immediate stop >/dev/null); }
 pg_start_again() { (cd / && pg_ctl_ -w -t 60 start >/dev/null); }
-pg_psql() { "$PG_BIN/psql" -X -q -At "$PG_CONNINFO" -c "$1"; }
+pg_psql() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -c 'SET client_min_messages TO warning' "$PG_CONNINFO" -c "$1"; }
 pg_stop() {
 	[ -n "$PG_DIR" ] && [ -d "$PG_DIR" ] || return 0
 	if [ -f "$PG_DIR/data/postmaster.pid" ]; then

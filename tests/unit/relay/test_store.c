@@ -42,8 +42,9 @@ static int setup(void **state)
 	if (pg != NULL) {
 		/* a fresh schema: the store creates it again */
 		PGconn *c = PQconnectdb(pg);
-		PGresult *res = PQexec(c, "DROP TABLE IF EXISTS msgs, seen, "
-					  "prekey_base, prekey_opk");
+		PGresult *res =
+			PQexec(c, "DROP TABLE IF EXISTS msgs, seen, "
+				  "prekey_base, prekey_opk, relay_schema");
 		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 		PQclear(res);
