@@ -686,8 +686,12 @@ int main(int argc, char **argv)
 		 * password */
 		bool pg = cfile != NULL || !strncmp(db, "postgres", 8);
 
-		fprintf(stderr, PROG ": cannot open the message store %s: %s\n",
-			pg ? "(postgres)" : db, why[0] ? why : strerror(-e));
+		fprintf(stderr,
+			PROG ": cannot open the message store %s: %s%s\n",
+			pg ? "(postgres)" : db, why[0] ? why : strerror(-e),
+			pg ? " (check the connection string and that the "
+			     "server is up)"
+			   : "");
 		return 1;
 	}
 	logv(&r, "message store: %s", r.store->ops->name);

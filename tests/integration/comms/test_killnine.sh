@@ -161,4 +161,25 @@ n=$(pg_psql 'select count(*) from msgs')
 ok $? "postgres: nothing left in the store after the acknowledgements" "$n"
 not_has "$PG_DIR" "$(cat "$W/relay.log")"
 ok $? "postgres: the connection string is not in the relay's log"
+
+# a database that cannot be reached: the relay says so and stops,
+# without the password, from a file or from argv
+pw=pw-canary-$RANDOM$RANDOM
+printf 'host=%s/nowhere port=%s dbname=relay user=relay password=%s\n' \
+	"$W" "$PG_PORT" "$pw" >"$W/conninfo.bad"
+for how in file argv; do
+	if [ $how = file ]; then
+		a=(--store-conninfo-file "$W/conninfo.bad")
+	else
+		a=(--store "postgres:$(cat "$W/conninfo.bad")")
+	fi
+	timeout 20 "$TWOFOLD_RELAY" --listen 127.0.0.1:$PORT \
+		--key "$W/relay.key" --ca "$W/ca/ca.pub" "${a[@]}" -v \
+		>/dev/null 2>"$W/err"
+	rc=$?
+	[ $rc = 1 ] && has "cannot open the message store" "$(cat "$W/err")" &&
+		not_has "$pw" "$(cat "$W/err")"
+	ok $? "postgres: an unreachable database stops the relay with a reason and no password ($how)" \
+		"rc $rc: $(cat "$W/err")"
+done
 finish
