@@ -8,8 +8,9 @@
  * directory by `anchor DIR`: write(256 B) + fdatasync() in a loop, the
  * cost of one durable commit on this disk.
  *
- *   tf-store-bench put SPEC CLIENTS SECONDS   (SPEC as twofold-relay's
- *                                              --store)
+ *   tf-store-bench put SPEC CLIENTS SECONDS [BATCH]
+ *       SPEC as twofold-relay's --store; BATCH > 1: tf_store_put_many,
+ *       BATCH messages per transaction (a group commit)
  *   tf-store-bench anchor DIR SECONDS
  * Prints one line: "msgs_per_s P50_US P99_US COUNT".
  */
@@ -29,6 +30,7 @@
 
 static const char *spec;
 static double seconds;
+static int batch = 1; /* >1: tf_store_put_many, a group commit */
 static uint64_t t_end;
 
 struct worker {
@@ -63,7 +65,7 @@ static void *run(void *arg)
 	}
 	snprintf(sender, sizeof(sender), "bench-%d-%d", (int)getpid(), w->idx);
 	memset(blob, 0xa5, sizeof(blob));
-	while ((t0 = now_ns()) < t_end && w->n < LAT_MAX) {
+	while (batch <= 1 && (t0 = now_ns()) < t_end && w->n < LAT_MAX) {
 		memcpy(id, &w->n, sizeof(w->n));
 		r = tf_store_put(st, sender, id, "bench-rcpt", blob,
 				 sizeof(blob), (int64_t)time(NULL));
@@ -73,6 +75,37 @@ static void *run(void *arg)
 			break;
 		}
 		w->lat_us[w->n++] = (uint32_t)((t1 - t0) / 1000);
+	}
+	/* group commit: each message of a batch is acknowledged when the
+	 * batch commits, so each one's latency is the batch's */
+	while (batch > 1 && (t0 = now_ns()) < t_end &&
+	       w->n + (size_t)batch <= LAT_MAX) {
+		struct tf_store_put_item it[256];
+		uint8_t ids[256][TF_STORE_ID_BYTES] = {{0}};
+
+		for (int i = 0; i < batch; i++) {
+			size_t k = w->n + (size_t)i;
+
+			memcpy(ids[i], &k, sizeof(k));
+			it[i] = (struct tf_store_put_item){.sender = sender,
+							   .recipient =
+								   "bench-rcpt",
+							   .id = ids[i],
+							   .blob = blob,
+							   .len = sizeof(blob)};
+		}
+		r = tf_store_put_many(st, it, (size_t)batch,
+				      (int64_t)time(NULL));
+		t1 = now_ns();
+		for (int i = 0; r == 0 && i < batch; i++)
+			if (it[i].result != TF_STORE_STORED)
+				r = it[i].result < 0 ? it[i].result : -EEXIST;
+		if (r != 0) {
+			w->err = r;
+			break;
+		}
+		for (int i = 0; i < batch; i++)
+			w->lat_us[w->n++] = (uint32_t)((t1 - t0) / 1000);
 	}
 	tf_store_close(st);
 	return NULL;
@@ -164,16 +197,20 @@ static int bench_anchor(const char *dir)
 
 int main(int argc, char **argv)
 {
-	if (argc == 5 && !strcmp(argv[1], "put")) {
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "put")) {
 		spec = argv[2];
 		seconds = atof(argv[4]);
+		batch = argc == 6 ? atoi(argv[5]) : 1;
+		if (batch < 1 || batch > 256)
+			return 2;
 		return bench_put(atoi(argv[3]));
 	}
 	if (argc == 4 && !strcmp(argv[1], "anchor")) {
 		seconds = atof(argv[3]);
 		return bench_anchor(argv[2]);
 	}
-	fprintf(stderr, "usage: tf-store-bench put SPEC CLIENTS SECONDS | "
-			"anchor DIR SECONDS\n");
+	fprintf(stderr,
+		"usage: tf-store-bench put SPEC CLIENTS SECONDS [BATCH] | "
+		"anchor DIR SECONDS\n");
 	return 2;
 }

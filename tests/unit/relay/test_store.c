@@ -248,6 +248,52 @@ static void test_wal(void **state)
 	tf_store_close(st);
 }
 
+/* group commit: one transaction for a batch, a result per item */
+static void test_put_many(void **state)
+{
+	struct tf_store *st = NULL;
+	struct tf_stored_msg m;
+	uint8_t ids[4][TF_STORE_ID_BYTES];
+	struct tf_store_put_item it[6];
+	int64_t seq = 0;
+
+	for (unsigned i = 0; i < 4; i++)
+		id_of(ids[i], 900 + i);
+	assert_int_equal(open_store(&st), 0);
+	assert_int_equal(tf_store_put(st, "hal", ids[3], "gina",
+				      (const uint8_t *)"old", 3, 1),
+			 TF_STORE_STORED);
+	for (unsigned i = 0; i < 6; i++)
+		it[i] = (struct tf_store_put_item){
+			.sender = "hal",
+			.recipient = "gina",
+			.id = ids[i < 3	   ? i
+				  : i == 3 ? 1
+					   : 3],
+			.blob = (const uint8_t *)"abcdef" + i,
+			.len = 1,
+			.result = 99};
+	it[4].sender = ""; /* out of bounds: skipped, the rest goes on */
+	assert_int_equal(tf_store_put_many(st, it, 6, 2), 0);
+	assert_int_equal(it[0].result, TF_STORE_STORED);
+	assert_int_equal(it[1].result, TF_STORE_STORED);
+	assert_int_equal(it[2].result, TF_STORE_STORED);
+	assert_int_equal(it[3].result, TF_STORE_DUPLICATE); /* in the batch */
+	assert_int_equal(it[4].result, -EINVAL);
+	assert_int_equal(it[5].result, TF_STORE_DUPLICATE); /* stored before */
+	tf_store_close(st);
+	/* durable, in order */
+	assert_int_equal(open_store(&st), 0);
+	assert_int_equal(tf_store_count(st, "gina"), 4);
+	for (const char *want = "oabc"; *want; want++) {
+		assert_int_equal(tf_store_next(st, "gina", seq, &m), 1);
+		seq = m.seq;
+		assert_memory_equal(m.blob, *want == 'o' ? "old" : want, 1);
+		tf_stored_msg_clear(&m);
+	}
+	tf_store_close(st);
+}
+
 /* A primary restart (pg_ctl restart -m immediate, as a crash or a
  * Patroni failover looks to the relay): the put on the dead connection
  * fails with -EIO (the relay says "retry later", nothing acknowledged),
@@ -293,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_prekeys),
 		cmocka_unit_test(test_wal),
+		cmocka_unit_test(test_put_many),
 		cmocka_unit_test(test_pg_restart),
 	};
 
