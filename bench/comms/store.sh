@@ -29,6 +29,7 @@ BATCH=${STORE_BENCH_BATCH:-32}
 }
 D=$(mktemp -d "${STORE_BENCH_DIR:-/var/tmp}/tfstorebench.XXXXXX") || exit 1
 chmod 711 "$D" # postgres (nobody) goes through it to its own dir
+# shellcheck disable=SC2034 # read by pglib.sh
 PG_BASE=$D
 . "$here/../../tests/integration/comms/pglib.sh"
 trap 'pg_stop; rm -rf "$D"' EXIT

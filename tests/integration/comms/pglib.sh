@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: ISC
 # A private PostgreSQL 15 cluster for one test (sourced): initdb + pg_ctl
 # as `nobody` (postgres refuses to run as root) in a temp dir, listening
