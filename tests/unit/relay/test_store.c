@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <cmocka.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -34,25 +36,25 @@ static int open_store(struct tf_store **st)
 	return tf_store_open_pg(pg, st, why, sizeof(why));
 }
 
+/* a fresh schema: the store creates it again */
+static int pg_reset(void)
+{
+	PGconn *c = PQconnectdb(pg);
+	PGresult *res = PQexec(c, "DROP TABLE IF EXISTS msgs, seen, "
+				  "prekey_base, prekey_opk, relay_schema");
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
 static int setup(void **state)
 {
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/store.db", dir);
-	if (pg != NULL) {
-		/* a fresh schema: the store creates it again */
-		PGconn *c = PQconnectdb(pg);
-		PGresult *res =
-			PQexec(c, "DROP TABLE IF EXISTS msgs, seen, "
-				  "prekey_base, prekey_opk, relay_schema");
-		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-		PQclear(res);
-		PQfinish(c);
-		if (!ok)
-			return -1;
-	}
-	return 0;
+	return pg != NULL ? pg_reset() : 0;
 }
 
 static int teardown(void **state)
@@ -294,6 +296,62 @@ static void test_put_many(void **state)
 	tf_store_close(st);
 }
 
+/* Several relays on one store: they start at once on an empty database
+ * (the schema is created once; no relay fails or deadlocks against
+ * another's puts) and all send the same messages (each one is stored by
+ * exactly one of them, the others get DUPLICATE). */
+#define CC_RELAYS 4
+#define CC_MSGS 40
+static int cc_stored[CC_RELAYS], cc_err[CC_RELAYS];
+
+static void *cc_relay(void *arg)
+{
+	int k = (int)(intptr_t)arg;
+	struct tf_store *st = NULL;
+	uint8_t id[TF_STORE_ID_BYTES];
+	int r = open_store(&st);
+
+	if (r < 0) {
+		cc_err[k] = r;
+		return NULL;
+	}
+	for (unsigned i = 0; i < CC_MSGS; i++) {
+		id_of(id, 5000 + i);
+		r = tf_store_put(st, "ivy", id, "jon", (const uint8_t *)"m", 1,
+				 1);
+		if (r < 0) {
+			cc_err[k] = r;
+			break;
+		}
+		cc_stored[k] += r == TF_STORE_STORED;
+	}
+	tf_store_close(st);
+	return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+	pthread_t th[CC_RELAYS];
+	struct tf_store *st = NULL;
+	int total = 0;
+
+	if (pg != NULL) /* from an empty database, as a first deployment */
+		assert_int_equal(pg_reset(), 0);
+	for (int k = 0; k < CC_RELAYS; k++)
+		assert_int_equal(pthread_create(&th[k], NULL, cc_relay,
+						(void *)(intptr_t)k),
+				 0);
+	for (int k = 0; k < CC_RELAYS; k++) {
+		pthread_join(th[k], NULL);
+		assert_int_equal(cc_err[k], 0);
+		total += cc_stored[k];
+	}
+	assert_int_equal(total, CC_MSGS);
+	assert_int_equal(open_store(&st), 0);
+	assert_int_equal(tf_store_count(st, "jon"), CC_MSGS);
+	tf_store_close(st);
+}
+
 /* A primary restart (pg_ctl restart -m immediate, as a crash or a
  * Patroni failover looks to the relay): the put on the dead connection
  * fails with -EIO (the relay says "retry later", nothing acknowledged),
@@ -340,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_prekeys),
 		cmocka_unit_test(test_wal),
 		cmocka_unit_test(test_put_many),
+		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_pg_restart),
 	};
 
