@@ -29,7 +29,7 @@
  * a new address moves the session there (the device changed networks).
  *
  * Not yet (docs/comms.md): one worker per core, sendmmsg batching, TCP
- * fallback, cookies under load, NATS between relays, PostgreSQL.
+ * fallback, cookies under load, NATS between relays.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -574,11 +574,39 @@ static int open_socket(const char *listen_arg)
 	return fd;
 }
 
+/* --store or --store-conninfo-file (a PostgreSQL connection string kept
+ * out of argv, where any local user can read it): the message in *why
+ * never repeats the connection string, it may hold a password */
+static int open_store(struct relay *r, const char *spec, const char *cfile,
+		      char *why, size_t whylen)
+{
+	_cleanup_free_ char *b = NULL;
+	size_t n;
+	int e;
+
+	if (cfile == NULL)
+		return tf_store_open(spec, &r->store, why, whylen);
+	e = tf_read_file_at(AT_FDCWD, cfile, 4096, &b, &n);
+	if (e < 0) {
+		snprintf(why, whylen, "cannot read %s", cfile);
+		return e;
+	}
+	while (n > 0 &&
+	       (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' '))
+		n--;
+	b[n] = '\0';
+	e = tf_store_open_pg(strncmp(b, "postgres:", 9) ? b : b + 9, &r->store,
+			     why, whylen);
+	tf_memzero(b, n);
+	return e;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: " PROG " --listen [ADDR:]PORT --key KEYFILE --ca "
-		"CA.pub --store DB [--denylist FILE] [-v]\n");
+		"CA.pub {--store [sqlite:]PATH|postgres:CONNINFO | "
+		"--store-conninfo-file FILE} [--denylist FILE] [-v]\n");
 	exit(2);
 }
 
@@ -586,6 +614,8 @@ int main(int argc, char **argv)
 {
 	static struct relay r;
 	const char *listen_arg = NULL, *key = NULL, *ca = NULL, *db = NULL;
+	const char *cfile = NULL;
+	char why[256];
 	_cleanup_free_ uint8_t *kb = NULL, *cb = NULL;
 	struct tf_privfile pf = {0};
 	struct tf_pubfile pub;
@@ -605,12 +635,14 @@ int main(int argc, char **argv)
 			ca = argv[++i];
 		else if (!strcmp(argv[i], "--store"))
 			db = argv[++i];
+		else if (!strcmp(argv[i], "--store-conninfo-file"))
+			cfile = argv[++i];
 		else if (!strcmp(argv[i], "--denylist"))
 			r.dl_path = argv[++i];
 		else
 			usage();
 	}
-	if (!listen_arg || !key || !ca || !db)
+	if (!listen_arg || !key || !ca || !db == !cfile)
 		usage();
 	if (tf_crypto_init() < 0) {
 		fprintf(stderr,
@@ -648,12 +680,21 @@ int main(int argc, char **argv)
 					.roles = TF_ROLES_CLIENT};
 	if (load_denylist(&r) < 0)
 		return 1;
-	e = tf_store_open_sqlite(db, &r.store);
+	e = open_store(&r, db, cfile, why, sizeof(why));
 	if (e < 0) {
-		fprintf(stderr, PROG ": cannot open the message store %s: %s\n",
-			db, strerror(-e));
+		/* the backend's name only: a connection string may hold a
+		 * password */
+		bool pg = cfile != NULL || !strncmp(db, "postgres", 8);
+
+		fprintf(stderr,
+			PROG ": cannot open the message store %s: %s%s\n",
+			pg ? "(postgres)" : db, why[0] ? why : strerror(-e),
+			pg ? " (check the connection string and that the "
+			     "server is up)"
+			   : "");
 		return 1;
 	}
+	logv(&r, "message store: %s", r.store->ops->name);
 	r.fd = open_socket(listen_arg);
 	if (r.fd < 0) {
 		fprintf(stderr, PROG ": cannot listen on %s: %s\n", listen_arg,

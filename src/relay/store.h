@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * twofold-relay's message store (issue 15): one interface, backends behind
- * a vtable (SQLite in WAL mode now; PostgreSQL 15 next). The relay stores
+ * a vtable (SQLite in WAL mode, store_sqlite.c; PostgreSQL 15,
+ * store_pg.c). The relay stores
  * end-to-end encrypted blobs it cannot read, for recipients that are
  * offline.
  *
@@ -43,8 +44,19 @@ struct tf_stored_msg {
 	size_t len;
 };
 
+/* One message of a group commit (tf_store_put_many). */
+struct tf_store_put_item {
+	const char *sender, *recipient;
+	const uint8_t *id; /* TF_STORE_ID_BYTES */
+	const uint8_t *blob;
+	size_t len;
+	int result; /* out: TF_STORE_STORED, TF_STORE_DUPLICATE or -EINVAL */
+};
+
 struct tf_store_ops {
 	const char *name;
+	int (*put_many)(struct tf_store *st, struct tf_store_put_item *items,
+			size_t n, int64_t now);
 	int (*put)(struct tf_store *st, const char *sender,
 		   const uint8_t id[TF_STORE_ID_BYTES], const char *recipient,
 		   const uint8_t *blob, size_t len, int64_t now);
@@ -71,6 +83,16 @@ struct tf_store {
 /* SQLite in WAL mode, synchronous=FULL: one file (and its -wal, -shm). */
 TF_WUR int tf_store_open_sqlite(const char *path, struct tf_store **out)
 	TF_NONNULL(1, 2);
+/* PostgreSQL 15 through libpq: conninfo is a libpq connection string or
+ * URI (it may hold a password: it is copied, zeroed on close, never put
+ * in why). On failure why (when not NULL) gets one line saying what the
+ * server or libpq reported. Synchronous commit; fsync=off refused. */
+TF_WUR int tf_store_open_pg(const char *conninfo, struct tf_store **out,
+			    char *why, size_t whylen) TF_NONNULL(1, 2);
+/* The relay's --store argument: "sqlite:PATH", "postgres:CONNINFO" (or
+ * "postgresql:"), or a bare PATH (SQLite, the embedded default). */
+TF_WUR int tf_store_open(const char *spec, struct tf_store **out, char *why,
+			 size_t whylen) TF_NONNULL(1, 2);
 
 /* TF_STORE_STORED or TF_STORE_DUPLICATE, durable on return. */
 static inline TF_WUR int tf_store_put(struct tf_store *st, const char *sender,
@@ -80,6 +102,19 @@ static inline TF_WUR int tf_store_put(struct tf_store *st, const char *sender,
 				      int64_t now)
 {
 	return st->ops->put(st, sender, id, recipient, blob, len, now);
+}
+/* Group commit: n puts in one transaction, durable on return (one fsync
+ * for all: several SENDs of one event-loop wakeup may share it, each
+ * acknowledged only after this returns 0). 0: each item's result says
+ * STORED or DUPLICATE (a second copy in the same batch is a duplicate
+ * too), or -EINVAL for an item out of bounds (skipped, the others go
+ * on). -errno: nothing of the batch is stored, every item is to be
+ * retried (-ENOSPC: disk full). */
+static inline TF_WUR int tf_store_put_many(struct tf_store *st,
+					   struct tf_store_put_item *items,
+					   size_t n, int64_t now)
+{
+	return st->ops->put_many(st, items, n, now);
 }
 /* 1 and *out filled: the first message after after_seq; 0: none. */
 static inline TF_WUR int tf_store_next(struct tf_store *st,

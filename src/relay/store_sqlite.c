@@ -59,34 +59,25 @@ static int sq_exec(sqlite3 *db, const char *sql)
 	return rc == SQLITE_OK ? 0 : sq_err(db, rc);
 }
 
-/* BEGIN IMMEDIATE: the duplicate check and the insert must see the same
- * state even if a second relay process opened the file. */
-static int sq_put(struct tf_store *base, const char *sender,
-		  const uint8_t id[TF_STORE_ID_BYTES], const char *recipient,
-		  const uint8_t *blob, size_t len, int64_t now)
+/* One put inside the caller's transaction: TF_STORE_STORED,
+ * TF_STORE_DUPLICATE or -errno (the statement failed, the transaction is
+ * the caller's to roll back). */
+static int sq_put_one(struct sq_store *st, const char *sender,
+		      const uint8_t id[TF_STORE_ID_BYTES],
+		      const char *recipient, const uint8_t *blob, size_t len,
+		      int64_t now)
 {
-	struct sq_store *st = (struct sq_store *)base;
-	int rc, r;
+	int rc;
 
-	if (!name_ok(sender) || !name_ok(recipient) ||
-	    len > TF_STORE_BLOB_MAX || (blob == NULL && len))
-		return -EINVAL;
-	r = sq_exec(st->db, "BEGIN IMMEDIATE");
-	if (r < 0)
-		return r;
 	sqlite3_reset(st->seen_q);
 	sqlite3_bind_text(st->seen_q, 1, sender, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st->seen_q, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
 	rc = sqlite3_step(st->seen_q);
 	sqlite3_reset(st->seen_q);
-	if (rc == SQLITE_ROW) {
-		r = TF_STORE_DUPLICATE;
-		goto rollback;
-	}
-	if (rc != SQLITE_DONE) {
-		r = sq_err(st->db, rc);
-		goto rollback;
-	}
+	if (rc == SQLITE_ROW)
+		return TF_STORE_DUPLICATE;
+	if (rc != SQLITE_DONE)
+		return sq_err(st->db, rc);
 	sqlite3_reset(st->ins);
 	sqlite3_bind_text(st->ins, 1, sender, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st->ins, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
@@ -96,18 +87,74 @@ static int sq_put(struct tf_store *base, const char *sender,
 	sqlite3_bind_int64(st->ins, 5, now);
 	rc = sqlite3_step(st->ins);
 	sqlite3_reset(st->ins);
-	if (rc == SQLITE_CONSTRAINT) {
-		r = TF_STORE_DUPLICATE;
-		goto rollback;
+	/* the statement alone is undone (ON CONFLICT ABORT), not the
+	 * transaction: the rest of a batch goes on */
+	if (rc == SQLITE_CONSTRAINT)
+		return TF_STORE_DUPLICATE;
+	if (rc != SQLITE_DONE)
+		return sq_err(st->db, rc);
+	return TF_STORE_STORED;
+}
+
+static bool put_ok(const char *sender, const char *recipient, const uint8_t *id,
+		   const uint8_t *blob, size_t len)
+{
+	return name_ok(sender) && name_ok(recipient) && id != NULL &&
+	       len <= TF_STORE_BLOB_MAX && (blob != NULL || len == 0);
+}
+
+/* BEGIN IMMEDIATE: the duplicate check and the insert must see the same
+ * state even if a second relay process opened the file. */
+static int sq_put(struct tf_store *base, const char *sender,
+		  const uint8_t id[TF_STORE_ID_BYTES], const char *recipient,
+		  const uint8_t *blob, size_t len, int64_t now)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	int r, c;
+
+	if (!put_ok(sender, recipient, id, blob, len))
+		return -EINVAL;
+	r = sq_exec(st->db, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	r = sq_put_one(st, sender, id, recipient, blob, len, now);
+	if (r != TF_STORE_STORED) {
+		(void)sq_exec(st->db, "ROLLBACK");
+		return r;
 	}
-	if (rc != SQLITE_DONE) {
-		r = sq_err(st->db, rc);
-		goto rollback;
+	c = sq_exec(st->db, "COMMIT");
+	if (c < 0) {
+		(void)sq_exec(st->db, "ROLLBACK");
+		return c;
+	}
+	return r;
+}
+
+static int sq_put_many(struct tf_store *base, struct tf_store_put_item *it,
+		       size_t n, int64_t now)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	int r;
+
+	r = sq_exec(st->db, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (!put_ok(it[i].sender, it[i].recipient, it[i].id, it[i].blob,
+			    it[i].len)) {
+			it[i].result = -EINVAL;
+			continue;
+		}
+		r = sq_put_one(st, it[i].sender, it[i].id, it[i].recipient,
+			       it[i].blob, it[i].len, now);
+		if (r < 0)
+			goto rollback;
+		it[i].result = r;
 	}
 	r = sq_exec(st->db, "COMMIT");
 	if (r < 0)
 		goto rollback;
-	return TF_STORE_STORED;
+	return 0;
 rollback:
 	(void)sq_exec(st->db, "ROLLBACK");
 	return r;
@@ -434,6 +481,7 @@ static void sq_close(struct tf_store *base)
 
 static const struct tf_store_ops sq_ops = {
 	.name = "sqlite",
+	.put_many = sq_put_many,
 	.put = sq_put,
 	.next = sq_next,
 	.ack = sq_ack,

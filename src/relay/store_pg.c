@@ -1,0 +1,715 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The message store's PostgreSQL 15 backend (store.h): the distributed
+ * deployment, several relays on one database (Patroni for failover,
+ * docs/comms.md). Same contract as store_sqlite.c.
+ *
+ * Durability: the session sets synchronous_commit=on (a server default
+ * of off or local must not weaken it: an acknowledged message would be
+ * lost by a crash), and open refuses a server running with fsync=off.
+ * A statement outside BEGIN is its own transaction, so put and ack are
+ * one round trip each: durable when PQexecPrepared returns.
+ *
+ * Duplicates: every (sender, id) gets its row in seen when it is first
+ * stored (acked_at NULL while it waits), so the uniqueness check never
+ * depends on a row that an ack deletes: put is one INSERT .. ON CONFLICT
+ * DO NOTHING into seen and, only if that inserted, into msgs, in one
+ * statement. Two relays racing on one retry are serialised by the
+ * unique index (the loser waits for the winner's commit, then sees the
+ * conflict), with no explicit lock.
+ *
+ * Order: seq is a bigserial. Within one relay puts are serial, so one
+ * sender's order is its seq order; across relays two concurrent
+ * transactions may commit out of seq order, which a reader's "after
+ * seq N" cursor could skip until the next FETCH (which starts again from
+ * 0). Nothing is lost, at worst delivered on the next FETCH.
+ *
+ * A lost connection (primary restart, failover): the call fails with
+ * -EIO ("retry later" to the device; nothing acknowledged) and the next
+ * call reconnects (at most one attempt a second, so a dead server is
+ * not hammered from the event loop) and prepares the statements again.
+ * The connection string is the operator's; it is never copied into an
+ * error or a log (libpq's message is, which names the host, never the
+ * password).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+
+#define PG_STR_(x) #x
+#define PG_STR(x) PG_STR_(x)
+
+struct pg_store {
+	struct tf_store base;
+	PGconn *conn;
+	char *conninfo; /* may hold a password: zeroed on close */
+	bool ready;	/* connected and the statements prepared */
+	time_t last_try;
+};
+
+/* name, SQL, parameter count */
+static const struct {
+	const char *name, *sql;
+	int n;
+} stmts[] = {
+	{"put",
+	 "WITH s AS (INSERT INTO seen(sender, id) VALUES($1, $2) "
+	 "ON CONFLICT DO NOTHING RETURNING 1) "
+	 "INSERT INTO msgs(sender, id, recipient, blob, stored_at) "
+	 "SELECT $1, $2, $3, $4, $5 FROM s",
+	 5},
+	{"next",
+	 "SELECT seq, sender, id, blob FROM msgs WHERE recipient=$1 AND "
+	 "seq>$2 ORDER BY seq LIMIT 1",
+	 2},
+	{"ack",
+	 "WITH d AS (DELETE FROM msgs WHERE sender=$1 AND id=$2 AND "
+	 "recipient=$3 RETURNING 1) "
+	 "UPDATE seen SET acked_at=$4 WHERE sender=$1 AND id=$2 AND "
+	 "EXISTS (SELECT 1 FROM d)",
+	 4},
+	{"expire", "DELETE FROM seen WHERE acked_at<$1", 1},
+	{"count", "SELECT count(*) FROM msgs WHERE recipient=$1", 1},
+	/* the upsert locks the officer's base row until COMMIT: two
+	 * publications of one officer are serialised, so the bound holds */
+	{"pk_base",
+	 "INSERT INTO prekey_base(officer, bundle) VALUES($1, $2) "
+	 "ON CONFLICT(officer) DO UPDATE SET bundle=EXCLUDED.bundle",
+	 2},
+	{"pk_unused",
+	 "SELECT count(*) FROM prekey_opk WHERE officer=$1 AND NOT used", 1},
+	{"pk_add",
+	 "INSERT INTO prekey_opk(officer, opk) VALUES($1, $2) "
+	 "ON CONFLICT DO NOTHING",
+	 2},
+	{"pk_trim",
+	 "DELETE FROM prekey_opk WHERE officer=$1 AND used AND n NOT IN "
+	 "(SELECT n FROM prekey_opk WHERE officer=$1 AND used "
+	 "ORDER BY n DESC LIMIT " PG_STR(TF_STORE_OPK_TOMBS) ")",
+	 1},
+	{"pk_get", "SELECT bundle FROM prekey_base WHERE officer=$1", 1},
+	/* read and marked in one statement, so one transaction: each
+	 * one-time prekey is handed out once even with several relays
+	 * (SKIP LOCKED: a concurrent taker gets the next one) */
+	{"pk_take",
+	 "UPDATE prekey_opk SET used=true WHERE n=(SELECT n FROM prekey_opk "
+	 "WHERE officer=$1 AND NOT used ORDER BY n LIMIT 1 "
+	 "FOR UPDATE SKIP LOCKED) RETURNING opk",
+	 1},
+};
+
+enum {
+	Q_PUT,
+	Q_NEXT,
+	Q_ACK,
+	Q_EXPIRE,
+	Q_COUNT,
+	Q_PK_BASE,
+	Q_PK_UNUSED,
+	Q_PK_ADD,
+	Q_PK_TRIM,
+	Q_PK_GET,
+	Q_PK_TAKE,
+};
+
+/* Idempotent, serialised by an advisory lock, and DDL only when the
+ * schema is missing (relay_schema names its version): two relays
+ * starting on an empty database would race on CREATE .. IF NOT EXISTS
+ * (it checks, then creates: the second fails on pg_type's unique
+ * index), and a CREATE INDEX IF NOT EXISTS takes a share lock on its
+ * table even when the index exists, which deadlocks against another
+ * relay's puts already running. */
+static const char schema[] =
+	"BEGIN;"
+	"SELECT pg_advisory_xact_lock(7402331501);"
+	"DO $$ BEGIN IF to_regclass('relay_schema') IS NULL THEN "
+	"CREATE TABLE msgs("
+	" seq bigserial PRIMARY KEY,"
+	" sender text NOT NULL, id bytea NOT NULL, recipient text NOT NULL,"
+	" blob bytea NOT NULL, stored_at bigint NOT NULL,"
+	" UNIQUE(sender, id));"
+	"CREATE INDEX msgs_rcpt ON msgs(recipient, seq);"
+	"CREATE TABLE seen("
+	" sender text NOT NULL, id bytea NOT NULL, acked_at bigint,"
+	" PRIMARY KEY(sender, id));"
+	"CREATE INDEX seen_age ON seen(acked_at);"
+	"CREATE TABLE prekey_base("
+	" officer text PRIMARY KEY, bundle bytea NOT NULL);"
+	"CREATE TABLE prekey_opk("
+	" n bigserial PRIMARY KEY, officer text NOT NULL, opk bytea NOT NULL,"
+	" used boolean NOT NULL DEFAULT false, UNIQUE(officer, opk));"
+	"CREATE TABLE relay_schema(version integer NOT NULL);"
+	"INSERT INTO relay_schema VALUES(1);"
+	"END IF; END $$;"
+	"COMMIT;";
+
+static bool name_ok(const char *s)
+{
+	size_t n = s ? strnlen(s, TF_STORE_NAME_MAX + 1) : 0;
+
+	return n > 0 && n <= TF_STORE_NAME_MAX;
+}
+
+/* Connection classes (08: connection exception, 57P: the server is
+ * shutting down or starting) and read_only_sql_transaction (25006: after
+ * a failover this server became a standby; a reconnect with
+ * target_session_attrs=read-write finds the new primary): drop the
+ * session, so the next call connects afresh. */
+static int pg_fail(struct pg_store *st, const PGresult *res)
+{
+	const char *code =
+		res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (PQstatus(st->conn) != CONNECTION_OK || code == NULL ||
+	    !strncmp(code, "08", 2) || !strncmp(code, "57P", 3) ||
+	    !strcmp(code, "25006"))
+		st->ready = false;
+	if (code && !strcmp(code, "53100")) /* disk_full */
+		return -ENOSPC;
+	if (code && !strcmp(code, "53200")) /* out_of_memory */
+		return -ENOMEM;
+	return -EIO;
+}
+
+static int pg_prepare_all(struct pg_store *st)
+{
+	PGresult *res = PQexec(st->conn, "SET synchronous_commit TO on");
+	int r = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_fail(st, res);
+	PQclear(res);
+	for (size_t i = 0; r == 0 && i < TF_ARRAY_SIZE(stmts); i++) {
+		res = PQprepare(st->conn, stmts[i].name, stmts[i].sql,
+				stmts[i].n, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			r = pg_fail(st, res);
+		PQclear(res);
+	}
+	return r;
+}
+
+static void pg_notice_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static int pg_connect(struct pg_store *st)
+{
+	/* connect_timeout first, so one in the operator's string wins
+	 * (with expand_dbname the later keywords override the earlier) */
+	const char *const kw[] = {"connect_timeout", "application_name",
+				  "dbname", NULL};
+	const char *const val[] = {"3", "twofold-relay", st->conninfo, NULL};
+
+	if (st->conn != NULL)
+		PQfinish(st->conn);
+	st->last_try = time(NULL);
+	st->conn = PQconnectdbParams(kw, val, 1);
+	if (st->conn == NULL)
+		return -ENOMEM;
+	/* libpq's default prints the server's notices to stderr: library
+	 * code never prints */
+	PQsetNoticeProcessor(st->conn, pg_notice_quiet, NULL);
+	if (PQstatus(st->conn) != CONNECTION_OK)
+		return -EIO;
+	return 0;
+}
+
+/* Before every call: reconnect a lost session (rate-limited) and
+ * prepare the statements again (they are per session). */
+static int pg_ensure(struct pg_store *st)
+{
+	int r;
+
+	if (st->ready && PQstatus(st->conn) == CONNECTION_OK)
+		return 0;
+	st->ready = false;
+	if (time(NULL) - st->last_try < 1)
+		return -EIO;
+	r = pg_connect(st);
+	if (r == 0)
+		r = pg_prepare_all(st);
+	if (r < 0)
+		return r;
+	st->ready = true;
+	return 0;
+}
+
+/* Parameters: text (NUL-terminated, format 0) or binary (format 1). */
+struct pg_params {
+	const char *v[5];
+	int len[5], fmt[5], n;
+	uint64_t i64[2];
+	int ni64;
+};
+
+static void p_text(struct pg_params *p, const char *s)
+{
+	p->v[p->n] = s;
+	p->len[p->n] = 0;
+	p->fmt[p->n++] = 0;
+}
+
+static void p_bin(struct pg_params *p, const void *b, size_t n)
+{
+	p->v[p->n] = n ? b : "";
+	p->len[p->n] = (int)n;
+	p->fmt[p->n++] = 1;
+}
+
+static void p_int8(struct pg_params *p, int64_t x)
+{
+	p->i64[p->ni64] = htobe64((uint64_t)x);
+	p_bin(p, &p->i64[p->ni64++], 8);
+}
+
+/* Runs a prepared statement, results in binary; NULL and *err on
+ * failure (the session dropped if the connection is gone). */
+static PGresult *pg_run(struct pg_store *st, int q, const struct pg_params *p,
+			int *err)
+{
+	PGresult *res;
+	ExecStatusType s;
+
+	res = PQexecPrepared(st->conn, stmts[q].name, p->n, p->v, p->len,
+			     p->fmt, 1);
+	s = PQresultStatus(res);
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return res;
+	*err = pg_fail(st, res);
+	PQclear(res);
+	return NULL;
+}
+
+static int pg_tuples(PGresult *res)
+{
+	int n = atoi(PQcmdTuples(res));
+
+	PQclear(res);
+	return n;
+}
+
+static int pg_simple(struct pg_store *st, const char *sql)
+{
+	PGresult *res = PQexec(st->conn, sql);
+	int r = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_fail(st, res);
+	PQclear(res);
+	return r;
+}
+
+static int pg_put(struct tf_store *base, const char *sender,
+		  const uint8_t id[TF_STORE_ID_BYTES], const char *recipient,
+		  const uint8_t *blob, size_t len, int64_t now)
+{
+	struct pg_store *st = (struct pg_store *)base;
+	struct pg_params p = {0};
+	PGresult *res;
+	int r;
+
+	if (!name_ok(sender) || !name_ok(recipient) ||
+	    len > TF_STORE_BLOB_MAX || (blob == NULL && len))
+		return -EINVAL;
+	r = pg_ensure(st);
+	if (r < 0)
+		return r;
+	p_text(&p, sender);
+	p_bin(&p, id, TF_STORE_ID_BYTES);
+	p_text(&p, recipient);
+	p_bin(&p, blob, len);
+	p_int8(&p, now);
+	res = pg_run(st, Q_PUT, &p, &r);
+	if (res == NULL)
+		return r;
+	return pg_tuples(res) == 1 ? TF_STORE_STORED : TF_STORE_DUPLICATE;
+}
+
+/* BEGIN, the puts, COMMIT: one WAL flush for the batch. Round trips
+ * are per put still (a unix socket's are a few µs against a
+ * millisecond's fsync); libpq's pipeline mode would save them. */
+static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
+		       size_t n, int64_t now)
+{
+	struct pg_store *st = (struct pg_store *)base;
+	PGresult *res;
+	int r = pg_ensure(st);
+
+	if (r == 0)
+		r = pg_simple(st, "BEGIN");
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct pg_params p = {0};
+
+		if (!name_ok(it[i].sender) || !name_ok(it[i].recipient) ||
+		    it[i].id == NULL || it[i].len > TF_STORE_BLOB_MAX ||
+		    (it[i].blob == NULL && it[i].len)) {
+			it[i].result = -EINVAL;
+			continue;
+		}
+		p_text(&p, it[i].sender);
+		p_bin(&p, it[i].id, TF_STORE_ID_BYTES);
+		p_text(&p, it[i].recipient);
+		p_bin(&p, it[i].blob, it[i].len);
+		p_int8(&p, now);
+		res = pg_run(st, Q_PUT, &p, &r);
+		if (res == NULL)
+			goto rollback;
+		it[i].result = pg_tuples(res) == 1 ? TF_STORE_STORED
+						   : TF_STORE_DUPLICATE;
+	}
+	r = pg_simple(st, "COMMIT");
+	if (r == 0)
+		return 0;
+rollback:
+	if (PQstatus(st->conn) == CONNECTION_OK)
+		(void)pg_simple(st, "ROLLBACK");
+	return r;
+}
+
+static int64_t be_int8(const char *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+	return (int64_t)be64toh(x);
+}
+
+static int pg_next(struct tf_store *base, const char *recipient,
+		   int64_t after_seq, struct tf_stored_msg *out)
+{
+	struct pg_store *st = (struct pg_store *)base;
+	struct tf_stored_msg m = {0};
+	struct pg_params p = {0};
+	PGresult *res;
+	int r;
+
+	if (!name_ok(recipient))
+		return -EINVAL;
+	r = pg_ensure(st);
+	if (r < 0)
+		return r;
+	p_text(&p, recipient);
+	p_int8(&p, after_seq);
+	res = pg_run(st, Q_NEXT, &p, &r);
+	if (res == NULL)
+		return r;
+	if (PQntuples(res) == 0) {
+		r = 0;
+		goto out;
+	}
+	/* a row we never wrote: refuse, do not guess */
+	r = -EIO;
+	if (PQnfields(res) != 4 || PQgetlength(res, 0, 0) != 8 ||
+	    PQgetlength(res, 0, 1) > TF_STORE_NAME_MAX ||
+	    PQgetlength(res, 0, 2) != TF_STORE_ID_BYTES ||
+	    PQgetlength(res, 0, 3) > TF_STORE_BLOB_MAX)
+		goto out;
+	m.seq = be_int8(PQgetvalue(res, 0, 0));
+	memcpy(m.sender, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+	m.sender[PQgetlength(res, 0, 1)] = '\0';
+	memcpy(m.id, PQgetvalue(res, 0, 2), TF_STORE_ID_BYTES);
+	m.len = (size_t)PQgetlength(res, 0, 3);
+	m.blob = malloc(m.len ? m.len : 1);
+	if (m.blob == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(m.blob, PQgetvalue(res, 0, 3), m.len);
+	*out = m;
+	r = 1;
+out:
+	PQclear(res);
+	return r;
+}
+
+static int pg_ack(struct tf_store *base, const char *recipient,
+		  const char *sender, const uint8_t id[TF_STORE_ID_BYTES],
+		  int64_t now)
+{
+	struct pg_store *st = (struct pg_store *)base;
+	struct pg_params p = {0};
+	PGresult *res;
+	int r;
+
+	if (!name_ok(recipient) || !name_ok(sender))
+		return -EINVAL;
+	r = pg_ensure(st);
+	if (r < 0)
+		return r;
+	p_text(&p, sender);
+	p_bin(&p, id, TF_STORE_ID_BYTES);
+	p_text(&p, recipient);
+	p_int8(&p, now);
+	res = pg_run(st, Q_ACK, &p, &r);
+	if (res == NULL)
+		return r;
+	return pg_tuples(res) == 1 ? 0 : -ENOENT;
+}
+
+static int pg_expire(struct tf_store *base, int64_t before)
+{
+	struct pg_store *st = (struct pg_store *)base;
+	struct pg_params p = {0};
+	PGresult *res;
+	int r = pg_ensure(st);
+
+	if (r < 0)
+		return r;
+	p_int8(&p, before);
+	res = pg_run(st, Q_EXPIRE, &p, &r);
+	return res == NULL ? r : pg_tuples(res);
+}
+
+/* count(*) is bigint: 8 bytes, big-endian in binary results */
+static int pg_count_q(struct pg_store *st, int q, const char *who)
+{
+	struct pg_params p = {0};
+	PGresult *res;
+	int64_t n;
+	int r;
+
+	p_text(&p, who);
+	res = pg_run(st, q, &p, &r);
+	if (res == NULL)
+		return r;
+	if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) != 8) {
+		PQclear(res);
+		return -EIO;
+	}
+	n = be_int8(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+static int pg_count(struct tf_store *base, const char *recipient)
+{
+	struct pg_store *st = (struct pg_store *)base;
+	int r;
+
+	if (!name_ok(recipient))
+		return -EINVAL;
+	r = pg_ensure(st);
+	return r < 0 ? r : pg_count_q(st, Q_COUNT, recipient);
+}
+
+static int pg_prekey_put(struct tf_store *base, const char *officer,
+			 const uint8_t *b, size_t blen, const uint8_t *opks,
+			 size_t n, size_t opklen)
+{
+	struct pg_store *st = (struct pg_store *)base;
+	PGresult *res = NULL;
+	int r, have;
+
+	if (!name_ok(officer) || blen == 0 || blen > TF_STORE_BLOB_MAX ||
+	    (n && (opks == NULL || opklen < 5 || opklen > 256)))
+		return -EINVAL;
+	r = pg_ensure(st);
+	if (r == 0)
+		r = pg_simple(st, "BEGIN");
+	if (r < 0)
+		return r;
+	{
+		struct pg_params p = {0};
+
+		p_text(&p, officer);
+		p_bin(&p, b, blen);
+		res = pg_run(st, Q_PK_BASE, &p, &r);
+		if (res == NULL)
+			goto rollback;
+		PQclear(res);
+	}
+	/* a device may publish again and again: its one-time prekeys on
+	 * the relay stay bounded (the extra ones are not kept) */
+	have = pg_count_q(st, Q_PK_UNUSED, officer);
+	if (have < 0) {
+		r = have;
+		goto rollback;
+	}
+	if ((size_t)have >= TF_STORE_OPK_MAX)
+		n = 0;
+	else if (n > TF_STORE_OPK_MAX - (size_t)have)
+		n = TF_STORE_OPK_MAX - (size_t)have;
+	for (size_t i = 0; i < n; i++) {
+		struct pg_params p = {0};
+
+		p_text(&p, officer);
+		p_bin(&p, opks + i * opklen, opklen);
+		res = pg_run(st, Q_PK_ADD, &p, &r);
+		if (res == NULL)
+			goto rollback;
+		PQclear(res);
+	}
+	/* tombstones bounded too: the newest TF_STORE_OPK_TOMBS kept */
+	{
+		struct pg_params p = {0};
+
+		p_text(&p, officer);
+		res = pg_run(st, Q_PK_TRIM, &p, &r);
+		if (res == NULL)
+			goto rollback;
+		PQclear(res);
+	}
+	r = pg_simple(st, "COMMIT");
+	if (r < 0)
+		goto rollback;
+	return 0;
+rollback:
+	if (PQstatus(st->conn) == CONNECTION_OK)
+		(void)pg_simple(st, "ROLLBACK");
+	return r;
+}
+
+static int pg_prekey_take(struct tf_store *base, const char *officer,
+			  uint8_t **bundle, size_t *blen, uint8_t *opk,
+			  size_t opkcap, size_t *opklen)
+{
+	struct pg_store *st = (struct pg_store *)base;
+	struct pg_params p = {0};
+	PGresult *res;
+	uint8_t *b;
+	size_t n, on = 0;
+	int r;
+
+	if (!name_ok(officer))
+		return -EINVAL;
+	r = pg_ensure(st);
+	if (r < 0)
+		return r;
+	p_text(&p, officer);
+	res = pg_run(st, Q_PK_GET, &p, &r);
+	if (res == NULL)
+		return r;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	n = (size_t)PQgetlength(res, 0, 0);
+	b = malloc(n ? n : 1);
+	if (b == NULL) {
+		PQclear(res);
+		return -ENOMEM;
+	}
+	memcpy(b, PQgetvalue(res, 0, 0), n);
+	PQclear(res);
+	/* handed out once: marked (committed) before the reply leaves. The
+	 * row stays as a tombstone (a public key, no secret), so a device
+	 * that publishes again (its reply was lost) cannot bring back a
+	 * key someone else already holds */
+	res = pg_run(st, Q_PK_TAKE, &p, &r);
+	if (res == NULL) {
+		free(b);
+		return r;
+	}
+	if (PQntuples(res) == 1) {
+		on = (size_t)PQgetlength(res, 0, 0);
+		if (on > opkcap) {
+			PQclear(res);
+			free(b);
+			return -EIO;
+		}
+		memcpy(opk, PQgetvalue(res, 0, 0), on);
+	}
+	PQclear(res);
+	*bundle = b;
+	*blen = n;
+	*opklen = on;
+	return 1;
+}
+
+static void pg_close(struct tf_store *base)
+{
+	struct pg_store *st = (struct pg_store *)base;
+
+	if (st->conn != NULL)
+		PQfinish(st->conn);
+	if (st->conninfo != NULL) {
+		explicit_bzero(st->conninfo, strlen(st->conninfo));
+		free(st->conninfo);
+	}
+	free(st);
+}
+
+static const struct tf_store_ops pg_ops = {
+	.name = "postgres",
+	.put_many = pg_put_many,
+	.put = pg_put,
+	.next = pg_next,
+	.ack = pg_ack,
+	.expire = pg_expire,
+	.count = pg_count,
+	.prekey_put = pg_prekey_put,
+	.prekey_take = pg_prekey_take,
+	.close = pg_close,
+};
+
+static void why_set(char *why, size_t whylen, const char *msg)
+{
+	size_t n;
+
+	if (why == NULL || whylen == 0)
+		return;
+	n = strcspn(msg, "\n");
+	if (n >= whylen)
+		n = whylen - 1;
+	memcpy(why, msg, n);
+	why[n] = '\0';
+}
+
+int tf_store_open_pg(const char *conninfo, struct tf_store **out, char *why,
+		     size_t whylen)
+{
+	struct pg_store *st = calloc(1, sizeof(*st));
+	PGresult *res;
+	int r;
+
+	if (st == NULL)
+		return -ENOMEM;
+	st->base.ops = &pg_ops;
+	st->conninfo = strdup(conninfo);
+	if (st->conninfo == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = pg_connect(st);
+	if (r < 0) {
+		why_set(why, whylen,
+			st->conn ? PQerrorMessage(st->conn) : "out of memory");
+		goto fail;
+	}
+	/* the contract is "durable on return": a server that does not
+	 * fsync cannot keep it, whatever the session asks */
+	res = PQexec(st->conn, "SHOW fsync");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    strcmp(PQgetvalue(res, 0, 0), "on") != 0) {
+		PQclear(res);
+		why_set(why, whylen,
+			"the server runs with fsync=off: a stored message "
+			"would not survive a crash");
+		r = -EINVAL;
+		goto fail;
+	}
+	PQclear(res);
+	r = pg_simple(st, schema);
+	if (r == 0)
+		r = pg_prepare_all(st);
+	if (r < 0) {
+		why_set(why, whylen, PQerrorMessage(st->conn));
+		goto fail;
+	}
+	st->ready = true;
+	*out = &st->base;
+	return 0;
+fail:
+	pg_close(&st->base);
+	return r;
+}
