@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofold-relay's shared state (relay.c): the session table, the workers,
+ * and what a request handler may call. Handlers of new ops (floor
+ * control, calls, groups) are added to relay_dispatch() in relay.c and
+ * follow the LOCKING RULE below.
+ *
+ * Threads: N workers (one per core by default), each with its own
+ * SO_REUSEPORT UDP socket bound to the relay's port and its own epoll;
+ * the kernel spreads flows over them. A worker may receive for one
+ * session and send to any other: the session table is shared.
+ *
+ * LOCKING RULE (lock order: tab, then store_mu, then a session's mu;
+ * seen_mu and dl_lock are leaves):
+ *  - tab (rwlock) guards the table's shape: which slots are used, the
+ *    officer index. A handler runs with tab READ-locked by the worker:
+ *    it may look sessions up (relay_sess_by_id, relay_officer_each) and
+ *    send to them, but must not take tab again, and the session pointers
+ *    it holds are valid only until it returns.
+ *  - a session's mu guards its channel state (send counter, replay
+ *    window) and address; relay_send / relay_send_raw take it. Never
+ *    hold one session's mu while taking another's (do not call
+ *    relay_send with a mu held).
+ *  - store_mu serialises every tf_store_* call (they fsync): take it
+ *    with relay_store_lock() around the call, never across a wait on
+ *    anything else. relay_send under store_mu is allowed (order above).
+ *  - per-worker state (the output batch) is the worker's own: pass the
+ *    worker you were given, never another's.
+ */
+#ifndef TWOFOLD_RELAY_RELAY_H
+#define TWOFOLD_RELAY_RELAY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "req.h"
+#include "seen.h"
+#include "store.h"
+#include "twofold/comms.h"
+
+#define RELAY_MAX_SESSIONS 16384
+#define RELAY_OFFICER_BUCKETS 8192
+#define RELAY_SEEN_MAX 65536
+#define RELAY_BATCH 32
+#define RELAY_DGRAM_MAX 2048
+#define RELAY_WORKERS_MAX 64
+
+enum { ERR_BAD = 1, ERR_STORE = 2, ERR_FULL = 3, ERR_OFFLINE = 4 };
+
+struct sess {
+	bool used;
+	bool reserved; /* id handed to a handshake in progress */
+	uint32_t id;
+	pthread_mutex_t mu; /* s, addr, addrlen */
+	struct tf_comms_session *s;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char officer[TF_CERT_ID_MAX + 1];
+	uint64_t serial;
+	int32_t next_officer;	 /* officer index chain; -1 ends it */
+	_Atomic int64_t last_rx; /* CLOCK_MONOTONIC seconds */
+};
+
+struct relay;
+
+struct worker {
+	struct relay *r;
+	int idx, fd, ep;
+	pthread_t th;
+	/* the output batch, flushed with one sendmmsg after each input
+	 * batch (or when full): fan-out costs one syscall per batch */
+	unsigned on;
+	struct mmsghdr om[RELAY_BATCH];
+	struct iovec oiov[RELAY_BATCH];
+	struct sockaddr_storage oaddr[RELAY_BATCH];
+	uint8_t obuf[RELAY_BATCH][RELAY_DGRAM_MAX];
+	uint64_t dropped; /* sendmmsg would block: UDP, dropped */
+};
+
+struct relay {
+	bool verbose;
+	unsigned nworkers;
+	int64_t idle_s; /* a session silent this long is dropped */
+	int stop_fd;	/* eventfd: workers return when readable */
+	struct tf_comms_relay cfg;
+	struct tf_cert_anchor anchor;
+	struct tf_denylist *dl;
+	const char *dl_path;
+	pthread_rwlock_t dl_lock; /* cfg.dl (SIGHUP reloads it) */
+	uint8_t *priv;		  /* secure memory */
+	struct tf_store *store;
+	pthread_mutex_t store_mu;
+	pthread_rwlock_t tab;
+	struct sess sess[RELAY_MAX_SESSIONS];
+	int32_t officer_head[RELAY_OFFICER_BUCKETS];
+	pthread_mutex_t seen_mu;
+	struct relay_seen seen;
+	struct worker *w[RELAY_WORKERS_MAX];
+	pthread_mutex_t log_mu;
+};
+
+void relay_log(struct relay *r, const char *fmt, ...) TF_PRINTF(2, 3);
+#define logv relay_log
+
+/* tab held (read or write). */
+struct sess *relay_sess_by_id(struct relay *r, uint32_t id);
+/* tab held: calls fn for every session of officer; returns how many. */
+size_t relay_officer_each(struct relay *r, const char *officer,
+			  void (*fn)(struct worker *, struct sess *, void *),
+			  struct worker *w, void *arg);
+/* Encrypt pt for s into w's output batch (s->mu taken inside). */
+void relay_send(struct worker *w, struct sess *s, const uint8_t *pt,
+		size_t len);
+void relay_send_error(struct worker *w, struct sess *s, uint8_t code,
+		      const char *text);
+/* An unencrypted datagram (a RESP) into w's output batch. */
+void relay_send_raw(struct worker *w, const uint8_t *p, size_t len,
+		    const struct sockaddr_storage *to, socklen_t tolen);
+void relay_flush(struct worker *w);
+static inline void relay_store_lock(struct relay *r)
+{
+	pthread_mutex_lock(&r->store_mu);
+}
+static inline void relay_store_unlock(struct relay *r)
+{
+	pthread_mutex_unlock(&r->store_mu);
+}
+
+#endif
