@@ -245,7 +245,7 @@ void relay_flush(struct worker *w)
 
 static uint8_t *out_slot(struct worker *w)
 {
-	if (w->on == RELAY_BATCH)
+	if (w->on == RELAY_OUT_BATCH)
 		relay_flush(w);
 	return w->obuf[w->on];
 }

@@ -42,7 +42,8 @@
 #define RELAY_MAX_SESSIONS 16384
 #define RELAY_OFFICER_BUCKETS 8192
 #define RELAY_SEEN_MAX 65536
-#define RELAY_BATCH 32
+#define RELAY_BATCH 32	    /* datagrams per recvmmsg */
+#define RELAY_OUT_BATCH 256 /* per sendmmsg: a batch fanned out to 8 */
 #define RELAY_DGRAM_MAX 2048
 #define RELAY_WORKERS_MAX 64
 
@@ -71,10 +72,10 @@ struct worker {
 	/* the output batch, flushed with one sendmmsg after each input
 	 * batch (or when full): fan-out costs one syscall per batch */
 	unsigned on;
-	struct mmsghdr om[RELAY_BATCH];
-	struct iovec oiov[RELAY_BATCH];
-	struct sockaddr_storage oaddr[RELAY_BATCH];
-	uint8_t obuf[RELAY_BATCH][RELAY_DGRAM_MAX];
+	struct mmsghdr om[RELAY_OUT_BATCH];
+	struct iovec oiov[RELAY_OUT_BATCH];
+	struct sockaddr_storage oaddr[RELAY_OUT_BATCH];
+	uint8_t obuf[RELAY_OUT_BATCH][RELAY_DGRAM_MAX];
 	uint64_t dropped; /* sendmmsg would block: UDP, dropped */
 };
 
