@@ -53,7 +53,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pwd.h>
+
 #include "relay.h"
+#include "relay_sandbox.h"
 #include "twofold/e2e.h"
 #include "twofold/secmem.h"
 
@@ -895,7 +898,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: " PROG " --listen [ADDR:]PORT --key KEYFILE --ca "
 		"CA.pub --store DB [--denylist FILE] [--workers N] "
-		"[--idle-timeout SECONDS] [-v]\n");
+		"[--idle-timeout SECONDS] [--user USER] [-v]\n");
 	exit(2);
 }
 
@@ -907,6 +910,22 @@ static long num_arg(const char *s, long lo, long hi)
 	if (*s == '\0' || *end || v < lo || v > hi)
 		usage();
 	return v;
+}
+
+/* After the drop: can we (the --user) create files beside the store? */
+static int store_dir_writable(const char *db)
+{
+	char dir[4096];
+	const char *slash = strrchr(db, '/');
+	size_t n = slash ? (size_t)(slash - db) : 0;
+
+	if (slash == NULL)
+		return access(".", W_OK | X_OK) < 0 ? -errno : 0;
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, db, n);
+	dir[n] = '\0';
+	return access(n ? dir : "/", W_OK | X_OK) < 0 ? -errno : 0;
 }
 
 static void relay_init_state(struct relay *r)
@@ -936,6 +955,9 @@ int main(int argc, char **argv)
 {
 	static struct relay r;
 	const char *listen_arg = NULL, *key = NULL, *ca = NULL, *db = NULL;
+	const char *user = NULL;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	_cleanup_free_ uint8_t *kb = NULL, *cb = NULL;
 	struct tf_privfile pf = {0};
 	struct tf_pubfile pub;
@@ -965,6 +987,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--workers"))
 			r.nworkers = (unsigned)num_arg(argv[++i], 1,
 						       RELAY_WORKERS_MAX);
+		else if (!strcmp(argv[i], "--user"))
+			user = argv[++i];
 		else if (!strcmp(argv[i], "--idle-timeout"))
 			r.idle_s = num_arg(argv[++i], 1, 86400);
 		else
@@ -976,6 +1000,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": --listen %s: expected [ADDR:]PORT\n",
 			listen_arg);
 		return 1;
+	}
+	if (user != NULL) {
+		/* resolved now: after the drop there is no NSS */
+		struct passwd *pw = getpwnam(user);
+		if (pw == NULL || pw->pw_uid == 0) {
+			fprintf(stderr,
+				PROG ": --user %s: no such unprivileged user\n",
+				user);
+			return 1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
 	}
 	relay_init_state(&r);
 	if (relay_seen_init(&r.seen, RELAY_SEEN_MAX) < 0 ||
@@ -1034,6 +1070,26 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* everything is open: from here on the relay needs no privilege,
+	 * and the threads started next inherit the drop and the filter */
+	e = relay_sandbox(user != NULL, uid, gid);
+	if (e < 0) {
+		fprintf(stderr,
+			PROG ": cannot drop privileges or load the seccomp "
+			     "filter: %s\n",
+			strerror(-e));
+		return 1;
+	}
+	if (user != NULL && store_dir_writable(db) < 0) {
+		fprintf(stderr,
+			PROG ": --user %s cannot write the directory of %s "
+			     "(SQLite keeps its -wal and -shm there): chown "
+			     "it to %s\n",
+			user, db, user);
+		return 1;
+	}
+	if (user == NULL && geteuid() == 0)
+		logv(&r, "running as root: give --user to drop privileges");
 	/* the workers inherit a blocked mask: signals go to signalfd */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
