@@ -212,7 +212,7 @@ static void sess_drop(struct relay *r, struct sess *s)
 	s->s = NULL;
 	s->used = false;
 	s->reserved = false;
-	s->addrlen = 0;
+	s->path = (struct path){.tcp = -1};
 	s->officer[0] = '\0';
 	s->serial = 0;
 	s->next_officer = -1;
@@ -269,33 +269,41 @@ static void out_commit(struct worker *w, size_t len,
 }
 
 void relay_send_raw(struct worker *w, const uint8_t *p, size_t len,
-		    const struct sockaddr_storage *to, socklen_t tolen)
+		    const struct path *to)
 {
-	uint8_t *b = out_slot(w);
+	uint8_t *b;
 
 	if (len > RELAY_DGRAM_MAX)
 		return;
+	if (to->tcp >= 0) {
+		(void)relay_tcp_send(w->r, to->tcp, to->gen, p, len);
+		return;
+	}
+	b = out_slot(w);
 	memcpy(b, p, len);
-	out_commit(w, len, to, tolen);
+	out_commit(w, len, &to->addr, to->addrlen);
 }
 
 void relay_send(struct worker *w, struct sess *s, const uint8_t *pt, size_t len)
 {
-	uint8_t *b = out_slot(w);
-	struct sockaddr_storage to;
-	socklen_t tolen;
+	uint8_t tb[RELAY_DGRAM_MAX], *b;
+	struct path to;
 	int n;
 
 	pthread_mutex_lock(&s->mu);
+	to = s->path;
+	/* UDP: straight into the output batch; TCP: framed after */
+	b = to.tcp >= 0 ? tb : out_slot(w);
 	n = tf_comms_encrypt(s->s, pt, len, b, RELAY_DGRAM_MAX);
-	memcpy(&to, &s->addr, s->addrlen);
-	tolen = s->addrlen;
 	pthread_mutex_unlock(&s->mu);
 	if (n < 0) {
 		logv(w->r, "encrypt to %s failed: %d", s->officer, n);
 		return;
 	}
-	out_commit(w, (size_t)n, &to, tolen);
+	if (to.tcp >= 0)
+		(void)relay_tcp_send(w->r, to.tcp, to.gen, tb, (size_t)n);
+	else
+		out_commit(w, (size_t)n, &to.addr, to.addrlen);
 }
 
 void relay_send_error(struct worker *w, struct sess *s, uint8_t code,
@@ -532,9 +540,24 @@ static void relay_dispatch(struct worker *w, struct sess *s, const uint8_t *pt,
 
 /* ---- the channel ---- */
 
+static bool same_path(const struct path *a, const struct path *b)
+{
+	if (a->tcp >= 0 || b->tcp >= 0)
+		return a->tcp == b->tcp && a->gen == b->gen;
+	return a->addrlen == b->addrlen &&
+	       memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+/* an authenticated datagram arrived on a TCP connection: it is a
+ * device's, no longer subject to the unauthenticated deadline */
+static void path_authed(struct relay *r, const struct path *p)
+{
+	if (p->tcp >= 0)
+		atomic_store(&r->tcp[p->tcp].authed, true);
+}
+
 static void on_data(struct worker *w, const uint8_t *msg, size_t len,
-		    uint32_t id, const struct sockaddr_storage *from,
-		    socklen_t fromlen)
+		    uint32_t id, const struct path *from)
 {
 	struct relay *r = w->r;
 	uint8_t pt[TF_COMMS_PAYLOAD_MAX];
@@ -549,18 +572,18 @@ static void on_data(struct worker *w, const uint8_t *msg, size_t len,
 	pthread_mutex_lock(&s->mu);
 	n = tf_comms_decrypt(s->s, msg, len, pt, sizeof(pt));
 	/* authenticated: this is where the device is now */
-	if (n >= 0 &&
-	    (fromlen != s->addrlen || memcmp(from, &s->addr, fromlen) != 0)) {
-		memcpy(&s->addr, from, fromlen);
-		s->addrlen = fromlen;
+	if (n >= 0 && !same_path(from, &s->path)) {
+		s->path = *from;
 		moved = true;
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (n < 0)
 		goto out; /* forged, replayed: silently dropped */
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
+	path_authed(r, from);
 	if (moved)
-		logv(r, "%s moved", s->officer);
+		logv(r, "%s moved%s", s->officer,
+		     from->tcp >= 0 ? " (TCP)" : "");
 	if (n > 0) /* 0: a keepalive */
 		relay_dispatch(w, s, pt, (size_t)n);
 out:
@@ -575,7 +598,7 @@ static void drop_serial(struct worker *w, struct sess *s, void *serial)
 }
 
 static void on_init(struct worker *w, const uint8_t *msg, size_t len,
-		    const struct sockaddr_storage *from, socklen_t fromlen)
+		    const struct path *from)
 {
 	struct relay *r = w->r;
 	uint8_t resp[TF_COMMS_RESP_MAX];
@@ -625,14 +648,15 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	s->s = cs;
 	s->serial = peer.cert.serial;
 	snprintf(s->officer, sizeof(s->officer), "%s", peer.cert.officer);
-	memcpy(&s->addr, from, fromlen);
-	s->addrlen = fromlen;
+	s->path = *from;
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
 	sess_link(r, s);
 	pthread_rwlock_unlock(&r->tab);
-	relay_send_raw(w, resp, (size_t)n, from, fromlen);
-	logv(r, "%s connected (serial %" PRIu64 ", %s)", peer.cert.officer,
-	     peer.cert.serial, tf_cert_role_name(peer.cert.role));
+	path_authed(r, from);
+	relay_send_raw(w, resp, (size_t)n, from);
+	logv(r, "%s connected (serial %" PRIu64 ", %s%s)", peer.cert.officer,
+	     peer.cert.serial, tf_cert_role_name(peer.cert.role),
+	     from->tcp >= 0 ? ", TCP" : "");
 	return;
 unreserve:
 	pthread_rwlock_wrlock(&r->tab);
@@ -640,14 +664,14 @@ unreserve:
 	pthread_rwlock_unlock(&r->tab);
 }
 
-static void on_datagram(struct worker *w, const uint8_t *buf, size_t len,
-			const struct sockaddr_storage *from, socklen_t fromlen)
+void relay_on_datagram(struct worker *w, const uint8_t *buf, size_t len,
+		       const struct path *from)
 {
 	uint32_t id;
 
 	switch (tf_comms_classify(w->r->cfg.suite, buf, len, &id)) {
-	case TF_COMMS_MSG_INIT: on_init(w, buf, len, from, fromlen); break;
-	case TF_COMMS_MSG_DATA: on_data(w, buf, len, id, from, fromlen); break;
+	case TF_COMMS_MSG_INIT: on_init(w, buf, len, from); break;
+	case TF_COMMS_MSG_DATA: on_data(w, buf, len, id, from); break;
 	default: break; /* a RESP, another suite, noise: dropped */
 	}
 }
@@ -663,8 +687,8 @@ static void *worker_main(void *arg)
 	struct sockaddr_storage addrs[RELAY_BATCH];
 
 	for (;;) {
-		struct epoll_event evs[2];
-		int n = epoll_wait(w->ep, evs, 2, -1);
+		struct epoll_event evs[16];
+		int n = epoll_wait(w->ep, evs, 16, -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -673,8 +697,18 @@ static void *worker_main(void *arg)
 			return NULL;
 		}
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.fd != w->fd)
-				return NULL; /* stop_fd: shutting down */
+			uint64_t tag = evs[i].data.u64;
+			if (tag == RELAY_TAG_STOP)
+				return NULL; /* shutting down */
+			if (tag == RELAY_TAG_LISTEN) {
+				relay_tcp_accept(w);
+				continue;
+			}
+			if (tag & RELAY_TAG_CONN) {
+				relay_tcp_event(w, (int32_t)(tag & 0xffffffffu),
+						evs[i].events);
+				continue;
+			}
 			/* drain: a batch per recvmmsg, until empty, so one
 			 * wake-up serves a burst */
 			for (;;) {
@@ -692,10 +726,17 @@ static void *worker_main(void *arg)
 						   MSG_DONTWAIT, NULL);
 				if (got <= 0)
 					break;
-				for (int k = 0; k < got; k++)
-					on_datagram(w, bufs[k], mm[k].msg_len,
-						    &addrs[k],
-						    mm[k].msg_hdr.msg_namelen);
+				for (int k = 0; k < got; k++) {
+					struct path from = {
+						.tcp = -1,
+						.addrlen =
+							mm[k].msg_hdr
+								.msg_namelen};
+					memcpy(&from.addr, &addrs[k],
+					       from.addrlen);
+					relay_on_datagram(w, bufs[k],
+							  mm[k].msg_len, &from);
+				}
 				relay_flush(w);
 				if (got < RELAY_BATCH)
 					break;
@@ -750,6 +791,26 @@ static int open_udp(const struct sockaddr_in *sa)
 	return fd;
 }
 
+/* The TCP fallback's listener, one per worker on the same port number
+ * (SO_REUSEPORT spreads the connections). */
+static int open_tcp(const struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ||
+	    listen(fd, 128) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
 static int worker_new(struct relay *r, int idx, const struct sockaddr_in *sa,
 		      struct worker **out)
 {
@@ -762,17 +823,23 @@ static int worker_new(struct relay *r, int idx, const struct sockaddr_in *sa,
 	w->r = r;
 	w->idx = idx;
 	w->fd = open_udp(sa);
+	w->lfd = open_tcp(sa);
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (w->fd < 0 || w->ep < 0) {
-		e = w->fd < 0 ? w->fd : -errno;
+	if (w->fd < 0 || w->lfd < 0 || w->ep < 0) {
+		e = w->fd < 0 ? w->fd : w->lfd < 0 ? w->lfd : -errno;
 		goto fail;
 	}
-	ev.data.fd = w->fd;
+	ev.data.u64 = RELAY_TAG_UDP;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
 		e = -errno;
 		goto fail;
 	}
-	ev.data.fd = r->stop_fd;
+	ev.data.u64 = RELAY_TAG_LISTEN;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd, &ev) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	ev.data.u64 = RELAY_TAG_STOP;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, r->stop_fd, &ev) < 0) {
 		e = -errno;
 		goto fail;
@@ -782,6 +849,8 @@ static int worker_new(struct relay *r, int idx, const struct sockaddr_in *sa,
 fail:
 	if (w->fd >= 0)
 		close(w->fd);
+	if (w->lfd >= 0)
+		close(w->lfd);
 	if (w->ep >= 0)
 		close(w->ep);
 	free(w);
@@ -793,6 +862,7 @@ static void worker_free(struct worker *w)
 	if (w == NULL)
 		return;
 	close(w->fd);
+	close(w->lfd);
 	close(w->ep);
 	free(w);
 }
@@ -817,6 +887,7 @@ static void housekeep(struct relay *r)
 		}
 	}
 	pthread_rwlock_unlock(&r->tab);
+	relay_tcp_housekeep(r, now);
 	relay_store_lock(r);
 	e = tf_store_expire(r->store, (int64_t)time(NULL) - TOMBSTONE_S);
 	relay_store_unlock(r);
@@ -898,7 +969,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: " PROG " --listen [ADDR:]PORT --key KEYFILE --ca "
 		"CA.pub --store DB [--denylist FILE] [--workers N] "
-		"[--idle-timeout SECONDS] [--user USER] [-v]\n");
+		"[--idle-timeout SECONDS] [--max-tcp N] [--user USER] "
+		"[-v]\n");
 	exit(2);
 }
 
@@ -949,6 +1021,7 @@ static void relay_init_state(struct relay *r)
 	}
 	for (size_t i = 0; i < RELAY_OFFICER_BUCKETS; i++)
 		r->officer_head[i] = -1;
+	relay_tcp_init(r);
 }
 
 int main(int argc, char **argv)
@@ -969,6 +1042,7 @@ int main(int argc, char **argv)
 
 	r.nworkers = online_cpus();
 	r.idle_s = 120;
+	r.max_tcp = RELAY_TCP_MAX;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-v"))
 			r.verbose = true;
@@ -987,6 +1061,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--workers"))
 			r.nworkers = (unsigned)num_arg(argv[++i], 1,
 						       RELAY_WORKERS_MAX);
+		else if (!strcmp(argv[i], "--max-tcp"))
+			r.max_tcp =
+				(unsigned)num_arg(argv[++i], 0, RELAY_TCP_MAX);
 		else if (!strcmp(argv[i], "--user"))
 			user = argv[++i];
 		else if (!strcmp(argv[i], "--idle-timeout"))
@@ -1121,6 +1198,7 @@ int main(int argc, char **argv)
 		pthread_join(r.w[i]->th, NULL);
 	for (unsigned i = 0; i < r.nworkers; i++)
 		worker_free(r.w[i]);
+	relay_tcp_close_all(&r);
 	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++)
 		if (r.sess[i].used)
 			sess_drop(&r, &r.sess[i]);

@@ -10,8 +10,8 @@
  * the kernel spreads flows over them. A worker may receive for one
  * session and send to any other: the session table is shared.
  *
- * LOCKING RULE (lock order: tab, then store_mu, then a session's mu;
- * seen_mu and dl_lock are leaves):
+ * LOCKING RULE (lock order: tab, then store_mu, then a session's mu,
+ * then a TCP connection's mu; seen_mu, dl_lock and tcp_mu are leaves):
  *  - tab (rwlock) guards the table's shape: which slots are used, the
  *    officer index. A handler runs with tab READ-locked by the worker:
  *    it may look sessions up (relay_sess_by_id, relay_officer_each) and
@@ -47,7 +47,42 @@
 #define RELAY_DGRAM_MAX 2048
 #define RELAY_WORKERS_MAX 64
 
+#define RELAY_TCP_MAX 1024	  /* connections, all workers (--max-tcp) */
+#define RELAY_TCP_OUT (64 * 1024) /* queued bytes per connection */
+#define RELAY_TCP_DEADLINE_S 10	  /* to finish a frame or a handshake */
+
 enum { ERR_BAD = 1, ERR_STORE = 2, ERR_FULL = 3, ERR_OFFLINE = 4 };
+
+/* Where a datagram came from / a session's replies go: a UDP address, or
+ * a TCP connection (tcp >= 0: its slot, and the slot's generation, so a
+ * reply to a closed and reused slot is dropped). */
+struct path {
+	int32_t tcp;
+	uint32_t gen;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+
+/* A TCP fallback connection (tcp.c): the same channel datagrams, each
+ * framed by a big-endian u16 length. The owner worker reads it; any
+ * worker may send to it (mu). Output is bounded: a frame that does not
+ * fit is dropped (a slow consumer loses real-time frames, never blocks
+ * anyone; stored messages wait for its next FETCH). */
+struct tconn {
+	pthread_mutex_t mu; /* fd, gen, out */
+	int fd;		    /* -1: free */
+	uint32_t gen;
+	struct worker *owner;
+	bool want_out; /* EPOLLOUT registered */
+	uint8_t *out;
+	size_t out_len;
+	/* the owner's only */
+	uint8_t in[2 * (2 + 2048)];
+	size_t in_len;
+	/* read by housekeeping */
+	_Atomic int64_t opened, last_rx, partial_since;
+	_Atomic bool authed; /* a handshake or DATA authenticated on it */
+};
 
 struct sess {
 	bool used;
@@ -55,8 +90,7 @@ struct sess {
 	uint32_t id;
 	pthread_mutex_t mu; /* s, addr, addrlen */
 	struct tf_comms_session *s;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
+	struct path path;
 	char officer[TF_CERT_ID_MAX + 1];
 	uint64_t serial;
 	int32_t next_officer;	 /* officer index chain; -1 ends it */
@@ -67,7 +101,7 @@ struct relay;
 
 struct worker {
 	struct relay *r;
-	int idx, fd, ep;
+	int idx, fd, ep, lfd; /* UDP socket, epoll, TCP listener */
 	pthread_t th;
 	/* the output batch, flushed with one sendmmsg after each input
 	 * batch (or when full): fan-out costs one syscall per batch */
@@ -99,6 +133,10 @@ struct relay {
 	struct relay_seen seen;
 	struct worker *w[RELAY_WORKERS_MAX];
 	pthread_mutex_t log_mu;
+	unsigned max_tcp;
+	pthread_mutex_t tcp_mu; /* slot allocation, ntcp */
+	unsigned ntcp;
+	struct tconn tcp[RELAY_TCP_MAX];
 };
 
 void relay_log(struct relay *r, const char *fmt, ...) TF_PRINTF(2, 3);
@@ -115,9 +153,32 @@ void relay_send(struct worker *w, struct sess *s, const uint8_t *pt,
 		size_t len);
 void relay_send_error(struct worker *w, struct sess *s, uint8_t code,
 		      const char *text);
-/* An unencrypted datagram (a RESP) into w's output batch. */
+/* An unencrypted datagram (a RESP) along path. */
 void relay_send_raw(struct worker *w, const uint8_t *p, size_t len,
-		    const struct sockaddr_storage *to, socklen_t tolen);
+		    const struct path *to);
+
+/* tcp.c */
+/* One datagram of a connection, or from UDP (relay.c). */
+void relay_on_datagram(struct worker *w, const uint8_t *buf, size_t len,
+		       const struct path *from);
+void relay_tcp_init(struct relay *r);
+/* EPOLLIN on w->lfd: accept (up to the cap). */
+void relay_tcp_accept(struct worker *w);
+/* an event on connection slot i (owned by w) */
+void relay_tcp_event(struct worker *w, int32_t i, uint32_t events);
+/* Frame p into connection (i, gen): 0, or -EAGAIN when dropped. Any
+ * thread; takes the connection's mu (a leaf). */
+int relay_tcp_send(struct relay *r, int32_t i, uint32_t gen, const uint8_t *p,
+		   size_t len);
+/* Housekeeping: shut down connections past their deadlines. */
+void relay_tcp_housekeep(struct relay *r, int64_t now);
+/* At exit, the workers joined. */
+void relay_tcp_close_all(struct relay *r);
+/* epoll tags */
+#define RELAY_TAG_UDP 1ull
+#define RELAY_TAG_LISTEN 2ull
+#define RELAY_TAG_STOP 3ull
+#define RELAY_TAG_CONN (1ull << 32) /* | slot */
 void relay_flush(struct worker *w);
 static inline void relay_store_lock(struct relay *r)
 {
