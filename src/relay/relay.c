@@ -189,6 +189,22 @@ static struct sess *sess_reserve(struct relay *r)
 	return NULL;
 }
 
+static void count_each(struct worker *w, struct sess *s, void *n)
+{
+	(void)w;
+	(void)s;
+	(*(size_t *)n)++;
+}
+
+/* tab held: how many sessions officer has here */
+static size_t officer_sessions(struct relay *r, const char *officer)
+{
+	size_t n = 0;
+
+	relay_officer_each(r, officer, count_each, NULL, &n);
+	return n;
+}
+
 /* tab write-held */
 static void sess_link(struct relay *r, struct sess *s)
 {
@@ -196,6 +212,8 @@ static void sess_link(struct relay *r, struct sess *s)
 
 	s->next_officer = *head;
 	*head = (int32_t)(s - r->sess);
+	if (officer_sessions(r, s->officer) == 1)
+		relay_nats_officer_up(r, s->officer);
 }
 
 /* tab write-held: nobody holds s->mu (every holder holds tab) */
@@ -208,6 +226,9 @@ static void sess_drop(struct relay *r, struct sess *s)
 		p = &r->sess[*p].next_officer;
 	if (*p == idx)
 		*p = s->next_officer;
+	s->used = false;
+	if (officer_sessions(r, s->officer) == 0)
+		relay_nats_officer_down(r, s->officer);
 	tf_comms_session_free(s->s);
 	s->s = NULL;
 	s->used = false;
@@ -331,9 +352,41 @@ static void deliver(struct worker *w, struct sess *to,
 		relay_send(w, to, b, (size_t)n);
 }
 
-static void deliver_each(struct worker *w, struct sess *to, void *m)
+struct fwd_arg {
+	const uint8_t *b;
+	size_t n;
+};
+
+static void fwd_each(struct worker *w, struct sess *to, void *arg)
 {
-	deliver(w, to, m);
+	const struct fwd_arg *a = arg;
+
+	relay_send(w, to, a->b, a->n);
+}
+
+/* tab read-held (a handler): a reply plaintext to every device of
+ * officer, here and (with --nats) on the other relays; how many were
+ * here */
+static size_t to_officer(struct worker *w, const char *officer,
+			 const uint8_t *b, size_t n)
+{
+	struct fwd_arg a = {b, n};
+	size_t here = relay_officer_each(w->r, officer, fwd_each, w, &a);
+
+	relay_nats_publish(w->r, officer, b, n);
+	return here;
+}
+
+size_t relay_deliver_local(struct worker *w, const char *officer,
+			   const uint8_t *pt, size_t len)
+{
+	struct fwd_arg a = {pt, len};
+	size_t n;
+
+	pthread_rwlock_rdlock(&w->r->tab);
+	n = relay_officer_each(w->r, officer, fwd_each, w, &a);
+	pthread_rwlock_unlock(&w->r->tab);
+	return n;
 }
 
 static void send_store_error(struct worker *w, struct sess *s, int e)
@@ -370,7 +423,13 @@ static void op_send(struct worker *w, struct sess *s, const struct relay_req *q)
 	relay_send(w, s, ack, sizeof(ack));
 	if (e == TF_STORE_DUPLICATE)
 		return;
-	relay_officer_each(r, q->name, deliver_each, w, &m);
+	/* stored first: the notice below may be lost (NATS), the message
+	 * is not */
+	uint8_t b[TF_COMMS_PAYLOAD_MAX];
+	int n = relay_reply_build(RELAY_OP_MSG, m.sender, m.id, m.blob, m.len,
+				  b, sizeof(b));
+	if (n > 0)
+		(void)to_officer(w, q->name, b, (size_t)n);
 }
 
 static void op_fetch(struct worker *w, struct sess *s)
@@ -485,30 +544,18 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 	relay_send(w, s, reply, (size_t)n);
 }
 
-struct fwd_arg {
-	const uint8_t *b;
-	size_t n;
-};
-
-static void fwd_each(struct worker *w, struct sess *to, void *arg)
-{
-	const struct fwd_arg *a = arg;
-
-	relay_send(w, to, a->b, a->n);
-}
-
 static void op_fwd(struct worker *w, struct sess *s, const struct relay_req *q)
 {
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
 	int n = relay_reply_build(RELAY_OP_FROM, s->officer, NULL, q->body,
 				  q->body_len, b, sizeof(b));
-	struct fwd_arg a = {b, (size_t)n};
 
 	if (n < 0) {
 		relay_send_error(w, s, ERR_BAD, "FWD too long");
 		return;
 	}
-	if (relay_officer_each(w->r, q->name, fwd_each, w, &a) == 0)
+	/* with other relays, absence here says nothing: no error */
+	if (to_officer(w, q->name, b, (size_t)n) == 0 && w->r->nats == NULL)
 		relay_send_error(w, s, ERR_OFFLINE, "recipient not connected");
 }
 
@@ -536,6 +583,35 @@ static void relay_dispatch(struct worker *w, struct sess *s, const uint8_t *pt,
 	case RELAY_OP_BUNDLE_GET: op_bundle_get(w, s, &q); break;
 	case RELAY_OP_FWD: op_fwd(w, s, &q); break;
 	}
+}
+
+static void redeliver_each(struct worker *w, struct sess *s)
+{
+	struct relay *r = w->r;
+	struct tf_stored_msg m;
+	int64_t seq = 0;
+
+	relay_store_lock(r);
+	while (tf_store_next(r->store, s->officer, seq, &m) == 1) {
+		seq = m.seq;
+		deliver(w, s, &m);
+		tf_stored_msg_clear(&m);
+	}
+	relay_store_unlock(r);
+}
+
+void relay_redeliver_stored(struct worker *w)
+{
+	struct relay *r = w->r;
+
+	pthread_rwlock_rdlock(&r->tab);
+	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++) {
+		if (r->sess[i].used)
+			redeliver_each(w, &r->sess[i]);
+		if (w->on > RELAY_OUT_BATCH / 2)
+			relay_flush(w);
+	}
+	pthread_rwlock_unlock(&r->tab);
 }
 
 /* ---- the channel ---- */
@@ -970,7 +1046,7 @@ static void usage(void)
 		"usage: " PROG " --listen [ADDR:]PORT --key KEYFILE --ca "
 		"CA.pub --store DB [--denylist FILE] [--workers N] "
 		"[--idle-timeout SECONDS] [--max-tcp N] [--user USER] "
-		"[-v]\n");
+		"[--nats URL[,URL...]] [-v]\n");
 	exit(2);
 }
 
@@ -1028,7 +1104,7 @@ int main(int argc, char **argv)
 {
 	static struct relay r;
 	const char *listen_arg = NULL, *key = NULL, *ca = NULL, *db = NULL;
-	const char *user = NULL;
+	const char *user = NULL, *nats_urls = NULL;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	_cleanup_free_ uint8_t *kb = NULL, *cb = NULL;
@@ -1061,6 +1137,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--workers"))
 			r.nworkers = (unsigned)num_arg(argv[++i], 1,
 						       RELAY_WORKERS_MAX);
+		else if (!strcmp(argv[i], "--nats"))
+			nats_urls = argv[++i];
 		else if (!strcmp(argv[i], "--max-tcp"))
 			r.max_tcp =
 				(unsigned)num_arg(argv[++i], 0, RELAY_TCP_MAX);
@@ -1149,7 +1227,7 @@ int main(int argc, char **argv)
 	}
 	/* everything is open: from here on the relay needs no privilege,
 	 * and the threads started next inherit the drop and the filter */
-	e = relay_sandbox(user != NULL, uid, gid);
+	e = relay_sandbox(user != NULL, uid, gid, nats_urls != NULL);
 	if (e < 0) {
 		fprintf(stderr,
 			PROG ": cannot drop privileges or load the seccomp "
@@ -1174,6 +1252,12 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return 1;
+	/* after the drop and the mask: cnats' threads inherit both */
+	if (nats_urls != NULL && relay_nats_open(&r, nats_urls) < 0) {
+		fprintf(stderr, PROG ": --nats %s: cannot use these servers\n",
+			nats_urls);
+		return 1;
+	}
 	for (; started < r.nworkers; started++) {
 		e = pthread_create(&r.w[started]->th, NULL, worker_main,
 				   r.w[started]);
@@ -1196,6 +1280,7 @@ int main(int argc, char **argv)
 		e = -errno;
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(r.w[i]->th, NULL);
+	relay_nats_close(&r); /* before the sessions its callbacks use */
 	for (unsigned i = 0; i < r.nworkers; i++)
 		worker_free(r.w[i]);
 	relay_tcp_close_all(&r);

@@ -137,6 +137,7 @@ struct relay {
 	pthread_mutex_t tcp_mu; /* slot allocation, ntcp */
 	unsigned ntcp;
 	struct tconn tcp[RELAY_TCP_MAX];
+	struct relay_nats *nats; /* NULL: one relay, in-process only */
 };
 
 void relay_log(struct relay *r, const char *fmt, ...) TF_PRINTF(2, 3);
@@ -174,6 +175,26 @@ int relay_tcp_send(struct relay *r, int32_t i, uint32_t gen, const uint8_t *p,
 void relay_tcp_housekeep(struct relay *r, int64_t now);
 /* At exit, the workers joined. */
 void relay_tcp_close_all(struct relay *r);
+/* nats.c: NATS core between relays (--nats). Frames and stored messages
+ * for an officer go to subject twofold.o.HEX(officer); a relay with a
+ * local session of that officer is subscribed (interest is presence). */
+int relay_nats_open(struct relay *r, const char *urls);
+void relay_nats_close(struct relay *r);
+/* tab write-held: the first local session of officer appeared / the
+ * last one left */
+void relay_nats_officer_up(struct relay *r, const char *officer);
+void relay_nats_officer_down(struct relay *r, const char *officer);
+/* Any worker: hand a reply plaintext (FROM, MSG) for officer's devices
+ * on other relays to NATS. No-op without --nats. */
+void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
+			size_t len);
+/* relay.c, for nats.c: deliver pt to officer's local sessions through w
+ * (takes tab for reading); deliver every stored message to every local
+ * session (after a NATS reconnect: notices may have been lost). */
+size_t relay_deliver_local(struct worker *w, const char *officer,
+			   const uint8_t *pt, size_t len);
+void relay_redeliver_stored(struct worker *w);
+
 /* epoll tags */
 #define RELAY_TAG_UDP 1ull
 #define RELAY_TAG_LISTEN 2ull

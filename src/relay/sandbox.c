@@ -14,7 +14,8 @@
  * ftruncate stay: the uid, not the filter, confines which files), the
  * deny-list re-read on SIGHUP. Not allowed: exec, ptrace, mount, setuid
  * and the other id changes, new namespaces, module loading, new
- * sockets (every socket is made before the drop).
+ * sockets (every socket is made before the drop; only with --nats may
+ * the process make sockets, for the NATS client's reconnects).
  */
 #include <errno.h>
 #include <sched.h>
@@ -27,7 +28,7 @@
 #include "relay_sandbox.h"
 #include "twofold/sandbox.h"
 
-static int relay_seccomp(void)
+static int relay_seccomp(bool net)
 {
 	static const int allow[] = {
 		/* sockets: the data path, TCP fallback */
@@ -117,11 +118,17 @@ static int relay_seccomp(void)
 				     SCMP_SYS(lstat),  SCMP_SYS(access),
 				     SCMP_SYS(unlink), SCMP_SYS(readlink)};
 #endif
-	int list[TF_ARRAY_SIZE(allow) + 8];
+	/* --nats: the NATS client (re)connects on its own threads */
+	static const int nats[] = {SCMP_SYS(socket), SCMP_SYS(pselect6),
+				   SCMP_SYS(uname), SCMP_SYS(sysinfo),
+				   SCMP_SYS(sched_getaffinity)};
+	int list[TF_ARRAY_SIZE(allow) + TF_ARRAY_SIZE(nats) + 8];
 	size_t n = 0;
 
 	for (size_t i = 0; i < TF_ARRAY_SIZE(allow); i++)
 		list[n++] = allow[i];
+	for (size_t i = 0; net && i < TF_ARRAY_SIZE(nats); i++)
+		list[n++] = nats[i];
 #if defined(__x86_64__) || defined(__i386__)
 	for (size_t i = 0; i < TF_ARRAY_SIZE(legacy); i++)
 		list[n++] = legacy[i];
@@ -129,7 +136,7 @@ static int relay_seccomp(void)
 	return tf_seccomp_helper(list, n, true);
 }
 
-int relay_sandbox(bool drop, uid_t uid, gid_t gid)
+int relay_sandbox(bool drop, uid_t uid, gid_t gid, bool nats)
 {
 	int r = 0;
 
@@ -146,5 +153,5 @@ int relay_sandbox(bool drop, uid_t uid, gid_t gid)
 		r = -errno;
 	if (r < 0)
 		return r;
-	return relay_seccomp();
+	return relay_seccomp(nats);
 }
