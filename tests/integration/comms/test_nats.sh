@@ -7,7 +7,8 @@
 # a device on A reaches a device on B; the NATS node relay A uses is
 # killed with -9 in the middle of a run of messages: relay A reconnects
 # to the other node, and bob reads every message exactly once, none
-# lost. TAP. Cleans up its processes and temp dir.
+# lost. The relays run with --user nobody and their seccomp filter.
+# TAP. Cleans up its processes and temp dir.
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${COMMSHARNESS:?}"
 command -v nats-server >/dev/null || {
@@ -31,7 +32,8 @@ nats_node() { # nats_node N PORT ROUTEPORT OTHERROUTE
 }
 relay_at() { # relay_at NAME PORT NATSURLS
 	"$TWOFOLD_RELAY" --listen 127.0.0.1:$2 --key "$W/relay.key" \
-		--ca "$W/ca/ca.pub" --store "$W/store.db" --nats "$3" -v \
+		--ca "$W/ca/ca.pub" --store "$W/db/store.db" --nats "$3" \
+		--user nobody -v \
 		>"$W/$1.out" 2>>"$W/$1.log" &
 }
 svc_at() { # svc_at NAME PORT
@@ -49,6 +51,11 @@ dev_at() { # dev_at NAME PORT: a commsharness device driven by stdin
 }
 
 comms_world intl carol dave
+# the relays run as nobody under their seccomp filter (the NATS client
+# reconnects under it)
+chmod 755 "$W"
+mkdir -m 700 "$W/db"
+chown nobody:nogroup "$W/db"
 nats_node 1 $N1 $R1 $R2
 NP1=$!
 nats_node 2 $N2 $R2 $R1
