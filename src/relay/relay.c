@@ -964,11 +964,15 @@ static void housekeep(struct relay *r)
 	}
 	pthread_rwlock_unlock(&r->tab);
 	relay_tcp_housekeep(r, now);
-	relay_store_lock(r);
-	e = tf_store_expire(r->store, (int64_t)time(NULL) - TOMBSTONE_S);
-	relay_store_unlock(r);
-	if (e < 0)
-		logv(r, "store expire: %s", strerror(-e));
+	/* tombstones: once at start, then hourly (a commit is an fsync) */
+	if (r->expire_ticks++ % (3600 / HOUSEKEEP_S) == 0) {
+		relay_store_lock(r);
+		e = tf_store_expire(r->store,
+				    (int64_t)time(NULL) - TOMBSTONE_S);
+		relay_store_unlock(r);
+		if (e < 0)
+			logv(r, "store expire: %s", strerror(-e));
+	}
 	(void)dropped;
 }
 

@@ -117,7 +117,8 @@ struct relay {
 	bool verbose;
 	unsigned nworkers;
 	int64_t idle_s; /* a session silent this long is dropped */
-	int stop_fd;	/* eventfd: workers return when readable */
+	unsigned expire_ticks;
+	int stop_fd; /* eventfd: workers return when readable */
 	struct tf_comms_relay cfg;
 	struct tf_cert_anchor anchor;
 	struct tf_denylist *dl;
