@@ -341,6 +341,26 @@ void relay_send_error(struct worker *w, struct sess *s, uint8_t code,
 
 /* ---- request handlers (tab read-held; relay.h's LOCKING RULE) ---- */
 
+void relay_store_begin(struct worker *w, struct sess *s,
+		       struct relay_store_ctx *c)
+{
+	c->id = s->id;
+	c->serial = s->serial;
+	pthread_rwlock_unlock(&w->r->tab);
+	relay_store_lock(w->r);
+}
+
+struct sess *relay_store_end(struct worker *w, const struct relay_store_ctx *c)
+{
+	struct sess *s;
+
+	/* store_mu first: taking tab while holding it inverts the order */
+	relay_store_unlock(w->r);
+	pthread_rwlock_rdlock(&w->r->tab);
+	s = relay_sess_by_id(w->r, c->id);
+	return s && s->serial == c->serial ? s : NULL;
+}
+
 static void deliver(struct worker *w, struct sess *to,
 		    const struct tf_stored_msg *m)
 {
@@ -400,6 +420,7 @@ static void op_send(struct worker *w, struct sess *s, const struct relay_req *q)
 {
 	struct relay *r = w->r;
 	struct tf_stored_msg m = {0};
+	struct relay_store_ctx sc;
 	uint8_t ack[2 + RELAY_ID_BYTES];
 	int e;
 
@@ -407,16 +428,19 @@ static void op_send(struct worker *w, struct sess *s, const struct relay_req *q)
 	m.blob = (uint8_t *)q->body;
 	m.len = q->body_len;
 	snprintf(m.sender, sizeof(m.sender), "%s", s->officer);
-	relay_store_lock(r);
-	e = tf_store_put(r->store, s->officer, m.id, q->name, m.blob, m.len,
+	relay_store_begin(w, s, &sc);
+	e = tf_store_put(r->store, m.sender, m.id, q->name, m.blob, m.len,
 			 (int64_t)time(NULL));
-	relay_store_unlock(r);
+	s = relay_store_end(w, &sc);
 	if (e < 0) {
 		/* not stored: the device keeps the message and retries */
-		send_store_error(w, s, e);
-		logv(r, "store put from %s: %s", s->officer, strerror(-e));
+		if (s != NULL)
+			send_store_error(w, s, e);
+		logv(r, "store put from %s: %s", m.sender, strerror(-e));
 		return;
 	}
+	if (s == NULL)
+		return; /* stored; the sender's retry will be a duplicate */
 	ack[0] = RELAY_OP_STORED;
 	memcpy(ack + 1, m.id, RELAY_ID_BYTES);
 	ack[1 + RELAY_ID_BYTES] = (uint8_t)e;
@@ -455,14 +479,16 @@ static void op_fetch(struct worker *w, struct sess *s)
 static void op_ack(struct worker *w, struct sess *s, const struct relay_req *q)
 {
 	struct relay *r = w->r;
+	struct relay_store_ctx sc;
+	char me[TF_CERT_ID_MAX + 1];
 	int e;
 
-	relay_store_lock(r);
-	e = tf_store_ack(r->store, s->officer, q->name, q->id,
-			 (int64_t)time(NULL));
-	relay_store_unlock(r);
+	snprintf(me, sizeof(me), "%s", s->officer);
+	relay_store_begin(w, s, &sc);
+	e = tf_store_ack(r->store, me, q->name, q->id, (int64_t)time(NULL));
+	(void)relay_store_end(w, &sc);
 	if (e < 0 && e != -ENOENT)
-		logv(r, "store ack by %s: %s", s->officer, strerror(-e));
+		logv(r, "store ack by %s: %s", me, strerror(-e));
 }
 
 /* The relay checks only what is its business: the structure, and that a
@@ -475,6 +501,7 @@ static void op_prekeys(struct worker *w, struct sess *s,
 	struct relay *r = w->r;
 	struct tf_e2e_bundle b;
 	struct tf_cert c;
+	struct relay_store_ctx sc;
 	uint8_t base[TF_E2E_BUNDLE_MAX], ok[2] = {RELAY_OP_PREKEYS, 0};
 	int n, e;
 
@@ -490,10 +517,12 @@ static void op_prekeys(struct worker *w, struct sess *s,
 		relay_send_error(w, s, ERR_BAD, "prekey bundle refused");
 		return;
 	}
-	relay_store_lock(r);
-	e = tf_store_prekey_put(r->store, s->officer, base, (size_t)n, b.opks,
+	relay_store_begin(w, s, &sc);
+	e = tf_store_prekey_put(r->store, c.officer, base, (size_t)n, b.opks,
 				b.opk_count, 4 + tf_e2e_dh_bytes(b.suite));
-	relay_store_unlock(r);
+	s = relay_store_end(w, &sc);
+	if (s == NULL)
+		return;
 	if (e < 0) {
 		send_store_error(w, s, e);
 		return;
@@ -512,10 +541,14 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 	size_t bl, ol;
 	int n, e;
 
-	relay_store_lock(r);
+	struct relay_store_ctx sc;
+
+	relay_store_begin(w, s, &sc);
 	e = tf_store_prekey_take(r->store, q->name, &base, &bl, opk,
 				 sizeof(opk), &ol);
-	relay_store_unlock(r);
+	s = relay_store_end(w, &sc);
+	if (s == NULL)
+		return; /* the one-time prekey is spent: the asker asks again */
 	if (e <= 0) {
 		relay_send_error(w, s, e == 0 ? ERR_OFFLINE : ERR_STORE,
 				 e == 0 ? "recipient has no prekeys on this "

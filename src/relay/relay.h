@@ -21,9 +21,11 @@
  *    window) and address; relay_send / relay_send_raw take it. Never
  *    hold one session's mu while taking another's (do not call
  *    relay_send with a mu held).
- *  - store_mu serialises every tf_store_* call (they fsync): take it
- *    with relay_store_lock() around the call, never across a wait on
- *    anything else. relay_send under store_mu is allowed (order above).
+ *  - store_mu serialises every tf_store_* call: take it with
+ *    relay_store_lock() around a read, or relay_store_begin/end around a
+ *    call that commits (it fsyncs: the table is released meanwhile);
+ *    never across a wait on anything else. relay_send under store_mu is
+ *    allowed (order above).
  *  - per-worker state (the output batch) is the worker's own: pass the
  *    worker you were given, never another's.
  */
@@ -202,6 +204,21 @@ void relay_redeliver_stored(struct worker *w);
 #define RELAY_TAG_STOP 3ull
 #define RELAY_TAG_CONN (1ull << 32) /* | slot */
 void relay_flush(struct worker *w);
+/* A store call that commits (an fsync, milliseconds) without holding
+ * the table: begin releases the handler's read lock on tab and takes
+ * store_mu; end releases store_mu, takes tab back and returns the
+ * session again, or NULL when it was dropped meanwhile. Every session
+ * pointer is stale across the pair: copy what you need (the officer id)
+ * before begin. Without it a SEND's fsync would hold tab, and a
+ * handshake waiting for the write lock (writer-preferring) would stall
+ * all forwarding behind it. */
+struct relay_store_ctx {
+	uint32_t id;
+	uint64_t serial;
+};
+void relay_store_begin(struct worker *w, struct sess *s,
+		       struct relay_store_ctx *c);
+struct sess *relay_store_end(struct worker *w, const struct relay_store_ctx *c);
 static inline void relay_store_lock(struct relay *r)
 {
 	pthread_mutex_lock(&r->store_mu);
