@@ -6,17 +6,22 @@
  * follow the LOCKING RULE below.
  *
  * Threads: N workers (one per core by default), each with its own
- * SO_REUSEPORT UDP socket bound to the relay's port and its own epoll;
- * the kernel spreads flows over them. A worker may receive for one
- * session and send to any other: the session table is shared.
+ * SO_REUSEPORT UDP socket and TCP listener on the relay's port and its
+ * own epoll; the kernel spreads flows over them. A worker may receive for
+ * one session and send to any other: the session table is shared. Also:
+ * the main thread (signals, housekeeping every 5 s) and, with --nats,
+ * cnats' threads, whose callbacks deliver through a worker of their own
+ * (nats.c) and take tab like a handler.
  *
  * LOCKING RULE (lock order: tab, then store_mu, then a session's mu,
  * then a TCP connection's mu; seen_mu, dl_lock and tcp_mu are leaves):
  *  - tab (rwlock) guards the table's shape: which slots are used, the
  *    officer index. A handler runs with tab READ-locked by the worker:
  *    it may look sessions up (relay_sess_by_id, relay_officer_each) and
- *    send to them, but must not take tab again, and the session pointers
- *    it holds are valid only until it returns.
+ *    send to them, but must not take tab again (the rwlock prefers
+ *    writers: a second read lock can deadlock behind a handshake), and
+ *    the session pointers it holds are valid only until it returns (or
+ *    until relay_store_begin).
  *  - a session's mu guards its channel state (send counter, replay
  *    window) and address; relay_send / relay_send_raw take it. Never
  *    hold one session's mu while taking another's (do not call
