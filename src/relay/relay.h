@@ -77,7 +77,8 @@ struct path {
  * anyone; stored messages wait for its next FETCH). */
 struct tconn {
 	pthread_mutex_t mu; /* fd, gen, out */
-	int fd;		    /* -1: free */
+	int fd;		    /* -1: closed */
+	bool busy;	    /* the slot is taken (tcp_mu) */
 	uint32_t gen;
 	struct worker *owner;
 	bool want_out; /* EPOLLOUT registered */

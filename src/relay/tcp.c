@@ -65,7 +65,8 @@ void relay_tcp_accept(struct worker *w)
 		pthread_mutex_lock(&r->tcp_mu);
 		if (r->ntcp < r->max_tcp) {
 			for (int32_t i = 0; i < RELAY_TCP_MAX; i++) {
-				if (r->tcp[i].fd < 0) {
+				if (!r->tcp[i].busy) {
+					r->tcp[i].busy = true;
 					slot = i;
 					break;
 				}
@@ -121,6 +122,7 @@ static void conn_close(struct worker *w, int32_t i)
 		c->out = NULL;
 		c->out_len = 0;
 		pthread_mutex_lock(&r->tcp_mu);
+		c->busy = false;
 		r->ntcp--;
 		pthread_mutex_unlock(&r->tcp_mu);
 	}
