@@ -920,6 +920,31 @@ static int open_tcp(const struct sockaddr_in *sa)
 	return fd;
 }
 
+/* SO_REUSEPORT would let a second relay of the same uid share the port
+ * and silently take half the flows: bind once without it first, so a
+ * port in use is an error. */
+static int probe_port(const struct sockaddr_in *sa)
+{
+	static const int types[] = {SOCK_DGRAM, SOCK_STREAM};
+
+	for (size_t i = 0; i < TF_ARRAY_SIZE(types); i++) {
+		int fd = socket(AF_INET, types[i] | SOCK_CLOEXEC, 0), e = 0;
+		int one = 1;
+		if (fd < 0)
+			return -errno;
+		/* TCP: a TIME_WAIT left by a previous relay is no conflict */
+		if ((types[i] == SOCK_STREAM &&
+		     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+				sizeof(one)) < 0) ||
+		    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+			e = -errno;
+		close(fd);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
 static int worker_new(struct relay *r, int idx, const struct sockaddr_in *sa,
 		      struct worker **out)
 {
@@ -1254,13 +1279,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
 		return 1;
 	}
-	for (unsigned i = 0; i < r.nworkers; i++) {
+	e = probe_port(&sa);
+	for (unsigned i = 0; e == 0 && i < r.nworkers; i++)
 		e = worker_new(&r, (int)i, &sa, &r.w[i]);
-		if (e < 0) {
-			fprintf(stderr, PROG ": cannot listen on %s: %s\n",
-				listen_arg, strerror(-e));
-			return 1;
-		}
+	if (e < 0) {
+		fprintf(stderr, PROG ": cannot listen on %s: %s\n", listen_arg,
+			strerror(-e));
+		return 1;
 	}
 	/* everything is open: from here on the relay needs no privilege,
 	 * and the threads started next inherit the drop and the filter */

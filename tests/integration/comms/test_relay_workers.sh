@@ -5,7 +5,8 @@
 # of the per-officer index), devices on different flows are served by
 # either worker; a device's session that stays silent past
 # --idle-timeout is dropped (the relay logs it, a FWD to it then says
-# "recipient not connected"). TAP. Cleans up its relay and temp dir.
+# "recipient not connected"); a second relay on the port in use is
+# refused (SO_REUSEPORT would otherwise share it). TAP. Cleans up its relay and temp dir.
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${COMMSHARNESS:?}"
 W=$(mktemp -d /tmp/tfrelayw.XXXXXX)
@@ -81,6 +82,13 @@ ok $? "her silent session is dropped after --idle-timeout" \
 out=$(printf 'fwd carol after-expiry\n' | dev alice 2>&1)
 has "error 4 recipient not connected" "$out"
 ok $? "a FWD to her then says she is not connected" "$out"
+
+# SO_REUSEPORT must not let a second relay share the port
+timeout 10 "$TWOFOLD_RELAY" --listen 127.0.0.1:$PORT --key "$W/relay.key" \
+	--ca "$W/ca/ca.pub" --store "$W/store2.db" >/dev/null 2>"$W/err"
+[ $? = 1 ] && has "cannot listen on 127.0.0.1:$PORT" "$(cat "$W/err")"
+ok $? "a second relay on the same port is refused, not given half the flows" \
+	"$(cat "$W/err")"
 
 kill -TERM $RP
 wait $RP
