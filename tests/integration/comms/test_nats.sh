@@ -22,7 +22,7 @@ N2=54222
 R1=56221
 R2=56222
 . "$(dirname "$0")/commslib.sh"
-NP1= NP2= RA= RB=
+NP1='' NP2='' RA='' RB=''
 upd() { BG_PIDS="$NP1 $NP2 $RA $RB ${SP[*]} ${HP:-}"; }
 
 nats_node() { # nats_node N PORT ROUTEPORT OTHERROUTE
@@ -145,7 +145,7 @@ wait "$RA" 2>/dev/null
 ra=$?
 wait "$RB" 2>/dev/null
 rb=$?
-RA= RB=
+RA='' RB=''
 upd
 [ $ra = 0 ] && [ $rb = 0 ]
 ok $? "both relays exit cleanly ($ra, $rb)"
