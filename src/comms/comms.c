@@ -216,6 +216,76 @@ int comms_save_session(struct svc *s, const char *who, const char *suffix,
 
 /* ---- the relay channel ---- */
 
+/* One channel datagram to the relay, over UDP or, after the fallback,
+ * framed on the TCP connection (a big-endian u16 length first). */
+static void relay_xmit(struct svc *s, const uint8_t *p, size_t n)
+{
+	uint8_t f[2 + 2048];
+
+	if (!s->on_tcp) {
+		(void)sendto(s->ufd, p, n, 0, (struct sockaddr *)&s->relay,
+			     sizeof(s->relay));
+		return;
+	}
+	if (s->tfd < 0 || n > sizeof(f) - 2)
+		return;
+	f[0] = (uint8_t)(n >> 8);
+	f[1] = (uint8_t)n;
+	memcpy(f + 2, p, n);
+	/* blocking with SO_SNDTIMEO: a frame goes whole or the connection
+	 * is given up (a partial frame would desynchronise the stream) */
+	if (send(s->tfd, f, n + 2, MSG_NOSIGNAL) != (ssize_t)(n + 2)) {
+		comms_log(s, "TCP connection to the relay lost");
+		close(s->tfd);
+		s->tfd = -1;
+		s->connected = false;
+	}
+}
+
+static int tcp_open(struct svc *s)
+{
+	struct timeval tv = {.tv_sec = 1};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	/* bounds connect() too, so a black-holed port costs 1 s */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&s->relay, sizeof(s->relay)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	s->tfd = fd;
+	s->tin_len = 0;
+	return 0;
+}
+
+/* Before each INIT: UDP first; after two unanswered INITs, TCP to the
+ * same port; after two unanswered there (or a lost connection), UDP
+ * again, so a network that lets UDP through again is used again. */
+static void pick_transport(struct svc *s)
+{
+	if (s->on_tcp && (s->tfd < 0 || s->tries >= 2)) {
+		if (s->tfd >= 0)
+			close(s->tfd);
+		s->tfd = -1;
+		s->on_tcp = false;
+		s->tries = 0;
+	} else if (!s->on_tcp && s->tries >= 2) {
+		int e = tcp_open(s);
+		s->tries = 0;
+		if (e == 0) {
+			s->on_tcp = true;
+			comms_log(s, "no answer over UDP; trying TCP");
+		} else {
+			comms_log(s, "no answer over UDP, TCP: %s",
+				  strerror(-e));
+		}
+	}
+	s->tries++;
+}
+
 void comms_relay_send(struct svc *s, const uint8_t *pt, size_t n)
 {
 	uint8_t out[TF_COMMS_PAYLOAD_MAX + TF_COMMS_DATA_OVERHEAD];
@@ -226,8 +296,7 @@ void comms_relay_send(struct svc *s, const uint8_t *pt, size_t n)
 	m = tf_comms_encrypt(s->cs, pt, n, out, sizeof(out));
 	if (m < 0)
 		return;
-	(void)sendto(s->ufd, out, (size_t)m, 0, (struct sockaddr *)&s->relay,
-		     sizeof(s->relay));
+	relay_xmit(s, out, (size_t)m);
 }
 
 void comms_relay_named(struct svc *s, uint8_t op, const char *name,
@@ -267,8 +336,8 @@ static void start_handshake(struct svc *s)
 				  sizeof(out));
 	if (r < 0)
 		return;
-	(void)sendto(s->ufd, out, (size_t)r, 0, (struct sockaddr *)&s->relay,
-		     sizeof(s->relay));
+	pick_transport(s);
+	relay_xmit(s, out, (size_t)r);
 	s->last_init = comms_now_ms();
 	s->init_us = comms_now_us();
 	s->connect_us = 0;
@@ -727,43 +796,83 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 	}
 }
 
-static void on_udp(struct svc *s)
+static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 {
-	uint8_t buf[2048], pt[TF_COMMS_PAYLOAD_MAX];
+	uint8_t pt[TF_COMMS_PAYLOAD_MAX];
 	uint32_t id;
-	ssize_t n;
 	int m;
 
-	while ((n = recv(s->ufd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-		switch (tf_comms_classify(s->suite->id, buf, (size_t)n, &id)) {
-		case TF_COMMS_MSG_RESP:
-			if (s->cl == NULL)
-				break;
-			tf_comms_session_free(s->cs);
-			s->cs = NULL;
-			if (tf_comms_client_finish(s->cl, buf, (size_t)n,
-						   &s->cs) == 0) {
-				s->connected = true;
-				s->last_rx = comms_now_ms();
-				s->connect_us = comms_now_us();
-				tf_comms_client_free(s->cl);
-				s->cl = NULL;
-				on_connected(s);
-			}
+	switch (tf_comms_classify(s->suite->id, buf, n, &id)) {
+	case TF_COMMS_MSG_RESP:
+		if (s->cl == NULL)
 			break;
-		case TF_COMMS_MSG_DATA:
-			if (s->cs == NULL)
-				break;
-			m = tf_comms_decrypt(s->cs, buf, (size_t)n, pt,
-					     sizeof(pt));
-			if (m < 0)
-				break;
+		tf_comms_session_free(s->cs);
+		s->cs = NULL;
+		if (tf_comms_client_finish(s->cl, buf, n, &s->cs) == 0) {
+			s->connected = true;
+			s->tries = 0;
 			s->last_rx = comms_now_ms();
-			on_reply(s, pt, (size_t)m);
-			break;
-		default: break;
+			tf_comms_client_free(s->cl);
+			s->cl = NULL;
+			on_connected(s);
 		}
+		break;
+	case TF_COMMS_MSG_DATA:
+		if (s->cs == NULL)
+			break;
+		m = tf_comms_decrypt(s->cs, buf, n, pt, sizeof(pt));
+		if (m < 0)
+			break;
+		s->last_rx = comms_now_ms();
+		on_reply(s, pt, (size_t)m);
+		break;
+	default: break;
 	}
+}
+
+static void on_udp(struct svc *s)
+{
+	uint8_t buf[2048];
+	ssize_t n;
+
+	while ((n = recv(s->ufd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		if (!s->on_tcp) /* late UDP answers after a switch: ignored */
+			on_datagram(s, buf, (size_t)n);
+}
+
+/* Frames from the TCP connection; bounded by tin (a frame is at most one
+ * datagram). */
+static void on_tcp(struct svc *s)
+{
+	ssize_t n = recv(s->tfd, s->tin + s->tin_len,
+			 sizeof(s->tin) - s->tin_len, MSG_DONTWAIT);
+	size_t off = 0;
+
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		comms_log(s, "TCP connection to the relay closed");
+		close(s->tfd);
+		s->tfd = -1;
+		s->connected = false;
+		return;
+	}
+	s->tin_len += (size_t)n;
+	while (s->tin_len - off >= 2) {
+		size_t fl = (size_t)s->tin[off] << 8 | s->tin[off + 1];
+		if (fl == 0 || fl > 2048) {
+			close(s->tfd);
+			s->tfd = -1;
+			s->connected = false;
+			return;
+		}
+		if (s->tin_len - off < 2 + fl)
+			break;
+		on_datagram(s, s->tin + off + 2, fl);
+		off += 2 + fl;
+	}
+	memmove(s->tin, s->tin + off, s->tin_len - off);
+	s->tin_len -= off;
 }
 
 /* ---- the control socket ---- */
@@ -971,7 +1080,7 @@ static int service(const char *dir, int argc, char **argv)
 		return fail("service needs --relay, --relay-pub, --key, --cert "
 			    "and --ca (see twofold-comms(1))");
 	s.dir = dir;
-	s.ufd = s.lfd = -1;
+	s.ufd = s.lfd = s.tfd = -1;
 	if (tf_crypto_init() < 0)
 		return fail("crypto libraries failed to initialise");
 	umask(077);
@@ -1067,15 +1176,19 @@ static int service(const char *dir, int argc, char **argv)
 	fflush(stdout);
 	start_handshake(&s);
 	while (!stop) {
-		struct pollfd pf[2] = {{.fd = s.ufd, .events = POLLIN},
-				       {.fd = s.lfd, .events = POLLIN}};
+		struct pollfd pf[3] = {{.fd = s.ufd, .events = POLLIN},
+				       {.fd = s.lfd, .events = POLLIN},
+				       {.fd = s.tfd, .events = POLLIN}};
 		uint64_t t;
 
-		if (poll(pf, 2, call_poll_timeout(&s, 200)) < 0 &&
+		if (poll(pf, 3, call_poll_timeout(&s, 200)) < 0 &&
 		    errno != EINTR)
 			break;
 		if (pf[0].revents & POLLIN)
 			on_udp(&s);
+		if (s.tfd >= 0 &&
+		    (pf[2].revents & (POLLIN | POLLHUP | POLLERR)))
+			on_tcp(&s);
 		if (pf[1].revents & POLLIN)
 			on_control(&s);
 		call_tick(&s);
@@ -1099,6 +1212,8 @@ static int service(const char *dir, int argc, char **argv)
 	}
 	call_shutdown(&s);
 	(void)unlink(sa.sun_path);
+	if (s.tfd >= 0)
+		close(s.tfd);
 	tf_comms_session_free(s.cs);
 	tf_comms_client_free(s.cl);
 	tf_e2e_prekeys_free(s.pk);

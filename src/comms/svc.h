@@ -60,6 +60,14 @@ struct svc {
 	uint8_t relay_pub[TF_PK_MAX];
 	struct sockaddr_in relay;
 	int ufd, lfd;
+	/* TCP fallback (docs/comms-protocol.md): when UDP INITs go
+	 * unanswered, the same datagrams u16-framed over TCP to the same
+	 * port */
+	int tfd;
+	bool on_tcp;
+	unsigned tries; /* unanswered INITs on the current transport */
+	uint8_t tin[2 * (2 + 2048)];
+	size_t tin_len;
 	struct tf_comms_client *cl;
 	struct tf_comms_session *cs;
 	bool connected;

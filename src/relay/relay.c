@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * twofold-relay, skeleton (issue 15, docs/comms.md): one UDP socket, one
- * epoll loop. It accepts the device <-> relay channel (src/lib/comms:
+ * twofold-relay (issue 15, docs/comms.md): N workers (one per core), each
+ * an epoll loop on its own SO_REUSEPORT UDP socket with recvmmsg in and
+ * sendmmsg out. It accepts the device <-> relay channel (src/lib/comms:
  * Noise IK, the device's certificate checked against the CA and the
- * deny-list), then serves requests inside the DATA payloads:
+ * deny-list), then serves requests inside the DATA payloads
+ * (relay_dispatch):
  *
  *   0x01 ECHO  any                  -> 0x01 ECHO the same bytes
  *   0x02 SEND  u8 n | to | id(16) | blob
@@ -20,16 +22,17 @@
  *              with the signed prekey and at most one one-time prekey,
  *              which is then deleted (handed out once)
  *   0x10 FWD   u8 n | to | bytes    -> 0x11 FROM u8 n | from | bytes to
- *              the recipient's sessions (real time, never stored)
+ *              the recipient's sessions (every device of that officer;
+ *              real time, never stored)
  *   0x7f ERROR u8 code | text       (relay -> device)
- * Blobs are end-to-end encrypted by the devices (next round); the relay
- * holds no key that opens them.
+ * Blobs are end-to-end encrypted by the devices; the relay holds no key
+ * that opens them.
  *
  * A flow is named by the relay's connection id: an authenticated DATA from
  * a new address moves the session there (the device changed networks).
+ * Threads and locks: relay.h (the LOCKING RULE handlers follow).
  *
- * Not yet (docs/comms.md): one worker per core, sendmmsg batching, TCP
- * fallback, cookies under load, NATS between relays.
+ * Not yet (docs/comms.md): cookies under load, session rekey.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,67 +45,54 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "req.h"
-#include "store.h"
-#include "twofold/comms.h"
+#include <pwd.h>
+
+#include "relay.h"
+#include "relay_sandbox.h"
 #include "twofold/e2e.h"
 #include "twofold/secmem.h"
 
 #define PROG "twofold-relay"
-#define MAX_SESSIONS 4096
-#define MAX_SEEN 4096
-#define BATCH 32
-#define DGRAM_MAX 2048
+#define HOUSEKEEP_S 5
+#define TOMBSTONE_S (30 * 86400) /* how long a device may retry a SEND */
 
-enum { ERR_BAD = 1, ERR_STORE = 2, ERR_FULL = 3, ERR_OFFLINE = 4 };
-
-struct sess {
-	bool used;
-	uint32_t id;
-	struct tf_comms_session *s;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	char officer[TF_CERT_ID_MAX + 1];
-	uint64_t serial;
-};
-
-/* the newest INIT timestamp per certificate serial: a replayed INIT is
- * refused (Noise IK's message 1 is replayable by design) */
-struct seen {
-	uint64_t serial, ts;
-};
-
-struct relay {
-	int fd;
-	bool verbose;
-	struct tf_comms_relay cfg;
-	struct tf_cert_anchor anchor;
-	struct tf_denylist *dl;
-	const char *dl_path;
-	uint8_t *priv; /* secure memory */
-	struct tf_store *store;
-	struct sess sess[MAX_SESSIONS];
-	struct seen seen[MAX_SEEN];
-	size_t nseen;
-};
-
-static void logv(struct relay *r, const char *fmt, ...) TF_PRINTF(2, 3);
-static void logv(struct relay *r, const char *fmt, ...)
+void relay_log(struct relay *r, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!r->verbose)
 		return;
+	/* one line at a time from several workers */
+	pthread_mutex_lock(&r->log_mu);
 	va_start(ap, fmt);
 	fprintf(stderr, PROG ": ");
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
 	va_end(ap);
+	pthread_mutex_unlock(&r->log_mu);
+}
+
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int read_all(const char *path, size_t max, uint8_t **out, size_t *len)
@@ -115,6 +105,7 @@ static int read_all(const char *path, size_t max, uint8_t **out, size_t *len)
 	return r;
 }
 
+/* dl_lock write-held, or before the workers start */
 static int load_denylist(struct relay *r)
 {
 	_cleanup_free_ uint8_t *b = NULL;
@@ -144,23 +135,52 @@ static int load_denylist(struct relay *r)
 	return 0;
 }
 
-static struct sess *sess_by_id(struct relay *r, uint32_t id)
+/* ---- the session table (tab held) ---- */
+
+static size_t officer_bucket(const char *officer)
 {
-	struct sess *s = &r->sess[id % MAX_SESSIONS];
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *p = officer; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h % RELAY_OFFICER_BUCKETS;
+}
+
+struct sess *relay_sess_by_id(struct relay *r, uint32_t id)
+{
+	struct sess *s = &r->sess[id % RELAY_MAX_SESSIONS];
 
 	return s->used && s->id == id ? s : NULL;
 }
 
-/* A fresh id whose slot is free: the slot is the id modulo the table. */
-static struct sess *sess_alloc(struct relay *r)
+size_t relay_officer_each(struct relay *r, const char *officer,
+			  void (*fn)(struct worker *, struct sess *, void *),
+			  struct worker *w, void *arg)
+{
+	size_t n = 0;
+
+	for (int32_t i = r->officer_head[officer_bucket(officer)]; i >= 0;) {
+		struct sess *s = &r->sess[i];
+		i = s->next_officer; /* fn may not unlink, but be safe */
+		if (s->used && !strcmp(s->officer, officer)) {
+			fn(w, s, arg);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* tab write-held: a fresh id whose slot is free (the slot is the id
+ * modulo the table), reserved for a handshake in progress */
+static struct sess *sess_reserve(struct relay *r)
 {
 	for (int tries = 0; tries < 64; tries++) {
 		uint32_t id;
 		if (tf_random(&id, sizeof(id)) < 0)
 			return NULL;
-		struct sess *s = &r->sess[id % MAX_SESSIONS];
-		if (!s->used) {
-			memset(s, 0, sizeof(*s));
+		struct sess *s = &r->sess[id % RELAY_MAX_SESSIONS];
+		if (!s->used && !s->reserved) {
+			s->reserved = true;
 			s->id = id;
 			return s;
 		}
@@ -168,29 +188,146 @@ static struct sess *sess_alloc(struct relay *r)
 	return NULL;
 }
 
-static void sess_drop(struct sess *s)
+static void count_each(struct worker *w, struct sess *s, void *n)
 {
-	tf_comms_session_free(s->s);
-	memset(s, 0, sizeof(*s));
+	(void)w;
+	(void)s;
+	(*(size_t *)n)++;
 }
 
-static void send_to(struct relay *r, struct sess *s, const uint8_t *pt,
-		    size_t len)
+/* tab held: how many sessions officer has here */
+static size_t officer_sessions(struct relay *r, const char *officer)
 {
-	uint8_t out[DGRAM_MAX];
-	int n = tf_comms_encrypt(s->s, pt, len, out, sizeof(out));
+	size_t n = 0;
 
-	if (n < 0) {
-		logv(r, "encrypt to %s failed: %d", s->officer, n);
+	relay_officer_each(r, officer, count_each, NULL, &n);
+	return n;
+}
+
+/* tab write-held */
+static void sess_link(struct relay *r, struct sess *s)
+{
+	int32_t *head = &r->officer_head[officer_bucket(s->officer)];
+
+	s->next_officer = *head;
+	*head = (int32_t)(s - r->sess);
+	if (officer_sessions(r, s->officer) == 1)
+		relay_nats_officer_up(r, s->officer);
+}
+
+/* tab write-held: nobody holds s->mu (every holder holds tab) */
+static void sess_drop(struct relay *r, struct sess *s)
+{
+	int32_t idx = (int32_t)(s - r->sess);
+	int32_t *p = &r->officer_head[officer_bucket(s->officer)];
+
+	while (*p >= 0 && *p != idx)
+		p = &r->sess[*p].next_officer;
+	if (*p == idx)
+		*p = s->next_officer;
+	s->used = false;
+	if (officer_sessions(r, s->officer) == 0)
+		relay_nats_officer_down(r, s->officer);
+	tf_comms_session_free(s->s);
+	s->s = NULL;
+	s->used = false;
+	s->reserved = false;
+	s->path = (struct path){.tcp = -1};
+	s->officer[0] = '\0';
+	s->serial = 0;
+	s->next_officer = -1;
+}
+
+/* ---- output: one sendmmsg per batch ---- */
+
+void relay_flush(struct worker *w)
+{
+	unsigned done = 0;
+
+	while (done < w->on) {
+		int n = sendmmsg(w->fd, w->om + done, w->on - done,
+				 MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* the socket buffer is full or the destination
+			 * unreachable: this is UDP, the rest of the batch
+			 * goes (the device retries what matters) */
+			if (n < 0 && errno != EAGAIN)
+				logv(w->r, "send: %s", strerror(errno));
+			w->dropped += w->on - done;
+			if (n == 0 || errno == EAGAIN)
+				break;
+			done++; /* skip the one that failed */
+			continue;
+		}
+		done += (unsigned)n;
+	}
+	w->on = 0;
+}
+
+static uint8_t *out_slot(struct worker *w)
+{
+	if (w->on == RELAY_OUT_BATCH)
+		relay_flush(w);
+	return w->obuf[w->on];
+}
+
+static void out_commit(struct worker *w, size_t len,
+		       const struct sockaddr_storage *to, socklen_t tolen)
+{
+	unsigned k = w->on++;
+
+	memcpy(&w->oaddr[k], to, tolen);
+	w->oiov[k] = (struct iovec){w->obuf[k], len};
+	w->om[k].msg_hdr = (struct msghdr){
+		.msg_name = &w->oaddr[k],
+		.msg_namelen = tolen,
+		.msg_iov = &w->oiov[k],
+		.msg_iovlen = 1,
+	};
+}
+
+void relay_send_raw(struct worker *w, const uint8_t *p, size_t len,
+		    const struct path *to)
+{
+	uint8_t *b;
+
+	if (len > RELAY_DGRAM_MAX)
+		return;
+	if (to->tcp >= 0) {
+		(void)relay_tcp_send(w->r, to->tcp, to->gen, p, len);
 		return;
 	}
-	if (sendto(r->fd, out, (size_t)n, MSG_DONTWAIT,
-		   (struct sockaddr *)&s->addr, s->addrlen) < 0)
-		logv(r, "send to %s: %s", s->officer, strerror(errno));
+	b = out_slot(w);
+	memcpy(b, p, len);
+	out_commit(w, len, &to->addr, to->addrlen);
 }
 
-static void send_error(struct relay *r, struct sess *s, uint8_t code,
-		       const char *text)
+void relay_send(struct worker *w, struct sess *s, const uint8_t *pt, size_t len)
+{
+	uint8_t tb[RELAY_DGRAM_MAX], *b;
+	struct path to;
+	int n;
+
+	pthread_mutex_lock(&s->mu);
+	to = s->path;
+	/* UDP: straight into the output batch; TCP: framed after */
+	b = to.tcp >= 0 ? tb : out_slot(w);
+	n = tf_comms_encrypt(s->s, pt, len, b, RELAY_DGRAM_MAX);
+	pthread_mutex_unlock(&s->mu);
+	if (n < 0) {
+		logv(w->r, "encrypt to %s failed: %d", s->officer, n);
+		return;
+	}
+	if (to.tcp >= 0)
+		(void)relay_tcp_send(w->r, to.tcp, to.gen, tb, (size_t)n);
+	else
+		out_commit(w, (size_t)n, &to.addr, to.addrlen);
+}
+
+void relay_send_error(struct worker *w, struct sess *s, uint8_t code,
+		      const char *text)
 {
 	uint8_t b[128];
 	size_t n = strlen(text) > 120 ? 120 : strlen(text);
@@ -198,10 +335,32 @@ static void send_error(struct relay *r, struct sess *s, uint8_t code,
 	b[0] = RELAY_OP_ERROR;
 	b[1] = code;
 	memcpy(b + 2, text, n);
-	send_to(r, s, b, n + 2);
+	relay_send(w, s, b, n + 2);
 }
 
-static void deliver(struct relay *r, struct sess *to,
+/* ---- request handlers (tab read-held; relay.h's LOCKING RULE) ---- */
+
+void relay_store_begin(struct worker *w, struct sess *s,
+		       struct relay_store_ctx *c)
+{
+	c->id = s->id;
+	c->serial = s->serial;
+	pthread_rwlock_unlock(&w->r->tab);
+	relay_store_lock(w->r);
+}
+
+struct sess *relay_store_end(struct worker *w, const struct relay_store_ctx *c)
+{
+	struct sess *s;
+
+	/* store_mu first: taking tab while holding it inverts the order */
+	relay_store_unlock(w->r);
+	pthread_rwlock_rdlock(&w->r->tab);
+	s = relay_sess_by_id(w->r, c->id);
+	return s && s->serial == c->serial ? s : NULL;
+}
+
+static void deliver(struct worker *w, struct sess *to,
 		    const struct tf_stored_msg *m)
 {
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
@@ -209,12 +368,58 @@ static void deliver(struct relay *r, struct sess *to,
 				  m->len, b, sizeof(b));
 
 	if (n > 0) /* always: SEND had to fit in one datagram */
-		send_to(r, to, b, (size_t)n);
+		relay_send(w, to, b, (size_t)n);
 }
 
-static void op_send(struct relay *r, struct sess *s, const struct relay_req *q)
+struct fwd_arg {
+	const uint8_t *b;
+	size_t n;
+};
+
+static void fwd_each(struct worker *w, struct sess *to, void *arg)
 {
+	const struct fwd_arg *a = arg;
+
+	relay_send(w, to, a->b, a->n);
+}
+
+/* tab read-held (a handler): a reply plaintext to every device of
+ * officer, here and (with --nats) on the other relays; how many were
+ * here */
+static size_t to_officer(struct worker *w, const char *officer,
+			 const uint8_t *b, size_t n)
+{
+	struct fwd_arg a = {b, n};
+	size_t here = relay_officer_each(w->r, officer, fwd_each, w, &a);
+
+	relay_nats_publish(w->r, officer, b, n);
+	return here;
+}
+
+size_t relay_deliver_local(struct worker *w, const char *officer,
+			   const uint8_t *pt, size_t len)
+{
+	struct fwd_arg a = {pt, len};
+	size_t n;
+
+	pthread_rwlock_rdlock(&w->r->tab);
+	n = relay_officer_each(w->r, officer, fwd_each, w, &a);
+	pthread_rwlock_unlock(&w->r->tab);
+	return n;
+}
+
+static void send_store_error(struct worker *w, struct sess *s, int e)
+{
+	relay_send_error(w, s, e == -ENOSPC ? ERR_FULL : ERR_STORE,
+			 e == -ENOSPC ? "relay storage full; retry later"
+				      : "relay could not store; retry later");
+}
+
+static void op_send(struct worker *w, struct sess *s, const struct relay_req *q)
+{
+	struct relay *r = w->r;
 	struct tf_stored_msg m = {0};
+	struct relay_store_ctx sc;
 	uint8_t ack[2 + RELAY_ID_BYTES];
 	int e;
 
@@ -222,60 +427,80 @@ static void op_send(struct relay *r, struct sess *s, const struct relay_req *q)
 	m.blob = (uint8_t *)q->body;
 	m.len = q->body_len;
 	snprintf(m.sender, sizeof(m.sender), "%s", s->officer);
-	e = tf_store_put(r->store, s->officer, m.id, q->name, m.blob, m.len,
+	relay_store_begin(w, s, &sc);
+	e = tf_store_put(r->store, m.sender, m.id, q->name, m.blob, m.len,
 			 (int64_t)time(NULL));
+	s = relay_store_end(w, &sc);
 	if (e < 0) {
 		/* not stored: the device keeps the message and retries */
-		send_error(r, s, e == -ENOSPC ? ERR_FULL : ERR_STORE,
-			   e == -ENOSPC ? "relay storage full; retry later"
-					: "relay could not store; retry later");
-		logv(r, "store put from %s: %s", s->officer, strerror(-e));
+		if (s != NULL)
+			send_store_error(w, s, e);
+		logv(r, "store put from %s: %s", m.sender, strerror(-e));
 		return;
 	}
+	if (s == NULL)
+		return; /* stored; the sender's retry will be a duplicate */
 	ack[0] = RELAY_OP_STORED;
 	memcpy(ack + 1, m.id, RELAY_ID_BYTES);
 	ack[1 + RELAY_ID_BYTES] = (uint8_t)e;
-	send_to(r, s, ack, sizeof(ack));
+	relay_send(w, s, ack, sizeof(ack));
 	if (e == TF_STORE_DUPLICATE)
 		return;
-	for (size_t i = 0; i < MAX_SESSIONS; i++)
-		if (r->sess[i].used && !strcmp(r->sess[i].officer, q->name))
-			deliver(r, &r->sess[i], &m);
+	/* stored first: the notice below may be lost (NATS), the message
+	 * is not */
+	uint8_t b[TF_COMMS_PAYLOAD_MAX];
+	int n = relay_reply_build(RELAY_OP_MSG, m.sender, m.id, m.blob, m.len,
+				  b, sizeof(b));
+	if (n > 0)
+		(void)to_officer(w, q->name, b, (size_t)n);
 }
 
-static void op_fetch(struct relay *r, struct sess *s)
+static void op_fetch(struct worker *w, struct sess *s)
 {
+	struct relay *r = w->r;
 	struct tf_stored_msg m;
 	int64_t seq = 0;
 	int e;
 
+	/* store_mu across the walk: relay_send under it is in lock order */
+	relay_store_lock(r);
 	while ((e = tf_store_next(r->store, s->officer, seq, &m)) == 1) {
 		seq = m.seq;
-		deliver(r, s, &m);
+		deliver(w, s, &m);
 		tf_stored_msg_clear(&m);
 	}
+	relay_store_unlock(r);
 	if (e < 0)
-		send_error(r, s, ERR_STORE, "relay could not read the store");
+		relay_send_error(w, s, ERR_STORE,
+				 "relay could not read the store");
 }
 
-static void op_ack(struct relay *r, struct sess *s, const struct relay_req *q)
+static void op_ack(struct worker *w, struct sess *s, const struct relay_req *q)
 {
-	int e = tf_store_ack(r->store, s->officer, q->name, q->id,
-			     (int64_t)time(NULL));
+	struct relay *r = w->r;
+	struct relay_store_ctx sc;
+	char me[TF_CERT_ID_MAX + 1];
+	int e;
 
+	snprintf(me, sizeof(me), "%s", s->officer);
+	relay_store_begin(w, s, &sc);
+	e = tf_store_ack(r->store, me, q->name, q->id, (int64_t)time(NULL));
+	(void)relay_store_end(w, &sc);
 	if (e < 0 && e != -ENOENT)
-		logv(r, "store ack by %s: %s", s->officer, strerror(-e));
+		logv(r, "store ack by %s: %s", me, strerror(-e));
 }
 
 /* The relay checks only what is its business: the structure, and that a
  * device publishes under its own certificate (so nobody replaces another
  * officer's prekeys). The signature is the recipient's to check: a relay
  * is not trusted with it. */
-static void op_prekeys(struct relay *r, struct sess *s,
+static void op_prekeys(struct worker *w, struct sess *s,
 		       const struct relay_req *q)
 {
+	struct relay *r = w->r;
 	struct tf_e2e_bundle b;
 	struct tf_cert c;
+	struct relay_store_ctx sc;
 	uint8_t base[TF_E2E_BUNDLE_MAX], ok[2] = {RELAY_OP_PREKEYS, 0};
 	int n, e;
 
@@ -283,28 +508,31 @@ static void op_prekeys(struct relay *r, struct sess *s,
 	    b.suite != r->cfg.suite ||
 	    tf_cert_parse(b.cert, b.certlen, &c) < 0 ||
 	    strcmp(c.officer, s->officer) != 0 || c.serial != s->serial) {
-		send_error(r, s, ERR_BAD, "prekey bundle refused");
+		relay_send_error(w, s, ERR_BAD, "prekey bundle refused");
 		return;
 	}
 	n = tf_e2e_bundle_pick(&b, SIZE_MAX, base, sizeof(base));
 	if (n < 0) {
-		send_error(r, s, ERR_BAD, "prekey bundle refused");
+		relay_send_error(w, s, ERR_BAD, "prekey bundle refused");
 		return;
 	}
-	e = tf_store_prekey_put(r->store, s->officer, base, (size_t)n, b.opks,
+	relay_store_begin(w, s, &sc);
+	e = tf_store_prekey_put(r->store, c.officer, base, (size_t)n, b.opks,
 				b.opk_count, 4 + tf_e2e_dh_bytes(b.suite));
+	s = relay_store_end(w, &sc);
+	if (s == NULL)
+		return;
 	if (e < 0) {
-		send_error(r, s, e == -ENOSPC ? ERR_FULL : ERR_STORE,
-			   e == -ENOSPC ? "relay storage full; retry later"
-					: "relay could not store; retry later");
+		send_store_error(w, s, e);
 		return;
 	}
-	send_to(r, s, ok, sizeof(ok));
+	relay_send(w, s, ok, sizeof(ok));
 }
 
-static void op_bundle_get(struct relay *r, struct sess *s,
+static void op_bundle_get(struct worker *w, struct sess *s,
 			  const struct relay_req *q)
 {
+	struct relay *r = w->r;
 	_cleanup_free_ uint8_t *base = NULL;
 	struct tf_e2e_bundle b;
 	uint8_t opk[4 + TF_E2E_DH_MAX], out[TF_E2E_BUNDLE_MAX];
@@ -312,16 +540,24 @@ static void op_bundle_get(struct relay *r, struct sess *s,
 	size_t bl, ol;
 	int n, e;
 
+	struct relay_store_ctx sc;
+
+	relay_store_begin(w, s, &sc);
 	e = tf_store_prekey_take(r->store, q->name, &base, &bl, opk,
 				 sizeof(opk), &ol);
+	s = relay_store_end(w, &sc);
+	if (s == NULL)
+		return; /* the one-time prekey is spent: the asker asks again */
 	if (e <= 0) {
-		send_error(r, s, e == 0 ? ERR_OFFLINE : ERR_STORE,
-			   e == 0 ? "recipient has no prekeys on this relay"
-				  : "relay could not read the store");
+		relay_send_error(w, s, e == 0 ? ERR_OFFLINE : ERR_STORE,
+				 e == 0 ? "recipient has no prekeys on this "
+					  "relay"
+					: "relay could not read the store");
 		return;
 	}
 	if (tf_e2e_bundle_parse(base, bl, &b) < 0) {
-		send_error(r, s, ERR_STORE, "relay could not read the store");
+		relay_send_error(w, s, ERR_STORE,
+				 "relay could not read the store");
 		return;
 	}
 	if (ol > 0) {
@@ -333,223 +569,298 @@ static void op_bundle_get(struct relay *r, struct sess *s,
 		n = relay_reply_build(RELAY_OP_BUNDLE, q->name, NULL, out,
 				      (size_t)n, reply, sizeof(reply));
 	if (n < 0) {
-		send_error(r, s, ERR_STORE, "relay could not read the store");
+		relay_send_error(w, s, ERR_STORE,
+				 "relay could not read the store");
 		return;
 	}
-	send_to(r, s, reply, (size_t)n);
+	relay_send(w, s, reply, (size_t)n);
 }
 
-static void op_fwd(struct relay *r, struct sess *s, const struct relay_req *q)
+static void op_fwd(struct worker *w, struct sess *s, const struct relay_req *q)
 {
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
 	int n = relay_reply_build(RELAY_OP_FROM, s->officer, NULL, q->body,
 				  q->body_len, b, sizeof(b));
-	bool sent = false;
 
 	if (n < 0) {
-		send_error(r, s, ERR_BAD, "FWD too long");
+		relay_send_error(w, s, ERR_BAD, "FWD too long");
 		return;
 	}
-	for (size_t i = 0; i < MAX_SESSIONS; i++) {
-		if (r->sess[i].used && !strcmp(r->sess[i].officer, q->name)) {
-			send_to(r, &r->sess[i], b, (size_t)n);
-			sent = true;
-		}
-	}
-	if (!sent)
-		send_error(r, s, ERR_OFFLINE, "recipient not connected");
+	/* with other relays, absence here says nothing: no error */
+	if (to_officer(w, q->name, b, (size_t)n) == 0 && w->r->nats == NULL)
+		relay_send_error(w, s, ERR_OFFLINE, "recipient not connected");
 }
 
-static void on_data(struct relay *r, const uint8_t *msg, size_t len,
-		    uint32_t id, const struct sockaddr_storage *from,
-		    socklen_t fromlen)
+/* One authenticated request of session s. New ops (floor control 0x18..,
+ * calls 0x20..0x2f) add their case here and a handler that follows
+ * relay.h's LOCKING RULE; replies go through relay_send(w, ...). */
+static void relay_dispatch(struct worker *w, struct sess *s, const uint8_t *pt,
+			   size_t n)
 {
-	struct sess *s = sess_by_id(r, id);
-	uint8_t pt[TF_COMMS_PAYLOAD_MAX];
 	struct relay_req q;
-	int n, e;
+	int e = relay_req_parse(pt, n, &q);
 
-	if (s == NULL)
-		return;
-	n = tf_comms_decrypt(s->s, msg, len, pt, sizeof(pt));
-	if (n < 0)
-		return; /* forged, replayed: silently dropped */
-	/* authenticated: this is where the device is now */
-	if (fromlen != s->addrlen || memcmp(from, &s->addr, fromlen) != 0) {
-		logv(r, "%s moved", s->officer);
-		memcpy(&s->addr, from, fromlen);
-		s->addrlen = fromlen;
-	}
-	if (n == 0)
-		return; /* keepalive */
-	e = relay_req_parse(pt, (size_t)n, &q);
 	if (e < 0) {
-		send_error(r, s, ERR_BAD,
-			   e == -EOPNOTSUPP ? "unknown request"
-					    : "malformed request");
+		relay_send_error(w, s, ERR_BAD,
+				 e == -EOPNOTSUPP ? "unknown request"
+						  : "malformed request");
 		return;
 	}
 	switch (q.op) {
-	case RELAY_OP_ECHO: send_to(r, s, pt, (size_t)n); break;
-	case RELAY_OP_SEND: op_send(r, s, &q); break;
-	case RELAY_OP_FETCH: op_fetch(r, s); break;
-	case RELAY_OP_ACK: op_ack(r, s, &q); break;
-	case RELAY_OP_PREKEYS: op_prekeys(r, s, &q); break;
-	case RELAY_OP_BUNDLE_GET: op_bundle_get(r, s, &q); break;
-	case RELAY_OP_FWD: op_fwd(r, s, &q); break;
+	case RELAY_OP_ECHO: relay_send(w, s, pt, n); break;
+	case RELAY_OP_SEND: op_send(w, s, &q); break;
+	case RELAY_OP_FETCH: op_fetch(w, s); break;
+	case RELAY_OP_ACK: op_ack(w, s, &q); break;
+	case RELAY_OP_PREKEYS: op_prekeys(w, s, &q); break;
+	case RELAY_OP_BUNDLE_GET: op_bundle_get(w, s, &q); break;
+	case RELAY_OP_FWD: op_fwd(w, s, &q); break;
 	}
 }
 
-static bool ts_fresh(struct relay *r, uint64_t serial, uint64_t ts)
+static void redeliver_each(struct worker *w, struct sess *s)
 {
-	for (size_t i = 0; i < r->nseen; i++) {
-		if (r->seen[i].serial == serial) {
-			if (ts <= r->seen[i].ts)
-				return false;
-			r->seen[i].ts = ts;
-			return true;
-		}
+	struct relay *r = w->r;
+	struct tf_stored_msg m;
+	int64_t seq = 0;
+
+	relay_store_lock(r);
+	while (tf_store_next(r->store, s->officer, seq, &m) == 1) {
+		seq = m.seq;
+		deliver(w, s, &m);
+		tf_stored_msg_clear(&m);
 	}
-	if (r->nseen == MAX_SEEN)
-		r->nseen = 0; /* skeleton: a real table evicts the oldest */
-	r->seen[r->nseen++] = (struct seen){serial, ts};
-	return true;
+	relay_store_unlock(r);
 }
 
-static void on_init(struct relay *r, const uint8_t *msg, size_t len,
-		    const struct sockaddr_storage *from, socklen_t fromlen)
+void relay_redeliver_stored(struct worker *w)
 {
+	struct relay *r = w->r;
+
+	pthread_rwlock_rdlock(&r->tab);
+	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++) {
+		if (r->sess[i].used)
+			redeliver_each(w, &r->sess[i]);
+		if (w->on > RELAY_OUT_BATCH / 2)
+			relay_flush(w);
+	}
+	pthread_rwlock_unlock(&r->tab);
+}
+
+/* ---- the channel ---- */
+
+static bool same_path(const struct path *a, const struct path *b)
+{
+	if (a->tcp >= 0 || b->tcp >= 0)
+		return a->tcp == b->tcp && a->gen == b->gen;
+	return a->addrlen == b->addrlen &&
+	       memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+/* an authenticated datagram arrived on a TCP connection: it is a
+ * device's, no longer subject to the unauthenticated deadline */
+static void path_authed(struct relay *r, const struct path *p)
+{
+	if (p->tcp >= 0)
+		atomic_store(&r->tcp[p->tcp].authed, true);
+}
+
+static void on_data(struct worker *w, const uint8_t *msg, size_t len,
+		    uint32_t id, const struct path *from)
+{
+	struct relay *r = w->r;
+	uint8_t pt[TF_COMMS_PAYLOAD_MAX];
+	struct sess *s;
+	bool moved = false;
+	int n;
+
+	pthread_rwlock_rdlock(&r->tab);
+	s = relay_sess_by_id(r, id);
+	if (s == NULL)
+		goto out;
+	pthread_mutex_lock(&s->mu);
+	n = tf_comms_decrypt(s->s, msg, len, pt, sizeof(pt));
+	/* authenticated: this is where the device is now */
+	if (n >= 0 && !same_path(from, &s->path)) {
+		s->path = *from;
+		moved = true;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (n < 0)
+		goto out; /* forged, replayed: silently dropped */
+	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
+	path_authed(r, from);
+	if (moved)
+		logv(r, "%s moved%s", s->officer,
+		     from->tcp >= 0 ? " (TCP)" : "");
+	if (n > 0) /* 0: a keepalive */
+		relay_dispatch(w, s, pt, (size_t)n);
+out:
+	pthread_rwlock_unlock(&r->tab);
+}
+
+/* one session per device: a new handshake replaces the old one */
+static void drop_serial(struct worker *w, struct sess *s, void *serial)
+{
+	if (s->serial == *(uint64_t *)serial)
+		sess_drop(w->r, s);
+}
+
+static void on_init(struct worker *w, const uint8_t *msg, size_t len,
+		    const struct path *from)
+{
+	struct relay *r = w->r;
 	uint8_t resp[TF_COMMS_RESP_MAX];
 	struct tf_comms_peer peer;
 	struct tf_comms_session *cs = NULL;
-	struct sess *s = sess_alloc(r);
+	struct sess *s;
+	bool fresh;
 	int n;
 
+	pthread_rwlock_wrlock(&r->tab);
+	s = sess_reserve(r);
+	pthread_rwlock_unlock(&r->tab);
 	if (s == NULL) {
 		logv(r, "session table full");
 		return;
 	}
+	/* the handshake (DH, certificate signature) runs outside the table
+	 * lock: other workers keep forwarding meanwhile */
+	pthread_rwlock_rdlock(&r->dl_lock);
 	n = tf_comms_relay_accept(&r->cfg, msg, len, (uint64_t)time(NULL),
 				  s->id, &peer, resp, sizeof(resp), &cs);
+	pthread_rwlock_unlock(&r->dl_lock);
 	if (n < 0) {
 		/* silent to the device: the relay is no oracle of who is
 		 * certified; the reason goes to the relay's own log */
 		logv(r, "handshake refused: %s",
 		     n == -EKEYREJECTED ? "certificate for another key"
 					: tf_cert_reason(n));
-		return;
+		goto unreserve;
 	}
-	if (!ts_fresh(r, peer.cert.serial, peer.ts_ns)) {
+	pthread_mutex_lock(&r->seen_mu);
+	fresh = relay_seen_fresh(&r->seen, peer.cert.serial, peer.ts_ns,
+				 real_ns());
+	pthread_mutex_unlock(&r->seen_mu);
+	if (!fresh) {
+		/* a replay, or stamped before the window (seen.h) */
 		logv(r, "replayed handshake of serial %" PRIu64 " refused",
 		     peer.cert.serial);
 		tf_comms_session_free(cs);
-		return;
+		goto unreserve;
 	}
-	/* one session per device: a new handshake replaces the old one */
-	for (size_t i = 0; i < MAX_SESSIONS; i++)
-		if (r->sess[i].used && r->sess[i].serial == peer.cert.serial)
-			sess_drop(&r->sess[i]);
+	pthread_rwlock_wrlock(&r->tab);
+	relay_officer_each(r, peer.cert.officer, drop_serial, w,
+			   &peer.cert.serial);
+	s->reserved = false;
 	s->used = true;
 	s->s = cs;
 	s->serial = peer.cert.serial;
 	snprintf(s->officer, sizeof(s->officer), "%s", peer.cert.officer);
-	memcpy(&s->addr, from, fromlen);
-	s->addrlen = fromlen;
-	if (sendto(r->fd, resp, (size_t)n, MSG_DONTWAIT,
-		   (const struct sockaddr *)from, fromlen) < 0)
-		logv(r, "send response: %s", strerror(errno));
-	logv(r, "%s connected (serial %" PRIu64 ", %s)", s->officer, s->serial,
-	     tf_cert_role_name(peer.cert.role));
+	s->path = *from;
+	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
+	sess_link(r, s);
+	pthread_rwlock_unlock(&r->tab);
+	path_authed(r, from);
+	relay_send_raw(w, resp, (size_t)n, from);
+	logv(r, "%s connected (serial %" PRIu64 ", %s%s)", peer.cert.officer,
+	     peer.cert.serial, tf_cert_role_name(peer.cert.role),
+	     from->tcp >= 0 ? ", TCP" : "");
+	return;
+unreserve:
+	pthread_rwlock_wrlock(&r->tab);
+	s->reserved = false;
+	pthread_rwlock_unlock(&r->tab);
 }
 
-static void on_datagram(struct relay *r, const uint8_t *buf, size_t len,
-			const struct sockaddr_storage *from, socklen_t fromlen)
+void relay_on_datagram(struct worker *w, const uint8_t *buf, size_t len,
+		       const struct path *from)
 {
 	uint32_t id;
 
-	switch (tf_comms_classify(r->cfg.suite, buf, len, &id)) {
-	case TF_COMMS_MSG_INIT: on_init(r, buf, len, from, fromlen); break;
-	case TF_COMMS_MSG_DATA: on_data(r, buf, len, id, from, fromlen); break;
+	switch (tf_comms_classify(w->r->cfg.suite, buf, len, &id)) {
+	case TF_COMMS_MSG_INIT: on_init(w, buf, len, from); break;
+	case TF_COMMS_MSG_DATA: on_data(w, buf, len, id, from); break;
 	default: break; /* a RESP, another suite, noise: dropped */
 	}
 }
 
-static int serve(struct relay *r)
-{
-	static uint8_t bufs[BATCH][DGRAM_MAX];
-	struct mmsghdr mm[BATCH];
-	struct iovec iov[BATCH];
-	struct sockaddr_storage addrs[BATCH];
-	struct epoll_event ev;
-	sigset_t mask;
-	int ep, sfd;
+/* ---- workers ---- */
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || ep < 0)
-		return -errno;
-	ev = (struct epoll_event){.events = EPOLLIN, .data.fd = r->fd};
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, r->fd, &ev) < 0)
-		return -errno;
-	ev.data.fd = sfd;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0)
-		return -errno;
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	static _Thread_local uint8_t bufs[RELAY_BATCH][RELAY_DGRAM_MAX];
+	struct mmsghdr mm[RELAY_BATCH];
+	struct iovec iov[RELAY_BATCH];
+	struct sockaddr_storage addrs[RELAY_BATCH];
+
 	for (;;) {
-		struct epoll_event evs[2];
-		int n = epoll_wait(ep, evs, 2, -1);
+		struct epoll_event evs[16];
+		int n = epoll_wait(w->ep, evs, 16, -1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
+		if (n < 0) {
+			logv(w->r, "worker %d: epoll: %s", w->idx,
+			     strerror(errno));
+			return NULL;
+		}
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.fd == sfd) {
-				struct signalfd_siginfo si;
-				if (read(sfd, &si, sizeof(si)) != sizeof(si))
-					continue;
-				if (si.ssi_signo == SIGHUP) {
-					(void)load_denylist(r);
-					continue;
+			uint64_t tag = evs[i].data.u64;
+			if (tag == RELAY_TAG_STOP)
+				return NULL; /* shutting down */
+			if (tag == RELAY_TAG_LISTEN) {
+				relay_tcp_accept(w);
+				continue;
+			}
+			if (tag & RELAY_TAG_CONN) {
+				relay_tcp_event(w, (int32_t)(tag & 0xffffffffu),
+						evs[i].events);
+				continue;
+			}
+			/* drain: a batch per recvmmsg, until empty, so one
+			 * wake-up serves a burst */
+			for (;;) {
+				for (int k = 0; k < RELAY_BATCH; k++) {
+					iov[k] = (struct iovec){
+						bufs[k], RELAY_DGRAM_MAX};
+					mm[k].msg_hdr = (struct msghdr){
+						.msg_name = &addrs[k],
+						.msg_namelen = sizeof(addrs[k]),
+						.msg_iov = &iov[k],
+						.msg_iovlen = 1,
+					};
 				}
-				close(ep);
-				close(sfd);
-				return 0;
+				int got = recvmmsg(w->fd, mm, RELAY_BATCH,
+						   MSG_DONTWAIT, NULL);
+				if (got <= 0)
+					break;
+				for (int k = 0; k < got; k++) {
+					struct path from = {
+						.tcp = -1,
+						.addrlen =
+							mm[k].msg_hdr
+								.msg_namelen};
+					memcpy(&from.addr, &addrs[k],
+					       from.addrlen);
+					relay_on_datagram(w, bufs[k],
+							  mm[k].msg_len, &from);
+				}
+				relay_flush(w);
+				if (got < RELAY_BATCH)
+					break;
 			}
-			/* a batch per wake-up (recvmmsg): one syscall for
-			 * up to BATCH datagrams under load */
-			for (int k = 0; k < BATCH; k++) {
-				iov[k] = (struct iovec){bufs[k], DGRAM_MAX};
-				mm[k].msg_hdr = (struct msghdr){
-					.msg_name = &addrs[k],
-					.msg_namelen = sizeof(addrs[k]),
-					.msg_iov = &iov[k],
-					.msg_iovlen = 1,
-				};
-			}
-			int got =
-				recvmmsg(r->fd, mm, BATCH, MSG_DONTWAIT, NULL);
-			for (int k = 0; k < got; k++)
-				on_datagram(r, bufs[k], mm[k].msg_len,
-					    &addrs[k],
-					    mm[k].msg_hdr.msg_namelen);
 		}
 	}
 }
 
-static int open_socket(const char *listen_arg)
+static int parse_listen(const char *listen_arg, struct sockaddr_in *sa)
 {
 	char host[64] = "127.0.0.1";
 	const char *colon = strrchr(listen_arg, ':');
-	struct sockaddr_in sa = {.sin_family = AF_INET};
 	long port;
 	char *end;
-	int fd;
 
+	*sa = (struct sockaddr_in){.sin_family = AF_INET};
 	if (colon != NULL) {
 		size_t hl = (size_t)(colon - listen_arg);
 		if (hl == 0 || hl >= sizeof(host))
@@ -560,13 +871,27 @@ static int open_socket(const char *listen_arg)
 	}
 	port = strtol(listen_arg, &end, 10);
 	if (*end || port <= 0 || port > 65535 ||
-	    inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+	    inet_pton(AF_INET, host, &sa->sin_addr) != 1)
 		return -EINVAL;
-	sa.sin_port = htons((uint16_t)port);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	sa->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+/* One UDP socket per worker on the same address: SO_REUSEPORT lets the
+ * kernel hash flows over them (a device's flow stays on one worker). */
+static int open_udp(const struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1, buf = 4 << 20;
+
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	/* bigger buffers absorb a fan-out burst; the kernel caps them at
+	 * net.core.[rw]mem_max */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;
@@ -601,13 +926,267 @@ static int open_store(struct relay *r, const char *spec, const char *cfile,
 	return e;
 }
 
+/* The TCP fallback's listener, one per worker on the same port number
+ * (SO_REUSEPORT spreads the connections). */
+static int open_tcp(const struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ||
+	    listen(fd, 128) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* SO_REUSEPORT would let a second relay of the same uid share the port
+ * and silently take half the flows: bind once without it first, so a
+ * port in use is an error. */
+static int probe_port(const struct sockaddr_in *sa)
+{
+	static const int types[] = {SOCK_DGRAM, SOCK_STREAM};
+
+	for (size_t i = 0; i < TF_ARRAY_SIZE(types); i++) {
+		int fd = socket(AF_INET, types[i] | SOCK_CLOEXEC, 0), e = 0;
+		int one = 1;
+		if (fd < 0)
+			return -errno;
+		/* TCP: a TIME_WAIT left by a previous relay is no conflict */
+		if ((types[i] == SOCK_STREAM &&
+		     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+				sizeof(one)) < 0) ||
+		    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+			e = -errno;
+		close(fd);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int worker_new(struct relay *r, int idx, const struct sockaddr_in *sa,
+		      struct worker **out)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	struct epoll_event ev = {.events = EPOLLIN};
+	int e;
+
+	if (w == NULL)
+		return -ENOMEM;
+	w->r = r;
+	w->idx = idx;
+	w->fd = open_udp(sa);
+	w->lfd = open_tcp(sa);
+	w->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (w->fd < 0 || w->lfd < 0 || w->ep < 0) {
+		e = w->fd < 0 ? w->fd : w->lfd < 0 ? w->lfd : -errno;
+		goto fail;
+	}
+	ev.data.u64 = RELAY_TAG_UDP;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	ev.data.u64 = RELAY_TAG_LISTEN;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd, &ev) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	ev.data.u64 = RELAY_TAG_STOP;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, r->stop_fd, &ev) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	*out = w;
+	return 0;
+fail:
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->lfd >= 0)
+		close(w->lfd);
+	if (w->ep >= 0)
+		close(w->ep);
+	free(w);
+	return e;
+}
+
+static void worker_free(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	close(w->fd);
+	close(w->lfd);
+	close(w->ep);
+	free(w);
+}
+
+/* Every HOUSEKEEP_S: sessions silent for idle_s are dropped (a device
+ * keeps its session alive with keepalives; twofold-comms sends one after
+ * 3 s of silence), and old delivery tombstones leave the store. */
+static void housekeep(struct relay *r)
+{
+	int64_t now = mono_s();
+	size_t dropped = 0;
+	int e;
+
+	pthread_rwlock_wrlock(&r->tab);
+	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++) {
+		struct sess *s = &r->sess[i];
+		if (s->used && now - atomic_load(&s->last_rx) > r->idle_s) {
+			logv(r, "%s idle for %" PRId64 " s: session dropped",
+			     s->officer, now - atomic_load(&s->last_rx));
+			sess_drop(r, s);
+			dropped++;
+		}
+	}
+	pthread_rwlock_unlock(&r->tab);
+	relay_tcp_housekeep(r, now);
+	/* tombstones: once at start, then hourly (a commit is an fsync) */
+	if (r->expire_ticks++ % (3600 / HOUSEKEEP_S) == 0) {
+		relay_store_lock(r);
+		e = tf_store_expire(r->store,
+				    (int64_t)time(NULL) - TOMBSTONE_S);
+		relay_store_unlock(r);
+		if (e < 0)
+			logv(r, "store expire: %s", strerror(-e));
+	}
+	(void)dropped;
+}
+
+/* The main thread: signals (TERM/INT stop, HUP reloads the deny-list)
+ * and the housekeeping timer; the workers do the I/O. */
+static int control_loop(struct relay *r)
+{
+	struct itimerspec it = {{HOUSEKEEP_S, 0}, {HOUSEKEEP_S, 0}};
+	struct epoll_event ev = {.events = EPOLLIN};
+	sigset_t mask;
+	int ep, sfd, tfd, e = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || ep < 0 || timerfd_settime(tfd, 0, &it, NULL))
+		return -errno;
+	ev.data.fd = sfd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0)
+		return -errno;
+	ev.data.fd = tfd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev) < 0)
+		return -errno;
+	for (;;) {
+		struct epoll_event evs[2];
+		int n = epoll_wait(ep, evs, 2, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = -errno;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == tfd) {
+				uint64_t x;
+				if (read(tfd, &x, sizeof(x)) == sizeof(x))
+					housekeep(r);
+				continue;
+			}
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				pthread_rwlock_wrlock(&r->dl_lock);
+				(void)load_denylist(r);
+				pthread_rwlock_unlock(&r->dl_lock);
+				continue;
+			}
+			goto out;
+		}
+	}
+out:
+	close(ep);
+	close(sfd);
+	close(tfd);
+	return e;
+}
+
+static unsigned online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1		       ? 1
+	       : n > RELAY_WORKERS_MAX ? RELAY_WORKERS_MAX
+				       : (unsigned)n;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: " PROG " --listen [ADDR:]PORT --key KEYFILE --ca "
 		"CA.pub {--store [sqlite:]PATH|postgres:CONNINFO | "
-		"--store-conninfo-file FILE} [--denylist FILE] [-v]\n");
+		"--store-conninfo-file FILE} [--denylist FILE] [--workers N] "
+		"[--idle-timeout SECONDS] [--max-tcp N] [--user USER] "
+		"[--nats URL[,URL...]] [-v]\n");
 	exit(2);
+}
+
+static long num_arg(const char *s, long lo, long hi)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end || v < lo || v > hi)
+		usage();
+	return v;
+}
+
+/* After the drop: can we (the --user) create files beside the store? */
+static int store_dir_writable(const char *db)
+{
+	char dir[4096];
+	const char *slash = strrchr(db, '/');
+	size_t n = slash ? (size_t)(slash - db) : 0;
+
+	if (slash == NULL)
+		return access(".", W_OK | X_OK) < 0 ? -errno : 0;
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, db, n);
+	dir[n] = '\0';
+	return access(n ? dir : "/", W_OK | X_OK) < 0 ? -errno : 0;
+}
+
+static void relay_init_state(struct relay *r)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	/* a handshake's write lock must not starve behind a stream of
+	 * forwarding readers */
+	pthread_rwlockattr_setkind_np(
+		&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&r->tab, &a);
+	pthread_rwlockattr_destroy(&a);
+	pthread_rwlock_init(&r->dl_lock, NULL);
+	pthread_mutex_init(&r->store_mu, NULL);
+	pthread_mutex_init(&r->seen_mu, NULL);
+	pthread_mutex_init(&r->log_mu, NULL);
+	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++) {
+		pthread_mutex_init(&r->sess[i].mu, NULL);
+		r->sess[i].next_officer = -1;
+	}
+	for (size_t i = 0; i < RELAY_OFFICER_BUCKETS; i++)
+		r->officer_head[i] = -1;
+	relay_tcp_init(r);
 }
 
 int main(int argc, char **argv)
@@ -616,12 +1195,21 @@ int main(int argc, char **argv)
 	const char *listen_arg = NULL, *key = NULL, *ca = NULL, *db = NULL;
 	const char *cfile = NULL;
 	char why[256];
+	const char *user = NULL, *nats_urls = NULL;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	_cleanup_free_ uint8_t *kb = NULL, *cb = NULL;
 	struct tf_privfile pf = {0};
 	struct tf_pubfile pub;
+	struct sockaddr_in sa;
+	sigset_t mask;
+	unsigned started = 0;
 	size_t len;
 	int e;
 
+	r.nworkers = online_cpus();
+	r.idle_s = 120;
+	r.max_tcp = RELAY_TCP_MAX;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-v"))
 			r.verbose = true;
@@ -639,14 +1227,45 @@ int main(int argc, char **argv)
 			cfile = argv[++i];
 		else if (!strcmp(argv[i], "--denylist"))
 			r.dl_path = argv[++i];
+		else if (!strcmp(argv[i], "--workers"))
+			r.nworkers = (unsigned)num_arg(argv[++i], 1,
+						       RELAY_WORKERS_MAX);
+		else if (!strcmp(argv[i], "--nats"))
+			nats_urls = argv[++i];
+		else if (!strcmp(argv[i], "--max-tcp"))
+			r.max_tcp =
+				(unsigned)num_arg(argv[++i], 0, RELAY_TCP_MAX);
+		else if (!strcmp(argv[i], "--user"))
+			user = argv[++i];
+		else if (!strcmp(argv[i], "--idle-timeout"))
+			r.idle_s = num_arg(argv[++i], 1, 86400);
 		else
 			usage();
 	}
 	if (!listen_arg || !key || !ca || !db == !cfile)
 		usage();
-	if (tf_crypto_init() < 0) {
-		fprintf(stderr,
-			PROG ": crypto libraries failed to initialise\n");
+	if (parse_listen(listen_arg, &sa) < 0) {
+		fprintf(stderr, PROG ": --listen %s: expected [ADDR:]PORT\n",
+			listen_arg);
+		return 1;
+	}
+	if (user != NULL) {
+		/* resolved now: after the drop there is no NSS */
+		struct passwd *pw = getpwnam(user);
+		if (pw == NULL || pw->pw_uid == 0) {
+			fprintf(stderr,
+				PROG ": --user %s: no such unprivileged user\n",
+				user);
+			return 1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	relay_init_state(&r);
+	if (relay_seen_init(&r.seen, RELAY_SEEN_MAX) < 0 ||
+	    tf_crypto_init() < 0) {
+		fprintf(stderr, PROG ": out of memory or crypto libraries "
+				     "failed to initialise\n");
 		return 1;
 	}
 	e = read_all(ca, TF_PUBFILE_MAX, &cb, &len);
@@ -695,25 +1314,93 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	logv(&r, "message store: %s", r.store->ops->name);
-	r.fd = open_socket(listen_arg);
-	if (r.fd < 0) {
-		fprintf(stderr, PROG ": cannot listen on %s: %s\n", listen_arg,
-			strerror(-r.fd));
+	r.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r.stop_fd < 0) {
+		fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
 		return 1;
 	}
-	logv(&r, "listening on %s (suite %s)", listen_arg, pub.suite->name);
-	/* one line for scripts: the relay is ready */
-	printf("ready\n");
-	fflush(stdout);
-	e = serve(&r);
-	for (size_t i = 0; i < MAX_SESSIONS; i++)
+	e = probe_port(&sa);
+	for (unsigned i = 0; e == 0 && i < r.nworkers; i++)
+		e = worker_new(&r, (int)i, &sa, &r.w[i]);
+	if (e < 0) {
+		fprintf(stderr, PROG ": cannot listen on %s: %s\n", listen_arg,
+			strerror(-e));
+		return 1;
+	}
+	/* everything is open: from here on the relay needs no privilege,
+	 * and the threads started next inherit the drop and the filter */
+	/* sockets after the drop: NATS reconnects on its own threads, and
+	 * libpq reconnects after a lost PostgreSQL connection (a primary
+	 * restart or failover) */
+	e = relay_sandbox(user != NULL, uid, gid,
+			  nats_urls != NULL ||
+				  !strcmp(r.store->ops->name, "postgres"));
+	if (e < 0) {
+		fprintf(stderr,
+			PROG ": cannot drop privileges or load the seccomp "
+			     "filter: %s\n",
+			strerror(-e));
+		return 1;
+	}
+	if (user != NULL && store_dir_writable(db) < 0) {
+		fprintf(stderr,
+			PROG ": --user %s cannot write the directory of %s "
+			     "(SQLite keeps its -wal and -shm there): chown "
+			     "it to %s\n",
+			user, db, user);
+		return 1;
+	}
+	if (user == NULL && geteuid() == 0)
+		logv(&r, "running as root: give --user to drop privileges");
+	/* the workers inherit a blocked mask: signals go to signalfd */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return 1;
+	/* after the drop and the mask: cnats' threads inherit both */
+	if (nats_urls != NULL && relay_nats_open(&r, nats_urls) < 0) {
+		fprintf(stderr, PROG ": --nats %s: cannot use these servers\n",
+			nats_urls);
+		return 1;
+	}
+	for (; started < r.nworkers; started++) {
+		e = pthread_create(&r.w[started]->th, NULL, worker_main,
+				   r.w[started]);
+		if (e != 0) {
+			fprintf(stderr, PROG ": cannot start worker: %s\n",
+				strerror(e));
+			break;
+		}
+	}
+	if (started == r.nworkers) {
+		logv(&r, "listening on %s (suite %s, %u workers)", listen_arg,
+		     pub.suite->name, r.nworkers);
+		/* one line for scripts: the relay is ready */
+		printf("ready\n");
+		fflush(stdout);
+		e = control_loop(&r);
+	}
+	uint64_t one = 1;
+	if (write(r.stop_fd, &one, sizeof(one)) < 0)
+		e = -errno;
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(r.w[i]->th, NULL);
+	relay_nats_close(&r); /* before the sessions its callbacks use */
+	for (unsigned i = 0; i < r.nworkers; i++)
+		worker_free(r.w[i]);
+	relay_tcp_close_all(&r);
+	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++)
 		if (r.sess[i].used)
-			sess_drop(&r.sess[i]);
+			sess_drop(&r, &r.sess[i]);
 	tf_store_close(r.store);
 	tf_denylist_free(r.dl);
 	tf_privfile_free(&pf);
-	if (e < 0) {
-		fprintf(stderr, PROG ": event loop failed: %s\n", strerror(-e));
+	relay_seen_free(&r.seen);
+	if (e < 0 || started != r.nworkers) {
+		fprintf(stderr, PROG ": event loop failed: %s\n",
+			strerror(e < 0 ? -e : EAGAIN));
 		return 1;
 	}
 	return 0;

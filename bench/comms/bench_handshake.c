@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Handshake CPU cost of the device <-> relay channel (src/lib/comms), one
+ * suite per run, in process (no sockets): the relay's side
+ * (tf_comms_relay_accept: Noise IK message 1 with two DH, the
+ * certificate's signature check, message 2 with two more DH) and the
+ * device's (start + finish), in microseconds per handshake.
+ *
+ *   bench_handshake SUITE CA.pub RELAY.key DEVICE.key DEVICE.cert N
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "twofold/comms.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t slurp(const char *path, uint8_t *out, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (f == NULL) {
+		perror(path);
+		exit(1);
+	}
+	n = fread(out, 1, cap, f);
+	fclose(f);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	uint8_t cab[TF_PUBFILE_MAX], rk[TF_PRIVFILE_BYTES],
+		dk[TF_PRIVFILE_BYTES];
+	uint8_t cert[TF_CERT_MAX], init[TF_COMMS_INIT_MAX],
+		resp[TF_COMMS_RESP_MAX];
+	struct tf_pubfile ca;
+	struct tf_privfile rpf = {0}, dpf = {0};
+	struct tf_cert_anchor anchor;
+	struct tf_comms_relay cfg;
+	uint8_t relay_pub[TF_NOISE_DH_MAX];
+	size_t cl, n;
+	double t_dev = 0, t_relay = 0, t;
+	long iters;
+
+	if (argc != 7 || tf_crypto_init() < 0)
+		return 2;
+	n = slurp(argv[2], cab, sizeof(cab));
+	if (tf_pubfile_parse(cab, n, &ca) < 0 ||
+	    tf_cert_anchor_init(&anchor, ca.suite, ca.sign_pk, ca.sign_pk_len) <
+		    0)
+		return 1;
+	n = slurp(argv[3], rk, sizeof(rk));
+	if (tf_privfile_parse(rk, n, &rpf) < 0)
+		return 1;
+	n = slurp(argv[4], dk, sizeof(dk));
+	if (tf_privfile_parse(dk, n, &dpf) < 0)
+		return 1;
+	cl = slurp(argv[5], cert, sizeof(cert));
+	iters = atol(argv[6]);
+	{
+		/* the relay's public key: its .pub file next to the key */
+		char path[4096];
+		uint8_t pb[TF_PUBFILE_MAX];
+		struct tf_pubfile rp;
+		snprintf(path, sizeof(path), "%s.pub", argv[3]);
+		n = slurp(path, pb, sizeof(pb));
+		if (tf_pubfile_parse(pb, n, &rp) < 0 || rp.dh_pk_len == 0)
+			return 1;
+		memcpy(relay_pub, rp.dh_pk, rp.dh_pk_len);
+	}
+	cfg = (struct tf_comms_relay){.suite = ca.suite->id,
+				      .priv = rpf.secret + TF_KEY_BYTES,
+				      .ca = &anchor,
+				      .roles = TF_ROLES_CLIENT};
+	for (long i = 0; i < iters; i++) {
+		struct tf_comms_client *c = NULL;
+		struct tf_comms_session *ds = NULL, *rs = NULL;
+		struct tf_comms_peer peer;
+		int a, b;
+
+		t = now_s();
+		a = tf_comms_client_start(
+			ca.suite->id, dpf.secret + 32, relay_pub, cert, cl,
+			1000 + (uint64_t)i, 1, &c, init, sizeof(init));
+		t_dev += now_s() - t;
+		if (a < 0) {
+			fprintf(stderr, "start: %d\n", a);
+			return 1;
+		}
+		t = now_s();
+		b = tf_comms_relay_accept(&cfg, init, (size_t)a,
+					  (uint64_t)time(NULL), 2, &peer, resp,
+					  sizeof(resp), &rs);
+		t_relay += now_s() - t;
+		if (b < 0) {
+			fprintf(stderr, "accept: %d\n", b);
+			return 1;
+		}
+		t = now_s();
+		a = tf_comms_client_finish(c, resp, (size_t)b, &ds);
+		t_dev += now_s() - t;
+		if (a < 0) {
+			fprintf(stderr, "finish: %d\n", a);
+			return 1;
+		}
+		tf_comms_client_free(c);
+		tf_comms_session_free(ds);
+		tf_comms_session_free(rs);
+	}
+	printf("%s: relay %.1f us/handshake (%.0f/s on one core), device "
+	       "%.1f us\n",
+	       ca.suite->name, t_relay * 1e6 / (double)iters,
+	       (double)iters / t_relay, t_dev * 1e6 / (double)iters);
+	tf_privfile_free(&rpf);
+	tf_privfile_free(&dpf);
+	return 0;
+}

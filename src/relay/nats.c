@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofold-relay between relays (relay.h, docs/comms.md): NATS core
+ * (cnats), used only when --nats URL[,URL] is given. Several relays
+ * share one durable store (SQLite in WAL mode on one host for a test or
+ * a station; PostgreSQL for a distributed deployment); NATS carries only
+ * what is real time:
+ *
+ *  - presence is NATS interest: a relay subscribes to
+ *    twofold.o.HEX(officer) while it holds a session of that officer, and
+ *    unsubscribes when the last one leaves;
+ *  - a FWD frame (FROM) or a stored message's MSG for an officer is
+ *    delivered to the local sessions and published on that subject; the
+ *    relays holding the officer's other devices deliver it (no echo: a
+ *    relay never gets its own publications back).
+ *
+ * Nothing durable depends on NATS: a stored message is in the store
+ * before its MSG is published, and after a reconnect (a NATS node died)
+ * a relay redelivers every stored message to its local sessions, so a
+ * notice lost in the outage costs nothing; devices drop a message id
+ * they have already shown. Real-time frames lost during an outage stay
+ * lost (as over UDP). The payload is the relay's reply plaintext, which
+ * holds no key: content is end-to-end encrypted.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nats/nats.h>
+
+#include "relay.h"
+
+#define SUBJ_MAX (sizeof("twofold.o.") + 2 * TF_CERT_ID_MAX)
+#define URLS_MAX 8
+
+struct osub {
+	char officer[TF_CERT_ID_MAX + 1];
+	natsSubscription *sub;
+	struct osub *next;
+};
+
+struct relay_nats {
+	natsConnection *nc;
+	natsOptions *opts;
+	/* the callbacks' own output batch (sends on worker 0's socket) */
+	pthread_mutex_t w_mu;
+	struct worker *w;
+	struct osub *subs[RELAY_OFFICER_BUCKETS]; /* tab write-held */
+};
+
+static void subject(const char *officer, char out[static SUBJ_MAX])
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t n = strlen("twofold.o.");
+
+	memcpy(out, "twofold.o.", n);
+	/* hex: an officer id may hold '.', which NATS reads as a token
+	 * separator */
+	for (const char *p = officer; *p; p++) {
+		out[n++] = hx[(uint8_t)*p >> 4];
+		out[n++] = hx[(uint8_t)*p & 15];
+	}
+	out[n] = '\0';
+}
+
+static size_t bucket(const char *officer)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = officer; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h % RELAY_OFFICER_BUCKETS;
+}
+
+/* cnats' delivery thread: u8 0 | officer's reply plaintext */
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		   void *closure)
+{
+	struct relay *r = closure;
+	const char *subj = natsMsg_GetSubject(msg);
+	const uint8_t *d = (const uint8_t *)natsMsg_GetData(msg);
+	int len = natsMsg_GetDataLength(msg);
+	char officer[TF_CERT_ID_MAX + 1];
+	size_t hl;
+
+	(void)nc;
+	(void)sub;
+	if (subj == NULL || strncmp(subj, "twofold.o.", 10) != 0 || len < 2 ||
+	    len > TF_COMMS_PAYLOAD_MAX + 1 || d[0] != 0)
+		goto out;
+	hl = strlen(subj + 10);
+	if (hl == 0 || hl % 2 || hl / 2 > TF_CERT_ID_MAX)
+		goto out;
+	for (size_t i = 0; i < hl / 2; i++) {
+		unsigned v;
+		if (sscanf(subj + 10 + 2 * i, "%2x", &v) != 1)
+			goto out;
+		officer[i] = (char)v;
+	}
+	officer[hl / 2] = '\0';
+	pthread_mutex_lock(&r->nats->w_mu);
+	(void)relay_deliver_local(r->nats->w, officer, d + 1, (size_t)len - 1);
+	relay_flush(r->nats->w);
+	pthread_mutex_unlock(&r->nats->w_mu);
+out:
+	natsMsg_Destroy(msg);
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+	struct relay *r = closure;
+
+	(void)nc;
+	logv(r, "NATS reconnected: redelivering stored messages");
+	pthread_mutex_lock(&r->nats->w_mu);
+	relay_redeliver_stored(r->nats->w);
+	relay_flush(r->nats->w);
+	pthread_mutex_unlock(&r->nats->w_mu);
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	logv((struct relay *)closure, "NATS disconnected: reconnecting");
+}
+
+int relay_nats_open(struct relay *r, const char *urls)
+{
+	struct relay_nats *n = calloc(1, sizeof(*n));
+	char *copy = strdup(urls), *save = NULL;
+	const char *list[URLS_MAX];
+	int nl = 0;
+	natsStatus st;
+
+	if (n == NULL || copy == NULL) {
+		free(n);
+		free(copy);
+		return -ENOMEM;
+	}
+	for (char *t = strtok_r(copy, ",", &save); t && nl < URLS_MAX;
+	     t = strtok_r(NULL, ",", &save))
+		list[nl++] = t;
+	n->w = calloc(1, sizeof(*n->w));
+	if (n->w == NULL || nl == 0) {
+		free(n->w);
+		free(n);
+		free(copy);
+		return nl == 0 ? -EINVAL : -ENOMEM;
+	}
+	pthread_mutex_init(&n->w_mu, NULL);
+	n->w->r = r;
+	n->w->idx = -1;
+	n->w->fd = r->w[0]->fd; /* sendmmsg on a shared socket is safe */
+	n->w->ep = n->w->lfd = -1;
+	r->nats = n;
+	/* one delivery thread for all subscriptions (the callbacks share
+	 * one output batch); reconnect forever, quickly; keep publications
+	 * made while disconnected (cnats' reconnect buffer) */
+	st = natsOptions_Create(&n->opts);
+	if (st == NATS_OK)
+		st = natsOptions_SetServers(n->opts, list, nl);
+	if (st == NATS_OK)
+		st = natsOptions_SetNoRandomize(n->opts, true);
+	if (st == NATS_OK)
+		st = natsOptions_SetNoEcho(n->opts, true);
+	if (st == NATS_OK)
+		st = natsOptions_UseGlobalMessageDelivery(n->opts, true);
+	if (st == NATS_OK)
+		st = natsOptions_SetMaxReconnect(n->opts, -1);
+	if (st == NATS_OK)
+		st = natsOptions_SetReconnectWait(n->opts, 200);
+	if (st == NATS_OK)
+		st = natsOptions_SetPingInterval(n->opts, 1000);
+	if (st == NATS_OK)
+		st = natsOptions_SetMaxPingsOut(n->opts, 2);
+	if (st == NATS_OK)
+		st = natsOptions_SetRetryOnFailedConnect(n->opts, true, NULL,
+							 NULL);
+	if (st == NATS_OK)
+		st = natsOptions_SetReconnectedCB(n->opts, on_reconnected, r);
+	if (st == NATS_OK)
+		st = natsOptions_SetDisconnectedCB(n->opts, on_disconnected, r);
+	if (st == NATS_OK)
+		st = natsConnection_Connect(&n->nc, n->opts);
+	free(copy);
+	if (st == NATS_NOT_YET_CONNECTED)
+		st = NATS_OK; /* retried in the background */
+	if (st != NATS_OK) {
+		logv(r, "NATS: %s", natsStatus_GetText(st));
+		relay_nats_close(r);
+		return -ECONNREFUSED;
+	}
+	return 0;
+}
+
+void relay_nats_close(struct relay *r)
+{
+	struct relay_nats *n = r->nats;
+
+	if (n == NULL)
+		return;
+	for (size_t b = 0; b < RELAY_OFFICER_BUCKETS; b++) {
+		for (struct osub *o = n->subs[b], *next; o; o = next) {
+			next = o->next;
+			natsSubscription_Destroy(o->sub);
+			free(o);
+		}
+	}
+	if (n->nc) {
+		natsConnection_Close(n->nc);
+		natsConnection_Destroy(n->nc);
+	}
+	natsOptions_Destroy(n->opts);
+	free(n->w);
+	free(n);
+	r->nats = NULL;
+}
+
+void relay_nats_officer_up(struct relay *r, const char *officer)
+{
+	struct relay_nats *n = r->nats;
+	char subj[SUBJ_MAX];
+	struct osub *o, **head;
+
+	if (n == NULL)
+		return;
+	head = &n->subs[bucket(officer)];
+	for (o = *head; o; o = o->next)
+		if (!strcmp(o->officer, officer))
+			return;
+	o = calloc(1, sizeof(*o));
+	if (o == NULL)
+		return;
+	snprintf(o->officer, sizeof(o->officer), "%s", officer);
+	subject(officer, subj);
+	/* while disconnected cnats records the subscription and sends it
+	 * on reconnect */
+	if (natsConnection_Subscribe(&o->sub, n->nc, subj, on_msg, r) !=
+	    NATS_OK) {
+		logv(r, "NATS: cannot subscribe for %s", officer);
+		free(o);
+		return;
+	}
+	o->next = *head;
+	*head = o;
+}
+
+void relay_nats_officer_down(struct relay *r, const char *officer)
+{
+	struct relay_nats *n = r->nats;
+	struct osub **p;
+
+	if (n == NULL)
+		return;
+	for (p = &n->subs[bucket(officer)]; *p; p = &(*p)->next) {
+		if (!strcmp((*p)->officer, officer)) {
+			struct osub *o = *p;
+			*p = o->next;
+			(void)natsSubscription_Unsubscribe(o->sub);
+			natsSubscription_Destroy(o->sub);
+			free(o);
+			return;
+		}
+	}
+}
+
+void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
+			size_t len)
+{
+	uint8_t b[1 + TF_COMMS_PAYLOAD_MAX];
+	char subj[SUBJ_MAX];
+	natsStatus st;
+
+	if (r->nats == NULL || len > TF_COMMS_PAYLOAD_MAX)
+		return;
+	b[0] = 0; /* version: a reply plaintext for the officer's devices */
+	memcpy(b + 1, pt, len);
+	subject(officer, subj);
+	st = natsConnection_Publish(r->nats->nc, subj, b, (int)len + 1);
+	if (st != NATS_OK)
+		logv(r, "NATS publish: %s", natsStatus_GetText(st));
+}

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofold-relay's shared state (relay.c): the session table, the workers,
+ * and what a request handler may call. Handlers of new ops (floor
+ * control, calls, groups) are added to relay_dispatch() in relay.c and
+ * follow the LOCKING RULE below.
+ *
+ * Threads: N workers (one per core by default), each with its own
+ * SO_REUSEPORT UDP socket and TCP listener on the relay's port and its
+ * own epoll; the kernel spreads flows over them. A worker may receive for
+ * one session and send to any other: the session table is shared. Also:
+ * the main thread (signals, housekeeping every 5 s) and, with --nats,
+ * cnats' threads, whose callbacks deliver through a worker of their own
+ * (nats.c) and take tab like a handler.
+ *
+ * LOCKING RULE (lock order: tab, then store_mu, then a session's mu,
+ * then a TCP connection's mu; seen_mu, dl_lock and tcp_mu are leaves):
+ *  - tab (rwlock) guards the table's shape: which slots are used, the
+ *    officer index. A handler runs with tab READ-locked by the worker:
+ *    it may look sessions up (relay_sess_by_id, relay_officer_each) and
+ *    send to them, but must not take tab again (the rwlock prefers
+ *    writers: a second read lock can deadlock behind a handshake), and
+ *    the session pointers it holds are valid only until it returns (or
+ *    until relay_store_begin).
+ *  - a session's mu guards its channel state (send counter, replay
+ *    window) and address; relay_send / relay_send_raw take it. Never
+ *    hold one session's mu while taking another's (do not call
+ *    relay_send with a mu held).
+ *  - store_mu serialises every tf_store_* call: take it with
+ *    relay_store_lock() around a read, or relay_store_begin/end around a
+ *    call that commits (it fsyncs: the table is released meanwhile);
+ *    never across a wait on anything else. relay_send under store_mu is
+ *    allowed (order above).
+ *  - per-worker state (the output batch) is the worker's own: pass the
+ *    worker you were given, never another's.
+ */
+#ifndef TWOFOLD_RELAY_RELAY_H
+#define TWOFOLD_RELAY_RELAY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "req.h"
+#include "seen.h"
+#include "store.h"
+#include "twofold/comms.h"
+
+#define RELAY_MAX_SESSIONS 16384
+#define RELAY_OFFICER_BUCKETS 8192
+#define RELAY_SEEN_MAX 65536
+#define RELAY_BATCH 32	    /* datagrams per recvmmsg */
+#define RELAY_OUT_BATCH 256 /* per sendmmsg: a batch fanned out to 8 */
+#define RELAY_DGRAM_MAX 2048
+#define RELAY_WORKERS_MAX 64
+
+#define RELAY_TCP_MAX 1024	  /* connections, all workers (--max-tcp) */
+#define RELAY_TCP_OUT (64 * 1024) /* queued bytes per connection */
+#define RELAY_TCP_DEADLINE_S 10	  /* to finish a frame or a handshake */
+
+enum { ERR_BAD = 1, ERR_STORE = 2, ERR_FULL = 3, ERR_OFFLINE = 4 };
+
+/* Where a datagram came from / a session's replies go: a UDP address, or
+ * a TCP connection (tcp >= 0: its slot, and the slot's generation, so a
+ * reply to a closed and reused slot is dropped). */
+struct path {
+	int32_t tcp;
+	uint32_t gen;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+
+/* A TCP fallback connection (tcp.c): the same channel datagrams, each
+ * framed by a big-endian u16 length. The owner worker reads it; any
+ * worker may send to it (mu). Output is bounded: a frame that does not
+ * fit is dropped (a slow consumer loses real-time frames, never blocks
+ * anyone; stored messages wait for its next FETCH). */
+struct tconn {
+	pthread_mutex_t mu; /* fd, gen, out */
+	int fd;		    /* -1: closed */
+	bool busy;	    /* the slot is taken (tcp_mu) */
+	uint32_t gen;
+	struct worker *owner;
+	bool want_out; /* EPOLLOUT registered */
+	uint8_t *out;
+	size_t out_len;
+	/* the owner's only */
+	uint8_t in[2 * (2 + 2048)];
+	size_t in_len;
+	/* read by housekeeping */
+	_Atomic int64_t opened, last_rx, partial_since;
+	_Atomic bool authed; /* a handshake or DATA authenticated on it */
+};
+
+struct sess {
+	bool used;
+	bool reserved; /* id handed to a handshake in progress */
+	uint32_t id;
+	pthread_mutex_t mu; /* s, addr, addrlen */
+	struct tf_comms_session *s;
+	struct path path;
+	char officer[TF_CERT_ID_MAX + 1];
+	uint64_t serial;
+	int32_t next_officer;	 /* officer index chain; -1 ends it */
+	_Atomic int64_t last_rx; /* CLOCK_MONOTONIC seconds */
+};
+
+struct relay;
+
+struct worker {
+	struct relay *r;
+	int idx, fd, ep, lfd; /* UDP socket, epoll, TCP listener */
+	pthread_t th;
+	/* the output batch, flushed with one sendmmsg after each input
+	 * batch (or when full): fan-out costs one syscall per batch */
+	unsigned on;
+	struct mmsghdr om[RELAY_OUT_BATCH];
+	struct iovec oiov[RELAY_OUT_BATCH];
+	struct sockaddr_storage oaddr[RELAY_OUT_BATCH];
+	uint8_t obuf[RELAY_OUT_BATCH][RELAY_DGRAM_MAX];
+	uint64_t dropped; /* sendmmsg would block: UDP, dropped */
+};
+
+struct relay {
+	bool verbose;
+	unsigned nworkers;
+	int64_t idle_s; /* a session silent this long is dropped */
+	unsigned expire_ticks;
+	int stop_fd; /* eventfd: workers return when readable */
+	struct tf_comms_relay cfg;
+	struct tf_cert_anchor anchor;
+	struct tf_denylist *dl;
+	const char *dl_path;
+	pthread_rwlock_t dl_lock; /* cfg.dl (SIGHUP reloads it) */
+	uint8_t *priv;		  /* secure memory */
+	struct tf_store *store;
+	pthread_mutex_t store_mu;
+	pthread_rwlock_t tab;
+	struct sess sess[RELAY_MAX_SESSIONS];
+	int32_t officer_head[RELAY_OFFICER_BUCKETS];
+	pthread_mutex_t seen_mu;
+	struct relay_seen seen;
+	struct worker *w[RELAY_WORKERS_MAX];
+	pthread_mutex_t log_mu;
+	unsigned max_tcp;
+	pthread_mutex_t tcp_mu; /* slot allocation, ntcp */
+	unsigned ntcp;
+	struct tconn tcp[RELAY_TCP_MAX];
+	struct relay_nats *nats; /* NULL: one relay, in-process only */
+};
+
+void relay_log(struct relay *r, const char *fmt, ...) TF_PRINTF(2, 3);
+#define logv relay_log
+
+/* tab held (read or write). */
+struct sess *relay_sess_by_id(struct relay *r, uint32_t id);
+/* tab held: calls fn for every session of officer; returns how many. */
+size_t relay_officer_each(struct relay *r, const char *officer,
+			  void (*fn)(struct worker *, struct sess *, void *),
+			  struct worker *w, void *arg);
+/* Encrypt pt for s into w's output batch (s->mu taken inside). */
+void relay_send(struct worker *w, struct sess *s, const uint8_t *pt,
+		size_t len);
+void relay_send_error(struct worker *w, struct sess *s, uint8_t code,
+		      const char *text);
+/* An unencrypted datagram (a RESP) along path. */
+void relay_send_raw(struct worker *w, const uint8_t *p, size_t len,
+		    const struct path *to);
+
+/* tcp.c */
+/* One datagram of a connection, or from UDP (relay.c). */
+void relay_on_datagram(struct worker *w, const uint8_t *buf, size_t len,
+		       const struct path *from);
+void relay_tcp_init(struct relay *r);
+/* EPOLLIN on w->lfd: accept (up to the cap). */
+void relay_tcp_accept(struct worker *w);
+/* an event on connection slot i (owned by w) */
+void relay_tcp_event(struct worker *w, int32_t i, uint32_t events);
+/* Frame p into connection (i, gen): 0, or -EAGAIN when dropped. Any
+ * thread; takes the connection's mu (a leaf). */
+int relay_tcp_send(struct relay *r, int32_t i, uint32_t gen, const uint8_t *p,
+		   size_t len);
+/* Housekeeping: shut down connections past their deadlines. */
+void relay_tcp_housekeep(struct relay *r, int64_t now);
+/* At exit, the workers joined. */
+void relay_tcp_close_all(struct relay *r);
+/* nats.c: NATS core between relays (--nats). Frames and stored messages
+ * for an officer go to subject twofold.o.HEX(officer); a relay with a
+ * local session of that officer is subscribed (interest is presence). */
+int relay_nats_open(struct relay *r, const char *urls);
+void relay_nats_close(struct relay *r);
+/* tab write-held: the first local session of officer appeared / the
+ * last one left */
+void relay_nats_officer_up(struct relay *r, const char *officer);
+void relay_nats_officer_down(struct relay *r, const char *officer);
+/* Any worker: hand a reply plaintext (FROM, MSG) for officer's devices
+ * on other relays to NATS. No-op without --nats. */
+void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
+			size_t len);
+/* relay.c, for nats.c: deliver pt to officer's local sessions through w
+ * (takes tab for reading); deliver every stored message to every local
+ * session (after a NATS reconnect: notices may have been lost). */
+size_t relay_deliver_local(struct worker *w, const char *officer,
+			   const uint8_t *pt, size_t len);
+void relay_redeliver_stored(struct worker *w);
+
+/* epoll tags */
+#define RELAY_TAG_UDP 1ull
+#define RELAY_TAG_LISTEN 2ull
+#define RELAY_TAG_STOP 3ull
+#define RELAY_TAG_CONN (1ull << 32) /* | slot */
+void relay_flush(struct worker *w);
+/* A store call that commits (an fsync, milliseconds) without holding
+ * the table: begin releases the handler's read lock on tab and takes
+ * store_mu; end releases store_mu, takes tab back and returns the
+ * session again, or NULL when it was dropped meanwhile. Every session
+ * pointer is stale across the pair: copy what you need (the officer id)
+ * before begin. Without it a SEND's fsync would hold tab, and a
+ * handshake waiting for the write lock (writer-preferring) would stall
+ * all forwarding behind it. */
+struct relay_store_ctx {
+	uint32_t id;
+	uint64_t serial;
+};
+void relay_store_begin(struct worker *w, struct sess *s,
+		       struct relay_store_ctx *c);
+struct sess *relay_store_end(struct worker *w, const struct relay_store_ctx *c);
+static inline void relay_store_lock(struct relay *r)
+{
+	pthread_mutex_lock(&r->store_mu);
+}
+static inline void relay_store_unlock(struct relay *r)
+{
+	pthread_mutex_unlock(&r->store_mu);
+}
+
+#endif

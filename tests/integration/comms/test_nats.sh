@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Integration: two relays joined by NATS core. A two-node nats-server
+# cluster (loopback ports, started and torn down by this test), relay A
+# and relay B sharing one SQLite store (WAL) and each connected to a
+# different node. alice's service is on A, bob's on B: messages from
+# alice reach bob through the shared store and a NATS notice; a FWD from
+# a device on A reaches a device on B; the NATS node relay A uses is
+# killed with -9 in the middle of a run of messages: relay A reconnects
+# to the other node, and bob reads every message exactly once, none
+# lost. The relays run with --user nobody and their seccomp filter.
+# TAP. Cleans up its processes and temp dir.
+. "$(dirname "$0")/../tap.sh"
+: "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${COMMSHARNESS:?}"
+command -v nats-server >/dev/null || {
+	echo "1..0 # SKIP nats-server missing (tools/deps.sh)"
+	exit 0
+}
+PA=51993
+PB=51994
+N1=54221
+N2=54222
+R1=56221
+R2=56222
+. "$(dirname "$0")/commslib.sh"
+NP1='' NP2='' RA='' RB=''
+upd() { BG_PIDS="$NP1 $NP2 $RA $RB ${SP[*]} ${HP:-}"; }
+
+nats_node() { # nats_node N PORT ROUTEPORT OTHERROUTE
+	nats-server -a 127.0.0.1 -p "$2" --cluster_name tf \
+		--cluster "nats://127.0.0.1:$3" --routes "nats://127.0.0.1:$4" \
+		-l "$W/nats$1.log" &
+}
+relay_at() { # relay_at NAME PORT NATSURLS
+	"$TWOFOLD_RELAY" --listen 127.0.0.1:$2 --key "$W/relay.key" \
+		--ca "$W/ca/ca.pub" --store "$W/db/store.db" --nats "$3" \
+		--user nobody -v \
+		>"$W/$1.out" 2>>"$W/$1.log" &
+}
+svc_at() { # svc_at NAME PORT
+	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$2 \
+		--relay-pub "$W/relay.key.pub" --key "$W/$1.key" \
+		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" -v \
+		>"$W/$1.out" 2>>"$W/$1.log" &
+	SP[$1]=$!
+	upd
+	wait_for "$W/$1.out" ready
+}
+dev_at() { # dev_at NAME PORT: a commsharness device driven by stdin
+	"$COMMSHARNESS" udp intl "$W/$1.key" "$W/relay.key.pub" \
+		"$W/$1.cert" "$2"
+}
+
+comms_world intl carol dave
+# the relays run as nobody under their seccomp filter (the NATS client
+# reconnects under it)
+chmod 755 "$W"
+mkdir -m 700 "$W/db"
+chown nobody:nogroup "$W/db"
+nats_node 1 $N1 $R1 $R2
+NP1=$!
+nats_node 2 $N2 $R2 $R1
+NP2=$!
+upd
+wait_for "$W/nats1.log" "Server is ready" && wait_for "$W/nats2.log" "Server is ready" &&
+	for _ in $(seq 100); do
+		grep -q "Route connection created" "$W/nats1.log" 2>/dev/null && break
+		sleep 0.1
+	done
+grep -q "Route connection created" "$W/nats1.log"
+ok $? "a two-node NATS cluster on loopback" "$(tail -3 "$W/nats1.log")"
+
+# one after the other: the first creates the store's schema
+relay_at A $PA "nats://127.0.0.1:$N1,nats://127.0.0.1:$N2"
+RA=$!
+upd
+wait_for "$W/A.out" ready
+relay_at B $PB "nats://127.0.0.1:$N2,nats://127.0.0.1:$N1"
+RB=$!
+upd
+wait_for "$W/A.out" ready && wait_for "$W/B.out" ready
+ok $? "two relays, one store, each on its own NATS node" \
+	"$(cat "$W/A.log" "$W/B.log")"
+
+svc_at bob $PB
+wait_status bob "relay connected" && [ -f "$W/bob/published" ]
+ok $? "bob connects to relay B and publishes his prekeys" "$(cat "$W/bob.log")"
+svc_at alice $PA
+wait_status alice "relay connected"
+ok $? "alice connects to relay A" "$(cat "$W/alice.log")"
+
+cm alice msg send bob "hello from A" >/dev/null
+wait_read bob 1
+has "from alice: hello from A" "$(cat "$W/bob.read")"
+ok $? "alice (relay A) -> bob (relay B): delivered live" \
+	"$(cat "$W/bob.read") / $(tail -3 "$W/B.log")"
+
+printf 'wait\n' | dev_at carol $PB >"$W/carol.out" 2>&1 &
+HP=$!
+upd
+wait_for "$W/carol.out" connected
+sleep 0.3
+printf 'fwd carol frame-1\necho a\nfwd carol frame-2\necho b\nfwd carol frame-3\n' |
+	dev_at dave $PA >"$W/dave.out" 2>&1
+wait $HP
+HP=
+upd
+has "from dave frame-" "$(cat "$W/carol.out")"
+ok $? "a FWD from a device on relay A reaches a device on relay B" \
+	"$(cat "$W/carol.out") / $(cat "$W/dave.out")"
+
+# a run of messages with relay A's NATS node killed in the middle
+: >"$W/all.read"
+for i in $(seq 1 20); do
+	cm alice msg send bob "run $i" >/dev/null
+	if [ "$i" = 8 ]; then
+		kill -9 "$NP1"
+		wait "$NP1" 2>/dev/null
+		NP1=
+		upd
+	fi
+	sleep 0.05
+done
+wait_for "$W/A.log" "NATS reconnected"
+ok $? "relay A reconnects to the other NATS node" "$(tail -5 "$W/A.log")"
+wait_status alice "outbox 0"
+ok $? "every message stored (alice's outbox empties)" "$(cm alice status)"
+for _ in $(seq 300); do
+	cm bob msg read >>"$W/all.read" 2>/dev/null
+	[ "$(grep -c '^from alice: run ' "$W/all.read")" -ge 20 ] && break
+	sleep 0.1
+done
+sleep 1
+cm bob msg read >>"$W/all.read" 2>/dev/null
+bad=
+for i in $(seq 1 20); do
+	c=$(grep -c "^from alice: run $i\$" "$W/all.read")
+	[ "$c" = 1 ] || bad+=" run$i:$c"
+done
+[ -z "$bad" ]
+ok $? "bob reads all 20, each exactly once (none lost, no duplicates)" \
+	"$bad / $(cat "$W/all.read") / $(tail -5 "$W/B.log")"
+
+kill -TERM "$RA" "$RB" 2>/dev/null
+wait "$RA" 2>/dev/null
+ra=$?
+wait "$RB" 2>/dev/null
+rb=$?
+RA='' RB=''
+upd
+[ $ra = 0 ] && [ $rb = 0 ]
+ok $? "both relays exit cleanly ($ra, $rb)"
+finish
