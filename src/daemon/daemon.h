@@ -140,6 +140,10 @@ struct tfd_halt {
 	enum tfd_pstate then; /* the state when done */
 	uint64_t t0_ns, remove_end_ns;
 	struct tfd_source events; /* cgroup.events, EPOLLPRI */
+	/* a keep-* cgroup exists (keep.c): the root's children are frozen
+	 * one by one, the root's events never say "frozen 1", so this timer
+	 * re-checks them until the deadline */
+	struct tfd_source recheck;
 	struct tfd_waiter waiters[TFD_WAITERS_MAX];
 	size_t n_waiters;
 };
@@ -152,6 +156,10 @@ struct tfd_freeze {
 	bool written; /* cgroup.freeze 1 is written (a test delays it) */
 	uint64_t t0_ns;
 	struct tfd_source events; /* cgroup.events, EPOLLPRI */
+	/* a keep-* cgroup exists (keep.c): the root's children are frozen
+	 * one by one, the root's events never say "frozen 1", so this timer
+	 * re-checks them until the deadline */
+	struct tfd_source recheck;
 	struct tfd_waiter waiters[TFD_WAITERS_MAX];
 	size_t n_waiters;
 };

@@ -800,6 +800,7 @@ static void freeze_finish(struct tfd *d, struct tfd_persona *p, int r)
 	struct tfd_freeze *f = &p->freeze;
 
 	tfd_timer_disarm(d, &p->timer);
+	tfd_timer_disarm(d, &f->recheck);
 	source_close(d, &f->events);
 	f->active = false;
 	if (r == 0) {
@@ -810,9 +811,8 @@ static void freeze_finish(struct tfd *d, struct tfd_persona *p, int r)
 	} else {
 		/* what the state says must be true: running, not half
 		 * frozen */
-		int cgfd = tf_persona_cgroup_fd(p->rt);
-		if (cgfd >= 0)
-			(void)write_at(cgfd, "cgroup.freeze", "0");
+		if (tf_persona_cgroup_fd(p->rt) >= 0)
+			(void)tf_persona_freeze_write(p->rt, false);
 		tf_warn("%s: not frozen: %s", p->cfg->name, strerror(-r));
 		(void)tfd_lc_fire(d, p, TFD_EV_FREEZE_FAILED, 0);
 	}
@@ -829,6 +829,7 @@ static void freeze_cancel(struct tfd *d, struct tfd_persona *p)
 	if (!f->active)
 		return;
 	tfd_timer_disarm(d, &p->timer);
+	tfd_timer_disarm(d, &f->recheck);
 	source_close(d, &f->events);
 	f->active = false;
 	freeze_resume_all(d, p, -ECANCELED);
@@ -848,14 +849,42 @@ static void freeze_events(struct tfd *d, struct tfd_source *s, uint32_t events)
 		freeze_finish(d, p, 0);
 }
 
-static int freeze_write(struct tfd *d, struct tfd_persona *p)
+/* Per-child freeze (a keep-* cgroup exists): nothing to epoll for the
+ * root, so look again every FREEZE_RECHECK_NS until all say frozen or
+ * the deadline passes. A running task stops within microseconds, so
+ * this usually ends at the first or second look. */
+#define FREEZE_RECHECK_NS (5ull * 1000000ull)
+
+static void freeze_recheck(struct tfd *d, struct tfd_source *s, uint32_t events)
 {
-	struct tfd_freeze *f = &p->freeze;
-	int cgfd = tf_persona_cgroup_fd(p->rt);
+	struct tfd_persona *p = s->data;
+	uint64_t exp;
 	bool frozen = false;
 	int r;
 
-	r = write_at(cgfd, "cgroup.freeze", "1");
+	(void)events;
+	if (read(s->fd, &exp, sizeof(exp)) < 0 && errno == EAGAIN)
+		return;
+	if (!p->freeze.active)
+		return;
+	r = tf_persona_frozen(p->rt, &frozen);
+	if (r < 0)
+		freeze_finish(d, p, r);
+	else if (frozen)
+		freeze_finish(d, p, 0);
+	else if ((r = tfd_timer_arm(d, &p->freeze.recheck, FREEZE_RECHECK_NS,
+				    freeze_recheck, p)) < 0)
+		freeze_finish(d, p, r);
+}
+
+static int freeze_write(struct tfd *d, struct tfd_persona *p)
+{
+	struct tfd_freeze *f = &p->freeze;
+	bool frozen = false;
+	int r;
+
+	/* the root, or each child but keep-* (keep.c) */
+	r = tf_persona_freeze_write(p->rt, true);
 	if (r < 0)
 		return r;
 	f->written = true;
@@ -864,8 +893,16 @@ static int freeze_write(struct tfd *d, struct tfd_persona *p)
 		tf_warn("%s: no deadline for its lock: %s", p->cfg->name,
 			strerror(-r));
 	/* already frozen (nothing to stop): no event will come */
-	if (read_frozen(f->events.fd, &frozen) == 0 && frozen)
+	if (tf_persona_frozen(p->rt, &frozen) == 0 && frozen) {
 		freeze_finish(d, p, 0);
+		return 0;
+	}
+	if (tf_persona_freeze_per_child(p->rt)) {
+		r = tfd_timer_arm(d, &f->recheck, FREEZE_RECHECK_NS,
+				  freeze_recheck, p);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
