@@ -314,7 +314,7 @@ TF_EXPORT bool tf_persona_has_keep(const struct tf_persona *p);
 /* Begin a freeze (no wait): cgroup.freeze 1 on the root, or on each
  * child but keep-* when a keep-* exists; frozen=false thaws everything
  * (root and every child). -EOPNOTSUPP without cgroup v2. */
-TF_EXPORT TF_WUR int tf_persona_freeze_write(struct tf_persona *p, bool frozen);
+TF_EXPORT int tf_persona_freeze_write(struct tf_persona *p, bool frozen);
 /* Did the last freeze go child by child (tf_persona_freeze_write)? Then
  * the root's cgroup.events never says "frozen 1": poll
  * tf_persona_frozen(). */
