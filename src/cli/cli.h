@@ -155,6 +155,7 @@ VERB(copy);
 VERB(pkg_scandb);
 VERB(help);
 VERB(alert);
+VERB(comms);
 VERB(net);
 VERB(tunnel);
 #undef VERB

@@ -44,6 +44,8 @@ static const struct cli_verb verbs[] = {
 	{"exec", verb_exec, "seal the hashes of a persona's base executables",
 	 help_exec},
 	{"alert", verb_alert, "post a signed urgent alert (root)", help_alert},
+	{"comms", verb_comms,
+	 "provision twofold-comms in a persona (root), its status", help_comms},
 	{"help", verb_help, "this text, or a verb's: twofold help VERB",
 	 help_help},
 };

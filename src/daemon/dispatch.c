@@ -97,6 +97,11 @@ static const struct tfd_req_def table[] = {
 	 0, A(TF_A_ARG), TFD_CALL_ROOT},
 	{TF_REQ_ALERT_BODY, "alert body", tfd_req_alert_body, TFD_READY, true,
 	 TFD_EV_RUN, A(TF_A_PERSONA), TFD_CALL_ADMIN},
+	/* twofold-comms (req_comms.c): provisioning writes keys into the
+	 * persona's storage, so root only and the handler wants it running;
+	 * status also while it is locked (the service keeps running) */
+	{TF_REQ_COMMS, "comms", tfd_req_comms, TFD_READY, false, 0,
+	 A(TF_A_PERSONA) | A(TF_A_ARG) | A(TF_A_FLAGS), TFD_CALL_ROOT},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)

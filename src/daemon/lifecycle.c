@@ -384,6 +384,8 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 		(void)tfd_lc_fire(d, p, TFD_EV_UNLOCKED, 0);
 	else
 		(void)tfd_lc_fire(d, p, TFD_EV_STARTED, 0);
+	/* twofold-comms (comms = yes, provisioned), once it runs */
+	tfd_comms_persona_started(d, p);
 	tfd_audit(d, 0, "persona.start", p, NULL, "init_pid=%d",
 		  tf_persona_init_pid(p->rt));
 	/* the guard kills it (cgroup.kill) if the daemon dies */
@@ -401,6 +403,7 @@ int tfd_persona_stop_sync(struct tfd *d, struct tfd_persona *p)
 	if (p->rt == NULL)
 		return 0;
 	tfd_source_del(d, &p->init_src);
+	tfd_comms_persona_stopping(d, p);
 	r = tf_persona_stop(p->rt);
 	p->rt = NULL;
 	tfd_gate_stop(d, p); /* nothing of the persona is left to block */
@@ -1150,5 +1153,6 @@ void tfd_timer_tick(struct tfd *d)
 	}
 	tfd_foreground_settle(d);
 	tfd_tunnels_tick(d);
+	tfd_comms_tick(d);
 	tfd_audit_tick(d);
 }

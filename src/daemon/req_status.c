@@ -213,6 +213,7 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 		if (h)
 			fprintf(t, "  (%s %s)", h, p->cfg->name);
 		print_timers(t, p);
+		tfd_comms_status(p, t, j);
 		throttle_text(t, &ti, have_ti);
 		fputc('\n', t);
 		fprintf(j, "%s{\"name\":", i ? "," : "");
