@@ -11,9 +11,10 @@
 #include "twofold/secmem.h"
 #include "cli.h"
 
-#define COMMS_FILE_MAX 4096
-/* five items, the key's hex the largest: well within one message */
-#define COMMS_REQ_CAP (6 * (2 * COMMS_FILE_MAX + 64))
+/* keys and certificates are a few hundred bytes; four as hex fit in one
+ * fragment (TF_FRAG_MAX), the most a secret message may be */
+#define COMMS_FILE_MAX 2048
+#define COMMS_REQ_CAP TF_FRAG_MAX
 
 void help_comms(FILE *f)
 {

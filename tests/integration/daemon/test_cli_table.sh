@@ -74,6 +74,7 @@ probe_fail_tunnel() { tf tunnel key personal; } # not a tunnel persona
 probe_fail_app() { tf app list nosuch; }
 probe_fail_exec() { tf exec seal nosuch; }
 probe_fail_alert() { tf alert post "$SRC/README.md"; } # not an alert record
+probe_fail_comms() { tf comms status nosuch; }
 # the order matters for the secure persona: unlock, then lock, then wipe
 order="init status selftest persona run switch unlock lock enroll wipe audit help"
 for v in $code_verbs; do has " $v " " $order " || order="$order $v"; done
