@@ -80,8 +80,9 @@ cmp -s "$W/sec.key" "$SD/device.key"
 ok $? "the device key is the one given"
 
 # host-side view of secure's service (root through its init's root)
-sec() { "$TWOFOLD_COMMS" --state "/proc/$(init_pid secure)/root/home/.twofold-comms" "$@"; }
-bob() { "$TWOFOLD_COMMS" --state "$W/bob" "$@"; }
+# bounded: a frozen service would leave the client waiting for its answer
+sec() { timeout 10 "$TWOFOLD_COMMS" --state "/proc/$(init_pid secure)/root/home/.twofold-comms" "$@"; }
+bob() { timeout 10 "$TWOFOLD_COMMS" --state "$W/bob" "$@"; }
 wait_for 200 sh -c "'$TWOFOLD' --state '$S' comms status secure 2>/dev/null | grep -q 'relay connected'"
 r=$(tf comms status secure 2>&1)
 ok $(has "relay connected" "$r"; echo $?) "the daemon started secure's service; it reached the relay through the tunnel" "$r"
