@@ -155,10 +155,14 @@ static int read_relay(const struct tfd_persona *p, char *buf, size_t cap)
 
 static bool wanted(const struct tfd_persona *p)
 {
-	/* also while locked: the lock leaves keep-comms running (a
-	 * restart then lands in keep-comms, never in a frozen cgroup) */
+	bool locked = p->state & (TFD_P_FROZEN | TFD_P_FREEZING);
+
+	/* also while locked, when the lock went child by child (keep-comms
+	 * existed): a restart lands in keep-comms, never frozen. A lock that
+	 * froze the root would freeze a keep-comms made under it. */
 	return p->cfg->comms && p->rt && !p->halt.active &&
-	       (p->state & (TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_FREEZING));
+	       (p->state & (TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_FREEZING)) &&
+	       (!locked || tf_persona_freeze_per_child(p->rt));
 }
 
 static void comms_start(struct tfd *d, struct tfd_persona *p)

@@ -179,10 +179,9 @@ static int each_kid(int parent, const char *name, void *ud)
 	bool frozen = false;
 	int r;
 
-	/* a thaw also undoes a keep-* left frozen by nobody: harmless */
-	if (keep_name(name) && k->val == NULL)
-		return 0;
-	if (keep_name(name) && k->val[0] == '1')
+	/* keep-* is never frozen nor waited for; a thaw writes 0 to it
+	 * too, which changes nothing */
+	if (keep_name(name) && (k->val == NULL || k->val[0] == '1'))
 		return 0;
 	d = openat(parent, name,
 		   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

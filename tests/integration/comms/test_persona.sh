@@ -81,8 +81,8 @@ ok $? "the device key is the one given"
 
 # host-side view of secure's service (root through its init's root)
 # bounded: a frozen service would leave the client waiting for its answer
-sec() { timeout 10 "$TWOFOLD_COMMS" --state "/proc/$(init_pid secure)/root/home/.twofold-comms" "$@"; }
-bob() { timeout 10 "$TWOFOLD_COMMS" --state "$W/bob" "$@"; }
+sec() { timeout 5 "$TWOFOLD_COMMS" --state "/proc/$(init_pid secure)/root/home/.twofold-comms" "$@"; }
+bob() { timeout 5 "$TWOFOLD_COMMS" --state "$W/bob" "$@"; }
 wait_for 200 sh -c "'$TWOFOLD' --state '$S' comms status secure 2>/dev/null | grep -q 'relay connected'"
 r=$(tf comms status secure 2>&1)
 ok $(has "relay connected" "$r"; echo $?) "the daemon started secure's service; it reached the relay through the tunnel" "$r"
@@ -98,11 +98,12 @@ bg "$NS_ORG" bob.log "$TWOFOLD_COMMS" --state "$W/bob" service \
 wait_for 100 sh -c "'$TWOFOLD_COMMS' --state '$W/bob' status 2>/dev/null | grep -q 'relay connected'"
 ok $? "bob's service on the org side is connected"
 
-# wait_msg WHO TEXT: WHO's inbox gets TEXT (at most 20 s)
+# wait_msg WHO TEXT: WHO's inbox gets TEXT (at most 20 s in all: a frozen
+# service makes each try last its client's timeout)
 wait_msg() {
-	local who=$1 text=$2
+	local who=$1 text=$2 end=$((SECONDS + 20))
 	: >"$W/$who.read"
-	for _ in $(seq 200); do
+	while [ $SECONDS -lt $end ]; do
 		"$who" msg read >>"$W/$who.read" 2>/dev/null
 		grep -q "$text" "$W/$who.read" && return 0
 		sleep 0.1
