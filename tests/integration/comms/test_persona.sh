@@ -124,11 +124,11 @@ ok $([ "${n1:-0}" -gt "${n0:-0}" ]; echo $?) "the relay got secure's packets fro
 ok $([ "$(counter secure_src)" = "${src0:-0}" ]; echo $?) "none of them left on the device's uplink with secure's address"
 
 # ---- screen lock: the persona freezes, the service does not
-tf run secure -- sleep 1000 >/dev/null 2>&1 &
+tf run secure -- sleep "999.$$" >/dev/null 2>&1 &
 APP=$!
 BG_PIDS="$BG_PIDS $APP"
 sleep 0.5
-SPID=$(pgrep -f "$BIN_DIR/twofold-comms" | head -1)
+SPID=$(pgrep -f "^$BIN_DIR/twofold-comms --state /home" | head -1)
 r=$(tf lock secure 2>&1)
 ok $? "lock secure" "$r"
 ok $([ "$(persona_field secure state)" = frozen ]; echo $?) "secure's state is frozen" "$(persona_field secure state)"
@@ -138,7 +138,7 @@ CGB=$(cg_dirs | head -1)
 cgof() { awk -F: '$1=="0"{print $3}' "/proc/$1/cgroup" 2>/dev/null | sed 's|.*/secure/|secure/|'; }
 cg=$CGB/$(cgof "$SPID")
 ok $(has "/keep-comms" "$cg"; echo $?) "the service lives in keep-comms" "$cg"
-sleeper=$(pgrep -f "^sleep 1000" | head -1)
+sleeper=$(pgrep -f "^sleep 999.$$\$" | head -1)
 scg=$CGB/$(cgof "$sleeper")
 fz=$(grep frozen "$scg/cgroup.events" 2>/dev/null)
 ok $([ "$fz" = "frozen 1" ]; echo $?) "the persona's app is frozen ($scg)" "$fz"
@@ -161,6 +161,17 @@ bob msg send sec "after-unlock-3" >/dev/null
 wait_msg sec after-unlock-3
 ok $? "unlocked: the service receives" "$(cat "$W/sec.read")"
 
+# ---- a service that dies is started again (backoff 1 s first)
+kill -KILL "$SPID" 2>/dev/null
+wait_for 100 sh -c "pgrep -f '^$BIN_DIR/twofold-comms --state /home' | grep -vx '$SPID' >/dev/null"
+SPID2=$(pgrep -f "^$BIN_DIR/twofold-comms --state /home" | head -1)
+ok $([ -n "$SPID2" ] && [ "$SPID2" != "$SPID" ]; echo $?) "killed, the service is started again (pid $SPID -> $SPID2)"
+SPID=$SPID2
+wait_for 200 sh -c "'$TWOFOLD' --state '$S' comms status secure 2>/dev/null | grep -q 'relay connected'"
+bob msg send sec "after-restart-4" >/dev/null
+wait_msg sec after-restart-4
+ok $? "the restarted service receives" "$(cat "$W/sec.read")"
+
 # ---- personal sees nothing of it
 r=$(tf run personal -- ls -a /home 2>&1)
 ok $(not_has ".twofold-comms" "$r"; echo $?) "personal: no .twofold-comms in its /home" "$r"
@@ -182,6 +193,16 @@ ok $(has "not running" "$r"; echo $?) "comms status: not running" "$r"
 r=$(tf comms provision secure --key "$W/sec.key" --cert "$W/sec.cert" \
 	--ca "$W/ca/ca.pub" --relay 10.77.100.10:$PORT --relay-pub "$W/relay.key.pub" 2>&1)
 ok $([ $? -ne 0 ] && has "unlock" "$r"; echo $?) "provision is refused while locked" "$r"
+
+
+# ---- unlock after the lock-down: the keys come back with the storage
+unlock_secure
+wait_for 200 sh -c "'$TWOFOLD' --state '$S' comms status secure 2>/dev/null | grep -q 'relay connected'"
+r=$(tf comms status secure 2>&1)
+ok $(has "relay connected" "$r"; echo $?) "unlocked again: the daemon started the service with its kept keys" "$r"
+bob msg send sec "after-evict-5" >/dev/null
+wait_msg sec after-evict-5
+ok $? "it receives again" "$(cat "$W/sec.read")"
 
 bg_stop "$RELAY"
 world_finish
