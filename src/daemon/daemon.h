@@ -174,7 +174,8 @@ struct tfd_svc {
 	struct tfd_source src;
 	uint64_t started_ns, next_start_ns;
 	unsigned backoff_s, restarts;
-	char error[160]; /* why it is down ("" fine) */
+	bool restart_now; /* killed for a restart (tfd_svc_restart) */
+	char error[160];  /* why it is down ("" fine) */
 };
 
 struct tfd_job;
@@ -819,6 +820,9 @@ TF_WUR int tfd_svc_start(struct tfd *d, struct tfd_persona *p,
 bool tfd_svc_running(const struct tfd_svc *s);
 bool tfd_svc_due(const struct tfd_svc *s);
 void tfd_svc_stop(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s);
+/* Kill it and start it again at the next tick, without a backoff (its
+ * exit is reaped on the loop, no zombie stays) */
+void tfd_svc_restart(struct tfd_svc *s);
 
 /* req_comms.c: twofold-comms in a persona (docs/comms.md "In the secure
  * persona"): started with the persona when provisioned, stopped before

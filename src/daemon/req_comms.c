@@ -352,10 +352,10 @@ static enum tfd_disp provision(struct tfd *d, struct tfd_conn *c,
 	tfd_audit(d, TF_AUDIT_SYNC, "comms.provision", p, c, "result=%d", r);
 	if (r < 0)
 		return TFD_REPLY_NOW;
-	/* a running service keeps its old keys until it restarts */
+	/* a running service keeps its old keys until it restarts: now */
 	if (p->comms.name[0] != '\0' && tfd_svc_running(&p->comms))
-		tfd_svc_stop(d, p, &p->comms);
-	if (p->cfg->comms) {
+		tfd_svc_restart(&p->comms);
+	else if (p->cfg->comms) {
 		tfd_svc_init(&p->comms, "comms");
 		comms_start(d, p);
 	}

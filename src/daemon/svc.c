@@ -66,6 +66,14 @@ static void svc_exited(struct tfd *d, struct tfd_source *src, uint32_t ev)
 	close(s->pidfd);
 	s->pidfd = -1;
 	s->pid = 0;
+	if (s->restart_now) {
+		/* asked for (new keys): at the next tick, no backoff */
+		s->restart_now = false;
+		s->backoff_s = 0;
+		s->next_start_ns = now;
+		tf_info("%s: %s ended for a restart", s->p_name, s->name);
+		return;
+	}
 	if (now - s->started_ns > SVC_STABLE_NS || s->backoff_s == 0)
 		s->backoff_s = 1;
 	else
@@ -126,7 +134,10 @@ int tfd_svc_start(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s,
 	if (r < 0) {
 		(void)syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL,
 			      0);
-		(void)waitid(P_PIDFD, (id_t)s->pidfd, &(siginfo_t){0}, WEXITED);
+		/* never a blocking wait on the loop: the persona's stop
+		 * reaps what is left (persona.h contract) */
+		(void)waitid(P_PIDFD, (id_t)s->pidfd, &(siginfo_t){0},
+			     WEXITED | WNOHANG);
 		close(s->pidfd);
 		s->pidfd = -1;
 		return r;
@@ -142,6 +153,19 @@ int tfd_svc_start(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s,
 bool tfd_svc_due(const struct tfd_svc *s)
 {
 	return s->pidfd < 0 && tf_now_ns() >= s->next_start_ns;
+}
+
+void tfd_svc_restart(struct tfd_svc *s)
+{
+	if (s->pidfd < 0) {
+		s->backoff_s = 0;
+		s->next_start_ns = 0;
+		return;
+	}
+	/* its exit is reaped from the pidfd on the loop (svc_exited), so no
+	 * zombie is left while the persona keeps running */
+	s->restart_now = true;
+	(void)syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
 }
 
 void tfd_svc_stop(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s)

@@ -172,6 +172,18 @@ bob msg send sec "after-restart-4" >/dev/null
 wait_msg sec after-restart-4
 ok $? "the restarted service receives" "$(cat "$W/sec.read")"
 
+# ---- provisioning again restarts it on the new files; no zombie stays
+r=$(tf comms provision secure --key "$W/sec.key" --cert "$W/sec.cert" \
+	--ca "$W/ca/ca.pub" --relay 10.77.100.10:$PORT --relay-pub "$W/relay.key.pub" 2>&1)
+ok $? "comms provision secure again, while it runs" "$r"
+wait_for 100 sh -c "pgrep -f '^$BIN_DIR/twofold-comms --state /home' | grep -vx '$SPID' >/dev/null"
+SPID2=$(pgrep -f "^$BIN_DIR/twofold-comms --state /home" | head -1)
+ok $([ -n "$SPID2" ] && [ "$SPID2" != "$SPID" ]; echo $?) "the service was restarted for its new files (pid $SPID -> $SPID2)"
+z=$(ps -o stat= -p "$SPID" 2>/dev/null)
+ok $([ -z "$z" ]; echo $?) "the old one is reaped, not a zombie" "$z"
+SPID=$SPID2
+wait_for 200 sh -c "'$TWOFOLD' --state '$S' comms status secure 2>/dev/null | grep -q 'relay connected'"
+
 # ---- personal sees nothing of it
 r=$(tf run personal -- ls -a /home 2>&1)
 ok $(not_has ".twofold-comms" "$r"; echo $?) "personal: no .twofold-comms in its /home" "$r"
