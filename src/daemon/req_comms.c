@@ -28,8 +28,10 @@
  *
  * Status (COMMS with TF_F_COMMS_STATUS): the daemon asks the service on
  * its control socket, reached through /proc/INIT/root, and hands back
- * its printable lines (at most a few, bounded): the CLI of any user
- * gets it without seeing inside the persona.
+ * its printable lines (at most 1 KiB, 1 s). Root only, as provisioning:
+ * the officer id is the persona's business. It blocks the loop at most
+ * that second (a frozen or wedged service); a job would be the next
+ * step if anyone but root could ask.
  */
 #include <errno.h>
 #include <fcntl.h>
