@@ -239,13 +239,23 @@ void tfd_comms_tick(struct tfd *d)
 
 void tfd_comms_status(const struct tfd_persona *p, FILE *t, FILE *j)
 {
-	(void)j;
-	if (!p->cfg->comms || p->comms.name[0] == '\0')
+	bool on = p->comms.name[0] != '\0' && tfd_svc_running(&p->comms);
+
+	if (!p->cfg->comms)
 		return;
-	if (tfd_svc_running(&p->comms))
+	if (t && on)
 		fprintf(t, "  comms running (pid %d)", (int)p->comms.pid);
-	else if (p->comms.error[0])
+	else if (t && p->comms.name[0] && p->comms.error[0])
 		fprintf(t, "  comms down (%s)", p->comms.error);
+	if (j == NULL)
+		return;
+	/* the error is the daemon's own words; only what needs no escape */
+	fprintf(j, ",\"comms\":{\"running\":%s,\"pid\":%d,\"restarts\":%u",
+		on ? "true" : "false", on ? (int)p->comms.pid : -1,
+		p->comms.restarts);
+	if (!on && p->comms.error[0] && strpbrk(p->comms.error, "\"\\") == NULL)
+		fprintf(j, ",\"error\":\"%s\"", p->comms.error);
+	fputc('}', j);
 }
 
 /* ---- the request ---- */

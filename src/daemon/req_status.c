@@ -213,7 +213,7 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 		if (h)
 			fprintf(t, "  (%s %s)", h, p->cfg->name);
 		print_timers(t, p);
-		tfd_comms_status(p, t, j);
+		tfd_comms_status(p, t, NULL);
 		throttle_text(t, &ti, have_ti);
 		fputc('\n', t);
 		fprintf(j, "%s{\"name\":", i ? "," : "");
@@ -267,6 +267,7 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 		if (tfd_idle_left_s(p) >= 0)
 			fprintf(j, ",\"idle_evict_in_s\":%lld",
 				(long long)tfd_idle_left_s(p));
+		tfd_comms_status(p, NULL, j);
 		fputc('}', j);
 	}
 	fputc(']', j);
