@@ -90,6 +90,8 @@ has "officer sec" "$r"
 ok $? "comms status secure: officer sec" "$r"
 r=$(tf status 2>&1)
 ok $(has "comms running" "$r"; echo $?) "status shows comms running" "$(grep secure <<<"$r")"
+r=$(persona_field secure comms)
+ok $(has "'running': True" "$r"; echo $?) "status --json: comms running" "$r"
 
 mkdir -p "$W/bob"
 bg "$NS_ORG" bob.log "$TWOFOLD_COMMS" --state "$W/bob" service \
