@@ -186,6 +186,12 @@ ok $([ -z "$z" ]; echo $?) "the old one is reaped, not a zombie" "$z"
 SPID=$SPID2
 wait_for 200 sh -c "'$TWOFOLD' --state '$S' comms status secure 2>/dev/null | grep -q 'relay connected'"
 
+# ---- no app can move itself next to the service (or out of the lock)
+r=$(tf run secure -- sh -c 'echo $$ >/sys/fs/cgroup/keep-comms/cgroup.procs && echo moved' 2>&1)
+ok $(not_has moved "$r"; echo $?) "a secure app cannot put itself in keep-comms" "$r"
+pids=$(cat "$CGB/secure/keep-comms/cgroup.procs" 2>/dev/null | tr '\n' ' ')
+ok $([ "$pids" = "$SPID " ]; echo $?) "keep-comms holds the service alone" "$pids"
+
 # ---- personal sees nothing of it
 r=$(tf run personal -- ls -a /home 2>&1)
 ok $(not_has ".twofold-comms" "$r"; echo $?) "personal: no .twofold-comms in its /home" "$r"
