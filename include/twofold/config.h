@@ -109,6 +109,7 @@ struct tf_persona_cfg {
 	 * /run, /dev/shm) and nothing gates exec; a credential persona with
 	 * it is refused (issue 13: only signed code runs in secure) */
 	bool allow_exec_writable;
+	bool comms; /* run twofold-comms in it once provisioned */
 	/* the exec gate's base-file hashes (docs/exec.md): "pin" (the
 	 * first exec pins path -> hash), "sealed" (only what `twofold exec
 	 * seal` recorded) or "off" */

@@ -91,7 +91,12 @@ enum tf_msg_type {
 	/* PERSONA (running, i.e. unlocked; the shell or root): the latest
 	 * alert as TEXT "ID\nTITLE\nBODY" */
 	TF_REQ_ALERT_BODY = 24,
-	TF_REQ_TYPE_MAX = 24,
+	/* PERSONA, ARG "key=HEX" "cert=HEX" "ca=HEX" "relay-pub=HEX"
+	 * "relay=ADDR:PORT" (root; running): twofold-comms's files into its
+	 * storage; FLAGS TF_F_COMMS_STATUS: the service's status as TEXT
+	 * (docs/comms.md "In the secure persona") */
+	TF_REQ_COMMS = 25,
+	TF_REQ_TYPE_MAX = 25,
 	/* replies (daemon -> CLI) */
 	TF_REP_RESULT = 0x8001, /* final answer: ERRNO, MESSAGE, TEXT, JSON */
 	/* was STARTED ("the app is running"): no longer sent (it cost the
@@ -153,6 +158,8 @@ enum tf_attr {
  * point (its manifest); it runs as the app's uid in its sandbox, the
  * other ARGs follow as its arguments (no UID, no CWD) */
 #define TF_F_APP 0x200u
+/* comms: the service's status instead of a provisioning */
+#define TF_F_COMMS_STATUS 0x4000u
 
 /* ---- building ---- */
 struct tf_msgbuf {

@@ -296,7 +296,36 @@ TF_EXPORT TF_WUR int tf_persona_exec(struct tf_persona *p,
 				     const struct tf_exec_spec *x,
 				     pid_t *pid_out, int *pidfd_out);
 
-/* Freeze (screen lock) or thaw every process of the persona. */
+/*
+ * Services exempt from the screen lock (keep.c; docs/ARCHITECTURE.md
+ * "cgroups"): <persona v2 cgroup>/keep-NAME (NAME: [a-z0-9-], at most
+ * TF_PERSONA_APP_NAME_MAX), made (or kept) empty with its cgroup.procs
+ * the persona root's so the launcher clones into it (TF_EXEC_CGROUP).
+ * Only the daemon puts a process there. While one exists, a lock freezes
+ * every other child of the root instead of the root. Make it while the
+ * persona runs, not while it is frozen. -EOPNOTSUPP without cgroup v2.
+ */
+TF_EXPORT TF_WUR int tf_persona_keep_cgroup(struct tf_persona *p,
+					    const char *name, int *fd);
+/* Kill what runs in keep-NAME and remove it (now if empty, else at the
+ * next call); 0 if it has none. */
+TF_EXPORT int tf_persona_keep_end(struct tf_persona *p, const char *name);
+TF_EXPORT bool tf_persona_has_keep(const struct tf_persona *p);
+/* Begin a freeze (no wait): cgroup.freeze 1 on the root, or on each
+ * child but keep-* when a keep-* exists; frozen=false thaws everything
+ * (root and every child). -EOPNOTSUPP without cgroup v2. */
+TF_EXPORT int tf_persona_freeze_write(struct tf_persona *p, bool frozen);
+/* Did the last freeze go child by child (tf_persona_freeze_write)? Then
+ * the root's cgroup.events never says "frozen 1": poll
+ * tf_persona_frozen(). */
+TF_EXPORT bool tf_persona_freeze_per_child(const struct tf_persona *p);
+/* Is everything frozen that the last freeze froze (the root, or every
+ * child but keep-*)? */
+TF_EXPORT TF_WUR int tf_persona_frozen(const struct tf_persona *p,
+				       bool *frozen);
+
+/* Freeze (screen lock) or thaw every process of the persona but those in
+ * keep-* cgroups (see above); waits (bounded, -ETIMEDOUT). */
 TF_EXPORT TF_WUR int tf_persona_freeze(struct tf_persona *p, bool frozen);
 
 /* Device policy: the profile's foreground devices are allowed only when

@@ -156,6 +156,7 @@ VERB(pkg_scandb);
 VERB(help);
 VERB(alert);
 VERB(notify);
+VERB(comms);
 VERB(net);
 VERB(tunnel);
 #undef VERB

@@ -46,6 +46,8 @@ static const struct cli_verb verbs[] = {
 	{"alert", verb_alert, "post a signed urgent alert (root)", help_alert},
 	{"notify", verb_notify, "list the notifications the daemon keeps",
 	 help_notify},
+	{"comms", verb_comms,
+	 "provision twofold-comms in a persona (root), its status", help_comms},
 	{"help", verb_help, "this text, or a verb's: twofold help VERB",
 	 help_help},
 };

@@ -140,6 +140,10 @@ struct tfd_halt {
 	enum tfd_pstate then; /* the state when done */
 	uint64_t t0_ns, remove_end_ns;
 	struct tfd_source events; /* cgroup.events, EPOLLPRI */
+	/* a keep-* cgroup exists (keep.c): the root's children are frozen
+	 * one by one, the root's events never say "frozen 1", so this timer
+	 * re-checks them until the deadline */
+	struct tfd_source recheck;
 	struct tfd_waiter waiters[TFD_WAITERS_MAX];
 	size_t n_waiters;
 };
@@ -152,8 +156,26 @@ struct tfd_freeze {
 	bool written; /* cgroup.freeze 1 is written (a test delays it) */
 	uint64_t t0_ns;
 	struct tfd_source events; /* cgroup.events, EPOLLPRI */
+	/* a keep-* cgroup exists (keep.c): the root's children are frozen
+	 * one by one, the root's events never say "frozen 1", so this timer
+	 * re-checks them until the deadline */
+	struct tfd_source recheck;
 	struct tfd_waiter waiters[TFD_WAITERS_MAX];
 	size_t n_waiters;
+};
+
+/* svc.c: a daemon-chosen program kept running in a persona, in its
+ * keep-NAME cgroup (exempt from the screen lock), supervised */
+struct tfd_svc {
+	char name[32];	 /* keep-NAME */
+	char p_name[40]; /* the persona, for log lines */
+	pid_t pid;
+	int pidfd; /* -1: not running */
+	struct tfd_source src;
+	uint64_t started_ns, next_start_ns;
+	unsigned backoff_s, restarts;
+	bool restart_now; /* killed for a restart (tfd_svc_restart) */
+	char error[160];  /* why it is down ("" fine) */
 };
 
 struct tfd_job;
@@ -273,6 +295,8 @@ struct tfd_persona {
 	/* notify.c: its session bus, notifier and kept notifications
 	 * (display = shell; NULL otherwise) */
 	struct tfd_notifier *notify;
+	/* req_comms.c: twofold-comms (comms = yes, once provisioned) */
+	struct tfd_svc comms;
 	/* apps.c tfd_apps_tick: the catalog file as last checked (a change,
 	 * or a minute, re-checks every installed app: one the catalog
 	 * dropped is disabled and its processes killed) and which app uids
@@ -806,6 +830,32 @@ void tfd_notify_status(const struct tfd_persona *p, FILE *t, FILE *j);
 enum tfd_disp tfd_req_notify_get(struct tfd *d, struct tfd_conn *c,
 				 const struct tf_msg *m, struct tfd_persona *p,
 				 struct tfd_reply *rep);
+/* svc.c (struct tfd_svc above): init once; start runs argv[0] (a path
+ * the persona sees) as TF_APP_UID_DEFAULT in keep-NAME, Landlock writing
+ * only beneath ll_write; due: down and its backoff passed; stop kills
+ * it and removes keep-NAME. */
+void tfd_svc_init(struct tfd_svc *s, const char *name);
+TF_WUR int tfd_svc_start(struct tfd *d, struct tfd_persona *p,
+			 struct tfd_svc *s, char *const argv[],
+			 const char *const *ll_write);
+bool tfd_svc_running(const struct tfd_svc *s);
+bool tfd_svc_due(const struct tfd_svc *s);
+void tfd_svc_stop(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s);
+/* Kill it and start it again at the next tick, without a backoff (its
+ * exit is reaped on the loop, no zombie stays) */
+void tfd_svc_restart(struct tfd_svc *s);
+
+/* req_comms.c: twofold-comms in a persona (docs/comms.md "In the secure
+ * persona"): started with the persona when provisioned, stopped before
+ * its processes are killed, restarted from the tick; COMMS (provision,
+ * status) */
+void tfd_comms_persona_started(struct tfd *d, struct tfd_persona *p);
+void tfd_comms_persona_stopping(struct tfd *d, struct tfd_persona *p);
+void tfd_comms_tick(struct tfd *d);
+void tfd_comms_status(const struct tfd_persona *p, FILE *t, FILE *j);
+enum tfd_disp tfd_req_comms(struct tfd *d, struct tfd_conn *c,
+			    const struct tf_msg *m, struct tfd_persona *p,
+			    struct tfd_reply *rep);
 
 /* alert.c: urgent alerts. setup after the network namespaces (a UDP
  * socket in each persona's with alert_port) and before serving. */

@@ -696,7 +696,7 @@ int tfd_personas_setup(struct tfd *d, char *err, size_t errlen)
 		p->foreground = strcmp(p->cfg->name, d->cfg.foreground) == 0;
 		p->init_src.fd = p->timer.fd = p->halt.events.fd = -1;
 		p->gate_src.fd = -1;
-		p->freeze.events.fd = -1;
+		p->freeze.events.fd = p->freeze.recheck.fd = -1;
 		if (!p->cfg->credential) {
 			r = setup_device_bound(d, p, err, errlen);
 			if (r < 0)

@@ -107,6 +107,11 @@ static const struct tfd_req_def table[] = {
 	 * gesture (root has no clipboard to move), so only its uid */
 	{TF_REQ_CROSS_COPY_AUDIT, "cross copy", tfd_req_cross_copy, TFD_READY,
 	 false, 0, A(TF_A_PERSONA) | A(TF_A_ARG), TFD_CALL_SHELL},
+	/* twofold-comms (req_comms.c): provisioning writes keys into the
+	 * persona's storage, so root only and the handler wants it running;
+	 * status also while it is locked (the service keeps running) */
+	{TF_REQ_COMMS, "comms", tfd_req_comms, TFD_READY, false, 0,
+	 A(TF_A_PERSONA) | A(TF_A_ARG) | A(TF_A_FLAGS), TFD_CALL_ROOT},
 };
 
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)

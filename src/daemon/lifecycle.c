@@ -388,6 +388,8 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 		(void)tfd_lc_fire(d, p, TFD_EV_UNLOCKED, 0);
 	else
 		(void)tfd_lc_fire(d, p, TFD_EV_STARTED, 0);
+	/* twofold-comms (comms = yes, provisioned), once it runs */
+	tfd_comms_persona_started(d, p);
 	tfd_audit(d, 0, "persona.start", p, NULL, "init_pid=%d",
 		  tf_persona_init_pid(p->rt));
 	/* the guard kills it (cgroup.kill) if the daemon dies */
@@ -406,6 +408,7 @@ int tfd_persona_stop_sync(struct tfd *d, struct tfd_persona *p)
 		return 0;
 	tfd_source_del(d, &p->init_src);
 	tfd_notify_persona_stopping(d, p);
+	tfd_comms_persona_stopping(d, p);
 	r = tf_persona_stop(p->rt);
 	p->rt = NULL;
 	tfd_gate_stop(d, p); /* nothing of the persona is left to block */
@@ -805,6 +808,7 @@ static void freeze_finish(struct tfd *d, struct tfd_persona *p, int r)
 	struct tfd_freeze *f = &p->freeze;
 
 	tfd_timer_disarm(d, &p->timer);
+	tfd_timer_disarm(d, &f->recheck);
 	source_close(d, &f->events);
 	f->active = false;
 	if (r == 0) {
@@ -815,9 +819,8 @@ static void freeze_finish(struct tfd *d, struct tfd_persona *p, int r)
 	} else {
 		/* what the state says must be true: running, not half
 		 * frozen */
-		int cgfd = tf_persona_cgroup_fd(p->rt);
-		if (cgfd >= 0)
-			(void)write_at(cgfd, "cgroup.freeze", "0");
+		if (tf_persona_cgroup_fd(p->rt) >= 0)
+			(void)tf_persona_freeze_write(p->rt, false);
 		tf_warn("%s: not frozen: %s", p->cfg->name, strerror(-r));
 		(void)tfd_lc_fire(d, p, TFD_EV_FREEZE_FAILED, 0);
 	}
@@ -834,6 +837,7 @@ static void freeze_cancel(struct tfd *d, struct tfd_persona *p)
 	if (!f->active)
 		return;
 	tfd_timer_disarm(d, &p->timer);
+	tfd_timer_disarm(d, &f->recheck);
 	source_close(d, &f->events);
 	f->active = false;
 	freeze_resume_all(d, p, -ECANCELED);
@@ -853,14 +857,42 @@ static void freeze_events(struct tfd *d, struct tfd_source *s, uint32_t events)
 		freeze_finish(d, p, 0);
 }
 
-static int freeze_write(struct tfd *d, struct tfd_persona *p)
+/* Per-child freeze (a keep-* cgroup exists): nothing to epoll for the
+ * root, so look again every FREEZE_RECHECK_NS until all say frozen or
+ * the deadline passes. A running task stops within microseconds, so
+ * this usually ends at the first or second look. */
+#define FREEZE_RECHECK_NS (5ull * 1000000ull)
+
+static void freeze_recheck(struct tfd *d, struct tfd_source *s, uint32_t events)
 {
-	struct tfd_freeze *f = &p->freeze;
-	int cgfd = tf_persona_cgroup_fd(p->rt);
+	struct tfd_persona *p = s->data;
+	uint64_t exp;
 	bool frozen = false;
 	int r;
 
-	r = write_at(cgfd, "cgroup.freeze", "1");
+	(void)events;
+	if (read(s->fd, &exp, sizeof(exp)) < 0 && errno == EAGAIN)
+		return;
+	if (!p->freeze.active)
+		return;
+	r = tf_persona_frozen(p->rt, &frozen);
+	if (r < 0)
+		freeze_finish(d, p, r);
+	else if (frozen)
+		freeze_finish(d, p, 0);
+	else if ((r = tfd_timer_arm(d, &p->freeze.recheck, FREEZE_RECHECK_NS,
+				    freeze_recheck, p)) < 0)
+		freeze_finish(d, p, r);
+}
+
+static int freeze_write(struct tfd *d, struct tfd_persona *p)
+{
+	struct tfd_freeze *f = &p->freeze;
+	bool frozen = false;
+	int r;
+
+	/* the root, or each child but keep-* (keep.c) */
+	r = tf_persona_freeze_write(p->rt, true);
 	if (r < 0)
 		return r;
 	f->written = true;
@@ -869,8 +901,16 @@ static int freeze_write(struct tfd *d, struct tfd_persona *p)
 		tf_warn("%s: no deadline for its lock: %s", p->cfg->name,
 			strerror(-r));
 	/* already frozen (nothing to stop): no event will come */
-	if (read_frozen(f->events.fd, &frozen) == 0 && frozen)
+	if (tf_persona_frozen(p->rt, &frozen) == 0 && frozen) {
 		freeze_finish(d, p, 0);
+		return 0;
+	}
+	if (tf_persona_freeze_per_child(p->rt)) {
+		r = tfd_timer_arm(d, &f->recheck, FREEZE_RECHECK_NS,
+				  freeze_recheck, p);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -1119,5 +1159,6 @@ void tfd_timer_tick(struct tfd *d)
 	tfd_foreground_settle(d);
 	tfd_tunnels_tick(d);
 	tfd_notify_tick(d);
+	tfd_comms_tick(d);
 	tfd_audit_tick(d);
 }

@@ -214,6 +214,7 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 			fprintf(t, "  (%s %s)", h, p->cfg->name);
 		print_timers(t, p);
 		tfd_notify_status(p, t, NULL);
+		tfd_comms_status(p, t, NULL);
 		throttle_text(t, &ti, have_ti);
 		fputc('\n', t);
 		fprintf(j, "%s{\"name\":", i ? "," : "");
@@ -268,6 +269,7 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 			fprintf(j, ",\"idle_evict_in_s\":%lld",
 				(long long)tfd_idle_left_s(p));
 		tfd_notify_status(p, NULL, j);
+		tfd_comms_status(p, NULL, j);
 		fputc('}', j);
 	}
 	fputc(']', j);

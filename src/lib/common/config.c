@@ -342,6 +342,10 @@ static const struct key keys[] = {
 	 0, 0, false, NULL, NULL, NULL,
 	 "yes: programs may run from the writable dirs (device-bound "
 	 "personas only)"},
+	{SEC_PERSONA, "comms", T_BOOL, PER(comms), 0, 0, false, NULL, NULL,
+	 NULL,
+	 "yes: the daemon runs twofold-comms in it once provisioned "
+	 "(twofold comms provision)"},
 	{SEC_PERSONA, "exec_hashes", T_STR, PER(exec_hashes), 0, 0, false,
 	 "pin", NULL, NULL,
 	 "base files' content on exec: pin (first exec pins it), sealed "

@@ -47,6 +47,9 @@ struct tf_persona {
 	/* the same for the last app run (run --app): "app-NAME/run-<n>" */
 	int spare_app_fd;
 	char spare_app[TF_PERSONA_CG_NAME_MAX];
+	/* a lock froze the root's children one by one, keep-* excepted
+	 * (keep.c), instead of the root */
+	bool kids_frozen;
 };
 
 /* What the init child needs; filled by the parent before clone3 so the
@@ -75,6 +78,12 @@ pid_t tf_p_clone3(uint64_t flags, int cgroup_fd, int *pidfd_out);
 /* At the end of a start (init set up): the persona's /dev/pts for ptys,
  * its cgroup.procs handed to its root for run cgroups (run.c). */
 int tf_p_run_setup(struct tf_persona *p);
+
+/* keep.c: a new child dfd of the root is frozen at once while its
+ * siblings are (a lock with a keep-* cgroup); the blocking freeze/thaw
+ * of tf_persona_freeze() in either mode. */
+int tf_p_keep_new_child(struct tf_persona *p, int dfd);
+int tf_p_keep_freeze_wait(struct tf_persona *p, bool frozen);
 
 /* ---- spawner protocol (daemon <-> spawner, spawner.c) ----
  *

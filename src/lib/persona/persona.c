@@ -627,7 +627,10 @@ int tf_persona_freeze(struct tf_persona *p, bool frozen)
 {
 	if (!p)
 		return -EINVAL;
-	return tf_cgroup_freeze(p->cg, frozen);
+	/* a v1 freezer: the library's own wait, no keep cgroups */
+	if (tf_cgroup_v2_fd(p->cg) < 0)
+		return tf_cgroup_freeze(p->cg, frozen);
+	return tf_p_keep_freeze_wait(p, frozen);
 }
 
 int tf_persona_set_foreground(struct tf_persona *p, bool fg)
@@ -654,7 +657,7 @@ int tf_persona_stats(const struct tf_persona *p, struct tf_persona_stats *st)
 	r = tf_cgroup_memory_current(p->cg, &s.memory_bytes);
 	if (r < 0 && r != -ENOENT && r != -EOPNOTSUPP)
 		return r;
-	r = tf_cgroup_frozen(p->cg, &s.frozen);
+	r = tf_persona_frozen(p, &s.frozen);
 	if (r < 0 && r != -ENOENT && r != -EOPNOTSUPP)
 		return r;
 	*st = s;

@@ -111,8 +111,10 @@ static int make_run_dir(struct tf_persona *p, int parent, int *fd,
 	if (mkdirat(parent, n, 0755) < 0)
 		return tf_negerrno();
 	d = openat(parent, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (d < 0 || fchownat(d, "cgroup.procs", p->uid_base, p->uid_base,
-			      AT_SYMLINK_NOFOLLOW) < 0) {
+	if (d < 0 ||
+	    fchownat(d, "cgroup.procs", p->uid_base, p->uid_base,
+		     AT_SYMLINK_NOFOLLOW) < 0 ||
+	    tf_p_keep_new_child(p, d) < 0) {
 		int r = tf_negerrno();
 		(void)unlinkat(parent, n, AT_REMOVEDIR);
 		return r;
@@ -207,7 +209,9 @@ int tf_persona_app_cgroup(struct tf_persona *p, const char *app,
 	d = openat(cg, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (d < 0)
 		return tf_negerrno();
-	r = tf_cgroup_dir_device_set_bpf(d, devs, n);
+	r = tf_p_keep_new_child(p, d);
+	if (r == 0)
+		r = tf_cgroup_dir_device_set_bpf(d, devs, n);
 	if (r < 0)
 		/* never a run without its device program: the next run
 		 * tries again */

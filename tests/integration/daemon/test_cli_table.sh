@@ -76,6 +76,7 @@ probe_fail_exec() { tf exec seal nosuch; }
 probe_data_notify() { tf --json notify list; } # display is not shell: []
 probe_fail_notify() { tf notify list nosuch; }
 probe_fail_alert() { tf alert post "$SRC/README.md"; } # not an alert record
+probe_fail_comms() { tf comms status nosuch; }
 # the order matters for the secure persona: unlock, then lock, then wipe
 order="init status selftest persona run switch unlock lock enroll wipe audit help"
 for v in $code_verbs; do has " $v " " $order " || order="$order $v"; done

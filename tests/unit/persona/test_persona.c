@@ -524,6 +524,9 @@ static bool landlock_available(void)
 		       LANDLOCK_CREATE_RULESET_VERSION) > 0;
 }
 
+/* below */
+static int cg_frozen_at(int dfd);
+
 static void test_isolation(const char *data_a, const char *data_b)
 {
 	char a_out[4096], b_out[4096], h_out[256], buf[256];
@@ -765,11 +768,74 @@ static void test_isolation(const char *data_a, const char *data_b)
 		r = tf_persona_freeze(pb, false);
 		ok(r == 0 && tf_persona_stats(pb, &st) == 0 && !st.frozen,
 		   "B thawed (%d)", r);
+		/* issue 15: a keep-* cgroup is exempt; with one, a lock
+		 * freezes every other child of the root instead of it */
+		if (tf_persona_cgroup_fd(pb) >= 0) {
+			int kfd = -1, rfd = -1, r2fd = -1;
+			char rn[32], r2n[32];
+			bool fr;
+
+			r = tf_persona_keep_cgroup(pb, "x", &kfd);
+			ok(r == 0 && tf_persona_has_keep(pb),
+			   "B: keep-x made (%d)", r);
+			r = tf_persona_keep_cgroup(pb, "../x", &r2fd);
+			ok(r == -EINVAL,
+			   "B: keep name with a slash refused (%d)", r);
+			r = tf_persona_run_cgroup(pb, &rfd, rn);
+			ok(r == 0, "B: a run cgroup (%d)", r);
+			r = tf_persona_freeze(pb, true);
+			ok(r == 0 && tf_persona_freeze_per_child(pb) &&
+				   tf_persona_stats(pb, &st) == 0 && st.frozen,
+			   "B frozen child by child (%d)", r);
+			ok(cg_frozen_at(rfd) == 1, "B: run cgroup frozen");
+			ok(cg_frozen_at(kfd) == 0, "B: keep-x not frozen");
+			ok(tf_persona_frozen(pb, &fr) == 0 && fr,
+			   "B: tf_persona_frozen says frozen");
+			r = tf_persona_run_cgroup(pb, &r2fd, r2n);
+			ok(r == 0 && cg_frozen_at(r2fd) == 1,
+			   "B: a run cgroup made while locked is frozen (%d)",
+			   r);
+			r = tf_persona_freeze(pb, false);
+			ok(r == 0 && tf_persona_stats(pb, &st) == 0 &&
+				   !st.frozen && cg_frozen_at(rfd) == 0 &&
+				   cg_frozen_at(r2fd) == 0,
+			   "B thawed, every child (%d)", r);
+			close(rfd);
+			close(r2fd);
+			close(kfd);
+			(void)tf_persona_run_cgroup_end(pb, rn, false);
+			(void)tf_persona_run_cgroup_end(pb, r2n, false);
+			r = tf_persona_keep_end(pb, "x");
+			ok(r == 0 && !tf_persona_has_keep(pb),
+			   "B: keep-x removed (%d)", r);
+			r = tf_persona_freeze(pb, true);
+			ok(r == 0 && !tf_persona_freeze_per_child(pb),
+			   "B: without keep-* the root is frozen (%d)", r);
+			r = tf_persona_freeze(pb, false);
+			ok(r == 0, "B thawed (%d)", r);
+		}
 		r = tf_persona_set_foreground(pb, false);
 		ok(r == 0, "B to background (%d)", r);
 	}
 	kill_app(&b_ipc);
 	kill_app(&b_sleep);
+}
+
+/* "frozen N" of a cgroup dir's cgroup.events: 1, 0, -1 unreadable */
+static int cg_frozen_at(int dfd)
+{
+	char b[256];
+	int fd = openat(dfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, b, sizeof(b) - 1);
+	const char *k;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	b[n] = '\0';
+	k = strstr(b, "\nfrozen ");
+	return k ? k[8] == '1' : -1;
 }
 
 static unsigned long ns_ino(pid_t pid, const char *ns)

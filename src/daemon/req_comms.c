@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofold-comms inside a persona (issue 15 item 6; docs/comms.md "In the
+ * secure persona"), the daemon's side of `twofold comms` (cli/verb_comms.c).
+ *
+ * Provisioning (COMMS, root only, the persona running, i.e. unlocked):
+ * the device key, its certificate, the CA's key, the relay's key and the
+ * relay's address go into the persona's own encrypted storage,
+ * <data dir>/home/.twofold-comms (inside: /home/.twofold-comms), each
+ * file written atomically, 0600, owned by the persona's app uid, the
+ * directory 0700. The storage is fscrypt: a lock-down (evict) removes
+ * the key and the files are ciphertext with encrypted names from then
+ * on. The daemon reaches that directory from the host with openat2
+ * RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH from the data dir, because the
+ * persona's apps can write /home: a symlink planted there must not turn
+ * a root write into a write elsewhere on the host.
+ *
+ * Service: with `comms = yes` and the five files there, every start or
+ * unlock of the persona runs
+ *   twofold-comms --state /home/.twofold-comms service --relay ADDR
+ *     --relay-pub F --key F --cert F --ca F
+ * through svc.c: app uid, keep-comms (a screen lock leaves it running),
+ * Landlock writing only its state dir, restarted with a backoff. The
+ * binary is TWOFOLD_COMMS_BIN (tests: a copy below /usr, which the
+ * persona sees as its read-only base) or TF_BINDIR/twofold-comms: the
+ * build tree is not visible inside a persona, and the exec gate lets only
+ * base-system and app-image files run.
+ *
+ * Status (COMMS with TF_F_COMMS_STATUS): the daemon asks the service on
+ * its control socket, reached through /proc/INIT/root, and hands back
+ * its printable lines (at most 1 KiB, 1 s). Root only, as provisioning:
+ * the officer id is the persona's business. It blocks the loop at most
+ * that second (a frozen or wedged service); a job would be the next
+ * step if anyone but root could ask.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tf_config.h"
+#include "twofold/atomicfile.h"
+#include "twofold/log.h"
+#include "twofold/persona.h"
+#include "twofold/secmem.h"
+#include "daemon.h"
+
+#define COMMS_DIR ".twofold-comms"
+#define COMMS_STATE "/home/" COMMS_DIR
+#define COMMS_FILE_MAX 4096
+#define COMMS_STATUS_MAX 1024
+
+struct pfile {
+	const char *arg;  /* "NAME=HEX" in the request */
+	const char *file; /* in COMMS_DIR */
+	bool secret;
+};
+
+static const struct pfile pfiles[] = {
+	{"key", "device.key", true}, {"cert", "device.cert", false},
+	{"ca", "ca.pub", false},     {"relay-pub", "relay.pub", false},
+	{"relay", "relay", false}, /* ADDR:PORT, text */
+};
+#define N_PFILES (sizeof(pfiles) / sizeof(pfiles[0]))
+
+static const char *comms_bin(void)
+{
+	const char *e = secure_getenv("TWOFOLD_COMMS_BIN");
+
+	return e && e[0] == '/' ? e : TF_BINDIR "/twofold-comms";
+}
+
+static int open_beneath(int dfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
+			   RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+
+	return fd < 0 ? tf_negerrno() : fd;
+}
+
+/* The state dir, host side: made if absent (0700, the app uid's) when
+ * make; never through a symlink */
+static int state_dir(const struct tfd_persona *p, bool make)
+{
+	_cleanup_close_ int data = -1, home = -1, dir = -1;
+	uid_t uid = p->cfg->uid_base + TF_APP_UID_DEFAULT;
+	struct stat st;
+
+	data = open(p->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (data < 0)
+		return tf_negerrno();
+	home = open_beneath(data, "home", O_RDONLY | O_DIRECTORY);
+	if (home < 0)
+		return home;
+	if (make && mkdirat(home, COMMS_DIR, 0700) < 0 && errno != EEXIST)
+		return tf_negerrno();
+	dir = open_beneath(home, COMMS_DIR, O_RDONLY | O_DIRECTORY);
+	if (dir < 0)
+		return dir;
+	if (fstat(dir, &st) < 0)
+		return tf_negerrno();
+	if (make && (st.st_uid != uid || (st.st_mode & 07777) != 0700) &&
+	    (fchown(dir, uid, uid) < 0 || fchmod(dir, 0700) < 0))
+		return tf_negerrno();
+	return steal_fd(&dir);
+}
+
+static bool provisioned(const struct tfd_persona *p)
+{
+	_cleanup_close_ int dir = state_dir(p, false);
+	struct stat st;
+
+	if (dir < 0)
+		return false;
+	for (size_t i = 0; i < N_PFILES; i++)
+		if (fstatat(dir, pfiles[i].file, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
+		    !S_ISREG(st.st_mode))
+			return false;
+	return true;
+}
+
+/* The relay's ADDR:PORT from the state dir: digits, dots, colons,
+ * brackets only (it becomes one argv word of the service) */
+static int read_relay(const struct tfd_persona *p, char *buf, size_t cap)
+{
+	_cleanup_close_ int dir = state_dir(p, false), fd = -1;
+	ssize_t n;
+
+	if (dir < 0)
+		return dir;
+	fd = open_beneath(dir, "relay", O_RDONLY);
+	if (fd < 0)
+		return fd;
+	n = read(fd, buf, cap - 1);
+	if (n <= 0)
+		return n < 0 ? tf_negerrno() : -EINVAL;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (buf[0] == '\0' ||
+	    strspn(buf, "0123456789.:[]abcdefABCDEF") != strlen(buf))
+		return -EINVAL;
+	return 0;
+}
+
+static bool wanted(const struct tfd_persona *p)
+{
+	bool locked = p->state & (TFD_P_FROZEN | TFD_P_FREEZING);
+
+	/* also while locked, when the lock went child by child (keep-comms
+	 * existed): a restart lands in keep-comms, never frozen. A lock that
+	 * froze the root would freeze a keep-comms made under it. */
+	return p->cfg->comms && p->rt && !p->halt.active &&
+	       (p->state & (TFD_P_RUNNING | TFD_P_FROZEN | TFD_P_FREEZING)) &&
+	       (!locked || tf_persona_freeze_per_child(p->rt));
+}
+
+static void comms_start(struct tfd *d, struct tfd_persona *p)
+{
+	static const char *const ll[] = {COMMS_STATE, NULL};
+	char relay[128];
+	char *argv[] = {
+		(char *)comms_bin(),
+		"--state",
+		COMMS_STATE,
+		"service",
+		"--relay",
+		relay,
+		"--relay-pub",
+		COMMS_STATE "/relay.pub",
+		"--key",
+		COMMS_STATE "/device.key",
+		"--cert",
+		COMMS_STATE "/device.cert",
+		"--ca",
+		COMMS_STATE "/ca.pub",
+		NULL,
+	};
+	int r;
+
+	if (p->comms.name[0] == '\0')
+		tfd_svc_init(&p->comms, "comms");
+	if (!wanted(p) || tfd_svc_running(&p->comms) ||
+	    !tfd_svc_due(&p->comms) || !provisioned(p))
+		return;
+	r = read_relay(p, relay, sizeof(relay));
+	if (r < 0) {
+		snprintf(p->comms.error, sizeof(p->comms.error),
+			 "its relay address is unreadable: %s", strerror(-r));
+		return;
+	}
+	r = tfd_svc_start(d, p, &p->comms, argv, ll);
+	if (r < 0) {
+		tf_warn("%s: twofold-comms: %s", p->cfg->name, p->comms.error);
+		/* as if it died: the tick tries again after the backoff */
+		p->comms.backoff_s = TF_MIN(
+			p->comms.backoff_s ? p->comms.backoff_s * 2 : 1, 60u);
+		p->comms.next_start_ns =
+			tf_now_ns() +
+			(uint64_t)p->comms.backoff_s * 1000000000ull;
+		return;
+	}
+	tfd_audit(d, 0, "comms.start", p, NULL, "pid=%d", (int)p->comms.pid);
+}
+
+void tfd_comms_persona_started(struct tfd *d, struct tfd_persona *p)
+{
+	if (!p->cfg->comms)
+		return;
+	tfd_svc_init(&p->comms, "comms");
+	comms_start(d, p);
+}
+
+void tfd_comms_persona_stopping(struct tfd *d, struct tfd_persona *p)
+{
+	if (p->comms.name[0] == '\0')
+		return;
+	tfd_svc_stop(d, p, &p->comms);
+}
+
+void tfd_comms_tick(struct tfd *d)
+{
+	for (size_t i = 0; i < d->n_personas; i++)
+		if (d->personas[i].cfg->comms)
+			comms_start(d, &d->personas[i]);
+}
+
+void tfd_comms_status(const struct tfd_persona *p, FILE *t, FILE *j)
+{
+	bool on = p->comms.name[0] != '\0' && tfd_svc_running(&p->comms);
+
+	if (!p->cfg->comms)
+		return;
+	if (t && on)
+		fprintf(t, "  comms running (pid %d)", (int)p->comms.pid);
+	else if (t && p->comms.name[0] && p->comms.error[0])
+		fprintf(t, "  comms down (%s)", p->comms.error);
+	if (j == NULL)
+		return;
+	/* the error is the daemon's own words; only what needs no escape */
+	fprintf(j, ",\"comms\":{\"running\":%s,\"pid\":%d,\"restarts\":%u",
+		on ? "true" : "false", on ? (int)p->comms.pid : -1,
+		p->comms.restarts);
+	if (!on && p->comms.error[0] && strpbrk(p->comms.error, "\"\\") == NULL)
+		fprintf(j, ",\"error\":\"%s\"", p->comms.error);
+	fputc('}', j);
+}
+
+/* ---- the request ---- */
+
+static int unhex(const char *h, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t n = strlen(h);
+
+	if (n % 2 || n / 2 > cap || n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(h + 2 * i, "%2x", &v) != 1 ||
+		    !strchr("0123456789abcdefABCDEF", h[2 * i]) ||
+		    !strchr("0123456789abcdefABCDEF", h[2 * i + 1]))
+			return -EINVAL;
+		out[i] = (uint8_t)v;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+static enum tfd_disp provision(struct tfd *d, struct tfd_conn *c,
+			       const struct tf_msg *m, struct tfd_persona *p,
+			       struct tfd_reply *rep)
+{
+	const char *val[N_PFILES] = {0};
+	_cleanup_close_ int dir = -1;
+	uid_t uid = p->cfg->uid_base + TF_APP_UID_DEFAULT;
+	uint8_t *buf;
+	size_t len = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < m->n_attrs; i++) {
+		const struct tf_attr_ref *a = &m->attrs[i];
+		const char *s = (const char *)a->val, *eq;
+		size_t k;
+
+		if (a->type != TF_A_ARG)
+			continue;
+		eq = memchr(s, '=', a->len);
+		for (k = 0; eq && k < N_PFILES; k++)
+			if ((size_t)(eq - s) == strlen(pfiles[k].arg) &&
+			    !strncmp(s, pfiles[k].arg, (size_t)(eq - s)))
+				break;
+		if (eq == NULL || k == N_PFILES || val[k] != NULL ||
+		    s[a->len - 1] != '\0') {
+			tfd_reply_err(rep, -EINVAL,
+				      "comms provision %s: a bad or repeated "
+				      "item (give --key, --cert, --ca, "
+				      "--relay and --relay-pub once each)",
+				      p->cfg->name);
+			return TFD_REPLY_NOW;
+		}
+		val[k] = eq + 1;
+	}
+	for (size_t k = 0; k < N_PFILES; k++)
+		if (val[k] == NULL) {
+			tfd_reply_err(rep, -EINVAL,
+				      "comms provision %s: --%s missing",
+				      p->cfg->name, pfiles[k].arg);
+			return TFD_REPLY_NOW;
+		}
+	dir = state_dir(p, true);
+	if (dir < 0) {
+		tfd_reply_err(rep, dir,
+			      "comms provision %s: cannot open its state "
+			      "directory in the persona's storage: %s",
+			      p->cfg->name, strerror(-dir));
+		return TFD_REPLY_NOW;
+	}
+	buf = tf_secure_alloc(COMMS_FILE_MAX);
+	if (buf == NULL) {
+		tfd_reply_err(rep, -ENOMEM, "comms provision: out of memory");
+		return TFD_REPLY_NOW;
+	}
+	for (size_t k = 0; k < N_PFILES && r == 0; k++) {
+		if (!strcmp(pfiles[k].arg, "relay")) {
+			len = strlen(val[k]);
+			if (len == 0 || len >= 128 ||
+			    strspn(val[k], "0123456789.:[]abcdefABCDEF") != len)
+				r = -EINVAL;
+			else
+				memcpy(buf, val[k], len);
+		} else {
+			r = unhex(val[k], buf, COMMS_FILE_MAX, &len);
+		}
+		if (r < 0) {
+			tfd_reply_err(rep, r, "comms provision %s: bad --%s",
+				      p->cfg->name, pfiles[k].arg);
+			break;
+		}
+		r = tf_atomic_write_at(dir, pfiles[k].file, buf, len, 0600);
+		if (r == 0 && fchownat(dir, pfiles[k].file, uid, uid,
+				       AT_SYMLINK_NOFOLLOW) < 0)
+			r = tf_negerrno();
+		if (r < 0)
+			tfd_reply_err(rep, r,
+				      "comms provision %s: cannot write "
+				      "%s: %s",
+				      p->cfg->name, pfiles[k].file,
+				      strerror(-r));
+		tf_memzero(buf, len);
+	}
+	tf_secure_free(buf);
+	tfd_audit(d, TF_AUDIT_SYNC, "comms.provision", p, c, "result=%d", r);
+	if (r < 0)
+		return TFD_REPLY_NOW;
+	/* a running service keeps its old keys until it restarts: now */
+	if (p->comms.name[0] != '\0' && tfd_svc_running(&p->comms))
+		tfd_svc_restart(&p->comms);
+	else if (p->cfg->comms) {
+		tfd_svc_init(&p->comms, "comms");
+		comms_start(d, p);
+	}
+	tfd_reply_err(rep, 0, "%s: comms provisioned%s", p->cfg->name,
+		      p->cfg->comms ? ""
+				    : " (set comms = yes in its device.conf "
+				      "section to run the service)");
+	return TFD_REPLY_NOW;
+}
+
+static enum tfd_disp status(struct tfd_persona *p, struct tfd_reply *rep)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 1};
+	_cleanup_close_ int fd = -1;
+	char b[COMMS_STATUS_MAX + 1];
+	ssize_t n;
+
+	if (!p->cfg->comms || !tfd_svc_running(&p->comms)) {
+		tfd_reply_err(rep, -ESRCH, "comms in %s: not running%s%s%s",
+			      p->cfg->name, p->comms.error[0] ? " (" : "",
+			      p->comms.error, p->comms.error[0] ? ")" : "");
+		return TFD_REPLY_NOW;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/%d/root%s/control",
+		 (int)tf_persona_init_pid(p->rt), COMMS_STATE);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	/* the persona's process answers: bounded in time and size, and
+	 * only printable text goes back */
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(fd, "status", 6, MSG_NOSIGNAL) != 6 ||
+	    (n = recv(fd, b, COMMS_STATUS_MAX, 0)) <= 0) {
+		tfd_reply_err(rep, -EIO,
+			      "comms in %s: the service does not "
+			      "answer",
+			      p->cfg->name);
+		return TFD_REPLY_NOW;
+	}
+	b[n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if ((b[i] < 0x20 && b[i] != '\n') || b[i] == 0x7f)
+			b[i] = '?';
+	if (strncmp(b, "ok\n", 3) != 0) {
+		tfd_reply_err(rep, -EIO, "comms in %s: the service refused",
+			      p->cfg->name);
+		return TFD_REPLY_NOW;
+	}
+	rep->text = strdup(b + 3);
+	tfd_reply_err(rep, 0, "comms in %s", p->cfg->name);
+	return TFD_REPLY_NOW;
+}
+
+enum tfd_disp tfd_req_comms(struct tfd *d, struct tfd_conn *c,
+			    const struct tf_msg *m, struct tfd_persona *p,
+			    struct tfd_reply *rep)
+{
+	const char *name = tf_msg_str(m, TF_A_PERSONA);
+	uint32_t flags = 0;
+
+	/* the persona is looked up here, not by the table: status is asked
+	 * in any state */
+	p = name && tf_name_valid(name) ? tfd_persona_find(d, name) : NULL;
+	if (p == NULL) {
+		tfd_reply_fail(rep, -ENOENT, TF_R_PERSONA_UNKNOWN, NULL,
+			       "comms: unknown persona (see: twofold persona "
+			       "list)");
+		return TFD_REPLY_NOW;
+	}
+	(void)tf_msg_u32(m, TF_A_FLAGS, &flags);
+	if (flags & TF_F_COMMS_STATUS)
+		return status(p, rep);
+	/* the keys go into its storage: only while it is unlocked */
+	if (p->state != TFD_P_RUNNING || p->rt == NULL) {
+		tfd_reply_err(rep, -EACCES,
+			      "comms provision %s: it is not running "
+			      "(unlock it first: twofold unlock %s)",
+			      p->cfg->name, p->cfg->name);
+		return TFD_REPLY_NOW;
+	}
+	return provision(d, c, m, p, rep);
+}
