@@ -21,6 +21,9 @@
  *              which is then deleted (handed out once)
  *   0x10 FWD   u8 n | to | bytes    -> 0x11 FROM u8 n | from | bytes to
  *              the recipient's sessions (real time, never stored)
+ *   0x30..0x3f talk groups: JOIN with a signed roster, floor requests
+ *              and releases, SFrame frames fanned out to the group's
+ *              online members (group.h lists them; group.c, floor.c)
  *   0x7f ERROR u8 code | text       (relay -> device)
  * Blobs are end-to-end encrypted by the devices (next round); the relay
  * holds no key that opens them.
@@ -47,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "group.h"
 #include "req.h"
 #include "store.h"
 #include "twofold/comms.h"
@@ -69,6 +73,7 @@ struct sess {
 	socklen_t addrlen;
 	char officer[TF_CERT_ID_MAX + 1];
 	uint64_t serial;
+	uint8_t device[TF_ROSTER_DEVHASH_BYTES]; /* roster identity */
 };
 
 /* the newest INIT timestamp per certificate serial: a replayed INIT is
@@ -89,7 +94,16 @@ struct relay {
 	struct sess sess[MAX_SESSIONS];
 	struct seen seen[MAX_SEEN];
 	size_t nseen;
+	struct relay_groups *groups; /* talk groups, floors (group.c) */
 };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void logv(struct relay *r, const char *fmt, ...) TF_PRINTF(2, 3);
 static void logv(struct relay *r, const char *fmt, ...)
@@ -140,6 +154,8 @@ static int load_denylist(struct relay *r)
 	tf_denylist_free(r->dl);
 	r->dl = dl;
 	r->cfg.dl = dl;
+	if (r->groups)
+		relay_groups_set_denylist(r->groups, dl);
 	logv(r, "deny-list loaded: %zu serials", tf_denylist_count(dl));
 	return 0;
 }
@@ -187,6 +203,16 @@ static void send_to(struct relay *r, struct sess *s, const uint8_t *pt,
 	if (sendto(r->fd, out, (size_t)n, MSG_DONTWAIT,
 		   (struct sockaddr *)&s->addr, s->addrlen) < 0)
 		logv(r, "send to %s: %s", s->officer, strerror(errno));
+}
+
+/* group.c's way out: by session id, which it keeps per roster member */
+static void group_send(void *ctx, uint32_t id, const uint8_t *pt, size_t n)
+{
+	struct relay *r = ctx;
+	struct sess *s = sess_by_id(r, id);
+
+	if (s != NULL)
+		send_to(r, s, pt, n);
 }
 
 static void send_error(struct relay *r, struct sess *s, uint8_t code,
@@ -382,6 +408,15 @@ static void on_data(struct relay *r, const uint8_t *msg, size_t len,
 	}
 	if (n == 0)
 		return; /* keepalive */
+	if ((pt[0] & 0xf0) == 0x30) {
+		struct relay_member m = {.sess = s->id, .officer = s->officer};
+		memcpy(m.device, s->device, sizeof(m.device));
+		e = relay_groups_request(r->groups, &m, pt, (size_t)n,
+					 (uint64_t)time(NULL), mono_ms());
+		if (e == -EBADMSG)
+			send_error(r, s, ERR_BAD, "malformed group request");
+		return;
+	}
 	e = relay_req_parse(pt, (size_t)n, &q);
 	if (e < 0) {
 		send_error(r, s, ERR_BAD,
@@ -447,8 +482,16 @@ static void on_init(struct relay *r, const uint8_t *msg, size_t len,
 	}
 	/* one session per device: a new handshake replaces the old one */
 	for (size_t i = 0; i < MAX_SESSIONS; i++)
-		if (r->sess[i].used && r->sess[i].serial == peer.cert.serial)
+		if (r->sess[i].used && r->sess[i].serial == peer.cert.serial) {
+			relay_groups_sess_gone(r->groups, r->sess[i].id,
+					       mono_ms());
 			sess_drop(&r->sess[i]);
+		}
+	if (tf_roster_device_hash(tf_suite_by_id(r->cfg.suite), peer.cert.dh_pk,
+				  peer.cert.dh_pk_len, s->device) < 0) {
+		tf_comms_session_free(cs);
+		return;
+	}
 	s->used = true;
 	s->s = cs;
 	s->serial = peer.cert.serial;
@@ -502,7 +545,13 @@ static int serve(struct relay *r)
 		return -errno;
 	for (;;) {
 		struct epoll_event evs[2];
-		int n = epoll_wait(ep, evs, 2, -1);
+		uint64_t dl = relay_groups_deadline(r->groups), now = mono_ms();
+		/* the floors' clocks (maximum talk time, queue timeouts) */
+		int tmo = dl == UINT64_MAX ? -1
+			  : dl <= now	   ? 0
+					   : (int)TF_MIN(dl - now, 60000u);
+		int n = epoll_wait(ep, evs, 2, tmo);
+		relay_groups_tick(r->groups, mono_ms());
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -578,7 +627,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: " PROG " --listen [ADDR:]PORT --key KEYFILE --ca "
-		"CA.pub --store DB [--denylist FILE] [-v]\n");
+		"CA.pub --store DB [--denylist FILE] [--max-talk-ms MS] "
+		"[-v]\n");
 	exit(2);
 }
 
@@ -589,6 +639,12 @@ int main(int argc, char **argv)
 	_cleanup_free_ uint8_t *kb = NULL, *cb = NULL;
 	struct tf_privfile pf = {0};
 	struct tf_pubfile pub;
+	/* MCPTT-like defaults: 30 s a burst, 2 min in an emergency */
+	struct tf_floor_cfg fcfg = {.max_talk_ms = 30000,
+				    .emergency_talk_ms = 120000,
+				    .queue_ms = 30000,
+				    .queue_max = 16,
+				    .preempt_priority = 200};
 	size_t len;
 	int e;
 
@@ -607,6 +663,9 @@ int main(int argc, char **argv)
 			db = argv[++i];
 		else if (!strcmp(argv[i], "--denylist"))
 			r.dl_path = argv[++i];
+		else if (!strcmp(argv[i], "--max-talk-ms"))
+			fcfg.max_talk_ms =
+				(uint32_t)strtoul(argv[++i], NULL, 10);
 		else
 			usage();
 	}
@@ -642,10 +701,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r.priv = pf.secret + TF_KEY_BYTES; /* the DH half, in secure memory */
-	r.cfg = (struct tf_comms_relay){.suite = pub.suite->id,
-					.priv = r.priv,
-					.ca = &r.anchor,
-					.roles = TF_ROLES_CLIENT};
+	r.cfg = (struct tf_comms_relay){
+		.suite = pub.suite->id,
+		.priv = r.priv,
+		.ca = &r.anchor,
+		.roles =
+			TF_ROLES_CLIENT | TF_ROLE_BIT(TF_ROLE_GROUP_AUTHORITY)};
+	if (fcfg.emergency_talk_ms < fcfg.max_talk_ms)
+		fcfg.emergency_talk_ms = fcfg.max_talk_ms;
+	if (relay_groups_new(&r.anchor, &fcfg, group_send, &r, &r.groups) < 0) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
 	if (load_denylist(&r) < 0)
 		return 1;
 	e = tf_store_open_sqlite(db, &r.store);
@@ -669,6 +736,7 @@ int main(int argc, char **argv)
 		if (r.sess[i].used)
 			sess_drop(&r.sess[i]);
 	tf_store_close(r.store);
+	relay_groups_free(r.groups);
 	tf_denylist_free(r.dl);
 	tf_privfile_free(&pf);
 	if (e < 0) {
