@@ -31,7 +31,17 @@ struct group {
 	uint64_t kid; /* of the last frame forwarded (late entry) */
 };
 
+/* A roster larger than one datagram arrives in pieces: one upload in
+ * progress per session, bounded in size and in number. */
+#define UPLOADS_MAX 64
+struct upload {
+	uint32_t sess;
+	uint8_t *buf; /* NULL: slot free */
+	size_t total, have;
+};
+
 struct relay_groups {
+	struct upload up[UPLOADS_MAX];
 	const struct tf_cert_anchor *ca;
 	const struct tf_denylist *dl;
 	struct tf_floor_cfg fcfg;
@@ -62,6 +72,8 @@ void relay_groups_free(struct relay_groups *g)
 		return;
 	for (size_t i = 0; i < RELAY_GROUPS_MAX; i++)
 		free(g->g[i].roster);
+	for (size_t i = 0; i < UPLOADS_MAX; i++)
+		free(g->up[i].buf);
 	free(g);
 }
 
@@ -260,7 +272,7 @@ static void op_join(struct relay_groups *g, const struct relay_member *m,
 		return;
 	}
 	idx = tf_roster_find(r, m->officer, m->device);
-	if (idx < 0) {
+	if (idx < 0 && m->role != TF_ROLE_GROUP_AUTHORITY) {
 		send_err(g, m->sess, GERR_MEMBER, r->group,
 			 "this device is not in the group's roster");
 		free(r);
@@ -291,9 +303,65 @@ static void op_join(struct relay_groups *g, const struct relay_member *m,
 	} else {
 		free(r);
 	}
-	gr->online[idx] = true;
-	gr->sess[idx] = m->sess;
+	if (idx >= 0) {
+		gr->online[idx] = true;
+		gr->sess[idx] = m->sess;
+	}
 	send_state(g, gr, m->sess);
+}
+
+static void upload_drop(struct upload *u)
+{
+	free(u->buf);
+	memset(u, 0, sizeof(*u));
+}
+
+/* JOIN u32 total | u32 offset | bytes: pieces in order, offset 0 starts
+ * over. Returns 1 with the whole roster in *u when the last piece came,
+ * 0 while more are due, -EBADMSG for a piece out of order or bounds. */
+static int upload_add(struct relay_groups *g, uint32_t sess, const uint8_t *p,
+		      size_t n, struct upload **out)
+{
+	struct upload *u = NULL, *free_slot = NULL;
+	size_t total, off;
+
+	if (n < 8)
+		return -EBADMSG;
+	total = (size_t)get_u(p, 4);
+	off = (size_t)get_u(p + 4, 4);
+	p += 8;
+	n -= 8;
+	if (total == 0 || total > TF_ROSTER_WIRE_MAX || n > total - off ||
+	    off > total)
+		return -EBADMSG;
+	for (size_t i = 0; i < UPLOADS_MAX; i++) {
+		if (g->up[i].buf && g->up[i].sess == sess)
+			u = &g->up[i];
+		else if (!g->up[i].buf && !free_slot)
+			free_slot = &g->up[i];
+	}
+	if (off == 0) {
+		if (u)
+			upload_drop(u);
+		u = u ? u : free_slot;
+		if (u == NULL)
+			return -ENOSPC;
+		u->buf = malloc(total);
+		if (u->buf == NULL)
+			return -ENOMEM;
+		u->sess = sess;
+		u->total = total;
+		u->have = 0;
+	}
+	if (u == NULL || u->total != total || u->have != off) {
+		if (u)
+			upload_drop(u);
+		return -EBADMSG;
+	}
+	memcpy(u->buf + off, p, n);
+	u->have += n;
+	*out = u;
+	return u->have == u->total;
 }
 
 static struct group *member_group(struct relay_groups *g,
@@ -330,8 +398,20 @@ int relay_groups_request(struct relay_groups *g, const struct relay_member *m,
 	if (n < 1)
 		return -EBADMSG;
 	op = pt[0];
-	if (pt[0] == RELAY_OP_JOIN) {
-		op_join(g, m, pt + 1, n - 1, now_s, now_ms);
+	if (op == RELAY_OP_JOIN) {
+		struct upload *u = NULL;
+		int e = upload_add(g, m->sess, pt + 1, n - 1, &u);
+		if (e < 0) {
+			send_err(g, m->sess, GERR_BAD, "roster upload",
+				 e == -ENOSPC ? "relay busy, retry"
+					      : "pieces out of order; send "
+						"again from the start");
+			return 0;
+		}
+		if (e == 1) {
+			op_join(g, m, u->buf, u->total, now_s, now_ms);
+			upload_drop(u);
+		}
 		return 0;
 	}
 	if (pt[0] != RELAY_OP_FLOOR_REQ && pt[0] != RELAY_OP_FLOOR_REL &&
@@ -412,6 +492,9 @@ void relay_groups_sess_gone(struct relay_groups *g, uint32_t sess,
 {
 	struct tf_floor_ev ev[TF_FLOOR_EVENTS_MAX];
 
+	for (size_t i = 0; i < UPLOADS_MAX; i++)
+		if (g->up[i].buf && g->up[i].sess == sess)
+			upload_drop(&g->up[i]);
 	for (size_t i = 0; i < RELAY_GROUPS_MAX; i++) {
 		struct group *gr = &g->g[i];
 		if (gr->roster == NULL)

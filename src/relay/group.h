@@ -12,7 +12,13 @@
  * groups (relay.c is single-threaded today).
  *
  * Requests (device -> relay), payloads of the channel's DATA:
- *   0x30 JOIN    roster                       -> 0x31 STATE
+ *   0x30 JOIN    u32 total | u32 offset | a piece of the roster, in
+ *                order from offset 0 (a roster of 1024 members is ~100
+ *                KiB, a datagram 1400 bytes)  -> after the last, 0x31 STATE
+ *                From a member: joins it (it must be in the roster).
+ *                From the group authority (its certificate's role): only
+ *                publishes a newer roster, so a removal takes effect on
+ *                the relay at once, before members hear of it.
  *   0x32 FLOOR_REQ u8 n | group | u8 priority | u8 flags (1 emergency)
  *   0x33 FLOOR_REL u8 n | group | u32 burst (0: any)
  *   0x35 MEDIA   u8 n | group | u32 burst | SFrame frame
@@ -50,6 +56,7 @@ struct relay_member {
 	uint32_t sess;
 	const char *officer;
 	uint8_t device[TF_ROSTER_DEVHASH_BYTES];
+	uint8_t role; /* its certificate's */
 };
 
 typedef void (*relay_send_fn)(void *ctx, uint32_t sess, const uint8_t *pt,

@@ -74,6 +74,7 @@ struct sess {
 	char officer[TF_CERT_ID_MAX + 1];
 	uint64_t serial;
 	uint8_t device[TF_ROSTER_DEVHASH_BYTES]; /* roster identity */
+	uint8_t role;
 };
 
 /* the newest INIT timestamp per certificate serial: a replayed INIT is
@@ -409,7 +410,8 @@ static void on_data(struct relay *r, const uint8_t *msg, size_t len,
 	if (n == 0)
 		return; /* keepalive */
 	if ((pt[0] & 0xf0) == 0x30) {
-		struct relay_member m = {.sess = s->id, .officer = s->officer};
+		struct relay_member m = {
+			.sess = s->id, .officer = s->officer, .role = s->role};
 		memcpy(m.device, s->device, sizeof(m.device));
 		e = relay_groups_request(r->groups, &m, pt, (size_t)n,
 					 (uint64_t)time(NULL), mono_ms());
@@ -495,6 +497,7 @@ static void on_init(struct relay *r, const uint8_t *msg, size_t len,
 	s->used = true;
 	s->s = cs;
 	s->serial = peer.cert.serial;
+	s->role = peer.cert.role;
 	snprintf(s->officer, sizeof(s->officer), "%s", peer.cert.officer);
 	memcpy(&s->addr, from, fromlen);
 	s->addrlen = fromlen;
@@ -615,6 +618,11 @@ static int open_socket(const char *listen_arg)
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
+	/* a talk group's members all come back at once (a rekey, a relay
+	 * restart): room for a burst of roster uploads; the kernel caps it
+	 * at net.core.rmem_max, which is fine */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){4 << 20},
+			 sizeof(int));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = -errno;
 		close(fd);
