@@ -25,6 +25,8 @@ enum {
 
 struct group {
 	struct tf_roster *roster; /* NULL: slot free */
+	uint8_t *wire;		  /* the roster as signed (ROSTER_GET) */
+	size_t wire_len;
 	struct tf_floor floor;
 	uint32_t sess[TF_ROSTER_MAX]; /* by roster index, when online[] */
 	bool online[TF_ROSTER_MAX];
@@ -70,8 +72,10 @@ void relay_groups_free(struct relay_groups *g)
 {
 	if (g == NULL)
 		return;
-	for (size_t i = 0; i < RELAY_GROUPS_MAX; i++)
+	for (size_t i = 0; i < RELAY_GROUPS_MAX; i++) {
 		free(g->g[i].roster);
+		free(g->g[i].wire);
+	}
 	for (size_t i = 0; i < UPLOADS_MAX; i++)
 		free(g->up[i].buf);
 	free(g);
@@ -259,9 +263,10 @@ static void group_replace(struct relay_groups *g, struct group *gr,
 }
 
 static void op_join(struct relay_groups *g, const struct relay_member *m,
-		    const uint8_t *p, size_t n, uint64_t now_s, uint64_t now_ms)
+		    uint8_t **wire, size_t n, uint64_t now_s, uint64_t now_ms)
 {
 	struct tf_roster *r = NULL;
+	const uint8_t *p = *wire;
 	struct group *gr;
 	int e, idx;
 
@@ -298,8 +303,13 @@ static void op_join(struct relay_groups *g, const struct relay_member *m,
 		memset(gr, 0, sizeof(*gr));
 		tf_floor_init(&gr->floor, &g->fcfg);
 		gr->roster = r;
+		gr->wire = steal_pointer(wire);
+		gr->wire_len = n;
 	} else if (r->epoch > gr->roster->epoch) {
 		group_replace(g, gr, r, now_ms);
+		free(gr->wire);
+		gr->wire = steal_pointer(wire);
+		gr->wire_len = n;
 	} else {
 		free(r);
 	}
@@ -364,6 +374,62 @@ static int upload_add(struct relay_groups *g, uint32_t sess, const uint8_t *p,
 	return u->have == u->total;
 }
 
+/* The group's roster as the authority signed it, in pieces: a member
+ * that got a new epoch secret from the authority fetches it here and
+ * checks it itself (the relay is only the courier). */
+static void op_roster_get(struct relay_groups *g, const struct relay_member *m,
+			  const uint8_t *p, size_t n)
+{
+	char id[TF_CERT_ID_MAX + 1];
+	struct group *gr;
+
+	if (get_name(p, n, id) != n || (gr = group_find(g, id)) == NULL) {
+		send_err(g, m->sess, GERR_MEMBER, n ? "roster" : "group",
+			 "no such group on this relay");
+		return;
+	}
+	for (size_t off = 0; off < gr->wire_len;) {
+		uint8_t b[PT_MAX];
+		size_t l = 0, k = gr->wire_len - off;
+		b[l++] = RELAY_OP_ROSTER;
+		l += put_name(b + l, id);
+		put_u(b + l, gr->wire_len, 4);
+		put_u(b + l + 4, off, 4);
+		l += 8;
+		k = k > sizeof(b) - l ? sizeof(b) - l : k;
+		memcpy(b + l, gr->wire + off, k);
+		g->send(g->ctx, m->sess, b, l + k);
+		off += k;
+	}
+}
+
+/* JOIN_EPOCH u8 n | group | u64 epoch: join by the roster the relay
+ * holds (no upload), when it is the epoch the member verified. */
+static void op_join_epoch(struct relay_groups *g, const struct relay_member *m,
+			  const uint8_t *p, size_t n)
+{
+	char id[TF_CERT_ID_MAX + 1];
+	struct group *gr;
+	size_t u = get_name(p, n, id);
+	int idx;
+
+	if (u == 0 || n - u != 8 || (gr = group_find(g, id)) == NULL ||
+	    gr->roster->epoch != get_u(p + u, 8)) {
+		send_err(g, m->sess, GERR_ROSTER, u ? id : "group",
+			 "the relay holds another epoch; upload the roster");
+		return;
+	}
+	idx = tf_roster_find(gr->roster, m->officer, m->device);
+	if (idx < 0) {
+		send_err(g, m->sess, GERR_MEMBER, id,
+			 "this device is not in the group's roster");
+		return;
+	}
+	gr->online[idx] = true;
+	gr->sess[idx] = m->sess;
+	send_state(g, gr, m->sess);
+}
+
 static struct group *member_group(struct relay_groups *g,
 				  const struct relay_member *m,
 				  const uint8_t *p, size_t n, size_t *used,
@@ -409,9 +475,17 @@ int relay_groups_request(struct relay_groups *g, const struct relay_member *m,
 			return 0;
 		}
 		if (e == 1) {
-			op_join(g, m, u->buf, u->total, now_s, now_ms);
+			op_join(g, m, &u->buf, u->total, now_s, now_ms);
 			upload_drop(u);
 		}
+		return 0;
+	}
+	if (op == RELAY_OP_ROSTER_GET) {
+		op_roster_get(g, m, pt + 1, n - 1);
+		return 0;
+	}
+	if (op == RELAY_OP_JOIN_EPOCH) {
+		op_join_epoch(g, m, pt + 1, n - 1);
 		return 0;
 	}
 	if (pt[0] != RELAY_OP_FLOOR_REQ && pt[0] != RELAY_OP_FLOOR_REL &&

@@ -23,6 +23,9 @@
  *   0x33 FLOOR_REL u8 n | group | u32 burst (0: any)
  *   0x35 MEDIA   u8 n | group | u32 burst | SFrame frame
  *   0x37 LEAVE   u8 n | group
+ *   0x38 ROSTER_GET u8 n | group             -> 0x39 ROSTER pieces
+ *   0x3a JOIN_EPOCH u8 n | group | u64 epoch -> 0x31 STATE: join by the
+ *                roster the relay holds, if it is that epoch
  * Relay -> device:
  *   0x31 STATE   u8 n | group | u64 epoch | u8 taken | u32 burst
  *                | u8 emergency | u64 kid (0: none yet) | u8 n | talker
@@ -30,6 +33,7 @@
  *   0x34 FLOOR   u8 n | group | u8 event | u8 reason | u8 emergency
  *                | u16 position | u32 burst | u8 n | member (0 for idle)
  *   0x36 FRAME   u8 n | group | u8 n | talker | u32 burst | SFrame frame
+ *   0x39 ROSTER  u8 n | group | u32 total | u32 offset | piece
  *   0x7f ERROR   as relay.c's
  */
 #ifndef TWOFOLD_RELAY_GROUP_H
@@ -47,6 +51,9 @@ enum {
 	RELAY_OP_MEDIA = 0x35,
 	RELAY_OP_FRAME = 0x36,
 	RELAY_OP_LEAVE = 0x37,
+	RELAY_OP_ROSTER_GET = 0x38,
+	RELAY_OP_ROSTER = 0x39,
+	RELAY_OP_JOIN_EPOCH = 0x3a,
 };
 
 #define RELAY_GROUPS_MAX 64
