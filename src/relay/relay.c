@@ -709,12 +709,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r.priv = pf.secret + TF_KEY_BYTES; /* the DH half, in secure memory */
-	r.cfg = (struct tf_comms_relay){
-		.suite = pub.suite->id,
-		.priv = r.priv,
-		.ca = &r.anchor,
-		.roles =
-			TF_ROLES_CLIENT | TF_ROLE_BIT(TF_ROLE_GROUP_AUTHORITY)};
+	r.cfg = (struct tf_comms_relay){.suite = pub.suite->id,
+					.priv = r.priv,
+					.ca = &r.anchor,
+					.roles = TF_ROLES_E2E};
 	if (fcfg.emergency_talk_ms < fcfg.max_talk_ms)
 		fcfg.emergency_talk_ms = fcfg.max_talk_ms;
 	if (relay_groups_new(&r.anchor, &fcfg, group_send, &r, &r.groups) < 0) {
