@@ -21,6 +21,7 @@
  * being asked for are buffered and sent the moment it is granted, so no
  * speech is clipped.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -62,7 +63,11 @@ struct pgroup {
 	uint64_t epoch;
 	uint8_t *secret; /* secure memory; NULL: none yet */
 	struct tf_roster *roster;
-	int me; /* our roster index */
+	uint8_t *wire; /* the roster as signed: uploaded when the relay
+			  does not hold it (it restarted) */
+	size_t wire_len;
+	uint64_t join_ms; /* when we last asked to join */
+	int me;		  /* our roster index */
 	/* a key message waiting for its roster */
 	bool pending;
 	uint64_t p_epoch;
@@ -153,19 +158,14 @@ static void persist(struct svc *s, struct pgroup *g)
 {
 	char p[512];
 
+	if (comms_path(s, p, sizeof(p), "group-%s.roster", g->id) == 0 &&
+	    tf_atomic_write(p, g->wire, g->wire_len, 0600) < 0)
+		comms_log(s, "cannot save the roster of group %s", g->id);
 	/* the secret in the state dir, which lives in the secure persona's
 	 * encrypted storage (a lock-down evicts it) */
 	if (comms_path(s, p, sizeof(p), "group-%s.secret", g->id) == 0 &&
 	    tf_atomic_write(p, g->secret, TF_GROUP_SECRET_BYTES, 0600) < 0)
 		comms_log(s, "cannot save the key of group %s", g->id);
-	if (comms_path(s, p, sizeof(p), "group-%s.epoch", g->id) == 0) {
-		char e[32];
-		int n = snprintf(e, sizeof(e), "%llu\n",
-				 (unsigned long long)g->epoch);
-		if (tf_atomic_write(p, e, (size_t)n, 0600) < 0)
-			comms_log(s, "cannot save the epoch of group %s",
-				  g->id);
-	}
 }
 
 static void send_join(struct svc *s, struct pgroup *g)
@@ -173,6 +173,7 @@ static void send_join(struct svc *s, struct pgroup *g)
 	uint8_t b[80];
 	size_t l = 0;
 
+	g->join_ms = comms_now_ms();
 	b[l++] = OP_JOIN_EPOCH;
 	l += put_name(b + l, g->id);
 	put_u(b + l, g->epoch, 8);
@@ -284,6 +285,9 @@ static void roster_done(struct svc *s, struct pgroup *g)
 	g->epoch = r->epoch;
 	g->pending = false;
 	g->refusal[0] = '\0';
+	free(g->wire);
+	g->wire = steal_pointer(&g->rbuf);
+	g->wire_len = g->rtotal;
 	persist(s, g);
 	if (idx < 0) {
 		refuse(s, g, "we are no longer in this group");
@@ -325,6 +329,24 @@ static void on_roster_piece(struct svc *s, const uint8_t *p, size_t n)
 		roster_done(s, g);
 		free(g->rbuf);
 		g->rbuf = NULL;
+	}
+}
+
+/* The relay does not hold our roster (it restarted, or never saw this
+ * epoch): upload it as the authority signed it, in pieces. */
+static void upload_roster(struct svc *s, struct pgroup *g)
+{
+	uint8_t b[TF_COMMS_PAYLOAD_MAX];
+
+	g->join_ms = comms_now_ms();
+	for (size_t off = 0; g->wire && off < g->wire_len;) {
+		size_t k = g->wire_len - off > 1200 ? 1200 : g->wire_len - off;
+		b[0] = OP_JOIN;
+		put_u(b + 1, g->wire_len, 4);
+		put_u(b + 5, off, 4);
+		memcpy(b + 9, g->wire + off, k);
+		comms_relay_send(s, b, 9 + k);
+		off += k;
 	}
 }
 
@@ -512,9 +534,11 @@ void ptt_on_reply(struct svc *s, const uint8_t *pt, size_t n)
 
 void ptt_on_connected(struct svc *s)
 {
-	for (size_t i = 0; i < GROUPS_MAX; i++)
+	for (size_t i = 0; i < GROUPS_MAX; i++) {
+		P.g[i].joined = false;
 		if (P.g[i].id[0] && P.g[i].secret && P.g[i].me >= 0)
 			send_join(s, &P.g[i]);
+	}
 }
 
 /* one 20 ms frame from the capture (a file here), or -1 at its end */
@@ -540,6 +564,11 @@ void ptt_tick(struct svc *s, uint64_t now)
 		struct pgroup *g = &P.g[i];
 		uint8_t f[FRAME_BYTES];
 
+		/* no STATE a second after JOIN_EPOCH: the relay lacks the
+		 * roster; hand it ours */
+		if (s->connected && g->secret && g->me >= 0 && !g->joined &&
+		    now - g->join_ms > 1000)
+			upload_roster(s, g);
 		while (g->pressed && now >= g->next_ms) {
 			g->next_ms += FRAME_MS;
 			if (capture(g, f) < 0) {
@@ -676,9 +705,65 @@ void ptt_status(struct svc *s, char *out, size_t cap)
 	}
 }
 
+/* After a restart: the groups saved in the state dir, each roster checked
+ * again (it may have expired, or its authority been revoked since). */
+static void load_groups(struct svc *s)
+{
+	DIR *d = opendir(s->dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		char id[TF_CERT_ID_MAX + 1], p[512];
+		uint8_t *b = NULL, mine[TF_ROSTER_DEVHASH_BYTES];
+		size_t len, n = strlen(e->d_name);
+		struct tf_roster *r = NULL;
+		struct pgroup *g;
+
+		if (n <= 13 || strncmp(e->d_name, "group-", 6) ||
+		    strcmp(e->d_name + n - 7, ".roster") ||
+		    n - 13 > TF_CERT_ID_MAX)
+			continue;
+		memcpy(id, e->d_name + 6, n - 13);
+		id[n - 13] = '\0';
+		if (!comms_officer_ok(id) ||
+		    comms_path(s, p, sizeof(p), "group-%s.roster", id) < 0 ||
+		    comms_read_file(p, TF_ROSTER_WIRE_MAX, &b, &len) < 0)
+			continue;
+		if (tf_roster_verify(b, len, &s->anchor, s->dl,
+				     (uint64_t)time(NULL), id, 0, &r) < 0 ||
+		    (g = group_get(s, id, true)) == NULL ||
+		    (g->secret = tf_secure_alloc(TF_GROUP_SECRET_BYTES)) ==
+			    NULL) {
+			free(b);
+			free(r);
+			continue;
+		}
+		g->wire = b;
+		g->wire_len = len;
+		g->roster = r;
+		g->epoch = r->epoch;
+		if (tf_roster_device_hash(s->suite, s->me.dh_pk,
+					  s->me.dh_pk_len, mine) == 0)
+			g->me = tf_roster_find(r, s->me.officer, mine);
+		b = NULL;
+		if (comms_path(s, p, sizeof(p), "group-%s.secret", id) < 0 ||
+		    comms_read_file(p, TF_GROUP_SECRET_BYTES, &b, &len) < 0 ||
+		    len != TF_GROUP_SECRET_BYTES) {
+			g->me = -1; /* no key: wait for the next one */
+		} else {
+			memcpy(g->secret, b, len);
+		}
+		if (b)
+			tf_memzero(b, len);
+		free(b);
+	}
+	if (d)
+		closedir(d);
+}
+
 int ptt_init(struct svc *s, const char *audio_out)
 {
-	(void)s;
+	load_groups(s);
 	if (audio_out != NULL) {
 		P.out_fd =
 			open(audio_out,
@@ -698,6 +783,7 @@ void ptt_free(struct svc *s)
 		tf_secure_free(g->p_secret);
 		free(g->roster);
 		free(g->rbuf);
+		free(g->wire);
 	}
 	memset(P.g, 0, sizeof(P.g));
 	if (P.out_fd >= 0)

@@ -84,6 +84,24 @@ sys.stdout.buffer.write(b''.join(bytes([i]) * 640 for i in range(1, 51)))" >"$W/
 	cm alice group list | grep -q "^group north epoch 4"
 	ok $? "$s: twofold-comms group list shows the group" "$(cm alice group list)"
 
+	# a restart of alice's service and of the relay: alice reloads the
+	# group (its roster checked again), both re-upload it to the new relay
+	svc_stop alice
+	relay_stop TERM
+	rm -f "$W/store.db"*
+	: >"$W/relay.log"
+	relay_start
+	svc_start alice --audio-out "$W/alice.heard"
+	# carol notices the restart when her keepalives go unanswered (3 s)
+	wait_for "$W/relay.log" "carol connected" && sleep 0.5 &&
+		wait_status alice "group north epoch 4 members 2 joined" &&
+		wait_status carol "group north epoch 4 members 2 joined"
+	ok $? "$s: after restarts alice and carol are back in the group" \
+		"$(cm alice status; cm carol status; tail -3 "$W/relay.log")"
+	cm alice ptt north --press --audio-in "$W/speech.raw" >/dev/null
+	wait_status carol "group north .* heard 100 "
+	ok $? "$s: and carol hears alice's next burst" "$(cm carol status)"
+
 	for n in alice bob carol groupd; do svc_stop $n; done
 	relay_stop TERM
 done
