@@ -44,6 +44,7 @@ struct upload {
 
 struct relay_groups {
 	struct upload up[UPLOADS_MAX];
+	size_t evict; /* the next upload slot taken when all are in use */
 	const struct tf_cert_anchor *ca;
 	const struct tf_denylist *dl;
 	struct tf_floor_cfg fcfg;
@@ -354,8 +355,13 @@ static int upload_add(struct relay_groups *g, uint32_t sess, const uint8_t *p,
 		if (u)
 			upload_drop(u);
 		u = u ? u : free_slot;
-		if (u == NULL)
-			return -ENOSPC;
+		if (u == NULL) {
+			/* all in use: take one in turn, so sessions that
+			 * start uploads and never finish them cannot keep
+			 * everyone else out */
+			u = &g->up[g->evict++ % UPLOADS_MAX];
+			upload_drop(u);
+		}
 		u->buf = malloc(total);
 		if (u->buf == NULL)
 			return -ENOMEM;
@@ -469,7 +475,7 @@ int relay_groups_request(struct relay_groups *g, const struct relay_member *m,
 		int e = upload_add(g, m->sess, pt + 1, n - 1, &u);
 		if (e < 0) {
 			send_err(g, m->sess, GERR_BAD, "roster upload",
-				 e == -ENOSPC ? "relay busy, retry"
+				 e == -ENOMEM ? "relay out of memory, retry"
 					      : "pieces out of order; send "
 						"again from the start");
 			return 0;

@@ -13,6 +13,8 @@
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${TWOFOLD_GROUPD:?}"
 PORT=51995
 . "$(dirname "$0")/commslib.sh"
+SCAN="python3 $(dirname "$0")/canary_scan.py"
+NEEDLE=CANARY-PTT-SPEECH-5e1f
 gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
 publish() {
 	gd publish north --relay 127.0.0.1:$PORT --relay-pub "$W/relay.key.pub" \
@@ -25,10 +27,12 @@ for s in intl gm; do
 	ca keygen --suite $s -o "$W/groupd.key"
 	ca issue --ca "$W/ca" --officer groupd --role group-authority \
 		--pubkey "$W/groupd.key.pub" --days 1 -o "$W/groupd.cert"
-	# 50 frames of 20 ms, 640 bytes each, every frame different
+	# 50 frames of 20 ms, 640 bytes each, every frame different and
+	# carrying a canary the relay must never hold in the clear
 	python3 -c "
 import sys
-sys.stdout.buffer.write(b''.join(bytes([i]) * 640 for i in range(1, 51)))" >"$W/speech.raw"
+sys.stdout.buffer.write(b''.join((b'$NEEDLE' + bytes([i]) * 640)[:640]
+                                 for i in range(1, 51)))" >"$W/speech.raw"
 	relay_start
 	for n in alice bob carol; do
 		svc_start $n --audio-out "$W/$n.heard"
@@ -63,6 +67,16 @@ sys.stdout.buffer.write(b''.join(bytes([i]) * 640 for i in range(1, 51)))" >"$W/
 		"$(size "$W/bob.heard") of $(size "$W/speech.raw") bytes"
 	wait_status alice "group north .* floor idle"
 	ok $? "$s: the floor is idle after alice's input ended" "$(cm alice status)"
+	# the relay forwarded 50 frames and the group key: none of it in the
+	# clear in its memory, its store or its logs
+	secret=$(od -An -tx1 -v "$W/gd/groups/north/secret" | tr -d ' \n')
+	self=$($SCAN $NEEDLE self)
+	found=$(($($SCAN $NEEDLE mem "$RP") + $($SCAN "$secret" mem "$RP") +
+		$($SCAN $NEEDLE files "$W/store.db" "$W/store.db-wal" "$W/relay.log") +
+		$($SCAN "$secret" files "$W/store.db" "$W/store.db-wal" "$W/relay.log")))
+	[ "$self" -gt 0 ] && [ ${#secret} = 64 ] && [ "$found" = 0 ]
+	ok $? "$s: no speech canary and no epoch secret in the relay's memory, store or log" \
+		"self $self, found $found, secret ${#secret} hex digits"
 
 	# removal: epoch 3 with a fresh secret, bob not in it
 	gd remove north bob >>"$W/gd.log" && gd add north "$W/carol.cert" >>"$W/gd.log" &&
