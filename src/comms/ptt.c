@@ -14,9 +14,11 @@
  * one held. A relay can therefore neither add a ghost member nor replay an
  * old epoch; a refusal is printed and shown in `status`.
  *
- * Media: the service carries frames as opaque bytes (a 20 ms frame of
- * 16 kHz s16le PCM, 640 bytes, until the Opus module lands), one SFrame
- * frame per datagram under the talker key of (epoch, our roster index).
+ * Media: Opus (twofold/media.h: 16 kHz mono, 20 ms, CBR 24 kbit/s with
+ * in-band FEC, every packet padded to 60 bytes, so packet sizes say
+ * nothing about the speech), one SFrame frame per datagram under the
+ * talker key of (epoch, our roster index); a lost frame is rebuilt from
+ * the next one's FEC, or concealed.
  * Capture starts at the key press: frames read while the floor is still
  * being asked for are buffered and sent the moment it is granted, so no
  * speech is clipped.
@@ -32,14 +34,16 @@
 
 #include "svc.h"
 #include "twofold/atomicfile.h"
+#include "twofold/media.h"
 #include "twofold/roster.h"
 #include "twofold/secmem.h"
 #include "twofold/sframe.h"
 
 #define KEYMSG_PREFIX "twofold-group-key v1 "
 #define GROUPS_MAX 16
-#define FRAME_BYTES 640 /* 20 ms of 16 kHz s16le mono */
-#define FRAME_MS 20
+#define FRAME_BYTES TF_MEDIA_PKT_BYTES /* one Opus packet, 20 ms */
+#define FRAME_MS TF_MEDIA_FRAME_MS
+#define CONCEAL_MAX 5	  /* frames rebuilt for one gap; more is silence */
 #define BUFFER_FRAMES 250 /* 5 s of speech captured before a grant */
 
 enum {
@@ -85,21 +89,26 @@ struct pgroup {
 	/* our own burst */
 	bool pressed, granted;
 	uint32_t my_burst;
-	int audio_fd;
+	int16_t *pcm; /* --audio-in, whole; NULL: silence */
+	size_t npcm, pos;
+	struct tf_media_enc *enc;
 	uint64_t next_ms, ctr;
 	uint8_t (*buf)[FRAME_BYTES];
 	size_t nbuf;
-	/* what we heard */
-	unsigned heard, undecryptable;
+	/* what we heard: one decoder per burst */
+	struct tf_media_dec *dec;
+	uint32_t dec_burst;
+	uint64_t last_ctr;
+	unsigned heard, concealed, undecryptable;
 	char refusal[200];
 };
 
 struct ptt {
 	struct pgroup g[GROUPS_MAX];
-	int out_fd; /* --audio-out, -1 none */
+	struct tf_audio_writer *out; /* --audio-out, NULL none */
 };
 
-static struct ptt P = {.out_fd = -1};
+static struct ptt P;
 
 static struct pgroup *group_get(struct svc *s, const char *id, bool make)
 {
@@ -117,7 +126,6 @@ static struct pgroup *group_get(struct svc *s, const char *id, bool make)
 	memset(free_slot, 0, sizeof(*free_slot));
 	snprintf(free_slot->id, sizeof(free_slot->id), "%s", id);
 	free_slot->me = -1;
-	free_slot->audio_fd = -1;
 	return free_slot;
 }
 
@@ -388,9 +396,13 @@ static void stop_talking(struct svc *s, struct pgroup *g, bool tell)
 		comms_relay_send(s, b, l + 4);
 	}
 	g->pressed = g->granted = false;
-	if (g->audio_fd >= 0)
-		close(g->audio_fd);
-	g->audio_fd = -1;
+	if (g->pcm)
+		tf_memzero(g->pcm, g->npcm * sizeof(g->pcm[0]));
+	free(g->pcm);
+	g->pcm = NULL;
+	g->npcm = g->pos = 0;
+	tf_media_enc_free(g->enc);
+	g->enc = NULL;
 	if (g->buf)
 		tf_memzero(g->buf, BUFFER_FRAMES * FRAME_BYTES);
 	free(g->buf);
@@ -458,6 +470,51 @@ static void on_floor(struct svc *s, const uint8_t *p, size_t n)
 	}
 }
 
+static void out_write(struct svc *s, const int16_t *pcm)
+{
+	if (P.out != NULL && tf_audio_write(P.out, pcm, TF_MEDIA_FRAME) < 0)
+		comms_log(s, "audio out: write failed");
+}
+
+/* Decode one Opus packet of burst/ctr; a gap since the last one is
+ * rebuilt (the packet before this one from its FEC, older ones by PLC). */
+static void play(struct svc *s, struct pgroup *g, uint32_t burst, uint64_t ctr,
+		 const uint8_t *pkt, size_t n)
+{
+	int16_t pcm[TF_MEDIA_FRAME];
+
+	if (g->dec == NULL || burst != g->dec_burst) {
+		tf_media_dec_free(g->dec);
+		g->dec = NULL;
+		if (tf_media_dec_new(&g->dec) < 0)
+			return;
+		g->dec_burst = burst;
+		g->last_ctr = ctr - 1;
+	}
+	if (ctr <= g->last_ctr)
+		return; /* late or repeated: already played or concealed */
+	if (ctr - g->last_ctr - 1 <= CONCEAL_MAX) {
+		for (uint64_t c = g->last_ctr + 1; c + 1 < ctr; c++)
+			if (tf_media_decode(g->dec, NULL, 0, pcm) > 0) {
+				out_write(s, pcm);
+				g->concealed++;
+			}
+		if (ctr - g->last_ctr > 1 &&
+		    tf_media_decode_fec(g->dec, pkt, n, pcm) > 0) {
+			out_write(s, pcm);
+			g->concealed++;
+		}
+	}
+	g->last_ctr = ctr;
+	if (tf_media_decode(g->dec, pkt, n, pcm) < 0) {
+		g->undecryptable++;
+		return;
+	}
+	g->heard++;
+	out_write(s, pcm);
+	tf_memzero(pcm, sizeof(pcm));
+}
+
 static void on_frame(struct svc *s, const uint8_t *p, size_t n)
 {
 	char id[TF_CERT_ID_MAX + 1], who[TF_CERT_ID_MAX + 1];
@@ -494,9 +551,7 @@ static void on_frame(struct svc *s, const uint8_t *p, size_t n)
 		g->undecryptable++;
 		return;
 	}
-	g->heard++;
-	if (P.out_fd >= 0 && write(P.out_fd, pt, (size_t)m) != m)
-		comms_log(s, "audio out: short write");
+	play(s, g, (uint32_t)get_u(p - 4, 4), ctr, pt, (size_t)m);
 	tf_memzero(pt, (size_t)m);
 }
 
@@ -541,21 +596,23 @@ void ptt_on_connected(struct svc *s)
 	}
 }
 
-/* one 20 ms frame from the capture (a file here), or -1 at its end */
+/* one 20 ms frame from the capture (a file here), encoded; -1 at its
+ * end */
 static int capture(struct pgroup *g, uint8_t *f)
 {
-	ssize_t n;
+	int16_t pcm[TF_MEDIA_FRAME] = {0}; /* no input: silence */
+	size_t k;
 
-	if (g->audio_fd < 0) {
-		memset(f, 0, FRAME_BYTES); /* no input: silence */
-		return 0;
+	if (g->pcm != NULL) {
+		if (g->pos >= g->npcm)
+			return -1;
+		k = TF_MIN(g->npcm - g->pos, (size_t)TF_MEDIA_FRAME);
+		memcpy(pcm, g->pcm + g->pos, k * sizeof(pcm[0]));
+		g->pos += k;
 	}
-	n = read(g->audio_fd, f, FRAME_BYTES);
-	if (n <= 0)
-		return -1;
-	if (n < FRAME_BYTES)
-		memset(f + n, 0, FRAME_BYTES - (size_t)n);
-	return 0;
+	k = (size_t)tf_media_encode(g->enc, pcm, f);
+	tf_memzero(pcm, sizeof(pcm));
+	return k == FRAME_BYTES ? 0 : -1;
 }
 
 void ptt_tick(struct svc *s, uint64_t now)
@@ -621,19 +678,22 @@ static void ctl_press(struct svc *s, int fd, char *args)
 		comms_reply(fd, "error out of memory\n");
 		return;
 	}
+	if (tf_media_enc_new(TF_MEDIA_LOSS_PCT, true, &g->enc) < 0) {
+		comms_reply(fd, "error cannot start the Opus encoder\n");
+		stop_talking(s, g, false);
+		return;
+	}
 	if (strcmp(path, "-") != 0) {
-		uint8_t hdr[44];
-		g->audio_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (g->audio_fd < 0) {
-			comms_reply(fd, "error cannot open %s: %s\n", path,
-				    strerror(errno));
+		int r = tf_audio_load(path, &g->pcm, &g->npcm);
+		if (r < 0) {
+			comms_reply(
+				fd,
+				"error cannot read %s: %s (WAV PCM16 16 kHz "
+				"mono, or raw s16le)\n",
+				path, strerror(-r));
 			stop_talking(s, g, false);
 			return;
 		}
-		/* a WAV file: skip its 44-byte header (16 kHz s16le mono) */
-		if (read(g->audio_fd, hdr, 4) != 4 || memcmp(hdr, "RIFF", 4) ||
-		    read(g->audio_fd, hdr + 4, 40) != 40)
-			(void)lseek(g->audio_fd, 0, SEEK_SET);
 	}
 	/* capture from the press on */
 	g->pressed = true;
@@ -686,7 +746,7 @@ void ptt_status(struct svc *s, char *out, size_t cap)
 			continue;
 		n = snprintf(out + l, cap - l,
 			     "group %s epoch %llu members %zu %s floor %s%s%s "
-			     "heard %u undecryptable %u%s%s\n",
+			     "heard %u concealed %u undecryptable %u%s%s\n",
 			     g->id, (unsigned long long)g->epoch,
 			     g->roster ? g->roster->n : 0,
 			     g->joined ? "joined" : "not-joined",
@@ -697,7 +757,7 @@ void ptt_status(struct svc *s, char *out, size_t cap)
 			     g->taken && !g->granted && !g->queued ? g->talker
 								   : "",
 			     g->emergency && g->taken ? " (emergency)" : "",
-			     g->heard, g->undecryptable,
+			     g->heard, g->concealed, g->undecryptable,
 			     g->refusal[0] ? " refused: " : "", g->refusal);
 		if (n < 0)
 			break;
@@ -764,13 +824,8 @@ static void load_groups(struct svc *s)
 int ptt_init(struct svc *s, const char *audio_out)
 {
 	load_groups(s);
-	if (audio_out != NULL) {
-		P.out_fd =
-			open(audio_out,
-			     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (P.out_fd < 0)
-			return -errno;
-	}
+	if (audio_out != NULL)
+		return tf_audio_writer_open(audio_out, &P.out);
 	return 0;
 }
 
@@ -784,9 +839,9 @@ void ptt_free(struct svc *s)
 		free(g->roster);
 		free(g->rbuf);
 		free(g->wire);
+		tf_media_dec_free(g->dec);
 	}
 	memset(P.g, 0, sizeof(P.g));
-	if (P.out_fd >= 0)
-		close(P.out_fd);
-	P.out_fd = -1;
+	(void)tf_audio_writer_close(P.out);
+	P.out = NULL;
 }
