@@ -644,7 +644,7 @@ static void setup_world(const char *dir, int port, size_t n)
 	NM = n;
 	for (size_t i = 0; i < n; i++) {
 		char name[16];
-		snprintf(name, sizeof(name), "m%03zu", i);
+		snprintf(name, sizeof(name), "m%03u", (unsigned)i);
 		mem_make(&M[i], name);
 	}
 }
