@@ -156,7 +156,9 @@ struct tf_shell {
 	 * control socket's status says both) */
 	uint64_t switch_t0, switch_t1, switch_us, switch_commit_us;
 	uint32_t switch_seq;
-	bool switch_wait_present;
+	bool switch_wait_present, switch_committed;
+	/* view.c: an idle render of what a shell decision changed */
+	struct wl_event_source *render_src;
 	bool verbose; /* -v: wlroots' debug log, and the switch times */
 	int width, height;
 	struct tf_shell_persona personas[TF_SHELL_MAX_PERSONAS];
@@ -254,6 +256,9 @@ void tf_shell_clip_fini(struct tf_shell *s);
 uint64_t tf_shell_now_us(void);
 int tf_shell_server_init(struct tf_shell *s);
 void tf_shell_arrange(struct tf_shell *s);
+/* render and commit at once (from an idle callback) unless a frame is
+ * pending on the output; tf_shell_arrange calls it */
+void tf_shell_render_soon(struct tf_shell *s);
 void tf_shell_focus_update(struct tf_shell *s);
 int tf_shell_switch(struct tf_shell *s, const char *name);
 int tf_shell_switch_next(struct tf_shell *s);

@@ -186,6 +186,7 @@ void tf_shell_arrange(struct tf_shell *s)
 	tf_shell_banner_arrange(s);
 	tf_shell_pad_arrange(s);
 	tf_shell_alert_arrange(s);
+	tf_shell_render_soon(s);
 }
 
 /* Keyboard focus: the top window of the foreground persona, or nobody.
@@ -371,22 +372,84 @@ static void new_xdg_surface(struct wl_listener *l, void *data)
  * event of the first frame committed after it: that frame shows the other
  * persona (its tree was enabled at the switch, its windows already have
  * buffers). switch_commit_us is the same to the commit (bench/shell). */
+static void switch_report(struct tf_shell *s)
+{
+	if (s->verbose)
+		fprintf(stderr,
+			"twofold-shell: switch to %s presented after %llu us "
+			"(committed after %llu us)\n",
+			s->fg ? s->fg->name : "none",
+			(unsigned long long)s->switch_us,
+			(unsigned long long)s->switch_commit_us);
+}
+
+/* Render and commit what changed. The present event may come from inside
+ * the commit (the headless backend sends it there), so a switch's wait
+ * for it is set up before. A commit that did not happen (nothing damaged,
+ * or refused) keeps the switch waiting for the next frame. */
+static void output_render(struct tf_shell *s)
+{
+	uint64_t t0 = s->switch_t0;
+	uint32_t seq = s->output->commit_seq;
+	bool ok;
+
+	if (t0) {
+		s->switch_t1 = t0;
+		s->switch_seq = seq;
+		s->switch_committed = false;
+		s->switch_wait_present = true;
+	}
+	ok = wlr_scene_output_commit(s->scene_output);
+	if (!t0)
+		return;
+	if (!ok || s->output->commit_seq == seq) {
+		s->switch_wait_present = false;
+		return;
+	}
+	s->switch_commit_us = tf_shell_now_us() - t0;
+	s->switch_committed = true;
+	s->switch_t0 = 0;
+	if (!s->switch_wait_present) /* presented inside the commit */
+		switch_report(s);
+}
+
 static void output_frame(struct wl_listener *l, void *data)
 {
 	struct tf_shell *s = wl_container_of(l, s, output_frame);
 	struct timespec now;
-	uint32_t seq = s->output->commit_seq;
-	bool drawn = wlr_scene_output_commit(s->scene_output);
 
+	output_render(s);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (drawn && s->switch_t0) {
-		s->switch_commit_us = tf_shell_now_us() - s->switch_t0;
-		s->switch_seq = seq;
-		s->switch_wait_present = true;
-		s->switch_t1 = s->switch_t0;
-		s->switch_t0 = 0;
-	}
 	wlr_scene_output_send_frame_done(s->scene_output, &now);
+}
+
+static void render_idle(void *data)
+{
+	struct tf_shell *s = data;
+
+	s->render_src = NULL;
+	/* wlroots 0.15 refuses a buffer while a frame is pending (a page
+	 * flip not done; headless: until its next tick): the next frame
+	 * event renders it then, damage and all, as before */
+	if (!s->output || !s->scene_output || s->output->frame_pending)
+		return;
+	output_render(s);
+}
+
+/* A switch, a lock or unlock, the pad, a card, a banner change what is on
+ * screen: render it at once rather than at the output's next frame event,
+ * which is up to a whole refresh period away (the first frame of the
+ * other persona would wait for it). From an idle callback, so every change
+ * of one dispatch (arrange, focus, the bar) lands in one commit. Client
+ * frame callbacks are still only answered from frame events: a client's
+ * pace stays the output's. Damage is the scene's own (wlr_output_damage
+ * follows every commit and buffer age), so an extra commit draws only
+ * what changed since the buffer was last shown. */
+void tf_shell_render_soon(struct tf_shell *s)
+{
+	if (s->render_src || !s->output || !s->loop)
+		return;
+	s->render_src = wl_event_loop_add_idle(s->loop, render_idle, s);
 }
 
 static void output_present(struct wl_listener *l, void *data)
@@ -398,20 +461,15 @@ static void output_present(struct wl_listener *l, void *data)
 	/* the commit's own event, or (a backend counting otherwise) the
 	 * first one after it */
 	if (!s->switch_wait_present || !ev->presented ||
-	    (int32_t)(ev->commit_seq - s->switch_seq) < 0)
+	    (int32_t)(ev->commit_seq - s->switch_seq) <= 0)
 		return;
 	when = ev->when ? (uint64_t)ev->when->tv_sec * 1000000u +
 				  (uint64_t)ev->when->tv_nsec / 1000u
 			: tf_shell_now_us();
 	s->switch_us = when > s->switch_t1 ? when - s->switch_t1 : 0;
 	s->switch_wait_present = false;
-	if (s->verbose)
-		fprintf(stderr,
-			"twofold-shell: switch to %s presented after %llu us "
-			"(committed after %llu us)\n",
-			s->fg ? s->fg->name : "none",
-			(unsigned long long)s->switch_us,
-			(unsigned long long)s->switch_commit_us);
+	if (s->switch_committed)
+		switch_report(s);
 }
 
 static void new_output(struct wl_listener *l, void *data)
