@@ -8,6 +8,7 @@
 #  - secure in the background: only the redacted banner and answer, its
 #    text in no log, no audit record, no NOTIFY_GET answer; Return on the
 #    banner switches to secure, whose text is then shown in full;
+#  - two banners: the latest on top and counted ("+1" drawn);
 #  - a flood from personal: secure's notification still arrives and the
 #    daemon answers meanwhile;
 #  - tf-notifyd or dbus-daemon killed inside the persona: the daemon runs
@@ -138,6 +139,13 @@ ok $? "... its pixels: background, text and the trusted band" \
 	"banner $(count n2 $RGB_BANNER $BROWS) ink $(count n2 $RGB_INK $BROWS) band $(count n2 $RGB_BADGE $BROWS 0 16)"
 [ "$(grep -c "request notify get from uid $SHUID" "$DLOG")" = "$NGETS" ]
 ok $? "... the shell did not ask for secure's text" "$(grep "notify get" "$DLOG")"
+# two banners: the latest on top, "+1" at the banner's right (the 5x7
+# font at 3 px a dot: columns 672..707), none there with one banner
+has "banners=2" "$(ctl status)"
+ok $? "... the latest on top, two counted" "$(ctl status)"
+[ "$(count n2 $RGB_INK $BROWS 660 710)" -gt 0 ] && [ "$(count n1 $RGB_INK $BROWS 660 710)" = 0 ]
+ok $? "... \"+1\" drawn at the banner's right" \
+	"ink there $(count n2 $RGB_INK $BROWS 660 710), with one banner $(count n1 $RGB_INK $BROWS 660 710)"
 # Return on the redacted banner: secure in front, then its text
 on "$H_SOCK" wtype -k Return
 wait_st "fg=secure" && wait_st "banner=full:secure:1:"
