@@ -187,6 +187,13 @@ ok $? "... the daemon answers and starts it again" "$(tf status)"
 n0=$(njson personal last_id)
 tf run personal -- notify-send "After" "restart" >/dev/null 2>&1 && wait_kept personal $((n0 + 1))
 ok $? "... and notifications work again" "$(tf status)"
+# a touch on a full banner (control `touch`, a headless touch device)
+# dismisses it, as a pointer press does
+wait_st "banner=full:personal:$((n0 + 1)):"
+ok $? "... its banner in full" "$(ctl status)"
+r=$(ctl touch down 1 360 90)$(ctl touch up 1)
+wait_st "banner=- banners=0"
+ok $? "a touch on the full banner dismisses it" "$r $(ctl status)"
 bpid=$(pgrep -f "dbus-daemon --session --nofork --address unix:path=/run/user/1000/bus" -u $((SB + 1000)) | head -1)
 [ -n "$bpid" ] && kill -KILL "$bpid"
 ok $? "dbus-daemon in secure killed" "pid=$bpid"
