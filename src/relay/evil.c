@@ -59,18 +59,12 @@ enum evil {
 };
 
 static const char *const names[] = {
-	[E_MSG_FLIP] = "msg-flip",
-	[E_MSG_REPLAY] = "msg-replay",
-	[E_MSG_SENDER] = "msg-sender",
-	[E_MSG_SUITE] = "msg-suite",
-	[E_BUNDLE_SPK] = "bundle-spk",
-	[E_BUNDLE_OTHER] = "bundle-other",
-	[E_RESP_SUITE] = "resp-suite",
-	[E_FROM_SENDER] = "from-sender",
-	[E_CALL_REPLAY] = "call-replay",
-	[E_FRAME_FLIP] = "frame-flip",
-	[E_FRAME_REPLAY] = "frame-replay",
-	[E_FRAME_REORDER] = "frame-reorder",
+	[E_MSG_FLIP] = "msg-flip",	   [E_MSG_REPLAY] = "msg-replay",
+	[E_MSG_SENDER] = "msg-sender",	   [E_MSG_SUITE] = "msg-suite",
+	[E_BUNDLE_SPK] = "bundle-spk",	   [E_BUNDLE_OTHER] = "bundle-other",
+	[E_RESP_SUITE] = "resp-suite",	   [E_FROM_SENDER] = "from-sender",
+	[E_CALL_REPLAY] = "call-replay",   [E_FRAME_FLIP] = "frame-flip",
+	[E_FRAME_REPLAY] = "frame-replay", [E_FRAME_REORDER] = "frame-reorder",
 	[E_FRAME_KID] = "frame-kid",
 };
 
@@ -80,7 +74,7 @@ static char other[TF_CERT_ID_MAX + 1] = "carol";
 static _Thread_local bool inside;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* held, init */
-static uint8_t held[RELAY_DGRAM_MAX];			 /* frame-reorder */
+static uint8_t held[RELAY_DGRAM_MAX];		       /* frame-reorder */
 static size_t held_len;
 static uint32_t held_sess;
 static uint8_t init_pt[RELAY_DGRAM_MAX]; /* call-replay: the first INIT */
@@ -113,8 +107,7 @@ struct parsed {
 
 static bool parse(const uint8_t *pt, size_t len, struct parsed *p)
 {
-	if (len < 2 || pt[1] == 0 || pt[1] > TF_CERT_ID_MAX ||
-	    len < 2u + pt[1])
+	if (len < 2 || pt[1] == 0 || pt[1] > TF_CERT_ID_MAX || len < 2u + pt[1])
 		return false;
 	memcpy(p->name, pt + 2, pt[1]);
 	p->name[pt[1]] = '\0';
@@ -162,10 +155,10 @@ static bool out_msg(struct worker *w, struct sess *s, const uint8_t **pt,
 			buf[n + (*len - n) / 2] ^= 0x10;
 		else
 			buf[n + 2] = buf[n + 2] == TF_SUITE_GM ? TF_SUITE_INTL
-							     : TF_SUITE_GM;
+							       : TF_SUITE_GM;
 		*pt = buf;
-		logv(w->r, "evil: %s of a message from %s to %s",
-		     names[mode], p.name, s->officer);
+		logv(w->r, "evil: %s of a message from %s to %s", names[mode],
+		     p.name, s->officer);
 		return false;
 	case E_MSG_SENDER:
 		n = rename_to(*pt, &p, other, buf);
@@ -208,8 +201,9 @@ static bool out_from(struct worker *w, struct sess *s, const uint8_t **pt,
 		*pt = buf;
 		*len = n;
 		if (p.rest[0] == CALL_INIT)
-			logv(w->r, "evil: a call set-up from %s to %s said to "
-				   "be from %s",
+			logv(w->r,
+			     "evil: a call set-up from %s to %s said to "
+			     "be from %s",
 			     p.name, s->officer, other);
 		return false;
 	case E_CALL_REPLAY:
@@ -247,9 +241,9 @@ static bool out_from(struct worker *w, struct sess *s, const uint8_t **pt,
 		{
 			unsigned kid = (buf[n] >> 4) & 7;
 
-			kid = kid == 1 || kid == 2 ? kid + 2
+			kid = kid == 1 || kid == 2   ? kid + 2
 			      : kid == 3 || kid == 4 ? kid - 2
-						      : kid;
+						     : kid;
 			buf[n] = (uint8_t)((buf[n] & 0x8f) | (kid << 4));
 		}
 		*pt = buf;

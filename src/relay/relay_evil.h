@@ -32,7 +32,7 @@ void relay_evil_bundle(struct relay *r, const char *whose, uint8_t **base,
 #define RELAY_EVIL_INIT(r)                                                     \
 	do {                                                                   \
 		if (relay_evil_init(r) < 0) {                                  \
-			fprintf(stderr, PROG ": TF_EVIL: unknown forgery\n"); \
+			fprintf(stderr, PROG ": TF_EVIL: unknown forgery\n");  \
 			return 2;                                              \
 		}                                                              \
 	} while (0)
