@@ -159,7 +159,9 @@ for s in ${HF_SUITES:-intl gm}; do
 		"control $ctl, $sz bytes; $(cat "$W/pcap.log")"
 	c1=$($SCAN "$NEEDLE" files "$W"/bob/read/* | head -1)
 	c2=$($SCAN "hex:$("$AUDIOTOOL" canary "$W/a.wav" $((CALL_S * 8000)) 16)" files "$W/a.wav")
-	c3=$($SCAN "hex:$(sed -n 1p "$W/alice.keys" | cut -d' ' -f2)" files "$W/alice.keys")
+	k=$(sed -n 1p "$W/alice.keys" | cut -d' ' -f2)
+	python3 -c "import sys; open(sys.argv[1], 'wb').write(bytes.fromhex(sys.argv[2]))" "$W/key.bin" "$k"
+	c3=$($SCAN "hex:$k" files "$W/key.bin")
 	[ "$c1" -ge 1 ] && [ "$c2" -ge 1 ] && [ "$c3" -ge 1 ] && [ "$($SCAN "$NEEDLE" self)" -ge 1 ]
 	ok $? "$s: the scanner finds every kind of needle where it is (control)" "$c1 $c2 $c3"
 	pc=$(count_in files "$W/relay.pcap")
