@@ -18,8 +18,13 @@
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY_EVIL:?}" "${TWOFOLD_COMMS:?}" "${AUDIOTOOL:?}"
 PORT=51977
+SHIPPED=$TWOFOLD_RELAY
 TWOFOLD_RELAY=$TWOFOLD_RELAY_EVIL
 . "$(dirname "$0")/commslib.sh"
+
+# the forgeries are in the test build only
+! grep -q "evil: forging" "$SHIPPED" && grep -q "evil: forging" "$TWOFOLD_RELAY_EVIL"
+ok $? "the shipped twofold-relay has no forgery code (the evil build has)" "$SHIPPED"
 ONLY=${EVIL_ONLY:-} # a test run of one forgery: EVIL_ONLY=frame-kid
 
 stat_of() { # stat_of NAME KEY: one value of `status`
