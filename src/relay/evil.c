@@ -29,11 +29,12 @@
  *   frame-reorder media frames delivered in swapped pairs
  *   frame-kid     each media frame's SFrame key id moved to the sender's
  *                 control key id (1 <-> 3, 2 <-> 4)
- * Every forgery done is logged ("evil: ..."), so a test can tell that it
- * happened.
+ * Every forgery done is logged ("evil: ..."; media frames the first time
+ * only), so a test can tell that it happened.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,7 @@ static enum evil mode = E_NONE;
 static char other[TF_CERT_ID_MAX + 1] = "carol";
 /* set while evil.c sends through relay_send itself: no second forgery */
 static _Thread_local bool inside;
+static atomic_bool said_media;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* held, init */
 static uint8_t held[RELAY_DGRAM_MAX];		       /* frame-reorder */
@@ -189,7 +191,6 @@ static bool out_from(struct worker *w, struct sess *s, const uint8_t **pt,
 {
 	struct parsed p;
 	size_t n;
-	bool done = false;
 
 	if (!parse(*pt, *len, &p) || p.rest_len < CALL_HDR)
 		return false;
@@ -226,6 +227,9 @@ static bool out_from(struct worker *w, struct sess *s, const uint8_t **pt,
 	}
 	if (!is_media(&p))
 		return false;
+	if (!atomic_exchange(&said_media, true))
+		logv(w->r, "evil: %s of media frames from %s to %s",
+		     names[mode], p.name, s->officer);
 	n = *len - p.rest_len + CALL_HDR; /* the SFrame's start */
 	switch (mode) {
 	case E_FRAME_FLIP:
@@ -270,7 +274,6 @@ static bool out_from(struct worker *w, struct sess *s, const uint8_t **pt,
 			held_len = 0;
 		}
 		pthread_mutex_unlock(&mu);
-		(void)done;
 		return true;
 	default: return false;
 	}

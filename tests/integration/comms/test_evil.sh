@@ -233,6 +233,8 @@ for s in ${EVIL_SUITES:-intl gm}; do
 		call_up
 		ok $? "$s $m: the call is set up (set-up and control are not media)" \
 			"$(cm alice status) $(cm bob status)"
+		wait_for "$W/relay.log" "evil: $m of media frames"
+		ok $? "$s $m: the relay forged media frames" "$(grep evil: "$W/relay.log")"
 		case $m in
 		frame-flip | frame-kid)
 			wait_stat bob call_rejected 100 && wait_stat alice call_rejected 100
