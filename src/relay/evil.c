@@ -76,9 +76,15 @@ static _Thread_local bool inside;
 static atomic_bool said_media;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* held, init */
-static uint8_t held[RELAY_DGRAM_MAX];		       /* frame-reorder */
-static size_t held_len;
-static uint32_t held_sess;
+/* frame-reorder: one frame held back per receiving session (a few
+ * slots: a test has a call or two; a session whose slot is taken by
+ * another is forwarded in order) */
+#define HELD_SLOTS 16
+static struct {
+	uint8_t b[RELAY_DGRAM_MAX];
+	size_t len;
+	uint32_t sess;
+} held[HELD_SLOTS];
 static uint8_t init_pt[RELAY_DGRAM_MAX]; /* call-replay: the first INIT */
 static size_t init_len;
 
@@ -258,23 +264,30 @@ static bool out_from(struct worker *w, struct sess *s, const uint8_t **pt,
 		relay_send(w, s, *pt, *len);
 		inside = false;
 		return true;
-	case E_FRAME_REORDER:
-		/* one frame held back and sent after the next one (for one
-		 * session at a time: the tests have one call) */
+	case E_FRAME_REORDER: {
+		/* a frame held back and sent after the next one */
+		unsigned k = s->id % HELD_SLOTS;
+
 		pthread_mutex_lock(&mu);
-		if (held_len == 0 || held_sess != s->id) {
-			memcpy(held, *pt, *len);
-			held_len = *len;
-			held_sess = s->id;
-		} else {
-			inside = true;
-			relay_send(w, s, *pt, *len);
-			relay_send(w, s, held, held_len);
-			inside = false;
-			held_len = 0;
+		if (held[k].len == 0) {
+			memcpy(held[k].b, *pt, *len);
+			held[k].len = *len;
+			held[k].sess = s->id;
+			pthread_mutex_unlock(&mu);
+			return true;
 		}
+		if (held[k].sess != s->id) {
+			pthread_mutex_unlock(&mu);
+			return false;
+		}
+		inside = true;
+		relay_send(w, s, *pt, *len);
+		relay_send(w, s, held[k].b, held[k].len);
+		inside = false;
+		held[k].len = 0;
 		pthread_mutex_unlock(&mu);
 		return true;
+	}
 	default: return false;
 	}
 }

@@ -110,7 +110,8 @@ for s in ${HF_SUITES:-intl gm}; do
 		cm bob msg send alice "$NEEDLE-$s-b2a-$i secret text" >/dev/null
 	done
 	got_b=0 got_a=0
-	: >"$W/bob.all" >"$W/alice.all"
+	: >"$W/bob.all"
+	: >"$W/alice.all"
 	for _ in $(seq 120); do
 		cm bob msg read >>"$W/bob.all" 2>/dev/null
 		cm alice msg read >>"$W/alice.all" 2>/dev/null
