@@ -29,6 +29,10 @@
  *   frame-reorder media frames delivered in swapped pairs
  *   frame-kid     each media frame's SFrame key id moved to the sender's
  *                 control key id (1 <-> 3, 2 <-> 4)
+ *   roster-sig    a bit of each roster's signature flipped (ROSTER)
+ *   roster-old    the first roster the relay served for a group served
+ *                 again in place of every later epoch's
+ *   ptt-flip      flip a bit in each talk-group frame (FRAME)
  * Every forgery done is logged ("evil: ..."; media frames the first time
  * only), so a test can tell that it happened.
  */
@@ -39,6 +43,7 @@
 #include <string.h>
 
 #include "relay.h"
+#include "group.h"
 #include "relay_evil.h"
 #include "twofold/e2e.h"
 
@@ -57,6 +62,9 @@ enum evil {
 	E_FRAME_REPLAY,
 	E_FRAME_REORDER,
 	E_FRAME_KID,
+	E_ROSTER_SIG,
+	E_ROSTER_OLD,
+	E_PTT_FLIP,
 };
 
 static const char *const names[] = {
@@ -66,7 +74,8 @@ static const char *const names[] = {
 	[E_RESP_SUITE] = "resp-suite",	   [E_FROM_SENDER] = "from-sender",
 	[E_CALL_REPLAY] = "call-replay",   [E_FRAME_FLIP] = "frame-flip",
 	[E_FRAME_REPLAY] = "frame-replay", [E_FRAME_REORDER] = "frame-reorder",
-	[E_FRAME_KID] = "frame-kid",
+	[E_FRAME_KID] = "frame-kid",	   [E_ROSTER_SIG] = "roster-sig",
+	[E_ROSTER_OLD] = "roster-old",	   [E_PTT_FLIP] = "ptt-flip",
 };
 
 static enum evil mode = E_NONE;
@@ -87,6 +96,8 @@ static struct {
 } held[HELD_SLOTS];
 static uint8_t init_pt[RELAY_DGRAM_MAX]; /* call-replay: the first INIT */
 static size_t init_len;
+static uint8_t old_roster[RELAY_DGRAM_MAX]; /* roster-old: one group's */
+static size_t old_len;
 
 int relay_evil_init(struct relay *r)
 {
@@ -292,6 +303,67 @@ static bool out_from(struct worker *w, struct sess *s, const uint8_t **pt,
 	}
 }
 
+static uint32_t get_be32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	       (uint32_t)b[2] << 8 | b[3];
+}
+
+/* ROSTER: op | u8 n | group | u32 total | u32 offset | piece.
+ * FRAME: op | u8 n | group | u8 n | talker | u32 burst | SFrame frame. */
+static bool out_group(struct worker *w, struct sess *s, const uint8_t **pt,
+		      size_t *len, uint8_t *buf)
+{
+	struct parsed p;
+	uint32_t total, off;
+
+	if (!parse(*pt, *len, &p))
+		return false;
+	if ((*pt)[0] == RELAY_OP_FRAME) {
+		if (mode != E_PTT_FLIP || *len < 40)
+			return false;
+		memcpy(buf, *pt, *len);
+		buf[*len - 20] ^= 0x01; /* the ciphertext, before the tag */
+		*pt = buf;
+		if (!atomic_exchange(&said_media, true))
+			logv(w->r, "evil: ptt-flip of group %s frames to %s",
+			     p.name, s->officer);
+		return false;
+	}
+	if (p.rest_len < 9)
+		return false;
+	total = get_be32(p.rest);
+	off = get_be32(p.rest + 4);
+	if (mode == E_ROSTER_SIG) {
+		if (off + (p.rest_len - 8) != total)
+			return false; /* not the last piece */
+		memcpy(buf, *pt, *len);
+		buf[*len - 1] ^= 0x01; /* the signature's last byte */
+		*pt = buf;
+		logv(w->r,
+		     "evil: the roster of group %s to %s: signature "
+		     "altered",
+		     p.name, s->officer);
+		return false;
+	}
+	/* roster-old, for a roster of one piece */
+	if (off != 0 || p.rest_len - 8 != total)
+		return false;
+	pthread_mutex_lock(&mu);
+	if (old_len == 0) {
+		memcpy(old_roster, *pt, *len);
+		old_len = *len;
+	} else if (old_len != *len || memcmp(old_roster, *pt, *len) != 0) {
+		memcpy(buf, old_roster, old_len);
+		*pt = buf;
+		*len = old_len;
+		logv(w->r, "evil: an older roster of group %s served to %s",
+		     p.name, s->officer);
+	}
+	pthread_mutex_unlock(&mu);
+	return false;
+}
+
 bool relay_evil_send(struct worker *w, struct sess *s, const uint8_t **pt,
 		     size_t *len, uint8_t *buf)
 {
@@ -301,6 +373,10 @@ bool relay_evil_send(struct worker *w, struct sess *s, const uint8_t **pt,
 		return out_msg(w, s, pt, len, buf);
 	if ((*pt)[0] == RELAY_OP_FROM)
 		return out_from(w, s, pt, len, buf);
+	if (((*pt)[0] == RELAY_OP_ROSTER &&
+	     (mode == E_ROSTER_SIG || mode == E_ROSTER_OLD)) ||
+	    (*pt)[0] == RELAY_OP_FRAME)
+		return out_group(w, s, pt, len, buf);
 	return false;
 }
 
