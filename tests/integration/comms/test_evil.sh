@@ -16,7 +16,7 @@
 # forgery it made ("evil: ..."), so a forgery that silently did not
 # happen fails the test. TAP.
 . "$(dirname "$0")/../tap.sh"
-: "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY_EVIL:?}" "${TWOFOLD_COMMS:?}" "${AUDIOTOOL:?}"
+: "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY_EVIL:?}" "${TWOFOLD_COMMS:?}" "${AUDIOTOOL:?}" "${TWOFOLD_GROUPD:?}"
 PORT=51977
 SHIPPED=$TWOFOLD_RELAY
 TWOFOLD_RELAY=$TWOFOLD_RELAY_EVIL
@@ -64,7 +64,7 @@ world() {
 	return 1
 }
 teardown() {
-	for n in alice bob carol; do
+	for n in alice bob carol groupd; do
 		[ -n "${SP[$n]:-}" ] && svc_stop $n
 	done
 	relay_stop TERM
@@ -76,6 +76,33 @@ forged() { # forged TEXT: the evil relay says it forged TEXT
 # port would share its flows, so take one nobody listens on
 free_port() {
 	while [ -n "$(ss -Hanu "sport = :$PORT")" ]; do PORT=$((PORT - 1)); done
+}
+gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
+publish() {
+	gd publish north --relay 127.0.0.1:$PORT --relay-pub "$W/relay.key.pub" \
+		--comms "$W/groupd" >>"$W/gd.log" 2>&1
+}
+# ptt_world SUITE MODE: the evil relay, alice, bob and twofold-groupd
+# (its group-authority certificate, its own service); north = alice,
+# bob, published (epoch 2)
+ptt_world() {
+	comms_world "$1" carol
+	free_port
+	ca keygen --suite "$1" -o "$W/groupd.key"
+	ca issue --ca "$W/ca" --officer groupd --role group-authority \
+		--pubkey "$W/groupd.key.pub" --days 1 -o "$W/groupd.cert"
+	export TF_EVIL=$2
+	relay_start || return 1
+	unset TF_EVIL
+	for n in alice bob; do svc_start $n --audio-out "$W/$n.heard"; done
+	svc_start groupd
+	for n in alice bob groupd; do wait_status $n "relay connected" || return 1; done
+	gd init --key "$W/groupd.key" --cert "$W/groupd.cert" \
+		--ca "$W/ca/ca.pub" >>"$W/gd.log" 2>&1 &&
+		gd create north >>"$W/gd.log" &&
+		gd add north "$W/alice.cert" >>"$W/gd.log" &&
+		gd add north "$W/bob.cert" >>"$W/gd.log" &&
+		publish
 }
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 # a call alice -> bob, bob answers; MIN frames of something at bob
@@ -274,5 +301,45 @@ for s in ${EVIL_SUITES:-intl gm}; do
 		fi
 		teardown
 	done
+
+	# ---- talk groups ----
+	if want roster-sig; then
+		ptt_world $s roster-sig
+		ok $? "$s roster-sig: world up, the group published" "$(cat "$W/gd.log" "$W/relay.log")"
+		wait_status alice "group north .* refused: " && wait_status bob "group north .* refused: "
+		ok $? "$s roster-sig: a roster with an altered signature is refused and shown" \
+			"$(cm alice status | grep ^group) $(grep evil: "$W/relay.log" | head -2)"
+		has "not-joined" "$(cm alice status | grep '^group north')" && forged "signature altered"
+		ok $? "$s roster-sig: the members do not join on it" "$(cm alice status | grep ^group)"
+		teardown
+	fi
+	if want roster-old; then
+		ptt_world $s roster-old
+		ok $? "$s roster-old: world up, the group published" "$(cat "$W/gd.log")"
+		wait_status alice "group north epoch 2 members 2 joined"
+		ok $? "$s roster-old: epoch 2 joined (the roster the relay keeps)" "$(cm alice status | grep ^group)"
+		gd remove north bob >>"$W/gd.log" && publish
+		ok $? "$s roster-old: groupd removes bob: epoch 3" "$(cat "$W/gd.log")"
+		wait_status alice "group north epoch 2 .* refused: the relay's roster is not the one"
+		ok $? "$s roster-old: the older roster served for epoch 3 is refused and shown" \
+			"$(cm alice status | grep ^group) $(grep evil: "$W/relay.log" | head -2)"
+		forged "an older roster"
+		ok $? "$s roster-old: the relay did serve the old roster" "$(grep evil: "$W/relay.log")"
+		teardown
+	fi
+	if want ptt-flip; then
+		ptt_world $s ptt-flip
+		ok $? "$s ptt-flip: world up, the group published" "$(cat "$W/gd.log")"
+		"$AUDIOTOOL" gen "$W/speech.raw" 1 200
+		wait_status alice "group north epoch 2 members 2 joined" &&
+			wait_status bob "group north epoch 2 members 2 joined" &&
+			cm alice ptt north --press --audio-in "$W/speech.raw" >/dev/null
+		ok $? "$s ptt-flip: alice presses" "$(cm alice status | grep ^group)"
+		wait_status bob "group north .* undecryptable [1-9][0-9]"
+		ok $? "$s ptt-flip: every altered frame is counted undecryptable" "$(cm bob status | grep ^group)"
+		cm bob status | grep -q "group north .* heard 0 " && forged "ptt-flip"
+		ok $? "$s ptt-flip: none is played" "$(cm bob status | grep ^group)"
+		teardown
+	fi
 done
 finish
