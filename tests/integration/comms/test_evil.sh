@@ -50,18 +50,22 @@ world() {
 	comms_world "$1" carol
 	free_port
 	export TF_EVIL=$2
-	relay_start || return 1
+	relay_start && world_devices && unset TF_EVIL && return 0
 	unset TF_EVIL
+	for n in relay carol bob alice; do
+		diag "$n: $(cat "$W/$n.log" 2>/dev/null | tail -5)"
+	done
+	diag "port $PORT: $(grep -i ":$(printf %04X "$PORT") " /proc/net/udp)"
+	return 1
+}
+world_devices() {
 	svc_start carol
 	wait_status carol "relay connected" && [ -f "$W/carol/published" ] || return 1
 	svc_stop carol
 	svc_start bob
 	wait_status bob "relay connected" && [ -f "$W/bob/published" ] || return 1
 	svc_start alice
-	wait_status alice "relay connected" && return 0
-	diag "alice: $(cm alice status 2>&1 | head -4) $(cat "$W/alice.log")"
-	diag "relay: $(cat "$W/relay.log")"
-	return 1
+	wait_status alice "relay connected"
 }
 teardown() {
 	for n in alice bob carol groupd; do
@@ -75,7 +79,7 @@ forged() { # forged TEXT: the evil relay says it forged TEXT
 # the relay binds with SO_REUSEPORT: a relay of another test on the same
 # port would share its flows, so take one nobody listens on
 free_port() {
-	while [ -n "$(ss -Hanu "sport = :$PORT")" ]; do PORT=$((PORT - 1)); done
+	while grep -qi ":$(printf %04X "$PORT") " /proc/net/udp; do PORT=$((PORT - 1)); done
 }
 gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
 publish() {

@@ -14,14 +14,16 @@
 # its logs, and a packet capture of all its traffic (pcap_lo.py: an
 # AF_PACKET reader, tcpdump is not installed here). Positive controls:
 # the scanner finds each needle where it is (the input files, its own
-# memory), and the capture holds a plaintext datagram the test sent. PTT
-# bursts join when talk groups are on main. TAP.
+# memory), and the capture holds a plaintext datagram the test sent.
+# Meanwhile HF_PTT (default 5) push-to-talk bursts of 1 s in a talk group
+# (erin talks, frank listens; twofold-groupd publishes the group): their
+# PCM canaries and the epoch secret are needles too. TAP.
 if [ -z "${HF_NETNS:-}" ]; then
 	# a private network namespace: it (and its captures) go with us
 	exec unshare --net env HF_NETNS=1 bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
 fi
 . "$(dirname "$0")/../tap.sh"
-: "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${AUDIOTOOL:?}"
+: "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${AUDIOTOOL:?}" "${TWOFOLD_GROUPD:?}"
 PORT=51976
 . "$(dirname "$0")/commslib.sh"
 D=$(cd "$(dirname "$0")" && pwd)
@@ -30,14 +32,16 @@ NEEDLE=zq81CANARY
 CTRL=zq81CONTROLPLAIN
 CALL_S=${HF_CALL_S:-20}
 MSGS=${HF_MSGS:-300}
+PTT=${HF_PTT:-5}
+gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
 CP=
 
-svc_start_x() { # svc_start with the test key log
+svc_start_x() { # svc_start with the test key log (NAME [ARGS...])
 	local n=$1
 	TWOFOLD_COMMS_TEST_KEYLOG="$W/$n.keys" \
 		"$TWOFOLD_COMMS" --state "$W/$n" service --relay 127.0.0.1:$PORT \
 		--relay-pub "$W/relay.key.pub" --key "$W/$n.key" \
-		--cert "$W/$n.cert" --ca "$W/ca/ca.pub" -v \
+		--cert "$W/$n.cert" --ca "$W/ca/ca.pub" -v "${@:2}" \
 		>"$W/$n.out" 2>>"$W/$n.log" &
 	SP[$n]=$!
 	bg_update
@@ -64,6 +68,11 @@ needles() {
 			echo "hex:$("$AUDIOTOOL" canary "$W/$f.wav" $off 16)"
 		done
 	done
+	for off in 1600 8000 14400; do
+		echo "hex:$("$AUDIOTOOL" canary "$W/e.raw" $off 16)"
+	done
+	[ -f "$W/gd/groups/north/secret" ] &&
+		echo "hex:$(od -An -tx1 -v "$W/gd/groups/north/secret" | tr -d ' \n')"
 	cat "$W"/*.keys 2>/dev/null | awk '{ print "hex:" $2 }' | sort -u
 }
 count_in() { # count_in WHERE ARGS...: the sum over every needle
@@ -75,7 +84,11 @@ count_in() { # count_in WHERE ARGS...: the sum over every needle
 }
 
 for s in ${HF_SUITES:-intl gm}; do
-	comms_world $s carol dave
+	comms_world $s carol dave erin frank
+	ca keygen --suite $s -o "$W/groupd.key"
+	ca issue --ca "$W/ca" --officer groupd --role group-authority \
+		--pubkey "$W/groupd.key.pub" --days 1 -o "$W/groupd.cert"
+	"$AUDIOTOOL" gen "$W/e.raw" 1 190
 	for f in a:140 b:210 c:170 d:240; do
 		"$AUDIOTOOL" gen "$W/${f%:*}.wav" "$CALL_S" "${f#*:}"
 	done
@@ -92,6 +105,18 @@ for s in ${HF_SUITES:-intl gm}; do
 	[ -f "$W/bob/published" ] && [ -f "$W/dave/published" ] &&
 		wait_status carol "relay connected"
 	ok $? "$s: four devices connected" "$(cat "$W"/*.log)"
+	svc_start_x erin
+	svc_start_x frank --audio-out "$W/frank.heard"
+	svc_start_x groupd
+	for n in erin frank groupd; do wait_status $n "relay connected" || break; done
+	gd init --key "$W/groupd.key" --cert "$W/groupd.cert" --ca "$W/ca/ca.pub" >>"$W/gd.log" 2>&1 &&
+		gd create north >>"$W/gd.log" && gd add north "$W/erin.cert" >>"$W/gd.log" &&
+		gd add north "$W/frank.cert" >>"$W/gd.log" &&
+		gd publish north --relay 127.0.0.1:$PORT --relay-pub "$W/relay.key.pub" \
+			--comms "$W/groupd" >>"$W/gd.log" 2>&1 &&
+		wait_status erin "group north epoch 2 members 2 joined" &&
+		wait_status frank "group north epoch 2 members 2 joined"
+	ok $? "$s: a talk group (erin, frank) published and joined" "$(cat "$W/gd.log")"
 
 	# the two calls
 	cm alice call bob --audio-in "$W/a.wav" --audio-out "$W/bob-heard-by-alice.wav" >/dev/null &&
@@ -124,6 +149,14 @@ for s in ${HF_SUITES:-intl gm}; do
 		[ "$(sort "$W/bob.all" "$W/alice.all" | uniq -d | wc -l)" = 0 ]
 	ok $? "$s: $MSGS messages delivered, each once" "$got_b / $got_a"
 
+	# PTT bursts, the calls still on
+	for i in $(seq "$PTT"); do
+		cm erin ptt north --press --audio-in "$W/e.raw" >/dev/null &&
+			wait_status frank "group north .* heard $((i * 50)) " &&
+			wait_status erin "group north .* floor idle" || break
+	done
+	cm frank status | grep -q "group north .* heard $((PTT * 50)) "
+	ok $? "$s: $PTT PTT bursts heard in full" "$(cm frank status | grep ^group)"
 	# the calls run their full length; scan the relay while they do
 	wait_stat bob call_rx_frames $((CALL_S * 50 - 100)) $((CALL_S + 30)) &&
 		wait_stat dave call_rx_frames $((CALL_S * 50 - 100)) 30
@@ -176,6 +209,6 @@ for s in ${HF_SUITES:-intl gm}; do
 	logs=$(count_in files "$W/relay.log" "$W/relay.out")
 	[ "$logs" = 0 ] && [ -s "$W/relay.log" ]
 	ok $? "$s: zero in the relay's logs (which are not empty)" "$logs"
-	for n in alice bob carol dave; do svc_stop $n; done
+	for n in alice bob carol dave erin frank groupd; do svc_stop $n; done
 done
 finish
