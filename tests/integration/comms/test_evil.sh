@@ -14,7 +14,12 @@
 # inbox has no forged text, no forged frame is played). A control run
 # with no forgery shows the harness delivers. The evil relay logs every
 # forgery it made ("evil: ..."), so a forgery that silently did not
-# happen fails the test. TAP.
+# happen fails the test. In a network namespace of its own. TAP.
+if [ -z "${EVIL_NETNS:-}" ]; then
+	# a network namespace of its own: no other test's relay can share
+	# the port (the relay binds with SO_REUSEPORT, root to root)
+	exec unshare --net env EVIL_NETNS=1 bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+fi
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY_EVIL:?}" "${TWOFOLD_COMMS:?}" "${AUDIOTOOL:?}" "${TWOFOLD_GROUPD:?}"
 PORT=51977
