@@ -84,7 +84,9 @@ static char other[TF_CERT_ID_MAX + 1] = "carol";
 static _Thread_local bool inside;
 static atomic_bool said_media;
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* held, init */
+/* held, init_pt, old_roster; relay_send may be called under it (a leaf
+ * before a session's mu) */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 /* frame-reorder: one frame held back per receiving session (a few
  * slots: a test has a call or two; a session whose slot is taken by
  * another is forwarded in order) */
