@@ -5,8 +5,8 @@
 # two calls at once (alice -> bob, carol -> dave) for HF_CALL_S seconds
 # from speech-like WAV files, and HF_MSGS messages carrying canary
 # strings, at the same time. The issue's run is HF_CALL_S=60
-# HF_MSGS=1000 (270 s for both suites here, over the 3 min a CI test may
-# take); the defaults are 20 s and 300 messages. While the calls run
+# HF_MSGS=1000 (318 s for both suites here with HF_PTT=10, over the 3 min
+# a CI test may take); the defaults are 20 s and 300 messages. While the calls run
 # and after the messages: zero canary strings, zero PCM canaries (16-byte
 # runs of the input files' samples) and zero call keys (dumped by the
 # devices through the test-only TWOFOLD_COMMS_TEST_KEYLOG) in the relay's
