@@ -831,6 +831,7 @@ static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 			s->relay_refused = NULL;
 			s->tries = 0;
 			s->last_rx = comms_now_ms();
+			s->connect_us = comms_now_us();
 			tf_comms_client_free(s->cl);
 			s->cl = NULL;
 			on_connected(s);

@@ -19,6 +19,12 @@
  * A banner goes after --banner-seconds (5 by default), its text wiped; a
  * shown text also goes at once when its persona is locked or leaves the
  * front. The text is never printed and never reaches a client.
+ *
+ * More than one: the latest is on top (it replaces the one shown, as the
+ * card does) and the banner counts those that came while one was up,
+ * "+N" at its right ("N more"), so a redacted secure banner covered by a
+ * later one is still counted. Only the latest's text is held: an earlier
+ * one is the daemon's to keep (its last 16, `twofold notify list`).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,7 +55,8 @@ struct tf_shell_banner {
 	struct tf_shell_persona *p;
 	uint32_t id;
 	bool redacted;
-	char *body; /* the text shown (malloc'd, wiped when it goes) */
+	unsigned count; /* since the banner was last empty, this one too */
+	char *body;	/* the text shown (malloc'd, wiped when it goes) */
 	size_t body_len;
 	/* tapped while redacted: fetched in full once p is in front */
 	struct tf_shell_persona *want_p;
@@ -72,6 +79,7 @@ static void dismiss(struct tf_shell *s)
 
 	text_wipe(b);
 	b->state = B_NONE;
+	b->count = 0;
 	b->p = NULL;
 	b->id = 0;
 	b->redacted = false;
@@ -137,8 +145,10 @@ static int banner_h(const struct tf_shell *s, int *px)
 void tf_shell_banner_arrange(struct tf_shell *s)
 {
 	struct tf_shell_banner *b = s->banner;
-	int px, h, x0;
+	int px, h, x0, xr;
 	static const char red[] = "SECURE: NEW MESSAGE\nENTER: UNLOCK AND OPEN";
+	char more[16];
+	int n_more = 0;
 
 	if (!b)
 		return;
@@ -159,16 +169,28 @@ void tf_shell_banner_arrange(struct tf_shell *s)
 	if (!b->text)
 		return;
 	x0 = BANNER_BAND + BANNER_PAD;
+	xr = s->width - BANNER_PAD; /* the text's right edge */
+	if (b->count > 1) {
+		/* "+N" at the right of the first line, the text left of it */
+		n_more = snprintf(more, sizeof(more), "+%u", b->count - 1);
+		if (n_more > 0 && (size_t)n_more < sizeof(more)) {
+			xr -= n_more * 6 * px;
+			tf_shell_text(b->text, more, (size_t)n_more, xr,
+				      TF_SHELL_BAR_H + BANNER_PAD,
+				      n_more * 6 * px,
+				      TF_SHELL_BAR_H + BANNER_PAD + 9 * px, px,
+				      TF_SHELL_RGB_ALERT_INK);
+			xr -= BANNER_PAD;
+		}
+	}
 	if (b->redacted)
 		tf_shell_text(b->text, red, sizeof(red) - 1, x0,
-			      TF_SHELL_BAR_H + BANNER_PAD,
-			      s->width - x0 - BANNER_PAD,
+			      TF_SHELL_BAR_H + BANNER_PAD, xr - x0,
 			      TF_SHELL_BAR_H + h - BANNER_PAD / 2, px,
 			      TF_SHELL_RGB_ALERT_INK);
 	else if (b->body)
 		tf_shell_text(b->text, b->body, b->body_len, x0,
-			      TF_SHELL_BAR_H + BANNER_PAD,
-			      s->width - x0 - BANNER_PAD,
+			      TF_SHELL_BAR_H + BANNER_PAD, xr - x0,
 			      TF_SHELL_BAR_H + h - BANNER_PAD / 2, px,
 			      TF_SHELL_RGB_ALERT_INK);
 }
@@ -215,6 +237,7 @@ void tf_shell_banner_event(struct tf_shell *s, struct tf_shell_persona *p,
 
 	if (!b)
 		return;
+	b->count = b->state == B_NONE ? 1 : b->count + 1;
 	/* background or locked secure: never fetched, whatever it says */
 	if (p->secure && !in_front(s, p)) {
 		text_wipe(b);
@@ -329,11 +352,11 @@ int tf_shell_banner_status(const struct tf_shell *s, char *out, size_t cap)
 	const struct tf_shell_banner *b = s->banner;
 
 	if (!b || b->state == B_NONE)
-		return snprintf(out, cap, " banner=-");
+		return snprintf(out, cap, " banner=- banners=0");
 	if (b->state == B_FETCHING)
-		return snprintf(out, cap, " banner=fetching:%s:%u", b->p->name,
-				b->id);
-	return snprintf(out, cap, " banner=%s:%s:%u:%zu",
+		return snprintf(out, cap, " banner=fetching:%s:%u banners=%u",
+				b->p->name, b->id, b->count);
+	return snprintf(out, cap, " banner=%s:%s:%u:%zu banners=%u",
 			b->redacted ? "redacted" : "full", b->p->name, b->id,
-			b->body_len);
+			b->body_len, b->count);
 }

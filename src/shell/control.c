@@ -122,7 +122,20 @@ static void handle(struct tf_shell *s, int fd, char *req)
 		r = tf_shell_set_locked(s, arg, true);
 	else if (strcmp(req, "unlock") == 0)
 		r = tf_shell_set_locked(s, arg, false);
-	else if (strcmp(req, "layout") == 0) {
+	else if (strcmp(req, "touch") == 0) {
+		/* test input, headless only: "down|motion ID X Y", "up ID" */
+		char what[8];
+		int id, x = 0, y = 0, n;
+
+		n = sscanf(arg, "%7s %d %d %d", what, &id, &x, &y);
+		if (n == 2 && strcmp(what, "up") == 0)
+			n = 4;
+		r = n == 4 ? tf_shell_touch_inject(s, what, id, x, y) : -EINVAL;
+		if (r == -EOPNOTSUPP) {
+			answer(fd, "error: touch: a headless backend only");
+			return;
+		}
+	} else if (strcmp(req, "layout") == 0) {
 		r = 0;
 		if (strcmp(arg, "phone") == 0)
 			s->layout = TF_SHELL_PHONE;

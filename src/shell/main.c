@@ -403,6 +403,8 @@ out:
 	tf_shell_banner_fini(s);
 	tf_shell_ping_fini(s);
 	tf_shell_clip_fini(s);
+	if (s->render_src)
+		wl_event_source_remove(s->render_src);
 	wl_display_destroy_clients(s->display);
 	wl_display_destroy(s->display);
 	return rc;

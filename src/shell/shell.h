@@ -18,6 +18,8 @@
 /* a persona socket flood is cut off here; the other persona's socket and
  * the host socket are separate listeners and keep accepting */
 #define TF_SHELL_MAX_CLIENTS 64
+/* touch points followed at once (fingers) */
+#define TF_SHELL_TOUCH_MAX 10
 /* the most a cross-persona paste carries (Qubes' qrexec clipboard caps
  * at 64 KiB; text from a form or a message fits comfortably) */
 #define TF_SHELL_CLIP_MAX (256u * 1024u)
@@ -156,7 +158,17 @@ struct tf_shell {
 	 * control socket's status says both) */
 	uint64_t switch_t0, switch_t1, switch_us, switch_commit_us;
 	uint32_t switch_seq;
-	bool switch_wait_present;
+	bool switch_wait_present, switch_committed;
+	/* view.c: touch points followed (the shell's, or a client's with
+	 * its surface's origin), and the headless test touch device */
+	struct tf_shell_touch {
+		bool used, shell;
+		int32_t id;
+		double ox, oy;
+	} touches[TF_SHELL_TOUCH_MAX];
+	struct wlr_input_device *touch_dev;
+	/* view.c: an idle render of what a shell decision changed */
+	struct wl_event_source *render_src;
 	bool verbose; /* -v: wlroots' debug log, and the switch times */
 	int width, height;
 	struct tf_shell_persona personas[TF_SHELL_MAX_PERSONAS];
@@ -212,6 +224,8 @@ struct tf_shell {
 	struct wl_listener request_start_drag;
 	struct wl_listener cursor_motion, cursor_motion_abs, cursor_button;
 	struct wl_listener cursor_axis, cursor_frame;
+	struct wl_listener touch_down, touch_up, touch_motion, touch_cancel;
+	struct wl_listener touch_frame;
 	struct wl_listener kbd_grab_begin, ptr_grab_begin;
 	struct wl_list keyboards;
 };
@@ -254,6 +268,14 @@ void tf_shell_clip_fini(struct tf_shell *s);
 uint64_t tf_shell_now_us(void);
 int tf_shell_server_init(struct tf_shell *s);
 void tf_shell_arrange(struct tf_shell *s);
+/* render and commit at once (from an idle callback) unless a frame is
+ * pending on the output; tf_shell_arrange calls it */
+void tf_shell_render_soon(struct tf_shell *s);
+/* control socket `touch down|motion|up ID X Y` (headless only: a touch
+ * device of the headless backend, its events raised here); -EOPNOTSUPP
+ * on another backend */
+int tf_shell_touch_inject(struct tf_shell *s, const char *what, int32_t id,
+			  int x, int y);
 void tf_shell_focus_update(struct tf_shell *s);
 int tf_shell_switch(struct tf_shell *s, const char *name);
 int tf_shell_switch_next(struct tf_shell *s);

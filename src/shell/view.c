@@ -23,6 +23,7 @@
 #define WLR_USE_UNSTABLE
 #include <wlr/backend.h>
 #include <wlr/backend/headless.h>
+#include <wlr/backend/multi.h>
 #include <wlr/render/allocator.h>
 #include <wlr/render/wlr_renderer.h>
 #include <wlr/interfaces/wlr_input_device.h>
@@ -40,6 +41,7 @@
 #include <wlr/types/wlr_scene.h>
 #include <wlr/types/wlr_screencopy_v1.h>
 #include <wlr/types/wlr_seat.h>
+#include <wlr/types/wlr_touch.h>
 #include <wlr/types/wlr_viewporter.h>
 #include <wlr/types/wlr_virtual_keyboard_v1.h>
 #include <wlr/types/wlr_virtual_pointer_v1.h>
@@ -186,7 +188,10 @@ void tf_shell_arrange(struct tf_shell *s)
 	tf_shell_banner_arrange(s);
 	tf_shell_pad_arrange(s);
 	tf_shell_alert_arrange(s);
+	tf_shell_render_soon(s);
 }
+
+static void touch_drop_hidden(struct tf_shell *s);
 
 /* Keyboard focus: the top window of the foreground persona, or nobody.
  * The clipboard moves only while nobody has focus (clipboard.c). */
@@ -205,6 +210,7 @@ void tf_shell_focus_update(struct tf_shell *s)
 				break;
 			}
 		}
+	touch_drop_hidden(s);
 	if (target && prev == target->xdg->surface) {
 		tf_shell_clip_focus(s, p);
 		return;
@@ -371,22 +377,84 @@ static void new_xdg_surface(struct wl_listener *l, void *data)
  * event of the first frame committed after it: that frame shows the other
  * persona (its tree was enabled at the switch, its windows already have
  * buffers). switch_commit_us is the same to the commit (bench/shell). */
+static void switch_report(struct tf_shell *s)
+{
+	if (s->verbose)
+		fprintf(stderr,
+			"twofold-shell: switch to %s presented after %llu us "
+			"(committed after %llu us)\n",
+			s->fg ? s->fg->name : "none",
+			(unsigned long long)s->switch_us,
+			(unsigned long long)s->switch_commit_us);
+}
+
+/* Render and commit what changed. The present event may come from inside
+ * the commit (the headless backend sends it there), so a switch's wait
+ * for it is set up before. A commit that did not happen (nothing damaged,
+ * or refused) keeps the switch waiting for the next frame. */
+static void output_render(struct tf_shell *s)
+{
+	uint64_t t0 = s->switch_t0;
+	uint32_t seq = s->output->commit_seq;
+	bool ok;
+
+	if (t0) {
+		s->switch_t1 = t0;
+		s->switch_seq = seq;
+		s->switch_committed = false;
+		s->switch_wait_present = true;
+	}
+	ok = wlr_scene_output_commit(s->scene_output);
+	if (!t0)
+		return;
+	if (!ok || s->output->commit_seq == seq) {
+		s->switch_wait_present = false;
+		return;
+	}
+	s->switch_commit_us = tf_shell_now_us() - t0;
+	s->switch_committed = true;
+	s->switch_t0 = 0;
+	if (!s->switch_wait_present) /* presented inside the commit */
+		switch_report(s);
+}
+
 static void output_frame(struct wl_listener *l, void *data)
 {
 	struct tf_shell *s = wl_container_of(l, s, output_frame);
 	struct timespec now;
-	uint32_t seq = s->output->commit_seq;
-	bool drawn = wlr_scene_output_commit(s->scene_output);
 
+	output_render(s);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (drawn && s->switch_t0) {
-		s->switch_commit_us = tf_shell_now_us() - s->switch_t0;
-		s->switch_seq = seq;
-		s->switch_wait_present = true;
-		s->switch_t1 = s->switch_t0;
-		s->switch_t0 = 0;
-	}
 	wlr_scene_output_send_frame_done(s->scene_output, &now);
+}
+
+static void render_idle(void *data)
+{
+	struct tf_shell *s = data;
+
+	s->render_src = NULL;
+	/* wlroots 0.15 refuses a buffer while a frame is pending (a page
+	 * flip not done; headless: until its next tick): the next frame
+	 * event renders it then, damage and all, as before */
+	if (!s->output || !s->scene_output || s->output->frame_pending)
+		return;
+	output_render(s);
+}
+
+/* A switch, a lock or unlock, the pad, a card, a banner change what is on
+ * screen: render it at once rather than at the output's next frame event,
+ * which is up to a whole refresh period away (the first frame of the
+ * other persona would wait for it). From an idle callback, so every change
+ * of one dispatch (arrange, focus, the bar) lands in one commit. Client
+ * frame callbacks are still only answered from frame events: a client's
+ * pace stays the output's. Damage is the scene's own (wlr_output_damage
+ * follows every commit and buffer age), so an extra commit draws only
+ * what changed since the buffer was last shown. */
+void tf_shell_render_soon(struct tf_shell *s)
+{
+	if (s->render_src || !s->output || !s->loop)
+		return;
+	s->render_src = wl_event_loop_add_idle(s->loop, render_idle, s);
 }
 
 static void output_present(struct wl_listener *l, void *data)
@@ -398,20 +466,15 @@ static void output_present(struct wl_listener *l, void *data)
 	/* the commit's own event, or (a backend counting otherwise) the
 	 * first one after it */
 	if (!s->switch_wait_present || !ev->presented ||
-	    (int32_t)(ev->commit_seq - s->switch_seq) < 0)
+	    (int32_t)(ev->commit_seq - s->switch_seq) <= 0)
 		return;
 	when = ev->when ? (uint64_t)ev->when->tv_sec * 1000000u +
 				  (uint64_t)ev->when->tv_nsec / 1000u
 			: tf_shell_now_us();
 	s->switch_us = when > s->switch_t1 ? when - s->switch_t1 : 0;
 	s->switch_wait_present = false;
-	if (s->verbose)
-		fprintf(stderr,
-			"twofold-shell: switch to %s presented after %llu us "
-			"(committed after %llu us)\n",
-			s->fg ? s->fg->name : "none",
-			(unsigned long long)s->switch_us,
-			(unsigned long long)s->switch_commit_us);
+	if (s->switch_committed)
+		switch_report(s);
 }
 
 static void new_output(struct wl_listener *l, void *data)
@@ -618,24 +681,32 @@ static void new_vkbd(struct wl_listener *l, void *data)
 
 /* ---- pointer ---- */
 
+/* The surface of the foreground persona at layout lx,ly (its local
+ * coordinates in sx,sy), or NULL: the only one a pointer or a touch may
+ * reach. A visible window of a background persona (desktop layout) is
+ * seen, not touched; a hidden tree is not found at all. */
+static struct wlr_surface *fg_surface_at(struct tf_shell *s, double lx,
+					 double ly, double *sx, double *sy)
+{
+	struct wlr_scene_node *n =
+		wlr_scene_node_at(&s->scene->node, lx, ly, sx, sy);
+	struct wlr_surface *cand;
+
+	if (!n || n->type != WLR_SCENE_NODE_SURFACE)
+		return NULL;
+	cand = wlr_scene_surface_from_node(n)->surface;
+	if (tf_shell_client_persona(wl_resource_get_client(cand->resource)) !=
+	    s->fg)
+		return NULL;
+	return s->fg ? cand : NULL;
+}
+
 static void pointer_at(struct tf_shell *s, uint32_t time)
 {
 	double sx, sy;
-	struct wlr_scene_node *n = wlr_scene_node_at(
-		&s->scene->node, s->cursor->x, s->cursor->y, &sx, &sy);
-	struct wlr_surface *surf = NULL;
+	struct wlr_surface *surf =
+		fg_surface_at(s, s->cursor->x, s->cursor->y, &sx, &sy);
 
-	if (n && n->type == WLR_SCENE_NODE_SURFACE) {
-		struct wlr_surface *cand =
-			wlr_scene_surface_from_node(n)->surface;
-		struct tf_shell_persona *p = tf_shell_client_persona(
-			wl_resource_get_client(cand->resource));
-
-		/* a visible window of a background persona (desktop
-		 * layout) is seen, not touched */
-		if (p && p == s->fg)
-			surf = cand;
-	}
 	if (!surf) {
 		wlr_seat_pointer_notify_clear_focus(s->seat);
 		return;
@@ -715,6 +786,230 @@ static void cursor_frame(struct wl_listener *l, void *data)
 	wlr_seat_pointer_notify_frame(s->seat);
 }
 
+/* ---- touch ---- */
+
+/* A touch point the shell took (on the card, the pad, a banner: its up
+ * and motion are the shell's too), or one given to a client with its
+ * surface's origin in layout coordinates (motion comes in layout
+ * coordinates, the client wants its own). */
+static struct tf_shell_touch *touch_find(struct tf_shell *s, int32_t id)
+{
+	for (size_t i = 0; i < TF_SHELL_TOUCH_MAX; i++)
+		if (s->touches[i].used && s->touches[i].id == id)
+			return &s->touches[i];
+	return NULL;
+}
+
+static struct tf_shell_touch *touch_add(struct tf_shell *s, int32_t id)
+{
+	struct tf_shell_touch *t = touch_find(s, id);
+
+	for (size_t i = 0; !t && i < TF_SHELL_TOUCH_MAX; i++)
+		if (!s->touches[i].used)
+			t = &s->touches[i];
+	if (t) {
+		memset(t, 0, sizeof(*t));
+		t->used = true;
+		t->id = id;
+	}
+	return t;
+}
+
+static bool touch_point_hidden(struct tf_shell *s, struct wlr_touch_point *pt)
+{
+	struct tf_shell_persona *p;
+
+	if (!pt->surface)
+		return false;
+	p = tf_shell_client_persona(
+		wl_resource_get_client(pt->surface->resource));
+	return !(p == s->fg && persona_visible(s, p));
+}
+
+/* Touch points of a surface no longer shown in front (a switch, a lock,
+ * the pad or the card): the client gets wl_touch.cancel, and wlroots
+ * (0.15, wlr_seat_touch_send_cancel) drops that client's points with it,
+ * so neither the finger's motion nor its up reaches that client. The
+ * list changes under each cancel: look again from its start. */
+static void touch_drop_hidden(struct tf_shell *s)
+{
+	for (int round = 0; round < TF_SHELL_TOUCH_MAX; round++) {
+		struct wlr_touch_point *pt, *hit = NULL;
+		struct tf_shell_touch *t;
+		int32_t id;
+
+		wl_list_for_each(pt, &s->seat->touch_state.touch_points, link)
+		{
+			if (touch_point_hidden(s, pt)) {
+				hit = pt;
+				break;
+			}
+		}
+		if (!hit)
+			return;
+		id = hit->touch_id;
+		wlr_seat_touch_notify_cancel(s->seat, hit->surface);
+		/* should a point outlive its cancel, its events stop here */
+		if (wlr_seat_touch_get_point(s->seat, id) &&
+		    (t = touch_find(s, id)))
+			t->shell = true;
+		if (wlr_seat_touch_get_point(s->seat, id))
+			return;
+	}
+}
+
+static void touch_down(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, touch_down);
+	struct wlr_event_touch_down *ev = data;
+	struct tf_shell_touch *t;
+	struct wlr_surface *surf;
+	double lx, ly, sx, sy;
+
+	tf_shell_activity(s);
+	wlr_cursor_absolute_to_layout_coords(s->cursor, ev->device, ev->x,
+					     ev->y, &lx, &ly);
+	if (!(t = touch_add(s, ev->touch_id)))
+		return; /* more fingers than we follow: ignored */
+	/* the shell's own surfaces first, as a pointer press (cursor_button):
+	 * the card (any tap), the pad's keys, a banner */
+	t->shell = true;
+	if (tf_shell_alert_shown(s)) {
+		tf_shell_alert_tap(s);
+		return;
+	}
+	if (s->pad_for) {
+		(void)tf_shell_pad_tap(s, lx, ly);
+		return;
+	}
+	if (tf_shell_banner_tap(s, lx, ly))
+		return;
+	t->shell = false;
+	surf = fg_surface_at(s, lx, ly, &sx, &sy);
+	if (!surf) {
+		t->used = false;
+		return;
+	}
+	t->ox = lx - sx;
+	t->oy = ly - sy;
+	wlr_seat_touch_notify_down(s->seat, surf, ev->time_msec, ev->touch_id,
+				   sx, sy);
+}
+
+static void touch_up(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, touch_up);
+	struct wlr_event_touch_up *ev = data;
+	struct tf_shell_touch *t = touch_find(s, ev->touch_id);
+
+	if (!t)
+		return;
+	t->used = false;
+	if (!t->shell)
+		wlr_seat_touch_notify_up(s->seat, ev->time_msec, ev->touch_id);
+}
+
+static void touch_motion(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, touch_motion);
+	struct wlr_event_touch_motion *ev = data;
+	struct tf_shell_touch *t = touch_find(s, ev->touch_id);
+	struct wlr_touch_point *pt =
+		wlr_seat_touch_get_point(s->seat, ev->touch_id);
+	double lx, ly;
+
+	tf_shell_activity(s);
+	if (!t || t->shell || !pt || !pt->client)
+		return;
+	wlr_cursor_absolute_to_layout_coords(s->cursor, ev->device, ev->x,
+					     ev->y, &lx, &ly);
+	wlr_seat_touch_notify_motion(s->seat, ev->time_msec, ev->touch_id,
+				     lx - t->ox, ly - t->oy);
+}
+
+static void touch_cancel(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, touch_cancel);
+	struct wlr_event_touch_cancel *ev = data;
+	struct tf_shell_touch *t = touch_find(s, ev->touch_id);
+	struct wlr_touch_point *pt =
+		wlr_seat_touch_get_point(s->seat, ev->touch_id);
+
+	if (!t)
+		return;
+	t->used = false;
+	/* the cancel drops the client's points (wlroots 0.15); an up ends
+	 * one that would remain */
+	if (!t->shell && pt && pt->surface)
+		wlr_seat_touch_notify_cancel(s->seat, pt->surface);
+	if (wlr_seat_touch_get_point(s->seat, ev->touch_id))
+		wlr_seat_touch_notify_up(s->seat, ev->time_msec, ev->touch_id);
+}
+
+static void touch_frame(struct wl_listener *l, void *data)
+{
+	struct tf_shell *s = wl_container_of(l, s, touch_frame);
+
+	wlr_seat_touch_notify_frame(s->seat);
+}
+
+static void headless_find(struct wlr_backend *b, void *data)
+{
+	struct wlr_backend **out = data;
+
+	if (wlr_backend_is_headless(b))
+		*out = b;
+}
+
+/* Test input (control socket `touch`, headless only): a touch device of
+ * the headless backend whose events the shell raises itself. They enter
+ * wlr_cursor where a libinput touch screen's do; this kernel has no
+ * uinput to make a real one. */
+int tf_shell_touch_inject(struct tf_shell *s, const char *what, int32_t id,
+			  int x, int y)
+{
+	uint32_t ms = (uint32_t)(tf_shell_now_us() / 1000u);
+	double nx, ny;
+
+	if (!s->touch_dev) {
+		struct wlr_backend *hb = NULL;
+
+		if (wlr_backend_is_multi(s->backend))
+			wlr_multi_for_each_backend(s->backend, headless_find,
+						   &hb);
+		else if (wlr_backend_is_headless(s->backend))
+			hb = s->backend;
+		if (!hb)
+			return -EOPNOTSUPP;
+		s->touch_dev = wlr_headless_add_input_device(
+			hb, WLR_INPUT_DEVICE_TOUCH);
+		if (!s->touch_dev)
+			return -ENOMEM;
+	}
+	if (x < 0 || y < 0 || x >= s->width || y >= s->height)
+		return -EINVAL;
+	nx = ((double)x + 0.5) / s->width;
+	ny = ((double)y + 0.5) / s->height;
+	if (strcmp(what, "down") == 0) {
+		struct wlr_event_touch_down ev = {s->touch_dev, ms, id, nx, ny};
+
+		wl_signal_emit(&s->touch_dev->touch->events.down, &ev);
+	} else if (strcmp(what, "motion") == 0) {
+		struct wlr_event_touch_motion ev = {s->touch_dev, ms, id, nx,
+						    ny};
+
+		wl_signal_emit(&s->touch_dev->touch->events.motion, &ev);
+	} else if (strcmp(what, "up") == 0) {
+		struct wlr_event_touch_up ev = {s->touch_dev, ms, id};
+
+		wl_signal_emit(&s->touch_dev->touch->events.up, &ev);
+	} else {
+		return -EINVAL;
+	}
+	wl_signal_emit(&s->touch_dev->touch->events.frame, NULL);
+	return 0;
+}
+
 /* a trusted tool's pointer (host socket only: globals.c), as a real one */
 static void new_vptr(struct wl_listener *l, void *data)
 {
@@ -734,6 +1029,13 @@ static void new_input(struct wl_listener *l, void *data)
 		add_keyboard(s, dev, true);
 	else if (dev->type == WLR_INPUT_DEVICE_POINTER)
 		wlr_cursor_attach_input_device(s->cursor, dev);
+	else if (dev->type == WLR_INPUT_DEVICE_TOUCH) {
+		/* wlr_cursor maps it to the output and raises touch_* */
+		wlr_cursor_attach_input_device(s->cursor, dev);
+		wlr_seat_set_capabilities(s->seat,
+					  s->seat->capabilities |
+						  WL_SEAT_CAPABILITY_TOUCH);
+	}
 }
 
 /* The client of an xdg popup grab, NULL for any other grab. */
@@ -898,6 +1200,11 @@ int tf_shell_server_init(struct tf_shell *s)
 	LISTEN(&s->cursor->events.button, cursor_button, cursor_button);
 	LISTEN(&s->cursor->events.axis, cursor_axis, cursor_axis);
 	LISTEN(&s->cursor->events.frame, cursor_frame, cursor_frame);
+	LISTEN(&s->cursor->events.touch_down, touch_down, touch_down);
+	LISTEN(&s->cursor->events.touch_up, touch_up, touch_up);
+	LISTEN(&s->cursor->events.touch_motion, touch_motion, touch_motion);
+	LISTEN(&s->cursor->events.touch_cancel, touch_cancel, touch_cancel);
+	LISTEN(&s->cursor->events.touch_frame, touch_frame, touch_frame);
 
 	s->seat = wlr_seat_create(s->display, "seat0");
 	if (!s->seat)

@@ -5,7 +5,8 @@
 # uses), installs the package there with its dependencies (apt-get
 # install ./twofold.deb), runs `twofold --version` and `twofold selftest`
 # in it (as root, and as nobody, whose PATH has no sbin), purges it, and
-# removes the root. Everything that mounts runs in a private mount
+# removes the root. The same for the second binary package, twofold-shell
+# (the compositor: the only one that may pull wlroots). Everything that mounts runs in a private mount
 # namespace (unshare --kill-child): its mounts (debootstrap's /proc and
 # /sys, ours) vanish with it, even if this test is killed. TAP.
 . "$(dirname "$0")/../tap.sh"
@@ -45,6 +46,25 @@ for f in ./usr/bin/twofold ./usr/sbin/twofoldd ./lib/systemd/system/twofoldd.ser
 	has "$f" "$files" || { nok "the .deb holds $f" "$files"; continue; }
 done
 ok "the .deb holds the binaries, the unit, the man pages, the completions and the example"
+# twofold-shell: the compositor and its page, in a package of its own, so
+# the daemon's package pulls no wlroots (and no graphics stack)
+sdeb=$(ls "$W"/src/twofold-shell_*_*.deb 2>/dev/null | head -1)
+[ -f "$sdeb" ]
+ok $? "a twofold-shell .deb is built too" "$(ls "$W"/src)"
+sfiles=$(dpkg-deb -c "$sdeb" 2>/dev/null | awk '$1 !~ /^d/ {print $6}')
+has ./usr/sbin/twofold-shell "$sfiles" &&
+	has ./usr/share/man/man8/twofold-shell.8.gz "$sfiles" &&
+	! grep -v -e '^\./usr/sbin/twofold-shell$' -e '^\./usr/share/man/man8/twofold-shell\.8\.gz$' \
+		-e '^\./usr/share/doc/twofold-shell/' <<<"$sfiles" | grep -q .
+ok $? "twofold-shell.deb: the compositor, its man page and its doc dir only" "$sfiles"
+! grep -q -e twofold-shell <<<"$files"
+ok $? "twofold.deb holds no twofold-shell" "$(grep twofold-shell <<<"$files")"
+mdep=$(dpkg-deb -f "$deb" Depends)
+sdep=$(dpkg-deb -f "$sdeb" Depends)
+! grep -qiE 'wlroots|wayland|xkbcommon|pixman' <<<"$mdep"
+ok $? "dpkg-deb -I twofold.deb: no wlroots, wayland, xkbcommon or pixman in Depends" "$mdep"
+has libwlroots "$sdep"
+ok $? "dpkg-deb -I twofold-shell.deb: Depends on the wlroots runtime (shlibs)" "$sdep"
 grep -q "^ExecStop=/usr/.*/twofold/twofoldd-evict$" \
 	<(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./lib/systemd/system/twofoldd.service)
 ok $? "the packaged unit's ExecStop is the packaged helper"
@@ -52,6 +72,7 @@ ok $? "the packaged unit's ExecStop is the packaged helper"
 # --- a throwaway Debian root, the package in it
 R=$W/root
 cp "$deb" "$W/twofold.deb"
+cp "$sdeb" "$W/twofold-shell.deb"
 out=$(unshare --mount --propagation private --fork --kill-child \
 	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
 	DEBIAN_FRONTEND=noninteractive R="$R" W="$W" MIRROR="$mirror" bash -c '
@@ -63,7 +84,7 @@ out=$(unshare --mount --propagation private --fork --kill-child \
 		{ echo "debootstrap failed:"; tail -5 "$W/debootstrap.log"; exit 1; }
 	cp /etc/resolv.conf "$R/etc/resolv.conf"
 	mount -t proc proc "$R/proc" || exit 1
-	cp "$W/twofold.deb" "$R/tmp/twofold.deb"
+	cp "$W/twofold.deb" "$W/twofold-shell.deb" "$R/tmp/"
 	step apt-get install
 	{ in_root apt-get update -qq &&
 	  in_root apt-get install -y -qq --no-install-recommends /tmp/twofold.deb; } \
@@ -78,6 +99,22 @@ out=$(unshare --mount --propagation private --fork --kill-child \
 		env PATH=/usr/bin:/bin twofold selftest; echo "rc=$?"
 	step files
 	in_root dpkg -L twofold
+	step shell-install
+	in_root apt-get install -y -qq --no-install-recommends /tmp/twofold-shell.deb \
+		>"$W/apt-shell.log" 2>&1; echo "rc=$?"
+	in_root twofold-shell --version
+	step shell-files
+	in_root dpkg -L twofold-shell
+	step shell-purge
+	in_root dpkg -L twofold-shell 2>/dev/null >"$W/shell-files"
+	in_root apt-get purge -y -qq twofold-shell >"$W/purge-shell.log" 2>&1; echo "rc=$?"
+	# every file the package had (not the shared directories) is gone
+	while read -r f; do
+		[ -d "$R$f" ] && [ ! -L "$R$f" ] && continue
+		[ -e "$R$f" ] || [ -L "$R$f" ] && echo "left: $f"
+	done <"$W/shell-files"
+	[ -e "$R/usr/share/doc/twofold-shell" ] && echo "left: /usr/share/doc/twofold-shell"
+	in_root dpkg -s twofold >/dev/null 2>&1 && echo "twofold still installed"
 	step purge
 	in_root apt-get purge -y -qq twofold >"$W/purge.log" 2>&1; echo "rc=$?"
 	in_root sh -c "ls /usr/sbin/twofoldd /usr/bin/twofold 2>&1"
@@ -99,6 +136,15 @@ ok $? "in the root, as nobody (no sbin on PATH): twofold selftest finds twofoldd
 s=$(section files)
 has /lib/systemd/system/twofoldd.service "$s" && has /usr/share/man/man8/twofoldd.8.gz "$s"
 ok $? "dpkg -L: the unit and the man pages are installed" "$s"
+s=$(section shell-install)
+has "rc=0" "$s" && has "twofold-shell 0.1.0" "$s"
+ok $? "in the root: apt-get install ./twofold-shell.deb (wlroots from the mirror), twofold-shell --version" "$s$(tail -5 "$W/apt-shell.log" 2>/dev/null)"
+s=$(section shell-files)
+has /usr/sbin/twofold-shell "$s" && has /usr/share/man/man8/twofold-shell.8.gz "$s"
+ok $? "dpkg -L twofold-shell: the compositor and its man page" "$s"
+s=$(section shell-purge)
+has "rc=0" "$s" && ! has "left:" "$s" && has "twofold still installed" "$s"
+ok $? "apt-get purge twofold-shell leaves none of its files, twofold stays" "$s"
 s=$(section purge)
 has "rc=0" "$s" && has "No such file" "$s"
 ok $? "apt-get purge removes it" "$s"

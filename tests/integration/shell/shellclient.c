@@ -12,7 +12,10 @@
  *                                  300x60 subsurface at X,Y, default 0,-60:
  *                                  pushed up into the bar strip);
  *                                  prints "configure W H", "enter",
- *                                  "leave", "key CODE STATE" as they come;
+ *                                  "leave", "key CODE STATE", "touch"
+ *                                  (the seat has touch), "touch down ID X
+ *                                  Y", "touch motion ID X Y", "touch up
+ *                                  ID", "touch cancel" as they come;
  *                                  --copy-on-leave: on losing focus, set
  *                                  TEXT as the selection (with the serial
  *                                  of its last focus); --grab-on-leave: on
@@ -66,6 +69,7 @@ struct st {
 	struct wl_seat *seat;
 	struct xdg_wm_base *wm;
 	struct wl_keyboard *kbd;
+	struct wl_touch *touch;
 	struct wl_surface *surf, *subsurf_s;
 	struct xdg_surface *xsurf;
 	struct xdg_toplevel *top;
@@ -235,9 +239,51 @@ static const struct wl_keyboard_listener kb_l = {
 	kb_keymap, kb_enter, kb_leave, kb_key, kb_mods, kb_repeat,
 };
 
+static void t_down(void *d, struct wl_touch *t, uint32_t serial, uint32_t time,
+		   struct wl_surface *surf, int32_t id, wl_fixed_t x,
+		   wl_fixed_t y)
+{
+	out("touch down %d %d %d\n", id, wl_fixed_to_int(x),
+	    wl_fixed_to_int(y));
+}
+static void t_up(void *d, struct wl_touch *t, uint32_t serial, uint32_t time,
+		 int32_t id)
+{
+	out("touch up %d\n", id);
+}
+static void t_motion(void *d, struct wl_touch *t, uint32_t time, int32_t id,
+		     wl_fixed_t x, wl_fixed_t y)
+{
+	out("touch motion %d %d %d\n", id, wl_fixed_to_int(x),
+	    wl_fixed_to_int(y));
+}
+static void t_frame(void *d, struct wl_touch *t)
+{
+}
+static void t_cancel(void *d, struct wl_touch *t)
+{
+	out("touch cancel\n");
+}
+static void t_shape(void *d, struct wl_touch *t, int32_t id, wl_fixed_t a,
+		    wl_fixed_t b)
+{
+}
+static void t_orient(void *d, struct wl_touch *t, int32_t id, wl_fixed_t o)
+{
+}
+static const struct wl_touch_listener touch_l = {
+	t_down, t_up, t_motion, t_frame, t_cancel, t_shape, t_orient,
+};
+
 static void seat_caps(void *d, struct wl_seat *seat, uint32_t caps)
 {
 	struct st *s = d;
+
+	if ((caps & WL_SEAT_CAPABILITY_TOUCH) && !s->touch) {
+		s->touch = wl_seat_get_touch(seat);
+		wl_touch_add_listener(s->touch, &touch_l, s);
+		out("touch\n");
+	}
 
 	if ((caps & WL_SEAT_CAPABILITY_KEYBOARD) && !s->kbd) {
 		s->kbd = wl_seat_get_keyboard(seat);

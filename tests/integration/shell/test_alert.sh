@@ -178,6 +178,15 @@ ID2=$(tf audit show 2>&1 | grep alert.accepted | grep via=udp | sed 's/.*id=\([0
 [ -n "$ID2" ] && wait_st "alert=card:$ID2"
 ok $? "a signed alert on the UDP port: accepted, the card shows it" "$ID2 $(ctl status)"
 
+# ---- a tap on the card (a headless touch device: control `touch`)
+# opens the pad as Return does; Escape brings the card back
+r=$(ctl touch down 1 360 700)$(ctl touch up 1)
+wait_st "pad=typing"
+ok $? "a touch on the card opens the trusted pad" "$r $(ctl status)"
+on "$H_SOCK" wtype -k Escape
+wait_st "pad=-" && wait_st "alert=card:$ID2"
+ok $? "Escape on the pad: the card again" "$(ctl status)"
+
 # ---- Return, the pad, the body
 on "$H_SOCK" wtype -k Return
 wait_st "pad=typing"

@@ -8,6 +8,7 @@
 #  - secure in the background: only the redacted banner and answer, its
 #    text in no log, no audit record, no NOTIFY_GET answer; Return on the
 #    banner switches to secure, whose text is then shown in full;
+#  - two banners: the latest on top and counted ("+1" drawn);
 #  - a flood from personal: secure's notification still arrives and the
 #    daemon answers meanwhile;
 #  - tf-notifyd or dbus-daemon killed inside the persona: the daemon runs
@@ -138,6 +139,13 @@ ok $? "... its pixels: background, text and the trusted band" \
 	"banner $(count n2 $RGB_BANNER $BROWS) ink $(count n2 $RGB_INK $BROWS) band $(count n2 $RGB_BADGE $BROWS 0 16)"
 [ "$(grep -c "request notify get from uid $SHUID" "$DLOG")" = "$NGETS" ]
 ok $? "... the shell did not ask for secure's text" "$(grep "notify get" "$DLOG")"
+# two banners: the latest on top, "+1" at the banner's right (the 5x7
+# font at 3 px a dot: columns 672..707), none there with one banner
+has "banners=2" "$(ctl status)"
+ok $? "... the latest on top, two counted" "$(ctl status)"
+[ "$(count n2 $RGB_INK $BROWS 660 710)" -gt 0 ] && [ "$(count n1 $RGB_INK $BROWS 660 710)" = 0 ]
+ok $? "... \"+1\" drawn at the banner's right" \
+	"ink there $(count n2 $RGB_INK $BROWS 660 710), with one banner $(count n1 $RGB_INK $BROWS 660 710)"
 # Return on the redacted banner: secure in front, then its text
 on "$H_SOCK" wtype -k Return
 wait_st "fg=secure" && wait_st "banner=full:secure:1:"
@@ -179,6 +187,13 @@ ok $? "... the daemon answers and starts it again" "$(tf status)"
 n0=$(njson personal last_id)
 tf run personal -- notify-send "After" "restart" >/dev/null 2>&1 && wait_kept personal $((n0 + 1))
 ok $? "... and notifications work again" "$(tf status)"
+# a touch on a full banner (control `touch`, a headless touch device)
+# dismisses it, as a pointer press does
+wait_st "banner=full:personal:$((n0 + 1)):"
+ok $? "... its banner in full" "$(ctl status)"
+r=$(ctl touch down 1 360 90)$(ctl touch up 1)
+wait_st "banner=- banners=0"
+ok $? "a touch on the full banner dismisses it" "$r $(ctl status)"
 bpid=$(pgrep -f "dbus-daemon --session --nofork --address unix:path=/run/user/1000/bus" -u $((SB + 1000)) | head -1)
 [ -n "$bpid" ] && kill -KILL "$bpid"
 ok $? "dbus-daemon in secure killed" "pid=$bpid"
