@@ -100,13 +100,17 @@ struct call {
 	double rx_off_sum;
 	uint64_t rx_off_n;
 	char ended[256];
-	char refused[256];
 	/* newest INIT timestamp per caller serial: a replayed INIT (the
 	 * relay can replay message 1) does not ring */
 	struct {
 		uint64_t serial, ts;
 	} seen[SEEN_MAX];
 	size_t nseen;
+	/* the last refused call set-up, kept across calls (from here on
+	 * nothing is reset by a new call): a relay that replays an old
+	 * INIT just before a real one must not have it hidden by the
+	 * real call's ringing */
+	char refused[256];
 };
 
 static struct call C = {.pending_fd = -1};

@@ -805,6 +805,15 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 	}
 }
 
+/* A relay handshake answer refused: shown in the log and `status`; the
+ * handshake is retried as for a relay that is down. */
+static void relay_refuse(struct svc *s, const char *why)
+{
+	if (s->relay_refused != why)
+		fprintf(stderr, PROG ": relay handshake refused: %s\n", why);
+	s->relay_refused = why;
+}
+
 static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 {
 	uint8_t pt[TF_COMMS_PAYLOAD_MAX];
@@ -819,12 +828,16 @@ static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 		s->cs = NULL;
 		if (tf_comms_client_finish(s->cl, buf, n, &s->cs) == 0) {
 			s->connected = true;
+			s->relay_refused = NULL;
 			s->tries = 0;
 			s->last_rx = comms_now_ms();
 			s->connect_us = comms_now_us();
 			tf_comms_client_free(s->cl);
 			s->cl = NULL;
 			on_connected(s);
+		} else {
+			relay_refuse(s, "its handshake answer failed "
+					"authentication (forged or altered)");
 		}
 		break;
 	case TF_COMMS_MSG_DATA:
@@ -836,7 +849,15 @@ static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 		s->last_rx = comms_now_ms();
 		on_reply(s, pt, (size_t)m);
 		break;
-	default: break;
+	default:
+		/* an answer to our handshake in another suite: the relay
+		 * (or the path) tried a downgrade; nothing is negotiated,
+		 * so it is refused, and said */
+		if (s->cl != NULL && n >= TF_COMMS_HDR_BYTES &&
+		    buf[0] == TF_COMMS_TYPE_RESP && buf[1] != s->suite->id)
+			relay_refuse(s, "its handshake answer is in another "
+					"suite (a downgrade)");
+		break;
 	}
 }
 
@@ -990,12 +1011,15 @@ static void on_control(struct svc *s)
 		int k = snprintf(
 			b, sizeof(b),
 			"ok\nofficer %s\nrelay %s\noutbox %zu\n"
-			"relay_connect_us %llu\n",
+			"relay_connect_us %llu\n%s%s%s",
 			s->me.officer,
 			s->connected ? "connected" : "unreachable", s->nout,
 			(unsigned long long)(s->connect_us ? s->connect_us -
 								     s->init_us
-							   : 0));
+							   : 0),
+			s->relay_refused ? "relay_refused " : "",
+			s->relay_refused ? s->relay_refused : "",
+			s->relay_refused ? "\n" : "");
 		if (k > 0 && (size_t)k < sizeof(b))
 			k += (int)call_status(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0 && (size_t)k < sizeof(b)) {

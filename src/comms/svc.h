@@ -71,6 +71,9 @@ struct svc {
 	struct tf_comms_client *cl;
 	struct tf_comms_session *cs;
 	bool connected;
+	/* why the relay's last handshake answer was refused (status): a
+	 * relay that rewrites it, or answers in another suite, is shown */
+	const char *relay_refused;
 	uint64_t last_rx, last_init, last_tick;
 	/* the last relay handshake: sent, answered (monotonic µs; status) */
 	uint64_t init_us, connect_us;

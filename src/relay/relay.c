@@ -59,6 +59,7 @@
 
 #include "group.h"
 #include "relay.h"
+#include "relay_evil.h"
 #include "relay_sandbox.h"
 #include "twofold/e2e.h"
 #include "twofold/secmem.h"
@@ -314,6 +315,7 @@ void relay_send_raw(struct worker *w, const uint8_t *p, size_t len,
 
 	if (len > RELAY_DGRAM_MAX)
 		return;
+	RELAY_EVIL_RAW(w->r, (uint8_t *)p, len);
 	if (to->tcp >= 0) {
 		(void)relay_tcp_send(w->r, to->tcp, to->gen, p, len);
 		return;
@@ -328,7 +330,9 @@ void relay_send(struct worker *w, struct sess *s, const uint8_t *pt, size_t len)
 	uint8_t tb[RELAY_DGRAM_MAX], *b;
 	struct path to;
 	int n;
+	RELAY_EVIL_BUF(eb);
 
+	RELAY_EVIL_SEND(w, s, pt, len, eb);
 	pthread_mutex_lock(&s->mu);
 	to = s->path;
 	/* UDP: straight into the output batch; TCP: framed after */
@@ -564,6 +568,7 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 	relay_store_begin(w, s, &sc);
 	e = tf_store_prekey_take(r->store, q->name, &base, &bl, opk,
 				 sizeof(opk), &ol);
+	RELAY_EVIL_BUNDLE(r, q->name, &base, &bl, &ol);
 	s = relay_store_end(w, &sc);
 	if (s == NULL)
 		return; /* the one-time prekey is spent: the asker asks again */
@@ -1440,6 +1445,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	logv(&r, "message store: %s", r.store->ops->name);
+	RELAY_EVIL_INIT(&r);
 	r.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r.stop_fd < 0) {
 		fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));

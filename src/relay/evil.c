@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The evil relay: forgeries for tests/integration/comms/test_evil.sh.
+ * Built only into twofold-relay-evil (-DTF_RELAY_EVIL, tests only, never
+ * installed): the shipped twofold-relay has none of this. The relay
+ * holds no end-to-end key, so every forgery here is what a relay that
+ * was broken into can do with the bytes it carries; the devices must
+ * refuse each one and say so.
+ *
+ * TF_EVIL chooses one forgery (unset: behave), TF_EVIL_NAME the officer
+ * a swap names (default "carol"):
+ *   msg-flip      flip a bit in the middle of each MSG's ciphertext
+ *   msg-replay    each MSG delivered again under a new id
+ *   msg-sender    each MSG said to be from TF_EVIL_NAME
+ *   msg-suite     the suite byte of each MSG's end-to-end header
+ *                 rewritten to the other suite
+ *   bundle-spk    BUNDLE_GET answered with the asked officer's bundle
+ *                 whose signed prekey is TF_EVIL_NAME's (a key the relay's
+ *                 accomplice holds)
+ *   bundle-other  BUNDLE_GET answered with TF_EVIL_NAME's whole bundle
+ *   resp-suite    the relay's handshake answer (RESP) carries the other
+ *                 suite byte
+ *   from-sender   each FROM (call set-up, control, media) said to be
+ *                 from TF_EVIL_NAME
+ *   call-replay   the first call set-up (INIT) seen is delivered again
+ *                 before every later one
+ *   frame-flip    flip a bit in each media frame's ciphertext
+ *   frame-replay  each media frame delivered twice
+ *   frame-reorder media frames delivered in swapped pairs
+ *   frame-kid     each media frame's SFrame key id moved to the sender's
+ *                 control key id (1 <-> 3, 2 <-> 4)
+ *   roster-sig    a bit of each roster's signature flipped (ROSTER)
+ *   roster-old    the first roster the relay served for a group served
+ *                 again in place of every later epoch's
+ *   ptt-flip      flip a bit in each talk-group frame (FRAME)
+ * Every forgery done is logged ("evil: ..."; media frames the first time
+ * only), so a test can tell that it happened.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay.h"
+#include "group.h"
+#include "relay_evil.h"
+#include "twofold/e2e.h"
+
+enum evil {
+	E_NONE,
+	E_MSG_FLIP,
+	E_MSG_REPLAY,
+	E_MSG_SENDER,
+	E_MSG_SUITE,
+	E_BUNDLE_SPK,
+	E_BUNDLE_OTHER,
+	E_RESP_SUITE,
+	E_FROM_SENDER,
+	E_CALL_REPLAY,
+	E_FRAME_FLIP,
+	E_FRAME_REPLAY,
+	E_FRAME_REORDER,
+	E_FRAME_KID,
+	E_ROSTER_SIG,
+	E_ROSTER_OLD,
+	E_PTT_FLIP,
+};
+
+static const char *const names[] = {
+	[E_MSG_FLIP] = "msg-flip",	   [E_MSG_REPLAY] = "msg-replay",
+	[E_MSG_SENDER] = "msg-sender",	   [E_MSG_SUITE] = "msg-suite",
+	[E_BUNDLE_SPK] = "bundle-spk",	   [E_BUNDLE_OTHER] = "bundle-other",
+	[E_RESP_SUITE] = "resp-suite",	   [E_FROM_SENDER] = "from-sender",
+	[E_CALL_REPLAY] = "call-replay",   [E_FRAME_FLIP] = "frame-flip",
+	[E_FRAME_REPLAY] = "frame-replay", [E_FRAME_REORDER] = "frame-reorder",
+	[E_FRAME_KID] = "frame-kid",	   [E_ROSTER_SIG] = "roster-sig",
+	[E_ROSTER_OLD] = "roster-old",	   [E_PTT_FLIP] = "ptt-flip",
+};
+
+static enum evil mode = E_NONE;
+static char other[TF_CERT_ID_MAX + 1] = "carol";
+/* set while evil.c sends through relay_send itself: no second forgery */
+static _Thread_local bool inside;
+static atomic_bool said_media;
+
+/* held, init_pt, old_roster; relay_send may be called under it (a leaf
+ * before a session's mu) */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+/* frame-reorder: one frame held back per receiving session (a few
+ * slots: a test has a call or two; a session whose slot is taken by
+ * another is forwarded in order) */
+#define HELD_SLOTS 16
+static struct {
+	uint8_t b[RELAY_DGRAM_MAX];
+	size_t len;
+	uint32_t sess;
+} held[HELD_SLOTS];
+static uint8_t init_pt[RELAY_DGRAM_MAX]; /* call-replay: the first INIT */
+static size_t init_len;
+static uint8_t old_roster[RELAY_DGRAM_MAX]; /* roster-old: one group's */
+static size_t old_len;
+
+int relay_evil_init(struct relay *r)
+{
+	const char *m = getenv("TF_EVIL"), *n = getenv("TF_EVIL_NAME");
+
+	if (n != NULL && *n != '\0')
+		snprintf(other, sizeof(other), "%s", n);
+	if (m == NULL || *m == '\0')
+		return 0;
+	for (size_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(m, names[i])) {
+			mode = (enum evil)i;
+			logv(r, "evil: forging %s (TF_EVIL)", m);
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* MSG: op | u8 n | sender | id (16) | blob.  FROM: op | u8 n | from |
+ * body, the body of a call message: u8 type | u32 call id | .... */
+struct parsed {
+	char name[TF_CERT_ID_MAX + 1];
+	const uint8_t *rest; /* MSG: the id; FROM: the body */
+	size_t rest_len;
+};
+
+static bool parse(const uint8_t *pt, size_t len, struct parsed *p)
+{
+	if (len < 2 || pt[1] == 0 || pt[1] > TF_CERT_ID_MAX || len < 2u + pt[1])
+		return false;
+	memcpy(p->name, pt + 2, pt[1]);
+	p->name[pt[1]] = '\0';
+	p->rest = pt + 2 + pt[1];
+	p->rest_len = len - 2 - pt[1];
+	return true;
+}
+
+/* rebuild pt under another name into buf */
+static size_t rename_to(const uint8_t *pt, const struct parsed *p,
+			const char *name, uint8_t *buf)
+{
+	size_t n = strlen(name);
+
+	if (2 + n + p->rest_len > RELAY_DGRAM_MAX)
+		return 0;
+	buf[0] = pt[0];
+	buf[1] = (uint8_t)n;
+	memcpy(buf + 2, name, n);
+	memcpy(buf + 2 + n, p->rest, p->rest_len);
+	return 2 + n + p->rest_len;
+}
+
+enum { CALL_INIT = 0x20, CALL_MEDIA = 0x23, CALL_HDR = 5 };
+
+static bool is_media(const struct parsed *p)
+{
+	return p->rest_len > CALL_HDR + 1 && p->rest[0] == CALL_MEDIA;
+}
+
+static bool out_msg(struct worker *w, struct sess *s, const uint8_t **pt,
+		    size_t *len, uint8_t *buf)
+{
+	struct parsed p;
+	size_t n;
+
+	if (!parse(*pt, *len, &p) || p.rest_len < RELAY_ID_BYTES + 4)
+		return false;
+	switch (mode) {
+	case E_MSG_FLIP:
+	case E_MSG_SUITE:
+		memcpy(buf, *pt, *len);
+		n = *len - p.rest_len + RELAY_ID_BYTES; /* the blob's start */
+		if (mode == E_MSG_FLIP)
+			buf[n + (*len - n) / 2] ^= 0x10;
+		else
+			buf[n + 2] = buf[n + 2] == TF_SUITE_GM ? TF_SUITE_INTL
+							       : TF_SUITE_GM;
+		*pt = buf;
+		logv(w->r, "evil: %s of a message from %s to %s", names[mode],
+		     p.name, s->officer);
+		return false;
+	case E_MSG_SENDER:
+		n = rename_to(*pt, &p, other, buf);
+		if (n == 0)
+			return false;
+		*pt = buf;
+		*len = n;
+		logv(w->r, "evil: a message from %s to %s said to be from %s",
+		     p.name, s->officer, other);
+		return false;
+	case E_MSG_REPLAY:
+		inside = true;
+		relay_send(w, s, *pt, *len);
+		memcpy(buf, *pt, *len);
+		for (size_t i = 0; i < RELAY_ID_BYTES; i++)
+			buf[*len - p.rest_len + i] ^= 0xa5; /* a new id */
+		relay_send(w, s, buf, *len);
+		inside = false;
+		logv(w->r, "evil: a message from %s to %s replayed", p.name,
+		     s->officer);
+		return true;
+	default: return false;
+	}
+}
+
+static bool out_from(struct worker *w, struct sess *s, const uint8_t **pt,
+		     size_t *len, uint8_t *buf)
+{
+	struct parsed p;
+	size_t n;
+
+	if (!parse(*pt, *len, &p) || p.rest_len < CALL_HDR)
+		return false;
+	switch (mode) {
+	case E_FROM_SENDER:
+		n = rename_to(*pt, &p, other, buf);
+		if (n == 0)
+			return false;
+		*pt = buf;
+		*len = n;
+		if (p.rest[0] == CALL_INIT)
+			logv(w->r,
+			     "evil: a call set-up from %s to %s said to "
+			     "be from %s",
+			     p.name, s->officer, other);
+		return false;
+	case E_CALL_REPLAY:
+		if (p.rest[0] != CALL_INIT)
+			return false;
+		pthread_mutex_lock(&mu);
+		if (init_len == 0) {
+			memcpy(init_pt, *pt, *len);
+			init_len = *len;
+		} else {
+			inside = true;
+			relay_send(w, s, init_pt, init_len);
+			inside = false;
+			logv(w->r, "evil: an old call set-up replayed to %s",
+			     s->officer);
+		}
+		pthread_mutex_unlock(&mu);
+		return false;
+	default: break;
+	}
+	if (!is_media(&p))
+		return false;
+	if (!atomic_exchange(&said_media, true))
+		logv(w->r, "evil: %s of media frames from %s to %s",
+		     names[mode], p.name, s->officer);
+	n = *len - p.rest_len + CALL_HDR; /* the SFrame's start */
+	switch (mode) {
+	case E_FRAME_FLIP:
+		memcpy(buf, *pt, *len);
+		buf[*len - 20] ^= 0x01; /* the ciphertext, before the tag */
+		*pt = buf;
+		return false;
+	case E_FRAME_KID:
+		/* config byte |X|KKK|Y|CCC|: writers use X=0 for KIDs 1..4 */
+		if (((*pt)[n] & 0x80) != 0)
+			return false;
+		memcpy(buf, *pt, *len);
+		{
+			unsigned kid = (buf[n] >> 4) & 7;
+
+			kid = kid == 1 || kid == 2   ? kid + 2
+			      : kid == 3 || kid == 4 ? kid - 2
+						     : kid;
+			buf[n] = (uint8_t)((buf[n] & 0x8f) | (kid << 4));
+		}
+		*pt = buf;
+		return false;
+	case E_FRAME_REPLAY:
+		inside = true;
+		relay_send(w, s, *pt, *len);
+		relay_send(w, s, *pt, *len);
+		inside = false;
+		return true;
+	case E_FRAME_REORDER: {
+		/* a frame held back and sent after the next one */
+		unsigned k = s->id % HELD_SLOTS;
+
+		pthread_mutex_lock(&mu);
+		if (held[k].len == 0) {
+			memcpy(held[k].b, *pt, *len);
+			held[k].len = *len;
+			held[k].sess = s->id;
+			pthread_mutex_unlock(&mu);
+			return true;
+		}
+		if (held[k].sess != s->id) {
+			pthread_mutex_unlock(&mu);
+			return false;
+		}
+		inside = true;
+		relay_send(w, s, *pt, *len);
+		relay_send(w, s, held[k].b, held[k].len);
+		inside = false;
+		held[k].len = 0;
+		pthread_mutex_unlock(&mu);
+		return true;
+	}
+	default: return false;
+	}
+}
+
+static uint32_t get_be32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	       (uint32_t)b[2] << 8 | b[3];
+}
+
+/* ROSTER: op | u8 n | group | u32 total | u32 offset | piece.
+ * FRAME: op | u8 n | group | u8 n | talker | u32 burst | SFrame frame. */
+static bool out_group(struct worker *w, struct sess *s, const uint8_t **pt,
+		      size_t *len, uint8_t *buf)
+{
+	struct parsed p;
+	uint32_t total, off;
+
+	if (!parse(*pt, *len, &p))
+		return false;
+	if ((*pt)[0] == RELAY_OP_FRAME) {
+		if (mode != E_PTT_FLIP || *len < 40)
+			return false;
+		memcpy(buf, *pt, *len);
+		buf[*len - 20] ^= 0x01; /* the ciphertext, before the tag */
+		*pt = buf;
+		if (!atomic_exchange(&said_media, true))
+			logv(w->r, "evil: ptt-flip of group %s frames to %s",
+			     p.name, s->officer);
+		return false;
+	}
+	if (p.rest_len < 9)
+		return false;
+	total = get_be32(p.rest);
+	off = get_be32(p.rest + 4);
+	if (mode == E_ROSTER_SIG) {
+		if (off + (p.rest_len - 8) != total)
+			return false; /* not the last piece */
+		memcpy(buf, *pt, *len);
+		buf[*len - 1] ^= 0x01; /* the signature's last byte */
+		*pt = buf;
+		logv(w->r,
+		     "evil: the roster of group %s to %s: signature "
+		     "altered",
+		     p.name, s->officer);
+		return false;
+	}
+	/* roster-old, for a roster of one piece */
+	if (off != 0 || p.rest_len - 8 != total)
+		return false;
+	pthread_mutex_lock(&mu);
+	if (old_len == 0) {
+		memcpy(old_roster, *pt, *len);
+		old_len = *len;
+	} else if (old_len != *len || memcmp(old_roster, *pt, *len) != 0) {
+		memcpy(buf, old_roster, old_len);
+		*pt = buf;
+		*len = old_len;
+		logv(w->r, "evil: an older roster of group %s served to %s",
+		     p.name, s->officer);
+	}
+	pthread_mutex_unlock(&mu);
+	return false;
+}
+
+bool relay_evil_send(struct worker *w, struct sess *s, const uint8_t **pt,
+		     size_t *len, uint8_t *buf)
+{
+	if (mode == E_NONE || inside || *len < 1)
+		return false;
+	if ((*pt)[0] == RELAY_OP_MSG)
+		return out_msg(w, s, pt, len, buf);
+	if ((*pt)[0] == RELAY_OP_FROM)
+		return out_from(w, s, pt, len, buf);
+	if (((*pt)[0] == RELAY_OP_ROSTER &&
+	     (mode == E_ROSTER_SIG || mode == E_ROSTER_OLD)) ||
+	    (*pt)[0] == RELAY_OP_FRAME)
+		return out_group(w, s, pt, len, buf);
+	return false;
+}
+
+void relay_evil_raw(struct relay *r, uint8_t *p, size_t len)
+{
+	if (mode != E_RESP_SUITE || len < 8)
+		return;
+	p[1] = p[1] == TF_SUITE_GM ? TF_SUITE_INTL : TF_SUITE_GM;
+	logv(r, "evil: the handshake answer sent as suite %u", p[1]);
+}
+
+/* store_mu held (between relay_store_begin and _end) */
+void relay_evil_bundle(struct relay *r, const char *whose, uint8_t **base,
+		       size_t *bl, size_t *ol)
+{
+	uint8_t *ob = NULL, opk[4 + TF_E2E_DH_MAX];
+	size_t obl, ool;
+	struct tf_e2e_bundle mine, theirs;
+
+	if ((mode != E_BUNDLE_SPK && mode != E_BUNDLE_OTHER) || *base == NULL ||
+	    !strcmp(whose, other))
+		return;
+	if (tf_store_prekey_take(r->store, other, &ob, &obl, opk, sizeof(opk),
+				 &ool) <= 0)
+		return;
+	if (mode == E_BUNDLE_OTHER) {
+		free(*base);
+		*base = ob;
+		*bl = obl;
+		*ol = 0;
+		logv(r, "evil: %s's prekeys handed out as %s's", other, whose);
+		return;
+	}
+	if (tf_e2e_bundle_parse(*base, *bl, &mine) == 0 &&
+	    tf_e2e_bundle_parse(ob, obl, &theirs) == 0 &&
+	    mine.suite == theirs.suite) {
+		/* the signature is left as it was: it signs the real SPK */
+		memcpy((uint8_t *)mine.spk, theirs.spk,
+		       tf_e2e_dh_bytes(mine.suite));
+		*ol = 0;
+		logv(r, "evil: %s's signed prekey replaced by %s's", whose,
+		     other);
+	}
+	free(ob);
+}
