@@ -341,6 +341,7 @@ static void start_handshake(struct svc *s)
 	s->last_init = comms_now_ms();
 	s->init_us = comms_now_us();
 	s->connect_us = 0;
+	s->unanswered++;
 }
 
 static void publish_prekeys(struct svc *s)
@@ -547,6 +548,7 @@ static void on_stored(struct svc *s, const uint8_t *id)
 		memmove(&s->out[i], &s->out[i + 1],
 			(s->nout - i - 1) * sizeof(s->out[0]));
 		s->nout--;
+		s->relay_err[0] = '\0';
 		return;
 	}
 }
@@ -793,8 +795,20 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 		break;
 	case OP_ERROR:
 		if (n >= 2) {
+			size_t k = 0;
+
 			comms_log(s, "relay: error %u: %.*s", pt[1],
 				  (int)(n - 2), pt + 2);
+			/* the relay's words, but only printable ones: a
+			 * hostile relay must not write to the user's
+			 * terminal */
+			for (size_t j = 2;
+			     j < n && k + 1 < sizeof(s->relay_err); j++)
+				s->relay_err[k++] =
+					pt[j] >= 0x20 && pt[j] < 0x7f
+						? (char)pt[j]
+						: '?';
+			s->relay_err[k] = '\0';
 			call_on_error(s, pt[1]);
 		}
 		break;
@@ -820,6 +834,7 @@ static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 		if (tf_comms_client_finish(s->cl, buf, n, &s->cs) == 0) {
 			s->connected = true;
 			s->tries = 0;
+			s->unanswered = 0;
 			s->last_rx = comms_now_ms();
 			tf_comms_client_free(s->cl);
 			s->cl = NULL;
@@ -942,6 +957,35 @@ static void ctl_read(struct svc *s, int fd)
 	free(out);
 }
 
+/* Why the relay does not take our messages, one line each, for `status`:
+ * our own certificate (checked here, since a relay that refuses it says
+ * nothing: it is no oracle), an unanswered handshake, the relay's last
+ * error. */
+static int status_why(struct svc *s, char *b, size_t cap)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	int k = 0;
+
+	if (now > s->me.not_after)
+		k = snprintf(b, cap,
+			     "problem relay refused us: certificate expired; "
+			     "get a new one (twofold-ca issue)\n");
+	else if (!s->connected && s->unanswered >= 3)
+		k = snprintf(b, cap,
+			     "problem relay does not answer our handshake: "
+			     "check the certificate's validity and the relay "
+			     "key\n");
+	if (k < 0 || (size_t)k >= cap)
+		return 0;
+	if (s->relay_err[0] != '\0') {
+		int m = snprintf(b + k, cap - (size_t)k, "relay_error %s\n",
+				 s->relay_err);
+		if (m > 0 && (size_t)m < cap - (size_t)k)
+			k += m;
+	}
+	return k;
+}
+
 static void on_control(struct svc *s)
 {
 	char req[CTL_REQ_MAX], idh[2 * ID_BYTES + 1];
@@ -995,6 +1039,8 @@ static void on_control(struct svc *s)
 			(unsigned long long)(s->connect_us ? s->connect_us -
 								     s->init_us
 							   : 0));
+		if (k > 0 && (size_t)k < sizeof(b))
+			k += status_why(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0 && (size_t)k < sizeof(b))
 			k += (int)call_status(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0 && (size_t)k < sizeof(b)) {

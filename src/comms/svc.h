@@ -74,6 +74,12 @@ struct svc {
 	uint64_t last_rx, last_init, last_tick;
 	/* the last relay handshake: sent, answered (monotonic µs; status) */
 	uint64_t init_us, connect_us;
+	/* handshakes unanswered since the last connect (status: a relay
+	 * that refuses our certificate says nothing, it is no oracle) */
+	unsigned unanswered;
+	/* the relay's last ERROR text, printable only (status; cleared
+	 * when a message is stored again) */
+	char relay_err[96];
 	struct tf_e2e_prekeys *pk;
 	struct out_item out[OUTBOX_MAX];
 	size_t nout;
