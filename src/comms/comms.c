@@ -966,10 +966,15 @@ static int status_why(struct svc *s, char *b, size_t cap)
 	uint64_t now = (uint64_t)time(NULL);
 	int k = 0;
 
-	if (now > s->me.not_after)
+	if (now > s->me.not_after && !s->connected)
 		k = snprintf(b, cap,
 			     "problem relay refused us: certificate expired; "
 			     "get a new one (twofold-ca issue)\n");
+	else if (now > s->me.not_after)
+		k = snprintf(b, cap,
+			     "problem our certificate expired: the relay "
+			     "refuses us at the next handshake; get a new one "
+			     "(twofold-ca issue)\n");
 	else if (!s->connected && s->unanswered >= 3)
 		k = snprintf(b, cap,
 			     "problem relay does not answer our handshake: "
