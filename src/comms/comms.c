@@ -344,20 +344,65 @@ static void start_handshake(struct svc *s)
 	s->unanswered++;
 }
 
-static void publish_prekeys(struct svc *s)
+/* The first publication, and (force) again whenever we want the relay's
+ * count of our unused one-time prekeys: the same newest OPK_COUNT keys
+ * (the relay ignores known ones and never brings back one it handed
+ * out), so its reply tells us whether to top up. */
+static void publish_prekeys(struct svc *s, bool force)
 {
 	uint8_t b[1 + TF_E2E_BUNDLE_MAX];
 	char p[512];
 	int n;
 
 	if (comms_path(s, p, sizeof(p), "published") < 0 ||
-	    access(p, F_OK) == 0)
+	    (!force && access(p, F_OK) == 0))
 		return;
 	b[0] = OP_PREKEYS;
-	n = tf_e2e_prekeys_bundle(s->pk, s->cert, s->certlen, b + 1,
-				  sizeof(b) - 1);
+	n = tf_e2e_prekeys_bundle_newest(s->pk, s->cert, s->certlen, OPK_COUNT,
+					 b + 1, sizeof(b) - 1);
 	if (n > 0)
 		comms_relay_send(s, b, (size_t)n + 1);
+}
+
+/* The relay holds left of our one-time prekeys: below OPK_LOW, new ones
+ * up to OPK_COUNT, on disk before they are published (a crash between
+ * loses nothing the relay could hand out). */
+static void on_prekey_count(struct svc *s, unsigned left)
+{
+	int r;
+
+	s->relay_opk_left = (int)left;
+	if (left >= OPK_LOW)
+		return;
+	r = tf_e2e_prekeys_top_up(s->pk, OPK_COUNT - left);
+	if (r == 0)
+		r = save_prekeys(s);
+	if (r < 0) {
+		comms_log(s, "cannot top up the one-time prekeys: %s",
+			  strerror(-r));
+		return;
+	}
+	comms_log(s, "the relay holds %u one-time prekeys: %u new ones", left,
+		  OPK_COUNT - left);
+	publish_prekeys(s, true);
+}
+
+/* Weekly: a new signed prekey, published; the old one kept SPK_GRACE
+ * for first messages sealed to it and still on the relay. */
+static void rotate_prekeys(struct svc *s)
+{
+	int r = tf_e2e_prekeys_rotate(s->pk, s->sign, (uint64_t)time(NULL),
+				      SPK_MAX_AGE, SPK_GRACE);
+
+	if (r <= 0)
+		return;
+	if (save_prekeys(s) < 0) {
+		comms_log(s, "cannot save the rotated signed prekey");
+		return;
+	}
+	comms_log(s, "signed prekey %u", tf_e2e_prekeys_spk_id(s->pk));
+	if (s->connected)
+		publish_prekeys(s, true);
 }
 
 static void on_connected(struct svc *s)
@@ -365,7 +410,9 @@ static void on_connected(struct svc *s)
 	static const uint8_t fetch = OP_FETCH;
 
 	comms_log(s, "connected to the relay");
-	publish_prekeys(s);
+	/* the first time: publish; later: ask how many are left (the relay
+	 * handed some out while we were away, or lost its store) */
+	publish_prekeys(s, true);
 	comms_relay_send(s, &fetch, 1);
 	ptt_on_connected(s);
 }
@@ -691,8 +738,14 @@ seen:
 	    tf_atomic_write(p, "", 0, 0600) < 0)
 		comms_log(s, "cannot mark a message from %s seen", from);
 	if (fresh) {
-		/* the one-time prekey is gone: persist that first */
+		/* the one-time prekey is gone: persist that first, then ask
+		 * the relay how many it still holds */
 		(void)save_prekeys(s);
+		if (m.opk_id != 0)
+			s->x3dh_opk++;
+		else
+			s->x3dh_no_opk++;
+		publish_prekeys(s, true);
 		if (comms_load_session(s, from, "", &old) == 0) {
 			(void)comms_save_session(s, from, ".prev", old);
 			tf_e2e_session_free(old);
@@ -773,6 +826,9 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 		if (comms_path(s, p, sizeof(p), "published") == 0 &&
 		    tf_atomic_write(p, "", 0, 0600) < 0)
 			comms_log(s, "cannot record the prekey publication");
+		/* u8 0 | u16 left (a relay before the count sends u8 0) */
+		if (n >= 4 && pt[1] == 0)
+			on_prekey_count(s, (unsigned)pt[2] << 8 | pt[3]);
 		break;
 	}
 	case OP_MSG:
@@ -1038,9 +1094,11 @@ static void on_control(struct svc *s)
 		int k = snprintf(
 			b, sizeof(b),
 			"ok\nofficer %s\nrelay %s\noutbox %zu\n"
-			"relay_connect_us %llu\n",
+			"prekeys_on_relay %d\nx3dh_with_opk %u\n"
+			"x3dh_without_opk %u\nrelay_connect_us %llu\n",
 			s->me.officer,
 			s->connected ? "connected" : "unreachable", s->nout,
+			s->relay_opk_left, s->x3dh_opk, s->x3dh_no_opk,
 			(unsigned long long)(s->connect_us ? s->connect_us -
 								     s->init_us
 							   : 0));
@@ -1150,6 +1208,7 @@ static int service(const char *dir, int argc, char **argv)
 			    "and --ca (see twofold-comms(1))");
 	s.dir = dir;
 	s.ufd = s.lfd = s.tfd = -1;
+	s.relay_opk_left = -1;
 	if (tf_crypto_init() < 0)
 		return fail("crypto libraries failed to initialise");
 	umask(077);
@@ -1281,7 +1340,8 @@ static int service(const char *dir, int argc, char **argv)
 
 			s.last_tick = t;
 			comms_relay_send(&s, ka, sizeof(ka));
-			publish_prekeys(&s);
+			publish_prekeys(&s, false);
+			rotate_prekeys(&s);
 			out_flush(&s);
 		}
 	}
