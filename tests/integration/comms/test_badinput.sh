@@ -23,7 +23,7 @@ mount -t tmpfs -o size=4m,mode=0700 tfbadin "$MNT"
 ok $? "a 4 MiB tmpfs for the relay's store" ""
 relay_db() { # the relay on the small filesystem
 	"$TWOFOLD_RELAY" --listen 127.0.0.1:$PORT --key "$W/relay.key" \
-		--ca "$W/ca/ca.pub" --store "$MNT/store.db" -v "$@" \
+		--ca "$W/ca/ca.pub" --store "$MNT/store.db" -v \
 		>"$W/relay.out" 2>>"$W/relay.log" &
 	RP=$!
 	bg_update
