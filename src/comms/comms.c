@@ -19,8 +19,14 @@
  * STORED (after its durable commit). The first attempt replaces the
  * plaintext in the outbox by the end-to-end ciphertext, so every retry
  * sends the same bytes under the same id and the relay stores it once.
- * A relay that is down: the handshake is retried every second and the
- * outbox waits.
+ * A relay that is down, or whose disk is full: the handshake (or the
+ * SEND) is retried every second and the outbox waits; `status` says why.
+ *
+ * Prekeys: 8 one-time prekeys published at first; the relay's PREKEYS
+ * reply says how many it still holds (asked again at every connect and
+ * after every first message), and below 4 new ones are made, saved, then
+ * published. The signed prekey rotates weekly, the previous one kept for
+ * a grace (docs/comms-protocol.md).
  *
  * Receiving: a message is written to DIR/inbox before the session state
  * that read it and before the ACK that lets the relay delete it, so a
