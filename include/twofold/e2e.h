@@ -124,6 +124,25 @@ TF_EXPORT TF_WUR int tf_e2e_prekeys_bundle(const struct tf_e2e_prekeys *p,
 					   const uint8_t *cert, size_t certlen,
 					   uint8_t *out, size_t cap)
 	TF_NONNULL(1, 2, 4);
+/* The same with only the newest max_opk unused one-time prekeys (a
+ * publication that fits one datagram however many are held). */
+TF_EXPORT TF_WUR int tf_e2e_prekeys_bundle_newest(
+	const struct tf_e2e_prekeys *p, const uint8_t *cert, size_t certlen,
+	size_t max_opk, uint8_t *out, size_t cap) TF_NONNULL(1, 2, 5);
+/* n new one-time prekeys with new ids (ids only grow). The unused ones
+ * are kept until used; the table is bounded by TF_E2E_OPK_MAX, its
+ * oldest unused ones dropped first. Write the state before publishing. */
+TF_EXPORT TF_WUR int tf_e2e_prekeys_top_up(struct tf_e2e_prekeys *p, size_t n)
+	TF_NONNULL(1);
+/* A new signed prekey (the next id) when the current one is max_age
+ * seconds old; the previous one still opens first messages until
+ * now + grace. 1: changed (save the state, publish again), 0: not due. */
+TF_EXPORT TF_WUR int tf_e2e_prekeys_rotate(struct tf_e2e_prekeys *p,
+					   const struct tf_key *sign_sk,
+					   uint64_t now, uint64_t max_age,
+					   uint64_t grace) TF_NONNULL(1, 2);
+TF_EXPORT uint32_t tf_e2e_prekeys_spk_id(const struct tf_e2e_prekeys *p)
+	TF_NONNULL(1);
 /* State file encoding (secret: write it 0600, atomically). */
 TF_EXPORT size_t tf_e2e_prekeys_encoded_bytes(void);
 TF_EXPORT TF_WUR int tf_e2e_prekeys_encode(const struct tf_e2e_prekeys *p,

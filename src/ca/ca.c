@@ -40,7 +40,7 @@ static void die_usage(const char *cmd)
 	fprintf(stderr,
 		"usage: " PROG " init --suite intl|gm -o DIR\n"
 		"       " PROG " issue --ca DIR --officer ID --role ROLE "
-		"--pubkey FILE --days N [--device ID] -o CERT\n"
+		"--pubkey FILE --days N|--seconds N [--device ID] -o CERT\n"
 		"       " PROG " revoke --ca DIR SERIAL\n"
 		"       " PROG " denylist --ca DIR [--days N] -o FILE\n"
 		"       " PROG " show FILE [--ca DIR]\n"
@@ -273,7 +273,7 @@ static int next_serial(const char *dir, uint64_t *out)
 static int cmd_issue(int argc, char **argv)
 {
 	const char *dir = NULL, *officer = NULL, *role = NULL, *pubf = NULL,
-		   *days = NULL, *device = NULL, *out = NULL;
+		   *days = NULL, *secs = NULL, *device = NULL, *out = NULL;
 	_cleanup_key_ struct tf_key *sk = NULL;
 	_cleanup_free_ uint8_t *pb = NULL;
 	_cleanup_free_ char *copy = NULL;
@@ -281,7 +281,7 @@ static int cmd_issue(int argc, char **argv)
 	struct tf_pubfile pf;
 	struct tf_cert c = {0};
 	uint8_t cert[TF_CERT_MAX], keyid[TF_CERT_KEYID_BYTES];
-	uint64_t nd;
+	uint64_t nd = 0, ns = 0;
 	size_t pl;
 	char name[64];
 	int r, n;
@@ -298,6 +298,8 @@ static int cmd_issue(int argc, char **argv)
 			slot = &pubf;
 		else if (!strcmp(argv[i], "--days"))
 			slot = &days;
+		else if (!strcmp(argv[i], "--seconds"))
+			slot = &secs;
 		else if (!strcmp(argv[i], "--device"))
 			slot = &device;
 		else if (!strcmp(argv[i], "-o"))
@@ -306,7 +308,7 @@ static int cmd_issue(int argc, char **argv)
 			die_usage("issue");
 		*slot = argv[++i];
 	}
-	if (!dir || !officer || !role || !pubf || !days || !out)
+	if (!dir || !officer || !role || !pubf || !out || !days == !secs)
 		die_usage("issue");
 	c.role = (uint8_t)tf_cert_role_by_name(role);
 	if (c.role == 0) {
@@ -316,8 +318,17 @@ static int cmd_issue(int argc, char **argv)
 			role);
 		return 2;
 	}
-	if (!parse_u64(days, &nd) || nd == 0 ||
-	    nd * 86400 > TF_CERT_MAX_VALIDITY) {
+	/* --seconds: a certificate that expires within minutes, for drills
+	 * and tests of what an expired one does (counted from now, not from
+	 * the clock slack below) */
+	if (secs &&
+	    (!parse_u64(secs, &ns) || ns == 0 || ns > TF_CERT_MAX_VALIDITY)) {
+		fprintf(stderr, PROG ": issue: --seconds must be 1..%llu\n",
+			(unsigned long long)TF_CERT_MAX_VALIDITY);
+		return 2;
+	}
+	if (days && (!parse_u64(days, &nd) || nd == 0 ||
+		     nd * 86400 > TF_CERT_MAX_VALIDITY)) {
 		fprintf(stderr,
 			PROG ": issue: --days must be 1..%llu (certificates "
 			     "are short-lived; re-issue instead)\n",
@@ -367,7 +378,7 @@ static int cmd_issue(int argc, char **argv)
 	c.dh_pk_len = pf.dh_pk_len;
 	/* a few minutes of slack for devices whose clocks run behind */
 	c.not_before = now_s() - 300;
-	c.not_after = c.not_before + nd * 86400;
+	c.not_after = secs ? now_s() + ns : c.not_before + nd * 86400;
 	r = next_serial(dir, &c.serial);
 	if (r < 0) {
 		fprintf(stderr, PROG ": issue: cannot advance %s/serial: %s\n",

@@ -19,8 +19,14 @@
  * STORED (after its durable commit). The first attempt replaces the
  * plaintext in the outbox by the end-to-end ciphertext, so every retry
  * sends the same bytes under the same id and the relay stores it once.
- * A relay that is down: the handshake is retried every second and the
- * outbox waits.
+ * A relay that is down, or whose disk is full: the handshake (or the
+ * SEND) is retried every second and the outbox waits; `status` says why.
+ *
+ * Prekeys: 8 one-time prekeys published at first; the relay's PREKEYS
+ * reply says how many it still holds (asked again at every connect and
+ * after every first message), and below 4 new ones are made, saved, then
+ * published. The signed prekey rotates weekly, the previous one kept for
+ * a grace (docs/comms-protocol.md).
  *
  * Receiving: a message is written to DIR/inbox before the session state
  * that read it and before the ACK that lets the relay delete it, so a
@@ -341,22 +347,68 @@ static void start_handshake(struct svc *s)
 	s->last_init = comms_now_ms();
 	s->init_us = comms_now_us();
 	s->connect_us = 0;
+	s->unanswered++;
 }
 
-static void publish_prekeys(struct svc *s)
+/* The first publication, and (force) again whenever we want the relay's
+ * count of our unused one-time prekeys: the same newest OPK_COUNT keys
+ * (the relay ignores known ones and never brings back one it handed
+ * out), so its reply tells us whether to top up. */
+static void publish_prekeys(struct svc *s, bool force)
 {
 	uint8_t b[1 + TF_E2E_BUNDLE_MAX];
 	char p[512];
 	int n;
 
 	if (comms_path(s, p, sizeof(p), "published") < 0 ||
-	    access(p, F_OK) == 0)
+	    (!force && access(p, F_OK) == 0))
 		return;
 	b[0] = OP_PREKEYS;
-	n = tf_e2e_prekeys_bundle(s->pk, s->cert, s->certlen, b + 1,
-				  sizeof(b) - 1);
+	n = tf_e2e_prekeys_bundle_newest(s->pk, s->cert, s->certlen, OPK_COUNT,
+					 b + 1, sizeof(b) - 1);
 	if (n > 0)
 		comms_relay_send(s, b, (size_t)n + 1);
+}
+
+/* The relay holds left of our one-time prekeys: below OPK_LOW, new ones
+ * up to OPK_COUNT, on disk before they are published (a crash between
+ * loses nothing the relay could hand out). */
+static void on_prekey_count(struct svc *s, unsigned left)
+{
+	int r;
+
+	s->relay_opk_left = (int)left;
+	if (left >= OPK_LOW)
+		return;
+	r = tf_e2e_prekeys_top_up(s->pk, OPK_COUNT - left);
+	if (r == 0)
+		r = save_prekeys(s);
+	if (r < 0) {
+		comms_log(s, "cannot top up the one-time prekeys: %s",
+			  strerror(-r));
+		return;
+	}
+	comms_log(s, "the relay holds %u one-time prekeys: %u new ones", left,
+		  OPK_COUNT - left);
+	publish_prekeys(s, true);
+}
+
+/* Weekly: a new signed prekey, published; the old one kept SPK_GRACE
+ * for first messages sealed to it and still on the relay. */
+static void rotate_prekeys(struct svc *s)
+{
+	int r = tf_e2e_prekeys_rotate(s->pk, s->sign, (uint64_t)time(NULL),
+				      SPK_MAX_AGE, SPK_GRACE);
+
+	if (r <= 0)
+		return;
+	if (save_prekeys(s) < 0) {
+		comms_log(s, "cannot save the rotated signed prekey");
+		return;
+	}
+	comms_log(s, "signed prekey %u", tf_e2e_prekeys_spk_id(s->pk));
+	if (s->connected)
+		publish_prekeys(s, true);
 }
 
 static void on_connected(struct svc *s)
@@ -364,7 +416,9 @@ static void on_connected(struct svc *s)
 	static const uint8_t fetch = OP_FETCH;
 
 	comms_log(s, "connected to the relay");
-	publish_prekeys(s);
+	/* the first time: publish; later: ask how many are left (the relay
+	 * handed some out while we were away, or lost its store) */
+	publish_prekeys(s, true);
 	comms_relay_send(s, &fetch, 1);
 	ptt_on_connected(s);
 }
@@ -547,6 +601,7 @@ static void on_stored(struct svc *s, const uint8_t *id)
 		memmove(&s->out[i], &s->out[i + 1],
 			(s->nout - i - 1) * sizeof(s->out[0]));
 		s->nout--;
+		s->relay_err[0] = '\0';
 		return;
 	}
 }
@@ -689,8 +744,14 @@ seen:
 	    tf_atomic_write(p, "", 0, 0600) < 0)
 		comms_log(s, "cannot mark a message from %s seen", from);
 	if (fresh) {
-		/* the one-time prekey is gone: persist that first */
+		/* the one-time prekey is gone: persist that first, then ask
+		 * the relay how many it still holds */
 		(void)save_prekeys(s);
+		if (m.opk_id != 0)
+			s->x3dh_opk++;
+		else
+			s->x3dh_no_opk++;
+		publish_prekeys(s, true);
 		if (comms_load_session(s, from, "", &old) == 0) {
 			(void)comms_save_session(s, from, ".prev", old);
 			tf_e2e_session_free(old);
@@ -771,6 +832,9 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 		if (comms_path(s, p, sizeof(p), "published") == 0 &&
 		    tf_atomic_write(p, "", 0, 0600) < 0)
 			comms_log(s, "cannot record the prekey publication");
+		/* u8 0 | u16 left (a relay before the count sends u8 0) */
+		if (n >= 4 && pt[1] == 0)
+			on_prekey_count(s, (unsigned)pt[2] << 8 | pt[3]);
 		break;
 	}
 	case OP_MSG:
@@ -793,8 +857,20 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 		break;
 	case OP_ERROR:
 		if (n >= 2) {
+			size_t k = 0;
+
 			comms_log(s, "relay: error %u: %.*s", pt[1],
 				  (int)(n - 2), pt + 2);
+			/* the relay's words, but only printable ones: a
+			 * hostile relay must not write to the user's
+			 * terminal */
+			for (size_t j = 2;
+			     j < n && k + 1 < sizeof(s->relay_err); j++)
+				s->relay_err[k++] =
+					pt[j] >= 0x20 && pt[j] < 0x7f
+						? (char)pt[j]
+						: '?';
+			s->relay_err[k] = '\0';
 			call_on_error(s, pt[1]);
 		}
 		break;
@@ -830,6 +906,7 @@ static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 			s->connected = true;
 			s->relay_refused = NULL;
 			s->tries = 0;
+			s->unanswered = 0;
 			s->last_rx = comms_now_ms();
 			s->connect_us = comms_now_us();
 			tf_comms_client_free(s->cl);
@@ -964,6 +1041,40 @@ static void ctl_read(struct svc *s, int fd)
 	free(out);
 }
 
+/* Why the relay does not take our messages, one line each, for `status`:
+ * our own certificate (checked here, since a relay that refuses it says
+ * nothing: it is no oracle), an unanswered handshake, the relay's last
+ * error. */
+static int status_why(struct svc *s, char *b, size_t cap)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	int k = 0;
+
+	if (now > s->me.not_after && !s->connected)
+		k = snprintf(b, cap,
+			     "problem relay refused us: certificate expired; "
+			     "get a new one (twofold-ca issue)\n");
+	else if (now > s->me.not_after)
+		k = snprintf(b, cap,
+			     "problem our certificate expired: the relay "
+			     "refuses us at the next handshake; get a new one "
+			     "(twofold-ca issue)\n");
+	else if (!s->connected && s->unanswered >= 3)
+		k = snprintf(b, cap,
+			     "problem relay does not answer our handshake: "
+			     "check the certificate's validity and the relay "
+			     "key\n");
+	if (k < 0 || (size_t)k >= cap)
+		return 0;
+	if (s->relay_err[0] != '\0') {
+		int m = snprintf(b + k, cap - (size_t)k, "relay_error %s\n",
+				 s->relay_err);
+		if (m > 0 && (size_t)m < cap - (size_t)k)
+			k += m;
+	}
+	return k;
+}
+
 static void on_control(struct svc *s)
 {
 	char req[CTL_REQ_MAX], idh[2 * ID_BYTES + 1];
@@ -1011,15 +1122,19 @@ static void on_control(struct svc *s)
 		int k = snprintf(
 			b, sizeof(b),
 			"ok\nofficer %s\nrelay %s\noutbox %zu\n"
-			"relay_connect_us %llu\n%s%s%s",
+			"prekeys_on_relay %d\nx3dh_with_opk %u\n"
+			"x3dh_without_opk %u\nrelay_connect_us %llu\n%s%s%s",
 			s->me.officer,
 			s->connected ? "connected" : "unreachable", s->nout,
+			s->relay_opk_left, s->x3dh_opk, s->x3dh_no_opk,
 			(unsigned long long)(s->connect_us ? s->connect_us -
 								     s->init_us
 							   : 0),
 			s->relay_refused ? "relay_refused " : "",
 			s->relay_refused ? s->relay_refused : "",
 			s->relay_refused ? "\n" : "");
+		if (k > 0 && (size_t)k < sizeof(b))
+			k += status_why(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0 && (size_t)k < sizeof(b))
 			k += (int)call_status(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0 && (size_t)k < sizeof(b)) {
@@ -1124,6 +1239,7 @@ static int service(const char *dir, int argc, char **argv)
 			    "and --ca (see twofold-comms(1))");
 	s.dir = dir;
 	s.ufd = s.lfd = s.tfd = -1;
+	s.relay_opk_left = -1;
 	if (tf_crypto_init() < 0)
 		return fail("crypto libraries failed to initialise");
 	umask(077);
@@ -1255,7 +1371,8 @@ static int service(const char *dir, int argc, char **argv)
 
 			s.last_tick = t;
 			comms_relay_send(&s, ka, sizeof(ka));
-			publish_prekeys(&s);
+			publish_prekeys(&s, false);
+			rotate_prekeys(&s);
 			out_flush(&s);
 		}
 	}

@@ -22,7 +22,10 @@
 #define OUTBOX_MAX 4096
 #define REPLY_MAX 65536
 #define ID_BYTES 16
-#define OPK_COUNT 8	 /* one publication fits in one datagram */
+#define OPK_COUNT 8 /* one publication fits in one datagram */
+#define OPK_LOW 4   /* the relay holds fewer: top up to OPK_COUNT */
+#define SPK_MAX_AGE (7 * 86400ull) /* the signed prekey rotates weekly */
+#define SPK_GRACE (14 * 86400ull)  /* its predecessor still opens */
 #define CTL_REQ_MAX 2048 /* one control request (a call names two files) */
 
 /* relay requests (src/relay/req.h) */
@@ -77,7 +80,18 @@ struct svc {
 	uint64_t last_rx, last_init, last_tick;
 	/* the last relay handshake: sent, answered (monotonic µs; status) */
 	uint64_t init_us, connect_us;
+	/* handshakes unanswered since the last connect (status: a relay
+	 * that refuses our certificate says nothing, it is no oracle) */
+	unsigned unanswered;
+	/* the relay's last ERROR text, printable only (status; cleared
+	 * when a message is stored again) */
+	char relay_err[96];
 	struct tf_e2e_prekeys *pk;
+	/* our unused one-time prekeys on the relay (its PREKEYS reply; -1:
+	 * not told yet), and the first messages that used one or none
+	 * (status; the tests check every X3DH had its DH4) */
+	int relay_opk_left;
+	unsigned x3dh_opk, x3dh_no_opk;
 	struct out_item out[OUTBOX_MAX];
 	size_t nout;
 };

@@ -15,9 +15,10 @@
  *   0x05 FETCH                      -> 0x04 MSG u8 n | from | id(16) | blob,
  *                                      for every message waiting
  *   0x06 ACK   u8 n | from | id(16) -> the message is deleted
- *   0x07 PREKEYS bundle             -> 0x07 PREKEYS u8 0 (stored): an
- *              end-to-end prekey bundle (twofold/e2e.h) with the sender's
- *              own certificate; its one-time prekeys are added
+ *   0x07 PREKEYS bundle             -> 0x07 PREKEYS u8 0 (stored) |
+ *              u16 unused one-time prekeys now held: an end-to-end
+ *              prekey bundle (twofold/e2e.h) with the sender's own
+ *              certificate; its one-time prekeys are added
  *   0x08 BUNDLE_GET u8 n | whose    -> 0x09 BUNDLE u8 n | whose | bundle
  *              with the signed prekey and at most one one-time prekey,
  *              which is then deleted (handed out once)
@@ -524,7 +525,7 @@ static void op_prekeys(struct worker *w, struct sess *s,
 	struct tf_e2e_bundle b;
 	struct tf_cert c;
 	struct relay_store_ctx sc;
-	uint8_t base[TF_E2E_BUNDLE_MAX], ok[2] = {RELAY_OP_PREKEYS, 0};
+	uint8_t base[TF_E2E_BUNDLE_MAX], ok[4] = {RELAY_OP_PREKEYS, 0};
 	int n, e;
 
 	if (tf_e2e_bundle_parse(q->body, q->body_len, &b) < 0 ||
@@ -549,6 +550,10 @@ static void op_prekeys(struct worker *w, struct sess *s,
 		send_store_error(w, s, e);
 		return;
 	}
+	/* the one-time prekeys still unused here, so the device tops up
+	 * (a device that reads only ok[1] ignores it) */
+	ok[2] = (uint8_t)((unsigned)e >> 8);
+	ok[3] = (uint8_t)e;
 	relay_send(w, s, ok, sizeof(ok));
 }
 

@@ -147,7 +147,9 @@ static inline TF_WUR int tf_store_count(struct tf_store *st,
  * base bundle (certificate and signed prekey, no one-time prekey) replaces
  * the previous one; the n one-time prekeys (opklen bytes each, u32 id
  * first) are added, a known one is ignored, and no more than
- * TF_STORE_OPK_MAX are kept per officer. Durable on return. */
+ * TF_STORE_OPK_MAX are kept per officer. Durable on return; returns how
+ * many of officer's one-time prekeys are unused after it (>= 0: the
+ * device tops up from it). */
 static inline TF_WUR int
 tf_store_prekey_put(struct tf_store *st, const char *officer,
 		    const uint8_t *base, size_t baselen, const uint8_t *opks,

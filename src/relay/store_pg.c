@@ -559,10 +559,15 @@ static int pg_prekey_put(struct tf_store *base, const char *officer,
 			goto rollback;
 		PQclear(res);
 	}
+	have = pg_count_q(st, Q_PK_UNUSED, officer);
+	if (have < 0) {
+		r = have;
+		goto rollback;
+	}
 	r = pg_simple(st, "COMMIT");
 	if (r < 0)
 		goto rollback;
-	return 0;
+	return have;
 rollback:
 	if (PQstatus(st->conn) == CONNECTION_OK)
 		(void)pg_simple(st, "ROLLBACK");

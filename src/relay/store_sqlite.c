@@ -320,7 +320,7 @@ static int sq_prekey_put(struct tf_store *base, const char *officer,
 			 size_t n, size_t opklen)
 {
 	struct sq_store *st = (struct sq_store *)base;
-	int r;
+	int r, left = 0;
 
 	if (!name_ok(officer) || blen == 0 || blen > TF_STORE_BLOB_MAX ||
 	    (n && (opks == NULL || opklen < 5 || opklen > 256)))
@@ -357,11 +357,13 @@ static int sq_prekey_put(struct tf_store *base, const char *officer,
 			   "WHERE officer=?1 AND used=1 ORDER BY rowid DESC "
 			   "LIMIT " SQ_STR(TF_STORE_OPK_TOMBS) ")",
 			   officer, NULL, 0);
+	if (r == 0 && (left = sq_count_opk(st->db, officer)) < 0)
+		r = left;
 	if (r == 0)
 		r = sq_exec(st->db, "COMMIT");
 	if (r < 0)
 		(void)sq_exec(st->db, "ROLLBACK");
-	return r;
+	return r < 0 ? r : left;
 }
 
 static int sq_prekey_take(struct tf_store *base, const char *officer,

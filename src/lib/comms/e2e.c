@@ -255,6 +255,18 @@ struct e2e_opk {
 	uint8_t priv[32], pub[TF_E2E_DH_MAX];
 };
 
+/* The state file's first layout (before top-ups and rotation): still
+ * read, so a device keeps its prekeys across the upgrade. */
+struct e2e_prekeys_v1 {
+	uint8_t suite;
+	uint32_t spk_id;
+	uint8_t spk_priv[32], spk_pub[TF_E2E_DH_MAX];
+	uint8_t sig[TF_SIG_MAX];
+	uint32_t siglen;
+	uint32_t n_opk;
+	struct e2e_opk opk[TF_E2E_OPK_MAX];
+};
+
 struct tf_e2e_prekeys {
 	uint8_t suite;
 	uint32_t spk_id;
@@ -263,6 +275,13 @@ struct tf_e2e_prekeys {
 	uint32_t siglen;
 	uint32_t n_opk;
 	struct e2e_opk opk[TF_E2E_OPK_MAX];
+	/* ids only grow: a used id is never handed out again */
+	uint32_t next_opk_id;
+	/* the signed prekey before the last rotation, for messages sealed
+	 * to it and still in flight, until prev_until (0: none) */
+	uint32_t prev_spk_id;
+	uint8_t prev_spk_priv[32], prev_spk_pub[TF_E2E_DH_MAX];
+	uint64_t spk_made, prev_until; /* Unix seconds; spk_made 0: unknown */
 };
 
 int tf_e2e_prekeys_new(uint8_t suite, const struct tf_key *sign_sk,
@@ -300,11 +319,120 @@ int tf_e2e_prekeys_new(uint8_t suite, const struct tf_key *sign_sk,
 			goto fail;
 	}
 	p->n_opk = (uint32_t)n_opk;
+	p->next_opk_id = first_opk_id + (uint32_t)n_opk;
 	*out = p;
 	return 0;
 fail:
 	tf_secure_free(p);
 	return r;
+}
+
+/* A new signed prekey spk_id, signed with sign_sk, into the slots given. */
+static int spk_make(const struct nz_suite *s, uint8_t suite,
+		    const struct tf_key *sign_sk, uint32_t spk_id,
+		    uint8_t priv[32], uint8_t *pub, uint8_t *sig,
+		    uint32_t *siglen)
+{
+	uint8_t tbs[5 + TF_E2E_DH_MAX];
+	size_t n, sl;
+	int r = s->w->keygen(priv, pub);
+
+	if (r < 0)
+		return r;
+	n = spk_tbs(suite, spk_id, pub, s->dhlen, tbs);
+	r = tf_sign_id(sign_sk, TF_E2E_SPK_SIGN_ID, tbs, n, sig, TF_SIG_MAX,
+		       &sl);
+	if (r < 0)
+		return r;
+	*siglen = (uint32_t)sl;
+	return 0;
+}
+
+int tf_e2e_prekeys_top_up(struct tf_e2e_prekeys *p, size_t n)
+{
+	const struct nz_suite *s = nz_get(p->suite);
+	size_t live = 0, drop;
+	int r;
+
+	if (s == NULL || n > TF_E2E_OPK_MAX ||
+	    p->next_opk_id > UINT32_MAX - TF_E2E_OPK_MAX)
+		return -EINVAL;
+	/* the used slots out, oldest first; a full table drops its oldest
+	 * unused keys (a first message to one of them is then refused as
+	 * a replay: bounded state beats keys handed out and never used) */
+	for (size_t i = 0; i < p->n_opk; i++)
+		if (p->opk[i].id != 0) {
+			if (i != live)
+				p->opk[live] = p->opk[i];
+			live++;
+		}
+	drop = live + n > TF_E2E_OPK_MAX ? live + n - TF_E2E_OPK_MAX : 0;
+	if (drop) {
+		memmove(&p->opk[0], &p->opk[drop],
+			(live - drop) * sizeof(p->opk[0]));
+		live -= drop;
+	}
+	sodium_memzero(&p->opk[live],
+		       (TF_E2E_OPK_MAX - live) * sizeof(p->opk[0]));
+	p->n_opk = (uint32_t)live;
+	for (size_t i = 0; i < n; i++) {
+		struct e2e_opk *o = &p->opk[p->n_opk];
+
+		r = s->w->keygen(o->priv, o->pub);
+		if (r < 0)
+			return r; /* the ones made so far stay: all valid */
+		o->id = p->next_opk_id++;
+		p->n_opk++;
+	}
+	return 0;
+}
+
+int tf_e2e_prekeys_rotate(struct tf_e2e_prekeys *p,
+			  const struct tf_key *sign_sk, uint64_t now,
+			  uint64_t max_age, uint64_t grace)
+{
+	const struct nz_suite *s = nz_get(p->suite);
+	uint8_t priv[32], pub[TF_E2E_DH_MAX], sig[TF_SIG_MAX];
+	uint32_t siglen, id;
+	int r;
+
+	if (s == NULL)
+		return -EINVAL;
+	if (p->prev_until != 0 && now >= p->prev_until) {
+		sodium_memzero(p->prev_spk_priv, sizeof(p->prev_spk_priv));
+		p->prev_spk_id = 0;
+		p->prev_until = 0;
+	}
+	if (p->spk_made == 0) {
+		/* from a state file before rotation: its age starts now */
+		p->spk_made = now;
+		return 1;
+	}
+	if (now < p->spk_made + max_age)
+		return 0;
+	id = p->spk_id + 1 == 0 ? 1 : p->spk_id + 1;
+	r = spk_make(s, p->suite, sign_sk, id, priv, pub, sig, &siglen);
+	if (r < 0) {
+		sodium_memzero(priv, sizeof(priv));
+		return r;
+	}
+	p->prev_spk_id = p->spk_id;
+	memcpy(p->prev_spk_priv, p->spk_priv, 32);
+	memcpy(p->prev_spk_pub, p->spk_pub, s->dhlen);
+	p->prev_until = now + grace;
+	p->spk_id = id;
+	memcpy(p->spk_priv, priv, 32);
+	memcpy(p->spk_pub, pub, s->dhlen);
+	memcpy(p->sig, sig, siglen);
+	p->siglen = siglen;
+	p->spk_made = now;
+	sodium_memzero(priv, sizeof(priv));
+	return 1;
+}
+
+uint32_t tf_e2e_prekeys_spk_id(const struct tf_e2e_prekeys *p)
+{
+	return p->spk_id;
 }
 
 void tf_e2e_prekeys_free(struct tf_e2e_prekeys *p)
@@ -324,12 +452,27 @@ size_t tf_e2e_prekeys_opk_left(const struct tf_e2e_prekeys *p)
 int tf_e2e_prekeys_bundle(const struct tf_e2e_prekeys *p, const uint8_t *cert,
 			  size_t certlen, uint8_t *out, size_t cap)
 {
-	size_t dl = nz_get(p->suite)->dhlen, n = 0;
+	return tf_e2e_prekeys_bundle_newest(p, cert, certlen, SIZE_MAX, out,
+					    cap);
+}
+
+int tf_e2e_prekeys_bundle_newest(const struct tf_e2e_prekeys *p,
+				 const uint8_t *cert, size_t certlen,
+				 size_t max_opk, uint8_t *out, size_t cap)
+{
+	size_t dl = nz_get(p->suite)->dhlen, n = 0, live, skip;
 	uint8_t opks[TF_E2E_OPK_MAX * (4 + TF_E2E_DH_MAX)];
 
+	/* the slots are oldest first: skip all but the newest max_opk */
+	live = tf_e2e_prekeys_opk_left(p);
+	skip = live > max_opk ? live - max_opk : 0;
 	for (size_t i = 0; i < p->n_opk; i++) {
 		if (p->opk[i].id == 0)
 			continue;
+		if (skip) {
+			skip--;
+			continue;
+		}
 		put32(opks + n * (4 + dl), p->opk[i].id);
 		memcpy(opks + n * (4 + dl) + 4, p->opk[i].pub, dl);
 		n++;
@@ -378,16 +521,30 @@ int tf_e2e_prekeys_decode(const uint8_t *buf, size_t len,
 			  struct tf_e2e_prekeys **out)
 {
 	struct tf_e2e_prekeys *p;
-	int r = obj_check(PREKEYS_MAGIC, buf, len, sizeof(*p));
+	bool v1 = obj_check(PREKEYS_MAGIC, buf, len,
+			    sizeof(struct e2e_prekeys_v1)) == 0;
+	int r = v1 ? 0 : obj_check(PREKEYS_MAGIC, buf, len, sizeof(*p));
 
 	if (r < 0)
 		return r;
 	p = tf_secure_alloc(sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;
-	memcpy(p, buf + 8, sizeof(*p));
+	memset(p, 0, sizeof(*p));
+	if (v1) {
+		/* the first layout is this one's prefix; ids were numbered
+		 * upwards from 1, so the next one follows the highest */
+		memcpy(p, buf + 8, sizeof(struct e2e_prekeys_v1));
+		p->next_opk_id = p->n_opk + 1;
+		for (size_t i = 0; i < p->n_opk && i < TF_E2E_OPK_MAX; i++)
+			if (p->opk[i].id >= p->next_opk_id &&
+			    p->opk[i].id < UINT32_MAX - TF_E2E_OPK_MAX)
+				p->next_opk_id = p->opk[i].id + 1;
+	} else {
+		memcpy(p, buf + 8, sizeof(*p));
+	}
 	if (nz_get(p->suite) == NULL || p->n_opk > TF_E2E_OPK_MAX ||
-	    p->siglen == 0 || p->siglen > TF_SIG_MAX) {
+	    p->siglen == 0 || p->siglen > TF_SIG_MAX || p->next_opk_id == 0) {
 		tf_secure_free(p);
 		return -EBADMSG;
 	}
@@ -836,6 +993,7 @@ int tf_e2e_session_accept(uint8_t suite, const uint8_t dh_priv[static 32],
 	struct tf_e2e_msg m;
 	struct tf_cert c;
 	struct e2e_opk *opk = NULL;
+	const uint8_t *spk_priv, *spk_pub;
 	uint8_t dh[4][32], ik_pub[TF_E2E_DH_MAX];
 	int r;
 
@@ -855,8 +1013,18 @@ int tf_e2e_session_accept(uint8_t suite, const uint8_t dh_priv[static 32],
 		return r;
 	if (c.dh_pk_len != s->dhlen)
 		return -EKEYREJECTED;
-	if (m.spk_id != pk->spk_id)
+	/* the current signed prekey, or the one before it while its grace
+	 * lasts (a message sealed before our rotation still opens) */
+	if (m.spk_id == pk->spk_id) {
+		spk_priv = pk->spk_priv;
+		spk_pub = pk->spk_pub;
+	} else if (pk->prev_until != 0 && now < pk->prev_until &&
+		   m.spk_id == pk->prev_spk_id) {
+		spk_priv = pk->prev_spk_priv;
+		spk_pub = pk->prev_spk_pub;
+	} else {
 		return -ENOKEY;
+	}
 	if (m.opk_id != 0) {
 		for (size_t i = 0; i < pk->n_opk; i++)
 			if (pk->opk[i].id == m.opk_id)
@@ -864,9 +1032,9 @@ int tf_e2e_session_accept(uint8_t suite, const uint8_t dh_priv[static 32],
 		if (opk == NULL)
 			return -ENOKEY; /* used already, or never ours */
 	}
-	if (s->w->dh(dh[0], pk->spk_priv, c.dh_pk) < 0 ||
+	if (s->w->dh(dh[0], spk_priv, c.dh_pk) < 0 ||
 	    s->w->dh(dh[1], dh_priv, m.ek) < 0 ||
-	    s->w->dh(dh[2], pk->spk_priv, m.ek) < 0 ||
+	    s->w->dh(dh[2], spk_priv, m.ek) < 0 ||
 	    (opk != NULL && s->w->dh(dh[3], opk->priv, m.ek) < 0)) {
 		r = -EBADMSG;
 		goto out;
@@ -886,8 +1054,8 @@ int tf_e2e_session_accept(uint8_t suite, const uint8_t dh_priv[static 32],
 	ss->opk_id = m.opk_id;
 	memcpy(ss->ek, m.ek, s->dhlen);
 	/* our first ratchet key is the signed prekey */
-	memcpy(ss->dhs_priv, pk->spk_priv, 32);
-	memcpy(ss->dhs_pub, pk->spk_pub, s->dhlen);
+	memcpy(ss->dhs_priv, spk_priv, 32);
+	memcpy(ss->dhs_pub, spk_pub, s->dhlen);
 	r = tf_e2e_decrypt(ss, msg, len, pt, cap);
 	if (r < 0)
 		goto out;

@@ -478,6 +478,111 @@ static void test_state_files(void **state)
 	}
 }
 
+/* Top-up: new ids, the old private halves still open their messages, a
+ * bundle of the newest N, the table bounded. */
+static void test_top_up(void **state)
+{
+	(void)state;
+	for (uint8_t suite = TF_SUITE_INTL; suite <= TF_SUITE_GM; suite++) {
+		struct world w;
+		struct tf_e2e_session *sa, *sb;
+		struct tf_e2e_bundle b;
+		struct msg m0;
+		uint8_t out[TF_E2E_BUNDLE_MAX];
+		int n;
+
+		world_init(&w, suite);
+		sa = initiate(&w, &w.a, &w.b, "bob"); /* opk 100 */
+		enc(sa, "before the top-up", &m0);
+		assert_int_equal(tf_e2e_prekeys_top_up(w.b.pk, 4), 0);
+		assert_int_equal(tf_e2e_prekeys_opk_left(w.b.pk), 8);
+		sb = accept_ok(&w, &w.b, &m0, "before the top-up", "alice");
+		assert_int_equal(tf_e2e_prekeys_opk_left(w.b.pk), 7);
+		n = tf_e2e_prekeys_bundle_newest(w.b.pk, w.b.cert, w.b.certlen,
+						 2, out, sizeof(out));
+		assert_true(n > 0);
+		assert_int_equal(tf_e2e_bundle_parse(out, (size_t)n, &b), 0);
+		assert_int_equal(b.opk_count, 2);
+		/* the newest are the new ids: 106, 107 (100..103, then 104..) */
+		assert_int_equal((b.opks[0] << 24 | b.opks[1] << 16 |
+				  b.opks[2] << 8 | b.opks[3]),
+				 106);
+		/* bounded however often it tops up */
+		for (int i = 0; i < 30; i++)
+			assert_int_equal(tf_e2e_prekeys_top_up(w.b.pk, 8), 0);
+		assert_int_equal(tf_e2e_prekeys_opk_left(w.b.pk),
+				 TF_E2E_OPK_MAX);
+		assert_int_equal(
+			tf_e2e_prekeys_top_up(w.b.pk, TF_E2E_OPK_MAX + 1),
+			-EINVAL);
+		tf_e2e_session_free(sa);
+		tf_e2e_session_free(sb);
+		world_free(&w);
+	}
+}
+
+/* Rotation: the previous signed prekey opens first messages during the
+ * grace, not after; the state file keeps both. */
+static void test_rotate(void **state)
+{
+	(void)state;
+	for (uint8_t suite = TF_SUITE_INTL; suite <= TF_SUITE_GM; suite++) {
+		struct world w;
+		struct tf_e2e_session *sa, *sc, *sb = NULL;
+		struct tf_e2e_prekeys *back = NULL;
+		struct tf_cert peer;
+		struct msg m0, m1;
+		uint8_t pt[TF_E2E_PT_MAX], *enc_b;
+		size_t el = tf_e2e_prekeys_encoded_bytes();
+
+		world_init(&w, suite);
+		sa = initiate(&w, &w.a, &w.b, "bob");
+		sc = initiate(&w, &w.c, &w.b, "bob");
+		enc(sa, "sealed to spk 1", &m0);
+		enc(sc, "late, sealed to spk 1", &m1);
+		/* its age starts at the first look; not due before max_age */
+		assert_int_equal(
+			tf_e2e_prekeys_rotate(w.b.pk, w.b.sign, NOW, 100, 200),
+			1);
+		assert_int_equal(tf_e2e_prekeys_rotate(w.b.pk, w.b.sign,
+						       NOW + 99, 100, 200),
+				 0);
+		assert_int_equal(tf_e2e_prekeys_spk_id(w.b.pk), 1);
+		assert_int_equal(tf_e2e_prekeys_rotate(w.b.pk, w.b.sign,
+						       NOW + 100, 100, 200),
+				 1);
+		assert_int_equal(tf_e2e_prekeys_spk_id(w.b.pk), 2);
+		/* the state file keeps the previous one */
+		enc_b = malloc(el);
+		assert_non_null(enc_b);
+		assert_int_equal(tf_e2e_prekeys_encode(w.b.pk, enc_b, el),
+				 (int)el);
+		assert_int_equal(tf_e2e_prekeys_decode(enc_b, el, &back), 0);
+		free(enc_b);
+		tf_e2e_prekeys_free(w.b.pk);
+		w.b.pk = back;
+		/* after it: refused, never opened (its one-time prekey, the
+		 * same as m0's, is still unused: the signed prekey is why) */
+		assert_int_equal(
+			tf_e2e_session_accept(suite, w.b.dh_priv, w.b.pk,
+					      &w.anchor, NOW + 300, NULL, m1.b,
+					      m1.n, &peer, &sb, pt, sizeof(pt)),
+			-ENOKEY);
+		assert_null(sb);
+		/* in the grace: opens */
+		assert_int_equal(
+			tf_e2e_session_accept(suite, w.b.dh_priv, w.b.pk,
+					      &w.anchor, NOW + 150, NULL, m0.b,
+					      m0.n, &peer, &sb, pt, sizeof(pt)),
+			(int)strlen("sealed to spk 1"));
+		tf_e2e_session_free(sb);
+		sb = NULL;
+		tf_e2e_session_free(sa);
+		tf_e2e_session_free(sc);
+		world_free(&w);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +593,8 @@ int main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_wrong_identity),
 		cmocka_unit_test(test_state_files),
+		cmocka_unit_test(test_top_up),
+		cmocka_unit_test(test_rotate),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

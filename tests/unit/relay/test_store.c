@@ -165,7 +165,7 @@ static void test_prekeys(void **state)
 	assert_int_equal(tf_store_prekey_put(st, "bob",
 					     (const uint8_t *)"base1", 5,
 					     &opks[0][0], 2, 8),
-			 0);
+			 2);
 	assert_int_equal(
 		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
 		1);
@@ -180,7 +180,7 @@ static void test_prekeys(void **state)
 	assert_int_equal(tf_store_prekey_put(st, "bob",
 					     (const uint8_t *)"base2", 5,
 					     &opks[1][0], 2, 8),
-			 0);
+			 2);
 	assert_int_equal(
 		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
 		1);
@@ -209,10 +209,10 @@ static void test_prekeys(void **state)
 		uint8_t o[8] = {0};
 
 		memcpy(o, &i, sizeof(i));
-		assert_int_equal(tf_store_prekey_put(st, "eve",
-						     (const uint8_t *)"b", 1, o,
-						     1, 8),
-				 0);
+		assert_int_equal(
+			tf_store_prekey_put(st, "eve", (const uint8_t *)"b", 1,
+					    o, 1, 8),
+			i < TF_STORE_OPK_MAX ? (int)i + 1 : TF_STORE_OPK_MAX);
 	}
 	for (unsigned i = 0; i < TF_STORE_OPK_MAX; i++) {
 		assert_int_equal(tf_store_prekey_take(st, "eve", &b, &bl, opk,
