@@ -208,6 +208,8 @@ static bool conn_read(struct worker *w, int32_t i)
 		memmove(c->in, c->in + off, c->in_len - off);
 		c->in_len -= off;
 		atomic_store(&c->partial_since, c->in_len ? mono() : 0);
+		/* the SENDs of this read share one commit */
+		relay_gc_flush(w);
 		relay_flush(w);
 	}
 }
