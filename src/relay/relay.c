@@ -607,7 +607,7 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 	if (s == NULL)
 		return; /* the one-time prekey is spent: the asker asks again */
 	if (e <= 0) {
-		relay_send_error(w, s, e == 0 ? ERR_OFFLINE : ERR_STORE,
+		relay_send_error(w, s, e == 0 ? ERR_NO_PREKEYS : ERR_STORE,
 				 e == 0 ? "recipient has no prekeys on this "
 					  "relay"
 					: "relay could not read the store");
