@@ -644,8 +644,14 @@ static void op_fwd(struct worker *w, struct sess *s, const struct relay_req *q)
 		relay_send_error(w, s, ERR_BAD, "FWD too long");
 		return;
 	}
-	/* with other relays, absence here says nothing: no error */
-	if (to_officer(w, q->name, b, (size_t)n) == 0 && w->r->nats == NULL)
+	struct fwd_arg a = {b, (size_t)n};
+	if (relay_officer_each(w->r, q->name, fwd_each, w, &a) > 0)
+		relay_nats_publish(w->r, q->name, b, (size_t)n);
+	else if (w->r->nats != NULL)
+		/* absent here: another relay may hold them; if none does,
+		 * NATS says so and the error comes from nats.c */
+		relay_nats_publish_fwd(w->r, q->name, b, (size_t)n, s);
+	else
 		relay_send_error(w, s, ERR_OFFLINE, "recipient not connected");
 }
 

@@ -225,6 +225,11 @@ void relay_nats_officer_down(struct relay *r, const char *officer);
  * on other relays to NATS. No-op without --nats. */
 void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
 			size_t len);
+/* The same for a FWD with no local recipient (tab read-held): when no
+ * relay holds officer, from gets ERROR 4 later (NATS "no responders"). */
+void relay_nats_publish_fwd(struct relay *r, const char *officer,
+			    const uint8_t *pt, size_t len,
+			    const struct sess *from);
 /* relay.c, for nats.c: deliver pt to officer's local sessions through w
  * (takes tab for reading); deliver every stored message to every local
  * session (after a NATS reconnect: notices may have been lost). */
