@@ -468,6 +468,11 @@ void relay_gc_flush(struct worker *w)
 	relay_store_lock(r);
 	e = tf_store_put_many(r->store, w->gput, n, (int64_t)time(NULL));
 	relay_store_unlock(r);
+	atomic_fetch_add_explicit(&r->gc_sends, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->gc_commits, 1, memory_order_relaxed);
+	for (unsigned l = atomic_load(&r->gc_largest);
+	     n > l && !atomic_compare_exchange_weak(&r->gc_largest, &l, n);)
+		;
 	if (e < 0)
 		logv(r, "store put of %u message%s: %s", n, n == 1 ? "" : "s",
 		     strerror(-e));
@@ -1459,6 +1464,9 @@ int main(int argc, char **argv)
 		e = -errno;
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(r.w[i]->th, NULL);
+	logv(&r, "%" PRIu64 " SENDs in %" PRIu64 " commits (largest %u)",
+	     atomic_load(&r.gc_sends), atomic_load(&r.gc_commits),
+	     atomic_load(&r.gc_largest));
 	relay_nats_close(&r); /* before the sessions its callbacks use */
 	for (unsigned i = 0; i < r.nworkers; i++)
 		worker_free(r.w[i]);

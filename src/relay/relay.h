@@ -175,6 +175,9 @@ struct relay {
 	struct tconn tcp[RELAY_TCP_MAX];
 	struct relay_nats *nats; /* NULL: one relay, in-process only */
 	unsigned gc_max;	 /* SENDs per commit, 1..RELAY_GC_MAX */
+	/* logged at exit (-v): SENDs committed, commits, the largest */
+	_Atomic uint64_t gc_sends, gc_commits;
+	_Atomic unsigned gc_largest;
 };
 
 void relay_log(struct relay *r, const char *fmt, ...) TF_PRINTF(2, 3);

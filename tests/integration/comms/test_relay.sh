@@ -7,7 +7,7 @@
 # a retry is a duplicate, the recipient fetches, acks, and it is gone; a
 # message stored before a kill -9 is there after the restart; real-time
 # forwarding between two connected devices; a revoked device and a forged
-# deny-list are refused. TAP. Cleans up its relay and temp dir.
+# deny-list are refused; a burst of SENDs is one group commit. TAP. Cleans up its relay and temp dir.
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${COMMSHARNESS:?}"
 W=$(mktemp -d /tmp/tfrelay.XXXXXX)
@@ -124,10 +124,35 @@ for s in intl gm; do
 	ok $? "$s: nobody publishes prekeys under another officer's certificate" \
 		"$out"
 
+	# group commit: 20 SENDs queued while the relay is stopped reach
+	# one worker's recvmmsg together and share one commit; each is
+	# answered, the in-batch copy as a duplicate
+	mkfifo "$W/burst.in"
+	dev $s alice <"$W/burst.in" >"$W/burst.out" 2>&1 &
+	bp=$!
+	BG_PIDS="$RP $bp"
+	exec 7>"$W/burst.in"
+	wait_for "$W/burst.out" connected
+	kill -STOP "$RP"
+	echo "burst carol 20" >&7
+	wait_for "$W/burst.out" "burst sent"
+	kill -CONT "$RP"
+	exec 7>&-
+	wait $bp
+	BG_PIDS="$RP"
+	rm -f "$W/burst.in"
+	[ "$(grep -c '^stored b5b5.* 0$' "$W/burst.out")" = 19 ] &&
+		[ "$(grep -c '^stored b5b5.* 1$' "$W/burst.out")" = 1 ]
+	ok $? "$s: a burst of 20 SENDs: 19 stored, the copy a duplicate" \
+		"$(cat "$W/burst.out")"
+
 	out=$(printf 'echo hi\n' | dev $s mallory 2>&1)
 	[ "$out" = timeout ] && wait_for "$W/relay.log" "certificate revoked"
 	ok $? "$s: a revoked device gets no answer; the relay logs why" "$out"
 	relay_stop TERM
+	has "(largest 20)" "$(cat "$W/relay.log")"
+	ok $? "$s: the burst was one group commit" "$(grep commits "$W/relay.log")"
+	: >"$W/relay.log"
 done
 
 # a deny-list that fails its signature stops the relay (fail closed):
