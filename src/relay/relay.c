@@ -920,6 +920,10 @@ static void *worker_main(void *arg)
 					break;
 			}
 		}
+		/* nothing waits across epoll_wait (a TCP connection closed
+		 * for bad framing after some SENDs leaves them here) */
+		relay_gc_flush(w);
+		relay_flush(w);
 	}
 }
 

@@ -31,8 +31,13 @@
  *    call that commits (it fsyncs: the table is released meanwhile);
  *    never across a wait on anything else. relay_send under store_mu is
  *    allowed (order above).
- *  - per-worker state (the output batch) is the worker's own: pass the
- *    worker you were given, never another's.
+ *  - per-worker state (the output batch, the group commit batch) is the
+ *    worker's own: pass the worker you were given, never another's.
+ *  - group commit: op_send only appends to w->gc; relay_gc_flush takes
+ *    store_mu with tab NOT held, then tab for reading to answer (the
+ *    senders looked up again by id and serial). A handler that fills the
+ *    batch flushes it with tab released and retaken, like
+ *    relay_store_begin/end.
  */
 #ifndef TWOFOLD_RELAY_RELAY_H
 #define TWOFOLD_RELAY_RELAY_H
