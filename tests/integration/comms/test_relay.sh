@@ -26,6 +26,19 @@ wait_for() { # wait_for FILE TEXT: at most 5 s, for a line to appear
 	done
 	return 1
 }
+stopped() { # stopped PID: kill -STOP has taken effect on every thread
+	local t st
+	for _ in $(seq 100); do
+		st=0
+		for t in /proc/"$1"/task/*/stat; do
+			# the state follows the ")" closing the comm field
+			[ "$(sed 's/.*) //' "$t" 2>/dev/null | cut -c1)" = T ] || st=1
+		done
+		[ $st = 0 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 relay_start() {
 	: >"$W/relay.out"
 	"$TWOFOLD_RELAY" --listen 127.0.0.1:$PORT --key "$W/relay.key" \
@@ -134,6 +147,7 @@ for s in intl gm; do
 	exec 7>"$W/burst.in"
 	wait_for "$W/burst.out" connected
 	kill -STOP "$RP"
+	stopped "$RP"
 	echo "burst carol 20" >&7
 	wait_for "$W/burst.out" "burst sent"
 	kill -CONT "$RP"
