@@ -75,6 +75,9 @@ enum tf_cert_role {
 #define TF_ROLE_BIT(r) (1u << (r))
 #define TF_ROLES_CLIENT                                                        \
 	(TF_ROLE_BIT(TF_ROLE_OFFICER) | TF_ROLE_BIT(TF_ROLE_DISPATCHER))
+/* End-to-end peers: the clients, and the group authority, which sends
+ * each member its talk groups' keys over a pairwise session. */
+#define TF_ROLES_E2E (TF_ROLES_CLIENT | TF_ROLE_BIT(TF_ROLE_GROUP_AUTHORITY))
 
 /* "officer", "dispatcher", "group-authority", "relay"; NULL when unknown */
 TF_EXPORT const char *tf_cert_role_name(unsigned role);

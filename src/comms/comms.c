@@ -366,6 +366,7 @@ static void on_connected(struct svc *s)
 	comms_log(s, "connected to the relay");
 	publish_prekeys(s);
 	comms_relay_send(s, &fetch, 1);
+	ptt_on_connected(s);
 }
 
 /* ---- the outbox ---- */
@@ -674,11 +675,16 @@ static void on_message(struct svc *s, const char *from, const uint8_t *id,
 		goto ack;
 	}
 	pt[r] = '\0';
+	/* a talk group's key from the group authority: ptt.c takes it (and
+	 * checks it came from the roster's authority); never the inbox */
+	if (ptt_on_text(s, from, ss, (char *)pt, (size_t)r))
+		goto seen;
 	/* shown first, then the state that read it, then the ACK */
 	if (asprintf(&line, "from %s: %.*s\n", from, r, (char *)pt) < 0)
 		goto out;
 	if (inbox_put(s, from, id, line, strlen(line)) < 0)
 		goto out; /* not acknowledged: the relay keeps it */
+seen:
 	if (comms_path(s, p, sizeof(p), "seen/%s+%s", from, idh) == 0 &&
 	    tf_atomic_write(p, "", 0, 0600) < 0)
 		comms_log(s, "cannot mark a message from %s seen", from);
@@ -792,7 +798,10 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 			call_on_error(s, pt[1]);
 		}
 		break;
-	default: break;
+	default:
+		if ((pt[0] & 0xf0) == 0x30)
+			ptt_on_reply(s, pt, n);
+		break;
 	}
 }
 
@@ -976,7 +985,7 @@ static void on_control(struct svc *s)
 	} else if (!strcmp(req, "read")) {
 		ctl_read(s, fd);
 	} else if (!strcmp(req, "status")) {
-		char b[2048];
+		char b[4096];
 		int k = snprintf(
 			b, sizeof(b),
 			"ok\nofficer %s\nrelay %s\noutbox %zu\n"
@@ -988,13 +997,20 @@ static void on_control(struct svc *s)
 							   : 0));
 		if (k > 0 && (size_t)k < sizeof(b))
 			k += (int)call_status(s, b + k, sizeof(b) - (size_t)k);
+		if (k > 0 && (size_t)k < sizeof(b)) {
+			ptt_status(s, b + k, sizeof(b) - (size_t)k);
+			k += (int)strlen(b + k);
+		}
 		if (k > 0)
-			(void)send(fd, b, (size_t)k, MSG_NOSIGNAL);
+			(void)send(fd, b, TF_MIN((size_t)k, sizeof(b) - 1),
+				   MSG_NOSIGNAL);
 	} else if (!strcmp(req, "reconnect")) {
 		/* a new relay handshake now (tests measure connect time) */
 		s->connected = false;
 		start_handshake(s);
 		comms_reply(fd, "ok\n");
+	} else if (ptt_on_control(s, fd, req)) {
+		/* answered */
 	} else if ((k2 = call_control(s, fd, req)) != 0) {
 		if (k2 == 2)
 			return; /* call.c answers later and closes fd */
@@ -1047,7 +1063,7 @@ static int service(const char *dir, int argc, char **argv)
 {
 	static struct svc s;
 	const char *relay = NULL, *rpub = NULL, *key = NULL, *cert = NULL,
-		   *ca = NULL, *dlp = NULL;
+		   *ca = NULL, *dlp = NULL, *audio_out = NULL;
 	uint8_t *b = NULL;
 	size_t len;
 	struct tf_pubfile pub;
@@ -1071,6 +1087,8 @@ static int service(const char *dir, int argc, char **argv)
 			cert = argv[++i];
 		else if (!strcmp(argv[i], "--ca"))
 			ca = argv[++i];
+		else if (!strcmp(argv[i], "--audio-out"))
+			audio_out = argv[++i];
 		else if (!strcmp(argv[i], "--denylist"))
 			dlp = argv[++i];
 		else
@@ -1109,8 +1127,10 @@ static int service(const char *dir, int argc, char **argv)
 	memcpy(s.cert, b, len);
 	s.certlen = len;
 	free(b);
+	/* a group authority (twofold-groupd) sends its keys through a
+	 * service of its own */
 	r = tf_cert_verify(s.cert, s.certlen, &s.anchor, (uint64_t)time(NULL),
-			   TF_ROLES_CLIENT, NULL, &s.me);
+			   TF_ROLES_E2E, NULL, &s.me);
 	if (r < 0)
 		return fail("certificate %s refused: %s", cert,
 			    tf_cert_reason(r));
@@ -1154,6 +1174,9 @@ static int service(const char *dir, int argc, char **argv)
 	}
 	if ((r = out_load(&s)) < 0)
 		return fail("cannot read the outbox: %s", strerror(-r));
+	if ((r = ptt_init(&s, audio_out)) < 0)
+		return fail("cannot open the audio output %s: %s", audio_out,
+			    strerror(-r));
 	s.ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	s.lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s.ufd < 0 || s.lfd < 0 || ctl_path(dir, &sa) < 0)
@@ -1181,7 +1204,7 @@ static int service(const char *dir, int argc, char **argv)
 				       {.fd = s.tfd, .events = POLLIN}};
 		uint64_t t;
 
-		if (poll(pf, 3, call_poll_timeout(&s, 200)) < 0 &&
+		if (poll(pf, 3, call_poll_timeout(&s, ptt_poll_ms())) < 0 &&
 		    errno != EINTR)
 			break;
 		if (pf[0].revents & POLLIN)
@@ -1193,6 +1216,7 @@ static int service(const char *dir, int argc, char **argv)
 			on_control(&s);
 		call_tick(&s);
 		t = comms_now_ms();
+		ptt_tick(&s, t);
 		/* a relay that answers nothing for 3 s is down (a restarted
 		 * one does not know our session): handshake again */
 		if (s.connected && t - s.last_rx > 3000) {
@@ -1214,6 +1238,7 @@ static int service(const char *dir, int argc, char **argv)
 	(void)unlink(sa.sun_path);
 	if (s.tfd >= 0)
 		close(s.tfd);
+	ptt_free(&s);
 	tf_comms_session_free(s.cs);
 	tf_comms_client_free(s.cl);
 	tf_e2e_prekeys_free(s.pk);
@@ -1274,7 +1299,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: " PROG " --state DIR service --relay ADDR:PORT "
 		"--relay-pub FILE --key FILE --cert FILE --ca CA.pub "
-		"[--denylist FILE] [-v]\n"
+		"[--denylist FILE] [--audio-out FILE] [-v]\n"
 		"       " PROG " --state DIR msg send OFFICER TEXT|-\n"
 		"       " PROG " --state DIR msg read\n"
 		"       " PROG " --state DIR call OFFICER [--audio-in F] "
@@ -1282,6 +1307,10 @@ static int usage(void)
 		"       " PROG " --state DIR answer [--audio-in F] "
 		"[--audio-out F]\n"
 		"       " PROG " --state DIR hangup\n"
+		"       " PROG " --state DIR ptt GROUP --press "
+		"[--audio-in FILE] [--emergency]\n"
+		"       " PROG " --state DIR ptt GROUP --release\n"
+		"       " PROG " --state DIR group list\n"
 		"       " PROG " --state DIR status\n");
 	return 2;
 }
@@ -1359,6 +1388,42 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[i], "msg") && argc == i + 2 &&
 	    !strcmp(argv[i + 1], "read"))
 		return client(dir, "read", 4);
+	if (!strcmp(argv[i], "group") && argc == i + 2 &&
+	    !strcmp(argv[i + 1], "list"))
+		return client(dir, "groups", 6);
+	if (!strcmp(argv[i], "ptt") && argc >= i + 3) {
+		const char *g = argv[i + 1], *in = "-";
+		bool press = false, release = false, em = false;
+		char ain[400];
+		int n;
+
+		for (int k = i + 2; k < argc; k++) {
+			if (!strcmp(argv[k], "--press"))
+				press = true;
+			else if (!strcmp(argv[k], "--release"))
+				release = true;
+			else if (!strcmp(argv[k], "--emergency"))
+				em = true;
+			else if (!strcmp(argv[k], "--audio-in") && k + 1 < argc)
+				in = argv[++k];
+			else
+				return usage();
+		}
+		if (press == release || !comms_officer_ok(g))
+			return usage();
+		/* the service opens the file: make the path absolute */
+		if (strcmp(in, "-") && in[0] != '/' &&
+		    realpath(in, ain) != NULL)
+			in = ain;
+		if (release)
+			n = snprintf(req, sizeof(req), "ptt-release %s", g);
+		else
+			n = snprintf(req, sizeof(req), "ptt-press %s %d %s", g,
+				     em, in);
+		if (n < 0 || (size_t)n >= sizeof(req))
+			return fail("arguments too long");
+		return client(dir, req, (size_t)n);
+	}
 	if (!strcmp(argv[i], "msg") && argc == i + 4 &&
 	    !strcmp(argv[i + 1], "send")) {
 		/* TEXT "-": one line from stdin, so the text need not sit in

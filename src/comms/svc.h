@@ -105,4 +105,23 @@ size_t comms_get_name(const uint8_t *p, size_t n, char *out);
 /* one reply datagram on a control connection */
 void comms_reply(int fd, const char *fmt, ...) TF_PRINTF(2, 3);
 
+/* ---- talk groups and push-to-talk (ptt.c) ---- */
+/* audio_out: where received frames are appended (NULL: nowhere) */
+int ptt_init(struct svc *s, const char *audio_out);
+void ptt_free(struct svc *s);
+/* A decrypted end-to-end message: true when it was a group key (then
+ * it is consumed, never shown as a message). */
+bool ptt_on_text(struct svc *s, const char *from,
+		 const struct tf_e2e_session *ss, const char *text, size_t n);
+/* a relay reply with op 0x30..0x3f */
+void ptt_on_reply(struct svc *s, const uint8_t *pt, size_t n);
+/* a control request; true when it was one of ours (answered) */
+bool ptt_on_control(struct svc *s, int fd, char *req);
+void ptt_on_connected(struct svc *s);
+/* the 20 ms frame clock, and the poll timeout it needs */
+void ptt_tick(struct svc *s, uint64_t now_ms);
+int ptt_poll_ms(void);
+/* status lines, one per group */
+void ptt_status(struct svc *s, char *out, size_t cap);
+
 #endif

@@ -24,6 +24,9 @@
  *   0x10 FWD   u8 n | to | bytes    -> 0x11 FROM u8 n | from | bytes to
  *              the recipient's sessions (every device of that officer;
  *              real time, never stored)
+ *   0x30..0x3f talk groups: JOIN with a signed roster, floor requests
+ *              and releases, SFrame frames fanned out to the group's
+ *              online members (group.h lists them; group.c, floor.c)
  *   0x7f ERROR u8 code | text       (relay -> device)
  * Blobs are end-to-end encrypted by the devices; the relay holds no key
  * that opens them.
@@ -54,6 +57,7 @@
 
 #include <pwd.h>
 
+#include "group.h"
 #include "relay.h"
 #include "relay_sandbox.h"
 #include "twofold/e2e.h"
@@ -62,6 +66,14 @@
 #define PROG "twofold-relay"
 #define HOUSEKEEP_S 5
 #define TOMBSTONE_S (30 * 86400) /* how long a device may retry a SEND */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 void relay_log(struct relay *r, const char *fmt, ...)
 {
@@ -127,6 +139,13 @@ static int load_denylist(struct relay *r)
 			tf_cert_reason(e));
 		tf_denylist_free(dl);
 		return e;
+	}
+	/* the groups check rosters against it: swapped before the old one
+	 * is freed */
+	if (r->groups) {
+		pthread_mutex_lock(&r->group_mu);
+		relay_groups_set_denylist(r->groups, dl);
+		pthread_mutex_unlock(&r->group_mu);
 	}
 	tf_denylist_free(r->dl);
 	r->dl = dl;
@@ -660,6 +679,75 @@ static void op_fwd(struct worker *w, struct sess *s, const struct relay_req *q)
 		relay_send_error(w, s, ERR_OFFLINE, "recipient not connected");
 }
 
+/* ---- talk groups (group.c; group_mu, after tab) ---- */
+
+/* The worker whose output batch group.c's sends go to: set by whoever
+ * holds group_mu (a worker, or the main thread with its own batch). */
+static _Thread_local struct worker *group_w;
+
+/* group.c's way out, by session id (it keeps one per online member);
+ * tab is held by the caller */
+static void group_send(void *ctx, uint32_t id, const uint8_t *pt, size_t n)
+{
+	struct relay *r = ctx;
+	struct sess *s = relay_sess_by_id(r, id);
+
+	if (s != NULL && group_w != NULL)
+		relay_send(group_w, s, pt, n);
+}
+
+static void group_request(struct worker *w, struct sess *s, const uint8_t *pt,
+			  size_t n)
+{
+	struct relay *r = w->r;
+	struct relay_member m = {
+		.sess = s->id, .officer = s->officer, .role = s->role};
+	int e;
+
+	memcpy(m.device, s->device, sizeof(m.device));
+	pthread_mutex_lock(&r->group_mu);
+	group_w = w;
+	e = relay_groups_request(r->groups, &m, pt, n, (uint64_t)time(NULL),
+				 mono_ms());
+	group_w = NULL;
+	pthread_mutex_unlock(&r->group_mu);
+	if (e == -EBADMSG)
+		relay_send_error(w, s, ERR_BAD, "malformed group request");
+}
+
+/* tab write-held: s leaves (replaced, idle, gone); its floor and
+ * memberships go, the others are told through w */
+static void group_sess_gone(struct worker *w, struct sess *s)
+{
+	struct relay *r = w->r;
+
+	if (r->groups == NULL)
+		return;
+	pthread_mutex_lock(&r->group_mu);
+	group_w = w;
+	relay_groups_sess_gone(r->groups, s->id, mono_ms());
+	group_w = NULL;
+	pthread_mutex_unlock(&r->group_mu);
+}
+
+/* The main thread, every few ms while a floor has a deadline: maximum
+ * talk time, queue timeouts. Returns the next deadline (UINT64_MAX: none). */
+static uint64_t group_tick(struct relay *r)
+{
+	uint64_t dl;
+
+	pthread_rwlock_rdlock(&r->tab);
+	pthread_mutex_lock(&r->group_mu);
+	group_w = r->ctl_w;
+	relay_groups_tick(r->groups, mono_ms());
+	dl = relay_groups_deadline(r->groups);
+	group_w = NULL;
+	pthread_mutex_unlock(&r->group_mu);
+	pthread_rwlock_unlock(&r->tab);
+	relay_flush(r->ctl_w);
+	return dl;
+}
+
 /* One authenticated request of session s. New ops (floor control 0x18..,
  * calls 0x20..0x2f) add their case here and a handler that follows
  * relay.h's LOCKING RULE; replies go through relay_send(w, ...). */
@@ -667,8 +755,13 @@ static void relay_dispatch(struct worker *w, struct sess *s, const uint8_t *pt,
 			   size_t n)
 {
 	struct relay_req q;
-	int e = relay_req_parse(pt, n, &q);
+	int e;
 
+	if (n > 0 && (pt[0] & 0xf0) == 0x30) {
+		group_request(w, s, pt, n);
+		return;
+	}
+	e = relay_req_parse(pt, n, &q);
 	if (e < 0) {
 		relay_send_error(w, s, ERR_BAD,
 				 e == -EOPNOTSUPP ? "unknown request"
@@ -770,8 +863,10 @@ out:
 /* one session per device: a new handshake replaces the old one */
 static void drop_serial(struct worker *w, struct sess *s, void *serial)
 {
-	if (s->serial == *(uint64_t *)serial)
+	if (s->serial == *(uint64_t *)serial) {
+		group_sess_gone(w, s);
 		sess_drop(w->r, s);
+	}
 }
 
 static void on_init(struct worker *w, const uint8_t *msg, size_t len,
@@ -817,6 +912,12 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 		tf_comms_session_free(cs);
 		goto unreserve;
 	}
+	/* the identity a roster names: the hash of the certified key */
+	if (tf_roster_device_hash(tf_suite_by_id(r->cfg.suite), peer.cert.dh_pk,
+				  peer.cert.dh_pk_len, s->device) < 0) {
+		tf_comms_session_free(cs);
+		goto unreserve;
+	}
 	pthread_rwlock_wrlock(&r->tab);
 	relay_officer_each(r, peer.cert.officer, drop_serial, w,
 			   &peer.cert.serial);
@@ -824,6 +925,7 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	s->used = true;
 	s->s = cs;
 	s->serial = peer.cert.serial;
+	s->role = peer.cert.role;
 	snprintf(s->officer, sizeof(s->officer), "%s", peer.cert.officer);
 	s->path = *from;
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
@@ -1116,11 +1218,13 @@ static void housekeep(struct relay *r)
 		if (s->used && now - atomic_load(&s->last_rx) > r->idle_s) {
 			logv(r, "%s idle for %" PRId64 " s: session dropped",
 			     s->officer, now - atomic_load(&s->last_rx));
+			group_sess_gone(r->ctl_w, s);
 			sess_drop(r, s);
 			dropped++;
 		}
 	}
 	pthread_rwlock_unlock(&r->tab);
+	relay_flush(r->ctl_w);
 	relay_tcp_housekeep(r, now);
 	/* tombstones: once at start, then hourly (a commit is an fsync) */
 	if (r->expire_ticks++ % (3600 / HOUSEKEEP_S) == 0) {
@@ -1160,7 +1264,13 @@ static int control_loop(struct relay *r)
 		return -errno;
 	for (;;) {
 		struct epoll_event evs[2];
-		int n = epoll_wait(ep, evs, 2, -1);
+		/* the floors' clocks: a request on a worker may set a nearer
+		 * deadline meanwhile, so wait at most 20 ms while any is set */
+		uint64_t dl = group_tick(r), now = mono_ms();
+		int tmo = dl == UINT64_MAX ? -1
+			  : dl <= now	   ? 0
+					   : (int)TF_MIN(dl - now, 20u);
+		int n = epoll_wait(ep, evs, 2, tmo);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -1210,7 +1320,7 @@ static void usage(void)
 		"--store-conninfo-file FILE} [--denylist FILE] [--workers N] "
 		"[--idle-timeout SECONDS] [--max-tcp N] [--user USER] "
 		"[--group-commit N | --no-group-commit] "
-		"[--nats URL[,URL...]] [-v]\n");
+		"[--nats URL[,URL...]] [--max-talk-ms MS] [-v]\n");
 	exit(2);
 }
 
@@ -1255,6 +1365,7 @@ static void relay_init_state(struct relay *r)
 	pthread_mutex_init(&r->store_mu, NULL);
 	pthread_mutex_init(&r->seen_mu, NULL);
 	pthread_mutex_init(&r->log_mu, NULL);
+	pthread_mutex_init(&r->group_mu, NULL);
 	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++) {
 		pthread_mutex_init(&r->sess[i].mu, NULL);
 		r->sess[i].next_officer = -1;
@@ -1279,6 +1390,12 @@ int main(int argc, char **argv)
 	struct sockaddr_in sa;
 	sigset_t mask;
 	unsigned started = 0;
+	/* MCPTT-like defaults: 30 s a burst, 2 min in an emergency */
+	struct tf_floor_cfg fcfg = {.max_talk_ms = 30000,
+				    .emergency_talk_ms = 120000,
+				    .queue_ms = 30000,
+				    .queue_max = 16,
+				    .preempt_priority = 200};
 	size_t len;
 	int e;
 
@@ -1320,6 +1437,9 @@ int main(int argc, char **argv)
 			user = argv[++i];
 		else if (!strcmp(argv[i], "--idle-timeout"))
 			r.idle_s = num_arg(argv[++i], 1, 86400);
+		else if (!strcmp(argv[i], "--max-talk-ms"))
+			fcfg.max_talk_ms =
+				(uint32_t)num_arg(argv[++i], 50, 3600000);
 		else
 			usage();
 	}
@@ -1377,7 +1497,13 @@ int main(int argc, char **argv)
 	r.cfg = (struct tf_comms_relay){.suite = pub.suite->id,
 					.priv = r.priv,
 					.ca = &r.anchor,
-					.roles = TF_ROLES_CLIENT};
+					.roles = TF_ROLES_E2E};
+	if (fcfg.emergency_talk_ms < fcfg.max_talk_ms)
+		fcfg.emergency_talk_ms = fcfg.max_talk_ms;
+	if (relay_groups_new(&r.anchor, &fcfg, group_send, &r, &r.groups) < 0) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
 	if (load_denylist(&r) < 0)
 		return 1;
 	e = open_store(&r, db, cfile, why, sizeof(why));
@@ -1408,6 +1534,17 @@ int main(int argc, char **argv)
 			strerror(-e));
 		return 1;
 	}
+	/* the main thread's own output batch (floor deadlines, idle
+	 * sessions leaving their groups), on worker 0's socket */
+	r.ctl_w = calloc(1, sizeof(*r.ctl_w));
+	if (r.ctl_w == NULL) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	r.ctl_w->r = &r;
+	r.ctl_w->idx = -1;
+	r.ctl_w->fd = r.w[0]->fd;
+	r.ctl_w->ep = r.ctl_w->lfd = -1;
 	/* everything is open: from here on the relay needs no privilege,
 	 * and the threads started next inherit the drop and the filter */
 	/* sockets after the drop: NATS reconnects on its own threads, and
@@ -1479,6 +1616,8 @@ int main(int argc, char **argv)
 		if (r.sess[i].used)
 			sess_drop(&r, &r.sess[i]);
 	tf_store_close(r.store);
+	relay_groups_free(r.groups);
+	free(r.ctl_w);
 	tf_denylist_free(r.dl);
 	tf_privfile_free(&pf);
 	relay_seen_free(&r.seen);

@@ -13,8 +13,9 @@
  * cnats' threads, whose callbacks deliver through a worker of their own
  * (nats.c) and take tab like a handler.
  *
- * LOCKING RULE (lock order: tab, then store_mu, then a session's mu,
- * then a TCP connection's mu; seen_mu, dl_lock and tcp_mu are leaves):
+ * LOCKING RULE (lock order: tab, then store_mu, then group_mu, then a
+ * session's mu, then a TCP connection's mu; seen_mu and tcp_mu are
+ * leaves; dl_lock before group_mu):
  *  - tab (rwlock) guards the table's shape: which slots are used, the
  *    officer index. A handler runs with tab READ-locked by the worker:
  *    it may look sessions up (relay_sess_by_id, relay_officer_each) and
@@ -31,6 +32,10 @@
  *    call that commits (it fsyncs: the table is released meanwhile);
  *    never across a wait on anything else. relay_send under store_mu is
  *    allowed (order above).
+ *  - group_mu guards the talk groups and floors (group.c, floor.c); their
+ *    sends go to the batch of the worker holding it (tab held, read or
+ *    write). The main thread ticks the floors' deadlines with its own
+ *    batch (ctl_w). Groups are per relay: not shared over NATS.
  *  - per-worker state (the output batch, the group commit batch) is the
  *    worker's own: pass the worker you were given, never another's.
  *  - group commit: op_send only appends to w->gc; relay_gc_flush takes
@@ -50,6 +55,7 @@
 #include "seen.h"
 #include "store.h"
 #include "twofold/comms.h"
+#include "twofold/roster.h"
 
 #define RELAY_MAX_SESSIONS 16384
 #define RELAY_OFFICER_BUCKETS 8192
@@ -115,6 +121,8 @@ struct sess {
 	struct path path;
 	char officer[TF_CERT_ID_MAX + 1];
 	uint64_t serial;
+	uint8_t device[TF_ROSTER_DEVHASH_BYTES]; /* what a roster names */
+	uint8_t role;				 /* its certificate's */
 	int32_t next_officer;	 /* officer index chain; -1 ends it */
 	_Atomic int64_t last_rx; /* CLOCK_MONOTONIC seconds */
 };
@@ -183,6 +191,9 @@ struct relay {
 	/* logged at exit (-v): SENDs committed, commits, the largest */
 	_Atomic uint64_t gc_sends, gc_commits;
 	_Atomic unsigned gc_largest;
+	pthread_mutex_t group_mu;
+	struct relay_groups *groups; /* talk groups and floors (group.c) */
+	struct worker *ctl_w;	     /* the main thread's output batch */
 };
 
 void relay_log(struct relay *r, const char *fmt, ...) TF_PRINTF(2, 3);

@@ -233,8 +233,7 @@ int tf_e2e_bundle_verify(const struct tf_e2e_bundle *b,
 
 	if (s == NULL || ca->suite == NULL || ca->suite->id != b->suite)
 		return -EPROTONOSUPPORT;
-	r = tf_cert_verify(b->cert, b->certlen, ca, now, TF_ROLES_CLIENT, dl,
-			   &c);
+	r = tf_cert_verify(b->cert, b->certlen, ca, now, TF_ROLES_E2E, dl, &c);
 	if (r < 0)
 		return r;
 	if (c.dh_pk_len != s->dhlen ||
@@ -851,7 +850,7 @@ int tf_e2e_session_accept(uint8_t suite, const uint8_t dh_priv[static 32],
 		return -EBADMSG;
 	if (m.ctlen - TF_E2E_TAG_BYTES > cap)
 		return -ENOBUFS;
-	r = tf_cert_verify(m.cert, m.certlen, ca, now, TF_ROLES_CLIENT, dl, &c);
+	r = tf_cert_verify(m.cert, m.certlen, ca, now, TF_ROLES_E2E, dl, &c);
 	if (r < 0)
 		return r;
 	if (c.dh_pk_len != s->dhlen)

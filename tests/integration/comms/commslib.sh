@@ -65,10 +65,10 @@ relay_stop() { # relay_stop SIGNAL
 	RP=
 	bg_update
 }
-svc_start() { # svc_start NAME
+svc_start() { # svc_start NAME [SERVICE ARGS...]
 	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$PORT \
 		--relay-pub "$W/relay.key.pub" --key "$W/$1.key" \
-		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" -v \
+		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" -v "${@:2}" \
 		>"$W/$1.out" 2>>"$W/$1.log" &
 	SP[$1]=$!
 	bg_update

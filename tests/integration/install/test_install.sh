@@ -17,6 +17,7 @@ want=(
 	"$(abs "$TF_SBINDIR")/twofoldd"
 	"$(abs "$TF_SBINDIR")/twofold-gateway"
 	"$(abs "$TF_SBINDIR")/twofold-relay"
+	"$(abs "$TF_SBINDIR")/twofold-groupd"
 	"$(abs "$TF_BINDIR")/twofold-pkg"
 	"$(abs "$TF_BINDIR")/twofold-ca"
 	"$(abs "$TF_BINDIR")/twofold-comms"
@@ -29,7 +30,7 @@ want=(
 )
 pages=(man1/twofold.1 man8/twofoldd.8 man5/twofold-config.5
 	man8/twofold-gateway.8 man1/twofold-ca.1 man8/twofold-relay.8
-	man1/twofold-comms.1)
+	man1/twofold-comms.1 man8/twofold-groupd.8)
 # a persona's notifier, when libsystemd (its sd-bus) was found
 if [ "${TF_SD_NOTIFY:-0}" = 1 ]; then
 	want+=("$(abs "$TF_LIBEXECDIR")/twofold/tf-notifyd")

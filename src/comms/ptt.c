@@ -1,0 +1,847 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofold-comms' talk groups and push-to-talk (issue 15; the protocol is
+ * docs/comms-protocol.md "Talk groups"). Hooked into comms.c: key
+ * messages from the group authority arrive as end-to-end messages
+ * (ptt_on_text), the relay's group replies through ptt_on_reply, the CLI
+ * through ptt_on_control, and the 20 ms frame clock through ptt_tick.
+ *
+ * Trust: an epoch secret is used only when (1) it came over the pairwise
+ * session with the device whose key the roster's authority certificate
+ * certifies, (2) the roster the relay hands out has the hash the key
+ * message names, and (3) that roster verifies against the CA and the
+ * deny-list as signed by a group authority, with an epoch newer than the
+ * one held. A relay can therefore neither add a ghost member nor replay an
+ * old epoch; a refusal is printed and shown in `status`.
+ *
+ * Media: Opus (twofold/media.h: 16 kHz mono, 20 ms, CBR 24 kbit/s with
+ * in-band FEC, every packet padded to 60 bytes, so packet sizes say
+ * nothing about the speech), one SFrame frame per datagram under the
+ * talker key of (epoch, our roster index); a lost frame is rebuilt from
+ * the next one's FEC, or concealed.
+ * Capture starts at the key press: frames read while the floor is still
+ * being asked for are buffered and sent the moment it is granted, so no
+ * speech is clipped.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "svc.h"
+#include "twofold/atomicfile.h"
+#include "twofold/media.h"
+#include "twofold/roster.h"
+#include "twofold/secmem.h"
+#include "twofold/sframe.h"
+
+#define KEYMSG_PREFIX "twofold-group-key v1 "
+#define GROUPS_MAX 16
+#define FRAME_BYTES TF_MEDIA_PKT_BYTES /* one Opus packet, 20 ms */
+#define FRAME_MS TF_MEDIA_FRAME_MS
+#define CONCEAL_MAX 5	  /* frames rebuilt for one gap; more is silence */
+#define BUFFER_FRAMES 250 /* 5 s of speech captured before a grant */
+
+enum {
+	OP_JOIN = 0x30,
+	OP_STATE = 0x31,
+	OP_FLOOR_REQ = 0x32,
+	OP_FLOOR_REL = 0x33,
+	OP_FLOOR = 0x34,
+	OP_MEDIA = 0x35,
+	OP_FRAME = 0x36,
+	OP_LEAVE = 0x37,
+	OP_ROSTER_GET = 0x38,
+	OP_ROSTER = 0x39,
+	OP_JOIN_EPOCH = 0x3a,
+};
+enum { EV_GRANTED = 1, EV_QUEUED, EV_DENIED, EV_REVOKED, EV_RELEASED, EV_IDLE };
+
+struct pgroup {
+	char id[TF_CERT_ID_MAX + 1];
+	/* the epoch in force */
+	uint64_t epoch;
+	uint8_t *secret; /* secure memory; NULL: none yet */
+	struct tf_roster *roster;
+	uint8_t *wire; /* the roster as signed: uploaded when the relay
+			  does not hold it (it restarted) */
+	size_t wire_len;
+	uint64_t join_ms; /* when we last asked to join */
+	int me;		  /* our roster index */
+	/* a key message waiting for its roster */
+	bool pending;
+	uint64_t p_epoch;
+	uint8_t p_hash[TF_HASH_BYTES];
+	uint8_t *p_secret;
+	char p_from[TF_CERT_ID_MAX + 1];
+	uint8_t p_ik[TF_PK_MAX];
+	size_t p_iklen;
+	uint8_t *rbuf;
+	size_t rtotal, rhave;
+	/* the floor as the relay tells it */
+	bool joined, taken, emergency, queued;
+	char talker[TF_CERT_ID_MAX + 1];
+	uint32_t burst;
+	/* our own burst */
+	bool pressed, granted;
+	uint32_t my_burst;
+	int16_t *pcm; /* --audio-in, whole; NULL: silence */
+	size_t npcm, pos;
+	struct tf_media_enc *enc;
+	uint64_t next_ms, ctr;
+	uint8_t (*buf)[FRAME_BYTES];
+	size_t nbuf;
+	/* what we heard: one decoder per burst */
+	struct tf_media_dec *dec;
+	uint32_t dec_burst;
+	uint64_t last_ctr;
+	unsigned heard, concealed, undecryptable;
+	char refusal[200];
+};
+
+struct ptt {
+	struct pgroup g[GROUPS_MAX];
+	struct tf_audio_writer *out; /* --audio-out, NULL none */
+};
+
+static struct ptt P;
+
+static struct pgroup *group_get(struct svc *s, const char *id, bool make)
+{
+	struct pgroup *free_slot = NULL;
+
+	(void)s;
+	for (size_t i = 0; i < GROUPS_MAX; i++) {
+		if (P.g[i].id[0] && !strcmp(P.g[i].id, id))
+			return &P.g[i];
+		if (!P.g[i].id[0] && !free_slot)
+			free_slot = &P.g[i];
+	}
+	if (!make || free_slot == NULL)
+		return NULL;
+	memset(free_slot, 0, sizeof(*free_slot));
+	snprintf(free_slot->id, sizeof(free_slot->id), "%s", id);
+	free_slot->me = -1;
+	return free_slot;
+}
+
+static size_t put_name(uint8_t *b, const char *n)
+{
+	size_t l = strlen(n);
+
+	b[0] = (uint8_t)l;
+	memcpy(b + 1, n, l);
+	return 1 + l;
+}
+
+static uint64_t get_u(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void put_u(uint8_t *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+static void refuse(struct svc *s, struct pgroup *g, const char *why)
+{
+	/* shown to the user: a refused roster or key is an attack or a
+	 * broken authority, never silently ignored */
+	snprintf(g->refusal, sizeof(g->refusal), "%s", why);
+	fprintf(stderr, PROG ": talk group %s: %s\n", g->id, why);
+	comms_log(s, "group %s refused: %s", g->id, why);
+}
+
+static void persist(struct svc *s, struct pgroup *g)
+{
+	char p[512];
+
+	if (comms_path(s, p, sizeof(p), "group-%s.roster", g->id) == 0 &&
+	    tf_atomic_write(p, g->wire, g->wire_len, 0600) < 0)
+		comms_log(s, "cannot save the roster of group %s", g->id);
+	/* the secret in the state dir, which lives in the secure persona's
+	 * encrypted storage (a lock-down evicts it) */
+	if (comms_path(s, p, sizeof(p), "group-%s.secret", g->id) == 0 &&
+	    tf_atomic_write(p, g->secret, TF_GROUP_SECRET_BYTES, 0600) < 0)
+		comms_log(s, "cannot save the key of group %s", g->id);
+}
+
+static void send_join(struct svc *s, struct pgroup *g)
+{
+	uint8_t b[80];
+	size_t l = 0;
+
+	g->join_ms = comms_now_ms();
+	b[l++] = OP_JOIN_EPOCH;
+	l += put_name(b + l, g->id);
+	put_u(b + l, g->epoch, 8);
+	comms_relay_send(s, b, l + 8);
+}
+
+/* "twofold-group-key v1 GROUP EPOCH HASH SECRET" from the authority */
+bool ptt_on_text(struct svc *s, const char *from,
+		 const struct tf_e2e_session *ss, const char *text, size_t n)
+{
+	char id[TF_CERT_ID_MAX + 1], hh[2 * TF_HASH_BYTES + 1],
+		sh[2 * TF_KEY_BYTES + 1];
+	unsigned long long epoch;
+	struct pgroup *g;
+	const uint8_t *ik;
+	size_t ikl;
+	uint8_t b[80];
+
+	if (n < strlen(KEYMSG_PREFIX) ||
+	    memcmp(text, KEYMSG_PREFIX, strlen(KEYMSG_PREFIX)) != 0)
+		return false;
+	/* consumed from here on: a key message never reaches the inbox */
+	if (sscanf(text + strlen(KEYMSG_PREFIX), "%64s %llu %64s %64s", id,
+		   &epoch, hh, sh) != 4 ||
+	    !comms_officer_ok(id) || strlen(hh) != 2 * TF_HASH_BYTES ||
+	    strlen(sh) != 2 * TF_KEY_BYTES) {
+		fprintf(stderr, PROG ": malformed group key from %s ignored\n",
+			from);
+		tf_memzero(sh, sizeof(sh));
+		return true;
+	}
+	g = group_get(s, id, true);
+	ik = tf_e2e_session_peer_ik(ss, &ikl);
+	if (g == NULL || ik == NULL || ikl > TF_PK_MAX) {
+		tf_memzero(sh, sizeof(sh));
+		return true;
+	}
+	if (g->p_secret == NULL)
+		g->p_secret = tf_secure_alloc(TF_GROUP_SECRET_BYTES);
+	if (g->p_secret == NULL ||
+	    comms_unhex(hh, g->p_hash, TF_HASH_BYTES) < 0 ||
+	    comms_unhex(sh, g->p_secret, TF_GROUP_SECRET_BYTES) < 0) {
+		tf_memzero(sh, sizeof(sh));
+		return true;
+	}
+	tf_memzero(sh, sizeof(sh));
+	if (epoch <= g->epoch) {
+		refuse(s, g, "a key for an old epoch (a replay) refused");
+		return true;
+	}
+	g->pending = true;
+	g->p_epoch = epoch;
+	snprintf(g->p_from, sizeof(g->p_from), "%s", from);
+	memcpy(g->p_ik, ik, ikl);
+	g->p_iklen = ikl;
+	free(g->rbuf);
+	g->rbuf = NULL;
+	g->rtotal = g->rhave = 0;
+	/* the roster itself comes from the relay, checked below */
+	b[0] = OP_ROSTER_GET;
+	comms_relay_send(s, b, 1 + put_name(b + 1, id));
+	comms_log(s, "group %s: key for epoch %llu from %s", id, epoch, from);
+	return true;
+}
+
+static void roster_done(struct svc *s, struct pgroup *g)
+{
+	struct tf_roster *r = NULL;
+	uint8_t h[TF_HASH_BYTES], mine[TF_ROSTER_DEVHASH_BYTES];
+	int e, idx;
+
+	if (tf_hash(s->suite, h, g->rbuf, g->rtotal) < 0 ||
+	    memcmp(h, g->p_hash, sizeof(h)) != 0) {
+		refuse(s, g,
+		       "the relay's roster is not the one the authority "
+		       "signed for this key");
+		return;
+	}
+	e = tf_roster_verify(g->rbuf, g->rtotal, &s->anchor, s->dl,
+			     (uint64_t)time(NULL), g->id, g->epoch, &r);
+	if (e < 0) {
+		refuse(s, g, tf_roster_reason(e));
+		return;
+	}
+	/* the key came over our session with this very authority */
+	if (r->epoch != g->p_epoch || strcmp(r->authority.officer, g->p_from) ||
+	    r->authority.dh_pk_len != g->p_iklen ||
+	    memcmp(r->authority.dh_pk, g->p_ik, g->p_iklen) != 0) {
+		refuse(s, g,
+		       "the group key did not come from the roster's "
+		       "authority");
+		free(r);
+		return;
+	}
+	if (tf_roster_device_hash(s->suite, s->me.dh_pk, s->me.dh_pk_len,
+				  mine) < 0)
+		idx = -1;
+	else
+		idx = tf_roster_find(r, s->me.officer, mine);
+	free(g->roster);
+	g->roster = r;
+	g->me = idx;
+	if (g->secret == NULL)
+		g->secret = tf_secure_alloc(TF_GROUP_SECRET_BYTES);
+	if (g->secret == NULL)
+		return;
+	memcpy(g->secret, g->p_secret, TF_GROUP_SECRET_BYTES);
+	tf_memzero(g->p_secret, TF_GROUP_SECRET_BYTES);
+	g->epoch = r->epoch;
+	g->pending = false;
+	g->refusal[0] = '\0';
+	free(g->wire);
+	g->wire = steal_pointer(&g->rbuf);
+	g->wire_len = g->rtotal;
+	persist(s, g);
+	if (idx < 0) {
+		refuse(s, g, "we are no longer in this group");
+		g->joined = false;
+		return;
+	}
+	send_join(s, g);
+	comms_log(s, "group %s: epoch %llu in force (%zu members)", g->id,
+		  (unsigned long long)g->epoch, r->n);
+}
+
+static void on_roster_piece(struct svc *s, const uint8_t *p, size_t n)
+{
+	char id[TF_CERT_ID_MAX + 1];
+	size_t u = comms_get_name(p, n, id), total, off;
+	struct pgroup *g;
+
+	if (u == 0 || n - u < 8 || (g = group_get(s, id, false)) == NULL ||
+	    !g->pending)
+		return;
+	total = (size_t)get_u(p + u, 4);
+	off = (size_t)get_u(p + u + 4, 4);
+	p += u + 8;
+	n -= u + 8;
+	if (total == 0 || total > TF_ROSTER_WIRE_MAX || off > total ||
+	    n > total - off)
+		return;
+	if (off == 0) {
+		free(g->rbuf);
+		g->rbuf = malloc(total);
+		g->rtotal = total;
+		g->rhave = 0;
+	}
+	if (g->rbuf == NULL || g->rtotal != total || g->rhave != off)
+		return;
+	memcpy(g->rbuf + off, p, n);
+	g->rhave += n;
+	if (g->rhave == g->rtotal) {
+		roster_done(s, g);
+		free(g->rbuf);
+		g->rbuf = NULL;
+	}
+}
+
+/* The relay does not hold our roster (it restarted, or never saw this
+ * epoch): upload it as the authority signed it, in pieces. */
+static void upload_roster(struct svc *s, struct pgroup *g)
+{
+	uint8_t b[TF_COMMS_PAYLOAD_MAX];
+
+	g->join_ms = comms_now_ms();
+	for (size_t off = 0; g->wire && off < g->wire_len;) {
+		size_t k = g->wire_len - off > 1200 ? 1200 : g->wire_len - off;
+		b[0] = OP_JOIN;
+		put_u(b + 1, g->wire_len, 4);
+		put_u(b + 5, off, 4);
+		memcpy(b + 9, g->wire + off, k);
+		comms_relay_send(s, b, 9 + k);
+		off += k;
+	}
+}
+
+static void send_frame(struct svc *s, struct pgroup *g, const uint8_t *f)
+{
+	uint8_t base[TF_KEY_BYTES], b[TF_COMMS_PAYLOAD_MAX];
+	struct tf_sframe_key *k = NULL;
+	uint64_t kid = tf_group_kid(g->epoch, (unsigned)g->me);
+	size_t l = 0;
+	int n;
+
+	if (g->secret == NULL || g->me < 0)
+		return;
+	if (tf_group_talker_key(s->suite, g->secret, g->id, g->epoch,
+				(unsigned)g->me, base) < 0 ||
+	    tf_sframe_key_derive(s->suite, base, sizeof(base), kid, &k) < 0) {
+		tf_memzero(base, sizeof(base));
+		return;
+	}
+	tf_memzero(base, sizeof(base));
+	b[l++] = OP_MEDIA;
+	l += put_name(b + l, g->id);
+	put_u(b + l, g->my_burst, 4);
+	l += 4;
+	n = tf_sframe_seal(k, g->ctr++, f, FRAME_BYTES, b + l, sizeof(b) - l);
+	tf_sframe_key_free(k);
+	if (n > 0)
+		comms_relay_send(s, b, l + (size_t)n);
+}
+
+static void stop_talking(struct svc *s, struct pgroup *g, bool tell)
+{
+	if (tell && g->pressed) {
+		uint8_t b[80];
+		size_t l = 0;
+		b[l++] = OP_FLOOR_REL;
+		l += put_name(b + l, g->id);
+		put_u(b + l, g->granted ? g->my_burst : 0, 4);
+		comms_relay_send(s, b, l + 4);
+	}
+	g->pressed = g->granted = false;
+	if (g->pcm)
+		tf_memzero(g->pcm, g->npcm * sizeof(g->pcm[0]));
+	free(g->pcm);
+	g->pcm = NULL;
+	g->npcm = g->pos = 0;
+	tf_media_enc_free(g->enc);
+	g->enc = NULL;
+	if (g->buf)
+		tf_memzero(g->buf, BUFFER_FRAMES * FRAME_BYTES);
+	free(g->buf);
+	g->buf = NULL;
+	g->nbuf = 0;
+}
+
+static void on_floor(struct svc *s, const uint8_t *p, size_t n)
+{
+	char id[TF_CERT_ID_MAX + 1], who[TF_CERT_ID_MAX + 1] = "";
+	size_t u = comms_get_name(p, n, id);
+	struct pgroup *g;
+	uint8_t type, reason;
+	bool me;
+
+	if (u == 0 || n - u < 10 || (g = group_get(s, id, false)) == NULL)
+		return;
+	type = p[u];
+	reason = p[u + 1];
+	if (p[u + 9] && comms_get_name(p + u + 9, n - u - 9, who) == 0)
+		return;
+	me = !strcmp(who, s->me.officer);
+	switch (type) {
+	case EV_GRANTED:
+		g->taken = true;
+		g->emergency = p[u + 2];
+		g->burst = (uint32_t)get_u(p + u + 5, 4);
+		snprintf(g->talker, sizeof(g->talker), "%s", who);
+		if (me && g->pressed) {
+			g->granted = true;
+			g->queued = false;
+			g->my_burst = g->burst;
+			/* a counter never reused under this key: the clock
+			 * in microseconds, past the last one we used */
+			uint64_t us = comms_real_ns() / 1000;
+			g->ctr = us > g->ctr ? us : g->ctr;
+			/* what was said since the press, at once */
+			for (size_t i = 0; i < g->nbuf; i++)
+				send_frame(s, g, g->buf[i]);
+			g->nbuf = 0;
+		}
+		break;
+	case EV_QUEUED:
+		if (me)
+			g->queued = true;
+		break;
+	case EV_DENIED:
+	case EV_REVOKED:
+		if (me) {
+			fprintf(stderr,
+				PROG ": talk group %s: floor %s (reason %u)\n",
+				id, type == EV_DENIED ? "denied" : "revoked",
+				reason);
+			g->queued = false;
+			stop_talking(s, g, false);
+		}
+		if (type == EV_REVOKED)
+			g->taken = false;
+		break;
+	case EV_RELEASED: g->taken = false; break;
+	case EV_IDLE:
+		g->taken = false;
+		g->talker[0] = '\0';
+		break;
+	}
+}
+
+static void out_write(struct svc *s, const int16_t *pcm)
+{
+	if (P.out != NULL && tf_audio_write(P.out, pcm, TF_MEDIA_FRAME) < 0)
+		comms_log(s, "audio out: write failed");
+}
+
+/* Decode one Opus packet of burst/ctr; a gap since the last one is
+ * rebuilt (the packet before this one from its FEC, older ones by PLC). */
+static void play(struct svc *s, struct pgroup *g, uint32_t burst, uint64_t ctr,
+		 const uint8_t *pkt, size_t n)
+{
+	int16_t pcm[TF_MEDIA_FRAME];
+
+	if (g->dec == NULL || burst != g->dec_burst) {
+		tf_media_dec_free(g->dec);
+		g->dec = NULL;
+		if (tf_media_dec_new(&g->dec) < 0)
+			return;
+		g->dec_burst = burst;
+		g->last_ctr = ctr - 1;
+	}
+	if (ctr <= g->last_ctr)
+		return; /* late or repeated: already played or concealed */
+	if (ctr - g->last_ctr - 1 <= CONCEAL_MAX) {
+		for (uint64_t c = g->last_ctr + 1; c + 1 < ctr; c++)
+			if (tf_media_decode(g->dec, NULL, 0, pcm) > 0) {
+				out_write(s, pcm);
+				g->concealed++;
+			}
+		if (ctr - g->last_ctr > 1 &&
+		    tf_media_decode_fec(g->dec, pkt, n, pcm) > 0) {
+			out_write(s, pcm);
+			g->concealed++;
+		}
+	}
+	g->last_ctr = ctr;
+	if (tf_media_decode(g->dec, pkt, n, pcm) < 0) {
+		g->undecryptable++;
+		return;
+	}
+	g->heard++;
+	out_write(s, pcm);
+	tf_memzero(pcm, sizeof(pcm));
+}
+
+static void on_frame(struct svc *s, const uint8_t *p, size_t n)
+{
+	char id[TF_CERT_ID_MAX + 1], who[TF_CERT_ID_MAX + 1];
+	uint8_t base[TF_KEY_BYTES], pt[TF_COMMS_PAYLOAD_MAX];
+	struct tf_sframe_key *k = NULL;
+	size_t u = comms_get_name(p, n, id), u2;
+	struct pgroup *g;
+	uint64_t kid, ctr;
+	int m;
+
+	if (u == 0 || (g = group_get(s, id, false)) == NULL ||
+	    g->secret == NULL)
+		return;
+	u2 = comms_get_name(p + u, n - u, who);
+	if (u2 == 0 || n - u - u2 < 4)
+		return;
+	p += u + u2 + 4;
+	n -= u + u2 + 4;
+	/* the epoch in force only: a frame of an older one is not played
+	 * (its key is gone), a newer one not before its roster checked */
+	if (tf_sframe_peek(p, n, &kid, &ctr) < 0 ||
+	    tf_group_kid_epoch(kid) != g->epoch ||
+	    tf_group_talker_key(s->suite, g->secret, g->id, g->epoch,
+				tf_group_kid_index(kid), base) < 0 ||
+	    tf_sframe_key_derive(s->suite, base, sizeof(base), kid, &k) < 0) {
+		tf_memzero(base, sizeof(base));
+		g->undecryptable++;
+		return;
+	}
+	tf_memzero(base, sizeof(base));
+	m = tf_sframe_open(k, p, n, pt, sizeof(pt));
+	tf_sframe_key_free(k);
+	if (m < 0) {
+		g->undecryptable++;
+		return;
+	}
+	play(s, g, (uint32_t)get_u(p - 4, 4), ctr, pt, (size_t)m);
+	tf_memzero(pt, (size_t)m);
+}
+
+void ptt_on_reply(struct svc *s, const uint8_t *pt, size_t n)
+{
+	char id[TF_CERT_ID_MAX + 1];
+	struct pgroup *g;
+	size_t u;
+
+	if (n < 1)
+		return;
+	switch (pt[0]) {
+	case OP_STATE:
+		u = comms_get_name(pt + 1, n - 1, id);
+		if (u && (g = group_get(s, id, false)) != NULL &&
+		    n >= 1 + u + 22) {
+			const uint8_t *q = pt + 1 + u;
+			char who[TF_CERT_ID_MAX + 1] = "";
+			g->joined = true;
+			g->taken = q[8];
+			g->burst = (uint32_t)get_u(q + 9, 4);
+			g->emergency = q[13];
+			if (q[22])
+				(void)comms_get_name(q + 22, n - 1 - u - 22,
+						     who);
+			snprintf(g->talker, sizeof(g->talker), "%s", who);
+		}
+		break;
+	case OP_FLOOR: on_floor(s, pt + 1, n - 1); break;
+	case OP_FRAME: on_frame(s, pt + 1, n - 1); break;
+	case OP_ROSTER: on_roster_piece(s, pt + 1, n - 1); break;
+	default: break;
+	}
+}
+
+void ptt_on_connected(struct svc *s)
+{
+	for (size_t i = 0; i < GROUPS_MAX; i++) {
+		P.g[i].joined = false;
+		if (P.g[i].id[0] && P.g[i].secret && P.g[i].me >= 0)
+			send_join(s, &P.g[i]);
+	}
+}
+
+/* one 20 ms frame from the capture (a file here), encoded; -1 at its
+ * end */
+static int capture(struct pgroup *g, uint8_t *f)
+{
+	int16_t pcm[TF_MEDIA_FRAME] = {0}; /* no input: silence */
+	size_t k;
+
+	if (g->pcm != NULL) {
+		if (g->pos >= g->npcm)
+			return -1;
+		k = TF_MIN(g->npcm - g->pos, (size_t)TF_MEDIA_FRAME);
+		memcpy(pcm, g->pcm + g->pos, k * sizeof(pcm[0]));
+		g->pos += k;
+	}
+	k = (size_t)tf_media_encode(g->enc, pcm, f);
+	tf_memzero(pcm, sizeof(pcm));
+	return k == FRAME_BYTES ? 0 : -1;
+}
+
+void ptt_tick(struct svc *s, uint64_t now)
+{
+	for (size_t i = 0; i < GROUPS_MAX; i++) {
+		struct pgroup *g = &P.g[i];
+		uint8_t f[FRAME_BYTES];
+
+		/* no STATE a second after JOIN_EPOCH: the relay lacks the
+		 * roster; hand it ours */
+		if (s->connected && g->secret && g->me >= 0 && !g->joined &&
+		    now - g->join_ms > 1000)
+			upload_roster(s, g);
+		while (g->pressed && now >= g->next_ms) {
+			g->next_ms += FRAME_MS;
+			if (capture(g, f) < 0) {
+				stop_talking(s, g, true); /* end of input */
+				break;
+			}
+			if (g->granted)
+				send_frame(s, g, f);
+			else if (g->nbuf < BUFFER_FRAMES)
+				memcpy(g->buf[g->nbuf++], f, FRAME_BYTES);
+		}
+		tf_memzero(f, sizeof(f));
+	}
+}
+
+int ptt_poll_ms(void)
+{
+	for (size_t i = 0; i < GROUPS_MAX; i++)
+		if (P.g[i].pressed)
+			return 5;
+	return 200;
+}
+
+static void ctl_press(struct svc *s, int fd, char *args)
+{
+	char id[TF_CERT_ID_MAX + 1], path[400] = "-";
+	int emergency = 0;
+	struct pgroup *g;
+	uint8_t b[80];
+	size_t l = 0;
+
+	if (sscanf(args, "%64s %d %399[^\n]", id, &emergency, path) < 2) {
+		comms_reply(fd, "error bad request\n");
+		return;
+	}
+	g = group_get(s, id, false);
+	if (g == NULL || g->secret == NULL || g->me < 0) {
+		comms_reply(fd,
+			    "error no key for talk group %s yet (the group "
+			    "authority has not added this device)\n",
+			    id);
+		return;
+	}
+	if (g->pressed) {
+		comms_reply(fd, "ok already pressed\n");
+		return;
+	}
+	g->buf = calloc(BUFFER_FRAMES, FRAME_BYTES);
+	if (g->buf == NULL) {
+		comms_reply(fd, "error out of memory\n");
+		return;
+	}
+	if (tf_media_enc_new(TF_MEDIA_LOSS_PCT, true, &g->enc) < 0) {
+		comms_reply(fd, "error cannot start the Opus encoder\n");
+		stop_talking(s, g, false);
+		return;
+	}
+	if (strcmp(path, "-") != 0) {
+		int r = tf_audio_load(path, &g->pcm, &g->npcm);
+		if (r < 0) {
+			comms_reply(
+				fd,
+				"error cannot read %s: %s (WAV PCM16 16 kHz "
+				"mono, or raw s16le)\n",
+				path, strerror(-r));
+			stop_talking(s, g, false);
+			return;
+		}
+	}
+	/* capture from the press on */
+	g->pressed = true;
+	g->next_ms = comms_now_ms();
+	b[l++] = OP_FLOOR_REQ;
+	l += put_name(b + l, id);
+	b[l++] = s->me.role == TF_ROLE_DISPATCHER ? 200 : 100;
+	b[l++] = emergency ? 1 : 0;
+	comms_relay_send(s, b, l);
+	comms_reply(fd, "ok pressed %s%s\n", id,
+		    s->connected ? "" : " (relay unreachable: buffering)");
+}
+
+bool ptt_on_control(struct svc *s, int fd, char *req)
+{
+	if (!strncmp(req, "ptt-press ", 10)) {
+		ctl_press(s, fd, req + 10);
+		return true;
+	}
+	if (!strncmp(req, "ptt-release ", 12)) {
+		struct pgroup *g = group_get(s, req + 12, false);
+		if (g == NULL || !g->pressed) {
+			comms_reply(fd, "ok not pressed\n");
+			return true;
+		}
+		stop_talking(s, g, true);
+		comms_reply(fd, "ok released %s\n", g->id);
+		return true;
+	}
+	if (!strcmp(req, "groups")) {
+		char out[4096];
+		size_t l = (size_t)snprintf(out, sizeof(out), "ok\n");
+		ptt_status(s, out + l, sizeof(out) - l);
+		comms_reply(fd, "%s", out);
+		return true;
+	}
+	return false;
+}
+
+void ptt_status(struct svc *s, char *out, size_t cap)
+{
+	size_t l = 0;
+
+	(void)s;
+	out[0] = '\0';
+	for (size_t i = 0; i < GROUPS_MAX && l < cap; i++) {
+		struct pgroup *g = &P.g[i];
+		int n;
+		if (!g->id[0])
+			continue;
+		n = snprintf(out + l, cap - l,
+			     "group %s epoch %llu members %zu %s floor %s%s%s "
+			     "heard %u concealed %u undecryptable %u%s%s\n",
+			     g->id, (unsigned long long)g->epoch,
+			     g->roster ? g->roster->n : 0,
+			     g->joined ? "joined" : "not-joined",
+			     g->granted	 ? "granted-to-me"
+			     : g->queued ? "queued"
+			     : g->taken	 ? "talker "
+					 : "idle",
+			     g->taken && !g->granted && !g->queued ? g->talker
+								   : "",
+			     g->emergency && g->taken ? " (emergency)" : "",
+			     g->heard, g->concealed, g->undecryptable,
+			     g->refusal[0] ? " refused: " : "", g->refusal);
+		if (n < 0)
+			break;
+		l += (size_t)n;
+	}
+}
+
+/* After a restart: the groups saved in the state dir, each roster checked
+ * again (it may have expired, or its authority been revoked since). */
+static void load_groups(struct svc *s)
+{
+	DIR *d = opendir(s->dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		char id[TF_CERT_ID_MAX + 1], p[512];
+		uint8_t *b = NULL, mine[TF_ROSTER_DEVHASH_BYTES];
+		size_t len, n = strlen(e->d_name);
+		struct tf_roster *r = NULL;
+		struct pgroup *g;
+
+		if (n <= 13 || strncmp(e->d_name, "group-", 6) ||
+		    strcmp(e->d_name + n - 7, ".roster") ||
+		    n - 13 > TF_CERT_ID_MAX)
+			continue;
+		memcpy(id, e->d_name + 6, n - 13);
+		id[n - 13] = '\0';
+		if (!comms_officer_ok(id) ||
+		    comms_path(s, p, sizeof(p), "group-%s.roster", id) < 0 ||
+		    comms_read_file(p, TF_ROSTER_WIRE_MAX, &b, &len) < 0)
+			continue;
+		if (tf_roster_verify(b, len, &s->anchor, s->dl,
+				     (uint64_t)time(NULL), id, 0, &r) < 0 ||
+		    (g = group_get(s, id, true)) == NULL ||
+		    (g->secret = tf_secure_alloc(TF_GROUP_SECRET_BYTES)) ==
+			    NULL) {
+			free(b);
+			free(r);
+			continue;
+		}
+		g->wire = b;
+		g->wire_len = len;
+		g->roster = r;
+		g->epoch = r->epoch;
+		if (tf_roster_device_hash(s->suite, s->me.dh_pk,
+					  s->me.dh_pk_len, mine) == 0)
+			g->me = tf_roster_find(r, s->me.officer, mine);
+		b = NULL;
+		if (comms_path(s, p, sizeof(p), "group-%s.secret", id) < 0 ||
+		    comms_read_file(p, TF_GROUP_SECRET_BYTES, &b, &len) < 0 ||
+		    len != TF_GROUP_SECRET_BYTES) {
+			g->me = -1; /* no key: wait for the next one */
+		} else {
+			memcpy(g->secret, b, len);
+		}
+		if (b)
+			tf_memzero(b, len);
+		free(b);
+	}
+	if (d)
+		closedir(d);
+}
+
+int ptt_init(struct svc *s, const char *audio_out)
+{
+	load_groups(s);
+	if (audio_out != NULL)
+		return tf_audio_writer_open(audio_out, &P.out);
+	return 0;
+}
+
+void ptt_free(struct svc *s)
+{
+	for (size_t i = 0; i < GROUPS_MAX; i++) {
+		struct pgroup *g = &P.g[i];
+		stop_talking(s, g, false);
+		tf_secure_free(g->secret);
+		tf_secure_free(g->p_secret);
+		free(g->roster);
+		free(g->rbuf);
+		free(g->wire);
+		tf_media_dec_free(g->dec);
+	}
+	memset(P.g, 0, sizeof(P.g));
+	(void)tf_audio_writer_close(P.out);
+	P.out = NULL;
+}
