@@ -63,10 +63,11 @@ enum { KID_MEDIA = 1, KID_CTL = 3 }; /* + 0 caller, + 1 callee */
 #define MAX_GAP 3000 /* frames (60 s) concealed at most in one gap */
 #define SEEN_MAX 64
 /* the relay's ERROR codes (docs/comms-protocol.md): 4 answers a FWD
- * whose recipient no relay holds; 5 a BUNDLE_GET for an officer without
- * prekeys. Relays before 5 existed answered that with 4 as well. */
+ * whose recipient no relay holds; 8 a BUNDLE_GET for an officer without
+ * prekeys (older relays answered that with 4 as well); 5..7 are talk
+ * group errors, not ours */
 #define ERR_OFFLINE 4
-#define ERR_NO_PREKEYS 5
+#define ERR_NO_PREKEYS 8
 
 enum call_state {
 	ST_IDLE,
@@ -466,7 +467,7 @@ void call_on_error(struct svc *s, uint8_t code)
 		return;
 	switch (C.st) {
 	case ST_FETCHING:
-		/* our BUNDLE_GET: 5, or 4 from an older relay (no FWD is
+		/* our BUNDLE_GET: 8, or 4 from an older relay (no FWD is
 		 * in flight yet) */
 		snprintf(why, sizeof(why),
 			 "cannot call %s: no such officer on this relay (never "
@@ -475,7 +476,7 @@ void call_on_error(struct svc *s, uint8_t code)
 		call_end(s, why);
 		break;
 	case ST_DIALING:
-		/* 5 answers a message's BUNDLE_GET, not our INIT */
+		/* 8 answers a message's BUNDLE_GET, not our INIT */
 		if (code != ERR_OFFLINE)
 			break;
 		snprintf(why, sizeof(why),

@@ -71,13 +71,14 @@
 #define RELAY_TCP_DEADLINE_S 10	  /* to finish a frame or a handshake */
 
 /* ERROR codes (docs/comms-protocol.md): 4 is a FWD's recipient held by no
- * relay, 5 a BUNDLE_GET for an officer without prekeys */
+ * relay, 8 a BUNDLE_GET for an officer without prekeys; 5..7 are the talk
+ * groups' (group.c) */
 enum {
 	ERR_BAD = 1,
 	ERR_STORE = 2,
 	ERR_FULL = 3,
 	ERR_OFFLINE = 4,
-	ERR_NO_PREKEYS = 5,
+	ERR_NO_PREKEYS = 8,
 };
 
 /* Where a datagram came from / a session's replies go: a UDP address, or

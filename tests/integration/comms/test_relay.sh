@@ -128,7 +128,7 @@ for s in intl gm; do
 		dev $s bob 2>&1)
 	[ "$(grep -c '^bundle alice opks=1' <<<"$out")" = 2 ] &&
 		has "bundle alice opks=0" "$out" &&
-		has "error 5 recipient has no prekeys" "$out"
+		has "error 8 recipient has no prekeys" "$out"
 	ok $? "$s: bundles hand out each one-time prekey once, then none" "$out"
 	out=$(printf 'publish-as %s\nbundle alice\n' "$W/alice.cert" |
 		dev $s bob 2>&1)
