@@ -62,7 +62,12 @@ enum { KID_MEDIA = 1, KID_CTL = 3 }; /* + 0 caller, + 1 callee */
 #define INIT_SKEW_NS (30ull * 1000000000)
 #define MAX_GAP 3000 /* frames (60 s) concealed at most in one gap */
 #define SEEN_MAX 64
-#define ERR_OFFLINE 4 /* the relay's code (relay.c) */
+/* the relay's ERROR codes (docs/comms-protocol.md): 4 answers a FWD
+ * whose recipient no relay holds; 8 a BUNDLE_GET for an officer without
+ * prekeys (older relays answered that with 4 as well); 5..7 are talk
+ * group errors, not ours */
+#define ERR_OFFLINE 4
+#define ERR_NO_PREKEYS 8
 
 enum call_state {
 	ST_IDLE,
@@ -462,10 +467,12 @@ void call_on_error(struct svc *s, uint8_t code)
 {
 	char why[256];
 
-	if (code != ERR_OFFLINE)
+	if (code != ERR_OFFLINE && code != ERR_NO_PREKEYS)
 		return;
 	switch (C.st) {
 	case ST_FETCHING:
+		/* our BUNDLE_GET: 8, or 4 from an older relay (no FWD is
+		 * in flight yet) */
 		snprintf(why, sizeof(why),
 			 "cannot call %s: no such officer on this relay (never "
 			 "registered)",
@@ -473,6 +480,9 @@ void call_on_error(struct svc *s, uint8_t code)
 		call_end(s, why);
 		break;
 	case ST_DIALING:
+		/* 8 answers a message's BUNDLE_GET, not our INIT */
+		if (code != ERR_OFFLINE)
+			break;
 		snprintf(why, sizeof(why),
 			 "cannot call %s: %s is not online; try again later",
 			 C.peer, C.peer);
@@ -481,10 +491,10 @@ void call_on_error(struct svc *s, uint8_t code)
 	case ST_RINGING:
 	case ST_INCOMING:
 	case ST_ACTIVE:
-		/* an error for our FWD, unless it answers something else
-		 * (a message's BUNDLE_GET): trust it only when the peer has
-		 * been silent too */
-		if (now_us() - C.t_last_rx > 1000000) {
+		/* 4 is an error for our FWD (an older relay's 4 may answer
+		 * a message's BUNDLE_GET): trust it only when the peer has
+		 * been silent too (a reconnecting peer is briefly absent) */
+		if (code == ERR_OFFLINE && now_us() - C.t_last_rx > 1000000) {
 			snprintf(why, sizeof(why), "%s went offline", C.peer);
 			call_end(s, why);
 		}

@@ -12,7 +12,12 @@
  *  - a FWD frame (FROM) or a stored message's MSG for an officer is
  *    delivered to the local sessions and published on that subject; the
  *    relays holding the officer's other devices deliver it (no echo: a
- *    relay never gets its own publications back).
+ *    relay never gets its own publications back);
+ *  - a FWD for an officer with no session here is published with a
+ *    reply subject (this relay's inbox . session id . serial): nobody
+ *    ever replies, but when no relay is subscribed the server answers
+ *    "no responders" (status 503, NATS 2.2+), and the sender gets
+ *    ERROR 4 "recipient not connected", as from a single relay.
  *
  * Nothing durable depends on NATS: a stored message is in the store
  * before its MSG is published, and after a reconnect (a NATS node died)
@@ -46,6 +51,8 @@ struct relay_nats {
 	pthread_mutex_t w_mu;
 	struct worker *w;
 	struct osub *subs[RELAY_OFFICER_BUCKETS]; /* tab write-held */
+	natsInbox *inbox; /* reply subjects of FWDs: inbox.SID.SERIAL */
+	natsSubscription *isub;
 };
 
 static void subject(const char *officer, char out[static SUBJ_MAX])
@@ -102,6 +109,40 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	(void)relay_deliver_local(r->nats->w, officer, d + 1, (size_t)len - 1);
 	relay_flush(r->nats->w);
 	pthread_mutex_unlock(&r->nats->w_mu);
+out:
+	natsMsg_Destroy(msg);
+}
+
+/* cnats' delivery thread: the server's "no responders" to a FWD
+ * published by relay_nats_publish_fwd: its sender hears that nobody
+ * holds the recipient */
+static void on_noresp(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		      void *closure)
+{
+	struct relay *r = closure;
+	struct relay_nats *n = r->nats;
+	const char *subj = natsMsg_GetSubject(msg);
+	size_t il = strlen(n->inbox);
+	unsigned sid;
+	unsigned long long serial;
+	char tail;
+	struct sess *s;
+
+	(void)nc;
+	(void)sub;
+	if (!natsMsg_IsNoResponders(msg) || subj == NULL ||
+	    strncmp(subj, n->inbox, il) != 0 || subj[il] != '.' ||
+	    sscanf(subj + il + 1, "%8x.%16llx%c", &sid, &serial, &tail) != 2)
+		goto out;
+	pthread_mutex_lock(&n->w_mu);
+	pthread_rwlock_rdlock(&r->tab);
+	s = relay_sess_by_id(r, sid);
+	if (s != NULL && s->serial == serial)
+		relay_send_error(n->w, s, ERR_OFFLINE,
+				 "recipient not connected");
+	pthread_rwlock_unlock(&r->tab);
+	relay_flush(n->w);
+	pthread_mutex_unlock(&n->w_mu);
 out:
 	natsMsg_Destroy(msg);
 }
@@ -185,6 +226,14 @@ int relay_nats_open(struct relay *r, const char *urls)
 	free(copy);
 	if (st == NATS_NOT_YET_CONNECTED)
 		st = NATS_OK; /* retried in the background */
+	if (st == NATS_OK)
+		st = natsInbox_Create(&n->inbox);
+	if (st == NATS_OK) {
+		char isubj[128];
+		snprintf(isubj, sizeof(isubj), "%s.>", n->inbox);
+		st = natsConnection_Subscribe(&n->isub, n->nc, isubj, on_noresp,
+					      r);
+	}
 	if (st != NATS_OK) {
 		logv(r, "NATS: %s", natsStatus_GetText(st));
 		relay_nats_close(r);
@@ -206,11 +255,13 @@ void relay_nats_close(struct relay *r)
 			free(o);
 		}
 	}
+	natsSubscription_Destroy(n->isub);
 	if (n->nc) {
 		natsConnection_Close(n->nc);
 		natsConnection_Destroy(n->nc);
 	}
 	natsOptions_Destroy(n->opts);
+	natsInbox_Destroy(n->inbox);
 	free(n->w);
 	free(n);
 	r->nats = NULL;
@@ -264,8 +315,8 @@ void relay_nats_officer_down(struct relay *r, const char *officer)
 	}
 }
 
-void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
-			size_t len)
+static void publish(struct relay *r, const char *officer, const uint8_t *pt,
+		    size_t len, const char *reply)
 {
 	uint8_t b[1 + TF_COMMS_PAYLOAD_MAX];
 	char subj[SUBJ_MAX];
@@ -276,7 +327,29 @@ void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
 	b[0] = 0; /* version: a reply plaintext for the officer's devices */
 	memcpy(b + 1, pt, len);
 	subject(officer, subj);
-	st = natsConnection_Publish(r->nats->nc, subj, b, (int)len + 1);
+	st = reply == NULL ? natsConnection_Publish(r->nats->nc, subj, b,
+						    (int)len + 1)
+			   : natsConnection_PublishRequest(
+				     r->nats->nc, subj, reply, b, (int)len + 1);
 	if (st != NATS_OK)
 		logv(r, "NATS publish: %s", natsStatus_GetText(st));
+}
+
+void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
+			size_t len)
+{
+	publish(r, officer, pt, len, NULL);
+}
+
+void relay_nats_publish_fwd(struct relay *r, const char *officer,
+			    const uint8_t *pt, size_t len,
+			    const struct sess *from)
+{
+	char reply[128];
+
+	if (r->nats == NULL)
+		return;
+	snprintf(reply, sizeof(reply), "%s.%08x.%016llx", r->nats->inbox,
+		 from->id, (unsigned long long)from->serial);
+	publish(r, officer, pt, len, reply);
 }

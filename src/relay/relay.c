@@ -439,44 +439,107 @@ static void send_store_error(struct worker *w, struct sess *s, int e)
 				      : "relay could not store; retry later");
 }
 
-static void op_send(struct worker *w, struct sess *s, const struct relay_req *q)
+/* tab read-held, after the commit: the answer to one gathered SEND */
+static void gc_answer(struct worker *w, const struct relay_gc_item *g, int e)
 {
-	struct relay *r = w->r;
-	struct tf_stored_msg m = {0};
-	struct relay_store_ctx sc;
+	struct sess *s = relay_sess_by_id(w->r, g->sid);
 	uint8_t ack[2 + RELAY_ID_BYTES];
-	int e;
 
-	memcpy(m.id, q->id, RELAY_ID_BYTES);
-	m.blob = (uint8_t *)q->body;
-	m.len = q->body_len;
-	snprintf(m.sender, sizeof(m.sender), "%s", s->officer);
-	relay_store_begin(w, s, &sc);
-	e = tf_store_put(r->store, m.sender, m.id, q->name, m.blob, m.len,
-			 (int64_t)time(NULL));
-	s = relay_store_end(w, &sc);
+	if (s != NULL && s->serial != g->serial)
+		s = NULL; /* the slot went to another device meanwhile */
 	if (e < 0) {
 		/* not stored: the device keeps the message and retries */
 		if (s != NULL)
 			send_store_error(w, s, e);
-		logv(r, "store put from %s: %s", m.sender, strerror(-e));
 		return;
 	}
-	if (s == NULL)
-		return; /* stored; the sender's retry will be a duplicate */
-	ack[0] = RELAY_OP_STORED;
-	memcpy(ack + 1, m.id, RELAY_ID_BYTES);
-	ack[1 + RELAY_ID_BYTES] = (uint8_t)e;
-	relay_send(w, s, ack, sizeof(ack));
+	/* s gone: stored; the sender's retry will be a duplicate */
+	if (s != NULL) {
+		ack[0] = RELAY_OP_STORED;
+		memcpy(ack + 1, g->id, RELAY_ID_BYTES);
+		ack[1 + RELAY_ID_BYTES] = (uint8_t)e;
+		relay_send(w, s, ack, sizeof(ack));
+	}
 	if (e == TF_STORE_DUPLICATE)
 		return;
 	/* stored first: the notice below may be lost (NATS), the message
 	 * is not */
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
-	int n = relay_reply_build(RELAY_OP_MSG, m.sender, m.id, m.blob, m.len,
-				  b, sizeof(b));
+	int n = relay_reply_build(RELAY_OP_MSG, g->sender, g->id, g->blob,
+				  g->len, b, sizeof(b));
 	if (n > 0)
-		(void)to_officer(w, q->name, b, (size_t)n);
+		(void)to_officer(w, g->to, b, (size_t)n);
+}
+
+void relay_gc_flush(struct worker *w)
+{
+	struct relay *r = w->r;
+	unsigned n = w->gcn;
+	int e;
+
+	if (n == 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		w->gput[i] = (struct tf_store_put_item){
+			.sender = w->gc[i].sender,
+			.recipient = w->gc[i].to,
+			.id = w->gc[i].id,
+			.blob = w->gc[i].blob,
+			.len = w->gc[i].len,
+		};
+	/* one transaction, one fsync for the whole batch; tab is not held
+	 * meanwhile (a handshake's write lock must not wait on the disk) */
+	relay_store_lock(r);
+	e = tf_store_put_many(r->store, w->gput, n, (int64_t)time(NULL));
+	relay_store_unlock(r);
+	atomic_fetch_add_explicit(&r->gc_sends, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->gc_commits, 1, memory_order_relaxed);
+	for (unsigned l = atomic_load(&r->gc_largest);
+	     n > l && !atomic_compare_exchange_weak(&r->gc_largest, &l, n);)
+		;
+	if (e < 0)
+		logv(r, "store put of %u message%s: %s", n, n == 1 ? "" : "s",
+		     strerror(-e));
+	/* the senders' sessions are looked up again by id: any of them may
+	 * have been dropped or replaced during the commit */
+	pthread_rwlock_rdlock(&r->tab);
+	for (unsigned i = 0; i < n; i++) {
+		int ei = e < 0 ? e : w->gput[i].result;
+		if (ei < 0 && e >= 0)
+			logv(r, "store put from %s: %s", w->gc[i].sender,
+			     strerror(-ei));
+		gc_answer(w, &w->gc[i], ei);
+		if (w->on > RELAY_OUT_BATCH / 2)
+			relay_flush(w);
+	}
+	pthread_rwlock_unlock(&r->tab);
+	w->gcn = 0;
+}
+
+/* A SEND is answered only after the commit (relay_gc_flush): here it
+ * joins the worker's batch. A full batch is committed at once, with tab
+ * released around it like relay_store_begin/end: s is stale after. */
+static void op_send(struct worker *w, struct sess *s, const struct relay_req *q)
+{
+	struct relay_gc_item *g;
+
+	if (q->body_len > sizeof(g->blob)) {
+		relay_send_error(w, s, ERR_BAD, "SEND too long");
+		return;
+	}
+	g = &w->gc[w->gcn++];
+	g->sid = s->id;
+	g->serial = s->serial;
+	snprintf(g->sender, sizeof(g->sender), "%s", s->officer);
+	snprintf(g->to, sizeof(g->to), "%s", q->name);
+	memcpy(g->id, q->id, RELAY_ID_BYTES);
+	memcpy(g->blob, q->body, q->body_len);
+	g->len = q->body_len;
+	if (w->gcn < w->r->gc_max)
+		return;
+	pthread_rwlock_unlock(&w->r->tab);
+	relay_gc_flush(w);
+	pthread_rwlock_rdlock(&w->r->tab);
 }
 
 static void op_fetch(struct worker *w, struct sess *s)
@@ -578,7 +641,7 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 	if (s == NULL)
 		return; /* the one-time prekey is spent: the asker asks again */
 	if (e <= 0) {
-		relay_send_error(w, s, e == 0 ? ERR_OFFLINE : ERR_STORE,
+		relay_send_error(w, s, e == 0 ? ERR_NO_PREKEYS : ERR_STORE,
 				 e == 0 ? "recipient has no prekeys on this "
 					  "relay"
 					: "relay could not read the store");
@@ -615,8 +678,14 @@ static void op_fwd(struct worker *w, struct sess *s, const struct relay_req *q)
 		relay_send_error(w, s, ERR_BAD, "FWD too long");
 		return;
 	}
-	/* with other relays, absence here says nothing: no error */
-	if (to_officer(w, q->name, b, (size_t)n) == 0 && w->r->nats == NULL)
+	struct fwd_arg a = {b, (size_t)n};
+	if (relay_officer_each(w->r, q->name, fwd_each, w, &a) > 0)
+		relay_nats_publish(w->r, q->name, b, (size_t)n);
+	else if (w->r->nats != NULL)
+		/* absent here: another relay may hold them; if none does,
+		 * NATS says so and the error comes from nats.c */
+		relay_nats_publish_fwd(w->r, q->name, b, (size_t)n, s);
+	else
 		relay_send_error(w, s, ERR_OFFLINE, "recipient not connected");
 }
 
@@ -957,11 +1026,16 @@ static void *worker_main(void *arg)
 					relay_on_datagram(w, bufs[k],
 							  mm[k].msg_len, &from);
 				}
+				relay_gc_flush(w);
 				relay_flush(w);
 				if (got < RELAY_BATCH)
 					break;
 			}
 		}
+		/* nothing waits across epoll_wait (a TCP connection closed
+		 * for bad framing after some SENDs leaves them here) */
+		relay_gc_flush(w);
+		relay_flush(w);
 	}
 }
 
@@ -1255,6 +1329,7 @@ static void usage(void)
 		"CA.pub {--store [sqlite:]PATH|postgres:CONNINFO | "
 		"--store-conninfo-file FILE} [--denylist FILE] [--workers N] "
 		"[--idle-timeout SECONDS] [--max-tcp N] [--user USER] "
+		"[--group-commit N | --no-group-commit] "
 		"[--nats URL[,URL...]] [--max-talk-ms MS] [-v]\n");
 	exit(2);
 }
@@ -1337,9 +1412,12 @@ int main(int argc, char **argv)
 	r.nworkers = online_cpus();
 	r.idle_s = 120;
 	r.max_tcp = RELAY_TCP_MAX;
+	r.gc_max = RELAY_GC_MAX;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-v"))
 			r.verbose = true;
+		else if (!strcmp(argv[i], "--no-group-commit"))
+			r.gc_max = 1; /* each SEND its own commit */
 		else if (i + 1 >= argc)
 			usage();
 		else if (!strcmp(argv[i], "--listen"))
@@ -1357,6 +1435,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--workers"))
 			r.nworkers = (unsigned)num_arg(argv[++i], 1,
 						       RELAY_WORKERS_MAX);
+		else if (!strcmp(argv[i], "--group-commit"))
+			r.gc_max =
+				(unsigned)num_arg(argv[++i], 1, RELAY_GC_MAX);
 		else if (!strcmp(argv[i], "--nats"))
 			nats_urls = argv[++i];
 		else if (!strcmp(argv[i], "--max-tcp"))
@@ -1535,6 +1616,9 @@ int main(int argc, char **argv)
 		e = -errno;
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(r.w[i]->th, NULL);
+	logv(&r, "%" PRIu64 " SENDs in %" PRIu64 " commits (largest %u)",
+	     atomic_load(&r.gc_sends), atomic_load(&r.gc_commits),
+	     atomic_load(&r.gc_largest));
 	relay_nats_close(&r); /* before the sessions its callbacks use */
 	for (unsigned i = 0; i < r.nworkers; i++)
 		worker_free(r.w[i]);

@@ -36,8 +36,13 @@
  *    sends go to the batch of the worker holding it (tab held, read or
  *    write). The main thread ticks the floors' deadlines with its own
  *    batch (ctl_w). Groups are per relay: not shared over NATS.
- *  - per-worker state (the output batch) is the worker's own: pass the
- *    worker you were given, never another's.
+ *  - per-worker state (the output batch, the group commit batch) is the
+ *    worker's own: pass the worker you were given, never another's.
+ *  - group commit: op_send only appends to w->gc; relay_gc_flush takes
+ *    store_mu with tab NOT held, then tab for reading to answer (the
+ *    senders looked up again by id and serial). A handler that fills the
+ *    batch flushes it with tab released and retaken, like
+ *    relay_store_begin/end.
  */
 #ifndef TWOFOLD_RELAY_RELAY_H
 #define TWOFOLD_RELAY_RELAY_H
@@ -59,12 +64,22 @@
 #define RELAY_OUT_BATCH 256 /* per sendmmsg: a batch fanned out to 8 */
 #define RELAY_DGRAM_MAX 2048
 #define RELAY_WORKERS_MAX 64
+#define RELAY_GC_MAX 64 /* SENDs per group commit (--group-commit) */
 
 #define RELAY_TCP_MAX 1024	  /* connections, all workers (--max-tcp) */
 #define RELAY_TCP_OUT (64 * 1024) /* queued bytes per connection */
 #define RELAY_TCP_DEADLINE_S 10	  /* to finish a frame or a handshake */
 
-enum { ERR_BAD = 1, ERR_STORE = 2, ERR_FULL = 3, ERR_OFFLINE = 4 };
+/* ERROR codes (docs/comms-protocol.md): 4 is a FWD's recipient held by no
+ * relay, 8 a BUNDLE_GET for an officer without prekeys; 5..7 are the talk
+ * groups' (group.c) */
+enum {
+	ERR_BAD = 1,
+	ERR_STORE = 2,
+	ERR_FULL = 3,
+	ERR_OFFLINE = 4,
+	ERR_NO_PREKEYS = 8,
+};
 
 /* Where a datagram came from / a session's replies go: a UDP address, or
  * a TCP connection (tcp >= 0: its slot, and the slot's generation, so a
@@ -115,6 +130,19 @@ struct sess {
 
 struct relay;
 
+/* A SEND waiting for the worker's group commit: a copy (the datagram's
+ * buffer is reused) and who asked, by session id and serial, since the
+ * session may be gone when the commit returns. */
+struct relay_gc_item {
+	uint32_t sid;
+	uint64_t serial;
+	char sender[TF_CERT_ID_MAX + 1];
+	char to[TF_CERT_ID_MAX + 1];
+	uint8_t id[RELAY_ID_BYTES];
+	size_t len;
+	uint8_t blob[TF_COMMS_PAYLOAD_MAX];
+};
+
 struct worker {
 	struct relay *r;
 	int idx, fd, ep, lfd; /* UDP socket, epoll, TCP listener */
@@ -127,6 +155,11 @@ struct worker {
 	struct sockaddr_storage oaddr[RELAY_OUT_BATCH];
 	uint8_t obuf[RELAY_OUT_BATCH][RELAY_DGRAM_MAX];
 	uint64_t dropped; /* sendmmsg would block: UDP, dropped */
+	/* SENDs gathered in this wakeup, committed together by
+	 * relay_gc_flush (one fsync) before their STORED answers */
+	unsigned gcn;
+	struct relay_gc_item gc[RELAY_GC_MAX];
+	struct tf_store_put_item gput[RELAY_GC_MAX];
 };
 
 struct relay {
@@ -155,6 +188,10 @@ struct relay {
 	unsigned ntcp;
 	struct tconn tcp[RELAY_TCP_MAX];
 	struct relay_nats *nats; /* NULL: one relay, in-process only */
+	unsigned gc_max;	 /* SENDs per commit, 1..RELAY_GC_MAX */
+	/* logged at exit (-v): SENDs committed, commits, the largest */
+	_Atomic uint64_t gc_sends, gc_commits;
+	_Atomic unsigned gc_largest;
 	pthread_mutex_t group_mu;
 	struct relay_groups *groups; /* talk groups and floors (group.c) */
 	struct worker *ctl_w;	     /* the main thread's output batch */
@@ -208,6 +245,11 @@ void relay_nats_officer_down(struct relay *r, const char *officer);
  * on other relays to NATS. No-op without --nats. */
 void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
 			size_t len);
+/* The same for a FWD with no local recipient (tab read-held): when no
+ * relay holds officer, from gets ERROR 4 later (NATS "no responders"). */
+void relay_nats_publish_fwd(struct relay *r, const char *officer,
+			    const uint8_t *pt, size_t len,
+			    const struct sess *from);
 /* relay.c, for nats.c: deliver pt to officer's local sessions through w
  * (takes tab for reading); deliver every stored message to every local
  * session (after a NATS reconnect: notices may have been lost). */
@@ -221,6 +263,11 @@ void relay_redeliver_stored(struct worker *w);
 #define RELAY_TAG_STOP 3ull
 #define RELAY_TAG_CONN (1ull << 32) /* | slot */
 void relay_flush(struct worker *w);
+/* Commit the SENDs w gathered (tf_store_put_many), then answer each one
+ * (STORED, or "retry later") and notify the recipients. The worker loop
+ * calls it with tab NOT held, after each input batch (a recvmmsg, the
+ * frames of one TCP read) and before relay_flush. */
+void relay_gc_flush(struct worker *w);
 /* A store call that commits (an fsync, milliseconds) without holding
  * the table: begin releases the handler's read lock on tab and takes
  * store_mu; end releases store_mu, takes tab back and returns the

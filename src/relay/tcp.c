@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "relay.h"
 
 static int64_t mono(void)
@@ -175,6 +176,18 @@ int relay_tcp_send(struct relay *r, int32_t i, uint32_t gen, const uint8_t *p,
 	return e;
 }
 
+struct frame_arg {
+	struct worker *w;
+	const struct path *from;
+};
+
+static void on_frame(void *arg, const uint8_t *frame, size_t n)
+{
+	const struct frame_arg *a = arg;
+
+	relay_on_datagram(a->w, frame, n, a->from);
+}
+
 /* The owner reads: frames go to relay_on_datagram as they complete. */
 static bool conn_read(struct worker *w, int32_t i)
 {
@@ -195,19 +208,16 @@ static bool conn_read(struct worker *w, int32_t i)
 			return false; /* closed, reset */
 		c->in_len += (size_t)n;
 		atomic_store(&c->last_rx, mono());
-		size_t off = 0;
-		while (c->in_len - off >= 2) {
-			size_t fl = (size_t)c->in[off] << 8 | c->in[off + 1];
-			if (fl == 0 || fl > RELAY_DGRAM_MAX)
-				return false; /* not our framing */
-			if (c->in_len - off < 2 + fl)
-				break;
-			relay_on_datagram(w, c->in + off + 2, fl, &from);
-			off += 2 + fl;
-		}
-		memmove(c->in, c->in + off, c->in_len - off);
-		c->in_len -= off;
+		struct frame_arg a = {w, &from};
+		ssize_t off = relay_frames_split(c->in, c->in_len,
+						 RELAY_DGRAM_MAX, on_frame, &a);
+		if (off < 0)
+			return false; /* not our framing */
+		memmove(c->in, c->in + off, c->in_len - (size_t)off);
+		c->in_len -= (size_t)off;
 		atomic_store(&c->partial_since, c->in_len ? mono() : 0);
+		/* the SENDs of this read share one commit */
+		relay_gc_flush(w);
 		relay_flush(w);
 	}
 }

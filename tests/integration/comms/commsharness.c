@@ -375,6 +375,7 @@ static void udp_client(int argc, char **argv)
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {
 		char a[128], id[64], *text;
+		unsigned burst;
 		line[strcspn(line, "\n")] = '\0';
 		if (!strncmp(line, "echo ", 5)) {
 			b[0] = 0x01;
@@ -393,6 +394,27 @@ static void udp_client(int argc, char **argv)
 			memcpy(b + n, text, strlen(text));
 			udp_req(b, n + strlen(text));
 			udp_reply();
+		} else if (sscanf(line, "burst %127s %u", a, &burst) == 2 &&
+			   burst >= 2 && burst <= 64) {
+			/* burst SENDs without waiting (the relay may be
+			 * stopped: they queue in its socket), the last a
+			 * copy of the first; then their answers */
+			for (unsigned k = 0; k < burst; k++) {
+				b[0] = 0x02;
+				b[1] = (uint8_t)strlen(a);
+				memcpy(b + 2, a, b[1]);
+				n = 2 + b[1];
+				memset(b + n, 0xb5, 16);
+				b[n + 15] = (uint8_t)(k + 1 < burst ? k : 0);
+				n += 16;
+				n += (size_t)snprintf((char *)b + n, 32,
+						      "burst %u", k);
+				udp_req(b, n);
+			}
+			printf("burst sent\n");
+			fflush(stdout);
+			for (unsigned k = 0; k < burst;)
+				k += udp_reply() == 0x03;
 		} else if (!strcmp(line, "fetch")) {
 			b[0] = 0x05;
 			udp_req(b, 1);

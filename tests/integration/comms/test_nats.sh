@@ -108,6 +108,23 @@ has "from dave frame-" "$(cat "$W/carol.out")"
 ok $? "a FWD from a device on relay A reaches a device on relay B" \
 	"$(cat "$W/carol.out") / $(cat "$W/dave.out")"
 
+# a FWD to an officer no relay holds: NATS answers "no responders" to
+# its reply subject and the sender hears it; one held by relay B: none
+printf 'wait\n' | dev_at carol $PB >"$W/carol.out" 2>&1 &
+HP=$!
+upd
+wait_for "$W/carol.out" connected
+sleep 0.3
+printf 'fwd carol still-here\nfwd ghost anyone\nwait\n' |
+	dev_at dave $PA >"$W/dave.out" 2>&1
+wait $HP
+HP=
+upd
+[ "$(grep -c 'error 4 recipient not connected' "$W/dave.out")" = 1 ] &&
+	has "from dave still-here" "$(cat "$W/carol.out")"
+ok $? "a FWD to an officer no relay holds: ERROR 4; one held by B: none" \
+	"$(cat "$W/dave.out") / $(cat "$W/carol.out") / $(tail -3 "$W/A.log")"
+
 # a run of messages with relay A's NATS node killed in the middle
 : >"$W/all.read"
 for i in $(seq 1 20); do

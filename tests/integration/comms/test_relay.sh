@@ -7,7 +7,7 @@
 # a retry is a duplicate, the recipient fetches, acks, and it is gone; a
 # message stored before a kill -9 is there after the restart; real-time
 # forwarding between two connected devices; a revoked device and a forged
-# deny-list are refused. TAP. Cleans up its relay and temp dir.
+# deny-list are refused; a burst of SENDs is one group commit. TAP. Cleans up its relay and temp dir.
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${COMMSHARNESS:?}"
 W=$(mktemp -d /tmp/tfrelay.XXXXXX)
@@ -23,6 +23,19 @@ wait_for() { # wait_for FILE TEXT: at most 5 s, for a line to appear
 	for _ in $(seq 50); do
 		grep -q "$2" "$1" 2>/dev/null && return 0
 		sleep 0.1
+	done
+	return 1
+}
+stopped() { # stopped PID: kill -STOP has taken effect on every thread
+	local t st
+	for _ in $(seq 100); do
+		st=0
+		for t in /proc/"$1"/task/*/stat; do
+			# the state follows the ")" closing the comm field
+			[ "$(sed 's/.*) //' "$t" 2>/dev/null | cut -c1)" = T ] || st=1
+		done
+		[ $st = 0 ] && return 0
+		sleep 0.05
 	done
 	return 1
 }
@@ -115,7 +128,7 @@ for s in intl gm; do
 		dev $s bob 2>&1)
 	[ "$(grep -c '^bundle alice opks=1' <<<"$out")" = 2 ] &&
 		has "bundle alice opks=0" "$out" &&
-		has "error 4 recipient has no prekeys" "$out"
+		has "error 8 recipient has no prekeys" "$out"
 	ok $? "$s: bundles hand out each one-time prekey once, then none" "$out"
 	out=$(printf 'publish-as %s\nbundle alice\n' "$W/alice.cert" |
 		dev $s bob 2>&1)
@@ -124,10 +137,36 @@ for s in intl gm; do
 	ok $? "$s: nobody publishes prekeys under another officer's certificate" \
 		"$out"
 
+	# group commit: 20 SENDs queued while the relay is stopped reach
+	# one worker's recvmmsg together and share one commit; each is
+	# answered, the in-batch copy as a duplicate
+	mkfifo "$W/burst.in"
+	dev $s alice <"$W/burst.in" >"$W/burst.out" 2>&1 &
+	bp=$!
+	BG_PIDS="$RP $bp"
+	exec 7>"$W/burst.in"
+	wait_for "$W/burst.out" connected
+	kill -STOP "$RP"
+	stopped "$RP"
+	echo "burst carol 20" >&7
+	wait_for "$W/burst.out" "burst sent"
+	kill -CONT "$RP"
+	exec 7>&-
+	wait $bp
+	BG_PIDS="$RP"
+	rm -f "$W/burst.in"
+	[ "$(grep -c '^stored b5b5.* 0$' "$W/burst.out")" = 19 ] &&
+		[ "$(grep -c '^stored b5b5.* 1$' "$W/burst.out")" = 1 ]
+	ok $? "$s: a burst of 20 SENDs: 19 stored, the copy a duplicate" \
+		"$(cat "$W/burst.out")"
+
 	out=$(printf 'echo hi\n' | dev $s mallory 2>&1)
 	[ "$out" = timeout ] && wait_for "$W/relay.log" "certificate revoked"
 	ok $? "$s: a revoked device gets no answer; the relay logs why" "$out"
 	relay_stop TERM
+	has "(largest 20)" "$(cat "$W/relay.log")"
+	ok $? "$s: the burst was one group commit" "$(grep commits "$W/relay.log")"
+	: >"$W/relay.log"
 done
 
 # a deny-list that fails its signature stops the relay (fail closed):
