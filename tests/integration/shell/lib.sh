@@ -69,6 +69,16 @@ on() {
 	WAYLAND_DISPLAY=$sock timeout 10 "$@"
 }
 
+# configured NAME: wait for the first configure of client NAME
+configured() {
+	for _ in $(seq 100); do
+		grep -q '^configure' "$SH_DIR/$1.out" && return 0
+		sleep 0.05
+	done
+	diag "client $1 got no configure: $(cat "$SH_DIR/$1.out")"
+	return 1
+}
+
 # client SOCK NAME ARGS...: a shellclient in the background, its output in
 # $SH_DIR/NAME.out; waits for its first configure
 client() {
@@ -77,12 +87,7 @@ client() {
 	WAYLAND_DISPLAY=$sock "$SHELLCLIENT" "$@" >"$SH_DIR/$name.out" 2>&1 &
 	BG_PIDS="$BG_PIDS $!"
 	eval "PID_$name=$!"
-	for _ in $(seq 100); do
-		grep -q '^configure' "$SH_DIR/$name.out" && return 0
-		sleep 0.05
-	done
-	diag "client $name got no configure: $(cat "$SH_DIR/$name.out")"
-	return 1
+	configured "$name"
 }
 
 # shot NAME: a screenshot through the host socket at $SH_DIR/NAME.ppm
@@ -139,6 +144,17 @@ shell_conf() {
 # ubase NAME: the uid_base device.conf gives persona NAME
 ubase() { awk -v p="[persona $1]" '$0 == p { f = 1; next } /^\[/ { f = 0 } f && $1 == "uid_base" { print $3 }' "$S/device.conf"; }
 
+# shell_dirs: the shell's directories ($SHD), the host and control sockets
+# start_dshell gives it, and the personas' uid bases (PB, SB)
+shell_dirs() {
+	SHD=$S/shell
+	H_SOCK=$SHD/host/host.sock
+	C_SOCK=$SHD/host/control.sock
+	PB=$(ubase personal)
+	SB=$(ubase secure)
+	[ -n "$PB" ] && [ -n "$SB" ] || bail "no uid_base in device.conf"
+}
+
 # start_dshell [ARGS...]: the shell as shell_uid following the daemon, on
 # the personas' sockets under $SHD, $H_SOCK and $C_SOCK; personal's app
 # uids from $PB, secure's from $SB when set. Ready once it says so and
@@ -181,12 +197,7 @@ app_client() {
 	shift 2
 	as_app "$p" "$SHD/$p/wayland-0" "$SHELLCLIENT" "$@" >"$SH_DIR/$name.out" 2>&1 &
 	BG_PIDS="$BG_PIDS $!"
-	for _ in $(seq 100); do
-		grep -q '^configure' "$SH_DIR/$name.out" && return 0
-		sleep 0.05
-	done
-	diag "client $name got no configure: $(cat "$SH_DIR/$name.out")"
-	return 1
+	configured "$name"
 }
 
 # daemon_req UID TYPE [ATTR VALUE]...: one request of TYPE with string

@@ -39,11 +39,7 @@ enroll_unlock_secure || bail "enroll/unlock secure"
 grep -q "alerts for secure on UDP port $PORT" "$DLOG"
 ok $? "the daemon listens on the alert port inside secure's network namespace" "$(grep alert "$DLOG")"
 
-SHD=$S/shell
-H_SOCK=$SHD/host/host.sock
-C_SOCK=$SHD/host/control.sock
-SB=$(ubase secure)
-PB=$(ubase personal)
+shell_dirs
 start_dshell || bail "shell did not start"
 app_client secure sec window $BLUE
 

@@ -24,14 +24,9 @@ shell_conf
 start_daemon || bail "daemon did not start with display = shell"
 enroll_unlock_secure || bail "enroll/unlock secure"
 
-SHD=$S/shell
-PB=$(ubase personal)
-SB=$(ubase secure)
-[ -n "$PB" ] && [ -n "$SB" ] || bail "no uid_base in device.conf"
+shell_dirs
 P_SOCK=$SHD/personal/wayland-0
 S_SOCK=$SHD/secure/wayland-0
-H_SOCK=$SHD/host/host.sock
-C_SOCK=$SHD/host/control.sock
 
 start_dshell || bail "shell did not start as uid $SHUID"
 

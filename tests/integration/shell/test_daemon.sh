@@ -37,10 +37,7 @@ sed -i "/^\[persona personal\]/,/^\[/ s/^#\?allow_exec_writable = .*/allow_exec_
 start_daemon || bail "daemon did not start with display = shell"
 enroll_unlock_secure || bail "enroll/unlock secure"
 
-SHD=$S/shell
-PB=$(ubase personal)
-SB=$(ubase secure)
-[ -n "$PB" ] && [ -n "$SB" ] || bail "no uid_base in device.conf"
+shell_dirs
 
 st=$(stat -c %a:%U:%G "$SHD" 2>&1)
 [ "$st" = "750:root:$GRP" ]
@@ -50,8 +47,6 @@ st=$(stat -c %a:%u "$SHD/personal" "$SHD/secure" "$SHD/host" 2>&1 | tr '\n' ' ')
 ok $? "one directory per persona (0711) and host/ (0700), the shell's" "$st"
 
 # ---- the shell, as shell_uid, following the daemon
-H_SOCK=$SHD/host/host.sock
-C_SOCK=$SHD/host/control.sock
 start_dshell || bail "shell did not start as uid $SHUID"
 st=$(ctl status)
 has "fg=personal" "$st" && has "daemon=up" "$st" && has "secure=open" "$st"

@@ -37,8 +37,7 @@ shell_conf
 start_daemon || bail "daemon did not start"
 enroll_unlock_secure || bail "enroll/unlock secure"
 
-PB=$(ubase personal)
-SB=$(ubase secure)
+shell_dirs
 # njson NAME FIELD: the persona's status "notify" member FIELD
 njson() {
 	tf --json status | python3 -c 'import json,sys
@@ -67,9 +66,6 @@ has "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus" "$env_out"
 ok $? "apps get DBUS_SESSION_BUS_ADDRESS" "$env_out"
 
 # ---- the shell, following the daemon (as test_alert.sh)
-SHD=$S/shell
-H_SOCK=$SHD/host/host.sock
-C_SOCK=$SHD/host/control.sock
 start_dshell --banner-seconds 120 || bail "shell did not start"
 wait_st() { for _ in $(seq 200); do has "$1" "$(ctl status)" && return 0; sleep 0.05; done; return 1; }
 # the banner's rows: under the bar, 2 x 12 + 3 lines of 9 x 3 px (720 wide)
