@@ -66,15 +66,16 @@ relay_stop() { # relay_stop SIGNAL
 	RP=
 	bg_update
 }
-svc_start() { # svc_start NAME [SERVICE ARGS...]
-	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$PORT \
+svc_via() { # svc_via NAME PORT [SERVICE ARGS...]: NAME's service, its relay on PORT
+	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$2 \
 		--relay-pub "$W/relay.key.pub" --key "$W/$1.key" \
-		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" -v "${@:2}" \
+		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" "${@:3}" \
 		>"$W/$1.out" 2>>"$W/$1.log" &
 	SP[$1]=$!
 	bg_update
 	wait_for "$W/$1.out" ready
 }
+svc_start() { svc_via "$1" "$PORT" -v "${@:2}"; } # svc_start NAME [SERVICE ARGS...]
 svc_stop() { # svc_stop NAME
 	kill -TERM "${SP[$1]}" 2>/dev/null
 	wait "${SP[$1]}" 2>/dev/null
