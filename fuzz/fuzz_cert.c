@@ -18,22 +18,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct tf_cert_anchor anchors[2];
-static bool ready;
-
-static void init(void)
-{
-	fuzz_ca_anchors(anchors);
-	ready = true;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const struct tf_cert_anchor *anchors = fuzz_ca_anchors();
 	struct tf_cert c;
 	struct tf_denylist *dl = NULL;
 
-	if (!ready)
-		init();
 	if (size < 1)
 		return 0;
 	if ((data[0] & 1) == 0) {

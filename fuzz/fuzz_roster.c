@@ -17,21 +17,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct tf_cert_anchor anchors[2];
-static bool ready;
-
-static void init(void)
-{
-	fuzz_ca_anchors(anchors);
-	ready = true;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const struct tf_cert_anchor *anchors = fuzz_ca_anchors();
 	struct tf_roster *r = NULL;
 
-	if (!ready)
-		init();
 	if (tf_roster_parse(data, size, &r) == 0) {
 		if (r->n == 0 || r->n > TF_ROSTER_MAX || r->tbs_len >= size ||
 		    r->epoch == 0 || r->epoch > TF_GROUP_EPOCH_MAX)

@@ -42,18 +42,25 @@ static inline void fuzz_sign_keys(uint8_t seedbyte,
 	}
 }
 
-/* The fixed CA of fuzz/corpus/fuzz_cert as an anchor of each suite */
-static inline void fuzz_ca_anchors(struct tf_cert_anchor anchors[2])
+/* The fixed CA of fuzz/corpus/fuzz_cert as an anchor of each suite,
+ * made on the first call (a suite not built: a zeroed anchor) */
+static inline const struct tf_cert_anchor *fuzz_ca_anchors(void)
 {
+	static struct tf_cert_anchor anchors[2];
+	static bool ready;
 	const struct tf_suite *suites[2] = {NULL, NULL};
 	uint8_t pks[2][TF_PK_MAX];
 
+	if (ready)
+		return anchors;
 	fuzz_sign_keys(0x11, suites, pks);
 	for (size_t i = 0; i < 2; i++)
 		if (suites[i] != NULL &&
 		    tf_cert_anchor_init(&anchors[i], suites[i], pks[i],
 					suites[i]->pk_bytes) < 0)
 			abort();
+	ready = true;
+	return anchors;
 }
 
 #endif
