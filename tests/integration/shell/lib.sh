@@ -42,8 +42,14 @@ start_shell() {
 		>>"$SH_LOG" 2>&1 &
 	SH_PID=$!
 	BG_PIDS="$BG_PIDS $SH_PID"
+	wait_shell
+}
+
+# wait_shell [TEXT]: until the shell's control socket exists (and its log
+# says TEXT), while it lives
+wait_shell() {
 	for _ in $(seq 100); do
-		[ -S "$C_SOCK" ] && return 0
+		{ [ -z "${1:-}" ] || grep -q "$1" "$SH_LOG"; } && [ -S "$C_SOCK" ] && return 0
 		kill -0 "$SH_PID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -171,13 +177,7 @@ start_dshell() {
 		--daemon "$S/control" >>"$SH_LOG" 2>&1 &
 	SH_PID=$!
 	BG_PIDS="$BG_PIDS $SH_PID"
-	for _ in $(seq 100); do
-		grep -q "following twofoldd" "$SH_LOG" && [ -S "$C_SOCK" ] && return 0
-		kill -0 "$SH_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	diag "shell did not come up: $(tail -5 "$SH_LOG")"
-	return 1
+	wait_shell "following twofoldd"
 }
 
 # as_app PERSONA SOCK CMD...: CMD as PERSONA's app uid (uid_base + 1000,
