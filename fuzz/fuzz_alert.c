@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzkeys.h"
 #include "twofold/alert.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -20,24 +21,7 @@ static bool ready;
 
 static void init(void)
 {
-	const struct tf_suite *s;
-	uint8_t seed[TF_KEY_BYTES];
-
-	if (tf_crypto_init() < 0)
-		abort();
-	tf_suite_foreach(i, s)
-	{
-		struct tf_key *k = NULL;
-
-		if (i >= 2)
-			break;
-		memset(seed, 0x22, sizeof(seed));
-		if (tf_key_sign_from_seed(s, seed, &k) < 0 ||
-		    tf_key_public(k, pks[i], sizeof(pks[i])) < 0)
-			abort();
-		suites[i] = s;
-		tf_key_free(k);
-	}
+	fuzz_sign_keys(0x22, suites, pks);
 	ready = true;
 }
 

@@ -12,42 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzkeys.h"
 #include "twofold/roster.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct tf_cert_anchor anchors[2];
-static bool ready;
-
-static void init(void)
-{
-	const struct tf_suite *s;
-	uint8_t seed[TF_KEY_BYTES], pk[TF_PK_MAX];
-
-	if (tf_crypto_init() < 0)
-		abort();
-	tf_suite_foreach(i, s)
-	{
-		struct tf_key *k = NULL;
-
-		if (i >= 2)
-			break;
-		memset(seed, 0x11, sizeof(seed));
-		if (tf_key_sign_from_seed(s, seed, &k) < 0 ||
-		    tf_key_public(k, pk, sizeof(pk)) < 0 ||
-		    tf_cert_anchor_init(&anchors[i], s, pk, s->pk_bytes) < 0)
-			abort();
-		tf_key_free(k);
-	}
-	ready = true;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const struct tf_cert_anchor *anchors = fuzz_ca_anchors();
 	struct tf_roster *r = NULL;
 
-	if (!ready)
-		init();
 	if (tf_roster_parse(data, size, &r) == 0) {
 		if (r->n == 0 || r->n > TF_ROSTER_MAX || r->tbs_len >= size ||
 		    r->epoch == 0 || r->epoch > TF_GROUP_EPOCH_MAX)

@@ -14,29 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "twofold/comms.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t slurp(const char *path, uint8_t *out, size_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	size_t n;
-
-	if (f == NULL) {
-		perror(path);
-		exit(1);
-	}
-	n = fread(out, 1, cap, f);
-	fclose(f);
-	return n;
-}
 
 int main(int argc, char **argv)
 {

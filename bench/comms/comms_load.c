@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "twofold/comms.h"
 
 #define BATCH 32
@@ -44,26 +45,6 @@ static void die(const char *what, int e)
 {
 	fprintf(stderr, "comms_load: %s: %s\n", what, strerror(e < 0 ? -e : e));
 	exit(1);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t slurp(const char *path, uint8_t *out, size_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	size_t n;
-
-	if (f == NULL)
-		die(path, errno);
-	n = fread(out, 1, cap, f);
-	fclose(f);
-	return n;
 }
 
 static int udp_sock(void)

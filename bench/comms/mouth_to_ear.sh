@@ -38,15 +38,6 @@ DP=
 trap 'kill $BG_PIDS $DP 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"' EXIT
 
 stat_of() { cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'; }
-svc_via() {
-	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$2 \
-		--relay-pub "$W/relay.key.pub" --key "$W/$1.key" \
-		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" \
-		>"$W/$1.out" 2>>"$W/$1.log" &
-	SP[$1]=$!
-	bg_update
-	wait_for "$W/$1.out" ready
-}
 
 printf '%-5s %-12s %10s %10s %10s %10s %12s\n' suite direction network capture codec playout mouth-to-ear
 for s in intl gm; do

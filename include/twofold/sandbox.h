@@ -76,6 +76,12 @@ TF_EXPORT TF_WUR int tf_cgroup_attach(struct tf_cgroup *cg, pid_t pid);
 /* O_DIRECTORY fd of the v2 cgroup dir (owned by the handle), for clone3
  * CLONE_INTO_CGROUP; -1 if none. */
 TF_EXPORT int tf_cgroup_v2_fd(const struct tf_cgroup *cg);
+/* Write val to the control file `file` of the cgroup dir dfd in one
+ * write() (a cgroup file takes one value per write: a short one is -EIO).
+ * For the control files the handle has no call for (cgroup.kill,
+ * cgroup.freeze of a child cgroup). */
+TF_EXPORT int tf_cgroup_write(int dfd, const char *file, const char *val)
+	TF_NONNULL(2, 3);
 /* Freeze/thaw; waits (bounded, -ETIMEDOUT) until the kernel reports it. */
 TF_EXPORT TF_WUR int tf_cgroup_freeze(struct tf_cgroup *cg, bool frozen);
 /* SIGKILL every process, also frozen ones; waits (bounded) until empty. */

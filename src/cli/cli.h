@@ -95,6 +95,9 @@ void cli_reply_free(struct cli_reply *r);
  * the verbs whose answer is all they print (status, net, tunnel, app). */
 int cli_request_print(const struct cli *cli, struct tf_msgbuf *b,
 		      const int *fds, size_t nfds);
+/* Send b, free it, and print the daemon's message (if any). EXIT_OK, or
+ * EXIT_FAIL after the error was printed. For the verbs that only act. */
+int cli_request_message(const struct cli *cli, struct tf_msgbuf *b);
 /* Print the error of a failed reply (its reason, parameters, message) */
 void cli_error_from_reply(struct cli_error *e, const struct cli_reply *rep);
 void cli_reply_error(const struct cli *cli, const struct cli_reply *rep);

@@ -150,6 +150,19 @@ int cli_request_print(const struct cli *cli, struct tf_msgbuf *b,
 	return EXIT_OK;
 }
 
+int cli_request_message(const struct cli *cli, struct tf_msgbuf *b)
+{
+	struct cli_reply rep;
+	int r = cli_request(cli, b, &rep);
+
+	tf_msgbuf_free(b);
+	if (r == 0 && rep.message)
+		cli_print_message(cli, rep.message);
+	if (r == 0 || rep.rd.buf)
+		cli_reply_free(&rep);
+	return r == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
 int cli_request(const struct cli *cli, struct tf_msgbuf *b,
 		struct cli_reply *reply)
 {
@@ -192,21 +205,13 @@ int cli_request_fds(const struct cli *cli, struct tf_msgbuf *b, const int *fds,
 int cli_persona_request(const struct cli *cli, uint16_t type,
 			const char *persona, uint32_t flags)
 {
-	struct cli_reply rep;
 	struct tf_msgbuf b;
-	int r;
 
 	tf_msgbuf_init(&b, type);
 	tf_msgbuf_put_str(&b, TF_A_PERSONA, persona);
 	if (flags)
 		tf_msgbuf_put_u32(&b, TF_A_FLAGS, flags);
-	r = cli_request(cli, &b, &rep);
-	tf_msgbuf_free(&b);
-	if (r == 0 && rep.message)
-		cli_print_message(cli, rep.message);
-	if (r == 0 || rep.rd.buf)
-		cli_reply_free(&rep);
-	return r == 0 ? EXIT_OK : EXIT_FAIL;
+	return cli_request_message(cli, &b);
 }
 
 int cli_persona_state(const struct cli *cli, const char *persona, char *state,

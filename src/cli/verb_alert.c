@@ -31,7 +31,6 @@ int verb_alert(struct cli *cli, int argc, char **argv)
 {
 	static const char hx[] = "0123456789abcdef";
 	_cleanup_free_ char *buf = NULL, *hex = NULL;
-	struct cli_reply rep;
 	struct tf_msgbuf b;
 	size_t len;
 	int r;
@@ -58,11 +57,5 @@ int verb_alert(struct cli *cli, int argc, char **argv)
 	hex[2 * len] = '\0';
 	tf_msgbuf_init(&b, TF_REQ_ALERT_POST);
 	tf_msgbuf_put_str(&b, TF_A_ARG, hex);
-	r = cli_request(cli, &b, &rep);
-	tf_msgbuf_free(&b);
-	if (r == 0 && rep.message)
-		cli_print_message(cli, rep.message);
-	if (r == 0 || rep.rd.buf)
-		cli_reply_free(&rep);
-	return r == 0 ? EXIT_OK : EXIT_FAIL;
+	return cli_request_message(cli, &b);
 }

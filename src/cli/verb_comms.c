@@ -78,10 +78,8 @@ static int provision(struct cli *cli, int argc, char **argv)
 					  "--relay-pub"};
 	static const char *const item[] = {"key", "cert", "ca", "relay-pub"};
 	const char *file[4] = {0}, *relay = NULL;
-	struct cli_reply rep;
 	struct tf_msgbuf b;
 	_cleanup_free_ char *ra = NULL;
-	int r;
 
 	for (int i = 3; i < argc; i += 2) {
 		size_t k;
@@ -126,13 +124,7 @@ static int provision(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	tf_msgbuf_put_str(&b, TF_A_ARG, ra);
-	r = cli_request(cli, &b, &rep);
-	tf_msgbuf_free(&b);
-	if (r == 0 && rep.message)
-		cli_print_message(cli, rep.message);
-	if (r == 0 || rep.rd.buf)
-		cli_reply_free(&rep);
-	return r == 0 ? EXIT_OK : EXIT_FAIL;
+	return cli_request_message(cli, &b);
 }
 
 int verb_comms(struct cli *cli, int argc, char **argv)

@@ -55,18 +55,11 @@ int verb_copy(struct cli *cli, int argc, char **argv)
 	while (*dir == '/')
 		dir++;
 
-	struct cli_reply rep;
 	struct tf_msgbuf b;
 	tf_msgbuf_init(&b, TF_REQ_COPY);
 	tf_msgbuf_put_str(&b, TF_A_PERSONA, persona);
 	tf_msgbuf_put_str(&b, TF_A_ARG, src);
 	if (dir[0])
 		tf_msgbuf_put_str(&b, TF_A_ARG, dir);
-	int r = cli_request(cli, &b, &rep);
-	tf_msgbuf_free(&b);
-	if (r == 0 && rep.message)
-		cli_print_message(cli, rep.message);
-	if (r == 0 || rep.rd.buf)
-		cli_reply_free(&rep);
-	return r == 0 ? EXIT_OK : EXIT_FAIL;
+	return cli_request_message(cli, &b);
 }

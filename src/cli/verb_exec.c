@@ -27,19 +27,11 @@ void help_exec(FILE *f)
 
 int verb_exec(struct cli *cli, int argc, char **argv)
 {
-	struct cli_reply rep;
 	struct tf_msgbuf b;
-	int r;
 
 	if (argc != 3 || strcmp(argv[1], "seal") != 0)
 		return cli_usage_err(cli, NULL, "exec seal PERSONA");
 	tf_msgbuf_init(&b, TF_REQ_EXEC_SEAL);
 	tf_msgbuf_put_str(&b, TF_A_PERSONA, argv[2]);
-	r = cli_request(cli, &b, &rep);
-	tf_msgbuf_free(&b);
-	if (r == 0 && rep.message)
-		cli_print_message(cli, rep.message);
-	if (r == 0 || rep.rd.buf)
-		cli_reply_free(&rep);
-	return r == 0 ? EXIT_OK : EXIT_FAIL;
+	return cli_request_message(cli, &b);
 }

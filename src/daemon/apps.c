@@ -1513,15 +1513,7 @@ void tfd_app_list(struct tfd *d, struct tfd_persona *p, struct tfd_reply *rep)
 
 	if (dfd >= 0)
 		(void)records_all(dfd, &v, &n);
-	t = open_memstream(&rep->text, &tlen);
-	j = open_memstream(&rep->json, &jlen);
-	if (t == NULL || j == NULL) {
-		if (t)
-			fclose(t);
-		if (j)
-			fclose(j);
-		free(rep->text);
-		rep->text = NULL;
+	if (!tfd_streams_open(&t, &rep->text, &tlen, &j, &rep->json, &jlen)) {
 		tfd_reply_fail(rep, -ENOMEM, TF_R_DAEMON_NOMEM, NULL,
 			       "out of memory");
 		return;

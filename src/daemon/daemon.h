@@ -485,6 +485,14 @@ typedef enum tfd_disp (*tfd_handler)(struct tfd *d, struct tfd_conn *c,
 				     struct tfd_reply *rep);
 void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m);
 struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name);
+/* The persona a request names, or NULL after the ENOENT refusal naming it
+ * (escaped) went into rep. */
+struct tfd_persona *tfd_persona_lookup(struct tfd *d, const char *name,
+				       struct tfd_reply *rep);
+/* Two memory streams, the reply's text and JSON; false (nothing left
+ * open, *text and *json freed and NULL) when out of memory. */
+bool tfd_streams_open(FILE **t, char **text, size_t *tlen, FILE **j,
+		      char **json, size_t *jlen);
 
 /* server.c: the loop's sources. add watches fd (events: EPOLLIN, ...)
  * and calls cb(d, s, events) from then on; del stops that (the fd stays

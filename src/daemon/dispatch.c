@@ -122,6 +122,38 @@ struct tfd_persona *tfd_persona_find(struct tfd *d, const char *name)
 	return NULL;
 }
 
+struct tfd_persona *tfd_persona_lookup(struct tfd *d, const char *name,
+				       struct tfd_reply *rep)
+{
+	struct tfd_persona *p =
+		tf_name_valid(name) ? tfd_persona_find(d, name) : NULL;
+	char esc[80];
+
+	if (p != NULL)
+		return p;
+	tf_escape(name, strlen(name), esc, sizeof(esc));
+	tfd_reply_fail(rep, -ENOENT, TF_R_PERSONA_UNKNOWN, esc,
+		       "unknown persona '%s' (see: twofold persona list)", esc);
+	return NULL;
+}
+
+bool tfd_streams_open(FILE **t, char **text, size_t *tlen, FILE **j,
+		      char **json, size_t *jlen)
+{
+	*t = open_memstream(text, tlen);
+	*j = open_memstream(json, jlen);
+	if (*t && *j)
+		return true;
+	if (*t)
+		fclose(*t);
+	if (*j)
+		fclose(*j);
+	free(*text);
+	free(*json);
+	*text = *json = NULL;
+	return false;
+}
+
 void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
 {
 	const struct tfd_req_def *def = NULL;
@@ -189,16 +221,9 @@ void tfd_dispatch(struct tfd *d, struct tfd_conn *c, const struct tf_msg *m)
 				def->name);
 			goto reply;
 		}
-		p = tf_name_valid(name) ? tfd_persona_find(d, name) : NULL;
-		if (p == NULL) {
-			char esc[80];
-			tf_escape(name, strlen(name), esc, sizeof(esc));
-			tfd_reply_fail(&rep, -ENOENT, TF_R_PERSONA_UNKNOWN, esc,
-				       "unknown persona '%s' (see: twofold "
-				       "persona list)",
-				       esc);
+		p = tfd_persona_lookup(d, name, &rep);
+		if (p == NULL)
 			goto reply;
-		}
 		if (!tfd_lc_allowed(p, def->ev)) {
 			tfd_lc_refuse(d, p, def->ev, &rep);
 			goto reply;

@@ -459,18 +459,6 @@ static int read_populated(int fd, bool *populated)
 	return read_event_flag(fd, "populated", populated);
 }
 
-static int write_at(int dfd, const char *file, const char *val)
-{
-	_cleanup_close_ int fd = openat(dfd, file, O_WRONLY | O_CLOEXEC);
-	size_t len = strlen(val);
-
-	if (fd < 0)
-		return tf_negerrno();
-	if (write(fd, val, len) != (ssize_t)len)
-		return tf_negerrno();
-	return 0;
-}
-
 static bool pidfd_done(int fd)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -731,7 +719,7 @@ static int kill_begin(struct tfd *d, struct tfd_persona *p)
 	if (efd < 0)
 		return tf_negerrno();
 	/* cgroup.kill: the whole subtree, frozen tasks too, no pid race */
-	r = write_at(cgfd, "cgroup.kill", "1");
+	r = tf_cgroup_write(cgfd, "cgroup.kill", "1");
 	if (r == 0)
 		r = tfd_source_add(d, &h->events, efd, EPOLLPRI, halt_events,
 				   p);

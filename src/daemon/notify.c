@@ -608,16 +608,9 @@ enum tfd_disp tfd_req_notify_get(struct tfd *d, struct tfd_conn *c,
 			       "one persona and, with it, one id");
 		return TFD_REPLY_NOW;
 	}
-	p = name && tf_name_valid(name) ? tfd_persona_find(d, name) : NULL;
-	if (name && p == NULL) {
-		char esc[80];
-		tf_escape(name, strlen(name), esc, sizeof(esc));
-		tfd_reply_fail(rep, -ENOENT, TF_R_PERSONA_UNKNOWN, esc,
-			       "unknown persona '%s' (see: twofold persona "
-			       "list)",
-			       esc);
+	p = name ? tfd_persona_lookup(d, name, rep) : NULL;
+	if (name && p == NULL)
 		return TFD_REPLY_NOW;
-	}
 	if (ids) {
 		char *end;
 		unsigned long v = strtoul(ids, &end, 10);
@@ -632,15 +625,7 @@ enum tfd_disp tfd_req_notify_get(struct tfd *d, struct tfd_conn *c,
 		}
 		want = (uint32_t)v;
 	}
-	t = open_memstream(&text, &tlen);
-	j = open_memstream(&json, &jlen);
-	if (t == NULL || j == NULL) {
-		if (t)
-			fclose(t);
-		if (j)
-			fclose(j);
-		free(text);
-		free(json);
+	if (!tfd_streams_open(&t, &text, &tlen, &j, &json, &jlen)) {
 		tfd_reply_err(rep, -ENOMEM, "notify get: out of memory");
 		return TFD_REPLY_NOW;
 	}

@@ -320,22 +320,6 @@ static void persona_block(struct tfd *d, struct tfd_persona *p, bool first,
 	fputc('}', j);
 }
 
-static bool open_streams(FILE **t, char **text, size_t *tlen, FILE **j,
-			 char **json, size_t *jlen)
-{
-	*t = open_memstream(text, tlen);
-	*j = open_memstream(json, jlen);
-	if (*t && *j)
-		return true;
-	if (*t)
-		fclose(*t);
-	if (*j)
-		fclose(*j);
-	free(*text);
-	free(*json);
-	return false;
-}
-
 enum tfd_disp tfd_req_net_status(struct tfd *d, struct tfd_conn *c,
 				 const struct tf_msg *m,
 				 struct tfd_persona *unused,
@@ -345,7 +329,7 @@ enum tfd_disp tfd_req_net_status(struct tfd *d, struct tfd_conn *c,
 	size_t tlen = 0, jlen = 0;
 	FILE *t, *j;
 
-	if (!open_streams(&t, &text, &tlen, &j, &json, &jlen)) {
+	if (!tfd_streams_open(&t, &text, &tlen, &j, &json, &jlen)) {
 		tfd_reply_fail(rep, -ENOMEM, TF_R_DAEMON_NOMEM, NULL,
 			       "out of memory");
 		return TFD_REPLY_NOW;
@@ -374,16 +358,9 @@ enum tfd_disp tfd_req_tunnel_key(struct tfd *d, struct tfd_conn *c,
 	FILE *t, *j;
 
 	if (name != NULL) {
-		p = tf_name_valid(name) ? tfd_persona_find(d, name) : NULL;
-		if (p == NULL) {
-			char esc[80];
-			tf_escape(name, strlen(name), esc, sizeof(esc));
-			tfd_reply_fail(rep, -ENOENT, TF_R_PERSONA_UNKNOWN, esc,
-				       "unknown persona '%s' (see: twofold "
-				       "persona list)",
-				       esc);
+		p = tfd_persona_lookup(d, name, rep);
+		if (p == NULL)
 			return TFD_REPLY_NOW;
-		}
 		if (p->cfg->network != TF_NET_TUNNEL) {
 			tfd_reply_fail(
 				rep, -EINVAL, TF_R_NET_NOT_TUNNEL, p->cfg->name,
@@ -413,7 +390,7 @@ enum tfd_disp tfd_req_tunnel_key(struct tfd *d, struct tfd_conn *c,
 		return TFD_REPLY_NOW;
 	}
 	b64(p->tun.pub, p->tun.pub_len, key, sizeof(key));
-	if (!open_streams(&t, &text, &tlen, &j, &json, &jlen)) {
+	if (!tfd_streams_open(&t, &text, &tlen, &j, &json, &jlen)) {
 		tfd_reply_fail(rep, -ENOMEM, TF_R_DAEMON_NOMEM, NULL,
 			       "out of memory");
 		return TFD_REPLY_NOW;

@@ -123,18 +123,11 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 {
 	char *text = NULL, *json = NULL;
 	size_t tlen = 0, jlen = 0;
-	FILE *t = open_memstream(&text, &tlen);
-	FILE *j = open_memstream(&json, &jlen);
+	FILE *t, *j;
 	uint64_t freeb = 0;
 	uint32_t flags = 0;
 
-	if (t == NULL || j == NULL) {
-		if (t)
-			fclose(t);
-		if (j)
-			fclose(j);
-		free(text);
-		free(json);
+	if (!tfd_streams_open(&t, &text, &tlen, &j, &json, &jlen)) {
 		tfd_reply_fail(rep, -ENOMEM, TF_R_DAEMON_NOMEM, NULL,
 			       "out of memory");
 		return TFD_REPLY_NOW;

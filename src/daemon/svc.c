@@ -84,6 +84,18 @@ static void svc_exited(struct tfd *d, struct tfd_source *src, uint32_t ev)
 		s->backoff_s);
 }
 
+/* SIGKILL the service and close its pidfd. Never a blocking wait on the
+ * loop: its zombie is reaped now if it is one already, else by the
+ * persona's stop (persona.h contract). */
+static void svc_kill(struct tfd_svc *s)
+{
+	(void)syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+	(void)waitid(P_PIDFD, (id_t)s->pidfd, &(siginfo_t){0},
+		     WEXITED | WNOHANG);
+	close(s->pidfd);
+	s->pidfd = -1;
+}
+
 int tfd_svc_start(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s,
 		  char *const argv[], const char *const *ll_write)
 {
@@ -132,14 +144,7 @@ int tfd_svc_start(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s,
 	}
 	r = tfd_source_add(d, &s->src, s->pidfd, EPOLLIN, svc_exited, s);
 	if (r < 0) {
-		(void)syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL,
-			      0);
-		/* never a blocking wait on the loop: the persona's stop
-		 * reaps what is left (persona.h contract) */
-		(void)waitid(P_PIDFD, (id_t)s->pidfd, &(siginfo_t){0},
-			     WEXITED | WNOHANG);
-		close(s->pidfd);
-		s->pidfd = -1;
+		svc_kill(s);
 		return r;
 	}
 	s->started_ns = tf_now_ns();
@@ -172,14 +177,7 @@ void tfd_svc_stop(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s)
 {
 	if (s->pidfd >= 0) {
 		tfd_source_del(d, &s->src);
-		(void)syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL,
-			      0);
-		/* its zombie: reaped now if it is one already, else by the
-		 * persona's stop (persona.h contract) */
-		(void)waitid(P_PIDFD, (id_t)s->pidfd, &(siginfo_t){0},
-			     WEXITED | WNOHANG);
-		close(s->pidfd);
-		s->pidfd = -1;
+		svc_kill(s);
 		s->pid = 0;
 	}
 	if (p->rt)

@@ -329,10 +329,23 @@ static int cmd_create(const char *id)
 	return 0;
 }
 
+/* The end of a membership change (add, remove), committed or not: frees
+ * what it loaded and made, returns rc. */
+static int change_end(struct authority *a, struct group *g,
+		      struct tf_roster *next, uint8_t *sec, int rc)
+{
+	tf_secure_free(sec);
+	free(next);
+	group_free(g);
+	authority_free(a);
+	return rc;
+}
+
 static int cmd_add(const char *id, const char *certpath, bool dispatcher)
 {
 	struct authority a = {0};
-	struct group g;
+	/* zeroed: the authority may fail to load before the group is */
+	struct group g = {0};
 	struct tf_roster *next = NULL;
 	struct tf_cert c;
 	uint8_t *b = NULL, *sec = NULL;
@@ -391,17 +404,13 @@ static int cmd_add(const char *id, const char *certpath, bool dispatcher)
 	}
 	rc = group_commit(&a, &g, next, sec);
 out:
-	tf_secure_free(sec);
-	free(next);
-	group_free(&g);
-	authority_free(&a);
-	return rc;
+	return change_end(&a, &g, next, sec, rc);
 }
 
 static int cmd_remove(const char *id, const char *officer)
 {
 	struct authority a = {0};
-	struct group g;
+	struct group g = {0};
 	struct tf_roster *next = NULL;
 	uint8_t *sec = NULL;
 	size_t k = 0;
@@ -434,11 +443,7 @@ static int cmd_remove(const char *id, const char *officer)
 	}
 	rc = group_commit(&a, &g, next, sec);
 out:
-	tf_secure_free(sec);
-	free(next);
-	group_free(&g);
-	authority_free(&a);
-	return rc;
+	return change_end(&a, &g, next, sec, rc);
 }
 
 static int cmd_list(void)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "group.h"
+#include "req.h"
 #include "twofold/sframe.h"
 
 #define OP_ERROR 0x7f
@@ -101,25 +102,6 @@ static void send_err(struct relay_groups *g, uint32_t sess, uint8_t code,
 	if ((size_t)n > sizeof(b) - 3)
 		n = (int)sizeof(b) - 3;
 	g->send(g->ctx, sess, b, (size_t)n + 2);
-}
-
-/* u8 n | name in the certificate id alphabet; bytes used, 0 malformed */
-static size_t get_name(const uint8_t *p, size_t len,
-		       char out[static TF_CERT_ID_MAX + 1])
-{
-	size_t n;
-
-	if (len < 1)
-		return 0;
-	n = p[0];
-	if (n == 0 || n > TF_CERT_ID_MAX || len - 1 < n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (p[1 + i] < 0x21 || p[1 + i] > 0x7e)
-			return 0;
-	memcpy(out, p + 1, n);
-	out[n] = '\0';
-	return 1 + n;
 }
 
 static size_t put_name(uint8_t *p, const char *name)
@@ -389,7 +371,7 @@ static void op_roster_get(struct relay_groups *g, const struct relay_member *m,
 	char id[TF_CERT_ID_MAX + 1];
 	struct group *gr;
 
-	if (get_name(p, n, id) != n || (gr = group_find(g, id)) == NULL) {
+	if (relay_name_get(p, n, id) != n || (gr = group_find(g, id)) == NULL) {
 		send_err(g, m->sess, GERR_MEMBER, n ? "roster" : "group",
 			 "no such group on this relay");
 		return;
@@ -416,7 +398,7 @@ static void op_join_epoch(struct relay_groups *g, const struct relay_member *m,
 {
 	char id[TF_CERT_ID_MAX + 1];
 	struct group *gr;
-	size_t u = get_name(p, n, id);
+	size_t u = relay_name_get(p, n, id);
 	int idx;
 
 	if (u == 0 || n - u != 8 || (gr = group_find(g, id)) == NULL ||
@@ -444,7 +426,7 @@ static struct group *member_group(struct relay_groups *g,
 	char id[TF_CERT_ID_MAX + 1];
 	struct group *gr;
 
-	*used = get_name(p, n, id);
+	*used = relay_name_get(p, n, id);
 	if (*used == 0)
 		return NULL;
 	gr = group_find(g, id);

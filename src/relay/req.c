@@ -5,10 +5,8 @@
 
 #include "req.h"
 
-/* u8 n | name: the officer-id alphabet of certificates (printable, no
- * space); returns the bytes used, 0 when malformed */
-static size_t get_name(const uint8_t *p, size_t len,
-		       char out[static TF_CERT_ID_MAX + 1])
+size_t relay_name_get(const uint8_t *p, size_t len,
+		      char out[static TF_CERT_ID_MAX + 1])
 {
 	size_t n;
 
@@ -46,7 +44,7 @@ int relay_req_parse(const uint8_t *pt, size_t n, struct relay_req *out)
 		break;
 	case RELAY_OP_SEND:
 	case RELAY_OP_ACK:
-		used = get_name(pt, n, q.name);
+		used = relay_name_get(pt, n, q.name);
 		if (used == 0 || n - used < RELAY_ID_BYTES)
 			return -EBADMSG;
 		q.id = pt + used;
@@ -62,12 +60,12 @@ int relay_req_parse(const uint8_t *pt, size_t n, struct relay_req *out)
 		q.body_len = n;
 		break;
 	case RELAY_OP_BUNDLE_GET:
-		used = get_name(pt, n, q.name);
+		used = relay_name_get(pt, n, q.name);
 		if (used == 0 || used != n)
 			return -EBADMSG;
 		break;
 	case RELAY_OP_FWD:
-		used = get_name(pt, n, q.name);
+		used = relay_name_get(pt, n, q.name);
 		if (used == 0)
 			return -EBADMSG;
 		q.body = pt + used;

@@ -43,6 +43,13 @@ struct relay_req {
 TF_WUR int relay_req_parse(const uint8_t *pt, size_t n, struct relay_req *out)
 	TF_NONNULL(1, 3);
 
+/* u8 n | name, the name printable ASCII without space (the officer-id
+ * alphabet of certificates) and 1..TF_CERT_ID_MAX long, into out
+ * NUL-terminated. Returns the bytes used, 0 when malformed. Shared by the
+ * request parser and the talk-group requests (group.c). */
+size_t relay_name_get(const uint8_t *p, size_t len,
+		      char out[static TF_CERT_ID_MAX + 1]) TF_NONNULL(1, 3);
+
 /* MSG (id != NULL) or FROM (id == NULL): op | u8 n | name | [id] | body.
  * Returns the length, -ENOBUFS when it does not fit in cap. */
 TF_WUR int relay_reply_build(uint8_t op, const char *name, const uint8_t *id,

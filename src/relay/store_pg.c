@@ -307,6 +307,28 @@ static int pg_simple(struct pg_store *st, const char *sql)
 	return r;
 }
 
+/* The arguments first, then the session: a bad call costs no reconnect */
+static int pg_ready(struct pg_store *st, bool args_ok)
+{
+	return args_ok ? pg_ensure(st) : -EINVAL;
+}
+
+static int pg_begin(struct pg_store *st)
+{
+	int r = pg_ensure(st);
+
+	return r < 0 ? r : pg_simple(st, "BEGIN");
+}
+
+/* A failed transaction: roll back while the session lives (a lost one
+ * rolled back itself), return r. */
+static int pg_rollback(struct pg_store *st, int r)
+{
+	if (PQstatus(st->conn) == CONNECTION_OK)
+		(void)pg_simple(st, "ROLLBACK");
+	return r;
+}
+
 static int pg_put(struct tf_store *base, const char *sender,
 		  const uint8_t id[TF_STORE_ID_BYTES], const char *recipient,
 		  const uint8_t *blob, size_t len, int64_t now)
@@ -316,10 +338,9 @@ static int pg_put(struct tf_store *base, const char *sender,
 	PGresult *res;
 	int r;
 
-	if (!name_ok(sender) || !name_ok(recipient) ||
-	    len > TF_STORE_BLOB_MAX || (blob == NULL && len))
-		return -EINVAL;
-	r = pg_ensure(st);
+	r = pg_ready(st, name_ok(sender) && name_ok(recipient) &&
+				 len <= TF_STORE_BLOB_MAX &&
+				 (blob != NULL || !len));
 	if (r < 0)
 		return r;
 	p_text(&p, sender);
@@ -341,10 +362,8 @@ static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
 {
 	struct pg_store *st = (struct pg_store *)base;
 	PGresult *res;
-	int r = pg_ensure(st);
+	int r = pg_begin(st);
 
-	if (r == 0)
-		r = pg_simple(st, "BEGIN");
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
@@ -371,9 +390,7 @@ static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
 	if (r == 0)
 		return 0;
 rollback:
-	if (PQstatus(st->conn) == CONNECTION_OK)
-		(void)pg_simple(st, "ROLLBACK");
-	return r;
+	return pg_rollback(st, r);
 }
 
 static int64_t be_int8(const char *p)
@@ -393,9 +410,7 @@ static int pg_next(struct tf_store *base, const char *recipient,
 	PGresult *res;
 	int r;
 
-	if (!name_ok(recipient))
-		return -EINVAL;
-	r = pg_ensure(st);
+	r = pg_ready(st, name_ok(recipient));
 	if (r < 0)
 		return r;
 	p_text(&p, recipient);
@@ -441,9 +456,7 @@ static int pg_ack(struct tf_store *base, const char *recipient,
 	PGresult *res;
 	int r;
 
-	if (!name_ok(recipient) || !name_ok(sender))
-		return -EINVAL;
-	r = pg_ensure(st);
+	r = pg_ready(st, name_ok(recipient) && name_ok(sender));
 	if (r < 0)
 		return r;
 	p_text(&p, sender);
@@ -496,9 +509,7 @@ static int pg_count(struct tf_store *base, const char *recipient)
 	struct pg_store *st = (struct pg_store *)base;
 	int r;
 
-	if (!name_ok(recipient))
-		return -EINVAL;
-	r = pg_ensure(st);
+	r = pg_ready(st, name_ok(recipient));
 	return r < 0 ? r : pg_count_q(st, Q_COUNT, recipient);
 }
 
@@ -513,9 +524,7 @@ static int pg_prekey_put(struct tf_store *base, const char *officer,
 	if (!name_ok(officer) || blen == 0 || blen > TF_STORE_BLOB_MAX ||
 	    (n && (opks == NULL || opklen < 5 || opklen > 256)))
 		return -EINVAL;
-	r = pg_ensure(st);
-	if (r == 0)
-		r = pg_simple(st, "BEGIN");
+	r = pg_begin(st);
 	if (r < 0)
 		return r;
 	{
@@ -569,9 +578,7 @@ static int pg_prekey_put(struct tf_store *base, const char *officer,
 		goto rollback;
 	return have;
 rollback:
-	if (PQstatus(st->conn) == CONNECTION_OK)
-		(void)pg_simple(st, "ROLLBACK");
-	return r;
+	return pg_rollback(st, r);
 }
 
 static int pg_prekey_take(struct tf_store *base, const char *officer,
@@ -585,9 +592,7 @@ static int pg_prekey_take(struct tf_store *base, const char *officer,
 	size_t n, on = 0;
 	int r;
 
-	if (!name_ok(officer))
-		return -EINVAL;
-	r = pg_ensure(st);
+	r = pg_ready(st, name_ok(officer));
 	if (r < 0)
 		return r;
 	p_text(&p, officer);

@@ -13,18 +13,6 @@
 #include "twofold/cert.h"
 #include "wire.h"
 
-/* ---- the writer's u8-length vector (reader and writer: wire.h) ---- */
-
-static void wr_vec(struct wr *w, const void *d, size_t n)
-{
-	if (n > 255) {
-		w->bad = true;
-		return;
-	}
-	wr_u(w, n, 1);
-	wr_put(w, d, n);
-}
-
 /* ---- names and ids ---- */
 
 static const char *const role_names[] = {
@@ -47,23 +35,6 @@ unsigned tf_cert_role_by_name(const char *name)
 		if (strcmp(name, role_names[i]) == 0)
 			return i;
 	return 0;
-}
-
-/* Ids end up in logs, file names and the relay's routing table: a narrow
- * alphabet keeps them from carrying terminal escapes or path tricks. */
-static bool id_ok(const uint8_t *p, size_t n)
-{
-	if (n == 0 || n > TF_CERT_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = p[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-			  c == '.' || c == '@';
-		if (!ok)
-			return false;
-	}
-	return true;
 }
 
 int tf_cert_keyid(const struct tf_suite *s, const uint8_t *pk, size_t pklen,
@@ -137,11 +108,11 @@ int tf_cert_parse(const uint8_t *buf, size_t len, struct tf_cert *out)
 	if (p != NULL)
 		memcpy(c.issuer, p, TF_CERT_KEYID_BYTES);
 	p = rd_vec(&r, 1, 1, TF_CERT_ID_MAX, &n);
-	if (p == NULL || !id_ok(p, n))
+	if (p == NULL || !cert_id_ok(p, n))
 		return -EBADMSG;
 	memcpy(c.officer, p, n);
 	p = rd_vec(&r, 1, 1, TF_CERT_ID_MAX, &n);
-	if (p == NULL || !id_ok(p, n))
+	if (p == NULL || !cert_id_ok(p, n))
 		return -EBADMSG;
 	memcpy(c.device, p, n);
 	p = rd_vec(&r, 1, pkb, pkb, &c.sign_pk_len);
@@ -176,8 +147,8 @@ int tf_cert_sign(const struct tf_cert *c, const struct tf_key *ca, uint8_t *out,
 
 	if (s == NULL || s->id != c->suite ||
 	    tf_cert_role_name(c->role) == NULL ||
-	    !id_ok((const uint8_t *)c->officer, on) ||
-	    !id_ok((const uint8_t *)c->device, dn) ||
+	    !cert_id_ok((const uint8_t *)c->officer, on) ||
+	    !cert_id_ok((const uint8_t *)c->device, dn) ||
 	    c->sign_pk_len != s->pk_bytes || c->dh_pk_len != s->pk_bytes ||
 	    c->not_after <= c->not_before ||
 	    c->not_after - c->not_before > TF_CERT_MAX_VALIDITY)
@@ -369,18 +340,13 @@ int tf_denylist_parse_unverified(const uint8_t *buf, size_t len,
 	_cleanup_denylist_ struct tf_denylist *dl = NULL;
 	struct rd r = {.p = buf, .left = len};
 	const uint8_t *p;
-	uint8_t version, suite;
+	uint8_t suite;
 	uint64_t count, issued_at, next_update;
+	int e;
 
-	p = rd_take(&r, 4);
-	if (p == NULL || memcmp(p, TF_DENYLIST_MAGIC, 4) != 0)
-		return -EBADMSG;
-	version = (uint8_t)rd_u(&r, 1);
-	suite = (uint8_t)rd_u(&r, 1);
-	if (rd_u(&r, 2) != 0 || r.bad)
-		return -EBADMSG;
-	if (version != TF_DENYLIST_VERSION || tf_suite_by_id(suite) == NULL)
-		return -EPROTONOSUPPORT;
+	e = rd_header(&r, TF_DENYLIST_MAGIC, TF_DENYLIST_VERSION, &suite);
+	if (e < 0)
+		return e;
 	p = rd_take(&r, TF_CERT_KEYID_BYTES);
 	issued_at = rd_u(&r, 8);
 	next_update = rd_u(&r, 8);

@@ -12,22 +12,6 @@
 #include "twofold/roster.h"
 #include "wire.h"
 
-/* the certificate id alphabet (cert.c's id_ok) */
-static bool id_ok(const uint8_t *p, size_t n)
-{
-	if (n == 0 || n > TF_CERT_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = p[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-			  c == '.' || c == '@';
-		if (!ok)
-			return false;
-	}
-	return true;
-}
-
 static bool member_role_ok(uint8_t role)
 {
 	return role == TF_ROLE_OFFICER || role == TF_ROLE_DISPATCHER;
@@ -106,15 +90,15 @@ int tf_roster_sign(const struct tf_roster *r, const struct tf_key *sk,
 	struct wr w;
 	int e;
 
-	if (s == NULL || !id_ok((const uint8_t *)r->group, gn) || r->n == 0 ||
-	    r->n > TF_ROSTER_MAX || r->epoch == 0 ||
+	if (s == NULL || !cert_id_ok((const uint8_t *)r->group, gn) ||
+	    r->n == 0 || r->n > TF_ROSTER_MAX || r->epoch == 0 ||
 	    r->epoch > TF_GROUP_EPOCH_MAX || r->expires_at <= r->issued_at ||
 	    r->expires_at - r->issued_at > TF_ROSTER_MAX_VALIDITY ||
 	    certlen == 0 || certlen > TF_CERT_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < r->n; i++) {
 		size_t on = strnlen(r->m[i].officer, sizeof(r->m[i].officer));
-		if (!id_ok((const uint8_t *)r->m[i].officer, on) ||
+		if (!cert_id_ok((const uint8_t *)r->m[i].officer, on) ||
 		    !member_role_ok(r->m[i].role) ||
 		    (i > 0 && member_cmp(&r->m[i - 1], &r->m[i]) >= 0))
 			return -EINVAL;
@@ -127,8 +111,7 @@ int tf_roster_sign(const struct tf_roster *r, const struct tf_key *sk,
 	wr_u(&w, TF_ROSTER_VERSION, 1);
 	wr_u(&w, s->id, 1);
 	wr_u(&w, 0, 2);
-	wr_u(&w, gn, 1);
-	wr_put(&w, r->group, gn);
+	wr_vec(&w, r->group, gn);
 	wr_u(&w, r->epoch, 8);
 	wr_u(&w, r->issued_at, 8);
 	wr_u(&w, r->expires_at, 8);
@@ -136,9 +119,7 @@ int tf_roster_sign(const struct tf_roster *r, const struct tf_key *sk,
 	wr_put(&w, cert, certlen);
 	wr_u(&w, r->n, 2);
 	for (size_t i = 0; i < r->n; i++) {
-		size_t on = strlen(r->m[i].officer);
-		wr_u(&w, on, 1);
-		wr_put(&w, r->m[i].officer, on);
+		wr_vec(&w, r->m[i].officer, strlen(r->m[i].officer));
 		wr_put(&w, r->m[i].device, TF_ROSTER_DEVHASH_BYTES);
 		wr_u(&w, r->m[i].role, 1);
 	}
@@ -148,8 +129,7 @@ int tf_roster_sign(const struct tf_roster *r, const struct tf_key *sk,
 		       &siglen);
 	if (e < 0)
 		return e;
-	wr_u(&w, siglen, 1);
-	wr_put(&w, sig, siglen);
+	wr_vec(&w, sig, siglen);
 	if (w.bad)
 		return -EINVAL;
 	*outlen = w.len;
@@ -162,30 +142,24 @@ int tf_roster_parse(const uint8_t *buf, size_t len, struct tf_roster **out)
 	struct rd r = {.p = buf, .left = len};
 	_cleanup_free_ struct tf_roster *ro = NULL;
 	const uint8_t *p;
-	uint8_t version, suite;
+	uint8_t suite;
 	size_t n, count;
 	int e;
 
 	if (len > TF_ROSTER_WIRE_MAX)
 		return -EBADMSG;
-	p = rd_take(&r, 4);
-	if (p == NULL || memcmp(p, TF_ROSTER_MAGIC, 4) != 0)
-		return -EBADMSG;
-	version = (uint8_t)rd_u(&r, 1);
-	suite = (uint8_t)rd_u(&r, 1);
-	if (rd_u(&r, 2) != 0 || r.bad)
-		return -EBADMSG;
-	if (version != TF_ROSTER_VERSION || tf_suite_by_id(suite) == NULL)
-		return -EPROTONOSUPPORT;
+	e = rd_header(&r, TF_ROSTER_MAGIC, TF_ROSTER_VERSION, &suite);
+	if (e < 0)
+		return e;
 	/* the count comes after the certificate: allocate for the most and
 	 * let the members land where they are checked */
 	e = tf_roster_new(TF_ROSTER_MAX, &ro);
 	if (e < 0)
 		return e;
-	ro->version = version;
+	ro->version = TF_ROSTER_VERSION;
 	ro->suite = suite;
 	p = rd_vec(&r, 1, 1, TF_CERT_ID_MAX, &n);
-	if (p == NULL || !id_ok(p, n))
+	if (p == NULL || !cert_id_ok(p, n))
 		return -EBADMSG;
 	memcpy(ro->group, p, n);
 	ro->epoch = rd_u(&r, 8);
@@ -201,7 +175,7 @@ int tf_roster_parse(const uint8_t *buf, size_t len, struct tf_roster **out)
 	for (size_t i = 0; i < count; i++) {
 		struct tf_roster_member *m = &ro->m[i];
 		p = rd_vec(&r, 1, 1, TF_CERT_ID_MAX, &n);
-		if (p == NULL || !id_ok(p, n))
+		if (p == NULL || !cert_id_ok(p, n))
 			return -EBADMSG;
 		memcpy(m->officer, p, n);
 		p = rd_take(&r, TF_ROSTER_DEVHASH_BYTES);
@@ -303,7 +277,7 @@ static int group_kdf(const struct tf_suite *s, const uint8_t *secret,
 	struct wr w = {.p = info, .cap = sizeof(info)};
 	size_t gn = strnlen(group, TF_CERT_ID_MAX + 1);
 
-	if (!id_ok((const uint8_t *)group, gn) || epoch == 0 ||
+	if (!cert_id_ok((const uint8_t *)group, gn) || epoch == 0 ||
 	    epoch > TF_GROUP_EPOCH_MAX)
 		return -EINVAL;
 	wr_put(&w, label, strlen(label));

@@ -57,18 +57,6 @@ static bool svc_ok(const char *name)
 	return true;
 }
 
-static int write_file(int dfd, const char *file, const char *val)
-{
-	_cleanup_close_ int fd = openat(dfd, file, O_WRONLY | O_CLOEXEC);
-	size_t len = strlen(val);
-
-	if (fd < 0)
-		return tf_negerrno();
-	if (write(fd, val, len) != (ssize_t)len)
-		return tf_negerrno();
-	return 0;
-}
-
 int tf_persona_keep_cgroup(struct tf_persona *p, const char *name, int *fd)
 {
 	_cleanup_close_ int d = -1;
@@ -113,7 +101,7 @@ int tf_persona_keep_end(struct tf_persona *p, const char *name)
 	d = openat(cg, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (d < 0)
 		return errno == ENOENT ? 0 : tf_negerrno();
-	(void)write_file(d, "cgroup.kill", "1");
+	(void)tf_cgroup_write(d, "cgroup.kill", "1");
 	/* usually still populated for a moment: the next call removes it */
 	if (unlinkat(cg, dir, AT_REMOVEDIR) < 0 && errno != ENOENT &&
 	    errno != EBUSY)
@@ -192,7 +180,7 @@ static int each_kid(int parent, const char *name, void *ud)
 		return 0;
 	}
 	if (k->val != NULL) {
-		r = write_file(d, "cgroup.freeze", k->val);
+		r = tf_cgroup_write(d, "cgroup.freeze", k->val);
 		if (r < 0 && r != -ENOENT && k->err == 0)
 			k->err = r;
 		return 0;
@@ -217,11 +205,11 @@ int tf_persona_freeze_write(struct tf_persona *p, bool frozen)
 		/* everything, whichever way it was frozen */
 		(void)tf_cgroup_for_each_child(cg, each_kid, &k);
 		p->kids_frozen = false;
-		return write_file(cg, "cgroup.freeze", "0");
+		return tf_cgroup_write(cg, "cgroup.freeze", "0");
 	}
 	if (!tf_persona_has_keep(p)) {
 		p->kids_frozen = false;
-		return write_file(cg, "cgroup.freeze", "1");
+		return tf_cgroup_write(cg, "cgroup.freeze", "1");
 	}
 	/* set first: a child made from now on is frozen as it is made */
 	p->kids_frozen = true;
@@ -257,7 +245,7 @@ int tf_p_keep_new_child(struct tf_persona *p, int dfd)
 {
 	if (!p->kids_frozen)
 		return 0;
-	return write_file(dfd, "cgroup.freeze", "1");
+	return tf_cgroup_write(dfd, "cgroup.freeze", "1");
 }
 
 int tf_p_keep_freeze_wait(struct tf_persona *p, bool frozen)

@@ -66,6 +66,11 @@ int cg_write(int dfd, const char *file, const char *val)
 	return 0;
 }
 
+int tf_cgroup_write(int dfd, const char *file, const char *val)
+{
+	return cg_write(dfd, file, val);
+}
+
 static int cg_write_u64(int dfd, const char *file, uint64_t v)
 {
 	char buf[32];

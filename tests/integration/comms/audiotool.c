@@ -17,36 +17,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/speech.h"
 #include "twofold/media.h"
 
 static int gen(const char *path, double secs, double f0base)
 {
-	const double pi = 3.14159265358979323846;
-	const double formant[3] = {500, 1500, 2500};
 	size_t n = (size_t)(secs * TF_MEDIA_RATE);
 	int16_t *x = calloc(n, sizeof(*x));
 	struct tf_audio_writer *w = NULL;
-	double phase = 0;
 
 	if (!x)
 		return 1;
-	for (size_t i = 0; i < n; i++) {
-		double t = (double)i / TF_MEDIA_RATE;
-		double f0 = f0base + 15 * sin(2 * pi * 5 * t);
-		double env = sin(2 * pi * 1.75 * t), v = 0;
-
-		phase += 2 * pi * f0 / TF_MEDIA_RATE;
-		env = 0.2 + 0.8 * env * env;
-		for (int h = 1; h <= 12; h++) {
-			double a = 0;
-			for (int k = 0; k < 3; k++) {
-				double d = (h * f0 - formant[k]) / 300;
-				a += exp(-d * d);
-			}
-			v += (0.15 + a) / h * sin(h * phase);
-		}
-		x[i] = (int16_t)(6000 * env * v);
-	}
+	tf_test_speech(x, n, f0base, 0.2);
 	if (tf_audio_writer_open(path, &w) < 0 || tf_audio_write(w, x, n) < 0 ||
 	    tf_audio_writer_close(w) < 0) {
 		fprintf(stderr, "audiotool: cannot write %s\n", path);

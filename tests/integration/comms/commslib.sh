@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: ISC
-# Shared by test_comms.sh and test_hostile.sh (sourced after tap.sh): a CA,
-# a relay and devices in a temp dir, the relay and the twofold-comms
-# services started and stopped by pid (BG_PIDS so cleanup kills what a
-# failing test left).
+# Shared by the twofold-comms and twofold-relay tests (sourced after
+# tap.sh, PORT set first): a CA, a relay and devices in a temp dir, the
+# relay and the twofold-comms services started and stopped by pid
+# (BG_PIDS so cleanup kills what a failing test left). A test with other
+# needs defines its own relay_start after sourcing this.
 W=$(mktemp -d /tmp/tfcomms.XXXXXX)
 EXTRA_CLEANUP='rm -rf "$W"'
 PORT=${PORT:-51997}
@@ -16,9 +17,9 @@ cm() { # cm NAME ARGS...: the CLI against NAME's service
 	"$TWOFOLD_COMMS" --state "$W/$n" "$@"
 }
 bg_update() { BG_PIDS="$RP ${SP[*]}"; }
-wait_for() { # wait_for FILE TEXT: at most 10 s
+wait_for() { # wait_for FILE TEXT [N]: at most 10 s, for N lines (default 1)
 	for _ in $(seq 100); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
+		[ "$(grep -c "$2" "$1" 2>/dev/null)" -ge "${3:-1}" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -65,15 +66,16 @@ relay_stop() { # relay_stop SIGNAL
 	RP=
 	bg_update
 }
-svc_start() { # svc_start NAME [SERVICE ARGS...]
-	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$PORT \
+svc_via() { # svc_via NAME PORT [SERVICE ARGS...]: NAME's service, its relay on PORT
+	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$2 \
 		--relay-pub "$W/relay.key.pub" --key "$W/$1.key" \
-		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" -v "${@:2}" \
+		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" "${@:3}" \
 		>"$W/$1.out" 2>>"$W/$1.log" &
 	SP[$1]=$!
 	bg_update
 	wait_for "$W/$1.out" ready
 }
+svc_start() { svc_via "$1" "$PORT" -v "${@:2}"; } # svc_start NAME [SERVICE ARGS...]
 svc_stop() { # svc_stop NAME
 	kill -TERM "${SP[$1]}" 2>/dev/null
 	wait "${SP[$1]}" 2>/dev/null

@@ -39,15 +39,6 @@ pct() {
 		i50 = int(0.50 * NR + 0.999); i95 = int(0.95 * NR + 0.999);
 		printf "p50 %.1f ms  p95 %.1f ms  (n=%d)", v[i50] / 1000, v[i95] / 1000, NR }'
 }
-svc_via() { # svc_via NAME PORT
-	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$2 \
-		--relay-pub "$W/relay.key.pub" --key "$W/$1.key" \
-		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" \
-		>"$W/$1.out" 2>>"$W/$1.log" &
-	SP[$1]=$!
-	bg_update
-	wait_for "$W/$1.out" ready
-}
 
 for s in intl gm; do
 	comms_world $s

@@ -34,14 +34,7 @@ EXTRA_CLEANUP="rm -rf '$BIN_DIR'"
 eval "orig_$(declare -f device_conf)"
 device_conf() { orig_device_conf "$@" && pconf secure comms yes; }
 
-world_up || {
-	world_diag
-	bail "the test world did not come up"
-}
-wait_state up 300 || {
-	world_diag
-	bail "the secure tunnel did not come up (state $(tstate))"
-}
+world_tunnel_up
 ok "secure's tunnel is up"
 
 ca() { "$TWOFOLD_CA" "$@" >/dev/null; }

@@ -19,19 +19,9 @@
 # TAP. Cleans up its relay, proxy and temp dir.
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${PTTHARNESS:?}" "${UDPDELAY:?}"
-W=$(mktemp -d /tmp/tfptt.XXXXXX)
-EXTRA_CLEANUP='rm -rf "$W"'
 PORT=51993
-RP=
+. "$(dirname "$0")/commslib.sh"
 PP=
-ca() { "$TWOFOLD_CA" "$@" >/dev/null; }
-wait_for() { # wait_for FILE TEXT: at most 5 s
-	for _ in $(seq 50); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 relay_start() { # relay_start [ARGS...]
 	: >"$W/relay.out"
 	"$TWOFOLD_RELAY" --listen 127.0.0.1:$PORT --key "$W/relay.key" \

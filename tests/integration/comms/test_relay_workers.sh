@@ -9,21 +9,11 @@
 # refused (SO_REUSEPORT would otherwise share it). TAP. Cleans up its relay and temp dir.
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${COMMSHARNESS:?}"
-W=$(mktemp -d /tmp/tfrelayw.XXXXXX)
-EXTRA_CLEANUP='rm -rf "$W"'
 PORT=51992
-RP=
-ca() { "$TWOFOLD_CA" "$@" >/dev/null; }
+. "$(dirname "$0")/commslib.sh"
 dev() { # dev NAME: a client session driven by stdin
 	"$COMMSHARNESS" udp intl "$W/$1.key" "$W/relay.key.pub" \
 		"$W/$1.cert" $PORT
-}
-wait_for() { # wait_for FILE TEXT [N]: at most 10 s, for N lines
-	for _ in $(seq 100); do
-		[ "$(grep -c "$2" "$1" 2>/dev/null)" -ge "${3:-1}" ] && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 ca init --suite intl -o "$W/ca"

@@ -495,6 +495,23 @@ world_up() {
 	esac
 }
 
+# world_up_or_bail: world_up, else bail with the world's diagnostics
+world_up_or_bail() {
+	world_up || {
+		world_diag
+		bail "the test world did not come up"
+	}
+}
+
+# world_tunnel_up: world_up_or_bail, then secure's tunnel up (bail if not)
+world_tunnel_up() {
+	world_up_or_bail
+	wait_state up 300 || {
+		world_diag
+		bail "the secure tunnel did not come up (state $(tstate))"
+	}
+}
+
 # world_down: our processes (TERM first: wireguard-go), the daemon and its
 # state (tap.sh's cleanup), then the namespaces and the world's files.
 world_down() {

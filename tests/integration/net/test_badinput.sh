@@ -11,10 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 WORLD_PEER_KEY=none
 . "$here/lib.sh"
 
-world_up || {
-	world_diag
-	bail "the test world did not come up"
-}
+world_up_or_bail
 
 # ---- a tunnel without a key
 r=$(tf persona list 2>&1)

@@ -13,10 +13,7 @@ command -v wireguard-go >/dev/null && command -v wg >/dev/null || {
 	exit 0
 }
 
-world_up || {
-	world_diag
-	bail "the test world did not come up"
-}
+world_up_or_bail
 wait_state up 300 || {
 	world_diag
 	diag "wg show: $(org wg show "$WGIF" 2>&1)"

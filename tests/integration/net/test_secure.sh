@@ -12,14 +12,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-world_up || {
-	world_diag
-	bail "the test world did not come up"
-}
-wait_state up 300 || {
-	world_diag
-	bail "the secure tunnel did not come up (state $(tstate))"
-}
+world_tunnel_up
 ok "secure's tunnel is up against twofold-gateway"
 
 # ---- through the tunnel, with the underlay counted

@@ -10,10 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 WORLD_SUITE=intl
 . "$here/lib.sh"
 
-world_up || {
-	world_diag
-	bail "the test world did not come up"
-}
+world_up_or_bail
 DEV_INTL=$DEV_PUB
 wait_state up 300 || world_diag
 ok $([ "$(tstate)" = up ]; echo $?) "intl device, intl registration: tunnel up"

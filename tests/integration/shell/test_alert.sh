@@ -22,15 +22,11 @@ RGB_INK=fffff0
 PORT=7399
 BODY="Suspect vehicle REDKESTREL-4417 northbound"
 SHUID=60142
-GRP=tfalert$$
-groupadd "$GRP" || bail "groupadd $GRP failed"
-GID=$(getent group "$GRP" | cut -d: -f3)
-EXTRA_CLEANUP="$EXTRA_CLEANUP; groupdel $GRP"
 pkg() { "$TWOFOLD" pkg "$@"; }
 
+shell_group tfalert$$
 setup_state
-sed -i "s/^#control_group =.*/control_group = $GRP/; s/^#shell_uid =.*/shell_uid = $SHUID/" "$S/device.conf"
-set_conf display shell
+shell_conf
 PK=$(pkg keygen --out "$SH_DIR/org.key") || bail "pkg keygen failed"
 pkg keygen --out "$SH_DIR/other.key" >/dev/null || bail "pkg keygen failed"
 set_persona_conf() {
@@ -38,35 +34,14 @@ set_persona_conf() {
 }
 set_persona_conf secure alert_trust "$PK"
 set_persona_conf secure alert_port $PORT
-chgrp "$GRP" "$S" && chmod 0710 "$S"
 start_daemon || bail "daemon did not start"
 enroll_unlock_secure || bail "enroll/unlock secure"
 grep -q "alerts for secure on UDP port $PORT" "$DLOG"
 ok $? "the daemon listens on the alert port inside secure's network namespace" "$(grep alert "$DLOG")"
 
-SHD=$S/shell
-H_SOCK=$SHD/host/host.sock
-C_SOCK=$SHD/host/control.sock
-ubase() { awk -v p="[persona $1]" '$0 == p { f = 1; next } /^\[/ { f = 0 } f && $1 == "uid_base" { print $3 }' "$S/device.conf"; }
-SB=$(ubase secure)
-PB=$(ubase personal)
-setpriv --reuid=$SHUID --regid="$GID" --groups="$GID" -- \
-	env WLR_BACKENDS=headless WLR_HEADLESS_OUTPUTS=1 \
-	WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1 "$TWOFOLD_SHELL" \
-	--persona personal="$SHD/personal/wayland-0" \
-	--persona secure="$SHD/secure/wayland-0" \
-	--persona-uids personal="$PB-$((PB + 65535))" \
-	--persona-uids secure="$SB-$((SB + 65535))" \
-	--host-socket "$H_SOCK" --control "$C_SOCK" \
-	--daemon "$S/control" >>"$SH_LOG" 2>&1 &
-SH_PID=$!
-BG_PIDS="$BG_PIDS $SH_PID"
-for _ in $(seq 100); do grep -q "following twofoldd" "$SH_LOG" && [ -S "$C_SOCK" ] && break; sleep 0.05; done
-grep -q "following twofoldd" "$SH_LOG" || bail "shell did not start: $(tail -3 "$SH_LOG")"
-setpriv --reuid=$((SB + 1000)) --regid=$((SB + 1000)) --groups="$GID" -- \
-	env WAYLAND_DISPLAY="$SHD/secure/wayland-0" "$SHELLCLIENT" window $BLUE >"$SH_DIR/sec.out" 2>&1 &
-BG_PIDS="$BG_PIDS $!"
-for _ in $(seq 100); do grep -q '^configure' "$SH_DIR/sec.out" && break; sleep 0.05; done
+shell_dirs
+start_dshell || bail "shell did not start"
+app_client secure sec window $BLUE
 
 # secure's network namespace, as the daemon holds it (it stays while
 # secure is locked): the daemon's fd of the namespace secure's app is in
@@ -137,25 +112,7 @@ rc=$?
 ok $? "the same alert again is refused as a replay" "rc=$rc $out"
 
 # ALERT_BODY (24) by hand: ERRNO and TEXT of the answer, as uid $1
-body_req() {
-	setpriv --reuid="$1" --regid="$GID" --groups="$GID" -- /usr/bin/python3 - "$S/control" <<'PY'
-import socket, struct, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.connect(sys.argv[1])
-v = b"secure\0"
-body = struct.pack("<HHI", 1, 0, len(v)) + v
-s.send(struct.pack("<HBBHHI", 0x4654, 1, 0, 24, 0, len(body)) + body)
-d = s.recv(65536)
-off, err, text = 12, None, ""
-while off + 8 <= len(d):
-    a, _, n = struct.unpack_from("<HHI", d, off)
-    val = d[off + 8:off + 8 + n]
-    if a == 10: err = struct.unpack("<i", val)[0]
-    if a == 12: text = val.rstrip(b"\0").decode()
-    off += 8 + n
-print(err, text.replace("\n", "|"))
-PY
-}
+body_req() { daemon_req "$1" 24 1 secure; }
 out=$(body_req 0)
 case $out in -*) not_has "$BODY" "$out" ;; *) false ;; esac
 ok $? "ALERT_BODY while secure is locked: refused, even to root" "$out"

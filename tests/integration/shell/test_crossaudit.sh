@@ -17,57 +17,24 @@
 
 PIN=123456 # enroll_unlock_secure's
 SHUID=60142
-GRP=tfxaud$$
-groupadd "$GRP" || bail "groupadd $GRP failed"
-GID=$(getent group "$GRP" | cut -d: -f3)
-EXTRA_CLEANUP="$EXTRA_CLEANUP; groupdel $GRP"
 
+shell_group tfxaud$$
 setup_state
-sed -i "s/^#control_group =.*/control_group = $GRP/; s/^#shell_uid =.*/shell_uid = $SHUID/" "$S/device.conf"
-set_conf display shell
-chgrp "$GRP" "$S" && chmod 0710 "$S"
+shell_conf
 start_daemon || bail "daemon did not start with display = shell"
 enroll_unlock_secure || bail "enroll/unlock secure"
 
-SHD=$S/shell
-ubase() { awk -v p="[persona $1]" '$0 == p { f = 1; next } /^\[/ { f = 0 } f && $1 == "uid_base" { print $3 }' "$S/device.conf"; }
-PB=$(ubase personal)
-SB=$(ubase secure)
-[ -n "$PB" ] && [ -n "$SB" ] || bail "no uid_base in device.conf"
+shell_dirs
 P_SOCK=$SHD/personal/wayland-0
 S_SOCK=$SHD/secure/wayland-0
-H_SOCK=$SHD/host/host.sock
-C_SOCK=$SHD/host/control.sock
 
-start_dshell() {
-	setpriv --reuid=$SHUID --regid="$GID" --groups="$GID" -- \
-		env WLR_BACKENDS=headless WLR_HEADLESS_OUTPUTS=1 \
-		WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1 "$TWOFOLD_SHELL" \
-		--persona personal="$P_SOCK" --persona secure="$S_SOCK" \
-		--persona-uids personal="$PB-$((PB + 65535))" \
-		--persona-uids secure="$SB-$((SB + 65535))" \
-		--host-socket "$H_SOCK" --control "$C_SOCK" \
-		--daemon "$S/control" >>"$SH_LOG" 2>&1 &
-	SH_PID=$!
-	BG_PIDS="$BG_PIDS $SH_PID"
-	for _ in $(seq 100); do
-		grep -q "following twofoldd" "$SH_LOG" && [ -S "$C_SOCK" ] && return 0
-		kill -0 "$SH_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	diag "shell did not come up: $(tail -5 "$SH_LOG")"
-	return 1
-}
 start_dshell || bail "shell did not start as uid $SHUID"
 
 # as NAME's app uid (a client of its own socket: SO_PEERCRED)
-as_p() { setpriv --reuid=$((PB + 1000)) --regid=$((PB + 1000)) --groups="$GID" -- env WAYLAND_DISPLAY="$P_SOCK" "$@"; }
-as_s() { setpriv --reuid=$((SB + 1000)) --regid=$((SB + 1000)) --groups="$GID" -- env WAYLAND_DISPLAY="$S_SOCK" "$@"; }
-as_p "$SHELLCLIENT" window 00ff00 >"$SH_DIR/pw.out" 2>&1 &
-BG_PIDS="$BG_PIDS $!"
-as_s "$SHELLCLIENT" window 0000ff >"$SH_DIR/sw.out" 2>&1 &
-BG_PIDS="$BG_PIDS $!"
-for _ in $(seq 100); do grep -q '^configure' "$SH_DIR/pw.out" && grep -q '^configure' "$SH_DIR/sw.out" && break; sleep 0.05; done
+as_p() { as_app personal "$P_SOCK" "$@"; }
+as_s() { as_app secure "$S_SOCK" "$@"; }
+app_client personal pw window 00ff00
+app_client secure sw window 0000ff
 
 wait_fg() { for _ in $(seq 100); do has "fg=$1" "$(ctl status)" && return 0; sleep 0.05; done; return 1; }
 to_fg() { tf switch "$1" >/dev/null && wait_fg "$1"; }
@@ -125,27 +92,9 @@ grep -q "cross-copy secure -> -: refused by twofoldd" "$SH_LOG"
 ok $? "the shell says it was refused by twofoldd" "$(grep cross-copy "$SH_LOG")"
 
 # ---- the shell's request only: root and the group are refused
-xreq() {
-	setpriv --reuid="$1" --regid="$GID" --groups="$GID" -- /usr/bin/python3 - "$S/control" <<'PY'
-import socket, struct, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.connect(sys.argv[1])
-def attr(t, v):
-    v += b"\0"
-    return struct.pack("<HHI", t, 0, len(v)) + v
-body = attr(1, b"personal") + attr(2, b"secure") + attr(2, b"3")
-s.send(struct.pack("<HBBHHI", 0x4654, 1, 0, 21, 0, len(body)) + body)
-d = s.recv(65536)
-off, err, text = 12, None, ""
-while off + 8 <= len(d):
-    a, _, n = struct.unpack_from("<HHI", d, off)
-    val = d[off + 8:off + 8 + n]
-    if a == 10: err = struct.unpack("<i", val)[0]
-    if a == 12: text = val.rstrip(b"\0").decode()
-    off += 8 + n
-print(err, text)
-PY
-}
+# xreq UID: the shell's CROSS_COPY_AUDIT request (21): from personal to
+# secure, 3 bytes
+xreq() { daemon_req "$1" 21 1 personal 2 secure 2 3; }
 out=$(xreq 0 2>&1)
 case $out in -1\ *) true ;; *) false ;; esac
 ok $? "CROSS_COPY_AUDIT from root: refused (the shell's request)" "$out"

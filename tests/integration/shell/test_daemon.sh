@@ -28,25 +28,16 @@ BLUE=0000ff
 RGB_PAD_KEY=485068
 RGB_PAD_WRONG=e02020
 SHUID=60141
-GRP=tfshell$$
-groupadd "$GRP" || bail "groupadd $GRP failed"
-GID=$(getent group "$GRP" | cut -d: -f3)
-EXTRA_CLEANUP="$EXTRA_CLEANUP; groupdel $GRP"
 
+shell_group tfshell$$
 setup_state
-sed -i "s/^#control_group =.*/control_group = $GRP/; s/^#shell_uid =.*/shell_uid = $SHUID/" "$S/device.conf"
-set_conf display shell
+shell_conf
 # personal runs a test client copied into its /tmp (device-bound only)
 sed -i "/^\[persona personal\]/,/^\[/ s/^#\?allow_exec_writable = .*/allow_exec_writable = yes/" "$S/device.conf"
-chgrp "$GRP" "$S" && chmod 0710 "$S"
 start_daemon || bail "daemon did not start with display = shell"
 enroll_unlock_secure || bail "enroll/unlock secure"
 
-SHD=$S/shell
-ubase() { awk -v p="[persona $1]" '$0 == p { f = 1; next } /^\[/ { f = 0 } f && $1 == "uid_base" { print $3 }' "$S/device.conf"; }
-PB=$(ubase personal)
-SB=$(ubase secure)
-[ -n "$PB" ] && [ -n "$SB" ] || bail "no uid_base in device.conf"
+shell_dirs
 
 st=$(stat -c %a:%U:%G "$SHD" 2>&1)
 [ "$st" = "750:root:$GRP" ]
@@ -56,28 +47,6 @@ st=$(stat -c %a:%u "$SHD/personal" "$SHD/secure" "$SHD/host" 2>&1 | tr '\n' ' ')
 ok $? "one directory per persona (0711) and host/ (0700), the shell's" "$st"
 
 # ---- the shell, as shell_uid, following the daemon
-H_SOCK=$SHD/host/host.sock
-C_SOCK=$SHD/host/control.sock
-start_dshell() {
-	setpriv --reuid=$SHUID --regid="$GID" --groups="$GID" -- \
-		env WLR_BACKENDS=headless WLR_HEADLESS_OUTPUTS=1 \
-		WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1 "$TWOFOLD_SHELL" \
-		--persona personal="$SHD/personal/wayland-0" \
-		--persona secure="$SHD/secure/wayland-0" \
-		--persona-uids personal="$PB-$((PB + 65535))" \
-		--persona-uids secure="$SB-$((SB + 65535))" \
-		--host-socket "$H_SOCK" --control "$C_SOCK" \
-		--daemon "$S/control" >>"$SH_LOG" 2>&1 &
-	SH_PID=$!
-	BG_PIDS="$BG_PIDS $SH_PID"
-	for _ in $(seq 100); do
-		grep -q "following twofoldd" "$SH_LOG" && [ -S "$C_SOCK" ] && return 0
-		kill -0 "$SH_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	diag "shell did not come up: $(tail -5 "$SH_LOG")"
-	return 1
-}
 start_dshell || bail "shell did not start as uid $SHUID"
 st=$(ctl status)
 has "fg=personal" "$st" && has "daemon=up" "$st" && has "secure=open" "$st"
@@ -112,22 +81,17 @@ ok $? "the host socket's path does not exist in personal, a client there fails" 
 
 # ---- SO_PEERCRED: a uid of secure on personal's socket is refused, on
 # its own socket served (the check can fail)
-out=$(setpriv --reuid=$((SB + 1000)) --regid=$((SB + 1000)) --groups="$GID" -- \
-	env WAYLAND_DISPLAY="$SHD/personal/wayland-0" timeout 10 "$SHELLCLIENT" globals 2>&1)
+out=$(as_app secure "$SHD/personal/wayland-0" timeout 10 "$SHELLCLIENT" globals 2>&1)
 rc=$?
 [ $rc != 0 ] && grep -q "refused a client of uid $((SB + 1000)) on the socket of personal" "$SH_LOG"
 ok $? "a client of secure's uid on personal's socket is refused" "rc=$rc $out"
-out=$(setpriv --reuid=$((SB + 1000)) --regid=$((SB + 1000)) --groups="$GID" -- \
-	env WAYLAND_DISPLAY="$SHD/secure/wayland-0" timeout 10 "$SHELLCLIENT" globals 2>&1)
+out=$(as_app secure "$SHD/secure/wayland-0" timeout 10 "$SHELLCLIENT" globals 2>&1)
 rc=$?
 [ $rc = 0 ] && has xdg_wm_base "$out"
 ok $? "the same uid on secure's socket is served" "rc=$rc $out"
 
 # a secure client: a process of secure's app uid on secure's socket
-setpriv --reuid=$((SB + 1000)) --regid=$((SB + 1000)) --groups="$GID" -- \
-	env WAYLAND_DISPLAY="$SHD/secure/wayland-0" "$SHELLCLIENT" window $BLUE >"$SH_DIR/sec.out" 2>&1 &
-BG_PIDS="$BG_PIDS $!"
-for _ in $(seq 100); do grep -q '^configure' "$SH_DIR/sec.out" && break; sleep 0.05; done
+app_client secure sec window $BLUE
 keys() { grep -c '^key' "$SH_DIR/$1.out"; }
 # wait_fg NAME: until the shell has followed the daemon's foreground
 wait_fg() { for _ in $(seq 100); do has "fg=$1" "$(ctl status)" && return 0; sleep 0.05; done; return 1; }

@@ -22,13 +22,9 @@ command -v notify-send >/dev/null && command -v dbus-daemon >/dev/null || {
 }
 
 SHUID=60143
-GRP=tfnotify$$
 SECRET="Witness GOLDFINCH-7731 at the harbour"
 RGB_BANNER=2050a0
 RGB_INK=fffff0
-groupadd "$GRP" || bail "groupadd $GRP failed"
-GID=$(getent group "$GRP" | cut -d: -f3)
-EXTRA_CLEANUP="$EXTRA_CLEANUP; groupdel $GRP"
 # the notifier where every persona sees it (the host's /usr, read-only;
 # a gated persona runs nothing from its writable dirs)
 NDIR=/usr/local/lib/twofold-test-notify.$$
@@ -36,16 +32,13 @@ mkdir -p "$NDIR" && cp "$TF_NOTIFYD" "$NDIR/tf-notifyd" || bail "cannot copy tf-
 EXTRA_CLEANUP="$EXTRA_CLEANUP; rm -rf $NDIR"
 export TWOFOLD_NOTIFYD=$NDIR/tf-notifyd
 
+shell_group tfnotify$$
 setup_state
-sed -i "s/^#control_group =.*/control_group = $GRP/; s/^#shell_uid =.*/shell_uid = $SHUID/" "$S/device.conf"
-set_conf display shell
-chgrp "$GRP" "$S" && chmod 0710 "$S"
+shell_conf
 start_daemon || bail "daemon did not start"
 enroll_unlock_secure || bail "enroll/unlock secure"
 
-ubase() { awk -v p="[persona $1]" '$0 == p { f = 1; next } /^\[/ { f = 0 } f && $1 == "uid_base" { print $3 }' "$S/device.conf"; }
-PB=$(ubase personal)
-SB=$(ubase secure)
+shell_dirs
 # njson NAME FIELD: the persona's status "notify" member FIELD
 njson() {
 	tf --json status | python3 -c 'import json,sys
@@ -74,22 +67,7 @@ has "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus" "$env_out"
 ok $? "apps get DBUS_SESSION_BUS_ADDRESS" "$env_out"
 
 # ---- the shell, following the daemon (as test_alert.sh)
-SHD=$S/shell
-H_SOCK=$SHD/host/host.sock
-C_SOCK=$SHD/host/control.sock
-setpriv --reuid=$SHUID --regid="$GID" --groups="$GID" -- \
-	env WLR_BACKENDS=headless WLR_HEADLESS_OUTPUTS=1 \
-	WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1 "$TWOFOLD_SHELL" \
-	--persona personal="$SHD/personal/wayland-0" \
-	--persona secure="$SHD/secure/wayland-0" \
-	--persona-uids personal="$PB-$((PB + 65535))" \
-	--persona-uids secure="$SB-$((SB + 65535))" \
-	--host-socket "$H_SOCK" --control "$C_SOCK" --banner-seconds 120 \
-	--daemon "$S/control" >>"$SH_LOG" 2>&1 &
-SH_PID=$!
-BG_PIDS="$BG_PIDS $SH_PID"
-for _ in $(seq 100); do grep -q "following twofoldd" "$SH_LOG" && [ -S "$C_SOCK" ] && break; sleep 0.05; done
-grep -q "following twofoldd" "$SH_LOG" || bail "shell did not start: $(tail -3 "$SH_LOG")"
+start_dshell --banner-seconds 120 || bail "shell did not start"
 wait_st() { for _ in $(seq 200); do has "$1" "$(ctl status)" && return 0; sleep 0.05; done; return 1; }
 # the banner's rows: under the bar, 2 x 12 + 3 lines of 9 x 3 px (720 wide)
 BROWS="40 145"

@@ -19,36 +19,21 @@ PIN=123456 # enroll_unlock_secure's
 WRONG=271828
 RGB_PAD_TEXT=fff8e0
 SHUID=60145
-GRP=tfpad$$
-groupadd "$GRP" || bail "groupadd $GRP failed"
-GID=$(getent group "$GRP" | cut -d: -f3)
-EXTRA_CLEANUP="$EXTRA_CLEANUP; groupdel $GRP"
 
+shell_group tfpad$$
 setup_state
-sed -i "s/^#control_group =.*/control_group = $GRP/; s/^#shell_uid =.*/shell_uid = $SHUID/" "$S/device.conf"
-set_conf display shell
+shell_conf
 set_conf throttle_free_tries 1
 set_conf throttle_base_delay 3
-chgrp "$GRP" "$S" && chmod 0710 "$S"
 start_daemon || bail "daemon did not start with display = shell"
 enroll_unlock_secure || bail "enroll/unlock secure"
 tf lock secure >/dev/null || bail "twofold lock secure"
 
 SHD=$S/shell
-PB=$(awk '$0 == "[persona personal]" { f = 1; next } /^\[/ { f = 0 } f && $1 == "uid_base" { print $3 }' "$S/device.conf")
+PB=$(ubase personal)
 H_SOCK=$SHD/host/host.sock
 C_SOCK=$SHD/host/control.sock
-setpriv --reuid=$SHUID --regid="$GID" --groups="$GID" -- \
-	env WLR_BACKENDS=headless WLR_HEADLESS_OUTPUTS=1 \
-	WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1 "$TWOFOLD_SHELL" \
-	--persona personal="$SHD/personal/wayland-0" \
-	--persona secure="$SHD/secure/wayland-0" \
-	--persona-uids personal="$PB-$((PB + 65535))" \
-	--host-socket "$H_SOCK" --control "$C_SOCK" --ping-interval 400 \
-	--daemon "$S/control" >>"$SH_LOG" 2>&1 &
-SH_PID=$!
-BG_PIDS="$BG_PIDS $SH_PID"
-for _ in $(seq 100); do grep -q "following twofoldd" "$SH_LOG" && [ -S "$C_SOCK" ] && break; sleep 0.05; done
+start_dshell --ping-interval 400 || bail "shell did not start"
 has "daemon=up" "$(ctl status)" || bail "the shell did not come up: $(tail -3 "$SH_LOG")"
 
 # the pad's geometry on the default 720x1440 output (pad.c

@@ -17,17 +17,12 @@
 . "$(dirname "$0")/lib.sh"
 
 SHUID=60144
-GRP=tfsst$$
-groupadd "$GRP" || bail "groupadd $GRP failed"
-GID=$(getent group "$GRP" | cut -d: -f3)
-EXTRA_CLEANUP="$EXTRA_CLEANUP; groupdel $GRP"
 
+shell_group tfsst$$
 setup_state
-sed -i "s/^#control_group =.*/control_group = $GRP/; s/^#shell_uid =.*/shell_uid = $SHUID/" "$S/device.conf"
-set_conf display shell
+shell_conf
 sed -i "s/^#\?shell_start =.*/shell_start = yes/" "$S/device.conf"
 grep -q "^shell_start = yes" "$S/device.conf" || bail "no shell_start key in device.conf"
-chgrp "$GRP" "$S" && chmod 0710 "$S"
 # the daemon passes these (and only wlroots' and libseat's) to the shell
 export WLR_BACKENDS=headless WLR_HEADLESS_OUTPUTS=1 WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1
 export TF_TEST_NOT_PASSED=leak
@@ -36,7 +31,7 @@ start_daemon || bail "daemon did not start"
 SHD=$S/shell
 C_SOCK=$SHD/host/control
 H_SOCK=$SHD/host/wayland-host
-PB=$(awk '$0 == "[persona personal]" { f = 1; next } /^\[/ { f = 0 } f && $1 == "uid_base" { print $3 }' "$S/device.conf")
+PB=$(ubase personal)
 shell_pid() { pgrep -u "$SHUID" -x twofold-shell | head -1; }
 # up_again OLD: a shell other than OLD runs and answers on its control socket
 up_again() {

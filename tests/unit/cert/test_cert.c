@@ -13,32 +13,7 @@
 #include <cmocka.h>
 
 #include "twofold/cert.h"
-
-#define NOW 1800000000ull
-#define DAY 86400ull
-
-static int setup(void **state)
-{
-	return tf_crypto_init() == 0 ? 0 : -1;
-}
-
-struct ca {
-	const struct tf_suite *s;
-	struct tf_key *sk;
-	struct tf_cert_anchor anchor;
-};
-
-static void ca_make(struct ca *ca, const struct tf_suite *s, uint8_t seedb)
-{
-	uint8_t seed[TF_KEY_BYTES], pk[TF_PK_MAX];
-
-	memset(seed, seedb, sizeof(seed));
-	ca->s = s;
-	assert_int_equal(tf_key_sign_from_seed(s, seed, &ca->sk), 0);
-	assert_int_equal(tf_key_public(ca->sk, pk, sizeof(pk)), 0);
-	assert_int_equal(tf_cert_anchor_init(&ca->anchor, s, pk, s->pk_bytes),
-			 0);
-}
+#include "certtest.h"
 
 static void subject(struct tf_cert *c, const struct tf_suite *s, unsigned role,
 		    uint64_t serial)

@@ -16,39 +16,13 @@
 #include <cmocka.h>
 
 #include "twofold/roster.h"
-
-#define NOW 1800000000ull
-#define DAY 86400ull
-
-static int setup(void **state)
-{
-	(void)state;
-	return tf_crypto_init() == 0 ? 0 : -1;
-}
-
-struct ca {
-	const struct tf_suite *s;
-	struct tf_key *sk;
-	struct tf_cert_anchor anchor;
-};
+#include "certtest.h"
 
 struct signer {
 	struct tf_key *sk;
 	uint8_t cert[TF_CERT_MAX];
 	size_t certlen;
 };
-
-static void ca_make(struct ca *ca, const struct tf_suite *s, uint8_t seedb)
-{
-	uint8_t seed[TF_KEY_BYTES], pk[TF_PK_MAX];
-
-	memset(seed, seedb, sizeof(seed));
-	ca->s = s;
-	assert_int_equal(tf_key_sign_from_seed(s, seed, &ca->sk), 0);
-	assert_int_equal(tf_key_public(ca->sk, pk, sizeof(pk)), 0);
-	assert_int_equal(tf_cert_anchor_init(&ca->anchor, s, pk, s->pk_bytes),
-			 0);
-}
 
 /* a key pair certified by ca with role */
 static void signer_make(struct signer *g, struct ca *ca, unsigned role,

@@ -16,39 +16,17 @@
 
 #include <cmocka.h>
 
+#include "../../common/speech.h"
 #include "twofold/media.h"
 
 #define SECONDS 10
 #define NS (TF_MEDIA_RATE * SECONDS)
 #define NF (NS / TF_MEDIA_FRAME)
 
-/* Speech-like: a 140 Hz voice with 5 Hz vibrato, twelve harmonics shaped
- * by three formants, syllables at ~3.5 Hz (amplitude modulation with
- * short pauses). */
+/* Speech-like (tests/common/speech.h), the syllables dipping to silence */
 static void speech(int16_t *x, size_t n, double f0base)
 {
-	const double pi = 3.14159265358979323846;
-	const double formant[3] = {500, 1500, 2500};
-	double phase = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		double t = (double)i / TF_MEDIA_RATE;
-		double f0 = f0base + 15 * sin(2 * pi * 5 * t);
-		double env = sin(2 * pi * 1.75 * t);
-		double v = 0;
-
-		phase += 2 * pi * f0 / TF_MEDIA_RATE;
-		env = env * env; /* 3.5 Hz syllables, dipping to silence */
-		for (int h = 1; h <= 12; h++) {
-			double a = 0;
-			for (int k = 0; k < 3; k++) {
-				double d = (h * f0 - formant[k]) / 300;
-				a += exp(-d * d);
-			}
-			v += (0.15 + a) / h * sin(h * phase);
-		}
-		x[i] = (int16_t)(6000 * env * v);
-	}
+	tf_test_speech(x, n, f0base, 0);
 }
 
 /* SNR in dB of y against x delayed by d, over the given frames (NULL:
