@@ -420,6 +420,7 @@ static void on_connected(struct svc *s)
 	 * handed some out while we were away, or lost its store) */
 	publish_prekeys(s, true);
 	comms_relay_send(s, &fetch, 1);
+	s->last_fetch = comms_now_ms();
 	ptt_on_connected(s);
 }
 
@@ -1371,6 +1372,16 @@ static int service(const char *dir, int argc, char **argv)
 
 			s.last_tick = t;
 			comms_relay_send(&s, ka, sizeof(ka));
+			/* a new-message notice can be lost between relays
+			 * (a NATS node that died with it in flight): the
+			 * store is the truth, so ask it now and then; what
+			 * was shown already is dropped by its id */
+			if (t - s.last_fetch >= FETCH_EVERY_MS) {
+				static const uint8_t f = OP_FETCH;
+
+				s.last_fetch = t;
+				comms_relay_send(&s, &f, 1);
+			}
 			publish_prekeys(&s, false);
 			rotate_prekeys(&s);
 			out_flush(&s);

@@ -22,6 +22,7 @@
 #define OUTBOX_MAX 4096
 #define REPLY_MAX 65536
 #define ID_BYTES 16
+#define FETCH_EVERY_MS 15000
 #define OPK_COUNT 8 /* one publication fits in one datagram */
 #define OPK_LOW 4   /* the relay holds fewer: top up to OPK_COUNT */
 #define SPK_MAX_AGE (7 * 86400ull) /* the signed prekey rotates weekly */
@@ -80,6 +81,7 @@ struct svc {
 	uint64_t last_rx, last_init, last_tick;
 	/* the last relay handshake: sent, answered (monotonic µs; status) */
 	uint64_t init_us, connect_us;
+	uint64_t last_fetch; /* the periodic FETCH (FETCH_EVERY_MS) */
 	/* handshakes unanswered since the last connect (status: a relay
 	 * that refuses our certificate says nothing, it is no oracle) */
 	unsigned unanswered;
