@@ -513,9 +513,9 @@ static void out_write(struct svc *s, struct pgroup *g, const int16_t *pcm)
 		g->muted++;
 		return;
 	}
-	/* a call holds the device for its own playback */
-	if (call_active())
-		return;
+	/* during a call the call's own playback may hold the device: a
+	 * card without a mixer (dmix, PipeWire) refuses this second open
+	 * with EBUSY, said once in ptt_audio_error */
 	if (P.dev == NULL) {
 		if (audio_out_open(NULL, s->audio_dev, &P.dev, err,
 				   sizeof(err)) < 0) {
@@ -684,8 +684,7 @@ void ptt_tick(struct svc *s, uint64_t now)
 {
 	/* the device is held only while a burst plays, and given up the
 	 * moment the persona goes to the background */
-	if (P.dev &&
-	    (!may_play(s) || call_active() || now - P.dev_last_ms > 500))
+	if (P.dev && (!may_play(s) || now - P.dev_last_ms > 500))
 		dev_close();
 	for (size_t i = 0; i < GROUPS_MAX; i++) {
 		struct pgroup *g = &P.g[i];
