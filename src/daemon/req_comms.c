@@ -197,7 +197,10 @@ void tfd_comms_foreground(struct tfd *d)
 
 static void comms_start(struct tfd *d, struct tfd_persona *p)
 {
-	static const char *const ll[] = {COMMS_STATE, NULL};
+	/* /dev/snd: ALSA opens its nodes read-write (Landlock's write_file
+	 * covers device nodes); whether the persona may open them at all is
+	 * the device cgroup's (foreground devices only) */
+	static const char *const ll[] = {COMMS_STATE, "/dev/snd", NULL};
 	char relay[128];
 	char *argv[] = {
 		(char *)comms_bin(),
