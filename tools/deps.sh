@@ -17,7 +17,8 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       python3-dissononce libsqlite3-dev
       libwlroots-dev libwayland-dev wayland-protocols libxkbcommon-dev
       libpixman-1-dev wl-clipboard grim wtype sway libnotify-bin dbus-daemon
-      libopus-dev libpq-dev postgresql-15 libnats-dev nats-server)
+      libopus-dev libpq-dev postgresql-15 libnats-dev nats-server
+      libasound2-dev)
 # installed without their Recommends: wireguard-tools recommends
 # "wireguard-modules", which only kernel images provide (apt would pull a
 # kernel and rebuild an initramfs); the tests need only wg(8). flatpak (a

@@ -42,6 +42,7 @@
 #include "twofold/media.h"
 #include "twofold/sframe.h"
 
+#include "audio.h"
 #include "call.h"
 
 enum {
@@ -92,10 +93,12 @@ struct call {
 	uint64_t tx_ctl_ctr;
 	struct tf_media_enc *enc;
 	struct tf_media_dec *dec;
-	int16_t *in_pcm;
-	size_t in_n, in_pos;
-	struct tf_audio_writer *w;
-	char in_path[512], out_path[512];
+	/* audio (audio.h): files from the request are opened with it; a
+	 * device only while the call is active (go_active .. call_end) */
+	struct audio_in *ain;
+	struct audio_out *aout;
+	char in_path[512], out_path[512], dev[AUDIO_DEV_MAX];
+	char audio_err[AUDIO_ERR_MAX]; /* the last device error (status) */
 	int pending_fd;	  /* `call` waits for ringing or an error */
 	bool cert_cached; /* the callee's key came from DIR/certs */
 	/* monotonic µs */
@@ -192,10 +195,11 @@ static void call_end(struct svc *s, const char *why)
 	tf_media_dec_free(C.dec);
 	C.enc = NULL;
 	C.dec = NULL;
-	free(C.in_pcm);
-	C.in_pcm = NULL;
-	r = tf_audio_writer_close(C.w);
-	C.w = NULL;
+	/* the microphone is released the moment the call ends */
+	audio_in_close(C.ain);
+	C.ain = NULL;
+	r = audio_out_close(C.aout);
+	C.aout = NULL;
 	if (r < 0)
 		fprintf(stderr, PROG ": cannot finish the audio file %s: %s\n",
 			C.out_path, strerror(-r));
@@ -354,23 +358,66 @@ static void save_cert(struct svc *s, const char *who, const uint8_t *b,
 		comms_log(s, "cannot keep the certificate of %s", who);
 }
 
-static int media_open(const char *in, const char *out)
+/* The codec and the request's files (a file is no microphone: opened
+ * at once, so a bad path is refused before anyone rings). */
+static int media_open(const char *in, const char *out, char *err, size_t cap)
 {
 	int r;
 
+	tf_media_enc_free(C.enc); /* an `answer` again after a bad file */
+	tf_media_dec_free(C.dec);
+	C.enc = NULL;
+	C.dec = NULL;
 	r = tf_media_enc_new(TF_MEDIA_LOSS_PCT, true, &C.enc);
 	if (r == 0)
 		r = tf_media_dec_new(&C.dec);
-	if (r == 0 && in && *in)
-		r = tf_audio_load(in, &C.in_pcm, &C.in_n);
-	if (r == 0 && out && *out)
-		r = tf_audio_writer_open(out, &C.w);
-	return r;
+	if (r < 0) {
+		snprintf(err, cap, "cannot start the Opus codec: %s",
+			 strerror(-r));
+		return r;
+	}
+	if (in && *in && (r = audio_in_open(in, NULL, &C.ain, err, cap)) < 0)
+		return r;
+	if (out && *out &&
+	    (r = audio_out_open(out, NULL, &C.aout, err, cap)) < 0)
+		return r;
+	return 0;
+}
+
+/* The device for what no file covers, opened as the call becomes active
+ * and closed by call_end: the microphone is live only during an active
+ * call (docs/comms.md "Audio devices": a compromised relay or peer must
+ * not be able to turn a ringing or idle phone into a bug, so nothing
+ * reads the mic before the user answered or after the call). A device
+ * that fails leaves the call up (silence out, nothing played): the
+ * other side still works, and the line says what to fix. */
+static void devices_open(void)
+{
+	char err[AUDIO_ERR_MAX];
+
+	if (C.dev[0] == '\0')
+		return;
+	if (C.ain == NULL &&
+	    audio_in_open(NULL, C.dev, &C.ain, err, sizeof(err)) < 0) {
+		snprintf(C.audio_err, sizeof(C.audio_err), "%s", err);
+		fprintf(stderr, PROG ": %s\n", err);
+	}
+	if (C.aout == NULL &&
+	    audio_out_open(NULL, C.dev, &C.aout, err, sizeof(err)) < 0) {
+		snprintf(C.audio_err, sizeof(C.audio_err), "%s", err);
+		fprintf(stderr, PROG ": %s\n", err);
+	}
+}
+
+bool call_active(void)
+{
+	return C.st == ST_ACTIVE;
 }
 
 static void go_active(struct svc *s)
 {
 	set_state(ST_ACTIVE);
+	devices_open();
 	C.t_answer = C.t_state;
 	C.t_tx_start = C.next_tx = C.t_state;
 	C.t_last_rx = C.t_state;
@@ -645,17 +692,14 @@ static void on_init(struct svc *s, const char *from, uint32_t id,
 
 static void play(const int16_t *pcm)
 {
-	int r;
+	char err[AUDIO_ERR_MAX];
 
-	if (!C.w)
+	if (!C.aout || audio_out_write(C.aout, pcm, err, sizeof(err)) >= 0)
 		return;
-	r = tf_audio_write(C.w, pcm, TF_MEDIA_FRAME);
-	if (r < 0) {
-		fprintf(stderr, PROG ": cannot write %s: %s\n", C.out_path,
-			strerror(-r));
-		(void)tf_audio_writer_close(C.w);
-		C.w = NULL;
-	}
+	snprintf(C.audio_err, sizeof(C.audio_err), "%s", err);
+	fprintf(stderr, PROG ": %s\n", err);
+	(void)audio_out_close(C.aout);
+	C.aout = NULL;
 }
 
 static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
@@ -788,14 +832,17 @@ static void send_media(struct svc *s)
 {
 	int16_t pcm[TF_MEDIA_FRAME] = {0};
 	uint8_t pkt[TF_MEDIA_PKT_BYTES], fr[TF_MEDIA_PKT_BYTES + 64];
+	char err[AUDIO_ERR_MAX];
 	int n;
 
-	if (C.in_pcm && C.in_pos < C.in_n) {
-		size_t k = C.in_n - C.in_pos;
-		if (k > TF_MEDIA_FRAME)
-			k = TF_MEDIA_FRAME;
-		memcpy(pcm, C.in_pcm + C.in_pos, k * sizeof(*pcm));
-		C.in_pos += k;
+	/* a file that ended: silence from then on; a device with no period
+	 * ready: silence this once */
+	if (C.ain && (n = audio_in_read(C.ain, pcm, err, sizeof(err))) < 0 &&
+	    n != -ENODATA) {
+		snprintf(C.audio_err, sizeof(C.audio_err), "%s", err);
+		fprintf(stderr, PROG ": %s\n", err);
+		audio_in_close(C.ain);
+		C.ain = NULL;
 	}
 	if (tf_media_encode(C.enc, pcm, pkt) < 0)
 		return;
@@ -880,23 +927,34 @@ void call_tick(struct svc *s)
 
 /* ---- the CLI's requests ---- */
 
-/* "call\nPEER\nIN\nOUT", "answer\nIN\nOUT", "hangup" */
+/* the request's device, else the service's --audio-dev ("" none) */
+static int pick_dev(struct svc *s, int fd, const char *dev)
+{
+	if (dev && *dev && !audio_dev_ok(dev)) {
+		comms_reply(fd, "error audio device name refused\n");
+		return -EINVAL;
+	}
+	snprintf(C.dev, sizeof(C.dev), "%s", dev && *dev ? dev : s->audio_dev);
+	return 0;
+}
+
+/* "call\nPEER\nIN\nOUT[\nDEV]", "answer\nIN\nOUT[\nDEV]", "hangup" */
 int call_control(struct svc *s, int fd, char *req)
 {
-	char *f[4] = {0}, *p = req;
+	char *f[5] = {0}, *p = req, err[AUDIO_ERR_MAX];
 	int nf = 0, r;
 
 	if (strncmp(req, "call\n", 5) && strncmp(req, "answer\n", 7) &&
 	    strcmp(req, "hangup") && strcmp(req, "answer"))
 		return 0;
-	while (nf < 4 && p) {
+	while (nf < 5 && p) {
 		f[nf++] = p;
 		p = strchr(p, '\n');
 		if (p)
 			*p++ = '\0';
 	}
 	if (!strcmp(f[0], "call")) {
-		if (nf != 4 || !comms_officer_ok(f[1])) {
+		if (nf < 4 || !comms_officer_ok(f[1])) {
 			comms_reply(fd, "error call wants an officer id\n");
 			return 1;
 		}
@@ -922,11 +980,13 @@ int call_control(struct svc *s, int fd, char *req)
 		snprintf(C.peer, sizeof(C.peer), "%s", f[1]);
 		snprintf(C.in_path, sizeof(C.in_path), "%s", f[2]);
 		snprintf(C.out_path, sizeof(C.out_path), "%s", f[3]);
-		r = media_open(f[2], f[3]);
+		if (pick_dev(s, fd, f[4]) < 0) {
+			call_end(s, "audio device refused");
+			return 1;
+		}
+		r = media_open(f[2], f[3], err, sizeof(err));
 		if (r < 0) {
-			comms_reply(fd,
-				    "error cannot open the audio files: %s\n",
-				    strerror(-r));
+			comms_reply(fd, "error %s\n", err);
 			call_end(s, "audio files refused");
 			return 1;
 		}
@@ -944,16 +1004,25 @@ int call_control(struct svc *s, int fd, char *req)
 			 nf > 1 ? f[1] : "");
 		snprintf(C.out_path, sizeof(C.out_path), "%s",
 			 nf > 2 ? f[2] : "");
-		r = media_open(C.in_path, C.out_path);
+		if (pick_dev(s, fd, nf > 3 ? f[3] : NULL) < 0)
+			return 1;
+		audio_in_close(C.ain);
+		(void)audio_out_close(C.aout);
+		C.ain = NULL;
+		C.aout = NULL;
+		C.audio_err[0] = '\0';
+		r = media_open(C.in_path, C.out_path, err, sizeof(err));
 		if (r < 0) {
-			comms_reply(fd,
-				    "error cannot open the audio files: %s\n",
-				    strerror(-r));
+			comms_reply(fd, "error %s\n", err);
 			return 1;
 		}
 		send_ctl(s, CTL_ANSWER);
 		go_active(s);
-		comms_reply(fd, "ok answered %s\n", C.peer);
+		/* a device that failed: answered all the same (the caller
+		 * hears our silence), and told on a second line */
+		comms_reply(fd, "ok answered %s\n%s%s%s", C.peer,
+			    C.audio_err[0] ? "warning: " : "", C.audio_err,
+			    C.audio_err[0] ? "\n" : "");
 		return 1;
 	}
 	/* hangup */
@@ -992,7 +1061,8 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		"call_rx_offset_us %.0f\n"
 		"call_tx_frames %llu\ncall_rx_frames %llu\ncall_lost %llu\n"
 		"call_fec %llu\ncall_late %llu\ncall_rejected %llu\n"
-		"call_ended %s\ncall_refused %s\n",
+		"call_ended %s\ncall_refused %s\n"
+		"call_audio_dev %s\ncall_audio_error %s\n",
 		state_names[C.st], C.peer[0] ? C.peer : "-",
 		C.outgoing ? "out" : "in", (unsigned long long)C.t_dial,
 		(unsigned long long)C.t_ring, (unsigned long long)C.t_answer,
@@ -1003,7 +1073,8 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		(unsigned long long)C.rx_frames, (unsigned long long)C.lost,
 		(unsigned long long)C.fec, (unsigned long long)C.late,
 		(unsigned long long)C.rejected, C.ended[0] ? C.ended : "-",
-		C.refused[0] ? C.refused : "-");
+		C.refused[0] ? C.refused : "-", C.dev[0] ? C.dev : "-",
+		C.audio_err[0] ? C.audio_err : "-");
 	if (n < 0)
 		return 0;
 	return (size_t)n < cap ? (size_t)n : cap - 1;

@@ -34,6 +34,8 @@ size_t call_status(struct svc *s, char *out, size_t cap);
 int call_poll_timeout(struct svc *s, int dflt);
 /* timers: media pacing, set-up and answer timeouts */
 void call_tick(struct svc *s);
+/* Is a call active (answered)? Then PTT bursts may play too. */
+bool call_active(void);
 /* the service stops: end the call (files finished) */
 void call_shutdown(struct svc *s);
 

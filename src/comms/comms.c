@@ -9,6 +9,7 @@
  *       (twofold/e2e.h), talks to twofold-relay over the device <-> relay
  *       channel (twofold/comms.h), and answers the CLI on DIR/control
  *       (AF_UNIX SOCK_SEQPACKET, 0600)
+ *       [--audio-out FILE] [--audio-dev PCM] [--daemon-fd N]
  *   twofold-comms --state DIR msg send OFFICER TEXT
  *   twofold-comms --state DIR msg read
  *   twofold-comms --state DIR status
@@ -62,6 +63,7 @@
 #include "twofold/e2e.h"
 #include "twofold/secmem.h"
 
+#include "audio.h"
 #include "call.h"
 #include "svc.h"
 
@@ -1124,13 +1126,17 @@ static void on_control(struct svc *s)
 			b, sizeof(b),
 			"ok\nofficer %s\nrelay %s\noutbox %zu\n"
 			"prekeys_on_relay %d\nx3dh_with_opk %u\n"
-			"x3dh_without_opk %u\nrelay_connect_us %llu\n%s%s%s",
+			"x3dh_without_opk %u\nrelay_connect_us %llu\n"
+			"foreground %s\naudio_dev %s%s\n%s%s%s",
 			s->me.officer,
 			s->connected ? "connected" : "unreachable", s->nout,
 			s->relay_opk_left, s->x3dh_opk, s->x3dh_no_opk,
 			(unsigned long long)(s->connect_us ? s->connect_us -
 								     s->init_us
 							   : 0),
+			s->foreground ? "yes" : "no",
+			s->audio_dev[0] ? s->audio_dev : "-",
+			audio_have_alsa() ? "" : " (built without ALSA)",
 			s->relay_refused ? "relay_refused " : "",
 			s->relay_refused ? s->relay_refused : "",
 			s->relay_refused ? "\n" : "");
@@ -1145,6 +1151,10 @@ static void on_control(struct svc *s)
 		if (k > 0)
 			(void)send(fd, b, TF_MIN((size_t)k, sizeof(b) - 1),
 				   MSG_NOSIGNAL);
+	} else if (!strncmp(req, "foreground", 10)) {
+		/* see on_daemon: never over the control socket */
+		comms_reply(fd, "error refused: only twofoldd sets the "
+				"foreground, on its own channel\n");
 	} else if (!strcmp(req, "reconnect")) {
 		/* a new relay handshake now (tests measure connect time) */
 		s->connected = false;
@@ -1160,6 +1170,58 @@ static void on_control(struct svc *s)
 	}
 out:
 	close(fd);
+}
+
+/* ---- the daemon's channel (--daemon-fd) ---- */
+
+/*
+ * twofoldd's words to the service: "foreground yes\n" or "foreground
+ * no\n", at the start and at every switch. They come only over the fd
+ * twofoldd passed at exec (a pipe whose write end only the daemon
+ * holds), never over DIR/control: every app of the persona runs as the
+ * same uid as the service and can reach that socket, and SO_PEERCRED
+ * cannot single out the daemon there (host root is unmapped in the
+ * persona's user namespace and reads as the overflow uid). An app that
+ * could claim the foreground could make PTT bursts play aloud while the
+ * officer works in the other persona.
+ */
+static void daemon_line(struct svc *s, const char *l)
+{
+	if (!strcmp(l, "foreground yes"))
+		s->foreground = true;
+	else if (!strcmp(l, "foreground no"))
+		s->foreground = false;
+	else
+		return;
+	comms_log(s, "foreground %s (twofoldd)", s->foreground ? "yes" : "no");
+}
+
+static void on_daemon(struct svc *s)
+{
+	ssize_t n = read(s->daemon_fd, s->dbuf + s->dlen,
+			 sizeof(s->dbuf) - 1 - s->dlen);
+	char *nl;
+
+	if (n <= 0) {
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		/* the daemon is gone: nobody says we are in front */
+		close(s->daemon_fd);
+		s->daemon_fd = -1;
+		s->foreground = false;
+		comms_log(s, "twofoldd's channel closed: background");
+		return;
+	}
+	s->dlen += (size_t)n;
+	s->dbuf[s->dlen] = '\0';
+	while ((nl = strchr(s->dbuf, '\n')) != NULL) {
+		*nl = '\0';
+		daemon_line(s, s->dbuf);
+		s->dlen -= (size_t)(nl + 1 - s->dbuf);
+		memmove(s->dbuf, nl + 1, s->dlen + 1);
+	}
+	if (s->dlen == sizeof(s->dbuf) - 1)
+		s->dlen = 0; /* no line that long is ours */
 }
 
 static int ctl_path(const char *dir, struct sockaddr_un *sa)
@@ -1207,6 +1269,7 @@ static int service(const char *dir, int argc, char **argv)
 		   *ca = NULL, *dlp = NULL, *audio_out = NULL;
 	uint8_t *b = NULL;
 	size_t len;
+	int daemon_fd = -1;
 	struct tf_pubfile pub;
 	struct sockaddr_un sa;
 	char p[512], host[64];
@@ -1232,7 +1295,25 @@ static int service(const char *dir, int argc, char **argv)
 			audio_out = argv[++i];
 		else if (!strcmp(argv[i], "--denylist"))
 			dlp = argv[++i];
-		else
+		else if (!strcmp(argv[i], "--audio-dev")) {
+			if (!audio_dev_ok(argv[++i]) ||
+			    strlen(argv[i]) >= sizeof(s.audio_dev))
+				return fail("--audio-dev: %s is not an ALSA "
+					    "device name",
+					    argv[i]);
+			snprintf(s.audio_dev, sizeof(s.audio_dev), "%s",
+				 argv[i]);
+		} else if (!strcmp(argv[i], "--daemon-fd")) {
+			char *e;
+			long v = strtol(argv[++i], &e, 10);
+			struct stat st;
+			if (*e || v < 0 || v > 1023 || fstat((int)v, &st) < 0 ||
+			    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+				return fail("--daemon-fd %s is not an open "
+					    "pipe or socket",
+					    argv[i]);
+			daemon_fd = (int)v;
+		} else
 			return fail("unknown option %s", argv[i]);
 	}
 	if (!relay || !rpub || !key || !cert || !ca)
@@ -1240,6 +1321,9 @@ static int service(const char *dir, int argc, char **argv)
 			    "and --ca (see twofold-comms(1))");
 	s.dir = dir;
 	s.ufd = s.lfd = s.tfd = -1;
+	s.daemon_fd = daemon_fd;
+	if (daemon_fd >= 0)
+		(void)fcntl(daemon_fd, F_SETFD, FD_CLOEXEC);
 	s.relay_opk_left = -1;
 	if (tf_crypto_init() < 0)
 		return fail("crypto libraries failed to initialise");
@@ -1341,14 +1425,17 @@ static int service(const char *dir, int argc, char **argv)
 	fflush(stdout);
 	start_handshake(&s);
 	while (!stop) {
-		struct pollfd pf[3] = {{.fd = s.ufd, .events = POLLIN},
+		struct pollfd pf[4] = {{.fd = s.ufd, .events = POLLIN},
 				       {.fd = s.lfd, .events = POLLIN},
-				       {.fd = s.tfd, .events = POLLIN}};
+				       {.fd = s.tfd, .events = POLLIN},
+				       {.fd = s.daemon_fd, .events = POLLIN}};
 		uint64_t t;
 
-		if (poll(pf, 3, call_poll_timeout(&s, ptt_poll_ms())) < 0 &&
+		if (poll(pf, 4, call_poll_timeout(&s, ptt_poll_ms())) < 0 &&
 		    errno != EINTR)
 			break;
+		if (s.daemon_fd >= 0 && (pf[3].revents & (POLLIN | POLLHUP)))
+			on_daemon(&s);
 		if (pf[0].revents & POLLIN)
 			on_udp(&s);
 		if (s.tfd >= 0 &&
@@ -1452,16 +1539,17 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: " PROG " --state DIR service --relay ADDR:PORT "
 		"--relay-pub FILE --key FILE --cert FILE --ca CA.pub "
-		"[--denylist FILE] [--audio-out FILE] [-v]\n"
+		"[--denylist FILE] [--audio-out FILE] [--audio-dev PCM] "
+		"[--daemon-fd N] [-v]\n"
 		"       " PROG " --state DIR msg send OFFICER TEXT|-\n"
 		"       " PROG " --state DIR msg read\n"
 		"       " PROG " --state DIR call OFFICER [--audio-in F] "
-		"[--audio-out F]\n"
+		"[--audio-out F] [--audio-dev PCM]\n"
 		"       " PROG " --state DIR answer [--audio-in F] "
-		"[--audio-out F]\n"
+		"[--audio-out F] [--audio-dev PCM]\n"
 		"       " PROG " --state DIR hangup\n"
 		"       " PROG " --state DIR ptt GROUP --press "
-		"[--audio-in FILE] [--emergency]\n"
+		"[--audio-in FILE | --audio-dev PCM] [--emergency]\n"
 		"       " PROG " --state DIR ptt GROUP --release\n"
 		"       " PROG " --state DIR group list\n"
 		"       " PROG " --state DIR status\n");
@@ -1481,16 +1569,26 @@ static int abs_path(const char *p, char *out, size_t cap)
 	return (size_t)snprintf(out, cap, "%s/%s", cwd, p) < cap ? 0 : -1;
 }
 
-/* call PEER / answer, with [--audio-in F] [--audio-out F] */
+/* call PEER / answer, with [--audio-in F] [--audio-out F] [--audio-dev
+ * PCM] */
 static int call_cli(const char *dir, const char *verb, const char *peer,
 		    int argc, char **argv)
 {
-	char in[512] = "", out[512] = "", req[CTL_REQ_MAX];
+	char in[512] = "", out[512] = "", dev[AUDIO_DEV_MAX] = "",
+	     req[CTL_REQ_MAX];
 	int n;
 
 	for (int i = 0; i < argc; i++) {
 		char *dst = NULL;
 
+		if (!strcmp(argv[i], "--audio-dev") && i + 1 < argc) {
+			if (!audio_dev_ok(argv[++i]))
+				return fail("--audio-dev: %s is not an ALSA "
+					    "device name",
+					    argv[i]);
+			snprintf(dev, sizeof(dev), "%s", argv[i]);
+			continue;
+		}
 		if (!strcmp(argv[i], "--audio-in"))
 			dst = in;
 		else if (!strcmp(argv[i], "--audio-out"))
@@ -1501,10 +1599,11 @@ static int call_cli(const char *dir, const char *verb, const char *peer,
 			return fail("audio file path too long: %s", argv[i]);
 	}
 	if (peer)
-		n = snprintf(req, sizeof(req), "%s\n%s\n%s\n%s", verb, peer, in,
-			     out);
+		n = snprintf(req, sizeof(req), "%s\n%s\n%s\n%s\n%s", verb, peer,
+			     in, out, dev);
 	else
-		n = snprintf(req, sizeof(req), "%s\n%s\n%s", verb, in, out);
+		n = snprintf(req, sizeof(req), "%s\n%s\n%s\n%s", verb, in, out,
+			     dev);
 	if (n < 0 || (size_t)n >= sizeof(req))
 		return fail("request too long");
 	return client(dir, req, (size_t)n);
@@ -1545,7 +1644,7 @@ int main(int argc, char **argv)
 	    !strcmp(argv[i + 1], "list"))
 		return client(dir, "groups", 6);
 	if (!strcmp(argv[i], "ptt") && argc >= i + 3) {
-		const char *g = argv[i + 1], *in = "-";
+		const char *g = argv[i + 1], *in = "-", *dev = "";
 		bool press = false, release = false, em = false;
 		char ain[400];
 		int n;
@@ -1559,6 +1658,9 @@ int main(int argc, char **argv)
 				em = true;
 			else if (!strcmp(argv[k], "--audio-in") && k + 1 < argc)
 				in = argv[++k];
+			else if (!strcmp(argv[k], "--audio-dev") &&
+				 k + 1 < argc && audio_dev_ok(argv[k + 1]))
+				dev = argv[++k];
 			else
 				return usage();
 		}
@@ -1571,8 +1673,8 @@ int main(int argc, char **argv)
 		if (release)
 			n = snprintf(req, sizeof(req), "ptt-release %s", g);
 		else
-			n = snprintf(req, sizeof(req), "ptt-press %s %d %s", g,
-				     em, in);
+			n = snprintf(req, sizeof(req), "ptt-press %s %d %s\n%s",
+				     g, em, in, dev);
 		if (n < 0 || (size_t)n >= sizeof(req))
 			return fail("arguments too long");
 		return client(dir, req, (size_t)n);

@@ -22,6 +22,19 @@
  * Capture starts at the key press: frames read while the floor is still
  * being asked for are buffered and sent the moment it is granted, so no
  * speech is clipped.
+ *
+ * Audio devices (audio.h; docs/comms.md "Audio devices"): the capture
+ * (--audio-in file, else the press's or the service's --audio-dev) is
+ * opened at the press and closed at the release, the floor's loss or the
+ * file's end: the microphone is never open while the key is up, so
+ * nothing that reaches the service (a relay, a forged floor grant, a
+ * bug in the persona's apps that asks it) can listen in on an idle
+ * officer. Received bursts are always decoded and written to
+ * --audio-out as before; they play on the device only while the secure
+ * persona holds the foreground (twofoldd says so, svc.h) or a call is
+ * active, so a background persona does not speak over the foreground
+ * one's apps (or in a room the officer has left it in); `status` counts
+ * the frames not played for that reason.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audio.h"
+#include "call.h"
 #include "svc.h"
 #include "twofold/atomicfile.h"
 #include "twofold/media.h"
@@ -89,8 +104,7 @@ struct pgroup {
 	/* our own burst */
 	bool pressed, granted;
 	uint32_t my_burst;
-	int16_t *pcm; /* --audio-in, whole; NULL: silence */
-	size_t npcm, pos;
+	struct audio_in *ain; /* open only while pressed */
 	struct tf_media_enc *enc;
 	uint64_t next_ms, ctr;
 	uint8_t (*buf)[FRAME_BYTES];
@@ -100,12 +114,19 @@ struct pgroup {
 	uint32_t dec_burst;
 	uint64_t last_ctr;
 	unsigned heard, concealed, undecryptable;
+	/* frames played on the device, and not played because the persona
+	 * was in the background (status) */
+	unsigned played, muted;
 	char refusal[200];
 };
 
 struct ptt {
 	struct pgroup g[GROUPS_MAX];
 	struct tf_audio_writer *out; /* --audio-out, NULL none */
+	/* the service's --audio-dev while a burst plays on it */
+	struct audio_out *dev;
+	uint64_t dev_last_ms; /* the last frame played on it */
+	char dev_err[AUDIO_ERR_MAX];
 };
 
 static struct ptt P;
@@ -396,11 +417,9 @@ static void stop_talking(struct svc *s, struct pgroup *g, bool tell)
 		comms_relay_send(s, b, l + 4);
 	}
 	g->pressed = g->granted = false;
-	if (g->pcm)
-		tf_memzero(g->pcm, g->npcm * sizeof(g->pcm[0]));
-	free(g->pcm);
-	g->pcm = NULL;
-	g->npcm = g->pos = 0;
+	/* the key is up: the microphone is closed now */
+	audio_in_close(g->ain);
+	g->ain = NULL;
 	tf_media_enc_free(g->enc);
 	g->enc = NULL;
 	if (g->buf)
@@ -470,10 +489,53 @@ static void on_floor(struct svc *s, const uint8_t *p, size_t n)
 	}
 }
 
-static void out_write(struct svc *s, const int16_t *pcm)
+static bool may_play(struct svc *s)
 {
+	return s->foreground || call_active();
+}
+
+static void dev_close(void)
+{
+	(void)audio_out_close(P.dev);
+	P.dev = NULL;
+}
+
+/* A decoded frame: to the file always, to the device when allowed */
+static void out_write(struct svc *s, struct pgroup *g, const int16_t *pcm)
+{
+	char err[AUDIO_ERR_MAX];
+
 	if (P.out != NULL && tf_audio_write(P.out, pcm, TF_MEDIA_FRAME) < 0)
 		comms_log(s, "audio out: write failed");
+	if (s->audio_dev[0] == '\0')
+		return;
+	if (!may_play(s)) {
+		g->muted++;
+		return;
+	}
+	/* during a call the call's own playback may hold the device: a
+	 * card without a mixer (dmix, PipeWire) refuses this second open
+	 * with EBUSY, said once in ptt_audio_error */
+	if (P.dev == NULL) {
+		if (audio_out_open(NULL, s->audio_dev, &P.dev, err,
+				   sizeof(err)) < 0) {
+			/* once per burst, not per frame */
+			if (strcmp(err, P.dev_err) != 0)
+				fprintf(stderr, PROG ": %s\n", err);
+			snprintf(P.dev_err, sizeof(P.dev_err), "%s", err);
+			P.dev = NULL;
+			return;
+		}
+		P.dev_err[0] = '\0';
+	}
+	if (audio_out_write(P.dev, pcm, err, sizeof(err)) < 0) {
+		snprintf(P.dev_err, sizeof(P.dev_err), "%s", err);
+		fprintf(stderr, PROG ": %s\n", err);
+		dev_close();
+		return;
+	}
+	P.dev_last_ms = comms_now_ms();
+	g->played++;
 }
 
 /* Decode one Opus packet of burst/ctr; a gap since the last one is
@@ -496,12 +558,12 @@ static void play(struct svc *s, struct pgroup *g, uint32_t burst, uint64_t ctr,
 	if (ctr - g->last_ctr - 1 <= CONCEAL_MAX) {
 		for (uint64_t c = g->last_ctr + 1; c + 1 < ctr; c++)
 			if (tf_media_decode(g->dec, NULL, 0, pcm) > 0) {
-				out_write(s, pcm);
+				out_write(s, g, pcm);
 				g->concealed++;
 			}
 		if (ctr - g->last_ctr > 1 &&
 		    tf_media_decode_fec(g->dec, pkt, n, pcm) > 0) {
-			out_write(s, pcm);
+			out_write(s, g, pcm);
 			g->concealed++;
 		}
 	}
@@ -511,7 +573,7 @@ static void play(struct svc *s, struct pgroup *g, uint32_t burst, uint64_t ctr,
 		return;
 	}
 	g->heard++;
-	out_write(s, pcm);
+	out_write(s, g, pcm);
 	tf_memzero(pcm, sizeof(pcm));
 }
 
@@ -596,27 +658,34 @@ void ptt_on_connected(struct svc *s)
 	}
 }
 
-/* one 20 ms frame from the capture (a file here), encoded; -1 at its
- * end */
+/* one 20 ms frame from the capture, encoded (no input, or a device
+ * with no period ready: silence); -1 at a file's end or a device's
+ * failure */
 static int capture(struct pgroup *g, uint8_t *f)
 {
-	int16_t pcm[TF_MEDIA_FRAME] = {0}; /* no input: silence */
-	size_t k;
+	int16_t pcm[TF_MEDIA_FRAME] = {0};
+	char err[AUDIO_ERR_MAX];
+	int k;
 
-	if (g->pcm != NULL) {
-		if (g->pos >= g->npcm)
+	if (g->ain != NULL) {
+		k = audio_in_read(g->ain, pcm, err, sizeof(err));
+		if (k < 0) {
+			if (k != -ENODATA)
+				fprintf(stderr, PROG ": %s\n", err);
 			return -1;
-		k = TF_MIN(g->npcm - g->pos, (size_t)TF_MEDIA_FRAME);
-		memcpy(pcm, g->pcm + g->pos, k * sizeof(pcm[0]));
-		g->pos += k;
+		}
 	}
-	k = (size_t)tf_media_encode(g->enc, pcm, f);
+	k = tf_media_encode(g->enc, pcm, f);
 	tf_memzero(pcm, sizeof(pcm));
 	return k == FRAME_BYTES ? 0 : -1;
 }
 
 void ptt_tick(struct svc *s, uint64_t now)
 {
+	/* the device is held only while a burst plays, and given up the
+	 * moment the persona goes to the background */
+	if (P.dev && (!may_play(s) || now - P.dev_last_ms > 500))
+		dev_close();
 	for (size_t i = 0; i < GROUPS_MAX; i++) {
 		struct pgroup *g = &P.g[i];
 		uint8_t f[FRAME_BYTES];
@@ -649,14 +718,26 @@ int ptt_poll_ms(void)
 	return 200;
 }
 
+/* "GROUP EMERGENCY PATH[\nDEV]" */
 static void ctl_press(struct svc *s, int fd, char *args)
 {
-	char id[TF_CERT_ID_MAX + 1], path[400] = "-";
+	char id[TF_CERT_ID_MAX + 1], path[400] = "-", err[AUDIO_ERR_MAX];
+	const char *dev = s->audio_dev;
+	char *nl = strchr(args, '\n');
 	int emergency = 0;
 	struct pgroup *g;
 	uint8_t b[80];
 	size_t l = 0;
 
+	if (nl != NULL) {
+		*nl++ = '\0';
+		if (*nl && !audio_dev_ok(nl)) {
+			comms_reply(fd, "error audio device name refused\n");
+			return;
+		}
+		if (*nl)
+			dev = nl;
+	}
 	if (sscanf(args, "%64s %d %399[^\n]", id, &emergency, path) < 2) {
 		comms_reply(fd, "error bad request\n");
 		return;
@@ -683,17 +764,12 @@ static void ctl_press(struct svc *s, int fd, char *args)
 		stop_talking(s, g, false);
 		return;
 	}
-	if (strcmp(path, "-") != 0) {
-		int r = tf_audio_load(path, &g->pcm, &g->npcm);
-		if (r < 0) {
-			comms_reply(
-				fd,
-				"error cannot read %s: %s (WAV PCM16 16 kHz "
-				"mono, or raw s16le)\n",
-				path, strerror(-r));
-			stop_talking(s, g, false);
-			return;
-		}
+	/* the microphone opens with the key press, not before */
+	if (audio_in_open(strcmp(path, "-") ? path : NULL, dev, &g->ain, err,
+			  sizeof(err)) < 0) {
+		comms_reply(fd, "error %s\n", err);
+		stop_talking(s, g, false);
+		return;
 	}
 	/* capture from the press on */
 	g->pressed = true;
@@ -746,7 +822,8 @@ void ptt_status(struct svc *s, char *out, size_t cap)
 			continue;
 		n = snprintf(out + l, cap - l,
 			     "group %s epoch %llu members %zu %s floor %s%s%s "
-			     "heard %u concealed %u undecryptable %u%s%s\n",
+			     "heard %u concealed %u undecryptable %u played %u "
+			     "not-played-background %u%s%s\n",
 			     g->id, (unsigned long long)g->epoch,
 			     g->roster ? g->roster->n : 0,
 			     g->joined ? "joined" : "not-joined",
@@ -758,11 +835,24 @@ void ptt_status(struct svc *s, char *out, size_t cap)
 								   : "",
 			     g->emergency && g->taken ? " (emergency)" : "",
 			     g->heard, g->concealed, g->undecryptable,
+			     g->played, g->muted,
 			     g->refusal[0] ? " refused: " : "", g->refusal);
 		if (n < 0)
 			break;
 		l += (size_t)n;
+		if (g->muted && l < cap) {
+			n = snprintf(out + l, cap - l,
+				     "ptt_not_played %s %u frames: the secure "
+				     "persona is in the background\n",
+				     g->id, g->muted);
+			if (n < 0)
+				break;
+			l += (size_t)n;
+		}
 	}
+	if (P.dev_err[0] && l < cap)
+		(void)snprintf(out + l, cap - l, "ptt_audio_error %s\n",
+			       P.dev_err);
 }
 
 /* After a restart: the groups saved in the state dir, each roster checked
@@ -842,6 +932,7 @@ void ptt_free(struct svc *s)
 		tf_media_dec_free(g->dec);
 	}
 	memset(P.g, 0, sizeof(P.g));
+	dev_close();
 	(void)tf_audio_writer_close(P.out);
 	P.out = NULL;
 }

@@ -96,6 +96,17 @@ struct svc {
 	unsigned x3dh_opk, x3dh_no_opk;
 	struct out_item out[OUTBOX_MAX];
 	size_t nout;
+	/* audio (audio.h): the default device (--audio-dev; "" none) */
+	char audio_dev[128];
+	/* Does the secure persona hold the foreground? Told only by
+	 * twofoldd over daemon_fd (--daemon-fd: a pipe whose other end only
+	 * the daemon holds); false until it says so, and again when the
+	 * daemon's end closes. PTT bursts play on a device only then or
+	 * during a call (ptt.c). */
+	bool foreground;
+	int daemon_fd;
+	char dbuf[128];
+	size_t dlen;
 };
 
 uint64_t comms_now_ms(void);

@@ -176,6 +176,12 @@ struct tfd_svc {
 	unsigned backoff_s, restarts;
 	bool restart_now; /* killed for a restart (tfd_svc_restart) */
 	char error[160];  /* why it is down ("" fine) */
+	/* chan: the service gets a pipe as its stdin whose write end only
+	 * the daemon holds (chan_w, -1 while it is down): the one channel
+	 * on which the daemon's words cannot be forged from inside the
+	 * persona (tfd_svc_say) */
+	bool chan;
+	int chan_w;
 };
 
 struct tfd_job;
@@ -852,6 +858,9 @@ void tfd_svc_stop(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s);
 /* Kill it and start it again at the next tick, without a backoff (its
  * exit is reaped on the loop, no zombie stays) */
 void tfd_svc_restart(struct tfd_svc *s);
+/* One line to a running service with a channel (non-blocking: a service
+ * that does not read is not waited for); 0 or -errno. */
+int tfd_svc_say(struct tfd_svc *s, const char *line);
 
 /* req_comms.c: twofold-comms in a persona (docs/comms.md "In the secure
  * persona"): started with the persona when provisioned, stopped before
@@ -860,6 +869,9 @@ void tfd_svc_restart(struct tfd_svc *s);
 void tfd_comms_persona_started(struct tfd *d, struct tfd_persona *p);
 void tfd_comms_persona_stopping(struct tfd *d, struct tfd_persona *p);
 void tfd_comms_tick(struct tfd *d);
+/* the foreground moved: each running service is told whether its
+ * persona holds it (PTT bursts play aloud only then, or in a call) */
+void tfd_comms_foreground(struct tfd *d);
 void tfd_comms_status(const struct tfd_persona *p, FILE *t, FILE *j);
 enum tfd_disp tfd_req_comms(struct tfd *d, struct tfd_conn *c,
 			    const struct tf_msg *m, struct tfd_persona *p,

@@ -50,8 +50,10 @@ int tfd_foreground_move(struct tfd *d, struct tfd_persona *to)
 						q->cfg->name, strerror(-r));
 			}
 		}
-	if (before != to)
+	if (before != to) {
 		tfd_events_foreground(d, to);
+		tfd_comms_foreground(d);
+	}
 	return first;
 }
 

@@ -18,13 +18,20 @@
  * Service: with `comms = yes` and the five files there, every start or
  * unlock of the persona runs
  *   twofold-comms --state /home/.twofold-comms service --relay ADDR
- *     --relay-pub F --key F --cert F --ca F
+ *     --relay-pub F --key F --cert F --ca F --daemon-fd 0
  * through svc.c: app uid, keep-comms (a screen lock leaves it running),
  * Landlock writing only its state dir, restarted with a backoff. The
  * binary is TWOFOLD_COMMS_BIN (tests: a copy below /usr, which the
  * persona sees as its read-only base) or TF_BINDIR/twofold-comms: the
  * build tree is not visible inside a persona, and the exec gate lets only
  * base-system and app-image files run.
+ *
+ * Foreground: the service's stdin is svc.c's channel, a pipe only the
+ * daemon writes; at every start and every foreground move it says
+ * "foreground yes" or "foreground no" there (PTT bursts play aloud only
+ * while the persona is in front or a call is active; docs/comms.md
+ * "Audio devices"). Not on the control socket: any app of the persona
+ * can reach that one as the service's own uid.
  *
  * Status (COMMS with TF_F_COMMS_STATUS): the daemon asks the service on
  * its control socket, reached through /proc/INIT/root, and hands back
@@ -167,9 +174,33 @@ static bool wanted(const struct tfd_persona *p)
 	       (!locked || tf_persona_freeze_per_child(p->rt));
 }
 
+static void tell_foreground(struct tfd_persona *p)
+{
+	int r = tfd_svc_say(&p->comms, p->foreground ? "foreground yes\n"
+						     : "foreground no\n");
+
+	if (r < 0)
+		tf_warn("%s: telling twofold-comms the foreground: %s",
+			p->cfg->name, strerror(-r));
+}
+
+void tfd_comms_foreground(struct tfd *d)
+{
+	for (size_t i = 0; i < d->n_personas; i++) {
+		struct tfd_persona *p = &d->personas[i];
+
+		if (p->cfg->comms && p->comms.name[0] &&
+		    tfd_svc_running(&p->comms))
+			tell_foreground(p);
+	}
+}
+
 static void comms_start(struct tfd *d, struct tfd_persona *p)
 {
-	static const char *const ll[] = {COMMS_STATE, NULL};
+	/* /dev/snd: ALSA opens its nodes read-write (Landlock's write_file
+	 * covers device nodes); whether the persona may open them at all is
+	 * the device cgroup's (foreground devices only) */
+	static const char *const ll[] = {COMMS_STATE, "/dev/snd", NULL};
 	char relay[128];
 	char *argv[] = {
 		(char *)comms_bin(),
@@ -186,12 +217,15 @@ static void comms_start(struct tfd *d, struct tfd_persona *p)
 		COMMS_STATE "/device.cert",
 		"--ca",
 		COMMS_STATE "/ca.pub",
+		"--daemon-fd",
+		"0",
 		NULL,
 	};
 	int r;
 
 	if (p->comms.name[0] == '\0')
 		tfd_svc_init(&p->comms, "comms");
+	p->comms.chan = true;
 	if (!wanted(p) || tfd_svc_running(&p->comms) ||
 	    !tfd_svc_due(&p->comms) || !provisioned(p))
 		return;
@@ -213,6 +247,7 @@ static void comms_start(struct tfd *d, struct tfd_persona *p)
 		return;
 	}
 	tfd_audit(d, 0, "comms.start", p, NULL, "pid=%d", (int)p->comms.pid);
+	tell_foreground(p);
 }
 
 void tfd_comms_persona_started(struct tfd *d, struct tfd_persona *p)

@@ -15,6 +15,12 @@
  * back to 1 s once one ran for a minute). A persona stop or evict kills
  * it with everything else (cgroup.kill of the root takes keep-*);
  * tfd_svc_stop only forgets it.
+ *
+ * A channel (s->chan): the service's stdin is a pipe whose write end
+ * only the daemon holds, for lines the service must be able to trust
+ * came from the daemon (twofold-comms: "foreground yes|no"). Its control
+ * socket cannot tell: the persona's apps run as the same uid, and the
+ * daemon's uid is unmapped in the persona's user namespace.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +46,28 @@ void tfd_svc_init(struct tfd_svc *s, const char *name)
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->pidfd = -1;
 	s->src.fd = -1;
+	s->chan_w = -1;
+}
+
+static void chan_close(struct tfd_svc *s)
+{
+	if (s->chan_w >= 0)
+		close(s->chan_w);
+	s->chan_w = -1;
+}
+
+int tfd_svc_say(struct tfd_svc *s, const char *line)
+{
+	size_t n = strlen(line);
+	ssize_t w;
+
+	if (s->pidfd < 0 || s->chan_w < 0)
+		return -ENOTCONN;
+	/* a line below PIPE_BUF is written whole or not at all */
+	w = write(s->chan_w, line, n);
+	if (w < 0)
+		return tf_negerrno();
+	return (size_t)w == n ? 0 : -EIO;
 }
 
 bool tfd_svc_running(const struct tfd_svc *s)
@@ -66,6 +94,7 @@ static void svc_exited(struct tfd *d, struct tfd_source *src, uint32_t ev)
 	close(s->pidfd);
 	s->pidfd = -1;
 	s->pid = 0;
+	chan_close(s);
 	if (s->restart_now) {
 		/* asked for (new keys): at the next tick, no backoff */
 		s->restart_now = false;
@@ -94,6 +123,7 @@ static void svc_kill(struct tfd_svc *s)
 		     WEXITED | WNOHANG);
 	close(s->pidfd);
 	s->pidfd = -1;
+	chan_close(s);
 }
 
 int tfd_svc_start(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s,
@@ -101,7 +131,7 @@ int tfd_svc_start(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s,
 {
 	const struct tf_profile *prof;
 	const char *env[TF_PROF_ENV_MAX + 1];
-	_cleanup_close_ int cgfd = -1;
+	_cleanup_close_ int cgfd = -1, chan_r = -1;
 	struct tf_exec_spec x;
 	enum tf_exec_stage stage = TF_EXEC_STAGE_EXEC;
 	size_t ne = 0;
@@ -131,6 +161,22 @@ int tfd_svc_start(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s,
 	x.uid = TF_APP_UID_DEFAULT;
 	x.gid = TF_APP_UID_DEFAULT;
 	x.fds[0] = x.fds[1] = x.fds[2] = -1;
+	if (s->chan) {
+		int pp[2];
+
+		chan_close(s);
+		if (pipe2(pp, O_CLOEXEC) < 0) {
+			r = tf_negerrno();
+			snprintf(s->error, sizeof(s->error),
+				 "cannot make its channel: %s", strerror(-r));
+			return r;
+		}
+		chan_r = pp[0];
+		s->chan_w = pp[1];
+		/* never block the loop on a service that does not read */
+		(void)fcntl(s->chan_w, F_SETFL, O_NONBLOCK);
+		x.fds[0] = chan_r;
+	}
 	x.flags = TF_EXEC_CGROUP;
 	x.cgroup_fd = cgfd;
 	x.ll_write = ll_write;
@@ -140,6 +186,7 @@ int tfd_svc_start(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s,
 		snprintf(s->error, sizeof(s->error), "cannot start %s: %s",
 			 argv[0], strerror(-r));
 		s->pidfd = -1;
+		chan_close(s);
 		return r;
 	}
 	r = tfd_source_add(d, &s->src, s->pidfd, EPOLLIN, svc_exited, s);
@@ -180,6 +227,7 @@ void tfd_svc_stop(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s)
 		svc_kill(s);
 		s->pid = 0;
 	}
+	chan_close(s);
 	if (p->rt)
 		(void)tf_persona_keep_end(p->rt, s->name);
 	s->backoff_s = 0;

@@ -86,6 +86,30 @@ ok $(has "comms running" "$r"; echo $?) "status shows comms running" "$(grep sec
 r=$(persona_field secure comms)
 ok $(has "'running': True" "$r"; echo $?) "status --json: comms running" "$r"
 
+# the foreground, told by the daemon over the service's stdin pipe
+# (--daemon-fd 0), never taken from the control socket
+sec_wait() { # sec_wait TEXT: secure's status has TEXT (at most 10 s)
+	for _ in $(seq 100); do
+		sec status 2>/dev/null | grep -q "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+sec_wait "foreground no"
+ok $? "secure's service: foreground no while personal holds it" "$(sec status 2>&1)"
+tf switch secure >/dev/null && sec_wait "foreground yes"
+ok $? "switch secure: the daemon tells the service foreground yes" "$(sec status 2>&1)"
+r=$(tf run secure -- /usr/bin/python3 -c '
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect("/home/.twofold-comms/control")
+s.send(b"foreground no")
+print(s.recv(512).decode().strip())' 2>&1)
+has "error refused" "$r" && sec_wait "foreground yes"
+ok $? "a secure app's foreground request on the control socket is refused" "$r"
+tf switch personal >/dev/null && sec_wait "foreground no"
+ok $? "switch personal: foreground no" "$(sec status 2>&1)"
+
 mkdir -p "$W/bob"
 bg "$NS_ORG" bob.log "$TWOFOLD_COMMS" --state "$W/bob" service \
 	--relay 10.77.100.10:$PORT --relay-pub "$W/relay.key.pub" \

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * twofold-comms' audio backends (issue 15: "audio devices when present"):
+ * capture and playback in 20 ms frames of 16 kHz mono s16
+ * (TF_MEDIA_FRAME samples), behind one interface with two backends:
+ *
+ *   files  --audio-in FILE / --audio-out FILE (WAV or raw s16le; the
+ *          headless tests), the code calls and PTT always had;
+ *   ALSA   --audio-dev PCM (snd_pcm, non-blocking, 20 ms periods, xrun
+ *          recovery; audio_alsa.c, built when meson finds alsa).
+ *
+ * A file wins over a device when both are given. The callers (call.c,
+ * ptt.c) decide *when* a device may be open (docs/comms.md "Audio
+ * devices"): this layer only opens what it is told to.
+ *
+ * Errors: -errno, and a one-line message naming the device or file in
+ * the caller's buffer (library style: nothing is printed here).
+ */
+#ifndef TWOFOLD_COMMS_AUDIO_H
+#define TWOFOLD_COMMS_AUDIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "twofold/media.h"
+
+#define AUDIO_ERR_MAX 256
+#define AUDIO_DEV_MAX 128 /* an ALSA pcm name */
+
+struct audio_in;
+struct audio_out;
+
+/* Was twofold-comms built with ALSA? */
+bool audio_have_alsa(void);
+/* An ALSA pcm name we pass on: printable, no spaces or newlines (it
+ * travels in one control request field) */
+bool audio_dev_ok(const char *dev);
+
+/* Capture from file (non-empty: loaded whole) or else dev (ALSA). */
+int audio_in_open(const char *file, const char *dev, struct audio_in **out,
+		  char *err, size_t errcap);
+/* One frame into pcm: 1 a frame, 0 the device has none ready yet
+ * (pcm is silence), -ENODATA the file ended, or -errno (err filled). */
+int audio_in_read(struct audio_in *a, int16_t pcm[static TF_MEDIA_FRAME],
+		  char *err, size_t errcap);
+/* A device, not a file (the caller paces a device by its own clock) */
+bool audio_in_is_dev(const struct audio_in *a);
+void audio_in_close(struct audio_in *a); /* NULL ok; the mic is released */
+
+/* Playback to file (non-empty: written, WAV by ".wav") or else dev. */
+int audio_out_open(const char *file, const char *dev, struct audio_out **out,
+		   char *err, size_t errcap);
+/* One frame; a full device buffer drops it (0), an underrun is
+ * recovered. -errno (err filled) when the output is unusable. */
+int audio_out_write(struct audio_out *a,
+		    const int16_t pcm[static TF_MEDIA_FRAME], char *err,
+		    size_t errcap);
+bool audio_out_is_dev(const struct audio_out *a);
+/* Finish (a file: WAV sizes, fsync; a device: what is queued is
+ * dropped) and free; 0 or the first error. NULL ok. */
+int audio_out_close(struct audio_out *a);
+
+/* ---- the ALSA backend (audio_alsa.c; stubs without ALSA) ---- */
+struct alsa_pcm;
+int alsa_open(const char *dev, bool capture, struct alsa_pcm **out, char *err,
+	      size_t errcap);
+/* capture: 1 frame read, 0 none ready; playback: 1 written, 0 dropped */
+int alsa_read(struct alsa_pcm *p, int16_t pcm[static TF_MEDIA_FRAME], char *err,
+	      size_t errcap);
+int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
+	       char *err, size_t errcap);
+void alsa_close(struct alsa_pcm *p);
+
+#endif
