@@ -81,6 +81,7 @@ static void side_init(struct side *s, uint8_t suite)
 	tf_key_free(ca);
 	s->relay = (struct tf_comms_relay){.suite = suite,
 					   .priv = s->relay_priv,
+					   .pub = s->relay_pub,
 					   .ca = &s->anchor,
 					   .roles = TF_ROLES_CLIENT};
 	n = tf_comms_client_start(suite, s->dev_priv, s->relay_pub, s->cert,

@@ -60,6 +60,7 @@ int main(int argc, char **argv)
 	}
 	cfg = (struct tf_comms_relay){.suite = ca.suite->id,
 				      .priv = rpf.secret + TF_KEY_BYTES,
+				      .pub = relay_pub,
 				      .ca = &anchor,
 				      .roles = TF_ROLES_CLIENT};
 	for (long i = 0; i < iters; i++) {

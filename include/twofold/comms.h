@@ -29,6 +29,12 @@
  *   RESP  type 2, sender id | u32 receiver id | Noise message 2
  *   DATA  type 3, receiver id | u64 counter | AEAD(payload) (AD = the
  *         16 header bytes)
+ *   COOKIE type 4, the device's id | nonce (24 intl / 12 gm) |
+ *         AEAD(cookie, 16 bytes) (AD = the INIT's mac1)
+ * An INIT ends in mac1 | mac2 (16 bytes each, outside the Noise message;
+ * docs/comms-protocol.md "Cookies"): a relay drops an INIT whose mac1 is
+ * not for its key before any DH, and under load answers one without a
+ * valid mac2 with a COOKIE instead of doing the DH.
  * The Noise prologue is "twofold comms v1" || the INIT header, so the
  * suite byte and the initiator's connection id are authenticated: a
  * datagram whose suite byte was changed fails the handshake (no
@@ -112,6 +118,15 @@ TF_EXPORT void tf_noise_test_fix_ephemeral(struct tf_noise_hs *hs,
 #define TF_COMMS_TYPE_INIT 1
 #define TF_COMMS_TYPE_RESP 2
 #define TF_COMMS_TYPE_DATA 3
+#define TF_COMMS_TYPE_COOKIE 4
+#define TF_COMMS_MAC_BYTES 16
+#define TF_COMMS_MAC_KEY_BYTES 32
+#define TF_COMMS_INIT_MACS_BYTES (2 * TF_COMMS_MAC_BYTES) /* mac1, mac2 */
+#define TF_COMMS_COOKIE_SECRET_BYTES 32
+/* how often the relay replaces its cookie secret (seconds): a cookie is
+ * good for at most this long */
+#define TF_COMMS_COOKIE_SECRET_S 120
+#define TF_COMMS_COOKIE_MAX (TF_COMMS_HDR_BYTES + 24 + 16 + TF_NOISE_TAG_BYTES)
 #define TF_COMMS_HDR_BYTES 8
 #define TF_COMMS_DATA_HDR_BYTES 16
 #define TF_COMMS_DATA_OVERHEAD (TF_COMMS_DATA_HDR_BYTES + TF_NOISE_TAG_BYTES)
@@ -119,7 +134,7 @@ TF_EXPORT void tf_noise_test_fix_ephemeral(struct tf_noise_hs *hs,
 #define TF_COMMS_INIT_PAYLOAD_MAX (10 + TF_CERT_MAX)
 #define TF_COMMS_INIT_MAX                                                      \
 	(TF_COMMS_HDR_BYTES + 2 * TF_NOISE_DH_MAX + 2 * TF_NOISE_TAG_BYTES +   \
-	 TF_COMMS_INIT_PAYLOAD_MAX)
+	 TF_COMMS_INIT_PAYLOAD_MAX + TF_COMMS_INIT_MACS_BYTES)
 #define TF_COMMS_RESP_MAX                                                      \
 	(TF_COMMS_HDR_BYTES + 4 + TF_NOISE_DH_MAX + TF_NOISE_TAG_BYTES + 8)
 #define TF_COMMS_PAYLOAD_MAX 1400 /* one UDP datagram under a 1500 MTU */
@@ -129,9 +144,11 @@ enum tf_comms_msg {
 	TF_COMMS_MSG_INIT = TF_COMMS_TYPE_INIT,
 	TF_COMMS_MSG_RESP = TF_COMMS_TYPE_RESP,
 	TF_COMMS_MSG_DATA = TF_COMMS_TYPE_DATA,
+	TF_COMMS_MSG_COOKIE = TF_COMMS_TYPE_COOKIE,
 };
 /* Classify a datagram by type, suite and size bounds before anything
- * parses it; *id = the sender id (INIT) or the receiver id (RESP, DATA).
+ * parses it; *id = the sender id (INIT) or the receiver id (RESP, DATA,
+ * COOKIE).
  * A datagram of another suite than `suite` is INVALID. */
 TF_EXPORT enum tf_comms_msg tf_comms_classify(uint8_t suite, const uint8_t *buf,
 					      size_t len, uint32_t *id)
@@ -156,6 +173,17 @@ TF_EXPORT TF_WUR int tf_comms_client_finish(struct tf_comms_client *c,
 					    const uint8_t *msg, size_t len,
 					    struct tf_comms_session **out)
 	TF_NONNULL(1, 2, 4);
+/* Device: the INIT again (for a retry), with mac2 when a cookie was
+ * accepted; returns its length. */
+TF_EXPORT TF_WUR int tf_comms_client_init(struct tf_comms_client *c,
+					  uint8_t *out, size_t cap)
+	TF_NONNULL(1, 2);
+/* Device: the relay is under load and answered our INIT with a COOKIE:
+ * 0 when it opens (made for this INIT), then tf_comms_client_init gives
+ * the INIT to resend, with mac2. -EBADMSG otherwise (ignore it). */
+TF_EXPORT TF_WUR int tf_comms_client_cookie(struct tf_comms_client *c,
+					    const uint8_t *msg, size_t len)
+	TF_NONNULL(1, 2);
 TF_EXPORT void tf_comms_client_free(struct tf_comms_client *c);
 /* Tests only: the client's next ephemeral. */
 TF_EXPORT struct tf_noise_hs *tf_comms_client_hs(struct tf_comms_client *c)
@@ -165,6 +193,7 @@ TF_EXPORT struct tf_noise_hs *tf_comms_client_hs(struct tf_comms_client *c)
 struct tf_comms_relay {
 	uint8_t suite;
 	const uint8_t *priv; /* 32 bytes, our static DH key */
+	const uint8_t *pub;  /* its public half (mac1, COOKIE keys) */
 	const struct tf_cert_anchor *ca;
 	const struct tf_denylist *dl; /* NULL: none held */
 	unsigned roles;		      /* accepted roles (TF_ROLE_BIT mask) */
@@ -186,6 +215,28 @@ tf_comms_relay_accept(const struct tf_comms_relay *r, const uint8_t *msg,
 		      size_t len, uint64_t now_s, uint32_t local_id,
 		      struct tf_comms_peer *peer, uint8_t *resp, size_t cap,
 		      struct tf_comms_session **out) TF_NONNULL(1, 2, 6, 7, 9);
+
+/* The size of a COOKIE datagram in suite (0: unknown suite). */
+TF_EXPORT size_t tf_comms_cookie_bytes(uint8_t suite);
+/* Relay, before any DH: check a classified INIT's mac1 (-EBADMSG: not
+ * made for this relay, drop it) and, when secret is not NULL (the relay
+ * is under load), its mac2 against the cookie of src (the source
+ * address's bytes): -EAGAIN when it is missing or stale, then answer with
+ * tf_comms_relay_cookie instead of accepting. 0: go on with
+ * tf_comms_relay_accept. */
+TF_EXPORT TF_WUR int tf_comms_relay_check(const struct tf_comms_relay *r,
+					  const uint8_t *msg, size_t len,
+					  const uint8_t *secret,
+					  const void *src, size_t srclen)
+	TF_NONNULL(1, 2);
+/* Relay: the COOKIE answering INIT msg from src (secret: the relay's
+ * current cookie secret, TF_COMMS_COOKIE_SECRET_BYTES, replaced every
+ * TF_COMMS_COOKIE_SECRET_S seconds); returns its length. */
+TF_EXPORT TF_WUR int
+tf_comms_relay_cookie(const struct tf_comms_relay *r, const uint8_t *msg,
+		      size_t len, const uint8_t *secret, const void *src,
+		      size_t srclen, uint8_t *out, size_t cap)
+	TF_NONNULL(1, 2, 4, 5, 7);
 
 /* Transport: encrypt one payload (at most TF_COMMS_PAYLOAD_MAX) into a
  * DATA datagram; returns its length. */

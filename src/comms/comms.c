@@ -918,6 +918,22 @@ static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 					"authentication (forged or altered)");
 		}
 		break;
+	case TF_COMMS_MSG_COOKIE: {
+		/* the relay is under load (or flooded): it did no DH for
+		 * our INIT and wants it again with mac2, proof that we
+		 * receive at our address; one round trip more */
+		uint8_t init[TF_COMMS_INIT_MAX];
+
+		if (s->cl == NULL || tf_comms_client_cookie(s->cl, buf, n) < 0)
+			break; /* not for our INIT: ignored */
+		m = tf_comms_client_init(s->cl, init, sizeof(init));
+		if (m < 0)
+			break;
+		s->cookies++;
+		comms_log(s, "relay under load: INIT again with its cookie");
+		relay_xmit(s, init, (size_t)m);
+		break;
+	}
 	case TF_COMMS_MSG_DATA:
 		if (s->cs == NULL)
 			break;
@@ -1124,14 +1140,15 @@ static void on_control(struct svc *s)
 			b, sizeof(b),
 			"ok\nofficer %s\nrelay %s\noutbox %zu\n"
 			"prekeys_on_relay %d\nx3dh_with_opk %u\n"
-			"x3dh_without_opk %u\nrelay_connect_us %llu\n%s%s%s",
+			"x3dh_without_opk %u\nrelay_connect_us %llu\n"
+			"relay_cookies %u\n%s%s%s",
 			s->me.officer,
 			s->connected ? "connected" : "unreachable", s->nout,
 			s->relay_opk_left, s->x3dh_opk, s->x3dh_no_opk,
 			(unsigned long long)(s->connect_us ? s->connect_us -
 								     s->init_us
 							   : 0),
-			s->relay_refused ? "relay_refused " : "",
+			s->cookies, s->relay_refused ? "relay_refused " : "",
 			s->relay_refused ? s->relay_refused : "",
 			s->relay_refused ? "\n" : "");
 		if (k > 0 && (size_t)k < sizeof(b))

@@ -85,6 +85,8 @@ struct svc {
 	/* handshakes unanswered since the last connect (status: a relay
 	 * that refuses our certificate says nothing, it is no oracle) */
 	unsigned unanswered;
+	/* COOKIEs the relay answered our INITs with (it was under load) */
+	unsigned cookies;
 	/* the relay's last ERROR text, printable only (status; cleared
 	 * when a message is stored again) */
 	char relay_err[96];

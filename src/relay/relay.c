@@ -64,6 +64,7 @@
 #include "relay_sandbox.h"
 #include "twofold/e2e.h"
 #include "twofold/secmem.h"
+#include "twofold/wg.h"
 
 #define PROG "twofold-relay"
 #define HOUSEKEEP_S 5
@@ -879,6 +880,93 @@ static void drop_serial(struct worker *w, struct sess *s, void *serial)
 	}
 }
 
+/* The bytes a cookie is made of: the UDP source address and port (what
+ * an off-path attacker cannot receive at) */
+static size_t addr_bytes(const struct path *p, uint8_t out[18])
+{
+	if (p->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)&p->addr;
+		memcpy(out, &a->sin_port, 2);
+		memcpy(out + 2, &a->sin_addr, 4);
+		return 6;
+	}
+	if (p->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)&p->addr;
+		memcpy(out, &a->sin6_port, 2);
+		memcpy(out + 2, &a->sin6_addr, 16);
+		return 18;
+	}
+	return 0;
+}
+
+/* Is w under load? Counts this INIT. Over TCP never: its handshake
+ * already proved the address, and a flood of connections is bounded by
+ * --max-tcp. */
+static bool under_load(struct worker *w, const struct path *from)
+{
+	int64_t now = mono_s();
+
+	if (from->tcp >= 0)
+		return false;
+	if (now != w->init_sec) {
+		w->init_sec = now;
+		w->init_n = 0;
+	}
+	w->init_n++;
+	return w->r->cookie_always || w->init_n > w->r->cookie_load;
+}
+
+/* The current cookie secret into out, replaced every
+ * TF_COMMS_COOKIE_SECRET_S: a cookie stops working within that time. */
+static int cookie_secret(struct relay *r,
+			 uint8_t out[TF_COMMS_COOKIE_SECRET_BYTES])
+{
+	int64_t now = mono_s();
+	int e = 0;
+
+	pthread_mutex_lock(&r->cookie_mu);
+	if (r->cookie_birth == 0 ||
+	    now - r->cookie_birth >= TF_COMMS_COOKIE_SECRET_S) {
+		e = tf_random(r->cookie_secret, TF_COMMS_COOKIE_SECRET_BYTES);
+		r->cookie_birth = now;
+	}
+	memcpy(out, r->cookie_secret, TF_COMMS_COOKIE_SECRET_BYTES);
+	pthread_mutex_unlock(&r->cookie_mu);
+	return e;
+}
+
+/* Before any DH: mac1 (for us?), and under load mac2 (a cookie of this
+ * address?). true: go on with the handshake. */
+static bool init_gate(struct worker *w, const uint8_t *msg, size_t len,
+		      const struct path *from)
+{
+	struct relay *r = w->r;
+	uint8_t secret[TF_COMMS_COOKIE_SECRET_BYTES], src[18],
+		ck[TF_COMMS_COOKIE_MAX];
+	bool load = under_load(w, from);
+	size_t sl = addr_bytes(from, src);
+	int e, n;
+
+	if (load && cookie_secret(r, secret) < 0)
+		return false;
+	e = tf_comms_relay_check(&r->cfg, msg, len, load ? secret : NULL, src,
+				 sl);
+	if (e == -EAGAIN) {
+		n = tf_comms_relay_cookie(&r->cfg, msg, len, secret, src, sl,
+					  ck, sizeof(ck));
+		if (n > 0) {
+			relay_send_raw(w, ck, (size_t)n, from);
+			atomic_fetch_add_explicit(&r->n_cookies, 1,
+						  memory_order_relaxed);
+		}
+	} else if (e < 0) {
+		atomic_fetch_add_explicit(&r->n_mac1_bad, 1,
+					  memory_order_relaxed);
+	}
+	tf_memzero(secret, sizeof(secret));
+	return e == 0;
+}
+
 static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 		    const struct path *from)
 {
@@ -890,6 +978,9 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	bool fresh;
 	int n;
 
+	if (!init_gate(w, msg, len, from))
+		return;
+	atomic_fetch_add_explicit(&r->n_dh, 1, memory_order_relaxed);
 	pthread_rwlock_wrlock(&r->tab);
 	s = sess_reserve(r);
 	pthread_rwlock_unlock(&r->tab);
@@ -1213,6 +1304,24 @@ static void worker_free(struct worker *w)
 	free(w);
 }
 
+/* -v: the handshake counters, when they moved (or always) */
+static void log_handshakes(struct relay *r, bool always)
+{
+	uint64_t dh = atomic_load(&r->n_dh), ck = atomic_load(&r->n_cookies),
+		 bad = atomic_load(&r->n_mac1_bad);
+
+	if (!always && dh == r->logged_dh && ck == r->logged_cookies &&
+	    bad == r->logged_mac1_bad)
+		return;
+	r->logged_dh = dh;
+	r->logged_cookies = ck;
+	r->logged_mac1_bad = bad;
+	logv(r,
+	     "handshakes: %" PRIu64 " DH, %" PRIu64 " cookies sent, %" PRIu64
+	     " INITs not for us (mac1)",
+	     dh, ck, bad);
+}
+
 /* Every HOUSEKEEP_S: sessions silent for idle_s are dropped (a device
  * keeps its session alive with keepalives; twofold-comms sends one after
  * 3 s of silence), and old delivery tombstones leave the store. */
@@ -1236,6 +1345,7 @@ static void housekeep(struct relay *r)
 	pthread_rwlock_unlock(&r->tab);
 	relay_flush(r->ctl_w);
 	relay_tcp_housekeep(r, now);
+	log_handshakes(r, false);
 	/* tombstones: once at start, then hourly (a commit is an fsync) */
 	if (r->expire_ticks++ % (3600 / HOUSEKEEP_S) == 0) {
 		relay_store_lock(r);
@@ -1330,7 +1440,8 @@ static void usage(void)
 		"--store-conninfo-file FILE} [--denylist FILE] [--workers N] "
 		"[--idle-timeout SECONDS] [--max-tcp N] [--user USER] "
 		"[--group-commit N | --no-group-commit] "
-		"[--nats URL[,URL...]] [--max-talk-ms MS] [-v]\n");
+		"[--nats URL[,URL...]] [--max-talk-ms MS] "
+		"[--cookie-load N] [-v]\n");
 	exit(2);
 }
 
@@ -1376,6 +1487,7 @@ static void relay_init_state(struct relay *r)
 	pthread_mutex_init(&r->seen_mu, NULL);
 	pthread_mutex_init(&r->log_mu, NULL);
 	pthread_mutex_init(&r->group_mu, NULL);
+	pthread_mutex_init(&r->cookie_mu, NULL);
 	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++) {
 		pthread_mutex_init(&r->sess[i].mu, NULL);
 		r->sess[i].next_officer = -1;
@@ -1413,9 +1525,12 @@ int main(int argc, char **argv)
 	r.idle_s = 120;
 	r.max_tcp = RELAY_TCP_MAX;
 	r.gc_max = RELAY_GC_MAX;
+	r.cookie_load = RELAY_COOKIE_LOAD;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-v"))
 			r.verbose = true;
+		else if (!strcmp(argv[i], "--cookie-always"))
+			r.cookie_always = true; /* tests only */
 		else if (!strcmp(argv[i], "--no-group-commit"))
 			r.gc_max = 1; /* each SEND its own commit */
 		else if (i + 1 >= argc)
@@ -1447,6 +1562,9 @@ int main(int argc, char **argv)
 			user = argv[++i];
 		else if (!strcmp(argv[i], "--idle-timeout"))
 			r.idle_s = num_arg(argv[++i], 1, 86400);
+		else if (!strcmp(argv[i], "--cookie-load"))
+			r.cookie_load =
+				(unsigned)num_arg(argv[++i], 1, 1000000);
 		else if (!strcmp(argv[i], "--max-talk-ms"))
 			fcfg.max_talk_ms =
 				(uint32_t)num_arg(argv[++i], 50, 3600000);
@@ -1473,7 +1591,9 @@ int main(int argc, char **argv)
 		gid = pw->pw_gid;
 	}
 	relay_init_state(&r);
-	if (relay_seen_init(&r.seen, RELAY_SEEN_MAX) < 0 ||
+	r.cookie_secret = tf_secure_alloc(TF_COMMS_COOKIE_SECRET_BYTES);
+	if (r.cookie_secret == NULL ||
+	    relay_seen_init(&r.seen, RELAY_SEEN_MAX) < 0 ||
 	    tf_crypto_init() < 0) {
 		fprintf(stderr, PROG ": out of memory or crypto libraries "
 				     "failed to initialise\n");
@@ -1504,8 +1624,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r.priv = pf.secret + TF_KEY_BYTES; /* the DH half, in secure memory */
+	if (tf_wg_pubkey(pub.suite->id, r.priv, r.pub, &len) < 0) {
+		fprintf(stderr, PROG ": %s: not a valid DH key\n", key);
+		tf_privfile_free(&pf);
+		return 1;
+	}
 	r.cfg = (struct tf_comms_relay){.suite = pub.suite->id,
 					.priv = r.priv,
+					.pub = r.pub,
 					.ca = &r.anchor,
 					.roles = TF_ROLES_E2E};
 	if (fcfg.emergency_talk_ms < fcfg.max_talk_ms)
@@ -1616,6 +1742,7 @@ int main(int argc, char **argv)
 		e = -errno;
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(r.w[i]->th, NULL);
+	log_handshakes(&r, true);
 	logv(&r, "%" PRIu64 " SENDs in %" PRIu64 " commits (largest %u)",
 	     atomic_load(&r.gc_sends), atomic_load(&r.gc_commits),
 	     atomic_load(&r.gc_largest));
@@ -1632,6 +1759,7 @@ int main(int argc, char **argv)
 	tf_denylist_free(r.dl);
 	tf_privfile_free(&pf);
 	relay_seen_free(&r.seen);
+	tf_secure_free(r.cookie_secret);
 	if (e < 0 || started != r.nworkers) {
 		fprintf(stderr, PROG ": event loop failed: %s\n",
 			strerror(e < 0 ? -e : EAGAIN));

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/lib/wg/internal.h"
+#include "src/lib/comms/internal.h"
 #include "twofold/comms.h"
+#include "twofold/crypto.h"
 #include "twofold/secmem.h"
 
 struct tf_comms_session {
@@ -27,7 +28,71 @@ struct tf_comms_client {
 	uint8_t suite;
 	uint32_t local_id;
 	struct tf_noise_hs *hs;
+	/* the INIT as sent (public bytes): resent with mac2 once the
+	 * relay's COOKIE arrives */
+	size_t init_len;
+	uint8_t init[TF_COMMS_INIT_MAX];
+	uint8_t mac1_key[TF_COMMS_MAC_KEY_BYTES];
+	uint8_t cookie_key[TF_COMMS_MAC_KEY_BYTES];
+	bool has_cookie;
+	uint8_t cookie[TF_COMMS_MAC_BYTES];
 };
+
+/* ---- INIT MACs and COOKIE (docs/comms-protocol.md "Cookies") ----
+ *
+ * mac1 = MAC(HASH("twofold comms mac1 v1" || relay static), INIT up to
+ * mac1): anyone who knows the relay's public key can make it, but a relay
+ * checks it before any DH, so INITs for another relay (or random noise)
+ * cost a hash. mac2 = MAC(cookie, INIT up to mac2), the cookie being
+ * MAC(relay secret, source address), which the relay hands out under load
+ * encrypted under HASH("twofold comms cookie v1" || relay static) with
+ * the INIT's mac1 as associated data: only whoever sent that INIT (and
+ * reads the source address's traffic) can use it. MAC is the first 16
+ * bytes of the suite's Noise HMAC (HMAC-BLAKE2b / HMAC-SM3). */
+
+#define MAC1_LABEL "twofold comms mac1 v1"
+#define COOKIE_LABEL "twofold comms cookie v1"
+
+static int label_key(const struct nz_suite *z, const char *label,
+		     const uint8_t *pub, uint8_t out[TF_COMMS_MAC_KEY_BYTES])
+{
+	uint8_t h[TF_NOISE_HASH_MAX];
+	int r = z->hash(h, label, strlen(label), pub, z->dhlen);
+
+	if (r == 0)
+		memcpy(out, h, TF_COMMS_MAC_KEY_BYTES);
+	tf_memzero(h, sizeof(h));
+	return r;
+}
+
+static int mac16(const struct nz_suite *z, uint8_t out[TF_COMMS_MAC_BYTES],
+		 const uint8_t *key, size_t keylen, const uint8_t *m,
+		 size_t mlen)
+{
+	uint8_t h[TF_NOISE_HASH_MAX];
+	int r = z->hmac(h, key, keylen, m, mlen, NULL, 0);
+
+	if (r == 0)
+		memcpy(out, h, TF_COMMS_MAC_BYTES);
+	tf_memzero(h, sizeof(h));
+	return r;
+}
+
+static size_t cookie_nonce_bytes(uint8_t suite)
+{
+	const struct wg_suite *w = wg_suite_get(suite);
+
+	return w ? w->cookie_nonce_bytes : 0;
+}
+
+size_t tf_comms_cookie_bytes(uint8_t suite)
+{
+	size_t n = cookie_nonce_bytes(suite);
+
+	return n ? TF_COMMS_HDR_BYTES + n + TF_COMMS_MAC_BYTES +
+			       TF_NOISE_TAG_BYTES
+		 : 0;
+}
 
 static void hdr_put(uint8_t *p, uint8_t type, uint8_t suite, uint32_t id)
 {
@@ -59,11 +124,18 @@ enum tf_comms_msg tf_comms_classify(uint8_t suite, const uint8_t *buf,
 		return TF_COMMS_MSG_INVALID;
 	switch (buf[0]) {
 	case TF_COMMS_TYPE_INIT:
-		if (len < TF_COMMS_HDR_BYTES + m1 + 10 + 1 ||
-		    len > TF_COMMS_HDR_BYTES + m1 + TF_COMMS_INIT_PAYLOAD_MAX)
+		if (len < TF_COMMS_HDR_BYTES + m1 + 10 + 1 +
+				    TF_COMMS_INIT_MACS_BYTES ||
+		    len > TF_COMMS_HDR_BYTES + m1 + TF_COMMS_INIT_PAYLOAD_MAX +
+				    TF_COMMS_INIT_MACS_BYTES)
 			return TF_COMMS_MSG_INVALID;
 		*id = tf_get_le32(buf + 4);
 		return TF_COMMS_MSG_INIT;
+	case TF_COMMS_TYPE_COOKIE:
+		if (len != tf_comms_cookie_bytes(suite))
+			return TF_COMMS_MSG_INVALID;
+		*id = tf_get_le32(buf + 4);
+		return TF_COMMS_MSG_COOKIE;
 	case TF_COMMS_TYPE_RESP:
 		if (len != TF_COMMS_HDR_BYTES + 4 + m2)
 			return TF_COMMS_MSG_INVALID;
@@ -148,15 +220,79 @@ int tf_comms_client_start(uint8_t suite, const uint8_t dh_priv[static 32],
 	tf_put_le16(payload + 8, (uint16_t)certlen);
 	memcpy(payload + 10, cert, certlen);
 	r = tf_noise_hs_write(c->hs, payload, 10 + certlen,
-			      out + TF_COMMS_HDR_BYTES,
-			      cap - TF_COMMS_HDR_BYTES);
+			      c->init + TF_COMMS_HDR_BYTES,
+			      sizeof(c->init) - TF_COMMS_HDR_BYTES -
+				      TF_COMMS_INIT_MACS_BYTES);
+	tf_memzero(payload, sizeof(payload));
+	if (r < 0)
+		goto fail;
+	memcpy(c->init, out, TF_COMMS_HDR_BYTES);
+	c->init_len = TF_COMMS_HDR_BYTES + (size_t)r + TF_COMMS_INIT_MACS_BYTES;
+	if ((r = label_key(nz_get(suite), MAC1_LABEL, relay_pub, c->mac1_key)) <
+		    0 ||
+	    (r = label_key(nz_get(suite), COOKIE_LABEL, relay_pub,
+			   c->cookie_key)) < 0)
+		goto fail;
+	r = tf_comms_client_init(c, out, cap);
 	if (r < 0)
 		goto fail;
 	*client = c;
-	return TF_COMMS_HDR_BYTES + r;
+	return r;
 fail:
 	tf_comms_client_free(c);
 	return r;
+}
+
+int tf_comms_client_init(struct tf_comms_client *c, uint8_t *out, size_t cap)
+{
+	const struct nz_suite *z = nz_get(c->suite);
+	size_t m1 = c->init_len - TF_COMMS_INIT_MACS_BYTES;
+	uint8_t *mac2 = c->init + m1 + TF_COMMS_MAC_BYTES;
+	int r;
+
+	if (cap < c->init_len)
+		return -ENOBUFS;
+	r = mac16(z, c->init + m1, c->mac1_key, sizeof(c->mac1_key), c->init,
+		  m1);
+	if (r < 0)
+		return r;
+	if (c->has_cookie)
+		r = mac16(z, mac2, c->cookie, sizeof(c->cookie), c->init,
+			  m1 + TF_COMMS_MAC_BYTES);
+	else
+		memset(mac2, 0, TF_COMMS_MAC_BYTES);
+	if (r < 0)
+		return r;
+	memcpy(out, c->init, c->init_len);
+	return (int)c->init_len;
+}
+
+int tf_comms_client_cookie(struct tf_comms_client *c, const uint8_t *msg,
+			   size_t len)
+{
+	const struct wg_suite *w = wg_suite_get(c->suite);
+	size_t nb = cookie_nonce_bytes(c->suite);
+	uint8_t cookie[TF_COMMS_MAC_BYTES];
+	uint32_t id;
+
+	if (tf_comms_classify(c->suite, msg, len, &id) != TF_COMMS_MSG_COOKIE ||
+	    id != c->local_id)
+		return -EBADMSG;
+	/* AD = the mac1 of our INIT: a cookie made for someone else's
+	 * INIT (an off-path attacker's) does not open */
+	if (w == NULL ||
+	    w->caead_open(cookie, c->cookie_key, msg + TF_COMMS_HDR_BYTES,
+			  msg + TF_COMMS_HDR_BYTES + nb,
+			  TF_COMMS_MAC_BYTES + TF_NOISE_TAG_BYTES,
+			  c->init + c->init_len - TF_COMMS_INIT_MACS_BYTES,
+			  TF_COMMS_MAC_BYTES) < 0) {
+		tf_memzero(cookie, sizeof(cookie));
+		return -EBADMSG;
+	}
+	memcpy(c->cookie, cookie, sizeof(cookie));
+	c->has_cookie = true;
+	tf_memzero(cookie, sizeof(cookie));
+	return 0;
 }
 
 struct tf_noise_hs *tf_comms_client_hs(struct tf_comms_client *c)
@@ -169,6 +305,7 @@ void tf_comms_client_free(struct tf_comms_client *c)
 	if (c == NULL)
 		return;
 	tf_noise_hs_free(c->hs);
+	tf_memzero(c, sizeof(*c));
 	free(c);
 }
 
@@ -196,6 +333,91 @@ int tf_comms_client_finish(struct tf_comms_client *c, const uint8_t *msg,
 
 /* ---- relay ---- */
 
+/* mac1 of a classified INIT against rl's static key */
+static int check_mac1(const struct tf_comms_relay *rl, const uint8_t *msg,
+		      size_t len)
+{
+	const struct nz_suite *z = nz_get(rl->suite);
+	uint8_t key[TF_COMMS_MAC_KEY_BYTES], m[TF_COMMS_MAC_BYTES];
+	size_t m1 = len - TF_COMMS_INIT_MACS_BYTES;
+	int r;
+
+	if (z == NULL || rl->pub == NULL)
+		return -EINVAL;
+	r = label_key(z, MAC1_LABEL, rl->pub, key);
+	if (r == 0)
+		r = mac16(z, m, key, sizeof(key), msg, m1);
+	if (r == 0 && tf_memeq_ct(m, msg + m1, sizeof(m)) != 0)
+		r = -EBADMSG;
+	return r;
+}
+
+static int
+make_cookie(const struct nz_suite *z,
+	    const uint8_t secret[static TF_COMMS_COOKIE_SECRET_BYTES],
+	    const void *src, size_t srclen, uint8_t out[TF_COMMS_MAC_BYTES])
+{
+	return mac16(z, out, secret, TF_COMMS_COOKIE_SECRET_BYTES, src, srclen);
+}
+
+int tf_comms_relay_check(const struct tf_comms_relay *rl, const uint8_t *msg,
+			 size_t len, const uint8_t *secret, const void *src,
+			 size_t srclen)
+{
+	const struct nz_suite *z = nz_get(rl->suite);
+	uint8_t cookie[TF_COMMS_MAC_BYTES], m[TF_COMMS_MAC_BYTES];
+	size_t m2 = len - TF_COMMS_MAC_BYTES;
+	uint32_t id;
+	int r;
+
+	if (tf_comms_classify(rl->suite, msg, len, &id) != TF_COMMS_MSG_INIT)
+		return -EBADMSG;
+	r = check_mac1(rl, msg, len);
+	if (r < 0 || secret == NULL)
+		return r;
+	r = make_cookie(z, secret, src, srclen, cookie);
+	if (r == 0)
+		r = mac16(z, m, cookie, sizeof(cookie), msg, m2);
+	tf_memzero(cookie, sizeof(cookie));
+	if (r == 0 && tf_memeq_ct(m, msg + m2, sizeof(m)) != 0)
+		r = -EAGAIN;
+	return r;
+}
+
+int tf_comms_relay_cookie(const struct tf_comms_relay *rl, const uint8_t *msg,
+			  size_t len, const uint8_t *secret, const void *src,
+			  size_t srclen, uint8_t *out, size_t cap)
+{
+	const struct nz_suite *z = nz_get(rl->suite);
+	const struct wg_suite *w = wg_suite_get(rl->suite);
+	size_t nb = cookie_nonce_bytes(rl->suite),
+	       n = tf_comms_cookie_bytes(rl->suite);
+	uint8_t key[TF_COMMS_MAC_KEY_BYTES], cookie[TF_COMMS_MAC_BYTES];
+	uint32_t id;
+	int r;
+
+	if (z == NULL || w == NULL || rl->pub == NULL ||
+	    tf_comms_classify(rl->suite, msg, len, &id) != TF_COMMS_MSG_INIT)
+		return -EINVAL;
+	if (cap < n)
+		return -ENOBUFS;
+	hdr_put(out, TF_COMMS_TYPE_COOKIE, rl->suite, id);
+	r = tf_random(out + TF_COMMS_HDR_BYTES, nb);
+	if (r == 0)
+		r = label_key(z, COOKIE_LABEL, rl->pub, key);
+	if (r == 0)
+		r = make_cookie(z, secret, src, srclen, cookie);
+	if (r == 0)
+		r = w->caead_seal(out + TF_COMMS_HDR_BYTES + nb, key,
+				  out + TF_COMMS_HDR_BYTES, cookie,
+				  sizeof(cookie),
+				  msg + len - TF_COMMS_INIT_MACS_BYTES,
+				  TF_COMMS_MAC_BYTES);
+	tf_memzero(key, sizeof(key));
+	tf_memzero(cookie, sizeof(cookie));
+	return r < 0 ? r : (int)n;
+}
+
 int tf_comms_relay_accept(const struct tf_comms_relay *rl, const uint8_t *msg,
 			  size_t len, uint64_t now_s, uint32_t local_id,
 			  struct tf_comms_peer *peer, uint8_t *resp, size_t cap,
@@ -216,6 +438,11 @@ int tf_comms_relay_accept(const struct tf_comms_relay *rl, const uint8_t *msg,
 	rlen = TF_COMMS_HDR_BYTES + 4 + tf_noise_msg2_bytes(rl->suite, 8);
 	if (cap < rlen)
 		return -ENOBUFS;
+	/* an INIT not made for this relay costs no DH */
+	r = check_mac1(rl, msg, len);
+	if (r < 0)
+		return r;
+	len -= TF_COMMS_INIT_MACS_BYTES;
 	r = tf_noise_hs_new(rl->suite, false, rl->priv, NULL, pro,
 			    prologue(pro, msg), &hs);
 	if (r < 0)

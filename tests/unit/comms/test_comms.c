@@ -3,7 +3,8 @@
  * transport both ways, the certificate checks inside the handshake
  * (revoked, wrong role, a valid certificate for another key), the suite
  * byte bound in the prologue (no downgrade), a flipped bit anywhere in the
- * INIT, RESP and DATA, replays, and connection ids. */
+ * INIT, RESP and DATA, replays, and connection ids; mac1, mac2 and the
+ * COOKIE of a relay under load. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,6 +76,7 @@ static void world_init(struct world *w, uint8_t suite)
 	w->relay = (struct tf_comms_relay){
 		.suite = suite,
 		.priv = w->relay_priv,
+		.pub = w->relay_pub,
 		.ca = &w->anchor,
 		.dl = NULL,
 		.roles = TF_ROLES_CLIENT,
@@ -187,8 +189,9 @@ static void test_tampered_handshake(void **state)
 
 		world_init(&w, suite);
 		n = start(&w, w.cert, w.certlen, &c, init);
-		/* every bit of the INIT, the suite byte included */
-		for (int i = 0; i < n * 8; i += 3) {
+		/* every bit of the INIT, the suite byte and mac1 included
+		 * (mac2 counts only under load: test_cookies) */
+		for (int i = 0; i < (n - TF_COMMS_MAC_BYTES) * 8; i += 3) {
 			init[i / 8] ^= (uint8_t)(1u << (i % 8));
 			assert_true(accept_one(&w, init, (size_t)n) < 0);
 			init[i / 8] ^= (uint8_t)(1u << (i % 8));
@@ -218,6 +221,114 @@ static void test_tampered_handshake(void **state)
 		tf_comms_session_free(cs);
 		tf_comms_session_free(rs);
 		tf_comms_client_free(c);
+		world_free(&w);
+	}
+}
+
+/* mac1 / mac2 / COOKIE (docs/comms-protocol.md "Cookies") */
+static void test_cookies(void **state)
+{
+	static const uint8_t src[6] = {0x1f, 0x90, 127, 0, 0, 1},
+			     other_src[6] = {0x1f, 0x91, 127, 0, 0, 1};
+	for (uint8_t suite = TF_SUITE_INTL; suite <= TF_SUITE_GM; suite++) {
+		struct world w;
+		struct tf_comms_client *c = NULL, *c2 = NULL, *cx = NULL;
+		uint8_t init[TF_COMMS_INIT_MAX], i2[TF_COMMS_INIT_MAX],
+			ix[TF_COMMS_INIT_MAX];
+		uint8_t ck[TF_COMMS_COOKIE_MAX], ck2[TF_COMMS_COOKIE_MAX];
+		uint8_t secret[TF_COMMS_COOKIE_SECRET_BYTES],
+			secret2[TF_COMMS_COOKIE_SECRET_BYTES];
+		uint8_t other_priv[32], other_pub[TF_WG_PUB_MAX];
+		size_t pl;
+		uint32_t id;
+		int n, n2, nx, k;
+
+		world_init(&w, suite);
+		memset(secret, 0x5a, sizeof(secret));
+		memset(secret2, 0xa5, sizeof(secret2));
+		n = start(&w, w.cert, w.certlen, &c, init);
+		/* not under load: mac1 is enough, no round trip more */
+		assert_int_equal(tf_comms_relay_check(&w.relay, init, (size_t)n,
+						      NULL, src, sizeof(src)),
+				 0);
+		/* an INIT made for another relay's key: dropped before any
+		 * DH, by check and by accept alike */
+		assert_int_equal(
+			tf_wg_keygen(suite, other_priv, other_pub, &pl), 0);
+		nx = tf_comms_client_start(suite, w.dev_priv, other_pub, w.cert,
+					   w.certlen, 1000, 7, &cx, ix,
+					   sizeof(ix));
+		assert_true(nx > 0);
+		assert_int_equal(tf_comms_relay_check(&w.relay, ix, (size_t)nx,
+						      NULL, src, sizeof(src)),
+				 -EBADMSG);
+		assert_int_equal(accept_one(&w, ix, (size_t)nx), -EBADMSG);
+		/* under load: no mac2 -> a COOKIE, not a DH */
+		assert_int_equal(tf_comms_relay_check(&w.relay, init, (size_t)n,
+						      secret, src, sizeof(src)),
+				 -EAGAIN);
+		k = tf_comms_relay_cookie(&w.relay, init, (size_t)n, secret,
+					  src, sizeof(src), ck, sizeof(ck));
+		assert_int_equal(k, (int)tf_comms_cookie_bytes(suite));
+		assert_int_equal(tf_comms_classify(suite, ck, (size_t)k, &id),
+				 TF_COMMS_MSG_COOKIE);
+		assert_int_equal(id, 0x11111111);
+		/* a cookie opens only for the INIT it answers (its mac1 is
+		 * the AD): another client, same connection id, cannot use
+		 * it; nor can a flipped bit */
+		n2 = start(&w, w.cert, w.certlen, &c2, i2);
+		assert_int_equal(tf_comms_client_cookie(c2, ck, (size_t)k),
+				 -EBADMSG);
+		for (int i = 0; i < k * 8; i += 5) {
+			memcpy(ck2, ck, (size_t)k);
+			ck2[i / 8] ^= (uint8_t)(1u << (i % 8));
+			assert_true(tf_comms_client_cookie(c, ck2, (size_t)k) <
+				    0);
+		}
+		assert_int_equal(tf_comms_client_cookie(c, ck, (size_t)k), 0);
+		n = tf_comms_client_init(c, init, sizeof(init));
+		assert_true(n > 0);
+		assert_int_equal(tf_comms_relay_check(&w.relay, init, (size_t)n,
+						      secret, src, sizeof(src)),
+				 0);
+		/* from another address (port) the cookie is not valid */
+		assert_int_equal(tf_comms_relay_check(&w.relay, init, (size_t)n,
+						      secret, other_src,
+						      sizeof(other_src)),
+				 -EAGAIN);
+		/* the secret rotated: the cookie is stale, a new one works */
+		assert_int_equal(tf_comms_relay_check(&w.relay, init, (size_t)n,
+						      secret2, src,
+						      sizeof(src)),
+				 -EAGAIN);
+		k = tf_comms_relay_cookie(&w.relay, init, (size_t)n, secret2,
+					  src, sizeof(src), ck, sizeof(ck));
+		assert_true(k > 0);
+		assert_int_equal(tf_comms_client_cookie(c, ck, (size_t)k), 0);
+		n = tf_comms_client_init(c, init, sizeof(init));
+		assert_int_equal(tf_comms_relay_check(&w.relay, init, (size_t)n,
+						      secret2, src,
+						      sizeof(src)),
+				 0);
+		/* and the handshake completes with the resent INIT */
+		{
+			struct tf_comms_session *cs = NULL, *rs = NULL;
+			struct tf_comms_peer peer;
+			uint8_t resp[TF_COMMS_RESP_MAX];
+			int m = tf_comms_relay_accept(&w.relay, init, (size_t)n,
+						      NOW, 2, &peer, resp,
+						      sizeof(resp), &rs);
+			assert_true(m > 0);
+			assert_int_equal(
+				tf_comms_client_finish(c, resp, (size_t)m, &cs),
+				0);
+			tf_comms_session_free(cs);
+			tf_comms_session_free(rs);
+		}
+		(void)n2;
+		tf_comms_client_free(c);
+		tf_comms_client_free(c2);
+		tf_comms_client_free(cx);
 		world_free(&w);
 	}
 }
@@ -276,6 +387,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_tampered_handshake),
+		cmocka_unit_test(test_cookies),
 		cmocka_unit_test(test_certificate_checks),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
