@@ -253,6 +253,52 @@ TF_EXPORT TF_WUR int tf_comms_decrypt(struct tf_comms_session *s,
 				      uint8_t *out, size_t cap)
 	TF_NONNULL(1, 2, 4);
 TF_EXPORT void tf_comms_session_free(struct tf_comms_session *s);
+
+/* ---- rekeying (docs/comms-protocol.md "Rekeying") ----
+ *
+ * The device re-handshakes on the same connection ids every
+ * TF_COMMS_REKEY_AFTER_S (or TF_COMMS_REKEY_AFTER_MESSAGES); the sessions
+ * overlap: a DATA header's byte 2 is its key phase (the low bit of the
+ * handshake count), so the receiver opens it with the right keys. The
+ * relay installs a rekey's keys as "next" and sends with the old ones
+ * until the device's first DATA on the new ones; then the old ones only
+ * receive stragglers for TF_COMMS_PREV_GRACE_S and are wiped. Any keys
+ * older than TF_COMMS_REJECT_AFTER_S (tf_comms_session_set_reject_after)
+ * are wiped and refused (-EKEYEXPIRED). Times are the caller's monotonic
+ * seconds, given to the _at calls; the plain calls use no clock. */
+#define TF_COMMS_REKEY_AFTER_S 120
+#define TF_COMMS_REKEY_AFTER_MESSAGES (1ull << 48)
+#define TF_COMMS_REJECT_AFTER_S 180
+#define TF_COMMS_PREV_GRACE_S 10
+/* when the session's first keys were made (after accept / finish) */
+TF_EXPORT void tf_comms_session_set_birth(struct tf_comms_session *s,
+					  uint64_t now_s) TF_NONNULL(1);
+/* tests only: shorten TF_COMMS_REJECT_AFTER_S */
+TF_EXPORT void tf_comms_session_set_reject_after(struct tf_comms_session *s,
+						 uint64_t secs) TF_NONNULL(1);
+/* Device: time to rekey (keys older than after_s, or many messages). */
+TF_EXPORT bool tf_comms_session_rekey_due(const struct tf_comms_session *s,
+					  uint64_t now_s, uint64_t after_s)
+	TF_NONNULL(1);
+/* Move the keys of ns (a handshake on the same connection ids, from
+ * tf_comms_client_finish or tf_comms_relay_accept) into s; ns is freed.
+ * confirmed: the device (the relay's RESP proved it holds them: send
+ * with them now); false: the relay (next, until the device uses them).
+ * -EINVAL (ns kept) when ns is not of the same ids. */
+TF_EXPORT TF_WUR int tf_comms_session_rekey(struct tf_comms_session *s,
+					    struct tf_comms_session *ns,
+					    uint64_t now_s, bool confirmed)
+	TF_NONNULL(1, 2);
+/* encrypt / decrypt with the clock: keys past their time are wiped and
+ * refused (-EKEYEXPIRED) */
+TF_EXPORT TF_WUR int tf_comms_encrypt_at(struct tf_comms_session *s,
+					 const uint8_t *pt, size_t len,
+					 uint8_t *out, size_t cap,
+					 uint64_t now_s) TF_NONNULL(1, 4);
+TF_EXPORT TF_WUR int tf_comms_decrypt_at(struct tf_comms_session *s,
+					 const uint8_t *msg, size_t len,
+					 uint8_t *out, size_t cap,
+					 uint64_t now_s) TF_NONNULL(1, 2, 4);
 TF_EXPORT uint32_t tf_comms_session_local_id(const struct tf_comms_session *s)
 	TF_NONNULL(1);
 TF_EXPORT uint32_t tf_comms_session_remote_id(const struct tf_comms_session *s)

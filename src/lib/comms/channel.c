@@ -14,15 +14,35 @@
 #include "twofold/crypto.h"
 #include "twofold/secmem.h"
 
-struct tf_comms_session {
-	const struct wg_suite *w;
-	uint8_t suite;
-	uint32_t local_id, remote_id;
+/* One handshake's transport keys. gen counts the handshakes of the
+ * session; its low bit is the key phase a DATA header carries. */
+struct keypair {
+	bool valid;
+	uint64_t gen;
+	uint64_t birth; /* caller's monotonic seconds (0: no clock given) */
 	uint64_t send_counter;
 	uint8_t send_key[TF_NOISE_KEY_BYTES];
 	uint8_t recv_key[TF_NOISE_KEY_BYTES];
 	struct wg_replay replay;
 };
+
+/* Rekey (docs/comms-protocol.md "Rekeying"): cur sends; prev (the keys
+ * before the last rekey) still receives what was in flight until
+ * prev_until; next (relay side: a rekey answered, not yet used by the
+ * device) receives, and the first DATA it opens makes it cur. */
+struct tf_comms_session {
+	const struct wg_suite *w;
+	uint8_t suite;
+	uint32_t local_id, remote_id;
+	uint64_t reject_after_s;
+	uint64_t prev_until;
+	struct keypair cur, prev, next;
+};
+
+static void kp_wipe(struct keypair *k)
+{
+	tf_memzero(k, sizeof(*k));
+}
 
 struct tf_comms_client {
 	uint8_t suite;
@@ -119,8 +139,9 @@ enum tf_comms_msg tf_comms_classify(uint8_t suite, const uint8_t *buf,
 	size_t m1 = tf_noise_msg1_bytes(suite, 0),
 	       m2 = tf_noise_msg2_bytes(suite, 8);
 
+	/* byte 2 is a DATA's key phase (0 or 1), 0 in the others */
 	if (m1 == 0 || len < TF_COMMS_HDR_BYTES || buf[1] != suite ||
-	    buf[2] != 0 || buf[3] != 0)
+	    buf[2] > (buf[0] == TF_COMMS_TYPE_DATA) || buf[3] != 0)
 		return TF_COMMS_MSG_INVALID;
 	switch (buf[0]) {
 	case TF_COMMS_TYPE_INIT:
@@ -164,8 +185,10 @@ static int session_new(uint8_t suite, struct tf_noise_hs *hs, uint32_t local_id,
 	s->suite = suite;
 	s->local_id = local_id;
 	s->remote_id = remote_id;
-	wg_replay_init(&s->replay);
-	r = tf_noise_hs_split(hs, s->send_key, s->recv_key, NULL, NULL);
+	s->reject_after_s = TF_COMMS_REJECT_AFTER_S;
+	s->cur.valid = true;
+	wg_replay_init(&s->cur.replay);
+	r = tf_noise_hs_split(hs, s->cur.send_key, s->cur.recv_key, NULL, NULL);
 	if (r < 0 || s->w == NULL) {
 		tf_secure_free(s);
 		return r < 0 ? r : -EINVAL;
@@ -176,6 +199,8 @@ static int session_new(uint8_t suite, struct tf_noise_hs *hs, uint32_t local_id,
 
 void tf_comms_session_free(struct tf_comms_session *s)
 {
+	if (s != NULL)
+		tf_memzero(s, sizeof(*s));
 	tf_secure_free(s);
 }
 
@@ -187,6 +212,58 @@ uint32_t tf_comms_session_local_id(const struct tf_comms_session *s)
 uint32_t tf_comms_session_remote_id(const struct tf_comms_session *s)
 {
 	return s->remote_id;
+}
+
+void tf_comms_session_set_birth(struct tf_comms_session *s, uint64_t now_s)
+{
+	s->cur.birth = now_s;
+}
+
+void tf_comms_session_set_reject_after(struct tf_comms_session *s,
+				       uint64_t secs)
+{
+	s->reject_after_s = secs;
+}
+
+bool tf_comms_session_rekey_due(const struct tf_comms_session *s,
+				uint64_t now_s, uint64_t after_s)
+{
+	return s->cur.send_counter >= TF_COMMS_REKEY_AFTER_MESSAGES ||
+	       now_s >= s->cur.birth + after_s;
+}
+
+int tf_comms_session_rekey(struct tf_comms_session *s,
+			   struct tf_comms_session *ns, uint64_t now_s,
+			   bool confirmed)
+{
+	struct keypair k;
+
+	if (ns->suite != s->suite || ns->local_id != s->local_id ||
+	    ns->remote_id != s->remote_id || !ns->cur.valid)
+		return -EINVAL;
+	k = ns->cur;
+	k.gen = s->cur.gen + 1;
+	k.birth = now_s;
+	tf_comms_session_free(ns);
+	if (confirmed) {
+		/* the device: the relay holds these keys (its RESP proved
+		 * it); send with them now, keep the old ones to receive
+		 * what the relay sent before it saw our first new DATA */
+		kp_wipe(&s->prev);
+		s->prev = s->cur;
+		s->prev_until = now_s + TF_COMMS_PREV_GRACE_S;
+		s->cur = k;
+		kp_wipe(&s->next);
+	} else {
+		/* the relay: the device may not have our RESP yet; keep
+		 * sending with cur until it uses next. prev has next's
+		 * phase: its stragglers are long gone by now */
+		kp_wipe(&s->prev);
+		kp_wipe(&s->next);
+		s->next = k;
+	}
+	tf_memzero(&k, sizeof(k));
+	return 0;
 }
 
 /* ---- device ---- */
@@ -485,9 +562,25 @@ int tf_comms_relay_accept(const struct tf_comms_relay *rl, const uint8_t *msg,
 
 /* ---- transport ---- */
 
-int tf_comms_encrypt(struct tf_comms_session *s, const uint8_t *pt, size_t len,
-		     uint8_t *out, size_t cap)
+/* keys past their time are wiped: prev after its grace, any keypair
+ * older than reject_after_s (the caller's clock; now 0: no clock) */
+static void expire(struct tf_comms_session *s, uint64_t now)
 {
+	if (now == 0)
+		return;
+	if (s->prev.valid && now >= s->prev_until)
+		kp_wipe(&s->prev);
+	if (s->next.valid && now >= s->next.birth + s->reject_after_s)
+		kp_wipe(&s->next);
+	if (s->cur.valid && s->cur.birth != 0 &&
+	    now >= s->cur.birth + s->reject_after_s)
+		kp_wipe(&s->cur);
+}
+
+int tf_comms_encrypt_at(struct tf_comms_session *s, const uint8_t *pt,
+			size_t len, uint8_t *out, size_t cap, uint64_t now_s)
+{
+	struct keypair *k = &s->cur;
 	uint64_t ctr;
 	int r;
 
@@ -495,46 +588,89 @@ int tf_comms_encrypt(struct tf_comms_session *s, const uint8_t *pt, size_t len,
 		return -EINVAL;
 	if (cap < TF_COMMS_DATA_OVERHEAD + len)
 		return -ENOBUFS;
-	if (s->send_counter >= TF_WG_REJECT_AFTER_MESSAGES)
+	expire(s, now_s);
+	if (!k->valid)
+		return -EKEYEXPIRED;
+	if (k->send_counter >= TF_WG_REJECT_AFTER_MESSAGES)
 		return -ESTALE;
-	ctr = s->send_counter++;
+	ctr = k->send_counter++;
 	hdr_put(out, TF_COMMS_TYPE_DATA, s->suite, s->remote_id);
+	out[2] = (uint8_t)(k->gen & 1); /* the key phase */
 	tf_put_le64(out + 8, ctr);
-	r = s->w->aead_seal(out + TF_COMMS_DATA_HDR_BYTES, s->send_key, ctr, pt,
+	r = s->w->aead_seal(out + TF_COMMS_DATA_HDR_BYTES, k->send_key, ctr, pt,
 			    len, out, TF_COMMS_DATA_HDR_BYTES);
 	if (r < 0)
 		return r;
 	return (int)(TF_COMMS_DATA_OVERHEAD + len);
 }
 
-int tf_comms_decrypt(struct tf_comms_session *s, const uint8_t *msg, size_t len,
+int tf_comms_encrypt(struct tf_comms_session *s, const uint8_t *pt, size_t len,
 		     uint8_t *out, size_t cap)
 {
-	uint32_t id;
-	uint64_t ctr;
-	size_t n;
+	return tf_comms_encrypt_at(s, pt, len, out, cap, 0);
+}
 
-	if (tf_comms_classify(s->suite, msg, len, &id) != TF_COMMS_MSG_DATA ||
-	    id != s->local_id)
-		return -EBADMSG;
-	n = len - TF_COMMS_DATA_OVERHEAD;
-	if (cap < n)
-		return -ENOBUFS;
-	ctr = tf_get_le64(msg + 8);
+static int open_with(struct tf_comms_session *s, struct keypair *k,
+		     const uint8_t *msg, size_t len, uint8_t *out)
+{
+	size_t n = len - TF_COMMS_DATA_OVERHEAD;
+	uint64_t ctr = tf_get_le64(msg + 8);
+
 	if (ctr >= TF_WG_REJECT_AFTER_MESSAGES)
 		return -EBADMSG;
 	/* authenticate first, then the window: a forged counter must not
 	 * move it */
-	if (s->w->aead_open(out, s->recv_key, ctr,
+	if (s->w->aead_open(out, k->recv_key, ctr,
 			    msg + TF_COMMS_DATA_HDR_BYTES,
 			    len - TF_COMMS_DATA_HDR_BYTES, msg,
 			    TF_COMMS_DATA_HDR_BYTES) < 0) {
 		tf_memzero(out, n);
 		return -EBADMSG;
 	}
-	if (!wg_replay_check(&s->replay, ctr)) {
+	if (!wg_replay_check(&k->replay, ctr)) {
 		tf_memzero(out, n);
 		return -EALREADY;
 	}
 	return (int)n;
+}
+
+int tf_comms_decrypt_at(struct tf_comms_session *s, const uint8_t *msg,
+			size_t len, uint8_t *out, size_t cap, uint64_t now_s)
+{
+	unsigned phase;
+	uint32_t id;
+	int n;
+
+	if (tf_comms_classify(s->suite, msg, len, &id) != TF_COMMS_MSG_DATA ||
+	    id != s->local_id)
+		return -EBADMSG;
+	if (cap < len - TF_COMMS_DATA_OVERHEAD)
+		return -ENOBUFS;
+	expire(s, now_s);
+	/* the phase bit picks the keypair: one AEAD open per datagram */
+	phase = msg[2];
+	if (s->cur.valid && (s->cur.gen & 1) == phase)
+		return open_with(s, &s->cur, msg, len, out);
+	if (s->next.valid && (s->next.gen & 1) == phase) {
+		n = open_with(s, &s->next, msg, len, out);
+		if (n >= 0) {
+			/* the device uses the new keys: they are confirmed,
+			 * the old ones only receive stragglers for a while */
+			kp_wipe(&s->prev);
+			s->prev = s->cur;
+			s->prev_until = now_s + TF_COMMS_PREV_GRACE_S;
+			s->cur = s->next;
+			tf_memzero(&s->next, sizeof(s->next));
+		}
+		return n;
+	}
+	if (s->prev.valid && (s->prev.gen & 1) == phase)
+		return open_with(s, &s->prev, msg, len, out);
+	return s->cur.valid ? -EBADMSG : -EKEYEXPIRED;
+}
+
+int tf_comms_decrypt(struct tf_comms_session *s, const uint8_t *msg, size_t len,
+		     uint8_t *out, size_t cap)
+{
+	return tf_comms_decrypt_at(s, msg, len, out, cap, 0);
 }

@@ -333,6 +333,135 @@ static void test_cookies(void **state)
 	}
 }
 
+/* one handshake on ids (dev 0x11111111, relay rid): device and relay
+ * sessions */
+static void handshake(struct world *w, uint32_t rid,
+		      struct tf_comms_session **cs,
+		      struct tf_comms_session **rs)
+{
+	struct tf_comms_client *c = NULL;
+	struct tf_comms_peer peer;
+	uint8_t init[TF_COMMS_INIT_MAX], resp[TF_COMMS_RESP_MAX];
+	int n = start(w, w->cert, w->certlen, &c, init);
+	int m = tf_comms_relay_accept(&w->relay, init, (size_t)n, NOW, rid,
+				      &peer, resp, sizeof(resp), rs);
+
+	assert_true(m > 0);
+	assert_int_equal(tf_comms_client_finish(c, resp, (size_t)m, cs), 0);
+	tf_comms_client_free(c);
+}
+
+static int seal(struct tf_comms_session *s, const char *t, uint8_t *pkt,
+		uint64_t now)
+{
+	return tf_comms_encrypt_at(s, (const uint8_t *)t, strlen(t), pkt,
+				   TF_COMMS_DATA_OVERHEAD + 64, now);
+}
+
+static int open_(struct tf_comms_session *s, const uint8_t *pkt, int n,
+		 uint64_t now)
+{
+	uint8_t back[64];
+
+	return tf_comms_decrypt_at(s, pkt, (size_t)n, back, sizeof(back), now);
+}
+
+/* rekeying: overlapping keys, the phase bit, confirmation, the grace of
+ * the old keys, REJECT_AFTER */
+static void test_rekey(void **state)
+{
+	for (uint8_t suite = TF_SUITE_INTL; suite <= TF_SUITE_GM; suite++) {
+		struct world w;
+		struct tf_comms_session *cs = NULL, *rs = NULL, *ncs = NULL,
+					*nrs = NULL, *other = NULL;
+		uint8_t old_up[TF_COMMS_DATA_OVERHEAD + 64],
+			old_down[TF_COMMS_DATA_OVERHEAD + 64],
+			pkt[TF_COMMS_DATA_OVERHEAD + 64];
+		int on_up, on_down, n;
+		uint64_t t = 1000;
+
+		world_init(&w, suite);
+		handshake(&w, 0x22222222, &cs, &rs);
+		tf_comms_session_set_birth(cs, t);
+		tf_comms_session_set_birth(rs, t);
+		assert_false(tf_comms_session_rekey_due(cs, t + 119, 120));
+		assert_true(tf_comms_session_rekey_due(cs, t + 120, 120));
+		/* in flight when the rekey happens, both ways */
+		on_up = seal(cs, "old up", old_up, t);
+		on_down = seal(rs, "old down", old_down, t);
+		assert_int_equal(old_up[2], 0);
+		/* a second handshake on the same ids */
+		t += 120;
+		handshake(&w, 0x22222222, &ncs, &nrs);
+		assert_int_equal(tf_comms_session_rekey(rs, nrs, t, false), 0);
+		assert_int_equal(tf_comms_session_rekey(cs, ncs, t, true), 0);
+		/* the relay still sends with the old keys until the device
+		 * uses the new ones; the device reads both */
+		n = seal(rs, "still old", pkt, t);
+		assert_int_equal(pkt[2], 0);
+		assert_true(open_(cs, pkt, n, t) > 0);
+		assert_true(open_(cs, old_down, on_down, t) > 0);
+		/* the device sends with the new keys (phase 1) */
+		n = seal(cs, "new up", pkt, t);
+		assert_int_equal(pkt[2], 1);
+		assert_true(open_(rs, pkt, n, t) > 0); /* confirms */
+		/* a straggler on the old keys still opens (grace) */
+		assert_true(open_(rs, old_up, on_up, t + 1) > 0);
+		n = seal(rs, "new down", pkt, t + 1);
+		assert_int_equal(pkt[2], 1);
+		assert_true(open_(cs, pkt, n, t + 1) > 0);
+		/* a phase bit flipped: the AD changes, refused */
+		n = seal(cs, "flip", pkt, t + 1);
+		pkt[2] ^= 1;
+		assert_true(open_(rs, pkt, n, t + 1) < 0);
+		/* after the grace the old keys are wiped: an old datagram
+		 * no longer opens (a fresh one: not a replay) */
+		on_down = seal(cs, "x", old_down, t + 1); /* new keys */
+		assert_true(open_(rs, old_down, on_down, t + 1) > 0);
+		{
+			/* an old-key datagram made before the rekey, never
+			 * delivered: build one on a copy of the keys */
+			struct tf_comms_session *c2 = NULL, *r2 = NULL;
+			uint8_t op[TF_COMMS_DATA_OVERHEAD + 64];
+			int on;
+			handshake(&w, 0x33333333, &c2, &r2);
+			tf_comms_session_set_birth(r2, t);
+			tf_comms_session_set_birth(c2, t);
+			on = seal(c2, "late", op, t);
+			handshake(&w, 0x33333333, &ncs, &nrs);
+			assert_int_equal(
+				tf_comms_session_rekey(r2, nrs, t, false), 0);
+			assert_int_equal(
+				tf_comms_session_rekey(c2, ncs, t, true), 0);
+			n = seal(c2, "new", pkt, t);
+			assert_true(open_(r2, pkt, n, t) > 0);
+			assert_int_equal(
+				open_(r2, op, on, t + TF_COMMS_PREV_GRACE_S),
+				-EBADMSG);
+			tf_comms_session_free(c2);
+			tf_comms_session_free(r2);
+		}
+		/* REJECT_AFTER: keys older than the limit are refused both
+		 * ways, even in their phase */
+		tf_comms_session_set_reject_after(rs, 30);
+		n = seal(cs, "late", pkt, t + 29);
+		assert_true(open_(rs, pkt, n, t + 29) > 0);
+		n = seal(cs, "too late", pkt, t + 30);
+		assert_int_equal(open_(rs, pkt, n, t + 30), -EKEYEXPIRED);
+		assert_int_equal(seal(rs, "too late", pkt, t + 30),
+				 -EKEYEXPIRED);
+		/* a session of other ids is not a rekey */
+		handshake(&w, 0x44444444, &other, &nrs);
+		assert_int_equal(tf_comms_session_rekey(cs, other, t, true),
+				 -EINVAL);
+		tf_comms_session_free(other);
+		tf_comms_session_free(nrs);
+		tf_comms_session_free(cs);
+		tf_comms_session_free(rs);
+		world_free(&w);
+	}
+}
+
 static void test_certificate_checks(void **state)
 {
 	for (uint8_t suite = TF_SUITE_INTL; suite <= TF_SUITE_GM; suite++) {
@@ -388,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_tampered_handshake),
 		cmocka_unit_test(test_cookies),
+		cmocka_unit_test(test_rekey),
 		cmocka_unit_test(test_certificate_checks),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
