@@ -339,10 +339,18 @@ void relay_send(struct worker *w, struct sess *s, const uint8_t *pt, size_t len)
 	to = s->path;
 	/* UDP: straight into the output batch; TCP: framed after */
 	b = to.tcp >= 0 ? tb : out_slot(w);
-	n = tf_comms_encrypt(s->s, pt, len, b, RELAY_DGRAM_MAX);
+	n = tf_comms_encrypt_at(s->s, pt, len, b, RELAY_DGRAM_MAX,
+				(uint64_t)mono_s());
 	pthread_mutex_unlock(&s->mu);
 	if (n < 0) {
-		logv(w->r, "encrypt to %s failed: %d", s->officer, n);
+		/* -EKEYEXPIRED: the device did not rekey in time; it
+		 * reconnects when it hears nothing */
+		if (n != -EKEYEXPIRED ||
+		    !atomic_exchange(&s->expired_said, true))
+			logv(w->r, "encrypt to %s failed: %s", s->officer,
+			     n == -EKEYEXPIRED ? "its keys are too old (no "
+						 "rekey), refused"
+					       : strerror(-n));
 		return;
 	}
 	if (to.tcp >= 0)
@@ -851,15 +859,21 @@ static void on_data(struct worker *w, const uint8_t *msg, size_t len,
 	if (s == NULL)
 		goto out;
 	pthread_mutex_lock(&s->mu);
-	n = tf_comms_decrypt(s->s, msg, len, pt, sizeof(pt));
+	n = tf_comms_decrypt_at(s->s, msg, len, pt, sizeof(pt),
+				(uint64_t)mono_s());
 	/* authenticated: this is where the device is now */
 	if (n >= 0 && !same_path(from, &s->path)) {
 		s->path = *from;
 		moved = true;
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (n == -EKEYEXPIRED && !atomic_exchange(&s->expired_said, true))
+		logv(r, "%s: DATA on keys older than %u s refused (no rekey)",
+		     s->officer,
+		     r->reject_after_s ? r->reject_after_s
+				       : TF_COMMS_REJECT_AFTER_S);
 	if (n < 0)
-		goto out; /* forged, replayed: silently dropped */
+		goto out; /* forged, replayed, too old: silently dropped */
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
 	path_authed(r, from);
 	if (moved)
@@ -967,33 +981,124 @@ static bool init_gate(struct worker *w, const uint8_t *msg, size_t len,
 	return e == 0;
 }
 
+/* tab held: the session of the device whose connection id is remote (a
+ * rekey names its session by it), or NULL */
+static struct sess *sess_by_remote(struct relay *r, uint32_t remote)
+{
+	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++)
+		if (r->sess[i].used &&
+		    tf_comms_session_remote_id(r->sess[i].s) == remote)
+			return &r->sess[i];
+	return NULL;
+}
+
+static bool init_fresh(struct relay *r, const struct tf_comms_peer *peer)
+{
+	bool fresh;
+
+	pthread_mutex_lock(&r->seen_mu);
+	fresh = relay_seen_fresh(&r->seen, peer->cert.serial, peer->ts_ns,
+				 real_ns());
+	pthread_mutex_unlock(&r->seen_mu);
+	if (!fresh) /* a replay, or stamped before the window (seen.h) */
+		logv(r, "replayed handshake of serial %" PRIu64 " refused",
+		     peer->cert.serial);
+	return fresh;
+}
+
+/* A handshake on the connection id of a session of the same device: the
+ * new keys go into that session as "next" (docs/comms-protocol.md
+ * "Rekeying"); the old ones keep working until the device uses them. */
+static void rekey(struct worker *w, uint32_t sid, uint64_t serial,
+		  const struct tf_comms_peer *peer, struct tf_comms_session *cs,
+		  const uint8_t *resp, size_t rlen, const struct path *from)
+{
+	struct relay *r = w->r;
+	uint64_t now = (uint64_t)mono_s();
+	struct sess *s;
+	int e = -ENOENT;
+
+	if (peer->cert.serial != serial) {
+		/* someone else's handshake on that device's connection id
+		 * (it is on the wire): refused, the session is untouched */
+		logv(r,
+		     "handshake of %s on another device's connection id "
+		     "refused",
+		     peer->cert.officer);
+		tf_comms_session_free(cs);
+		return;
+	}
+	if (!init_fresh(r, peer)) {
+		tf_comms_session_free(cs);
+		return;
+	}
+	pthread_rwlock_rdlock(&r->tab);
+	s = relay_sess_by_id(r, sid);
+	if (s != NULL && s->used && s->serial == serial) {
+		pthread_mutex_lock(&s->mu);
+		tf_comms_session_set_birth(cs, now);
+		e = tf_comms_session_rekey(s->s, cs, now, false);
+		if (e == 0)
+			s->path = *from;
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_rwlock_unlock(&r->tab);
+	if (e < 0) {
+		tf_comms_session_free(cs);
+		return;
+	}
+	atomic_fetch_add_explicit(&r->n_rekeys, 1, memory_order_relaxed);
+	path_authed(r, from);
+	relay_send_raw(w, resp, rlen, from);
+	logv(r, "%s rekeyed (serial %" PRIu64 ")", peer->cert.officer, serial);
+}
+
 static void on_init(struct worker *w, const uint8_t *msg, size_t len,
-		    const struct path *from)
+		    uint32_t remote, const struct path *from)
 {
 	struct relay *r = w->r;
 	uint8_t resp[TF_COMMS_RESP_MAX];
 	struct tf_comms_peer peer;
 	struct tf_comms_session *cs = NULL;
-	struct sess *s;
-	bool fresh;
+	struct sess *s = NULL, *old;
+	uint32_t sid = 0;
+	uint64_t old_serial = 0;
 	int n;
 
 	if (!init_gate(w, msg, len, from))
 		return;
 	atomic_fetch_add_explicit(&r->n_dh, 1, memory_order_relaxed);
 	pthread_rwlock_wrlock(&r->tab);
-	s = sess_reserve(r);
+	old = sess_by_remote(r, remote);
+	if (old != NULL) {
+		sid = old->id;
+		old_serial = old->serial;
+	} else if ((s = sess_reserve(r)) != NULL) {
+		sid = s->id;
+	}
 	pthread_rwlock_unlock(&r->tab);
-	if (s == NULL) {
+	if (old == NULL && s == NULL) {
 		logv(r, "session table full");
 		return;
 	}
 	/* the handshake (DH, certificate signature) runs outside the table
 	 * lock: other workers keep forwarding meanwhile */
 	pthread_rwlock_rdlock(&r->dl_lock);
-	n = tf_comms_relay_accept(&r->cfg, msg, len, (uint64_t)time(NULL),
-				  s->id, &peer, resp, sizeof(resp), &cs);
+	n = tf_comms_relay_accept(&r->cfg, msg, len, (uint64_t)time(NULL), sid,
+				  &peer, resp, sizeof(resp), &cs);
 	pthread_rwlock_unlock(&r->dl_lock);
+	if (n >= 0 && r->reject_after_s)
+		tf_comms_session_set_reject_after(cs, r->reject_after_s);
+	if (old != NULL) {
+		if (n >= 0)
+			rekey(w, sid, old_serial, &peer, cs, resp, (size_t)n,
+			      from);
+		else
+			logv(r, "rekey refused: %s",
+			     n == -EKEYREJECTED ? "certificate for another key"
+						: tf_cert_reason(n));
+		return;
+	}
 	if (n < 0) {
 		/* silent to the device: the relay is no oracle of who is
 		 * certified; the reason goes to the relay's own log */
@@ -1002,17 +1107,11 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 					: tf_cert_reason(n));
 		goto unreserve;
 	}
-	pthread_mutex_lock(&r->seen_mu);
-	fresh = relay_seen_fresh(&r->seen, peer.cert.serial, peer.ts_ns,
-				 real_ns());
-	pthread_mutex_unlock(&r->seen_mu);
-	if (!fresh) {
-		/* a replay, or stamped before the window (seen.h) */
-		logv(r, "replayed handshake of serial %" PRIu64 " refused",
-		     peer.cert.serial);
+	if (!init_fresh(r, &peer)) {
 		tf_comms_session_free(cs);
 		goto unreserve;
 	}
+	tf_comms_session_set_birth(cs, (uint64_t)mono_s());
 	/* the identity a roster names: the hash of the certified key */
 	if (tf_roster_device_hash(tf_suite_by_id(r->cfg.suite), peer.cert.dh_pk,
 				  peer.cert.dh_pk_len, s->device) < 0) {
@@ -1027,6 +1126,7 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	s->s = cs;
 	s->serial = peer.cert.serial;
 	s->role = peer.cert.role;
+	atomic_store(&s->expired_said, false);
 	snprintf(s->officer, sizeof(s->officer), "%s", peer.cert.officer);
 	s->path = *from;
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
@@ -1050,7 +1150,7 @@ void relay_on_datagram(struct worker *w, const uint8_t *buf, size_t len,
 	uint32_t id;
 
 	switch (tf_comms_classify(w->r->cfg.suite, buf, len, &id)) {
-	case TF_COMMS_MSG_INIT: on_init(w, buf, len, from); break;
+	case TF_COMMS_MSG_INIT: on_init(w, buf, len, id, from); break;
 	case TF_COMMS_MSG_DATA: on_data(w, buf, len, id, from); break;
 	default: break; /* a RESP, another suite, noise: dropped */
 	}
@@ -1562,6 +1662,9 @@ int main(int argc, char **argv)
 			user = argv[++i];
 		else if (!strcmp(argv[i], "--idle-timeout"))
 			r.idle_s = num_arg(argv[++i], 1, 86400);
+		else if (!strcmp(argv[i], "--reject-after"))
+			r.reject_after_s = /* tests only */
+				(unsigned)num_arg(argv[++i], 2, 86400);
 		else if (!strcmp(argv[i], "--cookie-load"))
 			r.cookie_load =
 				(unsigned)num_arg(argv[++i], 1, 1000000);
@@ -1743,6 +1846,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(r.w[i]->th, NULL);
 	log_handshakes(&r, true);
+	logv(&r, "%" PRIu64 " rekeys", atomic_load(&r.n_rekeys));
 	logv(&r, "%" PRIu64 " SENDs in %" PRIu64 " commits (largest %u)",
 	     atomic_load(&r.gc_sends), atomic_load(&r.gc_commits),
 	     atomic_load(&r.gc_largest));

@@ -129,8 +129,9 @@ struct sess {
 	uint64_t serial;
 	uint8_t device[TF_ROSTER_DEVHASH_BYTES]; /* what a roster names */
 	uint8_t role;				 /* its certificate's */
-	int32_t next_officer;	 /* officer index chain; -1 ends it */
-	_Atomic int64_t last_rx; /* CLOCK_MONOTONIC seconds */
+	int32_t next_officer;	   /* officer index chain; -1 ends it */
+	_Atomic int64_t last_rx;   /* CLOCK_MONOTONIC seconds */
+	_Atomic bool expired_said; /* "keys too old" logged once */
 };
 
 struct relay;
@@ -217,6 +218,10 @@ struct relay {
 	/* counted for -v: DH done (tf_comms_relay_accept), COOKIEs sent,
 	 * INITs dropped by mac1 */
 	_Atomic uint64_t n_dh, n_cookies, n_mac1_bad;
+	_Atomic uint64_t n_rekeys; /* handshakes that rekeyed a session */
+	/* tests only (--reject-after): keys refused after this many s
+	 * instead of TF_COMMS_REJECT_AFTER_S (0) */
+	unsigned reject_after_s;
 	uint64_t logged_dh, logged_cookies, logged_mac1_bad; /* main's */
 };
 
