@@ -19,7 +19,7 @@ N=${REKEY_MSGS:-50}
 
 stat_of() { cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'; }
 
-for s in intl gm; do
+for s in ${REKEY_SUITES:-intl gm}; do
 	comms_world $s carol
 	"$TWOFOLD_RELAY" --listen 127.0.0.1:$PORT --key "$W/relay.key" \
 		--ca "$W/ca/ca.pub" --store "$W/store.db" -v --reject-after 6 \
