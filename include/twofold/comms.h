@@ -173,6 +173,19 @@ TF_EXPORT TF_WUR int tf_comms_client_finish(struct tf_comms_client *c,
 					    const uint8_t *msg, size_t len,
 					    struct tf_comms_session **out)
 	TF_NONNULL(1, 2, 4);
+/* Device: a rekey of session s (docs/comms-protocol.md "Rekeying"): an
+ * INIT on s's connection id with the rekey flag (INIT header byte 2 = 1,
+ * in the prologue); finish it with tf_comms_client_finish, then
+ * tf_comms_session_rekey(s, new, now, true). */
+#define TF_COMMS_INIT_REKEY 1
+TF_EXPORT TF_WUR int tf_comms_client_rekey(
+	const struct tf_comms_session *s, const uint8_t dh_priv[static 32],
+	const uint8_t *relay_pub, const uint8_t *cert, size_t certlen,
+	uint64_t ts_ns, struct tf_comms_client **client, uint8_t *out,
+	size_t cap) TF_NONNULL(1, 2, 3, 4, 7, 8);
+/* Relay: a classified INIT is a rekey of the session whose device
+ * connection id it carries (authenticated once accepted). */
+TF_EXPORT bool tf_comms_init_is_rekey(const uint8_t *msg) TF_NONNULL(1);
 /* Device: the INIT again (for a retry), with mac2 when a cookie was
  * accepted; returns its length. */
 TF_EXPORT TF_WUR int tf_comms_client_init(struct tf_comms_client *c,

@@ -375,10 +375,9 @@ static void start_rekey(struct svc *s)
 
 	tf_comms_client_free(s->rk);
 	s->rk = NULL;
-	r = tf_comms_client_start(
-		s->suite->id, s->pf.secret + TF_KEY_BYTES, s->relay_pub,
-		s->cert, s->certlen, comms_real_ns(),
-		tf_comms_session_local_id(s->cs), &s->rk, out, sizeof(out));
+	r = tf_comms_client_rekey(s->cs, s->pf.secret + TF_KEY_BYTES,
+				  s->relay_pub, s->cert, s->certlen,
+				  comms_real_ns(), &s->rk, out, sizeof(out));
 	if (r < 0)
 		return;
 	relay_xmit(s, out, (size_t)r);

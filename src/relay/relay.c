@@ -1069,7 +1069,9 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 		return;
 	atomic_fetch_add_explicit(&r->n_dh, 1, memory_order_relaxed);
 	pthread_rwlock_wrlock(&r->tab);
-	old = sess_by_remote(r, remote);
+	/* a rekey names its session by the device's connection id; a
+	 * relay that no longer has it treats it as a new session */
+	old = tf_comms_init_is_rekey(msg) ? sess_by_remote(r, remote) : NULL;
 	if (old != NULL) {
 		sid = old->id;
 		old_serial = old->serial;

@@ -139,9 +139,12 @@ enum tf_comms_msg tf_comms_classify(uint8_t suite, const uint8_t *buf,
 	size_t m1 = tf_noise_msg1_bytes(suite, 0),
 	       m2 = tf_noise_msg2_bytes(suite, 8);
 
-	/* byte 2 is a DATA's key phase (0 or 1), 0 in the others */
+	/* byte 2 is a DATA's key phase, an INIT's rekey flag (0 or 1), 0
+	 * in the others */
 	if (m1 == 0 || len < TF_COMMS_HDR_BYTES || buf[1] != suite ||
-	    buf[2] > (buf[0] == TF_COMMS_TYPE_DATA) || buf[3] != 0)
+	    buf[2] > (buf[0] == TF_COMMS_TYPE_DATA ||
+		      buf[0] == TF_COMMS_TYPE_INIT) ||
+	    buf[3] != 0)
 		return TF_COMMS_MSG_INVALID;
 	switch (buf[0]) {
 	case TF_COMMS_TYPE_INIT:
@@ -268,11 +271,11 @@ int tf_comms_session_rekey(struct tf_comms_session *s,
 
 /* ---- device ---- */
 
-int tf_comms_client_start(uint8_t suite, const uint8_t dh_priv[static 32],
-			  const uint8_t *relay_pub, const uint8_t *cert,
-			  size_t certlen, uint64_t ts_ns, uint32_t local_id,
-			  struct tf_comms_client **client, uint8_t *out,
-			  size_t cap)
+static int client_start(uint8_t suite, const uint8_t *dh_priv,
+			const uint8_t *relay_pub, const uint8_t *cert,
+			size_t certlen, uint64_t ts_ns, uint32_t local_id,
+			bool rekey, struct tf_comms_client **client,
+			uint8_t *out, size_t cap)
 {
 	uint8_t pro[64], payload[TF_COMMS_INIT_PAYLOAD_MAX];
 	struct tf_comms_client *c;
@@ -289,6 +292,8 @@ int tf_comms_client_start(uint8_t suite, const uint8_t dh_priv[static 32],
 	c->suite = suite;
 	c->local_id = local_id;
 	hdr_put(out, TF_COMMS_TYPE_INIT, suite, local_id);
+	/* in the prologue: the relay learns it is a rekey authenticated */
+	out[2] = rekey ? TF_COMMS_INIT_REKEY : 0;
 	r = tf_noise_hs_new(suite, true, dh_priv, relay_pub, pro,
 			    prologue(pro, out), &c->hs);
 	if (r < 0)
@@ -318,6 +323,32 @@ int tf_comms_client_start(uint8_t suite, const uint8_t dh_priv[static 32],
 fail:
 	tf_comms_client_free(c);
 	return r;
+}
+
+int tf_comms_client_start(uint8_t suite, const uint8_t dh_priv[static 32],
+			  const uint8_t *relay_pub, const uint8_t *cert,
+			  size_t certlen, uint64_t ts_ns, uint32_t local_id,
+			  struct tf_comms_client **client, uint8_t *out,
+			  size_t cap)
+{
+	return client_start(suite, dh_priv, relay_pub, cert, certlen, ts_ns,
+			    local_id, false, client, out, cap);
+}
+
+int tf_comms_client_rekey(const struct tf_comms_session *s,
+			  const uint8_t dh_priv[static 32],
+			  const uint8_t *relay_pub, const uint8_t *cert,
+			  size_t certlen, uint64_t ts_ns,
+			  struct tf_comms_client **client, uint8_t *out,
+			  size_t cap)
+{
+	return client_start(s->suite, dh_priv, relay_pub, cert, certlen, ts_ns,
+			    s->local_id, true, client, out, cap);
+}
+
+bool tf_comms_init_is_rekey(const uint8_t *msg)
+{
+	return msg[2] == TF_COMMS_INIT_REKEY;
 }
 
 int tf_comms_client_init(struct tf_comms_client *c, uint8_t *out, size_t cap)

@@ -450,6 +450,28 @@ static void test_rekey(void **state)
 		assert_int_equal(open_(rs, pkt, n, t + 30), -EKEYEXPIRED);
 		assert_int_equal(seal(rs, "too late", pkt, t + 30),
 				 -EKEYEXPIRED);
+		/* a rekey INIT carries the flag in its header (in the
+		 * prologue: flipping it fails the handshake) */
+		{
+			struct tf_comms_client *rc = NULL;
+			uint8_t ri[TF_COMMS_INIT_MAX];
+			uint32_t id;
+			int rn = tf_comms_client_rekey(
+				cs, w.dev_priv, w.relay_pub, w.cert, w.certlen,
+				2000, &rc, ri, sizeof(ri));
+			assert_true(rn > 0);
+			assert_int_equal(
+				tf_comms_classify(suite, ri, (size_t)rn, &id),
+				TF_COMMS_MSG_INIT);
+			assert_int_equal(id, 0x11111111);
+			assert_true(tf_comms_init_is_rekey(ri));
+			ri[2] = 0;
+			assert_true(accept_one(&w, ri, (size_t)rn) < 0);
+			tf_comms_client_free(rc);
+			n = start(&w, w.cert, w.certlen, &rc, ri);
+			assert_false(tf_comms_init_is_rekey(ri));
+			tf_comms_client_free(rc);
+		}
 		/* a session of other ids is not a rekey */
 		handshake(&w, 0x44444444, &other, &nrs);
 		assert_int_equal(tf_comms_session_rekey(cs, other, t, true),
