@@ -14,7 +14,10 @@
 #     seconds; the ratio relay / bare is the goal (>= 0.7x).
 #  2. handshake CPU cost per suite (bench/comms/bench_handshake.c): the
 #     relay's side of a Noise IK INIT with the certificate check, and the
-#     device's, microseconds per handshake, intl and gm.
+#     device's, microseconds per handshake, intl and gm; and the INIT
+#     flood line: what one flood INIT costs the relay under load (mac1,
+#     mac2 refused, a COOKIE) against the handshake (docs/comms-protocol.md
+#     "Cookies").
 #
 # Usage (root): bench/comms/forward.sh [BUILDDIR]   (default: build,
 # configured with -Dbenchmarks=true)

@@ -29,6 +29,12 @@
  *   RESP  type 2, sender id | u32 receiver id | Noise message 2
  *   DATA  type 3, receiver id | u64 counter | AEAD(payload) (AD = the
  *         16 header bytes)
+ *   COOKIE type 4, the device's id | nonce (24 intl / 12 gm) |
+ *         AEAD(cookie, 16 bytes) (AD = the INIT's mac1)
+ * An INIT ends in mac1 | mac2 (16 bytes each, outside the Noise message;
+ * docs/comms-protocol.md "Cookies"): a relay drops an INIT whose mac1 is
+ * not for its key before any DH, and under load answers one without a
+ * valid mac2 with a COOKIE instead of doing the DH.
  * The Noise prologue is "twofold comms v1" || the INIT header, so the
  * suite byte and the initiator's connection id are authenticated: a
  * datagram whose suite byte was changed fails the handshake (no
@@ -112,6 +118,15 @@ TF_EXPORT void tf_noise_test_fix_ephemeral(struct tf_noise_hs *hs,
 #define TF_COMMS_TYPE_INIT 1
 #define TF_COMMS_TYPE_RESP 2
 #define TF_COMMS_TYPE_DATA 3
+#define TF_COMMS_TYPE_COOKIE 4
+#define TF_COMMS_MAC_BYTES 16
+#define TF_COMMS_MAC_KEY_BYTES 32
+#define TF_COMMS_INIT_MACS_BYTES (2 * TF_COMMS_MAC_BYTES) /* mac1, mac2 */
+#define TF_COMMS_COOKIE_SECRET_BYTES 32
+/* how often the relay replaces its cookie secret (seconds): a cookie is
+ * good for at most this long */
+#define TF_COMMS_COOKIE_SECRET_S 120
+#define TF_COMMS_COOKIE_MAX (TF_COMMS_HDR_BYTES + 24 + 16 + TF_NOISE_TAG_BYTES)
 #define TF_COMMS_HDR_BYTES 8
 #define TF_COMMS_DATA_HDR_BYTES 16
 #define TF_COMMS_DATA_OVERHEAD (TF_COMMS_DATA_HDR_BYTES + TF_NOISE_TAG_BYTES)
@@ -119,7 +134,7 @@ TF_EXPORT void tf_noise_test_fix_ephemeral(struct tf_noise_hs *hs,
 #define TF_COMMS_INIT_PAYLOAD_MAX (10 + TF_CERT_MAX)
 #define TF_COMMS_INIT_MAX                                                      \
 	(TF_COMMS_HDR_BYTES + 2 * TF_NOISE_DH_MAX + 2 * TF_NOISE_TAG_BYTES +   \
-	 TF_COMMS_INIT_PAYLOAD_MAX)
+	 TF_COMMS_INIT_PAYLOAD_MAX + TF_COMMS_INIT_MACS_BYTES)
 #define TF_COMMS_RESP_MAX                                                      \
 	(TF_COMMS_HDR_BYTES + 4 + TF_NOISE_DH_MAX + TF_NOISE_TAG_BYTES + 8)
 #define TF_COMMS_PAYLOAD_MAX 1400 /* one UDP datagram under a 1500 MTU */
@@ -129,9 +144,11 @@ enum tf_comms_msg {
 	TF_COMMS_MSG_INIT = TF_COMMS_TYPE_INIT,
 	TF_COMMS_MSG_RESP = TF_COMMS_TYPE_RESP,
 	TF_COMMS_MSG_DATA = TF_COMMS_TYPE_DATA,
+	TF_COMMS_MSG_COOKIE = TF_COMMS_TYPE_COOKIE,
 };
 /* Classify a datagram by type, suite and size bounds before anything
- * parses it; *id = the sender id (INIT) or the receiver id (RESP, DATA).
+ * parses it; *id = the sender id (INIT) or the receiver id (RESP, DATA,
+ * COOKIE).
  * A datagram of another suite than `suite` is INVALID. */
 TF_EXPORT enum tf_comms_msg tf_comms_classify(uint8_t suite, const uint8_t *buf,
 					      size_t len, uint32_t *id)
@@ -156,6 +173,30 @@ TF_EXPORT TF_WUR int tf_comms_client_finish(struct tf_comms_client *c,
 					    const uint8_t *msg, size_t len,
 					    struct tf_comms_session **out)
 	TF_NONNULL(1, 2, 4);
+/* Device: a rekey of session s (docs/comms-protocol.md "Rekeying"): an
+ * INIT on s's connection id with the rekey flag (INIT header byte 2 = 1,
+ * in the prologue); finish it with tf_comms_client_finish, then
+ * tf_comms_session_rekey(s, new, now, true). */
+#define TF_COMMS_INIT_REKEY 1
+TF_EXPORT TF_WUR int tf_comms_client_rekey(
+	const struct tf_comms_session *s, const uint8_t dh_priv[static 32],
+	const uint8_t *relay_pub, const uint8_t *cert, size_t certlen,
+	uint64_t ts_ns, struct tf_comms_client **client, uint8_t *out,
+	size_t cap) TF_NONNULL(1, 2, 3, 4, 7, 8);
+/* Relay: a classified INIT is a rekey of the session whose device
+ * connection id it carries (authenticated once accepted). */
+TF_EXPORT bool tf_comms_init_is_rekey(const uint8_t *msg) TF_NONNULL(1);
+/* Device: the INIT again (for a retry), with mac2 when a cookie was
+ * accepted; returns its length. */
+TF_EXPORT TF_WUR int tf_comms_client_init(struct tf_comms_client *c,
+					  uint8_t *out, size_t cap)
+	TF_NONNULL(1, 2);
+/* Device: the relay is under load and answered our INIT with a COOKIE:
+ * 0 when it opens (made for this INIT), then tf_comms_client_init gives
+ * the INIT to resend, with mac2. -EBADMSG otherwise (ignore it). */
+TF_EXPORT TF_WUR int tf_comms_client_cookie(struct tf_comms_client *c,
+					    const uint8_t *msg, size_t len)
+	TF_NONNULL(1, 2);
 TF_EXPORT void tf_comms_client_free(struct tf_comms_client *c);
 /* Tests only: the client's next ephemeral. */
 TF_EXPORT struct tf_noise_hs *tf_comms_client_hs(struct tf_comms_client *c)
@@ -165,6 +206,7 @@ TF_EXPORT struct tf_noise_hs *tf_comms_client_hs(struct tf_comms_client *c)
 struct tf_comms_relay {
 	uint8_t suite;
 	const uint8_t *priv; /* 32 bytes, our static DH key */
+	const uint8_t *pub;  /* its public half (mac1, COOKIE keys) */
 	const struct tf_cert_anchor *ca;
 	const struct tf_denylist *dl; /* NULL: none held */
 	unsigned roles;		      /* accepted roles (TF_ROLE_BIT mask) */
@@ -187,6 +229,28 @@ tf_comms_relay_accept(const struct tf_comms_relay *r, const uint8_t *msg,
 		      struct tf_comms_peer *peer, uint8_t *resp, size_t cap,
 		      struct tf_comms_session **out) TF_NONNULL(1, 2, 6, 7, 9);
 
+/* The size of a COOKIE datagram in suite (0: unknown suite). */
+TF_EXPORT size_t tf_comms_cookie_bytes(uint8_t suite);
+/* Relay, before any DH: check a classified INIT's mac1 (-EBADMSG: not
+ * made for this relay, drop it) and, when secret is not NULL (the relay
+ * is under load), its mac2 against the cookie of src (the source
+ * address's bytes): -EAGAIN when it is missing or stale, then answer with
+ * tf_comms_relay_cookie instead of accepting. 0: go on with
+ * tf_comms_relay_accept. */
+TF_EXPORT TF_WUR int tf_comms_relay_check(const struct tf_comms_relay *r,
+					  const uint8_t *msg, size_t len,
+					  const uint8_t *secret,
+					  const void *src, size_t srclen)
+	TF_NONNULL(1, 2);
+/* Relay: the COOKIE answering INIT msg from src (secret: the relay's
+ * current cookie secret, TF_COMMS_COOKIE_SECRET_BYTES, replaced every
+ * TF_COMMS_COOKIE_SECRET_S seconds); returns its length. */
+TF_EXPORT TF_WUR int
+tf_comms_relay_cookie(const struct tf_comms_relay *r, const uint8_t *msg,
+		      size_t len, const uint8_t *secret, const void *src,
+		      size_t srclen, uint8_t *out, size_t cap)
+	TF_NONNULL(1, 2, 4, 5, 7);
+
 /* Transport: encrypt one payload (at most TF_COMMS_PAYLOAD_MAX) into a
  * DATA datagram; returns its length. */
 TF_EXPORT TF_WUR int tf_comms_encrypt(struct tf_comms_session *s,
@@ -202,6 +266,52 @@ TF_EXPORT TF_WUR int tf_comms_decrypt(struct tf_comms_session *s,
 				      uint8_t *out, size_t cap)
 	TF_NONNULL(1, 2, 4);
 TF_EXPORT void tf_comms_session_free(struct tf_comms_session *s);
+
+/* ---- rekeying (docs/comms-protocol.md "Rekeying") ----
+ *
+ * The device re-handshakes on the same connection ids every
+ * TF_COMMS_REKEY_AFTER_S (or TF_COMMS_REKEY_AFTER_MESSAGES); the sessions
+ * overlap: a DATA header's byte 2 is its key phase (the low bit of the
+ * handshake count), so the receiver opens it with the right keys. The
+ * relay installs a rekey's keys as "next" and sends with the old ones
+ * until the device's first DATA on the new ones; then the old ones only
+ * receive stragglers for TF_COMMS_PREV_GRACE_S and are wiped. Any keys
+ * older than TF_COMMS_REJECT_AFTER_S (tf_comms_session_set_reject_after)
+ * are wiped and refused (-EKEYEXPIRED). Times are the caller's monotonic
+ * seconds, given to the _at calls; the plain calls use no clock. */
+#define TF_COMMS_REKEY_AFTER_S 120
+#define TF_COMMS_REKEY_AFTER_MESSAGES (1ull << 48)
+#define TF_COMMS_REJECT_AFTER_S 180
+#define TF_COMMS_PREV_GRACE_S 10
+/* when the session's first keys were made (after accept / finish) */
+TF_EXPORT void tf_comms_session_set_birth(struct tf_comms_session *s,
+					  uint64_t now_s) TF_NONNULL(1);
+/* tests only: shorten TF_COMMS_REJECT_AFTER_S */
+TF_EXPORT void tf_comms_session_set_reject_after(struct tf_comms_session *s,
+						 uint64_t secs) TF_NONNULL(1);
+/* Device: time to rekey (keys older than after_s, or many messages). */
+TF_EXPORT bool tf_comms_session_rekey_due(const struct tf_comms_session *s,
+					  uint64_t now_s, uint64_t after_s)
+	TF_NONNULL(1);
+/* Move the keys of ns (a handshake on the same connection ids, from
+ * tf_comms_client_finish or tf_comms_relay_accept) into s; ns is freed.
+ * confirmed: the device (the relay's RESP proved it holds them: send
+ * with them now); false: the relay (next, until the device uses them).
+ * -EINVAL (ns kept) when ns is not of the same ids. */
+TF_EXPORT TF_WUR int tf_comms_session_rekey(struct tf_comms_session *s,
+					    struct tf_comms_session *ns,
+					    uint64_t now_s, bool confirmed)
+	TF_NONNULL(1, 2);
+/* encrypt / decrypt with the clock: keys past their time are wiped and
+ * refused (-EKEYEXPIRED) */
+TF_EXPORT TF_WUR int tf_comms_encrypt_at(struct tf_comms_session *s,
+					 const uint8_t *pt, size_t len,
+					 uint8_t *out, size_t cap,
+					 uint64_t now_s) TF_NONNULL(1, 4);
+TF_EXPORT TF_WUR int tf_comms_decrypt_at(struct tf_comms_session *s,
+					 const uint8_t *msg, size_t len,
+					 uint8_t *out, size_t cap,
+					 uint64_t now_s) TF_NONNULL(1, 2, 4);
 TF_EXPORT uint32_t tf_comms_session_local_id(const struct tf_comms_session *s)
 	TF_NONNULL(1);
 TF_EXPORT uint32_t tf_comms_session_remote_id(const struct tf_comms_session *s)

@@ -83,6 +83,12 @@ uint64_t comms_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* the channel's clock (tf_comms_*_at): monotonic seconds, never 0 */
+static uint64_t now_s(void)
+{
+	return comms_now_ms() / 1000 + 1;
+}
+
 uint64_t comms_now_us(void)
 {
 	struct timespec ts;
@@ -301,7 +307,12 @@ void comms_relay_send(struct svc *s, const uint8_t *pt, size_t n)
 
 	if (!s->connected)
 		return;
-	m = tf_comms_encrypt(s->cs, pt, n, out, sizeof(out));
+	m = tf_comms_encrypt_at(s->cs, pt, n, out, sizeof(out), now_s());
+	if (m == -EKEYEXPIRED) {
+		/* no rekey went through in time: a new session */
+		comms_log(s, "relay session keys expired; reconnecting");
+		s->connected = false;
+	}
 	if (m < 0)
 		return;
 	relay_xmit(s, out, (size_t)m);
@@ -336,6 +347,8 @@ static void start_handshake(struct svc *s)
 
 	tf_comms_client_free(s->cl);
 	s->cl = NULL;
+	tf_comms_client_free(s->rk);
+	s->rk = NULL;
 	if (tf_random(&lid, sizeof(lid)) < 0)
 		return;
 	r = tf_comms_client_start(s->suite->id, s->pf.secret + TF_KEY_BYTES,
@@ -350,6 +363,57 @@ static void start_handshake(struct svc *s)
 	s->init_us = comms_now_us();
 	s->connect_us = 0;
 	s->unanswered++;
+}
+
+static void on_connected(struct svc *s);
+
+/* A new handshake on our session's connection ids (docs/comms-protocol.md
+ * "Rekeying"): the relay answers it as a rekey, and the old keys keep
+ * working until the new ones are in use. */
+static void start_rekey(struct svc *s)
+{
+	uint8_t out[TF_COMMS_INIT_MAX];
+	int r;
+
+	tf_comms_client_free(s->rk);
+	s->rk = NULL;
+	r = tf_comms_client_rekey(s->cs, s->pf.secret + TF_KEY_BYTES,
+				  s->relay_pub, s->cert, s->certlen,
+				  comms_real_ns(), &s->rk, out, sizeof(out));
+	if (r < 0)
+		return;
+	relay_xmit(s, out, (size_t)r);
+	s->rk_sent = comms_now_ms();
+}
+
+/* The relay's answer to our rekey: true when it was that. */
+static bool rekey_done(struct svc *s, const uint8_t *buf, size_t n)
+{
+	static const uint8_t ka[] = {OP_ECHO, 'k'};
+	struct tf_comms_session *ns = NULL;
+	int r;
+
+	if (s->rk == NULL || s->cs == NULL)
+		return false;
+	r = tf_comms_client_finish(s->rk, buf, n, &ns);
+	tf_comms_client_free(s->rk); /* spent either way */
+	s->rk = NULL;
+	if (r < 0)
+		return false;
+	tf_comms_session_set_birth(ns, now_s());
+	if (tf_comms_session_rekey(s->cs, ns, now_s(), true) < 0) {
+		/* the relay lost our session and made a new one: take it */
+		tf_comms_session_free(s->cs);
+		s->cs = ns;
+		comms_log(s, "relay session replaced");
+		on_connected(s);
+		return true;
+	}
+	s->rekeys++;
+	comms_log(s, "relay session rekeyed");
+	/* our first DATA on the new keys tells the relay to use them */
+	comms_relay_send(s, ka, sizeof(ka));
+	return true;
 }
 
 /* The first publication, and (force) again whenever we want the relay's
@@ -901,6 +965,8 @@ static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 
 	switch (tf_comms_classify(s->suite->id, buf, n, &id)) {
 	case TF_COMMS_MSG_RESP:
+		if (rekey_done(s, buf, n))
+			break;
 		if (s->cl == NULL)
 			break;
 		tf_comms_session_free(s->cs);
@@ -912,6 +978,7 @@ static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 			s->unanswered = 0;
 			s->last_rx = comms_now_ms();
 			s->connect_us = comms_now_us();
+			tf_comms_session_set_birth(s->cs, now_s());
 			tf_comms_client_free(s->cl);
 			s->cl = NULL;
 			on_connected(s);
@@ -920,10 +987,28 @@ static void on_datagram(struct svc *s, const uint8_t *buf, size_t n)
 					"authentication (forged or altered)");
 		}
 		break;
+	case TF_COMMS_MSG_COOKIE: {
+		/* the relay is under load (or flooded): it did no DH for
+		 * our INIT and wants it again with mac2, proof that we
+		 * receive at our address; one round trip more */
+		uint8_t init[TF_COMMS_INIT_MAX];
+
+		struct tf_comms_client *c = s->rk ? s->rk : s->cl;
+
+		if (c == NULL || tf_comms_client_cookie(c, buf, n) < 0)
+			break; /* not for our INIT: ignored */
+		m = tf_comms_client_init(c, init, sizeof(init));
+		if (m < 0)
+			break;
+		s->cookies++;
+		comms_log(s, "relay under load: INIT again with its cookie");
+		relay_xmit(s, init, (size_t)m);
+		break;
+	}
 	case TF_COMMS_MSG_DATA:
 		if (s->cs == NULL)
 			break;
-		m = tf_comms_decrypt(s->cs, buf, n, pt, sizeof(pt));
+		m = tf_comms_decrypt_at(s->cs, buf, n, pt, sizeof(pt), now_s());
 		if (m < 0)
 			break;
 		s->last_rx = comms_now_ms();
@@ -1127,7 +1212,8 @@ static void on_control(struct svc *s)
 			"ok\nofficer %s\nrelay %s\noutbox %zu\n"
 			"prekeys_on_relay %d\nx3dh_with_opk %u\n"
 			"x3dh_without_opk %u\nrelay_connect_us %llu\n"
-			"foreground %s\naudio_dev %s%s\n%s%s%s",
+			"foreground %s\naudio_dev %s%s\n"
+			"relay_cookies %u\nrelay_rekeys %u\n%s%s%s",
 			s->me.officer,
 			s->connected ? "connected" : "unreachable", s->nout,
 			s->relay_opk_left, s->x3dh_opk, s->x3dh_no_opk,
@@ -1137,6 +1223,7 @@ static void on_control(struct svc *s)
 			s->foreground ? "yes" : "no",
 			s->audio_dev[0] ? s->audio_dev : "-",
 			audio_have_alsa() ? "" : " (built without ALSA)",
+			s->cookies, s->rekeys,
 			s->relay_refused ? "relay_refused " : "",
 			s->relay_refused ? s->relay_refused : "",
 			s->relay_refused ? "\n" : "");
@@ -1403,6 +1490,13 @@ static int service(const char *dir, int argc, char **argv)
 	if ((r = ptt_init(&s, audio_out)) < 0)
 		return fail("cannot open the audio output %s: %s", audio_out,
 			    strerror(-r));
+	s.rekey_s = TF_COMMS_REKEY_AFTER_S;
+	{
+		/* tests only (docs/twofold-comms.1.md): rekey every N s */
+		const char *e = secure_getenv("TF_COMMS_TEST_REKEY_S");
+		if (e != NULL && atoi(e) > 0)
+			s.rekey_s = (uint64_t)atoi(e);
+	}
 	s.ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	s.lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s.ufd < 0 || s.lfd < 0 || ctl_path(dir, &sa) < 0)
@@ -1454,6 +1548,12 @@ static int service(const char *dir, int argc, char **argv)
 		}
 		if (!s.connected && t - s.last_init >= 1000)
 			start_handshake(&s);
+		/* rekey every rekey_s; an unanswered one again after 2 s */
+		if (s.connected &&
+		    ((s.rk == NULL &&
+		      tf_comms_session_rekey_due(s.cs, now_s(), s.rekey_s)) ||
+		     (s.rk != NULL && t - s.rk_sent >= 2000)))
+			start_rekey(&s);
 		if (s.connected && t - s.last_tick >= 1000) {
 			static const uint8_t ka[] = {OP_ECHO, 'k'};
 
@@ -1481,6 +1581,7 @@ static int service(const char *dir, int argc, char **argv)
 	ptt_free(&s);
 	tf_comms_session_free(s.cs);
 	tf_comms_client_free(s.cl);
+	tf_comms_client_free(s.rk);
 	tf_e2e_prekeys_free(s.pk);
 	tf_key_free(s.sign);
 	tf_privfile_free(&s.pf);

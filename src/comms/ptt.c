@@ -276,9 +276,19 @@ static void roster_done(struct svc *s, struct pgroup *g)
 
 	if (tf_hash(s->suite, h, g->rbuf, g->rtotal) < 0 ||
 	    memcmp(h, g->p_hash, sizeof(h)) != 0) {
-		refuse(s, g,
-		       "the relay's roster is not the one the authority "
-		       "signed for this key");
+		char why[sizeof(g->refusal)];
+
+		/* refused on the hash alone; what is wrong with it too,
+		 * so the user sees a stripped signature or a ghost
+		 * member's signer for what it is */
+		e = tf_roster_verify(g->rbuf, g->rtotal, &s->anchor, s->dl,
+				     (uint64_t)time(NULL), g->id, g->epoch, &r);
+		free(r);
+		snprintf(why, sizeof(why),
+			 "the relay's roster is not the one the authority "
+			 "signed for this key%s%s",
+			 e < 0 ? ": " : "", e < 0 ? tf_roster_reason(e) : "");
+		refuse(s, g, why);
 		return;
 	}
 	e = tf_roster_verify(g->rbuf, g->rtotal, &s->anchor, s->dl,

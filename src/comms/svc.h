@@ -85,6 +85,14 @@ struct svc {
 	/* handshakes unanswered since the last connect (status: a relay
 	 * that refuses our certificate says nothing, it is no oracle) */
 	unsigned unanswered;
+	/* COOKIEs the relay answered our INITs with (it was under load) */
+	unsigned cookies;
+	/* the rekey in progress (a handshake on our connection ids, sent
+	 * at rk_sent ms), the seconds between rekeys, rekeys done */
+	struct tf_comms_client *rk;
+	uint64_t rk_sent;
+	uint64_t rekey_s;
+	unsigned rekeys;
 	/* the relay's last ERROR text, printable only (status; cleared
 	 * when a message is stored again) */
 	char relay_err[96];

@@ -521,6 +521,8 @@ static int relay_publish(struct authority *a, const char *relay,
 				  0x67726f75, &c, out, sizeof(out));
 	if (r < 0)
 		goto out;
+	int cookies = 0;
+
 	for (int tries = 0; tries < 3 && s == NULL; tries++) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (send(fd, out, (size_t)r, 0) < 0)
@@ -528,6 +530,16 @@ static int relay_publish(struct authority *a, const char *relay,
 		if (poll(&p, 1, 2000) != 1)
 			continue;
 		n = recv(fd, in, sizeof(in), 0);
+		/* a relay under load answers with a COOKIE: the INIT again,
+		 * with mac2 (one round trip more, not a try) */
+		if (n > 0 && tf_comms_client_cookie(c, in, (size_t)n) == 0) {
+			r = tf_comms_client_init(c, out, sizeof(out));
+			if (r < 0)
+				break;
+			if (cookies++ < 3)
+				tries--;
+			continue;
+		}
 		if (n > 0 && tf_comms_client_finish(c, in, (size_t)n, &s) < 0)
 			break;
 	}

@@ -30,6 +30,14 @@
  *   frame-kid     each media frame's SFrame key id moved to the sender's
  *                 control key id (1 <-> 3, 2 <-> 4)
  *   roster-sig    a bit of each roster's signature flipped (ROSTER)
+ *   roster-nosig  each roster's signature stripped (length 0, no bytes)
+ *   roster-zerosig each roster's signature bytes zeroed
+ *   roster-cert   each roster rebuilt with a ghost member (the officer of
+ *                 TF_EVIL_CERT, a valid officer certificate the relay's
+ *                 accomplice holds) and re-signed with that officer's key
+ *                 (TF_EVIL_KEY) and certificate in place of the
+ *                 authority's: every signature in it verifies, only the
+ *                 signer's role is wrong
  *   roster-old    the first roster the relay served for a group served
  *                 again in place of every later epoch's
  *   ptt-flip      flip a bit in each talk-group frame (FRAME)
@@ -39,6 +47,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +55,7 @@
 #include "group.h"
 #include "relay_evil.h"
 #include "twofold/e2e.h"
+#include "twofold/roster.h"
 
 enum evil {
 	E_NONE,
@@ -65,17 +75,31 @@ enum evil {
 	E_ROSTER_SIG,
 	E_ROSTER_OLD,
 	E_PTT_FLIP,
+	E_ROSTER_NOSIG,
+	E_ROSTER_ZEROSIG,
+	E_ROSTER_CERT,
 };
 
 static const char *const names[] = {
-	[E_MSG_FLIP] = "msg-flip",	   [E_MSG_REPLAY] = "msg-replay",
-	[E_MSG_SENDER] = "msg-sender",	   [E_MSG_SUITE] = "msg-suite",
-	[E_BUNDLE_SPK] = "bundle-spk",	   [E_BUNDLE_OTHER] = "bundle-other",
-	[E_RESP_SUITE] = "resp-suite",	   [E_FROM_SENDER] = "from-sender",
-	[E_CALL_REPLAY] = "call-replay",   [E_FRAME_FLIP] = "frame-flip",
-	[E_FRAME_REPLAY] = "frame-replay", [E_FRAME_REORDER] = "frame-reorder",
-	[E_FRAME_KID] = "frame-kid",	   [E_ROSTER_SIG] = "roster-sig",
-	[E_ROSTER_OLD] = "roster-old",	   [E_PTT_FLIP] = "ptt-flip",
+	[E_MSG_FLIP] = "msg-flip",
+	[E_MSG_REPLAY] = "msg-replay",
+	[E_MSG_SENDER] = "msg-sender",
+	[E_MSG_SUITE] = "msg-suite",
+	[E_BUNDLE_SPK] = "bundle-spk",
+	[E_BUNDLE_OTHER] = "bundle-other",
+	[E_RESP_SUITE] = "resp-suite",
+	[E_FROM_SENDER] = "from-sender",
+	[E_CALL_REPLAY] = "call-replay",
+	[E_FRAME_FLIP] = "frame-flip",
+	[E_FRAME_REPLAY] = "frame-replay",
+	[E_FRAME_REORDER] = "frame-reorder",
+	[E_FRAME_KID] = "frame-kid",
+	[E_ROSTER_SIG] = "roster-sig",
+	[E_ROSTER_OLD] = "roster-old",
+	[E_PTT_FLIP] = "ptt-flip",
+	[E_ROSTER_NOSIG] = "roster-nosig",
+	[E_ROSTER_ZEROSIG] = "roster-zerosig",
+	[E_ROSTER_CERT] = "roster-cert",
 };
 
 static enum evil mode = E_NONE;
@@ -100,6 +124,51 @@ static uint8_t init_pt[RELAY_DGRAM_MAX]; /* call-replay: the first INIT */
 static size_t init_len;
 static uint8_t old_roster[RELAY_DGRAM_MAX]; /* roster-old: one group's */
 static size_t old_len;
+/* roster-cert: the accomplice officer's certificate and signing key */
+static uint8_t acc_cert[TF_CERT_MAX];
+static size_t acc_certlen;
+static struct tf_cert acc;
+static struct tf_key *acc_sk;
+
+static int read_small(const char *path, uint8_t *buf, size_t cap, size_t *len)
+{
+	FILE *f = path ? fopen(path, "rbe") : NULL;
+	size_t n;
+
+	if (f == NULL)
+		return -ENOENT;
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	if (n == 0 || n == cap)
+		return -EINVAL;
+	*len = n;
+	return 0;
+}
+
+/* the officer's certificate (parsed, not verified: the members do that)
+ * and its signing key, from TF_EVIL_CERT and TF_EVIL_KEY */
+static int load_accomplice(void)
+{
+	uint8_t kb[TF_PRIVFILE_BYTES + 1];
+	struct tf_privfile pf = {0};
+	size_t kl;
+	int r;
+
+	r = read_small(getenv("TF_EVIL_CERT"), acc_cert, sizeof(acc_cert),
+		       &acc_certlen);
+	if (r == 0)
+		r = tf_cert_parse(acc_cert, acc_certlen, &acc);
+	if (r == 0)
+		r = read_small(getenv("TF_EVIL_KEY"), kb, sizeof(kb), &kl);
+	if (r == 0)
+		r = tf_privfile_parse(kb, kl, &pf);
+	tf_memzero(kb, sizeof(kb));
+	if (r == 0) {
+		r = tf_privfile_sign_key(&pf, &acc_sk);
+		tf_privfile_free(&pf);
+	}
+	return r < 0 ? -EINVAL : 0;
+}
 
 int relay_evil_init(struct relay *r)
 {
@@ -112,6 +181,8 @@ int relay_evil_init(struct relay *r)
 	for (size_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(m, names[i])) {
 			mode = (enum evil)i;
+			if (mode == E_ROSTER_CERT && load_accomplice() < 0)
+				return -EINVAL;
 			logv(r, "evil: forging %s (TF_EVIL)", m);
 			return 0;
 		}
@@ -311,6 +382,91 @@ static uint32_t get_be32(const uint8_t *b)
 	       (uint32_t)b[2] << 8 | b[3];
 }
 
+static void put_be32(uint8_t *b, uint32_t v)
+{
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
+/* The roster re-signed by the accomplice officer with itself added as a
+ * member (a ghost): *out malloc'ed. */
+static int ghost_roster(const struct tf_roster *r, uint8_t **out,
+			size_t *outlen)
+{
+	_cleanup_free_ struct tf_roster *g = NULL;
+	int e;
+
+	if (r->n >= TF_ROSTER_MAX || tf_roster_new(r->n + 1, &g) < 0)
+		return -ENOMEM;
+	g->version = r->version;
+	g->suite = r->suite;
+	memcpy(g->group, r->group, sizeof(g->group));
+	g->epoch = r->epoch;
+	g->issued_at = r->issued_at;
+	g->expires_at = r->expires_at;
+	g->n = r->n + 1;
+	memcpy(g->m, r->m, r->n * sizeof(r->m[0]));
+	snprintf(g->m[r->n].officer, sizeof(g->m[r->n].officer), "%s",
+		 acc.officer);
+	g->m[r->n].role = TF_ROLE_OFFICER;
+	e = tf_roster_device_hash(tf_suite_by_id(r->suite), acc.dh_pk,
+				  acc.dh_pk_len, g->m[r->n].device);
+	if (e == 0)
+		e = tf_roster_sort(g);
+	if (e == 0)
+		e = tf_roster_sign(g, acc_sk, acc_cert, acc_certlen, out,
+				   outlen);
+	return e;
+}
+
+/* roster-nosig, roster-zerosig, roster-cert on a roster of one piece */
+static bool forge_roster(struct worker *w, struct sess *s, const uint8_t **pt,
+			 size_t *len, uint8_t *buf, const struct parsed *p)
+{
+	_cleanup_free_ struct tf_roster *r = NULL;
+	_cleanup_free_ uint8_t *ghost = NULL;
+	const uint8_t *wire = p->rest + 8;
+	size_t head = *len - p->rest_len, wl = p->rest_len - 8, nl, gl = 0;
+	const char *what;
+
+	if (tf_roster_parse(wire, wl, &r) < 0)
+		return false;
+	memcpy(buf, *pt, head);
+	switch (mode) {
+	case E_ROSTER_NOSIG:
+		/* the signed part, then a zero-length signature */
+		nl = r->tbs_len + 1;
+		memcpy(buf + head + 8, wire, r->tbs_len);
+		buf[head + 8 + r->tbs_len] = 0;
+		what = "signature stripped";
+		break;
+	case E_ROSTER_ZEROSIG:
+		nl = wl;
+		memcpy(buf + head + 8, wire, wl);
+		memset(buf + head + 8 + r->tbs_len + 1, 0, wl - r->tbs_len - 1);
+		what = "signature zeroed";
+		break;
+	case E_ROSTER_CERT:
+		if (ghost_roster(r, &ghost, &gl) < 0 ||
+		    head + 8 + gl > TF_COMMS_PAYLOAD_MAX)
+			return false;
+		nl = gl;
+		memcpy(buf + head + 8, ghost, gl);
+		what = "re-signed by an officer with a ghost member";
+		break;
+	default: return false;
+	}
+	put_be32(buf + head, (uint32_t)nl);
+	put_be32(buf + head + 4, 0);
+	*pt = buf;
+	*len = head + 8 + nl;
+	logv(w->r, "evil: the roster of group %s to %s: %s", p->name,
+	     s->officer, what);
+	return false;
+}
+
 /* ROSTER: op | u8 n | group | u32 total | u32 offset | piece.
  * FRAME: op | u8 n | group | u8 n | talker | u32 burst | SFrame frame. */
 static bool out_group(struct worker *w, struct sess *s, const uint8_t **pt,
@@ -348,9 +504,11 @@ static bool out_group(struct worker *w, struct sess *s, const uint8_t **pt,
 		     p.name, s->officer);
 		return false;
 	}
-	/* roster-old, for a roster of one piece */
+	/* the others, for a roster of one piece */
 	if (off != 0 || p.rest_len - 8 != total)
 		return false;
+	if (mode != E_ROSTER_OLD)
+		return forge_roster(w, s, pt, len, buf, &p);
 	pthread_mutex_lock(&mu);
 	if (old_len == 0) {
 		memcpy(old_roster, *pt, *len);
@@ -376,7 +534,9 @@ bool relay_evil_send(struct worker *w, struct sess *s, const uint8_t **pt,
 	if ((*pt)[0] == RELAY_OP_FROM)
 		return out_from(w, s, pt, len, buf);
 	if (((*pt)[0] == RELAY_OP_ROSTER &&
-	     (mode == E_ROSTER_SIG || mode == E_ROSTER_OLD)) ||
+	     (mode == E_ROSTER_SIG || mode == E_ROSTER_OLD ||
+	      mode == E_ROSTER_NOSIG || mode == E_ROSTER_ZEROSIG ||
+	      mode == E_ROSTER_CERT)) ||
 	    (*pt)[0] == RELAY_OP_FRAME)
 		return out_group(w, s, pt, len, buf);
 	return false;

@@ -64,6 +64,7 @@
 #include "relay_sandbox.h"
 #include "twofold/e2e.h"
 #include "twofold/secmem.h"
+#include "twofold/wg.h"
 
 #define PROG "twofold-relay"
 #define HOUSEKEEP_S 5
@@ -338,10 +339,18 @@ void relay_send(struct worker *w, struct sess *s, const uint8_t *pt, size_t len)
 	to = s->path;
 	/* UDP: straight into the output batch; TCP: framed after */
 	b = to.tcp >= 0 ? tb : out_slot(w);
-	n = tf_comms_encrypt(s->s, pt, len, b, RELAY_DGRAM_MAX);
+	n = tf_comms_encrypt_at(s->s, pt, len, b, RELAY_DGRAM_MAX,
+				(uint64_t)mono_s());
 	pthread_mutex_unlock(&s->mu);
 	if (n < 0) {
-		logv(w->r, "encrypt to %s failed: %d", s->officer, n);
+		/* -EKEYEXPIRED: the device did not rekey in time; it
+		 * reconnects when it hears nothing */
+		if (n != -EKEYEXPIRED ||
+		    !atomic_exchange(&s->expired_said, true))
+			logv(w->r, "encrypt to %s failed: %s", s->officer,
+			     n == -EKEYEXPIRED ? "its keys are too old (no "
+						 "rekey), refused"
+					       : strerror(-n));
 		return;
 	}
 	if (to.tcp >= 0)
@@ -850,15 +859,21 @@ static void on_data(struct worker *w, const uint8_t *msg, size_t len,
 	if (s == NULL)
 		goto out;
 	pthread_mutex_lock(&s->mu);
-	n = tf_comms_decrypt(s->s, msg, len, pt, sizeof(pt));
+	n = tf_comms_decrypt_at(s->s, msg, len, pt, sizeof(pt),
+				(uint64_t)mono_s());
 	/* authenticated: this is where the device is now */
 	if (n >= 0 && !same_path(from, &s->path)) {
 		s->path = *from;
 		moved = true;
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (n == -EKEYEXPIRED && !atomic_exchange(&s->expired_said, true))
+		logv(r, "%s: DATA on keys older than %u s refused (no rekey)",
+		     s->officer,
+		     r->reject_after_s ? r->reject_after_s
+				       : TF_COMMS_REJECT_AFTER_S);
 	if (n < 0)
-		goto out; /* forged, replayed: silently dropped */
+		goto out; /* forged, replayed, too old: silently dropped */
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
 	path_authed(r, from);
 	if (moved)
@@ -879,30 +894,213 @@ static void drop_serial(struct worker *w, struct sess *s, void *serial)
 	}
 }
 
+/* The bytes a cookie is made of: the UDP source address and port (what
+ * an off-path attacker cannot receive at) */
+static size_t addr_bytes(const struct path *p, uint8_t out[18])
+{
+	if (p->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)&p->addr;
+		memcpy(out, &a->sin_port, 2);
+		memcpy(out + 2, &a->sin_addr, 4);
+		return 6;
+	}
+	if (p->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)&p->addr;
+		memcpy(out, &a->sin6_port, 2);
+		memcpy(out + 2, &a->sin6_addr, 16);
+		return 18;
+	}
+	return 0;
+}
+
+/* Is w under load? Counts this INIT. Over TCP never: its handshake
+ * already proved the address, and a flood of connections is bounded by
+ * --max-tcp. */
+static bool under_load(struct worker *w, const struct path *from)
+{
+	int64_t now = mono_s();
+
+	if (from->tcp >= 0)
+		return false;
+	if (now != w->init_sec) {
+		w->init_sec = now;
+		w->init_n = 0;
+	}
+	w->init_n++;
+	return w->r->cookie_always || w->init_n > w->r->cookie_load;
+}
+
+/* The current cookie secret into out, replaced every
+ * TF_COMMS_COOKIE_SECRET_S: a cookie stops working within that time. */
+static int cookie_secret(struct relay *r,
+			 uint8_t out[TF_COMMS_COOKIE_SECRET_BYTES])
+{
+	int64_t now = mono_s();
+	int e = 0;
+
+	pthread_mutex_lock(&r->cookie_mu);
+	if (r->cookie_birth == 0 ||
+	    now - r->cookie_birth >= TF_COMMS_COOKIE_SECRET_S) {
+		e = tf_random(r->cookie_secret, TF_COMMS_COOKIE_SECRET_BYTES);
+		r->cookie_birth = now;
+	}
+	memcpy(out, r->cookie_secret, TF_COMMS_COOKIE_SECRET_BYTES);
+	pthread_mutex_unlock(&r->cookie_mu);
+	return e;
+}
+
+/* Before any DH: mac1 (for us?), and under load mac2 (a cookie of this
+ * address?). true: go on with the handshake. */
+static bool init_gate(struct worker *w, const uint8_t *msg, size_t len,
+		      const struct path *from)
+{
+	struct relay *r = w->r;
+	uint8_t secret[TF_COMMS_COOKIE_SECRET_BYTES], src[18],
+		ck[TF_COMMS_COOKIE_MAX];
+	bool load = under_load(w, from);
+	size_t sl = addr_bytes(from, src);
+	int e, n;
+
+	if (load && cookie_secret(r, secret) < 0)
+		return false;
+	e = tf_comms_relay_check(&r->cfg, msg, len, load ? secret : NULL, src,
+				 sl);
+	if (e == -EAGAIN) {
+		n = tf_comms_relay_cookie(&r->cfg, msg, len, secret, src, sl,
+					  ck, sizeof(ck));
+		if (n > 0) {
+			relay_send_raw(w, ck, (size_t)n, from);
+			atomic_fetch_add_explicit(&r->n_cookies, 1,
+						  memory_order_relaxed);
+		}
+	} else if (e < 0) {
+		atomic_fetch_add_explicit(&r->n_mac1_bad, 1,
+					  memory_order_relaxed);
+	}
+	tf_memzero(secret, sizeof(secret));
+	return e == 0;
+}
+
+/* tab held: the session of the device whose connection id is remote (a
+ * rekey names its session by it), or NULL */
+static struct sess *sess_by_remote(struct relay *r, uint32_t remote)
+{
+	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++)
+		if (r->sess[i].used &&
+		    tf_comms_session_remote_id(r->sess[i].s) == remote)
+			return &r->sess[i];
+	return NULL;
+}
+
+static bool init_fresh(struct relay *r, const struct tf_comms_peer *peer)
+{
+	bool fresh;
+
+	pthread_mutex_lock(&r->seen_mu);
+	fresh = relay_seen_fresh(&r->seen, peer->cert.serial, peer->ts_ns,
+				 real_ns());
+	pthread_mutex_unlock(&r->seen_mu);
+	if (!fresh) /* a replay, or stamped before the window (seen.h) */
+		logv(r, "replayed handshake of serial %" PRIu64 " refused",
+		     peer->cert.serial);
+	return fresh;
+}
+
+/* A handshake on the connection id of a session of the same device: the
+ * new keys go into that session as "next" (docs/comms-protocol.md
+ * "Rekeying"); the old ones keep working until the device uses them. */
+static void rekey(struct worker *w, uint32_t sid, uint64_t serial,
+		  const struct tf_comms_peer *peer, struct tf_comms_session *cs,
+		  const uint8_t *resp, size_t rlen, const struct path *from)
+{
+	struct relay *r = w->r;
+	uint64_t now = (uint64_t)mono_s();
+	struct sess *s;
+	int e = -ENOENT;
+
+	if (peer->cert.serial != serial) {
+		/* someone else's handshake on that device's connection id
+		 * (it is on the wire): refused, the session is untouched */
+		logv(r,
+		     "handshake of %s on another device's connection id "
+		     "refused",
+		     peer->cert.officer);
+		tf_comms_session_free(cs);
+		return;
+	}
+	if (!init_fresh(r, peer)) {
+		tf_comms_session_free(cs);
+		return;
+	}
+	pthread_rwlock_rdlock(&r->tab);
+	s = relay_sess_by_id(r, sid);
+	if (s != NULL && s->used && s->serial == serial) {
+		pthread_mutex_lock(&s->mu);
+		tf_comms_session_set_birth(cs, now);
+		e = tf_comms_session_rekey(s->s, cs, now, false);
+		if (e == 0)
+			s->path = *from;
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_rwlock_unlock(&r->tab);
+	if (e < 0) {
+		tf_comms_session_free(cs);
+		return;
+	}
+	atomic_fetch_add_explicit(&r->n_rekeys, 1, memory_order_relaxed);
+	path_authed(r, from);
+	relay_send_raw(w, resp, rlen, from);
+	logv(r, "%s rekeyed (serial %" PRIu64 ")", peer->cert.officer, serial);
+}
+
 static void on_init(struct worker *w, const uint8_t *msg, size_t len,
-		    const struct path *from)
+		    uint32_t remote, const struct path *from)
 {
 	struct relay *r = w->r;
 	uint8_t resp[TF_COMMS_RESP_MAX];
 	struct tf_comms_peer peer;
 	struct tf_comms_session *cs = NULL;
-	struct sess *s;
-	bool fresh;
+	struct sess *s = NULL, *old;
+	uint32_t sid = 0;
+	uint64_t old_serial = 0;
 	int n;
 
+	if (!init_gate(w, msg, len, from))
+		return;
+	atomic_fetch_add_explicit(&r->n_dh, 1, memory_order_relaxed);
 	pthread_rwlock_wrlock(&r->tab);
-	s = sess_reserve(r);
+	/* a rekey names its session by the device's connection id; a
+	 * relay that no longer has it treats it as a new session */
+	old = tf_comms_init_is_rekey(msg) ? sess_by_remote(r, remote) : NULL;
+	if (old != NULL) {
+		sid = old->id;
+		old_serial = old->serial;
+	} else if ((s = sess_reserve(r)) != NULL) {
+		sid = s->id;
+	}
 	pthread_rwlock_unlock(&r->tab);
-	if (s == NULL) {
+	if (old == NULL && s == NULL) {
 		logv(r, "session table full");
 		return;
 	}
 	/* the handshake (DH, certificate signature) runs outside the table
 	 * lock: other workers keep forwarding meanwhile */
 	pthread_rwlock_rdlock(&r->dl_lock);
-	n = tf_comms_relay_accept(&r->cfg, msg, len, (uint64_t)time(NULL),
-				  s->id, &peer, resp, sizeof(resp), &cs);
+	n = tf_comms_relay_accept(&r->cfg, msg, len, (uint64_t)time(NULL), sid,
+				  &peer, resp, sizeof(resp), &cs);
 	pthread_rwlock_unlock(&r->dl_lock);
+	if (n >= 0 && r->reject_after_s)
+		tf_comms_session_set_reject_after(cs, r->reject_after_s);
+	if (old != NULL) {
+		if (n >= 0)
+			rekey(w, sid, old_serial, &peer, cs, resp, (size_t)n,
+			      from);
+		else
+			logv(r, "rekey refused: %s",
+			     n == -EKEYREJECTED ? "certificate for another key"
+						: tf_cert_reason(n));
+		return;
+	}
 	if (n < 0) {
 		/* silent to the device: the relay is no oracle of who is
 		 * certified; the reason goes to the relay's own log */
@@ -911,17 +1109,11 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 					: tf_cert_reason(n));
 		goto unreserve;
 	}
-	pthread_mutex_lock(&r->seen_mu);
-	fresh = relay_seen_fresh(&r->seen, peer.cert.serial, peer.ts_ns,
-				 real_ns());
-	pthread_mutex_unlock(&r->seen_mu);
-	if (!fresh) {
-		/* a replay, or stamped before the window (seen.h) */
-		logv(r, "replayed handshake of serial %" PRIu64 " refused",
-		     peer.cert.serial);
+	if (!init_fresh(r, &peer)) {
 		tf_comms_session_free(cs);
 		goto unreserve;
 	}
+	tf_comms_session_set_birth(cs, (uint64_t)mono_s());
 	/* the identity a roster names: the hash of the certified key */
 	if (tf_roster_device_hash(tf_suite_by_id(r->cfg.suite), peer.cert.dh_pk,
 				  peer.cert.dh_pk_len, s->device) < 0) {
@@ -936,6 +1128,7 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	s->s = cs;
 	s->serial = peer.cert.serial;
 	s->role = peer.cert.role;
+	atomic_store(&s->expired_said, false);
 	snprintf(s->officer, sizeof(s->officer), "%s", peer.cert.officer);
 	s->path = *from;
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
@@ -959,7 +1152,7 @@ void relay_on_datagram(struct worker *w, const uint8_t *buf, size_t len,
 	uint32_t id;
 
 	switch (tf_comms_classify(w->r->cfg.suite, buf, len, &id)) {
-	case TF_COMMS_MSG_INIT: on_init(w, buf, len, from); break;
+	case TF_COMMS_MSG_INIT: on_init(w, buf, len, id, from); break;
 	case TF_COMMS_MSG_DATA: on_data(w, buf, len, id, from); break;
 	default: break; /* a RESP, another suite, noise: dropped */
 	}
@@ -1213,6 +1406,24 @@ static void worker_free(struct worker *w)
 	free(w);
 }
 
+/* -v: the handshake counters, when they moved (or always) */
+static void log_handshakes(struct relay *r, bool always)
+{
+	uint64_t dh = atomic_load(&r->n_dh), ck = atomic_load(&r->n_cookies),
+		 bad = atomic_load(&r->n_mac1_bad);
+
+	if (!always && dh == r->logged_dh && ck == r->logged_cookies &&
+	    bad == r->logged_mac1_bad)
+		return;
+	r->logged_dh = dh;
+	r->logged_cookies = ck;
+	r->logged_mac1_bad = bad;
+	logv(r,
+	     "handshakes: %" PRIu64 " DH, %" PRIu64 " cookies sent, %" PRIu64
+	     " INITs not for us (mac1)",
+	     dh, ck, bad);
+}
+
 /* Every HOUSEKEEP_S: sessions silent for idle_s are dropped (a device
  * keeps its session alive with keepalives; twofold-comms sends one after
  * 3 s of silence), and old delivery tombstones leave the store. */
@@ -1236,6 +1447,7 @@ static void housekeep(struct relay *r)
 	pthread_rwlock_unlock(&r->tab);
 	relay_flush(r->ctl_w);
 	relay_tcp_housekeep(r, now);
+	log_handshakes(r, false);
 	/* tombstones: once at start, then hourly (a commit is an fsync) */
 	if (r->expire_ticks++ % (3600 / HOUSEKEEP_S) == 0) {
 		relay_store_lock(r);
@@ -1330,7 +1542,8 @@ static void usage(void)
 		"--store-conninfo-file FILE} [--denylist FILE] [--workers N] "
 		"[--idle-timeout SECONDS] [--max-tcp N] [--user USER] "
 		"[--group-commit N | --no-group-commit] "
-		"[--nats URL[,URL...]] [--max-talk-ms MS] [-v]\n");
+		"[--nats URL[,URL...]] [--max-talk-ms MS] "
+		"[--cookie-load N] [-v]\n");
 	exit(2);
 }
 
@@ -1376,6 +1589,7 @@ static void relay_init_state(struct relay *r)
 	pthread_mutex_init(&r->seen_mu, NULL);
 	pthread_mutex_init(&r->log_mu, NULL);
 	pthread_mutex_init(&r->group_mu, NULL);
+	pthread_mutex_init(&r->cookie_mu, NULL);
 	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++) {
 		pthread_mutex_init(&r->sess[i].mu, NULL);
 		r->sess[i].next_officer = -1;
@@ -1413,9 +1627,12 @@ int main(int argc, char **argv)
 	r.idle_s = 120;
 	r.max_tcp = RELAY_TCP_MAX;
 	r.gc_max = RELAY_GC_MAX;
+	r.cookie_load = RELAY_COOKIE_LOAD;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-v"))
 			r.verbose = true;
+		else if (!strcmp(argv[i], "--cookie-always"))
+			r.cookie_always = true; /* tests only */
 		else if (!strcmp(argv[i], "--no-group-commit"))
 			r.gc_max = 1; /* each SEND its own commit */
 		else if (i + 1 >= argc)
@@ -1447,6 +1664,12 @@ int main(int argc, char **argv)
 			user = argv[++i];
 		else if (!strcmp(argv[i], "--idle-timeout"))
 			r.idle_s = num_arg(argv[++i], 1, 86400);
+		else if (!strcmp(argv[i], "--reject-after"))
+			r.reject_after_s = /* tests only */
+				(unsigned)num_arg(argv[++i], 2, 86400);
+		else if (!strcmp(argv[i], "--cookie-load"))
+			r.cookie_load =
+				(unsigned)num_arg(argv[++i], 1, 1000000);
 		else if (!strcmp(argv[i], "--max-talk-ms"))
 			fcfg.max_talk_ms =
 				(uint32_t)num_arg(argv[++i], 50, 3600000);
@@ -1473,7 +1696,9 @@ int main(int argc, char **argv)
 		gid = pw->pw_gid;
 	}
 	relay_init_state(&r);
-	if (relay_seen_init(&r.seen, RELAY_SEEN_MAX) < 0 ||
+	r.cookie_secret = tf_secure_alloc(TF_COMMS_COOKIE_SECRET_BYTES);
+	if (r.cookie_secret == NULL ||
+	    relay_seen_init(&r.seen, RELAY_SEEN_MAX) < 0 ||
 	    tf_crypto_init() < 0) {
 		fprintf(stderr, PROG ": out of memory or crypto libraries "
 				     "failed to initialise\n");
@@ -1504,8 +1729,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r.priv = pf.secret + TF_KEY_BYTES; /* the DH half, in secure memory */
+	if (tf_wg_pubkey(pub.suite->id, r.priv, r.pub, &len) < 0) {
+		fprintf(stderr, PROG ": %s: not a valid DH key\n", key);
+		tf_privfile_free(&pf);
+		return 1;
+	}
 	r.cfg = (struct tf_comms_relay){.suite = pub.suite->id,
 					.priv = r.priv,
+					.pub = r.pub,
 					.ca = &r.anchor,
 					.roles = TF_ROLES_E2E};
 	if (fcfg.emergency_talk_ms < fcfg.max_talk_ms)
@@ -1616,6 +1847,8 @@ int main(int argc, char **argv)
 		e = -errno;
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(r.w[i]->th, NULL);
+	log_handshakes(&r, true);
+	logv(&r, "%" PRIu64 " rekeys", atomic_load(&r.n_rekeys));
 	logv(&r, "%" PRIu64 " SENDs in %" PRIu64 " commits (largest %u)",
 	     atomic_load(&r.gc_sends), atomic_load(&r.gc_commits),
 	     atomic_load(&r.gc_largest));
@@ -1632,6 +1865,7 @@ int main(int argc, char **argv)
 	tf_denylist_free(r.dl);
 	tf_privfile_free(&pf);
 	relay_seen_free(&r.seen);
+	tf_secure_free(r.cookie_secret);
 	if (e < 0 || started != r.nworkers) {
 		fprintf(stderr, PROG ": event loop failed: %s\n",
 			strerror(e < 0 ? -e : EAGAIN));

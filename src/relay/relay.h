@@ -65,6 +65,11 @@
 #define RELAY_DGRAM_MAX 2048
 #define RELAY_WORKERS_MAX 64
 #define RELAY_GC_MAX 64 /* SENDs per group commit (--group-commit) */
+/* INITs per second per worker above which it asks for cookies: a DH
+ * costs ~0.3 ms (intl) / ~3 ms (gm), so this keeps a flood's share of a
+ * core's CPU small while a burst of honest reconnects passes without an
+ * extra round trip (--cookie-load) */
+#define RELAY_COOKIE_LOAD 64
 
 #define RELAY_TCP_MAX 1024	  /* connections, all workers (--max-tcp) */
 #define RELAY_TCP_OUT (64 * 1024) /* queued bytes per connection */
@@ -124,8 +129,9 @@ struct sess {
 	uint64_t serial;
 	uint8_t device[TF_ROSTER_DEVHASH_BYTES]; /* what a roster names */
 	uint8_t role;				 /* its certificate's */
-	int32_t next_officer;	 /* officer index chain; -1 ends it */
-	_Atomic int64_t last_rx; /* CLOCK_MONOTONIC seconds */
+	int32_t next_officer;	   /* officer index chain; -1 ends it */
+	_Atomic int64_t last_rx;   /* CLOCK_MONOTONIC seconds */
+	_Atomic bool expired_said; /* "keys too old" logged once */
 };
 
 struct relay;
@@ -160,6 +166,9 @@ struct worker {
 	unsigned gcn;
 	struct relay_gc_item gc[RELAY_GC_MAX];
 	struct tf_store_put_item gput[RELAY_GC_MAX];
+	/* INITs this worker saw in the second init_sec (the load test) */
+	int64_t init_sec;
+	unsigned init_n;
 };
 
 struct relay {
@@ -172,8 +181,9 @@ struct relay {
 	struct tf_cert_anchor anchor;
 	struct tf_denylist *dl;
 	const char *dl_path;
-	pthread_rwlock_t dl_lock; /* cfg.dl (SIGHUP reloads it) */
-	uint8_t *priv;		  /* secure memory */
+	pthread_rwlock_t dl_lock;     /* cfg.dl (SIGHUP reloads it) */
+	uint8_t *priv;		      /* secure memory */
+	uint8_t pub[TF_NOISE_DH_MAX]; /* its public half */
 	struct tf_store *store;
 	pthread_mutex_t store_mu;
 	pthread_rwlock_t tab;
@@ -195,6 +205,24 @@ struct relay {
 	pthread_mutex_t group_mu;
 	struct relay_groups *groups; /* talk groups and floors (group.c) */
 	struct worker *ctl_w;	     /* the main thread's output batch */
+	/* INIT flood defence (docs/comms-protocol.md "Cookies"): a worker
+	 * that sees more than cookie_load INITs in a second (or every
+	 * worker, with the test-only --cookie-always) is under load and
+	 * answers INITs without a valid mac2 with a COOKIE instead of a
+	 * DH. cookie_mu (a leaf) guards the secret. */
+	unsigned cookie_load;
+	bool cookie_always;
+	pthread_mutex_t cookie_mu;
+	int64_t cookie_birth;	/* CLOCK_MONOTONIC s; 0: none yet */
+	uint8_t *cookie_secret; /* secure memory */
+	/* counted for -v: DH done (tf_comms_relay_accept), COOKIEs sent,
+	 * INITs dropped by mac1 */
+	_Atomic uint64_t n_dh, n_cookies, n_mac1_bad;
+	_Atomic uint64_t n_rekeys; /* handshakes that rekeyed a session */
+	/* tests only (--reject-after): keys refused after this many s
+	 * instead of TF_COMMS_REJECT_AFTER_S (0) */
+	unsigned reject_after_s;
+	uint64_t logged_dh, logged_cookies, logged_mac1_bad; /* main's */
 };
 
 void relay_log(struct relay *r, const char *fmt, ...) TF_PRINTF(2, 3);

@@ -16,7 +16,8 @@ struct relay;
 struct worker;
 struct sess;
 
-/* TF_EVIL parsed: 0, or -EINVAL for an unknown forgery. */
+/* TF_EVIL parsed: 0, or -EINVAL for an unknown forgery (or roster-cert's
+ * TF_EVIL_CERT / TF_EVIL_KEY unreadable). */
 int relay_evil_init(struct relay *r);
 /* A reply plaintext for s: may point *pt at a forged copy in buf
  * (RELAY_DGRAM_MAX bytes) and change *len; true when evil.c sent it
@@ -32,7 +33,9 @@ void relay_evil_bundle(struct relay *r, const char *whose, uint8_t **base,
 #define RELAY_EVIL_INIT(r)                                                     \
 	do {                                                                   \
 		if (relay_evil_init(r) < 0) {                                  \
-			fprintf(stderr, PROG ": TF_EVIL: unknown forgery\n");  \
+			fprintf(stderr, PROG ": TF_EVIL: unknown forgery, "    \
+					     "or TF_EVIL_CERT/TF_EVIL_KEY "    \
+					     "unreadable\n");                  \
 			return 2;                                              \
 		}                                                              \
 	} while (0)

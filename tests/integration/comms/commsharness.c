@@ -134,10 +134,12 @@ static void setup(void)
 
 static void relay(void)
 {
-	uint8_t priv[32], pk[TF_PK_MAX], msg[4096], out[4096], pt[2048];
+	uint8_t priv[32], rpub[TF_PK_MAX], pk[TF_PK_MAX], msg[4096], out[4096],
+		pt[2048];
 	struct tf_cert_anchor a;
 	struct tf_comms_relay rl = {.suite = S->id,
 				    .priv = priv,
+				    .pub = rpub,
 				    .ca = &a,
 				    .roles = TF_ROLES_CLIENT};
 	struct tf_comms_peer peer;
@@ -146,6 +148,7 @@ static void relay(void)
 	int r;
 
 	get("relay.priv", priv, 32);
+	get("relay.pub", rpub, sizeof(rpub));
 	n = get("ca.pk", pk, sizeof(pk));
 	if (tf_cert_anchor_init(&a, S, pk, n) < 0)
 		die("anchor", -EINVAL);

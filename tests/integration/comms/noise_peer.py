@@ -9,7 +9,12 @@ talks to it over pipes, one datagram per hex line.
     noise_peer.py HARNESS DIR relay|device
 
 Exits 0 when the handshake and one transport round trip both ways
-succeeded and the certificate arrived intact."""
+succeeded and the certificate arrived intact. The INIT's mac1 is
+computed and checked here from the documented construction (Python's
+hashlib and hmac, not twofold's code): HMAC-BLAKE2b keyed by
+BLAKE2b("twofold comms mac1 v1" || relay static)[:32], first 16 bytes."""
+import hashlib
+import hmac
 import struct
 import subprocess
 import sys
@@ -28,6 +33,12 @@ from dissononce.processing.impl.symmetricstate import SymmetricState
 PROLOGUE = b"twofold comms v1"
 SUITE = 1  # intl
 T_INIT, T_RESP, T_DATA = 1, 2, 3
+MAC = 16
+
+
+def mac1(relay_pub, msg):
+    key = hashlib.blake2b(b"twofold comms mac1 v1" + relay_pub).digest()[:32]
+    return hmac.new(key, msg, hashlib.blake2b).digest()[:MAC]
 
 
 def rd(d, name):
@@ -68,10 +79,14 @@ def main():
         init = recv()
         t, suite, z, remote = struct.unpack("<BBHI", init[:8])
         assert (t, suite, z) == (T_INIT, SUITE, 0), "INIT header"
+        m1 = len(init) - 2 * MAC
+        assert init[m1:m1 + MAC] == mac1(rd(d, "relay.pub"), init[:m1]), \
+            "mac1"
+        assert init[m1 + MAC:] == bytes(MAC), "mac2 (no cookie asked for)"
         hs = new_hs()
         hs.initialize(IKHandshakePattern(), False, PROLOGUE + init[:8], s=s)
         payload = bytearray()
-        hs.read_message(init[8:], payload)
+        hs.read_message(init[8:m1], payload)
         assert hs.rs.data == rd(d, "dev.pub"), "device static key"
         ts, clen = struct.unpack("<QH", payload[:10])
         assert bytes(payload[10:]) == cert and clen == len(cert), "cert"
@@ -92,7 +107,8 @@ def main():
         hs.initialize(IKHandshakePattern(), True, PROLOGUE + hdr, s=s, rs=rs)
         msg1 = bytearray()
         hs.write_message(struct.pack("<QH", 1, len(cert)) + cert, msg1)
-        send(hdr + bytes(msg1))
+        init = hdr + bytes(msg1)
+        send(init + mac1(rd(d, "relay.pub"), init) + bytes(MAC))
         resp = recv()
         t, suite, z, remote, me = struct.unpack("<BBHII", resp[:12])
         assert (t, suite, z, me) == (T_RESP, SUITE, 0, local), "RESP hdr"

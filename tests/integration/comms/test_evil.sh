@@ -7,7 +7,9 @@
 # suite's byte; alice's request for bob's prekeys answered with carol's
 # signed prekey or carol's whole bundle; the relay's handshake answer in
 # the other suite; call set-ups said to be from carol or replayed; media
-# frames flipped, replayed, reordered, with another SFrame key id. Each
+# frames flipped, replayed, reordered, with another SFrame key id;
+# rosters with a flipped, stripped or zeroed signature, or re-signed by a
+# valid officer certificate with a ghost member. Each
 # time the device refuses it AND shows it (msg read REJECTED with a
 # reason, prekeys refused in the log, relay_refused / call_refused /
 # call_rejected in status) and nothing forged is shown as genuine (the
@@ -322,6 +324,38 @@ for s in ${EVIL_SUITES:-intl gm}; do
 		ok $? "$s roster-sig: the members do not join on it" "$(cm alice status | grep ^group)"
 		teardown
 	fi
+	# the signature stripped, zeroed, or the whole roster re-signed by a
+	# valid officer certificate (carol's, the relay's accomplice) with
+	# carol added as a ghost member: every member refuses, says why, and
+	# carol is in no roster a member holds
+	for m in roster-nosig roster-zerosig roster-cert; do
+		want $m || continue
+		case $m in
+		roster-nosig) what="signature stripped" why="not signed by its authority" ;;
+		roster-zerosig) what="signature zeroed" why="not signed by its authority" ;;
+		roster-cert) what="re-signed by an officer with a ghost member" why="not a group authority" ;;
+		esac
+		export TF_EVIL_CERT="$W/carol.cert" TF_EVIL_KEY="$W/carol.key"
+		ptt_world $s $m
+		ok $? "$s $m: world up, the group published" "$(cat "$W/gd.log" "$W/relay.log")"
+		unset TF_EVIL_CERT TF_EVIL_KEY
+		wait_status alice "group north .* refused: .*$why" &&
+			wait_status bob "group north .* refused: .*$why"
+		ok $? "$s $m: every member refuses the roster and shows why" \
+			"$(cm alice status | grep ^group) $(cm bob status | grep ^group) $(grep evil: "$W/relay.log" | head -2)"
+		grep -q "talk group north: .*$why" "$W/alice.log" && grep -q "talk group north: .*$why" "$W/bob.log"
+		ok $? "$s $m: the refusal is on each member's stderr" "$(grep 'talk group' "$W/alice.log" "$W/bob.log")"
+		forged "$what"
+		ok $? "$s $m: the relay did forge it" "$(grep evil: "$W/relay.log")"
+		for n in alice bob; do
+			has "epoch 0 members 0 not-joined" "$(cm $n status | grep '^group north')" || break
+			has "heard 0 " "$(cm $n status | grep '^group north')" || break
+			! grep -rqs carol "$W/$n"/group-north.roster || break
+		done
+		ok $? "$s $m: no member joins, hears or keeps a roster (no ghost accepted)" \
+			"$(cm alice status | grep ^group) $(cm bob status | grep ^group)"
+		teardown
+	done
 	if want roster-old; then
 		ptt_world $s roster-old
 		ok $? "$s roster-old: world up, the group published" "$(cat "$W/gd.log")"

@@ -195,6 +195,25 @@ static void test_one_suite(const struct tf_suite *s)
 					     0);
 			w[i] ^= (uint8_t)(1u << b);
 		}
+	/* the signature stripped (length 0) or zeroed: what an evil relay
+	 * can do without any key (evil.c roster-nosig, roster-zerosig) */
+	{
+		_cleanup_free_ struct tf_roster *pr = NULL;
+		_cleanup_free_ uint8_t *z = malloc(wl);
+		assert_non_null(z);
+		assert_int_equal(tf_roster_parse(w, wl, &pr), 0);
+		memcpy(z, w, pr->tbs_len);
+		z[pr->tbs_len] = 0;
+		assert_int_equal(tf_roster_verify(z, pr->tbs_len + 1,
+						  &ca.anchor, dl, NOW, NULL, 0,
+						  NULL),
+				 -EBADMSG);
+		memcpy(z, w, wl);
+		memset(z + pr->tbs_len + 1, 0, wl - pr->tbs_len - 1);
+		assert_int_equal(tf_roster_verify(z, wl, &ca.anchor, dl, NOW,
+						  NULL, 0, NULL),
+				 -EBADMSG);
+	}
 	/* truncated, trailing byte */
 	for (size_t l = 0; l < wl; l++)
 		assert_int_not_equal(tf_roster_parse(w, l, &got), 0);
