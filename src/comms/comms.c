@@ -8,7 +8,8 @@
  *       the process that holds the device's keys and end-to-end state
  *       (twofold/e2e.h), talks to twofold-relay over the device <-> relay
  *       channel (twofold/comms.h), and answers the CLI on DIR/control
- *       (AF_UNIX SOCK_SEQPACKET, 0600)
+ *       (AF_UNIX SOCK_SEQPACKET; only its own uid and, in a persona,
+ *       the default app uid are answered: peer_allowed)
  *   twofold-comms --state DIR msg send OFFICER TEXT
  *   twofold-comms --state DIR msg read
  *   twofold-comms --state DIR status
@@ -52,12 +53,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "twofold/atomicfile.h"
 #include "twofold/comms.h"
+#include "twofold/config.h"
 #include "twofold/crypto.h"
 #include "twofold/e2e.h"
 #include "twofold/secmem.h"
@@ -1076,14 +1079,54 @@ static int status_why(struct svc *s, char *b, size_t cap)
 	return k;
 }
 
+/* Who may use the control socket (docs/comms.md "In the secure
+ * persona"): the service's own uid; inside a persona, where it runs as
+ * TF_COMMS_UID, also the default app uid (the officer's terminal and
+ * commands: they send and read messages but, another uid, cannot read
+ * the keys); and a peer outside our pid namespace (its pid reads 0 here),
+ * which is the daemon asking for `twofold comms status` through
+ * /proc/INIT/root: from outside the persona the socket is reachable
+ * only by host root. An installed app has a uid of its own and is
+ * refused, as is any other uid. The socket is 0666 so that the kernel
+ * lets those peers connect at all; this is the check. */
+static bool peer_allowed(int fd, uid_t *uid)
+{
+	struct ucred cr;
+	socklen_t l = sizeof(cr);
+	uid_t me = geteuid();
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0 ||
+	    l != sizeof(cr))
+		return false;
+	*uid = cr.uid;
+	return cr.uid == me || cr.pid == 0 ||
+	       (me == TF_COMMS_UID && cr.uid == TF_APP_UID_DEFAULT);
+}
+
 static void on_control(struct svc *s)
 {
 	char req[CTL_REQ_MAX], idh[2 * ID_BYTES + 1];
 	int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC), k2;
+	uid_t uid = (uid_t)-1;
 	ssize_t n;
 
 	if (fd < 0)
 		return;
+	if (!peer_allowed(fd, &uid)) {
+		struct timeval tv = {.tv_sec = 1};
+
+		/* its request is read first, so that it reads the answer
+		 * rather than a reset; bounded, it may send nothing */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		(void)recv(fd, req, sizeof(req), 0);
+		comms_reply(fd,
+			    "error refused: uid %u may not use this service "
+			    "(only the persona's default user, uid %u, may; "
+			    "an installed app has its own uid)\n",
+			    (unsigned)uid, TF_APP_UID_DEFAULT);
+		comms_log(s, "control: refused uid %u", (unsigned)uid);
+		goto out;
+	}
 	n = recv(fd, req, sizeof(req) - 1, 0);
 	if (n <= 0)
 		goto out;
@@ -1325,11 +1368,13 @@ static int service(const char *dir, int argc, char **argv)
 		return fail("cannot make sockets: %s", strerror(errno));
 	(void)unlink(sa.sun_path);
 	{
-		/* 0600 from the bind on: no window for another user */
-		mode_t old = umask(0177);
+		/* 0666: the directory (0711 in a persona, 0700 made
+		 * here) decides who reaches it, peer_allowed who is
+		 * answered */
+		mode_t old = umask(0111);
 		int br = bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa));
 		umask(old);
-		if (br < 0 || chmod(sa.sun_path, 0600) < 0 ||
+		if (br < 0 || chmod(sa.sun_path, 0666) < 0 ||
 		    listen(s.lfd, 16) < 0)
 			return fail("cannot listen on %s: %s", sa.sun_path,
 				    strerror(errno));
@@ -1416,9 +1461,15 @@ static int client(const char *dir, const char *req, size_t n)
 	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = fail("the service is not running on %s (start it with "
-			  "`twofold-comms --state %s service ...`)",
-			  dir, dir);
+		if (errno == EACCES || errno == EPERM)
+			rc = fail("cannot reach the service on %s: %s (in a "
+				  "persona only its default user may use it)",
+				  dir, strerror(errno));
+		else
+			rc = fail("the service is not running on %s (start "
+				  "it with `twofold-comms --state %s service "
+				  "...`)",
+				  dir, dir);
 		goto out;
 	}
 	if (send(fd, req, n, MSG_NOSIGNAL) < 0 ||
