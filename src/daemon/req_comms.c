@@ -194,8 +194,9 @@ static int state_dir(const struct tfd_persona *p, bool make)
  * outbox, inbox...) owned by it. The top directory is taken first, so
  * the default uid can make no new name there while the rest is walked;
  * each subdirectory before its contents. Two levels (the service makes
- * no deeper ones); a symlink, a hardlink or a special file is left
- * alone and counted. The control socket is the service's to remake. */
+ * no deeper ones); a symlink, a hardlink or a special file is counted
+ * and its name removed. The control socket is the service's to
+ * remake. */
 static int migrate_dir(int dir, uid_t uid, unsigned depth, unsigned *refused)
 {
 	_cleanup_close_ int dup_fd = fcntl(dir, F_DUPFD_CLOEXEC, 3);
@@ -233,9 +234,16 @@ static int migrate_dir(int dir, uid_t uid, unsigned depth, unsigned *refused)
 			k = own_at(dir, e->d_name, 0600, uid, NULL);
 		if (k == 0 && S_ISDIR(st.st_mode) && depth == 0 && sub < 0)
 			k = own_at(dir, e->d_name, 0700, uid, &sub);
-		if (k == -EPERM)
+		/* planted (the service makes none of these, and only it
+		 * and the persona's root can write here now that the
+		 * directory is taken): the name goes, whatever it points
+		 * to stays as it is. Left, a hardlink in inbox/ would let
+		 * its owner write "messages" the officer reads. */
+		if (k == -EPERM) {
 			++*refused;
-		else if (k < 0 && k != -ENOENT && r == 0)
+			if (!S_ISDIR(st.st_mode))
+				(void)unlinkat(dir, e->d_name, 0);
+		} else if (k < 0 && k != -ENOENT && r == 0)
 			r = k;
 		if (sub >= 0) {
 			k = migrate_dir(sub, uid, depth + 1, refused);
@@ -305,8 +313,8 @@ static int own_state(struct tfd_persona *p)
 	r = migrate_dir(dir, comms_uid(p), 0, &refused);
 	if (refused)
 		tf_warn("%s: twofold-comms: %u entries in its state directory "
-			"are symlinks, hardlinks or special files; left as "
-			"they are, not given to the service",
+			"were symlinks, hardlinks or special files; removed "
+			"(what they pointed to is untouched)",
 			p->cfg->name, refused);
 	return r;
 }
