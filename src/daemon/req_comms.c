@@ -137,9 +137,8 @@ static int own_at(int dfd, const char *name, mode_t mode, uid_t uid,
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return -EPERM;
 	/* O_NONBLOCK: a FIFO swapped in after the fstatat must not hang
-	 * the loop (it is refused below) */
-	/* no mount crossing either: the state dir is one file system, and
-	 * a mount in it is nothing the service made */
+	 * the loop (it is refused below). No mount crossing either: the
+	 * state dir is one file system, a mount in it nothing ours. */
 	fd = openat2_beneath(dfd, name,
 			     S_ISDIR(st.st_mode)
 				     ? O_RDONLY | O_DIRECTORY
