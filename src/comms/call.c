@@ -354,17 +354,29 @@ static void save_cert(struct svc *s, const char *who, const uint8_t *b,
 		comms_log(s, "cannot keep the certificate of %s", who);
 }
 
-static int media_open(const char *in, const char *out)
+/* The audio files named in the request come as descriptors the CLI
+ * opened (in that order: in, out); the names only say WAV or raw. The
+ * service opens no path for its caller: in a persona it is another uid,
+ * and could read its own keys as "audio". */
+static int media_open(struct svc *s, const char *in, const char *out)
 {
-	int r;
+	int r, fd;
 
 	r = tf_media_enc_new(TF_MEDIA_LOSS_PCT, true, &C.enc);
 	if (r == 0)
 		r = tf_media_dec_new(&C.dec);
-	if (r == 0 && in && *in)
-		r = tf_audio_load(in, &C.in_pcm, &C.in_n);
-	if (r == 0 && out && *out)
-		r = tf_audio_writer_open(out, &C.w);
+	if (r == 0 && in && *in) {
+		fd = comms_take_fd(s);
+		r = fd < 0 ? -EBADF : tf_audio_load_fd(fd, &C.in_pcm, &C.in_n);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (r == 0 && out && *out) {
+		fd = comms_take_fd(s);
+		r = fd < 0 ? -EBADF
+			   : tf_audio_writer_open_fd(
+				     fd, tf_audio_path_is_wav(out), &C.w);
+	}
 	return r;
 }
 
@@ -922,7 +934,7 @@ int call_control(struct svc *s, int fd, char *req)
 		snprintf(C.peer, sizeof(C.peer), "%s", f[1]);
 		snprintf(C.in_path, sizeof(C.in_path), "%s", f[2]);
 		snprintf(C.out_path, sizeof(C.out_path), "%s", f[3]);
-		r = media_open(f[2], f[3]);
+		r = media_open(s, f[2], f[3]);
 		if (r < 0) {
 			comms_reply(fd,
 				    "error cannot open the audio files: %s\n",
@@ -944,7 +956,7 @@ int call_control(struct svc *s, int fd, char *req)
 			 nf > 1 ? f[1] : "");
 		snprintf(C.out_path, sizeof(C.out_path), "%s",
 			 nf > 2 ? f[2] : "");
-		r = media_open(C.in_path, C.out_path);
+		r = media_open(s, C.in_path, C.out_path);
 		if (r < 0) {
 			comms_reply(fd,
 				    "error cannot open the audio files: %s\n",

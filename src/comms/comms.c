@@ -1103,6 +1103,67 @@ static bool peer_allowed(int fd, uid_t *uid)
 	       (me == TF_COMMS_UID && cr.uid == TF_APP_UID_DEFAULT);
 }
 
+int comms_take_fd(struct svc *s)
+{
+	if (s->ctl_fd_next >= s->n_ctl_fds)
+		return -1;
+	return s->ctl_fds[s->ctl_fd_next++];
+}
+
+static void ctl_fds_close(struct svc *s)
+{
+	while (s->ctl_fd_next < s->n_ctl_fds)
+		close(s->ctl_fds[s->ctl_fd_next++]);
+	s->n_ctl_fds = s->ctl_fd_next = 0;
+}
+
+/* One request and the descriptors it passed (at most CTL_FDS_MAX; a
+ * request with more, or cut short, is refused whole) */
+static ssize_t recv_req(struct svc *s, int fd, char *req, size_t cap)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * (CTL_FDS_MAX + 1))];
+	} cb;
+	struct iovec iov = {.iov_base = req, .iov_len = cap};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cb.b,
+			    .msg_controllen = sizeof(cb.b)};
+	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	bool bad = n > 0 && (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC));
+
+	s->n_ctl_fds = s->ctl_fd_next = 0;
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int x;
+
+			memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(x));
+			if (s->n_ctl_fds < CTL_FDS_MAX)
+				s->ctl_fds[s->n_ctl_fds++] = x;
+			else {
+				close(x);
+				bad = true;
+			}
+		}
+	}
+	if (bad) {
+		ctl_fds_close(s);
+		comms_reply(fd, "error bad request (too long, or too many "
+				"descriptors)\n");
+		return 0;
+	}
+	return n;
+}
+
 static void on_control(struct svc *s)
 {
 	char req[CTL_REQ_MAX], idh[2 * ID_BYTES + 1];
@@ -1116,7 +1177,8 @@ static void on_control(struct svc *s)
 		struct timeval tv = {.tv_sec = 1};
 
 		/* its request is read first, so that it reads the answer
-		 * rather than a reset; bounded, it may send nothing */
+		 * rather than a reset; bounded, it may send nothing (a
+		 * plain recv: descriptors it passed are dropped unopened) */
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		(void)recv(fd, req, sizeof(req), 0);
 		comms_reply(fd,
@@ -1127,7 +1189,7 @@ static void on_control(struct svc *s)
 		comms_log(s, "control: refused uid %u", (unsigned)uid);
 		goto out;
 	}
-	n = recv(fd, req, sizeof(req) - 1, 0);
+	n = recv_req(s, fd, req, sizeof(req) - 1);
 	if (n <= 0)
 		goto out;
 	req[n] = '\0';
@@ -1196,12 +1258,15 @@ static void on_control(struct svc *s)
 	} else if (ptt_on_control(s, fd, req)) {
 		/* answered */
 	} else if ((k2 = call_control(s, fd, req)) != 0) {
-		if (k2 == 2)
+		if (k2 == 2) {
+			ctl_fds_close(s);
 			return; /* call.c answers later and closes fd */
+		}
 	} else {
 		comms_reply(fd, "error unknown request\n");
 	}
 out:
+	ctl_fds_close(s);
 	close(fd);
 }
 
@@ -1448,7 +1513,57 @@ static int service(const char *dir, int argc, char **argv)
 
 /* ---- the CLI ---- */
 
+/* send req with nfds descriptors (SCM_RIGHTS) */
+static ssize_t send_req(int fd, const char *req, size_t n, const int *fds,
+			size_t nfds)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * CTL_FDS_MAX)];
+	} cb;
+	struct iovec iov = {.iov_base = (void *)req, .iov_len = n};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (nfds > CTL_FDS_MAX)
+		return -1;
+	if (nfds > 0) {
+		memset(&cb, 0, sizeof(cb));
+		mh.msg_control = cb.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(fd, &mh, MSG_NOSIGNAL);
+}
+
+static int client_fds(const char *dir, const char *req, size_t n,
+		      const int *fds, size_t nfds);
+
 static int client(const char *dir, const char *req, size_t n)
+{
+	return client_fds(dir, req, n, NULL, 0);
+}
+
+/* --audio-in/--audio-out: opened here, as the caller, and passed to the
+ * service (svc.h ctl_fds); *fd -1 when the name is empty */
+static int open_audio(const char *path, bool out, int *fd)
+{
+	*fd = -1;
+	if (path[0] == '\0')
+		return 0;
+	*fd = out ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+		  : open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return fail("cannot open the audio file %s: %s", path,
+			    strerror(errno));
+	return 0;
+}
+
+static int client_fds(const char *dir, const char *req, size_t n,
+		      const int *fds, size_t nfds)
 {
 	struct sockaddr_un sa;
 	char *b = malloc(REPLY_MAX + 1);
@@ -1472,7 +1587,7 @@ static int client(const char *dir, const char *req, size_t n)
 				  dir, dir);
 		goto out;
 	}
-	if (send(fd, req, n, MSG_NOSIGNAL) < 0 ||
+	if (send_req(fd, req, n, fds, nfds) < 0 ||
 	    (m = recv(fd, b, REPLY_MAX, 0)) <= 0) {
 		rc = fail("the service did not answer");
 		goto out;
@@ -1558,7 +1673,25 @@ static int call_cli(const char *dir, const char *verb, const char *peer,
 		n = snprintf(req, sizeof(req), "%s\n%s\n%s", verb, in, out);
 	if (n < 0 || (size_t)n >= sizeof(req))
 		return fail("request too long");
-	return client(dir, req, (size_t)n);
+	{
+		int fds[2], k = 0, fi, fo, rc;
+
+		if (open_audio(in, false, &fi) != 0)
+			return 1;
+		if (open_audio(out, true, &fo) != 0) {
+			if (fi >= 0)
+				close(fi);
+			return 1;
+		}
+		if (fi >= 0)
+			fds[k++] = fi;
+		if (fo >= 0)
+			fds[k++] = fo;
+		rc = client_fds(dir, req, (size_t)n, fds, (size_t)k);
+		while (k > 0)
+			close(fds[--k]);
+		return rc;
+	}
 }
 
 int main(int argc, char **argv)
@@ -1615,7 +1748,8 @@ int main(int argc, char **argv)
 		}
 		if (press == release || !comms_officer_ok(g))
 			return usage();
-		/* the service opens the file: make the path absolute */
+		/* the path is for the service's messages; the file is
+		 * opened here and passed (open_audio) */
 		if (strcmp(in, "-") && in[0] != '/' &&
 		    realpath(in, ain) != NULL)
 			in = ain;
@@ -1626,6 +1760,15 @@ int main(int argc, char **argv)
 				     em, in);
 		if (n < 0 || (size_t)n >= sizeof(req))
 			return fail("arguments too long");
+		if (!release && strcmp(in, "-")) {
+			int afd, rc;
+
+			if (open_audio(in, false, &afd) != 0)
+				return 1;
+			rc = client_fds(dir, req, (size_t)n, &afd, 1);
+			close(afd);
+			return rc;
+		}
 		return client(dir, req, (size_t)n);
 	}
 	if (!strcmp(argv[i], "msg") && argc == i + 4 &&

@@ -684,7 +684,12 @@ static void ctl_press(struct svc *s, int fd, char *args)
 		return;
 	}
 	if (strcmp(path, "-") != 0) {
-		int r = tf_audio_load(path, &g->pcm, &g->npcm);
+		/* the CLI opened it, with its rights (call.c media_open) */
+		int afd = comms_take_fd(s), r;
+
+		r = afd < 0 ? -EBADF : tf_audio_load_fd(afd, &g->pcm, &g->npcm);
+		if (afd >= 0)
+			close(afd);
 		if (r < 0) {
 			comms_reply(
 				fd,

@@ -13,6 +13,8 @@
 #     `twofold run --user 999` is refused;
 #   - the officer's CLI (default uid) still sends and reads messages;
 #     another uid's gets the service's refusal line;
+#   - audio files come as descriptors the CLI opened: a request naming
+#     device.key makes the service read nothing;
 #   - after a lock-down the files are ciphertext as before.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../net/lib.sh"
@@ -141,6 +143,19 @@ ok $? "bob got it" "$(cat "$W/read")"
 bob msg send sec "uid-hello-sec" >/dev/null
 wait_read secapp uid-hello-sec
 ok $? "the officer's CLI reads bob's answer" "$(cat "$W/read")"
+
+# ---- the service opens no file for its caller: audio comes as an fd
+r=$(secapp call bob --audio-in /home/.twofold-comms/device.key)
+ok $(has "Permission denied" "$r"; echo $?) "call --audio-in device.key: the CLI (default uid) cannot open it" "$r"
+r=$(app /usr/bin/python3 -c 'import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect("/home/.twofold-comms/control")
+s.send(b"call\nbob\n/home/.twofold-comms/device.key\n")
+print(s.recv(1024).decode())')
+ok $(has "cannot open the audio files" "$r"; echo $?) \
+	"a raw call request naming device.key, no fd: refused, the service opens no path" "$r"
+r=$(secapp status)
+ok $(has "call idle" "$r"; echo $?) "no call was started" "$r"
 
 # ---- another uid of the persona (an installed app has one of its own)
 r=$(other "$BIN" --state /home/.twofold-comms msg send bob "uid-forged")
