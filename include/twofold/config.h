@@ -33,6 +33,15 @@
 #define TF_UID_COUNT_DEFAULT 65536u
 #define TF_PTY_MAX_DEFAULT 256u /* devpts max= per persona */
 #define TF_APP_UID_DEFAULT 1000u
+/* The uid (and gid) twofold-comms runs as inside a persona (issue 15;
+ * docs/comms.md "In the secure persona"): not the default app uid, so
+ * the officer's terminal and anything else run as TF_APP_UID_DEFAULT
+ * cannot read the device key, prekeys or ratchet sessions. Below
+ * TF_APP_UID_DEFAULT, so inside every persona's range (uid_count is at
+ * least TF_APP_UID_DEFAULT + 1) and clear of installed apps' uids
+ * (TFD_APP_UID_FIRST + slot, >= 10000); never 0 or the tty gid 5.
+ * `twofold run --user` refuses it. Static asserts in daemon/req_comms.c. */
+#define TF_COMMS_UID 999u
 /* reauth_after of a credential persona: 72 h, as Android requires of a
  * primary credential; at most 30 days */
 #define TF_REAUTH_DEFAULT (72u * 3600u)

@@ -73,6 +73,10 @@ TF_EXPORT TF_WUR int tf_wav_parse(const uint8_t *buf, size_t n,
  * (free()), *nsamples its length. -EFBIG past TF_AUDIO_MAX_SAMPLES. */
 TF_EXPORT TF_WUR int tf_audio_load(const char *path, int16_t **pcm,
 				   size_t *nsamples) TF_NONNULL(1, 2, 3);
+/* The same from an open fd (read with pread from 0; not closed): a
+ * service loads what its caller opened, with the caller's rights. */
+TF_EXPORT TF_WUR int tf_audio_load_fd(int fd, int16_t **pcm, size_t *nsamples)
+	TF_NONNULL(2, 3);
 
 /* A streaming writer: WAV when the path ends in ".wav", else raw s16le.
  * The WAV sizes are filled in at close. */
@@ -80,6 +84,13 @@ struct tf_audio_writer;
 TF_EXPORT TF_WUR int tf_audio_writer_open(const char *path,
 					  struct tf_audio_writer **out)
 	TF_NONNULL(1, 2);
+/* The same on an fd its caller opened for writing (owned from here on,
+ * closed by tf_audio_writer_close or on error); wav as the path would
+ * say: tf_audio_path_is_wav. */
+TF_EXPORT TF_WUR int tf_audio_writer_open_fd(int fd, bool wav,
+					     struct tf_audio_writer **out)
+	TF_NONNULL(3);
+TF_EXPORT bool tf_audio_path_is_wav(const char *path) TF_NONNULL(1);
 TF_EXPORT TF_WUR int tf_audio_write(struct tf_audio_writer *w,
 				    const int16_t *pcm, size_t n) TF_NONNULL(1);
 /* Finish (WAV sizes, fsync) and free; 0 or the first error. NULL ok. */

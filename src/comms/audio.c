@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "twofold/common.h"
 #include "twofold/secmem.h"
@@ -66,6 +67,34 @@ int audio_in_open(const char *file, const char *dev, struct audio_in **out,
 		}
 	}
 	/* neither: silence, as before there were devices */
+	*out = a;
+	return 0;
+}
+
+int audio_in_open_fd(int fd, const char *name, struct audio_in **out, char *err,
+		     size_t errcap)
+{
+	struct audio_in *a = calloc(1, sizeof(*a));
+	int r;
+
+	if (a == NULL) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errcap, "out of memory");
+		return -ENOMEM;
+	}
+	r = fd < 0 ? -EBADF : tf_audio_load_fd(fd, &a->pcm, &a->n);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		snprintf(err, errcap,
+			 "cannot read the audio file %s: %s (WAV PCM16 16 kHz "
+			 "mono, or raw s16le)",
+			 name,
+			 fd < 0 ? "the CLI did not pass it" : strerror(-r));
+		free(a);
+		return r;
+	}
 	*out = a;
 	return 0;
 }
@@ -130,6 +159,32 @@ int audio_out_open(const char *file, const char *dev, struct audio_out **out,
 			free(a);
 			return r;
 		}
+	}
+	*out = a;
+	return 0;
+}
+
+int audio_out_open_fd(int fd, const char *name, struct audio_out **out,
+		      char *err, size_t errcap)
+{
+	struct audio_out *a = calloc(1, sizeof(*a));
+	int r;
+
+	if (a == NULL || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		free(a);
+		snprintf(err, errcap, "cannot write the audio file %s: %s",
+			 name, a ? "the CLI did not pass it" : "out of memory");
+		return a ? -EBADF : -ENOMEM;
+	}
+	snprintf(a->path, sizeof(a->path), "%s", name);
+	r = tf_audio_writer_open_fd(fd, tf_audio_path_is_wav(name), &a->w);
+	if (r < 0) {
+		snprintf(err, errcap, "cannot write the audio file %s: %s",
+			 name, strerror(-r));
+		free(a);
+		return r;
 	}
 	*out = a;
 	return 0;

@@ -42,6 +42,11 @@ int audio_in_open(const char *file, const char *dev, struct audio_in **out,
 		  char *err, size_t errcap);
 /* One frame into pcm: 1 a frame, 0 the device has none ready yet
  * (pcm is silence), -ENODATA the file ended, or -errno (err filled). */
+/* A file the caller (the CLI, with its own rights) opened and passed:
+ * fd is taken (closed here, also on error; -1 says it never came); name
+ * is for the error line only. The service opens no path for a caller. */
+int audio_in_open_fd(int fd, const char *name, struct audio_in **out, char *err,
+		     size_t errcap);
 int audio_in_read(struct audio_in *a, int16_t pcm[static TF_MEDIA_FRAME],
 		  char *err, size_t errcap);
 /* A device, not a file (the caller paces a device by its own clock) */
@@ -53,6 +58,9 @@ int audio_out_open(const char *file, const char *dev, struct audio_out **out,
 		   char *err, size_t errcap);
 /* One frame; a full device buffer drops it (0), an underrun is
  * recovered. -errno (err filled) when the output is unusable. */
+/* The same for writing; WAV when name ends in ".wav", else raw. */
+int audio_out_open_fd(int fd, const char *name, struct audio_out **out,
+		      char *err, size_t errcap);
 int audio_out_write(struct audio_out *a,
 		    const int16_t pcm[static TF_MEDIA_FRAME], char *err,
 		    size_t errcap);

@@ -358,9 +358,14 @@ static void save_cert(struct svc *s, const char *who, const uint8_t *b,
 		comms_log(s, "cannot keep the certificate of %s", who);
 }
 
-/* The codec and the request's files (a file is no microphone: opened
- * at once, so a bad path is refused before anyone rings). */
-static int media_open(const char *in, const char *out, char *err, size_t cap)
+/* The codec and the request's files. The files named in the request
+ * come as descriptors the CLI opened (in that order: in, out); the names
+ * only say WAV or raw. The service opens no path for its caller: in a
+ * persona it is another uid, and could read its own keys as "audio". A
+ * file is no microphone: opened at once, so a bad one is refused before
+ * anyone rings. */
+static int media_open(struct svc *s, const char *in, const char *out, char *err,
+		      size_t cap)
 {
 	int r;
 
@@ -376,10 +381,12 @@ static int media_open(const char *in, const char *out, char *err, size_t cap)
 			 strerror(-r));
 		return r;
 	}
-	if (in && *in && (r = audio_in_open(in, NULL, &C.ain, err, cap)) < 0)
+	if (in && *in &&
+	    (r = audio_in_open_fd(comms_take_fd(s), in, &C.ain, err, cap)) < 0)
 		return r;
 	if (out && *out &&
-	    (r = audio_out_open(out, NULL, &C.aout, err, cap)) < 0)
+	    (r = audio_out_open_fd(comms_take_fd(s), out, &C.aout, err, cap)) <
+		    0)
 		return r;
 	return 0;
 }
@@ -984,7 +991,7 @@ int call_control(struct svc *s, int fd, char *req)
 			call_end(s, "audio device refused");
 			return 1;
 		}
-		r = media_open(f[2], f[3], err, sizeof(err));
+		r = media_open(s, f[2], f[3], err, sizeof(err));
 		if (r < 0) {
 			comms_reply(fd, "error %s\n", err);
 			call_end(s, "audio files refused");
@@ -1011,7 +1018,7 @@ int call_control(struct svc *s, int fd, char *req)
 		C.ain = NULL;
 		C.aout = NULL;
 		C.audio_err[0] = '\0';
-		r = media_open(C.in_path, C.out_path, err, sizeof(err));
+		r = media_open(s, C.in_path, C.out_path, err, sizeof(err));
 		if (r < 0) {
 			comms_reply(fd, "error %s\n", err);
 			return 1;

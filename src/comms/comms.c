@@ -8,7 +8,8 @@
  *       the process that holds the device's keys and end-to-end state
  *       (twofold/e2e.h), talks to twofold-relay over the device <-> relay
  *       channel (twofold/comms.h), and answers the CLI on DIR/control
- *       (AF_UNIX SOCK_SEQPACKET, 0600)
+ *       (AF_UNIX SOCK_SEQPACKET; only its own uid and, in a persona,
+ *       the default app uid are answered: peer_allowed)
  *       [--audio-out FILE] [--audio-dev PCM] [--daemon-fd N]
  *   twofold-comms --state DIR msg send OFFICER TEXT
  *   twofold-comms --state DIR msg read
@@ -53,12 +54,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "twofold/atomicfile.h"
 #include "twofold/comms.h"
+#include "twofold/config.h"
 #include "twofold/crypto.h"
 #include "twofold/e2e.h"
 #include "twofold/secmem.h"
@@ -1163,15 +1166,117 @@ static int status_why(struct svc *s, char *b, size_t cap)
 	return k;
 }
 
+/* Who may use the control socket (docs/comms.md "In the secure
+ * persona"): the service's own uid; inside a persona, where it runs as
+ * TF_COMMS_UID, also the default app uid (the officer's terminal and
+ * commands: they send and read messages but, another uid, cannot read
+ * the keys); and a peer outside our pid namespace (its pid reads 0 here),
+ * which is the daemon asking for `twofold comms status` through
+ * /proc/INIT/root: from outside the persona the socket is reachable
+ * only by host root. An installed app has a uid of its own and is
+ * refused, as is any other uid. The socket is 0666 so that the kernel
+ * lets those peers connect at all; this is the check. */
+static bool peer_allowed(int fd, uid_t *uid)
+{
+	struct ucred cr;
+	socklen_t l = sizeof(cr);
+	uid_t me = geteuid();
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0 ||
+	    l != sizeof(cr))
+		return false;
+	*uid = cr.uid;
+	return cr.uid == me || cr.pid == 0 ||
+	       (me == TF_COMMS_UID && cr.uid == TF_APP_UID_DEFAULT);
+}
+
+int comms_take_fd(struct svc *s)
+{
+	if (s->ctl_fd_next >= s->n_ctl_fds)
+		return -1;
+	return s->ctl_fds[s->ctl_fd_next++];
+}
+
+static void ctl_fds_close(struct svc *s)
+{
+	while (s->ctl_fd_next < s->n_ctl_fds)
+		close(s->ctl_fds[s->ctl_fd_next++]);
+	s->n_ctl_fds = s->ctl_fd_next = 0;
+}
+
+/* One request and the descriptors it passed (at most CTL_FDS_MAX; a
+ * request with more, or cut short, is refused whole) */
+static ssize_t recv_req(struct svc *s, int fd, char *req, size_t cap)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * (CTL_FDS_MAX + 1))];
+	} cb;
+	struct iovec iov = {.iov_base = req, .iov_len = cap};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cb.b,
+			    .msg_controllen = sizeof(cb.b)};
+	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	bool bad = n > 0 && (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC));
+
+	s->n_ctl_fds = s->ctl_fd_next = 0;
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int x;
+
+			memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(x));
+			if (s->n_ctl_fds < CTL_FDS_MAX)
+				s->ctl_fds[s->n_ctl_fds++] = x;
+			else {
+				close(x);
+				bad = true;
+			}
+		}
+	}
+	if (bad) {
+		ctl_fds_close(s);
+		comms_reply(fd, "error bad request (too long, or too many "
+				"descriptors)\n");
+		return 0;
+	}
+	return n;
+}
+
 static void on_control(struct svc *s)
 {
 	char req[CTL_REQ_MAX], idh[2 * ID_BYTES + 1];
 	int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC), k2;
+	uid_t uid = (uid_t)-1;
 	ssize_t n;
 
 	if (fd < 0)
 		return;
-	n = recv(fd, req, sizeof(req) - 1, 0);
+	if (!peer_allowed(fd, &uid)) {
+		struct timeval tv = {.tv_sec = 1};
+
+		/* its request is read first, so that it reads the answer
+		 * rather than a reset; bounded, it may send nothing (a
+		 * plain recv: descriptors it passed are dropped unopened) */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		(void)recv(fd, req, sizeof(req), 0);
+		comms_reply(fd,
+			    "error refused: uid %u may not use this service "
+			    "(only the persona's default user, uid %u, may; "
+			    "an installed app has its own uid)\n",
+			    (unsigned)uid, TF_APP_UID_DEFAULT);
+		comms_log(s, "control: refused uid %u", (unsigned)uid);
+		goto out;
+	}
+	n = recv_req(s, fd, req, sizeof(req) - 1);
 	if (n <= 0)
 		goto out;
 	req[n] = '\0';
@@ -1250,12 +1355,15 @@ static void on_control(struct svc *s)
 	} else if (ptt_on_control(s, fd, req)) {
 		/* answered */
 	} else if ((k2 = call_control(s, fd, req)) != 0) {
-		if (k2 == 2)
+		if (k2 == 2) {
+			ctl_fds_close(s);
 			return; /* call.c answers later and closes fd */
+		}
 	} else {
 		comms_reply(fd, "error unknown request\n");
 	}
 out:
+	ctl_fds_close(s);
 	close(fd);
 }
 
@@ -1503,11 +1611,13 @@ static int service(const char *dir, int argc, char **argv)
 		return fail("cannot make sockets: %s", strerror(errno));
 	(void)unlink(sa.sun_path);
 	{
-		/* 0600 from the bind on: no window for another user */
-		mode_t old = umask(0177);
+		/* 0666: the directory (0711 in a persona, 0700 made
+		 * here) decides who reaches it, peer_allowed who is
+		 * answered */
+		mode_t old = umask(0111);
 		int br = bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa));
 		umask(old);
-		if (br < 0 || chmod(sa.sun_path, 0600) < 0 ||
+		if (br < 0 || chmod(sa.sun_path, 0666) < 0 ||
 		    listen(s.lfd, 16) < 0)
 			return fail("cannot listen on %s: %s", sa.sun_path,
 				    strerror(errno));
@@ -1591,7 +1701,57 @@ static int service(const char *dir, int argc, char **argv)
 
 /* ---- the CLI ---- */
 
+/* send req with nfds descriptors (SCM_RIGHTS) */
+static ssize_t send_req(int fd, const char *req, size_t n, const int *fds,
+			size_t nfds)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * CTL_FDS_MAX)];
+	} cb;
+	struct iovec iov = {.iov_base = (void *)req, .iov_len = n};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (nfds > CTL_FDS_MAX)
+		return -1;
+	if (nfds > 0) {
+		memset(&cb, 0, sizeof(cb));
+		mh.msg_control = cb.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(fd, &mh, MSG_NOSIGNAL);
+}
+
+static int client_fds(const char *dir, const char *req, size_t n,
+		      const int *fds, size_t nfds);
+
 static int client(const char *dir, const char *req, size_t n)
+{
+	return client_fds(dir, req, n, NULL, 0);
+}
+
+/* --audio-in/--audio-out: opened here, as the caller, and passed to the
+ * service (svc.h ctl_fds); *fd -1 when the name is empty */
+static int open_audio(const char *path, bool out, int *fd)
+{
+	*fd = -1;
+	if (path[0] == '\0')
+		return 0;
+	*fd = out ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+		  : open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return fail("cannot open the audio file %s: %s", path,
+			    strerror(errno));
+	return 0;
+}
+
+static int client_fds(const char *dir, const char *req, size_t n,
+		      const int *fds, size_t nfds)
 {
 	struct sockaddr_un sa;
 	char *b = malloc(REPLY_MAX + 1);
@@ -1604,12 +1764,18 @@ static int client(const char *dir, const char *req, size_t n)
 	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = fail("the service is not running on %s (start it with "
-			  "`twofold-comms --state %s service ...`)",
-			  dir, dir);
+		if (errno == EACCES || errno == EPERM)
+			rc = fail("cannot reach the service on %s: %s (in a "
+				  "persona only its default user may use it)",
+				  dir, strerror(errno));
+		else
+			rc = fail("the service is not running on %s (start "
+				  "it with `twofold-comms --state %s service "
+				  "...`)",
+				  dir, dir);
 		goto out;
 	}
-	if (send(fd, req, n, MSG_NOSIGNAL) < 0 ||
+	if (send_req(fd, req, n, fds, nfds) < 0 ||
 	    (m = recv(fd, b, REPLY_MAX, 0)) <= 0) {
 		rc = fail("the service did not answer");
 		goto out;
@@ -1707,7 +1873,25 @@ static int call_cli(const char *dir, const char *verb, const char *peer,
 			     dev);
 	if (n < 0 || (size_t)n >= sizeof(req))
 		return fail("request too long");
-	return client(dir, req, (size_t)n);
+	{
+		int fds[2], k = 0, fi, fo, rc;
+
+		if (open_audio(in, false, &fi) != 0)
+			return 1;
+		if (open_audio(out, true, &fo) != 0) {
+			if (fi >= 0)
+				close(fi);
+			return 1;
+		}
+		if (fi >= 0)
+			fds[k++] = fi;
+		if (fo >= 0)
+			fds[k++] = fo;
+		rc = client_fds(dir, req, (size_t)n, fds, (size_t)k);
+		while (k > 0)
+			close(fds[--k]);
+		return rc;
+	}
 }
 
 int main(int argc, char **argv)
@@ -1767,7 +1951,8 @@ int main(int argc, char **argv)
 		}
 		if (press == release || !comms_officer_ok(g))
 			return usage();
-		/* the service opens the file: make the path absolute */
+		/* the path is for the service's messages; the file is
+		 * opened here and passed (open_audio) */
 		if (strcmp(in, "-") && in[0] != '/' &&
 		    realpath(in, ain) != NULL)
 			in = ain;
@@ -1778,6 +1963,15 @@ int main(int argc, char **argv)
 				     g, em, in, dev);
 		if (n < 0 || (size_t)n >= sizeof(req))
 			return fail("arguments too long");
+		if (!release && strcmp(in, "-")) {
+			int afd, rc;
+
+			if (open_audio(in, false, &afd) != 0)
+				return 1;
+			rc = client_fds(dir, req, (size_t)n, &afd, 1);
+			close(afd);
+			return rc;
+		}
 		return client(dir, req, (size_t)n);
 	}
 	if (!strcmp(argv[i], "msg") && argc == i + 4 &&

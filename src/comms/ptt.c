@@ -774,9 +774,14 @@ static void ctl_press(struct svc *s, int fd, char *args)
 		stop_talking(s, g, false);
 		return;
 	}
-	/* the microphone opens with the key press, not before */
-	if (audio_in_open(strcmp(path, "-") ? path : NULL, dev, &g->ain, err,
-			  sizeof(err)) < 0) {
+	/* the microphone opens with the key press, not before; a file
+	 * comes as the fd the CLI opened with its rights (call.c
+	 * media_open): the service opens no path for its caller */
+	if ((strcmp(path, "-") != 0
+		     ? audio_in_open_fd(comms_take_fd(s), path, &g->ain, err,
+					sizeof(err))
+		     : audio_in_open(NULL, dev, &g->ain, err, sizeof(err))) <
+	    0) {
 		comms_reply(fd, "error %s\n", err);
 		stop_talking(s, g, false);
 		return;

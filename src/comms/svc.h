@@ -28,6 +28,7 @@
 #define SPK_MAX_AGE (7 * 86400ull) /* the signed prekey rotates weekly */
 #define SPK_GRACE (14 * 86400ull)  /* its predecessor still opens */
 #define CTL_REQ_MAX 2048 /* one control request (a call names two files) */
+#define CTL_FDS_MAX 2	 /* and passes their descriptors */
 
 /* relay requests (src/relay/req.h) */
 enum {
@@ -115,6 +116,13 @@ struct svc {
 	int daemon_fd;
 	char dbuf[128];
 	size_t dlen;
+	/* the descriptors the current control request came with (the CLI
+	 * opens --audio-in/--audio-out itself, with its own rights, and
+	 * passes them: the service never opens a path for its caller, who
+	 * in a persona is another uid). Taken in order by comms_take_fd;
+	 * what is left is closed after the request. */
+	int ctl_fds[CTL_FDS_MAX];
+	unsigned n_ctl_fds, ctl_fd_next;
 };
 
 uint64_t comms_now_ms(void);
@@ -123,6 +131,9 @@ uint64_t comms_real_ns(void);
 /* only with -v; never with message text or key material */
 void comms_log(struct svc *s, const char *fmt, ...) TF_PRINTF(2, 3);
 void comms_hex(const uint8_t *p, size_t n, char *out);
+/* the next descriptor the current control request passed (the caller
+ * owns it), or -1: none left */
+int comms_take_fd(struct svc *s);
 int comms_unhex(const char *h, uint8_t *out, size_t n);
 /* an officer id as certificates allow it: safe as a file name */
 bool comms_officer_ok(const char *n);

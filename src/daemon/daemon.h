@@ -182,6 +182,8 @@ struct tfd_svc {
 	 * persona (tfd_svc_say) */
 	bool chan;
 	int chan_w;
+	uid_t uid; /* inside the persona, also its gid: TF_APP_UID_DEFAULT
+		      unless the caller sets it after tfd_svc_init */
 };
 
 struct tfd_job;
@@ -845,7 +847,8 @@ enum tfd_disp tfd_req_notify_get(struct tfd *d, struct tfd_conn *c,
 				 const struct tf_msg *m, struct tfd_persona *p,
 				 struct tfd_reply *rep);
 /* svc.c (struct tfd_svc above): init once; start runs argv[0] (a path
- * the persona sees) as TF_APP_UID_DEFAULT in keep-NAME, Landlock writing
+ * the persona sees) as s->uid (TF_APP_UID_DEFAULT unless set after init)
+ * in keep-NAME, Landlock writing
  * only beneath ll_write; due: down and its backoff passed; stop kills
  * it and removes keep-NAME. */
 void tfd_svc_init(struct tfd_svc *s, const char *name);

@@ -7,19 +7,25 @@
  * the device key, its certificate, the CA's key, the relay's key and the
  * relay's address go into the persona's own encrypted storage,
  * <data dir>/home/.twofold-comms (inside: /home/.twofold-comms), each
- * file written atomically, 0600, owned by the persona's app uid, the
- * directory 0700. The storage is fscrypt: a lock-down (evict) removes
- * the key and the files are ciphertext with encrypted names from then
- * on. The daemon reaches that directory from the host with openat2
- * RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH from the data dir, because the
- * persona's apps can write /home: a symlink planted there must not turn
- * a root write into a write elsewhere on the host.
+ * file written atomically, 0600, owned by the service's own uid
+ * TF_COMMS_UID (not the default app uid the officer's terminal runs
+ * as), the directory 0711: the default uid reaches the control socket
+ * by name but can neither list the directory nor read a key. The
+ * storage is fscrypt: a lock-down (evict) removes the key and the files
+ * are ciphertext with encrypted names from then on. The daemon reaches
+ * that directory from the host with openat2 RESOLVE_NO_SYMLINKS |
+ * RESOLVE_BENEATH from the data dir and chowns only through an fd it
+ * fstat'ed (a regular file with one link, or a directory), because the
+ * persona's processes wrote there (an older version's service ran as
+ * the default uid): a planted symlink or hardlink must not turn a root
+ * write or chown into one elsewhere. Every start first gives an older
+ * version's state dir to TF_COMMS_UID (migrate_dir).
  *
  * Service: with `comms = yes` and the five files there, every start or
  * unlock of the persona runs
  *   twofold-comms --state /home/.twofold-comms service --relay ADDR
  *     --relay-pub F --key F --cert F --ca F --daemon-fd 0
- * through svc.c: app uid, keep-comms (a screen lock leaves it running),
+ * through svc.c: TF_COMMS_UID, keep-comms (a screen lock leaves it running),
  * Landlock writing only its state dir, restarted with a backoff. The
  * binary is TWOFOLD_COMMS_BIN (tests: a copy below /usr, which the
  * persona sees as its read-only base) or TF_BINDIR/twofold-comms: the
@@ -40,6 +46,7 @@
  * that second (a frozen or wedged service); a job would be the next
  * step if anyone but root could ask.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -58,7 +65,18 @@
 #include "twofold/log.h"
 #include "twofold/persona.h"
 #include "twofold/secmem.h"
+#include "apps.h"
 #include "daemon.h"
+
+/* the service's own uid: inside every persona's range (uid_count >
+ * TF_APP_UID_DEFAULT, config.c), not root, not the tty gid, not the
+ * default app uid, not an installed app's */
+_Static_assert(TF_COMMS_UID > 0 && TF_COMMS_UID < TF_APP_UID_DEFAULT,
+	       "TF_COMMS_UID must be mapped in every persona");
+_Static_assert(TF_COMMS_UID != TF_PERSONA_TTY_GID,
+	       "TF_COMMS_UID must not be the persona's tty gid");
+_Static_assert(TF_COMMS_UID < TFD_APP_UID_FIRST,
+	       "TF_COMMS_UID must not be an installed app's uid");
 
 #define COMMS_DIR ".twofold-comms"
 #define COMMS_STATE "/home/" COMMS_DIR
@@ -85,25 +103,81 @@ static const char *comms_bin(void)
 	return e && e[0] == '/' ? e : TF_BINDIR "/twofold-comms";
 }
 
-static int open_beneath(int dfd, const char *path, int flags)
+static int openat2_beneath(int dfd, const char *path, int flags,
+			   uint64_t resolve)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
 		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
-			   RESOLVE_NO_MAGICLINKS,
+			   RESOLVE_NO_MAGICLINKS | resolve,
 	};
 	int fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
 
 	return fd < 0 ? tf_negerrno() : fd;
 }
 
-/* The state dir, host side: made if absent (0700, the app uid's) when
- * make; never through a symlink */
+static int open_beneath(int dfd, const char *path, int flags)
+{
+	return openat2_beneath(dfd, path, flags, 0);
+}
+
+static uid_t comms_uid(const struct tfd_persona *p)
+{
+	return p->cfg->uid_base + TF_COMMS_UID;
+}
+
+/* Give NAME in dir to the comms uid with mode, through an fd opened with
+ * no symlink anywhere: what is chowned is what fstat says, never what a
+ * name pointed to a moment before. A file with a second name (a
+ * hardlink the persona's default uid made to one of its own files
+ * while it still owned the directory) or anything but a regular file
+ * or directory is refused: root would hand someone's file to the
+ * service. *dir_out, when asked for, gets the opened directory. */
+static int own_at(int dfd, const char *name, mode_t mode, uid_t uid,
+		  int *dir_out)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return tf_negerrno();
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return -EPERM;
+	/* O_NONBLOCK: a FIFO swapped in after the fstatat must not hang
+	 * the loop (it is refused below). No mount crossing either: the
+	 * state dir is one file system, a mount in it nothing ours. */
+	fd = openat2_beneath(dfd, name,
+			     S_ISDIR(st.st_mode)
+				     ? O_RDONLY | O_DIRECTORY
+				     : O_RDONLY | O_NONBLOCK | O_NOCTTY,
+			     RESOLVE_NO_XDEV);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return tf_negerrno();
+	if (S_ISDIR(st.st_mode) != (dir_out != NULL) ||
+	    (!S_ISDIR(st.st_mode) &&
+	     (!S_ISREG(st.st_mode) || st.st_nlink != 1)))
+		return -EPERM;
+	if ((st.st_uid != uid || st.st_gid != uid) && fchown(fd, uid, uid) < 0)
+		return tf_negerrno();
+	if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
+		return tf_negerrno();
+	if (dir_out)
+		*dir_out = steal_fd(&fd);
+	return 0;
+}
+
+/* The state dir, host side: made if absent when make; never through a
+ * symlink. With make, owned by the comms uid, 0711: the default uid can
+ * neither list nor write it (nor read the 0600 files in it) but can
+ * reach the control socket, the officer's interface, by its name. /home
+ * is the persona root's 0755 (profile.c), so the default uid cannot
+ * swap the directory itself either. */
 static int state_dir(const struct tfd_persona *p, bool make)
 {
 	_cleanup_close_ int data = -1, home = -1, dir = -1;
-	uid_t uid = p->cfg->uid_base + TF_APP_UID_DEFAULT;
-	struct stat st;
+	int r;
 
 	data = open(p->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (data < 0)
@@ -113,15 +187,78 @@ static int state_dir(const struct tfd_persona *p, bool make)
 		return home;
 	if (make && mkdirat(home, COMMS_DIR, 0700) < 0 && errno != EEXIST)
 		return tf_negerrno();
-	dir = open_beneath(home, COMMS_DIR, O_RDONLY | O_DIRECTORY);
-	if (dir < 0)
-		return dir;
-	if (fstat(dir, &st) < 0)
-		return tf_negerrno();
-	if (make && (st.st_uid != uid || (st.st_mode & 07777) != 0700) &&
-	    (fchown(dir, uid, uid) < 0 || fchmod(dir, 0700) < 0))
-		return tf_negerrno();
+	if (!make)
+		return open_beneath(home, COMMS_DIR, O_RDONLY | O_DIRECTORY);
+	r = own_at(home, COMMS_DIR, 0711, comms_uid(p), &dir);
+	if (r < 0)
+		return r == -EPERM ? -ENOTDIR : r;
 	return steal_fd(&dir);
+}
+
+/* An older version ran the service as the default app uid and left the
+ * state dir (and everything the service wrote in it: prekeys, sessions,
+ * outbox, inbox...) owned by it. The top directory is taken first, so
+ * the default uid can make no new name there while the rest is walked;
+ * each subdirectory before its contents. Two levels (the service makes
+ * no deeper ones); a symlink, a hardlink or a special file is counted
+ * and its name removed. The control socket is the service's to
+ * remake. */
+static int migrate_dir(int dir, uid_t uid, unsigned depth, unsigned *refused)
+{
+	_cleanup_close_ int dup_fd = fcntl(dir, F_DUPFD_CLOEXEC, 3);
+	DIR *ds;
+	struct dirent *e;
+	int r = 0;
+
+	if (dup_fd < 0)
+		return tf_negerrno();
+	ds = fdopendir(dup_fd);
+	if (ds == NULL)
+		return tf_negerrno();
+	dup_fd = -1;
+	while ((e = readdir(ds)) != NULL) {
+		struct stat st;
+		_cleanup_close_ int sub = -1;
+		int k;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISSOCK(st.st_mode) && depth == 0 &&
+		    !strcmp(e->d_name, "control"))
+			continue;
+		/* already the service's: nothing to do (the common case
+		 * after the first start: no open per file) */
+		if (st.st_uid == uid && st.st_gid == uid &&
+		    (S_ISREG(st.st_mode) ? (st.st_mode & 07777) == 0600
+					 : S_ISDIR(st.st_mode) && depth == 0))
+			k = 0;
+		else if (S_ISDIR(st.st_mode) && depth == 0)
+			k = own_at(dir, e->d_name, 0700, uid, &sub);
+		else
+			k = own_at(dir, e->d_name, 0600, uid, NULL);
+		if (k == 0 && S_ISDIR(st.st_mode) && depth == 0 && sub < 0)
+			k = own_at(dir, e->d_name, 0700, uid, &sub);
+		/* planted (the service makes none of these, and only it
+		 * and the persona's root can write here now that the
+		 * directory is taken): the name goes, whatever it points
+		 * to stays as it is. Left, a hardlink in inbox/ would let
+		 * its owner write "messages" the officer reads. */
+		if (k == -EPERM) {
+			++*refused;
+			if (!S_ISDIR(st.st_mode))
+				(void)unlinkat(dir, e->d_name, 0);
+		} else if (k < 0 && k != -ENOENT && r == 0)
+			r = k;
+		if (sub >= 0) {
+			k = migrate_dir(sub, uid, depth + 1, refused);
+			if (k < 0 && r == 0)
+				r = k;
+		}
+	}
+	closedir(ds);
+	return r;
 }
 
 static bool provisioned(const struct tfd_persona *p)
@@ -160,6 +297,33 @@ static int read_relay(const struct tfd_persona *p, char *buf, size_t cap)
 	    strspn(buf, "0123456789.:[]abcdefABCDEF") != strlen(buf))
 		return -EINVAL;
 	return 0;
+}
+
+static void svc_init(struct tfd_persona *p)
+{
+	tfd_svc_init(&p->comms, "comms");
+	p->comms.uid = TF_COMMS_UID;
+	p->comms.chan = true; /* foreground yes|no: tfd_comms_foreground */
+}
+
+/* Before every start: the state dir and what is in it are the comms
+ * uid's (migrate_dir). Refused entries are logged, not fatal: the
+ * service remakes what it cannot read. */
+static int own_state(struct tfd_persona *p)
+{
+	_cleanup_close_ int dir = state_dir(p, true);
+	unsigned refused = 0;
+	int r;
+
+	if (dir < 0)
+		return dir;
+	r = migrate_dir(dir, comms_uid(p), 0, &refused);
+	if (refused)
+		tf_warn("%s: twofold-comms: %u entries in its state directory "
+			"were symlinks, hardlinks or special files; removed "
+			"(what they pointed to is untouched)",
+			p->cfg->name, refused);
+	return r;
 }
 
 static bool wanted(const struct tfd_persona *p)
@@ -224,8 +388,7 @@ static void comms_start(struct tfd *d, struct tfd_persona *p)
 	int r;
 
 	if (p->comms.name[0] == '\0')
-		tfd_svc_init(&p->comms, "comms");
-	p->comms.chan = true;
+		svc_init(p);
 	if (!wanted(p) || tfd_svc_running(&p->comms) ||
 	    !tfd_svc_due(&p->comms) || !provisioned(p))
 		return;
@@ -235,7 +398,13 @@ static void comms_start(struct tfd *d, struct tfd_persona *p)
 			 "its relay address is unreadable: %s", strerror(-r));
 		return;
 	}
-	r = tfd_svc_start(d, p, &p->comms, argv, ll);
+	r = own_state(p);
+	if (r < 0)
+		snprintf(p->comms.error, sizeof(p->comms.error),
+			 "cannot give its state directory to its uid: %s",
+			 strerror(-r));
+	else
+		r = tfd_svc_start(d, p, &p->comms, argv, ll);
 	if (r < 0) {
 		tf_warn("%s: twofold-comms: %s", p->cfg->name, p->comms.error);
 		/* as if it died: the tick tries again after the backoff */
@@ -254,7 +423,7 @@ void tfd_comms_persona_started(struct tfd *d, struct tfd_persona *p)
 {
 	if (!p->cfg->comms)
 		return;
-	tfd_svc_init(&p->comms, "comms");
+	svc_init(p);
 	comms_start(d, p);
 }
 
@@ -319,7 +488,7 @@ static enum tfd_disp provision(struct tfd *d, struct tfd_conn *c,
 {
 	const char *val[N_PFILES] = {0};
 	_cleanup_close_ int dir = -1;
-	uid_t uid = p->cfg->uid_base + TF_APP_UID_DEFAULT;
+	uid_t uid = comms_uid(p);
 	uint8_t *buf;
 	size_t len = 0;
 	int r = 0;
@@ -384,9 +553,8 @@ static enum tfd_disp provision(struct tfd *d, struct tfd_conn *c,
 			break;
 		}
 		r = tf_atomic_write_at(dir, pfiles[k].file, buf, len, 0600);
-		if (r == 0 && fchownat(dir, pfiles[k].file, uid, uid,
-				       AT_SYMLINK_NOFOLLOW) < 0)
-			r = tf_negerrno();
+		if (r == 0)
+			r = own_at(dir, pfiles[k].file, 0600, uid, NULL);
 		if (r < 0)
 			tfd_reply_err(rep, r,
 				      "comms provision %s: cannot write "
@@ -403,7 +571,7 @@ static enum tfd_disp provision(struct tfd *d, struct tfd_conn *c,
 	if (p->comms.name[0] != '\0' && tfd_svc_running(&p->comms))
 		tfd_svc_restart(&p->comms);
 	else if (p->cfg->comms) {
-		tfd_svc_init(&p->comms, "comms");
+		svc_init(p);
 		comms_start(d, p);
 	}
 	tfd_reply_err(rep, 0, "%s: comms provisioned%s", p->cfg->name,

@@ -177,14 +177,19 @@ enum tfd_disp tfd_req_run(struct tfd *d, struct tfd_conn *c,
 	/* the app's gid is its uid: 0 would be the persona's root group, 5
 	 * its tty group, which may write every pty of the persona (each
 	 * run's, and so the terminal of the user behind it) */
+	/* TF_COMMS_UID: whatever runs as it reads the comms service's
+	 * keys (docs/comms.md), so nothing but that service does */
 	if (tf_msg_u32(m, TF_A_UID, &uid) == 0 &&
-	    (uid == 0 || uid == TF_PERSONA_TTY_GID)) {
+	    (uid == 0 || uid == TF_PERSONA_TTY_GID || uid == TF_COMMS_UID)) {
 		tfd_reply_fail(rep, -EINVAL, TF_R_RUN_BAD_USER, p->cfg->name,
 			       "run: user %u is %s's %s, which no app runs as "
-			       "(use an ordinary uid, 1 to %u, not %u)",
+			       "(use an ordinary uid, 1 to %u, not %u or %u)",
 			       uid, p->cfg->name,
-			       uid == 0 ? "root" : "tty group",
-			       p->cfg->uid_count - 1, TF_PERSONA_TTY_GID);
+			       uid == 0		     ? "root"
+			       : uid == TF_COMMS_UID ? "comms service user"
+						     : "tty group",
+			       p->cfg->uid_count - 1, TF_PERSONA_TTY_GID,
+			       TF_COMMS_UID);
 		return TFD_REPLY_NOW;
 	}
 	if (uid >= p->cfg->uid_count) {

@@ -4,7 +4,8 @@
  * 6: twofold-comms; generic so other services can use it). The daemon
  * picks the binary (a path the persona sees: the host's /usr is its
  * read-only base, so the exec gate lets it run) and the arguments; the
- * persona's launcher clones it, as the persona's app uid, into
+ * persona's launcher clones it, as s->uid (the persona's app uid unless
+ * the caller says otherwise: twofold-comms has its own), into
  * keep-NAME (persona/keep.c) so a screen lock does not freeze it, with
  * a Landlock domain that writes only beneath the given paths. Its
  * stdout/stderr go to /dev/null: what it prints is the persona's text,
@@ -47,6 +48,7 @@ void tfd_svc_init(struct tfd_svc *s, const char *name)
 	s->pidfd = -1;
 	s->src.fd = -1;
 	s->chan_w = -1;
+	s->uid = TF_APP_UID_DEFAULT;
 }
 
 static void chan_close(struct tfd_svc *s)
@@ -158,8 +160,8 @@ int tfd_svc_start(struct tfd *d, struct tfd_persona *p, struct tfd_svc *s,
 	memset(&x, 0, sizeof(x));
 	x.argv = argv;
 	x.envp = (char *const *)env;
-	x.uid = TF_APP_UID_DEFAULT;
-	x.gid = TF_APP_UID_DEFAULT;
+	x.uid = s->uid;
+	x.gid = s->uid;
 	x.fds[0] = x.fds[1] = x.fds[2] = -1;
 	if (s->chan) {
 		int pp[2];

@@ -240,8 +240,16 @@ int tf_wav_parse(const uint8_t *buf, size_t n, struct tf_wav_info *out)
 
 int tf_audio_load(const char *path, int16_t **pcm, size_t *nsamples)
 {
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return tf_audio_load_fd(fd, pcm, nsamples);
+}
+
+int tf_audio_load_fd(int fd, int16_t **pcm, size_t *nsamples)
+{
 	const size_t max = (size_t)TF_AUDIO_MAX_SAMPLES * 2 + 4096;
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct tf_wav_info wi = {0};
 	struct stat st;
@@ -249,9 +257,6 @@ int tf_audio_load(const char *path, int16_t **pcm, size_t *nsamples)
 	int16_t *s;
 	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
@@ -261,8 +266,10 @@ int tf_audio_load(const char *path, int16_t **pcm, size_t *nsamples)
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		return -ENOMEM;
+	/* pread: a descriptor handed over may not be at offset 0 */
 	while (got < (size_t)st.st_size) {
-		ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
+		ssize_t k = pread(fd, buf + got, (size_t)st.st_size - got,
+				  (off_t)got);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
@@ -332,23 +339,35 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+bool tf_audio_path_is_wav(const char *path)
+{
+	size_t l = strlen(path);
+
+	return l >= 4 && !strcasecmp(path + l - 4, ".wav");
+}
+
 int tf_audio_writer_open(const char *path, struct tf_audio_writer **out)
 {
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	return tf_audio_writer_open_fd(fd, tf_audio_path_is_wav(path), out);
+}
+
+int tf_audio_writer_open_fd(int fd, bool wav, struct tf_audio_writer **out)
+{
 	struct tf_audio_writer *w;
-	size_t l = strlen(path);
 	uint8_t h[44];
 	int r;
 
 	w = calloc(1, sizeof(*w));
-	if (!w)
+	if (!w) {
+		close(fd);
 		return -ENOMEM;
-	w->wav = l >= 4 && !strcasecmp(path + l - 4, ".wav");
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (w->fd < 0) {
-		r = -errno;
-		free(w);
-		return r;
 	}
+	w->wav = wav;
+	w->fd = fd;
 	if (w->wav) {
 		/* placeholder sizes until close (readers clamp them) */
 		wav_header(h, 0xFFFFFFFFu - 36);

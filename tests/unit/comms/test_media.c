@@ -5,6 +5,7 @@
  * concealment-only on the lost frames by >= 4 dB), malformed packets, and
  * the WAV/raw file reader and writer including malformed WAV headers. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -301,6 +302,47 @@ static void test_files(void **state)
 	rmdir(dir);
 }
 
+/* The descriptor forms twofold-comms uses (the CLI opens, the service
+ * reads and writes): a WAV written through an fd reads back through an
+ * fd that is not at offset 0, and a path's suffix says WAV or raw. */
+static void test_files_fd(void **state)
+{
+	char dir[] = "/tmp/tf-media-XXXXXX", wav[64];
+	struct tf_audio_writer *w = NULL;
+	int16_t *got = NULL;
+	size_t n = 0;
+	char c;
+	int fd;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(wav, sizeof(wav), "%s/b.WAV", dir);
+	assert_true(tf_audio_path_is_wav(wav));
+	assert_false(tf_audio_path_is_wav("/x/b.raw"));
+	assert_false(tf_audio_path_is_wav("av"));
+	speech(in, 16000, 140);
+	fd = open(wav, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(tf_audio_writer_open_fd(fd, true, &w), 0);
+	assert_int_equal(tf_audio_write(w, in, 16000), 0);
+	assert_int_equal(tf_audio_writer_close(w), 0); /* closes fd */
+	fd = open(wav, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, &c, 1), 1);
+	assert_int_equal(tf_audio_load_fd(fd, &got, &n), 0);
+	assert_int_equal(n, 16000);
+	assert_memory_equal(got, in, 32000);
+	free(got);
+	close(fd);
+	/* not a regular file */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(tf_audio_load_fd(fd, &got, &n), -EINVAL);
+	close(fd);
+	unlink(wav);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_loss_nofec_control),
 		cmocka_unit_test(test_bad_packets),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_files_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
