@@ -83,9 +83,16 @@ int audio_in_open_fd(int fd, const char *name, struct audio_in **out, char *err,
 		snprintf(err, errcap, "out of memory");
 		return -ENOMEM;
 	}
-	r = fd < 0 ? -EBADF : tf_audio_load_fd(fd, &a->pcm, &a->n);
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0) {
+		snprintf(err, errcap,
+			 "cannot open the audio files: %s came without its "
+			 "descriptor (the CLI opens them and passes them)",
+			 name);
+		free(a);
+		return -EBADF;
+	}
+	r = tf_audio_load_fd(fd, &a->pcm, &a->n);
+	close(fd);
 	if (r < 0) {
 		snprintf(err, errcap,
 			 "cannot read the audio file %s: %s (WAV PCM16 16 kHz "
@@ -174,8 +181,12 @@ int audio_out_open_fd(int fd, const char *name, struct audio_out **out,
 		if (fd >= 0)
 			close(fd);
 		free(a);
-		snprintf(err, errcap, "cannot write the audio file %s: %s",
-			 name, a ? "the CLI did not pass it" : "out of memory");
+		snprintf(err, errcap,
+			 a ? "cannot open the audio files: %s came without "
+			     "its descriptor (the CLI opens them and passes "
+			     "them)"
+			   : "cannot write the audio file %s: out of memory",
+			 name);
 		return a ? -EBADF : -ENOMEM;
 	}
 	snprintf(a->path, sizeof(a->path), "%s", name);
