@@ -407,14 +407,22 @@ static void fwd_each(struct worker *w, struct sess *to, void *arg)
 	relay_send(w, to, a->b, a->n);
 }
 
-/* tab read-held (a handler): a reply plaintext to every device of
- * officer, here and (with --nats) on the other relays; how many were
- * here */
+/* a stored message's MSG: only to a session whose FETCH has walked the
+ * store (struct sess, fetched); the others get it from that walk */
+static void notice_each(struct worker *w, struct sess *to, void *arg)
+{
+	if (atomic_load(&to->fetched))
+		fwd_each(w, to, arg);
+}
+
+/* tab read-held (a handler): a stored message's MSG to every device of
+ * officer that has fetched, here, and (with --nats) to the other relays;
+ * how many were here */
 static size_t to_officer(struct worker *w, const char *officer,
 			 const uint8_t *b, size_t n)
 {
 	struct fwd_arg a = {b, n};
-	size_t here = relay_officer_each(w->r, officer, fwd_each, w, &a);
+	size_t here = relay_officer_each(w->r, officer, notice_each, w, &a);
 
 	relay_nats_publish(w->r, officer, b, n);
 	return here;
@@ -427,7 +435,17 @@ size_t relay_deliver_local(struct worker *w, const char *officer,
 	size_t n;
 
 	pthread_rwlock_rdlock(&w->r->tab);
-	n = relay_officer_each(w->r, officer, fwd_each, w, &a);
+	if (len > 0 && pt[0] == RELAY_OP_MSG) {
+		/* under store_mu: a FETCH walks the store and sets fetched
+		 * under it, so a notice skipped here came before the walk
+		 * ended, its message (committed before it was published)
+		 * in the walk */
+		relay_store_lock(w->r);
+		n = relay_officer_each(w->r, officer, notice_each, w, &a);
+		relay_store_unlock(w->r);
+	} else {
+		n = relay_officer_each(w->r, officer, fwd_each, w, &a);
+	}
 	pthread_rwlock_unlock(&w->r->tab);
 	return n;
 }
@@ -460,10 +478,12 @@ static void gc_answer(struct worker *w, const struct relay_gc_item *g, int e)
 		ack[1 + RELAY_ID_BYTES] = (uint8_t)e;
 		relay_send(w, s, ack, sizeof(ack));
 	}
-	if (e == TF_STORE_DUPLICATE)
-		return;
 	/* stored first: the notice below may be lost (NATS), the message
-	 * is not */
+	 * is not. A duplicate is notified too: the relay that stored it
+	 * may have been killed before its notice went out, and without
+	 * one the sender's next message would be pushed before it (the
+	 * device drops an id it has shown; one already acknowledged
+	 * costs a datagram) */
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
 	int n = relay_reply_build(RELAY_OP_MSG, g->sender, g->id, g->blob,
 				  g->len, b, sizeof(b));
@@ -556,6 +576,8 @@ static void op_fetch(struct worker *w, struct sess *s)
 		deliver(w, s, &m);
 		tf_stored_msg_clear(&m);
 	}
+	if (e == 0) /* walked: new messages may be pushed now */
+		atomic_store(&s->fetched, true);
 	relay_store_unlock(r);
 	if (e < 0)
 		relay_send_error(w, s, ERR_STORE,
@@ -794,13 +816,16 @@ static void redeliver_each(struct worker *w, struct sess *s)
 	struct relay *r = w->r;
 	struct tf_stored_msg m;
 	int64_t seq = 0;
+	int e;
 
 	relay_store_lock(r);
-	while (tf_store_next(r->store, s->officer, seq, &m) == 1) {
+	while ((e = tf_store_next(r->store, s->officer, seq, &m)) == 1) {
 		seq = m.seq;
 		deliver(w, s, &m);
 		tf_stored_msg_clear(&m);
 	}
+	if (e == 0)
+		atomic_store(&s->fetched, true);
 	relay_store_unlock(r);
 }
 
@@ -939,6 +964,7 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	snprintf(s->officer, sizeof(s->officer), "%s", peer.cert.officer);
 	s->path = *from;
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
+	atomic_store(&s->fetched, false); /* pushes after its FETCH */
 	sess_link(r, s);
 	pthread_rwlock_unlock(&r->tab);
 	path_authed(r, from);

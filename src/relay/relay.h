@@ -126,6 +126,12 @@ struct sess {
 	uint8_t role;				 /* its certificate's */
 	int32_t next_officer;	 /* officer index chain; -1 ends it */
 	_Atomic int64_t last_rx; /* CLOCK_MONOTONIC seconds */
+	/* its FETCH has walked the store (set under store_mu at the end
+	 * of the walk): only then is a new message's MSG pushed to it.
+	 * Before, the message is in the store and that walk brings it in
+	 * the sender's order; a push that overtook the walk would show a
+	 * sender's later message before the earlier ones waiting. */
+	atomic_bool fetched;
 };
 
 struct relay;
