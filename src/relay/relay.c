@@ -428,6 +428,38 @@ static size_t to_officer(struct worker *w, const char *officer,
 	return here;
 }
 
+/* store_mu held: a NATS notice (arg: the MSG) to a session that has
+ * fetched, as a walk of the store on from its cursor. A notice lost
+ * between relays (a NATS node killed with it in its socket) leaves its
+ * message in the store: the next notice's walk brings it first, so the
+ * sender's order holds. The notice's own message is pushed as it came
+ * only when the walk did not bring it (committed behind the cursor: two
+ * relays' PostgreSQL transactions can commit out of seq order). */
+static void doorbell_each(struct worker *w, struct sess *to, void *arg)
+{
+	const struct fwd_arg *a = arg;
+	const uint8_t *from = a->b + 2, *id = a->b + 2 + a->b[1];
+	struct tf_stored_msg m;
+	bool had = false;
+	int e;
+
+	if (!atomic_load(&to->fetched))
+		return;
+	while ((e = tf_store_next(w->r->store, to->officer, to->cursor, &m)) ==
+	       1) {
+		to->cursor = m.seq;
+		had |= !memcmp(m.id, id, RELAY_ID_BYTES) &&
+		       strlen(m.sender) == a->b[1] &&
+		       !memcmp(m.sender, from, a->b[1]);
+		deliver(w, to, &m);
+		tf_stored_msg_clear(&m);
+		if (w->on > RELAY_OUT_BATCH / 2)
+			relay_flush(w);
+	}
+	if (!had)
+		fwd_each(w, to, arg);
+}
+
 size_t relay_deliver_local(struct worker *w, const char *officer,
 			   const uint8_t *pt, size_t len)
 {
@@ -435,13 +467,16 @@ size_t relay_deliver_local(struct worker *w, const char *officer,
 	size_t n;
 
 	pthread_rwlock_rdlock(&w->r->tab);
-	if (len > 0 && pt[0] == RELAY_OP_MSG) {
+	if (len >= 2 + (size_t)pt[1] + RELAY_ID_BYTES &&
+	    pt[0] == RELAY_OP_MSG) {
 		/* under store_mu: a FETCH walks the store and sets fetched
 		 * under it, so a notice skipped here came before the walk
 		 * ended, its message (committed before it was published)
-		 * in the walk */
+		 * in the walk; and sent before it is released, or a walk
+		 * that starts meanwhile would overtake it on the wire */
 		relay_store_lock(w->r);
-		n = relay_officer_each(w->r, officer, notice_each, w, &a);
+		n = relay_officer_each(w->r, officer, doorbell_each, w, &a);
+		relay_flush(w);
 		relay_store_unlock(w->r);
 	} else {
 		n = relay_officer_each(w->r, officer, fwd_each, w, &a);
@@ -576,8 +611,10 @@ static void op_fetch(struct worker *w, struct sess *s)
 		deliver(w, s, &m);
 		tf_stored_msg_clear(&m);
 	}
-	if (e == 0) /* walked: new messages may be pushed now */
+	if (e == 0) { /* walked: new messages may be pushed now */
+		s->cursor = seq;
 		atomic_store(&s->fetched, true);
+	}
 	relay_store_unlock(r);
 	if (e < 0)
 		relay_send_error(w, s, ERR_STORE,
@@ -824,8 +861,10 @@ static void redeliver_each(struct worker *w, struct sess *s)
 		deliver(w, s, &m);
 		tf_stored_msg_clear(&m);
 	}
-	if (e == 0)
+	if (e == 0) {
+		s->cursor = seq;
 		atomic_store(&s->fetched, true);
+	}
 	relay_store_unlock(r);
 }
 
@@ -965,6 +1004,7 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	s->path = *from;
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
 	atomic_store(&s->fetched, false); /* pushes after its FETCH */
+	s->cursor = 0;
 	sess_link(r, s);
 	pthread_rwlock_unlock(&r->tab);
 	path_authed(r, from);

@@ -132,6 +132,9 @@ struct sess {
 	 * the sender's order; a push that overtook the walk would show a
 	 * sender's later message before the earlier ones waiting. */
 	atomic_bool fetched;
+	/* the highest store seq a walk delivered to it (store_mu): a
+	 * NATS notice walks on from there (relay_deliver_local) */
+	int64_t cursor;
 };
 
 struct relay;
