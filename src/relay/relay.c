@@ -615,6 +615,9 @@ static void op_fetch(struct worker *w, struct sess *s)
 		s->cursor = seq;
 		atomic_store(&s->fetched, true);
 	}
+	/* on the wire before store_mu goes: a notice's push after it
+	 * (nats.c's thread) must not overtake the walk's last batch */
+	relay_flush(w);
 	relay_store_unlock(r);
 	if (e < 0)
 		relay_send_error(w, s, ERR_STORE,
@@ -865,6 +868,7 @@ static void redeliver_each(struct worker *w, struct sess *s)
 		s->cursor = seq;
 		atomic_store(&s->fetched, true);
 	}
+	relay_flush(w); /* as op_fetch */
 	relay_store_unlock(r);
 }
 

@@ -35,12 +35,15 @@ command -v nats-server >/dev/null || {
 . "$(dirname "$0")/commslib.sh"
 . "$(dirname "$0")/pglib.sh"
 EXTRA_CLEANUP='pg_stop; [ -n "${KNN_KEEP:-}" ] || rm -rf "$W"'
-PA=52021
-PB=52022
-N1=54231
-N2=54232
-R1=56231
-R2=56232
+# below the ephemeral range (32768-60999): the relays' and nodes' own
+# outgoing TCP connections (NATS client, routes) take ports from it, and
+# a restarted relay's TCP listener found its port taken by one
+PA=31021
+PB=31022
+N1=31231
+N2=31232
+R1=31241
+R2=31242
 COUNT=${KNN_COUNT:-10000}
 KILLS=${KNN_KILLS:-20}
 NODE_KILLS=${KNN_NODE_KILLS:-4}
