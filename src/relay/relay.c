@@ -433,30 +433,37 @@ static size_t to_officer(struct worker *w, const char *officer,
  * between relays (a NATS node killed with it in its socket) leaves its
  * message in the store: the next notice's walk brings it first, so the
  * sender's order holds. The notice's own message is pushed as it came
- * only when the walk did not bring it (committed behind the cursor: two
- * relays' PostgreSQL transactions can commit out of seq order). */
+ * only when the walk did not bring it (behind the cursor: delivered
+ * already, or committed late: two relays' PostgreSQL transactions can
+ * commit out of seq order). */
 static void doorbell_each(struct worker *w, struct sess *to, void *arg)
 {
 	const struct fwd_arg *a = arg;
 	const uint8_t *from = a->b + 2, *id = a->b + 2 + a->b[1];
 	struct tf_stored_msg m;
-	bool had = false;
-	int e;
+	int64_t seq = to->cursor, own = -1;
 
 	if (!atomic_load(&to->fetched))
 		return;
-	while ((e = tf_store_next(w->r->store, to->officer, to->cursor, &m)) ==
-	       1) {
-		to->cursor = m.seq;
-		had |= !memcmp(m.id, id, RELAY_ID_BYTES) &&
-		       strlen(m.sender) == a->b[1] &&
-		       !memcmp(m.sender, from, a->b[1]);
+	while (tf_store_next(w->r->store, to->officer, seq, &m) == 1) {
+		seq = m.seq;
+		if (!memcmp(m.id, id, RELAY_ID_BYTES) &&
+		    strlen(m.sender) == a->b[1] &&
+		    !memcmp(m.sender, from, a->b[1]))
+			own = m.seq;
 		deliver(w, to, &m);
 		tf_stored_msg_clear(&m);
 		if (w->on > RELAY_OUT_BATCH / 2)
 			relay_flush(w);
 	}
-	if (!had)
+	/* the cursor goes to the notice's own message, not to the last
+	 * one walked: a message after it in seq order may be committed
+	 * while one before it is still in flight on the other relay;
+	 * the next walk gives the later ones again (the device drops
+	 * them by id) and the late one in its place */
+	if (own >= 0)
+		to->cursor = own;
+	else
 		fwd_each(w, to, arg);
 }
 
