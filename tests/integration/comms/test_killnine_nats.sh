@@ -20,8 +20,11 @@
 # relay sent again is counted, and a message that came back from the
 # store after the relay confirmed its ACK is a duplicate), each sender's
 # order kept in the order carol first saw them, nothing left in the
-# store. Prints how many arrived live and how many by the drain. TAP.
-# Cleans up its relays, NATS nodes, senders, cluster and temp dir.
+# store. Prints how many arrived live and how many by the drain. Each
+# sender pauses KNN_GAP_MS (default 20) after a stored message so the
+# kills land inside the run. ~55 s here. KNN_KEEP=1 keeps the temp dir
+# (schedule, live.out, drain.out, the relays' logs) for a post mortem.
+# TAP. Cleans up its relays, NATS nodes, senders, cluster and temp dir.
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${STORELOAD:?}"
 command -v nats-server >/dev/null || {
