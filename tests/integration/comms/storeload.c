@@ -30,8 +30,8 @@
  *       SENDER TEXT" when it comes again (a device drops it by its id:
  *       its seen marker), and "acked SENDER SEQ" once the relay has
  *       handled the ACK (an ECHO sent after it came back on the same
- *       session; at most 64 ACKs per ECHO), so a message that comes
- *       back after that was kept or stored twice.
+ *       session), so a message that comes back from the store after
+ *       that was kept or stored twice.
  * Exit 0 when done; 1 on a local error. Test code only.
  */
 #include <arpa/inet.h>
@@ -336,11 +336,12 @@ static bool seen_add(const uint8_t id[16])
 	return true;
 }
 
-#define LIVE_WINDOW 64
-#define LIVE_QUEUE 65536
+#define LIVE_EVERY 32	 /* ACKs per confirming ECHO */
+#define LIVE_QUEUE 65536 /* ACKs sent on one session */
+#define LIVE_TOKENS 4096 /* ECHOs in flight */
 struct live_ack {
-	uint8_t b[2 + 255 + 16]; /* the ACK request */
-	size_t n;
+	char name[256];
+	unsigned seq;
 };
 
 static unsigned id_seq(const uint8_t *id)
@@ -352,20 +353,25 @@ static unsigned id_seq(const uint8_t *id)
 	return (unsigned)v;
 }
 
+/* As a device: every MSG acknowledged at once. The ACKs sent since the
+ * last token are covered by the next ECHO (every LIVE_EVERY ACKs, or
+ * when the socket goes quiet); its answer on the same session means the
+ * relay handled them (one socket, in order), and they are printed as
+ * "acked". A new session forgets what the old one had in flight. */
 static void do_live(unsigned fetch_ms)
 {
 	static const uint8_t f[] = {OP_FETCH}, ka[] = {OP_ECHO, 'k'};
 	struct live_ack *q = calloc(LIVE_QUEUE, sizeof(*q));
-	size_t qh = 0, qt = 0,
-	       infl = 0; /* queue [qh, qt); in flight [qh-infl, qh) */
-	uint64_t last_rx, last_ka = 0, last_fetch, sent_tok = 0, t;
-	uint32_t tok = 0;
-	uint8_t pt[2048];
+	size_t *tok_end = calloc(LIVE_TOKENS, sizeof(*tok_end));
+	size_t nq = 0, covered = 0, done = 0; /* printed [0, done) */
+	uint32_t tok_first = 0, tok_next = 0; /* in flight [first, next) */
+	uint64_t last_rx, last_ka = 0, last_fetch, t;
+	uint8_t pt[2048], b[2 + 255 + 16];
 	int m;
 
 	seen = calloc(SEEN_SLOTS, sizeof(*seen));
 	seen_used = calloc(SEEN_SLOTS, sizeof(*seen_used));
-	if (q == NULL || seen == NULL || seen_used == NULL)
+	if (q == NULL || tok_end == NULL || seen == NULL || seen_used == NULL)
 		die("calloc", -ENOMEM);
 	setvbuf(stdout, NULL, _IOLBF, 0); /* killed, not stopped */
 	connect_relay();
@@ -377,7 +383,8 @@ static void do_live(unsigned fetch_ms)
 			/* the relay is gone: what was in flight is not known
 			 * to be handled, and the FETCH brings it back */
 			connect_relay();
-			qh = qt = infl = 0;
+			nq = covered = done = 0;
+			tok_first = tok_next;
 			req(f, sizeof(f));
 			last_rx = last_fetch = now_ms();
 			continue;
@@ -390,48 +397,56 @@ static void do_live(unsigned fetch_ms)
 			req(f, sizeof(f));
 			last_fetch = t;
 		}
-		if (infl != 0 && t - sent_tok > 1000)
-			infl = 0; /* its ECHO was lost: unconfirmed */
-		if (infl == 0 && qh < qt) {
+		m = reply(pt, sizeof(pt), 50);
+		if (m > 0)
+			last_rx = now_ms();
+		if (m > 0 && pt[0] == OP_ECHO && m == 6 && pt[1] == 't') {
+			uint32_t k;
+
+			memcpy(&k, pt + 2, 4);
+			if (k - tok_first < tok_next - tok_first) {
+				size_t e = tok_end[k % LIVE_TOKENS];
+
+				for (; done < e; done++)
+					printf("acked %s %u\n", q[done].name,
+					       q[done].seq);
+				tok_first = k + 1;
+				if (done ==
+				    nq) { /* all confirmed: start over */
+					nq = covered = done = 0;
+					tok_first = tok_next;
+				}
+			}
+		} else if (m > 0 && pt[0] == OP_MSG && m >= 2 &&
+			   (size_t)m >= 2u + pt[1] + 16u) {
+			size_t nl = pt[1];
+
+			printf("%s %.*s %.*s\n",
+			       seen_add(pt + 2 + nl) ? "msg" : "again", (int)nl,
+			       pt + 2, (int)((size_t)m - 18 - nl),
+			       pt + 2 + nl + 16);
+			b[0] = OP_ACK;
+			memcpy(b + 1, pt + 1, 1 + nl + 16);
+			req(b, 2 + nl + 16);
+			if (nq == LIVE_QUEUE)
+				die("too many ACKs on one session", -ENOBUFS);
+			snprintf(q[nq].name, sizeof(q[nq].name), "%.*s",
+				 (int)nl, (const char *)pt + 2);
+			q[nq].seq = id_seq(pt + 2 + nl);
+			nq++;
+		}
+		/* a token for the ACKs not yet covered: every LIVE_EVERY, or
+		 * once the socket is quiet */
+		if (nq > covered && (nq - covered >= LIVE_EVERY || m == 0) &&
+		    tok_next - tok_first < LIVE_TOKENS) {
 			uint8_t e[6] = {OP_ECHO, 't'};
 
-			while (qh < qt && infl < LIVE_WINDOW) {
-				req(q[qh].b, q[qh].n);
-				qh++;
-				infl++;
-			}
-			tok++;
-			memcpy(e + 2, &tok, 4);
+			memcpy(e + 2, &tok_next, 4);
 			req(e, sizeof(e));
-			sent_tok = t;
+			tok_end[tok_next % LIVE_TOKENS] = nq;
+			tok_next++;
+			covered = nq;
 		}
-		m = reply(pt, sizeof(pt), 100);
-		if (m <= 0)
-			continue;
-		last_rx = now_ms();
-		if (pt[0] == OP_ECHO && m == 6 && pt[1] == 't' && infl != 0 &&
-		    !memcmp(pt + 2, &tok, 4)) {
-			for (size_t i = qh - infl; i < qh; i++)
-				printf("acked %.*s %u\n", (int)q[i].b[1],
-				       (const char *)q[i].b + 2,
-				       id_seq(q[i].b + 2 + q[i].b[1]));
-			infl = 0;
-			continue;
-		}
-		if (pt[0] != OP_MSG || m < 2 || (size_t)m < 2u + pt[1] + 16u)
-			continue;
-		size_t nl = pt[1];
-		printf("%s %.*s %.*s\n",
-		       seen_add(pt + 2 + nl) ? "msg" : "again", (int)nl, pt + 2,
-		       (int)((size_t)m - 18 - nl), pt + 2 + nl + 16);
-		if (qh == qt && infl == 0)
-			qh = qt = 0; /* all handled: the queue starts over */
-		if (qt == LIVE_QUEUE)
-			die("too many ACKs waiting", -ENOBUFS);
-		q[qt].b[0] = OP_ACK;
-		memcpy(q[qt].b + 1, pt + 1, 1 + nl + 16);
-		q[qt].n = 2 + nl + 16;
-		qt++;
 	}
 }
 

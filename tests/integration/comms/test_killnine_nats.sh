@@ -11,7 +11,7 @@
 # at random points of the run) and restarted at once, and the NATS nodes
 # KNN_NODE_KILLS times (default 4, alternating), each restarted after a
 # second. carol is ONLINE on relay B (storeload live: a FETCH at each
-# connect and every KNN_FETCH_MS, default 5000, like twofold-comms' 15 s
+# connect and every KNN_FETCH_MS, default 15000 as twofold-comms'
 # periodic FETCH; every MSG acknowledged) from 25 % to 65 % of the run,
 # so delivery to her goes through NATS notices (from A) while nodes and
 # relays die, and offline for the rest; at the end she drains from
@@ -50,7 +50,7 @@ R2=31242
 COUNT=${KNN_COUNT:-10000}
 KILLS=${KNN_KILLS:-20}
 NODE_KILLS=${KNN_NODE_KILLS:-4}
-FETCH_MS=${KNN_FETCH_MS:-5000}
+FETCH_MS=${KNN_FETCH_MS:-15000}
 # each sender pauses this long after each stored message: five senders
 # at most ~250 messages/s in all, so the kills (a restart takes ~0.3 s,
 # a node is down a second) land spread over the run, not after it
