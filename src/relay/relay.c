@@ -436,6 +436,33 @@ static size_t to_officer(struct worker *w, const char *officer,
  * only when the walk did not bring it (behind the cursor: delivered
  * already, or committed late: two relays' PostgreSQL transactions can
  * commit out of seq order). */
+static bool walked(const struct sess *s, int64_t seq)
+{
+	unsigned n = s->npos < RELAY_RECENT ? s->npos : RELAY_RECENT;
+
+	if (seq > s->walked_hi)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (s->recent[i] == seq)
+			return true;
+	return false;
+}
+
+/* a full ring forgets its oldest: from then on everything up to it
+ * counts as given (a message committed behind it now waits for the
+ * device's periodic FETCH) */
+static void walked_add(struct sess *s, int64_t seq)
+{
+	int64_t *slot = &s->recent[s->npos % RELAY_RECENT];
+
+	if (s->npos >= RELAY_RECENT && *slot > s->cursor)
+		s->cursor = *slot;
+	*slot = seq;
+	s->npos++;
+	if (seq > s->walked_hi)
+		s->walked_hi = seq;
+}
+
 static void doorbell_each(struct worker *w, struct sess *to, void *arg)
 {
 	const struct fwd_arg *a = arg;
@@ -451,19 +478,23 @@ static void doorbell_each(struct worker *w, struct sess *to, void *arg)
 		    strlen(m.sender) == a->b[1] &&
 		    !memcmp(m.sender, from, a->b[1]))
 			own = m.seq;
-		deliver(w, to, &m);
+		/* given by an earlier walk: not again */
+		if (!walked(to, m.seq)) {
+			deliver(w, to, &m);
+			walked_add(to, m.seq);
+		}
 		tf_stored_msg_clear(&m);
 		if (w->on > RELAY_OUT_BATCH / 2)
 			relay_flush(w);
 	}
 	/* the cursor goes to the notice's own message, not to the last
 	 * one walked: a message after it in seq order may be committed
-	 * while one before it is still in flight on the other relay;
-	 * the next walk gives the later ones again (the device drops
-	 * them by id) and the late one in its place */
-	if (own >= 0)
+	 * while one before it is still in flight on the other relay; the
+	 * next walk skips what this one gave (recent) and brings the late
+	 * one in its place */
+	if (own > to->cursor)
 		to->cursor = own;
-	else
+	else if (own < 0)
 		fwd_each(w, to, arg);
 }
 
@@ -619,7 +650,8 @@ static void op_fetch(struct worker *w, struct sess *s)
 		tf_stored_msg_clear(&m);
 	}
 	if (e == 0) { /* walked: new messages may be pushed now */
-		s->cursor = seq;
+		s->cursor = s->walked_hi = seq;
+		s->npos = 0;
 		atomic_store(&s->fetched, true);
 	}
 	/* on the wire before store_mu goes: a notice's push after it
@@ -872,7 +904,8 @@ static void redeliver_each(struct worker *w, struct sess *s)
 		tf_stored_msg_clear(&m);
 	}
 	if (e == 0) {
-		s->cursor = seq;
+		s->cursor = s->walked_hi = seq;
+		s->npos = 0;
 		atomic_store(&s->fetched, true);
 	}
 	relay_flush(w); /* as op_fetch */
@@ -1015,7 +1048,8 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	s->path = *from;
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
 	atomic_store(&s->fetched, false); /* pushes after its FETCH */
-	s->cursor = 0;
+	s->cursor = s->walked_hi = 0;
+	s->npos = 0;
 	sess_link(r, s);
 	pthread_rwlock_unlock(&r->tab);
 	path_authed(r, from);
