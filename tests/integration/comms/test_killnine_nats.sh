@@ -22,7 +22,7 @@
 # order kept in the order carol first saw them, nothing left in the
 # store. Prints how many arrived live and how many by the drain. Each
 # sender pauses KNN_GAP_MS (default 20) after a stored message so the
-# kills land inside the run. ~55 s here. KNN_KEEP=1 keeps the temp dir
+# kills land inside the run. 54-73 s here. KNN_KEEP=1 keeps the temp dir
 # (schedule, live.out, drain.out, the relays' logs) for a post mortem.
 # TAP. Cleans up its relays, NATS nodes, senders, cluster and temp dir.
 . "$(dirname "$0")/../tap.sh"
