@@ -1461,7 +1461,7 @@ static int service(const char *dir, int argc, char **argv)
 {
 	static struct svc s;
 	const char *relay = NULL, *rpub = NULL, *key = NULL, *cert = NULL,
-		   *ca = NULL, *dlp = NULL, *audio_out = NULL;
+		   *ca = NULL, *dlp = NULL, *audio_out = NULL, *fe;
 	uint8_t *b = NULL;
 	size_t len;
 	int daemon_fd = -1;
@@ -1520,6 +1520,23 @@ static int service(const char *dir, int argc, char **argv)
 	if (daemon_fd >= 0)
 		(void)fcntl(daemon_fd, F_SETFD, FD_CLOEXEC);
 	s.relay_opk_left = -1;
+	/* tests only (twofold-comms(1), ENVIRONMENT): the lost-notice test
+	 * waits two periods, not 30 s, and shows that without the periodic
+	 * FETCH the message stays waiting; read once, before any key */
+	s.fetch_every_ms = FETCH_EVERY_MS;
+	fe = secure_getenv("TWOFOLD_COMMS_FETCH_MS");
+	if (fe != NULL) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(fe, &end, 10);
+		if (errno != 0 || end == fe || *end != '\0' || v > 86400000ul)
+			return fail("TWOFOLD_COMMS_FETCH_MS wants milliseconds "
+				    "(0 for no periodic FETCH), not %s",
+				    fe);
+		s.fetch_every_ms = v;
+	}
 	if (tf_crypto_init() < 0)
 		return fail("crypto libraries failed to initialise");
 	umask(077);
@@ -1673,7 +1690,8 @@ static int service(const char *dir, int argc, char **argv)
 			 * (a NATS node that died with it in flight): the
 			 * store is the truth, so ask it now and then; what
 			 * was shown already is dropped by its id */
-			if (t - s.last_fetch >= FETCH_EVERY_MS) {
+			if (s.fetch_every_ms != 0 &&
+			    t - s.last_fetch >= s.fetch_every_ms) {
 				static const uint8_t f = OP_FETCH;
 
 				s.last_fetch = t;

@@ -83,6 +83,9 @@ struct svc {
 	/* the last relay handshake: sent, answered (monotonic µs; status) */
 	uint64_t init_us, connect_us;
 	uint64_t last_fetch; /* the periodic FETCH (FETCH_EVERY_MS) */
+	/* its period: FETCH_EVERY_MS, or TWOFOLD_COMMS_FETCH_MS (tests
+	 * only; 0: never), read once at start */
+	uint64_t fetch_every_ms;
 	/* handshakes unanswered since the last connect (status: a relay
 	 * that refuses our certificate says nothing, it is no oracle) */
 	unsigned unanswered;

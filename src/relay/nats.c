@@ -53,6 +53,11 @@ struct relay_nats {
 	struct osub *subs[RELAY_OFFICER_BUCKETS]; /* tab write-held */
 	natsInbox *inbox; /* reply subjects of FWDs: inbox.SID.SERIAL */
 	natsSubscription *isub;
+	/* false from a disconnect until the redelivery after the
+	 * reconnect (w_mu held): a MSG notice meanwhile is not pushed, so
+	 * it cannot overtake the earlier messages whose notices the outage
+	 * lost; the redelivery brings it from the store, in order */
+	bool synced;
 };
 
 static void subject(const char *officer, char out[static SUBJ_MAX])
@@ -106,6 +111,10 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	}
 	officer[hl / 2] = '\0';
 	pthread_mutex_lock(&r->nats->w_mu);
+	if (d[1] == RELAY_OP_MSG && !r->nats->synced) {
+		pthread_mutex_unlock(&r->nats->w_mu);
+		goto out; /* stored: the redelivery brings it */
+	}
 	(void)relay_deliver_local(r->nats->w, officer, d + 1, (size_t)len - 1);
 	relay_flush(r->nats->w);
 	pthread_mutex_unlock(&r->nats->w_mu);
@@ -156,13 +165,19 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	pthread_mutex_lock(&r->nats->w_mu);
 	relay_redeliver_stored(r->nats->w);
 	relay_flush(r->nats->w);
+	r->nats->synced = true;
 	pthread_mutex_unlock(&r->nats->w_mu);
 }
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
+	struct relay *r = closure;
+
 	(void)nc;
-	logv((struct relay *)closure, "NATS disconnected: reconnecting");
+	logv(r, "NATS disconnected: reconnecting");
+	pthread_mutex_lock(&r->nats->w_mu);
+	r->nats->synced = false;
+	pthread_mutex_unlock(&r->nats->w_mu);
 }
 
 int relay_nats_open(struct relay *r, const char *urls)
@@ -189,6 +204,7 @@ int relay_nats_open(struct relay *r, const char *urls)
 		return nl == 0 ? -EINVAL : -ENOMEM;
 	}
 	pthread_mutex_init(&n->w_mu, NULL);
+	n->synced = true;
 	n->w->r = r;
 	n->w->idx = -1;
 	n->w->fd = r->w[0]->fd; /* sendmmsg on a shared socket is safe */

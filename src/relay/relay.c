@@ -416,17 +416,95 @@ static void fwd_each(struct worker *w, struct sess *to, void *arg)
 	relay_send(w, to, a->b, a->n);
 }
 
-/* tab read-held (a handler): a reply plaintext to every device of
- * officer, here and (with --nats) on the other relays; how many were
- * here */
+/* a stored message's MSG: only to a session whose FETCH has walked the
+ * store (struct sess, fetched); the others get it from that walk */
+static void notice_each(struct worker *w, struct sess *to, void *arg)
+{
+	if (atomic_load(&to->fetched))
+		fwd_each(w, to, arg);
+}
+
+/* tab read-held (a handler): a stored message's MSG to every device of
+ * officer that has fetched, here, and (with --nats) to the other relays;
+ * how many were here */
 static size_t to_officer(struct worker *w, const char *officer,
 			 const uint8_t *b, size_t n)
 {
 	struct fwd_arg a = {b, n};
-	size_t here = relay_officer_each(w->r, officer, fwd_each, w, &a);
+	size_t here = relay_officer_each(w->r, officer, notice_each, w, &a);
 
 	relay_nats_publish(w->r, officer, b, n);
 	return here;
+}
+
+/* store_mu held: a NATS notice (arg: the MSG) to a session that has
+ * fetched, as a walk of the store on from its cursor. A notice lost
+ * between relays (a NATS node killed with it in its socket) leaves its
+ * message in the store: the next notice's walk brings it first, so the
+ * sender's order holds. The notice's own message is pushed as it came
+ * only when the walk did not bring it (behind the cursor: delivered
+ * already, or committed late: two relays' PostgreSQL transactions can
+ * commit out of seq order). */
+static bool walked(const struct sess *s, int64_t seq)
+{
+	unsigned n = s->npos < RELAY_RECENT ? s->npos : RELAY_RECENT;
+
+	if (seq > s->walked_hi)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (s->recent[i] == seq)
+			return true;
+	return false;
+}
+
+/* a full ring forgets its oldest: from then on everything up to it
+ * counts as given (a message committed behind it now waits for the
+ * device's periodic FETCH) */
+static void walked_add(struct sess *s, int64_t seq)
+{
+	int64_t *slot = &s->recent[s->npos % RELAY_RECENT];
+
+	if (s->npos >= RELAY_RECENT && *slot > s->cursor)
+		s->cursor = *slot;
+	*slot = seq;
+	s->npos++;
+	if (seq > s->walked_hi)
+		s->walked_hi = seq;
+}
+
+static void doorbell_each(struct worker *w, struct sess *to, void *arg)
+{
+	const struct fwd_arg *a = arg;
+	const uint8_t *from = a->b + 2, *id = a->b + 2 + a->b[1];
+	struct tf_stored_msg m;
+	int64_t seq = to->cursor, own = -1;
+
+	if (!atomic_load(&to->fetched))
+		return;
+	while (tf_store_next(w->r->store, to->officer, seq, &m) == 1) {
+		seq = m.seq;
+		if (!memcmp(m.id, id, RELAY_ID_BYTES) &&
+		    strlen(m.sender) == a->b[1] &&
+		    !memcmp(m.sender, from, a->b[1]))
+			own = m.seq;
+		/* given by an earlier walk: not again */
+		if (!walked(to, m.seq)) {
+			deliver(w, to, &m);
+			walked_add(to, m.seq);
+		}
+		tf_stored_msg_clear(&m);
+		if (w->on > RELAY_OUT_BATCH / 2)
+			relay_flush(w);
+	}
+	/* the cursor goes to the notice's own message, not to the last
+	 * one walked: a message after it in seq order may be committed
+	 * while one before it is still in flight on the other relay; the
+	 * next walk skips what this one gave (recent) and brings the late
+	 * one in its place */
+	if (own > to->cursor)
+		to->cursor = own;
+	else if (own < 0)
+		fwd_each(w, to, arg);
 }
 
 size_t relay_deliver_local(struct worker *w, const char *officer,
@@ -436,7 +514,20 @@ size_t relay_deliver_local(struct worker *w, const char *officer,
 	size_t n;
 
 	pthread_rwlock_rdlock(&w->r->tab);
-	n = relay_officer_each(w->r, officer, fwd_each, w, &a);
+	if (len >= 2 + (size_t)pt[1] + RELAY_ID_BYTES &&
+	    pt[0] == RELAY_OP_MSG) {
+		/* under store_mu: a FETCH walks the store and sets fetched
+		 * under it, so a notice skipped here came before the walk
+		 * ended, its message (committed before it was published)
+		 * in the walk; and sent before it is released, or a walk
+		 * that starts meanwhile would overtake it on the wire */
+		relay_store_lock(w->r);
+		n = relay_officer_each(w->r, officer, doorbell_each, w, &a);
+		relay_flush(w);
+		relay_store_unlock(w->r);
+	} else {
+		n = relay_officer_each(w->r, officer, fwd_each, w, &a);
+	}
 	pthread_rwlock_unlock(&w->r->tab);
 	return n;
 }
@@ -469,10 +560,12 @@ static void gc_answer(struct worker *w, const struct relay_gc_item *g, int e)
 		ack[1 + RELAY_ID_BYTES] = (uint8_t)e;
 		relay_send(w, s, ack, sizeof(ack));
 	}
-	if (e == TF_STORE_DUPLICATE)
-		return;
 	/* stored first: the notice below may be lost (NATS), the message
-	 * is not */
+	 * is not. A duplicate is notified too: the relay that stored it
+	 * may have been killed before its notice went out, and without
+	 * one the sender's next message would be pushed before it (the
+	 * device drops an id it has shown; one already acknowledged
+	 * costs a datagram) */
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
 	int n = relay_reply_build(RELAY_OP_MSG, g->sender, g->id, g->blob,
 				  g->len, b, sizeof(b));
@@ -565,6 +658,14 @@ static void op_fetch(struct worker *w, struct sess *s)
 		deliver(w, s, &m);
 		tf_stored_msg_clear(&m);
 	}
+	if (e == 0) { /* walked: new messages may be pushed now */
+		s->cursor = s->walked_hi = seq;
+		s->npos = 0;
+		atomic_store(&s->fetched, true);
+	}
+	/* on the wire before store_mu goes: a notice's push after it
+	 * (nats.c's thread) must not overtake the walk's last batch */
+	relay_flush(w);
 	relay_store_unlock(r);
 	if (e < 0)
 		relay_send_error(w, s, ERR_STORE,
@@ -803,13 +904,20 @@ static void redeliver_each(struct worker *w, struct sess *s)
 	struct relay *r = w->r;
 	struct tf_stored_msg m;
 	int64_t seq = 0;
+	int e;
 
 	relay_store_lock(r);
-	while (tf_store_next(r->store, s->officer, seq, &m) == 1) {
+	while ((e = tf_store_next(r->store, s->officer, seq, &m)) == 1) {
 		seq = m.seq;
 		deliver(w, s, &m);
 		tf_stored_msg_clear(&m);
 	}
+	if (e == 0) {
+		s->cursor = s->walked_hi = seq;
+		s->npos = 0;
+		atomic_store(&s->fetched, true);
+	}
+	relay_flush(w); /* as op_fetch */
 	relay_store_unlock(r);
 }
 
@@ -1132,6 +1240,9 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	snprintf(s->officer, sizeof(s->officer), "%s", peer.cert.officer);
 	s->path = *from;
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
+	atomic_store(&s->fetched, false); /* pushes after its FETCH */
+	s->cursor = s->walked_hi = 0;
+	s->npos = 0;
 	sess_link(r, s);
 	pthread_rwlock_unlock(&r->tab);
 	path_authed(r, from);

@@ -58,6 +58,7 @@
 #include "twofold/roster.h"
 
 #define RELAY_MAX_SESSIONS 16384
+#define RELAY_RECENT 64 /* per session: seqs a NATS notice's walk gave */
 #define RELAY_OFFICER_BUCKETS 8192
 #define RELAY_SEEN_MAX 65536
 #define RELAY_BATCH 32	    /* datagrams per recvmmsg */
@@ -132,6 +133,18 @@ struct sess {
 	int32_t next_officer;	   /* officer index chain; -1 ends it */
 	_Atomic int64_t last_rx;   /* CLOCK_MONOTONIC seconds */
 	_Atomic bool expired_said; /* "keys too old" logged once */
+	/* its FETCH has walked the store (set under store_mu at the end
+	 * of the walk): only then is a new message's MSG pushed to it.
+	 * Before, the message is in the store and that walk brings it in
+	 * the sender's order; a push that overtook the walk would show a
+	 * sender's later message before the earlier ones waiting. */
+	atomic_bool fetched;
+	/* NATS notices walk the store on from cursor (store_mu; relay.c,
+	 * doorbell_each); the seqs walked after it, up to walked_hi, are
+	 * the last RELAY_RECENT in recent (a ring, npos written) */
+	int64_t cursor, walked_hi;
+	unsigned npos;
+	int64_t recent[RELAY_RECENT];
 };
 
 struct relay;

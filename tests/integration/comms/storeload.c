@@ -13,12 +13,25 @@
  *       gone, so a new handshake, and the same message again. An ERROR
  *       answer (store down: "retry later"): "retry SEQ", again after
  *       50 ms. One line per stored message on stdout: "stored SEQ
- *       NEW|DUP"; at the end "done NAME COUNT".
+ *       NEW|DUP"; at the end "done NAME COUNT". STORELOAD_GAP_MS: a
+ *       pause after each stored message (a sender that does not
+ *       outrun the kills of test_killnine_nats.sh).
  *   storeload drain SUITE KEY RELAY.pub CERT PORT
  *       the recipient comes online: FETCH, every MSG printed as "msg
  *       SENDER TEXT" and acknowledged, until a FETCH brings nothing.
  *       A message is acknowledged before the next FETCH, so one that
  *       comes back after its ACK is a duplicate the relay showed.
+ *   storeload live SUITE KEY RELAY.pub CERT PORT FETCH_MS
+ *       the recipient online (test_killnine_nats.sh), as twofold-comms
+ *       is: a FETCH at every connect and every FETCH_MS, a keepalive
+ *       ECHO every second, a new handshake after 3 s of silence (its
+ *       relay was killed), every MSG acknowledged. Runs until killed.
+ *       Prints "msg SENDER TEXT" the first time an id comes, "again
+ *       SENDER TEXT" when it comes again (a device drops it by its id:
+ *       its seen marker), and "acked SENDER SEQ" once the relay has
+ *       handled the ACK (an ECHO sent after it came back on the same
+ *       session), so a message that comes back from the store after
+ *       that was kept or stored twice.
  * Exit 0 when done; 1 on a local error. Test code only.
  */
 #include <arpa/inet.h>
@@ -174,6 +187,8 @@ static void do_send(const char *to, const char *name, unsigned count)
 {
 	uint8_t b[512], pt[2048];
 	size_t tl = strlen(to), n;
+	const char *gap = getenv("STORELOAD_GAP_MS");
+	unsigned gap_ms = gap ? (unsigned)strtoul(gap, NULL, 10) : 0;
 	int m;
 
 	connect_relay();
@@ -210,6 +225,8 @@ static void do_send(const char *to, const char *name, unsigned count)
 					       pt[17] ? "DUP" : "NEW");
 					fflush(stdout);
 					done = true;
+					if (gap_ms != 0)
+						usleep(gap_ms * 1000);
 					break;
 				}
 				/* a late answer to an earlier try: skip */
@@ -291,17 +308,163 @@ static void do_drain(void)
 	fflush(stdout);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* the ids shown so far (a device's seen markers): open addressing */
+#define SEEN_SLOTS (1u << 17)
+static uint8_t (*seen)[16];
+static bool *seen_used;
+
+static bool seen_add(const uint8_t id[16])
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for (int k = 0; k < 16; k++)
+		h = (h ^ id[k]) * 1099511628211ull;
+	for (i = h % SEEN_SLOTS; seen_used[i]; i = (i + 1) % SEEN_SLOTS)
+		if (!memcmp(seen[i], id, 16))
+			return false;
+	seen_used[i] = true;
+	memcpy(seen[i], id, 16);
+	return true;
+}
+
+#define LIVE_EVERY 32	 /* ACKs per confirming ECHO */
+#define LIVE_QUEUE 65536 /* ACKs sent on one session */
+#define LIVE_TOKENS 4096 /* ECHOs in flight */
+struct live_ack {
+	char name[256];
+	unsigned seq;
+};
+
+static unsigned id_seq(const uint8_t *id)
+{
+	uint64_t v = 0;
+
+	for (int i = 8; i < 16; i++)
+		v = v << 8 | id[i];
+	return (unsigned)v;
+}
+
+/* As a device: every MSG acknowledged at once. The ACKs sent since the
+ * last token are covered by the next ECHO (every LIVE_EVERY ACKs, or
+ * when the socket goes quiet); its answer on the same session means the
+ * relay handled them (one socket, in order), and they are printed as
+ * "acked". A new session forgets what the old one had in flight. */
+static void do_live(unsigned fetch_ms)
+{
+	static const uint8_t f[] = {OP_FETCH}, ka[] = {OP_ECHO, 'k'};
+	struct live_ack *q = calloc(LIVE_QUEUE, sizeof(*q));
+	size_t *tok_end = calloc(LIVE_TOKENS, sizeof(*tok_end));
+	size_t nq = 0, covered = 0, done = 0; /* printed [0, done) */
+	uint32_t tok_first = 0, tok_next = 0; /* in flight [first, next) */
+	uint64_t last_rx, last_ka = 0, last_fetch, t;
+	uint8_t pt[2048], b[2 + 255 + 16];
+	int m;
+
+	seen = calloc(SEEN_SLOTS, sizeof(*seen));
+	seen_used = calloc(SEEN_SLOTS, sizeof(*seen_used));
+	if (q == NULL || tok_end == NULL || seen == NULL || seen_used == NULL)
+		die("calloc", -ENOMEM);
+	setvbuf(stdout, NULL, _IOLBF, 0); /* killed, not stopped */
+	connect_relay();
+	req(f, sizeof(f));
+	last_rx = last_fetch = now_ms();
+	for (;;) {
+		t = now_ms();
+		if (t - last_rx > 3000) {
+			/* the relay is gone: what was in flight is not known
+			 * to be handled, and the FETCH brings it back */
+			connect_relay();
+			nq = covered = done = 0;
+			tok_first = tok_next;
+			req(f, sizeof(f));
+			last_rx = last_fetch = now_ms();
+			continue;
+		}
+		if (t - last_ka >= 1000) {
+			req(ka, sizeof(ka));
+			last_ka = t;
+		}
+		if (fetch_ms != 0 && t - last_fetch >= fetch_ms) {
+			req(f, sizeof(f));
+			last_fetch = t;
+		}
+		m = reply(pt, sizeof(pt), 50);
+		if (m > 0)
+			last_rx = now_ms();
+		if (m > 0 && pt[0] == OP_ECHO && m == 6 && pt[1] == 't') {
+			uint32_t k;
+
+			memcpy(&k, pt + 2, 4);
+			if (k - tok_first < tok_next - tok_first) {
+				size_t e = tok_end[k % LIVE_TOKENS];
+
+				for (; done < e; done++)
+					printf("acked %s %u\n", q[done].name,
+					       q[done].seq);
+				tok_first = k + 1;
+				if (done ==
+				    nq) { /* all confirmed: start over */
+					nq = covered = done = 0;
+					tok_first = tok_next;
+				}
+			}
+		} else if (m > 0 && pt[0] == OP_MSG && m >= 2 &&
+			   (size_t)m >= 2u + pt[1] + 16u) {
+			size_t nl = pt[1];
+
+			printf("%s %.*s %.*s\n",
+			       seen_add(pt + 2 + nl) ? "msg" : "again", (int)nl,
+			       pt + 2, (int)((size_t)m - 18 - nl),
+			       pt + 2 + nl + 16);
+			b[0] = OP_ACK;
+			memcpy(b + 1, pt + 1, 1 + nl + 16);
+			req(b, 2 + nl + 16);
+			if (nq == LIVE_QUEUE)
+				die("too many ACKs on one session", -ENOBUFS);
+			snprintf(q[nq].name, sizeof(q[nq].name), "%.*s",
+				 (int)nl, (const char *)pt + 2);
+			q[nq].seq = id_seq(pt + 2 + nl);
+			nq++;
+		}
+		/* a token for the ACKs not yet covered: every LIVE_EVERY, or
+		 * once the socket is quiet */
+		if (nq > covered && (nq - covered >= LIVE_EVERY || m == 0) &&
+		    tok_next - tok_first < LIVE_TOKENS) {
+			uint8_t e[6] = {OP_ECHO, 't'};
+
+			memcpy(e + 2, &tok_next, 4);
+			req(e, sizeof(e));
+			tok_end[tok_next % LIVE_TOKENS] = nq;
+			tok_next++;
+			covered = nq;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct tf_pubfile pub;
 	uint8_t kb[TF_PRIVFILE_BYTES], pb[TF_PUBFILE_MAX];
 	size_t kl, pl;
 	bool send_mode = argc == 10 && !strcmp(argv[1], "send");
+	bool live_mode = argc == 8 && !strcmp(argv[1], "live");
 
-	if (!send_mode && !(argc == 7 && !strcmp(argv[1], "drain"))) {
-		fprintf(stderr, "usage: storeload send SUITE KEY RELAY.pub "
-				"CERT PORT TO NAME COUNT | drain SUITE KEY "
-				"RELAY.pub CERT PORT\n");
+	if (!send_mode && !live_mode &&
+	    !(argc == 7 && !strcmp(argv[1], "drain"))) {
+		fprintf(stderr,
+			"usage: storeload send SUITE KEY RELAY.pub "
+			"CERT PORT TO NAME COUNT | drain SUITE KEY "
+			"RELAY.pub CERT PORT | live SUITE KEY RELAY.pub "
+			"CERT PORT FETCH_MS\n");
 		return 2;
 	}
 	if (tf_crypto_init() < 0 || (S = tf_suite_by_name(argv[2])) == NULL)
@@ -319,6 +482,8 @@ int main(int argc, char **argv)
 	inet_pton(AF_INET, "127.0.0.1", &relay_addr.sin_addr);
 	if (send_mode)
 		do_send(argv[7], argv[8], (unsigned)strtoul(argv[9], NULL, 10));
+	else if (live_mode)
+		do_live((unsigned)strtoul(argv[7], NULL, 10));
 	else
 		do_drain();
 	tf_comms_session_free(us);
