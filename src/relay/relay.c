@@ -36,7 +36,7 @@
  * a new address moves the session there (the device changed networks).
  * Threads and locks: relay.h (the LOCKING RULE handlers follow).
  *
- * Not yet (docs/comms.md): cookies under load, session rekey.
+ * Cookies under load and session rekey: docs/comms-protocol.md.
  */
 #include <arpa/inet.h>
 #include <errno.h>
