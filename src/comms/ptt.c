@@ -717,21 +717,30 @@ void ptt_status(struct svc *s, char *out, size_t cap)
 		int n;
 		if (!g->id[0])
 			continue;
-		n = snprintf(out + l, cap - l,
-			     "group %s epoch %llu members %zu %s floor %s%s%s "
-			     "heard %u concealed %u undecryptable %u%s%s\n",
-			     g->id, (unsigned long long)g->epoch,
-			     g->roster ? g->roster->n : 0,
-			     g->joined ? "joined" : "not-joined",
-			     g->granted	 ? "granted-to-me"
-			     : g->queued ? "queued"
-			     : g->taken	 ? "talker "
-					 : "idle",
-			     g->taken && !g->granted && !g->queued ? g->talker
-								   : "",
-			     g->emergency && g->taken ? " (emergency)" : "",
-			     g->heard, g->concealed, g->undecryptable,
-			     g->refusal[0] ? " refused: " : "", g->refusal);
+		n = snprintf(
+			out + l, cap - l,
+			"group %s epoch %llu members %zu %s floor %s%s%s "
+			"heard %u concealed %u undecryptable %u expires "
+			"%llu%s%s%s\n",
+			g->id, (unsigned long long)g->epoch,
+			g->roster ? g->roster->n : 0,
+			g->joined ? "joined" : "not-joined",
+			g->granted  ? "granted-to-me"
+			: g->queued ? "queued"
+			: g->taken  ? "talker "
+				    : "idle",
+			g->taken && !g->granted && !g->queued ? g->talker : "",
+			g->emergency && g->taken ? " (emergency)" : "",
+			g->heard, g->concealed, g->undecryptable,
+			g->roster ? (unsigned long long)g->roster->expires_at
+				  : 0ull,
+			/* the authority stopped re-signing it (groupd
+			      * serve is down or cut off): say so */
+			g->roster && (uint64_t)time(NULL) >=
+						g->roster->expires_at
+				? " (expired)"
+				: "",
+			g->refusal[0] ? " refused: " : "", g->refusal);
 		if (n < 0)
 			break;
 		l += (size_t)n;
