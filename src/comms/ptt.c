@@ -66,6 +66,7 @@ struct pgroup {
 	uint64_t epoch;
 	uint8_t *secret;       /* secure memory; NULL: none yet */
 	struct ptt_grace prev; /* the epoch before, for frames in flight */
+	struct ptt_hold hold;  /* frames of a newer epoch, until its key */
 	struct tf_roster *roster;
 	uint8_t *wire; /* the roster as signed: uploaded when the relay
 			  does not hold it (it restarted) */
@@ -244,6 +245,8 @@ out:
 	return true;
 }
 
+static void release_held(struct svc *s, struct pgroup *g);
+
 static void roster_done(struct svc *s, struct pgroup *g)
 {
 	struct tf_roster *r = NULL;
@@ -307,6 +310,7 @@ static void roster_done(struct svc *s, struct pgroup *g)
 		return;
 	}
 	send_join(s, g);
+	release_held(s, g);
 	comms_log(s, "group %s: epoch %llu in force (%zu members)", g->id,
 		  (unsigned long long)g->epoch, r->n);
 }
@@ -507,30 +511,68 @@ static void play(struct svc *s, struct pgroup *g, uint32_t burst, uint64_t ctr,
 	tf_memzero(pcm, sizeof(pcm));
 }
 
-static void on_frame(struct svc *s, const uint8_t *p, size_t n)
+/* Open and play one frame; -EAGAIN: of a newer epoch than in force. */
+static int open_play(struct svc *s, struct pgroup *g, uint32_t burst,
+		     const uint8_t *sf, size_t n)
 {
 	uint8_t pt[TF_COMMS_PAYLOAD_MAX];
-	struct ptt_frame fr;
-	struct pgroup *g;
-	uint64_t ctr;
+	uint64_t ctr, kid;
 	int m;
 
-	if (ptt_parse_frame(p, n, &fr) < 0 ||
-	    (g = group_get(s, fr.group, false)) == NULL || g->secret == NULL)
-		return;
 	/* the epoch in force, or the one before it during its grace window
 	 * (frames sent before their talker switched); an older one is not
 	 * played (its key is gone), a newer one not before its roster is
 	 * checked */
-	m = ptt_open_frame(s->suite, g->id, g->epoch, g->secret, &g->prev,
-			   fr.sf, fr.sflen, comms_now_ms(), pt, sizeof(pt),
-			   &ctr);
+	m = ptt_open_frame(s->suite, g->id, g->epoch, g->secret, &g->prev, sf,
+			   n, comms_now_ms(), pt, sizeof(pt), &ctr);
+	if (m == -EAGAIN)
+		return m;
 	if (m < 0) {
 		g->undecryptable++;
-		return;
+		return m;
 	}
-	play(s, g, fr.burst, ctr, pt, (size_t)m);
+	/* the talker (one at a time holds the floor) has switched to the
+	 * epoch in force: the previous key has nothing left to open but
+	 * stragglers, and while it lives a removed member colluding with
+	 * the relay could forge frames under it, so it goes now */
+	if (g->prev.secret != NULL && tf_sframe_peek(sf, n, &kid, &ctr) >= 0 &&
+	    tf_group_kid_epoch(kid) == g->epoch)
+		ptt_grace_wipe(&g->prev);
+	play(s, g, burst, ctr, pt, (size_t)m);
 	tf_memzero(pt, (size_t)m);
+	return 0;
+}
+
+static void on_frame(struct svc *s, const uint8_t *p, size_t n)
+{
+	struct ptt_frame fr;
+	struct pgroup *g;
+
+	if (ptt_parse_frame(p, n, &fr) < 0 ||
+	    (g = group_get(s, fr.group, false)) == NULL || g->secret == NULL)
+		return;
+	/* a newer epoch: our key message may be behind the talker's; keep
+	 * the ciphertext a moment (released in roster_done). Only those:
+	 * holding frames of the epoch in force behind them would let one
+	 * forged "newer" frame delay everything. */
+	if (open_play(s, g, fr.burst, fr.sf, fr.sflen) == -EAGAIN &&
+	    ptt_hold_put(&g->hold, fr.burst, fr.sf, fr.sflen, comms_now_ms()) <
+		    0)
+		g->undecryptable++;
+}
+
+/* A new epoch is in force: what was held for it plays now (in arrival
+ * order); frames of a still newer epoch wait on; expired ones go. */
+static void release_held(struct svc *s, struct pgroup *g)
+{
+	struct ptt_held x;
+	uint64_t now = comms_now_ms();
+	size_t k = g->hold.count;
+
+	while (k-- > 0 && ptt_hold_next(&g->hold, now, &x))
+		if (open_play(s, g, x.burst, x.b, x.n) == -EAGAIN &&
+		    ptt_hold_put(&g->hold, x.burst, x.b, x.n, x.at_ms) < 0)
+			g->undecryptable++;
 }
 
 void ptt_on_reply(struct svc *s, const uint8_t *pt, size_t n)
@@ -819,6 +861,7 @@ void ptt_free(struct svc *s)
 		tf_secure_free(g->secret);
 		tf_secure_free(g->p_secret);
 		ptt_grace_wipe(&g->prev);
+		ptt_hold_free(&g->hold);
 		free(g->roster);
 		free(g->rbuf);
 		free(g->wire);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "twofold/secmem.h"
@@ -243,6 +244,8 @@ int ptt_open_frame(const struct tf_suite *s, const char *group, uint64_t epoch,
 	if (tf_sframe_peek(sf, sflen, &kid, &c) < 0)
 		return -EBADMSG;
 	ep = tf_group_kid_epoch(kid);
+	if (ep > epoch && secret != NULL)
+		return -EAGAIN;
 	sec = ep == epoch ? secret : ptt_grace_get(prev, ep, now_ms);
 	if (sec == NULL)
 		return -ENOKEY;
@@ -259,4 +262,53 @@ int ptt_open_frame(const struct tf_suite *s, const char *group, uint64_t epoch,
 		return -EBADMSG;
 	*ctr = c;
 	return m;
+}
+
+int ptt_hold_put(struct ptt_hold *h, uint32_t burst, const uint8_t *sf,
+		 size_t n, uint64_t at_ms)
+{
+	struct ptt_held *x;
+
+	if (n > PTT_HELD_BYTES)
+		return -EMSGSIZE;
+	if (h->f == NULL) {
+		h->f = calloc(PTT_HOLD_FRAMES, sizeof(*h->f));
+		if (h->f == NULL)
+			return -ENOMEM;
+		h->head = h->count = 0;
+	}
+	if (h->count == PTT_HOLD_FRAMES) { /* full: the oldest goes */
+		h->head = (h->head + 1) % PTT_HOLD_FRAMES;
+		h->count--;
+	}
+	x = &h->f[(h->head + h->count) % PTT_HOLD_FRAMES];
+	x->at_ms = at_ms;
+	x->burst = burst;
+	x->n = (uint16_t)n;
+	memcpy(x->b, sf, n);
+	h->count++;
+	return 0;
+}
+
+bool ptt_hold_next(struct ptt_hold *h, uint64_t now_ms, struct ptt_held *out)
+{
+	while (h->f != NULL && h->count > 0) {
+		struct ptt_held *x = &h->f[h->head];
+		bool fresh = now_ms < x->at_ms + PTT_HOLD_MS;
+
+		if (fresh)
+			*out = *x;
+		h->head = (h->head + 1) % PTT_HOLD_FRAMES;
+		h->count--;
+		if (fresh)
+			return true;
+	}
+	return false;
+}
+
+void ptt_hold_free(struct ptt_hold *h)
+{
+	free(h->f);
+	h->f = NULL;
+	h->head = h->count = 0;
 }

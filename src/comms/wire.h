@@ -107,11 +107,42 @@ void ptt_grace_wipe(struct ptt_grace *g);
  * of (epoch, secret), the epoch in force (secret NULL: none held), or of
  * the grace epoch in prev. Returns the plaintext length (*ctr: the
  * frame's counter); -ENOKEY when no key of the frame's epoch is held (an
- * older epoch, the grace window over, or a newer epoch not yet in force);
- * -EBADMSG when it does not open (forged, damaged, another key). */
+ * older epoch, or the grace window over); -EAGAIN for a newer epoch than
+ * the one in force (its key message may still be on its way: the caller
+ * may hold the frame, struct ptt_hold); -EBADMSG when it does not open
+ * (forged, damaged, another key). */
 int ptt_open_frame(const struct tf_suite *s, const char *group, uint64_t epoch,
 		   const uint8_t *secret, struct ptt_grace *prev,
 		   const uint8_t *sf, size_t sflen, uint64_t now_ms,
 		   uint8_t *pt, size_t cap, uint64_t *ctr);
+
+/* Frames of a newer epoch than the one in force, held (ciphertext only)
+ * for PTT_HOLD_MS until its key message arrives: the talker may switch
+ * before this member's key message comes (the relay delivers end-to-end
+ * messages after a durable commit: seconds on a busy disk), and without
+ * this the member would lose everything said in between. Bounded: at
+ * most PTT_HOLD_FRAMES (the oldest goes first), so a relay flooding
+ * frames of made-up epochs costs a fixed amount of memory and nothing is
+ * ever opened without the key. */
+#define PTT_HOLD_MS 5000
+#define PTT_HOLD_FRAMES 256 /* 5.1 s of 20 ms frames */
+#define PTT_HELD_BYTES 128  /* an SFrame frame of one 60-byte Opus packet */
+struct ptt_held {
+	uint64_t at_ms;
+	uint32_t burst;
+	uint16_t n;
+	uint8_t b[PTT_HELD_BYTES];
+};
+struct ptt_hold {
+	struct ptt_held *f; /* PTT_HOLD_FRAMES, malloc'ed on first use */
+	size_t head, count;
+};
+/* -EMSGSIZE (too big to be one of ours), -ENOMEM; 0 */
+int ptt_hold_put(struct ptt_hold *h, uint32_t burst, const uint8_t *sf,
+		 size_t n, uint64_t at_ms);
+/* The oldest held frame not yet past PTT_HOLD_MS at now_ms (older ones
+ * are dropped), removed from h; false when none is left. */
+bool ptt_hold_next(struct ptt_hold *h, uint64_t now_ms, struct ptt_held *out);
+void ptt_hold_free(struct ptt_hold *h);
 
 #endif

@@ -11,6 +11,8 @@
 #    (a new epoch, same members) when a third of its validity is left, and
 #    the members follow: each status shows a newer epoch and a later
 #    expiry, never "(expired)", still joined;
+#  - a 10 s burst spanning a re-sign is heard whole by the other members
+#    (the previous epoch's key, frames of the next held for its key);
 #  - no epoch secret in serve's output; SIGTERM: a clean exit, 0.
 # TAP. Cleans up its processes and temp dir.
 . "$(dirname "$0")/../tap.sh"
@@ -34,7 +36,12 @@ epoch_of() { # epoch_of NAME: the epoch of north in NAME's status
 expiry_of() {
 	cm "$1" status 2>/dev/null | sed -n 's/^group north .* expires \([0-9]*\).*/\1/p'
 }
-size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+heard_of() {
+	cm "$1" status 2>/dev/null | sed -n 's/^group north .* heard \([0-9]*\) .*/\1/p'
+}
+concealed_of() {
+	cm "$1" status 2>/dev/null | sed -n 's/^group north .* concealed \([0-9]*\) .*/\1/p'
+}
 
 for s in ${SERVE_SUITES:-intl gm}; do
 	GP=
@@ -129,6 +136,29 @@ sys.stdout.buffer.write(b''.join(struct.pack('<h', int(8000 * math.sin(2 * math.
 		"expired=$expired $(grep -m3 expired "$W/trace"); $(tail -n 3 "$W/trace"; tail -n 6 "$W/serve.out")"
 	grep -q "north: epoch $e1 signed, 3 members" "$W/serve.out"
 	ok $? "$s: serve says what it re-signed" "$(cat "$W/serve.out")"
+
+	# a 10 s burst while serve keeps re-signing (every 8 s): it spans a
+	# rekey, and bob and carol hear every frame of it, none concealed
+	# (frames sent under the old epoch after they switched play with
+	# the previous key; frames of the new epoch that came before their
+	# key message are held until it does)
+	python3 -c "
+import math, struct, sys
+sys.stdout.buffer.write(b''.join(struct.pack('<h', int(8000 * math.sin(2 * math.pi * 440 * i / 16000))) for i in range(160000)))" >"$W/long.raw"
+	hb=$(heard_of bob) hc=$(heard_of carol) cb=$(concealed_of bob) cc=$(concealed_of carol)
+	eb=$(epoch_of alice)
+	cm alice ptt north --press --audio-in "$W/long.raw" >/dev/null
+	for _ in $(seq 300); do
+		[ "$(heard_of bob)" -ge $((hb + 500)) ] && [ "$(heard_of carol)" -ge $((hc + 500)) ] && break
+		sleep 0.1
+	done
+	ea=$(epoch_of alice)
+	[ "$ea" -gt "$eb" ] && [ "$(heard_of bob)" = $((hb + 500)) ] &&
+		[ "$(heard_of carol)" = $((hc + 500)) ] &&
+		[ "$(concealed_of bob)" = "$cb" ] && [ "$(concealed_of carol)" = "$cc" ]
+	ok $? "$s: a 10 s burst across a re-sign (epoch $eb -> $ea): bob and carol hear all 500 frames, none concealed" \
+		"$(cm bob status | grep ^group; cm carol status | grep ^group)"
+	wait_status alice "group north .* floor idle"
 
 	secret=$(od -An -tx1 -v "$W/gd/groups/north/secret" | tr -d ' \n')
 	[ ${#secret} = 64 ] && ! grep -qi "$secret" "$W/serve.out" "$W/serve.log" "$W/gd.log"
