@@ -511,36 +511,26 @@ static void play(struct svc *s, struct pgroup *g, uint32_t burst, uint64_t ctr,
 	tf_memzero(pcm, sizeof(pcm));
 }
 
-/* Open and play one frame; -EAGAIN: of a newer epoch than in force. */
-static int open_play(struct svc *s, struct pgroup *g, uint32_t burst,
-		     const uint8_t *sf, size_t n)
+/* Open and play one frame (wire.c: the epoch in force, or the one
+ * before it during its grace window; one of a newer epoch is held until
+ * its roster is checked and its key in force). held: the frame came out
+ * of g->hold (its time of arrival is at_ms). */
+static void rx_play(struct svc *s, struct pgroup *g, uint32_t burst,
+		    const uint8_t *sf, size_t n, uint64_t at_ms)
 {
 	uint8_t pt[TF_COMMS_PAYLOAD_MAX];
-	uint64_t ctr, kid;
+	uint64_t ctr;
 	int m;
 
-	/* the epoch in force, or the one before it during its grace window
-	 * (frames sent before their talker switched); an older one is not
-	 * played (its key is gone), a newer one not before its roster is
-	 * checked */
-	m = ptt_open_frame(s->suite, g->id, g->epoch, g->secret, &g->prev, sf,
-			   n, comms_now_ms(), pt, sizeof(pt), &ctr);
-	if (m == -EAGAIN)
-		return m;
+	m = ptt_rx_frame(s->suite, g->id, g->epoch, g->secret, &g->prev,
+			 &g->hold, burst, sf, n, at_ms, pt, sizeof(pt), &ctr);
 	if (m < 0) {
 		g->undecryptable++;
-		return m;
+		return;
 	}
-	/* the talker (one at a time holds the floor) has switched to the
-	 * epoch in force: the previous key has nothing left to open but
-	 * stragglers, and while it lives a removed member colluding with
-	 * the relay could forge frames under it, so it goes now */
-	if (g->prev.secret != NULL && tf_sframe_peek(sf, n, &kid, &ctr) >= 0 &&
-	    tf_group_kid_epoch(kid) == g->epoch)
-		ptt_grace_wipe(&g->prev);
-	play(s, g, burst, ctr, pt, (size_t)m);
-	tf_memzero(pt, (size_t)m);
-	return 0;
+	if (m > 0)
+		play(s, g, burst, ctr, pt, (size_t)m);
+	tf_memzero(pt, sizeof(pt));
 }
 
 static void on_frame(struct svc *s, const uint8_t *p, size_t n)
@@ -551,28 +541,19 @@ static void on_frame(struct svc *s, const uint8_t *p, size_t n)
 	if (ptt_parse_frame(p, n, &fr) < 0 ||
 	    (g = group_get(s, fr.group, false)) == NULL || g->secret == NULL)
 		return;
-	/* a newer epoch: our key message may be behind the talker's; keep
-	 * the ciphertext a moment (released in roster_done). Only those:
-	 * holding frames of the epoch in force behind them would let one
-	 * forged "newer" frame delay everything. */
-	if (open_play(s, g, fr.burst, fr.sf, fr.sflen) == -EAGAIN &&
-	    ptt_hold_put(&g->hold, fr.burst, fr.sf, fr.sflen, comms_now_ms()) <
-		    0)
-		g->undecryptable++;
+	rx_play(s, g, fr.burst, fr.sf, fr.sflen, comms_now_ms());
 }
 
 /* A new epoch is in force: what was held for it plays now (in arrival
- * order); frames of a still newer epoch wait on; expired ones go. */
+ * order); frames of a still newer epoch are held again (with their
+ * time of arrival); expired ones go. */
 static void release_held(struct svc *s, struct pgroup *g)
 {
 	struct ptt_held x;
-	uint64_t now = comms_now_ms();
 	size_t k = g->hold.count;
 
-	while (k-- > 0 && ptt_hold_next(&g->hold, now, &x))
-		if (open_play(s, g, x.burst, x.b, x.n) == -EAGAIN &&
-		    ptt_hold_put(&g->hold, x.burst, x.b, x.n, x.at_ms) < 0)
-			g->undecryptable++;
+	while (k-- > 0 && ptt_hold_next(&g->hold, comms_now_ms(), &x))
+		rx_play(s, g, x.burst, x.b, x.n, x.at_ms);
 }
 
 void ptt_on_reply(struct svc *s, const uint8_t *pt, size_t n)

@@ -312,3 +312,24 @@ void ptt_hold_free(struct ptt_hold *h)
 	h->f = NULL;
 	h->head = h->count = 0;
 }
+
+int ptt_rx_frame(const struct tf_suite *s, const char *group, uint64_t epoch,
+		 const uint8_t *secret, struct ptt_grace *prev,
+		 struct ptt_hold *hold, uint32_t burst, const uint8_t *sf,
+		 size_t sflen, uint64_t now_ms, uint8_t *pt, size_t cap,
+		 uint64_t *ctr)
+{
+	uint64_t kid, c;
+	int m = ptt_open_frame(s, group, epoch, secret, prev, sf, sflen, now_ms,
+			       pt, cap, ctr);
+
+	if (m == -EAGAIN) {
+		m = ptt_hold_put(hold, burst, sf, sflen, now_ms);
+		return m < 0 ? m : 0;
+	}
+	if (m > 0 && prev->secret != NULL &&
+	    tf_sframe_peek(sf, sflen, &kid, &c) >= 0 &&
+	    tf_group_kid_epoch(kid) == epoch)
+		ptt_grace_wipe(prev);
+	return m;
+}

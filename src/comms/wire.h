@@ -145,4 +145,17 @@ int ptt_hold_put(struct ptt_hold *h, uint32_t burst, const uint8_t *sf,
 bool ptt_hold_next(struct ptt_hold *h, uint64_t now_ms, struct ptt_held *out);
 void ptt_hold_free(struct ptt_hold *h);
 
+/* What twofold-comms does with one frame of burst: ptt_open_frame; one of
+ * a newer epoch goes into hold (returns 0: held); a frame that opens
+ * under the epoch in force ends the grace window at once (the talker has
+ * switched: the previous key has nothing left to open but stragglers,
+ * and while it lives a removed member colluding with the relay could
+ * forge frames under it). Returns the plaintext length, 0 when held, or
+ * ptt_open_frame's error (-ENOMEM, -EMSGSIZE: could not hold). */
+int ptt_rx_frame(const struct tf_suite *s, const char *group, uint64_t epoch,
+		 const uint8_t *secret, struct ptt_grace *prev,
+		 struct ptt_hold *hold, uint32_t burst, const uint8_t *sf,
+		 size_t sflen, uint64_t now_ms, uint8_t *pt, size_t cap,
+		 uint64_t *ctr);
+
 #endif

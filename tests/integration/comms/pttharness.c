@@ -104,7 +104,8 @@ struct mem {
 	uint64_t pep;
 	uint8_t psec[TF_GROUP_SECRET_BYTES];
 	struct ptt_grace pg;
-	unsigned p_opened, p_refused;
+	struct ptt_hold ph; /* frames of a newer epoch, until its key */
+	unsigned p_opened, p_refused, p_held;
 };
 
 static const struct tf_suite *S;
@@ -385,9 +386,13 @@ static void on_frame(struct mem *m, const uint8_t *p, size_t n)
 	}
 	if (m->player) {
 		uint8_t pt[256];
-		if (ptt_open_frame(S, GROUP, m->pep, m->psec, &m->pg, p, n,
-				   now_us() / 1000, pt, sizeof(pt), &ctr) > 0)
+		int r = ptt_rx_frame(S, GROUP, m->pep, m->psec, &m->pg, &m->ph,
+				     0, p, n, now_us() / 1000, pt, sizeof(pt),
+				     &ctr);
+		if (r > 0)
 			m->p_opened++;
+		else if (r == 0)
+			m->p_held++;
 		else
 			m->p_refused++;
 		return;
@@ -845,23 +850,25 @@ static bool all_got(void *a)
 	struct pcnt *c = a;
 
 	for (size_t i = c->from; i < c->to; i++)
-		if (M[i].p_opened + M[i].p_refused < c->want)
+		if (M[i].p_opened + M[i].p_refused + M[i].p_held < c->want)
 			return false;
 	return true;
 }
 
 /* n members: 0 talks one burst of 30 frames; 1..n-2 play them as
- * twofold-comms does; n-1 is removed in the middle of it. The rekey
- * (epoch 2, a fresh secret) reaches the players before the talker, so
- * frames 10..19 are still sealed under epoch 1 when the players already
- * have epoch 2 in force: with the grace key they play, and the burst has
- * no gap; the removed device opens none of epoch 2; an epoch-1 frame
- * sent again after the window is refused. */
+ * twofold-comms does (wire.c's ptt_rx_frame); n-1 is removed in the
+ * middle of it. The rekey (epoch 2, a fresh secret) reaches the players
+ * 1..n-3 before the talker, so frames 10..19 are still sealed under
+ * epoch 1 when they already have epoch 2 in force: with the grace key
+ * they play, and the burst has no gap. Player n-2 is late: its key comes
+ * after the talker's epoch-2 frames, which it holds and plays then. The
+ * removed device opens none of epoch 2; an epoch-1 frame sent again
+ * after the window is refused. */
 static int test_grace(size_t n)
 {
 	int who[MAXM] = {0};
 	uint8_t s1[32], s2[32], *r1, *r2;
-	size_t rl, R = n - 1;
+	size_t rl, R = n - 1, L = n - 2;
 	struct pcnt c = {.from = 1, .to = n - 1};
 	uint64_t ctr = 1, kid, x;
 	unsigned i0, lost = 0, refused = 0, opened = 0, r_opened = 0, n2 = 0;
@@ -895,7 +902,7 @@ static int test_grace(size_t n)
 	check(auth_publish(r2, rl), "grace: the authority published epoch 2");
 	if (index_of(r2, rl, 0) != i0)
 		die("the talker's index moved", -EINVAL);
-	for (size_t i = 1; i < n - 1; i++) {
+	for (size_t i = 1; i < L; i++) {
 		if (ptt_grace_keep(&M[i].pg, 1, M[i].psec, now_us() / 1000) < 0)
 			die("grace", -ENOMEM);
 		M[i].pep = 2;
@@ -909,6 +916,29 @@ static int test_grace(size_t n)
 		talk(&M[0], s2, 2, i0, ctr++);
 	c.want = 30;
 	(void)pump(all_got, &c, 5000);
+	/* the late player's key comes now: what it held plays */
+	{
+		struct ptt_held h;
+		uint8_t pt[256];
+		uint64_t cx;
+		size_t k = M[L].ph.count;
+		printf("# grace: the late player held %u frames\n",
+		       M[L].p_held);
+		if (ptt_grace_keep(&M[L].pg, 1, M[L].psec, now_us() / 1000) < 0)
+			die("grace", -ENOMEM);
+		M[L].pep = 2;
+		memcpy(M[L].psec, s2, sizeof(s2));
+		while (k-- > 0 && ptt_hold_next(&M[L].ph, now_us() / 1000, &h))
+			if (ptt_rx_frame(S, GROUP, M[L].pep, M[L].psec,
+					 &M[L].pg, &M[L].ph, h.burst, h.b, h.n,
+					 h.at_ms, pt, sizeof(pt), &cx) > 0) {
+				M[L].p_opened++;
+				M[L].p_held--;
+			}
+		check(M[L].p_held == 0 && M[L].p_opened == 30,
+		      "grace: the late player plays the 10 frames it held "
+		      "once its key came (30 of 30)");
+	}
 	for (size_t i = 1; i < n - 1; i++) {
 		opened += M[i].p_opened;
 		refused += M[i].p_refused;
@@ -950,7 +980,7 @@ static int test_grace(size_t n)
 	 * (a replay) is refused by every player, and the key is gone */
 	usleep((PTT_GRACE_MS + 100) * 1000);
 	for (size_t i = 1; i < n - 1; i++)
-		M[i].p_opened = M[i].p_refused = 0;
+		M[i].p_opened = M[i].p_refused = M[i].p_held = 0;
 	for (size_t k = 0; k < M[1].ncap; k++)
 		if (tf_sframe_peek(M[1].cap[k].b, M[1].cap[k].n, &kid, &x) >=
 			    0 &&
@@ -983,6 +1013,7 @@ static int test_grace(size_t n)
 		for (size_t i = 1; i < n - 1; i++) {
 			wiped = wiped && M[i].pg.secret == NULL;
 			ptt_grace_wipe(&M[i].pg);
+			ptt_hold_free(&M[i].ph);
 		}
 		check(wiped,
 		      "grace: the previous key is wiped after the window");
