@@ -75,6 +75,8 @@ struct authority {
 };
 
 static const char *D;
+/* serve's signalfd: the relay's waits end early on SIGTERM (-1: none) */
+static int stop_fd = -1;
 static uint64_t validity = ROSTER_VALIDITY;
 static bool serving; /* inside `serve`: no "publish it" hint */
 
@@ -519,6 +521,20 @@ static int cmd_list(void)
 
 /* ---- publish ---- */
 
+/* Wait for the relay's datagram on fd, at most ms; 1 when one is there,
+ * 0 on timeout, -1 when serve is asked to stop (the signal stays queued
+ * for its loop). */
+static int relay_wait(int fd, int ms)
+{
+	struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+			      {.fd = stop_fd, .events = POLLIN}};
+	int r = poll(p, stop_fd >= 0 ? 2 : 1, ms);
+
+	if (r > 0 && stop_fd >= 0 && (p[1].revents & POLLIN))
+		return -1;
+	return r > 0 && (p[0].revents & (POLLIN | POLLERR)) ? 1 : 0;
+}
+
 /* Upload the roster to the relay over our own channel (the relay knows
  * us by our group-authority certificate) and wait for its answer. */
 static int relay_publish(struct authority *a, const char *relay,
@@ -561,10 +577,13 @@ static int relay_publish(struct authority *a, const char *relay,
 	if (r < 0)
 		goto out;
 	for (int tries = 0; tries < 3 && s == NULL; tries++) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int ready;
 		if (send(fd, out, (size_t)r, 0) < 0)
 			break;
-		if (poll(&p, 1, 2000) != 1)
+		ready = relay_wait(fd, 2000);
+		if (ready < 0)
+			goto out;
+		if (ready == 0)
 			continue;
 		n = recv(fd, in, sizeof(in), 0);
 		if (n > 0 && tf_comms_client_finish(c, in, (size_t)n, &s) < 0)
@@ -588,9 +607,8 @@ static int relay_publish(struct authority *a, const char *relay,
 		off += k;
 	}
 	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int m;
-		if (poll(&p, 1, 3000) != 1) {
+		if (relay_wait(fd, 3000) != 1) {
 			fail("the relay %s did not answer the roster", relay);
 			goto out;
 		}
@@ -996,6 +1014,7 @@ static int cmd_serve(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0 ||
 	    (sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		return fail("cannot set up signals: %s", strerror(errno));
+	stop_fd = sfd;
 	(void)signal(SIGPIPE, SIG_IGN);
 	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	pathf(p, sizeof(p), "groups");
@@ -1004,6 +1023,13 @@ static int cmd_serve(int argc, char **argv)
 						 IN_ONLYDIR) < 0) {
 		fail("cannot watch %s: %s (run init first)", p,
 		     strerror(errno));
+		goto out;
+	}
+	/* DIR itself: `init` again (a renewed certificate) renames files
+	 * into it. Only renames: DIR/lock is opened for writing on every
+	 * pass, and a close-write watch would wake the loop forever. */
+	if (inotify_add_watch(ino, D, IN_MOVED_TO | IN_ONLYDIR) < 0) {
+		fail("cannot watch %s: %s", D, strerror(errno));
 		goto out;
 	}
 	t = calloc(SGROUPS_MAX, sizeof(*t));
