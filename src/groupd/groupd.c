@@ -852,6 +852,7 @@ static uint64_t maybe_resign(struct authority *a, struct sgroup *sg)
 		goto out;
 	}
 	sg->warned = false;
+	due = now + 1; /* unless it works: try again in a second */
 	if (tf_roster_new(g.r->n, &next) < 0)
 		goto out;
 	memcpy(next->m, g.r->m, g.r->n * sizeof(next->m[0]));
