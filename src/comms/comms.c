@@ -127,34 +127,7 @@ void comms_hex(const uint8_t *p, size_t n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
-int comms_unhex(const char *h, uint8_t *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		if (sscanf(h + 2 * i, "%2x", &v) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
-/* An officer id as certificates allow it ([A-Za-z0-9-_.@], 1..64): safe
- * as a file name. The relay names senders: it is checked, not trusted. */
-bool comms_officer_ok(const char *n)
-{
-	size_t l = strnlen(n, TF_CERT_ID_MAX + 1);
-
-	if (l == 0 || l > TF_CERT_ID_MAX || !strcmp(n, ".") || !strcmp(n, ".."))
-		return false;
-	for (size_t i = 0; i < l; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
-			    "YZ"
-			    "0123456789-_.@",
-			    n[i]))
-			return false;
-	return true;
-}
+/* comms_unhex, comms_officer_ok, comms_get_name: wire.c */
 
 int comms_path(struct svc *s, char *out, size_t cap, const char *fmt, ...)
 {
@@ -873,15 +846,6 @@ static void on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 	if (r < 0)
 		fprintf(stderr, PROG ": session to %s: %s\n", whose,
 			strerror(-r));
-}
-
-size_t comms_get_name(const uint8_t *p, size_t n, char *out)
-{
-	if (n < 1 || p[0] == 0 || p[0] > TF_CERT_ID_MAX || n - 1 < p[0])
-		return 0;
-	memcpy(out, p + 1, p[0]);
-	out[p[0]] = '\0';
-	return comms_officer_ok(out) ? 1u + p[0] : 0;
 }
 
 static void on_reply(struct svc *s, const uint8_t *pt, size_t n)

@@ -54,7 +54,6 @@
 #include "twofold/secmem.h"
 #include "twofold/sframe.h"
 
-#define KEYMSG_PREFIX "twofold-group-key v1 "
 #define GROUPS_MAX 16
 #define FRAME_BYTES TF_MEDIA_PKT_BYTES /* one Opus packet, 20 ms */
 #define FRAME_MS TF_MEDIA_FRAME_MS
@@ -80,7 +79,9 @@ struct pgroup {
 	char id[TF_CERT_ID_MAX + 1];
 	/* the epoch in force */
 	uint64_t epoch;
-	uint8_t *secret; /* secure memory; NULL: none yet */
+	uint8_t *secret;       /* secure memory; NULL: none yet */
+	struct ptt_grace prev; /* the epoch before, for frames in flight */
+	struct ptt_hold hold;  /* frames of a newer epoch, until its key */
 	struct tf_roster *roster;
 	uint8_t *wire; /* the roster as signed: uploaded when the relay
 			  does not hold it (it restarted) */
@@ -159,15 +160,6 @@ static size_t put_name(uint8_t *b, const char *n)
 	return 1 + l;
 }
 
-static uint64_t get_u(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 static void put_u(uint8_t *p, uint64_t v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -213,48 +205,51 @@ static void send_join(struct svc *s, struct pgroup *g)
 bool ptt_on_text(struct svc *s, const char *from,
 		 const struct tf_e2e_session *ss, const char *text, size_t n)
 {
-	char id[TF_CERT_ID_MAX + 1], hh[2 * TF_HASH_BYTES + 1],
-		sh[2 * TF_KEY_BYTES + 1];
-	unsigned long long epoch;
+	struct ptt_keymsg km;
 	struct pgroup *g;
 	const uint8_t *ik;
 	size_t ikl;
-	uint8_t b[80];
+	uint8_t b[80], h[TF_HASH_BYTES];
+	uint8_t *sec = tf_secure_alloc(TF_GROUP_SECRET_BYTES);
+	int r;
 
-	if (n < strlen(KEYMSG_PREFIX) ||
-	    memcmp(text, KEYMSG_PREFIX, strlen(KEYMSG_PREFIX)) != 0)
+	if (sec == NULL)
 		return false;
+	r = ptt_parse_keymsg(text, n, &km, sec);
+	if (r == -ENOENT) {
+		tf_secure_free(sec);
+		return false;
+	}
 	/* consumed from here on: a key message never reaches the inbox */
-	if (sscanf(text + strlen(KEYMSG_PREFIX), "%64s %llu %64s %64s", id,
-		   &epoch, hh, sh) != 4 ||
-	    !comms_officer_ok(id) || strlen(hh) != 2 * TF_HASH_BYTES ||
-	    strlen(sh) != 2 * TF_KEY_BYTES) {
+	if (r < 0) {
 		fprintf(stderr, PROG ": malformed group key from %s ignored\n",
 			from);
-		tf_memzero(sh, sizeof(sh));
-		return true;
+		goto out;
 	}
-	g = group_get(s, id, true);
+	g = group_get(s, km.group, true);
 	ik = tf_e2e_session_peer_ik(ss, &ikl);
-	if (g == NULL || ik == NULL || ikl > TF_PK_MAX) {
-		tf_memzero(sh, sizeof(sh));
-		return true;
+	if (g == NULL || ik == NULL || ikl > TF_PK_MAX)
+		goto out;
+	/* the key of the epoch in force again (the authority retried a
+	 * publish that failed half way): nothing new, not an attack */
+	if (km.epoch == g->epoch && g->wire != NULL &&
+	    tf_hash(s->suite, h, g->wire, g->wire_len) == 0 &&
+	    memcmp(h, km.hash, sizeof(h)) == 0) {
+		comms_log(s, "group %s: key for epoch %llu again, ignored",
+			  km.group, (unsigned long long)km.epoch);
+		goto out;
+	}
+	if (km.epoch <= g->epoch) {
+		refuse(s, g, "a key for an old epoch (a replay) refused");
+		goto out;
 	}
 	if (g->p_secret == NULL)
-		g->p_secret = tf_secure_alloc(TF_GROUP_SECRET_BYTES);
-	if (g->p_secret == NULL ||
-	    comms_unhex(hh, g->p_hash, TF_HASH_BYTES) < 0 ||
-	    comms_unhex(sh, g->p_secret, TF_GROUP_SECRET_BYTES) < 0) {
-		tf_memzero(sh, sizeof(sh));
-		return true;
-	}
-	tf_memzero(sh, sizeof(sh));
-	if (epoch <= g->epoch) {
-		refuse(s, g, "a key for an old epoch (a replay) refused");
-		return true;
-	}
+		g->p_secret = steal_pointer(&sec);
+	else
+		memcpy(g->p_secret, sec, TF_GROUP_SECRET_BYTES);
+	memcpy(g->p_hash, km.hash, sizeof(g->p_hash));
 	g->pending = true;
-	g->p_epoch = epoch;
+	g->p_epoch = km.epoch;
 	snprintf(g->p_from, sizeof(g->p_from), "%s", from);
 	memcpy(g->p_ik, ik, ikl);
 	g->p_iklen = ikl;
@@ -263,10 +258,15 @@ bool ptt_on_text(struct svc *s, const char *from,
 	g->rtotal = g->rhave = 0;
 	/* the roster itself comes from the relay, checked below */
 	b[0] = OP_ROSTER_GET;
-	comms_relay_send(s, b, 1 + put_name(b + 1, id));
-	comms_log(s, "group %s: key for epoch %llu from %s", id, epoch, from);
+	comms_relay_send(s, b, 1 + put_name(b + 1, km.group));
+	comms_log(s, "group %s: key for epoch %llu from %s", km.group,
+		  (unsigned long long)km.epoch, from);
+out:
+	tf_secure_free(sec);
 	return true;
 }
+
+static void release_held(struct svc *s, struct pgroup *g);
 
 static void roster_done(struct svc *s, struct pgroup *g)
 {
@@ -312,6 +312,13 @@ static void roster_done(struct svc *s, struct pgroup *g)
 		idx = -1;
 	else
 		idx = tf_roster_find(r, s->me.officer, mine);
+	/* the epoch being replaced stays for frames still in flight, but
+	 * only if we held it as a member (a joiner never had it; after a
+	 * restart without the secret file me is -1) */
+	if (g->secret != NULL && g->me >= 0 && g->epoch > 0 &&
+	    g->epoch < r->epoch &&
+	    ptt_grace_keep(&g->prev, g->epoch, g->secret, comms_now_ms()) < 0)
+		comms_log(s, "group %s: no memory for the previous key", g->id);
 	free(g->roster);
 	g->roster = r;
 	g->me = idx;
@@ -334,36 +341,29 @@ static void roster_done(struct svc *s, struct pgroup *g)
 		return;
 	}
 	send_join(s, g);
+	release_held(s, g);
 	comms_log(s, "group %s: epoch %llu in force (%zu members)", g->id,
 		  (unsigned long long)g->epoch, r->n);
 }
 
 static void on_roster_piece(struct svc *s, const uint8_t *p, size_t n)
 {
-	char id[TF_CERT_ID_MAX + 1];
-	size_t u = comms_get_name(p, n, id), total, off;
+	struct ptt_piece pc;
 	struct pgroup *g;
 
-	if (u == 0 || n - u < 8 || (g = group_get(s, id, false)) == NULL ||
-	    !g->pending)
+	if (ptt_parse_piece(p, n, &pc) < 0 ||
+	    (g = group_get(s, pc.group, false)) == NULL || !g->pending)
 		return;
-	total = (size_t)get_u(p + u, 4);
-	off = (size_t)get_u(p + u + 4, 4);
-	p += u + 8;
-	n -= u + 8;
-	if (total == 0 || total > TF_ROSTER_WIRE_MAX || off > total ||
-	    n > total - off)
-		return;
-	if (off == 0) {
+	if (pc.off == 0) {
 		free(g->rbuf);
-		g->rbuf = malloc(total);
-		g->rtotal = total;
+		g->rbuf = malloc(pc.total);
+		g->rtotal = pc.total;
 		g->rhave = 0;
 	}
-	if (g->rbuf == NULL || g->rtotal != total || g->rhave != off)
+	if (g->rbuf == NULL || g->rtotal != pc.total || g->rhave != pc.off)
 		return;
-	memcpy(g->rbuf + off, p, n);
-	g->rhave += n;
+	memcpy(g->rbuf + pc.off, pc.data, pc.len);
+	g->rhave += pc.len;
 	if (g->rhave == g->rtotal) {
 		roster_done(s, g);
 		free(g->rbuf);
@@ -441,25 +441,20 @@ static void stop_talking(struct svc *s, struct pgroup *g, bool tell)
 
 static void on_floor(struct svc *s, const uint8_t *p, size_t n)
 {
-	char id[TF_CERT_ID_MAX + 1], who[TF_CERT_ID_MAX + 1] = "";
-	size_t u = comms_get_name(p, n, id);
+	struct ptt_floor f;
 	struct pgroup *g;
-	uint8_t type, reason;
 	bool me;
 
-	if (u == 0 || n - u < 10 || (g = group_get(s, id, false)) == NULL)
+	if (ptt_parse_floor(p, n, &f) < 0 ||
+	    (g = group_get(s, f.group, false)) == NULL)
 		return;
-	type = p[u];
-	reason = p[u + 1];
-	if (p[u + 9] && comms_get_name(p + u + 9, n - u - 9, who) == 0)
-		return;
-	me = !strcmp(who, s->me.officer);
-	switch (type) {
+	me = !strcmp(f.who, s->me.officer);
+	switch (f.type) {
 	case EV_GRANTED:
 		g->taken = true;
-		g->emergency = p[u + 2];
-		g->burst = (uint32_t)get_u(p + u + 5, 4);
-		snprintf(g->talker, sizeof(g->talker), "%s", who);
+		g->emergency = f.emergency;
+		g->burst = f.burst;
+		snprintf(g->talker, sizeof(g->talker), "%s", f.who);
 		if (me && g->pressed) {
 			g->granted = true;
 			g->queued = false;
@@ -483,12 +478,13 @@ static void on_floor(struct svc *s, const uint8_t *p, size_t n)
 		if (me) {
 			fprintf(stderr,
 				PROG ": talk group %s: floor %s (reason %u)\n",
-				id, type == EV_DENIED ? "denied" : "revoked",
-				reason);
+				f.group,
+				f.type == EV_DENIED ? "denied" : "revoked",
+				f.reason);
 			g->queued = false;
 			stop_talking(s, g, false);
 		}
-		if (type == EV_REVOKED)
+		if (f.type == EV_REVOKED)
 			g->taken = false;
 		break;
 	case EV_RELEASED: g->taken = false; break;
@@ -587,69 +583,67 @@ static void play(struct svc *s, struct pgroup *g, uint32_t burst, uint64_t ctr,
 	tf_memzero(pcm, sizeof(pcm));
 }
 
-static void on_frame(struct svc *s, const uint8_t *p, size_t n)
+/* Open and play one frame (wire.c: the epoch in force, or the one
+ * before it during its grace window; one of a newer epoch is held until
+ * its roster is checked and its key in force). held: the frame came out
+ * of g->hold (its time of arrival is at_ms). */
+static void rx_play(struct svc *s, struct pgroup *g, uint32_t burst,
+		    const uint8_t *sf, size_t n, uint64_t at_ms)
 {
-	char id[TF_CERT_ID_MAX + 1], who[TF_CERT_ID_MAX + 1];
-	uint8_t base[TF_KEY_BYTES], pt[TF_COMMS_PAYLOAD_MAX];
-	struct tf_sframe_key *k = NULL;
-	size_t u = comms_get_name(p, n, id), u2;
-	struct pgroup *g;
-	uint64_t kid, ctr;
+	uint8_t pt[TF_COMMS_PAYLOAD_MAX];
+	uint64_t ctr;
 	int m;
 
-	if (u == 0 || (g = group_get(s, id, false)) == NULL ||
-	    g->secret == NULL)
-		return;
-	u2 = comms_get_name(p + u, n - u, who);
-	if (u2 == 0 || n - u - u2 < 4)
-		return;
-	p += u + u2 + 4;
-	n -= u + u2 + 4;
-	/* the epoch in force only: a frame of an older one is not played
-	 * (its key is gone), a newer one not before its roster checked */
-	if (tf_sframe_peek(p, n, &kid, &ctr) < 0 ||
-	    tf_group_kid_epoch(kid) != g->epoch ||
-	    tf_group_talker_key(s->suite, g->secret, g->id, g->epoch,
-				tf_group_kid_index(kid), base) < 0 ||
-	    tf_sframe_key_derive(s->suite, base, sizeof(base), kid, &k) < 0) {
-		tf_memzero(base, sizeof(base));
-		g->undecryptable++;
-		return;
-	}
-	tf_memzero(base, sizeof(base));
-	m = tf_sframe_open(k, p, n, pt, sizeof(pt));
-	tf_sframe_key_free(k);
+	m = ptt_rx_frame(s->suite, g->id, g->epoch, g->secret, &g->prev,
+			 &g->hold, burst, sf, n, at_ms, pt, sizeof(pt), &ctr);
 	if (m < 0) {
 		g->undecryptable++;
 		return;
 	}
-	play(s, g, (uint32_t)get_u(p - 4, 4), ctr, pt, (size_t)m);
-	tf_memzero(pt, (size_t)m);
+	if (m > 0)
+		play(s, g, burst, ctr, pt, (size_t)m);
+	tf_memzero(pt, sizeof(pt));
+}
+
+static void on_frame(struct svc *s, const uint8_t *p, size_t n)
+{
+	struct ptt_frame fr;
+	struct pgroup *g;
+
+	if (ptt_parse_frame(p, n, &fr) < 0 ||
+	    (g = group_get(s, fr.group, false)) == NULL || g->secret == NULL)
+		return;
+	rx_play(s, g, fr.burst, fr.sf, fr.sflen, comms_now_ms());
+}
+
+/* A new epoch is in force: what was held for it plays now (in arrival
+ * order); frames of a still newer epoch are held again (with their
+ * time of arrival); expired ones go. */
+static void release_held(struct svc *s, struct pgroup *g)
+{
+	struct ptt_held x;
+	size_t k = g->hold.count;
+
+	while (k-- > 0 && ptt_hold_next(&g->hold, comms_now_ms(), &x))
+		rx_play(s, g, x.burst, x.b, x.n, x.at_ms);
 }
 
 void ptt_on_reply(struct svc *s, const uint8_t *pt, size_t n)
 {
-	char id[TF_CERT_ID_MAX + 1];
+	struct ptt_state st;
 	struct pgroup *g;
-	size_t u;
 
 	if (n < 1)
 		return;
 	switch (pt[0]) {
 	case OP_STATE:
-		u = comms_get_name(pt + 1, n - 1, id);
-		if (u && (g = group_get(s, id, false)) != NULL &&
-		    n >= 1 + u + 22) {
-			const uint8_t *q = pt + 1 + u;
-			char who[TF_CERT_ID_MAX + 1] = "";
+		if (ptt_parse_state(pt + 1, n - 1, &st) == 0 &&
+		    (g = group_get(s, st.group, false)) != NULL) {
 			g->joined = true;
-			g->taken = q[8];
-			g->burst = (uint32_t)get_u(q + 9, 4);
-			g->emergency = q[13];
-			if (q[22])
-				(void)comms_get_name(q + 22, n - 1 - u - 22,
-						     who);
-			snprintf(g->talker, sizeof(g->talker), "%s", who);
+			g->taken = st.taken;
+			g->burst = st.burst;
+			g->emergency = st.emergency;
+			snprintf(g->talker, sizeof(g->talker), "%s", st.talker);
 		}
 		break;
 	case OP_FLOOR: on_floor(s, pt + 1, n - 1); break;
@@ -699,6 +693,8 @@ void ptt_tick(struct svc *s, uint64_t now)
 	for (size_t i = 0; i < GROUPS_MAX; i++) {
 		struct pgroup *g = &P.g[i];
 		uint8_t f[FRAME_BYTES];
+
+		ptt_grace_tick(&g->prev, now);
 
 		/* no STATE a second after JOIN_EPOCH: the relay lacks the
 		 * roster; hand it ours */
@@ -835,23 +831,31 @@ void ptt_status(struct svc *s, char *out, size_t cap)
 		int n;
 		if (!g->id[0])
 			continue;
-		n = snprintf(out + l, cap - l,
-			     "group %s epoch %llu members %zu %s floor %s%s%s "
-			     "heard %u concealed %u undecryptable %u played %u "
-			     "not-played-background %u%s%s\n",
-			     g->id, (unsigned long long)g->epoch,
-			     g->roster ? g->roster->n : 0,
-			     g->joined ? "joined" : "not-joined",
-			     g->granted	 ? "granted-to-me"
-			     : g->queued ? "queued"
-			     : g->taken	 ? "talker "
-					 : "idle",
-			     g->taken && !g->granted && !g->queued ? g->talker
-								   : "",
-			     g->emergency && g->taken ? " (emergency)" : "",
-			     g->heard, g->concealed, g->undecryptable,
-			     g->played, g->muted,
-			     g->refusal[0] ? " refused: " : "", g->refusal);
+		n = snprintf(
+			out + l, cap - l,
+			"group %s epoch %llu members %zu %s floor %s%s%s "
+			"heard %u concealed %u undecryptable %u played %u "
+			"not-played-background %u expires %llu%s%s%s\n",
+			g->id, (unsigned long long)g->epoch,
+			g->roster ? g->roster->n : 0,
+			g->joined ? "joined" : "not-joined",
+			g->granted  ? "granted-to-me"
+			: g->queued ? "queued"
+			: g->taken  ? "talker "
+				    : "idle",
+			g->taken && !g->granted && !g->queued ? g->talker : "",
+			g->emergency && g->taken ? " (emergency)" : "",
+			g->heard, g->concealed, g->undecryptable, g->played,
+			g->muted,
+			g->roster ? (unsigned long long)g->roster->expires_at
+				  : 0ull,
+			/* the authority stopped re-signing it (groupd
+			 * serve is down or cut off): say so */
+			g->roster && (uint64_t)time(NULL) >=
+						g->roster->expires_at
+				? " (expired)"
+				: "",
+			g->refusal[0] ? " refused: " : "", g->refusal);
 		if (n < 0)
 			break;
 		l += (size_t)n;
@@ -941,6 +945,8 @@ void ptt_free(struct svc *s)
 		stop_talking(s, g, false);
 		tf_secure_free(g->secret);
 		tf_secure_free(g->p_secret);
+		ptt_grace_wipe(&g->prev);
+		ptt_hold_free(&g->hold);
 		free(g->roster);
 		free(g->rbuf);
 		free(g->wire);

@@ -16,6 +16,7 @@
 #include "twofold/comms.h"
 #include "twofold/crypto.h"
 #include "twofold/e2e.h"
+#include "wire.h" /* comms_unhex, comms_officer_ok, comms_get_name */
 
 #define PROG "twofold-comms"
 #define TEXT_MAX 768 /* one datagram with the X3DH header and certificate */
@@ -137,9 +138,6 @@ void comms_hex(const uint8_t *p, size_t n, char *out);
 /* the next descriptor the current control request passed (the caller
  * owns it), or -1: none left */
 int comms_take_fd(struct svc *s);
-int comms_unhex(const char *h, uint8_t *out, size_t n);
-/* an officer id as certificates allow it: safe as a file name */
-bool comms_officer_ok(const char *n);
 int comms_path(struct svc *s, char *out, size_t cap, const char *fmt, ...)
 	TF_PRINTF(4, 5);
 int comms_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
@@ -152,8 +150,6 @@ void comms_relay_send(struct svc *s, const uint8_t *pt, size_t n);
 /* op | u8 n | name | [id] | body */
 void comms_relay_named(struct svc *s, uint8_t op, const char *name,
 		       const uint8_t *id, const uint8_t *body, size_t n);
-/* u8 n | name, checked with comms_officer_ok: bytes used, 0 if malformed */
-size_t comms_get_name(const uint8_t *p, size_t n, char *out);
 /* one reply datagram on a control connection */
 void comms_reply(int fd, const char *fmt, ...) TF_PRINTF(2, 3);
 

@@ -40,6 +40,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -53,8 +57,12 @@
 
 #define PROG "twofold-groupd"
 #define KEYMSG_PREFIX "twofold-group-key v1 "
-/* a roster is re-signed on every change; it lives this long at most */
+/* a roster is re-signed on every change; it lives this long at most
+ * (--validity changes it; `serve` re-signs it before it runs out) */
 #define ROSTER_VALIDITY (TF_ROSTER_MAX_VALIDITY - 3600)
+#define VALIDITY_MIN 3 /* seconds: what a test uses, no less */
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 16000
 
 struct authority {
 	const struct tf_suite *suite;
@@ -67,6 +75,10 @@ struct authority {
 };
 
 static const char *D;
+/* serve's signalfd: the relay's waits end early on SIGTERM (-1: none) */
+static int stop_fd = -1;
+static uint64_t validity = ROSTER_VALIDITY;
+static bool serving; /* inside `serve`: no "publish it" hint */
 
 static int fail(const char *fmt, ...) TF_PRINTF(1, 2);
 static int fail(const char *fmt, ...)
@@ -290,7 +302,7 @@ static int group_commit(struct authority *a, struct group *g,
 	int r;
 
 	next->issued_at = (uint64_t)time(NULL);
-	next->expires_at = next->issued_at + ROSTER_VALIDITY;
+	next->expires_at = next->issued_at + validity;
 	if (next->expires_at > a->me.not_after)
 		next->expires_at = a->me.not_after;
 	snprintf(next->group, sizeof(next->group), "%s", g->id);
@@ -309,10 +321,39 @@ static int group_commit(struct authority *a, struct group *g,
 	pathf(p, sizeof(p), "groups/%s/pending", g->id);
 	if (tf_atomic_write(p, "", 0, 0600) < 0)
 		return fail("cannot write %s", p);
-	printf("%s: epoch %llu, %zu members; publish it with `" PROG
-	       " publish %s ...`\n",
-	       g->id, (unsigned long long)next->epoch, next->n, g->id);
+	if (serving)
+		printf("%s: epoch %llu signed, %zu members, expires at %llu\n",
+		       g->id, (unsigned long long)next->epoch, next->n,
+		       (unsigned long long)next->expires_at);
+	else
+		printf("%s: epoch %llu, %zu members; publish it with `" PROG
+		       " publish %s ...` (or let `" PROG " serve` do it)\n",
+		       g->id, (unsigned long long)next->epoch, next->n, g->id);
 	return 0;
+}
+
+/* Every read-modify-write of a group (add, remove, publish's "was it
+ * still this epoch", serve's re-signing) holds DIR/lock, so the CLI and a
+ * running `serve` never sign two rosters of the same epoch. Returns the
+ * fd (close() unlocks) or -1 after printing why. */
+static int state_lock(void)
+{
+	char p[512];
+	int fd;
+
+	pathf(p, sizeof(p), "lock");
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* no state dir yet: nothing to race with, and the command says
+	 * "run init first" itself */
+	if (fd < 0 && errno == ENOENT)
+		return -2;
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		fail("cannot lock %s: %s", p, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static int cmd_create(const char *id)
@@ -480,6 +521,20 @@ static int cmd_list(void)
 
 /* ---- publish ---- */
 
+/* Wait for the relay's datagram on fd, at most ms; 1 when one is there,
+ * 0 on timeout, -1 when serve is asked to stop (the signal stays queued
+ * for its loop). */
+static int relay_wait(int fd, int ms)
+{
+	struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+			      {.fd = stop_fd, .events = POLLIN}};
+	int r = poll(p, stop_fd >= 0 ? 2 : 1, ms);
+
+	if (r > 0 && stop_fd >= 0 && (p[1].revents & POLLIN))
+		return -1;
+	return r > 0 && (p[0].revents & (POLLIN | POLLERR)) ? 1 : 0;
+}
+
 /* Upload the roster to the relay over our own channel (the relay knows
  * us by our group-authority certificate) and wait for its answer. */
 static int relay_publish(struct authority *a, const char *relay,
@@ -524,10 +579,13 @@ static int relay_publish(struct authority *a, const char *relay,
 	int cookies = 0;
 
 	for (int tries = 0; tries < 3 && s == NULL; tries++) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int ready;
 		if (send(fd, out, (size_t)r, 0) < 0)
 			break;
-		if (poll(&p, 1, 2000) != 1)
+		ready = relay_wait(fd, 2000);
+		if (ready < 0)
+			goto out;
+		if (ready == 0)
 			continue;
 		n = recv(fd, in, sizeof(in), 0);
 		/* a relay under load answers with a COOKIE: the INIT again,
@@ -561,9 +619,8 @@ static int relay_publish(struct authority *a, const char *relay,
 		off += k;
 	}
 	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int m;
-		if (poll(&p, 1, 3000) != 1) {
+		if (relay_wait(fd, 3000) != 1) {
 			fail("the relay %s did not answer the roster", relay);
 			goto out;
 		}
@@ -614,29 +671,43 @@ static int comms_send(const char *dir, const char *to, const char *text)
 	return rc;
 }
 
-static int cmd_publish(const char *id, int argc, char **argv)
+struct relay_cfg {
+	const char *relay, *rpub, *comms;
+};
+
+static int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 {
-	const char *relay = NULL, *rpub = NULL, *comms = NULL;
-	struct authority a = {0};
+	for (int i = 0; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--relay"))
+			c->relay = argv[i + 1];
+		else if (!strcmp(argv[i], "--relay-pub"))
+			c->rpub = argv[i + 1];
+		else if (!strcmp(argv[i], "--comms"))
+			c->comms = argv[i + 1];
+	}
+	return c->relay && c->rpub && c->comms ? 0 : -EINVAL;
+}
+
+/* Publish the current epoch of group id: the roster to the relay, then
+ * one key message per member to our comms service. The pending mark goes
+ * only when all of it went out and the epoch is still the current one
+ * (a change signed meanwhile stays pending). The lock is not held over
+ * the network, so the CLI is never kept waiting for a relay that is down.
+ * Returns 0, or 1 after printing what failed. */
+static int publish_group(struct authority *a, const char *id,
+			 const struct relay_cfg *c)
+{
 	struct group g = {0};
 	uint8_t *w = NULL, h[TF_HASH_BYTES];
 	char p[512], hh[2 * TF_HASH_BYTES + 1], sh[2 * TF_KEY_BYTES + 1];
 	char text[512];
+	uint64_t epoch;
 	size_t wl;
-	int rc = 1, bad = 0;
+	int rc = 1, bad = 0, lk = state_lock();
 
-	for (int i = 0; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--relay"))
-			relay = argv[i + 1];
-		else if (!strcmp(argv[i], "--relay-pub"))
-			rpub = argv[i + 1];
-		else if (!strcmp(argv[i], "--comms"))
-			comms = argv[i + 1];
-	}
-	if (!relay || !rpub || !comms)
-		return fail("publish needs --relay ADDR:PORT --relay-pub FILE "
-			    "--comms COMMS_STATE");
-	if (load_authority(&a) || group_load(id, &g))
+	if (lk == -1)
+		return 1;
+	if (group_load(id, &g))
 		goto out;
 	if (g.r == NULL) {
 		fail("%s has no members yet", id);
@@ -644,9 +715,12 @@ static int cmd_publish(const char *id, int argc, char **argv)
 	}
 	pathf(p, sizeof(p), "groups/%s/roster", id);
 	if (readf(p, TF_ROSTER_WIRE_MAX, &w, &wl) < 0 ||
-	    tf_hash(a.suite, h, w, wl) < 0)
+	    tf_hash(a->suite, h, w, wl) < 0)
 		goto out;
-	if (relay_publish(&a, relay, rpub, w, wl))
+	if (lk >= 0)
+		close(lk);
+	lk = -2;
+	if (relay_publish(a, c->relay, c->rpub, w, wl))
 		goto out;
 	static const char hx[] = "0123456789abcdef";
 	for (size_t i = 0; i < TF_HASH_BYTES; i++) {
@@ -659,26 +733,361 @@ static int cmd_publish(const char *id, int argc, char **argv)
 	snprintf(text, sizeof(text), KEYMSG_PREFIX "%s %llu %s %s", id,
 		 (unsigned long long)g.r->epoch, hh, sh);
 	for (size_t i = 0; i < g.r->n; i++)
-		if (comms_send(comms, g.r->m[i].officer, text) < 0) {
+		if (comms_send(c->comms, g.r->m[i].officer, text) < 0) {
 			fail("cannot queue the key for %s on the comms service "
 			     "%s",
-			     g.r->m[i].officer, comms);
+			     g.r->m[i].officer, c->comms);
 			bad++;
 		}
 	tf_memzero(text, sizeof(text));
 	tf_memzero(sh, sizeof(sh));
-	if (bad == 0) {
+	if (bad)
+		goto out;
+	epoch = g.r->epoch;
+	group_free(&g);
+	lk = state_lock();
+	if (lk == -1)
+		goto out;
+	if (group_load(id, &g) == 0 && g.r && g.r->epoch == epoch) {
 		pathf(p, sizeof(p), "groups/%s/pending", id);
 		(void)unlink(p);
-		printf("%s: epoch %llu published to the relay and queued for "
-		       "%zu members\n",
-		       id, (unsigned long long)g.r->epoch, g.r->n);
-		rc = 0;
 	}
+	printf("%s: epoch %llu published to the relay and queued for "
+	       "%zu members\n",
+	       id, (unsigned long long)epoch, g.r ? g.r->n : 0);
+	rc = 0;
 out:
+	if (lk >= 0)
+		close(lk);
 	free(w);
 	group_free(&g);
+	return rc;
+}
+
+static int cmd_publish(const char *id, int argc, char **argv)
+{
+	struct relay_cfg c = {0};
+	struct authority a = {0};
+	int rc = 1;
+
+	if (relay_cfg_parse(&c, argc, argv) < 0)
+		return fail("publish needs --relay ADDR:PORT --relay-pub FILE "
+			    "--comms COMMS_STATE");
+	if (load_authority(&a) == 0)
+		rc = publish_group(&a, id, &c);
 	authority_free(&a);
+	return rc;
+}
+
+/* ---- serve ---- */
+
+static int validity_parse(const char *a)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(a, &end, 10);
+	if (errno || *end || end == a || v < VALIDITY_MIN ||
+	    v > TF_ROSTER_MAX_VALIDITY) {
+		fail("--validity wants %d..%llu seconds, not %s", VALIDITY_MIN,
+		     (unsigned long long)TF_ROSTER_MAX_VALIDITY, a);
+		return -EINVAL;
+	}
+	validity = v;
+	return 0;
+}
+
+/* What serve remembers of a group between passes; the durable state is
+ * the files (pending), so a restart of serve loses nothing. */
+struct sgroup {
+	char id[TF_CERT_ID_MAX + 1];
+	uint64_t next_try_ms; /* 0: publish as soon as pending */
+	unsigned backoff_ms;
+	bool warned; /* the authority's certificate caps the expiry */
+	bool seen;   /* in this pass's directory listing */
+};
+
+#define SGROUPS_MAX 256
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Re-sign g's roster (same members) when less than a third of its
+ * validity is left. Returns the wall-clock second at which it is next
+ * due (UINT64_MAX: no roster).
+ *
+ * Why a re-signed roster is a new epoch with a fresh random secret,
+ * although nobody joined or left: members and the relay refuse a roster
+ * whose epoch is not newer than the one they hold (that is what stops a
+ * relay replaying an old list that still named a removed member), so the
+ * number must grow; and since every member must receive a key message
+ * for the new epoch anyway (it names the roster's hash), a fresh secret
+ * costs nothing more than ratcheting or keeping the old one, while it
+ * also ends the use of a secret that may have leaked in the past week
+ * (post-compromise security, which neither keeping nor ratcheting gives:
+ * a stolen secret ratchets forward as well as the authority does). */
+static uint64_t maybe_resign(struct authority *a, struct sgroup *sg)
+{
+	struct group g = {0};
+	struct tf_roster *next = NULL;
+	uint8_t *sec = NULL;
+	uint64_t now = (uint64_t)time(NULL), due = UINT64_MAX, life;
+	int lk = state_lock();
+
+	if (lk == -1)
+		return now + 1;
+	if (group_load(sg->id, &g) || g.r == NULL)
+		goto out;
+	life = g.r->expires_at > g.r->issued_at
+		       ? g.r->expires_at - g.r->issued_at
+		       : 0;
+	due = g.r->expires_at - life / 3;
+	if (now < due)
+		goto out;
+	/* the new expiry must be later than the old one, else (the
+	 * authority's certificate runs out first) re-signing would loop */
+	if (TF_MIN(now + validity, a->me.not_after) <= g.r->expires_at) {
+		if (!sg->warned)
+			fail("%s: cannot re-sign: the group authority's "
+			     "certificate expires at %llu, before a new roster "
+			     "would; renew it (twofold-ca issue --role "
+			     "group-authority) and run `" PROG " init` again",
+			     sg->id, (unsigned long long)a->me.not_after);
+		sg->warned = true;
+		due = now + 60;
+		goto out;
+	}
+	sg->warned = false;
+	due = now + 1; /* unless it works: try again in a second */
+	if (tf_roster_new(g.r->n, &next) < 0)
+		goto out;
+	memcpy(next->m, g.r->m, g.r->n * sizeof(next->m[0]));
+	next->n = g.r->n;
+	next->epoch = g.r->epoch + 1;
+	sec = tf_secure_alloc(TF_GROUP_SECRET_BYTES);
+	if (sec == NULL || tf_random(sec, TF_GROUP_SECRET_BYTES) < 0) {
+		fail("%s: cannot make the epoch secret", sg->id);
+		due = now + 1;
+		goto out;
+	}
+	if (group_commit(a, &g, next, sec) == 0) {
+		due = next->expires_at -
+		      (next->expires_at - next->issued_at) / 3;
+		sg->next_try_ms = 0; /* publish it now */
+		sg->backoff_ms = 0;
+	} else {
+		due = now + 1;
+	}
+out:
+	tf_secure_free(sec);
+	free(next);
+	group_free(&g);
+	if (lk >= 0)
+		close(lk);
+	return due;
+}
+
+static struct sgroup *sgroup_get(struct sgroup *t, const char *id)
+{
+	struct sgroup *free_slot = NULL;
+
+	for (size_t i = 0; i < SGROUPS_MAX; i++) {
+		if (t[i].id[0] && !strcmp(t[i].id, id))
+			return &t[i];
+		if (!t[i].id[0] && free_slot == NULL)
+			free_slot = &t[i];
+	}
+	if (free_slot != NULL && strlen(id) < sizeof(free_slot->id)) {
+		memset(free_slot, 0, sizeof(*free_slot));
+		memcpy(free_slot->id, id, strlen(id) + 1);
+	} else {
+		free_slot = NULL;
+	}
+	return free_slot;
+}
+
+/* One pass over every group: re-sign what is due, publish what is
+ * pending and not backing off. Returns the poll timeout in ms until the
+ * next thing is due. */
+static int serve_pass(struct authority *a, const struct relay_cfg *c,
+		      struct sgroup *t, int ino)
+{
+	char p[512];
+	uint64_t wake = mono_ms() + 60000;
+	DIR *d;
+	struct dirent *e;
+
+	for (size_t i = 0; i < SGROUPS_MAX; i++)
+		t[i].seen = false;
+	pathf(p, sizeof(p), "groups");
+	d = opendir(p);
+	if (d == NULL) {
+		fail("cannot read %s: %s", p, strerror(errno));
+		return 5000;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct sgroup *sg;
+		uint64_t due, now_s, now;
+
+		if (e->d_name[0] == '.' || !group_ok(e->d_name))
+			continue;
+		sg = sgroup_get(t, e->d_name);
+		if (sg == NULL) {
+			fail("more than %d groups: %s is not served",
+			     SGROUPS_MAX, e->d_name);
+			continue;
+		}
+		sg->seen = true;
+		pathf(p, sizeof(p), "groups/%s", sg->id);
+		/* idempotent: the same watch when it exists */
+		(void)inotify_add_watch(ino, p,
+					IN_MOVED_TO | IN_CLOSE_WRITE |
+						IN_DELETE | IN_ONLYDIR);
+		due = maybe_resign(a, sg);
+		now_s = (uint64_t)time(NULL);
+		now = mono_ms();
+		if (due != UINT64_MAX) {
+			uint64_t in = due > now_s ? (due - now_s) * 1000 : 0;
+			wake = TF_MIN(wake, now + in);
+		}
+		pathf(p, sizeof(p), "groups/%s/pending", sg->id);
+		if (access(p, F_OK) != 0) {
+			sg->next_try_ms = 0;
+			sg->backoff_ms = 0;
+			continue;
+		}
+		if (now < sg->next_try_ms) {
+			wake = TF_MIN(wake, sg->next_try_ms);
+			continue;
+		}
+		if (publish_group(a, sg->id, c) == 0) {
+			sg->next_try_ms = 0;
+			sg->backoff_ms = 0;
+		} else {
+			/* the relay or our comms service is down: the change
+			 * stays pending (on disk) and goes out when it is back */
+			sg->backoff_ms =
+				sg->backoff_ms
+					? TF_MIN(2 * sg->backoff_ms,
+						 (unsigned)BACKOFF_MAX_MS)
+					: BACKOFF_MIN_MS;
+			sg->next_try_ms = mono_ms() + sg->backoff_ms;
+			fprintf(stderr,
+				PROG ": %s: publishing failed; retrying in "
+				     "%u ms\n",
+				sg->id, sg->backoff_ms);
+			wake = TF_MIN(wake, sg->next_try_ms);
+		}
+	}
+	closedir(d);
+	for (size_t i = 0; i < SGROUPS_MAX; i++)
+		if (t[i].id[0] && !t[i].seen)
+			memset(&t[i], 0, sizeof(t[i])); /* deleted */
+	{
+		uint64_t now = mono_ms();
+		return wake > now ? (int)TF_MIN(wake - now, 60000u) : 0;
+	}
+}
+
+/* Why inotify and not a control socket: every change the CLI makes is
+ * already a file (the roster, then the pending mark, each renamed into
+ * place), and `pending` is the durable record of what is still to go
+ * out. Watching the state dir needs no change to the CLI, no second
+ * interface with its own permissions, and a change made while serve was
+ * not running is found by the first pass anyway. The events only wake
+ * the loop; each pass rereads the files, so a lost or overflowed event
+ * costs at most the next timer (60 s). */
+static int cmd_serve(int argc, char **argv)
+{
+	struct relay_cfg c = {0};
+	struct authority a = {0};
+	struct sgroup *t = NULL;
+	sigset_t ss;
+	char p[512];
+	int sfd = -1, ino = -1, timeout, rc = 1;
+
+	for (int i = 0; i + 1 < argc; i += 2)
+		if (!strcmp(argv[i], "--validity") &&
+		    validity_parse(argv[i + 1]) < 0)
+			return 2;
+	if (relay_cfg_parse(&c, argc, argv) < 0)
+		return fail("serve needs --relay ADDR:PORT --relay-pub FILE "
+			    "--comms COMMS_STATE [--validity SECONDS]");
+	serving = true;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0 ||
+	    (sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		return fail("cannot set up signals: %s", strerror(errno));
+	stop_fd = sfd;
+	(void)signal(SIGPIPE, SIG_IGN);
+	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	pathf(p, sizeof(p), "groups");
+	if (ino < 0 || inotify_add_watch(ino, p,
+					 IN_CREATE | IN_MOVED_TO | IN_DELETE |
+						 IN_ONLYDIR) < 0) {
+		fail("cannot watch %s: %s (run init first)", p,
+		     strerror(errno));
+		goto out;
+	}
+	/* DIR itself: `init` again (a renewed certificate) renames files
+	 * into it. Only renames: DIR/lock is opened for writing on every
+	 * pass, and a close-write watch would wake the loop forever. */
+	if (inotify_add_watch(ino, D, IN_MOVED_TO | IN_ONLYDIR) < 0) {
+		fail("cannot watch %s: %s", D, strerror(errno));
+		goto out;
+	}
+	t = calloc(SGROUPS_MAX, sizeof(*t));
+	if (t == NULL || load_authority(&a))
+		goto out;
+	printf(PROG ": serving %s (rosters valid %llu s)\n", D,
+	       (unsigned long long)validity);
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
+				       {.fd = ino, .events = POLLIN}};
+		struct signalfd_siginfo si;
+		char ev[4096];
+
+		timeout = serve_pass(&a, &c, t, ino);
+		if (poll(pf, 2, timeout) < 0 && errno != EINTR) {
+			fail("poll: %s", strerror(errno));
+			goto out;
+		}
+		if (pf[0].revents & POLLIN &&
+		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			printf(PROG ": signal %u, stopping\n", si.ssi_signo);
+			rc = 0;
+			goto out;
+		}
+		/* drain: the events only say "look again" */
+		while (read(ino, ev, sizeof(ev)) > 0)
+			;
+		/* a renewed certificate (init again) is picked up */
+		if (pf[1].revents & POLLIN) {
+			struct authority b = {0};
+			if (load_authority(&b) == 0) {
+				authority_free(&a);
+				a = b;
+			} else {
+				authority_free(&b);
+			}
+		}
+	}
+out:
+	authority_free(&a);
+	free(t);
+	if (ino >= 0)
+		close(ino);
+	if (sfd >= 0)
+		close(sfd);
 	return rc;
 }
 
@@ -692,7 +1101,9 @@ static int usage(void)
 		"       " PROG " --state DIR remove GROUP OFFICER\n"
 		"       " PROG " --state DIR list\n"
 		"       " PROG " --state DIR publish GROUP --relay ADDR:PORT "
-		"--relay-pub FILE --comms COMMS_STATE\n");
+		"--relay-pub FILE --comms COMMS_STATE\n"
+		"       " PROG " --state DIR serve --relay ADDR:PORT "
+		"--relay-pub FILE --comms COMMS_STATE [--validity SECONDS]\n");
 	return 2;
 }
 
@@ -705,6 +1116,12 @@ int main(int argc, char **argv)
 		D = argv[2];
 		i = 3;
 	}
+	/* the validity of the rosters this command signs (add, remove) */
+	if (argc > i + 1 && !strcmp(argv[i], "--validity")) {
+		if (validity_parse(argv[i + 1]) < 0)
+			return 2;
+		i += 2;
+	}
 	if (D == NULL)
 		D = "/var/lib/twofold-groupd";
 	if (i >= argc)
@@ -716,12 +1133,28 @@ int main(int argc, char **argv)
 		return cmd_init(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "create") && argc == i + 2)
 		return cmd_create(argv[i + 1]);
-	if (!strcmp(argv[i], "add") && (argc == i + 3 || argc == i + 4))
-		return cmd_add(argv[i + 1], argv[i + 2],
-			       argc == i + 4 &&
-				       !strcmp(argv[i + 3], "--dispatcher"));
-	if (!strcmp(argv[i], "remove") && argc == i + 3)
-		return cmd_remove(argv[i + 1], argv[i + 2]);
+	if (!strcmp(argv[i], "add") && (argc == i + 3 || argc == i + 4)) {
+		int lk = state_lock(), r;
+		if (lk == -1)
+			return 1;
+		r = cmd_add(argv[i + 1], argv[i + 2],
+			    argc == i + 4 &&
+				    !strcmp(argv[i + 3], "--dispatcher"));
+		if (lk >= 0)
+			close(lk);
+		return r;
+	}
+	if (!strcmp(argv[i], "remove") && argc == i + 3) {
+		int lk = state_lock(), r;
+		if (lk == -1)
+			return 1;
+		r = cmd_remove(argv[i + 1], argv[i + 2]);
+		if (lk >= 0)
+			close(lk);
+		return r;
+	}
+	if (!strcmp(argv[i], "serve"))
+		return cmd_serve(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "list") && argc == i + 1)
 		return cmd_list();
 	if (!strcmp(argv[i], "publish") && argc >= i + 2)

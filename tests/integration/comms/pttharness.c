@@ -20,6 +20,11 @@
  *   ghost     forged rosters (signed by an officer, by another CA's
  *             authority, a dropped or flipped signature, an older epoch):
  *             every one refused by the relay and by a member, reason shown
+ *   grace     a burst across a rekey: the frames still in flight under
+ *             the previous epoch play (src/comms/wire.c's grace key, as
+ *             twofold-comms plays them), the removed device opens none of
+ *             the new epoch, an old frame replayed after the window is
+ *             refused
  *   latency   press -> granted and late entry -> first played frame over
  *             $PTT_TRIALS trials (default 10), p50/p95 printed
  * Prints TAP-ish "ok"/"not ok" lines and "# " figures; exit 0 when every
@@ -41,6 +46,7 @@
 #include "twofold/roster.h"
 #include "twofold/sframe.h"
 #include "twofold/wg.h"
+#include "wire.h" /* ptt_open_frame, ptt_grace: what twofold-comms plays with */
 
 #define MAXM 128
 #define GROUP "north-1"
@@ -91,6 +97,15 @@ struct mem {
 	bool capture;
 	struct frame cap[CAP_MAX];
 	size_t ncap;
+	/* `grace`: a player opens frames exactly as twofold-comms does
+	 * (src/comms/wire.c): the epoch in force, the previous one for its
+	 * grace window after a rekey */
+	bool player;
+	uint64_t pep;
+	uint8_t psec[TF_GROUP_SECRET_BYTES];
+	struct ptt_grace pg;
+	struct ptt_hold ph; /* frames of a newer epoch, until its key */
+	unsigned p_opened, p_refused, p_held;
 };
 
 static const struct tf_suite *S;
@@ -368,6 +383,19 @@ static void on_frame(struct mem *m, const uint8_t *p, size_t n)
 	if (m->capture && m->ncap < CAP_MAX && n <= sizeof(m->cap[0].b)) {
 		memcpy(m->cap[m->ncap].b, p, n);
 		m->cap[m->ncap++].n = n;
+	}
+	if (m->player) {
+		uint8_t pt[256];
+		int r = ptt_rx_frame(S, GROUP, m->pep, m->psec, &m->pg, &m->ph,
+				     0, p, n, now_us() / 1000, pt, sizeof(pt),
+				     &ctr);
+		if (r > 0)
+			m->p_opened++;
+		else if (r == 0)
+			m->p_held++;
+		else
+			m->p_refused++;
+		return;
 	}
 	if (mem_open(m, p, n, &slot, &ctr)) {
 		m->opened++;
@@ -810,6 +838,191 @@ static int test_rekey(size_t n)
 	return 0;
 }
 
+/* ---- grace: a burst across a rekey ---- */
+
+struct pcnt {
+	size_t from, to;
+	unsigned want; /* p_opened + p_refused */
+};
+
+static bool all_got(void *a)
+{
+	struct pcnt *c = a;
+
+	for (size_t i = c->from; i < c->to; i++)
+		if (M[i].p_opened + M[i].p_refused + M[i].p_held < c->want)
+			return false;
+	return true;
+}
+
+/* n members: 0 talks one burst of 30 frames; 1..n-2 play them as
+ * twofold-comms does (wire.c's ptt_rx_frame); n-1 is removed in the
+ * middle of it. The rekey (epoch 2, a fresh secret) reaches the players
+ * 1..n-3 before the talker, so frames 10..19 are still sealed under
+ * epoch 1 when they already have epoch 2 in force: with the grace key
+ * they play, and the burst has no gap. Player n-2 is late: its key comes
+ * after the talker's epoch-2 frames, which it holds and plays then. The
+ * removed device opens none of epoch 2; an epoch-1 frame sent again
+ * after the window is refused. */
+static int test_grace(size_t n)
+{
+	int who[MAXM] = {0};
+	uint8_t s1[32], s2[32], *r1, *r2;
+	size_t rl, R = n - 1, L = n - 2;
+	struct pcnt c = {.from = 1, .to = n - 1};
+	uint64_t ctr = 1, kid, x;
+	unsigned i0, lost = 0, refused = 0, opened = 0, r_opened = 0, n2 = 0;
+	struct ptt_grace none = {0};
+
+	connect_all(0, n);
+	for (size_t i = 0; i < n; i++)
+		who[i] = (int)i;
+	if (tf_random(s1, sizeof(s1)) < 0 || tf_random(s2, sizeof(s2)) < 0)
+		die("random", -EIO);
+	r1 = roster_sign(1, who, n, auth_sk, auth_cert, auth_certlen, &rl);
+	for (size_t i = 1; i < n; i++) {
+		M[i].player = true;
+		M[i].pep = 1;
+		memcpy(M[i].psec, s1, sizeof(s1));
+	}
+	check(auth_publish(r1, rl), "grace: the authority published epoch 1");
+	check(join_all(r1, rl, 0, n), "grace: all members joined epoch 1");
+	i0 = index_of(r1, rl, 0);
+	press(&M[0], 10, false);
+	check(pump(granted0, &M[0], 5000), "grace: member 0 granted the floor");
+	M[1].capture = true;
+	for (int k = 0; k < 10; k++)
+		talk(&M[0], s1, 1, i0, ctr++);
+	c.want = 10;
+	(void)pump(all_got, &c, 5000);
+
+	/* the rekey reaches the players (and the relay) first */
+	who[R] = -1;
+	r2 = roster_sign(2, who, n - 1, auth_sk, auth_cert, auth_certlen, &rl);
+	check(auth_publish(r2, rl), "grace: the authority published epoch 2");
+	if (index_of(r2, rl, 0) != i0)
+		die("the talker's index moved", -EINVAL);
+	for (size_t i = 1; i < L; i++) {
+		if (ptt_grace_keep(&M[i].pg, 1, M[i].psec, now_us() / 1000) < 0)
+			die("grace", -ENOMEM);
+		M[i].pep = 2;
+		memcpy(M[i].psec, s2, sizeof(s2));
+	}
+	/* the talker has not switched yet: 10 frames of epoch 1 in flight */
+	for (int k = 0; k < 10; k++)
+		talk(&M[0], s1, 1, i0, ctr++);
+	/* now it has */
+	for (int k = 0; k < 10; k++)
+		talk(&M[0], s2, 2, i0, ctr++);
+	c.want = 30;
+	(void)pump(all_got, &c, 5000);
+	/* the late player's key comes now: what it held plays */
+	{
+		struct ptt_held h;
+		uint8_t pt[256];
+		uint64_t cx;
+		size_t k = M[L].ph.count;
+		printf("# grace: the late player held %u frames\n",
+		       M[L].p_held);
+		if (ptt_grace_keep(&M[L].pg, 1, M[L].psec, now_us() / 1000) < 0)
+			die("grace", -ENOMEM);
+		M[L].pep = 2;
+		memcpy(M[L].psec, s2, sizeof(s2));
+		while (k-- > 0 && ptt_hold_next(&M[L].ph, now_us() / 1000, &h))
+			if (ptt_rx_frame(S, GROUP, M[L].pep, M[L].psec,
+					 &M[L].pg, &M[L].ph, h.burst, h.b, h.n,
+					 h.at_ms, pt, sizeof(pt), &cx) > 0) {
+				M[L].p_opened++;
+				M[L].p_held--;
+			}
+		check(M[L].p_held == 0 && M[L].p_opened == 30,
+		      "grace: the late player plays the 10 frames it held "
+		      "once its key came (30 of 30)");
+	}
+	for (size_t i = 1; i < n - 1; i++) {
+		opened += M[i].p_opened;
+		refused += M[i].p_refused;
+		lost += 30 - TF_MIN(30u, M[i].p_opened + M[i].p_refused);
+	}
+	printf("# grace: %zu players: %u frames played, %u refused, %u never "
+	       "arrived (of %zu)\n",
+	       n - 2, opened, refused, lost, 30 * (n - 2));
+	check(refused == 0,
+	      "grace: the burst across the rekey plays without a gap (every "
+	      "frame that arrived played, the 10 in flight under epoch 1 "
+	      "too)");
+
+	/* the removed device: every epoch-2 frame a hostile relay could
+	 * hand it, opened as twofold-comms would and as an attacker would
+	 * (its epoch-1 secret, also ratcheted forward) */
+	M[R].nsec = 0;
+	give_secret(&M[R], 1, s1);
+	for (size_t k = 0; k < M[1].ncap; k++) {
+		uint8_t pt[256];
+		int slot;
+		if (tf_sframe_peek(M[1].cap[k].b, M[1].cap[k].n, &kid, &x) <
+			    0 ||
+		    tf_group_kid_epoch(kid) != 2)
+			continue;
+		n2++;
+		if (ptt_open_frame(S, GROUP, 1, s1, &none, M[1].cap[k].b,
+				   M[1].cap[k].n, now_us() / 1000, pt,
+				   sizeof(pt), &x) >= 0)
+			r_opened++;
+		if (mem_open(&M[R], M[1].cap[k].b, M[1].cap[k].n, &slot, &x))
+			r_opened++;
+	}
+	check(r_opened == 0 && n2 == 10,
+	      "grace: the removed device decrypts zero frames of epoch 2 (10 "
+	      "tried)");
+
+	/* after the window: an epoch-1 frame sent again through the relay
+	 * (a replay) is refused by every player, and the key is gone */
+	usleep((PTT_GRACE_MS + 100) * 1000);
+	for (size_t i = 1; i < n - 1; i++)
+		M[i].p_opened = M[i].p_refused = M[i].p_held = 0;
+	for (size_t k = 0; k < M[1].ncap; k++)
+		if (tf_sframe_peek(M[1].cap[k].b, M[1].cap[k].n, &kid, &x) >=
+			    0 &&
+		    tf_group_kid_epoch(kid) == 1) {
+			uint8_t b[300];
+			size_t l = 0;
+			b[l++] = OP_MEDIA;
+			l += put_name(b + l, GROUP);
+			for (int i = 3; i >= 0; i--)
+				b[l++] = (uint8_t)(M[0].burst >> (8 * i));
+			memcpy(b + l, M[1].cap[k].b, M[1].cap[k].n);
+			tx(&M[0], b, l + M[1].cap[k].n);
+			break;
+		}
+	c.want = 1;
+	(void)pump(all_got, &c, 3000);
+	opened = refused = 0;
+	for (size_t i = 1; i < n - 1; i++) {
+		opened += M[i].p_opened;
+		refused += M[i].p_refused;
+	}
+	printf("# grace: after the window: %u played, %u refused (of %zu "
+	       "players; %s)\n",
+	       opened, refused, n - 2, M[0].err[0] ? M[0].err : "no error");
+	check(opened == 0 && refused == n - 2,
+	      "grace: an epoch-1 frame replayed after the window is refused "
+	      "by every player");
+	{
+		bool wiped = true;
+		for (size_t i = 1; i < n - 1; i++) {
+			wiped = wiped && M[i].pg.secret == NULL;
+			ptt_grace_wipe(&M[i].pg);
+			ptt_hold_free(&M[i].ph);
+		}
+		check(wiped,
+		      "grace: the previous key is wiped after the window");
+	}
+	free(r1);
+	free(r2);
+	return 0;
+}
+
 /* ---- floor ---- */
 
 static bool resolved(void *a)
@@ -1143,6 +1356,9 @@ int main(int argc, char **argv)
 			die("N", -EINVAL);
 		setup_world(argv[2], atoi(argv[3]), n + 1);
 		test_rekey(n);
+	} else if (!strcmp(argv[4], "grace")) {
+		setup_world(argv[2], atoi(argv[3]), 8);
+		test_grace(8);
 	} else if (!strcmp(argv[4], "floor")) {
 		setup_world(argv[2], atoi(argv[3]), 4);
 		test_floor();

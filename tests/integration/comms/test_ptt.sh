@@ -7,6 +7,10 @@
 #    decrypts zero later frames (even ratcheting its old secret forward),
 #    a joiner zero earlier ones; the time until the new epoch is active is
 #    printed (no assertion on time);
+#  - grace: a burst across a rekey plays without a gap (the frames in
+#    flight under the previous epoch open with its grace key, as
+#    twofold-comms opens them), the removed device opens none of the new
+#    epoch, an old-epoch frame replayed after the window is refused;
 #  - floor: 1,000 contention trials with zero double grants, emergency
 #    pre-emption, maximum talk time (--max-talk-ms 400), capture from the
 #    key press (the first frame played is the first spoken);
@@ -63,6 +67,11 @@ for s in intl gm; do
 	relay_start
 	ok $? "$s: relay starts" "$(cat "$W/relay.log")"
 	harness $s $PORT rekey 100
+	relay_stop
+
+	rm -f "$W/store.db"*
+	relay_start
+	harness $s $PORT grace
 	relay_stop
 
 	rm -f "$W/store.db"*
