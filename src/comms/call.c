@@ -24,10 +24,14 @@
  * (twofold/media.h) per SFrame frame, CTR counting from 2^24 so every
  * frame of a call has the same header length (constant packet size).
  *
- * Receiving: frames are placed by CTR (frame k plays at k x 20 ms); a
- * missing frame is rebuilt from the next packet's in-band FEC when that
- * packet is the one that revealed the gap, else concealed (PLC). A frame
- * that fails authentication or is a replay is counted and dropped.
+ * Receiving: a frame that fails authentication or is a replay is
+ * counted and dropped; the others go into the jitter buffer (jitter.h),
+ * indexed by CTR, and play out on call_tick's clock: frame k at
+ * k x 20 ms + the reference transit + a playout delay adapted to the
+ * measured jitter. A frame missing at its time is rebuilt from the next
+ * frame's in-band FEC when that one is buffered, else concealed (PLC).
+ * The test-only TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER=1 plays frames on
+ * arrival instead (the comparison in test_call_jitter.sh).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +47,7 @@
 #include "twofold/sframe.h"
 
 #include "call.h"
+#include "jitter.h"
 
 enum {
 	CALL_INIT = 0x20, /* u32 id | Noise message 1 */
@@ -102,8 +107,13 @@ struct call {
 	uint64_t t_dial, t_ring, t_answer, t_first_audio, t_state, t_last_rx,
 		t_tx_start, next_tx;
 	uint64_t tx_frames, rx_frames, lost, fec, late, rejected, rx_next;
-	double rx_off_sum;
-	uint64_t rx_off_n;
+	double rx_off_sum, play_off_sum;
+	uint64_t rx_off_n, play_off_n;
+	/* the jitter buffer, or frames played on arrival (test only) */
+	bool on_arrival;
+	struct tf_jb jb;
+	uint64_t t_first_play, last_played, misordered, rx_top, reordered;
+	bool played_any;
 	char ended[256];
 	/* newest INIT timestamp per caller serial: a replayed INIT (the
 	 * relay can replay message 1) does not ring */
@@ -370,6 +380,10 @@ static int media_open(const char *in, const char *out)
 
 static void go_active(struct svc *s)
 {
+	const char *e = secure_getenv("TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER");
+
+	C.on_arrival = e && !strcmp(e, "1");
+	tf_jb_init(&C.jb);
 	set_state(ST_ACTIVE);
 	C.t_answer = C.t_state;
 	C.t_tx_start = C.next_tx = C.t_state;
@@ -658,16 +672,23 @@ static void play(const int16_t *pcm)
 	}
 }
 
-static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
+/* the order frames are played in: strictly increasing (the test checks
+ * call_misordered stays 0 through a reordering link) */
+static void played(uint64_t k)
+{
+	if (C.played_any && k <= C.last_played)
+		C.misordered++;
+	C.played_any = true;
+	C.last_played = k;
+}
+
+/* Without the jitter buffer (test only): frame k plays when it arrives;
+ * a frame behind the play-out point is dropped, a gap is filled from the
+ * revealing packet's FEC (the frame just before it) and concealment. */
+static void on_arrival(uint64_t k, const uint8_t *pkt, size_t n, uint64_t t)
 {
 	int16_t pcm[TF_MEDIA_FRAME];
-	uint64_t k, t = now_us();
 
-	if (C.st == ST_RINGING && C.outgoing)
-		go_active(s); /* media before the ANSWER: it was answered */
-	if (C.st != ST_ACTIVE || ctr < CTR_BASE)
-		return;
-	k = ctr - CTR_BASE;
 	if (k < C.rx_next) {
 		C.late++; /* past its play-out time */
 		return;
@@ -689,6 +710,7 @@ static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
 		}
 		C.lost++;
 		play(pcm);
+		played(C.rx_next);
 		C.rx_next++;
 	}
 	if (tf_media_decode(C.dec, pkt, n, pcm) < 0) {
@@ -698,11 +720,83 @@ static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
 	} else if (!C.t_first_audio) {
 		C.t_first_audio = t;
 	}
+	if (!C.t_first_play)
+		C.t_first_play = t;
 	play(pcm);
+	played(k);
+	C.play_off_sum += (double)t - (double)k * TF_MEDIA_FRAME_MS * 1000;
+	C.play_off_n++;
 	C.rx_next = k + 1;
 	C.rx_frames++;
+}
+
+static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
+{
+	uint64_t k, t = now_us();
+	int r;
+
+	if (C.st == ST_RINGING && C.outgoing)
+		go_active(s); /* media before the ANSWER: it was answered */
+	if (C.st != ST_ACTIVE || ctr < CTR_BASE)
+		return;
+	k = ctr - CTR_BASE;
 	C.rx_off_sum += (double)t - (double)k * TF_MEDIA_FRAME_MS * 1000;
 	C.rx_off_n++;
+	if (C.rx_off_n > 1 && k < C.rx_top)
+		C.reordered++; /* behind one that arrived before it */
+	else
+		C.rx_top = k;
+	if (C.on_arrival) {
+		on_arrival(k, pkt, n, t);
+		return;
+	}
+	r = tf_jb_put(&C.jb, k, pkt, n, t);
+	if (r < 0)
+		return; /* late, a duplicate, beyond the buffer: counted there */
+	C.rx_frames++;
+	if (!C.t_first_audio)
+		C.t_first_audio = t; /* decrypted; it plays after the delay */
+}
+
+/* Play every frame the jitter buffer has due (call_tick, every 20 ms). */
+static void playout(uint64_t t)
+{
+	int16_t pcm[TF_MEDIA_FRAME];
+	struct tf_jb_out o;
+	enum tf_jb_what w;
+
+	while ((w = tf_jb_pop(&C.jb, t, &o)) != TF_JB_WAIT) {
+		switch (w) {
+		case TF_JB_PLAY:
+			if (tf_media_decode(C.dec, o.pkt, o.len, pcm) < 0) {
+				C.rejected++;
+				if (tf_media_decode(C.dec, NULL, 0, pcm) < 0)
+					memset(pcm, 0, sizeof(pcm));
+			}
+			C.play_off_sum +=
+				(double)t -
+				(double)o.idx * TF_MEDIA_FRAME_MS * 1000;
+			C.play_off_n++;
+			if (!C.t_first_play)
+				C.t_first_play = t;
+			break;
+		case TF_JB_FEC:
+			/* the next frame is buffered and plays next */
+			if (tf_media_decode_fec(C.dec, o.pkt, o.len, pcm) < 0)
+				memset(pcm, 0, sizeof(pcm));
+			break;
+		default:
+			if (tf_media_decode(C.dec, NULL, 0, pcm) < 0)
+				memset(pcm, 0, sizeof(pcm));
+			break;
+		}
+		play(pcm);
+		played(o.idx);
+	}
+	tf_memzero(pcm, sizeof(pcm));
+	C.lost = C.jb.fec + C.jb.concealed + C.jb.skipped;
+	C.fec = C.jb.fec;
+	C.late = C.jb.late;
 }
 
 static void on_sframe(struct svc *s, const uint8_t *fr, size_t n)
@@ -810,17 +904,19 @@ static void send_media(struct svc *s)
 
 int call_poll_timeout(struct svc *s, int dflt)
 {
-	uint64_t t;
+	uint64_t t, due;
 
 	(void)s;
 	if (C.st != ST_ACTIVE)
 		return dflt;
 	t = now_us();
-	if (C.next_tx <= t)
+	due = C.next_tx;
+	if (!C.on_arrival && tf_jb_due_us(&C.jb) < due)
+		due = tf_jb_due_us(&C.jb);
+	if (due <= t)
 		return 0;
-	return (int)((C.next_tx - t) / 1000) < dflt
-		       ? (int)((C.next_tx - t + 999) / 1000)
-		       : dflt;
+	return (int)((due - t) / 1000) < dflt ? (int)((due - t + 999) / 1000)
+					      : dflt;
 }
 
 void call_tick(struct svc *s)
@@ -867,6 +963,8 @@ void call_tick(struct svc *s)
 		}
 		if (C.next_tx <= t)
 			C.next_tx = t + TF_MEDIA_FRAME_MS * 1000;
+		if (!C.on_arrival)
+			playout(t);
 		if (t - C.t_last_rx > RX_TIMEOUT_US) {
 			snprintf(why, sizeof(why),
 				 "connection to %s lost (nothing for 10 s)",
@@ -989,7 +1087,10 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		"call_direction %s\n"
 		"call_dial_us %llu\ncall_ring_us %llu\ncall_answer_us %llu\n"
 		"call_first_audio_us %llu\ncall_tx_start_us %llu\n"
-		"call_rx_offset_us %.0f\n"
+		"call_rx_offset_us %.0f\ncall_play_offset_us %.0f\n"
+		"call_first_play_us %llu\ncall_jitter_delay_us %lld\n"
+		"call_reordered %llu\ncall_misordered %llu\n"
+		"call_duplicates %llu\n"
 		"call_tx_frames %llu\ncall_rx_frames %llu\ncall_lost %llu\n"
 		"call_fec %llu\ncall_late %llu\ncall_rejected %llu\n"
 		"call_ended %s\ncall_refused %s\n",
@@ -999,6 +1100,11 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		(unsigned long long)C.t_first_audio,
 		(unsigned long long)C.t_tx_start,
 		C.rx_off_n ? C.rx_off_sum / (double)C.rx_off_n : 0.0,
+		C.play_off_n ? C.play_off_sum / (double)C.play_off_n : 0.0,
+		(unsigned long long)C.t_first_play,
+		(long long)(C.on_arrival ? 0 : C.jb.delay_us),
+		(unsigned long long)C.reordered,
+		(unsigned long long)C.misordered, (unsigned long long)C.jb.dups,
 		(unsigned long long)C.tx_frames,
 		(unsigned long long)C.rx_frames, (unsigned long long)C.lost,
 		(unsigned long long)C.fec, (unsigned long long)C.late,
