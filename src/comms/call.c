@@ -47,6 +47,7 @@
 #include "twofold/sframe.h"
 
 #include "call.h"
+#include "callkey.h"
 #include "jitter.h"
 
 enum {
@@ -65,7 +66,8 @@ enum { KID_MEDIA = 1, KID_CTL = 3 }; /* + 0 caller, + 1 callee */
 #define RING_TIMEOUT_US (60ull * 1000000)
 #define RX_TIMEOUT_US (10ull * 1000000)
 #define INIT_SKEW_NS (30ull * 1000000000)
-#define MAX_GAP 3000 /* frames (60 s) concealed at most in one gap */
+#define MAX_GAP 3000	   /* frames (60 s) concealed at most in one gap */
+#define REKEY_FRAMES 30000 /* a media epoch: 10 min of 20 ms frames */
 #define SEEN_MAX 64
 /* the relay's ERROR codes (docs/comms-protocol.md): 4 answers a FWD
  * whose recipient no relay holds; 8 a BUNDLE_GET for an officer without
@@ -92,7 +94,12 @@ struct call {
 	char peer[TF_CERT_ID_MAX + 1];
 	uint32_t id;
 	struct tf_noise_hs *hs;
-	struct tf_sframe_key *tx_media, *tx_ctl, *rx_media, *rx_ctl;
+	/* media: a key chain per direction (callkey.h), stepped every
+	 * rekey_frames frames by the sender; control: one key per call */
+	struct tf_callkey_tx *tx_media;
+	struct tf_callkey_rx *rx_media;
+	struct tf_sframe_key *tx_ctl, *rx_ctl;
+	uint64_t rekey_frames, tx_epoch_frames, rx_steps, no_key;
 	struct tf_sframe_window win_media, win_ctl;
 	uint64_t tx_ctl_ctr;
 	struct tf_media_enc *enc;
@@ -193,11 +200,13 @@ static void call_end(struct svc *s, const char *why)
 	pending_reply("error", why);
 	tf_noise_hs_free(C.hs);
 	C.hs = NULL;
-	tf_sframe_key_free(C.tx_media);
+	tf_callkey_tx_free(C.tx_media);
+	tf_callkey_rx_free(C.rx_media);
+	C.tx_media = NULL;
+	C.rx_media = NULL;
 	tf_sframe_key_free(C.tx_ctl);
-	tf_sframe_key_free(C.rx_media);
 	tf_sframe_key_free(C.rx_ctl);
-	C.tx_media = C.tx_ctl = C.rx_media = C.rx_ctl = NULL;
+	C.tx_ctl = C.rx_ctl = NULL;
 	tf_media_enc_free(C.enc);
 	tf_media_dec_free(C.dec);
 	C.enc = NULL;
@@ -275,7 +284,25 @@ static void keylog(const uint8_t *tx, const uint8_t *rx)
 	fclose(f);
 }
 
-/* After the handshake: the four SFrame keys of the call. */
+/* Frames per media epoch: 30,000 (10 min); the test-only
+ * TWOFOLD_COMMS_TEST_REKEY_FRAMES makes it as small as 10. Only the
+ * sender's setting matters: a receiver follows whatever KID comes. */
+static uint64_t rekey_frames(void)
+{
+	const char *e = secure_getenv("TWOFOLD_COMMS_TEST_REKEY_FRAMES");
+	char *end;
+	unsigned long long v;
+
+	if (!e || !*e)
+		return REKEY_FRAMES;
+	errno = 0;
+	v = strtoull(e, &end, 10);
+	if (errno || *end || v < 10 || v > (1ull << 24))
+		return REKEY_FRAMES;
+	return v;
+}
+
+/* After the handshake: the call's SFrame keys (media chains, control). */
 static int derive_keys(struct svc *s)
 {
 	uint8_t send[TF_NOISE_KEY_BYTES], recv[TF_NOISE_KEY_BYTES];
@@ -296,14 +323,14 @@ static int derive_keys(struct svc *s)
 		r = tf_kdf(s->suite, brx, sizeof(brx), recv, sizeof(recv), NULL,
 			   0, (const uint8_t *)info, sizeof(info) - 1);
 	if (r == 0)
-		r = tf_sframe_key_derive(s->suite, btx, sizeof(btx),
-					 KID_MEDIA + me, &C.tx_media);
+		r = tf_callkey_tx_new(s->suite, btx, KID_MEDIA + me,
+				      &C.tx_media);
 	if (r == 0)
 		r = tf_sframe_key_derive(s->suite, btx, sizeof(btx),
 					 KID_CTL + me, &C.tx_ctl);
 	if (r == 0)
-		r = tf_sframe_key_derive(s->suite, brx, sizeof(brx),
-					 KID_MEDIA + peer, &C.rx_media);
+		r = tf_callkey_rx_new(s->suite, brx, KID_MEDIA + peer,
+				      &C.rx_media);
 	if (r == 0)
 		r = tf_sframe_key_derive(s->suite, brx, sizeof(brx),
 					 KID_CTL + peer, &C.rx_ctl);
@@ -313,9 +340,12 @@ static int derive_keys(struct svc *s)
 	tf_memzero(recv, sizeof(recv));
 	tf_memzero(btx, sizeof(btx));
 	tf_memzero(brx, sizeof(brx));
+	/* one media window across epochs: the CTR goes on counting */
 	tf_sframe_window_init(&C.win_media);
 	tf_sframe_window_init(&C.win_ctl);
 	C.tx_ctl_ctr = 0;
+	C.rekey_frames = rekey_frames();
+	C.tx_epoch_frames = 0;
 	return r;
 }
 
@@ -802,22 +832,28 @@ static void playout(uint64_t t)
 static void on_sframe(struct svc *s, const uint8_t *fr, size_t n)
 {
 	uint8_t pt[TF_MEDIA_PKT_BYTES + 64];
-	struct tf_sframe_key *k;
+	const struct tf_sframe_key *k;
 	struct tf_sframe_window *w;
-	uint64_t kid, ctr;
+	uint64_t kid, ctr, t = now_us();
+	bool media = false;
 	int r;
 
 	if (!C.rx_media || tf_sframe_peek(fr, n, &kid, &ctr) < 0) {
 		C.rejected++;
 		return;
 	}
-	if (kid == tf_sframe_key_kid(C.rx_media)) {
-		k = C.rx_media;
-		w = &C.win_media;
-	} else if (kid == tf_sframe_key_kid(C.rx_ctl)) {
+	if (kid == tf_sframe_key_kid(C.rx_ctl)) {
 		k = C.rx_ctl;
 		w = &C.win_ctl;
+	} else if ((k = tf_callkey_rx_find(C.rx_media, kid, t))) {
+		/* this epoch's, the next one's, or the last one's within
+		 * its grace */
+		w = &C.win_media;
+		media = true;
 	} else {
+		/* two or more epochs ahead, a wiped old one, or no KID of
+		 * ours */
+		C.no_key++;
 		C.rejected++;
 		return;
 	}
@@ -831,8 +867,17 @@ static void on_sframe(struct svc *s, const uint8_t *fr, size_t n)
 		return;
 	}
 	(void)tf_sframe_window_update(w, ctr);
-	C.t_last_rx = now_us();
-	if (k == C.rx_media) {
+	C.t_last_rx = t;
+	if (media) {
+		/* authenticated under the next epoch's key: the sender
+		 * stepped; follow (and precompute the one after) */
+		int st = tf_callkey_rx_opened(C.rx_media, kid, t);
+
+		if (st > 0)
+			C.rx_steps++;
+		else if (st < 0)
+			comms_log(s, "cannot derive the next media key: %s",
+				  strerror(-st));
 		on_media(s, ctr, pt, (size_t)r);
 		return;
 	}
@@ -893,12 +938,24 @@ static void send_media(struct svc *s)
 	}
 	if (tf_media_encode(C.enc, pcm, pkt) < 0)
 		return;
-	n = tf_sframe_seal(C.tx_media, CTR_BASE + C.tx_frames, pkt, sizeof(pkt),
-			   fr, sizeof(fr));
+	if (C.tx_epoch_frames >= C.rekey_frames) {
+		/* the next epoch: the old key and base are wiped; frames
+		 * already sent under it stay readable for the receiver's
+		 * grace */
+		if (tf_callkey_tx_next(C.tx_media) == 0)
+			C.tx_epoch_frames = 0;
+		else
+			comms_log(s, "cannot step the media key; the call "
+				     "goes on under the current one");
+	}
+	n = tf_sframe_seal(tf_callkey_tx_key(C.tx_media),
+			   CTR_BASE + C.tx_frames, pkt, sizeof(pkt), fr,
+			   sizeof(fr));
 	tf_memzero(pcm, sizeof(pcm));
 	if (n < 0)
 		return;
 	C.tx_frames++;
+	C.tx_epoch_frames++;
 	fwd(s, CALL_MEDIA, fr, (size_t)n);
 }
 
@@ -1091,6 +1148,8 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		"call_first_play_us %llu\ncall_jitter_delay_us %lld\n"
 		"call_reordered %llu\ncall_misordered %llu\n"
 		"call_duplicates %llu\n"
+		"call_tx_epoch %llu\ncall_rx_epoch %llu\ncall_rx_rekeys %llu\n"
+		"call_no_key %llu\n"
 		"call_tx_frames %llu\ncall_rx_frames %llu\ncall_lost %llu\n"
 		"call_fec %llu\ncall_late %llu\ncall_rejected %llu\n"
 		"call_ended %s\ncall_refused %s\n",
@@ -1105,6 +1164,13 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		(long long)(C.on_arrival ? 0 : C.jb.delay_us),
 		(unsigned long long)C.reordered,
 		(unsigned long long)C.misordered, (unsigned long long)C.jb.dups,
+		(unsigned long long)(C.tx_media
+					     ? tf_callkey_tx_epoch(C.tx_media)
+					     : 0),
+		(unsigned long long)(C.rx_media
+					     ? tf_callkey_rx_epoch(C.rx_media)
+					     : 0),
+		(unsigned long long)C.rx_steps, (unsigned long long)C.no_key,
 		(unsigned long long)C.tx_frames,
 		(unsigned long long)C.rx_frames, (unsigned long long)C.lost,
 		(unsigned long long)C.fec, (unsigned long long)C.late,

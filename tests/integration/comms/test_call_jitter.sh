@@ -9,6 +9,10 @@
 # jitter buffer's must be the better one in each direction (no timing is
 # asserted). The link did reorder (call_reordered > 0) and the jitter
 # buffer played no frame twice and none out of order (call_misordered 0).
+# Both sides step their media keys every 50 frames
+# (TWOFOLD_COMMS_TEST_REKEY_FRAMES=50; 30,000 in real calls): the call
+# crosses 5 rekeys each way with frames reordered across every step, and
+# no frame is refused for want of a key (call_no_key 0, call_rejected 0).
 # TAP. Cleans up its processes and temp dir.
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${UDPDELAY:?}" "${AUDIOTOOL:?}"
@@ -33,8 +37,10 @@ snr_of() { "$AUDIOTOOL" snr "$1" "$2" | awk '{ print $2 }'; }
 one_call() {
 	local mode=$1 env=
 	[ "$mode" = arrival ] && env=1
-	TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER=$env svc_via bob $PORT -v
-	TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER=$env svc_via alice $PPORT -v
+	TWOFOLD_COMMS_TEST_REKEY_FRAMES=50 TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER=$env \
+		svc_via bob $PORT -v
+	TWOFOLD_COMMS_TEST_REKEY_FRAMES=50 TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER=$env \
+		svc_via alice $PPORT -v
 	wait_status bob "relay connected" && wait_status alice "relay connected" &&
 		cm alice call bob --audio-in "$W/a.wav" --audio-out "$W/$mode-alice.wav" >/dev/null &&
 		wait_status bob "call incoming" &&
@@ -87,6 +93,14 @@ for s in intl gm; do
 	[ "$(g "$W/jb.stat_a" call_misordered)" = 0 ] && [ "$(g "$W/jb.stat_b" call_misordered)" = 0 ] &&
 		[ "$(g "$W/jb.stat_a" call_rejected)" = 0 ] && [ "$(g "$W/jb.stat_b" call_rejected)" = 0 ]
 	ok $? "$s: the jitter buffer played no frame twice and none out of order" \
+		"$(cat "$W/jb.stat_a" "$W/jb.stat_b")"
+	diag "$s rekeys: alice sent epoch $(g "$W/jb.stat_a" call_tx_epoch), received epoch" \
+		"$(g "$W/jb.stat_a" call_rx_epoch) ($(g "$W/jb.stat_a" call_rx_rekeys) steps);" \
+		"bob sent $(g "$W/jb.stat_b" call_tx_epoch), received $(g "$W/jb.stat_b" call_rx_epoch)"
+	[ "$(g "$W/jb.stat_a" call_rx_epoch)" -ge 6 ] && [ "$(g "$W/jb.stat_b" call_rx_epoch)" -ge 6 ] &&
+		[ "$(g "$W/jb.stat_a" call_rx_rekeys)" -ge 5 ] && [ "$(g "$W/jb.stat_b" call_rx_rekeys)" -ge 5 ] &&
+		[ "$(g "$W/jb.stat_a" call_no_key)" = 0 ] && [ "$(g "$W/jb.stat_b" call_no_key)" = 0 ]
+	ok $? "$s: both sides rekeyed 5+ times (every 50 frames) with no frame refused for want of a key" \
 		"$(cat "$W/jb.stat_a" "$W/jb.stat_b")"
 	# on arrival most frames that lose the race are rebuilt from FEC, so
 	# the whole-call SNR differs by about 1 dB (6 s, speech-like); the
