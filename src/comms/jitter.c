@@ -88,6 +88,26 @@ static int64_t rel_us(const struct tf_jb *jb, uint64_t idx)
 	return (int64_t)(idx - jb->base) * TF_JB_FRAME_US;
 }
 
+static bool popped(const struct tf_jb *jb)
+{
+	return jb->played || jb->fec || jb->concealed || jb->skipped;
+}
+
+/* the timeline starts d frames earlier, at idx: every offset measured
+ * against the old base is d frames larger against the new one */
+static void rebase(struct tf_jb *jb, uint64_t idx)
+{
+	int64_t d = (int64_t)(jb->base - idx) * TF_JB_FRAME_US;
+
+	jb->off_us -= d;
+	if (jb->cur_min != INT64_MAX)
+		jb->cur_min -= d;
+	for (int i = 0; i < TF_JB_BLOCKS; i++)
+		if (jb->blk_min[i] != INT64_MAX)
+			jb->blk_min[i] -= d;
+	jb->base = jb->next = idx;
+}
+
 int tf_jb_put(struct tf_jb *jb, uint64_t idx, const uint8_t *pkt, size_t n,
 	      uint64_t now_us)
 {
@@ -104,6 +124,12 @@ int tf_jb_put(struct tf_jb *jb, uint64_t idx, const uint8_t *pkt, size_t n,
 		 * conceals every frame in between */
 		start(jb, idx);
 		jb->resets++;
+	}
+	if (idx < jb->next && !popped(jb) && jb->next - idx < TF_JB_SLOTS &&
+	    (int64_t)now_us < (int64_t)tf_jb_due_us(jb)) {
+		/* overtaken before anything played (frame 0 behind frame
+		 * 1): the timeline starts at it instead */
+		rebase(jb, idx);
 	}
 	if (idx < jb->next) {
 		jb->late++;

@@ -60,7 +60,7 @@ one_call() {
 }
 g() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 
-for s in intl gm; do
+for s in ${CALL_SUITES:-intl gm}; do
 	comms_world $s
 	"$AUDIOTOOL" gen "$W/a.wav" 6 140
 	"$AUDIOTOOL" gen "$W/b.wav" 6 210
@@ -114,6 +114,7 @@ for s in intl gm; do
 		[ $((2 * $(g "$W/jb.stat_b" call_lost))) -lt "$(g "$W/arrival.stat_b" call_lost)" ]
 	ok $? "$s: the jitter buffer rebuilds or conceals less than half the frames playing on arrival does" \
 		"lost: jb $(g "$W/jb.stat_a" call_lost) / $(g "$W/jb.stat_b" call_lost), on arrival $(g "$W/arrival.stat_a" call_lost) / $(g "$W/arrival.stat_b" call_lost)"
+	[ -n "${KEEP_AUDIO:-}" ] && cp "$W"/*.wav "$W"/*.stat_? "$KEEP_AUDIO"/ 2>/dev/null
 	kill "$DP" 2>/dev/null
 	wait "$DP" 2>/dev/null
 	relay_stop TERM

@@ -162,6 +162,32 @@ static void test_fec_and_conceal(void **state)
 			 -EMSGSIZE);
 }
 
+/* frame 0 overtaken by frame 1 before anything played: 0 still plays,
+ * first, at its own time */
+static void test_overtaken_first(void **state)
+{
+	struct tf_jb jb;
+	struct tf_jb_out o;
+	uint64_t t = 1000000;
+	uint8_t p[8];
+	(void)state;
+
+	tf_jb_init(&jb);
+	pkt_of(1, p);
+	assert_int_equal(tf_jb_put(&jb, 1, p, 8, t + F), 0);
+	pkt_of(0, p);
+	assert_int_equal(tf_jb_put(&jb, 0, p, 8, t + F + 2000), 0);
+	assert_int_equal(tf_jb_pop(&jb, t + F, &o), TF_JB_WAIT);
+	assert_int_equal(
+		tf_jb_pop(&jb, t + F + 3000 + TF_JB_DELAY_START_US, &o),
+		TF_JB_PLAY);
+	assert_int_equal(o.idx, 0);
+	assert_int_equal(tf_jb_pop(&jb, t + 2 * F + TF_JB_DELAY_START_US, &o),
+			 TF_JB_PLAY);
+	assert_int_equal(o.idx, 1);
+	assert_int_equal(jb.late, 0);
+}
+
 static void test_delay_bounds(void **state)
 {
 	struct tf_jb jb;
@@ -248,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_in_order),
 		cmocka_unit_test(test_reorder),
 		cmocka_unit_test(test_fec_and_conceal),
+		cmocka_unit_test(test_overtaken_first),
 		cmocka_unit_test(test_delay_bounds),
 		cmocka_unit_test(test_jump_and_bounds),
 	};
