@@ -116,6 +116,8 @@ int tf_jb_put(struct tf_jb *jb, uint64_t idx, const uint8_t *pkt, size_t n,
 
 	if (n > TF_JB_PKT_MAX || (n && !pkt))
 		return -EMSGSIZE;
+	if (idx >= TF_JB_IDX_MAX)
+		return -ERANGE; /* so that next + anything never wraps */
 	if (!jb->started) {
 		start(jb, idx);
 	} else if (idx >= jb->next && (idx - jb->next > TF_JB_RESET_FRAMES ||

@@ -34,6 +34,9 @@
 #define TF_JB_DELAY_MIN_US 20000
 #define TF_JB_DELAY_MAX_US 200000
 #define TF_JB_RESET_FRAMES 3000 /* 60 s */
+/* indexes from here on are refused: no sender gets there (2^62 frames),
+ * and the timeline can never wrap around 2^64 */
+#define TF_JB_IDX_MAX (1ull << 62)
 #define TF_JB_LATE_RESYNC 25 /* consecutive late frames (0.5 s) re-base off */
 
 enum tf_jb_what {
@@ -78,7 +81,8 @@ struct tf_jb {
 void tf_jb_init(struct tf_jb *jb);
 /* A received frame: 0 buffered, -ESTALE late (its time has passed),
  * -EALREADY a duplicate, -ERANGE too far ahead for the buffer (dropped;
- * the timeline follows), -EMSGSIZE larger than TF_JB_PKT_MAX. */
+ * the timeline follows) or idx >= TF_JB_IDX_MAX, -EMSGSIZE larger than
+ * TF_JB_PKT_MAX. */
 int tf_jb_put(struct tf_jb *jb, uint64_t idx, const uint8_t *pkt, size_t n,
 	      uint64_t now_us);
 /* The next frame due at now_us, or TF_JB_WAIT. Call until TF_JB_WAIT. */

@@ -255,6 +255,10 @@ static void test_jump_and_bounds(void **state)
 	expect = far;
 	drain(&jb, t + 11 * F + TF_JB_DELAY_MAX_US, &expect, kinds);
 	assert_true(expect > far);
+	/* indexes the timeline could wrap around 2^64 from: refused */
+	assert_int_equal(tf_jb_put(&jb, TF_JB_IDX_MAX, p, 8, t + 11 * F),
+			 -ERANGE);
+	assert_int_equal(tf_jb_put(&jb, UINT64_MAX, p, 8, t + 11 * F), -ERANGE);
 	/* the old timeline is gone: its frames are late now */
 	pkt_of(3, p);
 	assert_int_equal(tf_jb_put(&jb, 3, p, 8, t + 12 * F), -ESTALE);
