@@ -135,6 +135,14 @@ int tf_jb_put(struct tf_jb *jb, uint64_t idx, const uint8_t *pkt, size_t n,
 	}
 	if (idx < jb->next) {
 		jb->late++;
+		if (idx >= jb->base && jb->next - idx <= TF_JB_SLOTS) {
+			/* too late to play, but its lateness counts: the
+			 * delay grows at once so the next ones make it (a
+			 * sender that stalled, a path that got slower) */
+			o = (int64_t)now_us - rel_us(jb, idx);
+			note_offset(jb, o);
+			adapt(jb, o - jb->off_us);
+		}
 		if (idx >= jb->base && ++jb->late_run >= TF_JB_LATE_RESYNC) {
 			/* every frame late for 0.5 s: the sender's timeline
 			 * moved (it stalled and skipped ahead); re-base on

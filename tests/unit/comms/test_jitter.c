@@ -147,6 +147,9 @@ static void test_fec_and_conceal(void **state)
 	assert_int_equal(o.idx, 3);
 	/* 2 again: played already (late), a buffered copy is a duplicate */
 	assert_int_equal(tf_jb_put(&jb, 2, p, 8, t + 3 * F), -ESTALE);
+	/* ... 60 ms behind the reference: the delay grew to cover it */
+	assert_true(jb.delay_us >= 60000 + 10000 - 100);
+	t += 40000;
 	pkt_of(5, p);
 	assert_int_equal(tf_jb_put(&jb, 5, p, 8, t + 3 * F), 0);
 	assert_int_equal(tf_jb_put(&jb, 5, p, 8, t + 3 * F), -EALREADY);
