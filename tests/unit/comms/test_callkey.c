@@ -59,9 +59,13 @@ static int scan(const uint8_t *masked, size_t n)
 		unsigned long lo, hi;
 		char perm[8];
 
+		/* mappings of 256 MiB and more are reservations, not
+		 * memory (ASan's shadow and allocator under the sanitizer
+		 * build): the keys live in small secure mappings, the
+		 * stack and the heap */
 		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) != 3 ||
 		    perm[0] != 'r' || strstr(line, "[vvar") ||
-		    lo == (unsigned long)buf)
+		    lo == (unsigned long)buf || hi - lo >= (256ul << 20))
 			continue;
 		for (unsigned long a = lo; a < hi; a += CHUNK - n) {
 			size_t want = hi - a < CHUNK ? hi - a : CHUNK;
