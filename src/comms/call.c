@@ -24,10 +24,14 @@
  * (twofold/media.h) per SFrame frame, CTR counting from 2^24 so every
  * frame of a call has the same header length (constant packet size).
  *
- * Receiving: frames are placed by CTR (frame k plays at k x 20 ms); a
- * missing frame is rebuilt from the next packet's in-band FEC when that
- * packet is the one that revealed the gap, else concealed (PLC). A frame
- * that fails authentication or is a replay is counted and dropped.
+ * Receiving: a frame that fails authentication or is a replay is
+ * counted and dropped; the others go into the jitter buffer (jitter.h),
+ * indexed by CTR, and play out on call_tick's clock: frame k at
+ * k x 20 ms + the reference transit + a playout delay adapted to the
+ * measured jitter. A frame missing at its time is rebuilt from the next
+ * frame's in-band FEC when that one is buffered, else concealed (PLC).
+ * The test-only TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER=1 plays frames on
+ * arrival instead (the comparison in test_call_jitter.sh).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +48,8 @@
 
 #include "audio.h"
 #include "call.h"
+#include "callkey.h"
+#include "jitter.h"
 
 enum {
 	CALL_INIT = 0x20, /* u32 id | Noise message 1 */
@@ -61,7 +67,8 @@ enum { KID_MEDIA = 1, KID_CTL = 3 }; /* + 0 caller, + 1 callee */
 #define RING_TIMEOUT_US (60ull * 1000000)
 #define RX_TIMEOUT_US (10ull * 1000000)
 #define INIT_SKEW_NS (30ull * 1000000000)
-#define MAX_GAP 3000 /* frames (60 s) concealed at most in one gap */
+#define MAX_GAP 3000	   /* frames (60 s) concealed at most in one gap */
+#define REKEY_FRAMES 30000 /* a media epoch: 10 min of 20 ms frames */
 #define SEEN_MAX 64
 /* the relay's ERROR codes (docs/comms-protocol.md): 4 answers a FWD
  * whose recipient no relay holds; 8 a BUNDLE_GET for an officer without
@@ -88,7 +95,12 @@ struct call {
 	char peer[TF_CERT_ID_MAX + 1];
 	uint32_t id;
 	struct tf_noise_hs *hs;
-	struct tf_sframe_key *tx_media, *tx_ctl, *rx_media, *rx_ctl;
+	/* media: a key chain per direction (callkey.h), stepped every
+	 * rekey_frames frames by the sender; control: one key per call */
+	struct tf_callkey_tx *tx_media;
+	struct tf_callkey_rx *rx_media;
+	struct tf_sframe_key *tx_ctl, *rx_ctl;
+	uint64_t rekey_frames, tx_epoch_frames, rx_steps, no_key;
 	struct tf_sframe_window win_media, win_ctl;
 	uint64_t tx_ctl_ctr;
 	struct tf_media_enc *enc;
@@ -105,8 +117,13 @@ struct call {
 	uint64_t t_dial, t_ring, t_answer, t_first_audio, t_state, t_last_rx,
 		t_tx_start, next_tx;
 	uint64_t tx_frames, rx_frames, lost, fec, late, rejected, rx_next;
-	double rx_off_sum;
-	uint64_t rx_off_n;
+	double rx_off_sum, play_off_sum;
+	uint64_t rx_off_n, play_off_n;
+	/* the jitter buffer, or frames played on arrival (test only) */
+	bool on_arrival;
+	struct tf_jb jb;
+	uint64_t t_first_play, last_played, misordered, rx_top, reordered;
+	bool played_any;
 	char ended[256];
 	/* newest INIT timestamp per caller serial: a replayed INIT (the
 	 * relay can replay message 1) does not ring */
@@ -186,11 +203,13 @@ static void call_end(struct svc *s, const char *why)
 	pending_reply("error", why);
 	tf_noise_hs_free(C.hs);
 	C.hs = NULL;
-	tf_sframe_key_free(C.tx_media);
+	tf_callkey_tx_free(C.tx_media);
+	tf_callkey_rx_free(C.rx_media);
+	C.tx_media = NULL;
+	C.rx_media = NULL;
 	tf_sframe_key_free(C.tx_ctl);
-	tf_sframe_key_free(C.rx_media);
 	tf_sframe_key_free(C.rx_ctl);
-	C.tx_media = C.tx_ctl = C.rx_media = C.rx_ctl = NULL;
+	C.tx_ctl = C.rx_ctl = NULL;
 	tf_media_enc_free(C.enc);
 	tf_media_dec_free(C.dec);
 	C.enc = NULL;
@@ -269,7 +288,25 @@ static void keylog(const uint8_t *tx, const uint8_t *rx)
 	fclose(f);
 }
 
-/* After the handshake: the four SFrame keys of the call. */
+/* Frames per media epoch: 30,000 (10 min); the test-only
+ * TWOFOLD_COMMS_TEST_REKEY_FRAMES makes it as small as 10. Only the
+ * sender's setting matters: a receiver follows whatever KID comes. */
+static uint64_t rekey_frames(void)
+{
+	const char *e = secure_getenv("TWOFOLD_COMMS_TEST_REKEY_FRAMES");
+	char *end;
+	unsigned long long v;
+
+	if (!e || !*e)
+		return REKEY_FRAMES;
+	errno = 0;
+	v = strtoull(e, &end, 10);
+	if (errno || *end || v < 10 || v > (1ull << 24))
+		return REKEY_FRAMES;
+	return v;
+}
+
+/* After the handshake: the call's SFrame keys (media chains, control). */
 static int derive_keys(struct svc *s)
 {
 	uint8_t send[TF_NOISE_KEY_BYTES], recv[TF_NOISE_KEY_BYTES];
@@ -290,14 +327,14 @@ static int derive_keys(struct svc *s)
 		r = tf_kdf(s->suite, brx, sizeof(brx), recv, sizeof(recv), NULL,
 			   0, (const uint8_t *)info, sizeof(info) - 1);
 	if (r == 0)
-		r = tf_sframe_key_derive(s->suite, btx, sizeof(btx),
-					 KID_MEDIA + me, &C.tx_media);
+		r = tf_callkey_tx_new(s->suite, btx, KID_MEDIA + me,
+				      &C.tx_media);
 	if (r == 0)
 		r = tf_sframe_key_derive(s->suite, btx, sizeof(btx),
 					 KID_CTL + me, &C.tx_ctl);
 	if (r == 0)
-		r = tf_sframe_key_derive(s->suite, brx, sizeof(brx),
-					 KID_MEDIA + peer, &C.rx_media);
+		r = tf_callkey_rx_new(s->suite, brx, KID_MEDIA + peer,
+				      &C.rx_media);
 	if (r == 0)
 		r = tf_sframe_key_derive(s->suite, brx, sizeof(brx),
 					 KID_CTL + peer, &C.rx_ctl);
@@ -307,9 +344,12 @@ static int derive_keys(struct svc *s)
 	tf_memzero(recv, sizeof(recv));
 	tf_memzero(btx, sizeof(btx));
 	tf_memzero(brx, sizeof(brx));
+	/* one media window across epochs: the CTR goes on counting */
 	tf_sframe_window_init(&C.win_media);
 	tf_sframe_window_init(&C.win_ctl);
 	C.tx_ctl_ctr = 0;
+	C.rekey_frames = rekey_frames();
+	C.tx_epoch_frames = 0;
 	return r;
 }
 
@@ -423,6 +463,10 @@ bool call_active(void)
 
 static void go_active(struct svc *s)
 {
+	const char *e = secure_getenv("TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER");
+
+	C.on_arrival = e && !strcmp(e, "1");
+	tf_jb_init(&C.jb);
 	set_state(ST_ACTIVE);
 	devices_open();
 	C.t_answer = C.t_state;
@@ -709,16 +753,23 @@ static void play(const int16_t *pcm)
 	C.aout = NULL;
 }
 
-static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
+/* the order frames are played in: strictly increasing (the test checks
+ * call_misordered stays 0 through a reordering link) */
+static void played(uint64_t k)
+{
+	if (C.played_any && k <= C.last_played)
+		C.misordered++;
+	C.played_any = true;
+	C.last_played = k;
+}
+
+/* Without the jitter buffer (test only): frame k plays when it arrives;
+ * a frame behind the play-out point is dropped, a gap is filled from the
+ * revealing packet's FEC (the frame just before it) and concealment. */
+static void on_arrival(uint64_t k, const uint8_t *pkt, size_t n, uint64_t t)
 {
 	int16_t pcm[TF_MEDIA_FRAME];
-	uint64_t k, t = now_us();
 
-	if (C.st == ST_RINGING && C.outgoing)
-		go_active(s); /* media before the ANSWER: it was answered */
-	if (C.st != ST_ACTIVE || ctr < CTR_BASE)
-		return;
-	k = ctr - CTR_BASE;
 	if (k < C.rx_next) {
 		C.late++; /* past its play-out time */
 		return;
@@ -740,6 +791,7 @@ static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
 		}
 		C.lost++;
 		play(pcm);
+		played(C.rx_next);
 		C.rx_next++;
 	}
 	if (tf_media_decode(C.dec, pkt, n, pcm) < 0) {
@@ -749,32 +801,110 @@ static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
 	} else if (!C.t_first_audio) {
 		C.t_first_audio = t;
 	}
+	if (!C.t_first_play)
+		C.t_first_play = t;
 	play(pcm);
+	played(k);
+	C.play_off_sum += (double)t - (double)k * TF_MEDIA_FRAME_MS * 1000;
+	C.play_off_n++;
 	C.rx_next = k + 1;
 	C.rx_frames++;
+}
+
+static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
+{
+	uint64_t k, t = now_us();
+	int r;
+
+	if (C.st == ST_RINGING && C.outgoing)
+		go_active(s); /* media before the ANSWER: it was answered */
+	if (C.st != ST_ACTIVE || ctr < CTR_BASE)
+		return;
+	k = ctr - CTR_BASE;
 	C.rx_off_sum += (double)t - (double)k * TF_MEDIA_FRAME_MS * 1000;
 	C.rx_off_n++;
+	if (C.rx_off_n > 1 && k < C.rx_top)
+		C.reordered++; /* behind one that arrived before it */
+	else
+		C.rx_top = k;
+	if (C.on_arrival) {
+		on_arrival(k, pkt, n, t);
+		return;
+	}
+	r = tf_jb_put(&C.jb, k, pkt, n, t);
+	if (r < 0)
+		return; /* late, a duplicate, beyond the buffer: counted there */
+	C.rx_frames++;
+	if (!C.t_first_audio)
+		C.t_first_audio = t; /* decrypted; it plays after the delay */
+}
+
+/* Play every frame the jitter buffer has due (call_tick, every 20 ms). */
+static void playout(uint64_t t)
+{
+	int16_t pcm[TF_MEDIA_FRAME];
+	struct tf_jb_out o;
+	enum tf_jb_what w;
+
+	while ((w = tf_jb_pop(&C.jb, t, &o)) != TF_JB_WAIT) {
+		switch (w) {
+		case TF_JB_PLAY:
+			if (tf_media_decode(C.dec, o.pkt, o.len, pcm) < 0) {
+				C.rejected++;
+				if (tf_media_decode(C.dec, NULL, 0, pcm) < 0)
+					memset(pcm, 0, sizeof(pcm));
+			}
+			C.play_off_sum +=
+				(double)t -
+				(double)o.idx * TF_MEDIA_FRAME_MS * 1000;
+			C.play_off_n++;
+			if (!C.t_first_play)
+				C.t_first_play = t;
+			break;
+		case TF_JB_FEC:
+			/* the next frame is buffered and plays next */
+			if (tf_media_decode_fec(C.dec, o.pkt, o.len, pcm) < 0)
+				memset(pcm, 0, sizeof(pcm));
+			break;
+		default:
+			if (tf_media_decode(C.dec, NULL, 0, pcm) < 0)
+				memset(pcm, 0, sizeof(pcm));
+			break;
+		}
+		play(pcm);
+		played(o.idx);
+	}
+	tf_memzero(pcm, sizeof(pcm));
+	C.lost = C.jb.fec + C.jb.concealed + C.jb.skipped;
+	C.fec = C.jb.fec;
+	C.late = C.jb.late;
 }
 
 static void on_sframe(struct svc *s, const uint8_t *fr, size_t n)
 {
 	uint8_t pt[TF_MEDIA_PKT_BYTES + 64];
-	struct tf_sframe_key *k;
+	const struct tf_sframe_key *k;
 	struct tf_sframe_window *w;
-	uint64_t kid, ctr;
+	uint64_t kid, ctr, t = now_us();
+	bool media = false;
 	int r;
 
 	if (!C.rx_media || tf_sframe_peek(fr, n, &kid, &ctr) < 0) {
 		C.rejected++;
 		return;
 	}
-	if (kid == tf_sframe_key_kid(C.rx_media)) {
-		k = C.rx_media;
-		w = &C.win_media;
-	} else if (kid == tf_sframe_key_kid(C.rx_ctl)) {
+	if (kid == tf_sframe_key_kid(C.rx_ctl)) {
 		k = C.rx_ctl;
 		w = &C.win_ctl;
+	} else if ((k = tf_callkey_rx_find(C.rx_media, kid, t))) {
+		/* this epoch's, the next one's, or the last one's within
+		 * its grace */
+		w = &C.win_media;
+		media = true;
 	} else {
+		/* two or more epochs ahead, a wiped old one, or no KID of
+		 * ours */
+		C.no_key++;
 		C.rejected++;
 		return;
 	}
@@ -788,8 +918,17 @@ static void on_sframe(struct svc *s, const uint8_t *fr, size_t n)
 		return;
 	}
 	(void)tf_sframe_window_update(w, ctr);
-	C.t_last_rx = now_us();
-	if (k == C.rx_media) {
+	C.t_last_rx = t;
+	if (media) {
+		/* authenticated under the next epoch's key: the sender
+		 * stepped; follow (and precompute the one after) */
+		int st = tf_callkey_rx_opened(C.rx_media, kid, t);
+
+		if (st > 0)
+			C.rx_steps++;
+		else if (st < 0)
+			comms_log(s, "cannot derive the next media key: %s",
+				  strerror(-st));
 		on_media(s, ctr, pt, (size_t)r);
 		return;
 	}
@@ -853,28 +992,42 @@ static void send_media(struct svc *s)
 	}
 	if (tf_media_encode(C.enc, pcm, pkt) < 0)
 		return;
-	n = tf_sframe_seal(C.tx_media, CTR_BASE + C.tx_frames, pkt, sizeof(pkt),
-			   fr, sizeof(fr));
+	if (C.tx_epoch_frames >= C.rekey_frames) {
+		/* the next epoch: the old key and base are wiped; frames
+		 * already sent under it stay readable for the receiver's
+		 * grace */
+		if (tf_callkey_tx_next(C.tx_media) == 0)
+			C.tx_epoch_frames = 0;
+		else
+			comms_log(s, "cannot step the media key; the call "
+				     "goes on under the current one");
+	}
+	n = tf_sframe_seal(tf_callkey_tx_key(C.tx_media),
+			   CTR_BASE + C.tx_frames, pkt, sizeof(pkt), fr,
+			   sizeof(fr));
 	tf_memzero(pcm, sizeof(pcm));
 	if (n < 0)
 		return;
 	C.tx_frames++;
+	C.tx_epoch_frames++;
 	fwd(s, CALL_MEDIA, fr, (size_t)n);
 }
 
 int call_poll_timeout(struct svc *s, int dflt)
 {
-	uint64_t t;
+	uint64_t t, due;
 
 	(void)s;
 	if (C.st != ST_ACTIVE)
 		return dflt;
 	t = now_us();
-	if (C.next_tx <= t)
+	due = C.next_tx;
+	if (!C.on_arrival && tf_jb_due_us(&C.jb) < due)
+		due = tf_jb_due_us(&C.jb);
+	if (due <= t)
 		return 0;
-	return (int)((C.next_tx - t) / 1000) < dflt
-		       ? (int)((C.next_tx - t + 999) / 1000)
-		       : dflt;
+	return (int)((due - t) / 1000) < dflt ? (int)((due - t + 999) / 1000)
+					      : dflt;
 }
 
 void call_tick(struct svc *s)
@@ -921,6 +1074,8 @@ void call_tick(struct svc *s)
 		}
 		if (C.next_tx <= t)
 			C.next_tx = t + TF_MEDIA_FRAME_MS * 1000;
+		if (!C.on_arrival)
+			playout(t);
 		if (t - C.t_last_rx > RX_TIMEOUT_US) {
 			snprintf(why, sizeof(why),
 				 "connection to %s lost (nothing for 10 s)",
@@ -1065,7 +1220,12 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		"call_direction %s\n"
 		"call_dial_us %llu\ncall_ring_us %llu\ncall_answer_us %llu\n"
 		"call_first_audio_us %llu\ncall_tx_start_us %llu\n"
-		"call_rx_offset_us %.0f\n"
+		"call_rx_offset_us %.0f\ncall_play_offset_us %.0f\n"
+		"call_first_play_us %llu\ncall_jitter_delay_us %lld\n"
+		"call_reordered %llu\ncall_misordered %llu\n"
+		"call_duplicates %llu\n"
+		"call_tx_epoch %llu\ncall_rx_epoch %llu\ncall_rx_rekeys %llu\n"
+		"call_no_key %llu\n"
 		"call_tx_frames %llu\ncall_rx_frames %llu\ncall_lost %llu\n"
 		"call_fec %llu\ncall_late %llu\ncall_rejected %llu\n"
 		"call_ended %s\ncall_refused %s\n"
@@ -1076,6 +1236,18 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		(unsigned long long)C.t_first_audio,
 		(unsigned long long)C.t_tx_start,
 		C.rx_off_n ? C.rx_off_sum / (double)C.rx_off_n : 0.0,
+		C.play_off_n ? C.play_off_sum / (double)C.play_off_n : 0.0,
+		(unsigned long long)C.t_first_play,
+		(long long)(C.on_arrival ? 0 : C.jb.delay_us),
+		(unsigned long long)C.reordered,
+		(unsigned long long)C.misordered, (unsigned long long)C.jb.dups,
+		(unsigned long long)(C.tx_media
+					     ? tf_callkey_tx_epoch(C.tx_media)
+					     : 0),
+		(unsigned long long)(C.rx_media
+					     ? tf_callkey_rx_epoch(C.rx_media)
+					     : 0),
+		(unsigned long long)C.rx_steps, (unsigned long long)C.no_key,
 		(unsigned long long)C.tx_frames,
 		(unsigned long long)C.rx_frames, (unsigned long long)C.lost,
 		(unsigned long long)C.fec, (unsigned long long)C.late,

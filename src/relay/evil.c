@@ -28,7 +28,9 @@
  *   frame-replay  each media frame delivered twice
  *   frame-reorder media frames delivered in swapped pairs
  *   frame-kid     each media frame's SFrame key id moved to the sender's
- *                 control key id (1 <-> 3, 2 <-> 4)
+ *                 control key id (media KID epoch << 3 | 1 or 2 -> 3 or
+ *                 4, in the same one KID byte; 1 <-> 3, 2 <-> 4 for a
+ *                 one-byte header)
  *   roster-sig    a bit of each roster's signature flipped (ROSTER)
  *   roster-nosig  each roster's signature stripped (length 0, no bytes)
  *   roster-zerosig each roster's signature bytes zeroed
@@ -328,7 +330,16 @@ static bool out_from(struct worker *w, struct sess *s, const uint8_t **pt,
 		*pt = buf;
 		return false;
 	case E_FRAME_KID:
-		/* config byte |X|KKK|Y|CCC|: writers use X=0 for KIDs 1..4 */
+		/* config byte |X|KKK|Y|CCC|: media KIDs are epoch << 3 |
+		 * role (X=1, one KID byte, from epoch 1 on); the control
+		 * KIDs 3 and 4 in the same byte (a valid, non-minimal
+		 * encoding) keep the frame's length */
+		if (((*pt)[n] & 0xf0) == 0x80 && *len > n + 1) {
+			memcpy(buf, *pt, *len);
+			buf[n + 1] = (uint8_t)((buf[n + 1] & 7) + 2);
+			*pt = buf;
+			return false;
+		}
 		if (((*pt)[n] & 0x80) != 0)
 			return false;
 		memcpy(buf, *pt, *len);

@@ -10,6 +10,8 @@
 #                        first decrypted and decoded frame from bob
 #   answer -> first audio (heard by the callee) bob's `answer` -> bob's
 #                        first decrypted frame from alice
+#   answer -> first played (caller) the same to alice's first frame out
+#                        of the jitter buffer (one playout delay later)
 # The timestamps are the services' own (CLOCK_MONOTONIC, one machine), so
 # CLI start-up and polling do not count. Prints p50/p95 per figure (goals:
 # connect <= 130 ms, dial -> ringing <= 150 ms, answer -> first audio
@@ -53,7 +55,7 @@ for s in intl gm; do
 	wait_status bob "relay connected" && wait_status alice "relay connected"
 	ok $? "$s: alice (through the delay proxy) and bob connect" "$(cat "$W/alice.log")"
 
-	: >"$W/connect" ; : >"$W/ring"; : >"$W/a2first"; : >"$W/b2first"
+	: >"$W/connect" ; : >"$W/ring"; : >"$W/a2first"; : >"$W/b2first"; : >"$W/a2play"
 	fails=0
 	for t in $(seq 0 "$N"); do
 		# relay connect
@@ -65,7 +67,8 @@ for s in intl gm; do
 		cm alice call bob >/dev/null 2>"$W/err" || { fails=$((fails + 1)); continue; }
 		wait_status bob "call incoming" || { fails=$((fails + 1)); continue; }
 		cm bob answer >/dev/null || fails=$((fails + 1))
-		wait_nonzero alice call_first_audio_us && wait_nonzero bob call_first_audio_us ||
+		wait_nonzero alice call_first_audio_us && wait_nonzero bob call_first_audio_us &&
+			wait_nonzero alice call_first_play_us ||
 			fails=$((fails + 1))
 		sa=$(cm alice status); sb=$(cm bob status)
 		cm alice hangup >/dev/null
@@ -75,6 +78,7 @@ for s in intl gm; do
 		echo $(($(g "$sa" call_ring_us) - $(g "$sa" call_dial_us))) >>"$W/ring"
 		echo $(($(g "$sa" call_first_audio_us) - $(g "$sb" call_answer_us))) >>"$W/a2first"
 		echo $(($(g "$sb" call_first_audio_us) - $(g "$sb" call_answer_us))) >>"$W/b2first"
+		echo $(($(g "$sa" call_first_play_us) - $(g "$sb" call_answer_us))) >>"$W/a2play"
 	done
 	[ "$fails" = 0 ]
 	ok $? "$s: $N calls at ${RTT} ms RTT all complete" "$fails failed; $(cat "$W/err" "$W/alice.log" | tail -5)"
@@ -82,6 +86,7 @@ for s in intl gm; do
 	diag "$s dial -> ringing:                $(pct "$W/ring")  (goal <= 150 ms)"
 	diag "$s answer -> first audio (caller): $(pct "$W/a2first")  (goal <= 200 ms)"
 	diag "$s answer -> first audio (callee): $(pct "$W/b2first")  (goal <= 200 ms)"
+	diag "$s answer -> first played (caller): $(pct "$W/a2play")  (after the jitter buffer)"
 	svc_stop alice
 	svc_stop bob
 	kill "$DP" 2>/dev/null

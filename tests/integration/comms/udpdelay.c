@@ -3,13 +3,17 @@
  * udpdelay: a UDP proxy that adds a fixed one-way delay in each direction
  * (the kernel here has no sch_netem, FACTS.md). Test tool only.
  *
- *   udpdelay LISTEN_IP:PORT TARGET_IP:PORT DELAY_MS [BACK_DELAY_MS]
+ *   udpdelay [-j JITTER_MS] LISTEN_IP:PORT TARGET_IP:PORT DELAY_MS
+ *            [BACK_DELAY_MS]
  *
  * Each client address gets its own upstream socket connected to the
  * target, so the server sees one distinct source per client (the relay
  * keys sessions on it) and replies find their way back. Packets wait in
  * one FIFO per direction: the delay is fixed, so release times are
- * monotonic within each and order is kept. PORT 0 picks a free port; the bound port is printed as
+ * monotonic within each and order is kept. With -j each datagram gets its
+ * own delay, uniform in DELAY +- JITTER_MS (at least 0): datagrams then
+ * overtake each other (a jittery radio link reorders); the queue is then
+ * searched for due packets instead of read in order. PORT 0 picks a free port; the bound port is printed as
  * "udpdelay: listening on PORT" on stdout once ready. SIGTERM/SIGINT end
  * it; it never sends anywhere but the target and the clients it heard.
  */
@@ -53,6 +57,7 @@ struct fifo {
 };
 
 static struct fifo fifos[2]; /* 0 towards the target, 1 back */
+static uint64_t jitter_us;   /* -j: per-datagram delay spread */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -105,6 +110,20 @@ static struct client *client_for(const struct sockaddr_in *from,
 	return &clients[nclients++];
 }
 
+/* uniform in [-jitter, +jitter] (xorshift; a test tool, not crypto) */
+static int64_t jitter(void)
+{
+	static uint64_t x;
+
+	if (!x)
+		x = now_us() ^ ((uint64_t)getpid() << 32) ^
+		    0x9e3779b97f4a7c15ull;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (int64_t)(x % (2 * jitter_us + 1)) - (int64_t)jitter_us;
+}
+
 static void enqueue(uint64_t due, int fd, const struct sockaddr_in *dest,
 		    bool to_client, const uint8_t *data, size_t len)
 {
@@ -113,6 +132,11 @@ static void enqueue(uint64_t due, int fd, const struct sockaddr_in *dest,
 
 	if (q->len == QUEUE_LEN)
 		return; /* full: drop, as a congested link would */
+	if (jitter_us) {
+		int64_t d = (int64_t)due + jitter();
+		uint64_t t = now_us();
+		due = d < (int64_t)t ? t : (uint64_t)d;
+	}
 	p = &q->p[(q->head + q->len) % QUEUE_LEN];
 	p->due_us = due;
 	p->fd = fd;
@@ -124,19 +148,48 @@ static void enqueue(uint64_t due, int fd, const struct sockaddr_in *dest,
 	q->len++;
 }
 
+static void send_pkt(const struct pkt *p)
+{
+	if (p->to_client)
+		(void)sendto(p->fd, p->data, p->len, 0,
+			     (const struct sockaddr *)&p->dest,
+			     sizeof(p->dest));
+	else
+		(void)send(p->fd, p->data, p->len, 0);
+}
+
+/* -j: release times are not in queue order; send every due one, the
+ * last queued packet filling each hole (order among the waiting ones
+ * does not matter: each carries its own time) */
+static void flush_due_any(struct fifo *q)
+{
+	uint64_t t = now_us();
+
+	for (size_t i = 0; i < q->len;) {
+		struct pkt *p = &q->p[(q->head + i) % QUEUE_LEN];
+
+		if (p->due_us > t) {
+			i++;
+			continue;
+		}
+		send_pkt(p);
+		q->len--;
+		if (i != q->len)
+			*p = q->p[(q->head + q->len) % QUEUE_LEN];
+	}
+}
+
 static void flush_due(struct fifo *q)
 {
 	uint64_t t = now_us();
 
-	while (q->len > 0 && q->p[q->head].due_us <= t) {
-		struct pkt *p = &q->p[q->head];
+	if (jitter_us) {
+		flush_due_any(q);
+		return;
+	}
 
-		if (p->to_client)
-			(void)sendto(p->fd, p->data, p->len, 0,
-				     (const struct sockaddr *)&p->dest,
-				     sizeof(p->dest));
-		else
-			(void)send(p->fd, p->data, p->len, 0);
+	while (q->len > 0 && q->p[q->head].due_us <= t) {
+		send_pkt(&q->p[q->head]);
 		q->head = (q->head + 1) % QUEUE_LEN;
 		q->len--;
 	}
@@ -147,9 +200,16 @@ static int next_timeout(void)
 {
 	uint64_t t = now_us(), best = UINT64_MAX;
 
-	for (int i = 0; i < 2; i++)
-		if (fifos[i].len > 0 && fifos[i].p[fifos[i].head].due_us < best)
-			best = fifos[i].p[fifos[i].head].due_us;
+	for (int i = 0; i < 2; i++) {
+		/* in order: the head is the earliest; with -j, any one */
+		size_t n = jitter_us ? fifos[i].len : fifos[i].len > 0;
+		for (size_t j = 0; j < n; j++) {
+			const struct pkt *p =
+				&fifos[i].p[(fifos[i].head + j) % QUEUE_LEN];
+			if (p->due_us < best)
+				best = p->due_us;
+		}
+	}
 	if (best == UINT64_MAX)
 		return -1;
 	return best <= t ? 0 : (int)((best - t + 999) / 1000);
@@ -164,10 +224,15 @@ int main(int argc, char **argv)
 	socklen_t sl;
 	int lfd;
 
+	if (argc > 2 && !strcmp(argv[1], "-j")) {
+		jitter_us = (uint64_t)strtoull(argv[2], NULL, 10) * 1000u;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 4 || argc > 5 || parse_addr(argv[1], &listen_a) < 0 ||
 	    parse_addr(argv[2], &target) < 0) {
-		fprintf(stderr, "usage: udpdelay LISTEN_IP:PORT TARGET_IP:PORT "
-				"DELAY_MS [BACK_DELAY_MS]\n");
+		fprintf(stderr, "usage: udpdelay [-j JITTER_MS] LISTEN_IP:PORT "
+				"TARGET_IP:PORT DELAY_MS [BACK_DELAY_MS]\n");
 		return 2;
 	}
 	fwd_us = (uint64_t)strtoull(argv[3], NULL, 10) * 1000u;
