@@ -199,6 +199,7 @@ static struct sess *sess_reserve(struct relay *r)
 		uint32_t id;
 		if (tf_random(&id, sizeof(id)) < 0)
 			return NULL;
+		id &= ~RELAY_VSESS; /* that bit marks gnats.c's members */
 		struct sess *s = &r->sess[id % RELAY_MAX_SESSIONS];
 		if (!s->used && !s->reserved) {
 			s->reserved = true;
@@ -700,10 +701,33 @@ static _Thread_local struct worker *group_w;
 static void group_send(void *ctx, uint32_t id, const uint8_t *pt, size_t n)
 {
 	struct relay *r = ctx;
-	struct sess *s = relay_sess_by_id(r, id);
+	struct sess *s;
 
+	if (id & RELAY_VSESS) { /* a member on another relay */
+		if (r->gnats != NULL)
+			relay_gnats_remote(r, id, pt, n);
+		return;
+	}
+	s = relay_sess_by_id(r, id);
+	if (s != NULL && r->gnats != NULL)
+		relay_gnats_sent(r, s, pt, n);
 	if (s != NULL && group_w != NULL)
 		relay_send(group_w, s, pt, n);
+}
+
+void relay_groups_enter(struct worker *w)
+{
+	pthread_rwlock_rdlock(&w->r->tab);
+	pthread_mutex_lock(&w->r->group_mu);
+	group_w = w;
+}
+
+void relay_groups_leave(struct worker *w)
+{
+	group_w = NULL;
+	pthread_mutex_unlock(&w->r->group_mu);
+	pthread_rwlock_unlock(&w->r->tab);
+	relay_flush(w);
 }
 
 static void group_request(struct worker *w, struct sess *s, const uint8_t *pt,
@@ -717,8 +741,10 @@ static void group_request(struct worker *w, struct sess *s, const uint8_t *pt,
 	memcpy(m.device, s->device, sizeof(m.device));
 	pthread_mutex_lock(&r->group_mu);
 	group_w = w;
-	e = relay_groups_request(r->groups, &m, pt, n, (uint64_t)time(NULL),
-				 mono_ms());
+	e = r->gnats != NULL
+		    ? relay_gnats_request(w, s, pt, n)
+		    : relay_groups_request(r->groups, &m, pt, n,
+					   (uint64_t)time(NULL), mono_ms());
 	group_w = NULL;
 	pthread_mutex_unlock(&r->group_mu);
 	if (e == -EBADMSG)
@@ -736,6 +762,8 @@ static void group_sess_gone(struct worker *w, struct sess *s)
 	pthread_mutex_lock(&r->group_mu);
 	group_w = w;
 	relay_groups_sess_gone(r->groups, s->id, mono_ms());
+	if (r->gnats != NULL)
+		relay_gnats_sess_gone(r, s);
 	group_w = NULL;
 	pthread_mutex_unlock(&r->group_mu);
 }
@@ -1330,7 +1358,8 @@ static void usage(void)
 		"--store-conninfo-file FILE} [--denylist FILE] [--workers N] "
 		"[--idle-timeout SECONDS] [--max-tcp N] [--user USER] "
 		"[--group-commit N | --no-group-commit] "
-		"[--nats URL[,URL...]] [--max-talk-ms MS] [-v]\n");
+		"[--nats URL[,URL...]] [--max-talk-ms MS] [--emergency-talk-ms "
+		"MS] [-v]\n");
 	exit(2);
 }
 
@@ -1449,6 +1478,9 @@ int main(int argc, char **argv)
 			r.idle_s = num_arg(argv[++i], 1, 86400);
 		else if (!strcmp(argv[i], "--max-talk-ms"))
 			fcfg.max_talk_ms =
+				(uint32_t)num_arg(argv[++i], 50, 3600000);
+		else if (!strcmp(argv[i], "--emergency-talk-ms"))
+			fcfg.emergency_talk_ms =
 				(uint32_t)num_arg(argv[++i], 50, 3600000);
 		else
 			usage();
@@ -1594,6 +1626,15 @@ int main(int argc, char **argv)
 			nats_urls);
 		return 1;
 	}
+	/* a grant's lease is its longest talk time (emergency_talk_ms is
+	 * at least max_talk_ms) */
+	if (nats_urls != NULL &&
+	    relay_gnats_open(&r, fcfg.emergency_talk_ms) < 0) {
+		fprintf(stderr,
+			PROG ": --nats %s: cannot subscribe for talk groups\n",
+			nats_urls);
+		return 1;
+	}
 	for (; started < r.nworkers; started++) {
 		e = pthread_create(&r.w[started]->th, NULL, worker_main,
 				   r.w[started]);
@@ -1619,7 +1660,9 @@ int main(int argc, char **argv)
 	logv(&r, "%" PRIu64 " SENDs in %" PRIu64 " commits (largest %u)",
 	     atomic_load(&r.gc_sends), atomic_load(&r.gc_commits),
 	     atomic_load(&r.gc_largest));
+	relay_gnats_stop(&r); /* its ticker publishes on the connection */
 	relay_nats_close(&r); /* before the sessions its callbacks use */
+	relay_gnats_close(&r);
 	for (unsigned i = 0; i < r.nworkers; i++)
 		worker_free(r.w[i]);
 	relay_tcp_close_all(&r);
