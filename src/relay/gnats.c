@@ -688,7 +688,8 @@ static void own_msg(struct relay_gnats *G, const char *gid,
 	if (m->kind == GN_HANDOVER) {
 		/* the old owner's floor is idle: a hold can end now */
 		ho_note(G, gid, now);
-		(void)relay_groups_hold(r->groups, gid, now, now);
+		if (relay_groups_hold(r->groups, gid, now, now) == 0)
+			relay_groups_tick(r->groups, now);
 		return;
 	}
 	if (owner_of(G, gid) != G->self)
@@ -766,7 +767,8 @@ static void fan_msg(struct relay_gnats *G, const char *gid,
 			return;
 		}
 		lg_roster(l, ro, m->body, m->body_len);
-		/* stop routing to the sessions the newest roster drops */
+		/* stop routing to the sessions the newest roster drops (the
+		 * group stays: joins may be on their way to the owner) */
 		for (size_t i = 0; i < l->nmem;) {
 			struct sess *s = relay_sess_by_id(r, l->mem[i]);
 			if (s == NULL || tf_roster_find(l->roster, s->officer,
@@ -775,8 +777,6 @@ static void fan_msg(struct relay_gnats *G, const char *gid,
 			else
 				i++;
 		}
-		if (l->nmem == 0)
-			lg_free(l);
 		return;
 	}
 	/* from another node than the owner only what takes a floor away
@@ -872,8 +872,6 @@ static void local_sent(struct relay_gnats *G, struct sess *s, const uint8_t *pt,
 	    tf_roster_find(l->roster, s->officer, s->device) >= 0)
 		lg_add(l, s->id);
 	floor_view(l, pt, n);
-	if (l->nmem == 0)
-		lg_free(l);
 }
 
 static void on_node(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
@@ -935,6 +933,10 @@ static void *ticker(void *arg)
 			G->view_at = now;
 			recompute(G, now);
 		}
+		/* the floors' clocks too: a hold, or a grant made from a NATS
+		 * callback, sets a deadline the main thread (asleep without
+		 * one) does not know of */
+		relay_groups_tick(G->r->groups, now);
 		relay_groups_leave(G->w);
 		pthread_mutex_unlock(&G->w_mu);
 		struct timespec ts = {0, TICK_MS * 1000000L};

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Integration: talk groups and push-to-talk across two relays joined by
+# NATS core (issue 15; src/relay/gnats.c). A two-node nats-server cluster
+# on loopback, relay A on node 1 and relay B on node 2, six simulated
+# members (pttharness "nats"), even ones on A and odd ones on B:
+#  - a burst from a talker on B is decrypted by the members on A (and the
+#    other way round);
+#  - $PTT_NATS_TRIALS (default 200) contention trials with talkers on
+#    both relays: zero double grants, as two monitors (one per relay) see;
+#  - late entry on the other relay than the talker's;
+#  - forged NATS messages: a .fan frame under another member's key id in
+#    the running burst, .own floor requests for a ghost officer and for a
+#    member on a session it does not hold: refused;
+#  - kill -9 the relay that owns the group mid-burst: the survivor takes
+#    the group over (its floor held one lease, --max-talk-ms and
+#    --emergency-talk-ms 1500), its members talk again, no double grant.
+# TAP. Cleans up its processes and temp dir.
+. "$(dirname "$0")/../tap.sh"
+: "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${PTTHARNESS:?}"
+command -v nats-server >/dev/null || {
+	echo "1..0 # SKIP nats-server missing (tools/deps.sh)"
+	exit 0
+}
+PA=52961
+PB=52962
+N1=54261
+N2=54262
+R1=56261
+R2=56262
+. "$(dirname "$0")/commslib.sh"
+NP1='' NP2='' RA='' RB=''
+upd() { BG_PIDS="$NP1 $NP2 $RA $RB"; }
+
+nats_node() { # nats_node N PORT ROUTEPORT OTHERROUTE
+	nats-server -a 127.0.0.1 -p "$2" --cluster_name tfptt \
+		--cluster "nats://127.0.0.1:$3" --routes "nats://127.0.0.1:$4" \
+		-l "$W/nats$1.log" &
+}
+relay_at() { # relay_at NAME PORT NATSURLS
+	"$TWOFOLD_RELAY" --listen 127.0.0.1:$2 --key "$W/relay.key" \
+		--ca "$W/ca/ca.pub" --store "$W/$1.db" --nats "$3" \
+		--max-talk-ms 1500 --emergency-talk-ms 1500 -v \
+		>"$W/$1.out" 2>>"$W/$1.log" &
+}
+
+for s in ${PTT_NATS_SUITES:-intl gm}; do
+	rm -rf "${W:?}"/*
+	ca init --suite $s -o "$W/ca"
+	ca keygen --suite $s -o "$W/relay.key"
+	nats_node 1 $N1 $R1 $R2
+	NP1=$!
+	nats_node 2 $N2 $R2 $R1
+	NP2=$!
+	upd
+	wait_for "$W/nats1.log" "Server is ready" && wait_for "$W/nats2.log" "Server is ready" &&
+		for _ in $(seq 100); do
+			grep -q "Route connection created" "$W/nats1.log" 2>/dev/null && break
+			sleep 0.1
+		done
+	grep -q "Route connection created" "$W/nats1.log"
+	ok $? "$s: a two-node NATS cluster on loopback" "$(tail -3 "$W/nats1.log")"
+
+	relay_at A $PA "nats://127.0.0.1:$N1,nats://127.0.0.1:$N2"
+	RA=$!
+	relay_at B $PB "nats://127.0.0.1:$N2,nats://127.0.0.1:$N1"
+	RB=$!
+	upd
+	echo "$RA" >"$W/A.pid"
+	echo "$RB" >"$W/B.pid"
+	wait_for "$W/A.out" ready && wait_for "$W/B.out" ready &&
+		wait_for "$W/A.log" "relay node .* joined" &&
+		wait_for "$W/B.log" "relay node .* joined"
+	ok $? "$s: two relays, each on its own NATS node, see each other" \
+		"$(cat "$W/A.log" "$W/B.log")"
+
+	# which relay owns the group: the last ownership line of its log
+	cat >"$W/owner.sh" <<EOS
+for n in A B; do
+	l=\$(grep -E 'group north-1: (owned by this relay|now owned by)' "$W/\$n.log" | tail -1)
+	case \$l in *"owned by this relay"*)
+		echo "\$n \$(echo "\$l" | sed 's/.*(node \([0-9a-f]*\)).*/\1/')"
+		exit 0 ;;
+	esac
+done
+exit 1
+EOS
+	cat >"$W/kill.sh" <<EOS
+set -e
+o=\$(sh "$W/owner.sh" | cut -c1)
+kill -9 "\$(cat "$W/\$o.pid")"
+echo "\$o" >"$W/killed"
+EOS
+	PTT_NATS_PORT=$N1 PTT_OWNER_CMD="sh $W/owner.sh" PTT_KILL_CMD="sh $W/kill.sh" \
+		"$PTTHARNESS" $s "$W" "$PA,$PB" nats >"$W/h.out" 2>"$W/h.err"
+	echo "rc $?" >>"$W/h.out"
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) ok 0 "$s: ${line#ok - }" ;;
+		"not ok - "*) nok "$s: ${line#not ok - }" "$(cat "$W/h.err"; tail -n 20 "$W/A.log" "$W/B.log")" ;;
+		"# "*) diag "$s: ${line#\# }" ;;
+		"rc 0") ;;
+		"rc "*) [ -s "$W/h.err" ] && nok "$s: pttharness nats" "$(cat "$W/h.err")" ;;
+		esac
+	done <"$W/h.out"
+	grep -q "refused\|dropped" "$W/A.log" "$W/B.log"
+	ok $? "$s: the relays log the forged NATS messages they dropped" \
+		"$(grep -h 'group north-1' "$W/A.log" "$W/B.log" | tail -5)"
+
+	# the survivor exits cleanly
+	k=$(cat "$W/killed" 2>/dev/null)
+	if [ "$k" = A ]; then wait "$RA" 2>/dev/null; RA=; sv=$RB; else wait "$RB" 2>/dev/null; RB=; sv=$RA; fi
+	upd
+	kill -TERM "$sv" 2>/dev/null
+	wait "$sv" 2>/dev/null
+	rc=$?
+	RA='' RB=''
+	upd
+	[ -n "$k" ] && [ $rc = 0 ]
+	ok $? "$s: the survivor exits cleanly ($rc)" "$(tail -n 5 "$W/A.log" "$W/B.log")"
+	kill -TERM $NP1 $NP2 2>/dev/null
+	wait $NP1 $NP2 2>/dev/null
+	NP1='' NP2=''
+	upd
+done
+finish
