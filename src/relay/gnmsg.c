@@ -34,7 +34,10 @@ int gn_parse(const uint8_t *p, size_t n, struct gn_msg *m)
 	n -= GN_HDR;
 	switch (m->kind) {
 	case GN_HELLO:
-	case GN_HANDOVER: return n == 0 ? 0 : -EBADMSG;
+	case GN_HANDOVER:
+		if (n != 0)
+			return -EBADMSG;
+		break;
 	case GN_REQ:
 	case GN_JOIN:
 	case GN_GONE:

@@ -106,8 +106,15 @@ EOS
 	ok $? "$s: the relays log the forged NATS messages they dropped" \
 		"$(grep -h 'group north-1' "$W/A.log" "$W/B.log" | tail -5)"
 
-	# the survivor exits cleanly
+	# the survivor took the group over without the dead owner's state:
+	# it held the floor (one lease) before granting
 	k=$(cat "$W/killed" 2>/dev/null)
+	[ "$k" = A ] && sl=B || sl=A
+	grep -q "group north-1: taken over; floor held" "$W/$sl.log"
+	ok $? "$s: the survivor held the floor after taking the group over" \
+		"$(grep -h 'group north-1' "$W/$sl.log")"
+
+	# the survivor exits cleanly
 	if [ "$k" = A ]; then wait "$RA" 2>/dev/null; RA=; sv=$RB; else wait "$RB" 2>/dev/null; RB=; sv=$RA; fi
 	upd
 	kill -TERM "$sv" 2>/dev/null
