@@ -719,8 +719,16 @@ static void own_msg(struct relay_gnats *G, const char *gid,
 		   body_group_is(m, gid)) {
 		/* a piece of an upload never crosses: the origin relay
 		 * assembles and verifies the roster and sends JOIN */
-		(void)relay_groups_request(r->groups, &vm, m->body, m->body_len,
-					   now_s(), now);
+		if (relay_groups_request(r->groups, &vm, m->body, m->body_len,
+					 now_s(), now) == -EBADMSG) {
+			/* what relay.c tells a local device */
+			static const char why[] = "malformed group request";
+			uint8_t b[2 + sizeof(why)];
+			b[0] = 0x7f;
+			b[1] = ERR_BAD;
+			memcpy(b + 2, why, sizeof(why) - 1);
+			relay_gnats_remote(r, vid, b, sizeof(b) - 1);
+		}
 	}
 }
 

@@ -724,10 +724,10 @@ void relay_groups_enter(struct worker *w)
 
 void relay_groups_leave(struct worker *w)
 {
+	relay_flush(w); /* under group_mu: see group_request */
 	group_w = NULL;
 	pthread_mutex_unlock(&w->r->group_mu);
 	pthread_rwlock_unlock(&w->r->tab);
-	relay_flush(w);
 }
 
 static void group_request(struct worker *w, struct sess *s, const uint8_t *pt,
@@ -745,6 +745,14 @@ static void group_request(struct worker *w, struct sess *s, const uint8_t *pt,
 		    ? relay_gnats_request(w, s, pt, n)
 		    : relay_groups_request(r->groups, &m, pt, n,
 					   (uint64_t)time(NULL), mono_ms());
+	/* floor events leave in the order the floor made them: each thread
+	 * holding group_mu (workers, the main thread, NATS callbacks) has
+	 * its own output batch, and a batch flushed after the unlock could
+	 * overtake another's (a member would see GRANTED for B before the
+	 * RELEASED of A). Frames keep their batching: one talker's come in
+	 * order from one flow, on one worker. */
+	if (pt[0] != RELAY_OP_MEDIA)
+		relay_flush(w);
 	group_w = NULL;
 	pthread_mutex_unlock(&r->group_mu);
 	if (e == -EBADMSG)
@@ -764,6 +772,7 @@ static void group_sess_gone(struct worker *w, struct sess *s)
 	relay_groups_sess_gone(r->groups, s->id, mono_ms());
 	if (r->gnats != NULL)
 		relay_gnats_sess_gone(r, s);
+	relay_flush(w); /* under group_mu: see group_request */
 	group_w = NULL;
 	pthread_mutex_unlock(&r->group_mu);
 }
@@ -779,10 +788,10 @@ static uint64_t group_tick(struct relay *r)
 	group_w = r->ctl_w;
 	relay_groups_tick(r->groups, mono_ms());
 	dl = relay_groups_deadline(r->groups);
+	relay_flush(r->ctl_w); /* under group_mu: see group_request */
 	group_w = NULL;
 	pthread_mutex_unlock(&r->group_mu);
 	pthread_rwlock_unlock(&r->tab);
-	relay_flush(r->ctl_w);
 	return dl;
 }
 
