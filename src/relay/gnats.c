@@ -1081,7 +1081,7 @@ void relay_gnats_sess_gone(struct relay *r, struct sess *s)
 	}
 }
 
-int relay_gnats_open(struct relay *r, uint64_t lease_ms)
+int relay_gnats_open(struct relay *r, uint64_t lease_ms, uint64_t node_id)
 {
 	struct relay_gnats *G = calloc(1, sizeof(*G));
 	char subj[SUBJ_LEN];
@@ -1095,7 +1095,9 @@ int relay_gnats_open(struct relay *r, uint64_t lease_ms)
 	 * old owner may not have heard the change for that long */
 	G->lease_ms = lease_ms + HELLO_MS;
 	G->w = calloc(1, sizeof(*G->w));
-	if (G->w == NULL || tf_random(&G->self, sizeof(G->self)) < 0) {
+	G->self = node_id;
+	if (G->w == NULL ||
+	    (node_id == 0 && tf_random(&G->self, sizeof(G->self)) < 0)) {
 		free(G->w);
 		free(G);
 		return -ENOMEM;

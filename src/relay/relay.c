@@ -1430,6 +1430,7 @@ int main(int argc, char **argv)
 	const char *cfile = NULL;
 	char why[256];
 	const char *user = NULL, *nats_urls = NULL;
+	unsigned long long node_id = 0; /* --node-id; 0: random */
 	uid_t uid = 0;
 	gid_t gid = 0;
 	_cleanup_free_ uint8_t *kb = NULL, *cb = NULL;
@@ -1478,7 +1479,12 @@ int main(int argc, char **argv)
 				(unsigned)num_arg(argv[++i], 1, RELAY_GC_MAX);
 		else if (!strcmp(argv[i], "--nats"))
 			nats_urls = argv[++i];
-		else if (!strcmp(argv[i], "--max-tcp"))
+		else if (!strcmp(argv[i], "--node-id")) {
+			char *end;
+			node_id = strtoull(argv[++i], &end, 16);
+			if (*end || node_id == 0)
+				usage();
+		} else if (!strcmp(argv[i], "--max-tcp"))
 			r.max_tcp =
 				(unsigned)num_arg(argv[++i], 0, RELAY_TCP_MAX);
 		else if (!strcmp(argv[i], "--user"))
@@ -1638,7 +1644,7 @@ int main(int argc, char **argv)
 	/* a grant's lease is its longest talk time (emergency_talk_ms is
 	 * at least max_talk_ms) */
 	if (nats_urls != NULL &&
-	    relay_gnats_open(&r, fcfg.emergency_talk_ms) < 0) {
+	    relay_gnats_open(&r, fcfg.emergency_talk_ms, node_id) < 0) {
 		fprintf(stderr,
 			PROG ": --nats %s: cannot subscribe for talk groups\n",
 			nats_urls);

@@ -268,9 +268,9 @@ struct __natsConnection *relay_nats_conn(struct relay *r);
 void relay_groups_enter(struct worker *w);
 void relay_groups_leave(struct worker *w);
 /* gnats.c: talk groups across relays (--nats). open after
- * relay_nats_open (lease_ms: the longest a grant lasts); stop before
- * relay_nats_close, close after it. */
-int relay_gnats_open(struct relay *r, uint64_t lease_ms);
+ * relay_nats_open (lease_ms: the longest a grant lasts; node_id 0: a
+ * random one); stop before relay_nats_close, close after it. */
+int relay_gnats_open(struct relay *r, uint64_t lease_ms, uint64_t node_id);
 void relay_gnats_stop(struct relay *r);
 void relay_gnats_close(struct relay *r);
 /* group_mu held (and tab): a device's group op (pt[0] 0x30..0x3f) */

@@ -1457,12 +1457,43 @@ static int test_nats(void)
 		      "on a session it does not hold) are not granted");
 	}
 
+	/* a relay joins and outranks the owner (PTT_JOIN_CMD starts relay
+	 * C, which has no members): the old owner revokes and hands over,
+	 * the members' state moves, the group works through C */
+	if (getenv("PTT_JOIN_CMD") != NULL) {
+		unsigned dg = double_grants;
+		char w2 = '?';
+		uint64_t n2 = 0;
+		check(system(getenv("PTT_JOIN_CMD")) == 0,
+		      "relay C joins the cluster and the owner hands over");
+		for (int k = 0; k < 100 && !(owner_is(&w2, &n2) && w2 == 'C');
+		     k++)
+			(void)pump(NULL, NULL, 100);
+		check(w2 == 'C', "relay C owns the group now");
+		which = w2;
+		onode = n2;
+		unsigned b0 = M[0].opened, b3 = M[3].opened;
+		press(&M[1], 10, false);
+		check(pump(granted0, &M[1], 8000),
+		      "a talker on relay B granted by relay C");
+		for (int k = 0; k < 5; k++)
+			talk(&M[1], s1, 1, index_of(r, rl, 1), ctr++);
+		struct want w0 = {.who = (int[]){0, -1}, .n = b0 + 5};
+		struct want w3 = {.who = (int[]){3, -1}, .n = b3 + 5};
+		check(pump(all_got, &w0, 5000) && pump(all_got, &w3, 5000),
+		      "its burst is heard on relays A and B through C");
+		check(double_grants == dg && foreign_grants == 0,
+		      "no double grant across the handover");
+		release(&M[1]);
+		(void)pump(idle0, NULL, 3000);
+	}
+
 	/* kill -9 the owner mid-burst: the survivor takes the group over
 	 * (floor held one lease), and its members talk again */
 	{
 		int sv[3], k0 = which == 'A' ? 1 : 0;
 		for (int i = 0; i < 3; i++)
-			sv[i] = k0 + 2 * i;
+			sv[i] = which == 'C' ? i : k0 + 2 * i;
 		int talkers[] = {sv[1], sv[2], -1};
 		M[sv[0]].mon = true;
 		M[sv[0]].holder = -1;
