@@ -620,6 +620,24 @@ static void recompute(struct relay_gnats *G, uint64_t now)
 		l->taken = false; /* the new owner starts idle */
 		resync(G, l, now);
 	}
+	/* A relay that saw the change before this one sent its members to
+	 * this relay while it did not own their groups yet, and they were
+	 * dropped: ask everyone to send again what this relay owns now. */
+	struct gn_msg m = {.kind = GN_SYNC, .from = G->self};
+	uint8_t h[GN_HDR];
+	pub(G, "twofold.relay.hello", h, gn_put_head(&m, h), NULL, 0);
+}
+
+/* SYNC from node from: its view changed; the groups it owns in this
+ * relay's view get their members sent (again: a JOIN of a member the
+ * owner holds only refreshes it and answers STATE). */
+static void sync_to(struct relay_gnats *G, uint64_t from, uint64_t now)
+{
+	for (size_t i = 0; i < RELAY_GROUPS_MAX; i++) {
+		struct lg *l = &G->lg[i];
+		if (l->used && l->owner == from && owner_of(G, l->gid) == from)
+			resync(G, l, now);
+	}
 }
 
 static void node_seen(struct relay_gnats *G, uint64_t id, uint64_t now)
@@ -654,10 +672,12 @@ static void on_hello(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	(void)sub;
 	if (gn_parse((const uint8_t *)natsMsg_GetData(msg),
 		     (size_t)natsMsg_GetDataLength(msg), &m) == 0 &&
-	    m.kind == GN_HELLO) {
+	    (m.kind == GN_HELLO || m.kind == GN_SYNC)) {
 		pthread_mutex_lock(&G->w_mu);
 		relay_groups_enter(G->w);
 		node_seen(G, m.from, mono_ms());
+		if (m.kind == GN_SYNC && m.from != G->self)
+			sync_to(G, m.from, mono_ms());
 		relay_groups_leave(G->w);
 		pthread_mutex_unlock(&G->w_mu);
 	}

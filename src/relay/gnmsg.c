@@ -34,6 +34,7 @@ int gn_parse(const uint8_t *p, size_t n, struct gn_msg *m)
 	n -= GN_HDR;
 	switch (m->kind) {
 	case GN_HELLO:
+	case GN_SYNC:
 	case GN_HANDOVER:
 		if (n != 0)
 			return -EBADMSG;

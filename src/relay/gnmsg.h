@@ -8,6 +8,8 @@
  * Every message: u8 version (1) | u8 kind | u64 from (the sender's node
  * id), then by kind:
  *   HELLO    (twofold.relay.hello)      nothing
+ *   SYNC     (twofold.relay.hello)      nothing: the sender's view just
+ *            changed; send it the members of the groups it owns
  *   REQ      (twofold.g.HEX(gid).own)   member | the device's request
  *   JOIN     (.own)                     member | the roster as signed
  *   GONE     (.own)                     member (the session left)
@@ -40,6 +42,7 @@ enum {
 	GN_FAN = 6,
 	GN_ROSTER = 7,
 	GN_TO = 8,
+	GN_SYNC = 9,
 };
 #define GN_HDR 10
 #define GN_MEMBER_MAX (4 + 1 + TF_ROSTER_DEVHASH_BYTES + 1 + TF_CERT_ID_MAX)

@@ -1464,12 +1464,20 @@ static int test_nats(void)
 		unsigned dg = double_grants;
 		char w2 = '?';
 		uint64_t n2 = 0;
+		/* m002 (relay A) talks when the group moves */
+		M[2].revoked = false;
+		press(&M[2], 10, false);
+		check(pump(granted0, &M[2], 5000),
+		      "member 2 (relay A) granted");
 		check(system(getenv("PTT_JOIN_CMD")) == 0,
 		      "relay C joins the cluster and the owner hands over");
 		for (int k = 0; k < 100 && !(owner_is(&w2, &n2) && w2 == 'C');
 		     k++)
 			(void)pump(NULL, NULL, 100);
 		check(w2 == 'C', "relay C owns the group now");
+		check(pump(revoked_m, &M[2], 5000) && M[2].revoke_reason == 7,
+		      "the old owner revoked the talker's floor (moved)");
+		M[2].granted = false;
 		which = w2;
 		onode = n2;
 		unsigned b0 = M[0].opened, b3 = M[3].opened;
