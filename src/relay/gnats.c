@@ -14,6 +14,11 @@
  * members by session, members on other relays as virtual sessions
  * (RELAY_VSESS | slot, mapped to (node, session) here).
  *
+ * When a relay's view changes it sends its local members of every group
+ * whose owner changed to the new owner, then publishes SYNC: relays that
+ * noticed the change first sent theirs while the new owner did not own
+ * the group yet (dropped), and send them again.
+ *
  * A relay that is not the owner forwards its members' ops (the roster
  * it verified, floor requests and releases, talker frames, late-entry
  * JOIN_EPOCH, LEAVE, ROSTER_GET, its sessions leaving) to

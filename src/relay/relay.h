@@ -37,7 +37,10 @@
  *    write). The main thread ticks the floors' deadlines with its own
  *    batch (ctl_w). With --nats a group lives on the relay that owns it
  *    (gnats.c); gnats' callbacks take w_mu (their batch), then tab and
- *    group_mu through relay_groups_enter.
+ *    group_mu through relay_groups_enter. Whoever sends floor events
+ *    flushes its batch before releasing group_mu (relay_flush is
+ *    allowed there): batches of different threads flushed after the
+ *    unlock could reach a member out of the floor's order.
  *  - per-worker state (the output batch, the group commit batch) is the
  *    worker's own: pass the worker you were given, never another's.
  *  - group commit: op_send only appends to w->gc; relay_gc_flush takes

@@ -22,6 +22,11 @@
  *             every one refused by the relay and by a member, reason shown
  *   latency   press -> granted and late entry -> first played frame over
  *             $PTT_TRIALS trials (default 10), p50/p95 printed
+ *   nats      PORT "A,B": two relays on NATS, even members on A, odd on
+ *             B: bursts heard across, $PTT_NATS_TRIALS contention trials,
+ *             late entry, forged NATS messages ($PTT_NATS_PORT), a third
+ *             relay outranking the owner ($PTT_JOIN_CMD), kill -9 of the
+ *             owner ($PTT_OWNER_CMD names it, $PTT_KILL_CMD kills it)
  * Prints TAP-ish "ok"/"not ok" lines and "# " figures; exit 0 when every
  * check passed. Test code only.
  */
