@@ -3,6 +3,7 @@
  * Floor control of one talk group (floor.h). Pure: the relay calls it
  * under its group lock with its clock; tests drive it with a fake one.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "floor.h"
@@ -51,6 +52,8 @@ static bool outranks(bool a_em, uint8_t a_pri, uint64_t a_at, bool b_em,
 
 static bool preempts(const struct tf_floor *f, uint8_t priority, bool emergency)
 {
+	if (f->talker == TF_FLOOR_HELD)
+		return false; /* someone elsewhere may still talk */
 	if (emergency && !f->talker_emergency)
 		return true;
 	if (emergency != f->talker_emergency)
@@ -120,6 +123,10 @@ static void next_or_idle(struct tf_floor *f, struct evs *e, uint64_t now)
 
 static void revoke(struct tf_floor *f, struct evs *e, uint8_t reason)
 {
+	if (f->talker == TF_FLOOR_HELD) {
+		f->talker = TF_FLOOR_NONE; /* nobody here to tell */
+		return;
+	}
 	emit(e, TF_FLOOR_REVOKED, reason, f->talker, f->burst,
 	     f->talker_emergency, 0);
 	f->talker = TF_FLOOR_NONE;
@@ -220,8 +227,22 @@ int tf_floor_remove(struct tf_floor *f, uint64_t now, uint32_t member,
 	return e.n;
 }
 
+int tf_floor_hold(struct tf_floor *f, uint64_t now, uint64_t until)
+{
+	if (f->talker != TF_FLOOR_NONE && f->talker != TF_FLOOR_HELD)
+		return -EBUSY;
+	f->talker = TF_FLOOR_HELD;
+	f->talker_emergency = false;
+	f->talker_priority = 0;
+	f->granted_at = now;
+	f->held_until = until;
+	return 0;
+}
+
 static uint64_t talk_limit(const struct tf_floor *f)
 {
+	if (f->talker == TF_FLOOR_HELD)
+		return f->held_until;
 	uint32_t ms = f->talker_emergency ? f->cfg.emergency_talk_ms
 					  : f->cfg.max_talk_ms;
 
@@ -287,6 +308,8 @@ const char *tf_floor_reason_name(unsigned reason)
 	case TF_FLOOR_R_LEFT: return "left the group";
 	case TF_FLOOR_R_TIMEOUT: return "waited too long in the queue";
 	case TF_FLOOR_R_CANCELLED: return "released while queued";
+	case TF_FLOOR_R_MOVED:
+		return "the group moved to another relay; press again";
 	default: return "unknown";
 	}
 }

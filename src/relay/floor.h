@@ -38,6 +38,11 @@
 
 #define TF_FLOOR_QUEUE_MAX 32
 #define TF_FLOOR_NONE UINT32_MAX
+/* the floor is held by nobody known (tf_floor_hold): a relay that just
+ * took over a group across relays (gnats.c) cannot know whether the old
+ * owner's last grant still runs, so it grants nothing until the hold
+ * ends; requests queue meanwhile and no emergency pre-empts it */
+#define TF_FLOOR_HELD (UINT32_MAX - 1)
 /* the most events one call can produce: revoke + grant + idle + a
  * denial or queueing of the caller + a queued one timing out per slot */
 #define TF_FLOOR_EVENTS_MAX (4 + TF_FLOOR_QUEUE_MAX)
@@ -67,6 +72,7 @@ enum tf_floor_reason {
 	TF_FLOOR_R_LEFT = 4,	  /* the member left (offline, removed) */
 	TF_FLOOR_R_TIMEOUT = 5,	  /* queued too long */
 	TF_FLOOR_R_CANCELLED = 6, /* member released while still queued */
+	TF_FLOOR_R_MOVED = 7,	  /* the group moved to another relay */
 };
 
 struct tf_floor_ev {
@@ -91,7 +97,8 @@ struct tf_floor {
 	uint8_t talker_priority;
 	bool talker_emergency;
 	uint64_t granted_at;
-	uint32_t burst; /* number of the last grant (0: none yet) */
+	uint32_t burst;	     /* number of the last grant (0: none yet) */
+	uint64_t held_until; /* talker TF_FLOOR_HELD: when the hold ends */
 	size_t nq;
 	struct tf_floor_req q[TF_FLOOR_QUEUE_MAX]; /* rank order */
 };
@@ -116,6 +123,11 @@ int tf_floor_remove(struct tf_floor *f, uint64_t now, uint32_t member,
 /* The clock: maximum talk time, queue timeouts. Call at tf_floor_deadline
  * or later (calling early is harmless). */
 int tf_floor_tick(struct tf_floor *f, uint64_t now, struct tf_floor_ev *ev);
+/* Hold an idle floor until the clock reaches until (ms): the queue
+ * fills, nothing is granted; then the head of the queue gets it, or IDLE.
+ * until <= now on a held floor ends the hold at the next tick. Returns
+ * -EBUSY when someone talks (nothing changed). */
+int tf_floor_hold(struct tf_floor *f, uint64_t now, uint64_t until);
 /* When tf_floor_tick next has something to do; UINT64_MAX: never. */
 uint64_t tf_floor_deadline(const struct tf_floor *f);
 

@@ -50,6 +50,7 @@ struct relay_groups {
 	const struct tf_denylist *dl;
 	struct tf_floor_cfg fcfg;
 	relay_send_fn send;
+	relay_fan_fn fan; /* NULL: one relay, every member is local */
 	void *ctx;
 	struct group g[RELAY_GROUPS_MAX];
 };
@@ -144,12 +145,26 @@ static int member_index(const struct group *gr, const struct relay_member *m)
 	return i >= 0 && gr->online[i] && gr->sess[i] == m->sess ? i : -1;
 }
 
+/* Local members one by one; the members on other relays (session ids
+ * with RELAY_VSESS set, gnats.c) with one fan-out for all of them, which
+ * each relay hands to its own members: one NATS message per frame and
+ * relay, not per member. */
 static void to_online(struct relay_groups *g, struct group *gr,
 		      const uint8_t *b, size_t n, int except)
 {
-	for (size_t i = 0; i < gr->roster->n; i++)
-		if (gr->online[i] && (int)i != except)
+	bool remote = false;
+
+	for (size_t i = 0; i < gr->roster->n; i++) {
+		if (!gr->online[i] || (int)i == except)
+			continue;
+		if (g->fan != NULL && (gr->sess[i] & RELAY_VSESS))
+			remote = true;
+		else
 			g->send(g->ctx, gr->sess[i], b, n);
+	}
+	if (remote)
+		g->fan(g->ctx, gr->roster->group, b, n,
+		       except >= 0 ? gr->sess[except] : 0);
 }
 
 /* Floor events to the devices: the ones about the floor as a whole to
@@ -191,7 +206,9 @@ static void send_state(struct relay_groups *g, struct group *gr, uint32_t sess)
 {
 	uint8_t b[PT_MAX];
 	size_t l = 0;
-	bool taken = tf_floor_taken(&gr->floor);
+	/* a held floor (gnats.c) has no talker a member could hear */
+	bool taken =
+		tf_floor_taken(&gr->floor) && gr->floor.talker != TF_FLOOR_HELD;
 
 	b[l++] = RELAY_OP_STATE;
 	l += put_name(b + l, gr->roster->group);
@@ -235,7 +252,7 @@ static void group_replace(struct relay_groups *g, struct group *gr,
 			non[map[i]] = true;
 			nsess[map[i]] = gr->sess[i];
 		}
-	if (tf_floor_taken(&gr->floor))
+	if (tf_floor_taken(&gr->floor) && gr->floor.talker != TF_FLOOR_HELD)
 		gr->floor.talker = (uint32_t)map[gr->floor.talker];
 	for (size_t i = 0; i < gr->floor.nq; i++)
 		gr->floor.q[i].member = (uint32_t)map[gr->floor.q[i].member];
@@ -303,6 +320,13 @@ static void op_join(struct relay_groups *g, const struct relay_member *m,
 	send_state(g, gr, m->sess);
 }
 
+void relay_groups_join(struct relay_groups *g, const struct relay_member *m,
+		       uint8_t **wire, size_t n, uint64_t now_s,
+		       uint64_t now_ms)
+{
+	op_join(g, m, wire, n, now_s, now_ms);
+}
+
 static void upload_drop(struct upload *u)
 {
 	free(u->buf);
@@ -360,6 +384,27 @@ static int upload_add(struct relay_groups *g, uint32_t sess, const uint8_t *p,
 	u->have += n;
 	*out = u;
 	return u->have == u->total;
+}
+
+int relay_groups_upload(struct relay_groups *g, uint32_t sess, const uint8_t *p,
+			size_t n, uint8_t **wire, size_t *len)
+{
+	struct upload *u = NULL;
+	int e = upload_add(g, sess, p, n, &u);
+
+	if (e < 0) {
+		send_err(g, sess, GERR_BAD, "roster upload",
+			 e == -ENOMEM ? "relay out of memory, retry"
+				      : "pieces out of order; send again from "
+					"the start");
+		return e;
+	}
+	if (e == 1) {
+		*len = u->total;
+		*wire = steal_pointer(&u->buf);
+		upload_drop(u);
+	}
+	return e;
 }
 
 /* The group's roster as the authority signed it, in pieces: a member
@@ -583,6 +628,81 @@ void relay_groups_tick(struct relay_groups *g, uint64_t now_ms)
 		int k = tf_floor_tick(&g->g[i].floor, now_ms, ev);
 		floor_emit(g, &g->g[i], ev, k);
 	}
+}
+
+int relay_groups_verify(const struct relay_groups *g, const uint8_t *wire,
+			size_t n, uint64_t now_s, struct tf_roster **out)
+{
+	return tf_roster_verify(wire, n, g->ca, g->dl, now_s, NULL, 0, out);
+}
+
+void relay_groups_set_fan(struct relay_groups *g, relay_fan_fn fan)
+{
+	g->fan = fan;
+}
+
+uint64_t relay_groups_epoch(const struct relay_groups *g, const char *id,
+			    const uint8_t **wire, size_t *len)
+{
+	const struct group *gr = group_find((struct relay_groups *)g, id);
+
+	if (gr == NULL)
+		return 0;
+	if (wire) {
+		*wire = gr->wire;
+		*len = gr->wire_len;
+	}
+	return gr->roster->epoch;
+}
+
+const char *relay_groups_id(const struct relay_groups *g, size_t i)
+{
+	return i < RELAY_GROUPS_MAX && g->g[i].roster ? g->g[i].roster->group
+						      : NULL;
+}
+
+int relay_groups_hold(struct relay_groups *g, const char *id, uint64_t now_ms,
+		      uint64_t until_ms)
+{
+	struct group *gr = group_find(g, id);
+
+	if (gr == NULL)
+		return -ENOENT;
+	return tf_floor_hold(&gr->floor, now_ms, until_ms);
+}
+
+void relay_groups_drop(struct relay_groups *g, const char *id, uint64_t now_ms)
+{
+	struct tf_floor_ev ev[TF_FLOOR_EVENTS_MAX];
+	struct group *gr = group_find(g, id);
+
+	if (gr == NULL)
+		return;
+	/* the members hear that the floor and their queued requests are
+	 * gone; the new owner starts from idle */
+	while (gr->floor.nq > 0) {
+		struct tf_floor_ev d = {.type = TF_FLOOR_DENIED,
+					.reason = TF_FLOOR_R_MOVED,
+					.member = gr->floor.q[0].member,
+					.emergency = gr->floor.q[0].emergency};
+		gr->floor.nq--;
+		memmove(&gr->floor.q[0], &gr->floor.q[1],
+			gr->floor.nq * sizeof(gr->floor.q[0]));
+		floor_emit(g, gr, &d, 1);
+	}
+	if (tf_floor_taken(&gr->floor) && gr->floor.talker != TF_FLOOR_HELD) {
+		ev[0] = (struct tf_floor_ev){.type = TF_FLOOR_REVOKED,
+					     .reason = TF_FLOOR_R_MOVED,
+					     .member = gr->floor.talker,
+					     .burst = gr->floor.burst};
+		ev[1] = (struct tf_floor_ev){.type = TF_FLOOR_IDLE,
+					     .member = TF_FLOOR_NONE};
+		floor_emit(g, gr, ev, 2);
+	}
+	free(gr->roster);
+	free(gr->wire);
+	memset(gr, 0, sizeof(*gr));
+	(void)now_ms;
 }
 
 uint64_t relay_groups_deadline(const struct relay_groups *g)

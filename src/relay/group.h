@@ -68,6 +68,13 @@ struct relay_member {
 
 typedef void (*relay_send_fn)(void *ctx, uint32_t sess, const uint8_t *pt,
 			      size_t n);
+/* Session ids with this bit are members on another relay (gnats.c maps
+ * them); local ids never have it (relay.c). */
+#define RELAY_VSESS 0x80000000u
+/* pt for every member of group on other relays, except the one with
+ * session id except (0: none) */
+typedef void (*relay_fan_fn)(void *ctx, const char *group, const uint8_t *pt,
+			     size_t n, uint32_t except);
 
 struct relay_groups;
 
@@ -94,5 +101,36 @@ void relay_groups_sess_gone(struct relay_groups *g, uint32_t sess,
  * nothing pending) or later. */
 void relay_groups_tick(struct relay_groups *g, uint64_t now_ms) TF_NONNULL(1);
 uint64_t relay_groups_deadline(const struct relay_groups *g) TF_NONNULL(1);
+
+/* Across relays (gnats.c; all under the same lock). */
+void relay_groups_set_fan(struct relay_groups *g, relay_fan_fn fan)
+	TF_NONNULL(1);
+/* A JOIN piece (pt after the op byte): 1 with the whole roster in *wire
+ * (the caller's to free), 0 while more are due, < 0 after telling sess
+ * the upload failed. */
+int relay_groups_upload(struct relay_groups *g, uint32_t sess, const uint8_t *p,
+			size_t n, uint8_t **wire, size_t *len) TF_NONNULL(1);
+/* A whole roster from m (verified again here: this relay's verdict is
+ * final); takes *wire when it keeps it. */
+void relay_groups_join(struct relay_groups *g, const struct relay_member *m,
+		       uint8_t **wire, size_t n, uint64_t now_s,
+		       uint64_t now_ms) TF_NONNULL(1, 2, 3);
+/* The epoch of group id here (0: none) and its roster as signed. */
+uint64_t relay_groups_epoch(const struct relay_groups *g, const char *id,
+			    const uint8_t **wire, size_t *len) TF_NONNULL(1, 2);
+/* Slot i's group id, NULL when free (i < RELAY_GROUPS_MAX). */
+const char *relay_groups_id(const struct relay_groups *g, size_t i)
+	TF_NONNULL(1);
+/* tf_roster_verify with the relay's CA and deny-list. */
+int relay_groups_verify(const struct relay_groups *g, const uint8_t *wire,
+			size_t n, uint64_t now_s, struct tf_roster **out)
+	TF_NONNULL(1, 2, 5);
+/* tf_floor_hold on group id's floor. */
+int relay_groups_hold(struct relay_groups *g, const char *id, uint64_t now_ms,
+		      uint64_t until_ms) TF_NONNULL(1, 2);
+/* Forget group id (another relay owns it now): its talker is revoked
+ * and its queue denied with TF_FLOOR_R_MOVED first. */
+void relay_groups_drop(struct relay_groups *g, const char *id, uint64_t now_ms)
+	TF_NONNULL(1, 2);
 
 #endif

@@ -258,6 +258,11 @@ int relay_nats_open(struct relay *r, const char *urls)
 	return 0;
 }
 
+struct __natsConnection *relay_nats_conn(struct relay *r)
+{
+	return r->nats ? r->nats->nc : NULL;
+}
+
 void relay_nats_close(struct relay *r)
 {
 	struct relay_nats *n = r->nats;

@@ -200,6 +200,7 @@ static struct sess *sess_reserve(struct relay *r)
 		uint32_t id;
 		if (tf_random(&id, sizeof(id)) < 0)
 			return NULL;
+		id &= ~RELAY_VSESS; /* that bit marks gnats.c's members */
 		struct sess *s = &r->sess[id % RELAY_MAX_SESSIONS];
 		if (!s->used && !s->reserved) {
 			s->reserved = true;
@@ -810,10 +811,33 @@ static _Thread_local struct worker *group_w;
 static void group_send(void *ctx, uint32_t id, const uint8_t *pt, size_t n)
 {
 	struct relay *r = ctx;
-	struct sess *s = relay_sess_by_id(r, id);
+	struct sess *s;
 
+	if (id & RELAY_VSESS) { /* a member on another relay */
+		if (r->gnats != NULL)
+			relay_gnats_remote(r, id, pt, n);
+		return;
+	}
+	s = relay_sess_by_id(r, id);
+	if (s != NULL && r->gnats != NULL)
+		relay_gnats_sent(r, s, pt, n);
 	if (s != NULL && group_w != NULL)
 		relay_send(group_w, s, pt, n);
+}
+
+void relay_groups_enter(struct worker *w)
+{
+	pthread_rwlock_rdlock(&w->r->tab);
+	pthread_mutex_lock(&w->r->group_mu);
+	group_w = w;
+}
+
+void relay_groups_leave(struct worker *w)
+{
+	relay_flush(w); /* under group_mu: see group_request */
+	group_w = NULL;
+	pthread_mutex_unlock(&w->r->group_mu);
+	pthread_rwlock_unlock(&w->r->tab);
 }
 
 static void group_request(struct worker *w, struct sess *s, const uint8_t *pt,
@@ -827,8 +851,18 @@ static void group_request(struct worker *w, struct sess *s, const uint8_t *pt,
 	memcpy(m.device, s->device, sizeof(m.device));
 	pthread_mutex_lock(&r->group_mu);
 	group_w = w;
-	e = relay_groups_request(r->groups, &m, pt, n, (uint64_t)time(NULL),
-				 mono_ms());
+	e = r->gnats != NULL
+		    ? relay_gnats_request(w, s, pt, n)
+		    : relay_groups_request(r->groups, &m, pt, n,
+					   (uint64_t)time(NULL), mono_ms());
+	/* floor events leave in the order the floor made them: each thread
+	 * holding group_mu (workers, the main thread, NATS callbacks) has
+	 * its own output batch, and a batch flushed after the unlock could
+	 * overtake another's (a member would see GRANTED for B before the
+	 * RELEASED of A). Frames keep their batching: one talker's come in
+	 * order from one flow, on one worker. */
+	if (pt[0] != RELAY_OP_MEDIA)
+		relay_flush(w);
 	group_w = NULL;
 	pthread_mutex_unlock(&r->group_mu);
 	if (e == -EBADMSG)
@@ -846,6 +880,9 @@ static void group_sess_gone(struct worker *w, struct sess *s)
 	pthread_mutex_lock(&r->group_mu);
 	group_w = w;
 	relay_groups_sess_gone(r->groups, s->id, mono_ms());
+	if (r->gnats != NULL)
+		relay_gnats_sess_gone(r, s);
+	relay_flush(w); /* under group_mu: see group_request */
 	group_w = NULL;
 	pthread_mutex_unlock(&r->group_mu);
 }
@@ -861,10 +898,10 @@ static uint64_t group_tick(struct relay *r)
 	group_w = r->ctl_w;
 	relay_groups_tick(r->groups, mono_ms());
 	dl = relay_groups_deadline(r->groups);
+	relay_flush(r->ctl_w); /* under group_mu: see group_request */
 	group_w = NULL;
 	pthread_mutex_unlock(&r->group_mu);
 	pthread_rwlock_unlock(&r->tab);
-	relay_flush(r->ctl_w);
 	return dl;
 }
 
@@ -1653,8 +1690,8 @@ static void usage(void)
 		"--store-conninfo-file FILE} [--denylist FILE] [--workers N] "
 		"[--idle-timeout SECONDS] [--max-tcp N] [--user USER] "
 		"[--group-commit N | --no-group-commit] "
-		"[--nats URL[,URL...]] [--max-talk-ms MS] "
-		"[--cookie-load N] [-v]\n");
+		"[--nats URL[,URL...]] [--max-talk-ms MS] [--emergency-talk-ms "
+		"MS] [--cookie-load N] [-v]\n");
 	exit(2);
 }
 
@@ -1717,6 +1754,7 @@ int main(int argc, char **argv)
 	const char *cfile = NULL;
 	char why[256];
 	const char *user = NULL, *nats_urls = NULL;
+	unsigned long long node_id = 0; /* --node-id; 0: random */
 	uid_t uid = 0;
 	gid_t gid = 0;
 	_cleanup_free_ uint8_t *kb = NULL, *cb = NULL;
@@ -1768,7 +1806,12 @@ int main(int argc, char **argv)
 				(unsigned)num_arg(argv[++i], 1, RELAY_GC_MAX);
 		else if (!strcmp(argv[i], "--nats"))
 			nats_urls = argv[++i];
-		else if (!strcmp(argv[i], "--max-tcp"))
+		else if (!strcmp(argv[i], "--node-id")) {
+			char *end;
+			node_id = strtoull(argv[++i], &end, 16);
+			if (*end || node_id == 0)
+				usage();
+		} else if (!strcmp(argv[i], "--max-tcp"))
 			r.max_tcp =
 				(unsigned)num_arg(argv[++i], 0, RELAY_TCP_MAX);
 		else if (!strcmp(argv[i], "--user"))
@@ -1783,6 +1826,9 @@ int main(int argc, char **argv)
 				(unsigned)num_arg(argv[++i], 1, 1000000);
 		else if (!strcmp(argv[i], "--max-talk-ms"))
 			fcfg.max_talk_ms =
+				(uint32_t)num_arg(argv[++i], 50, 3600000);
+		else if (!strcmp(argv[i], "--emergency-talk-ms"))
+			fcfg.emergency_talk_ms =
 				(uint32_t)num_arg(argv[++i], 50, 3600000);
 		else
 			usage();
@@ -1936,6 +1982,15 @@ int main(int argc, char **argv)
 			nats_urls);
 		return 1;
 	}
+	/* a grant's lease is its longest talk time (emergency_talk_ms is
+	 * at least max_talk_ms) */
+	if (nats_urls != NULL &&
+	    relay_gnats_open(&r, fcfg.emergency_talk_ms, node_id) < 0) {
+		fprintf(stderr,
+			PROG ": --nats %s: cannot subscribe for talk groups\n",
+			nats_urls);
+		return 1;
+	}
 	for (; started < r.nworkers; started++) {
 		e = pthread_create(&r.w[started]->th, NULL, worker_main,
 				   r.w[started]);
@@ -1963,7 +2018,9 @@ int main(int argc, char **argv)
 	logv(&r, "%" PRIu64 " SENDs in %" PRIu64 " commits (largest %u)",
 	     atomic_load(&r.gc_sends), atomic_load(&r.gc_commits),
 	     atomic_load(&r.gc_largest));
+	relay_gnats_stop(&r); /* its ticker publishes on the connection */
 	relay_nats_close(&r); /* before the sessions its callbacks use */
+	relay_gnats_close(&r);
 	for (unsigned i = 0; i < r.nworkers; i++)
 		worker_free(r.w[i]);
 	relay_tcp_close_all(&r);

@@ -35,7 +35,12 @@
  *  - group_mu guards the talk groups and floors (group.c, floor.c); their
  *    sends go to the batch of the worker holding it (tab held, read or
  *    write). The main thread ticks the floors' deadlines with its own
- *    batch (ctl_w). Groups are per relay: not shared over NATS.
+ *    batch (ctl_w). With --nats a group lives on the relay that owns it
+ *    (gnats.c); gnats' callbacks take w_mu (their batch), then tab and
+ *    group_mu through relay_groups_enter. Whoever sends floor events
+ *    flushes its batch before releasing group_mu (relay_flush is
+ *    allowed there): batches of different threads flushed after the
+ *    unlock could reach a member out of the floor's order.
  *  - per-worker state (the output batch, the group commit batch) is the
  *    worker's own: pass the worker you were given, never another's.
  *  - group commit: op_send only appends to w->gc; relay_gc_flush takes
@@ -210,8 +215,9 @@ struct relay {
 	pthread_mutex_t tcp_mu; /* slot allocation, ntcp */
 	unsigned ntcp;
 	struct tconn tcp[RELAY_TCP_MAX];
-	struct relay_nats *nats; /* NULL: one relay, in-process only */
-	unsigned gc_max;	 /* SENDs per commit, 1..RELAY_GC_MAX */
+	struct relay_nats *nats;   /* NULL: one relay, in-process only */
+	struct relay_gnats *gnats; /* talk groups across relays (gnats.c) */
+	unsigned gc_max;	   /* SENDs per commit, 1..RELAY_GC_MAX */
 	/* logged at exit (-v): SENDs committed, commits, the largest */
 	_Atomic uint64_t gc_sends, gc_commits;
 	_Atomic unsigned gc_largest;
@@ -297,6 +303,30 @@ void relay_nats_publish_fwd(struct relay *r, const char *officer,
 size_t relay_deliver_local(struct worker *w, const char *officer,
 			   const uint8_t *pt, size_t len);
 void relay_redeliver_stored(struct worker *w);
+
+/* nats.c, for gnats.c: the connection (valid until relay_nats_close) */
+struct __natsConnection;
+struct __natsConnection *relay_nats_conn(struct relay *r);
+/* relay.c, for gnats.c: take tab for reading and group_mu, group.c's
+ * sends going to w; leave releases both and flushes w. */
+void relay_groups_enter(struct worker *w);
+void relay_groups_leave(struct worker *w);
+/* gnats.c: talk groups across relays (--nats). open after
+ * relay_nats_open (lease_ms: the longest a grant lasts; node_id 0: a
+ * random one); stop before relay_nats_close, close after it. */
+int relay_gnats_open(struct relay *r, uint64_t lease_ms, uint64_t node_id);
+void relay_gnats_stop(struct relay *r);
+void relay_gnats_close(struct relay *r);
+/* group_mu held (and tab): a device's group op (pt[0] 0x30..0x3f) */
+int relay_gnats_request(struct worker *w, struct sess *s, const uint8_t *pt,
+			size_t n);
+/* group_mu held: group.c sent pt to local session s / to a member on
+ * another relay (vid has RELAY_VSESS); s left the relay */
+void relay_gnats_sent(struct relay *r, struct sess *s, const uint8_t *pt,
+		      size_t n);
+void relay_gnats_remote(struct relay *r, uint32_t vid, const uint8_t *pt,
+			size_t n);
+void relay_gnats_sess_gone(struct relay *r, struct sess *s);
 
 /* epoll tags */
 #define RELAY_TAG_UDP 1ull

@@ -27,6 +27,11 @@
  *             refused
  *   latency   press -> granted and late entry -> first played frame over
  *             $PTT_TRIALS trials (default 10), p50/p95 printed
+ *   nats      PORT "A,B": two relays on NATS, even members on A, odd on
+ *             B: bursts heard across, $PTT_NATS_TRIALS contention trials,
+ *             late entry, forged NATS messages ($PTT_NATS_PORT), a third
+ *             relay outranking the owner ($PTT_JOIN_CMD), kill -9 of the
+ *             owner ($PTT_OWNER_CMD names it, $PTT_KILL_CMD kills it)
  * Prints TAP-ish "ok"/"not ok" lines and "# " figures; exit 0 when every
  * check passed. Test code only.
  */
@@ -106,22 +111,25 @@ struct mem {
 	struct ptt_grace pg;
 	struct ptt_hold ph; /* frames of a newer epoch, until its key */
 	unsigned p_opened, p_refused, p_held;
+	/* a monitor counts grants and double grants as it sees them */
+	bool mon;
+	int holder;
 };
 
 static const struct tf_suite *S;
 static struct mem M[MAXM];
 static struct mem A; /* the group authority's own connection */
 static size_t NM;
-static struct sockaddr_in relay_addr;
+static struct sockaddr_in relay_addr, relay_addr2;
+static bool two_relays; /* PORT was "A,B": odd members on B */
 static uint8_t relay_pub[TF_PK_MAX];
 static struct tf_key *ca_sk, *auth_sk;
 static uint8_t auth_cert[TF_CERT_MAX];
 static size_t auth_certlen;
 static uint64_t serial_next = 1000;
 static int failures;
-/* the floor as the monitor (member 0 in `floor`) sees it */
-static int holder = -1;
-static unsigned double_grants, grants_seen;
+/* the floor as the monitors (member 0 in `floor`) see it */
+static unsigned double_grants, grants_seen, foreign_grants;
 
 static void die(const char *what, int r)
 {
@@ -190,6 +198,7 @@ static void mem_make(struct mem *m, const char *officer)
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	m->first_ctr = -1;
+	m->holder = -1;
 	snprintf(m->officer, sizeof(m->officer), "%s", officer);
 	if (tf_wg_keygen(S->id, m->dh_priv, m->dh_pub, &m->dh_len) < 0 ||
 	    tf_key_generate(S, TF_KEY_SIGN, &k) < 0)
@@ -221,9 +230,13 @@ static void mem_connect(struct mem *m)
 	ssize_t n;
 	int r;
 
+	const struct sockaddr_in *ra = two_relays && m != &A && (m - M) % 2
+					       ? &relay_addr2
+					       : &relay_addr;
+
 	m->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (m->fd < 0 || connect(m->fd, (struct sockaddr *)&relay_addr,
-				 sizeof(relay_addr)) < 0)
+	if (m->fd < 0 ||
+	    connect(m->fd, (const struct sockaddr *)ra, sizeof(*ra)) < 0)
 		die("socket", -errno);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	r = tf_comms_client_start(
@@ -332,15 +345,17 @@ static void on_floor(struct mem *m, const uint8_t *p, size_t n)
 				   (uint32_t)p[7] << 8 | p[8];
 		}
 		m->idle = false;
-		if (m == &M[0]) {
+		if (m->mon) {
 			int who = -1;
 			for (size_t i = 0; i < NM; i++)
 				if (ml == strlen(M[i].officer) &&
 				    !memcmp(p + 10, M[i].officer, ml))
 					who = (int)i;
-			if (holder >= 0 && holder != who)
+			if (who < 0)
+				foreign_grants++;
+			if (m->holder >= 0 && m->holder != who)
 				double_grants++;
-			holder = who;
+			m->holder = who;
 			grants_seen++;
 		}
 		break;
@@ -356,13 +371,13 @@ static void on_floor(struct mem *m, const uint8_t *p, size_t n)
 				m->revoke_reason = reason;
 			}
 		}
-		if (m == &M[0])
-			holder = -1;
+		if (m->mon)
+			m->holder = -1;
 		break;
 	case EV_IDLE:
 		m->idle = true;
-		if (m == &M[0])
-			holder = -1;
+		if (m->mon)
+			m->holder = -1;
 		break;
 	}
 }
@@ -425,6 +440,10 @@ static void rx(struct mem *m)
 				m->state_kid = 0;
 				for (int i = 0; i < 8; i++)
 					m->state_kid = m->state_kid << 8 | q[i];
+				/* the floor as the relay that owns the group
+				 * has it (after an ownership move: idle) */
+				if (m->mon && !pt[2 + pt[1] + 8])
+					m->holder = -1;
 			}
 			m->state = true;
 			break;
@@ -631,6 +650,7 @@ static bool all_opened(void *a)
 	return true;
 }
 
+static int port2; /* the second relay's, or 0 */
 static void setup_world(const char *dir, int port, size_t n)
 {
 	uint8_t b[TF_PRIVFILE_BYTES], pb[TF_PUBFILE_MAX], pk[TF_PK_MAX];
@@ -655,6 +675,11 @@ static void setup_world(const char *dir, int port, size_t n)
 	relay_addr = (struct sockaddr_in){.sin_family = AF_INET,
 					  .sin_port = htons((uint16_t)port)};
 	inet_pton(AF_INET, "127.0.0.1", &relay_addr.sin_addr);
+	relay_addr2 = relay_addr;
+	if (port2 > 0) {
+		two_relays = true;
+		relay_addr2.sin_port = htons((uint16_t)port2);
+	}
 	/* the group authority: its own key and role certificate */
 	if (tf_random(seed, sizeof(seed)) < 0 ||
 	    tf_key_sign_from_seed(S, seed, &auth_sk) < 0 ||
@@ -675,6 +700,7 @@ static void setup_world(const char *dir, int port, size_t n)
 		snprintf(name, sizeof(name), "m%03u", (unsigned)i);
 		mem_make(&M[i], name);
 	}
+	M[0].mon = true;
 }
 
 /* The authority publishes a roster to the relay (as twofold-groupd does
@@ -1341,6 +1367,410 @@ static int test_latency(void)
 	return 0;
 }
 
+/* ---- across two relays (NATS) ---- */
+
+/* Publish raw bytes on the NATS bus as anyone with access to it could
+ * (the text protocol: CONNECT, PUB, PING; wait for PONG) */
+static bool nats_pub(const char *subj, const uint8_t *d, size_t n)
+{
+	const char *e = getenv("PTT_NATS_PORT");
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	char hdr[256], in[4096];
+	size_t got = 0;
+	bool ok = false;
+	int fd;
+
+	if (e == NULL)
+		return false;
+	a.sin_port = htons((uint16_t)atoi(e));
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	int hl = snprintf(hdr, sizeof(hdr),
+			  "CONNECT {\"verbose\":false}\r\nPUB %s %zu\r\n", subj,
+			  n);
+	if (write(fd, hdr, (size_t)hl) == hl && write(fd, d, n) == (ssize_t)n &&
+	    write(fd, "\r\nPING\r\n", 8) == 8) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		while (got < sizeof(in) - 1 && poll(&p, 1, 2000) == 1) {
+			ssize_t k = read(fd, in + got, sizeof(in) - 1 - got);
+			if (k <= 0)
+				break;
+			got += (size_t)k;
+			in[got] = '\0';
+			if (strstr(in, "PONG")) {
+				ok = true;
+				break;
+			}
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+static void subj_of(const char *tail, char *out, size_t cap)
+{
+	static const char hx[] = "0123456789abcdef";
+	char h[2 * sizeof(GROUP)];
+	size_t i;
+
+	for (i = 0; GROUP[i]; i++) {
+		h[2 * i] = hx[(uint8_t)GROUP[i] >> 4];
+		h[2 * i + 1] = hx[(uint8_t)GROUP[i] & 15];
+	}
+	h[2 * i] = '\0';
+	snprintf(out, cap, "twofold.g.%s.%s", h, tail);
+}
+
+static void put_be(uint8_t *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+/* "A 0123..." from PTT_OWNER_CMD: which relay owns the group, its node */
+static bool owner_is(char *which, uint64_t *node)
+{
+	const char *cmd = getenv("PTT_OWNER_CMD");
+	char line[128] = "";
+	unsigned long long x = 0;
+	FILE *f;
+
+	if (cmd == NULL || (f = popen(cmd, "r")) == NULL)
+		return false;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	pclose(f);
+	if (sscanf(line, "%c %llx", which, &x) != 2)
+		return false;
+	*node = x;
+	return true;
+}
+
+static bool granted_any(void *a)
+{
+	const int *w = a;
+
+	for (; *w >= 0; w++)
+		if (M[*w].granted)
+			return true;
+	return false;
+}
+
+static unsigned opened_sum(const int *w)
+{
+	unsigned n = 0;
+
+	for (; *w >= 0; w++)
+		n += M[*w].opened;
+	return n;
+}
+
+struct want {
+	const int *who;
+	unsigned n;
+};
+
+static bool nats_all_opened(void *a)
+{
+	const struct want *x = a;
+
+	for (const int *w = x->who; *w >= 0; w++)
+		if (M[*w].opened < x->n)
+			return false;
+	return true;
+}
+
+static int test_nats(void)
+{
+	const char *e = getenv("PTT_NATS_TRIALS");
+	unsigned trials = e ? (unsigned)atoi(e) : 200, bad = 0;
+	int who[MAXM];
+	size_t rl;
+	uint8_t *r, s1[32];
+	uint64_t ctr = 0, onode = 0;
+	char which = '?', subj[128];
+
+	/* members alternate: even ones on relay A, odd ones on relay B;
+	 * M[0] (A) and M[5] (B) count grants */
+	connect_all(0, NM);
+	M[5].mon = true;
+	for (size_t i = 0; i < NM; i++)
+		who[i] = (int)i;
+	r = roster_sign(1, who, NM, auth_sk, auth_cert, auth_certlen, &rl);
+	if (tf_random(s1, sizeof(s1)) < 0)
+		die("random", -EIO);
+	for (size_t i = 0; i < NM; i++)
+		give_secret(&M[i], 1, s1);
+	check(join_all(r, rl, 0, NM), "members on both relays joined");
+	check(owner_is(&which, &onode),
+	      "one relay owns the group (its log says so)");
+	printf("# owner: relay %c, node %016llx\n", which,
+	       (unsigned long long)onode);
+
+	/* a burst from B heard on A and B, and one from A heard on both */
+	for (int t = 1; t <= 2; t++) {
+		int listeners[] = {t == 1 ? 0 : 1, t == 1 ? 2 : 3, 4, 5, -1};
+		unsigned before[4];
+		for (int k = 0; k < 4; k++)
+			before[k] = M[listeners[k]].opened;
+		press(&M[t], 10, false);
+		check(pump(granted0, &M[t], 8000), t == 1 ? "a talker on relay "
+							    "B granted"
+							  : "a talker on relay "
+							    "A granted");
+		for (int k = 0; k < 5; k++)
+			talk(&M[t], s1, 1, index_of(r, rl, t), ctr++);
+		bool heard = true;
+		for (int k = 0; k < 4; k++) {
+			struct want w = {.who = (int[]){listeners[k], -1},
+					 .n = before[k] + 5};
+			heard = pump(nats_all_opened, &w, 5000) && heard;
+		}
+		if (!heard)
+			for (size_t i = 0; i < NM; i++)
+				printf("# m%zu opened %u refused %u err %s\n",
+				       i, M[i].opened, M[i].refused, M[i].err);
+		check(heard, t == 1 ? "a burst from relay B: every member on "
+				      "A and B decrypts its frames"
+				    : "a burst from relay A: every member on "
+				      "A and B decrypts its frames");
+		release(&M[t]);
+		(void)pump(idle0, NULL, 3000);
+	}
+
+	/* contention: talkers on both relays press at once */
+	for (unsigned t = 0; t < trials; t++) {
+		struct cnt q = {.from = 1, .to = 4};
+		for (size_t i = 1; i < 4; i++)
+			press(&M[(t + i) % 3 + 1], 10, false);
+		if (!pump(resolved, &q, 5000)) {
+			bad++;
+			for (size_t i = 1; i < 4; i++) {
+				release(&M[i]);
+				M[i].queued = false;
+			}
+			(void)pump(idle0, NULL, 3000);
+			continue;
+		}
+		M[0].idle = false;
+		for (int round = 0; round < 3; round++) {
+			for (size_t i = 1; i < 4; i++)
+				if (M[i].granted) {
+					release(&M[i]);
+					M[i].queued = false;
+				}
+			if (round < 2 && !pump(any_granted, &q, 5000))
+				bad++;
+		}
+		(void)pump(idle0, NULL, 3000);
+		for (size_t i = 1; i < 4; i++)
+			M[i].granted = M[i].queued = false;
+	}
+	printf("# contention across relays: %u trials, %u grants seen by two "
+	       "monitors, %u double grants, %u unresolved\n",
+	       trials, grants_seen, double_grants, bad);
+	check(double_grants == 0 && bad == 0 && grants_seen >= 6 * trials,
+	      "contention trials across two relays: zero double grants");
+
+	/* late entry on the other relay than the talker's */
+	press(&M[1], 10, false);
+	check(pump(granted0, &M[1], 5000), "member 1 (relay B) granted");
+	for (int k = 0; k < 3; k++)
+		talk(&M[1], s1, 1, index_of(r, rl, 1), ctr++);
+	(void)pump(NULL, NULL, 100);
+	leave(&M[4]);
+	(void)pump(NULL, NULL, 100);
+	M[4].opened = 0;
+	M[4].state = false;
+	M[4].state_kid = 0;
+	join(&M[4], r, rl);
+	for (int k = 0; k < 100 && !M[4].opened; k++) {
+		talk(&M[1], s1, 1, index_of(r, rl, 1), ctr++);
+		(void)pump(late_played, &M[4], 20);
+	}
+	check(M[4].state && M[4].state_kid != 0 && M[4].opened > 0,
+	      "late entry on relay A into a burst from relay B: STATE names "
+	      "the running key, frames play");
+
+	/* forged NATS messages (anyone on the bus): a fanned-out frame
+	 * under another member's key id in the running burst; and floor
+	 * requests to the owner for a ghost officer and for a member with
+	 * a session it does not have */
+	{
+		int far[] = {which == 'A' ? 3 : 2, which == 'A' ? 5 : 4, -1};
+		(void)pump(NULL, NULL, 300); /* the burst's last frames */
+		unsigned before = opened_sum(far);
+		uint8_t b[512], base[TF_KEY_BYTES], pt[FRAME_BYTES];
+		struct tf_sframe_key *k = NULL;
+		unsigned i2 = index_of(r, rl, 2);
+		uint64_t kid = tf_group_kid(1, i2);
+		size_t l = 0;
+		int n;
+		b[l++] = 1;
+		b[l++] = 6; /* FAN */
+		put_be(b + l, onode, 8);
+		l += 8;
+		memset(b + l, 0, 12);
+		l += 12;
+		b[l++] = OP_FRAME;
+		l += put_name(b + l, GROUP);
+		l += put_name(b + l, M[1].officer);
+		put_be(b + l, M[1].burst, 4);
+		l += 4;
+		memset(pt, 0x55, sizeof(pt));
+		if (tf_group_talker_key(S, s1, GROUP, 1, i2, base) < 0 ||
+		    tf_sframe_key_derive(S, base, sizeof(base), kid, &k) < 0)
+			die("forged key", -EIO);
+		n = tf_sframe_seal(k, 9999, pt, sizeof(pt), b + l,
+				   sizeof(b) - l);
+		tf_sframe_key_free(k);
+		if (n < 0)
+			die("seal", n);
+		l += (size_t)n;
+		subj_of("fan", subj, sizeof(subj));
+		bool sent = nats_pub(subj, b, l);
+		(void)pump(NULL, NULL, 500);
+		printf("# forged fan-out frame under m002's key: %u frames "
+		       "opened by members of the other relay\n",
+		       opened_sum(far) - before);
+		check(sent && opened_sum(far) == before,
+		      "a forged .fan frame with a key id not the talker's is "
+		      "refused by the relay");
+	}
+	release(&M[1]);
+	(void)pump(idle0, NULL, 3000);
+	{
+		const char *names[2] = {"ghost", M[3].officer};
+		unsigned g0 = grants_seen;
+		bool sent = true;
+		for (int f = 0; f < 2; f++) {
+			uint8_t b[256];
+			size_t l = 0;
+			b[l++] = 1;
+			b[l++] = 2; /* REQ */
+			put_be(b + l, 0x1122334455667788ull, 8);
+			l += 8;
+			put_be(b + l, 0x0badf00d, 4);
+			l += 4;
+			b[l++] = 1; /* officer */
+			memcpy(b + l, f ? M[3].dev : M[0].dev,
+			       TF_ROSTER_DEVHASH_BYTES);
+			l += TF_ROSTER_DEVHASH_BYTES;
+			l += put_name(b + l, names[f]);
+			b[l++] = OP_FREQ;
+			l += put_name(b + l, GROUP);
+			b[l++] = 250;
+			b[l++] = 1; /* emergency */
+			subj_of("own", subj, sizeof(subj));
+			sent = nats_pub(subj, b, l) && sent;
+		}
+		(void)pump(NULL, NULL, 500);
+		check(sent && grants_seen == g0 && foreign_grants == 0,
+		      "forged .own floor requests (a ghost officer, a member "
+		      "on a session it does not hold) are not granted");
+	}
+
+	/* a relay joins and outranks the owner (PTT_JOIN_CMD starts relay
+	 * C, which has no members): the old owner revokes and hands over,
+	 * the members' state moves, the group works through C */
+	if (getenv("PTT_JOIN_CMD") != NULL) {
+		unsigned dg = double_grants;
+		char w2 = '?';
+		uint64_t n2 = 0;
+		/* m002 (relay A) talks when the group moves */
+		M[2].revoked = false;
+		press(&M[2], 10, false);
+		check(pump(granted0, &M[2], 5000),
+		      "member 2 (relay A) granted");
+		check(system(getenv("PTT_JOIN_CMD")) == 0,
+		      "relay C joins the cluster and the owner hands over");
+		for (int k = 0; k < 100 && !(owner_is(&w2, &n2) && w2 == 'C');
+		     k++)
+			(void)pump(NULL, NULL, 100);
+		check(w2 == 'C', "relay C owns the group now");
+		check(pump(revoked_m, &M[2], 5000) && M[2].revoke_reason == 7,
+		      "the old owner revoked the talker's floor (moved)");
+		M[2].granted = false;
+		which = w2;
+		onode = n2;
+		unsigned b0 = M[0].opened, b3 = M[3].opened;
+		press(&M[1], 10, false);
+		check(pump(granted0, &M[1], 8000),
+		      "a talker on relay B granted by relay C");
+		for (int k = 0; k < 5; k++)
+			talk(&M[1], s1, 1, index_of(r, rl, 1), ctr++);
+		struct want w0 = {.who = (int[]){0, -1}, .n = b0 + 5};
+		struct want w3 = {.who = (int[]){3, -1}, .n = b3 + 5};
+		check(pump(nats_all_opened, &w0, 5000) &&
+			      pump(nats_all_opened, &w3, 5000),
+		      "its burst is heard on relays A and B through C");
+		check(double_grants == dg && foreign_grants == 0,
+		      "no double grant across the handover");
+		release(&M[1]);
+		(void)pump(idle0, NULL, 3000);
+	}
+
+	/* kill -9 the owner mid-burst: the survivor takes the group over
+	 * (floor held one lease), and its members talk again */
+	{
+		int sv[3], k0 = which == 'A' ? 1 : 0;
+		for (int i = 0; i < 3; i++)
+			sv[i] = which == 'C' ? i : k0 + 2 * i;
+		int talkers[] = {sv[1], sv[2], -1};
+		M[sv[0]].mon = true;
+		M[sv[0]].holder = -1;
+		press(&M[sv[1]], 10, false);
+		check(pump(granted0, &M[sv[1]], 5000), "a survivor-side talker "
+						       "granted");
+		for (int k = 0; k < 5; k++)
+			talk(&M[sv[1]], s1, 1, index_of(r, rl, sv[1]), ctr++);
+		unsigned dg = double_grants;
+		const char *kill = getenv("PTT_KILL_CMD");
+		check(kill && system(kill) == 0,
+		      "the owner relay killed with -9");
+		uint64_t t0 = now_us();
+		/* the burst goes on into nothing; then both press until one
+		 * holds the floor from the new owner */
+		M[sv[1]].granted = M[sv[2]].granted = false;
+		bool got = false;
+		while (!got && now_us() - t0 < 20000000) {
+			talk(&M[sv[1]], s1, 1, index_of(r, rl, sv[1]), ctr++);
+			if ((now_us() - t0) / 1000 % 500 < 25) {
+				press(&M[sv[1]], 10, false);
+				press(&M[sv[2]], 10, false);
+			}
+			got = pump(granted_any, talkers, 20);
+		}
+		printf("# after the kill: a grant from the new owner after "
+		       "%.0f "
+		       "ms\n",
+		       (double)(now_us() - t0) / 1000);
+		check(got, "the group works again on the survivor");
+		int t = M[sv[1]].granted ? sv[1] : sv[2];
+		int o = t == sv[1] ? sv[2] : sv[1];
+		(void)pump(NULL, NULL, 200);
+		check(!(M[sv[1]].granted && M[sv[2]].granted) &&
+			      double_grants == dg,
+		      "no double grant across the ownership move");
+		unsigned b0 = M[o].opened, b1 = M[sv[0]].opened;
+		for (int k = 0; k < 5; k++)
+			talk(&M[t], s1, 1, index_of(r, rl, t), ctr++);
+		struct want w1 = {.who = (int[]){o, -1}, .n = b0 + 5};
+		struct want w2 = {.who = (int[]){sv[0], -1}, .n = b1 + 5};
+		check(pump(nats_all_opened, &w1, 5000) &&
+			      pump(nats_all_opened, &w2, 5000),
+		      "the survivor's members decrypt the new burst");
+		release(&M[t]);
+	}
+	free(r);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t n = argc > 5 ? (size_t)atoi(argv[5]) : 100;
@@ -1351,7 +1781,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: pttharness SUITE DIR PORT TEST [N]\n");
 		return 2;
 	}
-	if (!strcmp(argv[4], "rekey")) {
+	{
+		const char *comma = strchr(argv[3], ',');
+		port2 = comma ? atoi(comma + 1) : 0;
+	}
+	if (!strcmp(argv[4], "nats")) {
+		setup_world(argv[2], atoi(argv[3]), 6);
+		test_nats();
+	} else if (!strcmp(argv[4], "rekey")) {
 		if (n < 3 || n + 1 > MAXM)
 			die("N", -EINVAL);
 		setup_world(argv[2], atoi(argv[3]), n + 1);

@@ -5,6 +5,7 @@
  * queue full, repeated presses and late releases, members leaving, and
  * 1,000 contention trials of simultaneous presses checked against a
  * shadow model: zero double grants. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,6 +210,45 @@ static unsigned apply(uint32_t *holder, int n)
 	return doubles;
 }
 
+/* A hold (a relay that took a group over across relays): requests
+ * queue, nothing is granted, no emergency pre-empts; at its end the head
+ * of the queue is granted; a hold on a taken floor is refused. */
+static void test_hold(void **state)
+{
+	struct tf_floor f;
+	int n;
+
+	(void)state;
+	tf_floor_init(&f, &cfg);
+	assert_int_equal(tf_floor_hold(&f, 0, 2500), 0);
+	assert_true(tf_floor_taken(&f));
+	assert_int_equal(tf_floor_deadline(&f), 2500);
+	n = tf_floor_request(&f, 10, 1, 10, false, ev);
+	assert_int_equal(n, 1);
+	expect(n, 0, TF_FLOOR_QUEUED, 1, 0);
+	n = tf_floor_request(&f, 20, 2, 255, true, ev);
+	assert_int_equal(n, 1);
+	expect(n, 0, TF_FLOOR_QUEUED, 2, 0);
+	assert_int_equal(ev[0].position, 0); /* the emergency first in line */
+	assert_int_equal(tf_floor_tick(&f, 2499, ev), 0);
+	/* the end of the hold: no REVOKED for nobody, a grant */
+	n = tf_floor_tick(&f, 2500, ev);
+	assert_int_equal(n, 1);
+	expect(n, 0, TF_FLOOR_GRANTED, 2, 0);
+	assert_int_equal(tf_floor_hold(&f, 2600, 5000), -EBUSY);
+	n = tf_floor_release(&f, 2700, 2, 0, ev);
+	expect(n, 1, TF_FLOOR_GRANTED, 1, 0);
+	n = tf_floor_release(&f, 2800, 1, 0, ev);
+	expect(n, 1, TF_FLOOR_IDLE, TF_FLOOR_NONE, 0);
+	/* a hold ended early (the old owner's HANDOVER) goes idle */
+	assert_int_equal(tf_floor_hold(&f, 3000, 9000), 0);
+	assert_int_equal(tf_floor_hold(&f, 3100, 3100), 0);
+	n = tf_floor_tick(&f, 3100, ev);
+	assert_int_equal(n, 1);
+	expect(n, 0, TF_FLOOR_IDLE, TF_FLOOR_NONE, 0);
+	assert_false(tf_floor_taken(&f));
+}
+
 static void test_contention(void **state)
 {
 	unsigned doubles = 0, grants = 0, preempts = 0;
@@ -277,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_max_time_and_timeouts),
 		cmocka_unit_test(test_full_queue_and_leaving),
 		cmocka_unit_test(test_contention),
+		cmocka_unit_test(test_hold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
