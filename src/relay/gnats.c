@@ -667,8 +667,8 @@ static void node_seen(struct relay_gnats *G, uint64_t id, uint64_t now)
 
 /* ---- NATS callbacks ---- */
 
-static void on_hello(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		     void *closure)
+static void on_hello_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+			void *closure)
 {
 	struct relay_gnats *G = closure;
 	struct gn_msg m;
@@ -687,6 +687,17 @@ static void on_hello(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		pthread_mutex_unlock(&G->w_mu);
 	}
 	natsMsg_Destroy(msg);
+}
+
+static void on_hello(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		     void *closure)
+{
+	if (!relay_nats_cb_enter()) { /* shutting down: nats.c */
+		natsMsg_Destroy(msg);
+		return;
+	}
+	on_hello_cb(nc, sub, msg, closure);
+	relay_nats_cb_leave();
 }
 
 /* a forwarded op names the group of its subject (else it would reach
@@ -757,8 +768,8 @@ static void own_msg(struct relay_gnats *G, const char *gid,
 	}
 }
 
-static void on_own(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		   void *closure)
+static void on_own_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		      void *closure)
 {
 	struct relay_gnats *G = closure;
 	char gid[TF_CERT_ID_MAX + 1];
@@ -778,6 +789,17 @@ static void on_own(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		pthread_mutex_unlock(&G->w_mu);
 	}
 	natsMsg_Destroy(msg);
+}
+
+static void on_own(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		   void *closure)
+{
+	if (!relay_nats_cb_enter()) { /* shutting down: nats.c */
+		natsMsg_Destroy(msg);
+		return;
+	}
+	on_own_cb(nc, sub, msg, closure);
+	relay_nats_cb_leave();
 }
 
 static void fan_msg(struct relay_gnats *G, const char *gid,
@@ -851,8 +873,8 @@ static void fan_msg(struct relay_gnats *G, const char *gid,
 	}
 }
 
-static void on_fan(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		   void *closure)
+static void on_fan_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		      void *closure)
 {
 	struct relay_gnats *G = closure;
 	char gid[TF_CERT_ID_MAX + 1];
@@ -871,6 +893,17 @@ static void on_fan(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		pthread_mutex_unlock(&G->w_mu);
 	}
 	natsMsg_Destroy(msg);
+}
+
+static void on_fan(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		   void *closure)
+{
+	if (!relay_nats_cb_enter()) { /* shutting down: nats.c */
+		natsMsg_Destroy(msg);
+		return;
+	}
+	on_fan_cb(nc, sub, msg, closure);
+	relay_nats_cb_leave();
 }
 
 /* group_mu held: a plaintext for local session sess just went out (or
@@ -907,8 +940,8 @@ static void local_sent(struct relay_gnats *G, struct sess *s, const uint8_t *pt,
 	floor_view(l, pt, n);
 }
 
-static void on_node(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		    void *closure)
+static void on_node_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		       void *closure)
 {
 	struct relay_gnats *G = closure;
 	struct gn_msg m;
@@ -929,6 +962,17 @@ static void on_node(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		pthread_mutex_unlock(&G->w_mu);
 	}
 	natsMsg_Destroy(msg);
+}
+
+static void on_node(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		    void *closure)
+{
+	if (!relay_nats_cb_enter()) { /* shutting down: nats.c */
+		natsMsg_Destroy(msg);
+		return;
+	}
+	on_node_cb(nc, sub, msg, closure);
+	relay_nats_cb_leave();
 }
 
 /* ---- the ticker: hello, expiry ---- */

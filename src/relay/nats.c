@@ -29,7 +29,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include <nats/nats.h>
 
@@ -85,8 +87,8 @@ static size_t bucket(const char *officer)
 }
 
 /* cnats' delivery thread: u8 0 | officer's reply plaintext */
-static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		   void *closure)
+static void on_msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		      void *closure)
 {
 	struct relay *r = closure;
 	const char *subj = natsMsg_GetSubject(msg);
@@ -125,8 +127,8 @@ out:
 /* cnats' delivery thread: the server's "no responders" to a FWD
  * published by relay_nats_publish_fwd: its sender hears that nobody
  * holds the recipient */
-static void on_noresp(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		      void *closure)
+static void on_noresp_cb(natsConnection *nc, natsSubscription *sub,
+			 natsMsg *msg, void *closure)
 {
 	struct relay *r = closure;
 	struct relay_nats *n = r->nats;
@@ -156,7 +158,7 @@ out:
 	natsMsg_Destroy(msg);
 }
 
-static void on_reconnected(natsConnection *nc, void *closure)
+static void on_reconnected_cb(natsConnection *nc, void *closure)
 {
 	struct relay *r = closure;
 
@@ -169,7 +171,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	pthread_mutex_unlock(&r->nats->w_mu);
 }
 
-static void on_disconnected(natsConnection *nc, void *closure)
+static void on_disconnected_cb(natsConnection *nc, void *closure)
 {
 	struct relay *r = closure;
 
@@ -180,8 +182,96 @@ static void on_disconnected(natsConnection *nc, void *closure)
 	pthread_mutex_unlock(&r->nats->w_mu);
 }
 
+/*
+ * Shutdown and cnats' threads. cnats runs message handlers on its own
+ * threads and the connection handlers (disconnected, reconnected) on an
+ * asynchronous one, which may still run after natsConnection_Close
+ * returned: seen as a SIGSEGV at SIGTERM, "NATS disconnected" run after
+ * relay_nats_close had freed r->nats. Every handler here and in gnats.c
+ * enters through relay_nats_cb_enter: once relay_nats_quiesce has set
+ * cb_quiet and waited for those inside to leave, a late handler only
+ * touches these two statics (and its message) and returns. seq_cst: a
+ * handler that counted itself in before the flag was seen is waited for.
+ */
+static atomic_bool cb_quiet, lib_used;
+static atomic_uint cb_inflight;
+
+void relay_nats_end(void)
+{
+	if (atomic_load(&lib_used))
+		(void)nats_CloseAndWait(2000);
+}
+
+bool relay_nats_cb_enter(void)
+{
+	atomic_fetch_add(&cb_inflight, 1);
+	if (atomic_load(&cb_quiet)) {
+		atomic_fetch_sub(&cb_inflight, 1);
+		return false;
+	}
+	return true;
+}
+
+void relay_nats_cb_leave(void)
+{
+	atomic_fetch_sub(&cb_inflight, 1);
+}
+
+void relay_nats_quiesce(struct relay *r)
+{
+	struct timespec ms = {0, 1000000};
+
+	if (r->nats == NULL)
+		return;
+	atomic_store(&cb_quiet, true);
+	if (r->nats->nc)
+		natsConnection_Close(r->nats->nc);
+	/* a handler is short (a lock and a send); 5 s is a hang */
+	for (unsigned i = 0; i < 5000 && atomic_load(&cb_inflight); i++)
+		nanosleep(&ms, NULL);
+}
+
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		   void *closure)
+{
+	if (!relay_nats_cb_enter()) {
+		natsMsg_Destroy(msg);
+		return;
+	}
+	on_msg_cb(nc, sub, msg, closure);
+	relay_nats_cb_leave();
+}
+
+static void on_noresp(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		      void *closure)
+{
+	if (!relay_nats_cb_enter()) {
+		natsMsg_Destroy(msg);
+		return;
+	}
+	on_noresp_cb(nc, sub, msg, closure);
+	relay_nats_cb_leave();
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+	if (!relay_nats_cb_enter())
+		return;
+	on_reconnected_cb(nc, closure);
+	relay_nats_cb_leave();
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+	if (!relay_nats_cb_enter())
+		return;
+	on_disconnected_cb(nc, closure);
+	relay_nats_cb_leave();
+}
+
 int relay_nats_open(struct relay *r, const char *urls)
 {
+	atomic_store(&lib_used, true);
 	struct relay_nats *n = calloc(1, sizeof(*n));
 	char *copy = strdup(urls), *save = NULL;
 	const char *list[URLS_MAX];

@@ -2018,9 +2018,11 @@ int main(int argc, char **argv)
 	logv(&r, "%" PRIu64 " SENDs in %" PRIu64 " commits (largest %u)",
 	     atomic_load(&r.gc_sends), atomic_load(&r.gc_commits),
 	     atomic_load(&r.gc_largest));
-	relay_gnats_stop(&r); /* its ticker publishes on the connection */
-	relay_nats_close(&r); /* before the sessions its callbacks use */
+	relay_gnats_stop(&r);	/* its ticker publishes on the connection */
+	relay_nats_quiesce(&r); /* no cnats handler runs from here on */
+	relay_nats_close(&r);	/* before the sessions its callbacks use */
 	relay_gnats_close(&r);
+	relay_nats_end(); /* cnats' own threads end (if it was used) */
 	for (unsigned i = 0; i < r.nworkers; i++)
 		worker_free(r.w[i]);
 	relay_tcp_close_all(&r);

@@ -284,6 +284,14 @@ void relay_tcp_close_all(struct relay *r);
  * local session of that officer is subscribed (interest is presence). */
 int relay_nats_open(struct relay *r, const char *urls);
 void relay_nats_close(struct relay *r);
+/* at shutdown, before relay_nats_close and relay_gnats_close: no cnats
+ * handler runs past this (nats.c "Shutdown and cnats' threads"); every
+ * handler (nats.c, gnats.c) is wrapped in enter/leave */
+void relay_nats_quiesce(struct relay *r);
+bool relay_nats_cb_enter(void);
+/* last: waits (bounded) for cnats' library threads to end */
+void relay_nats_end(void);
+void relay_nats_cb_leave(void);
 /* tab write-held: the first local session of officer appeared / the
  * last one left */
 void relay_nats_officer_up(struct relay *r, const char *officer);
