@@ -881,6 +881,11 @@ static bool all_got(void *a)
 	return true;
 }
 
+static bool has_err(void *a)
+{
+	return ((struct mem *)a)->err[0] != '\0';
+}
+
 /* n members: 0 talks one burst of 30 frames; 1..n-2 play them as
  * twofold-comms does (wire.c's ptt_rx_frame); n-1 is removed in the
  * middle of it. The rekey (epoch 2, a fresh secret) reaches the players
@@ -893,8 +898,9 @@ static bool all_got(void *a)
 static int test_grace(size_t n)
 {
 	int who[MAXM] = {0};
-	uint8_t s1[32], s2[32], *r1, *r2;
-	size_t rl, R = n - 1, L = n - 2;
+	uint8_t s1[32], s2[32], s3[32], *r1, *r2;
+	unsigned i3;
+	size_t rl, R = n - 1, L = n - 2, J = n;
 	struct pcnt c = {.from = 1, .to = n - 1};
 	uint64_t ctr = 1, kid, x;
 	unsigned i0, lost = 0, refused = 0, opened = 0, r_opened = 0, n2 = 0;
@@ -1002,15 +1008,103 @@ static int test_grace(size_t n)
 	      "grace: the removed device decrypts zero frames of epoch 2 (10 "
 	      "tried)");
 
-	/* after the window: an epoch-1 frame sent again through the relay
-	 * (a replay) is refused by every player, and the key is gone */
+	/* a join mid-burst whose officer id sorts before the talker's
+	 * (epoch 3): the talker's index moves up by one, and the 10 frames
+	 * it sealed under epoch 2 before its key came are in flight under
+	 * its epoch-2 index; the relay still routes them by the previous
+	 * roster (group.c), so every player plays all 20 and the joiner
+	 * opens only the 10 of epoch 3 */
+	{
+		uint8_t *r3;
+		unsigned i2 = i0, lost3 = 0, ref3 = 0;
+
+		mem_make(&M[J], "j-joiner");
+		mem_connect(&M[J]);
+		who[J] = (int)J;
+		{
+			int w3[MAXM], k3 = 0;
+			for (size_t i = 0; i <= J; i++)
+				if (who[i] >= 0)
+					w3[k3++] = who[i];
+			r3 = roster_sign(3, w3, (size_t)k3, auth_sk, auth_cert,
+					 auth_certlen, &rl);
+		}
+		i3 = index_of(r3, rl, 0);
+		if (i3 != i2 + 1)
+			die("the joiner does not shift the talker", -EINVAL);
+		if (tf_group_secret_join(S, s2, GROUP, 3, s3) < 0)
+			die("join secret", -EIO);
+		for (size_t i = 1; i < n - 1; i++)
+			M[i].p_opened = M[i].p_refused = M[i].p_held = 0;
+		M[0].err[0] = '\0';
+		check(auth_publish(r3, rl),
+		      "grace: the authority published epoch 3 (a join before "
+		      "the talker)");
+		for (size_t i = 1; i < n - 1; i++) {
+			if (ptt_grace_keep(&M[i].pg, 2, M[i].psec,
+					   now_us() / 1000) < 0)
+				die("grace", -ENOMEM);
+			M[i].pep = 3;
+			memcpy(M[i].psec, s3, sizeof(s3));
+		}
+		M[J].player = true;
+		M[J].pep = 3;
+		memcpy(M[J].psec, s3, sizeof(s3));
+		check(join_all(r3, rl, J, J + 1),
+		      "grace: the joiner joined epoch 3");
+		for (int k = 0; k < 10; k++)
+			talk(&M[0], s2, 2, i2, ctr++);
+		for (int k = 0; k < 10; k++)
+			talk(&M[0], s3, 3, i3, ctr++);
+		c.want = 20;
+		(void)pump(all_got, &c, 5000);
+		{
+			struct pcnt cj = {.from = J, .to = J + 1, .want = 20};
+			(void)pump(all_got, &cj, 2000);
+		}
+		for (size_t i = 1; i < n - 1; i++) {
+			ref3 += M[i].p_refused + M[i].p_held;
+			lost3 += 20 - TF_MIN(20u, M[i].p_opened);
+		}
+		printf("# grace: join: %u frames lost, %u refused (of %zu); "
+		       "the talker saw %s\n",
+		       lost3, ref3, 20 * (n - 2),
+		       M[0].err[0] ? M[0].err : "no error");
+		check(lost3 == 0 && ref3 == 0 && M[0].err[0] == '\0',
+		      "grace: a join that shifts the talker's index loses no "
+		      "frame (the 10 in flight under its epoch-2 index "
+		      "forwarded and played)");
+		check(M[J].p_opened == 10 && M[J].p_refused == 10,
+		      "grace: the joiner opens the 10 frames of epoch 3 and "
+		      "none of epoch 2");
+		/* under epoch 2 the index the talker has now (i3) was
+		 * another member's: the relay refuses it */
+		for (size_t i = 1; i < n - 1; i++)
+			M[i].p_opened = M[i].p_refused = M[i].p_held = 0;
+		talk(&M[0], s2, 2, i3, ctr++);
+		talk(&M[0], s3, 3, i3, ctr++); /* in order behind it */
+		c.want = 1;
+		(void)pump(all_got, &c, 3000);
+		(void)pump(has_err, &M[0], 2000);
+		ref3 = 0;
+		for (size_t i = 1; i < n - 1; i++)
+			ref3 += M[i].p_refused + M[i].p_held +
+				(M[i].p_opened != 1);
+		check(ref3 == 0 && M[0].err[0] != '\0',
+		      "grace: a frame under another member's epoch-2 index is "
+		      "refused by the relay");
+		free(r3);
+	}
+
+	/* after the window: the relay forwards no frame of the previous
+	 * epoch (sent again: the replay of a captured one) */
 	usleep((PTT_GRACE_MS + 100) * 1000);
 	for (size_t i = 1; i < n - 1; i++)
 		M[i].p_opened = M[i].p_refused = M[i].p_held = 0;
 	for (size_t k = 0; k < M[1].ncap; k++)
 		if (tf_sframe_peek(M[1].cap[k].b, M[1].cap[k].n, &kid, &x) >=
 			    0 &&
-		    tf_group_kid_epoch(kid) == 1) {
+		    tf_group_kid_epoch(kid) == 2) {
 			uint8_t b[300];
 			size_t l = 0;
 			b[l++] = OP_MEDIA;
@@ -1021,19 +1115,47 @@ static int test_grace(size_t n)
 			tx(&M[0], b, l + M[1].cap[k].n);
 			break;
 		}
+	/* an epoch-3 frame behind it on the same flow: once it is played,
+	 * the replay would have come before it */
+	talk(&M[0], s3, 3, i3, ctr++);
 	c.want = 1;
 	(void)pump(all_got, &c, 3000);
 	opened = refused = 0;
 	for (size_t i = 1; i < n - 1; i++) {
 		opened += M[i].p_opened;
-		refused += M[i].p_refused;
+		refused += M[i].p_refused + M[i].p_held;
 	}
 	printf("# grace: after the window: %u played, %u refused (of %zu "
-	       "players; %s)\n",
-	       opened, refused, n - 2, M[0].err[0] ? M[0].err : "no error");
-	check(opened == 0 && refused == n - 2,
-	      "grace: an epoch-1 frame replayed after the window is refused "
-	      "by every player");
+	       "players)\n",
+	       opened, refused, n - 2);
+	check(opened == n - 2 && refused == 0,
+	      "grace: the relay forwards no epoch-2 frame after the window");
+	/* and a hostile relay that hands the players a frame of epoch 2 or
+	 * epoch 1 anyway: every player refuses it, its key is gone */
+	opened = refused = 0;
+	for (size_t k = 0; k < M[1].ncap; k++) {
+		uint64_t ep;
+		if (tf_sframe_peek(M[1].cap[k].b, M[1].cap[k].n, &kid, &x) < 0)
+			continue;
+		ep = tf_group_kid_epoch(kid);
+		if (ep != 1 && ep != 2)
+			continue;
+		for (size_t i = 1; i < n - 1; i++) {
+			uint8_t pt[256];
+			uint64_t cx;
+			int e = ptt_rx_frame(
+				S, GROUP, M[i].pep, M[i].psec, &M[i].pg,
+				&M[i].ph, 0, M[1].cap[k].b, M[1].cap[k].n,
+				now_us() / 1000, pt, sizeof(pt), &cx);
+			if (e < 0)
+				refused++;
+			else
+				opened++;
+		}
+	}
+	check(opened == 0 && refused == 40 * (n - 2),
+	      "grace: an epoch-1 or epoch-2 frame handed over after the "
+	      "window is refused by every player");
 	{
 		bool wiped = true;
 		for (size_t i = 1; i < n - 1; i++) {
@@ -1794,7 +1916,7 @@ int main(int argc, char **argv)
 		setup_world(argv[2], atoi(argv[3]), n + 1);
 		test_rekey(n);
 	} else if (!strcmp(argv[4], "grace")) {
-		setup_world(argv[2], atoi(argv[3]), 8);
+		setup_world(argv[2], atoi(argv[3]), 9); /* 8: the joiner */
 		test_grace(8);
 	} else if (!strcmp(argv[4], "floor")) {
 		setup_world(argv[2], atoi(argv[3]), 4);
