@@ -32,7 +32,9 @@
  *   latency   press -> granted and late entry -> first played frame over
  *             $PTT_TRIALS trials (default 10), p50/p95 printed
  *   nats      PORT "A,B": two relays on NATS, even members on A, odd on
- *             B: bursts heard across, $PTT_NATS_TRIALS contention trials,
+ *             B: bursts heard across, a join that sorts before a talker
+ *             on B mid-burst (its epoch-1 frames in flight play on both
+ *             relays), $PTT_NATS_TRIALS contention trials,
  *             late entry, forged NATS messages ($PTT_NATS_PORT), a third
  *             relay outranking the owner ($PTT_JOIN_CMD), kill -9 of the
  *             owner ($PTT_OWNER_CMD names it, $PTT_KILL_CMD kills it)
@@ -1626,7 +1628,7 @@ static int test_nats(void)
 	int who[MAXM];
 	size_t rl;
 	uint8_t *r, s1[32];
-	uint64_t ctr = 0, onode = 0;
+	uint64_t ctr = 0, onode = 0, ep = 1;
 	char which = '?', subj[128];
 
 	/* members alternate: even ones on relay A, odd ones on relay B;
@@ -1658,7 +1660,7 @@ static int test_nats(void)
 							  : "a talker on relay "
 							    "A granted");
 		for (int k = 0; k < 5; k++)
-			talk(&M[t], s1, 1, index_of(r, rl, t), ctr++);
+			talk(&M[t], s1, ep, index_of(r, rl, t), ctr++);
 		bool heard = true;
 		for (int k = 0; k < 4; k++) {
 			struct want w = {.who = (int[]){listeners[k], -1},
@@ -1675,6 +1677,79 @@ static int test_nats(void)
 				      "A and B decrypts its frames");
 		release(&M[t]);
 		(void)pump(idle0, NULL, 3000);
+	}
+
+	/* a join that sorts before a talker on relay B, mid-burst (epoch
+	 * 2): the talker's index moves up by one, and its frames still in
+	 * flight under epoch 1 and its epoch-1 index are routed by the
+	 * owner and passed on by the other relay by the previous roster
+	 * (group.c, gnats.c): every member on A and B plays them. From
+	 * here on the group is at epoch 2 (r, s1, ep). */
+	{
+		uint8_t s2[32], *r2;
+		size_t rl2;
+		unsigned before[6], i1 = index_of(r, rl, 1), i2;
+		int lis[] = {0, 2, 3, 4, 5};
+		bool heard = true, heard2 = true;
+
+		/* between m000 and m001; never connects (the relay routes by
+		 * the roster, online or not) */
+		mem_make(&M[NM], "m000a");
+		for (size_t i = 0; i <= NM; i++)
+			who[i] = (int)i;
+		r2 = roster_sign(2, who, NM + 1, auth_sk, auth_cert,
+				 auth_certlen, &rl2);
+		i2 = index_of(r2, rl2, 1);
+		if (i2 != i1 + 1)
+			die("the joiner does not shift the talker", -EINVAL);
+		if (tf_random(s2, sizeof(s2)) < 0)
+			die("random", -EIO);
+		press(&M[1], 10, false);
+		check(pump(granted0, &M[1], 8000),
+		      "a talker on relay B granted (before a join)");
+		for (int k = 0; k < 3; k++)
+			talk(&M[1], s1, 1, i1, ctr++);
+		(void)pump(NULL, NULL, 200);
+		for (int k = 0; k < 5; k++)
+			before[k] = M[lis[k]].opened;
+		M[1].err[0] = '\0';
+		check(auth_publish(r2, rl2),
+		      "the authority published epoch 2 (a join that sorts "
+		      "before the talker)");
+		/* the owner fans the roster out to the other relay */
+		(void)pump(NULL, NULL, 300);
+		for (int k = 0; k < 5; k++)
+			talk(&M[1], s1, 1, i1, ctr++);
+		for (int k = 0; k < 5; k++) {
+			struct want w = {.who = (int[]){lis[k], -1},
+					 .n = before[k] + 5};
+			heard = pump(nats_all_opened, &w, 5000) && heard;
+		}
+		if (!heard)
+			for (size_t i = 0; i < NM; i++)
+				printf("# m%zu opened %u refused %u err %s\n",
+				       i, M[i].opened, M[i].refused, M[i].err);
+		check(heard && M[1].err[0] == '\0',
+		      "across a join that shifts the talker's index: every "
+		      "member on A and B plays its 5 frames in flight under "
+		      "epoch 1");
+		for (size_t i = 0; i < NM; i++)
+			give_secret(&M[i], 2, s2);
+		for (int k = 0; k < 5; k++)
+			talk(&M[1], s2, 2, i2, ctr++);
+		for (int k = 0; k < 5; k++) {
+			struct want w = {.who = (int[]){lis[k], -1},
+					 .n = before[k] + 10};
+			heard2 = pump(nats_all_opened, &w, 5000) && heard2;
+		}
+		check(heard2, "then its epoch-2 frames under its new index");
+		release(&M[1]);
+		(void)pump(idle0, NULL, 3000);
+		free(r);
+		r = r2;
+		rl = rl2;
+		memcpy(s1, s2, sizeof(s1));
+		ep = 2;
 	}
 
 	/* contention: talkers on both relays press at once */
@@ -1715,7 +1790,7 @@ static int test_nats(void)
 	press(&M[1], 10, false);
 	check(pump(granted0, &M[1], 5000), "member 1 (relay B) granted");
 	for (int k = 0; k < 3; k++)
-		talk(&M[1], s1, 1, index_of(r, rl, 1), ctr++);
+		talk(&M[1], s1, ep, index_of(r, rl, 1), ctr++);
 	(void)pump(NULL, NULL, 100);
 	leave(&M[4]);
 	(void)pump(NULL, NULL, 100);
@@ -1724,7 +1799,7 @@ static int test_nats(void)
 	M[4].state_kid = 0;
 	join(&M[4], r, rl);
 	for (int k = 0; k < 100 && !M[4].opened; k++) {
-		talk(&M[1], s1, 1, index_of(r, rl, 1), ctr++);
+		talk(&M[1], s1, ep, index_of(r, rl, 1), ctr++);
 		(void)pump(late_played, &M[4], 20);
 	}
 	check(M[4].state && M[4].state_kid != 0 && M[4].opened > 0,
@@ -1742,7 +1817,7 @@ static int test_nats(void)
 		uint8_t b[512], base[TF_KEY_BYTES], pt[FRAME_BYTES];
 		struct tf_sframe_key *k = NULL;
 		unsigned i2 = index_of(r, rl, 2);
-		uint64_t kid = tf_group_kid(1, i2);
+		uint64_t kid = tf_group_kid(ep, i2);
 		size_t l = 0;
 		int n;
 		b[l++] = 1;
@@ -1757,7 +1832,7 @@ static int test_nats(void)
 		put_be(b + l, M[1].burst, 4);
 		l += 4;
 		memset(pt, 0x55, sizeof(pt));
-		if (tf_group_talker_key(S, s1, GROUP, 1, i2, base) < 0 ||
+		if (tf_group_talker_key(S, s1, GROUP, ep, i2, base) < 0 ||
 		    tf_sframe_key_derive(S, base, sizeof(base), kid, &k) < 0)
 			die("forged key", -EIO);
 		n = tf_sframe_seal(k, 9999, pt, sizeof(pt), b + l,
@@ -1837,7 +1912,7 @@ static int test_nats(void)
 		check(pump(granted0, &M[1], 8000),
 		      "a talker on relay B granted by relay C");
 		for (int k = 0; k < 5; k++)
-			talk(&M[1], s1, 1, index_of(r, rl, 1), ctr++);
+			talk(&M[1], s1, ep, index_of(r, rl, 1), ctr++);
 		struct want w0 = {.who = (int[]){0, -1}, .n = b0 + 5};
 		struct want w3 = {.who = (int[]){3, -1}, .n = b3 + 5};
 		check(pump(nats_all_opened, &w0, 5000) &&
@@ -1862,7 +1937,7 @@ static int test_nats(void)
 		check(pump(granted0, &M[sv[1]], 5000), "a survivor-side talker "
 						       "granted");
 		for (int k = 0; k < 5; k++)
-			talk(&M[sv[1]], s1, 1, index_of(r, rl, sv[1]), ctr++);
+			talk(&M[sv[1]], s1, ep, index_of(r, rl, sv[1]), ctr++);
 		unsigned dg = double_grants;
 		const char *kill = getenv("PTT_KILL_CMD");
 		check(kill && system(kill) == 0,
@@ -1873,7 +1948,7 @@ static int test_nats(void)
 		M[sv[1]].granted = M[sv[2]].granted = false;
 		bool got = false;
 		while (!got && now_us() - t0 < 20000000) {
-			talk(&M[sv[1]], s1, 1, index_of(r, rl, sv[1]), ctr++);
+			talk(&M[sv[1]], s1, ep, index_of(r, rl, sv[1]), ctr++);
 			if ((now_us() - t0) / 1000 % 500 < 25) {
 				press(&M[sv[1]], 10, false);
 				press(&M[sv[2]], 10, false);
@@ -1893,7 +1968,7 @@ static int test_nats(void)
 		      "no double grant across the ownership move");
 		unsigned b0 = M[o].opened, b1 = M[sv[0]].opened;
 		for (int k = 0; k < 5; k++)
-			talk(&M[t], s1, 1, index_of(r, rl, t), ctr++);
+			talk(&M[t], s1, ep, index_of(r, rl, t), ctr++);
 		struct want w1 = {.who = (int[]){o, -1}, .n = b0 + 5};
 		struct want w2 = {.who = (int[]){sv[0], -1}, .n = b1 + 5};
 		check(pump(nats_all_opened, &w1, 5000) &&
