@@ -60,9 +60,11 @@ enum {
 /* After a new roster (epoch) is installed, how long the talker's frames
  * under the previous epoch, with its index in the previous roster, are
  * still fanned out (they were sealed before its key message came). The
- * same window as the members' previous-epoch key, PTT_GRACE_MS in
- * src/comms/wire.h: a frame the relay still forwards after it is one no
- * member that has switched could open anyway. */
+ * same length as the members' previous-epoch key, PTT_GRACE_MS in
+ * src/comms/wire.h; theirs starts when their key message comes, a
+ * little after this one, so a member that switched when the relay did
+ * could not open a frame forwarded later anyway. Not longer: every
+ * index table kept is routing by a roster that is no longer in force. */
 #define RELAY_GROUP_GRACE_MS 1000
 
 /* What the relay knows of a session: from its verified certificate. */
