@@ -82,7 +82,9 @@ int ptt_parse_keymsg(const char *text, size_t n, struct ptt_keymsg *out,
  * epoch's secret keeps it (a joiner never had it), and it goes (wiped)
  * when the window ends, so a frame of the old epoch replayed later is
  * refused. The epoch in force is untouched by this: a removed member
- * still never gets the new secret. */
+ * still never gets the new secret. The relay forwards the talker's
+ * previous-epoch frames for the same window (RELAY_GROUP_GRACE_MS,
+ * src/relay/group.h): change both together. */
 #define PTT_GRACE_MS 1000
 struct ptt_grace {
 	uint64_t epoch;	   /* 0: none */

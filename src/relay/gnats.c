@@ -83,6 +83,11 @@ struct lg { /* a group with members on this relay */
 	bool used;
 	char gid[TF_CERT_ID_MAX + 1];
 	struct tf_roster *roster; /* verified here; NULL until one came */
+	/* the one before, for RELAY_GROUP_GRACE_MS after roster replaced it:
+	 * the owner still fans out the talker's frames of that epoch under
+	 * its index there (group.c) */
+	struct tf_roster *prev;
+	uint64_t prev_until_ms;
 	uint8_t *wire;
 	size_t wire_len;
 	uint64_t owner; /* as last computed; 0: not yet */
@@ -267,6 +272,7 @@ static void lg_free(struct lg *l)
 		natsSubscription_Destroy(l->fan);
 	}
 	free(l->roster);
+	free(l->prev);
 	free(l->wire);
 	memset(l, 0, sizeof(*l));
 }
@@ -314,7 +320,9 @@ static void lg_roster(struct lg *l, struct tf_roster *ro, const uint8_t *wire,
 		return;
 	}
 	memcpy(w, wire, n);
-	free(l->roster);
+	free(l->prev);
+	l->prev = l->roster;
+	l->prev_until_ms = mono_ms() + RELAY_GROUP_GRACE_MS;
 	free(l->wire);
 	l->roster = ro;
 	l->wire = w;
@@ -396,6 +404,7 @@ static bool frame_ok(const struct lg *l, const uint8_t *pt, size_t n)
 {
 	char gid[TF_CERT_ID_MAX + 1], who[TF_CERT_ID_MAX + 1];
 	size_t u, v;
+	const struct tf_roster *ro;
 	uint64_t kid, ctr;
 	unsigned idx;
 
@@ -412,8 +421,12 @@ static bool frame_ok(const struct lg *l, const uint8_t *pt, size_t n)
 	    0)
 		return false;
 	idx = tf_group_kid_index(kid);
-	return idx < l->roster->n && !strcmp(l->roster->m[idx].officer, who) &&
-	       tf_group_kid_epoch(kid) <= l->roster->epoch;
+	ro = l->roster;
+	if (l->prev != NULL && tf_group_kid_epoch(kid) == l->prev->epoch &&
+	    mono_ms() < l->prev_until_ms)
+		ro = l->prev;
+	return idx < ro->n && !strcmp(ro->m[idx].officer, who) &&
+	       tf_group_kid_epoch(kid) == ro->epoch;
 }
 
 /* ---- virtual sessions (members on other relays, on the owner) ---- */

@@ -32,7 +32,19 @@ struct group {
 	uint32_t sess[TF_ROSTER_MAX]; /* by roster index, when online[] */
 	bool online[TF_ROSTER_MAX];
 	uint64_t kid; /* of the last frame forwarded (late entry) */
+	/* The roster before this one, for RELAY_GROUP_GRACE_MS after it was
+	 * replaced: a talker's frames sealed under the old epoch are still
+	 * in flight, under its index in the old roster, which a join or
+	 * leave before it in the sort order shifts. prev[i] is the old
+	 * index of the member at index i now (PREV_NONE: it was not in the
+	 * old roster). Only this one table: an epoch older than the previous
+	 * one is refused, so memory stays bounded. */
+	uint64_t prev_epoch; /* 0: none */
+	uint64_t prev_until_ms;
+	uint16_t prev[TF_ROSTER_MAX];
 };
+#define PREV_NONE UINT16_MAX
+_Static_assert(TF_ROSTER_MAX < PREV_NONE, "roster index fits in prev[]");
 
 /* A roster larger than one datagram arrives in pieces: one upload in
  * progress per session, bounded in size and in number. */
@@ -258,8 +270,42 @@ static void group_replace(struct relay_groups *g, struct group *gr,
 		gr->floor.q[i].member = (uint32_t)map[gr->floor.q[i].member];
 	memcpy(gr->online, non, sizeof(non));
 	memcpy(gr->sess, nsess, sizeof(nsess));
+	/* an epoch older than old's is no longer routed at all (its grace,
+	 * if still running, ends here: its index table is replaced) */
+	for (size_t i = 0; i < TF_ROSTER_MAX; i++)
+		gr->prev[i] = PREV_NONE;
+	for (size_t i = 0; i < old->n; i++)
+		if (map[i] >= 0)
+			gr->prev[map[i]] = (uint16_t)i;
+	gr->prev_epoch = old->epoch;
+	gr->prev_until_ms = now_ms + RELAY_GROUP_GRACE_MS;
 	gr->roster = nr;
 	free(old);
+}
+
+/* Whether kid is the talker's own key id: (epoch in force, its index),
+ * or, during the grace window after a new roster, (the previous epoch,
+ * its index in the previous roster). Any other member's index, in either
+ * epoch, is refused: every member holds the epoch secret and could seal
+ * frames under anyone's key id, so this check is what keeps one member
+ * from talking in another's name. 1 yes; 0 the talker's own previous
+ * epoch after its window, or an older one (stale: dropped); -1 another
+ * member's key id or a newer epoch than the relay's (malformed). */
+static int kid_ok(const struct group *gr, int idx, uint64_t kid,
+		  uint64_t now_ms)
+{
+	uint64_t ep = tf_group_kid_epoch(kid);
+	unsigned ki = tf_group_kid_index(kid);
+
+	if (ep == gr->roster->epoch)
+		return ki == (unsigned)idx ? 1 : -1;
+	if (ep > gr->roster->epoch)
+		return -1;
+	if (ep == 0 || ep != gr->prev_epoch)
+		return 0;
+	if (gr->prev[idx] == PREV_NONE || gr->prev[idx] != ki)
+		return -1;
+	return now_ms < gr->prev_until_ms ? 1 : 0;
 }
 
 static void op_join(struct relay_groups *g, const struct relay_member *m,
@@ -563,6 +609,7 @@ int relay_groups_request(struct relay_groups *g, const struct relay_member *m,
 		uint8_t b[PT_MAX];
 		uint64_t kid, ctr;
 		size_t l = 0, fl;
+		int ok;
 		if (n < 4)
 			return -EBADMSG;
 		fl = n - 4;
@@ -576,9 +623,10 @@ int relay_groups_request(struct relay_groups *g, const struct relay_member *m,
 			return 0;
 		}
 		if (tf_sframe_peek(pt + 4, fl, &kid, &ctr) < 0 ||
-		    tf_group_kid_index(kid) != (unsigned)idx ||
-		    tf_group_kid_epoch(kid) > gr->roster->epoch)
+		    (ok = kid_ok(gr, idx, kid, now_ms)) < 0)
 			return -EBADMSG;
+		if (ok == 0)
+			return -ESTALE;
 		gr->kid = kid;
 		b[l++] = RELAY_OP_FRAME;
 		l += put_name(b + l, gr->roster->group);

@@ -57,6 +57,15 @@ enum {
 };
 
 #define RELAY_GROUPS_MAX 64
+/* After a new roster (epoch) is installed, how long the talker's frames
+ * under the previous epoch, with its index in the previous roster, are
+ * still fanned out (they were sealed before its key message came). The
+ * same length as the members' previous-epoch key, PTT_GRACE_MS in
+ * src/comms/wire.h; theirs starts when their key message comes, a
+ * little after this one, so a member that switched when the relay did
+ * could not open a frame forwarded later anyway. Not longer: every
+ * index table kept is routing by a roster that is no longer in force. */
+#define RELAY_GROUP_GRACE_MS 1000
 
 /* What the relay knows of a session: from its verified certificate. */
 struct relay_member {
@@ -90,7 +99,10 @@ void relay_groups_set_denylist(struct relay_groups *g,
 /* One request with op 0x30..0x3f (pt[0]); now_s Unix seconds (roster
  * validity), now_ms a monotonic clock (the floor). Replies and fan-out
  * go through send. Returns 0, or -EBADMSG/-EOPNOTSUPP after sending the
- * device an ERROR. */
+ * device an ERROR (relay.c sends it for -EBADMSG), or -ESTALE for a MEDIA
+ * frame of the talker's previous epoch after its grace window or of an
+ * older one: dropped, nothing sent (the talker is waiting for its new
+ * key and can do nothing about it). */
 int relay_groups_request(struct relay_groups *g, const struct relay_member *m,
 			 const uint8_t *pt, size_t n, uint64_t now_s,
 			 uint64_t now_ms) TF_NONNULL(1, 2, 3);

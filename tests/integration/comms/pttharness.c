@@ -23,12 +23,18 @@
  *   grace     a burst across a rekey: the frames still in flight under
  *             the previous epoch play (src/comms/wire.c's grace key, as
  *             twofold-comms plays them), the removed device opens none of
- *             the new epoch, an old frame replayed after the window is
- *             refused
+ *             the new epoch; then a join that sorts before the talker
+ *             (its index shifts): no frame lost, the relay routes the
+ *             in-flight ones by the previous roster (src/relay/group.c)
+ *             and refuses another member's old index; after the window
+ *             the relay forwards no old-epoch frame and a player opens
+ *             none
  *   latency   press -> granted and late entry -> first played frame over
  *             $PTT_TRIALS trials (default 10), p50/p95 printed
  *   nats      PORT "A,B": two relays on NATS, even members on A, odd on
- *             B: bursts heard across, $PTT_NATS_TRIALS contention trials,
+ *             B: bursts heard across, a join that sorts before a talker
+ *             on B mid-burst (its epoch-1 frames in flight play on both
+ *             relays), $PTT_NATS_TRIALS contention trials,
  *             late entry, forged NATS messages ($PTT_NATS_PORT), a third
  *             relay outranking the owner ($PTT_JOIN_CMD), kill -9 of the
  *             owner ($PTT_OWNER_CMD names it, $PTT_KILL_CMD kills it)
@@ -881,6 +887,11 @@ static bool all_got(void *a)
 	return true;
 }
 
+static bool has_err(void *a)
+{
+	return ((struct mem *)a)->err[0] != '\0';
+}
+
 /* n members: 0 talks one burst of 30 frames; 1..n-2 play them as
  * twofold-comms does (wire.c's ptt_rx_frame); n-1 is removed in the
  * middle of it. The rekey (epoch 2, a fresh secret) reaches the players
@@ -888,13 +899,20 @@ static bool all_got(void *a)
  * epoch 1 when they already have epoch 2 in force: with the grace key
  * they play, and the burst has no gap. Player n-2 is late: its key comes
  * after the talker's epoch-2 frames, which it holds and plays then. The
- * removed device opens none of epoch 2; an epoch-1 frame sent again
- * after the window is refused. */
+ * removed device opens none of epoch 2. Then epoch 3, a join (M[n],
+ * "j-joiner") that sorts before the talker and moves its index up by
+ * one: the talker's 10 frames still under epoch 2 and its epoch-2 index
+ * are forwarded by the relay (group.c keeps the previous roster's
+ * indexes for RELAY_GROUP_GRACE_MS) and played by every player; the
+ * joiner opens none of them. After the window the relay forwards no
+ * epoch-2 frame, and a player handed an epoch-1 or -2 frame anyway
+ * refuses it. */
 static int test_grace(size_t n)
 {
 	int who[MAXM] = {0};
-	uint8_t s1[32], s2[32], *r1, *r2;
-	size_t rl, R = n - 1, L = n - 2;
+	uint8_t s1[32], s2[32], s3[32], *r1, *r2;
+	unsigned i3;
+	size_t rl, R = n - 1, L = n - 2, J = n;
 	struct pcnt c = {.from = 1, .to = n - 1};
 	uint64_t ctr = 1, kid, x;
 	unsigned i0, lost = 0, refused = 0, opened = 0, r_opened = 0, n2 = 0;
@@ -1002,15 +1020,103 @@ static int test_grace(size_t n)
 	      "grace: the removed device decrypts zero frames of epoch 2 (10 "
 	      "tried)");
 
-	/* after the window: an epoch-1 frame sent again through the relay
-	 * (a replay) is refused by every player, and the key is gone */
+	/* a join mid-burst whose officer id sorts before the talker's
+	 * (epoch 3): the talker's index moves up by one, and the 10 frames
+	 * it sealed under epoch 2 before its key came are in flight under
+	 * its epoch-2 index; the relay still routes them by the previous
+	 * roster (group.c), so every player plays all 20 and the joiner
+	 * opens only the 10 of epoch 3 */
+	{
+		uint8_t *r3;
+		unsigned i2 = i0, lost3 = 0, ref3 = 0;
+
+		mem_make(&M[J], "j-joiner");
+		mem_connect(&M[J]);
+		who[J] = (int)J;
+		{
+			int w3[MAXM], k3 = 0;
+			for (size_t i = 0; i <= J; i++)
+				if (who[i] >= 0)
+					w3[k3++] = who[i];
+			r3 = roster_sign(3, w3, (size_t)k3, auth_sk, auth_cert,
+					 auth_certlen, &rl);
+		}
+		i3 = index_of(r3, rl, 0);
+		if (i3 != i2 + 1)
+			die("the joiner does not shift the talker", -EINVAL);
+		if (tf_group_secret_join(S, s2, GROUP, 3, s3) < 0)
+			die("join secret", -EIO);
+		for (size_t i = 1; i < n - 1; i++)
+			M[i].p_opened = M[i].p_refused = M[i].p_held = 0;
+		M[0].err[0] = '\0';
+		check(auth_publish(r3, rl),
+		      "grace: the authority published epoch 3 (a join before "
+		      "the talker)");
+		for (size_t i = 1; i < n - 1; i++) {
+			if (ptt_grace_keep(&M[i].pg, 2, M[i].psec,
+					   now_us() / 1000) < 0)
+				die("grace", -ENOMEM);
+			M[i].pep = 3;
+			memcpy(M[i].psec, s3, sizeof(s3));
+		}
+		M[J].player = true;
+		M[J].pep = 3;
+		memcpy(M[J].psec, s3, sizeof(s3));
+		check(join_all(r3, rl, J, J + 1),
+		      "grace: the joiner joined epoch 3");
+		for (int k = 0; k < 10; k++)
+			talk(&M[0], s2, 2, i2, ctr++);
+		for (int k = 0; k < 10; k++)
+			talk(&M[0], s3, 3, i3, ctr++);
+		c.want = 20;
+		(void)pump(all_got, &c, 5000);
+		{
+			struct pcnt cj = {.from = J, .to = J + 1, .want = 20};
+			(void)pump(all_got, &cj, 2000);
+		}
+		for (size_t i = 1; i < n - 1; i++) {
+			ref3 += M[i].p_refused + M[i].p_held;
+			lost3 += 20 - TF_MIN(20u, M[i].p_opened);
+		}
+		printf("# grace: join: %u frames lost, %u refused (of %zu); "
+		       "the talker saw %s\n",
+		       lost3, ref3, 20 * (n - 2),
+		       M[0].err[0] ? M[0].err : "no error");
+		check(lost3 == 0 && ref3 == 0 && M[0].err[0] == '\0',
+		      "grace: a join that shifts the talker's index loses no "
+		      "frame (the 10 in flight under its epoch-2 index "
+		      "forwarded and played)");
+		check(M[J].p_opened == 10 && M[J].p_refused == 10,
+		      "grace: the joiner opens the 10 frames of epoch 3 and "
+		      "none of epoch 2");
+		/* under epoch 2 the index the talker has now (i3) was
+		 * another member's: the relay refuses it */
+		for (size_t i = 1; i < n - 1; i++)
+			M[i].p_opened = M[i].p_refused = M[i].p_held = 0;
+		talk(&M[0], s2, 2, i3, ctr++);
+		talk(&M[0], s3, 3, i3, ctr++); /* in order behind it */
+		c.want = 1;
+		(void)pump(all_got, &c, 3000);
+		(void)pump(has_err, &M[0], 2000);
+		ref3 = 0;
+		for (size_t i = 1; i < n - 1; i++)
+			ref3 += M[i].p_refused + M[i].p_held +
+				(M[i].p_opened != 1);
+		check(ref3 == 0 && M[0].err[0] != '\0',
+		      "grace: a frame under another member's epoch-2 index is "
+		      "refused by the relay");
+		free(r3);
+	}
+
+	/* after the window: the relay forwards no frame of the previous
+	 * epoch (sent again: the replay of a captured one) */
 	usleep((PTT_GRACE_MS + 100) * 1000);
 	for (size_t i = 1; i < n - 1; i++)
 		M[i].p_opened = M[i].p_refused = M[i].p_held = 0;
 	for (size_t k = 0; k < M[1].ncap; k++)
 		if (tf_sframe_peek(M[1].cap[k].b, M[1].cap[k].n, &kid, &x) >=
 			    0 &&
-		    tf_group_kid_epoch(kid) == 1) {
+		    tf_group_kid_epoch(kid) == 2) {
 			uint8_t b[300];
 			size_t l = 0;
 			b[l++] = OP_MEDIA;
@@ -1021,19 +1127,49 @@ static int test_grace(size_t n)
 			tx(&M[0], b, l + M[1].cap[k].n);
 			break;
 		}
+	/* an epoch-3 frame behind it on the same flow: once it is played,
+	 * the replay would have come before it */
+	talk(&M[0], s3, 3, i3, ctr++);
 	c.want = 1;
 	(void)pump(all_got, &c, 3000);
 	opened = refused = 0;
 	for (size_t i = 1; i < n - 1; i++) {
 		opened += M[i].p_opened;
-		refused += M[i].p_refused;
+		refused += M[i].p_refused + M[i].p_held;
 	}
 	printf("# grace: after the window: %u played, %u refused (of %zu "
-	       "players; %s)\n",
-	       opened, refused, n - 2, M[0].err[0] ? M[0].err : "no error");
-	check(opened == 0 && refused == n - 2,
-	      "grace: an epoch-1 frame replayed after the window is refused "
-	      "by every player");
+	       "players)\n",
+	       opened, refused, n - 2);
+	check(opened == n - 2 && refused == 0,
+	      "grace: the relay forwards no epoch-2 frame after the window");
+	/* and a hostile relay that hands the players a frame of epoch 2 or
+	 * epoch 1 anyway: every player refuses it, its key is gone */
+	opened = refused = 0;
+	n2 = 0;
+	for (size_t k = 0; k < M[1].ncap; k++) {
+		uint64_t ep;
+		if (tf_sframe_peek(M[1].cap[k].b, M[1].cap[k].n, &kid, &x) < 0)
+			continue;
+		ep = tf_group_kid_epoch(kid);
+		if (ep != 1 && ep != 2)
+			continue;
+		n2++;
+		for (size_t i = 1; i < n - 1; i++) {
+			uint8_t pt[256];
+			uint64_t cx;
+			int e = ptt_rx_frame(
+				S, GROUP, M[i].pep, M[i].psec, &M[i].pg,
+				&M[i].ph, 0, M[1].cap[k].b, M[1].cap[k].n,
+				now_us() / 1000, pt, sizeof(pt), &cx);
+			if (e < 0)
+				refused++;
+			else
+				opened++;
+		}
+	}
+	check(opened == 0 && n2 == 40 && refused == n2 * (n - 2),
+	      "grace: an epoch-1 or epoch-2 frame handed over after the "
+	      "window is refused by every player");
 	{
 		bool wiped = true;
 		for (size_t i = 1; i < n - 1; i++) {
@@ -1492,7 +1628,7 @@ static int test_nats(void)
 	int who[MAXM];
 	size_t rl;
 	uint8_t *r, s1[32];
-	uint64_t ctr = 0, onode = 0;
+	uint64_t ctr = 0, onode = 0, ep = 1;
 	char which = '?', subj[128];
 
 	/* members alternate: even ones on relay A, odd ones on relay B;
@@ -1524,7 +1660,7 @@ static int test_nats(void)
 							  : "a talker on relay "
 							    "A granted");
 		for (int k = 0; k < 5; k++)
-			talk(&M[t], s1, 1, index_of(r, rl, t), ctr++);
+			talk(&M[t], s1, ep, index_of(r, rl, t), ctr++);
 		bool heard = true;
 		for (int k = 0; k < 4; k++) {
 			struct want w = {.who = (int[]){listeners[k], -1},
@@ -1541,6 +1677,79 @@ static int test_nats(void)
 				      "A and B decrypts its frames");
 		release(&M[t]);
 		(void)pump(idle0, NULL, 3000);
+	}
+
+	/* a join that sorts before a talker on relay B, mid-burst (epoch
+	 * 2): the talker's index moves up by one, and its frames still in
+	 * flight under epoch 1 and its epoch-1 index are routed by the
+	 * owner and passed on by the other relay by the previous roster
+	 * (group.c, gnats.c): every member on A and B plays them. From
+	 * here on the group is at epoch 2 (r, s1, ep). */
+	{
+		uint8_t s2[32], *r2;
+		size_t rl2;
+		unsigned before[6], i1 = index_of(r, rl, 1), i2;
+		int lis[] = {0, 2, 3, 4, 5};
+		bool heard = true, heard2 = true;
+
+		/* between m000 and m001; never connects (the relay routes by
+		 * the roster, online or not) */
+		mem_make(&M[NM], "m000a");
+		for (size_t i = 0; i <= NM; i++)
+			who[i] = (int)i;
+		r2 = roster_sign(2, who, NM + 1, auth_sk, auth_cert,
+				 auth_certlen, &rl2);
+		i2 = index_of(r2, rl2, 1);
+		if (i2 != i1 + 1)
+			die("the joiner does not shift the talker", -EINVAL);
+		if (tf_random(s2, sizeof(s2)) < 0)
+			die("random", -EIO);
+		press(&M[1], 10, false);
+		check(pump(granted0, &M[1], 8000),
+		      "a talker on relay B granted (before a join)");
+		for (int k = 0; k < 3; k++)
+			talk(&M[1], s1, 1, i1, ctr++);
+		(void)pump(NULL, NULL, 200);
+		for (int k = 0; k < 5; k++)
+			before[k] = M[lis[k]].opened;
+		M[1].err[0] = '\0';
+		check(auth_publish(r2, rl2),
+		      "the authority published epoch 2 (a join that sorts "
+		      "before the talker)");
+		/* the owner fans the roster out to the other relay */
+		(void)pump(NULL, NULL, 300);
+		for (int k = 0; k < 5; k++)
+			talk(&M[1], s1, 1, i1, ctr++);
+		for (int k = 0; k < 5; k++) {
+			struct want w = {.who = (int[]){lis[k], -1},
+					 .n = before[k] + 5};
+			heard = pump(nats_all_opened, &w, 5000) && heard;
+		}
+		if (!heard)
+			for (size_t i = 0; i < NM; i++)
+				printf("# m%zu opened %u refused %u err %s\n",
+				       i, M[i].opened, M[i].refused, M[i].err);
+		check(heard && M[1].err[0] == '\0',
+		      "across a join that shifts the talker's index: every "
+		      "member on A and B plays its 5 frames in flight under "
+		      "epoch 1");
+		for (size_t i = 0; i < NM; i++)
+			give_secret(&M[i], 2, s2);
+		for (int k = 0; k < 5; k++)
+			talk(&M[1], s2, 2, i2, ctr++);
+		for (int k = 0; k < 5; k++) {
+			struct want w = {.who = (int[]){lis[k], -1},
+					 .n = before[k] + 10};
+			heard2 = pump(nats_all_opened, &w, 5000) && heard2;
+		}
+		check(heard2, "then its epoch-2 frames under its new index");
+		release(&M[1]);
+		(void)pump(idle0, NULL, 3000);
+		free(r);
+		r = r2;
+		rl = rl2;
+		memcpy(s1, s2, sizeof(s1));
+		ep = 2;
 	}
 
 	/* contention: talkers on both relays press at once */
@@ -1581,7 +1790,7 @@ static int test_nats(void)
 	press(&M[1], 10, false);
 	check(pump(granted0, &M[1], 5000), "member 1 (relay B) granted");
 	for (int k = 0; k < 3; k++)
-		talk(&M[1], s1, 1, index_of(r, rl, 1), ctr++);
+		talk(&M[1], s1, ep, index_of(r, rl, 1), ctr++);
 	(void)pump(NULL, NULL, 100);
 	leave(&M[4]);
 	(void)pump(NULL, NULL, 100);
@@ -1590,7 +1799,7 @@ static int test_nats(void)
 	M[4].state_kid = 0;
 	join(&M[4], r, rl);
 	for (int k = 0; k < 100 && !M[4].opened; k++) {
-		talk(&M[1], s1, 1, index_of(r, rl, 1), ctr++);
+		talk(&M[1], s1, ep, index_of(r, rl, 1), ctr++);
 		(void)pump(late_played, &M[4], 20);
 	}
 	check(M[4].state && M[4].state_kid != 0 && M[4].opened > 0,
@@ -1608,7 +1817,7 @@ static int test_nats(void)
 		uint8_t b[512], base[TF_KEY_BYTES], pt[FRAME_BYTES];
 		struct tf_sframe_key *k = NULL;
 		unsigned i2 = index_of(r, rl, 2);
-		uint64_t kid = tf_group_kid(1, i2);
+		uint64_t kid = tf_group_kid(ep, i2);
 		size_t l = 0;
 		int n;
 		b[l++] = 1;
@@ -1623,7 +1832,7 @@ static int test_nats(void)
 		put_be(b + l, M[1].burst, 4);
 		l += 4;
 		memset(pt, 0x55, sizeof(pt));
-		if (tf_group_talker_key(S, s1, GROUP, 1, i2, base) < 0 ||
+		if (tf_group_talker_key(S, s1, GROUP, ep, i2, base) < 0 ||
 		    tf_sframe_key_derive(S, base, sizeof(base), kid, &k) < 0)
 			die("forged key", -EIO);
 		n = tf_sframe_seal(k, 9999, pt, sizeof(pt), b + l,
@@ -1703,7 +1912,7 @@ static int test_nats(void)
 		check(pump(granted0, &M[1], 8000),
 		      "a talker on relay B granted by relay C");
 		for (int k = 0; k < 5; k++)
-			talk(&M[1], s1, 1, index_of(r, rl, 1), ctr++);
+			talk(&M[1], s1, ep, index_of(r, rl, 1), ctr++);
 		struct want w0 = {.who = (int[]){0, -1}, .n = b0 + 5};
 		struct want w3 = {.who = (int[]){3, -1}, .n = b3 + 5};
 		check(pump(nats_all_opened, &w0, 5000) &&
@@ -1728,7 +1937,7 @@ static int test_nats(void)
 		check(pump(granted0, &M[sv[1]], 5000), "a survivor-side talker "
 						       "granted");
 		for (int k = 0; k < 5; k++)
-			talk(&M[sv[1]], s1, 1, index_of(r, rl, sv[1]), ctr++);
+			talk(&M[sv[1]], s1, ep, index_of(r, rl, sv[1]), ctr++);
 		unsigned dg = double_grants;
 		const char *kill = getenv("PTT_KILL_CMD");
 		check(kill && system(kill) == 0,
@@ -1739,7 +1948,7 @@ static int test_nats(void)
 		M[sv[1]].granted = M[sv[2]].granted = false;
 		bool got = false;
 		while (!got && now_us() - t0 < 20000000) {
-			talk(&M[sv[1]], s1, 1, index_of(r, rl, sv[1]), ctr++);
+			talk(&M[sv[1]], s1, ep, index_of(r, rl, sv[1]), ctr++);
 			if ((now_us() - t0) / 1000 % 500 < 25) {
 				press(&M[sv[1]], 10, false);
 				press(&M[sv[2]], 10, false);
@@ -1759,7 +1968,7 @@ static int test_nats(void)
 		      "no double grant across the ownership move");
 		unsigned b0 = M[o].opened, b1 = M[sv[0]].opened;
 		for (int k = 0; k < 5; k++)
-			talk(&M[t], s1, 1, index_of(r, rl, t), ctr++);
+			talk(&M[t], s1, ep, index_of(r, rl, t), ctr++);
 		struct want w1 = {.who = (int[]){o, -1}, .n = b0 + 5};
 		struct want w2 = {.who = (int[]){sv[0], -1}, .n = b1 + 5};
 		check(pump(nats_all_opened, &w1, 5000) &&
@@ -1794,7 +2003,7 @@ int main(int argc, char **argv)
 		setup_world(argv[2], atoi(argv[3]), n + 1);
 		test_rekey(n);
 	} else if (!strcmp(argv[4], "grace")) {
-		setup_world(argv[2], atoi(argv[3]), 8);
+		setup_world(argv[2], atoi(argv[3]), 9); /* 8: the joiner */
 		test_grace(8);
 	} else if (!strcmp(argv[4], "floor")) {
 		setup_world(argv[2], atoi(argv[3]), 4);

@@ -10,7 +10,10 @@
 #  - grace: a burst across a rekey plays without a gap (the frames in
 #    flight under the previous epoch open with its grace key, as
 #    twofold-comms opens them), the removed device opens none of the new
-#    epoch, an old-epoch frame replayed after the window is refused;
+#    epoch; a join that sorts before the talker mid-burst loses no frame
+#    (the relay routes its in-flight old-epoch frames by the previous
+#    roster's index), another member's old index is refused; after the
+#    window the relay forwards no old-epoch frame and players open none;
 #  - floor: 1,000 contention trials with zero double grants, emergency
 #    pre-emption, maximum talk time (--max-talk-ms 400), capture from the
 #    key press (the first frame played is the first spoken);

@@ -5,6 +5,10 @@
 # members (pttharness "nats"), even ones on A and odd ones on B:
 #  - a burst from a talker on B is decrypted by the members on A (and the
 #    other way round);
+#  - a join that sorts before a talker on B, mid-burst (epoch 2): its
+#    frames still in flight under epoch 1 and its epoch-1 roster index
+#    play on both relays (the owner routes them by the previous roster,
+#    the other relay passes them by its previous roster), then epoch 2;
 #  - $PTT_NATS_TRIALS (default 200) contention trials with talkers on
 #    both relays: zero double grants, as two monitors (one per relay) see;
 #  - late entry on the other relay than the talker's;
