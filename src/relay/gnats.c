@@ -146,7 +146,7 @@ struct relay_gnats {
 	} ho[HO_MAX];
 	size_t nho;
 	uint64_t opened_at;
-	bool seen_other; /* another relay was seen since this one opened */
+	bool lost_other; /* a relay left the view since this one opened */
 	struct ask ask[ASK_MAX];
 	uint32_t ask_seq;
 };
@@ -598,10 +598,11 @@ static void ask_eval(struct relay_gnats *G, struct ask *a, uint64_t now)
 			got = a->ok[k] == G->node[i].id;
 		all = got;
 	}
-	/* a young record of this relay's own is enough only when no other
-	 * relay has been there since it started: then no one else can have
-	 * granted any of its members */
-	if (all && a->self_young && G->seen_other)
+	/* a young record of this relay's own is enough only when no relay
+	 * left its view since it opened: its members all joined since, and
+	 * any owner that could have granted one of them is still alive, so
+	 * it answers (or hands over) */
+	if (all && a->self_young && G->lost_other)
 		all = false;
 	if (all) {
 		uint64_t until = a->until > now ? a->until : now;
@@ -886,7 +887,6 @@ static void node_seen(struct relay_gnats *G, uint64_t id, uint64_t now)
 	G->node[G->nnode].id = id;
 	G->node[G->nnode].seen = now;
 	G->nnode++;
-	G->seen_other = true;
 	G->view_at = now;
 	logv(G->r, "relay node %016llx joined (%zu live)",
 	     (unsigned long long)id, G->nnode + 1);
@@ -1196,7 +1196,7 @@ static void *ticker(void *arg)
 				     (unsigned long long)G->node[i].id,
 				     NODE_GONE_MS / 1000);
 				G->node[i] = G->node[--G->nnode];
-				gone = true;
+				gone = G->lost_other = true;
 				continue;
 			}
 			i++;

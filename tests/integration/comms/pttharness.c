@@ -1810,10 +1810,10 @@ static int test_takeover(void)
 		sv[i] = (which == 'A' ? 1 : 0) + 2 * i;
 	M[sv[0]].mon = true;
 	M[sv[0]].holder = -1;
-	if (idle) {
-		/* every relay has watched the group's .fan for a lease */
-		(void)pump(NULL, NULL, (int)lease + 1500);
-	} else {
+	/* every relay has watched the group's .fan for a lease (and the
+	 * hold of two relays starting at once is over) */
+	(void)pump(NULL, NULL, (int)lease + 1500);
+	if (!idle) {
 		press(&M[sv[1]], 10, false);
 		check(pump(granted0, &M[sv[1]], 5000),
 		      "a survivor-side talker granted");
