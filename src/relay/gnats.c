@@ -375,11 +375,15 @@ static uint64_t get_u(const uint8_t *p, size_t n)
 }
 
 /* The record an ASK is answered from: a grant keeps the time it was
- * first seen (a STATE for a late entrant repeats the same burst). */
-static void saw_note(struct lg *l)
+ * first seen (a STATE for a late entrant repeats the same burst). Only a
+ * floor event clears it: an idle STATE may be a new owner's, sent while
+ * it holds the floor and before it asks, and must not erase the grant it
+ * is about to ask for (a grant's end always comes as an event). */
+static void saw_note(struct lg *l, bool state)
 {
 	if (!l->taken) {
-		l->saw_taken = false;
+		if (!state)
+			l->saw_taken = false;
 		return;
 	}
 	if (l->saw_taken && l->saw_burst == l->burst &&
@@ -418,7 +422,7 @@ static void floor_view(struct lg *l, const uint8_t *pt, size_t n)
 		} else {
 			return; /* QUEUED, DENIED: the floor did not change */
 		}
-		saw_note(l);
+		saw_note(l, false);
 	} else if (pt[0] == RELAY_OP_STATE) {
 		if (n < p + 23)
 			return;
@@ -430,7 +434,7 @@ static void floor_view(struct lg *l, const uint8_t *pt, size_t n)
 			memcpy(l->talker, pt + p + 23, ml);
 			l->talker[ml] = '\0';
 		}
-		saw_note(l);
+		saw_note(l, true);
 	}
 }
 
