@@ -52,6 +52,42 @@
  * or TLS in a deployment). Content stays end to end: members open frames
  * only under the talker's key, and the owner grants only roster members.
  *
+ * Learning the floor (ASK, SAW). The hold exists only so that a grant
+ * the old owner made is not doubled, and the relays that could carry
+ * that grant's talker saw it: a grant is fanned out on .fan, to which
+ * every relay with members of the group subscribes. So each such relay
+ * keeps, per group, what it last saw there (a talker with when it first
+ * saw the grant, or idle) and since when it has been subscribed; this
+ * record survives ownership moves. A new owner that holds (no HANDOVER)
+ * publishes ASK on .own; every relay answers SAW on the asker's
+ * twofold.n subject: NONE (no member of the group here), IDLE with how
+ * long it has watched, or TAKEN with how long ago it saw the grant. The
+ * hold ends early once every relay in the asker's current view gave a
+ * safe answer: NONE; IDLE watched for at least a lease (a shorter watch
+ * may have missed a grant made before it subscribed: "unknown"); TAKEN
+ * (the hold then ends a lease after the latest such grant, measured on
+ * the asker's clock from the answer's age, so transit only lengthens
+ * it). Any unsafe answer, or a relay that does not answer within
+ * ASK_WAIT_MS, leaves the hold as it was. A relay that holds the group
+ * in group.c (it owns it in its own view: views differ) does not answer.
+ * The asker's own record counts the same way, except that a record
+ * younger than a lease is trusted when no relay has left the asker's
+ * view since it opened: its members all joined since, and an owner that
+ * could have granted one of them is alive (it answers or hands over).
+ * Hence a relay that starts and sees no other relay within its first
+ * NODE_GONE_MS (a live relay says hello every HELLO_MS) ends its holds
+ * then: a grant made before it started belongs to a relay that is gone,
+ * whose sessions, the talker's among them, went with it; a device that
+ * moves to a live relay must join and request again from the owner.
+ * Guaranteed, on top of the hold's guarantee: a grant whose talker is
+ * on a live relay is not doubled while NATS delivers .fan to that relay
+ * (the talker's relay sees the grant it forwards frames under). Not
+ * guaranteed: a .fan message lost (a NATS slow consumer drops it, a
+ * reconnect loses it) makes a relay answer from a stale record, and a
+ * partition is as before (each side has its own owner). Relays that all
+ * start together answer IDLE younger than a lease: their first owner
+ * holds one lease, as before (a known cost, not a risk).
+ *
  * Locking (relay.h): every callback and the ticker take w_mu, then tab
  * for reading, then group_mu, through relay_groups_enter; the state below
  * is group_mu's. Publishing to NATS under group_mu is fine (cnats' lock
