@@ -147,6 +147,7 @@ struct ask { /* a takeover asking the other relays what they saw */
 	char gid[TF_CERT_ID_MAX + 1];
 	uint32_t id;
 	uint64_t sent, until; /* until: the latest grant's lease end */
+	uint64_t cap;	      /* the hold's own end: answers only shorten it */
 	uint64_t ok[NODES_MAX];
 	size_t nok;
 };
@@ -646,6 +647,8 @@ static void ask_eval(struct relay_gnats *G, struct ask *a, uint64_t now)
 		all = false;
 	if (all) {
 		uint64_t until = a->until > now ? a->until : now;
+		if (until > a->cap)
+			until = a->cap;
 		if (relay_groups_hold(G->r->groups, a->gid, now, until) == 0) {
 			logv(G->r,
 			     "group %s: every relay answered; floor hold ends "
@@ -663,7 +666,8 @@ static void ask_eval(struct relay_gnats *G, struct ask *a, uint64_t now)
 	}
 }
 
-static void ask_start(struct relay_gnats *G, const char *gid, uint64_t now)
+static void ask_start(struct relay_gnats *G, const char *gid, uint64_t now,
+		      uint64_t cap)
 {
 	struct gn_msg me = {0};
 	struct ask *a = NULL;
@@ -679,6 +683,7 @@ static void ask_start(struct relay_gnats *G, const char *gid, uint64_t now)
 	ask_free(a);
 	a->used = true;
 	a->id = ++G->ask_seq;
+	a->cap = cap;
 	snprintf(a->gid, sizeof(a->gid), "%s", gid);
 	saw_of(G, gid, now, &me);
 	a->until = now;
@@ -750,7 +755,7 @@ static void takeover(struct relay_gnats *G, const char *gid, uint64_t now)
 		     "from the old owner) unless the other relays' answers "
 		     "end it",
 		     gid, (unsigned long long)(until - now));
-		ask_start(G, gid, now);
+		ask_start(G, gid, now, until);
 	}
 }
 
