@@ -67,9 +67,10 @@
  * may have missed a grant made before it subscribed: "unknown"); TAKEN
  * (the hold then ends a lease after the latest such grant, measured on
  * the asker's clock from the answer's age, so transit only lengthens
- * it). Any unsafe answer, or a relay that does not answer within
- * ASK_WAIT_MS, leaves the hold as it was. A relay that holds the group
- * in group.c (it owns it in its own view: views differ) does not answer.
+ * it; never past the hold's own end). Any unsafe answer, or a relay
+ * that does not answer within ASK_WAIT_MS, leaves the hold as it was. A
+ * relay that holds the group in group.c (it owns it in its own view:
+ * views differ) does not answer.
  * The asker's own record counts the same way, except that a record
  * younger than a lease is trusted when no relay has left the asker's
  * view since it opened: its members all joined since, and an owner that
