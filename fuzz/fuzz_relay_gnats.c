@@ -2,9 +2,9 @@
 /*
  * Fuzz target: the talk-group messages relays exchange over NATS
  * (src/relay/gnmsg.c), which anyone able to publish on the bus can send.
- * A parsed message's body must lie inside the input, its officer id be
- * a bounded printable string, and re-encoding its head then the body
- * must give the input back.
+ * A parsed message's body must lie inside the input, its officer and
+ * group ids be bounded printable strings, and re-encoding its head then
+ * the body must give the input back.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m.body_len > size || m.body < data ||
 	    (size_t)(m.body - data) != size - m.body_len)
 		abort();
-	if (strnlen(m.officer, sizeof(m.officer)) >= sizeof(m.officer))
+	if (strnlen(m.officer, sizeof(m.officer)) >= sizeof(m.officer) ||
+	    strnlen(m.gid, sizeof(m.gid)) >= sizeof(m.gid))
 		abort();
 	hl = gn_put_head(&m, out);
 	if (hl != size - m.body_len || memcmp(out, data, hl) != 0)

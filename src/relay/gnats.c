@@ -52,6 +52,43 @@
  * or TLS in a deployment). Content stays end to end: members open frames
  * only under the talker's key, and the owner grants only roster members.
  *
+ * Learning the floor (ASK, SAW). The hold exists only so that a grant
+ * the old owner made is not doubled, and the relays that could carry
+ * that grant's talker saw it: a grant is fanned out on .fan, to which
+ * every relay with members of the group subscribes. So each such relay
+ * keeps, per group, what it last saw there (a talker with when it first
+ * saw the grant, or idle) and since when it has been subscribed; this
+ * record survives ownership moves. A new owner that holds (no HANDOVER)
+ * publishes ASK on .own; every relay answers SAW on the asker's
+ * twofold.n subject: NONE (no member of the group here), IDLE with how
+ * long it has watched, or TAKEN with how long ago it saw the grant. The
+ * hold ends early once every relay in the asker's current view gave a
+ * safe answer: NONE; IDLE watched for at least a lease (a shorter watch
+ * may have missed a grant made before it subscribed: "unknown"); TAKEN
+ * (the hold then ends a lease after the latest such grant, measured on
+ * the asker's clock from the answer's age, so transit only lengthens
+ * it; never past the hold's own end). Any unsafe answer, or a relay
+ * that does not answer within ASK_WAIT_MS, leaves the hold as it was. A
+ * relay that holds the group in group.c (it owns it in its own view:
+ * views differ) does not answer.
+ * The asker's own record counts the same way, except that a record
+ * younger than a lease is trusted when no relay has left the asker's
+ * view since it opened: its members all joined since, and an owner that
+ * could have granted one of them is alive (it answers or hands over).
+ * Hence a relay that starts and sees no other relay within its first
+ * NODE_GONE_MS (a live relay says hello every HELLO_MS) ends its holds
+ * then: a grant made before it started belongs to a relay that is gone,
+ * whose sessions, the talker's among them, went with it; a device that
+ * moves to a live relay must join and request again from the owner.
+ * Guaranteed, on top of the hold's guarantee: a grant whose talker is
+ * on a live relay is not doubled while NATS delivers .fan to that relay
+ * (the talker's relay sees the grant it forwards frames under). Not
+ * guaranteed: a .fan message lost (a NATS slow consumer drops it, a
+ * reconnect loses it) makes a relay answer from a stale record, and a
+ * partition is as before (each side has its own owner). Relays that all
+ * start together answer IDLE younger than a lease: their first owner
+ * holds one lease, as before (a known cost, not a risk).
+ *
  * Locking (relay.h): every callback and the ticker take w_mu, then tab
  * for reading, then group_mu, through relay_groups_enter; the state below
  * is group_mu's. Publishing to NATS under group_mu is fine (cnats' lock
@@ -77,6 +114,8 @@
 #define HELLO_MS 1000
 #define NODE_GONE_MS 3000
 #define TICK_MS 200
+#define ASK_MAX 32
+#define ASK_WAIT_MS 500
 #define SUBJ_LEN (sizeof("twofold.g..own") + 2 * TF_CERT_ID_MAX + 1)
 
 struct lg { /* a group with members on this relay */
@@ -99,6 +138,24 @@ struct lg { /* a group with members on this relay */
 	bool taken;
 	char talker[TF_CERT_ID_MAX + 1];
 	uint32_t burst;
+	/* what this relay last saw of the floor, kept across ownership
+	 * moves (taken above is reset then): the answer to an ASK */
+	uint64_t sub_at; /* ms: subscribed to .fan since */
+	bool saw_taken;
+	uint64_t saw_at; /* ms: when that grant was first seen */
+	char saw_talker[TF_CERT_ID_MAX + 1];
+	uint32_t saw_burst;
+};
+
+struct ask { /* a takeover asking the other relays what they saw */
+	bool used, published;
+	bool self_young; /* this relay's own record is under a lease old */
+	char gid[TF_CERT_ID_MAX + 1];
+	uint32_t id;
+	uint64_t sent, until; /* until: the latest grant's lease end */
+	uint64_t cap;	      /* the hold's own end: answers only shorten it */
+	uint64_t ok[NODES_MAX];
+	size_t nok;
 };
 
 struct vs {
@@ -131,6 +188,10 @@ struct relay_gnats {
 		uint64_t at;
 	} ho[HO_MAX];
 	size_t nho;
+	uint64_t opened_at;
+	bool lost_other; /* a relay left the view since this one opened */
+	struct ask ask[ASK_MAX];
+	uint32_t ask_seq;
 };
 
 static uint64_t mono_ms(void)
@@ -293,6 +354,7 @@ static struct lg *lg_get(struct relay_gnats *G, const char *gid)
 	if (l == NULL)
 		return NULL;
 	l->used = true;
+	l->sub_at = mono_ms();
 	snprintf(l->gid, sizeof(l->gid), "%s", gid);
 	l->owner = owner_of(G, gid);
 	gsubj(gid, "fan", subj);
@@ -358,6 +420,27 @@ static uint64_t get_u(const uint8_t *p, size_t n)
 	return v;
 }
 
+/* The record an ASK is answered from: a grant keeps the time it was
+ * first seen (a STATE for a late entrant repeats the same burst). Only a
+ * floor event clears it: an idle STATE may be a new owner's, sent while
+ * it holds the floor and before it asks, and must not erase the grant it
+ * is about to ask for (a grant's end always comes as an event). */
+static void saw_note(struct lg *l, bool state)
+{
+	if (!l->taken) {
+		if (!state)
+			l->saw_taken = false;
+		return;
+	}
+	if (l->saw_taken && l->saw_burst == l->burst &&
+	    !strcmp(l->saw_talker, l->talker))
+		return;
+	l->saw_taken = true;
+	l->saw_at = mono_ms();
+	l->saw_burst = l->burst;
+	snprintf(l->saw_talker, sizeof(l->saw_talker), "%s", l->talker);
+}
+
 /* The floor as pt (a FLOOR event or a STATE, as group.c builds them)
  * tells it. */
 static void floor_view(struct lg *l, const uint8_t *pt, size_t n)
@@ -382,7 +465,10 @@ static void floor_view(struct lg *l, const uint8_t *pt, size_t n)
 		} else if (type == TF_FLOOR_REVOKED ||
 			   type == TF_FLOOR_RELEASED || type == TF_FLOOR_IDLE) {
 			l->taken = false;
+		} else {
+			return; /* QUEUED, DENIED: the floor did not change */
 		}
+		saw_note(l, false);
 	} else if (pt[0] == RELAY_OP_STATE) {
 		if (n < p + 23)
 			return;
@@ -394,6 +480,7 @@ static void floor_view(struct lg *l, const uint8_t *pt, size_t n)
 			memcpy(l->talker, pt + p + 23, ml);
 			l->talker[ml] = '\0';
 		}
+		saw_note(l, true);
 	}
 }
 
@@ -483,20 +570,207 @@ static bool ho_since(const struct relay_gnats *G, const char *gid,
 	return false;
 }
 
+/* ---- learning the floor from the other relays (ASK, SAW) ---- */
+
+static uint32_t clamp32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* What this relay saw of gid's floor, as an answer to an ASK. */
+static void saw_of(struct relay_gnats *G, const char *gid, uint64_t now,
+		   struct gn_msg *m)
+{
+	struct lg *l = lg_find(G, gid);
+
+	m->lease_ms = clamp32(G->lease_ms);
+	if (l == NULL) {
+		m->state = GN_SAW_NONE;
+		return;
+	}
+	m->watched_ms = clamp32(now - l->sub_at);
+	m->state = l->saw_taken ? GN_SAW_TAKEN : GN_SAW_IDLE;
+	if (l->saw_taken)
+		m->ago_ms = clamp32(now - l->saw_at);
+}
+
+/* Whether an answer lets the hold end, and then until when at least. An
+ * idle floor counts only when watched for a lease: a shorter watch may
+ * have missed a grant made before this relay subscribed. */
+static bool saw_safe(const struct relay_gnats *G, const struct gn_msg *m,
+		     uint64_t now, uint64_t *until)
+{
+	uint64_t lease = G->lease_ms > m->lease_ms ? G->lease_ms : m->lease_ms;
+
+	switch (m->state) {
+	case GN_SAW_NONE: return true;
+	case GN_SAW_IDLE: return m->watched_ms >= lease;
+	case GN_SAW_TAKEN:
+		/* the age is as the answer left: its transit only makes the
+		 * grant look younger, the lease end later */
+		if (now - (m->ago_ms < now ? m->ago_ms : now) + lease > *until)
+			*until = now - (m->ago_ms < now ? m->ago_ms : now) +
+				 lease;
+		return true;
+	}
+	return false;
+}
+
+static void ask_free(struct ask *a)
+{
+	memset(a, 0, sizeof(*a));
+}
+
+static void ask_publish(struct relay_gnats *G, struct ask *a, uint64_t now)
+{
+	struct gn_msg m = {.kind = GN_ASK, .from = G->self, .ask = a->id};
+	uint8_t h[GN_HDR + 4];
+	char subj[SUBJ_LEN];
+
+	gsubj(a->gid, "own", subj);
+	pub(G, subj, h, gn_put_head(&m, h), NULL, 0);
+	a->published = true;
+	a->sent = now;
+}
+
+/* The hold ends once every relay in the current view gave a safe answer
+ * (gnats.c's header: "Learning the floor"); it stays as it is when one
+ * did not in ASK_WAIT_MS. */
+static void ask_eval(struct relay_gnats *G, struct ask *a, uint64_t now)
+{
+	bool all = true;
+
+	if (!a->published) {
+		/* just started: a live relay says hello within a period;
+		 * until then this relay does not know who is there */
+		if (now < G->opened_at + NODE_GONE_MS)
+			return;
+		ask_publish(G, a, now);
+	}
+	for (size_t i = 0; i < G->nnode && all; i++) {
+		bool got = false;
+		for (size_t k = 0; k < a->nok && !got; k++)
+			got = a->ok[k] == G->node[i].id;
+		all = got;
+	}
+	/* a young record of this relay's own is enough only when no relay
+	 * left its view since it opened: its members all joined since, and
+	 * any owner that could have granted one of them is still alive, so
+	 * it answers (or hands over) */
+	if (all && a->self_young && G->lost_other)
+		all = false;
+	if (all) {
+		uint64_t until = a->until > now ? a->until : now;
+		if (until > a->cap)
+			until = a->cap;
+		if (relay_groups_hold(G->r->groups, a->gid, now, until) == 0) {
+			logv(G->r,
+			     "group %s: every relay answered; floor hold ends "
+			     "in %llu ms",
+			     a->gid, (unsigned long long)(until - now));
+			relay_groups_tick(G->r->groups, now);
+		}
+		ask_free(a);
+	} else if (now - a->sent >= ASK_WAIT_MS) {
+		logv(G->r,
+		     "group %s: not every relay answered as it must for the "
+		     "hold to end early; the floor stays held",
+		     a->gid);
+		ask_free(a);
+	}
+}
+
+static void ask_start(struct relay_gnats *G, const char *gid, uint64_t now,
+		      uint64_t cap)
+{
+	struct gn_msg me = {0};
+	struct ask *a = NULL;
+
+	for (size_t i = 0; i < ASK_MAX && a == NULL; i++)
+		if (G->ask[i].used && !strcmp(G->ask[i].gid, gid))
+			a = &G->ask[i];
+	for (size_t i = 0; i < ASK_MAX && a == NULL; i++)
+		if (!G->ask[i].used)
+			a = &G->ask[i];
+	if (a == NULL)
+		return; /* too many at once: those hold a whole lease */
+	ask_free(a);
+	a->used = true;
+	a->id = ++G->ask_seq;
+	a->cap = cap;
+	snprintf(a->gid, sizeof(a->gid), "%s", gid);
+	saw_of(G, gid, now, &me);
+	a->until = now;
+	a->self_young = !saw_safe(G, &me, now, &a->until);
+	ask_eval(G, a, now);
+}
+
+/* SAW from m->from: one answer to one of this relay's asks. */
+static void saw_msg(struct relay_gnats *G, const struct gn_msg *m, uint64_t now)
+{
+	bool live = false;
+	struct ask *a = NULL;
+
+	for (size_t i = 0; i < ASK_MAX && a == NULL; i++)
+		if (G->ask[i].used && G->ask[i].published &&
+		    G->ask[i].id == m->ask && !strcmp(G->ask[i].gid, m->gid))
+			a = &G->ask[i];
+	for (size_t i = 0; i < G->nnode && !live; i++)
+		live = G->node[i].id == m->from;
+	if (a == NULL || !live)
+		return; /* late, or from a relay not in this view */
+	if (!saw_safe(G, m, now, &a->until)) {
+		logv(G->r,
+		     "group %s: relay %016llx has not watched the floor for a "
+		     "lease; the floor stays held",
+		     a->gid, (unsigned long long)m->from);
+		ask_free(a);
+		return;
+	}
+	for (size_t k = 0; k < a->nok; k++)
+		if (a->ok[k] == m->from)
+			return;
+	if (a->nok < NODES_MAX)
+		a->ok[a->nok++] = m->from;
+	ask_eval(G, a, now);
+}
+
+/* ASK from another relay: answer what this relay saw. A relay that holds
+ * the group in group.c (it owns it in its own view) does not answer: its
+ * floor is not on its .fan record, and no answer keeps the hold. */
+static void ask_msg(struct relay_gnats *G, const char *gid,
+		    const struct gn_msg *m, uint64_t now)
+{
+	struct gn_msg a = {.kind = GN_SAW, .from = G->self, .ask = m->ask};
+	uint8_t h[GN_HDR + GN_MEMBER_MAX + 12];
+	char subj[SUBJ_LEN];
+
+	if (relay_groups_epoch(G->r->groups, gid, NULL, 0) != 0)
+		return;
+	saw_of(G, gid, now, &a);
+	snprintf(a.gid, sizeof(a.gid), "%s", gid);
+	nsubj(m->from, subj);
+	pub(G, subj, h, gn_put_head(&a, h), NULL, 0);
+}
+
 /* The owner just created gid in group.c (a first member, or a resync
  * after ownership moved): within a lease of the last view change, and
- * with no HANDOVER since, an older owner's grant may still run. */
+ * with no HANDOVER since, an older owner's grant may still run. The
+ * hold lasts that lease unless the other relays' answers end it. */
 static void takeover(struct relay_gnats *G, const char *gid, uint64_t now)
 {
 	uint64_t until = G->view_at + G->lease_ms;
 
 	if (now >= until || ho_since(G, gid, G->view_at))
 		return;
-	if (relay_groups_hold(G->r->groups, gid, now, until) == 0)
+	if (relay_groups_hold(G->r->groups, gid, now, until) == 0) {
 		logv(G->r,
 		     "group %s: taken over; floor held %llu ms (no handover "
-		     "from the old owner)",
+		     "from the old owner) unless the other relays' answers "
+		     "end it",
 		     gid, (unsigned long long)(until - now));
+		ask_start(G, gid, now, until);
+	}
 }
 
 /* After group.c handled a join on the owner: a new group may need a
@@ -734,6 +1008,10 @@ static void own_msg(struct relay_gnats *G, const char *gid,
 
 	if (m->from == G->self)
 		return;
+	if (m->kind == GN_ASK) {
+		ask_msg(G, gid, m, now);
+		return;
+	}
 	if (m->kind == GN_HANDOVER) {
 		/* the old owner's floor is idle: a hold can end now */
 		ho_note(G, gid, now);
@@ -794,7 +1072,7 @@ static void on_own_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	    gn_parse((const uint8_t *)natsMsg_GetData(msg),
 		     (size_t)natsMsg_GetDataLength(msg), &m) == 0 &&
 	    (m.kind == GN_REQ || m.kind == GN_JOIN || m.kind == GN_GONE ||
-	     m.kind == GN_HANDOVER)) {
+	     m.kind == GN_HANDOVER || m.kind == GN_ASK)) {
 		pthread_mutex_lock(&G->w_mu);
 		relay_groups_enter(G->w);
 		own_msg(G, gid, &m);
@@ -958,12 +1236,19 @@ static void on_node_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 {
 	struct relay_gnats *G = closure;
 	struct gn_msg m;
+	int e;
 
 	(void)nc;
 	(void)sub;
-	if (gn_parse((const uint8_t *)natsMsg_GetData(msg),
-		     (size_t)natsMsg_GetDataLength(msg), &m) == 0 &&
-	    m.kind == GN_TO && !(m.sess & RELAY_VSESS)) {
+	e = gn_parse((const uint8_t *)natsMsg_GetData(msg),
+		     (size_t)natsMsg_GetDataLength(msg), &m);
+	if (e == 0 && m.kind == GN_SAW && m.from != G->self) {
+		pthread_mutex_lock(&G->w_mu);
+		relay_groups_enter(G->w);
+		saw_msg(G, &m, mono_ms());
+		relay_groups_leave(G->w);
+		pthread_mutex_unlock(&G->w_mu);
+	} else if (e == 0 && m.kind == GN_TO && !(m.sess & RELAY_VSESS)) {
 		pthread_mutex_lock(&G->w_mu);
 		relay_groups_enter(G->w);
 		struct sess *s = relay_sess_by_id(G->r, m.sess);
@@ -1014,7 +1299,7 @@ static void *ticker(void *arg)
 				     (unsigned long long)G->node[i].id,
 				     NODE_GONE_MS / 1000);
 				G->node[i] = G->node[--G->nnode];
-				gone = true;
+				gone = G->lost_other = true;
 				continue;
 			}
 			i++;
@@ -1023,6 +1308,9 @@ static void *ticker(void *arg)
 			G->view_at = now;
 			recompute(G, now);
 		}
+		for (size_t i = 0; i < ASK_MAX; i++)
+			if (G->ask[i].used)
+				ask_eval(G, &G->ask[i], now);
 		/* the floors' clocks too: a hold, or a grant made from a NATS
 		 * callback, sets a deadline the main thread (asleep without
 		 * one) does not know of */
@@ -1191,7 +1479,7 @@ int relay_gnats_open(struct relay *r, uint64_t lease_ms, uint64_t node_id)
 	G->w->ep = G->w->lfd = -1;
 	/* just started: whoever owned a group before this relay was seen
 	 * may still have a grant running */
-	G->view_at = mono_ms();
+	G->view_at = G->opened_at = mono_ms();
 	r->gnats = G;
 	relay_groups_set_fan(r->groups, relay_gnats_fan);
 	nsubj(G->self, subj);

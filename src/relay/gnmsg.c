@@ -76,6 +76,29 @@ int gn_parse(const uint8_t *p, size_t n, struct gn_msg *m)
 		p += 4;
 		n -= 4;
 		break;
+	case GN_ASK:
+		if (n != 4)
+			return -EBADMSG;
+		m->ask = (uint32_t)get_u(p, 4);
+		p += 4;
+		n = 0;
+		break;
+	case GN_SAW:
+		if (n < GN_SAW_FIXED + 2)
+			return -EBADMSG;
+		m->ask = (uint32_t)get_u(p, 4);
+		m->state = p[4];
+		m->watched_ms = (uint32_t)get_u(p + 5, 4);
+		m->ago_ms = (uint32_t)get_u(p + 9, 4);
+		m->lease_ms = (uint32_t)get_u(p + 13, 4);
+		if (m->state > GN_SAW_TAKEN)
+			return -EBADMSG;
+		u = relay_name_get(p + GN_SAW_FIXED, n - GN_SAW_FIXED, m->gid);
+		if (u == 0 || u != n - GN_SAW_FIXED)
+			return -EBADMSG;
+		p += n;
+		n = 0;
+		break;
 	default: return -EBADMSG;
 	}
 	m->body = p;
@@ -112,6 +135,22 @@ size_t gn_put_head(const struct gn_msg *m, uint8_t *out)
 	case GN_TO:
 		put_u(out + l, m->sess, 4);
 		l += 4;
+		break;
+	case GN_ASK:
+		put_u(out + l, m->ask, 4);
+		l += 4;
+		break;
+	case GN_SAW:
+		put_u(out + l, m->ask, 4);
+		out[l + 4] = m->state;
+		put_u(out + l + 5, m->watched_ms, 4);
+		put_u(out + l + 9, m->ago_ms, 4);
+		put_u(out + l + 13, m->lease_ms, 4);
+		l += GN_SAW_FIXED;
+		k = strnlen(m->gid, TF_CERT_ID_MAX);
+		out[l++] = (uint8_t)k;
+		memcpy(out + l, m->gid, k);
+		l += k;
 		break;
 	}
 	return l;

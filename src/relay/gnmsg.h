@@ -21,6 +21,11 @@
  *            epoch the owner took)
  *   TO       (twofold.n.HEX(node))      u32 session | a plaintext for
  *            that one session (STATE, FLOOR, ROSTER, ERROR)
+ *   ASK      (.own)                     u32 ask id: the sender took the
+ *            group over without a HANDOVER; what did you see on .fan?
+ *   SAW      (twofold.n.HEX(asker))     u32 ask id | u8 state | u32
+ *            watched ms | u32 granted ms ago | u32 lease ms | u8 n |
+ *            group id: the answer (gnats.c "Learning the floor")
  * member = u32 session | u8 role | device hash | u8 n | officer id
  */
 #ifndef TWOFOLD_RELAY_GNMSG_H
@@ -43,7 +48,16 @@ enum {
 	GN_ROSTER = 7,
 	GN_TO = 8,
 	GN_SYNC = 9,
+	GN_ASK = 10,
+	GN_SAW = 11,
 };
+/* SAW states: what the answering relay last saw on the group's .fan */
+enum {
+	GN_SAW_NONE = 0,  /* no member of the group on this relay */
+	GN_SAW_IDLE = 1,  /* the floor idle (for watched ms at least) */
+	GN_SAW_TAKEN = 2, /* granted ago ms ago, not released since */
+};
+#define GN_SAW_FIXED (4 + 1 + 4 + 4 + 4)
 #define GN_HDR 10
 #define GN_MEMBER_MAX (4 + 1 + TF_ROSTER_DEVHASH_BYTES + 1 + TF_CERT_ID_MAX)
 
@@ -58,13 +72,19 @@ struct gn_msg {
 	/* FAN */
 	uint64_t except_node;
 	uint32_t except_sess;
+	/* ASK, SAW */
+	uint32_t ask;
+	/* SAW */
+	uint8_t state;
+	uint32_t watched_ms, ago_ms, lease_ms;
+	char gid[TF_CERT_ID_MAX + 1];
 	/* what follows (inside the parsed buffer) */
 	const uint8_t *body;
 	size_t body_len;
 };
 
-/* 0, or -EBADMSG (unknown version or kind, truncated, a bad officer id,
- * trailing bytes where none belong). */
+/* 0, or -EBADMSG (unknown version or kind, truncated, a bad officer or
+ * group id, an unknown SAW state, trailing bytes where none belong). */
 int gn_parse(const uint8_t *p, size_t n, struct gn_msg *m);
 /* The header and the kind's fixed fields of m into out (room for
  * GN_HDR + GN_MEMBER_MAX + 12); returns the length; the body follows. */

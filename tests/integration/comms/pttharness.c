@@ -38,6 +38,10 @@
  *             late entry, forged NATS messages ($PTT_NATS_PORT), a third
  *             relay outranking the owner ($PTT_JOIN_CMD), kill -9 of the
  *             owner ($PTT_OWNER_CMD names it, $PTT_KILL_CMD kills it)
+ *   takeover  PORT "A,B" as nats: kill -9 the owner with the floor idle
+ *             ($PTT_TAKEOVER=idle: granted again before the old lease,
+ *             $PTT_LEASE_MS, would have ended) or mid-burst (=burst: no
+ *             grant to another member before that grant's lease ran out)
  * Prints TAP-ish "ok"/"not ok" lines and "# " figures; exit 0 when every
  * check passed. Test code only.
  */
@@ -1980,6 +1984,91 @@ static int test_nats(void)
 	return 0;
 }
 
+/* kill -9 the owner (PTT_KILL_CMD) with the floor idle (PTT_TAKEOVER
+ * "idle", after every relay watched the floor for a lease) or during a
+ * burst ("burst"); PTT_LEASE_MS is the relays' longest talk time. Idle:
+ * the new owner grants before that lease would have ended (it learned
+ * the floor from the other relays). Burst: no grant to another member
+ * before the running grant's lease ran out. */
+static int test_takeover(void)
+{
+	const char *mode = getenv("PTT_TAKEOVER"), *le = getenv("PTT_LEASE_MS");
+	const char *kill = getenv("PTT_KILL_CMD");
+	uint64_t lease = le ? (uint64_t)atoll(le) : 20000, onode = 0;
+	bool idle = mode == NULL || strcmp(mode, "burst") != 0;
+	int who[MAXM], sv[3];
+	size_t rl;
+	uint8_t *r, s1[32];
+	uint64_t ctr = 0, tg = 0, t0;
+	char which = '?';
+
+	connect_all(0, NM);
+	for (size_t i = 0; i < NM; i++)
+		who[i] = (int)i;
+	r = roster_sign(1, who, NM, auth_sk, auth_cert, auth_certlen, &rl);
+	if (tf_random(s1, sizeof(s1)) < 0)
+		die("random", -EIO);
+	for (size_t i = 0; i < NM; i++)
+		give_secret(&M[i], 1, s1);
+	check(join_all(r, rl, 0, NM), "members on both relays joined");
+	check(owner_is(&which, &onode), "one relay owns the group");
+	printf("# owner: relay %c, node %016llx\n", which,
+	       (unsigned long long)onode);
+	/* the survivors: the members on the other relay */
+	for (int i = 0; i < 3; i++)
+		sv[i] = (which == 'A' ? 1 : 0) + 2 * i;
+	M[sv[0]].mon = true;
+	M[sv[0]].holder = -1;
+	/* every relay has watched the group's .fan for a lease (and the
+	 * hold of two relays starting at once is over) */
+	(void)pump(NULL, NULL, (int)lease + 1500);
+	if (!idle) {
+		press(&M[sv[1]], 10, false);
+		check(pump(granted0, &M[sv[1]], 5000),
+		      "a survivor-side talker granted");
+		tg = now_us();
+		for (int k = 0; k < 5; k++)
+			talk(&M[sv[1]], s1, 1, index_of(r, rl, sv[1]), ctr++);
+		M[sv[1]].granted = false;
+	}
+	unsigned dg = double_grants;
+	check(kill && system(kill) == 0, "the owner relay killed with -9");
+	t0 = now_us();
+	bool got = false;
+	uint64_t last = 0;
+	while (!got && now_us() - t0 < (lease + 15000) * 1000) {
+		if (!idle)
+			talk(&M[sv[1]], s1, 1, index_of(r, rl, sv[1]), ctr++);
+		if (now_us() - last >= 1000000) {
+			press(&M[sv[2]], 10, false);
+			last = now_us();
+		}
+		got = pump(granted0, &M[sv[2]], 20);
+	}
+	uint64_t t1 = now_us();
+	printf("# %s kill: member %d granted by the new owner %.0f ms after "
+	       "the kill (lease %llu ms)\n",
+	       idle ? "idle" : "mid-burst", sv[2], (double)(t1 - t0) / 1000,
+	       (unsigned long long)lease);
+	if (!idle)
+		printf("# mid-burst kill: that is %.0f ms after the old "
+		       "grant\n",
+		       (double)(t1 - tg) / 1000);
+	check(got, "the group works again on the survivor");
+	if (idle)
+		check(got && (t1 - t0) / 1000 < lease,
+		      "idle floor: granted before the old lease would have "
+		      "ended");
+	else
+		check(got && (t1 - tg) / 1000 >= lease,
+		      "mid-burst: no other member granted before the running "
+		      "grant's lease ran out");
+	check(double_grants == dg, "no double grant across the takeover");
+	release(&M[sv[2]]);
+	free(r);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t n = argc > 5 ? (size_t)atoi(argv[5]) : 100;
@@ -1997,6 +2086,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[4], "nats")) {
 		setup_world(argv[2], atoi(argv[3]), 6);
 		test_nats();
+	} else if (!strcmp(argv[4], "takeover")) {
+		setup_world(argv[2], atoi(argv[3]), 6);
+		test_takeover();
 	} else if (!strcmp(argv[4], "rekey")) {
 		if (n < 3 || n + 1 > MAXM)
 			die("N", -EINVAL);
