@@ -454,10 +454,11 @@ static void publish_prekeys(struct svc *s, bool force)
  * oldest unused keys: those are the ones the relay handed out first, and
  * the count comes after the relay's stored messages for us (FETCH is
  * asked first), so what is dropped was handed out and its first message
- * never stored (e.g. a caller who never wrote). */
+ * never stored (e.g. a caller who never wrote); the OPK_OUT_KEEP handed
+ * out last stay, for a sender between its BUNDLE_GET and its SEND. */
 static void on_prekey_count(struct svc *s, unsigned left)
 {
-	size_t want;
+	size_t want, held, out, keep;
 	int r;
 
 	s->relay_opk_left = (int)left;
@@ -465,7 +466,12 @@ static void on_prekey_count(struct svc *s, unsigned left)
 		s->opk_inflight--;
 	if (s->opk_inflight > 0 || left >= OPK_LOW)
 		return; /* the rest of a publication is still coming */
-	want = OPK_TARGET - left;
+	/* the most recently handed out, maybe to a sender whose first
+	 * message is on its way right now, are kept; older ones go */
+	held = tf_e2e_prekeys_opk_left(s->pk);
+	out = held > left ? held - left : 0;
+	keep = out < OPK_OUT_KEEP ? out : OPK_OUT_KEEP;
+	want = OPK_TARGET - left - keep;
 	r = tf_e2e_prekeys_top_up(s->pk, want);
 	if (r == 0)
 		r = save_prekeys(s);

@@ -28,6 +28,9 @@
  * table holds no more), sent in as many datagrams as they need */
 #define OPK_TARGET TF_E2E_OPK_MAX
 #define OPK_LOW 25 /* the relay holds fewer: top up to OPK_TARGET */
+/* a top-up into a full table keeps this many of the keys handed out last
+ * (a sender between BUNDLE_GET and SEND) and drops the older ones */
+#define OPK_OUT_KEEP 10
 /* a PREKEYS reply not back by then is taken as lost */
 #define OPK_REPLY_WAIT_MS 5000
 #define SPK_MAX_AGE (7 * 86400ull) /* the signed prekey rotates weekly */
