@@ -27,8 +27,9 @@
  * Prekeys: 100 one-time prekeys published at first, in as many PREKEYS
  * datagrams as they need; the relay's reply says how many it still holds
  * (asked again at every connect and after every first message), and below
- * 25 new ones up to 100 are made, saved, then published. The signed prekey rotates weekly, the previous one kept for
- * a grace (docs/comms-protocol.md).
+ * 25 new ones up to 100 are made, saved, then published. The signed
+ * prekey rotates weekly, the previous one kept for a grace
+ * (docs/comms-protocol.md).
  *
  * Receiving: a message is written to DIR/inbox before the session state
  * that read it and before the ACK that lets the relay delete it, so a
