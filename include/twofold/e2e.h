@@ -129,6 +129,14 @@ TF_EXPORT TF_WUR int tf_e2e_prekeys_bundle(const struct tf_e2e_prekeys *p,
 TF_EXPORT TF_WUR int tf_e2e_prekeys_bundle_newest(
 	const struct tf_e2e_prekeys *p, const uint8_t *cert, size_t certlen,
 	size_t max_opk, uint8_t *out, size_t cap) TF_NONNULL(1, 2, 5);
+/* The same with at most max_opk unused one-time prekeys after the first
+ * `first` of them, oldest first: a publication of many keys cut into
+ * datagrams (max_opk 0: the bundle without any, to ask the relay how
+ * many it holds). */
+TF_EXPORT TF_WUR int
+tf_e2e_prekeys_bundle_slice(const struct tf_e2e_prekeys *p, const uint8_t *cert,
+			    size_t certlen, size_t first, size_t max_opk,
+			    uint8_t *out, size_t cap) TF_NONNULL(1, 2, 6);
 /* n new one-time prekeys with new ids (ids only grow). The unused ones
  * are kept until used; the table is bounded by TF_E2E_OPK_MAX, its
  * oldest unused ones dropped first. Write the state before publishing. */

@@ -24,11 +24,12 @@
  * A relay that is down, or whose disk is full: the handshake (or the
  * SEND) is retried every second and the outbox waits; `status` says why.
  *
- * Prekeys: 8 one-time prekeys published at first; the relay's PREKEYS
- * reply says how many it still holds (asked again at every connect and
- * after every first message), and below 4 new ones are made, saved, then
- * published. The signed prekey rotates weekly, the previous one kept for
- * a grace (docs/comms-protocol.md).
+ * Prekeys: 100 one-time prekeys published at first, in as many PREKEYS
+ * datagrams as they need; the relay's reply says how many it still holds
+ * (asked again at every connect and after every first message), and below
+ * 25 new ones up to 100 are made, saved, then published. The signed
+ * prekey rotates weekly, the previous one kept for a grace
+ * (docs/comms-protocol.md).
  *
  * Receiving: a message is written to DIR/inbox before the session state
  * that read it and before the ACK that lets the relay delete it, so a
@@ -392,37 +393,87 @@ static bool rekey_done(struct svc *s, const uint8_t *buf, size_t n)
 	return true;
 }
 
-/* The first publication, and (force) again whenever we want the relay's
- * count of our unused one-time prekeys: the same newest OPK_COUNT keys
- * (the relay ignores known ones and never brings back one it handed
- * out), so its reply tells us whether to top up. */
+/* The unused one-time prekeys [first, first + n) (oldest first) in as
+ * many PREKEYS datagrams as they need, each a whole signed bundle (the
+ * relay adds each one's keys); n 0: one bundle without any, which only
+ * asks the relay how many of ours it holds. */
+static void prekeys_send(struct svc *s, size_t first, size_t n)
+{
+	uint8_t b[TF_COMMS_PAYLOAD_MAX];
+	size_t per, dl = tf_e2e_dh_bytes(s->suite->id);
+	uint64_t now = comms_now_ms();
+	int m;
+
+	if (!s->connected)
+		return;
+	if (s->opk_inflight && now - s->opk_sent_ms > OPK_REPLY_WAIT_MS)
+		s->opk_inflight = 0; /* lost on the way: do not wait forever */
+	b[0] = OP_PREKEYS;
+	/* how many fit next to the certificate and signed prekey */
+	m = tf_e2e_prekeys_bundle_slice(s->pk, s->cert, s->certlen, 0, 0, b + 1,
+					sizeof(b) - 1);
+	if (m < 0)
+		return;
+	per = (sizeof(b) - 1 - (size_t)m) / (4 + dl);
+	if (per == 0 && n > 0)
+		return;
+	if (per > TF_E2E_OPK_MAX)
+		per = TF_E2E_OPK_MAX;
+	do {
+		size_t k = n < per ? n : per;
+
+		m = tf_e2e_prekeys_bundle_slice(s->pk, s->cert, s->certlen,
+						first, k, b + 1, sizeof(b) - 1);
+		if (m < 0)
+			return;
+		comms_relay_send(s, b, (size_t)m + 1);
+		s->opk_inflight++;
+		s->opk_sent_ms = now;
+		first += k;
+		n -= k;
+	} while (n > 0);
+}
+
+/* The first publication, and (force) again at every connect: all our
+ * unused one-time prekeys, oldest first (the relay ignores known ones
+ * and never brings back one it handed out, and hands out the oldest
+ * first, so its order stays ours); the last reply's count says whether
+ * to top up. */
 static void publish_prekeys(struct svc *s, bool force)
 {
-	uint8_t b[1 + TF_E2E_BUNDLE_MAX];
 	char p[512];
-	int n;
 
 	if (comms_path(s, p, sizeof(p), "published") < 0 ||
-	    (!force && access(p, F_OK) == 0))
+	    (!force && (access(p, F_OK) == 0 || s->opk_inflight > 0)))
 		return;
-	b[0] = OP_PREKEYS;
-	n = tf_e2e_prekeys_bundle_newest(s->pk, s->cert, s->certlen, OPK_COUNT,
-					 b + 1, sizeof(b) - 1);
-	if (n > 0)
-		comms_relay_send(s, b, (size_t)n + 1);
+	prekeys_send(s, 0, tf_e2e_prekeys_opk_left(s->pk));
 }
 
 /* The relay holds left of our one-time prekeys: below OPK_LOW, new ones
- * up to OPK_COUNT, on disk before they are published (a crash between
- * loses nothing the relay could hand out). */
+ * up to OPK_TARGET, on disk before they are published (a crash between
+ * loses nothing the relay could hand out). A full table drops its
+ * oldest unused keys: those are the ones the relay handed out first, and
+ * the count comes after the relay's stored messages for us (FETCH is
+ * asked first), so what is dropped was handed out and its first message
+ * never stored (e.g. a caller who never wrote); the OPK_OUT_KEEP handed
+ * out last stay, for a sender between its BUNDLE_GET and its SEND. */
 static void on_prekey_count(struct svc *s, unsigned left)
 {
+	size_t want, held, out, keep;
 	int r;
 
 	s->relay_opk_left = (int)left;
-	if (left >= OPK_LOW)
-		return;
-	r = tf_e2e_prekeys_top_up(s->pk, OPK_COUNT - left);
+	if (s->opk_inflight > 0)
+		s->opk_inflight--;
+	if (s->opk_inflight > 0 || left >= OPK_LOW)
+		return; /* the rest of a publication is still coming */
+	/* the most recently handed out, maybe to a sender whose first
+	 * message is on its way right now, are kept; older ones go */
+	held = tf_e2e_prekeys_opk_left(s->pk);
+	out = held > left ? held - left : 0;
+	keep = out < OPK_OUT_KEEP ? out : OPK_OUT_KEEP;
+	want = OPK_TARGET - left - keep;
+	r = tf_e2e_prekeys_top_up(s->pk, want);
 	if (r == 0)
 		r = save_prekeys(s);
 	if (r < 0) {
@@ -430,9 +481,10 @@ static void on_prekey_count(struct svc *s, unsigned left)
 			  strerror(-r));
 		return;
 	}
-	comms_log(s, "the relay holds %u one-time prekeys: %u new ones", left,
-		  OPK_COUNT - left);
-	publish_prekeys(s, true);
+	comms_log(s, "the relay holds %u one-time prekeys: %zu new ones", left,
+		  want);
+	/* the new ones are the newest */
+	prekeys_send(s, tf_e2e_prekeys_opk_left(s->pk) - want, want);
 }
 
 /* Weekly: a new signed prekey, published; the old one kept SPK_GRACE
@@ -458,10 +510,14 @@ static void on_connected(struct svc *s)
 	static const uint8_t fetch = OP_FETCH;
 
 	comms_log(s, "connected to the relay");
-	/* the first time: publish; later: ask how many are left (the relay
-	 * handed some out while we were away, or lost its store) */
-	publish_prekeys(s, true);
+	/* the stored messages first (the relay answers in order), so the
+	 * first messages waiting for us have used their one-time prekeys
+	 * before the count below decides a top-up; then publish (the first
+	 * time) or publish again, which also says how many are left (the
+	 * relay handed some out while we were away, or lost its store) */
+	s->opk_inflight = 0; /* replies to the last session's are gone */
 	comms_relay_send(s, &fetch, 1);
+	publish_prekeys(s, true);
 	s->last_fetch = comms_now_ms();
 	ptt_on_connected(s);
 }
@@ -794,7 +850,7 @@ seen:
 			s->x3dh_opk++;
 		else
 			s->x3dh_no_opk++;
-		publish_prekeys(s, true);
+		prekeys_send(s, 0, 0);
 		if (comms_load_session(s, from, "", &old) == 0) {
 			(void)comms_save_session(s, from, ".prev", old);
 			tf_e2e_session_free(old);
@@ -1569,7 +1625,7 @@ static int service(const char *dir, int argc, char **argv)
 				    "with new prekeys",
 				    p);
 	} else {
-		if (tf_e2e_prekeys_new(s.suite->id, s.sign, 1, OPK_COUNT, 1,
+		if (tf_e2e_prekeys_new(s.suite->id, s.sign, 1, OPK_TARGET, 1,
 				       &s.pk) < 0 ||
 		    save_prekeys(&s) < 0)
 			return fail("cannot make prekeys in %s", dir);

@@ -24,8 +24,15 @@
 #define REPLY_MAX 65536
 #define ID_BYTES 16
 #define FETCH_EVERY_MS 15000
-#define OPK_COUNT 8 /* one publication fits in one datagram */
-#define OPK_LOW 4   /* the relay holds fewer: top up to OPK_COUNT */
+/* one-time prekeys kept published on the relay (Signal's figure; our
+ * table holds no more), sent in as many datagrams as they need */
+#define OPK_TARGET TF_E2E_OPK_MAX
+#define OPK_LOW 25 /* the relay holds fewer: top up to OPK_TARGET */
+/* a top-up into a full table keeps this many of the keys handed out last
+ * (a sender between BUNDLE_GET and SEND) and drops the older ones */
+#define OPK_OUT_KEEP 10
+/* a PREKEYS reply not back by then is taken as lost */
+#define OPK_REPLY_WAIT_MS 5000
 #define SPK_MAX_AGE (7 * 86400ull) /* the signed prekey rotates weekly */
 #define SPK_GRACE (14 * 86400ull)  /* its predecessor still opens */
 #define CTL_REQ_MAX 2048 /* one control request (a call names two files) */
@@ -107,6 +114,10 @@ struct svc {
 	 * (status; the tests check every X3DH had its DH4) */
 	int relay_opk_left;
 	unsigned x3dh_opk, x3dh_no_opk;
+	/* PREKEYS datagrams not answered yet: every reply carries the count
+	 * after its own datagram, and only the last one's is acted on */
+	unsigned opk_inflight;
+	uint64_t opk_sent_ms;
 	struct out_item out[OUTBOX_MAX];
 	size_t nout;
 	/* audio (audio.h): the default device (--audio-dev; "" none) */

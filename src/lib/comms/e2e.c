@@ -460,13 +460,23 @@ int tf_e2e_prekeys_bundle_newest(const struct tf_e2e_prekeys *p,
 				 const uint8_t *cert, size_t certlen,
 				 size_t max_opk, uint8_t *out, size_t cap)
 {
-	size_t dl = nz_get(p->suite)->dhlen, n = 0, live, skip;
+	size_t live = tf_e2e_prekeys_opk_left(p);
+
+	return tf_e2e_prekeys_bundle_slice(p, cert, certlen,
+					   live > max_opk ? live - max_opk : 0,
+					   max_opk, out, cap);
+}
+
+int tf_e2e_prekeys_bundle_slice(const struct tf_e2e_prekeys *p,
+				const uint8_t *cert, size_t certlen,
+				size_t first, size_t max_opk, uint8_t *out,
+				size_t cap)
+{
+	size_t dl = nz_get(p->suite)->dhlen, n = 0, skip = first;
 	uint8_t opks[TF_E2E_OPK_MAX * (4 + TF_E2E_DH_MAX)];
 
-	/* the slots are oldest first: skip all but the newest max_opk */
-	live = tf_e2e_prekeys_opk_left(p);
-	skip = live > max_opk ? live - max_opk : 0;
-	for (size_t i = 0; i < p->n_opk; i++) {
+	/* the slots are oldest first: skip the first unused ones */
+	for (size_t i = 0; i < p->n_opk && n < max_opk; i++) {
 		if (p->opk[i].id == 0)
 			continue;
 		if (skip) {

@@ -507,6 +507,29 @@ static void test_top_up(void **state)
 		assert_int_equal((b.opks[0] << 24 | b.opks[1] << 16 |
 				  b.opks[2] << 8 | b.opks[3]),
 				 106);
+		/* slices of the unused ones, oldest first: a publication in
+		 * several datagrams (5 skipped of 7: the same 106, 107) */
+		n = tf_e2e_prekeys_bundle_slice(w.b.pk, w.b.cert, w.b.certlen,
+						5, 10, out, sizeof(out));
+		assert_true(n > 0);
+		assert_int_equal(tf_e2e_bundle_parse(out, (size_t)n, &b), 0);
+		assert_int_equal(b.opk_count, 2);
+		assert_int_equal((b.opks[0] << 24 | b.opks[1] << 16 |
+				  b.opks[2] << 8 | b.opks[3]),
+				 106);
+		n = tf_e2e_prekeys_bundle_slice(w.b.pk, w.b.cert, w.b.certlen,
+						0, 3, out, sizeof(out));
+		assert_int_equal(tf_e2e_bundle_parse(out, (size_t)n, &b), 0);
+		assert_int_equal(b.opk_count, 3);
+		/* none: the bundle that only asks the relay for its count */
+		n = tf_e2e_prekeys_bundle_slice(w.b.pk, w.b.cert, w.b.certlen,
+						0, 0, out, sizeof(out));
+		assert_int_equal(tf_e2e_bundle_parse(out, (size_t)n, &b), 0);
+		assert_int_equal(b.opk_count, 0);
+		n = tf_e2e_prekeys_bundle_slice(w.b.pk, w.b.cert, w.b.certlen,
+						7, 5, out, sizeof(out));
+		assert_int_equal(tf_e2e_bundle_parse(out, (size_t)n, &b), 0);
+		assert_int_equal(b.opk_count, 0);
 		/* bounded however often it tops up */
 		for (int i = 0; i < 30; i++)
 			assert_int_equal(tf_e2e_prekeys_top_up(w.b.pk, 8), 0);
