@@ -29,10 +29,13 @@
 PORT=51993
 . "$(dirname "$0")/commslib.sh"
 PP=
+# pttharness does not rekey its relay sessions as twofold-comms does
+# (every 120 s); a run of PTT_TRIALS=200 at 100 ms RTT outlasts the
+# relay's 180 s key age, so the relay here keeps keys for an hour
 relay_start() { # relay_start [ARGS...]
 	: >"$W/relay.out"
 	"$TWOFOLD_RELAY" --listen 127.0.0.1:$PORT --key "$W/relay.key" \
-		--ca "$W/ca/ca.pub" --store "$W/store.db" "$@" \
+		--ca "$W/ca/ca.pub" --store "$W/store.db" --reject-after 3600 "$@" \
 		>"$W/relay.out" 2>>"$W/relay.log" &
 	RP=$!
 	BG_PIDS="$RP $PP"
