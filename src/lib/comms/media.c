@@ -358,9 +358,18 @@ int tf_audio_writer_open(const char *path, struct tf_audio_writer **out)
 int tf_audio_writer_open_fd(int fd, bool wav, struct tf_audio_writer **out)
 {
 	struct tf_audio_writer *w;
+	struct stat st;
 	uint8_t h[44];
 	int r;
 
+	/* a regular file only: a pipe or FIFO nobody drains would block the
+	 * service's one event loop in write() (messages, calls and talk
+	 * groups with it), and the caller chose the descriptor */
+	r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		close(fd);

@@ -339,6 +339,17 @@ static void test_files_fd(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(tf_audio_load_fd(fd, &got, &n), -EINVAL);
 	close(fd);
+	/* a pipe nobody reads would stall the service's writes: refused
+	 * (and the descriptor closed: its write end then has no holder) */
+	{
+		int p[2];
+
+		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+		assert_int_equal(tf_audio_writer_open_fd(p[1], false, &w),
+				 -EINVAL);
+		assert_int_equal(fcntl(p[1], F_GETFD), -1);
+		close(p[0]);
+	}
 	unlink(wav);
 	rmdir(dir);
 }
