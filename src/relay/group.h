@@ -60,12 +60,15 @@ enum {
 /* After a new roster (epoch) is installed, how long the talker's frames
  * under the previous epoch, with its index in the previous roster, are
  * still fanned out (they were sealed before its key message came). The
- * same length as the members' previous-epoch key, PTT_GRACE_MS in
- * src/comms/wire.h; theirs starts when their key message comes, a
- * little after this one, so a member that switched when the relay did
- * could not open a frame forwarded later anyway. Not longer: every
- * index table kept is routing by a roster that is no longer in force. */
-#define RELAY_GROUP_GRACE_MS 1000
+ * relay's window starts at the roster upload, the members' (PTT_GRACE_MS,
+ * 1 s, src/comms/wire.h) when their key message arrives, which goes
+ * through the store and took up to ~3 s under CI's disk load; members
+ * hold newer-epoch frames up to 5 s (PTT_HOLD). A 1 s relay window
+ * dropped a late talker's frames (comms_groupd_serve, a burst across
+ * re-signs). 6 s covers the hold and the grace. Safe: only the talker's
+ * own previous key id, and only to members of the roster in force, so a
+ * removed member gets none of them. */
+#define RELAY_GROUP_GRACE_MS 6000
 
 /* What the relay knows of a session: from its verified certificate. */
 struct relay_member {

@@ -1114,7 +1114,7 @@ static int test_grace(size_t n)
 
 	/* after the window: the relay forwards no frame of the previous
 	 * epoch (sent again: the replay of a captured one) */
-	usleep((PTT_GRACE_MS + 100) * 1000);
+	usleep((6000 /* RELAY_GROUP_GRACE_MS */ + 100) * 1000);
 	for (size_t i = 1; i < n - 1; i++)
 		M[i].p_opened = M[i].p_refused = M[i].p_held = 0;
 	for (size_t k = 0; k < M[1].ncap; k++)
