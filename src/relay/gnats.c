@@ -976,16 +976,7 @@ static void on_hello_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	natsMsg_Destroy(msg);
 }
 
-static void on_hello(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		     void *closure)
-{
-	if (!relay_nats_cb_enter()) { /* shutting down: nats.c */
-		natsMsg_Destroy(msg);
-		return;
-	}
-	on_hello_cb(nc, sub, msg, closure);
-	relay_nats_cb_leave();
-}
+RELAY_NATS_MSG_HANDLER(on_hello)
 
 /* a forwarded op names the group of its subject (else it would reach
  * a group this relay owns through another group's subject) */
@@ -1082,16 +1073,7 @@ static void on_own_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	natsMsg_Destroy(msg);
 }
 
-static void on_own(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		   void *closure)
-{
-	if (!relay_nats_cb_enter()) { /* shutting down: nats.c */
-		natsMsg_Destroy(msg);
-		return;
-	}
-	on_own_cb(nc, sub, msg, closure);
-	relay_nats_cb_leave();
-}
+RELAY_NATS_MSG_HANDLER(on_own)
 
 static void fan_msg(struct relay_gnats *G, const char *gid,
 		    const struct gn_msg *m)
@@ -1186,16 +1168,7 @@ static void on_fan_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	natsMsg_Destroy(msg);
 }
 
-static void on_fan(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		   void *closure)
-{
-	if (!relay_nats_cb_enter()) { /* shutting down: nats.c */
-		natsMsg_Destroy(msg);
-		return;
-	}
-	on_fan_cb(nc, sub, msg, closure);
-	relay_nats_cb_leave();
-}
+RELAY_NATS_MSG_HANDLER(on_fan)
 
 /* group_mu held: a plaintext for local session sess just went out (or
  * is about to): a STATE makes it a member here (it joined on the
@@ -1262,16 +1235,7 @@ static void on_node_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	natsMsg_Destroy(msg);
 }
 
-static void on_node(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		    void *closure)
-{
-	if (!relay_nats_cb_enter()) { /* shutting down: nats.c */
-		natsMsg_Destroy(msg);
-		return;
-	}
-	on_node_cb(nc, sub, msg, closure);
-	relay_nats_cb_leave();
-}
+RELAY_NATS_MSG_HANDLER(on_node)
 
 /* ---- the ticker: hello, expiry ---- */
 

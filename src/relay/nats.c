@@ -231,27 +231,9 @@ void relay_nats_quiesce(struct relay *r)
 		nanosleep(&ms, NULL);
 }
 
-static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		   void *closure)
-{
-	if (!relay_nats_cb_enter()) {
-		natsMsg_Destroy(msg);
-		return;
-	}
-	on_msg_cb(nc, sub, msg, closure);
-	relay_nats_cb_leave();
-}
+RELAY_NATS_MSG_HANDLER(on_msg)
 
-static void on_noresp(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-		      void *closure)
-{
-	if (!relay_nats_cb_enter()) {
-		natsMsg_Destroy(msg);
-		return;
-	}
-	on_noresp_cb(nc, sub, msg, closure);
-	relay_nats_cb_leave();
-}
+RELAY_NATS_MSG_HANDLER(on_noresp)
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {

@@ -292,6 +292,19 @@ bool relay_nats_cb_enter(void);
 /* last: waits (bounded) for cnats' library threads to end */
 void relay_nats_end(void);
 void relay_nats_cb_leave(void);
+/* The cnats message handler NAME: NAME_cb run between enter and leave,
+ * the message dropped when shutting down (nats.c, gnats.c) */
+#define RELAY_NATS_MSG_HANDLER(name)                                           \
+	static void name(natsConnection *nc, natsSubscription *sub,            \
+			 natsMsg *msg, void *closure)                          \
+	{                                                                      \
+		if (!relay_nats_cb_enter()) {                                  \
+			natsMsg_Destroy(msg);                                  \
+			return;                                                \
+		}                                                              \
+		name##_cb(nc, sub, msg, closure);                              \
+		relay_nats_cb_leave();                                         \
+	}
 /* tab write-held: the first local session of officer appeared / the
  * last one left */
 void relay_nats_officer_up(struct relay *r, const char *officer);
