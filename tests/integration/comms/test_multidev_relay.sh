@@ -64,6 +64,21 @@ hexaddr() { # the u8 n | address of a SEND/FWD, in hex
 	printf '%02x' "${#1}"
 	printf '%s' "$1" | od -v -An -tx1 | tr -d ' \n'
 }
+# a CA of suite $s, the relay's key, the three devices (serials 1, 2, 3
+# in this order), an empty deny-list; no store
+world() {
+	rm -rf "$W/ca" "$W"/*.key* "$W"/*.cert "$W/store.db"* "$W/dl" "$W"/*.out
+	: >"$W/relay.log"
+	ca init --suite $s -o "$W/ca"
+	ca keygen --suite $s -o "$W/relay.key"
+	for n in alice-phone alice-tablet bob-phone; do
+		ca keygen --suite $s -o "$W/$n.key"
+		ca issue --ca "$W/ca" --officer "${n%-*}" --device "${n#*-}" \
+			--role officer --pubkey "$W/$n.key.pub" --days 1 \
+			-o "$W/$n.cert"
+	done
+	ca denylist --ca "$W/ca" -o "$W/dl"
+}
 ID1=000102030405060708090a0b0c0d0e0f
 ID2=101112131415161718191a1b1c1d1e1f
 ID3=202122232425262728292a2b2c2d2e2f
@@ -77,8 +92,7 @@ else
 fi
 for b in $BACKENDS; do
 for s in intl gm; do
-	rm -rf "$W/ca" "$W"/*.key* "$W"/*.cert "$W/store.db"* "$W/dl" "$W"/*.out
-	: >"$W/relay.log"
+	world
 	if [ $b = sqlite ]; then
 		STORE=$W/store.db
 	else
@@ -87,16 +101,6 @@ for s in intl gm; do
 		pg_psql "DROP TABLE IF EXISTS msgs, seen, prekey_base, prekey_opk, relay_schema; DROP SEQUENCE IF EXISTS prekey_pub" ||
 			bail "cannot reset the PostgreSQL schema"
 	fi
-	ca init --suite $s -o "$W/ca"
-	ca keygen --suite $s -o "$W/relay.key"
-	# serials 1, 2, 3 in this order
-	for n in alice-phone alice-tablet bob-phone; do
-		ca keygen --suite $s -o "$W/$n.key"
-		ca issue --ca "$W/ca" --officer "${n%-*}" --device "${n#*-}" \
-			--role officer --pubkey "$W/$n.key.pub" --days 1 \
-			-o "$W/$n.cert"
-	done
-	ca denylist --ca "$W/ca" -o "$W/dl"
 	relay_start
 	ok $? "$b/$s: relay starts" "$(cat "$W/relay.log")"
 
@@ -234,4 +238,51 @@ for s in intl gm; do
 	relay_stop
 done
 done
+
+# a store from before several devices per officer (the old schema,
+# written here with sqlite3 as the old relay did): the relay migrates it
+# at start; the old message for the bare officer alice reaches both of
+# her devices, the phone's ack takes it for both, a retry of a message
+# delivered before the change is still a duplicate, also from the
+# sender's device now named bob/phone
+if command -v sqlite3 >/dev/null; then
+	s=intl
+	world
+	sqlite3 "$W/store.db" <<-SQL || bail "sqlite3 cannot write the old schema"
+		PRAGMA journal_mode=WAL;
+		CREATE TABLE msgs(seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		 sender TEXT NOT NULL, id BLOB NOT NULL, recipient TEXT NOT NULL,
+		 blob BLOB NOT NULL, stored_at INTEGER NOT NULL, UNIQUE(sender, id));
+		CREATE INDEX msgs_rcpt ON msgs(recipient, seq);
+		CREATE TABLE seen(sender TEXT NOT NULL, id BLOB NOT NULL,
+		 acked_at INTEGER NOT NULL, PRIMARY KEY(sender, id)) WITHOUT ROWID;
+		CREATE INDEX seen_age ON seen(acked_at);
+		CREATE TABLE prekey_base(officer TEXT PRIMARY KEY,
+		 bundle BLOB NOT NULL) WITHOUT ROWID;
+		CREATE TABLE prekey_opk(officer TEXT NOT NULL, opk BLOB NOT NULL,
+		 used INTEGER NOT NULL DEFAULT 0, UNIQUE(officer, opk));
+		INSERT INTO msgs(sender, id, recipient, blob, stored_at)
+		 VALUES('bob', x'$ID1', 'alice', 'from before', 1);
+		INSERT INTO seen VALUES('bob', x'$ID2', $(date +%s));
+	SQL
+	STORE=$W/store.db
+	relay_start
+	ok $? "old store: the relay starts on it" "$(cat "$W/relay.log")"
+	[ "$(sqlite3 "$W/store.db" 'PRAGMA user_version')" = 1 ]
+	ok $? "old store: migrated (schema version 1)"
+	out=$(printf 'fetch\n' | dev $s alice-tablet 2>&1)
+	out2=$(printf 'fetch\nack bob %s\nfetch\n' $ID1 | dev $s alice-phone 2>&1)
+	has "msg bob $ID1 from before" "$out" &&
+		[ "$(grep -c "^msg bob $ID1 from before" <<<"$out2")" = 1 ]
+	ok $? "old store: its message for the bare officer reaches each of her devices" \
+		"$out / $out2"
+	out=$(printf 'fetch\n' | dev $s alice-tablet 2>&1)
+	not_has "from before" "$out"
+	ok $? "old store: the phone's ack took the bare officer's row" "$out"
+	out=$(printf 'send alice %s again\nsend alice/phone %s again\n' $ID2 $ID2 |
+		dev $s bob-phone 2>&1)
+	[ "$(grep -c "^stored $ID2 1" <<<"$out")" = 2 ]
+	ok $? "old store: a message delivered before the change is still a duplicate" "$out"
+	relay_stop
+fi
 finish
