@@ -7,17 +7,26 @@
  * what is real time:
  *
  *  - presence is NATS interest: a relay subscribes to
- *    twofold.o.HEX(officer) while it holds a session of that officer, and
+ *    twofold.o.HEX(officer) while it holds a session of that officer,
+ *    and to twofold.d.HEX(officer).HEX(device) while it holds a session
+ *    of that device (issue 15: several devices per officer), and
  *    unsubscribes when the last one leaves;
- *  - a FWD frame (FROM) or a stored message's MSG for an officer is
- *    delivered to the local sessions and published on that subject; the
- *    relays holding the officer's other devices deliver it (no echo: a
- *    relay never gets its own publications back);
- *  - a FWD for an officer with no session here is published with a
+ *  - a FWD frame (FROM) or a stored message's MSG for an address is
+ *    delivered to the local sessions and published on its subject: a
+ *    bare officer's on the officer subject (the relays holding any of
+ *    its devices), an officer/device's on the device subject (only the
+ *    relays holding that device); no echo: a relay never gets its own
+ *    publications back;
+ *  - a FWD for an address with no session here is published with a
  *    reply subject (this relay's inbox . session id . serial): nobody
  *    ever replies, but when no relay is subscribed the server answers
  *    "no responders" (status 503, NATS 2.2+), and the sender gets
- *    ERROR 4 "recipient not connected", as from a single relay.
+ *    ERROR 4 "recipient not connected", as from a single relay: per
+ *    device for a device address.
+ *  - the notice is u8 version | ...: version 0 (relays before issue 15,
+ *    still understood) u8 0 | reply plaintext for the subject's officer;
+ *    version 1 u8 1 | u8 n | to | reply plaintext, to the address the
+ *    subject names.
  *
  * Nothing durable depends on NATS: a stored message is in the store
  * before its MSG is published, and after a reconnect (a NATS node died)
@@ -35,13 +44,14 @@
 
 #include <nats/nats.h>
 
+#include "notice.h"
 #include "relay.h"
 
-#define SUBJ_MAX (sizeof("twofold.o.") + 2 * TF_CERT_ID_MAX)
 #define URLS_MAX 8
 
+/* a subscription: an officer's, or an officer/device's */
 struct osub {
-	char officer[TF_CERT_ID_MAX + 1];
+	char officer[TF_COMMS_ADDR_MAX + 1]; /* the address */
 	natsSubscription *sub;
 	struct osub *next;
 };
@@ -62,21 +72,6 @@ struct relay_nats {
 	bool synced;
 };
 
-static void subject(const char *officer, char out[static SUBJ_MAX])
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t n = strlen("twofold.o.");
-
-	memcpy(out, "twofold.o.", n);
-	/* hex: an officer id may hold '.', which NATS reads as a token
-	 * separator */
-	for (const char *p = officer; *p; p++) {
-		out[n++] = hx[(uint8_t)*p >> 4];
-		out[n++] = hx[(uint8_t)*p & 15];
-	}
-	out[n] = '\0';
-}
-
 static size_t bucket(const char *officer)
 {
 	uint32_t h = 2166136261u;
@@ -86,38 +81,29 @@ static size_t bucket(const char *officer)
 	return h % RELAY_OFFICER_BUCKETS;
 }
 
-/* cnats' delivery thread: u8 0 | officer's reply plaintext */
+/* cnats' delivery thread: a notice (version 0 or 1, above) for the
+ * address its subject names */
 static void on_msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		      void *closure)
 {
 	struct relay *r = closure;
 	const char *subj = natsMsg_GetSubject(msg);
-	const uint8_t *d = (const uint8_t *)natsMsg_GetData(msg);
+	const uint8_t *d = (const uint8_t *)natsMsg_GetData(msg), *pt;
 	int len = natsMsg_GetDataLength(msg);
-	char officer[TF_CERT_ID_MAX + 1];
-	size_t hl;
+	char addr[TF_COMMS_ADDR_MAX + 1];
+	size_t ptlen;
 
 	(void)nc;
 	(void)sub;
-	if (subj == NULL || strncmp(subj, "twofold.o.", 10) != 0 || len < 2 ||
-	    len > TF_COMMS_PAYLOAD_MAX + 1 || d[0] != 0)
+	if (subj == NULL || d == NULL || len < 0 ||
+	    relay_notice_parse(subj, d, (size_t)len, addr, &pt, &ptlen) < 0)
 		goto out;
-	hl = strlen(subj + 10);
-	if (hl == 0 || hl % 2 || hl / 2 > TF_CERT_ID_MAX)
-		goto out;
-	for (size_t i = 0; i < hl / 2; i++) {
-		unsigned v;
-		if (sscanf(subj + 10 + 2 * i, "%2x", &v) != 1)
-			goto out;
-		officer[i] = (char)v;
-	}
-	officer[hl / 2] = '\0';
 	pthread_mutex_lock(&r->nats->w_mu);
-	if (d[1] == RELAY_OP_MSG && !r->nats->synced) {
+	if (pt[0] == RELAY_OP_MSG && !r->nats->synced) {
 		pthread_mutex_unlock(&r->nats->w_mu);
 		goto out; /* stored: the redelivery brings it */
 	}
-	(void)relay_deliver_local(r->nats->w, officer, d + 1, (size_t)len - 1);
+	(void)relay_deliver_local(r->nats->w, addr, pt, ptlen);
 	relay_flush(r->nats->w);
 	pthread_mutex_unlock(&r->nats->w_mu);
 out:
@@ -360,13 +346,13 @@ void relay_nats_close(struct relay *r)
 	r->nats = NULL;
 }
 
-void relay_nats_officer_up(struct relay *r, const char *officer)
+void relay_nats_addr_up(struct relay *r, const char *officer)
 {
 	struct relay_nats *n = r->nats;
-	char subj[SUBJ_MAX];
+	char subj[RELAY_SUBJ_MAX];
 	struct osub *o, **head;
 
-	if (n == NULL)
+	if (n == NULL || relay_subject(officer, subj) < 0)
 		return;
 	head = &n->subs[bucket(officer)];
 	for (o = *head; o; o = o->next)
@@ -376,7 +362,6 @@ void relay_nats_officer_up(struct relay *r, const char *officer)
 	if (o == NULL)
 		return;
 	snprintf(o->officer, sizeof(o->officer), "%s", officer);
-	subject(officer, subj);
 	/* while disconnected cnats records the subscription and sends it
 	 * on reconnect */
 	if (natsConnection_Subscribe(&o->sub, n->nc, subj, on_msg, r) !=
@@ -389,7 +374,7 @@ void relay_nats_officer_up(struct relay *r, const char *officer)
 	*head = o;
 }
 
-void relay_nats_officer_down(struct relay *r, const char *officer)
+void relay_nats_addr_down(struct relay *r, const char *officer)
 {
 	struct relay_nats *n = r->nats;
 	struct osub **p;
@@ -408,33 +393,34 @@ void relay_nats_officer_down(struct relay *r, const char *officer)
 	}
 }
 
-static void publish(struct relay *r, const char *officer, const uint8_t *pt,
+/* a version 1 notice on addr's subject */
+static void publish(struct relay *r, const char *addr, const uint8_t *pt,
 		    size_t len, const char *reply)
 {
-	uint8_t b[1 + TF_COMMS_PAYLOAD_MAX];
-	char subj[SUBJ_MAX];
+	uint8_t b[2 + TF_COMMS_ADDR_MAX + TF_COMMS_PAYLOAD_MAX];
+	char subj[RELAY_SUBJ_MAX];
 	natsStatus st;
+	int n;
 
-	if (r->nats == NULL || len > TF_COMMS_PAYLOAD_MAX)
+	if (r->nats == NULL || relay_subject(addr, subj) < 0)
 		return;
-	b[0] = 0; /* version: a reply plaintext for the officer's devices */
-	memcpy(b + 1, pt, len);
-	subject(officer, subj);
-	st = reply == NULL ? natsConnection_Publish(r->nats->nc, subj, b,
-						    (int)len + 1)
-			   : natsConnection_PublishRequest(
-				     r->nats->nc, subj, reply, b, (int)len + 1);
+	n = relay_notice_build(addr, pt, len, b, sizeof(b));
+	if (n < 0)
+		return;
+	st = reply == NULL ? natsConnection_Publish(r->nats->nc, subj, b, n)
+			   : natsConnection_PublishRequest(r->nats->nc, subj,
+							   reply, b, n);
 	if (st != NATS_OK)
 		logv(r, "NATS publish: %s", natsStatus_GetText(st));
 }
 
-void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
+void relay_nats_publish(struct relay *r, const char *addr, const uint8_t *pt,
 			size_t len)
 {
-	publish(r, officer, pt, len, NULL);
+	publish(r, addr, pt, len, NULL);
 }
 
-void relay_nats_publish_fwd(struct relay *r, const char *officer,
+void relay_nats_publish_fwd(struct relay *r, const char *addr,
 			    const uint8_t *pt, size_t len,
 			    const struct sess *from)
 {
@@ -444,5 +430,5 @@ void relay_nats_publish_fwd(struct relay *r, const char *officer,
 		return;
 	snprintf(reply, sizeof(reply), "%s.%08x.%016llx", r->nats->inbox,
 		 from->id, (unsigned long long)from->serial);
-	publish(r, officer, pt, len, reply);
+	publish(r, addr, pt, len, reply);
 }
