@@ -348,8 +348,7 @@ enum tf_persona_call {
 	TF_PERSONA_CALL_NONE,
 	TF_PERSONA_CALL_KEEP,
 };
-TF_EXPORT TF_WUR int tf_persona_set_call_devices(struct tf_persona *p,
-						 bool fg,
+TF_EXPORT TF_WUR int tf_persona_set_call_devices(struct tf_persona *p, bool fg,
 						 enum tf_persona_call call,
 						 uint64_t cgroup_id,
 						 uint32_t uid);

@@ -263,10 +263,9 @@ TF_EXPORT size_t tf_profile_dev_rules(const struct tf_profile *p, bool fg,
 	TF_NONNULL(1);
 /* The same, but the call devices (TF_PROF_DEV_CALL) are allowed only if
  * call (not fg): tf_profile_dev_rules is this with call = fg. */
-TF_EXPORT size_t tf_profile_dev_rules_call(const struct tf_profile *p,
-					   bool fg, bool call,
-					   struct tf_cg_dev *out, size_t cap)
-	TF_NONNULL(1);
+TF_EXPORT size_t tf_profile_dev_rules_call(const struct tf_profile *p, bool fg,
+					   bool call, struct tf_cg_dev *out,
+					   size_t cap) TF_NONNULL(1);
 /* The resolved call devices, as allow rules: at most cap; the count. */
 TF_EXPORT size_t tf_profile_call_devs(const struct tf_profile *p,
 				      struct tf_cg_dev *out, size_t cap)

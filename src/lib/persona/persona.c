@@ -273,9 +273,8 @@ static int apply_foreground(struct tf_persona *p, bool fg)
 	struct tf_cg_dev devs[TF_PROF_DEV_MAX], calls[TF_PROF_DEV_MAX];
 	uint32_t w = fg ? p->prof.lim.cpu_weight : p->prof.bg_cpu_weight;
 	bool call = p->call == TF_PERSONA_CALL_FOLLOW && fg;
-	struct tf_cg_keep keep = {.cgroup_id = p->call_cgid,
-				  .uid = p->call_uid,
-				  .devs = calls};
+	struct tf_cg_keep keep = {
+		.cgroup_id = p->call_cgid, .uid = p->call_uid, .devs = calls};
 	size_t n = tf_profile_dev_rules_call(&p->prof, fg, call, devs,
 					     TF_ARRAY_SIZE(devs));
 	int r;

@@ -620,8 +620,8 @@ size_t tf_profile_dev_nodes(const struct tf_profile *p, const char **out,
 	return n;
 }
 
-size_t tf_profile_dev_rules_call(const struct tf_profile *p, bool fg,
-				 bool call, struct tf_cg_dev *out, size_t cap)
+size_t tf_profile_dev_rules_call(const struct tf_profile *p, bool fg, bool call,
+				 struct tf_cg_dev *out, size_t cap)
 {
 	size_t n = 0;
 

@@ -285,8 +285,8 @@ static int bpf_load(const struct tf_cg_keep *keep, const struct tf_cg_dev *deny,
 		prog[k++] = ins(BPF_JMP | BPF_CALL, 0, 0, 0,
 				BPF_FUNC_get_current_uid_gid);
 		/* the uid is the low half; a 32-bit move zero-extends */
-		prog[k++] = ins(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_8,
-				BPF_REG_0, 0, 0);
+		prog[k++] = ins(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_8, BPF_REG_0,
+				0, 0);
 		prog[k++] = ins(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1,
 				BPF_REG_6, 0, 0);
 	}
@@ -303,8 +303,8 @@ static int bpf_load(const struct tf_cg_keep *keep, const struct tf_cg_dev *deny,
 		k += emit_rule(prog + k, &deny[i], false);
 	for (size_t i = 0; i < nallow; i++)
 		k += emit_rule(prog + k, &allow[i], true);
-	prog[k++] = ins(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0,
-			dflt ? 1 : 0);
+	prog[k++] =
+		ins(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, dflt ? 1 : 0);
 	prog[k++] = ins(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 
 	memset(&attr, 0, sizeof(attr));
@@ -462,7 +462,7 @@ static int set_v1(struct tf_cgroup *cg, const struct tf_cg_dev *devs, size_t n,
 		  const struct tf_cg_keep *keep)
 {
 	_cleanup_free_ struct tf_cg_dev *deny = NULL, *allow = NULL,
-				       *all = NULL;
+					*all = NULL;
 	size_t nd, na, nk = keep ? keep->n : 0;
 	int r;
 
