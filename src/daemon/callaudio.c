@@ -130,6 +130,12 @@ void tfd_callaudio_update(struct tfd *d)
 			claimed->foreground ? "" : " in the background");
 		tfd_audit(d, 0, "comms.call_audio", claimed, NULL, "holds=1");
 		tfd_events_call(d, claimed, true);
+		/* a device its answer could not open (background, or
+		 * another call held it then) opens now */
+		if (tfd_svc_say(&claimed->comms, "audio yes\n") < 0)
+			tf_warn("%s: telling twofold-comms its call has the "
+				"sound devices failed",
+				claimed->cfg->name);
 		for (size_t i = 0; i < d->n_personas; i++) {
 			struct tfd_persona *q = &d->personas[i];
 			int r;

@@ -188,7 +188,8 @@ struct tfd_svc {
 	struct tfd_linebuf chan_lb;
 	/* lines this second (window from chan_win_ns): over
 	 * TFD_SVC_CHAN_LINES_PER_S the channel is not read until the next
-	 * second (tfd_svc_chan_tick), logged once per pause */
+	 * second (tfd_svc_chan_tick: what waited then is dropped), logged
+	 * once per pause */
 	uint64_t chan_win_ns;
 	unsigned chan_lines;
 	bool chan_paused;
@@ -197,6 +198,8 @@ struct tfd_svc {
 	void (*on_line)(struct tfd *d, struct tfd_svc *s, const char *line,
 			size_t len);
 	void (*on_end)(struct tfd *d, struct tfd_svc *s);
+	/* it wrote more than TFD_SVC_CHAN_LINES_PER_S in a second */
+	void (*on_flood)(struct tfd *d, struct tfd_svc *s);
 	void *data;
 	/* cgroup v2 id of its keep-NAME (tf_cgroup_id), 0 unknown */
 	uint64_t cgroup_id;

@@ -339,6 +339,13 @@ static void comms_end(struct tfd *d, struct tfd_svc *s)
 	}
 }
 
+/* A flood: the service is broken or not ours any more. Fail closed: no
+ * call, until it says "call active" again in a calmer second. */
+static void comms_flood(struct tfd *d, struct tfd_svc *s)
+{
+	tfd_callaudio_report(d, s->data, false);
+}
+
 static void svc_init(struct tfd_persona *p)
 {
 	tfd_svc_init(&p->comms, "comms");
@@ -346,6 +353,7 @@ static void svc_init(struct tfd_persona *p)
 	p->comms.chan = true; /* foreground yes|no: tfd_comms_foreground */
 	p->comms.on_line = comms_line;
 	p->comms.on_end = comms_end;
+	p->comms.on_flood = comms_flood;
 	p->comms.data = p;
 }
 

@@ -25,9 +25,11 @@
  * namespace. The service answers on the same socket (twofold-comms:
  * "call active|idle", req_comms.c): lines from inside the persona, so
  * bounded (callchan.c: 64 bytes, longer ones dropped whole), at most
- * TFD_SVC_CHAN_LINES_PER_S a second (past that the channel is not read
- * until the next second: a flood costs the daemon one read per second),
- * handed to s->on_line.
+ * TFD_SVC_CHAN_LINES_PER_S a second, handed to s->on_line. Past that
+ * rate the rest is dropped, s->on_flood told (twofold-comms: as if the
+ * call were idle: fail closed) and the channel not read until the next
+ * second, when what waited is dropped too: a flood costs the daemon a
+ * few reads a second, and never delays the daemon's loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -113,20 +115,36 @@ static void chan_readable(struct tfd *d, struct tfd_source *src, uint32_t ev)
 	}
 	(void)tfd_linebuf_feed(&s->chan_lb, buf, (size_t)n, chan_line, &cr);
 	if (cr.over) {
-		/* the rest waits in the socket (the service's own sends
-		 * fail with EAGAIN when it is full, never block us) */
+		/* not read again until the next second, and what waited
+		 * then is dropped (the service's own sends fail with EAGAIN
+		 * when the socket is full, never block us) */
 		tfd_source_del(d, &s->chan_src);
 		s->chan_paused = true;
 		tf_warn("%s: %s writes more than %u lines a second on its "
-			"channel; not read until the next second",
+			"channel; dropped, not read until the next second",
 			s->p_name, s->name, TFD_SVC_CHAN_LINES_PER_S);
+		if (s->on_flood)
+			s->on_flood(d, s);
 	}
 }
 
 void tfd_svc_chan_tick(struct tfd *d, struct tfd_svc *s)
 {
+	char buf[512];
+	size_t dropped = 0;
+	ssize_t n;
+
 	if (!s->chan_paused || s->chan_fd < 0)
 		return;
+	/* a flood's backlog is junk: dropped, at most 64 KiB a second */
+	while (dropped < 65536 &&
+	       (n = recv(s->chan_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		dropped += (size_t)n;
+	/* and the line it cut, up to its end */
+	s->chan_lb.len = 0;
+	s->chan_lb.overlong = true;
+	if (dropped >= 65536)
+		return; /* still flooding: paused another second */
 	s->chan_paused = false;
 	s->chan_win_ns = tf_now_ns();
 	s->chan_lines = 0;

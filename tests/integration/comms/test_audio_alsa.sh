@@ -16,6 +16,9 @@
 #    "foreground no" is still heard (--audio-out) but not played, and
 #    `status` says so;
 #  - `foreground` on the control socket is refused (root or not);
+#  - the service tells the daemon on that channel (a socketpair here too,
+#    chanpair.py) "call idle" at its start, "call active" at the answer
+#    and "call idle" after the hang-up;
 #  - a bad device name: one clear line, and the call still works for the
 #    other side.
 # TAP. Cleans up its processes and temp dir.
@@ -83,17 +86,20 @@ ca issue --ca "$W/ca" --officer groupd --role group-authority \
 	EOF
 } >"$W/asound.conf"
 export ALSA_CONFIG_PATH=$W/asound.conf
-# bob's daemon channel, as twofoldd makes it: a pipe whose write end
-# only "the daemon" holds. Here the pipe's writer is a cat that copies a
-# FIFO which this script alone opens for writing (fd 8, after every
-# service started, so none inherits it): closing fd 8 closes the channel.
+# bob's daemon channel, as twofoldd makes it: a socketpair whose other
+# end only "the daemon" holds. Here that end is chanpair.py's, which
+# copies a FIFO this script alone opens for writing (fd 8, after every
+# service started, so none inherits it) into it, and what the service
+# says into bob.said: closing fd 8 closes the channel.
 mkfifo "$W/bob.fg"
+: >"$W/bob.said"
 bob_start() {
-	"$TWOFOLD_COMMS" --state "$W/bob" service --relay 127.0.0.1:$PORT \
+	python3 "$(dirname "$0")/chanpair.py" "$W/bob.fg" "$W/bob.said" 7 \
+		"$TWOFOLD_COMMS" --state "$W/bob" service --relay 127.0.0.1:$PORT \
 		--relay-pub "$W/relay.key.pub" --key "$W/bob.key" \
 		--cert "$W/bob.cert" --ca "$W/ca/ca.pub" -v --audio-dev bob \
 		--daemon-fd 7 --audio-out "$W/bob.heard" \
-		7< <(exec cat "$W/bob.fg") >"$W/bob.out" 2>>"$W/bob.log" &
+		>"$W/bob.out" 2>>"$W/bob.log" &
 	SP[bob]=$!
 	bg_update
 	wait_for "$W/bob.out" ready
@@ -109,6 +115,8 @@ wait_status alice "relay connected" && wait_status bob "relay connected" &&
 ok $? "relay and services on ALSA devices start" "$(cat "$W"/*.log)"
 has "audio_dev bob" "$(cm bob status)" && has "foreground no" "$(cm bob status)"
 ok $? "status: the device, and background until the daemon says otherwise" "$(cm bob status)"
+said() { tr '\n' '|' <"$W/bob.said"; }
+ok $([ "$(said)" = "call idle|" ]; echo $?) "the service tells the daemon: call idle at its start" "$(said)"
 
 # idle: nobody's microphone is open
 ! holds alice "$W/alice.mic" && ! holds bob "$W/bob.mic"
@@ -126,8 +134,11 @@ wait_status alice "call active" && wait_frames bob call_rx_frames 300 &&
 ok $? "6 s of audio each way" "$(cm alice status) $(cm bob status)"
 holds alice "$W/alice.mic" && holds bob "$W/bob.mic"
 ok $? "active: both capture devices are open" "$(ls -l /proc/"${SP[alice]}"/fd)"
+ok $([ "$(said)" = "call idle|call active|" ]; echo $?) "... and call active at the answer" "$(said)"
 cm alice hangup >/dev/null && wait_status bob "call idle" && wait_status alice "call idle"
 ok $? "alice hangs up"
+for _ in $(seq 50); do [ "$(said)" = "call idle|call active|call idle|" ] && break; sleep 0.1; done
+ok $([ "$(said)" = "call idle|call active|call idle|" ]; echo $?) "... and call idle after the hang-up" "$(said)"
 ! holds alice "$W/alice.mic" && ! holds bob "$W/bob.mic"
 ok $? "after the call: the capture is closed again on both sides"
 ab=$("$AUDIOTOOL" snr "$W/alice.mic" "$W/bob.spk")
