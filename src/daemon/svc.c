@@ -140,9 +140,10 @@ void tfd_svc_chan_tick(struct tfd *d, struct tfd_svc *s)
 	while (dropped < 65536 &&
 	       (n = recv(s->chan_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
 		dropped += (size_t)n;
-	/* and the line it cut, up to its end */
-	s->chan_lb.len = 0;
-	s->chan_lb.overlong = true;
+	/* a new start: what follows is the service's own next words (a
+	 * line cut here joins them, which only the service could make into
+	 * a word, and it can say any word anyway) */
+	memset(&s->chan_lb, 0, sizeof(s->chan_lb));
 	if (dropped >= 65536)
 		return; /* still flooding: paused another second */
 	s->chan_paused = false;
