@@ -16,6 +16,8 @@
 #    "foreground no" is still heard (--audio-out) but not played, and
 #    `status` says so;
 #  - `foreground` on the control socket is refused (root or not);
+#  - the daemon's "audio yes" opens a device the answer could not (and
+#    nothing without a call);
 #  - the service tells the daemon on that channel (a socketpair here too,
 #    chanpair.py) "call idle" at its start, "call active" at the answer
 #    and "call idle" after the hang-up;
@@ -78,6 +80,11 @@ ca issue --ca "$W/ca" --officer groupd --role group-authority \
 	alsa_conf alice bob carol
 	# bob's device for a call while his PTT bursts use "bob"
 	cat <<-EOF
+	pcm.boblate {
+		type asym
+		capture.pcm { type file; slave.pcm { type null }; file "/dev/null"; infile "$W/late.mic"; format raw }
+		playback.pcm { type file; slave.pcm { type null }; file "$W/late.spk"; format raw }
+	}
 	pcm.bobcall {
 		type asym
 		capture.pcm { type file; slave.pcm { type null }; file "/dev/null"; infile "$W/bob.mic"; format raw }
@@ -169,6 +176,27 @@ wait_frames alice call_rx_frames 100 && wait_frames bob call_rx_frames $((r0 + 1
 ok $? "the call works all the same: frames both ways, alice's device plays" \
 	"$(cm alice status | grep rx_frames) $(size "$W/alice.spk")"
 cm alice hangup >/dev/null && wait_status bob "call idle"
+
+# a device refused at the answer (in a persona: the background, before
+# the daemon set the card aside for the call) opens on the daemon's
+# "audio yes"; here its capture file appears only later
+cm alice call bob >/dev/null && wait_status bob "call incoming"
+cm bob answer --audio-dev boblate >/dev/null 2>&1 && wait_status alice "call active"
+ok $? "bob answers on a device whose capture cannot open yet" "$(cm bob status)"
+! holds bob "$W/late.mic"
+ok $? "... its capture is not open" "$(ls -l /proc/"${SP[bob]}"/fd)"
+cp "$W/bob.mic" "$W/late.mic"
+echo "audio yes" >&8
+for _ in $(seq 50); do holds bob "$W/late.mic" && break; sleep 0.1; done
+holds bob "$W/late.mic" && grep -q "call devices open after twofoldd's audio yes" "$W/bob.log"
+ok $? "the daemon's audio yes: the service opens it during the call" "$(tail -3 "$W/bob.log")"
+cm alice hangup >/dev/null && wait_status bob "call idle"
+! holds bob "$W/late.mic"
+ok $? "... and closes it at the hang-up" "$(ls -l /proc/"${SP[bob]}"/fd)"
+echo "audio yes" >&8
+sleep 0.3
+! holds bob "$W/late.mic"
+ok $? "audio yes without a call opens nothing" "$(ls -l /proc/"${SP[bob]}"/fd)"
 
 # the foreground comes from the daemon's channel only
 out=$(python3 - "$W/bob/control" <<-'EOF'
