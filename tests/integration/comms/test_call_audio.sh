@@ -48,8 +48,12 @@ while :; do
 	open) if command exec 5<"$arg"; then r=open; else r=refused; fi
 		echo "$r" >"$dir/res" ;;
 	close) exec 5<&-; echo closed >"$dir/res" ;;
-	flood) i=0; while [ $i -lt 2000 ]; do printf 'x%d\n' $i >&0; i=$((i + 1)); done
-		echo flooded >"$dir/res" ;;
+	flood) # one write of 2000 lines (2000 writes would block on the
+		# socket's buffer while the daemon does not read them)
+		i=0 f=
+		while [ $i -lt 2000 ]; do f="${f}x$i
+"; i=$((i + 1)); done
+		printf '%s' "$f" >&0; echo flooded >"$dir/res" ;;
 	esac
 done
 EOF
