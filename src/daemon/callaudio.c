@@ -153,15 +153,18 @@ void tfd_callaudio_update(struct tfd *d)
 
 void tfd_callaudio_report(struct tfd *d, struct tfd_persona *p, bool active)
 {
+	const struct tfd_persona *h;
+
 	if (p->call_active == active)
 		return;
 	p->call_active = active;
 	tfd_callaudio_update(d);
-	if (active && !p->call_audio)
-		tf_warn("%s: a call is active but %s's call holds the sound "
-			"devices: this one gets none",
+	h = tfd_callaudio_holder(d);
+	if (active && h != p)
+		tf_warn("%s: a call is active but gets no sound device: %s",
 			p->cfg->name,
-			tfd_callaudio_holder(d)
-				? tfd_callaudio_holder(d)->cfg->name
-				: "another persona");
+			h ? "another persona's call holds them"
+			  : "its service cannot hold them (no keep-comms "
+			    "cgroup "
+			    "or not running)");
 }
