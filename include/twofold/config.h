@@ -42,6 +42,8 @@
  * (TFD_APP_UID_FIRST + slot, >= 10000); never 0 or the tty gid 5.
  * `twofold run --user` refuses it. Static asserts in daemon/req_comms.c. */
 #define TF_COMMS_UID 999u
+/* comms_audio's field: the service's own limit on --audio-dev (64) */
+#define TF_COMMS_AUDIO_MAX 64
 /* reauth_after of a credential persona: 72 h, as Android requires of a
  * primary credential; at most 30 days */
 #define TF_REAUTH_DEFAULT (72u * 3600u)
@@ -119,6 +121,9 @@ struct tf_persona_cfg {
 	 * it is refused (issue 13: only signed code runs in secure) */
 	bool allow_exec_writable;
 	bool comms; /* run twofold-comms in it once provisioned */
+	/* the ALSA device twofold-comms is started with (--audio-dev), ""
+	 * none; at most TF_COMMS_AUDIO_MAX - 1 printable bytes, no blank */
+	char comms_audio[TF_COMMS_AUDIO_MAX];
 	/* the exec gate's base-file hashes (docs/exec.md): "pin" (the
 	 * first exec pins path -> hash), "sealed" (only what `twofold exec
 	 * seal` recorded) or "off" */

@@ -333,6 +333,26 @@ TF_EXPORT TF_WUR int tf_persona_freeze(struct tf_persona *p, bool frozen);
  * otherwise. */
 TF_EXPORT TF_WUR int tf_persona_set_foreground(struct tf_persona *p, bool fg);
 
+/* Who may open the profile's call devices (TF_PROF_DEV_CALL: sound) from
+ * now on, kept across later tf_persona_set_foreground calls:
+ *  FOLLOW: as every foreground device (the default);
+ *  NONE: nobody in the persona, even in the foreground (another
+ *        persona's call holds them);
+ *  KEEP: only tasks running as host uid `uid` in the cgroup v2 directory
+ *        with id cgroup_id (tf_cgroup_id of its keep-NAME: the comms
+ *        service during a call), whatever fg says.
+ * Then applies the policy for fg as tf_persona_set_foreground. A failed
+ * KEEP leaves NONE (fail closed). */
+enum tf_persona_call {
+	TF_PERSONA_CALL_FOLLOW = 0,
+	TF_PERSONA_CALL_NONE,
+	TF_PERSONA_CALL_KEEP,
+};
+TF_EXPORT TF_WUR int tf_persona_set_call_devices(struct tf_persona *p, bool fg,
+						 enum tf_persona_call call,
+						 uint64_t cgroup_id,
+						 uint32_t uid);
+
 struct tf_persona_stats {
 	/* processes of the persona: its init and every app and their
 	 * children (the daemon's launcher, also in the cgroup, is left out) */

@@ -116,6 +116,12 @@ struct tf_prof_path {
  * default profile's camera (/dev/video*) and sound (everything in
  * /dev/snd) nodes. */
 #define TF_PROF_DEV_GLOB 0x8u
+/* With FOREGROUND: a call's device (sound: device.conf class audio or
+ * microphone, and the /dev/snd pattern). Foreground-only like the rest,
+ * except that the daemon may set it aside for the persona's comms
+ * service during a call (tf_profile_dev_rules_call, tf_cgroup_keep), and
+ * takes it from every persona while another persona's call holds it. */
+#define TF_PROF_DEV_CALL 0x10u
 struct tf_prof_dev {
 	char path[TF_CFG_PATH_MAX]; /* "/dev/..." */
 	char type;		    /* 'c' or 'b' */
@@ -253,6 +259,15 @@ TF_EXPORT size_t tf_profile_dev_nodes(const struct tf_profile *p,
  * foreground device and fg is false (then a deny, which wins even over
  * another entry with the same numbers). At most cap; returns the count. */
 TF_EXPORT size_t tf_profile_dev_rules(const struct tf_profile *p, bool fg,
+				      struct tf_cg_dev *out, size_t cap)
+	TF_NONNULL(1);
+/* The same, but the call devices (TF_PROF_DEV_CALL) are allowed only if
+ * call (not fg): tf_profile_dev_rules is this with call = fg. */
+TF_EXPORT size_t tf_profile_dev_rules_call(const struct tf_profile *p, bool fg,
+					   bool call, struct tf_cg_dev *out,
+					   size_t cap) TF_NONNULL(1);
+/* The resolved call devices, as allow rules: at most cap; the count. */
+TF_EXPORT size_t tf_profile_call_devs(const struct tf_profile *p,
 				      struct tf_cg_dev *out, size_t cap)
 	TF_NONNULL(1);
 

@@ -125,6 +125,32 @@ TF_EXPORT TF_WUR int tf_cgroup_device_set(struct tf_cgroup *cg,
 TF_EXPORT TF_WUR int tf_cgroup_device_set_bpf(struct tf_cgroup *cg,
 					      const struct tf_cg_dev *devs,
 					      size_t n);
+/* Devices set aside for one service (a call's sound card, kept by the
+ * persona's comms service while the persona is in the background): each
+ * entry of devs (allow is ignored) is allowed only to a task running as
+ * host uid `uid` in the cgroup v2 directory whose id is cgroup_id
+ * (tf_cgroup_id), and denied to every other task, whatever the rest of
+ * the policy says. */
+struct tf_cg_keep {
+	uint64_t cgroup_id;
+	uint32_t uid;
+	const struct tf_cg_dev *devs;
+	size_t n;
+};
+/* tf_cgroup_device_set plus keep (NULL or n 0: none). The kernel's BPF
+ * device program sees who opens, the v1 controller does not: on a hybrid
+ * host the v1 list also allows the keep devices and a keep-only program
+ * on the v2 directory narrows them (attached before the v1 allow,
+ * detached after the v1 deny); on a unified host they are the first
+ * rules of the one program. -EOPNOTSUPP when keep is given and there is
+ * no cgroup2 directory. */
+TF_EXPORT TF_WUR int tf_cgroup_device_set_keep(struct tf_cgroup *cg,
+					       const struct tf_cg_dev *devs,
+					       size_t n,
+					       const struct tf_cg_keep *keep);
+/* The id of the cgroup2 directory dirfd (its file handle: what
+ * bpf_get_current_cgroup_id() says for a task in it). */
+TF_EXPORT TF_WUR int tf_cgroup_id(int dirfd, uint64_t *id);
 /* The same program on any cgroup2 directory dirfd that no tf_cgroup
  * handle owns (an app's cgroup below its persona's): replaces whatever
  * device programs dirfd itself had (found by BPF_PROG_QUERY; the new one

@@ -223,6 +223,9 @@ static void call_end(struct svc *s, const char *why)
 		fprintf(stderr, PROG ": cannot finish the audio file %s: %s\n",
 			C.out_path, strerror(-r));
 	set_state(ST_IDLE);
+	/* after the devices are closed: twofoldd may kill a holder once
+	 * told */
+	comms_tell_call(s, false);
 }
 
 static void fwd(struct svc *s, uint8_t type, const uint8_t *body, size_t n)
@@ -456,6 +459,17 @@ static void devices_open(void)
 	}
 }
 
+void call_devices_again(struct svc *s)
+{
+	if (C.st != ST_ACTIVE || C.dev[0] == '\0' ||
+	    (C.ain != NULL && C.aout != NULL))
+		return;
+	C.audio_err[0] = '\0';
+	devices_open();
+	comms_log(s, "call devices %s after twofoldd's audio yes",
+		  C.audio_err[0] ? "still refused" : "open");
+}
+
 bool call_active(void)
 {
 	return C.st == ST_ACTIVE;
@@ -468,6 +482,9 @@ static void go_active(struct svc *s)
 	C.on_arrival = e && !strcmp(e, "1");
 	tf_jb_init(&C.jb);
 	set_state(ST_ACTIVE);
+	/* first: in the background the device opens only once twofoldd
+	 * sets it aside for this call ("audio yes": call_devices_again) */
+	comms_tell_call(s, true);
 	devices_open();
 	C.t_answer = C.t_state;
 	C.t_tx_start = C.next_tx = C.t_state;

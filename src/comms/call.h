@@ -36,6 +36,9 @@ int call_poll_timeout(struct svc *s, int dflt);
 void call_tick(struct svc *s);
 /* Is a call active (answered)? Then PTT bursts may play too. */
 bool call_active(void);
+/* twofoldd gave this call the sound devices ("audio yes"): open what
+ * is not open yet, if the call is still active */
+void call_devices_again(struct svc *s);
 /* the service stops: end the call (files finished) */
 void call_shutdown(struct svc *s);
 

@@ -1402,6 +1402,13 @@ out:
  */
 static void daemon_line(struct svc *s, const char *l)
 {
+	if (!strcmp(l, "audio yes")) {
+		/* this call holds the sound devices now (twofoldd set them
+		 * aside for our cgroup): a device refused at the answer
+		 * opens now */
+		call_devices_again(s);
+		return;
+	}
 	if (!strcmp(l, "foreground yes"))
 		s->foreground = true;
 	else if (!strcmp(l, "foreground no"))
@@ -1409,6 +1416,30 @@ static void daemon_line(struct svc *s, const char *l)
 	else
 		return;
 	comms_log(s, "foreground %s (twofoldd)", s->foreground ? "yes" : "no");
+}
+
+/*
+ * The service's words to twofoldd, on the same channel when it is a
+ * socket: "call active" when a call is answered, "call idle" when it
+ * ends (after its devices are closed) and at the start. The daemon
+ * lets the sound card stay with this service's cgroup while the
+ * persona is in the background only during a call, and takes it from
+ * the other persona meanwhile. Never a blocking write: the loop must
+ * not wait on the daemon.
+ */
+void comms_tell_call(struct svc *s, bool active)
+{
+	const char *l = active ? "call active\n" : "call idle\n";
+
+	if (s->daemon_fd < 0 || !s->daemon_sock || s->told_call == active)
+		return;
+	if (send(s->daemon_fd, l, strlen(l), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+	    (ssize_t)strlen(l)) {
+		comms_log(s, "cannot tell twofoldd the call is %s: %s",
+			  active ? "active" : "idle", strerror(errno));
+		return;
+	}
+	s->told_call = active;
 }
 
 static void on_daemon(struct svc *s)
@@ -1537,8 +1568,16 @@ static int service(const char *dir, int argc, char **argv)
 	s.dir = dir;
 	s.ufd = s.lfd = s.tfd = -1;
 	s.daemon_fd = daemon_fd;
-	if (daemon_fd >= 0)
+	s.told_call = -1;
+	if (daemon_fd >= 0) {
+		struct stat dst;
+
 		(void)fcntl(daemon_fd, F_SETFD, FD_CLOEXEC);
+		s.daemon_sock =
+			fstat(daemon_fd, &dst) == 0 && S_ISSOCK(dst.st_mode);
+		/* a new run: no call (the daemon forgets an old one) */
+		comms_tell_call(&s, false);
+	}
 	s.relay_opk_left = -1;
 	/* tests only (twofold-comms(1), ENVIRONMENT): the lost-notice test
 	 * waits two periods, not 30 s, and shows that without the periodic

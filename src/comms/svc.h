@@ -131,6 +131,12 @@ struct svc {
 	int daemon_fd;
 	char dbuf[128];
 	size_t dlen;
+	/* daemon_fd is a socket (twofoldd's channel is a socketpair): the
+	 * service tells it its call state there, "call active" / "call
+	 * idle" (comms_tell_call; a FIFO, as in tests, takes nothing back);
+	 * the state last told, -1 none yet */
+	bool daemon_sock;
+	int told_call;
 	/* the descriptors the current control request came with (the CLI
 	 * opens --audio-in/--audio-out itself, with its own rights, and
 	 * passes them: the service never opens a path for its caller, who
@@ -145,6 +151,10 @@ uint64_t comms_now_us(void);
 uint64_t comms_real_ns(void);
 /* only with -v; never with message text or key material */
 void comms_log(struct svc *s, const char *fmt, ...) TF_PRINTF(2, 3);
+/* Tell twofoldd whether a call is active (it decides who may use the
+ * sound card from that: docs/comms.md "In a persona, with a sound
+ * card"); said once per change. */
+void comms_tell_call(struct svc *s, bool active);
 void comms_hex(const uint8_t *p, size_t n, char *out);
 /* the next descriptor the current control request passed (the caller
  * owns it), or -1: none left */

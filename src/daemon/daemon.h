@@ -17,6 +17,7 @@
 #include "twofold/persona.h"
 #include "twofold/storage.h"
 #include "twofold/tunnel.h"
+#include "callchan.h"
 
 #define TFD_CONN_MAX 64
 /* of which only root may take the last few (server.c accept_one) */
@@ -176,12 +177,32 @@ struct tfd_svc {
 	unsigned backoff_s, restarts;
 	bool restart_now; /* killed for a restart (tfd_svc_restart) */
 	char error[160];  /* why it is down ("" fine) */
-	/* chan: the service gets a pipe as its stdin whose write end only
-	 * the daemon holds (chan_w, -1 while it is down): the one channel
-	 * on which the daemon's words cannot be forged from inside the
-	 * persona (tfd_svc_say) */
+	/* chan: the service's stdin is one end of a socketpair whose other
+	 * end (chan_fd, -1 while it is down) only the daemon holds: the one
+	 * channel on which the daemon's words cannot be forged from inside
+	 * the persona (tfd_svc_say), and on which the service answers in
+	 * lines (on_line; untrusted: bounded, rate-limited, chan_src) */
 	bool chan;
-	int chan_w;
+	int chan_fd;
+	struct tfd_source chan_src;
+	struct tfd_linebuf chan_lb;
+	/* lines this second (window from chan_win_ns): over
+	 * TFD_SVC_CHAN_LINES_PER_S the channel is not read until the next
+	 * second (tfd_svc_chan_tick: what waited then is dropped), logged
+	 * once per pause */
+	uint64_t chan_win_ns;
+	unsigned chan_lines;
+	bool chan_paused;
+	/* called with each line the service wrote (NULL: overlong), and
+	 * when it ended (exit, kill, stop); data is the caller's */
+	void (*on_line)(struct tfd *d, struct tfd_svc *s, const char *line,
+			size_t len);
+	void (*on_end)(struct tfd *d, struct tfd_svc *s);
+	/* it wrote more than TFD_SVC_CHAN_LINES_PER_S in a second */
+	void (*on_flood)(struct tfd *d, struct tfd_svc *s);
+	void *data;
+	/* cgroup v2 id of its keep-NAME (tf_cgroup_id), 0 unknown */
+	uint64_t cgroup_id;
 	uid_t uid; /* inside the persona, also its gid: TF_APP_UID_DEFAULT
 		      unless the caller sets it after tfd_svc_init */
 };
@@ -305,6 +326,12 @@ struct tfd_persona {
 	struct tfd_notifier *notify;
 	/* req_comms.c: twofold-comms (comms = yes, once provisioned) */
 	struct tfd_svc comms;
+	/* its last word on the channel: a call is active (false again when
+	 * the service starts or ends); callaudio.c: that call holds the
+	 * call devices now; an unknown line was logged (once a run) */
+	bool call_active;
+	bool call_audio;
+	bool comms_warned;
 	/* apps.c tfd_apps_tick: the catalog file as last checked (a change,
 	 * or a minute, re-checks every installed app: one the catalog
 	 * dropped is disabled and its processes killed) and which app uids
@@ -485,6 +512,19 @@ void tfd_foreground_settle(struct tfd *d);
 /* revoke.c: revoke p's open fds of the foreground devices (evdev); the
  * count revoked, or -errno */
 int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p);
+/* The same for the call devices only (TF_PROF_DEV_CALL), whatever the
+ * foreground: the count of holders killed. */
+int tfd_revoke_call_fds(struct tfd *d, struct tfd_persona *p);
+/* callaudio.c: who holds the call devices (sound) for a call. update:
+ * re-decide from every persona's call_active and state, apply every
+ * persona's device policy, kill what must lose them; call it after any
+ * change of those. apply: q's device policy for q->foreground as that
+ * decision says (instead of tf_persona_set_foreground). report: the
+ * service of p says a call is active or idle. */
+void tfd_callaudio_update(struct tfd *d);
+TF_WUR int tfd_callaudio_apply(struct tfd *d, struct tfd_persona *q);
+void tfd_callaudio_report(struct tfd *d, struct tfd_persona *p, bool active);
+struct tfd_persona *tfd_callaudio_holder(struct tfd *d);
 
 /* dispatch.c */
 typedef enum tfd_disp (*tfd_handler)(struct tfd *d, struct tfd_conn *c,
@@ -755,6 +795,8 @@ void tfd_events_state(struct tfd *d, const struct tfd_persona *p,
 		      enum tfd_pstate was);
 void tfd_events_foreground(struct tfd *d, const struct tfd_persona *to);
 void tfd_events_key(struct tfd *d, const struct tfd_persona *p, bool loaded);
+/* p's call took (holds) or gave back the sound devices */
+void tfd_events_call(struct tfd *d, const struct tfd_persona *p, bool holds);
 /* an urgent alert accepted for p (alert.c): its id, never its text */
 void tfd_events_alert(struct tfd *d, const struct tfd_persona *p,
 		      const char *idhex);
@@ -864,6 +906,10 @@ void tfd_svc_restart(struct tfd_svc *s);
 /* One line to a running service with a channel (non-blocking: a service
  * that does not read is not waited for); 0 or -errno. */
 int tfd_svc_say(struct tfd_svc *s, const char *line);
+/* Lines per second the daemon reads from a service's channel */
+#define TFD_SVC_CHAN_LINES_PER_S 16u
+/* From the 1 s tick: read a channel a flood had paused again. */
+void tfd_svc_chan_tick(struct tfd *d, struct tfd_svc *s);
 
 /* req_comms.c: twofold-comms in a persona (docs/comms.md "In the secure
  * persona"): started with the persona when provisioned, stopped before

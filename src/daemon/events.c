@@ -133,6 +133,13 @@ void tfd_events_key(struct tfd *d, const struct tfd_persona *p, bool loaded)
 	     loaded ? "\"key\":\"loaded\"" : "\"key\":\"removed\"");
 }
 
+void tfd_events_call(struct tfd *d, const struct tfd_persona *p, bool holds)
+{
+	emit(d, "call", p->cfg->name,
+	     holds ? "holds the audio" : "released the audio",
+	     holds ? "\"call_audio\":true" : "\"call_audio\":false");
+}
+
 void tfd_events_throttle(struct tfd *d, const struct tfd_persona *p, int err,
 			 unsigned failures, unsigned tries_left,
 			 unsigned wait_s)

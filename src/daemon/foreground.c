@@ -15,6 +15,9 @@
  * Every move puts the old foreground in the background first (so no
  * instant has two), then revokes what its processes still hold open of
  * the foreground devices (revoke.c): the device cgroup only checks opens.
+ * A persona whose call holds the sound devices (callaudio.c) keeps them
+ * for its comms service alone; the new foreground gets none of them
+ * while that call lasts.
  */
 #include <string.h>
 
@@ -39,7 +42,9 @@ int tfd_foreground_move(struct tfd *d, struct tfd_persona *to)
 			q->foreground = fg;
 			if (q->rt == NULL)
 				continue;
-			r = tf_persona_set_foreground(q->rt, fg);
+			/* with who may open the sound devices: a call
+			 * holding them keeps them in the background */
+			r = tfd_callaudio_apply(d, q);
 			if (r < 0 && first == 0)
 				first = r;
 			if (!fg && was) {

@@ -388,6 +388,12 @@ int tfd_persona_start(struct tfd *d, struct tfd_persona *p, char *err,
 		(void)tfd_lc_fire(d, p, TFD_EV_UNLOCKED, 0);
 	else
 		(void)tfd_lc_fire(d, p, TFD_EV_STARTED, 0);
+	/* another persona's call may hold the sound devices: then none
+	 * for this one either, even in the foreground (callaudio.c) */
+	r = tfd_callaudio_apply(d, p);
+	if (r < 0)
+		tf_warn("%s: setting who may open the sound devices: %s",
+			p->cfg->name, strerror(-r));
 	/* twofold-comms (comms = yes, provisioned), once it runs */
 	tfd_comms_persona_started(d, p);
 	tfd_audit(d, 0, "persona.start", p, NULL, "init_pid=%d",
@@ -1031,6 +1037,8 @@ int tfd_halt(struct tfd *d, struct tfd_persona *p, bool evict,
 		h->active = false;
 		return -EBUSY;
 	}
+	/* fail closed: a halting persona's call holds no sound device */
+	tfd_callaudio_update(d);
 	if (p->rt == NULL) {
 		h->init_gone = h->cg_empty = true;
 		processes_gone(d, p);

@@ -32,12 +32,19 @@
  * build tree is not visible inside a persona, and the exec gate lets only
  * base-system and app-image files run.
  *
- * Foreground: the service's stdin is svc.c's channel, a pipe only the
- * daemon writes; at every start and every foreground move it says
- * "foreground yes" or "foreground no" there (PTT bursts play aloud only
- * while the persona is in front or a call is active; docs/comms.md
- * "Audio devices"). Not on the control socket: any app of the persona
- * can reach that one as the service's own uid.
+ * Foreground: the service's stdin is svc.c's channel, a socket only the
+ * daemon holds the other end of; at every start and every foreground
+ * move it says "foreground yes" or "foreground no" there (PTT bursts
+ * play aloud only while the persona is in front or a call is active;
+ * docs/comms.md "Audio devices"). Not on the control socket: any app of
+ * the persona can reach that one as the service's own uid.
+ *
+ * Calls: the service answers on the same channel, "call active" when a
+ * call is answered, "call idle" when it ends and when it starts
+ * (callchan.c parses; unknown lines are logged once a run and change
+ * nothing); callaudio.c decides from that who holds the sound devices.
+ * The service's --audio-dev is the persona's comms_audio (device.conf),
+ * none when unset.
  *
  * Status (COMMS with TF_F_COMMS_STATUS): the daemon asks the service on
  * its control socket, reached through /proc/INIT/root, and hands back
@@ -299,11 +306,55 @@ static int read_relay(const struct tfd_persona *p, char *buf, size_t cap)
 	return 0;
 }
 
+/* A line the service wrote on its channel (untrusted: the service runs
+ * in the persona). line NULL: longer than TFD_CHAN_LINE_MAX. */
+static void comms_line(struct tfd *d, struct tfd_svc *s, const char *line,
+		       size_t len)
+{
+	struct tfd_persona *p = s->data;
+
+	switch (tfd_chan_parse(line, len)) {
+	case TFD_CHAN_CALL_ACTIVE: tfd_callaudio_report(d, p, true); return;
+	case TFD_CHAN_CALL_IDLE: tfd_callaudio_report(d, p, false); return;
+	case TFD_CHAN_UNKNOWN: break;
+	}
+	if (p->comms_warned)
+		return;
+	p->comms_warned = true;
+	/* its words are the persona's: the length only, never the text */
+	tf_warn("%s: twofold-comms wrote a line the daemon does not know "
+		"(%s; ignored, and later ones too without a word)",
+		p->cfg->name, line ? "unknown words" : "over 64 bytes");
+}
+
+/* It ended (exit, kill, restart, stop): whatever it said, no call. */
+static void comms_end(struct tfd *d, struct tfd_svc *s)
+{
+	struct tfd_persona *p = s->data;
+
+	p->comms_warned = false;
+	if (p->call_active || p->call_audio) {
+		p->call_active = false;
+		tfd_callaudio_update(d);
+	}
+}
+
+/* A flood: the service is broken or not ours any more. Fail closed: no
+ * call, until it says "call active" again in a calmer second. */
+static void comms_flood(struct tfd *d, struct tfd_svc *s)
+{
+	tfd_callaudio_report(d, s->data, false);
+}
+
 static void svc_init(struct tfd_persona *p)
 {
 	tfd_svc_init(&p->comms, "comms");
 	p->comms.uid = TF_COMMS_UID;
 	p->comms.chan = true; /* foreground yes|no: tfd_comms_foreground */
+	p->comms.on_line = comms_line;
+	p->comms.on_end = comms_end;
+	p->comms.on_flood = comms_flood;
+	p->comms.data = p;
 }
 
 /* Before every start: the state dir and what is in it are the comms
@@ -383,6 +434,8 @@ static void comms_start(struct tfd *d, struct tfd_persona *p)
 		COMMS_STATE "/ca.pub",
 		"--daemon-fd",
 		"0",
+		NULL, /* --audio-dev */
+		NULL, /* comms_audio */
 		NULL,
 	};
 	int r;
@@ -397,6 +450,13 @@ static void comms_start(struct tfd *d, struct tfd_persona *p)
 		snprintf(p->comms.error, sizeof(p->comms.error),
 			 "its relay address is unreadable: %s", strerror(-r));
 		return;
+	}
+	if (p->cfg->comms_audio[0]) {
+		/* config.c checked it is one printable word */
+		size_t k = TF_ARRAY_SIZE(argv) - 3;
+
+		argv[k] = "--audio-dev";
+		argv[k + 1] = (char *)p->cfg->comms_audio;
 	}
 	r = own_state(p);
 	if (r < 0)
@@ -416,6 +476,9 @@ static void comms_start(struct tfd *d, struct tfd_persona *p)
 		return;
 	}
 	tfd_audit(d, 0, "comms.start", p, NULL, "pid=%d", (int)p->comms.pid);
+	/* a new run: no call until it says so */
+	p->call_active = false;
+	p->comms_warned = false;
 	tell_foreground(p);
 }
 
@@ -437,8 +500,10 @@ void tfd_comms_persona_stopping(struct tfd *d, struct tfd_persona *p)
 void tfd_comms_tick(struct tfd *d)
 {
 	for (size_t i = 0; i < d->n_personas; i++)
-		if (d->personas[i].cfg->comms)
+		if (d->personas[i].cfg->comms) {
 			comms_start(d, &d->personas[i]);
+			tfd_svc_chan_tick(d, &d->personas[i].comms);
+		}
 }
 
 void tfd_comms_status(const struct tfd_persona *p, FILE *t, FILE *j)
@@ -448,15 +513,25 @@ void tfd_comms_status(const struct tfd_persona *p, FILE *t, FILE *j)
 	if (!p->cfg->comms)
 		return;
 	if (t && on)
-		fprintf(t, "  comms running (pid %d)", (int)p->comms.pid);
+		fprintf(t, "  comms running (pid %d)%s", (int)p->comms.pid,
+			!p->call_active ? ""
+			: p->call_audio
+				? (p->foreground
+					   ? ", call active"
+					   : ", call active in the "
+					     "background: holds the audio")
+				: ", call active without audio");
 	else if (t && p->comms.name[0] && p->comms.error[0])
 		fprintf(t, "  comms down (%s)", p->comms.error);
 	if (j == NULL)
 		return;
 	/* the error is the daemon's own words; only what needs no escape */
-	fprintf(j, ",\"comms\":{\"running\":%s,\"pid\":%d,\"restarts\":%u",
+	fprintf(j,
+		",\"comms\":{\"running\":%s,\"pid\":%d,\"restarts\":%u,"
+		"\"call\":\"%s\",\"call_audio\":%s",
 		on ? "true" : "false", on ? (int)p->comms.pid : -1,
-		p->comms.restarts);
+		p->comms.restarts, on && p->call_active ? "active" : "idle",
+		p->call_audio ? "true" : "false");
 	if (!on && p->comms.error[0] && strpbrk(p->comms.error, "\"\\") == NULL)
 		fprintf(j, ",\"error\":\"%s\"", p->comms.error);
 	fputc('}', j);

@@ -266,6 +266,23 @@ enum tfd_disp tfd_req_status(struct tfd *d, struct tfd_conn *c,
 		fputc('}', j);
 	}
 	fputc(']', j);
+	{
+		/* a call in the background holds the sound devices: the
+		 * foreground persona has none of them meanwhile */
+		const struct tfd_persona *ca = tfd_callaudio_holder(d);
+
+		if (ca && !ca->foreground)
+			fprintf(t,
+				"audio: held by %s's call in the background "
+				"(the foreground persona gets no sound "
+				"device until it ends)\n",
+				ca->cfg->name);
+		fputs(",\"call_audio\":", j);
+		if (ca)
+			json_str(j, ca->cfg->name);
+		else
+			fputs("null", j);
+	}
 	tfd_status_guessing(d, t, j);
 	tfd_audit_status(d, t, j);
 	fputs("}\n", j);

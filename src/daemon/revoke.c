@@ -18,6 +18,15 @@
  * pid, fd and device. Fail closed: a background persona never keeps a
  * microphone or camera open; an app that wants one again opens it when
  * its persona is foreground.
+ *
+ * One exception (callaudio.c): while the persona's call holds the sound
+ * devices (TF_PROF_DEV_CALL), its comms service keeps its fds of those:
+ * a process found in keep-comms whose uids are all TF_COMMS_UID (the
+ * daemon alone puts a process there, and `run --user` refuses that uid).
+ * Every other holder of them, in keep-comms or not, is killed as before.
+ * tfd_revoke_call_fds is the same scan for the call devices only: a
+ * persona whose call devices another persona's call took, or whose own
+ * call ended in the background.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -34,6 +43,7 @@
 #include "twofold/log.h"
 #include "twofold/persona.h"
 #include "twofold/profile.h"
+#include "twofold/sandbox.h"
 #include "daemon.h"
 
 #ifndef SYS_pidfd_open
@@ -54,6 +64,7 @@
 struct fgdev {
 	dev_t rdev;
 	const char *path;
+	bool call; /* TF_PROF_DEV_CALL */
 };
 
 struct scan {
@@ -61,8 +72,30 @@ struct scan {
 	struct tfd_persona *p;
 	struct fgdev dev[TF_PROF_DEV_MAX];
 	size_t n_dev;
-	unsigned revoked, kept;
+	unsigned revoked, kept, spared;
+	/* the persona's call holds the call devices: its comms service
+	 * keeps them (comms_uid: its host uid) */
+	bool spare_comms;
+	uid_t comms_uid;
 };
+
+/* Are all of pid's uids (real, effective, saved, fs) uid? */
+static bool uids_are(pid_t pid, uid_t uid)
+{
+	_cleanup_free_ char *st = NULL;
+	unsigned u[4];
+	char path[64];
+	const char *l;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (tf_read_file_at(AT_FDCWD, path, 1 << 16, &st, NULL) < 0)
+		return false;
+	l = strstr(st, "\nUid:");
+	if (l == NULL ||
+	    sscanf(l + 5, "%u %u %u %u", &u[0], &u[1], &u[2], &u[3]) != 4)
+		return false;
+	return u[0] == uid && u[1] == uid && u[2] == uid && u[3] == uid;
+}
 
 static const struct fgdev *match(const struct scan *s, dev_t rdev)
 {
@@ -74,7 +107,7 @@ static const struct fgdev *match(const struct scan *s, dev_t rdev)
 
 /* One fd of pid whose target is a foreground device: revoke or report. */
 static void handle_fd(struct scan *s, pid_t pid, int pidfd, int fd,
-		      const struct fgdev *dev)
+		      const struct fgdev *dev, bool in_keep_comms)
 {
 	_cleanup_close_ int copy = -1;
 	struct stat st;
@@ -103,6 +136,12 @@ static void handle_fd(struct scan *s, pid_t pid, int pidfd, int fd,
 		tf_warn("%s: pid %d fd %d (%s): EVIOCREVOKE: %s",
 			s->p->cfg->name, pid, fd, dev->path, strerror(errno));
 	}
+	if (dev->call && s->spare_comms && in_keep_comms &&
+	    uids_are(pid, s->comms_uid)) {
+		/* checked after the pidfd: the pid is still that process */
+		s->spared++;
+		return;
+	}
 	s->kept++;
 	if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
 		tf_warn("%s: killed pid %d: it held fd %d of %s into the "
@@ -114,7 +153,7 @@ static void handle_fd(struct scan *s, pid_t pid, int pidfd, int fd,
 		       s->p->cfg->name, pid, fd, dev->path, strerror(errno));
 }
 
-static void scan_pid(struct scan *s, pid_t pid)
+static void scan_pid(struct scan *s, pid_t pid, bool in_keep_comms)
 {
 	_cleanup_close_ int pidfd = -1;
 	char path[64];
@@ -143,13 +182,14 @@ static void scan_pid(struct scan *s, pid_t pid)
 			continue;
 		dev = match(s, st.st_rdev);
 		if (dev != NULL)
-			handle_fd(s, pid, pidfd, (int)fd, dev);
+			handle_fd(s, pid, pidfd, (int)fd, dev, in_keep_comms);
 	}
 	closedir(fds);
 }
 
-/* Every pid in cgroup dir cgfd and below. */
-static void scan_cgroup(struct scan *s, int cgfd, int depth)
+/* Every pid in cgroup dir cgfd and below; keep: cgfd is (in) the
+ * persona's keep-comms */
+static void scan_cgroup(struct scan *s, int cgfd, int depth, bool keep)
 {
 	_cleanup_free_ char *procs = NULL;
 	char *line, *save = NULL;
@@ -163,7 +203,7 @@ static void scan_cgroup(struct scan *s, int cgfd, int depth)
 		     line = strtok_r(NULL, "\n", &save)) {
 			long pid = strtol(line, NULL, 10);
 			if (pid > 0)
-				scan_pid(s, (pid_t)pid);
+				scan_pid(s, (pid_t)pid, keep);
 		}
 	if (depth >= CG_DEPTH_MAX)
 		return;
@@ -182,12 +222,14 @@ static void scan_cgroup(struct scan *s, int cgfd, int depth)
 		sub = openat(dirfd(dir), e->d_name,
 			     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (sub >= 0)
-			scan_cgroup(s, sub, depth + 1);
+			scan_cgroup(s, sub, depth + 1,
+				    keep || (depth == 0 &&
+					     !strcmp(e->d_name, "keep-comms")));
 	}
 	closedir(dir);
 }
 
-int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p)
+static int revoke_scan(struct tfd *d, struct tfd_persona *p, bool call_only)
 {
 	struct scan s = {.d = d, .p = p};
 	const struct tf_profile *prof;
@@ -195,6 +237,8 @@ int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p)
 
 	if (p->rt == NULL)
 		return 0; /* no processes */
+	s.spare_comms = p->call_audio;
+	s.comms_uid = p->cfg->uid_base + TF_COMMS_UID;
 	/* the persona's foreground devices as its start resolved them: the
 	 * configured ones and the camera and sound nodes the profile's
 	 * patterns found (one list with what the cgroup allows). Apps'
@@ -205,10 +249,12 @@ int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p)
 		if (!(pd->flags & TF_PROF_DEV_FOREGROUND) ||
 		    (pd->flags & TF_PROF_DEV_RESOLVE) || pd->type != 'c' ||
 		    pd->minor == TF_CG_DEV_ANY ||
+		    (call_only && !(pd->flags & TF_PROF_DEV_CALL)) ||
 		    s.n_dev >= TF_ARRAY_SIZE(s.dev))
 			continue;
 		s.dev[s.n_dev].rdev = makedev(pd->major, pd->minor);
 		s.dev[s.n_dev].path = pd->path;
+		s.dev[s.n_dev].call = pd->flags & TF_PROF_DEV_CALL;
 		s.n_dev++;
 	}
 	if (s.n_dev == 0)
@@ -216,10 +262,26 @@ int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p)
 	cgfd = tf_persona_cgroup_fd(p->rt);
 	if (cgfd < 0)
 		return -ENOENT;
-	scan_cgroup(&s, cgfd, 0);
+	scan_cgroup(&s, cgfd, 0, false);
+	if (s.spared)
+		tf_info("%s: its comms service keeps %u fd(s) of the sound "
+			"devices for its call",
+			p->cfg->name, s.spared);
+	if (call_only)
+		return (int)s.kept;
 	if (s.revoked || s.kept)
 		tf_info("%s went to the background: %u device fd(s) revoked, "
 			"%u holder(s) of devices without a revoke killed",
 			p->cfg->name, s.revoked, s.kept);
 	return (int)s.revoked;
+}
+
+int tfd_revoke_foreground_fds(struct tfd *d, struct tfd_persona *p)
+{
+	return revoke_scan(d, p, false);
+}
+
+int tfd_revoke_call_fds(struct tfd *d, struct tfd_persona *p)
+{
+	return revoke_scan(d, p, true);
 }

@@ -346,6 +346,10 @@ static const struct key keys[] = {
 	 NULL,
 	 "yes: the daemon runs twofold-comms in it once provisioned "
 	 "(twofold comms provision)"},
+	{SEC_PERSONA, "comms_audio", T_STR, PER(comms_audio), 0, 0, false, NULL,
+	 NULL, NULL,
+	 "ALSA device twofold-comms plays and records calls on (its "
+	 "--audio-dev), empty = none"},
 	{SEC_PERSONA, "exec_hashes", T_STR, PER(exec_hashes), 0, 0, false,
 	 "pin", NULL, NULL,
 	 "base files' content on exec: pin (first exec pins it), sealed "
@@ -1308,6 +1312,18 @@ int tf_config_validate(const struct tf_config *c, bool check_paths, char *err,
 				    "refused for a credential-bound persona "
 				    "(only signed code runs there); remove it",
 				    c->personas[i].name);
+	for (size_t i = 0; i < c->n_personas; i++) {
+		const char *a = c->personas[i].comms_audio;
+
+		/* one argv word of the service: printable, no blank */
+		for (size_t k = 0; a[k]; k++)
+			if (a[k] <= ' ' || a[k] > '~')
+				return fail(err, errlen,
+					    "persona %s: comms_audio must be "
+					    "an ALSA device name (no blank or "
+					    "control character): \"%s\"",
+					    c->personas[i].name, a);
+	}
 	for (size_t i = 0; i < c->n_personas; i++) {
 		const char *m = c->personas[i].exec_hashes;
 

@@ -50,6 +50,12 @@ struct tf_persona {
 	/* a lock froze the root's children one by one, keep-* excepted
 	 * (keep.c), instead of the root */
 	bool kids_frozen;
+	/* the call devices (TF_PROF_DEV_CALL): as the foreground, nobody's,
+	 * or only a service's (cgroup id, host uid): set by
+	 * tf_persona_set_call_devices, kept across foreground moves */
+	enum tf_persona_call call;
+	uint64_t call_cgid;
+	uint32_t call_uid;
 };
 
 /* What the init child needs; filled by the parent before clone3 so the

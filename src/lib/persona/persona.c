@@ -270,13 +270,19 @@ static int resolve_devices(struct tf_persona *p, const struct tf_profile *pr,
 
 static int apply_foreground(struct tf_persona *p, bool fg)
 {
-	struct tf_cg_dev devs[TF_PROF_DEV_MAX];
+	struct tf_cg_dev devs[TF_PROF_DEV_MAX], calls[TF_PROF_DEV_MAX];
 	uint32_t w = fg ? p->prof.lim.cpu_weight : p->prof.bg_cpu_weight;
-	size_t n =
-		tf_profile_dev_rules(&p->prof, fg, devs, TF_ARRAY_SIZE(devs));
+	bool call = p->call == TF_PERSONA_CALL_FOLLOW && fg;
+	struct tf_cg_keep keep = {
+		.cgroup_id = p->call_cgid, .uid = p->call_uid, .devs = calls};
+	size_t n = tf_profile_dev_rules_call(&p->prof, fg, call, devs,
+					     TF_ARRAY_SIZE(devs));
 	int r;
 
-	r = tf_cgroup_device_set(p->cg, devs, n);
+	if (p->call == TF_PERSONA_CALL_KEEP)
+		keep.n = tf_profile_call_devs(&p->prof, calls,
+					      TF_ARRAY_SIZE(calls));
+	r = tf_cgroup_device_set_keep(p->cg, devs, n, keep.n ? &keep : NULL);
 	if (r < 0)
 		return r;
 	if (w) {
@@ -638,6 +644,26 @@ int tf_persona_set_foreground(struct tf_persona *p, bool fg)
 	if (!p)
 		return -EINVAL;
 	return apply_foreground(p, fg);
+}
+
+int tf_persona_set_call_devices(struct tf_persona *p, bool fg,
+				enum tf_persona_call call, uint64_t cgroup_id,
+				uint32_t uid)
+{
+	int r;
+
+	if (!p || (call == TF_PERSONA_CALL_KEEP && cgroup_id == 0))
+		return -EINVAL;
+	p->call = call;
+	p->call_cgid = call == TF_PERSONA_CALL_KEEP ? cgroup_id : 0;
+	p->call_uid = call == TF_PERSONA_CALL_KEEP ? uid : 0;
+	r = apply_foreground(p, fg);
+	if (r < 0 && call == TF_PERSONA_CALL_KEEP) {
+		/* fail closed: the call devices for nobody */
+		p->call = TF_PERSONA_CALL_NONE;
+		(void)apply_foreground(p, fg);
+	}
+	return r;
 }
 
 int tf_persona_stats(const struct tf_persona *p, struct tf_persona_stats *st)

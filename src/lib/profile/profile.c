@@ -168,9 +168,10 @@ static bool dev_path_ok(const char *s)
 static const struct {
 	const char *path;
 	tf_perms_t perm;
+	uint32_t flags;
 } fg_patterns[] = {
-	{"/dev/video*", TF_PROF_PERM_CAMERA},
-	{"/dev/snd/*", TF_PROF_PERM_MICROPHONE},
+	{"/dev/video*", TF_PROF_PERM_CAMERA, 0},
+	{"/dev/snd/*", TF_PROF_PERM_MICROPHONE, TF_PROF_DEV_CALL},
 };
 
 /* the app permission a device.conf device class needs: sound nodes serve
@@ -183,6 +184,13 @@ static tf_perms_t class_perm(enum tf_device_class c)
 	case TF_DEV_AUDIO: return TF_PROF_PERM_MICROPHONE;
 	default: return 0;
 	}
+}
+
+/* the classes a call needs (speaker and microphone): the ones the comms
+ * service may keep during a call in the background (TF_PROF_DEV_CALL) */
+static bool class_call(enum tf_device_class c)
+{
+	return c == TF_DEV_AUDIO || c == TF_DEV_MICROPHONE;
 }
 
 int tf_profile_check(const struct tf_profile *p, char *why, size_t whylen)
@@ -241,8 +249,14 @@ int tf_profile_check(const struct tf_profile *p, char *why, size_t whylen)
 		if (!dev_path_ok(d->path))
 			BAD("profile: device %u: path not under /dev", i);
 		if (d->flags & ~(TF_PROF_DEV_BIND | TF_PROF_DEV_FOREGROUND |
-				 TF_PROF_DEV_RESOLVE | TF_PROF_DEV_GLOB))
+				 TF_PROF_DEV_RESOLVE | TF_PROF_DEV_GLOB |
+				 TF_PROF_DEV_CALL))
 			BAD("profile: device %s: unknown flags", d->path);
+		if ((d->flags & TF_PROF_DEV_CALL) &&
+		    !(d->flags & TF_PROF_DEV_FOREGROUND))
+			BAD("profile: device %s: a call device is a foreground "
+			    "device",
+			    d->path);
 		if ((d->flags & TF_PROF_DEV_GLOB) &&
 		    !(d->flags & TF_PROF_DEV_RESOLVE))
 			BAD("profile: device %s: a pattern is resolved at "
@@ -372,6 +386,8 @@ int tf_profile_for_persona(const struct tf_config *cfg,
 		d->flags = TF_PROF_DEV_BIND | TF_PROF_DEV_FOREGROUND |
 			   TF_PROF_DEV_RESOLVE;
 		d->perm = class_perm(cfg->devices[i].cls);
+		if (class_call(cfg->devices[i].cls))
+			d->flags |= TF_PROF_DEV_CALL;
 		p.n_devs++;
 	}
 	/* the host's camera and sound nodes, whichever exist at start: bound,
@@ -387,7 +403,8 @@ int tf_profile_for_persona(const struct tf_config *cfg,
 		memset(d, 0, sizeof(*d));
 		snprintf(d->path, sizeof(d->path), "%s", fg_patterns[i].path);
 		d->flags = TF_PROF_DEV_BIND | TF_PROF_DEV_FOREGROUND |
-			   TF_PROF_DEV_RESOLVE | TF_PROF_DEV_GLOB;
+			   TF_PROF_DEV_RESOLVE | TF_PROF_DEV_GLOB |
+			   fg_patterns[i].flags;
 		d->perm = fg_patterns[i].perm;
 		p.n_devs++;
 	}
@@ -603,13 +620,14 @@ size_t tf_profile_dev_nodes(const struct tf_profile *p, const char **out,
 	return n;
 }
 
-size_t tf_profile_dev_rules(const struct tf_profile *p, bool fg,
-			    struct tf_cg_dev *out, size_t cap)
+size_t tf_profile_dev_rules_call(const struct tf_profile *p, bool fg, bool call,
+				 struct tf_cg_dev *out, size_t cap)
 {
 	size_t n = 0;
 
 	for (uint32_t i = 0; i < p->n_devs && n < cap; i++) {
 		const struct tf_prof_dev *d = &p->devs[i];
+		bool on = d->flags & TF_PROF_DEV_CALL ? call : fg;
 
 		/* unresolved: no numbers to allow (the start resolves or
 		 * drops every such entry before it asks) */
@@ -619,7 +637,31 @@ size_t tf_profile_dev_rules(const struct tf_profile *p, bool fg,
 			.type = d->type,
 			.major = d->major,
 			.minor = d->minor,
-			.allow = fg || !(d->flags & TF_PROF_DEV_FOREGROUND)};
+			.allow = on || !(d->flags & TF_PROF_DEV_FOREGROUND)};
+	}
+	return n;
+}
+
+size_t tf_profile_dev_rules(const struct tf_profile *p, bool fg,
+			    struct tf_cg_dev *out, size_t cap)
+{
+	return tf_profile_dev_rules_call(p, fg, fg, out, cap);
+}
+
+size_t tf_profile_call_devs(const struct tf_profile *p, struct tf_cg_dev *out,
+			    size_t cap)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < p->n_devs && n < cap; i++) {
+		const struct tf_prof_dev *d = &p->devs[i];
+
+		if ((d->flags & TF_PROF_DEV_CALL) &&
+		    !(d->flags & TF_PROF_DEV_RESOLVE))
+			out[n++] = (struct tf_cg_dev){.type = d->type,
+						      .major = d->major,
+						      .minor = d->minor,
+						      .allow = true};
 	}
 	return n;
 }

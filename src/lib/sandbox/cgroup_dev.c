@@ -20,6 +20,8 @@
  * BTF), which is what crun and systemd also emit by hand; libbpf would pull
  * in libelf/zlib for no gain and is not needed for a program this small.
  */
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -209,18 +211,85 @@ static int bpf_sys(int cmd, union bpf_attr *attr)
 	return r < 0 ? tf_negerrno() : (int)r;
 }
 
-/* Load the program for: denies (in order), then allows, default deny. */
-static int bpf_load_policy(const struct tf_cg_dev *deny, size_t ndeny,
-			   const struct tf_cg_dev *allow, size_t nallow)
+/* A keep rule (tf_cgroup_device_set_keep): if the device matches, allow
+ * it only when the opening task runs as keep->uid in the cgroup
+ * keep->cgroup_id, deny it to everyone else; else fall through. Needs
+ * the prologue's r7 (cgroup id) and r8 (uid). */
+static size_t emit_keep_rule(struct bpf_insn *p, const struct tf_cg_dev *d,
+			     const struct tf_cg_keep *keep)
+{
+	bool cmp_ma = d->major != TF_CG_DEV_ANY;
+	bool cmp_mi = d->minor != TF_CG_DEV_ANY;
+	/* match part, uid test, id load (2), id test, allow (2), deny (2) */
+	int16_t len = (int16_t)(1 + cmp_ma + cmp_mi + 1 + 2 + 1 + 2 + 2);
+	int16_t deny = (int16_t)(len - 2), k = 0;
+	uint8_t jne = BPF_JMP32 | BPF_JNE | BPF_K;
+
+	p[k] = ins(jne, BPF_REG_2, 0, (int16_t)(len - k - 1),
+		   d->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK);
+	k++;
+	if (cmp_ma) {
+		p[k] = ins(jne, BPF_REG_3, 0, (int16_t)(len - k - 1),
+			   (int32_t)d->major);
+		k++;
+	}
+	if (cmp_mi) {
+		p[k] = ins(jne, BPF_REG_4, 0, (int16_t)(len - k - 1),
+			   (int32_t)d->minor);
+		k++;
+	}
+	p[k] = ins(jne, BPF_REG_8, 0, (int16_t)(deny - k - 1),
+		   (int32_t)keep->uid);
+	k++;
+	/* r9 = the 64-bit cgroup id (BPF_LD_IMM64: two slots) */
+	p[k++] = ins(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_9, 0, 0,
+		     (int32_t)(uint32_t)keep->cgroup_id);
+	p[k++] = ins(0, 0, 0, 0, (int32_t)(uint32_t)(keep->cgroup_id >> 32));
+	p[k] = ins(BPF_JMP | BPF_JNE | BPF_X, BPF_REG_7, BPF_REG_9,
+		   (int16_t)(deny - k - 1), 0);
+	k++;
+	p[k++] = ins(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
+	p[k++] = ins(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	p[k++] = ins(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+	p[k++] = ins(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	return (size_t)k;
+}
+
+/* Load the program for: keep rules, denies (in order), then allows, then
+ * dflt (false: default deny; true: allow what no rule decided, for a
+ * keep-only program next to the v1 controller). */
+static int bpf_load(const struct tf_cg_keep *keep, const struct tf_cg_dev *deny,
+		    size_t ndeny, const struct tf_cg_dev *allow, size_t nallow,
+		    bool dflt)
 {
 	_cleanup_free_ struct bpf_insn *prog = NULL;
-	size_t cap = 4 + (ndeny + nallow) * 5 + 2, k = 0;
+	size_t nkeep = keep ? keep->n : 0;
+	size_t cap = 10 + nkeep * 12 + (ndeny + nallow) * 5 + 2, k = 0;
 	union bpf_attr attr;
 	int fd;
 
 	prog = calloc(cap, sizeof(*prog));
 	if (!prog)
 		return -ENOMEM;
+	if (nkeep) {
+		/* who opens: the task's cgroup v2 id and host uid, asked
+		 * before the context is read (a helper call clobbers r1-r5;
+		 * r6-r9 survive it). The kernel runs the program in the
+		 * opening task (devcgroup_check_permission). */
+		prog[k++] = ins(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6,
+				BPF_REG_1, 0, 0);
+		prog[k++] = ins(BPF_JMP | BPF_CALL, 0, 0, 0,
+				BPF_FUNC_get_current_cgroup_id);
+		prog[k++] = ins(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_7,
+				BPF_REG_0, 0, 0);
+		prog[k++] = ins(BPF_JMP | BPF_CALL, 0, 0, 0,
+				BPF_FUNC_get_current_uid_gid);
+		/* the uid is the low half; a 32-bit move zero-extends */
+		prog[k++] = ins(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_8, BPF_REG_0,
+				0, 0);
+		prog[k++] = ins(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1,
+				BPF_REG_6, 0, 0);
+	}
 	/* struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor }
 	 * access_type = (access << 16) | type; access is not looked at: an
 	 * allowed device gets read, write and mknod, like "rwm" in v1. */
@@ -228,22 +297,32 @@ static int bpf_load_policy(const struct tf_cg_dev *deny, size_t ndeny,
 	prog[k++] = ins(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff);
 	prog[k++] = ins(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1, 4, 0);
 	prog[k++] = ins(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_4, BPF_REG_1, 8, 0);
+	for (size_t i = 0; i < nkeep; i++)
+		k += emit_keep_rule(prog + k, &keep->devs[i], keep);
 	for (size_t i = 0; i < ndeny; i++)
 		k += emit_rule(prog + k, &deny[i], false);
 	for (size_t i = 0; i < nallow; i++)
 		k += emit_rule(prog + k, &allow[i], true);
-	prog[k++] = ins(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+	prog[k++] =
+		ins(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, dflt ? 1 : 0);
 	prog[k++] = ins(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
 	attr.insns = (uint64_t)(uintptr_t)prog;
 	attr.insn_cnt = (uint32_t)k;
-	/* no helpers are called, so the licence string has no effect */
+	/* the helpers called (cgroup id, uid) are not GPL-only, so the
+	 * licence string has no effect */
 	attr.license = (uint64_t)(uintptr_t) "ISC";
 	/* the kernel hands out bpf fds with O_CLOEXEC (bpf_prog_new_fd) */
 	fd = bpf_sys(BPF_PROG_LOAD, &attr);
 	return fd;
+}
+
+static int bpf_load_policy(const struct tf_cg_dev *deny, size_t ndeny,
+			   const struct tf_cg_dev *allow, size_t nallow)
+{
+	return bpf_load(NULL, deny, ndeny, allow, nallow, false);
 }
 
 static int bpf_attach(int cgfd, int prog, int old)
@@ -287,25 +366,31 @@ static int build_lists(const struct tf_cg_dev *devs, size_t n,
 	return 0;
 }
 
-int tf_cgroup_device_set_bpf(struct tf_cgroup *cg, const struct tf_cg_dev *devs,
-			     size_t n)
+static int keep_check(const struct tf_cg_keep *keep)
+{
+	if (keep == NULL || keep->n == 0)
+		return 0;
+	if (keep->n > TF_CG_DEV_MAX || keep->cgroup_id == 0 ||
+	    keep->uid > INT32_MAX)
+		return -EINVAL;
+	return dev_check(keep->devs, keep->n);
+}
+
+/* The whole policy as one program on cg's v2 dir (unified hosts). */
+static int set_bpf(struct tf_cgroup *cg, const struct tf_cg_dev *devs, size_t n,
+		   const struct tf_cg_keep *keep)
 {
 	_cleanup_free_ struct tf_cg_dev *deny = NULL, *allow = NULL;
 	_cleanup_close_ int prog = -1;
 	size_t nd, na;
 	int r;
 
-	if (!cg)
-		return -EINVAL;
-	r = dev_check(devs, n);
-	if (r < 0)
-		return r;
 	if (cg->fd[H_V2] < 0)
 		return -EOPNOTSUPP;
 	r = build_lists(devs, n, &deny, &nd, &allow, &na);
 	if (r < 0)
 		return r;
-	prog = bpf_load_policy(deny, nd, allow, na);
+	prog = bpf_load(keep, deny, nd, allow, na, false);
 	if (prog < 0)
 		return prog;
 	r = bpf_attach(cg->fd[H_V2], prog, cg->bpf_prog);
@@ -315,14 +400,13 @@ int tf_cgroup_device_set_bpf(struct tf_cgroup *cg, const struct tf_cg_dev *devs,
 	if (cg->bpf_prog >= 0)
 		close(cg->bpf_prog);
 	cg->bpf_prog = steal_fd(&prog);
+	cg->bpf_keep_only = false;
 	return 0;
 }
 
-int tf_cgroup_device_set(struct tf_cgroup *cg, const struct tf_cg_dev *devs,
-			 size_t n)
+int tf_cgroup_device_set_bpf(struct tf_cgroup *cg, const struct tf_cg_dev *devs,
+			     size_t n)
 {
-	_cleanup_free_ struct tf_cg_dev *deny = NULL, *allow = NULL;
-	size_t nd, na;
 	int r;
 
 	if (!cg)
@@ -330,19 +414,134 @@ int tf_cgroup_device_set(struct tf_cgroup *cg, const struct tf_cg_dev *devs,
 	r = dev_check(devs, n);
 	if (r < 0)
 		return r;
+	return set_bpf(cg, devs, n, NULL);
+}
+
+/* Hybrid host: the keep rules alone as a program on the v2 dir (default
+ * allow: the v1 controller decides the rest), or that program detached
+ * (keep NULL). */
+static int set_keep_prog(struct tf_cgroup *cg, const struct tf_cg_keep *keep)
+{
+	_cleanup_close_ int prog = -1;
+	union bpf_attr attr;
+	int r;
+
+	if (keep == NULL || keep->n == 0) {
+		if (cg->bpf_prog < 0 || !cg->bpf_keep_only)
+			return 0;
+		memset(&attr, 0, sizeof(attr));
+		attr.target_fd = (uint32_t)cg->fd[H_V2];
+		attr.attach_bpf_fd = (uint32_t)cg->bpf_prog;
+		attr.attach_type = BPF_CGROUP_DEVICE;
+		r = bpf_sys(BPF_PROG_DETACH, &attr);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		close(cg->bpf_prog);
+		cg->bpf_prog = -1;
+		cg->bpf_keep_only = false;
+		return 0;
+	}
+	if (cg->fd[H_V2] < 0)
+		return -EOPNOTSUPP;
+	prog = bpf_load(keep, NULL, 0, NULL, 0, true);
+	if (prog < 0)
+		return prog;
+	r = bpf_attach(cg->fd[H_V2], prog, cg->bpf_prog);
+	if (r < 0)
+		return r;
+	if (cg->bpf_prog >= 0)
+		close(cg->bpf_prog);
+	cg->bpf_prog = steal_fd(&prog);
+	cg->bpf_keep_only = true;
+	return 0;
+}
+
+/* v1: the allow list plus the keep devices (the v1 controller cannot
+ * tell tasks apart: the v2 program narrows those to the keep cgroup) */
+static int set_v1(struct tf_cgroup *cg, const struct tf_cg_dev *devs, size_t n,
+		  const struct tf_cg_keep *keep)
+{
+	_cleanup_free_ struct tf_cg_dev *deny = NULL, *allow = NULL,
+					*all = NULL;
+	size_t nd, na, nk = keep ? keep->n : 0;
+	int r;
+
+	r = build_lists(devs, n, &deny, &nd, &allow, &na);
+	if (r < 0)
+		return r;
+	all = calloc(na + nk + 1, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	memcpy(all, allow, na * sizeof(*all));
+	for (size_t i = 0; i < nk; i++) {
+		all[na + i] = keep->devs[i];
+		all[na + i].allow = true;
+	}
+	return v1_device_set(cg->fd[H_DEVICES], all, na + nk);
+}
+
+int tf_cgroup_device_set_keep(struct tf_cgroup *cg,
+			      const struct tf_cg_dev *devs, size_t n,
+			      const struct tf_cg_keep *keep)
+{
+	bool widen = keep && keep->n;
+	int r;
+
+	if (!cg)
+		return -EINVAL;
+	r = dev_check(devs, n);
+	if (r == 0)
+		r = keep_check(keep);
+	if (r < 0)
+		return r;
 	if (cg->fd[H_DEVICES] >= 0) {
 		/* hybrid / v1: the v1 controller is what the kernel
 		 * enforces for this hierarchy; denies are expressed by
 		 * leaving the entry out of the allow list (an exact-match
-		 * deny only; v1 cannot carve one minor out of a wildcard) */
-		r = build_lists(devs, n, &deny, &nd, &allow, &na);
-		if (r < 0)
-			return r;
-		return v1_device_set(cg->fd[H_DEVICES], allow, na);
+		 * deny only; v1 cannot carve one minor out of a wildcard).
+		 * Keep devices need the v2 program beside it, and the
+		 * narrower side goes first so no open sees a policy wider
+		 * than the old or the new one: the program before the v1
+		 * allow when keeping, the v1 deny before the program goes
+		 * when not. */
+		if (widen && cg->fd[H_V2] < 0)
+			return -EOPNOTSUPP;
+		if (widen) {
+			r = set_keep_prog(cg, keep);
+			return r < 0 ? r : set_v1(cg, devs, n, keep);
+		}
+		r = set_v1(cg, devs, n, NULL);
+		return r < 0 ? r : set_keep_prog(cg, NULL);
 	}
 	if (cg->layout == TF_CG_UNIFIED)
-		return tf_cgroup_device_set_bpf(cg, devs, n);
+		return set_bpf(cg, devs, n, keep);
 	return -EOPNOTSUPP;
+}
+
+int tf_cgroup_device_set(struct tf_cgroup *cg, const struct tf_cg_dev *devs,
+			 size_t n)
+{
+	return tf_cgroup_device_set_keep(cg, devs, n, NULL);
+}
+
+int tf_cgroup_id(int dirfd, uint64_t *id)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = {.fh = {.handle_bytes = sizeof(uint64_t)}};
+	int mnt;
+
+	if (dirfd < 0 || !id)
+		return -EINVAL;
+	/* cgroupfs's file handle is the 64-bit cgroup id (kernfs node id),
+	 * what bpf_get_current_cgroup_id() returns */
+	if (name_to_handle_at(dirfd, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0)
+		return tf_negerrno();
+	if (h.fh.handle_bytes != sizeof(uint64_t))
+		return -EPROTO;
+	memcpy(id, h.fh.f_handle, sizeof(*id));
+	return 0;
 }
 
 /* The ids of the device programs attached to dirfd itself (not inherited

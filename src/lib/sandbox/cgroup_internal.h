@@ -15,6 +15,9 @@ struct tf_cgroup {
 	enum tf_cg_layout layout; /* 0 on a pure v1 host */
 	int fd[H_N];		  /* persona dir in each hierarchy, or -1 */
 	int bpf_prog;		  /* device program we attached, or -1 */
+	/* hybrid: bpf_prog holds only keep rules (tf_cgroup_device_set_keep)
+	 * beside the v1 controller, and goes when they do */
+	bool bpf_keep_only;
 	char group[65];
 	char persona[33];
 };

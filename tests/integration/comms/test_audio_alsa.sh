@@ -16,6 +16,11 @@
 #    "foreground no" is still heard (--audio-out) but not played, and
 #    `status` says so;
 #  - `foreground` on the control socket is refused (root or not);
+#  - the daemon's "audio yes" opens a device the answer could not (and
+#    nothing without a call);
+#  - the service tells the daemon on that channel (a socketpair here too,
+#    chanpair.py) "call idle" at its start, "call active" at the answer
+#    and "call idle" after the hang-up;
 #  - a bad device name: one clear line, and the call still works for the
 #    other side.
 # TAP. Cleans up its processes and temp dir.
@@ -75,6 +80,11 @@ ca issue --ca "$W/ca" --officer groupd --role group-authority \
 	alsa_conf alice bob carol
 	# bob's device for a call while his PTT bursts use "bob"
 	cat <<-EOF
+	pcm.boblate {
+		type asym
+		capture.pcm { type file; slave.pcm { type null }; file "/dev/null"; infile "$W/late.mic"; format raw }
+		playback.pcm { type file; slave.pcm { type null }; file "$W/late.spk"; format raw }
+	}
 	pcm.bobcall {
 		type asym
 		capture.pcm { type file; slave.pcm { type null }; file "/dev/null"; infile "$W/bob.mic"; format raw }
@@ -83,17 +93,20 @@ ca issue --ca "$W/ca" --officer groupd --role group-authority \
 	EOF
 } >"$W/asound.conf"
 export ALSA_CONFIG_PATH=$W/asound.conf
-# bob's daemon channel, as twofoldd makes it: a pipe whose write end
-# only "the daemon" holds. Here the pipe's writer is a cat that copies a
-# FIFO which this script alone opens for writing (fd 8, after every
-# service started, so none inherits it): closing fd 8 closes the channel.
+# bob's daemon channel, as twofoldd makes it: a socketpair whose other
+# end only "the daemon" holds. Here that end is chanpair.py's, which
+# copies a FIFO this script alone opens for writing (fd 8, after every
+# service started, so none inherits it) into it, and what the service
+# says into bob.said: closing fd 8 closes the channel.
 mkfifo "$W/bob.fg"
+: >"$W/bob.said"
 bob_start() {
-	"$TWOFOLD_COMMS" --state "$W/bob" service --relay 127.0.0.1:$PORT \
+	python3 "$(dirname "$0")/chanpair.py" "$W/bob.fg" "$W/bob.said" 7 \
+		"$TWOFOLD_COMMS" --state "$W/bob" service --relay 127.0.0.1:$PORT \
 		--relay-pub "$W/relay.key.pub" --key "$W/bob.key" \
 		--cert "$W/bob.cert" --ca "$W/ca/ca.pub" -v --audio-dev bob \
 		--daemon-fd 7 --audio-out "$W/bob.heard" \
-		7< <(exec cat "$W/bob.fg") >"$W/bob.out" 2>>"$W/bob.log" &
+		>"$W/bob.out" 2>>"$W/bob.log" &
 	SP[bob]=$!
 	bg_update
 	wait_for "$W/bob.out" ready
@@ -109,6 +122,8 @@ wait_status alice "relay connected" && wait_status bob "relay connected" &&
 ok $? "relay and services on ALSA devices start" "$(cat "$W"/*.log)"
 has "audio_dev bob" "$(cm bob status)" && has "foreground no" "$(cm bob status)"
 ok $? "status: the device, and background until the daemon says otherwise" "$(cm bob status)"
+said() { tr '\n' '|' <"$W/bob.said"; }
+ok $([ "$(said)" = "call idle|" ]; echo $?) "the service tells the daemon: call idle at its start" "$(said)"
 
 # idle: nobody's microphone is open
 ! holds alice "$W/alice.mic" && ! holds bob "$W/bob.mic"
@@ -126,8 +141,11 @@ wait_status alice "call active" && wait_frames bob call_rx_frames 300 &&
 ok $? "6 s of audio each way" "$(cm alice status) $(cm bob status)"
 holds alice "$W/alice.mic" && holds bob "$W/bob.mic"
 ok $? "active: both capture devices are open" "$(ls -l /proc/"${SP[alice]}"/fd)"
+ok $([ "$(said)" = "call idle|call active|" ]; echo $?) "... and call active at the answer" "$(said)"
 cm alice hangup >/dev/null && wait_status bob "call idle" && wait_status alice "call idle"
 ok $? "alice hangs up"
+for _ in $(seq 50); do [ "$(said)" = "call idle|call active|call idle|" ] && break; sleep 0.1; done
+ok $([ "$(said)" = "call idle|call active|call idle|" ]; echo $?) "... and call idle after the hang-up" "$(said)"
 ! holds alice "$W/alice.mic" && ! holds bob "$W/bob.mic"
 ok $? "after the call: the capture is closed again on both sides"
 ab=$("$AUDIOTOOL" snr "$W/alice.mic" "$W/bob.spk")
@@ -158,6 +176,27 @@ wait_frames alice call_rx_frames 100 && wait_frames bob call_rx_frames $((r0 + 1
 ok $? "the call works all the same: frames both ways, alice's device plays" \
 	"$(cm alice status | grep rx_frames) $(size "$W/alice.spk")"
 cm alice hangup >/dev/null && wait_status bob "call idle"
+
+# a device refused at the answer (in a persona: the background, before
+# the daemon set the card aside for the call) opens on the daemon's
+# "audio yes"; here its capture file appears only later
+cm alice call bob >/dev/null && wait_status bob "call incoming"
+cm bob answer --audio-dev boblate >/dev/null 2>&1 && wait_status alice "call active"
+ok $? "bob answers on a device whose capture cannot open yet" "$(cm bob status)"
+! holds bob "$W/late.mic"
+ok $? "... its capture is not open" "$(ls -l /proc/"${SP[bob]}"/fd)"
+cp "$W/bob.mic" "$W/late.mic"
+echo "audio yes" >&8
+for _ in $(seq 50); do holds bob "$W/late.mic" && break; sleep 0.1; done
+holds bob "$W/late.mic" && grep -q "call devices open after twofoldd's audio yes" "$W/bob.log"
+ok $? "the daemon's audio yes: the service opens it during the call" "$(tail -3 "$W/bob.log")"
+cm alice hangup >/dev/null && wait_status bob "call idle"
+! holds bob "$W/late.mic"
+ok $? "... and closes it at the hang-up" "$(ls -l /proc/"${SP[bob]}"/fd)"
+echo "audio yes" >&8
+sleep 0.3
+! holds bob "$W/late.mic"
+ok $? "audio yes without a call opens nothing" "$(ls -l /proc/"${SP[bob]}"/fd)"
 
 # the foreground comes from the daemon's channel only
 out=$(python3 - "$W/bob/control" <<-'EOF'

@@ -135,6 +135,21 @@ static void test_for_persona(void **state)
 	assert_int_equal(p.devs[9].perm, TF_PROF_PERM_CAMERA);
 	assert_string_equal(p.devs[10].path, "/dev/snd/*");
 	assert_int_equal(p.devs[10].perm, TF_PROF_PERM_MICROPHONE);
+	/* sound is a call's: the comms service may keep it in a call */
+	assert_true(p.devs[10].flags & TF_PROF_DEV_CALL);
+	assert_false(p.devs[9].flags & TF_PROF_DEV_CALL);
+	assert_false(p.devs[8].flags & TF_PROF_DEV_CALL);
+	/* so is a configured audio or microphone device */
+	c.devices[0].cls = TF_DEV_AUDIO;
+	assert_int_equal(tf_profile_for_persona(&c, pc, &p, why, sizeof(why)),
+			 0);
+	assert_int_equal(p.devs[8].flags,
+			 TF_PROF_DEV_BIND | TF_PROF_DEV_FOREGROUND |
+				 TF_PROF_DEV_RESOLVE | TF_PROF_DEV_CALL);
+	c.devices[0].cls = TF_DEV_MICROPHONE;
+	assert_int_equal(tf_profile_for_persona(&c, pc, &p, why, sizeof(why)),
+			 0);
+	assert_true(p.devs[8].flags & TF_PROF_DEV_CALL);
 	/* a device path outside /dev is refused, with the device's name */
 	snprintf(c.devices[0].path, sizeof(c.devices[0].path), "/etc/shadow");
 	assert_int_equal(tf_profile_for_persona(&c, pc, &p, why, sizeof(why)),
@@ -294,6 +309,21 @@ static void test_devices_one_list(void **state)
 	assert_true(rules[nr - 1].allow);
 	assert_int_equal(tf_profile_dev_nodes(&p, nodes, TF_PROF_DEV_MAX),
 			 n0 + 1);
+	/* a call device follows call, not fg; the others still follow fg */
+	p.devs[p.n_devs - 1].flags |= TF_PROF_DEV_CALL;
+	assert_int_equal(tf_profile_check(&p, NULL, 0), 0);
+	nr = tf_profile_dev_rules_call(&p, true, false, rules, TF_PROF_DEV_MAX);
+	assert_false(rules[nr - 1].allow);
+	assert_true(rules[0].allow); /* /dev/null: no foreground device */
+	nr = tf_profile_dev_rules_call(&p, false, true, rules, TF_PROF_DEV_MAX);
+	assert_true(rules[nr - 1].allow);
+	assert_int_equal(tf_profile_call_devs(&p, rules, TF_PROF_DEV_MAX), 1);
+	assert_int_equal(rules[0].major, 10);
+	assert_int_equal(rules[0].minor, 229);
+	/* a call device that is no foreground device is refused */
+	p.devs[p.n_devs - 1].flags &= ~TF_PROF_DEV_FOREGROUND;
+	assert_int_equal(tf_profile_check(&p, NULL, 0), -EINVAL);
+	p.devs[p.n_devs - 1].flags |= TF_PROF_DEV_FOREGROUND;
 	/* unresolved: bound (the start resolves or drops it) but no rule */
 	p.devs[p.n_devs - 1].flags |= TF_PROF_DEV_RESOLVE;
 	assert_int_equal(tf_profile_dev_rules(&p, true, rules, TF_PROF_DEV_MAX),

@@ -564,6 +564,109 @@ static void test_devices_bpf(void **state)
 	assert_group_gone();
 }
 
+/* Open path from a child that joins cg, then the v2 directory sub below
+ * it (NULL: stays in cg's), then runs as uid (0: stays root). */
+static int open_as(struct tf_cgroup *cg, const char *sub, uid_t uid,
+		   const char *path)
+{
+	char p[512], v2[400];
+	int status;
+	pid_t pid;
+
+	/* here: the child's own cgroup is the persona's once it joined */
+	assert_true(cg_path(NULL, "personal", v2, sizeof(v2)));
+	snprintf(p, sizeof(p), "%s/%s/cgroup.procs", v2, sub ? sub : "");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char me[32];
+		int fd;
+
+		if (tf_cgroup_attach(cg, getpid()) < 0)
+			_exit(200);
+		if (sub) {
+			fd = open(p, O_WRONLY | O_CLOEXEC);
+			snprintf(me, sizeof(me), "%d", (int)getpid());
+			if (fd < 0 || write(fd, me, strlen(me)) < 0)
+				_exit(202);
+			close(fd);
+		}
+		if (uid && setresuid(uid, uid, uid) < 0)
+			_exit(203);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		_exit(fd >= 0 ? 0 : errno);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* A device kept for one cgroup and uid (tf_cgroup_device_set_keep): the
+ * comms service's sound card during a call in the background. The node
+ * has /dev/net/tun's numbers (10,200: openable by anyone, no basic
+ * device); keep-x and run-x are two v2 children of the persona's. */
+static void test_devices_keep(void **state)
+{
+	struct tf_cgroup *cg = NULL;
+	struct tf_cg_dev snd = {'c', 10, 200, true}, rules[64];
+	struct tf_cg_keep keep = {.uid = 54321, .devs = &snd, .n = 1};
+	char v2[512], node[128], k[600];
+	_cleanup_close_ int kfd = -1;
+	size_t n;
+
+	make_node("camera", 10, 200, node, sizeof(node));
+	assert_int_equal(chmod(node, 0666), 0);
+	assert_int_equal(chmod(tmpdir, 0755), 0);
+	assert_int_equal(tf_cgroup_create(group, "personal", NULL, &cg), 0);
+	assert_true(cg_path(NULL, "personal", v2, sizeof(v2)));
+	snprintf(k, sizeof(k), "%s/keep-x", v2);
+	assert_int_equal(mkdir(k, 0755), 0);
+	kfd = open(k, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(kfd >= 0);
+	snprintf(k, sizeof(k), "%s/run-x", v2);
+	assert_int_equal(mkdir(k, 0755), 0);
+	assert_int_equal(tf_cgroup_id(kfd, &keep.cgroup_id), 0);
+	assert_true(keep.cgroup_id != 0);
+
+	/* the foreground: anyone in the persona */
+	n = with_basics(&snd, 1, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set_keep(cg, rules, n, NULL), 0);
+	assert_int_equal(open_as(cg, "run-x", 1000, node), 0);
+	/* kept: the keep cgroup's uid only; the basics stay for everyone */
+	snd.allow = false;
+	n = with_basics(&snd, 1, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set_keep(cg, rules, n, &keep), 0);
+	assert_int_equal(open_as(cg, "keep-x", 54321, node), 0);
+	assert_int_equal(open_as(cg, "keep-x", 54322, node), EPERM);
+	assert_int_equal(open_as(cg, "run-x", 54321, node), EPERM);
+	assert_int_equal(open_as(cg, NULL, 0, node), EPERM);
+	assert_int_equal(open_as(cg, "run-x", 1000, "/dev/zero"), 0);
+	assert_int_equal(open_as(cg, "keep-x", 54321, "/dev/zero"), 0);
+	/* set again (replaced, not stacked) */
+	assert_int_equal(tf_cgroup_device_set_keep(cg, rules, n, &keep), 0);
+	assert_int_equal(open_as(cg, "keep-x", 54321, node), 0);
+	/* no longer kept, background: nobody */
+	assert_int_equal(tf_cgroup_device_set_keep(cg, rules, n, NULL), 0);
+	assert_int_equal(open_as(cg, "keep-x", 54321, node), EPERM);
+	assert_int_equal(open_as(cg, "run-x", 1000, "/dev/zero"), 0);
+	/* foreground again: everyone (the keep program is gone) */
+	snd.allow = true;
+	n = with_basics(&snd, 1, rules, TF_ARRAY_SIZE(rules));
+	assert_int_equal(tf_cgroup_device_set_keep(cg, rules, n, NULL), 0);
+	assert_int_equal(open_as(cg, "run-x", 1000, node), 0);
+	/* bad keeps */
+	keep.cgroup_id = 0;
+	assert_int_equal(tf_cgroup_device_set_keep(cg, rules, n, &keep),
+			 -EINVAL);
+
+	snprintf(k, sizeof(k), "%s/keep-x", v2);
+	assert_int_equal(rmdir(k), 0);
+	snprintf(k, sizeof(k), "%s/run-x", v2);
+	assert_int_equal(rmdir(k), 0);
+	assert_int_equal(tf_cgroup_destroy(cg), 0);
+	assert_group_gone();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +683,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_devices_default, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_devices_bpf, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_devices_keep, setup,
 						teardown),
 	};
 
