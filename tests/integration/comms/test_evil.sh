@@ -65,12 +65,22 @@ world() {
 	diag "port $PORT: $(grep -i ":$(printf %04X "$PORT") " /proc/net/udp)"
 	return 1
 }
+wait_file() { # wait_file FILE: at most 20 s
+	for _ in $(seq 200); do
+		[ -f "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# "relay connected" comes at the handshake, "published" at the relay's
+# answer to the prekeys (gm: eight datagrams, each verified and committed
+# durably): under load it comes a while later
 world_devices() {
 	svc_start carol
-	wait_status carol "relay connected" && [ -f "$W/carol/published" ] || return 1
+	wait_status carol "relay connected" && wait_file "$W/carol/published" || return 1
 	svc_stop carol
 	svc_start bob
-	wait_status bob "relay connected" && [ -f "$W/bob/published" ] || return 1
+	wait_status bob "relay connected" && wait_file "$W/bob/published" || return 1
 	svc_start alice
 	wait_status alice "relay connected"
 }
