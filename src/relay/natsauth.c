@@ -26,6 +26,8 @@
 #include "relay.h"
 #include "twofold/secmem.h"
 
+#define RELAY_NATS_NO_TRUST_STORE "/dev/null/no-system-trust-store"
+
 static int read_secret(const char *opt, const char *path, char **out,
 		       size_t *outlen, char *why, size_t whylen)
 {
@@ -219,6 +221,20 @@ int relay_nats_load(const struct relay_nats_cfg *cfg,
 			 "TLS to NATS needs --nats-ca FILE (the CA that "
 			 "signed the NATS servers' certificates)");
 		e = -EINVAL;
+	}
+	/* cnats adds OpenSSL's default trust store (the system's public
+	 * CAs, /etc/ssl/certs) to its TLS context (seen with Debian's
+	 * libnats 3.4.1: with SSL_CERT_FILE naming the servers' CA, any
+	 * --nats-ca was accepted): a certificate some public CA issued for
+	 * the NATS host's name would pass. Point OpenSSL's defaults where
+	 * nothing can exist (a path under a device), so only --nats-ca is
+	 * trusted. Now: no thread runs yet to read the environment. */
+	if (e == 0 && a->tls &&
+	    (setenv("SSL_CERT_FILE", RELAY_NATS_NO_TRUST_STORE, 1) < 0 ||
+	     setenv("SSL_CERT_DIR", RELAY_NATS_NO_TRUST_STORE, 1) < 0)) {
+		e = tf_negerrno();
+		snprintf(why, whylen, "cannot set SSL_CERT_FILE: %s",
+			 strerror(-e));
 	}
 	if (e == 0 && cfg->user_file && !a->tls) {
 		snprintf(why, whylen,
