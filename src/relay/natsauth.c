@@ -215,8 +215,8 @@ int relay_nats_load(const struct relay_nats_cfg *cfg,
 	}
 	a->tls = cfg->ca != NULL || cfg->cert != NULL || url_is_tls(cfg->urls);
 	if (a->tls && cfg->ca == NULL) {
-		/* cnats trusts no CA by default: without one every server
-		 * certificate fails; say so now, not at each reconnect */
+		/* only --nats-ca is trusted (below): without it every
+		 * server certificate fails; say so now */
 		snprintf(why, whylen,
 			 "TLS to NATS needs --nats-ca FILE (the CA that "
 			 "signed the NATS servers' certificates)");
@@ -442,6 +442,22 @@ void relay_nats_connect_why(natsStatus st, const char *urls,
 			 : a && a->cert ? "--nats-user-file and --nats-cert"
 					: "--nats-user-file (or give one)");
 		break;
-	default: snprintf(why, whylen, "NATS %s: %s", urls, t); break;
+	default:
+		/* TLS 1.3: a server that refuses the client's certificate
+		 * (or its absence) says so after the handshake, by closing
+		 * the connection: cnats sees no PONG */
+		if (tls)
+			snprintf(why, whylen,
+				 "NATS %s: the server closed the connection "
+				 "(%s): %s",
+				 urls, t,
+				 a->cert ? "check that it trusts this "
+					   "relay's --nats-cert"
+					 : "it may require a client "
+					   "certificate (--nats-cert, "
+					   "--nats-key)");
+		else
+			snprintf(why, whylen, "NATS %s: %s", urls, t);
+		break;
 	}
 }
