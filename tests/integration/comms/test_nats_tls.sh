@@ -12,7 +12,10 @@
 # TLS server; tls:// without --nats-ca), another CA (even with the
 # servers' CA in OpenSSL's default trust store), a host name the
 # certificate does not name, a password file others can read, a
-# password without TLS. The password is in no log, no /proc/PID/cmdline
+# password without TLS. With a NATS .creds file (operator mode, JWTs
+# made by natsjwt.py: nsc is not packaged) the two relays work too; a
+# user of an unknown account and a group-readable file are refused.
+# The password is in no log, no /proc/PID/cmdline
 # or environ, not on the wire; the capture of the relays' NATS traffic
 # holds no "PUB twofold." / "MSG twofold." with TLS, and does without
 # (the same relays on a plaintext server: the check can fail). TAP.
@@ -29,10 +32,11 @@ PA=52993
 PB=52994
 NT=54331 # TLS + verify + users
 NP=54332 # plaintext, no auth
+NJ=54333 # TLS, operator mode (JWTs)
 D=$(cd "$(dirname "$0")" && pwd)
 . "$(dirname "$0")/commslib.sh"
-NS1='' NS2='' RA='' RB='' CP=''
-upd() { BG_PIDS="$NS1 $NS2 $RA $RB $CP ${SP[*]} ${HP:-}"; }
+NS1='' NS2='' NS3='' RA='' RB='' CP=''
+upd() { BG_PIDS="$NS1 $NS2 $NS3 $RA $RB $CP ${SP[*]} ${HP:-}"; }
 PW=zq81-nats-Pa55word
 
 pki() { # a CA, the server's certificate (localhost, 127.0.0.1), a relay's
@@ -263,6 +267,64 @@ ok $? "a password without TLS: refused" "$(cat "$W/cleartext.err")"
 refused keyonly "tls://localhost:$NT" --nats-ca "$P/ca.pem" --nats-key "$P/relay.key"
 one_line keyonly "go together"
 ok $? "--nats-key without --nats-cert: one line" "$(cat "$W/keyonly.err")"
+
+# ---- a NATS .creds file (user JWT + nkey seed): operator mode ----
+mkdir -m 700 "$W/jwt"
+python3 "$D/natsjwt.py" "$W/jwt"
+ok $? "an operator, an account and users as nkeys and JWTs (natsjwt.py)"
+cat >"$W/nats-jwt.conf" <<EOF
+listen: 127.0.0.1:$NJ
+operator: "$W/jwt/op.jwt"
+resolver: MEMORY
+resolver_preload: {
+  $(cat "$W/jwt/account.pub"): "$(cat "$W/jwt/account.jwt")"
+}
+tls {
+  cert_file: "$W/pki/server.pem"
+  key_file: "$W/pki/server.key"
+}
+EOF
+nats-server -c "$W/nats-jwt.conf" -l "$W/nats-jwt.log" &
+NS3=$!
+upd
+wait_for "$W/nats-jwt.log" "Server is ready"
+ok $? "nats-server in operator mode (TLS, the account preloaded)" \
+	"$(tail -5 "$W/nats-jwt.log")"
+relay_at A $PA "tls://localhost:$NJ" --nats-ca "$P/ca.pem" --nats-creds "$W/jwt/user.creds"
+RA=$!
+upd
+relay_at B $PB "tls://localhost:$NJ" --nats-ca "$P/ca.pem" --nats-creds "$W/jwt/user.creds"
+RB=$!
+upd
+wait_for "$W/A.out" ready && wait_for "$W/B.out" ready
+ok $? "two relays with --nats-creds (root's 0600 file, relays as nobody)" \
+	"$(tail -3 "$W/A.log") / $(tail -5 "$W/nats-jwt.log")"
+fwd_across creds
+ok $? "a FWD across them" "$(cat "$W/carol.out") / $(cat "$W/dave.out")"
+seed=$(grep -A1 'BEGIN USER NKEY SEED' "$W/jwt/user.creds" | tail -1)
+leak=
+[ ${#seed} -gt 50 ] || leak+=" no-seed"
+for p in $RA $RB; do
+	grep -a -q -- "$seed" "/proc/$p/cmdline" && leak+=" $p"
+done
+grep -a -q -- "$seed" "$W/A.log" "$W/B.log" && leak+=" logs"
+[ -z "$leak" ]
+ok $? "the nkey seed is in no log or cmdline" "$leak"
+stop_relays
+[ $ra = 0 ] && [ $rb = 0 ]
+ok $? "both relays exit cleanly ($ra, $rb)"
+refused stray "tls://localhost:$NJ" --nats-ca "$P/ca.pem" --nats-creds "$W/jwt/other.creds"
+one_line stray "refused this relay.*--nats-creds"
+ok $? "a user of an account the server does not know: refused" "$(cat "$W/stray.err")"
+chmod 640 "$W/jwt/user.creds"
+refused groupcreds "tls://localhost:$NJ" --nats-ca "$P/ca.pem" --nats-creds "$W/jwt/user.creds"
+chmod 600 "$W/jwt/user.creds"
+one_line groupcreds "other users can read it (mode 0640)"
+ok $? "a .creds file its group can read: refused" "$(cat "$W/groupcreds.err")"
+kill "$NS3"
+wait "$NS3" 2>/dev/null
+NS3=
+upd
 
 # ---- the same relays on a plaintext server: the verbs are there ----
 nats-server -a 127.0.0.1 -p $NP -l "$W/nats-plain.log" &
