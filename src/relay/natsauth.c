@@ -249,6 +249,15 @@ int relay_nats_load(const struct relay_nats_cfg *cfg,
 	if (e == 0 && cfg->key)
 		e = read_secret("--nats-key", cfg->key, &a->key, &n, why,
 				whylen);
+	/* OpenSSL would ask for the passphrase on the terminal, at every
+	 * start of a daemon that has none */
+	if (e == 0 && cfg->key && strstr(a->key, "ENCRYPTED") != NULL) {
+		snprintf(why, whylen,
+			 "--nats-key %s: encrypted with a passphrase nobody "
+			 "can type: give it unencrypted, mode 0600",
+			 cfg->key);
+		e = -EINVAL;
+	}
 	if (e == 0 && cfg->user_file) {
 		const char *u;
 		e = read_secret("--nats-user-file", cfg->user_file, &a->user,
@@ -274,12 +283,14 @@ int relay_nats_load(const struct relay_nats_cfg *cfg,
 			e = -EINVAL;
 		}
 	}
-	if (e < 0) {
+	if (e < 0 || (!a->tls && a->creds == NULL)) {
+		/* nothing to apply: a plain connection, as before */
 		relay_nats_auth_free(a);
-		return e;
+		a = NULL;
 	}
-	*out = a;
-	return 0;
+	if (e == 0)
+		*out = a;
+	return e;
 }
 
 void relay_nats_auth_free(struct relay_nats_auth *a)

@@ -52,7 +52,8 @@ struct relay_nats_auth {
 	const char *seed; /* into creds */
 };
 
-/* Before the sandbox: check the combination (a key without its
+/* Before the sandbox: *out is NULL when nothing is asked (no TLS, no
+ * credentials). Check the combination (a key without its
  * certificate, a password without TLS, ...) and read the files; the
  * secret files must be regular, owned by root or the caller, and have no
  * group or other access. 0, or -errno with one line for the operator in
