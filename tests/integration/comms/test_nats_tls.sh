@@ -12,7 +12,8 @@
 # TLS server; tls:// without --nats-ca), another CA (even with the
 # servers' CA in OpenSSL's default trust store), a host name the
 # certificate does not name, a password file others can read, a
-# password without TLS. With a NATS .creds file (operator mode, JWTs
+# password without TLS, a libnats without TLS (nonatstls.c preloaded).
+# With a NATS .creds file (operator mode, JWTs
 # made by natsjwt.py: nsc is not packaged) the two relays work too; a
 # user of an unknown account and a group-readable file are refused.
 # The password is in no log, no /proc/PID/cmdline
@@ -23,7 +24,7 @@ if [ -z "${NATSTLS_NETNS:-}" ]; then
 	exec unshare --net env NATSTLS_NETNS=1 bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
 fi
 . "$(dirname "$0")/../tap.sh"
-: "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${COMMSHARNESS:?}"
+: "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${COMMSHARNESS:?}" "${NONATSTLS:?}"
 command -v nats-server >/dev/null && command -v openssl >/dev/null || {
 	echo "1..0 # SKIP nats-server or openssl missing (tools/deps.sh)"
 	exit 0
@@ -264,6 +265,11 @@ ok $? "a password file others can read: refused" "$(cat "$W/worldpw.err")"
 refused cleartext "nats://localhost:$NP" --nats-user-file "$W/nats.pw"
 one_line cleartext "password in clear"
 ok $? "a password without TLS: refused" "$(cat "$W/cleartext.err")"
+LD_PRELOAD="$NONATSTLS" refused notls "tls://localhost:$NT" "${TLSARGS[@]}" \
+	--nats-user-file "$W/nats.pw"
+one_line notls "built without TLS"
+ok $? "a libnats without TLS (nonatstls.so): refused with one line" \
+	"$(cat "$W/notls.err")"
 refused keyonly "tls://localhost:$NT" --nats-ca "$P/ca.pem" --nats-key "$P/relay.key"
 one_line keyonly "go together"
 ok $? "--nats-key without --nats-cert: one line" "$(cat "$W/keyonly.err")"
