@@ -239,6 +239,27 @@ RELAY_NATS_MSG_HANDLER(on_msg)
 
 RELAY_NATS_MSG_HANDLER(on_noresp)
 
+/* cnats gave the connection up: it retries forever, except after the
+ * same authentication error twice in a row from a server (credentials
+ * that stopped working after the start: a rotated password, a revoked
+ * JWT). Not at our own close: relay_nats_quiesce turned the handlers
+ * off first. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+	struct relay *r = closure;
+	const char *t = NULL;
+
+	if (!relay_nats_cb_enter())
+		return;
+	(void)natsConnection_GetLastError(nc, &t);
+	logv(r,
+	     "NATS: the connection is closed for good (%s): this relay no "
+	     "longer reaches the others; check its NATS credentials and "
+	     "restart it",
+	     t && *t ? t : "no reason given");
+	relay_nats_cb_leave();
+}
+
 static void on_reconnected(natsConnection *nc, void *closure)
 {
 	if (!relay_nats_cb_enter())
@@ -341,6 +362,8 @@ int relay_nats_open(struct relay *r, const char *urls,
 		st = natsOptions_SetReconnectedCB(n->opts, on_reconnected, r);
 	if (st == NATS_OK)
 		st = natsOptions_SetDisconnectedCB(n->opts, on_disconnected, r);
+	if (st == NATS_OK)
+		st = natsOptions_SetClosedCB(n->opts, on_closed, r);
 	if (st == NATS_OK && auth != NULL) {
 		st = relay_nats_auth_apply(n->opts, auth, why, whylen);
 		if (st != NATS_OK) {
