@@ -198,6 +198,17 @@ int relay_nats_load(const struct relay_nats_cfg *cfg,
 		*out = NULL;
 		return 0;
 	}
+	/* nats://user:password@host: the command line is in
+	 * /proc/PID/cmdline for every local user (and the URLs go into
+	 * error lines): not even echoed here */
+	if (strchr(cfg->urls, '@') != NULL) {
+		snprintf(why, whylen,
+			 "--nats: a URL holds credentials (user@ or "
+			 "user:password@), which every local user can read "
+			 "on the command line: use --nats-user-file or "
+			 "--nats-creds");
+		return -EINVAL;
+	}
 	if (!cfg->cert != !cfg->key) {
 		snprintf(why, whylen,
 			 "--nats-cert and --nats-key go together (mutual TLS)");

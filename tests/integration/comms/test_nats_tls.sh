@@ -12,7 +12,7 @@
 # TLS server; tls:// without --nats-ca), another CA (even with the
 # servers' CA in OpenSSL's default trust store), a host name the
 # certificate does not name, a password file others can read, a
-# password without TLS, a libnats without TLS (nonatstls.c preloaded).
+# password without TLS, a password in a URL, a libnats without TLS (nonatstls.c preloaded).
 # With a NATS .creds file (operator mode, JWTs
 # made by natsjwt.py: nsc is not packaged) the two relays work too; a
 # user of an unknown account and a group-readable file are refused.
@@ -270,6 +270,9 @@ LD_PRELOAD="$NONATSTLS" refused notls "tls://localhost:$NT" "${TLSARGS[@]}" \
 one_line notls "built without TLS"
 ok $? "a libnats without TLS (nonatstls.so): refused with one line" \
 	"$(cat "$W/notls.err")"
+refused inurl "tls://relay:$PW@localhost:$NT" "${TLSARGS[@]}"
+one_line inurl "a URL holds credentials" && ! grep -q -- "$PW" "$W/inurl.err"
+ok $? "a password in a URL: refused, and not echoed" "$(cat "$W/inurl.err")"
 refused keyonly "tls://localhost:$NT" --nats-ca "$P/ca.pem" --nats-key "$P/relay.key"
 one_line keyonly "go together"
 ok $? "--nats-key without --nats-cert: one line" "$(cat "$W/keyonly.err")"

@@ -131,6 +131,11 @@ static void test_load_refusals(void **state)
 	c = (struct relay_nats_cfg){.urls = "nats://127.0.0.1:4222"};
 	assert_int_equal(load(&c, &a, why), 0);
 	assert_null(a);
+	/* credentials in a URL: refused, and not echoed */
+	c = (struct relay_nats_cfg){.urls = "tls://relay:secret-pw@a:1"};
+	assert_int_equal(load(&c, &a, why), -EINVAL);
+	assert_non_null(strstr(why, "--nats-user-file"));
+	assert_null(strstr(why, "secret-pw"));
 	/* tls:// turns TLS on, and TLS needs a CA */
 	c = (struct relay_nats_cfg){.urls = "nats://a:1,tls://b:2"};
 	assert_int_equal(load(&c, &a, why), -EINVAL);
