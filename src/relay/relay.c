@@ -1755,7 +1755,7 @@ int main(int argc, char **argv)
 	static struct relay r;
 	const char *listen_arg = NULL, *key = NULL, *ca = NULL, *db = NULL;
 	const char *cfile = NULL;
-	char why[256];
+	char why[512]; /* a TLS failure names the URLs, the certificate and a hint */
 	const char *user = NULL, *nats_urls = NULL;
 	struct relay_nats_cfg ncfg = {0};
 	_cleanup_(relay_nats_auth_freep) struct relay_nats_auth *nauth = NULL;
