@@ -44,6 +44,7 @@
 
 #include <nats/nats.h>
 
+#include "natsauth.h"
 #include "notice.h"
 #include "relay.h"
 
@@ -70,6 +71,9 @@ struct relay_nats {
 	 * it cannot overtake the earlier messages whose notices the outage
 	 * lost; the redelivery brings it from the store, in order */
 	bool synced;
+	/* TLS and credentials (natsauth.c); the .creds stay for
+	 * reconnects */
+	struct relay_nats_auth *auth;
 };
 
 static size_t bucket(const char *officer)
@@ -221,6 +225,27 @@ RELAY_NATS_MSG_HANDLER(on_msg)
 
 RELAY_NATS_MSG_HANDLER(on_noresp)
 
+/* cnats gave the connection up: it retries forever, except after the
+ * same authentication error twice in a row from a server (credentials
+ * that stopped working after the start: a rotated password, a revoked
+ * JWT). Not at our own close: relay_nats_quiesce turned the handlers
+ * off first. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+	struct relay *r = closure;
+	const char *t = NULL;
+
+	if (!relay_nats_cb_enter())
+		return;
+	(void)natsConnection_GetLastError(nc, &t);
+	logv(r,
+	     "NATS: the connection is closed for good (%s): this relay no "
+	     "longer reaches the others; check its NATS credentials and "
+	     "restart it",
+	     t && *t ? t : "no reason given");
+	relay_nats_cb_leave();
+}
+
 static void on_reconnected(natsConnection *nc, void *closure)
 {
 	if (!relay_nats_cb_enter())
@@ -237,7 +262,32 @@ static void on_disconnected(natsConnection *nc, void *closure)
 	relay_nats_cb_leave();
 }
 
-int relay_nats_open(struct relay *r, const char *urls)
+/*
+ * The first connection decides: one that a server refuses (TLS: an
+ * unknown CA, a certificate for another host, no TLS where it was asked
+ * for; credentials) is a configuration error and ends the start with one
+ * line (cnats' retry-on-failed-connect would retry it silently forever).
+ * Only when no server answers at all does the relay keep trying, 200 ms
+ * apart, as before (cnats' retry with no connected callback: the call
+ * returns once a server answers): relays may come up before NATS.
+ */
+static natsStatus connect_first(struct relay_nats *n)
+{
+	natsStatus st =
+		natsOptions_SetRetryOnFailedConnect(n->opts, false, NULL, NULL);
+
+	if (st == NATS_OK)
+		st = natsConnection_Connect(&n->nc, n->opts);
+	if (st != NATS_NO_SERVER)
+		return st;
+	st = natsOptions_SetRetryOnFailedConnect(n->opts, true, NULL, NULL);
+	if (st == NATS_OK)
+		st = natsConnection_Connect(&n->nc, n->opts);
+	return st == NATS_NOT_YET_CONNECTED ? NATS_OK : st;
+}
+
+int relay_nats_open(struct relay *r, const char *urls,
+		    struct relay_nats_auth *auth, char *why, size_t whylen)
 {
 	atomic_store(&lib_used, true);
 	struct relay_nats *n = calloc(1, sizeof(*n));
@@ -246,9 +296,12 @@ int relay_nats_open(struct relay *r, const char *urls)
 	int nl = 0;
 	natsStatus st;
 
+	why[0] = '\0';
 	if (n == NULL || copy == NULL) {
 		free(n);
 		free(copy);
+		relay_nats_auth_free(auth);
+		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
 	for (char *t = strtok_r(copy, ",", &save); t && nl < URLS_MAX;
@@ -259,6 +312,8 @@ int relay_nats_open(struct relay *r, const char *urls)
 		free(n->w);
 		free(n);
 		free(copy);
+		relay_nats_auth_free(auth);
+		snprintf(why, whylen, nl == 0 ? "no URL" : "out of memory");
 		return nl == 0 ? -EINVAL : -ENOMEM;
 	}
 	pthread_mutex_init(&n->w_mu, NULL);
@@ -267,6 +322,7 @@ int relay_nats_open(struct relay *r, const char *urls)
 	n->w->idx = -1;
 	n->w->fd = r->w[0]->fd; /* sendmmsg on a shared socket is safe */
 	n->w->ep = n->w->lfd = -1;
+	n->auth = auth; /* the .creds sign every reconnect's nonce */
 	r->nats = n;
 	/* one delivery thread for all subscriptions (the callbacks share
 	 * one output batch); reconnect forever, quickly; keep publications
@@ -289,17 +345,25 @@ int relay_nats_open(struct relay *r, const char *urls)
 	if (st == NATS_OK)
 		st = natsOptions_SetMaxPingsOut(n->opts, 2);
 	if (st == NATS_OK)
-		st = natsOptions_SetRetryOnFailedConnect(n->opts, true, NULL,
-							 NULL);
-	if (st == NATS_OK)
 		st = natsOptions_SetReconnectedCB(n->opts, on_reconnected, r);
 	if (st == NATS_OK)
 		st = natsOptions_SetDisconnectedCB(n->opts, on_disconnected, r);
 	if (st == NATS_OK)
-		st = natsConnection_Connect(&n->nc, n->opts);
+		st = natsOptions_SetClosedCB(n->opts, on_closed, r);
+	if (st == NATS_OK && auth != NULL) {
+		st = relay_nats_auth_apply(n->opts, auth, why, whylen);
+		if (st != NATS_OK) {
+			free(copy);
+			relay_nats_close(r);
+			return -EINVAL;
+		}
+	}
+	if (st == NATS_OK) {
+		st = connect_first(n);
+		if (st != NATS_OK && why[0] == '\0')
+			relay_nats_connect_why(st, urls, auth, why, whylen);
+	}
 	free(copy);
-	if (st == NATS_NOT_YET_CONNECTED)
-		st = NATS_OK; /* retried in the background */
 	if (st == NATS_OK)
 		st = natsInbox_Create(&n->inbox);
 	if (st == NATS_OK) {
@@ -309,7 +373,9 @@ int relay_nats_open(struct relay *r, const char *urls)
 					      r);
 	}
 	if (st != NATS_OK) {
-		logv(r, "NATS: %s", natsStatus_GetText(st));
+		if (why[0] == '\0')
+			snprintf(why, whylen, "NATS %s: %s", urls,
+				 natsStatus_GetText(st));
 		relay_nats_close(r);
 		return -ECONNREFUSED;
 	}
@@ -341,6 +407,7 @@ void relay_nats_close(struct relay *r)
 	}
 	natsOptions_Destroy(n->opts);
 	natsInbox_Destroy(n->inbox);
+	relay_nats_auth_free(n->auth); /* after the connection: it signs */
 	free(n->w);
 	free(n);
 	r->nats = NULL;

@@ -82,6 +82,7 @@
 
 #include "devices.h"
 #include "group.h"
+#include "natsauth.h"
 #include "relay.h"
 #include "relay_evil.h"
 #include "relay_sandbox.h"
@@ -1810,7 +1811,9 @@ static void usage(void)
 		"--store-conninfo-file FILE} [--denylist FILE] [--workers N] "
 		"[--idle-timeout SECONDS] [--max-tcp N] [--user USER] "
 		"[--group-commit N | --no-group-commit] "
-		"[--nats URL[,URL...]] [--max-talk-ms MS] [--emergency-talk-ms "
+		"[--nats URL[,URL...] [--nats-ca CA.pem] [--nats-cert CERT.pem "
+		"--nats-key KEY.pem] [--nats-user-file FILE | --nats-creds "
+		"FILE]] [--max-talk-ms MS] [--emergency-talk-ms "
 		"MS] [--cookie-load N] [-v]\n");
 	exit(2);
 }
@@ -1872,8 +1875,10 @@ int main(int argc, char **argv)
 	static struct relay r;
 	const char *listen_arg = NULL, *key = NULL, *ca = NULL, *db = NULL;
 	const char *cfile = NULL;
-	char why[256];
+	char why[512]; /* a TLS failure names the URLs, the certificate and a hint */
 	const char *user = NULL, *nats_urls = NULL;
+	struct relay_nats_cfg ncfg = {0};
+	_cleanup_(relay_nats_auth_freep) struct relay_nats_auth *nauth = NULL;
 	unsigned long long node_id = 0; /* --node-id; 0: random */
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -1926,6 +1931,16 @@ int main(int argc, char **argv)
 				(unsigned)num_arg(argv[++i], 1, RELAY_GC_MAX);
 		else if (!strcmp(argv[i], "--nats"))
 			nats_urls = argv[++i];
+		else if (!strcmp(argv[i], "--nats-ca"))
+			ncfg.ca = argv[++i];
+		else if (!strcmp(argv[i], "--nats-cert"))
+			ncfg.cert = argv[++i];
+		else if (!strcmp(argv[i], "--nats-key"))
+			ncfg.key = argv[++i];
+		else if (!strcmp(argv[i], "--nats-creds"))
+			ncfg.creds = argv[++i];
+		else if (!strcmp(argv[i], "--nats-user-file"))
+			ncfg.user_file = argv[++i];
 		else if (!strcmp(argv[i], "--node-id")) {
 			char *end;
 			node_id = strtoull(argv[++i], &end, 16);
@@ -1971,6 +1986,13 @@ int main(int argc, char **argv)
 		}
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
+	}
+	/* the NATS CA, client key and credentials: read now, while the
+	 * files are readable (they may be root's alone) */
+	ncfg.urls = nats_urls;
+	if (relay_nats_load(&ncfg, &nauth, why, sizeof(why)) < 0) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return 1;
 	}
 	relay_init_state(&r);
 	r.cookie_secret = tf_secure_alloc(TF_COMMS_COOKIE_SECRET_BYTES);
@@ -2097,9 +2119,10 @@ int main(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return 1;
 	/* after the drop and the mask: cnats' threads inherit both */
-	if (nats_urls != NULL && relay_nats_open(&r, nats_urls) < 0) {
-		fprintf(stderr, PROG ": --nats %s: cannot use these servers\n",
-			nats_urls);
+	if (nats_urls != NULL &&
+	    relay_nats_open(&r, nats_urls, steal_pointer(&nauth), why,
+			    sizeof(why)) < 0) {
+		fprintf(stderr, PROG ": %s\n", why);
 		return 1;
 	}
 	/* a grant's lease is its longest talk time (emergency_talk_ms is

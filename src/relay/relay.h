@@ -291,7 +291,14 @@ void relay_tcp_close_all(struct relay *r);
  * officer/device to twofold.d.HEX(officer).HEX(device); a relay with a
  * local session of that officer (device) is subscribed (interest is
  * presence). */
-int relay_nats_open(struct relay *r, const char *urls);
+struct relay_nats_auth;
+/* After the sandbox: connect to urls with auth (natsauth.h; NULL: no TLS,
+ * no credentials), which is taken (freed at relay_nats_close, or here on
+ * failure). A first connection a server refuses (TLS, credentials) is an
+ * error; while every server is down it waits (retrying) for one. 0, or
+ * -errno with one line in why. */
+int relay_nats_open(struct relay *r, const char *urls,
+		    struct relay_nats_auth *auth, char *why, size_t whylen);
 void relay_nats_close(struct relay *r);
 /* at shutdown, before relay_nats_close and relay_gnats_close: no cnats
  * handler runs past this (nats.c "Shutdown and cnats' threads"); every
