@@ -126,7 +126,7 @@ fwd_across() { # fwd_across TAG: dave (A) -> carol (B)
 	wait $HP
 	HP=
 	upd
-	has "from dave $1-" "$(cat "$W/carol.out")"
+	grep -q "^from dave/[A-Za-z0-9._@-]* $1-" "$W/carol.out"
 }
 capture() { # capture FILE: start pcap_lo.py on lo
 	python3 "$D/pcap_lo.py" lo "$1" >"$W/pcap.out" 2>"$W/pcap.log" &
