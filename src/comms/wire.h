@@ -23,6 +23,52 @@ bool comms_officer_ok(const char *n);
 /* u8 n | name, checked with comms_officer_ok: bytes used, 0 if malformed */
 size_t comms_get_name(const uint8_t *p, size_t n, char *out);
 
+/* Several devices per officer (docs/comms-protocol.md "Addresses"): an
+ * address is `officer` or `officer/device`, both halves in the
+ * certificate alphabet (so '/' appears only as the separator and both
+ * halves are safe file names). */
+#ifndef TF_COMMS_ADDR_MAX
+#define TF_COMMS_ADDR_MAX (2 * TF_CERT_ID_MAX + 1) /* 129 */
+#endif
+#ifndef TF_COMMS_DEVICES_MAX
+#define TF_COMMS_DEVICES_MAX 16 /* devices one DEVICES reply names */
+#endif
+/* Split addr into officer and device ("" for a bare officer); false (and
+ * nothing written) when either half is not a certificate id. */
+bool comms_addr_split(const char *addr, char officer[static TF_CERT_ID_MAX + 1],
+		      char device[static TF_CERT_ID_MAX + 1]);
+bool comms_addr_ok(const char *addr);
+/* true for `officer/device`, false for a bare officer or garbage */
+bool comms_addr_full(const char *addr);
+/* u8 n | address, checked with comms_addr_split: bytes used, 0 if
+ * malformed; out holds TF_COMMS_ADDR_MAX + 1 */
+size_t comms_get_addr(const uint8_t *p, size_t n, char *out);
+
+/* DEVICES reply body: u8 n | officer | u8 count | count x (u8 n | device),
+ * 1 <= count <= TF_COMMS_DEVICES_MAX, devices strictly ascending (the
+ * relay sorts them; a repeat would be one device sealed to twice) */
+struct comms_devices {
+	char officer[TF_CERT_ID_MAX + 1];
+	size_t count;
+	char dev[TF_COMMS_DEVICES_MAX][TF_CERT_ID_MAX + 1];
+};
+int comms_parse_devices(const uint8_t *p, size_t n, struct comms_devices *out);
+
+struct tf_cert;
+struct tf_cert_anchor;
+struct tf_denylist;
+/* A peer device's certificate as the relay handed it for `officer/device`:
+ * CA, validity at now, a client role (or, with e2e, the group authority
+ * too), the deny-list, and that it names that officer AND that device (a
+ * hostile relay must not slip its own device in under a real officer, nor
+ * one officer's device under another's address). -EKEYREJECTED for the
+ * wrong officer, -EXDEV for the wrong device, else tf_cert_verify's
+ * error. device "" checks the officer only. */
+int comms_cert_check(const uint8_t *cert, size_t len,
+		     const struct tf_cert_anchor *ca, uint64_t now, bool e2e,
+		     const struct tf_denylist *dl, const char *officer,
+		     const char *device, struct tf_cert *out);
+
 /* ROSTER: u8 n | group | u32 total | u32 offset | bytes */
 struct ptt_piece {
 	char group[TF_CERT_ID_MAX + 1];
