@@ -717,7 +717,16 @@ void call_on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 	if (!C.outgoing || C.st == ST_IDLE || C.st == ST_ACTIVE ||
 	    (f = fork_find(whose)) == NULL || f->st != FK_FETCH)
 		return;
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+
 	r = tf_e2e_bundle_parse(b, n, &eb);
+	if (r == 0)
+		r = comms_addr_split(whose, o, d) ? 0 : -EINVAL;
+	if (r == 0)
+		r = comms_bundle_check(&eb, &s->anchor, (uint64_t)time(NULL),
+				       s->dl, o, d, NULL);
+	/* a call needs a client: a group authority's service takes no
+	 * calls */
 	if (r == 0)
 		r = check_cert(s, eb.cert, eb.certlen, whose, NULL);
 	if (r < 0) {

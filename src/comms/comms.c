@@ -1494,10 +1494,8 @@ static void on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 		return;
 	r = tf_e2e_bundle_parse(b, n, &eb);
 	if (r == 0)
-		r = tf_e2e_bundle_verify(&eb, &s->anchor, (uint64_t)time(NULL),
-					 s->dl, o, &c);
-	if (r == 0 && d[0] != '\0' && strcmp(c.device, d) != 0)
-		r = -EXDEV;
+		r = comms_bundle_check(&eb, &s->anchor, (uint64_t)time(NULL),
+				       s->dl, o, d, &c);
 	if (r < 0) {
 		/* shown to the user: a forged bundle is an attack; only
 		 * this device goes without the message */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "twofold/cert.h"
+#include "twofold/e2e.h"
 #include "twofold/secmem.h"
 #include "twofold/sframe.h"
 #include "wire.h"
@@ -137,6 +138,23 @@ int comms_parse_devices(const uint8_t *p, size_t n, struct comms_devices *out)
 	if (u != n)
 		return -EBADMSG;
 	memcpy(out, &v, sizeof(v));
+	return 0;
+}
+
+int comms_bundle_check(const struct tf_e2e_bundle *b,
+		       const struct tf_cert_anchor *ca, uint64_t now,
+		       const struct tf_denylist *dl, const char *officer,
+		       const char *device, struct tf_cert *out)
+{
+	struct tf_cert c;
+	int r = tf_e2e_bundle_verify(b, ca, now, dl, officer, &c);
+
+	if (r < 0)
+		return r;
+	if (device[0] != '\0' && strcmp(c.device, device) != 0)
+		return -EXDEV;
+	if (out)
+		*out = c;
 	return 0;
 }
 

@@ -64,6 +64,14 @@ struct tf_denylist;
  * one officer's device under another's address). -EKEYREJECTED for the
  * wrong officer, -EXDEV for the wrong device, else tf_cert_verify's
  * error. device "" checks the officer only. */
+struct tf_e2e_bundle;
+/* The same for a prekey bundle the relay handed out for officer/device
+ * (tf_e2e_bundle_verify: also the signed prekey's signature), then the
+ * device: -EXDEV when its certificate names another. */
+int comms_bundle_check(const struct tf_e2e_bundle *b,
+		       const struct tf_cert_anchor *ca, uint64_t now,
+		       const struct tf_denylist *dl, const char *officer,
+		       const char *device, struct tf_cert *out);
 int comms_cert_check(const uint8_t *cert, size_t len,
 		     const struct tf_cert_anchor *ca, uint64_t now, bool e2e,
 		     const struct tf_denylist *dl, const char *officer,
