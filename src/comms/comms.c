@@ -802,6 +802,7 @@ static int out_load(struct svc *s)
 			it->state = (enum out_state)b[0];
 			it->inflight = 0;
 			it->last_ms = 0;
+			it->refused[0] = '\0';
 			if (comms_addr_ok(it->to) &&
 			    (it->state == OUT_FANOUT) !=
 				    comms_addr_full(it->to))
@@ -897,6 +898,7 @@ static int queue_message(struct svc *s, const char *to, const char *text,
 	it->state = fan ? OUT_FANOUT : OUT_PLAIN;
 	it->inflight = 0;
 	it->last_ms = 0;
+	it->refused[0] = '\0';
 	s->nout++;
 	return 0;
 }
@@ -1186,6 +1188,9 @@ static int out_status(struct svc *s, char *b, size_t cap)
 				free(f);
 			}
 		}
+		if (it->state == OUT_PLAIN && it->refused[0])
+			snprintf(reason, sizeof(reason), " prekeys refused: %s",
+				 it->refused);
 		m = snprintf(b + k, cap - k, "out %s %s %s%s\n", idh, it->to,
 			     out_state_names[it->state], reason);
 		if (m < 0 || (size_t)m >= cap - k)
@@ -1498,15 +1503,17 @@ static void on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 				       s->dl, o, d, &c);
 	if (r < 0) {
 		/* shown to the user: a forged bundle is an attack; only
-		 * this device goes without the message */
-		char w[200];
-
-		snprintf(w, sizeof(w), "prekeys of %s refused: %s", whose,
-			 why(r));
+		 * this device's messages wait (the others go on) */
+		fprintf(stderr,
+			PROG ": prekeys of %s refused (%s); messages to %s "
+			     "wait\n",
+			whose, why(r), whose);
 		for (size_t i = 0; i < s->nout; i++)
 			if (s->out[i].state == OUT_PLAIN &&
 			    !strcmp(s->out[i].to, whose))
-				out_fail(s, &s->out[i], w);
+				snprintf(s->out[i].refused,
+					 sizeof(s->out[i].refused), "%s",
+					 why(r));
 		return;
 	}
 	if (d[0] == '\0')

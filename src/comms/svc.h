@@ -79,6 +79,9 @@ struct out_item {
 	enum out_state state;
 	unsigned inflight; /* SENDs not answered yet (this connection) */
 	uint64_t last_ms;  /* the last SEND / DEVICES / BUNDLE_GET */
+	/* why the device's prekeys were refused (status; the item waits:
+	 * an honest relay may hand out the real ones) */
+	char refused[96];
 };
 
 /* STOREDs still owed for an item already deleted (it was sent more than
