@@ -1222,7 +1222,7 @@ static void on_sframe(struct svc *s, const uint8_t *fr, size_t n)
 	case CTL_ELSEWHERE:
 		/* the caller's other fork won: another device of ours
 		 * answered; this one stops ringing */
-		if (C.st == ST_INCOMING) {
+		if (!C.outgoing) { /* ringing, or answered a moment late */
 			fprintf(stderr,
 				PROG ": the call from %s was answered on "
 				     "another device\n",

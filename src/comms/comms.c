@@ -403,20 +403,37 @@ static void migrate_sessions(struct svc *s)
 			goto next;
 		ik = tf_e2e_session_peer_ik(ss, &ikl);
 		if (ik != NULL && device_of_key(s, off, ik, ikl, dev) == 0) {
+			bool newer;
+
 			snprintf(a, sizeof(a), "%s/%s", off, dev);
+			/* a session with that device made since (a first
+			 * message after a start that kept this one as
+			 * legacy) is newer: the old one goes */
+			newer = comms_path(s, q, sizeof(q), "sessions/%s", a) ==
+					0 &&
+				access(q, F_OK) == 0;
 			if (comms_mkdir_for(s, "sessions", a) == 0 &&
 			    comms_path(s, p, sizeof(p),
 				       "sessions/%s.prev+legacy", off) == 0 &&
 			    comms_path(s, q, sizeof(q), "sessions/%s.prev",
-				       a) == 0)
-				(void)rename(p, q);
+				       a) == 0) {
+				if (newer)
+					(void)unlink(p);
+				else
+					(void)rename(p, q);
+			}
 			if (comms_path(s, p, sizeof(p), "sessions/%s", e) ==
 				    0 &&
 			    comms_path(s, q, sizeof(q), "sessions/%s", a) ==
-				    0 &&
-			    rename(p, q) == 0)
-				comms_log(s, "session with %s is now %s's", off,
-					  a);
+				    0) {
+				if (newer)
+					(void)unlink(p);
+				else if (rename(p, q) == 0)
+					comms_log(s,
+						  "session with %s is now "
+						  "%s's",
+						  off, a);
+			}
 		}
 		tf_e2e_session_free(ss);
 	next:
