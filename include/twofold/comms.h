@@ -138,6 +138,12 @@ TF_EXPORT void tf_noise_test_fix_ephemeral(struct tf_noise_hs *hs,
 #define TF_COMMS_RESP_MAX                                                      \
 	(TF_COMMS_HDR_BYTES + 4 + TF_NOISE_DH_MAX + TF_NOISE_TAG_BYTES + 8)
 #define TF_COMMS_PAYLOAD_MAX 1400 /* one UDP datagram under a 1500 MTU */
+/* An address on the relay (issue 15, several devices per officer):
+ * "officer" or "officer/device", both halves certificate ids (the
+ * alphabet of TF_CERT_ID_MAX ids has no '/') */
+#define TF_COMMS_ADDR_MAX (2 * TF_CERT_ID_MAX + 1)
+/* devices of one officer a relay lists (DEVICES) and a sender seals for */
+#define TF_COMMS_DEVICES_MAX 16
 
 enum tf_comms_msg {
 	TF_COMMS_MSG_INVALID = 0,

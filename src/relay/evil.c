@@ -194,14 +194,15 @@ int relay_evil_init(struct relay *r)
 /* MSG: op | u8 n | sender | id (16) | blob.  FROM: op | u8 n | from |
  * body, the body of a call message: u8 type | u32 call id | .... */
 struct parsed {
-	char name[TF_CERT_ID_MAX + 1];
-	const uint8_t *rest; /* MSG: the id; FROM: the body */
+	char name[TF_COMMS_ADDR_MAX + 1]; /* an address */
+	const uint8_t *rest;		  /* MSG: the id; FROM: the body */
 	size_t rest_len;
 };
 
 static bool parse(const uint8_t *pt, size_t len, struct parsed *p)
 {
-	if (len < 2 || pt[1] == 0 || pt[1] > TF_CERT_ID_MAX || len < 2u + pt[1])
+	if (len < 2 || pt[1] == 0 || pt[1] > TF_COMMS_ADDR_MAX ||
+	    len < 2u + pt[1])
 		return false;
 	memcpy(p->name, pt + 2, pt[1]);
 	p->name[pt[1]] = '\0';
@@ -566,14 +567,17 @@ void relay_evil_bundle(struct relay *r, const char *whose, uint8_t **base,
 		       size_t *bl, size_t *ol)
 {
 	uint8_t *ob = NULL, opk[4 + TF_E2E_DH_MAX];
+	char dev[TF_STORE_DEVICE_MAX + 1];
 	size_t obl, ool;
 	struct tf_e2e_bundle mine, theirs;
 
 	if ((mode != E_BUNDLE_SPK && mode != E_BUNDLE_OTHER) || *base == NULL ||
-	    !strcmp(whose, other))
+	    !strncmp(whose, other, strcspn(whose, "/")))
 		return;
-	if (tf_store_prekey_take(r->store, other, &ob, &obl, opk, sizeof(opk),
-				 &ool) <= 0)
+	/* other's most recently published device: whose is an address,
+	 * other a bare officer */
+	if (tf_store_prekey_take(r->store, other, "", dev, &ob, &obl, opk,
+				 sizeof(opk), &ool) <= 0)
 		return;
 	if (mode == E_BUNDLE_OTHER) {
 		free(*base);

@@ -7,17 +7,26 @@
  * what is real time:
  *
  *  - presence is NATS interest: a relay subscribes to
- *    twofold.o.HEX(officer) while it holds a session of that officer, and
+ *    twofold.o.HEX(officer) while it holds a session of that officer,
+ *    and to twofold.d.HEX(officer).HEX(device) while it holds a session
+ *    of that device (issue 15: several devices per officer), and
  *    unsubscribes when the last one leaves;
- *  - a FWD frame (FROM) or a stored message's MSG for an officer is
- *    delivered to the local sessions and published on that subject; the
- *    relays holding the officer's other devices deliver it (no echo: a
- *    relay never gets its own publications back);
- *  - a FWD for an officer with no session here is published with a
+ *  - a FWD frame (FROM) or a stored message's MSG for an address is
+ *    delivered to the local sessions and published on its subject: a
+ *    bare officer's on the officer subject (the relays holding any of
+ *    its devices), an officer/device's on the device subject (only the
+ *    relays holding that device); no echo: a relay never gets its own
+ *    publications back;
+ *  - a FWD for an address with no session here is published with a
  *    reply subject (this relay's inbox . session id . serial): nobody
  *    ever replies, but when no relay is subscribed the server answers
  *    "no responders" (status 503, NATS 2.2+), and the sender gets
- *    ERROR 4 "recipient not connected", as from a single relay.
+ *    ERROR 4 "recipient not connected", as from a single relay: per
+ *    device for a device address.
+ *  - the notice is u8 version | ...: version 0 (relays before issue 15,
+ *    still understood) u8 0 | reply plaintext for the subject's officer;
+ *    version 1 u8 1 | u8 n | to | reply plaintext, to the address the
+ *    subject names.
  *
  * Nothing durable depends on NATS: a stored message is in the store
  * before its MSG is published, and after a reconnect (a NATS node died)
@@ -37,11 +46,15 @@
 
 #include "relay.h"
 
-#define SUBJ_MAX (sizeof("twofold.o.") + 2 * TF_CERT_ID_MAX)
+/* twofold.d.HEX(officer).HEX(device), the longer of the two */
+#define SUBJ_MAX (sizeof("twofold.d.") + 4 * TF_CERT_ID_MAX + 1)
 #define URLS_MAX 8
+#define NOTICE_V0 0
+#define NOTICE_V1 1
 
+/* a subscription: an officer's, or an officer/device's */
 struct osub {
-	char officer[TF_CERT_ID_MAX + 1];
+	char officer[TF_COMMS_ADDR_MAX + 1]; /* the address */
 	natsSubscription *sub;
 	struct osub *next;
 };
@@ -62,19 +75,81 @@ struct relay_nats {
 	bool synced;
 };
 
-static void subject(const char *officer, char out[static SUBJ_MAX])
+static size_t hex_to(char *out, const char *p, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[(uint8_t)p[i] >> 4];
+		out[2 * i + 1] = hx[(uint8_t)p[i] & 15];
+	}
+	return 2 * n;
+}
+
+/* addr well-formed (relay_addr_get's, or a session's own) */
+static void subject(const char *addr, char out[static SUBJ_MAX])
+{
+	size_t al = strnlen(addr, TF_COMMS_ADDR_MAX);
+	const char *slash = memchr(addr, '/', al);
 	size_t n = strlen("twofold.o.");
 
-	memcpy(out, "twofold.o.", n);
-	/* hex: an officer id may hold '.', which NATS reads as a token
-	 * separator */
-	for (const char *p = officer; *p; p++) {
-		out[n++] = hx[(uint8_t)*p >> 4];
-		out[n++] = hx[(uint8_t)*p & 15];
+	/* hex: an id may hold '.', which NATS reads as a token separator */
+	memcpy(out, slash ? "twofold.d." : "twofold.o.", n);
+	if (slash == NULL) {
+		n += hex_to(out + n, addr, al);
+	} else {
+		n += hex_to(out + n, addr, (size_t)(slash - addr));
+		out[n++] = '.';
+		n += hex_to(out + n, slash + 1,
+			    al - (size_t)(slash - addr) - 1);
 	}
 	out[n] = '\0';
+}
+
+/* one hex token of a subject into out (1..TF_CERT_ID_MAX bytes, an id);
+ * returns the characters read, 0 when malformed */
+static size_t unhex_id(const char *p, char out[static TF_CERT_ID_MAX + 1])
+{
+	size_t hl = strcspn(p, ".");
+
+	if (hl == 0 || hl % 2 || hl / 2 > TF_CERT_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < hl / 2; i++) {
+		unsigned v;
+		if (sscanf(p + 2 * i, "%2x", &v) != 1)
+			return 0;
+		out[i] = (char)v;
+	}
+	out[hl / 2] = '\0';
+	return relay_id_ok(out, hl / 2) ? hl : 0;
+}
+
+/* the address a subject of ours names, into addr; false when it is not
+ * one */
+static bool subject_addr(const char *subj,
+			 char addr[static TF_COMMS_ADDR_MAX + 1])
+{
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+	size_t u;
+
+	if (!strncmp(subj, "twofold.o.", 10)) {
+		u = unhex_id(subj + 10, o);
+		if (u == 0 || subj[10 + u] != '\0')
+			return false;
+		snprintf(addr, TF_COMMS_ADDR_MAX + 1, "%s", o);
+		return true;
+	}
+	if (strncmp(subj, "twofold.d.", 10) != 0)
+		return false;
+	u = unhex_id(subj + 10, o);
+	if (u == 0 || subj[10 + u] != '.')
+		return false;
+	subj += 10 + u + 1;
+	u = unhex_id(subj, d);
+	if (u == 0 || subj[u] != '\0')
+		return false;
+	snprintf(addr, TF_COMMS_ADDR_MAX + 1, "%s/%s", o, d);
+	return true;
 }
 
 static size_t bucket(const char *officer)
@@ -86,7 +161,8 @@ static size_t bucket(const char *officer)
 	return h % RELAY_OFFICER_BUCKETS;
 }
 
-/* cnats' delivery thread: u8 0 | officer's reply plaintext */
+/* cnats' delivery thread: a notice (version 0 or 1, above) for the
+ * address its subject names */
 static void on_msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		      void *closure)
 {
@@ -94,30 +170,31 @@ static void on_msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	const char *subj = natsMsg_GetSubject(msg);
 	const uint8_t *d = (const uint8_t *)natsMsg_GetData(msg);
 	int len = natsMsg_GetDataLength(msg);
-	char officer[TF_CERT_ID_MAX + 1];
-	size_t hl;
+	char addr[TF_COMMS_ADDR_MAX + 1], to[TF_COMMS_ADDR_MAX + 1];
+	size_t off = 1;
 
 	(void)nc;
 	(void)sub;
-	if (subj == NULL || strncmp(subj, "twofold.o.", 10) != 0 || len < 2 ||
-	    len > TF_COMMS_PAYLOAD_MAX + 1 || d[0] != 0)
+	if (subj == NULL || d == NULL || len < 2 || !subject_addr(subj, addr))
 		goto out;
-	hl = strlen(subj + 10);
-	if (hl == 0 || hl % 2 || hl / 2 > TF_CERT_ID_MAX)
-		goto out;
-	for (size_t i = 0; i < hl / 2; i++) {
-		unsigned v;
-		if (sscanf(subj + 10 + 2 * i, "%2x", &v) != 1)
+	if (d[0] == NOTICE_V1) {
+		/* the recipient inside must be the subject's: a notice
+		 * published on one subject never reaches another address */
+		size_t u = relay_addr_get(d + 1, (size_t)len - 1, to);
+		if (u == 0 || strcmp(to, addr) != 0)
 			goto out;
-		officer[i] = (char)v;
+		off = 1 + u;
+	} else if (d[0] != NOTICE_V0) {
+		goto out;
 	}
-	officer[hl / 2] = '\0';
+	if ((size_t)len <= off || (size_t)len - off > TF_COMMS_PAYLOAD_MAX)
+		goto out;
 	pthread_mutex_lock(&r->nats->w_mu);
-	if (d[1] == RELAY_OP_MSG && !r->nats->synced) {
+	if (d[off] == RELAY_OP_MSG && !r->nats->synced) {
 		pthread_mutex_unlock(&r->nats->w_mu);
 		goto out; /* stored: the redelivery brings it */
 	}
-	(void)relay_deliver_local(r->nats->w, officer, d + 1, (size_t)len - 1);
+	(void)relay_deliver_local(r->nats->w, addr, d + off, (size_t)len - off);
 	relay_flush(r->nats->w);
 	pthread_mutex_unlock(&r->nats->w_mu);
 out:
@@ -360,7 +437,7 @@ void relay_nats_close(struct relay *r)
 	r->nats = NULL;
 }
 
-void relay_nats_officer_up(struct relay *r, const char *officer)
+void relay_nats_addr_up(struct relay *r, const char *officer)
 {
 	struct relay_nats *n = r->nats;
 	char subj[SUBJ_MAX];
@@ -389,7 +466,7 @@ void relay_nats_officer_up(struct relay *r, const char *officer)
 	*head = o;
 }
 
-void relay_nats_officer_down(struct relay *r, const char *officer)
+void relay_nats_addr_down(struct relay *r, const char *officer)
 {
 	struct relay_nats *n = r->nats;
 	struct osub **p;
@@ -408,33 +485,39 @@ void relay_nats_officer_down(struct relay *r, const char *officer)
 	}
 }
 
-static void publish(struct relay *r, const char *officer, const uint8_t *pt,
+/* u8 1 | u8 n | addr | pt on addr's subject */
+static void publish(struct relay *r, const char *addr, const uint8_t *pt,
 		    size_t len, const char *reply)
 {
-	uint8_t b[1 + TF_COMMS_PAYLOAD_MAX];
+	uint8_t b[2 + TF_COMMS_ADDR_MAX + TF_COMMS_PAYLOAD_MAX];
+	size_t al = strnlen(addr, TF_COMMS_ADDR_MAX + 1);
 	char subj[SUBJ_MAX];
 	natsStatus st;
 
-	if (r->nats == NULL || len > TF_COMMS_PAYLOAD_MAX)
+	if (r->nats == NULL || len > TF_COMMS_PAYLOAD_MAX || al == 0 ||
+	    al > TF_COMMS_ADDR_MAX)
 		return;
-	b[0] = 0; /* version: a reply plaintext for the officer's devices */
-	memcpy(b + 1, pt, len);
-	subject(officer, subj);
-	st = reply == NULL ? natsConnection_Publish(r->nats->nc, subj, b,
-						    (int)len + 1)
-			   : natsConnection_PublishRequest(
-				     r->nats->nc, subj, reply, b, (int)len + 1);
+	b[0] = NOTICE_V1;
+	b[1] = (uint8_t)al;
+	memcpy(b + 2, addr, al);
+	memcpy(b + 2 + al, pt, len);
+	subject(addr, subj);
+	st = reply == NULL
+		     ? natsConnection_Publish(r->nats->nc, subj, b,
+					      (int)(2 + al + len))
+		     : natsConnection_PublishRequest(r->nats->nc, subj, reply,
+						     b, (int)(2 + al + len));
 	if (st != NATS_OK)
 		logv(r, "NATS publish: %s", natsStatus_GetText(st));
 }
 
-void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
+void relay_nats_publish(struct relay *r, const char *addr, const uint8_t *pt,
 			size_t len)
 {
-	publish(r, officer, pt, len, NULL);
+	publish(r, addr, pt, len, NULL);
 }
 
-void relay_nats_publish_fwd(struct relay *r, const char *officer,
+void relay_nats_publish_fwd(struct relay *r, const char *addr,
 			    const uint8_t *pt, size_t len,
 			    const struct sess *from)
 {
@@ -444,5 +527,5 @@ void relay_nats_publish_fwd(struct relay *r, const char *officer,
 		return;
 	snprintf(reply, sizeof(reply), "%s.%08x.%016llx", r->nats->inbox,
 		 from->id, (unsigned long long)from->serial);
-	publish(r, officer, pt, len, reply);
+	publish(r, addr, pt, len, reply);
 }

@@ -7,28 +7,50 @@
  * deny-list), then serves requests inside the DATA payloads
  * (relay_dispatch):
  *
+ * Addresses (issue 15, several devices per officer): "officer" or
+ * "officer/device", each half a certificate id (req.c relay_addr_get;
+ * at most TF_COMMS_ADDR_MAX bytes). A session's own address is its
+ * certificate's officer "/" device; a bare officer means every device of
+ * that officer (old clients, rows stored before the change).
+ *
  *   0x01 ECHO  any                  -> 0x01 ECHO the same bytes
  *   0x02 SEND  u8 n | to | id(16) | blob
  *                                   -> 0x03 STORED id(16) | u8 0 new / 1 dup
  *              (only after the store committed), then 0x04 MSG to the
- *              recipient if it is connected
+ *              recipient's sessions if connected; to officer/device:
+ *              stored for that device only; to a bare officer: for any
+ *              of its devices. (sender, to, id) names a message: a retry
+ *              is a duplicate, the same id to another device is not
  *   0x05 FETCH                      -> 0x04 MSG u8 n | from | id(16) | blob,
- *                                      for every message waiting
- *   0x06 ACK   u8 n | from | id(16) -> the message is deleted
+ *                                      for every message waiting for the
+ *                                      session's officer/device and for
+ *                                      its bare officer, in arrival order
+ *   0x06 ACK   u8 n | from | id(16) -> the message is deleted for this
+ *              device (its own row, else the bare officer's)
  *   0x07 PREKEYS bundle             -> 0x07 PREKEYS u8 0 (stored) |
- *              u16 unused one-time prekeys now held: an end-to-end
- *              prekey bundle (twofold/e2e.h) with the sender's own
- *              certificate; its one-time prekeys are added
- *   0x08 BUNDLE_GET u8 n | whose    -> 0x09 BUNDLE u8 n | whose | bundle
- *              with the signed prekey and at most one one-time prekey,
- *              which is then deleted (handed out once)
+ *              u16 unused one-time prekeys now held for this device: an
+ *              end-to-end prekey bundle (twofold/e2e.h) with the
+ *              sender's own certificate, kept per (officer, device); its
+ *              one-time prekeys are added
+ *   0x08 BUNDLE_GET u8 n | whose    -> 0x09 BUNDLE u8 n | officer/device |
+ *              bundle with the signed prekey and at most one one-time
+ *              prekey, which is then deleted (handed out once); whose
+ *              officer/device: that device's; a bare officer: its most
+ *              recently published device's. ERROR 8 when none
+ *   0x0a DEVICES u8 n | officer     -> 0x0b DEVICES u8 n | officer |
+ *              u8 count | count x (u8 n | device): the officer's devices
+ *              with a bundle whose certificate is valid now and not
+ *              denied, sorted, at most TF_COMMS_DEVICES_MAX (the most
+ *              recently published). ERROR 8 when none
  *   0x10 FWD   u8 n | to | bytes    -> 0x11 FROM u8 n | from | bytes to
- *              the recipient's sessions (every device of that officer;
- *              real time, never stored)
+ *              the recipient's sessions (officer/device: that device's;
+ *              a bare officer: every device of it; real time, never
+ *              stored). ERROR 4 when no relay holds one
  *   0x30..0x3f talk groups: JOIN with a signed roster, floor requests
  *              and releases, SFrame frames fanned out to the group's
  *              online members (group.h lists them; group.c, floor.c)
  *   0x7f ERROR u8 code | text       (relay -> device)
+ * MSG's and FROM's `from` is always the sending session's officer/device.
  * Blobs are end-to-end encrypted by the devices; the relay holds no key
  * that opens them.
  *
@@ -192,6 +214,30 @@ size_t relay_officer_each(struct relay *r, const char *officer,
 	return n;
 }
 
+size_t relay_addr_each(struct relay *r, const char *addr,
+		       void (*fn)(struct worker *, struct sess *, void *),
+		       struct worker *w, void *arg)
+{
+	char officer[TF_CERT_ID_MAX + 1], device[TF_CERT_ID_MAX + 1];
+	size_t n = 0;
+
+	if (relay_addr_split(addr, officer, device) < 0)
+		return 0;
+	/* the officer index finds the officer's sessions; a device address
+	 * keeps those of its device (a handful per officer: no index of
+	 * its own) */
+	for (int32_t i = r->officer_head[officer_bucket(officer)]; i >= 0;) {
+		struct sess *s = &r->sess[i];
+		i = s->next_officer;
+		if (s->used && !strcmp(s->officer, officer) &&
+		    (device[0] == '\0' || !strcmp(s->devid, device))) {
+			fn(w, s, arg);
+			n++;
+		}
+	}
+	return n;
+}
+
 /* tab write-held: a fresh id whose slot is free (the slot is the id
  * modulo the table), reserved for a handshake in progress */
 static struct sess *sess_reserve(struct relay *r)
@@ -218,12 +264,13 @@ static void count_each(struct worker *w, struct sess *s, void *n)
 	(*(size_t *)n)++;
 }
 
-/* tab held: how many sessions officer has here */
-static size_t officer_sessions(struct relay *r, const char *officer)
+/* tab held: how many sessions an address (a bare officer, or
+ * officer/device) has here */
+static size_t addr_sessions(struct relay *r, const char *addr)
 {
 	size_t n = 0;
 
-	relay_officer_each(r, officer, count_each, NULL, &n);
+	relay_addr_each(r, addr, count_each, NULL, &n);
 	return n;
 }
 
@@ -234,8 +281,12 @@ static void sess_link(struct relay *r, struct sess *s)
 
 	s->next_officer = *head;
 	*head = (int32_t)(s - r->sess);
-	if (officer_sessions(r, s->officer) == 1)
-		relay_nats_officer_up(r, s->officer);
+	/* presence on both subjects: the officer's (bare addresses) and
+	 * the device's */
+	if (addr_sessions(r, s->officer) == 1)
+		relay_nats_addr_up(r, s->officer);
+	if (addr_sessions(r, s->addr) == 1)
+		relay_nats_addr_up(r, s->addr);
 }
 
 /* tab write-held: nobody holds s->mu (every holder holds tab) */
@@ -249,14 +300,18 @@ static void sess_drop(struct relay *r, struct sess *s)
 	if (*p == idx)
 		*p = s->next_officer;
 	s->used = false;
-	if (officer_sessions(r, s->officer) == 0)
-		relay_nats_officer_down(r, s->officer);
+	if (addr_sessions(r, s->officer) == 0)
+		relay_nats_addr_down(r, s->officer);
+	if (addr_sessions(r, s->addr) == 0)
+		relay_nats_addr_down(r, s->addr);
 	tf_comms_session_free(s->s);
 	s->s = NULL;
 	s->used = false;
 	s->reserved = false;
 	s->path = (struct path){.tcp = -1};
 	s->officer[0] = '\0';
+	s->devid[0] = '\0';
+	s->addr[0] = '\0';
 	s->serial = 0;
 	s->next_officer = -1;
 }
@@ -428,13 +483,13 @@ static void notice_each(struct worker *w, struct sess *to, void *arg)
 /* tab read-held (a handler): a stored message's MSG to every device of
  * officer that has fetched, here, and (with --nats) to the other relays;
  * how many were here */
-static size_t to_officer(struct worker *w, const char *officer,
-			 const uint8_t *b, size_t n)
+static size_t to_addr(struct worker *w, const char *addr, const uint8_t *b,
+		      size_t n)
 {
 	struct fwd_arg a = {b, n};
-	size_t here = relay_officer_each(w->r, officer, notice_each, w, &a);
+	size_t here = relay_addr_each(w->r, addr, notice_each, w, &a);
 
-	relay_nats_publish(w->r, officer, b, n);
+	relay_nats_publish(w->r, addr, b, n);
 	return here;
 }
 
@@ -482,7 +537,7 @@ static void doorbell_each(struct worker *w, struct sess *to, void *arg)
 
 	if (!atomic_load(&to->fetched))
 		return;
-	while (tf_store_next(w->r->store, to->officer, seq, &m) == 1) {
+	while (tf_store_next(w->r->store, to->addr, seq, &m) == 1) {
 		seq = m.seq;
 		if (!memcmp(m.id, id, RELAY_ID_BYTES) &&
 		    strlen(m.sender) == a->b[1] &&
@@ -508,7 +563,7 @@ static void doorbell_each(struct worker *w, struct sess *to, void *arg)
 		fwd_each(w, to, arg);
 }
 
-size_t relay_deliver_local(struct worker *w, const char *officer,
+size_t relay_deliver_local(struct worker *w, const char *addr,
 			   const uint8_t *pt, size_t len)
 {
 	struct fwd_arg a = {pt, len};
@@ -523,11 +578,11 @@ size_t relay_deliver_local(struct worker *w, const char *officer,
 		 * in the walk; and sent before it is released, or a walk
 		 * that starts meanwhile would overtake it on the wire */
 		relay_store_lock(w->r);
-		n = relay_officer_each(w->r, officer, doorbell_each, w, &a);
+		n = relay_addr_each(w->r, addr, doorbell_each, w, &a);
 		relay_flush(w);
 		relay_store_unlock(w->r);
 	} else {
-		n = relay_officer_each(w->r, officer, fwd_each, w, &a);
+		n = relay_addr_each(w->r, addr, fwd_each, w, &a);
 	}
 	pthread_rwlock_unlock(&w->r->tab);
 	return n;
@@ -571,7 +626,7 @@ static void gc_answer(struct worker *w, const struct relay_gc_item *g, int e)
 	int n = relay_reply_build(RELAY_OP_MSG, g->sender, g->id, g->blob,
 				  g->len, b, sizeof(b));
 	if (n > 0)
-		(void)to_officer(w, g->to, b, (size_t)n);
+		(void)to_addr(w, g->to, b, (size_t)n);
 }
 
 void relay_gc_flush(struct worker *w)
@@ -633,7 +688,7 @@ static void op_send(struct worker *w, struct sess *s, const struct relay_req *q)
 	g = &w->gc[w->gcn++];
 	g->sid = s->id;
 	g->serial = s->serial;
-	snprintf(g->sender, sizeof(g->sender), "%s", s->officer);
+	snprintf(g->sender, sizeof(g->sender), "%s", s->addr);
 	snprintf(g->to, sizeof(g->to), "%s", q->name);
 	memcpy(g->id, q->id, RELAY_ID_BYTES);
 	memcpy(g->blob, q->body, q->body_len);
@@ -654,7 +709,7 @@ static void op_fetch(struct worker *w, struct sess *s)
 
 	/* store_mu across the walk: relay_send under it is in lock order */
 	relay_store_lock(r);
-	while ((e = tf_store_next(r->store, s->officer, seq, &m)) == 1) {
+	while ((e = tf_store_next(r->store, s->addr, seq, &m)) == 1) {
 		seq = m.seq;
 		deliver(w, s, &m);
 		tf_stored_msg_clear(&m);
@@ -677,10 +732,11 @@ static void op_ack(struct worker *w, struct sess *s, const struct relay_req *q)
 {
 	struct relay *r = w->r;
 	struct relay_store_ctx sc;
-	char me[TF_CERT_ID_MAX + 1];
+	char me[TF_COMMS_ADDR_MAX + 1];
 	int e;
 
-	snprintf(me, sizeof(me), "%s", s->officer);
+	/* this device's copy, or the officer's bare row (store.h) */
+	snprintf(me, sizeof(me), "%s", s->addr);
 	relay_store_begin(w, s, &sc);
 	e = tf_store_ack(r->store, me, q->name, q->id, (int64_t)time(NULL));
 	(void)relay_store_end(w, &sc);
@@ -705,7 +761,8 @@ static void op_prekeys(struct worker *w, struct sess *s,
 	if (tf_e2e_bundle_parse(q->body, q->body_len, &b) < 0 ||
 	    b.suite != r->cfg.suite ||
 	    tf_cert_parse(b.cert, b.certlen, &c) < 0 ||
-	    strcmp(c.officer, s->officer) != 0 || c.serial != s->serial) {
+	    strcmp(c.officer, s->officer) != 0 ||
+	    strcmp(c.device, s->devid) != 0 || c.serial != s->serial) {
 		relay_send_error(w, s, ERR_BAD, "prekey bundle refused");
 		return;
 	}
@@ -715,8 +772,9 @@ static void op_prekeys(struct worker *w, struct sess *s,
 		return;
 	}
 	relay_store_begin(w, s, &sc);
-	e = tf_store_prekey_put(r->store, c.officer, base, (size_t)n, b.opks,
-				b.opk_count, 4 + tf_e2e_dh_bytes(b.suite));
+	e = tf_store_prekey_put(r->store, c.officer, c.device, base, (size_t)n,
+				b.opks, b.opk_count,
+				4 + tf_e2e_dh_bytes(b.suite));
 	s = relay_store_end(w, &sc);
 	if (s == NULL)
 		return;
@@ -739,15 +797,25 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 	struct tf_e2e_bundle b;
 	uint8_t opk[4 + TF_E2E_DH_MAX], out[TF_E2E_BUNDLE_MAX];
 	uint8_t reply[TF_COMMS_PAYLOAD_MAX];
+	char officer[TF_CERT_ID_MAX + 1], device[TF_CERT_ID_MAX + 1];
+	char got[TF_STORE_DEVICE_MAX + 1], whose[TF_COMMS_ADDR_MAX + 1] = "";
 	size_t bl, ol;
 	int n, e;
 
 	struct relay_store_ctx sc;
 
+	if (relay_addr_split(q->name, officer, device) < 0) {
+		relay_send_error(w, s, ERR_BAD, "malformed request");
+		return;
+	}
+	/* officer/device: that device's bundle; a bare officer (an old
+	 * client): its most recently published device's */
 	relay_store_begin(w, s, &sc);
-	e = tf_store_prekey_take(r->store, q->name, &base, &bl, opk,
-				 sizeof(opk), &ol);
-	RELAY_EVIL_BUNDLE(r, q->name, &base, &bl, &ol);
+	e = tf_store_prekey_take(r->store, officer, device, got, &base, &bl,
+				 opk, sizeof(opk), &ol);
+	if (e > 0)
+		snprintf(whose, sizeof(whose), "%s/%s", officer, got);
+	RELAY_EVIL_BUNDLE(r, whose, &base, &bl, &ol);
 	s = relay_store_end(w, &sc);
 	if (s == NULL)
 		return; /* the one-time prekey is spent: the asker asks again */
@@ -769,7 +837,7 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 	}
 	n = tf_e2e_bundle_pick(&b, ol > 0 ? 0 : SIZE_MAX, out, sizeof(out));
 	if (n > 0)
-		n = relay_reply_build(RELAY_OP_BUNDLE, q->name, NULL, out,
+		n = relay_reply_build(RELAY_OP_BUNDLE, whose, NULL, out,
 				      (size_t)n, reply, sizeof(reply));
 	if (n < 0) {
 		relay_send_error(w, s, ERR_STORE,
@@ -779,10 +847,95 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 	relay_send(w, s, reply, (size_t)n);
 }
 
+/* the devices DEVICES lists, at most TF_COMMS_DEVICES_MAX of the
+ * DEVICES_SCAN most recently published (the rest are older, or are
+ * refused below) */
+#define DEVICES_SCAN (4 * TF_COMMS_DEVICES_MAX)
+
+static int devid_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A stored bundle's device, when its certificate is one a device would
+ * accept now: the CA's, in its validity, an end-to-end role, not on the
+ * deny-list, and naming officer and the row's device. The bundle is the
+ * store's (untrusted: another relay or an intruder may have written it):
+ * parsed with the bounded parsers, the signature checked. The relay
+ * only leaves out: each device checks every bundle again itself. */
+static bool device_listed(struct relay *r, const char *officer,
+			  const struct tf_store_bundle *sb, uint64_t now)
+{
+	struct tf_e2e_bundle b;
+	struct tf_cert c;
+	int e;
+
+	if (tf_e2e_bundle_parse(sb->bundle, sb->len, &b) < 0 ||
+	    b.suite != r->cfg.suite)
+		return false;
+	pthread_rwlock_rdlock(&r->dl_lock);
+	e = tf_cert_verify(b.cert, b.certlen, &r->anchor, now, TF_ROLES_E2E,
+			   r->cfg.dl, &c);
+	pthread_rwlock_unlock(&r->dl_lock);
+	return e == 0 && !strcmp(c.officer, officer) &&
+	       !strcmp(c.device, sb->device);
+}
+
+/* DEVICES u8 n | officer -> DEVICES u8 n | officer | u8 count | count x
+ * (u8 n | device), sorted by device id; ERROR 8 when none */
+static void op_devices(struct worker *w, struct sess *s,
+		       const struct relay_req *q)
+{
+	struct relay *r = w->r;
+	struct tf_store_bundle sb[DEVICES_SCAN];
+	const char *ids[TF_COMMS_DEVICES_MAX];
+	uint8_t reply[TF_COMMS_PAYLOAD_MAX];
+	uint64_t now = (uint64_t)time(NULL);
+	size_t k = 0, off, on = strlen(q->name);
+	int n;
+
+	relay_store_lock(r);
+	n = tf_store_prekey_list(r->store, q->name, sb, DEVICES_SCAN);
+	relay_store_unlock(r);
+	if (n < 0) {
+		relay_send_error(w, s, ERR_STORE,
+				 "relay could not read the store");
+		return;
+	}
+	/* newest first: the TF_COMMS_DEVICES_MAX most recently published
+	 * of the acceptable ones */
+	for (int i = 0; i < n && k < TF_COMMS_DEVICES_MAX; i++)
+		if (device_listed(r, q->name, &sb[i], now))
+			ids[k++] = sb[i].device;
+	if (k == 0) {
+		relay_send_error(w, s, ERR_NO_PREKEYS,
+				 "officer has no devices with prekeys on this "
+				 "relay");
+		goto out;
+	}
+	qsort(ids, k, sizeof(ids[0]), devid_cmp);
+	reply[0] = RELAY_OP_DEVICE_LIST;
+	reply[1] = (uint8_t)on;
+	memcpy(reply + 2, q->name, on);
+	off = 2 + on;
+	reply[off++] = (uint8_t)k;
+	/* fits: 3 + 64 + 16 x 65 bytes < TF_COMMS_PAYLOAD_MAX */
+	for (size_t i = 0; i < k; i++) {
+		size_t dl = strlen(ids[i]);
+		reply[off++] = (uint8_t)dl;
+		memcpy(reply + off, ids[i], dl);
+		off += dl;
+	}
+	relay_send(w, s, reply, off);
+out:
+	for (int i = 0; i < n; i++)
+		tf_store_bundle_clear(&sb[i]);
+}
+
 static void op_fwd(struct worker *w, struct sess *s, const struct relay_req *q)
 {
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
-	int n = relay_reply_build(RELAY_OP_FROM, s->officer, NULL, q->body,
+	int n = relay_reply_build(RELAY_OP_FROM, s->addr, NULL, q->body,
 				  q->body_len, b, sizeof(b));
 
 	if (n < 0) {
@@ -790,7 +943,7 @@ static void op_fwd(struct worker *w, struct sess *s, const struct relay_req *q)
 		return;
 	}
 	struct fwd_arg a = {b, (size_t)n};
-	if (relay_officer_each(w->r, q->name, fwd_each, w, &a) > 0)
+	if (relay_addr_each(w->r, q->name, fwd_each, w, &a) > 0)
 		relay_nats_publish(w->r, q->name, b, (size_t)n);
 	else if (w->r->nats != NULL)
 		/* absent here: another relay may hold them; if none does,
@@ -933,6 +1086,7 @@ static void relay_dispatch(struct worker *w, struct sess *s, const uint8_t *pt,
 	case RELAY_OP_PREKEYS: op_prekeys(w, s, &q); break;
 	case RELAY_OP_BUNDLE_GET: op_bundle_get(w, s, &q); break;
 	case RELAY_OP_FWD: op_fwd(w, s, &q); break;
+	case RELAY_OP_DEVICES: op_devices(w, s, &q); break;
 	}
 }
 
@@ -944,7 +1098,7 @@ static void redeliver_each(struct worker *w, struct sess *s)
 	int e;
 
 	relay_store_lock(r);
-	while ((e = tf_store_next(r->store, s->officer, seq, &m)) == 1) {
+	while ((e = tf_store_next(r->store, s->addr, seq, &m)) == 1) {
 		seq = m.seq;
 		deliver(w, s, &m);
 		tf_stored_msg_clear(&m);
@@ -1275,6 +1429,9 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	s->role = peer.cert.role;
 	atomic_store(&s->expired_said, false);
 	snprintf(s->officer, sizeof(s->officer), "%s", peer.cert.officer);
+	snprintf(s->devid, sizeof(s->devid), "%s", peer.cert.device);
+	snprintf(s->addr, sizeof(s->addr), "%s/%s", peer.cert.officer,
+		 peer.cert.device);
 	s->path = *from;
 	atomic_store_explicit(&s->last_rx, mono_s(), memory_order_relaxed);
 	atomic_store(&s->fetched, false); /* pushes after its FETCH */

@@ -132,6 +132,8 @@ struct sess {
 	struct tf_comms_session *s;
 	struct path path;
 	char officer[TF_CERT_ID_MAX + 1];
+	char devid[TF_CERT_ID_MAX + 1];	  /* its certificate's device id */
+	char addr[TF_COMMS_ADDR_MAX + 1]; /* officer "/" devid: MSG/FROM's */
 	uint64_t serial;
 	uint8_t device[TF_ROSTER_DEVHASH_BYTES]; /* what a roster names */
 	uint8_t role;				 /* its certificate's */
@@ -160,8 +162,8 @@ struct relay;
 struct relay_gc_item {
 	uint32_t sid;
 	uint64_t serial;
-	char sender[TF_CERT_ID_MAX + 1];
-	char to[TF_CERT_ID_MAX + 1];
+	char sender[TF_COMMS_ADDR_MAX + 1];
+	char to[TF_COMMS_ADDR_MAX + 1];
 	uint8_t id[RELAY_ID_BYTES];
 	size_t len;
 	uint8_t blob[TF_COMMS_PAYLOAD_MAX];
@@ -253,6 +255,11 @@ struct sess *relay_sess_by_id(struct relay *r, uint32_t id);
 size_t relay_officer_each(struct relay *r, const char *officer,
 			  void (*fn)(struct worker *, struct sess *, void *),
 			  struct worker *w, void *arg);
+/* tab held: the same for an address: "officer/device", the sessions
+ * whose certificate names that device; a bare "officer", all of its. */
+size_t relay_addr_each(struct relay *r, const char *addr,
+		       void (*fn)(struct worker *, struct sess *, void *),
+		       struct worker *w, void *arg);
 /* Encrypt pt for s into w's output batch (s->mu taken inside). */
 void relay_send(struct worker *w, struct sess *s, const uint8_t *pt,
 		size_t len);
@@ -280,8 +287,10 @@ void relay_tcp_housekeep(struct relay *r, int64_t now);
 /* At exit, the workers joined. */
 void relay_tcp_close_all(struct relay *r);
 /* nats.c: NATS core between relays (--nats). Frames and stored messages
- * for an officer go to subject twofold.o.HEX(officer); a relay with a
- * local session of that officer is subscribed (interest is presence). */
+ * for a bare officer go to subject twofold.o.HEX(officer), for an
+ * officer/device to twofold.d.HEX(officer).HEX(device); a relay with a
+ * local session of that officer (device) is subscribed (interest is
+ * presence). */
 int relay_nats_open(struct relay *r, const char *urls);
 void relay_nats_close(struct relay *r);
 /* at shutdown, before relay_nats_close and relay_gnats_close: no cnats
@@ -305,23 +314,24 @@ void relay_nats_cb_leave(void);
 		name##_cb(nc, sub, msg, closure);                              \
 		relay_nats_cb_leave();                                         \
 	}
-/* tab write-held: the first local session of officer appeared / the
- * last one left */
-void relay_nats_officer_up(struct relay *r, const char *officer);
-void relay_nats_officer_down(struct relay *r, const char *officer);
-/* Any worker: hand a reply plaintext (FROM, MSG) for officer's devices
- * on other relays to NATS. No-op without --nats. */
-void relay_nats_publish(struct relay *r, const char *officer, const uint8_t *pt,
+/* tab write-held: the first local session of an address (a bare
+ * officer: any of its devices; officer/device) appeared / the last one
+ * left */
+void relay_nats_addr_up(struct relay *r, const char *addr);
+void relay_nats_addr_down(struct relay *r, const char *addr);
+/* Any worker: hand a reply plaintext (FROM, MSG) for addr's devices on
+ * other relays to NATS. No-op without --nats. */
+void relay_nats_publish(struct relay *r, const char *addr, const uint8_t *pt,
 			size_t len);
 /* The same for a FWD with no local recipient (tab read-held): when no
- * relay holds officer, from gets ERROR 4 later (NATS "no responders"). */
-void relay_nats_publish_fwd(struct relay *r, const char *officer,
+ * relay holds addr, from gets ERROR 4 later (NATS "no responders"). */
+void relay_nats_publish_fwd(struct relay *r, const char *addr,
 			    const uint8_t *pt, size_t len,
 			    const struct sess *from);
-/* relay.c, for nats.c: deliver pt to officer's local sessions through w
+/* relay.c, for nats.c: deliver pt to addr's local sessions through w
  * (takes tab for reading); deliver every stored message to every local
  * session (after a NATS reconnect: notices may have been lost). */
-size_t relay_deliver_local(struct worker *w, const char *officer,
+size_t relay_deliver_local(struct worker *w, const char *addr,
 			   const uint8_t *pt, size_t len);
 void relay_redeliver_stored(struct worker *w);
 

@@ -10,7 +10,8 @@
  * A statement outside BEGIN is its own transaction, so put and ack are
  * one round trip each: durable when PQexecPrepared returns.
  *
- * Duplicates: every (sender, id) gets its row in seen when it is first
+ * Duplicates: every (sender, recipient, id) gets its row in seen when it
+ * is first
  * stored (acked_at NULL while it waits), so the uniqueness check never
  * depends on a row that an ack deletes: put is one INSERT .. ON CONFLICT
  * DO NOTHING into seen and, only if that inserted, into msgs, in one
@@ -23,6 +24,12 @@
  * transactions may commit out of seq order, which a reader's "after
  * seq N" cursor could skip until the next FETCH (which starts again from
  * 0). Nothing is lost, at worst delivered on the next FETCH.
+ *
+ * Schema (relay_schema's version): 1 before issue 15 (messages and
+ * tombstones named by (sender, id), one bundle per officer), 2 with
+ * addresses (store.h): pg_migrate1 turns a 1 into a 2 under the advisory
+ * lock, in one transaction. A tombstone of version 1 named no recipient:
+ * recipient '' (no address is empty) covers every one.
  *
  * A lost connection (primary restart, failover): the call fails with
  * -EIO ("retry later" to the device; nothing acknowledged) and the next
@@ -57,50 +64,71 @@ static const struct {
 	const char *name, *sql;
 	int n;
 } stmts[] = {
+	/* a tombstone of schema 1 ('') covers every recipient */
 	{"put",
-	 "WITH s AS (INSERT INTO seen(sender, id) VALUES($1, $2) "
-	 "ON CONFLICT DO NOTHING RETURNING 1) "
+	 "WITH s AS (INSERT INTO seen(sender, recipient, id) SELECT $1, $3, $2 "
+	 "WHERE NOT EXISTS (SELECT 1 FROM seen WHERE sender=$1 AND "
+	 "recipient='' AND id=$2) ON CONFLICT DO NOTHING RETURNING 1) "
 	 "INSERT INTO msgs(sender, id, recipient, blob, stored_at) "
 	 "SELECT $1, $2, $3, $4, $5 FROM s",
 	 5},
+	/* each half by its index, then the earlier ($3 the officer of the
+	 * address $1; the same for a bare one) */
 	{"next",
-	 "SELECT seq, sender, id, blob FROM msgs WHERE recipient=$1 AND "
-	 "seq>$2 ORDER BY seq LIMIT 1",
-	 2},
+	 "(SELECT seq, sender, id, blob, recipient FROM msgs WHERE "
+	 "recipient=$1 AND seq>$2 ORDER BY seq LIMIT 1) UNION ALL "
+	 "(SELECT seq, sender, id, blob, recipient FROM msgs WHERE "
+	 "recipient=$3 AND $3<>$1 AND seq>$2 ORDER BY seq LIMIT 1) "
+	 "ORDER BY 1 LIMIT 1",
+	 3},
 	{"ack",
 	 "WITH d AS (DELETE FROM msgs WHERE sender=$1 AND id=$2 AND "
 	 "recipient=$3 RETURNING 1) "
-	 "UPDATE seen SET acked_at=$4 WHERE sender=$1 AND id=$2 AND "
-	 "EXISTS (SELECT 1 FROM d)",
+	 "UPDATE seen SET acked_at=$4 WHERE sender=$1 AND recipient=$3 AND "
+	 "id=$2 AND EXISTS (SELECT 1 FROM d)",
 	 4},
 	{"expire", "DELETE FROM seen WHERE acked_at<$1", 1},
-	{"count", "SELECT count(*) FROM msgs WHERE recipient=$1", 1},
-	/* the upsert locks the officer's base row until COMMIT: two
-	 * publications of one officer are serialised, so the bound holds */
+	{"count", "SELECT count(*) FROM msgs WHERE recipient IN ($1, $2)", 2},
+	/* the upsert locks the device's base row until COMMIT: two
+	 * publications of one device are serialised, so the bound holds */
 	{"pk_base",
-	 "INSERT INTO prekey_base(officer, bundle) VALUES($1, $2) "
-	 "ON CONFLICT(officer) DO UPDATE SET bundle=EXCLUDED.bundle",
-	 2},
+	 "INSERT INTO prekey_base(officer, device, bundle) VALUES($1, $2, $3) "
+	 "ON CONFLICT(officer, device) DO UPDATE SET bundle=EXCLUDED.bundle, "
+	 "published=nextval('prekey_pub')",
+	 3},
 	{"pk_unused",
-	 "SELECT count(*) FROM prekey_opk WHERE officer=$1 AND NOT used", 1},
-	{"pk_add",
-	 "INSERT INTO prekey_opk(officer, opk) VALUES($1, $2) "
-	 "ON CONFLICT DO NOTHING",
+	 "SELECT count(*) FROM prekey_opk WHERE officer=$1 AND device=$2 AND "
+	 "NOT used",
 	 2},
+	{"pk_add",
+	 "INSERT INTO prekey_opk(officer, device, opk) VALUES($1, $2, $3) "
+	 "ON CONFLICT DO NOTHING",
+	 3},
 	{"pk_trim",
-	 "DELETE FROM prekey_opk WHERE officer=$1 AND used AND n NOT IN "
-	 "(SELECT n FROM prekey_opk WHERE officer=$1 AND used "
-	 "ORDER BY n DESC LIMIT " PG_STR(TF_STORE_OPK_TOMBS) ")",
+	 "DELETE FROM prekey_opk WHERE officer=$1 AND device=$2 AND used AND "
+	 "n NOT IN (SELECT n FROM prekey_opk WHERE officer=$1 AND device=$2 "
+	 "AND used ORDER BY n DESC LIMIT " PG_STR(TF_STORE_OPK_TOMBS) ")",
+	 2},
+	{"pk_get",
+	 "SELECT device, bundle FROM prekey_base WHERE officer=$1 AND "
+	 "device=$2",
+	 2},
+	{"pk_newest",
+	 "SELECT device, bundle FROM prekey_base WHERE officer=$1 ORDER BY "
+	 "published DESC LIMIT 1",
 	 1},
-	{"pk_get", "SELECT bundle FROM prekey_base WHERE officer=$1", 1},
+	{"pk_list",
+	 "SELECT device, bundle FROM prekey_base WHERE officer=$1 ORDER BY "
+	 "published DESC LIMIT $2",
+	 2},
 	/* read and marked in one statement, so one transaction: each
 	 * one-time prekey is handed out once even with several relays
 	 * (SKIP LOCKED: a concurrent taker gets the next one) */
 	{"pk_take",
 	 "UPDATE prekey_opk SET used=true WHERE n=(SELECT n FROM prekey_opk "
-	 "WHERE officer=$1 AND NOT used ORDER BY n LIMIT 1 "
+	 "WHERE officer=$1 AND device=$2 AND NOT used ORDER BY n LIMIT 1 "
 	 "FOR UPDATE SKIP LOCKED) RETURNING opk",
-	 1},
+	 2},
 };
 
 enum {
@@ -114,39 +142,69 @@ enum {
 	Q_PK_ADD,
 	Q_PK_TRIM,
 	Q_PK_GET,
+	Q_PK_NEWEST,
+	Q_PK_LIST,
 	Q_PK_TAKE,
 };
 
-/* Idempotent, serialised by an advisory lock, and DDL only when the
- * schema is missing (relay_schema names its version): two relays
- * starting on an empty database would race on CREATE .. IF NOT EXISTS
- * (it checks, then creates: the second fails on pg_type's unique
- * index), and a CREATE INDEX IF NOT EXISTS takes a share lock on its
- * table even when the index exists, which deadlocks against another
+#define PG_SCHEMA 2
+
+/* Idempotent, serialised by an advisory lock (pg_schema), and DDL only
+ * when the schema is missing or old (relay_schema names its version):
+ * two relays starting on an empty database would race on CREATE .. IF
+ * NOT EXISTS (it checks, then creates: the second fails on pg_type's
+ * unique index), and a CREATE INDEX IF NOT EXISTS takes a share lock on
+ * its table even when the index exists, which deadlocks against another
  * relay's puts already running. */
-static const char schema[] =
-	"BEGIN;"
-	"SELECT pg_advisory_xact_lock(7402331501);"
-	"DO $$ BEGIN IF to_regclass('relay_schema') IS NULL THEN "
-	"CREATE TABLE msgs("
-	" seq bigserial PRIMARY KEY,"
-	" sender text NOT NULL, id bytea NOT NULL, recipient text NOT NULL,"
-	" blob bytea NOT NULL, stored_at bigint NOT NULL,"
-	" UNIQUE(sender, id));"
-	"CREATE INDEX msgs_rcpt ON msgs(recipient, seq);"
-	"CREATE TABLE seen("
-	" sender text NOT NULL, id bytea NOT NULL, acked_at bigint,"
-	" PRIMARY KEY(sender, id));"
+#define PG_TABLES_MSGS                                                         \
+	"CREATE TABLE msgs("                                                   \
+	" seq bigserial PRIMARY KEY,"                                          \
+	" sender text NOT NULL, id bytea NOT NULL, recipient text NOT NULL,"   \
+	" blob bytea NOT NULL, stored_at bigint NOT NULL,"                     \
+	" UNIQUE(sender, recipient, id));"                                     \
+	"CREATE INDEX msgs_rcpt ON msgs(recipient, seq);"                      \
+	"CREATE TABLE seen("                                                   \
+	" sender text NOT NULL, recipient text NOT NULL, id bytea NOT NULL,"   \
+	" acked_at bigint, PRIMARY KEY(sender, recipient, id));"               \
 	"CREATE INDEX seen_age ON seen(acked_at);"
-	"CREATE TABLE prekey_base("
-	" officer text PRIMARY KEY, bundle bytea NOT NULL);"
-	"CREATE TABLE prekey_opk("
-	" n bigserial PRIMARY KEY, officer text NOT NULL, opk bytea NOT NULL,"
-	" used boolean NOT NULL DEFAULT false, UNIQUE(officer, opk));"
+#define PG_TABLES_PREKEYS                                                      \
+	"CREATE SEQUENCE prekey_pub;"                                          \
+	"CREATE TABLE prekey_base("                                            \
+	" officer text NOT NULL, device text NOT NULL, bundle bytea NOT NULL," \
+	" published bigint NOT NULL DEFAULT nextval('prekey_pub'),"            \
+	" PRIMARY KEY(officer, device));"                                      \
+	"CREATE INDEX prekey_base_pub ON prekey_base(officer, published);"     \
+	"CREATE TABLE prekey_opk("                                             \
+	" n bigserial PRIMARY KEY, officer text NOT NULL,"                     \
+	" device text NOT NULL, opk bytea NOT NULL,"                           \
+	" used boolean NOT NULL DEFAULT false, UNIQUE(officer, device, opk));"
+
+static const char schema_new[] = PG_TABLES_MSGS PG_TABLES_PREKEYS
 	"CREATE TABLE relay_schema(version integer NOT NULL);"
-	"INSERT INTO relay_schema VALUES(1);"
-	"END IF; END $$;"
-	"COMMIT;";
+	"INSERT INTO relay_schema VALUES(" PG_STR(PG_SCHEMA) ");";
+
+/* version 1 -> 2, the messages: the unique keys gain the recipient; a
+ * waiting message's seen row takes its recipient, an acknowledged one's
+ * tombstone '' */
+static const char migrate1_msgs[] =
+	"ALTER TABLE msgs DROP CONSTRAINT msgs_sender_id_key;"
+	"ALTER TABLE msgs ADD UNIQUE(sender, recipient, id);"
+	"ALTER TABLE seen ADD COLUMN recipient text NOT NULL DEFAULT '';"
+	"ALTER TABLE seen ALTER COLUMN recipient DROP DEFAULT;"
+	"ALTER TABLE seen DROP CONSTRAINT seen_pkey;"
+	"UPDATE seen SET recipient=m.recipient FROM msgs m WHERE "
+	"m.sender=seen.sender AND m.id=seen.id;"
+	"ALTER TABLE seen ADD PRIMARY KEY(sender, recipient, id);"
+	"ALTER TABLE prekey_base RENAME TO prekey_base_v1;"
+	"ALTER TABLE prekey_opk RENAME TO prekey_opk_v1;"
+	"ALTER TABLE prekey_opk_v1 RENAME CONSTRAINT prekey_opk_pkey TO "
+	"prekey_opk_v1_pkey;"
+	"ALTER TABLE prekey_opk_v1 RENAME CONSTRAINT "
+	"prekey_opk_officer_opk_key TO prekey_opk_v1_officer_opk_key;"
+	"ALTER TABLE prekey_base_v1 RENAME CONSTRAINT prekey_base_pkey TO "
+	"prekey_base_v1_pkey;"
+	"ALTER SEQUENCE prekey_opk_n_seq RENAME TO "
+	"prekey_opk_v1_n_seq;" PG_TABLES_PREKEYS;
 
 static bool name_ok(const char *s)
 {
@@ -407,14 +465,17 @@ static int pg_next(struct tf_store *base, const char *recipient,
 	struct pg_store *st = (struct pg_store *)base;
 	struct tf_stored_msg m = {0};
 	struct pg_params p = {0};
+	char officer[TF_STORE_NAME_MAX + 1];
 	PGresult *res;
 	int r;
 
 	r = pg_ready(st, name_ok(recipient));
 	if (r < 0)
 		return r;
+	(void)tf_store_addr_officer(recipient, officer);
 	p_text(&p, recipient);
 	p_int8(&p, after_seq);
+	p_text(&p, officer);
 	res = pg_run(st, Q_NEXT, &p, &r);
 	if (res == NULL)
 		return r;
@@ -424,14 +485,18 @@ static int pg_next(struct tf_store *base, const char *recipient,
 	}
 	/* a row we never wrote: refuse, do not guess */
 	r = -EIO;
-	if (PQnfields(res) != 4 || PQgetlength(res, 0, 0) != 8 ||
+	if (PQnfields(res) != 5 || PQgetlength(res, 0, 0) != 8 ||
 	    PQgetlength(res, 0, 1) > TF_STORE_NAME_MAX ||
+	    PQgetlength(res, 0, 4) > TF_STORE_NAME_MAX ||
 	    PQgetlength(res, 0, 2) != TF_STORE_ID_BYTES ||
 	    PQgetlength(res, 0, 3) > TF_STORE_BLOB_MAX)
 		goto out;
 	m.seq = be_int8(PQgetvalue(res, 0, 0));
 	memcpy(m.sender, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 	m.sender[PQgetlength(res, 0, 1)] = '\0';
+	memcpy(m.recipient, PQgetvalue(res, 0, 4),
+	       (size_t)PQgetlength(res, 0, 4));
+	m.recipient[PQgetlength(res, 0, 4)] = '\0';
 	memcpy(m.id, PQgetvalue(res, 0, 2), TF_STORE_ID_BYTES);
 	m.len = (size_t)PQgetlength(res, 0, 3);
 	m.blob = malloc(m.len ? m.len : 1);
@@ -447,18 +512,14 @@ out:
 	return r;
 }
 
-static int pg_ack(struct tf_store *base, const char *recipient,
-		  const char *sender, const uint8_t id[TF_STORE_ID_BYTES],
-		  int64_t now)
+static int pg_ack_one(struct pg_store *st, const char *recipient,
+		      const char *sender, const uint8_t id[TF_STORE_ID_BYTES],
+		      int64_t now)
 {
-	struct pg_store *st = (struct pg_store *)base;
 	struct pg_params p = {0};
 	PGresult *res;
 	int r;
 
-	r = pg_ready(st, name_ok(recipient) && name_ok(sender));
-	if (r < 0)
-		return r;
 	p_text(&p, sender);
 	p_bin(&p, id, TF_STORE_ID_BYTES);
 	p_text(&p, recipient);
@@ -467,6 +528,25 @@ static int pg_ack(struct tf_store *base, const char *recipient,
 	if (res == NULL)
 		return r;
 	return pg_tuples(res) == 1 ? 0 : -ENOENT;
+}
+
+/* the device's own copy first; only when it has none, the bare
+ * officer's row (stored for any of its devices) */
+static int pg_ack(struct tf_store *base, const char *recipient,
+		  const char *sender, const uint8_t id[TF_STORE_ID_BYTES],
+		  int64_t now)
+{
+	struct pg_store *st = (struct pg_store *)base;
+	char officer[TF_STORE_NAME_MAX + 1];
+	int r;
+
+	r = pg_ready(st, name_ok(recipient) && name_ok(sender));
+	if (r < 0)
+		return r;
+	r = pg_ack_one(st, recipient, sender, id, now);
+	if (r == -ENOENT && tf_store_addr_officer(recipient, officer))
+		r = pg_ack_one(st, officer, sender, id, now);
+	return r;
 }
 
 static int pg_expire(struct tf_store *base, int64_t before)
@@ -484,7 +564,8 @@ static int pg_expire(struct tf_store *base, int64_t before)
 }
 
 /* count(*) is bigint: 8 bytes, big-endian in binary results */
-static int pg_count_q(struct pg_store *st, int q, const char *who)
+static int pg_count_q(struct pg_store *st, int q, const char *who,
+		      const char *who2)
 {
 	struct pg_params p = {0};
 	PGresult *res;
@@ -492,6 +573,7 @@ static int pg_count_q(struct pg_store *st, int q, const char *who)
 	int r;
 
 	p_text(&p, who);
+	p_text(&p, who2);
 	res = pg_run(st, q, &p, &r);
 	if (res == NULL)
 		return r;
@@ -507,21 +589,33 @@ static int pg_count_q(struct pg_store *st, int q, const char *who)
 static int pg_count(struct tf_store *base, const char *recipient)
 {
 	struct pg_store *st = (struct pg_store *)base;
+	char officer[TF_STORE_NAME_MAX + 1];
 	int r;
 
 	r = pg_ready(st, name_ok(recipient));
-	return r < 0 ? r : pg_count_q(st, Q_COUNT, recipient);
+	if (r < 0)
+		return r;
+	(void)tf_store_addr_officer(recipient, officer);
+	return pg_count_q(st, Q_COUNT, recipient, officer);
+}
+
+static bool device_ok(const char *d)
+{
+	size_t n = d ? strnlen(d, TF_STORE_DEVICE_MAX + 1) : 0;
+
+	return n > 0 && n <= TF_STORE_DEVICE_MAX;
 }
 
 static int pg_prekey_put(struct tf_store *base, const char *officer,
-			 const uint8_t *b, size_t blen, const uint8_t *opks,
-			 size_t n, size_t opklen)
+			 const char *device, const uint8_t *b, size_t blen,
+			 const uint8_t *opks, size_t n, size_t opklen)
 {
 	struct pg_store *st = (struct pg_store *)base;
 	PGresult *res = NULL;
 	int r, have;
 
-	if (!name_ok(officer) || blen == 0 || blen > TF_STORE_BLOB_MAX ||
+	if (!name_ok(officer) || !device_ok(device) || blen == 0 ||
+	    blen > TF_STORE_BLOB_MAX ||
 	    (n && (opks == NULL || opklen < 5 || opklen > 256)))
 		return -EINVAL;
 	r = pg_begin(st);
@@ -531,6 +625,7 @@ static int pg_prekey_put(struct tf_store *base, const char *officer,
 		struct pg_params p = {0};
 
 		p_text(&p, officer);
+		p_text(&p, device);
 		p_bin(&p, b, blen);
 		res = pg_run(st, Q_PK_BASE, &p, &r);
 		if (res == NULL)
@@ -539,7 +634,7 @@ static int pg_prekey_put(struct tf_store *base, const char *officer,
 	}
 	/* a device may publish again and again: its one-time prekeys on
 	 * the relay stay bounded (the extra ones are not kept) */
-	have = pg_count_q(st, Q_PK_UNUSED, officer);
+	have = pg_count_q(st, Q_PK_UNUSED, officer, device);
 	if (have < 0) {
 		r = have;
 		goto rollback;
@@ -552,6 +647,7 @@ static int pg_prekey_put(struct tf_store *base, const char *officer,
 		struct pg_params p = {0};
 
 		p_text(&p, officer);
+		p_text(&p, device);
 		p_bin(&p, opks + i * opklen, opklen);
 		res = pg_run(st, Q_PK_ADD, &p, &r);
 		if (res == NULL)
@@ -563,12 +659,13 @@ static int pg_prekey_put(struct tf_store *base, const char *officer,
 		struct pg_params p = {0};
 
 		p_text(&p, officer);
+		p_text(&p, device);
 		res = pg_run(st, Q_PK_TRIM, &p, &r);
 		if (res == NULL)
 			goto rollback;
 		PQclear(res);
 	}
-	have = pg_count_q(st, Q_PK_UNUSED, officer);
+	have = pg_count_q(st, Q_PK_UNUSED, officer, device);
 	if (have < 0) {
 		r = have;
 		goto rollback;
@@ -581,59 +678,115 @@ rollback:
 	return pg_rollback(st, r);
 }
 
+/* a (device, bundle) row of pk_get / pk_newest / pk_list, bounded */
+static int pg_bundle_row(PGresult *res, int i, struct tf_store_bundle *out)
+{
+	size_t dl = (size_t)PQgetlength(res, i, 0);
+	size_t n = (size_t)PQgetlength(res, i, 1);
+
+	if (PQnfields(res) != 2 || dl == 0 || dl > TF_STORE_DEVICE_MAX ||
+	    n > TF_STORE_BLOB_MAX)
+		return -EIO; /* a row we never wrote */
+	out->bundle = malloc(n ? n : 1);
+	if (out->bundle == NULL)
+		return -ENOMEM;
+	memcpy(out->bundle, PQgetvalue(res, i, 1), n);
+	out->len = n;
+	memcpy(out->device, PQgetvalue(res, i, 0), dl);
+	out->device[dl] = '\0';
+	return 0;
+}
+
 static int pg_prekey_take(struct tf_store *base, const char *officer,
+			  const char *device,
+			  char devout[TF_STORE_DEVICE_MAX + 1],
 			  uint8_t **bundle, size_t *blen, uint8_t *opk,
 			  size_t opkcap, size_t *opklen)
 {
 	struct pg_store *st = (struct pg_store *)base;
 	struct pg_params p = {0};
+	struct tf_store_bundle b = {0};
 	PGresult *res;
-	uint8_t *b;
-	size_t n, on = 0;
+	size_t on = 0;
 	int r;
 
-	r = pg_ready(st, name_ok(officer));
+	r = pg_ready(st, name_ok(officer) &&
+				 (device[0] == '\0' || device_ok(device)));
 	if (r < 0)
 		return r;
 	p_text(&p, officer);
-	res = pg_run(st, Q_PK_GET, &p, &r);
+	if (device[0] != '\0')
+		p_text(&p, device);
+	res = pg_run(st, device[0] != '\0' ? Q_PK_GET : Q_PK_NEWEST, &p, &r);
 	if (res == NULL)
 		return r;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		return 0;
 	}
-	n = (size_t)PQgetlength(res, 0, 0);
-	b = malloc(n ? n : 1);
-	if (b == NULL) {
-		PQclear(res);
-		return -ENOMEM;
-	}
-	memcpy(b, PQgetvalue(res, 0, 0), n);
+	r = pg_bundle_row(res, 0, &b);
 	PQclear(res);
+	if (r < 0)
+		return r;
 	/* handed out once: marked (committed) before the reply leaves. The
 	 * row stays as a tombstone (a public key, no secret), so a device
 	 * that publishes again (its reply was lost) cannot bring back a
 	 * key someone else already holds */
+	p = (struct pg_params){0};
+	p_text(&p, officer);
+	p_text(&p, b.device);
 	res = pg_run(st, Q_PK_TAKE, &p, &r);
 	if (res == NULL) {
-		free(b);
+		tf_store_bundle_clear(&b);
 		return r;
 	}
 	if (PQntuples(res) == 1) {
 		on = (size_t)PQgetlength(res, 0, 0);
 		if (on > opkcap) {
 			PQclear(res);
-			free(b);
+			tf_store_bundle_clear(&b);
 			return -EIO;
 		}
 		memcpy(opk, PQgetvalue(res, 0, 0), on);
 	}
 	PQclear(res);
-	*bundle = b;
-	*blen = n;
+	*bundle = b.bundle;
+	*blen = b.len;
 	*opklen = on;
+	memcpy(devout, b.device, sizeof(b.device));
 	return 1;
+}
+
+static int pg_prekey_list(struct tf_store *base, const char *officer,
+			  struct tf_store_bundle *out, size_t max)
+{
+	struct pg_store *st = (struct pg_store *)base;
+	struct pg_params p = {0};
+	PGresult *res;
+	int r, n;
+
+	r = pg_ready(st, name_ok(officer) && max <= INT32_MAX);
+	if (r < 0)
+		return r;
+	p_text(&p, officer);
+	p_int8(&p, (int64_t)max);
+	res = pg_run(st, Q_PK_LIST, &p, &r);
+	if (res == NULL)
+		return r;
+	n = PQntuples(res);
+	if ((size_t)n > max)
+		n = (int)max;
+	for (int i = 0; i < n; i++) {
+		r = pg_bundle_row(res, i, &out[i]);
+		if (r < 0) {
+			while (i-- > 0)
+				tf_store_bundle_clear(&out[i]);
+			PQclear(res);
+			return r;
+		}
+	}
+	PQclear(res);
+	return n;
 }
 
 static void pg_close(struct tf_store *base)
@@ -659,8 +812,122 @@ static const struct tf_store_ops pg_ops = {
 	.count = pg_count,
 	.prekey_put = pg_prekey_put,
 	.prekey_take = pg_prekey_take,
+	.prekey_list = pg_prekey_list,
 	.close = pg_close,
 };
+
+/* version 1 -> 2, the prekeys: each old bundle moves to the device its
+ * certificate names, with its one-time prekeys (one that does not parse
+ * was of no use to anyone: dropped) */
+static int pg_migrate1_prekeys(struct pg_store *st)
+{
+	PGresult *res = PQexecParams(
+		st->conn, "SELECT officer, bundle FROM prekey_base_v1", 0, NULL,
+		NULL, NULL, NULL, 1);
+	int r = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		r = pg_fail(st, res);
+		PQclear(res);
+		return r;
+	}
+	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+		char officer[TF_STORE_NAME_MAX + 1];
+		char dev[TF_STORE_DEVICE_MAX + 1];
+		size_t ol = (size_t)PQgetlength(res, i, 0);
+		const uint8_t *b = (const uint8_t *)PQgetvalue(res, i, 1);
+		size_t n = (size_t)PQgetlength(res, i, 1);
+		const char *v[3];
+		int len[3], fmt[3] = {0, 0, 1};
+		PGresult *q;
+
+		if (ol == 0 || ol > TF_STORE_NAME_MAX ||
+		    tf_store_bundle_device(b, n, dev) < 0)
+			continue;
+		memcpy(officer, PQgetvalue(res, i, 0), ol);
+		officer[ol] = '\0';
+		v[0] = officer;
+		v[1] = dev;
+		v[2] = (const char *)b;
+		len[0] = len[1] = 0;
+		len[2] = (int)n;
+		q = PQexecParams(st->conn,
+				 "INSERT INTO prekey_base(officer, device, "
+				 "bundle) VALUES($1, $2, $3)",
+				 3, NULL, v, len, fmt, 0);
+		if (PQresultStatus(q) != PGRES_COMMAND_OK)
+			r = pg_fail(st, q);
+		PQclear(q);
+		if (r < 0)
+			break;
+		q = PQexecParams(st->conn,
+				 "INSERT INTO prekey_opk(officer, device, opk, "
+				 "used) SELECT officer, $2, opk, used FROM "
+				 "prekey_opk_v1 WHERE officer=$1 ORDER BY n",
+				 2, NULL, v, len, fmt, 0);
+		if (PQresultStatus(q) != PGRES_COMMAND_OK)
+			r = pg_fail(st, q);
+		PQclear(q);
+	}
+	PQclear(res);
+	if (r == 0)
+		r = pg_simple(st, "DROP TABLE prekey_base_v1, prekey_opk_v1");
+	return r;
+}
+
+/* The schema at PG_SCHEMA: created, or migrated from version 1, under
+ * the advisory lock in one transaction (a second relay starting waits,
+ * then finds it done). -EPROTO for a newer relay's schema. On failure
+ * the transaction is the caller's to roll back (after it read the
+ * server's message). */
+static int pg_schema(struct pg_store *st)
+{
+	PGresult *res;
+	int r, v = 0;
+
+	r = pg_simple(st, "BEGIN");
+	if (r < 0)
+		return r;
+	res = PQexec(st->conn, "SELECT pg_advisory_xact_lock(7402331501)");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		r = pg_fail(st, res);
+	PQclear(res);
+	if (r < 0)
+		return r;
+	/* two queries: a statement naming a missing table fails to parse */
+	res = PQexec(st->conn, "SELECT to_regclass('relay_schema') IS NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		r = pg_fail(st, res);
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		v = -1; /* there: read it */
+	PQclear(res);
+	if (r == 0 && v < 0) {
+		res = PQexec(
+			st->conn,
+			"SELECT coalesce(max(version), 0) FROM relay_schema");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+		    PQntuples(res) != 1)
+			r = pg_fail(st, res);
+		else
+			v = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	if (r == 0 && v > PG_SCHEMA)
+		r = -EPROTO; /* a newer relay's: not ours to guess at */
+	else if (r == 0 && v == 0)
+		r = pg_simple(st, schema_new);
+	else if (r == 0 && v == 1) {
+		r = pg_simple(st, migrate1_msgs);
+		if (r == 0)
+			r = pg_migrate1_prekeys(st);
+		if (r == 0)
+			r = pg_simple(st, "UPDATE relay_schema SET "
+					  "version=" PG_STR(PG_SCHEMA));
+	}
+	if (r == 0)
+		r = pg_simple(st, "COMMIT");
+	return r;
+}
 
 static void why_set(char *why, size_t whylen, const char *msg)
 {
@@ -709,9 +976,16 @@ int tf_store_open_pg(const char *conninfo, struct tf_store **out, char *why,
 		goto fail;
 	}
 	PQclear(res);
-	r = pg_simple(st, schema);
-	if (r == 0)
-		r = pg_prepare_all(st);
+	r = pg_schema(st);
+	if (r < 0) {
+		why_set(why, whylen,
+			r == -EPROTO ? "the database has a newer relay's "
+				       "schema"
+				     : PQerrorMessage(st->conn));
+		(void)pg_rollback(st, r);
+		goto fail;
+	}
+	r = pg_prepare_all(st);
 	if (r < 0) {
 		why_set(why, whylen, PQerrorMessage(st->conn));
 		goto fail;

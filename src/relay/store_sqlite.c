@@ -5,16 +5,23 @@
  * sqlite3_step returns (the WAL is fsynced at every commit), so put may
  * acknowledge then; NORMAL would lose the last commits on power loss.
  *
- * Tables:
+ * Tables (schema 1, PRAGMA user_version; issue 15's several devices per
+ * officer: senders and recipients are addresses, store.h):
  *   msgs(seq INTEGER PRIMARY KEY AUTOINCREMENT, sender, id, recipient,
- *        blob, stored_at)  UNIQUE(sender, id)
- *   seen(sender, id, acked_at)  PRIMARY KEY(sender, id): tombstones of
- *        delivered messages, so a late retry is still a duplicate
- *   prekey_base(officer, bundle), prekey_opk(officer, opk, used):
- *        end-to-end prekeys as published (opaque), each one-time prekey
- *        handed out once (marked used in the transaction that reads it)
+ *        blob, stored_at)  UNIQUE(sender, recipient, id)
+ *   seen(sender, recipient, id, acked_at)  PRIMARY KEY(sender, recipient,
+ *        id): tombstones of delivered messages, so a late retry is still
+ *        a duplicate; recipient '' (no address is empty): a tombstone of
+ *        schema 0, which named no recipient, so it covers every one
+ *   prekey_base(officer, device, bundle, published), prekey_opk(officer,
+ *        device, opk, used): end-to-end prekeys as published (opaque),
+ *        each one-time prekey handed out once (marked used in the
+ *        transaction that reads it); published orders the devices
  * AUTOINCREMENT so a seq is never reused after deletes: a reader's
- * "after seq N" cursor stays right.
+ * "after seq N" cursor stays right (the migration keeps the counter).
+ * Schema 0 (before issue 15): msgs UNIQUE(sender, id), seen(sender, id,
+ * acked_at), prekey_base(officer, bundle), prekey_opk(officer, opk,
+ * used); sq_migrate0 rebuilds those tables in one transaction.
  */
 #include <errno.h>
 #include <sqlite3.h>
@@ -22,9 +29,11 @@
 #include <string.h>
 
 #include "store.h"
+#include "twofold/cert.h"
 
 #define SQ_STR_(x) #x
 #define SQ_STR(x) SQ_STR_(x)
+#define SQ_SCHEMA 1 /* PRAGMA user_version; 0: before issue 15's devices */
 
 struct sq_store {
 	struct tf_store base;
@@ -72,6 +81,7 @@ static int sq_put_one(struct sq_store *st, const char *sender,
 	sqlite3_reset(st->seen_q);
 	sqlite3_bind_text(st->seen_q, 1, sender, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st->seen_q, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(st->seen_q, 3, recipient, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st->seen_q);
 	sqlite3_reset(st->seen_q);
 	if (rc == SQLITE_ROW)
@@ -165,15 +175,19 @@ static int sq_next(struct tf_store *base, const char *recipient,
 {
 	struct sq_store *st = (struct sq_store *)base;
 	struct tf_stored_msg m = {0};
+	char officer[TF_STORE_NAME_MAX + 1];
 	const void *b;
-	const unsigned char *s;
+	const unsigned char *s, *rcpt;
 	int rc, r = 0;
 
 	if (!name_ok(recipient))
 		return -EINVAL;
+	/* a bare address: ?3 is the same, the union gives its rows once */
+	(void)tf_store_addr_officer(recipient, officer);
 	sqlite3_reset(st->next_q);
 	sqlite3_bind_text(st->next_q, 1, recipient, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st->next_q, 2, after_seq);
+	sqlite3_bind_text(st->next_q, 3, officer, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st->next_q);
 	if (rc == SQLITE_DONE)
 		goto out;
@@ -184,12 +198,14 @@ static int sq_next(struct tf_store *base, const char *recipient,
 	m.seq = sqlite3_column_int64(st->next_q, 0);
 	s = sqlite3_column_text(st->next_q, 1);
 	b = sqlite3_column_blob(st->next_q, 2);
-	if (s == NULL ||
+	rcpt = sqlite3_column_text(st->next_q, 4);
+	if (s == NULL || rcpt == NULL ||
 	    sqlite3_column_bytes(st->next_q, 2) != TF_STORE_ID_BYTES) {
 		r = -EIO; /* a row we never wrote: refuse, do not guess */
 		goto out;
 	}
 	snprintf(m.sender, sizeof(m.sender), "%s", (const char *)s);
+	snprintf(m.recipient, sizeof(m.recipient), "%s", (const char *)rcpt);
 	memcpy(m.id, b, TF_STORE_ID_BYTES);
 	m.len = (size_t)sqlite3_column_bytes(st->next_q, 3);
 	m.blob = malloc(m.len ? m.len : 1);
@@ -206,11 +222,30 @@ out:
 	return r;
 }
 
+/* inside the caller's transaction: 1 deleted, 0 none, -errno */
+static int sq_del_one(struct sq_store *st, const char *recipient,
+		      const char *sender, const uint8_t id[TF_STORE_ID_BYTES])
+{
+	int rc;
+
+	sqlite3_reset(st->del);
+	sqlite3_bind_text(st->del, 1, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st->del, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(st->del, 3, recipient, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st->del);
+	sqlite3_reset(st->del);
+	if (rc != SQLITE_DONE)
+		return sq_err(st->db, rc);
+	return sqlite3_changes(st->db) > 0;
+}
+
 static int sq_ack(struct tf_store *base, const char *recipient,
 		  const char *sender, const uint8_t id[TF_STORE_ID_BYTES],
 		  int64_t now)
 {
 	struct sq_store *st = (struct sq_store *)base;
+	char officer[TF_STORE_NAME_MAX + 1];
+	const char *row = recipient;
 	int rc, r;
 
 	if (!name_ok(recipient) || !name_ok(sender))
@@ -218,17 +253,16 @@ static int sq_ack(struct tf_store *base, const char *recipient,
 	r = sq_exec(st->db, "BEGIN IMMEDIATE");
 	if (r < 0)
 		return r;
-	sqlite3_reset(st->del);
-	sqlite3_bind_text(st->del, 1, sender, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st->del, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
-	sqlite3_bind_text(st->del, 3, recipient, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st->del);
-	sqlite3_reset(st->del);
-	if (rc != SQLITE_DONE) {
-		r = sq_err(st->db, rc);
-		goto rollback;
+	/* the device's own copy first; only when it has none, the bare
+	 * officer's row (stored for any of its devices) */
+	r = sq_del_one(st, recipient, sender, id);
+	if (r == 0 && tf_store_addr_officer(recipient, officer)) {
+		row = officer;
+		r = sq_del_one(st, officer, sender, id);
 	}
-	if (sqlite3_changes(st->db) == 0) {
+	if (r < 0)
+		goto rollback;
+	if (r == 0) {
 		r = -ENOENT;
 		goto rollback;
 	}
@@ -236,6 +270,7 @@ static int sq_ack(struct tf_store *base, const char *recipient,
 	sqlite3_bind_text(st->tomb, 1, sender, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st->tomb, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_int64(st->tomb, 3, now);
+	sqlite3_bind_text(st->tomb, 4, row, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st->tomb);
 	sqlite3_reset(st->tomb);
 	if (rc != SQLITE_DONE) {
@@ -268,12 +303,16 @@ static int sq_expire(struct tf_store *base, int64_t before)
 static int sq_count(struct tf_store *base, const char *recipient)
 {
 	struct sq_store *st = (struct sq_store *)base;
+	char officer[TF_STORE_NAME_MAX + 1];
 	int rc, n;
 
 	if (!name_ok(recipient))
 		return -EINVAL;
+	/* a bare address counts its rows once: the IN list has it twice */
+	(void)tf_store_addr_officer(recipient, officer);
 	sqlite3_reset(st->cnt);
 	sqlite3_bind_text(st->cnt, 1, recipient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->cnt, 2, officer, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st->cnt);
 	n = rc == SQLITE_ROW ? sqlite3_column_int(st->cnt, 0)
 			     : sq_err(st->db, rc);
@@ -281,8 +320,9 @@ static int sq_count(struct tf_store *base, const char *recipient)
 	return n;
 }
 
+/* A statement with text ?1 (and ?2 when two), blob ?3 (when blob) */
 static int sq_one(sqlite3 *db, const char *sql, const char *officer,
-		  const uint8_t *blob, size_t len)
+		  const char *device, const uint8_t *blob, size_t len)
 {
 	sqlite3_stmt *q = NULL;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
@@ -290,52 +330,67 @@ static int sq_one(sqlite3 *db, const char *sql, const char *officer,
 	if (rc != SQLITE_OK)
 		return sq_err(db, rc);
 	sqlite3_bind_text(q, 1, officer, -1, SQLITE_STATIC);
+	if (device != NULL)
+		sqlite3_bind_text(q, 2, device, -1, SQLITE_STATIC);
 	if (blob != NULL)
-		sqlite3_bind_blob(q, 2, blob, (int)len, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 3, blob, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : sq_err(db, rc);
 }
 
-static int sq_count_opk(sqlite3 *db, const char *officer)
+static int sq_count_opk(sqlite3 *db, const char *officer, const char *device)
 {
 	sqlite3_stmt *q = NULL;
-	int rc = sqlite3_prepare_v2(
-		db,
-		"SELECT count(*) FROM prekey_opk WHERE officer=?1 AND used=0",
-		-1, &q, NULL);
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT count(*) FROM prekey_opk WHERE "
+				    "officer=?1 AND device=?2 AND used=0",
+				    -1, &q, NULL);
 	int n;
 
 	if (rc != SQLITE_OK)
 		return sq_err(db, rc);
 	sqlite3_bind_text(q, 1, officer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, device, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	n = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : sq_err(db, rc);
 	sqlite3_finalize(q);
 	return n;
 }
 
+static bool device_ok(const char *d)
+{
+	size_t n = d ? strnlen(d, TF_STORE_DEVICE_MAX + 1) : 0;
+
+	return n > 0 && n <= TF_STORE_DEVICE_MAX;
+}
+
 static int sq_prekey_put(struct tf_store *base, const char *officer,
-			 const uint8_t *b, size_t blen, const uint8_t *opks,
-			 size_t n, size_t opklen)
+			 const char *device, const uint8_t *b, size_t blen,
+			 const uint8_t *opks, size_t n, size_t opklen)
 {
 	struct sq_store *st = (struct sq_store *)base;
 	int r, left = 0;
 
-	if (!name_ok(officer) || blen == 0 || blen > TF_STORE_BLOB_MAX ||
+	if (!name_ok(officer) || !device_ok(device) || blen == 0 ||
+	    blen > TF_STORE_BLOB_MAX ||
 	    (n && (opks == NULL || opklen < 5 || opklen > 256)))
 		return -EINVAL;
 	r = sq_exec(st->db, "BEGIN IMMEDIATE");
 	if (r < 0)
 		return r;
-	r = sq_one(st->db,
-		   "INSERT OR REPLACE INTO prekey_base(officer, bundle) "
-		   "VALUES(?1, ?2)",
-		   officer, b, blen);
+	/* published: this device is now the officer's newest (a bare
+	 * BUNDLE_GET's answer, DEVICES' order when there are too many) */
+	r = sq_one(
+		st->db,
+		"INSERT OR REPLACE INTO prekey_base(officer, device, bundle, "
+		"published) VALUES(?1, ?2, ?3, (SELECT coalesce(max("
+		"published), 0) + 1 FROM prekey_base))",
+		officer, device, b, blen);
 	/* a device may publish again and again: its one-time prekeys on
 	 * the relay stay bounded (the extra ones are not kept) */
 	if (r == 0) {
-		int have = sq_count_opk(st->db, officer);
+		int have = sq_count_opk(st->db, officer, device);
 
 		if (have < 0)
 			r = have;
@@ -346,18 +401,19 @@ static int sq_prekey_put(struct tf_store *base, const char *officer,
 	}
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = sq_one(st->db,
-			   "INSERT OR IGNORE INTO prekey_opk(officer, opk) "
-			   "VALUES(?1, ?2)",
-			   officer, opks + i * opklen, opklen);
+			   "INSERT OR IGNORE INTO prekey_opk(officer, device, "
+			   "opk) VALUES(?1, ?2, ?3)",
+			   officer, device, opks + i * opklen, opklen);
 	/* tombstones bounded too: the newest TF_STORE_OPK_TOMBS kept */
 	if (r == 0)
 		r = sq_one(st->db,
-			   "DELETE FROM prekey_opk WHERE officer=?1 AND used=1 "
-			   "AND rowid NOT IN (SELECT rowid FROM prekey_opk "
-			   "WHERE officer=?1 AND used=1 ORDER BY rowid DESC "
+			   "DELETE FROM prekey_opk WHERE officer=?1 AND "
+			   "device=?2 AND used=1 AND rowid NOT IN (SELECT "
+			   "rowid FROM prekey_opk WHERE officer=?1 AND "
+			   "device=?2 AND used=1 ORDER BY rowid DESC "
 			   "LIMIT " SQ_STR(TF_STORE_OPK_TOMBS) ")",
-			   officer, NULL, 0);
-	if (r == 0 && (left = sq_count_opk(st->db, officer)) < 0)
+			   officer, device, NULL, 0);
+	if (r == 0 && (left = sq_count_opk(st->db, officer, device)) < 0)
 		r = left;
 	if (r == 0)
 		r = sq_exec(st->db, "COMMIT");
@@ -367,29 +423,41 @@ static int sq_prekey_put(struct tf_store *base, const char *officer,
 }
 
 static int sq_prekey_take(struct tf_store *base, const char *officer,
+			  const char *device,
+			  char devout[TF_STORE_DEVICE_MAX + 1],
 			  uint8_t **bundle, size_t *blen, uint8_t *opk,
 			  size_t opkcap, size_t *opklen)
 {
 	struct sq_store *st = (struct sq_store *)base;
 	sqlite3_stmt *q = NULL;
+	char dev[TF_STORE_DEVICE_MAX + 1];
+	const unsigned char *d;
 	uint8_t *b = NULL;
 	size_t n = 0, on = 0;
 	int64_t row = 0;
 	int rc, r;
 
-	if (!name_ok(officer))
+	if (!name_ok(officer) || (device[0] != '\0' && !device_ok(device)))
 		return -EINVAL;
 	r = sq_exec(st->db, "BEGIN IMMEDIATE");
 	if (r < 0)
 		return r;
 	rc = sqlite3_prepare_v2(
-		st->db, "SELECT bundle FROM prekey_base WHERE officer=?1", -1,
-		&q, NULL);
+		st->db,
+		device[0] != '\0'
+			? "SELECT device, bundle FROM prekey_base WHERE "
+			  "officer=?1 AND device=?2"
+			: "SELECT device, bundle FROM prekey_base WHERE "
+			  "officer=?1 ORDER BY published DESC LIMIT 1",
+		-1, &q, NULL);
 	if (rc != SQLITE_OK) {
+		q = NULL;
 		r = sq_err(st->db, rc);
 		goto rollback;
 	}
 	sqlite3_bind_text(q, 1, officer, -1, SQLITE_STATIC);
+	if (device[0] != '\0')
+		sqlite3_bind_text(q, 2, device, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_DONE) {
 		r = 0;
@@ -399,17 +467,24 @@ static int sq_prekey_take(struct tf_store *base, const char *officer,
 		r = sq_err(st->db, rc);
 		goto rollback;
 	}
-	n = (size_t)sqlite3_column_bytes(q, 0);
+	d = sqlite3_column_text(q, 0);
+	if (d == NULL || !device_ok((const char *)d)) {
+		r = -EIO; /* a row we never wrote */
+		goto rollback;
+	}
+	snprintf(dev, sizeof(dev), "%s", (const char *)d);
+	n = (size_t)sqlite3_column_bytes(q, 1);
 	b = malloc(n ? n : 1);
 	if (b == NULL) {
 		r = -ENOMEM;
 		goto rollback;
 	}
-	memcpy(b, sqlite3_column_blob(q, 0), n);
+	memcpy(b, sqlite3_column_blob(q, 1), n);
 	sqlite3_finalize(q);
 	rc = sqlite3_prepare_v2(st->db,
 				"SELECT rowid, opk FROM prekey_opk WHERE "
-				"officer=?1 AND used=0 ORDER BY rowid LIMIT 1",
+				"officer=?1 AND device=?2 AND used=0 ORDER BY "
+				"rowid LIMIT 1",
 				-1, &q, NULL);
 	if (rc != SQLITE_OK) {
 		q = NULL;
@@ -417,6 +492,7 @@ static int sq_prekey_take(struct tf_store *base, const char *officer,
 		goto rollback;
 	}
 	sqlite3_bind_text(q, 1, officer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, dev, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		row = sqlite3_column_int64(q, 0);
@@ -458,12 +534,62 @@ static int sq_prekey_take(struct tf_store *base, const char *officer,
 	*bundle = b;
 	*blen = n;
 	*opklen = on;
+	memcpy(devout, dev, sizeof(dev));
 	return 1;
 rollback:
 	sqlite3_finalize(q);
 	free(b);
 	(void)sq_exec(st->db, "ROLLBACK");
 	return r;
+}
+
+static int sq_prekey_list(struct tf_store *base, const char *officer,
+			  struct tf_store_bundle *out, size_t max)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	sqlite3_stmt *q = NULL;
+	size_t k = 0;
+	int rc, r = 0;
+
+	if (!name_ok(officer))
+		return -EINVAL;
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT device, bundle FROM prekey_base WHERE "
+				"officer=?1 ORDER BY published DESC LIMIT ?2",
+				-1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return sq_err(st->db, rc);
+	sqlite3_bind_text(q, 1, officer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)max);
+	while (k < max && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const unsigned char *d = sqlite3_column_text(q, 0);
+		size_t n = (size_t)sqlite3_column_bytes(q, 1);
+
+		if (d == NULL || !device_ok((const char *)d)) {
+			r = -EIO;
+			break;
+		}
+		out[k].bundle = malloc(n ? n : 1);
+		if (out[k].bundle == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		if (n)
+			memcpy(out[k].bundle, sqlite3_column_blob(q, 1), n);
+		out[k].len = n;
+		snprintf(out[k].device, sizeof(out[k].device), "%s",
+			 (const char *)d);
+		k++;
+	}
+	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = sq_err(st->db, rc);
+	sqlite3_finalize(q);
+	if (r < 0) {
+		for (size_t i = 0; i < k; i++)
+			tf_store_bundle_clear(&out[i]);
+		return r;
+	}
+	return (int)k;
 }
 
 static void sq_close(struct tf_store *base)
@@ -491,28 +617,180 @@ static const struct tf_store_ops sq_ops = {
 	.count = sq_count,
 	.prekey_put = sq_prekey_put,
 	.prekey_take = sq_prekey_take,
+	.prekey_list = sq_prekey_list,
 	.close = sq_close,
 };
 
+static const char pragmas[] = "PRAGMA journal_mode=WAL;"
+			      "PRAGMA synchronous=FULL;"
+			      "PRAGMA foreign_keys=ON;";
+
+/* schema 1 */
 static const char schema[] =
-	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=FULL;"
-	"PRAGMA foreign_keys=ON;"
 	"CREATE TABLE IF NOT EXISTS msgs("
 	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" sender TEXT NOT NULL, id BLOB NOT NULL, recipient TEXT NOT NULL,"
 	" blob BLOB NOT NULL, stored_at INTEGER NOT NULL,"
-	" UNIQUE(sender, id));"
+	" UNIQUE(sender, recipient, id));"
 	"CREATE INDEX IF NOT EXISTS msgs_rcpt ON msgs(recipient, seq);"
 	"CREATE TABLE IF NOT EXISTS seen("
-	" sender TEXT NOT NULL, id BLOB NOT NULL, acked_at INTEGER NOT NULL,"
-	" PRIMARY KEY(sender, id)) WITHOUT ROWID;"
+	" sender TEXT NOT NULL, recipient TEXT NOT NULL, id BLOB NOT NULL,"
+	" acked_at INTEGER NOT NULL,"
+	" PRIMARY KEY(sender, recipient, id)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS seen_age ON seen(acked_at);"
 	"CREATE TABLE IF NOT EXISTS prekey_base("
-	" officer TEXT PRIMARY KEY, bundle BLOB NOT NULL) WITHOUT ROWID;"
+	" officer TEXT NOT NULL, device TEXT NOT NULL, bundle BLOB NOT NULL,"
+	" published INTEGER NOT NULL,"
+	" PRIMARY KEY(officer, device)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS prekey_pub ON prekey_base(published);"
 	"CREATE TABLE IF NOT EXISTS prekey_opk("
-	" officer TEXT NOT NULL, opk BLOB NOT NULL,"
-	" used INTEGER NOT NULL DEFAULT 0, UNIQUE(officer, opk));";
+	" officer TEXT NOT NULL, device TEXT NOT NULL, opk BLOB NOT NULL,"
+	" used INTEGER NOT NULL DEFAULT 0, UNIQUE(officer, device, opk));";
+
+/* Schema 0 -> 1, inside the caller's transaction: the old tables are
+ * renamed, the new ones made, the rows copied (messages with their seq,
+ * and the AUTOINCREMENT counter kept, so no seq is reused), and each old
+ * bundle moved to the device its certificate names (one that does not
+ * parse was of no use to anyone: dropped, with its one-time prekeys). */
+static int sq_migrate0(sqlite3 *db)
+{
+	static const char before[] =
+		"DROP INDEX IF EXISTS msgs_rcpt;"
+		"DROP INDEX IF EXISTS seen_age;"
+		"ALTER TABLE msgs RENAME TO msgs_v0;"
+		"ALTER TABLE seen RENAME TO seen_v0;"
+		"ALTER TABLE prekey_base RENAME TO prekey_base_v0;"
+		"ALTER TABLE prekey_opk RENAME TO prekey_opk_v0;";
+	static const char copy[] =
+		"INSERT INTO msgs(seq, sender, id, recipient, blob, stored_at)"
+		" SELECT seq, sender, id, recipient, blob, stored_at"
+		" FROM msgs_v0 ORDER BY seq;"
+		"INSERT INTO seen(sender, recipient, id, acked_at)"
+		" SELECT sender, '', id, acked_at FROM seen_v0;"
+		/* the counter: the largest of the old one and the rows */
+		"INSERT INTO sqlite_sequence(name, seq)"
+		" SELECT 'msgs', 0 WHERE NOT EXISTS"
+		" (SELECT 1 FROM sqlite_sequence WHERE name='msgs');"
+		"UPDATE sqlite_sequence SET seq=max(seq, coalesce((SELECT"
+		" max(seq) FROM sqlite_sequence WHERE name='msgs_v0'), 0))"
+		" WHERE name='msgs';";
+	static const char after[] = "DROP TABLE msgs_v0;"
+				    "DROP TABLE seen_v0;"
+				    "DROP TABLE prekey_base_v0;"
+				    "DROP TABLE prekey_opk_v0;";
+	sqlite3_stmt *q = NULL;
+	int64_t pub = 0;
+	int rc, r;
+
+	r = sq_exec(db, before);
+	if (r == 0)
+		r = sq_exec(db, schema);
+	if (r == 0)
+		r = sq_exec(db, copy);
+	if (r < 0)
+		return r;
+	rc = sqlite3_prepare_v2(
+		db, "SELECT officer, bundle FROM prekey_base_v0", -1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return sq_err(db, rc);
+	while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const unsigned char *o = sqlite3_column_text(q, 0);
+		const uint8_t *b = sqlite3_column_blob(q, 1);
+		size_t n = (size_t)sqlite3_column_bytes(q, 1);
+		char dev[TF_STORE_DEVICE_MAX + 1];
+		sqlite3_stmt *ins = NULL;
+
+		if (o == NULL || b == NULL ||
+		    tf_store_bundle_device(b, n, dev) < 0)
+			continue;
+		rc = sqlite3_prepare_v2(
+			db,
+			"INSERT OR REPLACE INTO prekey_base(officer, device, "
+			"bundle, published) VALUES(?1, ?2, ?3, ?4)",
+			-1, &ins, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(ins, 1, (const char *)o, -1,
+					  SQLITE_STATIC);
+			sqlite3_bind_text(ins, 2, dev, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(ins, 3, b, (int)n, SQLITE_STATIC);
+			sqlite3_bind_int64(ins, 4, ++pub);
+			rc = sqlite3_step(ins);
+		}
+		sqlite3_finalize(ins);
+		if (rc != SQLITE_DONE) {
+			r = sq_err(db, rc);
+			break;
+		}
+		r = sq_one(db,
+			   "INSERT OR IGNORE INTO prekey_opk(officer, device, "
+			   "opk, used) SELECT officer, ?2, opk, used FROM "
+			   "prekey_opk_v0 WHERE officer=?1 ORDER BY rowid",
+			   (const char *)o, dev, NULL, 0);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sq_err(db, rc);
+	sqlite3_finalize(q);
+	if (r == 0)
+		r = sq_exec(db, after);
+	return r;
+}
+
+static int sq_user_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL);
+
+	if (rc != SQLITE_OK)
+		return sq_err(db, rc);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : sq_err(db, rc);
+}
+
+/* The schema at SQ_SCHEMA, in one transaction (BEGIN IMMEDIATE: a
+ * second relay process opening the same file waits, then sees it done) */
+static int sq_schema(sqlite3 *db)
+{
+	sqlite3_stmt *q = NULL;
+	bool old = false;
+	int v = 0, rc, r;
+
+	r = sq_exec(db, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	r = sq_user_version(db, &v);
+	if (r == 0 && v > SQ_SCHEMA)
+		r = -EPROTO; /* a newer relay's: not ours to guess at */
+	if (r == 0 && v == 0) {
+		/* version 0 with a msgs table: a store from before */
+		rc = sqlite3_prepare_v2(db,
+					"SELECT 1 FROM sqlite_master WHERE "
+					"type='table' AND name='msgs'",
+					-1, &q, NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(q);
+			old = rc == SQLITE_ROW;
+			if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+				rc = SQLITE_OK;
+		}
+		sqlite3_finalize(q);
+		if (rc != SQLITE_OK)
+			r = sq_err(db, rc);
+	}
+	if (r == 0 && old)
+		r = sq_migrate0(db);
+	else if (r == 0)
+		r = sq_exec(db, schema);
+	if (r == 0 && v != SQ_SCHEMA)
+		r = sq_exec(db, "PRAGMA user_version=" SQ_STR(SQ_SCHEMA));
+	if (r == 0)
+		r = sq_exec(db, "COMMIT");
+	if (r < 0)
+		(void)sq_exec(db, "ROLLBACK");
+	return r;
+}
 
 int tf_store_open_sqlite(const char *path, struct tf_store **out)
 {
@@ -523,15 +801,24 @@ int tf_store_open_sqlite(const char *path, struct tf_store **out)
 	} q[] = {
 		{&st->ins, "INSERT INTO msgs(sender, id, recipient, blob, "
 			   "stored_at) VALUES(?1, ?2, ?3, ?4, ?5)"},
-		{&st->seen_q, "SELECT 1 FROM seen WHERE sender=?1 AND id=?2"},
-		{&st->next_q, "SELECT seq, sender, id, blob FROM msgs WHERE "
-			      "recipient=?1 AND seq>?2 ORDER BY seq LIMIT 1"},
+		/* a tombstone of schema 0 ('') covers every recipient */
+		{&st->seen_q, "SELECT 1 FROM seen WHERE sender=?1 AND "
+			      "recipient IN (?3, '') AND id=?2"},
+		/* each half by its index, then the earlier: one row each,
+		 * not a sort of all the recipient's rows per step */
+		{&st->next_q,
+		 "SELECT * FROM (SELECT seq, sender, id, blob, recipient FROM "
+		 "msgs WHERE recipient=?1 AND seq>?2 ORDER BY seq LIMIT 1) "
+		 "UNION ALL SELECT * FROM (SELECT seq, sender, id, blob, "
+		 "recipient FROM msgs WHERE recipient=?3 AND ?3<>?1 AND "
+		 "seq>?2 ORDER BY seq LIMIT 1) ORDER BY 1 LIMIT 1"},
 		{&st->del, "DELETE FROM msgs WHERE sender=?1 AND id=?2 AND "
 			   "recipient=?3"},
-		{&st->tomb, "INSERT OR REPLACE INTO seen(sender, id, acked_at) "
-			    "VALUES(?1, ?2, ?3)"},
+		{&st->tomb, "INSERT OR REPLACE INTO seen(sender, recipient, "
+			    "id, acked_at) VALUES(?1, ?4, ?2, ?3)"},
 		{&st->exp, "DELETE FROM seen WHERE acked_at<?1"},
-		{&st->cnt, "SELECT count(*) FROM msgs WHERE recipient=?1"},
+		{&st->cnt, "SELECT count(*) FROM msgs WHERE recipient IN "
+			   "(?1, ?2)"},
 	};
 	int rc, r;
 
@@ -549,7 +836,9 @@ int tf_store_open_sqlite(const char *path, struct tf_store **out)
 	/* a second process (a restarted relay whose old one still exits)
 	 * waits a little instead of failing */
 	sqlite3_busy_timeout(st->db, 5000);
-	r = sq_exec(st->db, schema);
+	r = sq_exec(st->db, pragmas);
+	if (r == 0)
+		r = sq_schema(st->db);
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < TF_ARRAY_SIZE(q); i++) {

@@ -14,7 +14,9 @@
  *   commsharness udp SUITE KEYFILE RELAY.pub CERT PORT
  *                                    a device talking to twofold-relay on
  *                                    127.0.0.1:PORT, driven by commands on
- *                                    stdin (see udp_client)
+ *                                    stdin (see udp_client): echo, send,
+ *                                    burst, fetch, ack, fwd, publish,
+ *                                    bundle, devices, raw HEX, wait, ...
  * Exit 0 when its side of the exchange succeeded. Test code only.
  */
 #include <errno.h>
@@ -304,6 +306,23 @@ static int udp_reply(void)
 		printf("bundle %.*s opks=%zu\n", (int)nl, pt + 2, eb.opk_count);
 		break;
 	}
+	case 0x0b: { /* DEVICES u8 n | officer | u8 count | (u8 n | id)... */
+		size_t off;
+
+		nl = pt[1];
+		if ((size_t)m < 3 + nl)
+			die("devices", -EBADMSG);
+		printf("devices %.*s %u", (int)nl, pt + 2, pt[2 + nl]);
+		off = 3 + nl;
+		for (unsigned i = 0; i < pt[2 + nl]; i++) {
+			if (off >= (size_t)m || off + 1 + pt[off] > (size_t)m)
+				die("devices", -EBADMSG);
+			printf(" %.*s", pt[off], pt + off + 1);
+			off += 1 + pt[off];
+		}
+		printf("\n");
+		break;
+	}
 	case 0x7f: printf("error %u %.*s\n", pt[1], m - 2, pt + 2); break;
 	default: printf("reply 0x%02x\n", pt[0]);
 	}
@@ -472,6 +491,19 @@ static void udp_client(int argc, char **argv)
 			b[1] = (uint8_t)strlen(a);
 			memcpy(b + 2, a, b[1]);
 			udp_req(b, 2 + (size_t)b[1]);
+			udp_reply();
+		} else if (sscanf(line, "devices %127s", a) == 1) {
+			b[0] = 0x0a;
+			b[1] = (uint8_t)strlen(a);
+			memcpy(b + 2, a, b[1]);
+			udp_req(b, 2 + (size_t)b[1]);
+			udp_reply();
+		} else if (!strncmp(line, "raw ", 4)) {
+			/* any request, in hex (malformed ones too) */
+			n = strlen(line + 4) / 2;
+			if (n == 0 || n > sizeof(b))
+				die("raw", -EINVAL);
+			udp_req(b, unhex(line + 4, b, n));
 			udp_reply();
 		} else if (!strcmp(line, "wait")) {
 			udp_reply();

@@ -64,8 +64,9 @@ for s in intl gm; do
 		ca keygen --suite $s -o "$W/$n.key"
 	done
 	for n in alice bob mallory; do
-		ca issue --ca "$W/ca" --officer $n --role officer \
-			--pubkey "$W/$n.key.pub" --days 1 -o "$W/$n.cert"
+		ca issue --ca "$W/ca" --officer $n --device phone \
+			--role officer --pubkey "$W/$n.key.pub" --days 1 \
+			-o "$W/$n.cert"
 	done
 	ca revoke --ca "$W/ca" 3 # mallory
 	ca denylist --ca "$W/ca" -o "$W/dl"
@@ -87,8 +88,10 @@ for s in intl gm; do
 	has "stored $ID1 0" "$out" && has "stored $ID1 1" "$out"
 	ok $? "$s: stored once, the retry is a duplicate" "$out"
 
-	out=$(printf 'fetch\nack alice %s\nfetch\n' $ID1 | dev $s bob 2>&1)
-	[ "$(grep -c "^msg alice $ID1 hello bob" <<<"$out")" = 1 ]
+	# requests name bare officers (as before several devices per
+	# officer); replies name the sender's officer/device
+	out=$(printf 'fetch\nack alice/phone %s\nfetch\n' $ID1 | dev $s bob 2>&1)
+	[ "$(grep -c "^msg alice/phone $ID1 hello bob" <<<"$out")" = 1 ]
 	ok $? "$s: the recipient fetches it once, and after its ack it is gone" "$out"
 
 	out=$(printf 'send bob %s hello bob\n' $ID1 | dev $s alice 2>&1)
@@ -102,7 +105,7 @@ for s in intl gm; do
 	relay_start
 	ok $? "$s: relay restarts after kill -9"
 	out=$(printf 'fetch\n' | dev $s bob 2>&1)
-	has "msg alice $ID2 survives" "$out"
+	has "msg alice/phone $ID2 survives" "$out"
 	ok $? "$s: an acknowledged message survives kill -9" "$out"
 
 	# real time: bob waits, alice forwards
@@ -113,7 +116,7 @@ for s in intl gm; do
 	out=$(printf 'fwd bob ptt-frame-1\n' | dev $s alice 2>&1)
 	wait $bp
 	BG_PIDS="$RP"
-	has "from alice ptt-frame-1" "$(cat "$W/bob.out")"
+	has "from alice/phone ptt-frame-1" "$(cat "$W/bob.out")"
 	ok $? "$s: forwarded to a connected device by officer id" \
 		"$out / $(cat "$W/bob.out")"
 	out=$(printf 'fwd nobody x\n' | dev $s alice 2>&1)
@@ -126,14 +129,14 @@ for s in intl gm; do
 	ok $? "$s: a device publishes its prekey bundle" "$out"
 	out=$(printf 'bundle alice\nbundle alice\nbundle alice\nbundle nobody\n' |
 		dev $s bob 2>&1)
-	[ "$(grep -c '^bundle alice opks=1' <<<"$out")" = 2 ] &&
-		has "bundle alice opks=0" "$out" &&
+	[ "$(grep -c '^bundle alice/phone opks=1' <<<"$out")" = 2 ] &&
+		has "bundle alice/phone opks=0" "$out" &&
 		has "error 8 recipient has no prekeys" "$out"
 	ok $? "$s: bundles hand out each one-time prekey once, then none" "$out"
 	out=$(printf 'publish-as %s\nbundle alice\n' "$W/alice.cert" |
 		dev $s bob 2>&1)
 	has "error 1 prekey bundle refused" "$out" &&
-		has "bundle alice opks=0" "$out"
+		has "bundle alice/phone opks=0" "$out"
 	ok $? "$s: nobody publishes prekeys under another officer's certificate" \
 		"$out"
 

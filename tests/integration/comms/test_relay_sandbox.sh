@@ -24,7 +24,7 @@ ca init --suite intl -o "$W/ca"
 for n in relay alice; do
 	ca keygen --suite intl -o "$W/$n.key"
 done
-ca issue --ca "$W/ca" --officer alice --role officer \
+ca issue --ca "$W/ca" --officer alice --device phone --role officer \
 	--pubkey "$W/alice.key.pub" --days 1 -o "$W/alice.cert"
 ca denylist --ca "$W/ca" -o "$W/dl"
 chmod 644 "$W/dl"
@@ -71,7 +71,7 @@ wait_for "$W/relay.log" "deny-list loaded" 2
 ok $? "SIGHUP re-reads the deny-list as nobody" "$(tail -3 "$W/relay.log")"
 
 out=$(printf 'fetch\n' | dev alice 2>&1)
-has "msg alice 000102030405060708090a0b0c0d0e0f to self" "$out"
+has "msg alice/phone 000102030405060708090a0b0c0d0e0f to self" "$out"
 ok $? "the store reads back under the filter" "$out"
 
 kill -TERM "$RP"

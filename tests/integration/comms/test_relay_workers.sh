@@ -21,7 +21,7 @@ ca keygen --suite intl -o "$W/relay.key"
 for n in alice bob1 bob2 carol; do
 	ca keygen --suite intl -o "$W/$n.key"
 done
-ca issue --ca "$W/ca" --officer alice --role officer \
+ca issue --ca "$W/ca" --officer alice --device phone --role officer \
 	--pubkey "$W/alice.key.pub" --days 1 -o "$W/alice.cert"
 ca issue --ca "$W/ca" --officer carol --role officer \
 	--pubkey "$W/carol.key.pub" --days 1 -o "$W/carol.cert"
@@ -47,8 +47,8 @@ wait_for "$W/bob1.out" connected && wait_for "$W/bob2.out" connected
 out=$(printf 'fwd bob to-both\n' | dev alice 2>&1)
 wait $b1 $b2
 BG_PIDS=$RP
-has "from alice to-both" "$(cat "$W/bob1.out")" &&
-	has "from alice to-both" "$(cat "$W/bob2.out")"
+has "from alice/phone to-both" "$(cat "$W/bob1.out")" &&
+	has "from alice/phone to-both" "$(cat "$W/bob2.out")"
 ok $? "a FWD to bob reaches both of bob's devices" \
 	"$(cat "$W/bob1.out") / $(cat "$W/bob2.out") / $out"
 

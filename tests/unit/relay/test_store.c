@@ -22,6 +22,9 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "twofold/crypto.h"
+#include "twofold/e2e.h"
+#include "twofold/wg.h"
 
 static char dir[] = "/tmp/tfstore.XXXXXX";
 static char path[64];
@@ -30,10 +33,14 @@ static const char *pg; /* the PostgreSQL connection string, or NULL */
 static int open_store(struct tf_store **st)
 {
 	char why[256];
+	int r;
 
 	if (pg == NULL)
 		return tf_store_open_sqlite(path, st);
-	return tf_store_open_pg(pg, st, why, sizeof(why));
+	r = tf_store_open_pg(pg, st, why, sizeof(why));
+	if (r < 0)
+		fprintf(stderr, "open: %s\n", why);
+	return r;
 }
 
 /* a fresh schema: the store creates it again */
@@ -41,7 +48,9 @@ static int pg_reset(void)
 {
 	PGconn *c = PQconnectdb(pg);
 	PGresult *res = PQexec(c, "DROP TABLE IF EXISTS msgs, seen, "
-				  "prekey_base, prekey_opk, relay_schema");
+				  "prekey_base, prekey_opk, relay_schema, "
+				  "prekey_base_v1, prekey_opk_v1; "
+				  "DROP SEQUENCE IF EXISTS prekey_pub");
 	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	PQclear(res);
@@ -154,21 +163,22 @@ static void test_prekeys(void **state)
 {
 	struct tf_store *st = NULL;
 	uint8_t opks[3][8], opk[64], *b = NULL;
+	char dev[TF_STORE_DEVICE_MAX + 1];
 	size_t bl, ol;
 
 	for (int i = 0; i < 3; i++)
 		memset(opks[i], 'a' + i, sizeof(opks[i]));
 	assert_int_equal(open_store(&st), 0);
-	assert_int_equal(
-		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
-		0);
-	assert_int_equal(tf_store_prekey_put(st, "bob",
+	assert_int_equal(tf_store_prekey_take(st, "bob", "phone", dev, &b, &bl,
+					      opk, sizeof(opk), &ol),
+			 0);
+	assert_int_equal(tf_store_prekey_put(st, "bob", "phone",
 					     (const uint8_t *)"base1", 5,
 					     &opks[0][0], 2, 8),
 			 2);
-	assert_int_equal(
-		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
-		1);
+	assert_int_equal(tf_store_prekey_take(st, "bob", "phone", dev, &b, &bl,
+					      opk, sizeof(opk), &ol),
+			 1);
 	assert_int_equal(bl, 5);
 	assert_memory_equal(b, "base1", 5);
 	assert_int_equal(ol, 8);
@@ -177,31 +187,31 @@ static void test_prekeys(void **state)
 	tf_store_close(st);
 	assert_int_equal(open_store(&st), 0);
 	/* a known one-time prekey is not added twice; a new base replaces */
-	assert_int_equal(tf_store_prekey_put(st, "bob",
+	assert_int_equal(tf_store_prekey_put(st, "bob", "phone",
 					     (const uint8_t *)"base2", 5,
 					     &opks[1][0], 2, 8),
 			 2);
-	assert_int_equal(
-		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
-		1);
+	assert_int_equal(tf_store_prekey_take(st, "bob", "phone", dev, &b, &bl,
+					      opk, sizeof(opk), &ol),
+			 1);
 	assert_memory_equal(b, "base2", 5);
 	assert_memory_equal(opk, opks[1], 8);
 	free(b);
-	assert_int_equal(
-		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
-		1);
+	assert_int_equal(tf_store_prekey_take(st, "bob", "phone", dev, &b, &bl,
+					      opk, sizeof(opk), &ol),
+			 1);
 	assert_memory_equal(opk, opks[2], 8);
 	free(b);
 	/* a republication (the device's reply was lost) does not bring
 	 * back what was handed out */
-	assert_int_equal(tf_store_prekey_put(st, "bob",
+	assert_int_equal(tf_store_prekey_put(st, "bob", "phone",
 					     (const uint8_t *)"base3", 5,
 					     &opks[0][0], 3, 8),
 			 0);
 	/* none left: the base bundle alone */
-	assert_int_equal(
-		tf_store_prekey_take(st, "bob", &b, &bl, opk, sizeof(opk), &ol),
-		1);
+	assert_int_equal(tf_store_prekey_take(st, "bob", "phone", dev, &b, &bl,
+					      opk, sizeof(opk), &ol),
+			 1);
 	assert_int_equal(ol, 0);
 	free(b);
 	/* bounded per officer however often it publishes */
@@ -210,23 +220,444 @@ static void test_prekeys(void **state)
 
 		memcpy(o, &i, sizeof(i));
 		assert_int_equal(
-			tf_store_prekey_put(st, "eve", (const uint8_t *)"b", 1,
-					    o, 1, 8),
+			tf_store_prekey_put(st, "eve", "phone",
+					    (const uint8_t *)"b", 1, o, 1, 8),
 			i < TF_STORE_OPK_MAX ? (int)i + 1 : TF_STORE_OPK_MAX);
 	}
 	for (unsigned i = 0; i < TF_STORE_OPK_MAX; i++) {
-		assert_int_equal(tf_store_prekey_take(st, "eve", &b, &bl, opk,
-						      sizeof(opk), &ol),
+		assert_int_equal(tf_store_prekey_take(st, "eve", "phone", dev,
+						      &b, &bl, opk, sizeof(opk),
+						      &ol),
 				 1);
 		assert_int_equal(ol, 8);
 		free(b);
 	}
-	assert_int_equal(
-		tf_store_prekey_take(st, "eve", &b, &bl, opk, sizeof(opk), &ol),
-		1);
+	assert_int_equal(tf_store_prekey_take(st, "eve", "phone", dev, &b, &bl,
+					      opk, sizeof(opk), &ol),
+			 1);
 	assert_int_equal(ol, 0);
 	free(b);
 	tf_store_close(st);
+}
+
+/* several devices per officer (issue 15): one message id to two devices
+ * of one officer is two messages, each fetched and acknowledged by its
+ * own device only; a bare-officer row reaches both, the first ACK takes
+ * it; the duplicate rule is per recipient */
+static void test_devices(void **state)
+{
+	struct tf_store *st = NULL;
+	struct tf_stored_msg m;
+	uint8_t id[TF_STORE_ID_BYTES], id2[TF_STORE_ID_BYTES];
+	const char *dev[] = {"alice/phone", "alice/tablet"};
+
+	id_of(id, 700);
+	id_of(id2, 701);
+	assert_int_equal(open_store(&st), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(tf_store_put(st, "bob/phone", id, dev[i],
+					      (const uint8_t *)dev[i],
+					      strlen(dev[i]), 500),
+				 TF_STORE_STORED);
+	/* a retry to one device is a duplicate there only */
+	assert_int_equal(tf_store_put(st, "bob/phone", id, dev[0],
+				      (const uint8_t *)"x", 1, 501),
+			 TF_STORE_DUPLICATE);
+	/* an old client's message to the bare officer: for any device */
+	assert_int_equal(tf_store_put(st, "bob", id2, "alice",
+				      (const uint8_t *)"bare", 4, 502),
+			 TF_STORE_STORED);
+	assert_int_equal(tf_store_count(st, "alice/phone"), 2);
+	assert_int_equal(tf_store_count(st, "alice/tablet"), 2);
+	assert_int_equal(tf_store_count(st, "alice"), 1);
+	assert_int_equal(tf_store_count(st, "alice/laptop"), 1);
+	for (int i = 0; i < 2; i++) {
+		/* its own copy, then the bare row, in arrival order */
+		assert_int_equal(tf_store_next(st, dev[i], 0, &m), 1);
+		assert_string_equal(m.sender, "bob/phone");
+		assert_string_equal(m.recipient, dev[i]);
+		assert_memory_equal(m.id, id, TF_STORE_ID_BYTES);
+		assert_int_equal(m.len, strlen(dev[i]));
+		assert_memory_equal(m.blob, dev[i], m.len);
+		int64_t seq = m.seq;
+		tf_stored_msg_clear(&m);
+		assert_int_equal(tf_store_next(st, dev[i], seq, &m), 1);
+		assert_string_equal(m.recipient, "alice");
+		assert_memory_equal(m.blob, "bare", 4);
+		seq = m.seq;
+		tf_stored_msg_clear(&m);
+		assert_int_equal(tf_store_next(st, dev[i], seq, &m), 0);
+	}
+	/* the phone's ACK leaves the tablet's copy */
+	assert_int_equal(tf_store_ack(st, dev[0], "bob/phone", id, 600), 0);
+	assert_int_equal(tf_store_ack(st, dev[0], "bob/phone", id, 600),
+			 -ENOENT);
+	assert_int_equal(tf_store_count(st, dev[1]), 2);
+	assert_int_equal(tf_store_next(st, dev[1], 0, &m), 1);
+	assert_memory_equal(m.blob, dev[1], m.len);
+	tf_stored_msg_clear(&m);
+	/* acknowledged: a late retry to the phone is still a duplicate, a
+	 * first send to another device is not */
+	assert_int_equal(tf_store_put(st, "bob/phone", id, dev[0],
+				      (const uint8_t *)"x", 1, 601),
+			 TF_STORE_DUPLICATE);
+	assert_int_equal(tf_store_put(st, "bob/phone", id, "alice/laptop",
+				      (const uint8_t *)"l", 1, 601),
+			 TF_STORE_STORED);
+	/* the bare row: the tablet's ACK takes it, for both */
+	assert_int_equal(tf_store_ack(st, dev[1], "bob", id2, 602), 0);
+	assert_int_equal(tf_store_ack(st, dev[0], "bob", id2, 602), -ENOENT);
+	assert_int_equal(tf_store_put(st, "bob", id2, "alice",
+				      (const uint8_t *)"bare", 4, 603),
+			 TF_STORE_DUPLICATE);
+	assert_int_equal(tf_store_ack(st, dev[1], "bob/phone", id, 604), 0);
+	assert_int_equal(tf_store_ack(st, "alice/laptop", "bob/phone", id, 604),
+			 0);
+	assert_int_equal(tf_store_count(st, "alice/phone"), 0);
+	assert_int_equal(tf_store_count(st, "alice/tablet"), 0);
+	tf_store_close(st);
+}
+
+/* prekeys per (officer, device): each device its own bundle and
+ * one-time prekeys; a bare take is the most recently published
+ * device's; the list is newest first */
+static void test_prekey_devices(void **state)
+{
+	struct tf_store *st = NULL;
+	struct tf_store_bundle l[4];
+	uint8_t o1[8] = "opk-one", o2[8] = "opk-two", opk[64], *b = NULL;
+	char dev[TF_STORE_DEVICE_MAX + 1];
+	size_t bl, ol;
+
+	assert_int_equal(open_store(&st), 0);
+	assert_int_equal(tf_store_prekey_put(st, "dana", "phone",
+					     (const uint8_t *)"P1", 2, o1, 1,
+					     8),
+			 1);
+	assert_int_equal(tf_store_prekey_put(st, "dana", "tablet",
+					     (const uint8_t *)"T1", 2, o2, 1,
+					     8),
+			 1);
+	assert_int_equal(tf_store_prekey_list(st, "dana", l, 4), 2);
+	assert_string_equal(l[0].device, "tablet");
+	assert_memory_equal(l[0].bundle, "T1", 2);
+	assert_string_equal(l[1].device, "phone");
+	for (int i = 0; i < 2; i++)
+		tf_store_bundle_clear(&l[i]);
+	assert_int_equal(tf_store_prekey_list(st, "dana", l, 1), 1);
+	assert_string_equal(l[0].device, "tablet");
+	tf_store_bundle_clear(&l[0]);
+	/* the phone's one-time prekey is the phone's */
+	assert_int_equal(tf_store_prekey_take(st, "dana", "phone", dev, &b, &bl,
+					      opk, sizeof(opk), &ol),
+			 1);
+	assert_string_equal(dev, "phone");
+	assert_memory_equal(b, "P1", 2);
+	assert_int_equal(ol, 8);
+	assert_memory_equal(opk, o1, 8);
+	free(b);
+	assert_int_equal(tf_store_prekey_take(st, "dana", "phone", dev, &b, &bl,
+					      opk, sizeof(opk), &ol),
+			 1);
+	assert_int_equal(ol, 0);
+	free(b);
+	/* bare: the newest device (the tablet), with its own prekey */
+	assert_int_equal(tf_store_prekey_take(st, "dana", "", dev, &b, &bl, opk,
+					      sizeof(opk), &ol),
+			 1);
+	assert_string_equal(dev, "tablet");
+	assert_int_equal(ol, 8);
+	assert_memory_equal(opk, o2, 8);
+	free(b);
+	/* the phone publishes again: now it is the newest */
+	assert_int_equal(tf_store_prekey_put(st, "dana", "phone",
+					     (const uint8_t *)"P2", 2, NULL, 0,
+					     8),
+			 0);
+	assert_int_equal(tf_store_prekey_take(st, "dana", "", dev, &b, &bl, opk,
+					      sizeof(opk), &ol),
+			 1);
+	assert_string_equal(dev, "phone");
+	assert_memory_equal(b, "P2", 2);
+	free(b);
+	assert_int_equal(tf_store_prekey_take(st, "dana", "laptop", dev, &b,
+					      &bl, opk, sizeof(opk), &ol),
+			 0);
+	assert_int_equal(tf_store_prekey_list(st, "erin", l, 4), 0);
+	assert_int_equal(tf_store_prekey_put(st, "dana", "",
+					     (const uint8_t *)"X", 1, NULL, 0,
+					     8),
+			 -EINVAL);
+	tf_store_close(st);
+}
+
+/* A real bundle (the migration parses its certificate): officer's
+ * device, signed by a throwaway CA. */
+static size_t make_bundle(const char *officer, const char *device, uint8_t *out,
+			  size_t cap)
+{
+	const struct tf_suite *su = tf_suite_by_id(TF_SUITE_INTL);
+	uint8_t seed[32] = {7}, cert[TF_CERT_MAX], priv[32];
+	struct tf_key *ca = NULL, *sign = NULL;
+	struct tf_e2e_prekeys *pk = NULL;
+	struct tf_cert c = {0};
+	size_t pl;
+	int n;
+
+	assert_int_equal(tf_key_sign_from_seed(su, seed, &ca), 0);
+	seed[0] = 8;
+	assert_int_equal(tf_key_sign_from_seed(su, seed, &sign), 0);
+	c.suite = TF_SUITE_INTL;
+	c.role = TF_ROLE_OFFICER;
+	c.serial = 77;
+	c.not_before = 1;
+	c.not_after = 1 + 86400;
+	strcpy(c.officer, officer);
+	strcpy(c.device, device);
+	c.sign_pk_len = c.dh_pk_len = su->pk_bytes;
+	assert_int_equal(tf_key_public(sign, c.sign_pk, sizeof(c.sign_pk)), 0);
+	assert_int_equal(tf_wg_keygen(TF_SUITE_INTL, priv, c.dh_pk, &pl), 0);
+	n = tf_cert_sign(&c, ca, cert, sizeof(cert));
+	assert_true(n > 0);
+	assert_int_equal(
+		tf_e2e_prekeys_new(TF_SUITE_INTL, sign, 1, 0, 100, &pk), 0);
+	n = tf_e2e_prekeys_bundle(pk, cert, (size_t)n, out, cap);
+	assert_true(n > 0);
+	tf_e2e_prekeys_free(pk);
+	tf_key_free(sign);
+	tf_key_free(ca);
+	return (size_t)n;
+}
+
+/* the schema of before several devices per officer, verbatim */
+static const char old_sqlite[] =
+	"PRAGMA journal_mode=WAL;"
+	"CREATE TABLE msgs("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" sender TEXT NOT NULL, id BLOB NOT NULL, recipient TEXT NOT NULL,"
+	" blob BLOB NOT NULL, stored_at INTEGER NOT NULL,"
+	" UNIQUE(sender, id));"
+	"CREATE INDEX msgs_rcpt ON msgs(recipient, seq);"
+	"CREATE TABLE seen("
+	" sender TEXT NOT NULL, id BLOB NOT NULL, acked_at INTEGER NOT NULL,"
+	" PRIMARY KEY(sender, id)) WITHOUT ROWID;"
+	"CREATE INDEX seen_age ON seen(acked_at);"
+	"CREATE TABLE prekey_base("
+	" officer TEXT PRIMARY KEY, bundle BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE prekey_opk("
+	" officer TEXT NOT NULL, opk BLOB NOT NULL,"
+	" used INTEGER NOT NULL DEFAULT 0, UNIQUE(officer, opk));";
+static const char old_pg[] =
+	"CREATE TABLE msgs("
+	" seq bigserial PRIMARY KEY,"
+	" sender text NOT NULL, id bytea NOT NULL, recipient text NOT NULL,"
+	" blob bytea NOT NULL, stored_at bigint NOT NULL,"
+	" UNIQUE(sender, id));"
+	"CREATE INDEX msgs_rcpt ON msgs(recipient, seq);"
+	"CREATE TABLE seen("
+	" sender text NOT NULL, id bytea NOT NULL, acked_at bigint,"
+	" PRIMARY KEY(sender, id));"
+	"CREATE INDEX seen_age ON seen(acked_at);"
+	"CREATE TABLE prekey_base("
+	" officer text PRIMARY KEY, bundle bytea NOT NULL);"
+	"CREATE TABLE prekey_opk("
+	" n bigserial PRIMARY KEY, officer text NOT NULL, opk bytea NOT NULL,"
+	" used boolean NOT NULL DEFAULT false, UNIQUE(officer, opk));"
+	"CREATE TABLE relay_schema(version integer NOT NULL);"
+	"INSERT INTO relay_schema VALUES(1);";
+
+/* rows of the old schema: bob and carl wrote to the bare officer alice,
+ * bob to dave; a delivered message of bob's (id 9) left a tombstone;
+ * the sequence is past the rows (seq 10 was delivered); alice
+ * published one bundle naming her device "phone", zed one that does not
+ * parse */
+static void old_rows(sqlite3 *db, PGconn *c, const uint8_t *bundle, size_t bl)
+{
+	char hex[2 * TF_E2E_BUNDLE_MAX + 1];
+
+	for (size_t i = 0; i < bl; i++)
+		snprintf(hex + 2 * i, 3, "%02x", bundle[i]);
+	if (db != NULL) {
+		const char *ins =
+			"INSERT INTO msgs(seq, sender, id, recipient, blob, "
+			"stored_at) VALUES(1, 'bob', zeroblob(16), 'alice', "
+			"'m1', 10);"
+			"INSERT INTO msgs(seq, sender, id, recipient, blob, "
+			"stored_at) VALUES(2, 'carl', zeroblob(16), 'alice', "
+			"'m2', 11);"
+			"INSERT INTO msgs(seq, sender, id, recipient, blob, "
+			"stored_at) VALUES(3, 'bob', "
+			"x'01000000000000000000000000000000', 'dave', "
+			"'m3', 12);"
+			"INSERT INTO msgs(seq, sender, id, recipient, blob, "
+			"stored_at) VALUES(10, 'bob', "
+			"x'0a000000000000000000000000000000', 'dave', "
+			"'m10', 12);"
+			"DELETE FROM msgs WHERE seq=10;"
+			"INSERT INTO seen VALUES('bob', "
+			"x'09000000000000000000000000000000', 50);"
+			"INSERT INTO prekey_base VALUES('zed', x'00');"
+			"INSERT INTO prekey_opk VALUES('zed', x'0102030405', "
+			"0);"
+			"INSERT INTO prekey_opk VALUES('alice', "
+			"x'00000001aaaaaaaa', 1);"
+			"INSERT INTO prekey_opk VALUES('alice', "
+			"x'00000002bbbbbbbb', 0);";
+		assert_int_equal(sqlite3_exec(db, ins, NULL, NULL, NULL),
+				 SQLITE_OK);
+		char *q = sqlite3_mprintf("INSERT INTO prekey_base "
+					  "VALUES('alice', x'%s')",
+					  hex);
+		assert_int_equal(sqlite3_exec(db, q, NULL, NULL, NULL),
+				 SQLITE_OK);
+		sqlite3_free(q);
+	} else {
+		char *q = malloc(4096 + sizeof(hex));
+		PGresult *res;
+
+		assert_non_null(q);
+		snprintf(q, 4096 + sizeof(hex),
+			 "INSERT INTO msgs(seq, sender, id, recipient, blob, "
+			 "stored_at) VALUES(1, 'bob', '\\x%032d', 'alice', "
+			 "'m1', 10), (2, 'carl', '\\x%032d', 'alice', 'm2', "
+			 "11), "
+			 "(3, 'bob', '\\x01%030d', 'dave', 'm3', 12);"
+			 "SELECT setval('msgs_seq_seq', 10);"
+			 /* waiting messages have their seen row (acked_at
+			 * NULL), delivered ones a time */
+			 "INSERT INTO seen VALUES('bob', '\\x%032d', NULL), "
+			 "('carl', '\\x%032d', NULL), ('bob', '\\x01%030d', "
+			 "NULL), ('bob', '\\x09%030d', 50);"
+			 "INSERT INTO prekey_base VALUES('zed', '\\x00'), "
+			 "('alice', '\\x%s');"
+			 "INSERT INTO prekey_opk(officer, opk, used) VALUES"
+			 "('zed', '\\x0102030405', false), "
+			 "('alice', '\\x00000001aaaaaaaa', true), "
+			 "('alice', '\\x00000002bbbbbbbb', false);",
+			 0, 0, 0, 0, 0, 0, 0, hex);
+		res = PQexec(c, q);
+		assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+		PQclear(res);
+		free(q);
+	}
+}
+
+/* A store from before several devices per officer opens, is migrated
+ * once, and keeps working: its bare-officer messages reach each of the
+ * officer's devices, its tombstones still make a retry a duplicate, no
+ * seq is reused, its bundle is the device's its certificate names */
+static void test_migrate(void **state)
+{
+	char old[96];
+	struct tf_store *st = NULL;
+	struct tf_stored_msg m;
+	struct tf_store_bundle l[4];
+	uint8_t id[TF_STORE_ID_BYTES], bundle[TF_E2E_BUNDLE_MAX], opk[64];
+	uint8_t *b = NULL;
+	char dev[TF_STORE_DEVICE_MAX + 1], why[256];
+	size_t bl = make_bundle("alice", "phone", bundle, sizeof(bundle)), ol;
+	int64_t seq;
+
+	snprintf(old, sizeof(old), "%s/old.db", dir);
+	if (pg == NULL) {
+		sqlite3 *db = NULL;
+
+		assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, old_sqlite, NULL, NULL, NULL),
+				 SQLITE_OK);
+		old_rows(db, NULL, bundle, bl);
+		sqlite3_close(db);
+	} else {
+		PGconn *c = PQconnectdb(pg);
+		PGresult *res;
+
+		assert_int_equal(pg_reset(), 0);
+		res = PQexec(c, old_pg);
+		assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+		PQclear(res);
+		old_rows(NULL, c, bundle, bl);
+		PQfinish(c);
+	}
+	for (int round = 0; round < 2; round++) {
+		/* the second open finds it migrated: nothing changes */
+		assert_int_equal(
+			pg ? tf_store_open_pg(pg, &st, why, sizeof(why))
+			   : tf_store_open_sqlite(old, &st),
+			0);
+		assert_int_equal(tf_store_count(st, "alice/phone"), 2);
+		assert_int_equal(tf_store_count(st, "alice/tablet"), 2);
+		assert_int_equal(tf_store_count(st, "dave"), 1);
+		tf_store_close(st);
+	}
+	assert_int_equal(pg ? tf_store_open_pg(pg, &st, why, sizeof(why))
+			    : tf_store_open_sqlite(old, &st),
+			 0);
+	const char *devs[] = {"alice/phone", "alice/tablet"};
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(tf_store_next(st, devs[i], 0, &m), 1);
+		assert_string_equal(m.sender, "bob");
+		assert_string_equal(m.recipient, "alice");
+		assert_memory_equal(m.blob, "m1", 2);
+		seq = m.seq;
+		tf_stored_msg_clear(&m);
+		assert_int_equal(tf_store_next(st, devs[i], seq, &m), 1);
+		assert_string_equal(m.sender, "carl");
+		tf_stored_msg_clear(&m);
+	}
+	/* the phone acknowledges bob's: gone for the tablet too (it was
+	 * the officer's), and a retry is a duplicate */
+	id_of(id, 0);
+	assert_int_equal(tf_store_ack(st, "alice/phone", "bob", id, 60), 0);
+	assert_int_equal(tf_store_next(st, "alice/tablet", 0, &m), 1);
+	assert_string_equal(m.sender, "carl");
+	tf_stored_msg_clear(&m);
+	assert_int_equal(tf_store_put(st, "bob", id, "alice",
+				      (const uint8_t *)"m1", 2, 61),
+			 TF_STORE_DUPLICATE);
+	/* the old tombstone (id 9): a retry to any address is a duplicate */
+	id_of(id, 9);
+	assert_int_equal(tf_store_put(st, "bob", id, "alice/phone",
+				      (const uint8_t *)"m9", 2, 62),
+			 TF_STORE_DUPLICATE);
+	/* a waiting message of the old schema is still a duplicate */
+	id_of(id, 1);
+	assert_int_equal(tf_store_put(st, "bob", id, "dave",
+				      (const uint8_t *)"m3", 2, 62),
+			 TF_STORE_DUPLICATE);
+	/* new rows come after every old seq */
+	id_of(id, 11);
+	assert_int_equal(tf_store_put(st, "bob/phone", id, "alice/phone",
+				      (const uint8_t *)"new", 3, 63),
+			 TF_STORE_STORED);
+	assert_int_equal(tf_store_next(st, "alice/phone", 2, &m), 1);
+	assert_true(m.seq > 10);
+	assert_memory_equal(m.blob, "new", 3);
+	tf_stored_msg_clear(&m);
+	/* the bundle: alice's phone's, with its unused one-time prekey;
+	 * zed's did not parse */
+	assert_int_equal(tf_store_prekey_list(st, "alice", l, 4), 1);
+	assert_string_equal(l[0].device, "phone");
+	assert_int_equal(l[0].len, bl);
+	assert_memory_equal(l[0].bundle, bundle, bl);
+	tf_store_bundle_clear(&l[0]);
+	assert_int_equal(tf_store_prekey_list(st, "zed", l, 4), 0);
+	assert_int_equal(tf_store_prekey_take(st, "alice", "", dev, &b, &ol,
+					      opk, sizeof(opk), &ol),
+			 1);
+	assert_string_equal(dev, "phone");
+	assert_int_equal(ol, 8);
+	assert_memory_equal(opk, "\x00\x00\x00\x02\xbb\xbb\xbb\xbb", 8);
+	free(b);
+	tf_store_close(st);
+	if (pg == NULL) {
+		char p[128];
+		static const char *const sfx[] = {"", "-wal", "-shm"};
+
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(p, sizeof(p), "%s%s", old, sfx[i]);
+			unlink(p);
+		}
+	}
 }
 
 static void test_wal(void **state)
@@ -396,6 +827,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_prekeys),
+		cmocka_unit_test(test_devices),
+		cmocka_unit_test(test_prekey_devices),
+		cmocka_unit_test(test_migrate),
 		cmocka_unit_test(test_wal),
 		cmocka_unit_test(test_put_many),
 		cmocka_unit_test(test_concurrent),
@@ -403,5 +837,7 @@ int main(void)
 	};
 
 	pg = getenv("TF_TEST_STORE_PG");
+	if (tf_crypto_init() < 0)
+		return 1;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
