@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "twofold/comms.h" /* TF_COMMS_ADDR_MAX, TF_COMMS_DEVICES_MAX */
 #include "twofold/roster.h"
 
 int comms_unhex(const char *h, uint8_t *out, size_t n);
@@ -23,16 +24,11 @@ bool comms_officer_ok(const char *n);
 /* u8 n | name, checked with comms_officer_ok: bytes used, 0 if malformed */
 size_t comms_get_name(const uint8_t *p, size_t n, char *out);
 
-/* Several devices per officer (docs/comms-protocol.md "Addresses"): an
+/* Several devices per officer (docs/comms-protocol.md "Several devices per officer"): an
  * address is `officer` or `officer/device`, both halves in the
  * certificate alphabet (so '/' appears only as the separator and both
  * halves are safe file names). */
-#ifndef TF_COMMS_ADDR_MAX
-#define TF_COMMS_ADDR_MAX (2 * TF_CERT_ID_MAX + 1) /* 129 */
-#endif
-#ifndef TF_COMMS_DEVICES_MAX
-#define TF_COMMS_DEVICES_MAX 16 /* devices one DEVICES reply names */
-#endif
+
 /* Split addr into officer and device ("" for a bare officer); false (and
  * nothing written) when either half is not a certificate id. */
 bool comms_addr_split(const char *addr, char officer[static TF_CERT_ID_MAX + 1],
