@@ -759,6 +759,9 @@ static void on_connected(struct svc *s)
 	memset(s->stale, 0, sizeof(s->stale));
 	comms_relay_send(s, &fetch, 1);
 	publish_prekeys(s, true);
+	/* after our own publication: the relay lists us too */
+	comms_relay_named(s, OP_DEVICES, s->me.officer, NULL, NULL, 0);
+	s->own_asked_ms = comms_now_ms();
 	s->last_fetch = comms_now_ms();
 	ptt_on_connected(s);
 }
@@ -890,12 +893,58 @@ static void out_remove(struct svc *s, size_t i)
 	s->nout--;
 }
 
+/* Sent-message sync: a copy of the message (to, text) for each of our
+ * other devices the relay last named, under the message's id (the same
+ * id as the message: one SEND of it at a time, out_sibling_busy), files
+ * STAMP+1+ID+DEVICE. Not for a message to our own officer (those
+ * devices get it as such), nor for a group key (groupd's), nor when the
+ * copy would not fit one message. */
+static void queue_sync(struct svc *s, unsigned long long stamp,
+		       const uint8_t *id, const char *idhex, const char *to,
+		       const char *text)
+{
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+	char *copy = NULL;
+	int n;
+
+	if (s->n_own == 0 || !comms_addr_split(to, o, d) ||
+	    !strcmp(o, s->me.officer) ||
+	    !strncmp(text, PTT_KEYMSG_PREFIX, strlen(PTT_KEYMSG_PREFIX)))
+		return;
+	n = asprintf(&copy, SYNC_PREFIX "%s %s", to, text);
+	if (n < 0)
+		return;
+	if ((size_t)n > TEXT_MAX) {
+		comms_log(s, "message %s too long to copy to our other devices",
+			  idhex);
+		goto out;
+	}
+	for (size_t k = 0; k < s->n_own && s->nout < OUTBOX_MAX; k++) {
+		struct out_item *c = &s->out[s->nout];
+
+		memset(c, 0, sizeof(*c));
+		snprintf(c->name, sizeof(c->name), "%016llx+%s+%s", stamp + 1,
+			 idhex, s->own_dev[k]);
+		snprintf(c->to, sizeof(c->to), "%s/%s", s->me.officer,
+			 s->own_dev[k]);
+		memcpy(c->id, id, ID_BYTES);
+		c->state = OUT_PLAIN;
+		if (out_write(s, c->name, OUT_PLAIN, c->to,
+			      (const uint8_t *)copy, (size_t)n) == 0)
+			s->nout++;
+	}
+out:
+	tf_memzero(copy, (size_t)n);
+	free(copy);
+}
+
 static int queue_message(struct svc *s, const char *to, const char *text,
 			 char *idhex)
 {
 	struct out_item *it;
 	uint8_t id[ID_BYTES];
 	bool fan = !comms_addr_full(to);
+	unsigned long long stamp = (unsigned long long)comms_real_ns();
 	int r;
 
 	if (s->nout >= OUTBOX_MAX)
@@ -904,8 +953,7 @@ static int queue_message(struct svc *s, const char *to, const char *text,
 		return r;
 	comms_hex(id, ID_BYTES, idhex);
 	it = &s->out[s->nout];
-	snprintf(it->name, sizeof(it->name), "%016llx+%s",
-		 (unsigned long long)comms_real_ns(), idhex);
+	snprintf(it->name, sizeof(it->name), "%016llx+%s", stamp, idhex);
 	r = out_write(s, it->name, fan ? OUT_FANOUT : OUT_PLAIN, to,
 		      (const uint8_t *)text, strlen(text));
 	if (r < 0)
@@ -917,6 +965,7 @@ static int queue_message(struct svc *s, const char *to, const char *text,
 	it->last_ms = 0;
 	it->refused[0] = '\0';
 	s->nout++;
+	queue_sync(s, stamp, id, idhex, to, text);
 	return 0;
 }
 
@@ -1088,6 +1137,17 @@ static void on_devices(struct svc *s, const uint8_t *p, size_t n)
 	if (comms_parse_devices(p, n, &dv) < 0) {
 		comms_log(s, "a malformed DEVICES answer ignored");
 		return;
+	}
+	if (!strcmp(dv.officer, s->me.officer)) {
+		/* our officer's: the other devices get copies of what we
+		 * send (a hostile relay can add none: each copy is sealed
+		 * only after that device's certificate is checked) */
+		s->n_own = 0;
+		for (size_t k = 0; k < dv.count; k++)
+			if (strcmp(dv.dev[k], s->me.device) != 0)
+				memcpy(s->own_dev[s->n_own++], dv.dev[k],
+				       sizeof(dv.dev[k]));
+		s->own_known = true;
 	}
 	for (size_t i = 0; i < s->nout;) {
 		struct out_item *it = &s->out[i];
@@ -1451,8 +1511,24 @@ static void on_message(struct svc *s, const char *from, const uint8_t *id,
 	 * checks it came from the roster's authority); never the inbox */
 	if (ptt_on_text(s, o, ss, (char *)pt, (size_t)r))
 		goto seen;
-	/* shown first, then the state that read it, then the ACK */
-	if (asprintf(&line, "from %s: %.*s\n", addr, r, (char *)pt) < 0)
+	/* a copy of what our officer sent from another device (only a
+	 * device of ours can seal it: the session's certificate names our
+	 * officer): shown as sent, with the address it went to */
+	if (!strcmp(o, s->me.officer) && (size_t)r > strlen(SYNC_PREFIX) &&
+	    !strncmp((char *)pt, SYNC_PREFIX, strlen(SYNC_PREFIX))) {
+		char *to = (char *)pt + strlen(SYNC_PREFIX),
+		     *sp = strchr(to, ' ');
+
+		if (sp == NULL || (*sp = '\0', !comms_addr_ok(to))) {
+			if (reject(s, from, id,
+				   "a malformed copy of a sent message") < 0)
+				goto out;
+			goto seen;
+		}
+		if (asprintf(&line, "sent to %s from %s: %s\n", to, addr,
+			     sp + 1) < 0)
+			goto out;
+	} else if (asprintf(&line, "from %s: %.*s\n", addr, r, (char *)pt) < 0)
 		goto out;
 	if (inbox_put(s, addr, id, line, strlen(line)) < 0)
 		goto out; /* not acknowledged: the relay keeps it */
@@ -1987,13 +2063,14 @@ static void on_control(struct svc *s)
 		char b[4096];
 		int k = snprintf(
 			b, sizeof(b),
-			"ok\nofficer %s\naddress %s\nrelay %s\noutbox %zu\n"
+			"ok\nofficer %s\naddress %s\nown_devices %s%zu\n"
+			"relay %s\noutbox %zu\n"
 			"prekeys_on_relay %d\nx3dh_with_opk %u\n"
 			"x3dh_without_opk %u\nrelay_connect_us %llu\n"
 			"foreground %s\naudio_dev %s%s\n"
 			"relay_cookies %u\nrelay_rekeys %u\n%s%s%s",
-			s->me.officer, s->addr,
-			s->connected ? "connected" : "unreachable",
+			s->me.officer, s->addr, s->own_known ? "" : "unknown ",
+			s->n_own, s->connected ? "connected" : "unreachable",
 			out_pending(s), s->relay_opk_left, s->x3dh_opk,
 			s->x3dh_no_opk,
 			(unsigned long long)(s->connect_us ? s->connect_us -
@@ -2380,6 +2457,11 @@ static int service(const char *dir, int argc, char **argv)
 			}
 			publish_prekeys(&s, false);
 			rotate_prekeys(&s);
+			if (t - s.own_asked_ms >= OWN_DEVICES_EVERY_MS) {
+				comms_relay_named(&s, OP_DEVICES, s.me.officer,
+						  NULL, NULL, 0);
+				s.own_asked_ms = t;
+			}
 			out_flush(&s);
 		}
 	}

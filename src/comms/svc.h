@@ -24,6 +24,10 @@
 #define REPLY_MAX 65536
 #define ID_BYTES 16
 #define FETCH_EVERY_MS 15000
+#define OWN_DEVICES_EVERY_MS 30000
+/* a copy of a sent message for our other devices: this prefix, the
+ * address it was sent to, a space, the text */
+#define SYNC_PREFIX "twofold-sent v1 "
 /* one-time prekeys kept published on the relay (Signal's figure; our
  * table holds no more), sent in as many datagrams as they need */
 #define OPK_TARGET TF_E2E_OPK_MAX
@@ -157,6 +161,14 @@ struct svc {
 	struct out_stale stale[OUT_STALE_MAX];
 	/* our own address, officer/device (s->me's) */
 	char addr[TF_COMMS_ADDR_MAX + 1];
+	/* our officer's other devices, as the relay's DEVICES last named
+	 * them (asked at every connect and every OWN_DEVICES_EVERY_MS):
+	 * each gets a copy of what we send (Signal's sent-message sync);
+	 * own_known false until the first answer */
+	char own_dev[TF_COMMS_DEVICES_MAX][TF_CERT_ID_MAX + 1];
+	size_t n_own;
+	bool own_known;
+	uint64_t own_asked_ms;
 	/* audio (audio.h): the default device (--audio-dev; "" none) */
 	char audio_dev[128];
 	/* Does the secure persona hold the foreground? Told only by

@@ -6,21 +6,25 @@
 # Messages: `msg send alice` reaches every device once, each over its own
 # ratchet; a device offline while it was sent gets it when back; `msg
 # send alice/phone` reaches the phone only; replies from each device
-# reach bob and show the device; bob's sessions from before (one file per
+# reach bob and show the device; a message one device sends shows on the
+# officer's other devices as sent (sent-message sync); bob's sessions from before (one file per
 # officer) are migrated, ratchet and all; a revoked device gets no new
-# message (bob's status shows it failed for that device alone). Calls:
+# message (bob's status shows it failed for that device alone); a talk
+# group's key goes to the member device alone (twofold-groupd), not to
+# the officer's other device. Calls:
 # bob calls alice, phone and tablet ring, the tablet answers, the phone
 # stops with "answered elsewhere", audio flows both ways; `call
 # alice/phone` rings the phone alone. TAP. Cleans up its processes and
 # temp dir.
 . "$(dirname "$0")/../tap.sh"
-: "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${AUDIOTOOL:?}"
+: "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${AUDIOTOOL:?}" "${TWOFOLD_GROUPD:?}"
 PORT=51960
 . "$(dirname "$0")/commslib.sh"
 SNR_MIN=${SNR_MIN:-4}
 DEVS="alice-phone alice-tablet alice-old"
 
 raw() { CM_RAW=1 cm "$@"; } # bob sees alice's devices by name
+gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
 stat_of() { # stat_of NAME KEY: one value of `status`
 	cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'
 }
@@ -113,6 +117,25 @@ for s in intl gm; do
 		grep -q "^from alice/tablet: reply from the tablet$" "$W/bob.all"
 	ok $? "$s: bob reads each reply with its device" "$(cat "$W/bob.all")"
 
+	# ---- sent-message sync: a copy on the sender's other devices ----
+	# (the phone learns its officer's other devices at connect)
+	svc_stop alice-phone
+	svc_start alice-phone
+	wait_status alice-phone "own_devices 2"
+	ok $? "$s: the phone knows its two other devices" "$(cm alice-phone status | head -4)"
+	cm alice-phone msg send bob "synced from the phone" >/dev/null
+	read_until alice-tablet "synced from the phone" &&
+		grep -q "^sent to bob from alice/phone: synced from the phone$" "$W/alice-tablet.all"
+	ok $? "$s: the tablet shows what the phone sent, as sent to bob" \
+		"$(cat "$W/alice-tablet.all")"
+	for _ in $(seq 200); do
+		raw bob msg read >>"$W/bob.all" 2>/dev/null
+		grep -q "synced from the phone" "$W/bob.all" && break
+		sleep 0.1
+	done
+	[ "$(grep -c "^from alice/phone: synced from the phone$" "$W/bob.all")" = 1 ]
+	ok $? "$s: bob gets it once, as a message" "$(cat "$W/bob.all")"
+
 	# ---- bob's state from before several devices: migrated ----
 	svc_stop bob
 	x3=$(stat_of alice-phone x3dh_with_opk)
@@ -155,6 +178,30 @@ for s in intl gm; do
 		has "relay connected" "$(cm alice-old status)"
 	ok $? "$s: the revoked device gets nothing" "$(cat "$W/alice-old.all")"
 	svc_stop alice-old
+
+	# ---- talk groups: the key to the member device, not the officer ----
+	ca keygen --suite $s -o "$W/groupd.key"
+	ca issue --ca "$W/ca" --officer groupd --role group-authority \
+		--pubkey "$W/groupd.key.pub" --days 1 -o "$W/groupd.cert"
+	svc_start groupd
+	wait_status groupd "relay connected" &&
+		gd init --key "$W/groupd.key" --cert "$W/groupd.cert" \
+			--ca "$W/ca/ca.pub" >>"$W/gd.log" 2>&1 &&
+		gd create north >>"$W/gd.log" &&
+		gd add north "$W/alice-phone.cert" >>"$W/gd.log" &&
+		gd publish north --relay 127.0.0.1:$PORT --relay-pub "$W/relay.key.pub" \
+			--comms "$W/groupd" >>"$W/gd.log" 2>&1
+	ok $? "$s: groupd makes north with alice's phone and publishes it" "$(cat "$W/gd.log")"
+	wait_status alice-phone "group north epoch 1 members 1 joined" &&
+		wait_status groupd "outbox 0"
+	ok $? "$s: the phone gets the key and joins" "$(cm alice-phone status | grep ^group)"
+	# a marker after the key, from the same sender: in order
+	cm groupd msg send alice/tablet "marker from groupd" >/dev/null
+	read_until alice-tablet "marker from groupd" &&
+		! cm alice-tablet status | grep -q "^group north"
+	ok $? "$s: the tablet (not in the roster) got no key" \
+		"$(cm alice-tablet status | grep ^group) $(raw groupd status | grep ^out)"
+	svc_stop groupd
 
 	# ---- calls: every device rings, the first answer wins ----
 	out=$(cm bob call alice --audio-in "$W/b.wav" --audio-out "$W/bob-got.wav" 2>&1)
