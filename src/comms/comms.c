@@ -1241,7 +1241,7 @@ static int out_status(struct svc *s, char *b, size_t cap)
 {
 	size_t k = 0;
 
-	for (size_t i = 0; i < s->nout && i < 32; i++) {
+	for (size_t i = 0; i < s->nout && i < 24; i++) {
 		const struct out_item *it = &s->out[i];
 		char idh[2 * ID_BYTES + 1], reason[128] = "";
 		int m;
@@ -2060,7 +2060,7 @@ static void on_control(struct svc *s)
 	} else if (!strcmp(req, "read")) {
 		ctl_read(s, fd);
 	} else if (!strcmp(req, "status")) {
-		char b[4096];
+		char b[8192];
 		int k = snprintf(
 			b, sizeof(b),
 			"ok\nofficer %s\naddress %s\nown_devices %s%zu\n"
@@ -2086,13 +2086,14 @@ static void on_control(struct svc *s)
 		if (k > 0 && (size_t)k < sizeof(b))
 			k += status_why(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0 && (size_t)k < sizeof(b))
-			k += out_status(s, b + k, sizeof(b) - (size_t)k);
-		if (k > 0 && (size_t)k < sizeof(b))
 			k += (int)call_status(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0 && (size_t)k < sizeof(b)) {
 			ptt_status(s, b + k, sizeof(b) - (size_t)k);
 			k += (int)strlen(b + k);
 		}
+		/* last: a long outbox must not push the lines above out */
+		if (k > 0 && (size_t)k < sizeof(b))
+			k += out_status(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0)
 			(void)send(fd, b, TF_MIN((size_t)k, sizeof(b) - 1),
 				   MSG_NOSIGNAL);
