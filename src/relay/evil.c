@@ -572,7 +572,8 @@ void relay_evil_bundle(struct relay *r, const char *whose, uint8_t **base,
 	struct tf_e2e_bundle mine, theirs;
 
 	if ((mode != E_BUNDLE_SPK && mode != E_BUNDLE_OTHER) || *base == NULL ||
-	    !strncmp(whose, other, strcspn(whose, "/")))
+	    (strcspn(whose, "/") == strlen(other) &&
+	     !strncmp(whose, other, strlen(other))))
 		return;
 	/* other's most recently published device: whose is an address,
 	 * other a bare officer */

@@ -44,13 +44,10 @@
 
 #include <nats/nats.h>
 
+#include "notice.h"
 #include "relay.h"
 
-/* twofold.d.HEX(officer).HEX(device), the longer of the two */
-#define SUBJ_MAX (sizeof("twofold.d.") + 4 * TF_CERT_ID_MAX + 1)
 #define URLS_MAX 8
-#define NOTICE_V0 0
-#define NOTICE_V1 1
 
 /* a subscription: an officer's, or an officer/device's */
 struct osub {
@@ -75,83 +72,6 @@ struct relay_nats {
 	bool synced;
 };
 
-static size_t hex_to(char *out, const char *p, size_t n)
-{
-	static const char hx[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[(uint8_t)p[i] >> 4];
-		out[2 * i + 1] = hx[(uint8_t)p[i] & 15];
-	}
-	return 2 * n;
-}
-
-/* addr well-formed (relay_addr_get's, or a session's own) */
-static void subject(const char *addr, char out[static SUBJ_MAX])
-{
-	size_t al = strnlen(addr, TF_COMMS_ADDR_MAX);
-	const char *slash = memchr(addr, '/', al);
-	size_t n = strlen("twofold.o.");
-
-	/* hex: an id may hold '.', which NATS reads as a token separator */
-	memcpy(out, slash ? "twofold.d." : "twofold.o.", n);
-	if (slash == NULL) {
-		n += hex_to(out + n, addr, al);
-	} else {
-		n += hex_to(out + n, addr, (size_t)(slash - addr));
-		out[n++] = '.';
-		n += hex_to(out + n, slash + 1,
-			    al - (size_t)(slash - addr) - 1);
-	}
-	out[n] = '\0';
-}
-
-/* one hex token of a subject into out (1..TF_CERT_ID_MAX bytes, an id);
- * returns the characters read, 0 when malformed */
-static size_t unhex_id(const char *p, char out[static TF_CERT_ID_MAX + 1])
-{
-	size_t hl = strcspn(p, ".");
-
-	if (hl == 0 || hl % 2 || hl / 2 > TF_CERT_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < hl / 2; i++) {
-		unsigned v;
-		if (sscanf(p + 2 * i, "%2x", &v) != 1)
-			return 0;
-		out[i] = (char)v;
-	}
-	out[hl / 2] = '\0';
-	return relay_id_ok(out, hl / 2) ? hl : 0;
-}
-
-/* the address a subject of ours names, into addr; false when it is not
- * one */
-static bool subject_addr(const char *subj,
-			 char addr[static TF_COMMS_ADDR_MAX + 1])
-{
-	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
-	size_t u;
-
-	if (!strncmp(subj, "twofold.o.", 10)) {
-		u = unhex_id(subj + 10, o);
-		if (u == 0 || subj[10 + u] != '\0')
-			return false;
-		snprintf(addr, TF_COMMS_ADDR_MAX + 1, "%s", o);
-		return true;
-	}
-	if (strncmp(subj, "twofold.d.", 10) != 0)
-		return false;
-	u = unhex_id(subj + 10, o);
-	if (u == 0 || subj[10 + u] != '.')
-		return false;
-	subj += 10 + u + 1;
-	u = unhex_id(subj, d);
-	if (u == 0 || subj[u] != '\0')
-		return false;
-	snprintf(addr, TF_COMMS_ADDR_MAX + 1, "%s/%s", o, d);
-	return true;
-}
-
 static size_t bucket(const char *officer)
 {
 	uint32_t h = 2166136261u;
@@ -168,33 +88,22 @@ static void on_msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 {
 	struct relay *r = closure;
 	const char *subj = natsMsg_GetSubject(msg);
-	const uint8_t *d = (const uint8_t *)natsMsg_GetData(msg);
+	const uint8_t *d = (const uint8_t *)natsMsg_GetData(msg), *pt;
 	int len = natsMsg_GetDataLength(msg);
-	char addr[TF_COMMS_ADDR_MAX + 1], to[TF_COMMS_ADDR_MAX + 1];
-	size_t off = 1;
+	char addr[TF_COMMS_ADDR_MAX + 1];
+	size_t ptlen;
 
 	(void)nc;
 	(void)sub;
-	if (subj == NULL || d == NULL || len < 2 || !subject_addr(subj, addr))
-		goto out;
-	if (d[0] == NOTICE_V1) {
-		/* the recipient inside must be the subject's: a notice
-		 * published on one subject never reaches another address */
-		size_t u = relay_addr_get(d + 1, (size_t)len - 1, to);
-		if (u == 0 || strcmp(to, addr) != 0)
-			goto out;
-		off = 1 + u;
-	} else if (d[0] != NOTICE_V0) {
-		goto out;
-	}
-	if ((size_t)len <= off || (size_t)len - off > TF_COMMS_PAYLOAD_MAX)
+	if (subj == NULL || d == NULL || len < 0 ||
+	    relay_notice_parse(subj, d, (size_t)len, addr, &pt, &ptlen) < 0)
 		goto out;
 	pthread_mutex_lock(&r->nats->w_mu);
-	if (d[off] == RELAY_OP_MSG && !r->nats->synced) {
+	if (pt[0] == RELAY_OP_MSG && !r->nats->synced) {
 		pthread_mutex_unlock(&r->nats->w_mu);
 		goto out; /* stored: the redelivery brings it */
 	}
-	(void)relay_deliver_local(r->nats->w, addr, d + off, (size_t)len - off);
+	(void)relay_deliver_local(r->nats->w, addr, pt, ptlen);
 	relay_flush(r->nats->w);
 	pthread_mutex_unlock(&r->nats->w_mu);
 out:
@@ -440,10 +349,10 @@ void relay_nats_close(struct relay *r)
 void relay_nats_addr_up(struct relay *r, const char *officer)
 {
 	struct relay_nats *n = r->nats;
-	char subj[SUBJ_MAX];
+	char subj[RELAY_SUBJ_MAX];
 	struct osub *o, **head;
 
-	if (n == NULL)
+	if (n == NULL || relay_subject(officer, subj) < 0)
 		return;
 	head = &n->subs[bucket(officer)];
 	for (o = *head; o; o = o->next)
@@ -453,7 +362,6 @@ void relay_nats_addr_up(struct relay *r, const char *officer)
 	if (o == NULL)
 		return;
 	snprintf(o->officer, sizeof(o->officer), "%s", officer);
-	subject(officer, subj);
 	/* while disconnected cnats records the subscription and sends it
 	 * on reconnect */
 	if (natsConnection_Subscribe(&o->sub, n->nc, subj, on_msg, r) !=
@@ -485,28 +393,23 @@ void relay_nats_addr_down(struct relay *r, const char *officer)
 	}
 }
 
-/* u8 1 | u8 n | addr | pt on addr's subject */
+/* a version 1 notice on addr's subject */
 static void publish(struct relay *r, const char *addr, const uint8_t *pt,
 		    size_t len, const char *reply)
 {
 	uint8_t b[2 + TF_COMMS_ADDR_MAX + TF_COMMS_PAYLOAD_MAX];
-	size_t al = strnlen(addr, TF_COMMS_ADDR_MAX + 1);
-	char subj[SUBJ_MAX];
+	char subj[RELAY_SUBJ_MAX];
 	natsStatus st;
+	int n;
 
-	if (r->nats == NULL || len > TF_COMMS_PAYLOAD_MAX || al == 0 ||
-	    al > TF_COMMS_ADDR_MAX)
+	if (r->nats == NULL || relay_subject(addr, subj) < 0)
 		return;
-	b[0] = NOTICE_V1;
-	b[1] = (uint8_t)al;
-	memcpy(b + 2, addr, al);
-	memcpy(b + 2 + al, pt, len);
-	subject(addr, subj);
-	st = reply == NULL
-		     ? natsConnection_Publish(r->nats->nc, subj, b,
-					      (int)(2 + al + len))
-		     : natsConnection_PublishRequest(r->nats->nc, subj, reply,
-						     b, (int)(2 + al + len));
+	n = relay_notice_build(addr, pt, len, b, sizeof(b));
+	if (n < 0)
+		return;
+	st = reply == NULL ? natsConnection_Publish(r->nats->nc, subj, b, n)
+			   : natsConnection_PublishRequest(r->nats->nc, subj,
+							   reply, b, n);
 	if (st != NATS_OK)
 		logv(r, "NATS publish: %s", natsStatus_GetText(st));
 }

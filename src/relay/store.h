@@ -28,8 +28,9 @@
  *    version is in it: PRAGMA user_version, PostgreSQL's relay_schema):
  *    its rows for bare officers stay and reach every device, its
  *    tombstones (which named no recipient) keep every retry a
- *    duplicate, its one bundle per officer moves to the device its
- *    certificate names.
+ *    duplicate, also one from the sender's device now named
+ *    officer/device (its rows had the bare officer as sender), its one
+ *    bundle per officer moves to the device its certificate names.
  * Addresses are at most TF_STORE_NAME_MAX bytes; blobs at most
  * TF_STORE_BLOB_MAX. Errors -errno: -ENOSPC for a full disk (the sender
  * is told to retry later), -EIO for anything else the backend reports,

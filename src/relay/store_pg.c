@@ -64,14 +64,19 @@ static const struct {
 	const char *name, *sql;
 	int n;
 } stmts[] = {
-	/* a tombstone of schema 1 ('') covers every recipient */
+	/* a tombstone of schema 1 ('') covers every recipient; and a
+	 * message of schema 1 (waiting or delivered: its seen row) was
+	 * named by its sender's bare officer ($6): the same device's retry
+	 * after the migration, under its officer/device, is still a
+	 * duplicate (a bare sender only ever comes from before) */
 	{"put",
 	 "WITH s AS (INSERT INTO seen(sender, recipient, id) SELECT $1, $3, $2 "
-	 "WHERE NOT EXISTS (SELECT 1 FROM seen WHERE sender=$1 AND "
-	 "recipient='' AND id=$2) ON CONFLICT DO NOTHING RETURNING 1) "
+	 "WHERE NOT EXISTS (SELECT 1 FROM seen WHERE ((sender=$1 AND "
+	 "recipient='') OR (sender=$6 AND $6<>$1 AND recipient IN ($3, ''))) "
+	 "AND id=$2) ON CONFLICT DO NOTHING RETURNING 1) "
 	 "INSERT INTO msgs(sender, id, recipient, blob, stored_at) "
 	 "SELECT $1, $2, $3, $4, $5 FROM s",
-	 5},
+	 6},
 	/* each half by its index, then the earlier ($3 the officer of the
 	 * address $1; the same for a bare one) */
 	{"next",
@@ -302,8 +307,8 @@ static int pg_ensure(struct pg_store *st)
 
 /* Parameters: text (NUL-terminated, format 0) or binary (format 1). */
 struct pg_params {
-	const char *v[5];
-	int len[5], fmt[5], n;
+	const char *v[6];
+	int len[6], fmt[6], n;
 	uint64_t i64[2];
 	int ni64;
 };
@@ -393,6 +398,7 @@ static int pg_put(struct tf_store *base, const char *sender,
 {
 	struct pg_store *st = (struct pg_store *)base;
 	struct pg_params p = {0};
+	char officer[TF_STORE_NAME_MAX + 1];
 	PGresult *res;
 	int r;
 
@@ -401,11 +407,13 @@ static int pg_put(struct tf_store *base, const char *sender,
 				 (blob != NULL || !len));
 	if (r < 0)
 		return r;
+	(void)tf_store_addr_officer(sender, officer);
 	p_text(&p, sender);
 	p_bin(&p, id, TF_STORE_ID_BYTES);
 	p_text(&p, recipient);
 	p_bin(&p, blob, len);
 	p_int8(&p, now);
+	p_text(&p, officer);
 	res = pg_run(st, Q_PUT, &p, &r);
 	if (res == NULL)
 		return r;
@@ -419,6 +427,7 @@ static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
 		       size_t n, int64_t now)
 {
 	struct pg_store *st = (struct pg_store *)base;
+	char officer[TF_STORE_NAME_MAX + 1];
 	PGresult *res;
 	int r = pg_begin(st);
 
@@ -433,11 +442,13 @@ static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
 			it[i].result = -EINVAL;
 			continue;
 		}
+		(void)tf_store_addr_officer(it[i].sender, officer);
 		p_text(&p, it[i].sender);
 		p_bin(&p, it[i].id, TF_STORE_ID_BYTES);
 		p_text(&p, it[i].recipient);
 		p_bin(&p, it[i].blob, it[i].len);
 		p_int8(&p, now);
+		p_text(&p, officer);
 		res = pg_run(st, Q_PUT, &p, &r);
 		if (res == NULL)
 			goto rollback;

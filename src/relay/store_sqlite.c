@@ -76,12 +76,17 @@ static int sq_put_one(struct sq_store *st, const char *sender,
 		      const char *recipient, const uint8_t *blob, size_t len,
 		      int64_t now)
 {
+	char officer[TF_STORE_NAME_MAX + 1];
 	int rc;
 
+	/* ?4: the sender's bare officer, the name its messages had before
+	 * several devices per officer (seen_q's comment) */
+	(void)tf_store_addr_officer(sender, officer);
 	sqlite3_reset(st->seen_q);
 	sqlite3_bind_text(st->seen_q, 1, sender, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st->seen_q, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_text(st->seen_q, 3, recipient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->seen_q, 4, officer, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st->seen_q);
 	sqlite3_reset(st->seen_q);
 	if (rc == SQLITE_ROW)
@@ -801,9 +806,19 @@ int tf_store_open_sqlite(const char *path, struct tf_store **out)
 	} q[] = {
 		{&st->ins, "INSERT INTO msgs(sender, id, recipient, blob, "
 			   "stored_at) VALUES(?1, ?2, ?3, ?4, ?5)"},
-		/* a tombstone of schema 0 ('') covers every recipient */
-		{&st->seen_q, "SELECT 1 FROM seen WHERE sender=?1 AND "
-			      "recipient IN (?3, '') AND id=?2"},
+		/* a tombstone of schema 0 ('') covers every recipient; and a
+		 * message stored or delivered before the migration was
+		 * named by its sender's bare officer (?4): the same device's
+		 * retry after it, now under its officer/device, is still a
+		 * duplicate (a bare sender only ever comes from before: a
+		 * session's address always has a device) */
+		{&st->seen_q,
+		 "SELECT 1 FROM seen WHERE sender=?1 AND recipient IN (?3, '') "
+		 "AND id=?2 UNION ALL SELECT 1 FROM seen WHERE sender=?4 AND "
+		 "?4<>?1 AND recipient IN (?3, '') AND id=?2 UNION ALL SELECT "
+		 "1 "
+		 "FROM msgs WHERE sender=?4 AND ?4<>?1 AND recipient=?3 AND "
+		 "id=?2 LIMIT 1"},
 		/* each half by its index, then the earlier: one row each,
 		 * not a sort of all the recipient's rows per step */
 		{&st->next_q,

@@ -105,6 +105,7 @@ run() {
 		bad = 0
 		for line in open(path):
 		    _, frm, text = line.rstrip("\n").split(" ", 2)
+		    frm = frm.split("/", 1)[0]  # MSG names officer/device
 		    name, seq = text.split(":")
 		    if name != frm or frm not in got:
 		        bad += 1

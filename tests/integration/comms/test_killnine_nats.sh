@@ -224,13 +224,14 @@ out=$(python3 - "$W/live.out" "$W/drain.out" "$per" $SENDERS <<-'PY'
 	bad = dups = live_n = drain_n = again = late = 0
 	def parse(frm, text):
 	    name, seq = text.split(":")
+	    frm = frm.split("/", 1)[0]  # MSG names officer/device
 	    if name != frm or frm not in first:
 	        return None
 	    return (frm, int(seq))
 	for line in open(live):
 	    kind, frm, text = line.rstrip("\n").split(" ", 2)
 	    if kind == "acked":
-	        confirmed.add((frm, int(text)))
+	        confirmed.add((frm.split("/", 1)[0], int(text)))
 	        continue
 	    k = parse(frm, text)
 	    if k is None:
@@ -238,7 +239,7 @@ out=$(python3 - "$W/live.out" "$W/drain.out" "$per" $SENDERS <<-'PY'
 	        continue
 	    if kind == "msg" and k not in shown:
 	        shown.add(k)
-	        first[frm].append(k[1])
+	        first[k[0]].append(k[1])
 	        live_n += 1
 	    else:  # sent again, dropped by its id as a device does
 	        again += 1
@@ -257,7 +258,7 @@ out=$(python3 - "$W/live.out" "$W/drain.out" "$per" $SENDERS <<-'PY'
 	        again += 1
 	        continue
 	    shown.add(k)
-	    first[frm].append(k[1])
+	    first[k[0]].append(k[1])
 	    drain_n += 1
 	lost = sum(per - len(set(v)) for v in first.values())
 	disorder = sum(sum(1 for a, b in zip(v, v[1:]) if b <= a) for v in first.values())

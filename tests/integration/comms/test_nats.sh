@@ -51,6 +51,11 @@ dev_at() { # dev_at NAME PORT: a commsharness device driven by stdin
 }
 
 comms_world intl carol dave
+# the device ids twofold-ca gave them (the keys' ids): MSG/FROM name
+# the sender's officer/device
+dev_of() { "$TWOFOLD_CA" show "$W/$1.cert" | sed -n 's/^device: //p'; }
+CAROL_DEV=$(dev_of carol)
+DAVE_DEV=$(dev_of dave)
 # the relays run as nobody under their seccomp filter (the NATS client
 # reconnects under it)
 chmod 755 "$W"
@@ -104,7 +109,7 @@ printf 'fwd carol frame-1\necho a\nfwd carol frame-2\necho b\nfwd carol frame-3\
 wait $HP
 HP=
 upd
-has "from dave frame-" "$(cat "$W/carol.out")"
+grep -q "^from dave/$DAVE_DEV frame-" "$W/carol.out"
 ok $? "a FWD from a device on relay A reaches a device on relay B" \
 	"$(cat "$W/carol.out") / $(cat "$W/dave.out")"
 
@@ -121,9 +126,45 @@ wait $HP
 HP=
 upd
 [ "$(grep -c 'error 4 recipient not connected' "$W/dave.out")" = 1 ] &&
-	has "from dave still-here" "$(cat "$W/carol.out")"
+	has "from dave/$DAVE_DEV still-here" "$(cat "$W/carol.out")"
 ok $? "a FWD to an officer no relay holds: ERROR 4; one held by B: none" \
 	"$(cat "$W/dave.out") / $(cat "$W/carol.out") / $(tail -3 "$W/A.log")"
+
+# per device (several devices per officer): a FWD to carol's device
+# goes to its device subject and reaches it on relay B; one to a device
+# of carol's that no relay holds is ERROR 4 ("no responders" on that
+# device's subject) while carol's other device is online
+printf 'wait\n' | dev_at carol $PB >"$W/carol.out" 2>&1 &
+HP=$!
+upd
+wait_for "$W/carol.out" connected
+sleep 0.3
+printf 'fwd carol/%s to-the-device\nfwd carol/laptop nobody-there\nwait\n' \
+	"$CAROL_DEV" | dev_at dave $PA >"$W/dave.out" 2>&1
+wait $HP
+HP=
+upd
+[ "$(grep -c 'error 4 recipient not connected' "$W/dave.out")" = 1 ] &&
+	has "from dave/$DAVE_DEV to-the-device" "$(cat "$W/carol.out")"
+ok $? "across relays, a FWD to carol/DEVICE reaches it; to her offline device: ERROR 4" \
+	"$(cat "$W/dave.out") / $(cat "$W/carol.out")"
+
+# a stored message to carol's device (SEND on relay A) is pushed to her
+# session on relay B through the device subject (notice version 1)
+printf 'fetch\nwait\n' | dev_at carol $PB >"$W/carol.out" 2>&1 &
+HP=$!
+upd
+wait_for "$W/carol.out" "echo sync"
+printf 'send carol/laptop %s not-for-this-device\nsend carol/%s %s for-the-device\n' \
+	000102030405060708090a0b0c0d0e0f "$CAROL_DEV" \
+	000102030405060708090a0b0c0d0e0f | dev_at dave $PA >"$W/dave.out" 2>&1
+wait $HP
+HP=
+upd
+grep -q "^msg dave/$DAVE_DEV 000102030405060708090a0b0c0d0e0f for-the-device" \
+	"$W/carol.out" && not_has "not-for-this-device" "$(cat "$W/carol.out")"
+ok $? "across relays, a stored message to carol/DEVICE is pushed to that device only" \
+	"$(cat "$W/dave.out") / $(cat "$W/carol.out")"
 
 # a run of messages with relay A's NATS node killed in the middle
 : >"$W/all.read"

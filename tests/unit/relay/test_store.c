@@ -74,6 +74,9 @@ static int teardown(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
 		unlink(p);
+		/* test_migrate's, when it failed before removing it */
+		snprintf(p, sizeof(p), "%s/old.db%s", dir, sfx[i]);
+		unlink(p);
 	}
 	return rmdir(dir);
 }
@@ -624,6 +627,28 @@ static void test_migrate(void **state)
 	assert_int_equal(tf_store_put(st, "bob", id, "dave",
 				      (const uint8_t *)"m3", 2, 62),
 			 TF_STORE_DUPLICATE);
+	/* and so are both when the same device retries after the change,
+	 * its session now named bob/phone */
+	assert_int_equal(tf_store_put(st, "bob/phone", id, "dave",
+				      (const uint8_t *)"m3", 2, 62),
+			 TF_STORE_DUPLICATE);
+	id_of(id, 9);
+	assert_int_equal(tf_store_put(st, "bob/phone", id, "alice",
+				      (const uint8_t *)"m9", 2, 62),
+			 TF_STORE_DUPLICATE);
+	/* bob's acknowledged m1 (to the bare alice), retried by bob/phone */
+	id_of(id, 0);
+	assert_int_equal(tf_store_put(st, "bob/phone", id, "alice",
+				      (const uint8_t *)"m1", 2, 62),
+			 TF_STORE_DUPLICATE);
+	/* carl's waiting m2 retried by carl/tablet: a duplicate; the same id
+	 * to another recipient is a message */
+	assert_int_equal(tf_store_put(st, "carl/tablet", id, "alice",
+				      (const uint8_t *)"m2", 2, 62),
+			 TF_STORE_DUPLICATE);
+	assert_int_equal(tf_store_put(st, "carl/tablet", id, "alice/laptop",
+				      (const uint8_t *)"m2b", 3, 62),
+			 TF_STORE_STORED);
 	/* new rows come after every old seq */
 	id_of(id, 11);
 	assert_int_equal(tf_store_put(st, "bob/phone", id, "alice/phone",
