@@ -11,7 +11,7 @@
  *       (AF_UNIX SOCK_SEQPACKET; only its own uid and, in a persona,
  *       the default app uid are answered: peer_allowed)
  *       [--audio-out FILE] [--audio-dev PCM] [--daemon-fd N]
- *   twofold-comms --state DIR msg send OFFICER TEXT
+ *   twofold-comms --state DIR msg send OFFICER[/DEVICE] TEXT
  *   twofold-comms --state DIR msg read
  *   twofold-comms --state DIR status
  *
@@ -38,9 +38,16 @@
  * sender the relay swapped, a certificate for someone else) is shown in
  * `msg read` as REJECTED with the reason, never dropped silently.
  *
- * State in DIR (every file 0600 and written atomically): prekeys,
- * published, sessions/OFFICER (and OFFICER.prev), outbox/, inbox/, read/,
- * seen/.
+ * Several devices per officer (docs/comms-protocol.md "Several devices
+ * per officer"): a message to OFFICER goes to every device the relay's
+ * DEVICES names, one outbox item and one seal per device under the one
+ * id; OFFICER/DEVICE to that device only. Sessions and certificates are
+ * per device; what we send is copied to our officer's other devices.
+ *
+ * State in DIR (every file 0600 and written atomically, directories
+ * 0700): prekeys, published, sessions/OFFICER/DEVICE (and DEVICE.prev;
+ * OFFICER+legacy from before), certs/OFFICER/DEVICE, outbox/, inbox/,
+ * read/, seen/.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
