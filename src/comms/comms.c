@@ -2054,6 +2054,10 @@ static void on_control(struct svc *s)
 				    TEXT_MAX);
 			goto out;
 		}
+		if (!strcmp(to, s->addr)) {
+			comms_reply(fd, "error %s is this device\n", to);
+			goto out;
+		}
 		r = queue_message(s, to, text, idh);
 		tf_memzero(text, strlen(text));
 		if (r < 0)
