@@ -8,7 +8,8 @@
  * read outside the input; on success every name is a valid officer id,
  * every pointer and length handed back lies inside the input, a roster
  * piece fits its total, and a frame under keys the input cannot know
- * never opens.
+ * never opens. Selectors 0xf0 and 0xf1: an address (u8 n | officer[/device])
+ * and a DEVICES reply.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,6 +65,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	n = size - 1;
+	/* 0xf0, 0xf1: the addresses of several devices per officer (the
+	 * older selectors keep their meaning for the corpus) */
+	if (data[0] == 0xf0) {
+		char a[TF_COMMS_ADDR_MAX + 1], o[TF_CERT_ID_MAX + 1],
+			d[TF_CERT_ID_MAX + 1];
+		size_t u = comms_get_addr(p, n, a);
+		if (u != 0) {
+			if (u > n || !comms_addr_split(a, o, d))
+				abort();
+			name_ok(o, false);
+			name_ok(d, true);
+			if (strlen(o) + (d[0] ? 1 + strlen(d) : 0) != strlen(a))
+				abort();
+		}
+		return 0;
+	}
+	if (data[0] == 0xf1) {
+		struct comms_devices v;
+		if (comms_parse_devices(p, n, &v) == 0) {
+			name_ok(v.officer, false);
+			if (v.count == 0 || v.count > TF_COMMS_DEVICES_MAX)
+				abort();
+			for (size_t i = 0; i < v.count; i++) {
+				name_ok(v.dev[i], false);
+				if (i && strcmp(v.dev[i - 1], v.dev[i]) >= 0)
+					abort();
+			}
+		}
+		return 0;
+	}
 	switch (data[0] % 6) {
 	case 0: {
 		struct ptt_piece v;

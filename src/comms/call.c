@@ -33,6 +33,7 @@
  * The test-only TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER=1 plays frames on
  * arrival instead (the comparison in test_call_jitter.sh).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,7 @@ enum {
 	CALL_CTL = 0x22,  /* u32 id | SFrame(u8 what) */
 	CALL_MEDIA = 0x23 /* u32 id | SFrame(Opus packet) */
 };
-enum { CTL_ANSWER = 1, CTL_HANGUP = 2, CTL_DECLINE = 3 };
+enum { CTL_ANSWER = 1, CTL_HANGUP = 2, CTL_DECLINE = 3, CTL_ELSEWHERE = 4 };
 enum { RING_RINGING = 0, RING_BUSY = 1 };
 enum { KID_MEDIA = 1, KID_CTL = 3 }; /* + 0 caller, + 1 callee */
 
@@ -92,7 +93,7 @@ static const char *const state_names[] = {"idle",    "fetching", "dialing",
 struct call {
 	enum call_state st;
 	bool outgoing;
-	char peer[TF_CERT_ID_MAX + 1];
+	char peer[TF_COMMS_ADDR_MAX + 1];
 	uint32_t id;
 	struct tf_noise_hs *hs;
 	/* media: a key chain per direction (callkey.h), stepped every
@@ -124,7 +125,7 @@ struct call {
 	struct tf_jb jb;
 	uint64_t t_first_play, last_played, misordered, rx_top, reordered;
 	bool played_any;
-	char ended[256];
+	char ended[400];
 	/* newest INIT timestamp per caller serial: a replayed INIT (the
 	 * relay can replay message 1) does not ring */
 	struct {
@@ -135,10 +136,70 @@ struct call {
 	 * nothing is reset by a new call): a relay that replays an old
 	 * INIT just before a real one must not have it hidden by the
 	 * real call's ringing */
-	char refused[256];
+	char refused[400];
 };
 
 static struct call C = {.pending_fd = -1};
+
+/* Several devices per officer (docs/comms.md "Calls"): a call to an
+ * officer is one fork per device, each its own Noise IK handshake (the
+ * same call id) against that device's certified key, so each device
+ * rings with keys of its own; the first to answer wins, its keys become
+ * the call's (C), and the others are told, sealed, that it was answered
+ * elsewhere. A call to officer/device is one fork. */
+#define FORKS_MAX TF_COMMS_DEVICES_MAX
+enum fork_state { FK_FETCH, FK_DIAL, FK_RING, FK_GONE };
+struct fork {
+	char addr[TF_COMMS_ADDR_MAX + 1];
+	enum fork_state st;
+	bool cached; /* its certificate came from DIR/certs */
+	struct tf_noise_hs *hs;
+	struct tf_callkey_tx *tx_media;
+	struct tf_callkey_rx *rx_media;
+	struct tf_sframe_key *tx_ctl, *rx_ctl;
+	struct tf_sframe_window win_ctl;
+	uint64_t tx_ctl_ctr;
+};
+static struct fork F[FORKS_MAX];
+static size_t NF;
+static unsigned n_offline; /* ERROR 4s while dialing (no address in them) */
+static bool asked_devices;
+
+static void fork_free(struct fork *f)
+{
+	tf_noise_hs_free(f->hs);
+	tf_callkey_tx_free(f->tx_media);
+	tf_callkey_rx_free(f->rx_media);
+	tf_sframe_key_free(f->tx_ctl);
+	tf_sframe_key_free(f->rx_ctl);
+	memset(f, 0, sizeof(*f));
+}
+
+static void forks_free(void)
+{
+	for (size_t i = 0; i < NF; i++)
+		fork_free(&F[i]);
+	NF = 0;
+	n_offline = 0;
+	asked_devices = false;
+}
+
+static struct fork *fork_find(const char *addr)
+{
+	for (size_t i = 0; i < NF; i++)
+		if (!strcmp(F[i].addr, addr))
+			return &F[i];
+	return NULL;
+}
+
+static size_t forks_in(enum fork_state st)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < NF; i++)
+		n += F[i].st == st;
+	return n;
+}
 
 static uint64_t now_us(void)
 {
@@ -222,13 +283,15 @@ static void call_end(struct svc *s, const char *why)
 	if (r < 0)
 		fprintf(stderr, PROG ": cannot finish the audio file %s: %s\n",
 			C.out_path, strerror(-r));
+	forks_free();
 	set_state(ST_IDLE);
 	/* after the devices are closed: twofoldd may kill a holder once
 	 * told */
 	comms_tell_call(s, false);
 }
 
-static void fwd(struct svc *s, uint8_t type, const uint8_t *body, size_t n)
+static void fwd_to(struct svc *s, const char *to, uint8_t type,
+		   const uint8_t *body, size_t n)
 {
 	uint8_t b[TF_COMMS_PAYLOAD_MAX];
 
@@ -237,7 +300,37 @@ static void fwd(struct svc *s, uint8_t type, const uint8_t *body, size_t n)
 	b[0] = type;
 	put_be32(b + 1, C.id);
 	memcpy(b + 5, body, n);
-	comms_relay_named(s, OP_FWD, C.peer, NULL, b, 5 + n);
+	comms_relay_named(s, OP_FWD, to, NULL, b, 5 + n);
+}
+
+static void fwd(struct svc *s, uint8_t type, const uint8_t *body, size_t n)
+{
+	fwd_to(s, C.peer, type, body, n);
+}
+
+/* a sealed control byte to one fork that rings (its own key) */
+static void fork_ctl(struct svc *s, struct fork *f, uint8_t what)
+{
+	uint8_t fr[TF_SFRAME_OVERHEAD_MAX + 1];
+	int n;
+
+	if (!f->tx_ctl)
+		return;
+	n = tf_sframe_seal(f->tx_ctl, f->tx_ctl_ctr++, &what, 1, fr,
+			   sizeof(fr));
+	if (n > 0)
+		fwd_to(s, f->addr, CALL_CTL, fr, (size_t)n);
+}
+
+/* Before an answer: a hang-up (or a no-answer) to every fork that
+ * rings, three times each (one lost datagram must not leave a device
+ * ringing) */
+static void forks_ctl(struct svc *s, uint8_t what, const struct fork *but)
+{
+	for (size_t i = 0; i < NF; i++)
+		if (&F[i] != but && F[i].st == FK_RING)
+			for (int k = 0; k < 3; k++)
+				fork_ctl(s, &F[i], what);
 }
 
 static void send_ctl(struct svc *s, uint8_t what)
@@ -253,8 +346,9 @@ static void send_ctl(struct svc *s, uint8_t what)
 }
 
 /* prologue: "twofold call v1" | u8 suite | u32 id | u8 n | caller | u8 n
- * | callee: both officer ids as the relay routes them are bound into the
- * handshake hash */
+ * | callee: both full addresses (officer/device) as the relay routes them
+ * are bound into the handshake hash, so a fork answered by one device
+ * cannot be passed off as another's */
 static size_t prologue(struct svc *s, const char *caller, const char *callee,
 		       uint8_t *out)
 {
@@ -309,19 +403,22 @@ static uint64_t rekey_frames(void)
 	return v;
 }
 
-/* After the handshake: the call's SFrame keys (media chains, control). */
-static int derive_keys(struct svc *s)
+/* After the handshake *hsp (spent and freed here): the SFrame keys of
+ * one handshake (media chains, control). */
+static int derive_into(struct svc *s, struct tf_noise_hs **hsp, bool outgoing,
+		       struct tf_callkey_tx **txm, struct tf_callkey_rx **rxm,
+		       struct tf_sframe_key **txc, struct tf_sframe_key **rxc)
 {
 	uint8_t send[TF_NOISE_KEY_BYTES], recv[TF_NOISE_KEY_BYTES];
 	uint8_t h[TF_NOISE_HASH_MAX], btx[TF_KEY_BYTES], brx[TF_KEY_BYTES];
 	static const char info[] = "twofold call v1 base";
-	uint64_t me = C.outgoing ? 0 : 1, peer = 1 - me;
+	uint64_t me = outgoing ? 0 : 1, peer = 1 - me;
 	size_t hl;
 	int r;
 
-	r = tf_noise_hs_split(C.hs, send, recv, h, &hl);
-	tf_noise_hs_free(C.hs);
-	C.hs = NULL;
+	r = tf_noise_hs_split(*hsp, send, recv, h, &hl);
+	tf_noise_hs_free(*hsp);
+	*hsp = NULL;
 	if (r < 0)
 		return r;
 	r = tf_kdf(s->suite, btx, sizeof(btx), send, sizeof(send), NULL, 0,
@@ -330,23 +427,30 @@ static int derive_keys(struct svc *s)
 		r = tf_kdf(s->suite, brx, sizeof(brx), recv, sizeof(recv), NULL,
 			   0, (const uint8_t *)info, sizeof(info) - 1);
 	if (r == 0)
-		r = tf_callkey_tx_new(s->suite, btx, KID_MEDIA + me,
-				      &C.tx_media);
+		r = tf_callkey_tx_new(s->suite, btx, KID_MEDIA + me, txm);
 	if (r == 0)
 		r = tf_sframe_key_derive(s->suite, btx, sizeof(btx),
-					 KID_CTL + me, &C.tx_ctl);
+					 KID_CTL + me, txc);
 	if (r == 0)
-		r = tf_callkey_rx_new(s->suite, brx, KID_MEDIA + peer,
-				      &C.rx_media);
+		r = tf_callkey_rx_new(s->suite, brx, KID_MEDIA + peer, rxm);
 	if (r == 0)
 		r = tf_sframe_key_derive(s->suite, brx, sizeof(brx),
-					 KID_CTL + peer, &C.rx_ctl);
+					 KID_CTL + peer, rxc);
 	if (r == 0)
 		keylog(btx, brx);
 	tf_memzero(send, sizeof(send));
 	tf_memzero(recv, sizeof(recv));
 	tf_memzero(btx, sizeof(btx));
 	tf_memzero(brx, sizeof(brx));
+	return r;
+}
+
+/* After the handshake: the call's SFrame keys (media chains, control). */
+static int derive_keys(struct svc *s)
+{
+	int r = derive_into(s, &C.hs, C.outgoing, &C.tx_media, &C.rx_media,
+			    &C.tx_ctl, &C.rx_ctl);
+
 	/* one media window across epochs: the CTR goes on counting */
 	tf_sframe_window_init(&C.win_media);
 	tf_sframe_window_init(&C.win_ctl);
@@ -356,49 +460,31 @@ static int derive_keys(struct svc *s)
 	return r;
 }
 
-/* The peer's certificate, checked: 0, or an error tf_cert_reason names
- * (-EKEYREJECTED: it certifies another officer than the relay says). */
+/* The peer's certificate, checked for addr (officer/device): 0, or an
+ * error tf_cert_reason names (-EKEYREJECTED: it certifies another
+ * officer than the relay says; -EXDEV: another device). */
 static int check_cert(struct svc *s, const uint8_t *b, size_t n,
-		      const char *officer, struct tf_cert *out)
+		      const char *addr, struct tf_cert *out)
 {
-	int r = tf_cert_verify(b, n, &s->anchor, (uint64_t)time(NULL),
-			       TF_ROLES_CLIENT, s->dl, out);
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
 
-	if (r == 0 && strcmp(out->officer, officer) != 0)
-		r = -EKEYREJECTED;
-	return r;
+	if (!comms_addr_split(addr, o, d))
+		return -EINVAL;
+	return comms_cert_check(b, n, &s->anchor, (uint64_t)time(NULL), false,
+				s->dl, o, d, out);
 }
 
 static const char *cert_why(int r)
 {
 	return r == -EKEYREJECTED ? "the certificate names someone else"
+	       : r == -EXDEV	  ? "the certificate names another device"
 				  : tf_cert_reason(r);
 }
 
 static void save_cert(struct svc *s, const char *who, const uint8_t *b,
 		      size_t n)
 {
-	uint8_t *old = NULL;
-	size_t ol;
-	char p[512];
-	bool same;
-
-	/* the same certificate again (every call): no write, no fsync on
-	 * the set-up path */
-	if (comms_path(s, p, sizeof(p), "certs/%s", who) == 0 &&
-	    comms_read_file(p, TF_CERT_MAX, &old, &ol) == 0) {
-		same = ol == n && memcmp(old, b, n) == 0;
-		free(old);
-		if (same)
-			return;
-	}
-
-	if (comms_path(s, p, sizeof(p), "certs") == 0 && mkdir(p, 0700) < 0 &&
-	    errno != EEXIST)
-		return;
-	if (comms_path(s, p, sizeof(p), "certs/%s", who) == 0 &&
-	    tf_atomic_write(p, b, n, 0600) < 0)
-		comms_log(s, "cannot keep the certificate of %s", who);
+	comms_save_cert(s, who, b, n);
 }
 
 /* The codec and the request's files. The files named in the request
@@ -494,100 +580,199 @@ static void go_active(struct svc *s)
 
 /* ---- the caller ---- */
 
-static void dial(struct svc *s, const uint8_t *cert, size_t certlen)
+/* One fork: message 1 to f->addr, against the key its certificate
+ * certifies; false (the fork is gone, the reason in why) when the
+ * certificate is refused. */
+static bool dial_fork(struct svc *s, struct fork *f, const uint8_t *cert,
+		      size_t certlen, char *why, size_t cap)
 {
-	uint8_t pro[64 + 2 * TF_CERT_ID_MAX], pl[TF_COMMS_INIT_PAYLOAD_MAX];
+	uint8_t pro[64 + 2 * TF_COMMS_ADDR_MAX], pl[TF_COMMS_INIT_PAYLOAD_MAX];
 	uint8_t msg[TF_COMMS_PAYLOAD_MAX];
 	struct tf_cert c;
 	size_t prl;
 	int r;
 
-	r = check_cert(s, cert, certlen, C.peer, &c);
+	f->st = FK_GONE;
+	r = check_cert(s, cert, certlen, f->addr, &c);
 	if (r < 0) {
-		char why[256];
-		snprintf(why, sizeof(why), "cannot call %s: %s", C.peer,
-			 cert_why(r));
-		call_end(s, why);
-		return;
+		snprintf(why, cap, "cannot call %s: %s", f->addr, cert_why(r));
+		return false;
 	}
-	prl = prologue(s, s->me.officer, C.peer, pro);
+	prl = prologue(s, s->addr, f->addr, pro);
 	r = tf_noise_hs_new(s->suite->id, true, s->pf.secret + TF_KEY_BYTES,
-			    c.dh_pk, pro, prl, &C.hs);
+			    c.dh_pk, pro, prl, &f->hs);
 	if (r < 0) {
-		call_end(s, "cannot start the call handshake");
-		return;
+		snprintf(why, cap, "cannot start the call handshake");
+		return false;
 	}
 	/* message 1's payload: u64 timestamp (ns) | u16 n | our cert */
 	put_be64(pl, comms_real_ns());
 	pl[8] = (uint8_t)(s->certlen >> 8);
 	pl[9] = (uint8_t)s->certlen;
 	memcpy(pl + 10, s->cert, s->certlen);
-	r = tf_noise_hs_write(C.hs, pl, 10 + s->certlen, msg, sizeof(msg) - 5);
+	r = tf_noise_hs_write(f->hs, pl, 10 + s->certlen, msg, sizeof(msg) - 5);
 	if (r < 0) {
-		call_end(s, "cannot start the call handshake");
-		return;
+		snprintf(why, cap, "cannot start the call handshake");
+		return false;
 	}
-	fwd(s, CALL_INIT, msg, (size_t)r);
-	set_state(ST_DIALING);
+	fwd_to(s, f->addr, CALL_INIT, msg, (size_t)r);
+	f->st = FK_DIAL;
+	if (C.st == ST_FETCHING)
+		set_state(ST_DIALING);
+	return true;
+}
+
+/* No fork is left that may still ring or answer: the call fails with
+ * why (the last fork's reason). */
+static void forks_check(struct svc *s, const char *why)
+{
+	if (C.st != ST_FETCHING && C.st != ST_DIALING && C.st != ST_RINGING)
+		return;
+	if (forks_in(FK_FETCH) + forks_in(FK_DIAL) + forks_in(FK_RING) > 0)
+		return;
+	if (C.st == ST_FETCHING && !C.cert_cached && asked_devices && NF == 0)
+		return; /* the DEVICES answer is still to come */
+	call_end(s, why);
+}
+
+/* A fork to addr (officer/device), dialled at once from a kept
+ * certificate, else after the relay's bundle (BUNDLE_GET). */
+static void fork_add(struct svc *s, const char *addr)
+{
+	struct fork *f;
+	uint8_t *b = NULL;
+	size_t n;
+	char why[400];
+
+	if (fork_find(addr) || NF >= FORKS_MAX || !strcmp(addr, s->addr))
+		return;
+	f = &F[NF++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->addr, sizeof(f->addr), "%s", addr);
+	if (comms_load_cert(s, addr, &b, &n) == 0) {
+		f->cached = true;
+		C.cert_cached = true;
+		if (!dial_fork(s, f, b, n, why, sizeof(why)))
+			comms_log(s, "%s", why); /* asked anew below */
+		free(b);
+		if (f->st == FK_DIAL)
+			return;
+	}
+	/* not seen yet (or the kept one refused): the relay's bundle
+	 * carries the certificate */
+	f->st = FK_FETCH;
+	f->cached = false;
+	comms_relay_named(s, OP_BUNDLE_GET, addr, NULL, NULL, 0);
 }
 
 static void start_call(struct svc *s)
 {
-	uint8_t *b = NULL;
-	size_t n;
-	char p[512];
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+	struct dirent **ents = NULL;
+	char p[512], a[TF_COMMS_ADDR_MAX + 1];
+	int n;
 
 	if (tf_random(&C.id, sizeof(C.id)) < 0) {
 		call_end(s, "no randomness");
 		return;
 	}
-	if (comms_path(s, p, sizeof(p), "certs/%s", C.peer) == 0 &&
-	    comms_read_file(p, TF_CERT_MAX, &b, &n) == 0) {
-		C.cert_cached = true;
-		dial(s, b, n);
-		free(b);
+	set_state(ST_FETCHING);
+	if (!comms_addr_split(C.peer, o, d)) {
+		call_end(s, "not an address");
 		return;
 	}
-	/* not seen yet: the relay's bundle carries the certificate */
-	set_state(ST_FETCHING);
-	comms_relay_named(s, OP_BUNDLE_GET, C.peer, NULL, NULL, 0);
+	if (d[0] != '\0') {
+		fork_add(s, C.peer);
+		return;
+	}
+	/* every device of the officer: those we know ring at once (no
+	 * round trip more than a call to one device), and DEVICES names
+	 * the others (and any new one) */
+	if (comms_path(s, p, sizeof(p), "certs/%s", o) == 0 &&
+	    (n = scandir(p, &ents, NULL, alphasort)) > 0) {
+		for (int i = 0; i < n; i++) {
+			if (comms_officer_ok(ents[i]->d_name) &&
+			    (size_t)snprintf(a, sizeof(a), "%s/%s", o,
+					     ents[i]->d_name) < sizeof(a))
+				fork_add(s, a);
+			free(ents[i]);
+		}
+		free(ents);
+	}
+	asked_devices = true;
+	comms_relay_named(s, OP_DEVICES, o, NULL, NULL, 0);
+}
+
+void call_on_devices(struct svc *s, const uint8_t *b, size_t n)
+{
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+	char a[TF_COMMS_ADDR_MAX + 1];
+	struct comms_devices dv;
+
+	if (!C.outgoing || !asked_devices ||
+	    (C.st != ST_FETCHING && C.st != ST_DIALING && C.st != ST_RINGING) ||
+	    comms_parse_devices(b, n, &dv) < 0 ||
+	    !comms_addr_split(C.peer, o, d) || d[0] != '\0' ||
+	    strcmp(dv.officer, o) != 0)
+		return;
+	asked_devices = false;
+	for (size_t i = 0; i < dv.count; i++)
+		if ((size_t)snprintf(a, sizeof(a), "%s/%s", o, dv.dev[i]) <
+		    sizeof(a))
+			fork_add(s, a);
+	forks_check(s, "cannot call: no device to ring");
 }
 
 void call_on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 		    size_t n)
 {
 	struct tf_e2e_bundle eb;
-	char why[256];
+	struct fork *f;
+	char why[400];
 	int r;
 
-	if (C.st != ST_FETCHING || strcmp(whose, C.peer) != 0)
+	if (!C.outgoing || C.st == ST_IDLE || C.st == ST_ACTIVE ||
+	    (f = fork_find(whose)) == NULL || f->st != FK_FETCH)
 		return;
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+
 	r = tf_e2e_bundle_parse(b, n, &eb);
 	if (r == 0)
-		r = tf_e2e_bundle_verify(&eb, &s->anchor, (uint64_t)time(NULL),
-					 s->dl, whose, NULL);
+		r = comms_addr_split(whose, o, d) ? 0 : -EINVAL;
+	if (r == 0)
+		r = comms_bundle_check(&eb, &s->anchor, (uint64_t)time(NULL),
+				       s->dl, o, d, NULL);
+	/* a call needs a client: a group authority's service takes no
+	 * calls */
+	if (r == 0)
+		r = check_cert(s, eb.cert, eb.certlen, whose, NULL);
 	if (r < 0) {
 		snprintf(why, sizeof(why), "cannot call %s: %s", whose,
-			 r == -EKEYREJECTED ? "the relay's certificate for "
-					      "them is forged"
-					    : cert_why(r));
-		call_end(s, why);
+			 r == -EKEYREJECTED || r == -EXDEV
+				 ? "the relay's certificate for them is forged"
+				 : cert_why(r));
+		fprintf(stderr, PROG ": %s\n", why);
+		f->st = FK_GONE;
+		forks_check(s, why);
 		return;
 	}
 	save_cert(s, whose, eb.cert, eb.certlen);
-	dial(s, eb.cert, eb.certlen);
+	if (!dial_fork(s, f, eb.cert, eb.certlen, why, sizeof(why)))
+		forks_check(s, why);
 }
 
 void call_on_error(struct svc *s, uint8_t code)
 {
-	char why[256];
+	char why[400];
 
 	if (code != ERR_OFFLINE && code != ERR_NO_PREKEYS)
 		return;
 	switch (C.st) {
 	case ST_FETCHING:
-		/* our BUNDLE_GET: 8, or 4 from an older relay (no FWD is
-		 * in flight yet) */
+		/* our BUNDLE_GET or DEVICES: 8, or 4 from an older relay
+		 * (no FWD is in flight yet) */
+		if (forks_in(FK_DIAL) > 0)
+			break;
 		snprintf(why, sizeof(why),
 			 "cannot call %s: no such officer on this relay (never "
 			 "registered)",
@@ -595,8 +780,10 @@ void call_on_error(struct svc *s, uint8_t code)
 		call_end(s, why);
 		break;
 	case ST_DIALING:
-		/* 8 answers a message's BUNDLE_GET, not our INIT */
-		if (code != ERR_OFFLINE)
+		/* 8 answers a message's BUNDLE_GET, not our INIT; a 4 names
+		 * no device: the call fails when every INIT got one */
+		if (code != ERR_OFFLINE || ++n_offline < forks_in(FK_DIAL) ||
+		    forks_in(FK_FETCH) > 0)
 			break;
 		snprintf(why, sizeof(why),
 			 "cannot call %s: %s is not online; try again later",
@@ -604,6 +791,11 @@ void call_on_error(struct svc *s, uint8_t code)
 		call_end(s, why);
 		break;
 	case ST_RINGING:
+		/* a 4 for a fork that never rang (an offline device of the
+		 * officer): the others ring on */
+		if (NF > 1)
+			break;
+		/* fall through */
 	case ST_INCOMING:
 	case ST_ACTIVE:
 		/* 4 is an error for our FWD (an older relay's 4 may answer
@@ -618,37 +810,117 @@ void call_on_error(struct svc *s, uint8_t code)
 	}
 }
 
-static void on_ring(struct svc *s, const uint8_t *msg, size_t n)
+static void on_ring(struct svc *s, struct fork *f, const uint8_t *msg, size_t n)
 {
 	uint8_t pl[16];
-	char why[256];
+	char why[400];
 	int r;
 
-	if (C.st != ST_DIALING || !C.hs)
+	if (f->st != FK_DIAL || !f->hs)
 		return;
-	r = tf_noise_hs_read(C.hs, msg, n, pl, sizeof(pl));
+	r = tf_noise_hs_read(f->hs, msg, n, pl, sizeof(pl));
 	if (r < 1) {
-		/* forged or damaged: keep waiting for the real one (the
-		 * handshake state is spent, so the call fails) */
+		/* forged or damaged: the handshake state is spent, so this
+		 * fork fails */
 		C.rejected++;
-		call_end(s, "the call answer failed authentication (forged "
-			    "by the relay or damaged)");
+		f->st = FK_GONE;
+		forks_check(s, "the call answer failed authentication (forged "
+			       "by the relay or damaged)");
 		return;
 	}
-	if (derive_keys(s) < 0) {
-		call_end(s, "cannot derive the call keys");
+	/* the keys now, while it rings: media flows the moment it answers */
+	if (derive_into(s, &f->hs, true, &f->tx_media, &f->rx_media, &f->tx_ctl,
+			&f->rx_ctl) < 0) {
+		f->st = FK_GONE;
+		forks_check(s, "cannot derive the call keys");
 		return;
 	}
+	tf_sframe_window_init(&f->win_ctl);
+	f->tx_ctl_ctr = 0;
 	if (pl[0] == RING_BUSY) {
+		f->st = FK_GONE;
 		snprintf(why, sizeof(why), "%s is busy", C.peer);
-		call_end(s, why);
+		forks_check(s, why);
 		return;
 	}
+	f->st = FK_RING;
+	if (C.st == ST_RINGING)
+		return; /* another device rings as well */
 	set_state(ST_RINGING);
 	C.t_ring = C.t_state;
 	C.t_last_rx = C.t_state;
 	snprintf(why, sizeof(why), "ringing %s", C.peer);
 	pending_reply("ok", why);
+}
+
+/* The fork that answered: its keys become the call's, the others are
+ * told (sealed, each under its own key) that it was answered elsewhere
+ * and stop ringing. */
+static void fork_won(struct svc *s, struct fork *f)
+{
+	forks_ctl(s, CTL_ELSEWHERE, f);
+	snprintf(C.peer, sizeof(C.peer), "%s", f->addr);
+	C.tx_media = steal_pointer(&f->tx_media);
+	C.rx_media = steal_pointer(&f->rx_media);
+	C.tx_ctl = steal_pointer(&f->tx_ctl);
+	C.rx_ctl = steal_pointer(&f->rx_ctl);
+	C.win_ctl = f->win_ctl;
+	C.tx_ctl_ctr = f->tx_ctl_ctr;
+	tf_sframe_window_init(&C.win_media);
+	C.rekey_frames = rekey_frames();
+	C.tx_epoch_frames = 0;
+	forks_free();
+	go_active(s);
+}
+
+/* An SFrame frame from fork f before any answer: its ANSWER (or its
+ * first media frame, when the ANSWER was lost) makes it the call; a
+ * DECLINE ends only that fork. */
+static void fork_sframe(struct svc *s, struct fork *f, const uint8_t *fr,
+			size_t n)
+{
+	uint8_t pt[8];
+	uint64_t kid, ctr;
+	int r;
+
+	if (f->st != FK_RING || tf_sframe_peek(fr, n, &kid, &ctr) < 0) {
+		C.rejected++;
+		return;
+	}
+	if (kid != tf_sframe_key_kid(f->rx_ctl)) {
+		const struct tf_sframe_key *k =
+			tf_callkey_rx_find(f->rx_media, kid, now_us());
+		uint8_t m[TF_MEDIA_PKT_BYTES + 64];
+
+		/* media that opens under this fork's key: it was answered
+		 * (its ANSWER was lost). Opened here only to know; on_sframe
+		 * takes the frame under the call's keys next. */
+		if (k == NULL || tf_sframe_open(k, fr, n, m, sizeof(m)) < 0) {
+			C.rejected++;
+			return;
+		}
+		tf_memzero(m, sizeof(m));
+		fork_won(s, f);
+		return;
+	}
+	if (tf_sframe_window_check(&f->win_ctl, ctr) < 0 ||
+	    (r = tf_sframe_open(f->rx_ctl, fr, n, pt, sizeof(pt))) < 0) {
+		C.rejected++;
+		return;
+	}
+	(void)tf_sframe_window_update(&f->win_ctl, ctr);
+	C.t_last_rx = now_us();
+	if (r != 1)
+		return;
+	if (pt[0] == CTL_ANSWER) {
+		fork_won(s, f);
+	} else if (pt[0] == CTL_DECLINE || pt[0] == CTL_HANGUP) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "%s declined", f->addr);
+		f->st = FK_GONE;
+		forks_check(s, why);
+	}
 }
 
 /* ---- the callee ---- */
@@ -686,7 +958,7 @@ static void on_init(struct svc *s, const char *from, uint32_t id,
 		    const uint8_t *msg, size_t n)
 {
 	_cleanup_noise_hs_ struct tf_noise_hs *hs = NULL;
-	uint8_t pro[64 + 2 * TF_CERT_ID_MAX], pl[TF_COMMS_INIT_PAYLOAD_MAX];
+	uint8_t pro[64 + 2 * TF_COMMS_ADDR_MAX], pl[TF_COMMS_INIT_PAYLOAD_MAX];
 	uint8_t out[TF_COMMS_PAYLOAD_MAX], st;
 	const uint8_t *rs;
 	struct tf_cert c;
@@ -696,7 +968,7 @@ static void on_init(struct svc *s, const char *from, uint32_t id,
 	int r, m;
 
 	C.id = id; /* the prologue names the caller's id */
-	prl = prologue(s, from, s->me.officer, pro);
+	prl = prologue(s, from, s->addr, pro);
 	C.id = saved;
 	if (tf_noise_hs_new(s->suite->id, false, s->pf.secret + TF_KEY_BYTES,
 			    NULL, pro, prl, &hs) < 0)
@@ -958,12 +1230,23 @@ static void on_sframe(struct svc *s, const uint8_t *fr, size_t n)
 		break;
 	case CTL_HANGUP:
 	case CTL_DECLINE: {
-		char why[256];
+		char why[400];
 		snprintf(why, sizeof(why), "%s %s", C.peer,
 			 pt[0] == CTL_HANGUP ? "hung up" : "declined");
 		call_end(s, why);
 		break;
 	}
+	case CTL_ELSEWHERE:
+		/* the caller's other fork won: another device of ours
+		 * answered; this one stops ringing */
+		if (!C.outgoing) { /* ringing, or answered a moment late */
+			fprintf(stderr,
+				PROG ": the call from %s was answered on "
+				     "another device\n",
+				C.peer);
+			call_end(s, "answered elsewhere");
+		}
+		break;
 	default: break;
 	}
 }
@@ -981,12 +1264,27 @@ bool call_on_from(struct svc *s, const char *from, const uint8_t *b, size_t n)
 		on_init(s, from, id, b + 5, n - 5);
 		return true;
 	}
-	/* everything else belongs to the current call and its peer */
-	if (C.st == ST_IDLE || id != C.id || strcmp(from, C.peer) != 0)
+	/* everything else belongs to the current call and its peer (a
+	 * fork of ours before the answer) */
+	if (C.st == ST_IDLE || id != C.id)
 		return true;
-	if (b[0] == CALL_RING && C.outgoing)
-		on_ring(s, b + 5, n - 5);
-	else if (b[0] == CALL_CTL || b[0] == CALL_MEDIA)
+	if (C.outgoing && C.st != ST_ACTIVE) {
+		struct fork *f = fork_find(from);
+
+		if (f == NULL)
+			return true;
+		if (b[0] == CALL_RING)
+			on_ring(s, f, b + 5, n - 5);
+		else if (b[0] == CALL_CTL || b[0] == CALL_MEDIA)
+			fork_sframe(s, f, b + 5, n - 5);
+		if (C.st == ST_ACTIVE && b[0] == CALL_MEDIA &&
+		    !strcmp(from, C.peer))
+			on_sframe(s, b + 5, n - 5); /* the frame that won */
+		return true;
+	}
+	if (strcmp(from, C.peer) != 0)
+		return true;
+	if (b[0] == CALL_CTL || b[0] == CALL_MEDIA)
 		on_sframe(s, b + 5, n - 5);
 	return true;
 }
@@ -1050,7 +1348,7 @@ int call_poll_timeout(struct svc *s, int dflt)
 void call_tick(struct svc *s)
 {
 	uint64_t t = now_us();
-	char why[256];
+	char why[400];
 
 	switch (C.st) {
 	case ST_FETCHING:
@@ -1060,10 +1358,11 @@ void call_tick(struct svc *s)
 
 			/* a kept certificate may be outdated (the peer was
 			 * issued a new key): the next call asks the relay */
-			if (C.cert_cached &&
-			    comms_path(s, p, sizeof(p), "certs/%s", C.peer) ==
-				    0)
-				(void)unlink(p);
+			for (size_t i = 0; i < NF; i++)
+				if (F[i].cached &&
+				    comms_path(s, p, sizeof(p), "certs/%s",
+					       F[i].addr) == 0)
+					(void)unlink(p);
 			snprintf(why, sizeof(why),
 				 "cannot call %s: %s did not respond (offline "
 				 "or unreachable); try again later",
@@ -1075,7 +1374,7 @@ void call_tick(struct svc *s)
 	case ST_INCOMING:
 		if (t - C.t_state > RING_TIMEOUT_US) {
 			if (C.outgoing)
-				send_ctl(s, CTL_HANGUP);
+				forks_ctl(s, CTL_HANGUP, NULL);
 			snprintf(why, sizeof(why), "%s from %s",
 				 C.outgoing ? "no answer" : "missed call",
 				 C.peer);
@@ -1133,8 +1432,11 @@ int call_control(struct svc *s, int fd, char *req)
 			*p++ = '\0';
 	}
 	if (!strcmp(f[0], "call")) {
-		if (nf < 4 || !comms_officer_ok(f[1])) {
-			comms_reply(fd, "error call wants an officer id\n");
+		char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+
+		if (nf < 4 || !comms_addr_split(f[1], o, d)) {
+			comms_reply(fd, "error call wants an officer id or "
+					"officer/device\n");
 			return 1;
 		}
 		if (C.st != ST_IDLE) {
@@ -1144,7 +1446,7 @@ int call_control(struct svc *s, int fd, char *req)
 				    C.peer);
 			return 1;
 		}
-		if (!strcmp(f[1], s->me.officer)) {
+		if (!strcmp(o, s->me.officer)) {
 			comms_reply(fd, "error you cannot call yourself\n");
 			return 1;
 		}
@@ -1210,13 +1512,17 @@ int call_control(struct svc *s, int fd, char *req)
 		return 1;
 	}
 	{
-		char why[256];
+		char why[400];
 		uint8_t what = C.st == ST_INCOMING ? CTL_DECLINE : CTL_HANGUP;
 
 		/* three times: one lost datagram must not leave the peer's
-		 * call open (the peer ignores the repeats) */
-		for (int i = 0; i < 3; i++)
-			send_ctl(s, what);
+		 * call open (the peer ignores the repeats); before an
+		 * answer, to every device that rings */
+		if (C.outgoing && C.st != ST_ACTIVE)
+			forks_ctl(s, what, NULL);
+		else
+			for (int i = 0; i < 3; i++)
+				send_ctl(s, what);
 		snprintf(why, sizeof(why), "hung up (%s)",
 			 what == CTL_DECLINE ? "declined" : "by us");
 		comms_reply(fd, "ok hung up %s\n", C.peer);
@@ -1245,6 +1551,7 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		"call_no_key %llu\n"
 		"call_tx_frames %llu\ncall_rx_frames %llu\ncall_lost %llu\n"
 		"call_fec %llu\ncall_late %llu\ncall_rejected %llu\n"
+		"call_forks %zu\ncall_forks_ringing %zu\n"
 		"call_ended %s\ncall_refused %s\n"
 		"call_audio_dev %s\ncall_audio_error %s\n",
 		state_names[C.st], C.peer[0] ? C.peer : "-",
@@ -1268,9 +1575,9 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		(unsigned long long)C.tx_frames,
 		(unsigned long long)C.rx_frames, (unsigned long long)C.lost,
 		(unsigned long long)C.fec, (unsigned long long)C.late,
-		(unsigned long long)C.rejected, C.ended[0] ? C.ended : "-",
-		C.refused[0] ? C.refused : "-", C.dev[0] ? C.dev : "-",
-		C.audio_err[0] ? C.audio_err : "-");
+		(unsigned long long)C.rejected, NF, forks_in(FK_RING),
+		C.ended[0] ? C.ended : "-", C.refused[0] ? C.refused : "-",
+		C.dev[0] ? C.dev : "-", C.audio_err[0] ? C.audio_err : "-");
 	if (n < 0)
 		return 0;
 	return (size_t)n < cap ? (size_t)n : cap - 1;
@@ -1279,7 +1586,10 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 void call_shutdown(struct svc *s)
 {
 	if (C.st != ST_IDLE) {
-		send_ctl(s, CTL_HANGUP);
+		if (C.outgoing && C.st != ST_ACTIVE)
+			forks_ctl(s, CTL_HANGUP, NULL);
+		else
+			send_ctl(s, CTL_HANGUP);
 		call_end(s, "the service stopped");
 	}
 }

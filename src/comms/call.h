@@ -25,6 +25,8 @@ void call_on_error(struct svc *s, uint8_t code);
 /* a BUNDLE the relay sent (before comms.c's own use of it) */
 void call_on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 		    size_t n);
+/* a DEVICES answer the relay sent (before comms.c's own use of it) */
+void call_on_devices(struct svc *s, const uint8_t *b, size_t n);
 /* A control request: 0 not a call request; 1 answered (the caller closes
  * fd); 2 answered later (fd is now call.c's to close). */
 int call_control(struct svc *s, int fd, char *req);

@@ -11,7 +11,7 @@
  *       (AF_UNIX SOCK_SEQPACKET; only its own uid and, in a persona,
  *       the default app uid are answered: peer_allowed)
  *       [--audio-out FILE] [--audio-dev PCM] [--daemon-fd N]
- *   twofold-comms --state DIR msg send OFFICER TEXT
+ *   twofold-comms --state DIR msg send OFFICER[/DEVICE] TEXT
  *   twofold-comms --state DIR msg read
  *   twofold-comms --state DIR status
  *
@@ -38,9 +38,16 @@
  * sender the relay swapped, a certificate for someone else) is shown in
  * `msg read` as REJECTED with the reason, never dropped silently.
  *
- * State in DIR (every file 0600 and written atomically): prekeys,
- * published, sessions/OFFICER (and OFFICER.prev), outbox/, inbox/, read/,
- * seen/.
+ * Several devices per officer (docs/comms-protocol.md "Several devices
+ * per officer"): a message to OFFICER goes to every device the relay's
+ * DEVICES names, one outbox item and one seal per device under the one
+ * id; OFFICER/DEVICE to that device only. Sessions and certificates are
+ * per device; what we send is copied to our officer's other devices.
+ *
+ * State in DIR (every file 0600 and written atomically, directories
+ * 0700): prekeys, published, sessions/OFFICER/DEVICE (and DEVICE.prev;
+ * OFFICER+legacy from before), certs/OFFICER/DEVICE, outbox/, inbox/,
+ * read/, seen/.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -198,11 +205,248 @@ int comms_save_session(struct svc *s, const char *who, const char *suffix,
 	if (b == NULL)
 		return -ENOMEM;
 	r = tf_e2e_session_encode(ss, b, n);
-	if (r > 0 && (r = comms_path(s, p, sizeof(p), "sessions/%s%s", who,
-				     suffix)) == 0)
+	if (r > 0)
+		r = comms_mkdir_for(s, "sessions", who);
+	if (r >= 0 && (r = comms_path(s, p, sizeof(p), "sessions/%s%s", who,
+				      suffix)) == 0)
 		r = tf_atomic_write(p, b, n, 0600);
 	tf_secure_free(b);
 	return r < 0 ? r : 0;
+}
+
+int comms_mkdir_for(struct svc *s, const char *sub, const char *who)
+{
+	const char *sl = strchr(who, '/');
+	char p[512];
+	int r;
+
+	if (sl == NULL)
+		return 0;
+	r = comms_path(s, p, sizeof(p), "%s", sub);
+	if (r == 0 && mkdir(p, 0700) < 0 && errno != EEXIST)
+		r = -errno;
+	if (r == 0)
+		r = comms_path(s, p, sizeof(p), "%s/%.*s", sub, (int)(sl - who),
+			       who);
+	/* 0700 under the state dir, owned by the service's uid as every
+	 * other directory there */
+	if (r == 0 && mkdir(p, 0700) < 0 && errno != EEXIST)
+		r = -errno;
+	return r;
+}
+
+int comms_load_cert(struct svc *s, const char *who, uint8_t **out, size_t *len)
+{
+	char p[512];
+	int r = comms_path(s, p, sizeof(p), "certs/%s", who);
+
+	return r < 0 ? r : comms_read_file(p, TF_CERT_MAX, out, len);
+}
+
+void comms_save_cert(struct svc *s, const char *who, const uint8_t *b, size_t n)
+{
+	uint8_t *old = NULL;
+	size_t ol;
+	char p[512];
+	bool same;
+
+	/* the same certificate again (every call): no write, no fsync on
+	 * the set-up path */
+	if (comms_load_cert(s, who, &old, &ol) == 0) {
+		same = ol == n && memcmp(old, b, n) == 0;
+		free(old);
+		if (same)
+			return;
+	}
+	if (comms_mkdir_for(s, "certs", who) < 0 ||
+	    comms_path(s, p, sizeof(p), "certs/%s", who) < 0 ||
+	    tf_atomic_write(p, b, n, 0600) < 0)
+		comms_log(s, "cannot keep the certificate of %s", who);
+}
+
+/* ---- state from before several devices per officer ---- */
+
+/* DIR/certs/OFFICER (a file, from calls before this change) becomes
+ * DIR/certs/OFFICER/DEVICE, the device its certificate names. Renamed
+ * aside first (OFFICER+mig: '+' is never in an id), so a crash at any
+ * step leaves a state the next start finishes. */
+static void migrate_certs(struct svc *s)
+{
+	struct dirent **ents = NULL;
+	char p[512], q[512];
+	int n;
+
+	if (comms_path(s, p, sizeof(p), "certs") < 0 ||
+	    (n = scandir(p, &ents, NULL, alphasort)) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		char off[TF_CERT_ID_MAX + 1], *plus, dst[TF_COMMS_ADDR_MAX + 1];
+		const char *e = ents[i]->d_name;
+		uint8_t *b = NULL;
+		size_t len;
+		struct tf_cert c;
+		struct stat st;
+
+		if (strlen(e) >= sizeof(off))
+			goto next;
+		memcpy(off, e, strlen(e) + 1);
+		plus = strchr(off, '+');
+		if (plus && strcmp(plus, "+mig") == 0)
+			*plus = '\0';
+		else if (plus || e[0] == '.')
+			goto next;
+		if (!comms_officer_ok(off) ||
+		    comms_path(s, p, sizeof(p), "certs/%s", e) < 0 ||
+		    lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+			goto next;
+		if (comms_read_file(p, TF_CERT_MAX, &b, &len) < 0 ||
+		    tf_cert_parse(b, len, &c) < 0 || strcmp(c.officer, off)) {
+			free(b);
+			(void)unlink(p); /* not a certificate of off: asked
+					    for again at the next call */
+			goto next;
+		}
+		free(b);
+		snprintf(dst, sizeof(dst), "%s/%s", off, c.device);
+		if (plus == NULL) {
+			if (comms_path(s, q, sizeof(q), "certs/%s+mig", off) <
+				    0 ||
+			    rename(p, q) < 0)
+				goto next;
+			snprintf(p, sizeof(p), "%s", q);
+		}
+		if (comms_mkdir_for(s, "certs", dst) == 0 &&
+		    comms_path(s, q, sizeof(q), "certs/%s", dst) == 0 &&
+		    rename(p, q) == 0)
+			comms_log(s, "certificate of %s kept as %s", off, dst);
+	next:
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+/* The device of officer whose certificate (DIR/certs/OFFICER/DEVICE)
+ * certifies the identity key ik: dev, 0; -ENOENT when none does. */
+static int device_of_key(struct svc *s, const char *officer, const uint8_t *ik,
+			 size_t ikl, char *dev)
+{
+	struct dirent **ents = NULL;
+	char p[512], a[TF_COMMS_ADDR_MAX + 1];
+	int n, r = -ENOENT;
+
+	if (comms_path(s, p, sizeof(p), "certs/%s", officer) < 0 ||
+	    (n = scandir(p, &ents, NULL, alphasort)) < 0)
+		return -ENOENT;
+	for (int i = 0; i < n; i++) {
+		uint8_t *b = NULL;
+		size_t len;
+		struct tf_cert c;
+
+		if (r < 0 && comms_officer_ok(ents[i]->d_name) &&
+		    (size_t)snprintf(a, sizeof(a), "%s/%s", officer,
+				     ents[i]->d_name) < sizeof(a) &&
+		    comms_load_cert(s, a, &b, &len) == 0 &&
+		    tf_cert_parse(b, len, &c) == 0 && c.dh_pk_len == ikl &&
+		    memcmp(c.dh_pk, ik, ikl) == 0 &&
+		    !strcmp(c.device, ents[i]->d_name)) {
+			snprintf(dev, TF_CERT_ID_MAX + 1, "%s", c.device);
+			r = 0;
+		}
+		free(b);
+		free(ents[i]);
+	}
+	free(ents);
+	return r;
+}
+
+/* DIR/sessions/OFFICER (and .prev), one session per officer from before
+ * this change, becomes DIR/sessions/OFFICER/DEVICE when a certificate of
+ * ours names that officer's device with the session's identity key.
+ * Otherwise it stays, renamed OFFICER+legacy (so that sessions/OFFICER
+ * can become the officer's directory), and on_message tries it for a
+ * message from any device of that officer: the one it opens for gets
+ * it. Each step is a rename, and the next start finishes a crashed one. */
+static void migrate_sessions(struct svc *s)
+{
+	struct dirent **ents = NULL;
+	char p[512], q[512];
+	int n;
+
+	if (comms_path(s, p, sizeof(p), "sessions") < 0 ||
+	    (n = scandir(p, &ents, NULL, alphasort)) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		const char *e = ents[i]->d_name;
+		struct stat st;
+
+		if (e[0] != '.' && strchr(e, '+') == NULL &&
+		    comms_path(s, p, sizeof(p), "sessions/%s", e) == 0 &&
+		    lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    comms_path(s, q, sizeof(q), "sessions/%s+legacy", e) == 0)
+			(void)rename(p, q);
+		free(ents[i]);
+	}
+	free(ents);
+	if (comms_path(s, p, sizeof(p), "sessions") < 0 ||
+	    (n = scandir(p, &ents, NULL, alphasort)) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		char off[TF_CERT_ID_MAX + 1], dev[TF_CERT_ID_MAX + 1],
+			a[TF_COMMS_ADDR_MAX + 1];
+		const char *e = ents[i]->d_name, *plus = strchr(e, '+');
+		struct tf_e2e_session *ss = NULL;
+		const uint8_t *ik;
+		size_t ikl;
+
+		if (plus == NULL || strcmp(plus, "+legacy") ||
+		    (size_t)(plus - e) > TF_CERT_ID_MAX)
+			goto next;
+		snprintf(off, sizeof(off), "%.*s", (int)(plus - e), e);
+		if (!comms_officer_ok(off) ||
+		    (strlen(off) > 5 &&
+		     !strcmp(off + strlen(off) - 5, ".prev")))
+			goto next;
+		if (comms_load_session(s, off, "+legacy", &ss) < 0)
+			goto next;
+		ik = tf_e2e_session_peer_ik(ss, &ikl);
+		if (ik != NULL && device_of_key(s, off, ik, ikl, dev) == 0) {
+			bool newer;
+
+			snprintf(a, sizeof(a), "%s/%s", off, dev);
+			/* a session with that device made since (a first
+			 * message after a start that kept this one as
+			 * legacy) is newer: the old one goes */
+			newer = comms_path(s, q, sizeof(q), "sessions/%s", a) ==
+					0 &&
+				access(q, F_OK) == 0;
+			if (comms_mkdir_for(s, "sessions", a) == 0 &&
+			    comms_path(s, p, sizeof(p),
+				       "sessions/%s.prev+legacy", off) == 0 &&
+			    comms_path(s, q, sizeof(q), "sessions/%s.prev",
+				       a) == 0) {
+				if (newer)
+					(void)unlink(p);
+				else
+					(void)rename(p, q);
+			}
+			if (comms_path(s, p, sizeof(p), "sessions/%s", e) ==
+				    0 &&
+			    comms_path(s, q, sizeof(q), "sessions/%s", a) ==
+				    0) {
+				if (newer)
+					(void)unlink(p);
+				else if (rename(p, q) == 0)
+					comms_log(s,
+						  "session with %s is now "
+						  "%s's",
+						  off, a);
+			}
+		}
+		tf_e2e_session_free(ss);
+	next:
+		free(ents[i]);
+	}
+	free(ents);
 }
 
 /* ---- the relay channel ---- */
@@ -516,13 +760,42 @@ static void on_connected(struct svc *s)
 	 * time) or publish again, which also says how many are left (the
 	 * relay handed some out while we were away, or lost its store) */
 	s->opk_inflight = 0; /* replies to the last session's are gone */
+	/* and so are the STOREDs owed for the last session's SENDs */
+	for (size_t i = 0; i < s->nout; i++)
+		s->out[i].inflight = 0, s->out[i].last_ms = 0;
+	memset(s->stale, 0, sizeof(s->stale));
 	comms_relay_send(s, &fetch, 1);
 	publish_prekeys(s, true);
+	/* after our own publication: the relay lists us too */
+	comms_relay_named(s, OP_DEVICES, s->me.officer, NULL, NULL, 0);
+	s->own_asked_ms = comms_now_ms();
 	s->last_fetch = comms_now_ms();
 	ptt_on_connected(s);
 }
 
 /* ---- the outbox ---- */
+
+/* outbox file: u8 state | u8 n | to | text, end-to-end message, or (a
+ * failed one) the reason */
+#define OUT_FILE_MAX (2 + TF_COMMS_ADDR_MAX + TF_E2E_MSG_MAX)
+
+static const char *const out_state_names[] = {"sealing", "sent", "devices",
+					      "failed"};
+
+/* STAMP+ID (a message as queued) or STAMP+ID+DEVICE (its copy for one
+ * device of the officer): the id, false for another file */
+static bool out_name_parse(const char *name, uint8_t *id)
+{
+	const char *p = strchr(name, '+'), *q;
+
+	if (p == NULL)
+		return false;
+	q = strchr(p + 1, '+');
+	if ((q ? (size_t)(q - p - 1) : strlen(p + 1)) != 2 * ID_BYTES ||
+	    (q && !comms_officer_ok(q + 1)))
+		return false;
+	return comms_unhex(p + 1, id, ID_BYTES) == 0;
+}
 
 static int out_load(struct svc *s)
 {
@@ -540,26 +813,26 @@ static int out_load(struct svc *s)
 		struct out_item *it = &s->out[s->nout];
 		uint8_t *b = NULL;
 		size_t len;
-		const char *dot;
 
-		if (ents[i]->d_name[0] == '.' || s->nout >= OUTBOX_MAX)
+		if (ents[i]->d_name[0] == '.' || s->nout >= OUTBOX_MAX ||
+		    strlen(ents[i]->d_name) >= sizeof(it->name) ||
+		    !out_name_parse(ents[i]->d_name, it->id))
 			goto next;
-		dot = strchr(ents[i]->d_name, '+');
-		if (dot == NULL || strlen(dot + 1) != 2 * ID_BYTES ||
-		    strlen(ents[i]->d_name) >= sizeof(it->name))
+		memcpy(it->name, ents[i]->d_name, strlen(ents[i]->d_name) + 1);
+		if (comms_path(s, p, sizeof(p), "outbox/%s", it->name) < 0 ||
+		    comms_read_file(p, OUT_FILE_MAX, &b, &len) < 0)
 			goto next;
-		snprintf(it->name, sizeof(it->name), "%s", ents[i]->d_name);
-		if (comms_unhex(dot + 1, it->id, ID_BYTES) < 0 ||
-		    comms_path(s, p, sizeof(p), "outbox/%s", it->name) < 0 ||
-		    comms_read_file(p, 2 + TF_CERT_ID_MAX + TF_E2E_MSG_MAX, &b,
-				    &len) < 0)
-			goto next;
-		if (len >= 2 && b[1] > 0 && b[1] <= TF_CERT_ID_MAX &&
-		    len >= 2u + b[1]) {
+		if (len >= 2 && b[0] <= OUT_FAILED && b[1] > 0 &&
+		    b[1] <= TF_COMMS_ADDR_MAX && len >= 2u + b[1]) {
 			memcpy(it->to, b + 2, b[1]);
 			it->to[b[1]] = '\0';
-			it->sealed = b[0] == 1;
-			if (comms_officer_ok(it->to))
+			it->state = (enum out_state)b[0];
+			it->inflight = 0;
+			it->last_ms = 0;
+			it->refused[0] = '\0';
+			if (comms_addr_ok(it->to) &&
+			    (it->state == OUT_FANOUT) !=
+				    comms_addr_full(it->to))
 				s->nout++;
 		}
 		tf_memzero(b, len);
@@ -571,18 +844,21 @@ static int out_load(struct svc *s)
 	return 0;
 }
 
-/* outbox file: u8 sealed | u8 n | to | text or end-to-end message */
-static int out_write(struct svc *s, const char *name, bool sealed,
+static int out_write(struct svc *s, const char *name, enum out_state st,
 		     const char *to, const uint8_t *body, size_t n)
 {
-	uint8_t *b = tf_secure_alloc(2 + TF_CERT_ID_MAX + TF_E2E_MSG_MAX);
+	uint8_t *b = tf_secure_alloc(OUT_FILE_MAX);
 	size_t tl = strlen(to);
 	char p[512];
 	int r;
 
 	if (b == NULL)
 		return -ENOMEM;
-	b[0] = sealed;
+	if (tl > TF_COMMS_ADDR_MAX || 2 + tl + n > OUT_FILE_MAX) {
+		tf_secure_free(b);
+		return -EMSGSIZE;
+	}
+	b[0] = (uint8_t)st;
 	b[1] = (uint8_t)tl;
 	memcpy(b + 2, to, tl);
 	memcpy(b + 2 + tl, body, n);
@@ -593,11 +869,89 @@ static int out_write(struct svc *s, const char *name, bool sealed,
 	return r;
 }
 
+/* the item's file (*len bytes; the caller wipes and frees), its body at
+ * *body */
+static int out_read(struct svc *s, const struct out_item *it, uint8_t **b,
+		    size_t *len, size_t *body)
+{
+	char p[512];
+	int r = comms_path(s, p, sizeof(p), "outbox/%s", it->name);
+
+	if (r == 0)
+		r = comms_read_file(p, OUT_FILE_MAX, b, len);
+	if (r < 0)
+		return r;
+	if (*len < 2 || *len < 2u + (*b)[1]) {
+		free(*b);
+		return -EBADMSG;
+	}
+	*body = 2u + (*b)[1];
+	return 0;
+}
+
+static void out_remove(struct svc *s, size_t i)
+{
+	char p[512];
+
+	if (comms_path(s, p, sizeof(p), "outbox/%s", s->out[i].name) == 0)
+		(void)unlink(p);
+	memmove(&s->out[i], &s->out[i + 1],
+		(s->nout - i - 1) * sizeof(s->out[0]));
+	s->nout--;
+}
+
+/* Sent-message sync: a copy of the message (to, text) for each of our
+ * other devices the relay last named, under the message's id (the same
+ * id as the message: one SEND of it at a time, out_sibling_busy), files
+ * STAMP+1+ID+DEVICE. Not for a message to our own officer (those
+ * devices get it as such), nor for a group key (groupd's), nor when the
+ * copy would not fit one message. */
+static void queue_sync(struct svc *s, unsigned long long stamp,
+		       const uint8_t *id, const char *idhex, const char *to,
+		       const char *text)
+{
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+	char *copy = NULL;
+	int n;
+
+	if (s->n_own == 0 || !comms_addr_split(to, o, d) ||
+	    !strcmp(o, s->me.officer) ||
+	    !strncmp(text, PTT_KEYMSG_PREFIX, strlen(PTT_KEYMSG_PREFIX)))
+		return;
+	n = asprintf(&copy, SYNC_PREFIX "%s %s", to, text);
+	if (n < 0)
+		return;
+	if ((size_t)n > TEXT_MAX) {
+		comms_log(s, "message %s too long to copy to our other devices",
+			  idhex);
+		goto out;
+	}
+	for (size_t k = 0; k < s->n_own && s->nout < OUTBOX_MAX; k++) {
+		struct out_item *c = &s->out[s->nout];
+
+		memset(c, 0, sizeof(*c));
+		snprintf(c->name, sizeof(c->name), "%016llx+%s+%s", stamp + 1,
+			 idhex, s->own_dev[k]);
+		snprintf(c->to, sizeof(c->to), "%s/%s", s->me.officer,
+			 s->own_dev[k]);
+		memcpy(c->id, id, ID_BYTES);
+		c->state = OUT_PLAIN;
+		if (out_write(s, c->name, OUT_PLAIN, c->to,
+			      (const uint8_t *)copy, (size_t)n) == 0)
+			s->nout++;
+	}
+out:
+	tf_memzero(copy, (size_t)n);
+	free(copy);
+}
+
 static int queue_message(struct svc *s, const char *to, const char *text,
 			 char *idhex)
 {
 	struct out_item *it;
 	uint8_t id[ID_BYTES];
+	bool fan = !comms_addr_full(to);
+	unsigned long long stamp = (unsigned long long)comms_real_ns();
 	int r;
 
 	if (s->nout >= OUTBOX_MAX)
@@ -606,116 +960,362 @@ static int queue_message(struct svc *s, const char *to, const char *text,
 		return r;
 	comms_hex(id, ID_BYTES, idhex);
 	it = &s->out[s->nout];
-	snprintf(it->name, sizeof(it->name), "%016llx+%s",
-		 (unsigned long long)comms_real_ns(), idhex);
-	r = out_write(s, it->name, false, to, (const uint8_t *)text,
-		      strlen(text));
+	snprintf(it->name, sizeof(it->name), "%016llx+%s", stamp, idhex);
+	r = out_write(s, it->name, fan ? OUT_FANOUT : OUT_PLAIN, to,
+		      (const uint8_t *)text, strlen(text));
 	if (r < 0)
 		return r;
 	memcpy(it->id, id, ID_BYTES);
-	memcpy(it->to, to, strnlen(to, TF_CERT_ID_MAX) + 1);
-	it->sealed = false;
+	memcpy(it->to, to, strnlen(to, TF_COMMS_ADDR_MAX) + 1);
+	it->state = fan ? OUT_FANOUT : OUT_PLAIN;
+	it->inflight = 0;
+	it->last_ms = 0;
+	it->refused[0] = '\0';
 	s->nout++;
+	queue_sync(s, stamp, id, idhex, to, text);
 	return 0;
 }
 
-/* Seal (first time) and send one outbox item. */
-static void out_send(struct svc *s, struct out_item *it)
+/* One device will not get the message: kept in the outbox as failed
+ * (status shows it with the reason), the other devices go on. */
+static void out_fail(struct svc *s, struct out_item *it, const char *why)
+{
+	char idh[2 * ID_BYTES + 1];
+
+	comms_hex(it->id, ID_BYTES, idh);
+	fprintf(stderr, PROG ": message %s to %s not delivered: %s\n", idh,
+		it->to, why);
+	if (out_write(s, it->name, OUT_FAILED, it->to, (const uint8_t *)why,
+		      strlen(why)) == 0)
+		it->state = OUT_FAILED;
+}
+
+/* Another copy of it's message (the same id, another device) has a SEND
+ * out, or STOREDs owed for one already done: the relay's STORED would
+ * not say whose it is. */
+static bool out_sibling_busy(struct svc *s, const struct out_item *it)
+{
+	uint64_t now = comms_now_ms();
+
+	for (size_t i = 0; i < OUT_STALE_MAX; i++)
+		if (s->stale[i].left > 0 && now < s->stale[i].until_ms &&
+		    !memcmp(s->stale[i].id, it->id, ID_BYTES))
+			return true;
+	for (size_t i = 0; i < s->nout; i++)
+		if (&s->out[i] != it && s->out[i].state == OUT_SEALED &&
+		    s->out[i].inflight > 0 &&
+		    !memcmp(s->out[i].id, it->id, ID_BYTES))
+			return true;
+	return false;
+}
+
+static void out_xmit(struct svc *s, struct out_item *it, const uint8_t *msg,
+		     size_t n)
+{
+	uint64_t now = comms_now_ms();
+
+	if (!s->connected || out_sibling_busy(s, it) ||
+	    (it->inflight > 0 && now - it->last_ms < OUT_RESEND_MS))
+		return;
+	comms_relay_named(s, OP_SEND, it->to, it->id, msg, n);
+	it->inflight++;
+	it->last_ms = now;
+}
+
+/* Is the kept certificate of device `to` still good (not revoked on our
+ * deny-list, not expired)? A device whose session we have but that was
+ * revoked since gets nothing more. No certificate kept (a session from
+ * before they were kept): yes. */
+static int out_cert_ok(struct svc *s, const char *to)
+{
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+	uint8_t *b = NULL;
+	size_t n;
+	int r;
+
+	if (!comms_addr_split(to, o, d) || comms_load_cert(s, to, &b, &n) < 0)
+		return 0;
+	r = comms_cert_check(b, n, &s->anchor, (uint64_t)time(NULL), true,
+			     s->dl, o, d, NULL);
+	free(b);
+	return r;
+}
+
+static const char *why(int r);
+
+/* Seal (first time) and send one outbox item; true when it waits for
+ * the recipient's prekeys. */
+static bool out_send(struct svc *s, struct out_item *it)
 {
 	_cleanup_(tf_e2e_session_freep) struct tf_e2e_session *ss = NULL;
 	uint8_t *b = NULL, *msg = NULL;
-	size_t len, tl;
-	char p[512];
+	uint64_t now = comms_now_ms();
+	size_t len, body;
+	bool waits = false;
 	int n;
 
-	if (comms_path(s, p, sizeof(p), "outbox/%s", it->name) < 0 ||
-	    comms_read_file(p, 2 + TF_CERT_ID_MAX + TF_E2E_MSG_MAX, &b, &len) <
-		    0)
-		return;
-	tl = b[1];
-	if (it->sealed) {
-		comms_relay_named(s, OP_SEND, it->to, it->id, b + 2 + tl,
-				  len - 2 - tl);
+	if (it->state == OUT_FAILED)
+		return false;
+	if (it->state == OUT_FANOUT) {
+		/* which devices the officer has: the relay's DEVICES */
+		if (s->connected && now - it->last_ms >= OUT_RESEND_MS) {
+			comms_relay_named(s, OP_DEVICES, it->to, NULL, NULL, 0);
+			it->last_ms = now;
+		}
+		return false;
+	}
+	if (it->state == OUT_SEALED &&
+	    (!s->connected || out_sibling_busy(s, it) ||
+	     (it->inflight > 0 && now - it->last_ms < OUT_RESEND_MS)))
+		return false;
+	if (out_read(s, it, &b, &len, &body) < 0)
+		return false;
+	if (it->state == OUT_SEALED) {
+		out_xmit(s, it, b + body, len - body);
 		goto out;
 	}
 	if (comms_load_session(s, it->to, "", &ss) < 0) {
-		/* no session yet: ask for the recipient's prekeys */
-		comms_relay_named(s, OP_BUNDLE_GET, it->to, NULL, NULL, 0);
+		/* no session yet: ask for the device's prekeys */
+		waits = true;
+		if (s->connected && now - it->last_ms >= OUT_RESEND_MS) {
+			comms_relay_named(s, OP_BUNDLE_GET, it->to, NULL, NULL,
+					  0);
+			it->last_ms = now;
+		}
+		goto out;
+	}
+	if ((n = out_cert_ok(s, it->to)) < 0) {
+		out_fail(s, it, why(n));
 		goto out;
 	}
 	msg = tf_secure_alloc(TF_E2E_MSG_MAX);
 	if (msg == NULL)
 		goto out;
-	n = tf_e2e_encrypt(ss, b + 2 + tl, len - 2 - tl, msg, TF_E2E_MSG_MAX);
+	n = tf_e2e_encrypt(ss, b + body, len - body, msg, TF_E2E_MSG_MAX);
 	if (n < 0)
 		goto out;
 	/* the ratchet moved: its state first, then the ciphertext replaces
 	 * the text, then it leaves (a crash between costs one skipped key
 	 * at the peer, never a reused one) */
 	if (comms_save_session(s, it->to, "", ss) < 0 ||
-	    out_write(s, it->name, true, it->to, msg, (size_t)n) < 0)
+	    out_write(s, it->name, OUT_SEALED, it->to, msg, (size_t)n) < 0)
 		goto out;
-	it->sealed = true;
-	comms_relay_named(s, OP_SEND, it->to, it->id, msg, (size_t)n);
+	it->state = OUT_SEALED;
+	it->inflight = 0;
+	out_xmit(s, it, msg, (size_t)n);
 out:
 	tf_secure_free(msg);
 	if (b) {
 		tf_memzero(b, len);
 		free(b);
 	}
+	return waits;
 }
 
 static void out_flush(struct svc *s)
 {
-	char asked[8][TF_CERT_ID_MAX + 1];
+	char asked[8][TF_COMMS_ADDR_MAX + 1];
 	size_t nasked = 0;
 
-	for (size_t i = 0; i < s->nout && i < 64; i++) {
+	for (size_t i = 0; i < s->nout && i < 256; i++) {
 		struct out_item *it = &s->out[i];
 		bool skip = false;
 
-		/* one recipient's messages in order: after one that waits
+		/* one device's messages in order: after one that waits
 		 * for a bundle, the others to it wait too */
 		for (size_t j = 0; j < nasked; j++)
 			skip |= !strcmp(asked[j], it->to);
 		if (skip)
 			continue;
-		out_send(s, it);
-		if (!it->sealed && nasked < 8)
+		if (out_send(s, it) && nasked < 8)
 			snprintf(asked[nasked++], sizeof(asked[0]), "%s",
 				 it->to);
 	}
 }
 
+/* The relay's DEVICES answer for an officer: each message waiting for it
+ * becomes one item per device (not ours), each written before the
+ * message's own item goes; an item already made (a crash, a second
+ * answer) is not made again. */
+static void on_devices(struct svc *s, const uint8_t *p, size_t n)
+{
+	struct comms_devices dv;
+
+	if (comms_parse_devices(p, n, &dv) < 0) {
+		comms_log(s, "a malformed DEVICES answer ignored");
+		return;
+	}
+	if (!strcmp(dv.officer, s->me.officer)) {
+		/* our officer's: the other devices get copies of what we
+		 * send (a hostile relay can add none: each copy is sealed
+		 * only after that device's certificate is checked) */
+		s->n_own = 0;
+		for (size_t k = 0; k < dv.count; k++)
+			if (strcmp(dv.dev[k], s->me.device) != 0)
+				memcpy(s->own_dev[s->n_own++], dv.dev[k],
+				       sizeof(dv.dev[k]));
+		s->own_known = true;
+	}
+	for (size_t i = 0; i < s->nout;) {
+		struct out_item *it = &s->out[i];
+		uint8_t *b = NULL;
+		size_t len, body;
+		bool ok = true;
+
+		if (it->state != OUT_FANOUT || strcmp(it->to, dv.officer) ||
+		    out_read(s, it, &b, &len, &body) < 0) {
+			i++;
+			continue;
+		}
+		for (size_t k = 0; k < dv.count && ok; k++) {
+			struct out_item c = {0};
+			bool have = false;
+
+			if (!strcmp(dv.officer, s->me.officer) &&
+			    !strcmp(dv.dev[k], s->me.device))
+				continue; /* ourselves */
+			snprintf(c.name, sizeof(c.name), "%s+%s", it->name,
+				 dv.dev[k]);
+			snprintf(c.to, sizeof(c.to), "%s/%s", dv.officer,
+				 dv.dev[k]);
+			memcpy(c.id, it->id, ID_BYTES);
+			c.state = OUT_PLAIN;
+			for (size_t j = 0; j < s->nout; j++)
+				have |= !strcmp(s->out[j].name, c.name);
+			if (have)
+				continue;
+			if (s->nout >= OUTBOX_MAX ||
+			    out_write(s, c.name, OUT_PLAIN, c.to, b + body,
+				      len - body) < 0) {
+				ok = false;
+				break;
+			}
+			s->out[s->nout++] = c;
+			it = &s->out[i]; /* (the array did not move) */
+		}
+		tf_memzero(b, len);
+		free(b);
+		if (ok)
+			out_remove(s, i); /* every device has its copy */
+		else
+			i++;
+	}
+	out_flush(s);
+}
+
 static void on_stored(struct svc *s, const uint8_t *id)
 {
-	char p[512];
+	uint64_t now = comms_now_ms();
 
+	for (size_t i = 0; i < OUT_STALE_MAX; i++) {
+		struct out_stale *st = &s->stale[i];
+
+		if (st->left > 0 && now < st->until_ms &&
+		    !memcmp(st->id, id, ID_BYTES)) {
+			st->left--; /* a repeat of a SEND already stored */
+			return;
+		}
+	}
 	for (size_t i = 0; i < s->nout; i++) {
-		if (memcmp(s->out[i].id, id, ID_BYTES) != 0)
+		unsigned left = s->out[i].inflight;
+
+		if (s->out[i].state != OUT_SEALED || left == 0 ||
+		    memcmp(s->out[i].id, id, ID_BYTES) != 0)
 			continue;
-		if (comms_path(s, p, sizeof(p), "outbox/%s", s->out[i].name) ==
-		    0)
-			(void)unlink(p);
-		memmove(&s->out[i], &s->out[i + 1],
-			(s->nout - i - 1) * sizeof(s->out[0]));
-		s->nout--;
+		out_remove(s, i);
 		s->relay_err[0] = '\0';
+		if (left > 1) {
+			/* sent more than once: the other answers may still
+			 * come, and they are this device's */
+			struct out_stale *st = &s->stale[0];
+
+			for (size_t k = 0; k < OUT_STALE_MAX; k++)
+				if (s->stale[k].left == 0 ||
+				    now >= s->stale[k].until_ms)
+					st = &s->stale[k];
+			memcpy(st->id, id, ID_BYTES);
+			st->left = left - 1;
+			st->until_ms = now + 2 * OUT_RESEND_MS;
+		}
+		out_flush(s); /* the next device of this message */
 		return;
 	}
 }
 
+/* the messages not yet stored for every device, one line per device:
+ * "out ID TO sealing|sent|devices|failed [REASON]" */
+static int out_status(struct svc *s, char *b, size_t cap)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->nout && i < 24; i++) {
+		const struct out_item *it = &s->out[i];
+		char idh[2 * ID_BYTES + 1], reason[128] = "";
+		int m;
+
+		comms_hex(it->id, ID_BYTES, idh);
+		if (it->state == OUT_FAILED) {
+			uint8_t *f = NULL;
+			size_t len, body;
+
+			if (out_read(s, it, &f, &len, &body) == 0) {
+				size_t j = 0;
+
+				reason[j++] = ' ';
+				for (size_t x = body;
+				     x < len && j + 1 < sizeof(reason); x++)
+					reason[j++] =
+						f[x] >= 0x20 && f[x] < 0x7f
+							? (char)f[x]
+							: '?';
+				reason[j] = '\0';
+				free(f);
+			}
+		}
+		if (it->state == OUT_PLAIN && it->refused[0])
+			snprintf(reason, sizeof(reason), " prekeys refused: %s",
+				 it->refused);
+		m = snprintf(b + k, cap - k, "out %s %s %s%s\n", idh, it->to,
+			     out_state_names[it->state], reason);
+		if (m < 0 || (size_t)m >= cap - k)
+			break;
+		k += (size_t)m;
+	}
+	return (int)k;
+}
+
+static size_t out_pending(const struct svc *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nout; i++)
+		n += s->out[i].state != OUT_FAILED;
+	return n;
+}
+
 /* ---- receiving ---- */
+
+/* an address as part of a file name in inbox/ and seen/: '+' for '/'
+ * ('+' is in no id) */
+static void addr_file(const char *addr, char out[static TF_COMMS_ADDR_MAX + 1])
+{
+	size_t i = 0;
+
+	for (; addr[i] && i < TF_COMMS_ADDR_MAX; i++)
+		out[i] = addr[i] == '/' ? '+' : addr[i];
+	out[i] = '\0';
+}
 
 static int inbox_put(struct svc *s, const char *from, const uint8_t *id,
 		     const char *line, size_t n)
 {
-	char p[512], idh[2 * ID_BYTES + 1];
+	char p[512], idh[2 * ID_BYTES + 1], f[TF_COMMS_ADDR_MAX + 1];
 	int r;
 
 	comms_hex(id, ID_BYTES, idh);
+	addr_file(from, f);
 	r = comms_path(s, p, sizeof(p), "inbox/%016llx+%s+%s",
-		       (unsigned long long)comms_real_ns(), from, idh);
+		       (unsigned long long)comms_real_ns(), f, idh);
 	if (r == 0)
 		r = tf_atomic_write(p, line, n, 0600);
 	if (r < 0)
@@ -744,6 +1344,7 @@ static const char *why(int r)
 		return "a replayed first message (its one-time prekey is used)";
 	case -ERANGE: return "too many messages skipped";
 	case -EKEYREJECTED: return "the certificate names someone else";
+	case -EXDEV: return "the certificate names another device";
 	case -ENOENT:
 		return "no session with this sender (forged, or from before a "
 		       "reset)";
@@ -772,6 +1373,67 @@ static int try_session(struct svc *s, const char *from, const char *suffix,
 	return r;
 }
 
+/* A session a message from officer[/device] may be on, best first: that
+ * device's current and previous; for a bare officer (a relay from
+ * before several devices) every device's of the officer; then the one
+ * session of the officer from before (migrate_sessions). */
+struct cand {
+	char who[TF_COMMS_ADDR_MAX + 1];
+	const char *suffix;
+	bool legacy;
+};
+#define CANDS_MAX (2 * TF_COMMS_DEVICES_MAX + 2)
+
+static size_t candidates(struct svc *s, const char *o, const char *d,
+			 struct cand *c)
+{
+	size_t k = 0;
+
+	if (d[0] != '\0') {
+		snprintf(c[k].who, sizeof(c[k].who), "%s/%s", o, d);
+		c[k++].suffix = "";
+		c[k] = c[k - 1];
+		c[k++].suffix = ".prev";
+	} else {
+		struct dirent **ents = NULL;
+		char p[512];
+		int n = comms_path(s, p, sizeof(p), "sessions/%s", o) == 0
+				? scandir(p, &ents, NULL, alphasort)
+				: -1;
+
+		for (int i = 0; i < n; i++) {
+			if (comms_officer_ok(ents[i]->d_name) &&
+			    k + 2 <= CANDS_MAX - 2 &&
+			    (strlen(ents[i]->d_name) < 5 ||
+			     strcmp(ents[i]->d_name + strlen(ents[i]->d_name) -
+					    5,
+				    ".prev"))) {
+				if ((size_t)snprintf(c[k].who, sizeof(c[k].who),
+						     "%s/%s", o,
+						     ents[i]->d_name) >=
+				    sizeof(c[k].who)) {
+					free(ents[i]);
+					continue;
+				}
+				c[k++].suffix = "";
+				c[k] = c[k - 1];
+				c[k++].suffix = ".prev";
+			}
+			free(ents[i]);
+		}
+		free(ents);
+	}
+	for (size_t i = 0; i < k; i++)
+		c[i].legacy = false;
+	snprintf(c[k].who, sizeof(c[k].who), "%s", o);
+	c[k].suffix = "+legacy";
+	c[k++].legacy = true;
+	snprintf(c[k].who, sizeof(c[k].who), "%s", o);
+	c[k].suffix = ".prev+legacy";
+	c[k++].legacy = true;
+	return k;
+}
+
 static void on_message(struct svc *s, const char *from, const uint8_t *id,
 		       const uint8_t *blob, size_t len)
 {
@@ -779,49 +1441,72 @@ static void on_message(struct svc *s, const char *from, const uint8_t *id,
 	struct tf_e2e_session *old = NULL;
 	struct tf_e2e_msg m;
 	struct tf_cert peer;
+	struct cand c[CANDS_MAX];
 	uint8_t *pt = tf_secure_alloc(TF_E2E_PT_MAX + 1);
-	char p[512], idh[2 * ID_BYTES + 1], *line = NULL;
-	bool fresh = false, via_prev = false;
-	int r, r2;
+	char p[512], idh[2 * ID_BYTES + 1], *line = NULL,
+					    ff[TF_COMMS_ADDR_MAX + 1];
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1],
+		addr[TF_COMMS_ADDR_MAX + 1];
+	const struct cand *hit = NULL;
+	bool fresh = false;
+	size_t nc;
+	int r = -ENOENT, r2;
 
 	if (pt == NULL)
 		return;
+	if (!comms_addr_split(from, o, d))
+		goto out;
+	snprintf(addr, sizeof(addr), "%s", from);
 	comms_hex(id, ID_BYTES, idh);
-	if (comms_path(s, p, sizeof(p), "seen/%s+%s", from, idh) == 0 &&
+	addr_file(from, ff);
+	if (comms_path(s, p, sizeof(p), "seen/%s+%s", ff, idh) == 0 &&
 	    access(p, F_OK) == 0)
 		goto ack; /* read and shown before our ACK was lost */
-	r = tf_e2e_msg_parse(blob, len, &m);
-	if (r < 0) {
+	r2 = tf_e2e_msg_parse(blob, len, &m);
+	if (r2 < 0) {
 		if (reject(s, from, id, "not an end-to-end message") < 0)
 			goto out;
 		goto ack;
 	}
-	r = try_session(s, from, "", blob, len, pt, &ss);
-	if (r < 0 && r != -EALREADY) {
-		r2 = try_session(s, from, ".prev", blob, len, pt, &ss);
-		if (r2 >= 0 || r == -ENOENT) {
-			via_prev = r2 >= 0;
-			r = r2 == -ENOENT ? r : r2;
+	nc = candidates(s, o, d, c);
+	for (size_t i = 0; i < nc; i++) {
+		r2 = try_session(s, c[i].who, c[i].suffix, blob, len, pt, &ss);
+		if (r2 >= 0) {
+			hit = &c[i];
+			r = r2;
+			break;
 		}
+		if (r == -ENOENT)
+			r = r2; /* the best session's reason */
+		if (r2 == -EALREADY && i == 0)
+			break; /* a replay on the current session */
 	}
+	if (hit && !hit->legacy && d[0] == '\0')
+		memcpy(addr, hit->who, sizeof(addr));
 	if (r < 0 && m.type == TF_E2E_TYPE_PREKEY && r != -EALREADY) {
 		/* a new session from the peer (its first message) */
 		r = tf_e2e_session_accept(
 			s->suite->id, s->pf.secret + TF_KEY_BYTES, s->pk,
 			&s->anchor, (uint64_t)time(NULL), s->dl, blob, len,
 			&peer, &ss, pt, TF_E2E_PT_MAX);
-		if (r >= 0 && strcmp(peer.officer, from) != 0) {
-			char w[200];
+		if (r >= 0 && (strcmp(peer.officer, o) != 0 ||
+			       (d[0] != '\0' && strcmp(peer.device, d) != 0))) {
+			char w[400];
 
 			snprintf(w, sizeof(w),
 				 "the relay says %s, the certificate inside "
-				 "says %s",
-				 from, peer.officer);
+				 "says %s/%s",
+				 from, peer.officer, peer.device);
 			if (reject(s, from, id, w) < 0)
 				goto out;
 			goto ack; /* and the session is not kept */
 		}
 		fresh = r >= 0;
+		if (fresh) {
+			snprintf(addr, sizeof(addr), "%s/%s", peer.officer,
+				 peer.device);
+			comms_save_cert(s, addr, m.cert, m.certlen);
+		}
 	}
 	if (r < 0) {
 		if (reject(s, from, id, why(r)) < 0)
@@ -831,15 +1516,31 @@ static void on_message(struct svc *s, const char *from, const uint8_t *id,
 	pt[r] = '\0';
 	/* a talk group's key from the group authority: ptt.c takes it (and
 	 * checks it came from the roster's authority); never the inbox */
-	if (ptt_on_text(s, from, ss, (char *)pt, (size_t)r))
+	if (ptt_on_text(s, o, ss, (char *)pt, (size_t)r))
 		goto seen;
-	/* shown first, then the state that read it, then the ACK */
-	if (asprintf(&line, "from %s: %.*s\n", from, r, (char *)pt) < 0)
+	/* a copy of what our officer sent from another device (only a
+	 * device of ours can seal it: the session's certificate names our
+	 * officer): shown as sent, with the address it went to */
+	if (!strcmp(o, s->me.officer) && (size_t)r > strlen(SYNC_PREFIX) &&
+	    !strncmp((char *)pt, SYNC_PREFIX, strlen(SYNC_PREFIX))) {
+		char *to = (char *)pt + strlen(SYNC_PREFIX),
+		     *sp = strchr(to, ' ');
+
+		if (sp == NULL || (*sp = '\0', !comms_addr_ok(to))) {
+			if (reject(s, from, id,
+				   "a malformed copy of a sent message") < 0)
+				goto out;
+			goto seen;
+		}
+		if (asprintf(&line, "sent to %s from %s: %s\n", to, addr,
+			     sp + 1) < 0)
+			goto out;
+	} else if (asprintf(&line, "from %s: %.*s\n", addr, r, (char *)pt) < 0)
 		goto out;
-	if (inbox_put(s, from, id, line, strlen(line)) < 0)
+	if (inbox_put(s, addr, id, line, strlen(line)) < 0)
 		goto out; /* not acknowledged: the relay keeps it */
 seen:
-	if (comms_path(s, p, sizeof(p), "seen/%s+%s", from, idh) == 0 &&
+	if (comms_path(s, p, sizeof(p), "seen/%s+%s", ff, idh) == 0 &&
 	    tf_atomic_write(p, "", 0, 0600) < 0)
 		comms_log(s, "cannot mark a message from %s seen", from);
 	if (fresh) {
@@ -851,19 +1552,30 @@ seen:
 		else
 			s->x3dh_no_opk++;
 		prekeys_send(s, 0, 0);
-		if (comms_load_session(s, from, "", &old) == 0) {
-			(void)comms_save_session(s, from, ".prev", old);
-			tf_e2e_session_free(old);
-		}
-	} else if (via_prev) {
-		/* the peer uses the other session: make it the current */
-		if (comms_load_session(s, from, "", &old) == 0) {
-			(void)comms_save_session(s, from, ".prev", old);
+	}
+	if (hit && hit->legacy && !comms_addr_full(addr)) {
+		/* the device is not known (a bare sender): stays legacy */
+		(void)comms_save_session(s, hit->who, hit->suffix, ss);
+		goto ack;
+	}
+	if (fresh || (hit && (hit->legacy || strcmp(hit->suffix, "")))) {
+		/* a new session, or the peer uses another one than our
+		 * current: the current becomes the previous */
+		if (comms_load_session(s, addr, "", &old) == 0) {
+			(void)comms_save_session(s, addr, ".prev", old);
 			tf_e2e_session_free(old);
 		}
 	}
-	(void)comms_save_session(s, from, "", ss);
-	comms_log(s, "message from %s stored", from);
+	(void)comms_save_session(s, addr, "", ss);
+	if (hit && hit->legacy) {
+		/* the officer's session from before is this device's */
+		if (comms_path(s, p, sizeof(p), "sessions/%s%s", hit->who,
+			       hit->suffix) == 0)
+			(void)unlink(p);
+		comms_log(s, "session with %s from before is now %s's", o,
+			  addr);
+	}
+	comms_log(s, "message from %s stored", addr);
 ack:
 	comms_relay_named(s, OP_ACK, from, id, NULL, 0);
 out:
@@ -878,35 +1590,52 @@ static void on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 		      size_t n)
 {
 	_cleanup_(tf_e2e_session_freep) struct tf_e2e_session *ss = NULL;
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
 	struct tf_e2e_bundle eb;
+	struct tf_cert c;
 	int r;
 
+	if (!comms_addr_split(whose, o, d))
+		return;
 	r = tf_e2e_bundle_parse(b, n, &eb);
 	if (r == 0)
-		r = tf_e2e_bundle_verify(&eb, &s->anchor, (uint64_t)time(NULL),
-					 s->dl, whose, NULL);
+		r = comms_bundle_check(&eb, &s->anchor, (uint64_t)time(NULL),
+				       s->dl, o, d, &c);
 	if (r < 0) {
-		/* shown to the user: a forged bundle is an attack */
+		/* shown to the user: a forged bundle is an attack; only
+		 * this device's messages wait (the others go on) */
 		fprintf(stderr,
 			PROG ": prekeys of %s refused (%s); messages to %s "
 			     "wait\n",
 			whose, why(r), whose);
+		for (size_t i = 0; i < s->nout; i++)
+			if (s->out[i].state == OUT_PLAIN &&
+			    !strcmp(s->out[i].to, whose))
+				snprintf(s->out[i].refused,
+					 sizeof(s->out[i].refused), "%s",
+					 why(r));
 		return;
 	}
+	if (d[0] == '\0')
+		return; /* a relay from before several devices */
 	if (comms_load_session(s, whose, "", &ss) == 0)
 		return; /* a second answer: keep the session we have */
 	r = tf_e2e_session_initiate(s->suite->id, s->pf.secret + TF_KEY_BYTES,
 				    s->cert, s->certlen, &eb, &ss);
 	if (r == 0)
 		r = comms_save_session(s, whose, "", ss);
-	if (r < 0)
+	if (r < 0) {
 		fprintf(stderr, PROG ": session to %s: %s\n", whose,
 			strerror(-r));
+		return;
+	}
+	comms_save_cert(s, whose, eb.cert, eb.certlen);
+	out_flush(s);
 }
 
 static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 {
-	char name[TF_CERT_ID_MAX + 1];
+	char name[TF_COMMS_ADDR_MAX + 1];
 	size_t u;
 
 	if (n < 1)
@@ -928,20 +1657,24 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 		break;
 	}
 	case OP_MSG:
-		u = comms_get_name(pt + 1, n - 1, name);
+		u = comms_get_addr(pt + 1, n - 1, name);
 		if (u && n - 1 - u >= ID_BYTES)
 			on_message(s, name, pt + 1 + u, pt + 1 + u + ID_BYTES,
 				   n - 1 - u - ID_BYTES);
 		break;
 	case OP_BUNDLE:
-		u = comms_get_name(pt + 1, n - 1, name);
+		u = comms_get_addr(pt + 1, n - 1, name);
 		if (u) {
 			call_on_bundle(s, name, pt + 1 + u, n - 1 - u);
 			on_bundle(s, name, pt + 1 + u, n - 1 - u);
 		}
 		break;
+	case OP_DEVICE_LIST:
+		call_on_devices(s, pt + 1, n - 1);
+		on_devices(s, pt + 1, n - 1);
+		break;
 	case OP_FROM:
-		u = comms_get_name(pt + 1, n - 1, name);
+		u = comms_get_addr(pt + 1, n - 1, name);
 		if (u)
 			(void)call_on_from(s, name, pt + 1 + u, n - 1 - u);
 		break;
@@ -1309,13 +2042,20 @@ static void on_control(struct svc *s)
 			goto out;
 		}
 		*text++ = '\0';
-		if (!comms_officer_ok(to)) {
-			comms_reply(fd, "error %s is not an officer id\n", to);
+		if (!comms_addr_ok(to)) {
+			comms_reply(fd,
+				    "error %s is not an officer id or "
+				    "officer/device\n",
+				    to);
 			goto out;
 		}
 		if (strlen(text) == 0 || strlen(text) > TEXT_MAX) {
 			comms_reply(fd, "error a message is 1 to %d bytes\n",
 				    TEXT_MAX);
+			goto out;
+		}
+		if (!strcmp(to, s->addr)) {
+			comms_reply(fd, "error %s is this device\n", to);
 			goto out;
 		}
 		r = queue_message(s, to, text, idh);
@@ -1331,17 +2071,19 @@ static void on_control(struct svc *s)
 	} else if (!strcmp(req, "read")) {
 		ctl_read(s, fd);
 	} else if (!strcmp(req, "status")) {
-		char b[4096];
+		char b[8192];
 		int k = snprintf(
 			b, sizeof(b),
-			"ok\nofficer %s\nrelay %s\noutbox %zu\n"
+			"ok\nofficer %s\naddress %s\nown_devices %s%zu\n"
+			"relay %s\noutbox %zu\n"
 			"prekeys_on_relay %d\nx3dh_with_opk %u\n"
 			"x3dh_without_opk %u\nrelay_connect_us %llu\n"
 			"foreground %s\naudio_dev %s%s\n"
 			"relay_cookies %u\nrelay_rekeys %u\n%s%s%s",
-			s->me.officer,
-			s->connected ? "connected" : "unreachable", s->nout,
-			s->relay_opk_left, s->x3dh_opk, s->x3dh_no_opk,
+			s->me.officer, s->addr, s->own_known ? "" : "unknown ",
+			s->n_own, s->connected ? "connected" : "unreachable",
+			out_pending(s), s->relay_opk_left, s->x3dh_opk,
+			s->x3dh_no_opk,
 			(unsigned long long)(s->connect_us ? s->connect_us -
 								     s->init_us
 							   : 0),
@@ -1360,6 +2102,9 @@ static void on_control(struct svc *s)
 			ptt_status(s, b + k, sizeof(b) - (size_t)k);
 			k += (int)strlen(b + k);
 		}
+		/* last: a long outbox must not push the lines above out */
+		if (k > 0 && (size_t)k < sizeof(b))
+			k += out_status(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0)
 			(void)send(fd, b, TF_MIN((size_t)k, sizeof(b) - 1),
 				   MSG_NOSIGNAL);
@@ -1485,7 +2230,8 @@ static int ctl_path(const char *dir, struct sockaddr_un *sa)
 static int mkdirs(const char *dir)
 {
 	static const char *const sub[] = {"",	    "/sessions", "/outbox",
-					  "/inbox", "/read",	 "/seen"};
+					  "/inbox", "/read",	 "/seen",
+					  "/certs"};
 	char p[512];
 
 	for (size_t i = 0; i < TF_ARRAY_SIZE(sub); i++) {
@@ -1669,6 +2415,10 @@ static int service(const char *dir, int argc, char **argv)
 		    save_prekeys(&s) < 0)
 			return fail("cannot make prekeys in %s", dir);
 	}
+	snprintf(s.addr, sizeof(s.addr), "%s/%s", s.me.officer, s.me.device);
+	/* one session per officer before several devices: per device now */
+	migrate_certs(&s);
+	migrate_sessions(&s);
 	if ((r = out_load(&s)) < 0)
 		return fail("cannot read the outbox: %s", strerror(-r));
 	if ((r = ptt_init(&s, audio_out)) < 0)
@@ -1758,6 +2508,11 @@ static int service(const char *dir, int argc, char **argv)
 			}
 			publish_prekeys(&s, false);
 			rotate_prekeys(&s);
+			if (t - s.own_asked_ms >= OWN_DEVICES_EVERY_MS) {
+				comms_relay_named(&s, OP_DEVICES, s.me.officer,
+						  NULL, NULL, 0);
+				s.own_asked_ms = t;
+			}
 			out_flush(&s);
 		}
 	}
@@ -1885,9 +2640,10 @@ static int usage(void)
 		"--relay-pub FILE --key FILE --cert FILE --ca CA.pub "
 		"[--denylist FILE] [--audio-out FILE] [--audio-dev PCM] "
 		"[--daemon-fd N] [-v]\n"
-		"       " PROG " --state DIR msg send OFFICER TEXT|-\n"
+		"       " PROG " --state DIR msg send OFFICER[/DEVICE] TEXT|-\n"
 		"       " PROG " --state DIR msg read\n"
-		"       " PROG " --state DIR call OFFICER [--audio-in F] "
+		"       " PROG
+		" --state DIR call OFFICER[/DEVICE] [--audio-in F] "
 		"[--audio-out F] [--audio-dev PCM]\n"
 		"       " PROG " --state DIR answer [--audio-in F] "
 		"[--audio-out F] [--audio-dev PCM]\n"

@@ -24,6 +24,10 @@
 #define REPLY_MAX 65536
 #define ID_BYTES 16
 #define FETCH_EVERY_MS 15000
+#define OWN_DEVICES_EVERY_MS 30000
+/* a copy of a sent message for our other devices: this prefix, the
+ * address it was sent to, a space, the text */
+#define SYNC_PREFIX "twofold-sent v1 "
 /* one-time prekeys kept published on the relay (Signal's figure; our
  * table holds no more), sent in as many datagrams as they need */
 #define OPK_TARGET TF_E2E_OPK_MAX
@@ -49,14 +53,48 @@ enum {
 	OP_PREKEYS = 0x07,
 	OP_BUNDLE_GET = 0x08,
 	OP_BUNDLE = 0x09,
+	OP_DEVICES = 0x0a,     /* u8 n | officer */
+	OP_DEVICE_LIST = 0x0b, /* u8 n | officer | u8 count | devices */
 	OP_ERROR = 0x7f,
 };
 
+/* An outbox item is one message to one address (docs/comms.md
+ * "Several devices"): a message to a bare officer waits as OUT_FANOUT
+ * until the relay's DEVICES answer, then becomes one OUT_PLAIN item per
+ * device (files NAME+DEVICE, all with the message's one id, written
+ * before the parent goes, so a crash in between neither loses a device
+ * nor makes a second copy: a device's item is made only once). */
+enum out_state {
+	OUT_PLAIN = 0,	/* text, not sealed yet (waits for a session) */
+	OUT_SEALED = 1, /* ciphertext: sent until STORED */
+	OUT_FANOUT = 2, /* text to an officer: waits for DEVICES */
+	OUT_FAILED = 3, /* this device cannot get it: the reason */
+};
+
+/* the relay's STORED names only the id, which every device of one
+ * recipient shares: one SEND of an id is out at a time, and a reply
+ * not back by then is taken as lost (the SEND goes again) */
+#define OUT_RESEND_MS 2000
+
 struct out_item {
-	char name[64]; /* file in outbox/ */
+	char name[160]; /* file in outbox/: STAMP+ID[+DEVICE] */
 	uint8_t id[ID_BYTES];
-	char to[TF_CERT_ID_MAX + 1];
-	bool sealed; /* ciphertext (sent at least once) */
+	char to[TF_COMMS_ADDR_MAX + 1];
+	enum out_state state;
+	unsigned inflight; /* SENDs not answered yet (this connection) */
+	uint64_t last_ms;  /* the last SEND / DEVICES / BUNDLE_GET */
+	/* why the device's prekeys were refused (status; the item waits:
+	 * an honest relay may hand out the real ones) */
+	char refused[96];
+};
+
+/* STOREDs still owed for an item already deleted (it was sent more than
+ * once): they must not count for its sibling */
+#define OUT_STALE_MAX 16
+struct out_stale {
+	uint8_t id[ID_BYTES];
+	unsigned left;
+	uint64_t until_ms;
 };
 
 struct svc {
@@ -120,6 +158,17 @@ struct svc {
 	uint64_t opk_sent_ms;
 	struct out_item out[OUTBOX_MAX];
 	size_t nout;
+	struct out_stale stale[OUT_STALE_MAX];
+	/* our own address, officer/device (s->me's) */
+	char addr[TF_COMMS_ADDR_MAX + 1];
+	/* our officer's other devices, as the relay's DEVICES last named
+	 * them (asked at every connect and every OWN_DEVICES_EVERY_MS):
+	 * each gets a copy of what we send (Signal's sent-message sync);
+	 * own_known false until the first answer */
+	char own_dev[TF_COMMS_DEVICES_MAX][TF_CERT_ID_MAX + 1];
+	size_t n_own;
+	bool own_known;
+	uint64_t own_asked_ms;
 	/* audio (audio.h): the default device (--audio-dev; "" none) */
 	char audio_dev[128];
 	/* Does the secure persona hold the foreground? Told only by
@@ -166,6 +215,13 @@ int comms_load_session(struct svc *s, const char *who, const char *suffix,
 		       struct tf_e2e_session **out);
 int comms_save_session(struct svc *s, const char *who, const char *suffix,
 		       const struct tf_e2e_session *ss);
+/* a peer device's certificate, DIR/certs/OFFICER/DEVICE (who an
+ * address officer/device) */
+int comms_load_cert(struct svc *s, const char *who, uint8_t **out, size_t *len);
+void comms_save_cert(struct svc *s, const char *who, const uint8_t *b,
+		     size_t n);
+/* the mkdir of DIR/sub/OFFICER for who = OFFICER/DEVICE (0700) */
+int comms_mkdir_for(struct svc *s, const char *sub, const char *who);
 /* one request inside the relay channel (dropped while not connected) */
 void comms_relay_send(struct svc *s, const uint8_t *pt, size_t n);
 /* op | u8 n | name | [id] | body */

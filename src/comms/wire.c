@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "twofold/cert.h"
+#include "twofold/e2e.h"
 #include "twofold/secmem.h"
 #include "twofold/sframe.h"
 #include "wire.h"
@@ -57,6 +59,123 @@ size_t comms_get_name(const uint8_t *p, size_t n, char *out)
 	memcpy(out, p + 1, p[0]);
 	out[p[0]] = '\0';
 	return comms_officer_ok(out) ? 1u + p[0] : 0;
+}
+
+bool comms_addr_split(const char *addr, char officer[static TF_CERT_ID_MAX + 1],
+		      char device[static TF_CERT_ID_MAX + 1])
+{
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+	size_t l = strnlen(addr, TF_COMMS_ADDR_MAX + 1);
+	const char *sl;
+	size_t ol;
+
+	if (l == 0 || l > TF_COMMS_ADDR_MAX)
+		return false;
+	sl = memchr(addr, '/', l);
+	ol = sl ? (size_t)(sl - addr) : l;
+	if (ol == 0 || ol > TF_CERT_ID_MAX)
+		return false;
+	memcpy(o, addr, ol);
+	o[ol] = '\0';
+	d[0] = '\0';
+	if (sl) {
+		size_t dl = l - ol - 1;
+
+		if (dl == 0 || dl > TF_CERT_ID_MAX)
+			return false;
+		memcpy(d, sl + 1, dl);
+		d[dl] = '\0';
+		if (!comms_officer_ok(d))
+			return false; /* also refuses a second '/' */
+	}
+	if (!comms_officer_ok(o))
+		return false;
+	memcpy(officer, o, ol + 1);
+	memcpy(device, d, strlen(d) + 1);
+	return true;
+}
+
+bool comms_addr_ok(const char *addr)
+{
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+
+	return comms_addr_split(addr, o, d);
+}
+
+bool comms_addr_full(const char *addr)
+{
+	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+
+	return comms_addr_split(addr, o, d) && d[0] != '\0';
+}
+
+size_t comms_get_addr(const uint8_t *p, size_t n, char *out)
+{
+	if (n < 1 || p[0] == 0 || p[0] > TF_COMMS_ADDR_MAX || n - 1 < p[0])
+		return 0;
+	memcpy(out, p + 1, p[0]);
+	out[p[0]] = '\0';
+	return comms_addr_ok(out) ? 1u + p[0] : 0;
+}
+
+int comms_parse_devices(const uint8_t *p, size_t n, struct comms_devices *out)
+{
+	struct comms_devices v;
+	size_t u = comms_get_name(p, n, v.officer);
+
+	if (u == 0 || n - u < 1)
+		return -EBADMSG;
+	v.count = p[u++];
+	if (v.count == 0 || v.count > TF_COMMS_DEVICES_MAX)
+		return -EBADMSG;
+	for (size_t i = 0; i < v.count; i++) {
+		size_t k = comms_get_name(p + u, n - u, v.dev[i]);
+
+		if (k == 0 || (i > 0 && strcmp(v.dev[i - 1], v.dev[i]) >= 0))
+			return -EBADMSG;
+		u += k;
+	}
+	if (u != n)
+		return -EBADMSG;
+	memcpy(out, &v, sizeof(v));
+	return 0;
+}
+
+int comms_bundle_check(const struct tf_e2e_bundle *b,
+		       const struct tf_cert_anchor *ca, uint64_t now,
+		       const struct tf_denylist *dl, const char *officer,
+		       const char *device, struct tf_cert *out)
+{
+	struct tf_cert c;
+	int r = tf_e2e_bundle_verify(b, ca, now, dl, officer, &c);
+
+	if (r < 0)
+		return r;
+	if (device[0] != '\0' && strcmp(c.device, device) != 0)
+		return -EXDEV;
+	if (out)
+		*out = c;
+	return 0;
+}
+
+int comms_cert_check(const uint8_t *cert, size_t len,
+		     const struct tf_cert_anchor *ca, uint64_t now, bool e2e,
+		     const struct tf_denylist *dl, const char *officer,
+		     const char *device, struct tf_cert *out)
+{
+	struct tf_cert c;
+	int r = tf_cert_verify(cert, len, ca, now,
+			       e2e ? TF_ROLES_E2E : TF_ROLES_CLIENT, dl, &c);
+
+	if (r < 0)
+		return r;
+	if (strcmp(c.officer, officer) != 0)
+		return -EKEYREJECTED;
+	if (device[0] != '\0' && strcmp(c.device, device) != 0)
+		return -EXDEV;
+	if (out)
+		*out = c;
+	return 0;
 }
 
 /* an optional name: u8 0 is none (""); bytes used, 0 if malformed */

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "twofold/comms.h" /* TF_COMMS_ADDR_MAX, TF_COMMS_DEVICES_MAX */
 #include "twofold/roster.h"
 
 int comms_unhex(const char *h, uint8_t *out, size_t n);
@@ -22,6 +23,55 @@ int comms_unhex(const char *h, uint8_t *out, size_t n);
 bool comms_officer_ok(const char *n);
 /* u8 n | name, checked with comms_officer_ok: bytes used, 0 if malformed */
 size_t comms_get_name(const uint8_t *p, size_t n, char *out);
+
+/* Several devices per officer (docs/comms-protocol.md "Several devices per officer"): an
+ * address is `officer` or `officer/device`, both halves in the
+ * certificate alphabet (so '/' appears only as the separator and both
+ * halves are safe file names). */
+
+/* Split addr into officer and device ("" for a bare officer); false (and
+ * nothing written) when either half is not a certificate id. */
+bool comms_addr_split(const char *addr, char officer[static TF_CERT_ID_MAX + 1],
+		      char device[static TF_CERT_ID_MAX + 1]);
+bool comms_addr_ok(const char *addr);
+/* true for `officer/device`, false for a bare officer or garbage */
+bool comms_addr_full(const char *addr);
+/* u8 n | address, checked with comms_addr_split: bytes used, 0 if
+ * malformed; out holds TF_COMMS_ADDR_MAX + 1 */
+size_t comms_get_addr(const uint8_t *p, size_t n, char *out);
+
+/* DEVICES reply body: u8 n | officer | u8 count | count x (u8 n | device),
+ * 1 <= count <= TF_COMMS_DEVICES_MAX, devices strictly ascending (the
+ * relay sorts them; a repeat would be one device sealed to twice) */
+struct comms_devices {
+	char officer[TF_CERT_ID_MAX + 1];
+	size_t count;
+	char dev[TF_COMMS_DEVICES_MAX][TF_CERT_ID_MAX + 1];
+};
+int comms_parse_devices(const uint8_t *p, size_t n, struct comms_devices *out);
+
+struct tf_cert;
+struct tf_cert_anchor;
+struct tf_denylist;
+/* A peer device's certificate as the relay handed it for `officer/device`:
+ * CA, validity at now, a client role (or, with e2e, the group authority
+ * too), the deny-list, and that it names that officer AND that device (a
+ * hostile relay must not slip its own device in under a real officer, nor
+ * one officer's device under another's address). -EKEYREJECTED for the
+ * wrong officer, -EXDEV for the wrong device, else tf_cert_verify's
+ * error. device "" checks the officer only. */
+struct tf_e2e_bundle;
+/* The same for a prekey bundle the relay handed out for officer/device
+ * (tf_e2e_bundle_verify: also the signed prekey's signature), then the
+ * device: -EXDEV when its certificate names another. */
+int comms_bundle_check(const struct tf_e2e_bundle *b,
+		       const struct tf_cert_anchor *ca, uint64_t now,
+		       const struct tf_denylist *dl, const char *officer,
+		       const char *device, struct tf_cert *out);
+int comms_cert_check(const uint8_t *cert, size_t len,
+		     const struct tf_cert_anchor *ca, uint64_t now, bool e2e,
+		     const struct tf_denylist *dl, const char *officer,
+		     const char *device, struct tf_cert *out);
 
 /* ROSTER: u8 n | group | u32 total | u32 offset | bytes */
 struct ptt_piece {

@@ -382,6 +382,70 @@ static int change_end(struct authority *a, struct group *g,
 	return rc;
 }
 
+/* A member device's address for its key message (several devices per
+ * officer, docs/comms.md): the roster names a device only by the hash of
+ * its key, so `add` keeps the device id its certificate named in
+ * DIR/devices/HASH ("officer/device", atomically). */
+static void devhash_hex(const uint8_t *h,
+			char out[static 2 * TF_ROSTER_DEVHASH_BYTES + 1])
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < TF_ROSTER_DEVHASH_BYTES; i++) {
+		out[2 * i] = hx[h[i] >> 4];
+		out[2 * i + 1] = hx[h[i] & 15];
+	}
+	out[2 * TF_ROSTER_DEVHASH_BYTES] = '\0';
+}
+
+static int device_remember(const struct tf_roster_member *m, const char *device)
+{
+	char p[512], hh[2 * TF_ROSTER_DEVHASH_BYTES + 1],
+		a[2 * TF_CERT_ID_MAX + 2];
+	int n = snprintf(a, sizeof(a), "%s/%s", m->officer, device);
+
+	if (n < 0 || (size_t)n >= sizeof(a))
+		return -ENAMETOOLONG;
+	pathf(p, sizeof(p), "devices");
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	devhash_hex(m->device, hh);
+	pathf(p, sizeof(p), "devices/%s", hh);
+	return tf_atomic_write(p, a, (size_t)n, 0600);
+}
+
+/* "officer/device" of member m when add kept it, else the bare officer
+ * (a member added before: the service then sends it to every device of
+ * the officer the relay lists) */
+static void member_addr(const struct tf_roster_member *m, char *out, size_t cap)
+{
+	char p[512], hh[2 * TF_ROSTER_DEVHASH_BYTES + 1];
+	uint8_t *b = NULL;
+	size_t len, ol = strlen(m->officer);
+
+	snprintf(out, cap, "%s", m->officer);
+	devhash_hex(m->device, hh);
+	pathf(p, sizeof(p), "devices/%s", hh);
+	if (readf(p, 2 * TF_CERT_ID_MAX + 1, &b, &len) < 0)
+		return;
+	/* it must be this officer's, and a device id after the slash */
+	if (len > ol + 1 && len < cap && !memcmp(b, m->officer, ol) &&
+	    b[ol] == '/' && memchr(b + ol + 1, '/', len - ol - 1) == NULL) {
+		bool ok = true;
+
+		for (size_t i = ol + 1; i < len; i++)
+			ok &= strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+				     "OPQRSTUVWXYZ0123456789-_.@",
+				     b[i]) != NULL &&
+			      b[i] != '\0';
+		if (ok) {
+			memcpy(out, b, len);
+			out[len] = '\0';
+		}
+	}
+	free(b);
+}
+
 static int cmd_add(const char *id, const char *certpath, bool dispatcher)
 {
 	struct authority a = {0};
@@ -430,6 +494,11 @@ static int cmd_add(const char *id, const char *certpath, bool dispatcher)
 		goto out;
 	if (g.r && tf_roster_find(g.r, c.officer, next->m[n].device) >= 0) {
 		fail("%s is already in %s", c.officer, id);
+		goto out;
+	}
+	if (device_remember(&next->m[n], c.device) < 0) {
+		fail("cannot record the device %s of %s in %s", c.device,
+		     c.officer, D);
 		goto out;
 	}
 	sec = tf_secure_alloc(TF_GROUP_SECRET_BYTES);
@@ -732,13 +801,19 @@ static int publish_group(struct authority *a, const char *id,
 	hh[2 * TF_HASH_BYTES] = sh[2 * TF_KEY_BYTES] = '\0';
 	snprintf(text, sizeof(text), KEYMSG_PREFIX "%s %llu %s %s", id,
 		 (unsigned long long)g.r->epoch, hh, sh);
-	for (size_t i = 0; i < g.r->n; i++)
-		if (comms_send(c->comms, g.r->m[i].officer, text) < 0) {
+	for (size_t i = 0; i < g.r->n; i++) {
+		char to[2 * TF_CERT_ID_MAX + 2];
+
+		/* to that very device (officer/device): another device of
+		 * the same officer not in the roster gets no key */
+		member_addr(&g.r->m[i], to, sizeof(to));
+		if (comms_send(c->comms, to, text) < 0) {
 			fail("cannot queue the key for %s on the comms service "
 			     "%s",
-			     g.r->m[i].officer, c->comms);
+			     to, c->comms);
 			bad++;
 		}
+	}
 	tf_memzero(text, sizeof(text));
 	tf_memzero(sh, sizeof(sh));
 	if (bad)

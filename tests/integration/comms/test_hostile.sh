@@ -65,7 +65,8 @@ for s in intl gm; do
 	python3 - "$W/store.db" <<'EOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-rows = db.execute("SELECT seq, blob FROM msgs WHERE recipient='bob' "
+# the recipient is bob's device (officer/device: several devices)
+rows = db.execute("SELECT seq, blob FROM msgs WHERE recipient LIKE 'bob/%' "
                   "ORDER BY seq").fetchall()
 assert len(rows) == 3, rows
 flip, replay, swap = rows
@@ -74,7 +75,8 @@ db.execute("UPDATE msgs SET blob=? WHERE seq=?", (bytes(b), flip[0]))
 db.execute("INSERT INTO msgs(sender, id, recipient, blob, stored_at) "
            "SELECT sender, randomblob(16), recipient, blob, stored_at "
            "FROM msgs WHERE seq=?", (replay[0],))
-db.execute("UPDATE msgs SET sender='carol' WHERE seq=?", (swap[0],))
+db.execute("UPDATE msgs SET sender=replace(sender, 'alice/', 'carol/') "
+           "WHERE seq=?", (swap[0],))
 db.commit()
 EOF
 	ok $? "$s: the relay's store edited (flip, replay, swap)"
