@@ -18,7 +18,7 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libwlroots-dev libwayland-dev wayland-protocols libxkbcommon-dev
       libpixman-1-dev wl-clipboard grim wtype sway libnotify-bin dbus-daemon
       libopus-dev libpq-dev postgresql-15 libnats-dev nats-server
-      libasound2-dev)
+      libasound2-dev openssl python3-cryptography)
 # installed without their Recommends: wireguard-tools recommends
 # "wireguard-modules", which only kernel images provide (apt would pull a
 # kernel and rebuild an initramfs); the tests need only wg(8). flatpak (a
