@@ -173,18 +173,18 @@ static struct bpf_insn ins(uint8_t code, uint8_t dst, uint8_t src, int16_t off,
 	return i;
 }
 
-/* One rule: if type/major/minor match (wildcards skip their compare)
- * return verdict, else fall through to the next rule. */
-static size_t emit_rule(struct bpf_insn *p, const struct tf_cg_dev *d,
-			bool verdict)
+/* The match part of a rule: type, then major and minor unless they are
+ * wildcards; a mismatch jumps to the rule's end (len instructions from
+ * its start: offsets count from the next instruction). Returns how many
+ * instructions it wrote. */
+static int16_t emit_match(struct bpf_insn *p, const struct tf_cg_dev *d,
+			  int16_t len)
 {
+	uint8_t jne = BPF_JMP32 | BPF_JNE | BPF_K;
 	bool cmp_ma = d->major != TF_CG_DEV_ANY;
 	bool cmp_mi = d->minor != TF_CG_DEV_ANY;
-	int16_t len = (int16_t)(1 + cmp_ma + cmp_mi + 2);
 	int16_t k = 0;
-	uint8_t jne = BPF_JMP32 | BPF_JNE | BPF_K;
 
-	/* jump offsets count from the next instruction to the rule's end */
 	p[k] = ins(jne, BPF_REG_2, 0, (int16_t)(len - k - 1),
 		   d->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK);
 	k++;
@@ -198,6 +198,19 @@ static size_t emit_rule(struct bpf_insn *p, const struct tf_cg_dev *d,
 			   (int32_t)d->minor);
 		k++;
 	}
+	return k;
+}
+
+/* One rule: if type/major/minor match (wildcards skip their compare)
+ * return verdict, else fall through to the next rule. */
+static size_t emit_rule(struct bpf_insn *p, const struct tf_cg_dev *d,
+			bool verdict)
+{
+	bool cmp_ma = d->major != TF_CG_DEV_ANY;
+	bool cmp_mi = d->minor != TF_CG_DEV_ANY;
+	int16_t len = (int16_t)(1 + cmp_ma + cmp_mi + 2);
+	int16_t k = emit_match(p, d, len);
+
 	p[k++] = ins(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0,
 		     verdict ? 1 : 0);
 	p[k++] = ins(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
@@ -222,22 +235,9 @@ static size_t emit_keep_rule(struct bpf_insn *p, const struct tf_cg_dev *d,
 	bool cmp_mi = d->minor != TF_CG_DEV_ANY;
 	/* match part, uid test, id load (2), id test, allow (2), deny (2) */
 	int16_t len = (int16_t)(1 + cmp_ma + cmp_mi + 1 + 2 + 1 + 2 + 2);
-	int16_t deny = (int16_t)(len - 2), k = 0;
+	int16_t deny = (int16_t)(len - 2), k = emit_match(p, d, len);
 	uint8_t jne = BPF_JMP32 | BPF_JNE | BPF_K;
 
-	p[k] = ins(jne, BPF_REG_2, 0, (int16_t)(len - k - 1),
-		   d->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK);
-	k++;
-	if (cmp_ma) {
-		p[k] = ins(jne, BPF_REG_3, 0, (int16_t)(len - k - 1),
-			   (int32_t)d->major);
-		k++;
-	}
-	if (cmp_mi) {
-		p[k] = ins(jne, BPF_REG_4, 0, (int16_t)(len - k - 1),
-			   (int32_t)d->minor);
-		k++;
-	}
 	p[k] = ins(jne, BPF_REG_8, 0, (int16_t)(deny - k - 1),
 		   (int32_t)keep->uid);
 	k++;
