@@ -47,6 +47,28 @@ wait_status() { # wait_status NAME TEXT: at most 20 s
 	done
 	return 1
 }
+stat_of() { # stat_of NAME KEY: one value of `status`
+	cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'
+}
+wait_frames() { # wait_frames NAME KEY MIN: at most 20 s, until KEY >= MIN
+	for _ in $(seq 200); do
+		[ "$(stat_of "$1" "$2")" -ge "$3" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_file() { # wait_file FILE: at most 20 s
+	for _ in $(seq 200); do
+		[ -f "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# wait_published NAME: NAME's prekeys are on the relay ("relay connected"
+# comes at the handshake, the publication at the relay's answer to the
+# PREKEYS, a moment later; a call or a first message to NAME before it
+# gets "no such officer")
+wait_published() { wait_file "$W/$1/published"; }
 wait_read() { # wait_read NAME N: read until N new lines, in W/NAME.read
 	: >"$W/$1.read"
 	for _ in $(seq 300); do

@@ -35,16 +35,6 @@ if ! grep -qa snd_pcm_open "$TWOFOLD_COMMS"; then
 	exit 0
 fi
 
-stat_of() { # stat_of NAME KEY: one value of `status`
-	cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'
-}
-wait_frames() { # wait_frames NAME KEY MIN: at most 20 s
-	for _ in $(seq 200); do
-		[ "$(stat_of "$1" "$2")" -ge "$3" ] 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 # holds NAME FILE: NAME's service has FILE open
 holds() {

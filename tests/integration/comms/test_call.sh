@@ -31,16 +31,6 @@ svc_start_x() {
 	bg_update
 	wait_for "$W/$n.out" ready
 }
-stat_of() { # stat_of NAME KEY: one value of `status`
-	cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'
-}
-wait_frames() { # wait_frames NAME KEY MIN: at most 20 s
-	for _ in $(seq 200); do
-		[ "$(stat_of "$1" "$2")" -ge "$3" ] 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 for s in intl gm; do
 	comms_world $s carol dave

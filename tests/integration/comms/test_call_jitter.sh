@@ -23,14 +23,6 @@ RTT=${RTT_MS:-100}
 JIT=${JITTER_MS:-30}
 DP=
 
-stat_of() { cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'; }
-wait_frames() { # wait_frames NAME KEY MIN: at most 20 s
-	for _ in $(seq 200); do
-		[ "$(stat_of "$1" "$2")" -ge "$3" ] 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 snr_of() { "$AUDIOTOOL" snr "$1" "$2" | awk '{ print $2 }'; }
 
 # one call in MODE (jb | arrival): W/MODE.{ab,ba,stat_a,stat_b}
@@ -42,6 +34,7 @@ one_call() {
 	TWOFOLD_COMMS_TEST_REKEY_FRAMES=50 TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER=$env \
 		svc_via alice $PPORT -v
 	wait_status bob "relay connected" && wait_status alice "relay connected" &&
+		wait_published bob &&
 		cm alice call bob --audio-in "$W/a.wav" --audio-out "$W/$mode-alice.wav" >/dev/null &&
 		wait_status bob "call incoming" &&
 		cm bob answer --audio-in "$W/b.wav" --audio-out "$W/$mode-bob.wav" >/dev/null &&

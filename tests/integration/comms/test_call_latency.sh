@@ -25,7 +25,6 @@ N=${CALL_TRIALS:-5}
 RTT=${RTT_MS:-100}
 DP=
 
-stat_of() { cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'; }
 wait_nonzero() { # wait_nonzero NAME KEY: at most 10 s
 	for _ in $(seq 1000); do
 		v=$(stat_of "$1" "$2")

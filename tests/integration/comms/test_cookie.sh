@@ -35,7 +35,6 @@ counter() {
 	grep "handshakes:" "$W/relay.log" | tail -1 |
 		sed -n "s/.* \([0-9]*\) $1.*/\1/p"
 }
-stat_of() { cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'; }
 
 for s in intl gm; do
 	comms_world $s

@@ -34,16 +34,6 @@ TWOFOLD_RELAY=$TWOFOLD_RELAY_EVIL
 ok $? "the shipped twofold-relay has no forgery code (the evil build has)" "$SHIPPED"
 ONLY=${EVIL_ONLY:-} # a test run of one forgery: EVIL_ONLY=frame-kid
 
-stat_of() { # stat_of NAME KEY: one value of `status`
-	cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'
-}
-wait_stat() { # wait_stat NAME KEY MIN: at most 20 s
-	for _ in $(seq 200); do
-		[ "$(stat_of "$1" "$2")" -ge "$3" ] 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 read_some() { # read_some NAME SECONDS: everything shown within SECONDS
 	: >"$W/$1.read"
 	for _ in $(seq "$2"); do
@@ -63,13 +53,6 @@ world() {
 		diag "$n: $(cat "$W/$n.log" 2>/dev/null | tail -5)"
 	done
 	diag "port $PORT: $(grep -i ":$(printf %04X "$PORT") " /proc/net/udp)"
-	return 1
-}
-wait_file() { # wait_file FILE: at most 20 s
-	for _ in $(seq 200); do
-		[ -f "$1" ] && return 0
-		sleep 0.1
-	done
 	return 1
 }
 # "relay connected" comes at the handshake, "published" at the relay's
@@ -153,7 +136,7 @@ for s in ${EVIL_SUITES:-intl gm}; do
 		[ "$(grep -c "^from alice: plain-$s-" "$W/bob.read")" = 3 ] &&
 			not_has REJECTED "$(cat "$W/bob.read")"
 		ok $? "$s: control: three messages delivered, none rejected" "$(cat "$W/bob.read")"
-		call_up && wait_stat bob call_rx_frames 150
+		call_up && wait_frames bob call_rx_frames 150
 		ok $? "$s: control: a call carries audio" "$(cm bob status)"
 		[ "$(stat_of bob call_rejected)" = 0 ] && [ "$(stat_of alice call_rejected)" = 0 ]
 		ok $? "$s: control: no frame rejected" "$(cm bob status)"
@@ -285,14 +268,14 @@ for s in ${EVIL_SUITES:-intl gm}; do
 		ok $? "$s $m: the relay forged media frames" "$(grep evil: "$W/relay.log")"
 		case $m in
 		frame-flip | frame-kid)
-			wait_stat bob call_rejected 100 && wait_stat alice call_rejected 100
+			wait_frames bob call_rejected 100 && wait_frames alice call_rejected 100
 			ok $? "$s $m: every forged frame is rejected and counted" \
 				"$(cm bob status)"
 			[ "$(stat_of bob call_rx_frames)" = 0 ] && [ "$(stat_of alice call_rx_frames)" = 0 ]
 			ok $? "$s $m: no forged frame is played" "$(cm bob status)"
 			;;
 		frame-replay)
-			wait_stat bob call_rx_frames 200 && wait_stat bob call_rejected 150
+			wait_frames bob call_rx_frames 200 && wait_frames bob call_rejected 150
 			ok $? "$s $m: the replayed copies are rejected and counted" \
 				"$(cm bob status)"
 			rx=$(stat_of bob call_rx_frames)
@@ -303,7 +286,7 @@ for s in ${EVIL_SUITES:-intl gm}; do
 		frame-reorder)
 			# the jitter buffer puts each swapped pair back in
 			# order (on arrival, the held-back frame was late)
-			wait_stat bob call_rx_frames 100 && wait_stat bob call_reordered 50 &&
+			wait_frames bob call_rx_frames 100 && wait_frames bob call_reordered 50 &&
 				[ "$(stat_of bob call_misordered)" = 0 ]
 			ok $? "$s $m: frames held back are put back in order, none played out of order" \
 				"$(cm bob status)"

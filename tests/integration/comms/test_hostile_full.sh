@@ -47,9 +47,6 @@ svc_start_x() { # svc_start with the test key log (NAME [ARGS...])
 	bg_update
 	wait_for "$W/$n.out" ready
 }
-stat_of() {
-	cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'
-}
 wait_stat() { # wait_stat NAME KEY MIN SECONDS
 	for _ in $(seq $(($4 * 10))); do
 		[ "$(stat_of "$1" "$2")" -ge "$3" ] 2>/dev/null && return 0

@@ -25,16 +25,6 @@ DEVS="alice-phone alice-tablet alice-old"
 
 raw() { CM_RAW=1 cm "$@"; } # bob sees alice's devices by name
 gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
-stat_of() { # stat_of NAME KEY: one value of `status`
-	cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'
-}
-wait_frames() { # wait_frames NAME KEY MIN: at most 20 s
-	for _ in $(seq 200); do
-		[ "$(stat_of "$1" "$2")" -ge "$3" ] 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 read_until() { # read_until NAME TEXT: msg read, appended to W/NAME.all, until TEXT (20 s)
 	for _ in $(seq 200); do
 		cm "$1" msg read >>"$W/$1.all" 2>/dev/null

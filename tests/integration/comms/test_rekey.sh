@@ -17,7 +17,6 @@ PORT=51973
 . "$(dirname "$0")/commslib.sh"
 N=${REKEY_MSGS:-50}
 
-stat_of() { cm "$1" status 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'; }
 
 for s in ${REKEY_SUITES:-intl gm}; do
 	comms_world $s carol
