@@ -37,10 +37,14 @@
  * holds no key: content is end-to-end encrypted.
  */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nats/nats.h>
 
@@ -262,28 +266,79 @@ static void on_disconnected(natsConnection *nc, void *closure)
 	relay_nats_cb_leave();
 }
 
+/* cnats connected the first time, in the background (connect_first) */
+static atomic_bool first_up;
+
+static void on_first_connected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+	atomic_store(&first_up, true);
+}
+
 /*
  * The first connection decides: one that a server refuses (TLS: an
  * unknown CA, a certificate for another host, no TLS where it was asked
  * for; credentials) is a configuration error and ends the start with one
  * line (cnats' retry-on-failed-connect would retry it silently forever).
  * Only when no server answers at all does the relay keep trying, 200 ms
- * apart, as before (cnats' retry with no connected callback: the call
- * returns once a server answers): relays may come up before NATS.
+ * apart, as before: relays may come up before NATS. cnats retries in its
+ * own threads (a connected callback: without one its connect blocks, and
+ * SIGTERM, blocked for the signalfd, could not stop a relay whose NATS
+ * never came); this thread waits for the callback or a SIGTERM / SIGINT
+ * (-EINTR: the caller exits cleanly). The signals stay blocked, so
+ * cnats' threads inherit the mask the workers have.
  */
-static natsStatus connect_first(struct relay_nats *n)
+static int connect_first(struct relay *r, struct relay_nats *n, natsStatus *out)
 {
 	natsStatus st =
 		natsOptions_SetRetryOnFailedConnect(n->opts, false, NULL, NULL);
+	sigset_t stop;
+	bool said = false;
+	int sfd;
 
 	if (st == NATS_OK)
 		st = natsConnection_Connect(&n->nc, n->opts);
+	*out = st;
 	if (st != NATS_NO_SERVER)
-		return st;
-	st = natsOptions_SetRetryOnFailedConnect(n->opts, true, NULL, NULL);
+		return 0;
+	atomic_store(&first_up, false);
+	st = natsOptions_SetRetryOnFailedConnect(n->opts, true,
+						 on_first_connected, NULL);
 	if (st == NATS_OK)
 		st = natsConnection_Connect(&n->nc, n->opts);
-	return st == NATS_NOT_YET_CONNECTED ? NATS_OK : st;
+	if (st != NATS_NOT_YET_CONNECTED) {
+		*out = st;
+		return 0;
+	}
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	/* a signalfd of our own (the sandbox allows it and poll, not
+	 * rt_sigtimedwait); the relay's loop makes its own later */
+	sfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		*out = NATS_SYS_ERROR;
+		return 0;
+	}
+	while (!atomic_load(&first_up) &&
+	       natsConnection_Status(n->nc) != NATS_CONN_STATUS_CLOSED) {
+		struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+		struct signalfd_siginfo si;
+
+		if (!said) {
+			logv(r, "NATS: no server answers yet; waiting for one");
+			said = true;
+		}
+		if (poll(&pfd, 1, 200) > 0 &&
+		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			close(sfd);
+			return -EINTR;
+		}
+	}
+	close(sfd);
+	*out = atomic_load(&first_up) ? NATS_OK : NATS_CONNECTION_CLOSED;
+	return 0;
 }
 
 int relay_nats_open(struct relay *r, const char *urls,
@@ -359,7 +414,15 @@ int relay_nats_open(struct relay *r, const char *urls,
 		}
 	}
 	if (st == NATS_OK) {
-		st = connect_first(n);
+		if (connect_first(r, n, &st) < 0) {
+			free(copy);
+			relay_nats_close(r);
+			snprintf(why, whylen,
+				 "stopped by a signal while waiting for NATS "
+				 "(%s)",
+				 urls);
+			return -EINTR;
+		}
 		if (st != NATS_OK && why[0] == '\0')
 			relay_nats_connect_why(st, urls, auth, why, whylen);
 	}

@@ -2120,10 +2120,10 @@ int main(int argc, char **argv)
 		return 1;
 	/* after the drop and the mask: cnats' threads inherit both */
 	if (nats_urls != NULL &&
-	    relay_nats_open(&r, nats_urls, steal_pointer(&nauth), why,
-			    sizeof(why)) < 0) {
+	    (e = relay_nats_open(&r, nats_urls, steal_pointer(&nauth), why,
+				 sizeof(why))) < 0) {
 		fprintf(stderr, PROG ": %s\n", why);
-		return 1;
+		return e == -EINTR ? 0 : 1; /* a SIGTERM is no failure */
 	}
 	/* a grant's lease is its longest talk time (emergency_talk_ms is
 	 * at least max_talk_ms) */

@@ -207,4 +207,38 @@ RA='' RB=''
 upd
 [ $ra = 0 ] && [ $rb = 0 ]
 ok $? "both relays exit cleanly ($ra, $rb)"
+
+# a relay started while no NATS server answers waits for one (cnats
+# retries in its own threads) and SIGTERM still stops it: before, the
+# blocking connect held the start with SIGTERM blocked for the signalfd
+N3=54231
+relay_at C $R1 "nats://127.0.0.1:$N3"
+RA=$!
+upd
+wait_for "$W/C.log" "no server answers yet"
+ok $? "a relay with no NATS server says it waits for one" "$(cat "$W/C.log")"
+kill -TERM "$RA"
+for _ in $(seq 50); do kill -0 "$RA" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$RA" 2>/dev/null && wait "$RA"
+rc=$?
+RA=''
+upd
+[ "$rc" = 0 ] && grep -q "stopped by a signal while waiting for NATS" "$W/C.log"
+ok $? "SIGTERM stops it while it waits, cleanly ($rc)" "$(tail -3 "$W/C.log")"
+relay_at D $R1 "nats://127.0.0.1:$N3"
+RA=$!
+upd
+wait_for "$W/D.log" "no server answers yet"
+nats-server -a 127.0.0.1 -p $N3 -l "$W/nats3.log" &
+NP1=$!
+upd
+wait_for "$W/D.out" ready
+ok $? "the relay starts once a NATS server answers" "$(tail -3 "$W/D.log")"
+kill -TERM "$RA"
+wait "$RA"
+rc=$?
+RA=''
+upd
+[ "$rc" = 0 ]
+ok $? "and exits cleanly at SIGTERM ($rc)"
 finish
