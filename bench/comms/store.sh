@@ -52,7 +52,7 @@ one_case() {
 	local c=$1 b=$2 l=$3 s_rate s_p50 s_p99 p_rate p_p50 p_p99
 	rm -f "$D"/store.db*
 	read -r s_rate s_p50 s_p99 _ < <("$BIN" put "sqlite:$D/store.db" "$c" "$SECS" "$b") || exit 1
-	pg_psql 'DROP TABLE IF EXISTS msgs, seen, prekey_base, prekey_opk, relay_schema' || exit 1
+	pg_psql 'DROP TABLE IF EXISTS msgs, seen, prekey_base, prekey_opk, relay_schema; DROP SEQUENCE IF EXISTS prekey_pub' || exit 1
 	read -r p_rate p_p50 p_p99 _ < <("$BIN" put "postgres:$PG_CONNINFO" "$c" "$SECS" "$b") || exit 1
 	row "sqlite WAL sync=FULL$l" "$c" "$s_rate" "$s_p50" "$s_p99" "$(ratio "$s_rate" "$a_rate")" -
 	row "postgres 15 sync=on$l" "$c" "$p_rate" "$p_p50" "$p_p99" "$(ratio "$p_rate" "$a_rate")" \
