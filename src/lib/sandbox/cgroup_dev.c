@@ -377,11 +377,31 @@ static int keep_check(const struct tf_cg_keep *keep)
 }
 
 /* The whole policy as one program on cg's v2 dir (unified hosts). */
+/* Attach prog (a loaded program fd, or -errno from bpf_load) to the v2
+ * dir in place of the one attached before, and keep our reference to it
+ * for the next BPF_F_REPLACE (the cgroup holds its own). keep_only: a
+ * keep-only program next to the v1 controller. */
+static int attach_prog(struct tf_cgroup *cg, int fd, bool keep_only)
+{
+	_cleanup_close_ int prog = fd;
+	int r;
+
+	if (prog < 0)
+		return prog;
+	r = bpf_attach(cg->fd[H_V2], prog, cg->bpf_prog);
+	if (r < 0)
+		return r;
+	if (cg->bpf_prog >= 0)
+		close(cg->bpf_prog);
+	cg->bpf_prog = steal_fd(&prog);
+	cg->bpf_keep_only = keep_only;
+	return 0;
+}
+
 static int set_bpf(struct tf_cgroup *cg, const struct tf_cg_dev *devs, size_t n,
 		   const struct tf_cg_keep *keep)
 {
 	_cleanup_free_ struct tf_cg_dev *deny = NULL, *allow = NULL;
-	_cleanup_close_ int prog = -1;
 	size_t nd, na;
 	int r;
 
@@ -390,18 +410,8 @@ static int set_bpf(struct tf_cgroup *cg, const struct tf_cg_dev *devs, size_t n,
 	r = build_lists(devs, n, &deny, &nd, &allow, &na);
 	if (r < 0)
 		return r;
-	prog = bpf_load(keep, deny, nd, allow, na, false);
-	if (prog < 0)
-		return prog;
-	r = bpf_attach(cg->fd[H_V2], prog, cg->bpf_prog);
-	if (r < 0)
-		return r;
-	/* the cgroup holds its own reference; ours is for BPF_F_REPLACE */
-	if (cg->bpf_prog >= 0)
-		close(cg->bpf_prog);
-	cg->bpf_prog = steal_fd(&prog);
-	cg->bpf_keep_only = false;
-	return 0;
+	return attach_prog(cg, bpf_load(keep, deny, nd, allow, na, false),
+			   false);
 }
 
 int tf_cgroup_device_set_bpf(struct tf_cgroup *cg, const struct tf_cg_dev *devs,
@@ -422,7 +432,6 @@ int tf_cgroup_device_set_bpf(struct tf_cgroup *cg, const struct tf_cg_dev *devs,
  * (keep NULL). */
 static int set_keep_prog(struct tf_cgroup *cg, const struct tf_cg_keep *keep)
 {
-	_cleanup_close_ int prog = -1;
 	union bpf_attr attr;
 	int r;
 
@@ -443,17 +452,7 @@ static int set_keep_prog(struct tf_cgroup *cg, const struct tf_cg_keep *keep)
 	}
 	if (cg->fd[H_V2] < 0)
 		return -EOPNOTSUPP;
-	prog = bpf_load(keep, NULL, 0, NULL, 0, true);
-	if (prog < 0)
-		return prog;
-	r = bpf_attach(cg->fd[H_V2], prog, cg->bpf_prog);
-	if (r < 0)
-		return r;
-	if (cg->bpf_prog >= 0)
-		close(cg->bpf_prog);
-	cg->bpf_prog = steal_fd(&prog);
-	cg->bpf_keep_only = true;
-	return 0;
+	return attach_prog(cg, bpf_load(keep, NULL, 0, NULL, 0, true), true);
 }
 
 /* v1: the allow list plus the keep devices (the v1 controller cannot
