@@ -106,6 +106,11 @@ static struct tf_comms_session *connect_dev(int fd, uint8_t suite,
 	tf_comms_client_free(c);
 	if (r < 0)
 		die("handshake", r);
+	/* a keepalive confirms the session (the relay routes to it only
+	 * after the device's first DATA) */
+	r = tf_comms_encrypt(s, out, 0, out, sizeof(out));
+	if (r < 0 || send(fd, out, (size_t)r, 0) < 0)
+		die("keepalive", r < 0 ? -r : errno);
 	return s;
 }
 

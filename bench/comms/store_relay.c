@@ -108,6 +108,11 @@ static void handshake(struct dev *d, uint8_t suite, const uint8_t *relay_pk,
 	n = recv(d->fd, in, sizeof(in), 0);
 	if (n <= 0 || tf_comms_client_finish(c, in, (size_t)n, &d->s) < 0)
 		die("handshake refused (see the relay's log with -v)", EPERM);
+	/* a keepalive confirms the session (the relay routes to it only
+	 * after the device's first DATA) */
+	r = tf_comms_encrypt(d->s, in, 0, out, sizeof(out));
+	if (r < 0 || send(d->fd, out, (size_t)r, 0) < 0)
+		die("keepalive", r < 0 ? -r : errno);
 	tf_comms_client_free(c);
 	tf_privfile_free(&pf);
 	(void)fcntl(d->fd, F_SETFL, O_NONBLOCK);

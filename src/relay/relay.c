@@ -92,6 +92,9 @@
 
 #define PROG "twofold-relay"
 #define HOUSEKEEP_S 5
+/* a session whose device sent no DATA this long after its handshake is
+ * dropped (a replayed INIT: the device holds no keys for it) */
+#define UNCONFIRMED_S 10
 #define TOMBSTONE_S (30 * 86400) /* how long a device may retry a SEND */
 
 static uint64_t mono_ms(void)
@@ -302,10 +305,12 @@ static void sess_drop(struct relay *r, struct sess *s)
 	if (*p == idx)
 		*p = s->next_officer;
 	s->used = false;
-	if (addr_sessions(r, s->officer) == 0)
+	/* an unconfirmed one was never announced */
+	if (s->linked && addr_sessions(r, s->officer) == 0)
 		relay_nats_addr_down(r, s->officer);
-	if (addr_sessions(r, s->addr) == 0)
+	if (s->linked && addr_sessions(r, s->addr) == 0)
 		relay_nats_addr_down(r, s->addr);
+	s->linked = false;
 	tf_comms_session_free(s->s);
 	s->s = NULL;
 	s->used = false;
@@ -1108,6 +1113,8 @@ static void path_authed(struct relay *r, const struct path *p)
 		atomic_store(&r->tcp[p->tcp].authed, true);
 }
 
+static void sess_confirm(struct worker *w, uint32_t id);
+
 static void on_data(struct worker *w, const uint8_t *msg, size_t len,
 		    uint32_t id, const struct path *from)
 {
@@ -1130,6 +1137,15 @@ static void on_data(struct worker *w, const uint8_t *msg, size_t len,
 		moved = true;
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (n >= 0 && !s->linked) {
+		/* its first DATA: only the device holds these keys */
+		pthread_rwlock_unlock(&r->tab);
+		sess_confirm(w, id);
+		pthread_rwlock_rdlock(&r->tab);
+		s = relay_sess_by_id(r, id);
+		if (s == NULL || !s->linked)
+			goto out;
+	}
 	if (n == -EKEYEXPIRED && !atomic_exchange(&s->expired_said, true))
 		logv(r, "%s: DATA on keys older than %u s refused (no rekey)",
 		     s->officer,
@@ -1148,13 +1164,36 @@ out:
 	pthread_rwlock_unlock(&r->tab);
 }
 
-/* one session per device: a new handshake replaces the old one */
+/* one session per device: a confirmed handshake replaces the old one */
 static void drop_serial(struct worker *w, struct sess *s, void *serial)
 {
 	if (s->serial == *(uint64_t *)serial) {
 		group_sess_gone(w, s);
 		sess_drop(w->r, s);
 	}
+}
+
+/* The first authenticated DATA of session id: the device holds its keys,
+ * so the handshake was no replay (Noise IK's message 1 is replayable by
+ * design; the INIT timestamp table, seen.h, forgets on a restart and is
+ * per relay). Only now does it replace the device's earlier session and
+ * become routable and present on NATS — WireGuard's rule that a
+ * responder uses a session only once the initiator has sent on it. */
+static void sess_confirm(struct worker *w, uint32_t id)
+{
+	struct relay *r = w->r;
+	struct sess *s;
+
+	pthread_rwlock_wrlock(&r->tab);
+	s = relay_sess_by_id(r, id);
+	if (s != NULL && !s->linked) {
+		relay_officer_each(r, s->officer, drop_serial, w, &s->serial);
+		s->linked = true;
+		sess_link(r, s);
+		logv(r, "%s confirmed its session (serial %" PRIu64 ")",
+		     s->officer, s->serial);
+	}
+	pthread_rwlock_unlock(&r->tab);
 }
 
 /* The bytes a cookie is made of: the UDP source address and port (what
@@ -1383,11 +1422,15 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 		tf_comms_session_free(cs);
 		goto unreserve;
 	}
+	/* unconfirmed: it replaces the device's earlier session, is
+	 * routable and announced only after the device's first DATA
+	 * (sess_confirm): a replayed INIT gets a RESP nobody can use and
+	 * nothing else */
 	pthread_rwlock_wrlock(&r->tab);
-	relay_officer_each(r, peer.cert.officer, drop_serial, w,
-			   &peer.cert.serial);
 	s->reserved = false;
 	s->used = true;
+	s->linked = false;
+	s->born = mono_s();
 	s->s = cs;
 	s->serial = peer.cert.serial;
 	s->role = peer.cert.role;
@@ -1401,7 +1444,6 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	atomic_store(&s->fetched, false); /* pushes after its FETCH */
 	s->cursor = s->walked_hi = 0;
 	s->npos = 0;
-	sess_link(r, s);
 	pthread_rwlock_unlock(&r->tab);
 	path_authed(r, from);
 	relay_send_raw(w, resp, (size_t)n, from);
@@ -1705,7 +1747,15 @@ static void housekeep(struct relay *r)
 	pthread_rwlock_wrlock(&r->tab);
 	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++) {
 		struct sess *s = &r->sess[i];
-		if (s->used && now - atomic_load(&s->last_rx) > r->idle_s) {
+		if (s->used && !s->linked && now - s->born > UNCONFIRMED_S) {
+			logv(r,
+			     "%s sent nothing on its new session in %d s: "
+			     "dropped (a replayed handshake?)",
+			     s->officer, UNCONFIRMED_S);
+			sess_drop(r, s);
+			dropped++;
+		} else if (s->used &&
+			   now - atomic_load(&s->last_rx) > r->idle_s) {
 			logv(r, "%s idle for %" PRId64 " s: session dropped",
 			     s->officer, now - atomic_load(&s->last_rx));
 			group_sess_gone(r->ctl_w, s);

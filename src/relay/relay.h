@@ -127,6 +127,12 @@ struct tconn {
 struct sess {
 	bool used;
 	bool reserved; /* id handed to a handshake in progress */
+	/* confirmed by the device's first DATA and in the officer index
+	 * (routable, present on NATS); until then it replaces nothing and
+	 * nothing is routed to it: a replayed INIT ends here (relay.c
+	 * on_init). Written with tab write-held. */
+	bool linked;
+	int64_t born; /* CLOCK_MONOTONIC seconds: an unconfirmed one expires */
 	uint32_t id;
 	pthread_mutex_t mu; /* s, addr, addrlen */
 	struct tf_comms_session *s;

@@ -393,6 +393,9 @@ static void udp_client(int argc, char **argv)
 	r = tf_comms_client_finish(c, msg, n, &us);
 	if (r < 0)
 		die("handshake", r);
+	/* a keepalive confirms the session (the relay routes to it only
+	 * after the device's first DATA) */
+	udp_req((const uint8_t *)"", 0);
 	printf("connected\n");
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {

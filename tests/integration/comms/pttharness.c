@@ -269,6 +269,11 @@ static void mem_connect(struct mem *m)
 	tf_comms_client_free(c);
 	if (r < 0)
 		die("handshake", r);
+	/* a keepalive confirms the session: the relay routes to it only
+	 * after the device's first DATA */
+	r = tf_comms_encrypt(m->s, in, 0, out, sizeof(out));
+	if (r < 0 || send(m->fd, out, (size_t)r, 0) < 0)
+		die("keepalive", r < 0 ? r : -errno);
 }
 
 static void give_secret(struct mem *m, uint64_t epoch, const uint8_t *sec)

@@ -100,6 +100,8 @@ static size_t recv_wait(uint8_t *out, size_t cap, int ms)
  * be restarting). The drain's socket gets a large receive buffer: a
  * FETCH answers with every waiting message at once, and loopback drops
  * what does not fit. */
+static void req(const uint8_t *pt, size_t n);
+
 static void connect_relay(void)
 {
 	uint8_t out[TF_COMMS_INIT_MAX], msg[4096];
@@ -140,8 +142,12 @@ static void connect_relay(void)
 		tf_comms_session_free(us);
 		us = NULL;
 		r = tf_comms_client_finish(c, msg, n, &us);
-		if (r == 0)
+		if (r == 0) {
+			/* confirms the session: the relay routes to it
+			 * only after the device's first DATA */
+			req((const uint8_t *)"", 0);
 			break;
+		}
 		usleep(50 * 1000);
 	}
 	tf_comms_client_free(c);
