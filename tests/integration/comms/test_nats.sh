@@ -22,38 +22,13 @@ N2=54222
 R1=56221
 R2=56222
 . "$(dirname "$0")/commslib.sh"
+. "$(dirname "$0")/natslib.sh"
 NP1='' NP2='' RA='' RB=''
 upd() { BG_PIDS="$NP1 $NP2 $RA $RB ${SP[*]} ${HP:-}"; }
-
-nats_node() { # nats_node N PORT ROUTEPORT OTHERROUTE
-	nats-server -a 127.0.0.1 -p "$2" --cluster_name tf \
-		--cluster "nats://127.0.0.1:$3" --routes "nats://127.0.0.1:$4" \
-		-l "$W/nats$1.log" &
-}
-relay_at() { # relay_at NAME PORT NATSURLS
-	"$TWOFOLD_RELAY" --listen 127.0.0.1:$2 --key "$W/relay.key" \
-		--ca "$W/ca/ca.pub" --store "$W/db/store.db" --nats "$3" \
-		--user nobody -v \
-		>"$W/$1.out" 2>>"$W/$1.log" &
-}
-svc_at() { # svc_at NAME PORT
-	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$2 \
-		--relay-pub "$W/relay.key.pub" --key "$W/$1.key" \
-		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" -v \
-		>"$W/$1.out" 2>>"$W/$1.log" &
-	SP[$1]=$!
-	upd
-	wait_for "$W/$1.out" ready
-}
-dev_at() { # dev_at NAME PORT: a commsharness device driven by stdin
-	"$COMMSHARNESS" udp intl "$W/$1.key" "$W/relay.key.pub" \
-		"$W/$1.cert" "$2"
-}
+# the relays run as nobody under their seccomp filter
+RELAY_COMMON=(--user nobody)
 
 comms_world intl carol dave
-# the device ids twofold-ca gave them (the keys' ids): MSG/FROM name
-# the sender's officer/device
-dev_of() { "$TWOFOLD_CA" show "$W/$1.cert" | sed -n 's/^device: //p'; }
 CAROL_DEV=$(dev_of carol)
 DAVE_DEV=$(dev_of dave)
 # the relays run as nobody under their seccomp filter (the NATS client
@@ -61,17 +36,7 @@ DAVE_DEV=$(dev_of dave)
 chmod 755 "$W"
 mkdir -m 700 "$W/db"
 chown nobody:nogroup "$W/db"
-nats_node 1 $N1 $R1 $R2
-NP1=$!
-nats_node 2 $N2 $R2 $R1
-NP2=$!
-upd
-wait_for "$W/nats1.log" "Server is ready" && wait_for "$W/nats2.log" "Server is ready" &&
-	for _ in $(seq 100); do
-		grep -q "Route connection created" "$W/nats1.log" 2>/dev/null && break
-		sleep 0.1
-	done
-grep -q "Route connection created" "$W/nats1.log"
+nats_cluster $N1 $N2 $R1 $R2
 ok $? "a two-node NATS cluster on loopback" "$(tail -3 "$W/nats1.log")"
 
 # one after the other: the first creates the store's schema

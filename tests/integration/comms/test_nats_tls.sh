@@ -36,6 +36,8 @@ NP=54332 # plaintext, no auth
 NJ=54333 # TLS, operator mode (JWTs)
 D=$(cd "$(dirname "$0")" && pwd)
 . "$(dirname "$0")/commslib.sh"
+. "$(dirname "$0")/natslib.sh"
+RELAY_COMMON=(--user nobody)
 NS1='' NS2='' NS3='' RA='' RB='' CP=''
 upd() { BG_PIDS="$NS1 $NS2 $NS3 $RA $RB $CP ${SP[*]} ${HP:-}"; }
 PW=zq81-nats-Pa55word
@@ -82,25 +84,6 @@ EOF
 	nats-server -c "$W/nats-tls.conf" -l "$W/nats-tls.log" &
 }
 
-relay_at() { # relay_at NAME PORT URL [RELAY ARGS...]
-	"$TWOFOLD_RELAY" --listen 127.0.0.1:$2 --key "$W/relay.key" \
-		--ca "$W/ca/ca.pub" --store "$W/db/store.db" --nats "$3" \
-		--user nobody -v "${@:4}" \
-		>"$W/$1.out" 2>>"$W/$1.log" &
-}
-svc_at() { # svc_at NAME PORT
-	"$TWOFOLD_COMMS" --state "$W/$1" service --relay 127.0.0.1:$2 \
-		--relay-pub "$W/relay.key.pub" --key "$W/$1.key" \
-		--cert "$W/$1.cert" --ca "$W/ca/ca.pub" -v \
-		>"$W/$1.out" 2>>"$W/$1.log" &
-	SP[$1]=$!
-	upd
-	wait_for "$W/$1.out" ready
-}
-dev_at() { # dev_at NAME PORT: a commsharness device driven by stdin
-	"$COMMSHARNESS" udp intl "$W/$1.key" "$W/relay.key.pub" \
-		"$W/$1.cert" "$2"
-}
 # refused NAME URL [ARGS...]: a relay that must not start; its stderr
 # in W/NAME.err (no -v: only what it says about the failure)
 refused() {

@@ -27,16 +27,11 @@ LEASE=${PTT_TAKEOVER_LEASE_MS:-20000}
 NP1='' NP2='' RA='' RB=''
 upd() { BG_PIDS="$NP1 $NP2 $RA $RB"; }
 
-nats_node() { # nats_node N PORT ROUTEPORT OTHERROUTE
-	nats-server -a 127.0.0.1 -p "$2" --cluster_name tftko \
-		--cluster "nats://127.0.0.1:$3" --routes "nats://127.0.0.1:$4" \
-		-l "$W/nats$1.log" &
-}
-relay_at() { # relay_at NAME PORT NATSURLS NODEID
-	"$TWOFOLD_RELAY" --listen 127.0.0.1:$2 --key "$W/relay.key" \
-		--ca "$W/ca/ca.pub" --store "$W/$1.db" --nats "$3" --node-id "$4" \
-		--max-talk-ms "$LEASE" --emergency-talk-ms "$LEASE" -v \
-		>"$W/$1.out" 2>>"$W/$1.log" &
+. "$(dirname "$0")/natslib.sh"
+NATS_CLUSTER=tftko
+relay_node() { # relay_node NAME PORT NATSURLS NODEID: its own store
+	relay_at "$1" "$2" "$3" --store "$W/$1.db" --node-id "$4" \
+		--max-talk-ms "$LEASE" --emergency-talk-ms "$LEASE"
 }
 
 for mode in ${PTT_TAKEOVER_MODES:-idle burst}; do
@@ -44,22 +39,12 @@ for mode in ${PTT_TAKEOVER_MODES:-idle burst}; do
 	rm -rf "${W:?}"/*
 	ca init --suite $s -o "$W/ca"
 	ca keygen --suite $s -o "$W/relay.key"
-	nats_node 1 $N1 $R1 $R2
-	NP1=$!
-	nats_node 2 $N2 $R2 $R1
-	NP2=$!
-	upd
-	wait_for "$W/nats1.log" "Server is ready" && wait_for "$W/nats2.log" "Server is ready" &&
-		for _ in $(seq 100); do
-			grep -q "Route connection created" "$W/nats1.log" 2>/dev/null && break
-			sleep 0.1
-		done
-	grep -q "Route connection created" "$W/nats1.log"
+	nats_cluster $N1 $N2 $R1 $R2
 	ok $? "$mode: a two-node NATS cluster on loopback" "$(tail -3 "$W/nats1.log")"
 
-	relay_at A $PA "nats://127.0.0.1:$N1,nats://127.0.0.1:$N2" a100
+	relay_node A $PA "nats://127.0.0.1:$N1,nats://127.0.0.1:$N2" a100
 	RA=$!
-	relay_at B $PB "nats://127.0.0.1:$N2,nats://127.0.0.1:$N1" b102
+	relay_node B $PB "nats://127.0.0.1:$N2,nats://127.0.0.1:$N1" b102
 	RB=$!
 	upd
 	echo "$RA" >"$W/A.pid"
