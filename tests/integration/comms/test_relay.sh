@@ -54,6 +54,37 @@ relay_stop() { # relay_stop SIGNAL
 	RP=
 	BG_PIDS=
 }
+# dev_fifo SUITE NAME TAG: NAME's device, its commands from W/TAG.in
+# (our fd 7), its output in W/TAG.out, its pid in bp; dev_fifo_end: EOF
+# to it, wait for it
+dev_fifo() {
+	mkfifo "$W/$3.in"
+	dev "$1" "$2" <"$W/$3.in" >"$W/$3.out" 2>&1 &
+	bp=$!
+	BG_PIDS="$RP $bp"
+	exec 7>"$W/$3.in"
+	wait_for "$W/$3.out" connected
+}
+dev_fifo_end() {
+	exec 7>&-
+	wait $bp
+	BG_PIDS="$RP"
+	rm -f "$W"/*.in
+}
+# fwd_wait SUITE TO FROM TEXT: TO's device waits, FROM's forwards TEXT
+# to TO once TO is connected (and, with CONFIRMED set, the relay logged
+# its session confirmed); FROM's output in out, TO's in W/TO.out
+fwd_wait() {
+	printf 'wait\n' | dev "$1" "$2" >"$W/$2.out" 2>&1 &
+	bp=$!
+	BG_PIDS="$RP $bp"
+	wait_for "$W/$2.out" connected &&
+		{ [ -z "${CONFIRMED:-}" ] ||
+			wait_for "$W/relay.log" "$2 confirmed its session"; }
+	out=$(printf 'fwd %s %s\n' "$2" "$4" | dev "$1" "$3" 2>&1)
+	wait $bp
+	BG_PIDS="$RP"
+}
 ID1=000102030405060708090a0b0c0d0e0f
 ID2=101112131415161718191a1b1c1d1e1f
 
@@ -109,13 +140,7 @@ for s in intl gm; do
 	ok $? "$s: an acknowledged message survives kill -9" "$out"
 
 	# real time: bob waits, alice forwards
-	printf 'wait\n' | dev $s bob >"$W/bob.out" 2>&1 &
-	bp=$!
-	BG_PIDS="$RP $bp"
-	wait_for "$W/bob.out" connected
-	out=$(printf 'fwd bob ptt-frame-1\n' | dev $s alice 2>&1)
-	wait $bp
-	BG_PIDS="$RP"
+	fwd_wait $s bob alice ptt-frame-1
 	has "from alice/phone ptt-frame-1" "$(cat "$W/bob.out")"
 	ok $? "$s: forwarded to a connected device by officer id" \
 		"$out / $(cat "$W/bob.out")"
@@ -130,12 +155,7 @@ for s in intl gm; do
 	# and is dropped after 10 s. alice's recording is replayed to the
 	# restarted relay; bob's FWD to alice must say "not connected", not
 	# go to the replayer.
-	mkfifo "$W/rp.in"
-	dev $s alice <"$W/rp.in" >"$W/rp.out" 2>&1 &
-	bp=$!
-	BG_PIDS="$RP $bp"
-	exec 7>"$W/rp.in"
-	wait_for "$W/rp.out" connected
+	dev_fifo $s alice rp
 	relay_stop 9
 	relay_start 7>&- # the fifo's writer stays ours alone
 	BG_PIDS="$RP $bp"
@@ -155,19 +175,9 @@ for s in intl gm; do
 	out=$(printf 'fwd alice/phone replayed-to-nobody\n' | dev $s bob 2>&1)
 	has "error 4 recipient not connected" "$out"
 	ok $? "$s: ... nor by device address" "$out"
-	exec 7>&-
-	wait $bp
-	BG_PIDS="$RP"
-	rm -f "$W/rp.in"
+	dev_fifo_end
 	# the device itself, reconnecting, confirms at once (its first DATA)
-	printf 'wait\n' | dev $s alice >"$W/alice.out" 2>&1 &
-	bp=$!
-	BG_PIDS="$RP $bp"
-	wait_for "$W/alice.out" connected &&
-		wait_for "$W/relay.log" "alice confirmed its session"
-	out=$(printf 'fwd alice after-confirm\n' | dev $s bob 2>&1)
-	wait $bp
-	BG_PIDS="$RP"
+	CONFIRMED=1 fwd_wait $s alice bob after-confirm
 	has "from bob/phone after-confirm" "$(cat "$W/alice.out")"
 	ok $? "$s: the real device's new session is routed to at once" \
 		"$out / $(cat "$W/alice.out")"
@@ -205,21 +215,13 @@ for s in intl gm; do
 	# group commit: 20 SENDs queued while the relay is stopped reach
 	# one worker's recvmmsg together and share one commit; each is
 	# answered, the in-batch copy as a duplicate
-	mkfifo "$W/burst.in"
-	dev $s alice <"$W/burst.in" >"$W/burst.out" 2>&1 &
-	bp=$!
-	BG_PIDS="$RP $bp"
-	exec 7>"$W/burst.in"
-	wait_for "$W/burst.out" connected
+	dev_fifo $s alice burst
 	kill -STOP "$RP"
 	stopped "$RP"
 	echo "burst carol 20" >&7
 	wait_for "$W/burst.out" "burst sent"
 	kill -CONT "$RP"
-	exec 7>&-
-	wait $bp
-	BG_PIDS="$RP"
-	rm -f "$W/burst.in"
+	dev_fifo_end
 	[ "$(grep -c '^stored b5b5.* 0$' "$W/burst.out")" = 19 ] &&
 		[ "$(grep -c '^stored b5b5.* 1$' "$W/burst.out")" = 1 ]
 	ok $? "$s: a burst of 20 SENDs: 19 stored, the copy a duplicate" \
