@@ -215,6 +215,7 @@ static void device(void)
 /* ---- udp: a device against twofold-relay ---- */
 
 static int usock = -1;
+static int rsock = -1; /* the replayer's socket (replay-init) */
 static struct sockaddr_in relay_addr;
 static struct tf_comms_session *us;
 
@@ -510,17 +511,38 @@ static void udp_client(int argc, char **argv)
 			udp_reply();
 		} else if (!strcmp(line, "wait")) {
 			udp_reply();
-		} else if (!strcmp(line, "replay-init")) {
+		} else if (!strcmp(line, "replay-init") ||
+			   sscanf(line, "replay-init-at %u", &burst) == 1) {
 			/* what an eavesdropper recorded, sent again from
-			 * elsewhere: the relay must refuse it and keep our
-			 * session */
+			 * elsewhere (replay-init-at: to another relay, on
+			 * PORT): the relay must refuse it, or at least give
+			 * it nothing, and keep our session */
 			int keep = usock;
+			struct sockaddr_in home = relay_addr;
+
+			if (line[11] == '-')
+				relay_addr.sin_port = htons((uint16_t)burst);
 			usock = -1;
 			udp_open();
 			udp_send_raw(init, initlen);
-			close(usock);
+			if (rsock >= 0)
+				close(rsock);
+			rsock = usock; /* replay-count reads it */
 			usock = keep;
+			relay_addr = home;
 			printf("replayed\n");
+			fflush(stdout);
+		} else if (!strcmp(line, "replay-count") && rsock >= 0) {
+			/* what came to the replayer's address in 1 s: the
+			 * RESP (nobody can use it) and, if the relay routed
+			 * to that session, more */
+			struct pollfd p = {.fd = rsock, .events = POLLIN};
+			unsigned got = 0;
+
+			while (poll(&p, 1, 1000) == 1 &&
+			       recv(rsock, msg, sizeof(msg), 0) >= 0)
+				got++;
+			printf("replay got %u\n", got);
 			fflush(stdout);
 		} else if (!strcmp(line, "rebind")) {
 			udp_open(); /* a new source port: "changed networks" */

@@ -7,7 +7,9 @@
 # a device on A reaches a device on B; the NATS node relay A uses is
 # killed with -9 in the middle of a run of messages: relay A reconnects
 # to the other node, and bob reads every message exactly once, none
-# lost. The relays run with --user nobody and their seccomp filter.
+# lost; a recording of a device's INIT replayed to the other relay is
+# given nothing there. The relays run with --user nobody and their
+# seccomp filter.
 # TAP. Cleans up its processes and temp dir.
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${COMMSHARNESS:?}"
@@ -113,6 +115,41 @@ upd
 	has "from dave/$DAVE_DEV to-the-device" "$(cat "$W/carol.out")"
 ok $? "across relays, a FWD to carol/DEVICE reaches it; to her offline device: ERROR 4" \
 	"$(cat "$W/dave.out") / $(cat "$W/carol.out")"
+
+# a recording of carol's INIT (she is on relay B) replayed to relay A,
+# whose timestamp table never saw it: A answers, but gives that session
+# nothing until the device sends on it (which only the device can), so
+# a FWD from dave on A still goes through NATS to carol's session on B
+mkfifo "$W/carol.in"
+dev_at carol $PB <"$W/carol.in" >"$W/carol.out" 2>&1 &
+HP=$!
+upd
+exec 7>"$W/carol.in"
+wait_for "$W/carol.out" connected
+n0=$(grep -c "carol connected (serial" "$W/A.log")
+echo "replay-init-at $PA" >&7
+wait_for "$W/carol.out" replayed
+for _ in $(seq 50); do
+	[ "$(grep -c "carol connected (serial" "$W/A.log")" -gt "$n0" ] && break
+	sleep 0.1
+done
+sleep 0.3
+printf 'fwd carol after-replay\nwait\n' | dev_at dave $PA >"$W/dave.out" 2>&1
+echo replay-count >&7
+echo wait >&7
+exec 7>&-
+wait $HP
+HP=
+upd
+rm -f "$W/carol.in"
+[ "$(grep -c "carol connected (serial" "$W/A.log")" -gt "$n0" ] &&
+	has "from dave/$DAVE_DEV after-replay" "$(cat "$W/carol.out")" &&
+	not_has "error 4" "$(cat "$W/dave.out")"
+ok $? "carol's INIT replayed to relay A: A accepts it, a FWD still reaches her on B" \
+	"$(cat "$W/dave.out") / $(cat "$W/carol.out") / $(tail -3 "$W/A.log")"
+has "replay got 1" "$(cat "$W/carol.out")"
+ok $? "... and the replayer's address got the RESP only, not the FWD" \
+	"$(cat "$W/dave.out") / $(cat "$W/carol.out") / $(tail -3 "$W/A.log")"
 
 # a stored message to carol's device (SEND on relay A) is pushed to her
 # session on relay B through the device subject (notice version 1)
