@@ -10,7 +10,8 @@
  *   twofold-groupd --state DIR init --key KEY --cert CERT --ca CA.pub
  *   twofold-groupd --state DIR create GROUP
  *   twofold-groupd --state DIR add GROUP CERT [--dispatcher]
- *   twofold-groupd --state DIR remove GROUP OFFICER
+ *   twofold-groupd --state DIR remove GROUP OFFICER[/DEVICE]
+ *   twofold-groupd --state DIR prune --denylist FILE
  *   twofold-groupd --state DIR list
  *   twofold-groupd --state DIR publish GROUP --relay ADDR:PORT
  *                  --relay-pub FILE --comms COMMS_STATE
@@ -28,7 +29,9 @@
  * with, and only then uses the secret.
  *
  * State, every file written atomically: DIR/key (0600), DIR/cert,
- * DIR/ca.pub; DIR/groups/GROUP/{roster, secret (0600), pending}.
+ * DIR/ca.pub; DIR/groups/GROUP/{roster, secret (0600), pending};
+ * DIR/devices/HASH ("officer/device") and HASH.cert (the certificate
+ * `add` verified: its serial is what a deny-list names).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -63,6 +66,7 @@
 #define VALIDITY_MIN 3 /* seconds: what a test uses, no less */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 16000
+#define DENYLIST_FILE_MAX (1u << 20) /* 65536 serials and a signature */
 
 struct authority {
 	const struct tf_suite *suite;
@@ -81,6 +85,7 @@ static uint64_t validity = ROSTER_VALIDITY;
 static bool serving; /* inside `serve`: no "publish it" hint */
 
 static int fail(const char *fmt, ...) TF_PRINTF(1, 2);
+static int usage(void);
 static int fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -414,6 +419,69 @@ static int device_remember(const struct tf_roster_member *m, const char *device)
 	return tf_atomic_write(p, a, (size_t)n, 0600);
 }
 
+/* DIR/devices/HASH.cert: the certificate `add` verified for the device
+ * whose key hashes to h (the roster names a device by that hash only), so
+ * that `prune` can tell its serial. */
+static void device_cert_path(const uint8_t *h, char *p, size_t cap)
+{
+	char hh[2 * TF_ROSTER_DEVHASH_BYTES + 1];
+
+	devhash_hex(h, hh);
+	pathf(p, cap, "devices/%s.cert", hh);
+}
+
+static int device_cert_save(const uint8_t *h, const uint8_t *cert, size_t len)
+{
+	char p[512];
+
+	pathf(p, sizeof(p), "devices");
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	device_cert_path(h, p, sizeof(p));
+	return tf_atomic_write(p, cert, len, 0600);
+}
+
+/* The serial of the certificate recorded for device h: 0, -ENOENT when
+ * none is (a member added before certificates were kept), or another
+ * error. Our own file, parsed as strictly as anyone's; no clock and no
+ * signature check (add verified it; it may have expired since, and a
+ * revoked serial is still that device's). */
+static int device_serial(const uint8_t *h, uint64_t *serial)
+{
+	char p[512];
+	uint8_t *b = NULL;
+	struct tf_cert c;
+	size_t len;
+	int r;
+
+	device_cert_path(h, p, sizeof(p));
+	r = readf(p, TF_CERT_MAX, &b, &len);
+	if (r < 0)
+		return r;
+	r = tf_cert_parse(b, len, &c);
+	free(b);
+	if (r < 0)
+		return r;
+	*serial = c.serial;
+	return 0;
+}
+
+/* Is the certificate recorded for device h these bytes? */
+static bool device_cert_is(const uint8_t *h, const uint8_t *cert, size_t len)
+{
+	char p[512];
+	uint8_t *b = NULL;
+	size_t bl;
+	bool same;
+
+	device_cert_path(h, p, sizeof(p));
+	if (readf(p, TF_CERT_MAX, &b, &bl) < 0)
+		return false;
+	same = bl == len && memcmp(b, cert, len) == 0;
+	free(b);
+	return same;
+}
+
 /* "officer/device" of member m when add kept it, else the bare officer
  * (a member added before: the service then sends it to every device of
  * the officer the relay lists) */
@@ -453,7 +521,8 @@ static int cmd_add(const char *id, const char *certpath, bool dispatcher)
 	struct group g = {0};
 	struct tf_roster *next = NULL;
 	struct tf_cert c;
-	uint8_t *b = NULL, *sec = NULL;
+	_cleanup_free_ uint8_t *b = NULL;
+	uint8_t *sec = NULL, dev[TF_ROSTER_DEVHASH_BYTES];
 	size_t len, n;
 	int r, rc = 1;
 
@@ -466,9 +535,28 @@ static int cmd_add(const char *id, const char *certpath, bool dispatcher)
 	/* only a device the CA certifies, as an officer or dispatcher */
 	r = tf_cert_verify(b, len, &a.anchor, (uint64_t)time(NULL),
 			   TF_ROLES_CLIENT, NULL, &c);
-	free(b);
 	if (r < 0) {
 		fail("certificate %s refused: %s", certpath, tf_cert_reason(r));
+		goto out;
+	}
+	if (tf_roster_device_hash(a.suite, c.dh_pk, c.dh_pk_len, dev) < 0)
+		goto out;
+	if (g.r && tf_roster_find(g.r, c.officer, dev) >= 0) {
+		/* a renewed certificate of a member (the same key): kept,
+		 * so prune knows its serial; the roster is unchanged */
+		if (device_cert_is(dev, b, len)) {
+			fail("%s/%s is already in %s", c.officer, c.device, id);
+			goto out;
+		}
+		if (device_cert_save(dev, b, len) < 0) {
+			fail("cannot record the certificate of %s/%s in %s",
+			     c.officer, c.device, D);
+			goto out;
+		}
+		printf("%s: %s/%s is a member; its certificate (serial "
+		       "%llu) is recorded\n",
+		       id, c.officer, c.device, (unsigned long long)c.serial);
+		rc = 0;
 		goto out;
 	}
 	n = g.r ? g.r->n : 0;
@@ -489,14 +577,9 @@ static int cmd_add(const char *id, const char *certpath, bool dispatcher)
 	snprintf(next->m[n].officer, sizeof(next->m[n].officer), "%s",
 		 c.officer);
 	next->m[n].role = dispatcher ? TF_ROLE_DISPATCHER : TF_ROLE_OFFICER;
-	if (tf_roster_device_hash(a.suite, c.dh_pk, c.dh_pk_len,
-				  next->m[n].device) < 0)
-		goto out;
-	if (g.r && tf_roster_find(g.r, c.officer, next->m[n].device) >= 0) {
-		fail("%s is already in %s", c.officer, id);
-		goto out;
-	}
-	if (device_remember(&next->m[n], c.device) < 0) {
+	memcpy(next->m[n].device, dev, sizeof(dev));
+	if (device_remember(&next->m[n], c.device) < 0 ||
+	    device_cert_save(dev, b, len) < 0) {
 		fail("cannot record the device %s of %s in %s", c.device,
 		     c.officer, D);
 		goto out;
@@ -517,43 +600,208 @@ out:
 	return change_end(&a, &g, next, sec, rc);
 }
 
-static int cmd_remove(const char *id, const char *officer)
+/* Does member m match who: an officer (every device of it), or
+ * officer/device (that device, as `add` recorded it)? */
+static bool member_is(const struct tf_roster_member *m, const char *who)
 {
-	struct authority a = {0};
-	struct group g = {0};
+	char addr[2 * TF_CERT_ID_MAX + 2];
+
+	if (strchr(who, '/') == NULL)
+		return strcmp(m->officer, who) == 0;
+	member_addr(m, addr, sizeof(addr));
+	return strcmp(addr, who) == 0;
+}
+
+/* The roster of g without the members drop() picks, under a fresh
+ * secret (nothing a leaver held derives it), signed and stored. 0, or 1
+ * after saying why; *removed counts the members left out (none: nothing
+ * is signed). */
+static int remove_where(struct authority *a, struct group *g,
+			bool (*drop)(const struct tf_roster_member *,
+				     const void *),
+			const void *arg, size_t *removed)
+{
 	struct tf_roster *next = NULL;
 	uint8_t *sec = NULL;
 	size_t k = 0;
 	int rc = 1;
 
-	if (load_authority(&a) || group_load(id, &g))
-		goto out;
-	if (g.r == NULL || tf_roster_find(g.r, officer, NULL) < 0) {
-		fail("%s is not in %s", officer, id);
+	*removed = 0;
+	if (g->r == NULL)
+		return 0;
+	if (tf_roster_new(g->r->n, &next) < 0)
+		return fail("out of memory");
+	for (size_t i = 0; i < g->r->n; i++)
+		if (!drop(&g->r->m[i], arg))
+			next->m[k++] = g->r->m[i];
+	*removed = g->r->n - k;
+	if (*removed == 0) {
+		rc = 0;
 		goto out;
 	}
-	if (tf_roster_new(g.r->n, &next) < 0)
-		goto out;
-	for (size_t i = 0; i < g.r->n; i++)
-		if (strcmp(g.r->m[i].officer, officer) != 0)
-			next->m[k++] = g.r->m[i];
 	if (k == 0) {
 		fail("%s would have no member left; a roster lists at least "
-		     "one",
-		     id);
+		     "one (delete the group instead)",
+		     g->id);
 		goto out;
 	}
 	next->n = k;
-	next->epoch = g.r->epoch + 1;
-	/* leave: a fresh secret, nothing the leaver held derives it */
+	next->epoch = g->r->epoch + 1;
 	sec = tf_secure_alloc(TF_GROUP_SECRET_BYTES);
 	if (sec == NULL || tf_random(sec, TF_GROUP_SECRET_BYTES) < 0) {
 		fail("cannot make the epoch secret");
 		goto out;
 	}
-	rc = group_commit(&a, &g, next, sec);
+	rc = group_commit(a, g, next, sec);
 out:
-	return change_end(&a, &g, next, sec, rc);
+	tf_secure_free(sec);
+	free(next);
+	return rc;
+}
+
+static bool drop_who(const struct tf_roster_member *m, const void *who)
+{
+	return member_is(m, who);
+}
+
+static int cmd_remove(const char *id, const char *who)
+{
+	struct authority a = {0};
+	struct group g = {0};
+	size_t removed;
+	int rc = 1;
+
+	if (load_authority(&a) || group_load(id, &g))
+		goto out;
+	rc = remove_where(&a, &g, drop_who, who, &removed);
+	if (rc == 0 && removed == 0) {
+		rc = fail("%s is not in %s%s", who, id,
+			  strchr(who, '/') ? " (a device added before devices "
+					     "were kept is removed by its "
+					     "officer id)"
+					   : "");
+	}
+out:
+	return change_end(&a, &g, NULL, NULL, rc);
+}
+
+/* ---- prune: revoked devices leave every group ---- */
+
+struct prune_ctx {
+	const struct tf_denylist *dl;
+	const char *group;
+	size_t unknown; /* members with no recorded certificate */
+};
+
+static bool drop_denied(const struct tf_roster_member *m, const void *arg)
+{
+	struct prune_ctx *p = (struct prune_ctx *)arg;
+	char addr[2 * TF_CERT_ID_MAX + 2];
+	uint64_t serial;
+
+	if (device_serial(m->device, &serial) < 0) {
+		p->unknown++;
+		return false;
+	}
+	if (!tf_denylist_contains(p->dl, serial))
+		return false;
+	member_addr(m, addr, sizeof(addr));
+	printf("%s: %s (certificate serial %llu) is revoked: removed\n",
+	       p->group, addr, (unsigned long long)serial);
+	return true;
+}
+
+/* Read and verify the deny-list at path (signed by our CA). No freshness
+ * check: pruning only removes, so an old list can do no more than what
+ * it says, and its signature proves the CA revoked those serials (a
+ * relay, which must not let an old list un-revoke, checks the order). */
+static int denylist_load(const struct authority *a, const char *path,
+			 struct tf_denylist **dl)
+{
+	uint8_t *b = NULL;
+	size_t len;
+	int r = readf(path, DENYLIST_FILE_MAX, &b, &len);
+
+	if (r < 0)
+		return fail("cannot read the deny-list %s: %s", path,
+			    strerror(-r));
+	r = tf_denylist_parse(b, len, &a->anchor, dl);
+	free(b);
+	if (r < 0)
+		return fail("deny-list %s refused: %s (not one our CA "
+			    "signed?)",
+			    path, tf_cert_reason(r));
+	return 0;
+}
+
+/* Every group, once: the members whose recorded certificate dl revokes
+ * leave, under a fresh secret, so a stolen device that a hostile relay
+ * still forwards frames to decrypts nothing said after. Holds DIR/lock
+ * per group. Returns 0 or 1 (something failed; what could be done was). */
+static int prune_all(struct authority *a, const struct tf_denylist *dl,
+		     size_t *removed_total)
+{
+	char p[512];
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	*removed_total = 0;
+	pathf(p, sizeof(p), "groups");
+	d = opendir(p);
+	if (d == NULL)
+		return fail("no groups in %s (run init first)", D);
+	while ((e = readdir(d)) != NULL) {
+		struct group g = {0};
+		struct prune_ctx pc = {.dl = dl};
+		size_t removed = 0;
+		int lk;
+
+		if (e->d_name[0] == '.' || !group_ok(e->d_name))
+			continue;
+		lk = state_lock();
+		if (lk == -1)
+			return 1;
+		if (group_load(e->d_name, &g) == 0) {
+			pc.group = g.id;
+			if (remove_where(a, &g, drop_denied, &pc, &removed))
+				rc = 1;
+			*removed_total += removed;
+			if (pc.unknown)
+				fail("%s: %zu member(s) added before "
+				     "certificates were kept: add their "
+				     "certificate again so prune can judge "
+				     "them",
+				     g.id, pc.unknown);
+		} else {
+			rc = 1;
+		}
+		group_free(&g);
+		if (lk >= 0)
+			close(lk);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int cmd_prune(int argc, char **argv)
+{
+	struct authority a = {0};
+	struct tf_denylist *dl = NULL;
+	size_t removed = 0;
+	int rc = 1;
+
+	if (argc != 2 || strcmp(argv[0], "--denylist") != 0)
+		return usage();
+	if (load_authority(&a) || denylist_load(&a, argv[1], &dl))
+		goto out;
+	rc = prune_all(&a, dl, &removed);
+	if (removed == 0)
+		printf("no member of any group is revoked\n");
+out:
+	tf_denylist_free(dl);
+	authority_free(&a);
+	return rc;
 }
 
 static int cmd_list(void)
@@ -579,9 +827,19 @@ static int cmd_list(void)
 		       g.r ? (unsigned long long)g.r->epoch : 0ull,
 		       g.r ? g.r->n : 0,
 		       access(pend, F_OK) == 0 ? " (not yet published)" : "");
-		for (size_t i = 0; g.r && i < g.r->n; i++)
-			printf("  %s %s\n", g.r->m[i].officer,
-			       tf_cert_role_name(g.r->m[i].role));
+		for (size_t i = 0; g.r && i < g.r->n; i++) {
+			char addr[2 * TF_CERT_ID_MAX + 2];
+			uint64_t serial;
+
+			member_addr(&g.r->m[i], addr, sizeof(addr));
+			if (device_serial(g.r->m[i].device, &serial) == 0)
+				printf("  %s %s serial %llu\n", addr,
+				       tf_cert_role_name(g.r->m[i].role),
+				       (unsigned long long)serial);
+			else
+				printf("  %s %s\n", addr,
+				       tf_cert_role_name(g.r->m[i].role));
+		}
 		group_free(&g);
 	}
 	closedir(d);
@@ -1070,6 +1328,46 @@ static int serve_pass(struct authority *a, const struct relay_cfg *c,
 	}
 }
 
+/* serve --denylist FILE: pruned again whenever the file changes (a new
+ * list from twofold-ca denylist, renamed into place), checked every pass */
+struct dlwatch {
+	const char *path;
+	struct stat st; /* of the last list looked at */
+	bool seen;
+};
+
+static void dl_check(struct authority *a, struct dlwatch *w)
+{
+	struct tf_denylist *dl = NULL;
+	struct stat st;
+	size_t removed = 0;
+
+	if (w->path == NULL)
+		return;
+	if (stat(w->path, &st) < 0) {
+		if (!w->seen || w->st.st_ino != 0)
+			fail("cannot read the deny-list %s: %s", w->path,
+			     strerror(errno));
+		memset(&w->st, 0, sizeof(w->st));
+		w->seen = true;
+		return;
+	}
+	if (w->seen && st.st_ino == w->st.st_ino &&
+	    st.st_size == w->st.st_size &&
+	    st.st_mtim.tv_sec == w->st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == w->st.st_mtim.tv_nsec)
+		return;
+	w->st = st;
+	w->seen = true;
+	if (denylist_load(a, w->path, &dl))
+		return; /* said why; looked at again when it changes */
+	(void)prune_all(a, dl, &removed);
+	printf(PROG ": deny-list %s (%zu serials): %zu member device(s) "
+		    "removed\n",
+	       w->path, tf_denylist_count(dl), removed);
+	tf_denylist_free(dl);
+}
+
 /* Why inotify and not a control socket: every change the CLI makes is
  * already a file (the roster, then the pending mark, each renamed into
  * place), and `pending` is the durable record of what is still to go
@@ -1083,17 +1381,22 @@ static int cmd_serve(int argc, char **argv)
 	struct relay_cfg c = {0};
 	struct authority a = {0};
 	struct sgroup *t = NULL;
+	struct dlwatch dw = {0};
 	sigset_t ss;
 	char p[512];
 	int sfd = -1, ino = -1, timeout, rc = 1;
 
-	for (int i = 0; i + 1 < argc; i += 2)
+	for (int i = 0; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--validity") &&
 		    validity_parse(argv[i + 1]) < 0)
 			return 2;
+		if (!strcmp(argv[i], "--denylist"))
+			dw.path = argv[i + 1];
+	}
 	if (relay_cfg_parse(&c, argc, argv) < 0)
 		return fail("serve needs --relay ADDR:PORT --relay-pub FILE "
-			    "--comms COMMS_STATE [--validity SECONDS]");
+			    "--comms COMMS_STATE [--validity SECONDS] "
+			    "[--denylist FILE]");
 	serving = true;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigemptyset(&ss);
@@ -1120,6 +1423,22 @@ static int cmd_serve(int argc, char **argv)
 		fail("cannot watch %s: %s", D, strerror(errno));
 		goto out;
 	}
+	/* the deny-list's directory: a new list renamed into place wakes
+	 * the loop (each pass looks at the file itself) */
+	if (dw.path != NULL) {
+		char dir[512];
+		const char *sl = strrchr(dw.path, '/');
+		size_t dl = sl ? (size_t)(sl - dw.path) : 1;
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)dl,
+			 sl ? (sl == dw.path ? "/" : dw.path) : ".");
+		if (inotify_add_watch(ino, dir,
+				      IN_MOVED_TO | IN_CLOSE_WRITE |
+					      IN_ONLYDIR) < 0) {
+			fail("cannot watch %s: %s", dir, strerror(errno));
+			goto out;
+		}
+	}
 	t = calloc(SGROUPS_MAX, sizeof(*t));
 	if (t == NULL || load_authority(&a))
 		goto out;
@@ -1131,6 +1450,7 @@ static int cmd_serve(int argc, char **argv)
 		struct signalfd_siginfo si;
 		char ev[4096];
 
+		dl_check(&a, &dw);
 		timeout = serve_pass(&a, &c, t, ino);
 		if (poll(pf, 2, timeout) < 0 && errno != EINTR) {
 			fail("poll: %s", strerror(errno));
@@ -1173,12 +1493,14 @@ static int usage(void)
 		"CA.pub\n"
 		"       " PROG " --state DIR create GROUP\n"
 		"       " PROG " --state DIR add GROUP CERT [--dispatcher]\n"
-		"       " PROG " --state DIR remove GROUP OFFICER\n"
+		"       " PROG " --state DIR remove GROUP OFFICER[/DEVICE]\n"
+		"       " PROG " --state DIR prune --denylist FILE\n"
 		"       " PROG " --state DIR list\n"
 		"       " PROG " --state DIR publish GROUP --relay ADDR:PORT "
 		"--relay-pub FILE --comms COMMS_STATE\n"
 		"       " PROG " --state DIR serve --relay ADDR:PORT "
-		"--relay-pub FILE --comms COMMS_STATE [--validity SECONDS]\n");
+		"--relay-pub FILE --comms COMMS_STATE [--validity SECONDS] "
+		"[--denylist FILE]\n");
 	return 2;
 }
 
@@ -1230,6 +1552,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[i], "serve"))
 		return cmd_serve(argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "prune"))
+		return cmd_prune(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "list") && argc == i + 1)
 		return cmd_list();
 	if (!strcmp(argv[i], "publish") && argc >= i + 2)
