@@ -32,7 +32,15 @@ cm() { # cm NAME ARGS...: the CLI against NAME's service
 	rm -f "$o" "$e"
 	return $rc
 }
-bg_update() { BG_PIDS="$RP ${SP[*]}"; }
+GP= # a test's twofold-groupd serve
+bg_update() { BG_PIDS="$RP ${SP[*]} $GP"; }
+gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; } # gd ARGS...: twofold-groupd
+# group_stat NAME KEY: a counter of group north in NAME's status
+# (heard, concealed, ...)
+group_stat() {
+	cm "$1" status 2>/dev/null |
+		sed -n "s/^group north .* $2 \([0-9]*\).*/\1/p"
+}
 wait_for() { # wait_for FILE TEXT [N]: at most 10 s, for N lines (default 1)
 	for _ in $(seq 100); do
 		[ "$(grep -c "$2" "$1" 2>/dev/null)" -ge "${3:-1}" ] && return 0

@@ -57,7 +57,6 @@ alsa_conf() { # one asym device per officer: DEV = NAME
 		EOF
 	done
 }
-gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
 
 comms_world intl carol
 ca keygen --suite intl -o "$W/groupd.key"

@@ -81,7 +81,6 @@ forged() { # forged TEXT: the evil relay says it forged TEXT
 free_port() {
 	while grep -qi ":$(printf %04X "$PORT") " /proc/net/udp; do PORT=$((PORT - 1)); done
 }
-gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
 publish() {
 	gd publish north --relay 127.0.0.1:$PORT --relay-pub "$W/relay.key.pub" \
 		--comms "$W/groupd" >>"$W/gd.log" 2>&1

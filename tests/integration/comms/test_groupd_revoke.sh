@@ -15,13 +15,7 @@
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${TWOFOLD_GROUPD:?}"
 PORT=51963
 . "$(dirname "$0")/commslib.sh"
-GP=
-gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
-bg_update() { BG_PIDS="$RP ${SP[*]} $GP"; }
 serial_of() { "$TWOFOLD_CA" show "$1" | sed -n 's/^serial: //p'; }
-heard_of() {
-	cm "$1" status 2>/dev/null | sed -n 's/^group north .* heard \([0-9]*\) .*/\1/p'
-}
 denylist() { # denylist SERIAL...: revoke them, W/dl the new list (renamed in)
 	for x in "$@"; do ca revoke --ca "$W/ca" "$x"; done
 	ca denylist --ca "$W/ca" -o "$W/dl.tmp" && mv "$W/dl.tmp" "$W/dl"
@@ -148,10 +142,10 @@ sys.stdout.buffer.write(b''.join(struct.pack('<h', int(8000 * math.sin(2 * math.
 		wait_status alice "group north epoch 5 members 1 joined"
 	ok $? "$s: serve sees the new list, removes bob, alice is on epoch 5" \
 		"$(cat "$W/serve.out" "$W/serve.log"; cm alice status)"
-	h0=$(heard_of bob)
+	h0=$(group_stat bob heard)
 	cm alice ptt north --press --audio-in "$W/speech.raw" >/dev/null &&
 		wait_status alice "group north .* floor idle" && sleep 1
-	cm bob status | grep -q "^group north epoch 4 " && [ "$(heard_of bob)" = "$h0" ]
+	cm bob status | grep -q "^group north epoch 4 " && [ "$(group_stat bob heard)" = "$h0" ]
 	ok $? "$s: bob's device keeps epoch 4 and hears nothing of the next burst" \
 		"$(cm bob status | grep ^group) heard before $h0"
 	secret=$(od -An -tx1 -v "$W/gd/groups/north/secret" | tr -d ' \n')

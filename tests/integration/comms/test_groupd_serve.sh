@@ -19,9 +19,6 @@
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${TWOFOLD_GROUPD:?}"
 PORT=51961
 . "$(dirname "$0")/commslib.sh"
-GP=
-gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
-bg_update() { BG_PIDS="$RP ${SP[*]} $GP"; }
 serve_start() { # serve_start ARGS...
 	"$TWOFOLD_GROUPD" --state "$W/gd" serve --relay 127.0.0.1:$PORT \
 		--relay-pub "$W/relay.key.pub" --comms "$W/groupd" "$@" \
@@ -35,12 +32,6 @@ epoch_of() { # epoch_of NAME: the epoch of north in NAME's status
 }
 expiry_of() {
 	cm "$1" status 2>/dev/null | sed -n 's/^group north .* expires \([0-9]*\).*/\1/p'
-}
-heard_of() {
-	cm "$1" status 2>/dev/null | sed -n 's/^group north .* heard \([0-9]*\) .*/\1/p'
-}
-concealed_of() {
-	cm "$1" status 2>/dev/null | sed -n 's/^group north .* concealed \([0-9]*\) .*/\1/p'
 }
 
 for s in ${SERVE_SUITES:-intl gm}; do
@@ -146,17 +137,17 @@ sys.stdout.buffer.write(b''.join(struct.pack('<h', int(8000 * math.sin(2 * math.
 	python3 -c "
 import math, struct, sys
 sys.stdout.buffer.write(b''.join(struct.pack('<h', int(8000 * math.sin(2 * math.pi * 440 * i / 16000))) for i in range(256000)))" >"$W/long.raw"
-	hb=$(heard_of bob) hc=$(heard_of carol) cb=$(concealed_of bob) cc=$(concealed_of carol)
+	hb=$(group_stat bob heard) hc=$(group_stat carol heard) cb=$(group_stat bob concealed) cc=$(group_stat carol concealed)
 	eb=$(epoch_of alice)
 	cm alice ptt north --press --audio-in "$W/long.raw" >/dev/null
 	for _ in $(seq 300); do
-		[ "$(heard_of bob)" -ge $((hb + 800)) ] && [ "$(heard_of carol)" -ge $((hc + 800)) ] && break
+		[ "$(group_stat bob heard)" -ge $((hb + 800)) ] && [ "$(group_stat carol heard)" -ge $((hc + 800)) ] && break
 		sleep 0.1
 	done
 	ea=$(epoch_of alice)
-	[ "$ea" -gt "$eb" ] && [ "$(heard_of bob)" = $((hb + 800)) ] &&
-		[ "$(heard_of carol)" = $((hc + 800)) ] &&
-		[ "$(concealed_of bob)" = "$cb" ] && [ "$(concealed_of carol)" = "$cc" ]
+	[ "$ea" -gt "$eb" ] && [ "$(group_stat bob heard)" = $((hb + 800)) ] &&
+		[ "$(group_stat carol heard)" = $((hc + 800)) ] &&
+		[ "$(group_stat bob concealed)" = "$cb" ] && [ "$(group_stat carol concealed)" = "$cc" ]
 	ok $? "$s: a 16 s burst across a re-sign (epoch $eb -> $ea): bob and carol hear all 800 frames, none concealed" \
 		"$(cm bob status | grep ^group; cm carol status | grep ^group)"
 	wait_status alice "group north .* floor idle"

@@ -33,7 +33,6 @@ CTRL=zq81CONTROLPLAIN
 CALL_S=${HF_CALL_S:-20}
 MSGS=${HF_MSGS:-300}
 PTT=${HF_PTT:-5}
-gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
 CP=
 
 svc_start_x() { # svc_start with the test key log (NAME [ARGS...])

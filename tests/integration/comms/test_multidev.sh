@@ -24,7 +24,6 @@ SNR_MIN=${SNR_MIN:-4}
 DEVS="alice-phone alice-tablet alice-old"
 
 raw() { CM_RAW=1 cm "$@"; } # bob sees alice's devices by name
-gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
 read_until() { # read_until NAME TEXT: msg read, appended to W/NAME.all, until TEXT (20 s)
 	for _ in $(seq 200); do
 		cm "$1" msg read >>"$W/$1.all" 2>/dev/null

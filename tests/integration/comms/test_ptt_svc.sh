@@ -16,7 +16,6 @@ PORT=51995
 . "$(dirname "$0")/commslib.sh"
 SCAN="python3 $(dirname "$0")/canary_scan.py"
 NEEDLE=CANARY-PTT-SPEECH-5e1f
-gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; }
 publish() {
 	gd publish north --relay 127.0.0.1:$PORT --relay-pub "$W/relay.key.pub" \
 		--comms "$W/groupd" >>"$W/gd.log" 2>&1
