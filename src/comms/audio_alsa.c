@@ -12,7 +12,13 @@
  *  - playback: started once PLAY_START periods are queued (a little
  *    jitter absorbed); a full buffer drops the frame (the card's clock
  *    slower than the sender's), an underrun (-EPIPE) is recovered with
- *    snd_pcm_recover and the frame written again.
+ *    snd_pcm_recover (counted: alsa_xruns) and the frame written again.
+ *    alsa_want says how many frames the card needs now to keep
+ *    PLAY_TARGET periods queued (snd_pcm_delay): the caller fills each
+ *    with a frame or a concealment (playout.h), so a call or a burst
+ *    never lets it run dry. A pcm without a clock of its own (the null
+ *    one consumes at once: its delay is never above 0 while running) is
+ *    paced by CLOCK_MONOTONIC instead, one frame per 20 ms.
  *
  * libasound's own messages ("ALSA lib pcm.c:...") go nowhere: the caller
  * prints one line naming the device.
@@ -26,6 +32,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "audio.h"
 
@@ -36,12 +43,28 @@
 #define PERIODS_PLAY 6
 #define CAPTURE_KEEP 4
 #define PLAY_START 2
+#define PLAY_TARGET 3 /* periods kept queued: 60 ms of wake-up slack */
+#define WANT_MAX (PERIODS_PLAY - 1)
 
 struct alsa_pcm {
 	snd_pcm_t *h;
 	bool capture;
 	char name[AUDIO_DEV_MAX];
+	/* playback pacing (alsa_want) */
+	bool clocked;	  /* the pcm's delay was seen above 0 running */
+	bool paced;	  /* t0 set */
+	uint64_t t0_us;	  /* CLOCK_MONOTONIC pacing: slot 0 */
+	uint64_t written; /* frames written since t0 */
+	uint64_t xruns;
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 bool audio_have_alsa(void)
 {
@@ -193,8 +216,11 @@ int alsa_open(const char *dev, bool capture, struct alsa_pcm **out, char *err,
  * restarted; anything else is reported. */
 static int recover(struct alsa_pcm *p, int r, char *err, size_t errcap)
 {
-	int e = snd_pcm_recover(p->h, r, 1);
+	int e;
 
+	if (r == -EPIPE && !p->capture)
+		p->xruns++; /* the card ran dry: a click */
+	e = snd_pcm_recover(p->h, r, 1);
 	if (e >= 0 && p->capture)
 		e = snd_pcm_start(p->h);
 	if (e < 0) {
@@ -236,8 +262,10 @@ int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
 
 	for (int tries = 0; tries < 2; tries++) {
 		n = snd_pcm_writei(p->h, pcm, TF_MEDIA_FRAME);
-		if (n >= 0)
+		if (n >= 0) {
+			p->written++;
 			return 1;
+		}
 		if (n == -EAGAIN)
 			return 0; /* the buffer is full: drop this frame */
 		r = recover(p, (int)n, err, errcap);
@@ -245,6 +273,56 @@ int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
 			return r;
 	}
 	return 0;
+}
+
+int alsa_want(struct alsa_pcm *p, char *err, size_t errcap)
+{
+	snd_pcm_sframes_t d = 0;
+	snd_pcm_state_t st;
+	uint64_t t = mono_us(), due;
+	int r;
+
+	st = snd_pcm_state(p->h);
+	r = st == SND_PCM_STATE_XRUN ? -EPIPE : snd_pcm_delay(p->h, &d);
+	if (r < 0) {
+		r = recover(p, r, err, errcap);
+		if (r < 0)
+			return r;
+		d = 0;
+		st = snd_pcm_state(p->h);
+	}
+	if (st == SND_PCM_STATE_RUNNING && d > 0)
+		p->clocked = true;
+	if (p->clocked) {
+		/* the card's own clock: top up to PLAY_TARGET periods */
+		if (d < 0)
+			d = 0;
+		r = (int)(((snd_pcm_sframes_t)TF_MEDIA_FRAME * PLAY_TARGET - d +
+			   TF_MEDIA_FRAME - 1) /
+			  TF_MEDIA_FRAME);
+		return r < 0 ? 0 : r > WANT_MAX ? WANT_MAX : r;
+	}
+	/* no clock seen (yet): one frame per 20 ms from the first,
+	 * PLAY_TARGET ahead; a stall longer than the buffer starts over */
+	if (!p->paced) {
+		p->paced = true;
+		p->t0_us = t;
+		p->written = 0;
+	}
+	due = (t - p->t0_us) / (TF_MEDIA_FRAME_MS * 1000u) + PLAY_TARGET;
+	if (due <= p->written)
+		return 0;
+	if (due - p->written > WANT_MAX) {
+		p->t0_us = t;
+		p->written = 0;
+		return PLAY_TARGET;
+	}
+	return (int)(due - p->written);
+}
+
+uint64_t alsa_xruns(const struct alsa_pcm *p)
+{
+	return p ? p->xruns : 0;
 }
 
 void alsa_close(struct alsa_pcm *p)
@@ -295,6 +373,20 @@ int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
 	(void)err;
 	(void)errcap;
 	return -EOPNOTSUPP;
+}
+
+int alsa_want(struct alsa_pcm *p, char *err, size_t errcap)
+{
+	(void)p;
+	(void)err;
+	(void)errcap;
+	return -EOPNOTSUPP;
+}
+
+uint64_t alsa_xruns(const struct alsa_pcm *p)
+{
+	(void)p;
+	return 0;
 }
 
 void alsa_close(struct alsa_pcm *p)

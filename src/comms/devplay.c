@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The device sink: a jitter buffer played by a sound card's clock
+ * (devplay.h; the decisions are playout.c's).
+ */
+#include <string.h>
+
+#include "twofold/common.h"
+#include "twofold/media.h"
+
+#include "devplay.h"
+
+void devplay_init(struct devplay *d)
+{
+	memset(d, 0, sizeof(*d));
+	tf_po_init(&d->po);
+}
+
+static void conceal(struct tf_media_dec *dec, int16_t *pcm)
+{
+	if (tf_media_decode(dec, NULL, 0, pcm) < 0)
+		memset(pcm, 0, TF_MEDIA_FRAME * sizeof(pcm[0]));
+}
+
+/* one slot's frame from the stream */
+static void one(struct devplay *d, struct tf_jb *jb, struct tf_media_dec *dec,
+		uint64_t now, int16_t *pcm, void (*played)(uint64_t, void *),
+		void *arg)
+{
+	struct tf_jb_out o;
+	int64_t lag = tf_jb_lag_us(jb, now);
+
+	if (tf_po_before(&d->po, lag, tf_jb_has(jb, jb->next), tf_jb_any(jb)) ==
+	    TF_PO_INSERT) {
+		conceal(dec, pcm);
+		d->concealed++;
+		return;
+	}
+	/* at most two takes: the second only after a drop, whose rule
+	 * wants the frame after it buffered */
+	for (int i = 0; i < 2; i++) {
+		switch (tf_jb_take(jb, now, &o)) {
+		case TF_JB_PLAY:
+			played(o.idx, arg);
+			if (tf_media_decode(dec, o.pkt, o.len, pcm) < 0) {
+				d->bad++;
+				conceal(dec, pcm);
+				return;
+			}
+			if (i == 0 &&
+			    tf_po_drop(&d->po, lag,
+				       tf_po_energy(pcm, TF_MEDIA_FRAME),
+				       tf_jb_has(jb, jb->next))) {
+				d->dropped++;
+				lag = tf_jb_lag_us(jb, now);
+				continue;
+			}
+			return;
+		case TF_JB_FEC:
+			played(o.idx, arg);
+			if (tf_media_decode_fec(dec, o.pkt, o.len, pcm) < 0)
+				conceal(dec, pcm);
+			d->fec++;
+			return;
+		case TF_JB_CONCEAL:
+			played(o.idx, arg);
+			conceal(dec, pcm);
+			d->concealed++;
+			return;
+		default: /* not started: cannot happen once started */
+			memset(pcm, 0, TF_MEDIA_FRAME * sizeof(pcm[0]));
+			return;
+		}
+	}
+}
+
+int devplay_tick(struct devplay *d, struct audio_out *out, struct tf_jb *jb,
+		 struct tf_media_dec *dec, bool live, uint64_t now_us,
+		 void (*played)(uint64_t idx, void *arg), void *arg, char *err,
+		 size_t errcap)
+{
+	int16_t pcm[TF_MEDIA_FRAME];
+	int n, r = 0;
+
+	if (!d->started) {
+		/* the card starts with the first frame's time: before it
+		 * nothing is written, so nothing can run dry */
+		if (!live || !jb->started || now_us < tf_jb_due_us(jb))
+			return 0;
+		d->started = true;
+	}
+	n = audio_out_want(out, err, errcap);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (live)
+			one(d, jb, dec, now_us, pcm, played, arg);
+		else
+			memset(pcm, 0, sizeof(pcm)); /* after the stream */
+		r = audio_out_write(out, pcm, err, errcap);
+		if (r < 0)
+			break;
+		d->frames++;
+		tf_po_played(&d->po, tf_po_energy(pcm, TF_MEDIA_FRAME));
+	}
+	tf_memzero(pcm, sizeof(pcm));
+	return r < 0 ? r : 0;
+}
