@@ -235,6 +235,11 @@ uint64_t audio_out_xruns(const struct audio_out *a)
 	return a ? alsa_xruns(a->dev) : 0;
 }
 
+int audio_out_clocked(const struct audio_out *a)
+{
+	return a && a->dev ? alsa_clocked(a->dev) : 0;
+}
+
 int audio_out_close(struct audio_out *a)
 {
 	int r;

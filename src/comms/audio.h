@@ -71,6 +71,10 @@ bool audio_out_is_dev(const struct audio_out *a);
 int audio_out_want(struct audio_out *a, char *err, size_t errcap);
 /* A device's underruns recovered so far (0 for a file) */
 uint64_t audio_out_xruns(const struct audio_out *a);
+/* A device with a clock of its own (1), one without (0: the null pcm
+ * consumes at once and cannot run dry; a file, too), or not known
+ * before the first write (-1) */
+int audio_out_clocked(const struct audio_out *a);
 /* Finish (a file: WAV sizes, fsync; a device: what is queued is
  * dropped) and free; 0 or the first error. NULL ok. */
 int audio_out_close(struct audio_out *a);
@@ -86,6 +90,7 @@ int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
 	       char *err, size_t errcap);
 int alsa_want(struct alsa_pcm *p, char *err, size_t errcap);
 uint64_t alsa_xruns(const struct alsa_pcm *p);
+int alsa_clocked(const struct alsa_pcm *p);
 void alsa_close(struct alsa_pcm *p);
 
 #endif

@@ -16,9 +16,9 @@
  *    alsa_want says how many frames the card needs now to keep
  *    PLAY_TARGET periods queued (snd_pcm_delay): the caller fills each
  *    with a frame or a concealment (playout.h), so a call or a burst
- *    never lets it run dry. A pcm without a clock of its own (the null
- *    one consumes at once: its delay is never above 0 while running) is
- *    paced by CLOCK_MONOTONIC instead, one frame per 20 ms.
+ *    never lets it run dry. alsa_clocked tells a pcm with a clock from
+ *    one without (the null pcm consumes at once: its delay after a
+ *    write is 0), which cannot run dry and is written like a file.
  *
  * libasound's own messages ("ALSA lib pcm.c:...") go nowhere: the caller
  * prints one line naming the device.
@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "audio.h"
 
@@ -50,21 +49,11 @@ struct alsa_pcm {
 	snd_pcm_t *h;
 	bool capture;
 	char name[AUDIO_DEV_MAX];
-	/* playback pacing (alsa_want) */
-	bool clocked;	  /* the pcm's delay was seen above 0 running */
-	bool paced;	  /* t0 set */
-	uint64_t t0_us;	  /* CLOCK_MONOTONIC pacing: slot 0 */
-	uint64_t written; /* frames written since t0 */
+	/* playback: -1 not known yet (nothing written), 1 the pcm has a
+	 * clock (its delay after the first write was above 0), 0 none */
+	int clocked;
 	uint64_t xruns;
 };
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 bool audio_have_alsa(void)
 {
@@ -190,6 +179,7 @@ int alsa_open(const char *dev, bool capture, struct alsa_pcm **out, char *err,
 		return -ENOMEM;
 	}
 	p->capture = capture;
+	p->clocked = -1;
 	snprintf(p->name, sizeof(p->name), "%s", dev);
 	r = snd_pcm_open(&p->h, dev,
 			 capture ? SND_PCM_STREAM_CAPTURE
@@ -263,7 +253,12 @@ int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
 	for (int tries = 0; tries < 2; tries++) {
 		n = snd_pcm_writei(p->h, pcm, TF_MEDIA_FRAME);
 		if (n >= 0) {
-			p->written++;
+			if (p->clocked < 0) {
+				snd_pcm_sframes_t d = 0;
+
+				p->clocked =
+					snd_pcm_delay(p->h, &d) == 0 && d > 0;
+			}
 			return 1;
 		}
 		if (n == -EAGAIN)
@@ -278,46 +273,28 @@ int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
 int alsa_want(struct alsa_pcm *p, char *err, size_t errcap)
 {
 	snd_pcm_sframes_t d = 0;
-	snd_pcm_state_t st;
-	uint64_t t = mono_us(), due;
 	int r;
 
-	st = snd_pcm_state(p->h);
-	r = st == SND_PCM_STATE_XRUN ? -EPIPE : snd_pcm_delay(p->h, &d);
+	r = snd_pcm_state(p->h) == SND_PCM_STATE_XRUN ? -EPIPE
+						      : snd_pcm_delay(p->h, &d);
 	if (r < 0) {
 		r = recover(p, r, err, errcap);
 		if (r < 0)
 			return r;
 		d = 0;
-		st = snd_pcm_state(p->h);
 	}
-	if (st == SND_PCM_STATE_RUNNING && d > 0)
-		p->clocked = true;
-	if (p->clocked) {
-		/* the card's own clock: top up to PLAY_TARGET periods */
-		if (d < 0)
-			d = 0;
-		r = (int)(((snd_pcm_sframes_t)TF_MEDIA_FRAME * PLAY_TARGET - d +
-			   TF_MEDIA_FRAME - 1) /
-			  TF_MEDIA_FRAME);
-		return r < 0 ? 0 : r > WANT_MAX ? WANT_MAX : r;
-	}
-	/* no clock seen (yet): one frame per 20 ms from the first,
-	 * PLAY_TARGET ahead; a stall longer than the buffer starts over */
-	if (!p->paced) {
-		p->paced = true;
-		p->t0_us = t;
-		p->written = 0;
-	}
-	due = (t - p->t0_us) / (TF_MEDIA_FRAME_MS * 1000u) + PLAY_TARGET;
-	if (due <= p->written)
-		return 0;
-	if (due - p->written > WANT_MAX) {
-		p->t0_us = t;
-		p->written = 0;
-		return PLAY_TARGET;
-	}
-	return (int)(due - p->written);
+	/* the card's own clock: top up to PLAY_TARGET periods */
+	if (d < 0)
+		d = 0;
+	r = (int)(((snd_pcm_sframes_t)TF_MEDIA_FRAME * PLAY_TARGET - d +
+		   TF_MEDIA_FRAME - 1) /
+		  TF_MEDIA_FRAME);
+	return r < 0 ? 0 : r > WANT_MAX ? WANT_MAX : r;
+}
+
+int alsa_clocked(const struct alsa_pcm *p)
+{
+	return p->clocked;
 }
 
 uint64_t alsa_xruns(const struct alsa_pcm *p)
@@ -384,6 +361,12 @@ int alsa_want(struct alsa_pcm *p, char *err, size_t errcap)
 }
 
 uint64_t alsa_xruns(const struct alsa_pcm *p)
+{
+	(void)p;
+	return 0;
+}
+
+int alsa_clocked(const struct alsa_pcm *p)
 {
 	(void)p;
 	return 0;

@@ -1377,7 +1377,10 @@ int call_poll_timeout(struct svc *s, int dflt)
 		return dflt;
 	t = now_us();
 	due = C.next_tx;
-	if (!C.on_arrival && tf_jb_due_us(&C.jb) < due)
+	/* a sound card is fed on the 20 ms clock (its queue holds 60 ms);
+	 * its lag behind the jitter buffer's time is the sink's business */
+	if (!C.on_arrival && !audio_out_is_dev(C.aout) &&
+	    tf_jb_due_us(&C.jb) < due)
 		due = tf_jb_due_us(&C.jb);
 	if (due <= t)
 		return 0;

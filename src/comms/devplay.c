@@ -16,6 +16,12 @@ void devplay_init(struct devplay *d)
 	tf_po_init(&d->po);
 }
 
+void devplay_restart(struct devplay *d)
+{
+	tf_po_init(&d->po);
+	d->started = false;
+}
+
 static void conceal(struct tf_media_dec *dec, int16_t *pcm)
 {
 	if (tf_media_decode(dec, NULL, 0, pcm) < 0)
@@ -74,26 +80,69 @@ static void one(struct devplay *d, struct tf_jb *jb, struct tf_media_dec *dec,
 	}
 }
 
+/* A pcm without a clock (the null one; or not known before the first
+ * write): the frames the jitter buffer has due, as for a file; nothing
+ * can run dry, and inserting would only shift the stream */
+static int by_jb(struct devplay *d, struct audio_out *out, struct tf_jb *jb,
+		 struct tf_media_dec *dec, uint64_t now_us,
+		 void (*played)(uint64_t, void *), void *arg, char *err,
+		 size_t errcap)
+{
+	int16_t pcm[TF_MEDIA_FRAME];
+	struct tf_jb_out o;
+	enum tf_jb_what w;
+	int r = 0;
+
+	while (r >= 0 && (w = tf_jb_pop(jb, now_us, &o)) != TF_JB_WAIT) {
+		played(o.idx, arg);
+		if (w == TF_JB_PLAY &&
+		    tf_media_decode(dec, o.pkt, o.len, pcm) < 0) {
+			d->bad++;
+			conceal(dec, pcm);
+		} else if (w == TF_JB_FEC) {
+			if (tf_media_decode_fec(dec, o.pkt, o.len, pcm) < 0)
+				conceal(dec, pcm);
+			d->fec++;
+		} else if (w == TF_JB_CONCEAL) {
+			conceal(dec, pcm);
+			d->concealed++;
+		}
+		r = audio_out_write(out, pcm, err, errcap);
+		if (r >= 0) {
+			d->frames++;
+			d->fed = true;
+		}
+	}
+	tf_memzero(pcm, sizeof(pcm));
+	return r < 0 ? r : 0;
+}
+
 int devplay_tick(struct devplay *d, struct audio_out *out, struct tf_jb *jb,
 		 struct tf_media_dec *dec, bool live, uint64_t now_us,
 		 void (*played)(uint64_t idx, void *arg), void *arg, char *err,
 		 size_t errcap)
 {
 	int16_t pcm[TF_MEDIA_FRAME];
+	bool play;
 	int n, r = 0;
 
-	if (!d->started) {
-		/* the card starts with the first frame's time: before it
-		 * nothing is written, so nothing can run dry */
-		if (!live || !jb->started || now_us < tf_jb_due_us(jb))
-			return 0;
+	if (!d->started && live && jb->started && now_us >= tf_jb_due_us(jb))
 		d->started = true;
-	}
+	/* the card starts with the first frame's time: before it nothing
+	 * is written, so nothing can run dry; once running (a burst
+	 * before this one) it gets silence until then */
+	if (!d->started && !d->fed)
+		return 0;
+	if (audio_out_clocked(out) != 1)
+		return live ? by_jb(d, out, jb, dec, now_us, played, arg, err,
+				    errcap)
+			    : 0;
+	play = live && d->started;
 	n = audio_out_want(out, err, errcap);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
-		if (live)
+		if (play)
 			one(d, jb, dec, now_us, pcm, played, arg);
 		else
 			memset(pcm, 0, sizeof(pcm)); /* after the stream */
@@ -101,6 +150,7 @@ int devplay_tick(struct devplay *d, struct audio_out *out, struct tf_jb *jb,
 		if (r < 0)
 			break;
 		d->frames++;
+		d->fed = true;
 		tf_po_played(&d->po, tf_po_energy(pcm, TF_MEDIA_FRAME));
 	}
 	tf_memzero(pcm, sizeof(pcm));

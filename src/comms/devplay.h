@@ -27,12 +27,16 @@ struct tf_media_dec;
 struct devplay {
 	struct tf_po po;
 	bool started; /* the first frame was due: the card is fed */
+	bool fed;     /* the card got a frame: it is running, keep it fed */
 	/* what the card got: frames, of them concealed (PLC: inserted or
 	 * lost), rebuilt from FEC, decode failures, and frames dropped */
 	uint64_t frames, concealed, fec, bad, dropped;
 };
 
 void devplay_init(struct devplay *d);
+/* A new stream on the same card (a new burst): its timeline starts
+ * over, the card gets silence until its first frame; counters kept. */
+void devplay_restart(struct devplay *d);
 /* Feed out (a device) from jb through dec at now_us; live: conceal
  * what is missing, else silence. Calls played(idx, arg) for every
  * index taken from jb (in order). 0, or -errno with err filled when
