@@ -35,6 +35,8 @@ static void one(struct devplay *d, struct tf_jb *jb, struct tf_media_dec *dec,
 {
 	struct tf_jb_out o;
 	int64_t lag = tf_jb_lag_us(jb, now);
+	int16_t gone[TF_MEDIA_FRAME];
+	bool merge = false;
 
 	if (tf_po_before(&d->po, lag, tf_jb_has(jb, jb->next), tf_jb_any(jb)) ==
 	    TF_PO_INSERT) {
@@ -43,40 +45,49 @@ static void one(struct devplay *d, struct tf_jb *jb, struct tf_media_dec *dec,
 		return;
 	}
 	/* at most two takes: the second only after a drop, whose rule
-	 * wants the frame after it buffered */
+	 * wants the frame after it buffered; the dropped one is faded into
+	 * it */
 	for (int i = 0; i < 2; i++) {
+		if (i == 1)
+			merge = true;
 		switch (tf_jb_take(jb, now, &o)) {
 		case TF_JB_PLAY:
 			played(o.idx, arg);
 			if (tf_media_decode(dec, o.pkt, o.len, pcm) < 0) {
 				d->bad++;
 				conceal(dec, pcm);
-				return;
+				break;
 			}
 			if (i == 0 &&
 			    tf_po_drop(&d->po, lag,
 				       tf_po_energy(pcm, TF_MEDIA_FRAME),
 				       tf_jb_has(jb, jb->next))) {
 				d->dropped++;
+				memcpy(gone, pcm, sizeof(gone));
 				lag = tf_jb_lag_us(jb, now);
 				continue;
 			}
-			return;
+			break;
 		case TF_JB_FEC:
 			played(o.idx, arg);
 			if (tf_media_decode_fec(dec, o.pkt, o.len, pcm) < 0)
 				conceal(dec, pcm);
 			d->fec++;
-			return;
+			break;
 		case TF_JB_CONCEAL:
 			played(o.idx, arg);
 			conceal(dec, pcm);
 			d->concealed++;
-			return;
+			break;
 		default: /* not started: cannot happen once started */
 			memset(pcm, 0, TF_MEDIA_FRAME * sizeof(pcm[0]));
-			return;
+			break;
 		}
+		break;
+	}
+	if (merge) {
+		tf_po_merge(gone, pcm, pcm, TF_MEDIA_FRAME);
+		tf_memzero(gone, sizeof(gone));
 	}
 }
 

@@ -77,6 +77,18 @@ void tf_po_played(struct tf_po *po, double e)
 	po->mean_e = po->slot == 1 ? e : po->mean_e + MEAN_W * (e - po->mean_e);
 }
 
+void tf_po_merge(const int16_t *a, const int16_t *b, int16_t *out, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		/* weights (n - i) / n and i / n: no overflow, no step */
+		int32_t v = ((int32_t)a[i] * (int32_t)(n - i) +
+			     (int32_t)b[i] * (int32_t)i) /
+			    (int32_t)n;
+
+		out[i] = (int16_t)v;
+	}
+}
+
 double tf_po_energy(const int16_t *pcm, unsigned n)
 {
 	double s = 0;

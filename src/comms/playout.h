@@ -23,8 +23,11 @@
  * adjustment per ADJ_GAP slots (10 a second: at most 200 ms of speech
  * time removed per second). The lag is  now - (the index's due time
  * in the jitter buffer): 0 when playing exactly on target.
- * Whole frames are dropped or inserted (no overlap-add time-stretch):
- * a drop at a quiet frame is hardly heard; Opus PLC makes the insert.
+ * Whole frames are dropped or inserted, not a pitch-synchronous
+ * time-stretch (WSOLA): a drop at a quiet frame is hardly heard, and the
+ * dropped frame is cross-faded into the next one (tf_po_merge: 40 ms
+ * into 20 without a step in the waveform, a click when the frame was
+ * not quiet); Opus PLC makes the inserted ones.
  */
 #ifndef TWOFOLD_COMMS_PLAYOUT_H
 #define TWOFOLD_COMMS_PLAYOUT_H
@@ -69,5 +72,9 @@ bool tf_po_drop(struct tf_po *po, int64_t lag_us, double e, bool after_held);
 void tf_po_played(struct tf_po *po, double e);
 /* mean square of a 20 ms frame */
 double tf_po_energy(const int16_t *pcm, unsigned n);
+/* A dropped frame a and the next one b into out (may be b): a fades
+ * out as b fades in over the n samples (linear overlap-add), so the
+ * output starts where a started and ends where b ends. */
+void tf_po_merge(const int16_t *a, const int16_t *b, int16_t *out, unsigned n);
 
 #endif

@@ -6,11 +6,15 @@
  * bounded number per second; a sender 1 % faster than the card is
  * followed by drops, one 1 % slower by inserts; the lag returns near 0
  * in each case; loud frames are spared unless the lag is large; a lost
- * frame (later ones there) is taken, not waited for. */
+ * frame (later ones there) is taken, not waited for; a dropped frame is
+ * cross-faded into the next one: no step in the waveform where a plain
+ * cut makes one (a click). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -101,6 +105,50 @@ static void test_grow_rules(void **st)
 		tf_po_played(&po, QUIET);
 	assert_int_equal(tf_po_before(&po, -TF_PO_GROW_US, true, true),
 			 TF_PO_TAKE);
+}
+
+/* the largest step between two samples */
+static int max_step(const int16_t *x, unsigned n)
+{
+	int m = 0;
+
+	for (unsigned i = 1; i < n; i++) {
+		int d = abs(x[i] - x[i - 1]);
+		m = d > m ? d : m;
+	}
+	return m;
+}
+
+static void test_merge(void **st)
+{
+	enum { N = 320 };
+	int16_t x[4 * N], cut[3 * N], ola[3 * N];
+	int natural, plain, merged;
+
+	(void)st;
+	/* a 210 Hz tone: 4.2 periods per frame, so dropping a frame jumps
+	 * its phase by 0.2 of a period */
+	for (unsigned i = 0; i < 4 * N; i++)
+		x[i] = (int16_t)(10000 * sin(2 * M_PI * 210 * i / 16000.0));
+	natural = max_step(x, 4 * N);
+	/* frames 0, 1, 2, 3: frame 1 dropped */
+	memcpy(cut, x, N * sizeof(x[0]));
+	memcpy(cut + N, x + 2 * N, 2 * N * sizeof(x[0]));
+	memcpy(ola, cut, sizeof(ola));
+	tf_po_merge(x + N, x + 2 * N, ola + N, N);
+	plain = max_step(cut, 3 * N);
+	merged = max_step(ola, 3 * N);
+	print_message("largest step: the tone %d, a cut %d, cross-faded %d\n",
+		      natural, plain, merged);
+	assert_true(plain > 3 * natural);
+	assert_true(merged < natural + natural / 4);
+	/* it starts as the dropped frame and ends as the next one */
+	assert_int_equal(ola[N], x[N]);
+	assert_true(abs(ola[2 * N - 1] - x[3 * N - 1]) <= natural);
+	/* in place, as devplay calls it */
+	memcpy(ola + N, x + 2 * N, N * sizeof(x[0]));
+	tf_po_merge(x + N, ola + N, ola + N, N);
+	assert_int_equal(max_step(ola, 3 * N), merged);
 }
 
 /* ---- the sink's loop on a simulated clock ---- */
@@ -257,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_stall_inserts),
 		cmocka_unit_test(test_drop_rules),
 		cmocka_unit_test(test_grow_rules),
+		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_sim_steady),
 		cmocka_unit_test(test_sim_stall),
 		cmocka_unit_test(test_sim_drift),
