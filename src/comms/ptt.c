@@ -520,6 +520,7 @@ static void dev_close(void)
 	P.dg = NULL;
 	tf_media_dec_free(P.ddec);
 	P.ddec = NULL;
+	tf_memzero(&P.jb, sizeof(P.jb)); /* the burst's packets */
 }
 
 /* A decoded frame: to the file always; counted when the device may not
