@@ -225,6 +225,21 @@ bool audio_out_is_dev(const struct audio_out *a)
 	return a && a->dev;
 }
 
+int audio_out_want(struct audio_out *a, char *err, size_t errcap)
+{
+	return a && a->dev ? alsa_want(a->dev, err, errcap) : 0;
+}
+
+uint64_t audio_out_xruns(const struct audio_out *a)
+{
+	return a ? alsa_xruns(a->dev) : 0;
+}
+
+int audio_out_clocked(const struct audio_out *a)
+{
+	return a && a->dev ? alsa_clocked(a->dev) : 0;
+}
+
 int audio_out_close(struct audio_out *a)
 {
 	int r;

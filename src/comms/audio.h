@@ -65,6 +65,16 @@ int audio_out_write(struct audio_out *a,
 		    const int16_t pcm[static TF_MEDIA_FRAME], char *err,
 		    size_t errcap);
 bool audio_out_is_dev(const struct audio_out *a);
+/* A device: how many frames it needs now (0..5) to stay fed, each to be
+ * written with audio_out_write (a frame or a concealment: playout.h);
+ * -errno (err filled) when it failed. A file: 0 (written by index). */
+int audio_out_want(struct audio_out *a, char *err, size_t errcap);
+/* A device's underruns recovered so far (0 for a file) */
+uint64_t audio_out_xruns(const struct audio_out *a);
+/* A device with a clock of its own (1), one without (0: the null pcm
+ * consumes at once and cannot run dry; a file, too), or not known
+ * before the first write (-1) */
+int audio_out_clocked(const struct audio_out *a);
 /* Finish (a file: WAV sizes, fsync; a device: what is queued is
  * dropped) and free; 0 or the first error. NULL ok. */
 int audio_out_close(struct audio_out *a);
@@ -78,6 +88,9 @@ int alsa_read(struct alsa_pcm *p, int16_t pcm[static TF_MEDIA_FRAME], char *err,
 	      size_t errcap);
 int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
 	       char *err, size_t errcap);
+int alsa_want(struct alsa_pcm *p, char *err, size_t errcap);
+uint64_t alsa_xruns(const struct alsa_pcm *p);
+int alsa_clocked(const struct alsa_pcm *p);
 void alsa_close(struct alsa_pcm *p);
 
 #endif

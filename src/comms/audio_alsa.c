@@ -12,7 +12,13 @@
  *  - playback: started once PLAY_START periods are queued (a little
  *    jitter absorbed); a full buffer drops the frame (the card's clock
  *    slower than the sender's), an underrun (-EPIPE) is recovered with
- *    snd_pcm_recover and the frame written again.
+ *    snd_pcm_recover (counted: alsa_xruns) and the frame written again.
+ *    alsa_want says how many frames the card needs now to keep
+ *    PLAY_TARGET periods queued (snd_pcm_delay): the caller fills each
+ *    with a frame or a concealment (playout.h), so a call or a burst
+ *    never lets it run dry. alsa_clocked tells a pcm with a clock from
+ *    one without (the null pcm consumes at once: its delay after a
+ *    write is 0), which cannot run dry and is written like a file.
  *
  * libasound's own messages ("ALSA lib pcm.c:...") go nowhere: the caller
  * prints one line naming the device.
@@ -36,11 +42,17 @@
 #define PERIODS_PLAY 6
 #define CAPTURE_KEEP 4
 #define PLAY_START 2
+#define PLAY_TARGET 3 /* periods kept queued: 60 ms of wake-up slack */
+#define WANT_MAX (PERIODS_PLAY - 1)
 
 struct alsa_pcm {
 	snd_pcm_t *h;
 	bool capture;
 	char name[AUDIO_DEV_MAX];
+	/* playback: -1 not known yet (nothing written), 1 the pcm has a
+	 * clock (its delay after the first write was above 0), 0 none */
+	int clocked;
+	uint64_t xruns;
 };
 
 bool audio_have_alsa(void)
@@ -167,6 +179,7 @@ int alsa_open(const char *dev, bool capture, struct alsa_pcm **out, char *err,
 		return -ENOMEM;
 	}
 	p->capture = capture;
+	p->clocked = -1;
 	snprintf(p->name, sizeof(p->name), "%s", dev);
 	r = snd_pcm_open(&p->h, dev,
 			 capture ? SND_PCM_STREAM_CAPTURE
@@ -193,8 +206,11 @@ int alsa_open(const char *dev, bool capture, struct alsa_pcm **out, char *err,
  * restarted; anything else is reported. */
 static int recover(struct alsa_pcm *p, int r, char *err, size_t errcap)
 {
-	int e = snd_pcm_recover(p->h, r, 1);
+	int e;
 
+	if (r == -EPIPE && !p->capture)
+		p->xruns++; /* the card ran dry: a click */
+	e = snd_pcm_recover(p->h, r, 1);
 	if (e >= 0 && p->capture)
 		e = snd_pcm_start(p->h);
 	if (e < 0) {
@@ -236,8 +252,15 @@ int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
 
 	for (int tries = 0; tries < 2; tries++) {
 		n = snd_pcm_writei(p->h, pcm, TF_MEDIA_FRAME);
-		if (n >= 0)
+		if (n >= 0) {
+			if (p->clocked < 0) {
+				snd_pcm_sframes_t d = 0;
+
+				p->clocked =
+					snd_pcm_delay(p->h, &d) == 0 && d > 0;
+			}
 			return 1;
+		}
 		if (n == -EAGAIN)
 			return 0; /* the buffer is full: drop this frame */
 		r = recover(p, (int)n, err, errcap);
@@ -245,6 +268,38 @@ int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
 			return r;
 	}
 	return 0;
+}
+
+int alsa_want(struct alsa_pcm *p, char *err, size_t errcap)
+{
+	snd_pcm_sframes_t d = 0;
+	int r;
+
+	r = snd_pcm_state(p->h) == SND_PCM_STATE_XRUN ? -EPIPE
+						      : snd_pcm_delay(p->h, &d);
+	if (r < 0) {
+		r = recover(p, r, err, errcap);
+		if (r < 0)
+			return r;
+		d = 0;
+	}
+	/* the card's own clock: top up to PLAY_TARGET periods */
+	if (d < 0)
+		d = 0;
+	r = (int)(((snd_pcm_sframes_t)TF_MEDIA_FRAME * PLAY_TARGET - d +
+		   TF_MEDIA_FRAME - 1) /
+		  TF_MEDIA_FRAME);
+	return r < 0 ? 0 : r > WANT_MAX ? WANT_MAX : r;
+}
+
+int alsa_clocked(const struct alsa_pcm *p)
+{
+	return p->clocked;
+}
+
+uint64_t alsa_xruns(const struct alsa_pcm *p)
+{
+	return p ? p->xruns : 0;
 }
 
 void alsa_close(struct alsa_pcm *p)
@@ -295,6 +350,26 @@ int alsa_write(struct alsa_pcm *p, const int16_t pcm[static TF_MEDIA_FRAME],
 	(void)err;
 	(void)errcap;
 	return -EOPNOTSUPP;
+}
+
+int alsa_want(struct alsa_pcm *p, char *err, size_t errcap)
+{
+	(void)p;
+	(void)err;
+	(void)errcap;
+	return -EOPNOTSUPP;
+}
+
+uint64_t alsa_xruns(const struct alsa_pcm *p)
+{
+	(void)p;
+	return 0;
+}
+
+int alsa_clocked(const struct alsa_pcm *p)
+{
+	(void)p;
+	return 0;
 }
 
 void alsa_close(struct alsa_pcm *p)

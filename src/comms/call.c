@@ -30,6 +30,11 @@
  * k x 20 ms + the reference transit + a playout delay adapted to the
  * measured jitter. A frame missing at its time is rebuilt from the next
  * frame's in-band FEC when that one is buffered, else concealed (PLC).
+ * That is for a file (--audio-out: written by frame index). A sound card
+ * plays by its own clock instead (devplay.h): each tick it gets the
+ * frames it wants, a concealment when the next one is not there, and
+ * the playout delay follows the jitter buffer's target by concealments
+ * inserted and quiet frames dropped (playout.h), so it never runs dry.
  * The test-only TWOFOLD_COMMS_TEST_NO_JITTER_BUFFER=1 plays frames on
  * arrival instead (the comparison in test_call_jitter.sh).
  */
@@ -50,6 +55,7 @@
 #include "audio.h"
 #include "call.h"
 #include "callkey.h"
+#include "devplay.h"
 #include "jitter.h"
 
 enum {
@@ -123,6 +129,8 @@ struct call {
 	/* the jitter buffer, or frames played on arrival (test only) */
 	bool on_arrival;
 	struct tf_jb jb;
+	struct devplay dp;  /* on a sound card */
+	uint64_t dev_xruns; /* of the cards closed during this call */
 	uint64_t t_first_play, last_played, misordered, rx_top, reordered;
 	bool played_any;
 	char ended[400];
@@ -278,6 +286,7 @@ static void call_end(struct svc *s, const char *why)
 	/* the microphone is released the moment the call ends */
 	audio_in_close(C.ain);
 	C.ain = NULL;
+	C.dev_xruns += audio_out_xruns(C.aout); /* status after the call */
 	r = audio_out_close(C.aout);
 	C.aout = NULL;
 	if (r < 0)
@@ -567,6 +576,7 @@ static void go_active(struct svc *s)
 
 	C.on_arrival = e && !strcmp(e, "1");
 	tf_jb_init(&C.jb);
+	devplay_init(&C.dp);
 	set_state(ST_ACTIVE);
 	/* first: in the background the device opens only once twofoldd
 	 * sets it aside for this call ("audio yes": call_devices_again) */
@@ -1128,6 +1138,31 @@ static void on_media(struct svc *s, uint64_t ctr, const uint8_t *pkt, size_t n)
 		C.t_first_audio = t; /* decrypted; it plays after the delay */
 }
 
+static void played_cb(uint64_t k, void *arg)
+{
+	(void)arg;
+	played(k);
+}
+
+/* On a sound card: what it wants now (devplay.h) */
+static void playout_dev(uint64_t t)
+{
+	char err[AUDIO_ERR_MAX];
+
+	if (devplay_tick(&C.dp, C.aout, &C.jb, C.dec, true, t, played_cb, NULL,
+			 err, sizeof(err)) < 0) {
+		snprintf(C.audio_err, sizeof(C.audio_err), "%s", err);
+		fprintf(stderr, PROG ": %s\n", err);
+		C.dev_xruns += audio_out_xruns(C.aout);
+		(void)audio_out_close(C.aout);
+		C.aout = NULL;
+	}
+	if (C.dp.started && !C.t_first_play)
+		C.t_first_play = t;
+	C.rejected += C.dp.bad;
+	C.dp.bad = 0;
+}
+
 /* Play every frame the jitter buffer has due (call_tick, every 20 ms). */
 static void playout(uint64_t t)
 {
@@ -1135,6 +1170,10 @@ static void playout(uint64_t t)
 	struct tf_jb_out o;
 	enum tf_jb_what w;
 
+	if (audio_out_is_dev(C.aout)) {
+		playout_dev(t);
+		goto counts;
+	}
 	while ((w = tf_jb_pop(&C.jb, t, &o)) != TF_JB_WAIT) {
 		switch (w) {
 		case TF_JB_PLAY:
@@ -1164,6 +1203,7 @@ static void playout(uint64_t t)
 		played(o.idx);
 	}
 	tf_memzero(pcm, sizeof(pcm));
+counts:
 	C.lost = C.jb.fec + C.jb.concealed + C.jb.skipped;
 	C.fec = C.jb.fec;
 	C.late = C.jb.late;
@@ -1337,7 +1377,10 @@ int call_poll_timeout(struct svc *s, int dflt)
 		return dflt;
 	t = now_us();
 	due = C.next_tx;
-	if (!C.on_arrival && tf_jb_due_us(&C.jb) < due)
+	/* a sound card is fed on the 20 ms clock (its queue holds 60 ms);
+	 * its lag behind the jitter buffer's time is the sink's business */
+	if (!C.on_arrival && !audio_out_is_dev(C.aout) &&
+	    tf_jb_due_us(&C.jb) < due)
 		due = tf_jb_due_us(&C.jb);
 	if (due <= t)
 		return 0;
@@ -1553,7 +1596,11 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		"call_fec %llu\ncall_late %llu\ncall_rejected %llu\n"
 		"call_forks %zu\ncall_forks_ringing %zu\n"
 		"call_ended %s\ncall_refused %s\n"
-		"call_audio_dev %s\ncall_audio_error %s\n",
+		"call_audio_dev %s\ncall_audio_error %s\n"
+		"call_dev_frames %llu\ncall_dev_concealed %llu\n"
+		"call_dev_inserted %llu\ncall_dev_dropped %llu\n"
+		"call_dev_xruns %llu\ncall_play_lag_us %lld\n"
+		"call_play_lag_max_us %lld\n",
 		state_names[C.st], C.peer[0] ? C.peer : "-",
 		C.outgoing ? "out" : "in", (unsigned long long)C.t_dial,
 		(unsigned long long)C.t_ring, (unsigned long long)C.t_answer,
@@ -1577,7 +1624,13 @@ size_t call_status(struct svc *s, char *out, size_t cap)
 		(unsigned long long)C.fec, (unsigned long long)C.late,
 		(unsigned long long)C.rejected, NF, forks_in(FK_RING),
 		C.ended[0] ? C.ended : "-", C.refused[0] ? C.refused : "-",
-		C.dev[0] ? C.dev : "-", C.audio_err[0] ? C.audio_err : "-");
+		C.dev[0] ? C.dev : "-", C.audio_err[0] ? C.audio_err : "-",
+		(unsigned long long)C.dp.frames,
+		(unsigned long long)C.dp.concealed,
+		(unsigned long long)C.dp.po.inserted,
+		(unsigned long long)C.dp.dropped,
+		(unsigned long long)(C.dev_xruns + audio_out_xruns(C.aout)),
+		(long long)C.dp.po.lag_us, (long long)C.dp.po.lag_max_us);
 	if (n < 0)
 		return 0;
 	return (size_t)n < cap ? (size_t)n : cap - 1;

@@ -198,13 +198,44 @@ static struct tf_jb_slot *held(struct tf_jb *jb, uint64_t idx)
 	return sl->have && sl->idx == idx ? sl : NULL;
 }
 
+bool tf_jb_has(const struct tf_jb *jb, uint64_t idx)
+{
+	const struct tf_jb_slot *sl = &jb->slot[idx % TF_JB_SLOTS];
+
+	return jb->started && sl->have && sl->idx == idx;
+}
+
+bool tf_jb_any(const struct tf_jb *jb)
+{
+	for (int i = 0; i < TF_JB_SLOTS; i++)
+		if (jb->slot[i].have && jb->slot[i].idx >= jb->next)
+			return true;
+	return false;
+}
+
+int64_t tf_jb_lag_us(const struct tf_jb *jb, uint64_t now_us)
+{
+	if (!jb->started)
+		return 0;
+	return (int64_t)now_us -
+	       (rel_us(jb, jb->next) + jb->off_us + jb->delay_us);
+}
+
 enum tf_jb_what tf_jb_pop(struct tf_jb *jb, uint64_t now_us,
 			  struct tf_jb_out *out)
+{
+	if (!jb->started || now_us < tf_jb_due_us(jb))
+		return TF_JB_WAIT;
+	return tf_jb_take(jb, now_us, out);
+}
+
+enum tf_jb_what tf_jb_take(struct tf_jb *jb, uint64_t now_us,
+			   struct tf_jb_out *out)
 {
 	struct tf_jb_slot *sl;
 	int64_t behind;
 
-	if (!jb->started || now_us < tf_jb_due_us(jb))
+	if (!jb->started)
 		return TF_JB_WAIT;
 	/* frames due at now_us beyond next: more than the buffer holds
 	 * (the receiver stalled, or the timeline jumped): skip to the one

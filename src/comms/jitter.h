@@ -88,6 +88,16 @@ int tf_jb_put(struct tf_jb *jb, uint64_t idx, const uint8_t *pkt, size_t n,
 /* The next frame due at now_us, or TF_JB_WAIT. Call until TF_JB_WAIT. */
 enum tf_jb_what tf_jb_pop(struct tf_jb *jb, uint64_t now_us,
 			  struct tf_jb_out *out);
+/* The next frame whatever its time (a sound card's clock asks for it;
+ * playout.h decides when): TF_JB_WAIT only before the first frame. */
+enum tf_jb_what tf_jb_take(struct tf_jb *jb, uint64_t now_us,
+			   struct tf_jb_out *out);
+/* idx is buffered; some index from next on is buffered */
+bool tf_jb_has(const struct tf_jb *jb, uint64_t idx);
+bool tf_jb_any(const struct tf_jb *jb);
+/* how late now_us is for the next frame (negative: early); 0 before
+ * the first frame */
+int64_t tf_jb_lag_us(const struct tf_jb *jb, uint64_t now_us);
 /* When the next frame is due (µs), or UINT64_MAX before the first frame. */
 uint64_t tf_jb_due_us(const struct tf_jb *jb);
 

@@ -34,7 +34,11 @@
  * persona holds the foreground (twofoldd says so, svc.h) or a call is
  * active, so a background persona does not speak over the foreground
  * one's apps (or in a room the officer has left it in); `status` counts
- * the frames not played for that reason.
+ * the frames not played for that reason. On the device a burst plays by
+ * the card's clock (devplay.h): its packets go into a jitter buffer of
+ * their own (with a decoder of its own), a frame missing while the floor
+ * is taken is concealed so the card never runs dry, and silence follows
+ * the burst until the device is closed 0.5 s after its last frame.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +51,7 @@
 
 #include "audio.h"
 #include "call.h"
+#include "devplay.h"
 #include "svc.h"
 #include "twofold/atomicfile.h"
 #include "twofold/media.h"
@@ -126,8 +131,15 @@ struct ptt {
 	struct tf_audio_writer *out; /* --audio-out, NULL none */
 	/* the service's --audio-dev while a burst plays on it */
 	struct audio_out *dev;
-	uint64_t dev_last_ms; /* the last frame played on it */
+	uint64_t dev_last_ms; /* the last frame received for it */
 	char dev_err[AUDIO_ERR_MAX];
+	/* the burst on the device: its own jitter buffer and decoder */
+	struct pgroup *dg;
+	uint32_t dburst;
+	struct tf_jb jb;
+	struct tf_media_dec *ddec;
+	struct devplay dp;
+	uint64_t xruns; /* of the devices closed */
 };
 
 static struct ptt P;
@@ -502,23 +514,33 @@ static bool may_play(struct svc *s)
 
 static void dev_close(void)
 {
+	P.xruns += audio_out_xruns(P.dev);
 	(void)audio_out_close(P.dev);
 	P.dev = NULL;
+	P.dg = NULL;
+	tf_media_dec_free(P.ddec);
+	P.ddec = NULL;
+	tf_memzero(&P.jb, sizeof(P.jb)); /* the burst's packets */
 }
 
-/* A decoded frame: to the file always, to the device when allowed */
+/* A decoded frame: to the file always; counted when the device may not
+ * play it (the device gets the packet: dev_put) */
 static void out_write(struct svc *s, struct pgroup *g, const int16_t *pcm)
+{
+	if (P.out != NULL && tf_audio_write(P.out, pcm, TF_MEDIA_FRAME) < 0)
+		comms_log(s, "audio out: write failed");
+	if (s->audio_dev[0] != '\0' && !may_play(s))
+		g->muted++;
+}
+
+/* A received packet of burst/ctr for the device, when it may play */
+static void dev_put(struct svc *s, struct pgroup *g, uint32_t burst,
+		    uint64_t ctr, const uint8_t *pkt, size_t n)
 {
 	char err[AUDIO_ERR_MAX];
 
-	if (P.out != NULL && tf_audio_write(P.out, pcm, TF_MEDIA_FRAME) < 0)
-		comms_log(s, "audio out: write failed");
-	if (s->audio_dev[0] == '\0')
+	if (s->audio_dev[0] == '\0' || !may_play(s))
 		return;
-	if (!may_play(s)) {
-		g->muted++;
-		return;
-	}
 	/* during a call the call's own playback may hold the device: a
 	 * card without a mixer (dmix, PipeWire) refuses this second open
 	 * with EBUSY, said once in ptt_audio_error */
@@ -533,15 +555,46 @@ static void out_write(struct svc *s, struct pgroup *g, const int16_t *pcm)
 			return;
 		}
 		P.dev_err[0] = '\0';
+		devplay_init(&P.dp);
 	}
-	if (audio_out_write(P.dev, pcm, err, sizeof(err)) < 0) {
+	if (P.dg != g || P.dburst != burst || P.ddec == NULL) {
+		/* a new burst: a new timeline (the card goes on) */
+		tf_media_dec_free(P.ddec);
+		P.ddec = NULL;
+		if (tf_media_dec_new(&P.ddec) < 0)
+			return;
+		P.dg = g;
+		P.dburst = burst;
+		tf_jb_init(&P.jb);
+		devplay_restart(&P.dp);
+	}
+	(void)tf_jb_put(&P.jb, ctr, pkt, n, comms_now_us());
+	P.dev_last_ms = comms_now_ms();
+}
+
+static void dev_played(uint64_t idx, void *arg)
+{
+	struct pgroup *g = arg;
+
+	(void)idx;
+	g->played++;
+}
+
+/* the card's frames (ptt_tick): concealed while the floor is taken */
+static void dev_tick(void)
+{
+	char err[AUDIO_ERR_MAX];
+	bool live;
+
+	if (P.dev == NULL || P.dg == NULL)
+		return;
+	live = P.dg->taken || tf_jb_any(&P.jb);
+	if (devplay_tick(&P.dp, P.dev, &P.jb, P.ddec, live, comms_now_us(),
+			 dev_played, P.dg, err, sizeof(err)) < 0) {
 		snprintf(P.dev_err, sizeof(P.dev_err), "%s", err);
 		fprintf(stderr, PROG ": %s\n", err);
 		dev_close();
-		return;
 	}
-	P.dev_last_ms = comms_now_ms();
-	g->played++;
 }
 
 /* Decode one Opus packet of burst/ctr; a gap since the last one is
@@ -559,6 +612,7 @@ static void play(struct svc *s, struct pgroup *g, uint32_t burst, uint64_t ctr,
 		g->dec_burst = burst;
 		g->last_ctr = ctr - 1;
 	}
+	dev_put(s, g, burst, ctr, pkt, n); /* its own buffer orders it */
 	if (ctr <= g->last_ctr)
 		return; /* late or repeated: already played or concealed */
 	if (ctr - g->last_ctr - 1 <= CONCEAL_MAX) {
@@ -690,6 +744,7 @@ void ptt_tick(struct svc *s, uint64_t now)
 	 * moment the persona goes to the background */
 	if (P.dev && (!may_play(s) || now - P.dev_last_ms > 500))
 		dev_close();
+	dev_tick();
 	for (size_t i = 0; i < GROUPS_MAX; i++) {
 		struct pgroup *g = &P.g[i];
 		uint8_t f[FRAME_BYTES];
@@ -721,7 +776,7 @@ int ptt_poll_ms(void)
 	for (size_t i = 0; i < GROUPS_MAX; i++)
 		if (P.g[i].pressed)
 			return 5;
-	return 200;
+	return P.dev ? 10 : 200; /* a burst on the card: fed every tick */
 }
 
 /* "GROUP EMERGENCY PATH[\nDEV]" */
@@ -868,6 +923,18 @@ void ptt_status(struct svc *s, char *out, size_t cap)
 				break;
 			l += (size_t)n;
 		}
+	}
+	if (l < cap) {
+		int n = snprintf(
+			out + l, cap - l,
+			"ptt_dev_frames %llu\nptt_dev_concealed %llu\n"
+			"ptt_dev_dropped %llu\nptt_dev_xruns %llu\n",
+			(unsigned long long)P.dp.frames,
+			(unsigned long long)P.dp.concealed,
+			(unsigned long long)P.dp.dropped,
+			(unsigned long long)(P.xruns + audio_out_xruns(P.dev)));
+		if (n > 0)
+			l += (size_t)n;
 	}
 	if (P.dev_err[0] && l < cap)
 		(void)snprintf(out + l, cap - l, "ptt_audio_error %s\n",

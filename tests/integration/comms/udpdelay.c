@@ -3,8 +3,8 @@
  * udpdelay: a UDP proxy that adds a fixed one-way delay in each direction
  * (the kernel here has no sch_netem, FACTS.md). Test tool only.
  *
- *   udpdelay [-j JITTER_MS] LISTEN_IP:PORT TARGET_IP:PORT DELAY_MS
- *            [BACK_DELAY_MS]
+ *   udpdelay [-j JITTER_MS] [-s SPIKE_MS] LISTEN_IP:PORT TARGET_IP:PORT
+ *            DELAY_MS [BACK_DELAY_MS]
  *
  * Each client address gets its own upstream socket connected to the
  * target, so the server sees one distinct source per client (the relay
@@ -13,7 +13,10 @@
  * monotonic within each and order is kept. With -j each datagram gets its
  * own delay, uniform in DELAY +- JITTER_MS (at least 0): datagrams then
  * overtake each other (a jittery radio link reorders); the queue is then
- * searched for due packets instead of read in order. PORT 0 picks a free port; the bound port is printed as
+ * searched for due packets instead of read in order. With -s each
+ * SIGUSR1 stalls the link for SPIKE_MS: nothing is delivered in either
+ * direction until then, and what came meanwhile follows in a burst (a
+ * delay spike: a radio fade, a handover). PORT 0 picks a free port; the bound port is printed as
  * "udpdelay: listening on PORT" on stdout once ready. SIGTERM/SIGINT end
  * it; it never sends anywhere but the target and the clients it heard.
  */
@@ -58,12 +61,20 @@ struct fifo {
 
 static struct fifo fifos[2]; /* 0 towards the target, 1 back */
 static uint64_t jitter_us;   /* -j: per-datagram delay spread */
-static volatile sig_atomic_t stop;
+static uint64_t spike_us;    /* -s: a stall's length */
+static uint64_t hold_until;  /* nothing leaves before this */
+static volatile sig_atomic_t stop, spike;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	spike = 1;
 }
 
 static uint64_t now_us(void)
@@ -183,6 +194,8 @@ static void flush_due(struct fifo *q)
 {
 	uint64_t t = now_us();
 
+	if (t < hold_until)
+		return; /* a stall (-s) */
 	if (jitter_us) {
 		flush_due_any(q);
 		return;
@@ -212,6 +225,8 @@ static int next_timeout(void)
 	}
 	if (best == UINT64_MAX)
 		return -1;
+	if (best < hold_until)
+		best = hold_until;
 	return best <= t ? 0 : (int)((best - t + 999) / 1000);
 }
 
@@ -224,15 +239,21 @@ int main(int argc, char **argv)
 	socklen_t sl;
 	int lfd;
 
-	if (argc > 2 && !strcmp(argv[1], "-j")) {
-		jitter_us = (uint64_t)strtoull(argv[2], NULL, 10) * 1000u;
+	while (argc > 2 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "-s"))) {
+		uint64_t v = (uint64_t)strtoull(argv[2], NULL, 10) * 1000u;
+
+		if (argv[1][1] == 'j')
+			jitter_us = v;
+		else
+			spike_us = v;
 		argc -= 2;
 		argv += 2;
 	}
 	if (argc < 4 || argc > 5 || parse_addr(argv[1], &listen_a) < 0 ||
 	    parse_addr(argv[2], &target) < 0) {
-		fprintf(stderr, "usage: udpdelay [-j JITTER_MS] LISTEN_IP:PORT "
-				"TARGET_IP:PORT DELAY_MS [BACK_DELAY_MS]\n");
+		fprintf(stderr, "usage: udpdelay [-j JITTER_MS] [-s SPIKE_MS] "
+				"LISTEN_IP:PORT TARGET_IP:PORT DELAY_MS "
+				"[BACK_DELAY_MS]\n");
 		return 2;
 	}
 	fwd_us = (uint64_t)strtoull(argv[3], NULL, 10) * 1000u;
@@ -244,6 +265,7 @@ int main(int argc, char **argv)
 		return 1;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	signal(SIGUSR1, on_usr1);
 	lfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (lfd < 0 || bind(lfd, (const struct sockaddr *)&listen_a,
 			    sizeof(listen_a)) < 0) {
@@ -257,9 +279,17 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	while (!stop) {
-		int timeout = next_timeout();
+		int timeout;
 		size_t n = 0;
 
+		if (spike) {
+			spike = 0;
+			hold_until = now_us() + spike_us;
+			printf("udpdelay: stalled for %llu ms\n",
+			       (unsigned long long)(spike_us / 1000));
+			fflush(stdout);
+		}
+		timeout = next_timeout();
 		pfd[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
 		for (size_t i = 0; i < nclients; i++)
 			pfd[n++] = (struct pollfd){.fd = clients[i].up,
