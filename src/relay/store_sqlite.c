@@ -626,9 +626,54 @@ static const struct tf_store_ops sq_ops = {
 	.close = sq_close,
 };
 
-static const char pragmas[] = "PRAGMA journal_mode=WAL;"
-			      "PRAGMA synchronous=FULL;"
+static const char pragmas[] = "PRAGMA synchronous=FULL;"
 			      "PRAGMA foreign_keys=ON;";
+
+#define SQ_BUSY_MS 5000 /* the busy timeout, and the WAL switch's wait */
+
+/* PRAGMA journal_mode=WAL, waiting as the busy timeout would. The busy
+ * handler does not cover it: on a file still in rollback mode (a fresh
+ * one) the switch reads page 1 under a shared lock, then upgrades to an
+ * exclusive lock to write the WAL version bytes, and SQLite never calls
+ * the busy handler for a lock wanted while this connection already holds
+ * a read transaction (it could deadlock), so it returns SQLITE_BUSY at
+ * once when another process is doing the same (SQLite 3.40.1 showed it:
+ * 4 processes opening one fresh file failed about one open in six). We
+ * hold no lock between tries, so retrying cannot deadlock. The mode is
+ * persistent in the file: once one process has switched it, the others'
+ * pragma is a no-op that returns "wal". */
+static int sq_wal(sqlite3 *db)
+{
+	int waited = 0, step = 1, rc;
+
+	for (;;) {
+		sqlite3_stmt *q = NULL;
+		bool wal = false;
+
+		rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &q,
+					NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(q);
+			if (rc == SQLITE_ROW) {
+				const unsigned char *m =
+					sqlite3_column_text(q, 0);
+
+				wal = m != NULL &&
+				      !sqlite3_stricmp((const char *)m, "wal");
+				rc = SQLITE_OK;
+			}
+		}
+		sqlite3_finalize(q);
+		if (rc == SQLITE_OK)
+			return wal ? 0 : -EIO; /* WAL refused: not our store */
+		if ((rc & 0xff) != SQLITE_BUSY || waited >= SQ_BUSY_MS)
+			return sq_err(db, rc);
+		/* 1, 2, 4 .. 32 ms: the other process's switch is short */
+		waited += sqlite3_sleep(step);
+		if (step < 32)
+			step *= 2;
+	}
+}
 
 /* schema 1 */
 static const char schema[] =
@@ -850,8 +895,10 @@ int tf_store_open_sqlite(const char *path, struct tf_store **out)
 	}
 	/* a second process (a restarted relay whose old one still exits)
 	 * waits a little instead of failing */
-	sqlite3_busy_timeout(st->db, 5000);
-	r = sq_exec(st->db, pragmas);
+	sqlite3_busy_timeout(st->db, SQ_BUSY_MS);
+	r = sq_wal(st->db);
+	if (r == 0)
+		r = sq_exec(st->db, pragmas);
 	if (r == 0)
 		r = sq_schema(st->db);
 	if (r < 0)

@@ -5,8 +5,10 @@
  * tombstones, bounds; SQLite: WAL mode; PostgreSQL: a primary restart
  * fails a put ("retry later") and the store works again after it.
  * SQLite by default; PostgreSQL when TF_TEST_STORE_PG names a cluster
- * (with_pg.sh starts a private one, meson's relay_store_pg). */
+ * (with_pg.sh starts a private one, meson's relay_store_pg). SQLite:
+ * several processes opening one fresh file at once all succeed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include <pthread.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -808,6 +811,76 @@ static void test_concurrent(void **state)
 	tf_store_close(st);
 }
 
+/* Several relays (processes) opening one fresh SQLite file at once for
+ * the first time: each open succeeds or waits, none fails (the WAL
+ * switch and the schema creation race). FO_ROUNDS fresh files, FO_PROCS
+ * processes each, released together by closing a pipe. */
+#define FO_PROCS 4
+#define FO_ROUNDS 60
+static int fo_child(int gate)
+{
+	struct tf_store *st = NULL;
+	char c;
+	int r;
+
+	if (read(gate, &c, 1) < 0) /* EOF: go */
+		_exit(100);
+	r = tf_store_open_sqlite(path, &st);
+	if (r == 0) {
+		uint8_t id[TF_STORE_ID_BYTES] = {(uint8_t)getpid()};
+
+		r = tf_store_put(st, "kim", id, "lou", (const uint8_t *)"m", 1,
+				 1);
+		tf_store_close(st);
+	}
+	_exit(r < 0 ? (-r & 0x7f) : 0);
+}
+
+static void test_fresh_open(void **state)
+{
+	char p[96];
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	int failed = 0, why = 0;
+
+	if (pg != NULL)
+		skip();
+	for (int round = 0; round < FO_ROUNDS; round++) {
+		pid_t kid[FO_PROCS];
+		int gate[2];
+
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+			unlink(p);
+		}
+		assert_int_equal(pipe2(gate, O_CLOEXEC), 0);
+		for (int k = 0; k < FO_PROCS; k++) {
+			kid[k] = fork();
+			assert_true(kid[k] >= 0);
+			if (kid[k] == 0) {
+				close(gate[1]);
+				fo_child(gate[0]);
+			}
+		}
+		close(gate[0]);
+		close(gate[1]);
+		for (int k = 0; k < FO_PROCS; k++) {
+			int ws = 0;
+
+			assert_int_equal(waitpid(kid[k], &ws, 0), kid[k]);
+			if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+				failed++;
+				why = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+			}
+		}
+	}
+	if (failed)
+		fprintf(stderr,
+			"fresh open: %d of %d opens failed (last: %s)\n",
+			failed, FO_ROUNDS * FO_PROCS,
+			why > 0 ? strerror(why) : "killed");
+	assert_int_equal(failed, 0);
+}
+
 /* A primary restart (pg_ctl restart -m immediate, as a crash or a
  * Patroni failover looks to the relay): the put on the dead connection
  * fails with -EIO (the relay says "retry later", nothing acknowledged),
@@ -858,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_wal),
 		cmocka_unit_test(test_put_many),
 		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_fresh_open),
 		cmocka_unit_test(test_pg_restart),
 	};
 
