@@ -652,6 +652,33 @@ static void test_migrate(void **state)
 	assert_int_equal(tf_store_put(st, "carl/tablet", id, "alice/laptop",
 				      (const uint8_t *)"m2b", 3, 62),
 			 TF_STORE_STORED);
+	/* the same retries in one group commit (its own code path): all
+	 * duplicates but the new one, stored once in the batch */
+	{
+		uint8_t ids[3][TF_STORE_ID_BYTES];
+		struct tf_store_put_item it[5] = {
+			{"bob/phone", "dave", ids[0], (const uint8_t *)"m3", 2,
+			 99},
+			{"bob/phone", "alice", ids[1], (const uint8_t *)"m9", 2,
+			 99},
+			{"bob", "alice/phone", ids[1], (const uint8_t *)"m9", 2,
+			 99},
+			{"bob/phone", "ed", ids[2], (const uint8_t *)"m12", 3,
+			 99},
+			{"bob/phone", "ed", ids[2], (const uint8_t *)"m12", 3,
+			 99},
+		};
+
+		id_of(ids[0], 1);
+		id_of(ids[1], 9);
+		id_of(ids[2], 12);
+		assert_int_equal(tf_store_put_many(st, it, 5, 62), 0);
+		for (size_t i = 0; i < 5; i++)
+			assert_int_equal(it[i].result,
+					 i == 3 ? TF_STORE_STORED
+						: TF_STORE_DUPLICATE);
+		assert_int_equal(tf_store_count(st, "ed"), 1);
+	}
 	/* new rows come after every old seq */
 	id_of(id, 11);
 	assert_int_equal(tf_store_put(st, "bob/phone", id, "alice/phone",
@@ -742,10 +769,34 @@ static void test_put_many(void **state)
 	assert_int_equal(it[3].result, TF_STORE_DUPLICATE); /* in the batch */
 	assert_int_equal(it[4].result, -EINVAL);
 	assert_int_equal(it[5].result, TF_STORE_DUPLICATE); /* stored before */
+	if (pg != NULL) {
+		/* PostgreSQL refuses a sender that is not UTF-8 (SQLite
+		 * stores the bytes): a statement failing in the middle of
+		 * the pipeline fails the batch, nothing of it is stored, and
+		 * the session works on (rolled back, out of pipeline mode) */
+		uint8_t nid[3][TF_STORE_ID_BYTES];
+
+		for (unsigned i = 0; i < 3; i++) {
+			id_of(nid[i], 950 + i);
+			it[i] = (struct tf_store_put_item){
+				.sender = i == 1 ? "h\xff" : "hal",
+				.recipient = "gina",
+				.id = nid[i],
+				.blob = (const uint8_t *)"x",
+				.len = 1};
+		}
+		assert_int_equal(tf_store_put_many(st, it, 3, 2), -EIO);
+		assert_int_equal(tf_store_count(st, "gina"), 4);
+		it[1].sender = "hal";
+		assert_int_equal(tf_store_put_many(st, it, 3, 2), 0);
+		for (unsigned i = 0; i < 3; i++)
+			assert_int_equal(it[i].result, TF_STORE_STORED);
+		assert_int_equal(tf_store_count(st, "gina"), 7);
+	}
 	tf_store_close(st);
 	/* durable, in order */
 	assert_int_equal(open_store(&st), 0);
-	assert_int_equal(tf_store_count(st, "gina"), 4);
+	assert_int_equal(tf_store_count(st, "gina"), pg != NULL ? 7 : 4);
 	for (const char *want = "oabc"; *want; want++) {
 		assert_int_equal(tf_store_next(st, "gina", seq, &m), 1);
 		seq = m.seq;
