@@ -748,8 +748,13 @@ static void op_ack(struct worker *w, struct sess *s, const struct relay_req *q)
 
 /* The relay checks only what is its business: the structure, and that a
  * device publishes under its own certificate (so nobody replaces another
- * officer's prekeys). The signature is the recipient's to check: a relay
- * is not trusted with it. */
+ * officer's prekeys): the one of its session (officer, device, serial),
+ * signed by the CA (the serial is the CA's: a CA-signed certificate with
+ * the session's serial is the session's). That signature is checked
+ * here, once per publication, so DEVICES can list the stored bundles
+ * without checking any (devices.c); the deny-list and the clock are
+ * DEVICES' to apply then. The bundle's signed prekey is the recipient's
+ * to check: a relay is not trusted with it. */
 static void op_prekeys(struct worker *w, struct sess *s,
 		       const struct relay_req *q)
 {
@@ -762,7 +767,8 @@ static void op_prekeys(struct worker *w, struct sess *s,
 
 	if (tf_e2e_bundle_parse(q->body, q->body_len, &b) < 0 ||
 	    b.suite != r->cfg.suite ||
-	    tf_cert_parse(b.cert, b.certlen, &c) < 0 ||
+	    tf_cert_verify(b.cert, b.certlen, &r->anchor, (uint64_t)time(NULL),
+			   TF_ROLES_E2E, NULL, &c) < 0 ||
 	    strcmp(c.officer, s->officer) != 0 ||
 	    strcmp(c.device, s->devid) != 0 || c.serial != s->serial) {
 		relay_send_error(w, s, ERR_BAD, "prekey bundle refused");
@@ -854,10 +860,10 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 #define DEVICES_SCAN (4 * TF_COMMS_DEVICES_MAX)
 
 /* DEVICES u8 n | officer -> DEVICES u8 n | officer | u8 count | count x
- * (u8 n | device); ERROR 8 when none. Up to DEVICES_SCAN certificate
- * signatures (~0.2 ms each with gm): checked with tab and store_mu
- * released (like relay_store_begin/end), so a burst of DEVICES cannot
- * stall handshakes or commits; s is looked up again after. */
+ * (u8 n | device); ERROR 8 when none. No signature check (verified at
+ * PREKEYS): the store read and up to DEVICES_SCAN bundle parses and
+ * deny-list lookups, with tab released (like relay_store_begin/end);
+ * s is looked up again after. */
 static void op_devices(struct worker *w, struct sess *s,
 		       const struct relay_req *q)
 {

@@ -181,6 +181,16 @@ for s in intl gm; do
 		dev $s alice-phone 2>&1)
 	has "error 1 prekey bundle refused" "$out"
 	ok $? "$b/$s: a device does not publish under another device's certificate" "$out"
+	# its own certificate's fields with a broken CA signature: refused
+	# at PREKEYS (DEVICES checks no signature: the stored ones were
+	# verified here)
+	python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[2], "wb").write(b)' \
+		"$W/alice-phone.cert" "$W/forged.cert"
+	out=$(printf 'publish-as %s\ndevices alice\n' "$W/forged.cert" |
+		dev $s alice-phone 2>&1)
+	has "error 1 prekey bundle refused" "$out" &&
+		has "devices alice 2 phone tablet" "$out"
+	ok $? "$b/$s: a bundle whose certificate's signature is broken is refused" "$out"
 
 	# FWD per device
 	bg alice-phone 'wait\n'
@@ -248,7 +258,7 @@ done
 if command -v sqlite3 >/dev/null; then
 	s=intl
 	world
-	sqlite3 "$W/store.db" <<-SQL || bail "sqlite3 cannot write the old schema"
+	sqlite3 "$W/store.db" >/dev/null <<-SQL || bail "sqlite3 cannot write the old schema"
 		PRAGMA journal_mode=WAL;
 		CREATE TABLE msgs(seq INTEGER PRIMARY KEY AUTOINCREMENT,
 		 sender TEXT NOT NULL, id BLOB NOT NULL, recipient TEXT NOT NULL,
