@@ -167,7 +167,8 @@ for s in intl gm; do
 	[ "$(grep -c "reply 0x07" <<<"$out")" = 2 ]
 	ok $? "$b/$s: both of alice's devices publish prekeys" "$out"
 	out=$(printf 'devices alice\ndevices bob\n' | dev $s bob-phone 2>&1)
-	has "devices alice 2 phone tablet" "$out" && has "error 8" "$out"
+	has "devices alice 2 phone tablet" "$out" &&
+		has "error 8 officer has no devices with prekeys on this relay for 0x0a bob" "$out"
 	ok $? "$b/$s: DEVICES lists alice's two devices, sorted" "$out"
 	# (publish puts two one-time prekeys)
 	out=$(printf '%s\n' "bundle alice/tablet" "bundle alice/tablet" \
@@ -175,7 +176,8 @@ for s in intl gm; do
 		dev $s bob-phone 2>&1)
 	[ "$(grep -c "^bundle alice/tablet opks=1" <<<"$out")" = 2 ] &&
 		has "bundle alice/tablet opks=0" "$out" &&
-		has "bundle alice/phone opks=1" "$out" && has "error 8" "$out"
+		has "bundle alice/phone opks=1" "$out" &&
+		has "error 8 recipient has no prekeys on this relay for 0x08 alice/laptop" "$out"
 	ok $? "$b/$s: BUNDLE_GET per device; a bare officer gets the newest device's" "$out"
 	out=$(printf 'publish-as %s\n' "$W/alice-tablet.cert" |
 		dev $s alice-phone 2>&1)
