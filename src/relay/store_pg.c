@@ -29,7 +29,10 @@
  * tombstones named by (sender, id), one bundle per officer), 2 with
  * addresses (store.h): pg_migrate1 turns a 1 into a 2 under the advisory
  * lock, in one transaction. A tombstone of version 1 named no recipient:
- * recipient '' (no address is empty) covers every one.
+ * recipient '' (no address is empty) covers every one. A database made
+ * at 2 is marked (PG_FRESH) and its puts skip those checks.
+ *
+ * Group commit (put_many) is one pipeline: one round trip per batch.
  *
  * A lost connection (primary restart, failover): the call fails with
  * -EIO ("retry later" to the device; nothing acknowledged) and the next
@@ -56,6 +59,7 @@ struct pg_store {
 	PGconn *conn;
 	char *conninfo; /* may hold a password: zeroed on close */
 	bool ready;	/* connected and the statements prepared */
+	bool fresh;	/* no row of schema 1: put is Q_PUT_FRESH */
 	time_t last_try;
 };
 
@@ -82,6 +86,14 @@ static const struct {
 	 "INSERT INTO msgs(sender, id, recipient, blob, stored_at) "
 	 "SELECT $1, $2, $3, $4, $5 FROM s",
 	 6},
+	/* a store made at schema 2 (pg_schema's PG_FRESH) has no row of
+	 * schema 1 to look for: the bare put, one probe (the conflict) */
+	{"put_fresh",
+	 "WITH s AS (INSERT INTO seen(sender, recipient, id) VALUES($1, $3, "
+	 "$2) ON CONFLICT DO NOTHING RETURNING 1) "
+	 "INSERT INTO msgs(sender, id, recipient, blob, stored_at) "
+	 "SELECT $1, $2, $3, $4, $5 FROM s",
+	 5},
 	/* each half by its index, then the earlier ($3 the officer of the
 	 * address $1; the same for a bare one) */
 	{"next",
@@ -143,6 +155,7 @@ static const struct {
 
 enum {
 	Q_PUT,
+	Q_PUT_FRESH,
 	Q_NEXT,
 	Q_ACK,
 	Q_EXPIRE,
@@ -189,9 +202,19 @@ enum {
 	" device text NOT NULL, opk bytea NOT NULL,"                           \
 	" used boolean NOT NULL DEFAULT false, UNIQUE(officer, device, opk));"
 
+/* The mark of a store made at schema 2, on the table whose rows it
+ * speaks of (dropped with it, never made by a migration): seen holds no
+ * row of schema 1 (a tombstone naming no recipient, a sender named by
+ * its bare officer), and none can come (a session's address always has
+ * a device), so put needs no check for them (Q_PUT_FRESH). A store
+ * made or migrated without it keeps the checks. */
+#define PG_FRESH "twofold relay: made at schema 2, no row of schema 1"
+
 static const char schema_new[] = PG_TABLES_MSGS PG_TABLES_PREKEYS
 	"CREATE TABLE relay_schema(version integer NOT NULL);"
-	"INSERT INTO relay_schema VALUES(" PG_STR(PG_SCHEMA) ");";
+	"INSERT INTO relay_schema VALUES(" PG_STR(
+		PG_SCHEMA) ");"
+			   "COMMENT ON TABLE seen IS '" PG_FRESH "';";
 
 /* version 1 -> 2, the messages: the unique keys gain the recipient; a
  * waiting message's seen row takes its recipient, an acknowledged one's
@@ -418,8 +441,9 @@ static int pg_put(struct tf_store *base, const char *sender,
 	p_text(&p, recipient);
 	p_bin(&p, blob, len);
 	p_int8(&p, now);
-	p_text(&p, officer);
-	res = pg_run(st, Q_PUT, &p, &r);
+	if (!st->fresh)
+		p_text(&p, officer);
+	res = pg_run(st, st->fresh ? Q_PUT_FRESH : Q_PUT, &p, &r);
 	if (res == NULL)
 		return r;
 	return pg_tuples(res) == 1 ? TF_STORE_STORED : TF_STORE_DUPLICATE;
@@ -445,9 +469,11 @@ static bool pg_send_put(struct pg_store *st, const struct tf_store_put_item *it,
 	p_text(&p, it->recipient);
 	p_bin(&p, it->blob, it->len);
 	p_int8(&p, now);
-	p_text(&p, officer);
-	return PQsendQueryPrepared(st->conn, stmts[Q_PUT].name, p.n, p.v, p.len,
-				   p.fmt, 1) == 1;
+	if (!st->fresh)
+		p_text(&p, officer);
+	return PQsendQueryPrepared(st->conn,
+				   stmts[st->fresh ? Q_PUT_FRESH : Q_PUT].name,
+				   p.n, p.v, p.len, p.fmt, 1) == 1;
 }
 
 static bool pg_send_simple(struct pg_store *st, const char *sql)
@@ -1017,9 +1043,21 @@ static int pg_schema(struct pg_store *st)
 	}
 	if (r == 0 && v > PG_SCHEMA)
 		r = -EPROTO; /* a newer relay's: not ours to guess at */
-	else if (r == 0 && v == 0)
+	else if (r == 0 && v == 0) {
 		r = pg_simple(st, schema_new);
-	else if (r == 0 && v == 1) {
+		st->fresh = r == 0;
+	} else if (r == 0 && v == PG_SCHEMA) {
+		res = PQexec(
+			st->conn,
+			"SELECT coalesce(obj_description('seen'::regclass, "
+			"'pg_class'), '') = '" PG_FRESH "'");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+		    PQntuples(res) != 1)
+			r = pg_fail(st, res);
+		else
+			st->fresh = !strcmp(PQgetvalue(res, 0, 0), "t");
+		PQclear(res);
+	} else if (r == 0 && v == 1) {
 		r = pg_simple(st, migrate1_msgs);
 		if (r == 0)
 			r = pg_migrate1_prekeys(st);

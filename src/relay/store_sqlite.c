@@ -39,6 +39,7 @@ struct sq_store {
 	struct tf_store base;
 	sqlite3 *db;
 	sqlite3_stmt *ins, *seen_q, *next_q, *del, *tomb, *exp, *cnt;
+	bool fresh; /* made at SQ_SCHEMA: seen_q has no ?4 */
 };
 
 static int sq_err(sqlite3 *db, int rc)
@@ -86,7 +87,8 @@ static int sq_put_one(struct sq_store *st, const char *sender,
 	sqlite3_bind_text(st->seen_q, 1, sender, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st->seen_q, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_text(st->seen_q, 3, recipient, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->seen_q, 4, officer, -1, SQLITE_STATIC);
+	if (!st->fresh)
+		sqlite3_bind_text(st->seen_q, 4, officer, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st->seen_q);
 	sqlite3_reset(st->seen_q);
 	if (rc == SQLITE_ROW)
@@ -799,9 +801,36 @@ static int sq_user_version(sqlite3 *db, int *v)
 	return rc == SQLITE_ROW ? 0 : sq_err(db, rc);
 }
 
+/* 1 when the table exists, 0 when not, -errno */
+static int sq_has_table(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT 1 FROM sqlite_master WHERE "
+				    "type='table' AND name=?1",
+				    -1, &q, NULL);
+
+	if (rc != SQLITE_OK)
+		return sq_err(db, rc);
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc == SQLITE_ROW;
+	return sq_err(db, rc);
+}
+
+/* The mark of a store made at schema 1 (never made by sq_migrate0): it
+ * holds no row of schema 0 (a tombstone naming no recipient, a sender
+ * named by its bare officer), and none can come (a session's address
+ * always has a device), so a put looks for its own name only
+ * (seen_fresh in tf_store_open_sqlite). */
+#define SQ_FRESH "relay_fresh"
+
 /* The schema at SQ_SCHEMA, in one transaction (BEGIN IMMEDIATE: a
- * second relay process opening the same file waits, then sees it done) */
-static int sq_schema(sqlite3 *db)
+ * second relay process opening the same file waits, then sees it done);
+ * *fresh: made at SQ_SCHEMA (SQ_FRESH) */
+static int sq_schema(sqlite3 *db, bool *fresh)
 {
 	sqlite3_stmt *q = NULL;
 	bool old = false;
@@ -833,6 +862,13 @@ static int sq_schema(sqlite3 *db)
 		r = sq_migrate0(db);
 	else if (r == 0)
 		r = sq_exec(db, schema);
+	if (r == 0 && v == 0 && !old)
+		r = sq_exec(db, "CREATE TABLE " SQ_FRESH "(x);");
+	if (r == 0) {
+		r = sq_has_table(db, SQ_FRESH);
+		*fresh = r == 1;
+		r = r < 0 ? r : 0;
+	}
 	if (r == 0 && v != SQ_SCHEMA)
 		r = sq_exec(db, "PRAGMA user_version=" SQ_STR(SQ_SCHEMA));
 	if (r == 0)
@@ -845,6 +881,7 @@ static int sq_schema(sqlite3 *db)
 int tf_store_open_sqlite(const char *path, struct tf_store **out)
 {
 	struct sq_store *st = calloc(1, sizeof(*st));
+	bool fresh = false;
 	struct {
 		sqlite3_stmt **st;
 		const char *sql;
@@ -900,9 +937,14 @@ int tf_store_open_sqlite(const char *path, struct tf_store **out)
 	if (r == 0)
 		r = sq_exec(st->db, pragmas);
 	if (r == 0)
-		r = sq_schema(st->db);
+		r = sq_schema(st->db, &fresh);
 	if (r < 0)
 		goto fail;
+	/* a store made at this schema: its own name only (SQ_FRESH) */
+	if (fresh)
+		q[1].sql = "SELECT 1 FROM seen WHERE sender=?1 AND "
+			   "recipient=?3 AND id=?2";
+	st->fresh = fresh;
 	for (size_t i = 0; i < TF_ARRAY_SIZE(q); i++) {
 		rc = sqlite3_prepare_v2(st->db, q[i].sql, -1, q[i].st, NULL);
 		if (rc != SQLITE_OK) {

@@ -806,6 +806,44 @@ static void test_put_many(void **state)
 	tf_store_close(st);
 }
 
+/* A store made at this schema has no row of the old one, so a put looks
+ * for its own (sender, recipient, id) only (the fast path: one probe;
+ * test_migrate keeps the old rows' checks): a bare sender's message and
+ * one of a device of it are two, acknowledged or not, in a batch or
+ * not; the same name is still a duplicate. */
+static void test_fresh_schema(void **state)
+{
+	struct tf_store *st = NULL;
+	struct tf_stored_msg m;
+	uint8_t id[TF_STORE_ID_BYTES];
+	struct tf_store_put_item it[2] = {
+		{"nia/pad", "oz", id, (const uint8_t *)"b", 1, 99},
+		{"nia", "oz/phone", id, (const uint8_t *)"c", 1, 99},
+	};
+
+	if (pg != NULL)
+		assert_int_equal(pg_reset(), 0);
+	id_of(id, 7000);
+	assert_int_equal(open_store(&st), 0);
+	assert_int_equal(
+		tf_store_put(st, "nia", id, "oz", (const uint8_t *)"a", 1, 1),
+		TF_STORE_STORED);
+	assert_int_equal(tf_store_put_many(st, it, 2, 1), 0);
+	assert_int_equal(it[0].result, TF_STORE_STORED);
+	assert_int_equal(it[1].result, TF_STORE_STORED);
+	assert_int_equal(tf_store_put(st, "nia/pad", id, "oz",
+				      (const uint8_t *)"b", 1, 1),
+			 TF_STORE_DUPLICATE);
+	assert_int_equal(tf_store_next(st, "oz", 0, &m), 1);
+	assert_int_equal(tf_store_ack(st, "oz", m.sender, id, 2), 0);
+	tf_stored_msg_clear(&m);
+	assert_int_equal(
+		tf_store_put(st, "nia", id, "oz", (const uint8_t *)"a", 1, 3),
+		TF_STORE_DUPLICATE);
+	assert_int_equal(tf_store_count(st, "oz/phone"), 2);
+	tf_store_close(st);
+}
+
 /* Several relays on one store: they start at once on an empty database
  * (the schema is created once; no relay fails or deadlocks against
  * another's puts) and all send the same messages (each one is stored by
@@ -982,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(test_wal),
 		cmocka_unit_test(test_put_many),
 		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_fresh_schema),
 		cmocka_unit_test(test_fresh_open),
 		cmocka_unit_test(test_pg_restart),
 	};
