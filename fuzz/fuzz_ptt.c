@@ -8,8 +8,9 @@
  * read outside the input; on success every name is a valid officer id,
  * every pointer and length handed back lies inside the input, a roster
  * piece fits its total, and a frame under keys the input cannot know
- * never opens. Selectors 0xf0 and 0xf1: an address (u8 n | officer[/device])
- * and a DEVICES reply.
+ * never opens. Selectors 0xf0, 0xf1 and 0xf2: an address (u8 n |
+ * officer[/device]), a DEVICES reply and an ERROR body with the request
+ * it names.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -92,6 +93,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (i && strcmp(v.dev[i - 1], v.dev[i]) >= 0)
 					abort();
 			}
+		}
+		return 0;
+	}
+	if (data[0] == 0xf2) {
+		struct comms_error e;
+		if (comms_parse_error(p, n, &e) == 0) {
+			inside(e.text, e.textlen, data, size);
+			if (memchr(e.text, 0, e.textlen) != NULL ||
+			    e.has_id != (e.op == 0x02) ||
+			    (e.op != 0 && !comms_addr_ok(e.name)) ||
+			    (e.op == 0 && e.textlen != n - 1))
+				abort();
 		}
 		return 0;
 	}

@@ -145,6 +145,15 @@ TF_EXPORT TF_WUR int tf_cert_verify(const uint8_t *buf, size_t len,
 				    const struct tf_denylist *dl,
 				    struct tf_cert *out) TF_NONNULL(1, 3);
 
+/* tf_cert_verify without the signature, for a certificate whose
+ * signature was verified before (the relay's stored prekey bundles,
+ * verified at PREKEYS): suite and issuer, validity at now, role, and the
+ * deny-list (dl NULL: none held), with tf_cert_verify's errors. */
+TF_EXPORT TF_WUR int
+tf_cert_check(const struct tf_cert *c, const struct tf_cert_anchor *ca,
+	      uint64_t now, unsigned roles, const struct tf_denylist *dl)
+	TF_NONNULL(1, 2);
+
 /* A sentence for one of the errors above ("certificate expired"). */
 TF_EXPORT const char *tf_cert_reason(int err);
 

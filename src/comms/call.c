@@ -771,11 +771,18 @@ void call_on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 		forks_check(s, why);
 }
 
-void call_on_error(struct svc *s, uint8_t code)
+void call_on_error(struct svc *s, uint8_t code, uint8_t op, const char *name)
 {
-	char why[400];
+	char why[400], o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1];
+	char po[TF_CERT_ID_MAX + 1], pd[TF_CERT_ID_MAX + 1];
 
 	if (code != ERR_OFFLINE && code != ERR_NO_PREKEYS)
+		return;
+	/* a relay that names the request: an 8 for a message's BUNDLE_GET
+	 * or DEVICES to another officer is not the call's */
+	if ((op == OP_BUNDLE_GET || op == OP_DEVICES) &&
+	    comms_addr_split(name, o, d) && comms_addr_split(C.peer, po, pd) &&
+	    strcmp(o, po) != 0)
 		return;
 	switch (C.st) {
 	case ST_FETCHING:

@@ -21,7 +21,9 @@ enum {
 /* FROM from the relay: true when it was a call message (consumed). */
 bool call_on_from(struct svc *s, const char *from, const uint8_t *b, size_t n);
 /* a relay ERROR (code, text) while a call is being set up */
-void call_on_error(struct svc *s, uint8_t code);
+/* An ERROR from the relay; op and name: the request it names (op 0:
+ * none, an older relay's or an unnamed one). */
+void call_on_error(struct svc *s, uint8_t code, uint8_t op, const char *name);
 /* a BUNDLE the relay sent (before comms.c's own use of it) */
 void call_on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 		    size_t n);

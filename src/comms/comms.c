@@ -1014,7 +1014,7 @@ static void out_xmit(struct svc *s, struct out_item *it, const uint8_t *msg,
 {
 	uint64_t now = comms_now_ms();
 
-	if (!s->connected || out_sibling_busy(s, it) ||
+	if (!s->connected || out_sibling_busy(s, it) || now < it->hold_ms ||
 	    (it->inflight > 0 && now - it->last_ms < OUT_RESEND_MS))
 		return;
 	comms_relay_named(s, OP_SEND, it->to, it->id, msg, n);
@@ -1275,6 +1275,9 @@ static int out_status(struct svc *s, char *b, size_t cap)
 		if (it->state == OUT_PLAIN && it->refused[0])
 			snprintf(reason, sizeof(reason), " prekeys refused: %s",
 				 it->refused);
+		if (it->state == OUT_SEALED && it->relay_err[0])
+			snprintf(reason, sizeof(reason), " relay: %s",
+				 it->relay_err);
 		m = snprintf(b + k, cap - k, "out %s %s %s%s\n", idh, it->to,
 			     out_state_names[it->state], reason);
 		if (m < 0 || (size_t)m >= cap - k)
@@ -1633,6 +1636,29 @@ static void on_bundle(struct svc *s, const char *whose, const uint8_t *b,
 	out_flush(s);
 }
 
+/* The relay's ERROR for one of our SENDs (it named the address and the
+ * id): that device's item, answered (not stored), waits OUT_RESEND_MS
+ * and goes again; the others are not touched (STORED and ERROR name the
+ * id, which all devices of a message share, but an ERROR names the
+ * device too). */
+static void on_send_error(struct svc *s, const struct comms_error *e,
+			  const char *text)
+{
+	for (size_t i = 0; i < s->nout; i++) {
+		struct out_item *it = &s->out[i];
+
+		if (it->state != OUT_SEALED || it->inflight == 0 ||
+		    strcmp(it->to, e->name) != 0 ||
+		    memcmp(it->id, e->id, ID_BYTES) != 0)
+			continue;
+		it->inflight--;
+		it->hold_ms = comms_now_ms() + OUT_RESEND_MS;
+		snprintf(it->relay_err, sizeof(it->relay_err), "error %u: %s",
+			 e->code, text);
+		return;
+	}
+}
+
 static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 {
 	char name[TF_COMMS_ADDR_MAX + 1];
@@ -1680,21 +1706,31 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 		break;
 	case OP_ERROR:
 		if (n >= 2) {
+			struct comms_error e;
 			size_t k = 0;
 
-			comms_log(s, "relay: error %u: %.*s", pt[1],
-				  (int)(n - 2), pt + 2);
+			/* a malformed tail (a hostile relay): the code
+			 * stands, no request is named */
+			if (comms_parse_error(pt + 1, n - 1, &e) < 0)
+				e = (struct comms_error){.code = pt[1],
+							 .text = pt + 2,
+							 .textlen = n - 2};
 			/* the relay's words, but only printable ones: a
 			 * hostile relay must not write to the user's
 			 * terminal */
-			for (size_t j = 2;
-			     j < n && k + 1 < sizeof(s->relay_err); j++)
+			for (size_t j = 0;
+			     j < e.textlen && k + 1 < sizeof(s->relay_err); j++)
 				s->relay_err[k++] =
-					pt[j] >= 0x20 && pt[j] < 0x7f
-						? (char)pt[j]
+					e.text[j] >= 0x20 && e.text[j] < 0x7f
+						? (char)e.text[j]
 						: '?';
 			s->relay_err[k] = '\0';
-			call_on_error(s, pt[1]);
+			comms_log(s, "relay: error %u: %s%s%s", e.code,
+				  s->relay_err, e.op ? " for " : "",
+				  e.op ? e.name : "");
+			if (e.has_id)
+				on_send_error(s, &e, s->relay_err);
+			call_on_error(s, e.code, e.op, e.name);
 		}
 		break;
 	default:

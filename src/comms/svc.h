@@ -86,6 +86,11 @@ struct out_item {
 	/* why the device's prekeys were refused (status; the item waits:
 	 * an honest relay may hand out the real ones) */
 	char refused[96];
+	/* OUT_SEALED: the relay's ERROR for its last SEND (a relay that
+	 * names the SEND: docs/comms-protocol.md ERROR), shown in status;
+	 * not sent again before hold_ms (no resend loop on a full disk) */
+	char relay_err[96];
+	uint64_t hold_ms;
 };
 
 /* STOREDs still owed for an item already deleted (it was sent more than

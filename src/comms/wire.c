@@ -118,6 +118,37 @@ size_t comms_get_addr(const uint8_t *p, size_t n, char *out)
 	return comms_addr_ok(out) ? 1u + p[0] : 0;
 }
 
+int comms_parse_error(const uint8_t *p, size_t n, struct comms_error *out)
+{
+	struct comms_error e = {0};
+	const uint8_t *nul;
+	size_t k, u;
+
+	if (n < 1)
+		return -EBADMSG;
+	e.code = p[0];
+	e.text = p + 1;
+	nul = memchr(p + 1, 0, n - 1);
+	e.textlen = nul ? (size_t)(nul - (p + 1)) : n - 1;
+	if (nul != NULL) {
+		k = (size_t)(nul - p) + 1; /* the op */
+		if (k >= n || (p[k] != 0x02 && p[k] != 0x08 && p[k] != 0x0a))
+			return -EBADMSG;
+		e.op = p[k++];
+		u = comms_get_addr(p + k, n - k, e.name);
+		if (u == 0)
+			return -EBADMSG;
+		k += u;
+		e.has_id = e.op == 0x02;
+		if (n - k != (e.has_id ? COMMS_MSGID_BYTES : 0))
+			return -EBADMSG;
+		if (e.has_id)
+			memcpy(e.id, p + k, COMMS_MSGID_BYTES);
+	}
+	*out = e;
+	return 0;
+}
+
 int comms_parse_devices(const uint8_t *p, size_t n, struct comms_devices *out)
 {
 	struct comms_devices v;

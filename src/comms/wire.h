@@ -50,6 +50,24 @@ struct comms_devices {
 };
 int comms_parse_devices(const uint8_t *p, size_t n, struct comms_devices *out);
 
+/* ERROR body (after the 0x7f): u8 code | text | [0x00 | u8 op | u8 n |
+ * address | id(16) when op is SEND]: the request it answers, from a
+ * relay that names it (SEND, BUNDLE_GET, DEVICES; docs/comms-protocol.md
+ * ERROR). op 0: none named (an older relay, or another request).
+ * -EBADMSG for a malformed tail (op unknown, a bad address, an id
+ * missing or extra bytes); *out untouched then. */
+#define COMMS_MSGID_BYTES 16
+struct comms_error {
+	uint8_t code;
+	const uint8_t *text; /* inside the input, no NUL in it */
+	size_t textlen;
+	uint8_t op;
+	char name[TF_COMMS_ADDR_MAX + 1];
+	bool has_id;
+	uint8_t id[COMMS_MSGID_BYTES];
+};
+int comms_parse_error(const uint8_t *p, size_t n, struct comms_error *out);
+
 struct tf_cert;
 struct tf_cert_anchor;
 struct tf_denylist;

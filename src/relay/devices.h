@@ -17,8 +17,10 @@
  * device) into out, from the officer's bundles sb (the most recently
  * published first, as tf_store_prekey_list gives them): a bundle is
  * listed when it parses (bounded parsers), is of suite, and its
- * certificate verifies at now against ca and dl (dl NULL: none held)
- * with an end-to-end role, naming officer and the row's device; the
+ * certificate passes tf_cert_check at now against ca and dl (dl NULL:
+ * none held) with an end-to-end role, naming officer and the row's
+ * device: no signature is checked (the relay verified it when it
+ * stored the bundle), so the cost is bounded by parsing; the
  * first TF_COMMS_DEVICES_MAX listed, sorted by device id. Returns the
  * length, -ENOENT when none is listed, -EINVAL for a bad officer,
  * -ENOBUFS when cap is too small. */

@@ -49,7 +49,9 @@
  *   0x30..0x3f talk groups: JOIN with a signed roster, floor requests
  *              and releases, SFrame frames fanned out to the group's
  *              online members (group.h lists them; group.c, floor.c)
- *   0x7f ERROR u8 code | text       (relay -> device)
+ *   0x7f ERROR u8 code | text       (relay -> device); for SEND,
+ *              BUNDLE_GET and DEVICES then 0x00 | u8 op | u8 n | address
+ *              (| id(16) for a SEND): the request it answers
  * MSG's and FROM's `from` is always the sending session's officer/device.
  * Blobs are end-to-end encrypted by the devices; the relay holds no key
  * that opens them.
@@ -425,13 +427,33 @@ void relay_send(struct worker *w, struct sess *s, const uint8_t *pt, size_t len)
 void relay_send_error(struct worker *w, struct sess *s, uint8_t code,
 		      const char *text)
 {
-	uint8_t b[128];
-	size_t n = strlen(text) > 120 ? 120 : strlen(text);
+	relay_send_error_req(w, s, code, text, 0, "", NULL);
+}
+
+void relay_send_error_req(struct worker *w, struct sess *s, uint8_t code,
+			  const char *text, uint8_t op, const char *name,
+			  const uint8_t *id)
+{
+	uint8_t b[2 + 120 + 3 + TF_COMMS_ADDR_MAX + RELAY_ID_BYTES];
+	size_t n = strnlen(text, 120),
+	       nl = strnlen(name, TF_COMMS_ADDR_MAX + 1);
 
 	b[0] = RELAY_OP_ERROR;
 	b[1] = code;
-	memcpy(b + 2, text, n);
-	relay_send(w, s, b, n + 2);
+	memcpy(b + 2, text, n); /* the relay's own words: no NUL in them */
+	n += 2;
+	if (op != 0 && nl > 0 && nl <= TF_COMMS_ADDR_MAX) {
+		b[n++] = 0;
+		b[n++] = op;
+		b[n++] = (uint8_t)nl;
+		memcpy(b + n, name, nl);
+		n += nl;
+		if (op == RELAY_OP_SEND && id != NULL) {
+			memcpy(b + n, id, RELAY_ID_BYTES);
+			n += RELAY_ID_BYTES;
+		}
+	}
+	relay_send(w, s, b, n);
 }
 
 /* ---- request handlers (tab read-held; relay.h's LOCKING RULE) ---- */
@@ -595,11 +617,16 @@ size_t relay_deliver_local(struct worker *w, const char *addr,
 	return n;
 }
 
-static void send_store_error(struct worker *w, struct sess *s, int e)
+/* g: the SEND it answers (its address and id go with it), or NULL */
+static void send_store_error(struct worker *w, struct sess *s, int e,
+			     const struct relay_gc_item *g)
 {
-	relay_send_error(w, s, e == -ENOSPC ? ERR_FULL : ERR_STORE,
-			 e == -ENOSPC ? "relay storage full; retry later"
-				      : "relay could not store; retry later");
+	relay_send_error_req(w, s, e == -ENOSPC ? ERR_FULL : ERR_STORE,
+			     e == -ENOSPC ? "relay storage full; retry later"
+					  : "relay could not store; retry "
+					    "later",
+			     g ? RELAY_OP_SEND : 0, g ? g->to : "",
+			     g ? g->id : NULL);
 }
 
 /* tab read-held, after the commit: the answer to one gathered SEND */
@@ -613,7 +640,7 @@ static void gc_answer(struct worker *w, const struct relay_gc_item *g, int e)
 	if (e < 0) {
 		/* not stored: the device keeps the message and retries */
 		if (s != NULL)
-			send_store_error(w, s, e);
+			send_store_error(w, s, e, g);
 		return;
 	}
 	/* s gone: stored; the sender's retry will be a duplicate */
@@ -689,7 +716,8 @@ static void op_send(struct worker *w, struct sess *s, const struct relay_req *q)
 	struct relay_gc_item *g;
 
 	if (q->body_len > sizeof(g->blob)) {
-		relay_send_error(w, s, ERR_BAD, "SEND too long");
+		relay_send_error_req(w, s, ERR_BAD, "SEND too long",
+				     RELAY_OP_SEND, q->name, q->id);
 		return;
 	}
 	g = &w->gc[w->gcn++];
@@ -753,8 +781,13 @@ static void op_ack(struct worker *w, struct sess *s, const struct relay_req *q)
 
 /* The relay checks only what is its business: the structure, and that a
  * device publishes under its own certificate (so nobody replaces another
- * officer's prekeys). The signature is the recipient's to check: a relay
- * is not trusted with it. */
+ * officer's prekeys): the one of its session (officer, device, serial),
+ * signed by the CA (the serial is the CA's: a CA-signed certificate with
+ * the session's serial is the session's). That signature is checked
+ * here, once per publication, so DEVICES can list the stored bundles
+ * without checking any (devices.c); the deny-list and the clock are
+ * DEVICES' to apply then. The bundle's signed prekey is the recipient's
+ * to check: a relay is not trusted with it. */
 static void op_prekeys(struct worker *w, struct sess *s,
 		       const struct relay_req *q)
 {
@@ -767,7 +800,8 @@ static void op_prekeys(struct worker *w, struct sess *s,
 
 	if (tf_e2e_bundle_parse(q->body, q->body_len, &b) < 0 ||
 	    b.suite != r->cfg.suite ||
-	    tf_cert_parse(b.cert, b.certlen, &c) < 0 ||
+	    tf_cert_verify(b.cert, b.certlen, &r->anchor, (uint64_t)time(NULL),
+			   TF_ROLES_E2E, NULL, &c) < 0 ||
 	    strcmp(c.officer, s->officer) != 0 ||
 	    strcmp(c.device, s->devid) != 0 || c.serial != s->serial) {
 		relay_send_error(w, s, ERR_BAD, "prekey bundle refused");
@@ -786,7 +820,7 @@ static void op_prekeys(struct worker *w, struct sess *s,
 	if (s == NULL)
 		return;
 	if (e < 0) {
-		send_store_error(w, s, e);
+		send_store_error(w, s, e, NULL);
 		return;
 	}
 	/* the one-time prekeys still unused here, so the device tops up
@@ -827,15 +861,17 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 	if (s == NULL)
 		return; /* the one-time prekey is spent: the asker asks again */
 	if (e <= 0) {
-		relay_send_error(w, s, e == 0 ? ERR_NO_PREKEYS : ERR_STORE,
-				 e == 0 ? "recipient has no prekeys on this "
-					  "relay"
-					: "relay could not read the store");
+		relay_send_error_req(w, s, e == 0 ? ERR_NO_PREKEYS : ERR_STORE,
+				     e == 0 ? "recipient has no prekeys on "
+					      "this relay"
+					    : "relay could not read the store",
+				     RELAY_OP_BUNDLE_GET, q->name, NULL);
 		return;
 	}
 	if (tf_e2e_bundle_parse(base, bl, &b) < 0) {
-		relay_send_error(w, s, ERR_STORE,
-				 "relay could not read the store");
+		relay_send_error_req(w, s, ERR_STORE,
+				     "relay could not read the store",
+				     RELAY_OP_BUNDLE_GET, q->name, NULL);
 		return;
 	}
 	if (ol > 0) {
@@ -847,8 +883,9 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 		n = relay_reply_build(RELAY_OP_BUNDLE, whose, NULL, out,
 				      (size_t)n, reply, sizeof(reply));
 	if (n < 0) {
-		relay_send_error(w, s, ERR_STORE,
-				 "relay could not read the store");
+		relay_send_error_req(w, s, ERR_STORE,
+				     "relay could not read the store",
+				     RELAY_OP_BUNDLE_GET, q->name, NULL);
 		return;
 	}
 	relay_send(w, s, reply, (size_t)n);
@@ -859,10 +896,10 @@ static void op_bundle_get(struct worker *w, struct sess *s,
 #define DEVICES_SCAN (4 * TF_COMMS_DEVICES_MAX)
 
 /* DEVICES u8 n | officer -> DEVICES u8 n | officer | u8 count | count x
- * (u8 n | device); ERROR 8 when none. Up to DEVICES_SCAN certificate
- * signatures (~0.2 ms each with gm): checked with tab and store_mu
- * released (like relay_store_begin/end), so a burst of DEVICES cannot
- * stall handshakes or commits; s is looked up again after. */
+ * (u8 n | device); ERROR 8 when none. No signature check (verified at
+ * PREKEYS): the store read and up to DEVICES_SCAN bundle parses and
+ * deny-list lookups, with tab released (like relay_store_begin/end);
+ * s is looked up again after. */
 static void op_devices(struct worker *w, struct sess *s,
 		       const struct relay_req *q)
 {
@@ -891,12 +928,14 @@ static void op_devices(struct worker *w, struct sess *s,
 	if (s == NULL || s->serial != sc.serial)
 		return; /* gone meanwhile */
 	if (e == -ENOENT)
-		relay_send_error(w, s, ERR_NO_PREKEYS,
-				 "officer has no devices with prekeys on this "
-				 "relay");
+		relay_send_error_req(w, s, ERR_NO_PREKEYS,
+				     "officer has no devices with prekeys on "
+				     "this relay",
+				     RELAY_OP_DEVICES, q->name, NULL);
 	else if (e < 0)
-		relay_send_error(w, s, ERR_STORE,
-				 "relay could not read the store");
+		relay_send_error_req(w, s, ERR_STORE,
+				     "relay could not read the store",
+				     RELAY_OP_DEVICES, q->name, NULL);
 	else
 		relay_send(w, s, reply, (size_t)e);
 }

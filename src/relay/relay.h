@@ -271,6 +271,14 @@ void relay_send(struct worker *w, struct sess *s, const uint8_t *pt,
 		size_t len);
 void relay_send_error(struct worker *w, struct sess *s, uint8_t code,
 		      const char *text);
+/* The same for one request (docs/comms-protocol.md ERROR): after the
+ * text, 0x00 | u8 op | u8 n | name, and id (RELAY_ID_BYTES) for a SEND,
+ * so a device with several requests in flight knows which one failed (a
+ * device from before reads the text up to the NUL). name as the request
+ * gave it; an empty or overlong one is left out. */
+void relay_send_error_req(struct worker *w, struct sess *s, uint8_t code,
+			  const char *text, uint8_t op, const char *name,
+			  const uint8_t *id);
 /* An unencrypted datagram (a RESP) along path. */
 void relay_send_raw(struct worker *w, const uint8_t *p, size_t len,
 		    const struct path *to);

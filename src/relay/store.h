@@ -31,6 +31,13 @@
  *    duplicate, also one from the sender's device now named
  *    officer/device (its rows had the bare officer as sender), its one
  *    bundle per officer moves to the device its certificate names.
+ *    Only a migrated store (or one made by a relay from before the
+ *    mark) pays for those checks: a store made at the current schema is
+ *    marked so (PostgreSQL: a comment on seen; SQLite: a relay_fresh
+ *    table), has no such rows, and a put there looks for its own
+ *    (sender, recipient, id) alone (a bare sender and a device of it
+ *    are two senders; the relay names every sender by its session's
+ *    officer/device).
  * Addresses are at most TF_STORE_NAME_MAX bytes; blobs at most
  * TF_STORE_BLOB_MAX. Errors -errno: -ENOSPC for a full disk (the sender
  * is told to retry later), -EIO for anything else the backend reports,

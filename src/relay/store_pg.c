@@ -29,7 +29,10 @@
  * tombstones named by (sender, id), one bundle per officer), 2 with
  * addresses (store.h): pg_migrate1 turns a 1 into a 2 under the advisory
  * lock, in one transaction. A tombstone of version 1 named no recipient:
- * recipient '' (no address is empty) covers every one.
+ * recipient '' (no address is empty) covers every one. A database made
+ * at 2 is marked (PG_FRESH) and its puts skip those checks.
+ *
+ * Group commit (put_many) is one pipeline: one round trip per batch.
  *
  * A lost connection (primary restart, failover): the call fails with
  * -EIO ("retry later" to the device; nothing acknowledged) and the next
@@ -56,6 +59,7 @@ struct pg_store {
 	PGconn *conn;
 	char *conninfo; /* may hold a password: zeroed on close */
 	bool ready;	/* connected and the statements prepared */
+	bool fresh;	/* no row of schema 1: put is Q_PUT_FRESH */
 	time_t last_try;
 };
 
@@ -68,15 +72,28 @@ static const struct {
 	 * message of schema 1 (waiting or delivered: its seen row) was
 	 * named by its sender's bare officer ($6): the same device's retry
 	 * after the migration, under its officer/device, is still a
-	 * duplicate (a bare sender only ever comes from before) */
+	 * duplicate (a bare sender only ever comes from before). So a bare
+	 * sender ($6=$1) looks for its schema-1 tombstone, a device's for
+	 * its officer's rows: two NOT EXISTS, each an index probe behind a
+	 * one-time filter that the generic plan evaluates before it (one
+	 * OR of both made a bitmap scan of three probes for every put) */
 	{"put",
 	 "WITH s AS (INSERT INTO seen(sender, recipient, id) SELECT $1, $3, $2 "
-	 "WHERE NOT EXISTS (SELECT 1 FROM seen WHERE ((sender=$1 AND "
-	 "recipient='') OR (sender=$6 AND $6<>$1 AND recipient IN ($3, ''))) "
-	 "AND id=$2) ON CONFLICT DO NOTHING RETURNING 1) "
+	 "WHERE NOT EXISTS (SELECT 1 FROM seen WHERE $6=$1 AND sender=$1 AND "
+	 "recipient='' AND id=$2) AND NOT EXISTS (SELECT 1 FROM seen WHERE "
+	 "$6<>$1 AND sender=$6 AND recipient IN ($3, '') AND id=$2) "
+	 "ON CONFLICT DO NOTHING RETURNING 1) "
 	 "INSERT INTO msgs(sender, id, recipient, blob, stored_at) "
 	 "SELECT $1, $2, $3, $4, $5 FROM s",
 	 6},
+	/* a store made at schema 2 (pg_schema's PG_FRESH) has no row of
+	 * schema 1 to look for: the bare put, one probe (the conflict) */
+	{"put_fresh",
+	 "WITH s AS (INSERT INTO seen(sender, recipient, id) VALUES($1, $3, "
+	 "$2) ON CONFLICT DO NOTHING RETURNING 1) "
+	 "INSERT INTO msgs(sender, id, recipient, blob, stored_at) "
+	 "SELECT $1, $2, $3, $4, $5 FROM s",
+	 5},
 	/* each half by its index, then the earlier ($3 the officer of the
 	 * address $1; the same for a bare one) */
 	{"next",
@@ -138,6 +155,7 @@ static const struct {
 
 enum {
 	Q_PUT,
+	Q_PUT_FRESH,
 	Q_NEXT,
 	Q_ACK,
 	Q_EXPIRE,
@@ -184,9 +202,19 @@ enum {
 	" device text NOT NULL, opk bytea NOT NULL,"                           \
 	" used boolean NOT NULL DEFAULT false, UNIQUE(officer, device, opk));"
 
+/* The mark of a store made at schema 2, on the table whose rows it
+ * speaks of (dropped with it, never made by a migration): seen holds no
+ * row of schema 1 (a tombstone naming no recipient, a sender named by
+ * its bare officer), and none can come (a session's address always has
+ * a device), so put needs no check for them (Q_PUT_FRESH). A store
+ * made or migrated without it keeps the checks. */
+#define PG_FRESH "twofold relay: made at schema 2, no row of schema 1"
+
 static const char schema_new[] = PG_TABLES_MSGS PG_TABLES_PREKEYS
 	"CREATE TABLE relay_schema(version integer NOT NULL);"
-	"INSERT INTO relay_schema VALUES(" PG_STR(PG_SCHEMA) ");";
+	"INSERT INTO relay_schema VALUES(" PG_STR(
+		PG_SCHEMA) ");"
+			   "COMMENT ON TABLE seen IS '" PG_FRESH "';";
 
 /* version 1 -> 2, the messages: the unique keys gain the recipient; a
  * waiting message's seen row takes its recipient, an acknowledged one's
@@ -413,53 +441,143 @@ static int pg_put(struct tf_store *base, const char *sender,
 	p_text(&p, recipient);
 	p_bin(&p, blob, len);
 	p_int8(&p, now);
-	p_text(&p, officer);
-	res = pg_run(st, Q_PUT, &p, &r);
+	if (!st->fresh)
+		p_text(&p, officer);
+	res = pg_run(st, st->fresh ? Q_PUT_FRESH : Q_PUT, &p, &r);
 	if (res == NULL)
 		return r;
 	return pg_tuples(res) == 1 ? TF_STORE_STORED : TF_STORE_DUPLICATE;
 }
 
-/* BEGIN, the puts, COMMIT: one WAL flush for the batch. Round trips
- * are per put still (a unix socket's are a few µs against a
- * millisecond's fsync); libpq's pipeline mode would save them. */
+static bool item_ok(const struct tf_store_put_item *it)
+{
+	return name_ok(it->sender) && name_ok(it->recipient) &&
+	       it->id != NULL && it->len <= TF_STORE_BLOB_MAX &&
+	       (it->blob != NULL || !it->len);
+}
+
+/* Queues one put of the pipeline (libpq copies the parameters). */
+static bool pg_send_put(struct pg_store *st, const struct tf_store_put_item *it,
+			int64_t now)
+{
+	struct pg_params p = {0};
+	char officer[TF_STORE_NAME_MAX + 1];
+
+	(void)tf_store_addr_officer(it->sender, officer);
+	p_text(&p, it->sender);
+	p_bin(&p, it->id, TF_STORE_ID_BYTES);
+	p_text(&p, it->recipient);
+	p_bin(&p, it->blob, it->len);
+	p_int8(&p, now);
+	if (!st->fresh)
+		p_text(&p, officer);
+	return PQsendQueryPrepared(st->conn,
+				   stmts[st->fresh ? Q_PUT_FRESH : Q_PUT].name,
+				   p.n, p.v, p.len, p.fmt, 1) == 1;
+}
+
+static bool pg_send_simple(struct pg_store *st, const char *sql)
+{
+	return PQsendQueryParams(st->conn, sql, 0, NULL, NULL, NULL, NULL, 0) ==
+	       1;
+}
+
+/* The next query's result of the pipeline, and the NULL that ends it.
+ * NULL when the connection broke (none comes). */
+static PGresult *pg_pipe_result(struct pg_store *st)
+{
+	PGresult *res = PQgetResult(st->conn), *extra;
+
+	if (res == NULL)
+		return NULL;
+	while ((extra = PQgetResult(st->conn)) != NULL)
+		PQclear(extra);
+	return res;
+}
+
+/* One query's result: 0, or the batch's error (the first one wins: the
+ * queries after it come back PGRES_PIPELINE_ABORTED). */
+static int pg_pipe_status(struct pg_store *st, PGresult *res, int r)
+{
+	ExecStatusType s = PQresultStatus(res);
+
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return r;
+	if (s == PGRES_PIPELINE_ABORTED)
+		return r < 0 ? r : -EIO;
+	return r < 0 ? r : pg_fail(st, res);
+}
+
+/* Group commit: BEGIN, the puts, COMMIT in one pipeline, so one round
+ * trip and one WAL flush for the batch. Each put waiting for its
+ * answer before the next is sent (34 round trips for 32 messages, each
+ * a wakeup of the server and of the relay) cost several times the
+ * statements themselves and the fsync on this machine (bench/RESULTS.md,
+ * round 6). The puts run in order inside the transaction, so a second
+ * copy in the batch sees the first one's seen row: a duplicate. The
+ * COMMIT's CommandComplete is sent after its WAL flush (a transaction
+ * statement commits at its Execute, before the Sync), and the results
+ * are read up to the Sync before any item is reported. On any failure
+ * nothing of the batch is committed: the first error stops the
+ * pipeline (the server skips the rest up to the Sync), then ROLLBACK. */
 static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
 		       size_t n, int64_t now)
 {
 	struct pg_store *st = (struct pg_store *)base;
-	char officer[TF_STORE_NAME_MAX + 1];
 	PGresult *res;
-	int r = pg_begin(st);
+	bool sent;
+	int r = pg_ensure(st);
 
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n; i++) {
-		struct pg_params p = {0};
-
-		if (!name_ok(it[i].sender) || !name_ok(it[i].recipient) ||
-		    it[i].id == NULL || it[i].len > TF_STORE_BLOB_MAX ||
-		    (it[i].blob == NULL && it[i].len)) {
-			it[i].result = -EINVAL;
-			continue;
-		}
-		(void)tf_store_addr_officer(it[i].sender, officer);
-		p_text(&p, it[i].sender);
-		p_bin(&p, it[i].id, TF_STORE_ID_BYTES);
-		p_text(&p, it[i].recipient);
-		p_bin(&p, it[i].blob, it[i].len);
-		p_int8(&p, now);
-		p_text(&p, officer);
-		res = pg_run(st, Q_PUT, &p, &r);
-		if (res == NULL)
-			goto rollback;
-		it[i].result = pg_tuples(res) == 1 ? TF_STORE_STORED
-						   : TF_STORE_DUPLICATE;
+	if (PQenterPipelineMode(st->conn) != 1)
+		return pg_fail(st, NULL);
+	sent = pg_send_simple(st, "BEGIN");
+	for (size_t i = 0; sent && i < n; i++) {
+		it[i].result = item_ok(&it[i]) ? 0 : -EINVAL;
+		if (it[i].result == 0)
+			sent = pg_send_put(st, &it[i], now);
 	}
-	r = pg_simple(st, "COMMIT");
-	if (r == 0)
-		return 0;
-rollback:
-	return pg_rollback(st, r);
+	sent = sent && pg_send_simple(st, "COMMIT") &&
+	       PQpipelineSync(st->conn) == 1;
+	if (!sent) /* the connection failed: the server rolls back */
+		return pg_fail(st, NULL);
+	/* BEGIN, each put, COMMIT, then the Sync */
+	res = pg_pipe_result(st);
+	if (res == NULL)
+		return pg_fail(st, NULL);
+	r = pg_pipe_status(st, res, 0);
+	PQclear(res);
+	for (size_t i = 0; i < n; i++) {
+		if (it[i].result < 0)
+			continue;
+		res = pg_pipe_result(st);
+		if (res == NULL)
+			return pg_fail(st, NULL);
+		r = pg_pipe_status(st, res, r);
+		if (r == 0)
+			it[i].result = atoi(PQcmdTuples(res)) == 1
+					       ? TF_STORE_STORED
+					       : TF_STORE_DUPLICATE;
+		PQclear(res);
+	}
+	res = pg_pipe_result(st);
+	if (res == NULL)
+		return pg_fail(st, NULL);
+	r = pg_pipe_status(st, res, r);
+	/* a COMMIT of a failed transaction answers ROLLBACK */
+	if (r == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+		r = -EIO;
+	PQclear(res);
+	res = PQgetResult(st->conn);
+	if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+		PQclear(res);
+		return pg_fail(st, NULL);
+	}
+	PQclear(res);
+	if (PQexitPipelineMode(st->conn) != 1)
+		return pg_fail(st, NULL);
+	return r == 0 ? 0 : pg_rollback(st, r);
 }
 
 static int64_t be_int8(const char *p)
@@ -925,9 +1043,21 @@ static int pg_schema(struct pg_store *st)
 	}
 	if (r == 0 && v > PG_SCHEMA)
 		r = -EPROTO; /* a newer relay's: not ours to guess at */
-	else if (r == 0 && v == 0)
+	else if (r == 0 && v == 0) {
 		r = pg_simple(st, schema_new);
-	else if (r == 0 && v == 1) {
+		st->fresh = r == 0;
+	} else if (r == 0 && v == PG_SCHEMA) {
+		res = PQexec(
+			st->conn,
+			"SELECT coalesce(obj_description('seen'::regclass, "
+			"'pg_class'), '') = '" PG_FRESH "'");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+		    PQntuples(res) != 1)
+			r = pg_fail(st, res);
+		else
+			st->fresh = !strcmp(PQgetvalue(res, 0, 0), "t");
+		PQclear(res);
+	} else if (r == 0 && v == 1) {
 		r = pg_simple(st, migrate1_msgs);
 		if (r == 0)
 			r = pg_migrate1_prekeys(st);

@@ -39,6 +39,7 @@ struct sq_store {
 	struct tf_store base;
 	sqlite3 *db;
 	sqlite3_stmt *ins, *seen_q, *next_q, *del, *tomb, *exp, *cnt;
+	bool fresh; /* made at SQ_SCHEMA: seen_q has no ?4 */
 };
 
 static int sq_err(sqlite3 *db, int rc)
@@ -86,7 +87,8 @@ static int sq_put_one(struct sq_store *st, const char *sender,
 	sqlite3_bind_text(st->seen_q, 1, sender, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st->seen_q, 2, id, TF_STORE_ID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_text(st->seen_q, 3, recipient, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->seen_q, 4, officer, -1, SQLITE_STATIC);
+	if (!st->fresh)
+		sqlite3_bind_text(st->seen_q, 4, officer, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st->seen_q);
 	sqlite3_reset(st->seen_q);
 	if (rc == SQLITE_ROW)
@@ -626,9 +628,54 @@ static const struct tf_store_ops sq_ops = {
 	.close = sq_close,
 };
 
-static const char pragmas[] = "PRAGMA journal_mode=WAL;"
-			      "PRAGMA synchronous=FULL;"
+static const char pragmas[] = "PRAGMA synchronous=FULL;"
 			      "PRAGMA foreign_keys=ON;";
+
+#define SQ_BUSY_MS 5000 /* the busy timeout, and the WAL switch's wait */
+
+/* PRAGMA journal_mode=WAL, waiting as the busy timeout would. The busy
+ * handler does not cover it: on a file still in rollback mode (a fresh
+ * one) the switch reads page 1 under a shared lock, then upgrades to an
+ * exclusive lock to write the WAL version bytes, and SQLite never calls
+ * the busy handler for a lock wanted while this connection already holds
+ * a read transaction (it could deadlock), so it returns SQLITE_BUSY at
+ * once when another process is doing the same (SQLite 3.40.1 showed it:
+ * 4 processes opening one fresh file failed about one open in six). We
+ * hold no lock between tries, so retrying cannot deadlock. The mode is
+ * persistent in the file: once one process has switched it, the others'
+ * pragma is a no-op that returns "wal". */
+static int sq_wal(sqlite3 *db)
+{
+	int waited = 0, step = 1, rc;
+
+	for (;;) {
+		sqlite3_stmt *q = NULL;
+		bool wal = false;
+
+		rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &q,
+					NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(q);
+			if (rc == SQLITE_ROW) {
+				const unsigned char *m =
+					sqlite3_column_text(q, 0);
+
+				wal = m != NULL &&
+				      !sqlite3_stricmp((const char *)m, "wal");
+				rc = SQLITE_OK;
+			}
+		}
+		sqlite3_finalize(q);
+		if (rc == SQLITE_OK)
+			return wal ? 0 : -EIO; /* WAL refused: not our store */
+		if ((rc & 0xff) != SQLITE_BUSY || waited >= SQ_BUSY_MS)
+			return sq_err(db, rc);
+		/* 1, 2, 4 .. 32 ms: the other process's switch is short */
+		waited += sqlite3_sleep(step);
+		if (step < 32)
+			step *= 2;
+	}
+}
 
 /* schema 1 */
 static const char schema[] =
@@ -754,9 +801,36 @@ static int sq_user_version(sqlite3 *db, int *v)
 	return rc == SQLITE_ROW ? 0 : sq_err(db, rc);
 }
 
+/* 1 when the table exists, 0 when not, -errno */
+static int sq_has_table(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT 1 FROM sqlite_master WHERE "
+				    "type='table' AND name=?1",
+				    -1, &q, NULL);
+
+	if (rc != SQLITE_OK)
+		return sq_err(db, rc);
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc == SQLITE_ROW;
+	return sq_err(db, rc);
+}
+
+/* The mark of a store made at schema 1 (never made by sq_migrate0): it
+ * holds no row of schema 0 (a tombstone naming no recipient, a sender
+ * named by its bare officer), and none can come (a session's address
+ * always has a device), so a put looks for its own name only
+ * (seen_fresh in tf_store_open_sqlite). */
+#define SQ_FRESH "relay_fresh"
+
 /* The schema at SQ_SCHEMA, in one transaction (BEGIN IMMEDIATE: a
- * second relay process opening the same file waits, then sees it done) */
-static int sq_schema(sqlite3 *db)
+ * second relay process opening the same file waits, then sees it done);
+ * *fresh: made at SQ_SCHEMA (SQ_FRESH) */
+static int sq_schema(sqlite3 *db, bool *fresh)
 {
 	sqlite3_stmt *q = NULL;
 	bool old = false;
@@ -788,6 +862,13 @@ static int sq_schema(sqlite3 *db)
 		r = sq_migrate0(db);
 	else if (r == 0)
 		r = sq_exec(db, schema);
+	if (r == 0 && v == 0 && !old)
+		r = sq_exec(db, "CREATE TABLE " SQ_FRESH "(x);");
+	if (r == 0) {
+		r = sq_has_table(db, SQ_FRESH);
+		*fresh = r == 1;
+		r = r < 0 ? r : 0;
+	}
 	if (r == 0 && v != SQ_SCHEMA)
 		r = sq_exec(db, "PRAGMA user_version=" SQ_STR(SQ_SCHEMA));
 	if (r == 0)
@@ -800,6 +881,7 @@ static int sq_schema(sqlite3 *db)
 int tf_store_open_sqlite(const char *path, struct tf_store **out)
 {
 	struct sq_store *st = calloc(1, sizeof(*st));
+	bool fresh = false;
 	struct {
 		sqlite3_stmt **st;
 		const char *sql;
@@ -850,12 +932,19 @@ int tf_store_open_sqlite(const char *path, struct tf_store **out)
 	}
 	/* a second process (a restarted relay whose old one still exits)
 	 * waits a little instead of failing */
-	sqlite3_busy_timeout(st->db, 5000);
-	r = sq_exec(st->db, pragmas);
+	sqlite3_busy_timeout(st->db, SQ_BUSY_MS);
+	r = sq_wal(st->db);
 	if (r == 0)
-		r = sq_schema(st->db);
+		r = sq_exec(st->db, pragmas);
+	if (r == 0)
+		r = sq_schema(st->db, &fresh);
 	if (r < 0)
 		goto fail;
+	/* a store made at this schema: its own name only (SQ_FRESH) */
+	if (fresh)
+		q[1].sql = "SELECT 1 FROM seen WHERE sender=?1 AND "
+			   "recipient=?3 AND id=?2";
+	st->fresh = fresh;
 	for (size_t i = 0; i < TF_ARRAY_SIZE(q); i++) {
 		rc = sqlite3_prepare_v2(st->db, q[i].sql, -1, q[i].st, NULL);
 		if (rc != SQLITE_OK) {

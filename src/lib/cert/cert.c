@@ -187,6 +187,34 @@ int tf_cert_sign(const struct tf_cert *c, const struct tf_key *ca, uint8_t *out,
 	return (int)w.len;
 }
 
+int tf_cert_check(const struct tf_cert *c, const struct tf_cert_anchor *ca,
+		  uint64_t now, unsigned roles, const struct tf_denylist *dl)
+{
+	int r;
+
+	if (ca->suite == NULL || c->suite != ca->suite->id)
+		return -EPROTONOSUPPORT;
+	if (memcmp(c->issuer, ca->keyid, TF_CERT_KEYID_BYTES) != 0)
+		return -ENOKEY;
+	if (c->not_after < c->not_before ||
+	    c->not_after - c->not_before > TF_CERT_MAX_VALIDITY)
+		return -EBADMSG;
+	if (now < c->not_before)
+		return -ETIME;
+	if (now >= c->not_after)
+		return -EKEYEXPIRED;
+	if (c->role >= 32 || !(roles & TF_ROLE_BIT(c->role)))
+		return -EPERM;
+	if (dl != NULL) {
+		r = tf_denylist_check_fresh(dl, 0, now);
+		if (r < 0)
+			return r;
+		if (tf_denylist_contains(dl, c->serial))
+			return -EKEYREVOKED;
+	}
+	return 0;
+}
+
 int tf_cert_verify(const uint8_t *buf, size_t len,
 		   const struct tf_cert_anchor *ca, uint64_t now,
 		   unsigned roles, const struct tf_denylist *dl,
@@ -208,21 +236,9 @@ int tf_cert_verify(const uint8_t *buf, size_t len,
 			 c.sig, c.sig_len);
 	if (r < 0)
 		return r == -EINVAL ? -EBADMSG : r;
-	if (c.not_after - c.not_before > TF_CERT_MAX_VALIDITY)
-		return -EBADMSG;
-	if (now < c.not_before)
-		return -ETIME;
-	if (now >= c.not_after)
-		return -EKEYEXPIRED;
-	if (!(roles & TF_ROLE_BIT(c.role)))
-		return -EPERM;
-	if (dl != NULL) {
-		r = tf_denylist_check_fresh(dl, 0, now);
-		if (r < 0)
-			return r;
-		if (tf_denylist_contains(dl, c.serial))
-			return -EKEYREVOKED;
-	}
+	r = tf_cert_check(&c, ca, now, roles, dl);
+	if (r < 0)
+		return r;
 	if (out != NULL)
 		*out = c;
 	return 0;

@@ -35,6 +35,7 @@
 #include "twofold/comms.h"
 #include "twofold/e2e.h"
 #include "twofold/wg.h"
+#include "wire.h" /* comms_parse_error */
 
 static const struct tf_suite *S;
 static const char *D;
@@ -324,7 +325,21 @@ static int udp_reply(void)
 		printf("\n");
 		break;
 	}
-	case 0x7f: printf("error %u %.*s\n", pt[1], m - 2, pt + 2); break;
+	case 0x7f: { /* twofold-comms' parser (wire.c): the request named */
+		struct comms_error e;
+
+		if (comms_parse_error(pt + 1, (size_t)m - 1, &e) < 0) {
+			printf("error %u (malformed)\n", pt[1]);
+			break;
+		}
+		printf("error %u %.*s", e.code, (int)e.textlen, e.text);
+		if (e.op != 0)
+			printf(" for 0x%02x %s", e.op, e.name);
+		for (size_t i = 0; e.has_id && i < sizeof(e.id); i++)
+			printf("%s%02x", i ? "" : " ", e.id[i]);
+		printf("\n");
+		break;
+	}
 	default: printf("reply 0x%02x\n", pt[0]);
 	}
 	fflush(stdout);

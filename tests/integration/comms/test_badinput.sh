@@ -2,7 +2,8 @@
 # Integration: bad input the issue names (issue 15), intl suite.
 # A full disk on the relay: the store on a small tmpfs this test mounts
 # (unmounted in the trap even when a check fails); the relay answers
-# "relay storage full; retry later", stays up, serves others; the
+# "relay storage full; retry later" naming the SEND (the outbox item
+# shows it), stays up, serves others; the
 # message waits in the sender's outbox and is delivered exactly once
 # when space is back; a relay started on a full disk says so in one
 # line. Expired and revoked certificates: a device whose certificate
@@ -52,6 +53,10 @@ ok $? "disk full: the relay answers 'relay storage full; retry later'" \
 	"$out / $(cm alice status) / $(tail -5 "$W/relay.log")"
 has "outbox 1" "$(cm alice status)"
 ok $? "the message stays queued in alice's outbox" "$(cm alice status)"
+# the relay's ERROR names the SEND (address and id): the item shows it
+wait_status alice "^out [0-9a-f]* bob[^ ]* sent relay: error 3: relay storage full"
+ok $? "the error is the queued message's (the relay named its SEND)" \
+	"$(cm alice status)"
 kill -0 "$RP" 2>/dev/null
 ok $? "the relay stays up" "$(tail -5 "$W/relay.log")"
 svc_start carol

@@ -185,6 +185,24 @@ static void test_validity_and_role(void **state)
 						TF_ROLE_BIT(TF_ROLE_RELAY),
 						NULL, NULL),
 				 0);
+		/* tf_cert_check: the same answers without the signature */
+		assert_int_equal(tf_cert_parse(buf, (size_t)n, &c), 0);
+		assert_int_equal(tf_cert_check(&c, &ca.anchor, NOW + 30 * DAY,
+					       ~0u, NULL),
+				 -EKEYEXPIRED);
+		assert_int_equal(
+			tf_cert_check(&c, &ca.anchor, NOW - DAY - 1, ~0u, NULL),
+			-ETIME);
+		assert_int_equal(tf_cert_check(&c, &ca.anchor, NOW,
+					       TF_ROLES_CLIENT, NULL),
+				 -EPERM);
+		assert_int_equal(tf_cert_check(&c, &ca.anchor, NOW,
+					       TF_ROLE_BIT(TF_ROLE_RELAY),
+					       NULL),
+				 0);
+		c.issuer[0] ^= 1;
+		assert_int_equal(tf_cert_check(&c, &ca.anchor, NOW, ~0u, NULL),
+				 -ENOKEY);
 		/* the CA refuses long validity and bad fields */
 		subject(&c, s, TF_ROLE_OFFICER, 1);
 		c.not_after = c.not_before + TF_CERT_MAX_VALIDITY + 1;
@@ -232,6 +250,17 @@ static void test_denylist(void **state)
 		assert_int_equal(tf_cert_verify(buf, (size_t)n, &ca.anchor, NOW,
 						~0u, dl, NULL),
 				 -EKEYREVOKED);
+		{
+			struct tf_cert c;
+
+			assert_int_equal(tf_cert_parse(buf, (size_t)n, &c), 0);
+			assert_int_equal(
+				tf_cert_check(&c, &ca.anchor, NOW, ~0u, dl),
+				-EKEYREVOKED);
+			assert_int_equal(tf_cert_check(&c, &ca.anchor,
+						       NOW + DAY, ~0u, dl),
+					 -ESTALE);
+		}
 		n = issue(&ca, TF_ROLE_OFFICER, 21, buf);
 		assert_int_equal(tf_cert_verify(buf, (size_t)n, &ca.anchor, NOW,
 						~0u, dl, NULL),

@@ -77,6 +77,58 @@ static void test_get_addr(void **state)
 	assert_int_equal(comms_get_addr(bad, 7, out), 0);
 }
 
+/* ERROR with the request it answers: SEND names address and id,
+ * BUNDLE_GET / DEVICES the address; an older relay's names none; a
+ * malformed tail is refused whole */
+static void test_error(void **state)
+{
+	static const uint8_t send[] = "\x02"
+				      "could not store"
+				      "\x00\x02\x0b"
+				      "alice/phone"
+				      "0123456789abcdef";
+	static const uint8_t bundle[] = "\x08"
+					"no prekeys"
+					"\x00\x08\x05"
+					"alice";
+	static const uint8_t old[] = "\x04"
+				     "recipient not connected";
+	struct comms_error e;
+
+	(void)state;
+	assert_int_equal(comms_parse_error(send, sizeof(send) - 1, &e), 0);
+	assert_int_equal(e.code, 2);
+	assert_int_equal(e.textlen, 15);
+	assert_memory_equal(e.text, "could not store", 15);
+	assert_int_equal(e.op, 0x02);
+	assert_string_equal(e.name, "alice/phone");
+	assert_true(e.has_id);
+	assert_memory_equal(e.id, "0123456789abcdef", 16);
+	/* the id cut short, or a byte more */
+	assert_int_equal(comms_parse_error(send, sizeof(send) - 2, &e),
+			 -EBADMSG);
+	assert_int_equal(comms_parse_error(send, sizeof(send), &e), -EBADMSG);
+	assert_int_equal(comms_parse_error(bundle, sizeof(bundle) - 1, &e), 0);
+	assert_int_equal(e.op, 0x08);
+	assert_string_equal(e.name, "alice");
+	assert_false(e.has_id);
+	assert_int_equal(comms_parse_error(old, sizeof(old) - 1, &e), 0);
+	assert_int_equal(e.op, 0);
+	assert_int_equal(e.textlen, sizeof(old) - 2);
+	/* an unknown op; a bad address; a NUL and nothing after it */
+	assert_int_equal(comms_parse_error((const uint8_t *)"\x08x\x00\x05\x01"
+							    "a",
+					   6, &e),
+			 -EBADMSG);
+	assert_int_equal(comms_parse_error((const uint8_t *)"\x08x\x00\x08\x02"
+							    "a/",
+					   7, &e),
+			 -EBADMSG);
+	assert_int_equal(comms_parse_error((const uint8_t *)"\x08x\x00", 3, &e),
+			 -EBADMSG);
+	assert_int_equal(comms_parse_error(old, 0, &e), -EBADMSG);
+}
+
 static void test_devices(void **state)
 {
 	struct comms_devices v;
@@ -203,6 +255,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_get_addr),
+		cmocka_unit_test(test_error),
 		cmocka_unit_test(test_devices),
 		cmocka_unit_test(test_bundle_names_device),
 	};

@@ -4,7 +4,8 @@
  * end-to-end role and naming the officer and the row's device are
  * listed, sorted; an expired, not yet valid, revoked, foreign-CA,
  * other-officer, other-device, other-suite or garbage bundle is not; at
- * most TF_COMMS_DEVICES_MAX, the most recently published. */
+ * most TF_COMMS_DEVICES_MAX, the most recently published; and no
+ * certificate signature is checked (the relay checked it at PREKEYS). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,12 +206,93 @@ static void test_cap(void **state)
 	tf_key_free(ca.sk);
 }
 
+/* Every certificate check of the code linked into this test (devices.c):
+ * meson.build links it with -Wl,--wrap=tf_cert_verify. */
+int __real_tf_cert_verify(const uint8_t *buf, size_t len,
+			  const struct tf_cert_anchor *ca, uint64_t now,
+			  unsigned roles, const struct tf_denylist *dl,
+			  struct tf_cert *out);
+int __wrap_tf_cert_verify(const uint8_t *buf, size_t len,
+			  const struct tf_cert_anchor *ca, uint64_t now,
+			  unsigned roles, const struct tf_denylist *dl,
+			  struct tf_cert *out);
+static unsigned verifies;
+
+int __wrap_tf_cert_verify(const uint8_t *buf, size_t len,
+			  const struct tf_cert_anchor *ca, uint64_t now,
+			  unsigned roles, const struct tf_denylist *dl,
+			  struct tf_cert *out)
+{
+	verifies++;
+	return __real_tf_cert_verify(buf, len, ca, now, roles, dl, out);
+}
+
+/* A DEVICES costs no signature check, however many rows (the relay's
+ * DEVICES_SCAN, 64, each a gm SM2 verify before): the certificates were
+ * verified when stored (PREKEYS). Counted two ways: no call of
+ * tf_cert_verify, and rows whose certificate signature is broken (which
+ * any verification would drop) are listed like the others. */
+static void no_verify(uint8_t suite_id)
+{
+	struct tf_store_bundle sb[4 * TF_COMMS_DEVICES_MAX] = {0};
+	uint8_t out[TF_COMMS_PAYLOAD_MAX];
+	char name[8];
+	struct ca ca;
+	int n;
+
+	ca_make(&ca, tf_suite_by_id(suite_id), 1);
+	for (size_t i = 0; i < TF_ARRAY_SIZE(sb); i++) {
+		struct tf_e2e_bundle b;
+
+		snprintf(name, sizeof(name), "d%02zu", i);
+		bundle(&sb[i], &ca, "alice", name, 100 + i, NOW - DAY,
+		       NOW + DAY, name);
+		assert_int_equal(
+			tf_e2e_bundle_parse(sb[i].bundle, sb[i].len, &b), 0);
+		if (i % 2) /* the certificate's last signature byte */
+			sb[i].bundle[(size_t)(b.cert - sb[i].bundle) +
+				     b.certlen - 1] ^= 1;
+	}
+	verifies = 0;
+	n = relay_devices_reply("alice", sb, TF_ARRAY_SIZE(sb), suite_id,
+				&ca.anchor, NULL, NOW, out, sizeof(out));
+	printf("# DEVICES over %zu rows: %u certificate verifications\n",
+	       TF_ARRAY_SIZE(sb), verifies);
+	assert_int_equal(verifies, 0);
+	assert_true(n > 0);
+	/* the 16 newest, d00 .. d15, every other one's signature broken */
+	assert_int_equal(out[7], TF_COMMS_DEVICES_MAX);
+	assert_memory_equal(out + 8,
+			    "\x03"
+			    "d00"
+			    "\x03"
+			    "d01",
+			    8);
+	for (size_t i = 0; i < TF_ARRAY_SIZE(sb); i++)
+		tf_store_bundle_clear(&sb[i]);
+	tf_key_free(ca.sk);
+}
+
+static void test_no_verify_intl(void **state)
+{
+	(void)state;
+	no_verify(TF_SUITE_INTL);
+}
+
+static void test_no_verify_gm(void **state)
+{
+	(void)state;
+	no_verify(TF_SUITE_GM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_filter_intl),
 		cmocka_unit_test(test_filter_gm),
 		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_no_verify_intl),
+		cmocka_unit_test(test_no_verify_gm),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -5,8 +5,10 @@
  * tombstones, bounds; SQLite: WAL mode; PostgreSQL: a primary restart
  * fails a put ("retry later") and the store works again after it.
  * SQLite by default; PostgreSQL when TF_TEST_STORE_PG names a cluster
- * (with_pg.sh starts a private one, meson's relay_store_pg). */
+ * (with_pg.sh starts a private one, meson's relay_store_pg). SQLite:
+ * several processes opening one fresh file at once all succeed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include <pthread.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -649,6 +652,33 @@ static void test_migrate(void **state)
 	assert_int_equal(tf_store_put(st, "carl/tablet", id, "alice/laptop",
 				      (const uint8_t *)"m2b", 3, 62),
 			 TF_STORE_STORED);
+	/* the same retries in one group commit (its own code path): all
+	 * duplicates but the new one, stored once in the batch */
+	{
+		uint8_t ids[3][TF_STORE_ID_BYTES];
+		struct tf_store_put_item it[5] = {
+			{"bob/phone", "dave", ids[0], (const uint8_t *)"m3", 2,
+			 99},
+			{"bob/phone", "alice", ids[1], (const uint8_t *)"m9", 2,
+			 99},
+			{"bob", "alice/phone", ids[1], (const uint8_t *)"m9", 2,
+			 99},
+			{"bob/phone", "ed", ids[2], (const uint8_t *)"m12", 3,
+			 99},
+			{"bob/phone", "ed", ids[2], (const uint8_t *)"m12", 3,
+			 99},
+		};
+
+		id_of(ids[0], 1);
+		id_of(ids[1], 9);
+		id_of(ids[2], 12);
+		assert_int_equal(tf_store_put_many(st, it, 5, 62), 0);
+		for (size_t i = 0; i < 5; i++)
+			assert_int_equal(it[i].result,
+					 i == 3 ? TF_STORE_STORED
+						: TF_STORE_DUPLICATE);
+		assert_int_equal(tf_store_count(st, "ed"), 1);
+	}
 	/* new rows come after every old seq */
 	id_of(id, 11);
 	assert_int_equal(tf_store_put(st, "bob/phone", id, "alice/phone",
@@ -739,16 +769,78 @@ static void test_put_many(void **state)
 	assert_int_equal(it[3].result, TF_STORE_DUPLICATE); /* in the batch */
 	assert_int_equal(it[4].result, -EINVAL);
 	assert_int_equal(it[5].result, TF_STORE_DUPLICATE); /* stored before */
+	if (pg != NULL) {
+		/* PostgreSQL refuses a sender that is not UTF-8 (SQLite
+		 * stores the bytes): a statement failing in the middle of
+		 * the pipeline fails the batch, nothing of it is stored, and
+		 * the session works on (rolled back, out of pipeline mode) */
+		uint8_t nid[3][TF_STORE_ID_BYTES];
+
+		for (unsigned i = 0; i < 3; i++) {
+			id_of(nid[i], 950 + i);
+			it[i] = (struct tf_store_put_item){
+				.sender = i == 1 ? "h\xff" : "hal",
+				.recipient = "gina",
+				.id = nid[i],
+				.blob = (const uint8_t *)"x",
+				.len = 1};
+		}
+		assert_int_equal(tf_store_put_many(st, it, 3, 2), -EIO);
+		assert_int_equal(tf_store_count(st, "gina"), 4);
+		it[1].sender = "hal";
+		assert_int_equal(tf_store_put_many(st, it, 3, 2), 0);
+		for (unsigned i = 0; i < 3; i++)
+			assert_int_equal(it[i].result, TF_STORE_STORED);
+		assert_int_equal(tf_store_count(st, "gina"), 7);
+	}
 	tf_store_close(st);
 	/* durable, in order */
 	assert_int_equal(open_store(&st), 0);
-	assert_int_equal(tf_store_count(st, "gina"), 4);
+	assert_int_equal(tf_store_count(st, "gina"), pg != NULL ? 7 : 4);
 	for (const char *want = "oabc"; *want; want++) {
 		assert_int_equal(tf_store_next(st, "gina", seq, &m), 1);
 		seq = m.seq;
 		assert_memory_equal(m.blob, *want == 'o' ? "old" : want, 1);
 		tf_stored_msg_clear(&m);
 	}
+	tf_store_close(st);
+}
+
+/* A store made at this schema has no row of the old one, so a put looks
+ * for its own (sender, recipient, id) only (the fast path: one probe;
+ * test_migrate keeps the old rows' checks): a bare sender's message and
+ * one of a device of it are two, acknowledged or not, in a batch or
+ * not; the same name is still a duplicate. */
+static void test_fresh_schema(void **state)
+{
+	struct tf_store *st = NULL;
+	struct tf_stored_msg m;
+	uint8_t id[TF_STORE_ID_BYTES];
+	struct tf_store_put_item it[2] = {
+		{"nia/pad", "oz", id, (const uint8_t *)"b", 1, 99},
+		{"nia", "oz/phone", id, (const uint8_t *)"c", 1, 99},
+	};
+
+	if (pg != NULL)
+		assert_int_equal(pg_reset(), 0);
+	id_of(id, 7000);
+	assert_int_equal(open_store(&st), 0);
+	assert_int_equal(
+		tf_store_put(st, "nia", id, "oz", (const uint8_t *)"a", 1, 1),
+		TF_STORE_STORED);
+	assert_int_equal(tf_store_put_many(st, it, 2, 1), 0);
+	assert_int_equal(it[0].result, TF_STORE_STORED);
+	assert_int_equal(it[1].result, TF_STORE_STORED);
+	assert_int_equal(tf_store_put(st, "nia/pad", id, "oz",
+				      (const uint8_t *)"b", 1, 1),
+			 TF_STORE_DUPLICATE);
+	assert_int_equal(tf_store_next(st, "oz", 0, &m), 1);
+	assert_int_equal(tf_store_ack(st, "oz", m.sender, id, 2), 0);
+	tf_stored_msg_clear(&m);
+	assert_int_equal(
+		tf_store_put(st, "nia", id, "oz", (const uint8_t *)"a", 1, 3),
+		TF_STORE_DUPLICATE);
+	assert_int_equal(tf_store_count(st, "oz/phone"), 2);
 	tf_store_close(st);
 }
 
@@ -808,6 +900,76 @@ static void test_concurrent(void **state)
 	tf_store_close(st);
 }
 
+/* Several relays (processes) opening one fresh SQLite file at once for
+ * the first time: each open succeeds or waits, none fails (the WAL
+ * switch and the schema creation race). FO_ROUNDS fresh files, FO_PROCS
+ * processes each, released together by closing a pipe. */
+#define FO_PROCS 4
+#define FO_ROUNDS 60
+static int fo_child(int gate)
+{
+	struct tf_store *st = NULL;
+	char c;
+	int r;
+
+	if (read(gate, &c, 1) < 0) /* EOF: go */
+		_exit(100);
+	r = tf_store_open_sqlite(path, &st);
+	if (r == 0) {
+		uint8_t id[TF_STORE_ID_BYTES] = {(uint8_t)getpid()};
+
+		r = tf_store_put(st, "kim", id, "lou", (const uint8_t *)"m", 1,
+				 1);
+		tf_store_close(st);
+	}
+	_exit(r < 0 ? (-r & 0x7f) : 0);
+}
+
+static void test_fresh_open(void **state)
+{
+	char p[96];
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	int failed = 0, why = 0;
+
+	if (pg != NULL)
+		skip();
+	for (int round = 0; round < FO_ROUNDS; round++) {
+		pid_t kid[FO_PROCS];
+		int gate[2];
+
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+			unlink(p);
+		}
+		assert_int_equal(pipe2(gate, O_CLOEXEC), 0);
+		for (int k = 0; k < FO_PROCS; k++) {
+			kid[k] = fork();
+			assert_true(kid[k] >= 0);
+			if (kid[k] == 0) {
+				close(gate[1]);
+				fo_child(gate[0]);
+			}
+		}
+		close(gate[0]);
+		close(gate[1]);
+		for (int k = 0; k < FO_PROCS; k++) {
+			int ws = 0;
+
+			assert_int_equal(waitpid(kid[k], &ws, 0), kid[k]);
+			if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+				failed++;
+				why = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+			}
+		}
+	}
+	if (failed)
+		fprintf(stderr,
+			"fresh open: %d of %d opens failed (last: %s)\n",
+			failed, FO_ROUNDS * FO_PROCS,
+			why > 0 ? strerror(why) : "killed");
+	assert_int_equal(failed, 0);
+}
+
 /* A primary restart (pg_ctl restart -m immediate, as a crash or a
  * Patroni failover looks to the relay): the put on the dead connection
  * fails with -EIO (the relay says "retry later", nothing acknowledged),
@@ -858,6 +1020,8 @@ int main(void)
 		cmocka_unit_test(test_wal),
 		cmocka_unit_test(test_put_many),
 		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_fresh_schema),
+		cmocka_unit_test(test_fresh_open),
 		cmocka_unit_test(test_pg_restart),
 	};
 
