@@ -1218,7 +1218,8 @@ static void out_flush(struct svc *s)
 				 it->to);
 		if (i < s->nout && &s->out[i] == it &&
 		    it->state != OUT_FAILED && it->state != OUT_FANOUT) {
-			if (nbusy < FLUSH_ADDRS && !addr_in(busy, nbusy, it->to))
+			if (nbusy < FLUSH_ADDRS &&
+			    !addr_in(busy, nbusy, it->to))
 				snprintf(busy[nbusy++], sizeof(busy[0]), "%s",
 					 it->to);
 			if (it->is_long && nheld < FLUSH_ADDRS &&
@@ -1707,8 +1708,8 @@ static bool on_message(struct svc *s, const char *from, const uint8_t *id,
 		char head[200];
 
 		snprintf(head, sizeof(head), "from %s: ", addr);
-		if (render(head, text, strnlen((const char *)text, tn),
-			   &line) < 0)
+		if (render(head, text, strnlen((const char *)text, tn), &line) <
+		    0)
 			goto out;
 	}
 	if (inbox_put(s, addr, id, line, strlen(line)) < 0)
@@ -1895,8 +1896,8 @@ static void on_piece(struct svc *s, const char *from, const uint8_t *rid,
 	if (!comms_addr_ok(from))
 		return;
 	if (comms_piece_parse(blob, len, &pc) < 0) {
-		if (reject(s, from, rid, "a malformed piece of a long message") ==
-		    0)
+		if (reject(s, from, rid,
+			   "a malformed piece of a long message") == 0)
 			comms_relay_named(s, OP_ACK, from, rid, NULL, 0);
 		return;
 	}
@@ -2041,8 +2042,8 @@ static void pieces_expire(struct svc *s)
 
 	pieces_retry(s);
 
-	while ((k = comms_reasm_expired(&s->reasm, real_ms(), s->piece_age_ms)) >=
-	       0) {
+	while ((k = comms_reasm_expired(&s->reasm, real_ms(),
+					s->piece_age_ms)) >= 0) {
 		size_t before = s->reasm.n;
 
 		partial_fail(s, k,

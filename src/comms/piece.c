@@ -182,7 +182,8 @@ int comms_reasm_expired(const struct comms_reasm *r, uint64_t now_ms,
 	for (size_t i = 0; i < r->n; i++)
 		if ((now_ms >= r->p[i].first_ms &&
 		     now_ms - r->p[i].first_ms >= age_ms) ||
-		    r->p[i].first_ms - now_ms > age_ms) /* a clock set back */
+		    (now_ms < r->p[i].first_ms &&
+		     r->p[i].first_ms - now_ms > age_ms)) /* a clock set back */
 			return (int)i;
 	return -1;
 }

@@ -45,7 +45,7 @@
 #define SPK_GRACE (14 * 86400ull)  /* its predecessor still opens */
 /* one control request: a long message's send (a call names two files) */
 #define CTL_REQ_MAX (LONG_TEXT_MAX + 256)
-#define CTL_FDS_MAX 2	 /* and passes their descriptors */
+#define CTL_FDS_MAX 2 /* and passes their descriptors */
 
 /* relay requests (src/relay/req.h) */
 enum {
