@@ -50,6 +50,8 @@
  *   piece-swap    piece 1 of every long message after the first carries
  *                 the first one's piece 1 data under its own header (a
  *                 splice between two messages, from any senders)
+ *   piece-relabel every piece of a long message delivered under another
+ *                 message id (the same one for all of its pieces)
  * Every forgery done is logged ("evil: ..."; media frames the first time
  * only), so a test can tell that it happened.
  */
@@ -91,6 +93,7 @@ enum evil {
 	E_PIECE_DUP,
 	E_PIECE_REORDER,
 	E_PIECE_SWAP,
+	E_PIECE_RELABEL,
 };
 
 static const char *const names[] = {
@@ -117,6 +120,7 @@ static const char *const names[] = {
 	[E_PIECE_DUP] = "piece-dup",
 	[E_PIECE_REORDER] = "piece-reorder",
 	[E_PIECE_SWAP] = "piece-swap",
+	[E_PIECE_RELABEL] = "piece-relabel",
 };
 
 static enum evil mode = E_NONE;
@@ -314,6 +318,16 @@ static bool out_piece(struct worker *w, struct sess *s, const uint8_t **pt,
 				}
 		pthread_mutex_unlock(&mu);
 		return sent;
+	case E_PIECE_RELABEL:
+		memcpy(buf, *pt, *len);
+		for (size_t i = 0; i < 16; i++)
+			buf[at + 2 + i] ^= 0x33;
+		*pt = buf;
+		logv(w->r,
+		     "evil: piece %u of a long message from %s to %s "
+		     "relabelled",
+		     index, p->name, s->officer);
+		return false;
 	case E_PIECE_SWAP:
 		if (index != 1 || count < 3)
 			return false;

@@ -6,7 +6,9 @@
 # each (piece-drop), delivers each piece twice, the second time under a
 # new id (piece-dup), delivers pieces in swapped pairs (piece-reorder),
 # or puts A's piece 1 data under B's piece 1 header (piece-swap, a
-# splice between two messages of two senders). bob never shows a
+# splice between two messages of two senders), or delivers every piece
+# of a message under another message id (piece-relabel: the envelope
+# inside names the real one). bob never shows a
 # partial, spliced or doubled message: what is complete and authentic
 # shows once and whole, what cannot complete shows as REJECTED with the
 # reason (within TWOFOLD_COMMS_PIECE_AGE_MS, 4 s here). A control run
@@ -41,7 +43,7 @@ cnt() { grep -Fxc -- "$1" "$W/bob.read"; }
 forged() { grep -q "evil: .*$1" "$W/relay.log"; }
 
 for s in ${EVIL_SUITES:-intl gm}; do
-	for mode in none piece-drop piece-dup piece-reorder piece-swap; do
+	for mode in none piece-drop piece-dup piece-reorder piece-swap piece-relabel; do
 		[ -n "${EVIL_ONLY:-}" ] && [ "$mode" != "$EVIL_ONLY" ] && continue
 		comms_world "$s" carol
 		[ "$mode" = none ] || export TF_EVIL=$mode
@@ -84,6 +86,12 @@ for s in ${EVIL_SUITES:-intl gm}; do
 			ok $? "$s $mode: both shown to bob as failed (never completed), nothing of them shown" \
 				"$(cut -c1-160 "$W/bob.read")"
 			;;
+		piece-relabel)
+			[ "$(grep -c '^REJECTED message said to be from alice: a long message without its own id inside' "$W/bob.read")" = 1 ] &&
+				[ "$(grep -c '^REJECTED message said to be from carol: a long message without its own id inside' "$W/bob.read")" = 1 ]
+			ok $? "$s $mode: both REJECTED (relabelled as another message), nothing of them shown" \
+				"$(cut -c1-160 "$W/bob.read")"
+			;;
 		piece-swap)
 			[ "$(cnt "from alice: $A")" = 1 ] && [ "$(cnt "from carol: $B")" = 0 ] &&
 				grep -q '^REJECTED long message said to be from carol: failed authentication\|^REJECTED message said to be from carol: failed authentication' "$W/bob.read"
@@ -97,6 +105,7 @@ for s in ${EVIL_SUITES:-intl gm}; do
 		piece-dup) forged duplicated ;;
 		piece-reorder) forged "long message .* swapped" ;;
 		piece-swap) forged spliced ;;
+		piece-relabel) forged relabelled ;;
 		esac
 		ok $? "$s $mode: the relay did (or did not) forge" "$(grep evil: "$W/relay.log" | head -3)"
 		[ "$(stat_of bob pieces_incomplete)" = 0 ] && [ -z "$(ls -A "$W/bob/pieces")" ]
