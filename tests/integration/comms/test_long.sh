@@ -78,6 +78,14 @@ for s in ${LONG_SUITES:-intl gm}; do
 	wait_status alice "outbox 0"
 	ok $? "$s: alice's outbox is empty" "$(cm alice status | grep ^out)"
 
+	# figures (printed, not asserted): send -> shown on bob/tab
+	for n in 700 16000; do
+		t0=$(date +%s%N)
+		cm alice msg send bob/tab "$(text $n T$n)" >/dev/null
+		read_until bobtab "^from alice: T$n" 1
+		diag "$s: $n bytes: $((($(date +%s%N) - t0) / 1000000)) ms from msg send to msg read (polled every 0.1 s)"
+	done
+
 	# over the limit: one line, refused, nothing queued
 	out=$(cm alice msg send bob "$(text 16001 over)" 2>&1)
 	[ $? -ne 0 ] && [ "$(wc -l <<<"$out")" = 1 ] && has "at most 16000 bytes" "$out"
