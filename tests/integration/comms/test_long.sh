@@ -9,7 +9,8 @@
 # several lines is shown with its later lines indented; a long message
 # between two short ones shows between them; bob offline, then delivery;
 # the relay killed (kill -9) mid-way through a long message's pieces,
-# then alice's service killed mid-way: shown once and whole each time;
+# then alice's service, then bob/tab's (the recipient's) killed mid-way:
+# shown once and whole each time;
 # the relay stores only pieces of one size. TAP. Cleans up after itself.
 if [ -z "${LONG_NETNS:-}" ]; then
 	# a network namespace of its own: no other test's relay shares
@@ -175,6 +176,26 @@ print(" ".join(sorted(set("%d" % r[0] for r in c.execute(
 	once bobtab "from alice: $(text 16000 crashed)" && ! grep -q REJECTED "$W/bobtab.read"
 	ok $? "$s: alice's service killed mid-way (at ${k:-?}): shown whole, once" \
 		"$(cut -c1-80 "$W/bobtab.read") / $(cm alice status | grep ^out)"
+	# bob/tab's service killed while the pieces come in: those kept
+	# (acknowledged) are read back at the start, the rest arrive
+	cm alice msg send bob/tab "$(text 16000 recipient)" >/dev/null
+	for _ in $(seq 500); do
+		k=$(ls "$W/bobtab/pieces" 2>/dev/null | wc -l)
+		[ "$k" -ge 2 ] && break
+		sleep 0.01
+	done
+	kill -9 "${SP[bobtab]}"
+	wait "${SP[bobtab]}" 2>/dev/null
+	unset "SP[bobtab]"
+	k=$(ls "$W/bobtab/pieces" | wc -l)
+	diag "$s: bob/tab killed with $k pieces kept"
+	svc_start bobtab
+	read_until bobtab '^from alice: recipient' 1
+	sleep 2
+	cm bobtab msg read >>"$W/bobtab.read"
+	once bobtab "from alice: $(text 16000 recipient)" && ! grep -q REJECTED "$W/bobtab.read"
+	ok $? "$s: bob/tab's service killed mid-way ($k pieces kept): shown whole, once" \
+		"$(cut -c1-80 "$W/bobtab.read") / $(cm bobtab status | grep pieces)"
 	[ "$(stat_of bobtab pieces_incomplete)" = 0 ] && [ -z "$(ls -A "$W/bobtab/pieces")" ]
 	ok $? "$s: nothing left in bob/tab's reassembly" "$(ls "$W/bobtab/pieces")"
 
