@@ -8,7 +8,9 @@
 # or puts A's piece 1 data under B's piece 1 header (piece-swap, a
 # splice between two messages of two senders), or delivers every piece
 # of a message under another message id (piece-relabel: the envelope
-# inside names the real one). bob never shows a
+# inside names the real one); and two forgeries of every message: a bit
+# flipped in each piece (msg-flip), each piece said to be from carol
+# (msg-sender). bob never shows a
 # partial, spliced or doubled message: what is complete and authentic
 # shows once and whole, what cannot complete shows as REJECTED with the
 # reason (within TWOFOLD_COMMS_PIECE_AGE_MS, 4 s here). A control run
@@ -43,7 +45,7 @@ cnt() { grep -Fxc -- "$1" "$W/bob.read"; }
 forged() { grep -q "evil: .*$1" "$W/relay.log"; }
 
 for s in ${EVIL_SUITES:-intl gm}; do
-	for mode in none piece-drop piece-dup piece-reorder piece-swap piece-relabel; do
+	for mode in none piece-drop piece-dup piece-reorder piece-swap piece-relabel msg-flip msg-sender; do
 		[ -n "${EVIL_ONLY:-}" ] && [ "$mode" != "$EVIL_ONLY" ] && continue
 		comms_world "$s" carol
 		[ "$mode" = none ] || export TF_EVIL=$mode
@@ -71,8 +73,13 @@ for s in ${EVIL_SUITES:-intl gm}; do
 			! grep -v -Fx -e "from alice: $A" -e "from carol: $B" "$W/bob.read" | grep -q 'Along\|Blong'
 		ok $? "$s $mode: nothing shown partial, spliced or twice" \
 			"$(cut -c1-100 "$W/bob.read")"
-		[ "$(cnt "from alice: after A")" = 1 ]
-		ok $? "$s $mode: alice's short message after it shows once" "$(cut -c1-100 "$W/bob.read")"
+		if [ "$mode" = msg-flip ] || [ "$mode" = msg-sender ]; then
+			[ "$(cnt "from alice: after A")" = 0 ]
+		else
+			[ "$(cnt "from alice: after A")" = 1 ]
+		fi
+		ok $? "$s $mode: alice's short message after it shows once (not at all when every message is forged)" \
+			"$(cut -c1-100 "$W/bob.read")"
 		case $mode in
 		none | piece-dup | piece-reorder)
 			[ "$(cnt "from alice: $A")" = 1 ] && [ "$(cnt "from carol: $B")" = 1 ] &&
@@ -92,6 +99,19 @@ for s in ${EVIL_SUITES:-intl gm}; do
 			ok $? "$s $mode: both REJECTED (relabelled as another message), nothing of them shown" \
 				"$(cut -c1-160 "$W/bob.read")"
 			;;
+		msg-flip)
+			[ "$(cnt "from alice: $A")" = 0 ] && [ "$(cnt "from carol: $B")" = 0 ] &&
+				grep -q '^REJECTED .*from alice' "$W/bob.read" &&
+				grep -q '^REJECTED .*from carol' "$W/bob.read"
+			ok $? "$s $mode: every piece with a flipped bit: both REJECTED, nothing of them shown" \
+				"$(cut -c1-160 "$W/bob.read" | sort | uniq -c)"
+			;;
+		msg-sender)
+			[ "$(cnt "from alice: $A")" = 0 ] && [ "$(cnt "from carol: $B")" = 1 ] &&
+				grep -q '^REJECTED .*from carol' "$W/bob.read"
+			ok $? "$s $mode: alice's pieces said to be from carol: REJECTED, never shown as carol's; carol's own whole" \
+				"$(cut -c1-160 "$W/bob.read" | sort | uniq -c)"
+			;;
 		piece-swap)
 			[ "$(cnt "from alice: $A")" = 1 ] && [ "$(cnt "from carol: $B")" = 0 ] &&
 				grep -q '^REJECTED long message said to be from carol: failed authentication\|^REJECTED message said to be from carol: failed authentication' "$W/bob.read"
@@ -106,6 +126,8 @@ for s in ${EVIL_SUITES:-intl gm}; do
 		piece-reorder) forged "long message .* swapped" ;;
 		piece-swap) forged spliced ;;
 		piece-relabel) forged relabelled ;;
+		msg-flip) forged msg-flip ;;
+		msg-sender) forged "said to be from carol" ;;
 		esac
 		ok $? "$s $mode: the relay did (or did not) forge" "$(grep evil: "$W/relay.log" | head -3)"
 		[ "$(stat_of bob pieces_incomplete)" = 0 ] && [ -z "$(ls -A "$W/bob/pieces")" ]
