@@ -1004,9 +1004,6 @@ static void out_fail(struct svc *s, struct out_item *it, const char *why)
 		it->state = OUT_FAILED;
 }
 
-/* Another copy of it's message (the same id, another device) has a SEND
- * out, or STOREDs owed for one already done: the relay's STORED would
- * not say whose it is. */
 /* the id the item's SEND goes out under: the message's, or for a long
  * one its current piece's (comms_piece_id) */
 static void out_cur_id(const struct out_item *it, uint8_t id[static ID_BYTES])
@@ -1017,6 +1014,10 @@ static void out_cur_id(const struct out_item *it, uint8_t id[static ID_BYTES])
 		memcpy(id, it->id, ID_BYTES);
 }
 
+/* Another copy of it's message (the same id, another device) has a SEND
+ * of the same id (the message's, or the same piece's) out, or STOREDs
+ * owed for one already done: the relay's STORED would not say whose it
+ * is. */
 static bool out_sibling_busy(struct svc *s, const struct out_item *it)
 {
 	uint64_t now = comms_now_ms();
