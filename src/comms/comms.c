@@ -1949,6 +1949,40 @@ ack:
 	comms_relay_named(s, OP_ACK, from, rid, NULL, 0);
 }
 
+/* A message is written to the inbox before its seen marker (a crash
+ * between must not lose it), so a crash right between leaves an inbox
+ * file whose message the relay (or pieces/) will bring again, and it
+ * would show twice. At the start, before anything arrives and before
+ * any `msg read` can move a file to read/, every inbox file
+ * STAMP+FROM+ID gets its marker seen/FROM+ID if it has none: the
+ * interrupted step done. */
+static void inbox_repair(struct svc *s)
+{
+	struct dirent **ents = NULL;
+	char p[512];
+	int n;
+
+	if (comms_path(s, p, sizeof(p), "inbox") < 0 ||
+	    (n = scandir(p, &ents, NULL, alphasort)) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		const char *rest = strchr(ents[i]->d_name, '+');
+
+		if (ents[i]->d_name[0] != '.' && rest != NULL &&
+		    strrchr(rest + 1, '+') != NULL &&
+		    comms_path(s, p, sizeof(p), "seen/%s", rest + 1) == 0 &&
+		    access(p, F_OK) != 0) {
+			if (tf_atomic_write(p, "", 0, 0600) < 0)
+				comms_log(s, "cannot mark a message seen");
+			else
+				comms_log(s, "an inbox entry from before a "
+					     "crash marked seen");
+		}
+		free(ents[i]);
+	}
+	free(ents);
+}
+
 /* complete messages not opened yet (kept before a restart, or the inbox
  * could not be written): opened now */
 static void pieces_retry(struct svc *s)
@@ -2931,6 +2965,7 @@ static int service(const char *dir, int argc, char **argv)
 		if (e != NULL && atoll(e) > 0)
 			s.piece_age_ms = (uint64_t)atoll(e);
 	}
+	inbox_repair(&s);
 	pieces_load(&s);
 	if ((r = ptt_init(&s, audio_out)) < 0)
 		return fail("cannot open the audio output %s: %s", audio_out,

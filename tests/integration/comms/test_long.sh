@@ -196,6 +196,40 @@ print(" ".join(sorted(set("%d" % r[0] for r in c.execute(
 	once bobtab "from alice: $(text 16000 recipient)" && ! grep -q REJECTED "$W/bobtab.read"
 	ok $? "$s: bob/tab's service killed mid-way ($k pieces kept): shown whole, once" \
 		"$(cut -c1-80 "$W/bobtab.read") / $(cm bobtab status | grep pieces)"
+	# the crash between the inbox write and the seen marker, made by
+	# hand: bob/tab's state as it was before a long message arrived
+	# (sessions), the message's pieces as the relay held them, and the
+	# inbox file of it written; at the start it must not show twice
+	svc_stop bobtab
+	cm alice msg send bob/tab "$(text 3000 window)" >/dev/null
+	wait_status alice "outbox 0"
+	rm -rf "$W/snap" && mkdir -p "$W/snap/pieces" && cp -a "$W/bobtab/sessions" "$W/snap/"
+	python3 -c '
+import os, sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for snd, b in c.execute("select sender, blob from msgs where recipient like \"%/tab\" and sender like \"alice/%\""):
+    name = "%s+%s+%02x" % (snd.replace("/", "+"), b[2:18].hex(), b[18] << 8 | b[19])
+    fd = os.open(os.path.join(sys.argv[2], name), os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b)
+    os.close(fd)
+' "$W/store.db" "$W/snap/pieces"
+	svc_start bobtab
+	for _ in $(seq 100); do
+		ls "$W/bobtab/inbox" | grep -q . && [ -z "$(ls -A "$W/bobtab/pieces")" ] && break
+		sleep 0.1
+	done
+	svc_stop bobtab
+	k=$(ls "$W/snap/pieces" | wc -l)
+	rm -f "$W"/bobtab/seen/alice+*"$(ls "$W/snap/pieces" | head -1 | awk -F+ '{ print $3 }')"
+	rm -rf "$W/bobtab/sessions" && cp -a "$W/snap/sessions" "$W/bobtab/" &&
+		cp -a "$W/snap/pieces/." "$W/bobtab/pieces/"
+	svc_start bobtab
+	read_until bobtab '^from alice: window' 1
+	sleep 2
+	cm bobtab msg read >>"$W/bobtab.read"
+	[ "$k" -ge 3 ] && once bobtab "from alice: $(text 3000 window)" && ! grep -q REJECTED "$W/bobtab.read"
+	ok $? "$s: a crash between the inbox and the seen marker ($k pieces): shown once" \
+		"$(cut -c1-80 "$W/bobtab.read")"
 	[ "$(stat_of bobtab pieces_incomplete)" = 0 ] && [ -z "$(ls -A "$W/bobtab/pieces")" ]
 	ok $? "$s: nothing left in bob/tab's reassembly" "$(ls "$W/bobtab/pieces")"
 
