@@ -780,7 +780,7 @@ static void on_connected(struct svc *s)
 #define OUT_FILE_MAX (2 + TF_COMMS_ADDR_MAX + TF_E2E_MSG_MAX)
 
 static const char *const out_state_names[] = {"sealing", "sent", "devices",
-					      "failed"};
+					      "failed", "pieces"};
 
 /* STAMP+ID (a message as queued) or STAMP+ID+DEVICE (its copy for one
  * device of the officer): the id, false for another file */
@@ -822,15 +822,26 @@ static int out_load(struct svc *s)
 		if (comms_path(s, p, sizeof(p), "outbox/%s", it->name) < 0 ||
 		    comms_read_file(p, OUT_FILE_MAX, &b, &len) < 0)
 			goto next;
-		if (len >= 2 && b[0] <= OUT_FAILED && b[1] > 0 &&
+		if (len >= 2 && b[0] <= OUT_PIECES && b[1] > 0 &&
 		    b[1] <= TF_COMMS_ADDR_MAX && len >= 2u + b[1]) {
+			size_t body = len - 2u - b[1];
+
 			memcpy(it->to, b + 2, b[1]);
 			it->to[b[1]] = '\0';
 			it->state = (enum out_state)b[0];
 			it->inflight = 0;
 			it->last_ms = 0;
 			it->refused[0] = '\0';
+			it->piece = 0;
+			it->npieces = it->state == OUT_PIECES
+					      ? comms_piece_count(body)
+					      : 0;
+			it->is_long = it->state == OUT_PIECES ||
+				      ((it->state == OUT_PLAIN ||
+					it->state == OUT_FANOUT) &&
+				       body > TEXT_MAX);
 			if (comms_addr_ok(it->to) &&
+			    (it->state != OUT_PIECES || it->npieces > 0) &&
 			    (it->state == OUT_FANOUT) !=
 				    comms_addr_full(it->to))
 				s->nout++;
@@ -921,7 +932,7 @@ static void queue_sync(struct svc *s, unsigned long long stamp,
 	n = asprintf(&copy, SYNC_PREFIX "%s %s", to, text);
 	if (n < 0)
 		return;
-	if ((size_t)n > TEXT_MAX) {
+	if ((size_t)n > TF_E2E_PT_MAX - LONG_ENV_HDR) {
 		comms_log(s, "message %s too long to copy to our other devices",
 			  idhex);
 		goto out;
@@ -936,6 +947,7 @@ static void queue_sync(struct svc *s, unsigned long long stamp,
 			 s->own_dev[k]);
 		memcpy(c->id, id, ID_BYTES);
 		c->state = OUT_PLAIN;
+		c->is_long = (size_t)n > TEXT_MAX; /* the copy may be */
 		if (out_write(s, c->name, OUT_PLAIN, c->to,
 			      (const uint8_t *)copy, (size_t)n) == 0)
 			s->nout++;
@@ -971,6 +983,8 @@ static int queue_message(struct svc *s, const char *to, const char *text,
 	it->inflight = 0;
 	it->last_ms = 0;
 	it->refused[0] = '\0';
+	it->is_long = strlen(text) > TEXT_MAX;
+	it->npieces = it->piece = 0;
 	s->nout++;
 	queue_sync(s, stamp, id, idhex, to, text);
 	return 0;
@@ -990,22 +1004,39 @@ static void out_fail(struct svc *s, struct out_item *it, const char *why)
 		it->state = OUT_FAILED;
 }
 
+/* the id the item's SEND goes out under: the message's, or for a long
+ * one its current piece's (comms_piece_id) */
+static void out_cur_id(const struct out_item *it, uint8_t id[static ID_BYTES])
+{
+	if (it->state == OUT_PIECES)
+		comms_piece_id(it->id, it->piece, id);
+	else
+		memcpy(id, it->id, ID_BYTES);
+}
+
 /* Another copy of it's message (the same id, another device) has a SEND
- * out, or STOREDs owed for one already done: the relay's STORED would
- * not say whose it is. */
+ * of the same id (the message's, or the same piece's) out, or STOREDs
+ * owed for one already done: the relay's STORED would not say whose it
+ * is. */
 static bool out_sibling_busy(struct svc *s, const struct out_item *it)
 {
 	uint64_t now = comms_now_ms();
+	uint8_t id[ID_BYTES], o[ID_BYTES];
 
+	out_cur_id(it, id);
 	for (size_t i = 0; i < OUT_STALE_MAX; i++)
 		if (s->stale[i].left > 0 && now < s->stale[i].until_ms &&
-		    !memcmp(s->stale[i].id, it->id, ID_BYTES))
+		    !memcmp(s->stale[i].id, id, ID_BYTES))
 			return true;
-	for (size_t i = 0; i < s->nout; i++)
-		if (&s->out[i] != it && s->out[i].state == OUT_SEALED &&
-		    s->out[i].inflight > 0 &&
-		    !memcmp(s->out[i].id, it->id, ID_BYTES))
+	for (size_t i = 0; i < s->nout; i++) {
+		if (&s->out[i] == it || s->out[i].inflight == 0 ||
+		    (s->out[i].state != OUT_SEALED &&
+		     s->out[i].state != OUT_PIECES))
+			continue;
+		out_cur_id(&s->out[i], o);
+		if (!memcmp(o, id, ID_BYTES))
 			return true;
+	}
 	return false;
 }
 
@@ -1017,7 +1048,16 @@ static void out_xmit(struct svc *s, struct out_item *it, const uint8_t *msg,
 	if (!s->connected || out_sibling_busy(s, it) || now < it->hold_ms ||
 	    (it->inflight > 0 && now - it->last_ms < OUT_RESEND_MS))
 		return;
-	comms_relay_named(s, OP_SEND, it->to, it->id, msg, n);
+	if (it->state == OUT_PIECES) {
+		/* the current piece of the sealed message, under its id */
+		uint8_t pc[PIECE_BYTES], pid[ID_BYTES];
+
+		if (comms_piece_build(it->id, msg, n, it->piece, pc) < 0)
+			return;
+		comms_piece_id(it->id, it->piece, pid);
+		comms_relay_named(s, OP_SEND, it->to, pid, pc, sizeof(pc));
+	} else
+		comms_relay_named(s, OP_SEND, it->to, it->id, msg, n);
 	it->inflight++;
 	it->last_ms = now;
 }
@@ -1064,13 +1104,13 @@ static bool out_send(struct svc *s, struct out_item *it)
 		}
 		return false;
 	}
-	if (it->state == OUT_SEALED &&
+	if ((it->state == OUT_SEALED || it->state == OUT_PIECES) &&
 	    (!s->connected || out_sibling_busy(s, it) ||
 	     (it->inflight > 0 && now - it->last_ms < OUT_RESEND_MS)))
 		return false;
 	if (out_read(s, it, &b, &len, &body) < 0)
 		return false;
-	if (it->state == OUT_SEALED) {
+	if (it->state == OUT_SEALED || it->state == OUT_PIECES) {
 		out_xmit(s, it, b + body, len - body);
 		goto out;
 	}
@@ -1091,16 +1131,39 @@ static bool out_send(struct svc *s, struct out_item *it)
 	msg = tf_secure_alloc(TF_E2E_MSG_MAX);
 	if (msg == NULL)
 		goto out;
-	n = tf_e2e_encrypt(ss, b + body, len - body, msg, TF_E2E_MSG_MAX);
+	if (it->is_long) {
+		/* a long message: its id inside (the envelope), sealed
+		 * once, sent in pieces */
+		uint8_t *env = tf_secure_alloc(TF_E2E_PT_MAX);
+		int m = env ? comms_long_wrap(it->id, (const char *)b + body,
+					      len - body, env, TF_E2E_PT_MAX)
+			    : -ENOMEM;
+
+		n = m < 0 ? m
+			  : tf_e2e_encrypt(ss, env, (size_t)m, msg,
+					   TF_E2E_MSG_MAX);
+		tf_secure_free(env);
+		if (n >= 0 && comms_piece_count((size_t)n) == 0)
+			n = -EMSGSIZE;
+		if (n < 0) {
+			out_fail(s, it, "the message is too long to seal");
+			goto out;
+		}
+	} else
+		n = tf_e2e_encrypt(ss, b + body, len - body, msg,
+				   TF_E2E_MSG_MAX);
 	if (n < 0)
 		goto out;
 	/* the ratchet moved: its state first, then the ciphertext replaces
 	 * the text, then it leaves (a crash between costs one skipped key
 	 * at the peer, never a reused one) */
 	if (comms_save_session(s, it->to, "", ss) < 0 ||
-	    out_write(s, it->name, OUT_SEALED, it->to, msg, (size_t)n) < 0)
+	    out_write(s, it->name, it->is_long ? OUT_PIECES : OUT_SEALED,
+		      it->to, msg, (size_t)n) < 0)
 		goto out;
-	it->state = OUT_SEALED;
+	it->state = it->is_long ? OUT_PIECES : OUT_SEALED;
+	it->npieces = it->is_long ? comms_piece_count((size_t)n) : 0;
+	it->piece = 0;
 	it->inflight = 0;
 	out_xmit(s, it, msg, (size_t)n);
 out:
@@ -1112,24 +1175,59 @@ out:
 	return waits;
 }
 
+/* is addr one of the n in list */
+static bool addr_in(char (*list)[TF_COMMS_ADDR_MAX + 1], size_t n,
+		    const char *addr)
+{
+	for (size_t j = 0; j < n; j++)
+		if (!strcmp(list[j], addr))
+			return true;
+	return false;
+}
+
+#define FLUSH_ADDRS 32
 static void out_flush(struct svc *s)
 {
-	char asked[8][TF_COMMS_ADDR_MAX + 1];
-	size_t nasked = 0;
+	static char asked[8][TF_COMMS_ADDR_MAX + 1],
+		held[FLUSH_ADDRS][TF_COMMS_ADDR_MAX + 1],
+		busy[FLUSH_ADDRS][TF_COMMS_ADDR_MAX + 1];
+	size_t nasked = 0, nheld = 0, nbusy = 0;
 
 	for (size_t i = 0; i < s->nout && i < 256; i++) {
 		struct out_item *it = &s->out[i];
-		bool skip = false;
 
 		/* one device's messages in order: after one that waits
 		 * for a bundle, the others to it wait too */
-		for (size_t j = 0; j < nasked; j++)
-			skip |= !strcmp(asked[j], it->to);
-		if (skip)
+		if (addr_in(asked, nasked, it->to))
 			continue;
+		/* a long message takes several round trips (one piece at a
+		 * time): what comes after it to the same device waits until
+		 * its last piece is stored, and it waits for what came
+		 * before, so the relay stores one device's messages whole
+		 * and in order (a list that overflows holds back) */
+		if (addr_in(held, nheld, it->to) ||
+		    (it->is_long && it->state != OUT_FAILED &&
+		     (addr_in(busy, nbusy, it->to) || nbusy == FLUSH_ADDRS))) {
+			if (nheld < FLUSH_ADDRS &&
+			    !addr_in(held, nheld, it->to))
+				snprintf(held[nheld++], sizeof(held[0]), "%s",
+					 it->to);
+			continue;
+		}
 		if (out_send(s, it) && nasked < 8)
 			snprintf(asked[nasked++], sizeof(asked[0]), "%s",
 				 it->to);
+		if (i < s->nout && &s->out[i] == it &&
+		    it->state != OUT_FAILED && it->state != OUT_FANOUT) {
+			if (nbusy < FLUSH_ADDRS &&
+			    !addr_in(busy, nbusy, it->to))
+				snprintf(busy[nbusy++], sizeof(busy[0]), "%s",
+					 it->to);
+			if (it->is_long && nheld < FLUSH_ADDRS &&
+			    !addr_in(held, nheld, it->to))
+				snprintf(held[nheld++], sizeof(held[0]), "%s",
+					 it->to);
+		}
 	}
 }
 
@@ -1180,6 +1278,7 @@ static void on_devices(struct svc *s, const uint8_t *p, size_t n)
 				 dv.dev[k]);
 			memcpy(c.id, it->id, ID_BYTES);
 			c.state = OUT_PLAIN;
+			c.is_long = it->is_long;
 			for (size_t j = 0; j < s->nout; j++)
 				have |= !strcmp(s->out[j].name, c.name);
 			if (have)
@@ -1217,12 +1316,23 @@ static void on_stored(struct svc *s, const uint8_t *id)
 		}
 	}
 	for (size_t i = 0; i < s->nout; i++) {
-		unsigned left = s->out[i].inflight;
+		struct out_item *it = &s->out[i];
+		unsigned left = it->inflight;
+		uint8_t cur[ID_BYTES];
 
-		if (s->out[i].state != OUT_SEALED || left == 0 ||
-		    memcmp(s->out[i].id, id, ID_BYTES) != 0)
+		if ((it->state != OUT_SEALED && it->state != OUT_PIECES) ||
+		    left == 0)
 			continue;
-		out_remove(s, i);
+		out_cur_id(it, cur);
+		if (memcmp(cur, id, ID_BYTES) != 0)
+			continue;
+		if (it->state == OUT_PIECES && it->piece + 1 < it->npieces) {
+			/* the next piece; the item stays */
+			it->piece++;
+			it->inflight = 0;
+			it->last_ms = 0;
+		} else
+			out_remove(s, i);
 		s->relay_err[0] = '\0';
 		if (left > 1) {
 			/* sent more than once: the other answers may still
@@ -1278,6 +1388,9 @@ static int out_status(struct svc *s, char *b, size_t cap)
 		if (it->state == OUT_SEALED && it->relay_err[0])
 			snprintf(reason, sizeof(reason), " relay: %s",
 				 it->relay_err);
+		else if (it->state == OUT_PIECES) /* stored so far, of how many */
+			snprintf(reason, sizeof(reason), " %u/%u", it->piece,
+				 it->npieces);
 		m = snprintf(b + k, cap - k, "out %s %s %s%s\n", idh, it->to,
 			     out_state_names[it->state], reason);
 		if (m < 0 || (size_t)m >= cap - k)
@@ -1437,8 +1550,49 @@ static size_t candidates(struct svc *s, const char *o, const char *d,
 	return k;
 }
 
-static void on_message(struct svc *s, const char *from, const uint8_t *id,
-		       const uint8_t *blob, size_t len)
+/* A message's text as `msg read` shows it, after head: bytes below 0x20
+ * (but tab and newline) and DEL as '?' (a peer must not drive the
+ * officer's terminal), and every line after the first indented by two
+ * spaces, so no line of a text looks like the start of another message
+ * ("from ...", "REJECTED ..."). *out is malloc'd, NUL-terminated, ends
+ * with a newline. */
+static int render(const char *head, const uint8_t *t, size_t n, char **out)
+{
+	size_t hl = strlen(head), k = 0, nl = 0;
+	char *b;
+
+	for (size_t i = 0; i < n; i++)
+		nl += t[i] == '\n';
+	b = malloc(hl + n + 2 * nl + 2);
+	if (b == NULL)
+		return -ENOMEM;
+	memcpy(b, head, hl);
+	k = hl;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = t[i];
+
+		if (c == '\n') {
+			memcpy(b + k, "\n  ", 3);
+			k += 3;
+			continue;
+		}
+		b[k++] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
+	}
+	b[k++] = '\n';
+	b[k] = '\0';
+	*out = b;
+	return 0;
+}
+
+/* An end-to-end message from `from` (an address) under id: opened, shown
+ * (inbox) or shown as REJECTED, then acknowledged. lng: the whole sealed
+ * message reassembled from its pieces (id the message's: its pieces
+ * were acknowledged each, nothing is acknowledged here) whose plaintext
+ * must be the envelope naming that id. True when it was dealt with (shown
+ * or refused); false when it must be tried again (the inbox could not be
+ * written). */
+static bool on_message(struct svc *s, const char *from, const uint8_t *id,
+		       const uint8_t *blob, size_t len, bool lng)
 {
 	_cleanup_(tf_e2e_session_freep) struct tf_e2e_session *ss = NULL;
 	struct tf_e2e_session *old = NULL;
@@ -1451,12 +1605,14 @@ static void on_message(struct svc *s, const char *from, const uint8_t *id,
 	char o[TF_CERT_ID_MAX + 1], d[TF_CERT_ID_MAX + 1],
 		addr[TF_COMMS_ADDR_MAX + 1];
 	const struct cand *hit = NULL;
-	bool fresh = false;
+	const uint8_t *text;
+	size_t tn;
+	bool fresh = false, done = false;
 	size_t nc;
 	int r = -ENOENT, r2;
 
 	if (pt == NULL)
-		return;
+		return false;
 	if (!comms_addr_split(from, o, d))
 		goto out;
 	snprintf(addr, sizeof(addr), "%s", from);
@@ -1517,17 +1673,30 @@ static void on_message(struct svc *s, const char *from, const uint8_t *id,
 		goto ack;
 	}
 	pt[r] = '\0';
+	text = pt;
+	tn = (size_t)r;
+	/* a long message names its id inside (a relay cannot relabel it
+	 * as another); a short one never starts with the envelope's 0 */
+	if (lng ? comms_long_unwrap(pt, (size_t)r, id, &text, &tn) < 0
+		: r > 0 && pt[0] == 0) {
+		if (reject(s, from, id,
+			   lng ? "a long message without its own id inside "
+				 "(relabelled)"
+			       : "a long message outside its pieces") < 0)
+			goto out;
+		goto seen;
+	}
 	/* a talk group's key from the group authority: ptt.c takes it (and
 	 * checks it came from the roster's authority); never the inbox */
-	if (ptt_on_text(s, o, ss, (char *)pt, (size_t)r))
+	if (ptt_on_text(s, o, ss, (const char *)text, tn))
 		goto seen;
 	/* a copy of what our officer sent from another device (only a
 	 * device of ours can seal it: the session's certificate names our
 	 * officer): shown as sent, with the address it went to */
-	if (!strcmp(o, s->me.officer) && (size_t)r > strlen(SYNC_PREFIX) &&
-	    !strncmp((char *)pt, SYNC_PREFIX, strlen(SYNC_PREFIX))) {
-		char *to = (char *)pt + strlen(SYNC_PREFIX),
-		     *sp = strchr(to, ' ');
+	if (!strcmp(o, s->me.officer) && tn > strlen(SYNC_PREFIX) &&
+	    !strncmp((const char *)text, SYNC_PREFIX, strlen(SYNC_PREFIX))) {
+		char *to = (char *)text + strlen(SYNC_PREFIX),
+		     *sp = memchr(to, ' ', tn - strlen(SYNC_PREFIX)), head[400];
 
 		if (sp == NULL || (*sp = '\0', !comms_addr_ok(to))) {
 			if (reject(s, from, id,
@@ -1535,11 +1704,18 @@ static void on_message(struct svc *s, const char *from, const uint8_t *id,
 				goto out;
 			goto seen;
 		}
-		if (asprintf(&line, "sent to %s from %s: %s\n", to, addr,
-			     sp + 1) < 0)
+		snprintf(head, sizeof(head), "sent to %s from %s: ", to, addr);
+		if (render(head, (const uint8_t *)sp + 1,
+			   tn - (size_t)(sp + 1 - (char *)text), &line) < 0)
 			goto out;
-	} else if (asprintf(&line, "from %s: %.*s\n", addr, r, (char *)pt) < 0)
-		goto out;
+	} else {
+		char head[200];
+
+		snprintf(head, sizeof(head), "from %s: ", addr);
+		if (render(head, text, strnlen((const char *)text, tn), &line) <
+		    0)
+			goto out;
+	}
 	if (inbox_put(s, addr, id, line, strlen(line)) < 0)
 		goto out; /* not acknowledged: the relay keeps it */
 seen:
@@ -1580,13 +1756,364 @@ seen:
 	}
 	comms_log(s, "message from %s stored", addr);
 ack:
-	comms_relay_named(s, OP_ACK, from, id, NULL, 0);
+	done = true;
+	if (!lng)
+		comms_relay_named(s, OP_ACK, from, id, NULL, 0);
 out:
 	if (line) {
 		tf_memzero(line, strlen(line));
 		free(line);
 	}
 	tf_secure_free(pt);
+	return done;
+}
+
+/* ---- long messages coming in (piece.h) ----
+ *
+ * Each piece is kept as its own file, pieces/FROM+MSGID+II (FROM as in
+ * inbox/, II the index in hex), written atomically before its ACK: the
+ * relay deletes what we hold, and a crash loses nothing. When the last
+ * one is there the sealed message is put together from the files and
+ * opened as one message; only then is anything shown. One that cannot
+ * complete (a piece that never came within the age, pieces that
+ * disagree, two different copies of a piece, too many incomplete
+ * messages) is shown as REJECTED, marked seen (its stragglers are
+ * dropped) and its pieces deleted. */
+
+static uint64_t real_ms(void)
+{
+	return comms_real_ns() / 1000000u;
+}
+
+static int piece_path(struct svc *s, char *p, size_t cap, const char *from,
+		      const uint8_t *id, unsigned index)
+{
+	char f[TF_COMMS_ADDR_MAX + 1], idh[2 * ID_BYTES + 1];
+
+	addr_file(from, f);
+	comms_hex(id, ID_BYTES, idh);
+	return comms_path(s, p, cap, "pieces/%s+%s+%02x", f, idh, index);
+}
+
+static void partial_unlink(struct svc *s, const struct comms_partial *pa)
+{
+	char p[512];
+
+	for (unsigned i = 0; i < PIECES_MAX; i++)
+		if (piece_path(s, p, sizeof(p), pa->from, pa->id, i) == 0)
+			(void)unlink(p);
+}
+
+static void mark_seen(struct svc *s, const char *from, const uint8_t *id)
+{
+	char p[512], idh[2 * ID_BYTES + 1], ff[TF_COMMS_ADDR_MAX + 1];
+
+	comms_hex(id, ID_BYTES, idh);
+	addr_file(from, ff);
+	if (comms_path(s, p, sizeof(p), "seen/%s+%s", ff, idh) == 0 &&
+	    tf_atomic_write(p, "", 0, 0600) < 0)
+		comms_log(s, "cannot mark a message from %s seen", from);
+}
+
+static bool is_seen(struct svc *s, const char *from, const uint8_t *id)
+{
+	char p[512], idh[2 * ID_BYTES + 1], ff[TF_COMMS_ADDR_MAX + 1];
+
+	comms_hex(id, ID_BYTES, idh);
+	addr_file(from, ff);
+	return comms_path(s, p, sizeof(p), "seen/%s+%s", ff, idh) == 0 &&
+	       access(p, F_OK) == 0;
+}
+
+/* the long message in slot k will never be shown: say so (the inbox),
+ * then forget it */
+static void partial_fail(struct svc *s, int k, const char *why)
+{
+	struct comms_partial *pa = &s->reasm.p[k];
+	char line[640], idh[2 * ID_BYTES + 1];
+	int n;
+
+	comms_hex(pa->id, ID_BYTES, idh);
+	n = snprintf(line, sizeof(line),
+		     "REJECTED long message %s said to be from %s: %s (%u of "
+		     "%u pieces came; nothing of it is shown)\n",
+		     idh, pa->from, why, comms_reasm_have(pa), pa->count);
+	comms_log(s, "long message %s from %s failed: %s", idh, pa->from, why);
+	fprintf(stderr, PROG ": long message %s from %s not shown: %s\n", idh,
+		pa->from, why);
+	if (n > 0 && inbox_put(s, pa->from, pa->id, line, (size_t)n) < 0)
+		return; /* tried again at the next look */
+	mark_seen(s, pa->from, pa->id);
+	partial_unlink(s, pa);
+	comms_reasm_drop(&s->reasm, k);
+}
+
+/* every piece of slot k is kept: the sealed message from them, opened */
+static void partial_complete(struct svc *s, int k)
+{
+	struct comms_partial *pa = &s->reasm.p[k];
+	uint8_t *sealed = tf_secure_alloc((size_t)PIECES_MAX * PIECE_DATA);
+	size_t n = 0;
+
+	if (sealed == NULL)
+		return;
+	for (unsigned i = 0; i < pa->count; i++) {
+		struct comms_piece pc;
+		uint8_t *b = NULL;
+		size_t len;
+		char p[512];
+		int r = piece_path(s, p, sizeof(p), pa->from, pa->id, i);
+
+		if (r == 0)
+			r = comms_read_file(p, PIECE_BYTES, &b, &len);
+		if (r == 0)
+			r = comms_piece_parse(b, len, &pc);
+		if (r == 0 && (memcmp(pc.id, pa->id, ID_BYTES) ||
+			       pc.index != i || pc.count != pa->count))
+			r = -EBADMSG;
+		if (r == 0) {
+			memcpy(sealed + n, pc.data, pc.len);
+			n += pc.len;
+		}
+		free(b); /* ciphertext */
+		if (r < 0) {
+			tf_secure_free(sealed);
+			partial_fail(s, k, "a kept piece is damaged");
+			return;
+		}
+	}
+	if (on_message(s, pa->from, pa->id, sealed, n, true)) {
+		partial_unlink(s, pa);
+		comms_reasm_drop(&s->reasm, k);
+	}
+	tf_secure_free(sealed);
+}
+
+/* a piece from `from` under the relay id rid */
+static void on_piece(struct svc *s, const char *from, const uint8_t *rid,
+		     const uint8_t *blob, size_t len)
+{
+	struct comms_piece pc;
+	char p[512];
+	int v, k, ev;
+
+	if (!comms_addr_ok(from))
+		return;
+	if (comms_piece_parse(blob, len, &pc) < 0) {
+		if (reject(s, from, rid,
+			   "a malformed piece of a long message") == 0)
+			comms_relay_named(s, OP_ACK, from, rid, NULL, 0);
+		return;
+	}
+	if (is_seen(s, from, pc.id))
+		goto ack; /* shown (or refused) already: a late copy */
+	v = comms_reasm_add(&s->reasm, from, &pc, real_ms(), &k, &ev);
+	if (v >= 0 && ev >= 0) {
+		partial_fail(s, ev,
+			     "too many incomplete long messages at once; the "
+			     "oldest is dropped");
+		if (s->reasm.n >= PARTIALS_MAX)
+			return; /* not acknowledged: the relay keeps it */
+		v = comms_reasm_add(&s->reasm, from, &pc, real_ms(), &k, &ev);
+	}
+	if (v < 0 || k < 0)
+		return;
+	if (v == REASM_CONFLICT) {
+		partial_fail(s, k,
+			     "its pieces disagree on their count (forged or "
+			     "spliced)");
+		goto ack;
+	}
+	if (piece_path(s, p, sizeof(p), from, pc.id, pc.index) < 0)
+		return;
+	if (v == REASM_HAVE) {
+		uint8_t *b = NULL;
+		size_t n;
+		bool same = comms_read_file(p, PIECE_BYTES, &b, &n) == 0 &&
+			    n == len && !memcmp(b, blob, len);
+
+		free(b);
+		if (!same)
+			partial_fail(s, k,
+				     "two different copies of one piece "
+				     "(forged or spliced)");
+		goto ack; /* a copy of one we hold */
+	}
+	if (tf_atomic_write(p, blob, len, 0600) < 0) {
+		/* not kept: not acknowledged, the relay sends it again */
+		s->reasm.p[k].have &= ~(1u << pc.index);
+		if (s->reasm.p[k].have == 0)
+			comms_reasm_drop(&s->reasm, k);
+		return;
+	}
+	if (v == REASM_COMPLETE)
+		partial_complete(s, k);
+ack:
+	comms_relay_named(s, OP_ACK, from, rid, NULL, 0);
+}
+
+/* A message is written to the inbox before its seen marker (a crash
+ * between must not lose it), so a crash right between leaves an inbox
+ * file whose message the relay (or pieces/) will bring again, and it
+ * would show twice. At the start, before anything arrives and before
+ * any `msg read` can move a file to read/, every inbox file
+ * STAMP+FROM+ID gets its marker seen/FROM+ID if it has none: the
+ * interrupted step done. */
+static void inbox_repair(struct svc *s)
+{
+	struct dirent **ents = NULL;
+	char p[512];
+	int n;
+
+	if (comms_path(s, p, sizeof(p), "inbox") < 0 ||
+	    (n = scandir(p, &ents, NULL, alphasort)) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		const char *rest = strchr(ents[i]->d_name, '+');
+
+		if (ents[i]->d_name[0] != '.' && rest != NULL &&
+		    strrchr(rest + 1, '+') != NULL &&
+		    comms_path(s, p, sizeof(p), "seen/%s", rest + 1) == 0 &&
+		    access(p, F_OK) != 0) {
+			if (tf_atomic_write(p, "", 0, 0600) < 0)
+				comms_log(s, "cannot mark a message seen");
+			else
+				comms_log(s, "an inbox entry from before a "
+					     "crash marked seen");
+		}
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+/* complete messages not opened yet (kept before a restart, or the inbox
+ * could not be written): opened now */
+static void pieces_retry(struct svc *s)
+{
+	for (size_t i = 0; i < s->reasm.n;)
+		if (comms_reasm_have(&s->reasm.p[i]) == s->reasm.p[i].count) {
+			size_t before = s->reasm.n;
+
+			partial_complete(s, (int)i);
+			if (s->reasm.n == before)
+				i++;
+		} else
+			i++;
+}
+
+/* the pieces kept before a restart: back into the bookkeeping (the age
+ * from the oldest file's time); a complete message is opened now */
+static void pieces_load(struct svc *s)
+{
+	struct dirent **ents = NULL;
+	char p[512];
+	int n;
+
+	if (comms_path(s, p, sizeof(p), "pieces") < 0 ||
+	    (n = scandir(p, &ents, NULL, alphasort)) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		char name[256], *x, *y, from[TF_COMMS_ADDR_MAX + 1];
+		uint8_t id[ID_BYTES], *b = NULL;
+		struct comms_piece pc;
+		struct stat st;
+		uint64_t t;
+		size_t len;
+		int k, ev, v = -1;
+
+		snprintf(name, sizeof(name), "%s", ents[i]->d_name);
+		free(ents[i]);
+		if (name[0] == '.' ||
+		    comms_path(s, p, sizeof(p), "pieces/%s", name) < 0)
+			continue;
+		/* FROM+MSGID+II, FROM with '+' for '/' */
+		x = strrchr(name, '+');
+		if (x == NULL || strlen(x + 1) != 2)
+			goto bad;
+		*x = '\0';
+		y = strrchr(name, '+');
+		if (y == NULL || strlen(y + 1) != 2 * ID_BYTES ||
+		    comms_unhex(y + 1, id, ID_BYTES) < 0)
+			goto bad;
+		*y = '\0';
+		if (strlen(name) > TF_COMMS_ADDR_MAX)
+			goto bad;
+		for (size_t j = 0;; j++) {
+			from[j] = name[j] == '+' ? '/' : name[j];
+			if (name[j] == '\0')
+				break;
+		}
+		if (!comms_addr_ok(from) ||
+		    comms_read_file(p, PIECE_BYTES, &b, &len) < 0 ||
+		    comms_piece_parse(b, len, &pc) < 0 ||
+		    memcmp(pc.id, id, ID_BYTES) ||
+		    strtoul(x + 1, NULL, 16) != pc.index ||
+		    is_seen(s, from, id) || stat(p, &st) < 0) {
+			free(b);
+			goto bad;
+		}
+		t = (uint64_t)st.st_mtim.tv_sec * 1000u +
+		    (uint64_t)st.st_mtim.tv_nsec / 1000000u;
+		v = comms_reasm_add(&s->reasm, from, &pc, t, &k, &ev);
+		free(b);
+		if (ev >= 0 || v < 0 || v == REASM_CONFLICT) {
+			if (v == REASM_CONFLICT)
+				partial_fail(s, k,
+					     "its pieces disagree on their "
+					     "count (forged or spliced)");
+			goto bad;
+		}
+		if (k >= 0 && t < s->reasm.p[k].first_ms)
+			s->reasm.p[k].first_ms = t; /* the oldest piece's */
+		continue;
+	bad:
+		(void)unlink(p); /* no piece of ours, or seen already */
+	}
+	free(ents);
+	pieces_retry(s);
+}
+
+/* incomplete long messages older than the age: shown as failed */
+static void pieces_expire(struct svc *s)
+{
+	int k;
+
+	pieces_retry(s);
+
+	while ((k = comms_reasm_expired(&s->reasm, real_ms(),
+					s->piece_age_ms)) >= 0) {
+		size_t before = s->reasm.n;
+
+		partial_fail(s, k,
+			     "it never completed (a piece was lost or withheld "
+			     "by the relay); ask the sender to send it again");
+		if (s->reasm.n == before)
+			break; /* the inbox cannot be written: later */
+	}
+}
+
+/* status: the long messages on their way in */
+static int pieces_status(struct svc *s, char *b, size_t cap)
+{
+	size_t k = 0;
+	int m = snprintf(b, cap, "pieces_incomplete %zu\n", s->reasm.n);
+
+	if (m < 0 || (size_t)m >= cap)
+		return 0;
+	k = (size_t)m;
+	for (size_t i = 0; i < s->reasm.n; i++) {
+		char idh[2 * ID_BYTES + 1];
+
+		comms_hex(s->reasm.p[i].id, ID_BYTES, idh);
+		m = snprintf(b + k, cap - k, "in %s %s pieces %u/%u\n", idh,
+			     s->reasm.p[i].from,
+			     comms_reasm_have(&s->reasm.p[i]),
+			     s->reasm.p[i].count);
+		if (m < 0 || (size_t)m >= cap - k)
+			break;
+		k += (size_t)m;
+	}
+	return (int)k;
 }
 
 static void on_bundle(struct svc *s, const char *whose, const uint8_t *b,
@@ -1684,9 +2211,14 @@ static void on_reply(struct svc *s, const uint8_t *pt, size_t n)
 	}
 	case OP_MSG:
 		u = comms_get_addr(pt + 1, n - 1, name);
-		if (u && n - 1 - u >= ID_BYTES)
-			on_message(s, name, pt + 1 + u, pt + 1 + u + ID_BYTES,
-				   n - 1 - u - ID_BYTES);
+		if (u && n - 1 - u >= ID_BYTES &&
+		    comms_is_piece(pt + 1 + u + ID_BYTES, n - 1 - u - ID_BYTES))
+			on_piece(s, name, pt + 1 + u, pt + 1 + u + ID_BYTES,
+				 n - 1 - u - ID_BYTES);
+		else if (u && n - 1 - u >= ID_BYTES)
+			(void)on_message(s, name, pt + 1 + u,
+					 pt + 1 + u + ID_BYTES,
+					 n - 1 - u - ID_BYTES, false);
 		break;
 	case OP_BUNDLE:
 		u = comms_get_addr(pt + 1, n - 1, name);
@@ -1900,7 +2432,7 @@ static void ctl_read(struct svc *s, int fd)
 		if (ents[i]->d_name[0] != '.' &&
 		    comms_path(s, p, sizeof(p), "inbox/%s", ents[i]->d_name) ==
 			    0 &&
-		    comms_read_file(p, 4096, &b, &len) == 0) {
+		    comms_read_file(p, REPLY_MAX - 8, &b, &len) == 0) {
 			if (used + len < REPLY_MAX) {
 				memcpy(out + used, b, len);
 				used += len;
@@ -2085,9 +2617,11 @@ static void on_control(struct svc *s)
 				    to);
 			goto out;
 		}
-		if (strlen(text) == 0 || strlen(text) > TEXT_MAX) {
-			comms_reply(fd, "error a message is 1 to %d bytes\n",
-				    TEXT_MAX);
+		if (strlen(text) == 0 || strlen(text) > LONG_TEXT_MAX) {
+			comms_reply(fd,
+				    "error a message is 1 to %d bytes (this "
+				    "one is %zu)\n",
+				    LONG_TEXT_MAX, strlen(text));
 			goto out;
 		}
 		if (!strcmp(to, s->addr)) {
@@ -2132,6 +2666,8 @@ static void on_control(struct svc *s)
 			s->relay_refused ? "\n" : "");
 		if (k > 0 && (size_t)k < sizeof(b))
 			k += status_why(s, b + k, sizeof(b) - (size_t)k);
+		if (k > 0 && (size_t)k < sizeof(b))
+			k += pieces_status(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0 && (size_t)k < sizeof(b))
 			k += (int)call_status(s, b + k, sizeof(b) - (size_t)k);
 		if (k > 0 && (size_t)k < sizeof(b)) {
@@ -2267,7 +2803,7 @@ static int mkdirs(const char *dir)
 {
 	static const char *const sub[] = {"",	    "/sessions", "/outbox",
 					  "/inbox", "/read",	 "/seen",
-					  "/certs"};
+					  "/certs", "/pieces"};
 	char p[512];
 
 	for (size_t i = 0; i < TF_ARRAY_SIZE(sub); i++) {
@@ -2457,6 +2993,16 @@ static int service(const char *dir, int argc, char **argv)
 	migrate_sessions(&s);
 	if ((r = out_load(&s)) < 0)
 		return fail("cannot read the outbox: %s", strerror(-r));
+	s.piece_age_ms = PARTIAL_AGE_MS;
+	{
+		/* tests only (docs/twofold-comms.1.md): a long message not
+		 * complete after N ms is shown as failed */
+		const char *e = secure_getenv("TWOFOLD_COMMS_PIECE_AGE_MS");
+		if (e != NULL && atoll(e) > 0)
+			s.piece_age_ms = (uint64_t)atoll(e);
+	}
+	inbox_repair(&s);
+	pieces_load(&s);
 	if ((r = ptt_init(&s, audio_out)) < 0)
 		return fail("cannot open the audio output %s: %s", audio_out,
 			    strerror(-r));
@@ -2512,6 +3058,10 @@ static int service(const char *dir, int argc, char **argv)
 		call_tick(&s);
 		t = comms_now_ms();
 		ptt_tick(&s, t);
+		if (t - s.last_pieces >= 1000) {
+			s.last_pieces = t;
+			pieces_expire(&s);
+		}
 		/* a relay that answers nothing for 3 s is down (a restarted
 		 * one does not know our session): handshake again */
 		if (s.connected && t - s.last_rx > 3000) {
@@ -2845,32 +3395,49 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[i], "msg") && argc == i + 4 &&
 	    !strcmp(argv[i + 1], "send")) {
-		/* TEXT "-": one line from stdin, so the text need not sit in
-		 * argv (/proc/PID/cmdline is readable by the same uid) */
-		static char line[TEXT_MAX + 2];
+		/* TEXT "-": the text from stdin (all of it, a file's
+		 * contents with `< FILE`; one trailing newline dropped), so
+		 * the text need not sit in argv (/proc/PID/cmdline is
+		 * readable by the same uid) */
+		static char line[LONG_TEXT_MAX + 2];
 		const char *text = argv[i + 3];
+		size_t k = 0;
 		int n;
 
 		if (!strcmp(text, "-")) {
-			size_t k;
-			if (fgets(line, sizeof(line), stdin) == NULL)
-				return fail("no message on stdin");
-			k = strlen(line);
-			if (k && line[k - 1] == '\n')
-				line[--k] = '\0';
-			else if (!feof(stdin))
-				return fail("a message is at most %d bytes on "
-					    "one line",
-					    TEXT_MAX);
+			size_t m;
+
+			while (k < sizeof(line) - 1 &&
+			       (m = fread(line + k, 1, sizeof(line) - 1 - k,
+					  stdin)) > 0)
+				k += m;
+			if (ferror(stdin))
+				return fail("cannot read the message from "
+					    "stdin: %s",
+					    strerror(errno));
+			if (k > 0 && line[k - 1] == '\n')
+				k--;
+			if (k > LONG_TEXT_MAX)
+				return fail("a message is at most %d bytes; "
+					    "stdin has more",
+					    LONG_TEXT_MAX);
+			if (memchr(line, '\0', k) != NULL)
+				return fail("a message is text: stdin has a "
+					    "NUL byte");
+			line[k] = '\0';
 			text = line;
 		}
-		if (strlen(text) > TEXT_MAX || strchr(text, '\n'))
-			return fail("a message is at most %d bytes on one line",
-				    TEXT_MAX);
+		if (strlen(text) == 0)
+			return fail("an empty message");
+		if (strlen(text) > LONG_TEXT_MAX)
+			return fail("a message is at most %d bytes (this one "
+				    "is %zu)",
+				    LONG_TEXT_MAX, strlen(text));
 		n = snprintf(req, sizeof(req), "send\n%s\n%s", argv[i + 2],
 			     text);
 		if (n < 0 || (size_t)n >= sizeof(req))
 			return fail("officer id too long");
+		tf_memzero(line, k);
 		return client(dir, req, (size_t)n);
 	}
 	return usage();

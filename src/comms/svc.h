@@ -16,10 +16,14 @@
 #include "twofold/comms.h"
 #include "twofold/crypto.h"
 #include "twofold/e2e.h"
-#include "wire.h" /* comms_unhex, comms_officer_ok, comms_get_name */
+#include "piece.h" /* long messages: LONG_TEXT_MAX, struct comms_reasm */
+#include "wire.h"  /* comms_unhex, comms_officer_ok, comms_get_name */
 
 #define PROG "twofold-comms"
-#define TEXT_MAX 768 /* one datagram with the X3DH header and certificate */
+/* a longer text (up to LONG_TEXT_MAX) is sealed once and sent in pieces
+ * (piece.h); up to this it is one datagram with the X3DH header and
+ * certificate, as before long messages */
+#define TEXT_MAX 768
 #define OUTBOX_MAX 4096
 #define REPLY_MAX 65536
 #define ID_BYTES 16
@@ -39,8 +43,9 @@
 #define OPK_REPLY_WAIT_MS 5000
 #define SPK_MAX_AGE (7 * 86400ull) /* the signed prekey rotates weekly */
 #define SPK_GRACE (14 * 86400ull)  /* its predecessor still opens */
-#define CTL_REQ_MAX 2048 /* one control request (a call names two files) */
-#define CTL_FDS_MAX 2	 /* and passes their descriptors */
+/* one control request: a long message's send (a call names two files) */
+#define CTL_REQ_MAX (LONG_TEXT_MAX + 256)
+#define CTL_FDS_MAX 2 /* and passes their descriptors */
 
 /* relay requests (src/relay/req.h) */
 enum {
@@ -69,6 +74,8 @@ enum out_state {
 	OUT_SEALED = 1, /* ciphertext: sent until STORED */
 	OUT_FANOUT = 2, /* text to an officer: waits for DEVICES */
 	OUT_FAILED = 3, /* this device cannot get it: the reason */
+	OUT_PIECES = 4, /* a long message sealed: sent piece by piece, each
+			   until STORED (piece.h) */
 };
 
 /* the relay's STORED names only the id, which every device of one
@@ -91,6 +98,12 @@ struct out_item {
 	 * not sent again before hold_ms (no resend loop on a full disk) */
 	char relay_err[96];
 	uint64_t hold_ms;
+	/* a long message (text over TEXT_MAX): sealed in an envelope, sent
+	 * in npieces pieces, piece the one going out now (those before it
+	 * were STORED on this run; a restart sends them again, answered
+	 * DUPLICATE) */
+	bool is_long;
+	unsigned npieces, piece;
 };
 
 /* STOREDs still owed for an item already deleted (it was sent more than
@@ -164,6 +177,11 @@ struct svc {
 	struct out_item out[OUTBOX_MAX];
 	size_t nout;
 	struct out_stale stale[OUT_STALE_MAX];
+	/* long messages coming in: which pieces are kept (pieces/), and how
+	 * old an incomplete one may get before it is shown as failed
+	 * (PARTIAL_AGE_MS, or TWOFOLD_COMMS_PIECE_AGE_MS in tests) */
+	struct comms_reasm reasm;
+	uint64_t piece_age_ms, last_pieces;
 	/* our own address, officer/device (s->me's) */
 	char addr[TF_COMMS_ADDR_MAX + 1];
 	/* our officer's other devices, as the relay's DEVICES last named

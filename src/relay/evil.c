@@ -43,6 +43,15 @@
  *   roster-old    the first roster the relay served for a group served
  *                 again in place of every later epoch's
  *   ptt-flip      flip a bit in each talk-group frame (FRAME)
+ *   piece-drop    piece 1 of every long message withheld (never delivered)
+ *   piece-dup     each piece of a long message delivered twice, the
+ *                 second time under a new id
+ *   piece-reorder the pieces of long messages delivered in swapped pairs
+ *   piece-swap    piece 1 of every long message after the first carries
+ *                 the first one's piece 1 data under its own header (a
+ *                 splice between two messages, from any senders)
+ *   piece-relabel every piece of a long message delivered under another
+ *                 message id (the same one for all of its pieces)
  * Every forgery done is logged ("evil: ..."; media frames the first time
  * only), so a test can tell that it happened.
  */
@@ -80,6 +89,11 @@ enum evil {
 	E_ROSTER_NOSIG,
 	E_ROSTER_ZEROSIG,
 	E_ROSTER_CERT,
+	E_PIECE_DROP,
+	E_PIECE_DUP,
+	E_PIECE_REORDER,
+	E_PIECE_SWAP,
+	E_PIECE_RELABEL,
 };
 
 static const char *const names[] = {
@@ -102,6 +116,11 @@ static const char *const names[] = {
 	[E_ROSTER_NOSIG] = "roster-nosig",
 	[E_ROSTER_ZEROSIG] = "roster-zerosig",
 	[E_ROSTER_CERT] = "roster-cert",
+	[E_PIECE_DROP] = "piece-drop",
+	[E_PIECE_DUP] = "piece-dup",
+	[E_PIECE_REORDER] = "piece-reorder",
+	[E_PIECE_SWAP] = "piece-swap",
+	[E_PIECE_RELABEL] = "piece-relabel",
 };
 
 static enum evil mode = E_NONE;
@@ -233,6 +252,107 @@ static bool is_media(const struct parsed *p)
 	return p->rest_len > CALL_HDR + 1 && p->rest[0] == CALL_MEDIA;
 }
 
+/* A piece of a long message (src/comms/piece.h, docs/comms-protocol.md
+ * "Long messages"): u8 0xF1 | u8 1 | message id (16) | u16 index | u16
+ * count | u16 len | data, 1,024 bytes in all. */
+enum { PIECE_MARK = 0xF1, PIECE_BYTES = 1024, PIECE_HDR = 24 };
+static uint8_t swap_data[PIECE_BYTES - PIECE_HDR + 2]; /* len | data */
+static uint8_t swap_id[16];
+static bool swap_have;
+
+static bool out_piece(struct worker *w, struct sess *s, const uint8_t **pt,
+		      size_t *len, uint8_t *buf, const struct parsed *p)
+{
+	const uint8_t *pc = p->rest + RELAY_ID_BYTES;
+	unsigned index = (unsigned)pc[18] << 8 | pc[19],
+		 count = (unsigned)pc[20] << 8 | pc[21];
+	size_t at = *len - PIECE_BYTES; /* the piece's start in *pt */
+	bool sent = false;
+
+	switch (mode) {
+	case E_PIECE_DROP:
+		if (index != 1)
+			return false;
+		logv(w->r,
+		     "evil: piece 1 of a long message from %s to %s "
+		     "withheld",
+		     p->name, s->officer);
+		return true;
+	case E_PIECE_DUP:
+		inside = true;
+		relay_send(w, s, *pt, *len);
+		memcpy(buf, *pt, *len);
+		for (size_t i = 0; i < RELAY_ID_BYTES; i++)
+			buf[*len - p->rest_len + i] ^= 0x5a; /* a new id */
+		relay_send(w, s, buf, *len);
+		inside = false;
+		logv(w->r,
+		     "evil: piece %u of a long message from %s to %s "
+		     "duplicated",
+		     index, p->name, s->officer);
+		return true;
+	case E_PIECE_REORDER:
+		/* hold an even piece (not the last) back, send it after
+		 * the next one of the session */
+		pthread_mutex_lock(&mu);
+		for (size_t i = 0; i < HELD_SLOTS && !sent; i++)
+			if (held[i].len > 0 && held[i].sess == s->id) {
+				inside = true;
+				relay_send(w, s, *pt, *len);
+				relay_send(w, s, held[i].b, held[i].len);
+				inside = false;
+				held[i].len = 0;
+				sent = true;
+				logv(w->r,
+				     "evil: pieces of a long message "
+				     "from %s to %s swapped",
+				     p->name, s->officer);
+			}
+		if (!sent && index % 2 == 0 && index + 1 < count)
+			for (size_t i = 0; i < HELD_SLOTS && !sent; i++)
+				if (held[i].len == 0) {
+					memcpy(held[i].b, *pt, *len);
+					held[i].len = *len;
+					held[i].sess = s->id;
+					sent = true;
+				}
+		pthread_mutex_unlock(&mu);
+		return sent;
+	case E_PIECE_RELABEL:
+		memcpy(buf, *pt, *len);
+		for (size_t i = 0; i < 16; i++)
+			buf[at + 2 + i] ^= 0x33;
+		*pt = buf;
+		logv(w->r,
+		     "evil: piece %u of a long message from %s to %s "
+		     "relabelled",
+		     index, p->name, s->officer);
+		return false;
+	case E_PIECE_SWAP:
+		if (index != 1 || count < 3)
+			return false;
+		pthread_mutex_lock(&mu);
+		if (!swap_have) {
+			memcpy(swap_id, pc + 2, sizeof(swap_id));
+			memcpy(swap_data, pc + PIECE_HDR - 2,
+			       sizeof(swap_data));
+			swap_have = true;
+		} else if (memcmp(swap_id, pc + 2, sizeof(swap_id)) != 0) {
+			memcpy(buf, *pt, *len);
+			memcpy(buf + at + PIECE_HDR - 2, swap_data,
+			       sizeof(swap_data));
+			*pt = buf;
+			logv(w->r,
+			     "evil: piece 1 of a long message from %s "
+			     "to %s spliced from another message",
+			     p->name, s->officer);
+		}
+		pthread_mutex_unlock(&mu);
+		return false;
+	default: return false;
+	}
+}
+
 static bool out_msg(struct worker *w, struct sess *s, const uint8_t **pt,
 		    size_t *len, uint8_t *buf)
 {
@@ -241,6 +361,12 @@ static bool out_msg(struct worker *w, struct sess *s, const uint8_t **pt,
 
 	if (!parse(*pt, *len, &p) || p.rest_len < RELAY_ID_BYTES + 4)
 		return false;
+	if (mode >= E_PIECE_DROP) {
+		if (p.rest_len == RELAY_ID_BYTES + PIECE_BYTES &&
+		    p.rest[RELAY_ID_BYTES] == PIECE_MARK)
+			return out_piece(w, s, pt, len, buf, &p);
+		return false;
+	}
 	switch (mode) {
 	case E_MSG_FLIP:
 	case E_MSG_SUITE:
