@@ -112,6 +112,7 @@ for s in ${CALL_SUITES:-intl gm}; do
 	ca issue --ca "$W/ca" --officer groupd --role group-authority \
 		--pubkey "$W/groupd.key.pub" --days 1 -o "$W/groupd.cert"
 	"$AUDIOTOOL" gen "$W/b.wav" 30 210
+	"$AUDIOTOOL" gen "$W/b.raw" 30 210 # the same samples, raw
 	"$AUDIOTOOL" gen "$W/burst.raw" 4 180
 	for n in alice alice_slow alice_fast bob; do : >"$W/$n.mic"; done
 	{
@@ -161,12 +162,22 @@ for s in ${CALL_SUITES:-intl gm}; do
 	# what the card played before the stall is bob's speech (after it,
 	# the inserts and drops move the alignment: the whole file's SNR at
 	# one delay says little)
-	head -c $((50 * 640 * 2)) "$W/alice.spk" >"$W/pre.raw"
-	pre=$("$AUDIOTOOL" snr "$W/b.wav" "$W/pre.raw")
-	diag "$s stall: SNR of the card's first 2 s against bob's speech: $pre;" \
+	# the best of three 1.5 s windows in the first 2.5 s (the speech cut
+	# at the same offset, so the delay search, 0..1 s, still covers it):
+	# under load the call's first frames may come late and be
+	# concealed, which moves the alignment within a longer window
+	pre=
+	for off in 0 16000 32000; do
+		tail -c +$((off + 1)) "$W/alice.spk" | head -c 48000 >"$W/pre.raw"
+		tail -c +$((off + 1)) "$W/b.raw" | head -c 80000 >"$W/ref.raw"
+		pre+="$("$AUDIOTOOL" snr "$W/ref.raw" "$W/pre.raw"); "
+	done
+	diag "$s stall: SNR of 1.5 s windows of the card's first 2.5 s against bob's speech: $pre" \
 		"of the whole call at one delay: $("$AUDIOTOOL" snr "$W/b.wav" "$W/alice.spk")"
-	awk -v a="${pre#snr }" -v m="${SNR_MIN:-4}" 'BEGIN { split(a, x, " "); exit !(x[1] >= m) }'
-	ok $? "$s: the card played bob's speech (SNR >= ${SNR_MIN:-4} dB before the stall)" "$pre"
+	awk -v a="$pre" -v m="${SNR_MIN:-4}" 'BEGIN { n = split(a, w, ";"); best = -99
+		for (i = 1; i <= n; i++) if (split(w[i], x, " ") >= 2 && x[2] + 0 > best) best = x[2] + 0
+		exit !(best >= m) }'
+	ok $? "$s: the card played bob's speech (SNR >= ${SNR_MIN:-4} dB in a second before the stall)" "$pre"
 	[ "$(g "$a" call_misordered)" = 0 ] && [ "$(g "$a" call_rejected)" = 0 ]
 	ok $? "$s: no frame played twice or out of order" "$(cat "$a")"
 
