@@ -1331,6 +1331,7 @@ static void on_stored(struct svc *s, const uint8_t *id)
 			it->piece++;
 			it->inflight = 0;
 			it->last_ms = 0;
+			it->relay_err[0] = '\0';
 		} else
 			out_remove(s, i);
 		s->relay_err[0] = '\0';
@@ -1385,12 +1386,14 @@ static int out_status(struct svc *s, char *b, size_t cap)
 		if (it->state == OUT_PLAIN && it->refused[0])
 			snprintf(reason, sizeof(reason), " prekeys refused: %s",
 				 it->refused);
-		if (it->state == OUT_SEALED && it->relay_err[0])
+		if (it->state == OUT_PIECES) /* stored, of how many */
+			snprintf(reason, sizeof(reason), " %u/%u%s%s",
+				 it->piece, it->npieces,
+				 it->relay_err[0] ? " relay: " : "",
+				 it->relay_err);
+		else if (it->state == OUT_SEALED && it->relay_err[0])
 			snprintf(reason, sizeof(reason), " relay: %s",
 				 it->relay_err);
-		else if (it->state == OUT_PIECES) /* stored so far, of how many */
-			snprintf(reason, sizeof(reason), " %u/%u", it->piece,
-				 it->npieces);
 		m = snprintf(b + k, cap - k, "out %s %s %s%s\n", idh, it->to,
 			     out_state_names[it->state], reason);
 		if (m < 0 || (size_t)m >= cap - k)
@@ -2173,10 +2176,13 @@ static void on_send_error(struct svc *s, const struct comms_error *e,
 {
 	for (size_t i = 0; i < s->nout; i++) {
 		struct out_item *it = &s->out[i];
+		uint8_t cur[ID_BYTES];
 
-		if (it->state != OUT_SEALED || it->inflight == 0 ||
-		    strcmp(it->to, e->name) != 0 ||
-		    memcmp(it->id, e->id, ID_BYTES) != 0)
+		if ((it->state != OUT_SEALED && it->state != OUT_PIECES) ||
+		    it->inflight == 0 || strcmp(it->to, e->name) != 0)
+			continue;
+		out_cur_id(it, cur); /* a long one's: the piece going out */
+		if (memcmp(cur, e->id, ID_BYTES) != 0)
 			continue;
 		it->inflight--;
 		it->hold_ms = comms_now_ms() + OUT_RESEND_MS;

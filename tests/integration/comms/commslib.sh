@@ -35,6 +35,16 @@ cm() { # cm NAME ARGS...: the CLI against NAME's service
 GP= # a test's twofold-groupd serve
 bg_update() { BG_PIDS="$RP ${SP[*]} $GP"; }
 gd() { "$TWOFOLD_GROUPD" --state "$W/gd" "$@"; } # gd ARGS...: twofold-groupd
+# serve_start ARGS...: twofold-groupd serve on the relay at PORT, its
+# comms service's state W/groupd; output W/serve.{out,log}, pid GP
+serve_start() {
+	"$TWOFOLD_GROUPD" --state "$W/gd" serve --relay 127.0.0.1:$PORT \
+		--relay-pub "$W/relay.key.pub" --comms "$W/groupd" "$@" \
+		>>"$W/serve.out" 2>>"$W/serve.log" &
+	GP=$!
+	bg_update
+	wait_for "$W/serve.out" "serving"
+}
 # group_stat NAME KEY: a counter of group north in NAME's status
 # (heard, concealed, ...)
 group_stat() {

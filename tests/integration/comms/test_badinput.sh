@@ -5,7 +5,8 @@
 # "relay storage full; retry later" naming the SEND (the outbox item
 # shows it), stays up, serves others; the
 # message waits in the sender's outbox and is delivered exactly once
-# when space is back; a relay started on a full disk says so in one
+# when space is back (a long one in pieces too, the error shown against
+# its piece); a relay started on a full disk says so in one
 # line. Expired and revoked certificates: a device whose certificate
 # expired says why in `status`; a device with the wrong relay key says
 # the handshake goes unanswered; a message from a peer whose
@@ -70,16 +71,30 @@ ok $? "space freed: the queued message is stored" "$(cm alice status)"
 out=$(cm alice status)
 ! has "relay_error" "$out"
 ok $? "and the relay's error is gone from status" "$out"
+# a long message (sent in pieces) on a full disk: the relay's error is
+# shown on the item, against the piece going out; it goes on when space
+# is back
+dd if=/dev/zero of="$MNT/fill" bs=64k 2>/dev/null
+dd if=/dev/zero of="$MNT/fill2" bs=1k 2>/dev/null
+sync
+cm alice msg send bob "long while full $(head -c 3000 /dev/zero | tr '\0' y)" >/dev/null
+wait_status alice "^out [0-9a-f]* bob[^ ]* pieces [0-9]*/[0-9]* relay: error 3: relay storage full"
+ok $? "disk full: a long message's item shows the error of its piece" \
+	"$(cm alice status)"
+rm -f "$MNT/fill" "$MNT/fill2"
+wait_status alice "outbox 0"
+ok $? "space freed: the long message is stored" "$(cm alice status)"
 svc_stop alice
 svc_start bob
-wait_read bob 2
+wait_read bob 3
 out=$(cat "$W/bob.read")
 sleep 2
 cm bob msg read >>"$W/bob.read"
 out=$(cat "$W/bob.read")
 [ "$(grep -c '^from alice: while the disk was full' <<<"$out")" = 1 ] &&
-	[ "$(grep -c '^from alice: before the disk filled' <<<"$out")" = 1 ]
-ok $? "bob gets both, the queued one exactly once" "$out"
+	[ "$(grep -c '^from alice: before the disk filled' <<<"$out")" = 1 ] &&
+	[ "$(grep -c '^from alice: long while full yyy' <<<"$out")" = 1 ]
+ok $? "bob gets all three, the queued ones exactly once" "$out"
 svc_stop bob
 relay_stop TERM
 

@@ -122,11 +122,7 @@ sys.stdout.buffer.write(b''.join(struct.pack('<h', int(8000 * math.sin(2 * math.
 	wait_status alice "relay connected" && wait_status bob "relay connected" &&
 		wait_status groupd "relay connected" && wait_published bob
 	ok $? "$s: relay, groupd's, alice's and bob's services" "$(cat "$W"/*.log)"
-	"$TWOFOLD_GROUPD" --state "$W/gd" serve --relay 127.0.0.1:$PORT \
-		--relay-pub "$W/relay.key.pub" --comms "$W/groupd" \
-		--denylist "$W/dl" >>"$W/serve.out" 2>>"$W/serve.log" &
-	GP=$!
-	bg_update
+	serve_start --denylist "$W/dl"
 	wait_status alice "group north epoch 4 members 2 joined" &&
 		wait_status bob "group north epoch 4 members 2 joined"
 	ok $? "$s: serve publishes north (epoch 4): alice and bob join" \

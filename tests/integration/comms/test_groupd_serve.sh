@@ -19,14 +19,6 @@
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${TWOFOLD_COMMS:?}" "${TWOFOLD_GROUPD:?}"
 PORT=51961
 . "$(dirname "$0")/commslib.sh"
-serve_start() { # serve_start ARGS...
-	"$TWOFOLD_GROUPD" --state "$W/gd" serve --relay 127.0.0.1:$PORT \
-		--relay-pub "$W/relay.key.pub" --comms "$W/groupd" "$@" \
-		>>"$W/serve.out" 2>>"$W/serve.log" &
-	GP=$!
-	bg_update
-	wait_for "$W/serve.out" "serving"
-}
 epoch_of() { # epoch_of NAME: the epoch of north in NAME's status
 	cm "$1" status 2>/dev/null | sed -n 's/^group north epoch \([0-9]*\) .*/\1/p'
 }
