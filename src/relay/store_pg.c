@@ -50,6 +50,8 @@
 
 #define PG_STR_(x) #x
 #define PG_STR(x) PG_STR_(x)
+/* a dead TCP peer noticed within this (pg_connect) */
+#define PG_TCP_TIMEOUT_MS 8000
 
 struct pg_store {
 	struct tf_store base;
@@ -265,11 +267,34 @@ static void pg_notice_quiet(void *arg, const char *msg)
 
 static int pg_connect(struct pg_store *st)
 {
-	/* connect_timeout first, so one in the operator's string wins
-	 * (with expand_dbname the later keywords override the earlier) */
-	const char *const kw[] = {"connect_timeout", "application_name",
-				  "dbname", NULL};
-	const char *const val[] = {"3", "twofold-relay", st->conninfo, NULL};
+	/* Our defaults first, so one in the operator's string wins (with
+	 * expand_dbname the later keywords override the earlier).
+	 * connect_timeout: per host of a multi-host string, so a dead host
+	 * costs 3 s before the next is tried. The TCP ones (libpq ignores
+	 * them on a unix socket): a primary that vanished without a FIN or
+	 * RST (a machine that lost power, a partition) would otherwise hold
+	 * a statement, and with it store_mu and so the whole relay, for the
+	 * kernel's retransmission timeout (~15 min with tcp_retries2=15):
+	 * tcp_user_timeout bounds a request the peer never acknowledged,
+	 * keepalives an answer that never comes (the request was acked).
+	 * Neither fires on a live server that is slow: its kernel acks and
+	 * answers probes whatever the backend does (a COMMIT waiting for a
+	 * synchronous standby). A lost COMMIT's outcome is unknown: the
+	 * device retries with the same id and the seen table makes it a
+	 * duplicate if it did commit. */
+	const char *const kw[] = {
+		"connect_timeout",     "keepalives",	   "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		"application_name",    "dbname",	   NULL};
+	const char *const val[] = {"3",
+				   "1",
+				   "5",
+				   "1",
+				   "3",
+				   PG_STR(PG_TCP_TIMEOUT_MS),
+				   "twofold-relay",
+				   st->conninfo,
+				   NULL};
 
 	if (st->conn != NULL)
 		PQfinish(st->conn);
@@ -302,6 +327,7 @@ static int pg_ensure(struct pg_store *st)
 	if (r < 0)
 		return r;
 	st->ready = true;
+	st->base.reconnects++;
 	return 0;
 }
 
