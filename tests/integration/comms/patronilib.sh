@@ -3,18 +3,19 @@
 # A private Patroni 3.0 cluster for one test (sourced, in the style of
 # pglib.sh): one etcd 3.4 member and two Patroni nodes, each managing its
 # own PostgreSQL 15 data dir, in a temp dir, all as `nobody` (postgres
-# refuses root), inside a network namespace of the test's own (PAT_NS:
-# nothing else listens there, so random ports are free, and a node's
-# traffic can be dropped with nftables without touching the host's
-# rules). Run the clients in it with pat_in.
+# refuses root), on 127.0.0.1 of the test's own network namespace
+# (own_netns.sh, as meson runs every integration test: nothing else
+# listens there, so random ports are free, and a node's traffic can be
+# dropped with nftables without touching the host's rules; pat_start
+# refuses to run in the host's namespace).
 #
-# pat_start sets PAT_DIR, PAT_NS, PAT_PG[1..2] (PostgreSQL ports),
+# pat_start sets PAT_DIR, PAT_PG[1..2] (PostgreSQL ports),
 # PAT_API[1..2] (Patroni REST API ports), PAT_CONNINFO (both hosts,
 # target_session_attrs=read-write, the relay's password PAT_PW: a
 # canary a test looks for in logs) and returns once node 1 leads with
 # node 2 its synchronous standby. pat_stop kills every process it
 # started, by pid (etcd, both Patronis, both postmasters and their
-# children), deletes the namespace and the dir: call it from the test's
+# children), drops its nftables tables and the dir: call it from the test's
 # cleanup; it is safe to call twice and after a failed start.
 #
 # Synchronous replication (bootstrap.dcs, synchronous_mode: true): the
@@ -37,26 +38,24 @@
 # at most 10 s), loop_wait 1 s, retry_timeout 4 s.
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PAT_DIR=
-PAT_NS=
 PAT_ETCD=
 PAT_PW=
 PAT_CONNINFO=
 PAT_SU_PW=
 declare -a PAT_PG=() PAT_API=() PAT_PID=()
-pat_in() { ip netns exec "$PAT_NS" "$@"; }
 # as nobody, exec'ed all the way down (setpriv, not runuser, which
 # forks: $! is then the program itself, so it can be killed by pid)
-PAT_AS=()
-pat_as_set() {
-	PAT_AS=(ip netns exec "$PAT_NS" env HOME="$PAT_DIR" setpriv
-		--reuid=nobody --regid=nogroup --clear-groups --)
+pat_as() {
+	exec env HOME="$PAT_DIR" setpriv --reuid=nobody --regid=nogroup \
+		--clear-groups -- "$@"
 }
-pat_port() { echo $((20000 + RANDOM % 30000)); }
+# below the ephemeral range (32768-): no client's socket takes one first
+pat_port() { echo $((20000 + RANDOM % 12000)); }
 pat_api() { # pat_api N PATH: the body of node N's REST answer, 2 s at most
-	pat_in curl -s -m 2 "http://127.0.0.1:${PAT_API[$1]}$2"
+	curl --noproxy '*' -s -m 2 "http://127.0.0.1:${PAT_API[$1]}$2"
 }
 pat_code() { # pat_code N PATH: node N's HTTP status for PATH
-	pat_in curl -s -o /dev/null -m 2 -w '%{http_code}' \
+	curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' \
 		"http://127.0.0.1:${PAT_API[$1]}$2"
 }
 # pat_timeline N: the timeline node N's Patroni reports
@@ -86,7 +85,7 @@ pat_is_leader() { [ "$(pat_code "$1" /primary)" = 200 ]; }
 pat_is_sync() { [ "$(pat_code "$1" /sync)" = 200 ]; }
 # pat_psql N SQL: as the superuser, on node N (TCP, password from env)
 pat_psql() {
-	pat_in env PGPASSWORD="$PAT_SU_PW" "$PG_BIN/psql" -X -q -At \
+	env PGPASSWORD="$PAT_SU_PW" "$PG_BIN/psql" -X -q -At \
 		-v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PAT_PG[$1]}" -U postgres \
 		-d "${3:-postgres}" -c 'SET client_min_messages TO warning' -c "$2"
 }
@@ -160,7 +159,7 @@ pat_node_start() { # pat_node_start N: node N's Patroni (it starts its postgres)
 	local d=$PAT_DIR/n$1
 	mkdir -p "$d" && chown nobody:nogroup "$d" && chmod 700 "$d" || return 1
 	pat_conf "$1" >"$d/patroni.yml" || return 1
-	(cd / && exec "${PAT_AS[@]}" patroni "$d/patroni.yml") >>"$d/patroni.log" 2>&1 &
+	(cd / && pat_as patroni "$d/patroni.yml") >>"$d/patroni.log" 2>&1 &
 	PAT_PID[$1]=$!
 }
 # pat_pm N: node N's running postmaster (postmaster.pid's first line,
@@ -175,13 +174,13 @@ pat_kids() { cat "/proc/$1/task/$1/children" 2>/dev/null; }
 # pat_node_kill N [blackhole]: node N dies whole: its Patroni, its
 # postmaster and the postmaster's children, SIGKILL all at once. With
 # blackhole, first its traffic vanishes (nftables drops every packet to
-# and from its PostgreSQL and REST ports, in PAT_NS), as when a machine
+# and from its PostgreSQL and REST ports, in the test's namespace), as when a machine
 # loses power: no FIN, no RST reaches a client, which only a TCP
 # timeout or keepalive can notice. pat_node_unhole N lifts it.
 pat_node_kill() {
 	local pm pids
 	if [ "${2:-}" = blackhole ]; then
-		pat_in nft -f - <<-NFT || return 1
+		nft -f - <<-NFT || return 1
 			table inet tfpat$1 {
 				chain out {
 					type filter hook output priority 0; policy accept;
@@ -205,16 +204,16 @@ pat_node_kill() {
 	done
 	return 0
 }
-pat_node_unhole() { pat_in nft delete table inet "tfpat$1" 2>/dev/null || :; }
+pat_node_unhole() { nft delete table inet "tfpat$1" 2>/dev/null || :; }
 pat_start() {
 	[ -x "$PG_BIN/initdb" ] && command -v patroni >/dev/null &&
 		command -v etcd >/dev/null || return 2
+	# nftables rules and fixed-looking ports: never in the host's
+	# network namespace
+	[ "$(readlink /proc/self/ns/net)" != "$(readlink /proc/1/ns/net)" ] ||
+		return 3
 	PAT_DIR=$(mktemp -d "${PG_BASE:-/tmp}/tfpat.XXXXXX") || return 1
 	chown nobody:nogroup "$PAT_DIR" && chmod 711 "$PAT_DIR" || return 1
-	PAT_NS=tfpat$$
-	ip netns add "$PAT_NS" || { PAT_NS=; return 1; }
-	pat_in ip link set lo up || return 1
-	pat_as_set
 	PAT_SU_PW=su-$RANDOM$RANDOM$RANDOM
 	PAT_PW=pat-pw-canary-$RANDOM$RANDOM$RANDOM
 	# distinct random ports (in the namespace: nothing else is there)
@@ -230,7 +229,7 @@ pat_start() {
 	mkdir -p "$PAT_DIR/etcd" && chown nobody:nogroup "$PAT_DIR/etcd" &&
 		chmod 700 "$PAT_DIR/etcd" || return 1
 	local peer=http://127.0.0.1:${ports[5]}
-	(cd / && exec "${PAT_AS[@]}" etcd --name e1 --data-dir "$PAT_DIR/etcd/data" \
+	(cd / && pat_as etcd --name e1 --data-dir "$PAT_DIR/etcd/data" \
 		--listen-client-urls "http://127.0.0.1:$PAT_ETCD" \
 		--advertise-client-urls "http://127.0.0.1:$PAT_ETCD" \
 		--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
@@ -238,7 +237,7 @@ pat_start() {
 		--initial-cluster-state new --heartbeat-interval 100 \
 		--election-timeout 1000) >"$PAT_DIR/etcd/log" 2>&1 &
 	PAT_PID[0]=$!
-	pat_wait 20 pat_in curl -s -m 1 -o /dev/null \
+	pat_wait 20 curl --noproxy '*' -s -m 1 -o /dev/null \
 		"http://127.0.0.1:$PAT_ETCD/health" || return 1
 	# node 1 first, so it bootstraps the cluster and leads; node 2 then
 	# joins as its replica (pg_basebackup) and becomes the sync standby
@@ -271,10 +270,7 @@ pat_stop() {
 		wait "${PAT_PID[0]}" 2>/dev/null
 		PAT_PID[0]=
 	fi
-	if [ -n "$PAT_NS" ]; then
-		ip netns del "$PAT_NS" 2>/dev/null
-		PAT_NS=
-	fi
+	for i in 1 2; do pat_node_unhole "$i"; done
 	if [ -n "$PAT_DIR" ] && [ -d "$PAT_DIR" ] && [ -z "${KEEP_PAT:-}" ]; then
 		rm -rf "$PAT_DIR"
 	fi
