@@ -226,5 +226,22 @@ kill -TERM "$RP" 2>/dev/null
 wait "$RP" 2>/dev/null
 RP=
 bg_all
+
+# the string in argv with --user: the relay starts (the SQLite
+# directory check is not for it) and prints no part of it
+"$TWOFOLD_RELAY" --listen 127.0.0.1:$PORT --key "$W/relay.key" \
+	--ca "$W/ca/ca.pub" --store "postgres:$PAT_CONNINFO" --user nobody -v \
+	>"$W/relay.out" 2>"$W/relay.log" &
+RP=$!
+bg_all
+wait_for "$W/relay.out" ready
+rc=$?
+kill -TERM "$RP" 2>/dev/null
+wait "$RP" 2>/dev/null
+RP=
+bg_all
+[ $rc = 0 ] && not_has "$PAT_PW" "$(cat "$W/relay.log")"
+ok $? "--store postgres:CONNINFO with --user: the relay starts, the password not in its output" \
+	"$(tail -3 "$W/relay.log")"
 diag "whole test: $((SECONDS - t_start)) s"
 finish
