@@ -260,16 +260,22 @@ pat_logs() {
 	tail -n "${1:-5}" "$PAT_DIR"/etcd/log "$PAT_DIR"/n*/patroni.log \
 		"$PAT_DIR"/n*/pglog/postgresql.log 2>/dev/null
 }
+# everything at once and no waiting first: a test killed for its
+# timeout gets a moment only
 pat_stop() {
-	local i
+	local i pm pids=
 	for i in 1 2; do
-		[ -n "$PAT_DIR" ] && pat_node_kill "$i" 2>/dev/null
+		[ -n "$PAT_DIR" ] || break
+		pm=$(pat_pm "$i")
+		pids+=" ${PAT_PID[$i]:-} ${pm:-} $([ -n "$pm" ] && pat_kids "$pm")"
 	done
-	if [ -n "${PAT_PID[0]:-}" ]; then
-		kill -KILL "${PAT_PID[0]}" 2>/dev/null
-		wait "${PAT_PID[0]}" 2>/dev/null
-		PAT_PID[0]=
-	fi
+	pids+=" ${PAT_PID[0]:-}"
+	# shellcheck disable=SC2086
+	[ -n "${pids// /}" ] && kill -KILL $pids 2>/dev/null
+	for i in 0 1 2; do
+		[ -n "${PAT_PID[$i]:-}" ] && wait "${PAT_PID[$i]}" 2>/dev/null
+		PAT_PID[$i]=
+	done
 	for i in 1 2; do pat_node_unhole "$i"; done
 	if [ -n "$PAT_DIR" ] && [ -d "$PAT_DIR" ] && [ -z "${KEEP_PAT:-}" ]; then
 		rm -rf "$PAT_DIR"

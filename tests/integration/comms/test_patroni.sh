@@ -45,11 +45,13 @@ command -v patroni >/dev/null && command -v etcd >/dev/null || {
 }
 comms_world "$SUITE" carol dave erin frank || bail "cannot make the CA and keys"
 bg_all() { BG_PIDS="$RP ${LP[*]}"; }
-sl() { # sl MODE NAME ARGS...: storeload as officer NAME
-	local m=$1 n=$2
-	shift 2
-	STORELOAD_GAP_MS="$GAP" "$STORELOAD" "$m" "$SUITE" \
-		"$W/$n.key" "$W/relay.key.pub" "$W/$n.cert" $PORT "$@"
+# sl MODE NAME: SL, storeload's argv as officer NAME (run "${SL[@]}"
+# ARGS... as a simple command: in the background, $! is storeload
+# itself, not a subshell that cleanup would kill instead)
+SL=()
+sl() {
+	SL=(env STORELOAD_GAP_MS="$GAP" "$STORELOAD" "$1" "$SUITE"
+		"$W/$2.key" "$W/relay.key.pub" "$W/$2.cert" $PORT)
 }
 progress() { cat "$W"/send.*.out 2>/dev/null | grep -c '^stored'; }
 senders_done() { [ "$(cat "$W"/send.*.out 2>/dev/null | grep -c '^done')" = 5 ]; }
@@ -103,7 +105,8 @@ st=$(awk '/^Uid:/ { print $2 } /^Seccomp:/ { print $2 }' "/proc/$RP/status" 2>/d
 ok $? "the relay runs as nobody under its seccomp filter (uid, mode: $st)"
 
 for s in $SENDERS; do
-	sl send $s carol $s $PER >"$W/send.$s.out" 2>"$W/send.$s.err" &
+	sl send $s
+	"${SL[@]}" carol $s $PER >"$W/send.$s.out" 2>"$W/send.$s.err" &
 	LP+=($!)
 done
 bg_all
@@ -186,7 +189,8 @@ diag "$(progress) STORED answers, $(cat "$W"/send.*.out | grep -c 'DUP$') of the
 	"$(cat "$W"/send.*.out | grep -c '^retry') retry-later answers"
 kill -0 "$RP" 2>/dev/null
 ok $? "the relay stayed up through both failovers (same process)"
-sl drain carol >"$W/drain.out" 2>"$W/drain.err"
+sl drain carol
+"${SL[@]}" >"$W/drain.out" 2>"$W/drain.err"
 ok $? "the recipient comes online and drains" "$(cat "$W/drain.err")"
 out=$(python3 - "$W/drain.out" "$PER" $SENDERS <<-'PY'
 	import sys
