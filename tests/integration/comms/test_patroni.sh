@@ -61,16 +61,39 @@ tl_above() { # tl_above N TL: node N's timeline is above TL
 	[ -n "$t" ] && [ -n "$2" ] && [ "$t" -gt "$2" ]
 }
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
-# stored_after N DEADLINE_S: until more than N+5 messages are stored (at
-# most 5 acknowledgements, one per sender, were on their way at the
-# moment N was read: the sixth is a store after it); 1 at the deadline
-stored_after() {
-	local end=$((SECONDS + $2))
-	while [ "$(progress)" -le $(($1 + 5)) ]; do
-		[ $SECONDS -lt $end ] && ! senders_done || return 1
-		sleep 0.02
+store_errs() { grep -c 'store put' "$W/relay.log"; }
+# watch N E NODE DEADLINE_S: from a failover's start (N messages stored,
+# E failed puts in the relay's log), every 50 ms, until NODE leads and
+# the relay stores again; 1 at the deadline. Sets (now_ms; empty if
+# never): T_ERR, when the relay first logged a failed put beyond E (its
+# session to the old primary found dead or ended); T_PROMO, when NODE
+# led; T_STORED, when more than R+5 messages were stored, R the count at
+# T_ERR (at most 5 acknowledgements, one per sender, were on their way
+# then: the sixth is a store after it), or N if the relay never failed
+# a put (then counted once NODE leads).
+T_ERR= T_PROMO= T_STORED=
+watch() {
+	local end=$((SECONDS + $4)) i=0 ref=$1 n
+	T_ERR= T_PROMO= T_STORED=
+	while [ -z "$T_STORED" ] || [ -z "$T_PROMO" ]; do
+		[ $SECONDS -lt $end ] || return 1
+		n=$(progress)
+		if [ -z "$T_ERR" ] && [ "$(store_errs)" -gt "$2" ]; then
+			T_ERR=$(now_ms)
+			ref=$n
+		fi
+		if [ -z "$T_PROMO" ] && [ $((i++ % 4)) = 0 ] && pat_is_leader "$3"; then
+			T_PROMO=$(now_ms)
+		fi
+		if [ -z "$T_STORED" ] && [ -n "$T_ERR$T_PROMO" ] &&
+			[ "$n" -gt $((ref + 5)) ]; then
+			T_STORED=$(now_ms)
+		fi
+		[ -z "$T_STORED" ] && senders_done && return 1
+		sleep 0.05
 	done
 }
+ms_since() { [ -n "$1" ] && echo "$(($1 - $2)) ms" || echo "never"; }
 
 t_start=$SECONDS
 pat_start
@@ -123,22 +146,23 @@ L=$(pat_leader)
 ok $? "node 1 leads when the load is ${target}+ messages in" "leader: ${L:-none}"
 tl0=$(pat_timeline 1)
 at=$(progress)
+e0=$(store_errs)
 t0=$(now_ms)
 pat_node_kill 1 blackhole
 ok $? "node 1 dies whole at $at stored (traffic dropped; Patroni, postmaster and its children SIGKILLed)"
-pat_wait 60 pat_is_leader 2
-ok $? "Patroni promotes node 2 (the synchronous standby)" "$(pat_logs 8)"
-t_promo=$(now_ms)
-pat_wait 20 tl_above 2 "$tl0"
+watch "$at" "$e0" 2 150
 rc=$?
+[ -n "$T_PROMO" ]
+ok $? "Patroni promotes node 2 (the synchronous standby)" "$(pat_logs 8)"
+pat_wait 20 tl_above 2 "$tl0"
+rc2=$?
 tl1=$(pat_timeline 2)
-ok $rc "node 2's timeline went up ($tl0 -> $tl1): a real promotion"
-stored_after "$at" 120
-ok $? "the relay stores again after the kill (the dead peer noticed, the new primary found)" \
+ok $rc2 "node 2's timeline went up ($tl0 -> $tl1): a real promotion"
+ok $rc "the relay stores again after the kill (the dead peer noticed, the new primary found)" \
 	"$(tail -5 "$W/relay.log")"
-t1=$(now_ms)
-diag "failover 1 (power loss of the leader): promoted after $((t_promo - t0)) ms," \
-	"first message stored after $((t1 - t0)) ms"
+diag "failover 1 (power loss of the leader): the relay's first failed put after" \
+	"$(ms_since "$T_ERR" "$t0"), node 2 leading after $(ms_since "$T_PROMO" "$t0")," \
+	"first message stored after $(ms_since "$T_STORED" "$t0")"
 
 # ---- 2. node 1 rejoins, then a switchover back to it ----------------------
 pat_node_unhole 1
@@ -156,23 +180,31 @@ else
 	ok "the load still runs for the second failover ($(progress) stored)"
 fi
 at=$(progress)
+e0=$(store_errs)
 t0=$(now_ms)
-out=$(patronictl -c "$PAT_DIR/n2/patroni.yml" switchover tfpat \
-	--leader n2 --candidate n1 --force 2>&1)
+# in the background: it returns once the switchover is done, and the
+# figures start now
+patronictl -c "$PAT_DIR/n2/patroni.yml" switchover tfpat \
+	--leader n2 --candidate n1 --force >"$W/switchover.out" 2>&1 &
+SWP=$!
+LP+=("$SWP")
+bg_all
+watch "$at" "$e0" 1 150
 rc=$?
-ok $rc "patronictl switchover n2 -> n1" "$out"
-pat_wait 60 pat_is_leader 1
+wait "$SWP"
+ok $? "patronictl switchover n2 -> n1" "$(cat "$W/switchover.out")"
+unset 'LP[-1]'
+bg_all
+[ -n "$T_PROMO" ]
 ok $? "node 1 leads again" "$(pat_logs 8)"
-t_promo=$(now_ms)
 pat_wait 20 tl_above 1 "$tl1"
-rc=$?
+rc2=$?
 tl2=$(pat_timeline 1)
-ok $rc "node 1's timeline went up ($tl1 -> $tl2)"
-stored_after "$at" 120
-ok $? "the relay stores again after the switchover" "$(tail -5 "$W/relay.log")"
-t1=$(now_ms)
-diag "failover 2 (switchover): node 1 leading after $((t_promo - t0)) ms," \
-	"first message stored after $((t1 - t0)) ms"
+ok $rc2 "node 1's timeline went up ($tl1 -> $tl2)"
+ok $rc "the relay stores again after the switchover" "$(tail -5 "$W/relay.log")"
+diag "failover 2 (switchover): the relay's first failed put after" \
+	"$(ms_since "$T_ERR" "$t0"), node 1 leading after $(ms_since "$T_PROMO" "$t0")," \
+	"first message stored after $(ms_since "$T_STORED" "$t0")"
 
 # ---- the senders finish, the recipient drains ----------------------------
 rc=0
