@@ -33,8 +33,9 @@
  *
  * A lost connection (primary restart, failover): the call fails with
  * -EIO ("retry later" to the device; nothing acknowledged) and the next
- * call reconnects (at most one attempt a second, so a dead server is
- * not hammered from the event loop) and prepares the statements again.
+ * call reconnects (a second after the last attempt ended, so a dead
+ * server is not hammered from the event loop) and prepares the
+ * statements again.
  * The connection string is the operator's; it is never copied into an
  * error or a log (libpq's message is, which names the host, never the
  * password).
@@ -52,13 +53,15 @@
 #define PG_STR(x) PG_STR_(x)
 /* a dead TCP peer noticed within this (pg_connect) */
 #define PG_TCP_TIMEOUT_MS 8000
+/* between the end of a failed reconnect and the next (pg_ensure) */
+#define PG_RETRY_MS 1000
 
 struct pg_store {
 	struct tf_store base;
 	PGconn *conn;
-	char *conninfo; /* may hold a password: zeroed on close */
-	bool ready;	/* connected and the statements prepared */
-	time_t last_try;
+	char *conninfo;	     /* may hold a password: zeroed on close */
+	bool ready;	     /* connected and the statements prepared */
+	int64_t last_try_ms; /* CLOCK_MONOTONIC, the end of the last attempt */
 };
 
 /* name, SQL, parameter count */
@@ -265,6 +268,14 @@ static void pg_notice_quiet(void *arg, const char *msg)
 	(void)msg;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int pg_connect(struct pg_store *st)
 {
 	/* Our defaults first, so one in the operator's string wins (with
@@ -298,8 +309,8 @@ static int pg_connect(struct pg_store *st)
 
 	if (st->conn != NULL)
 		PQfinish(st->conn);
-	st->last_try = time(NULL);
 	st->conn = PQconnectdbParams(kw, val, 1);
+	st->last_try_ms = mono_ms();
 	if (st->conn == NULL)
 		return -ENOMEM;
 	/* libpq's default prints the server's notices to stderr: library
@@ -311,7 +322,12 @@ static int pg_connect(struct pg_store *st)
 }
 
 /* Before every call: reconnect a lost session (rate-limited) and
- * prepare the statements again (they are per session). */
+ * prepare the statements again (they are per session). The second is
+ * counted from the end of the last attempt, which can itself take
+ * connect_timeout per dead host, all of it under the caller's store_mu:
+ * counted from its start, a relay whose first host is dead would spend
+ * the whole outage inside attempts; this way it answers "retry later"
+ * at once for a second between two. */
 static int pg_ensure(struct pg_store *st)
 {
 	int r;
@@ -319,7 +335,7 @@ static int pg_ensure(struct pg_store *st)
 	if (st->ready && PQstatus(st->conn) == CONNECTION_OK)
 		return 0;
 	st->ready = false;
-	if (time(NULL) - st->last_try < 1)
+	if (mono_ms() - st->last_try_ms < PG_RETRY_MS)
 		return -EIO;
 	r = pg_connect(st);
 	if (r == 0)
