@@ -12,11 +12,14 @@
 # pat_start sets PAT_DIR, PAT_PG[1..2] (PostgreSQL ports),
 # PAT_API[1..2] (Patroni REST API ports), PAT_CONNINFO (both hosts,
 # target_session_attrs=read-write, the relay's password PAT_PW: a
-# canary a test looks for in logs) and returns once node 1 leads with
-# node 2 its synchronous standby. pat_stop kills every process it
-# started, by pid (etcd, both Patronis, both postmasters and their
-# children), drops its nftables tables and the dir: call it from the test's
-# cleanup; it is safe to call twice and after a failed start.
+# canary a test looks for in logs) and returns 0 once node 1 leads with
+# node 2 its synchronous standby (2: patroni, etcd or PostgreSQL 15
+# missing; 3: in the host's namespace; 1: it did not come up, see
+# pat_logs). pat_stop kills every process it started, by pid (etcd,
+# both Patronis, both postmasters and their children), drops its
+# nftables tables and the dir: call it from the test's cleanup; it is
+# safe to call twice and after a failed start (KEEP_PAT=1 keeps the dir
+# for a post mortem).
 #
 # Synchronous replication (bootstrap.dcs, synchronous_mode: true): the
 # relay answers STORED only after its COMMIT returned, and with
@@ -173,10 +176,11 @@ pat_pm() {
 pat_kids() { cat "/proc/$1/task/$1/children" 2>/dev/null; }
 # pat_node_kill N [blackhole]: node N dies whole: its Patroni, its
 # postmaster and the postmaster's children, SIGKILL all at once. With
-# blackhole, first its traffic vanishes (nftables drops every packet to
-# and from its PostgreSQL and REST ports, in the test's namespace), as when a machine
-# loses power: no FIN, no RST reaches a client, which only a TCP
-# timeout or keepalive can notice. pat_node_unhole N lifts it.
+# blackhole, first its traffic vanishes (nftables drops every packet
+# to and from its PostgreSQL and REST ports, in the test's namespace),
+# as when a machine loses power: no FIN, no RST reaches a client, which
+# only a TCP timeout or keepalive can notice. pat_node_unhole N lifts
+# it.
 pat_node_kill() {
 	local pm pids
 	if [ "${2:-}" = blackhole ]; then
