@@ -12,14 +12,14 @@
 # pat_start sets PAT_DIR, PAT_PG[1..2] (PostgreSQL ports),
 # PAT_API[1..2] (Patroni REST API ports), PAT_CONNINFO (both hosts,
 # target_session_attrs=read-write, the relay's password PAT_PW: a
-# canary a test looks for in logs) and returns 0 once node 1 leads with
-# node 2 its synchronous standby (2: patroni, etcd or PostgreSQL 15
-# missing; 3: in the host's namespace; 1: it did not come up, see
-# pat_logs). pat_stop kills every process it started, by pid (etcd,
-# both Patronis, both postmasters and their children), drops its
-# nftables tables and the dir: call it from the test's cleanup; it is
-# safe to call twice and after a failed start (KEEP_PAT=1 keeps the dir
-# for a post mortem).
+# canary a test looks for in logs) and returns 0 once node 1 leads
+# with node 2 its synchronous standby (2: patroni, etcd, PostgreSQL 15
+# or a cgroup2 mount missing; 3: in the host's namespace; 1: it did not
+# come up, see pat_logs). pat_stop kills every process it started, by
+# pid (etcd; each node's cgroup: its Patroni, postmaster and their
+# children), drops its nftables tables, its cgroups and the dir: call
+# it from the test's cleanup; it is safe to call twice and after a
+# failed start (KEEP_PAT=1 keeps the dir for a post mortem).
 #
 # Synchronous replication (bootstrap.dcs, synchronous_mode: true): the
 # relay answers STORED only after its COMMIT returned, and with
@@ -158,11 +158,33 @@ pat_conf() { # pat_conf N: node N's patroni.yml
 		    log_filename: 'postgresql.log'
 	YML
 }
+# Each node's processes in a cgroup (v2) of their own, so nftables can
+# tell a node's packets by their socket (`socket cgroupv2`) whatever
+# the port: its outgoing connections too (the standby's walreceiver,
+# its Patroni's to etcd and to the other node), which come from
+# ephemeral ports. PAT_CG2: the cgroup2 mount, PAT_CGREL: the prefix
+# nftables needs (it resolves a path under /sys/fs/cgroup).
+PAT_CG2= PAT_CGREL=
+pat_cg_find() {
+	if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+		PAT_CG2=/sys/fs/cgroup PAT_CGREL=
+	elif [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+		PAT_CG2=/sys/fs/cgroup/unified PAT_CGREL=unified/
+	else
+		return 1
+	fi
+}
+pat_cg() { echo "tfpat.$$.n$1"; } # pat_cg N: node N's cgroup (level 1)
 pat_node_start() { # pat_node_start N: node N's Patroni (it starts its postgres)
-	local d=$PAT_DIR/n$1
+	local d=$PAT_DIR/n$1 cg
+	cg=$PAT_CG2/$(pat_cg "$1")
 	mkdir -p "$d" && chown nobody:nogroup "$d" && chmod 700 "$d" || return 1
+	{ [ -d "$cg" ] || mkdir "$cg"; } || return 1
 	pat_conf "$1" >"$d/patroni.yml" || return 1
-	(cd / && pat_as patroni "$d/patroni.yml") >>"$d/patroni.log" 2>&1 &
+	# into its cgroup before the exec: postgres and all its children
+	# follow
+	(echo "$BASHPID" >"$cg/cgroup.procs" && cd / &&
+		pat_as patroni "$d/patroni.yml") >>"$d/patroni.log" 2>&1 &
 	PAT_PID[$1]=$!
 }
 # pat_pm N: node N's running postmaster (postmaster.pid's first line,
@@ -174,28 +196,42 @@ pat_pm() {
 		echo "$pm"
 }
 pat_kids() { cat "/proc/$1/task/$1/children" 2>/dev/null; }
+# pat_node_pids N: every process of node N: its Patroni, its postmaster
+# and the postmaster's children, and whatever else is in its cgroup
+# (pg_rewind, pg_basebackup, a dying backend); all started by it
+pat_node_pids() {
+	local pm
+	pm=$(pat_pm "$1")
+	echo "${PAT_PID[$1]:-} ${pm:-} $([ -n "$pm" ] && pat_kids "$pm")" \
+		"$([ -n "$PAT_CG2" ] && cat "$PAT_CG2/$(pat_cg "$1")/cgroup.procs" 2>/dev/null)"
+}
 # pat_node_kill N [blackhole]: node N dies whole: its Patroni, its
 # postmaster and the postmaster's children, SIGKILL all at once. With
-# blackhole, first its traffic vanishes (nftables drops every packet
-# to and from its PostgreSQL and REST ports, in the test's namespace),
-# as when a machine loses power: no FIN, no RST reaches a client, which
-# only a TCP timeout or keepalive can notice. pat_node_unhole N lifts
-# it.
+# blackhole, first its traffic vanishes (nftables, in the test's
+# namespace: every packet to its PostgreSQL and REST ports, every
+# packet its own sockets send, by their cgroup, and every packet of a
+# connection one of them ever sent on, by the conntrack mark pat_start
+# has set on them: the kernel's RST for a socket that is gone belongs to
+# no cgroup, but to the connection), as when a machine loses power: no
+# FIN, no RST reaches a peer, which only a TCP timeout or keepalive can
+# notice. pat_node_unhole N lifts it.
 pat_node_kill() {
 	local pm pids
 	if [ "${2:-}" = blackhole ]; then
 		nft -f - <<-NFT || return 1
 			table inet tfpat$1 {
 				chain out {
-					type filter hook output priority 0; policy accept;
+					type filter hook output priority -10; policy accept;
 					tcp dport { ${PAT_PG[$1]}, ${PAT_API[$1]} } drop
 					tcp sport { ${PAT_PG[$1]}, ${PAT_API[$1]} } drop
+					socket cgroupv2 level 1 "$PAT_CGREL$(pat_cg "$1")" drop
+					ct mark $1 drop
 				}
 			}
 		NFT
 	fi
 	pm=$(pat_pm "$1")
-	pids="${PAT_PID[$1]:-} ${pm:-} $([ -n "$pm" ] && pat_kids "$pm")"
+	pids=$(pat_node_pids "$1")
 	# shellcheck disable=SC2086
 	[ -n "${pids// /}" ] && kill -KILL $pids 2>/dev/null
 	[ -n "${PAT_PID[$1]:-}" ] && wait "${PAT_PID[$1]}" 2>/dev/null
@@ -216,7 +252,20 @@ pat_start() {
 	# network namespace
 	[ "$(readlink /proc/self/ns/net)" != "$(readlink /proc/1/ns/net)" ] ||
 		return 3
+	pat_cg_find || return 2
 	PAT_DIR=$(mktemp -d "${PG_BASE:-/tmp}/tfpat.XXXXXX") || return 1
+	# each node's connections marked N, from their first packet its
+	# sockets send (pat_node_kill's blackhole drops them by the mark)
+	mkdir "$PAT_CG2/$(pat_cg 1)" "$PAT_CG2/$(pat_cg 2)" || return 1
+	nft -f - <<-NFT || return 1
+		table inet tfpatmark {
+			chain out {
+				type filter hook output priority 0; policy accept;
+				socket cgroupv2 level 1 "$PAT_CGREL$(pat_cg 1)" ct mark set 1
+				socket cgroupv2 level 1 "$PAT_CGREL$(pat_cg 2)" ct mark set 2
+			}
+		}
+	NFT
 	chown nobody:nogroup "$PAT_DIR" && chmod 711 "$PAT_DIR" || return 1
 	PAT_SU_PW=su-$RANDOM$RANDOM$RANDOM
 	PAT_PW=pat-pw-canary-$RANDOM$RANDOM$RANDOM
@@ -267,11 +316,10 @@ pat_logs() {
 # everything at once and no waiting first: a test killed for its
 # timeout gets a moment only
 pat_stop() {
-	local i pm pids=
+	local i pids=
 	for i in 1 2; do
 		[ -n "$PAT_DIR" ] || break
-		pm=$(pat_pm "$i")
-		pids+=" ${PAT_PID[$i]:-} ${pm:-} $([ -n "$pm" ] && pat_kids "$pm")"
+		pids+=" $(pat_node_pids "$i")"
 	done
 	pids+=" ${PAT_PID[0]:-}"
 	# shellcheck disable=SC2086
@@ -281,6 +329,16 @@ pat_stop() {
 		PAT_PID[$i]=
 	done
 	for i in 1 2; do pat_node_unhole "$i"; done
+	nft delete table inet tfpatmark 2>/dev/null
+	# the cgroups, once their last process is gone (a dying one may
+	# take a moment)
+	for i in 1 2; do
+		[ -n "$PAT_CG2" ] && [ -d "$PAT_CG2/$(pat_cg "$i")" ] || continue
+		for _ in $(seq 50); do
+			rmdir "$PAT_CG2/$(pat_cg "$i")" 2>/dev/null && break
+			sleep 0.1
+		done
+	done
 	if [ -n "$PAT_DIR" ] && [ -d "$PAT_DIR" ] && [ -z "${KEEP_PAT:-}" ]; then
 		rm -rf "$PAT_DIR"
 	fi

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Integration (issue 15): the relay's PostgreSQL store through two real
-# Patroni failovers. A cluster of one etcd and two Patroni 3.0 nodes,
+# Patroni failovers and the loss of the synchronous standby. A cluster of one etcd and two Patroni 3.0 nodes,
 # each with its own PostgreSQL 15, synchronous_mode on (patronilib.sh:
 # why), in the test's own network namespace; one relay, as nobody
 # under its seccomp filter, on the multi-host connection string with
 # target_session_attrs=read-write. Five senders (storeload: each message
 # acknowledged only after the store's commit, retried with the same
 # client id until it is) send PAT_COUNT messages (default 6000) to an
-# offline recipient, paced (STORELOAD_GAP_MS) so the load outlives both
-# failovers:
+# offline recipient, paced (STORELOAD_GAP_MS) so the load outlives all
+# three:
 #   1. at a random moment the leader dies whole: its traffic vanishes
 #      (nftables drops it: no FIN, no RST, as a machine that lost
 #      power) and its Patroni and postmaster are SIGKILLed; Patroni
@@ -16,14 +16,20 @@
 #      peer (keepalives, tcp_user_timeout) and finds the new primary;
 #   2. the dead node comes back and rejoins as a replica (pg_rewind, or
 #      a fresh copy), becomes the synchronous standby again, and a
-#      `patronictl switchover` hands the lead back to it.
+#      `patronictl switchover` hands the lead back to it;
+#   3. the synchronous standby loses power the same way: the primary's
+#      COMMITs wait (no put fails: the keepalives must not fire on a
+#      live server) until Patroni takes it out of
+#      synchronous_standby_names, then the primary goes on alone.
 # Then the recipient drains: every message delivered exactly once, each
 # sender's order kept, the store empty after the acks; the relay stayed
 # up, logged its reconnects, never its password; each new primary's
-# timeline is higher (a real promotion). The figure printed: from the
-# kill (the switchover) to the first message stored after it; no
-# timing is asserted. TAP. Cleans up everything it started (patronilib's
-# pat_stop: etcd, Patronis, postmasters by pid; the namespace; W).
+# timeline is higher (a real promotion). The figures printed: from each
+# kill (the switchover) to the relay's first failed put, the new
+# leader and the first message stored after it; no timing is asserted.
+# TAP. Cleans up everything it started (the relay and the senders by
+# pid, then patronilib's pat_stop: etcd, each node's processes by pid,
+# its nftables tables and cgroups; W).
 . "$(dirname "$0")/../tap.sh"
 : "${TWOFOLD_CA:?}" "${TWOFOLD_RELAY:?}" "${STORELOAD:?}"
 . "$(dirname "$0")/commslib.sh"
@@ -208,6 +214,35 @@ ok $rc "the relay stores again after the switchover" "$(tail -5 "$W/relay.log")"
 diag "failover 2 (switchover): the relay's first failed put after" \
 	"$(ms_since "$T_ERR" "$t0"), node 1 leading after $(ms_since "$T_PROMO" "$t0")," \
 	"first message stored after $(ms_since "$T_STORED" "$t0")"
+
+# ---- 3. the synchronous standby loses power --------------------------------
+# node 1 leads, node 2 (demoted by the switchover) is its synchronous
+# standby again: now it dies whole. The primary's COMMITs wait for it
+# (no error: the relay's puts just do not return) until Patroni takes
+# it out of synchronous_standby_names (its member key expired); then
+# the primary goes on alone (synchronous_mode_strict is off)
+pat_wait 60 pat_is_sync 2
+ok $? "node 2 is node 1's synchronous standby after the switchover" "$(pat_logs 6)"
+if senders_done; then
+	nok "the load still runs when the standby dies" \
+		"the senders finished already: raise PAT_COUNT or PAT_GAP_MS"
+else
+	ok "the load still runs when the standby dies ($(progress) stored)"
+fi
+at=$(progress)
+e0=$(store_errs)
+t0=$(now_ms)
+pat_node_kill 2 blackhole
+watch "$at" "$e0" 1 150
+ok $? "the relay stores again after the synchronous standby's loss (node 1 goes on alone)" \
+	"$(tail -5 "$W/relay.log"; pat_logs 6)"
+n=$(($(store_errs) - e0))
+[ "$n" = 0 ]
+ok $? "no put failed meanwhile: the primary lived, its COMMITs only waited (keepalives and tcp_user_timeout do not fire on a live server)" \
+	"$n failed puts: $(grep 'store put' "$W/relay.log" | tail -3)"
+diag "the synchronous standby lost: the COMMITs waited, the first message" \
+	"stored after $(ms_since "$T_STORED" "$t0") (Patroni took it out of" \
+	"synchronous_standby_names once its member key expired: the ttl)"
 
 # ---- the senders finish, the recipient drains ----------------------------
 rc=0
