@@ -164,7 +164,7 @@ pat_conf() { # pat_conf N: node N's patroni.yml
 # its Patroni's to etcd and to the other node), which come from
 # ephemeral ports. PAT_CG2: the cgroup2 mount, PAT_CGREL: the prefix
 # nftables needs (it resolves a path under /sys/fs/cgroup).
-PAT_CG2= PAT_CGREL=
+PAT_CG2='' PAT_CGREL=''
 pat_cg_find() {
 	if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
 		PAT_CG2=/sys/fs/cgroup PAT_CGREL=

@@ -57,7 +57,7 @@ bg_all() { BG_PIDS="$RP ${LP[*]}"; }
 SL=()
 sl() {
 	SL=(env STORELOAD_GAP_MS="$GAP" "$STORELOAD" "$1" "$SUITE"
-		"$W/$2.key" "$W/relay.key.pub" "$W/$2.cert" $PORT)
+		"$W/$2.key" "$W/relay.key.pub" "$W/$2.cert" "$PORT")
 }
 progress() { cat "$W"/send.*.out 2>/dev/null | grep -c '^stored'; }
 senders_done() { [ "$(cat "$W"/send.*.out 2>/dev/null | grep -c '^done')" = 5 ]; }
@@ -77,10 +77,10 @@ store_errs() { grep -c 'store put' "$W/relay.log"; }
 # T_ERR (at most 5 acknowledgements, one per sender, were on their way
 # then: the sixth is a store after it), or N if the relay never failed
 # a put (then counted once NODE leads).
-T_ERR= T_PROMO= T_STORED=
+T_ERR='' T_PROMO='' T_STORED=''
 watch() {
 	local end=$((SECONDS + $4)) i=0 ref=$1 n
-	T_ERR= T_PROMO= T_STORED=
+	T_ERR='' T_PROMO='' T_STORED=''
 	while [ -z "$T_STORED" ] || [ -z "$T_PROMO" ]; do
 		[ $SECONDS -lt $end ] || return 1
 		n=$(progress)
