@@ -62,6 +62,7 @@ struct pg_store {
 	char *conninfo;	     /* may hold a password: zeroed on close */
 	bool ready;	     /* connected and the statements prepared */
 	int64_t last_try_ms; /* CLOCK_MONOTONIC, the end of the last attempt */
+	bool warned;	     /* the server sent a WARNING (pg_notice) */
 };
 
 /* name, SQL, parameter count */
@@ -262,10 +263,19 @@ static int pg_prepare_all(struct pg_store *st)
 	return r;
 }
 
-static void pg_notice_quiet(void *arg, const char *msg)
+/* libpq's default prints the server's notices to stderr: library code
+ * never prints. A WARNING is remembered: one on a COMMIT is how the
+ * server says it stopped waiting for the synchronous standby (a cancel:
+ * "the transaction has already committed locally, but might not have
+ * been replicated"), and that COMMIT still reports success. */
+static void pg_notice(void *arg, const PGresult *res)
 {
-	(void)arg;
-	(void)msg;
+	struct pg_store *st = arg;
+	const char *sev =
+		PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (sev != NULL && !strcmp(sev, "WARNING"))
+		st->warned = true;
 }
 
 static int64_t mono_ms(void)
@@ -313,9 +323,7 @@ static int pg_connect(struct pg_store *st)
 	st->last_try_ms = mono_ms();
 	if (st->conn == NULL)
 		return -ENOMEM;
-	/* libpq's default prints the server's notices to stderr: library
-	 * code never prints */
-	PQsetNoticeProcessor(st->conn, pg_notice_quiet, NULL);
+	PQsetNoticeReceiver(st->conn, pg_notice, st);
 	if (PQstatus(st->conn) != CONNECTION_OK)
 		return -EIO;
 	return 0;
@@ -434,6 +442,37 @@ static int pg_rollback(struct pg_store *st, int r)
 	return r;
 }
 
+/* On the synchronous standby too, before the device hears STORED. A
+ * put that finds its message already there (the retry of a COMMIT
+ * whose answer was lost) writes nothing, so its COMMIT does not wait
+ * for the standby: the first COMMIT may be on the primary alone (its
+ * session ended while it waited), and a failover now would lose a
+ * message the relay acknowledged. The same for a COMMIT that came back
+ * with a WARNING (its wait cancelled). A transaction that writes WAL
+ * waits at its COMMIT until the standby has flushed the WAL up to its
+ * commit record, and so the earlier commit too; an xid alone is not
+ * enough (PostgreSQL 15 skips the wait, and the flush, for a
+ * transaction that logged nothing before its commit record), so it
+ * updates the one row of relay_schema to itself: always a new row
+ * version, whatever the message. Two relays doing it at once queue on
+ * that row for the length of a commit; it is for duplicates and
+ * warnings only. Without a synchronous standby it is one more local
+ * commit. -EIO if that wait was cut short too: the device retries. */
+static int pg_sync_wait(struct pg_store *st)
+{
+	PGresult *res;
+	int r = 0;
+
+	st->warned = false;
+	res = PQexec(st->conn, "UPDATE relay_schema SET version=version");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_fail(st, res);
+	PQclear(res);
+	if (r == 0 && st->warned)
+		r = -EIO;
+	return r;
+}
+
 static int pg_put(struct tf_store *base, const char *sender,
 		  const uint8_t id[TF_STORE_ID_BYTES], const char *recipient,
 		  const uint8_t *blob, size_t len, int64_t now)
@@ -456,10 +495,18 @@ static int pg_put(struct tf_store *base, const char *sender,
 	p_bin(&p, blob, len);
 	p_int8(&p, now);
 	p_text(&p, officer);
+	st->warned = false;
 	res = pg_run(st, Q_PUT, &p, &r);
 	if (res == NULL)
 		return r;
-	return pg_tuples(res) == 1 ? TF_STORE_STORED : TF_STORE_DUPLICATE;
+	r = pg_tuples(res) == 1 ? TF_STORE_STORED : TF_STORE_DUPLICATE;
+	if (r == TF_STORE_DUPLICATE || st->warned) {
+		int e = pg_sync_wait(st);
+
+		if (e < 0)
+			return e;
+	}
+	return r;
 }
 
 /* BEGIN, the puts, COMMIT: one WAL flush for the batch. Round trips
@@ -471,10 +518,12 @@ static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
 	struct pg_store *st = (struct pg_store *)base;
 	char officer[TF_STORE_NAME_MAX + 1];
 	PGresult *res;
+	bool wrote = false, dup = false;
 	int r = pg_begin(st);
 
 	if (r < 0)
 		return r;
+	st->warned = false;
 	for (size_t i = 0; i < n; i++) {
 		struct pg_params p = {0};
 
@@ -496,10 +545,17 @@ static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
 			goto rollback;
 		it[i].result = pg_tuples(res) == 1 ? TF_STORE_STORED
 						   : TF_STORE_DUPLICATE;
+		wrote |= it[i].result == TF_STORE_STORED;
+		dup |= it[i].result == TF_STORE_DUPLICATE;
 	}
 	r = pg_simple(st, "COMMIT");
+	/* a batch that wrote nothing did not wait for the standby */
+	if (r == 0 && ((dup && !wrote) || st->warned))
+		r = pg_sync_wait(st);
 	if (r == 0)
 		return 0;
+	if (PQtransactionStatus(st->conn) == PQTRANS_IDLE)
+		return r; /* committed: nothing to roll back */
 rollback:
 	return pg_rollback(st, r);
 }

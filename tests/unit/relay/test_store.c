@@ -906,26 +906,66 @@ static void *cl_put_thread(void *arg)
 	return NULL;
 }
 
-/* A COMMIT whose answer is lost (a failover in the middle of it: here
- * its wait for a synchronous standby that never comes, then its
- * session terminated, as a primary that goes away after its local
- * commit): the put says -EIO ("retry later", nothing acknowledged), the
- * device retries the same id, and the store answers DUPLICATE, since
- * the commit did happen; the message is there once. The connection
- * string asks for statement_timeout=200 ms, as an operator might: a
- * cancelled wait would answer the COMMIT as a success (with only a
- * WARNING) while no standby has it, and the relay would say STORED.
- * PostgreSQL (13 and later) stops the statement timer before it
- * commits, so the put must still be waiting well after 200 ms; the
- * test checks it stays so. */
+/* the store's session waits for the synchronous standby in a statement
+ * like `like` (at most 10 s) */
+static bool syncrep_seen(const char *like)
+{
+	char sql[256], v[32];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pg_stat_activity WHERE "
+		 "application_name = 'twofold-relay' AND wait_event = "
+		 "'SyncRep' AND query LIKE '%s'",
+		 like);
+	for (int i = 0; i < 200; i++) {
+		if (pg_one(pg, sql, v, sizeof(v)) == 0 && !strcmp(v, "1"))
+			return true;
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+/* fn (pg_cancel_backend, pg_terminate_backend) on the store's session */
+static int store_backend(const char *fn)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s(pid) FROM pg_stat_activity WHERE "
+		 "application_name = 'twofold-relay'",
+		 fn);
+	return pg_one(pg, sql, NULL, 0);
+}
+
+static void put_start(struct cl_put *p, pthread_t *th)
+{
+	p->done = 0;
+	assert_int_equal(pthread_create(th, NULL, cl_put_thread, p), 0);
+}
+
+/* A COMMIT whose answer is lost, with a synchronous standby that never
+ * comes (synchronous_standby_names names one that is not there), as in
+ * a failover in the middle of it:
+ *  - its wait cancelled (pg_cancel_backend): the server answers the
+ *    COMMIT as a success, with only a WARNING, while no standby has it;
+ *    the store must not say STORED but wait again (pg_sync_wait), and
+ *    a second cancel makes it -EIO ("retry later");
+ *  - the device's retry finds the message there, and the DUPLICATE
+ *    answer must wait for the standby too (the first commit is on the
+ *    primary alone): its session terminated meanwhile, -EIO again;
+ *  - once the primary needs no standby, the retry is DUPLICATE and the
+ *    message there once.
+ * The connection string asks for statement_timeout=200 ms, as an
+ * operator might: PostgreSQL (13 and later) stops the statement timer
+ * before it commits, so the put is still waiting well after that. */
 static void test_pg_commit_lost(void **state)
 {
-	char ci[1024], v[32];
+	char ci[1024];
 	struct tf_store *st = NULL;
 	struct tf_stored_msg m = {0};
 	struct cl_put p = {0};
 	pthread_t th;
-	int r = -EIO, tries = 0, seen = 0;
+	int r = -EIO, tries = 0;
 	char why[256];
 
 	if (pg == NULL)
@@ -935,12 +975,7 @@ static void test_pg_commit_lost(void **state)
 	assert_int_equal(pg_sync_names("nosuch"), 0);
 	/* a session opened before the reload keeps the old names until its
 	 * next command; end it, so the store's next one is new */
-	assert_int_equal(pg_one(pg,
-				"SELECT pg_terminate_backend(pid) FROM "
-				"pg_stat_activity WHERE application_name = "
-				"'twofold-relay'",
-				NULL, 0),
-			 0);
+	assert_int_equal(store_backend("pg_terminate_backend"), 0);
 	id_of(p.id, 7);
 	p.st = st;
 	while (r == -EIO && tries++ < 100) { /* until it reconnected */
@@ -948,34 +983,29 @@ static void test_pg_commit_lost(void **state)
 		r = tf_store_count(st, "cid");
 	}
 	assert_int_equal(r, 0);
-	assert_int_equal(pthread_create(&th, NULL, cl_put_thread, &p), 0);
-	/* the COMMIT waits for the standby */
-	for (int i = 0; i < 200 && !seen; i++) {
-		usleep(50 * 1000);
-		seen = pg_one(pg,
-			      "SELECT count(*) FROM pg_stat_activity WHERE "
-			      "application_name = 'twofold-relay' AND "
-			      "wait_event = 'SyncRep'",
-			      v, sizeof(v)) == 0 &&
-		       !strcmp(v, "1");
-	}
-	assert_true(seen);
-	/* well past the 200 ms: a cancelled wait would have answered
-	 * (the put is still blocked, so this is no timing assertion: a
-	 * slow machine only makes it wait longer) */
+
+	put_start(&p, &th);
+	assert_true(syncrep_seen("%INSERT INTO seen%"));
+	/* well past the 200 ms (the put is still blocked, so this is no
+	 * timing assertion: a slow machine only makes it wait longer) */
 	for (int i = 0; i < 20 && !p.done; i++)
 		usleep(50 * 1000);
 	assert_false(p.done);
-	assert_int_equal(pg_one(pg,
-				"SELECT pg_terminate_backend(pid) FROM "
-				"pg_stat_activity WHERE application_name = "
-				"'twofold-relay'",
-				NULL, 0),
-			 0);
+	assert_int_equal(store_backend("pg_cancel_backend"), 0);
+	assert_true(syncrep_seen("UPDATE relay_schema%"));
+	assert_false(p.done);
+	assert_int_equal(store_backend("pg_cancel_backend"), 0);
 	pthread_join(th, NULL);
 	assert_int_equal(p.r, -EIO);
+
+	put_start(&p, &th); /* the retry, the standby still missing */
+	assert_true(syncrep_seen("UPDATE relay_schema%"));
+	assert_false(p.done);
+	assert_int_equal(store_backend("pg_terminate_backend"), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(p.r, -EIO);
+
 	assert_int_equal(pg_sync_names(""), 0);
-	/* the device's retry, the same id */
 	r = -EIO;
 	tries = 0;
 	while (r == -EIO && tries++ < 100) {
