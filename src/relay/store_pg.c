@@ -17,7 +17,9 @@
  * DO NOTHING into seen and, only if that inserted, into msgs, in one
  * statement. Two relays racing on one retry are serialised by the
  * unique index (the loser waits for the winner's commit, then sees the
- * conflict), with no explicit lock.
+ * conflict), with no explicit lock. A DUPLICATE answer waits for the
+ * synchronous standby before it is given (pg_sync_wait): the first
+ * commit may be on the primary alone.
  *
  * Order: seq is a bigserial. Within one relay puts are serial, so one
  * sender's order is its seq order; across relays two concurrent
