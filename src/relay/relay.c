@@ -2190,13 +2190,20 @@ int main(int argc, char **argv)
 			strerror(-e));
 		return 1;
 	}
-	if (user != NULL && store_dir_writable(db) < 0) {
-		fprintf(stderr,
-			PROG ": --user %s cannot write the directory of %s "
-			     "(SQLite keeps its -wal and -shm there): chown "
-			     "it to %s\n",
-			user, db, user);
-		return 1;
+	/* SQLite only: db is NULL with --store-conninfo-file, and a
+	 * postgres: string is no path (and may hold a password, which must
+	 * not reach this message) */
+	if (user != NULL && !strcmp(r.store->ops->name, "sqlite")) {
+		const char *path = strncmp(db, "sqlite:", 7) ? db : db + 7;
+
+		if (store_dir_writable(path) < 0) {
+			fprintf(stderr,
+				PROG ": --user %s cannot write the directory "
+				     "of %s (SQLite keeps its -wal and -shm "
+				     "there): chown it to %s\n",
+				user, path, user);
+			return 1;
+		}
 	}
 	if (user == NULL && geteuid() == 0)
 		logv(&r, "running as root: give --user to drop privileges");

@@ -212,6 +212,7 @@ struct relay {
 	uint8_t pub[TF_NOISE_DH_MAX]; /* its public half */
 	struct tf_store *store;
 	pthread_mutex_t store_mu;
+	unsigned store_reconnects; /* store->reconnects logged (store_mu) */
 	pthread_rwlock_t tab;
 	struct sess sess[RELAY_MAX_SESSIONS];
 	int32_t officer_head[RELAY_OFFICER_BUCKETS];
@@ -410,8 +411,17 @@ static inline void relay_store_lock(struct relay *r)
 {
 	pthread_mutex_lock(&r->store_mu);
 }
+/* A backend that reconnected (PostgreSQL after a failover) says so in
+ * the log once per new session: what an operator looks for after a
+ * primary went away */
 static inline void relay_store_unlock(struct relay *r)
 {
+	unsigned n = r->store->reconnects;
+
+	if (n != r->store_reconnects) {
+		r->store_reconnects = n;
+		relay_log(r, "message store: reconnected (%u so far)", n);
+	}
 	pthread_mutex_unlock(&r->store_mu);
 }
 

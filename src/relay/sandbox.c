@@ -16,7 +16,12 @@
  * and the other id changes, new namespaces, module loading, new
  * sockets (every socket is made before the drop; only with --nats or the
  * PostgreSQL store may the process make sockets, for the NATS client's
- * and libpq's reconnects).
+ * and libpq's reconnects). libpq's over TCP to the hosts of a
+ * multi-host string (socket, connect, the keepalive and
+ * TCP_USER_TIMEOUT setsockopts, getsockopt SO_ERROR, poll) need nothing
+ * more: test_patroni.sh runs them as nobody under this filter across
+ * two Patroni failovers. There is no Landlock ruleset in the relay; the
+ * uid and this filter confine it.
  *
  * TLS to NATS (natsauth.c) needs nothing more: its CA, key and
  * credentials are read before the drop, and OpenSSL's handshakes on

@@ -114,6 +114,10 @@ struct tf_store_ops {
 
 struct tf_store {
 	const struct tf_store_ops *ops;
+	/* sessions the backend opened again after losing one (PostgreSQL;
+	 * 0 for SQLite): written by the backend inside a call, read by the
+	 * caller under the same lock */
+	unsigned reconnects;
 };
 
 /* SQLite in WAL mode, synchronous=FULL: one file (and its -wal, -shm). */

@@ -17,7 +17,9 @@
  * DO NOTHING into seen and, only if that inserted, into msgs, in one
  * statement. Two relays racing on one retry are serialised by the
  * unique index (the loser waits for the winner's commit, then sees the
- * conflict), with no explicit lock.
+ * conflict), with no explicit lock. A DUPLICATE answer waits for the
+ * synchronous standby before it is given (pg_sync_wait): the first
+ * commit may be on the primary alone.
  *
  * Order: seq is a bigserial. Within one relay puts are serial, so one
  * sender's order is its seq order; across relays two concurrent
@@ -36,8 +38,9 @@
  *
  * A lost connection (primary restart, failover): the call fails with
  * -EIO ("retry later" to the device; nothing acknowledged) and the next
- * call reconnects (at most one attempt a second, so a dead server is
- * not hammered from the event loop) and prepares the statements again.
+ * call reconnects (a second after the last attempt ended, so a dead
+ * server is not hammered from the event loop) and prepares the
+ * statements again.
  * The connection string is the operator's; it is never copied into an
  * error or a log (libpq's message is, which names the host, never the
  * password).
@@ -53,14 +56,19 @@
 
 #define PG_STR_(x) #x
 #define PG_STR(x) PG_STR_(x)
+/* a dead TCP peer noticed within this (pg_connect) */
+#define PG_TCP_TIMEOUT_MS 8000
+/* between the end of a failed reconnect and the next (pg_ensure) */
+#define PG_RETRY_MS 1000
 
 struct pg_store {
 	struct tf_store base;
 	PGconn *conn;
-	char *conninfo; /* may hold a password: zeroed on close */
-	bool ready;	/* connected and the statements prepared */
-	bool fresh;	/* no row of schema 1: put is Q_PUT_FRESH */
-	time_t last_try;
+	char *conninfo;	     /* may hold a password: zeroed on close */
+	bool ready;	     /* connected and the statements prepared */
+	bool fresh;	     /* no row of schema 1: put is Q_PUT_FRESH */
+	int64_t last_try_ms; /* CLOCK_MONOTONIC, the end of the last attempt */
+	bool warned;	     /* the server sent a WARNING (pg_notice) */
 };
 
 /* name, SQL, parameter count */
@@ -285,36 +293,79 @@ static int pg_prepare_all(struct pg_store *st)
 	return r;
 }
 
-static void pg_notice_quiet(void *arg, const char *msg)
+/* libpq's default prints the server's notices to stderr: library code
+ * never prints. A WARNING is remembered: one on a COMMIT is how the
+ * server says it stopped waiting for the synchronous standby (a cancel:
+ * "the transaction has already committed locally, but might not have
+ * been replicated"), and that COMMIT still reports success. */
+static void pg_notice(void *arg, const PGresult *res)
 {
-	(void)arg;
-	(void)msg;
+	struct pg_store *st = arg;
+	const char *sev =
+		PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (sev != NULL && !strcmp(sev, "WARNING"))
+		st->warned = true;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int pg_connect(struct pg_store *st)
 {
-	/* connect_timeout first, so one in the operator's string wins
-	 * (with expand_dbname the later keywords override the earlier) */
-	const char *const kw[] = {"connect_timeout", "application_name",
-				  "dbname", NULL};
-	const char *const val[] = {"3", "twofold-relay", st->conninfo, NULL};
+	/* Our defaults first, so one in the operator's string wins (with
+	 * expand_dbname the later keywords override the earlier).
+	 * connect_timeout: per host of a multi-host string, so a dead host
+	 * costs 3 s before the next is tried. The TCP ones (libpq ignores
+	 * them on a unix socket): a primary that vanished without a FIN or
+	 * RST (a machine that lost power, a partition) would otherwise hold
+	 * a statement, and with it store_mu and so the whole relay, for the
+	 * kernel's retransmission timeout (~15 min with tcp_retries2=15):
+	 * tcp_user_timeout bounds a request the peer never acknowledged,
+	 * keepalives an answer that never comes (the request was acked).
+	 * Neither fires on a live server that is slow: its kernel acks and
+	 * answers probes whatever the backend does (a COMMIT waiting for a
+	 * synchronous standby). A lost COMMIT's outcome is unknown: the
+	 * device retries with the same id and the seen table makes it a
+	 * duplicate if it did commit. */
+	const char *const kw[] = {
+		"connect_timeout",     "keepalives",	   "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		"application_name",    "dbname",	   NULL};
+	const char *const val[] = {"3",
+				   "1",
+				   "5",
+				   "1",
+				   "3",
+				   PG_STR(PG_TCP_TIMEOUT_MS),
+				   "twofold-relay",
+				   st->conninfo,
+				   NULL};
 
 	if (st->conn != NULL)
 		PQfinish(st->conn);
-	st->last_try = time(NULL);
 	st->conn = PQconnectdbParams(kw, val, 1);
+	st->last_try_ms = mono_ms();
 	if (st->conn == NULL)
 		return -ENOMEM;
-	/* libpq's default prints the server's notices to stderr: library
-	 * code never prints */
-	PQsetNoticeProcessor(st->conn, pg_notice_quiet, NULL);
+	PQsetNoticeReceiver(st->conn, pg_notice, st);
 	if (PQstatus(st->conn) != CONNECTION_OK)
 		return -EIO;
 	return 0;
 }
 
 /* Before every call: reconnect a lost session (rate-limited) and
- * prepare the statements again (they are per session). */
+ * prepare the statements again (they are per session). The second is
+ * counted from the end of the last attempt, which can itself take
+ * connect_timeout per dead host, all of it under the caller's store_mu:
+ * counted from its start, a relay whose first host is dead would spend
+ * the whole outage inside attempts; this way it answers "retry later"
+ * at once for a second between two. */
 static int pg_ensure(struct pg_store *st)
 {
 	int r;
@@ -322,7 +373,7 @@ static int pg_ensure(struct pg_store *st)
 	if (st->ready && PQstatus(st->conn) == CONNECTION_OK)
 		return 0;
 	st->ready = false;
-	if (time(NULL) - st->last_try < 1)
+	if (mono_ms() - st->last_try_ms < PG_RETRY_MS)
 		return -EIO;
 	r = pg_connect(st);
 	if (r == 0)
@@ -330,6 +381,7 @@ static int pg_ensure(struct pg_store *st)
 	if (r < 0)
 		return r;
 	st->ready = true;
+	st->base.reconnects++;
 	return 0;
 }
 
@@ -420,6 +472,37 @@ static int pg_rollback(struct pg_store *st, int r)
 	return r;
 }
 
+/* On the synchronous standby too, before the device hears STORED. A
+ * put that finds its message already there (the retry of a COMMIT
+ * whose answer was lost) writes nothing, so its COMMIT does not wait
+ * for the standby: the first COMMIT may be on the primary alone (its
+ * session ended while it waited), and a failover now would lose a
+ * message the relay acknowledged. The same for a COMMIT that came back
+ * with a WARNING (its wait cancelled). A transaction that writes WAL
+ * waits at its COMMIT until the standby has flushed the WAL up to its
+ * commit record, and so the earlier commit too; an xid alone is not
+ * enough (PostgreSQL 15 skips the wait, and the flush, for a
+ * transaction that logged nothing before its commit record), so it
+ * updates the one row of relay_schema to itself: always a new row
+ * version, whatever the message. Two relays doing it at once queue on
+ * that row for the length of a commit; it is for duplicates and
+ * warnings only. Without a synchronous standby it is one more local
+ * commit. -EIO if that wait was cut short too: the device retries. */
+static int pg_sync_wait(struct pg_store *st)
+{
+	PGresult *res;
+	int r = 0;
+
+	st->warned = false;
+	res = PQexec(st->conn, "UPDATE relay_schema SET version=version");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_fail(st, res);
+	PQclear(res);
+	if (r == 0 && st->warned)
+		r = -EIO;
+	return r;
+}
+
 static int pg_put(struct tf_store *base, const char *sender,
 		  const uint8_t id[TF_STORE_ID_BYTES], const char *recipient,
 		  const uint8_t *blob, size_t len, int64_t now)
@@ -443,10 +526,18 @@ static int pg_put(struct tf_store *base, const char *sender,
 	p_int8(&p, now);
 	if (!st->fresh)
 		p_text(&p, officer);
+	st->warned = false;
 	res = pg_run(st, st->fresh ? Q_PUT_FRESH : Q_PUT, &p, &r);
 	if (res == NULL)
 		return r;
-	return pg_tuples(res) == 1 ? TF_STORE_STORED : TF_STORE_DUPLICATE;
+	r = pg_tuples(res) == 1 ? TF_STORE_STORED : TF_STORE_DUPLICATE;
+	if (r == TF_STORE_DUPLICATE || st->warned) {
+		int e = pg_sync_wait(st);
+
+		if (e < 0)
+			return e;
+	}
+	return r;
 }
 
 static bool item_ok(const struct tf_store_put_item *it)
@@ -525,13 +616,14 @@ static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
 {
 	struct pg_store *st = (struct pg_store *)base;
 	PGresult *res;
-	bool sent;
+	bool sent, wrote = false, dup = false;
 	int r = pg_ensure(st);
 
 	if (r < 0)
 		return r;
 	if (PQenterPipelineMode(st->conn) != 1)
 		return pg_fail(st, NULL);
+	st->warned = false;
 	sent = pg_send_simple(st, "BEGIN");
 	for (size_t i = 0; sent && i < n; i++) {
 		it[i].result = item_ok(&it[i]) ? 0 : -EINVAL;
@@ -555,10 +647,13 @@ static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
 		if (res == NULL)
 			return pg_fail(st, NULL);
 		r = pg_pipe_status(st, res, r);
-		if (r == 0)
+		if (r == 0) {
 			it[i].result = atoi(PQcmdTuples(res)) == 1
 					       ? TF_STORE_STORED
 					       : TF_STORE_DUPLICATE;
+			wrote |= it[i].result == TF_STORE_STORED;
+			dup |= it[i].result == TF_STORE_DUPLICATE;
+		}
 		PQclear(res);
 	}
 	res = pg_pipe_result(st);
@@ -577,7 +672,14 @@ static int pg_put_many(struct tf_store *base, struct tf_store_put_item *it,
 	PQclear(res);
 	if (PQexitPipelineMode(st->conn) != 1)
 		return pg_fail(st, NULL);
-	return r == 0 ? 0 : pg_rollback(st, r);
+	if (r != 0)
+		return pg_rollback(st, r);
+	/* committed; but a batch that wrote nothing did not wait for the
+	 * standby, and a WARNING (the standby wait cancelled) is no durable
+	 * commit either: wait for it now (pg_sync_wait) */
+	if ((dup && !wrote) || st->warned)
+		r = pg_sync_wait(st);
+	return r;
 }
 
 static int64_t be_int8(const char *p)

@@ -3,7 +3,8 @@
  * reopen, client-chosen ids deduplicate (also after delivery: the
  * tombstone), arrival order per recipient, delete on ack, expiry of
  * tombstones, bounds; SQLite: WAL mode; PostgreSQL: a primary restart
- * fails a put ("retry later") and the store works again after it.
+ * fails a put ("retry later") and the store works again after it, and
+ * a COMMIT whose answer was lost is a duplicate when retried.
  * SQLite by default; PostgreSQL when TF_TEST_STORE_PG names a cluster
  * (with_pg.sh starts a private one, meson's relay_store_pg). SQLite:
  * several processes opening one fresh file at once all succeed. */
@@ -1009,6 +1010,179 @@ static void test_pg_restart(void **state)
 	tf_store_close(st);
 }
 
+/* One statement on a connection of its own (the test's admin one, as
+ * the cluster's superuser); the first row's first value into out. */
+static int pg_one(const char *conninfo, const char *sql, char *out,
+		  size_t outlen)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *res = PQexec(c, sql);
+	ExecStatusType s = PQresultStatus(res);
+	int ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+
+	if (out != NULL && outlen > 0) {
+		out[0] = '\0';
+		if (s == PGRES_TUPLES_OK && PQntuples(res) > 0)
+			snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+/* until a fresh session sees synchronous_standby_names = want (the
+ * postmaster reloads after pg_reload_conf returns) */
+static int pg_sync_names(const char *want)
+{
+	char sql[128], v[64];
+
+	snprintf(sql, sizeof(sql),
+		 "ALTER SYSTEM SET synchronous_standby_names TO '%s'", want);
+	if (pg_one(pg, sql, NULL, 0) < 0 ||
+	    pg_one(pg, "SELECT pg_reload_conf()", NULL, 0) < 0)
+		return -1;
+	for (int i = 0; i < 200; i++) {
+		if (pg_one(pg, "SHOW synchronous_standby_names", v,
+			   sizeof(v)) == 0 &&
+		    !strcmp(v, want))
+			return 0;
+		usleep(50 * 1000);
+	}
+	return -1;
+}
+
+struct cl_put {
+	struct tf_store *st;
+	uint8_t id[TF_STORE_ID_BYTES];
+	int r;
+	volatile int done;
+};
+
+static void *cl_put_thread(void *arg)
+{
+	struct cl_put *p = arg;
+
+	p->r = tf_store_put(p->st, "ann", p->id, "cid", (const uint8_t *)"lost",
+			    4, 1);
+	p->done = 1;
+	return NULL;
+}
+
+/* the store's session waits for the synchronous standby in a statement
+ * like `like` (at most 10 s) */
+static bool syncrep_seen(const char *like)
+{
+	char sql[256], v[32];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pg_stat_activity WHERE "
+		 "application_name = 'twofold-relay' AND wait_event = "
+		 "'SyncRep' AND query LIKE '%s'",
+		 like);
+	for (int i = 0; i < 200; i++) {
+		if (pg_one(pg, sql, v, sizeof(v)) == 0 && !strcmp(v, "1"))
+			return true;
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+/* fn (pg_cancel_backend, pg_terminate_backend) on the store's session */
+static int store_backend(const char *fn)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s(pid) FROM pg_stat_activity WHERE "
+		 "application_name = 'twofold-relay'",
+		 fn);
+	return pg_one(pg, sql, NULL, 0);
+}
+
+static void put_start(struct cl_put *p, pthread_t *th)
+{
+	p->done = 0;
+	assert_int_equal(pthread_create(th, NULL, cl_put_thread, p), 0);
+}
+
+/* A COMMIT whose answer is lost, with a synchronous standby that never
+ * comes (synchronous_standby_names names one that is not there), as in
+ * a failover in the middle of it:
+ *  - its wait cancelled (pg_cancel_backend): the server answers the
+ *    COMMIT as a success, with only a WARNING, while no standby has it;
+ *    the store must not say STORED but wait again (pg_sync_wait), and
+ *    a second cancel makes it -EIO ("retry later");
+ *  - the device's retry finds the message there, and the DUPLICATE
+ *    answer must wait for the standby too (the first commit is on the
+ *    primary alone): its session terminated meanwhile, -EIO again;
+ *  - once the primary needs no standby, the retry is DUPLICATE and the
+ *    message there once.
+ * The connection string asks for statement_timeout=200 ms, as an
+ * operator might: PostgreSQL (13 and later) stops the statement timer
+ * before it commits, so the put is still waiting well after that. */
+static void test_pg_commit_lost(void **state)
+{
+	char ci[1024];
+	struct tf_store *st = NULL;
+	struct tf_stored_msg m = {0};
+	struct cl_put p = {0};
+	pthread_t th;
+	int r = -EIO, tries = 0;
+	char why[256];
+
+	if (pg == NULL)
+		skip();
+	snprintf(ci, sizeof(ci), "%s options='-c statement_timeout=200'", pg);
+	assert_int_equal(tf_store_open_pg(ci, &st, why, sizeof(why)), 0);
+	assert_int_equal(pg_sync_names("nosuch"), 0);
+	/* a session opened before the reload keeps the old names until its
+	 * next command; end it, so the store's next one is new */
+	assert_int_equal(store_backend("pg_terminate_backend"), 0);
+	id_of(p.id, 7);
+	p.st = st;
+	while (r == -EIO && tries++ < 100) { /* until it reconnected */
+		sleep(1);
+		r = tf_store_count(st, "cid");
+	}
+	assert_int_equal(r, 0);
+
+	put_start(&p, &th);
+	assert_true(syncrep_seen("%INSERT INTO seen%"));
+	/* well past the 200 ms (the put is still blocked, so this is no
+	 * timing assertion: a slow machine only makes it wait longer) */
+	for (int i = 0; i < 20 && !p.done; i++)
+		usleep(50 * 1000);
+	assert_false(p.done);
+	assert_int_equal(store_backend("pg_cancel_backend"), 0);
+	assert_true(syncrep_seen("UPDATE relay_schema%"));
+	assert_false(p.done);
+	assert_int_equal(store_backend("pg_cancel_backend"), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(p.r, -EIO);
+
+	put_start(&p, &th); /* the retry, the standby still missing */
+	assert_true(syncrep_seen("UPDATE relay_schema%"));
+	assert_false(p.done);
+	assert_int_equal(store_backend("pg_terminate_backend"), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(p.r, -EIO);
+
+	assert_int_equal(pg_sync_names(""), 0);
+	r = -EIO;
+	tries = 0;
+	while (r == -EIO && tries++ < 100) {
+		usleep(100 * 1000);
+		r = tf_store_put(st, "ann", p.id, "cid",
+				 (const uint8_t *)"lost", 4, 2);
+	}
+	assert_int_equal(r, TF_STORE_DUPLICATE);
+	assert_int_equal(tf_store_count(st, "cid"), 1);
+	assert_int_equal(tf_store_next(st, "cid", 0, &m), 1);
+	assert_memory_equal(m.blob, "lost", 4);
+	tf_stored_msg_clear(&m);
+	tf_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1023,6 +1197,8 @@ int main(void)
 		cmocka_unit_test(test_fresh_schema),
 		cmocka_unit_test(test_fresh_open),
 		cmocka_unit_test(test_pg_restart),
+		/* last: it changes the cluster's configuration */
+		cmocka_unit_test(test_pg_commit_lost),
 	};
 
 	pg = getenv("TF_TEST_STORE_PG");
