@@ -26,11 +26,13 @@ STORE=()
 LP=()
 
 comms_world "$SUITE" carol dave erin frank || bail "cannot make the CA and keys"
-sl() { # sl MODE NAME ARGS...: storeload as officer NAME
-	local m=$1 n=$2
-	shift 2
-	"$STORELOAD" "$m" "$SUITE" "$W/$n.key" "$W/relay.key.pub" \
-		"$W/$n.cert" $PORT "$@"
+# sl MODE NAME: SL, storeload's argv as officer NAME (run "${SL[@]}"
+# ARGS... as a simple command: in the background $! is storeload itself,
+# not a subshell, so cleanup kills storeload and leaves none running)
+SL=()
+sl() {
+	SL=("$STORELOAD" "$1" "$SUITE" "$W/$2.key" "$W/relay.key.pub"
+		"$W/$2.cert" $PORT)
 }
 bg_all() { BG_PIDS="$RP ${LP[*]}"; }
 krelay_start() { # at most 10 s: the store may still be coming back
@@ -64,7 +66,8 @@ run() {
 	ok "$name: relay starts"
 	LP=()
 	for s in $SENDERS; do
-		sl send $s carol $s $per >"$W/send.$s.out" 2>"$W/send.$s.err" &
+		sl send $s
+		"${SL[@]}" carol $s $per >"$W/send.$s.out" 2>"$W/send.$s.err" &
 		LP+=($!)
 	done
 	bg_all
@@ -96,31 +99,10 @@ run() {
 		"$(tail -n 3 "$W"/send.*.err "$W"/send.*.out)"
 	diag "$name: $(progress) STORED answers, $(cat "$W"/send.*.out | grep -c 'DUP$') of them" \
 		"retries of a message the relay had already stored, $(cat "$W"/send.*.out | grep -c '^retry') retry-later answers"
-	sl drain carol >"$W/drain.out" 2>"$W/drain.err"
+	sl drain carol
+	"${SL[@]}" >"$W/drain.out" 2>"$W/drain.err"
 	ok $? "$name: the recipient comes online and drains" "$(cat "$W/drain.err")"
-	out=$(python3 - "$W/drain.out" "$per" $SENDERS <<-'PY'
-		import sys
-		path, per, senders = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-		got = {s: [] for s in senders}
-		bad = 0
-		for line in open(path):
-		    _, frm, text = line.rstrip("\n").split(" ", 2)
-		    frm = frm.split("/", 1)[0]  # MSG names officer/device
-		    name, seq = text.split(":")
-		    if name != frm or frm not in got:
-		        bad += 1
-		        continue
-		    got[frm].append(int(seq))
-		lost = dups = disorder = 0
-		for s, seqs in got.items():
-		    lost += per - len(set(seqs))
-		    dups += len(seqs) - len(set(seqs))
-		    disorder += sum(1 for a, b in zip(seqs, seqs[1:]) if b <= a)
-		total = sum(len(set(v)) for v in got.values())
-		print(f"delivered {total} lost {lost} duplicates {dups} "
-		      f"out-of-order {disorder} forged {bad}")
-	PY
-	)
+	out=$(python3 "$(dirname "$0")/drain_check.py" "$W/drain.out" "$per" $SENDERS)
 	[ "$out" = "delivered $COUNT lost 0 duplicates 0 out-of-order 0 forged 0" ]
 	ok $? "$name: $out" "$(head -3 "$W/drain.out")"
 	krelay_kill

@@ -262,29 +262,7 @@ ok $? "the relay stayed up through both failovers (same process)"
 sl drain carol
 "${SL[@]}" >"$W/drain.out" 2>"$W/drain.err"
 ok $? "the recipient comes online and drains" "$(cat "$W/drain.err")"
-out=$(python3 - "$W/drain.out" "$PER" $SENDERS <<-'PY'
-	import sys
-	path, per, senders = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-	got = {s: [] for s in senders}
-	bad = 0
-	for line in open(path):
-	    _, frm, text = line.rstrip("\n").split(" ", 2)
-	    frm = frm.split("/", 1)[0]  # MSG names officer/device
-	    name, seq = text.split(":")
-	    if name != frm or frm not in got:
-	        bad += 1
-	        continue
-	    got[frm].append(int(seq))
-	lost = dups = disorder = 0
-	for s, seqs in got.items():
-	    lost += per - len(set(seqs))
-	    dups += len(seqs) - len(set(seqs))
-	    disorder += sum(1 for a, b in zip(seqs, seqs[1:]) if b <= a)
-	total = sum(len(set(v)) for v in got.values())
-	print(f"delivered {total} lost {lost} duplicates {dups} "
-	      f"out-of-order {disorder} forged {bad}")
-PY
-)
+out=$(python3 "$(dirname "$0")/drain_check.py" "$W/drain.out" "$PER" $SENDERS)
 [ "$out" = "delivered $COUNT lost 0 duplicates 0 out-of-order 0 forged 0" ]
 ok $? "$out" "$(head -3 "$W/drain.out")"
 L=$(pat_leader)
