@@ -19,7 +19,7 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
       libpixman-1-dev wl-clipboard grim wtype sway libnotify-bin dbus-daemon
       libopus-dev libpq-dev postgresql-15 libnats-dev nats-server
       libasound2-dev openssl python3-cryptography
-      patroni etcd-server curl)
+      patroni etcd-server curl busybox)
 # installed without their Recommends: wireguard-tools recommends
 # "wireguard-modules", which only kernel images provide (apt would pull a
 # kernel and rebuild an initramfs); the tests need only wg(8). flatpak (a
@@ -27,6 +27,8 @@ PKGS=(gcc clang pkg-config meson ninja-build python3
 # The shell's build and test tools (issue 14) likewise: sway (the bench's
 # anchor) recommends a desktop's worth (swaybg, foot, xwayland...), the
 # wlroots headers a GPU stack; the headless tests need none of it.
+# busybox: test_exec_hash.sh builds a persona base from /usr/bin/busybox
+# (a fresh Debian 12 need not have it: CI failed without it).
 # patroni and etcd-server: test_patroni.sh's cluster (Patroni 3.0 on etcd
 # 3.4 through its etcd3: gRPC gateway, with urllib3, a patroni Depends;
 # apt also brings python3-etcd for the v2 API, unused); curl asks
