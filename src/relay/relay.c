@@ -306,6 +306,8 @@ static void sess_drop(struct relay *r, struct sess *s)
 		p = &r->sess[*p].next_officer;
 	if (*p == idx)
 		*p = s->next_officer;
+	if (!s->linked && r->n_unconfirmed > 0)
+		r->n_unconfirmed--;
 	s->used = false;
 	/* an unconfirmed one was never announced */
 	if (s->linked && addr_sessions(r, s->officer) == 0)
@@ -1126,7 +1128,9 @@ void relay_redeliver_stored(struct worker *w)
 
 	pthread_rwlock_rdlock(&r->tab);
 	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++) {
-		if (r->sess[i].used)
+		/* confirmed sessions only: an unconfirmed one may be a
+		 * replayed INIT's, at an address the device is not at */
+		if (r->sess[i].used && r->sess[i].linked)
 			redeliver_each(w, &r->sess[i]);
 		if (w->on > RELAY_OUT_BATCH / 2)
 			relay_flush(w);
@@ -1228,6 +1232,8 @@ static void sess_confirm(struct worker *w, uint32_t id)
 	if (s != NULL && !s->linked) {
 		relay_officer_each(r, s->officer, drop_serial, w, &s->serial);
 		s->linked = true;
+		if (r->n_unconfirmed > 0)
+			r->n_unconfirmed--;
 		sess_link(r, s);
 		logv(r, "%s confirmed its session (serial %" PRIu64 ")",
 		     s->officer, s->serial);
@@ -1466,6 +1472,24 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	 * (sess_confirm): a replayed INIT gets a RESP nobody can use and
 	 * nothing else */
 	pthread_rwlock_wrlock(&r->tab);
+	/* one unconfirmed session per device (the newest: an older stamp
+	 * never got past init_fresh), and at most half the table: a
+	 * device with its keys (or many recordings) cannot fill the table
+	 * with handshakes it never sends on */
+	for (size_t i = 0; i < RELAY_MAX_SESSIONS; i++)
+		if (r->sess[i].used && !r->sess[i].linked &&
+		    r->sess[i].serial == peer.cert.serial && &r->sess[i] != s)
+			sess_drop(r, &r->sess[i]);
+	if (r->n_unconfirmed >= RELAY_MAX_SESSIONS / 2) {
+		s->reserved = false;
+		pthread_rwlock_unlock(&r->tab);
+		tf_comms_session_free(cs);
+		logv(r,
+		     "too many unconfirmed sessions: handshake of %s refused",
+		     peer.cert.officer);
+		return;
+	}
+	r->n_unconfirmed++;
 	s->reserved = false;
 	s->used = true;
 	s->linked = false;
@@ -1484,7 +1508,9 @@ static void on_init(struct worker *w, const uint8_t *msg, size_t len,
 	s->cursor = s->walked_hi = 0;
 	s->npos = 0;
 	pthread_rwlock_unlock(&r->tab);
-	path_authed(r, from);
+	/* no path_authed: a TCP connection counts as a device's from its
+	 * first authenticated DATA (on_data), not from a handshake a
+	 * recording can make */
 	relay_send_raw(w, resp, (size_t)n, from);
 	logv(r, "%s connected (serial %" PRIu64 ", %s%s)", peer.cert.officer,
 	     peer.cert.serial, tf_cert_role_name(peer.cert.role),

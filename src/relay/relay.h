@@ -247,6 +247,7 @@ struct relay {
 	 * INITs dropped by mac1 */
 	_Atomic uint64_t n_dh, n_cookies, n_mac1_bad;
 	_Atomic uint64_t n_rekeys; /* handshakes that rekeyed a session */
+	size_t n_unconfirmed; /* sessions with no DATA yet (tab write-held) */
 	/* tests only (--reject-after): keys refused after this many s
 	 * instead of TF_COMMS_REJECT_AFTER_S (0) */
 	unsigned reject_after_s;
